@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for a bounded time.
+# FUZZ_SECONDS (default 60 in CI, 10 otherwise) bounds each target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v clang++ >/dev/null; then
+  echo "fuzz: clang++ not found; skipping fuzzers" >&2; exit 0
+fi
+if [ ! -f tests/fuzz/CMakeLists.txt ]; then exit 0; fi
+secs=${FUZZ_SECONDS:-$([ -n "${CI:-}" ] && echo 60 || echo 10)}
+CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLIPWAY_FUZZ=ON >/dev/null
+cmake --build build-fuzz --target fuzzers -j "$(nproc)" >/dev/null
+for bin in build-fuzz/tests/fuzz/fuzz_*; do
+  [ -x "$bin" ] || continue
+  name=$(basename "$bin")
+  corpus=tests/fuzz/corpus/${name#fuzz_}
+  work=$(mktemp -d)
+  echo "fuzz: $name for ${secs}s"
+  "$bin" -max_total_time="$secs" -print_final_stats=0 "$work" "$corpus" 2>build-fuzz/$name.log \
+    || { tail -50 build-fuzz/$name.log; rm -rf "$work"; exit 1; }
+  rm -rf "$work"
+done

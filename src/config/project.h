@@ -1,0 +1,134 @@
+// Project: the resolved Compose project every other module works from.
+//
+// Built once by the loader (config/loader.h) from the compose files, .env and
+// the environment: interpolated, merged, extended, profile-filtered and
+// validated. After that it is immutable plain data; any thread may read a
+// const Project. Modules that need their own `x-slipway` settings read them
+// from the typed fields here; raw extension nodes are kept for later modules.
+#pragma once
+
+#include <csignal>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+
+namespace slipway::config {
+
+// Where a value came from, for error messages: "file:line:col".
+struct SourceLoc {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+  std::string ToString() const;  // "compose.yaml:14:7" (or just the file)
+};
+
+struct PortMapping {
+  std::string host_ip;      // "" = all interfaces as compose does (Slipway binds 0.0.0.0)
+  int published = 0;        // host port; 0 when not published
+  int target = 0;           // container port (what the app thinks it listens on)
+  std::string protocol = "tcp";
+  std::string published_var;  // variable that produced `published`, e.g. "API_PORT"
+  SourceLoc loc;
+};
+
+enum class DependsCondition { kStarted, kHealthy, kCompletedSuccessfully };
+
+struct Dependency {
+  std::string service;
+  DependsCondition condition = DependsCondition::kStarted;
+  bool required = true;
+  bool restart = false;
+};
+
+struct Healthcheck {
+  enum class Kind { kNone, kCmd, kCmdShell, kHttp, kTcp };
+  Kind kind = Kind::kNone;          // kNone: no probe (absent, NONE or disable: true)
+  std::vector<std::string> test;    // argv for kCmd; one element (shell text) for kCmdShell
+  std::string http_path;            // kHttp: "/health"
+  int port = 0;                     // kHttp/kTcp: 0 = the instance's PORT
+  Duration interval{30'000};
+  Duration timeout{30'000};
+  int retries = 3;
+  Duration start_period{0};
+  Duration start_interval{5'000};
+};
+
+struct RestartPolicy {
+  enum class Mode { kNo, kAlways, kOnFailure, kUnlessStopped };
+  Mode mode = Mode::kNo;
+  int max_attempts = 0;  // on-failure:N; 0 = unlimited
+  Duration delay{0};     // deploy.restart_policy.delay (extra to the backoff)
+};
+
+struct UpdateConfig {
+  int parallelism = 1;
+  Duration delay{0};
+  std::string failure_action = "pause";  // pause | continue | rollback
+  Duration monitor{0};
+  double max_failure_ratio = 0;
+  std::string order = "stop-first";      // stop-first | start-first
+};
+
+struct BuildSpec {
+  std::filesystem::path context;  // absolute
+  std::string dockerfile;
+};
+
+struct SecretRef {
+  std::string source;  // top-level secrets key
+  std::string target;  // file name under /run/secrets (compose) or SLIPWAY_SECRETS_DIR
+};
+
+struct Secret {
+  std::string name;
+  std::filesystem::path file;  // absolute
+  std::string environment;     // secret from an environment variable, when set
+};
+
+struct Service {
+  std::string name;
+  std::optional<std::vector<std::string>> command;     // compose `command`
+  std::optional<std::vector<std::string>> entrypoint;  // compose `entrypoint`
+  // x-slipway.command: what to run on the host instead of the container command.
+  std::optional<std::vector<std::string>> host_command;
+  std::map<std::string, std::string> environment;  // env_file merged, then `environment`
+  std::set<std::string> secret_env;                // environment keys that hold secrets
+  std::filesystem::path working_dir;               // absolute; host runs start here
+  std::string user;
+  std::vector<PortMapping> ports;
+  std::vector<Dependency> depends_on;
+  Healthcheck healthcheck;
+  RestartPolicy restart;
+  int stop_signal = SIGTERM;
+  Duration stop_grace_period{10'000};
+  int replicas = 1;
+  UpdateConfig update_config;
+  UpdateConfig rollback_config;
+  std::string image;
+  std::optional<BuildSpec> build;
+  std::map<std::string, std::string> labels;
+  std::vector<SecretRef> secrets;
+  std::vector<std::string> profiles;
+  SourceLoc loc;  // where the service's mapping starts
+
+  // True when the service runs through a container engine: it has an image and
+  // neither a build context nor an x-slipway.command to run on the host.
+  bool RunsInContainer() const;
+};
+
+struct Project {
+  std::string name;                     // top-level `name`, else the folder's name
+  std::filesystem::path dir;            // project folder (of the first compose file)
+  std::vector<std::filesystem::path> files;  // compose files, in merge order
+  std::map<std::string, Service> services;   // only the services active under the profiles
+  std::map<std::string, Secret> secrets;
+  std::vector<std::string> warnings;    // e.g. "services.api.networks: ignored by slipway"
+  std::string api_listen;               // x-slipway.api.listen ("127.0.0.1:0" by default)
+};
+
+}  // namespace slipway::config
