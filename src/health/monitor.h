@@ -1,0 +1,83 @@
+// HealthMonitor: the healthy/unhealthy state machine of one instance, as the Docker engine
+// documents it.
+//
+// Start() (after each start of the instance) resets to kStarting. The first probe runs one
+// interval later, then one interval after each probe completes; during start_period the
+// interval is start_interval. Failures inside start_period do not count, but a success there
+// makes the instance kHealthy at once (and ends the start period). `retries` consecutive
+// counted failures make it kUnhealthy; any success resets the streak and makes it kHealthy.
+// A healthcheck of kind kNone keeps the state at kNone and never probes.
+//
+// on_change fires on probe-driven transitions only (not for Start()'s reset, which the
+// caller makes itself), with the probe result that caused it.
+//
+// Ownership and threads: the caller owns the monitor; methods and callbacks run on the
+// loop's thread. A probe in flight when Stop() is called or the monitor is destroyed finishes
+// on its own (bounded by its timeout); its result is dropped. on_change may call Stop() or
+// Start() but must not destroy the monitor.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "base/clock.h"
+#include "config/project.h"
+#include "health/probe.h"
+#include "net/event_loop.h"
+
+namespace slipway::health {
+
+enum class HealthState { kNone, kStarting, kHealthy, kUnhealthy };  // kNone: no healthcheck
+std::string_view HealthStateName(HealthState s);  // "none", "starting", "healthy", "unhealthy"
+
+class HealthMonitor {
+ public:
+  using ChangeFn =
+      std::function<void(HealthState old_state, HealthState new_state, const ProbeResult& last)>;
+  // Runs one probe; must call its argument exactly once, later, on the loop.
+  using ProberFn = std::function<void(std::function<void(ProbeResult)>)>;
+
+  HealthMonitor(net::EventLoop* loop, config::Healthcheck hc, ProbeTarget target,
+                ChangeFn on_change);
+  // Same state machine with a fake prober (for tests driven by a FakeClock loop).
+  static std::unique_ptr<HealthMonitor> CreateForTest(net::EventLoop* loop,
+                                                      config::Healthcheck hc, ProberFn prober,
+                                                      ChangeFn on_change);
+  ~HealthMonitor();
+  HealthMonitor(const HealthMonitor&) = delete;
+  HealthMonitor& operator=(const HealthMonitor&) = delete;
+
+  void Start();  // resets to kStarting (kNone stays kNone) and schedules the first probe
+  void Stop();   // no more probes, no more callbacks; the state is kept
+
+  HealthState state() const { return state_; }
+  const ProbeResult* last() const { return last_ ? &*last_ : nullptr; }
+  int failing_streak() const { return streak_; }
+  int probes_run() const { return probes_run_; }
+
+ private:
+  HealthMonitor(net::EventLoop* loop, config::Healthcheck hc, ProberFn prober, ChangeFn on_change);
+  void Schedule();
+  void RunOne();
+  void OnResult(ProbeResult r);
+  bool InStartPeriod() const;
+
+  net::EventLoop* loop_;
+  config::Healthcheck hc_;
+  ProberFn prober_;
+  ChangeFn on_change_;
+  HealthState state_ = HealthState::kNone;
+  std::optional<ProbeResult> last_;
+  int streak_ = 0;
+  int probes_run_ = 0;
+  bool running_ = false;
+  bool start_period_over_ = false;
+  MonoTime started_{};
+  net::EventLoop::TimerId timer_ = 0;
+  // Bumped by Start()/Stop()/destruction so results of older probes are dropped.
+  std::shared_ptr<uint64_t> generation_;
+};
+
+}  // namespace slipway::health

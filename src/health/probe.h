@@ -1,0 +1,41 @@
+// RunProbe: runs one health probe of any kind (CMD, CMD-SHELL, HTTP, TCP) on a loop.
+//
+// CMD runs hc.test as argv, CMD-SHELL runs `/bin/sh -c hc.test[0]`, both with the env, cwd
+// and user of target.exec_base; exit 0 is ok; at hc.timeout the probe's process group gets
+// SIGKILL and the probe fails. output = the first 4 KiB of stdout+stderr (lines joined by
+// '\n'), or the reason of the failure ("timed out after 200ms", "connect: Connection
+// refused"). HTTP: GET hc.http_path on host:(hc.port or target.port), 2xx/3xx is ok. TCP: a
+// connect within hc.timeout is ok.
+//
+// Threads: call on the loop's thread; `done` runs later on that thread, exactly once (never
+// inside RunProbe itself). The probe keeps itself alive until done; the loop must outlive it.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "base/clock.h"
+#include "config/project.h"
+#include "net/event_loop.h"
+#include "runtime/process.h"
+
+namespace slipway::health {
+
+struct ProbeTarget {
+  std::string host = "127.0.0.1";
+  int port = 0;                      // the instance's PORT
+  runtime::ProcessSpec exec_base;    // env/cwd/user for CMD probes (argv ignored)
+};
+
+struct ProbeResult {
+  bool ok = false;
+  std::string output;
+  Duration took{0};
+};
+
+inline constexpr size_t kMaxProbeOutput = 4096;
+
+void RunProbe(net::EventLoop* loop, const config::Healthcheck& hc, const ProbeTarget& target,
+              std::function<void(ProbeResult)> done);
+
+}  // namespace slipway::health

@@ -1,0 +1,71 @@
+// ContainerEngine: runs a service's image through the podman or docker CLI in the
+// foreground, so the supervisor (Instance) treats it like any other process.
+//
+// Detect() picks the first of podman/docker whose `<bin> info` answers (exit 0) within the
+// timeout. BuildRunSpec() gives the ProcessSpec of
+//   <bin> [global flags] run --rm --name slipway-<project>-<service>-<index> --network=host
+//         [--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
+//         [--user U] [--label k=v ...] -e K=V ... [--entrypoint E] <image> [args...]
+// (the recipe flags podman needs on these machines). Global flags (e.g. podman's --root,
+// --runroot, --tmpdir for a private storage) go before `run` on every command.
+//
+// Values are plain data (copyable, any thread). Detect() and RemoveSync() block (they run the
+// CLI and wait, bounded by a timeout): call them at start-up, not from a busy loop.
+// RemoveAsync() runs on the loop.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "config/project.h"
+#include "net/event_loop.h"
+#include "runtime/process.h"
+
+namespace slipway::runtime {
+
+class ContainerEngine {
+ public:
+  // `binary` is a name looked up in PATH or a path; `global_flags` go before every subcommand.
+  explicit ContainerEngine(std::string binary, std::vector<std::string> global_flags = {});
+
+  // The first of `candidates` (default: podman, docker) that answers `<bin> info`.
+  // NotFound when none does; the message lists why each failed.
+  static Result<ContainerEngine> Detect(Duration timeout = Duration(5'000));
+  static Result<ContainerEngine> Detect(const std::vector<std::string>& candidates,
+                                        std::vector<std::string> global_flags, Duration timeout);
+
+  std::string binary() const { return binary_; }
+  bool is_podman() const;
+  const std::vector<std::string>& global_flags() const { return global_flags_; }
+
+  static std::string ContainerName(const std::string& project, const std::string& service,
+                                   int index);
+
+  // `env` is the service environment plus PORT etc.; it goes to the container with -e. The
+  // spec's own env is the daemon's (the CLI needs PATH, HOME, XDG_*).
+  ProcessSpec BuildRunSpec(const std::string& project, const config::Service& service, int index,
+                           const std::map<std::string, std::string>& env) const;
+  // `<bin> rm -f -i <name>` style removal of a leftover container (missing is fine).
+  ProcessSpec BuildRemoveSpec(const std::string& container_name) const;
+  Status RemoveSync(const std::string& container_name, Duration timeout = Duration(30'000)) const;
+  void RemoveAsync(net::EventLoop* loop, const std::string& container_name,
+                   std::function<void(Status)> done) const;
+
+ private:
+  std::string binary_;
+  std::vector<std::string> global_flags_;
+};
+
+// Runs `spec` to completion without a loop (blocking, for start-up checks). The child's group
+// is killed at `timeout` (DeadlineExceeded). `output` (optional) gets up to 64 KiB of
+// stdout+stderr.
+Result<ExitStatus> RunSync(const ProcessSpec& spec, Duration timeout, std::string* output);
+
+// A free TCP port on 127.0.0.1: binds port 0, reads the port, closes.
+Result<int> PickFreePort();
+
+}  // namespace slipway::runtime

@@ -1,0 +1,115 @@
+// Process: one child process in its own process group, watched on an EventLoop.
+//
+// Spawn() forks and execs the child with exactly the environment, cwd and user of its
+// ProcessSpec. Exec failures (no such program, bad cwd, unknown user) come back from Spawn()
+// as a Status: the child reports its errno over a close-on-exec pipe, so a spawned Process
+// always ran its program. The child is watched through a pidfd; its stdout and stderr are
+// pipes read on the loop and split into lines (a partial last line is flushed at exit; lines
+// longer than kMaxLineBytes are split). stdin is /dev/null.
+//
+// When the group leader exits, whatever is left of its process group is killed (SIGKILL)
+// before the leader is reaped: a supervised service never leaves an orphan group behind.
+//
+// Ownership and threads: the caller owns the Process; everything (Spawn, the methods, the
+// destructor, the callbacks) happens on the loop's thread. The callbacks may destroy the
+// Process (for example from on_exit). on_exit fires exactly once, after the last output line,
+// unless the Process is destroyed first (the destructor fires no callbacks).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "net/event_loop.h"
+
+namespace slipway::runtime {
+
+struct ExitStatus {
+  bool signaled = false;  // true: killed by `signal`; false: exited with `code`
+  int code = 0;
+  int signal = 0;
+
+  bool success() const { return !signaled && code == 0; }
+  // "exited with code 3" / "killed by SIGKILL".
+  std::string ToString() const;
+  bool operator==(const ExitStatus&) const = default;
+};
+
+struct ProcessSpec {
+  // argv[0] is looked up in the PATH of `env` when it has no '/' (default PATH when unset).
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;  // the complete environment of the child
+  std::filesystem::path cwd;               // empty: the daemon's cwd
+  std::string user;                        // optional: name or uid[:gid]; switched before exec
+};
+
+// The environment of the calling process, as a map (for specs that inherit it).
+std::map<std::string, std::string> CurrentEnvironment();
+
+// Resolves argv[0] as Spawn() does: absolute or relative path when it contains '/',
+// else the first executable match in the PATH of `env`. NotFound when there is none.
+Result<std::string> ResolveExecutable(const std::string& name,
+                                      const std::map<std::string, std::string>& env);
+
+class Process {
+ public:
+  using OutputFn = std::function<void(bool is_stderr, std::string_view line)>;
+  using ExitFn = std::function<void(ExitStatus)>;
+
+  static constexpr size_t kMaxLineBytes = 16 * 1024;
+
+  // Errors: "cannot run \"pyhton\": No such file or directory", "cannot run \"x\": chdir
+  // /nope: No such file or directory", "cannot run \"x\": unknown user \"bob\"".
+  static Result<std::unique_ptr<Process>> Spawn(net::EventLoop* loop, const ProcessSpec& spec,
+                                                OutputFn on_output, ExitFn on_exit);
+
+  // If still running: SIGKILL to the group and reap (a blocking wait of a few ms).
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return running_; }
+  // Set once the process has exited (before on_exit runs).
+  const std::optional<ExitStatus>& exit_status() const { return exit_; }
+
+  // Sends `sig` to the whole process group. No-op once exited.
+  void Signal(int sig);
+  // `sig` to the group, then SIGKILL to the group after `grace` if the leader is still alive.
+  // on_exit still fires. A second Stop() only sends its signal (the first deadline stands).
+  void Stop(int sig, Duration grace);
+
+ private:
+  struct Stream;
+  Process(net::EventLoop* loop, pid_t pid, int pidfd, int out_fd, int err_fd, OutputFn on_output,
+          ExitFn on_exit);
+  Status Watch();
+  void OnReadable(Stream& s);
+  void DrainStream(Stream& s, bool final_flush);
+  void Emit(bool is_stderr, std::string_view line);
+  void OnPidfd();
+  void CloseStream(Stream& s);
+
+  net::EventLoop* loop_;
+  pid_t pid_;
+  int pidfd_;
+  std::unique_ptr<Stream> out_;
+  std::unique_ptr<Stream> err_;
+  std::shared_ptr<OutputFn> on_output_;  // shared so a callback can outlive `this`
+  ExitFn on_exit_;
+  bool running_ = true;
+  std::optional<ExitStatus> exit_;
+  net::EventLoop::TimerId kill_timer_ = 0;
+  std::shared_ptr<bool> alive_;  // false once destroyed; checked after each callback
+};
+
+}  // namespace slipway::runtime
