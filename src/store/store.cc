@@ -1,0 +1,220 @@
+#include "store/store.h"
+
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <utility>
+
+namespace slipway::store {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// Steps must be 1, 2, 3, ...: a gap or a repeat is a bug in schema.cc.
+void CheckSteps(std::span<const MigrationStep> steps) {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    SLIPWAY_CHECK(steps[i].version == static_cast<int>(i) + 1);
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path, Clock* clock) {
+  return OpenWithStepsForTest(path, clock, Migrations());
+}
+
+Result<std::unique_ptr<Store>> Store::OpenWithStepsForTest(const std::filesystem::path& path,
+                                                           Clock* clock,
+                                                           std::span<const MigrationStep> steps) {
+  CheckSteps(steps);
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) {
+      return IoError("store: cannot create " + path.parent_path().string() + ": " + ec.message());
+    }
+  }
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = SqliteError(raw, rc, "open " + path.string());
+    sqlite3_close(raw);
+    return s;
+  }
+  std::unique_ptr<Store> store(new Store(raw, path, clock));
+  const std::string where = path.string();
+  if (Status s = store->Configure(); !s.ok()) return s.WithContext(where);
+  if (Status s = store->Migrate(steps); !s.ok()) return s.WithContext(where);
+  if (Status s = store->PrepareStatements(); !s.ok()) return s.WithContext(where);
+  return store;
+}
+
+Store::~Store() {
+  // Statements first: sqlite3_close refuses a connection with live statements.
+  append_event_.reset();
+  events_.reset();
+  set_meta_.reset();
+  get_meta_.reset();
+  sqlite3_close(db_);
+}
+
+Status Store::Configure() {
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  sqlite3_extended_result_codes(db_, 1);
+  // journal_mode answers with the mode actually in effect; WAL can be refused
+  // (e.g. on some network file systems), and we want to know.
+  ASSIGN_OR_RETURN(auto wal, Statement::Prepare(db_, "PRAGMA journal_mode=WAL", "enable WAL"));
+  ASSIGN_OR_RETURN(bool row, wal->Step());
+  std::string mode = row ? wal->ColumnText(0) : "";
+  wal.reset();
+  if (mode != "wal") {
+    return IoError("store: enable WAL: journal mode is \"" + mode + "\", expected \"wal\"");
+  }
+  // NORMAL is durable across application crashes in WAL mode and avoids an
+  // fsync per event.
+  return Exec(db_, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", "configure connection");
+}
+
+Result<int> Store::ReadVersion() {
+  ASSIGN_OR_RETURN(auto q, Statement::Prepare(db_,
+                                              "SELECT COALESCE(MAX(version), 0) FROM "
+                                              "schema_version",
+                                              "read schema version"));
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  return row ? static_cast<int>(q->ColumnInt64(0)) : 0;
+}
+
+Status Store::Migrate(std::span<const MigrationStep> steps) {
+  RETURN_IF_ERROR(Exec(db_,
+                       "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY, "
+                       "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
+                       "create schema_version"));
+  const int known = steps.empty() ? 0 : steps.back().version;
+  ASSIGN_OR_RETURN(int current, ReadVersion());
+  if (current > known) {
+    return FailedPrecondition("state database has schema version " + std::to_string(current) +
+                              ", newer than this slipway supports (" + std::to_string(known) +
+                              "); use the newer slipway that wrote it");
+  }
+  for (const MigrationStep& step : steps) {
+    if (step.version <= current) continue;
+    const std::string purpose =
+        "schema step " + std::to_string(step.version) + " (" + step.name + ")";
+    // IMMEDIATE takes the write lock up front, so two processes opening a fresh
+    // database at once serialize here instead of failing mid-step.
+    RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", purpose));
+    auto apply = [&]() -> Status {
+      ASSIGN_OR_RETURN(int now, ReadVersion());
+      if (now >= step.version) return Status::OK();  // another process applied it
+      RETURN_IF_ERROR(Exec(db_, step.sql, purpose));
+      ASSIGN_OR_RETURN(auto ins, Statement::Prepare(db_,
+                                                    "INSERT INTO schema_version(version, name, "
+                                                    "applied_ms) VALUES (?1, ?2, ?3)",
+                                                    purpose));
+      RETURN_IF_ERROR(ins->BindInt64(1, step.version));
+      RETURN_IF_ERROR(ins->BindText(2, step.name));
+      RETURN_IF_ERROR(ins->BindInt64(3, clock_->WallMillis()));
+      return ins->Run();
+    };
+    if (Status s = apply(); !s.ok()) {
+      (void)Exec(db_, "ROLLBACK", purpose);
+      return s;
+    }
+    RETURN_IF_ERROR(Exec(db_, "COMMIT", purpose));
+  }
+  ASSIGN_OR_RETURN(schema_version_, ReadVersion());
+  return Status::OK();
+}
+
+Status Store::PrepareStatements() {
+  ASSIGN_OR_RETURN(append_event_,
+                   Statement::Prepare(db_,
+                                      "INSERT INTO events(wall_ms, service, instance, kind, "
+                                      "message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                      "append event"));
+  // Newest `limit` first in the inner query, then back to id order. A NULL
+  // service list means all services; otherwise it is a JSON array of names,
+  // which keeps this a single prepared statement for any number of names.
+  ASSIGN_OR_RETURN(events_,
+                   Statement::Prepare(db_,
+                                      "SELECT id, wall_ms, service, instance, kind, message "
+                                      "FROM (SELECT * FROM events WHERE wall_ms >= ?1 AND "
+                                      "(?2 IS NULL OR service IN (SELECT value FROM "
+                                      "json_each(?2))) ORDER BY id DESC LIMIT ?3) ORDER BY id",
+                                      "read events"));
+  ASSIGN_OR_RETURN(set_meta_, Statement::Prepare(db_,
+                                                 "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+                                                 "ON CONFLICT(key) DO UPDATE SET value = ?2",
+                                                 "set meta"));
+  ASSIGN_OR_RETURN(get_meta_,
+                   Statement::Prepare(db_, "SELECT value FROM meta WHERE key = ?1", "get meta"));
+  return Status::OK();
+}
+
+Status Store::AppendEvent(Event e) {
+  if (e.wall_ms == 0) e.wall_ms = clock_->WallMillis();
+  Statement& st = *append_event_;
+  st.Reset();
+  RETURN_IF_ERROR(st.BindInt64(1, e.wall_ms));
+  RETURN_IF_ERROR(st.BindText(2, e.service));
+  RETURN_IF_ERROR(st.BindInt64(3, e.instance));
+  RETURN_IF_ERROR(st.BindText(4, e.kind));
+  RETURN_IF_ERROR(st.BindText(5, e.message));
+  Status s = st.Run();
+  st.Reset();
+  return s;
+}
+
+Result<std::vector<Event>> Store::Events(int64_t since_ms, const std::vector<std::string>& services,
+                                         size_t limit) const {
+  Statement& st = *events_;
+  st.Reset();
+  RETURN_IF_ERROR(st.BindInt64(1, since_ms));
+  if (services.empty()) {
+    RETURN_IF_ERROR(st.BindNull(2));
+  } else {
+    RETURN_IF_ERROR(st.BindText(2, nlohmann::json(services).dump()));
+  }
+  RETURN_IF_ERROR(st.BindInt64(3, limit == 0 ? -1 : static_cast<int64_t>(limit)));
+  std::vector<Event> out;
+  while (true) {
+    auto row = st.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    Event e;
+    e.id = st.ColumnInt64(0);
+    e.wall_ms = st.ColumnInt64(1);
+    e.service = st.ColumnText(2);
+    e.instance = static_cast<int>(st.ColumnInt64(3));
+    e.kind = st.ColumnText(4);
+    e.message = st.ColumnText(5);
+    out.push_back(std::move(e));
+  }
+  st.Reset();  // release the read snapshot
+  return out;
+}
+
+Status Store::SetMeta(const std::string& key, const std::string& value) {
+  Statement& st = *set_meta_;
+  st.Reset();
+  RETURN_IF_ERROR(st.BindText(1, key));
+  RETURN_IF_ERROR(st.BindText(2, value));
+  Status s = st.Run();
+  st.Reset();
+  return s;
+}
+
+Result<std::optional<std::string>> Store::GetMeta(const std::string& key) const {
+  Statement& st = *get_meta_;
+  st.Reset();
+  RETURN_IF_ERROR(st.BindText(1, key));
+  auto row = st.Step();
+  if (!row.ok()) return row.status();
+  std::optional<std::string> value;
+  if (*row) value = st.ColumnText(0);
+  st.Reset();
+  return value;
+}
+
+}  // namespace slipway::store

@@ -1,0 +1,95 @@
+// Store: the project's persistent state in SQLite at `.slipway/state.db`.
+//
+// Opening the store creates the file (and its folder) if needed, turns on WAL
+// journaling, a busy timeout and foreign keys, and brings the schema up to the
+// version this binary knows (schema.h), one transaction per step. A database
+// written by a newer binary is refused rather than guessed at.
+//
+// The Store owns its connection and its prepared statements. It is
+// single-threaded: only the daemon's control loop calls it. Other processes
+// (a CLI reading events) may open the same file at the same time; WAL lets
+// readers proceed while the daemon writes.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "store/schema.h"
+#include "store/statement.h"
+
+namespace slipway::store {
+
+struct Event {
+  int64_t id = 0;       // assigned by the store; increasing
+  int64_t wall_ms = 0;  // Unix milliseconds
+  std::string service;
+  int instance = 0;
+  std::string kind;  // started, exited, healthy, unhealthy, restarted, stopped, ...
+  std::string message;
+};
+
+class Store {
+ public:
+  // Opens (creating if missing) the database at `path` and applies pending
+  // schema steps. `clock` stamps events and must outlive the Store.
+  static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& path, Clock* clock);
+
+  // Same, with a caller-given step list, so tests can exercise upgrades.
+  static Result<std::unique_ptr<Store>> OpenWithStepsForTest(const std::filesystem::path& path,
+                                                             Clock* clock,
+                                                             std::span<const MigrationStep> steps);
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Appends one event; `wall_ms` is taken from the clock when 0. `id` is ignored.
+  Status AppendEvent(Event e);
+
+  // Events with wall_ms >= since_ms, of the given services (empty = all), in
+  // id order. When more than `limit` match, the newest `limit` are returned
+  // (like `tail`); limit 0 means no limit.
+  Result<std::vector<Event>> Events(int64_t since_ms, const std::vector<std::string>& services,
+                                    size_t limit) const;
+
+  // Key/value settings that must survive restarts (e.g. the API port).
+  Status SetMeta(const std::string& key, const std::string& value);
+  Result<std::optional<std::string>> GetMeta(const std::string& key) const;
+
+  // The schema version of the open database (the highest applied step).
+  int SchemaVersion() const { return schema_version_; }
+
+  // The connection, for later modules' own statements (use on the same thread).
+  sqlite3* db() { return db_; }
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  Store(sqlite3* db, std::filesystem::path path, Clock* clock)
+      : db_(db), path_(std::move(path)), clock_(clock) {}
+
+  Status Configure();
+  Status Migrate(std::span<const MigrationStep> steps);
+  Result<int> ReadVersion();
+  Status PrepareStatements();
+
+  sqlite3* db_;  // owned; closed in the destructor after the statements
+  std::filesystem::path path_;
+  Clock* clock_;
+  int schema_version_ = 0;
+  std::unique_ptr<Statement> append_event_;
+  std::unique_ptr<Statement> events_;
+  std::unique_ptr<Statement> set_meta_;
+  std::unique_ptr<Statement> get_meta_;
+};
+
+}  // namespace slipway::store
