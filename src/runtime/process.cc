@@ -1,0 +1,424 @@
+#include "runtime/process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+extern char** environ;
+
+namespace slipway::runtime {
+
+namespace {
+
+constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
+
+// What the child failed at, sent with errno over the exec-error pipe.
+enum ChildStage : int { kStageChdir = 1, kStageGroups, kStageGid, kStageUid, kStageExec };
+
+struct ChildError {
+  int stage;
+  int err;
+};
+
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+void CloseFd(int& fd) {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
+std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
+
+bool ParseInt(std::string_view s, long& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+struct Credentials {
+  uid_t uid;
+  gid_t gid;
+  std::vector<gid_t> groups;
+};
+
+// Resolves "name", "uid", "name:group" or "uid:gid" in the parent: the lookups are not
+// async-signal-safe, so the child only applies the numbers.
+Result<Credentials> ResolveUser(const std::string& user) {
+  std::string u = user, g;
+  if (auto colon = user.find(':'); colon != std::string::npos) {
+    u = user.substr(0, colon);
+    g = user.substr(colon + 1);
+  }
+  Credentials c{};
+  long num;
+  std::string name_for_groups;
+  if (ParseInt(u, num)) {
+    c.uid = static_cast<uid_t>(num);
+    passwd* pw = getpwuid(c.uid);
+    c.gid = pw ? pw->pw_gid : static_cast<gid_t>(num);
+    if (pw) name_for_groups = pw->pw_name;
+  } else {
+    passwd* pw = getpwnam(u.c_str());
+    if (!pw) return InvalidInput("unknown user " + Quoted(u));
+    c.uid = pw->pw_uid;
+    c.gid = pw->pw_gid;
+    name_for_groups = pw->pw_name;
+  }
+  if (!g.empty()) {
+    if (ParseInt(g, num)) {
+      c.gid = static_cast<gid_t>(num);
+    } else {
+      group* gr = getgrnam(g.c_str());
+      if (!gr) return InvalidInput("unknown group " + Quoted(g));
+      c.gid = gr->gr_gid;
+    }
+    c.groups = {c.gid};
+  } else if (!name_for_groups.empty()) {
+    int n = 64;
+    c.groups.resize(n);
+    if (getgrouplist(name_for_groups.c_str(), c.gid, c.groups.data(), &n) < 0) {
+      c.groups.resize(n);
+      getgrouplist(name_for_groups.c_str(), c.gid, c.groups.data(), &n);
+    }
+    c.groups.resize(n);
+  } else {
+    c.groups = {c.gid};
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string ExitStatus::ToString() const {
+  if (!signaled) return "exited with code " + std::to_string(code);
+  const char* abbrev = sigabbrev_np(signal);
+  if (abbrev) return std::string("killed by SIG") + abbrev;
+  return "killed by signal " + std::to_string(signal);
+}
+
+std::map<std::string, std::string> CurrentEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+Result<std::string> ResolveExecutable(const std::string& name,
+                                      const std::map<std::string, std::string>& env) {
+  if (name.empty()) return InvalidInput("cannot run an empty command");
+  if (name.find('/') != std::string::npos) return name;
+  auto it = env.find("PATH");
+  std::string_view path = it != env.end() ? std::string_view(it->second) : kDefaultPath;
+  bool found_but_denied = false;
+  while (true) {
+    auto colon = path.find(':');
+    std::string_view dir = path.substr(0, colon);
+    std::string candidate = dir.empty() ? name : std::string(dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) {
+      struct stat st;
+      if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return candidate;
+    } else if (errno == EACCES) {
+      found_but_denied = true;
+    }
+    if (colon == std::string_view::npos) break;
+    path.remove_prefix(colon + 1);
+  }
+  return NotFound("cannot run " + Quoted(name) + ": " +
+                  std::strerror(found_but_denied ? EACCES : ENOENT));
+}
+
+struct Process::Stream {
+  bool is_stderr = false;
+  int fd = -1;
+  std::string buf;  // bytes after the last complete line
+};
+
+Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const ProcessSpec& spec,
+                                                OutputFn on_output, ExitFn on_exit) {
+  if (spec.argv.empty()) return InvalidInput("cannot run an empty command");
+  const std::string& name = spec.argv[0];
+  ASSIGN_OR_RETURN(std::string exe, ResolveExecutable(name, spec.env));
+  std::optional<Credentials> creds;
+  if (!spec.user.empty()) {
+    auto c = ResolveUser(spec.user);
+    if (!c.ok()) return c.status().WithContext("cannot run " + Quoted(name));
+    creds = std::move(c).value();
+  }
+
+  // Everything the child touches is prepared here: after fork only async-signal-safe calls.
+  std::vector<char*> argv;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  env_strings.reserve(spec.env.size());
+  for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string cwd = spec.cwd.string();
+
+  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, exec_pipe[2] = {-1, -1};
+  auto close_all = [&] {
+    for (int* p : {out_pipe, err_pipe, exec_pipe}) {
+      CloseFd(p[0]);
+      CloseFd(p[1]);
+    }
+  };
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
+      pipe2(exec_pipe, O_CLOEXEC) != 0) {
+    int err = errno;
+    close_all();
+    return ErrnoError("cannot run " + Quoted(name) + ": pipe", err);
+  }
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close_all();
+    CloseFd(devnull);
+    return ErrnoError("cannot run " + Quoted(name) + ": fork", err);
+  }
+  if (pid == 0) {
+    // Child.
+    setpgid(0, 0);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    auto fail = [&](int stage) {
+      ChildError ce{stage, errno};
+      ssize_t n = write(exec_pipe[1], &ce, sizeof ce);
+      (void)n;
+      _exit(127);
+    };
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) fail(kStageChdir);
+    if (creds) {
+      if (setgroups(creds->groups.size(), creds->groups.data()) != 0) fail(kStageGroups);
+      if (setgid(creds->gid) != 0) fail(kStageGid);
+      if (setuid(creds->uid) != 0) fail(kStageUid);
+    }
+    execve(exe.c_str(), argv.data(), envp.data());
+    fail(kStageExec);
+  }
+
+  // Parent. Both sides set the group so no signal can race the child's own setpgid().
+  setpgid(pid, pid);
+  CloseFd(out_pipe[1]);
+  CloseFd(err_pipe[1]);
+  CloseFd(exec_pipe[1]);
+  CloseFd(devnull);
+  int pidfd = PidfdOpen(pid);  // before reaping on error, while the pid is ours for sure
+
+  ChildError ce{};
+  ssize_t n;
+  do {
+    n = read(exec_pipe[0], &ce, sizeof ce);  // EOF at exec: a blocking wait of a few ms
+  } while (n < 0 && errno == EINTR);
+  CloseFd(exec_pipe[0]);
+  if (n == static_cast<ssize_t>(sizeof ce)) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    CloseFd(pidfd);
+    CloseFd(out_pipe[0]);
+    CloseFd(err_pipe[0]);
+    std::string prefix = "cannot run " + Quoted(name) + ": ";
+    switch (ce.stage) {
+      case kStageChdir:
+        return Status(ce.err == ENOENT || ce.err == ENOTDIR ? StatusCode::kNotFound
+                                                            : StatusCode::kIoError,
+                      prefix + "chdir " + cwd + ": " + std::strerror(ce.err));
+      case kStageGroups:
+      case kStageGid:
+      case kStageUid:
+        return Status(StatusCode::kFailedPrecondition,
+                      prefix + "switch to user " + Quoted(spec.user) + ": " +
+                          std::strerror(ce.err));
+      default:
+        return Status(ce.err == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
+                      prefix + std::strerror(ce.err));
+    }
+  }
+  if (pidfd < 0) {
+    int err = errno;
+    kill(-pid, SIGKILL);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    CloseFd(out_pipe[0]);
+    CloseFd(err_pipe[0]);
+    return ErrnoError("cannot run " + Quoted(name) + ": pidfd_open", err);
+  }
+  fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+  fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
+  std::unique_ptr<Process> p(new Process(loop, pid, pidfd, out_pipe[0], err_pipe[0],
+                                         std::move(on_output), std::move(on_exit)));
+  if (Status st = p->Watch(); !st.ok()) return st.WithContext("cannot run " + Quoted(name));
+  return p;
+}
+
+Process::Process(net::EventLoop* loop, pid_t pid, int pidfd, int out_fd, int err_fd,
+                 OutputFn on_output, ExitFn on_exit)
+    : loop_(loop),
+      pid_(pid),
+      pidfd_(pidfd),
+      out_(std::make_unique<Stream>()),
+      err_(std::make_unique<Stream>()),
+      on_output_(std::make_shared<OutputFn>(std::move(on_output))),
+      on_exit_(std::move(on_exit)),
+      alive_(std::make_shared<bool>(true)) {
+  out_->fd = out_fd;
+  err_->fd = err_fd;
+  err_->is_stderr = true;
+}
+
+Status Process::Watch() {
+  for (Stream* s : {out_.get(), err_.get()}) {
+    RETURN_IF_ERROR(loop_->Add(s->fd, EPOLLIN, [this, s](uint32_t) { OnReadable(*s); }));
+  }
+  return loop_->Add(pidfd_, EPOLLIN, [this](uint32_t) { OnPidfd(); });
+}
+
+Process::~Process() {
+  *alive_ = false;
+  if (kill_timer_) loop_->Cancel(kill_timer_);
+  if (pidfd_ >= 0) loop_->Remove(pidfd_);
+  if (running_) {
+    kill(-pid_, SIGKILL);  // the leader is unreaped, so the group id cannot be reused yet
+    int status;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  CloseFd(pidfd_);
+  CloseStream(*out_);
+  CloseStream(*err_);
+}
+
+void Process::CloseStream(Stream& s) {
+  if (s.fd < 0) return;
+  loop_->Remove(s.fd);
+  CloseFd(s.fd);
+}
+
+void Process::Signal(int sig) {
+  if (running_) kill(-pid_, sig);
+}
+
+void Process::Stop(int sig, Duration grace) {
+  if (!running_) return;
+  kill(-pid_, sig);
+  if (kill_timer_ == 0 && sig != SIGKILL) {
+    kill_timer_ = loop_->RunAfter(grace, [this] {
+      kill_timer_ = 0;
+      if (running_) kill(-pid_, SIGKILL);
+    });
+  }
+}
+
+void Process::Emit(bool is_stderr, std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  auto fn = on_output_;  // survives the callback destroying `this`
+  if (*fn) (*fn)(is_stderr, line);
+}
+
+// Reads what the pipe holds now and emits complete lines. `final_flush` (at exit) also
+// emits the partial last line. Returns early if a callback destroyed `this`.
+void Process::DrainStream(Stream& s, bool final_flush) {
+  std::weak_ptr<bool> alive = alive_;
+  char chunk[65536];
+  bool eof = false;
+  // Bounded per call so one chatty child cannot starve the loop; level-triggered epoll
+  // brings us back for the rest.
+  for (int i = 0; i < (final_flush ? 64 : 8) && s.fd >= 0; ++i) {
+    ssize_t n = read(s.fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      eof = n == 0;
+      break;
+    }
+    s.buf.append(chunk, static_cast<size_t>(n));
+    size_t start = 0;
+    while (true) {
+      size_t nl = s.buf.find('\n', start);
+      size_t avail = (nl == std::string::npos ? s.buf.size() : nl) - start;
+      if (nl == std::string::npos && avail < kMaxLineBytes) break;
+      std::string line;
+      if (nl == std::string::npos || avail > kMaxLineBytes) {  // overlong: split
+        line = s.buf.substr(start, kMaxLineBytes);
+        start += kMaxLineBytes;
+      } else {
+        line = s.buf.substr(start, avail);
+        start = nl + 1;
+      }
+      Emit(s.is_stderr, line);
+      if (alive.expired()) return;
+    }
+    s.buf.erase(0, start);
+  }
+  if (eof) CloseStream(s);
+  if ((eof || final_flush) && !s.buf.empty()) {
+    std::string rest = std::move(s.buf);
+    s.buf.clear();
+    Emit(s.is_stderr, rest);
+  }
+}
+
+void Process::OnReadable(Stream& s) { DrainStream(s, false); }
+
+void Process::OnPidfd() {
+  if (!running_) return;
+  // The leader is a zombie now: kill what is left of its group while the id is still held.
+  kill(-pid_, SIGKILL);
+  int status = 0;
+  pid_t r;
+  do {
+    r = waitpid(pid_, &status, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) return;  // spurious
+  running_ = false;
+  ExitStatus st;
+  if (r > 0 && WIFSIGNALED(status)) {
+    st.signaled = true;
+    st.signal = WTERMSIG(status);
+  } else if (r > 0 && WIFEXITED(status)) {
+    st.code = WEXITSTATUS(status);
+  }
+  exit_ = st;
+  if (kill_timer_) {
+    loop_->Cancel(kill_timer_);
+    kill_timer_ = 0;
+  }
+  loop_->Remove(pidfd_);
+  CloseFd(pidfd_);
+  // Everything the leader wrote is in the pipes by now; grandchildren killed above cannot
+  // add more. Drain both, flush partial lines, then report the exit.
+  std::weak_ptr<bool> alive = alive_;
+  for (Stream* s : {out_.get(), err_.get()}) {
+    DrainStream(*s, true);
+    if (alive.expired()) return;
+    CloseStream(*s);
+  }
+  ExitFn fn = std::move(on_exit_);  // survives the callback destroying `this`
+  on_exit_ = nullptr;
+  if (fn) fn(st);
+}
+
+}  // namespace slipway::runtime
