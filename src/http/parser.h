@@ -110,6 +110,7 @@ class HeadParser {
   const char* error_reason_ = "";
   size_t scan_pos_ = 0;    // bytes already scanned for the head's end
   size_t skip_ = 0;        // leading empty lines ignored before a request line
+  size_t line_start_ = 0;  // start of the line the scan is in
   size_t head_size_ = 0;
   int version_minor_ = 1;
   std::vector<HeaderView> headers_;
@@ -176,7 +177,8 @@ class ChunkedDecoder {
 
   // Decodes from the start of `in`. Returns at most one data slice per call; call again with
   // the rest of `in` while consumed > 0 and state is kNeedMore. After kDone, `consumed`
-  // excludes any bytes of the next message. After kError, error_status() is 400 or 413.
+  // excludes any bytes of the next message. After kError, error_status() is 400 (syntax),
+  // 413 (body over max_body_bytes) or 431 (trailers over max_head_bytes / max_headers).
   Step Decode(std::string_view in);
 
   int error_status() const { return error_status_; }

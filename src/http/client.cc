@@ -1,0 +1,252 @@
+#include "http/client.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "http/serializer.h"
+#include "net/socket.h"
+
+namespace slipway::http {
+
+std::string Endpoint::ToString() const {
+  if (!unix_path.empty()) return "unix:" + unix_path;
+  return host + ":" + std::to_string(port);
+}
+
+namespace {
+
+// One exchange. Kept alive by the loop's fd callback and timer while it runs.
+class Call : public std::enable_shared_from_this<Call> {
+ public:
+  Call(net::EventLoop* loop, Endpoint ep, Duration timeout,
+       std::function<bool(std::string_view)> on_chunk,
+       std::function<void(Result<ClientResponse>)> done)
+      : loop_(loop),
+        ep_(std::move(ep)),
+        timeout_(timeout),
+        on_chunk_(std::move(on_chunk)),
+        done_(std::move(done)) {}
+
+  void Start(const Request& req) {
+    Request r = req;
+    if (r.Header("host") == nullptr) {
+      std::string host = ep_.unix_path.empty() ? ep_.host : "localhost";
+      if (host.find(':') != std::string::npos && host.front() != '[') {
+        host.insert(host.begin(), '[');
+        host.push_back(']');
+      }
+      if (ep_.unix_path.empty()) host.append(":").append(std::to_string(ep_.port));
+      r.headers.emplace_back("Host", host);
+    }
+    if (r.Header("connection") == nullptr) r.headers.emplace_back("Connection", "close");
+    AppendRequest(r, &out_);
+    method_ = r.method;
+    parser_.SetRequestMethod(method_);
+
+    Result<net::UniqueFd> fd = ep_.unix_path.empty() ? net::ConnectTcp(ep_.host, ep_.port)
+                                                     : net::ConnectUnix(ep_.unix_path);
+    if (!fd.ok()) {
+      Status s = fd.status();
+      if (s.code() == StatusCode::kIoError) s = Unavailable(s.message());
+      FailLater(s.WithContext(ep_.ToString()));
+      return;
+    }
+    fd_ = std::move(fd).value();
+    std::shared_ptr<Call> self = shared_from_this();
+    Status st = loop_->Add(fd_.get(), EPOLLOUT | EPOLLIN, [self](uint32_t ev) { self->OnEvent(ev); });
+    if (!st.ok()) {
+      FailLater(st);
+      return;
+    }
+    if (timeout_.count() > 0) {
+      timer_ = loop_->RunAfter(timeout_, [self] {
+        self->timer_ = 0;
+        self->Complete(DeadlineExceeded("http request to " + self->ep_.ToString() +
+                                        " timed out after " +
+                                        std::to_string(self->timeout_.count()) + " ms"));
+      });
+    }
+  }
+
+ private:
+  void FailLater(Status s) {
+    std::shared_ptr<Call> self = shared_from_this();
+    loop_->Post([self, s] { self->Complete(s); });
+  }
+
+  void OnEvent(uint32_t ev) {
+    if (finished_) return;
+    if (!connected_) {
+      Status s = net::ConnectError(fd_.get());
+      if (!s.ok()) {
+        Complete(Unavailable(ep_.ToString() + ": " + s.message()));
+        return;
+      }
+      connected_ = true;
+    }
+    if ((ev & EPOLLOUT) && out_pos_ < out_.size()) Write();
+    if (finished_) return;
+    if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) Read();
+  }
+
+  void Write() {
+    while (out_pos_ < out_.size()) {
+      ssize_t n = ::send(fd_.get(), out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+      if (n > 0) {
+        out_pos_ += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      // The server may have answered early (e.g. 413) and closed: read what it said.
+      out_pos_ = out_.size();
+      break;
+    }
+    (void)loop_->Modify(fd_.get(), EPOLLIN);
+  }
+
+  void Read() {
+    char buf[16384];
+    while (!finished_) {
+      ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+      if (n > 0) {
+        in_.append(buf, static_cast<size_t>(n));
+        Process();
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n < 0 && !head_done_) {
+        Complete(Unavailable(ep_.ToString() + ": connection reset: " + std::strerror(errno)));
+        return;
+      }
+      // EOF (or reset after the head): the body may end here.
+      if (!head_done_) {
+        Complete(Unavailable(ep_.ToString() + ": connection closed before a response"));
+      } else if (body_.Finish() == BodyReader::State::kDone) {
+        Complete(std::move(resp_));
+      } else {
+        Complete(Unavailable(ep_.ToString() + ": connection closed mid-response"));
+      }
+      return;
+    }
+  }
+
+  void Process() {
+    while (!finished_) {
+      if (!head_done_) {
+        ParseStatus st = parser_.Parse(in_);
+        if (st == ParseStatus::kNeedMore) return;
+        if (st == ParseStatus::kError) {
+          Complete(InvalidInput(ep_.ToString() + ": malformed response (" +
+                                std::string(parser_.error_reason()) + ")"));
+          return;
+        }
+        int code = parser_.status_code();
+        size_t used = parser_.head_size();
+        if (code >= 100 && code < 200 && code != 101) {  // interim: skip it
+          in_.erase(0, used);
+          parser_.Reset();
+          parser_.SetRequestMethod(method_);
+          continue;
+        }
+        resp_.status = code;
+        for (const HeaderView& h : parser_.headers()) resp_.headers.emplace_back(h.name, h.value);
+        body_.Start(parser_.body_kind(), parser_.content_length());
+        in_.erase(0, used);
+        head_done_ = true;
+        if (on_chunk_ && timer_ != 0) {  // streams are bounded only until the head
+          loop_->Cancel(timer_);
+          timer_ = 0;
+        }
+      }
+      size_t pos = 0;
+      while (!body_.done()) {
+        BodyReader::Step s = body_.Decode(std::string_view(in_).substr(pos));
+        pos += s.consumed;
+        if (s.state == BodyReader::State::kError) {
+          Complete(InvalidInput(ep_.ToString() + ": malformed response body"));
+          return;
+        }
+        if (!s.data.empty()) {
+          if (on_chunk_) {
+            if (!on_chunk_(s.data)) {
+              Complete(std::move(resp_));
+              return;
+            }
+          } else {
+            resp_.body.append(s.data);
+          }
+        }
+        if (s.consumed == 0) break;
+      }
+      in_.erase(0, pos);
+      if (body_.done()) Complete(std::move(resp_));
+      return;
+    }
+  }
+
+  void Complete(Result<ClientResponse> r) {
+    if (finished_) return;
+    finished_ = true;
+    if (timer_ != 0) loop_->Cancel(timer_);
+    timer_ = 0;
+    if (fd_) {
+      loop_->Remove(fd_.get());
+      fd_.Reset();
+    }
+    auto done = std::move(done_);
+    auto keep = shared_from_this();  // `done` may drop the last other reference
+    done(std::move(r));
+  }
+
+  net::EventLoop* loop_;
+  Endpoint ep_;
+  Duration timeout_;
+  std::function<bool(std::string_view)> on_chunk_;
+  std::function<void(Result<ClientResponse>)> done_;
+  std::string method_;
+  net::UniqueFd fd_;
+  std::string out_;
+  size_t out_pos_ = 0;
+  std::string in_;
+  bool connected_ = false;
+  bool head_done_ = false;
+  bool finished_ = false;
+  ResponseParser parser_{ParserLimits{64 * 1024, 200, ~uint64_t{0} >> 2}};
+  BodyReader body_{ParserLimits{64 * 1024, 200, ~uint64_t{0} >> 2}};
+  ClientResponse resp_;
+  net::EventLoop::TimerId timer_ = 0;
+};
+
+}  // namespace
+
+void FetchStreamAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
+                      Duration timeout, std::function<bool(std::string_view)> on_chunk,
+                      std::function<void(Result<ClientResponse>)> done) {
+  auto call = std::make_shared<Call>(loop, ep, timeout, std::move(on_chunk), std::move(done));
+  call->Start(req);
+}
+
+void FetchAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req, Duration timeout,
+                std::function<void(Result<ClientResponse>)> done) {
+  FetchStreamAsync(loop, ep, req, timeout, nullptr, std::move(done));
+}
+
+Result<ClientResponse> Fetch(const Endpoint& ep, const Request& req, Duration timeout,
+                             std::function<bool(std::string_view)> on_chunk) {
+  ASSIGN_OR_RETURN(std::unique_ptr<net::EventLoop> loop, net::EventLoop::Create());
+  std::optional<Result<ClientResponse>> result;
+  FetchStreamAsync(loop.get(), ep, req, timeout, std::move(on_chunk),
+                   [&result](Result<ClientResponse> r) { result.emplace(std::move(r)); });
+  while (!result.has_value()) loop->RunOnce(Duration(1000));
+  return std::move(*result);
+}
+
+}  // namespace slipway::http
