@@ -97,7 +97,6 @@ class Instance {
   LogStore* logs_;
   Observer obs_;
   std::unique_ptr<Process> process_;
-  std::unique_ptr<Process> dead_process_;  // the exited one, kept until the next safe point
   InstanceState state_ = InstanceState::kCreated;
   int restarts_ = 0;
   int quick_failures_ = 0;
