@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace slipway::store {
@@ -266,6 +267,33 @@ TEST_F(StoreTest, TwoStoresOnOneFile) {
   auto ev = (*a)->Events(0, {}, 0);
   ASSERT_TRUE(ev.ok());
   EXPECT_EQ(ev->size(), 2u);
+}
+
+TEST_F(StoreTest, ConcurrentFirstOpensAllSucceed) {
+  // Several processes (here: threads with their own connections) racing to
+  // create and migrate a fresh database must all end up at the same version,
+  // with every step recorded once.
+  constexpr int kOpeners = 4;
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(kOpeners);
+  std::vector<int> versions(kOpeners, -1);
+  for (int i = 0; i < kOpeners; ++i) {
+    threads.emplace_back([&, i] {
+      auto s = Store::Open(path_, &clock_);
+      if (!s.ok()) {
+        errors[i] = s.status().message();
+        return;
+      }
+      versions[i] = (*s)->SchemaVersion();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kOpeners; ++i) {
+    EXPECT_EQ(errors[i], "");
+    EXPECT_EQ(versions[i], Migrations().back().version);
+  }
+  EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM schema_version"),
+            static_cast<int64_t>(Migrations().size()));
 }
 
 TEST_F(StoreTest, NotADatabaseIsAClearError) {
