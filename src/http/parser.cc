@@ -323,6 +323,7 @@ ParseStatus RequestParser::Parse(std::string_view data) {
       skip_ += 2;
       if (skip_ > limits_.max_head_bytes) return Fail(431, "head too large");
     }
+    if (data.size() == skip_ + 1 && data[skip_] == '\r') return status_;  // maybe another CRLF
     scan_pos_ = skip_;
     line_start_ = skip_;
   }

@@ -137,10 +137,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       in_.resize(old);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      // EOF (or a reset): answer what was asked, then close.
+      // EOF or reset. A peer that half-closes still waiting for answers is treated as gone,
+      // like an aborted client: pending writers learn it at once (OnClose), streams stop.
       read_eof_ = true;
-      if (n < 0 || (queue_.empty() && queued() == 0)) Close();
-      else close_after_write_ = true;
+      Close();
       return;
     }
   }

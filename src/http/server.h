@@ -11,7 +11,8 @@
 //
 // Timeouts: a request must arrive completely (head and body) within request_timeout of its
 // first byte (else 408 and close); an idle keep-alive connection closes after idle_timeout; a
-// peer that stops reading our output for idle_timeout is dropped. Nothing times out a handler:
+// peer that stops reading our output for idle_timeout is dropped. A peer that closes (or
+// half-closes) its side is treated as gone: unanswered writers see OnClose at once. Nothing times out a handler:
 // async answers and streams may take as long as they need.
 #pragma once
 
