@@ -1,0 +1,50 @@
+// Interpolation of Compose values: $VAR, ${VAR}, ${VAR:-d}, ${VAR-d},
+// ${VAR:?msg}, ${VAR?msg}, ${VAR:+alt}, ${VAR+alt}, nesting in the word part
+// (${A:-${B:-x}}), and $$ for a literal $. Any other use of `$` is an error,
+// as in the compose specification. Only the word that is actually used is
+// evaluated (a `:?` inside an unused default does not fire).
+//
+// Pure functions over strings and Node trees; any thread.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "config/node.h"
+
+namespace slipway::config {
+
+// Returns the variable's value, or nullopt when it is unset.
+using Lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+struct TemplateError {
+  std::string what;      // e.g. `"${ A}" is not a valid interpolation`
+  std::string expected;  // e.g. `$VAR or ${VAR:-default}; write $$ for a literal $`
+};
+
+struct Expanded {
+  std::string value;
+  std::vector<Substitution> substitutions;  // top-level substitutions only
+  std::vector<std::string> unset;           // variables used bare but not set
+};
+
+// Expands all of `s`. On failure fills *err and returns false.
+bool ExpandTemplate(std::string_view s, const Lookup& lookup, Expanded* out, TemplateError* err);
+
+// Expands the one `$...` expression at s[*pos] (which must be '$'), appending
+// to *out and advancing *pos past it. `var` receives the variable's name (""
+// for $$). For parsers that interleave their own escapes (dotenv).
+bool ExpandOne(std::string_view s, size_t* pos, const Lookup& lookup, std::string* out,
+               std::string* var, std::vector<std::string>* unset, TemplateError* err);
+
+// Interpolates every scalar value (never keys) under `root`. `path` names
+// `root` in messages. Unset variables used without a default add one warning
+// per variable to *warnings ("file:line:col: path: variable "X" is not set...").
+Status InterpolateTree(Node* root, const std::string& path, const Lookup& lookup,
+                       std::vector<std::string>* warnings);
+
+}  // namespace slipway::config

@@ -1,0 +1,533 @@
+#include "config/loader.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "config/dotenv.h"
+#include "config/interpolate.h"
+#include "config/merge.h"
+#include "config/node.h"
+#include "config/service_parser.h"
+#include "config/values.h"
+
+extern char** environ;
+
+namespace slipway::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kNameExpected =
+    "lowercase letters, digits, '-' and '_', starting with a letter or digit";
+
+bool ValidProjectName(const std::string& n) {
+  if (n.empty() || !(std::islower(static_cast<unsigned char>(n[0])) ||
+                     std::isdigit(static_cast<unsigned char>(n[0])))) {
+    return false;
+  }
+  for (char c : n) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+          c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ValidServiceName(const std::string& n) {
+  if (n.empty()) return false;
+  for (char c : n) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Joined(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+bool IsWildcardIp(const std::string& ip) { return ip.empty() || ip == "0.0.0.0" || ip == "::"; }
+
+class Loader {
+ public:
+  explicit Loader(const LoadOptions& o) : opts_(o) {}
+
+  Result<Project> Run() {
+    std::error_code ec;
+    working_dir_ = opts_.working_dir.empty() ? fs::current_path(ec) : opts_.working_dir;
+    if (working_dir_.is_relative()) working_dir_ = fs::current_path(ec) / working_dir_;
+    working_dir_ = working_dir_.lexically_normal();
+    RETURN_IF_ERROR(FindFiles());
+    project_dir_ = files_.front().parent_path();
+    RETURN_IF_ERROR(LoadEnv());
+
+    Node merged = Node::Map();
+    for (size_t i = 0; i < files_.size(); ++i) {
+      ASSIGN_OR_RETURN(Node doc, LoadDocument(files_[i], project_dir_));
+      RETURN_IF_ERROR(ResolveAllExtends(&doc, files_[i]));
+      if (i == 0) {
+        StripMergeTags(&doc);
+        merged = std::move(doc);
+      } else {
+        MergeDocument(&merged, doc);
+      }
+    }
+    return Build(merged);
+  }
+
+ private:
+  Status FindFiles() {
+    if (!opts_.files.empty()) {
+      for (const fs::path& f : opts_.files) {
+        fs::path abs = (f.is_absolute() ? f : working_dir_ / f).lexically_normal();
+        labels_[abs.string()] = f.string();
+        files_.push_back(abs);
+      }
+      return Status::OK();
+    }
+    std::error_code ec;
+    for (fs::path dir = working_dir_;; dir = dir.parent_path()) {
+      for (const std::string& name : ComposeFileNames()) {
+        if (!fs::is_regular_file(dir / name, ec)) continue;
+        files_.push_back(dir / name);
+        // The override that matches the name, else any override there.
+        std::string stem = name.substr(0, name.find('.'));
+        std::string ext = name.substr(name.find('.'));
+        std::vector<std::string> candidates = {stem + ".override" + ext};
+        for (const std::string& o : OverrideFileNames()) candidates.push_back(o);
+        for (const std::string& o : candidates) {
+          if (fs::is_regular_file(dir / o, ec)) {
+            files_.push_back(dir / o);
+            break;
+          }
+        }
+        return Status::OK();
+      }
+      if (dir == dir.parent_path() || dir.empty()) break;
+    }
+    return InvalidInput("no compose file found in " + working_dir_.string() +
+                        " or its parent folders (expected one of " + Joined(ComposeFileNames()) +
+                        ", or -f FILE)");
+  }
+
+  std::string Display(const fs::path& abs) const {
+    auto it = labels_.find(abs.string());
+    if (it != labels_.end()) return it->second;
+    fs::path rel = abs.lexically_relative(working_dir_);
+    return rel.empty() ? abs.string() : rel.string();
+  }
+
+  Status LoadEnv() {
+    std::map<std::string, std::string> dotenv;
+    Lookup lookup = [&](const std::string& k) -> std::optional<std::string> {
+      if (auto it = opts_.environ.find(k); it != opts_.environ.end()) return it->second;
+      if (auto it = dotenv.find(k); it != dotenv.end()) return it->second;
+      return std::nullopt;
+    };
+    std::vector<std::pair<fs::path, std::string>> files;
+    std::error_code ec;
+    if (!opts_.env_files.empty()) {
+      for (const fs::path& f : opts_.env_files) {
+        fs::path abs = (f.is_absolute() ? f : working_dir_ / f).lexically_normal();
+        if (!fs::is_regular_file(abs, ec)) {
+          return InvalidInput("--env-file: " + Quote(f.string()) +
+                              " not found (expected an existing file)");
+        }
+        files.emplace_back(abs, f.string());
+      }
+    } else if (fs::is_regular_file(project_dir_ / ".env", ec)) {
+      files.emplace_back(project_dir_ / ".env", Display(project_dir_ / ".env"));
+    }
+    for (const auto& [abs, label] : files) {
+      Result<std::map<std::string, std::string>> values = ReadDotenvFile(abs, label, lookup);
+      if (!values.ok()) {
+        if (values.status().code() == StatusCode::kInvalidInput) return values.status();
+        return InvalidInput(values.status().message());
+      }
+      for (auto& [k, v] : *values) dotenv[k] = v;
+    }
+    env_ = dotenv;
+    for (const auto& [k, v] : opts_.environ) env_[k] = v;
+    return Status::OK();
+  }
+
+  Lookup EnvLookup() const {
+    return [this](const std::string& k) -> std::optional<std::string> {
+      auto it = env_.find(k);
+      if (it == env_.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+
+  Result<Node> LoadDocument(const fs::path& abs, const fs::path& base_dir) {
+    const std::string label = Display(abs);
+    Result<std::string> text = ReadTextFile(abs, label);
+    if (!text.ok()) {
+      return InvalidInput(text.status().code() == StatusCode::kNotFound
+                              ? label + ": file not found (expected a compose file)"
+                              : text.status().message());
+    }
+    ASSIGN_OR_RETURN(Node root, ParseYaml(*text, label));
+    if (!root.IsMap()) {
+      return ErrorAt(root.loc, "", "the document is " + root.Describe(),
+                     "a mapping with services:");
+    }
+    RETURN_IF_ERROR(InterpolateTree(&root, "", EnvLookup(), &warnings_));
+    RETURN_IF_ERROR(NormalizeDocument(&root, base_dir));
+    return root;
+  }
+
+  Status ResolveAllExtends(Node* doc, const fs::path& file) {
+    Node* services = doc->Find("services");
+    if (services == nullptr) return Status::OK();
+    for (Node& svc : services->children) {
+      std::vector<std::pair<fs::path, std::string>> chain = {{file, svc.key}};
+      RETURN_IF_ERROR(ResolveExtends(&svc, svc.key, *doc, file, &chain));
+    }
+    return Status::OK();
+  }
+
+  Result<const Node*> ExtendsDoc(const fs::path& abs) {
+    auto it = extends_docs_.find(abs.string());
+    if (it != extends_docs_.end()) return it->second.get();
+    ASSIGN_OR_RETURN(Node doc, LoadDocument(abs, abs.parent_path()));
+    StripMergeTags(&doc);
+    auto owned = std::make_unique<Node>(std::move(doc));
+    const Node* p = owned.get();
+    extends_docs_[abs.string()] = std::move(owned);
+    return p;
+  }
+
+  Status ResolveExtends(Node* svc, const std::string& name, const Node& doc, const fs::path& file,
+                        std::vector<std::pair<fs::path, std::string>>* chain) {
+    const Node* ext = svc->Find("extends");
+    if (ext == nullptr) return Status::OK();
+    const std::string path = JoinPath(JoinPath("services", name), "extends");
+    RETURN_IF_ERROR(ExpectMap(*ext, path, "a service name or {service, file}"));
+    const Node* sn = ext->Find("service");
+    if (sn == nullptr) return NodeError(*ext, path, "has no service", "service: <name>");
+    ASSIGN_OR_RETURN(std::string base_name, ReadString(*sn, JoinPath(path, "service")));
+    fs::path base_file = file;
+    const Node* base_doc = &doc;
+    if (const Node* f = ext->Find("file")) {
+      ASSIGN_OR_RETURN(std::string fname, ReadString(*f, JoinPath(path, "file")));
+      base_file = fs::path(fname);
+      std::error_code ec;
+      if (!fs::is_regular_file(base_file, ec)) {
+        return NodeError(*f, JoinPath(path, "file"), "file " + Quote(Display(base_file)) + " not found",
+                         "a compose file, relative to the file that names it");
+      }
+      ASSIGN_OR_RETURN(base_doc, ExtendsDoc(base_file));
+    }
+    for (const auto& [f, n] : *chain) {
+      if (f == base_file && n == base_name) {
+        std::vector<std::string> names;
+        for (const auto& [cf, cn] : *chain) names.push_back(ChainName(cf, cn));
+        names.push_back(ChainName(base_file, base_name));
+        return NodeError(*ext, path, "extends cycle " + Joined(names, " -> "),
+                         "services that do not extend each other in a loop");
+      }
+    }
+    const Node* services = base_doc->Find("services");
+    const Node* base = services ? services->Find(base_name) : nullptr;
+    if (base == nullptr) {
+      return NodeError(*sn, JoinPath(path, "service"),
+                       "service " + Quote(base_name) + " not found in " + Display(base_file),
+                       "a service defined in that file");
+    }
+    Node merged = *base;
+    chain->emplace_back(base_file, base_name);
+    RETURN_IF_ERROR(ResolveExtends(&merged, base_name, *base_doc, base_file, chain));
+    chain->pop_back();
+    Node over = *svc;
+    over.Erase("extends");
+    MergeService(&merged, over);
+    merged.Erase("extends");
+    merged.key = svc->key;
+    merged.key_loc = svc->key_loc;
+    merged.loc = svc->loc;
+    *svc = std::move(merged);
+    return Status::OK();
+  }
+
+  std::string ChainName(const fs::path& f, const std::string& n) const {
+    if (f == files_.front()) return n;
+    return n + " (" + Display(f) + ")";
+  }
+
+  Result<std::string> ProjectName(const Node& merged) {
+    if (!opts_.project_name.empty()) {
+      if (!ValidProjectName(opts_.project_name)) {
+        return InvalidInput("-p: " + Quote(opts_.project_name) +
+                            " is not a valid project name (expected " + kNameExpected + ")");
+      }
+      return opts_.project_name;
+    }
+    if (auto it = env_.find("COMPOSE_PROJECT_NAME"); it != env_.end() && !it->second.empty()) {
+      if (!ValidProjectName(it->second)) {
+        return InvalidInput("COMPOSE_PROJECT_NAME: " + Quote(it->second) +
+                            " is not a valid project name (expected " + kNameExpected + ")");
+      }
+      return it->second;
+    }
+    if (const Node* n = merged.Find("name"); n && !n->IsNull()) {
+      ASSIGN_OR_RETURN(std::string name, ReadString(*n, "name"));
+      if (!ValidProjectName(name)) {
+        return NodeError(*n, "name", Quote(name) + " is not a valid project name", kNameExpected);
+      }
+      return name;
+    }
+    std::string name = NormalizeProjectName(project_dir_.filename().string());
+    if (name.empty()) {
+      return InvalidInput(Quote(project_dir_.string()) +
+                          ": cannot derive a project name from this folder (expected a top-level "
+                          "name: or -p NAME)");
+    }
+    return name;
+  }
+
+  Status ParseTopSlipway(const Node& x, Project* p) {
+    static const std::vector<std::string> kKnown = {"api"};
+    RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
+    for (const Node& f : x.children) {
+      const std::string fpath = JoinPath("x-slipway", f.key);
+      if (f.key != "api") {
+        return NodeError(f, fpath, "unknown key " + Quote(f.key), "one of " + Joined(kKnown));
+      }
+      RETURN_IF_ERROR(ExpectMap(f, fpath, "a mapping with listen"));
+      for (const Node& g : f.children) {
+        const std::string gpath = JoinPath(fpath, g.key);
+        if (g.key != "listen") {
+          return NodeError(g, gpath, "unknown key " + Quote(g.key), "one of listen");
+        }
+        ASSIGN_OR_RETURN(p->api_listen, ReadString(g, gpath));
+        size_t colon = p->api_listen.rfind(':');
+        if (colon == std::string::npos || !ParseInteger(p->api_listen.substr(colon + 1))) {
+          return NodeError(g, gpath, Quote(p->api_listen) + " is not an address",
+                           "host:port, e.g. 127.0.0.1:8700 (port 0 picks one)");
+        }
+      }
+    }
+    return Status::OK();
+  }
+
+  Result<Project> Build(const Node& merged) {
+    Project p;
+    p.dir = project_dir_;
+    p.files = files_;
+    p.api_listen = "127.0.0.1:0";
+    ASSIGN_OR_RETURN(p.name, ProjectName(merged));
+
+    std::set<std::string> warned;
+    ParseContext ctx;
+    ctx.project_dir = project_dir_;
+    ctx.environment = EnvLookup();
+    ctx.display = [this](const fs::path& f) { return Display(f); };
+    ctx.warnings = &warnings_;
+    ctx.warned = &warned;
+    ServiceParser parser(ctx);
+
+    for (const Node& top : merged.children) {
+      if (top.key == "name" || top.key == "services" || top.key == "secrets" ||
+          top.key.rfind("x-", 0) == 0) {
+        continue;
+      }
+      parser.Ignored(top.key);
+    }
+    if (const Node* x = merged.Find("x-slipway")) RETURN_IF_ERROR(ParseTopSlipway(*x, &p));
+    if (const Node* s = merged.Find("secrets"); s && !s->IsNull()) {
+      ASSIGN_OR_RETURN(p.secrets, parser.ParseSecrets(*s));
+    }
+    const Node* services = merged.Find("services");
+    if (services == nullptr || services->children.empty()) {
+      return ErrorAt(SourceLoc{Display(files_.front()), 0, 0}, "services", "no services defined",
+                     "at least one service under services:");
+    }
+    std::map<std::string, Service> all;
+    for (const Node& svc : services->children) {
+      const std::string path = JoinPath("services", svc.key);
+      if (!ValidServiceName(svc.key)) {
+        return NodeError(svc, path, Quote(svc.key) + " is not a valid service name",
+                         "letters, digits, '-', '_' and '.'");
+      }
+      ASSIGN_OR_RETURN(Service s, parser.Parse(svc.key, svc, p.secrets));
+      all[svc.key] = std::move(s);
+    }
+
+    // Profiles: services without profiles always run; others when enabled.
+    std::set<std::string> enabled(opts_.profiles.begin(), opts_.profiles.end());
+    if (auto it = env_.find("COMPOSE_PROFILES"); it != env_.end()) {
+      std::string list = it->second;
+      size_t start = 0;
+      while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        std::string item = list.substr(start, comma == std::string::npos ? std::string::npos
+                                                                         : comma - start);
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (!item.empty()) enabled.insert(item);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    auto active = [&](const Service& s) {
+      if (s.profiles.empty() || enabled.count("*")) return true;
+      return std::any_of(s.profiles.begin(), s.profiles.end(),
+                         [&](const std::string& pr) { return enabled.count(pr) > 0; });
+    };
+
+    std::vector<std::string> names;
+    for (const auto& [n, _] : all) names.push_back(n);
+    for (auto& [name, s] : all) {
+      const Node* deps = services->Find(name)->Find("depends_on");
+      for (const Dependency& d : s.depends_on) {
+        if (all.count(d.service)) continue;
+        const Node* dn = deps ? deps->Find(d.service) : nullptr;
+        return ErrorAt(dn ? dn->ErrorLoc() : s.loc, JoinPath(JoinPath("services", name), "depends_on." + d.service),
+                       "service " + Quote(d.service) + " is not defined",
+                       "one of " + Joined(names));
+      }
+    }
+    for (auto& [name, s] : all) {
+      if (!active(s)) continue;
+      const Node* deps = services->Find(name)->Find("depends_on");
+      std::vector<Dependency> kept;
+      for (const Dependency& d : s.depends_on) {
+        const Service& target = all.at(d.service);
+        if (active(target)) {
+          kept.push_back(d);
+          continue;
+        }
+        if (!d.required) continue;  // optional and not enabled: dropped
+        const Node* dn = deps ? deps->Find(d.service) : nullptr;
+        return ErrorAt(dn ? dn->ErrorLoc() : s.loc,
+                       JoinPath(JoinPath("services", name), "depends_on." + d.service),
+                       "service " + Quote(d.service) + " is not enabled (it needs profile " +
+                           Joined(target.profiles, " or ") + ")",
+                       "--profile " + target.profiles.front() +
+                           ", or required: false on this dependency");
+      }
+      s.depends_on = std::move(kept);
+      p.services[name] = s;
+    }
+    RETURN_IF_ERROR(CheckDependencyCycles(p, *services));
+    RETURN_IF_ERROR(CheckPublishedPorts(p));
+    p.warnings = std::move(warnings_);
+    return p;
+  }
+
+  Status CheckDependencyCycles(const Project& p, const Node& services) {
+    std::map<std::string, int> state;  // 0 new, 1 on stack, 2 done
+    std::vector<std::string> stack;
+    std::function<Status(const std::string&)> visit = [&](const std::string& n) -> Status {
+      state[n] = 1;
+      stack.push_back(n);
+      for (const Dependency& d : p.services.at(n).depends_on) {
+        if (state[d.service] == 1) {
+          std::vector<std::string> cycle(std::find(stack.begin(), stack.end(), d.service),
+                                         stack.end());
+          cycle.push_back(d.service);
+          const Node* dn = services.Find(n)->Find("depends_on")->Find(d.service);
+          return NodeError(*dn, JoinPath(JoinPath("services", n), "depends_on." + d.service),
+                           "dependency cycle " + Joined(cycle, " -> "),
+                           "services that do not depend on each other in a loop");
+        }
+        if (state[d.service] == 0) RETURN_IF_ERROR(visit(d.service));
+      }
+      stack.pop_back();
+      state[n] = 2;
+      return Status::OK();
+    };
+    for (const auto& [n, _] : p.services) {
+      if (state[n] == 0) RETURN_IF_ERROR(visit(n));
+    }
+    return Status::OK();
+  }
+
+  Status CheckPublishedPorts(const Project& p) {
+    struct Seen {
+      const PortMapping* port;
+      std::string path;
+    };
+    std::vector<Seen> seen;
+    for (const auto& [name, s] : p.services) {
+      for (size_t i = 0; i < s.ports.size(); ++i) {
+        const PortMapping& pm = s.ports[i];
+        if (pm.published == 0) continue;
+        const std::string path = IndexPath(JoinPath(JoinPath("services", name), "ports"), i);
+        for (const Seen& o : seen) {
+          if (o.port->published == pm.published && o.port->protocol == pm.protocol &&
+              (o.port->host_ip == pm.host_ip || IsWildcardIp(o.port->host_ip) ||
+               IsWildcardIp(pm.host_ip))) {
+            return ErrorAt(pm.loc, path,
+                           "published port " + std::to_string(pm.published) + "/" + pm.protocol +
+                               " is already used by " + o.path + " (" + o.port->loc.ToString() + ")",
+                           "each published port once");
+          }
+        }
+        seen.push_back({&pm, path});
+      }
+    }
+    return Status::OK();
+  }
+
+  const LoadOptions& opts_;
+  fs::path working_dir_;
+  fs::path project_dir_;
+  std::vector<fs::path> files_;
+  std::map<std::string, std::string> labels_;  // absolute path -> name the user gave
+  std::map<std::string, std::string> env_;     // .env values under the process environment
+  std::vector<std::string> warnings_;
+  std::map<std::string, std::unique_ptr<Node>> extends_docs_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& ComposeFileNames() {
+  static const std::vector<std::string> kNames = {"compose.yaml", "compose.yml",
+                                                  "docker-compose.yml", "docker-compose.yaml"};
+  return kNames;
+}
+
+const std::vector<std::string>& OverrideFileNames() {
+  static const std::vector<std::string> kNames = {
+      "compose.override.yaml", "compose.override.yml", "docker-compose.override.yml",
+      "docker-compose.override.yaml"};
+  return kNames;
+}
+
+std::string NormalizeProjectName(const std::string& raw) {
+  std::string out;
+  for (char c : raw) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (std::isalnum(static_cast<unsigned char>(l)) || l == '-' || l == '_') out += l;
+  }
+  size_t first = 0;
+  while (first < out.size() && !std::isalnum(static_cast<unsigned char>(out[first]))) ++first;
+  return out.substr(first);
+}
+
+Result<Project> LoadProject(const LoadOptions& options) {
+  Loader loader(options);
+  return loader.Run();
+}
+
+std::map<std::string, std::string> CurrentEnviron() {
+  std::map<std::string, std::string> out;
+  for (char** e = ::environ; e != nullptr && *e != nullptr; ++e) {
+    std::string kv(*e);
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    out.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return out;
+}
+
+}  // namespace slipway::config

@@ -1,0 +1,48 @@
+// LoadProject: reads a Compose project into the resolved `Project` model.
+//
+// Steps, in the compose specification's order: find the files (discovery of
+// compose.yaml & co. plus the matching override, or the -f list), read the
+// .env / --env-file files, then per file parse, interpolate (values only;
+// the process environment wins over .env), normalize, resolve `extends`; then
+// merge the files in order, pick the project name, convert and validate
+// every service, apply profiles and check cross-service references.
+//
+// Every user error is an InvalidInput whose message is one line:
+// `file:line:col: key.path: what is wrong (what is expected)`.
+// Stateless; any thread may call it (it reads files, nothing else).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "config/project.h"
+
+namespace slipway::config {
+
+struct LoadOptions {
+  std::vector<std::filesystem::path> files;      // -f, repeatable; empty = discover
+  std::filesystem::path working_dir;             // where discovery happens (cwd by default)
+  std::vector<std::filesystem::path> env_files;  // --env-file, repeatable, later wins;
+                                                 // empty = <project dir>/.env if present
+  std::vector<std::string> profiles;             // --profile; plus COMPOSE_PROFILES from environ
+  std::map<std::string, std::string> environ;    // the process environment (injected for tests)
+  std::string project_name;                      // -p; overrides top-level name
+};
+
+Result<Project> LoadProject(const LoadOptions& options);
+
+// The process environment (::environ) as a map.
+std::map<std::string, std::string> CurrentEnviron();
+
+// Compose file names looked for, in order of preference, and their overrides.
+const std::vector<std::string>& ComposeFileNames();
+const std::vector<std::string>& OverrideFileNames();
+
+// Lower-cases and drops characters compose does not allow in project names
+// ([a-z0-9_-], starting with a letter or digit). "" when nothing is left.
+std::string NormalizeProjectName(const std::string& raw);
+
+}  // namespace slipway::config

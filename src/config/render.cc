@@ -1,0 +1,241 @@
+#include "config/render.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/duration.h"
+#include "config/values.h"
+
+namespace slipway::config {
+namespace {
+
+const char* ConditionName(DependsCondition c) {
+  switch (c) {
+    case DependsCondition::kStarted:
+      return "service_started";
+    case DependsCondition::kHealthy:
+      return "service_healthy";
+    case DependsCondition::kCompletedSuccessfully:
+      return "service_completed_successfully";
+  }
+  return "";
+}
+
+std::string RestartName(const RestartPolicy& r) {
+  switch (r.mode) {
+    case RestartPolicy::Mode::kNo:
+      return "no";
+    case RestartPolicy::Mode::kAlways:
+      return "always";
+    case RestartPolicy::Mode::kUnlessStopped:
+      return "unless-stopped";
+    case RestartPolicy::Mode::kOnFailure:
+      return r.max_attempts > 0 ? "on-failure:" + std::to_string(r.max_attempts) : "on-failure";
+  }
+  return "";
+}
+
+// Built as an ordered document so the YAML reads in a natural order.
+template <typename J>
+J UpdateJson(const UpdateConfig& u) {
+  J j;
+  j["parallelism"] = u.parallelism;
+  j["delay"] = FormatDuration(u.delay);
+  j["failure_action"] = u.failure_action;
+  j["monitor"] = FormatDuration(u.monitor);
+  j["max_failure_ratio"] = u.max_failure_ratio;
+  j["order"] = u.order;
+  return j;
+}
+
+template <typename J>
+J HealthJson(const Healthcheck& h) {
+  J j;
+  switch (h.kind) {
+    case Healthcheck::Kind::kNone:
+      j["disable"] = true;
+      return j;
+    case Healthcheck::Kind::kCmd: {
+      J test = J::array();
+      test.push_back("CMD");
+      for (const std::string& t : h.test) test.push_back(t);
+      j["test"] = test;
+      break;
+    }
+    case Healthcheck::Kind::kCmdShell: {
+      J test = J::array();
+      test.push_back("CMD-SHELL");
+      for (const std::string& t : h.test) test.push_back(t);
+      j["test"] = test;
+      break;
+    }
+    case Healthcheck::Kind::kHttp:
+      j["x-slipway"]["http"] = h.http_path;
+      j["x-slipway"]["port"] = h.port;
+      break;
+    case Healthcheck::Kind::kTcp:
+      j["x-slipway"]["tcp"] = true;
+      j["x-slipway"]["port"] = h.port;
+      break;
+  }
+  j["interval"] = FormatDuration(h.interval);
+  j["timeout"] = FormatDuration(h.timeout);
+  j["retries"] = h.retries;
+  j["start_period"] = FormatDuration(h.start_period);
+  j["start_interval"] = FormatDuration(h.start_interval);
+  return j;
+}
+
+template <typename J>
+J ServiceJson(const Service& s) {
+  J j;
+  auto list = [](const std::vector<std::string>& v) {
+    J a = J::array();
+    for (const std::string& x : v) a.push_back(x);
+    return a;
+  };
+  if (!s.image.empty()) j["image"] = s.image;
+  if (s.build) {
+    j["build"]["context"] = s.build->context.string();
+    if (!s.build->dockerfile.empty()) j["build"]["dockerfile"] = s.build->dockerfile;
+  }
+  if (s.entrypoint) j["entrypoint"] = list(*s.entrypoint);
+  if (s.command) j["command"] = list(*s.command);
+  if (!s.profiles.empty()) j["profiles"] = list(s.profiles);
+  j["working_dir"] = s.working_dir.string();
+  if (!s.user.empty()) j["user"] = s.user;
+  J env = J::object();
+  for (const auto& [k, v] : s.environment) env[k] = s.secret_env.count(k) ? kSecretMask : v;
+  j["environment"] = env;
+  if (!s.ports.empty()) {
+    J ports = J::array();
+    for (const PortMapping& p : s.ports) {
+      J pj;
+      pj["target"] = p.target;
+      if (p.published != 0) pj["published"] = p.published;
+      if (!p.host_ip.empty()) pj["host_ip"] = p.host_ip;
+      pj["protocol"] = p.protocol;
+      if (!p.published_var.empty()) pj["x-slipway-published-var"] = p.published_var;
+      ports.push_back(pj);
+    }
+    j["ports"] = ports;
+  }
+  if (!s.depends_on.empty()) {
+    J deps = J::object();
+    for (const Dependency& d : s.depends_on) {
+      J dj;
+      dj["condition"] = ConditionName(d.condition);
+      dj["required"] = d.required;
+      dj["restart"] = d.restart;
+      deps[d.service] = dj;
+    }
+    j["depends_on"] = deps;
+  }
+  j["healthcheck"] = HealthJson<J>(s.healthcheck);
+  j["restart"] = RestartName(s.restart);
+  j["stop_signal"] = SignalName(s.stop_signal);
+  j["stop_grace_period"] = FormatDuration(s.stop_grace_period);
+  J deploy;
+  deploy["replicas"] = s.replicas;
+  if (s.restart.delay.count() > 0) deploy["restart_policy"]["delay"] = FormatDuration(s.restart.delay);
+  deploy["update_config"] = UpdateJson<J>(s.update_config);
+  deploy["rollback_config"] = UpdateJson<J>(s.rollback_config);
+  j["deploy"] = deploy;
+  if (!s.labels.empty()) {
+    J labels = J::object();
+    for (const auto& [k, v] : s.labels) labels[k] = v;
+    j["labels"] = labels;
+  }
+  if (!s.secrets.empty()) {
+    J secrets = J::array();
+    for (const SecretRef& r : s.secrets) {
+      J rj;
+      rj["source"] = r.source;
+      rj["target"] = r.target;
+      secrets.push_back(rj);
+    }
+    j["secrets"] = secrets;
+  }
+  if (s.host_command) j["x-slipway"]["command"] = list(*s.host_command);
+  return j;
+}
+
+template <typename J>
+J ProjectJson(const Project& p) {
+  J j;
+  j["name"] = p.name;
+  J services = J::object();
+  for (const auto& [name, s] : p.services) services[name] = ServiceJson<J>(s);
+  j["services"] = services;
+  if (!p.secrets.empty()) {
+    J secrets = J::object();
+    for (const auto& [name, s] : p.secrets) {
+      J sj = J::object();
+      if (!s.file.empty()) sj["file"] = s.file.string();
+      if (!s.environment.empty()) sj["environment"] = s.environment;
+      secrets[name] = sj;
+    }
+    j["secrets"] = secrets;
+  }
+  j["x-slipway"]["api"]["listen"] = p.api_listen;
+  return j;
+}
+
+// Strings a YAML reader would take for another type are quoted.
+bool NeedsQuotes(const std::string& s) {
+  if (s.empty()) return true;
+  static const char* kWords[] = {"true", "false", "yes", "no", "on", "off", "null", "~",
+                                 "True", "False", "Yes", "No", "On", "Off", "Null", "NULL",
+                                 "TRUE", "FALSE", "YES", "NO", "ON", "OFF"};
+  for (const char* w : kWords) {
+    if (s == w) return true;
+  }
+  char* end = nullptr;
+  std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size();
+}
+
+void Emit(YAML::Emitter& out, const nlohmann::ordered_json& j) {
+  switch (j.type()) {
+    case nlohmann::ordered_json::value_t::object:
+      out << YAML::BeginMap;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        out << YAML::Key << it.key() << YAML::Value;
+        Emit(out, it.value());
+      }
+      out << YAML::EndMap;
+      break;
+    case nlohmann::ordered_json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const auto& v : j) Emit(out, v);
+      out << YAML::EndSeq;
+      break;
+    case nlohmann::ordered_json::value_t::string: {
+      const std::string& s = j.get_ref<const std::string&>();
+      if (NeedsQuotes(s)) out << YAML::DoubleQuoted;
+      out << s;
+      break;
+    }
+    case nlohmann::ordered_json::value_t::boolean:
+      out << (j.get<bool>() ? "true" : "false");
+      break;
+    case nlohmann::ordered_json::value_t::null:
+      out << YAML::Null;
+      break;
+    default:
+      out << j.dump();  // numbers
+  }
+}
+
+}  // namespace
+
+nlohmann::json RenderJson(const Project& p) { return ProjectJson<nlohmann::json>(p); }
+
+std::string RenderYaml(const Project& p) {
+  YAML::Emitter out;
+  Emit(out, ProjectJson<nlohmann::ordered_json>(p));
+  std::string s = out.c_str();
+  s += '\n';
+  return s;
+}
+
+}  // namespace slipway::config

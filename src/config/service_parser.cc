@@ -1,0 +1,639 @@
+#include "config/service_parser.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "config/dotenv.h"
+#include "config/duration.h"
+#include "config/values.h"
+
+namespace slipway::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsExtension(const std::string& key) { return key.rfind("x-", 0) == 0; }
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// The variable behind bytes [begin, end) of an interpolated scalar, if one
+// substitution produced exactly them.
+std::string VarFor(const Node& n, size_t begin, size_t end) {
+  for (const Substitution& s : n.substitutions) {
+    if (s.begin == begin && s.end == end) return s.var;
+  }
+  return "";
+}
+
+Status CheckPortNumber(const Node& v, const std::string& path, const std::string& text,
+                       bool allow_zero, int* out) {
+  if (text.find('-') != std::string::npos && text.size() > 1) {
+    return NodeError(v, path, "port range " + Quote(text) + " is not supported by slipway",
+                     "a single port, e.g. \"8080:80\"");
+  }
+  std::optional<long long> n = ParseInteger(text);
+  if (!n) {
+    return NodeError(v, path, Quote(text) + " is not a port number", "a number from 1 to 65535");
+  }
+  if (*n < (allow_zero ? 0 : 1) || *n > 65535) {
+    return NodeError(v, path, "port " + text + " is out of range", "a number from 1 to 65535");
+  }
+  *out = static_cast<int>(*n);
+  return Status::OK();
+}
+
+Status CheckProtocol(const Node& v, const std::string& path, const std::string& proto) {
+  if (proto == "tcp" || proto == "udp") return Status::OK();
+  return NodeError(v, path, "protocol " + Quote(proto) + " is not supported", "tcp or udp");
+}
+
+}  // namespace
+
+const std::vector<std::string>& KnownServiceSlipwayKeys() {
+  static const std::vector<std::string> kKeys = {"command", "healthcheck"};
+  return kKeys;
+}
+
+void ServiceParser::Ignored(const std::string& path) {
+  if (ctx_.warned != nullptr && !ctx_.warned->insert(path).second) return;
+  if (ctx_.warnings != nullptr) ctx_.warnings->push_back(path + ": ignored by slipway");
+}
+
+Result<std::map<std::string, Secret>> ServiceParser::ParseSecrets(const Node& secrets) {
+  std::map<std::string, Secret> out;
+  RETURN_IF_ERROR(ExpectMap(secrets, "secrets", "a mapping of secret names to {file: path}"));
+  for (const Node& s : secrets.children) {
+    const std::string path = JoinPath("secrets", s.key);
+    RETURN_IF_ERROR(ExpectMap(s, path, "a mapping with file or environment"));
+    Secret secret;
+    secret.name = s.key;
+    for (const Node& f : s.children) {
+      const std::string fpath = JoinPath(path, f.key);
+      if (f.key == "file") {
+        ASSIGN_OR_RETURN(std::string file, ReadString(f, fpath));
+        secret.file = file;
+      } else if (f.key == "environment") {
+        ASSIGN_OR_RETURN(secret.environment, ReadString(f, fpath));
+      } else if (f.key == "external") {
+        ASSIGN_OR_RETURN(bool external, ReadBool(f, fpath));
+        if (external) {
+          return NodeError(f, fpath, "external secrets are not supported by slipway",
+                           "file: or environment:");
+        }
+      } else if (!IsExtension(f.key)) {
+        Ignored(fpath);
+      }
+    }
+    if (secret.file.empty() && secret.environment.empty()) {
+      return NodeError(s, path, "has neither file nor environment",
+                       "file: ./path or environment: VAR");
+    }
+    out[s.key] = std::move(secret);
+  }
+  return out;
+}
+
+Result<Service> ServiceParser::Parse(const std::string& name, const Node& node,
+                                     const std::map<std::string, Secret>& secrets) {
+  const std::string path = JoinPath("services", name);
+  RETURN_IF_ERROR(ExpectMap(node, path, "a mapping of service settings"));
+  Service s;
+  s.name = name;
+  s.loc = node.ErrorLoc();
+  for (const Node& v : node.children) {
+    RETURN_IF_ERROR(ParseKey(v, JoinPath(path, v.key), v.key, &s, secrets));
+  }
+  // env_file first, then `environment` over it.
+  if (const Node* ef = node.Find("env_file")) {
+    RETURN_IF_ERROR(ParseEnvFiles(*ef, JoinPath(path, "env_file"), &s));
+  }
+  if (const Node* env = node.Find("environment")) {
+    RETURN_IF_ERROR(ParseEnvironment(*env, JoinPath(path, "environment"), &s));
+  }
+  if (const Node* sr = node.Find("secrets")) {
+    RETURN_IF_ERROR(ParseSecretRefs(*sr, JoinPath(path, "secrets"), &s, secrets));
+  }
+  if (const Node* x = node.Find("x-slipway")) {
+    RETURN_IF_ERROR(ParseSlipway(*x, JoinPath(path, "x-slipway"), &s, node.Find("healthcheck")));
+  }
+  if (s.working_dir.empty()) {
+    if (s.build && !s.build->context.empty() && s.build->context.is_absolute()) {
+      s.working_dir = s.build->context;
+    } else {
+      s.working_dir = ctx_.project_dir;
+    }
+  }
+  if (!s.command && s.image.empty() && !s.build && !s.host_command) {
+    return NodeError(node, path, "has no command, image, build or x-slipway.command",
+                     "at least one, so slipway knows what to run");
+  }
+  // Environment keys that carry a declared secret: the secret's variable
+  // itself, or a key whose whole value came from that variable.
+  for (const SecretRef& ref : s.secrets) {
+    auto it = secrets.find(ref.source);
+    if (it == secrets.end() || it->second.environment.empty()) continue;
+    const std::string& var = it->second.environment;
+    if (s.environment.count(var)) s.secret_env.insert(var);
+    if (const Node* env = node.Find("environment")) {
+      for (const Node& e : env->children) {
+        if (e.IsScalar() && VarFor(e, 0, e.scalar.size()) == var && s.environment.count(e.key)) {
+          s.secret_env.insert(e.key);
+        }
+      }
+    }
+  }
+  return s;
+}
+
+Status ServiceParser::ParseKey(const Node& v, const std::string& path, const std::string& key,
+                               Service* s, const std::map<std::string, Secret>& secrets) {
+  if (key == "command") {
+    if (v.IsNull()) return Status::OK();
+    ASSIGN_OR_RETURN(s->command, ReadCommand(v, path));
+  } else if (key == "entrypoint") {
+    if (v.IsNull()) return Status::OK();
+    ASSIGN_OR_RETURN(s->entrypoint, ReadCommand(v, path));
+  } else if (key == "working_dir") {
+    ASSIGN_OR_RETURN(std::string wd, ReadString(v, path));
+    s->working_dir = wd;
+  } else if (key == "user") {
+    ASSIGN_OR_RETURN(s->user, ReadString(v, path));
+  } else if (key == "ports") {
+    return ParsePorts(v, path, s);
+  } else if (key == "depends_on") {
+    return ParseDependsOn(v, path, s);
+  } else if (key == "healthcheck") {
+    return ParseHealthcheck(v, path, &s->healthcheck);
+  } else if (key == "restart") {
+    return ParseRestart(v, path, &s->restart);
+  } else if (key == "stop_signal") {
+    ASSIGN_OR_RETURN(std::string sig, ReadString(v, path));
+    std::optional<int> n = ParseSignal(sig);
+    if (!n) return NodeError(v, path, Quote(sig) + " is not a signal", "e.g. SIGTERM, TERM or 15");
+    s->stop_signal = *n;
+  } else if (key == "stop_grace_period") {
+    ASSIGN_OR_RETURN(s->stop_grace_period, ReadDuration(v, path));
+  } else if (key == "deploy") {
+    return ParseDeploy(v, path, s);
+  } else if (key == "image") {
+    ASSIGN_OR_RETURN(s->image, ReadString(v, path));
+  } else if (key == "build") {
+    RETURN_IF_ERROR(ExpectMap(v, path, "a folder path or a mapping with context, dockerfile"));
+    BuildSpec b;
+    for (const Node& f : v.children) {
+      const std::string fpath = JoinPath(path, f.key);
+      if (f.key == "context") {
+        ASSIGN_OR_RETURN(std::string ctx, ReadString(f, fpath));
+        b.context = ctx;
+      } else if (f.key == "dockerfile") {
+        ASSIGN_OR_RETURN(b.dockerfile, ReadString(f, fpath));
+      } else if (!IsExtension(f.key)) {
+        Ignored(fpath);
+      }
+    }
+    s->build = std::move(b);
+  } else if (key == "labels") {
+    for (const Node& l : v.children) {
+      ASSIGN_OR_RETURN(s->labels[l.key], ReadString(l, JoinPath(path, l.key)));
+    }
+  } else if (key == "profiles") {
+    ASSIGN_OR_RETURN(s->profiles, ReadStringList(v, path));
+    for (size_t i = 0; i < s->profiles.size(); ++i) {
+      const std::string& p = s->profiles[i];
+      bool ok = !p.empty() && std::isalnum(static_cast<unsigned char>(p[0]));
+      for (char c : p) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+      if (!ok) {
+        return NodeError(v.children[i], IndexPath(path, i), Quote(p) + " is not a valid profile name",
+                         "letters, digits, '_', '.', '-', starting with a letter or digit");
+      }
+    }
+  } else if (key == "env_file" || key == "environment" || key == "secrets" || key == "x-slipway" ||
+             key == "extends") {
+    // Handled after the loop, in their required order (extends is resolved).
+  } else if (!IsExtension(key)) {
+    Ignored(path);
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParsePorts(const Node& v, const std::string& path, Service* s) {
+  if (!v.IsSeq()) {
+    return NodeError(v, path, "is " + v.Describe(), "a list of ports, e.g. [\"8080:80\"]");
+  }
+  for (size_t i = 0; i < v.children.size(); ++i) {
+    const Node& p = v.children[i];
+    const std::string ipath = IndexPath(path, i);
+    Result<PortMapping> pm = p.IsMap() ? ParseLongPort(p, ipath) : ParseShortPort(p, ipath);
+    if (!pm.ok()) return pm.status();
+    pm->loc = p.loc;
+    s->ports.push_back(std::move(*pm));
+  }
+  return Status::OK();
+}
+
+Result<PortMapping> ServiceParser::ParseShortPort(const Node& v, const std::string& path) {
+  if (!v.IsScalar()) {
+    return NodeError(v, path, "is " + v.Describe(),
+                     "a port like \"8080:80\" or a mapping with target, published");
+  }
+  PortMapping pm;
+  const std::string& full = v.scalar;
+  std::string spec = full;
+  if (size_t slash = spec.find('/'); slash != std::string::npos) {
+    pm.protocol = spec.substr(slash + 1);
+    spec = spec.substr(0, slash);
+    RETURN_IF_ERROR(CheckProtocol(v, path, pm.protocol));
+  }
+  // [host_ip:][published:]target, host_ip possibly "[v6]".
+  size_t published_at = 0;
+  std::string rest = spec;
+  size_t offset = 0;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find("]:");
+    if (close == std::string::npos) {
+      return NodeError(v, path, Quote(full) + " is not a valid port", "e.g. \"[::1]:8080:80\"");
+    }
+    pm.host_ip = rest.substr(1, close - 1);
+    offset = close + 2;
+    rest = rest.substr(offset);
+  }
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t c = rest.find(':', start);
+    parts.push_back(rest.substr(start, c == std::string::npos ? std::string::npos : c - start));
+    if (c == std::string::npos) break;
+    start = c + 1;
+  }
+  std::string published;
+  if (parts.size() == 1) {
+    // target only
+  } else if (parts.size() == 2 && pm.host_ip.empty() && offset == 0) {
+    published = parts[0];
+    published_at = 0;
+  } else if (parts.size() == 2 && offset > 0) {
+    published = parts[0];
+    published_at = offset;
+  } else if (parts.size() == 3 && offset == 0) {
+    pm.host_ip = parts[0];
+    published = parts[1];
+    published_at = parts[0].size() + 1;
+  } else {
+    return NodeError(v, path, Quote(full) + " is not a valid port",
+                     "[host_ip:][published:]target[/protocol], e.g. \"127.0.0.1:8080:80\"");
+  }
+  RETURN_IF_ERROR(CheckPortNumber(v, path, parts.back(), false, &pm.target));
+  if (!published.empty()) {
+    RETURN_IF_ERROR(CheckPortNumber(v, path, published, false, &pm.published));
+    pm.published_var = VarFor(v, published_at, published_at + published.size());
+  }
+  return pm;
+}
+
+Result<PortMapping> ServiceParser::ParseLongPort(const Node& v, const std::string& path) {
+  PortMapping pm;
+  bool has_target = false;
+  for (const Node& f : v.children) {
+    const std::string fpath = JoinPath(path, f.key);
+    if (f.key == "target") {
+      ASSIGN_OR_RETURN(std::string t, ReadString(f, fpath));
+      RETURN_IF_ERROR(CheckPortNumber(f, fpath, t, false, &pm.target));
+      has_target = true;
+    } else if (f.key == "published") {
+      ASSIGN_OR_RETURN(std::string p, ReadString(f, fpath));
+      RETURN_IF_ERROR(CheckPortNumber(f, fpath, p, false, &pm.published));
+      pm.published_var = VarFor(f, 0, f.scalar.size());
+    } else if (f.key == "host_ip") {
+      ASSIGN_OR_RETURN(pm.host_ip, ReadString(f, fpath));
+    } else if (f.key == "protocol") {
+      ASSIGN_OR_RETURN(pm.protocol, ReadString(f, fpath));
+      RETURN_IF_ERROR(CheckProtocol(f, fpath, pm.protocol));
+    } else if (f.key == "mode") {
+      ASSIGN_OR_RETURN(std::string mode, ReadEnum(f, fpath, {"host", "ingress"}));
+    } else if (!IsExtension(f.key)) {
+      Ignored(fpath);
+    }
+  }
+  if (!has_target) return NodeError(v, path, "has no target", "target: <container port>");
+  return pm;
+}
+
+Status ServiceParser::ParseDependsOn(const Node& v, const std::string& path, Service* s) {
+  for (const Node& d : v.children) {
+    const std::string dpath = JoinPath(path, d.key);
+    Dependency dep;
+    dep.service = d.key;
+    for (const Node& f : d.children) {
+      const std::string fpath = JoinPath(dpath, f.key);
+      if (f.key == "condition") {
+        ASSIGN_OR_RETURN(std::string c,
+                         ReadEnum(f, fpath,
+                                  {"service_started", "service_healthy",
+                                   "service_completed_successfully"}));
+        dep.condition = c == "service_started"   ? DependsCondition::kStarted
+                        : c == "service_healthy" ? DependsCondition::kHealthy
+                                                 : DependsCondition::kCompletedSuccessfully;
+      } else if (f.key == "required") {
+        ASSIGN_OR_RETURN(dep.required, ReadBool(f, fpath));
+      } else if (f.key == "restart") {
+        ASSIGN_OR_RETURN(dep.restart, ReadBool(f, fpath));
+      } else if (!IsExtension(f.key)) {
+        Ignored(fpath);
+      }
+    }
+    s->depends_on.push_back(std::move(dep));
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseHealthcheck(const Node& v, const std::string& path, Healthcheck* h) {
+  RETURN_IF_ERROR(ExpectMap(v, path, "a mapping with test, interval, timeout, retries"));
+  bool disabled = false;
+  for (const Node& f : v.children) {
+    const std::string fpath = JoinPath(path, f.key);
+    if (f.key == "test") {
+      if (f.IsScalar()) {
+        h->kind = Healthcheck::Kind::kCmdShell;
+        h->test = {f.scalar};
+        continue;
+      }
+      ASSIGN_OR_RETURN(std::vector<std::string> t, ReadStringList(f, fpath));
+      const std::string expected = "[\"CMD\", args...], [\"CMD-SHELL\", \"command\"] or [\"NONE\"]";
+      if (t.empty()) return NodeError(f, fpath, "is an empty list", expected);
+      if (t[0] == "NONE") {
+        h->kind = Healthcheck::Kind::kNone;
+        h->test.clear();
+      } else if (t[0] == "CMD" && t.size() > 1) {
+        h->kind = Healthcheck::Kind::kCmd;
+        h->test.assign(t.begin() + 1, t.end());
+      } else if (t[0] == "CMD-SHELL" && t.size() > 1) {
+        h->kind = Healthcheck::Kind::kCmdShell;
+        std::string cmd;
+        for (size_t i = 1; i < t.size(); ++i) cmd += (i > 1 ? " " : "") + t[i];
+        h->test = {cmd};
+      } else {
+        return NodeError(f, fpath, "starts with " + Quote(t[0]), expected);
+      }
+    } else if (f.key == "interval") {
+      ASSIGN_OR_RETURN(h->interval, ReadDuration(f, fpath));
+    } else if (f.key == "timeout") {
+      ASSIGN_OR_RETURN(h->timeout, ReadDuration(f, fpath));
+    } else if (f.key == "start_period") {
+      ASSIGN_OR_RETURN(h->start_period, ReadDuration(f, fpath));
+    } else if (f.key == "start_interval") {
+      ASSIGN_OR_RETURN(h->start_interval, ReadDuration(f, fpath));
+    } else if (f.key == "retries") {
+      ASSIGN_OR_RETURN(h->retries, ReadInt(f, fpath));
+      if (h->retries < 0) return NodeError(f, fpath, "is negative", "0 or more");
+    } else if (f.key == "disable") {
+      ASSIGN_OR_RETURN(disabled, ReadBool(f, fpath));
+    } else if (!IsExtension(f.key)) {
+      Ignored(fpath);
+    }
+  }
+  if (disabled) {
+    h->kind = Healthcheck::Kind::kNone;
+    h->test.clear();
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseRestart(const Node& v, const std::string& path, RestartPolicy* r) {
+  ASSIGN_OR_RETURN(std::string s, ReadString(v, path));
+  const char* expected = "no, always, on-failure, on-failure:N or unless-stopped";
+  if (s == "no") {
+    r->mode = RestartPolicy::Mode::kNo;
+  } else if (s == "always") {
+    r->mode = RestartPolicy::Mode::kAlways;
+  } else if (s == "unless-stopped") {
+    r->mode = RestartPolicy::Mode::kUnlessStopped;
+  } else if (s == "on-failure") {
+    r->mode = RestartPolicy::Mode::kOnFailure;
+  } else if (s.rfind("on-failure:", 0) == 0) {
+    std::optional<long long> n = ParseInteger(s.substr(11));
+    if (!n || *n < 0 || *n > 1'000'000) {
+      return NodeError(v, path, Quote(s) + " has no valid retry count", expected);
+    }
+    r->mode = RestartPolicy::Mode::kOnFailure;
+    r->max_attempts = static_cast<int>(*n);
+  } else {
+    return NodeError(v, path, Quote(s) + " is not a restart policy", expected);
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseDeploy(const Node& v, const std::string& path, Service* s) {
+  RETURN_IF_ERROR(ExpectMap(v, path, "a mapping with replicas, update_config, ..."));
+  for (const Node& f : v.children) {
+    const std::string fpath = JoinPath(path, f.key);
+    if (f.key == "replicas") {
+      ASSIGN_OR_RETURN(s->replicas, ReadInt(f, fpath));
+      if (s->replicas < 0) {
+        return NodeError(f, fpath, "replicas " + f.scalar + " is negative", "0 or more");
+      }
+    } else if (f.key == "restart_policy") {
+      RETURN_IF_ERROR(ExpectMap(f, fpath, "a mapping with condition, delay, max_attempts"));
+      RestartPolicy r;
+      r.mode = RestartPolicy::Mode::kAlways;  // condition defaults to `any`
+      for (const Node& g : f.children) {
+        const std::string gpath = JoinPath(fpath, g.key);
+        if (g.key == "condition") {
+          ASSIGN_OR_RETURN(std::string c, ReadEnum(g, gpath, {"none", "on-failure", "any"}));
+          r.mode = c == "none"         ? RestartPolicy::Mode::kNo
+                   : c == "on-failure" ? RestartPolicy::Mode::kOnFailure
+                                       : RestartPolicy::Mode::kAlways;
+        } else if (g.key == "delay") {
+          ASSIGN_OR_RETURN(r.delay, ReadDuration(g, gpath));
+        } else if (g.key == "max_attempts") {
+          ASSIGN_OR_RETURN(r.max_attempts, ReadInt(g, gpath));
+          if (r.max_attempts < 0) return NodeError(g, gpath, "is negative", "0 or more");
+        } else if (!IsExtension(g.key)) {
+          Ignored(gpath);
+        }
+      }
+      s->restart = r;  // deploy.restart_policy takes precedence over `restart`
+    } else if (f.key == "update_config") {
+      RETURN_IF_ERROR(ParseUpdateConfig(f, fpath, false, &s->update_config));
+    } else if (f.key == "rollback_config") {
+      RETURN_IF_ERROR(ParseUpdateConfig(f, fpath, true, &s->rollback_config));
+    } else if (!IsExtension(f.key)) {
+      Ignored(fpath);
+    }
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseUpdateConfig(const Node& v, const std::string& path, bool rollback,
+                                        UpdateConfig* u) {
+  RETURN_IF_ERROR(ExpectMap(v, path, "a mapping with parallelism, delay, order, ..."));
+  for (const Node& f : v.children) {
+    const std::string fpath = JoinPath(path, f.key);
+    if (f.key == "parallelism") {
+      ASSIGN_OR_RETURN(u->parallelism, ReadInt(f, fpath));
+      if (u->parallelism < 0) return NodeError(f, fpath, "is negative", "0 (all at once) or more");
+    } else if (f.key == "delay") {
+      ASSIGN_OR_RETURN(u->delay, ReadDuration(f, fpath));
+    } else if (f.key == "monitor") {
+      ASSIGN_OR_RETURN(u->monitor, ReadDuration(f, fpath));
+    } else if (f.key == "failure_action") {
+      std::vector<std::string> allowed = {"continue", "pause"};
+      if (!rollback) allowed.insert(allowed.begin(), "rollback");
+      ASSIGN_OR_RETURN(u->failure_action, ReadEnum(f, fpath, allowed));
+    } else if (f.key == "max_failure_ratio") {
+      ASSIGN_OR_RETURN(u->max_failure_ratio, ReadDouble(f, fpath));
+      if (u->max_failure_ratio < 0 || u->max_failure_ratio > 1) {
+        return NodeError(f, fpath, Quote(f.scalar) + " is out of range", "a ratio from 0 to 1");
+      }
+    } else if (f.key == "order") {
+      ASSIGN_OR_RETURN(u->order, ReadEnum(f, fpath, {"stop-first", "start-first"}));
+    } else if (!IsExtension(f.key)) {
+      Ignored(fpath);
+    }
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseEnvFiles(const Node& v, const std::string& path, Service* s) {
+  if (!v.IsSeq()) return NodeError(v, path, "is " + v.Describe(), "a path or a list of paths");
+  for (size_t i = 0; i < v.children.size(); ++i) {
+    const Node& item = v.children[i];
+    const std::string ipath = IndexPath(path, i);
+    std::string file;
+    bool required = true;
+    if (item.IsScalar()) {
+      file = item.scalar;
+    } else if (item.IsMap()) {
+      const Node* p = item.Find("path");
+      if (p == nullptr) return NodeError(item, ipath, "has no path", "path: ./file.env");
+      ASSIGN_OR_RETURN(file, ReadString(*p, JoinPath(ipath, "path")));
+      if (const Node* r = item.Find("required")) {
+        ASSIGN_OR_RETURN(required, ReadBool(*r, JoinPath(ipath, "required")));
+      }
+      for (const Node& f : item.children) {
+        if (f.key != "path" && f.key != "required" && !IsExtension(f.key)) {
+          Ignored(JoinPath(ipath, f.key));
+        }
+      }
+    } else {
+      return NodeError(item, ipath, "is " + item.Describe(), "a path or {path, required}");
+    }
+    const std::string label = ctx_.display ? ctx_.display(file) : file;
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) {
+      if (!required) continue;
+      return NodeError(item, ipath, "file " + Quote(label) + " not found",
+                       "an existing file, or required: false");
+    }
+    Result<std::map<std::string, std::string>> env = ReadDotenvFile(file, label, ctx_.environment);
+    if (!env.ok()) {
+      if (env.status().code() == StatusCode::kInvalidInput) return env.status();
+      return NodeError(item, ipath, env.status().message(), "a readable file");
+    }
+    for (auto& [k, val] : *env) s->environment[k] = val;
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseEnvironment(const Node& v, const std::string& path, Service* s) {
+  for (const Node& e : v.children) {
+    if (e.IsNull()) {
+      // `KEY` without a value: from the environment, else left out.
+      std::optional<std::string> val = ctx_.environment(e.key);
+      if (val) {
+        s->environment[e.key] = *val;
+      } else {
+        s->environment.erase(e.key);
+      }
+      continue;
+    }
+    ASSIGN_OR_RETURN(s->environment[e.key], ReadString(e, JoinPath(path, e.key)));
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseSecretRefs(const Node& v, const std::string& path, Service* s,
+                                      const std::map<std::string, Secret>& secrets) {
+  if (!v.IsSeq()) return NodeError(v, path, "is " + v.Describe(), "a list of secret names");
+  for (size_t i = 0; i < v.children.size(); ++i) {
+    const Node& item = v.children[i];
+    const std::string ipath = IndexPath(path, i);
+    SecretRef ref;
+    if (item.IsScalar()) {
+      ref.source = item.scalar;
+    } else if (item.IsMap()) {
+      for (const Node& f : item.children) {
+        const std::string fpath = JoinPath(ipath, f.key);
+        if (f.key == "source") {
+          ASSIGN_OR_RETURN(ref.source, ReadString(f, fpath));
+        } else if (f.key == "target") {
+          ASSIGN_OR_RETURN(ref.target, ReadString(f, fpath));
+        } else if (!IsExtension(f.key)) {
+          Ignored(fpath);
+        }
+      }
+      if (ref.source.empty()) return NodeError(item, ipath, "has no source", "source: <secret>");
+    } else {
+      return NodeError(item, ipath, "is " + item.Describe(), "a secret name or {source, target}");
+    }
+    if (!secrets.count(ref.source)) {
+      std::vector<std::string> names;
+      for (const auto& [n, _] : secrets) names.push_back(n);
+      return NodeError(item, ipath, "secret " + Quote(ref.source) + " is not declared",
+                       names.empty() ? "a top-level secrets: entry"
+                                     : "one of the top-level secrets: " + Joined(names));
+    }
+    if (ref.target.empty()) ref.target = ref.source;
+    s->secrets.push_back(std::move(ref));
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Service* s,
+                                   const Node* compose_healthcheck) {
+  RETURN_IF_ERROR(ExpectMap(v, path, "a mapping with " + Joined(KnownServiceSlipwayKeys())));
+  for (const Node& f : v.children) {
+    const std::string fpath = JoinPath(path, f.key);
+    if (f.key == "command") {
+      ASSIGN_OR_RETURN(s->host_command, ReadCommand(f, fpath));
+    } else if (f.key == "healthcheck") {
+      RETURN_IF_ERROR(ExpectMap(f, fpath, "{http: /path, port: N} or {tcp: true, port: N}"));
+      Healthcheck& h = s->healthcheck;
+      if (compose_healthcheck == nullptr) h = Healthcheck{};  // compose defaults
+      bool http = false, tcp = false;
+      h.port = 0;
+      for (const Node& g : f.children) {
+        const std::string gpath = JoinPath(fpath, g.key);
+        if (g.key == "http") {
+          ASSIGN_OR_RETURN(h.http_path, ReadString(g, gpath));
+          if (h.http_path.empty() || h.http_path[0] != '/') {
+            return NodeError(g, gpath, Quote(h.http_path) + " is not a path", "e.g. /health");
+          }
+          http = true;
+        } else if (g.key == "tcp") {
+          ASSIGN_OR_RETURN(tcp, ReadBool(g, gpath));
+        } else if (g.key == "port") {
+          ASSIGN_OR_RETURN(std::string p, ReadString(g, gpath));
+          RETURN_IF_ERROR(CheckPortNumber(g, gpath, p, true, &h.port));
+        } else {
+          return NodeError(g, gpath, "unknown key " + Quote(g.key), "one of http, tcp, port");
+        }
+      }
+      if (http == tcp) {
+        return NodeError(f, fpath, http ? "has both http and tcp" : "has neither http nor tcp",
+                         "{http: /path, port: N} or {tcp: true, port: N}");
+      }
+      h.kind = http ? Healthcheck::Kind::kHttp : Healthcheck::Kind::kTcp;
+      h.test.clear();
+    } else {
+      return NodeError(f, fpath, "unknown key " + Quote(f.key),
+                       "one of " + Joined(KnownServiceSlipwayKeys()));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace slipway::config

@@ -1,0 +1,19 @@
+// Shell-word splitting for `command` / `entrypoint` given as one string, as
+// compose does it: blanks separate words; '...' is literal; "..." keeps
+// blanks and honours \" \\ \$ \`; a backslash outside quotes escapes the next
+// character. No expansion of variables, globs or operators happens.
+//
+// Pure function; any thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace slipway::config {
+
+// nullopt when a quote is not closed or the string ends in a lone backslash.
+std::optional<std::vector<std::string>> SplitShellWords(std::string_view s);
+
+}  // namespace slipway::config
