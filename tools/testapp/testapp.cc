@@ -1,1 +1,226 @@
-int main() { return 0; }
+// testapp: a small, fast HTTP service with fault injection, for tests, benchmarks and demos.
+//
+// Listens on $HOST:$PORT (default 127.0.0.1:8080) with the project's own HttpServer (epoll,
+// keep-alive, pipelining). With THREADS=N it runs N loops, each with its own SO_REUSEPORT
+// listener. Endpoints:
+//   /health        200 "ok" (500 "fail" when HEALTH=fail)
+//   /version       $VERSION (default "dev")
+//   /echo          the request body, any method
+//   /              one line naming $SLIPWAY_SERVICE, $SLIPWAY_INSTANCE and the version
+//   /status/<code> an empty answer with that status
+//   /slow?ms=N     answers after N ms (a timer; the loop keeps serving others)
+// Knobs (env): ERROR_RATE (0-1, share of 500s on non-health paths), LATENCY_MS (added to every
+// request, by timer), STARTUP_DELAY_MS (wait before listening), CRASH_AFTER_S (exit 3 after that
+// many seconds, fractions allowed), IGNORE_SIGTERM=1, HEALTH=fail. SIGTERM/SIGINT exit 0.
+// One-shot mode: `testapp --exit-after-ms N [--exit-code C]` prints a line and exits with C.
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/server.h"
+#include "net/event_loop.h"
+#include "net/socket.h"
+
+namespace {
+
+using slipway::Duration;
+using slipway::http::Request;
+using slipway::http::Response;
+using slipway::http::ResponseWriter;
+
+std::string Env(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return (v && *v) ? v : fallback;
+}
+
+double EnvDouble(const char* name, double fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  double d = std::strtod(v, &end);
+  return (end && *end == '\0') ? d : fallback;
+}
+
+struct Config {
+  std::string version = Env("VERSION", "dev");
+  std::string service = Env("SLIPWAY_SERVICE", "testapp");
+  std::string instance = Env("SLIPWAY_INSTANCE", "0");
+  double error_rate = EnvDouble("ERROR_RATE", 0);
+  long latency_ms = static_cast<long>(EnvDouble("LATENCY_MS", 0));
+  bool health_fail = Env("HEALTH", "") == "fail";
+};
+
+// Per-thread xorshift: cheap enough to call on every request.
+uint64_t NextRandom() {
+  thread_local uint64_t s = static_cast<uint64_t>(getpid()) * 0x9E3779B97F4A7C15ull ^
+                            static_cast<uint64_t>(
+                                std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                            std::hash<std::thread::id>()(std::this_thread::get_id());
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return s;
+}
+
+Response Route(const Config& cfg, const Request& req) {
+  std::string_view path = req.Path();
+  if (path == "/health") {
+    return cfg.health_fail ? Response::Text(500, "fail\n") : Response::Text(200, "ok\n");
+  }
+  if (cfg.error_rate > 0 &&
+      static_cast<double>(NextRandom() % 1'000'000) < cfg.error_rate * 1'000'000) {
+    return Response::Text(500, "injected error\n");
+  }
+  if (path == "/version") return Response::Text(200, cfg.version + "\n");
+  if (path == "/echo") {
+    Response r;
+    r.status = 200;
+    const std::string* ct = req.Header("content-type");
+    r.headers.emplace_back("Content-Type", ct ? *ct : "application/octet-stream");
+    r.body = req.body;
+    return r;
+  }
+  if (path == "/" || path == "/slow") {
+    return Response::Text(200, "service=" + cfg.service + " instance=" + cfg.instance +
+                                   " version=" + cfg.version + "\n");
+  }
+  if (path.rfind("/status/", 0) == 0) {
+    int code = std::atoi(std::string(path.substr(8)).c_str());
+    if (code < 100 || code > 999) return Response::Text(400, "bad status code\n");
+    Response r;
+    r.status = code;
+    return r;
+  }
+  return Response::Text(404, "not found\n");
+}
+
+// One event loop with its server; THREADS=N makes N of these.
+struct Worker {
+  std::unique_ptr<slipway::net::EventLoop> loop;
+  std::unique_ptr<slipway::http::HttpServer> server;
+};
+
+bool StartWorker(const Config& cfg, const std::string& host, int port, bool reuseport,
+                 Worker* w) {
+  auto loop = slipway::net::EventLoop::Create();
+  if (!loop.ok()) return false;
+  w->loop = std::move(loop).value();
+  auto fd = slipway::net::ListenTcp(host, port, 4096, reuseport);
+  if (!fd.ok()) {
+    std::fprintf(stderr, "testapp: %s\n", fd.status().message().c_str());
+    return false;
+  }
+  slipway::net::EventLoop* loop_ptr = w->loop.get();
+  slipway::http::ServerOptions opt;
+  opt.idle_timeout = Duration(120'000);
+  auto handler = [&cfg, loop_ptr](const Request& req, ResponseWriter writer) {
+    long delay = cfg.latency_ms;
+    if (req.Path() == "/slow") {
+      auto ms = req.QueryParam("ms");
+      if (ms) delay += std::atol(std::string(*ms).c_str());
+    }
+    if (delay <= 0) {
+      writer.Send(Route(cfg, req));
+      return;
+    }
+    auto held = std::make_shared<ResponseWriter>(std::move(writer));
+    auto resp = std::make_shared<Response>(Route(cfg, req));
+    loop_ptr->RunAfter(Duration(delay), [held, resp] { held->Send(std::move(*resp)); });
+  };
+  auto server = slipway::http::HttpServer::Create(w->loop.get(), std::move(fd).value(), handler, opt);
+  if (!server.ok()) return false;
+  w->server = std::move(server).value();
+  return true;
+}
+
+int OneShot(int argc, char** argv) {
+  long ms = 0;
+  int code = 0;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--exit-after-ms") == 0) ms = std::atol(argv[++i]);
+    else if (std::strcmp(argv[i], "--exit-code") == 0) code = std::atoi(argv[++i]);
+  }
+  std::printf("testapp: one-shot %s, exiting with %d after %ld ms\n",
+              Env("SLIPWAY_SERVICE", "job").c_str(), code, ms);
+  std::fflush(stdout);
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--exit-after-ms") == 0 || std::strcmp(argv[i], "--exit-code") == 0)
+      return OneShot(argc, argv);
+    if (std::strcmp(argv[i], "--help") == 0) {
+      std::printf("usage: testapp  (configured by env: PORT HOST VERSION ERROR_RATE LATENCY_MS "
+                  "STARTUP_DELAY_MS CRASH_AFTER_S IGNORE_SIGTERM HEALTH THREADS)\n"
+                  "       testapp --exit-after-ms N [--exit-code C]\n");
+      return 0;
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  // Signals arrive on a signalfd watched by the first loop; block them in every thread.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  if (Env("IGNORE_SIGTERM", "") == "1") {
+    signal(SIGTERM, SIG_IGN);
+  } else {
+    sigaddset(&set, SIGTERM);
+  }
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  static const Config cfg;
+  std::string host = Env("HOST", "127.0.0.1");
+  int port = std::atoi(Env("PORT", "8080").c_str());
+  int threads = std::max(1, std::atoi(Env("THREADS", "1").c_str()));
+  long startup = static_cast<long>(EnvDouble("STARTUP_DELAY_MS", 0));
+  if (startup > 0) std::this_thread::sleep_for(std::chrono::milliseconds(startup));
+
+  std::vector<Worker> workers(static_cast<size_t>(threads));
+  for (auto& w : workers) {
+    if (!StartWorker(cfg, host, port, threads > 1, &w)) return 1;
+    // PORT=0: the first listener picks the port, the others share it.
+    auto bound = slipway::net::LocalPort(w.server->listen_fd());
+    if (bound.ok()) port = *bound;
+  }
+  slipway::net::EventLoop* main_loop = workers[0].loop.get();
+
+  int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sfd < 0) return 1;
+  (void)main_loop->Add(sfd, EPOLLIN, [](uint32_t) {
+    std::fflush(stdout);
+    _exit(0);
+  });
+  double crash_s = EnvDouble("CRASH_AFTER_S", 0);
+  if (crash_s > 0) {
+    main_loop->RunAfter(Duration(static_cast<long>(crash_s * 1000)), [] {
+      std::fprintf(stderr, "testapp: CRASH_AFTER_S reached, exiting with 3\n");
+      _exit(3);
+    });
+  }
+  std::printf("testapp: %s listening on %s:%d (threads=%d, version=%s)\n", cfg.service.c_str(),
+              host.c_str(), port, threads, cfg.version.c_str());
+  std::fflush(stdout);
+
+  std::vector<std::thread> extra;
+  for (size_t i = 1; i < workers.size(); ++i) {
+    slipway::net::EventLoop* l = workers[i].loop.get();
+    extra.emplace_back([l] { l->Run(); });
+  }
+  main_loop->Run();  // exits only through the signal or crash paths
+  return 0;
+}
