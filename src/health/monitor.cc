@@ -1,0 +1,108 @@
+#include "health/monitor.h"
+
+#include <algorithm>
+
+namespace slipway::health {
+
+std::string_view HealthStateName(HealthState s) {
+  switch (s) {
+    case HealthState::kNone: return "none";
+    case HealthState::kStarting: return "starting";
+    case HealthState::kHealthy: return "healthy";
+    case HealthState::kUnhealthy: return "unhealthy";
+  }
+  return "unknown";
+}
+
+HealthMonitor::HealthMonitor(net::EventLoop* loop, config::Healthcheck hc, ProbeTarget target,
+                             ChangeFn on_change)
+    : HealthMonitor(
+          loop, hc,
+          [loop, hc, target = std::move(target)](std::function<void(ProbeResult)> done) {
+            RunProbe(loop, hc, target, std::move(done));
+          },
+          std::move(on_change)) {}
+
+HealthMonitor::HealthMonitor(net::EventLoop* loop, config::Healthcheck hc, ProberFn prober,
+                             ChangeFn on_change)
+    : loop_(loop),
+      hc_(std::move(hc)),
+      prober_(std::move(prober)),
+      on_change_(std::move(on_change)),
+      generation_(std::make_shared<uint64_t>(0)) {}
+
+std::unique_ptr<HealthMonitor> HealthMonitor::CreateForTest(net::EventLoop* loop,
+                                                            config::Healthcheck hc,
+                                                            ProberFn prober, ChangeFn on_change) {
+  return std::unique_ptr<HealthMonitor>(
+      new HealthMonitor(loop, std::move(hc), std::move(prober), std::move(on_change)));
+}
+
+HealthMonitor::~HealthMonitor() { Stop(); }
+
+void HealthMonitor::Start() {
+  Stop();
+  if (hc_.kind == config::Healthcheck::Kind::kNone) {
+    state_ = HealthState::kNone;
+    return;
+  }
+  state_ = HealthState::kStarting;
+  streak_ = 0;
+  started_ = loop_->Now();
+  start_period_over_ = false;
+  running_ = true;
+  Schedule();
+}
+
+void HealthMonitor::Stop() {
+  running_ = false;
+  if (timer_) loop_->Cancel(timer_);
+  timer_ = 0;
+  ++*generation_;  // drops the result of a probe in flight
+}
+
+bool HealthMonitor::InStartPeriod() const {
+  return !start_period_over_ && hc_.start_period > Duration(0) &&
+         loop_->Now() - started_ < hc_.start_period;
+}
+
+void HealthMonitor::Schedule() {
+  Duration delay = hc_.interval;
+  if (state_ == HealthState::kStarting && InStartPeriod() && hc_.start_interval > Duration(0)) {
+    delay = hc_.start_interval;
+  }
+  timer_ = loop_->RunAfter(delay, [this] {
+    timer_ = 0;
+    RunOne();
+  });
+}
+
+void HealthMonitor::RunOne() {
+  std::weak_ptr<uint64_t> weak = generation_;
+  uint64_t gen = *generation_;
+  prober_([this, weak, gen](ProbeResult r) {
+    auto g = weak.lock();
+    if (!g || *g != gen) return;  // stopped, restarted or destroyed meanwhile
+    OnResult(std::move(r));
+  });
+}
+
+void HealthMonitor::OnResult(ProbeResult r) {
+  ++probes_run_;
+  HealthState old = state_;
+  if (r.ok) {
+    streak_ = 0;
+    state_ = HealthState::kHealthy;
+    start_period_over_ = true;
+  } else if (state_ == HealthState::kStarting && InStartPeriod()) {
+    // Failures while the service is still starting up do not count.
+  } else {
+    ++streak_;
+    if (streak_ >= std::max(hc_.retries, 1)) state_ = HealthState::kUnhealthy;
+  }
+  last_ = std::move(r);
+  Schedule();  // before the callback, which may Stop() or Start()
+  if (old != state_ && on_change_) on_change_(old, state_, *last_);
+}
+
+}  // namespace slipway::health

@@ -1,0 +1,212 @@
+#include "health/monitor.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+namespace slipway::health {
+namespace {
+
+// A loop on a FakeClock and a prober whose answers the test gives by hand.
+class MonitorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto l = net::EventLoop::Create(&clock_);
+    ASSERT_TRUE(l.ok());
+    loop_ = std::move(l).value();
+  }
+
+  std::unique_ptr<HealthMonitor> Make(config::Healthcheck hc) {
+    hc.kind = config::Healthcheck::Kind::kCmd;
+    hc.test = {"unused"};
+    return HealthMonitor::CreateForTest(
+        loop_.get(), hc,
+        [this](std::function<void(ProbeResult)> done) {
+          probe_times_.push_back(clock_.Now());
+          pending_.push_back(std::move(done));
+        },
+        [this](HealthState from, HealthState to, const ProbeResult& r) {
+          changes_.emplace_back(from, to);
+        });
+  }
+
+  void Advance(Duration d) {
+    clock_.AdvanceForTest(d);
+    loop_->RunOnce(Duration(0));
+  }
+
+  // Answers the oldest pending probe (the result arrives on the loop, as real probes do).
+  void Answer(bool ok) {
+    ASSERT_FALSE(pending_.empty());
+    auto fn = std::move(pending_.front());
+    pending_.pop_front();
+    loop_->Post([fn, ok] { fn(ProbeResult{ok, ok ? "fine" : "bad", Duration(1)}); });
+    loop_->RunOnce(Duration(0));
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<net::EventLoop> loop_;
+  std::deque<std::function<void(ProbeResult)>> pending_;
+  std::vector<MonoTime> probe_times_;
+  std::vector<std::pair<HealthState, HealthState>> changes_;
+};
+
+config::Healthcheck Hc(int interval_ms, int retries, int start_period_ms = 0,
+                       int start_interval_ms = 5'000) {
+  config::Healthcheck hc;
+  hc.interval = Duration(interval_ms);
+  hc.retries = retries;
+  hc.start_period = Duration(start_period_ms);
+  hc.start_interval = Duration(start_interval_ms);
+  return hc;
+}
+
+TEST_F(MonitorTest, FirstProbeWaitsOneIntervalAndProbesDoNotOverlap) {
+  auto m = Make(Hc(1'000, 3));
+  EXPECT_EQ(m->state(), HealthState::kNone);
+  m->Start();
+  EXPECT_EQ(m->state(), HealthState::kStarting);
+  Advance(Duration(999));
+  EXPECT_TRUE(pending_.empty());
+  Advance(Duration(1));
+  ASSERT_EQ(pending_.size(), 1u);
+  Advance(Duration(5'000));  // the probe is slow: no second one meanwhile
+  EXPECT_EQ(pending_.size(), 1u);
+  Answer(false);
+  EXPECT_EQ(m->failing_streak(), 1);
+  EXPECT_EQ(m->state(), HealthState::kStarting);
+}
+
+TEST_F(MonitorTest, CountsConsecutiveFailuresAndRecovers) {
+  auto m = Make(Hc(1'000, 3));
+  m->Start();
+  for (int i = 1; i <= 3; ++i) {
+    Advance(Duration(1'000));
+    ASSERT_EQ(pending_.size(), 1u) << i;
+    Answer(false);
+    EXPECT_EQ(m->failing_streak(), i);
+  }
+  EXPECT_EQ(m->state(), HealthState::kUnhealthy);
+  ASSERT_EQ(changes_.size(), 1u);
+  EXPECT_EQ(changes_[0], std::make_pair(HealthState::kStarting, HealthState::kUnhealthy));
+  EXPECT_EQ(m->last()->output, "bad");
+
+  // The next probe waits an interval after the previous one completed.
+  Advance(Duration(999));
+  EXPECT_TRUE(pending_.empty());
+  Advance(Duration(1));
+  Answer(true);
+  EXPECT_EQ(m->state(), HealthState::kHealthy);
+  EXPECT_EQ(m->failing_streak(), 0);
+  EXPECT_EQ(changes_.back(), std::make_pair(HealthState::kUnhealthy, HealthState::kHealthy));
+
+  // Two failures do not reach retries=3; a success resets the streak.
+  Advance(Duration(1'000));
+  Answer(false);
+  Advance(Duration(1'000));
+  Answer(false);
+  EXPECT_EQ(m->state(), HealthState::kHealthy);
+  EXPECT_EQ(m->failing_streak(), 2);
+  Advance(Duration(1'000));
+  Answer(true);
+  EXPECT_EQ(m->failing_streak(), 0);
+  EXPECT_EQ(changes_.size(), 2u);  // only transitions are reported
+  EXPECT_EQ(m->probes_run(), 7);
+}
+
+TEST_F(MonitorTest, StartPeriodUsesStartIntervalAndIgnoresFailures) {
+  auto m = Make(Hc(/*interval=*/10'000, /*retries=*/1, /*start_period=*/5'000,
+                   /*start_interval=*/1'000));
+  m->Start();
+  MonoTime t0 = clock_.Now();
+  for (int i = 0; i < 3; ++i) {
+    Advance(Duration(1'000));
+    ASSERT_EQ(pending_.size(), 1u);
+    Answer(false);
+    EXPECT_EQ(m->state(), HealthState::kStarting);  // retries=1, yet not counted
+    EXPECT_EQ(m->failing_streak(), 0);
+  }
+  EXPECT_EQ(probe_times_.back() - t0, Duration(3'000));
+  // A success inside the start period: healthy at once, and the normal interval from now on.
+  Advance(Duration(1'000));
+  Answer(true);
+  EXPECT_EQ(m->state(), HealthState::kHealthy);
+  Advance(Duration(1'000));
+  EXPECT_TRUE(pending_.empty());
+  Advance(Duration(9'000));
+  ASSERT_EQ(pending_.size(), 1u);
+  // Still inside the original start period's time, but after a success failures count.
+  Answer(false);
+  EXPECT_EQ(m->state(), HealthState::kUnhealthy);
+}
+
+TEST_F(MonitorTest, FailuresCountOnceTheStartPeriodIsOver) {
+  auto m = Make(Hc(2'000, 2, /*start_period=*/3'000, /*start_interval=*/1'000));
+  m->Start();
+  Advance(Duration(1'000));
+  Answer(false);  // t=1s: ignored
+  Advance(Duration(1'000));
+  Answer(false);  // t=2s: ignored
+  Advance(Duration(1'000));
+  Answer(false);  // t=3s: the period is over: counts
+  EXPECT_EQ(m->failing_streak(), 1);
+  EXPECT_EQ(m->state(), HealthState::kStarting);
+  Advance(Duration(1'999));  // back to the normal interval
+  EXPECT_TRUE(pending_.empty());
+  Advance(Duration(1));
+  Answer(false);
+  EXPECT_EQ(m->state(), HealthState::kUnhealthy);
+}
+
+TEST_F(MonitorTest, StartResetsAndDropsTheProbeInFlight) {
+  auto m = Make(Hc(1'000, 1));
+  m->Start();
+  Advance(Duration(1'000));
+  Answer(false);
+  EXPECT_EQ(m->state(), HealthState::kUnhealthy);
+  Advance(Duration(1'000));
+  ASSERT_EQ(pending_.size(), 1u);  // in flight
+  m->Start();                      // the instance restarted
+  EXPECT_EQ(m->state(), HealthState::kStarting);
+  EXPECT_EQ(m->failing_streak(), 0);
+  Answer(true);  // the old probe's result is dropped
+  EXPECT_EQ(m->state(), HealthState::kStarting);
+  Advance(Duration(1'000));
+  Answer(true);
+  EXPECT_EQ(m->state(), HealthState::kHealthy);
+
+  size_t changes = changes_.size();
+  Advance(Duration(1'000));
+  m->Stop();
+  Answer(false);  // dropped
+  Advance(Duration(10'000));
+  EXPECT_TRUE(pending_.empty());  // no more probes
+  EXPECT_EQ(changes_.size(), changes);
+  EXPECT_EQ(m->state(), HealthState::kHealthy);
+}
+
+TEST_F(MonitorTest, ResultAfterDestructionIsIgnored) {
+  auto m = Make(Hc(1'000, 1));
+  m->Start();
+  Advance(Duration(1'000));
+  ASSERT_EQ(pending_.size(), 1u);
+  m.reset();
+  Answer(false);  // must not touch the destroyed monitor
+  EXPECT_TRUE(changes_.empty());
+}
+
+TEST_F(MonitorTest, NoHealthcheckNeverProbes) {
+  config::Healthcheck hc;  // kNone
+  auto m = HealthMonitor::CreateForTest(
+      loop_.get(), hc, [this](std::function<void(ProbeResult)> done) { pending_.push_back(done); },
+      nullptr);
+  m->Start();
+  Advance(Duration(100'000));
+  EXPECT_TRUE(pending_.empty());
+  EXPECT_EQ(m->state(), HealthState::kNone);
+  EXPECT_EQ(HealthStateName(m->state()), "none");
+  EXPECT_EQ(HealthStateName(HealthState::kUnhealthy), "unhealthy");
+}
+
+}  // namespace
+}  // namespace slipway::health

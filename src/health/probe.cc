@@ -1,0 +1,187 @@
+#include "health/probe.h"
+
+#include <sys/epoll.h>
+
+#include <csignal>
+#include <memory>
+
+#include "http/client.h"
+#include "net/socket.h"
+
+namespace slipway::health {
+
+namespace {
+
+using Kind = config::Healthcheck::Kind;
+
+std::string Ms(Duration d) { return std::to_string(d.count()) + "ms"; }
+
+// Completes a probe at most once, stamping how long it took.
+struct Completion {
+  net::EventLoop* loop;
+  MonoTime start;
+  std::function<void(ProbeResult)> done;
+  bool finished = false;
+
+  void Finish(bool ok, std::string output) {
+    if (finished) return;
+    finished = true;
+    if (output.size() > kMaxProbeOutput) output.resize(kMaxProbeOutput);
+    ProbeResult r{ok, std::move(output),
+                  std::chrono::duration_cast<Duration>(loop->Now() - start)};
+    auto fn = std::move(done);
+    fn(std::move(r));
+  }
+  // For failures found before anything was started: `done` must not run inside RunProbe.
+  void FinishLater(std::shared_ptr<Completion> self, std::string output) {
+    loop->Post([self, output = std::move(output)]() mutable { self->Finish(false, output); });
+  }
+};
+
+void RunExec(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
+             const ProbeTarget& target) {
+  if (hc.test.empty() || hc.test[0].empty()) {
+    c->FinishLater(c, "empty healthcheck test");
+    return;
+  }
+  runtime::ProcessSpec spec = target.exec_base;
+  if (hc.kind == Kind::kCmdShell) {
+    spec.argv = {"/bin/sh", "-c", hc.test[0]};
+  } else {
+    spec.argv = hc.test;
+  }
+  struct State {
+    std::unique_ptr<runtime::Process> proc;
+    std::string output;
+    net::EventLoop::TimerId timer = 0;
+    bool timed_out = false;
+  };
+  auto state = std::make_shared<State>();
+  auto on_output = [state](bool, std::string_view line) {
+    if (state->output.size() >= kMaxProbeOutput) return;
+    state->output.append(line);
+    state->output += '\n';
+  };
+  net::EventLoop* loop = c->loop;
+  Duration timeout = hc.timeout;
+  auto on_exit = [state, c, loop, timeout](runtime::ExitStatus st) {
+    if (state->timer) loop->Cancel(state->timer);
+    state->proc.reset();  // allowed from on_exit; this lambda keeps `state` alive
+    std::string out = std::move(state->output);
+    if (!out.empty() && out.back() == '\n') out.pop_back();
+    if (state->timed_out) {
+      c->Finish(false, "timed out after " + Ms(timeout) + (out.empty() ? "" : ": " + out));
+    } else if (st.success()) {
+      c->Finish(true, std::move(out));
+    } else {
+      c->Finish(false, out.empty() ? st.ToString() : out);
+    }
+  };
+  auto p = runtime::Process::Spawn(loop, spec, on_output, on_exit);
+  if (!p.ok()) {
+    c->FinishLater(c, p.status().message());
+    return;
+  }
+  state->proc = std::move(p).value();
+  if (timeout > Duration(0)) {
+    state->timer = loop->RunAfter(timeout, [state] {
+      state->timer = 0;
+      state->timed_out = true;
+      if (state->proc) state->proc->Signal(SIGKILL);  // on_exit completes the probe
+    });
+  }
+}
+
+void RunTcp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
+            const ProbeTarget& target, int port) {
+  auto fd = net::ConnectTcp(target.host, port);
+  if (!fd.ok()) {
+    c->FinishLater(c, "connect " + target.host + ":" + std::to_string(port) + ": " +
+                          fd.status().message());
+    return;
+  }
+  struct State {
+    net::UniqueFd fd;
+    net::EventLoop::TimerId timer = 0;
+  };
+  auto state = std::make_shared<State>();
+  state->fd = std::move(fd).value();
+  net::EventLoop* loop = c->loop;
+  std::string where = target.host + ":" + std::to_string(port);
+  auto finish = [state, c, loop](bool ok, std::string output) {
+    if (state->timer) loop->Cancel(state->timer);
+    state->timer = 0;
+    loop->Remove(state->fd.get());
+    state->fd.Reset();
+    c->Finish(ok, std::move(output));
+  };
+  Status added = loop->Add(state->fd.get(), EPOLLOUT, [state, finish, where](uint32_t) {
+    Status st = net::ConnectError(state->fd.get());
+    finish(st.ok(), st.ok() ? "connected to " + where : "connect " + where + ": " + st.message());
+  });
+  if (!added.ok()) {
+    c->FinishLater(c, added.message());
+    return;
+  }
+  if (hc.timeout > Duration(0)) {
+    Duration timeout = hc.timeout;
+    state->timer = loop->RunAfter(timeout, [state, finish, where, timeout] {
+      state->timer = 0;
+      finish(false, "connect " + where + ": timed out after " + Ms(timeout));
+    });
+  }
+}
+
+void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
+             const ProbeTarget& target, int port) {
+  http::Endpoint ep;
+  ep.host = target.host;
+  ep.port = port;
+  http::Request req;
+  req.method = "GET";
+  req.target = hc.http_path.empty() ? "/" : hc.http_path;
+  req.headers.emplace_back("User-Agent", "slipway-health");
+  std::string where = "GET http://" + ep.ToString() + req.target;
+  http::FetchAsync(c->loop, ep, req, hc.timeout,
+                   [c, where](Result<http::ClientResponse> r) {
+                     if (!r.ok()) {
+                       c->Finish(false, where + ": " + r.status().message());
+                       return;
+                     }
+                     bool ok = r->status >= 200 && r->status < 400;
+                     std::string out = "HTTP " + std::to_string(r->status);
+                     if (!r->body.empty()) out += ": " + r->body;
+                     c->Finish(ok, std::move(out));
+                   });
+}
+
+}  // namespace
+
+void RunProbe(net::EventLoop* loop, const config::Healthcheck& hc, const ProbeTarget& target,
+              std::function<void(ProbeResult)> done) {
+  auto c = std::make_shared<Completion>(Completion{loop, loop->Now(), std::move(done)});
+  int port = hc.port > 0 ? hc.port : target.port;
+  switch (hc.kind) {
+    case Kind::kCmd:
+    case Kind::kCmdShell:
+      RunExec(c, hc, target);
+      return;
+    case Kind::kTcp:
+    case Kind::kHttp:
+      if (port <= 0) {
+        c->FinishLater(c, "no port to probe");
+        return;
+      }
+      if (hc.kind == Kind::kTcp) {
+        RunTcp(c, hc, target, port);
+      } else {
+        RunHttp(c, hc, target, port);
+      }
+      return;
+    case Kind::kNone:
+      break;
+  }
+  c->FinishLater(c, "no healthcheck configured");
+}
+
+}  // namespace slipway::health

@@ -1,0 +1,184 @@
+#include "health/probe.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "health/monitor.h"
+#include "http/server.h"
+#include "net/socket.h"
+
+namespace slipway::health {
+namespace {
+
+using Kind = config::Healthcheck::Kind;
+
+class ProbeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto l = net::EventLoop::Create();
+    ASSERT_TRUE(l.ok());
+    loop_ = std::move(l).value();
+    target_.exec_base.env = {{"PATH", "/usr/bin:/bin"}, {"GREETING", "hello"}};
+  }
+
+  // Runs one probe to completion (bounded), checking `done` never runs inside RunProbe.
+  ProbeResult Run(const config::Healthcheck& hc) {
+    std::optional<ProbeResult> result;
+    bool inside = true;
+    RunProbe(loop_.get(), hc, target_, [&](ProbeResult r) {
+      EXPECT_FALSE(inside) << "done ran inside RunProbe";
+      result = std::move(r);
+    });
+    inside = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!result && std::chrono::steady_clock::now() < deadline) loop_->RunOnce(Duration(10));
+    EXPECT_TRUE(result.has_value());
+    return result.value_or(ProbeResult{});
+  }
+
+  static config::Healthcheck Exec(Kind kind, std::vector<std::string> test, int timeout_ms) {
+    config::Healthcheck hc;
+    hc.kind = kind;
+    hc.test = std::move(test);
+    hc.timeout = Duration(timeout_ms);
+    return hc;
+  }
+
+  std::unique_ptr<net::EventLoop> loop_;
+  ProbeTarget target_;
+};
+
+TEST_F(ProbeTest, ExecTrueAndFalse) {
+  auto ok = Run(Exec(Kind::kCmd, {"true"}, 2'000));
+  EXPECT_TRUE(ok.ok);
+  auto bad = Run(Exec(Kind::kCmd, {"false"}, 2'000));
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.output, "exited with code 1");
+}
+
+TEST_F(ProbeTest, ExecShellUsesTheTargetEnvironmentAndCapturesOutput) {
+  auto r = Run(Exec(Kind::kCmdShell, {"echo \"$GREETING\"; echo oops >&2; exit 2"}, 2'000));
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("hello"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("oops"), std::string::npos) << r.output;
+
+  auto big = Run(Exec(Kind::kCmdShell, {"head -c 20000 /dev/zero | tr '\\0' y; echo"}, 2'000));
+  EXPECT_TRUE(big.ok);
+  EXPECT_EQ(big.output.size(), kMaxProbeOutput);
+}
+
+TEST_F(ProbeTest, ExecIsKilledAtTheTimeout) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = Run(Exec(Kind::kCmd, {"sleep", "5"}, 200));
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "timed out after 200ms");
+  EXPECT_GE(took, std::chrono::milliseconds(190));
+  EXPECT_LT(took, std::chrono::milliseconds(2'000));
+  EXPECT_GE(r.took, Duration(190));
+}
+
+TEST_F(ProbeTest, ExecOfAMissingProgramFails) {
+  auto r = Run(Exec(Kind::kCmd, {"no-such-probe-binary"}, 1'000));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "cannot run \"no-such-probe-binary\": No such file or directory");
+  auto empty = Run(Exec(Kind::kCmd, {}, 1'000));
+  EXPECT_FALSE(empty.ok);
+}
+
+TEST_F(ProbeTest, TcpToListeningAndClosedPorts) {
+  auto listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener.ok());
+  auto port = net::LocalPort(listener->get());
+  ASSERT_TRUE(port.ok());
+  config::Healthcheck hc;
+  hc.kind = Kind::kTcp;
+  hc.timeout = Duration(1'000);
+  target_.port = *port;
+  auto up = Run(hc);
+  EXPECT_TRUE(up.ok) << up.output;
+
+  listener->Reset();  // closed now: connection refused
+  auto down = Run(hc);
+  EXPECT_FALSE(down.ok);
+  EXPECT_NE(down.output.find("refused"), std::string::npos) << down.output;
+
+  target_.port = 0;  // no port at all
+  EXPECT_EQ(Run(hc).output, "no port to probe");
+}
+
+TEST_F(ProbeTest, HttpStatusDecides) {
+  auto listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener.ok());
+  auto port = net::LocalPort(listener->get());
+  ASSERT_TRUE(port.ok());
+  auto server = http::HttpServer::Create(
+      loop_.get(), std::move(listener).value(), [](const http::Request& req, http::ResponseWriter w) {
+        if (req.Path() == "/health") {
+          w.Send(http::Response::Text(200, "ok"));
+        } else if (req.Path() == "/moved") {
+          http::Response r = http::Response::Text(302, "");
+          r.headers.emplace_back("Location", "/health");
+          w.Send(std::move(r));
+        } else {
+          w.Send(http::Response::Text(503, "db down"));
+        }
+      });
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  config::Healthcheck hc;
+  hc.kind = Kind::kHttp;
+  hc.timeout = Duration(2'000);
+  hc.port = *port;  // an explicit probe port wins over the target's
+  target_.port = 1;
+
+  hc.http_path = "/health";
+  auto ok = Run(hc);
+  EXPECT_TRUE(ok.ok) << ok.output;
+  EXPECT_EQ(ok.output, "HTTP 200: ok");
+  hc.http_path = "/moved";
+  EXPECT_TRUE(Run(hc).ok);
+  hc.http_path = "/other";
+  auto bad = Run(hc);
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.output, "HTTP 503: db down");
+
+  server->reset();
+  hc.http_path = "/health";
+  auto down = Run(hc);
+  EXPECT_FALSE(down.ok);
+  EXPECT_NE(down.output.find("GET http://127.0.0.1:"), std::string::npos) << down.output;
+}
+
+TEST_F(ProbeTest, MonitorWithRealProbesBecomesHealthyThenUnhealthy) {
+  // A flag file decides: present = healthy.
+  std::string flag = ::testing::TempDir() + "/probe-flag." + std::to_string(getpid());
+  std::remove(flag.c_str());
+  config::Healthcheck hc = Exec(Kind::kCmdShell, {"test -e " + flag}, 1'000);
+  hc.interval = Duration(20);
+  hc.retries = 2;
+  std::vector<std::pair<HealthState, HealthState>> changes;
+  HealthMonitor m(loop_.get(), hc, target_,
+                  [&](HealthState a, HealthState b, const ProbeResult&) {
+                    changes.emplace_back(a, b);
+                  });
+  m.Start();
+  auto run_until = [&](HealthState s) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (m.state() != s && std::chrono::steady_clock::now() < deadline) {
+      loop_->RunOnce(Duration(10));
+    }
+    return m.state() == s;
+  };
+  ASSERT_TRUE(run_until(HealthState::kUnhealthy));
+  { FILE* f = std::fopen(flag.c_str(), "w"); ASSERT_TRUE(f); std::fclose(f); }
+  ASSERT_TRUE(run_until(HealthState::kHealthy));
+  m.Stop();
+  std::remove(flag.c_str());
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], std::make_pair(HealthState::kStarting, HealthState::kUnhealthy));
+  EXPECT_EQ(changes[1], std::make_pair(HealthState::kUnhealthy, HealthState::kHealthy));
+}
+
+}  // namespace
+}  // namespace slipway::health
