@@ -1,0 +1,104 @@
+// ClientConn: one accepted client connection and the exchange (request/response) in flight on
+// it. Internal to src/proxy.
+//
+// Owned by its Worker and used only on the worker's thread. Sockets are registered once,
+// edge-triggered for reading and writing, so the steady state costs no epoll_ctl; the
+// `readable`/`writable` flags remember readiness not yet consumed. Reading from one side stops
+// while the other side has more than max_buffer_bytes queued (back-pressure) and resumes when
+// it drains.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "http/parser.h"
+#include "proxy/worker.h"
+
+namespace slipway::proxy {
+
+struct Exchange;
+
+class ClientConn {
+ public:
+  ClientConn(Worker* w, int fd, int slot, uint32_t peer_ipv4, telemetry::Gauge* active);
+  ~ClientConn();
+  ClientConn(const ClientConn&) = delete;
+  ClientConn& operator=(const ClientConn&) = delete;
+
+  void OnEvent(uint32_t events);
+  void OnUpstreamEvent(uint32_t events);
+  // Called by the worker's sweep; acts on an expired deadline.
+  void CheckTimeout(MonoTime now);
+  // After a table switch: idle connections on a removed listener close.
+  void OnTableChange();
+  // Worker shutdown.
+  void CloseNow();
+
+  int fd() const { return fd_; }
+  int slot() const { return slot_; }
+  bool closed() const { return fd_ < 0; }
+  uint64_t id() const { return id_; }
+  MonoTime deadline() const { return deadline_; }
+
+ private:
+  enum class Phase : uint8_t { kIdle, kHead, kExchange, kTunnel, kClosing, kLinger };
+  enum class Deadline : uint8_t { kNone, kIdle, kHead, kConnect, kRespHead, kRequest, kTunnel,
+                                  kLinger };
+
+  // Client side.
+  void ReadClient();
+  void OnClientData(std::string_view data);
+  void HandleHead(std::string& buf_owner, std::string_view buf);
+  void ProcessBuffered();
+  void ScheduleResume();
+  void FeedRequestBody(std::string_view data);
+  bool ClientReadPaused() const;
+  void SendClient(std::string_view a, std::string_view b = {});
+  void FlushClient();
+  void CloseAfterFlush();
+  void Linger();
+
+  // Exchange.
+  void StartExchange(std::string_view buf);
+  void BuildUpstreamHead(const Route& route, std::string_view client_ip_text);
+  void Dispatch();
+  void SendUpstream(std::string_view data);
+  void FlushUpstream();
+  void ReadUpstream();
+  void OnUpstreamData(std::string_view data);
+  void OnUpstreamEof();
+  void FeedResponseBody(std::string_view data);
+  void BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade);
+  void OnUpstreamFailure(UpstreamError kind);
+  void FinishExchange();
+  void AbortExchange();
+  void RespondLocal(int status, std::string_view body, std::string_view content_type,
+                    std::string_view extra_headers, bool close);
+  void SetDeadline(Deadline kind, Duration after);
+  void StartTunnel(std::string_view rest);
+  const SetMetrics& Metrics() const;
+
+  Worker* w_;
+  int fd_;
+  int slot_;
+  uint32_t peer_ipv4_;  // network order
+  telemetry::Gauge* active_;
+  uint64_t id_;
+  Phase phase_ = Phase::kIdle;
+  Deadline dkind_ = Deadline::kIdle;
+  bool readable_ = false;
+  bool writable_ = true;
+  bool eof_ = false;
+  bool resume_scheduled_ = false;
+  MonoTime deadline_{};
+  MonoTime head_start_{};
+  std::string in_;   // client bytes not yet used: a partial head or a pipelined request
+  std::string out_;  // bytes queued for the client
+  size_t out_off_ = 0;
+  http::RequestParser parser_;
+  std::unique_ptr<Exchange> ex_;
+};
+
+}  // namespace slipway::proxy

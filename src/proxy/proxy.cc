@@ -1,0 +1,178 @@
+#include "proxy/proxy.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "net/socket.h"
+#include "proxy/worker.h"
+
+namespace slipway::proxy {
+
+namespace {
+
+int DefaultWorkers(int workers) {
+  if (workers > 0) return workers;
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+Result<sockaddr_in> Resolve(const std::string& host, int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) == 1) return a;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || !res) return InvalidInput("backend host " + host + ": cannot resolve");
+  a.sin_addr = reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr;
+  freeaddrinfo(res);
+  return a;
+}
+
+}  // namespace
+
+int Proxy::ShardsFor(int workers) { return DefaultWorkers(workers) + 1; }
+
+Proxy::Proxy(ProxyOptions options, telemetry::Registry* registry)
+    : options_(std::move(options)), registry_(registry) {
+  table_.store(std::make_shared<const RouteTable>());
+}
+
+Result<std::unique_ptr<Proxy>> Proxy::Create(ProxyOptions options,
+                                             telemetry::Registry* registry) {
+  if (!registry) return InvalidInput("proxy: a metrics registry is required");
+  if (!options.clock) options.clock = Clock::Real();
+  options.workers = DefaultWorkers(options.workers);
+  std::unique_ptr<Proxy> p(new Proxy(options, registry));
+  for (int i = 0; i < options.workers; ++i) {
+    ASSIGN_OR_RETURN(auto loop, net::EventLoop::Create(options.clock));
+    p->workers_.push_back(std::make_unique<Worker>(i, p->options_, std::move(loop)));
+  }
+  for (auto& w : p->workers_) w->Start();
+  return p;
+}
+
+Proxy::~Proxy() { Stop(); }
+
+void Proxy::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& w : workers_) w->PostStop();
+  for (auto& w : workers_) w->Join();
+  workers_.clear();
+}
+
+Result<int> Proxy::BoundPort(const std::string& host, int port) const {
+  Listener l;
+  l.host = host;
+  l.port = port;
+  auto it = bound_ports_.find(ListenerKey(l));
+  if (it == bound_ports_.end()) return NotFound("no listener " + ListenerKey(l));
+  return it->second;
+}
+
+Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
+  if (stopped_) return FailedPrecondition("proxy stopped");
+  if (!table) return InvalidInput("proxy: null route table");
+  RETURN_IF_ERROR(ValidateRouteTable(*table));
+
+  // Compile: metric handles and resolved backend addresses (may block on DNS: control thread).
+  auto compiled = std::make_shared<CompiledTable>();
+  compiled->table = table;
+  compiled->unmatched = SetMetrics::Create(registry_, kNoRoute, kNoRoute);
+  for (const Listener& l : table->listeners) {
+    CompiledTable::ListenerC lc;
+    lc.key = ListenerKey(l);
+    lc.active = registry_->GetGauge(kActiveConnections, "Open client connections.",
+                                    {"listener"}, {lc.key});
+    for (const Route& r : l.routes) {
+      CompiledTable::RouteC rc;
+      rc.no_set = SetMetrics::Create(registry_, r.service, kNoRoute);
+      for (const InstanceSet& s : r.sets) {
+        CompiledTable::Set cs;
+        cs.metrics = SetMetrics::Create(registry_, r.service, s.name);
+        for (const Backend& b : s.backends) {
+          ASSIGN_OR_RETURN(sockaddr_in addr, Resolve(b.host, b.port));
+          char ip[INET_ADDRSTRLEN];
+          inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
+          cs.backend_keys.push_back(std::string(ip) + ":" + std::to_string(b.port));
+          cs.addrs.push_back(addr);
+        }
+        rc.sets.push_back(std::move(cs));
+      }
+      lc.routes.push_back(std::move(rc));
+    }
+    compiled->listeners.push_back(std::move(lc));
+  }
+
+  // Open the sockets of new listeners, one per worker (SO_REUSEPORT). All or nothing.
+  std::vector<std::vector<std::pair<std::string, int>>> per_worker(workers_.size());
+  std::map<std::string, int> new_ports;
+  auto undo = [&] {
+    for (auto& v : per_worker)
+      for (auto& [k, fd] : v) close(fd);
+  };
+  std::set<std::string> keys;
+  for (const Listener& l : table->listeners) {
+    std::string key = ListenerKey(l);
+    keys.insert(key);
+    if (bound_ports_.count(key)) continue;
+    int port = l.port;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      auto fd = net::ListenTcp(l.host, port, 1024, /*reuseport=*/true);
+      if (!fd.ok()) {
+        undo();
+        return fd.status().WithContext("listener " + key);
+      }
+      if (port == 0) {
+        auto bound = net::LocalPort(fd->get());
+        if (!bound.ok()) {
+          undo();
+          return bound.status();
+        }
+        port = *bound;
+      }
+      per_worker[w].emplace_back(key, fd->Release());
+    }
+    new_ports[key] = port;
+  }
+
+  table_.store(table);
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t done = 0;
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    workers_[w]->PostApply(compiled, std::move(per_worker[w]), [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    // Workers switch within one loop iteration; the wait is bounded anyway.
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == workers_.size(); });
+    SLIPWAY_CHECK(done == workers_.size());
+  }
+  for (auto it = bound_ports_.begin(); it != bound_ports_.end();) {
+    if (!keys.count(it->first)) {
+      it = bound_ports_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [k, p] : new_ports) bound_ports_[k] = p;
+  return Status::OK();
+}
+
+}  // namespace slipway::proxy

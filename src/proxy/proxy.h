@@ -1,0 +1,89 @@
+// Proxy: Slipway's HTTP/1.1 reverse proxy. Owns N worker threads; each worker has its own
+// net::EventLoop, its own SO_REUSEPORT listening socket per listener, its own upstream
+// keep-alive pools and balancer state, so the request path takes no lock.
+//
+// Threads: Create(), Apply(), BoundPort(), table() and Stop() are for the control thread
+// (one thread at a time). Apply() validates and opens sockets on the calling thread, then hands
+// the new table to every worker and waits until each has switched. The Registry passed to
+// Create() must outlive the Proxy; worker i writes shard i of it, so give it at least
+// `workers` shards (see Proxy::ShardsFor()).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "http/parser.h"
+#include "proxy/balancer.h"
+#include "proxy/route_table.h"
+#include "telemetry/metrics.h"
+
+namespace slipway::proxy {
+
+struct ProxyOptions {
+  int workers = 0;  // 0 = one per core
+  // Client request limits: head bytes and header count (431), body bytes (413).
+  http::ParserLimits limits{64 * 1024, 100, 2ull << 30};
+  Duration head_timeout{10'000};          // first byte of a head to its end (slowloris) → 408
+  Duration idle_timeout{60'000};          // keep-alive connection with no request
+  Duration connect_timeout{3'000};        // upstream TCP connect → retry or 504
+  Duration response_head_timeout{60'000};  // request dispatched to response head → 504
+  Duration request_timeout{300'000};      // whole exchange; 0 = unlimited
+  Duration tunnel_idle_timeout{3'600'000};  // Upgrade tunnels with no traffic
+  Duration passive_down{2'000};           // backend skipped after refused/reset connects
+  int retry_after_seconds = 30;           // Retry-After in maintenance mode
+  size_t max_buffer_bytes = 256 * 1024;   // per direction before reading pauses
+  size_t max_idle_per_backend = 64;       // idle upstream connections kept per worker
+  BalancePolicy policy = BalancePolicy::kRoundRobin;
+  Duration tick{50};                      // timeout check granularity
+  Clock* clock = Clock::Real();           // must outlive the proxy
+};
+
+class Worker;
+
+class Proxy {
+ public:
+  // Starts the workers (with an empty table: no listeners). `registry` must outlive the proxy.
+  static Result<std::unique_ptr<Proxy>> Create(ProxyOptions options,
+                                               telemetry::Registry* registry);
+  ~Proxy();  // Stop()s
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  // Makes `table` the routing table. Validates it and opens the sockets of new listeners first:
+  // on any error (invalid table, bind failure) nothing changes and the error is returned
+  // (InvalidInput for a bad table, IoError for a socket). Then every worker switches; listeners
+  // absent from `table` stop accepting, their idle client connections close and in-flight
+  // requests finish with "Connection: close". Returns after every worker switched.
+  Status Apply(std::shared_ptr<const RouteTable> table);
+
+  // The table last applied (empty table before the first Apply()). Lock-free read.
+  std::shared_ptr<const RouteTable> table() const { return table_.load(); }
+
+  // The port a listener is bound to (useful when its table entry says port 0).
+  Result<int> BoundPort(const std::string& host, int port) const;
+
+  // Closes listeners and connections and joins the workers. Idempotent.
+  void Stop();
+
+  int workers() const { return static_cast<int>(workers_.size()); }
+  // Registry shards a proxy with this many workers wants (0 = one per core).
+  static int ShardsFor(int workers);
+
+ private:
+  Proxy(ProxyOptions options, telemetry::Registry* registry);
+
+  ProxyOptions options_;
+  telemetry::Registry* registry_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<std::shared_ptr<const RouteTable>> table_;
+  std::map<std::string, int> bound_ports_;  // listener key → bound port (control thread)
+  bool stopped_ = false;
+};
+
+}  // namespace slipway::proxy

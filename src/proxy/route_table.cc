@@ -1,0 +1,91 @@
+#include "proxy/route_table.h"
+
+#include <set>
+
+#include "http/parser.h"
+
+namespace slipway::proxy {
+
+std::string ListenerKey(const Listener& l) { return l.host + ":" + std::to_string(l.port); }
+
+Status ValidateRouteTable(const RouteTable& table) {
+  std::set<std::string> keys;
+  for (const Listener& l : table.listeners) {
+    if (l.port < 0 || l.port > 65535)
+      return InvalidInput("listener " + ListenerKey(l) + ": port out of range");
+    if (!keys.insert(ListenerKey(l)).second)
+      return InvalidInput("listener " + ListenerKey(l) + ": listed twice");
+    for (const Route& r : l.routes) {
+      std::string where = "listener " + ListenerKey(l) + " route " + r.service;
+      if (r.path_prefix.empty() || r.path_prefix[0] != '/')
+        return InvalidInput(where + ": path prefix must start with '/'");
+      std::set<std::string> names;
+      for (const InstanceSet& s : r.sets) {
+        if (!names.insert(s.name).second)
+          return InvalidInput(where + ": instance set " + s.name + " listed twice");
+        for (const Backend& b : s.backends)
+          if (b.port <= 0 || b.port > 65535)
+            return InvalidInput(where + ": backend " + b.id + " has no valid port");
+      }
+    }
+  }
+  return Status::OK();
+}
+
+namespace {
+
+std::string_view HostWithoutPort(std::string_view h) {
+  if (!h.empty() && h[0] == '[') {  // [v6]:port
+    size_t e = h.find(']');
+    return e == std::string_view::npos ? h : h.substr(0, e + 1);
+  }
+  size_t c = h.rfind(':');
+  return c == std::string_view::npos ? h : h.substr(0, c);
+}
+
+bool PrefixMatches(std::string_view path, std::string_view prefix) {
+  if (prefix == "/") return true;
+  std::string_view p = prefix;
+  if (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+  if (path.substr(0, p.size()) != p) return false;
+  if (path.size() == p.size()) return true;
+  char next = path[p.size()];
+  return next == '/' || next == '?';
+}
+
+}  // namespace
+
+int MatchRoute(const Listener& listener, std::string_view host_header, std::string_view path) {
+  std::string_view host = HostWithoutPort(host_header);
+  int best = -1;
+  size_t best_len = 0;
+  bool best_exact_host = false;
+  for (size_t i = 0; i < listener.routes.size(); ++i) {
+    const Route& r = listener.routes[i];
+    bool exact = !r.host.empty();
+    if (exact && !http::EqualsIgnoreCase(r.host, host)) continue;
+    if (!PrefixMatches(path, r.path_prefix)) continue;
+    size_t len = r.path_prefix.size();
+    if (best < 0 || (exact && !best_exact_host) ||
+        (exact == best_exact_host && len > best_len)) {
+      best = static_cast<int>(i);
+      best_len = len;
+      best_exact_host = exact;
+    }
+  }
+  return best;
+}
+
+std::string StripPrefix(std::string_view target, std::string_view prefix) {
+  std::string_view p = prefix;
+  if (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+  if (p == "/" || target.substr(0, p.size()) != p) return std::string(target);
+  std::string_view rest = target.substr(p.size());
+  std::string out;
+  out.reserve(rest.size() + 1);
+  if (rest.empty() || rest[0] != '/') out.push_back('/');
+  out.append(rest);
+  return out;
+}
+
+}  // namespace slipway::proxy

@@ -1,0 +1,71 @@
+// RouteTable: the proxy's immutable routing configuration.
+//
+// The control thread builds a RouteTable, wraps it in std::shared_ptr<const RouteTable> and
+// hands it to Proxy::Apply(); from then on nobody mutates it. Workers hold their own
+// shared_ptr copy, so a table stays alive while any worker still routes with it. Plain data:
+// any thread may read a published table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace slipway::proxy {
+
+struct Backend {
+  std::string host = "127.0.0.1";  // IPv4 literal or a name resolved once by Apply()
+  int port = 0;
+  std::string id;  // e.g. "api.2"; for logs and metrics
+};
+
+// A group of interchangeable instances (one release: blue, green, canary).
+struct InstanceSet {
+  std::string name;
+  uint32_t weight = 100;  // relative share among the route's non-draining sets; 0 = none
+  std::vector<Backend> backends;
+  bool draining = false;  // out of rotation: in-flight requests finish, keep-alive closes
+};
+
+struct Route {
+  std::string service;
+  std::string host;  // Host header to match (case-insensitive, port ignored); "" = any
+  std::string path_prefix = "/";
+  bool strip_prefix = false;  // "/api/x" with prefix "/api" goes upstream as "/x"
+  std::vector<InstanceSet> sets;
+  bool maintenance = false;
+  std::string maintenance_message;
+  std::string health_path = "/health";  // answers 200 even in maintenance
+  std::string sticky_cookie;            // cookie naming the set a client sticks to; "" = off
+};
+
+struct Listener {
+  std::string host = "0.0.0.0";
+  int port = 0;
+  std::vector<Route> routes;
+};
+
+struct RouteTable {
+  std::vector<Listener> listeners;
+  uint64_t version = 0;
+};
+
+// Checks what Apply() needs: ports in range, no duplicate listener address, prefixes that
+// start with '/', set names unique per route. Returns InvalidInput naming the problem.
+Status ValidateRouteTable(const RouteTable& table);
+
+// "host:port" of a listener: the key that identifies its sockets across tables.
+std::string ListenerKey(const Listener& l);
+
+// Index of the route of `listener` for this Host header value and request path: the longest
+// matching path prefix among routes whose host matches (an exact host beats ""). -1 if none.
+// A prefix matches at a segment boundary: "/api" matches "/api", "/api/x", "/api?q" but not
+// "/apix".
+int MatchRoute(const Listener& listener, std::string_view host_header, std::string_view path);
+
+// The target to send upstream after prefix stripping ("/api/x?q" → "/x?q", "/api" → "/").
+std::string StripPrefix(std::string_view target, std::string_view prefix);
+
+}  // namespace slipway::proxy

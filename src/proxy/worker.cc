@@ -1,0 +1,367 @@
+#include "proxy/worker.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <random>
+
+#include "proxy/client_conn.h"
+
+namespace slipway::proxy {
+
+namespace {
+constexpr uint32_t kConnEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+}
+
+Worker::Worker(int index, const ProxyOptions& options, std::unique_ptr<net::EventLoop> loop)
+    : index_(index),
+      options_(options),
+      loop_(std::move(loop)),
+      client_scratch_(new char[kScratch]),
+      upstream_scratch_(new char[kScratch]) {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", rd());
+  id_prefix_ = buf;
+  table_ = std::make_shared<WorkerTable>();
+  auto empty = std::make_shared<CompiledTable>();
+  empty->table = std::make_shared<RouteTable>();
+  table_->compiled = empty;
+}
+
+Worker::~Worker() {
+  Join();
+  Shutdown();
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] {
+    loop_->RunAfter(options_.tick, [this] { Sweep(); });
+    loop_->Run();
+    Shutdown();
+  });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::PostStop() {
+  loop_->Post([this] {
+    stopping_ = true;
+    loop_->Stop();
+  });
+}
+
+void Worker::PostApply(std::shared_ptr<const CompiledTable> table,
+                       std::vector<std::pair<std::string, int>> fds, std::function<void()> done) {
+  loop_->Post([this, table = std::move(table), fds = std::move(fds), done = std::move(done)] {
+    Apply(table, fds);
+    done();
+  });
+}
+
+std::string Worker::NextRequestId() {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s-%02x-%012llx", id_prefix_.c_str(), index_ & 0xff,
+                static_cast<unsigned long long>(++id_seq_));
+  return buf;
+}
+
+int Worker::SlotFor(const std::string& key) {
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].key == key) return static_cast<int>(i);
+  slots_.push_back(ListenSlot{key, -1});
+  return static_cast<int>(slots_.size() - 1);
+}
+
+void Worker::Apply(std::shared_ptr<const CompiledTable> table,
+                   std::vector<std::pair<std::string, int>> fds) {
+  for (auto& [key, fd] : fds) {
+    int slot = SlotFor(key);
+    if (slots_[slot].fd >= 0) {  // already listening (should not happen): keep the old one
+      close(fd);
+      continue;
+    }
+    slots_[slot].fd = fd;
+    Status st = loop_->Add(fd, EPOLLIN | EPOLLET, [this, slot](uint32_t) { OnAccept(slot); });
+    if (!st.ok()) std::fprintf(stderr, "proxy: %s\n", st.message().c_str());
+  }
+  auto wt = std::make_shared<WorkerTable>();
+  wt->compiled = table;
+  const auto& listeners = table->listeners;
+  wt->slot_to_listener.assign(slots_.size(), -1);
+  for (size_t s = 0; s < slots_.size(); ++s)
+    for (size_t l = 0; l < listeners.size(); ++l)
+      if (listeners[l].key == slots_[s].key) wt->slot_to_listener[s] = static_cast<int>(l);
+  // Stop accepting on listeners the new table dropped.
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    if (wt->slot_to_listener[s] < 0 && slots_[s].fd >= 0) {
+      loop_->Remove(slots_[s].fd);
+      close(slots_[s].fd);
+      slots_[s].fd = -1;
+    }
+  }
+  // Balancers over this worker's backend states (kept across tables: health and pools).
+  std::unordered_map<std::string, bool> in_rotation;
+  wt->balancers.resize(listeners.size());
+  wt->backends.resize(listeners.size());
+  wt->set_draining.resize(listeners.size());
+  wt->listener_closed.assign(listeners.size(), false);
+  for (size_t l = 0; l < listeners.size(); ++l) {
+    const Listener& lt = table->table->listeners[l];
+    wt->backends[l].resize(lt.routes.size());
+    wt->set_draining[l].resize(lt.routes.size());
+    for (size_t r = 0; r < lt.routes.size(); ++r) {
+      const Route& route = lt.routes[r];
+      std::vector<Balancer::Set> sets;
+      wt->set_draining[l][r].assign(route.sets.size(), false);
+      for (size_t s = 0; s < route.sets.size(); ++s) {
+        const auto& cs = listeners[l].routes[r].sets[s];
+        Balancer::Set bs;
+        bs.weight = route.sets[s].weight;
+        bs.draining = route.sets[s].draining;
+        wt->set_draining[l][r][s] = route.sets[s].draining;
+        std::vector<BackendState*> states;
+        for (size_t b = 0; b < cs.backend_keys.size(); ++b) {
+          auto& st = backends_[cs.backend_keys[b]];
+          if (!st) {
+            st = std::make_unique<BackendState>();
+            st->key = cs.backend_keys[b];
+            st->addr = cs.addrs[b];
+          }
+          bs.backends.push_back(&st->health);
+          states.push_back(st.get());
+          if (!route.sets[s].draining && route.sets[s].weight > 0) in_rotation[st->key] = true;
+        }
+        sets.push_back(std::move(bs));
+        wt->backends[l][r].push_back(std::move(states));
+      }
+      wt->balancers[l].emplace_back(std::move(sets), options_.policy);
+    }
+  }
+  // Tell requests still running on the old table what became draining or closed, so their
+  // responses carry "Connection: close".
+  if (table_ && table_->compiled) {
+    const auto& old = *table_->compiled;
+    for (size_t l = 0; l < old.listeners.size(); ++l) {
+      int nl = -1;
+      for (size_t k = 0; k < listeners.size(); ++k)
+        if (listeners[k].key == old.listeners[l].key) nl = static_cast<int>(k);
+      if (nl < 0) {
+        table_->listener_closed[l] = true;
+        continue;
+      }
+      const auto& old_routes = old.table->listeners[l].routes;
+      const auto& new_routes = table->table->listeners[nl].routes;
+      for (size_t r = 0; r < old_routes.size(); ++r) {
+        for (size_t s = 0; s < old_routes[r].sets.size(); ++s) {
+          bool drain = true;
+          for (const Route& nr : new_routes) {
+            if (nr.service != old_routes[r].service || nr.host != old_routes[r].host ||
+                nr.path_prefix != old_routes[r].path_prefix)
+              continue;
+            for (const InstanceSet& ns : nr.sets)
+              if (ns.name == old_routes[r].sets[s].name && !ns.draining) drain = false;
+          }
+          if (drain) table_->set_draining[l][r][s] = true;
+        }
+      }
+    }
+  }
+  table_ = wt;
+  // Idle upstream connections to backends out of rotation close now; forget unused states.
+  for (auto it = backends_.begin(); it != backends_.end();) {
+    BackendState* b = it->second.get();
+    if (!in_rotation.count(b->key)) {
+      while (!b->idle.empty()) {
+        CloseUpstream(std::move(b->idle.back()));
+        b->idle.pop_back();
+      }
+      bool referenced = false;
+      for (auto& per_l : wt->backends)
+        for (auto& per_r : per_l)
+          for (auto& per_s : per_r)
+            for (BackendState* x : per_s) referenced |= x == b;
+      if (!referenced && b->health.active == 0) {
+        it = backends_.erase(it);
+        continue;
+      }
+    }
+    ++it;
+  }
+  std::vector<ClientConn*> all;
+  for (auto& [p, c] : conns_) all.push_back(p);
+  for (ClientConn* c : all) c->OnTableChange();
+}
+
+void Worker::OnAccept(int slot) {
+  int lfd = slots_[slot].fd;
+  if (lfd < 0) return;
+  int l = slot < static_cast<int>(table_->slot_to_listener.size())
+              ? table_->slot_to_listener[slot]
+              : -1;
+  telemetry::Gauge* active = l >= 0 ? table_->compiled->listeners[l].active : nullptr;
+  // Bounded per wake-up so one busy listener cannot starve the loop.
+  for (int i = 0; i < 256; ++i) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN) std::perror("proxy: accept4");
+      if (errno == EMFILE || errno == ENFILE) {
+        // Out of fds: retry later instead of spinning on a still-readable listener.
+        loop_->RunAfter(Duration(100), [this, slot] { OnAccept(slot); });
+      }
+      return;
+    }
+    if (!active) {
+      close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    uint32_t ip = peer.sin_family == AF_INET ? peer.sin_addr.s_addr : htonl(INADDR_LOOPBACK);
+    auto conn = std::make_unique<ClientConn>(this, fd, slot, ip, active);
+    ClientConn* raw = conn.get();
+    Status st = loop_->Add(fd, kConnEvents, [raw](uint32_t ev) { raw->OnEvent(ev); });
+    if (!st.ok()) {
+      raw->CloseNow();
+      continue;
+    }
+    conns_.emplace(raw, std::move(conn));
+  }
+  // Maybe more pending: edge-triggered, so come back on the next iteration.
+  loop_->RunAfter(Duration(0), [this, slot] { OnAccept(slot); });
+}
+
+std::unique_ptr<UpstreamConn> Worker::TakeIdle(BackendState* b) {
+  if (b->idle.empty()) return nullptr;
+  std::unique_ptr<UpstreamConn> u = std::move(b->idle.back());
+  b->idle.pop_back();
+  u->reused = true;
+  return u;
+}
+
+std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner, int* err) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = errno;
+    return nullptr;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto u = std::make_unique<UpstreamConn>();
+  u->fd = fd;
+  u->backend = b;
+  u->owner = owner;
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&b->addr), sizeof b->addr);
+  if (rc != 0 && errno != EINPROGRESS) {
+    *err = errno;
+    close(fd);
+    return nullptr;
+  }
+  u->connected = rc == 0;
+  u->writable = rc == 0;
+  UpstreamConn* raw = u.get();
+  Status st = loop_->Add(fd, kConnEvents, [this, raw](uint32_t ev) {
+    if (raw->owner) {
+      raw->owner->OnUpstreamEvent(ev);
+      return;
+    }
+    if (ev & EPOLLOUT) raw->writable = true;
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      // An idle connection spoke or closed: it is no longer usable.
+      BackendState* bs = raw->backend;
+      for (size_t i = 0; i < bs->idle.size(); ++i) {
+        if (bs->idle[i].get() == raw) {
+          std::unique_ptr<UpstreamConn> dead = std::move(bs->idle[i]);
+          bs->idle.erase(bs->idle.begin() + i);
+          CloseUpstream(std::move(dead));
+          return;
+        }
+      }
+    }
+  });
+  if (!st.ok()) {
+    *err = EIO;
+    close(fd);
+    return nullptr;
+  }
+  return u;
+}
+
+void Worker::ReleaseUpstream(std::unique_ptr<UpstreamConn> u, bool reusable) {
+  u->owner = nullptr;
+  BackendState* b = u->backend;
+  if (!reusable || stopping_ || u->readable || b->idle.size() >= options_.max_idle_per_backend) {
+    CloseUpstream(std::move(u));
+    return;
+  }
+  b->idle.push_back(std::move(u));
+}
+
+void Worker::CloseUpstream(std::unique_ptr<UpstreamConn> u) {
+  if (!u || u->fd < 0) return;
+  loop_->Remove(u->fd);
+  close(u->fd);
+  u->fd = -1;
+  // Destroyed here: the loop holds its callback alive while it runs, and the callback does
+  // not touch `u` after returning from the code that closed it.
+}
+
+void Worker::Retire(ClientConn* c) {
+  auto it = conns_.find(c);
+  if (it == conns_.end()) return;
+  dead_.push_back(std::move(it->second));
+  conns_.erase(it);
+  ReapLater();
+}
+
+void Worker::ReapLater() {
+  if (reap_scheduled_) return;
+  reap_scheduled_ = true;
+  loop_->RunAfter(Duration(0), [this] {
+    reap_scheduled_ = false;
+    dead_.clear();
+  });
+}
+
+void Worker::Sweep() {
+  MonoTime now = Now();
+  std::vector<ClientConn*> due;
+  for (auto& [p, c] : conns_)
+    if (c->deadline() <= now) due.push_back(p);
+  for (ClientConn* c : due)
+    if (conns_.count(c)) c->CheckTimeout(now);
+  if (!stopping_) loop_->RunAfter(options_.tick, [this] { Sweep(); });
+}
+
+void Worker::Shutdown() {
+  stopping_ = true;
+  std::vector<ClientConn*> all;
+  for (auto& [p, c] : conns_) all.push_back(p);
+  for (ClientConn* c : all) c->CloseNow();
+  dead_.clear();
+  for (auto& [k, b] : backends_) {
+    while (!b->idle.empty()) {
+      CloseUpstream(std::move(b->idle.back()));
+      b->idle.pop_back();
+    }
+  }
+  for (auto& s : slots_) {
+    if (s.fd >= 0) {
+      loop_->Remove(s.fd);
+      close(s.fd);
+      s.fd = -1;
+    }
+  }
+}
+
+}  // namespace slipway::proxy

@@ -1,0 +1,147 @@
+// Worker: one proxy thread — its event loop, listening sockets, client connections, upstream
+// pools and per-worker routing state. Internal to src/proxy.
+//
+// Everything here is owned by and used on the worker's own thread, except Start(), Join() and
+// PostApply()/PostStop(), which the control thread calls (they only Post() to the loop).
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "net/event_loop.h"
+#include "proxy/balancer.h"
+#include "proxy/proxy.h"
+#include "proxy/proxy_metrics.h"
+
+namespace slipway::proxy {
+
+class ClientConn;
+class Worker;
+
+// Immutable, shared by all workers: a RouteTable plus what Apply() computed for it.
+struct CompiledTable {
+  struct Set {
+    std::vector<std::string> backend_keys;  // "ip:port", parallel to InstanceSet::backends
+    std::vector<sockaddr_in> addrs;
+    SetMetrics metrics;
+  };
+  struct RouteC {
+    std::vector<Set> sets;
+    SetMetrics no_set;  // set label "_none": no backend available, maintenance answers
+  };
+  struct ListenerC {
+    std::string key;
+    std::vector<RouteC> routes;
+    telemetry::Gauge* active = nullptr;
+  };
+  std::shared_ptr<const RouteTable> table;
+  std::vector<ListenerC> listeners;
+  SetMetrics unmatched;  // route "_none"
+};
+
+// One backend address as this worker sees it: health, load, idle connections.
+struct UpstreamConn;
+struct BackendState {
+  std::string key;
+  sockaddr_in addr{};
+  BackendHealth health;
+  std::vector<std::unique_ptr<UpstreamConn>> idle;  // most recent last
+};
+
+struct UpstreamConn {
+  int fd = -1;
+  BackendState* backend = nullptr;
+  ClientConn* owner = nullptr;  // null while idle in the pool
+  bool connected = false;
+  bool reused = false;
+  bool readable = false;  // edge-triggered readiness we have not consumed yet
+  bool writable = false;
+};
+
+// A worker's view of one CompiledTable: balancers and draining marks (mutable, worker-only).
+struct WorkerTable {
+  std::shared_ptr<const CompiledTable> compiled;
+  std::vector<int> slot_to_listener;  // listen slot → listener index, -1 when gone
+  std::vector<std::vector<Balancer>> balancers;  // [listener][route]
+  std::vector<std::vector<std::vector<std::vector<BackendState*>>>> backends;  // [l][r][set][i]
+  // Set when a newer table drains or drops what this one routes to.
+  std::vector<std::vector<std::vector<bool>>> set_draining;  // [listener][route][set]
+  std::vector<bool> listener_closed;
+};
+
+class Worker {
+ public:
+  Worker(int index, const ProxyOptions& options, std::unique_ptr<net::EventLoop> loop);
+  ~Worker();
+
+  void Start();
+  void Join();
+  // Control thread: switch to `table`; `fds` are this worker's new listening sockets
+  // (listener key → fd, ownership passes). `done` is called on the worker once switched.
+  void PostApply(std::shared_ptr<const CompiledTable> table,
+                 std::vector<std::pair<std::string, int>> fds, std::function<void()> done);
+  void PostStop();
+
+  // --- worker thread only ---
+  int index() const { return index_; }
+  const ProxyOptions& options() const { return options_; }
+  net::EventLoop* loop() { return loop_.get(); }
+  const std::shared_ptr<WorkerTable>& table() const { return table_; }
+  MonoTime Now() const { return options_.clock->Now(); }
+
+  // An idle pooled connection to `b`, or null.
+  std::unique_ptr<UpstreamConn> TakeIdle(BackendState* b);
+  // Starts a non-blocking connect; the conn's events go to `owner`. Null + errno on failure.
+  std::unique_ptr<UpstreamConn> Connect(BackendState* b, ClientConn* owner, int* err);
+  // Returns a finished upstream connection: pooled when `reusable`, else closed.
+  void ReleaseUpstream(std::unique_ptr<UpstreamConn> u, bool reusable);
+  void CloseUpstream(std::unique_ptr<UpstreamConn> u);
+  // Destroys a client connection after the current callback returns.
+  void Retire(ClientConn* c);
+  std::string NextRequestId();
+
+  char* client_scratch() { return client_scratch_.get(); }
+  char* upstream_scratch() { return upstream_scratch_.get(); }
+  static constexpr size_t kScratch = 64 * 1024;
+  std::string& head_buf() { return head_buf_; }
+
+ private:
+  void Apply(std::shared_ptr<const CompiledTable> table,
+             std::vector<std::pair<std::string, int>> fds);
+  void OnAccept(int slot);
+  void Sweep();
+  void Shutdown();
+  void ReapLater();
+  int SlotFor(const std::string& key);
+
+  int index_;
+  ProxyOptions options_;
+  std::unique_ptr<net::EventLoop> loop_;
+  std::thread thread_;
+  std::shared_ptr<WorkerTable> table_;
+  std::unordered_map<std::string, std::unique_ptr<BackendState>> backends_;
+  struct ListenSlot {
+    std::string key;
+    int fd = -1;
+  };
+  std::vector<ListenSlot> slots_;
+  std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> conns_;
+  std::vector<std::unique_ptr<ClientConn>> dead_;
+  bool reap_scheduled_ = false;
+  std::unique_ptr<char[]> client_scratch_;
+  std::unique_ptr<char[]> upstream_scratch_;
+  std::string head_buf_;
+  std::string id_prefix_;
+  uint64_t id_seq_ = 0;
+  bool stopping_ = false;
+
+  friend class ClientConn;
+};
+
+}  // namespace slipway::proxy
