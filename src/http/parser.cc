@@ -323,9 +323,9 @@ ParseStatus RequestParser::Parse(std::string_view data) {
       skip_ += 2;
       if (skip_ > limits_.max_head_bytes) return Fail(431, "head too large");
     }
-    if (data.size() == skip_ + 1 && data[skip_] == '\r') return status_;  // maybe another CRLF
     scan_pos_ = skip_;
     line_start_ = skip_;
+    if (data.size() == skip_ + 1 && data[skip_] == '\r') return status_;  // maybe another CRLF
   }
   if (!FindHeadEnd(data)) return status_;
 

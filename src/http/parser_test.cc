@@ -50,6 +50,18 @@ TEST(RequestParserTest, SkipsLeadingEmptyLines) {
   EXPECT_EQ(p.head_size(), raw.size());
 }
 
+TEST(RequestParserTest, SplitRightAfterSkippedLinesOnCr) {
+  // Found by fuzz_request_parser: a first piece ending in a lone CR after skipped CRLFs.
+  std::string raw = "\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  RequestParser p;
+  EXPECT_EQ(p.Parse(std::string_view(raw).substr(0, 7)), ParseStatus::kNeedMore);
+  ASSERT_EQ(p.Parse(raw), ParseStatus::kHeadComplete);
+  EXPECT_EQ(p.head_size(), raw.size());
+  RequestParser q;
+  EXPECT_EQ(q.Parse("\r\n\r\n\r"), ParseStatus::kNeedMore);
+  EXPECT_EQ(q.Parse("\r\n\r\n\r\n\r\n\x01"), ParseStatus::kError);
+}
+
 TEST(RequestParserTest, KeepAliveRules) {
   struct Case {
     const char* raw;
