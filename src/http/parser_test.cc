@@ -59,7 +59,7 @@ TEST(RequestParserTest, SplitRightAfterSkippedLinesOnCr) {
   EXPECT_EQ(p.head_size(), raw.size());
   RequestParser q;
   EXPECT_EQ(q.Parse("\r\n\r\n\r"), ParseStatus::kNeedMore);
-  EXPECT_EQ(q.Parse("\r\n\r\n\r\n\r\n\x01"), ParseStatus::kError);
+  EXPECT_EQ(q.Parse("\r\n\r\n\r\n\r\nG\x01T / HTTP/1.1\r\nHost: h\r\n\r\n"), ParseStatus::kError);
 }
 
 TEST(RequestParserTest, KeepAliveRules) {
