@@ -167,6 +167,7 @@ void ClientConn::ReadClient() {
       // A short read drained the socket; edge-triggering reports the next arrival.
       if (static_cast<size_t>(n) < Worker::kScratch) readable_ = false;
       OnClientData(std::string_view(buf, n));
+      if (i == 63 && fd_ >= 0 && readable_) ScheduleResume();  // fairness cap, not drained
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -255,6 +256,8 @@ void ClientConn::ScheduleResume() {
     self->resume_scheduled_ = false;
     self->ProcessBuffered();
     if (!self->closed()) self->ReadClient();
+    if (!self->closed() && self->ex_ && self->ex_->up && self->ex_->up->readable)
+      self->ReadUpstream();
   });
 }
 
@@ -716,6 +719,7 @@ void ClientConn::ReadUpstream() {
     if (n > 0) {
       if (static_cast<size_t>(n) < Worker::kScratch) ex_->up->readable = false;
       OnUpstreamData(std::string_view(buf, n));
+      if (i == 63 && fd_ >= 0 && ex_ && ex_->up && ex_->up->readable) ScheduleResume();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

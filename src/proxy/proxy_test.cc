@@ -1,0 +1,473 @@
+// End-to-end tests of the proxy over real loopback sockets, with in-process upstreams.
+#include "proxy/proxy.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "proxy/proxy_metrics.h"
+#include "proxy/test_upstream.h"
+
+namespace slipway::proxy {
+namespace {
+
+using namespace testing;  // NOLINT
+
+InstanceSet MakeSet(const std::string& name, uint32_t weight, std::vector<int> ports) {
+  InstanceSet s;
+  s.name = name;
+  s.weight = weight;
+  int i = 0;
+  for (int p : ports) s.backends.push_back(Backend{"127.0.0.1", p, name + "." + std::to_string(i++)});
+  return s;
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void StartProxy(ProxyOptions opt = {}) {
+    if (opt.workers == 0) opt.workers = 2;
+    registry_ = std::make_unique<telemetry::Registry>(Proxy::ShardsFor(opt.workers));
+    auto p = Proxy::Create(opt, registry_.get());
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    proxy_ = std::move(p).value();
+  }
+  // One listener on 127.0.0.1 (ephemeral port) with these routes.
+  void ApplyRoutes(std::vector<Route> routes) {
+    auto t = std::make_shared<RouteTable>();
+    Listener l;
+    l.host = "127.0.0.1";
+    l.port = port_;
+    l.routes = std::move(routes);
+    t->listeners.push_back(l);
+    t->version = ++version_;
+    Status st = proxy_->Apply(t);
+    ASSERT_TRUE(st.ok()) << st.message();
+    auto bound = proxy_->BoundPort("127.0.0.1", port_);
+    ASSERT_TRUE(bound.ok());
+    if (port_ == 0) port_ = *bound;  // later tables name the port explicitly
+    bound_ = *bound;
+  }
+  Route SimpleRoute(std::vector<InstanceSet> sets, std::string service = "web") {
+    Route r;
+    r.service = service;
+    r.sets = std::move(sets);
+    return r;
+  }
+  int Connect() {
+    int fd = ConnectTo(bound_);
+    EXPECT_GE(fd, 0);
+    return fd;
+  }
+  ClientResponse Do(std::string_view req) {
+    int fd = Connect();
+    std::string buf;
+    ClientResponse r = Exchange(fd, req, &buf);
+    close(fd);
+    return r;
+  }
+
+  std::unique_ptr<telemetry::Registry> registry_;
+  std::unique_ptr<Proxy> proxy_;
+  int port_ = 0;
+  int bound_ = 0;
+  uint64_t version_ = 0;
+};
+
+TEST_F(ProxyTest, KeepAliveReuseAndForwardedHeaders) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  int fd = Connect();
+  std::string buf;
+  for (int i = 0; i < 50; ++i) {
+    ClientResponse r = Exchange(fd, Get("/id"), &buf);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "a");
+    EXPECT_EQ(r.head.Get("x-seen-for"), "127.0.0.1");
+    EXPECT_FALSE(r.head.Get("x-seen-id").empty());
+    EXPECT_TRUE(r.head.Get("connection").empty());
+  }
+  ClientResponse r = Exchange(fd, Get("/id", "X-Request-Id: abc\r\nX-Forwarded-For: 10.0.0.1\r\n"),
+                              &buf);
+  EXPECT_EQ(r.head.Get("x-seen-id"), "abc");
+  EXPECT_EQ(r.head.Get("x-seen-for"), "10.0.0.1, 127.0.0.1");
+  close(fd);
+  EXPECT_EQ(up.accepts(), 1);  // one upstream connection served all 51 requests
+  EXPECT_NE(up.last_head().find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+  EXPECT_NE(up.last_head().find("X-Forwarded-Host: test\r\n"), std::string::npos);
+}
+
+TEST_F(ProxyTest, PipelinedRequestsAnsweredInOrder) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  int fd = Connect();
+  std::string all = Get("/slow?ms=20") + Get("/nothing") + Get("/health");
+  ASSERT_TRUE(WriteAll(fd, all));
+  std::string buf;
+  ClientResponse r1 = Exchange(fd, "", &buf);
+  ClientResponse r2 = Exchange(fd, "", &buf);
+  ClientResponse r3 = Exchange(fd, "", &buf);
+  EXPECT_EQ(r1.head.Get("x-seen-path"), "/slow?ms=20");
+  EXPECT_EQ(r2.head.Get("x-seen-path"), "/nothing");
+  EXPECT_EQ(r3.body, "ok");
+  close(fd);
+}
+
+TEST_F(ProxyTest, ChunkedBothWays) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  int fd = Connect();
+  std::string buf;
+  ClientResponse r = Exchange(
+      fd,
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4\r\nabcd\r\n3;ext=1\r\nefg\r\n0\r\n\r\n",
+      &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body, "abcdefg");
+  r = Exchange(fd, Get("/chunked"), &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.head.Get("transfer-encoding"), "chunked");
+  EXPECT_EQ(r.body, "hello world");
+  // Still usable after both.
+  r = Exchange(fd, Get("/id"), &buf);
+  EXPECT_EQ(r.body, "a");
+  close(fd);
+}
+
+long RssKiB() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+TEST_F(ProxyTest, OneGiBStreamedBothWaysWithBoundedMemory) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  constexpr uint64_t kSize = 1ull << 30;
+  long rss_before = RssKiB();
+  auto t0 = std::chrono::steady_clock::now();
+  // Upload.
+  {
+    int fd = Connect();
+    std::string head = "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                       std::to_string(kSize) + "\r\n\r\n";
+    ASSERT_TRUE(WriteAll(fd, head));
+    std::string block(1 << 20, 'y');
+    for (uint64_t sent = 0; sent < kSize; sent += block.size()) ASSERT_TRUE(WriteAll(fd, block));
+    std::string buf;
+    ClientResponse r = Exchange(fd, "", &buf);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, std::to_string(kSize));
+    close(fd);
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  // Download, counted without keeping it.
+  {
+    int fd = Connect();
+    ASSERT_TRUE(WriteAll(fd, Get("/big?n=" + std::to_string(kSize))));
+    std::string buf;
+    ASSERT_TRUE(ReadUntil(fd, &buf, "\r\n\r\n"));
+    size_t end = buf.find("\r\n\r\n") + 4;
+    Head h = ParseHead(buf.substr(0, end));
+    buf.erase(0, end);
+    uint64_t got = 0;
+    ASSERT_TRUE(ReadBody(fd, h, &buf, false, [&](std::string_view p) { got += p.size(); }));
+    EXPECT_EQ(got, kSize);
+    close(fd);
+  }
+  auto t2 = std::chrono::steady_clock::now();
+  long growth = RssKiB() - rss_before;
+  std::printf("1 GiB upload %.2f s, download %.2f s, RSS growth %ld KiB\n",
+              std::chrono::duration<double>(t1 - t0).count(),
+              std::chrono::duration<double>(t2 - t1).count(), growth);
+  EXPECT_LT(growth, 32 * 1024);  // buffers are bounded, the body never accumulates
+}
+
+TEST_F(ProxyTest, WebSocketEcho) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  int fd = Connect();
+  std::string buf;
+  ClientResponse r = Exchange(fd,
+                              "GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\n"
+                              "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                              &buf);
+  ASSERT_EQ(r.status, 101);
+  EXPECT_EQ(Lower(r.head.Get("upgrade")), "websocket");
+  for (int i = 0; i < 20; ++i) {
+    std::string msg = "frame-" + std::to_string(i);
+    ASSERT_TRUE(WriteAll(fd, msg));
+    ASSERT_TRUE(ReadUntil(fd, &buf, msg));
+    buf.clear();
+  }
+  close(fd);
+}
+
+TEST_F(ProxyTest, SlowlorisTimedOut) {
+  UpstreamServer up("a");
+  ProxyOptions opt;
+  opt.head_timeout = Duration(300);
+  StartProxy(opt);
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  int fd = Connect();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WriteAll(fd, "GET / HTTP/1.1\r\nHost: t\r\n"));
+  std::string buf;
+  // Keep trickling header bytes; the head deadline does not move.
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    WriteAll(fd, "X-A: b\r\n");
+  }
+  ClientResponse r = Exchange(fd, "", &buf);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.status, 408);
+  EXPECT_TRUE(PeerClosed(fd));
+  EXPECT_LT(secs, 2.0);
+  EXPECT_GE(secs, 0.25);
+  close(fd);
+}
+
+TEST_F(ProxyTest, SmugglingAttemptsRejected) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  struct Case {
+    const char* name;
+    std::string req;
+    int status;
+  };
+  std::vector<Case> cases = {
+      {"CL+TE", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+      {"two CL", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", 400},
+      {"TE not chunked last", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
+      {"TE gzip", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+      {"bad chunk size", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400},
+      {"obs fold", "GET / HTTP/1.1\r\nHost: t\r\nX-A: b\r\n c\r\n\r\n", 400},
+      {"bare LF", "GET / HTTP/1.1\nHost: t\n\n", 400},
+      {"bare CR", "GET / HTTP/1.1\r\nHost: t\rX: y\r\n\r\n", 400},
+      {"space before colon", "GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400},
+      {"bad header byte", std::string("GET / HTTP/1.1\r\nHost: t\r\nX-A: a\x01z\r\n\r\n"), 400},
+      {"bad CL", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400},
+  };
+  for (const Case& c : cases) {
+    int fd = Connect();
+    std::string buf;
+    ClientResponse r = Exchange(fd, c.req, &buf);
+    EXPECT_EQ(r.status, c.status) << c.name;
+    EXPECT_EQ(r.head.Get("connection"), "close") << c.name;
+    EXPECT_TRUE(PeerClosed(fd)) << c.name;
+    close(fd);
+  }
+  EXPECT_EQ(up.requests(), 0);  // nothing reached the upstream
+}
+
+TEST_F(ProxyTest, HeadAndBodyLimits) {
+  UpstreamServer up("a");
+  ProxyOptions opt;
+  opt.limits.max_head_bytes = 2048;
+  opt.limits.max_body_bytes = 1000;
+  StartProxy(opt);
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  ClientResponse r = Do(Get("/", "X-Big: " + std::string(4000, 'a') + "\r\n"));
+  EXPECT_EQ(r.status, 431);
+  r = Do("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n");
+  EXPECT_EQ(r.status, 413);
+  // Chunked over the limit is caught while streaming.
+  int fd = Connect();
+  std::string buf;
+  std::string req = "POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) req += "200\r\n" + std::string(512, 'z') + "\r\n";
+  r = Exchange(fd, req, &buf);
+  EXPECT_EQ(r.status, 413);
+  close(fd);
+}
+
+TEST_F(ProxyTest, UpstreamDownGives502AndRetryUsesAnotherReplica) {
+  StartProxy();
+  int dead = ClosedPort();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {dead})})});
+  ClientResponse r = Do(Get("/id"));
+  EXPECT_EQ(r.status, 502);
+  EXPECT_NE(r.body.find("refused"), std::string::npos);
+
+  // A fresh dead replica (the first one is now marked down and skipped) listed first, so the
+  // first pick of each worker hits it and must be retried on the live one.
+  UpstreamServer up("b");
+  int dead2 = ClosedPort();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {dead2, up.port()})})});
+  int fd = Connect();
+  std::string buf;
+  for (int i = 0; i < 20; ++i) {
+    r = Exchange(fd, Get("/id"), &buf);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "b");
+  }
+  close(fd);
+  const telemetry::Counter* retries = registry_->FindCounter(kRetries, {"web", "blue"});
+  ASSERT_NE(retries, nullptr);
+  EXPECT_GE(retries->Value(), 1u);
+  // A POST is not retried.
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {dead})})});
+  r = Do("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
+  EXPECT_EQ(r.status, 502);
+}
+
+TEST_F(ProxyTest, UpstreamResponseTimeoutGives504) {
+  UpstreamServer up("a");
+  ProxyOptions opt;
+  opt.response_head_timeout = Duration(200);
+  StartProxy(opt);
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  ClientResponse r = Do(Get("/slow?ms=1500"));
+  EXPECT_EQ(r.status, 504);
+}
+
+TEST_F(ProxyTest, MaintenanceMode) {
+  UpstreamServer up("a");
+  StartProxy();
+  Route route = SimpleRoute({MakeSet("blue", 100, {up.port()})});
+  route.maintenance = true;
+  route.maintenance_message = "Back at <5pm>";
+  ApplyRoutes({route});
+  ClientResponse r = Do(Get("/id", "Accept: text/html\r\n"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.head.Get("retry-after"), "30");
+  EXPECT_NE(r.head.Get("content-type").find("text/html"), std::string::npos);
+  EXPECT_NE(r.body.find("Back at &lt;5pm&gt;"), std::string::npos);
+  r = Do(Get("/id", "Accept: application/json\r\n"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.head.Get("content-type"), "application/json");
+  EXPECT_NE(r.body.find("\"maintenance\""), std::string::npos);
+  r = Do(Get("/health"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok");
+  route.maintenance = false;
+  ApplyRoutes({route});
+  EXPECT_EQ(Do(Get("/id")).status, 200);
+}
+
+TEST_F(ProxyTest, WeightsHonouredWithinTwoPercent) {
+  UpstreamServer a1("blue"), a2("blue"), b1("green"), b2("green");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 90, {a1.port(), a2.port()}),
+                            MakeSet("green", 10, {b1.port(), b2.port()})})});
+  int fds[4];
+  for (int& fd : fds) fd = Connect();
+  std::string bufs[4];
+  int green = 0;
+  constexpr int kN = 10000;
+  // Four client connections (spread over both workers), requests in lockstep.
+  for (int i = 0; i < kN; ++i) {
+    ClientResponse r = Exchange(fds[i % 4], Get("/id"), &bufs[i % 4]);
+    ASSERT_EQ(r.status, 200);
+    if (r.body == "green") ++green;
+  }
+  for (int fd : fds) close(fd);
+  double share = static_cast<double>(green) / kN;
+  EXPECT_NEAR(share, 0.10, 0.02);
+  SetStats s = ReadSetStats(*registry_, "web", "green");
+  EXPECT_EQ(s.requests, static_cast<uint64_t>(green));
+  EXPECT_EQ(s.errors_5xx, 0u);
+  EXPECT_GT(s.p99_seconds, 0);
+}
+
+TEST_F(ProxyTest, StickyCookie) {
+  UpstreamServer a("blue"), b("green");
+  StartProxy();
+  Route route = SimpleRoute({MakeSet("blue", 50, {a.port()}), MakeSet("green", 50, {b.port()})});
+  route.sticky_cookie = "slipway_set";
+  ApplyRoutes({route});
+  ClientResponse r = Do(Get("/id"));
+  std::string cookie = r.head.Get("set-cookie");
+  ASSERT_EQ(cookie.rfind("slipway_set=" + r.body, 0), 0u) << cookie;
+  for (int i = 0; i < 10; ++i) {
+    ClientResponse again = Do(Get("/id", "Cookie: a=1; slipway_set=" + r.body + "\r\n"));
+    EXPECT_EQ(again.body, r.body);
+    EXPECT_TRUE(again.head.Get("set-cookie").empty());
+  }
+}
+
+TEST_F(ProxyTest, DrainingFinishesInFlightRequests) {
+  UpstreamServer a("blue"), b("green");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {a.port()}), MakeSet("green", 0, {b.port()})})});
+  int fd = Connect();
+  std::string buf;
+  ASSERT_EQ(Exchange(fd, Get("/id"), &buf).body, "blue");
+  ASSERT_TRUE(WriteAll(fd, Get("/slow?ms=400")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // request is in flight
+  InstanceSet blue = MakeSet("blue", 100, {a.port()});
+  blue.draining = true;
+  ApplyRoutes({SimpleRoute({blue, MakeSet("green", 100, {b.port()})})});
+  ClientResponse r = Exchange(fd, "", &buf);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "blue");
+  EXPECT_EQ(r.head.Get("connection"), "close");
+  EXPECT_TRUE(PeerClosed(fd));
+  close(fd);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Do(Get("/id")).body, "green");
+}
+
+TEST_F(ProxyTest, ApplyFailsCleanlyOnBindError) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  auto before = proxy_->table();
+  auto t = std::make_shared<RouteTable>(*before);
+  Listener taken;
+  taken.host = "127.0.0.1";
+  taken.port = up.port();  // in use by the upstream, without SO_REUSEPORT
+  t->listeners.push_back(taken);
+  Status st = proxy_->Apply(t);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(proxy_->table(), before);
+  EXPECT_EQ(Do(Get("/id")).body, "a");
+  // Invalid input is rejected too.
+  auto bad = std::make_shared<RouteTable>(*before);
+  bad->listeners.push_back(bad->listeners[0]);
+  EXPECT_EQ(proxy_->Apply(bad).code(), StatusCode::kInvalidInput);
+}
+
+TEST_F(ProxyTest, RemovedListenerStopsAccepting) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  int idle = Connect();
+  std::string buf;
+  ASSERT_EQ(Exchange(idle, Get("/id"), &buf).status, 200);
+  ASSERT_TRUE(proxy_->Apply(std::make_shared<RouteTable>()).ok());
+  EXPECT_TRUE(PeerClosed(idle));  // idle keep-alive connection closed
+  close(idle);
+  EXPECT_LT(ConnectTo(bound_), 0);
+}
+
+TEST_F(ProxyTest, RoutesByPathWithStripPrefix) {
+  UpstreamServer web("web"), api("api");
+  StartProxy();
+  Route w = SimpleRoute({MakeSet("blue", 100, {web.port()})}, "web");
+  Route a = SimpleRoute({MakeSet("blue", 100, {api.port()})}, "api");
+  a.path_prefix = "/api";
+  a.strip_prefix = true;
+  ApplyRoutes({w, a});
+  ClientResponse r = Do(Get("/api/id?x=1"));
+  EXPECT_EQ(r.body, "api");
+  EXPECT_EQ(r.head.Get("x-seen-path"), "/id?x=1");
+  EXPECT_EQ(Do(Get("/id")).body, "web");
+  std::string text = registry_->RenderPrometheus();
+  EXPECT_NE(text.find("slipway_http_requests_total{route=\"api\",set=\"blue\",code_class=\"2xx\"} 1"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace slipway::proxy
