@@ -10,8 +10,8 @@ namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 bool IsKeyChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '.' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
 }
 
 class DotenvParser {
@@ -111,12 +111,24 @@ class DotenvParser {
       if (c == '\\' && i + 1 < body.size()) {
         char e = body[i + 1];
         switch (e) {
-          case 'n': *value += '\n'; break;
-          case 't': *value += '\t'; break;
-          case 'r': *value += '\r'; break;
-          case '\\': *value += '\\'; break;
-          case '"': *value += '"'; break;
-          case '$': *value += '$'; break;
+          case 'n':
+            *value += '\n';
+            break;
+          case 't':
+            *value += '\t';
+            break;
+          case 'r':
+            *value += '\r';
+            break;
+          case '\\':
+            *value += '\\';
+            break;
+          case '"':
+            *value += '"';
+            break;
+          case '$':
+            *value += '$';
+            break;
           default:
             *value += '\\';
             *value += e;

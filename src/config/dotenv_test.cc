@@ -69,7 +69,10 @@ TEST_F(DotenvTest, MultiLineQuotedValues) {
 
 TEST_F(DotenvTest, InterpolationSeesEnvironThenEarlierKeys) {
   EXPECT_EQ(Parse("BASE=/srv\nSHARED=file\nP=${BASE}/app\nQ=$SHARED\nR=${NOPE:-dflt}\n"),
-            (Env{{"BASE", "/srv"}, {"SHARED", "file"}, {"P", "/srv/app"}, {"Q", "environ"},
+            (Env{{"BASE", "/srv"},
+                 {"SHARED", "file"},
+                 {"P", "/srv/app"},
+                 {"Q", "environ"},
                  {"R", "dflt"}}));
 }
 
@@ -110,7 +113,8 @@ TEST_F(DotenvTest, MalformedLines) {
 TEST_F(DotenvTest, ReadsFilesAndReportsMissingOnes) {
   testing::TempDir dir;
   dir.Write("a.env", "A=1\nA=2\nB=x\n");
-  Result<std::map<std::string, std::string>> r = ReadDotenvFile(dir.path() / "a.env", "a.env", lookup_);
+  Result<std::map<std::string, std::string>> r =
+      ReadDotenvFile(dir.path() / "a.env", "a.env", lookup_);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, (Env{{"A", "2"}, {"B", "x"}}));
   Result<std::map<std::string, std::string>> missing =

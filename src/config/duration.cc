@@ -21,8 +21,8 @@ std::optional<Duration> ParseDuration(std::string_view s) {
     }
     // At least one digit before or after the point.
     if (int_end == start && frac_end <= int_end + 1) return std::nullopt;
-    long double number = std::strtold(std::string(s.substr(start, frac_end - start)).c_str(),
-                                      nullptr);
+    long double number =
+        std::strtold(std::string(s.substr(start, frac_end - start)).c_str(), nullptr);
     size_t unit_start = p;
     while (p < s.size() && !(s[p] >= '0' && s[p] <= '9') && s[p] != '.') ++p;
     std::string_view unit = s.substr(unit_start, p - unit_start);

@@ -21,6 +21,7 @@ std::optional<Duration> ParseDuration(std::string_view s);
 std::string FormatDuration(Duration d);
 
 // The expectation text used in duration errors.
-inline constexpr std::string_view kDurationExpected = "a duration with a unit, e.g. 10s, 1m30s, 500ms";
+inline constexpr std::string_view kDurationExpected =
+    "a duration with a unit, e.g. 10s, 1m30s, 500ms";
 
 }  // namespace slipway::config

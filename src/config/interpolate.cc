@@ -8,9 +8,7 @@ namespace {
 constexpr std::string_view kExpected =
     "$VAR, ${VAR}, ${VAR:-default} or ${VAR:?error}; write $$ for a literal $";
 
-bool IsNameStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 
 class Expander {
@@ -114,8 +112,7 @@ class Expander {
 
   std::optional<std::string> Get(const std::string& name, bool warn) {
     std::optional<std::string> v = lookup_(name);
-    if (!v && warn && unset_ &&
-        std::find(unset_->begin(), unset_->end(), name) == unset_->end()) {
+    if (!v && warn && unset_ && std::find(unset_->begin(), unset_->end(), name) == unset_->end()) {
       unset_->push_back(name);
     }
     return v;

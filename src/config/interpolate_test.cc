@@ -120,9 +120,9 @@ TEST_F(InterpolateTest, RecordsSubstitutionSpans) {
   EXPECT_EQ(e.value, "127.0.0.1:8080:80 value");
   ASSERT_EQ(e.substitutions.size(), 2u);
   EXPECT_EQ(e.substitutions[0].var, "PORT");
-  EXPECT_EQ(e.value.substr(e.substitutions[0].begin,
-                           e.substitutions[0].end - e.substitutions[0].begin),
-            "8080");
+  EXPECT_EQ(
+      e.value.substr(e.substitutions[0].begin, e.substitutions[0].end - e.substitutions[0].begin),
+      "8080");
   EXPECT_EQ(e.substitutions[1].var, "SET");
   EXPECT_EQ(e.substitutions[1].begin, 18u);
 }
@@ -135,9 +135,10 @@ TEST_F(InterpolateTest, ReportsUnsetVariablesOnce) {
 }
 
 TEST_F(InterpolateTest, TreeInterpolatesValuesNotKeys) {
-  Result<Node> doc = ParseYaml("services:\n  $SET:\n    image: \"img:${SET}\"\n    "
-                               "command: [echo, $UNSET]\n",
-                               "compose.yaml");
+  Result<Node> doc = ParseYaml(
+      "services:\n  $SET:\n    image: \"img:${SET}\"\n    "
+      "command: [echo, $UNSET]\n",
+      "compose.yaml");
   ASSERT_TRUE(doc.ok()) << doc.status().message();
   std::vector<std::string> warnings;
   ASSERT_TRUE(InterpolateTree(&*doc, "", lookup_, &warnings).ok());

@@ -29,8 +29,8 @@ bool ValidProjectName(const std::string& n) {
     return false;
   }
   for (char c : n) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-          c == '-' || c == '_')) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
       return false;
     }
   }
@@ -221,7 +221,8 @@ class Loader {
       base_file = fs::path(fname);
       std::error_code ec;
       if (!fs::is_regular_file(base_file, ec)) {
-        return NodeError(*f, JoinPath(path, "file"), "file " + Quote(Display(base_file)) + " not found",
+        return NodeError(*f, JoinPath(path, "file"),
+                         "file " + Quote(Display(base_file)) + " not found",
                          "a compose file, relative to the file that names it");
       }
       ASSIGN_OR_RETURN(base_doc, ExtendsDoc(base_file));
@@ -368,8 +369,8 @@ class Loader {
       size_t start = 0;
       while (start <= list.size()) {
         size_t comma = list.find(',', start);
-        std::string item = list.substr(start, comma == std::string::npos ? std::string::npos
-                                                                         : comma - start);
+        std::string item =
+            list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         item.erase(0, item.find_first_not_of(' '));
         item.erase(item.find_last_not_of(' ') + 1);
         if (!item.empty()) enabled.insert(item);
@@ -390,7 +391,8 @@ class Loader {
       for (const Dependency& d : s.depends_on) {
         if (all.count(d.service)) continue;
         const Node* dn = deps ? deps->Find(d.service) : nullptr;
-        return ErrorAt(dn ? dn->ErrorLoc() : s.loc, JoinPath(JoinPath("services", name), "depends_on." + d.service),
+        return ErrorAt(dn ? dn->ErrorLoc() : s.loc,
+                       JoinPath(JoinPath("services", name), "depends_on." + d.service),
                        "service " + Quote(d.service) + " is not defined",
                        "one of " + Joined(names));
       }
@@ -407,12 +409,12 @@ class Loader {
         }
         if (!d.required) continue;  // optional and not enabled: dropped
         const Node* dn = deps ? deps->Find(d.service) : nullptr;
-        return ErrorAt(dn ? dn->ErrorLoc() : s.loc,
-                       JoinPath(JoinPath("services", name), "depends_on." + d.service),
-                       "service " + Quote(d.service) + " is not enabled (it needs profile " +
-                           Joined(target.profiles, " or ") + ")",
-                       "--profile " + target.profiles.front() +
-                           ", or required: false on this dependency");
+        return ErrorAt(
+            dn ? dn->ErrorLoc() : s.loc,
+            JoinPath(JoinPath("services", name), "depends_on." + d.service),
+            "service " + Quote(d.service) + " is not enabled (it needs profile " +
+                Joined(target.profiles, " or ") + ")",
+            "--profile " + target.profiles.front() + ", or required: false on this dependency");
       }
       s.depends_on = std::move(kept);
       p.services[name] = s;
@@ -468,7 +470,8 @@ class Loader {
                IsWildcardIp(pm.host_ip))) {
             return ErrorAt(pm.loc, path,
                            "published port " + std::to_string(pm.published) + "/" + pm.protocol +
-                               " is already used by " + o.path + " (" + o.port->loc.ToString() + ")",
+                               " is already used by " + o.path + " (" + o.port->loc.ToString() +
+                               ")",
                            "each published port once");
           }
         }
@@ -497,9 +500,9 @@ const std::vector<std::string>& ComposeFileNames() {
 }
 
 const std::vector<std::string>& OverrideFileNames() {
-  static const std::vector<std::string> kNames = {
-      "compose.override.yaml", "compose.override.yml", "docker-compose.override.yml",
-      "docker-compose.override.yaml"};
+  static const std::vector<std::string> kNames = {"compose.override.yaml", "compose.override.yml",
+                                                  "docker-compose.override.yml",
+                                                  "docker-compose.override.yaml"};
   return kNames;
 }
 

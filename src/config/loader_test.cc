@@ -55,7 +55,7 @@ TEST(LoaderDiscoveryTest, AppliesTheMatchingOverride) {
   EXPECT_EQ(p->files[1].filename(), "docker-compose.override.yml");
   const Service& web = p->services.at("web");
   EXPECT_EQ(web.command, (std::vector<std::string>{"nginx-debug"}));  // replaced
-  EXPECT_EQ(web.environment.at("MODE"), "override");                 // by key
+  EXPECT_EQ(web.environment.at("MODE"), "override");                  // by key
   EXPECT_EQ(web.environment.at("KEEP"), "1");
   ASSERT_EQ(web.ports.size(), 2u);  // 8080:80 de-duplicated
   EXPECT_EQ(web.ports[0].published, 8080);
@@ -173,10 +173,12 @@ TEST(LoaderMergeTest, RepeatedFilesMergePerSpec) {
 
 TEST(LoaderMergeTest, ResetAndOverrideTags) {
   TempDir dir;
-  dir.Write("a.yaml", "services:\n  api:\n    image: a\n    ports: [\"1000:1\"]\n"
-                      "    environment: {A: '1', B: '2'}\n");
-  dir.Write("b.yaml", "services:\n  api:\n    ports: !reset []\n"
-                      "    environment: !override {C: '3'}\n");
+  dir.Write("a.yaml",
+            "services:\n  api:\n    image: a\n    ports: [\"1000:1\"]\n"
+            "    environment: {A: '1', B: '2'}\n");
+  dir.Write("b.yaml",
+            "services:\n  api:\n    ports: !reset []\n"
+            "    environment: !override {C: '3'}\n");
   LoadOptions o = OptionsFor(dir.path());
   o.files = {"a.yaml", "b.yaml"};
   Result<Project> p = LoadProject(o);
@@ -198,8 +200,9 @@ TEST(LoaderMergeTest, ErrorsNameTheFileThatHoldsTheValue) {
 
 TEST(LoaderEnvTest, EnvironWinsOverDotenvAndFeedsInterpolation) {
   TempDir dir;
-  dir.Write("compose.yaml", "services:\n  api:\n    image: \"api:${TAG}\"\n"
-                            "    environment: [\"WHO=${WHO}\", \"ONLY_FILE=${ONLY_FILE}\"]\n");
+  dir.Write("compose.yaml",
+            "services:\n  api:\n    image: \"api:${TAG}\"\n"
+            "    environment: [\"WHO=${WHO}\", \"ONLY_FILE=${ONLY_FILE}\"]\n");
   dir.Write(".env", "TAG=fromfile\nWHO=file\nONLY_FILE=yes\n");
   LoadOptions o = OptionsFor(dir.path());
   o.environ = {{"WHO", "shell"}};
@@ -431,9 +434,10 @@ TEST(LoaderValidationTest, PublishedPortUsedTwice) {
             "compose.yaml:8:9: services.b.ports[0]: published port 8080/tcp is already used by "
             "services.a.ports[0] (compose.yaml:4:13) (expected each published port once)");
   // Different protocols or distinct addresses do not clash.
-  EXPECT_TRUE(LoadText("services:\n  a:\n    image: x\n    ports: [\"8080:80\", \"8080:80/udp\"]\n"
-                       "  b:\n    image: x\n    ports: [\"127.0.0.1:9000:1\", \"127.0.0.2:9000:1\"]\n")
-                  .ok());
+  EXPECT_TRUE(
+      LoadText("services:\n  a:\n    image: x\n    ports: [\"8080:80\", \"8080:80/udp\"]\n"
+               "  b:\n    image: x\n    ports: [\"127.0.0.1:9000:1\", \"127.0.0.2:9000:1\"]\n")
+          .ok());
 }
 
 TEST(LoaderValidationTest, ServiceNeedsSomethingToRun) {

@@ -15,8 +15,7 @@ SourceLoc LocOf(const YAML::Mark& m, const std::string& file) {
 // Converts one yaml-cpp node. `depth` bounds alias-heavy or hostile input.
 Result<Node> Convert(const YAML::Node& y, const std::string& file, int depth) {
   if (depth > 200) {
-    return ErrorAt(LocOf(y.Mark(), file), "", "document nests too deeply",
-                   "at most 200 levels");
+    return ErrorAt(LocOf(y.Mark(), file), "", "document nests too deeply", "at most 200 levels");
   }
   Node n;
   n.loc = LocOf(y.Mark(), file);

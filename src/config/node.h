@@ -29,13 +29,13 @@ struct Substitution {
 struct Node {
   enum class Kind { kNull, kScalar, kSeq, kMap };
   Kind kind = Kind::kNull;
-  std::string scalar;           // kScalar
-  bool quoted = false;          // kScalar written with quotes
-  std::string tag;              // "!reset" / "!override" (merge directives), else ""
-  std::vector<Node> children;   // kSeq items, or kMap values (each with `key`)
-  std::string key;              // set on the values of a map: their key
-  SourceLoc key_loc;            // where that key is written
-  SourceLoc loc;                // where the value starts
+  std::string scalar;                       // kScalar
+  bool quoted = false;                      // kScalar written with quotes
+  std::string tag;                          // "!reset" / "!override" (merge directives), else ""
+  std::vector<Node> children;               // kSeq items, or kMap values (each with `key`)
+  std::string key;                          // set on the values of a map: their key
+  SourceLoc key_loc;                        // where that key is written
+  SourceLoc loc;                            // where the value starts
   std::vector<Substitution> substitutions;  // after interpolation
 
   bool IsNull() const { return kind == Kind::kNull; }

@@ -136,7 +136,8 @@ J ServiceJson(const Service& s) {
   j["stop_grace_period"] = FormatDuration(s.stop_grace_period);
   J deploy;
   deploy["replicas"] = s.replicas;
-  if (s.restart.delay.count() > 0) deploy["restart_policy"]["delay"] = FormatDuration(s.restart.delay);
+  if (s.restart.delay.count() > 0)
+    deploy["restart_policy"]["delay"] = FormatDuration(s.restart.delay);
   deploy["update_config"] = UpdateJson<J>(s.update_config);
   deploy["rollback_config"] = UpdateJson<J>(s.rollback_config);
   j["deploy"] = deploy;

@@ -205,9 +205,12 @@ Status ServiceParser::ParseKey(const Node& v, const std::string& path, const std
     for (size_t i = 0; i < s->profiles.size(); ++i) {
       const std::string& p = s->profiles[i];
       bool ok = !p.empty() && std::isalnum(static_cast<unsigned char>(p[0]));
-      for (char c : p) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+      for (char c : p)
+        ok =
+            ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
       if (!ok) {
-        return NodeError(v.children[i], IndexPath(path, i), Quote(p) + " is not a valid profile name",
+        return NodeError(v.children[i], IndexPath(path, i),
+                         Quote(p) + " is not a valid profile name",
                          "letters, digits, '_', '.', '-', starting with a letter or digit");
       }
     }
@@ -330,10 +333,9 @@ Status ServiceParser::ParseDependsOn(const Node& v, const std::string& path, Ser
     for (const Node& f : d.children) {
       const std::string fpath = JoinPath(dpath, f.key);
       if (f.key == "condition") {
-        ASSIGN_OR_RETURN(std::string c,
-                         ReadEnum(f, fpath,
-                                  {"service_started", "service_healthy",
-                                   "service_completed_successfully"}));
+        ASSIGN_OR_RETURN(std::string c, ReadEnum(f, fpath,
+                                                 {"service_started", "service_healthy",
+                                                  "service_completed_successfully"}));
         dep.condition = c == "service_started"   ? DependsCondition::kStarted
                         : c == "service_healthy" ? DependsCondition::kHealthy
                                                  : DependsCondition::kCompletedSuccessfully;

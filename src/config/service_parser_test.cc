@@ -39,8 +39,8 @@ TEST(ServiceParserTest, Defaults) {
 }
 
 TEST(ServiceParserTest, CommandAndEntrypoint) {
-  Result<Project> p = LoadApi(
-      "    command: sh -c 'echo \"hi there\"'\n    entrypoint: [\"/bin/tini\", \"--\"]\n");
+  Result<Project> p =
+      LoadApi("    command: sh -c 'echo \"hi there\"'\n    entrypoint: [\"/bin/tini\", \"--\"]\n");
   ASSERT_TRUE(p.ok()) << ErrorOf(p);
   EXPECT_EQ(p->services.at("api").command,
             (std::vector<std::string>{"sh", "-c", "echo \"hi there\""}));
@@ -221,9 +221,10 @@ TEST(ServiceParserTest, PortErrors) {
   EXPECT_EQ(ErrorOf(LoadApi("    image: x\n    ports: 5\n")),
             "compose.yaml:4:5: services.api.ports: is \"5\" (expected a list of ports, e.g. "
             "[\"8080:80\"])");
-  EXPECT_EQ(ErrorOf(LoadApi("    image: x\n    ports:\n      - target: 80\n        published: 99999\n")),
-            "compose.yaml:6:9: services.api.ports[0].published: port 99999 is out of range "
-            "(expected a number from 1 to 65535)");
+  EXPECT_EQ(
+      ErrorOf(LoadApi("    image: x\n    ports:\n      - target: 80\n        published: 99999\n")),
+      "compose.yaml:6:9: services.api.ports[0].published: port 99999 is out of range "
+      "(expected a number from 1 to 65535)");
 }
 
 TEST(ServiceParserTest, DependsOn) {
@@ -268,9 +269,10 @@ TEST(ServiceParserTest, Healthcheck) {
   auto hc = [](const std::string& body) {
     return LoadApi("    image: x\n    healthcheck:\n" + body);
   };
-  Result<Project> p = hc("      test: [\"CMD\", \"curl\", \"-f\", \"http://x\"]\n      interval: "
-                         "1m30s\n      timeout: 1.5s\n      retries: 7\n      start_period: "
-                         "500ms\n      start_interval: 2h\n");
+  Result<Project> p =
+      hc("      test: [\"CMD\", \"curl\", \"-f\", \"http://x\"]\n      interval: "
+         "1m30s\n      timeout: 1.5s\n      retries: 7\n      start_period: "
+         "500ms\n      start_interval: 2h\n");
   ASSERT_TRUE(p.ok()) << ErrorOf(p);
   const Healthcheck& h = p->services.at("api").healthcheck;
   EXPECT_EQ(h.kind, Healthcheck::Kind::kCmd);
@@ -358,8 +360,9 @@ TEST(ServiceParserTest, RestartStopAndDeploy) {
   EXPECT_EQ(e.rollback_config.parallelism, 0);
   EXPECT_EQ(e.rollback_config.failure_action, "continue");
   EXPECT_EQ(p->services.at("f").restart.mode, RestartPolicy::Mode::kAlways);  // condition: any
-  EXPECT_EQ(p->warnings, (std::vector<std::string>{
-                             "services.e.deploy.restart_policy.window: ignored by slipway"}));
+  EXPECT_EQ(
+      p->warnings,
+      (std::vector<std::string>{"services.e.deploy.restart_policy.window: ignored by slipway"}));
 }
 
 TEST(ServiceParserTest, RestartStopAndDeployErrors) {
@@ -517,7 +520,9 @@ x-slipway:
   EXPECT_EQ(p->services.at("c").host_command, (std::vector<std::string>{"./c"}));
   EXPECT_EQ(p->api_listen, "127.0.0.1:8700");
 
-  auto err = [](const std::string& x) { return ErrorOf(LoadApi("    image: x\n    x-slipway:\n" + x)); };
+  auto err = [](const std::string& x) {
+    return ErrorOf(LoadApi("    image: x\n    x-slipway:\n" + x));
+  };
   EXPECT_EQ(err("      comand: ./x\n"),
             "compose.yaml:5:7: services.api.x-slipway.comand: unknown key \"comand\" (expected "
             "one of command, healthcheck)");
