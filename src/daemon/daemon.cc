@@ -1,0 +1,293 @@
+#include "daemon/daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "api/api.h"
+#include "engine/engine.h"
+#include "http/server.h"
+#include "net/event_loop.h"
+#include "net/socket.h"
+#include "proxy/proxy.h"
+#include "runtime/container.h"
+#include "runtime/log_store.h"
+#include "store/store.h"
+#include "telemetry/metrics.h"
+
+namespace slipway::daemon {
+namespace {
+
+void Log(const std::string& msg) {
+  std::fprintf(stderr, "%s slipwayd: %s\n",
+               runtime::FormatWallMillis(Clock::Real()->WallMillis()).c_str(), msg.c_str());
+}
+
+Result<std::string> ReadSmallFile(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  if (!in) return NotFound(p.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+Status WriteSmallFile(const std::filesystem::path& p, const std::string& content, mode_t mode) {
+  std::string tmp = p.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoError("write " + tmp, errno);
+  std::string data = content + "\n";
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), p.c_str()) != 0) return ErrnoError("write " + p.string(), errno);
+  return Status::OK();
+}
+
+// The admin token: kept across restarts so scripts and dashboards keep working.
+Result<std::string> LoadOrCreateToken(const std::filesystem::path& p) {
+  if (auto t = ReadSmallFile(p); t.ok() && t->size() >= 32) return *t;
+  unsigned char raw[24];
+  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::read(fd, raw, sizeof raw) != static_cast<ssize_t>(sizeof raw)) {
+    if (fd >= 0) ::close(fd);
+    return IoError("reading /dev/urandom failed");
+  }
+  ::close(fd);
+  std::string token;
+  for (unsigned char c : raw) token += fmt::format("{:02x}", c);
+  RETURN_IF_ERROR(WriteSmallFile(p, token, 0600));
+  return token;
+}
+
+// Splits "host:port" (port may be 0).
+Result<std::pair<std::string, int>> SplitHostPort(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
+  std::string host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  char* end = nullptr;
+  long port = std::strtol(s.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535) {
+    return InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
+  }
+  return std::make_pair(host, static_cast<int>(port));
+}
+
+// Binds the API's TCP listener. With port 0, the port of the previous run is tried first so
+// the address a user bookmarked stays valid.
+Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& listen,
+                                std::string* addr) {
+  ASSIGN_OR_RETURN(auto hp, SplitHostPort(listen));
+  auto [host, port] = hp;
+  if (port == 0) {
+    if (auto prev = ReadSmallFile(paths.addr_file()); prev.ok()) {
+      if (auto php = SplitHostPort(*prev); php.ok() && php->first == host) {
+        if (auto fd = net::ListenTcp(host, php->second); fd.ok()) {
+          *addr = *prev;
+          return std::move(fd).value();
+        }
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(net::UniqueFd fd, net::ListenTcp(host, port));
+  ASSIGN_OR_RETURN(int bound, net::LocalPort(fd.get()));
+  *addr = fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                      bound);
+  return fd;
+}
+
+// Published ports of running services become proxy listeners routing to their ready
+// instances.
+std::shared_ptr<const proxy::RouteTable> BuildRoutes(const config::Project& project,
+                                                     const engine::Engine& engine,
+                                                     uint64_t version) {
+  auto table = std::make_shared<proxy::RouteTable>();
+  table->version = version;
+  for (const engine::ServiceEndpoints& ep : engine.Endpoints()) {
+    auto it = project.services.find(ep.service);
+    if (it == project.services.end() || !ep.started) continue;
+    const config::Service& svc = it->second;
+    for (const config::PortMapping& port : svc.ports) {
+      if (port.published <= 0 || port.protocol != "tcp") continue;
+      proxy::Listener l;
+      l.host = port.host_ip.empty() ? "0.0.0.0" : port.host_ip;
+      l.port = port.published;
+      proxy::Route route;
+      route.service = svc.name;
+      if (svc.healthcheck.kind == config::Healthcheck::Kind::kHttp) {
+        route.health_path = svc.healthcheck.http_path;
+      }
+      proxy::InstanceSet set;
+      set.name = "current";
+      for (const auto& [id, instance_port] : ep.instances) {
+        proxy::Backend b;
+        b.id = id;
+        b.port = instance_port;
+        set.backends.push_back(std::move(b));
+      }
+      route.sets.push_back(std::move(set));
+      l.routes.push_back(std::move(route));
+      table->listeners.push_back(std::move(l));
+    }
+  }
+  return table;
+}
+
+class Daemon {
+ public:
+  explicit Daemon(const DaemonOptions& options) : options_(options), paths_(options.state_dir) {}
+
+  int Run() {
+    Status st = Init();
+    if (!st.ok()) {
+      Log("cannot start: " + st.message());
+      return st.ExitCode();
+    }
+    Log(fmt::format("serving project {} (pid {}, api {} and {})", engine_->project().name,
+                    getpid(), paths_.socket().string(), api_addr_));
+    loop_->Run();
+    Log("stopped");
+    Cleanup();
+    return 0;
+  }
+
+ private:
+  Status Init() {
+    std::error_code ec;
+    std::filesystem::create_directories(paths_.logs(), ec);
+    if (ec) return IoError("create " + paths_.logs().string() + ": " + ec.message());
+    ::chmod(paths_.dir.c_str(), 0700);
+
+    lock_fd_ = ::open(paths_.lock_file().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) return ErrnoError("open " + paths_.lock_file().string(), errno);
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return FailedPrecondition("another slipway daemon already serves " + paths_.dir.string());
+    }
+    RETURN_IF_ERROR(WriteSmallFile(paths_.pid_file(), std::to_string(getpid()), 0644));
+
+    ASSIGN_OR_RETURN(loop_, net::EventLoop::Create());
+    ASSIGN_OR_RETURN(store_, store::Store::Open(paths_.db(), Clock::Real()));
+    logs_ = std::make_unique<runtime::LogStore>(paths_.logs(), Clock::Real());
+
+    ASSIGN_OR_RETURN(config::Project project, config::LoadProject(options_.load));
+    std::string api_listen = project.api_listen.empty() ? "127.0.0.1:0" : project.api_listen;
+
+    registry_ = std::make_unique<telemetry::Registry>(proxy::Proxy::ShardsFor(0));
+    proxy::ProxyOptions popts;
+    ASSIGN_OR_RETURN(proxy_, proxy::Proxy::Create(popts, registry_.get()));
+
+    engine::EngineOptions eopts;
+    eopts.base_env = config::CurrentEnviron();
+    eopts.detect_container_engine = [] { return runtime::ContainerEngine::Detect(); };
+    engine_ = std::make_unique<engine::Engine>(loop_.get(), store_.get(), logs_.get(),
+                                               std::move(eopts));
+    engine_->SetProject(std::move(project));
+    engine_->SetTopologyListener([this] { ScheduleRouteUpdate(); });
+
+    ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(paths_.token_file()));
+    api::ApiHooks hooks;
+    hooks.metrics = [this] { return registry_->RenderPrometheus(); };
+    hooks.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
+    hooks.token = token;
+    api_ = std::make_unique<api::Api>(loop_.get(), engine_.get(), logs_.get(), store_.get(),
+                                      std::move(hooks));
+
+    ASSIGN_OR_RETURN(net::UniqueFd unix_fd, net::ListenUnix(paths_.socket().string()));
+    ::chmod(paths_.socket().c_str(), 0600);
+    ASSIGN_OR_RETURN(unix_server_,
+                     http::HttpServer::Create(loop_.get(), std::move(unix_fd),
+                                              [this](const http::Request& r, http::ResponseWriter w) {
+                                                api_->Handle(r, std::move(w), /*trusted=*/true);
+                                              }));
+    ASSIGN_OR_RETURN(net::UniqueFd tcp_fd, ListenApi(paths_, api_listen, &api_addr_));
+    ASSIGN_OR_RETURN(tcp_server_,
+                     http::HttpServer::Create(loop_.get(), std::move(tcp_fd),
+                                              [this](const http::Request& r, http::ResponseWriter w) {
+                                                api_->Handle(r, std::move(w), /*trusted=*/false);
+                                              }));
+    RETURN_IF_ERROR(WriteSmallFile(paths_.addr_file(), api_addr_, 0644));
+    return WatchSignals();
+  }
+
+  Status WatchSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    ::signal(SIGPIPE, SIG_IGN);
+    if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) return Internal("pthread_sigmask failed");
+    signal_fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signal_fd_ < 0) return ErrnoError("signalfd", errno);
+    return loop_->Add(signal_fd_, EPOLLIN, [this](uint32_t) {
+      signalfd_siginfo info;
+      while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+        if (shutting_down_) continue;
+        shutting_down_ = true;
+        Log(fmt::format("signal {}: stopping every service", info.ssi_signo));
+        engine_->Stop({}, [this] { loop_->Stop(); });
+      }
+    });
+  }
+
+  // Route changes arrive in bursts (several instances start at once): coalesce them.
+  void ScheduleRouteUpdate() {
+    if (route_update_pending_) return;
+    route_update_pending_ = true;
+    loop_->Post([this] {
+      route_update_pending_ = false;
+      Status st = proxy_->Apply(BuildRoutes(engine_->project(), *engine_, ++route_version_));
+      if (!st.ok()) Log("proxy: " + st.message());
+    });
+  }
+
+  void Cleanup() {
+    tcp_server_.reset();
+    unix_server_.reset();
+    if (proxy_) proxy_->Stop();
+    std::filesystem::remove(paths_.socket());
+    std::filesystem::remove(paths_.pid_file());
+    if (signal_fd_ >= 0) ::close(signal_fd_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
+
+  DaemonOptions options_;
+  StatePaths paths_;
+  int lock_fd_ = -1;
+  int signal_fd_ = -1;
+  bool shutting_down_ = false;
+  bool route_update_pending_ = false;
+  uint64_t route_version_ = 0;
+  std::string api_addr_;
+  std::unique_ptr<net::EventLoop> loop_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<runtime::LogStore> logs_;
+  std::unique_ptr<telemetry::Registry> registry_;
+  std::unique_ptr<proxy::Proxy> proxy_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<api::Api> api_;
+  std::unique_ptr<http::HttpServer> unix_server_;
+  std::unique_ptr<http::HttpServer> tcp_server_;
+};
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& options) {
+  Daemon d(options);
+  return d.Run();
+}
+
+}  // namespace slipway::daemon

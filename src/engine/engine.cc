@@ -1,0 +1,632 @@
+#include "engine/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "engine/graph.h"
+#include "engine/spec_hash.h"
+#include "net/port_owner.h"
+
+namespace slipway::engine {
+
+using config::DependsCondition;
+using health::HealthState;
+using runtime::InstanceState;
+
+struct Engine::InstanceRun {
+  std::unique_ptr<runtime::Instance> instance;
+  std::unique_ptr<health::HealthMonitor> health;
+  bool ever_started = false;
+};
+
+struct Engine::ServiceRun {
+  std::string name;
+  config::Service spec;  // the definition the instances were started from
+  std::string spec_hash;
+  std::vector<std::unique_ptr<InstanceRun>> instances;
+  bool started = false;     // StartService ran for the current generation
+  bool stopping = false;
+  std::string spawn_error;  // set when an instance could not be started
+};
+
+struct Engine::UpOp {
+  std::vector<std::string> order;  // targets and their dependencies, dependencies first
+  std::set<std::string> targets;   // what the caller asked for (all of order when empty)
+  UpOptions opts;
+  std::function<void(Status)> done;
+  net::EventLoop::TimerId timer = 0;
+};
+
+Engine::Engine(net::EventLoop* loop, store::Store* store, runtime::LogStore* logs,
+               EngineOptions opts)
+    : loop_(loop), store_(store), logs_(logs), opts_(std::move(opts)) {}
+
+Engine::~Engine() {
+  *alive_ = false;
+  for (auto& op : ops_) loop_->Cancel(op->timer);
+}
+
+void Engine::SetProject(config::Project project) { project_ = std::move(project); }
+
+Engine::ServiceRun& Engine::Run(const std::string& name) {
+  auto& slot = runs_[name];
+  if (!slot) {
+    slot = std::make_unique<ServiceRun>();
+    slot->name = name;
+  }
+  return *slot;
+}
+
+const Engine::ServiceRun* Engine::FindRun(const std::string& name) const {
+  auto it = runs_.find(name);
+  return it == runs_.end() ? nullptr : it->second.get();
+}
+
+void Engine::Record(const std::string& service, int instance, const std::string& kind,
+                    const std::string& message) {
+  if (!store_) return;
+  store::Event e;
+  e.service = service;
+  e.instance = instance;
+  e.kind = kind;
+  e.message = message;
+  Status st = store_->AppendEvent(std::move(e));
+  if (!st.ok()) std::fprintf(stderr, "slipway: recording event: %s\n", st.message().c_str());
+}
+
+std::string Engine::LastLogLines(const std::string& service, size_t n) const {
+  if (!logs_) return "";
+  std::string out;
+  for (const auto& line : logs_->Tail({service}, n, 0)) {
+    out += "\n  ";
+    out += runtime::FormatLogLine(line);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Up
+
+Status Engine::CheckStartable(const std::vector<std::string>& order) {
+  for (const std::string& name : order) {
+    const config::Service& svc = project_.services.at(name);
+    for (const config::Dependency& dep : svc.depends_on) {
+      auto it = project_.services.find(dep.service);
+      if (it == project_.services.end()) continue;  // optional and absent: StartOrder allowed it
+      if (dep.condition == DependsCondition::kHealthy &&
+          it->second.healthcheck.kind == config::Healthcheck::Kind::kNone) {
+        return InvalidInput(fmt::format(
+            "{}: services.{}.depends_on.{}: condition service_healthy, but {} has no "
+            "healthcheck (add one, or use condition service_started)",
+            svc.loc.ToString(), name, dep.service, dep.service));
+      }
+    }
+    const ServiceRun* run = FindRun(name);
+    if (run && run->started && !run->stopping) continue;  // already up: its ports are ours
+    if (svc.RunsInContainer()) {
+      if (!container_) container_ = opts_.detect_container_engine
+                                        ? opts_.detect_container_engine()
+                                        : Result<runtime::ContainerEngine>(
+                                              NotFound("no container engine configured"));
+      if (!container_->ok()) {
+        return FailedPrecondition(fmt::format(
+            "service {} runs image \"{}\", which needs podman or docker, and none answers ({}); "
+            "give it x-slipway.command to run on the host, or start a container engine",
+            name, svc.image, container_->status().message()));
+      }
+    }
+    for (const config::PortMapping& port : svc.ports) {
+      if (port.published <= 0) continue;
+      std::string host = port.host_ip.empty() ? "0.0.0.0" : port.host_ip;
+      if (!net::PortInUse(host, port.published)) continue;
+      std::string msg = fmt::format("{}: services.{}.ports: port {} is already in use",
+                                    port.loc.ToString(), name, port.published);
+      if (auto owner = net::FindPortOwner(port.published)) {
+        msg += fmt::format(" by pid {} ({})", owner->pid, owner->command);
+      }
+      if (!port.published_var.empty()) {
+        msg += fmt::format("; set {} to a free port", port.published_var);
+      } else {
+        msg += "; stop that process or publish another port";
+      }
+      return FailedPrecondition(msg);
+    }
+  }
+  return Status::OK();
+}
+
+void Engine::Up(std::vector<std::string> services, UpOptions opts,
+                std::function<void(Status)> done) {
+  auto order = StartOrder(project_, services);
+  if (!order.ok()) {
+    done(order.status());
+    return;
+  }
+  // A running service whose definition changed is recreated: stop it first, then come back.
+  std::vector<std::string> stale;
+  for (const std::string& name : *order) {
+    const ServiceRun* run = FindRun(name);
+    if (run && run->started && !run->stopping &&
+        run->spec_hash != SpecHash(project_.services.at(name))) {
+      stale.push_back(name);
+    }
+  }
+  if (!stale.empty()) {
+    auto alive = alive_;
+    Stop(stale, [this, alive, services = std::move(services), opts, done = std::move(done)] {
+      if (*alive) Up(services, opts, done);
+    });
+    return;
+  }
+  if (Status st = CheckStartable(*order); !st.ok()) {
+    done(st);
+    return;
+  }
+  auto op = std::make_unique<UpOp>();
+  op->order = std::move(order).value();
+  op->targets = services.empty() ? std::set<std::string>(op->order.begin(), op->order.end())
+                                 : std::set<std::string>(services.begin(), services.end());
+  op->opts = opts;
+  op->done = std::move(done);
+  UpOp* raw = op.get();
+  auto alive = alive_;
+  op->timer = loop_->RunAfter(opts.timeout, [this, alive, raw] {
+    if (!*alive) return;
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      if (ops_[i].get() != raw) continue;
+      std::string pending;
+      for (const auto& name : raw->order) {
+        std::string why;
+        if (ServiceGoal(*runs_[name], raw->opts.wait, &why) != Settle::kSettled) {
+          pending += pending.empty() ? name : ", " + name;
+        }
+      }
+      FinishOp(i, DeadlineExceeded(fmt::format("timed out after {} ms waiting for {}",
+                                               raw->opts.timeout.count(), pending)));
+      return;
+    }
+  });
+  for (const std::string& name : op->order) Run(name);
+  ops_.push_back(std::move(op));
+  Pump();
+}
+
+Engine::Settle Engine::DependencyState(const config::Dependency& dep, std::string* why) const {
+  const ServiceRun* run = FindRun(dep.service);
+  if (!run || !run->started) return Settle::kPending;
+  if (!run->spawn_error.empty()) {
+    *why = run->spawn_error;
+    return Settle::kFailed;
+  }
+  size_t running = 0, healthy = 0, completed = 0;
+  for (const auto& ir : run->instances) {
+    const runtime::Instance& inst = *ir->instance;
+    switch (inst.state()) {
+      case InstanceState::kRunning:
+        ++running;
+        break;
+      case InstanceState::kExited:
+        if (inst.last_exit() && inst.last_exit()->success()) {
+          ++completed;
+        } else if (dep.condition != DependsCondition::kStarted) {
+          *why = fmt::format("{}.{} {}", dep.service, inst.spec().index,
+                             inst.last_exit() ? inst.last_exit()->ToString() : "exited");
+          return Settle::kFailed;
+        }
+        break;
+      case InstanceState::kFailed:
+        *why = fmt::format("{}.{} failed", dep.service, inst.spec().index);
+        return Settle::kFailed;
+      default:
+        break;
+    }
+    if (ir->health && ir->health->state() == HealthState::kHealthy) ++healthy;
+    if (dep.condition == DependsCondition::kHealthy && ir->health &&
+        ir->health->state() == HealthState::kUnhealthy) {
+      *why = fmt::format("{}.{} is unhealthy", dep.service, inst.spec().index);
+      return Settle::kFailed;
+    }
+  }
+  size_t n = run->instances.size();
+  switch (dep.condition) {
+    case DependsCondition::kStarted:
+      return Settle::kSettled;  // every instance was started
+    case DependsCondition::kHealthy:
+      return healthy == n ? Settle::kSettled : Settle::kPending;
+    case DependsCondition::kCompletedSuccessfully:
+      return completed == n ? Settle::kSettled : Settle::kPending;
+  }
+  return Settle::kPending;
+}
+
+Engine::Settle Engine::ServiceGoal(const ServiceRun& run, bool wait, std::string* why) const {
+  if (!run.spawn_error.empty()) {
+    *why = run.spawn_error;
+    return Settle::kFailed;
+  }
+  if (!run.started) return Settle::kPending;
+  bool has_health = run.spec.healthcheck.kind != config::Healthcheck::Kind::kNone;
+  bool all_done = true;
+  for (const auto& ir : run.instances) {
+    const runtime::Instance& inst = *ir->instance;
+    if (inst.state() == InstanceState::kFailed) {
+      *why = fmt::format("{}.{} failed{}", run.spec.name, inst.spec().index,
+                         inst.last_exit() ? ": " + inst.last_exit()->ToString() : "");
+      return Settle::kFailed;
+    }
+    if (inst.state() == InstanceState::kExited) {
+      if (inst.last_exit() && !inst.last_exit()->success()) {
+        *why = fmt::format("{}.{} {}", run.spec.name, inst.spec().index,
+                           inst.last_exit()->ToString());
+        return Settle::kFailed;
+      }
+      continue;  // completed successfully: a one-shot job is done
+    }
+    if (!wait) continue;
+    if (inst.state() != InstanceState::kRunning) {
+      all_done = false;
+      continue;
+    }
+    if (has_health && ir->health) {
+      if (ir->health->state() == HealthState::kUnhealthy) {
+        *why = fmt::format("{}.{} is unhealthy", run.spec.name, inst.spec().index);
+        if (ir->health->last() && !ir->health->last()->output.empty()) {
+          *why += ": " + ir->health->last()->output;
+        }
+        return Settle::kFailed;
+      }
+      if (ir->health->state() != HealthState::kHealthy) all_done = false;
+    }
+  }
+  return all_done ? Settle::kSettled : Settle::kPending;
+}
+
+void Engine::Pump() {
+  // Callbacks fired while starting services re-enter here; run again instead of recursing.
+  if (pumping_) {
+    pump_again_ = true;
+    return;
+  }
+  pumping_ = true;
+  do {
+    pump_again_ = false;
+    for (size_t i = 0; i < ops_.size();) {
+      UpOp& op = *ops_[i];
+      Status failure;
+      bool all_settled = true;
+      for (const std::string& name : op.order) {
+        ServiceRun& run = Run(name);
+        if (!run.started && !run.stopping) {
+          const config::Service& svc = project_.services.at(name);
+          bool ready = true;
+          for (const config::Dependency& dep : svc.depends_on) {
+            if (!project_.services.count(dep.service)) continue;
+            std::string why;
+            Settle s = DependencyState(dep, &why);
+            if (s == Settle::kPending) {
+              ready = false;
+            } else if (s == Settle::kFailed) {
+              if (!dep.required) {
+                Record(name, 0, "warning",
+                       fmt::format("optional dependency {} failed: {}", dep.service, why));
+                continue;
+              }
+              failure = FailedPrecondition(fmt::format(
+                  "{} cannot start: dependency {} failed: {}{}", name, dep.service, why,
+                  LastLogLines(dep.service, 10)));
+              break;
+            }
+          }
+          if (!failure.ok()) break;
+          if (ready) {
+            Status st = StartService(run);
+            if (!st.ok()) {
+              failure = st;
+              break;
+            }
+          }
+        }
+        std::string why;
+        Settle s = ServiceGoal(run, op.opts.wait, &why);
+        if (s == Settle::kFailed) {
+          failure = FailedPrecondition(why + LastLogLines(name, 10));
+          break;
+        }
+        if (s == Settle::kPending) all_settled = false;
+      }
+      if (!failure.ok()) {
+        FinishOp(i, failure);
+        continue;  // FinishOp erased index i
+      }
+      if (all_settled) {
+        FinishOp(i, Status::OK());
+        continue;
+      }
+      ++i;
+    }
+  } while (pump_again_);
+  pumping_ = false;
+}
+
+void Engine::FinishOp(size_t index, Status st) {
+  std::shared_ptr<UpOp> op = std::move(ops_[index]);
+  ops_.erase(ops_.begin() + static_cast<long>(index));
+  loop_->Cancel(op->timer);
+  // Run the callback after the current dispatch: it may call back into the engine.
+  loop_->Post([op = std::move(op), st = std::move(st)] { op->done(st); });
+}
+
+Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& svc, int index) {
+  runtime::InstanceSpec spec;
+  spec.service = svc.name;
+  spec.index = index;
+  ASSIGN_OR_RETURN(spec.port, runtime::PickFreePort());
+  spec.restart = svc.restart;
+  spec.stop_signal = svc.stop_signal;
+  spec.stop_grace = svc.stop_grace_period;
+
+  std::map<std::string, std::string> env = svc.environment;
+  env["PORT"] = std::to_string(spec.port);
+  env["SLIPWAY_PROJECT"] = project_.name;
+  env["SLIPWAY_SERVICE"] = svc.name;
+  env["SLIPWAY_INSTANCE"] = std::to_string(index);
+
+  if (svc.RunsInContainer()) {
+    SLIPWAY_CHECK(container_ && container_->ok());  // CheckStartable ran first
+    spec.process = (*container_)->BuildRunSpec(project_.name, svc, index, env);
+    spec.process.env = opts_.base_env;
+    spec.process.cwd = svc.working_dir;
+    return spec;
+  }
+  std::vector<std::string> argv;
+  if (svc.host_command) {
+    argv = *svc.host_command;
+  } else {
+    if (svc.entrypoint) argv = *svc.entrypoint;
+    if (svc.command) argv.insert(argv.end(), svc.command->begin(), svc.command->end());
+  }
+  if (argv.empty()) {
+    return InvalidInput(fmt::format("{}: services.{}: nothing to run on the host (give it "
+                                    "command, entrypoint or x-slipway.command)",
+                                    svc.loc.ToString(), svc.name));
+  }
+  spec.process.argv = std::move(argv);
+  spec.process.env = opts_.base_env;
+  for (auto& [k, v] : env) spec.process.env[k] = v;
+  spec.process.cwd = svc.working_dir;
+  spec.process.user = svc.user;
+  return spec;
+}
+
+Status Engine::StartService(ServiceRun& run) {
+  const config::Service& svc = project_.services.at(run.name);
+  // Old instances may be the very ones whose callback led here: destroy them later.
+  if (!run.instances.empty()) {
+    auto graveyard = std::make_shared<std::vector<std::unique_ptr<InstanceRun>>>(
+        std::move(run.instances));
+    loop_->Post([graveyard] {});
+    run.instances.clear();
+  }
+  run.spec = svc;
+  run.spec_hash = SpecHash(svc);
+  run.spawn_error.clear();
+  run.started = true;
+  auto alive = alive_;
+  const std::string name = svc.name;
+
+  for (int index = 1; index <= svc.replicas; ++index) {
+    auto spec = BuildInstanceSpec(svc, index);
+    if (!spec.ok()) {
+      run.spawn_error = spec.status().message();
+      Record(name, index, "failed", run.spawn_error);
+      return spec.status();
+    }
+    auto ir = std::make_unique<InstanceRun>();
+    InstanceRun* irp = ir.get();
+    runtime::Instance::Observer obs;
+    obs.on_started = [this, alive, irp, name](runtime::Instance& inst) {
+      if (!*alive) return;
+      Record(name, inst.spec().index, irp->ever_started ? "restarted" : "started",
+             fmt::format("pid {}, PORT {}", inst.pid(), inst.spec().port));
+      irp->ever_started = true;
+      if (irp->health) irp->health->Start();
+      NotifyTopology();
+      Pump();
+    };
+    obs.on_exit = [this, alive, irp, name](runtime::Instance& inst, runtime::ExitStatus st,
+                                           bool will_restart) {
+      if (!*alive) return;
+      if (irp->health) irp->health->Stop();
+      std::string msg = st.ToString();
+      if (will_restart) {
+        auto wait = std::chrono::duration_cast<Duration>(inst.next_restart_at() - loop_->Now());
+        msg += fmt::format("; restarting in {} ms", std::max<int64_t>(0, wait.count()));
+      }
+      Record(name, inst.spec().index, "exited", msg);
+      NotifyTopology();
+      Pump();
+    };
+    obs.on_spawn_error = [this, alive, name](runtime::Instance& inst, const Status& st) {
+      if (!*alive) return;
+      Record(name, inst.spec().index, "failed", st.message());
+      Pump();
+    };
+    ir->instance = std::make_unique<runtime::Instance>(loop_, std::move(spec).value(), logs_,
+                                                       std::move(obs));
+    if (svc.healthcheck.kind != config::Healthcheck::Kind::kNone) {
+      health::ProbeTarget target;
+      target.port = ir->instance->spec().port;
+      target.exec_base = ir->instance->spec().process;
+      const int idx = index;
+      ir->health = std::make_unique<health::HealthMonitor>(
+          loop_, svc.healthcheck, std::move(target),
+          [this, alive, name, idx](HealthState, HealthState now, const health::ProbeResult& last) {
+            if (!*alive) return;
+            Record(name, idx, std::string(health::HealthStateName(now)), last.output);
+            NotifyTopology();
+            Pump();
+          });
+    }
+    run.instances.push_back(std::move(ir));
+  }
+  for (auto& ir : run.instances) {
+    Status st = ir->instance->Start();
+    if (!st.ok()) {
+      run.spawn_error = st.message();
+      Record(name, ir->instance->spec().index, "failed", st.message());
+      return st;
+    }
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------
+// Stop
+
+void Engine::Stop(std::vector<std::string> services, std::function<void()> done) {
+  std::set<std::string> names;
+  if (services.empty()) {
+    for (const auto& [name, run] : runs_) {
+      if (run->started) names.insert(name);
+    }
+  } else {
+    // The named services and, transitively, the running services that depend on them.
+    std::vector<std::string> work(services.begin(), services.end());
+    while (!work.empty()) {
+      std::string name = work.back();
+      work.pop_back();
+      if (!names.insert(name).second) continue;
+      for (const std::string& dependent : Dependents(project_, name)) {
+        const ServiceRun* run = FindRun(dependent);
+        if (run && run->started) work.push_back(dependent);
+      }
+    }
+  }
+  // Up operations waiting on a service that is going away can never finish.
+  for (size_t i = 0; i < ops_.size();) {
+    bool hit = std::any_of(ops_[i]->order.begin(), ops_[i]->order.end(),
+                           [&](const std::string& n) { return names.count(n) > 0; });
+    if (hit) {
+      FinishOp(i, Aborted("stopped while starting"));
+    } else {
+      ++i;
+    }
+  }
+  std::vector<std::string> order =
+      StopOrder(project_, std::vector<std::string>(names.begin(), names.end()));
+  StopServices(std::move(order), 0, std::move(done));
+}
+
+void Engine::StopServices(std::vector<std::string> order, size_t next,
+                          std::function<void()> done) {
+  while (next < order.size()) {
+    auto it = runs_.find(order[next]);
+    if (it != runs_.end() && it->second->started && !it->second->instances.empty()) break;
+    if (it != runs_.end()) it->second->started = false;
+    ++next;
+  }
+  if (next == order.size()) {
+    done();
+    return;
+  }
+  ServiceRun& run = *runs_[order[next]];
+  run.stopping = true;
+  auto remaining = std::make_shared<size_t>(run.instances.size());
+  auto alive = alive_;
+  auto shared_order = std::make_shared<std::vector<std::string>>(std::move(order));
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& ir : run.instances) {
+    if (ir->health) ir->health->Stop();
+    ir->instance->Stop([this, alive, &run, remaining, shared_order, next, shared_done] {
+      if (!*alive || --*remaining > 0) return;
+      run.started = false;
+      run.stopping = false;
+      Record(run.name, 0, "stopped", "");
+      NotifyTopology();
+      // Continue from the loop, not from inside the last instance's callback.
+      loop_->Post([this, alive, shared_order, next, shared_done] {
+        if (*alive) StopServices(std::move(*shared_order), next + 1, std::move(*shared_done));
+      });
+    });
+  }
+}
+
+void Engine::Restart(std::vector<std::string> services, std::function<void(Status)> done) {
+  auto alive = alive_;
+  Stop(services, [this, alive, services, done = std::move(done)] {
+    if (*alive) Up(services, UpOptions{}, done);
+  });
+}
+
+void Engine::NotifyTopology() {
+  if (on_topology_) on_topology_();
+}
+
+// ---------------------------------------------------------------------------------------
+// Views
+
+nlohmann::json Engine::Ps() const {
+  nlohmann::json rows = nlohmann::json::array();
+  MonoTime now = loop_->Now();
+  for (const auto& [name, svc] : project_.services) {
+    std::vector<std::string> published;
+    for (const auto& p : svc.ports) {
+      if (p.published > 0) {
+        published.push_back(fmt::format("{}:{}->{}/{}", p.host_ip.empty() ? "0.0.0.0" : p.host_ip,
+                                        p.published, p.target, p.protocol));
+      }
+    }
+    const ServiceRun* run = FindRun(name);
+    if (!run || run->instances.empty()) {
+      rows.push_back({{"service", name},
+                      {"instance", 0},
+                      {"state", run && !run->spawn_error.empty() ? "failed" : "not started"},
+                      {"health", ""},
+                      {"pid", 0},
+                      {"port", 0},
+                      {"ports", published},
+                      {"restarts", 0},
+                      {"uptime_s", 0},
+                      {"exit", run ? run->spawn_error : ""}});
+      continue;
+    }
+    for (const auto& ir : run->instances) {
+      const runtime::Instance& inst = *ir->instance;
+      bool running = inst.state() == InstanceState::kRunning;
+      double uptime =
+          running ? std::chrono::duration<double>(now - inst.started_at()).count() : 0.0;
+      rows.push_back({{"service", name},
+                      {"instance", inst.spec().index},
+                      {"state", std::string(runtime::InstanceStateName(inst.state()))},
+                      {"health", ir->health ? std::string(health::HealthStateName(ir->health->state()))
+                                            : ""},
+                      {"pid", running ? inst.pid() : 0},
+                      {"port", inst.spec().port},
+                      {"ports", published},
+                      {"restarts", inst.restarts()},
+                      {"uptime_s", uptime},
+                      {"exit", inst.last_exit() ? inst.last_exit()->ToString() : ""}});
+    }
+  }
+  return rows;
+}
+
+std::vector<ServiceEndpoints> Engine::Endpoints() const {
+  std::vector<ServiceEndpoints> out;
+  for (const auto& [name, run] : runs_) {
+    ServiceEndpoints ep;
+    ep.service = name;
+    ep.started = run->started && !run->stopping;
+    for (const auto& ir : run->instances) {
+      const runtime::Instance& inst = *ir->instance;
+      if (inst.state() != InstanceState::kRunning) continue;
+      if (ir->health && ir->health->state() != HealthState::kHealthy) continue;
+      ep.instances.emplace_back(fmt::format("{}.{}", name, inst.spec().index), inst.spec().port);
+    }
+    out.push_back(std::move(ep));
+  }
+  return out;
+}
+
+}  // namespace slipway::engine

@@ -1,0 +1,127 @@
+// Engine: brings a project's services up in dependency order and keeps them there.
+//
+// The engine holds the desired project (config::Project) and, per service, the supervised
+// instances that run it (runtime::Instance) with their health monitors. Up() starts the
+// requested services and their dependencies: a service starts only when each of its
+// `depends_on` conditions holds (started, healthy, completed successfully); independent
+// services start together. Every instance change is recorded as an event in the store and
+// re-evaluates the pending work, so progress is driven by process and probe events, never by
+// polling.
+//
+// Ownership and threads: the daemon owns the engine, the store and the log store; every
+// method and every callback runs on the control loop's thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "config/project.h"
+#include "health/monitor.h"
+#include "net/event_loop.h"
+#include "runtime/container.h"
+#include "runtime/instance.h"
+#include "runtime/log_store.h"
+#include "store/store.h"
+
+namespace slipway::engine {
+
+struct EngineOptions {
+  // Environment every host process starts from (PATH, HOME, ...); the service's own
+  // `environment` and Slipway's variables (PORT, SLIPWAY_*) go on top.
+  std::map<std::string, std::string> base_env;
+  // Finds a container engine for image-only services. Called at most once, lazily.
+  std::function<Result<runtime::ContainerEngine>()> detect_container_engine;
+};
+
+struct UpOptions {
+  bool wait = false;          // also wait for health (running is enough otherwise)
+  Duration timeout{300'000};  // the whole operation
+};
+
+// What the proxy needs to route to a service: its instances' internal ports.
+struct ServiceEndpoints {
+  std::string service;
+  bool started = false;  // the service is up (its published ports belong to the proxy)
+  std::vector<std::pair<std::string, int>> instances;  // (id "api.2", port), ready only
+};
+
+class Engine {
+ public:
+  Engine(net::EventLoop* loop, store::Store* store, runtime::LogStore* logs, EngineOptions opts);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Installs a newly loaded project. Running services keep running; a running service whose
+  // resolved definition changed is recreated by the next Up() that covers it.
+  void SetProject(config::Project project);
+  const config::Project& project() const { return project_; }
+
+  // Starts `services` (empty = all) and what they depend on. `done` gets OK once each of them
+  // is settled (started, or healthy/running with opts.wait, or completed), or the first
+  // failure: a service that could not start, exited while others wait on it, became
+  // unhealthy with opts.wait, or the timeout. Bad requests (unknown service, cycle, a port in
+  // use, no container engine) fail before anything starts.
+  void Up(std::vector<std::string> services, UpOptions opts, std::function<void(Status)> done);
+
+  // Stops `services` (empty = all running) and, first, the running services that depend on
+  // them. `done` runs once every process is gone.
+  void Stop(std::vector<std::string> services, std::function<void()> done);
+
+  // Stop then Up (no dependency waits for the restarted services beyond their own).
+  void Restart(std::vector<std::string> services, std::function<void(Status)> done);
+
+  // One row per instance (or per service never started): the `ps` table.
+  nlohmann::json Ps() const;
+  // Running instances per service, for the proxy's routing table.
+  std::vector<ServiceEndpoints> Endpoints() const;
+
+  // Runs after any instance starts, stops or changes health (the proxy's routes follow it).
+  void SetTopologyListener(std::function<void()> fn) { on_topology_ = std::move(fn); }
+
+ private:
+  struct InstanceRun;
+  struct ServiceRun;
+  struct UpOp;
+  enum class Settle { kPending, kSettled, kFailed };
+
+  ServiceRun& Run(const std::string& name);
+  const ServiceRun* FindRun(const std::string& name) const;
+  Status CheckStartable(const std::vector<std::string>& order);
+  Status StartService(ServiceRun& run);
+  Result<runtime::InstanceSpec> BuildInstanceSpec(const config::Service& svc, int index);
+  // Whether `dep`'s condition holds (kSettled), cannot hold any more (kFailed, with reason).
+  Settle DependencyState(const config::Dependency& dep, std::string* why) const;
+  Settle ServiceGoal(const ServiceRun& run, bool wait, std::string* why) const;
+  void Pump();
+  void FinishOp(size_t index, Status st);
+  void Record(const std::string& service, int instance, const std::string& kind,
+              const std::string& message);
+  std::string LastLogLines(const std::string& service, size_t n) const;
+  void StopServices(std::vector<std::string> order, size_t next, std::function<void()> done);
+  void NotifyTopology();
+
+  net::EventLoop* loop_;
+  store::Store* store_;
+  runtime::LogStore* logs_;
+  EngineOptions opts_;
+  config::Project project_;
+  std::map<std::string, std::unique_ptr<ServiceRun>> runs_;
+  std::vector<std::unique_ptr<UpOp>> ops_;
+  std::optional<Result<runtime::ContainerEngine>> container_;
+  std::function<void()> on_topology_;
+  bool pumping_ = false;
+  bool pump_again_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace slipway::engine
