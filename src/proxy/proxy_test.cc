@@ -329,7 +329,7 @@ TEST_F(ProxyTest, UpstreamResponseTimeoutGives504) {
   opt.response_head_timeout = Duration(200);
   StartProxy(opt);
   ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
-  ClientResponse r = Do(Get("/slow?ms=1500"));
+  ClientResponse r = Do(Get("/slow?ms=500"));
   EXPECT_EQ(r.status, 504);
 }
 
@@ -467,6 +467,36 @@ TEST_F(ProxyTest, RoutesByPathWithStripPrefix) {
   std::string text = registry_->RenderPrometheus();
   EXPECT_NE(text.find("slipway_http_requests_total{route=\"api\",set=\"blue\",code_class=\"2xx\"} 1"),
             std::string::npos);
+}
+
+TEST_F(ProxyTest, IdleClientConnectionsAreSmall) {
+  UpstreamServer up("a");
+  ProxyOptions opt;
+  opt.workers = 1;
+  StartProxy(opt);
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  constexpr int kConns = 3000;
+  std::vector<int> fds;
+  // Warm up allocator pools, then measure only the steady growth per connection.
+  for (int i = 0; i < 100; ++i) fds.push_back(Connect());
+  long before = RssKiB();
+  for (int i = 0; i < kConns; ++i) {
+    int fd = Connect();
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  // Each connection has served one request, so its parser has seen a real head.
+  std::string buf;
+  for (int i = 0; i < kConns; ++i) {
+    buf.clear();
+    ASSERT_EQ(Exchange(fds[100 + i], Get("/id"), &buf).status, 200);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the worker accept all
+  long after = RssKiB();
+  double per_conn = (after - before) * 1024.0 / kConns;
+  std::printf("RSS per idle client connection: %.0f bytes (client fds included)\n", per_conn);
+  EXPECT_LT(per_conn, 4096);
+  for (int fd : fds) close(fd);
 }
 
 }  // namespace

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# bench/proxy.sh — throughput and latency of one upstream (tools/testapp) reached directly,
+# through Slipway's proxy, through nginx and through HAProxy, with wrk at 50 and 200
+# connections, all in one run. Prints a table and the ratios Slipway/nginx, Slipway/HAProxy.
+# Not a timed test. Usage (from the repo root, after building testapp and proxy_tests):
+#   bench/proxy.sh [BUILD_DIR]          (default: build)
+# Knobs (env): DURATION (s per run, 10), CONNS ("50 200"), LOAD_CPU (wrk, 0), UP_CPU
+# (testapp, 0), PROXY_CPU (the proxy under test, 1), SYSCALLS=1 (also count syscalls per
+# request of each proxy with strace -c on a short run).
+# The Slipway proxy runs from the proxy_tests binary (ProxyBench.DISABLED_Serve) with one worker,
+# like nginx (worker_processes 1) and HAProxy (nbthread 1): one core each, same pinning.
+set -euo pipefail
+
+BUILD=${1:-build}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-"50 200"}
+LOAD_CPU=${LOAD_CPU:-0}
+UP_CPU=${UP_CPU:-0}
+PROXY_CPU=${PROXY_CPU:-1}
+SYSCALLS=${SYSCALLS:-0}
+
+TESTAPP=$BUILD/testapp
+PROXY_TESTS=$BUILD/proxy_tests
+for b in "$TESTAPP" "$PROXY_TESTS"; do
+  [[ -x $b ]] || { echo "missing $b: build targets testapp and proxy_tests first" >&2; exit 2; }
+done
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx)
+command -v haproxy >/dev/null || need+=(haproxy)
+if [[ $SYSCALLS == 1 ]] && ! command -v strace >/dev/null; then need+=(strace); fi
+if ((${#need[@]})); then
+  apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+wait_port() {
+  for _ in $(seq 1 100); do
+    if (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "port $1 never opened; logs:" >&2
+  tail -n 5 "$TMP"/*.log "$TMP"/nginx/error.log >&2 2>/dev/null || true
+  return 1
+}
+
+UP=$(free_port)
+HOST=127.0.0.1 PORT=$UP THREADS=1 taskset -c "$UP_CPU" "$TESTAPP" >"$TMP/testapp.log" 2>&1 &
+PIDS+=($!)
+wait_port "$UP"
+
+# --- nginx: one worker, keep-alive to the upstream.
+NG=$(free_port)
+mkdir -p "$TMP/nginx"
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  upstream app { server 127.0.0.1:$UP; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NG;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+EOF
+taskset -c "$PROXY_CPU" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
+PIDS+=($!)
+NGINX_PID=$!
+
+# --- HAProxy: one thread, keep-alive and connection reuse to the upstream.
+HA=$(free_port)
+cat >"$TMP/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  option forwardfor
+  http-reuse always
+frontend f
+  bind 127.0.0.1:$HA
+  default_backend b
+backend b
+  server s1 127.0.0.1:$UP
+EOF
+taskset -c "$PROXY_CPU" haproxy -f "$TMP/haproxy.cfg" -db >"$TMP/haproxy.log" 2>&1 &
+PIDS+=($!)
+HAPROXY_PID=$!
+
+# --- Slipway: one worker.
+SW=$(free_port)
+SLIPWAY_BENCH_PORT=$SW SLIPWAY_BENCH_UPSTREAMS=$UP SLIPWAY_BENCH_WORKERS=1 \
+  SLIPWAY_BENCH_SECONDS=100000 taskset -c "$PROXY_CPU" "$PROXY_TESTS" \
+  --gtest_also_run_disabled_tests --gtest_filter=ProxyBench.DISABLED_Serve >"$TMP/slipway.log" 2>&1 &
+PIDS+=($!)
+SLIPWAY_PID=$!
+
+wait_port "$NG"
+wait_port "$HA"
+wait_port "$SW"
+
+# Latency from wrk's "--latency" block, in ms.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else printf "%s", v }'
+}
+declare -A RPS P50 P99
+run() {  # name port conns
+  local out
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$3" -d"${DURATION}s" --latency "http://127.0.0.1:$2/")
+  RPS[$1,$3]=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  P50[$1,$3]=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
+  P99[$1,$3]=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
+  if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
+    echo "warning: $1 at $3 connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
+  fi
+}
+
+echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "kernel: $(uname -r); $(nginx -v 2>&1); $(haproxy -v | head -1)"
+echo "pinning: wrk -t1 on cpu $LOAD_CPU, testapp (1 thread) on cpu $UP_CPU, proxy under test on cpu $PROXY_CPU"
+echo "wrk: ${DURATION}s per run, connections: $CONNS"
+echo
+for c in $CONNS; do
+  for t in direct:$UP slipway:$SW nginx:$NG haproxy:$HA; do
+    run "${t%%:*}" "${t##*:}" "$c"
+    sleep 1
+  done
+done
+
+printf '%-8s %6s %12s %10s %10s\n' target conns req/s p50_ms p99_ms
+for c in $CONNS; do
+  for t in direct slipway nginx haproxy; do
+    printf '%-8s %6s %12s %10s %10s\n' "$t" "$c" "${RPS[$t,$c]}" "${P50[$t,$c]}" "${P99[$t,$c]}"
+  done
+done
+echo
+for c in $CONNS; do
+  awk -v c="$c" -v s="${RPS[slipway,$c]}" -v n="${RPS[nginx,$c]}" -v h="${RPS[haproxy,$c]}" \
+    -v d="${RPS[direct,$c]}" -v sp="${P99[slipway,$c]}" -v np="${P99[nginx,$c]}" \
+    -v hp="${P99[haproxy,$c]}" 'BEGIN {
+      best = n > h ? n : h; bp = n > h ? np : hp
+      printf "c=%s: slipway/nginx %.2fx, slipway/haproxy %.2fx, slipway/best %.2fx, slipway/direct %.2f; p99 slipway %.3f ms vs best %.3f ms\n",
+        c, s / n, s / h, s / best, s / d, sp, bp }'
+done
+
+if [[ $SYSCALLS == 1 ]]; then
+  echo
+  echo "syscalls per request (strace -c -f, wrk -c50 for 3 s; strace slows the proxy, counts are what matter):"
+  for t in slipway:$SLIPWAY_PID:$SW nginx:$NGINX_PID:$NG haproxy:$HAPROXY_PID:$HA; do
+    IFS=: read -r name pid port <<<"$t"
+    strace -c -f -p "$pid" -o "$TMP/strace.$name" &
+    spid=$!
+    sleep 0.5
+    reqs=$(taskset -c "$LOAD_CPU" wrk -t1 -c50 -d3s "http://127.0.0.1:$port/" | awk '/requests in/ {print $1}')
+    kill -INT "$spid"; wait "$spid" 2>/dev/null || true
+    calls=$(awk '$NF=="total" {print $4}' "$TMP/strace.$name")
+    printf '  %-8s %s requests, %s syscalls, %.2f per request\n' "$name" "$reqs" "$calls" \
+      "$(awk -v a="$calls" -v b="$reqs" 'BEGIN {print (b > 0 ? a / b : 0)}')"
+    awk 'NR>2 && !/^-/ && $NF!="total" {printf "      %-14s %s\n", $NF, $4}' "$TMP/strace.$name" | head -8
+  done
+fi
