@@ -36,6 +36,7 @@ struct Exchange {
   bool resp_started = false;  // any response byte from upstream
   bool head_sent = false;     // response head sent to the client
   bool resp_done = false;
+  bool dechunk = false;  // HTTP/1.0 client, chunked response: forward decoded bytes
   bool close_client = false;
   bool up_reusable = true;
   std::string up_in;
@@ -739,7 +740,7 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     return;
   }
   if (ex.head_sent && !ex.resp_done) {
-    FeedResponseBody(data);
+    FeedResponseBody({}, data);
     return;
   }
   if (ex.resp_done) {
@@ -786,11 +787,12 @@ void ClientConn::OnUpstreamData(std::string_view data) {
       continue;
     }
     ex.status = code;
+    ex.dechunk = parser_.version_minor() == 0 && ex.resp.body_kind() == http::BodyKind::kChunked;
     const WorkerTable& wt = *ex.wt;
     bool close = ex.close_client || !parser_.KeepAlive() || !ex.resp.KeepAlive() ||
                  wt.listener_closed[ex.listener] ||
                  wt.set_draining[ex.listener][ex.route][ex.set] ||
-                 ex.resp.body_kind() == http::BodyKind::kUntilClose || !ex.req_done;
+                 ex.resp.body_kind() == http::BodyKind::kUntilClose || !ex.req_done || ex.dechunk;
     if (!ex.resp.KeepAlive()) ex.up_reusable = false;
     ex.close_client = close;
     BuildClientHead(ex.resp, close, false);
@@ -807,60 +809,42 @@ void ClientConn::OnUpstreamData(std::string_view data) {
       return;
     }
     // Send the head together with the first body bytes (one writev).
-    std::string head;
-    head.swap(w_->head_buf());
-    std::string_view h = head;
-    size_t used = 0;
-    bool done = false;
-    while (used < rest.size()) {
-      auto step = ex.resp_body.Decode(rest.substr(used));
-      used += step.consumed;
-      if (step.state == http::BodyReader::State::kDone) {
-        done = true;
-        break;
-      }
-      if (step.state == http::BodyReader::State::kError) {
-        SendClient(h, rest.substr(0, used));
-        head.swap(w_->head_buf());
-        CloseNow();
-        return;
-      }
-      if (step.consumed == 0) break;
-    }
-    SendClient(h, rest.substr(0, used));
-    head.swap(w_->head_buf());
-    if (fd_ < 0) return;
-    if (done) {
-      if (used < rest.size()) ex.up_reusable = false;
-      ex.resp_done = true;
-      FinishExchange();
-    }
+    FeedResponseBody(w_->head_buf(), rest);
     return;
   }
   OnUpstreamFailure(UpstreamError::kBadResponse);
 }
 
-void ClientConn::FeedResponseBody(std::string_view data) {
+// Forwards the body bytes in `data` (after `head`, which may be empty) as received, or decoded
+// for an HTTP/1.0 client of a chunked response (that client cannot parse chunks; the end of
+// its body is the end of the connection).
+void ClientConn::FeedResponseBody(std::string_view head, std::string_view data) {
   Exchange& ex = *ex_;
   size_t used = 0;
   bool done = false;
+  bool error = false;
+  std::string decoded;
   while (used < data.size()) {
     auto step = ex.resp_body.Decode(data.substr(used));
     used += step.consumed;
+    if (ex.dechunk) decoded.append(step.data);
     if (step.state == http::BodyReader::State::kDone) {
       done = true;
       break;
     }
     if (step.state == http::BodyReader::State::kError) {
-      SendClient(data.substr(0, used));
-      Metrics().CountError(w_->index(), UpstreamError::kBadResponse);
-      CloseNow();
-      return;
+      error = true;
+      break;
     }
     if (step.consumed == 0) break;
   }
-  SendClient(data.substr(0, used));
+  SendClient(head, ex.dechunk ? std::string_view(decoded) : data.substr(0, used));
   if (fd_ < 0) return;
+  if (error) {
+    Metrics().CountError(w_->index(), UpstreamError::kBadResponse);
+    CloseNow();  // the client sees a truncated body, never a forged end
+    return;
+  }
   if (done) {
     if (used < data.size()) ex.up_reusable = false;
     ex.resp_done = true;
@@ -880,6 +864,7 @@ void ClientConn::BuildClientHead(const http::ResponseParser& resp, bool close, b
   for (const http::HeaderView& f : resp.headers()) {
     if (IsHopByHop(f.name)) continue;
     if (!connection.empty() && http::HasToken(connection, f.name)) continue;
+    if (ex_ && ex_->dechunk && http::EqualsIgnoreCase(f.name, "transfer-encoding")) continue;
     h += f.name;
     h += ": ";
     h += f.value;

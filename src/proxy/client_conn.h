@@ -69,7 +69,7 @@ class ClientConn {
   void ReadUpstream();
   void OnUpstreamData(std::string_view data);
   void OnUpstreamEof();
-  void FeedResponseBody(std::string_view data);
+  void FeedResponseBody(std::string_view head, std::string_view data);
   void BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade);
   void OnUpstreamFailure(UpstreamError kind);
   void FinishExchange();

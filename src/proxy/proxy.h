@@ -38,7 +38,7 @@ struct ProxyOptions {
   Duration passive_down{2'000};           // backend skipped after refused/reset connects
   int retry_after_seconds = 30;           // Retry-After in maintenance mode
   size_t max_buffer_bytes = 256 * 1024;   // per direction before reading pauses
-  size_t max_idle_per_backend = 64;       // idle upstream connections kept per worker
+  size_t max_idle_per_backend = 1024;     // idle upstream connections kept per worker
   BalancePolicy policy = BalancePolicy::kRoundRobin;
   Duration tick{50};                      // timeout check granularity
   Clock* clock = Clock::Real();           // must outlive the proxy

@@ -134,6 +134,17 @@ TEST_F(ProxyTest, ChunkedBothWays) {
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.head.Get("transfer-encoding"), "chunked");
   EXPECT_EQ(r.body, "hello world");
+  // An HTTP/1.0 client gets the chunked response decoded, delimited by the close.
+  {
+    int fd10 = Connect();
+    std::string b10;
+    ClientResponse r10 = Exchange(fd10, "GET /chunked HTTP/1.0\r\nHost: t\r\n\r\n", &b10);
+    EXPECT_TRUE(r10.ok);
+    EXPECT_EQ(r10.body, "hello world");
+    EXPECT_TRUE(r10.head.Get("transfer-encoding").empty());
+    EXPECT_EQ(r10.head.Get("connection"), "close");
+    close(fd10);
+  }
   // Still usable after both.
   r = Exchange(fd, Get("/id"), &buf);
   EXPECT_EQ(r.body, "a");
