@@ -73,7 +73,6 @@ class ClientConn {
   void BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade);
   void OnUpstreamFailure(UpstreamError kind);
   void FinishExchange();
-  void AbortExchange();
   void RespondLocal(int status, std::string_view body, std::string_view content_type,
                     std::string_view extra_headers, bool close);
   void SetDeadline(Deadline kind, Duration after);

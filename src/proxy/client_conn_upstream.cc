@@ -1,0 +1,398 @@
+// ClientConn, upstream half: connecting or reusing an upstream connection, sending the
+// request, reading and forwarding the response, tunnels, failures and retries. Same thread
+// rules as client_conn.h.
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "http/serializer.h"
+#include "proxy/client_conn.h"
+#include "proxy/exchange.h"
+
+namespace slipway::proxy {
+
+void ClientConn::Dispatch() {
+  Exchange& ex = *ex_;
+  const ProxyOptions& opt = w_->options();
+  ex.resp.Reset();
+  ex.resp.SetRequestMethod(ex.method);
+  ex.up_out.clear();
+  ex.up_out_off = 0;
+  ex.up = w_->TakeIdle(ex.backend);
+  if (ex.up) {
+    ex.up->owner = this;
+    SetDeadline(ex.req_done ? Deadline::kRespHead : Deadline::kRequest,
+                ex.req_done ? opt.response_head_timeout : opt.request_timeout);
+    SendUpstream(w_->head_buf());
+    return;
+  }
+  int err = 0;
+  ex.up = w_->Connect(ex.backend, this, &err);
+  if (!ex.up) {
+    OnUpstreamFailure(err == ECONNREFUSED ? UpstreamError::kConnectRefused
+                                          : UpstreamError::kReset);
+    return;
+  }
+  SetDeadline(Deadline::kConnect, opt.connect_timeout);
+  SendUpstream(w_->head_buf());
+}
+
+void ClientConn::SendUpstream(std::string_view data) {
+  Exchange& ex = *ex_;
+  if (!ex.up) return;  // closed after an early response; the body is dropped
+  UpstreamConn& u = *ex.up;
+  size_t sent = 0;
+  if (u.connected && u.writable && ex.up_out_off == ex.up_out.size()) {
+    ssize_t n;
+    do {
+      n = write(u.fd, data.data(), data.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN) {
+      // Reported by the read side (EOF/reset) with the right error kind.
+      u.writable = false;
+      ex.up_out.append(data);
+      return;
+    }
+    sent = n < 0 ? 0 : static_cast<size_t>(n);
+    if (sent < data.size()) u.writable = false;
+    if (sent == data.size()) return;
+  }
+  if (ex.up_out_off == ex.up_out.size()) {
+    ex.up_out.clear();
+    ex.up_out_off = 0;
+  }
+  ex.up_out.append(data.substr(sent));
+}
+
+void ClientConn::FlushUpstream() {
+  Exchange& ex = *ex_;
+  UpstreamConn& u = *ex.up;
+  while (ex.up_out_off < ex.up_out.size() && u.writable) {
+    ssize_t n = write(u.fd, ex.up_out.data() + ex.up_out_off, ex.up_out.size() - ex.up_out_off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      u.writable = false;
+      if (errno != EAGAIN) return;  // the read side reports it
+      break;
+    }
+    ex.up_out_off += n;
+  }
+  if (ex.up_out_off == ex.up_out.size()) {
+    std::string().swap(ex.up_out);
+    ex.up_out_off = 0;
+    if (readable_ && !ClientReadPaused()) ReadClient();
+  }
+}
+
+void ClientConn::OnUpstreamEvent(uint32_t events) {
+  if (!ex_ || !ex_->up) return;
+  UpstreamConn& u = *ex_->up;
+  if (!u.connected) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(u.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      OnUpstreamFailure(err == ECONNREFUSED ? UpstreamError::kConnectRefused
+                                            : UpstreamError::kReset);
+      return;
+    }
+    u.connected = true;
+    SetDeadline(ex_->req_done ? Deadline::kRespHead : Deadline::kRequest,
+                ex_->req_done ? w_->options().response_head_timeout
+                              : w_->options().request_timeout);
+  }
+  if (events & EPOLLOUT) {
+    u.writable = true;
+    FlushUpstream();
+    if (fd_ < 0 || !ex_ || !ex_->up) return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    ex_->up->readable = true;
+    ReadUpstream();
+  }
+}
+
+void ClientConn::ReadUpstream() {
+  char* buf = w_->upstream_scratch();
+  for (int i = 0; i < 64 && fd_ >= 0 && ex_ && ex_->up && ex_->up->readable; ++i) {
+    if (out_.size() - out_off_ > w_->options().max_buffer_bytes) return;  // back-pressure
+    ssize_t n = read(ex_->up->fd, buf, Worker::kScratch);
+    if (n > 0) {
+      if (static_cast<size_t>(n) < Worker::kScratch) ex_->up->readable = false;
+      OnUpstreamData(std::string_view(buf, n));
+      if (i == 63 && fd_ >= 0 && ex_ && ex_->up && ex_->up->readable) ScheduleResume();
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    ex_->up->readable = false;
+    if (n < 0 && errno == EAGAIN) return;
+    OnUpstreamEof();
+    return;
+  }
+}
+
+void ClientConn::OnUpstreamData(std::string_view data) {
+  Exchange& ex = *ex_;
+  ex.resp_started = true;
+  if (phase_ == Phase::kTunnel) {
+    SetDeadline(Deadline::kTunnel, w_->options().tunnel_idle_timeout);
+    SendClient(data);
+    return;
+  }
+  if (ex.head_sent && !ex.resp_done) {
+    FeedResponseBody({}, data);
+    return;
+  }
+  if (ex.resp_done) {
+    ex.up_reusable = false;  // bytes after a complete response: do not trust this connection
+    return;
+  }
+  std::string holder;
+  std::string_view buf = data;
+  if (!ex.up_in.empty()) {
+    ex.up_in.append(data);
+    holder.swap(ex.up_in);
+    buf = holder;
+  }
+  // Interim 1xx responses are forwarded and followed by the real one; bounded by the data.
+  for (int guard = 0; guard < 16; ++guard) {
+    http::ParseStatus st = ex.resp.Parse(buf);
+    if (st == http::ParseStatus::kNeedMore) {
+      ex.up_in.assign(buf);
+      return;
+    }
+    if (st == http::ParseStatus::kError) {
+      ex.up_reusable = false;
+      OnUpstreamFailure(UpstreamError::kBadResponse);
+      return;
+    }
+    int code = ex.resp.status_code();
+    std::string_view rest = buf.substr(ex.resp.head_size());
+    if (code == 101 && ex.upgrade) {
+      BuildClientHead(ex.resp, false, true);
+      SendClient(w_->head_buf());
+      ex.status = 101;
+      ex.head_sent = true;
+      StartTunnel(rest);
+      return;
+    }
+    if (code >= 100 && code < 200) {
+      BuildClientHead(ex.resp, false, false);
+      SendClient(w_->head_buf());
+      if (fd_ < 0) return;
+      ex.resp.Reset();
+      ex.resp.SetRequestMethod(ex.method);
+      buf = rest;
+      if (buf.empty()) return;
+      continue;
+    }
+    ex.status = code;
+    ex.dechunk = parser_.version_minor() == 0 && ex.resp.body_kind() == http::BodyKind::kChunked;
+    const WorkerTable& wt = *ex.wt;
+    bool close = ex.close_client || !parser_.KeepAlive() || !ex.resp.KeepAlive() ||
+                 wt.listener_closed[ex.listener] ||
+                 wt.set_draining[ex.listener][ex.route][ex.set] ||
+                 ex.resp.body_kind() == http::BodyKind::kUntilClose || !ex.req_done || ex.dechunk;
+    if (!ex.resp.KeepAlive()) ex.up_reusable = false;
+    ex.close_client = close;
+    BuildClientHead(ex.resp, close, false);
+    ex.head_sent = true;
+    ex.resp_body.Start(ex.resp.body_kind(), ex.resp.content_length());
+    SetDeadline(Deadline::kRequest, w_->options().request_timeout);
+    if (ex.resp_body.done()) {
+      SendClient(w_->head_buf());
+      if (!rest.empty()) ex.up_reusable = false;
+      if (fd_ >= 0) {
+        ex.resp_done = true;
+        FinishExchange();
+      }
+      return;
+    }
+    // Send the head together with the first body bytes (one writev).
+    FeedResponseBody(w_->head_buf(), rest);
+    return;
+  }
+  OnUpstreamFailure(UpstreamError::kBadResponse);
+}
+
+// Forwards the body bytes in `data` (after `head`, which may be empty) as received, or decoded
+// for an HTTP/1.0 client of a chunked response (that client cannot parse chunks; the end of
+// its body is the end of the connection).
+void ClientConn::FeedResponseBody(std::string_view head, std::string_view data) {
+  Exchange& ex = *ex_;
+  size_t used = 0;
+  bool done = false;
+  bool error = false;
+  std::string decoded;
+  while (used < data.size()) {
+    auto step = ex.resp_body.Decode(data.substr(used));
+    used += step.consumed;
+    if (ex.dechunk) decoded.append(step.data);
+    if (step.state == http::BodyReader::State::kDone) {
+      done = true;
+      break;
+    }
+    if (step.state == http::BodyReader::State::kError) {
+      error = true;
+      break;
+    }
+    if (step.consumed == 0) break;
+  }
+  SendClient(head, ex.dechunk ? std::string_view(decoded) : data.substr(0, used));
+  if (fd_ < 0) return;
+  if (error) {
+    Metrics().CountError(w_->index(), UpstreamError::kBadResponse);
+    CloseNow();  // the client sees a truncated body, never a forged end
+    return;
+  }
+  if (done) {
+    if (used < data.size()) ex.up_reusable = false;
+    ex.resp_done = true;
+    FinishExchange();
+  }
+}
+
+void ClientConn::BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade) {
+  std::string& h = w_->head_buf();
+  h.clear();
+  h += "HTTP/1.1 ";
+  h += std::to_string(resp.status_code());
+  h += ' ';
+  h += resp.reason();
+  h += "\r\n";
+  std::string_view connection = resp.Header("connection").value_or("");
+  for (const http::HeaderView& f : resp.headers()) {
+    if (IsHopByHop(f.name)) continue;
+    if (!connection.empty() && http::HasToken(connection, f.name)) continue;
+    if (ex_ && ex_->dechunk && http::EqualsIgnoreCase(f.name, "transfer-encoding")) continue;
+    h += f.name;
+    h += ": ";
+    h += f.value;
+    h += "\r\n";
+  }
+  if (upgrade) {
+    h += "Connection: upgrade\r\nUpgrade: ";
+    h += resp.Header("upgrade").value_or("");
+    h += "\r\n";
+  } else if (close) {
+    h += "Connection: close\r\n";
+  }
+  if (ex_ && !ex_->set_cookie.empty() && resp.status_code() >= 200) h += ex_->set_cookie;
+  h += "\r\n";
+}
+
+void ClientConn::StartTunnel(std::string_view rest) {
+  phase_ = Phase::kTunnel;
+  Exchange& ex = *ex_;
+  ex.up_reusable = false;
+  Metrics().CountResponse(w_->index(), 101,
+                          std::chrono::duration<double>(w_->Now() - head_start_).count());
+  SetDeadline(Deadline::kTunnel, w_->options().tunnel_idle_timeout);
+  if (!rest.empty()) SendClient(rest);
+  if (fd_ < 0) return;
+  if (!in_.empty()) {
+    std::string pending;
+    pending.swap(in_);
+    SendUpstream(pending);
+  }
+  if (readable_) ReadClient();
+}
+
+void ClientConn::OnUpstreamEof() {
+  Exchange& ex = *ex_;
+  if (phase_ == Phase::kTunnel) {
+    w_->CloseUpstream(std::move(ex.up));
+    CloseAfterFlush();
+    return;
+  }
+  if (ex.head_sent && !ex.resp_done) {
+    if (ex.resp_body.Finish() == http::BodyReader::State::kDone) {
+      ex.up_reusable = false;
+      ex.resp_done = true;
+      FinishExchange();
+    } else {
+      Metrics().CountError(w_->index(), UpstreamError::kReset);
+      CloseNow();  // the client sees a truncated body, never a forged end
+    }
+    return;
+  }
+  if (ex.resp_done) {
+    ex.up_reusable = false;
+    return;
+  }
+  OnUpstreamFailure(UpstreamError::kReset);
+}
+
+void ClientConn::OnUpstreamFailure(UpstreamError kind) {
+  Exchange& ex = *ex_;
+  const ProxyOptions& opt = w_->options();
+  bool fresh = ex.up && !ex.up->reused;
+  bool was_reused = ex.up && ex.up->reused;
+  if (ex.up) w_->CloseUpstream(std::move(ex.up));
+  bool nothing_received = !ex.resp_started;
+  // A pooled connection the backend closed meanwhile: not the backend's fault, resend once.
+  if (was_reused && kind == UpstreamError::kReset && nothing_received && !ex.replay.empty() &&
+      !ex.stale_retry_used) {
+    ex.stale_retry_used = true;
+    w_->head_buf() = ex.replay;
+    Dispatch();
+    return;
+  }
+  Metrics().CountError(w_->index(), kind);
+  if (kind == UpstreamError::kConnectRefused || (kind == UpstreamError::kReset && fresh) ||
+      kind == UpstreamError::kConnectTimeout)
+    ex.backend->health.down_until = w_->Now() + opt.passive_down;
+  bool retryable = kind == UpstreamError::kConnectRefused || kind == UpstreamError::kReset ||
+                   kind == UpstreamError::kConnectTimeout;
+  if (retryable && nothing_received && !ex.replay.empty() && !ex.retried) {
+    Balancer::Pick pick = ex.wt->balancers[ex.listener][ex.route].Select(
+        w_->Now(), -1, &ex.backend->health);
+    if (pick.ok()) {
+      BackendState* next = ex.wt->backends[ex.listener][ex.route][pick.set][pick.backend];
+      if (next != ex.backend) {
+        ex.retried = true;
+        Metrics().retries->Add(w_->index());
+        ex.backend->health.active--;
+        ex.set = pick.set;
+        ex.backend = next;
+        ex.backend->health.active++;
+        w_->head_buf() = ex.replay;
+        Dispatch();
+        return;
+      }
+    }
+  }
+  if (ex.head_sent) {
+    CloseNow();
+    return;
+  }
+  int status = 502;
+  std::string body = "upstream connection failed\n";
+  switch (kind) {
+    case UpstreamError::kConnectRefused:
+      body = "upstream refused the connection\n";
+      break;
+    case UpstreamError::kConnectTimeout:
+      status = 504;
+      body = "upstream connect timed out\n";
+      break;
+    case UpstreamError::kResponseTimeout:
+      status = 504;
+      body = "upstream response timed out\n";
+      break;
+    case UpstreamError::kBadResponse:
+      body = "upstream sent an invalid response\n";
+      break;
+    case UpstreamError::kReset:
+      body = "upstream closed the connection before a response\n";
+      break;
+    default:
+      break;
+  }
+  RespondLocal(status, body, "text/plain", "", !ex.req_done);
+}
+
+}  // namespace slipway::proxy

@@ -1,0 +1,60 @@
+// Exchange: the state of one request/response in flight on a ClientConn. Internal to
+// src/proxy; owned by its ClientConn and used only on that connection's worker thread. It exists
+// only while a request is in flight, so idle connections stay small.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "http/parser.h"
+#include "proxy/worker.h"
+
+namespace slipway::proxy {
+
+// Per-request state; exists only while a request is in flight, so idle connections stay small.
+struct Exchange {
+  explicit Exchange(const http::ParserLimits& req_limits)
+      : req_body(req_limits), resp(RespLimits(req_limits)), resp_body(RespLimits(req_limits)) {}
+  static http::ParserLimits RespLimits(const http::ParserLimits& l) {
+    http::ParserLimits r = l;
+    r.max_body_bytes = ~uint64_t{0};  // responses are not capped (1 GiB downloads stream)
+    return r;
+  }
+
+  std::shared_ptr<WorkerTable> wt;
+  int listener = -1, route = -1, set = -1;
+  BackendState* backend = nullptr;
+  std::unique_ptr<UpstreamConn> up;
+  std::string method;
+  bool upgrade = false;
+  bool req_done = false;
+  http::BodyReader req_body;
+  http::ResponseParser resp;
+  http::BodyReader resp_body;
+  bool resp_started = false;  // any response byte from upstream
+  bool head_sent = false;     // response head sent to the client
+  bool resp_done = false;
+  bool dechunk = false;  // HTTP/1.0 client, chunked response: forward decoded bytes
+  bool close_client = false;
+  bool up_reusable = true;
+  std::string up_in;
+  std::string up_out;
+  size_t up_out_off = 0;
+  std::string replay;  // request bytes to resend on a retry; empty = not retryable
+  bool retried = false;
+  bool stale_retry_used = false;
+  std::string set_cookie;
+  int status = 0;
+  uint64_t bytes_in = 0, bytes_out = 0;
+};
+
+// Hop-by-hop fields never forwarded as received (RFC 9110 section 7.6.1).
+inline bool IsHopByHop(std::string_view n) {
+  using http::EqualsIgnoreCase;
+  return EqualsIgnoreCase(n, "connection") || EqualsIgnoreCase(n, "keep-alive") ||
+         EqualsIgnoreCase(n, "proxy-connection") || EqualsIgnoreCase(n, "te") ||
+         EqualsIgnoreCase(n, "upgrade");
+}
+
+}  // namespace slipway::proxy
