@@ -96,6 +96,8 @@ struct Service {
   std::optional<std::vector<std::string>> entrypoint;  // compose `entrypoint`
   // x-slipway.command: what to run on the host instead of the container command.
   std::optional<std::vector<std::string>> host_command;
+  // x-slipway.image: the image to run where there is no host (`slipway export kubernetes`).
+  std::string export_image;
   std::map<std::string, std::string> environment;  // env_file merged, then `environment`
   std::set<std::string> secret_env;                // environment keys that hold secrets
   std::filesystem::path working_dir;               // absolute; host runs start here

@@ -54,7 +54,7 @@ Status CheckProtocol(const Node& v, const std::string& path, const std::string& 
 }  // namespace
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
-  static const std::vector<std::string> kKeys = {"command", "healthcheck"};
+  static const std::vector<std::string> kKeys = {"command", "healthcheck", "image"};
   return kKeys;
 }
 
@@ -601,6 +601,11 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
     const std::string fpath = JoinPath(path, f.key);
     if (f.key == "command") {
       ASSIGN_OR_RETURN(s->host_command, ReadCommand(f, fpath));
+    } else if (f.key == "image") {
+      ASSIGN_OR_RETURN(s->export_image, ReadString(f, fpath));
+      if (s->export_image.empty()) {
+        return NodeError(f, fpath, "is empty", "an image reference, e.g. registry/app:1.2");
+      }
     } else if (f.key == "healthcheck") {
       RETURN_IF_ERROR(ExpectMap(f, fpath, "{http: /path, port: N} or {tcp: true, port: N}"));
       Healthcheck& h = s->healthcheck;

@@ -1,0 +1,219 @@
+#include "export/kubernetes.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <set>
+
+#include "config/loader.h"
+#include "export/golden_test_util.h"
+
+namespace slipway::exporter {
+namespace {
+
+namespace fs = std::filesystem;
+
+config::Project Load(const fs::path& compose, std::map<std::string, std::string> env = {}) {
+  config::LoadOptions o;
+  o.files = {compose};
+  o.working_dir = compose.parent_path();
+  o.environ = std::move(env);
+  Result<config::Project> p = config::LoadProject(o);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return p.ok() ? std::move(*p) : config::Project{};
+}
+
+std::string Stream(const config::Project& p, const ExportOptions& o = {}) {
+  Result<Export> e = ExportKubernetes(p, o);
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  return e.ok() ? RenderStream(*e) : "";
+}
+
+// Every document parses as YAML and carries apiVersion, kind and metadata.name.
+void ExpectWellFormed(const std::string& stream) {
+  std::vector<YAML::Node> docs = YAML::LoadAll(stream);
+  ASSERT_FALSE(docs.empty());
+  for (const YAML::Node& d : docs) {
+    if (d.IsNull()) continue;  // the header comment alone
+    EXPECT_TRUE(d["apiVersion"].IsScalar());
+    EXPECT_TRUE(d["kind"].IsScalar());
+    EXPECT_TRUE(d["metadata"]["name"].IsScalar());
+  }
+}
+
+TEST(ExportKubernetesTest, ShopExampleGolden) {
+  config::Project p = Load(fs::path(SLIPWAY_SOURCE_DIR) / "examples/shop/compose.yaml");
+  std::string out = Stream(p);
+  ExpectWellFormed(out);
+  ExpectGolden("shop.yaml", out);
+}
+
+TEST(ExportKubernetesTest, ShopExampleWithNamespaceAndImageFlag) {
+  config::Project p = Load(fs::path(SLIPWAY_SOURCE_DIR) / "examples/shop/compose.yaml",
+                           {{"VERSION", "2.0.0"}});
+  ExportOptions o;
+  o.namespace_name = "shop-prod";
+  o.images["web"] = "registry.example/shop/web:2.0.0";
+  std::string out = Stream(p, o);
+  ExpectWellFormed(out);
+  ExpectGolden("shop-namespace.yaml", out);
+}
+
+TEST(ExportKubernetesTest, HealthcheckFormsGolden) {
+  std::string out = Stream(Load(TestdataDir() / "healthchecks/compose.yaml"));
+  ExpectWellFormed(out);
+  ExpectGolden("healthchecks.yaml", out);
+}
+
+TEST(ExportKubernetesTest, UpdateOrdersAndReplicasGolden) {
+  std::string out = Stream(Load(TestdataDir() / "orders/compose.yaml"));
+  ExpectWellFormed(out);
+  ExpectGolden("orders.yaml", out);
+}
+
+TEST(ExportKubernetesTest, OneShotJobsGolden) {
+  std::string out = Stream(Load(TestdataDir() / "jobs/compose.yaml"));
+  ExpectWellFormed(out);
+  ExpectGolden("jobs.yaml", out);
+}
+
+TEST(ExportKubernetesTest, SecretsGolden) {
+  config::Project p = Load(TestdataDir() / "secrets/compose.yaml");
+  std::string out = Stream(p);
+  ExpectWellFormed(out);
+  ExpectGolden("secrets.yaml", out);
+  // Values stay out unless asked for.
+  EXPECT_EQ(out.find("s3cret-pass"), std::string::npos);
+  EXPECT_EQ(out.find("tok-123"), std::string::npos);
+}
+
+TEST(ExportKubernetesTest, SecretValuesOnlyWhenAsked) {
+  config::Project p = Load(TestdataDir() / "secrets/compose.yaml");
+  ExportOptions o;
+  o.secret_values = true;
+  std::string out = Stream(p, o);
+  ExpectWellFormed(out);
+  ExpectGolden("secrets-values.yaml", out);
+  EXPECT_NE(out.find("\"s3cret-pass\\n\""), std::string::npos);
+  EXPECT_NE(out.find("tok-123"), std::string::npos);
+
+  o.read_file = [](const fs::path& f) -> Result<std::string> {
+    return NotFound("cannot read " + f.filename().string());
+  };
+  Result<Export> e = ExportKubernetes(p, o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().message(), "secrets.db_password: cannot read db_password.txt");
+}
+
+TEST(ExportKubernetesTest, HostServicesNeedAnImage) {
+  config::Project p = Load(TestdataDir() / "hostimage/compose.yaml");
+  Result<Export> e = ExportKubernetes(p, {});
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(e.status().message(),
+            "export kubernetes: services web, worker have no image to run in the cluster (they "
+            "run on the host here); set x-slipway.image: REF on each, or pass --image web=REF "
+            "--image worker=REF");
+
+  ExportOptions o;
+  o.images["web"] = "reg.example/web:7";
+  e = ExportKubernetes(p, o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().message(),
+            "export kubernetes: service worker has no image to run in the cluster (they run on "
+            "the host here); set x-slipway.image: REF on each, or pass --image worker=REF");
+
+  o.images["worker"] = "reg.example/worker:7";
+  std::string out = Stream(p, o);
+  ExpectWellFormed(out);
+  ExpectGolden("hostimage.yaml", out);
+
+  o.images["nope"] = "x:1";
+  e = ExportKubernetes(p, o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().message(),
+            "--image nope=x:1: no service \"nope\" (expected one of api, web, worker)");
+}
+
+TEST(ExportKubernetesTest, ParseImageFlag) {
+  auto ok = ParseImageFlag("api=reg.example/a:1=x");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->first, "api");
+  EXPECT_EQ(ok->second, "reg.example/a:1=x");
+  for (const char* bad : {"api", "=img", "api="}) {
+    EXPECT_EQ(ParseImageFlag(bad).status().code(), StatusCode::kInvalidInput) << bad;
+  }
+}
+
+TEST(ExportKubernetesTest, KubeNames) {
+  EXPECT_EQ(KubeName("api"), "api");
+  EXPECT_EQ(KubeName("My_Service.v2"), "my-service-v2");
+  EXPECT_EQ(KubeName("1st"), "s-1st");
+  EXPECT_EQ(KubeName(std::string(80, 'a')).size(), 63u);
+  config::Project p;
+  p.name = "x";
+  for (const char* n : {"a_b", "a.b"}) {
+    config::Service s;
+    s.name = n;
+    s.image = "i:1";
+    p.services[n] = s;
+  }
+  Result<Export> e = ExportKubernetes(p, {});
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().message(),
+            "services a.b and a_b both become the Kubernetes name \"a-b\" (rename one: "
+            "lower-case letters, digits and '-')");
+}
+
+TEST(ExportKubernetesTest, DeterministicAcrossRuns) {
+  config::Project p = Load(TestdataDir() / "jobs/compose.yaml");
+  EXPECT_EQ(Stream(p), Stream(p));
+}
+
+TEST(ExportKubernetesTest, FolderOutputAndKustomize) {
+  config::Project p = Load(fs::path(SLIPWAY_SOURCE_DIR) / "examples/shop/compose.yaml");
+  ExportOptions o;
+  o.namespace_name = "shop";
+  Result<Export> e = ExportKubernetes(p, o);
+  ASSERT_TRUE(e.ok());
+  std::map<std::string, std::string> files = RenderFolder(*e, o);
+  ASSERT_TRUE(files.count("kustomization.yaml"));
+  ExpectGolden("shop-kustomization.yaml", files["kustomization.yaml"]);
+  EXPECT_EQ(files.size(), e->objects.size() + 1);
+  EXPECT_TRUE(files.count("deployment-api.yaml"));
+  EXPECT_TRUE(files.count("job-init.yaml"));
+
+  fs::path dir = fs::temp_directory_path() / ("slipway-k8s-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(WriteFolder(dir, files).ok());
+  for (const auto& [name, content] : files) EXPECT_EQ(ReadText(dir / name), content) << name;
+
+  // `kubectl kustomize` builds the folder (client side, no cluster needed).
+  if (std::system("command -v kubectl >/dev/null 2>&1") != 0) {
+    fs::remove_all(dir);
+    GTEST_SKIP() << "kubectl not installed";
+  }
+  std::string cmd = "kubectl kustomize " + dir.string() + " 2>&1";
+  FILE* f = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string built;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) built.append(buf, n);
+  int rc = ::pclose(f);
+  fs::remove_all(dir);
+  ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << built;
+  std::vector<YAML::Node> docs = YAML::LoadAll(built);
+  EXPECT_EQ(docs.size(), e->objects.size());
+  std::set<std::string> kinds;
+  for (const YAML::Node& d : docs) {
+    EXPECT_EQ(d["metadata"]["namespace"].as<std::string>(), "shop");
+    kinds.insert(d["kind"].as<std::string>());
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"ConfigMap", "Deployment", "Job", "Service"}));
+}
+
+}  // namespace
+}  // namespace slipway::exporter
