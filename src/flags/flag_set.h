@@ -1,0 +1,112 @@
+// FlagSet: a compiled, immutable set of flags in flagd's definition format, and their evaluation.
+//
+// The flagd document is {"flags": {KEY: {state, variants, defaultVariant, targeting, metadata}},
+// "$evaluators": {NAME: rule}, "metadata": {...}}. Parsing validates every flag against flagd's
+// schema (state ENABLED|DISABLED, non-empty variants of one type, defaultVariant naming a
+// variant or null, targeting a JsonLogic rule, primitive metadata) and compiles its targeting
+// once (json_logic.h). Evaluation follows flagd:
+//   - DISABLED flag: reason DISABLED (with the default variant's value when there is one);
+//   - no targeting: STATIC with the default variant;
+//   - targeting yields null: DEFAULT with the default variant;
+//   - targeting yields a variant name (a bool or number is turned into its string): TARGETING_MATCH;
+//   - a name that is no variant: ERROR/GENERAL; an unknown key: ERROR/FLAG_NOT_FOUND;
+//   - null defaultVariant and nothing matched: DEFAULT without a value (the caller's default).
+// Changing flags means building a new FlagSet and swapping a shared_ptr; a FlagSet is never
+// modified once built, so any thread may evaluate it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "flags/js_value.h"
+#include "flags/json_logic.h"
+
+namespace slipway::flags {
+
+enum class Reason { kStatic, kTargetingMatch, kDefault, kDisabled, kError };
+enum class ErrorCode {
+  kNone,
+  kFlagNotFound,
+  kParseError,
+  kTypeMismatch,
+  kTargetingKeyMissing,
+  kInvalidContext,
+  kGeneral,
+};
+std::string_view ReasonName(Reason r);        // "STATIC", "TARGETING_MATCH", ...
+std::string_view ErrorCodeName(ErrorCode c);  // "FLAG_NOT_FOUND", ...; "" for kNone
+
+// One evaluation. Pointers refer into the FlagSet, valid while it is alive.
+struct Evaluation {
+  Reason reason = Reason::kError;
+  ErrorCode error = ErrorCode::kNone;
+  std::string error_message;
+  const Json* value = nullptr;            // nullptr: no value, the caller's default applies
+  const std::string* variant = nullptr;   // the chosen variant's name
+  const Json* metadata = nullptr;         // flag metadata (set metadata merged under it)
+};
+
+class Flag {
+ public:
+  // Validates and compiles one flag definition; errors read "flags.KEY.field: what".
+  static Result<std::unique_ptr<Flag>> Compile(const std::string& key, const Json& definition,
+                                               const Json& evaluators, const Json& set_metadata);
+
+  const std::string& key() const { return key_; }
+  bool enabled() const { return enabled_; }
+  const Json& definition() const { return definition_; }  // as written (with $ref), for export
+  const Json& variants() const { return variants_; }
+  const std::optional<std::string>& default_variant() const { return default_variant_; }
+  const Json& metadata() const { return metadata_; }
+  bool has_targeting() const { return targeting_ != nullptr; }
+
+  Evaluation Evaluate(const Json& context, int64_t now_s) const;
+
+ private:
+  Flag() = default;
+  Evaluation WithVariant(const std::string& name, Reason reason) const;
+
+  std::string key_;
+  Json key_json_;  // the key as a JSON string, for $flagd.flagKey without allocation
+  bool enabled_ = true;
+  Json variants_;
+  std::optional<std::string> default_variant_;
+  std::unique_ptr<Expr> targeting_;
+  Json definition_;
+  Json metadata_;
+};
+
+class FlagSet {
+ public:
+  // Parses a whole flagd document. `source` prefixes errors (a file name, "x-slipway.flags").
+  static Result<std::shared_ptr<const FlagSet>> Parse(const Json& doc, std::string_view source);
+  // Builds from flag definitions plus the document-level `$evaluators` and `metadata`.
+  static Result<std::shared_ptr<const FlagSet>> Build(const std::map<std::string, Json>& flags,
+                                                      const Json& evaluators, const Json& metadata);
+
+  const Flag* Find(std::string_view key) const;
+  const std::map<std::string, std::unique_ptr<Flag>, std::less<>>& flags() const { return flags_; }
+  const Json& evaluators() const { return evaluators_; }
+  const Json& metadata() const { return metadata_; }
+
+  // FLAG_NOT_FOUND for an unknown key.
+  Evaluation Evaluate(std::string_view key, const Json& context, int64_t now_s) const;
+
+  // The set as a flagd document (import/export round-trips).
+  Json ToDocument() const;
+
+ private:
+  std::map<std::string, std::unique_ptr<Flag>, std::less<>> flags_;
+  Json evaluators_ = Json::object();
+  Json metadata_ = Json::object();
+};
+
+// Validates a flagd document's shape without keeping it (for `slipway flags import --check`).
+Status ValidateDocument(const Json& doc, std::string_view source);
+
+}  // namespace slipway::flags

@@ -1,0 +1,617 @@
+#include "flags/json_logic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "flags/fractional.h"
+#include "flags/semver.h"
+
+namespace slipway::flags {
+namespace {
+
+using ExprPtr = std::unique_ptr<Expr>;
+
+const Json kNull;
+const Json kTrue(true);
+const Json kFalse(false);
+
+Value Bool(bool b) { return Value::Ref(b ? &kTrue : &kFalse); }
+Value Number(double d) { return Value(Json(d)); }
+
+enum class Op {
+  kIf, kEq, kNe, kStrictEq, kStrictNe, kLt, kLe, kGt, kGe, kNot, kNotNot, kAnd, kOr, kIn,
+  kCat, kSubstr, kAdd, kSub, kMul, kDiv, kMod, kMin, kMax, kMerge, kMissing, kMissingSome,
+  kStartsWith, kEndsWith, kSemVer, kFractional,
+  kSome, kAll, kNone, kMap, kFilter, kReduce, kVar,
+};
+
+struct OpInfo {
+  Op op;
+  int arity;  // exact number of arguments required by flagd's schema; -1 = any
+};
+
+const std::map<std::string, OpInfo, std::less<>>& Ops() {
+  static const auto* ops = new std::map<std::string, OpInfo, std::less<>>{
+      {"if", {Op::kIf, -1}},          {"?:", {Op::kIf, -1}},
+      {"==", {Op::kEq, 2}},           {"!=", {Op::kNe, 2}},
+      {"===", {Op::kStrictEq, 2}},    {"!==", {Op::kStrictNe, 2}},
+      {"<", {Op::kLt, -1}},           {"<=", {Op::kLe, -1}},
+      {">", {Op::kGt, 2}},            {">=", {Op::kGe, 2}},
+      {"!", {Op::kNot, -1}},          {"!!", {Op::kNotNot, -1}},
+      {"and", {Op::kAnd, -1}},        {"or", {Op::kOr, -1}},
+      {"in", {Op::kIn, 2}},           {"cat", {Op::kCat, -1}},
+      {"substr", {Op::kSubstr, -1}},  {"+", {Op::kAdd, -1}},
+      {"-", {Op::kSub, -1}},          {"*", {Op::kMul, -1}},
+      {"/", {Op::kDiv, 2}},           {"%", {Op::kMod, 2}},
+      {"min", {Op::kMin, -1}},        {"max", {Op::kMax, -1}},
+      {"merge", {Op::kMerge, -1}},    {"missing", {Op::kMissing, -1}},
+      {"missing_some", {Op::kMissingSome, 2}},
+      {"starts_with", {Op::kStartsWith, 2}}, {"ends_with", {Op::kEndsWith, 2}},
+      {"sem_ver", {Op::kSemVer, 3}},  {"fractional", {Op::kFractional, -1}},
+      {"some", {Op::kSome, 2}},       {"all", {Op::kAll, 2}},
+      {"none", {Op::kNone, 2}},       {"map", {Op::kMap, 2}},
+      {"filter", {Op::kFilter, 2}},   {"reduce", {Op::kReduce, -1}},
+      {"var", {Op::kVar, -1}},
+  };
+  return *ops;
+}
+
+class Literal final : public Expr {
+ public:
+  explicit Literal(Json v) : v_(std::move(v)) {}
+  Value Eval(const Scope&) const override { return Value::Ref(&v_); }
+  const Json* AsLiteral() const override { return &v_; }
+
+ private:
+  Json v_;
+};
+
+class ArrayExpr final : public Expr {
+ public:
+  explicit ArrayExpr(std::vector<ExprPtr> items) : items_(std::move(items)) {}
+  Value Eval(const Scope& s) const override {
+    Json out = Json::array();
+    for (const auto& e : items_) out.push_back(e->Eval(s).Take());
+    return Value(std::move(out));
+  }
+
+ private:
+  std::vector<ExprPtr> items_;
+};
+
+std::vector<std::string> SplitPath(std::string_view p) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t dot = p.find('.', start);
+    out.emplace_back(p.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return out;
+}
+
+bool ParseIndex(const std::string& s, size_t* out) {
+  if (s.empty() || s.size() > 18) return false;
+  size_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<size_t>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+const Json* Step(const Json* cur, const std::string& seg) {
+  if (cur->is_object()) {
+    auto it = cur->find(seg);
+    return it == cur->end() ? nullptr : &*it;
+  }
+  if (cur->is_array()) {
+    size_t i;
+    if (!ParseIndex(seg, &i) || i >= cur->size()) return nullptr;
+    return &(*cur)[i];
+  }
+  return nullptr;
+}
+
+// Resolves a pre-split path against a scope; `$flagd.*` is answered from the environment.
+Value Resolve(const Scope& s, const std::vector<std::string>& path) {
+  if (s.top && !path.empty() && path[0] == "$flagd") {
+    if (path.size() == 1) {
+      return Value(Json{{"flagKey", s.env->flag_key ? *s.env->flag_key : kNull},
+                        {"timestamp", s.env->timestamp_s}});
+    }
+    if (path.size() == 2 && path[1] == "flagKey") {
+      return Value::Ref(s.env->flag_key ? s.env->flag_key : &kNull);
+    }
+    if (path.size() == 2 && path[1] == "timestamp") return Value(Json(s.env->timestamp_s));
+    return Value();
+  }
+  const Json* cur = s.data;
+  for (const std::string& seg : path) {
+    cur = Step(cur, seg);
+    if (cur == nullptr) return Value();
+  }
+  return Value::Ref(cur);
+}
+
+class VarExpr final : public Expr {
+ public:
+  VarExpr(std::vector<std::string> path, bool whole, ExprPtr dynamic, ExprPtr fallback)
+      : path_(std::move(path)), whole_(whole), dynamic_(std::move(dynamic)),
+        fallback_(std::move(fallback)) {}
+
+  Value Eval(const Scope& s) const override {
+    Value v;
+    if (dynamic_) {
+      Value p = dynamic_->Eval(s);
+      const Json& pj = p.get();
+      if (pj.is_null() || (pj.is_string() && pj.get_ref<const std::string&>().empty())) {
+        v = Value::Ref(s.data);
+      } else {
+        v = Resolve(s, SplitPath(ToJsString(pj)));
+      }
+    } else if (whole_) {
+      v = Value::Ref(s.data);
+    } else {
+      v = Resolve(s, path_);
+    }
+    if (v.get().is_null() && fallback_) return fallback_->Eval(s);
+    return v;
+  }
+
+ private:
+  std::vector<std::string> path_;
+  bool whole_;
+  ExprPtr dynamic_;   // the path is computed
+  ExprPtr fallback_;  // the default when the value is missing or null
+};
+
+// The bucket-by value and weighted entries of `fractional`, already evaluated.
+Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
+  if (args.empty()) return Value();
+  constexpr size_t kInline = 16;
+  Value inline_vals[kInline];
+  std::vector<Value> heap_vals;
+  Value* vals = inline_vals;
+  if (args.size() > kInline) {
+    heap_vals.resize(args.size());
+    vals = heap_vals.data();
+  }
+  for (size_t i = 0; i < args.size(); ++i) vals[i] = args[i]->Eval(s);
+
+  thread_local std::string bucket_by;
+  size_t first = 0;
+  if (vals[0].get().is_string()) {
+    bucket_by.assign(vals[0].get().get_ref<const std::string&>());
+    first = 1;
+  } else {
+    auto it = s.root->find("targetingKey");
+    if (it == s.root->end() || !Truthy(*it) || s.env->flag_key == nullptr) return Value();
+    bucket_by.assign(s.env->flag_key->get_ref<const std::string&>());
+    AppendJsString(*it, &bucket_by);
+  }
+  const size_t n = args.size() - first;
+  if (n == 0) return Value();
+  int64_t inline_w[kInline];
+  std::vector<int64_t> heap_w;
+  int64_t* weights = inline_w;
+  if (n > kInline) {
+    heap_w.resize(n);
+    weights = heap_w.data();
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const Json& e = vals[first + i].get();
+    if (!e.is_array() || e.empty() || e.size() > 2) return Value();
+    const Json& variant = e[0];
+    if (!(variant.is_string() || variant.is_number() || variant.is_boolean() || variant.is_null())) {
+      return Value();
+    }
+    int64_t w = 1;
+    if (e.size() == 2) {
+      const Json& wj = e[1];
+      if (wj.is_number_integer()) {
+        w = wj.get<int64_t>();
+      } else if (wj.is_number_float() && std::trunc(wj.get<double>()) == wj.get<double>() &&
+                 std::fabs(wj.get<double>()) < 9e15) {
+        w = static_cast<int64_t>(wj.get<double>());
+      } else {
+        return Value();
+      }
+    }
+    weights[i] = w;
+  }
+  auto idx = FractionalBucket(FractionalHash(bucket_by), std::span<const int64_t>(weights, n));
+  if (!idx) return Value();
+  const Value& chosen = vals[first + *idx];
+  if (chosen.is_ref()) return Value::Ref(&chosen.get()[0]);
+  return Value(chosen.get()[0]);
+}
+
+double Arith(Op op, const Scope& s, const std::vector<ExprPtr>& args) {
+  if (args.empty()) return op == Op::kMul ? 1 : 0;
+  double acc = ToNumber(args[0]->Eval(s).get());
+  if (op == Op::kSub && args.size() == 1) return -acc;
+  for (size_t i = 1; i < args.size(); ++i) {
+    double x = ToNumber(args[i]->Eval(s).get());
+    switch (op) {
+      case Op::kAdd: acc += x; break;
+      case Op::kSub: acc -= x; break;
+      case Op::kMul: acc *= x; break;
+      case Op::kDiv: acc /= x; break;
+      case Op::kMod: acc = std::fmod(acc, x); break;
+      case Op::kMin: acc = (std::isnan(acc) || std::isnan(x)) ? NAN : std::min(acc, x); break;
+      case Op::kMax: acc = (std::isnan(acc) || std::isnan(x)) ? NAN : std::max(acc, x); break;
+      default: break;
+    }
+  }
+  return acc;
+}
+
+// JavaScript's String.prototype.substr(start, length).
+std::string Substr(const std::string& str, double start, std::optional<double> len) {
+  const double size = static_cast<double>(str.size());
+  if (std::isnan(start)) start = 0;
+  if (start < 0) start = std::max(0.0, size + start);
+  start = std::min(start, size);
+  double count = size - start;
+  if (len) count = std::clamp(std::isnan(*len) ? 0.0 : std::trunc(*len), 0.0, size - start);
+  return str.substr(static_cast<size_t>(start), static_cast<size_t>(count));
+}
+
+class OpExpr final : public Expr {
+ public:
+  OpExpr(Op op, std::vector<ExprPtr> args) : op_(op), args_(std::move(args)) {}
+
+  Value Eval(const Scope& s) const override {
+    switch (op_) {
+      case Op::kIf: {
+        size_t i = 0;
+        for (; i + 1 < args_.size(); i += 2) {
+          if (Truthy(args_[i]->Eval(s).get())) return args_[i + 1]->Eval(s);
+        }
+        if (i < args_.size()) return args_[i]->Eval(s);
+        return Value();
+      }
+      case Op::kEq: return Bool(LooseEquals(Arg(s, 0).get(), Arg(s, 1).get()));
+      case Op::kNe: return Bool(!LooseEquals(Arg(s, 0).get(), Arg(s, 1).get()));
+      case Op::kStrictEq: return Bool(StrictEquals(Arg(s, 0).get(), Arg(s, 1).get()));
+      case Op::kStrictNe: return Bool(!StrictEquals(Arg(s, 0).get(), Arg(s, 1).get()));
+      case Op::kLt:
+      case Op::kLe: {
+        auto cmp = op_ == Op::kLt ? LessThan : LessOrEqual;
+        Value a = Arg(s, 0), b = Arg(s, 1);
+        if (!cmp(a.get(), b.get())) return Bool(false);
+        if (args_.size() < 3) return Bool(true);
+        return Bool(cmp(b.get(), Arg(s, 2).get()));  // between: a < b < c
+      }
+      case Op::kGt: return Bool(LessThan(Arg(s, 1).get(), Arg(s, 0).get()));
+      case Op::kGe: return Bool(LessOrEqual(Arg(s, 1).get(), Arg(s, 0).get()));
+      case Op::kNot: return Bool(!Truthy(Arg(s, 0).get()));
+      case Op::kNotNot: return Bool(Truthy(Arg(s, 0).get()));
+      case Op::kAnd:
+      case Op::kOr: {
+        Value last;
+        for (const auto& a : args_) {
+          last = a->Eval(s);
+          bool t = Truthy(last.get());
+          if (op_ == Op::kAnd ? !t : t) return last;
+        }
+        return last;
+      }
+      case Op::kIn: {
+        Value needle = Arg(s, 0), hay = Arg(s, 1);
+        const Json& h = hay.get();
+        if (h.is_string()) {
+          const Json& n = needle.get();
+          if (n.is_string()) {
+            return Bool(h.get_ref<const std::string&>().find(n.get_ref<const std::string&>()) !=
+                        std::string::npos);
+          }
+          return Bool(h.get_ref<const std::string&>().find(ToJsString(n)) != std::string::npos);
+        }
+        if (h.is_array()) {
+          for (const Json& e : h) {
+            if (StrictEquals(e, needle.get())) return Bool(true);
+          }
+        }
+        return Bool(false);
+      }
+      case Op::kCat: {
+        std::string out;
+        for (const auto& a : args_) {
+          Value v = a->Eval(s);
+          if (!v.get().is_null()) AppendJsString(v.get(), &out);
+        }
+        return Value(Json(std::move(out)));
+      }
+      case Op::kSubstr: {
+        std::string str = ToJsString(Arg(s, 0).get());
+        double start = args_.size() > 1 ? ToNumber(Arg(s, 1).get()) : 0;
+        if (args_.size() > 2) {
+          double len = ToNumber(Arg(s, 2).get());
+          if (len < 0) {
+            std::string rest = Substr(str, start, std::nullopt);
+            return Value(Json(Substr(rest, 0, static_cast<double>(rest.size()) + len)));
+          }
+          return Value(Json(Substr(str, start, len)));
+        }
+        return Value(Json(Substr(str, start, std::nullopt)));
+      }
+      case Op::kAdd:
+      case Op::kSub:
+      case Op::kMul:
+      case Op::kDiv:
+      case Op::kMod:
+        return Number(Arith(op_, s, args_));
+      case Op::kMin:
+      case Op::kMax:
+        if (args_.empty()) return Value();
+        return Number(Arith(op_, s, args_));
+      case Op::kMerge: {
+        Json out = Json::array();
+        for (const auto& a : args_) {
+          Value v = a->Eval(s);
+          if (v.get().is_array()) {
+            for (const Json& e : v.get()) out.push_back(e);
+          } else {
+            out.push_back(std::move(v).Take());
+          }
+        }
+        return Value(std::move(out));
+      }
+      case Op::kMissing: return Value(Missing(s, 0));
+      case Op::kMissingSome: {
+        double need = ToNumber(Arg(s, 0).get());
+        Value keys = Arg(s, 1);
+        Json missing = Json::array();
+        size_t found = 0;
+        if (keys.get().is_array()) {
+          for (const Json& k : keys.get()) {
+            if (IsMissing(s, k)) {
+              missing.push_back(k);
+            } else {
+              ++found;
+            }
+          }
+        }
+        if (static_cast<double>(found) >= need) return Value(Json::array());
+        return Value(std::move(missing));
+      }
+      case Op::kStartsWith:
+      case Op::kEndsWith: {
+        Value a = Arg(s, 0), b = Arg(s, 1);
+        if (!a.get().is_string() || !b.get().is_string()) return Value();
+        std::string_view x = a.get().get_ref<const std::string&>();
+        std::string_view y = b.get().get_ref<const std::string&>();
+        return Bool(op_ == Op::kStartsWith ? x.starts_with(y) : x.ends_with(y));
+      }
+      case Op::kSemVer: {
+        if (args_.size() != 3) return Value();
+        auto a = ParseSemVer(ToJsString(Arg(s, 0).get()));
+        auto b = ParseSemVer(ToJsString(Arg(s, 2).get()));
+        if (!a || !b) return Value();
+        auto r = SemVerMatches(*a, ToJsString(Arg(s, 1).get()), *b);
+        if (!r) return Value();
+        return Bool(*r);
+      }
+      case Op::kFractional: return Fractional(s, args_);
+      default: return Value();
+    }
+  }
+
+ private:
+  Value Arg(const Scope& s, size_t i) const {
+    return i < args_.size() ? args_[i]->Eval(s) : Value();
+  }
+
+  bool IsMissing(const Scope& s, const Json& key) const {
+    Value v = Resolve(s, SplitPath(ToJsString(key)));
+    return v.get().is_null() || (v.get().is_string() && v.get().get_ref<const std::string&>().empty());
+  }
+
+  Json Missing(const Scope& s, size_t from) const {
+    Json out = Json::array();
+    for (size_t i = from; i < args_.size(); ++i) {
+      Value k = args_[i]->Eval(s);
+      if (k.get().is_array()) {
+        for (const Json& e : k.get()) {
+          if (IsMissing(s, e)) out.push_back(e);
+        }
+      } else if (IsMissing(s, k.get())) {
+        out.push_back(k.get());
+      }
+    }
+    return out;
+  }
+
+  Op op_;
+  std::vector<ExprPtr> args_;
+};
+
+// some/all/none/map/filter/reduce: the logic runs with each element as its data.
+class IterExpr final : public Expr {
+ public:
+  IterExpr(Op op, ExprPtr array, ExprPtr logic, ExprPtr init)
+      : op_(op), array_(std::move(array)), logic_(std::move(logic)), init_(std::move(init)) {}
+
+  Value Eval(const Scope& s) const override {
+    Value arr = array_->Eval(s);
+    static const Json kEmpty = Json::array();
+    const Json& items = arr.get().is_array() ? arr.get() : kEmpty;
+    switch (op_) {
+      case Op::kSome:
+      case Op::kNone: {
+        bool any = false;
+        for (const Json& e : items) {
+          if (Truthy(logic_->Eval(Inner(s, &e)).get())) {
+            any = true;
+            break;
+          }
+        }
+        return Bool(op_ == Op::kSome ? any : !any);
+      }
+      case Op::kAll: {
+        if (items.empty()) return Bool(false);
+        for (const Json& e : items) {
+          if (!Truthy(logic_->Eval(Inner(s, &e)).get())) return Bool(false);
+        }
+        return Bool(true);
+      }
+      case Op::kMap: {
+        Json out = Json::array();
+        for (const Json& e : items) out.push_back(logic_->Eval(Inner(s, &e)).Take());
+        return Value(std::move(out));
+      }
+      case Op::kFilter: {
+        Json out = Json::array();
+        for (const Json& e : items) {
+          if (Truthy(logic_->Eval(Inner(s, &e)).get())) out.push_back(e);
+        }
+        return Value(std::move(out));
+      }
+      case Op::kReduce: {
+        Json acc = init_ ? init_->Eval(s).Take() : Json();
+        for (const Json& e : items) {
+          Json data = {{"current", e}, {"accumulator", std::move(acc)}};
+          acc = logic_->Eval(Inner(s, &data)).Take();
+        }
+        return Value(std::move(acc));
+      }
+      default: return Value();
+    }
+  }
+
+ private:
+  static Scope Inner(const Scope& s, const Json* data) { return Scope{data, s.root, s.env, false}; }
+
+  Op op_;
+  ExprPtr array_;
+  ExprPtr logic_;
+  ExprPtr init_;
+};
+
+class Compiler {
+ public:
+  explicit Compiler(const Json* evaluators) : evaluators_(evaluators) {}
+
+  Result<ExprPtr> Compile(const Json& j, const std::string& path) {
+    if (j.is_array()) {
+      std::vector<ExprPtr> items;
+      bool constant = true;
+      for (size_t i = 0; i < j.size(); ++i) {
+        ASSIGN_OR_RETURN(ExprPtr e, Compile(j[i], path + "[" + std::to_string(i) + "]"));
+        constant = constant && e->AsLiteral() != nullptr;
+        items.push_back(std::move(e));
+      }
+      if (constant) return ExprPtr(std::make_unique<Literal>(j));
+      return ExprPtr(std::make_unique<ArrayExpr>(std::move(items)));
+    }
+    if (!j.is_object() || j.size() != 1) return ExprPtr(std::make_unique<Literal>(j));
+    const std::string& name = j.begin().key();
+    const Json& raw = j.begin().value();
+    const std::string opath = path + "." + name;
+    if (name == "$ref") return CompileRef(raw, opath);
+    auto it = Ops().find(name);
+    if (it == Ops().end()) {
+      return InvalidInput(path + ": unknown operator \"" + name + "\"");
+    }
+    const OpInfo info = it->second;
+    if (info.op == Op::kVar) return CompileVar(raw, opath);
+    std::vector<const Json*> raw_args;
+    if (raw.is_array()) {
+      for (const Json& a : raw) raw_args.push_back(&a);
+    } else {
+      raw_args.push_back(&raw);
+    }
+    if (info.arity >= 0 && static_cast<int>(raw_args.size()) != info.arity) {
+      return InvalidInput(opath + ": takes " + std::to_string(info.arity) + " arguments, got " +
+                          std::to_string(raw_args.size()));
+    }
+    if (info.op == Op::kReduce && (raw_args.size() < 2 || raw_args.size() > 3)) {
+      return InvalidInput(opath + ": takes 2 or 3 arguments, got " +
+                          std::to_string(raw_args.size()));
+    }
+    std::vector<ExprPtr> args;
+    for (size_t i = 0; i < raw_args.size(); ++i) {
+      ASSIGN_OR_RETURN(ExprPtr e, Compile(*raw_args[i], opath + "[" + std::to_string(i) + "]"));
+      args.push_back(std::move(e));
+    }
+    switch (info.op) {
+      case Op::kSome:
+      case Op::kAll:
+      case Op::kNone:
+      case Op::kMap:
+      case Op::kFilter:
+      case Op::kReduce:
+        return ExprPtr(std::make_unique<IterExpr>(info.op, std::move(args[0]), std::move(args[1]),
+                                                  args.size() > 2 ? std::move(args[2]) : nullptr));
+      default:
+        return ExprPtr(std::make_unique<OpExpr>(info.op, std::move(args)));
+    }
+  }
+
+ private:
+  Result<ExprPtr> CompileRef(const Json& raw, const std::string& path) {
+    if (!raw.is_string()) return InvalidInput(path + ": must be the name of an evaluator");
+    const std::string& name = raw.get_ref<const std::string&>();
+    if (evaluators_ == nullptr || !evaluators_->is_object() || !evaluators_->contains(name)) {
+      return InvalidInput(path + ": no evaluator \"" + name + "\" in $evaluators");
+    }
+    if (active_refs_.count(name)) {
+      return InvalidInput(path + ": evaluator \"" + name + "\" refers to itself");
+    }
+    active_refs_.insert(name);
+    auto r = Compile((*evaluators_)[name], "$evaluators." + name);
+    active_refs_.erase(name);
+    return r;
+  }
+
+  Result<ExprPtr> CompileVar(const Json& raw, const std::string& path) {
+    const Json* p = &raw;
+    ExprPtr fallback;
+    if (raw.is_array()) {
+      if (raw.size() > 2) return InvalidInput(path + ": takes a path and an optional default");
+      if (raw.empty()) return ExprPtr(std::make_unique<VarExpr>(std::vector<std::string>{}, true, nullptr, nullptr));
+      p = &raw[0];
+      if (raw.size() == 2) {
+        ASSIGN_OR_RETURN(fallback, Compile(raw[1], path + "[1]"));
+      }
+    }
+    if (p->is_null() || (p->is_string() && p->get_ref<const std::string&>().empty())) {
+      return ExprPtr(std::make_unique<VarExpr>(std::vector<std::string>{}, true, nullptr,
+                                               std::move(fallback)));
+    }
+    if (p->is_string() || p->is_number()) {
+      return ExprPtr(std::make_unique<VarExpr>(SplitPath(ToJsString(*p)), false, nullptr,
+                                               std::move(fallback)));
+    }
+    ASSIGN_OR_RETURN(ExprPtr dynamic, Compile(*p, path + "[0]"));
+    return ExprPtr(std::make_unique<VarExpr>(std::vector<std::string>{}, false, std::move(dynamic),
+                                             std::move(fallback)));
+  }
+
+  const Json* evaluators_;
+  std::set<std::string> active_refs_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Expr>> CompileLogic(const Json& logic, const Json* evaluators,
+                                           std::string_view path) {
+  Compiler c(evaluators);
+  return c.Compile(logic, std::string(path));
+}
+
+Value EvaluateLogic(const Expr& expr, const Json& context, const EvalEnv& env) {
+  Scope s{&context, &context, &env, true};
+  return expr.Eval(s);
+}
+
+}  // namespace slipway::flags

@@ -1,0 +1,80 @@
+// JsonLogic compiled to a tree of nodes, with flagd's custom operators.
+//
+// A flag's `targeting` rule is compiled once, when its definition changes (CompileLogic), into
+// Expr nodes: operators are resolved to an opcode, `var` paths are pre-split, literal arrays
+// are folded into constants and `{"$ref": name}` is replaced by the named `$evaluators` rule.
+// Evaluation then walks the nodes without looking at the rule's JSON again and returns values
+// by reference where it can (context fields, constants), so a typical rule allocates nothing.
+//
+// Operators: if ?: == != === !== < <= > >= ! !! and or in var missing missing_some cat substr
+// + - * / % min max merge some all none map filter reduce, and flagd's starts_with, ends_with,
+// sem_ver and fractional. Semantics are those of JsonLogic's JavaScript implementation
+// (js_value.h). An unknown operator, a `$ref` to a missing evaluator or a wrong number of
+// arguments to a binary operator is a compile error; bad values at run time yield null, as
+// flagd's SDKs do.
+//
+// A compiled Expr is immutable: any number of threads may evaluate it at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "flags/js_value.h"
+
+namespace slipway::flags {
+
+// What `$flagd.*` resolves to, fixed for one evaluation.
+struct EvalEnv {
+  const Json* flag_key = nullptr;  // a JSON string: the key of the flag being evaluated
+  int64_t timestamp_s = 0;         // Unix seconds
+};
+
+// A result: a reference to a value that outlives the evaluation (the context, a constant),
+// or an owned value computed on the way.
+class Value {
+ public:
+  Value() = default;  // null
+  explicit Value(Json own) : own_(std::move(own)) {}
+  static Value Ref(const Json* j) {
+    Value v;
+    v.ref_ = j;
+    return v;
+  }
+  const Json& get() const { return ref_ ? *ref_ : own_; }
+  bool is_ref() const { return ref_ != nullptr; }
+  Json Take() && { return ref_ ? *ref_ : std::move(own_); }
+
+ private:
+  const Json* ref_ = nullptr;
+  Json own_;
+};
+
+// The data a node sees: `data` is what `var` reads (the context, or the current element inside
+// some/all/map/...); `root` is always the evaluation context.
+struct Scope {
+  const Json* data;
+  const Json* root;
+  const EvalEnv* env;
+  bool top;  // data == root: `$flagd` is visible
+};
+
+class Expr {
+ public:
+  virtual ~Expr() = default;
+  virtual Value Eval(const Scope& s) const = 0;
+  // The constant this node always yields, or nullptr.
+  virtual const Json* AsLiteral() const { return nullptr; }
+};
+
+// Compiles `logic`. `evaluators` is the document's `$evaluators` object (or nullptr);
+// `path` names the rule in error messages ("flags.new-ui.targeting").
+Result<std::unique_ptr<Expr>> CompileLogic(const Json& logic, const Json* evaluators,
+                                           std::string_view path);
+
+// Evaluates a compiled rule against an evaluation context (a JSON object).
+Value EvaluateLogic(const Expr& expr, const Json& context, const EvalEnv& env);
+
+}  // namespace slipway::flags
