@@ -17,6 +17,18 @@ constexpr MigrationStep kSteps[] = {
      "kind TEXT NOT NULL, path TEXT NOT NULL, verified_ms INTEGER NOT NULL DEFAULT 0, "
      "verify_status TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX backups_database ON backups(database, created_ms);"},
+    {4, "feature flags",
+     "CREATE TABLE flag_sets(env TEXT PRIMARY KEY, evaluators TEXT NOT NULL DEFAULT '{}', "
+     "metadata TEXT NOT NULL DEFAULT '{}');"
+     "CREATE TABLE flags(env TEXT NOT NULL, key TEXT NOT NULL, definition TEXT NOT NULL, "
+     "file_definition TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, "
+     "updated_ms INTEGER NOT NULL, evaluated_ms INTEGER NOT NULL DEFAULT 0, "
+     "PRIMARY KEY(env, key));"
+     "CREATE TABLE flag_audit(id INTEGER PRIMARY KEY, env TEXT NOT NULL, key TEXT NOT NULL, "
+     "wall_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, "
+     "before TEXT NOT NULL DEFAULT '', after TEXT NOT NULL DEFAULT '', "
+     "comment TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX flag_audit_key ON flag_audit(env, key, id);"},
 };
 
 }  // namespace
