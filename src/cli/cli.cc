@@ -1,22 +1,57 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
+
 #include <cstdio>
+
+#include "cli/context.h"
+#include "cli/project_cmd.h"
+#include "daemon/daemon.h"
 
 namespace slipway::cli {
 
+namespace {
+constexpr const char* kVersion = "0.1.0";
+}
+
 int Main(int argc, char** argv) {
-  CLI::App app{"slipway: run and deploy a Compose project", "slipway"};
+  CLI::App app{"Slipway runs and deploys a Compose project: one program, no glue.", "slipway"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags are accepted after the command too
+
+  CliContext ctx;
+  app.add_option("-f,--file", ctx.files, "Compose file (repeatable; later files override)");
+  app.add_option("-p,--project-name", ctx.project_name, "Project name");
+  app.add_option("--env-file", ctx.env_files, "Environment file (repeatable; later wins)");
+  app.add_option("--profile", ctx.profiles, "Enable a profile (repeatable)");
+  app.add_option("--project-directory", ctx.project_directory,
+                 "Folder to look for the compose file in (default: the current one)");
+
+  int rc = 0;
+  AddProjectCommands(app, ctx, &rc);
+
   auto* version = app.add_subcommand("version", "Print the version");
-  version->callback([] { std::printf("slipway 0.1.0\n"); });
+  version->callback([] { std::printf("slipway %s\n", kVersion); });
+
+  // The daemon is started by `up`; it is not meant to be run by hand.
+  std::string state_dir;
+  auto* daemon_cmd = app.add_subcommand("daemon", "Run the project daemon (started by up)");
+  daemon_cmd->group("");  // hidden from --help
+  daemon_cmd->add_option("--state-dir", state_dir)->required();
+  daemon_cmd->callback([&] {
+    daemon::DaemonOptions o;
+    o.state_dir = state_dir;
+    o.load = ctx.LoadOptions();
+    rc = daemon::RunDaemon(o);
+  });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
-  return 0;
+  return rc;
 }
 
 }  // namespace slipway::cli

@@ -71,6 +71,9 @@ void Engine::Record(const std::string& service, int instance, const std::string&
   e.instance = instance;
   e.kind = kind;
   e.message = message;
+  while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == ' ')) {
+    e.message.pop_back();
+  }
   Status st = store_->AppendEvent(std::move(e));
   if (!st.ok()) std::fprintf(stderr, "slipway: recording event: %s\n", st.message().c_str());
 }
@@ -485,23 +488,15 @@ Status Engine::StartService(ServiceRun& run) {
 // Stop
 
 void Engine::Stop(std::vector<std::string> services, std::function<void()> done) {
+  // Only the named services stop (as compose does): dependents keep running and their own
+  // health checks report what they think of it.
   std::set<std::string> names;
   if (services.empty()) {
     for (const auto& [name, run] : runs_) {
       if (run->started) names.insert(name);
     }
   } else {
-    // The named services and, transitively, the running services that depend on them.
-    std::vector<std::string> work(services.begin(), services.end());
-    while (!work.empty()) {
-      std::string name = work.back();
-      work.pop_back();
-      if (!names.insert(name).second) continue;
-      for (const std::string& dependent : Dependents(project_, name)) {
-        const ServiceRun* run = FindRun(dependent);
-        if (run && run->started) work.push_back(dependent);
-      }
-    }
+    names.insert(services.begin(), services.end());
   }
   // Up operations waiting on a service that is going away can never finish.
   for (size_t i = 0; i < ops_.size();) {
@@ -599,8 +594,9 @@ nlohmann::json Engine::Ps() const {
       rows.push_back({{"service", name},
                       {"instance", inst.spec().index},
                       {"state", std::string(runtime::InstanceStateName(inst.state()))},
-                      {"health", ir->health ? std::string(health::HealthStateName(ir->health->state()))
-                                            : ""},
+                      {"health", ir->health && running
+                                     ? std::string(health::HealthStateName(ir->health->state()))
+                                     : ""},
                       {"pid", running ? inst.pid() : 0},
                       {"port", inst.spec().port},
                       {"ports", published},

@@ -73,8 +73,8 @@ class Engine {
   // use, no container engine) fail before anything starts.
   void Up(std::vector<std::string> services, UpOptions opts, std::function<void(Status)> done);
 
-  // Stops `services` (empty = all running) and, first, the running services that depend on
-  // them. `done` runs once every process is gone.
+  // Stops `services` (empty = all running, dependents before what they depend on). Only the
+  // named services stop, as with compose. `done` runs once every process is gone.
   void Stop(std::vector<std::string> services, std::function<void()> done);
 
   // Stop then Up (no dependency waits for the restarted services beyond their own).

@@ -1,0 +1,189 @@
+#include "cli/context.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "api/api.h"
+#include "http/client.h"
+
+namespace slipway::cli {
+
+using nlohmann::json;
+
+config::LoadOptions CliContext::LoadOptions() const {
+  config::LoadOptions o;
+  for (const auto& f : files) o.files.emplace_back(f);
+  for (const auto& f : env_files) o.env_files.emplace_back(f);
+  o.profiles = profiles;
+  o.project_name = project_name;
+  o.working_dir = project_directory.empty() ? std::filesystem::current_path()
+                                            : std::filesystem::absolute(project_directory);
+  o.environ = config::CurrentEnviron();
+  return o;
+}
+
+Result<const config::Project*> CliContext::Project() {
+  if (!project_) project_ = config::LoadProject(LoadOptions());
+  if (!project_->ok()) return project_->status();
+  return &project_->value();
+}
+
+Result<daemon::StatePaths> CliContext::Paths() {
+  ASSIGN_OR_RETURN(const config::Project* p, Project());
+  return daemon::StatePaths(p->dir / ".slipway");
+}
+
+bool CliContext::DaemonRunning() {
+  auto paths = Paths();
+  if (!paths.ok()) return false;
+  http::Endpoint ep;
+  ep.unix_path = paths->socket().string();
+  http::Request req;
+  req.target = "/health";
+  auto r = http::Fetch(ep, req, Duration(2000));
+  return r.ok() && r->status == 200;
+}
+
+Status CliContext::EnsureDaemon() {
+  if (DaemonRunning()) return Status::OK();
+  ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
+  std::error_code ec;
+  std::filesystem::create_directories(paths.logs(), ec);
+  if (ec) return IoError(fmt::format("create {}: {}", paths.logs().string(), ec.message()));
+
+  std::vector<std::string> args = {"/proc/self/exe", "daemon", "--state-dir", paths.dir.string()};
+  config::LoadOptions lo = LoadOptions();
+  args.push_back("--project-directory");
+  args.push_back(lo.working_dir.string());
+  for (const auto& f : files) args.insert(args.end(), {"-f", std::filesystem::absolute(f).string()});
+  for (const auto& f : env_files) {
+    args.insert(args.end(), {"--env-file", std::filesystem::absolute(f).string()});
+  }
+  for (const auto& p : profiles) args.insert(args.end(), {"--profile", p});
+  if (!project_name.empty()) args.insert(args.end(), {"-p", project_name});
+
+  std::string log_path = paths.daemon_log().string();
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoError("fork", errno);
+  if (pid == 0) {
+    // The daemon gets a session of its own: Ctrl-C in this terminal or the CLI's death
+    // never reaches the services.
+    setsid();
+    int devnull = open("/dev/null", O_RDONLY);
+    int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (devnull >= 0) dup2(devnull, 0);
+    if (log >= 0) {
+      dup2(log, 1);
+      dup2(log, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  // Wait for it to answer; if it dies first, show why.
+  for (int i = 0; i < 200; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      std::ifstream in(log_path);
+      std::string line, last;
+      while (std::getline(in, line)) {
+        if (!line.empty()) last = line;
+      }
+      return Unavailable("the daemon exited at start: " + last);
+    }
+    if (DaemonRunning()) return Status::OK();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return Unavailable("the daemon did not answer within 10 s (see " + log_path + ")");
+}
+
+namespace {
+
+Status StatusFromAnswer(int http_status, const json& body) {
+  std::string msg = body.is_object() ? body.value("error", std::string()) : "";
+  if (msg.empty()) msg = fmt::format("daemon answered HTTP {}", http_status);
+  int exit = body.is_object() ? body.value("exit", 1) : 1;
+  if (exit == 2) return InvalidInput(msg);
+  if (http_status == 409) return FailedPrecondition(msg);
+  if (http_status == 504) return DeadlineExceeded(msg);
+  return Status(StatusCode::kInternal, msg);
+}
+
+}  // namespace
+
+Result<json> CliContext::Call(const std::string& method, const std::string& path, const json& body,
+                              Duration timeout) {
+  ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
+  http::Endpoint ep;
+  ep.unix_path = paths.socket().string();
+  http::Request req;
+  req.method = method;
+  req.target = path;
+  if (!body.is_null()) {
+    req.body = body.dump();
+    req.headers.emplace_back("Content-Type", "application/json");
+  }
+  auto r = http::Fetch(ep, req, timeout);
+  if (!r.ok()) {
+    if (r.status().code() == StatusCode::kUnavailable) {
+      return Unavailable("the project is not running (no daemon answers on " + ep.unix_path +
+                         "); start it with `slipway up`");
+    }
+    return r.status();
+  }
+  json answer = json::parse(r->body, nullptr, false);
+  if (r->status >= 400) return StatusFromAnswer(r->status, answer);
+  if (answer.is_discarded()) return Internal("daemon sent a body that is not JSON");
+  return answer;
+}
+
+Status CliContext::Stream(const std::string& path,
+                          const std::function<bool(const json&)>& on_line) {
+  ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
+  http::Endpoint ep;
+  ep.unix_path = paths.socket().string();
+  http::Request req;
+  req.target = path;
+  std::string pending;
+  auto r = http::Fetch(ep, req, Duration(10'000), [&](std::string_view chunk) {
+    pending.append(chunk);
+    size_t start = 0;
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      json line = json::parse(pending.substr(start, nl - start), nullptr, false);
+      if (!line.is_discarded() && !on_line(line)) return false;
+    }
+    pending.erase(0, start);
+    return true;
+  });
+  if (!r.ok()) {
+    if (r.status().code() == StatusCode::kUnavailable) {
+      return Unavailable("the project is not running; start it with `slipway up`");
+    }
+    return r.status();
+  }
+  return Status::OK();
+}
+
+int CliContext::Fail(const Status& st, std::string_view command) {
+  if (st.code() == StatusCode::kInvalidInput) {
+    std::fprintf(stderr, "%s\n", st.message().c_str());
+  } else if (command.empty()) {
+    std::fprintf(stderr, "slipway: %s\n", st.message().c_str());
+  } else {
+    std::fprintf(stderr, "slipway: %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+                 st.message().c_str());
+  }
+  return st.ExitCode();
+}
+
+}  // namespace slipway::cli

@@ -1,0 +1,54 @@
+#include "cli/output.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+namespace slipway::cli {
+
+bool UseColor(FILE* stream) {
+  const char* no_color = std::getenv("NO_COLOR");
+  return isatty(fileno(stream)) && (no_color == nullptr || *no_color == '\0');
+}
+
+std::string ServiceColor(size_t i, bool color) {
+  static const char* kPalette[] = {"\033[36m", "\033[33m", "\033[32m", "\033[35m",
+                                   "\033[34m", "\033[96m", "\033[93m", "\033[92m"};
+  return color ? kPalette[i % (sizeof kPalette / sizeof kPalette[0])] : "";
+}
+
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows, FILE* out) {
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) {
+      width[c] = std::max(width[c], row[c].size());
+    }
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t c = 0; c < width.size(); ++c) {
+      const std::string& cell = c < row.size() ? row[c] : "";
+      line += cell;
+      if (c + 1 < width.size()) line.append(width[c] - cell.size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::fprintf(out, "%s\n", line.c_str());
+  };
+  print_row(header);
+  for (const auto& row : rows) print_row(row);
+}
+
+std::string HumanDuration(double seconds) {
+  auto s = static_cast<long long>(seconds);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{}m", s / 3600, (s % 3600) / 60);
+  return fmt::format("{}d{}h", s / 86400, (s % 86400) / 3600);
+}
+
+}  // namespace slipway::cli

@@ -1,0 +1,25 @@
+// Terminal output helpers for the CLI: aligned tables, colours (only on a TTY and without
+// NO_COLOR), human durations. Stateless functions; any thread.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace slipway::cli {
+
+// True when `stream` is a terminal and NO_COLOR is unset.
+bool UseColor(FILE* stream);
+
+// ANSI colour for the i-th service (cycles through a readable palette); "" without colour.
+std::string ServiceColor(size_t i, bool color);
+inline const char* kReset = "\033[0m";
+
+// Prints rows under a header, columns separated by at least two spaces.
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows, FILE* out = stdout);
+
+// 42s, 3m12s, 2h5m, 3d4h.
+std::string HumanDuration(double seconds);
+
+}  // namespace slipway::cli

@@ -1,0 +1,420 @@
+#include "cli/project_cmd.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "api/api.h"
+#include "cli/output.h"
+#include "config/duration.h"
+#include "config/render.h"
+#include "runtime/log_store.h"
+#include "store/store.h"
+
+namespace slipway::cli {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Csv(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+// `--since`: a duration back from now ("10m", "1h30m") or Unix seconds.
+Result<int64_t> SinceMillis(const std::string& since) {
+  if (since.empty()) return int64_t{0};
+  if (auto d = config::ParseDuration(since)) {
+    return Clock::Real()->WallMillis() - d->count();
+  }
+  char* end = nullptr;
+  long long secs = std::strtoll(since.c_str(), &end, 10);
+  if (end != since.c_str() && *end == '\0') return secs * 1000;
+  return InvalidInput(fmt::format("--since: \"{}\" is not a duration or Unix time (expected e.g. "
+                                  "10m, 1h30m or 1700000000)",
+                                  since));
+}
+
+void PrintWarnings(const config::Project& p) {
+  for (const auto& w : p.warnings) std::fprintf(stderr, "slipway: warning: %s\n", w.c_str());
+}
+
+// Service name → palette index, stable for one project.
+std::map<std::string, size_t> ColorIndex(const config::Project& p) {
+  std::map<std::string, size_t> idx;
+  for (const auto& [name, svc] : p.services) idx.emplace(name, idx.size());
+  return idx;
+}
+
+struct LogPrinter {
+  bool color = false;
+  bool json_out = false;
+  size_t width = 0;
+  std::map<std::string, size_t> colors;
+
+  void Print(const json& l) {
+    if (json_out) {
+      std::printf("%s\n", l.dump().c_str());
+    } else {
+      std::string who = fmt::format("{}-{}", l.value("service", ""), l.value("instance", 0));
+      auto it = colors.find(l.value("service", ""));
+      size_t ci = it == colors.end() ? 0 : it->second;
+      std::string pad(who.size() < width ? width - who.size() : 0, ' ');
+      std::printf("%s%s%s%s | %s\n", ServiceColor(ci, color).c_str(), who.c_str(), pad.c_str(),
+                  color ? kReset : "", l.value("text", "").c_str());
+    }
+    std::fflush(stdout);
+  }
+};
+
+LogPrinter MakePrinter(const config::Project& p, bool json_out) {
+  LogPrinter lp;
+  lp.color = UseColor(stdout);
+  lp.json_out = json_out;
+  lp.colors = ColorIndex(p);
+  for (const auto& [name, svc] : p.services) {
+    lp.width = std::max(lp.width, name.size() + 1 + std::to_string(svc.replicas).size());
+  }
+  return lp;
+}
+
+std::vector<std::vector<std::string>> PsRows(const json& rows) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& r : rows) {
+    std::string ports;
+    for (const auto& p : r.value("ports", json::array())) {
+      ports += (ports.empty() ? "" : ", ") + p.get<std::string>();
+    }
+    int instance = r.value("instance", 0);
+    int pid = r.value("pid", 0);
+    int port = r.value("port", 0);
+    double uptime = r.value("uptime_s", 0.0);
+    std::string state = r.value("state", "");
+    std::string exit = r.value("exit", "");
+    if (exit.rfind("exited with ", 0) == 0) exit = exit.substr(12);  // "code 3"
+    if (!exit.empty() && state != "running") state += " (" + exit + ")";
+    out.push_back({r.value("service", "") + (instance > 0 ? fmt::format(".{}", instance) : ""),
+                   state, r.value("health", ""), pid > 0 ? std::to_string(pid) : "",
+                   port > 0 ? std::to_string(port) : "", ports,
+                   std::to_string(r.value("restarts", 0)),
+                   uptime > 0 ? HumanDuration(uptime) : ""});
+  }
+  return out;
+}
+
+const std::vector<std::string> kPsHeader = {"INSTANCE", "STATE",    "HEALTH", "PID",
+                                            "PORT",     "PUBLISHED", "RESTARTS", "UPTIME"};
+
+// Waits (bounded) for the daemon whose pid file we read to exit.
+void WaitForDaemonExit(const daemon::StatePaths& paths, pid_t pid) {
+  if (pid <= 0) return;
+  for (int i = 0; i < 600 && kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+pid_t ReadPid(const daemon::StatePaths& paths) {
+  std::ifstream in(paths.pid_file());
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+// ---------------------------------------------------------------------------------------
+
+struct UpArgs {
+  bool detach = false;
+  bool wait = false;
+  int wait_timeout_s = 300;
+  std::vector<std::string> services;
+};
+
+int RunUp(CliContext& ctx, const UpArgs& a) {
+  auto project = ctx.Project();
+  if (!project.ok()) return CliContext::Fail(project.status());
+  const config::Project& p = **project;
+  PrintWarnings(p);
+  if (Status st = ctx.EnsureDaemon(); !st.ok()) return CliContext::Fail(st, "up");
+
+  json body = {{"load", api::LoadOptionsToJson(ctx.LoadOptions())},
+               {"services", a.services},
+               {"wait", a.wait || !a.detach},
+               {"timeout_ms", a.wait_timeout_s * 1000}};
+
+  if (a.detach) {
+    auto r = ctx.Call("POST", "/api/v1/up", body);
+    if (!r.ok()) return CliContext::Fail(r.status(), "up");
+    auto ps = ctx.Call("GET", "/api/v1/ps");
+    if (ps.ok()) PrintTable(kPsHeader, PsRows(*ps));
+    auto paths = ctx.Paths();
+    std::ifstream addr(paths->addr_file());
+    std::string url;
+    addr >> url;
+    std::printf("slipway: %s is up; API and metrics at http://%s\n", p.name.c_str(), url.c_str());
+    return 0;
+  }
+
+  // Foreground: follow every service's output until Ctrl-C, which stops the project.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([&ctx, set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    std::fprintf(stderr, "slipway: stopping (press Ctrl-C again to leave them running)\n");
+    sigset_t again = set;
+    pthread_sigmask(SIG_UNBLOCK, &again, nullptr);
+    signal(SIGINT, SIG_DFL);
+    auto r = ctx.Call("POST", "/api/v1/down", json::object(), Duration(0));
+    if (!r.ok()) std::_Exit(CliContext::Fail(r.status(), "down"));
+    std::_Exit(0);
+  }).detach();
+
+  LogPrinter printer = MakePrinter(p, false);
+  int64_t since = Clock::Real()->WallMillis() - 1000;
+  std::thread logs([&ctx, &printer, since] {
+    (void)ctx.Stream(fmt::format("/api/v1/logs?follow=1&since={}", since),
+                     [&printer](const json& l) {
+                       printer.Print(l);
+                       return true;
+                     });
+  });
+  auto r = ctx.Call("POST", "/api/v1/up", body);
+  if (!r.ok()) {
+    int rc = CliContext::Fail(r.status(), "up");
+    (void)ctx.Call("POST", "/api/v1/down", json::object());
+    logs.join();
+    return rc;
+  }
+  std::fprintf(stderr, "slipway: %s is up; Ctrl-C stops it\n", p.name.c_str());
+  logs.join();  // ends when the daemon goes away
+  return 0;
+}
+
+int RunDown(CliContext& ctx) {
+  auto paths = ctx.Paths();
+  if (!paths.ok()) return CliContext::Fail(paths.status());
+  if (!ctx.DaemonRunning()) {
+    std::fprintf(stderr, "slipway: nothing is running\n");
+    return 0;
+  }
+  pid_t pid = ReadPid(*paths);
+  auto r = ctx.Call("POST", "/api/v1/down", json::object());
+  if (!r.ok()) return CliContext::Fail(r.status(), "down");
+  WaitForDaemonExit(*paths, pid);
+  std::printf("slipway: stopped\n");
+  return 0;
+}
+
+int RunPs(CliContext& ctx, bool json_out) {
+  auto project = ctx.Project();
+  if (!project.ok()) return CliContext::Fail(project.status());
+  json rows = json::array();
+  if (ctx.DaemonRunning()) {
+    auto r = ctx.Call("GET", "/api/v1/ps");
+    if (!r.ok()) return CliContext::Fail(r.status(), "ps");
+    rows = *r;
+  } else {
+    for (const auto& [name, svc] : (*project)->services) {
+      rows.push_back({{"service", name}, {"instance", 0}, {"state", "stopped"}});
+    }
+  }
+  if (json_out) {
+    std::printf("%s\n", rows.dump(2).c_str());
+  } else {
+    PrintTable(kPsHeader, PsRows(rows));
+  }
+  return 0;
+}
+
+struct LogsArgs {
+  bool follow = false;
+  int tail = 0;
+  std::string since;
+  std::string format = "text";
+  std::vector<std::string> services;
+};
+
+int RunLogs(CliContext& ctx, const LogsArgs& a) {
+  auto project = ctx.Project();
+  if (!project.ok()) return CliContext::Fail(project.status());
+  auto since = SinceMillis(a.since);
+  if (!since.ok()) return CliContext::Fail(since.status());
+  for (const auto& s : a.services) {
+    if (!(*project)->services.count(s)) {
+      return CliContext::Fail(InvalidInput(fmt::format("logs: no such service: \"{}\"", s)));
+    }
+  }
+  LogPrinter printer = MakePrinter(**project, a.format == "json");
+  if (!ctx.DaemonRunning()) {
+    // The project is down: its files are still there.
+    auto paths = ctx.Paths();
+    std::vector<std::string> names = a.services;
+    if (names.empty()) {
+      for (const auto& [n, s] : (*project)->services) names.push_back(n);
+    }
+    for (const auto& n : names) {
+      std::ifstream in(paths->logs() / (n + ".log"));
+      std::vector<std::string> lines;
+      for (std::string line; std::getline(in, line);) lines.push_back(line);
+      size_t from = a.tail > 0 && lines.size() > static_cast<size_t>(a.tail)
+                        ? lines.size() - static_cast<size_t>(a.tail)
+                        : 0;
+      for (size_t i = from; i < lines.size(); ++i) std::printf("%s\n", lines[i].c_str());
+    }
+    return 0;
+  }
+  std::string path = fmt::format("/api/v1/logs?tail={}&since={}&follow={}", a.tail, *since,
+                                 a.follow ? 1 : 0);
+  if (!a.services.empty()) path += "&services=" + Csv(a.services);
+  Status st = ctx.Stream(path, [&printer](const json& l) {
+    printer.Print(l);
+    return true;
+  });
+  return st.ok() ? 0 : CliContext::Fail(st, "logs");
+}
+
+int RunSimple(CliContext& ctx, const std::string& verb, const std::vector<std::string>& services) {
+  auto project = ctx.Project();
+  if (!project.ok()) return CliContext::Fail(project.status());
+  for (const auto& s : services) {
+    if (!(*project)->services.count(s)) {
+      return CliContext::Fail(InvalidInput(fmt::format("{}: no such service: \"{}\"", verb, s)));
+    }
+  }
+  auto r = ctx.Call("POST", "/api/v1/" + verb, json{{"services", services}});
+  if (!r.ok()) return CliContext::Fail(r.status(), verb);
+  std::printf("slipway: %s %s: done\n", verb.c_str(),
+              services.empty() ? "all services" : Csv(services).c_str());
+  return 0;
+}
+
+int RunEvents(CliContext& ctx, const std::string& since_arg, const std::string& format,
+              const std::vector<std::string>& services) {
+  auto paths = ctx.Paths();
+  if (!paths.ok()) return CliContext::Fail(paths.status());
+  auto since = SinceMillis(since_arg);
+  if (!since.ok()) return CliContext::Fail(since.status());
+  if (!std::filesystem::exists(paths->db())) {
+    std::fprintf(stderr, "slipway: no events yet (the project never ran)\n");
+    return 0;
+  }
+  auto store = store::Store::Open(paths->db(), Clock::Real());
+  if (!store.ok()) return CliContext::Fail(store.status(), "events");
+  auto events = (*store)->Events(*since, services, 1000);
+  if (!events.ok()) return CliContext::Fail(events.status(), "events");
+  if (format == "json") {
+    json rows = json::array();
+    for (const auto& e : *events) {
+      rows.push_back({{"time", runtime::FormatWallMillis(e.wall_ms)},
+                      {"service", e.service},
+                      {"instance", e.instance},
+                      {"kind", e.kind},
+                      {"message", e.message}});
+    }
+    std::printf("%s\n", rows.dump(2).c_str());
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : *events) {
+    rows.push_back({runtime::FormatWallMillis(e.wall_ms),
+                    e.service + (e.instance > 0 ? fmt::format(".{}", e.instance) : ""), e.kind,
+                    e.message});
+  }
+  PrintTable({"TIME", "SERVICE", "EVENT", "DETAIL"}, rows);
+  return 0;
+}
+
+int RunConfig(CliContext& ctx, bool services_only, const std::string& format) {
+  auto project = ctx.Project();
+  if (!project.ok()) return CliContext::Fail(project.status());
+  const config::Project& p = **project;
+  PrintWarnings(p);
+  if (services_only) {
+    for (const auto& [name, svc] : p.services) std::printf("%s\n", name.c_str());
+    return 0;
+  }
+  if (format == "json") {
+    std::printf("%s\n", config::RenderJson(p).dump(2).c_str());
+  } else {
+    std::printf("%s", config::RenderYaml(p).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
+  auto up = std::make_shared<UpArgs>();
+  auto* cup = app.add_subcommand("up", "Start the project's services in dependency order");
+  cup->add_flag("-d,--detach", up->detach, "Return once started; services keep running");
+  cup->add_flag("--wait", up->wait, "Wait until services are running and healthy");
+  cup->add_option("--wait-timeout", up->wait_timeout_s, "Seconds to wait (default 300)");
+  cup->add_option("services", up->services, "Services to start (default: all)");
+  cup->callback([&ctx, up, rc] { *rc = RunUp(ctx, *up); });
+
+  auto* cdown = app.add_subcommand("down", "Stop every service and the daemon");
+  cdown->callback([&ctx, rc] { *rc = RunDown(ctx); });
+
+  auto format = std::make_shared<std::string>("table");
+  auto* cps = app.add_subcommand("ps", "List service instances");
+  cps->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  cps->callback([&ctx, format, rc] { *rc = RunPs(ctx, *format == "json"); });
+
+  auto logs = std::make_shared<LogsArgs>();
+  auto* clogs = app.add_subcommand("logs", "Show service output");
+  clogs->add_flag("-f,--follow", logs->follow, "Keep printing new lines");
+  clogs->add_option("-n,--tail", logs->tail, "Only the last N lines per service");
+  clogs->add_option("--since", logs->since, "Only lines newer than a duration (10m) or Unix time");
+  clogs->add_option("--format", logs->format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  clogs->add_option("services", logs->services, "Services (default: all)");
+  clogs->callback([&ctx, logs, rc] { *rc = RunLogs(ctx, *logs); });
+
+  for (const char* verb : {"start", "stop", "restart"}) {
+    auto services = std::make_shared<std::vector<std::string>>();
+    std::string help = std::string(verb) == "stop"      ? "Stop services"
+                       : std::string(verb) == "start"   ? "Start stopped services"
+                                                        : "Stop and start services";
+    auto* c = app.add_subcommand(verb, help);
+    c->add_option("services", *services, "Services (default: all)");
+    std::string v = verb;
+    c->callback([&ctx, services, v, rc] { *rc = RunSimple(ctx, v, *services); });
+  }
+
+  auto ev_since = std::make_shared<std::string>();
+  auto ev_format = std::make_shared<std::string>("table");
+  auto ev_services = std::make_shared<std::vector<std::string>>();
+  auto* cev = app.add_subcommand("events", "List recorded events (starts, exits, health)");
+  cev->add_option("--since", *ev_since, "Only events newer than a duration (10m) or Unix time");
+  cev->add_option("--format", *ev_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  cev->add_option("services", *ev_services, "Services (default: all)");
+  cev->callback([&ctx, ev_since, ev_format, ev_services, rc] {
+    *rc = RunEvents(ctx, *ev_since, *ev_format, *ev_services);
+  });
+
+  auto cfg_services = std::make_shared<bool>(false);
+  auto cfg_format = std::make_shared<std::string>("yaml");
+  auto* ccfg = app.add_subcommand("config", "Print the resolved project");
+  ccfg->add_flag("--services", *cfg_services, "Only the service names");
+  ccfg->add_option("--format", *cfg_format, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
+  ccfg->callback([&ctx, cfg_services, cfg_format, rc] {
+    *rc = RunConfig(ctx, *cfg_services, *cfg_format);
+  });
+}
+
+}  // namespace slipway::cli
