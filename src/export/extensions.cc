@@ -57,6 +57,19 @@ json Metadata(const ObjectMeta& m, const std::string& name, const std::string& c
   return md;
 }
 
+std::string ErrorRateQuery(const std::string& route, const std::string& set) {
+  const std::string sel = "route=\"" + route + "\",set=\"" + set + "\"";
+  return "sum(rate(slipway_http_requests_total{" + sel + ",code_class=\"5xx\"}[1m])) / " +
+         "sum(rate(slipway_http_requests_total{" + sel + "}[1m]))";
+}
+
+std::string LatencyQuantileQuery(const std::string& route, const std::string& set, double q) {
+  std::string qs = nlohmann::json(q).dump();
+  return "histogram_quantile(" + qs +
+         ", sum by (le) (rate(slipway_http_request_duration_seconds_bucket{route=\"" + route +
+         "\",set=\"" + set + "\"}[1m])))";
+}
+
 Strategy StrategyOf(const config::Project&, const config::Service&) {
   // x-slipway.deploy (blue-green / canary, analysis thresholds) is not in the
   // Project model yet: every service rolls.

@@ -57,6 +57,14 @@ struct Strategy {
   std::vector<AnalysisMetric> analysis;  // thresholds → AnalysisTemplate
 };
 
+// Prometheus queries over the metric names Slipway's proxy exports
+// (slipway_http_requests_total{route,set,code_class},
+// slipway_http_request_duration_seconds_bucket{route,set,le}), for `route` and the
+// Argo Rollouts canary/preview pods' `set`. In a cluster something must export the
+// same names (docs/kubernetes.md).
+std::string ErrorRateQuery(const std::string& route, const std::string& set);
+std::string LatencyQuantileQuery(const std::string& route, const std::string& set, double q);
+
 // The service's strategy from the model (rolling while x-slipway.deploy is not modelled).
 Strategy StrategyOf(const config::Project& p, const config::Service& s);
 

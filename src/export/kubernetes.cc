@@ -114,6 +114,10 @@ class Exporter {
     FindJobs();
     for (const auto& [name, s] : p_.services) RETURN_IF_ERROR(ExportService(s));
     RETURN_IF_ERROR(ExportFileSecrets());
+    if (!no_restart_.empty()) {
+      notes_.push_back("restart \"no\"/on-failure (services " + Join(no_restart_, ", ") +
+                       "): a Deployment always restarts its pods");
+    }
     ExportRoutes();
     ExportMigrationsAndBackups();
     if (o_.rollouts == Rollouts::kArgo && !any_rollout_) {
@@ -289,7 +293,7 @@ class Exporter {
     }
     using Mode = config::RestartPolicy::Mode;
     if (s.restart.mode == Mode::kNo || s.restart.mode == Mode::kOnFailure) {
-      notes_.push_back(where + ".restart: a Deployment always restarts its pods");
+      no_restart_.push_back(s.name);  // one note for all of them (compose's default is "no")
     }
     if (s.restart.delay.count() > 0) {
       notes_.push_back(where + ".deploy.restart_policy.delay: Kubernetes uses its own back-off");
@@ -475,6 +479,7 @@ class Exporter {
   std::vector<Manifest> objects_;
   Notes notes_;
   bool any_rollout_ = false;
+  std::vector<std::string> no_restart_;  // Deployments whose compose restart is no/on-failure
 };
 
 }  // namespace
