@@ -29,6 +29,13 @@ constexpr MigrationStep kSteps[] = {
      "before TEXT NOT NULL DEFAULT '', after TEXT NOT NULL DEFAULT '', "
      "comment TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX flag_audit_key ON flag_audit(env, key, id);"},
+    {5, "releases",
+     "CREATE TABLE releases(id INTEGER PRIMARY KEY, service TEXT NOT NULL, "
+     "number INTEGER NOT NULL, version TEXT NOT NULL DEFAULT '', spec_hash TEXT NOT NULL, "
+     "spec TEXT NOT NULL, strategy TEXT NOT NULL, created_ms INTEGER NOT NULL, "
+     "finished_ms INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, "
+     "reason TEXT NOT NULL DEFAULT '', numbers TEXT NOT NULL DEFAULT '{}', "
+     "UNIQUE(service, number));"},
 };
 
 }  // namespace
