@@ -15,6 +15,7 @@
 // modified once built, so any thread may evaluate it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -67,6 +68,11 @@ class Flag {
 
   Evaluation Evaluate(const Json& context, int64_t now_s) const;
 
+  // Last evaluation time (Unix ms), kept on the compiled flag so recording it costs one store
+  // of an atomic; the flag service persists it now and then.
+  void NoteEvaluated(int64_t wall_ms) const { evaluated_ms_.store(wall_ms, std::memory_order_relaxed); }
+  int64_t evaluated_ms() const { return evaluated_ms_.load(std::memory_order_relaxed); }
+
  private:
   Flag() = default;
   Evaluation WithVariant(const std::string& name, Reason reason) const;
@@ -79,6 +85,7 @@ class Flag {
   std::unique_ptr<Expr> targeting_;
   Json definition_;
   Json metadata_;
+  mutable std::atomic<int64_t> evaluated_ms_{0};
 };
 
 class FlagSet {

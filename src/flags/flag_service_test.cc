@@ -1,0 +1,182 @@
+#include "flags/flag_service.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "store/store.h"
+
+namespace slipway::flags {
+namespace {
+
+class FlagServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("flags_service_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    svc_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    svc_.reset();
+    store_.reset();
+    auto st = store::Store::Open(dir_ / "state.db", &clock_);
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    store_ = std::move(st).value();
+    auto s = FlagService::Open(store_->db(), &clock_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    svc_ = std::move(s).value();
+  }
+  Json Value(const std::string& key, const Json& ctx = Json::object(), const std::string& env = "prod") {
+    auto set = svc_->Get(env);
+    if (!set) return "<no set>";
+    auto e = set->Evaluate(key, ctx, 0);
+    return e.value ? *e.value : Json("<none>");
+  }
+
+  FakeClock clock_;
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<FlagService> svc_;
+};
+
+const Json kBool = Json::parse(
+    R"({"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"})");
+
+TEST_F(FlagServiceTest, SetPersistsAuditsAndSurvivesRestart) {
+  ASSERT_TRUE(svc_->Set("prod", "beta", kBool, {"ann", "first"}).ok());
+  EXPECT_EQ(Value("beta"), false);
+  ASSERT_TRUE(svc_->SetEnabled("prod", "beta", false, {"bob", "incident 42"}).ok());
+  Reopen();
+  auto set = svc_->Get("prod");
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->Evaluate("beta", Json::object(), 0).reason, Reason::kDisabled);
+  auto h = svc_->History("prod", "beta", 0);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[0].action, "create");
+  EXPECT_EQ((*h)[0].actor, "ann");
+  EXPECT_TRUE((*h)[0].before.is_null());
+  EXPECT_EQ((*h)[1].action, "disable");
+  EXPECT_EQ((*h)[1].comment, "incident 42");
+  EXPECT_EQ((*h)[1].before["state"], "ENABLED");
+  EXPECT_EQ((*h)[1].after["state"], "DISABLED");
+  EXPECT_EQ((*h)[1].wall_ms, clock_.WallMillis());
+}
+
+TEST_F(FlagServiceTest, InvalidChangeIsRefusedAndNothingChanges) {
+  ASSERT_TRUE(svc_->Set("prod", "beta", kBool, {"ann", ""}).ok());
+  auto before = svc_->Get("prod");
+  Json bad = kBool;
+  bad["defaultVariant"] = "maybe";
+  Status st = svc_->Set("prod", "beta", bad, {"ann", ""});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(st.message(), "flags.beta.defaultVariant: \"maybe\" is not one of the variants");
+  EXPECT_EQ(svc_->Get("prod"), before);  // the very same set object
+  EXPECT_EQ(svc_->History("prod", "beta", 0)->size(), 1u);
+  Reopen();
+  EXPECT_EQ(Value("beta"), false);
+}
+
+TEST_F(FlagServiceTest, EnvironmentsAreSeparate) {
+  ASSERT_TRUE(svc_->Set("prod", "beta", kBool, {}).ok());
+  Json on = kBool;
+  on["defaultVariant"] = "on";
+  ASSERT_TRUE(svc_->Set("dev", "beta", on, {}).ok());
+  EXPECT_EQ(Value("beta", Json::object(), "prod"), false);
+  EXPECT_EQ(Value("beta", Json::object(), "dev"), true);
+  EXPECT_EQ(svc_->Environments(), (std::vector<std::string>{"dev", "prod"}));
+  EXPECT_EQ(svc_->Get("staging"), nullptr);
+}
+
+TEST_F(FlagServiceTest, RolloutAndTargets) {
+  ASSERT_TRUE(svc_->Set("prod", "beta", kBool, {}).ok());
+  ASSERT_TRUE(svc_->AddTarget("prod", "beta", "email", "ann@corp.io", "", {}).ok());
+  ASSERT_TRUE(svc_->AddTarget("prod", "beta", "email", "bob@corp.io", "", {}).ok());
+  ASSERT_TRUE(svc_->Rollout("prod", "beta", 0, {}).ok());
+  EXPECT_EQ(Value("beta", {{"email", "bob@corp.io"}}), true);
+  EXPECT_EQ(Value("beta", {{"email", "x@y.io"}, {"targetingKey", "x"}}), false);
+  ASSERT_TRUE(svc_->Rollout("prod", "beta", 100, {}).ok());
+  EXPECT_EQ(Value("beta", {{"email", "x@y.io"}, {"targetingKey", "x"}}), true);
+  ASSERT_TRUE(svc_->Rollout("prod", "beta", 50, {}).ok());
+  int on = 0;
+  for (int i = 0; i < 400; ++i) {
+    if (Value("beta", {{"targetingKey", "user" + std::to_string(i)}}) == true) ++on;
+  }
+  EXPECT_GT(on, 150);
+  EXPECT_LT(on, 250);
+  auto def = svc_->Export("prod");
+  ASSERT_TRUE(def.ok());
+  EXPECT_EQ((*def)["flags"]["beta"]["targeting"]["if"][0]["in"][1],
+            Json::parse(R"(["ann@corp.io", "bob@corp.io"])"));
+  EXPECT_EQ(svc_->Rollout("prod", "beta", 101, {}).code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(svc_->Rollout("prod", "nope", 5, {}).code(), StatusCode::kNotFound);
+}
+
+TEST_F(FlagServiceTest, SeedKeepsRuntimeChangesUntilTheFileChanges) {
+  Json doc = {{"flags", {{"beta", kBool}}}};
+  ASSERT_TRUE(svc_->Seed("prod", doc, "flags.json").ok());
+  ASSERT_TRUE(svc_->SetEnabled("prod", "beta", false, {"ann", "kill"}).ok());
+  Reopen();
+  ASSERT_TRUE(svc_->Seed("prod", doc, "flags.json").ok());  // same file: the toggle stays
+  EXPECT_EQ(svc_->Get("prod")->Evaluate("beta", Json::object(), 0).reason, Reason::kDisabled);
+  doc["flags"]["beta"]["defaultVariant"] = "on";
+  ASSERT_TRUE(svc_->Seed("prod", doc, "flags.json").ok());  // the file changed: it wins
+  EXPECT_EQ(Value("beta"), true);
+  auto h = svc_->History("prod", "beta", 0);
+  EXPECT_EQ(h->back().actor, "file");
+  EXPECT_EQ(h->back().action, "seed");
+}
+
+TEST_F(FlagServiceTest, ImportReplaceAndExport) {
+  ASSERT_TRUE(svc_->Set("prod", "old", kBool, {}).ok());
+  Json doc = Json::parse(R"({"$evaluators": {"pro": {"==": [{"var": "plan"}, "pro"]}},
+    "flags": {"new": {"state": "ENABLED", "variants": {"a": "A", "b": "B"}, "defaultVariant": "a",
+                      "targeting": {"if": [{"$ref": "pro"}, "b", null]}}}})");
+  ASSERT_TRUE(svc_->Import("prod", doc, /*replace=*/true, {"ci", "sync"}).ok());
+  EXPECT_EQ(Value("new", {{"plan", "pro"}}), "B");
+  EXPECT_EQ(Value("old"), "<none>");
+  EXPECT_EQ(*svc_->Export("prod"), doc);
+  Json broken = doc;
+  broken["$evaluators"]["pro"] = {{"nope", 1}};
+  EXPECT_FALSE(svc_->Import("prod", broken, false, {}).ok());
+  EXPECT_EQ(*svc_->Export("prod"), doc);
+}
+
+TEST_F(FlagServiceTest, LifecycleAndStale) {
+  Json fixed = kBool;
+  fixed["targeting"] = {{"if", {{{"var", "x"}}, "on", nullptr}}};
+  ASSERT_TRUE(svc_->Set("prod", "static", kBool, {}).ok());
+  ASSERT_TRUE(svc_->Set("prod", "used", fixed, {}).ok());
+  ASSERT_TRUE(svc_->Set("prod", "unused", fixed, {}).ok());
+  svc_->Get("prod")->Find("used")->NoteEvaluated(clock_.WallMillis());
+  ASSERT_TRUE(svc_->FlushEvaluated().ok());
+  clock_.AdvanceForTest(Duration(int64_t{40} * 86'400'000));
+  svc_->Get("prod")->Find("used")->NoteEvaluated(clock_.WallMillis());
+  auto stale = svc_->Stale("prod", 30);
+  ASSERT_TRUE(stale.ok());
+  ASSERT_EQ(stale->size(), 2u);
+  EXPECT_EQ((*stale)[0].key, "static");
+  EXPECT_EQ((*stale)[0].why, "fully rolled out (static \"off\")");
+  EXPECT_EQ((*stale)[1].key, "unused");
+  EXPECT_EQ((*stale)[1].why, "never evaluated");
+  ASSERT_TRUE(svc_->FlushEvaluated().ok());
+  Reopen();
+  auto rows = svc_->List("prod");
+  ASSERT_TRUE(rows.ok());
+  for (const auto& r : *rows) {
+    if (r.key == "used") {
+      EXPECT_EQ(r.evaluated_ms, clock_.WallMillis());
+    }
+    EXPECT_GT(r.created_ms, 0);
+  }
+}
+
+}  // namespace
+}  // namespace slipway::flags
