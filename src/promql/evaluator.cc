@@ -1,0 +1,440 @@
+#include "promql/evaluator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <unordered_map>
+
+namespace slipway::promql {
+
+std::string FormatValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  return fmt::format("{}", v);
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+Labels DropName(Labels l) {
+  l.erase(std::remove_if(l.begin(), l.end(), [](const auto& p) { return p.first == "__name__"; }),
+          l.end());
+  return l;
+}
+
+bool Contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The signature two samples must share to match: labels but the name (or on/ignoring).
+std::string Signature(const Labels& l, const Expr& b) {
+  std::string sig;
+  for (const auto& [k, v] : l) {
+    if (k == "__name__") continue;
+    if (b.matching && b.on != Contains(b.grouping, k)) continue;
+    sig += k;
+    sig += '\x01';
+    sig += v;
+    sig += '\x02';
+  }
+  return sig;
+}
+
+bool MatchesAll(const SeriesStore::Series& s, const Expr& sel) {
+  for (const Matcher& m : sel.matchers) {
+    if (!m.Matches(LabelValue(s.labels, m.name))) return false;
+  }
+  return true;
+}
+
+// Series order in the store is a hash order; sorted output keeps results reproducible.
+void SortByLabels(Vector* v) {
+  std::sort(v->begin(), v->end(), [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
+}
+
+// Scalar binary arithmetic and comparisons (comparisons give 1/0).
+double Apply(BinOp op, double a, double b) {
+  switch (op) {
+    case BinOp::kPow: return std::pow(a, b);
+    case BinOp::kMul: return a * b;
+    case BinOp::kDiv: return a / b;
+    case BinOp::kMod: return std::fmod(a, b);
+    case BinOp::kAdd: return a + b;
+    case BinOp::kSub: return a - b;
+    case BinOp::kEq: return a == b;
+    case BinOp::kNe: return a != b;
+    case BinOp::kGt: return a > b;
+    case BinOp::kLt: return a < b;
+    case BinOp::kGe: return a >= b;
+    case BinOp::kLe: return a <= b;
+    default: return kNaN;
+  }
+}
+
+// Points of `s` in (t - range, t].
+std::vector<Point> Window(const SeriesStore::Series& s, int64_t t_ms, int64_t range_ms) {
+  std::vector<Point> out;
+  for (const Point& p : s.points) {
+    if (p.t_ms > t_ms - range_ms && p.t_ms <= t_ms) out.push_back(p);
+  }
+  return out;
+}
+
+// Prometheus' extrapolatedRate: rate, increase and delta.
+bool ExtrapolatedRate(const std::vector<Point>& pts, int64_t t_ms, int64_t range_ms, bool counter,
+                      bool is_rate, double* out) {
+  if (pts.size() < 2) return false;
+  double result = pts.back().v - pts.front().v;
+  if (counter) {
+    for (size_t i = 1; i < pts.size(); ++i) {
+      if (pts[i].v < pts[i - 1].v) result += pts[i - 1].v;
+    }
+  }
+  const double range_start = (t_ms - range_ms) / 1000.0;
+  const double range_end = t_ms / 1000.0;
+  double to_start = pts.front().t_ms / 1000.0 - range_start;
+  double to_end = range_end - pts.back().t_ms / 1000.0;
+  const double sampled = (pts.back().t_ms - pts.front().t_ms) / 1000.0;
+  const double avg_gap = sampled / static_cast<double>(pts.size() - 1);
+  if (counter && result > 0 && pts.front().v >= 0) {
+    double to_zero = sampled * (pts.front().v / result);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  const double threshold = avg_gap * 1.1;
+  double interval = sampled;
+  interval += to_start < threshold ? to_start : avg_gap / 2;
+  interval += to_end < threshold ? to_end : avg_gap / 2;
+  result *= interval / sampled;
+  if (is_rate) result /= range_ms / 1000.0;
+  *out = result;
+  return true;
+}
+
+double BucketQuantile(double q, std::vector<std::pair<double, double>> buckets) {
+  if (q < 0) return -std::numeric_limits<double>::infinity();
+  if (q > 1) return std::numeric_limits<double>::infinity();
+  std::sort(buckets.begin(), buckets.end());
+  if (buckets.size() < 2 || !std::isinf(buckets.back().first)) return kNaN;
+  for (size_t i = 1; i < buckets.size(); ++i) {  // cumulative counts must not decrease
+    buckets[i].second = std::max(buckets[i].second, buckets[i - 1].second);
+  }
+  const double total = buckets.back().second;
+  if (total == 0) return kNaN;
+  double rank = q * total;
+  size_t b = 0;
+  while (b < buckets.size() - 1 && buckets[b].second < rank) ++b;
+  if (b == buckets.size() - 1) return buckets[buckets.size() - 2].first;
+  if (b == 0 && buckets[0].first <= 0) return buckets[0].first;
+  double start = 0;
+  double end = buckets[b].first;
+  double count = buckets[b].second;
+  if (b > 0) {
+    start = buckets[b - 1].first;
+    count -= buckets[b - 1].second;
+    rank -= buckets[b - 1].second;
+  }
+  if (count == 0) return start;
+  return start + (end - start) * (rank / count);
+}
+
+class Eval {
+ public:
+  Eval(const SeriesStore& store, int64_t t) : store_(store), t_(t) {}
+
+  Result<Value> Run(const Expr& e) {
+    switch (e.kind) {
+      case Expr::Kind::kNumber: return Scalar(e.number);
+      case Expr::Kind::kString: return InvalidInput("a string is not a value");
+      case Expr::Kind::kSelector: return Select(e);
+      case Expr::Kind::kNegate: {
+        ASSIGN_OR_RETURN(Value v, Run(*e.args[0]));
+        if (v.type == ValueType::kScalar) return Scalar(-v.scalar);
+        for (Sample& s : v.vector) {
+          s.labels = DropName(std::move(s.labels));
+          s.value = -s.value;
+        }
+        return v;
+      }
+      case Expr::Kind::kAggregate: return Aggregate(e);
+      case Expr::Kind::kCall: return Call(e);
+      case Expr::Kind::kBinary: return Binary(e);
+    }
+    return Internal("unknown expression kind");
+  }
+
+ private:
+  static Value Scalar(double v) {
+    Value out;
+    out.type = ValueType::kScalar;
+    out.scalar = v;
+    return out;
+  }
+
+  Value Select(const Expr& e) {
+    Value out;
+    for (const SeriesStore::Series* s : store_.ByName(e.text)) {
+      if (!store_.IsFresh(*s) || !MatchesAll(*s, e) || s->points.empty()) continue;
+      const Point& p = s->points.back();
+      if (p.t_ms > t_) continue;
+      if (p.t_ms <= t_ - kLookbackMs) continue;
+      out.vector.push_back({s->labels, p.v});
+    }
+    SortByLabels(&out.vector);
+    return out;
+  }
+
+  Result<Value> RangeFunc(const Expr& call) {
+    const Expr& sel = *call.args[0];
+    const std::string& fn = call.text;
+    Value out;
+    for (const SeriesStore::Series* s : store_.ByName(sel.text)) {
+      if (!MatchesAll(*s, sel)) continue;
+      std::vector<Point> pts = Window(*s, t_, sel.range_ms);
+      if (pts.empty()) continue;
+      double v = 0;
+      if (fn == "rate" || fn == "increase" || fn == "delta") {
+        if (!ExtrapolatedRate(pts, t_, sel.range_ms, fn != "delta", fn == "rate", &v)) continue;
+      } else if (fn == "irate") {
+        if (pts.size() < 2) continue;
+        const Point& a = pts[pts.size() - 2];
+        const Point& b = pts.back();
+        double dv = b.v < a.v ? b.v : b.v - a.v;
+        v = dv / ((b.t_ms - a.t_ms) / 1000.0);
+      } else if (fn == "avg_over_time" || fn == "sum_over_time") {
+        for (const Point& p : pts) v += p.v;
+        if (fn == "avg_over_time") v /= static_cast<double>(pts.size());
+      } else if (fn == "min_over_time" || fn == "max_over_time") {
+        v = pts[0].v;
+        for (const Point& p : pts) v = fn == "min_over_time" ? std::min(v, p.v) : std::max(v, p.v);
+      } else if (fn == "count_over_time") {
+        v = static_cast<double>(pts.size());
+      }
+      out.vector.push_back({DropName(s->labels), v});
+    }
+    SortByLabels(&out.vector);
+    return out;
+  }
+
+  Result<Value> Call(const Expr& e) {
+    const std::string& fn = e.text;
+    if (!e.args.empty() && e.args[0]->type == ValueType::kMatrix) return RangeFunc(e);
+    if (fn == "time") return Scalar(t_ / 1000.0);
+    if (fn == "vector") {
+      ASSIGN_OR_RETURN(Value s, Run(*e.args[0]));
+      Value out;
+      out.vector.push_back({{}, s.scalar});
+      return out;
+    }
+    if (fn == "histogram_quantile") {
+      ASSIGN_OR_RETURN(Value q, Run(*e.args[0]));
+      ASSIGN_OR_RETURN(Value v, Run(*e.args[1]));
+      std::map<Labels, std::vector<std::pair<double, double>>> groups;
+      for (const Sample& s : v.vector) {
+        std::string_view le = LabelValue(s.labels, "le");
+        if (le.empty()) continue;
+        double bound = 0;
+        if (le == "+Inf" || le == "Inf") {
+          bound = std::numeric_limits<double>::infinity();
+        } else {
+          char* end = nullptr;
+          std::string tmp(le);
+          bound = std::strtod(tmp.c_str(), &end);
+          if (*end != '\0') continue;
+        }
+        Labels key;
+        for (const auto& kv : s.labels) {
+          if (kv.first != "le" && kv.first != "__name__") key.push_back(kv);
+        }
+        groups[std::move(key)].emplace_back(bound, s.value);
+      }
+      Value out;
+      for (auto& [labels, buckets] : groups) {
+        out.vector.push_back({labels, BucketQuantile(q.scalar, std::move(buckets))});
+      }
+      return out;
+    }
+    ASSIGN_OR_RETURN(Value v, Run(*e.args[0]));
+    if (fn == "scalar") {
+      return Scalar(v.vector.size() == 1 ? v.vector[0].value : kNaN);
+    }
+    if (fn == "absent") {
+      Value out;
+      if (v.vector.empty()) {
+        Labels l;
+        const Expr& a = *e.args[0];
+        if (a.kind == Expr::Kind::kSelector) {
+          for (const Matcher& m : a.matchers) {
+            if (m.op == Matcher::Op::kEq && m.name != "__name__") l.emplace_back(m.name, m.value);
+          }
+          std::sort(l.begin(), l.end());
+        }
+        out.vector.push_back({std::move(l), 1});
+      }
+      return out;
+    }
+    double arg = 0;
+    if (e.args.size() > 1) {
+      ASSIGN_OR_RETURN(Value s, Run(*e.args[1]));
+      arg = s.scalar;
+    }
+    for (Sample& s : v.vector) {
+      s.labels = DropName(std::move(s.labels));
+      if (fn == "abs") s.value = std::fabs(s.value);
+      else if (fn == "ceil") s.value = std::ceil(s.value);
+      else if (fn == "floor") s.value = std::floor(s.value);
+      else if (fn == "round") s.value = std::round(s.value);
+      else if (fn == "clamp_min") s.value = std::max(s.value, arg);
+      else if (fn == "clamp_max") s.value = std::min(s.value, arg);
+    }
+    return v;
+  }
+
+  Result<Value> Aggregate(const Expr& e) {
+    ASSIGN_OR_RETURN(Value in, Run(*e.args[0]));
+    struct Acc {
+      Labels labels;
+      double sum = 0, min = 0, max = 0;
+      size_t n = 0;
+    };
+    std::map<Labels, Acc> groups;
+    for (const Sample& s : in.vector) {
+      Labels key;
+      for (const auto& kv : s.labels) {
+        if (kv.first == "__name__") continue;
+        if (e.without == Contains(e.grouping, kv.first)) continue;
+        key.push_back(kv);
+      }
+      Acc& a = groups[key];
+      if (a.n == 0) {
+        a.labels = key;
+        a.min = a.max = s.value;
+      }
+      a.sum += s.value;
+      a.min = std::min(a.min, s.value);
+      a.max = std::max(a.max, s.value);
+      ++a.n;
+    }
+    Value out;
+    for (auto& [key, a] : groups) {
+      double v = 0;
+      if (e.text == "sum") v = a.sum;
+      else if (e.text == "avg") v = a.sum / static_cast<double>(a.n);
+      else if (e.text == "min") v = a.min;
+      else if (e.text == "max") v = a.max;
+      else if (e.text == "count") v = static_cast<double>(a.n);
+      out.vector.push_back({std::move(a.labels), v});
+    }
+    return out;
+  }
+
+  Result<Value> Binary(const Expr& e) {
+    ASSIGN_OR_RETURN(Value l, Run(*e.lhs));
+    ASSIGN_OR_RETURN(Value r, Run(*e.rhs));
+    const bool cmp = IsComparison(e.op);
+    if (l.type == ValueType::kScalar && r.type == ValueType::kScalar) {
+      return Scalar(Apply(e.op, l.scalar, r.scalar));
+    }
+    if (IsSetOp(e.op)) return SetOp(e, std::move(l.vector), std::move(r.vector));
+    // Drop the name for arithmetic and `bool`; a filtering comparison keeps the sample as is.
+    const bool keep_name = cmp && !e.bool_mod;
+    if (l.type == ValueType::kScalar || r.type == ValueType::kScalar) {
+      const bool scalar_left = l.type == ValueType::kScalar;
+      Vector& vec = scalar_left ? r.vector : l.vector;
+      const double k = scalar_left ? l.scalar : r.scalar;
+      Value out;
+      for (Sample& s : vec) {
+        double a = scalar_left ? k : s.value;
+        double b = scalar_left ? s.value : k;
+        double res = Apply(e.op, a, b);
+        if (cmp && !e.bool_mod) {
+          if (res == 0) continue;
+          res = s.value;
+        }
+        out.vector.push_back({keep_name ? std::move(s.labels) : DropName(std::move(s.labels)), res});
+      }
+      return out;
+    }
+    std::unordered_map<std::string, const Sample*> right;
+    for (const Sample& s : r.vector) {
+      auto [it, fresh] = right.emplace(Signature(s.labels, e), &s);
+      if (!fresh) {
+        return InvalidInput(fmt::format(
+            "many-to-many matching not allowed: several series on the right side of {} share the "
+            "labels {}",
+            BinOpName(e.op), LabelsToString(DropName(s.labels))));
+      }
+    }
+    Value out;
+    std::unordered_map<std::string, bool> seen;
+    for (Sample& s : l.vector) {
+      std::string sig = Signature(s.labels, e);
+      auto it = right.find(sig);
+      if (it == right.end()) continue;
+      if (!seen.emplace(sig, true).second) {
+        return InvalidInput(fmt::format(
+            "many-to-many matching not allowed: several series on the left side of {} share the "
+            "labels {}",
+            BinOpName(e.op), LabelsToString(DropName(s.labels))));
+      }
+      double res = Apply(e.op, s.value, it->second->value);
+      if (cmp && !e.bool_mod) {
+        if (res == 0) continue;
+        res = s.value;
+      }
+      Labels labels = keep_name ? std::move(s.labels) : DropName(std::move(s.labels));
+      if (e.matching && e.on && !keep_name) {
+        Labels kept;
+        for (auto& kv : labels) {
+          if (Contains(e.grouping, kv.first)) kept.push_back(std::move(kv));
+        }
+        labels = std::move(kept);
+      } else if (e.matching && !e.on) {
+        labels.erase(std::remove_if(labels.begin(), labels.end(),
+                                    [&](const auto& kv) { return Contains(e.grouping, kv.first); }),
+                     labels.end());
+      }
+      out.vector.push_back({std::move(labels), res});
+    }
+    return out;
+  }
+
+  Result<Value> SetOp(const Expr& e, Vector l, Vector r) {
+    std::unordered_map<std::string, bool> rsigs;
+    for (const Sample& s : r) rsigs.emplace(Signature(s.labels, e), true);
+    Value out;
+    if (e.op == BinOp::kOr) {
+      std::unordered_map<std::string, bool> lsigs;
+      for (Sample& s : l) {
+        lsigs.emplace(Signature(s.labels, e), true);
+        out.vector.push_back(std::move(s));
+      }
+      for (Sample& s : r) {
+        if (!lsigs.count(Signature(s.labels, e))) out.vector.push_back(std::move(s));
+      }
+      return out;
+    }
+    const bool want = e.op == BinOp::kAnd;
+    for (Sample& s : l) {
+      if (rsigs.count(Signature(s.labels, e)) == static_cast<size_t>(want)) {
+        out.vector.push_back(std::move(s));
+      }
+    }
+    return out;
+  }
+
+  const SeriesStore& store_;
+  int64_t t_;
+};
+
+}  // namespace
+
+Result<Value> Evaluate(const Expr& e, const SeriesStore& store, int64_t t_ms) {
+  Eval ev(store, t_ms);
+  return ev.Run(e);
+}
+
+}  // namespace slipway::promql

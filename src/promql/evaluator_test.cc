@@ -1,0 +1,192 @@
+#include "promql/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "promql/template.h"
+
+namespace slipway::promql {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+
+Value Eval(const SeriesStore& store, std::string_view text, int64_t t) {
+  auto e = Parse(text);
+  EXPECT_TRUE(e.ok()) << text << ": " << e.status().message();
+  if (!e.ok()) return {};
+  auto v = Evaluate(**e, store, t);
+  EXPECT_TRUE(v.ok()) << text << ": " << v.status().message();
+  return v.ok() ? *v : Value{};
+}
+
+double One(const SeriesStore& store, std::string_view text, int64_t t) {
+  Value v = Eval(store, text, t);
+  if (v.type == ValueType::kScalar) return v.scalar;
+  EXPECT_EQ(v.vector.size(), 1u) << text;
+  return v.vector.empty() ? NAN : v.vector[0].value;
+}
+
+TEST(Exposition, ParsesRegistryText) {
+  auto r = ParseExposition(
+      "# HELP a_total x\n# TYPE a_total counter\n"
+      "a_total{route=\"api\",code_class=\"5xx\"} 12\n"
+      "b 3.5 1700000000000\n"
+      "c{l=\"q\\\"uote\\\\\"} +Inf\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ(LabelsToString((*r)[0].labels), "a_total{code_class=\"5xx\", route=\"api\"}");
+  EXPECT_EQ((*r)[1].value, 3.5);
+  EXPECT_EQ(LabelValue((*r)[2].labels, "l"), "q\"uote\\");
+  EXPECT_TRUE(std::isinf((*r)[2].value));
+  EXPECT_FALSE(ParseExposition("x{a=\"1} 2\n").ok());
+  EXPECT_FALSE(ParseExposition("x abc\n").ok());
+}
+
+TEST(Evaluator, RateIncreaseWithResetsMatchPrometheus) {
+  SeriesStore s(3'600'000);
+  // A counter growing 10/15s, reset once at t=60s.
+  double vals[] = {0, 10, 20, 30, 40, 5, 15, 25, 35};
+  for (int i = 0; i < 9; ++i) {
+    s.Ingest(kT0 + i * 15'000,
+             {{{{"__name__", "req_total"}, {"service", "api"}}, vals[i]}});
+  }
+  int64_t t = kT0 + 8 * 15'000;
+  // Window (t-120s, t]: all 9 points (first at exactly t-120s is excluded -> 8 points).
+  // Points 15s..120s: 10,20,30,40,5,15,25,35 -> increase 30 + 40 (reset) = 65 over 105s,
+  // extrapolated to 120s: 65 * 120 / 105... start gap 15s < 1.1*15 so it extends fully.
+  double inc = One(s, "increase(req_total[2m])", t);
+  EXPECT_NEAR(inc, 65.0 * 120.0 / 105.0, 1e-9);
+  EXPECT_NEAR(One(s, "rate(req_total[2m])", t), 65.0 / 105.0, 1e-9);
+  EXPECT_NEAR(One(s, "irate(req_total[2m])", t), 10.0 / 15.0, 1e-9);
+  // Too few samples: no result.
+  EXPECT_TRUE(Eval(s, "rate(req_total[10s])", t).vector.empty());
+  // rate() drops the name, keeps the labels.
+  Value v = Eval(s, "rate(req_total[2m])", t);
+  EXPECT_EQ(LabelsToString(v.vector[0].labels), "{service=\"api\"}");
+}
+
+TEST(Evaluator, CounterStartExtrapolationStopsAtZero) {
+  SeriesStore s(3'600'000);
+  // Counter appears at t0 with value 2, so extrapolation to the window start stops at the
+  // estimated zero crossing.
+  for (int i = 0; i < 3; ++i) s.Ingest(kT0 + i * 10'000, {{{{"__name__", "c"}}, 2.0 + 4 * i}});
+  // Window (t-60s, t]: points at 0,10,20s. to_start = 40s, avg gap 10s -> gap/2 = 5s;
+  // to_zero = 20 * 2/8 = 5s -> min(40, 5) = 5 < 11 -> extend by 5. to_end = 0.
+  EXPECT_NEAR(One(s, "increase(c[1m])", kT0 + 20'000), 8.0 * 25.0 / 20.0, 1e-9);
+}
+
+SeriesStore ProxyStore() {
+  SeriesStore s(3'600'000);
+  for (int i = 0; i <= 4; ++i) {
+    double n = i * 60.0;
+    std::vector<ExpositionSample> in = {
+        {{{"__name__", "http_total"}, {"code_class", "2xx"}, {"route", "api"}}, 9 * n},
+        {{{"__name__", "http_total"}, {"code_class", "5xx"}, {"route", "api"}}, 1 * n},
+        {{{"__name__", "http_total"}, {"code_class", "2xx"}, {"route", "web"}}, 10 * n},
+        {{{"__name__", "http_total"}, {"code_class", "5xx"}, {"route", "web"}}, 0},
+        {{{"__name__", "lat_bucket"}, {"le", "0.1"}, {"route", "api"}}, 50 * n},
+        {{{"__name__", "lat_bucket"}, {"le", "0.5"}, {"route", "api"}}, 90 * n},
+        {{{"__name__", "lat_bucket"}, {"le", "1"}, {"route", "api"}}, 100 * n},
+        {{{"__name__", "lat_bucket"}, {"le", "+Inf"}, {"route", "api"}}, 100 * n},
+        {{{"__name__", "healthy"}, {"service", "api"}}, 1},
+        {{{"__name__", "healthy"}, {"service", "db"}}, 0},
+    };
+    s.Ingest(kT0 + i * 15'000, std::move(in));
+  }
+  return s;
+}
+
+TEST(Evaluator, ErrorRatioBySum) {
+  SeriesStore s = ProxyStore();
+  int64_t t = kT0 + 60'000;
+  Value v = Eval(s,
+                 "sum by (route) (rate(http_total{code_class=\"5xx\"}[1m])) / sum by (route) "
+                 "(rate(http_total[1m])) > 0.05",
+                 t);
+  ASSERT_EQ(v.vector.size(), 1u);
+  EXPECT_EQ(LabelsToString(v.vector[0].labels), "{route=\"api\"}");
+  EXPECT_NEAR(v.vector[0].value, 0.1, 1e-9);
+  Value all = Eval(s, "sum(rate(http_total{code_class=~\"2..|5..\", route!~\"w.*\"}[1m]))", t);
+  ASSERT_EQ(all.vector.size(), 1u);
+  EXPECT_TRUE(all.vector[0].labels.empty());
+  EXPECT_NEAR(all.vector[0].value, 600.0 / 15.0, 1e-9);  // api: 540 + 60 per 15 s
+}
+
+TEST(Evaluator, HistogramQuantile) {
+  SeriesStore s = ProxyStore();
+  int64_t t = kT0 + 60'000;
+  // Rates per bucket: 0.1 -> 50k, 0.5 -> 90k, 1 -> 100k; p95 = 0.5 + 0.5 * (95-90)/(100-90).
+  EXPECT_NEAR(One(s, "histogram_quantile(0.95, sum by (le, route) (rate(lat_bucket[1m])))", t),
+              0.75, 1e-9);
+  EXPECT_NEAR(One(s, "histogram_quantile(0.25, rate(lat_bucket[1m]))", t), 0.05, 1e-9);
+  // Quantile in +Inf bucket: the highest finite bound.
+  EXPECT_NEAR(One(s, "histogram_quantile(1, rate(lat_bucket[1m]))", t), 1.0, 1e-9);
+}
+
+TEST(Evaluator, ComparisonsArithmeticAndSets) {
+  SeriesStore s = ProxyStore();
+  int64_t t = kT0 + 60'000;
+  Value f = Eval(s, "healthy == 0", t);
+  ASSERT_EQ(f.vector.size(), 1u);
+  EXPECT_EQ(LabelsToString(f.vector[0].labels), "healthy{service=\"db\"}");  // name kept
+  Value b = Eval(s, "healthy == bool 0", t);
+  ASSERT_EQ(b.vector.size(), 2u);
+  EXPECT_EQ(LabelsToString(b.vector[0].labels), "{service=\"api\"}");
+  EXPECT_EQ(b.vector[0].value, 0);
+  EXPECT_EQ(b.vector[1].value, 1);
+  EXPECT_EQ(One(s, "2 * healthy{service=\"api\"} + 1", t), 3);
+  EXPECT_EQ(One(s, "-healthy{service=\"api\"} ^ 2", t), -1);
+  EXPECT_EQ(One(s, "10 % 4 + 2 ^ 3", t), 10);
+  EXPECT_EQ(Eval(s, "healthy and healthy == 1", t).vector.size(), 1u);
+  EXPECT_EQ(Eval(s, "healthy unless healthy == 1", t).vector.size(), 1u);
+  EXPECT_EQ(Eval(s, "healthy == 1 or healthy", t).vector.size(), 2u);
+  EXPECT_EQ(Eval(s, "absent(nothing{service=\"x\"})", t).vector.size(), 1u);
+  EXPECT_EQ(Eval(s, "absent(healthy)", t).vector.size(), 0u);
+  EXPECT_EQ(One(s, "count(healthy)", t), 2);
+  EXPECT_EQ(One(s, "max(healthy)", t), 1);
+  EXPECT_EQ(One(s, "avg(healthy)", t), 0.5);
+  EXPECT_EQ(One(s, "scalar(min(healthy)) + 1", t), 1);
+  EXPECT_EQ(One(s, "max_over_time(healthy{service=\"api\"}[1m])", t), 1);
+  EXPECT_EQ(One(s, "count_over_time(healthy{service=\"api\"}[1m])", t), 4);
+}
+
+TEST(Evaluator, ManyToManyIsAnError) {
+  SeriesStore s = ProxyStore();
+  auto e = Parse("http_total / on(route) http_total");
+  ASSERT_TRUE(e.ok());
+  auto v = Evaluate(**e, s, kT0 + 60'000);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("many-to-many"), std::string::npos);
+}
+
+TEST(Evaluator, StaleSeriesVanishAndOldPointsAreDropped) {
+  SeriesStore s(60'000);
+  s.Ingest(kT0, {{{{"__name__", "g"}, {"a", "1"}}, 1}, {{{"__name__", "g"}, {"a", "2"}}, 2}});
+  s.Ingest(kT0 + 15'000, {{{{"__name__", "g"}, {"a", "1"}}, 1}});
+  EXPECT_EQ(Eval(s, "g", kT0 + 15'000).vector.size(), 1u);
+  EXPECT_EQ(s.series_count(), 2u);
+  for (int i = 2; i < 20; ++i) s.Ingest(kT0 + i * 15'000, {{{{"__name__", "g"}, {"a", "1"}}, 1}});
+  EXPECT_EQ(s.series_count(), 1u);  // forgotten after the retention
+  EXPECT_LE(s.point_count(), 5u);   // 60 s of 15 s samples
+}
+
+TEST(Template, RendersValuesAndLabels) {
+  std::map<std::string, std::string> labels = {{"service", "api"}};
+  auto r = RenderTemplate(
+      "{{ $labels.service }} is at {{ $value }} ({{ $value | humanizePercentage }}, "
+      "{{ printf \"%.1f\" $value }}, {{ .Labels.missing }}{{.Value|humanize}})",
+      labels, 0.256);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, "api is at 0.256 (25.6%, 0.3, 256m)");
+  EXPECT_EQ(Humanize(1234567), "1.235M");
+  auto bad = CheckTemplate("x {{ $nope }}");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("at char 6"), std::string::npos) << bad.message();
+  EXPECT_FALSE(CheckTemplate("{{ $value | nosuch }}").ok());
+  EXPECT_FALSE(CheckTemplate("{{ $value ").ok());
+  EXPECT_TRUE(CheckTemplate("plain text").ok());
+}
+
+}  // namespace
+}  // namespace slipway::promql

@@ -1,0 +1,95 @@
+// PromQL subset: the syntax tree and its parser.
+//
+// The subset Slipway's alert rules are written in (documented in docs/alerts.md):
+//   - selectors `name{label="v", l2!="v", l3=~"re", l4!~"re"}`, with an optional range `[5m]`
+//   - numbers (1, 0.5, 1e3, Inf, NaN) and strings (only as function arguments)
+//   - binary operators `^ * / % + - == != > < >= <= and or unless`, with Prometheus'
+//     precedence, the `bool` modifier and `on(...)`/`ignoring(...)` one-to-one matching
+//   - aggregations `sum avg min max count` with `by (...)` / `without (...)`, before or
+//     after the argument
+//   - functions rate, increase, irate, delta, histogram_quantile, abs, ceil, floor, round,
+//     clamp_min, clamp_max, absent, scalar, vector, time, {avg,min,max,sum,count}_over_time
+// Parsing also checks types (a rate over an instant vector is an error), so an expression
+// that parses can be evaluated without type errors.
+//
+// Errors carry the byte offset into the expression, so a rule file can point at the spot.
+// Plain data and pure functions; any thread.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace slipway::promql {
+
+enum class ValueType { kScalar, kVector, kMatrix, kString };
+std::string_view ValueTypeName(ValueType t);
+
+struct Matcher {
+  enum class Op { kEq, kNeq, kRe, kNre };
+  std::string name;
+  Op op = Op::kEq;
+  std::string value;
+  std::shared_ptr<const std::regex> re;  // kRe/kNre: anchored, compiled once
+
+  bool Matches(std::string_view v) const;
+};
+
+enum class BinOp {
+  kPow, kMul, kDiv, kMod, kAdd, kSub,
+  kEq, kNe, kGt, kLt, kGe, kLe,
+  kAnd, kOr, kUnless,
+};
+std::string_view BinOpName(BinOp op);
+bool IsComparison(BinOp op);
+bool IsSetOp(BinOp op);
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+struct Expr {
+  enum class Kind { kNumber, kString, kSelector, kCall, kAggregate, kBinary, kNegate };
+  Kind kind = Kind::kNumber;
+  ValueType type = ValueType::kScalar;
+  size_t pos = 0;  // byte offset of the expression's first token
+
+  double number = 0;   // kNumber
+  std::string text;    // kString: the value; kCall/kAggregate: the function; kSelector: metric
+  std::vector<Matcher> matchers;  // kSelector (the metric name is also a matcher on __name__)
+  int64_t range_ms = 0;           // kSelector: > 0 for a range selector
+
+  std::vector<ExprPtr> args;  // kCall: arguments; kAggregate: [param?, expr]; kNegate: [x]
+
+  // kAggregate: by/without labels. kBinary: on/ignoring labels.
+  std::vector<std::string> grouping;
+  bool without = false;   // kAggregate: `without` instead of `by`
+  bool on = false;        // kBinary: `on(...)` given (else `ignoring(...)` or none)
+  bool matching = false;  // kBinary: on/ignoring given at all
+
+  BinOp op = BinOp::kAdd;  // kBinary
+  bool bool_mod = false;   // kBinary: comparison with `bool`
+  ExprPtr lhs, rhs;        // kBinary
+};
+
+struct ParseError {
+  size_t pos = 0;
+  std::string message;
+};
+
+// Parses `text`. On failure returns InvalidInput "at char N: what" (N is 1-based) and, when
+// `err` is given, fills it with the 0-based offset and the bare message.
+Result<ExprPtr> Parse(std::string_view text, ParseError* err = nullptr);
+
+// Parses a range duration as PromQL writes it ("5m", "1h30m", "90s", "500ms", "1d", "1w").
+// Returns milliseconds, or -1 when not a duration.
+int64_t ParsePromDuration(std::string_view s);
+
+// The largest range any selector in `e` asks for (what the sample history must keep).
+int64_t MaxRangeMs(const Expr& e);
+
+}  // namespace slipway::promql
