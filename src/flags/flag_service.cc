@@ -31,6 +31,24 @@ Json* FindFractional(Json* rule) {
   return nullptr;
 }
 
+// Puts a rollout where nothing else matched: an empty rule becomes the rollout; in an if-chain
+// the rollout becomes the final else (replacing a null one, or nested in a trailing if).
+bool PlaceRollout(Json* t, const Json& fractional) {
+  if (t->is_null() || (t->is_object() && t->empty())) {
+    *t = fractional;
+    return true;
+  }
+  if (!t->is_object() || t->size() != 1 || !t->contains("if") || !(*t)["if"].is_array()) {
+    return false;
+  }
+  Json& chain = (*t)["if"];
+  if (chain.size() % 2 == 0) {
+    chain.push_back(fractional);
+    return true;
+  }
+  return PlaceRollout(&chain.back(), fractional);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<FlagService>> FlagService::Open(sqlite3* db, Clock* clock) {
@@ -302,16 +320,9 @@ Status FlagService::Rollout(const std::string& env, const std::string& key, int 
   Json fractional = {{"fractional", Json::array({Json::array({on, percent}),
                                                  Json::array({off, 100 - percent})})}};
   Json targeting = def.value("targeting", Json::object());
-  if (targeting.is_null() || targeting.empty()) {
-    targeting = fractional;
-  } else if (Json* f = FindFractional(&targeting)) {
+  if (Json* f = FindFractional(&targeting)) {
     *f = fractional;
-  } else if (targeting.contains("if") && targeting["if"].is_array() &&
-             targeting["if"].size() % 2 == 0) {
-    targeting["if"].push_back(fractional);  // targets first, then the rollout
-  } else if (targeting.contains("if") && targeting["if"].is_array() && targeting["if"].back().is_null()) {
-    targeting["if"].back() = fractional;
-  } else {
+  } else if (!PlaceRollout(&targeting, fractional)) {
     return FailedPrecondition("flag \"" + key +
                               "\" has custom targeting; edit it with `slipway flags set`");
   }

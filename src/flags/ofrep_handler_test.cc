@@ -1,0 +1,248 @@
+#include "flags/ofrep_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "flags/admin_handler.h"
+#include "http/client.h"
+#include "net/event_loop.h"
+#include "net/socket.h"
+#include "store/store.h"
+
+namespace slipway::flags {
+namespace {
+
+const char* kFlags = R"({"flags": {
+  "beta": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+           "targeting": {"if": [{"ends_with": [{"var": "email"}, "@corp.io"]}, "on", null]}},
+  "color": {"state": "ENABLED", "variants": {"red": "#f00", "blue": "#00f"}, "defaultVariant": "red"},
+  "limits": {"state": "ENABLED", "variants": {"small": {"rps": 10}}, "defaultVariant": "small"},
+  "off": {"state": "DISABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+  "nodefault": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": null},
+  "broken": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a",
+             "targeting": {"cat": ["x"]}}}})";
+
+// A FlagService behind OfrepHandler and AdminHandler on a real loopback listener, with the
+// loop on its own thread. The test thread talks HTTP only, or runs code on the loop via OnLoop.
+class OfrepTest : public ::testing::Test {
+ protected:
+  void Start(OfrepOptions opts) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ofrep_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto st = store::Store::Open(dir_ / "state.db", Clock::Real());
+    ASSERT_TRUE(st.ok());
+    store_ = std::move(st).value();
+    auto svc = FlagService::Open(store_->db(), Clock::Real());
+    ASSERT_TRUE(svc.ok());
+    svc_ = std::move(svc).value();
+    ASSERT_TRUE(svc_->Seed("default", Json::parse(kFlags), "test").ok());
+    Json prod = Json::parse(kFlags);
+    prod["flags"]["color"]["defaultVariant"] = "blue";
+    ASSERT_TRUE(svc_->Seed("prod", prod, "test").ok());
+    ofrep_ = std::make_unique<OfrepHandler>(svc_.get(), std::move(opts));
+    admin_ = std::make_unique<AdminHandler>(svc_.get(), "default");
+    auto loop = net::EventLoop::Create();
+    ASSERT_TRUE(loop.ok());
+    loop_ = std::move(loop).value();
+    auto fd = net::ListenTcp("127.0.0.1", 0);
+    ASSERT_TRUE(fd.ok());
+    port_ = *net::LocalPort(fd->get());
+    auto server = http::HttpServer::Create(
+        loop_.get(), std::move(fd).value(), [this](const http::Request& r, http::ResponseWriter w) {
+          if (OfrepHandler::Owns(r.Path())) {
+            ofrep_->Handle(r, std::move(w));
+          } else {
+            admin_->Handle(r, std::move(w));
+          }
+        });
+    ASSERT_TRUE(server.ok());
+    server_ = std::move(server).value();
+    thread_ = std::thread([this] { loop_->Run(); });
+  }
+  void TearDown() override {
+    if (thread_.joinable()) {
+      loop_->Post([this] { server_.reset(); });
+      loop_->Stop();
+      thread_.join();
+    }
+    ofrep_.reset();
+    admin_.reset();
+    svc_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  http::ClientResponse Call(const std::string& method, const std::string& target,
+                            const std::string& body, http::HeaderList headers = {}) {
+    http::Request req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    req.headers = std::move(headers);
+    req.headers.emplace_back("Host", "127.0.0.1");
+    if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+    auto r = http::Fetch({"127.0.0.1", port_, ""}, req, Duration(5000));
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : http::ClientResponse{};
+  }
+  Json Eval(const std::string& key, const std::string& body = "{}", http::HeaderList h = {}) {
+    auto r = Call("POST", "/ofrep/v1/evaluate/flags/" + key, body, std::move(h));
+    last_status_ = r.status;
+    return Json::parse(r.body, nullptr, false);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<FlagService> svc_;
+  std::unique_ptr<OfrepHandler> ofrep_;
+  std::unique_ptr<AdminHandler> admin_;
+  std::unique_ptr<net::EventLoop> loop_;
+  std::unique_ptr<http::HttpServer> server_;
+  std::thread thread_;
+  int port_ = 0;
+  int last_status_ = 0;
+};
+
+TEST_F(OfrepTest, SingleEvaluations) {
+  Start({});
+  Json j = Eval("beta", R"({"context": {"targetingKey": "u1", "email": "a@corp.io"}})");
+  EXPECT_EQ(last_status_, 200);
+  EXPECT_EQ(j, Json::parse(R"({"key": "beta", "reason": "TARGETING_MATCH", "variant": "on",
+                              "value": true, "metadata": {}})"));
+  j = Eval("beta", R"({"context": {"email": "a@x.io"}})");
+  EXPECT_EQ(j["reason"], "DEFAULT");
+  EXPECT_EQ(j["value"], false);
+  j = Eval("color", "");  // no body, no context, no targeting key: accepted
+  EXPECT_EQ(j["reason"], "STATIC");
+  EXPECT_EQ(j["value"], "#f00");
+  EXPECT_EQ(Eval("limits")["value"], Json::parse(R"({"rps": 10})"));
+  j = Eval("off");
+  EXPECT_EQ(j["reason"], "DISABLED");
+  j = Eval("nodefault");
+  EXPECT_EQ(last_status_, 200);
+  EXPECT_EQ(j["reason"], "DEFAULT");
+  EXPECT_FALSE(j.contains("value"));
+}
+
+TEST_F(OfrepTest, ErrorsAndStatuses) {
+  Start({});
+  Json j = Eval("nope");
+  EXPECT_EQ(last_status_, 404);
+  EXPECT_EQ(j["errorCode"], "FLAG_NOT_FOUND");
+  EXPECT_EQ(j["key"], "nope");
+  j = Eval("beta", "{not json");
+  EXPECT_EQ(last_status_, 400);
+  EXPECT_EQ(j["errorCode"], "PARSE_ERROR");
+  j = Eval("beta", R"({"context": [1]})");
+  EXPECT_EQ(last_status_, 400);
+  EXPECT_EQ(j["errorCode"], "INVALID_CONTEXT");
+  j = Eval("broken");
+  EXPECT_EQ(last_status_, 400);
+  EXPECT_EQ(j["errorCode"], "GENERAL");
+  auto r = Call("GET", "/ofrep/v1/evaluate/flags/beta", "");
+  EXPECT_EQ(r.status, 405);
+  ASSERT_NE(r.Header("Content-Type"), nullptr);
+  EXPECT_EQ(*r.Header("Content-Type"), "application/json");
+}
+
+TEST_F(OfrepTest, BulkWithETagAnd304) {
+  Start({});
+  auto r = Call("POST", "/ofrep/v1/evaluate/flags", R"({"context": {"targetingKey": "u"}})",
+                {{"Origin", "http://app.local"}});
+  ASSERT_EQ(r.status, 200);
+  Json j = Json::parse(r.body);
+  std::set<std::string> keys;
+  for (const Json& f : j["flags"]) keys.insert(f["key"]);
+  // Disabled flags and flags without a value are left out; errors are listed.
+  EXPECT_EQ(keys, (std::set<std::string>{"beta", "broken", "color", "limits"}));
+  ASSERT_NE(r.Header("ETag"), nullptr);
+  const std::string etag = *r.Header("ETag");
+  EXPECT_EQ(*r.Header("Access-Control-Allow-Origin"), "http://app.local");
+  EXPECT_EQ(*r.Header("Access-Control-Expose-Headers"), "ETag");
+  auto again = Call("POST", "/ofrep/v1/evaluate/flags", R"({"context": {"targetingKey": "u"}})",
+                    {{"If-None-Match", etag}});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+  // A change makes a new body, so a new ETag and a 200.
+  std::promise<Status> done;
+  loop_->Post([&] { done.set_value(svc_->SetEnabled("default", "color", false, {"t", ""})); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  auto changed = Call("POST", "/ofrep/v1/evaluate/flags", R"({"context": {"targetingKey": "u"}})",
+                      {{"If-None-Match", etag}});
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(*changed.Header("ETag"), etag);
+}
+
+TEST_F(OfrepTest, CorsPreflight) {
+  Start({{{"secret", "*"}}});
+  auto r = Call("OPTIONS", "/ofrep/v1/evaluate/flags", "", {{"Origin", "http://app.local"}});
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(*r.Header("Access-Control-Allow-Origin"), "http://app.local");
+  EXPECT_NE(r.Header("Access-Control-Allow-Headers")->find("X-API-Key"), std::string::npos);
+}
+
+TEST_F(OfrepTest, ReadTokensAndEnvironments) {
+  OfrepOptions opts;
+  opts.tokens = {{"any-env", "*"}, {"prod-only", "prod"}};
+  Start(opts);
+  Eval("color");
+  EXPECT_EQ(last_status_, 401);
+  Eval("color", "{}", {{"Authorization", "Bearer wrong"}});
+  EXPECT_EQ(last_status_, 401);
+  EXPECT_EQ(Eval("color", "{}", {{"Authorization", "Bearer any-env"}})["value"], "#f00");
+  EXPECT_EQ(Eval("color", "{}", {{"X-API-Key", "any-env"}, {"X-Slipway-Environment", "prod"}})["value"],
+            "#00f");
+  EXPECT_EQ(Eval("color", "{}", {{"X-API-Key", "prod-only"}})["value"], "#00f");
+  Eval("color", "{}", {{"X-API-Key", "prod-only"}, {"X-Slipway-Environment", "default"}});
+  EXPECT_EQ(last_status_, 403);
+}
+
+TEST_F(OfrepTest, RateLimitAnswers429WithRetryAfter) {
+  OfrepOptions opts;
+  opts.rate_per_second = 0.001;
+  opts.burst = 3;
+  Start(opts);
+  for (int i = 0; i < 3; ++i) {
+    Eval("color");
+    EXPECT_EQ(last_status_, 200);
+  }
+  auto r = Call("POST", "/ofrep/v1/evaluate/flags/color", "{}");
+  EXPECT_EQ(r.status, 429);
+  ASSERT_NE(r.Header("Retry-After"), nullptr);
+}
+
+TEST_F(OfrepTest, AdminRoutesChangeWhatOfrepServes) {
+  Start({});
+  EXPECT_EQ(Eval("color")["value"], "#f00");
+  auto r = Call("POST", "/api/v1/flags/color/disable", R"({"comment": "incident", "actor": "ann"})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Eval("color")["reason"], "DISABLED");
+  r = Call("PUT", "/api/v1/flags/color", R"({"definition": {"state": "ENABLED"}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Json::parse(r.body)["error"], "flags.color: variants are missing");
+  EXPECT_EQ(Json::parse(r.body)["exit"], 2);
+  r = Call("POST", "/api/v1/flags/beta/target", R"({"add": ["email=x@y.io"]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Eval("beta", R"({"context": {"email": "x@y.io"}})")["value"], true);
+  r = Call("POST", "/api/v1/flags/beta/rollout", R"({"percent": 100})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Eval("beta", R"({"context": {"targetingKey": "z"}})")["value"], true);
+  r = Call("GET", "/api/v1/flags/color/history", "");
+  Json h = Json::parse(r.body);
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[1]["actor"], "ann");
+  EXPECT_EQ(h[1]["comment"], "incident");
+  r = Call("GET", "/api/v1/flags?env=prod", "");
+  EXPECT_EQ(Json::parse(r.body)["flags"].size(), 6u);
+  r = Call("GET", "/api/v1/flags/export", "");
+  EXPECT_EQ(Json::parse(r.body)["flags"]["color"]["state"], "DISABLED");
+  r = Call("GET", "/api/v1/flags/nope", "");
+  EXPECT_EQ(r.status, 404);
+}
+
+}  // namespace
+}  // namespace slipway::flags
