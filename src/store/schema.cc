@@ -36,6 +36,16 @@ constexpr MigrationStep kSteps[] = {
      "finished_ms INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, "
      "reason TEXT NOT NULL DEFAULT '', numbers TEXT NOT NULL DEFAULT '{}', "
      "UNIQUE(service, number));"},
+    {6, "alert state and history",
+     "CREATE TABLE alert_state(rule TEXT NOT NULL, fingerprint TEXT NOT NULL, "
+     "labels TEXT NOT NULL, annotations TEXT NOT NULL, state TEXT NOT NULL, "
+     "active_ms INTEGER NOT NULL, fired_ms INTEGER NOT NULL DEFAULT 0, "
+     "resolved_ms INTEGER NOT NULL DEFAULT 0, value REAL NOT NULL DEFAULT 0, "
+     "PRIMARY KEY(rule, fingerprint));"
+     "CREATE TABLE alert_history(id INTEGER PRIMARY KEY, wall_ms INTEGER NOT NULL, "
+     "rule TEXT NOT NULL, fingerprint TEXT NOT NULL, labels TEXT NOT NULL, "
+     "state TEXT NOT NULL, value REAL NOT NULL DEFAULT 0);"
+     "CREATE INDEX alert_history_wall ON alert_history(wall_ms);"},
 };
 
 }  // namespace
