@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 
+#include "config/alerts_settings.h"
 #include "config/dotenv.h"
 #include "config/interpolate.h"
 #include "config/merge.h"
@@ -295,10 +296,15 @@ class Loader {
   }
 
   Status ParseTopSlipway(const Node& x, Project* p) {
-    static const std::vector<std::string> kKnown = {"api"};
+    static const std::vector<std::string> kKnown = {"api", "alerts", "notifications"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
+      if (f.key == "alerts" || f.key == "notifications") {  // config/alerts_settings.h
+        RETURN_IF_ERROR(f.key == "alerts" ? ParseAlertsSettings(f, fpath, &p->alerts)
+                                          : ParseNotificationSettings(f, fpath, &p->notifications));
+        continue;
+      }
       if (f.key != "api") {
         return NodeError(f, fpath, "unknown key " + Quote(f.key), "one of " + Joined(kKnown));
       }
