@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "config/databases_settings.h"
 #include "config/alerts_settings.h"
 
 namespace slipway::config {
@@ -132,6 +133,8 @@ struct Project {
   std::map<std::string, Secret> secrets;
   std::vector<std::string> warnings;    // e.g. "services.api.networks: ignored by slipway"
   std::string api_listen;               // x-slipway.api.listen ("127.0.0.1:0" by default)
+  std::map<std::string, DatabaseSettings> databases;  // x-slipway.databases
+  BackupsSettings backups;                           // x-slipway.backups
   AlertsSettings alerts;                // x-slipway.alerts (config/alerts_settings.h)
   NotificationSettings notifications;   // x-slipway.notifications
 };

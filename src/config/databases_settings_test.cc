@@ -1,0 +1,92 @@
+#include "config/databases_settings.h"
+
+#include <gtest/gtest.h>
+
+#include "config/test_support.h"
+
+namespace slipway::config {
+namespace {
+
+using testing::LoadText;
+using testing::TempDir;
+
+constexpr char kServices[] = "services:\n  api:\n    image: busybox\n";
+
+TEST(DatabasesSettingsTest, ParsesDatabasesAndBackups) {
+  auto p = LoadText(std::string(kServices) +
+                    "x-slipway:\n"
+                    "  databases:\n"
+                    "    main:\n"
+                    "      url: postgres://app@127.0.0.1:5432/app\n"
+                    "      migrations: db/migrations\n"
+                    "      format: dbmate\n"
+                    "      check: SELECT count(*) FROM users\n"
+                    "      lock-timeout: 5s\n"
+                    "    cache: sqlite:data/cache.db\n"
+                    "  backups:\n"
+                    "    dir: /var/backups/app\n"
+                    "    schedule: \"0 3 * * *\"\n"
+                    "    databases: [main]\n"
+                    "    catch-up: false\n"
+                    "    retention: {keep-last: 3, hourly: 24, daily: 7, weekly: 4, monthly: "
+                    "12, yearly: -1}\n");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_EQ(p->databases.size(), 2u);
+  const DatabaseSettings& m = p->databases.at("main");
+  EXPECT_EQ(m.url, "postgres://app@127.0.0.1:5432/app");
+  EXPECT_EQ(m.migrations, "db/migrations");
+  EXPECT_EQ(m.format, "dbmate");
+  EXPECT_EQ(m.check, "SELECT count(*) FROM users");
+  EXPECT_EQ(m.lock_timeout, Duration(5000));
+  EXPECT_EQ(p->databases.at("cache").url, "sqlite:data/cache.db");
+  EXPECT_EQ(p->databases.at("cache").migrations, "migrations");
+  EXPECT_EQ(p->backups.dir, "/var/backups/app");
+  EXPECT_EQ(p->backups.schedule, "0 3 * * *");
+  EXPECT_EQ(p->backups.databases, (std::vector<std::string>{"main"}));
+  EXPECT_FALSE(p->backups.catch_up);
+  EXPECT_EQ(p->backups.retention.keep_last, 3);
+  EXPECT_EQ(p->backups.retention.monthly, 12);
+  EXPECT_EQ(p->backups.retention.yearly, -1);
+}
+
+TEST(DatabasesSettingsTest, UrlComesFromDotEnv) {
+  TempDir dir;
+  dir.Write("app/compose.yaml", std::string(kServices) +
+                                    "x-slipway:\n  databases:\n    main:\n"
+                                    "      url: ${DATABASE_URL}\n");
+  dir.Write("app/.env", "DATABASE_URL=sqlite:./app.db\n");
+  LoadOptions o;
+  o.working_dir = dir.path() / "app";
+  auto p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->databases.at("main").url, "sqlite:./app.db");
+}
+
+TEST(DatabasesSettingsTest, ErrorsPointAtTheKey) {
+  struct Case {
+    std::string yaml;
+    std::string want;
+  };
+  const Case cases[] = {
+      {"  databases:\n    main:\n      url: mysql://x/y\n", "compose.yaml:7:7: x-slipway.databases.main.url: unsupported"},
+      {"  databases:\n    main:\n      url: ${UNSET_VAR}\n", "is missing or empty"},
+      {"  databases:\n    main:\n      url: sqlite:a.db\n      fromat: x\n",
+       "compose.yaml:8:7: x-slipway.databases.main.fromat: unknown key"},
+      {"  databases:\n    main:\n      url: sqlite:a.db\n      format: liquibase\n",
+       "x-slipway.databases.main.format"},
+      {"  backups:\n    schedule: every day\n", "compose.yaml:6:5: x-slipway.backups.schedule: "},
+      {"  backups:\n    retention: {daily: -2}\n", "x-slipway.backups.retention.daily"},
+      {"  backups:\n    retention: {biweekly: 2}\n", "unknown key \"biweekly\""},
+  };
+  for (const Case& c : cases) {
+    auto p = LoadText(std::string(kServices) + "x-slipway:\n" + c.yaml);
+    ASSERT_FALSE(p.ok()) << c.yaml;
+    EXPECT_EQ(p.status().code(), StatusCode::kInvalidInput);
+    EXPECT_NE(p.status().message().find(c.want), std::string::npos)
+        << c.yaml << " -> " << p.status().message();
+    EXPECT_EQ(p.status().message().find("mysql://"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace slipway::config
