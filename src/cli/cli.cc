@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/context.h"
+#include "cli/export_cmd.h"
 #include "cli/project_cmd.h"
 #include "daemon/daemon.h"
 
@@ -29,6 +30,7 @@ int Main(int argc, char** argv) {
 
   int rc = 0;
   AddProjectCommands(app, ctx, &rc);
+  AddExportCommands(app, ctx, &rc);
 
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("slipway %s\n", kVersion); });
