@@ -4,8 +4,10 @@
 
 #include <cstdio>
 
+#include "cli/backup_cmd.h"
 #include "cli/context.h"
 #include "cli/export_cmd.h"
+#include "cli/migrate_cmd.h"
 #include "cli/project_cmd.h"
 #include "daemon/daemon.h"
 
@@ -31,6 +33,8 @@ int Main(int argc, char** argv) {
   int rc = 0;
   AddProjectCommands(app, ctx, &rc);
   AddExportCommands(app, ctx, &rc);
+  AddMigrateCommands(app, ctx, &rc);
+  AddBackupCommands(app, ctx, &rc);
 
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("slipway %s\n", kVersion); });

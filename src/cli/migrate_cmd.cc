@@ -1,0 +1,255 @@
+#include "cli/migrate_cmd.h"
+
+#include <cstdio>
+#include <memory>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/output.h"
+#include "config/duration.h"
+
+namespace slipway::cli {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string Utc(int64_t ms) {
+  if (ms <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+struct MigrateFlags {
+  DatabaseChoice choice;
+  std::string lock_timeout, output_format, up_to, down_to, stamp_version, new_name, plan_to;
+  int down_steps = 1;
+  int plan_steps = 1;
+  bool plan_down = false;
+};
+
+void Progress(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+}  // namespace
+
+Result<ResolvedDatabase> ResolveDatabase(CliContext& ctx, const DatabaseChoice& choice,
+                                         const std::string& name_arg) {
+  ResolvedDatabase r;
+  std::string want = !name_arg.empty() ? name_arg : choice.db;
+  fs::path base = fs::current_path();
+  if (!choice.url.empty()) {
+    ASSIGN_OR_RETURN(r.target, migrate::ParseTarget(choice.url, base));
+    r.name = want.empty() ? r.target.DatabaseName() : want;
+    r.migrations = choice.dir.empty() ? base / "migrations" : fs::absolute(choice.dir);
+  } else {
+    ASSIGN_OR_RETURN(const config::Project* p, ctx.Project());
+    if (p->databases.empty()) {
+      return InvalidInput("no databases configured (add x-slipway.databases.<name>.url to the "
+                          "compose file, or pass --url)");
+    }
+    const config::DatabaseSettings* s = nullptr;
+    if (want.empty()) {
+      if (p->databases.size() > 1) {
+        std::string names;
+        for (const auto& [n, d] : p->databases) names += (names.empty() ? "" : ", ") + n;
+        return InvalidInput("several databases are configured (" + names + "); pick one with --db");
+      }
+      s = &p->databases.begin()->second;
+    } else {
+      auto it = p->databases.find(want);
+      if (it == p->databases.end()) {
+        return InvalidInput("no database \"" + want + "\" in x-slipway.databases");
+      }
+      s = &it->second;
+    }
+    r.name = s->name;
+    ASSIGN_OR_RETURN(r.target, migrate::ParseTarget(s->url, p->dir));
+    r.migrations = choice.dir.empty() ? fs::path(s->migrations) : fs::path(choice.dir);
+    if (r.migrations.is_relative()) r.migrations = (choice.dir.empty() ? p->dir : base) / r.migrations;
+    ASSIGN_OR_RETURN(r.format, migrate::ParseFormat(s->format));
+    r.check = s->check;
+    r.lock_timeout = s->lock_timeout;
+  }
+  if (!choice.format.empty()) {
+    ASSIGN_OR_RETURN(r.format, migrate::ParseFormat(choice.format));
+  }
+  r.migrations = r.migrations.lexically_normal();
+  return r;
+}
+
+void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
+  auto* cmd = app.add_subcommand("migrate", "Database schema migrations");
+  cmd->require_subcommand(1);
+  // Flag values live as long as the lambdas that read them.
+  auto f = std::make_shared<MigrateFlags>();
+  // Owned by the lambdas below for the life of the process.
+  cmd->add_option("--db", f->choice.db, "Database name from x-slipway.databases");
+  cmd->add_option("--url", f->choice.url, "Database URL (postgres://... or sqlite:path)");
+  cmd->add_option("--dir", f->choice.dir, "Migrations folder");
+  cmd->add_option("--migrations-format", f->choice.format,
+                  "auto, slipway, golang-migrate, dbmate or flyway");
+  cmd->add_option("--lock-timeout", f->lock_timeout, "How long to wait for the migration lock");
+
+  auto open = [&ctx, f]() -> Result<std::unique_ptr<migrate::Migrator>> {
+    ASSIGN_OR_RETURN(ResolvedDatabase db, ResolveDatabase(ctx, f->choice));
+    migrate::Options o;
+    o.dir = db.migrations;
+    o.format = db.format;
+    o.lock_timeout = db.lock_timeout;
+    if (!f->lock_timeout.empty()) {
+      auto d = config::ParseDuration(f->lock_timeout);
+      if (!d) return InvalidInput("--lock-timeout: \"" + f->lock_timeout + "\" is not a duration");
+      o.lock_timeout = *d;
+    }
+    o.log = &Progress;
+    return migrate::Migrator::Open(db.target, o);
+  };
+  auto run = [rc](const std::function<Status()>& body, const char* name) {
+    Status st = body();
+    *rc = st.ok() ? 0 : CliContext::Fail(st, std::string("migrate ") + name);
+  };
+
+  auto* up = cmd->add_subcommand("up", "Apply pending migrations");
+  up->add_option("--to", f->up_to, "Stop after this version");
+  up->callback([=] {
+    run([&]() -> Status {
+      ASSIGN_OR_RETURN(auto m, open());
+      ASSIGN_OR_RETURN(auto done, m->Up(f->up_to));
+      std::printf("%s\n", done.empty() ? "nothing to apply"
+                                       : ("applied " + std::to_string(done.size()) +
+                                          " migration(s), now at " + done.back()).c_str());
+      return Status::OK();
+    }, "up");
+  });
+
+  auto* down = cmd->add_subcommand("down", "Roll back the newest N migrations (default 1)");
+  down->add_option("N", f->down_steps, "How many to roll back");
+  down->add_option("--to", f->down_to, "Roll back everything newer than this version (0 = all)");
+  down->callback([=] {
+    run([&]() -> Status {
+      ASSIGN_OR_RETURN(auto m, open());
+      ASSIGN_OR_RETURN(auto done, m->Down(f->down_steps, f->down_to));
+      std::printf("%s\n", done.empty() ? "nothing to roll back"
+                                       : ("rolled back " + std::to_string(done.size()) +
+                                          " migration(s)").c_str());
+      return Status::OK();
+    }, "down");
+  });
+
+  auto* status = cmd->add_subcommand("status", "Applied, pending, changed and dirty migrations");
+  status->add_option("--format", f->output_format, "table or json");
+  status->callback([=] {
+    run([&]() -> Status {
+      ASSIGN_OR_RETURN(auto m, open());
+      ASSIGN_OR_RETURN(migrate::StatusReport rep, m->GetStatus());
+      if (f->output_format == "json") {
+        json rows = json::array();
+        for (const auto& r : rep.rows) {
+          rows.push_back({{"version", r.version},
+                          {"name", r.name},
+                          {"state", std::string(migrate::StateName(r.state))},
+                          {"applied_at", r.applied ? r.applied->applied_ms : 0}});
+        }
+        std::printf("%s\n", json{{"migrations", rows}, {"pending", rep.pending},
+                                 {"blocked", rep.blocked}}.dump().c_str());
+      } else {
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& r : rep.rows) {
+          rows.push_back({r.version, r.name, std::string(migrate::StateName(r.state)),
+                          r.applied ? Utc(r.applied->applied_ms) : "-"});
+        }
+        PrintTable({"VERSION", "NAME", "STATE", "APPLIED"}, rows);
+        std::printf("%d pending\n", rep.pending);
+        if (!rep.blocked.empty()) std::printf("blocked: %s\n", rep.blocked.c_str());
+      }
+      return rep.blocked.empty() ? Status::OK() : FailedPrecondition(rep.blocked);
+    }, "status");
+  });
+
+  auto* history = cmd->add_subcommand("history", "The history table: who applied what, when");
+  history->add_option("--format", f->output_format, "table or json");
+  history->callback([=] {
+    run([&]() -> Status {
+      ASSIGN_OR_RETURN(auto m, open());
+      ASSIGN_OR_RETURN(auto hist, m->History());
+      if (f->output_format == "json") {
+        json rows = json::array();
+        for (const auto& a : hist) {
+          rows.push_back({{"version", a.version}, {"name", a.name}, {"checksum", a.checksum},
+                          {"applied_at", a.applied_ms}, {"duration_ms", a.duration_ms},
+                          {"applied_by", a.applied_by}, {"dirty", a.dirty}});
+        }
+        std::printf("%s\n", rows.dump().c_str());
+        return Status::OK();
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& a : hist) {
+        rows.push_back({a.version, a.name, Utc(a.applied_ms), std::to_string(a.duration_ms) + "ms",
+                        a.applied_by, a.checksum.substr(0, 12), a.dirty ? "dirty" : ""});
+      }
+      PrintTable({"VERSION", "NAME", "APPLIED", "TOOK", "BY", "CHECKSUM", ""}, rows);
+      return Status::OK();
+    }, "history");
+  });
+
+  auto* stamp = cmd->add_subcommand(
+      "stamp", "Record the database as at VERSION without running SQL (resolves dirty/changed)");
+  stamp->add_option("VERSION", f->stamp_version, "Version (0 = nothing applied)")->required();
+  stamp->callback([=] {
+    run([&]() -> Status {
+      ASSIGN_OR_RETURN(auto m, open());
+      return m->Stamp(f->stamp_version);
+    }, "stamp");
+  });
+
+  auto* create = cmd->add_subcommand("new", "Create the next migration file(s)");
+  create->add_option("NAME", f->new_name, "Short name, e.g. add_users")->required();
+  create->callback([=, &ctx] {
+    run([&]() -> Status {
+      ASSIGN_OR_RETURN(ResolvedDatabase db, ResolveDatabase(ctx, f->choice));
+      ASSIGN_OR_RETURN(auto files, migrate::CreateMigrationFiles(db.migrations, db.format,
+                                                                 f->new_name, Clock::Real()));
+      for (const auto& f : files) std::printf("%s\n", f.string().c_str());
+      return Status::OK();
+    }, "new");
+  });
+
+  auto* plan = cmd->add_subcommand("plan", "Print the SQL that up (or --down) would run");
+  plan->add_flag("--down", f->plan_down, "Plan a rollback instead");
+  plan->add_option("--to", f->plan_to, "Target version");
+  plan->add_option("--steps", f->plan_steps, "With --down: how many");
+  plan->callback([=] {
+    run([&]() -> Status {
+      ASSIGN_OR_RETURN(auto m, open());
+      ASSIGN_OR_RETURN(std::string sql, m->Plan(!f->plan_down, f->plan_to, f->plan_steps));
+      std::fputs(sql.c_str(), stdout);
+      return Status::OK();
+    }, "plan");
+  });
+
+  auto* verify = cmd->add_subcommand(
+      "verify", "On a scratch database: up, down, up; the schema must round-trip");
+  verify->callback([=, &ctx] {
+    run([&]() -> Status {
+      ASSIGN_OR_RETURN(ResolvedDatabase db, ResolveDatabase(ctx, f->choice));
+      migrate::Options o;
+      o.dir = db.migrations;
+      o.format = db.format;
+      o.lock_timeout = db.lock_timeout;
+      ASSIGN_OR_RETURN(migrate::VerifyReport rep, migrate::Verify(db.target, o));
+      if (!rep.ok) return FailedPrecondition("verify: " + rep.problem);
+      std::printf("ok: %d migration(s) applied, rolled back and re-applied; schema round-trips\n",
+                  rep.migrations);
+      return Status::OK();
+    }, "verify");
+  });
+}
+
+}  // namespace slipway::cli
