@@ -1,0 +1,48 @@
+// Built-in alert rules, the Prometheus rule-file export, and the metrics those rules read.
+//
+// Built-in rules are on unless `x-slipway.alerts.builtin: false` or listed under
+// `builtin: {disable: [...]}`:
+//   SlipwayServiceUnhealthy   slipway_service_healthy == 0 for 1m          (critical)
+//   SlipwayRestartLoop        increase(slipway_service_restarts_total[15m]) > 3   (warning)
+//   SlipwayHigh5xxRatio       5xx share of proxied responses > 5% for 5m   (critical)
+//   SlipwayHighLatencyP95     p95 of proxied requests > 1s for 10m         (warning)
+//   SlipwayStateDiskFull      free space under .slipway < 10% for 5m       (warning)
+// (backup rules join once backups publish their metrics.)
+//
+// UpdateServiceMetrics/UpdateDiskMetrics keep the gauges and counters the rules read; the
+// daemon calls them before each evaluation. Pure functions apart from the registry writes;
+// the control loop's thread.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/alerts_settings.h"
+#include "telemetry/metrics.h"
+
+namespace slipway::alerts {
+
+// Every built-in rule, whether enabled or not.
+std::vector<config::AlertRuleSpec> BuiltinRules();
+
+// The rules a project evaluates: enabled built-ins, then the project's own. `builtin[i]`
+// tells which are built-in.
+std::vector<config::AlertRuleSpec> ProjectRules(const config::AlertsSettings& s,
+                                                std::vector<bool>* builtin);
+
+// A Prometheus rule file (YAML, one group "slipway") that `promtool check rules` accepts.
+std::string ExportPrometheusRules(const std::vector<config::AlertRuleSpec>& rules,
+                                  const config::AlertsSettings& s);
+
+// From Engine::Ps() rows: slipway_service_up{service} (running instances),
+// slipway_service_healthy{service} (1 when every running instance is healthy or has no
+// probe, 0 otherwise) and slipway_service_restarts_total{service}.
+void UpdateServiceMetrics(telemetry::Registry* reg, const nlohmann::json& ps_rows);
+
+// slipway_state_disk_free_bytes / slipway_state_disk_size_bytes of the filesystem at `dir`.
+void UpdateDiskMetrics(telemetry::Registry* reg, const std::filesystem::path& dir);
+
+}  // namespace slipway::alerts

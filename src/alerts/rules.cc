@@ -1,0 +1,413 @@
+#include "alerts/rules.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "promql/template.h"
+#include "store/statement.h"
+
+namespace slipway::alerts {
+
+using nlohmann::json;
+
+std::string_view AlertStateName(AlertState s) {
+  switch (s) {
+    case AlertState::kInactive: return "inactive";
+    case AlertState::kPending: return "pending";
+    case AlertState::kFiring: return "firing";
+    case AlertState::kResolved: return "resolved";
+  }
+  return "?";
+}
+
+std::string Fingerprint(const std::map<std::string, std::string>& labels) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xff;  // separator
+    h *= 1099511628211ULL;
+  };
+  for (const auto& [k, v] : labels) {
+    mix(k);
+    mix(v);
+  }
+  return fmt::format("{:016x}", h);
+}
+
+struct RuleEvaluator::Rule {
+  config::AlertRuleSpec spec;
+  promql::ExprPtr expr;
+  std::map<std::string, Alert> alerts;  // by fingerprint
+};
+
+namespace {
+
+json MapJson(const std::map<std::string, std::string>& m) { return json(m); }
+
+std::map<std::string, std::string> JsonMap(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  std::map<std::string, std::string> out;
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
+  }
+  return out;
+}
+
+AlertState StateFromName(std::string_view s) {
+  if (s == "pending") return AlertState::kPending;
+  if (s == "firing") return AlertState::kFiring;
+  if (s == "resolved") return AlertState::kResolved;
+  return AlertState::kInactive;
+}
+
+int Severity(AlertState s) {
+  switch (s) {
+    case AlertState::kFiring: return 3;
+    case AlertState::kPending: return 2;
+    case AlertState::kResolved: return 1;
+    default: return 0;
+  }
+}
+
+json AlertJson(const Alert& a) {
+  return {{"rule", a.rule},
+          {"fingerprint", a.fingerprint},
+          {"labels", MapJson(a.labels)},
+          {"annotations", MapJson(a.annotations)},
+          {"state", std::string(AlertStateName(a.state))},
+          {"active_ms", a.active_ms},
+          {"fired_ms", a.fired_ms},
+          {"resolved_ms", a.resolved_ms},
+          {"value", std::isfinite(a.value) ? json(a.value) : json(promql::FormatValue(a.value))}};
+}
+
+}  // namespace
+
+RuleEvaluator::RuleEvaluator(Options opts) : opts_(std::move(opts)), series_(0) {}
+RuleEvaluator::~RuleEvaluator() = default;
+
+Result<std::unique_ptr<RuleEvaluator>> RuleEvaluator::Create(
+    std::vector<config::AlertRuleSpec> rules, std::vector<bool> builtin, Options opts) {
+  std::unique_ptr<RuleEvaluator> ev(new RuleEvaluator(std::move(opts)));
+  int64_t max_range = 0;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    auto rule = std::make_unique<Rule>();
+    auto parsed = promql::Parse(rules[i].expr);
+    if (!parsed.ok()) {
+      return InvalidInput(fmt::format("alert {}: expr {}", rules[i].name, parsed.status().message()));
+    }
+    rule->expr = std::move(parsed).value();
+    max_range = std::max(max_range, promql::MaxRangeMs(*rule->expr));
+    RuleStatus st;
+    st.spec = rules[i];
+    st.builtin = i < builtin.size() && builtin[i];
+    rule->spec = std::move(rules[i]);
+    ev->rules_.push_back(std::move(rule));
+    ev->status_.push_back(std::move(st));
+  }
+  // Keep the longest range plus the lookback, so a range selector always sees full windows.
+  ev->series_.set_retention_ms(std::max(max_range, promql::kLookbackMs) + 60'000);
+  RETURN_IF_ERROR(ev->Load());
+  return ev;
+}
+
+Status RuleEvaluator::Load() {
+  if (!opts_.store) return Status::OK();
+  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
+                                opts_.store->db(),
+                                "SELECT rule, fingerprint, labels, annotations, state, active_ms, "
+                                "fired_ms, resolved_ms, value FROM alert_state",
+                                "load alert state"));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    Alert a;
+    a.rule = st->ColumnText(0);
+    a.fingerprint = st->ColumnText(1);
+    a.labels = JsonMap(st->ColumnText(2));
+    a.annotations = JsonMap(st->ColumnText(3));
+    a.state = StateFromName(st->ColumnText(4));
+    a.active_ms = st->ColumnInt64(5);
+    a.fired_ms = st->ColumnInt64(6);
+    a.resolved_ms = st->ColumnInt64(7);
+    a.value = sqlite3_column_double(st->raw(), 8);
+    auto it = std::find_if(rules_.begin(), rules_.end(),
+                           [&](const auto& r) { return r->spec.name == a.rule; });
+    if (it == rules_.end()) {
+      RETURN_IF_ERROR(Forget(a));  // the rule is gone from the project
+      continue;
+    }
+    (*it)->alerts[a.fingerprint] = std::move(a);
+  }
+  return Status::OK();
+}
+
+Status RuleEvaluator::Persist(const Alert& a) {
+  if (!opts_.store) return Status::OK();
+  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
+                                opts_.store->db(),
+                                "INSERT OR REPLACE INTO alert_state(rule, fingerprint, labels, "
+                                "annotations, state, active_ms, fired_ms, resolved_ms, value) "
+                                "VALUES(?,?,?,?,?,?,?,?,?)",
+                                "save alert state"));
+  RETURN_IF_ERROR(st->BindText(1, a.rule));
+  RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
+  RETURN_IF_ERROR(st->BindText(3, MapJson(a.labels).dump()));
+  RETURN_IF_ERROR(st->BindText(4, MapJson(a.annotations).dump()));
+  RETURN_IF_ERROR(st->BindText(5, AlertStateName(a.state)));
+  RETURN_IF_ERROR(st->BindInt64(6, a.active_ms));
+  RETURN_IF_ERROR(st->BindInt64(7, a.fired_ms));
+  RETURN_IF_ERROR(st->BindInt64(8, a.resolved_ms));
+  sqlite3_bind_double(st->raw(), 9, a.value);
+  return st->Run();
+}
+
+Status RuleEvaluator::Forget(const Alert& a) {
+  if (!opts_.store) return Status::OK();
+  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
+                                opts_.store->db(),
+                                "DELETE FROM alert_state WHERE rule = ? AND fingerprint = ?",
+                                "forget alert"));
+  RETURN_IF_ERROR(st->BindText(1, a.rule));
+  RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
+  return st->Run();
+}
+
+Status RuleEvaluator::Record(const Alert& a, std::string_view state) {
+  HistoryEntry h{opts_.clock->WallMillis(), a.rule, a.fingerprint, a.labels, std::string(state),
+                 a.value};
+  if (!opts_.store) {
+    memory_history_.push_back(std::move(h));
+    if (memory_history_.size() > 1000) memory_history_.erase(memory_history_.begin());
+    return Status::OK();
+  }
+  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
+                                opts_.store->db(),
+                                "INSERT INTO alert_history(wall_ms, rule, fingerprint, labels, "
+                                "state, value) VALUES(?,?,?,?,?,?)",
+                                "record alert history"));
+  RETURN_IF_ERROR(st->BindInt64(1, h.wall_ms));
+  RETURN_IF_ERROR(st->BindText(2, h.rule));
+  RETURN_IF_ERROR(st->BindText(3, h.fingerprint));
+  RETURN_IF_ERROR(st->BindText(4, MapJson(h.labels).dump()));
+  RETURN_IF_ERROR(st->BindText(5, h.state));
+  sqlite3_bind_double(st->raw(), 6, h.value);
+  return st->Run();
+}
+
+Status RuleEvaluator::Scrape(int64_t now) {
+  if (!opts_.scrape || now <= last_scrape_ms_) return Status::OK();
+  last_scrape_ms_ = now;
+  return series_.IngestText(now, opts_.scrape());
+}
+
+Status RuleEvaluator::Tick() {
+  const int64_t now = opts_.clock->WallMillis();
+  notify_.clear();
+  RETURN_IF_ERROR(Scrape(now));
+  Status first_error;
+  for (size_t i = 0; i < rules_.size(); ++i) EvalRule(i, now);
+  // Persist: every alert that changed (EvalRule marks them by pushing to notify_ with a flag).
+  for (auto& rule : rules_) {
+    for (auto it = rule->alerts.begin(); it != rule->alerts.end();) {
+      Alert& a = it->second;
+      if (a.state == AlertState::kResolved && now - a.resolved_ms >= opts_.resolved_retention_ms) {
+        Status st = Forget(a);
+        if (!st.ok() && first_error.ok()) first_error = st;
+        it = rule->alerts.erase(it);
+        continue;
+      }
+      if (a.state == AlertState::kFiring) notify_.push_back(a);
+      ++it;
+    }
+  }
+  return first_error;
+}
+
+void RuleEvaluator::EvalRule(size_t i, int64_t now) {
+  Rule& rule = *rules_[i];
+  RuleStatus& status = status_[i];
+  auto t0 = std::chrono::steady_clock::now();
+  auto v = promql::Evaluate(*rule.expr, series_, now);
+  status.last_eval_ms = now;
+  status.last_eval_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!v.ok()) {
+    status.last_error = v.status().message();
+    return;  // keep the alerts as they are: an error is not a resolution
+  }
+  status.last_error.clear();
+  promql::Vector out = std::move(v->vector);
+  if (v->type == promql::ValueType::kScalar) out.push_back({{}, v->scalar});
+
+  std::map<std::string, bool> seen;
+  auto save = [&](const Alert& a, std::string_view state) {
+    Status s1 = Persist(a);
+    Status s2 = Record(a, state);
+    if (!s1.ok()) status.last_error = s1.message();
+    if (!s2.ok()) status.last_error = s2.message();
+  };
+  for (const promql::Sample& s : out) {
+    std::map<std::string, std::string> labels;
+    for (const auto& [k, val] : s.labels) {
+      if (k != "__name__") labels[k] = val;
+    }
+    std::map<std::string, std::string> series_labels = labels;
+    for (const auto& [k, tmpl] : rule.spec.labels) {
+      auto r = promql::RenderTemplate(tmpl, series_labels, s.value);
+      labels[k] = r.ok() ? *r : tmpl;
+    }
+    labels["alertname"] = rule.spec.name;
+    std::string fp = Fingerprint(labels);
+    if (seen.count(fp)) {
+      status.last_error = "the expression gives several series with the same labels";
+      continue;
+    }
+    seen[fp] = true;
+    std::map<std::string, std::string> annotations;
+    for (const auto& [k, tmpl] : rule.spec.annotations) {
+      auto r = promql::RenderTemplate(tmpl, series_labels, s.value);
+      annotations[k] = r.ok() ? *r : tmpl;
+    }
+    auto it = rule.alerts.find(fp);
+    if (it == rule.alerts.end() || it->second.state == AlertState::kResolved) {
+      Alert a;
+      a.rule = rule.spec.name;
+      a.fingerprint = fp;
+      a.labels = std::move(labels);
+      a.annotations = std::move(annotations);
+      a.active_ms = now;
+      a.value = s.value;
+      a.state = AlertState::kPending;
+      if (rule.spec.for_duration.count() == 0) {
+        a.state = AlertState::kFiring;
+        a.fired_ms = now;
+      }
+      rule.alerts[fp] = a;
+      save(a, AlertStateName(a.state));
+      continue;
+    }
+    Alert& a = it->second;
+    a.value = s.value;
+    a.annotations = std::move(annotations);
+    if (a.state == AlertState::kPending && now - a.active_ms >= rule.spec.for_duration.count()) {
+      a.state = AlertState::kFiring;
+      a.fired_ms = now;
+      save(a, "firing");
+    } else {
+      Status st = Persist(a);  // value and annotations move on
+      if (!st.ok()) status.last_error = st.message();
+    }
+  }
+  for (auto it = rule.alerts.begin(); it != rule.alerts.end();) {
+    Alert& a = it->second;
+    if (seen.count(a.fingerprint) || a.state == AlertState::kResolved) {
+      ++it;
+      continue;
+    }
+    if (a.state == AlertState::kPending) {
+      Status s1 = Forget(a);
+      Status s2 = Record(a, "inactive");
+      if (!s1.ok() || !s2.ok()) status.last_error = (s1.ok() ? s2 : s1).message();
+      it = rule.alerts.erase(it);
+      continue;
+    }
+    a.state = AlertState::kResolved;
+    a.resolved_ms = now;
+    save(a, "resolved");
+    notify_.push_back(a);  // resolved this round: notifications say so once
+    ++it;
+  }
+  AlertState worst = AlertState::kInactive;
+  for (const auto& [fp, a] : rule.alerts) {
+    if (a.state != AlertState::kResolved && Severity(a.state) > Severity(worst)) worst = a.state;
+  }
+  status.state = worst;
+}
+
+std::vector<Alert> RuleEvaluator::Alerts() const {
+  std::vector<Alert> out;
+  for (const auto& rule : rules_) {
+    for (const auto& [fp, a] : rule->alerts) out.push_back(a);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Alert& a, const Alert& b) {
+    if (Severity(a.state) != Severity(b.state)) return Severity(a.state) > Severity(b.state);
+    return a.active_ms < b.active_ms;
+  });
+  return out;
+}
+
+Result<promql::Value> RuleEvaluator::EvaluateNow(const std::string& rule_or_expr) {
+  const int64_t now = opts_.clock->WallMillis();
+  RETURN_IF_ERROR(Scrape(now));
+  for (const auto& rule : rules_) {
+    if (rule->spec.name == rule_or_expr) return promql::Evaluate(*rule->expr, series_, now);
+  }
+  auto parsed = promql::Parse(rule_or_expr);
+  if (!parsed.ok()) {
+    return InvalidInput(fmt::format("\"{}\" is neither a rule nor an expression that parses ({})",
+                                    rule_or_expr, parsed.status().message()));
+  }
+  return promql::Evaluate(**parsed, series_, now);
+}
+
+Result<std::vector<HistoryEntry>> RuleEvaluator::History(size_t limit) const {
+  if (!opts_.store) {
+    size_t from = memory_history_.size() > limit ? memory_history_.size() - limit : 0;
+    return std::vector<HistoryEntry>(memory_history_.begin() + from, memory_history_.end());
+  }
+  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
+                                opts_.store->db(),
+                                "SELECT wall_ms, rule, fingerprint, labels, state, value FROM "
+                                "alert_history ORDER BY id DESC LIMIT ?",
+                                "read alert history"));
+  RETURN_IF_ERROR(st->BindInt64(1, static_cast<int64_t>(limit)));
+  std::vector<HistoryEntry> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out.push_back({st->ColumnInt64(0), st->ColumnText(1), st->ColumnText(2),
+                   JsonMap(st->ColumnText(3)), st->ColumnText(4),
+                   sqlite3_column_double(st->raw(), 5)});
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+json RuleEvaluator::ToJson(size_t history_limit) const {
+  json rules = json::array();
+  for (const RuleStatus& r : status_) {
+    rules.push_back({{"name", r.spec.name},
+                     {"expr", r.spec.expr},
+                     {"for_ms", r.spec.for_duration.count()},
+                     {"labels", MapJson(r.spec.labels)},
+                     {"builtin", r.builtin},
+                     {"state", std::string(AlertStateName(r.state))},
+                     {"last_error", r.last_error},
+                     {"last_eval_ms", r.last_eval_ms},
+                     {"last_eval_seconds", r.last_eval_seconds}});
+  }
+  json alerts = json::array();
+  for (const Alert& a : Alerts()) alerts.push_back(AlertJson(a));
+  json history = json::array();
+  if (auto h = History(history_limit); h.ok()) {
+    for (const HistoryEntry& e : *h) {
+      history.push_back({{"t", e.wall_ms},
+                         {"rule", e.rule},
+                         {"fingerprint", e.fingerprint},
+                         {"labels", MapJson(e.labels)},
+                         {"state", e.state},
+                         {"value", std::isfinite(e.value) ? json(e.value)
+                                                          : json(promql::FormatValue(e.value))}});
+    }
+  }
+  return {{"rules", rules}, {"alerts", alerts}, {"history", history}};
+}
+
+}  // namespace slipway::alerts

@@ -1,0 +1,131 @@
+// RuleEvaluator: evaluates alert rules over Slipway's own metrics and keeps each alert's state.
+//
+// Every Tick() scrapes the registry (the Prometheus exposition text from `scrape`), appends
+// the samples to a SeriesStore sized for the longest range any rule uses, evaluates each rule
+// and moves every alert (one per output series of a rule) through Prometheus' states:
+//   new series        -> pending (active since now), or firing at once when `for` is 0
+//   pending >= for    -> firing
+//   series gone       -> pending alerts vanish; firing ones become resolved
+//   resolved alerts are kept 15 minutes (so notifications can say so), then forgotten.
+// Labels are the series' labels (without the name) plus the rule's labels (templated) plus
+// `alertname`; annotations are rendered from templates with {{ $value }} and {{ $labels.x }}.
+//
+// State is written to the store (tables alert_state, alert_history) at every change, and
+// read back by Create(), so a restarted daemon keeps `for` timers and firing alerts.
+//
+// Ownership: the daemon owns the evaluator; the evaluator borrows the store and the clock.
+// Threads: the control loop only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "config/alerts_settings.h"
+#include "promql/evaluator.h"
+#include "promql/parser.h"
+#include "promql/series_store.h"
+#include "store/store.h"
+
+namespace slipway::alerts {
+
+enum class AlertState { kInactive, kPending, kFiring, kResolved };
+std::string_view AlertStateName(AlertState s);
+
+struct Alert {
+  std::string rule;
+  std::string fingerprint;  // of the labels; stable across runs
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  AlertState state = AlertState::kPending;
+  int64_t active_ms = 0;    // when it became pending
+  int64_t fired_ms = 0;     // when it started firing (0 if never)
+  int64_t resolved_ms = 0;  // when it resolved (0 if not)
+  double value = 0;
+};
+
+struct RuleStatus {
+  config::AlertRuleSpec spec;
+  bool builtin = false;
+  AlertState state = AlertState::kInactive;  // the worst of its alerts
+  std::string last_error;                    // evaluation error, "" when fine
+  int64_t last_eval_ms = 0;
+  double last_eval_seconds = 0;
+};
+
+struct HistoryEntry {
+  int64_t wall_ms = 0;
+  std::string rule;
+  std::string fingerprint;
+  std::map<std::string, std::string> labels;
+  std::string state;  // pending, firing, resolved, inactive
+  double value = 0;
+};
+
+class RuleEvaluator {
+ public:
+  struct Options {
+    Clock* clock = Clock::Real();
+    store::Store* store = nullptr;          // nullptr: state is not persisted
+    std::function<std::string()> scrape;    // the exposition text to evaluate over
+    int64_t resolved_retention_ms = 15 * 60 * 1000;
+  };
+
+  // Rules must have parsed at load (config does that); a rule that does not parse here is an
+  // error all the same.
+  static Result<std::unique_ptr<RuleEvaluator>> Create(std::vector<config::AlertRuleSpec> rules,
+                                                       std::vector<bool> builtin, Options opts);
+  ~RuleEvaluator();
+
+  // One evaluation round. Errors of single rules are kept in their status, not returned;
+  // the returned Status is for a scrape that does not parse or a store failure.
+  Status Tick();
+
+  // Pending, firing and recently resolved alerts, firing first.
+  std::vector<Alert> Alerts() const;
+  const std::vector<RuleStatus>& rules() const { return status_; }
+  // Alerts that changed state in the last Tick() (for notifications), plus every firing one.
+  const std::vector<Alert>& notify_set() const { return notify_; }
+
+  // Evaluates a rule (by name) or any expression now, over the history kept so far, after a
+  // fresh scrape. For `slipway alerts test`.
+  Result<promql::Value> EvaluateNow(const std::string& rule_or_expr);
+
+  // Recent state changes, newest last.
+  Result<std::vector<HistoryEntry>> History(size_t limit) const;
+
+  // {"rules": [...], "alerts": [...], "history": [...]} for the API.
+  nlohmann::json ToJson(size_t history_limit = 50) const;
+
+  const promql::SeriesStore& series() const { return series_; }
+
+ private:
+  struct Rule;
+  explicit RuleEvaluator(Options opts);
+  Status Load();
+  Status Persist(const Alert& a);
+  Status Forget(const Alert& a);
+  Status Record(const Alert& a, std::string_view state);
+  Status Scrape(int64_t now);
+  void EvalRule(size_t i, int64_t now);
+
+  Options opts_;
+  std::vector<std::unique_ptr<Rule>> rules_;
+  std::vector<RuleStatus> status_;
+  promql::SeriesStore series_;
+  std::vector<Alert> notify_;
+  std::vector<HistoryEntry> memory_history_;  // when there is no store
+  int64_t last_scrape_ms_ = -1;
+};
+
+// Stable 16-hex-digit fingerprint of a label set (FNV-1a 64 over sorted name/value pairs).
+std::string Fingerprint(const std::map<std::string, std::string>& labels);
+
+}  // namespace slipway::alerts

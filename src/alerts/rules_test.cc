@@ -1,0 +1,250 @@
+#include "alerts/rules.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "alerts/builtin.h"
+#include "telemetry/metrics.h"
+
+namespace slipway::alerts {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "slipway-alerts-XXXXXX").string();
+    SLIPWAY_CHECK(::mkdtemp(tmpl.data()) != nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+config::AlertRuleSpec Spec(std::string name, std::string expr, int64_t for_ms) {
+  config::AlertRuleSpec r;
+  r.name = std::move(name);
+  r.expr = std::move(expr);
+  r.for_duration = Duration(for_ms);
+  r.labels["severity"] = "critical";
+  r.annotations["summary"] = "{{ $labels.service }} down ({{ $value }})";
+  return r;
+}
+
+struct Fixture {
+  FakeClock clock;
+  telemetry::Registry reg{1};
+  telemetry::Gauge* api = reg.GetGauge("healthy", "h", {"service"}, {"api"});
+  telemetry::Gauge* db = reg.GetGauge("healthy", "h", {"service"}, {"db"});
+
+  RuleEvaluator::Options Opts(store::Store* store = nullptr) {
+    RuleEvaluator::Options o;
+    o.clock = &clock;
+    o.store = store;
+    o.scrape = [this] { return reg.RenderPrometheus(); };
+    return o;
+  }
+};
+
+const Alert* Find(const std::vector<Alert>& v, const std::string& service) {
+  for (const Alert& a : v) {
+    if (a.labels.count("service") && a.labels.at("service") == service) return &a;
+  }
+  return nullptr;
+}
+
+TEST(RuleEvaluator, PendingThenFiringThenResolved) {
+  Fixture f;
+  f.api->Set(0, 1);
+  f.db->Set(0, 1);
+  auto ev = RuleEvaluator::Create({Spec("Down", "healthy == 0", 60'000)}, {false}, f.Opts());
+  ASSERT_TRUE(ev.ok()) << ev.status().message();
+  RuleEvaluator& e = **ev;
+  ASSERT_TRUE(e.Tick().ok());
+  EXPECT_TRUE(e.Alerts().empty());
+  EXPECT_EQ(e.rules()[0].state, AlertState::kInactive);
+
+  f.db->Set(0, 0);
+  f.clock.AdvanceForTest(Duration(15'000));
+  ASSERT_TRUE(e.Tick().ok());
+  auto alerts = e.Alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].state, AlertState::kPending);
+  EXPECT_EQ(alerts[0].labels.at("alertname"), "Down");
+  EXPECT_EQ(alerts[0].labels.at("severity"), "critical");
+  EXPECT_EQ(alerts[0].annotations.at("summary"), "db down (0)");
+  EXPECT_EQ(e.rules()[0].state, AlertState::kPending);
+  EXPECT_TRUE(e.notify_set().empty());
+
+  // 45 s later: still pending (for = 60 s).
+  for (int i = 0; i < 3; ++i) {
+    f.clock.AdvanceForTest(Duration(15'000));
+    ASSERT_TRUE(e.Tick().ok());
+  }
+  EXPECT_EQ(e.Alerts()[0].state, AlertState::kPending);
+  f.clock.AdvanceForTest(Duration(15'000));
+  ASSERT_TRUE(e.Tick().ok());
+  EXPECT_EQ(e.Alerts()[0].state, AlertState::kFiring);
+  EXPECT_EQ(e.rules()[0].state, AlertState::kFiring);
+  ASSERT_EQ(e.notify_set().size(), 1u);
+
+  f.db->Set(0, 1);
+  f.clock.AdvanceForTest(Duration(15'000));
+  ASSERT_TRUE(e.Tick().ok());
+  alerts = e.Alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].state, AlertState::kResolved);
+  ASSERT_EQ(e.notify_set().size(), 1u);
+  EXPECT_EQ(e.notify_set()[0].state, AlertState::kResolved);
+  EXPECT_EQ(e.rules()[0].state, AlertState::kInactive);
+
+  // Forgotten after the resolved retention.
+  f.clock.AdvanceForTest(Duration(16 * 60'000));
+  ASSERT_TRUE(e.Tick().ok());
+  EXPECT_TRUE(e.Alerts().empty());
+
+  auto h = e.History(10);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 3u);
+  EXPECT_EQ((*h)[0].state, "pending");
+  EXPECT_EQ((*h)[1].state, "firing");
+  EXPECT_EQ((*h)[2].state, "resolved");
+}
+
+TEST(RuleEvaluator, PendingThatClearsLeavesNoAlertAndZeroForFiresAtOnce) {
+  Fixture f;
+  auto ev = RuleEvaluator::Create(
+      {Spec("Slow", "healthy == 0", 60'000), Spec("Now", "healthy{service=\"api\"} == 0", 0)},
+      {false, false}, f.Opts());
+  ASSERT_TRUE(ev.ok());
+  ASSERT_TRUE((*ev)->Tick().ok());
+  auto alerts = (*ev)->Alerts();
+  ASSERT_EQ(alerts.size(), 3u);  // api+db pending for Slow, api firing for Now
+  EXPECT_EQ(alerts[0].rule, "Now");
+  EXPECT_EQ(alerts[0].state, AlertState::kFiring);
+  f.api->Set(0, 1);
+  f.db->Set(0, 1);
+  f.clock.AdvanceForTest(Duration(15'000));
+  ASSERT_TRUE((*ev)->Tick().ok());
+  alerts = (*ev)->Alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].state, AlertState::kResolved);
+}
+
+TEST(RuleEvaluator, StateSurvivesARestart) {
+  TempDir dir;
+  Fixture f;
+  f.db->Set(0, 0);
+  f.api->Set(0, 1);
+  {
+    auto st = store::Store::Open(dir.path() / "state.db", &f.clock);
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    auto ev = RuleEvaluator::Create({Spec("Down", "healthy == 0", 60'000)}, {false},
+                                    f.Opts(st->get()));
+    ASSERT_TRUE(ev.ok()) << ev.status().message();
+    ASSERT_TRUE((*ev)->Tick().ok());
+    f.clock.AdvanceForTest(Duration(30'000));
+    ASSERT_TRUE((*ev)->Tick().ok());
+    EXPECT_EQ((*ev)->Alerts()[0].state, AlertState::kPending);
+  }
+  // The daemon restarts 30 s later: the pending timer continues, it fires at 60 s.
+  f.clock.AdvanceForTest(Duration(30'000));
+  auto st = store::Store::Open(dir.path() / "state.db", &f.clock);
+  ASSERT_TRUE(st.ok());
+  auto ev = RuleEvaluator::Create({Spec("Down", "healthy == 0", 60'000)}, {false},
+                                  f.Opts(st->get()));
+  ASSERT_TRUE(ev.ok()) << ev.status().message();
+  ASSERT_EQ((*ev)->Alerts().size(), 1u);
+  EXPECT_EQ((*ev)->Alerts()[0].state, AlertState::kPending);
+  ASSERT_TRUE((*ev)->Tick().ok());
+  EXPECT_EQ((*ev)->Alerts()[0].state, AlertState::kFiring);
+  auto h = (*ev)->History(10);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[1].state, "firing");
+  nlohmann::json j = (*ev)->ToJson();
+  EXPECT_EQ(j["alerts"][0]["state"], "firing");
+  EXPECT_EQ(j["rules"][0]["name"], "Down");
+}
+
+TEST(RuleEvaluator, EvaluateNowAndRuleErrors) {
+  Fixture f;
+  auto ev = RuleEvaluator::Create({Spec("Bad", "healthy / on(x) healthy", 0)}, {false}, f.Opts());
+  ASSERT_TRUE(ev.ok());
+  ASSERT_TRUE((*ev)->Tick().ok());
+  EXPECT_NE((*ev)->rules()[0].last_error.find("many-to-many"), std::string::npos);
+  auto v = (*ev)->EvaluateNow("sum(healthy)");
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(v->vector.size(), 1u);
+  EXPECT_FALSE((*ev)->EvaluateNow("sum(").ok());
+  EXPECT_FALSE((*ev)->EvaluateNow("Bad").ok());
+}
+
+TEST(Builtin, RulesParseEvaluateAndExportForPromtool) {
+  config::AlertsSettings s;
+  s.builtin_disabled.insert("SlipwayRestartLoop");
+  s.rules.push_back(Spec("Custom", "sum by (service) (healthy) < 1", 120'000));
+  std::vector<bool> builtin;
+  auto rules = ProjectRules(s, &builtin);
+  ASSERT_EQ(rules.size(), BuiltinRules().size());  // one disabled, one custom
+  EXPECT_TRUE(builtin.front());
+  EXPECT_FALSE(builtin.back());
+
+  FakeClock clock;
+  telemetry::Registry reg(1);
+  UpdateServiceMetrics(&reg, nlohmann::json::parse(R"([
+    {"service": "api", "state": "running", "health": "healthy", "restarts": 2},
+    {"service": "api", "state": "running", "health": "unhealthy", "restarts": 3},
+    {"service": "db", "state": "running", "health": "", "restarts": 0}])"));
+  TempDir dir;
+  UpdateDiskMetrics(&reg, dir.path());
+  std::string text = reg.RenderPrometheus();
+  EXPECT_NE(text.find("slipway_service_healthy{service=\"api\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("slipway_service_healthy{service=\"db\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("slipway_service_restarts_total{service=\"api\"} 5"), std::string::npos);
+  EXPECT_NE(text.find("slipway_state_disk_size_bytes"), std::string::npos);
+
+  RuleEvaluator::Options o;
+  o.clock = &clock;
+  o.scrape = [&] { return reg.RenderPrometheus(); };
+  auto ev = RuleEvaluator::Create(rules, builtin, o);
+  ASSERT_TRUE(ev.ok()) << ev.status().message();
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE((*ev)->Tick().ok());
+    clock.AdvanceForTest(Duration(15'000));
+  }
+  for (const RuleStatus& r : (*ev)->rules()) EXPECT_EQ(r.last_error, "") << r.spec.name;
+  const std::vector<Alert> all = (*ev)->Alerts();
+  const Alert* unhealthy = Find(all, "api");
+  ASSERT_NE(unhealthy, nullptr);
+  EXPECT_EQ(unhealthy->rule, "SlipwayServiceUnhealthy");
+  EXPECT_EQ(unhealthy->state, AlertState::kFiring);
+  EXPECT_EQ(unhealthy->annotations.at("summary"), "api is unhealthy");
+
+  std::string yaml = ExportPrometheusRules(rules, s);
+  EXPECT_NE(yaml.find("alert: \"SlipwayServiceUnhealthy\""), std::string::npos);
+  EXPECT_NE(yaml.find("for: 2m"), std::string::npos);
+  if (::access("/usr/bin/promtool", X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
+  std::filesystem::path file = dir.path() / "rules.yml";
+  std::ofstream(file) << yaml;
+  std::string cmd = "/usr/bin/promtool check rules " + file.string() + " >" +
+                    (dir.path() / "out.txt").string() + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::ifstream in(dir.path() / "out.txt");
+  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(WEXITSTATUS(rc), 0) << out << "\n" << yaml;
+  EXPECT_NE(out.find("SUCCESS: 5 rules found"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace slipway::alerts
