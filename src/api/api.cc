@@ -114,6 +114,7 @@ void Api::Handle(const http::Request& req, http::ResponseWriter w, bool trusted)
       return;
     }
   }
+  if (hooks_.extra && hooks_.extra(req, w)) return;
   if (path == "/health") {
     w.Send(JsonResponse(200, {{"status", "ok"}}));
     return;

@@ -39,6 +39,9 @@ struct ApiHooks {
   std::function<std::string()> metrics;  // Prometheus exposition of the daemon's registry
   std::function<void()> shutdown;        // called after `down` answered
   std::string token;                     // bearer token for mutations over TCP
+  // Routes owned by other modules (deploys): called after the auth check; returns true when it
+  // answered the request (it may move the writer out).
+  std::function<bool(const http::Request&, http::ResponseWriter&)> extra;
 };
 
 class Api {

@@ -6,6 +6,7 @@
 
 #include "cli/backup_cmd.h"
 #include "cli/context.h"
+#include "cli/deploy_cmd.h"
 #include "cli/export_cmd.h"
 #include "cli/migrate_cmd.h"
 #include "cli/project_cmd.h"
@@ -32,6 +33,7 @@ int Main(int argc, char** argv) {
 
   int rc = 0;
   AddProjectCommands(app, ctx, &rc);
+  AddDeployCommands(app, ctx, &rc);
   AddExportCommands(app, ctx, &rc);
   AddMigrateCommands(app, ctx, &rc);
   AddBackupCommands(app, ctx, &rc);

@@ -108,13 +108,14 @@ std::vector<std::vector<std::string>> PsRows(const json& rows) {
                    state, r.value("health", ""), pid > 0 ? std::to_string(pid) : "",
                    port > 0 ? std::to_string(port) : "", ports,
                    std::to_string(r.value("restarts", 0)),
-                   uptime > 0 ? HumanDuration(uptime) : ""});
+                   uptime > 0 ? HumanDuration(uptime) : "",
+                   r.value("release", 0) > 0 ? fmt::format("r{}", r.value("release", 0)) : ""});
   }
   return out;
 }
 
-const std::vector<std::string> kPsHeader = {"INSTANCE", "STATE",    "HEALTH", "PID",
-                                            "PORT",     "PUBLISHED", "RESTARTS", "UPTIME"};
+const std::vector<std::string> kPsHeader = {"INSTANCE", "STATE",    "HEALTH",   "PID",    "PORT",
+                                            "PUBLISHED", "RESTARTS", "UPTIME", "RELEASE"};
 
 // Waits (bounded) for the daemon whose pid file we read to exit.
 void WaitForDaemonExit(const daemon::StatePaths& paths, pid_t pid) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "config/deploy_settings.h"
 #include "config/databases_settings.h"
 #include "config/alerts_settings.h"
 
@@ -118,6 +119,7 @@ struct Service {
   std::map<std::string, std::string> labels;
   std::vector<SecretRef> secrets;
   std::vector<std::string> profiles;
+  DeploySettings deploy;  // x-slipway.deploy
   SourceLoc loc;  // where the service's mapping starts
 
   // True when the service runs through a container engine: it has an image and

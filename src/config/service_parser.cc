@@ -54,7 +54,7 @@ Status CheckProtocol(const Node& v, const std::string& path, const std::string& 
 }  // namespace
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
-  static const std::vector<std::string> kKeys = {"command", "healthcheck", "image"};
+  static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck", "image"};
   return kKeys;
 }
 
@@ -606,6 +606,8 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
       if (s->export_image.empty()) {
         return NodeError(f, fpath, "is empty", "an image reference, e.g. registry/app:1.2");
       }
+    } else if (f.key == "deploy") {
+      RETURN_IF_ERROR(ParseDeploySettings(f, fpath, &s->deploy));
     } else if (f.key == "healthcheck") {
       RETURN_IF_ERROR(ExpectMap(f, fpath, "{http: /path, port: N} or {tcp: true, port: N}"));
       Healthcheck& h = s->healthcheck;

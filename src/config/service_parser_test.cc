@@ -525,7 +525,7 @@ x-slipway:
   };
   EXPECT_EQ(err("      comand: ./x\n"),
             "compose.yaml:5:7: services.api.x-slipway.comand: unknown key \"comand\" (expected "
-            "one of command, healthcheck, image)");
+            "one of command, deploy, healthcheck, image)");
   EXPECT_EQ(err("      healthcheck: {http: /h, tcp: true}\n"),
             "compose.yaml:5:7: services.api.x-slipway.healthcheck: has both http and tcp "
             "(expected {http: /path, port: N} or {tcp: true, port: N})");

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "engine/graph.h"
 #include "engine/spec_hash.h"
@@ -18,6 +19,17 @@ struct Engine::InstanceRun {
   std::unique_ptr<runtime::Instance> instance;
   std::unique_ptr<health::HealthMonitor> health;
   bool ever_started = false;
+  bool leaving = false;  // out of the routes, about to be stopped
+  bool spawn_failed = false;
+};
+
+// A group other than the primary one (see GroupEndpoints).
+struct Engine::SideGroup {
+  std::string set;
+  int64_t release = 0;
+  config::Service spec;
+  std::string spec_hash;
+  std::vector<std::unique_ptr<InstanceRun>> instances;
 };
 
 struct Engine::ServiceRun {
@@ -28,6 +40,9 @@ struct Engine::ServiceRun {
   bool started = false;     // StartService ran for the current generation
   bool stopping = false;
   std::string spawn_error;  // set when an instance could not be started
+  std::string set = "current";  // the primary group's proxy set
+  int64_t release = 0;
+  std::map<std::string, std::unique_ptr<SideGroup>> side;  // by set name
 };
 
 struct Engine::UpOp {
@@ -402,76 +417,90 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
   return spec;
 }
 
+Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::Service& svc,
+                                                                  int index,
+                                                                  const std::string& tag) {
+  auto spec = BuildInstanceSpec(svc, index);
+  if (!spec.ok()) return spec.status();
+  auto alive = alive_;
+  const std::string name = svc.name;
+  auto ir = std::make_unique<InstanceRun>();
+  InstanceRun* irp = ir.get();
+  runtime::Instance::Observer obs;
+  obs.on_started = [this, alive, irp, name, tag](runtime::Instance& inst) {
+    if (!*alive) return;
+    Record(name, inst.spec().index, irp->ever_started ? "restarted" : "started",
+           fmt::format("{}pid {}, PORT {}", tag, inst.pid(), inst.spec().port));
+    irp->ever_started = true;
+    if (irp->health) irp->health->Start();
+    NotifyTopology();
+    Pump();
+  };
+  obs.on_exit = [this, alive, irp, name, tag](runtime::Instance& inst, runtime::ExitStatus st,
+                                              bool will_restart) {
+    if (!*alive) return;
+    if (irp->health) irp->health->Stop();
+    std::string msg = tag + st.ToString();
+    if (will_restart) {
+      auto wait = std::chrono::duration_cast<Duration>(inst.next_restart_at() - loop_->Now());
+      msg += fmt::format("; restarting in {} ms", std::max<int64_t>(0, wait.count()));
+    }
+    Record(name, inst.spec().index, "exited", msg);
+    NotifyTopology();
+    Pump();
+  };
+  obs.on_spawn_error = [this, alive, irp, name, tag](runtime::Instance& inst, const Status& st) {
+    if (!*alive) return;
+    irp->spawn_failed = true;
+    Record(name, inst.spec().index, "failed", tag + st.message());
+    Pump();
+  };
+  ir->instance =
+      std::make_unique<runtime::Instance>(loop_, std::move(spec).value(), logs_, std::move(obs));
+  if (svc.healthcheck.kind != config::Healthcheck::Kind::kNone) {
+    health::ProbeTarget target;
+    target.port = ir->instance->spec().port;
+    target.exec_base = ir->instance->spec().process;
+    ir->health = std::make_unique<health::HealthMonitor>(
+        loop_, svc.healthcheck, std::move(target),
+        [this, alive, name, index, tag](HealthState, HealthState now,
+                                        const health::ProbeResult& last) {
+          if (!*alive) return;
+          Record(name, index, std::string(health::HealthStateName(now)), tag + last.output);
+          NotifyTopology();
+          Pump();
+        });
+  }
+  return ir;
+}
+
+void Engine::Bury(std::vector<std::unique_ptr<InstanceRun>> dead) {
+  // Instances may be the very ones whose callback led here: destroy them from the loop.
+  if (dead.empty()) return;
+  auto graveyard = std::make_shared<std::vector<std::unique_ptr<InstanceRun>>>(std::move(dead));
+  loop_->Post([graveyard] {});
+}
+
 Status Engine::StartService(ServiceRun& run) {
   const config::Service& svc = project_.services.at(run.name);
-  // Old instances may be the very ones whose callback led here: destroy them later.
-  if (!run.instances.empty()) {
-    auto graveyard = std::make_shared<std::vector<std::unique_ptr<InstanceRun>>>(
-        std::move(run.instances));
-    loop_->Post([graveyard] {});
-    run.instances.clear();
-  }
+  Bury(std::move(run.instances));
+  run.instances.clear();
   run.spec = svc;
   run.spec_hash = SpecHash(svc);
   run.spawn_error.clear();
   run.started = true;
-  auto alive = alive_;
+  run.release = record_release_ ? record_release_(svc, run.spec_hash) : 0;
+  run.set = SetName(run.release);
   const std::string name = svc.name;
 
   for (int index = 1; index <= svc.replicas; ++index) {
-    auto spec = BuildInstanceSpec(svc, index);
-    if (!spec.ok()) {
-      run.spawn_error = spec.status().message();
+    auto ir = MakeInstance(svc, index, "");
+    if (!ir.ok()) {
+      run.spawn_error = ir.status().message();
       Record(name, index, "failed", run.spawn_error);
-      return spec.status();
+      return ir.status();
     }
-    auto ir = std::make_unique<InstanceRun>();
-    InstanceRun* irp = ir.get();
-    runtime::Instance::Observer obs;
-    obs.on_started = [this, alive, irp, name](runtime::Instance& inst) {
-      if (!*alive) return;
-      Record(name, inst.spec().index, irp->ever_started ? "restarted" : "started",
-             fmt::format("pid {}, PORT {}", inst.pid(), inst.spec().port));
-      irp->ever_started = true;
-      if (irp->health) irp->health->Start();
-      NotifyTopology();
-      Pump();
-    };
-    obs.on_exit = [this, alive, irp, name](runtime::Instance& inst, runtime::ExitStatus st,
-                                           bool will_restart) {
-      if (!*alive) return;
-      if (irp->health) irp->health->Stop();
-      std::string msg = st.ToString();
-      if (will_restart) {
-        auto wait = std::chrono::duration_cast<Duration>(inst.next_restart_at() - loop_->Now());
-        msg += fmt::format("; restarting in {} ms", std::max<int64_t>(0, wait.count()));
-      }
-      Record(name, inst.spec().index, "exited", msg);
-      NotifyTopology();
-      Pump();
-    };
-    obs.on_spawn_error = [this, alive, name](runtime::Instance& inst, const Status& st) {
-      if (!*alive) return;
-      Record(name, inst.spec().index, "failed", st.message());
-      Pump();
-    };
-    ir->instance = std::make_unique<runtime::Instance>(loop_, std::move(spec).value(), logs_,
-                                                       std::move(obs));
-    if (svc.healthcheck.kind != config::Healthcheck::Kind::kNone) {
-      health::ProbeTarget target;
-      target.port = ir->instance->spec().port;
-      target.exec_base = ir->instance->spec().process;
-      const int idx = index;
-      ir->health = std::make_unique<health::HealthMonitor>(
-          loop_, svc.healthcheck, std::move(target),
-          [this, alive, name, idx](HealthState, HealthState now, const health::ProbeResult& last) {
-            if (!*alive) return;
-            Record(name, idx, std::string(health::HealthStateName(now)), last.output);
-            NotifyTopology();
-            Pump();
-          });
-    }
-    run.instances.push_back(std::move(ir));
+    run.instances.push_back(std::move(ir).value());
   }
   for (auto& ir : run.instances) {
     Status st = ir->instance->Start();
@@ -482,6 +511,249 @@ Status Engine::StartService(ServiceRun& run) {
     }
   }
   return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------
+// Groups
+
+std::string Engine::SetName(int64_t release) {
+  return release > 0 ? fmt::format("r{}", release) : "current";
+}
+
+std::vector<std::unique_ptr<Engine::InstanceRun>>* Engine::GroupInstances(
+    const std::string& service, const std::string& set, const config::Service** spec) {
+  auto it = runs_.find(service);
+  if (it == runs_.end() || !it->second->started) return nullptr;
+  ServiceRun& run = *it->second;
+  if (run.set == set) {
+    if (spec) *spec = &run.spec;
+    return &run.instances;
+  }
+  auto g = run.side.find(set);
+  if (g == run.side.end()) return nullptr;
+  if (spec) *spec = &g->second->spec;
+  return &g->second->instances;
+}
+
+Status Engine::StartGroup(const std::string& service, const config::Service& spec,
+                          int64_t release, int count) {
+  auto it = runs_.find(service);
+  if (it == runs_.end() || !it->second->started || it->second->stopping) {
+    return FailedPrecondition(fmt::format("service {} is not running (start it with up)", service));
+  }
+  ServiceRun& run = *it->second;
+  std::string set = SetName(release);
+  if (run.set == set || run.side.count(set)) {
+    return AlreadyExists(fmt::format("{}: set {} already exists", service, set));
+  }
+  auto group = std::make_unique<SideGroup>();
+  group->set = set;
+  group->release = release;
+  group->spec = spec;
+  group->spec_hash = SpecHash(spec);
+  run.side[set] = std::move(group);
+  if (count < 0) count = spec.replicas;
+  return ResizeGroup(service, set, count, Duration(0), [] {});
+}
+
+Status Engine::ResizeGroup(const std::string& service, const std::string& set, int count,
+                           Duration drain, std::function<void()> done) {
+  const config::Service* spec = nullptr;
+  auto* instances = GroupInstances(service, set, &spec);
+  if (!instances) return NotFound(fmt::format("{}: no instance set {}", service, set));
+  std::vector<InstanceRun*> staying;
+  int top = 0;
+  for (auto& ir : *instances) {
+    top = std::max(top, ir->instance->spec().index);
+    if (!ir->leaving) staying.push_back(ir.get());
+  }
+  std::string tag = set + ": ";
+  const config::Service svc = *spec;  // copy: MakeInstance may outlive a promotion
+  while (static_cast<int>(staying.size()) < count) {
+    ASSIGN_OR_RETURN(auto ir, MakeInstance(svc, ++top, tag));
+    InstanceRun* raw = ir.get();
+    instances->push_back(std::move(ir));
+    staying.push_back(raw);
+    RETURN_IF_ERROR(raw->instance->Start());
+  }
+  std::vector<InstanceRun*> leaving;
+  std::sort(staying.begin(), staying.end(), [](InstanceRun* a, InstanceRun* b) {
+    return a->instance->spec().index > b->instance->spec().index;
+  });
+  for (InstanceRun* ir : staying) {
+    if (static_cast<int>(staying.size() - leaving.size()) <= count) break;
+    ir->leaving = true;
+    leaving.push_back(ir);
+  }
+  if (leaving.empty()) {
+    loop_->Post(std::move(done));
+    return Status::OK();
+  }
+  NotifyTopology();  // out of the routes first, then stopped after the drain
+  auto alive = alive_;
+  loop_->RunAfter(drain, [this, alive, service, set, done = std::move(done)]() mutable {
+    if (!*alive) return;
+    auto* inst = GroupInstances(service, set, nullptr);
+    if (!inst) {
+      done();
+      return;
+    }
+    auto remaining = std::make_shared<size_t>(0);
+    auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+    std::vector<InstanceRun*> to_stop;
+    for (auto& ir : *inst) {
+      if (ir->leaving) to_stop.push_back(ir.get());
+    }
+    *remaining = to_stop.size();
+    if (to_stop.empty()) {
+      (*shared_done)();
+      return;
+    }
+    for (InstanceRun* ir : to_stop) {
+      if (ir->health) ir->health->Stop();
+      ir->instance->Stop([this, alive, service, set, ir, remaining, shared_done] {
+        if (!*alive) return;
+        auto* list = GroupInstances(service, set, nullptr);
+        if (list) {
+          for (auto it = list->begin(); it != list->end(); ++it) {
+            if (it->get() != ir) continue;
+            std::vector<std::unique_ptr<InstanceRun>> dead;
+            dead.push_back(std::move(*it));
+            list->erase(it);
+            Bury(std::move(dead));
+            break;
+          }
+        }
+        NotifyTopology();
+        if (--*remaining == 0) loop_->Post([shared_done] { (*shared_done)(); });
+      });
+    }
+  });
+  return Status::OK();
+}
+
+Status Engine::StopGroup(const std::string& service, const std::string& set, Duration drain,
+                         std::function<void()> done) {
+  auto it = runs_.find(service);
+  if (it == runs_.end()) return NotFound("no such service: " + service);
+  ServiceRun& run = *it->second;
+  if (run.set == set) return FailedPrecondition(fmt::format("{}: {} is the primary set", service, set));
+  if (!run.side.count(set)) return NotFound(fmt::format("{}: no instance set {}", service, set));
+  auto alive = alive_;
+  return ResizeGroup(service, set, 0, drain, [this, alive, service, set, done = std::move(done)] {
+    if (!*alive) return;
+    auto r = runs_.find(service);
+    if (r != runs_.end()) {
+      auto g = r->second->side.find(set);
+      if (g != r->second->side.end() && g->second->instances.empty()) {
+        r->second->side.erase(g);
+      }
+    }
+    NotifyTopology();
+    done();
+  });
+}
+
+Status Engine::Promote(const std::string& service, const std::string& set) {
+  auto it = runs_.find(service);
+  if (it == runs_.end() || !it->second->started) return NotFound("no such service: " + service);
+  ServiceRun& run = *it->second;
+  if (run.set == set) return Status::OK();
+  auto g = run.side.find(set);
+  if (g == run.side.end()) return NotFound(fmt::format("{}: no instance set {}", service, set));
+  std::unique_ptr<SideGroup> next = std::move(g->second);
+  run.side.erase(g);
+  auto old = std::make_unique<SideGroup>();
+  old->set = run.set;
+  old->release = run.release;
+  old->spec = std::move(run.spec);
+  old->spec_hash = std::move(run.spec_hash);
+  old->instances = std::move(run.instances);
+  run.set = next->set;
+  run.release = next->release;
+  run.spec = next->spec;
+  run.spec_hash = next->spec_hash;
+  run.instances = std::move(next->instances);
+  run.spawn_error.clear();
+  project_.services[service] = run.spec;
+  if (!old->instances.empty()) run.side[old->set] = std::move(old);
+  NotifyTopology();
+  return Status::OK();
+}
+
+GroupStatus Engine::Group(const std::string& service, const std::string& set) const {
+  GroupStatus gs;
+  const ServiceRun* run = FindRun(service);
+  if (!run || !run->started) return gs;
+  const std::vector<std::unique_ptr<InstanceRun>>* list = nullptr;
+  const config::Service* spec = nullptr;
+  if (run->set == set) {
+    list = &run->instances;
+    spec = &run->spec;
+    gs.primary = true;
+    gs.release = run->release;
+  } else if (auto g = run->side.find(set); g != run->side.end()) {
+    list = &g->second->instances;
+    spec = &g->second->spec;
+    gs.release = g->second->release;
+  } else {
+    return gs;
+  }
+  gs.exists = true;
+  bool has_health = spec->healthcheck.kind != config::Healthcheck::Kind::kNone;
+  for (const auto& ir : *list) {
+    if (ir->leaving) continue;
+    const runtime::Instance& inst = *ir->instance;
+    ++gs.instances;
+    gs.restarts += inst.restarts();
+    bool running = inst.state() == InstanceState::kRunning;
+    if (running) {
+      ++gs.running;
+      gs.addresses.emplace_back(fmt::format("{}.{}", service, inst.spec().index),
+                                inst.spec().port);
+    }
+    bool crashed = ir->spawn_failed || inst.state() == InstanceState::kFailed ||
+                   (inst.last_exit() && !inst.last_exit()->success() &&
+                    inst.state() != InstanceState::kStopping);
+    if (crashed) {
+      ++gs.crashed;
+      if (gs.problem.empty()) {
+        gs.problem = fmt::format("{}.{} {}", service, inst.spec().index,
+                                 inst.last_exit() ? inst.last_exit()->ToString() : "failed");
+      }
+    }
+    if (ir->health) {
+      gs.max_failing_streak = std::max(gs.max_failing_streak, ir->health->failing_streak());
+      if (ir->health->state() == HealthState::kUnhealthy) {
+        ++gs.unhealthy;
+        if (gs.problem.empty()) {
+          gs.problem = fmt::format("{}.{} is unhealthy", service, inst.spec().index);
+          if (ir->health->last() && !ir->health->last()->output.empty()) {
+            gs.problem += ": " + ir->health->last()->output;
+          }
+        }
+      }
+    }
+    if (running && (!has_health || (ir->health && ir->health->state() == HealthState::kHealthy))) {
+      ++gs.ready;
+    }
+  }
+  return gs;
+}
+
+std::string Engine::PrimarySet(const std::string& service) const {
+  const ServiceRun* run = FindRun(service);
+  return run && run->started ? run->set : "";
+}
+
+int64_t Engine::PrimaryRelease(const std::string& service) const {
+  const ServiceRun* run = FindRun(service);
+  return run && run->started ? run->release : 0;
+}
+
+const config::Service* Engine::RunningSpec(const std::string& service) const {
+  const ServiceRun* run = FindRun(service);
+  return run && run->started ? &run->spec : nullptr;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -517,7 +789,10 @@ void Engine::StopServices(std::vector<std::string> order, size_t next,
                           std::function<void()> done) {
   while (next < order.size()) {
     auto it = runs_.find(order[next]);
-    if (it != runs_.end() && it->second->started && !it->second->instances.empty()) break;
+    if (it != runs_.end() && it->second->started &&
+        (!it->second->instances.empty() || !it->second->side.empty())) {
+      break;
+    }
     if (it != runs_.end()) it->second->started = false;
     ++next;
   }
@@ -527,16 +802,24 @@ void Engine::StopServices(std::vector<std::string> order, size_t next,
   }
   ServiceRun& run = *runs_[order[next]];
   run.stopping = true;
-  auto remaining = std::make_shared<size_t>(run.instances.size());
+  // Side groups (a deploy's sets) stop with the service.
+  std::vector<InstanceRun*> all;
+  for (auto& ir : run.instances) all.push_back(ir.get());
+  for (auto& [set, g] : run.side) {
+    for (auto& ir : g->instances) all.push_back(ir.get());
+  }
+  auto remaining = std::make_shared<size_t>(all.size());
   auto alive = alive_;
   auto shared_order = std::make_shared<std::vector<std::string>>(std::move(order));
   auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
-  for (auto& ir : run.instances) {
+  for (InstanceRun* ir : all) {
     if (ir->health) ir->health->Stop();
     ir->instance->Stop([this, alive, &run, remaining, shared_order, next, shared_done] {
       if (!*alive || --*remaining > 0) return;
       run.started = false;
       run.stopping = false;
+      for (auto& [set, g] : run.side) Bury(std::move(g->instances));
+      run.side.clear();
       Record(run.name, 0, "stopped", "");
       NotifyTopology();
       // Continue from the loop, not from inside the last instance's callback.
@@ -583,10 +866,17 @@ nlohmann::json Engine::Ps() const {
                       {"ports", published},
                       {"restarts", 0},
                       {"uptime_s", 0},
+                      {"release", 0},
+                      {"set", ""},
                       {"exit", run ? run->spawn_error : ""}});
       continue;
     }
-    for (const auto& ir : run->instances) {
+    std::vector<std::tuple<const InstanceRun*, int64_t, std::string>> all;
+    for (const auto& ir : run->instances) all.emplace_back(ir.get(), run->release, run->set);
+    for (const auto& [set, g] : run->side) {
+      for (const auto& ir : g->instances) all.emplace_back(ir.get(), g->release, set);
+    }
+    for (const auto& [ir, release, set] : all) {
       const runtime::Instance& inst = *ir->instance;
       bool running = inst.state() == InstanceState::kRunning;
       double uptime =
@@ -602,6 +892,8 @@ nlohmann::json Engine::Ps() const {
                       {"ports", published},
                       {"restarts", inst.restarts()},
                       {"uptime_s", uptime},
+                      {"release", release},
+                      {"set", set},
                       {"exit", inst.last_exit() ? inst.last_exit()->ToString() : ""}});
     }
   }
@@ -614,11 +906,26 @@ std::vector<ServiceEndpoints> Engine::Endpoints() const {
     ServiceEndpoints ep;
     ep.service = name;
     ep.started = run->started && !run->stopping;
-    for (const auto& ir : run->instances) {
-      const runtime::Instance& inst = *ir->instance;
-      if (inst.state() != InstanceState::kRunning) continue;
-      if (ir->health && ir->health->state() != HealthState::kHealthy) continue;
-      ep.instances.emplace_back(fmt::format("{}.{}", name, inst.spec().index), inst.spec().port);
+    auto ready = [&](const std::vector<std::unique_ptr<InstanceRun>>& list, bool primary,
+                     const std::string& set) {
+      std::vector<std::pair<std::string, int>> v;
+      for (const auto& ir : list) {
+        const runtime::Instance& inst = *ir->instance;
+        if (ir->leaving || inst.state() != InstanceState::kRunning) continue;
+        if (ir->health && ir->health->state() != HealthState::kHealthy) continue;
+        // Ids are unique per route: side sets carry their set name.
+        v.emplace_back(primary && set == "current"
+                           ? fmt::format("{}.{}", name, inst.spec().index)
+                           : fmt::format("{}.{}.{}", name, set, inst.spec().index),
+                       inst.spec().port);
+      }
+      return v;
+    };
+    GroupEndpoints primary{run->set, run->release, true, ready(run->instances, true, run->set)};
+    ep.instances = primary.instances;
+    ep.groups.push_back(std::move(primary));
+    for (const auto& [set, g] : run->side) {
+      ep.groups.push_back(GroupEndpoints{set, g->release, false, ready(g->instances, false, set)});
     }
     out.push_back(std::move(ep));
   }

@@ -47,12 +47,43 @@ struct UpOptions {
   Duration timeout{300'000};  // the whole operation
 };
 
+// One group of a service's instances started from one spec (one release), routed as one
+// proxy instance set. The primary group is what `up` started or the last deploy promoted;
+// side groups are a deploy's new set, or the old set kept warm for a rollback.
+struct GroupEndpoints {
+  std::string set;  // proxy instance set name: "r7" (release 7), "current" without releases
+  int64_t release = 0;
+  bool primary = false;
+  std::vector<std::pair<std::string, int>> instances;  // (id, port), ready and not leaving
+};
+
 // What the proxy needs to route to a service: its instances' internal ports.
 struct ServiceEndpoints {
   std::string service;
   bool started = false;  // the service is up (its published ports belong to the proxy)
-  std::vector<std::pair<std::string, int>> instances;  // (id "api.2", port), ready only
+  std::vector<std::pair<std::string, int>> instances;  // (id "api.2", port), primary, ready only
+  std::vector<GroupEndpoints> groups;                  // every group, primary first
 };
+
+// What a deploy watches about one group.
+struct GroupStatus {
+  bool exists = false;
+  bool primary = false;
+  int64_t release = 0;
+  int instances = 0;     // instances in the group (leaving ones excluded)
+  int running = 0;
+  int ready = 0;         // running, and healthy when the service has a probe
+  int unhealthy = 0;
+  int max_failing_streak = 0;  // longest current run of failed probes among instances
+  int restarts = 0;            // restarts done by the restart policy, summed
+  int crashed = 0;             // instances that exited with an error or failed to spawn
+  std::string problem;         // the first problem seen, for messages
+  std::vector<std::pair<std::string, int>> addresses;  // (id, port) of running instances
+};
+
+// Called when `up` starts a service: records a release and returns its number (0 = none).
+using ReleaseRecorder =
+    std::function<int64_t(const config::Service& spec, const std::string& spec_hash)>;
 
 class Engine {
  public:
@@ -65,6 +96,8 @@ class Engine {
   // resolved definition changed is recreated by the next Up() that covers it.
   void SetProject(config::Project project);
   const config::Project& project() const { return project_; }
+  // Replaces one service's definition (a deploy's recreate); the next Up() starts from it.
+  void SetServiceSpec(const config::Service& svc) { project_.services[svc.name] = svc; }
 
   // Starts `services` (empty = all) and what they depend on. `done` gets OK once each of them
   // is settled (started, or healthy/running with opts.wait, or completed), or the first
@@ -87,9 +120,37 @@ class Engine {
 
   // Runs after any instance starts, stops or changes health (the proxy's routes follow it).
   void SetTopologyListener(std::function<void()> fn) { on_topology_ = std::move(fn); }
+  void SetReleaseRecorder(ReleaseRecorder fn) { record_release_ = std::move(fn); }
+
+  // --- Groups (deploys). The service must be started. ---
+  // The set name of a release's group.
+  static std::string SetName(int64_t release);
+  // Starts a side group of `count` instances (-1 = spec.replicas) from `spec`, as release
+  // `release`. It gets no traffic until the route publisher gives its set a weight.
+  Status StartGroup(const std::string& service, const config::Service& spec, int64_t release,
+                    int count = -1);
+  // Grows the group to `count` instances (new ones start now) or shrinks it: the highest
+  // instances leave the routes at once and are stopped after `drain`. `done` runs when the
+  // group has `count` instances that are not stopping (started ones may not be ready yet).
+  Status ResizeGroup(const std::string& service, const std::string& set, int count,
+                     Duration drain, std::function<void()> done);
+  // Takes the group out of the routes, waits `drain`, stops it and forgets it. The primary
+  // group cannot be stopped this way.
+  Status StopGroup(const std::string& service, const std::string& set, Duration drain,
+                   std::function<void()> done);
+  // Makes a side group the primary one: the service's definition becomes that group's spec and
+  // the former primary group becomes a side group (still running, still routable).
+  Status Promote(const std::string& service, const std::string& set);
+  GroupStatus Group(const std::string& service, const std::string& set) const;
+  // The primary group's set name and release ("" / 0 when the service is not started).
+  std::string PrimarySet(const std::string& service) const;
+  int64_t PrimaryRelease(const std::string& service) const;
+  // The spec the primary group runs (nullptr when the service is not started).
+  const config::Service* RunningSpec(const std::string& service) const;
 
  private:
   struct InstanceRun;
+  struct SideGroup;
   struct ServiceRun;
   struct UpOp;
   enum class Settle { kPending, kSettled, kFailed };
@@ -99,6 +160,12 @@ class Engine {
   Status CheckStartable(const std::vector<std::string>& order);
   Status StartService(ServiceRun& run);
   Result<runtime::InstanceSpec> BuildInstanceSpec(const config::Service& svc, int index);
+  Result<std::unique_ptr<InstanceRun>> MakeInstance(const config::Service& svc, int index,
+                                                    const std::string& tag);
+  std::vector<std::unique_ptr<InstanceRun>>* GroupInstances(const std::string& service,
+                                                            const std::string& set,
+                                                            const config::Service** spec);
+  void Bury(std::vector<std::unique_ptr<InstanceRun>> dead);
   // Whether `dep`'s condition holds (kSettled), cannot hold any more (kFailed, with reason).
   Settle DependencyState(const config::Dependency& dep, std::string* why) const;
   Settle ServiceGoal(const ServiceRun& run, bool wait, std::string* why) const;
@@ -119,6 +186,7 @@ class Engine {
   std::vector<std::unique_ptr<UpOp>> ops_;
   std::optional<Result<runtime::ContainerEngine>> container_;
   std::function<void()> on_topology_;
+  ReleaseRecorder record_release_;
   bool pumping_ = false;
   bool pump_again_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

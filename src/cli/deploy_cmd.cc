@@ -1,0 +1,212 @@
+#include "cli/deploy_cmd.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "api/api.h"
+#include "cli/output.h"
+#include "deploy/releases.h"
+#include "runtime/log_store.h"
+#include "store/store.h"
+
+namespace slipway::cli {
+
+using nlohmann::json;
+
+namespace {
+
+struct DeployArgs {
+  std::vector<std::string> services;
+  std::string version;
+  std::string strategy;
+  std::vector<std::string> env;
+  std::string format = "text";
+};
+
+// Prints the daemon's progress lines while `busy` holds (a second thread; Call is thread-safe).
+class ProgressFollower {
+ public:
+  ProgressFollower(CliContext& ctx, bool json_out) : ctx_(ctx), json_out_(json_out) {
+    auto p = ctx_.Call("GET", "/api/v1/deploy/progress?after=0");
+    if (p.ok() && p->is_array() && !p->empty()) after_ = p->back().value("seq", int64_t{0});
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        Poll();
+        for (int i = 0; i < 10 && !stop_; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+    });
+  }
+  ~ProgressFollower() {
+    stop_ = true;
+    thread_.join();
+    Poll();  // the last lines
+  }
+
+ private:
+  void Poll() {
+    auto p = ctx_.Call("GET", fmt::format("/api/v1/deploy/progress?after={}", after_));
+    if (!p.ok() || !p->is_array()) return;
+    for (const auto& line : *p) {
+      after_ = std::max(after_, line.value("seq", int64_t{0}));
+      if (json_out_) {
+        std::printf("%s\n", line.dump().c_str());
+      } else {
+        std::printf("%s  %s r%lld: %s\n", runtime::FormatWallMillis(line.value("t", int64_t{0})).c_str(),
+                    line.value("service", "").c_str(),
+                    static_cast<long long>(line.value("release", int64_t{0})),
+                    line.value("text", "").c_str());
+      }
+      std::fflush(stdout);
+    }
+  }
+
+  CliContext& ctx_;
+  bool json_out_;
+  int64_t after_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+Status NeedDaemon(CliContext& ctx) {
+  auto project = ctx.Project();
+  if (!project.ok()) return project.status();
+  if (!ctx.DaemonRunning()) {
+    return FailedPrecondition("nothing is running; start the project with slipway up -d first");
+  }
+  return Status::OK();
+}
+
+std::string Verdict(const json& releases) {
+  std::string out;
+  for (const auto& r : releases) {
+    double ms = 0;
+    if (r.contains("numbers") && r["numbers"].is_object()) {
+      ms = r["numbers"].value("total_ms", 0.0);
+    }
+    out += fmt::format("{}{} r{} ({}{}) {}", out.empty() ? "" : "; ", r.value("service", ""),
+                       r.value("number", int64_t{0}), r.value("strategy", ""),
+                       r.value("version", "").empty() ? "" : ", " + r.value("version", ""),
+                       ms > 0 ? fmt::format("in {:.1f} s", ms / 1000) : "done");
+  }
+  return out;
+}
+
+int RunDeploy(CliContext& ctx, const DeployArgs& a) {
+  if (Status st = NeedDaemon(ctx); !st.ok()) return CliContext::Fail(st, "deploy");
+  json env = json::object();
+  for (const auto& kv : a.env) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return CliContext::Fail(InvalidInput(fmt::format("deploy: --env \"{}\" is not K=V", kv)));
+    }
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& s : a.services) {
+    if (!(*ctx.Project())->services.count(s)) {
+      return CliContext::Fail(InvalidInput(fmt::format("deploy: no such service: \"{}\"", s)));
+    }
+  }
+  json body = {{"load", api::LoadOptionsToJson(ctx.LoadOptions())},
+               {"services", a.services},
+               {"version", a.version},
+               {"strategy", a.strategy},
+               {"env", env}};
+  Result<json> r = [&] {
+    ProgressFollower follow(ctx, a.format == "json");
+    return ctx.Call("POST", "/api/v1/deploy", body);
+  }();
+  if (!r.ok()) return CliContext::Fail(r.status(), "deploy");
+  if (a.format == "json") {
+    std::printf("%s\n", json{{"ok", true}, {"releases", (*r)["releases"]}}.dump().c_str());
+  } else if ((*r)["releases"].empty()) {
+    std::printf("slipway: nothing to deploy (no running service changed)\n");
+  } else {
+    std::printf("slipway: deployed %s\n", Verdict((*r)["releases"]).c_str());
+  }
+  return 0;
+}
+
+int RunRollback(CliContext& ctx, const std::string& service, int64_t to) {
+  if (Status st = NeedDaemon(ctx); !st.ok()) return CliContext::Fail(st, "rollback");
+  if (!(*ctx.Project())->services.count(service)) {
+    return CliContext::Fail(InvalidInput(fmt::format("rollback: no such service: \"{}\"", service)));
+  }
+  Result<json> r = [&] {
+    ProgressFollower follow(ctx, false);
+    return ctx.Call("POST", "/api/v1/rollback", json{{"service", service}, {"to", to}});
+  }();
+  if (!r.ok()) return CliContext::Fail(r.status(), "rollback");
+  const json& rel = (*r)["releases"];
+  std::printf("slipway: %s runs r%lld again\n", service.c_str(),
+              static_cast<long long>(rel.empty() ? to : rel.back().value("number", to)));
+  return 0;
+}
+
+int RunReleases(CliContext& ctx, const std::string& service, const std::string& format) {
+  auto paths = ctx.Paths();
+  if (!paths.ok()) return CliContext::Fail(paths.status());
+  json rows = json::array();
+  if (std::filesystem::exists(paths->db())) {
+    auto store = store::Store::Open(paths->db(), Clock::Real());
+    if (!store.ok()) return CliContext::Fail(store.status(), "releases");
+    auto rs = deploy::ReleaseStore::Open(store->get(), Clock::Real());
+    if (!rs.ok()) return CliContext::Fail(rs.status(), "releases");
+    auto list = (*rs)->List(service, 200);
+    if (!list.ok()) return CliContext::Fail(list.status(), "releases");
+    for (const auto& r : *list) rows.push_back(r.ToJson());
+  }
+  if (format == "json") {
+    std::printf("%s\n", rows.dump(2).c_str());
+    return 0;
+  }
+  std::vector<std::vector<std::string>> table;
+  for (const auto& r : rows) {
+    table.push_back({r.value("service", ""), fmt::format("r{}", r.value("number", int64_t{0})),
+                     r.value("version", ""), r.value("strategy", ""), r.value("status", ""),
+                     runtime::FormatWallMillis(r.value("created_ms", int64_t{0})),
+                     r.value("spec_hash", "").substr(0, 8), r.value("reason", "")});
+  }
+  PrintTable({"SERVICE", "RELEASE", "VERSION", "STRATEGY", "STATUS", "CREATED", "SPEC", "REASON"},
+             table);
+  return 0;
+}
+
+}  // namespace
+
+void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc) {
+  auto d = std::make_shared<DeployArgs>();
+  auto* cd = app.add_subcommand("deploy", "Deploy changed services without downtime");
+  cd->add_option("services", d->services, "Services (default: every running one that changed)");
+  cd->add_option("--version", d->version, "Label of the release");
+  cd->add_option("--strategy", d->strategy, "blue-green, canary, rolling or recreate")
+      ->check(CLI::IsMember({"blue-green", "canary", "rolling", "recreate"}));
+  cd->add_option("--env", d->env, "K=V added to the new release's environment (repeatable)");
+  cd->add_option("--format", d->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  cd->callback([&ctx, d, rc] { *rc = RunDeploy(ctx, *d); });
+
+  auto rb_service = std::make_shared<std::string>();
+  auto rb_to = std::make_shared<int64_t>(0);
+  auto* crb = app.add_subcommand("rollback", "Return a service to an earlier release");
+  crb->add_option("service", *rb_service, "Service")->required();
+  crb->add_option("--to", *rb_to, "Release number (default: the previous one)");
+  crb->callback([&ctx, rb_service, rb_to, rc] { *rc = RunRollback(ctx, *rb_service, *rb_to); });
+
+  auto rl_service = std::make_shared<std::string>();
+  auto rl_format = std::make_shared<std::string>("table");
+  auto* crl = app.add_subcommand("releases", "List releases (newest first)");
+  crl->add_option("service", *rl_service, "Only this service");
+  crl->add_option("--format", *rl_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  crl->callback([&ctx, rl_service, rl_format, rc] {
+    *rc = RunReleases(ctx, *rl_service, *rl_format);
+  });
+}
+
+}  // namespace slipway::cli

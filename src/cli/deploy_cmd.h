@@ -1,0 +1,13 @@
+// The deploy commands: deploy, rollback, releases. Registered once on the root CLI11 app;
+// callbacks run on the main thread and store the exit code in *rc.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+
+namespace slipway::cli {
+
+void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc);
+
+}  // namespace slipway::cli

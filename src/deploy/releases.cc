@@ -1,0 +1,145 @@
+#include "deploy/releases.h"
+
+namespace slipway::deploy {
+
+using nlohmann::json;
+
+namespace {
+constexpr char kColumns[] =
+    "number, service, version, spec_hash, spec, strategy, created_ms, finished_ms, status, "
+    "reason, numbers";
+}
+
+json Release::ToJson() const {
+  return {{"number", number},       {"service", service},   {"version", version},
+          {"spec_hash", spec_hash}, {"strategy", strategy}, {"created_ms", created_ms},
+          {"finished_ms", finished_ms}, {"status", status}, {"reason", reason},
+          {"numbers", numbers},     {"spec", spec}};
+}
+
+Result<std::unique_ptr<ReleaseStore>> ReleaseStore::Open(store::Store* store, Clock* clock) {
+  std::unique_ptr<ReleaseStore> rs(new ReleaseStore(store, clock));
+  sqlite3* db = store->db();
+  ASSIGN_OR_RETURN(rs->insert_,
+                   store::Statement::Prepare(
+                       db,
+                       "INSERT INTO releases(number, service, version, spec_hash, spec, strategy, "
+                       "created_ms, status, reason, numbers) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                       "add release"));
+  ASSIGN_OR_RETURN(rs->next_number_,
+                   store::Statement::Prepare(
+                       db, "SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE service = ?",
+                       "number release"));
+  ASSIGN_OR_RETURN(rs->finish_,
+                   store::Statement::Prepare(db,
+                                             "UPDATE releases SET status = ?, reason = ?, "
+                                             "numbers = ?, finished_ms = ? WHERE service = ? AND "
+                                             "number = ?",
+                                             "finish release"));
+  ASSIGN_OR_RETURN(rs->list_all_, store::Statement::Prepare(
+                                      db,
+                                      std::string("SELECT ") + kColumns +
+                                          " FROM releases ORDER BY id DESC LIMIT ?",
+                                      "list releases"));
+  ASSIGN_OR_RETURN(rs->list_service_,
+                   store::Statement::Prepare(db,
+                                             std::string("SELECT ") + kColumns +
+                                                 " FROM releases WHERE service = ? ORDER BY "
+                                                 "number DESC LIMIT ?",
+                                             "list releases"));
+  ASSIGN_OR_RETURN(rs->get_, store::Statement::Prepare(
+                                 db,
+                                 std::string("SELECT ") + kColumns +
+                                     " FROM releases WHERE service = ? AND number = ?",
+                                 "get release"));
+  return rs;
+}
+
+Result<Release> ReleaseStore::Create(Release r) {
+  next_number_->Reset();
+  RETURN_IF_ERROR(next_number_->BindText(1, r.service));
+  ASSIGN_OR_RETURN(bool row, next_number_->Step());
+  r.number = row ? next_number_->ColumnInt64(0) : 1;
+  next_number_->Reset();
+  r.created_ms = clock_->WallMillis();
+  if (r.status.empty()) r.status = kRunning;
+  insert_->Reset();
+  RETURN_IF_ERROR(insert_->BindInt64(1, r.number));
+  RETURN_IF_ERROR(insert_->BindText(2, r.service));
+  RETURN_IF_ERROR(insert_->BindText(3, r.version));
+  RETURN_IF_ERROR(insert_->BindText(4, r.spec_hash));
+  RETURN_IF_ERROR(insert_->BindText(5, r.spec.is_null() ? "{}" : r.spec.dump()));
+  RETURN_IF_ERROR(insert_->BindText(6, r.strategy));
+  RETURN_IF_ERROR(insert_->BindInt64(7, r.created_ms));
+  RETURN_IF_ERROR(insert_->BindText(8, r.status));
+  RETURN_IF_ERROR(insert_->BindText(9, r.reason));
+  RETURN_IF_ERROR(insert_->BindText(10, r.numbers.dump()));
+  RETURN_IF_ERROR(insert_->Run());
+  return r;
+}
+
+Status ReleaseStore::Finish(const std::string& service, int64_t number, const std::string& status,
+                            const std::string& reason, const json& numbers) {
+  finish_->Reset();
+  RETURN_IF_ERROR(finish_->BindText(1, status));
+  RETURN_IF_ERROR(finish_->BindText(2, reason));
+  RETURN_IF_ERROR(finish_->BindText(3, numbers.dump()));
+  RETURN_IF_ERROR(finish_->BindInt64(4, clock_->WallMillis()));
+  RETURN_IF_ERROR(finish_->BindText(5, service));
+  RETURN_IF_ERROR(finish_->BindInt64(6, number));
+  return finish_->Run();
+}
+
+Result<std::vector<Release>> ReleaseStore::Read(store::Statement& st) const {
+  std::vector<Release> out;
+  while (true) {
+    auto row = st.Step();
+    if (!row.ok()) {
+      st.Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    Release r;
+    r.number = st.ColumnInt64(0);
+    r.service = st.ColumnText(1);
+    r.version = st.ColumnText(2);
+    r.spec_hash = st.ColumnText(3);
+    r.spec = json::parse(st.ColumnText(4), nullptr, false);
+    r.strategy = st.ColumnText(5);
+    r.created_ms = st.ColumnInt64(6);
+    r.finished_ms = st.ColumnInt64(7);
+    r.status = st.ColumnText(8);
+    r.reason = st.ColumnText(9);
+    r.numbers = json::parse(st.ColumnText(10), nullptr, false);
+    if (r.numbers.is_discarded()) r.numbers = json::object();
+    if (r.spec.is_discarded()) r.spec = json::object();
+    out.push_back(std::move(r));
+  }
+  st.Reset();
+  return out;
+}
+
+Result<std::vector<Release>> ReleaseStore::List(const std::string& service, size_t limit) const {
+  int64_t lim = limit == 0 ? -1 : static_cast<int64_t>(limit);
+  if (service.empty()) {
+    list_all_->Reset();
+    RETURN_IF_ERROR(list_all_->BindInt64(1, lim));
+    return Read(*list_all_);
+  }
+  list_service_->Reset();
+  RETURN_IF_ERROR(list_service_->BindText(1, service));
+  RETURN_IF_ERROR(list_service_->BindInt64(2, lim));
+  return Read(*list_service_);
+}
+
+Result<std::optional<Release>> ReleaseStore::Get(const std::string& service,
+                                                 int64_t number) const {
+  get_->Reset();
+  RETURN_IF_ERROR(get_->BindText(1, service));
+  RETURN_IF_ERROR(get_->BindInt64(2, number));
+  ASSIGN_OR_RETURN(auto rows, Read(*get_));
+  if (rows.empty()) return std::optional<Release>();
+  return std::optional<Release>(std::move(rows[0]));
+}
+
+}  // namespace slipway::deploy

@@ -1,0 +1,74 @@
+// ReleaseStore: the `releases` table of the state store. A release is one change of one service
+// that `up`, `deploy` or `rollback` applied: a per-service number, a version label, the hash and
+// a copy of the resolved spec, the strategy, times, status (running, succeeded, failed,
+// rolled-back), the reason and the numbers the decision used.
+//
+// Threads: like store::Store, one thread at a time (the daemon's control loop; the CLI opens its
+// own Store to list releases).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "store/statement.h"
+#include "store/store.h"
+
+namespace slipway::deploy {
+
+inline constexpr char kRunning[] = "running";
+inline constexpr char kSucceeded[] = "succeeded";
+inline constexpr char kFailed[] = "failed";
+inline constexpr char kRolledBack[] = "rolled-back";
+
+struct Release {
+  int64_t number = 0;  // per service, from 1
+  std::string service;
+  std::string version;
+  std::string spec_hash;
+  nlohmann::json spec;  // the resolved service (secret values masked)
+  std::string strategy;
+  int64_t created_ms = 0;
+  int64_t finished_ms = 0;
+  std::string status;
+  std::string reason;
+  nlohmann::json numbers = nlohmann::json::object();
+
+  nlohmann::json ToJson() const;
+};
+
+class ReleaseStore {
+ public:
+  // `store` and `clock` must outlive the ReleaseStore.
+  static Result<std::unique_ptr<ReleaseStore>> Open(store::Store* store, Clock* clock);
+
+  // Adds release number last+1 of `r.service` (number and created_ms are assigned).
+  Result<Release> Create(Release r);
+  // Sets the final status, reason and numbers (finished_ms = now).
+  Status Finish(const std::string& service, int64_t number, const std::string& status,
+                const std::string& reason, const nlohmann::json& numbers);
+  // Newest first; `service` "" = all; limit 0 = all.
+  Result<std::vector<Release>> List(const std::string& service, size_t limit) const;
+  Result<std::optional<Release>> Get(const std::string& service, int64_t number) const;
+
+ private:
+  ReleaseStore(store::Store* store, Clock* clock) : store_(store), clock_(clock) {}
+  Result<std::vector<Release>> Read(store::Statement& st) const;
+
+  store::Store* store_;
+  Clock* clock_;
+  std::unique_ptr<store::Statement> insert_;
+  std::unique_ptr<store::Statement> next_number_;
+  std::unique_ptr<store::Statement> finish_;
+  std::unique_ptr<store::Statement> list_all_;
+  std::unique_ptr<store::Statement> list_service_;
+  std::unique_ptr<store::Statement> get_;
+};
+
+}  // namespace slipway::deploy

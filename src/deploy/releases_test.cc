@@ -1,0 +1,100 @@
+#include "deploy/releases.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+namespace slipway::deploy {
+namespace {
+
+class ReleasesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "slipway-releases-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto s = store::Store::Open(dir_ / "state.db", &clock_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = std::move(s).value();
+    auto r = ReleaseStore::Open(store_.get(), &clock_);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    releases_ = std::move(r).value();
+  }
+  void TearDown() override {
+    releases_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  Release Make(const std::string& service, const std::string& version) {
+    Release r;
+    r.service = service;
+    r.version = version;
+    r.spec_hash = "abc";
+    r.spec = {{"command", {"./api"}}};
+    r.strategy = "blue-green";
+    return r;
+  }
+
+  FakeClock clock_;
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ReleaseStore> releases_;
+};
+
+TEST_F(ReleasesTest, NumbersPerServiceAndFinish) {
+  auto a1 = releases_->Create(Make("api", "v1"));
+  auto a2 = releases_->Create(Make("api", "v2"));
+  auto w1 = releases_->Create(Make("web", "v1"));
+  ASSERT_TRUE(a1.ok() && a2.ok() && w1.ok());
+  EXPECT_EQ(a1->number, 1);
+  EXPECT_EQ(a2->number, 2);
+  EXPECT_EQ(w1->number, 1);
+  EXPECT_EQ(a2->status, kRunning);
+  EXPECT_EQ(a2->created_ms, 1'700'000'000'000);
+
+  clock_.AdvanceForTest(Duration(5'000));
+  ASSERT_TRUE(releases_
+                  ->Finish("api", 2, kRolledBack, "5xx rate 50.0% > 5.0%",
+                           {{"requests", 120}, {"errors_5xx", 60}})
+                  .ok());
+  auto got = releases_->Get("api", 2);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->status, kRolledBack);
+  EXPECT_EQ((*got)->reason, "5xx rate 50.0% > 5.0%");
+  EXPECT_EQ((*got)->numbers["errors_5xx"], 60);
+  EXPECT_EQ((*got)->finished_ms, 1'700'000'005'000);
+  EXPECT_EQ((*got)->spec["command"][0], "./api");
+  EXPECT_EQ((*got)->version, "v2");
+
+  auto api = releases_->List("api", 0);
+  ASSERT_TRUE(api.ok());
+  ASSERT_EQ(api->size(), 2u);
+  EXPECT_EQ((*api)[0].number, 2);  // newest first
+  auto all = releases_->List("", 2);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].service, "web");
+  auto none = releases_->Get("api", 9);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(ReleasesTest, SurvivesReopen) {
+  ASSERT_TRUE(releases_->Create(Make("api", "v1")).ok());
+  releases_.reset();
+  store_.reset();
+  auto s = store::Store::Open(dir_ / "state.db", &clock_);
+  ASSERT_TRUE(s.ok());
+  store_ = std::move(s).value();
+  auto r = ReleaseStore::Open(store_.get(), &clock_);
+  ASSERT_TRUE(r.ok());
+  releases_ = std::move(r).value();
+  auto next = releases_->Create(Make("api", "v2"));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->number, 2);
+}
+
+}  // namespace
+}  // namespace slipway::deploy
