@@ -1,0 +1,98 @@
+// Notifier: routes alerts to receivers the way Alertmanager does, and delivers with retries.
+//
+// Update() takes the evaluator's notify set (every firing alert, plus alerts resolved in the
+// last round). Each alert walks the routing tree (config::RouteSpec: match / match_re,
+// `continue`, children inherit group_by and the intervals) and lands in an aggregation group
+// keyed by the route and the alert's values of the route's group_by labels. A group is sent
+// `group_wait` after it was created, then at most every `group_interval` when alerts were
+// added or resolved, and again every `repeat_interval` while something fires. Resolved
+// alerts are sent once and dropped from the group.
+//
+// Each receiver has a bounded queue (max_queue notifications; the oldest is dropped, and
+// counted, when full) and one delivery in flight. A failed delivery is retried with
+// exponential back-off (1 s doubling up to 5 min). Counters
+// slipway_notifications_total{receiver, result=sent|failed|dropped} and the gauge
+// slipway_notification_queue_length{receiver} show it; Status() too.
+//
+// Payloads: webhook = Alertmanager's webhook JSON (version 4); slack = an incoming-webhook
+// {"text": ...}; alertmanager = POST <url>/api/v2/alerts with the alerts as a JSON list.
+// Deploy events go through the same routes with SendEvent().
+//
+// Threads: the control loop's thread only; Tick() is called every second or so.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "alerts/rules.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "config/alerts_settings.h"
+#include "net/event_loop.h"
+#include "telemetry/metrics.h"
+
+namespace slipway::alerts {
+
+// One HTTP POST to make.
+struct Delivery {
+  std::string receiver;
+  std::string url;  // full http:// URL
+  std::string body;
+  int attempts = 0;
+  int64_t next_ms = 0;
+};
+
+class Notifier {
+ public:
+  using SendFn = std::function<void(const Delivery&, std::function<void(Status)> done)>;
+
+  struct Options {
+    Clock* clock = Clock::Real();
+    net::EventLoop* loop = nullptr;          // for the default HTTP sender
+    telemetry::Registry* registry = nullptr;  // optional metrics
+    SendFn send;                              // default: HTTP POST on `loop`
+    std::string external_url;                 // generatorURL / links, e.g. the API address
+  };
+
+  static Result<std::unique_ptr<Notifier>> Create(const config::NotificationSettings& settings,
+                                                  Options opts);
+  ~Notifier();
+
+  void Update(const std::vector<Alert>& alerts);
+  // A one-off notification (deploy, rollback) routed by `labels` like an alert.
+  void SendEvent(const std::map<std::string, std::string>& labels, const std::string& summary);
+  void Tick();
+
+  // Per receiver: queue length, sent, failed, dropped, last error; plus group count.
+  nlohmann::json Status() const;
+
+  struct Route;  // a resolved node of the routing tree (public for the tree builder)
+
+ private:
+  struct Group;
+  struct Receiver;
+  explicit Notifier(Options opts);
+  void Match(const Route& r, const std::map<std::string, std::string>& labels,
+             std::vector<const Route*>* out) const;
+  void Flush(Group& g, int64_t now);
+  void Enqueue(Receiver& r, std::string body, const std::string& path);
+  void Pump(Receiver& r, int64_t now);
+
+  Options opts_;
+  std::unique_ptr<Route> root_;
+  std::map<std::string, std::unique_ptr<Receiver>> receivers_;
+  std::map<std::string, std::unique_ptr<Group>> groups_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// RFC 3339 UTC with milliseconds: 2026-01-02T03:04:05.678Z.
+std::string Rfc3339(int64_t wall_ms);
+
+}  // namespace slipway::alerts

@@ -1,0 +1,188 @@
+#include "alerts/notifier.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "http/server.h"
+#include "net/socket.h"
+
+namespace slipway::alerts {
+namespace {
+
+using nlohmann::json;
+
+// A webhook sink on loopback that fails the first `fail_first` requests with 503.
+struct Sink {
+  std::unique_ptr<net::EventLoop> loop;
+  std::unique_ptr<http::HttpServer> server;
+  int port = 0;
+  int fail_first = 0;
+  std::vector<std::pair<std::string, json>> received;  // (target, body)
+  int requests = 0;
+
+  void Start() {
+    loop = std::move(net::EventLoop::Create()).value();
+    auto fd = net::ListenTcp("127.0.0.1", 0);
+    ASSERT_TRUE(fd.ok());
+    port = *net::LocalPort(fd->get());
+    auto s = http::HttpServer::Create(loop.get(), std::move(fd).value(),
+                                      [this](const http::Request& r, http::ResponseWriter w) {
+                                        ++requests;
+                                        if (requests <= fail_first) {
+                                          w.Send(http::Response::Text(503, "down"));
+                                          return;
+                                        }
+                                        received.emplace_back(r.target, json::parse(r.body));
+                                        w.Send(http::Response::Text(200, "ok"));
+                                      });
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    server = std::move(s).value();
+  }
+
+  // Runs the loop until `cond` holds or 5 s pass.
+  bool RunUntil(const std::function<bool()>& cond) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop->RunOnce(Duration(20));
+    }
+    return true;
+  }
+};
+
+Alert MakeAlert(const std::string& service, AlertState state, const std::string& severity) {
+  Alert a;
+  a.rule = "Down";
+  a.labels = {{"alertname", "Down"}, {"service", service}, {"severity", severity}};
+  a.annotations = {{"summary", service + " is down"}};
+  a.state = state;
+  a.active_ms = 1'700'000'000'000;
+  a.resolved_ms = state == AlertState::kResolved ? a.active_ms + 60'000 : 0;
+  a.fingerprint = Fingerprint(a.labels);
+  return a;
+}
+
+config::NotificationSettings Settings(int port, int max_queue = 100) {
+  config::NotificationSettings s;
+  s.configured = true;
+  s.route.receiver = "chat";
+  s.route.group_by = std::vector<std::string>{"alertname"};
+  s.route.group_wait = Duration(10'000);
+  s.route.group_interval = Duration(60'000);
+  s.route.repeat_interval = Duration(3'600'000);
+  config::RouteSpec pager;
+  pager.match["severity"] = "critical";
+  pager.receiver = "hook";
+  s.route.routes.push_back(pager);
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  s.receivers.push_back({"chat", config::ReceiverSpec::Kind::kSlack, base + "/slack", max_queue,
+                         Duration(5000)});
+  s.receivers.push_back({"hook", config::ReceiverSpec::Kind::kWebhook, base + "/hook", max_queue,
+                         Duration(5000)});
+  return s;
+}
+
+TEST(Notifier, GroupsRoutesAndRetriesUntilDelivered) {
+  Sink sink;
+  sink.fail_first = 2;
+  ASSERT_NO_FATAL_FAILURE(sink.Start());
+  FakeClock clock;
+  telemetry::Registry reg(1);
+  Notifier::Options o;
+  o.clock = &clock;
+  o.loop = sink.loop.get();
+  o.registry = &reg;
+  auto n = Notifier::Create(Settings(sink.port), o);
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  Notifier& nt = **n;
+
+  nt.Update({MakeAlert("api", AlertState::kFiring, "critical"),
+             MakeAlert("db", AlertState::kFiring, "critical"),
+             MakeAlert("web", AlertState::kFiring, "warning")});
+  nt.Tick();
+  sink.loop->RunOnce(Duration(50));
+  EXPECT_EQ(sink.requests, 0);  // group_wait not over
+
+  clock.AdvanceForTest(Duration(10'000));
+  nt.Tick();
+  // Two groups (hook: api+db, chat: web); the first two attempts fail with 503.
+  ASSERT_TRUE(sink.RunUntil([&] {
+    json s = nt.Status();
+    return s["receivers"][0]["failed"] == 1 && s["receivers"][1]["failed"] == 1;
+  }));
+  EXPECT_TRUE(sink.received.empty());
+  json st = nt.Status();
+  EXPECT_EQ(st["receivers"][0]["failed"], 1);
+  EXPECT_NE(st["receivers"][0]["last_error"].get<std::string>().find("503"), std::string::npos);
+
+  nt.Tick();  // back-off: no retry yet
+  sink.loop->RunOnce(Duration(50));
+  EXPECT_EQ(sink.requests, 2);
+  clock.AdvanceForTest(Duration(1000));
+  nt.Tick();
+  ASSERT_TRUE(sink.RunUntil([&] {
+    json s = nt.Status();
+    return s["receivers"][0]["sent"] == 1 && s["receivers"][1]["sent"] == 1;
+  }));
+  ASSERT_EQ(sink.received.size(), 2u);
+
+  const json* hook = nullptr;
+  const json* slack = nullptr;
+  for (const auto& [target, body] : sink.received) {
+    (target == "/hook" ? hook : slack) = &body;
+  }
+  ASSERT_NE(hook, nullptr);
+  ASSERT_NE(slack, nullptr);
+  EXPECT_EQ((*hook)["status"], "firing");
+  EXPECT_EQ((*hook)["alerts"].size(), 2u);
+  EXPECT_EQ((*hook)["groupLabels"]["alertname"], "Down");
+  EXPECT_EQ((*hook)["commonLabels"]["severity"], "critical");
+  EXPECT_EQ((*slack)["text"], "[FIRING:1] Down\n• firing web is down");
+  std::string metrics = reg.RenderPrometheus();
+  EXPECT_NE(metrics.find("slipway_notifications_total{receiver=\"hook\",result=\"sent\"} 1"),
+            std::string::npos)
+      << metrics;
+
+  // Still firing: nothing new until the repeat interval; a resolution goes out after
+  // group_interval.
+  nt.Update({MakeAlert("api", AlertState::kFiring, "critical"),
+             MakeAlert("db", AlertState::kResolved, "critical")});
+  nt.Tick();
+  sink.loop->RunOnce(Duration(50));
+  EXPECT_EQ(sink.received.size(), 2u);
+  clock.AdvanceForTest(Duration(60'000));
+  nt.Tick();
+  ASSERT_TRUE(sink.RunUntil([&] { return sink.received.size() == 3; }));
+  EXPECT_EQ(sink.received[2].second["alerts"].size(), 2u);
+  for (const json& a : sink.received[2].second["alerts"]) {
+    EXPECT_EQ(a["status"], a["labels"]["service"] == "db" ? "resolved" : "firing") << a.dump();
+  }
+}
+
+TEST(Notifier, QueueIsBoundedWhileAReceiverIsDown) {
+  Sink sink;
+  sink.fail_first = 1'000'000;
+  ASSERT_NO_FATAL_FAILURE(sink.Start());
+  FakeClock clock;
+  Notifier::Options o;
+  o.clock = &clock;
+  o.loop = sink.loop.get();
+  auto n = Notifier::Create(Settings(sink.port, /*max_queue=*/3), o);
+  ASSERT_TRUE(n.ok());
+  for (int i = 0; i < 20; ++i) {
+    (*n)->SendEvent({{"alertname", "Deploy"}, {"severity", "critical"}},
+                    "deploy " + std::to_string(i));
+    clock.AdvanceForTest(Duration(61'000));
+    (*n)->Tick();
+    sink.RunUntil([&] { return (*n)->Status()["receivers"][1]["failed"].get<int>() > 0; });
+  }
+  json st = (*n)->Status();
+  EXPECT_LE(st["receivers"][1]["queue"].get<int>(), 3);
+  EXPECT_GE(st["receivers"][1]["dropped"].get<int>(), 15);
+  EXPECT_EQ(st["receivers"][1]["sent"], 0);
+  EXPECT_EQ(st["groups"], 0);  // events are sent once and forgotten
+}
+
+}  // namespace
+}  // namespace slipway::alerts
