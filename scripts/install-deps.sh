@@ -12,6 +12,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15
   python3 curl procps
+  prometheus prometheus-alertmanager
 )
 
 missing=()
