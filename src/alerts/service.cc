@@ -1,0 +1,188 @@
+#include "alerts/service.h"
+
+#include <fmt/format.h>
+
+#include "alerts/builtin.h"
+
+namespace slipway::alerts {
+
+using nlohmann::json;
+
+namespace {
+
+http::Response Json(int status, const json& body) {
+  http::Response r;
+  r.status = status;
+  r.body = body.dump() + "\n";
+  r.headers.emplace_back("Content-Type", "application/json");
+  return r;
+}
+
+json ValueJson(const promql::Value& v) {
+  if (v.type == promql::ValueType::kScalar) return {{"scalar", promql::FormatValue(v.scalar)}};
+  json rows = json::array();
+  for (const promql::Sample& s : v.vector) {
+    rows.push_back({{"labels", promql::LabelsToString(s.labels)},
+                    {"value", promql::FormatValue(s.value)}});
+  }
+  return {{"result", rows}};
+}
+
+// %XX and '+' decoding for the query parameter.
+std::string Unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::strtol(std::string(s.substr(i + 1, 2)).c_str(), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+AlertingService::~AlertingService() { *alive_ = false; }
+
+Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::Project& project,
+                                                                 ServiceDeps deps) {
+  std::unique_ptr<AlertingService> s(new AlertingService(std::move(deps)));
+  s->interval_ = project.alerts.interval;
+  std::vector<bool> builtin;
+  auto rules = ProjectRules(project.alerts, &builtin);
+  RuleEvaluator::Options ro;
+  ro.clock = s->deps_.clock;
+  ro.store = s->deps_.store;
+  AlertingService* self = s.get();
+  ro.scrape = [self] {
+    if (self->deps_.ps) UpdateServiceMetrics(self->deps_.registry, self->deps_.ps());
+    if (!self->deps_.state_dir.empty()) UpdateDiskMetrics(self->deps_.registry, self->deps_.state_dir);
+    return self->deps_.registry->RenderPrometheus();
+  };
+  ASSIGN_OR_RETURN(s->evaluator_, RuleEvaluator::Create(std::move(rules), builtin, std::move(ro)));
+  Notifier::Options no;
+  no.clock = s->deps_.clock;
+  no.loop = s->deps_.loop;
+  no.registry = s->deps_.registry;
+  no.external_url = s->deps_.external_url;
+  ASSIGN_OR_RETURN(s->notifier_, Notifier::Create(project.notifications, std::move(no)));
+  return s;
+}
+
+void AlertingService::Start() {
+  ScheduleEval();
+  ScheduleNotify();
+}
+
+Status AlertingService::EvaluateOnce() {
+  Status st = evaluator_->Tick();
+  notifier_->Update(evaluator_->notify_set());
+  notifier_->Tick();
+  return st;
+}
+
+void AlertingService::ScheduleEval() {
+  std::weak_ptr<bool> alive = alive_;
+  deps_.loop->RunAfter(interval_, [this, alive] {
+    if (alive.expired()) return;
+    Status st = EvaluateOnce();
+    if (!st.ok()) std::fprintf(stderr, "slipwayd: alerts: %s\n", st.message().c_str());
+    ScheduleEval();
+  });
+}
+
+void AlertingService::ScheduleNotify() {
+  std::weak_ptr<bool> alive = alive_;
+  deps_.loop->RunAfter(Duration(1000), [this, alive] {
+    if (alive.expired()) return;
+    notifier_->Tick();
+    ScheduleNotify();
+  });
+}
+
+json AlertingService::AlertsJson() const {
+  json j = evaluator_->ToJson();
+  j["notifications"] = notifier_->Status();
+  return j;
+}
+
+std::pair<int, json> AlertingService::HealthDetailed() const {
+  json services = json::object();
+  bool degraded = false;
+  bool down = false;
+  if (deps_.ps) {
+    json rows = deps_.ps();
+    for (const json& row : rows) {
+      std::string name = row.value("service", "");
+      json& svc = services[name];
+      if (!svc.contains("instances")) {
+        svc = {{"status", "ok"}, {"instances", json::array()}, {"restarts", 0}};
+      }
+      svc["instances"].push_back(row);
+      svc["restarts"] = svc["restarts"].get<int64_t>() + row.value("restarts", int64_t{0});
+      std::string state = row.value("state", "");
+      std::string health = row.value("health", "");
+      bool bad = (state != "running" && state != "exited(0)" && state != "completed") ||
+                 (!health.empty() && health != "healthy" && health != "starting");
+      if (bad) {
+        svc["status"] = "degraded";
+        degraded = true;
+      }
+    }
+  }
+  json proxy = {{"status", "unknown"}};
+  if (deps_.proxy_ok) {
+    bool ok = deps_.proxy_ok();
+    proxy["status"] = ok ? "ok" : "down";
+    if (!ok) down = true;
+  }
+  json store = {{"status", "ok"}};
+  if (deps_.store) {
+    auto v = deps_.store->GetMeta("schema_probe");
+    if (!v.ok()) {
+      store = {{"status", "down"}, {"error", v.status().message()}};
+      down = true;
+    }
+  }
+  size_t firing = 0;
+  for (const Alert& a : evaluator_->Alerts()) firing += a.state == AlertState::kFiring;
+  std::string overall = down ? "down" : degraded ? "degraded" : "ok";
+  return {down ? 503 : 200,
+          {{"status", overall},
+           {"services", services},
+           {"proxy", proxy},
+           {"store", store},
+           {"alerts_firing", firing}}};
+}
+
+bool AlertingService::Handle(const http::Request& req, http::ResponseWriter& w) {
+  std::string_view path = req.Path();
+  if (req.method != "GET") return false;
+  if (path == "/health/detailed") {
+    auto [status, body] = HealthDetailed();
+    w.Send(Json(status, body));
+    return true;
+  }
+  if (path == "/api/v1/alerts") {
+    w.Send(Json(200, AlertsJson()));
+    return true;
+  }
+  if (path == "/api/v1/alerts/test") {
+    std::string q = Unescape(req.QueryParam("q").value_or(""));
+    auto v = evaluator_->EvaluateNow(q);
+    if (!v.ok()) {
+      w.Send(Json(v.status().code() == StatusCode::kInvalidInput ? 400 : 500,
+                  {{"error", v.status().message()}, {"exit", v.status().ExitCode()}}));
+    } else {
+      w.Send(Json(200, ValueJson(*v)));
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace slipway::alerts
