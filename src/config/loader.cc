@@ -296,13 +296,17 @@ class Loader {
   }
 
   Status ParseTopSlipway(const Node& x, Project* p) {
-    static const std::vector<std::string> kKnown = {"api", "databases", "backups", "alerts", "notifications"};
+    static const std::vector<std::string> kKnown = {"api", "flags", "databases", "backups", "alerts", "notifications"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
       if (f.key == "alerts" || f.key == "notifications") {  // config/alerts_settings.h
         RETURN_IF_ERROR(f.key == "alerts" ? ParseAlertsSettings(f, fpath, &p->alerts)
                                           : ParseNotificationSettings(f, fpath, &p->notifications));
+        continue;
+      }
+      if (f.key == "flags") {  // config/flags_settings.h
+        RETURN_IF_ERROR(ParseFlagsSettings(f, fpath, project_dir_.string(), &p->flags));
         continue;
       }
       if (f.key == "databases" || f.key == "backups") {  // config/databases_settings.h

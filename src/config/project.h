@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "config/deploy_settings.h"
 #include "config/databases_settings.h"
+#include "config/flags_settings.h"
 #include "config/alerts_settings.h"
 
 namespace slipway::config {
@@ -138,6 +139,7 @@ struct Project {
   std::map<std::string, DatabaseSettings> databases;  // x-slipway.databases
   BackupsSettings backups;                           // x-slipway.backups
   AlertsSettings alerts;                // x-slipway.alerts (config/alerts_settings.h)
+  FlagsSettings flags;                  // x-slipway.flags (config/flags_settings.h)
   NotificationSettings notifications;   // x-slipway.notifications
 };
 
