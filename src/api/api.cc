@@ -105,6 +105,7 @@ Api::Api(net::EventLoop* loop, engine::Engine* engine, runtime::LogStore* logs,
 
 void Api::Handle(const http::Request& req, http::ResponseWriter w, bool trusted) {
   std::string_view path = req.Path();
+  if (hooks_.ofrep && hooks_.ofrep(req, w)) return;
   const bool mutation = req.method != "GET" && req.method != "HEAD";
   if (mutation && !trusted) {
     const std::string* auth = req.Header("Authorization");
@@ -114,7 +115,7 @@ void Api::Handle(const http::Request& req, http::ResponseWriter w, bool trusted)
       return;
     }
   }
-  if (hooks_.extra && hooks_.extra(req, w)) return;
+  if (hooks_.flags_admin && hooks_.flags_admin(req, w)) return;
   if (path == "/health") {
     w.Send(JsonResponse(200, {{"status", "ok"}}));
     return;

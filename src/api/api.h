@@ -39,9 +39,10 @@ struct ApiHooks {
   std::function<std::string()> metrics;  // Prometheus exposition of the daemon's registry
   std::function<void()> shutdown;        // called after `down` answered
   std::string token;                     // bearer token for mutations over TCP
-  // Routes owned by other modules (deploys): called after the auth check; returns true when it
-  // answered the request (it may move the writer out).
-  std::function<bool(const http::Request&, http::ResponseWriter&)> extra;
+  // Feature flags: `ofrep` runs before the admin-token check (OFREP has its own read tokens),
+  // `flags_admin` after it. Each returns true when it answered.
+  std::function<bool(const http::Request&, http::ResponseWriter&)> ofrep;
+  std::function<bool(const http::Request&, http::ResponseWriter&)> flags_admin;
 };
 
 class Api {

@@ -17,11 +17,10 @@
 #include <thread>
 
 #include "api/api.h"
-#include "deploy/deploy_api.h"
-#include "deploy/deployer.h"
-#include "deploy/releases.h"
-#include "deploy/traffic.h"
 #include "engine/engine.h"
+#include "flags/admin_handler.h"
+#include "flags/flag_service.h"
+#include "flags/ofrep_handler.h"
 #include "http/server.h"
 #include "net/event_loop.h"
 #include "net/socket.h"
@@ -114,12 +113,10 @@ Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& list
 }
 
 // Published ports of running services become proxy listeners routing to their ready
-// instances: one instance set per group (release). Without a deploy's plan the primary set
-// gets all the traffic and the others (a new set warming up, an old one kept warm) none.
-using Plans = std::map<std::string, deploy::TrafficPlan>;
+// instances.
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(const config::Project& project,
                                                      const engine::Engine& engine,
-                                                     uint64_t version, const Plans& plans) {
+                                                     uint64_t version) {
   auto table = std::make_shared<proxy::RouteTable>();
   table->version = version;
   for (const engine::ServiceEndpoints& ep : engine.Endpoints()) {
@@ -136,25 +133,15 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(const config::Project& proj
       if (svc.healthcheck.kind == config::Healthcheck::Kind::kHttp) {
         route.health_path = svc.healthcheck.http_path;
       }
-      auto plan = plans.find(svc.name);
-      if (plan != plans.end()) route.sticky_cookie = plan->second.sticky_cookie;
-      for (const engine::GroupEndpoints& g : ep.groups) {
-        proxy::InstanceSet set;
-        set.name = g.set;
-        set.weight = g.primary ? 100 : 0;
-        if (plan != plans.end()) {
-          auto w = plan->second.sets.find(g.set);
-          set.weight = w == plan->second.sets.end() ? 0 : w->second.weight;
-          set.draining = w != plan->second.sets.end() && w->second.draining;
-        }
-        for (const auto& [id, instance_port] : g.instances) {
-          proxy::Backend b;
-          b.id = id;
-          b.port = instance_port;
-          set.backends.push_back(std::move(b));
-        }
-        route.sets.push_back(std::move(set));
+      proxy::InstanceSet set;
+      set.name = "current";
+      for (const auto& [id, instance_port] : ep.instances) {
+        proxy::Backend b;
+        b.id = id;
+        b.port = instance_port;
+        set.backends.push_back(std::move(b));
       }
+      route.sets.push_back(std::move(set));
       l.routes.push_back(std::move(route));
       table->listeners.push_back(std::move(l));
     }
@@ -162,7 +149,7 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(const config::Project& proj
   return table;
 }
 
-class Daemon : public deploy::Traffic {
+class Daemon {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options), paths_(options.state_dir) {}
 
@@ -210,23 +197,24 @@ class Daemon : public deploy::Traffic {
     eopts.detect_container_engine = [] { return runtime::ContainerEngine::Detect(); };
     engine_ = std::make_unique<engine::Engine>(loop_.get(), store_.get(), logs_.get(),
                                                std::move(eopts));
+    RETURN_IF_ERROR(StartFlags(project));
     engine_->SetProject(std::move(project));
     engine_->SetTopologyListener([this] { ScheduleRouteUpdate(); });
-    ASSIGN_OR_RETURN(releases_, deploy::ReleaseStore::Open(store_.get(), Clock::Real()));
-    deployer_ = std::make_unique<deploy::Deployer>(loop_.get(), engine_.get(), releases_.get(),
-                                                   this, config::CurrentEnviron());
-    engine_->SetReleaseRecorder([this](const config::Service& spec, const std::string& hash) {
-      return deployer_->RecordUp(spec, hash);
-    });
-    deploy_api_ = std::make_unique<deploy::DeployApi>(deployer_.get(), releases_.get());
 
     ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(paths_.token_file()));
     api::ApiHooks hooks;
     hooks.metrics = [this] { return registry_->RenderPrometheus(); };
     hooks.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
     hooks.token = token;
-    hooks.extra = [this](const http::Request& r, http::ResponseWriter& w) {
-      return deploy_api_->Handle(r, w);
+    hooks.ofrep = [this](const http::Request& r, http::ResponseWriter& w) {
+      if (!flags::OfrepHandler::Owns(r.Path())) return false;
+      ofrep_->Handle(r, std::move(w));
+      return true;
+    };
+    hooks.flags_admin = [this](const http::Request& r, http::ResponseWriter& w) {
+      if (!flags::AdminHandler::Owns(r.Path())) return false;
+      flags_admin_->Handle(r, std::move(w));
+      return true;
     };
     api_ = std::make_unique<api::Api>(loop_.get(), engine_.get(), logs_.get(), store_.get(),
                                       std::move(hooks));
@@ -246,6 +234,45 @@ class Daemon : public deploy::Traffic {
                                               }));
     RETURN_IF_ERROR(WriteSmallFile(paths_.addr_file(), api_addr_, 0644));
     return WatchSignals();
+  }
+
+  // Feature flags: the store is seeded from x-slipway.flags, OFREP is served with read tokens
+  // (from the settings, else one kept in .slipway/flags-token for every environment).
+  Status StartFlags(const config::Project& project) {
+    ASSIGN_OR_RETURN(flag_service_, flags::FlagService::Open(store_->db(), Clock::Real()));
+    const config::FlagsSettings& fs = project.flags;
+    for (const auto& [env, src] : fs.environments) {
+      std::string text = src.definitions;
+      std::string label = "x-slipway.flags";
+      if (!src.file.empty()) {
+        ASSIGN_OR_RETURN(text, ReadSmallFile(src.file));
+        label = src.file;
+      }
+      nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (doc.is_discarded()) return InvalidInput(label + ": not valid JSON");
+      RETURN_IF_ERROR(flag_service_->Seed(env, doc, label));
+    }
+    flags::OfrepOptions opts;
+    opts.default_environment = fs.default_environment;
+    opts.rate_per_second = fs.rate_per_second;
+    for (const auto& t : fs.tokens) opts.tokens.push_back({t.token, t.environment});
+    if (opts.tokens.empty()) {
+      ASSIGN_OR_RETURN(std::string read_token, LoadOrCreateToken(paths_.dir / "flags-token"));
+      opts.tokens.push_back({read_token, "*"});
+    }
+    ofrep_ = std::make_unique<flags::OfrepHandler>(flag_service_.get(), std::move(opts));
+    flags_admin_ =
+        std::make_unique<flags::AdminHandler>(flag_service_.get(), fs.default_environment);
+    ScheduleFlagFlush();
+    return Status::OK();
+  }
+
+  // Last-evaluated times are kept in memory and written every 10 s.
+  void ScheduleFlagFlush() {
+    loop_->RunAfter(Duration(10'000), [this] {
+      if (Status st = flag_service_->FlushEvaluated(); !st.ok()) Log("flags: " + st.message());
+      ScheduleFlagFlush();
+    });
   }
 
   Status WatchSignals() {
@@ -275,31 +302,12 @@ class Daemon : public deploy::Traffic {
     route_update_pending_ = true;
     loop_->Post([this] {
       route_update_pending_ = false;
-      Status st = ApplyRoutes();
+      Status st = proxy_->Apply(BuildRoutes(engine_->project(), *engine_, ++route_version_));
       if (!st.ok()) Log("proxy: " + st.message());
     });
   }
 
-  Status ApplyRoutes() {
-    return proxy_->Apply(BuildRoutes(engine_->project(), *engine_, ++route_version_, plans_));
-  }
-
-  // deploy::Traffic: weights take effect when Apply() returns (every worker switched).
-  Status SetPlan(const std::string& service, deploy::TrafficPlan plan) override {
-    plans_[service] = std::move(plan);
-    return ApplyRoutes();
-  }
-  Status ClearPlan(const std::string& service) override {
-    plans_.erase(service);
-    return ApplyRoutes();
-  }
-  proxy::SetStats Stats(const std::string& service, const std::string& set) const override {
-    return proxy::ReadSetStats(*registry_, service, set);
-  }
-
   void Cleanup() {
-    deploy_api_.reset();
-    deployer_.reset();
     tcp_server_.reset();
     unix_server_.reset();
     if (proxy_) proxy_->Stop();
@@ -323,11 +331,10 @@ class Daemon : public deploy::Traffic {
   std::unique_ptr<telemetry::Registry> registry_;
   std::unique_ptr<proxy::Proxy> proxy_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<flags::FlagService> flag_service_;
+  std::unique_ptr<flags::OfrepHandler> ofrep_;
+  std::unique_ptr<flags::AdminHandler> flags_admin_;
   std::unique_ptr<api::Api> api_;
-  std::unique_ptr<deploy::ReleaseStore> releases_;
-  std::unique_ptr<deploy::Deployer> deployer_;
-  std::unique_ptr<deploy::DeployApi> deploy_api_;
-  Plans plans_;
   std::unique_ptr<http::HttpServer> unix_server_;
   std::unique_ptr<http::HttpServer> tcp_server_;
 };
