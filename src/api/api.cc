@@ -116,6 +116,7 @@ void Api::Handle(const http::Request& req, http::ResponseWriter w, bool trusted)
     }
   }
   if (hooks_.flags_admin && hooks_.flags_admin(req, w)) return;
+  if (hooks_.extra && hooks_.extra(req, w)) return;
   if (path == "/health") {
     w.Send(JsonResponse(200, {{"status", "ok"}}));
     return;

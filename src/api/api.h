@@ -43,6 +43,9 @@ struct ApiHooks {
   // `flags_admin` after it. Each returns true when it answered.
   std::function<bool(const http::Request&, http::ResponseWriter&)> ofrep;
   std::function<bool(const http::Request&, http::ResponseWriter&)> flags_admin;
+  // Routes owned by other modules (deploys): called after the auth check; returns true when it
+  // answered the request (it may move the writer out).
+  std::function<bool(const http::Request&, http::ResponseWriter&)> extra;
 };
 
 class Api {

@@ -17,6 +17,10 @@
 #include <thread>
 
 #include "api/api.h"
+#include "deploy/deploy_api.h"
+#include "deploy/deployer.h"
+#include "deploy/releases.h"
+#include "deploy/traffic.h"
 #include "engine/engine.h"
 #include "flags/admin_handler.h"
 #include "flags/flag_service.h"
@@ -113,10 +117,12 @@ Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& list
 }
 
 // Published ports of running services become proxy listeners routing to their ready
-// instances.
+// instances: one instance set per group (release). Without a deploy's plan the primary set
+// gets all the traffic and the others (a new set warming up, an old one kept warm) none.
+using Plans = std::map<std::string, deploy::TrafficPlan>;
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(const config::Project& project,
                                                      const engine::Engine& engine,
-                                                     uint64_t version) {
+                                                     uint64_t version, const Plans& plans) {
   auto table = std::make_shared<proxy::RouteTable>();
   table->version = version;
   for (const engine::ServiceEndpoints& ep : engine.Endpoints()) {
@@ -133,15 +139,25 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(const config::Project& proj
       if (svc.healthcheck.kind == config::Healthcheck::Kind::kHttp) {
         route.health_path = svc.healthcheck.http_path;
       }
-      proxy::InstanceSet set;
-      set.name = "current";
-      for (const auto& [id, instance_port] : ep.instances) {
-        proxy::Backend b;
-        b.id = id;
-        b.port = instance_port;
-        set.backends.push_back(std::move(b));
+      auto plan = plans.find(svc.name);
+      if (plan != plans.end()) route.sticky_cookie = plan->second.sticky_cookie;
+      for (const engine::GroupEndpoints& g : ep.groups) {
+        proxy::InstanceSet set;
+        set.name = g.set;
+        set.weight = g.primary ? 100 : 0;
+        if (plan != plans.end()) {
+          auto w = plan->second.sets.find(g.set);
+          set.weight = w == plan->second.sets.end() ? 0 : w->second.weight;
+          set.draining = w != plan->second.sets.end() && w->second.draining;
+        }
+        for (const auto& [id, instance_port] : g.instances) {
+          proxy::Backend b;
+          b.id = id;
+          b.port = instance_port;
+          set.backends.push_back(std::move(b));
+        }
+        route.sets.push_back(std::move(set));
       }
-      route.sets.push_back(std::move(set));
       l.routes.push_back(std::move(route));
       table->listeners.push_back(std::move(l));
     }
@@ -149,7 +165,7 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(const config::Project& proj
   return table;
 }
 
-class Daemon {
+class Daemon : public deploy::Traffic {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options), paths_(options.state_dir) {}
 
@@ -200,6 +216,13 @@ class Daemon {
     RETURN_IF_ERROR(StartFlags(project));
     engine_->SetProject(std::move(project));
     engine_->SetTopologyListener([this] { ScheduleRouteUpdate(); });
+    ASSIGN_OR_RETURN(releases_, deploy::ReleaseStore::Open(store_.get(), Clock::Real()));
+    deployer_ = std::make_unique<deploy::Deployer>(loop_.get(), engine_.get(), releases_.get(),
+                                                   this, config::CurrentEnviron());
+    engine_->SetReleaseRecorder([this](const config::Service& spec, const std::string& hash) {
+      return deployer_->RecordUp(spec, hash);
+    });
+    deploy_api_ = std::make_unique<deploy::DeployApi>(deployer_.get(), releases_.get());
 
     ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(paths_.token_file()));
     api::ApiHooks hooks;
@@ -215,6 +238,9 @@ class Daemon {
       if (!flags::AdminHandler::Owns(r.Path())) return false;
       flags_admin_->Handle(r, std::move(w));
       return true;
+    };
+    hooks.extra = [this](const http::Request& r, http::ResponseWriter& w) {
+      return deploy_api_->Handle(r, w);
     };
     api_ = std::make_unique<api::Api>(loop_.get(), engine_.get(), logs_.get(), store_.get(),
                                       std::move(hooks));
@@ -302,12 +328,31 @@ class Daemon {
     route_update_pending_ = true;
     loop_->Post([this] {
       route_update_pending_ = false;
-      Status st = proxy_->Apply(BuildRoutes(engine_->project(), *engine_, ++route_version_));
+      Status st = ApplyRoutes();
       if (!st.ok()) Log("proxy: " + st.message());
     });
   }
 
+  Status ApplyRoutes() {
+    return proxy_->Apply(BuildRoutes(engine_->project(), *engine_, ++route_version_, plans_));
+  }
+
+  // deploy::Traffic: weights take effect when Apply() returns (every worker switched).
+  Status SetPlan(const std::string& service, deploy::TrafficPlan plan) override {
+    plans_[service] = std::move(plan);
+    return ApplyRoutes();
+  }
+  Status ClearPlan(const std::string& service) override {
+    plans_.erase(service);
+    return ApplyRoutes();
+  }
+  proxy::SetStats Stats(const std::string& service, const std::string& set) const override {
+    return proxy::ReadSetStats(*registry_, service, set);
+  }
+
   void Cleanup() {
+    deploy_api_.reset();
+    deployer_.reset();
     tcp_server_.reset();
     unix_server_.reset();
     if (proxy_) proxy_->Stop();
@@ -335,6 +380,10 @@ class Daemon {
   std::unique_ptr<flags::OfrepHandler> ofrep_;
   std::unique_ptr<flags::AdminHandler> flags_admin_;
   std::unique_ptr<api::Api> api_;
+  std::unique_ptr<deploy::ReleaseStore> releases_;
+  std::unique_ptr<deploy::Deployer> deployer_;
+  std::unique_ptr<deploy::DeployApi> deploy_api_;
+  Plans plans_;
   std::unique_ptr<http::HttpServer> unix_server_;
   std::unique_ptr<http::HttpServer> tcp_server_;
 };
