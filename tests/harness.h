@@ -1,0 +1,199 @@
+// Test harness for end-to-end tests of the `slipway` binary: a throwaway project folder,
+// running the CLI with captured output, free ports, polling with deadlines, and cleanup of
+// the daemon (by the PID in .slipway/daemon.pid) and of anything it left behind.
+//
+// Header-only; used by the integration_tests binary only. Single-threaded.
+#pragma once
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "http/client.h"
+
+namespace slipway::testing {
+
+struct CmdResult {
+  int rc = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv with cwd and extra environment, waits at most `timeout`, captures both streams.
+inline CmdResult RunCmd(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                        const std::vector<std::string>& env = {},
+                        std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("slipway-cmd-" + std::to_string(getpid()) + "-" +
+                               std::to_string(std::rand()));
+  std::filesystem::create_directories(dir);
+  std::string out_path = (dir / "out").string(), err_path = (dir / "err").string();
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(cwd.c_str()) != 0) _exit(126);
+    int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(o, 1);
+    dup2(e, 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    setenv("NO_COLOR", "1", 1);
+    for (const auto& kv : env) putenv(strdup(kv.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  CmdResult r;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (true) {
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      r.err = "(timed out)";
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (WIFEXITED(status)) r.rc = WEXITSTATUS(status);
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(out_path);
+  r.err += slurp(err_path);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+// A port that was free a moment ago on 127.0.0.1.
+inline int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+// Polls `cond` every 20 ms until it holds or `timeout` passes.
+inline bool WaitFor(const std::function<bool()>& cond,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+inline bool PidAlive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
+
+// GET http://127.0.0.1:port/path; status 0 when nothing answers.
+inline int HttpGet(int port, const std::string& path, std::string* body = nullptr) {
+  http::Endpoint ep;
+  ep.host = "127.0.0.1";
+  ep.port = port;
+  http::Request req;
+  req.target = path;
+  auto r = http::Fetch(ep, req, Duration(2000));
+  if (!r.ok()) return 0;
+  if (body) *body = r->body;
+  return r->status;
+}
+
+// A project folder with a compose file; the daemon it starts is stopped on destruction.
+class Project {
+ public:
+  explicit Project(const std::string& compose_yaml) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("slipway-it-" + std::to_string(getpid()) + "-" + std::to_string(counter()++));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    Write("compose.yaml", compose_yaml);
+  }
+  ~Project() {
+    pid_t pid = DaemonPid();
+    if (PidAlive(pid)) {
+      Slipway({"down"}, std::chrono::seconds(30));
+      if (PidAlive(pid)) kill(pid, SIGKILL);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Write(const std::string& name, const std::string& content) {
+    std::ofstream(dir_ / name) << content;
+  }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  CmdResult Slipway(std::vector<std::string> args,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                    const std::vector<std::string>& env = {}) {
+    args.insert(args.begin(), SLIPWAY_BIN);
+    return RunCmd(args, dir_, env, timeout);
+  }
+
+  pid_t DaemonPid() const {
+    std::ifstream in(dir_ / ".slipway" / "daemon.pid");
+    pid_t pid = 0;
+    in >> pid;
+    return pid;
+  }
+
+  nlohmann::json Json(const std::vector<std::string>& args) {
+    CmdResult r = Slipway(args);
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
+    return j;
+  }
+
+  nlohmann::json Ps() { return Json({"ps", "--format", "json"}); }
+  nlohmann::json Events() { return Json({"events", "--format", "json"}); }
+
+ private:
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+  std::filesystem::path dir_;
+};
+
+// Index of the first event matching service/kind (instance 0 = any), or -1.
+inline int EventIndex(const nlohmann::json& events, const std::string& service,
+                      const std::string& kind) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].value("service", "") == service && events[i].value("kind", "") == kind) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+}  // namespace slipway::testing
