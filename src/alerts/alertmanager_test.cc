@@ -35,11 +35,11 @@ TEST(Alertmanager, RealAlertmanagerDeliversToTheWebhookSink) {
   auto fd = net::ListenTcp("127.0.0.1", 0);
   ASSERT_TRUE(fd.ok());
   int sink_port = *net::LocalPort(fd->get());
-  auto server = http::HttpServer::Create(
-      loop.get(), std::move(fd).value(), [&](const http::Request& r, http::ResponseWriter w) {
-        received.push_back(json::parse(r.body, nullptr, false));
-        w.Send(http::Response::Text(200, "ok"));
-      });
+  auto server = http::HttpServer::Create(loop.get(), std::move(fd).value(),
+                                         [&](const http::Request& r, http::ResponseWriter w) {
+                                           received.push_back(json::parse(r.body, nullptr, false));
+                                           w.Send(http::Response::Text(200, "ok"));
+                                         });
   ASSERT_TRUE(server.ok());
 
   char tmpl[] = "/tmp/slipway-am-XXXXXX";
@@ -60,8 +60,8 @@ TEST(Alertmanager, RealAlertmanagerDeliversToTheWebhookSink) {
     std::string cfg = "--config.file=" + (dir / "am.yml").string();
     std::string storage = "--storage.path=" + (dir / "data").string();
     std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(am_port);
-    ::execl(kAm, kAm, cfg.c_str(), storage.c_str(), listen.c_str(), "--cluster.listen-address=",
-            static_cast<char*>(nullptr));
+    ::execl(kAm, kAm, cfg.c_str(), storage.c_str(), listen.c_str(),
+            "--cluster.listen-address=", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   struct Reap {
@@ -99,8 +99,8 @@ TEST(Alertmanager, RealAlertmanagerDeliversToTheWebhookSink) {
   ASSERT_TRUE(n.ok()) << n.status().message();
   Alert a;
   a.rule = "SlipwayServiceUnhealthy";
-  a.labels = {{"alertname", "SlipwayServiceUnhealthy"}, {"service", "api"},
-              {"severity", "critical"}};
+  a.labels = {
+      {"alertname", "SlipwayServiceUnhealthy"}, {"service", "api"}, {"severity", "critical"}};
   a.annotations = {{"summary", "api is unhealthy"}};
   a.state = AlertState::kFiring;
   a.active_ms = Clock::Real()->WallMillis();

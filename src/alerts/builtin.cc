@@ -1,8 +1,7 @@
 #include "alerts/builtin.h"
 
-#include <sys/statvfs.h>
-
 #include <fmt/format.h>
+#include <sys/statvfs.h>
 
 #include <map>
 
@@ -12,8 +11,8 @@ using nlohmann::json;
 
 namespace {
 
-config::AlertRuleSpec Rule(std::string name, std::string expr, int64_t for_ms,
-                           std::string severity, std::string summary) {
+config::AlertRuleSpec Rule(std::string name, std::string expr, int64_t for_ms, std::string severity,
+                           std::string summary) {
   config::AlertRuleSpec r;
   r.name = std::move(name);
   r.expr = std::move(expr);
@@ -53,7 +52,8 @@ std::vector<config::AlertRuleSpec> BuiltinRules() {
       Rule("SlipwayHigh5xxRatio",
            "sum by (route) (rate(slipway_http_requests_total{code_class=\"5xx\"}[5m])) / "
            "sum by (route) (rate(slipway_http_requests_total[5m])) > 0.05",
-           300'000, "critical", "{{ $labels.route }} answers {{ $value | humanizePercentage }} 5xx"),
+           300'000, "critical",
+           "{{ $labels.route }} answers {{ $value | humanizePercentage }} 5xx"),
       Rule("SlipwayHighLatencyP95",
            "histogram_quantile(0.95, sum by (route, le) "
            "(rate(slipway_http_request_duration_seconds_bucket[5m]))) > 1",
@@ -92,7 +92,8 @@ std::string ExportPrometheusRules(const std::vector<config::AlertRuleSpec>& rule
   for (const auto& r : rules) {
     out += "      - alert: " + Q(r.name) + "\n";
     out += "        expr: " + Q(r.expr) + "\n";
-    if (r.for_duration.count() > 0) out += "        for: " + PromDuration(r.for_duration.count()) + "\n";
+    if (r.for_duration.count() > 0)
+      out += "        for: " + PromDuration(r.for_duration.count()) + "\n";
     if (!r.labels.empty()) {
       out += "        labels:\n";
       for (const auto& [k, v] : r.labels) out += "          " + k + ": " + Q(v) + "\n";
@@ -136,9 +137,9 @@ void UpdateServiceMetrics(telemetry::Registry* reg, const json& ps_rows) {
                   "1 when every running instance of the service is healthy (or has no probe).",
                   {"service"}, {svc})
         ->Set(0, a.healthy ? 1 : 0);
-    telemetry::Counter* c = reg->GetCounter("slipway_service_restarts_total",
-                                            "Automatic restarts of the service's instances.",
-                                            {"service"}, {svc});
+    telemetry::Counter* c =
+        reg->GetCounter("slipway_service_restarts_total",
+                        "Automatic restarts of the service's instances.", {"service"}, {svc});
     const auto have = static_cast<int64_t>(c->Value());
     if (a.restarts > have) c->Add(0, static_cast<uint64_t>(a.restarts - have));
   }

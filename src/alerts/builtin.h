@@ -15,10 +15,9 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "config/alerts_settings.h"
 #include "telemetry/metrics.h"

@@ -26,8 +26,8 @@ TEST(EvalCost, HundredRulesFiftyServicesEveryFifteenSeconds) {
       counters.push_back(reg.GetCounter("slipway_http_requests_total", "r",
                                         {"route", "set", "code_class"}, {svc, "current", c}));
     }
-    hists.push_back(reg.GetHistogram("slipway_http_request_duration_seconds", "d",
-                                     {"route", "set"}, {svc, "current"}));
+    hists.push_back(reg.GetHistogram("slipway_http_request_duration_seconds", "d", {"route", "set"},
+                                     {svc, "current"}));
     ps.push_back({{"service", svc}, {"state", "running"}, {"health", "healthy"}, {"restarts", 0}});
   }
   // 100 rules: the built-ins and variants of them with other thresholds and windows.
@@ -68,10 +68,10 @@ TEST(EvalCost, HundredRulesFiftyServicesEveryFifteenSeconds) {
   double per_round = secs / kRounds;
   double share = per_round / 15.0;
   for (const RuleStatus& r : (*ev)->rules()) EXPECT_EQ(r.last_error, "") << r.spec.name;
-  std::printf("alert evaluation: %zu series, %zu points kept, %.2f ms per round "
-              "(100 rules, 50 services), %.4f%% of one core at a 15 s interval\n",
-              (*ev)->series().series_count(), (*ev)->series().point_count(), per_round * 1000,
-              share * 100);
+  std::printf(
+      "alert evaluation: %zu series, %zu points kept, %.2f ms per round "
+      "(100 rules, 50 services), %.4f%% of one core at a 15 s interval\n",
+      (*ev)->series().series_count(), (*ev)->series().point_count(), per_round * 1000, share * 100);
   EXPECT_LT(share, 0.05);  // goal 1%; only a gross regression fails here
 }
 

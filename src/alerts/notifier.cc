@@ -34,7 +34,7 @@ struct Notifier::Route {
 struct Notifier::Group {
   const Route* route = nullptr;
   std::map<std::string, std::string> labels;  // the group_by values
-  std::map<std::string, Alert> alerts;         // by fingerprint
+  std::map<std::string, Alert> alerts;        // by fingerprint
   int64_t created_ms = 0;
   int64_t last_flush_ms = 0;
   bool flushed = false;
@@ -74,7 +74,8 @@ bool SplitUrl(const std::string& url, http::Endpoint* ep, std::string* target) {
   size_t colon = hostport.rfind(':');
   ep->host = hostport.substr(0, colon);
   ep->port = colon == std::string::npos ? 80 : std::atoi(hostport.c_str() + colon + 1);
-  if (ep->host.size() > 2 && ep->host.front() == '[') ep->host = ep->host.substr(1, ep->host.size() - 2);
+  if (ep->host.size() > 2 && ep->host.front() == '[')
+    ep->host = ep->host.substr(1, ep->host.size() - 2);
   return !ep->host.empty() && ep->port > 0;
 }
 
@@ -312,22 +313,23 @@ void Notifier::Flush(Group& g, int64_t now) {
         if (!j.contains("endsAt")) j["endsAt"] = "0001-01-01T00:00:00Z";
         list.push_back(std::move(j));
       }
-      body = json{{"version", "4"},
-                  {"groupKey", g.route->id + ":" + json(g.labels).dump()},
-                  {"status", status},
-                  {"receiver", rcv.spec.name},
-                  {"groupLabels", g.labels},
-                  {"commonLabels", common(&Alert::labels)},
-                  {"commonAnnotations", common(&Alert::annotations)},
-                  {"externalURL", opts_.external_url},
-                  {"truncatedAlerts", 0},
-                  {"alerts", list}}
-                 .dump();
+      body = json{
+          {"version", "4"},
+          {"groupKey", g.route->id + ":" + json(g.labels).dump()},
+          {"status", status},
+          {"receiver", rcv.spec.name},
+          {"groupLabels", g.labels},
+          {"commonLabels", common(&Alert::labels)},
+          {"commonAnnotations", common(&Alert::annotations)},
+          {"externalURL", opts_.external_url},
+          {"truncatedAlerts", 0},
+          {"alerts",
+           list}}.dump();
       break;
     }
     case config::ReceiverSpec::Kind::kSlack: {
-      std::string name = g.labels.count("alertname") ? g.labels.at("alertname")
-                                                      : alerts[0].labels.at("alertname");
+      std::string name =
+          g.labels.count("alertname") ? g.labels.at("alertname") : alerts[0].labels.at("alertname");
       std::string text = fmt::format("[{}{}] {}", status == "firing" ? "FIRING:" : "RESOLVED",
                                      status == "firing" ? std::to_string(firing) : "", name);
       for (const Alert& a : alerts) {

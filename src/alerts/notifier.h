@@ -26,10 +26,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "alerts/rules.h"
 #include "base/clock.h"
@@ -55,7 +54,7 @@ class Notifier {
 
   struct Options {
     Clock* clock = Clock::Real();
-    net::EventLoop* loop = nullptr;          // for the default HTTP sender
+    net::EventLoop* loop = nullptr;           // for the default HTTP sender
     telemetry::Registry* registry = nullptr;  // optional metrics
     SendFn send;                              // default: HTTP POST on `loop`
     std::string external_url;                 // generatorURL / links, e.g. the API address

@@ -76,10 +76,10 @@ config::NotificationSettings Settings(int port, int max_queue = 100) {
   pager.receiver = "hook";
   s.route.routes.push_back(pager);
   std::string base = "http://127.0.0.1:" + std::to_string(port);
-  s.receivers.push_back({"chat", config::ReceiverSpec::Kind::kSlack, base + "/slack", max_queue,
-                         Duration(5000)});
-  s.receivers.push_back({"hook", config::ReceiverSpec::Kind::kWebhook, base + "/hook", max_queue,
-                         Duration(5000)});
+  s.receivers.push_back(
+      {"chat", config::ReceiverSpec::Kind::kSlack, base + "/slack", max_queue, Duration(5000)});
+  s.receivers.push_back(
+      {"hook", config::ReceiverSpec::Kind::kWebhook, base + "/hook", max_queue, Duration(5000)});
   return s;
 }
 

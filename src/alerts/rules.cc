@@ -14,10 +14,14 @@ using nlohmann::json;
 
 std::string_view AlertStateName(AlertState s) {
   switch (s) {
-    case AlertState::kInactive: return "inactive";
-    case AlertState::kPending: return "pending";
-    case AlertState::kFiring: return "firing";
-    case AlertState::kResolved: return "resolved";
+    case AlertState::kInactive:
+      return "inactive";
+    case AlertState::kPending:
+      return "pending";
+    case AlertState::kFiring:
+      return "firing";
+    case AlertState::kResolved:
+      return "resolved";
   }
   return "?";
 }
@@ -68,10 +72,14 @@ AlertState StateFromName(std::string_view s) {
 
 int Severity(AlertState s) {
   switch (s) {
-    case AlertState::kFiring: return 3;
-    case AlertState::kPending: return 2;
-    case AlertState::kResolved: return 1;
-    default: return 0;
+    case AlertState::kFiring:
+      return 3;
+    case AlertState::kPending:
+      return 2;
+    case AlertState::kResolved:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -100,7 +108,8 @@ Result<std::unique_ptr<RuleEvaluator>> RuleEvaluator::Create(
     auto rule = std::make_unique<Rule>();
     auto parsed = promql::Parse(rules[i].expr);
     if (!parsed.ok()) {
-      return InvalidInput(fmt::format("alert {}: expr {}", rules[i].name, parsed.status().message()));
+      return InvalidInput(
+          fmt::format("alert {}: expr {}", rules[i].name, parsed.status().message()));
     }
     rule->expr = std::move(parsed).value();
     max_range = std::max(max_range, promql::MaxRangeMs(*rule->expr));
@@ -170,18 +179,18 @@ Status RuleEvaluator::Persist(const Alert& a) {
 
 Status RuleEvaluator::Forget(const Alert& a) {
   if (!opts_.store) return Status::OK();
-  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
-                                opts_.store->db(),
-                                "DELETE FROM alert_state WHERE rule = ? AND fingerprint = ?",
-                                "forget alert"));
+  ASSIGN_OR_RETURN(
+      auto st, store::Statement::Prepare(
+                   opts_.store->db(), "DELETE FROM alert_state WHERE rule = ? AND fingerprint = ?",
+                   "forget alert"));
   RETURN_IF_ERROR(st->BindText(1, a.rule));
   RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
   return st->Run();
 }
 
 Status RuleEvaluator::Record(const Alert& a, std::string_view state) {
-  HistoryEntry h{opts_.clock->WallMillis(), a.rule, a.fingerprint, a.labels, std::string(state),
-                 a.value};
+  HistoryEntry h{opts_.clock->WallMillis(), a.rule, a.fingerprint, a.labels,
+                 std::string(state),        a.value};
   if (!opts_.store) {
     memory_history_.push_back(std::move(h));
     if (memory_history_.size() > 1000) memory_history_.erase(memory_history_.begin());
@@ -398,13 +407,13 @@ json RuleEvaluator::ToJson(size_t history_limit) const {
   json history = json::array();
   if (auto h = History(history_limit); h.ok()) {
     for (const HistoryEntry& e : *h) {
-      history.push_back({{"t", e.wall_ms},
-                         {"rule", e.rule},
-                         {"fingerprint", e.fingerprint},
-                         {"labels", MapJson(e.labels)},
-                         {"state", e.state},
-                         {"value", std::isfinite(e.value) ? json(e.value)
-                                                          : json(promql::FormatValue(e.value))}});
+      history.push_back(
+          {{"t", e.wall_ms},
+           {"rule", e.rule},
+           {"fingerprint", e.fingerprint},
+           {"labels", MapJson(e.labels)},
+           {"state", e.state},
+           {"value", std::isfinite(e.value) ? json(e.value) : json(promql::FormatValue(e.value))}});
     }
   }
   return {{"rules", rules}, {"alerts", alerts}, {"history", history}};

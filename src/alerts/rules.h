@@ -21,10 +21,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -73,8 +72,8 @@ class RuleEvaluator {
  public:
   struct Options {
     Clock* clock = Clock::Real();
-    store::Store* store = nullptr;          // nullptr: state is not persisted
-    std::function<std::string()> scrape;    // the exposition text to evaluate over
+    store::Store* store = nullptr;        // nullptr: state is not persisted
+    std::function<std::string()> scrape;  // the exposition text to evaluate over
     int64_t resolved_retention_ms = 15 * 60 * 1000;
   };
 

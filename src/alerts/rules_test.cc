@@ -149,8 +149,8 @@ TEST(RuleEvaluator, StateSurvivesARestart) {
   {
     auto st = store::Store::Open(dir.path() / "state.db", &f.clock);
     ASSERT_TRUE(st.ok()) << st.status().message();
-    auto ev = RuleEvaluator::Create({Spec("Down", "healthy == 0", 60'000)}, {false},
-                                    f.Opts(st->get()));
+    auto ev =
+        RuleEvaluator::Create({Spec("Down", "healthy == 0", 60'000)}, {false}, f.Opts(st->get()));
     ASSERT_TRUE(ev.ok()) << ev.status().message();
     ASSERT_TRUE((*ev)->Tick().ok());
     f.clock.AdvanceForTest(Duration(30'000));
@@ -161,8 +161,8 @@ TEST(RuleEvaluator, StateSurvivesARestart) {
   f.clock.AdvanceForTest(Duration(30'000));
   auto st = store::Store::Open(dir.path() / "state.db", &f.clock);
   ASSERT_TRUE(st.ok());
-  auto ev = RuleEvaluator::Create({Spec("Down", "healthy == 0", 60'000)}, {false},
-                                  f.Opts(st->get()));
+  auto ev =
+      RuleEvaluator::Create({Spec("Down", "healthy == 0", 60'000)}, {false}, f.Opts(st->get()));
   ASSERT_TRUE(ev.ok()) << ev.status().message();
   ASSERT_EQ((*ev)->Alerts().size(), 1u);
   EXPECT_EQ((*ev)->Alerts()[0].state, AlertState::kPending);

@@ -22,8 +22,8 @@ json ValueJson(const promql::Value& v) {
   if (v.type == promql::ValueType::kScalar) return {{"scalar", promql::FormatValue(v.scalar)}};
   json rows = json::array();
   for (const promql::Sample& s : v.vector) {
-    rows.push_back({{"labels", promql::LabelsToString(s.labels)},
-                    {"value", promql::FormatValue(s.value)}});
+    rows.push_back(
+        {{"labels", promql::LabelsToString(s.labels)}, {"value", promql::FormatValue(s.value)}});
   }
   return {{"result", rows}};
 }
@@ -60,7 +60,8 @@ Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::P
   AlertingService* self = s.get();
   ro.scrape = [self] {
     if (self->deps_.ps) UpdateServiceMetrics(self->deps_.registry, self->deps_.ps());
-    if (!self->deps_.state_dir.empty()) UpdateDiskMetrics(self->deps_.registry, self->deps_.state_dir);
+    if (!self->deps_.state_dir.empty())
+      UpdateDiskMetrics(self->deps_.registry, self->deps_.state_dir);
     return self->deps_.registry->RenderPrometheus();
   };
   ASSIGN_OR_RETURN(s->evaluator_, RuleEvaluator::Create(std::move(rules), builtin, std::move(ro)));

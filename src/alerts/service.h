@@ -17,9 +17,8 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "alerts/notifier.h"
 #include "alerts/rules.h"
@@ -36,10 +35,10 @@ struct ServiceDeps {
   store::Store* store = nullptr;
   telemetry::Registry* registry = nullptr;
   Clock* clock = Clock::Real();
-  std::filesystem::path state_dir;          // for the disk-space metric
-  std::function<nlohmann::json()> ps;       // Engine::Ps()
-  std::function<bool()> proxy_ok;           // the proxy runs (nullptr: not reported)
-  std::string external_url;                 // the API address, for notification links
+  std::filesystem::path state_dir;     // for the disk-space metric
+  std::function<nlohmann::json()> ps;  // Engine::Ps()
+  std::function<bool()> proxy_ok;      // the proxy runs (nullptr: not reported)
+  std::string external_url;            // the API address, for notification links
 };
 
 class AlertingService {

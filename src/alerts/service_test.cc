@@ -35,13 +35,13 @@ TEST(AlertingService, BuiltinsFireAndHealthIsDegraded) {
   json j = (*s)->AlertsJson();
   std::set<std::string> firing;
   for (const json& a : j["alerts"]) {
-    if (a["state"] == "firing") firing.insert(a["rule"].get<std::string>() + "/" +
-                                              a["labels"]["service"].get<std::string>());
+    if (a["state"] == "firing")
+      firing.insert(a["rule"].get<std::string>() + "/" + a["labels"]["service"].get<std::string>());
   }
   EXPECT_TRUE(firing.count("SlipwayServiceUnhealthy/api")) << j.dump(2);
   EXPECT_TRUE(firing.count("AnyDown/web")) << j.dump(2);
   EXPECT_TRUE(firing.count("SlipwayRestartLoop/api") == 0);  // restarts did not increase
-  EXPECT_EQ(j["rules"].size(), 5u);  // 4 enabled built-ins + 1 own
+  EXPECT_EQ(j["rules"].size(), 5u);                          // 4 enabled built-ins + 1 own
 
   auto [status, health] = (*s)->HealthDetailed();
   EXPECT_EQ(status, 200);

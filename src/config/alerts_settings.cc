@@ -31,7 +31,8 @@ std::string Joined(const std::vector<std::string>& v) {
 }
 
 Status UnknownKey(const Node& n, const std::string& path, const std::vector<std::string>& known) {
-  return NodeError(n, JoinPath(path, n.key), "unknown key " + Quote(n.key), "one of " + Joined(known));
+  return NodeError(n, JoinPath(path, n.key), "unknown key " + Quote(n.key),
+                   "one of " + Joined(known));
 }
 
 // A label map whose values may be templates (`templated`) or plain strings.
@@ -57,8 +58,8 @@ Status ReadLabelMap(const Node& n, const std::string& path, bool templated,
 }
 
 Status ParseRule(const Node& n, const std::string& path, AlertRuleSpec* r) {
-  static const std::vector<std::string> kKnown = {"alert", "name", "expr", "for", "labels",
-                                                  "annotations"};
+  static const std::vector<std::string> kKnown = {"alert", "name",   "expr",
+                                                  "for",   "labels", "annotations"};
   RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with alert, expr, for, labels, annotations"));
   r->where = n.loc.ToString();
   const Node* expr = nullptr;
@@ -97,7 +98,8 @@ Status ParseRule(const Node& n, const std::string& path, AlertRuleSpec* r) {
                    fmt::format("does not parse at char {}: {}", err.pos + 1, err.message),
                    "a PromQL expression (see docs/alerts.md)");
   }
-  if ((*parsed)->type != promql::ValueType::kVector && (*parsed)->type != promql::ValueType::kScalar) {
+  if ((*parsed)->type != promql::ValueType::kVector &&
+      (*parsed)->type != promql::ValueType::kScalar) {
     return NodeError(*expr, JoinPath(path, "expr"),
                      fmt::format("is a {}", promql::ValueTypeName((*parsed)->type)),
                      "an instant vector or a scalar");
@@ -106,9 +108,9 @@ Status ParseRule(const Node& n, const std::string& path, AlertRuleSpec* r) {
 }
 
 Status ParseRoute(const Node& n, const std::string& path, RouteSpec* r) {
-  static const std::vector<std::string> kKnown = {
-      "receiver", "group_by", "group_wait", "group_interval", "repeat_interval",
-      "match",    "match_re", "continue",   "routes"};
+  static const std::vector<std::string> kKnown = {"receiver",       "group_by",        "group_wait",
+                                                  "group_interval", "repeat_interval", "match",
+                                                  "match_re",       "continue",        "routes"};
   RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with receiver, group_by, routes, ..."));
   for (const Node& f : n.children) {
     const std::string p = JoinPath(path, f.key);
@@ -152,9 +154,10 @@ Status ParseRoute(const Node& n, const std::string& path, RouteSpec* r) {
 }
 
 Status ParseReceiver(const Node& n, const std::string& path, ReceiverSpec* r) {
-  static const std::vector<std::string> kKnown = {"name",      "webhook", "slack",
+  static const std::vector<std::string> kKnown = {"name",         "webhook",   "slack",
                                                   "alertmanager", "max_queue", "timeout"};
-  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with name and one of webhook, slack, alertmanager"));
+  RETURN_IF_ERROR(
+      ExpectMap(n, path, "a mapping with name and one of webhook, slack, alertmanager"));
   int kinds = 0;
   const Node* url_node = nullptr;
   for (const Node& f : n.children) {
@@ -184,8 +187,8 @@ Status ParseReceiver(const Node& n, const std::string& path, ReceiverSpec* r) {
     return NodeError(n, path, "needs exactly one of webhook, slack, alertmanager");
   }
   if (r->url.rfind("http://", 0) != 0 || r->url.size() <= 7) {
-    return NodeError(*url_node, JoinPath(path, url_node->key), Quote(r->url) + " is not an http URL",
-                     "http://host:port/path");
+    return NodeError(*url_node, JoinPath(path, url_node->key),
+                     Quote(r->url) + " is not an http URL", "http://host:port/path");
   }
   return Status::OK();
 }

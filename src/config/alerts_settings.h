@@ -62,7 +62,7 @@ struct AlertRuleSpec {
 
 struct AlertsSettings {
   Duration interval{15'000};
-  bool builtin = true;                   // built-in rules on
+  bool builtin = true;                     // built-in rules on
   std::set<std::string> builtin_disabled;  // built-in rule names turned off
   std::vector<AlertRuleSpec> rules;
 };
@@ -93,7 +93,6 @@ struct NotificationSettings {
 };
 
 Status ParseAlertsSettings(const Node& n, const std::string& path, AlertsSettings* out);
-Status ParseNotificationSettings(const Node& n, const std::string& path,
-                                 NotificationSettings* out);
+Status ParseNotificationSettings(const Node& n, const std::string& path, NotificationSettings* out);
 
 }  // namespace slipway::config

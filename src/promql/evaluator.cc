@@ -53,25 +53,39 @@ bool MatchesAll(const SeriesStore::Series& s, const Expr& sel) {
 
 // Series order in the store is a hash order; sorted output keeps results reproducible.
 void SortByLabels(Vector* v) {
-  std::sort(v->begin(), v->end(), [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
+  std::sort(v->begin(), v->end(),
+            [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
 }
 
 // Scalar binary arithmetic and comparisons (comparisons give 1/0).
 double Apply(BinOp op, double a, double b) {
   switch (op) {
-    case BinOp::kPow: return std::pow(a, b);
-    case BinOp::kMul: return a * b;
-    case BinOp::kDiv: return a / b;
-    case BinOp::kMod: return std::fmod(a, b);
-    case BinOp::kAdd: return a + b;
-    case BinOp::kSub: return a - b;
-    case BinOp::kEq: return a == b;
-    case BinOp::kNe: return a != b;
-    case BinOp::kGt: return a > b;
-    case BinOp::kLt: return a < b;
-    case BinOp::kGe: return a >= b;
-    case BinOp::kLe: return a <= b;
-    default: return kNaN;
+    case BinOp::kPow:
+      return std::pow(a, b);
+    case BinOp::kMul:
+      return a * b;
+    case BinOp::kDiv:
+      return a / b;
+    case BinOp::kMod:
+      return std::fmod(a, b);
+    case BinOp::kAdd:
+      return a + b;
+    case BinOp::kSub:
+      return a - b;
+    case BinOp::kEq:
+      return a == b;
+    case BinOp::kNe:
+      return a != b;
+    case BinOp::kGt:
+      return a > b;
+    case BinOp::kLt:
+      return a < b;
+    case BinOp::kGe:
+      return a >= b;
+    case BinOp::kLe:
+      return a <= b;
+    default:
+      return kNaN;
   }
 }
 
@@ -147,9 +161,12 @@ class Eval {
 
   Result<Value> Run(const Expr& e) {
     switch (e.kind) {
-      case Expr::Kind::kNumber: return Scalar(e.number);
-      case Expr::Kind::kString: return InvalidInput("a string is not a value");
-      case Expr::Kind::kSelector: return Select(e);
+      case Expr::Kind::kNumber:
+        return Scalar(e.number);
+      case Expr::Kind::kString:
+        return InvalidInput("a string is not a value");
+      case Expr::Kind::kSelector:
+        return Select(e);
       case Expr::Kind::kNegate: {
         ASSIGN_OR_RETURN(Value v, Run(*e.args[0]));
         if (v.type == ValueType::kScalar) return Scalar(-v.scalar);
@@ -159,9 +176,12 @@ class Eval {
         }
         return v;
       }
-      case Expr::Kind::kAggregate: return Aggregate(e);
-      case Expr::Kind::kCall: return Call(e);
-      case Expr::Kind::kBinary: return Binary(e);
+      case Expr::Kind::kAggregate:
+        return Aggregate(e);
+      case Expr::Kind::kCall:
+        return Call(e);
+      case Expr::Kind::kBinary:
+        return Binary(e);
     }
     return Internal("unknown expression kind");
   }
@@ -283,12 +303,18 @@ class Eval {
     }
     for (Sample& s : v.vector) {
       s.labels = DropName(std::move(s.labels));
-      if (fn == "abs") s.value = std::fabs(s.value);
-      else if (fn == "ceil") s.value = std::ceil(s.value);
-      else if (fn == "floor") s.value = std::floor(s.value);
-      else if (fn == "round") s.value = std::round(s.value);
-      else if (fn == "clamp_min") s.value = std::max(s.value, arg);
-      else if (fn == "clamp_max") s.value = std::min(s.value, arg);
+      if (fn == "abs")
+        s.value = std::fabs(s.value);
+      else if (fn == "ceil")
+        s.value = std::ceil(s.value);
+      else if (fn == "floor")
+        s.value = std::floor(s.value);
+      else if (fn == "round")
+        s.value = std::round(s.value);
+      else if (fn == "clamp_min")
+        s.value = std::max(s.value, arg);
+      else if (fn == "clamp_max")
+        s.value = std::min(s.value, arg);
     }
     return v;
   }
@@ -321,11 +347,16 @@ class Eval {
     Value out;
     for (auto& [key, a] : groups) {
       double v = 0;
-      if (e.text == "sum") v = a.sum;
-      else if (e.text == "avg") v = a.sum / static_cast<double>(a.n);
-      else if (e.text == "min") v = a.min;
-      else if (e.text == "max") v = a.max;
-      else if (e.text == "count") v = static_cast<double>(a.n);
+      if (e.text == "sum")
+        v = a.sum;
+      else if (e.text == "avg")
+        v = a.sum / static_cast<double>(a.n);
+      else if (e.text == "min")
+        v = a.min;
+      else if (e.text == "max")
+        v = a.max;
+      else if (e.text == "count")
+        v = static_cast<double>(a.n);
       out.vector.push_back({std::move(a.labels), v});
     }
     return out;
@@ -354,7 +385,8 @@ class Eval {
           if (res == 0) continue;
           res = s.value;
         }
-        out.vector.push_back({keep_name ? std::move(s.labels) : DropName(std::move(s.labels)), res});
+        out.vector.push_back(
+            {keep_name ? std::move(s.labels) : DropName(std::move(s.labels)), res});
       }
       return out;
     }

@@ -48,8 +48,7 @@ TEST(Evaluator, RateIncreaseWithResetsMatchPrometheus) {
   // A counter growing 10/15s, reset once at t=60s.
   double vals[] = {0, 10, 20, 30, 40, 5, 15, 25, 35};
   for (int i = 0; i < 9; ++i) {
-    s.Ingest(kT0 + i * 15'000,
-             {{{{"__name__", "req_total"}, {"service", "api"}}, vals[i]}});
+    s.Ingest(kT0 + i * 15'000, {{{{"__name__", "req_total"}, {"service", "api"}}, vals[i]}});
   }
   int64_t t = kT0 + 8 * 15'000;
   // Window (t-120s, t]: all 9 points (first at exactly t-120s is excluded -> 8 points).

@@ -13,41 +13,64 @@ namespace slipway::promql {
 
 std::string_view ValueTypeName(ValueType t) {
   switch (t) {
-    case ValueType::kScalar: return "scalar";
-    case ValueType::kVector: return "instant vector";
-    case ValueType::kMatrix: return "range vector";
-    case ValueType::kString: return "string";
+    case ValueType::kScalar:
+      return "scalar";
+    case ValueType::kVector:
+      return "instant vector";
+    case ValueType::kMatrix:
+      return "range vector";
+    case ValueType::kString:
+      return "string";
   }
   return "?";
 }
 
 bool Matcher::Matches(std::string_view v) const {
   switch (op) {
-    case Op::kEq: return v == value;
-    case Op::kNeq: return v != value;
-    case Op::kRe: return std::regex_match(v.begin(), v.end(), *re);
-    case Op::kNre: return !std::regex_match(v.begin(), v.end(), *re);
+    case Op::kEq:
+      return v == value;
+    case Op::kNeq:
+      return v != value;
+    case Op::kRe:
+      return std::regex_match(v.begin(), v.end(), *re);
+    case Op::kNre:
+      return !std::regex_match(v.begin(), v.end(), *re);
   }
   return false;
 }
 
 std::string_view BinOpName(BinOp op) {
   switch (op) {
-    case BinOp::kPow: return "^";
-    case BinOp::kMul: return "*";
-    case BinOp::kDiv: return "/";
-    case BinOp::kMod: return "%";
-    case BinOp::kAdd: return "+";
-    case BinOp::kSub: return "-";
-    case BinOp::kEq: return "==";
-    case BinOp::kNe: return "!=";
-    case BinOp::kGt: return ">";
-    case BinOp::kLt: return "<";
-    case BinOp::kGe: return ">=";
-    case BinOp::kLe: return "<=";
-    case BinOp::kAnd: return "and";
-    case BinOp::kOr: return "or";
-    case BinOp::kUnless: return "unless";
+    case BinOp::kPow:
+      return "^";
+    case BinOp::kMul:
+      return "*";
+    case BinOp::kDiv:
+      return "/";
+    case BinOp::kMod:
+      return "%";
+    case BinOp::kAdd:
+      return "+";
+    case BinOp::kSub:
+      return "-";
+    case BinOp::kEq:
+      return "==";
+    case BinOp::kNe:
+      return "!=";
+    case BinOp::kGt:
+      return ">";
+    case BinOp::kLt:
+      return "<";
+    case BinOp::kGe:
+      return ">=";
+    case BinOp::kLe:
+      return "<=";
+    case BinOp::kAnd:
+      return "and";
+    case BinOp::kOr:
+      return "or";
+    case BinOp::kUnless:
+      return "unless";
   }
   return "?";
 }
@@ -70,13 +93,26 @@ int64_t ParsePromDuration(std::string_view s) {
       i += 2;
     } else if (i < s.size()) {
       switch (s[i]) {
-        case 's': unit = 1000; break;
-        case 'm': unit = 60'000; break;
-        case 'h': unit = 3'600'000; break;
-        case 'd': unit = 86'400'000; break;
-        case 'w': unit = 7 * 86'400'000LL; break;
-        case 'y': unit = 365 * 86'400'000LL; break;
-        default: return -1;
+        case 's':
+          unit = 1000;
+          break;
+        case 'm':
+          unit = 60'000;
+          break;
+        case 'h':
+          unit = 3'600'000;
+          break;
+        case 'd':
+          unit = 86'400'000;
+          break;
+        case 'w':
+          unit = 7 * 86'400'000LL;
+          break;
+        case 'y':
+          unit = 365 * 86'400'000LL;
+          break;
+        default:
+          return -1;
       }
       ++i;
     } else {
@@ -90,11 +126,33 @@ int64_t ParsePromDuration(std::string_view s) {
 namespace {
 
 enum class Tok {
-  kEof, kIdent, kNumber, kString, kDuration,
-  kLParen, kRParen, kLBrace, kRBrace, kLBracket, kRBracket, kComma,
+  kEof,
+  kIdent,
+  kNumber,
+  kString,
+  kDuration,
+  kLParen,
+  kRParen,
+  kLBrace,
+  kRBrace,
+  kLBracket,
+  kRBracket,
+  kComma,
   kAssign,  // = (matcher)
-  kEqlRe, kNeqRe, kNeq, kEql,
-  kPow, kMul, kDiv, kMod, kAdd, kSub, kGt, kLt, kGe, kLe,
+  kEqlRe,
+  kNeqRe,
+  kNeq,
+  kEql,
+  kPow,
+  kMul,
+  kDiv,
+  kMod,
+  kAdd,
+  kSub,
+  kGt,
+  kLt,
+  kGe,
+  kLe,
 };
 
 struct Token {
@@ -103,7 +161,9 @@ struct Token {
   std::string text;  // ident, string value, number text, duration text
 };
 
-bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':'; }
+bool IsIdentStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+}
 bool IsIdentChar(char c) { return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
 
 const std::set<std::string, std::less<>> kAggregations = {"sum", "avg", "min", "max", "count"};
@@ -192,34 +252,53 @@ class Parser {
     if (two == ">=") return dbl(Tok::kGe);
     if (two == "<=") return dbl(Tok::kLe);
     switch (c) {
-      case '(': return single(Tok::kLParen);
-      case ')': return single(Tok::kRParen);
-      case '{': return single(Tok::kLBrace);
-      case '}': return single(Tok::kRBrace);
-      case '[': return single(Tok::kLBracket);
-      case ']': return single(Tok::kRBracket);
-      case ',': return single(Tok::kComma);
-      case '=': return single(Tok::kAssign);
-      case '^': return single(Tok::kPow);
-      case '*': return single(Tok::kMul);
-      case '/': return single(Tok::kDiv);
-      case '%': return single(Tok::kMod);
-      case '+': return single(Tok::kAdd);
-      case '-': return single(Tok::kSub);
-      case '>': return single(Tok::kGt);
-      case '<': return single(Tok::kLt);
+      case '(':
+        return single(Tok::kLParen);
+      case ')':
+        return single(Tok::kRParen);
+      case '{':
+        return single(Tok::kLBrace);
+      case '}':
+        return single(Tok::kRBrace);
+      case '[':
+        return single(Tok::kLBracket);
+      case ']':
+        return single(Tok::kRBracket);
+      case ',':
+        return single(Tok::kComma);
+      case '=':
+        return single(Tok::kAssign);
+      case '^':
+        return single(Tok::kPow);
+      case '*':
+        return single(Tok::kMul);
+      case '/':
+        return single(Tok::kDiv);
+      case '%':
+        return single(Tok::kMod);
+      case '+':
+        return single(Tok::kAdd);
+      case '-':
+        return single(Tok::kSub);
+      case '>':
+        return single(Tok::kGt);
+      case '<':
+        return single(Tok::kLt);
       case '"':
       case '\'':
-      case '`': return LexString(c);
-      default: break;
+      case '`':
+        return LexString(c);
+      default:
+        break;
     }
     if (std::isdigit(static_cast<unsigned char>(c)) ||
-        (c == '.' && at_ + 1 < src_.size() && std::isdigit(static_cast<unsigned char>(src_[at_ + 1])))) {
+        (c == '.' && at_ + 1 < src_.size() &&
+         std::isdigit(static_cast<unsigned char>(src_[at_ + 1])))) {
       size_t start = at_;
-      while (at_ < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[at_])) ||
-                                   src_[at_] == '.' ||
-                                   ((src_[at_] == '+' || src_[at_] == '-') &&
-                                    (src_[at_ - 1] == 'e' || src_[at_ - 1] == 'E')))) {
+      while (at_ < src_.size() &&
+             (std::isalnum(static_cast<unsigned char>(src_[at_])) || src_[at_] == '.' ||
+              ((src_[at_] == '+' || src_[at_] == '-') &&
+               (src_[at_ - 1] == 'e' || src_[at_ - 1] == 'E')))) {
         ++at_;
       }
       tok_.text = std::string(src_.substr(start, at_ - start));
@@ -250,11 +329,21 @@ class Parser {
         if (at_ >= src_.size()) break;
         char e = src_[at_++];
         switch (e) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case '\\': out += '\\'; break;
-          case '"': out += '"'; break;
-          case '\'': out += '\''; break;
+          case 'n':
+            out += '\n';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case '\\':
+            out += '\\';
+            break;
+          case '"':
+            out += '"';
+            break;
+          case '\'':
+            out += '\'';
+            break;
           default:
             // Regex escapes such as \d or \. are kept for the regex engine.
             out += '\\';
@@ -289,12 +378,18 @@ class Parser {
 
   std::string Describe(const Token& t) const {
     switch (t.kind) {
-      case Tok::kEof: return "end of expression";
-      case Tok::kIdent: return "identifier " + Quoted(t.text);
-      case Tok::kNumber: return "number " + t.text;
-      case Tok::kDuration: return "duration " + t.text;
-      case Tok::kString: return "string " + Quoted(t.text);
-      default: return Quoted(src_.substr(t.pos, at_ - t.pos));
+      case Tok::kEof:
+        return "end of expression";
+      case Tok::kIdent:
+        return "identifier " + Quoted(t.text);
+      case Tok::kNumber:
+        return "number " + t.text;
+      case Tok::kDuration:
+        return "duration " + t.text;
+      case Tok::kString:
+        return "string " + Quoted(t.text);
+      default:
+        return Quoted(src_.substr(t.pos, at_ - t.pos));
     }
   }
 
@@ -324,24 +419,58 @@ class Parser {
 
   bool PeekBinOp(OpInfo* info) const {
     switch (tok_.kind) {
-      case Tok::kPow: *info = {BinOp::kPow, 6, true}; return true;
-      case Tok::kMul: *info = {BinOp::kMul, 5, false}; return true;
-      case Tok::kDiv: *info = {BinOp::kDiv, 5, false}; return true;
-      case Tok::kMod: *info = {BinOp::kMod, 5, false}; return true;
-      case Tok::kAdd: *info = {BinOp::kAdd, 4, false}; return true;
-      case Tok::kSub: *info = {BinOp::kSub, 4, false}; return true;
-      case Tok::kEql: *info = {BinOp::kEq, 3, false}; return true;
-      case Tok::kNeq: *info = {BinOp::kNe, 3, false}; return true;
-      case Tok::kGt: *info = {BinOp::kGt, 3, false}; return true;
-      case Tok::kLt: *info = {BinOp::kLt, 3, false}; return true;
-      case Tok::kGe: *info = {BinOp::kGe, 3, false}; return true;
-      case Tok::kLe: *info = {BinOp::kLe, 3, false}; return true;
+      case Tok::kPow:
+        *info = {BinOp::kPow, 6, true};
+        return true;
+      case Tok::kMul:
+        *info = {BinOp::kMul, 5, false};
+        return true;
+      case Tok::kDiv:
+        *info = {BinOp::kDiv, 5, false};
+        return true;
+      case Tok::kMod:
+        *info = {BinOp::kMod, 5, false};
+        return true;
+      case Tok::kAdd:
+        *info = {BinOp::kAdd, 4, false};
+        return true;
+      case Tok::kSub:
+        *info = {BinOp::kSub, 4, false};
+        return true;
+      case Tok::kEql:
+        *info = {BinOp::kEq, 3, false};
+        return true;
+      case Tok::kNeq:
+        *info = {BinOp::kNe, 3, false};
+        return true;
+      case Tok::kGt:
+        *info = {BinOp::kGt, 3, false};
+        return true;
+      case Tok::kLt:
+        *info = {BinOp::kLt, 3, false};
+        return true;
+      case Tok::kGe:
+        *info = {BinOp::kGe, 3, false};
+        return true;
+      case Tok::kLe:
+        *info = {BinOp::kLe, 3, false};
+        return true;
       case Tok::kIdent:
-        if (tok_.text == "and") { *info = {BinOp::kAnd, 2, false}; return true; }
-        if (tok_.text == "unless") { *info = {BinOp::kUnless, 2, false}; return true; }
-        if (tok_.text == "or") { *info = {BinOp::kOr, 1, false}; return true; }
+        if (tok_.text == "and") {
+          *info = {BinOp::kAnd, 2, false};
+          return true;
+        }
+        if (tok_.text == "unless") {
+          *info = {BinOp::kUnless, 2, false};
+          return true;
+        }
+        if (tok_.text == "or") {
+          *info = {BinOp::kOr, 1, false};
+          return true;
+        }
         return false;
-      default: return false;
+      default:
+        return false;
     }
   }
 
@@ -391,7 +520,8 @@ class Parser {
       }
     }
     if (IsSetOp(b->op) && (l != ValueType::kVector || r != ValueType::kVector)) {
-      Fail(op_pos, fmt::format("operator {} needs instant vectors on both sides", BinOpName(b->op)));
+      Fail(op_pos,
+           fmt::format("operator {} needs instant vectors on both sides", BinOpName(b->op)));
       return false;
     }
     if (IsComparison(b->op) && l == ValueType::kScalar && r == ValueType::kScalar && !b->bool_mod) {
@@ -477,7 +607,8 @@ class Parser {
         if (failed_ || !Expect(Tok::kRParen, "\")\"")) return nullptr;
         return e;
       }
-      case Tok::kLBrace: return ParseSelector("", pos);
+      case Tok::kLBrace:
+        return ParseSelector("", pos);
       case Tok::kIdent: {
         std::string name = tok_.text;
         if (name == "Inf" || name == "inf" || name == "NaN" || name == "nan") {
@@ -540,10 +671,18 @@ class Parser {
         m.name = tok_.text;
         if (!Next().ok()) return nullptr;
         switch (tok_.kind) {
-          case Tok::kAssign: m.op = Matcher::Op::kEq; break;
-          case Tok::kNeq: m.op = Matcher::Op::kNeq; break;
-          case Tok::kEqlRe: m.op = Matcher::Op::kRe; break;
-          case Tok::kNeqRe: m.op = Matcher::Op::kNre; break;
+          case Tok::kAssign:
+            m.op = Matcher::Op::kEq;
+            break;
+          case Tok::kNeq:
+            m.op = Matcher::Op::kNeq;
+            break;
+          case Tok::kEqlRe:
+            m.op = Matcher::Op::kRe;
+            break;
+          case Tok::kNeqRe:
+            m.op = Matcher::Op::kNre;
+            break;
           default:
             Fail(tok_.pos, "expected one of = != =~ !~, found " + Describe(tok_));
             return nullptr;
@@ -607,8 +746,8 @@ class Parser {
     ExprPtr arg = ParseBinary(0);
     if (failed_ || !Expect(Tok::kRParen, "\")\"")) return nullptr;
     if (arg->type != ValueType::kVector) {
-      Fail(arg_pos, fmt::format("{}() needs an instant vector, got a {}", name,
-                                ValueTypeName(arg->type)));
+      Fail(arg_pos,
+           fmt::format("{}() needs an instant vector, got a {}", name, ValueTypeName(arg->type)));
       return nullptr;
     }
     e->args.push_back(std::move(arg));
@@ -648,9 +787,9 @@ class Parser {
     }
     for (size_t i = 0; i < e->args.size(); ++i) {
       if (e->args[i]->type != sig->args[i]) {
-        Fail(positions[i], fmt::format("{}() argument {} must be a {}, got a {}", name, i + 1,
-                                       ValueTypeName(sig->args[i]),
-                                       ValueTypeName(e->args[i]->type)));
+        Fail(positions[i],
+             fmt::format("{}() argument {} must be a {}, got a {}", name, i + 1,
+                         ValueTypeName(sig->args[i]), ValueTypeName(e->args[i]->type)));
         return nullptr;
       }
     }

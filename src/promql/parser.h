@@ -41,9 +41,21 @@ struct Matcher {
 };
 
 enum class BinOp {
-  kPow, kMul, kDiv, kMod, kAdd, kSub,
-  kEq, kNe, kGt, kLt, kGe, kLe,
-  kAnd, kOr, kUnless,
+  kPow,
+  kMul,
+  kDiv,
+  kMod,
+  kAdd,
+  kSub,
+  kEq,
+  kNe,
+  kGt,
+  kLt,
+  kGe,
+  kLe,
+  kAnd,
+  kOr,
+  kUnless,
 };
 std::string_view BinOpName(BinOp op);
 bool IsComparison(BinOp op);
@@ -58,8 +70,8 @@ struct Expr {
   ValueType type = ValueType::kScalar;
   size_t pos = 0;  // byte offset of the expression's first token
 
-  double number = 0;   // kNumber
-  std::string text;    // kString: the value; kCall/kAggregate: the function; kSelector: metric
+  double number = 0;  // kNumber
+  std::string text;   // kString: the value; kCall/kAggregate: the function; kSelector: metric
   std::vector<Matcher> matchers;  // kSelector (the metric name is also a matcher on __name__)
   int64_t range_ms = 0;           // kSelector: > 0 for a range selector
 

@@ -42,8 +42,7 @@ TEST(PromqlParser, RangeAndFunctions) {
   EXPECT_EQ(ParsePromDuration("1h30m"), 5'400'000);
   EXPECT_EQ(ParsePromDuration("500ms"), 500);
   EXPECT_EQ(ParsePromDuration("5"), -1);
-  auto q = Parse(
-      "histogram_quantile(0.95, sum by (route, le) (rate(d_bucket[5m]))) > 0.5");
+  auto q = Parse("histogram_quantile(0.95, sum by (route, le) (rate(d_bucket[5m]))) > 0.5");
   ASSERT_TRUE(q.ok()) << q.status().message();
   EXPECT_EQ((*q)->kind, Expr::Kind::kBinary);
   EXPECT_EQ((*q)->op, BinOp::kGt);

@@ -114,8 +114,9 @@ Result<std::vector<ExpositionSample>> ParseExposition(std::string_view text) {
     }
     while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
     size_t end = line.find_first_of(" \t", i);
-    if (!ParseValue(line.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i),
-                    &s.value)) {
+    if (!ParseValue(
+            line.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i),
+            &s.value)) {
       return bad("bad value");
     }
     std::sort(s.labels.begin(), s.labels.end());

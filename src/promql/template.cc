@@ -158,7 +158,9 @@ class Renderer {
     if (verb_at == std::string::npos) return TVal{false, 0, format};
     size_t k = verb_at + 1;
     while (k < format.size() && std::strchr("-+ 0#", format[k])) ++k;
-    while (k < format.size() && (std::isdigit(static_cast<unsigned char>(format[k])) || format[k] == '.')) ++k;
+    while (k < format.size() &&
+           (std::isdigit(static_cast<unsigned char>(format[k])) || format[k] == '.'))
+      ++k;
     if (k >= format.size() || !std::strchr("difegsv", format[k])) {
       i_ = fpos;
       return Err("printf: unsupported verb in \"" + format + "\"");
