@@ -122,7 +122,7 @@ int RunDeploy(CliContext& ctx, const DeployArgs& a) {
     ProgressFollower follow(ctx, a.format == "json");
     return ctx.Call("POST", "/api/v1/deploy", body);
   }();
-  if (!r.ok()) return CliContext::Fail(r.status(), "deploy");
+  if (!r.ok()) return CliContext::Fail(r.status());  // the daemon's line names the service
   if (a.format == "json") {
     std::printf("%s\n", json{{"ok", true}, {"releases", (*r)["releases"]}}.dump().c_str());
   } else if ((*r)["releases"].empty()) {
@@ -142,7 +142,7 @@ int RunRollback(CliContext& ctx, const std::string& service, int64_t to) {
     ProgressFollower follow(ctx, false);
     return ctx.Call("POST", "/api/v1/rollback", json{{"service", service}, {"to", to}});
   }();
-  if (!r.ok()) return CliContext::Fail(r.status(), "rollback");
+  if (!r.ok()) return CliContext::Fail(r.status());
   const json& rel = (*r)["releases"];
   std::printf("slipway: %s runs r%lld again\n", service.c_str(),
               static_cast<long long>(rel.empty() ? to : rel.back().value("number", to)));

@@ -39,7 +39,7 @@ TEST(DeploySettingsTest, EveryKey) {
       "        rollback_window: 1m\n"
       "        drain: 500ms\n"
       "        sticky: true\n"
-      "        smoke: curl -fsS http://$SLIPWAY_NEW_ADDR/health\n"
+      "        smoke: curl -fsS http://$$SLIPWAY_NEW_ADDR/health\n"
       "        hooks: {pre: ./pre.sh, post: [./post, x]}\n"
       "        analysis: {max_error_rate: 0.1, max_p95: 2s, p95_factor: 3, health_failures: 2,"
       " min_requests: 50, window: 5s, interval: 100ms}\n");

@@ -751,7 +751,13 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     loop_->Cancel(warm->second.timer);
     warm_.erase(warm);
     (void)engine_->StopGroup(service, old_primary, drain, [] {});
-    json numbers = {{"rollback_ms", ms}, {"to", to}};
+    // Keep what the deploy measured; add the manual rollback's own numbers.
+    json numbers = json::object();
+    if (auto cur = releases_->Get(service, current); cur.ok() && cur->has_value()) {
+      numbers = (*cur)->numbers;
+    }
+    numbers["manual_rollback_ms"] = ms;
+    numbers["rolled_back_to"] = to;
     (void)releases_->Finish(service, current, kRolledBack, fmt::format("manual rollback to r{}", to),
                             numbers);
     Job note;
