@@ -1,6 +1,7 @@
 // Service keys, their defaults and every type/value error, through LoadProject.
 #include "config/service_parser.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "config/test_support.h"
@@ -538,8 +539,10 @@ x-slipway:
   EXPECT_EQ(err("      healthcheck: {tcp: true, prot: 1}\n"),
             "compose.yaml:5:32: services.api.x-slipway.healthcheck.prot: unknown key \"prot\" "
             "(expected one of http, tcp, port)");
-  EXPECT_EQ(ErrorOf(LoadApi("    image: x\nx-slipway:\n  apii: {}\n")),
-            "compose.yaml:5:3: x-slipway.apii: unknown key \"apii\" (expected one of api)");
+  // The list of known keys grows with each x-slipway section; the message names them all.
+  EXPECT_THAT(ErrorOf(LoadApi("    image: x\nx-slipway:\n  apii: {}\n")),
+              ::testing::StartsWith("compose.yaml:5:3: x-slipway.apii: unknown key \"apii\" "
+                                    "(expected one of api, "));
   EXPECT_EQ(ErrorOf(LoadApi("    image: x\nx-slipway:\n  api: {listen: nowhere}\n")),
             "compose.yaml:5:9: x-slipway.api.listen: \"nowhere\" is not an address (expected "
             "host:port, e.g. 127.0.0.1:8700 (port 0 picks one))");
