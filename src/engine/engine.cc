@@ -485,11 +485,14 @@ Status Engine::StartService(ServiceRun& run) {
   const config::Service& svc = project_.services.at(run.name);
   Bury(std::move(run.instances));
   run.instances.clear();
+  std::string hash = SpecHash(svc);
+  // A restart of the same definition is the same release; a changed one is a new release.
+  bool same = run.release > 0 && hash == run.spec_hash;
   run.spec = svc;
-  run.spec_hash = SpecHash(svc);
+  run.spec_hash = hash;
   run.spawn_error.clear();
   run.started = true;
-  run.release = record_release_ ? record_release_(svc, run.spec_hash) : 0;
+  if (!same) run.release = record_release_ ? record_release_(svc, run.spec_hash) : 0;
   run.set = SetName(run.release);
   const std::string name = svc.name;
 

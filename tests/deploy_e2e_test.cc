@@ -1,0 +1,316 @@
+// End-to-end tests of zero-downtime deploys: the real `slipway` daemon and proxy, testapp
+// instances, and a bounded load generator running through every deploy. Each test has its own
+// project folder and published port; the daemon is stopped by the harness (by PID).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.h"
+#include "http/client.h"
+
+namespace slipway::testing {
+namespace {
+
+using namespace std::chrono_literals;
+const std::string kTestapp = TESTAPP_BIN;
+
+// Requests from a few threads against the published port until stopped (or bounded by count
+// and time). Counts failures (no answer, or a status other than 200) and versions seen.
+class Load {
+ public:
+  explicit Load(int port, int threads = 4) : port_(port) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] { Run(); });
+    }
+  }
+  ~Load() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  int64_t ok() const { return ok_; }
+  int64_t failed() const { return failed_; }
+  std::map<std::string, int64_t> versions() {
+    std::lock_guard<std::mutex> l(mu_);
+    return versions_;
+  }
+  std::string last_version() {
+    std::lock_guard<std::mutex> l(mu_);
+    return last_;
+  }
+  std::string failures() {
+    std::lock_guard<std::mutex> l(mu_);
+    return first_failures_;
+  }
+
+ private:
+  void Run() {
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    for (int i = 0; i < 200'000 && !stop_ && std::chrono::steady_clock::now() < deadline; ++i) {
+      http::Endpoint ep;
+      ep.host = "127.0.0.1";
+      ep.port = port_;
+      http::Request req;
+      req.target = "/";
+      auto r = http::Fetch(ep, req, Duration(10'000));
+      if (r.ok() && r->status == 200) {
+        ++ok_;
+        // "service=api instance=1 version=v2"
+        std::string v;
+        size_t at = r->body.find("version=");
+        if (at != std::string::npos) {
+          v = r->body.substr(at + 8);
+          v = v.substr(0, v.find_first_of(" \n"));
+        }
+        std::lock_guard<std::mutex> l(mu_);
+        ++versions_[v];
+        last_ = v;
+      } else {
+        ++failed_;
+        std::lock_guard<std::mutex> l(mu_);
+        if (first_failures_.size() < 400) {
+          first_failures_ += (r.ok() ? "status " + std::to_string(r->status) + " " + r->body
+                                     : r.status().message()) +
+                             "\n";
+        }
+      }
+    }
+  }
+
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> ok_{0};
+  std::atomic<int64_t> failed_{0};
+  std::mutex mu_;
+  std::map<std::string, int64_t> versions_;
+  std::string last_;
+  std::string first_failures_;
+  std::vector<std::thread> threads_;
+};
+
+std::string Compose(int port, const std::string& deploy, const std::string& extra = "") {
+  return R"(services:
+  api:
+    command: [")" +
+         kTestapp + R"("]
+    environment:
+      VERSION: v1
+    ports: ["127.0.0.1:)" +
+         std::to_string(port) + R"(:8080"]
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+)" + extra +
+         R"(    x-slipway:
+      healthcheck: {http: /health}
+      deploy:
+)" + deploy;
+}
+
+const char kBlueGreen[] = R"(        strategy: blue-green
+        monitor: 1500ms
+        drain: 300ms
+        rollback_window: 60s
+        health_timeout: 10s
+        analysis: {min_requests: 10, window: 2s, interval: 100ms}
+)";
+
+void Up(Project& p, int port) {
+  CmdResult r = p.Slipway({"up", "-d", "--wait"});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(port, "/health") == 200; }));
+}
+
+nlohmann::json Releases(Project& p) { return p.Json({"releases", "api", "--format", "json"}); }
+
+TEST(DeployTest, BlueGreenAndManualRollbackUnderLoadLoseNothing) {
+  int port = FreePort();
+  Project p(Compose(port, kBlueGreen));
+  Up(p, port);
+  auto rel = Releases(p);
+  ASSERT_EQ(rel.size(), 1u) << rel.dump();
+  EXPECT_EQ(rel[0]["strategy"], "up");
+  EXPECT_EQ(rel[0]["status"], "succeeded");
+
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  CmdResult d = p.Slipway({"deploy", "api", "--env", "VERSION=v2", "--version", "2.0"});
+  ASSERT_EQ(d.rc, 0) << d.out << d.err;
+  EXPECT_NE(d.out.find("deployed api r2 (blue-green, 2.0)"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("switched all traffic from r1 to r2"), std::string::npos) << d.out;
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 5s));
+  auto ps = p.Ps();
+  ASSERT_FALSE(ps.empty());
+  bool r2_running = false;
+  for (const auto& row : ps) {
+    if (row.value("release", 0) == 2 && row.value("state", "") == "running") r2_running = true;
+  }
+  EXPECT_TRUE(r2_running) << ps.dump();
+
+  // The old set is warm: rolling back is a weight switch.
+  CmdResult rb = p.Slipway({"rollback", "api"});
+  ASSERT_EQ(rb.rc, 0) << rb.out << rb.err;
+  EXPECT_NE(rb.out.find("runs r1 again"), std::string::npos) << rb.out;
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v1"; }, 5s));
+  int64_t at_rollback = load.ok();
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > at_rollback + 200; }, 10s));
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.failures();
+  auto versions = load.versions();
+  EXPECT_GT(versions["v1"], 0);
+  EXPECT_GT(versions["v2"], 0);
+
+  rel = Releases(p);
+  ASSERT_GE(rel.size(), 2u) << rel.dump();
+  EXPECT_EQ(rel[0]["number"], 2);
+  EXPECT_EQ(rel[0]["status"], "rolled-back");
+  EXPECT_EQ(rel[0]["version"], "2.0");
+  EXPECT_TRUE(rel[0]["numbers"].contains("cutover_ms")) << rel[0].dump();
+}
+
+TEST(DeployTest, CanaryStepsUnderLoadLoseNothing) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: canary
+        steps: [20, 50]
+        step_duration: 700ms
+        drain: 300ms
+        analysis: {min_requests: 10, window: 2s, interval: 100ms}
+)"));
+  Up(p, port);
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2"});
+  ASSERT_EQ(d.rc, 0) << d.out << d.err;
+  EXPECT_NE(d.out.find("canary step 1/3: 20%"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("canary step 3/3: 100%"), std::string::npos) << d.out;
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 5s));
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.failures();
+  EXPECT_EQ(Releases(p)[0]["status"], "succeeded");
+}
+
+TEST(DeployTest, RollingThreeReplicasUnderLoadLoseNothing) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: rolling
+        drain: 300ms
+        analysis: {min_requests: 10, window: 2s, interval: 100ms}
+)",
+                    "    deploy:\n      replicas: 3\n      update_config: {parallelism: 1, order: "
+                    "start-first, monitor: 300ms}\n"));
+  Up(p, port);
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2"});
+  ASSERT_EQ(d.rc, 0) << d.out << d.err;
+  EXPECT_NE(d.out.find("rolling: 2 of 3 replaced"), std::string::npos) << d.out;
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 5s));
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.failures();
+  auto ps = p.Ps();
+  int v2 = 0;
+  for (const auto& row : ps) {
+    if (row.value("release", 0) == 2 && row.value("state", "") == "running") ++v2;
+  }
+  EXPECT_EQ(v2, 3) << ps.dump();
+}
+
+struct BadCase {
+  const char* name;
+  std::string env;
+  const char* reason;  // part of the one-line verdict
+  bool traffic_moves;  // requests may fail while the analysis observes them
+};
+
+class BadVersionTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadVersionTest, RolledBackAutomatically) {
+  const BadCase& c = GetParam();
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: blue-green
+        monitor: 8s
+        drain: 300ms
+        health_timeout: 10s
+        analysis: {min_requests: 6, window: 3s, interval: 100ms}
+)"));
+  Up(p, port);
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  auto t0 = std::chrono::steady_clock::now();
+  CmdResult d = p.Slipway({"deploy", "api", "--env", c.env}, 60s);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(d.rc, 1) << d.out << d.err;
+  EXPECT_NE(d.err.find(c.reason), std::string::npos) << d.err;
+  EXPECT_LT(took, 20s);
+  auto rel = Releases(p);
+  ASSERT_FALSE(rel.empty());
+  if (c.traffic_moves) {
+    // The breach cut the 8 s monitor window short.
+    EXPECT_LT(rel[0]["numbers"].value("detect_ms", 1e9), 7000) << rel[0].dump();
+  }
+  // Every request after the rollback is served by the old set.
+  int64_t ok_before = load.ok(), failed_before = load.failed();
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > ok_before + 100; }, 10s));
+  load.Stop();
+  EXPECT_EQ(load.failed(), failed_before) << load.failures();
+  if (!c.traffic_moves) {
+    EXPECT_EQ(load.failed(), 0) << load.failures();
+  }
+  EXPECT_EQ(load.last_version(), "v1");
+  EXPECT_EQ(rel[0]["status"], "rolled-back") << rel.dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Bad, BadVersionTest,
+    ::testing::Values(BadCase{"errors", "ERROR_RATE=0.5", "rolled back: 5xx rate", true},
+                      BadCase{"health", "HEALTH=fail", "never became ready", false},
+                      BadCase{"crash", "CRASH_AFTER_S=0.05", "abandoned", false},
+                      BadCase{"latency", "LATENCY_MS=2000", "p95 latency", true}),
+    [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
+
+TEST(DeployTest, ConcurrentDeployIsRefused) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: blue-green
+        monitor: 3s
+        drain: 100ms
+        analysis: {min_requests: 1000}
+)"));
+  Up(p, port);
+  CmdResult first;
+  std::thread t([&] { first = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}); });
+  ASSERT_TRUE(WaitFor([&] {
+    auto prog = p.Slipway({"releases", "api", "--format", "json"});
+    return prog.out.find("\"running\"") != std::string::npos;
+  }));
+  CmdResult second = p.Slipway({"deploy", "api", "--env", "VERSION=v3"});
+  t.join();
+  EXPECT_EQ(second.rc, 1) << second.out << second.err;
+  EXPECT_NE(second.err.find("a deploy of api is already in progress"), std::string::npos)
+      << second.err;
+  EXPECT_EQ(std::count(second.err.begin(), second.err.end(), '\n'), 1) << second.err;
+  EXPECT_EQ(first.rc, 0) << first.out << first.err;
+}
+
+TEST(DeployTest, FailingPreHookAbortsBeforeTrafficMoves) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: blue-green
+        hooks: {pre: [sh, -c, "echo no backup; exit 4"]}
+)"));
+  Up(p, port);
+  CmdResult d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"});
+  EXPECT_EQ(d.rc, 1) << d.out << d.err;
+  EXPECT_NE(d.err.find("pre hook failed"), std::string::npos) << d.err;
+  EXPECT_NE(d.err.find("no backup"), std::string::npos) << d.err;
+  std::string body;
+  EXPECT_EQ(HttpGet(port, "/", &body), 200);
+  EXPECT_NE(body.find("version=v1"), std::string::npos) << body;
+  EXPECT_EQ(Releases(p)[0]["status"], "failed");
+}
+
+}  // namespace
+}  // namespace slipway::testing
