@@ -127,7 +127,10 @@ std::pair<int, json> AlertingService::HealthDetailed() const {
       svc["restarts"] = svc["restarts"].get<int64_t>() + row.value("restarts", int64_t{0});
       std::string state = row.value("state", "");
       std::string health = row.value("health", "");
-      bool bad = (state != "running" && state != "exited(0)" && state != "completed") ||
+      // A one-shot job that exited 0 is done, not down (engine Ps(): state "exited",
+      // exit "exited with code 0").
+      bool completed = state == "exited" && row.value("exit", "") == "exited with code 0";
+      bool bad = (state != "running" && !completed) ||
                  (!health.empty() && health != "healthy" && health != "starting");
       if (bad) {
         svc["status"] = "degraded";

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/backup_cmd.h"
+#include "cli/alerts_cmd.h"
 #include "cli/context.h"
 #include "cli/deploy_cmd.h"
 #include "cli/export_cmd.h"
@@ -37,6 +38,7 @@ int Main(int argc, char** argv) {
   AddExportCommands(app, ctx, &rc);
   AddMigrateCommands(app, ctx, &rc);
   AddBackupCommands(app, ctx, &rc);
+  AddAlertsCommands(app, ctx, &rc);
 
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("slipway %s\n", kVersion); });

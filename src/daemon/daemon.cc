@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "alerts/service.h"
 #include "api/api.h"
 #include "deploy/deploy_api.h"
 #include "deploy/deployer.h"
@@ -240,7 +241,8 @@ class Daemon : public deploy::Traffic {
       return true;
     };
     hooks.extra = [this](const http::Request& r, http::ResponseWriter& w) {
-      return deploy_api_->Handle(r, w);
+      if (deploy_api_->Handle(r, w)) return true;
+      return alerting_ && alerting_->Handle(r, w);
     };
     api_ = std::make_unique<api::Api>(loop_.get(), engine_.get(), logs_.get(), store_.get(),
                                       std::move(hooks));
@@ -259,6 +261,17 @@ class Daemon : public deploy::Traffic {
                                                 api_->Handle(r, std::move(w), /*trusted=*/false);
                                               }));
     RETURN_IF_ERROR(WriteSmallFile(paths_.addr_file(), api_addr_, 0644));
+
+    alerts::ServiceDeps deps;
+    deps.loop = loop_.get();
+    deps.store = store_.get();
+    deps.registry = registry_.get();
+    deps.state_dir = paths_.dir;
+    deps.ps = [this] { return engine_->Ps(); };
+    deps.proxy_ok = [this] { return proxy_ != nullptr; };
+    deps.external_url = "http://" + api_addr_;
+    ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
+    alerting_->Start();
     return WatchSignals();
   }
 
@@ -383,6 +396,7 @@ class Daemon : public deploy::Traffic {
   std::unique_ptr<deploy::ReleaseStore> releases_;
   std::unique_ptr<deploy::Deployer> deployer_;
   std::unique_ptr<deploy::DeployApi> deploy_api_;
+  std::unique_ptr<alerts::AlertingService> alerting_;
   Plans plans_;
   std::unique_ptr<http::HttpServer> unix_server_;
   std::unique_ptr<http::HttpServer> tcp_server_;

@@ -1,0 +1,149 @@
+#include "cli/alerts_cmd.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "alerts/builtin.h"
+#include "cli/output.h"
+#include "http/client.h"
+#include "runtime/log_store.h"
+
+namespace slipway::cli {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Labels(const json& labels) {
+  std::string out;
+  if (!labels.is_object()) return out;
+  for (auto it = labels.begin(); it != labels.end(); ++it) {
+    if (it.key() == "alertname") continue;
+    out += (out.empty() ? "" : ",") + it.key() + "=" + it.value().get<std::string>();
+  }
+  return out;
+}
+
+std::string Value(const json& v) { return v.is_number() ? fmt::format("{:g}", v.get<double>()) : v.dump(); }
+
+int RunAlerts(CliContext& ctx, const std::string& format) {
+  auto r = ctx.Call("GET", "/api/v1/alerts");
+  if (!r.ok()) return CliContext::Fail(r.status(), "alerts");
+  if (format == "json") {
+    std::printf("%s\n", r->dump(2).c_str());
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : r->value("alerts", json::array())) {
+    rows.push_back({a.value("state", ""), a.value("rule", ""), Labels(a.value("labels", json())),
+                    Value(a.value("value", json())),
+                    a.value("annotations", json::object()).value("summary", "")});
+  }
+  PrintTable({"STATE", "RULE", "LABELS", "VALUE", "SUMMARY"}, rows);
+  if (rows.empty()) std::printf("(no alert pending or firing)\n");
+  const json history = r->value("history", json::array());
+  if (!history.empty()) {
+    std::vector<std::vector<std::string>> hrows;
+    for (const auto& h : history) {
+      hrows.push_back({runtime::FormatWallMillis(h.value("t", int64_t{0})), h.value("rule", ""),
+                       h.value("state", ""), Labels(h.value("labels", json()))});
+    }
+    std::printf("\nRecent changes:\n");
+    PrintTable({"TIME", "RULE", "STATE", "LABELS"}, hrows);
+  }
+  return 0;
+}
+
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+int RunTest(CliContext& ctx, const std::string& expr) {
+  // A rule's name evaluates that rule's expression; anything else is taken as PromQL.
+  std::string q = expr;
+  auto project = ctx.Project();
+  if (!project.ok()) return CliContext::Fail(project.status());
+  std::vector<bool> builtin;
+  for (const auto& rule : alerts::ProjectRules((*project)->alerts, &builtin)) {
+    if (rule.name == expr) q = rule.expr;
+  }
+  auto r = ctx.Call("GET", "/api/v1/alerts/test?q=" + UrlEncode(q));
+  if (!r.ok()) return CliContext::Fail(r.status(), "alerts test");
+  std::printf("%s\n", r->dump(2).c_str());
+  return 0;
+}
+
+int RunExport(CliContext& ctx) {
+  auto project = ctx.Project();
+  if (!project.ok()) return CliContext::Fail(project.status());
+  std::vector<bool> builtin;
+  auto rules = alerts::ProjectRules((*project)->alerts, &builtin);
+  std::printf("%s", alerts::ExportPrometheusRules(rules, (*project)->alerts).c_str());
+  return 0;
+}
+
+int RunStatus(CliContext& ctx, const std::string& format) {
+  auto paths = ctx.Paths();
+  if (!paths.ok()) return CliContext::Fail(paths.status());
+  http::Endpoint ep;
+  ep.unix_path = paths->socket().string();
+  http::Request req;
+  req.target = "/health/detailed";
+  auto r = http::Fetch(ep, req, Duration(10'000));
+  if (!r.ok()) {
+    return CliContext::Fail(Unavailable("the project is not running; start it with `slipway up`"),
+                            "status");
+  }
+  json body = json::parse(r->body, nullptr, false);
+  if (body.is_discarded()) return CliContext::Fail(Internal("daemon sent no JSON"), "status");
+  if (format == "json") {
+    std::printf("%s\n", body.dump(2).c_str());
+  } else {
+    std::printf("overall: %s (alerts firing: %d)\n", body.value("status", "").c_str(),
+                body.value("alerts_firing", 0));
+    std::vector<std::vector<std::string>> rows;
+    for (auto it = body["services"].begin(); it != body["services"].end(); ++it) {
+      rows.push_back({it.key(), it.value().value("status", ""),
+                      std::to_string(it.value().value("restarts", 0))});
+    }
+    rows.push_back({"(proxy)", body["proxy"].value("status", ""), ""});
+    rows.push_back({"(store)", body["store"].value("status", ""), ""});
+    PrintTable({"COMPONENT", "STATUS", "RESTARTS"}, rows);
+  }
+  return body.value("status", "") == "down" ? 1 : 0;
+}
+
+}  // namespace
+
+void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
+  auto format = std::make_shared<std::string>("table");
+  auto* alerts = app.add_subcommand("alerts", "Firing and pending alerts, recent history");
+  alerts->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  auto expr = std::make_shared<std::string>();
+  auto* test = alerts->add_subcommand("test", "Evaluate a rule (by name) or an expression now");
+  test->add_option("rule", *expr, "Rule name or PromQL expression")->required();
+  test->callback([&ctx, expr, rc] { *rc = RunTest(ctx, *expr); });
+  auto* exp = alerts->add_subcommand("export", "Print the rules as a Prometheus rule file");
+  exp->callback([&ctx, rc] { *rc = RunExport(ctx); });
+  alerts->callback([&ctx, format, alerts, rc] {
+    if (alerts->get_subcommands().empty()) *rc = RunAlerts(ctx, *format);
+  });
+
+  auto sformat = std::make_shared<std::string>("table");
+  auto* status = app.add_subcommand("status", "Health of every service, the proxy and the store");
+  status->add_option("--format", *sformat, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  status->callback([&ctx, sformat, rc] { *rc = RunStatus(ctx, *sformat); });
+}
+
+}  // namespace slipway::cli
