@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out;
 };
@@ -46,9 +46,9 @@ class MigrateBackupCliTest : public ::testing::Test {
     fs::create_directories((dir_ / rel).parent_path());
     std::ofstream(dir_ / rel) << text;
   }
-  Run Slipway(const std::string& args) {
+  CliRun Slipway(const std::string& args) {
     std::string cmd = "cd '" + dir_.string() + "' && '" + SLIPWAY_BIN + "' " + args + " 2>&1";
-    Run r;
+    CliRun r;
     FILE* p = ::popen(cmd.c_str(), "r");
     if (p == nullptr) return r;
     std::array<char, 4096> buf;
@@ -62,45 +62,45 @@ class MigrateBackupCliTest : public ::testing::Test {
 };
 
 TEST_F(MigrateBackupCliTest, MigrateThenBackupVerifyRestore) {
-  Run plan = Slipway("migrate plan");
+  CliRun plan = Slipway("migrate plan");
   ASSERT_EQ(plan.code, 0) << plan.out;
   EXPECT_NE(plan.out.find("CREATE TABLE notes"), std::string::npos);
-  Run hist = Slipway("migrate history --format json");  // plan ran nothing
+  CliRun hist = Slipway("migrate history --format json");  // plan ran nothing
   ASSERT_EQ(hist.code, 0) << hist.out;
   EXPECT_NE(hist.out.find("[]"), std::string::npos) << hist.out;
 
-  Run up = Slipway("migrate up");
+  CliRun up = Slipway("migrate up");
   ASSERT_EQ(up.code, 0) << up.out;
   EXPECT_NE(up.out.find("now at 0002"), std::string::npos) << up.out;
-  Run st = Slipway("migrate status --format json");
+  CliRun st = Slipway("migrate status --format json");
   ASSERT_EQ(st.code, 0) << st.out;
   auto j = nlohmann::json::parse(st.out.substr(st.out.find('{')));
   EXPECT_EQ(j["pending"], 0);
   EXPECT_EQ(j["migrations"].size(), 2u);
 
-  Run created = Slipway("backup create");
+  CliRun created = Slipway("backup create");
   ASSERT_EQ(created.code, 0) << created.out;
-  Run list = Slipway("backup list --format json");
+  CliRun list = Slipway("backup list --format json");
   ASSERT_EQ(list.code, 0) << list.out;
   auto backups = nlohmann::json::parse(list.out.substr(list.out.find('[')));
   ASSERT_EQ(backups.size(), 1u);
   int id = backups[0]["id"];
-  Run verify = Slipway("backup verify " + std::to_string(id));
+  CliRun verify = Slipway("backup verify " + std::to_string(id));
   ASSERT_EQ(verify.code, 0) << verify.out;
   EXPECT_NE(verify.out.find("check query returned 2"), std::string::npos) << verify.out;
 
   // Lose data, then restore: refused without --force, back with it.
   ASSERT_EQ(Slipway("migrate down 1").code, 0);
-  Run refused = Slipway("backup restore " + std::to_string(id));
+  CliRun refused = Slipway("backup restore " + std::to_string(id));
   EXPECT_EQ(refused.code, 1) << refused.out;
   EXPECT_NE(refused.out.find("--force"), std::string::npos) << refused.out;
-  Run restored = Slipway("backup restore " + std::to_string(id) + " --force");
+  CliRun restored = Slipway("backup restore " + std::to_string(id) + " --force");
   ASSERT_EQ(restored.code, 0) << restored.out;
-  Run st2 = Slipway("migrate status --format json");
+  CliRun st2 = Slipway("migrate status --format json");
   auto j2 = nlohmann::json::parse(st2.out.substr(st2.out.find('{')));
   EXPECT_EQ(j2["pending"], 0) << st2.out;
 
-  Run prune = Slipway("backup prune --dry-run");
+  CliRun prune = Slipway("backup prune --dry-run");
   ASSERT_EQ(prune.code, 0) << prune.out;
   EXPECT_NE(prune.out.find("0 backup(s) would be deleted"), std::string::npos) << prune.out;
 }
@@ -108,7 +108,7 @@ TEST_F(MigrateBackupCliTest, MigrateThenBackupVerifyRestore) {
 TEST_F(MigrateBackupCliTest, BadInputExitsTwo) {
   EXPECT_EQ(Slipway("migrate --db nosuch status").code, 2);
   EXPECT_EQ(Slipway("migrate --url mysql://x/y status").code, 2);
-  Run r = Slipway("migrate up --to 9999");
+  CliRun r = Slipway("migrate up --to 9999");
   EXPECT_EQ(r.code, 2) << r.out;
 }
 
