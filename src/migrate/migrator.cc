@@ -239,13 +239,11 @@ Status Migrator::Apply(const Migration& m) {
     return std::chrono::duration_cast<Duration>(options_.clock->Now() - start).count();
   };
   if (m.up.transactional) {
-    RETURN_IF_ERROR(driver_->Exec("BEGIN"));
-    Status st = RunScript(m.up, m, "up");
-    if (st.ok()) st = driver_->Exec(insert, params(elapsed(), false));
-    if (st.ok()) st = driver_->Exec("COMMIT");
+    Status st = InTransaction([&] {
+      RETURN_IF_ERROR(RunScript(m.up, m, "up"));
+      return driver_->Exec(insert, params(elapsed(), false));
+    });
     if (!st.ok()) {
-      Status rb = driver_->Exec("ROLLBACK");
-      (void)rb;
       return Status(st.code(), "migration " + label + " failed and was rolled back: " +
                                    st.message());
     }
@@ -265,6 +263,17 @@ Status Migrator::Apply(const Migration& m) {
   return Status::OK();
 }
 
+Status Migrator::InTransaction(const std::function<Status()>& body) {
+  RETURN_IF_ERROR(driver_->Exec("BEGIN"));
+  Status st = body();
+  if (st.ok()) st = driver_->Exec("COMMIT");
+  if (!st.ok()) {
+    Status rb = driver_->Exec("ROLLBACK");
+    (void)rb;  // the original error is the one worth reporting
+  }
+  return st;
+}
+
 Status Migrator::Revert(const Migration& m) {
   const std::string label = Label(m.version, m.name);
   MonoTime start = options_.clock->Now();
@@ -276,13 +285,11 @@ Status Migrator::Revert(const Migration& m) {
     if (CompareVersions(a.version, m.version) == 0) recorded = a.version;
   }
   if (m.down.transactional) {
-    RETURN_IF_ERROR(driver_->Exec("BEGIN"));
-    Status st = RunScript(m.down, m, "down");
-    if (st.ok()) st = driver_->Exec(del, {recorded});
-    if (st.ok()) st = driver_->Exec("COMMIT");
+    Status st = InTransaction([&] {
+      RETURN_IF_ERROR(RunScript(m.down, m, "down"));
+      return driver_->Exec(del, {recorded});
+    });
     if (!st.ok()) {
-      Status rb = driver_->Exec("ROLLBACK");
-      (void)rb;
       return Status(st.code(), "rollback of " + label + " failed and was undone: " +
                                    st.message());
     }

@@ -112,6 +112,8 @@ class Migrator {
   Status Apply(const Migration& m);
   Status Revert(const Migration& m);
   Status RunScript(const Script& s, const Migration& m, const char* what);
+  // BEGIN, `body`, COMMIT; ROLLBACK when any of it fails (the first error is returned).
+  Status InTransaction(const std::function<Status()>& body);
   Result<std::vector<const Migration*>> PendingUpTo(const StatusReport& r, const std::string& to);
   Result<std::vector<const Migration*>> ToRevert(const StatusReport& r, int steps,
                                                  const std::string& to);

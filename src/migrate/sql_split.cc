@@ -18,27 +18,37 @@ bool WordAt(std::string_view s, size_t i, std::string_view w) {
   return i + w.size() == s.size() || !IsIdentChar(s[i + w.size()]);
 }
 
+// If a comment starts at `i` (`-- ...` to the end of the line, or `/* ... */`, which nests
+// in PostgreSQL), the index just past it; else `i`.
+size_t SkipComment(std::string_view s, size_t i) {
+  if (s.compare(i, 2, "--") == 0) {
+    while (i < s.size() && s[i] != '\n') ++i;
+    return i;
+  }
+  if (s.compare(i, 2, "/*") != 0) return i;
+  int depth = 0;
+  while (i < s.size()) {
+    if (s.compare(i, 2, "/*") == 0) {
+      ++depth;
+      i += 2;
+    } else if (s.compare(i, 2, "*/") == 0) {
+      i += 2;
+      if (--depth == 0) break;
+    } else {
+      ++i;
+    }
+  }
+  return i;
+}
+
 bool OnlyTrivia(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     char c = s[i];
     if (std::isspace(static_cast<unsigned char>(c))) {
       ++i;
-    } else if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
-      while (i < s.size() && s[i] != '\n') ++i;
-    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
-      int depth = 0;
-      while (i < s.size()) {
-        if (s.compare(i, 2, "/*") == 0) {
-          ++depth;
-          i += 2;
-        } else if (s.compare(i, 2, "*/") == 0) {
-          i += 2;
-          if (--depth == 0) break;
-        } else {
-          ++i;
-        }
-      }
+    } else if (size_t end = SkipComment(s, i); end != i) {
+      i = end;
     } else {
       return false;
     }
@@ -65,21 +75,8 @@ std::vector<SqlStatement> SplitSql(std::string_view s) {
   };
   while (i < s.size()) {
     char c = s[i];
-    if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
-      while (i < s.size() && s[i] != '\n') ++i;
-    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
-      int depth = 0;
-      while (i < s.size()) {
-        if (s.compare(i, 2, "/*") == 0) {
-          ++depth;
-          i += 2;
-        } else if (s.compare(i, 2, "*/") == 0) {
-          i += 2;
-          if (--depth == 0) break;
-        } else {
-          ++i;
-        }
-      }
+    if (size_t end = SkipComment(s, i); end != i) {
+      i = end;
     } else if (c == '\'' || c == '"') {
       // E'...' strings allow backslash escapes; plain ones only doubled quotes.
       bool escapes = c == '\'' && i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e') &&
