@@ -296,13 +296,17 @@ class Loader {
   }
 
   Status ParseTopSlipway(const Node& x, Project* p) {
-    static const std::vector<std::string> kKnown = {"api", "flags", "databases", "backups", "alerts", "notifications"};
+    static const std::vector<std::string> kKnown = {"api", "flags", "databases", "backups", "alerts", "notifications", "routes"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
       if (f.key == "alerts" || f.key == "notifications") {  // config/alerts_settings.h
         RETURN_IF_ERROR(f.key == "alerts" ? ParseAlertsSettings(f, fpath, &p->alerts)
                                           : ParseNotificationSettings(f, fpath, &p->notifications));
+        continue;
+      }
+      if (f.key == "routes") {  // config/routes_settings.h
+        RETURN_IF_ERROR(ParseRoutesSettings(f, fpath, &p->routes));
         continue;
       }
       if (f.key == "flags") {  // config/flags_settings.h
@@ -436,6 +440,7 @@ class Loader {
     }
     RETURN_IF_ERROR(CheckDependencyCycles(p, *services));
     RETURN_IF_ERROR(CheckPublishedPorts(p));
+    RETURN_IF_ERROR(CheckRoutes(merged, all, &p));
     p.warnings = std::move(warnings_);
     return p;
   }
@@ -465,6 +470,49 @@ class Loader {
     for (const auto& [n, _] : p.services) {
       if (state[n] == 0) RETURN_IF_ERROR(visit(n));
     }
+    return Status::OK();
+  }
+
+  // Routes name defined services; a route to a service left out by the profiles is dropped
+  // with a warning. A route may not shadow a published port's own catch-all route.
+  Status CheckRoutes(const Node& merged, const std::map<std::string, Service>& all, Project* p) {
+    if (p->routes.empty()) return Status::OK();
+    const Node& list = *merged.Find("x-slipway")->Find("routes");
+    std::vector<std::string> names;
+    for (const auto& [n, _] : all) names.push_back(n);
+    std::vector<RouteSettings> kept;
+    for (size_t i = 0; i < p->routes.size(); ++i) {
+      RouteSettings& r = p->routes[i];
+      const Node& item = list.children[i];
+      const std::string path = IndexPath("x-slipway.routes", i);
+      const Node* sn = item.Find("service");
+      if (!all.count(r.service)) {
+        return NodeError(*sn, JoinPath(path, "service"),
+                         "service " + Quote(r.service) + " is not defined",
+                         "one of " + Joined(names));
+      }
+      auto svc = p->services.find(r.service);
+      if (svc == p->services.end()) {
+        warnings_.push_back(path + ": service " + r.service +
+                            " is not enabled by the profiles; route ignored");
+        continue;
+      }
+      if (r.port == 0 && !svc->second.ports.empty()) r.port = svc->second.ports.front().target;
+      if (r.host.empty() && r.path == "/") {
+        for (const auto& [name, s] : p->services) {
+          for (const PortMapping& pm : s.ports) {
+            if (pm.published != r.listen_port || pm.protocol != "tcp") continue;
+            return NodeError(item, path,
+                             "listener " + std::to_string(r.listen_port) +
+                                 " already sends every path to " + name + " (its ports entry at " +
+                                 pm.loc.ToString() + ")",
+                             "a path other than / on this listener, or a host");
+          }
+        }
+      }
+      kept.push_back(std::move(r));
+    }
+    p->routes = std::move(kept);
     return Status::OK();
   }
 

@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "config/deploy_settings.h"
+#include "config/routes_settings.h"
 #include "config/databases_settings.h"
 #include "config/flags_settings.h"
 #include "config/alerts_settings.h"
@@ -141,6 +142,7 @@ struct Project {
   AlertsSettings alerts;                // x-slipway.alerts (config/alerts_settings.h)
   FlagsSettings flags;                  // x-slipway.flags (config/flags_settings.h)
   NotificationSettings notifications;   // x-slipway.notifications
+  std::vector<RouteSettings> routes;    // x-slipway.routes (config/routes_settings.h)
 };
 
 }  // namespace slipway::config
