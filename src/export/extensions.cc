@@ -1,6 +1,8 @@
 #include "export/extensions.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 namespace slipway::exporter {
 
@@ -70,10 +72,66 @@ std::string LatencyQuantileQuery(const std::string& route, const std::string& se
          "\",set=\"" + set + "\"}[1m])))";
 }
 
-Strategy StrategyOf(const config::Project&, const config::Service&) {
-  // x-slipway.deploy (blue-green / canary, analysis thresholds) is not in the
-  // Project model yet: every service rolls.
-  return Strategy{};
+namespace {
+
+// successCondition over a query that is NaN without traffic (0/0, empty histogram): no
+// traffic is no verdict, as in Slipway's analysis below min_requests.
+std::string AtMost(double limit) {
+  return "isNaN(result[0]) || result[0] <= " + nlohmann::json(limit).dump();
+}
+
+// Argo's metric interval: Prometheus needs a few scrapes per rate window.
+Duration MetricInterval(Duration window) { return std::max(window, Duration(30'000)); }
+
+bool UsesSetArg(const Strategy& st) {
+  return std::any_of(st.analysis.begin(), st.analysis.end(), [](const AnalysisMetric& a) {
+    return a.query.find(kSetArg) != std::string::npos;
+  });
+}
+
+}  // namespace
+
+Strategy StrategyOf(const config::Project&, const config::Service& s) {
+  const config::DeploySettings& d = s.deploy;
+  Strategy st;
+  if (d.strategy == "recreate") st.kind = Strategy::Kind::kRecreate;
+  if (d.strategy != "blue-green" && d.strategy != "canary") return st;
+  const std::string where = "services." + s.name + ".x-slipway.deploy";
+  st.progress_deadline = d.health_timeout;
+  if (d.strategy == "blue-green") {
+    st.kind = Strategy::Kind::kBlueGreen;
+    st.auto_promote = true;  // Slipway switches as soon as the new set is ready
+    st.scale_down_delay = d.rollback_window;
+  } else {
+    st.kind = Strategy::Kind::kCanary;
+    for (int w : d.steps) st.steps.push_back({w, d.step_duration});
+    if (!d.sticky_cookie.empty()) {
+      st.unmapped.push_back(where + ".sticky_cookie: a Rollout without a traffic router does "
+                            "not pin clients to a set");
+    }
+  }
+  const config::DeployAnalysis& a = d.analysis;
+  const Duration interval = MetricInterval(a.window);
+  st.analysis.push_back({"error_rate", ErrorRateQuery(s.name, kSetArg),
+                         AtMost(a.max_error_rate), interval, 0});
+  st.analysis.push_back({"p95_latency", LatencyQuantileQuery(s.name, kSetArg, 0.95),
+                         AtMost(static_cast<double>(a.max_p95.count()) / 1000.0), interval, 0});
+  st.unmapped.push_back(where + ".analysis: p95_factor (relative to the old set), min_requests "
+                        "and health_failures have no AnalysisTemplate equivalent (the template "
+                        "checks max_error_rate and max_p95; unready pods stop the Rollout)");
+  if (a.window < Duration(30'000)) {
+    st.unmapped.push_back(where + ".analysis.window: measured every 30s in the cluster "
+                          "(Prometheus rates need several scrapes)");
+  }
+  if (!d.smoke.empty()) {
+    st.unmapped.push_back(where + ".smoke: not run by the Rollout (add a Job metric to the "
+                          "AnalysisTemplate)");
+  }
+  if (!d.pre_hook.empty() || !d.post_hook.empty()) {
+    st.unmapped.push_back(where + ".pre_hook/post_hook: not run in the cluster (Argo CD "
+                          "PreSync/PostSync hook Jobs do this)");
+  }
+  return st;
 }
 
 json RenderRollout(const ObjectMeta& m, const json& deployment, const Strategy& st,
@@ -89,14 +147,22 @@ json RenderRollout(const ObjectMeta& m, const json& deployment, const Strategy& 
     if (d.contains(k)) spec[k] = d.at(k);
   }
   json strategy = json::object();
+  json analysis = {{"templates", json::array({{{"templateName", analysis_template}}})}};
+  if (UsesSetArg(st)) {
+    analysis["args"] = json::array(
+        {{{"name", "set"}, {"valueFrom", {{"podTemplateHashValue", "Latest"}}}}});
+  }
   if (st.kind == Strategy::Kind::kBlueGreen) {
     json bg = json::object();
     bg["activeService"] = active_service;
     if (!preview_service.empty()) bg["previewService"] = preview_service;
     bg["autoPromotionEnabled"] = st.auto_promote;
+    if (st.scale_down_delay.count() > 0) {
+      bg["scaleDownDelaySeconds"] = (st.scale_down_delay.count() + 999) / 1000;
+    }
     if (!analysis_template.empty()) {
-      bg["prePromotionAnalysis"] = {
-          {"templates", json::array({{{"templateName", analysis_template}}})}};
+      // Slipway judges the new set after the switch, with the old one kept warm.
+      bg["postPromotionAnalysis"] = analysis;
     }
     strategy["blueGreen"] = bg;
   } else {
@@ -113,12 +179,15 @@ json RenderRollout(const ObjectMeta& m, const json& deployment, const Strategy& 
     canary["steps"] = steps;
     if (!active_service.empty()) canary["stableService"] = active_service;
     if (!preview_service.empty()) canary["canaryService"] = preview_service;
-    if (!analysis_template.empty()) {
-      canary["analysis"] = {{"templates", json::array({{{"templateName", analysis_template}}})}};
-    }
+    if (!analysis_template.empty()) canary["analysis"] = analysis;
     strategy["canary"] = canary;
   }
   spec["strategy"] = strategy;
+  if (st.progress_deadline.count() > 0) {
+    // Abort (back to the stable set) when the new pods are not ready in time, as Slipway does.
+    spec["progressDeadlineSeconds"] = std::max<long long>(1, (st.progress_deadline.count() + 999) / 1000);
+    spec["progressDeadlineAbort"] = true;
+  }
   r["spec"] = spec;
   (void)m;
   return r;
@@ -141,12 +210,26 @@ json RenderAnalysisTemplate(const ObjectMeta& m, const Strategy& st,
     metrics.push_back(mt);
   }
   t["spec"] = {{"metrics", metrics}};
+  if (UsesSetArg(st)) t["spec"]["args"] = json::array({{{"name", "set"}}});
   return t;
 }
 
-std::vector<Route> RoutesOf(const config::Project&) {
-  // x-slipway.routes is not in the Project model yet.
-  return {};
+std::vector<Route> RoutesOf(const config::Project& p) {
+  std::vector<Route> out;
+  for (size_t i = 0; i < p.routes.size(); ++i) {
+    const config::RouteSettings& r = p.routes[i];
+    Route o;
+    o.service = r.service;
+    o.host = r.host;
+    o.path = r.path.empty() ? "/" : r.path;
+    o.port = r.port;
+    o.listen_port = r.listen_port;
+    o.listen_host = r.listen_host;
+    o.strip_prefix = r.strip_prefix;
+    o.where = "x-slipway.routes[" + std::to_string(i) + "]";
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 json RenderIngress(const std::string& project, const std::string& namespace_name,
@@ -187,14 +270,73 @@ json RenderIngress(const std::string& project, const std::string& namespace_name
   return ing;
 }
 
-std::vector<Migration> MigrationsOf(const config::Project&) {
-  // x-slipway.databases (migrations) is not in the Project model yet.
-  return {};
+namespace {
+
+struct Owner {
+  std::string service;
+  std::string url_env;
+};
+
+// The service whose environment holds `url`: long-running services before one-shot ones
+// (those others wait on with service_completed_successfully), then by name.
+Owner OwnerOf(const config::Project& p, const std::string& url) {
+  std::set<std::string> one_shot;
+  for (const auto& [_, s] : p.services) {
+    for (const config::Dependency& d : s.depends_on) {
+      if (d.condition == config::DependsCondition::kCompletedSuccessfully) {
+        one_shot.insert(d.service);
+      }
+    }
+  }
+  Owner best;
+  bool best_one_shot = true;
+  for (const auto& [name, s] : p.services) {  // sorted by name
+    for (const auto& [k, v] : s.environment) {
+      if (v != url || url.empty()) continue;
+      bool os = one_shot.count(name) > 0;
+      if (best.service.empty() || (best_one_shot && !os)) {
+        best = {name, k};
+        best_one_shot = os;
+      }
+      break;
+    }
+  }
+  return best;
 }
 
-std::vector<BackupSchedule> BackupsOf(const config::Project&) {
-  // x-slipway.backups is not in the Project model yet.
-  return {};
+}  // namespace
+
+std::vector<Migration> MigrationsOf(const config::Project& p) {
+  std::vector<Migration> out;
+  for (const auto& [name, db] : p.databases) {
+    Owner o = OwnerOf(p, db.url);
+    Migration m;
+    m.service = o.service;
+    m.database = name;
+    m.url_env = o.url_env;
+    m.dir = db.migrations;
+    m.format = db.format == "auto" ? "" : db.format;
+    if (db.lock_timeout != Duration(60'000)) m.lock_timeout = GoDuration(db.lock_timeout);
+    m.sqlite = db.url.rfind("sqlite:", 0) == 0;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<BackupSchedule> BackupsOf(const config::Project& p) {
+  std::vector<BackupSchedule> out;
+  if (p.backups.schedule.empty()) return out;
+  std::vector<std::string> names = p.backups.databases;
+  if (names.empty()) {
+    for (const auto& [name, _] : p.databases) names.push_back(name);
+  }
+  for (const std::string& name : names) {
+    auto it = p.databases.find(name);
+    // An unknown name gets no owner; the export notes it.
+    Owner o = it == p.databases.end() ? Owner{} : OwnerOf(p, it->second.url);
+    out.push_back({name, o.service, name, p.backups.schedule, o.url_env, p.backups.catch_up});
+  }
+  return out;
 }
 
 json RenderMigrationJob(const ObjectMeta& m, const Migration& mig, const json& pod_spec) {
@@ -211,8 +353,18 @@ json RenderMigrationJob(const ObjectMeta& m, const Migration& mig, const json& p
                        {"argocd.argoproj.io/hook", "PreSync"},
                        {"argocd.argoproj.io/hook-delete-policy", "BeforeHookCreation"}};
   job["metadata"] = md;
-  std::vector<std::string> args = {"migrate", "up"};
-  if (!mig.database.empty()) args.insert(args.end(), {"--database", mig.database});
+  // Parent options go before the subcommand: `slipway migrate --url ... up`.
+  std::vector<std::string> args = {"migrate"};
+  if (!mig.url_env.empty()) {
+    // $(VAR) is expanded by the kubelet from the container's environment.
+    args.insert(args.end(), {"--url", "$(" + mig.url_env + ")"});
+    if (!mig.dir.empty()) args.insert(args.end(), {"--dir", mig.dir});
+    if (!mig.format.empty()) args.insert(args.end(), {"--migrations-format", mig.format});
+  } else if (!mig.database.empty()) {
+    args.insert(args.end(), {"--db", mig.database});
+  }
+  if (!mig.lock_timeout.empty()) args.insert(args.end(), {"--lock-timeout", mig.lock_timeout});
+  args.push_back("up");
   json tmpl = {{"metadata", {{"labels", Labels(m, "migration")}}},
                {"spec", ToolPod(pod_spec, args)}};
   job["spec"] = {{"backoffLimit", 0}, {"template", tmpl}};
@@ -224,13 +376,19 @@ json RenderBackupCronJob(const ObjectMeta& m, const BackupSchedule& b, const jso
   cj["apiVersion"] = "batch/v1";
   cj["kind"] = "CronJob";
   cj["metadata"] = Metadata(m, m.name + "-backup-" + b.name, "backup");
-  std::vector<std::string> args = {"backup", "create"};
-  if (!b.database.empty()) args.insert(args.end(), {"--database", b.database});
+  std::vector<std::string> args = {"backup"};
+  if (!b.url_env.empty()) args.insert(args.end(), {"--url", "$(" + b.url_env + ")"});
+  args.push_back("create");
+  if (!b.database.empty()) args.push_back(b.database);
   json tmpl = {{"metadata", {{"labels", Labels(m, "backup")}}},
                {"spec", ToolPod(pod_spec, args)}};
   cj["spec"] = {{"schedule", b.cron},
+                {"timeZone", "Etc/UTC"},  // Slipway's schedules are UTC
                 {"concurrencyPolicy", "Forbid"},
                 {"jobTemplate", {{"spec", {{"backoffLimit", 0}, {"template", tmpl}}}}}};
+  // Without a deadline the controller still starts a missed run (catch-up); with one, a run
+  // missed by more than 5 minutes is skipped.
+  if (!b.catch_up) cj["spec"]["startingDeadlineSeconds"] = 300;
   return cj;
 }
 

@@ -8,6 +8,7 @@
 // the rendering is tested on its own. Stateless; any thread.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,12 +51,22 @@ struct CanaryStep {
 };
 
 struct Strategy {
-  enum class Kind { kRolling, kBlueGreen, kCanary };
+  // kRolling: compose update_config (also when x-slipway.deploy.strategy is unset);
+  // kRecreate: a Deployment of type Recreate.
+  enum class Kind { kRolling, kRecreate, kBlueGreen, kCanary };
   Kind kind = Kind::kRolling;
   std::vector<CanaryStep> steps;         // canary
   bool auto_promote = true;              // blue-green
+  Duration scale_down_delay{0};          // blue-green: old set kept after the switch; 0 = Argo's
+  Duration progress_deadline{0};         // the new set must be ready within; 0 = Argo's
   std::vector<AnalysisMetric> analysis;  // thresholds → AnalysisTemplate
+  // Settings of x-slipway.deploy the Rollout cannot express ("smoke: ..."), for the notes.
+  std::vector<std::string> unmapped;
 };
+
+// Queries may name the new pods' set as "{{args.set}}": the AnalysisTemplate then declares
+// the argument and the Rollout passes the new ReplicaSet's pod-template-hash.
+inline constexpr char kSetArg[] = "{{args.set}}";
 
 // Prometheus queries over the metric names Slipway's proxy exports
 // (slipway_http_requests_total{route,set,code_class},
@@ -65,7 +76,9 @@ struct Strategy {
 std::string ErrorRateQuery(const std::string& route, const std::string& set);
 std::string LatencyQuantileQuery(const std::string& route, const std::string& set, double q);
 
-// The service's strategy from the model (rolling while x-slipway.deploy is not modelled).
+// The service's strategy from x-slipway.deploy: blue-green / canary / recreate when set
+// explicitly; unset or "rolling" is kRolling (compose update_config). The analysis
+// thresholds become an error-rate and a p95 metric over the service's route and kSetArg.
 Strategy StrategyOf(const config::Project& p, const config::Service& s);
 
 // A Rollout that replaces `deployment` (apps/v1 Deployment JSON): same pod template
@@ -83,12 +96,17 @@ nlohmann::json RenderAnalysisTemplate(const ObjectMeta& m, const Strategy& st,
 // ---- Routes ------------------------------------------------------------------
 
 struct Route {
-  std::string service;  // compose service name
+  std::string service;  // compose service name (RenderIngress: mapped by service_names)
   std::string host;     // "" = any host
   std::string path = "/";
-  int port = 0;         // Service port the Ingress sends to
+  int port = 0;         // RoutesOf: the container port (0 = unknown); RenderIngress: Service port
+  int listen_port = 0;  // Slipway's listener (an Ingress serves 80/443)
+  std::string listen_host;  // "0.0.0.0" = every interface
+  bool strip_prefix = false;
+  std::string where;    // "x-slipway.routes[2]", for notes
 };
 
+// x-slipway.routes, in declaration order.
 std::vector<Route> RoutesOf(const config::Project& p);
 // One Ingress for all routes (`service_names`: compose name → Service name).
 nlohmann::json RenderIngress(const std::string& project, const std::string& namespace_name,
@@ -97,19 +115,33 @@ nlohmann::json RenderIngress(const std::string& project, const std::string& name
 
 // ---- Migrations and backups --------------------------------------------------
 
+// The database a migration Job or backup CronJob works on. The model names no owning
+// service: the owner is the service whose environment holds the database's url (a
+// long-running one first, then by name), and the Job reads the url from that variable
+// at run time (`--url $(VAR)`), so no credentials are written into the manifests.
 struct Migration {
-  std::string service;   // whose image runs `slipway migrate up`
+  std::string service;   // whose image runs `slipway migrate up`; "" = no owner found
   std::string database;  // database name in x-slipway.databases
+  std::string url_env;   // the owner's variable holding the url ("" = use --db, not --url)
+  std::string dir;       // migrations folder as written (relative to the image's workdir)
+  std::string format;    // "" or "auto" = detect
+  std::string lock_timeout;  // "" = default; else Go-style ("2m")
+  bool sqlite = false;   // the url is a SQLite file (not shared between pods)
 };
 
 struct BackupSchedule {
-  std::string name;      // schedule name
-  std::string service;   // whose image runs `slipway backup create`
+  std::string name;      // names the CronJob: <service>-backup-<name> (the database)
+  std::string service;   // whose image runs `slipway backup create`; "" = no owner found
   std::string database;
-  std::string cron;      // "0 3 * * *"
+  std::string cron;      // "0 3 * * *" (UTC)
+  std::string url_env;   // as Migration::url_env
+  bool catch_up = true;  // false: a run missed by more than 5 minutes is skipped
 };
 
+// One per database in x-slipway.databases (each has a migrations folder).
 std::vector<Migration> MigrationsOf(const config::Project& p);
+// One per database x-slipway.backups.databases names (every database when empty), when
+// x-slipway.backups.schedule is set.
 std::vector<BackupSchedule> BackupsOf(const config::Project& p);
 
 // A Job running `slipway migrate up` in `pod_spec` (the service's pod spec),

@@ -66,14 +66,29 @@ TEST(ExtensionsTest, RenderersGolden) {
   manual.steps = {{25, Duration(-1)}};
   add(RenderRollout(Meta(), Deployment("api-manual"), manual, "api", "api-canary", ""));
 
+  auto route = [](std::string svc, std::string host, std::string path, int port) {
+    Route r;
+    r.service = std::move(svc);
+    r.host = std::move(host);
+    r.path = std::move(path);
+    r.port = port;
+    return r;
+  };
   add(RenderIngress("shop", "prod",
-                    {{"web", "shop.example.com", "/", 8080},
-                     {"api", "shop.example.com", "/api", 80},
-                     {"admin", "", "", 9000}},
+                    {route("web", "shop.example.com", "/", 8080),
+                     route("api", "shop.example.com", "/api", 80), route("admin", "", "", 9000)},
                     {{"web", "web"}, {"api", "api"}, {"admin", "admin-svc"}}));
 
-  add(RenderMigrationJob(Meta(), {"api", "main"}, PodSpec()));
-  add(RenderBackupCronJob(Meta(), {"nightly", "api", "main", "0 3 * * *"}, PodSpec()));
+  Migration mig;
+  mig.service = "api";
+  mig.database = "main";
+  add(RenderMigrationJob(Meta(), mig, PodSpec()));
+  BackupSchedule b;
+  b.name = "main";
+  b.service = "api";
+  b.database = "main";
+  b.cron = "0 3 * * *";
+  add(RenderBackupCronJob(Meta(), b, PodSpec()));
   ExpectGolden("extensions.yaml", out);
 }
 
@@ -91,10 +106,26 @@ TEST(ExtensionsTest, RolloutKeepsTheDeploymentPod) {
 }
 
 TEST(ExtensionsTest, ToolJobsRunSlipwayWithoutProbesOrPorts) {
-  json job = RenderMigrationJob(Meta(), {"api", ""}, PodSpec());
+  Migration mig;
+  mig.service = "api";
+  json job = RenderMigrationJob(Meta(), mig, PodSpec());
   const json& c = job["spec"]["template"]["spec"]["containers"][0];
   EXPECT_EQ(c["command"], json::array({"slipway"}));
   EXPECT_EQ(c["args"], json::array({"migrate", "up"}));
+  // The url comes from the owner's variable at run time, never from the manifest.
+  mig.database = "main";
+  mig.url_env = "DATABASE_URL";
+  mig.dir = "db/migrations";
+  mig.format = "dbmate";
+  mig.lock_timeout = "2m";
+  EXPECT_EQ(RenderMigrationJob(Meta(), mig, PodSpec())["spec"]["template"]["spec"]["containers"]
+                [0]["args"],
+            json::array({"migrate", "--url", "$(DATABASE_URL)", "--dir", "db/migrations",
+                         "--migrations-format", "dbmate", "--lock-timeout", "2m", "up"}));
+  mig.url_env = "";
+  EXPECT_EQ(RenderMigrationJob(Meta(), mig, PodSpec())["spec"]["template"]["spec"]["containers"]
+                [0]["args"],
+            json::array({"migrate", "--db", "main", "--lock-timeout", "2m", "up"}));
   EXPECT_FALSE(c.contains("readinessProbe"));
   EXPECT_FALSE(c.contains("ports"));
   EXPECT_EQ(c["envFrom"], PodSpec()["containers"][0]["envFrom"]);
@@ -103,7 +134,6 @@ TEST(ExtensionsTest, ToolJobsRunSlipwayWithoutProbesOrPorts) {
   EXPECT_EQ(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
 }
 
-// Until the model has the settings, the adapters report nothing to render.
 TEST(ExtensionsTest, QueriesUseTheProxyMetricNames) {
   EXPECT_EQ(ErrorRateQuery("api", "green"),
             "sum(rate(slipway_http_requests_total{route=\"api\",set=\"green\",code_class="
@@ -114,7 +144,7 @@ TEST(ExtensionsTest, QueriesUseTheProxyMetricNames) {
             "bucket{route=\"web\",set=\"canary\"}[1m])))");
 }
 
-TEST(ExtensionsTest, AdaptersOnTodaysModel) {
+TEST(ExtensionsTest, AdaptersWithoutSettings) {
   config::Project p;
   config::Service s;
   s.name = "api";
@@ -123,6 +153,102 @@ TEST(ExtensionsTest, AdaptersOnTodaysModel) {
   EXPECT_TRUE(RoutesOf(p).empty());
   EXPECT_TRUE(MigrationsOf(p).empty());
   EXPECT_TRUE(BackupsOf(p).empty());
+}
+
+TEST(ExtensionsTest, StrategyFromDeploySettings) {
+  config::Project p;
+  config::Service s;
+  s.name = "api";
+  s.deploy.strategy = "canary";
+  s.deploy.steps = {10, 100};
+  s.deploy.step_duration = Duration(45'000);
+  s.deploy.analysis.max_error_rate = 0.02;
+  s.deploy.analysis.max_p95 = Duration(750);
+  s.deploy.smoke = {"curl", "-f", "http://x"};
+  Strategy st = StrategyOf(p, s);
+  ASSERT_EQ(st.kind, Strategy::Kind::kCanary);
+  ASSERT_EQ(st.steps.size(), 2u);
+  EXPECT_EQ(st.steps[0].weight, 10);
+  EXPECT_EQ(st.steps[1].pause, Duration(45'000));
+  EXPECT_EQ(st.progress_deadline, Duration(60'000));
+  ASSERT_EQ(st.analysis.size(), 2u);
+  EXPECT_EQ(st.analysis[0].condition, "isNaN(result[0]) || result[0] <= 0.02");
+  EXPECT_EQ(st.analysis[1].condition, "isNaN(result[0]) || result[0] <= 0.75");
+  EXPECT_NE(st.analysis[0].query.find("set=\"{{args.set}}\""), std::string::npos);
+  EXPECT_EQ(st.analysis[0].interval, Duration(30'000));  // window 10s, at least 30s
+  EXPECT_EQ(st.analysis[0].failure_limit, 0);
+  bool smoke_noted = false;
+  for (const std::string& n : st.unmapped) smoke_noted |= n.find(".smoke:") != std::string::npos;
+  EXPECT_TRUE(smoke_noted);
+
+  s.deploy.strategy = "blue-green";
+  st = StrategyOf(p, s);
+  EXPECT_EQ(st.kind, Strategy::Kind::kBlueGreen);
+  EXPECT_EQ(st.scale_down_delay, Duration(300'000));
+  json r = RenderRollout(Meta(), Deployment(), st, "api", "api-preview", "api-analysis");
+  const json& bg = r["spec"]["strategy"]["blueGreen"];
+  EXPECT_EQ(bg["scaleDownDelaySeconds"], 300);
+  EXPECT_EQ(bg["postPromotionAnalysis"]["args"][0]["valueFrom"]["podTemplateHashValue"],
+            "Latest");
+  EXPECT_EQ(r["spec"]["progressDeadlineSeconds"], 60);
+  json t = RenderAnalysisTemplate(Meta(), st, "http://prom:9090");
+  EXPECT_EQ(t["spec"]["args"], json::parse(R"([{"name": "set"}])"));
+
+  s.deploy.strategy = "recreate";
+  EXPECT_EQ(StrategyOf(p, s).kind, Strategy::Kind::kRecreate);
+  s.deploy.strategy = "rolling";
+  EXPECT_EQ(StrategyOf(p, s).kind, Strategy::Kind::kRolling);
+}
+
+TEST(ExtensionsTest, DatabaseOwnerIsTheServiceHoldingTheUrl) {
+  config::Project p;
+  const std::string url = "postgres://app:pw@db:5432/app";
+  auto svc = [&](const std::string& name, std::map<std::string, std::string> env) {
+    config::Service s;
+    s.name = name;
+    s.environment = std::move(env);
+    p.services[name] = s;
+  };
+  svc("aaa-init", {{"DB", url}});           // one-shot: others wait for it to complete
+  svc("api", {{"DATABASE_URL", url}});
+  svc("db", {{"POSTGRES_PASSWORD", "pw"}});
+  config::Dependency dep;
+  dep.service = "aaa-init";
+  dep.condition = config::DependsCondition::kCompletedSuccessfully;
+  p.services["api"].depends_on.push_back(dep);
+  config::DatabaseSettings main;
+  main.name = "main";
+  main.url = url;
+  main.migrations = "db/migrations";
+  p.databases["main"] = main;
+  config::DatabaseSettings orphan;
+  orphan.name = "orphan";
+  orphan.url = "sqlite:data/x.db";
+  p.databases["orphan"] = orphan;
+
+  std::vector<Migration> m = MigrationsOf(p);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].service, "api");
+  EXPECT_EQ(m[0].url_env, "DATABASE_URL");
+  EXPECT_EQ(m[0].dir, "db/migrations");
+  EXPECT_FALSE(m[0].sqlite);
+  EXPECT_EQ(m[1].service, "");
+  EXPECT_TRUE(m[1].sqlite);
+
+  EXPECT_TRUE(BackupsOf(p).empty());  // no schedule
+  p.backups.schedule = "0 3 * * *";
+  p.backups.databases = {"main"};
+  p.backups.catch_up = false;
+  std::vector<BackupSchedule> b = BackupsOf(p);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].service, "api");
+  EXPECT_EQ(b[0].url_env, "DATABASE_URL");
+  json cj = RenderBackupCronJob(Meta(), b[0], PodSpec());
+  EXPECT_EQ(cj["spec"]["startingDeadlineSeconds"], 300);
+  EXPECT_EQ(cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"],
+            json::array({"backup", "--url", "$(DATABASE_URL)", "create", "main"}));
+  p.backups.databases.clear();
+  EXPECT_EQ(BackupsOf(p).size(), 2u);
 }
 
 }  // namespace

@@ -112,6 +112,7 @@ class Exporter {
     RETURN_IF_ERROR(CheckFlags());
     RETURN_IF_ERROR(ResolveNamesAndImages());
     FindJobs();
+    CollectRoutes();
     for (const auto& [name, s] : p_.services) RETURN_IF_ERROR(ExportService(s));
     RETURN_IF_ERROR(ExportFileSecrets());
     if (!no_restart_.empty()) {
@@ -310,6 +311,12 @@ class Exporter {
 
     std::vector<std::string> services = ExportServices(s, m);
     Strategy st = StrategyOf(p_, s);
+    if (st.kind == Strategy::Kind::kRecreate) {
+      // x-slipway.deploy.strategy: recreate wins over compose's update_config.
+      deployment["spec"]["strategy"] = {{"type", "Recreate"}};
+      Add(deployment);
+      return Status::OK();
+    }
     if (st.kind == Strategy::Kind::kRolling) {
       Add(deployment);
       return Status::OK();
@@ -323,9 +330,17 @@ class Exporter {
       return Status::OK();
     }
     any_rollout_ = true;
-    std::string active = services.empty() ? "" : services.front();
+    for (const std::string& n : st.unmapped) notes_.push_back(n);
+    std::string active;
     std::string preview;
+    if (st.kind == Strategy::Kind::kCanary) {
+      // Without a traffic router Argo splits by pod counts; the Service selects both sets.
+      notes_.push_back(where + ": canary weights are approximated by pod counts (" +
+                       std::to_string(s.replicas) +
+                       " replicas); add spec.strategy.canary.trafficRouting for exact weights");
+    }
     if (st.kind == Strategy::Kind::kBlueGreen) {
+      active = services.empty() ? "" : services.front();
       if (active.empty()) {
         notes_.push_back(where + ": blue-green needs a published port for its active Service; "
                          "rendered as a Deployment");
@@ -378,17 +393,36 @@ class Exporter {
     }
   }
 
-  // A ClusterIP Service per port; returns their names (first = the service's own name).
+  // A ClusterIP Service per published port, and one per container port a route sends to
+  // that no published port covers; returns their names (first = the service's own name).
   std::vector<std::string> ExportServices(const Service& s, const ObjectMeta& m) {
+    struct Port {
+      int port;
+      int target;
+      std::string protocol;
+    };
+    std::vector<Port> ports;
+    for (const config::PortMapping& pm : s.ports) {
+      ports.push_back({pm.published != 0 ? pm.published : pm.target, pm.target, pm.protocol});
+      if (!pm.host_ip.empty()) {
+        notes_.push_back("services." + s.name + ".ports: host_ip " + pm.host_ip +
+                         " has no ClusterIP equivalent (the Service is cluster-internal; expose "
+                         "it with an Ingress or a LoadBalancer)");
+      }
+    }
+    for (int target : route_targets_[s.name]) {
+      bool covered = std::any_of(ports.begin(), ports.end(), [&](const Port& p) {
+        return p.target == target && p.protocol == "tcp";
+      });
+      if (!covered) ports.push_back({target, target, "tcp"});
+    }
     std::vector<std::string> names;
-    for (size_t i = 0; i < s.ports.size(); ++i) {
-      const config::PortMapping& pm = s.ports[i];
-      int port = pm.published != 0 ? pm.published : pm.target;
-      std::string name = i == 0 ? m.name : m.name + "-" + std::to_string(port);
-      json p = {{"name", Lower(pm.protocol) + "-" + std::to_string(port)},
-                {"port", port},
-                {"protocol", pm.protocol == "udp" ? "UDP" : "TCP"},
-                {"targetPort", pm.target}};
+    for (const Port& pt : ports) {
+      std::string name = names.empty() ? m.name : m.name + "-" + std::to_string(pt.port);
+      json p = {{"name", Lower(pt.protocol) + "-" + std::to_string(pt.port)},
+                {"port", pt.port},
+                {"protocol", pt.protocol == "udp" ? "UDP" : "TCP"},
+                {"targetPort", pt.target}};
       json spec = {{"type", "ClusterIP"},
                    {"selector", SelectorLabels(m)},
                    {"ports", json::array({p})}};
@@ -396,16 +430,12 @@ class Exporter {
       objects_by_name_[name] = svc;
       Add(svc);
       names.push_back(name);
-      if (!pm.host_ip.empty()) {
-        notes_.push_back("services." + s.name + ".ports: host_ip " + pm.host_ip +
-                         " has no ClusterIP equivalent (the Service is cluster-internal; expose "
-                         "it with an Ingress or a LoadBalancer)");
-      }
+      if (pt.protocol == "tcp") backends_.emplace(std::make_pair(s.name, pt.target),
+                                                  std::make_pair(name, pt.port));
     }
-    service_names_[s.name] = names.empty() ? m.name : names.front();
-    service_ports_[s.name] = s.ports.empty() ? 0
-                                             : (s.ports[0].published ? s.ports[0].published
-                                                                     : s.ports[0].target);
+    if (!ports.empty()) {
+      first_backend_[s.name] = {names.front(), ports.front().port};
+    }
     return names;
   }
 
@@ -446,23 +476,110 @@ class Exporter {
     return Status::OK();
   }
 
-  void ExportRoutes() {
-    std::vector<Route> routes = RoutesOf(p_);
-    if (routes.empty()) return;
-    for (Route& r : routes) {
-      if (r.port == 0) r.port = service_ports_[r.service];
+  // Container ports routes send to, before the Services are rendered.
+  void CollectRoutes() {
+    routes_ = RoutesOf(p_);
+    for (const Route& r : routes_) {
+      if (r.port != 0 && p_.services.count(r.service) && !jobs_.count(r.service)) {
+        route_targets_[r.service].insert(r.port);
+      }
     }
-    Add(RenderIngress(p_.name, o_.namespace_name, routes, service_names_));
+  }
+
+  void ExportRoutes() {
+    if (routes_.empty()) return;
+    std::vector<Route> out;
+    std::set<std::pair<std::string, std::string>> seen;  // host, path
+    std::set<int> listeners;
+    for (const Route& r : routes_) {
+      listeners.insert(r.listen_port);
+      std::pair<std::string, int> backend;
+      if (auto it = backends_.find({r.service, r.port}); it != backends_.end()) {
+        backend = it->second;
+      } else if (auto f = first_backend_.find(r.service); r.port == 0 && f != first_backend_.end()) {
+        backend = f->second;
+      } else {
+        notes_.push_back(r.where + ": service " + r.service +
+                         " has no port to route to (a one-shot Job, or no port: set the "
+                         "route's port); left out of the Ingress");
+        continue;
+      }
+      if (!seen.insert({r.host, r.path}).second) {
+        notes_.push_back(r.where + ": the Ingress already routes host \"" + r.host +
+                         "\" path " + r.path + " (from another listener); left out");
+        continue;
+      }
+      if (r.strip_prefix) {
+        notes_.push_back(r.where + ".strip_prefix: an Ingress has no portable prefix "
+                         "stripping; " + r.service + " receives the full path (ingress-nginx: "
+                         "a regex path with nginx.ingress.kubernetes.io/rewrite-target; Traefik: "
+                         "a StripPrefix middleware)");
+      }
+      if (!r.listen_host.empty() && r.listen_host != "0.0.0.0") {
+        notes_.push_back(r.where + ".listen: address " + r.listen_host +
+                         " has no Ingress equivalent (the ingress controller decides)");
+      }
+      Route k = r;
+      k.service = backend.first;  // already the Kubernetes Service name
+      k.port = backend.second;
+      out.push_back(std::move(k));
+    }
+    if (listeners.size() > 1) {
+      std::vector<std::string> ls;
+      for (int l : listeners) ls.push_back(std::to_string(l));
+      notes_.push_back("x-slipway.routes: listeners " + Join(ls, ", ") +
+                       " are merged into one Ingress (it serves the controller's ports, "
+                       "usually 80/443)");
+    }
+    if (!out.empty()) Add(RenderIngress(p_.name, o_.namespace_name, out, {}));
+  }
+
+  // The owner's pod spec for a migration Job or backup CronJob; null (noted) when the
+  // database has no owner.
+  const json* ToolPodOf(const std::string& what, const std::string& database,
+                        const std::string& service) {
+    const std::string where = "x-slipway.databases." + database;
+    if (!p_.databases.count(database)) {
+      notes_.push_back("x-slipway.backups.databases: no database \"" + database +
+                       "\"; no backup CronJob");
+      return nullptr;
+    }
+    if (service.empty()) {
+      notes_.push_back(where + ": no service's environment holds its url, so no " + what +
+                       " (give the service that uses the database its url in a variable, "
+                       "e.g. DATABASE_URL)");
+      return nullptr;
+    }
+    return &pod_specs_.at(service);
   }
 
   void ExportMigrationsAndBackups() {
     for (const Migration& mig : MigrationsOf(p_)) {
-      const Service& s = p_.services.at(mig.service);
-      Add(RenderMigrationJob(Meta(s), mig, pod_specs_.at(s.name)));
+      const json* pod = ToolPodOf("migration Job", mig.database, mig.service);
+      if (!pod) continue;
+      Add(RenderMigrationJob(Meta(p_.services.at(mig.service)), mig, *pod));
+      if (mig.sqlite) {
+        notes_.push_back("x-slipway.databases." + mig.database + ": SQLite is a file in one "
+                         "pod; the migration Job and the service's pods do not share it (mount "
+                         "one PersistentVolumeClaim in both, or use PostgreSQL)");
+      }
     }
+    bool any_backup = false;
     for (const BackupSchedule& b : BackupsOf(p_)) {
-      const Service& s = p_.services.at(b.service);
-      Add(RenderBackupCronJob(Meta(s), b, pod_specs_.at(s.name)));
+      const json* pod = ToolPodOf("backup CronJob", b.database, b.service);
+      if (!pod) continue;
+      Add(RenderBackupCronJob(Meta(p_.services.at(b.service)), b, *pod));
+      any_backup = true;
+    }
+    if (any_backup) {
+      notes_.push_back("x-slipway.backups.dir: the CronJob's pod writes the backups (and "
+                       "their catalog under .slipway) into its own file system; mount a "
+                       "PersistentVolumeClaim there or they are lost with the pod");
+      const config::RetentionSettings& r = p_.backups.retention;
+      if (r.keep_last || r.hourly || r.daily || r.weekly || r.monthly || r.yearly) {
+        notes_.push_back("x-slipway.backups.retention: not applied by the CronJob (run "
+                         "slipway backup prune where the backups are kept)");
+      }
     }
   }
 
@@ -474,8 +591,11 @@ class Exporter {
   std::set<std::string> used_secrets_;
   std::map<std::string, json> pod_specs_;
   std::map<std::string, json> objects_by_name_;         // Services by name
-  std::map<std::string, std::string> service_names_;    // compose → first Service
-  std::map<std::string, int> service_ports_;            // compose → first Service port
+  std::vector<Route> routes_;                                // x-slipway.routes
+  std::map<std::string, std::set<int>> route_targets_;       // compose → routed container ports
+  // (compose, container port) → (Service name, Service port), TCP only.
+  std::map<std::pair<std::string, int>, std::pair<std::string, int>> backends_;
+  std::map<std::string, std::pair<std::string, int>> first_backend_;  // compose → first
   std::vector<Manifest> objects_;
   Notes notes_;
   bool any_rollout_ = false;
