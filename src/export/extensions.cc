@@ -94,9 +94,17 @@ bool UsesSetArg(const Strategy& st) {
 Strategy StrategyOf(const config::Project&, const config::Service& s) {
   const config::DeploySettings& d = s.deploy;
   Strategy st;
+  const std::string where = "services." + s.name + ".x-slipway.deploy";
+  if (!d.smoke.empty()) {
+    st.unmapped.push_back(where + ".smoke: not run in the cluster (add a Job metric to the "
+                          "Rollout's AnalysisTemplate)");
+  }
+  if (!d.pre_hook.empty() || !d.post_hook.empty()) {
+    st.unmapped.push_back(where + ".hooks: not run in the cluster (Argo CD PreSync/PostSync "
+                          "hook Jobs do this)");
+  }
   if (d.strategy == "recreate") st.kind = Strategy::Kind::kRecreate;
   if (d.strategy != "blue-green" && d.strategy != "canary") return st;
-  const std::string where = "services." + s.name + ".x-slipway.deploy";
   st.progress_deadline = d.health_timeout;
   if (d.strategy == "blue-green") {
     st.kind = Strategy::Kind::kBlueGreen;
@@ -112,9 +120,11 @@ Strategy StrategyOf(const config::Project&, const config::Service& s) {
   }
   const config::DeployAnalysis& a = d.analysis;
   const Duration interval = MetricInterval(a.window);
-  st.analysis.push_back({"error_rate", ErrorRateQuery(s.name, kSetArg),
+  // An empty result (no series yet) becomes NaN, so result[0] exists and means "no verdict".
+  auto or_nan = [](const std::string& q) { return "(" + q + ") or on() vector(NaN)"; };
+  st.analysis.push_back({"error_rate", or_nan(ErrorRateQuery(s.name, kSetArg)),
                          AtMost(a.max_error_rate), interval, 0});
-  st.analysis.push_back({"p95_latency", LatencyQuantileQuery(s.name, kSetArg, 0.95),
+  st.analysis.push_back({"p95_latency", or_nan(LatencyQuantileQuery(s.name, kSetArg, 0.95)),
                          AtMost(static_cast<double>(a.max_p95.count()) / 1000.0), interval, 0});
   st.unmapped.push_back(where + ".analysis: p95_factor (relative to the old set), min_requests "
                         "and health_failures have no AnalysisTemplate equivalent (the template "
@@ -122,14 +132,6 @@ Strategy StrategyOf(const config::Project&, const config::Service& s) {
   if (a.window < Duration(30'000)) {
     st.unmapped.push_back(where + ".analysis.window: measured every 30s in the cluster "
                           "(Prometheus rates need several scrapes)");
-  }
-  if (!d.smoke.empty()) {
-    st.unmapped.push_back(where + ".smoke: not run by the Rollout (add a Job metric to the "
-                          "AnalysisTemplate)");
-  }
-  if (!d.pre_hook.empty() || !d.post_hook.empty()) {
-    st.unmapped.push_back(where + ".pre_hook/post_hook: not run in the cluster (Argo CD "
-                          "PreSync/PostSync hook Jobs do this)");
   }
   return st;
 }

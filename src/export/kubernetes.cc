@@ -311,6 +311,13 @@ class Exporter {
 
     std::vector<std::string> services = ExportServices(s, m);
     Strategy st = StrategyOf(p_, s);
+    const bool rollout = o_.rollouts == Rollouts::kArgo &&
+                         (st.kind == Strategy::Kind::kBlueGreen ||
+                          st.kind == Strategy::Kind::kCanary);
+    for (const std::string& n : st.unmapped) {
+      // Analysis notes describe the AnalysisTemplate, which only a Rollout gets.
+      if (rollout || n.find(".analysis") == std::string::npos) notes_.push_back(n);
+    }
     if (st.kind == Strategy::Kind::kRecreate) {
       // x-slipway.deploy.strategy: recreate wins over compose's update_config.
       deployment["spec"]["strategy"] = {{"type", "Recreate"}};
@@ -330,7 +337,6 @@ class Exporter {
       return Status::OK();
     }
     any_rollout_ = true;
-    for (const std::string& n : st.unmapped) notes_.push_back(n);
     std::string active;
     std::string preview;
     if (st.kind == Strategy::Kind::kCanary) {

@@ -79,6 +79,108 @@ TEST(ExportKubernetesTest, OneShotJobsGolden) {
   ExpectGolden("jobs.yaml", out);
 }
 
+// Deploy strategies, routes, databases and backups from x-slipway, without --rollouts argo:
+// Deployments (Recreate for recreate), strategies listed as not mapped.
+TEST(ExportKubernetesTest, PlatformSettingsGolden) {
+  config::Project p = Load(TestdataDir() / "platform/compose.yaml");
+  Result<Export> e = ExportKubernetes(p, {});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  std::string out = RenderStream(*e);
+  ExpectWellFormed(out);
+  ExpectGolden("platform.yaml", out);
+  std::set<std::string> kinds;
+  for (const Manifest& m : e->objects) kinds.insert(m.kind);
+  EXPECT_EQ(kinds, (std::set<std::string>{"ConfigMap", "CronJob", "Deployment", "Ingress", "Job",
+                                          "Service"}));
+  auto noted = [&](const std::string& part) {
+    for (const std::string& n : e->unmapped) {
+      if (n.find(part) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(noted("services.web: blue-green strategy rendered as a RollingUpdate Deployment"));
+  EXPECT_TRUE(noted("services.api: canary strategy rendered as a RollingUpdate Deployment"));
+  EXPECT_TRUE(noted("x-slipway.routes[1].strip_prefix"));
+  EXPECT_TRUE(noted("x-slipway.databases.events: SQLite"));
+  EXPECT_TRUE(noted("x-slipway.backups.retention"));
+  // The database url is read from the owner's variable, not written into the Job.
+  EXPECT_NE(out.find("$(DATABASE_URL)"), std::string::npos);
+}
+
+// The same project with --rollouts argo: Rollouts, a preview Service, AnalysisTemplates.
+TEST(ExportKubernetesTest, PlatformArgoRolloutsGolden) {
+  config::Project p = Load(TestdataDir() / "platform/compose.yaml");
+  ExportOptions o;
+  o.rollouts = Rollouts::kArgo;
+  o.namespace_name = "platform";
+  Result<Export> e = ExportKubernetes(p, o);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  std::string out = RenderStream(*e);
+  ExpectWellFormed(out);
+  ExpectGolden("platform-argo.yaml", out);
+  std::map<std::string, std::set<std::string>> by_kind;
+  for (const Manifest& m : e->objects) by_kind[m.kind].insert(m.name);
+  EXPECT_EQ(by_kind["Rollout"], (std::set<std::string>{"api", "web"}));
+  EXPECT_EQ(by_kind["Deployment"], (std::set<std::string>{"admin", "db", "worker"}));
+  EXPECT_EQ(by_kind["AnalysisTemplate"], (std::set<std::string>{"api-analysis", "web-analysis"}));
+  EXPECT_TRUE(by_kind["Service"].count("web-preview"));
+  EXPECT_TRUE(by_kind["Service"].count("api"));  // created for the route to port 8000
+  EXPECT_EQ(by_kind["Job"], (std::set<std::string>{"admin-migrate-events", "api-migrate-main"}));
+  EXPECT_EQ(by_kind["CronJob"], (std::set<std::string>{"api-backup-main"}));
+  EXPECT_EQ(by_kind["Ingress"], (std::set<std::string>{"platform"}));
+}
+
+// Folder output of the argo export: kustomization.yaml lists every file, each file parses,
+// and `kubectl kustomize` builds it (when kubectl is installed; no cluster needed).
+TEST(ExportKubernetesTest, PlatformFolderBuildsWithKustomize) {
+  config::Project p = Load(TestdataDir() / "platform/compose.yaml");
+  ExportOptions o;
+  o.rollouts = Rollouts::kArgo;
+  o.namespace_name = "platform";
+  Result<Export> e = ExportKubernetes(p, o);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  std::map<std::string, std::string> files = RenderFolder(*e, o);
+  YAML::Node k = YAML::Load(files.at("kustomization.yaml"));
+  std::set<std::string> listed;
+  for (const YAML::Node& r : k["resources"]) listed.insert(r.as<std::string>());
+  std::set<std::string> written;
+  for (const auto& [name, content] : files) {
+    if (name == "kustomization.yaml") continue;
+    written.insert(name);
+    YAML::Node doc = YAML::Load(content);
+    EXPECT_TRUE(doc["kind"].IsScalar()) << name;
+    Manifest m;
+    m.kind = doc["kind"].as<std::string>();
+    m.name = doc["metadata"]["name"].as<std::string>();
+    EXPECT_EQ(name, m.FileName());
+  }
+  EXPECT_EQ(listed, written);
+  EXPECT_TRUE(written.count("rollout-web.yaml"));
+  EXPECT_TRUE(written.count("analysistemplate-api-analysis.yaml"));
+  EXPECT_TRUE(written.count("cronjob-api-backup-main.yaml"));
+
+  if (std::system("command -v kubectl >/dev/null 2>&1") != 0) GTEST_SKIP() << "no kubectl";
+  fs::path dir = fs::temp_directory_path() / ("slipway-k8s-argo-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(WriteFolder(dir, files).ok());
+  std::string cmd = "kubectl kustomize " + dir.string() + " 2>&1";
+  FILE* f = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string built;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) built.append(buf, n);
+  int rc = ::pclose(f);
+  fs::remove_all(dir);
+  ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << built;
+  std::vector<YAML::Node> docs = YAML::LoadAll(built);
+  EXPECT_EQ(docs.size(), e->objects.size());
+  std::set<std::string> kinds;
+  for (const YAML::Node& d : docs) kinds.insert(d["kind"].as<std::string>());
+  EXPECT_EQ(kinds, (std::set<std::string>{"AnalysisTemplate", "ConfigMap", "CronJob", "Deployment",
+                                          "Ingress", "Job", "Rollout", "Service"}));
+}
+
 TEST(ExportKubernetesTest, SecretsGolden) {
   config::Project p = Load(TestdataDir() / "secrets/compose.yaml");
   std::string out = Stream(p);
