@@ -37,6 +37,79 @@ const allowedKinds = new Set([
   "Rollout", "AnalysisTemplate",
 ]);
 
+// The Argo Rollouts CRD models accept almost anything, so the structure the controller
+// needs is checked by hand: one strategy, services and templates that exist in the same
+// output, analysis arguments the template declares, metrics with a Prometheus query.
+// `complete`: the file is a whole export (the renderer golden, extensions.yaml, shows
+// objects on their own, so references to other objects are not checked there).
+function checkArgo(doc, docs, where, complete = true) {
+  assert.equal(doc.apiVersion, "argoproj.io/v1alpha1", `${where}: apiVersion`);
+  assert.ok(doc.metadata?.name, `${where}: metadata.name`);
+  const named = (kind, name) =>
+    !complete || docs.some((d) => d.kind === kind && d.metadata.name === name);
+  if (doc.kind === "AnalysisTemplate") {
+    const metrics = doc.spec?.metrics;
+    assert.ok(Array.isArray(metrics) && metrics.length > 0, `${where}: spec.metrics`);
+    const declared = new Set((doc.spec.args ?? []).map((a) => a.name));
+    for (const m of metrics) {
+      assert.ok(m.name, `${where}: metric name`);
+      assert.ok(m.successCondition, `${where}: ${m.name}: successCondition`);
+      assert.match(m.interval ?? "", /^[0-9]+(ms|s|m|h)$/, `${where}: ${m.name}: interval`);
+      const prom = m.provider?.prometheus;
+      assert.ok(prom?.address && prom?.query, `${where}: ${m.name}: prometheus address+query`);
+      for (const [, arg] of prom.query.matchAll(/\{\{args\.([a-z-]+)\}\}/g)) {
+        assert.ok(declared.has(arg), `${where}: ${m.name}: args.${arg} is not declared`);
+      }
+    }
+    return;
+  }
+  assert.equal(doc.kind, "Rollout", `${where}: kind`);
+  const spec = doc.spec;
+  assert.ok(spec?.selector?.matchLabels, `${where}: spec.selector`);
+  assert.ok(spec.template?.spec?.containers?.length > 0, `${where}: spec.template`);
+  const kinds = Object.keys(spec.strategy ?? {});
+  assert.equal(kinds.length, 1, `${where}: exactly one of blueGreen, canary`);
+  assert.ok(["blueGreen", "canary"].includes(kinds[0]), `${where}: strategy ${kinds[0]}`);
+  const st = spec.strategy[kinds[0]];
+  const analyses = [];
+  if (kinds[0] === "blueGreen") {
+    assert.ok(st.activeService, `${where}: blueGreen.activeService`);
+    assert.ok(named("Service", st.activeService), `${where}: no Service ${st.activeService}`);
+    if (st.previewService) {
+      assert.ok(named("Service", st.previewService), `${where}: no Service ${st.previewService}`);
+      assert.notEqual(st.previewService, st.activeService, `${where}: preview = active`);
+    }
+    for (const k of ["prePromotionAnalysis", "postPromotionAnalysis"]) {
+      if (st[k]) analyses.push(st[k]);
+    }
+  } else {
+    assert.ok(Array.isArray(st.steps) && st.steps.length > 0, `${where}: canary.steps`);
+    for (const step of st.steps) {
+      assert.equal(Object.keys(step).length, 1, `${where}: one action per step`);
+      if ("setWeight" in step) {
+        assert.ok(step.setWeight >= 0 && step.setWeight <= 100, `${where}: setWeight`);
+      } else {
+        assert.ok("pause" in step, `${where}: unknown step ${JSON.stringify(step)}`);
+      }
+    }
+    for (const k of ["stableService", "canaryService"]) {
+      if (st[k]) assert.ok(named("Service", st[k]), `${where}: no Service ${st[k]}`);
+    }
+    if (st.analysis) analyses.push(st.analysis);
+  }
+  for (const a of analyses) {
+    for (const t of a.templates) {
+      const tmpl = docs.find((d) => d.kind === "AnalysisTemplate" &&
+                                    d.metadata.name === t.templateName);
+      assert.ok(tmpl || !complete, `${where}: no AnalysisTemplate ${t.templateName}`);
+      if (!tmpl) continue;
+      const declared = (tmpl.spec.args ?? []).map((x) => x.name).sort();
+      const passed = (a.args ?? []).map((x) => x.name).sort();
+      assert.deepEqual(passed, declared, `${where}: args passed to ${t.templateName}`);
+    }
+  }
+}
+
 for (const file of goldens) {
   test(`${file}: every object is valid`, () => {
     const docs = yaml.loadAll(fs.readFileSync(path.join(testdata, file), "utf8")).filter(
@@ -50,6 +123,9 @@ for (const file of goldens) {
       const Model = modelsFor(doc.apiVersion)[doc.kind];
       assert.ok(Model, `${where}: no model for ${doc.apiVersion} ${doc.kind}`);
       assert.doesNotThrow(() => new Model(doc).validate(), `${where}`);
+      if (doc.apiVersion === "argoproj.io/v1alpha1") {
+        checkArgo(doc, docs, where, file !== "extensions.yaml");
+      }
       const key = `${doc.kind}/${doc.metadata.namespace ?? ""}/${doc.metadata.name}`;
       assert.ok(!names.has(key), `${where}: duplicate object`);
       names.add(key);
@@ -77,6 +153,43 @@ test("validation rejects a broken object (the check can fail)", () => {
     },
   };
   assert.throws(() => new Deployment(bad).validate());
+});
+
+test("every kind the export renders appears in a golden file", () => {
+  const seen = new Set();
+  for (const file of goldens) {
+    for (const d of yaml.loadAll(fs.readFileSync(path.join(testdata, file), "utf8"))) {
+      if (d) seen.add(d.kind);
+    }
+  }
+  assert.deepEqual([...seen].sort(), [...allowedKinds].sort());
+});
+
+test("the hand-written Argo checks can fail", () => {
+  const svc = { kind: "Service", metadata: { name: "web" } };
+  const rollout = {
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "Rollout",
+    metadata: { name: "web" },
+    spec: {
+      selector: { matchLabels: { a: "b" } },
+      template: { spec: { containers: [{ name: "web" }] } },
+      strategy: { blueGreen: { activeService: "web", previewService: "web-preview" } },
+    },
+  };
+  assert.throws(() => checkArgo(rollout, [svc, rollout], "x"), /no Service web-preview/);
+  const tmpl = {
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "AnalysisTemplate",
+    metadata: { name: "t" },
+    spec: {
+      metrics: [{
+        name: "e", interval: "30s", successCondition: "result[0] < 1",
+        provider: { prometheus: { address: "http://p", query: "x{set=\"{{args.set}}\"}" } },
+      }],
+    },
+  };
+  assert.throws(() => checkArgo(tmpl, [tmpl], "x"), /args.set is not declared/);
 });
 
 test("kustomization golden lists only files that are rendered", () => {
