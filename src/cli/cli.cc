@@ -9,6 +9,7 @@
 #include "cli/context.h"
 #include "cli/deploy_cmd.h"
 #include "cli/export_cmd.h"
+#include "cli/flags_cmd.h"
 #include "cli/migrate_cmd.h"
 #include "cli/project_cmd.h"
 #include "daemon/daemon.h"
@@ -39,6 +40,7 @@ int Main(int argc, char** argv) {
   AddMigrateCommands(app, ctx, &rc);
   AddBackupCommands(app, ctx, &rc);
   AddAlertsCommands(app, ctx, &rc);
+  AddFlagsCommands(app, ctx, &rc);
 
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("slipway %s\n", kVersion); });

@@ -1,0 +1,411 @@
+#include "cli/flags_cmd.h"
+
+#include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cli/output.h"
+#include "runtime/log_store.h"
+
+namespace slipway::cli {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kBase = "/api/v1/flags";
+
+struct FlagsFlags {
+  std::string env;
+  std::string comment;
+  std::string format = "table";
+  std::string key;
+  std::string file;
+  std::string json_text;
+  std::string percent;
+  std::vector<std::string> add;
+  std::string variant;
+  bool replace = false;
+  std::string output;
+  int days = 30;
+  int limit = 0;
+};
+
+// Who made a change, for the audit trail: $SLIPWAY_ACTOR, else the login name.
+std::string Actor() {
+  if (const char* a = std::getenv("SLIPWAY_ACTOR"); a != nullptr && *a != '\0') return a;
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return pw->pw_name;
+  }
+  if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
+  return "cli";
+}
+
+// Keys and environment names travel in the URL as they are (the admin API does not decode), so
+// characters with a meaning there are refused up front.
+Status CheckName(const std::string& what, const std::string& name) {
+  if (name.empty()) return InvalidInput(fmt::format("flags: {} is empty", what));
+  for (unsigned char c : name) {
+    if (c <= ' ' || c == '/' || c == '?' || c == '#' || c == '%' || c == '&' || c == 0x7f) {
+      return InvalidInput(fmt::format("flags: {} \"{}\" contains '{}', which cannot be used", what,
+                                      name, c <= ' ' ? std::string("space") : std::string(1, c)));
+    }
+  }
+  return Status::OK();
+}
+
+Result<json> ReadJsonFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return InvalidInput(
+        fmt::format("flags {}: cannot read {}: {}", what, path, std::strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded())
+    return InvalidInput(fmt::format("flags {}: {} is not valid JSON", what, path));
+  return j;
+}
+
+std::string Quoted(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '/' || c == '?' || c == '#' || c == '%' || c == '&' || c == ' ') {
+      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string Query(const FlagsFlags& f) { return f.env.empty() ? "" : "?env=" + Quoted(f.env); }
+
+json Body(const FlagsFlags& f) {
+  json b = {{"actor", Actor()}, {"comment", f.comment}};
+  if (!f.env.empty()) b["env"] = f.env;
+  return b;
+}
+
+std::string When(int64_t ms) { return ms > 0 ? runtime::FormatWallMillis(ms) : "never"; }
+
+// One short word for a flag's targeting: "-", "rules", "rollout on 25%", "rules, rollout ...".
+void FindFractional(const json& j, std::string* out) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key() == "fractional" && it.value().is_array()) {
+        std::string parts;
+        for (const json& b : it.value()) {
+          if (b.is_array() && b.size() == 2 && b[0].is_string() && b[1].is_number()) {
+            parts += fmt::format("{}{} {}%", parts.empty() ? "" : "/", b[0].get<std::string>(),
+                                 b[1].dump());
+          }
+        }
+        *out = parts.empty() ? "fractional" : "rollout " + parts;
+        return;
+      }
+      FindFractional(it.value(), out);
+    }
+  } else if (j.is_array()) {
+    for (const json& e : j) FindFractional(e, out);
+  }
+}
+
+std::string TargetingSummary(const json& def) {
+  const json t = def.value("targeting", json());
+  if (t.is_null() || (t.is_object() && t.empty())) return "-";
+  std::string frac;
+  FindFractional(t, &frac);
+  if (frac.empty()) return "rules";
+  if (t.is_object() && t.size() == 1 && t.contains("fractional")) return frac;
+  return "rules, " + frac;
+}
+
+std::string Variants(const json& def) {
+  std::string out;
+  const json variants = def.value("variants", json::object());
+  for (auto it = variants.begin(); it != variants.end(); ++it) {
+    out += (out.empty() ? "" : ",") + it.key();
+  }
+  return out;
+}
+
+std::string DefaultVariant(const json& def) {
+  const json d = def.value("defaultVariant", json());
+  return d.is_string() ? d.get<std::string>() : "(null)";
+}
+
+void PrintJson(const json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+
+Status List(CliContext& ctx, const FlagsFlags& f) {
+  ASSIGN_OR_RETURN(json r, ctx.Call("GET", std::string(kBase) + Query(f)));
+  if (f.format == "json") {
+    PrintJson(r);
+    return Status::OK();
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const json& fl : r.value("flags", json::array())) {
+    const json def = fl.value("definition", json::object());
+    rows.push_back({fl.value("key", ""), def.value("state", ""), DefaultVariant(def), Variants(def),
+                    TargetingSummary(def), When(fl.value("updated_ms", int64_t{0})),
+                    When(fl.value("evaluated_ms", int64_t{0}))});
+  }
+  std::printf("environment: %s\n", r.value("environment", "").c_str());
+  PrintTable({"KEY", "STATE", "DEFAULT", "VARIANTS", "TARGETING", "CHANGED", "EVALUATED"}, rows);
+  if (rows.empty()) std::printf("(no flags)\n");
+  return Status::OK();
+}
+
+Status Get(CliContext& ctx, const FlagsFlags& f) {
+  RETURN_IF_ERROR(CheckName("flag key", f.key));
+  ASSIGN_OR_RETURN(json r, ctx.Call("GET", fmt::format("{}/{}{}", kBase, f.key, Query(f))));
+  if (f.format == "json") {
+    PrintJson(r);
+    return Status::OK();
+  }
+  std::printf("key:        %s\n", r.value("key", "").c_str());
+  std::printf("created:    %s\n", When(r.value("created_ms", int64_t{0})).c_str());
+  std::printf("changed:    %s\n", When(r.value("updated_ms", int64_t{0})).c_str());
+  std::printf("evaluated:  %s\n", When(r.value("evaluated_ms", int64_t{0})).c_str());
+  std::printf("definition: %s\n", r.value("definition", json()).dump(2).c_str());
+  return Status::OK();
+}
+
+// Prints "ok" (or the daemon's answer as JSON) after a change.
+void Done(const FlagsFlags& f, const json& answer, const std::string& what) {
+  if (f.format == "json") {
+    PrintJson(answer);
+  } else {
+    std::printf("%s\n", what.c_str());
+  }
+}
+
+Status Set(CliContext& ctx, const FlagsFlags& f) {
+  RETURN_IF_ERROR(CheckName("flag key", f.key));
+  if (f.file.empty() == f.json_text.empty()) {
+    return InvalidInput(
+        "flags set: give the definition with exactly one of --file F or --json '{..}'");
+  }
+  json def;
+  if (!f.file.empty()) {
+    ASSIGN_OR_RETURN(def, ReadJsonFile(f.file, "set"));
+  } else {
+    def = json::parse(f.json_text, nullptr, /*allow_exceptions=*/false);
+    if (def.is_discarded()) return InvalidInput("flags set: --json is not valid JSON");
+  }
+  if (!def.is_object()) return InvalidInput("flags set: the definition must be a JSON object");
+  json body = Body(f);
+  body["definition"] = def;
+  ASSIGN_OR_RETURN(json r, ctx.Call("PUT", fmt::format("{}/{}", kBase, f.key), body));
+  Done(f, r, fmt::format("flag {} set", f.key));
+  return Status::OK();
+}
+
+Status Toggle(CliContext& ctx, const FlagsFlags& f, bool enable) {
+  RETURN_IF_ERROR(CheckName("flag key", f.key));
+  const char* action = enable ? "enable" : "disable";
+  ASSIGN_OR_RETURN(json r,
+                   ctx.Call("POST", fmt::format("{}/{}/{}", kBase, f.key, action), Body(f)));
+  Done(f, r, fmt::format("flag {} {}d", f.key, action));
+  return Status::OK();
+}
+
+Status Rollout(CliContext& ctx, const FlagsFlags& f) {
+  RETURN_IF_ERROR(CheckName("flag key", f.key));
+  std::string p = f.percent;
+  if (!p.empty() && p.back() == '%') p.pop_back();
+  char* end = nullptr;
+  errno = 0;
+  long percent = p.empty() ? -1 : std::strtol(p.c_str(), &end, 10);
+  if (p.empty() || errno != 0 || *end != '\0' || percent < 0 || percent > 100) {
+    return InvalidInput(
+        fmt::format("flags rollout: PERCENT must be a whole number 0..100, got \"{}\"", f.percent));
+  }
+  json body = Body(f);
+  body["percent"] = percent;
+  ASSIGN_OR_RETURN(json r, ctx.Call("POST", fmt::format("{}/{}/rollout", kBase, f.key), body));
+  Done(f, r, fmt::format("flag {} rolled out to {}%", f.key, percent));
+  return Status::OK();
+}
+
+Status Target(CliContext& ctx, const FlagsFlags& f) {
+  RETURN_IF_ERROR(CheckName("flag key", f.key));
+  if (f.add.empty()) return InvalidInput("flags target: give at least one --add attr=value");
+  for (const std::string& a : f.add) {
+    size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidInput(fmt::format("flags target: --add \"{}\" is not attr=value", a));
+    }
+  }
+  json body = Body(f);
+  body["add"] = f.add;
+  if (!f.variant.empty()) body["variant"] = f.variant;
+  ASSIGN_OR_RETURN(json r, ctx.Call("POST", fmt::format("{}/{}/target", kBase, f.key), body));
+  Done(f, r, fmt::format("flag {}: {} target(s) added", f.key, f.add.size()));
+  return Status::OK();
+}
+
+Status History(CliContext& ctx, const FlagsFlags& f) {
+  RETURN_IF_ERROR(CheckName("flag key", f.key));
+  std::string q = Query(f);
+  if (f.limit > 0) q += fmt::format("{}limit={}", q.empty() ? "?" : "&", f.limit);
+  ASSIGN_OR_RETURN(json r, ctx.Call("GET", fmt::format("{}/{}/history{}", kBase, f.key, q)));
+  if (f.format == "json") {
+    PrintJson(r);
+    return Status::OK();
+  }
+  if (!r.is_array() || r.empty()) {
+    std::printf("(no changes recorded for %s)\n", f.key.c_str());
+    return Status::OK();
+  }
+  // Oldest first, as the daemon sends it; each entry shows who, when, why and the whole change.
+  for (const json& a : r) {
+    std::printf("#%lld  %s  %s  %s", static_cast<long long>(a.value("id", int64_t{0})),
+                When(a.value("t", int64_t{0})).c_str(), a.value("actor", "").c_str(),
+                a.value("action", "").c_str());
+    const std::string comment = a.value("comment", "");
+    if (!comment.empty()) std::printf("  \"%s\"", comment.c_str());
+    std::printf("\n    before: %s\n    after:  %s\n", a.value("before", json()).dump().c_str(),
+                a.value("after", json()).dump().c_str());
+  }
+  return Status::OK();
+}
+
+Status Import(CliContext& ctx, const FlagsFlags& f) {
+  ASSIGN_OR_RETURN(json doc, ReadJsonFile(f.file, "import"));
+  if (!doc.is_object() || !doc.contains("flags") || !doc["flags"].is_object()) {
+    return InvalidInput(
+        fmt::format("flags import: {} is not a flagd document (no \"flags\" object)", f.file));
+  }
+  json body = Body(f);
+  body["document"] = doc;
+  body["replace"] = f.replace;
+  ASSIGN_OR_RETURN(json r, ctx.Call("POST", std::string(kBase) + "/import", body));
+  Done(f, r,
+       fmt::format("imported {} flag(s) from {}{}", doc["flags"].size(), f.file,
+                   f.replace ? " (others removed)" : ""));
+  return Status::OK();
+}
+
+Status Export(CliContext& ctx, const FlagsFlags& f) {
+  ASSIGN_OR_RETURN(json doc, ctx.Call("GET", std::string(kBase) + "/export" + Query(f)));
+  std::string text = doc.dump(2) + "\n";
+  if (f.output.empty() || f.output == "-") {
+    std::fputs(text.c_str(), stdout);
+    return Status::OK();
+  }
+  std::ofstream out(f.output, std::ios::binary | std::ios::trunc);
+  if (!out)
+    return InvalidInput(
+        fmt::format("flags export: cannot write {}: {}", f.output, std::strerror(errno)));
+  out << text;
+  out.close();
+  if (!out) return IoError(fmt::format("flags export: writing {} failed", f.output));
+  std::fprintf(stderr, "exported %zu flag(s) to %s\n", doc.value("flags", json::object()).size(),
+               f.output.c_str());
+  return Status::OK();
+}
+
+Status Stale(CliContext& ctx, const FlagsFlags& f) {
+  if (f.days < 0)
+    return InvalidInput(fmt::format("flags stale: --days must be >= 0, got {}", f.days));
+  std::string q = Query(f);
+  q += fmt::format("{}days={}", q.empty() ? "?" : "&", f.days);
+  ASSIGN_OR_RETURN(json r, ctx.Call("GET", std::string(kBase) + "/stale" + q));
+  if (f.format == "json") {
+    PrintJson(r);
+    return Status::OK();
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const json& s : r.value("flags", json::array())) {
+    rows.push_back({s.value("key", ""), s.value("why", "")});
+  }
+  PrintTable({"KEY", "WHY"}, rows);
+  if (rows.empty()) std::printf("(no stale flags)\n");
+  return Status::OK();
+}
+
+}  // namespace
+
+void AddFlagsCommands(CLI::App& app, CliContext& ctx, int* rc) {
+  auto f = std::make_shared<FlagsFlags>();
+  auto* cmd = app.add_subcommand("flags", "Feature flags: list, change, roll out, audit");
+  cmd->require_subcommand(1);
+  // On the parent so they are accepted before or after the subcommand (fallthrough).
+  cmd->add_option("--env", f->env, "Environment (default: the project's default one)");
+  cmd->add_option("--comment", f->comment, "Why, recorded in the audit trail");
+  cmd->add_option("--format", f->format, "table or json")->check(CLI::IsMember({"table", "json"}));
+
+  auto run = [&ctx, f, rc](Status (*body)(CliContext&, const FlagsFlags&), std::string name) {
+    Status st;
+    if (!f->env.empty()) st = CheckName("environment", f->env);
+    if (st.ok()) st = body(ctx, *f);
+    *rc = st.ok() ? 0 : CliContext::Fail(st, "flags " + name);
+  };
+  auto key_arg = [f](CLI::App* sub) { sub->add_option("KEY", f->key, "Flag key")->required(); };
+
+  auto* list = cmd->add_subcommand("list", "Flags of the environment with state and lifecycle");
+  list->callback([run] { run(List, "list"); });
+
+  auto* get = cmd->add_subcommand("get", "One flag: definition and lifecycle");
+  key_arg(get);
+  get->callback([run] { run(Get, "get"); });
+
+  auto* set = cmd->add_subcommand("set", "Create or replace a flag (flagd JSON definition)");
+  key_arg(set);
+  set->add_option("--file", f->file, "File with the flag's definition");
+  set->add_option("--json", f->json_text, "The definition inline");
+  set->callback([run] { run(Set, "set"); });
+
+  auto* enable = cmd->add_subcommand("enable", "Enable a flag");
+  key_arg(enable);
+  enable->callback([run] {
+    run([](CliContext& c, const FlagsFlags& fl) { return Toggle(c, fl, true); }, "enable");
+  });
+  auto* disable = cmd->add_subcommand("disable", "Disable a flag (clients use their defaults)");
+  key_arg(disable);
+  disable->callback([run] {
+    run([](CliContext& c, const FlagsFlags& fl) { return Toggle(c, fl, false); }, "disable");
+  });
+
+  auto* rollout = cmd->add_subcommand("rollout", "Serve the on variant to PERCENT% of users");
+  key_arg(rollout);
+  rollout->add_option("PERCENT", f->percent, "0..100")->required();
+  rollout->callback([run] { run(Rollout, "rollout"); });
+
+  auto* target = cmd->add_subcommand("target", "Serve a variant to users with attr=value");
+  key_arg(target);
+  target->add_option("--add", f->add, "attr=value (repeatable)");
+  target->add_option("--variant", f->variant, "Variant to serve (default: the on variant)");
+  target->callback([run] { run(Target, "target"); });
+
+  auto* history = cmd->add_subcommand("history", "Audit trail of a flag: who, when, before, after");
+  key_arg(history);
+  history->add_option("--limit", f->limit, "Only the last N changes");
+  history->callback([run] { run(History, "history"); });
+
+  auto* import = cmd->add_subcommand("import", "Import a flagd JSON document");
+  import->add_option("FILE", f->file, "flagd JSON file")->required();
+  import->add_flag("--replace", f->replace, "Delete flags that are not in the file");
+  import->callback([run] { run(Import, "import");
+});
+
+auto* exp = cmd->add_subcommand("export", "Print the environment as a flagd JSON document");
+exp->add_option("-o,--output", f->output, "Write to FILE instead of stdout");
+exp->callback([run] { run(Export, "export"); });
+
+auto* stale = cmd->add_subcommand("stale", "Flags fully rolled out or not evaluated for N days");
+stale->add_option("--days", f->days, "N (default 30)");
+stale->callback([run] { run(Stale, "stale"); });
+}  // namespace slipway::cli
+
+}  // namespace slipway::cli

@@ -1,0 +1,27 @@
+// `slipway flags ...`: feature flags of the running project through the daemon's admin API
+// (/api/v1/flags, see flags/admin_handler.h).
+//
+//   flags list | get KEY | set KEY (--file F | --json '{..}') | enable KEY | disable KEY |
+//         rollout KEY PERCENT | target KEY --add attr=value [--variant V] | history KEY |
+//         import FILE [--replace] | export [-o FILE] | stale [--days N]
+//   every one with --env E (default: the project's default environment), --comment C and
+//   --format table|json.
+//
+// Input is checked here before anything is sent (a missing file, invalid JSON, a percent
+// outside 0..100, a target without '=' exit 2 with one line and change nothing); the daemon
+// validates the definitions themselves and refuses an invalid change the same way. Changes are
+// recorded with the caller's user name as the actor.
+//
+// Registered once on the root CLI11 app; callbacks run on the main thread and store the exit
+// code in *rc.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+
+namespace slipway::cli {
+
+void AddFlagsCommands(CLI::App& app, CliContext& ctx, int* rc);
+
+}  // namespace slipway::cli

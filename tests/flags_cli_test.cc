@@ -1,0 +1,213 @@
+// Drives `slipway flags` end to end: a project whose x-slipway.flags points at a flagd file,
+// started with `up -d`, then every subcommand through the real binary. Checks the tables, the
+// JSON, the audit trail, and that refused changes (bad input or an invalid definition) leave the
+// flag set exactly as it was.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "harness.h"
+
+namespace slipway::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kFlags = R"({
+  "flags": {
+    "new-ui": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+    "color": {"state": "ENABLED", "variants": {"red": "#f00", "blue": "#00f"},
+              "defaultVariant": "red"}
+  }
+})";
+
+class FlagsCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    p_ = std::make_unique<Project>(R"(services:
+  idle:
+    command: ["sleep", "300"]
+x-slipway:
+  flags: flags.json
+)");
+    p_->Write("flags.json", kFlags);
+    CmdResult up = p_->Slipway({"up", "-d"});
+    ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  }
+
+  CmdResult Flags(std::vector<std::string> args) {
+    args.insert(args.begin(), "flags");
+    return p_->Slipway(args, std::chrono::seconds(30), {"SLIPWAY_ACTOR=alice"});
+  }
+  json FlagsJson(std::vector<std::string> args) {
+    args.push_back("--format");
+    args.push_back("json");
+    CmdResult r = Flags(args);
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+    json j = json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
+    return j;
+  }
+  json Export() {
+    CmdResult r = Flags({"export"});
+    EXPECT_EQ(r.rc, 0) << r.err;
+    return json::parse(r.out, nullptr, false);
+  }
+  // A refused command: exit 2, exactly one line on stderr that contains `what`, nothing changed.
+  void ExpectRefused(const std::vector<std::string>& args, const std::string& what) {
+    json before = Export();
+    CmdResult r = Flags(args);
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(Export(), before);
+  }
+
+  std::unique_ptr<Project> p_;
+};
+
+TEST_F(FlagsCliTest, ListGetAndToggles) {
+  CmdResult list = Flags({"list"});
+  ASSERT_EQ(list.rc, 0) << list.err;
+  EXPECT_NE(list.out.find("KEY"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("new-ui"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("color"), std::string::npos) << list.out;
+  json lj = FlagsJson({"list"});
+  ASSERT_EQ(lj["flags"].size(), 2u) << lj;
+  EXPECT_EQ(lj["environment"], "default");
+
+  json g = FlagsJson({"get", "color"});
+  EXPECT_EQ(g["key"], "color");
+  EXPECT_EQ(g["definition"]["defaultVariant"], "red");
+  CmdResult gt = Flags({"get", "color"});
+  EXPECT_NE(gt.out.find("\"#00f\""), std::string::npos) << gt.out;
+  CmdResult missing = Flags({"get", "nope"});
+  EXPECT_NE(missing.rc, 0);
+  EXPECT_NE(missing.err.find("nope"), std::string::npos) << missing.err;
+
+  CmdResult off = Flags({"disable", "new-ui", "--comment", "incident 42"});
+  ASSERT_EQ(off.rc, 0) << off.err;
+  EXPECT_EQ(FlagsJson({"get", "new-ui"})["definition"]["state"], "DISABLED");
+  ASSERT_EQ(Flags({"enable", "new-ui"}).rc, 0);
+  EXPECT_EQ(FlagsJson({"get", "new-ui"})["definition"]["state"], "ENABLED");
+
+  // The audit trail names who, why, and the whole before/after.
+  CmdResult h = Flags({"history", "new-ui"});
+  ASSERT_EQ(h.rc, 0) << h.err;
+  EXPECT_NE(h.out.find("alice"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("disable"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("\"incident 42\""), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("before: {"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("after:  {"), std::string::npos) << h.out;
+  json hj = FlagsJson({"history", "new-ui"});
+  ASSERT_EQ(hj.size(), 3u) << hj;  // oldest first: seed, disable, enable
+  EXPECT_EQ(hj[0]["action"], "seed");
+  EXPECT_EQ(hj[2]["action"], "enable");
+  const json& dis = hj[1];
+  EXPECT_EQ(dis["action"], "disable");
+  EXPECT_EQ(dis["actor"], "alice");
+  EXPECT_EQ(dis["comment"], "incident 42");
+  EXPECT_EQ(dis["before"]["state"], "ENABLED");
+  EXPECT_EQ(dis["after"]["state"], "DISABLED");
+  json last = FlagsJson({"history", "new-ui", "--limit", "1"});
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0]["action"], "enable");
+}
+
+TEST_F(FlagsCliTest, RolloutTargetSetAndRefusals) {
+  ASSERT_EQ(Flags({"rollout", "new-ui", "25", "--comment", "first quarter"}).rc, 0);
+  json def = FlagsJson({"get", "new-ui"})["definition"];
+  EXPECT_NE(def["targeting"].dump().find("fractional"), std::string::npos) << def;
+  CmdResult list = Flags({"list"});
+  EXPECT_NE(list.out.find("rollout on 25%/off 75%"), std::string::npos) << list.out;
+
+  ASSERT_EQ(
+      Flags({"target", "new-ui", "--add", "email=ann@corp.io", "--add", "email=bob@corp.io"}).rc,
+      0);
+  def = FlagsJson({"get", "new-ui"})["definition"];
+  EXPECT_NE(def["targeting"].dump().find("bob@corp.io"), std::string::npos) << def;
+  ASSERT_EQ(Flags({"target", "color", "--add", "tier=gold", "--variant", "blue"}).rc, 0);
+  EXPECT_NE(FlagsJson({"get", "color"})["definition"]["targeting"].dump().find("gold"),
+            std::string::npos);
+
+  ASSERT_EQ(
+      Flags({"set", "limit", "--json",
+             R"({"state":"ENABLED","variants":{"low":10,"high":100},"defaultVariant":"low"})"})
+          .rc,
+      0);
+  EXPECT_EQ(FlagsJson({"get", "limit"})["definition"]["variants"]["high"], 100);
+  p_->Write("def.json", R"({"state":"ENABLED","variants":{"a":"x","b":"y"},"defaultVariant":"b"})");
+  ASSERT_EQ(Flags({"set", "letters", "--file", "def.json"}).rc, 0);
+  EXPECT_EQ(FlagsJson({"get", "letters"})["definition"]["defaultVariant"], "b");
+
+  ExpectRefused({"rollout", "new-ui", "101"}, "0..100");
+  ExpectRefused({"rollout", "new-ui", "-5"}, "0..100");
+  ExpectRefused({"rollout", "new-ui", "half"}, "half");
+  ExpectRefused({"target", "new-ui", "--add", "noequals"}, "noequals");
+  ExpectRefused({"target", "new-ui", "--add", "email=x", "--variant", "purple"}, "purple");
+  ExpectRefused({"set", "x", "--json", "{not json"}, "not valid JSON");
+  ExpectRefused({"set", "x", "--file", "missing.json"}, "missing.json");
+  ExpectRefused({"set", "x"}, "--file");
+  ExpectRefused({"set", "color", "--json", R"({"state":"ON","variants":{"a":1}})"}, "state");
+  ExpectRefused({"set", "color", "--json",
+                 R"({"state":"ENABLED","variants":{"a":1},"defaultVariant":"zzz"})"},
+                "zzz");
+  ExpectRefused({"import", "missing.json"}, "missing.json");
+  ExpectRefused({"stale", "--days", "-1"}, "--days");
+  // The refused set left color as it was.
+  EXPECT_EQ(FlagsJson({"get", "color"})["definition"]["variants"]["red"], "#f00");
+}
+
+TEST_F(FlagsCliTest, ExportImportStale) {
+  std::filesystem::path out = p_->dir() / "exported.json";
+  CmdResult e = Flags({"export", "-o", out.string()});
+  ASSERT_EQ(e.rc, 0) << e.err;
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json doc = json::parse(ss.str(), nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << ss.str();
+  ASSERT_TRUE(doc["flags"].contains("new-ui")) << doc;
+  EXPECT_EQ(doc["flags"]["color"]["defaultVariant"], "red");
+
+  // Import a document with one flag changed and one removed: merge keeps the other, --replace
+  // drops it.
+  doc["flags"].erase("new-ui");
+  doc["flags"]["color"]["defaultVariant"] = "blue";
+  p_->Write("import.json", doc.dump());
+  CmdResult imp = Flags({"import", "import.json", "--comment", "sync"});
+  ASSERT_EQ(imp.rc, 0) << imp.err;
+  EXPECT_EQ(FlagsJson({"list"})["flags"].size(), 2u);
+  EXPECT_EQ(FlagsJson({"get", "color"})["definition"]["defaultVariant"], "blue");
+  ASSERT_EQ(Flags({"import", "import.json", "--replace"}).rc, 0);
+  json after = FlagsJson({"list"});
+  ASSERT_EQ(after["flags"].size(), 1u) << after;
+  EXPECT_EQ(after["flags"][0]["key"], "color");
+  p_->Write("notflagd.json", R"({"hello": 1})");
+  ExpectRefused({"import", "notflagd.json"}, "flagd");
+
+  // Nothing was evaluated: every flag is stale; the table and JSON say why.
+  json stale = FlagsJson({"stale", "--days", "7"});
+  ASSERT_EQ(stale["flags"].size(), 1u) << stale;
+  EXPECT_EQ(stale["days"], 7);
+  CmdResult st = Flags({"stale"});
+  ASSERT_EQ(st.rc, 0) << st.err;
+  EXPECT_NE(st.out.find("color"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("WHY"), std::string::npos) << st.out;
+}
+
+TEST(FlagsCliNoDaemonTest, SaysTheProjectIsNotRunning) {
+  Project p("services:\n  idle:\n    command: [\"sleep\", \"300\"]\n");
+  CmdResult r = p.Slipway({"flags", "list"});
+  EXPECT_EQ(r.rc, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("not running"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace slipway::testing
