@@ -178,6 +178,43 @@ int RunReleases(CliContext& ctx, const std::string& service, const std::string& 
   return 0;
 }
 
+// `maintenance` alone lists services in maintenance; `on|off SERVICE` switches one.
+int RunMaintenance(CliContext& ctx, const std::vector<std::string>& args,
+                   const std::string& message) {
+  if (args.empty()) {
+    auto r = ctx.Call("GET", "/api/v1/maintenance");
+    if (!r.ok()) return CliContext::Fail(r.status(), "maintenance");
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [service, msg] : r->items()) rows.push_back({service, msg.get<std::string>()});
+    if (rows.empty()) {
+      std::printf("no service is in maintenance\n");
+    } else {
+      PrintTable({"SERVICE", "MESSAGE"}, rows);
+    }
+    return 0;
+  }
+  if (args.size() != 2 || (args[0] != "on" && args[0] != "off")) {
+    return CliContext::Fail(InvalidInput("expected `maintenance on|off SERVICE`"), "maintenance");
+  }
+  auto project = ctx.Project();
+  if (!project.ok()) return CliContext::Fail(project.status());
+  if (!(*project)->services.count(args[1])) {
+    return CliContext::Fail(InvalidInput("no service \"" + args[1] + "\" in the project"),
+                            "maintenance");
+  }
+  json body = {{"service", args[1]}, {"on", args[0] == "on"}};
+  if (!message.empty()) body["message"] = message;
+  auto r = ctx.Call("POST", "/api/v1/maintenance", body);
+  if (!r.ok()) return CliContext::Fail(r.status(), "maintenance");
+  if (r->value("maintenance", false)) {
+    std::printf("%s: in maintenance (503 with Retry-After; its health path still answers)\n",
+                args[1].c_str());
+  } else {
+    std::printf("%s: serving traffic\n", args[1].c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc) {
@@ -207,6 +244,14 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc) {
   crl->callback([&ctx, rl_service, rl_format, rc] {
     *rc = RunReleases(ctx, *rl_service, *rl_format);
   });
+
+  auto m_args = std::make_shared<std::vector<std::string>>();
+  auto m_message = std::make_shared<std::string>();
+  auto* cm = app.add_subcommand(
+      "maintenance", "Answer a service's requests with 503 (on|off SERVICE; alone: list)");
+  cm->add_option("args", *m_args, "on|off SERVICE");
+  cm->add_option("--message", *m_message, "Text shown to clients while in maintenance");
+  cm->callback([&ctx, m_args, m_message, rc] { *rc = RunMaintenance(ctx, *m_args, *m_message); });
 }
 
 }  // namespace slipway::cli

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -18,6 +19,7 @@
 
 #include "alerts/service.h"
 #include "api/api.h"
+#include "daemon/routes.h"
 #include "deploy/deploy_api.h"
 #include "deploy/deployer.h"
 #include "deploy/releases.h"
@@ -117,55 +119,6 @@ Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& list
   return fd;
 }
 
-// Published ports of running services become proxy listeners routing to their ready
-// instances: one instance set per group (release). Without a deploy's plan the primary set
-// gets all the traffic and the others (a new set warming up, an old one kept warm) none.
-using Plans = std::map<std::string, deploy::TrafficPlan>;
-std::shared_ptr<const proxy::RouteTable> BuildRoutes(const config::Project& project,
-                                                     const engine::Engine& engine,
-                                                     uint64_t version, const Plans& plans) {
-  auto table = std::make_shared<proxy::RouteTable>();
-  table->version = version;
-  for (const engine::ServiceEndpoints& ep : engine.Endpoints()) {
-    auto it = project.services.find(ep.service);
-    if (it == project.services.end() || !ep.started) continue;
-    const config::Service& svc = it->second;
-    for (const config::PortMapping& port : svc.ports) {
-      if (port.published <= 0 || port.protocol != "tcp") continue;
-      proxy::Listener l;
-      l.host = port.host_ip.empty() ? "0.0.0.0" : port.host_ip;
-      l.port = port.published;
-      proxy::Route route;
-      route.service = svc.name;
-      if (svc.healthcheck.kind == config::Healthcheck::Kind::kHttp) {
-        route.health_path = svc.healthcheck.http_path;
-      }
-      auto plan = plans.find(svc.name);
-      if (plan != plans.end()) route.sticky_cookie = plan->second.sticky_cookie;
-      for (const engine::GroupEndpoints& g : ep.groups) {
-        proxy::InstanceSet set;
-        set.name = g.set;
-        set.weight = g.primary ? 100 : 0;
-        if (plan != plans.end()) {
-          auto w = plan->second.sets.find(g.set);
-          set.weight = w == plan->second.sets.end() ? 0 : w->second.weight;
-          set.draining = w != plan->second.sets.end() && w->second.draining;
-        }
-        for (const auto& [id, instance_port] : g.instances) {
-          proxy::Backend b;
-          b.id = id;
-          b.port = instance_port;
-          set.backends.push_back(std::move(b));
-        }
-        route.sets.push_back(std::move(set));
-      }
-      l.routes.push_back(std::move(route));
-      table->listeners.push_back(std::move(l));
-    }
-  }
-  return table;
-}
-
 class Daemon : public deploy::Traffic {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options), paths_(options.state_dir) {}
@@ -217,6 +170,7 @@ class Daemon : public deploy::Traffic {
     RETURN_IF_ERROR(StartFlags(project));
     engine_->SetProject(std::move(project));
     engine_->SetTopologyListener([this] { ScheduleRouteUpdate(); });
+    RETURN_IF_ERROR(LoadMaintenance());
     ASSIGN_OR_RETURN(releases_, deploy::ReleaseStore::Open(store_.get(), Clock::Real()));
     deployer_ = std::make_unique<deploy::Deployer>(loop_.get(), engine_.get(), releases_.get(),
                                                    this, config::CurrentEnviron());
@@ -242,6 +196,7 @@ class Daemon : public deploy::Traffic {
     };
     hooks.extra = [this](const http::Request& r, http::ResponseWriter& w) {
       if (deploy_api_->Handle(r, w)) return true;
+      if (HandleMaintenance(r, w)) return true;
       return alerting_ && alerting_->Handle(r, w);
     };
     api_ = std::make_unique<api::Api>(loop_.get(), engine_.get(), logs_.get(), store_.get(),
@@ -273,6 +228,80 @@ class Daemon : public deploy::Traffic {
     ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
     alerting_->Start();
     return WatchSignals();
+  }
+
+  // Maintenance mode survives daemon restarts: it is kept in the store's meta table.
+  static constexpr char kMaintenanceKey[] = "proxy.maintenance";
+
+  Status LoadMaintenance() {
+    ASSIGN_OR_RETURN(std::optional<std::string> saved, store_->GetMeta(kMaintenanceKey));
+    if (!saved) return Status::OK();
+    nlohmann::json j = nlohmann::json::parse(*saved, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) return Status::OK();  // unreadable: start without maintenance
+    for (const auto& [service, message] : j.items()) {
+      if (message.is_string()) maintenance_[service] = message.get<std::string>();
+    }
+    return Status::OK();
+  }
+
+  // POST /api/v1/maintenance {service, on, message}; GET /api/v1/maintenance lists it.
+  bool HandleMaintenance(const http::Request& req, http::ResponseWriter& w) {
+    if (req.Path() != "/api/v1/maintenance") return false;
+    if (req.method == "GET") {
+      w.Send(api::JsonResponse(200, nlohmann::json(maintenance_)));
+      return true;
+    }
+    if (req.method != "POST") return false;
+    nlohmann::json body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr,
+                                                /*allow_exceptions=*/false);
+    if (!body.is_object() || !body.value("service", nlohmann::json()).is_string() ||
+        !body.value("on", nlohmann::json()).is_boolean()) {
+      w.Send(api::ErrorResponse(InvalidInput("maintenance: expected {service, on, message}")));
+      return true;
+    }
+    const std::string service = body["service"].get<std::string>();
+    const config::Project& project = engine_->project();
+    auto svc = project.services.find(service);
+    if (svc == project.services.end()) {
+      w.Send(api::ErrorResponse(InvalidInput("maintenance: no service \"" + service + "\"")));
+      return true;
+    }
+    bool routed = std::any_of(svc->second.ports.begin(), svc->second.ports.end(),
+                              [](const config::PortMapping& p) { return p.published > 0; }) ||
+                  std::any_of(project.routes.begin(), project.routes.end(),
+                              [&](const config::RouteSettings& r) { return r.service == service; });
+    if (!routed) {
+      w.Send(api::ErrorResponse(InvalidInput(
+          "maintenance: service \"" + service +
+          "\" publishes no port and has no route, so no request reaches it through the proxy")));
+      return true;
+    }
+    Maintenance next = maintenance_;
+    if (body["on"].get<bool>()) {
+      std::string message = body.value("message", "");
+      if (message.empty()) message = "Down for maintenance. Please try again shortly.";
+      next[service] = message;
+    } else {
+      next.erase(service);
+    }
+    if (Status st = store_->SetMeta(kMaintenanceKey, nlohmann::json(next).dump()); !st.ok()) {
+      w.Send(api::ErrorResponse(st));
+      return true;
+    }
+    maintenance_ = std::move(next);
+    if (Status st = ApplyRoutes(); !st.ok()) {
+      w.Send(api::ErrorResponse(st));
+      return true;
+    }
+    store::Event ev;
+    ev.service = service;
+    ev.kind = maintenance_.count(service) ? "maintenance-on" : "maintenance-off";
+    ev.message = maintenance_.count(service) ? maintenance_[service] : "";
+    if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+    nlohmann::json out = {{"service", service}, {"maintenance", maintenance_.count(service) > 0}};
+    if (maintenance_.count(service)) out["message"] = maintenance_[service];
+    w.Send(api::JsonResponse(200, out));
+    return true;
   }
 
   // Feature flags: the store is seeded from x-slipway.flags, OFREP is served with read tokens
@@ -347,7 +376,8 @@ class Daemon : public deploy::Traffic {
   }
 
   Status ApplyRoutes() {
-    return proxy_->Apply(BuildRoutes(engine_->project(), *engine_, ++route_version_, plans_));
+    return proxy_->Apply(BuildRoutes(engine_->project(), engine_->Endpoints(), ++route_version_,
+                                     plans_, maintenance_));
   }
 
   // deploy::Traffic: weights take effect when Apply() returns (every worker switched).
@@ -398,6 +428,7 @@ class Daemon : public deploy::Traffic {
   std::unique_ptr<deploy::DeployApi> deploy_api_;
   std::unique_ptr<alerts::AlertingService> alerting_;
   Plans plans_;
+  Maintenance maintenance_;
   std::unique_ptr<http::HttpServer> unix_server_;
   std::unique_ptr<http::HttpServer> tcp_server_;
 };

@@ -445,7 +445,9 @@ void ClientConn::StartExchange(std::string_view buf) {
   }
   const Route& route = listener.routes[ex.route];
   std::string_view path = parser_.target().substr(0, parser_.target().find('?'));
-  if (route.maintenance && path != route.health_path) {
+  // The health path is the app's own: compare it with what the app would receive.
+  if (route.maintenance && (route.strip_prefix ? StripPrefix(path, route.path_prefix)
+                                               : std::string(path)) != route.health_path) {
     std::string extra = "Retry-After: " + std::to_string(opt.retry_after_seconds) + "\r\n";
     std::string msg = route.maintenance_message.empty()
                           ? "This service is down for maintenance."

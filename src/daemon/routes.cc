@@ -1,0 +1,90 @@
+#include "daemon/routes.h"
+
+namespace slipway::daemon {
+namespace {
+
+proxy::Route ServiceRoute(const config::Service& svc, const engine::ServiceEndpoints& ep,
+                          const Plans& plans, const Maintenance& maintenance) {
+  proxy::Route route;
+  route.service = svc.name;
+  if (svc.healthcheck.kind == config::Healthcheck::Kind::kHttp) {
+    route.health_path = svc.healthcheck.http_path;
+  }
+  if (auto m = maintenance.find(svc.name); m != maintenance.end()) {
+    route.maintenance = true;
+    route.maintenance_message = m->second;
+  }
+  auto plan = plans.find(svc.name);
+  if (plan != plans.end()) route.sticky_cookie = plan->second.sticky_cookie;
+  for (const engine::GroupEndpoints& g : ep.groups) {
+    proxy::InstanceSet set;
+    set.name = g.set;
+    set.weight = g.primary ? 100 : 0;
+    if (plan != plans.end()) {
+      auto w = plan->second.sets.find(g.set);
+      set.weight = w == plan->second.sets.end() ? 0 : w->second.weight;
+      set.draining = w != plan->second.sets.end() && w->second.draining;
+    }
+    for (const auto& [id, instance_port] : g.instances) {
+      proxy::Backend b;
+      b.id = id;
+      b.port = instance_port;
+      set.backends.push_back(std::move(b));
+    }
+    route.sets.push_back(std::move(set));
+  }
+  return route;
+}
+
+}  // namespace
+
+std::shared_ptr<const proxy::RouteTable> BuildRoutes(
+    const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,
+    uint64_t version, const Plans& plans, const Maintenance& maintenance) {
+  // Listeners keyed by "host:port" so published ports and routes on the same port merge;
+  // std::map keeps the table's order stable across rebuilds.
+  std::map<std::string, proxy::Listener> listeners;
+  auto listener = [&](const std::string& host, int port) -> proxy::Listener& {
+    proxy::Listener l;
+    l.host = host.empty() ? "0.0.0.0" : host;
+    l.port = port;
+    auto [it, _] = listeners.emplace(proxy::ListenerKey(l), std::move(l));
+    return it->second;
+  };
+  std::map<std::string, proxy::Route> running;  // service → its route, when started
+  for (const engine::ServiceEndpoints& ep : endpoints) {
+    auto it = project.services.find(ep.service);
+    if (it == project.services.end() || !ep.started) continue;
+    running.emplace(ep.service, ServiceRoute(it->second, ep, plans, maintenance));
+  }
+  for (const auto& [name, route] : running) {
+    for (const config::PortMapping& port : project.services.at(name).ports) {
+      if (port.published <= 0 || port.protocol != "tcp") continue;
+      listener(port.host_ip, port.published).routes.push_back(route);
+    }
+  }
+  // A route whose service is not running answers 503 rather than falling through to
+  // another route's service: the listener exists as soon as any of its services runs.
+  for (const config::RouteSettings& rs : project.routes) {
+    proxy::Route route;
+    if (auto r = running.find(rs.service); r != running.end()) {
+      route = r->second;
+    } else {
+      route.service = rs.service;
+    }
+    route.host = rs.host;
+    route.path_prefix = rs.path;
+    route.strip_prefix = rs.strip_prefix;
+    listener(rs.listen_host, rs.listen_port).routes.push_back(std::move(route));
+  }
+  auto table = std::make_shared<proxy::RouteTable>();
+  table->version = version;
+  for (auto& [key, l] : listeners) {
+    bool any_running = false;
+    for (const proxy::Route& r : l.routes) any_running |= running.count(r.service) > 0;
+    if (any_running) table->listeners.push_back(std::move(l));
+  }
+  return table;
+}
+
+}  // namespace slipway::daemon

@@ -1,0 +1,33 @@
+// The proxy's route table, built from the project and what the engine runs.
+//
+// Every published port of a running service becomes a listener whose catch-all route goes to
+// that service; each `x-slipway.routes` entry adds a (host, path prefix) route to its
+// listener, so several services can share one port. A route's instance sets are the
+// service's groups (releases): without a deploy's plan the primary set gets all the traffic;
+// with one, the plan's weights and draining flags. Maintenance mode is per service and
+// applies to every route of that service.
+//
+// Pure function of its inputs; the daemon calls it on its control loop thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/project.h"
+#include "deploy/traffic.h"
+#include "engine/engine.h"
+#include "proxy/route_table.h"
+
+namespace slipway::daemon {
+
+using Plans = std::map<std::string, deploy::TrafficPlan>;   // by service
+using Maintenance = std::map<std::string, std::string>;      // service → message
+
+std::shared_ptr<const proxy::RouteTable> BuildRoutes(
+    const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,
+    uint64_t version, const Plans& plans, const Maintenance& maintenance);
+
+}  // namespace slipway::daemon
