@@ -96,11 +96,13 @@ Strategy StrategyOf(const config::Project&, const config::Service& s) {
   Strategy st;
   const std::string where = "services." + s.name + ".x-slipway.deploy";
   if (!d.smoke.empty()) {
-    st.unmapped.push_back(where + ".smoke: not run in the cluster (add a Job metric to the "
+    st.unmapped.push_back(where +
+                          ".smoke: not run in the cluster (add a Job metric to the "
                           "Rollout's AnalysisTemplate)");
   }
   if (!d.pre_hook.empty() || !d.post_hook.empty()) {
-    st.unmapped.push_back(where + ".hooks: not run in the cluster (Argo CD PreSync/PostSync "
+    st.unmapped.push_back(where +
+                          ".hooks: not run in the cluster (Argo CD PreSync/PostSync "
                           "hook Jobs do this)");
   }
   if (d.strategy == "recreate") st.kind = Strategy::Kind::kRecreate;
@@ -114,7 +116,8 @@ Strategy StrategyOf(const config::Project&, const config::Service& s) {
     st.kind = Strategy::Kind::kCanary;
     for (int w : d.steps) st.steps.push_back({w, d.step_duration});
     if (!d.sticky_cookie.empty()) {
-      st.unmapped.push_back(where + ".sticky_cookie: a Rollout without a traffic router does "
+      st.unmapped.push_back(where +
+                            ".sticky_cookie: a Rollout without a traffic router does "
                             "not pin clients to a set");
     }
   }
@@ -126,11 +129,13 @@ Strategy StrategyOf(const config::Project&, const config::Service& s) {
                          AtMost(a.max_error_rate), interval, 0});
   st.analysis.push_back({"p95_latency", or_nan(LatencyQuantileQuery(s.name, kSetArg, 0.95)),
                          AtMost(static_cast<double>(a.max_p95.count()) / 1000.0), interval, 0});
-  st.unmapped.push_back(where + ".analysis: p95_factor (relative to the old set), min_requests "
+  st.unmapped.push_back(where +
+                        ".analysis: p95_factor (relative to the old set), min_requests "
                         "and health_failures have no AnalysisTemplate equivalent (the template "
                         "checks max_error_rate and max_p95; unready pods stop the Rollout)");
   if (a.window < Duration(30'000)) {
-    st.unmapped.push_back(where + ".analysis.window: measured every 30s in the cluster "
+    st.unmapped.push_back(where +
+                          ".analysis.window: measured every 30s in the cluster "
                           "(Prometheus rates need several scrapes)");
   }
   return st;
@@ -151,8 +156,8 @@ json RenderRollout(const ObjectMeta& m, const json& deployment, const Strategy& 
   json strategy = json::object();
   json analysis = {{"templates", json::array({{{"templateName", analysis_template}}})}};
   if (UsesSetArg(st)) {
-    analysis["args"] = json::array(
-        {{{"name", "set"}, {"valueFrom", {{"podTemplateHashValue", "Latest"}}}}});
+    analysis["args"] =
+        json::array({{{"name", "set"}, {"valueFrom", {{"podTemplateHashValue", "Latest"}}}}});
   }
   if (st.kind == Strategy::Kind::kBlueGreen) {
     json bg = json::object();
@@ -187,7 +192,8 @@ json RenderRollout(const ObjectMeta& m, const json& deployment, const Strategy& 
   spec["strategy"] = strategy;
   if (st.progress_deadline.count() > 0) {
     // Abort (back to the stable set) when the new pods are not ready in time, as Slipway does.
-    spec["progressDeadlineSeconds"] = std::max<long long>(1, (st.progress_deadline.count() + 999) / 1000);
+    spec["progressDeadlineSeconds"] =
+        std::max<long long>(1, (st.progress_deadline.count() + 999) / 1000);
     spec["progressDeadlineAbort"] = true;
   }
   r["spec"] = spec;
@@ -382,8 +388,7 @@ json RenderBackupCronJob(const ObjectMeta& m, const BackupSchedule& b, const jso
   if (!b.url_env.empty()) args.insert(args.end(), {"--url", "$(" + b.url_env + ")"});
   args.push_back("create");
   if (!b.database.empty()) args.push_back(b.database);
-  json tmpl = {{"metadata", {{"labels", Labels(m, "backup")}}},
-               {"spec", ToolPod(pod_spec, args)}};
+  json tmpl = {{"metadata", {{"labels", Labels(m, "backup")}}}, {"spec", ToolPod(pod_spec, args)}};
   cj["spec"] = {{"schedule", b.cron},
                 {"timeZone", "Etc/UTC"},  // Slipway's schedules are UTC
                 {"concurrencyPolicy", "Forbid"},

@@ -9,11 +9,10 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "config/project.h"
@@ -32,22 +31,21 @@ struct ObjectMeta {
 nlohmann::json Labels(const ObjectMeta& m, const std::string& component);
 nlohmann::json SelectorLabels(const ObjectMeta& m);
 // {name, namespace?, labels} for an object called `name`.
-nlohmann::json Metadata(const ObjectMeta& m, const std::string& name,
-                        const std::string& component);
+nlohmann::json Metadata(const ObjectMeta& m, const std::string& name, const std::string& component);
 
 // ---- Deploy strategies -------------------------------------------------------
 
 struct AnalysisMetric {
-  std::string name;      // the metric Slipway's own analysis reads, e.g. "error_rate"
-  std::string query;     // Prometheus query over the same metric names
-  std::string condition; // successCondition, e.g. "result[0] <= 0.05"
+  std::string name;       // the metric Slipway's own analysis reads, e.g. "error_rate"
+  std::string query;      // Prometheus query over the same metric names
+  std::string condition;  // successCondition, e.g. "result[0] <= 0.05"
   Duration interval{60'000};
   int failure_limit = 1;
 };
 
 struct CanaryStep {
-  int weight = 0;          // setWeight; 0 with a pause = pause only
-  Duration pause{0};       // 0 = no pause step; negative = pause until promoted
+  int weight = 0;     // setWeight; 0 with a pause = pause only
+  Duration pause{0};  // 0 = no pause step; negative = pause until promoted
 };
 
 struct Strategy {
@@ -103,7 +101,7 @@ struct Route {
   int listen_port = 0;  // Slipway's listener (an Ingress serves 80/443)
   std::string listen_host;  // "0.0.0.0" = every interface
   bool strip_prefix = false;
-  std::string where;    // "x-slipway.routes[2]", for notes
+  std::string where;  // "x-slipway.routes[2]", for notes
 };
 
 // x-slipway.routes, in declaration order.
@@ -120,18 +118,18 @@ nlohmann::json RenderIngress(const std::string& project, const std::string& name
 // long-running one first, then by name), and the Job reads the url from that variable
 // at run time (`--url $(VAR)`), so no credentials are written into the manifests.
 struct Migration {
-  std::string service;   // whose image runs `slipway migrate up`; "" = no owner found
-  std::string database;  // database name in x-slipway.databases
-  std::string url_env;   // the owner's variable holding the url ("" = use --db, not --url)
-  std::string dir;       // migrations folder as written (relative to the image's workdir)
-  std::string format;    // "" or "auto" = detect
+  std::string service;       // whose image runs `slipway migrate up`; "" = no owner found
+  std::string database;      // database name in x-slipway.databases
+  std::string url_env;       // the owner's variable holding the url ("" = use --db, not --url)
+  std::string dir;           // migrations folder as written (relative to the image's workdir)
+  std::string format;        // "" or "auto" = detect
   std::string lock_timeout;  // "" = default; else Go-style ("2m")
-  bool sqlite = false;   // the url is a SQLite file (not shared between pods)
+  bool sqlite = false;       // the url is a SQLite file (not shared between pods)
 };
 
 struct BackupSchedule {
-  std::string name;      // names the CronJob: <service>-backup-<name> (the database)
-  std::string service;   // whose image runs `slipway backup create`; "" = no owner found
+  std::string name;     // names the CronJob: <service>-backup-<name> (the database)
+  std::string service;  // whose image runs `slipway backup create`; "" = no owner found
   std::string database;
   std::string cron;      // "0 3 * * *" (UTC)
   std::string url_env;   // as Migration::url_env

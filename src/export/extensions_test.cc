@@ -27,12 +27,12 @@ json Deployment(const std::string& name = "api") {
   d["apiVersion"] = "apps/v1";
   d["kind"] = "Deployment";
   d["metadata"] = Metadata(Meta(), name, "server");
-  d["spec"] = {{"replicas", 3},
-               {"minReadySeconds", 10},
-               {"selector", {{"matchLabels", SelectorLabels(Meta())}}},
-               {"strategy", {{"type", "RollingUpdate"}}},
-               {"template", {{"metadata", {{"labels", Labels(Meta(), "server")}}},
-                             {"spec", PodSpec()}}}};
+  d["spec"] = {
+      {"replicas", 3},
+      {"minReadySeconds", 10},
+      {"selector", {{"matchLabels", SelectorLabels(Meta())}}},
+      {"strategy", {{"type", "RollingUpdate"}}},
+      {"template", {{"metadata", {{"labels", Labels(Meta(), "server")}}}, {"spec", PodSpec()}}}};
   return d;
 }
 
@@ -40,10 +40,10 @@ Strategy Canary() {
   Strategy st;
   st.kind = Strategy::Kind::kCanary;
   st.steps = {{10, Duration(30'000)}, {50, Duration(120'000)}, {100, Duration(0)}};
-  st.analysis = {{"error_rate", ErrorRateQuery("api", "canary"), "result[0] <= 0.05",
-                  Duration(60'000), 2},
-                 {"p99_latency", LatencyQuantileQuery("api", "canary", 0.99), "result[0] <= 0.5",
-                  Duration(30'000), 1}};
+  st.analysis = {
+      {"error_rate", ErrorRateQuery("api", "canary"), "result[0] <= 0.05", Duration(60'000), 2},
+      {"p99_latency", LatencyQuantileQuery("api", "canary", 0.99), "result[0] <= 0.5",
+       Duration(30'000), 1}};
   return st;
 }
 
@@ -118,13 +118,13 @@ TEST(ExtensionsTest, ToolJobsRunSlipwayWithoutProbesOrPorts) {
   mig.dir = "db/migrations";
   mig.format = "dbmate";
   mig.lock_timeout = "2m";
-  EXPECT_EQ(RenderMigrationJob(Meta(), mig, PodSpec())["spec"]["template"]["spec"]["containers"]
-                [0]["args"],
+  EXPECT_EQ(RenderMigrationJob(Meta(), mig,
+                               PodSpec())["spec"]["template"]["spec"]["containers"][0]["args"],
             json::array({"migrate", "--url", "$(DATABASE_URL)", "--dir", "db/migrations",
                          "--migrations-format", "dbmate", "--lock-timeout", "2m", "up"}));
   mig.url_env = "";
-  EXPECT_EQ(RenderMigrationJob(Meta(), mig, PodSpec())["spec"]["template"]["spec"]["containers"]
-                [0]["args"],
+  EXPECT_EQ(RenderMigrationJob(Meta(), mig,
+                               PodSpec())["spec"]["template"]["spec"]["containers"][0]["args"],
             json::array({"migrate", "--db", "main", "--lock-timeout", "2m", "up"}));
   EXPECT_FALSE(c.contains("readinessProbe"));
   EXPECT_FALSE(c.contains("ports"));
@@ -188,8 +188,7 @@ TEST(ExtensionsTest, StrategyFromDeploySettings) {
   json r = RenderRollout(Meta(), Deployment(), st, "api", "api-preview", "api-analysis");
   const json& bg = r["spec"]["strategy"]["blueGreen"];
   EXPECT_EQ(bg["scaleDownDelaySeconds"], 300);
-  EXPECT_EQ(bg["postPromotionAnalysis"]["args"][0]["valueFrom"]["podTemplateHashValue"],
-            "Latest");
+  EXPECT_EQ(bg["postPromotionAnalysis"]["args"][0]["valueFrom"]["podTemplateHashValue"], "Latest");
   EXPECT_EQ(r["spec"]["progressDeadlineSeconds"], 60);
   json t = RenderAnalysisTemplate(Meta(), st, "http://prom:9090");
   EXPECT_EQ(t["spec"]["args"], json::parse(R"([{"name": "set"}])"));
@@ -209,7 +208,7 @@ TEST(ExtensionsTest, DatabaseOwnerIsTheServiceHoldingTheUrl) {
     s.environment = std::move(env);
     p.services[name] = s;
   };
-  svc("aaa-init", {{"DB", url}});           // one-shot: others wait for it to complete
+  svc("aaa-init", {{"DB", url}});  // one-shot: others wait for it to complete
   svc("api", {{"DATABASE_URL", url}});
   svc("db", {{"POSTGRES_PASSWORD", "pw"}});
   config::Dependency dep;

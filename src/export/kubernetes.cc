@@ -24,9 +24,9 @@ namespace {
 // Apply order: configuration first, then one-shot and migration jobs, workloads,
 // their Services, routes, schedules.
 int KindRank(const std::string& kind) {
-  static const char* kOrder[] = {"ConfigMap", "Secret",     "Job",     "AnalysisTemplate",
-                                 "Deployment", "Rollout",   "Service", "Ingress",
-                                 "CronJob"};
+  static const char* kOrder[] = {"ConfigMap",        "Secret",     "Job",
+                                 "AnalysisTemplate", "Deployment", "Rollout",
+                                 "Service",          "Ingress",    "CronJob"};
   for (int i = 0; i < static_cast<int>(std::size(kOrder)); ++i) {
     if (kind == kOrder[i]) return i;
   }
@@ -72,11 +72,13 @@ json RollingUpdate(const Service& s, Notes* notes) {
     ru["maxUnavailable"] = step;
   }
   if (u.delay.count() > 0) {
-    notes->push_back(where + ".delay: Kubernetes has no pause between batches (minReadySeconds "
+    notes->push_back(where +
+                     ".delay: Kubernetes has no pause between batches (minReadySeconds "
                      "is the closest; use --rollouts argo for paced steps)");
   }
   if (u.failure_action == "rollback") {
-    notes->push_back(where + ".failure_action: rollback: a Deployment stops a failed rollout "
+    notes->push_back(where +
+                     ".failure_action: rollback: a Deployment stops a failed rollout "
                      "but does not roll back (kubectl rollout undo, or --rollouts argo)");
   } else if (u.failure_action == "continue") {
     notes->push_back(where + ".failure_action: continue: a Deployment always waits for ready pods");
@@ -122,8 +124,9 @@ class Exporter {
     ExportRoutes();
     ExportMigrationsAndBackups();
     if (o_.rollouts == Rollouts::kArgo && !any_rollout_) {
-      notes_.push_back("--rollouts argo: no service uses a blue-green or canary strategy; "
-                       "every service stays a Deployment");
+      notes_.push_back(
+          "--rollouts argo: no service uses a blue-green or canary strategy; "
+          "every service stays a Deployment");
     }
     for (const std::string& w : p_.warnings) notes_.push_back(w);
 
@@ -171,8 +174,10 @@ class Exporter {
       } else if (!s.image.empty()) {
         images_[name] = s.image;
         if (s.build) {
-          notes_.push_back("services." + name + ".build: Kubernetes does not build images; build "
-                           "and push " + s.image + " where the cluster can pull it");
+          notes_.push_back("services." + name +
+                           ".build: Kubernetes does not build images; build "
+                           "and push " +
+                           s.image + " where the cluster can pull it");
         }
       } else {
         missing.push_back(name);
@@ -181,11 +186,12 @@ class Exporter {
     if (!missing.empty()) {
       std::vector<std::string> flags;
       for (const std::string& m : missing) flags.push_back("--image " + m + "=REF");
-      return InvalidInput("export kubernetes: " + std::string(missing.size() == 1 ? "service " : "services ") +
-                          Join(missing, ", ") +
-                          (missing.size() == 1 ? " has" : " have") +
-                          " no image to run in the cluster (they run on the host here); set "
-                          "x-slipway.image: REF on each, or pass " + Join(flags, " "));
+      return InvalidInput(
+          "export kubernetes: " + std::string(missing.size() == 1 ? "service " : "services ") +
+          Join(missing, ", ") + (missing.size() == 1 ? " has" : " have") +
+          " no image to run in the cluster (they run on the host here); set "
+          "x-slipway.image: REF on each, or pass " +
+          Join(flags, " "));
     }
     return Status::OK();
   }
@@ -229,8 +235,8 @@ class Exporter {
       Add(Object("v1", "ConfigMap", Metadata(m, ConfigMapName(m), "config"), data, "data"));
     }
     if (!secret.empty()) {
-      json doc = Object("v1", "Secret", Metadata(m, EnvSecretName(m), "config"), secret,
-                        "stringData");
+      json doc =
+          Object("v1", "Secret", Metadata(m, EnvSecretName(m), "config"), secret, "stringData");
       doc["type"] = "Opaque";
       Add(doc);
       if (!o_.secret_values) UnwrittenSecret(EnvSecretName(m));
@@ -256,11 +262,11 @@ class Exporter {
                          " runs first under Argo CD (sync wave -1); plain kubectl apply "
                          "starts both at once");
       } else {
-        notes_.push_back(where + ": " +
-                         (d.condition == DependsCondition::kHealthy ? "service_healthy"
-                                                                    : "service_started") +
-                         ": Kubernetes does not order pods; " + s.name + " must retry until " +
-                         d.service + " is ready");
+        notes_.push_back(
+            where + ": " +
+            (d.condition == DependsCondition::kHealthy ? "service_healthy" : "service_started") +
+            ": Kubernetes does not order pods; " + s.name + " must retry until " + d.service +
+            " is ready");
       }
     }
   }
@@ -311,9 +317,8 @@ class Exporter {
 
     std::vector<std::string> services = ExportServices(s, m);
     Strategy st = StrategyOf(p_, s);
-    const bool rollout = o_.rollouts == Rollouts::kArgo &&
-                         (st.kind == Strategy::Kind::kBlueGreen ||
-                          st.kind == Strategy::Kind::kCanary);
+    const bool rollout = o_.rollouts == Rollouts::kArgo && (st.kind == Strategy::Kind::kBlueGreen ||
+                                                            st.kind == Strategy::Kind::kCanary);
     for (const std::string& n : st.unmapped) {
       // Analysis notes describe the AnalysisTemplate, which only a Rollout gets.
       if (rollout || n.find(".analysis") == std::string::npos) notes_.push_back(n);
@@ -348,7 +353,8 @@ class Exporter {
     if (st.kind == Strategy::Kind::kBlueGreen) {
       active = services.empty() ? "" : services.front();
       if (active.empty()) {
-        notes_.push_back(where + ": blue-green needs a published port for its active Service; "
+        notes_.push_back(where +
+                         ": blue-green needs a published port for its active Service; "
                          "rendered as a Deployment");
         Add(deployment);
         return Status::OK();
@@ -429,15 +435,14 @@ class Exporter {
                 {"port", pt.port},
                 {"protocol", pt.protocol == "udp" ? "UDP" : "TCP"},
                 {"targetPort", pt.target}};
-      json spec = {{"type", "ClusterIP"},
-                   {"selector", SelectorLabels(m)},
-                   {"ports", json::array({p})}};
+      json spec = {
+          {"type", "ClusterIP"}, {"selector", SelectorLabels(m)}, {"ports", json::array({p})}};
       json svc = Object("v1", "Service", Metadata(m, name, "server"), spec);
       objects_by_name_[name] = svc;
       Add(svc);
       names.push_back(name);
-      if (pt.protocol == "tcp") backends_.emplace(std::make_pair(s.name, pt.target),
-                                                  std::make_pair(name, pt.port));
+      if (pt.protocol == "tcp")
+        backends_.emplace(std::make_pair(s.name, pt.target), std::make_pair(name, pt.port));
     }
     if (!ports.empty()) {
       first_backend_[s.name] = {names.front(), ports.front().port};
@@ -502,7 +507,8 @@ class Exporter {
       std::pair<std::string, int> backend;
       if (auto it = backends_.find({r.service, r.port}); it != backends_.end()) {
         backend = it->second;
-      } else if (auto f = first_backend_.find(r.service); r.port == 0 && f != first_backend_.end()) {
+      } else if (auto f = first_backend_.find(r.service);
+                 r.port == 0 && f != first_backend_.end()) {
         backend = f->second;
       } else {
         notes_.push_back(r.where + ": service " + r.service +
@@ -511,13 +517,16 @@ class Exporter {
         continue;
       }
       if (!seen.insert({r.host, r.path}).second) {
-        notes_.push_back(r.where + ": the Ingress already routes host \"" + r.host +
-                         "\" path " + r.path + " (from another listener); left out");
+        notes_.push_back(r.where + ": the Ingress already routes host \"" + r.host + "\" path " +
+                         r.path + " (from another listener); left out");
         continue;
       }
       if (r.strip_prefix) {
-        notes_.push_back(r.where + ".strip_prefix: an Ingress has no portable prefix "
-                         "stripping; " + r.service + " receives the full path (ingress-nginx: "
+        notes_.push_back(r.where +
+                         ".strip_prefix: an Ingress has no portable prefix "
+                         "stripping; " +
+                         r.service +
+                         " receives the full path (ingress-nginx: "
                          "a regex path with nginx.ingress.kubernetes.io/rewrite-target; Traefik: "
                          "a StripPrefix middleware)");
       }
@@ -565,7 +574,8 @@ class Exporter {
       if (!pod) continue;
       Add(RenderMigrationJob(Meta(p_.services.at(mig.service)), mig, *pod));
       if (mig.sqlite) {
-        notes_.push_back("x-slipway.databases." + mig.database + ": SQLite is a file in one "
+        notes_.push_back("x-slipway.databases." + mig.database +
+                         ": SQLite is a file in one "
                          "pod; the migration Job and the service's pods do not share it (mount "
                          "one PersistentVolumeClaim in both, or use PostgreSQL)");
       }
@@ -578,13 +588,15 @@ class Exporter {
       any_backup = true;
     }
     if (any_backup) {
-      notes_.push_back("x-slipway.backups.dir: the CronJob's pod writes the backups (and "
-                       "their catalog under .slipway) into its own file system; mount a "
-                       "PersistentVolumeClaim there or they are lost with the pod");
+      notes_.push_back(
+          "x-slipway.backups.dir: the CronJob's pod writes the backups (and "
+          "their catalog under .slipway) into its own file system; mount a "
+          "PersistentVolumeClaim there or they are lost with the pod");
       const config::RetentionSettings& r = p_.backups.retention;
       if (r.keep_last || r.hourly || r.daily || r.weekly || r.monthly || r.yearly) {
-        notes_.push_back("x-slipway.backups.retention: not applied by the CronJob (run "
-                         "slipway backup prune where the backups are kept)");
+        notes_.push_back(
+            "x-slipway.backups.retention: not applied by the CronJob (run "
+            "slipway backup prune where the backups are kept)");
       }
     }
   }
@@ -597,8 +609,8 @@ class Exporter {
   std::set<std::string> used_secrets_;
   std::map<std::string, json> pod_specs_;
   std::map<std::string, json> objects_by_name_;         // Services by name
-  std::vector<Route> routes_;                                // x-slipway.routes
-  std::map<std::string, std::set<int>> route_targets_;       // compose → routed container ports
+  std::vector<Route> routes_;                           // x-slipway.routes
+  std::map<std::string, std::set<int>> route_targets_;  // compose → routed container ports
   // (compose, container port) → (Service name, Service port), TCP only.
   std::map<std::pair<std::string, int>, std::pair<std::string, int>> backends_;
   std::map<std::string, std::pair<std::string, int>> first_backend_;  // compose → first

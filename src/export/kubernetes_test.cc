@@ -51,8 +51,8 @@ TEST(ExportKubernetesTest, ShopExampleGolden) {
 }
 
 TEST(ExportKubernetesTest, ShopExampleWithNamespaceAndImageFlag) {
-  config::Project p = Load(fs::path(SLIPWAY_SOURCE_DIR) / "examples/shop/compose.yaml",
-                           {{"VERSION", "2.0.0"}});
+  config::Project p =
+      Load(fs::path(SLIPWAY_SOURCE_DIR) / "examples/shop/compose.yaml", {{"VERSION", "2.0.0"}});
   ExportOptions o;
   o.namespace_name = "shop-prod";
   o.images["web"] = "registry.example/shop/web:2.0.0";
