@@ -159,8 +159,9 @@ Evaluation Flag::WithVariant(const std::string& name, Reason reason) const {
 
 Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
   if (!enabled_) {
+    // No value, as flagd does: the caller's code default applies, so turning a flag off hands
+    // control back to the application whatever the default variant says.
     Evaluation e;
-    if (default_variant_) e = WithVariant(*default_variant_, Reason::kDisabled);
     e.reason = Reason::kDisabled;
     e.metadata = &metadata_;
     return e;

@@ -5,7 +5,7 @@
 // schema (state ENABLED|DISABLED, non-empty variants of one type, defaultVariant naming a
 // variant or null, targeting a JsonLogic rule, primitive metadata) and compiles its targeting
 // once (json_logic.h). Evaluation follows flagd:
-//   - DISABLED flag: reason DISABLED (with the default variant's value when there is one);
+//   - DISABLED flag: reason DISABLED without a value (the caller's default, as in flagd);
 //   - no targeting: STATIC with the default variant;
 //   - targeting yields null: DEFAULT with the default variant;
 //   - targeting yields a variant name (a bool or number is turned into its string): TARGETING_MATCH;

@@ -232,11 +232,12 @@ void OfrepHandler::Bulk(const http::Request& req, const std::string& env, const 
   Json flags = Json::array();
   if (auto set = service_->Get(env)) {
     const int64_t now_ms = options_.clock->WallMillis();
+    // Every flag is listed: disabled ones and ones without a value as a success without
+    // `value` (OFREP's code-default answer), so a client reads its own default with the right
+    // reason instead of FLAG_NOT_FOUND.
     for (const auto& [key, f] : set->flags()) {
-      if (!f->enabled()) continue;
       Evaluation e = f->Evaluate(ctx, now_ms / 1000);
-      f->NoteEvaluated(now_ms);
-      if (e.error == ErrorCode::kNone && e.value == nullptr) continue;
+      if (f->enabled()) f->NoteEvaluated(now_ms);
       flags.push_back(EvaluationJson(key, e));
     }
   }

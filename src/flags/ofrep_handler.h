@@ -4,14 +4,15 @@
 //   POST /ofrep/v1/evaluate/flags         {"context": {...}}  -> {"flags": [...]} (bulk)
 //   OPTIONS on both                                           -> CORS preflight (no auth)
 //
-// Success: 200 {key, value, reason, variant, metadata}; a result without a value (null
-// defaultVariant, nothing matched) has no `value` and the SDK uses its code default. Errors:
+// Success: 200 {key, value, reason, variant, metadata}; a result without a value (a disabled
+// flag, or a null defaultVariant and nothing matched) has no `value` and the SDK uses its code
+// default (current flagd answers a disabled flag the same way). Errors:
 // 400 {key, errorCode: PARSE_ERROR|INVALID_CONTEXT|GENERAL, errorDetails}, 404 FLAG_NOT_FOUND,
 // 401 without/with an unknown read token, 403 when the token may not read the environment asked
 // for, 429 with Retry-After above the per-token rate. Bulk answers carry an ETag computed from
 // the body; a matching If-None-Match gets 304. Every answer is JSON and has CORS headers that
 // expose ETag, so browser SDKs can poll. A missing context or targeting key is accepted.
-// Disabled flags and flags without a value are left out of bulk answers (as flagd does).
+// Bulk answers list every flag, disabled ones and ones without a value without `value`.
 //
 // Auth uses read tokens (`Authorization: Bearer T` or `X-API-Key: T`), separate from the admin
 // token. A token is bound to one environment, or to "*" = any environment, chosen with the

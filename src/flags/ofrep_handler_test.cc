@@ -121,7 +121,9 @@ TEST_F(OfrepTest, SingleEvaluations) {
   EXPECT_EQ(j["value"], "#f00");
   EXPECT_EQ(Eval("limits")["value"], Json::parse(R"({"rps": 10})"));
   j = Eval("off");
+  EXPECT_EQ(last_status_, 200);
   EXPECT_EQ(j["reason"], "DISABLED");
+  EXPECT_FALSE(j.contains("value"));  // the SDK uses the caller's default
   j = Eval("nodefault");
   EXPECT_EQ(last_status_, 200);
   EXPECT_EQ(j["reason"], "DEFAULT");
@@ -157,8 +159,19 @@ TEST_F(OfrepTest, BulkWithETagAnd304) {
   Json j = Json::parse(r.body);
   std::set<std::string> keys;
   for (const Json& f : j["flags"]) keys.insert(f["key"]);
-  // Disabled flags and flags without a value are left out; errors are listed.
-  EXPECT_EQ(keys, (std::set<std::string>{"beta", "broken", "color", "limits"}));
+  // Every flag is listed; disabled ones and ones without a value have no `value`.
+  EXPECT_EQ(keys,
+            (std::set<std::string>{"beta", "broken", "color", "limits", "nodefault", "off"}));
+  for (const Json& f : j["flags"]) {
+    if (f["key"] == "off") {
+      EXPECT_EQ(f["reason"], "DISABLED");
+      EXPECT_FALSE(f.contains("value")) << f;
+    }
+    if (f["key"] == "nodefault") {
+      EXPECT_EQ(f["reason"], "DEFAULT");
+      EXPECT_FALSE(f.contains("value")) << f;
+    }
+  }
   ASSERT_NE(r.Header("ETag"), nullptr);
   const std::string etag = *r.Header("ETag");
   EXPECT_EQ(*r.Header("Access-Control-Allow-Origin"), "http://app.local");

@@ -1,0 +1,21 @@
+# Included by the top CMakeLists.txt: the OpenFeature JS SDKs (server + OFREP provider, web +
+# OFREP web provider, pinned in tests/ofrep/package-lock.json) against a real daemon started by
+# tests/ofrep/run.sh. `npm ci` installs the packages as a ctest fixture, so a clean machine needs
+# only node, npm and the npm registry.
+find_program(SLIPWAY_NODE node)
+find_program(SLIPWAY_NPM npm)
+if(SLIPWAY_NODE AND SLIPWAY_NPM)
+  set(_ofrep_dir ${CMAKE_SOURCE_DIR}/tests/ofrep)
+  add_test(NAME ofrep_npm_ci
+           COMMAND ${SLIPWAY_NPM} ci --no-audit --no-fund --prefer-offline
+           WORKING_DIRECTORY ${_ofrep_dir})
+  set_tests_properties(ofrep_npm_ci PROPERTIES FIXTURES_SETUP ofrep_node_modules TIMEOUT 300
+                       RESOURCE_LOCK ofrep_node_modules)
+  add_test(NAME ofrep_sdk_e2e
+           COMMAND sh ${_ofrep_dir}/run.sh $<TARGET_FILE:slipway> ${SLIPWAY_NODE}
+           WORKING_DIRECTORY ${_ofrep_dir})
+  set_tests_properties(ofrep_sdk_e2e PROPERTIES FIXTURES_REQUIRED ofrep_node_modules
+                       TIMEOUT 180 RESOURCE_LOCK ofrep_node_modules)
+else()
+  message(STATUS "node/npm not found: ofrep_sdk_e2e is not registered")
+endif()
