@@ -121,6 +121,9 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
                           "\" is not one of the variants");
     }
     f->default_variant_ = dv->get<std::string>();
+    auto it = f->variants_.find(*f->default_variant_);
+    f->default_value_ = &*it;
+    f->default_name_ = &it.key();
   }
 
   Json metadata = set_metadata.is_object() ? set_metadata : Json::object();
@@ -157,6 +160,15 @@ Evaluation Flag::WithVariant(const std::string& name, Reason reason) const {
   return e;
 }
 
+Evaluation Flag::WithDefault(Reason reason) const {
+  Evaluation e;
+  e.metadata = &metadata_;
+  e.reason = reason;
+  e.value = default_value_;
+  e.variant = default_name_;
+  return e;
+}
+
 Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
   if (!enabled_) {
     // No value, as flagd does: the caller's code default applies, so turning a flag off hands
@@ -173,7 +185,7 @@ Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
       e.metadata = &metadata_;
       return e;
     }
-    return WithVariant(*default_variant_, Reason::kStatic);
+    return WithDefault(Reason::kStatic);
   }
   static const Json kEmpty = Json::object();
   EvalEnv env{&key_json_, now_s};
@@ -186,7 +198,7 @@ Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
       e.metadata = &metadata_;
       return e;
     }
-    return WithVariant(*default_variant_, Reason::kDefault);
+    return WithDefault(Reason::kDefault);
   }
   if (r.is_string()) return WithVariant(r.get_ref<const std::string&>(), Reason::kTargetingMatch);
   return WithVariant(ToJsString(r), Reason::kTargetingMatch);
@@ -211,7 +223,8 @@ Result<std::shared_ptr<const FlagSet>> FlagSet::Build(const std::map<std::string
   }
   for (const auto& [key, def] : flags) {
     ASSIGN_OR_RETURN(auto flag, Flag::Compile(key, def, set->evaluators_, set->metadata_));
-    set->flags_.emplace(key, std::move(flag));
+    auto [it, inserted] = set->flags_.emplace(key, std::move(flag));
+    if (inserted) set->index_.emplace(it->first, it->second.get());
   }
   return std::shared_ptr<const FlagSet>(std::move(set));
 }
@@ -245,8 +258,8 @@ Status ValidateDocument(const Json& doc, std::string_view source) {
 }
 
 const Flag* FlagSet::Find(std::string_view key) const {
-  auto it = flags_.find(key);
-  return it == flags_.end() ? nullptr : it->second.get();
+  auto it = index_.find(key);
+  return it == index_.end() ? nullptr : it->second;
 }
 
 Evaluation FlagSet::Evaluate(std::string_view key, const Json& context, int64_t now_s) const {

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "base/status.h"
 #include "flags/js_value.h"
@@ -76,12 +77,16 @@ class Flag {
  private:
   Flag() = default;
   Evaluation WithVariant(const std::string& name, Reason reason) const;
+  Evaluation WithDefault(Reason reason) const;
 
   std::string key_;
   Json key_json_;  // the key as a JSON string, for $flagd.flagKey without allocation
   bool enabled_ = true;
   Json variants_;
   std::optional<std::string> default_variant_;
+  // The default variant resolved once at compile time, so a static flag costs no lookup.
+  const Json* default_value_ = nullptr;
+  const std::string* default_name_ = nullptr;
   std::unique_ptr<Expr> targeting_;
   Json definition_;
   Json metadata_;
@@ -109,6 +114,8 @@ class FlagSet {
 
  private:
   std::map<std::string, std::unique_ptr<Flag>, std::less<>> flags_;
+  // Hash index over flags_ (views of its keys) for the per-evaluation lookup.
+  std::unordered_map<std::string_view, const Flag*> index_;
   Json evaluators_ = Json::object();
   Json metadata_ = Json::object();
 };

@@ -267,7 +267,12 @@ std::string Substr(const std::string& str, double start, std::optional<double> l
 
 class OpExpr final : public Expr {
  public:
-  OpExpr(Op op, std::vector<ExprPtr> args) : op_(op), args_(std::move(args)) {}
+  OpExpr(Op op, std::vector<ExprPtr> args) : op_(op), args_(std::move(args)) {
+    // A literal version on the right of sem_ver (the usual case) is parsed once, here.
+    if (op_ == Op::kSemVer && args_.size() == 3) {
+      if (const Json* lit = args_[2]->AsLiteral()) semver_rhs_ = ParseSemVer(ToJsString(*lit));
+    }
+  }
 
   Value Eval(const Scope& s) const override {
     switch (op_) {
@@ -394,10 +399,17 @@ class OpExpr final : public Expr {
       }
       case Op::kSemVer: {
         if (args_.size() != 3) return Value();
-        auto a = ParseSemVer(ToJsString(Arg(s, 0).get()));
-        auto b = ParseSemVer(ToJsString(Arg(s, 2).get()));
-        if (!a || !b) return Value();
-        auto r = SemVerMatches(*a, ToJsString(Arg(s, 1).get()), *b);
+        Value av = Arg(s, 0);
+        auto a = av.get().is_string() ? ParseSemVer(av.get().get_ref<const std::string&>())
+                                      : ParseSemVer(ToJsString(av.get()));
+        std::optional<SemVer> parsed;
+        const SemVer* b = semver_rhs_ ? &*semver_rhs_ : nullptr;
+        if (b == nullptr && (parsed = ParseSemVer(ToJsString(Arg(s, 2).get())))) b = &*parsed;
+        if (!a || b == nullptr) return Value();
+        Value opv = Arg(s, 1);
+        auto r = opv.get().is_string()
+                     ? SemVerMatches(*a, opv.get().get_ref<const std::string&>(), *b)
+                     : SemVerMatches(*a, ToJsString(opv.get()), *b);
         if (!r) return Value();
         return Bool(*r);
       }
@@ -433,6 +445,7 @@ class OpExpr final : public Expr {
 
   Op op_;
   std::vector<ExprPtr> args_;
+  std::optional<SemVer> semver_rhs_;  // sem_ver with a literal right-hand version
 };
 
 // some/all/none/map/filter/reduce: the logic runs with each element as its data.
