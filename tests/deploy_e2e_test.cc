@@ -304,7 +304,8 @@ TEST(DeployTest, FailingPreHookAbortsBeforeTrafficMoves) {
   Up(p, port);
   CmdResult d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"});
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
-  EXPECT_NE(d.err.find("pre hook failed"), std::string::npos) << d.err;
+  EXPECT_NE(d.err.find("pre hook run sh -c echo no backup; exit 4 failed"), std::string::npos)
+      << d.err;
   EXPECT_NE(d.err.find("no backup"), std::string::npos) << d.err;
   std::string body;
   EXPECT_EQ(HttpGet(port, "/", &body), 200);

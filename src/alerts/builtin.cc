@@ -61,6 +61,8 @@ std::vector<config::AlertRuleSpec> BuiltinRules() {
       Rule("SlipwayStateDiskFull",
            "slipway_state_disk_free_bytes / slipway_state_disk_size_bytes < 0.1", 300'000,
            "warning", "only {{ $value | humanizePercentage }} free under .slipway"),
+      Rule("SlipwayBackupProblem", "increase(slipway_backup_problems_total[1d]) > 0", 0, "warning",
+           "scheduled backup of {{ $labels.database }} {{ $labels.kind }} in the last day"),
   };
 }
 

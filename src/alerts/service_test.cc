@@ -41,7 +41,7 @@ TEST(AlertingService, BuiltinsFireAndHealthIsDegraded) {
   EXPECT_TRUE(firing.count("SlipwayServiceUnhealthy/api")) << j.dump(2);
   EXPECT_TRUE(firing.count("AnyDown/web")) << j.dump(2);
   EXPECT_TRUE(firing.count("SlipwayRestartLoop/api") == 0);  // restarts did not increase
-  EXPECT_EQ(j["rules"].size(), 5u);                          // 4 enabled built-ins + 1 own
+  EXPECT_EQ(j["rules"].size(), 6u);                          // 5 enabled built-ins + 1 own
 
   auto [status, health] = (*s)->HealthDetailed();
   EXPECT_EQ(status, 200);

@@ -26,6 +26,7 @@ struct DeployArgs {
   std::string strategy;
   std::vector<std::string> env;
   std::string format = "text";
+  bool no_backup = false;
 };
 
 // Prints the daemon's progress lines while `busy` holds (a second thread; Call is thread-safe).
@@ -117,6 +118,7 @@ int RunDeploy(CliContext& ctx, const DeployArgs& a) {
                {"services", a.services},
                {"version", a.version},
                {"strategy", a.strategy},
+               {"backup", !a.no_backup},
                {"env", env}};
   Result<json> r = [&] {
     ProgressFollower follow(ctx, a.format == "json");
@@ -226,6 +228,8 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc) {
       ->check(CLI::IsMember({"blue-green", "canary", "rolling", "recreate"}));
   cd->add_option("--env", d->env, "K=V added to the new release's environment (repeatable)");
   cd->add_option("--format", d->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  cd->add_flag("--no-backup", d->no_backup,
+               "Let a migrate hook step apply pending migrations without a backup first");
   cd->callback([&ctx, d, rc] { *rc = RunDeploy(ctx, *d); });
 
   auto rb_service = std::make_shared<std::string>();

@@ -1,10 +1,68 @@
 #include "config/deploy_settings.h"
 
+#include <algorithm>
+
 #include "config/node.h"
 #include "config/values.h"
 
 namespace slipway::config {
 namespace {
+
+bool IsBuiltinStep(const Node& n) {
+  return n.IsScalar() && (n.scalar == "backup" || n.scalar == "migrate");
+}
+
+Result<HookStep> ReadStep(const Node& n, const std::string& path) {
+  HookStep step;
+  step.where = n.loc.ToString();
+  step.path = path;
+  if (IsBuiltinStep(n)) {
+    step.kind = n.scalar == "backup" ? HookStep::Kind::kBackup : HookStep::Kind::kMigrate;
+    return step;
+  }
+  if (!n.IsMap() || n.children.size() != 1) {
+    return NodeError(n, path, "is not a step",
+                     "backup, migrate, {backup: DB}, {migrate: DB} or {run: command}");
+  }
+  const Node& v = n.children.front();
+  const std::string vpath = JoinPath(path, v.key);
+  if (v.key == "run") {
+    ASSIGN_OR_RETURN(step.command, ReadCommand(v, vpath));
+    if (step.command.empty()) return NodeError(v, vpath, "is empty", "a command");
+    return step;
+  }
+  if (v.key != "backup" && v.key != "migrate") {
+    return NodeError(v, vpath, "unknown step " + Quote(v.key), "one of backup, migrate, run");
+  }
+  step.kind = v.key == "backup" ? HookStep::Kind::kBackup : HookStep::Kind::kMigrate;
+  if (!v.IsNull()) {
+    ASSIGN_OR_RETURN(step.database, ReadString(v, vpath));
+  }
+  return step;
+}
+
+// `hooks.pre`: a command (string or argv) or a list of steps (see HookStep).
+Result<std::vector<HookStep>> ReadHookSteps(const Node& n, const std::string& path) {
+  bool steps = n.IsSeq() && std::any_of(n.children.begin(), n.children.end(), [](const Node& c) {
+                 return !c.IsScalar() || IsBuiltinStep(c);
+               });
+  if (!steps && IsBuiltinStep(n)) return std::vector<HookStep>{*ReadStep(n, path)};
+  if (!steps) {
+    HookStep one;
+    one.where = n.loc.ToString();
+    one.path = path;
+    ASSIGN_OR_RETURN(one.command, ReadCommand(n, path));
+    if (one.command.empty()) return std::vector<HookStep>{};
+    return std::vector<HookStep>{one};
+  }
+  std::vector<HookStep> out;
+  for (size_t i = 0; i < n.children.size(); ++i) {
+    ASSIGN_OR_RETURN(HookStep s, ReadStep(n.children[i], IndexPath(path, i)));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 
 std::string Joined(const std::vector<std::string>& v) {
   std::string out;
@@ -64,6 +122,17 @@ Status ParseAnalysis(const Node& n, const std::string& path, DeployAnalysis* a) 
 }
 
 }  // namespace
+
+std::string HookStep::Describe() const {
+  switch (kind) {
+    case Kind::kBackup: return database.empty() ? "backup" : "backup " + database;
+    case Kind::kMigrate: return database.empty() ? "migrate" : "migrate " + database;
+    case Kind::kRun: break;
+  }
+  std::string out = "run";
+  for (const std::string& w : command) out += " " + w;
+  return out;
+}
 
 const std::vector<std::string>& DeploySettingsKeys() {
   static const std::vector<std::string> kKeys = {
@@ -128,7 +197,7 @@ Status ParseDeploySettings(const Node& n, const std::string& path, DeploySetting
       for (const Node& h : f.children) {
         const std::string hpath = JoinPath(fpath, h.key);
         if (h.key == "pre") {
-          ASSIGN_OR_RETURN(out->pre_hook, ReadCommand(h, hpath));
+          ASSIGN_OR_RETURN(out->pre_hook, ReadHookSteps(h, hpath));
         } else if (h.key == "post") {
           ASSIGN_OR_RETURN(out->post_hook, ReadCommand(h, hpath));
         } else {

@@ -25,6 +25,29 @@ struct DeployAnalysis {
   Duration interval{200};    // how often the proxy's counters are sampled
 };
 
+// One step of `hooks.pre`. Steps run in order before the new release starts; the first
+// failure aborts the deploy with the old release still serving.
+//
+//   hooks:
+//     pre: ./check.sh                # one command (string or argv list), as before
+//     pre: [backup, migrate]         # built-in steps
+//     pre:
+//       - backup: main               # back up (and verify) one database; bare = every one
+//       - migrate                    # migrate up; backs up first when migrations are pending
+//       - run: alembic upgrade head  # a project's own command
+//
+// A list of plain words is one command unless one of them is `backup` or `migrate`; write a
+// command that is literally called so as `{run: [backup]}`.
+struct HookStep {
+  enum class Kind { kRun, kBackup, kMigrate };
+  Kind kind = Kind::kRun;
+  std::vector<std::string> command;  // kRun: argv
+  std::string database;              // kBackup / kMigrate: "" = every configured database
+  std::string where;                 // "file:line:col", for messages
+  std::string path;                  // "services.api.x-slipway.deploy.hooks.pre[1]"
+  std::string Describe() const;      // "backup main", "migrate", "run ./x.sh"
+};
+
 struct DeploySettings {
   // "blue-green", "canary", "rolling", "recreate"; "" = blue-green for services with
   // published ports, recreate otherwise.
@@ -37,7 +60,7 @@ struct DeploySettings {
   Duration drain{1'000};                      // out of rotation before being stopped
   std::string sticky_cookie;                  // canary: pin clients to a set by this cookie
   std::vector<std::string> smoke;             // command run against the new set before a switch
-  std::vector<std::string> pre_hook;          // before anything starts; failure aborts
+  std::vector<HookStep> pre_hook;             // hooks.pre, in order; a failure aborts
   std::vector<std::string> post_hook;         // after success
   DeployAnalysis analysis;
 };

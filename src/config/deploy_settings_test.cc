@@ -54,7 +54,9 @@ TEST(DeploySettingsTest, EveryKey) {
   EXPECT_EQ(d.drain, Duration{500});
   EXPECT_EQ(d.sticky_cookie, "slipway_set");
   EXPECT_EQ(d.smoke, (std::vector<std::string>{"curl", "-fsS", "http://$SLIPWAY_NEW_ADDR/health"}));
-  EXPECT_EQ(d.pre_hook, (std::vector<std::string>{"./pre.sh"}));
+  ASSERT_EQ(d.pre_hook.size(), 1u);
+  EXPECT_EQ(d.pre_hook[0].kind, HookStep::Kind::kRun);
+  EXPECT_EQ(d.pre_hook[0].command, (std::vector<std::string>{"./pre.sh"}));
   EXPECT_EQ(d.post_hook, (std::vector<std::string>{"./post", "x"}));
   EXPECT_DOUBLE_EQ(d.analysis.max_error_rate, 0.1);
   EXPECT_EQ(d.analysis.max_p95, Duration{2'000});
@@ -63,6 +65,58 @@ TEST(DeploySettingsTest, EveryKey) {
   EXPECT_EQ(d.analysis.min_requests, 50);
   EXPECT_EQ(d.analysis.window, Duration{5'000});
   EXPECT_EQ(d.analysis.interval, Duration{100});
+}
+
+Result<Project> LoadHooks(const std::string& pre) {
+  return LoadText("services:\n  api:\n    command: ./api\n    x-slipway:\n      deploy:\n"
+                  "        hooks:\n          pre: " + pre +
+                  "\nx-slipway:\n  databases:\n    main: sqlite:main.db\n    logs: sqlite:logs.db\n");
+}
+
+TEST(DeploySettingsTest, HookStepsBuiltInsAndCommands) {
+  auto p = LoadHooks("[backup, migrate]");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  auto steps = p->services.at("api").deploy.pre_hook;
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].kind, HookStep::Kind::kBackup);
+  EXPECT_EQ(steps[0].database, "");
+  EXPECT_EQ(steps[1].kind, HookStep::Kind::kMigrate);
+
+  p = LoadHooks("[{backup: main}, {migrate: logs}, {run: alembic upgrade head}, migrate]");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  steps = p->services.at("api").deploy.pre_hook;
+  ASSERT_EQ(steps.size(), 4u);
+  EXPECT_EQ(steps[0].Describe(), "backup main");
+  EXPECT_EQ(steps[1].Describe(), "migrate logs");
+  EXPECT_EQ(steps[2].command, (std::vector<std::string>{"alembic", "upgrade", "head"}));
+  EXPECT_EQ(steps[3].Describe(), "migrate");
+
+  p = LoadHooks("[sh, -c, \"echo backup\"]");  // plain words: one command
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  steps = p->services.at("api").deploy.pre_hook;
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].command, (std::vector<std::string>{"sh", "-c", "echo backup"}));
+
+  p = LoadHooks("migrate");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").deploy.pre_hook.at(0).kind, HookStep::Kind::kMigrate);
+}
+
+TEST(DeploySettingsTest, HookStepErrors) {
+  EXPECT_EQ(ErrorOf(LoadHooks("[backup, ./x.sh]")),
+            "compose.yaml:7:25: services.api.x-slipway.deploy.hooks.pre[1]: is not a step "
+            "(expected backup, migrate, {backup: DB}, {migrate: DB} or {run: command})");
+  EXPECT_EQ(ErrorOf(LoadHooks("[{migrate: nope}]")),
+            "compose.yaml:7:17: services.api.x-slipway.deploy.hooks.pre[0]: database \"nope\" "
+            "is not defined (expected one of logs, main)");
+  EXPECT_NE(ErrorOf(LoadHooks("[{restore: main}]")).find("unknown step \"restore\""),
+            std::string::npos);
+  auto none = LoadText(
+      "services:\n  api:\n    command: ./api\n    x-slipway:\n      deploy:\n"
+      "        hooks: {pre: [migrate]}\n");
+  EXPECT_NE(ErrorOf(none).find("migrate needs a database, and x-slipway.databases defines none"),
+            std::string::npos)
+      << ErrorOf(none);
 }
 
 TEST(DeploySettingsTest, Errors) {

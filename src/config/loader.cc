@@ -441,6 +441,7 @@ class Loader {
     RETURN_IF_ERROR(CheckDependencyCycles(p, *services));
     RETURN_IF_ERROR(CheckPublishedPorts(p));
     RETURN_IF_ERROR(CheckRoutes(merged, all, &p));
+    RETURN_IF_ERROR(CheckHookDatabases(p));
     p.warnings = std::move(warnings_);
     return p;
   }
@@ -469,6 +470,28 @@ class Loader {
     };
     for (const auto& [n, _] : p.services) {
       if (state[n] == 0) RETURN_IF_ERROR(visit(n));
+    }
+    return Status::OK();
+  }
+
+  // Built-in backup/migrate steps name databases of x-slipway.databases.
+  Status CheckHookDatabases(const Project& p) {
+    std::vector<std::string> names;
+    for (const auto& [n, _] : p.databases) names.push_back(n);
+    for (const auto& [_, s] : p.services) {
+      for (const HookStep& step : s.deploy.pre_hook) {
+        if (step.kind == HookStep::Kind::kRun) continue;
+        if (p.databases.empty()) {
+          return InvalidInput(step.where + ": " + step.path + ": " + step.Describe() +
+                              " needs a database, and x-slipway.databases defines none" +
+                              " (expected x-slipway.databases.<name>.url)");
+        }
+        if (!step.database.empty() && !p.databases.count(step.database)) {
+          return InvalidInput(step.where + ": " + step.path + ": database " +
+                              Quote(step.database) + " is not defined (expected one of " +
+                              Joined(names) + ")");
+        }
+      }
     }
     return Status::OK();
   }

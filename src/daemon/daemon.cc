@@ -19,6 +19,7 @@
 
 #include "alerts/service.h"
 #include "api/api.h"
+#include "daemon/database_jobs.h"
 #include "daemon/routes.h"
 #include "deploy/deploy_api.h"
 #include "deploy/deployer.h"
@@ -177,6 +178,14 @@ class Daemon : public deploy::Traffic {
     engine_->SetReleaseRecorder([this](const config::Service& spec, const std::string& hash) {
       return deployer_->RecordUp(spec, hash);
     });
+    db_jobs_ = std::make_unique<DatabaseJobs>(loop_.get(), store_.get(), paths_.db(),
+                                              registry_.get());
+    deployer_->SetDatabaseStepRunner(
+        [this](const deploy::DatabaseStepRequest& req,
+               std::function<void(Status, const std::string&)> done) {
+          db_jobs_->RunStep(req, std::move(done));
+        });
+    RETURN_IF_ERROR(db_jobs_->StartSchedule(engine_->project()));
     deploy_api_ = std::make_unique<deploy::DeployApi>(deployer_.get(), releases_.get());
 
     ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(paths_.token_file()));
@@ -396,6 +405,7 @@ class Daemon : public deploy::Traffic {
   void Cleanup() {
     deploy_api_.reset();
     deployer_.reset();
+    db_jobs_.reset();
     tcp_server_.reset();
     unix_server_.reset();
     if (proxy_) proxy_->Stop();
@@ -426,6 +436,7 @@ class Daemon : public deploy::Traffic {
   std::unique_ptr<deploy::ReleaseStore> releases_;
   std::unique_ptr<deploy::Deployer> deployer_;
   std::unique_ptr<deploy::DeployApi> deploy_api_;
+  std::unique_ptr<DatabaseJobs> db_jobs_;
   std::unique_ptr<alerts::AlertingService> alerting_;
   Plans plans_;
   Maintenance maintenance_;

@@ -85,6 +85,7 @@ bool DeployApi::Handle(const http::Request& req, http::ResponseWriter& w) {
   }
   dr.version = body.value("version", "");
   dr.strategy = body.value("strategy", "");
+  dr.backup_before_migrate = body.value("backup", true);
   if (body.contains("env") && body["env"].is_object()) {
     for (const auto& [k, v] : body["env"].items()) {
       if (v.is_string()) dr.env[k] = v.get<std::string>();

@@ -29,6 +29,10 @@ struct Deployer::Job {
   MonoTime started{};
   MonoTime switched{};
   json numbers = json::object();
+  std::shared_ptr<const config::Project> project;  // the deploy's, for database steps
+  bool backup_before_migrate = true;
+  bool backed_up_all = false;              // a `backup` step of every database has run
+  std::set<std::string> backed_up;         // databases a `backup` step has covered
   std::function<void(const std::string&)> fail;  // strategy-specific failure handling
   std::function<void(Status)> done;
 };
@@ -126,6 +130,7 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
     }
   }
   std::vector<std::shared_ptr<Job>> jobs;
+  auto project = std::make_shared<const config::Project>(req.project);
   auto consider = [&](const std::string& name, bool named) {
     config::Service spec = req.project.services.at(name);
     for (const auto& [k, v] : req.env) spec.environment[k] = v;
@@ -136,6 +141,9 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
     job->spec = spec;
     job->old_spec = *running;
     job->ds = spec.deploy;
+    if (!req.run_pre_hooks) job->ds.pre_hook.clear();
+    job->project = project;
+    job->backup_before_migrate = req.backup_before_migrate;
     job->strategy = !req.strategy.empty()      ? req.strategy
                     : !job->ds.strategy.empty() ? job->ds.strategy
                     : HasRoutes(spec)           ? "blue-green"
@@ -224,42 +232,61 @@ void Deployer::StartJob(std::shared_ptr<Job> job) {
   Note(*job, fmt::format("{} deploy{} from r{} started", job->strategy,
                          job->release.version.empty() ? "" : " of " + job->release.version,
                          job->old_release));
-  RunPreHook(job);
+  RunPreHook(job, 0);
 }
 
-void Deployer::RunPreHook(std::shared_ptr<Job> job) {
+void Deployer::RunPreHook(std::shared_ptr<Job> job, size_t step) {
   auto alive = alive_;
-  auto after = [this, alive, job] {
-    if (!*alive) return;
+  if (step == job->ds.pre_hook.size()) {
     if (job->strategy == "recreate") {
       Recreate(job);
     } else {
       StartNewSet(job);
     }
-  };
-  if (job->ds.pre_hook.empty()) {
-    after();
     return;
   }
-  Note(*job, "pre hook: running");
+  const config::HookStep& hs = job->ds.pre_hook[step];
+  const std::string what = hs.Describe();
+  auto finished = [this, alive, job, step, what](Status st, const std::string& summary) {
+    if (!*alive) return;
+    if (!st.ok()) {
+      Finish(job,
+             Aborted(fmt::format("{}: release {} aborted: pre hook {} failed: {}", job->service,
+                                 job->release.number, what, st.message())),
+             kFailed, "pre hook " + what + " failed: " + st.message());
+      return;
+    }
+    Note(*job, "pre hook " + what + ": " + (summary.empty() ? "ok" : summary));
+    RunPreHook(job, step + 1);
+  };
+  Note(*job, "pre hook " + what + ": running");
+  if (hs.kind != config::HookStep::Kind::kRun) {
+    if (!db_steps_) {
+      finished(FailedPrecondition("no database step runner in this process"), "");
+      return;
+    }
+    DatabaseStepRequest req;
+    req.project = job->project;
+    req.step = hs;
+    req.service = job->service;
+    if (hs.kind == config::HookStep::Kind::kBackup) {
+      if (hs.database.empty()) job->backed_up_all = true;
+      job->backed_up.insert(hs.database);
+    } else {
+      // An earlier backup step of the same database already protects this migration.
+      bool covered = job->backed_up_all || job->backed_up.count(hs.database) > 0;
+      req.backup_if_pending = job->backup_before_migrate && !covered;
+    }
+    db_steps_(req, finished);
+    return;
+  }
   std::map<std::string, std::string> env = base_env_;
   for (const auto& [k, v] : job->spec.environment) env[k] = v;
   env["SLIPWAY_SERVICE"] = job->service;
   env["SLIPWAY_RELEASE"] = std::to_string(job->release.number);
   env["SLIPWAY_VERSION"] = job->release.version;
-  RunCommand(loop_, job->ds.pre_hook, env, job->spec.working_dir.string(), Duration(300'000),
-             [this, alive, job, after](Status st) {
-               if (!*alive) return;
-               if (!st.ok()) {
-                 Finish(job, Aborted(fmt::format("{}: release {} aborted: pre hook failed: {}",
-                                                 job->service, job->release.number,
-                                                 st.message())),
-                        kFailed, "pre hook failed: " + st.message());
-                 return;
-               }
-               Note(*job, "pre hook: ok");
-               after();
-             });
+  RunCommand(loop_, hs.command, env, job->spec.working_dir.string(), Duration(300'000),
+             [finished](Status st) { finished(std::move(st), ""); });
 }
 
 void Deployer::StartNewSet(std::shared_ptr<Job> job) {
@@ -783,6 +810,7 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
   req.services = {service};
   req.version = fmt::format("rollback to r{}", to);
   req.strategy = "blue-green";
+  req.run_pre_hooks = false;
   Deploy(std::move(req), std::move(done));
 }
 

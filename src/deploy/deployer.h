@@ -11,7 +11,7 @@
 // A breach of the analysis thresholds (deploy/analysis.h), a new set that never becomes ready,
 // or a failing smoke command rolls back at once: traffic returns to the old set, the new one is
 // drained and stopped, and the release is marked rolled-back with the reason and numbers. A
-// failing pre hook aborts before anything starts. One deploy per service at a time.
+// failing pre hook step (a command, or a built-in backup/migrate) aborts before anything starts. One deploy per service at a time.
 //
 // Ownership and threads: the daemon owns it; it borrows the engine, the release store and the
 // traffic publisher. Every method and callback runs on the control loop's thread.
@@ -41,7 +41,20 @@ struct DeployRequest {
   std::string version;                // release label
   std::string strategy;               // overrides x-slipway.deploy.strategy when set
   std::map<std::string, std::string> env;  // added to the new spec's environment
+  bool backup_before_migrate = true;  // a migrate step with pending migrations backs up first
+  bool run_pre_hooks = true;          // false for rollbacks: the old schema work is done
 };
+
+// Runs a built-in `backup` or `migrate` hook step (blocking database work) off the loop and
+// calls `done` on the loop's thread with the outcome and a one-line summary.
+struct DatabaseStepRequest {
+  std::shared_ptr<const config::Project> project;  // as the deploy loaded it
+  config::HookStep step;
+  std::string service;
+  bool backup_if_pending = true;  // migrate: take a verified backup first when work is pending
+};
+using DatabaseStepRunner = std::function<void(
+    const DatabaseStepRequest& req, std::function<void(Status, const std::string& summary)> done)>;
 
 // What a finished deploy or rollback tells its caller.
 struct Outcome {
@@ -56,6 +69,9 @@ class Deployer {
   ~Deployer();
   Deployer(const Deployer&) = delete;
   Deployer& operator=(const Deployer&) = delete;
+
+  // Where built-in backup/migrate steps run; without one they fail with a message.
+  void SetDatabaseStepRunner(DatabaseStepRunner runner) { db_steps_ = std::move(runner); }
 
   // The engine's release recorder: `up` starting a service records a succeeded release.
   int64_t RecordUp(const config::Service& spec, const std::string& spec_hash);
@@ -75,7 +91,7 @@ class Deployer {
   struct Job;
   void StartJob(std::shared_ptr<Job> job);
   void Note(Job& job, const std::string& text);
-  void RunPreHook(std::shared_ptr<Job> job);
+  void RunPreHook(std::shared_ptr<Job> job, size_t step);
   void StartNewSet(std::shared_ptr<Job> job);
   void WaitReadyFor(std::shared_ptr<Job> job, const std::string& set, int want,
                     std::function<void()> next);
@@ -98,6 +114,7 @@ class Deployer {
   ReleaseStore* releases_;
   Traffic* traffic_;
   std::map<std::string, std::string> base_env_;
+  DatabaseStepRunner db_steps_;
   std::set<std::string> busy_;
   // Specs of releases started by this daemon, for rollbacks to sets no longer running.
   std::map<std::string, std::map<int64_t, config::Service>> specs_;

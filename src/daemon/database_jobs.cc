@@ -1,0 +1,168 @@
+#include "daemon/database_jobs.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "backup/project_databases.h"
+
+namespace slipway::daemon {
+
+namespace {
+
+constexpr char kEventService[] = "backups";
+
+// A scheduled job: back up and verify, then apply retention. Runs on a scheduler thread.
+Status ScheduledBackup(const config::Project& project, const std::filesystem::path& db_path,
+                       const std::string& database, std::string* summary) {
+  ASSIGN_OR_RETURN(auto dbs, backup::ResolveDatabases(project, database));
+  ASSIGN_OR_RETURN(auto store, store::Store::Open(db_path, Clock::Real()));
+  backup::Catalog catalog(store.get());
+  backup::BackupOptions options = backup::BackupOptionsFor(project);
+  ASSIGN_OR_RETURN(*summary, backup::BackupAndVerify(dbs.front(), &catalog, options));
+  backup::RetentionPolicy policy = backup::RetentionFor(project);
+  if (policy.keep_last != 0 || policy.hourly != 0 || policy.daily != 0 || policy.weekly != 0 ||
+      policy.monthly != 0 || policy.yearly != 0) {
+    ASSIGN_OR_RETURN(auto decisions, backup::Prune(&catalog, policy, database, false));
+    int removed = 0;
+    for (const auto& d : decisions) removed += d.keep ? 0 : 1;
+    *summary += fmt::format("; retention removed {}", removed);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+DatabaseJobs::DatabaseJobs(net::EventLoop* loop, store::Store* store,
+                           std::filesystem::path db_path, telemetry::Registry* registry)
+    : loop_(loop), store_(store), db_path_(std::move(db_path)), registry_(registry) {
+  worker_ = std::thread([this] { Worker(); });
+}
+
+DatabaseJobs::~DatabaseJobs() {
+  scheduler_.reset();  // joins its threads
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+void DatabaseJobs::Worker() {
+  std::unique_ptr<store::Store> store;  // opened on first use, on this thread
+  while (true) {
+    std::function<void(store::Store*)> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (!store) {
+      auto opened = store::Store::Open(db_path_, Clock::Real());
+      if (opened.ok()) store = std::move(opened).value();
+    }
+    job(store.get());
+  }
+}
+
+void DatabaseJobs::RunStep(const deploy::DatabaseStepRequest& req,
+                           std::function<void(Status, const std::string&)> done) {
+  auto finish = [this, done](Status st, std::string summary) {
+    loop_->Post([done, st = std::move(st), summary = std::move(summary)] { done(st, summary); });
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back([project = req.project, req, finish](store::Store* store) {
+    if (store == nullptr) {
+      finish(IoError("cannot open the state store for the backup catalog"), "");
+      return;
+    }
+    auto dbs = backup::ResolveDatabases(*project, req.step.database);
+    if (!dbs.ok()) {
+      finish(dbs.status(), "");
+      return;
+    }
+    backup::Catalog catalog(store);
+    backup::BackupOptions options = backup::BackupOptionsFor(*project);
+    std::string summary;
+    for (const backup::ProjectDatabase& db : *dbs) {
+      Result<std::string> one =
+          req.step.kind == config::HookStep::Kind::kBackup
+              ? backup::BackupAndVerify(db, &catalog, options)
+              : backup::MigrateUp(db, req.backup_if_pending, &catalog, options);
+      if (!one.ok()) {
+        finish(one.status(), summary);
+        return;
+      }
+      summary += (summary.empty() ? "" : "; ") + *one;
+    }
+    finish(Status::OK(), summary);
+  });
+  cv_.notify_one();
+}
+
+Status DatabaseJobs::StartSchedule(const config::Project& project) {
+  const config::BackupsSettings& bs = project.backups;
+  if (bs.schedule.empty() || project.databases.empty()) return Status::OK();
+  ASSIGN_OR_RETURN(backup::CronExpr cron, backup::CronExpr::Parse(bs.schedule));
+  std::vector<backup::ScheduledJob> jobs;
+  for (const auto& [name, _] : project.databases) {
+    if (!bs.databases.empty() &&
+        std::find(bs.databases.begin(), bs.databases.end(), name) == bs.databases.end()) {
+      continue;
+    }
+    jobs.push_back({name, cron});
+  }
+  scheduled_project_ = std::make_shared<const config::Project>(project);
+  auto project_copy = scheduled_project_;
+  std::filesystem::path db_path = db_path_;
+  // The last summary of each job, written by the worker and read by the report on the loop.
+  auto summaries = std::make_shared<std::map<std::string, std::string>>();
+  auto mu = std::make_shared<std::mutex>();
+  auto run = [project_copy, db_path, summaries, mu](const std::string& job) -> Status {
+    std::string summary;
+    Status st = ScheduledBackup(*project_copy, db_path, job, &summary);
+    std::lock_guard<std::mutex> lock(*mu);
+    (*summaries)[job] = summary;
+    return st;
+  };
+  auto report = [this, summaries, mu](const std::string& job, const std::string& kind,
+                                      const std::string& msg) {
+    std::string text = msg;
+    if (kind == "succeeded") {
+      std::lock_guard<std::mutex> lock(*mu);
+      text = (*summaries)[job];
+    }
+    Record(job, kind, text);
+  };
+  scheduler_ = std::make_unique<backup::Scheduler>(loop_, store_, std::move(jobs), run, report,
+                                                   bs.catch_up);
+  scheduler_->Start();
+  return Status::OK();
+}
+
+void DatabaseJobs::Record(const std::string& database, const std::string& kind,
+                          const std::string& msg) {
+  store::Event ev;
+  ev.service = kEventService;
+  ev.kind = "backup-" + kind;
+  ev.message = database + (msg.empty() ? "" : ": " + msg);
+  (void)store_->AppendEvent(std::move(ev));
+  if (kind == "succeeded") {
+    registry_
+        ->GetGauge("slipway_backup_last_success_timestamp_seconds",
+                   "Unix time of the last verified scheduled backup.", {"database"}, {database})
+        ->Set(0, Clock::Real()->WallMillis() / 1000);
+  } else if (kind == "failed" || kind == "missed" || kind == "skipped") {
+    registry_
+        ->GetCounter("slipway_backup_problems_total",
+                     "Scheduled backups that failed, were missed while the daemon was down, or "
+                     "were skipped because the previous one was still running.",
+                     {"database", "kind"}, {database, kind})
+        ->Add(0);
+  }
+}
+
+}  // namespace slipway::daemon
