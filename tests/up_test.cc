@@ -273,6 +273,32 @@ TEST(UpTest, DownStopsEverythingAndTheDaemon) {
       << "dependents stop first";
 }
 
+TEST(UpTest, DownStopsIndependentServicesTogetherAndDependenciesLast) {
+  // Each worker takes about a second to exit after SIGTERM. They do not depend on each
+  // other, so they stop together; db, which they all depend on, stops after the last.
+  const std::string slow =
+      R"(["sh", "-c", "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.1; done"])";
+  Project p("services:\n  db:\n    command: [\"sleep\", \"60\"]\n"
+            "  w1:\n    command: " + slow + "\n    depends_on: [db]\n"
+            "  w2:\n    command: " + slow + "\n    depends_on: [db]\n"
+            "  w3:\n    command: " + slow + "\n    depends_on: [db]\n");
+  ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}).rc, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  CmdResult r = p.Slipway({"down"});
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.rc, 0) << r.err;
+  // One at a time would take over 3 s.
+  EXPECT_LT(took, 2500ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  auto ev = p.Events();
+  int db = EventIndex(ev, "db", "stopped");
+  ASSERT_GE(db, 0) << ev.dump();
+  for (const char* w : {"w1", "w2", "w3"}) {
+    int i = EventIndex(ev, w, "stopped");
+    ASSERT_GE(i, 0) << w;
+    EXPECT_LT(i, db) << w << " stops before db";
+  }
+}
+
 TEST(UpTest, ConfigRendersResolvedProject) {
   Project p(R"(services:
   api:

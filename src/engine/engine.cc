@@ -785,39 +785,91 @@ void Engine::Stop(std::vector<std::string> services, std::function<void()> done)
   }
   std::vector<std::string> order =
       StopOrder(project_, std::vector<std::string>(names.begin(), names.end()));
-  StopServices(std::move(order), 0, std::move(done));
+  StopServices(std::move(order), std::move(done));
 }
 
-void Engine::StopServices(std::vector<std::string> order, size_t next,
-                          std::function<void()> done) {
-  while (next < order.size()) {
-    auto it = runs_.find(order[next]);
-    if (it != runs_.end() && it->second->started &&
-        (!it->second->instances.empty() || !it->second->side.empty())) {
-      break;
+// Services stop in parallel except where one depends on another: a service stops once
+// every service in the plan that depends on it (directly, or through services outside the
+// plan) has stopped. Blockers are only taken from earlier in StopOrder, so a dependency
+// cycle cannot deadlock the plan.
+struct Engine::StopPlan {
+  std::vector<std::string> order;
+  std::map<std::string, std::set<std::string>> waits_for;  // service → blockers still running
+  std::set<std::string> launched;
+  size_t remaining = 0;
+  std::function<void()> done;
+};
+
+void Engine::StopServices(std::vector<std::string> order, std::function<void()> done) {
+  auto plan = std::make_shared<StopPlan>();
+  plan->remaining = order.size();
+  plan->done = std::move(done);
+  for (size_t i = 0; i < order.size(); ++i) {
+    // Everything that depends on order[i], transitively through the whole project.
+    std::set<std::string> dependents;
+    std::vector<std::string> todo = {order[i]};
+    while (!todo.empty()) {
+      std::string n = todo.back();
+      todo.pop_back();
+      for (const std::string& d : Dependents(project_, n)) {
+        if (dependents.insert(d).second) todo.push_back(d);
+      }
     }
-    if (it != runs_.end()) it->second->started = false;
-    ++next;
+    std::set<std::string>& waits = plan->waits_for[order[i]];
+    for (size_t j = 0; j < i; ++j) {
+      if (dependents.count(order[j])) waits.insert(order[j]);
+    }
   }
-  if (next == order.size()) {
-    done();
+  plan->order = std::move(order);
+  if (plan->remaining == 0) {
+    plan->done();
     return;
   }
-  ServiceRun& run = *runs_[order[next]];
+  LaunchReadyStops(std::move(plan));
+}
+
+void Engine::LaunchReadyStops(std::shared_ptr<StopPlan> plan) {
+  auto alive = alive_;
+  for (const std::string& name : plan->order) {
+    if (plan->launched.count(name) || !plan->waits_for[name].empty()) continue;
+    plan->launched.insert(name);
+    StopService(name, [this, alive, plan, name] {
+      if (!*alive) return;
+      for (auto& [_, waits] : plan->waits_for) waits.erase(name);
+      if (--plan->remaining == 0) {
+        plan->done();
+        return;
+      }
+      LaunchReadyStops(plan);
+    });
+  }
+}
+
+// Stops every instance of `name` (and its deploy side groups); `stopped` runs from the loop
+// once the last one has exited.
+void Engine::StopService(const std::string& name, std::function<void()> stopped) {
+  auto alive = alive_;
+  auto it = runs_.find(name);
+  if (it == runs_.end() || !it->second->started ||
+      (it->second->instances.empty() && it->second->side.empty())) {
+    if (it != runs_.end()) it->second->started = false;
+    loop_->Post([alive, stopped = std::move(stopped)] {
+      if (*alive) stopped();
+    });
+    return;
+  }
+  ServiceRun& run = *it->second;
   run.stopping = true;
-  // Side groups (a deploy's sets) stop with the service.
   std::vector<InstanceRun*> all;
   for (auto& ir : run.instances) all.push_back(ir.get());
   for (auto& [set, g] : run.side) {
     for (auto& ir : g->instances) all.push_back(ir.get());
   }
   auto remaining = std::make_shared<size_t>(all.size());
-  auto alive = alive_;
-  auto shared_order = std::make_shared<std::vector<std::string>>(std::move(order));
-  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  auto shared_stopped = std::make_shared<std::function<void()>>(std::move(stopped));
   for (InstanceRun* ir : all) {
     if (ir->health) ir->health->Stop();
-    ir->instance->Stop([this, alive, &run, remaining, shared_order, next, shared_done] {
+    ir->instance->Stop([this, alive, &run, remaining, shared_stopped] {
       if (!*alive || --*remaining > 0) return;
       run.started = false;
       run.stopping = false;
@@ -826,8 +878,8 @@ void Engine::StopServices(std::vector<std::string> order, size_t next,
       Record(run.name, 0, "stopped", "");
       NotifyTopology();
       // Continue from the loop, not from inside the last instance's callback.
-      loop_->Post([this, alive, shared_order, next, shared_done] {
-        if (*alive) StopServices(std::move(*shared_order), next + 1, std::move(*shared_done));
+      loop_->Post([alive, shared_stopped] {
+        if (*alive) (*shared_stopped)();
       });
     });
   }

@@ -174,7 +174,10 @@ class Engine {
   void Record(const std::string& service, int instance, const std::string& kind,
               const std::string& message);
   std::string LastLogLines(const std::string& service, size_t n) const;
-  void StopServices(std::vector<std::string> order, size_t next, std::function<void()> done);
+  struct StopPlan;
+  void StopServices(std::vector<std::string> order, std::function<void()> done);
+  void LaunchReadyStops(std::shared_ptr<StopPlan> plan);
+  void StopService(const std::string& name, std::function<void()> stopped);
   void NotifyTopology();
 
   net::EventLoop* loop_;
