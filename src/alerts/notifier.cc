@@ -223,14 +223,20 @@ void Notifier::Update(const std::vector<Alert>& alerts) {
 
 void Notifier::SendEvent(const std::map<std::string, std::string>& labels,
                          const std::string& summary) {
+  SendEvent(labels, std::map<std::string, std::string>{{"summary", summary}});
+}
+
+void Notifier::SendEvent(const std::map<std::string, std::string>& labels,
+                         std::map<std::string, std::string> annotations) {
   Alert a;
   a.rule = labels.count("alertname") ? labels.at("alertname") : "SlipwayEvent";
   a.labels = labels;
   a.labels["alertname"] = a.rule;
-  a.annotations["summary"] = summary;
+  a.annotations = std::move(annotations);
   a.state = AlertState::kResolved;  // an event is not ongoing: sent once
   a.active_ms = a.resolved_ms = opts_.clock->WallMillis();
-  a.fingerprint = Fingerprint(a.labels) + std::to_string(a.active_ms);
+  a.fingerprint = Fingerprint(a.labels) + "-" + std::to_string(a.active_ms) + "-" +
+                  std::to_string(++event_seq_);
   Update({a});
 }
 

@@ -67,6 +67,9 @@ class Notifier {
   void Update(const std::vector<Alert>& alerts);
   // A one-off notification (deploy, rollback) routed by `labels` like an alert.
   void SendEvent(const std::map<std::string, std::string>& labels, const std::string& summary);
+  // The same with any annotations (summary, description, ...).
+  void SendEvent(const std::map<std::string, std::string>& labels,
+                 std::map<std::string, std::string> annotations);
   void Tick();
 
   // Per receiver: queue length, sent, failed, dropped, last error; plus group count.
@@ -88,6 +91,7 @@ class Notifier {
   std::unique_ptr<Route> root_;
   std::map<std::string, std::unique_ptr<Receiver>> receivers_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
+  uint64_t event_seq_ = 0;  // keeps two events of the same labels and millisecond apart
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -60,6 +60,15 @@ Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::P
   AlertingService* self = s.get();
   ro.scrape = [self] {
     if (self->deps_.ps) UpdateServiceMetrics(self->deps_.registry, self->deps_.ps());
+    if (self->prober_) {
+      for (const DatabaseHealth& h : self->prober_->Snapshot()) {
+        if (h.status == "unknown") continue;
+        self->deps_.registry
+            ->GetGauge("slipway_database_up", "1 when the database answered SELECT 1.",
+                       {"database"}, {h.name})
+            ->Set(0, h.status == "ok" ? 1 : 0);
+      }
+    }
     if (!self->deps_.state_dir.empty())
       UpdateDiskMetrics(self->deps_.registry, self->deps_.state_dir);
     return self->deps_.registry->RenderPrometheus();
@@ -71,10 +80,59 @@ Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::P
   no.registry = s->deps_.registry;
   no.external_url = s->deps_.external_url;
   ASSIGN_OR_RETURN(s->notifier_, Notifier::Create(project.notifications, std::move(no)));
+  if (!project.databases.empty()) {
+    std::vector<DatabaseProbeTarget> targets;
+    for (const auto& [name, db] : project.databases) targets.push_back({name, db.url});
+    DatabaseProber::Options po;
+    po.base_dir = project.dir;
+    po.timeout = s->deps_.db_probe_timeout;
+    po.interval = s->deps_.db_probe_interval;
+    po.clock = s->deps_.clock;
+    s->prober_ = std::make_unique<DatabaseProber>(std::move(targets), po);
+  }
   return s;
 }
 
+void AlertingService::NotifyDeploy(const DeployNotice& e) {
+  const bool bad = e.kind == "failed" || e.kind == "rolled-back";
+  std::map<std::string, std::string> labels = {{"alertname", "SlipwayDeploy"},
+                                               {"service", e.service},
+                                               {"kind", e.kind},
+                                               {"severity", bad ? "warning" : "info"}};
+  std::string what = e.kind == "deployed"          ? "deployed"
+                     : e.kind == "manual-rollback" ? "rolled back by hand"
+                     : e.kind == "rolled-back"     ? "rolled back automatically"
+                                                   : "failed";
+  std::string summary =
+      fmt::format("{} r{}{} {}{}", e.service, e.release,
+                  e.version.empty() ? "" : " (" + e.version + ")", what,
+                  e.strategy.empty() ? "" : " [" + e.strategy + "]");
+  if (!e.reason.empty()) summary += ": " + e.reason;
+  std::map<std::string, std::string> annotations = {
+      {"summary", summary},
+      {"release", std::to_string(e.release)},
+      {"version", e.version},
+      {"strategy", e.strategy},
+      {"reason", e.reason},
+      {"numbers", e.numbers.is_null() ? "{}" : e.numbers.dump()}};
+  for (auto it = annotations.begin(); it != annotations.end();) {
+    it = it->second.empty() ? annotations.erase(it) : std::next(it);
+  }
+  notifier_->SendEvent(labels, std::move(annotations));
+  // group_wait may be 0: deliver now rather than at the next notification tick.
+  notifier_->Tick();
+  events_.push_back({{"t", deps_.clock->WallMillis()},
+                     {"service", e.service},
+                     {"release", e.release},
+                     {"version", e.version},
+                     {"kind", e.kind},
+                     {"severity", labels["severity"]},
+                     {"summary", summary}});
+  while (events_.size() > 20) events_.pop_front();
+}
+
 void AlertingService::Start() {
+  if (prober_) prober_->Start();
   ScheduleEval();
   ScheduleNotify();
 }
@@ -108,6 +166,7 @@ void AlertingService::ScheduleNotify() {
 json AlertingService::AlertsJson() const {
   json j = evaluator_->ToJson();
   j["notifications"] = notifier_->Status();
+  j["notifications"]["events"] = json(events_);
   return j;
 }
 
@@ -152,6 +211,14 @@ std::pair<int, json> AlertingService::HealthDetailed() const {
       down = true;
     }
   }
+  // A database that does not answer degrades (HTTP 200), it does not take the host down:
+  // see the header.
+  json databases = json::object();
+  if (prober_) {
+    std::vector<DatabaseHealth> dbs = prober_->Snapshot();
+    for (const DatabaseHealth& h : dbs) degraded |= h.status == "down";
+    databases = DatabasesJson(dbs);
+  }
   size_t firing = 0;
   for (const Alert& a : evaluator_->Alerts()) firing += a.state == AlertState::kFiring;
   std::string overall = down ? "down" : degraded ? "degraded" : "ok";
@@ -160,6 +227,7 @@ std::pair<int, json> AlertingService::HealthDetailed() const {
            {"services", services},
            {"proxy", proxy},
            {"store", store},
+           {"databases", databases},
            {"alerts_firing", firing}}};
 }
 

@@ -5,8 +5,14 @@
 // after refreshing the service and disk metrics the built-in rules read, and answers:
 //   GET /api/v1/alerts                 {"rules", "alerts", "history", "notifications"}
 //   GET /api/v1/alerts/test?q=RULE|EXPR  {"result": [{"labels", "value"}] | "scalar"}
-//   GET /health/detailed               services, proxy, store, overall ok|degraded|down
-//                                      (HTTP 200 for ok and degraded, 503 for down)
+//   GET /health/detailed               services, proxy, store, databases, overall
+//                                      ok|degraded|down (HTTP 200 for ok and degraded, 503
+//                                      for down). A database that does not answer makes it
+//                                      degraded, not down: the daemon and the services still
+//                                      serve (some requests may fail), and a 503 here would
+//                                      make a load balancer drop the whole host.
+// Deploy outcomes become one-shot notifications through the same routes (NotifyDeploy()):
+// labels {alertname="SlipwayDeploy", service, kind, severity}; never an alert state.
 // Daemon wiring (three lines): construct after the engine, call Start(), and route requests
 // through Handle() (it returns false for paths it does not own).
 //
@@ -16,10 +22,12 @@
 
 #include <filesystem>
 #include <functional>
+#include <deque>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "alerts/db_probe.h"
 #include "alerts/notifier.h"
 #include "alerts/rules.h"
 #include "config/project.h"
@@ -39,6 +47,20 @@ struct ServiceDeps {
   std::function<nlohmann::json()> ps;  // Engine::Ps()
   std::function<bool()> proxy_ok;      // the proxy runs (nullptr: not reported)
   std::string external_url;            // the API address, for notification links
+  Duration db_probe_timeout{3000};     // per `SELECT 1` of a database
+  Duration db_probe_interval{5000};    // pause between probe rounds
+};
+
+// A finished deploy or rollback (mirrors deploy::DeployEvent; alerts does not depend on the
+// deployer). kind: deployed | rolled-back | failed | manual-rollback.
+struct DeployNotice {
+  std::string service;
+  int64_t release = 0;
+  std::string version;
+  std::string strategy;
+  std::string kind;
+  std::string reason;
+  nlohmann::json numbers = nlohmann::json::object();
 };
 
 class AlertingService {
@@ -52,6 +74,11 @@ class AlertingService {
   // One evaluation round now (also what the timer runs).
   Status EvaluateOnce();
 
+  // Sends a deploy outcome through the notification routes at once (a one-shot: resolved
+  // from the start, so Alertmanager gets endsAt and nothing shows as firing). Severity is
+  // "info" for deployed and manual-rollback, "warning" for failed and rolled-back.
+  void NotifyDeploy(const DeployNotice& e);
+
   // Answers the routes above; false when `req` is not one of them.
   bool Handle(const http::Request& req, http::ResponseWriter& w);
 
@@ -61,6 +88,7 @@ class AlertingService {
 
   RuleEvaluator& evaluator() { return *evaluator_; }
   Notifier& notifier() { return *notifier_; }
+  DatabaseProber* databases() { return prober_.get(); }  // nullptr: no databases
 
  private:
   explicit AlertingService(ServiceDeps deps) : deps_(std::move(deps)) {}
@@ -71,6 +99,8 @@ class AlertingService {
   Duration interval_{15'000};
   std::unique_ptr<RuleEvaluator> evaluator_;
   std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<DatabaseProber> prober_;
+  std::deque<nlohmann::json> events_;  // the last deploy notices, newest last
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

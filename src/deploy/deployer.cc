@@ -31,6 +31,7 @@ struct Deployer::Job {
   json numbers = json::object();
   std::shared_ptr<const config::Project> project;  // the deploy's, for database steps
   bool backup_before_migrate = true;
+  bool manual_rollback = false;            // a rollback redeploying an older definition
   bool backed_up_all = false;              // a `backup` step of every database has run
   std::set<std::string> backed_up;         // databases a `backup` step has covered
   std::function<void(const std::string&)> fail;  // strategy-specific failure handling
@@ -144,6 +145,7 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
     if (!req.run_pre_hooks) job->ds.pre_hook.clear();
     job->project = project;
     job->backup_before_migrate = req.backup_before_migrate;
+    job->manual_rollback = req.manual_rollback;
     job->strategy = !req.strategy.empty()      ? req.strategy
                     : !job->ds.strategy.empty() ? job->ds.strategy
                     : HasRoutes(spec)           ? "blue-green"
@@ -699,6 +701,13 @@ void Deployer::Finish(std::shared_ptr<Job> job, Status st, const std::string& st
   Note(*job, st.ok() ? fmt::format("release {} {}", job->release.number, status)
                      : st.message());
   busy_.erase(job->service);
+  if (listener_) {
+    listener_({job->service, job->release.number, job->release.version, job->strategy,
+               status == kSucceeded  ? (job->manual_rollback ? "manual-rollback" : "deployed")
+               : status == kRolledBack ? "rolled-back"
+                                       : "failed",
+               reason, job->numbers});
+  }
   auto done = std::move(job->done);
   job->fail = nullptr;  // drop the job's self-references
   if (done) done(st);
@@ -791,6 +800,15 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     note.service = service;
     note.release.number = current;
     Note(note, fmt::format("rolled back to r{} (warm set {}) in {:.2f} ms", to, back, ms));
+    if (listener_) {
+      DeployEvent ev{service, current, "", "", "manual-rollback",
+                     fmt::format("manual rollback to r{}", to), numbers};
+      if (auto cur = releases_->Get(service, current); cur.ok() && cur->has_value()) {
+        ev.version = (*cur)->version;
+        ev.strategy = (*cur)->strategy;
+      }
+      listener_(ev);
+    }
     Outcome out;
     auto r = releases_->Get(service, to);
     if (r.ok() && r->has_value()) out.releases.push_back((*r)->ToJson());
@@ -811,6 +829,7 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
   req.version = fmt::format("rollback to r{}", to);
   req.strategy = "blue-green";
   req.run_pre_hooks = false;
+  req.manual_rollback = true;
   Deploy(std::move(req), std::move(done));
 }
 

@@ -43,6 +43,7 @@ struct DeployRequest {
   std::map<std::string, std::string> env;  // added to the new spec's environment
   bool backup_before_migrate = true;  // a migrate step with pending migrations backs up first
   bool run_pre_hooks = true;          // false for rollbacks: the old schema work is done
+  bool manual_rollback = false;       // set by Rollback(): the event says manual-rollback
 };
 
 // Runs a built-in `backup` or `migrate` hook step (blocking database work) off the loop and
@@ -62,6 +63,18 @@ struct Outcome {
   nlohmann::json releases = nlohmann::json::array();
 };
 
+// What happened to a release, for notifications (SetEventListener). `kind` is one of
+// "deployed", "rolled-back" (automatic), "failed", "manual-rollback".
+struct DeployEvent {
+  std::string service;
+  int64_t release = 0;
+  std::string version;
+  std::string strategy;
+  std::string kind;
+  std::string reason;
+  nlohmann::json numbers = nlohmann::json::object();
+};
+
 class Deployer {
  public:
   Deployer(net::EventLoop* loop, engine::Engine* engine, ReleaseStore* releases, Traffic* traffic,
@@ -72,6 +85,8 @@ class Deployer {
 
   // Where built-in backup/migrate steps run; without one they fail with a message.
   void SetDatabaseStepRunner(DatabaseStepRunner runner) { db_steps_ = std::move(runner); }
+  // Told (on the loop's thread) when a deploy or rollback ends; nullptr = nobody.
+  void SetEventListener(std::function<void(const DeployEvent&)> l) { listener_ = std::move(l); }
 
   // The engine's release recorder: `up` starting a service records a succeeded release.
   int64_t RecordUp(const config::Service& spec, const std::string& spec_hash);
@@ -115,6 +130,7 @@ class Deployer {
   Traffic* traffic_;
   std::map<std::string, std::string> base_env_;
   DatabaseStepRunner db_steps_;
+  std::function<void(const DeployEvent&)> listener_;
   std::set<std::string> busy_;
   // Specs of releases started by this daemon, for rollbacks to sets no longer running.
   std::map<std::string, std::map<int64_t, config::Service>> specs_;
