@@ -1,6 +1,8 @@
 #include "cli/project_cmd.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -117,11 +119,20 @@ std::vector<std::vector<std::string>> PsRows(const json& rows) {
 const std::vector<std::string> kPsHeader = {"INSTANCE", "STATE",    "HEALTH",   "PID",    "PORT",
                                             "PUBLISHED", "RESTARTS", "UPTIME", "RELEASE"};
 
-// Waits (bounded) for the daemon whose pid file we read to exit.
+// Waits (bounded, 30 s) for the daemon whose pid file we read to exit. The daemon holds an
+// exclusive lock on daemon.lock for its whole life and the kernel drops it when the process
+// exits, so the lock is the exact signal; kill(pid, 0) alone would also wait for whoever
+// reaps the daemon (it is not our child), which can take a second in containers.
 void WaitForDaemonExit(const daemon::StatePaths& paths, pid_t pid) {
   if (pid <= 0) return;
-  for (int i = 0; i < 600 && kill(pid, 0) == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 1500 && kill(pid, 0) == 0; ++i) {
+    int fd = ::open(paths.lock_file().c_str(), O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+      bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+      ::close(fd);
+      if (free) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
