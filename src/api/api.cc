@@ -127,7 +127,9 @@ void Api::Handle(const http::Request& req, http::ResponseWriter w, bool trusted)
     return;
   }
   if (path == "/api/v1/ps" && req.method == "GET") {
-    w.Send(JsonResponse(200, engine_->Ps()));
+    json rows = engine_->Ps();
+    if (hooks_.decorate_ps) hooks_.decorate_ps(&rows);
+    w.Send(JsonResponse(200, rows));
     return;
   }
   if (path == "/api/v1/logs" && req.method == "GET") {

@@ -43,6 +43,8 @@ struct ApiHooks {
   // `flags_admin` after it. Each returns true when it answered.
   std::function<bool(const http::Request&, http::ResponseWriter&)> ofrep;
   std::function<bool(const http::Request&, http::ResponseWriter&)> flags_admin;
+  // Adds the proxy's per-service traffic (requests_per_second, error_ratio) to `ps` rows.
+  std::function<void(nlohmann::json* rows)> decorate_ps;
   // Routes owned by other modules (deploys): called after the auth check; returns true when it
   // answered the request (it may move the writer out).
   std::function<bool(const http::Request&, http::ResponseWriter&)> extra;
