@@ -74,7 +74,19 @@ DatabaseHealth ProbeDatabase(const DatabaseProbeTarget& t, const std::filesystem
                                       timeout.count()));
   }
   h.status = st.ok() ? "ok" : "down";
-  h.error = st.ok() ? "" : st.message();
+  if (!st.ok()) {
+    // The driver's message repeats the target (shown beside it) and libpq's has tabs.
+    h.error = st.message();
+    const std::string prefix = "cannot connect to " + h.target + ": ";
+    if (h.error.rfind(prefix, 0) == 0) h.error = "cannot connect: " + h.error.substr(prefix.size());
+    std::string clean;
+    for (char c : h.error) {
+      if (c == '\t' || c == '\n') c = ' ';
+      if (c == ' ' && !clean.empty() && clean.back() == ' ') continue;
+      clean += c;
+    }
+    h.error = clean;
+  }
   return h;
 }
 

@@ -338,6 +338,19 @@ void Notifier::Flush(Group& g, int64_t now) {
           g.labels.count("alertname") ? g.labels.at("alertname") : alerts[0].labels.at("alertname");
       std::string text = fmt::format("[{}{}] {}", status == "firing" ? "FIRING:" : "RESOLVED",
                                      status == "firing" ? std::to_string(firing) : "", name);
+      // One-shot events (SendEvent: resolved without ever firing) read as news, not recovery.
+      bool events = std::all_of(alerts.begin(), alerts.end(), [](const Alert& a) {
+        return a.state == AlertState::kResolved && a.fired_ms == 0;
+      });
+      if (events) {
+        text = name;
+        for (const Alert& a : alerts) {
+          auto s = a.annotations.find("summary");
+          text += "\n• " + (s != a.annotations.end() ? s->second : a.rule);
+        }
+        body = json{{"text", text}}.dump();
+        break;
+      }
       for (const Alert& a : alerts) {
         auto s = a.annotations.find("summary");
         text += fmt::format("\n• {} {}", a.state == AlertState::kFiring ? "firing" : "resolved",

@@ -184,5 +184,23 @@ TEST(Notifier, QueueIsBoundedWhileAReceiverIsDown) {
   EXPECT_EQ(st["groups"], 0);  // events are sent once and forgotten
 }
 
+TEST(Notifier, EventsReadAsNewsInSlack) {
+  Sink sink;
+  ASSERT_NO_FATAL_FAILURE(sink.Start());
+  FakeClock clock;
+  Notifier::Options o;
+  o.clock = &clock;
+  o.loop = sink.loop.get();
+  auto n = Notifier::Create(Settings(sink.port), o);
+  ASSERT_TRUE(n.ok());
+  (*n)->SendEvent({{"alertname", "SlipwayDeploy"}, {"service", "api"}, {"severity", "info"}},
+                  "api r2 deployed");
+  clock.AdvanceForTest(Duration(10'000));
+  (*n)->Tick();
+  ASSERT_TRUE(sink.RunUntil([&] { return sink.received.size() == 1; }));
+  EXPECT_EQ(sink.received[0].first, "/slack");
+  EXPECT_EQ(sink.received[0].second["text"], "SlipwayDeploy\n• api r2 deployed");
+}
+
 }  // namespace
 }  // namespace slipway::alerts

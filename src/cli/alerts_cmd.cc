@@ -114,11 +114,23 @@ int RunStatus(CliContext& ctx, const std::string& format) {
     std::vector<std::vector<std::string>> rows;
     for (auto it = body["services"].begin(); it != body["services"].end(); ++it) {
       rows.push_back({it.key(), it.value().value("status", ""),
-                      std::to_string(it.value().value("restarts", 0))});
+                      std::to_string(it.value().value("restarts", 0)), ""});
     }
-    rows.push_back({"(proxy)", body["proxy"].value("status", ""), ""});
-    rows.push_back({"(store)", body["store"].value("status", ""), ""});
-    PrintTable({"COMPONENT", "STATUS", "RESTARTS"}, rows);
+    rows.push_back({"(proxy)", body["proxy"].value("status", ""), "", ""});
+    rows.push_back({"(store)", body["store"].value("status", ""), "",
+                    body["store"].value("error", "")});
+    const json dbs = body.value("databases", json::object());
+    for (auto it = dbs.begin(); it != dbs.end(); ++it) {
+      const json& d = it.value();
+      std::string detail = d.value("target", "");
+      if (d.contains("error")) {
+        detail += (detail.empty() ? "" : ": ") + d.value("error", "");
+      } else if (d.contains("latency_ms")) {
+        detail += fmt::format(" ({:.1f} ms)", d.value("latency_ms", 0.0));
+      }
+      rows.push_back({"(database " + it.key() + ")", d.value("status", ""), "", detail});
+    }
+    PrintTable({"COMPONENT", "STATUS", "RESTARTS", "DETAIL"}, rows);
   }
   return body.value("status", "") == "down" ? 1 : 0;
 }
@@ -126,6 +138,12 @@ int RunStatus(CliContext& ctx, const std::string& format) {
 }  // namespace
 
 void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
+  // A global flag (the app falls through): `slipway up --log-format json` starts the daemon
+  // with JSON logs. Registered here with the rest of the operations surface.
+  app.add_option("--log-format", ctx.log_format,
+                 "Log format of a daemon this command starts: text or json "
+                 "(default: $SLIPWAY_LOG_FORMAT, else text)")
+      ->check(CLI::IsMember({"text", "json"}));
   auto format = std::make_shared<std::string>("table");
   auto* alerts = app.add_subcommand("alerts", "Firing and pending alerts, recent history");
   alerts->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
@@ -140,7 +158,7 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   });
 
   auto sformat = std::make_shared<std::string>("table");
-  auto* status = app.add_subcommand("status", "Health of every service, the proxy and the store");
+  auto* status = app.add_subcommand("status", "Health of every service, the proxy, the store and the databases");
   status->add_option("--format", *sformat, "table or json")
       ->check(CLI::IsMember({"table", "json"}));
   status->callback([&ctx, sformat, rc] { *rc = RunStatus(ctx, *sformat); });

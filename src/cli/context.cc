@@ -70,6 +70,19 @@ Status CliContext::EnsureDaemon() {
   for (const auto& p : profiles) args.insert(args.end(), {"--profile", p});
   if (!project_name.empty()) args.insert(args.end(), {"-p", project_name});
 
+  // The daemon reads its log format from the environment (DaemonOptions::log_format); built
+  // before fork so the child only execs.
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (log_format.empty() || std::string_view(*e).rfind("SLIPWAY_LOG_FORMAT=", 0) != 0) {
+      env.emplace_back(*e);
+    }
+  }
+  if (!log_format.empty()) env.push_back("SLIPWAY_LOG_FORMAT=" + log_format);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
   std::string log_path = paths.daemon_log().string();
   pid_t pid = fork();
   if (pid < 0) return ErrnoError("fork", errno);
@@ -87,7 +100,7 @@ Status CliContext::EnsureDaemon() {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
+    execve("/proc/self/exe", argv.data(), envp.data());
     _exit(127);
   }
   // Wait for it to answer; if it dies first, show why.

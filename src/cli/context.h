@@ -29,6 +29,8 @@ class CliContext {
   std::vector<std::string> profiles;
   std::string project_name;
   std::string project_directory;
+  // --log-format text|json for a daemon this invocation starts ("" = $SLIPWAY_LOG_FORMAT).
+  std::string log_format;
 
   // The options LoadProject() uses (global flags + the process environment).
   config::LoadOptions LoadOptions() const;

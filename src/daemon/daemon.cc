@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "alerts/service.h"
 #include "api/api.h"
 #include "daemon/database_jobs.h"
+#include "daemon/json_log.h"
 #include "daemon/routes.h"
 #include "deploy/deploy_api.h"
 #include "deploy/deployer.h"
@@ -41,9 +43,19 @@
 namespace slipway::daemon {
 namespace {
 
-void Log(const std::string& msg) {
-  std::fprintf(stderr, "%s slipwayd: %s\n",
-               runtime::FormatWallMillis(Clock::Real()->WallMillis()).c_str(), msg.c_str());
+// Set once by RunDaemon before any thread starts.
+LogFormat g_log_format = LogFormat::kText;
+
+// One entry of the daemon's own log: text, or one JSON object per line (--log-format json).
+void Log(const std::string& msg, const nlohmann::json& fields = nullptr,
+         std::string_view level = "info") {
+  const int64_t now = Clock::Real()->WallMillis();
+  if (g_log_format == LogFormat::kJson) {
+    std::string line = JsonLogLine(now, level, msg, fields) + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    return;
+  }
+  std::fprintf(stderr, "%s slipwayd: %s\n", runtime::FormatWallMillis(now).c_str(), msg.c_str());
 }
 
 Result<std::string> ReadSmallFile(const std::filesystem::path& p) {
@@ -127,11 +139,15 @@ class Daemon : public deploy::Traffic {
   int Run() {
     Status st = Init();
     if (!st.ok()) {
-      Log("cannot start: " + st.message());
+      Log("cannot start: " + st.message(), {{"error", st.message()}}, "error");
       return st.ExitCode();
     }
     Log(fmt::format("serving project {} (pid {}, api {} and {})", engine_->project().name,
-                    getpid(), paths_.socket().string(), api_addr_));
+                    getpid(), paths_.socket().string(), api_addr_),
+        {{"project", engine_->project().name},
+         {"pid", getpid()},
+         {"socket", paths_.socket().string()},
+         {"api", api_addr_}});
     loop_->Run();
     Log("stopped");
     Cleanup();
@@ -236,6 +252,10 @@ class Daemon : public deploy::Traffic {
     deps.external_url = "http://" + api_addr_;
     ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
     alerting_->Start();
+    deployer_->SetEventListener([this](const deploy::DeployEvent& e) {
+      alerting_->NotifyDeploy({e.service, e.release, e.version, e.strategy, e.kind, e.reason,
+                               e.numbers});
+    });
     return WatchSignals();
   }
 
@@ -367,7 +387,8 @@ class Daemon : public deploy::Traffic {
       while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
         if (shutting_down_) continue;
         shutting_down_ = true;
-        Log(fmt::format("signal {}: stopping every service", info.ssi_signo));
+        Log(fmt::format("signal {}: stopping every service", info.ssi_signo),
+            {{"signal", info.ssi_signo}});
         engine_->Stop({}, [this] { loop_->Stop(); });
       }
     });
@@ -447,8 +468,27 @@ class Daemon : public deploy::Traffic {
 }  // namespace
 
 int RunDaemon(const DaemonOptions& options) {
-  Daemon d(options);
-  return d.Run();
+  std::string format = options.log_format;
+  if (format.empty()) {
+    const char* env = std::getenv("SLIPWAY_LOG_FORMAT");
+    format = env != nullptr ? env : "";
+  }
+  auto parsed = ParseLogFormat(format);
+  g_log_format = parsed.ok() ? *parsed : LogFormat::kText;
+  std::unique_ptr<StderrJsonFilter> filter;
+  if (g_log_format == LogFormat::kJson) {
+    // Lines other modules print to stderr become JSON objects too.
+    auto f = StderrJsonFilter::Install();
+    if (f.ok()) filter = std::move(f).value();
+  }
+  if (!parsed.ok()) Log(parsed.status().message() + "; using text", nullptr, "warn");
+  int rc = 0;
+  {
+    Daemon d(options);
+    rc = d.Run();
+  }
+  if (filter) filter->Stop();
+  return rc;
 }
 
 }  // namespace slipway::daemon

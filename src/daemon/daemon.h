@@ -20,6 +20,10 @@ namespace slipway::daemon {
 struct DaemonOptions {
   std::filesystem::path state_dir;  // the project's .slipway folder
   config::LoadOptions load;         // how to load the project at start
+  // The daemon's own log: "text" or "json" (one object per line: ts, level, msg, fields).
+  // "" = $SLIPWAY_LOG_FORMAT, else text. `slipway --log-format json up` passes it through the
+  // environment of the daemon it starts.
+  std::string log_format;
 };
 
 // Blocks until the daemon shuts down. Returns the process exit code.
