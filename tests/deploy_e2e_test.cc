@@ -220,6 +220,63 @@ TEST(DeployTest, RollingThreeReplicasUnderLoadLoseNothing) {
   EXPECT_EQ(v2, 3) << ps.dump();
 }
 
+// Rolling with a version whose health check always fails. max_failure_ratio 0.4 of 3
+// replicas tolerates the first failed instance (1/3); the second (2/3) triggers
+// failure_action: rollback, and the old release is back to 3 serving replicas.
+TEST(DeployTest, RollingToleratesFailuresUpToMaxFailureRatioThenRollsBack) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: rolling
+        drain: 200ms
+        health_timeout: 5s
+        analysis: {min_requests: 10, window: 2s, interval: 100ms, health_failures: 2}
+)",
+                    "    deploy:\n      replicas: 3\n      update_config: {parallelism: 1, order: "
+                    "start-first, monitor: 200ms, failure_action: rollback, "
+                    "max_failure_ratio: 0.4}\n"));
+  Up(p, port);
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"});
+  EXPECT_EQ(d.rc, 1) << d.out << d.err;
+  EXPECT_NE(d.out.find("tolerating 1 failed of 3 replicas (33% <= max_failure_ratio 40%)"),
+            std::string::npos)
+      << d.out;
+  EXPECT_NE(d.err.find("rolled back"), std::string::npos) << d.err;
+  load.Stop();
+  // Unhealthy instances never get traffic: nothing fails for the clients.
+  EXPECT_EQ(load.failed(), 0) << load.failures();
+  EXPECT_EQ(load.last_version(), "v1");
+  int v1 = 0;
+  for (const auto& row : p.Ps()) {
+    if (row.value("release", 0) == 1 && row.value("state", "") == "running") ++v1;
+  }
+  EXPECT_EQ(v1, 3);
+  EXPECT_EQ(Releases(p)[0]["status"], "rolled-back");
+}
+
+// failure_action: pause stops the update where it failed: no rollback, the release is
+// marked failed with "paused", and the replicas already replaced stay as they are.
+TEST(DeployTest, RollingPausesOnFailureWhenAsked) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: rolling
+        drain: 200ms
+        health_timeout: 5s
+        analysis: {min_requests: 10, window: 2s, interval: 100ms, health_failures: 2}
+)",
+                    "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
+                    "start-first, monitor: 200ms, failure_action: pause}\n"));
+  Up(p, port);
+  CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"});
+  EXPECT_EQ(d.rc, 1) << d.out << d.err;
+  EXPECT_NE(d.err.find("paused"), std::string::npos) << d.err;
+  std::string body;
+  EXPECT_EQ(HttpGet(port, "/version", &body), 200);
+  EXPECT_EQ(body, "v1\n");
+  auto rel = Releases(p);
+  EXPECT_EQ(rel[0]["status"], "failed");
+  EXPECT_NE(rel[0]["reason"].get<std::string>().find("paused"), std::string::npos) << rel.dump();
+}
+
 struct BadCase {
   const char* name;
   std::string env;

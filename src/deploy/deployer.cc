@@ -296,7 +296,24 @@ void Deployer::StartNewSet(std::shared_ptr<Job> job) {
   if (job->strategy == "rolling") {
     job->fail = [this, alive, job](const std::string& reason) {
       if (!*alive) return;
-      const std::string action = job->spec.update_config.failure_action;
+      const config::UpdateConfig& uc = job->spec.update_config;
+      const std::string action = uc.failure_action;
+      // As compose's update_config defines it: failures up to max_failure_ratio of the
+      // replicas are tolerated; beyond it, failure_action decides (continue goes on anyway).
+      engine::GroupStatus ng = engine_->Group(job->service, job->new_set);
+      const int failed = std::max(0, ng.instances - ng.ready);
+      const double ratio = static_cast<double>(failed) / std::max(1, job->spec.replicas);
+      if (action == "continue" || (failed > 0 && ratio <= uc.max_failure_ratio)) {
+        job->numbers["failed_instances"] = failed;
+        Note(*job, action == "continue"
+                       ? "continuing (failure_action: continue) despite: " + reason
+                       : fmt::format("tolerating {} failed of {} replicas ({:.0f}% <= "
+                                     "max_failure_ratio {:.0f}%): {}",
+                                     failed, job->spec.replicas, ratio * 100,
+                                     uc.max_failure_ratio * 100, reason));
+        ContinueRolling(job);
+        return;
+      }
       if (action == "pause") {
         Note(*job, "paused: " + reason);
         Finish(job,
@@ -579,6 +596,30 @@ void Deployer::RollingBatch(std::shared_ptr<Job> job) {
         });
       });
   if (!st.ok()) job->fail(st.message());
+}
+
+// A batch ended with tolerated failures: shrink the old set as if the batch had succeeded,
+// weigh traffic by ready instances, and go on with the next batch after `delay`.
+void Deployer::ContinueRolling(std::shared_ptr<Job> job) {
+  auto alive = alive_;
+  engine::GroupStatus ng = engine_->Group(job->service, job->new_set);
+  const int old_target = std::max(0, job->old_spec.replicas - ng.instances);
+  TrafficPlan plan;
+  plan.sets[job->new_set] = SetWeight{static_cast<uint32_t>(ng.ready) * 10, false};
+  plan.sets[job->old_set] = SetWeight{static_cast<uint32_t>(old_target) * 10, false};
+  (void)traffic_->SetPlan(job->service, plan);
+  job->traffic_moved = true;
+  Duration delay = job->spec.update_config.delay;
+  Status st = engine_->ResizeGroup(job->service, job->old_set, old_target, job->ds.drain,
+                                   [this, alive, job, delay] {
+                                     if (!*alive) return;
+                                     loop_->RunAfter(delay, [this, alive, job] {
+                                       if (*alive) RollingBatch(job);
+                                     });
+                                   });
+  if (!st.ok()) {
+    Finish(job, st, kFailed, st.message());
+  }
 }
 
 void Deployer::Recreate(std::shared_ptr<Job> job) {

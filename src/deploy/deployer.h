@@ -115,6 +115,7 @@ class Deployer {
   void CanaryStep(std::shared_ptr<Job> job, size_t step);
   void Watch(std::shared_ptr<Job> job, Duration how_long, std::function<void()> next);
   void RollingBatch(std::shared_ptr<Job> job);
+  void ContinueRolling(std::shared_ptr<Job> job);
   void Recreate(std::shared_ptr<Job> job);
   void Succeed(std::shared_ptr<Job> job);
   void Abandon(std::shared_ptr<Job> job, const std::string& reason, bool traffic_moved);
