@@ -2,10 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "api/api.h"
@@ -29,16 +33,22 @@ struct DeployArgs {
   bool no_backup = false;
 };
 
-// Prints the daemon's progress lines while `busy` holds (a second thread; Call is thread-safe).
+// Prints the daemon's progress lines while the deploy runs (a second thread; Call is
+// thread-safe). On a terminal it also keeps a live status line under them, redrawn every
+// 250 ms: per deploying service, each release's ready/total instances and the service's
+// request and 5xx rates from `ps`.
 class ProgressFollower {
  public:
-  ProgressFollower(CliContext& ctx, bool json_out) : ctx_(ctx), json_out_(json_out) {
+  ProgressFollower(CliContext& ctx, bool json_out)
+      : ctx_(ctx), json_out_(json_out), live_(!json_out && ::isatty(STDOUT_FILENO) == 1) {
     auto p = ctx_.Call("GET", "/api/v1/deploy/progress?after=0");
     if (p.ok() && p->is_array() && !p->empty()) after_ = p->back().value("seq", int64_t{0});
+    started_ = std::chrono::steady_clock::now();
     thread_ = std::thread([this] {
-      while (!stop_) {
+      for (int tick = 0; !stop_; ++tick) {
         Poll();
-        for (int i = 0; i < 10 && !stop_; ++i) {
+        if (live_ && tick % 2 == 0) DrawStatus();
+        for (int i = 0; i < 6 && !stop_; ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
       }
@@ -48,6 +58,7 @@ class ProgressFollower {
     stop_ = true;
     thread_.join();
     Poll();  // the last lines
+    if (live_) ClearStatus();
   }
 
  private:
@@ -56,6 +67,8 @@ class ProgressFollower {
     if (!p.ok() || !p->is_array()) return;
     for (const auto& line : *p) {
       after_ = std::max(after_, line.value("seq", int64_t{0}));
+      services_.insert(line.value("service", ""));
+      if (live_) ClearStatus();
       if (json_out_) {
         std::printf("%s\n", line.dump().c_str());
       } else {
@@ -64,12 +77,54 @@ class ProgressFollower {
                     static_cast<long long>(line.value("release", int64_t{0})),
                     line.value("text", "").c_str());
       }
+      if (live_) std::fputs(status_.c_str(), stdout);
       std::fflush(stdout);
     }
   }
 
+  void DrawStatus() {
+    auto ps = ctx_.Call("GET", "/api/v1/ps");
+    if (!ps.ok() || !ps->is_array()) return;
+    std::string text;
+    for (const std::string& service : services_) {
+      if (service.empty()) continue;
+      std::map<int64_t, std::pair<int, int>> by_release;  // release → (ready, total)
+      std::string rates;
+      for (const auto& row : *ps) {
+        if (row.value("service", "") != service) continue;
+        auto& [ready, total] = by_release[row.value("release", int64_t{0})];
+        ++total;
+        std::string health = row.value("health", "");
+        if (row.value("state", "") == "running" && (health.empty() || health == "healthy")) {
+          ++ready;
+        }
+        if (rates.empty() && row.contains("requests_per_second")) {
+          rates = fmt::format(" · {:.1f} req/s · {:.1f}% 5xx",
+                              row.value("requests_per_second", 0.0),
+                              row.value("error_ratio", 0.0) * 100);
+        }
+      }
+      text += (text.empty() ? "" : "  |  ") + service;
+      for (const auto& [release, counts] : by_release) {
+        text += fmt::format(" · r{} {}/{} ready", release, counts.first, counts.second);
+      }
+      text += rates;
+    }
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    status_ = fmt::format("\r\x1b[2K[{:.1f} s] {}", secs, text);
+    std::fputs(status_.c_str(), stdout);
+    std::fflush(stdout);
+  }
+
+  void ClearStatus() { std::fputs("\r\x1b[2K", stdout); }
+
   CliContext& ctx_;
   bool json_out_;
+  bool live_;
+  std::chrono::steady_clock::time_point started_;
+  std::set<std::string> services_;  // seen in progress lines (poller thread only)
+  std::string status_;              // the live line as last drawn (poller thread only)
   int64_t after_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
