@@ -93,6 +93,40 @@ TEST(RoutesTest, HostAndPathRoutesShareOneListenerAndMaintenanceAnswers503) {
   EXPECT_EQ(Get(port, "/version").body, "web-1\n");
 }
 
+TEST(RoutesTest, PsShowsEachRoutedServicesRequestAndErrorRates) {
+  const int port = FreePort();
+  Project p("services:\n  web:" +
+            App("web-1", "    ports: [\"127.0.0.1:" + std::to_string(port) + ":8080\"]\n") +
+            "  worker:\n    command: [\"sleep\", \"30\"]\n");
+  ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}).rc, 0);
+  // Bounded load: 40 good and 40 failing requests, spread over about 3 s so that at least
+  // two of the daemon's 2 s samples see it.
+  auto send = [&] {
+    for (int i = 0; i < 10; ++i) {
+      Get(port, "/version");
+      Get(port, "/status/500");
+    }
+  };
+  double rps = 0, err = -1;
+  bool worker_has_rates = true;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        send();
+        for (const auto& row : p.Ps()) {
+          if (row.value("service", "") == "worker") worker_has_rates = row.contains("requests_per_second");
+          if (row.value("service", "") != "web" || !row.contains("requests_per_second")) continue;
+          rps = row["requests_per_second"].get<double>();
+          err = row["error_ratio"].get<double>();
+        }
+        return rps > 0;
+      },
+      8s));
+  EXPECT_NEAR(err, 0.5, 0.05);
+  EXPECT_FALSE(worker_has_rates);  // not behind the proxy
+  CmdResult table = p.Slipway({"ps"});
+  EXPECT_NE(table.out.find("REQ/S"), std::string::npos) << table.out;
+}
+
 TEST(RoutesTest, MaintenanceRefusesUnknownOrUnroutedServicesWithExit2) {
   const int port = FreePort();
   Project p("services:\n  web:" +

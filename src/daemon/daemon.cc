@@ -23,6 +23,7 @@
 #include "daemon/database_jobs.h"
 #include "daemon/json_log.h"
 #include "daemon/routes.h"
+#include "daemon/traffic_rates.h"
 #include "deploy/deploy_api.h"
 #include "deploy/deployer.h"
 #include "deploy/releases.h"
@@ -207,6 +208,7 @@ class Daemon : public deploy::Traffic {
     ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(paths_.token_file()));
     api::ApiHooks hooks;
     hooks.metrics = [this] { return registry_->RenderPrometheus(); };
+    hooks.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
     hooks.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
     hooks.token = token;
     hooks.ofrep = [this](const http::Request& r, http::ResponseWriter& w) {
@@ -256,7 +258,40 @@ class Daemon : public deploy::Traffic {
       alerting_->NotifyDeploy({e.service, e.release, e.version, e.strategy, e.kind, e.reason,
                                e.numbers});
     });
+    ScheduleTrafficSample();
     return WatchSignals();
+  }
+
+  // Samples the proxy's per-service totals for `ps` every 2 s (TrafficRates keeps 10 s).
+  void ScheduleTrafficSample() {
+    std::map<std::string, TrafficCounts> totals;
+    const config::Project& project = engine_->project();
+    for (const engine::ServiceEndpoints& ep : engine_->Endpoints()) {
+      if (!ep.started) continue;
+      bool routed = std::any_of(project.routes.begin(), project.routes.end(),
+                                [&](const config::RouteSettings& r) { return r.service == ep.service; });
+      if (auto it = project.services.find(ep.service); it != project.services.end()) {
+        for (const config::PortMapping& p : it->second.ports) routed |= p.published > 0;
+      }
+      if (!routed) continue;
+      TrafficCounts& c = totals[ep.service];
+      for (const engine::GroupEndpoints& g : ep.groups) {
+        proxy::SetStats st = proxy::ReadSetStats(*registry_, ep.service, g.set);
+        c.requests += st.requests;
+        c.errors_5xx += st.errors_5xx;
+      }
+    }
+    traffic_rates_.Sample(loop_->Now(), totals);
+    loop_->RunAfter(Duration(2'000), [this] { ScheduleTrafficSample(); });
+  }
+
+  void DecoratePs(nlohmann::json* rows) {
+    for (nlohmann::json& row : *rows) {
+      TrafficRate r = traffic_rates_.RateOf(row.value("service", ""));
+      if (!r.known) continue;
+      row["requests_per_second"] = r.requests_per_second;
+      row["error_ratio"] = r.error_ratio;
+    }
   }
 
   // Maintenance mode survives daemon restarts: it is kept in the store's meta table.
@@ -458,6 +493,7 @@ class Daemon : public deploy::Traffic {
   std::unique_ptr<deploy::Deployer> deployer_;
   std::unique_ptr<deploy::DeployApi> deploy_api_;
   std::unique_ptr<DatabaseJobs> db_jobs_;
+  TrafficRates traffic_rates_;
   std::unique_ptr<alerts::AlertingService> alerting_;
   Plans plans_;
   Maintenance maintenance_;
