@@ -28,17 +28,17 @@ class WebhookSink {
     loop_ = std::move(net::EventLoop::Create()).value();
     auto fd = net::ListenTcp("127.0.0.1", 0);
     port_ = *net::LocalPort(fd->get());
-    server_ = std::move(http::HttpServer::Create(
-                            loop_.get(), std::move(fd).value(),
-                            [this](const http::Request& r, http::ResponseWriter w) {
-                              {
-                                std::lock_guard<std::mutex> l(mu_);
-                                received_.emplace_back(r.target,
-                                                       json::parse(r.body, nullptr, false));
-                              }
-                              w.Send(http::Response::Text(200, "ok"));
-                            }))
-                  .value();
+    server_ =
+        std::move(http::HttpServer::Create(loop_.get(), std::move(fd).value(),
+                                           [this](const http::Request& r, http::ResponseWriter w) {
+                                             {
+                                               std::lock_guard<std::mutex> l(mu_);
+                                               received_.emplace_back(
+                                                   r.target, json::parse(r.body, nullptr, false));
+                                             }
+                                             w.Send(http::Response::Text(200, "ok"));
+                                           }))
+            .value();
     thread_ = std::thread([this] {
       auto deadline = std::chrono::steady_clock::now() + 180s;
       while (!stop_ && std::chrono::steady_clock::now() < deadline) loop_->RunOnce(Duration(50));
@@ -134,9 +134,10 @@ TEST(DeployNotifyTest, DeployRollbackAndAutomaticRollbackReachTheWebhook) {
   ASSERT_TRUE(WaitFor([&] { return !sink.Find("/chat", "deployed").is_null(); }, 10s))
       << json(sink.received()).dump(2);
   json deployed = sink.Find("/chat", "deployed");
-  EXPECT_EQ(deployed["labels"],
-            (json{{"alertname", "SlipwayDeploy"}, {"service", "api"}, {"kind", "deployed"},
-                  {"severity", "info"}}));
+  EXPECT_EQ(deployed["labels"], (json{{"alertname", "SlipwayDeploy"},
+                                      {"service", "api"},
+                                      {"kind", "deployed"},
+                                      {"severity", "info"}}));
   EXPECT_EQ(deployed["annotations"]["version"], "2.0");
   EXPECT_EQ(deployed["annotations"]["release"], "2");
   EXPECT_EQ(deployed["annotations"]["strategy"], "blue-green");

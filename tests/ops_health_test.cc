@@ -123,9 +123,9 @@ TEST(OpsHealthTest, DatabasesAreProbedAndADownOneDegradesStatus) {
             std::to_string(closed) + R"(/app
 )");
   std::filesystem::create_directories(p.dir() / "data");
-  CmdResult mk = RunCmd({"/usr/bin/sqlite3", (p.dir() / "data" / "app.db").string(),
-                         "CREATE TABLE t (x INT);"},
-                        p.dir());
+  CmdResult mk = RunCmd(
+      {"/usr/bin/sqlite3", (p.dir() / "data" / "app.db").string(), "CREATE TABLE t (x INT);"},
+      p.dir());
   if (mk.rc != 0) {
     // No sqlite3 shell: an empty file is a valid (empty) SQLite database as well.
     std::ofstream(p.dir() / "data" / "app.db");

@@ -1,8 +1,7 @@
 #include "alerts/db_probe.h"
 
-#include <sqlite3.h>
-
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -70,8 +69,8 @@ DatabaseHealth ProbeDatabase(const DatabaseProbeTarget& t, const std::filesystem
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   h.checked_ms = Clock::Real()->WallMillis();
   if (st.ok() && h.latency_ms > static_cast<double>(timeout.count())) {
-    st = DeadlineExceeded(fmt::format("answered after {:.0f} ms (timeout {} ms)", h.latency_ms,
-                                      timeout.count()));
+    st = DeadlineExceeded(
+        fmt::format("answered after {:.0f} ms (timeout {} ms)", h.latency_ms, timeout.count()));
   }
   h.status = st.ok() ? "ok" : "down";
   if (!st.ok()) {
@@ -130,9 +129,8 @@ void DatabaseProber::Round() {
       std::lock_guard<std::mutex> l(mu_);
       if (stop_) return;
       probing_ = i;
-      probing_since_ms_ = std::chrono::duration_cast<Duration>(
-                              opts_.clock->Now().time_since_epoch())
-                              .count();
+      probing_since_ms_ =
+          std::chrono::duration_cast<Duration>(opts_.clock->Now().time_since_epoch()).count();
     }
     DatabaseHealth h = ProbeDatabase(targets_[i], opts_.base_dir, opts_.timeout);
     std::lock_guard<std::mutex> l(mu_);

@@ -38,10 +38,10 @@ struct DatabaseProbeTarget {
 // The outcome of one probe; plain data.
 struct DatabaseHealth {
   std::string name;
-  std::string kind;     // "postgres" | "sqlite" | "" (URL does not parse)
-  std::string target;   // the URL for messages, password masked
-  std::string status;   // "ok" | "down" | "unknown" (never probed yet)
-  std::string error;    // why it is down
+  std::string kind;    // "postgres" | "sqlite" | "" (URL does not parse)
+  std::string target;  // the URL for messages, password masked
+  std::string status;  // "ok" | "down" | "unknown" (never probed yet)
+  std::string error;   // why it is down
   double latency_ms = 0;
   int64_t checked_ms = 0;  // wall clock of the last finished probe (0: none yet)
 };

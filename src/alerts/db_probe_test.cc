@@ -1,8 +1,7 @@
 #include "alerts/db_probe.h"
 
-#include <sqlite3.h>
-
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <fstream>
@@ -19,8 +18,8 @@ namespace fs = std::filesystem;
 struct TempDir {
   fs::path path;
   TempDir() {
-    path = fs::temp_directory_path() / ("slipway-dbprobe-" + std::to_string(getpid()) + "-" +
-                                        std::to_string(std::rand()));
+    path = fs::temp_directory_path() /
+           ("slipway-dbprobe-" + std::to_string(getpid()) + "-" + std::to_string(std::rand()));
     fs::create_directories(path);
   }
   ~TempDir() { fs::remove_all(path); }
@@ -63,9 +62,9 @@ TEST(DatabaseProbe, SqliteFileThatExistsIsOkAndMissingFolderIsDownWithoutCreatin
 TEST(DatabaseProbe, PostgresOnAClosedPortFailsFast) {
   int port = ClosedPort();
   auto t0 = std::chrono::steady_clock::now();
-  DatabaseHealth h = ProbeDatabase(
-      {"pg", "postgres://app:secret@127.0.0.1:" + std::to_string(port) + "/app"}, "/",
-      Duration(3000));
+  DatabaseHealth h =
+      ProbeDatabase({"pg", "postgres://app:secret@127.0.0.1:" + std::to_string(port) + "/app"}, "/",
+                    Duration(3000));
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(h.status, "down");
   EXPECT_EQ(h.kind, "postgres");
@@ -134,8 +133,7 @@ TEST(AlertingService, DatabaseDownMakesHealthDegradedNotDown) {
 
   ASSERT_TRUE((*s)->EvaluateOnce().ok());
   std::string metrics = reg.RenderPrometheus();
-  EXPECT_NE(metrics.find("slipway_database_up{database=\"main\"} 1"), std::string::npos)
-      << metrics;
+  EXPECT_NE(metrics.find("slipway_database_up{database=\"main\"} 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("slipway_database_up{database=\"gone\"} 0"), std::string::npos);
 }
 

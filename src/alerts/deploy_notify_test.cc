@@ -60,10 +60,10 @@ TEST(DeployNotify, EventsReachTheRoutedReceiverGroupedByServiceAndNeverFire) {
   warn.receiver = "pager";
   n.route.routes.push_back(warn);
   std::string base = "http://127.0.0.1:" + std::to_string(sink.port);
-  n.receivers.push_back({"chat", config::ReceiverSpec::Kind::kWebhook, base + "/chat", 100,
-                         Duration(5000)});
-  n.receivers.push_back({"pager", config::ReceiverSpec::Kind::kAlertmanager, base + "/am", 100,
-                         Duration(5000)});
+  n.receivers.push_back(
+      {"chat", config::ReceiverSpec::Kind::kWebhook, base + "/chat", 100, Duration(5000)});
+  n.receivers.push_back(
+      {"pager", config::ReceiverSpec::Kind::kAlertmanager, base + "/am", 100, Duration(5000)});
   ServiceDeps deps;
   deps.loop = sink.loop.get();
   deps.registry = &reg;
@@ -74,8 +74,8 @@ TEST(DeployNotify, EventsReachTheRoutedReceiverGroupedByServiceAndNeverFire) {
 
   (*s)->NotifyDeploy({"api", 2, "2.0", "blue-green", "deployed", "", json{{"cutover_ms", 1.5}}});
   (*s)->NotifyDeploy({"web", 5, "", "canary", "deployed", "", json::object()});
-  (*s)->NotifyDeploy({"api", 3, "3.0", "blue-green", "rolled-back", "5xx rate 0.5 > 0.05",
-                      json::object()});
+  (*s)->NotifyDeploy(
+      {"api", 3, "3.0", "blue-green", "rolled-back", "5xx rate 0.5 > 0.05", json::object()});
   ASSERT_TRUE(sink.RunUntil([&] {
     (*s)->notifier().Tick();
     return sink.received.size() == 3;
@@ -96,9 +96,10 @@ TEST(DeployNotify, EventsReachTheRoutedReceiverGroupedByServiceAndNeverFire) {
   EXPECT_EQ(api["groupLabels"], (json{{"alertname", "SlipwayDeploy"}, {"service", "api"}}));
   ASSERT_EQ(api["alerts"].size(), 1u);
   const json& a = api["alerts"][0];
-  EXPECT_EQ(a["labels"],
-            (json{{"alertname", "SlipwayDeploy"}, {"service", "api"}, {"kind", "deployed"},
-                  {"severity", "info"}}));
+  EXPECT_EQ(a["labels"], (json{{"alertname", "SlipwayDeploy"},
+                               {"service", "api"},
+                               {"kind", "deployed"},
+                               {"severity", "info"}}));
   EXPECT_EQ(a["annotations"]["summary"], "api r2 (2.0) deployed [blue-green]");
   EXPECT_EQ(a["annotations"]["release"], "2");
   EXPECT_EQ(json::parse(a["annotations"]["numbers"].get<std::string>())["cutover_ms"], 1.5);

@@ -1,9 +1,8 @@
 #include "daemon/json_log.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -16,8 +15,8 @@ namespace {
 using nlohmann::json;
 
 TEST(JsonLog, LineHasTsLevelMsgAndFields) {
-  json j = json::parse(JsonLogLine(1'767'323'045'678, "warn", "hello \"x\"\n",
-                                   {{"pid", 42}, {"msg", "ignored"}}));
+  json j = json::parse(
+      JsonLogLine(1'767'323'045'678, "warn", "hello \"x\"\n", {{"pid", 42}, {"msg", "ignored"}}));
   EXPECT_EQ(j["ts"], "2026-01-02T03:04:05.678Z");
   EXPECT_EQ(j["level"], "warn");
   EXPECT_EQ(j["msg"], "hello \"x\"\n");  // fields never overwrite the three keys
