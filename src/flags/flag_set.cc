@@ -1,5 +1,7 @@
 #include "flags/flag_set.h"
 
+#include <algorithm>
+
 namespace slipway::flags {
 namespace {
 
@@ -29,6 +31,16 @@ Status CheckMetadata(const Json& m, const std::string& path) {
     }
   }
   return Status::OK();
+}
+
+// Compact JSON as Json::dump() writes it; invalid UTF-8 is replaced rather than thrown on.
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// FNV-1a: short keys, no division; good enough spread for a table kept at most half full.
+uint64_t KeyHash(std::string_view k) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : k) h = (h ^ c) * 1099511628211ull;
+  return h ^ (h >> 29);
 }
 
 }  // namespace
@@ -109,6 +121,11 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
     }
   }
   f->variants_ = *variants;
+  for (auto it = f->variants_.begin(); it != f->variants_.end(); ++it) {
+    // Json objects iterate in key order, so the list is sorted for WithVariant's search.
+    f->variants_list_.push_back(
+        VariantEntry{&it.key(), &it.value(), Dump(Json(it.key())), Dump(it.value())});
+  }
 
   auto dv = def.find("defaultVariant");
   if (dv != def.end() && !dv->is_null()) {
@@ -121,9 +138,9 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
                           "\" is not one of the variants");
     }
     f->default_variant_ = dv->get<std::string>();
-    auto it = f->variants_.find(*f->default_variant_);
-    f->default_value_ = &*it;
-    f->default_name_ = &it.key();
+    for (const VariantEntry& v : f->variants_list_) {
+      if (*v.name == *f->default_variant_) f->default_entry_ = &v;
+    }
   }
 
   Json metadata = set_metadata.is_object() ? set_metadata : Json::object();
@@ -132,6 +149,7 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
     for (auto it = m->begin(); it != m->end(); ++it) metadata[it.key()] = it.value();
   }
   f->metadata_ = std::move(metadata);
+  f->metadata_json_ = Dump(f->metadata_);
 
   if (auto t = def.find("targeting"); t != def.end() && !t->is_null()) {
     if (!t->is_object()) {
@@ -144,28 +162,40 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
   return f;
 }
 
-Evaluation Flag::WithVariant(const std::string& name, Reason reason) const {
-  Evaluation e;
-  e.metadata = &metadata_;
-  auto it = variants_.find(name);
-  if (it == variants_.end()) {
-    e.reason = Reason::kError;
+Evaluation Flag::WithVariant(std::string_view name, Reason reason) const {
+  auto it = std::lower_bound(
+      variants_list_.begin(), variants_list_.end(), name,
+      [](const VariantEntry& v, std::string_view n) { return std::string_view(*v.name) < n; });
+  if (it == variants_list_.end() || *it->name != name) {
+    Evaluation e = NoValue(Reason::kError);
     e.error = ErrorCode::kGeneral;
-    e.error_message = "Variant '" + name + "' not found in flag with key '" + key_ + "'";
+    e.error_message =
+        "Variant '" + std::string(name) + "' not found in flag with key '" + key_ + "'";
     return e;
   }
-  e.reason = reason;
-  e.value = &*it;
-  e.variant = &it.key();
+  Evaluation e = NoValue(reason);
+  e.value = it->value;
+  e.variant = it->name;
+  e.value_json = &it->value_json;
+  e.variant_json = &it->name_json;
   return e;
 }
 
 Evaluation Flag::WithDefault(Reason reason) const {
+  if (default_entry_ == nullptr) return NoValue(reason);
+  Evaluation e = NoValue(reason);
+  e.value = default_entry_->value;
+  e.variant = default_entry_->name;
+  e.value_json = &default_entry_->value_json;
+  e.variant_json = &default_entry_->name_json;
+  return e;
+}
+
+Evaluation Flag::NoValue(Reason reason) const {
   Evaluation e;
-  e.metadata = &metadata_;
   e.reason = reason;
-  e.value = default_value_;
-  e.variant = default_name_;
+  e.metadata = &metadata_;
+  e.metadata_json = &metadata_json_;
   return e;
 }
 
@@ -173,33 +203,14 @@ Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
   if (!enabled_) {
     // No value, as flagd does: the caller's code default applies, so turning a flag off hands
     // control back to the application whatever the default variant says.
-    Evaluation e;
-    e.reason = Reason::kDisabled;
-    e.metadata = &metadata_;
-    return e;
+    return NoValue(Reason::kDisabled);
   }
-  if (!targeting_) {
-    if (!default_variant_) {
-      Evaluation e;
-      e.reason = Reason::kDefault;
-      e.metadata = &metadata_;
-      return e;
-    }
-    return WithDefault(Reason::kStatic);
-  }
+  if (!targeting_) return WithDefault(default_entry_ ? Reason::kStatic : Reason::kDefault);
   static const Json kEmpty = Json::object();
   EvalEnv env{&key_json_, now_s};
   Value result = EvaluateLogic(*targeting_, context.is_object() ? context : kEmpty, env);
   const Json& r = result.get();
-  if (r.is_null()) {
-    if (!default_variant_) {
-      Evaluation e;
-      e.reason = Reason::kDefault;
-      e.metadata = &metadata_;
-      return e;
-    }
-    return WithDefault(Reason::kDefault);
-  }
+  if (r.is_null()) return WithDefault(Reason::kDefault);
   if (r.is_string()) return WithVariant(r.get_ref<const std::string&>(), Reason::kTargetingMatch);
   return WithVariant(ToJsString(r), Reason::kTargetingMatch);
 }
@@ -223,9 +234,10 @@ Result<std::shared_ptr<const FlagSet>> FlagSet::Build(const std::map<std::string
   }
   for (const auto& [key, def] : flags) {
     ASSIGN_OR_RETURN(auto flag, Flag::Compile(key, def, set->evaluators_, set->metadata_));
-    auto [it, inserted] = set->flags_.emplace(key, std::move(flag));
-    if (inserted) set->index_.emplace(it->first, it->second.get());
+    set->flags_.emplace(key, std::move(flag));
   }
+  set->metadata_json_ = Dump(set->metadata_);
+  set->BuildIndex();
   return std::shared_ptr<const FlagSet>(std::move(set));
 }
 
@@ -257,9 +269,25 @@ Status ValidateDocument(const Json& doc, std::string_view source) {
   return r.ok() ? Status::OK() : r.status();
 }
 
+void FlagSet::BuildIndex() {
+  size_t size = 8;
+  while (size < 2 * flags_.size()) size *= 2;
+  index_.assign(size, {std::string_view(), nullptr});
+  for (const auto& [key, flag] : flags_) {
+    size_t i = KeyHash(key) & (size - 1);
+    while (index_[i].second != nullptr) i = (i + 1) & (size - 1);
+    index_[i] = {key, flag.get()};
+  }
+}
+
 const Flag* FlagSet::Find(std::string_view key) const {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : it->second;
+  if (index_.empty()) return nullptr;
+  const size_t mask = index_.size() - 1;
+  for (size_t i = KeyHash(key) & mask;; i = (i + 1) & mask) {
+    const auto& [k, flag] = index_[i];
+    if (flag == nullptr) return nullptr;  // the table is at most half full: an empty slot ends it
+    if (k == key) return flag;
+  }
 }
 
 Evaluation FlagSet::Evaluate(std::string_view key, const Json& context, int64_t now_s) const {
@@ -270,6 +298,7 @@ Evaluation FlagSet::Evaluate(std::string_view key, const Json& context, int64_t 
     e.error = ErrorCode::kFlagNotFound;
     e.error_message = "flag '" + std::string(key) + "' not found";
     e.metadata = &metadata_;
+    e.metadata_json = &metadata_json_;
     return e;
   }
   return f->Evaluate(context, now_s);

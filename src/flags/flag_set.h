@@ -22,7 +22,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 #include "flags/js_value.h"
@@ -51,6 +52,11 @@ struct Evaluation {
   const Json* value = nullptr;            // nullptr: no value, the caller's default applies
   const std::string* variant = nullptr;   // the chosen variant's name
   const Json* metadata = nullptr;         // flag metadata (set metadata merged under it)
+  // The same, serialised once when the set was built (compact JSON, as Json::dump() writes it),
+  // so answering over HTTP copies text instead of building and dumping JSON per request.
+  const std::string* value_json = nullptr;     // *value; set whenever value is
+  const std::string* variant_json = nullptr;   // *variant as a JSON string; set with variant
+  const std::string* metadata_json = nullptr;  // *metadata; set whenever metadata is
 };
 
 class Flag {
@@ -76,8 +82,16 @@ class Flag {
 
  private:
   Flag() = default;
-  Evaluation WithVariant(const std::string& name, Reason reason) const;
+  // A variant with its serialised forms; variants_list_ is sorted by name.
+  struct VariantEntry {
+    const std::string* name;
+    const Json* value;
+    std::string name_json;
+    std::string value_json;
+  };
+  Evaluation WithVariant(std::string_view name, Reason reason) const;
   Evaluation WithDefault(Reason reason) const;
+  Evaluation NoValue(Reason reason) const;
 
   std::string key_;
   Json key_json_;  // the key as a JSON string, for $flagd.flagKey without allocation
@@ -85,11 +99,12 @@ class Flag {
   Json variants_;
   std::optional<std::string> default_variant_;
   // The default variant resolved once at compile time, so a static flag costs no lookup.
-  const Json* default_value_ = nullptr;
-  const std::string* default_name_ = nullptr;
+  const VariantEntry* default_entry_ = nullptr;
+  std::vector<VariantEntry> variants_list_;
   std::unique_ptr<Expr> targeting_;
   Json definition_;
   Json metadata_;
+  std::string metadata_json_;
   mutable std::atomic<int64_t> evaluated_ms_{0};
 };
 
@@ -113,11 +128,15 @@ class FlagSet {
   Json ToDocument() const;
 
  private:
+  void BuildIndex();
+
   std::map<std::string, std::unique_ptr<Flag>, std::less<>> flags_;
-  // Hash index over flags_ (views of its keys) for the per-evaluation lookup.
-  std::unordered_map<std::string_view, const Flag*> index_;
+  // Open-addressing hash index over flags_ (views of its keys; a power-of-two table at most half
+  // full, linear probing) for the per-evaluation lookup: one short hash, usually one compare.
+  std::vector<std::pair<std::string_view, const Flag*>> index_;
   Json evaluators_ = Json::object();
   Json metadata_ = Json::object();
+  std::string metadata_json_ = "{}";
 };
 
 // Validates a flagd document's shape without keeping it (for `slipway flags import --check`).

@@ -130,3 +130,66 @@ TEST(FlagSetValidation, RefusesInvalidDefinitions) {
 
 }  // namespace
 }  // namespace slipway::flags
+
+namespace slipway::flags {
+namespace {
+
+// The flag index is an open-addressing table: every key is found, absent keys are not, at
+// sizes that wrap the probe sequence around the end of the table.
+TEST(FlagSetIndex, FindsEveryKeyAndNoOther) {
+  auto name = [](int i) {
+    std::string k = "k";
+    k += std::to_string(i);
+    return k;
+  };
+  for (int n : {0, 1, 3, 4, 5, 17, 200}) {
+    Json flags = Json::object();
+    for (int i = 0; i < n; ++i) {
+      flags[name(i)] = {{"state", "ENABLED"},
+                                        {"variants", {{"v", i}}},
+                                        {"defaultVariant", "v"}};
+    }
+    auto set = FlagSet::Parse(Json{{"flags", flags}}, "");
+    ASSERT_TRUE(set.ok()) << set.status().message();
+    for (int i = 0; i < n; ++i) {
+      const Flag* f = (*set)->Find(name(i));
+      ASSERT_NE(f, nullptr) << n << " k" << i;
+      EXPECT_EQ(f->key(), name(i));
+      EXPECT_EQ(*(*set)->Evaluate(f->key(), Json::object(), 0).value, i);
+    }
+    for (const char* absent : {"", "k", "k-1", "x", "k0 "}) {
+      EXPECT_EQ((*set)->Find(absent), nullptr) << n << " " << absent;
+    }
+    EXPECT_EQ((*set)->Evaluate("nope", Json::object(), 0).error, ErrorCode::kFlagNotFound);
+  }
+}
+
+// Evaluations carry the serialised value, variant and metadata, equal to dumping them.
+TEST(FlagSetIndex, SerialisedFormsMatchTheValues) {
+  auto set = FlagSet::Parse(Json::parse(R"({"metadata": {"team": "a\"b"}, "flags": {
+      "obj": {"state": "ENABLED", "variants": {"x\ty": {"n": 1.5, "s": "é\n"}, "b": {}},
+              "defaultVariant": "x\ty", "metadata": {"v": 2}},
+      "t": {"state": "ENABLED", "variants": {"a": 0.1, "bb": -3, "c": 1e300},
+            "defaultVariant": "a", "targeting": {"var": "pick"}}}})"),
+                            "");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  for (const char* pick : {"a", "bb", "c", "zz"}) {
+    for (const char* key : {"obj", "t", "missing"}) {
+      Json ctx = {{"pick", pick}};
+      Evaluation e = (*set)->Evaluate(key, ctx, 0);
+      ASSERT_EQ(e.value != nullptr, e.value_json != nullptr) << key << pick;
+      if (e.value) {
+        EXPECT_EQ(*e.value_json, e.value->dump());
+      }
+      ASSERT_EQ(e.variant != nullptr, e.variant_json != nullptr);
+      if (e.variant) {
+        EXPECT_EQ(*e.variant_json, Json(*e.variant).dump());
+      }
+      ASSERT_NE(e.metadata_json, nullptr);
+      EXPECT_EQ(*e.metadata_json, e.metadata->dump());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace slipway::flags

@@ -12,6 +12,9 @@
 #include "flags/semver.h"
 
 namespace slipway::flags {
+
+const Json Value::kNullJson;
+
 namespace {
 
 using ExprPtr = std::unique_ptr<Expr>;
@@ -121,8 +124,16 @@ const Json* Step(const Json* cur, const std::string& seg) {
 }
 
 // Resolves a pre-split path against a scope; `$flagd.*` is answered from the environment.
-Value Resolve(const Scope& s, const std::vector<std::string>& path) {
-  if (s.top && !path.empty() && path[0] == "$flagd") {
+// `flagd` says whether path[0] is "$flagd" (known at compile time for literal paths).
+Value Resolve(const Scope& s, const std::vector<std::string>& path, bool flagd) {
+  if (path.size() == 1 && !flagd) {
+    // The common case, one key of the context: no loop, no index parsing for objects.
+    if (s.data->is_object()) {
+      auto it = s.data->find(path[0]);
+      return it == s.data->end() ? Value() : Value::Ref(&*it);
+    }
+  }
+  if (s.top && flagd) {
     if (path.size() == 1) {
       return Value(Json{{"flagKey", s.env->flag_key ? *s.env->flag_key : kNull},
                         {"timestamp", s.env->timestamp_s}});
@@ -141,11 +152,19 @@ Value Resolve(const Scope& s, const std::vector<std::string>& path) {
   return Value::Ref(cur);
 }
 
+bool StartsWithFlagd(const std::vector<std::string>& path) {
+  return !path.empty() && path[0] == "$flagd";
+}
+
+Value Resolve(const Scope& s, const std::vector<std::string>& path) {
+  return Resolve(s, path, StartsWithFlagd(path));
+}
+
 class VarExpr final : public Expr {
  public:
   VarExpr(std::vector<std::string> path, bool whole, ExprPtr dynamic, ExprPtr fallback)
-      : path_(std::move(path)), whole_(whole), dynamic_(std::move(dynamic)),
-        fallback_(std::move(fallback)) {}
+      : path_(std::move(path)), flagd_(StartsWithFlagd(path_)), whole_(whole),
+        dynamic_(std::move(dynamic)), fallback_(std::move(fallback)) {}
 
   Value Eval(const Scope& s) const override {
     Value v;
@@ -160,7 +179,7 @@ class VarExpr final : public Expr {
     } else if (whole_) {
       v = Value::Ref(s.data);
     } else {
-      v = Resolve(s, path_);
+      v = Resolve(s, path_, flagd_);
     }
     if (v.get().is_null() && fallback_) return fallback_->Eval(s);
     return v;
@@ -168,10 +187,20 @@ class VarExpr final : public Expr {
 
  private:
   std::vector<std::string> path_;
+  bool flagd_;  // path_ starts with "$flagd"
   bool whole_;
   ExprPtr dynamic_;   // the path is computed
   ExprPtr fallback_;  // the default when the value is missing or null
 };
+
+// Appends flag key + targeting key, the default bucketing value; false when there is none.
+bool DefaultBucketBy(const Scope& s, std::string* out) {
+  auto it = s.root->find("targetingKey");
+  if (it == s.root->end() || !Truthy(*it) || s.env->flag_key == nullptr) return false;
+  out->assign(s.env->flag_key->get_ref<const std::string&>());
+  AppendJsString(*it, out);
+  return true;
+}
 
 // The bucket-by value and weighted entries of `fractional`, already evaluated.
 Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
@@ -191,11 +220,8 @@ Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
   if (vals[0].get().is_string()) {
     bucket_by.assign(vals[0].get().get_ref<const std::string&>());
     first = 1;
-  } else {
-    auto it = s.root->find("targetingKey");
-    if (it == s.root->end() || !Truthy(*it) || s.env->flag_key == nullptr) return Value();
-    bucket_by.assign(s.env->flag_key->get_ref<const std::string&>());
-    AppendJsString(*it, &bucket_by);
+  } else if (!DefaultBucketBy(s, &bucket_by)) {
+    return Value();
   }
   const size_t n = args.size() - first;
   if (n == 0) return Value();
@@ -232,6 +258,53 @@ Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
   const Value& chosen = vals[first + *idx];
   if (chosen.is_ref()) return Value::Ref(&chosen.get()[0]);
   return Value(chosen.get()[0]);
+}
+
+// The weighted entries of a `fractional` whose entries are all literals (the usual case),
+// checked once at compile time exactly as Fractional() checks them per call.
+struct FractionalPlan {
+  bool valid = false;                  // false: the entries are malformed, the result is null
+  std::vector<int64_t> weights;
+  std::vector<const Json*> variants;   // entry[0] of each entry, inside the literal nodes
+};
+
+FractionalPlan PlanFractional(const std::vector<ExprPtr>& args, size_t first) {
+  FractionalPlan plan;
+  if (first >= args.size()) return plan;
+  for (size_t i = first; i < args.size(); ++i) {
+    const Json* lit = args[i]->AsLiteral();
+    if (lit == nullptr) return plan;
+    const Json& e = *lit;
+    if (!e.is_array() || e.empty() || e.size() > 2) return plan;
+    const Json& variant = e[0];
+    if (!(variant.is_string() || variant.is_number() || variant.is_boolean() || variant.is_null())) {
+      return plan;
+    }
+    int64_t w = 1;
+    if (e.size() == 2) {
+      const Json& wj = e[1];
+      if (wj.is_number_integer()) {
+        w = wj.get<int64_t>();
+      } else if (wj.is_number_float() && std::trunc(wj.get<double>()) == wj.get<double>() &&
+                 std::fabs(wj.get<double>()) < 9e15) {
+        w = static_cast<int64_t>(wj.get<double>());
+      } else {
+        return plan;
+      }
+    }
+    plan.weights.push_back(w);
+    plan.variants.push_back(&variant);
+  }
+  plan.valid = true;
+  return plan;
+}
+
+// Whether every entry from `first` on is a literal, i.e. PlanFractional's verdict is final.
+bool AllLiteral(const std::vector<ExprPtr>& args, size_t first) {
+  for (size_t i = first; i < args.size(); ++i) {
+    if (args[i]->AsLiteral() == nullptr) return false;
+  }
+  return true;
 }
 
 double Arith(Op op, const Scope& s, const std::vector<ExprPtr>& args) {
@@ -271,6 +344,18 @@ class OpExpr final : public Expr {
     // A literal version on the right of sem_ver (the usual case) is parsed once, here.
     if (op_ == Op::kSemVer && args_.size() == 3) {
       if (const Json* lit = args_[2]->AsLiteral()) semver_rhs_ = ParseSemVer(ToJsString(*lit));
+    }
+    // Literal fractional entries are checked and their weights read once, here: with a bucketing
+    // expression first (entries from 1) and without (entries from 0).
+    if (op_ == Op::kFractional && !args_.empty()) {
+      if (AllLiteral(args_, 1)) {
+        planned_rest_ = true;
+        plan_rest_ = PlanFractional(args_, 1);
+      }
+      if (AllLiteral(args_, 0)) {
+        planned_all_ = true;
+        plan_all_ = PlanFractional(args_, 0);
+      }
     }
   }
 
@@ -413,12 +498,33 @@ class OpExpr final : public Expr {
         if (!r) return Value();
         return Bool(*r);
       }
-      case Op::kFractional: return Fractional(s, args_);
+      case Op::kFractional: return FractionalPlanned(s);
       default: return Value();
     }
   }
 
  private:
+  // `fractional` through a compile-time plan when there is one; the general path otherwise.
+  Value FractionalPlanned(const Scope& s) const {
+    if (!planned_rest_ && !planned_all_) return Fractional(s, args_);
+    thread_local std::string bucket_by;
+    const FractionalPlan* plan;
+    Value first = args_[0]->Eval(s);
+    if (first.get().is_string()) {
+      if (!planned_rest_) return Fractional(s, args_);
+      bucket_by.assign(first.get().get_ref<const std::string&>());
+      plan = &plan_rest_;
+    } else {
+      if (!planned_all_) return Fractional(s, args_);
+      if (!DefaultBucketBy(s, &bucket_by)) return Value();
+      plan = &plan_all_;
+    }
+    if (!plan->valid) return Value();
+    auto idx = FractionalBucket(FractionalHash(bucket_by), plan->weights);
+    if (!idx) return Value();
+    return Value::Ref(plan->variants[*idx]);
+  }
+
   Value Arg(const Scope& s, size_t i) const {
     return i < args_.size() ? args_[i]->Eval(s) : Value();
   }
@@ -446,6 +552,11 @@ class OpExpr final : public Expr {
   Op op_;
   std::vector<ExprPtr> args_;
   std::optional<SemVer> semver_rhs_;  // sem_ver with a literal right-hand version
+  // fractional with literal entries: from argument 1 (a bucketing value first) and from 0.
+  bool planned_rest_ = false;
+  bool planned_all_ = false;
+  FractionalPlan plan_rest_;
+  FractionalPlan plan_all_;
 };
 
 // some/all/none/map/filter/reduce: the logic runs with each element as its data.

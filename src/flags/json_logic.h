@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,7 +34,8 @@ struct EvalEnv {
 };
 
 // A result: a reference to a value that outlives the evaluation (the context, a constant),
-// or an owned value computed on the way.
+// or an owned value computed on the way. Most results are references, so the owned value is
+// optional: creating and dropping a reference costs no JSON construction or destruction.
 class Value {
  public:
   Value() = default;  // null
@@ -43,13 +45,14 @@ class Value {
     v.ref_ = j;
     return v;
   }
-  const Json& get() const { return ref_ ? *ref_ : own_; }
-  bool is_ref() const { return ref_ != nullptr; }
-  Json Take() && { return ref_ ? *ref_ : std::move(own_); }
+  const Json& get() const { return own_ ? *own_ : *ref_; }
+  bool is_ref() const { return !own_; }
+  Json Take() && { return own_ ? std::move(*own_) : *ref_; }
 
  private:
-  const Json* ref_ = nullptr;
-  Json own_;
+  static const Json kNullJson;
+  const Json* ref_ = &kNullJson;
+  std::optional<Json> own_;
 };
 
 // The data a node sees: `data` is what `var` reads (the context, or the current element inside

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 namespace slipway::flags {
 namespace {
 
@@ -290,6 +293,47 @@ TEST(JsonLogic, CompileErrors) {
   Json loop = Json::parse(R"({"a": {"$ref": "b"}, "b": {"$ref": "a"}})");
   EXPECT_EQ(bad(R"({"$ref": "a"})", &loop),
             "$evaluators.b.$ref: evaluator \"a\" refers to itself");
+}
+
+}  // namespace
+}  // namespace slipway::flags
+
+namespace slipway::flags {
+namespace {
+
+// Literal fractional entries are planned at compile time; entries built by an expression take
+// the general path. Both must bucket every key the same way.
+TEST(JsonLogic, FractionalPlannedAndGeneralPathsAgree) {
+  const Json key = "rollout";
+  EvalEnv env{&key, 0};
+  const std::pair<const char*, const char*> rules[] = {
+      {R"({"fractional": [["a", 25], ["b", 25], ["c", 50]]})",
+       R"({"fractional": [[{"cat": ["a"]}, 25], ["b", 25], ["c", 50]]})"},
+      {R"({"fractional": [{"var": "email"}, ["a", 1], ["b", 3]]})",
+       R"({"fractional": [{"var": "email"}, [{"cat": ["a"]}, 1], ["b", 3]]})"},
+      {R"({"fractional": ["fixed", ["a", 1], ["b", 1]]})",
+       R"({"fractional": ["fixed", [{"cat": ["a"]}, 1], ["b", 1]]})"},
+  };
+  for (const auto& [planned, general] : rules) {
+    auto p = CompileLogic(Json::parse(planned), nullptr, "t");
+    auto g = CompileLogic(Json::parse(general), nullptr, "t");
+    ASSERT_TRUE(p.ok() && g.ok());
+    std::map<std::string, int> seen;
+    for (int i = 0; i < 400; ++i) {
+      std::string tk = "user-", email = "u";
+      tk += std::to_string(i);
+      email += std::to_string(i);
+      email += "@x.io";
+      Json ctx = {{"targetingKey", tk}, {"email", email}};
+      Json a = EvaluateLogic(**p, ctx, env).get();
+      EXPECT_EQ(a, EvaluateLogic(**g, ctx, env).get()) << planned << " " << tk;
+      if (a.is_string()) seen[a.get<std::string>()]++;
+    }
+    EXPECT_GE(seen.size(), std::string(planned).find("fixed") == std::string::npos ? 2u : 1u);
+    // Without a targeting key the default bucketing has nothing to hash.
+    EXPECT_EQ(EvaluateLogic(**p, Json::object(), env).get(),
+              EvaluateLogic(**g, Json::object(), env).get());
+  }
 }
 
 }  // namespace

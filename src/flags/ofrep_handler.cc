@@ -59,7 +59,66 @@ bool ETagMatches(const std::string& header, const std::string& etag) {
   return false;
 }
 
+// A JSON string as Json::dump() writes it: plain ASCII is copied; anything with escapes or
+// non-ASCII bytes goes through the JSON library (invalid UTF-8 replaced, never thrown on).
+void AppendJsonString(std::string_view s, std::string* out) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
+      out->append(Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace));
+      return;
+    }
+  }
+  out->push_back('"');
+  out->append(s);
+  out->push_back('"');
+}
+
+void AppendDump(const std::string* text, const Json* j, std::string* out) {
+  if (text != nullptr) {
+    out->append(*text);
+  } else if (j != nullptr) {
+    out->append(j->dump(-1, ' ', false, Json::error_handler_t::replace));
+  } else {
+    out->append("{}");
+  }
+}
+
 }  // namespace
+
+void AppendEvaluationJson(std::string_view key, const Evaluation& e, std::string* out) {
+  // Members in the order Json::dump() sorts them, so the text is byte-for-byte
+  // EvaluationJson(key, e).dump() (the ETag of a bulk answer depends on it).
+  if (e.error != ErrorCode::kNone) {
+    out->append("{\"errorCode\":");
+    AppendJsonString(ErrorCodeName(e.error), out);
+    out->append(",\"errorDetails\":");
+    AppendJsonString(e.error_message, out);
+    out->append(",\"key\":");
+    AppendJsonString(key, out);
+    out->push_back('}');
+    return;
+  }
+  out->append("{\"key\":");
+  AppendJsonString(key, out);
+  out->append(",\"metadata\":");
+  AppendDump(e.metadata_json, e.metadata, out);
+  out->append(",\"reason\":\"");
+  out->append(ReasonName(e.reason));
+  out->push_back('"');
+  if (e.value) {
+    out->append(",\"value\":");
+    AppendDump(e.value_json, e.value, out);
+  }
+  if (e.variant) {
+    out->append(",\"variant\":");
+    if (e.variant_json) {
+      out->append(*e.variant_json);
+    } else {
+      AppendJsonString(*e.variant, out);
+    }
+  }
+  out->push_back('}');
+}
 
 Json EvaluationJson(std::string_view key, const Evaluation& e) {
   Json j = Json::object();
@@ -216,21 +275,26 @@ void OfrepHandler::Single(std::string_view key, const std::string& env, const Js
     return;
   }
   const int64_t now_ms = options_.clock->WallMillis();
-  Evaluation e = set->Evaluate(key, ctx, now_ms / 1000);
-  if (const Flag* f = set->Find(key)) f->NoteEvaluated(now_ms);
+  const Flag* f = set->Find(key);
+  Evaluation e = f ? f->Evaluate(ctx, now_ms / 1000) : set->Evaluate(key, ctx, now_ms / 1000);
+  if (f) f->NoteEvaluated(now_ms);
   int status = 200;
   if (e.error == ErrorCode::kFlagNotFound) {
     status = 404;
   } else if (e.error != ErrorCode::kNone) {
     status = 400;
   }
-  w.Send(Json200(status, EvaluationJson(key, e).dump(), origin));
+  std::string body;
+  body.reserve(256);
+  AppendEvaluationJson(key, e, &body);
+  w.Send(Json200(status, std::move(body), origin));
 }
 
 void OfrepHandler::Bulk(const http::Request& req, const std::string& env, const Json& ctx,
                         http::ResponseWriter& w, const std::string& origin) {
-  Json flags = Json::array();
+  std::string body = "{\"flags\":[";
   if (auto set = service_->Get(env)) {
+    body.reserve(64 + 160 * set->flags().size());
     const int64_t now_ms = options_.clock->WallMillis();
     // Every flag is listed: disabled ones and ones without a value as a success without
     // `value` (OFREP's code-default answer), so a client reads its own default with the right
@@ -238,11 +302,11 @@ void OfrepHandler::Bulk(const http::Request& req, const std::string& env, const 
     for (const auto& [key, f] : set->flags()) {
       Evaluation e = f->Evaluate(ctx, now_ms / 1000);
       if (f->enabled()) f->NoteEvaluated(now_ms);
-      flags.push_back(EvaluationJson(key, e));
+      if (body.back() != '[') body.push_back(',');
+      AppendEvaluationJson(key, e, &body);
     }
   }
-  Json out = {{"flags", std::move(flags)}};
-  std::string body = out.dump();
+  body.append("]}");
   std::string etag = ETagOf(body);
   const std::string* inm = req.Header("If-None-Match");
   if (inm && ETagMatches(*inm, etag)) {

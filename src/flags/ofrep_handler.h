@@ -70,5 +70,8 @@ class OfrepHandler {
 
 // The JSON body of one evaluation as OFREP defines it.
 Json EvaluationJson(std::string_view key, const Evaluation& e);
+// The same, written as text onto `out`: byte-for-byte EvaluationJson(key, e).dump(), built
+// from the serialised forms the FlagSet keeps (no JSON values built per request).
+void AppendEvaluationJson(std::string_view key, const Evaluation& e, std::string* out);
 
 }  // namespace slipway::flags

@@ -259,3 +259,41 @@ TEST_F(OfrepTest, AdminRoutesChangeWhatOfrepServes) {
 
 }  // namespace
 }  // namespace slipway::flags
+
+namespace slipway::flags {
+namespace {
+
+// The hand-written answer text is byte-for-byte what dumping EvaluationJson gives, for
+// successes, no-value answers and errors, with keys and messages that need escaping.
+TEST(OfrepText, MatchesTheJsonLibrary) {
+  auto set = FlagSet::Parse(Json::parse(kFlags), "");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  const Json ctxs[] = {Json::object(), Json{{"email", "a@corp.io"}}};
+  std::vector<std::pair<std::string, Evaluation>> cases;
+  for (const Json& ctx : ctxs) {
+    for (const auto& [key, f] : (*set)->flags()) cases.emplace_back(key, f->Evaluate(ctx, 0));
+  }
+  for (std::string key : {"missing", "quo\"te", "back\\slash", "ctl\x01\n\t", "\xc3\xa9t\xc3\xa9"}) {
+    cases.emplace_back(key, (*set)->Evaluate(key, Json::object(), 0));
+  }
+  Evaluation bare;  // nothing serialised beforehand: the writer dumps what it is given
+  bare.reason = Reason::kTargetingMatch;
+  static const Json kValue = Json::parse(R"({"a": [1, 2.5, "x\u0000y"], "b": null})");
+  static const std::string kVariant = "v\"1";
+  bare.value = &kValue;
+  bare.variant = &kVariant;
+  cases.emplace_back("bare", bare);
+  cases.emplace_back("bare-no-metadata", Evaluation{});
+  for (const auto& [key, e] : cases) {
+    std::string text;
+    AppendEvaluationJson(key, e, &text);
+    EXPECT_EQ(text, EvaluationJson(key, e).dump()) << key;
+  }
+  // Invalid UTF-8 in a key (it comes from the URL) is replaced, not thrown on.
+  std::string text;
+  AppendEvaluationJson("bad\xff", (*set)->Evaluate("bad\xff", Json::object(), 0), &text);
+  EXPECT_TRUE(Json::accept(text)) << text;
+}
+
+}  // namespace
+}  // namespace slipway::flags

@@ -45,6 +45,19 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   return out;
 }
 
+// Splits MAJOR.MINOR.PATCH without allocating; returns the number of parts, or 4 for "more
+// than 3" (never a valid version core).
+size_t SplitCore(std::string_view s, std::string_view (&parts)[3]) {
+  size_t n = 0, start = 0;
+  while (true) {
+    size_t p = s.find('.', start);
+    if (n == 3) return 4;
+    parts[n++] = s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start);
+    if (p == std::string_view::npos) return n;
+    start = p + 1;
+  }
+}
+
 }  // namespace
 
 std::optional<SemVer> ParseSemVer(std::string_view text) {
@@ -69,18 +82,19 @@ std::optional<SemVer> ParseSemVer(std::string_view text) {
     pre = core.substr(dash + 1);
     core = core.substr(0, dash);
   }
-  auto parts = Split(core, '.');
+  std::string_view parts[3];
+  const size_t nparts = SplitCore(core, parts);
   SemVer v;
-  if (parts.size() == 3) {
+  if (nparts == 3) {
     auto a = Numeric(parts[0]), b = Numeric(parts[1]), c = Numeric(parts[2]);
     if (!a || !b || !c) return std::nullopt;
     v.major = *a;
     v.minor = *b;
     v.patch = *c;
-  } else if ((parts.size() == 1 || parts.size() == 2) && !has_pre && plus == std::string_view::npos) {
+  } else if ((nparts == 1 || nparts == 2) && !has_pre && plus == std::string_view::npos) {
     // Partial versions are coerced: "1" -> 1.0.0, "1.2" -> 1.2.0 (digits only).
     uint64_t nums[2] = {0, 0};
-    for (size_t i = 0; i < parts.size(); ++i) {
+    for (size_t i = 0; i < nparts; ++i) {
       if (!AllDigits(parts[i])) return std::nullopt;
       auto r = std::from_chars(parts[i].data(), parts[i].data() + parts[i].size(), nums[i]);
       if (r.ec != std::errc()) return std::nullopt;
