@@ -1,6 +1,7 @@
 #include "flags/flag_set.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace slipway::flags {
 namespace {
@@ -36,11 +37,69 @@ Status CheckMetadata(const Json& m, const std::string& path) {
 // Compact JSON as Json::dump() writes it; invalid UTF-8 is replaced rather than thrown on.
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
-// FNV-1a: short keys, no division; good enough spread for a table kept at most half full.
+// A multiplicative hash taking 8 bytes at a time: flag keys are short, so this is a few
+// multiplies and no division; spread is ample for a table kept at most half full.
 uint64_t KeyHash(std::string_view k) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : k) h = (h ^ c) * 1099511628211ull;
-  return h ^ (h >> 29);
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  uint64_t h = (k.size() + 1) * kMul;
+  const char* p = k.data();
+  const size_t size = k.size();
+  uint64_t w = 0;
+  if (size >= 8) {
+    size_t i = 0;
+    for (; i + 8 < size; i += 8) {
+      std::memcpy(&w, p + i, 8);
+      h = (h ^ w) * kMul;
+      h ^= h >> 32;
+    }
+    std::memcpy(&w, p + size - 8, 8);  // the last 8 bytes, overlapping: one load, no stall
+  } else if (size >= 4) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + size - 4, 4);
+    w = (static_cast<uint64_t>(hi) << 32) | lo;
+  } else {
+    for (size_t i = 0; i < size; ++i) w |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  }
+  h ^= w;
+  // MurmurHash3's 64-bit finaliser: every input bit reaches the low bits the table uses (keys
+  // like "flag-01", "flag-02" differ only in their high bytes).
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 33);
+}
+
+// Key equality with word loads instead of a memcmp call (keys are short; this is per lookup).
+bool SameKey(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n >= 8) {
+    uint64_t u, v;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      std::memcpy(&u, x + i, 8);
+      std::memcpy(&v, y + i, 8);
+      if (u != v) return false;
+    }
+    std::memcpy(&u, x + n - 8, 8);
+    std::memcpy(&v, y + n - 8, 8);
+    return u == v;
+  }
+  if (n >= 4) {
+    uint32_t u1, v1, u2, v2;
+    std::memcpy(&u1, x, 4);
+    std::memcpy(&v1, y, 4);
+    std::memcpy(&u2, x + n - 4, 4);
+    std::memcpy(&v2, y + n - 4, 4);
+    return u1 == v1 && u2 == v2;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (x[i] != y[i]) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -163,10 +222,22 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
 }
 
 Evaluation Flag::WithVariant(std::string_view name, Reason reason) const {
-  auto it = std::lower_bound(
-      variants_list_.begin(), variants_list_.end(), name,
-      [](const VariantEntry& v, std::string_view n) { return std::string_view(*v.name) < n; });
-  if (it == variants_list_.end() || *it->name != name) {
+  auto it = variants_list_.end();
+  if (variants_list_.size() <= 8) {
+    // Few variants (the usual case): lengths first, so most candidates cost no string compare.
+    for (auto v = variants_list_.begin(); v != variants_list_.end(); ++v) {
+      if (SameKey(*v->name, name)) {
+        it = v;
+        break;
+      }
+    }
+  } else {
+    it = std::lower_bound(
+        variants_list_.begin(), variants_list_.end(), name,
+        [](const VariantEntry& v, std::string_view n) { return std::string_view(*v.name) < n; });
+    if (it != variants_list_.end() && *it->name != name) it = variants_list_.end();
+  }
+  if (it == variants_list_.end()) {
     Evaluation e = NoValue(Reason::kError);
     e.error = ErrorCode::kGeneral;
     e.error_message =
@@ -280,13 +351,26 @@ void FlagSet::BuildIndex() {
   }
 }
 
+size_t FlagSet::LongestProbeForTest() const {
+  size_t longest = 0;
+  for (const auto& [key, flag] : flags_) {
+    size_t probes = 1;
+    for (size_t i = KeyHash(key) & (index_.size() - 1); index_[i].second != flag.get();
+         i = (i + 1) & (index_.size() - 1)) {
+      ++probes;
+    }
+    longest = std::max(longest, probes);
+  }
+  return longest;
+}
+
 const Flag* FlagSet::Find(std::string_view key) const {
   if (index_.empty()) return nullptr;
   const size_t mask = index_.size() - 1;
   for (size_t i = KeyHash(key) & mask;; i = (i + 1) & mask) {
     const auto& [k, flag] = index_[i];
     if (flag == nullptr) return nullptr;  // the table is at most half full: an empty slot ends it
-    if (k == key) return flag;
+    if (SameKey(k, key)) return flag;
   }
 }
 

@@ -117,6 +117,8 @@ class FlagSet {
                                                       const Json& evaluators, const Json& metadata);
 
   const Flag* Find(std::string_view key) const;
+  // Slots visited to find the worst-placed flag (1 = every flag in its home slot).
+  size_t LongestProbeForTest() const;
   const std::map<std::string, std::unique_ptr<Flag>, std::less<>>& flags() const { return flags_; }
   const Json& evaluators() const { return evaluators_; }
   const Json& metadata() const { return metadata_; }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace slipway::flags {
 namespace {
 
@@ -157,11 +159,25 @@ TEST(FlagSetIndex, FindsEveryKeyAndNoOther) {
       EXPECT_EQ(f->key(), name(i));
       EXPECT_EQ(*(*set)->Evaluate(f->key(), Json::object(), 0).value, i);
     }
-    for (const char* absent : {"", "k", "k-1", "x", "k0 "}) {
+    for (const char* absent : {"", "k", "k-1", "x", "k0 ", "j0", "k200", "k2000"}) {
       EXPECT_EQ((*set)->Find(absent), nullptr) << n << " " << absent;
     }
     EXPECT_EQ((*set)->Evaluate("nope", Json::object(), 0).error, ErrorCode::kFlagNotFound);
   }
+}
+
+// Keys that differ only in their last characters (flag-00, flag-01, ...) still spread over the
+// table: a weak hash would chain them and make every lookup a scan.
+TEST(FlagSetIndex, SimilarKeysSpread) {
+  Json flags = Json::object();
+  for (int i = 0; i < 100; ++i) {
+    char key[16];
+    std::snprintf(key, sizeof key, "flag-%02d", i);
+    flags[key] = {{"state", "ENABLED"}, {"variants", {{"v", true}}}, {"defaultVariant", "v"}};
+  }
+  auto set = FlagSet::Parse(Json{{"flags", flags}}, "");
+  ASSERT_TRUE(set.ok());
+  EXPECT_LE((*set)->LongestProbeForTest(), 8u);
 }
 
 // Evaluations carry the serialised value, variant and metadata, equal to dumping them.
@@ -187,6 +203,52 @@ TEST(FlagSetIndex, SerialisedFormsMatchTheValues) {
       }
       ASSERT_NE(e.metadata_json, nullptr);
       EXPECT_EQ(*e.metadata_json, e.metadata->dump());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace slipway::flags
+
+namespace slipway::flags {
+namespace {
+
+// Variant lookup scans few variants and searches many; contexts are scanned when small and
+// searched when large. Both ways must find exactly the named entry.
+std::string Named(const char* prefix, int i) {
+  std::string s = prefix;
+  s += std::to_string(i);
+  return s;
+}
+
+TEST(FlagSetIndex, VariantAndContextLookupsSmallAndLarge) {
+  for (int nvariants : {3, 12}) {
+    Json variants = Json::object();
+    for (int i = 0; i < nvariants; ++i) variants[Named("v", i * 7)] = i;
+    Json flag = {{"state", "ENABLED"}, {"variants", variants}, {"defaultVariant", "v0"},
+                 {"targeting", {{"var", "pick"}}}};
+    auto set = FlagSet::Parse(Json{{"flags", {{"f", flag}}}}, "");
+    ASSERT_TRUE(set.ok()) << set.status().message();
+    for (int nkeys : {1, 20}) {
+      for (int i = 0; i < nvariants; ++i) {
+        Json ctx = Json::object();
+        for (int k = 0; k < nkeys; ++k) ctx[Named("pad", k)] = "v0";
+        ctx["pick"] = Named("v", i * 7);
+        Evaluation e = (*set)->Evaluate("f", ctx, 0);
+        ASSERT_EQ(e.reason, Reason::kTargetingMatch) << nvariants << " " << nkeys << " " << i;
+        EXPECT_EQ(*e.value, i);
+        EXPECT_EQ(*e.variant, Named("v", i * 7));
+      }
+      for (const char* absent : {"v1", "v", "v00", "w0"}) {
+        Json ctx = {{"pick", absent}};
+        for (int k = 0; k < nkeys; ++k) ctx[Named("pad", k)] = "v0";
+        Evaluation e = (*set)->Evaluate("f", ctx, 0);
+        EXPECT_EQ(e.error, ErrorCode::kGeneral) << absent;
+        EXPECT_EQ(e.value, nullptr);
+      }
+      Json ctx = Json::object();
+      for (int k = 0; k < nkeys; ++k) ctx[Named("pad", k)] = "v0";
+      EXPECT_EQ((*set)->Evaluate("f", ctx, 0).reason, Reason::kDefault);  // no "pick": null
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -129,7 +130,18 @@ Value Resolve(const Scope& s, const std::vector<std::string>& path, bool flagd) 
   if (path.size() == 1 && !flagd) {
     // The common case, one key of the context: no loop, no index parsing for objects.
     if (s.data->is_object()) {
-      auto it = s.data->find(path[0]);
+      const std::string& key = path[0];
+      if (s.data->size() <= 8) {
+        // A small context: a scan that compares lengths first beats the tree's string compares.
+        for (auto it = s.data->begin(); it != s.data->end(); ++it) {
+          const std::string& k = it.key();
+          if (k.size() == key.size() && std::memcmp(k.data(), key.data(), k.size()) == 0) {
+            return Value::Ref(&it.value());
+          }
+        }
+        return Value();
+      }
+      auto it = s.data->find(key);
       return it == s.data->end() ? Value() : Value::Ref(&*it);
     }
   }
@@ -344,6 +356,7 @@ class OpExpr final : public Expr {
     // A literal version on the right of sem_ver (the usual case) is parsed once, here.
     if (op_ == Op::kSemVer && args_.size() == 3) {
       if (const Json* lit = args_[2]->AsLiteral()) semver_rhs_ = ParseSemVer(ToJsString(*lit));
+      if (const Json* lit = args_[1]->AsLiteral()) semver_op_ = ParseSemVerOp(ToJsString(*lit));
     }
     // Literal fractional entries are checked and their weights read once, here: with a bucketing
     // expression first (entries from 1) and without (entries from 0).
@@ -491,6 +504,7 @@ class OpExpr final : public Expr {
         const SemVer* b = semver_rhs_ ? &*semver_rhs_ : nullptr;
         if (b == nullptr && (parsed = ParseSemVer(ToJsString(Arg(s, 2).get())))) b = &*parsed;
         if (!a || b == nullptr) return Value();
+        if (semver_op_) return Bool(SemVerMatches(*a, *semver_op_, *b));
         Value opv = Arg(s, 1);
         auto r = opv.get().is_string()
                      ? SemVerMatches(*a, opv.get().get_ref<const std::string&>(), *b)
@@ -552,6 +566,7 @@ class OpExpr final : public Expr {
   Op op_;
   std::vector<ExprPtr> args_;
   std::optional<SemVer> semver_rhs_;  // sem_ver with a literal right-hand version
+  std::optional<SemVerOp> semver_op_;  // sem_ver with a literal, known operator
   // fractional with literal entries: from argument 1 (a bucketing value first) and from 0.
   bool planned_rest_ = false;
   bool planned_all_ = false;

@@ -66,6 +66,37 @@ std::optional<SemVer> ParseSemVer(std::string_view text) {
   if (!text.empty() && (text.front() == 'v' || text.front() == 'V')) text.remove_prefix(1);
   if (text.empty()) return std::nullopt;
 
+  // Fast path for the usual shape, digits and two dots without leading zeros: one pass, no
+  // splitting. Anything else (or anything this path is unsure of) takes the general path below.
+  {
+    uint64_t nums[3] = {0, 0, 0};
+    size_t part = 0, len = 0;
+    bool ok = true;
+    for (char c : text) {
+      if (c >= '0' && c <= '9') {
+        if ((len == 1 && nums[part] == 0) || len >= 18) {
+          ok = false;  // a leading zero, or too long to be sure of no overflow
+          break;
+        }
+        nums[part] = nums[part] * 10 + static_cast<uint64_t>(c - '0');
+        ++len;
+      } else if (c == '.' && len > 0 && part < 2) {
+        ++part;
+        len = 0;
+      } else {
+        ok = false;
+        break;
+      }
+    }
+    if (ok && part == 2 && len > 0) {
+      SemVer v;
+      v.major = nums[0];
+      v.minor = nums[1];
+      v.patch = nums[2];
+      return v;
+    }
+  }
+
   std::string_view core = text;
   std::string_view pre, build;
   size_t plus = core.find('+');
@@ -143,17 +174,36 @@ int CompareSemVer(const SemVer& a, const SemVer& b) {
   return a.prerelease.size() < b.prerelease.size() ? -1 : 1;
 }
 
-std::optional<bool> SemVerMatches(const SemVer& a, std::string_view op, const SemVer& b) {
-  int c = CompareSemVer(a, b);
-  if (op == "=") return c == 0;
-  if (op == "!=") return c != 0;
-  if (op == "<") return c < 0;
-  if (op == "<=") return c <= 0;
-  if (op == ">") return c > 0;
-  if (op == ">=") return c >= 0;
-  if (op == "^") return a.major == b.major;
-  if (op == "~") return a.major == b.major && a.minor == b.minor;
+std::optional<SemVerOp> ParseSemVerOp(std::string_view op) {
+  if (op == "=") return SemVerOp::kEq;
+  if (op == "!=") return SemVerOp::kNe;
+  if (op == "<") return SemVerOp::kLt;
+  if (op == "<=") return SemVerOp::kLe;
+  if (op == ">") return SemVerOp::kGt;
+  if (op == ">=") return SemVerOp::kGe;
+  if (op == "^") return SemVerOp::kCaret;
+  if (op == "~") return SemVerOp::kTilde;
   return std::nullopt;
+}
+
+bool SemVerMatches(const SemVer& a, SemVerOp op, const SemVer& b) {
+  switch (op) {
+    case SemVerOp::kEq: return CompareSemVer(a, b) == 0;
+    case SemVerOp::kNe: return CompareSemVer(a, b) != 0;
+    case SemVerOp::kLt: return CompareSemVer(a, b) < 0;
+    case SemVerOp::kLe: return CompareSemVer(a, b) <= 0;
+    case SemVerOp::kGt: return CompareSemVer(a, b) > 0;
+    case SemVerOp::kGe: return CompareSemVer(a, b) >= 0;
+    case SemVerOp::kCaret: return a.major == b.major;
+    case SemVerOp::kTilde: return a.major == b.major && a.minor == b.minor;
+  }
+  return false;
+}
+
+std::optional<bool> SemVerMatches(const SemVer& a, std::string_view op, const SemVer& b) {
+  auto o = ParseSemVerOp(op);
+  if (!o) return std::nullopt;
+  return SemVerMatches(a, *o, b);
 }
 
 }  // namespace slipway::flags

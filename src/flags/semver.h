@@ -29,4 +29,9 @@ int CompareSemVer(const SemVer& a, const SemVer& b);
 // unknown operator.
 std::optional<bool> SemVerMatches(const SemVer& a, std::string_view op, const SemVer& b);
 
+// The same with the operator parsed once (a literal operator in a compiled rule).
+enum class SemVerOp { kEq, kNe, kLt, kLe, kGt, kGe, kCaret, kTilde };
+std::optional<SemVerOp> ParseSemVerOp(std::string_view op);
+bool SemVerMatches(const SemVer& a, SemVerOp op, const SemVer& b);
+
 }  // namespace slipway::flags
