@@ -1,5 +1,4 @@
 // Driver over libpq (PostgreSQL). See driver.h.
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,6 +7,7 @@
 #include <cstring>
 
 #include "migrate/driver.h"
+#include "migrate/libpq.h"
 #include "migrate/pg_driver.h"
 #include "migrate/sql_split.h"
 
@@ -53,25 +53,26 @@ std::string QuoteIdent(const std::string& s) {
 
 class PgDriver final : public Driver {
  public:
-  PgDriver(PGconn* conn, Target target) : conn_(conn), target_(std::move(target)) {}
-  ~PgDriver() override { PQfinish(conn_); }
+  PgDriver(const LibPq* pq, PGconn* conn, Target target)
+      : pq_(pq), conn_(conn), target_(std::move(target)) {}
+  ~PgDriver() override { pq_->finish(conn_); }
 
   const Target& target() const override { return target_; }
 
   Status ExecScript(std::string_view sql, ScriptError* err) override {
     for (const SqlStatement& st : SplitSql(sql)) {
-      PGresult* res = PQexec(conn_, st.text.c_str());
-      ExecStatusType status = PQresultStatus(res);
+      PGresult* res = pq_->exec(conn_, st.text.c_str());
+      ExecStatusType status = pq_->resultStatus(res);
       if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ||
           status == PGRES_EMPTY_QUERY) {
-        PQclear(res);
+        pq_->clear(res);
         continue;
       }
       if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
-        PQclear(res);
+        pq_->clear(res);
         // Leave the connection usable: end the copy, then report.
-        PQputCopyEnd(conn_, "COPY is not supported in migrations");
-        while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+        pq_->putCopyEnd(conn_, "COPY is not supported in migrations");
+        while (PGresult* r = pq_->getResult(conn_)) pq_->clear(r);
         ScriptError e;
         e.message = "COPY ... FROM STDIN / TO STDOUT is not supported in migration files";
         e.statement = st.text;
@@ -82,18 +83,18 @@ class PgDriver final : public Driver {
       ScriptError e;
       e.statement = st.text;
       e.statement_offset = st.offset;
-      const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-      e.message = primary != nullptr ? primary : Trim(PQerrorMessage(conn_));
-      if (const char* s = PQresultErrorField(res, PG_DIAG_SQLSTATE)) e.sqlstate = s;
-      if (const char* d = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)) e.detail = d;
-      if (const char* h = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT)) {
+      const char* primary = pq_->resultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+      e.message = primary != nullptr ? primary : Trim(pq_->errorMessage(conn_));
+      if (const char* s = pq_->resultErrorField(res, PG_DIAG_SQLSTATE)) e.sqlstate = s;
+      if (const char* d = pq_->resultErrorField(res, PG_DIAG_MESSAGE_DETAIL)) e.detail = d;
+      if (const char* h = pq_->resultErrorField(res, PG_DIAG_MESSAGE_HINT)) {
         e.detail += (e.detail.empty() ? "" : "; ") + std::string("hint: ") + h;
       }
-      if (const char* p = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION)) {
+      if (const char* p = pq_->resultErrorField(res, PG_DIAG_STATEMENT_POSITION)) {
         long pos = std::atol(p);
         if (pos > 0) e.error_offset = st.offset + CharToByte(st.text, pos - 1);
       }
-      PQclear(res);
+      pq_->clear(res);
       if (err) *err = e;
       return Internal(e.message);
     }
@@ -105,29 +106,29 @@ class PgDriver final : public Driver {
     std::string text(sql);
     std::vector<const char*> values;
     for (const std::string& p : params) values.push_back(p.c_str());
-    PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
+    PGresult* res = pq_->execParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
                                  values.data(), nullptr, nullptr, 0);
-    ExecStatusType status = PQresultStatus(res);
+    ExecStatusType status = pq_->resultStatus(res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      std::string msg = Trim(PQresultErrorMessage(res));
-      PQclear(res);
-      if (PQstatus(conn_) != CONNECTION_OK) return Unavailable("postgres: " + msg);
+      std::string msg = Trim(pq_->resultErrorMessage(res));
+      pq_->clear(res);
+      if (pq_->status(conn_) != CONNECTION_OK) return Unavailable("postgres: " + msg);
       return Internal("postgres: " + msg);
     }
     std::vector<Row> rows;
-    int n = PQntuples(res), f = PQnfields(res);
+    int n = pq_->ntuples(res), f = pq_->nfields(res);
     for (int i = 0; i < n; ++i) {
       Row row;
       for (int j = 0; j < f; ++j) {
-        if (PQgetisnull(res, i, j)) {
+        if (pq_->getisnull(res, i, j)) {
           row.push_back(std::nullopt);
         } else {
-          row.push_back(std::string(PQgetvalue(res, i, j), PQgetlength(res, i, j)));
+          row.push_back(std::string(pq_->getvalue(res, i, j), pq_->getlength(res, i, j)));
         }
       }
       rows.push_back(std::move(row));
     }
-    PQclear(res);
+    pq_->clear(res);
     return rows;
   }
 
@@ -228,8 +229,9 @@ class PgDriver final : public Driver {
   }
 
  private:
-  int32_t Key2() const { return LockKey2(PQdb(conn_)); }
+  int32_t Key2() const { return LockKey2(pq_->db(conn_)); }
 
+  const LibPq* pq_;
   PGconn* conn_;
   Target target_;
 };
@@ -239,6 +241,7 @@ void IgnoreNotice(void*, const char*) {}
 }  // namespace
 
 Result<std::unique_ptr<Driver>> OpenPostgres(const Target& target, const std::string& application) {
+  ASSIGN_OR_RETURN(const LibPq* pq, GetLibPq());
   std::vector<std::string> keys, vals;
   for (const auto& [k, v] : target.pg_params) {
     keys.push_back(k);
@@ -259,18 +262,18 @@ Result<std::unique_ptr<Driver>> OpenPostgres(const Target& target, const std::st
   }
   k.push_back(nullptr);
   v.push_back(nullptr);
-  PGconn* conn = PQconnectdbParams(k.data(), v.data(), 0);
+  PGconn* conn = pq->connectdbParams(k.data(), v.data(), 0);
   if (conn == nullptr) return Internal("postgres: out of memory");
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string msg = Trim(PQerrorMessage(conn));
+  if (pq->status(conn) != CONNECTION_OK) {
+    std::string msg = Trim(pq->errorMessage(conn));
     for (char& c : msg) {
       if (c == '\n') c = ' ';
     }
-    PQfinish(conn);
+    pq->finish(conn);
     return Unavailable("cannot connect to " + target.Display() + ": " + msg);
   }
-  PQsetNoticeProcessor(conn, &IgnoreNotice, nullptr);
-  return std::unique_ptr<Driver>(new PgDriver(conn, target));
+  pq->setNoticeProcessor(conn, &IgnoreNotice, nullptr);
+  return std::unique_ptr<Driver>(new PgDriver(pq, conn, target));
 }
 
 }  // namespace slipway::migrate

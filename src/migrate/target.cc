@@ -1,6 +1,6 @@
 #include "migrate/target.h"
 
-#include <libpq-fe.h>
+#include "migrate/libpq.h"
 
 #include <memory>
 
@@ -90,15 +90,16 @@ Result<Target> ParseTarget(std::string_view url, const std::filesystem::path& ba
     return InvalidInput("database URL \"" + std::string(url) +
                         "\": unsupported scheme (expected postgres://... or sqlite:path)");
   }
+  ASSIGN_OR_RETURN(const LibPq* pq, GetLibPq());
   char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  PQconninfoOption* opts = pq->conninfoParse(conninfo.c_str(), &err);
   if (opts == nullptr) {
     std::string msg = err != nullptr ? err : "cannot parse";
-    PQfreemem(err);
+    pq->freemem(err);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     return InvalidInput("database URL: " + msg);
   }
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> guard(opts, &PQconninfoFree);
+  std::unique_ptr<PQconninfoOption, decltype(pq->conninfoFree)> guard(opts, pq->conninfoFree);
   t.kind = Target::Kind::kPostgres;
   for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
     if (o->val != nullptr && o->val[0] != '\0') t.pg_params[o->keyword] = o->val;
