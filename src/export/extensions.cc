@@ -100,7 +100,17 @@ Strategy StrategyOf(const config::Project&, const config::Service& s) {
                           ".smoke: not run in the cluster (add a Job metric to the "
                           "Rollout's AnalysisTemplate)");
   }
-  if (!d.pre_hook.empty() || !d.post_hook.empty()) {
+  // A built-in `migrate` step is what the migration Job (a PreSync hook) does there.
+  bool commands = !d.post_hook.empty();
+  for (const config::HookStep& step : d.pre_hook) {
+    if (step.kind == config::HookStep::Kind::kRun) commands = true;
+    if (step.kind == config::HookStep::Kind::kBackup) {
+      st.unmapped.push_back(where +
+                            ".hooks.pre: the backup step does not run before the migration "
+                            "Job (take one with `slipway backup create` in a PreSync Job)");
+    }
+  }
+  if (commands) {
     st.unmapped.push_back(where +
                           ".hooks: not run in the cluster (Argo CD PreSync/PostSync "
                           "hook Jobs do this)");

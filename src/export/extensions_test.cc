@@ -155,6 +155,30 @@ TEST(ExtensionsTest, AdaptersWithoutSettings) {
   EXPECT_TRUE(BackupsOf(p).empty());
 }
 
+TEST(ExtensionsTest, BuiltInMigrateStepIsTheMigrationJobOthersAreNoted) {
+  config::Project p;
+  config::Service s;
+  s.name = "api";
+  config::HookStep migrate;
+  migrate.kind = config::HookStep::Kind::kMigrate;
+  s.deploy.pre_hook = {migrate};
+  auto notes = [&] {
+    std::string all;
+    for (const std::string& n : StrategyOf(p, s).unmapped) all += n + "\n";
+    return all;
+  };
+  EXPECT_EQ(notes(), "");  // the migration Job runs it as a PreSync hook
+  config::HookStep backup;
+  backup.kind = config::HookStep::Kind::kBackup;
+  s.deploy.pre_hook = {backup, migrate};
+  EXPECT_NE(notes().find("hooks.pre: the backup step does not run"), std::string::npos);
+  EXPECT_EQ(notes().find(".hooks: not run in the cluster"), std::string::npos);
+  config::HookStep run;
+  run.command = {"./check.sh"};
+  s.deploy.pre_hook = {run};
+  EXPECT_NE(notes().find(".hooks: not run in the cluster"), std::string::npos);
+}
+
 TEST(ExtensionsTest, StrategyFromDeploySettings) {
   config::Project p;
   config::Service s;
