@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <map>
 #include <system_error>
 
 namespace slipway::runtime {
@@ -144,10 +145,16 @@ void LogStore::Append(const std::string& service, int instance, bool is_stderr,
 std::vector<LogLine> LogStore::Tail(const std::vector<std::string>& services, size_t tail,
                                     int64_t since_ms) const {
   std::vector<LogLine> out;
+  // `tail` counts per instance, as `docker compose logs --tail` counts per container.
   auto take = [&](const ServiceLog& log) {
-    for (const LogLine& l : log.ring) {
-      if (l.wall_ms >= since_ms) out.push_back(l);
+    std::map<int, size_t> kept;
+    size_t first = out.size();
+    for (auto it = log.ring.rbegin(); it != log.ring.rend(); ++it) {
+      if (it->wall_ms < since_ms) continue;
+      if (tail > 0 && kept[it->instance]++ >= tail) continue;
+      out.push_back(*it);
     }
+    std::reverse(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
   };
   if (services.empty()) {
     for (const auto& [name, log] : services_) take(log);
@@ -163,7 +170,6 @@ std::vector<LogLine> LogStore::Tail(const std::vector<std::string>& services, si
   out.erase(std::unique(out.begin(), out.end(),
                         [](const LogLine& a, const LogLine& b) { return a.seq == b.seq; }),
             out.end());  // a service named twice in `services`
-  if (tail > 0 && out.size() > tail) out.erase(out.begin(), out.end() - tail);
   return out;
 }
 

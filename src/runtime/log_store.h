@@ -56,8 +56,8 @@ class LogStore {
 
   void Append(const std::string& service, int instance, bool is_stderr, std::string_view text);
 
-  // The last `tail` lines (0 = all kept) of `services` (empty = all), with wall_ms >= since_ms,
-  // in time order (append order within the same millisecond).
+  // The last `tail` lines (0 = all kept) of each instance of `services` (empty = all), with
+  // wall_ms >= since_ms, merged in time order (append order within the same millisecond).
   std::vector<LogLine> Tail(const std::vector<std::string>& services, size_t tail,
                             int64_t since_ms) const;
 

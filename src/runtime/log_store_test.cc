@@ -100,9 +100,13 @@ TEST_F(LogStoreTest, TailFiltersByServiceSinceAndCount) {
   using V = std::vector<std::string>;
   EXPECT_EQ(texts(store.Tail({}, 0, 0)), (V{"a0", "d0", "a1", "d1", "a2", "d2", "a3", "d3", "w"}));
   EXPECT_EQ(texts(store.Tail({"db"}, 0, 0)), (V{"d0", "d1", "d2", "d3"}));
-  EXPECT_EQ(texts(store.Tail({"api", "worker"}, 3, 0)), (V{"a2", "a3", "w"}));
+  // --tail counts per instance: 3 of api.1 and the one line of worker.1.
+  EXPECT_EQ(texts(store.Tail({"api", "worker"}, 3, 0)), (V{"a1", "a2", "a3", "w"}));
   EXPECT_EQ(texts(store.Tail({"api", "db"}, 0, t0 + 20)), (V{"a2", "d2", "a3", "d3"}));
-  EXPECT_EQ(texts(store.Tail({"api", "db"}, 1, t0 + 20)), (V{"d3"}));
+  EXPECT_EQ(texts(store.Tail({"api", "db"}, 1, t0 + 20)), (V{"a3", "d3"}));
+  store.Append("api", 2, false, "b0");
+  store.Append("api", 2, false, "b1");
+  EXPECT_EQ(texts(store.Tail({"api"}, 1, 0)), (V{"a3", "b1"}));  // one per replica
   EXPECT_TRUE(store.Tail({"nope"}, 0, 0).empty());
   EXPECT_TRUE(store.Tail({"db"}, 0, 0)[1].is_stderr);
 
