@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "flags/request_json.h"
+
 namespace slipway::flags {
 namespace {
 
@@ -240,7 +242,7 @@ void OfrepHandler::Handle(const http::Request& req, http::ResponseWriter w) {
   static const Json kEmpty = Json::object();
   Json body;
   if (!req.body.empty()) {
-    body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    body = ParseRequestJson(req.body);
     if (body.is_discarded() || !body.is_object()) {
       w.Send(ErrorBody(400, rest, "PARSE_ERROR", "the request body is not a JSON object", origin));
       return;
