@@ -21,6 +21,9 @@ namespace {
 using ExprPtr = std::unique_ptr<Expr>;
 
 const Json kNull;
+
+// Truthy() with the boolean case inline: most conditions yield a boolean.
+inline bool IsTruthy(const Json& v) { return v.is_boolean() ? v.get<bool>() : Truthy(v); }
 const Json kTrue(true);
 const Json kFalse(false);
 
@@ -131,12 +134,12 @@ Value Resolve(const Scope& s, const std::vector<std::string>& path, bool flagd) 
     // The common case, one key of the context: no loop, no index parsing for objects.
     if (s.data->is_object()) {
       const std::string& key = path[0];
-      if (s.data->size() <= 8) {
+      const auto& obj = s.data->get_ref<const Json::object_t&>();
+      if (obj.size() <= 8) {
         // A small context: a scan that compares lengths first beats the tree's string compares.
-        for (auto it = s.data->begin(); it != s.data->end(); ++it) {
-          const std::string& k = it.key();
+        for (const auto& [k, v] : obj) {
           if (k.size() == key.size() && std::memcmp(k.data(), key.data(), k.size()) == 0) {
-            return Value::Ref(&it.value());
+            return Value::Ref(&v);
           }
         }
         return Value();
@@ -377,7 +380,7 @@ class OpExpr final : public Expr {
       case Op::kIf: {
         size_t i = 0;
         for (; i + 1 < args_.size(); i += 2) {
-          if (Truthy(args_[i]->Eval(s).get())) return args_[i + 1]->Eval(s);
+          if (IsTruthy(args_[i]->Eval(s).get())) return args_[i + 1]->Eval(s);
         }
         if (i < args_.size()) return args_[i]->Eval(s);
         return Value();
@@ -403,7 +406,7 @@ class OpExpr final : public Expr {
         Value last;
         for (const auto& a : args_) {
           last = a->Eval(s);
-          bool t = Truthy(last.get());
+          bool t = IsTruthy(last.get());
           if (op_ == Op::kAnd ? !t : t) return last;
         }
         return last;
@@ -420,8 +423,17 @@ class OpExpr final : public Expr {
           return Bool(h.get_ref<const std::string&>().find(ToJsString(n)) != std::string::npos);
         }
         if (h.is_array()) {
+          const Json& n = needle.get();
+          if (n.is_string()) {
+            // A string is strictly equal only to an equal string: compare those directly.
+            const std::string& ns = n.get_ref<const std::string&>();
+            for (const Json& e : h) {
+              if (e.is_string() && e.get_ref<const std::string&>() == ns) return Bool(true);
+            }
+            return Bool(false);
+          }
           for (const Json& e : h) {
-            if (StrictEquals(e, needle.get())) return Bool(true);
+            if (StrictEquals(e, n)) return Bool(true);
           }
         }
         return Bool(false);

@@ -112,6 +112,11 @@ TEST(JsonLogic, In) {
   EXPECT_EQ(Logic(R"({"in": ["x", "Springfield"]})"), false);
   EXPECT_EQ(Logic(R"({"in": ["b", ["a", "b"]]})"), true);
   EXPECT_EQ(Logic(R"({"in": [1, ["1"]]})"), false);  // strict inside arrays
+  EXPECT_EQ(Logic(R"({"in": ["1", [1, null, true]]})"), false);
+  EXPECT_EQ(Logic(R"({"in": ["1", [1, "1"]]})"), true);
+  EXPECT_EQ(Logic(R"({"in": ["", [0, false, null]]})"), false);
+  EXPECT_EQ(Logic(R"({"in": ["ab", ["a", "abc"]]})"), false);
+  EXPECT_EQ(Logic(R"({"in": [1, [1.0]]})"), true);
   EXPECT_EQ(Logic(R"({"in": [{"var": "email"}, ["a@x.io", "b@x.io"]]})", R"({"email": "b@x.io"})"),
             true);
   EXPECT_EQ(Logic(R"({"in": ["a", 5]})"), false);
