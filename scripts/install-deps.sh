@@ -13,6 +13,10 @@ PACKAGES=(
   postgresql-15 postgresql-client-15
   python3 curl procps
   prometheus prometheus-alertmanager
+  # Container runtime tests (see ContainerTest.PodmanRunsABusyboxImage): podman with runc,
+  # and busybox-static to build a tiny test image without a registry.
+  podman runc slirp4netns uidmap conmon catatonit containernetworking-plugins iptables
+  busybox-static
 )
 
 missing=()

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "net/socket.h"
 
@@ -40,7 +41,22 @@ bool ContainerEngine::is_podman() const {
 }
 
 Result<ContainerEngine> ContainerEngine::Detect(Duration timeout) {
-  return Detect({"podman", "docker"}, {}, timeout);
+  const char* flags = std::getenv(kFlagsEnv);
+  return Detect({"podman", "docker"}, SplitFlags(flags ? flags : ""), timeout);
+}
+
+std::vector<std::string> ContainerEngine::SplitFlags(std::string_view value) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < value.size()) {
+    size_t start = value.find_first_not_of(" \t\r\n", i);
+    if (start == std::string_view::npos) break;
+    size_t end = value.find_first_of(" \t\r\n", start);
+    if (end == std::string_view::npos) end = value.size();
+    out.emplace_back(value.substr(start, end - start));
+    i = end;
+  }
+  return out;
 }
 
 Result<ContainerEngine> ContainerEngine::Detect(const std::vector<std::string>& candidates,
@@ -101,12 +117,13 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
   std::vector<std::string>& a = spec.argv;
   a.push_back(binary_);
   a.insert(a.end(), global_flags_.begin(), global_flags_.end());
-  a.insert(a.end(), {"run", "--rm", "--name", ContainerName(project, service.name, index),
+  // --init: a server as PID 1 ignores SIGTERM (see the header).
+  a.insert(a.end(), {"run", "--rm", "--init", "--name", ContainerName(project, service.name, index),
                      "--network=host"});
   if (is_podman()) {
     // Recipe for these machines: crun fails under hybrid cgroups, and root lacks
     // CAP_SYS_RESOURCE for the default limits.
-    a.insert(a.end(), {"--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
+    a.insert(a.end(), {"--replace", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
                        "nproc=1024:1024"});
   }
   if (!service.user.empty()) a.insert(a.end(), {"--user", service.user});
@@ -128,6 +145,13 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
   a.push_back(service.image);
   a.insert(a.end(), args.begin(), args.end());
   return spec;
+}
+
+std::vector<std::string> ContainerEngine::ExecArgv(const std::string& container_name) const {
+  std::vector<std::string> argv = {binary_};
+  argv.insert(argv.end(), global_flags_.begin(), global_flags_.end());
+  argv.insert(argv.end(), {"exec", container_name});
+  return argv;
 }
 
 ProcessSpec ContainerEngine::BuildRemoveSpec(const std::string& container_name) const {

@@ -3,11 +3,24 @@
 //
 // Detect() picks the first of podman/docker whose `<bin> info` answers (exit 0) within the
 // timeout. BuildRunSpec() gives the ProcessSpec of
-//   <bin> [global flags] run --rm --name slipway-<project>-<service>-<index> --network=host
-//         [--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
+//   <bin> [global flags] run --rm --init --name slipway-<project>-<service>-<index>
+//         --network=host
+//         [--replace --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
 //         [--user U] [--label k=v ...] -e K=V ... [--entrypoint E] <image> [args...]
-// (the recipe flags podman needs on these machines). Global flags (e.g. podman's --root,
-// --runroot, --tmpdir for a private storage) go before `run` on every command.
+// (the recipe flags podman needs on these machines). --init puts a tiny init (catatonit/tini)
+// at PID 1: a plain server as PID 1 ignores SIGTERM, so the client's forwarded stop signal
+// would do nothing, and the SIGKILL after the grace period kills only the client and leaves the
+// container running. --replace (podman) removes a leftover container of the same name, e.g.
+// after a daemon was killed. Global flags (e.g. podman's --root, --runroot, --tmpdir for a
+// private storage) go before the subcommand on every command (run, exec, rm, info).
+//
+// The daemon's global flags come from the environment variable SLIPWAY_CONTAINER_FLAGS
+// (kFlagsEnv), split on whitespace (no quoting), read by the no-candidates Detect():
+//   SLIPWAY_CONTAINER_FLAGS="--root /x/root --runroot /x/run --tmpdir /x/tmp" slipway up -d
+// The daemon inherits the environment of the `slipway up` that started it.
+//
+// Health probes of container services (CMD / CMD-SHELL) run inside the container through
+// ExecArgv(name) = `<bin> [global flags] exec <name>` + the test (see health/probe.h).
 //
 // Values are plain data (copyable, any thread). Detect() and RemoveSync() block (they run the
 // CLI and wait, bounded by a timeout): call them at start-up, not from a busy loop.
@@ -17,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -32,8 +46,11 @@ class ContainerEngine {
   // `binary` is a name looked up in PATH or a path; `global_flags` go before every subcommand.
   explicit ContainerEngine(std::string binary, std::vector<std::string> global_flags = {});
 
+  static constexpr const char* kFlagsEnv = "SLIPWAY_CONTAINER_FLAGS";
+
   // The first of `candidates` (default: podman, docker) that answers `<bin> info`.
-  // NotFound when none does; the message lists why each failed.
+  // NotFound when none does; the message lists why each failed. The first form uses the
+  // global flags of $SLIPWAY_CONTAINER_FLAGS (see above).
   static Result<ContainerEngine> Detect(Duration timeout = Duration(5'000));
   static Result<ContainerEngine> Detect(const std::vector<std::string>& candidates,
                                         std::vector<std::string> global_flags, Duration timeout);
@@ -42,6 +59,9 @@ class ContainerEngine {
   bool is_podman() const;
   const std::vector<std::string>& global_flags() const { return global_flags_; }
 
+  // `value` split on spaces/tabs/newlines; empty words dropped.
+  static std::vector<std::string> SplitFlags(std::string_view value);
+
   static std::string ContainerName(const std::string& project, const std::string& service,
                                    int index);
 
@@ -49,6 +69,8 @@ class ContainerEngine {
   // spec's own env is the daemon's (the CLI needs PATH, HOME, XDG_*).
   ProcessSpec BuildRunSpec(const std::string& project, const config::Service& service, int index,
                            const std::map<std::string, std::string>& env) const;
+  // `<bin> [global flags] exec <name>`: append a command to run it inside the container.
+  std::vector<std::string> ExecArgv(const std::string& container_name) const;
   // `<bin> rm -f -i <name>` style removal of a leftover container (missing is fine).
   ProcessSpec BuildRemoveSpec(const std::string& container_name) const;
   Status RemoveSync(const std::string& container_name, Duration timeout = Duration(30'000)) const;

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
 
 #include "runtime/instance.h"
 #include "runtime/test_util.h"
@@ -27,7 +29,6 @@ class ContainerTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // An executable shell script standing in for an engine CLI.
   std::string FakeEngine(const std::string& name, const std::string& body) {
@@ -47,6 +48,100 @@ class ContainerTest : public ::testing::Test {
     return s;
   }
 
+  // Real podman (see RECIPES.md "Containers with podman"): a private storage (global flags)
+  // in a short temp dir (podman refuses a runroot over 50 characters), and a 2 MB image
+  // imported from busybox-static, no registry. Skips, with the reason, only where podman or
+  // busybox is missing or `podman info` fails. Callers: `SetUpPodman(); if (IsSkipped() ||
+  // HasFatalFailure()) return;`.
+  void SetUpPodman() {
+    storage_ = fs::temp_directory_path() /
+               ("slipway-pm." + std::to_string(getpid()) + "." + std::to_string(++counter_));
+    fs::remove_all(storage_);
+    flags_ = {"--root",   (storage_ / "root").string(), "--runroot", (storage_ / "run").string(),
+              "--tmpdir", (storage_ / "tmp").string()};
+    auto engine = ContainerEngine::Detect({"podman"}, flags_, Duration(20'000));
+    if (!engine.ok()) GTEST_SKIP() << "podman not usable here: " << engine.status().message();
+    engine_ = std::move(engine).value();
+    auto busybox = ResolveExecutable("busybox", CurrentEnvironment());
+    if (!busybox.ok()) GTEST_SKIP() << "busybox-static not installed";
+    ImportImage(*busybox);
+  }
+
+  void TearDown() override {
+    // Containers first (by name, through podman), then the image, so that no overlay mount
+    // is left in the private storage; then the storage dir itself goes.
+    if (engine_) {
+      for (const auto& name : names_) EXPECT_TRUE(engine_->RemoveSync(name).ok()) << name;
+      std::string output;
+      auto st = RunSync(Podman({"rmi", "--all", "--force"}), Duration(60'000), &output);
+      EXPECT_TRUE(st.ok() && st->success()) << output;
+    }
+    if (!storage_.empty()) {
+      std::error_code ec;
+      fs::remove_all(storage_, ec);
+      EXPECT_FALSE(ec) << "remove " << storage_ << ": " << ec.message();
+    }
+    fs::remove_all(dir_);
+  }
+
+  ProcessSpec Podman(const std::vector<std::string>& args) {
+    ProcessSpec p;
+    p.argv = {engine_->binary()};
+    p.argv.insert(p.argv.end(), flags_.begin(), flags_.end());
+    p.argv.insert(p.argv.end(), args.begin(), args.end());
+    p.env = CurrentEnvironment();
+    return p;
+  }
+
+  // rootfs: /bin/busybox, a relative link per applet (`busybox --install -s` would write
+  // absolute host paths), and /www/index.html, which only exists inside the image.
+  void ImportImage(const std::string& busybox) {
+    fs::path rootfs = dir_ / "rootfs";
+    fs::create_directories(rootfs / "bin");
+    fs::create_directories(rootfs / "www");
+    fs::copy_file(busybox, rootfs / "bin" / "busybox");
+    std::ofstream(rootfs / "www" / "index.html") << "inside\n";
+    std::string output;
+    ProcessSpec list;
+    list.argv = {busybox, "--list"};
+    list.env = CurrentEnvironment();
+    auto st = RunSync(list, Duration(10'000), &output);
+    ASSERT_TRUE(st.ok() && st->success()) << output;
+    std::istringstream applets(output);
+    for (std::string applet; std::getline(applets, applet);) {
+      if (applet.empty() || applet == "busybox") continue;
+      fs::create_symlink("busybox", rootfs / "bin" / applet);
+    }
+    ProcessSpec import = Podman({"import", "-", kImage});
+    import.argv.insert(
+        import.argv.begin(),
+        {"/bin/sh", "-c", "root=$1; shift; tar -C \"$root\" -c . | \"$@\"", "sh", rootfs.string()});
+    output.clear();
+    st = RunSync(import, Duration(60'000), &output);
+    ASSERT_TRUE(st.ok() && st->success()) << output;
+    fs::remove_all(rootfs);
+  }
+
+  std::string Name(const std::string& service) {
+    names_.push_back(ContainerEngine::ContainerName("t", service, 1));
+    return names_.back();
+  }
+
+  // `podman ps -a` names of this storage's containers.
+  std::string PsAll() {
+    std::string output;
+    auto st = RunSync(Podman({"ps", "-a", "--format", "{{.Names}}"}), Duration(30'000), &output);
+    EXPECT_TRUE(st.ok() && st->success()) << output;
+    return output;
+  }
+
+  static constexpr const char* kImage = "slipwaytest:1";
+  static inline int counter_ = 0;
+  fs::path storage_;
+  std::vector<std::string> flags_;
+  std::optional<ContainerEngine> engine_;
+  std::vector<std::string> names_;
+
   fs::path dir_;
 };
 
@@ -59,14 +154,68 @@ TEST_F(ContainerTest, PodmanRunSpecCarriesTheRecipeFlags) {
   ContainerEngine engine("/usr/bin/podman", {"--root", "/s/root"});
   EXPECT_TRUE(engine.is_podman());
   auto spec = engine.BuildRunSpec("shop", ApiService(), 2, {{"PORT", "4000"}, {"A", "b c"}});
-  std::vector<std::string> want = {
-      "/usr/bin/podman", "--root", "/s/root", "run", "--rm", "--name", "slipway-shop-api-2",
-      "--network=host", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
-      "nproc=1024:1024", "--user", "1000", "--label", "slipway.project=shop", "--label",
-      "slipway.service=api", "-e", "A=b c", "-e", "PORT=4000", "--entrypoint", "/bin/sh",
-      "testimg:1", "-c", "echo hi"};
+  std::vector<std::string> want = {"/usr/bin/podman",
+                                   "--root",
+                                   "/s/root",
+                                   "run",
+                                   "--rm",
+                                   "--init",
+                                   "--name",
+                                   "slipway-shop-api-2",
+                                   "--network=host",
+                                   "--replace",
+                                   "--runtime",
+                                   "runc",
+                                   "--ulimit",
+                                   "nofile=1024:1024",
+                                   "--ulimit",
+                                   "nproc=1024:1024",
+                                   "--user",
+                                   "1000",
+                                   "--label",
+                                   "slipway.project=shop",
+                                   "--label",
+                                   "slipway.service=api",
+                                   "-e",
+                                   "A=b c",
+                                   "-e",
+                                   "PORT=4000",
+                                   "--entrypoint",
+                                   "/bin/sh",
+                                   "testimg:1",
+                                   "-c",
+                                   "echo hi"};
   EXPECT_EQ(spec.argv, want);
   EXPECT_TRUE(spec.env.count("PATH"));  // the CLI runs with the daemon's environment
+  EXPECT_EQ(engine.ExecArgv("slipway-shop-api-2"),
+            (std::vector<std::string>{"/usr/bin/podman", "--root", "/s/root", "exec",
+                                      "slipway-shop-api-2"}));
+}
+
+TEST_F(ContainerTest, GlobalFlagsComeFromTheEnvironment) {
+  EXPECT_EQ(ContainerEngine::SplitFlags("  --root /a\t--runroot  /b\n"),
+            (std::vector<std::string>{"--root", "/a", "--runroot", "/b"}));
+  EXPECT_TRUE(ContainerEngine::SplitFlags(" \t").empty());
+
+  // Detect() without candidates reads SLIPWAY_CONTAINER_FLAGS and passes them to `info`: a fake
+  // podman first in PATH answers only when it sees them.
+  FakeEngine("podman",
+             "[ \"$1 $2 $3\" = \"--root /x info\" ] && exit 0; echo \"args: $*\" >&2; exit 3");
+  const char* old_path = std::getenv("PATH");
+  std::string saved_path = old_path ? old_path : "";
+  setenv("PATH", (dir_.string() + ":" + saved_path).c_str(), 1);
+  setenv(ContainerEngine::kFlagsEnv, " --root  /x ", 1);
+  auto found = ContainerEngine::Detect(Duration(2'000));
+  unsetenv(ContainerEngine::kFlagsEnv);
+  auto without = ContainerEngine::Detect(Duration(2'000));
+  setenv("PATH", saved_path.c_str(), 1);
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  EXPECT_EQ(found->binary(), (dir_ / "podman").string());
+  EXPECT_EQ(found->global_flags(), (std::vector<std::string>{"--root", "/x"}));
+  // Without the flags the fake refuses; a real docker may still answer on some machine.
+  if (without.ok()) {
+    EXPECT_NE(without->binary(), (dir_ / "podman").string());
+  }
 }
 
 TEST_F(ContainerTest, DockerRunSpecHasNoPodmanFlagsAndHandlesEmptyEntrypoint) {
@@ -77,18 +226,32 @@ TEST_F(ContainerTest, DockerRunSpecHasNoPodmanFlagsAndHandlesEmptyEntrypoint) {
   s.entrypoint = std::vector<std::string>{};
   s.command.reset();
   auto spec = engine.BuildRunSpec("shop", s, 1, {{"PORT", "1"}});
-  std::vector<std::string> want = {
-      "docker", "run", "--rm", "--name", "slipway-shop-api-1", "--network=host", "--label",
-      "slipway.project=shop", "--label", "slipway.service=api", "-e", "PORT=1", "--entrypoint",
-      "", "testimg:1"};
+  std::vector<std::string> want = {"docker",
+                                   "run",
+                                   "--rm",
+                                   "--init",
+                                   "--name",
+                                   "slipway-shop-api-1",
+                                   "--network=host",
+                                   "--label",
+                                   "slipway.project=shop",
+                                   "--label",
+                                   "slipway.service=api",
+                                   "-e",
+                                   "PORT=1",
+                                   "--entrypoint",
+                                   "",
+                                   "testimg:1"};
   EXPECT_EQ(spec.argv, want);
-  EXPECT_EQ(engine.BuildRemoveSpec("x").argv, (std::vector<std::string>{"docker", "rm", "-f", "x"}));
+  EXPECT_EQ(engine.BuildRemoveSpec("x").argv,
+            (std::vector<std::string>{"docker", "rm", "-f", "x"}));
 }
 
 TEST_F(ContainerTest, DetectSkipsMissingFailingAndHangingEngines) {
   std::string failing = FakeEngine("failing", "echo 'Cannot connect to the daemon' >&2; exit 1");
   std::string hanging = FakeEngine("hanging", "exec sleep 30");
-  std::string working = FakeEngine("podman", "[ \"$1\" = --root ] && [ \"$3\" = info ] && exit 0; exit 9");
+  std::string working =
+      FakeEngine("podman", "[ \"$1\" = --root ] && [ \"$3\" = info ] && exit 0; exit 9");
   auto none = ContainerEngine::Detect({"no-such-engine-here", failing, hanging}, {}, Duration(300));
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
@@ -154,55 +317,30 @@ TEST(PickFreePortTest, ReturnsABindablePort) {
   close(fd);
 }
 
-// With a working podman (see RECIPES.md), runs a busybox image end to end: output comes back
-// through the supervisor and the container is gone afterwards.
+// Output comes back through the supervisor (stdout and stderr apart), PORT reaches the
+// container, the exit code is the container's, and --rm leaves nothing behind.
 TEST_F(ContainerTest, PodmanRunsABusyboxImage) {
-  fs::path storage = dir_ / "storage";
-  std::vector<std::string> flags = {"--root",   (storage / "root").string(), "--runroot",
-                                    (storage / "runroot").string(), "--tmpdir",
-                                    (storage / "tmp").string()};
-  auto engine = ContainerEngine::Detect({"podman"}, flags, Duration(5'000));
-  if (!engine.ok()) GTEST_SKIP() << "podman not usable here: " << engine.status().message();
-  auto busybox = ResolveExecutable("busybox", CurrentEnvironment());
-  if (!busybox.ok()) GTEST_SKIP() << "busybox-static not installed";
-
-  fs::path rootfs = dir_ / "rootfs";
-  fs::create_directories(rootfs / "bin");
-  fs::copy_file(*busybox, rootfs / "bin" / "busybox");
-  std::string output;
-  ProcessSpec install;
-  install.argv = {(rootfs / "bin" / "busybox").string(), "--install", "-s",
-                  (rootfs / "bin").string()};
-  install.env = CurrentEnvironment();
-  auto st = RunSync(install, Duration(10'000), &output);
-  ASSERT_TRUE(st.ok() && st->success()) << output;
-  ProcessSpec import;
-  import.argv = {"sh", "-c", "tar -C \"$1\" -c . | \"$2\" \"$3\" \"$4\" \"$5\" \"$6\" \"$7\" \"$8\" import - slipwaytest:1",
-                 "sh", rootfs.string(), engine->binary()};
-  import.argv.insert(import.argv.end(), flags.begin(), flags.end());
-  import.env = CurrentEnvironment();
-  st = RunSync(import, Duration(60'000), &output);
-  ASSERT_TRUE(st.ok() && st->success()) << output;
-
+  SetUpPodman();
+  if (IsSkipped() || HasFatalFailure()) return;
   config::Service svc;
   svc.name = "box";
-  svc.image = "slipwaytest:1";
+  svc.image = kImage;
   svc.command = std::vector<std::string>{"/bin/sh", "-c", "echo port=$PORT; echo err >&2; exit 4"};
-  std::string name = ContainerEngine::ContainerName("t", "box", 1);
-  ASSERT_TRUE(engine->RemoveSync(name).ok());
+  std::string name = Name("box");
 
   auto l = net::EventLoop::Create();
   ASSERT_TRUE(l.ok());
   LogStore logs(dir_ / "logs", Clock::Real());
   InstanceSpec spec;
   spec.service = "box";
-  spec.process = engine->BuildRunSpec("t", svc, 1, {{"PORT", "4321"}});
+  spec.process = engine_->BuildRunSpec("t", svc, 1, {{"PORT", "4321"}});
   std::optional<ExitStatus> exit;
   Instance::Observer obs;
   obs.on_exit = [&](Instance&, ExitStatus s, bool) { exit = s; };
   Instance inst(l->get(), spec, &logs, obs);
   ASSERT_TRUE(inst.Start().ok());
-  ASSERT_TRUE(RunUntil(l->get(), [&] { return exit.has_value(); }, Duration(60'000)));
+  ASSERT_TRUE(RunUntil(
+      l->get(), [&] { return exit.has_value(); }, Duration(60'000)));
   EXPECT_EQ(exit->code, 4);
   bool saw_port = false, saw_err = false;
   for (auto& line : logs.Tail({"box"}, 0, 0)) {
@@ -211,7 +349,78 @@ TEST_F(ContainerTest, PodmanRunsABusyboxImage) {
   }
   EXPECT_TRUE(saw_port);
   EXPECT_TRUE(saw_err);
-  EXPECT_TRUE(engine->RemoveSync(name).ok());
+  EXPECT_EQ(PsAll().find(name), std::string::npos);
+}
+
+// A long-running server: HTTP on PORT from the host (--network=host), `exec` runs inside the
+// container (the file exists only in the image), and the supervisor's SIGTERM stops it quickly
+// (--init) with the container removed.
+TEST_F(ContainerTest, PodmanServesOnPortExecsInsideAndStopsOnSigterm) {
+  SetUpPodman();
+  if (IsSkipped() || HasFatalFailure()) return;
+  auto port = PickFreePort();
+  ASSERT_TRUE(port.ok());
+  config::Service svc;
+  svc.name = "web";
+  svc.image = kImage;
+  svc.command =
+      std::vector<std::string>{"/bin/sh", "-c", "exec /bin/httpd -f -p 127.0.0.1:$PORT -h /www"};
+  std::string name = Name("web");
+
+  auto l = net::EventLoop::Create();
+  ASSERT_TRUE(l.ok());
+  LogStore logs(dir_ / "logs", Clock::Real());
+  InstanceSpec spec;
+  spec.service = "web";
+  spec.stop_grace = Duration(20'000);
+  spec.process = engine_->BuildRunSpec("t", svc, 1, {{"PORT", std::to_string(*port)}});
+  std::optional<ExitStatus> exit;
+  Instance::Observer obs;
+  obs.on_exit = [&](Instance&, ExitStatus s, bool) { exit = s; };
+  Instance inst(l->get(), spec, &logs, obs);
+  ASSERT_TRUE(inst.Start().ok());
+  pid_t client = inst.pid();
+
+  // Poll until httpd answers (the loop keeps draining the client's output meanwhile).
+  bool served = RunUntil(
+      l->get(),
+      [&] {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(static_cast<uint16_t>(*port));
+        bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        close(fd);
+        return ok || exit.has_value();
+      },
+      Duration(30'000));
+  ASSERT_TRUE(served && !exit) << "httpd did not listen on " << *port;
+
+  auto exec = [&](std::vector<std::string> cmd) {
+    ProcessSpec p;
+    p.argv = engine_->ExecArgv(name);
+    p.argv.insert(p.argv.end(), cmd.begin(), cmd.end());
+    p.env = CurrentEnvironment();
+    std::string output;
+    auto st = RunSync(p, Duration(30'000), &output);
+    EXPECT_TRUE(st.ok()) << st.status().message();
+    return st.ok() ? st->code : -1;
+  };
+  ASSERT_FALSE(fs::exists("/www/index.html"));  // on the host it must not exist
+  EXPECT_EQ(exec({"test", "-f", "/www/index.html"}), 0);
+  EXPECT_EQ(exec({"test", "-f", "/www/missing.html"}), 1);
+  EXPECT_EQ(exec({"/bin/sh", "-c", "test \"$PORT\" = " + std::to_string(*port)}), 0);
+
+  auto t0 = std::chrono::steady_clock::now();
+  bool stopped = false;
+  inst.Stop([&] { stopped = true; });
+  ASSERT_TRUE(RunUntil(
+      l->get(), [&] { return stopped; }, Duration(30'000)));
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, std::chrono::seconds(5)) << "SIGTERM did not stop the container";
+  EXPECT_TRUE(testing::PidGone(client));
+  EXPECT_EQ(PsAll().find(name), std::string::npos);
 }
 
 }  // namespace
