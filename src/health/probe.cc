@@ -27,8 +27,7 @@ struct Completion {
     if (finished) return;
     finished = true;
     if (output.size() > kMaxProbeOutput) output.resize(kMaxProbeOutput);
-    ProbeResult r{ok, std::move(output),
-                  std::chrono::duration_cast<Duration>(loop->Now() - start)};
+    ProbeResult r{ok, std::move(output), std::chrono::duration_cast<Duration>(loop->Now() - start)};
     auto fn = std::move(done);
     fn(std::move(r));
   }
@@ -45,10 +44,11 @@ void RunExec(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
     return;
   }
   runtime::ProcessSpec spec = target.exec_base;
+  spec.argv = target.exec_prefix;
   if (hc.kind == Kind::kCmdShell) {
-    spec.argv = {"/bin/sh", "-c", hc.test[0]};
+    spec.argv.insert(spec.argv.end(), {"/bin/sh", "-c", hc.test[0]});
   } else {
-    spec.argv = hc.test;
+    spec.argv.insert(spec.argv.end(), hc.test.begin(), hc.test.end());
   }
   struct State {
     std::unique_ptr<runtime::Process> proc;
@@ -96,8 +96,8 @@ void RunTcp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
             const ProbeTarget& target, int port) {
   auto fd = net::ConnectTcp(target.host, port);
   if (!fd.ok()) {
-    c->FinishLater(c, "connect " + target.host + ":" + std::to_string(port) + ": " +
-                          fd.status().message());
+    c->FinishLater(
+        c, "connect " + target.host + ":" + std::to_string(port) + ": " + fd.status().message());
     return;
   }
   struct State {
@@ -142,17 +142,16 @@ void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
   req.target = hc.http_path.empty() ? "/" : hc.http_path;
   req.headers.emplace_back("User-Agent", "slipway-health");
   std::string where = "GET http://" + ep.ToString() + req.target;
-  http::FetchAsync(c->loop, ep, req, hc.timeout,
-                   [c, where](Result<http::ClientResponse> r) {
-                     if (!r.ok()) {
-                       c->Finish(false, where + ": " + r.status().message());
-                       return;
-                     }
-                     bool ok = r->status >= 200 && r->status < 400;
-                     std::string out = "HTTP " + std::to_string(r->status);
-                     if (!r->body.empty()) out += ": " + r->body;
-                     c->Finish(ok, std::move(out));
-                   });
+  http::FetchAsync(c->loop, ep, req, hc.timeout, [c, where](Result<http::ClientResponse> r) {
+    if (!r.ok()) {
+      c->Finish(false, where + ": " + r.status().message());
+      return;
+    }
+    bool ok = r->status >= 200 && r->status < 400;
+    std::string out = "HTTP " + std::to_string(r->status);
+    if (!r->body.empty()) out += ": " + r->body;
+    c->Finish(ok, std::move(out));
+  });
 }
 
 }  // namespace

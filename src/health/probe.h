@@ -7,12 +7,18 @@
 // refused"). HTTP: GET hc.http_path on host:(hc.port or target.port), 2xx/3xx is ok. TCP: a
 // connect within hc.timeout is ok.
 //
+// Container services: target.exec_prefix (e.g. `podman [global flags] exec <name>`) goes in
+// front of the probe's argv, so CMD runs `<prefix> test...` and CMD-SHELL runs
+// `<prefix> /bin/sh -c test` inside the container, as compose engines do. The timeout kills
+// the exec client's group on the host; HTTP/TCP probes still go to target.port.
+//
 // Threads: call on the loop's thread; `done` runs later on that thread, exactly once (never
 // inside RunProbe itself). The probe keeps itself alive until done; the loop must outlive it.
 #pragma once
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "config/project.h"
@@ -23,8 +29,9 @@ namespace slipway::health {
 
 struct ProbeTarget {
   std::string host = "127.0.0.1";
-  int port = 0;                      // the instance's PORT
-  runtime::ProcessSpec exec_base;    // env/cwd/user for CMD probes (argv ignored)
+  int port = 0;                          // the instance's PORT
+  runtime::ProcessSpec exec_base;        // env/cwd/user for CMD probes (argv ignored)
+  std::vector<std::string> exec_prefix;  // set for container services: runs CMD inside it
 };
 
 struct ProbeResult {

@@ -87,6 +87,18 @@ TEST_F(ProbeTest, ExecOfAMissingProgramFails) {
   EXPECT_FALSE(empty.ok);
 }
 
+TEST_F(ProbeTest, ExecPrefixRunsTheTestThroughTheContainerClient) {
+  // A container service: the probe is `<prefix> test...`; `env` stands in for `podman exec`
+  // here (it runs its arguments), and the prefix words come first, untouched.
+  target_.exec_prefix = {"/usr/bin/env", "INSIDE=yes"};
+  auto cmd = Run(Exec(Kind::kCmd, {"sh", "-c", "echo \"$INSIDE\""}, 2'000));
+  EXPECT_TRUE(cmd.ok) << cmd.output;
+  EXPECT_EQ(cmd.output, "yes");
+  auto shell = Run(Exec(Kind::kCmdShell, {"echo \"$0 $INSIDE\"; exit 3"}, 2'000));
+  EXPECT_FALSE(shell.ok);
+  EXPECT_EQ(shell.output, "/bin/sh yes");  // CMD-SHELL goes through /bin/sh -c
+}
+
 TEST_F(ProbeTest, TcpToListeningAndClosedPorts) {
   auto listener = net::ListenTcp("127.0.0.1", 0);
   ASSERT_TRUE(listener.ok());
@@ -113,18 +125,18 @@ TEST_F(ProbeTest, HttpStatusDecides) {
   ASSERT_TRUE(listener.ok());
   auto port = net::LocalPort(listener->get());
   ASSERT_TRUE(port.ok());
-  auto server = http::HttpServer::Create(
-      loop_.get(), std::move(listener).value(), [](const http::Request& req, http::ResponseWriter w) {
-        if (req.Path() == "/health") {
-          w.Send(http::Response::Text(200, "ok"));
-        } else if (req.Path() == "/moved") {
-          http::Response r = http::Response::Text(302, "");
-          r.headers.emplace_back("Location", "/health");
-          w.Send(std::move(r));
-        } else {
-          w.Send(http::Response::Text(503, "db down"));
-        }
-      });
+  auto server = http::HttpServer::Create(loop_.get(), std::move(listener).value(),
+                                         [](const http::Request& req, http::ResponseWriter w) {
+                                           if (req.Path() == "/health") {
+                                             w.Send(http::Response::Text(200, "ok"));
+                                           } else if (req.Path() == "/moved") {
+                                             http::Response r = http::Response::Text(302, "");
+                                             r.headers.emplace_back("Location", "/health");
+                                             w.Send(std::move(r));
+                                           } else {
+                                             w.Send(http::Response::Text(503, "db down"));
+                                           }
+                                         });
   ASSERT_TRUE(server.ok()) << server.status().message();
   config::Healthcheck hc;
   hc.kind = Kind::kHttp;
@@ -158,10 +170,9 @@ TEST_F(ProbeTest, MonitorWithRealProbesBecomesHealthyThenUnhealthy) {
   hc.interval = Duration(20);
   hc.retries = 2;
   std::vector<std::pair<HealthState, HealthState>> changes;
-  HealthMonitor m(loop_.get(), hc, target_,
-                  [&](HealthState a, HealthState b, const ProbeResult&) {
-                    changes.emplace_back(a, b);
-                  });
+  HealthMonitor m(loop_.get(), hc, target_, [&](HealthState a, HealthState b, const ProbeResult&) {
+    changes.emplace_back(a, b);
+  });
   m.Start();
   auto run_until = [&](HealthState s) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -171,7 +182,11 @@ TEST_F(ProbeTest, MonitorWithRealProbesBecomesHealthyThenUnhealthy) {
     return m.state() == s;
   };
   ASSERT_TRUE(run_until(HealthState::kUnhealthy));
-  { FILE* f = std::fopen(flag.c_str(), "w"); ASSERT_TRUE(f); std::fclose(f); }
+  {
+    FILE* f = std::fopen(flag.c_str(), "w");
+    ASSERT_TRUE(f);
+    std::fclose(f);
+  }
   ASSERT_TRUE(run_until(HealthState::kHealthy));
   m.Stop();
   std::remove(flag.c_str());
