@@ -73,8 +73,10 @@ Status ParseDatabasesSettings(const Node& n, const std::string& path,
           ASSIGN_OR_RETURN(s.check, ReadString(f, fpath));
         } else if (f.key == "lock-timeout") {
           ASSIGN_OR_RETURN(s.lock_timeout, ReadDuration(f, fpath));
+        } else if (f.key == "service") {
+          ASSIGN_OR_RETURN(s.service, ReadString(f, fpath));
         } else {
-          return UnknownKey(f, fpath, "url, migrations, format, check, lock-timeout");
+          return UnknownKey(f, fpath, "url, migrations, format, check, lock-timeout, service");
         }
       }
     }

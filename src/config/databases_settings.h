@@ -10,6 +10,9 @@
 //         format: auto                # auto | slipway | golang-migrate | dbmate | flyway
 //         check: SELECT count(*) FROM users   # backup verify's check query
 //         lock-timeout: 60s
+//         service: api                # whose image runs migrations and backups in a
+//                                     # cluster (default: the service whose environment
+//                                     # holds the url)
 //     backups:
 //       dir: .slipway/backups         # relative to the project
 //       schedule: "0 3 * * *"         # cron (UTC); omitted = no scheduled backups
@@ -38,6 +41,7 @@ struct DatabaseSettings {
   std::string format = "auto";
   std::string check;  // "" = count of user tables must be > 0
   Duration lock_timeout{60'000};
+  std::string service;  // "" = the service whose environment holds the url
   std::string where;  // "file:line:col" of the entry, for later messages
 };
 

@@ -49,6 +49,14 @@ TEST(DatabasesSettingsTest, ParsesDatabasesAndBackups) {
   EXPECT_EQ(p->backups.retention.yearly, -1);
 }
 
+TEST(DatabasesSettingsTest, ServiceNamesTheOwner) {
+  auto p = LoadText(std::string(kServices) +
+                    "x-slipway:\n  databases:\n    main:\n      url: sqlite:a.db\n"
+                    "      service: api\n");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->databases.at("main").service, "api");
+}
+
 TEST(DatabasesSettingsTest, UrlComesFromDotEnv) {
   TempDir dir;
   dir.Write("app/compose.yaml", std::string(kServices) +
@@ -77,6 +85,9 @@ TEST(DatabasesSettingsTest, ErrorsPointAtTheKey) {
       {"  backups:\n    schedule: every day\n", "compose.yaml:6:5: x-slipway.backups.schedule: "},
       {"  backups:\n    retention: {daily: -2}\n", "x-slipway.backups.retention.daily"},
       {"  backups:\n    retention: {biweekly: 2}\n", "unknown key \"biweekly\""},
+      {"  databases:\n    main:\n      url: sqlite:a.db\n      service: nope\n",
+       "compose.yaml:6:5: x-slipway.databases.main.service: service \"nope\" is not defined "
+       "(expected one of api)"},
   };
   for (const Case& c : cases) {
     auto p = LoadText(std::string(kServices) + "x-slipway:\n" + c.yaml);

@@ -474,8 +474,17 @@ class Loader {
     return Status::OK();
   }
 
-  // Built-in backup/migrate steps name databases of x-slipway.databases.
+  // Built-in backup/migrate steps name databases of x-slipway.databases; a database's
+  // `service` names a service of the project.
   Status CheckHookDatabases(const Project& p) {
+    for (const auto& [name, db] : p.databases) {
+      if (db.service.empty() || p.services.count(db.service)) continue;
+      std::vector<std::string> services;
+      for (const auto& [n, _] : p.services) services.push_back(n);
+      return InvalidInput(db.where + ": x-slipway.databases." + name + ".service: service " +
+                          Quote(db.service) + " is not defined (expected one of " +
+                          Joined(services) + ")");
+    }
     std::vector<std::string> names;
     for (const auto& [n, _] : p.databases) names.push_back(n);
     for (const auto& [_, s] : p.services) {

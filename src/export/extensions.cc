@@ -295,9 +295,20 @@ struct Owner {
   std::string url_env;
 };
 
-// The service whose environment holds `url`: long-running services before one-shot ones
-// (those others wait on with service_completed_successfully), then by name.
-Owner OwnerOf(const config::Project& p, const std::string& url) {
+// The database's `service`, else the service whose environment holds its url: long-running
+// services before one-shot ones (those others wait on with service_completed_successfully),
+// then by name.
+Owner OwnerOf(const config::Project& p, const config::DatabaseSettings& db) {
+  const std::string& url = db.url;
+  if (!db.service.empty()) {  // named in the compose file: its variable holding the url, if any
+    Owner named{db.service, ""};
+    if (auto s = p.services.find(db.service); s != p.services.end()) {
+      for (const auto& [k, v] : s->second.environment) {
+        if (v == url) named.url_env = k;
+      }
+    }
+    return named;
+  }
   std::set<std::string> one_shot;
   for (const auto& [_, s] : p.services) {
     for (const config::Dependency& d : s.depends_on) {
@@ -327,7 +338,7 @@ Owner OwnerOf(const config::Project& p, const std::string& url) {
 std::vector<Migration> MigrationsOf(const config::Project& p) {
   std::vector<Migration> out;
   for (const auto& [name, db] : p.databases) {
-    Owner o = OwnerOf(p, db.url);
+    Owner o = OwnerOf(p, db);
     Migration m;
     m.service = o.service;
     m.database = name;
@@ -351,7 +362,7 @@ std::vector<BackupSchedule> BackupsOf(const config::Project& p) {
   for (const std::string& name : names) {
     auto it = p.databases.find(name);
     // An unknown name gets no owner; the export notes it.
-    Owner o = it == p.databases.end() ? Owner{} : OwnerOf(p, it->second.url);
+    Owner o = it == p.databases.end() ? Owner{} : OwnerOf(p, it->second);
     out.push_back({name, o.service, name, p.backups.schedule, o.url_env, p.backups.catch_up});
   }
   return out;

@@ -272,6 +272,16 @@ TEST(ExtensionsTest, DatabaseOwnerIsTheServiceHoldingTheUrl) {
             json::array({"backup", "--url", "$(DATABASE_URL)", "create", "main"}));
   p.backups.databases.clear();
   EXPECT_EQ(BackupsOf(p).size(), 2u);
+
+  // x-slipway.databases.<name>.service names the owner outright.
+  p.databases["main"].service = "aaa-init";
+  m = MigrationsOf(p);
+  EXPECT_EQ(m[0].service, "aaa-init");
+  EXPECT_EQ(m[0].url_env, "DB");
+  p.databases["orphan"].service = "db";  // its environment does not hold the url
+  m = MigrationsOf(p);
+  EXPECT_EQ(m[1].service, "db");
+  EXPECT_EQ(m[1].url_env, "");
 }
 
 }  // namespace
