@@ -37,8 +37,10 @@ class FastParser {
   bool Value(Json* out, int depth) {
     if (p_ == end_) return false;
     switch (*p_) {
-      case '{': return Object(out, depth + 1);
-      case '[': return Array(out, depth + 1);
+      case '{':
+        return Object(out, depth + 1);
+      case '[':
+        return Array(out, depth + 1);
       case '"': {
         std::string s;
         if (!String(&s)) return false;
@@ -57,7 +59,8 @@ class FastParser {
         if (!Literal("null")) return false;
         *out = nullptr;
         return true;
-      default: return Number(out);
+      default:
+        return Number(out);
     }
   }
 
@@ -137,15 +140,32 @@ class FastParser {
       out->append(run, p_);
       if (++p_ == end_) return false;
       switch (*p_) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
-        default: return false;
+        case '"':
+          out->push_back('"');
+          break;
+        case '\\':
+          out->push_back('\\');
+          break;
+        case '/':
+          out->push_back('/');
+          break;
+        case 'b':
+          out->push_back('\b');
+          break;
+        case 'f':
+          out->push_back('\f');
+          break;
+        case 'n':
+          out->push_back('\n');
+          break;
+        case 'r':
+          out->push_back('\r');
+          break;
+        case 't':
+          out->push_back('\t');
+          break;
+        default:
+          return false;
       }
       run = ++p_;
     }

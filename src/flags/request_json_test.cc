@@ -69,13 +69,50 @@ TEST(RequestJson, TypicalBodiesTakeTheFastPath) {
 
 TEST(RequestJson, EverythingElseMatchesTheLibrary) {
   const char* texts[] = {
-      "", " ", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "[,1]", "{,}", "01", "-",
-      "-01", "1.", ".5", "1e", "1e+", "+1", "1 2", "{} {}", "nul", "truee", "tru", "\"abc",
-      "\"a\\x\"", "\"\\u00e9\"", "\"\\ud83d\\ude00\"", "\"\\ud83d\"", "\"caf\xc3\xa9\"",
-      "\"bad\xff\"", "\"tab\there\"", "\"del\x7f\"", "\xef\xbb\xbf{}", "18446744073709551616",
-      "-9223372036854775809", "1e400", "-1e400", "1e-400", "4.9e-324", "2.2250738585072014e-308",
+      "",
+      " ",
+      "{",
+      "}",
+      "{\"a\"}",
+      "{\"a\":}",
+      "{\"a\":1,}",
+      "[1,]",
+      "[,1]",
+      "{,}",
+      "01",
+      "-",
+      "-01",
+      "1.",
+      ".5",
+      "1e",
+      "1e+",
+      "+1",
+      "1 2",
+      "{} {}",
+      "nul",
+      "truee",
+      "tru",
+      "\"abc",
+      "\"a\\x\"",
+      "\"\\u00e9\"",
+      "\"\\ud83d\\ude00\"",
+      "\"\\ud83d\"",
+      "\"caf\xc3\xa9\"",
+      "\"bad\xff\"",
+      "\"tab\there\"",
+      "\"del\x7f\"",
+      "\xef\xbb\xbf{}",
+      "18446744073709551616",
+      "-9223372036854775809",
+      "1e400",
+      "-1e400",
+      "1e-400",
+      "4.9e-324",
+      "2.2250738585072014e-308",
       "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-      "{\"a\":{\"b\":{\"c\":[true,false,null]}}}", "[1e5,1E-5,-0e0]", "\"\\/\"",
+      "{\"a\":{\"b\":{\"c\":[true,false,null]}}}",
+      "[1e5,1E-5,-0e0]",
+      "\"\\/\"",
   };
   for (const char* t : texts) Check(t);
   Check(std::string("{\"a\":\"x\0y\"}", 11));  // a raw NUL inside a string
@@ -85,10 +122,21 @@ TEST(RequestJson, EverythingElseMatchesTheLibrary) {
 // must be exactly the library's value, and every verdict must be the library's.
 TEST(RequestJson, RandomTextsAgreeWithTheLibrary) {
   std::mt19937 rng(12345);
-  const std::vector<std::string> pieces = {
-      "{", "}", "[", "]", ",", ":", " ", "\"k\"", "\"v\\n\"", "\"\"", "1", "-2", "0.5", "1e3",
-      "true", "false", "null", "\"a\\\"\"", "00", "-", ".", "e", "\"\\u0041\"", "\xc3\xa9", "\n",
-      "18446744073709551616", "-0", "\"x\":", "{\"k\":", "[1,"};
+  const std::vector<std::string> pieces = {"{",           "}",
+                                           "[",           "]",
+                                           ",",           ":",
+                                           " ",           "\"k\"",
+                                           "\"v\\n\"",    "\"\"",
+                                           "1",           "-2",
+                                           "0.5",         "1e3",
+                                           "true",        "false",
+                                           "null",        "\"a\\\"\"",
+                                           "00",          "-",
+                                           ".",           "e",
+                                           "\"\\u0041\"", "\xc3\xa9",
+                                           "\n",          "18446744073709551616",
+                                           "-0",          "\"x\":",
+                                           "{\"k\":",     "[1,"};
   int fast = 0;
   for (int i = 0; i < 20000; ++i) {
     std::string t;
@@ -104,11 +152,21 @@ TEST(RequestJson, RandomTextsAgreeWithTheLibrary) {
       if (j) t += ",";
       t += "\"k" + std::to_string(rng() % 4) + "\":";
       switch (rng() % 5) {
-        case 0: t += std::to_string(static_cast<int64_t>(rng()) - (1ll << 31)); break;
-        case 1: t += std::to_string(static_cast<double>(rng()) / 977.0); break;
-        case 2: t += "\"s" + std::to_string(rng()) + "\\t\""; break;
-        case 3: t += "[null,true,{\"x\":[]}]"; break;
-        default: t += "false"; break;
+        case 0:
+          t += std::to_string(static_cast<int64_t>(rng()) - (1ll << 31));
+          break;
+        case 1:
+          t += std::to_string(static_cast<double>(rng()) / 977.0);
+          break;
+        case 2:
+          t += "\"s" + std::to_string(rng()) + "\\t\"";
+          break;
+        case 3:
+          t += "[null,true,{\"x\":[]}]";
+          break;
+        default:
+          t += "false";
+          break;
       }
     }
     t += "}";
