@@ -461,6 +461,10 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
     health::ProbeTarget target;
     target.port = ir->instance->spec().port;
     target.exec_base = ir->instance->spec().process;
+    if (svc.RunsInContainer()) {  // CMD probes run inside the container, as compose does
+      target.exec_prefix = (*container_)->ExecArgv(
+          runtime::ContainerEngine::ContainerName(project_.name, svc.name, index));
+    }
     ir->health = std::make_unique<health::HealthMonitor>(
         loop_, svc.healthcheck, std::move(target),
         [this, alive, name, index, tag](HealthState, HealthState now,

@@ -123,7 +123,7 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
   if (is_podman()) {
     // Recipe for these machines: crun fails under hybrid cgroups, and root lacks
     // CAP_SYS_RESOURCE for the default limits.
-    a.insert(a.end(), {"--replace", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
+    a.insert(a.end(), {"--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
                        "nproc=1024:1024"});
   }
   if (!service.user.empty()) a.insert(a.end(), {"--user", service.user});

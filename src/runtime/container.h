@@ -5,14 +5,16 @@
 // timeout. BuildRunSpec() gives the ProcessSpec of
 //   <bin> [global flags] run --rm --init --name slipway-<project>-<service>-<index>
 //         --network=host
-//         [--replace --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
+//         [--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
 //         [--user U] [--label k=v ...] -e K=V ... [--entrypoint E] <image> [args...]
 // (the recipe flags podman needs on these machines). --init puts a tiny init (catatonit/tini)
 // at PID 1: a plain server as PID 1 ignores SIGTERM, so the client's forwarded stop signal
 // would do nothing, and the SIGKILL after the grace period kills only the client and leaves the
-// container running. --replace (podman) removes a leftover container of the same name, e.g.
-// after a daemon was killed. Global flags (e.g. podman's --root, --runroot, --tmpdir for a
-// private storage) go before the subcommand on every command (run, exec, rm, info).
+// container running. No --replace: names are per (project, service, index), and a deploy's
+// second instance set reuses indexes, so replacing would kill the live container (a leftover
+// of the same name makes `run` fail instead; RemoveSync/RemoveAsync clear it). Global flags
+// (e.g. podman's --root, --runroot, --tmpdir for a private storage) go before the subcommand
+// on every command (run, exec, rm, info).
 //
 // The daemon's global flags come from the environment variable SLIPWAY_CONTAINER_FLAGS
 // (kFlagsEnv), split on whitespace (no quoting), read by the no-candidates Detect():

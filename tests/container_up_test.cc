@@ -1,0 +1,172 @@
+// End-to-end test of an image-only service through the real binary and a real podman: a
+// private podman storage (global flags handed to the daemon through SLIPWAY_CONTAINER_FLAGS),
+// a 2 MB image imported from busybox-static, a CMD healthcheck that can only pass inside the
+// container, a host service gated on it, the proxy in front, and `down` removing the container.
+// Skips, saying why, only where podman or busybox is missing or `podman info` fails.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+namespace slipway::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* kImage = "slipwaytest:1";
+
+// A private podman storage in a short temp dir (podman refuses a runroot over 50 characters).
+// Removes every container and image it holds, then the dir, on destruction.
+class PodmanStorage {
+ public:
+  PodmanStorage() {
+    dir_ = fs::temp_directory_path() / ("slipway-pmit." + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    flags_ = {"--root",   (dir_ / "root").string(), "--runroot", (dir_ / "run").string(),
+              "--tmpdir", (dir_ / "tmp").string()};
+  }
+  ~PodmanStorage() {
+    if (!podman_.empty()) {
+      Podman({"rm", "--all", "--force"});
+      Podman({"rmi", "--all", "--force"});
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    EXPECT_FALSE(ec) << "remove " << dir_ << ": " << ec.message();
+  }
+
+  // Empty when podman can run here, else why not.
+  std::string Prepare() {
+    for (const char* p : {"/usr/bin/podman", "/usr/local/bin/podman"}) {
+      if (access(p, X_OK) == 0) {
+        podman_ = p;
+        break;
+      }
+    }
+    if (podman_.empty()) return "podman is not installed";
+    if (access("/bin/busybox", X_OK) != 0) return "busybox-static is not installed";
+    CmdResult info = Podman({"info"});
+    if (info.rc != 0) {
+      std::string why = podman_ + " info failed: " + info.err;
+      podman_.clear();
+      return why;
+    }
+    return "";
+  }
+
+  // rootfs: /bin/busybox with a relative link per applet, and /www/index.html, which exists
+  // only inside the image.
+  CmdResult ImportBusyboxImage() {
+    fs::path rootfs = dir_ / "rootfs";
+    fs::create_directories(rootfs / "www");
+    std::ofstream(rootfs / "www" / "index.html") << "served from the container\n";
+    std::vector<std::string> argv = {
+        "/bin/sh", "-c",
+        "set -e; root=$1; shift; mkdir -p \"$root/bin\"; cp /bin/busybox \"$root/bin/busybox\"; "
+        "for a in $(/bin/busybox --list); do [ \"$a\" = busybox ] || "
+        "ln -s busybox \"$root/bin/$a\"; done; tar -C \"$root\" -c . | \"$@\" import - " +
+            std::string(kImage),
+        "sh", rootfs.string(), podman_};
+    argv.insert(argv.end(), flags_.begin(), flags_.end());
+    CmdResult r = RunCmd(argv, dir_, {}, 60s);
+    fs::remove_all(rootfs);
+    return r;
+  }
+
+  CmdResult Podman(std::vector<std::string> args) {
+    args.insert(args.begin(), flags_.begin(), flags_.end());
+    args.insert(args.begin(), podman_);
+    return RunCmd(args, dir_, {}, 60s);
+  }
+
+  // SLIPWAY_CONTAINER_FLAGS=... for the CLI that starts the daemon.
+  std::string FlagsEnv() const {
+    std::string v = "SLIPWAY_CONTAINER_FLAGS=";
+    for (size_t i = 0; i < flags_.size(); ++i) v += (i ? " " : "") + flags_[i];
+    return v;
+  }
+
+ private:
+  fs::path dir_;
+  std::string podman_;
+  std::vector<std::string> flags_;
+};
+
+TEST(ContainerUpTest, ImageServiceHealthCheckedInsideGatesAHostServiceAndDownRemovesIt) {
+  PodmanStorage storage;  // declared first: outlives the project (whose `down` runs first)
+  std::string why = storage.Prepare();
+  if (!why.empty()) GTEST_SKIP() << "podman cannot run here: " << why;
+  CmdResult imported = storage.ImportBusyboxImage();
+  ASSERT_EQ(imported.rc, 0) << imported.out << imported.err;
+  // The probe's file must not exist on the host: a probe run there would fail.
+  ASSERT_FALSE(fs::exists("/www/index.html"));
+
+  int web_port = FreePort();
+  // `$$PORT` is compose's escape for a literal `$PORT`, which the container's shell expands
+  // from the PORT slipway passes with -e.
+  Project p(R"(services:
+  web:
+    image: )" + std::string(kImage) + R"(
+    command: ["/bin/sh", "-c", "exec /bin/httpd -f -p 127.0.0.1:$$PORT -h /www"]
+    ports: ["127.0.0.1:)" + std::to_string(web_port) + R"(:80"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/www/index.html"]
+      interval: 10s
+      timeout: 10s
+      retries: 3
+      start_period: 30s
+      start_interval: 200ms
+  app:
+    command: ["sh", "-c", "echo app up; exec sleep 60"]
+    depends_on:
+      web: {condition: service_healthy}
+)");
+  auto t0 = std::chrono::steady_clock::now();
+  CmdResult up = p.Slipway({"up", "-d", "--wait"}, 120s, {storage.FlagsEnv()});
+  auto up_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - t0)
+                   .count();
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  std::cout << "[ measure ] up -d --wait with a podman service: " << up_ms << " ms\n";
+
+  auto ev = p.Events();
+  int web_started = EventIndex(ev, "web", "started");
+  int web_healthy = EventIndex(ev, "web", "healthy");
+  int app_started = EventIndex(ev, "app", "started");
+  ASSERT_GE(web_started, 0) << ev.dump();
+  ASSERT_GE(web_healthy, 0) << ev.dump();
+  ASSERT_GE(app_started, 0) << ev.dump();
+  EXPECT_LT(web_started, web_healthy);
+  EXPECT_LT(web_healthy, app_started) << "app must wait for web to be healthy";
+
+  // The published port is the proxy's, which routes to the container's PORT on the host
+  // network.
+  std::string body;
+  EXPECT_EQ(HttpGet(web_port, "/index.html", &body), 200);
+  EXPECT_EQ(body, "served from the container\n");
+
+  CmdResult ps = storage.Podman({"ps", "-a", "--format", "{{.Names}}"});
+  EXPECT_NE(ps.out.find("slipway-"), std::string::npos) << ps.out << ps.err;
+
+  CmdResult down = p.Slipway({"down"}, 60s);
+  EXPECT_EQ(down.rc, 0) << down.out << down.err;
+  // `down` returns once the `podman run` client exited; --rm removes the container with it.
+  bool gone = WaitFor(
+      [&] {
+        CmdResult r = storage.Podman({"ps", "-a", "--format", "{{.Names}}"});
+        return r.rc == 0 && r.out.find("slipway-") == std::string::npos;
+      },
+      20s);
+  EXPECT_TRUE(gone) << storage.Podman({"ps", "-a"}).out;
+}
+
+}  // namespace
+}  // namespace slipway::testing
