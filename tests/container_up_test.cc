@@ -69,12 +69,15 @@ class PodmanStorage {
     fs::create_directories(rootfs / "www");
     std::ofstream(rootfs / "www" / "index.html") << "served from the container\n";
     std::vector<std::string> argv = {
-        "/bin/sh", "-c",
+        "/bin/sh",
+        "-c",
         "set -e; root=$1; shift; mkdir -p \"$root/bin\"; cp /bin/busybox \"$root/bin/busybox\"; "
         "for a in $(/bin/busybox --list); do [ \"$a\" = busybox ] || "
         "ln -s busybox \"$root/bin/$a\"; done; tar -C \"$root\" -c . | \"$@\" import - " +
             std::string(kImage),
-        "sh", rootfs.string(), podman_};
+        "sh",
+        rootfs.string(),
+        podman_};
     argv.insert(argv.end(), flags_.begin(), flags_.end());
     CmdResult r = RunCmd(argv, dir_, {}, 60s);
     fs::remove_all(rootfs);
@@ -114,9 +117,11 @@ TEST(ContainerUpTest, ImageServiceHealthCheckedInsideGatesAHostServiceAndDownRem
   // from the PORT slipway passes with -e.
   Project p(R"(services:
   web:
-    image: )" + std::string(kImage) + R"(
+    image: )" +
+            std::string(kImage) + R"(
     command: ["/bin/sh", "-c", "exec /bin/httpd -f -p 127.0.0.1:$$PORT -h /www"]
-    ports: ["127.0.0.1:)" + std::to_string(web_port) + R"(:80"]
+    ports: ["127.0.0.1:)" +
+            std::to_string(web_port) + R"(:80"]
     healthcheck:
       test: ["CMD", "test", "-f", "/www/index.html"]
       interval: 10s
@@ -131,9 +136,9 @@ TEST(ContainerUpTest, ImageServiceHealthCheckedInsideGatesAHostServiceAndDownRem
 )");
   auto t0 = std::chrono::steady_clock::now();
   CmdResult up = p.Slipway({"up", "-d", "--wait"}, 120s, {storage.FlagsEnv()});
-  auto up_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - t0)
-                   .count();
+  auto up_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
   std::cout << "[ measure ] up -d --wait with a podman service: " << up_ms << " ms\n";
 
