@@ -127,6 +127,31 @@ TEST(RoutesTest, PsShowsEachRoutedServicesRequestAndErrorRates) {
   EXPECT_NE(table.out.find("REQ/S"), std::string::npos) << table.out;
 }
 
+TEST(RoutesTest, ProxySettingsApply) {
+  const int port = FreePort();
+  Project p("services:\n  web:" +
+            App("web-1", "    ports: [\"127.0.0.1:" + std::to_string(port) + ":8080\"]\n") +
+            "x-slipway:\n  proxy: {workers: 1, max_body: 1KiB, retry_after: 7}\n");
+  ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}).rc, 0);
+  http::Endpoint ep;
+  ep.host = "127.0.0.1";
+  ep.port = port;
+  http::Request post;
+  post.method = "POST";
+  post.target = "/echo";
+  post.body = std::string(2048, 'x');
+  auto big = http::Fetch(ep, post, Duration(2000));
+  ASSERT_TRUE(big.ok()) << big.status().message();
+  EXPECT_EQ(big->status, 413);
+  post.body = std::string(512, 'x');
+  auto small = http::Fetch(ep, post, Duration(2000));
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(small->status, 200);
+  EXPECT_EQ(small->body.size(), 512u);
+  ASSERT_EQ(p.Slipway({"maintenance", "on", "web"}).rc, 0);
+  EXPECT_EQ(Get(port, "/").retry_after, "7");
+}
+
 TEST(RoutesTest, MaintenanceRefusesUnknownOrUnroutedServicesWithExit2) {
   const int port = FreePort();
   Project p("services:\n  web:" +

@@ -296,13 +296,17 @@ class Loader {
   }
 
   Status ParseTopSlipway(const Node& x, Project* p) {
-    static const std::vector<std::string> kKnown = {"api", "flags", "databases", "backups", "alerts", "notifications", "routes"};
+    static const std::vector<std::string> kKnown = {"api", "flags", "databases", "backups", "alerts", "notifications", "routes", "proxy"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
       if (f.key == "alerts" || f.key == "notifications") {  // config/alerts_settings.h
         RETURN_IF_ERROR(f.key == "alerts" ? ParseAlertsSettings(f, fpath, &p->alerts)
                                           : ParseNotificationSettings(f, fpath, &p->notifications));
+        continue;
+      }
+      if (f.key == "proxy") {  // config/proxy_settings.h
+        RETURN_IF_ERROR(ParseProxySettings(f, fpath, &p->proxy));
         continue;
       }
       if (f.key == "routes") {  // config/routes_settings.h

@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "config/deploy_settings.h"
+#include "config/proxy_settings.h"
 #include "config/routes_settings.h"
 #include "config/databases_settings.h"
 #include "config/flags_settings.h"
@@ -143,6 +144,7 @@ struct Project {
   FlagsSettings flags;                  // x-slipway.flags (config/flags_settings.h)
   NotificationSettings notifications;   // x-slipway.notifications
   std::vector<RouteSettings> routes;    // x-slipway.routes (config/routes_settings.h)
+  ProxySettings proxy;                  // x-slipway.proxy (config/proxy_settings.h)
 };
 
 }  // namespace slipway::config

@@ -133,6 +133,19 @@ Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& list
   return fd;
 }
 
+proxy::ProxyOptions ProxyOptionsFor(const config::ProxySettings& s) {
+  proxy::ProxyOptions o;
+  if (s.workers) o.workers = *s.workers;
+  if (s.connect_timeout) o.connect_timeout = *s.connect_timeout;
+  if (s.response_timeout) o.response_head_timeout = *s.response_timeout;
+  if (s.request_timeout) o.request_timeout = *s.request_timeout;
+  if (s.idle_timeout) o.idle_timeout = *s.idle_timeout;
+  if (s.header_timeout) o.head_timeout = *s.header_timeout;
+  if (s.max_body) o.limits.max_body_bytes = *s.max_body;
+  if (s.retry_after) o.retry_after_seconds = *s.retry_after;
+  return o;
+}
+
 class Daemon : public deploy::Traffic {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options), paths_(options.state_dir) {}
@@ -176,8 +189,9 @@ class Daemon : public deploy::Traffic {
     ASSIGN_OR_RETURN(config::Project project, config::LoadProject(options_.load));
     std::string api_listen = project.api_listen.empty() ? "127.0.0.1:0" : project.api_listen;
 
-    registry_ = std::make_unique<telemetry::Registry>(proxy::Proxy::ShardsFor(0));
-    proxy::ProxyOptions popts;
+    // x-slipway.proxy is read at daemon start; changing it needs `down` and `up`.
+    proxy::ProxyOptions popts = ProxyOptionsFor(project.proxy);
+    registry_ = std::make_unique<telemetry::Registry>(proxy::Proxy::ShardsFor(popts.workers));
     ASSIGN_OR_RETURN(proxy_, proxy::Proxy::Create(popts, registry_.get()));
 
     engine::EngineOptions eopts;
