@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/backup.h"
+#include "backup/project_databases.h"
 #include "cli/migrate_cmd.h"
 #include "cli/output.h"
 #include "store/store.h"
@@ -73,21 +74,9 @@ Result<std::unique_ptr<Env>> OpenEnv(CliContext& ctx) {
   fs::create_directories(paths.dir, ec);
   ASSIGN_OR_RETURN(env->store, store::Store::Open(paths.db(), Clock::Real()));
   env->catalog = std::make_unique<backup::Catalog>(env->store.get());
-  fs::path dir(env->project->backups.dir);
-  env->options.dir = dir.is_relative() ? env->project->dir / dir : dir;
+  env->options = backup::BackupOptionsFor(*env->project);
   env->options.log = [](const std::string& l) { std::fprintf(stderr, "%s\n", l.c_str()); };
   return env;
-}
-
-backup::RetentionPolicy Policy(const config::RetentionSettings& r) {
-  backup::RetentionPolicy p;
-  p.keep_last = r.keep_last;
-  p.hourly = r.hourly;
-  p.daily = r.daily;
-  p.weekly = r.weekly;
-  p.monthly = r.monthly;
-  p.yearly = r.yearly;
-  return p;
 }
 
 }  // namespace
@@ -218,7 +207,7 @@ void AddBackupCommands(CLI::App& app, CliContext& ctx, int* rc) {
     run([&]() -> Status {
       ASSIGN_OR_RETURN(auto env, OpenEnv(ctx));
       ASSIGN_OR_RETURN(auto ds, backup::Prune(env->catalog.get(),
-                                              Policy(env->project->backups.retention),
+                                              backup::RetentionFor(*env->project),
                                               f->choice.db, f->dry_run));
       if (f->output_format == "json") {
         json rows = json::array();
