@@ -129,6 +129,8 @@ TEST(ContainerUpTest, ImageServiceHealthCheckedInsideGatesAHostServiceAndDownRem
       retries: 3
       start_period: 30s
       start_interval: 200ms
+    x-slipway:
+      deploy: {strategy: blue-green, monitor: 300ms, drain: 100ms, health_timeout: 60s}
   app:
     command: ["sh", "-c", "echo app up; exec sleep 60"]
     depends_on:
@@ -160,6 +162,15 @@ TEST(ContainerUpTest, ImageServiceHealthCheckedInsideGatesAHostServiceAndDownRem
 
   CmdResult ps = storage.Podman({"ps", "-a", "--format", "{{.Names}}"});
   EXPECT_NE(ps.out.find("slipway-"), std::string::npos) << ps.out << ps.err;
+
+  // A blue-green deploy runs the new release's container beside the old one (kept warm for
+  // rollbacks): their names must differ.
+  CmdResult deploy = p.Slipway({"deploy", "web", "--env", "RELEASE_MARK=2"}, 120s);
+  ASSERT_EQ(deploy.rc, 0) << deploy.out << deploy.err;
+  CmdResult both = storage.Podman({"ps", "--format", "{{.Names}}"});
+  EXPECT_NE(both.out.find("-web-1\n"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("-web-r2-1\n"), std::string::npos) << both.out;
+  EXPECT_EQ(HttpGet(web_port, "/index.html", &body), 200);
 
   CmdResult down = p.Slipway({"down"}, 60s);
   EXPECT_EQ(down.rc, 0) << down.out << down.err;

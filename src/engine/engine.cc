@@ -375,7 +375,8 @@ void Engine::FinishOp(size_t index, Status st) {
   loop_->Post([op = std::move(op), st = std::move(st)] { op->done(st); });
 }
 
-Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& svc, int index) {
+Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& svc, int index,
+                                                        const std::string& set) {
   runtime::InstanceSpec spec;
   spec.service = svc.name;
   spec.index = index;
@@ -392,7 +393,7 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
 
   if (svc.RunsInContainer()) {
     SLIPWAY_CHECK(container_ && container_->ok());  // CheckStartable ran first
-    spec.process = (*container_)->BuildRunSpec(project_.name, svc, index, env);
+    spec.process = (*container_)->BuildRunSpec(project_.name, svc, index, env, set);
     spec.process.env = opts_.base_env;
     spec.process.cwd = svc.working_dir;
     return spec;
@@ -419,8 +420,9 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
 
 Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::Service& svc,
                                                                   int index,
-                                                                  const std::string& tag) {
-  auto spec = BuildInstanceSpec(svc, index);
+                                                                  const std::string& set) {
+  const std::string tag = set.empty() ? "" : set + ": ";  // prefix of its event messages
+  auto spec = BuildInstanceSpec(svc, index, set);
   if (!spec.ok()) return spec.status();
   auto alive = alive_;
   const std::string name = svc.name;
@@ -463,7 +465,7 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
     target.exec_base = ir->instance->spec().process;
     if (svc.RunsInContainer()) {  // CMD probes run inside the container, as compose does
       target.exec_prefix = (*container_)->ExecArgv(
-          runtime::ContainerEngine::ContainerName(project_.name, svc.name, index));
+          runtime::ContainerEngine::ContainerName(project_.name, svc.name, index, set));
     }
     ir->health = std::make_unique<health::HealthMonitor>(
         loop_, svc.healthcheck, std::move(target),
@@ -574,10 +576,9 @@ Status Engine::ResizeGroup(const std::string& service, const std::string& set, i
     top = std::max(top, ir->instance->spec().index);
     if (!ir->leaving) staying.push_back(ir.get());
   }
-  std::string tag = set + ": ";
   const config::Service svc = *spec;  // copy: MakeInstance may outlive a promotion
   while (static_cast<int>(staying.size()) < count) {
-    ASSIGN_OR_RETURN(auto ir, MakeInstance(svc, ++top, tag));
+    ASSIGN_OR_RETURN(auto ir, MakeInstance(svc, ++top, set));
     InstanceRun* raw = ir.get();
     instances->push_back(std::move(ir));
     staying.push_back(raw);

@@ -159,9 +159,11 @@ class Engine {
   const ServiceRun* FindRun(const std::string& name) const;
   Status CheckStartable(const std::vector<std::string>& order);
   Status StartService(ServiceRun& run);
-  Result<runtime::InstanceSpec> BuildInstanceSpec(const config::Service& svc, int index);
+  // `set`: the deploy's instance set the instance belongs to ("" for the one `up` starts).
+  Result<runtime::InstanceSpec> BuildInstanceSpec(const config::Service& svc, int index,
+                                                  const std::string& set);
   Result<std::unique_ptr<InstanceRun>> MakeInstance(const config::Service& svc, int index,
-                                                    const std::string& tag);
+                                                    const std::string& set);
   std::vector<std::unique_ptr<InstanceRun>>* GroupInstances(const std::string& service,
                                                             const std::string& set,
                                                             const config::Service** spec);

@@ -93,12 +93,16 @@ Result<ContainerEngine> ContainerEngine::Detect(const std::vector<std::string>& 
 }
 
 std::string ContainerEngine::ContainerName(const std::string& project, const std::string& service,
-                                           int index) {
+                                           int index, const std::string& set) {
   std::string name = "slipway-";
   name += project;
   name += '-';
   name += service;
   name += '-';
+  if (!set.empty()) {
+    name += set;
+    name += '-';
+  }
   name += std::to_string(index);
   // Container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; compose names are mostly that already.
   for (char& c : name) {
@@ -111,14 +115,15 @@ std::string ContainerEngine::ContainerName(const std::string& project, const std
 
 ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
                                           const config::Service& service, int index,
-                                          const std::map<std::string, std::string>& env) const {
+                                          const std::map<std::string, std::string>& env,
+                                          const std::string& set) const {
   ProcessSpec spec;
   spec.env = CurrentEnvironment();
   std::vector<std::string>& a = spec.argv;
   a.push_back(binary_);
   a.insert(a.end(), global_flags_.begin(), global_flags_.end());
   // --init: a server as PID 1 ignores SIGTERM (see the header).
-  a.insert(a.end(), {"run", "--rm", "--init", "--name", ContainerName(project, service.name, index),
+  a.insert(a.end(), {"run", "--rm", "--init", "--name", ContainerName(project, service.name, index, set),
                      "--network=host"});
   if (is_podman()) {
     // Recipe for these machines: crun fails under hybrid cgroups, and root lacks

@@ -64,13 +64,16 @@ class ContainerEngine {
   // `value` split on spaces/tabs/newlines; empty words dropped.
   static std::vector<std::string> SplitFlags(std::string_view value);
 
+  // `set` is the instance set of a deploy ("r3"; "" for the one `up` starts): two releases of
+  // a service run side by side during a deploy and must not share container names.
   static std::string ContainerName(const std::string& project, const std::string& service,
-                                   int index);
+                                   int index, const std::string& set = "");
 
   // `env` is the service environment plus PORT etc.; it goes to the container with -e. The
   // spec's own env is the daemon's (the CLI needs PATH, HOME, XDG_*).
   ProcessSpec BuildRunSpec(const std::string& project, const config::Service& service, int index,
-                           const std::map<std::string, std::string>& env) const;
+                           const std::map<std::string, std::string>& env,
+                           const std::string& set = "") const;
   // `<bin> [global flags] exec <name>`: append a command to run it inside the container.
   std::vector<std::string> ExecArgv(const std::string& container_name) const;
   // `<bin> rm -f -i <name>` style removal of a leftover container (missing is fine).

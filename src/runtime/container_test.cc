@@ -148,6 +148,8 @@ class ContainerTest : public ::testing::Test {
 TEST_F(ContainerTest, ContainerNamesAreSanitized) {
   EXPECT_EQ(ContainerEngine::ContainerName("shop", "api", 2), "slipway-shop-api-2");
   EXPECT_EQ(ContainerEngine::ContainerName("my shop", "a/b", 1), "slipway-my_shop-a_b-1");
+  // A deploy's set runs beside the old one: its names differ.
+  EXPECT_EQ(ContainerEngine::ContainerName("shop", "api", 1, "r3"), "slipway-shop-api-r3-1");
 }
 
 TEST_F(ContainerTest, PodmanRunSpecCarriesTheRecipeFlags) {
