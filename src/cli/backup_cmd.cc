@@ -30,16 +30,6 @@ struct BackupFlags {
   std::string check;
 };
 
-std::string Utc(int64_t ms) {
-  if (ms <= 0) return "-";
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string Size(int64_t b) {
   char buf[32];
   if (b >= (1 << 30)) {

@@ -15,16 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string Utc(int64_t ms) {
-  if (ms <= 0) return "-";
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
-
 struct MigrateFlags {
   DatabaseChoice choice;
   std::string lock_timeout, output_format, up_to, down_to, stamp_version, new_name, plan_to;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -49,6 +50,17 @@ std::string HumanDuration(double seconds) {
   if (s < 3600) return fmt::format("{}m{}s", s / 60, s % 60);
   if (s < 86400) return fmt::format("{}h{}m", s / 3600, (s % 3600) / 60);
   return fmt::format("{}d{}h", s / 86400, (s % 86400) / 3600);
+}
+
+
+std::string Utc(int64_t ms) {
+  if (ms <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace slipway::cli

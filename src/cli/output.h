@@ -2,6 +2,7 @@
 // NO_COLOR), human durations. Stateless functions; any thread.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -21,5 +22,8 @@ void PrintTable(const std::vector<std::string>& header,
 
 // 42s, 3m12s, 2h5m, 3d4h.
 std::string HumanDuration(double seconds);
+
+// "2026-11-22 03:00:00Z" for Unix milliseconds; "-" for 0 (never).
+std::string Utc(int64_t ms);
 
 }  // namespace slipway::cli
