@@ -282,12 +282,7 @@ class Daemon : public deploy::Traffic {
     const config::Project& project = engine_->project();
     for (const engine::ServiceEndpoints& ep : engine_->Endpoints()) {
       if (!ep.started) continue;
-      bool routed = std::any_of(project.routes.begin(), project.routes.end(),
-                                [&](const config::RouteSettings& r) { return r.service == ep.service; });
-      if (auto it = project.services.find(ep.service); it != project.services.end()) {
-        for (const config::PortMapping& p : it->second.ports) routed |= p.published > 0;
-      }
-      if (!routed) continue;
+      if (!ServedByProxy(project, ep.service)) continue;
       TrafficCounts& c = totals[ep.service];
       for (const engine::GroupEndpoints& g : ep.groups) {
         proxy::SetStats st = proxy::ReadSetStats(*registry_, ep.service, g.set);
@@ -344,11 +339,7 @@ class Daemon : public deploy::Traffic {
       w.Send(api::ErrorResponse(InvalidInput("maintenance: no service \"" + service + "\"")));
       return true;
     }
-    bool routed = std::any_of(svc->second.ports.begin(), svc->second.ports.end(),
-                              [](const config::PortMapping& p) { return p.published > 0; }) ||
-                  std::any_of(project.routes.begin(), project.routes.end(),
-                              [&](const config::RouteSettings& r) { return r.service == service; });
-    if (!routed) {
+    if (!ServedByProxy(project, service)) {
       w.Send(api::ErrorResponse(InvalidInput(
           "maintenance: service \"" + service +
           "\" publishes no port and has no route, so no request reaches it through the proxy")));
