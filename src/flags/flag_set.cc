@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "flags/short_key.h"
+
 namespace slipway::flags {
 namespace {
 
@@ -36,71 +38,6 @@ Status CheckMetadata(const Json& m, const std::string& path) {
 
 // Compact JSON as Json::dump() writes it; invalid UTF-8 is replaced rather than thrown on.
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
-// A multiplicative hash taking 8 bytes at a time: flag keys are short, so this is a few
-// multiplies and no division; spread is ample for a table kept at most half full.
-uint64_t KeyHash(std::string_view k) {
-  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
-  uint64_t h = (k.size() + 1) * kMul;
-  const char* p = k.data();
-  const size_t size = k.size();
-  uint64_t w = 0;
-  if (size >= 8) {
-    size_t i = 0;
-    for (; i + 8 < size; i += 8) {
-      std::memcpy(&w, p + i, 8);
-      h = (h ^ w) * kMul;
-      h ^= h >> 32;
-    }
-    std::memcpy(&w, p + size - 8, 8);  // the last 8 bytes, overlapping: one load, no stall
-  } else if (size >= 4) {
-    uint32_t lo, hi;
-    std::memcpy(&lo, p, 4);
-    std::memcpy(&hi, p + size - 4, 4);
-    w = (static_cast<uint64_t>(hi) << 32) | lo;
-  } else {
-    for (size_t i = 0; i < size; ++i) w |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  }
-  h ^= w;
-  // MurmurHash3's 64-bit finaliser: every input bit reaches the low bits the table uses (keys
-  // like "flag-01", "flag-02" differ only in their high bytes).
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  return h ^ (h >> 33);
-}
-
-// Key equality with word loads instead of a memcmp call (keys are short; this is per lookup).
-bool SameKey(std::string_view a, std::string_view b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* x = a.data();
-  const char* y = b.data();
-  if (n >= 8) {
-    uint64_t u, v;
-    for (size_t i = 0; i + 8 < n; i += 8) {
-      std::memcpy(&u, x + i, 8);
-      std::memcpy(&v, y + i, 8);
-      if (u != v) return false;
-    }
-    std::memcpy(&u, x + n - 8, 8);
-    std::memcpy(&v, y + n - 8, 8);
-    return u == v;
-  }
-  if (n >= 4) {
-    uint32_t u1, v1, u2, v2;
-    std::memcpy(&u1, x, 4);
-    std::memcpy(&v1, y, 4);
-    std::memcpy(&u2, x + n - 4, 4);
-    std::memcpy(&v2, y + n - 4, 4);
-    return u1 == v1 && u2 == v2;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (x[i] != y[i]) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -215,10 +152,62 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
       return InvalidInput(path + ".targeting: must be a JsonLogic object, got " + Describe(*t));
     }
     if (!t->empty()) {
-      ASSIGN_OR_RETURN(f->targeting_, CompileLogic(*t, &evaluators, path + ".targeting"));
+      std::vector<const Json*> literals;
+      ASSIGN_OR_RETURN(f->targeting_,
+                       CompileLogic(*t, &evaluators, path + ".targeting", &literals));
+      f->IndexLiteralVariants(literals);
     }
   }
   return f;
+}
+
+namespace {
+// Fibonacci hashing: the top bits of the product, so neighbouring addresses (the elements of
+// one literal array are 16 bytes apart) land in different slots.
+size_t PointerSlot(const void* p, int shift) {
+  return static_cast<size_t>((reinterpret_cast<uintptr_t>(p) * 0x9e3779b97f4a7c15ull) >> shift);
+}
+}  // namespace
+
+void Flag::IndexLiteralVariants(const std::vector<const Json*>& literals) {
+  std::vector<std::pair<const Json*, const VariantEntry*>> found;
+  for (const Json* lit : literals) {
+    const std::string& name = lit->get_ref<const std::string&>();
+    for (const VariantEntry& v : variants_list_) {
+      if (*v.name == name) found.emplace_back(lit, &v);
+    }
+  }
+  if (found.empty()) return;
+  // At most a quarter full, so a probe rarely goes past its home slot.
+  int bits = 2;
+  while ((size_t{1} << bits) < 4 * found.size()) ++bits;
+  literal_shift_ = 64 - bits;
+  const size_t mask = (size_t{1} << bits) - 1;
+  literal_index_.assign(mask + 1, {nullptr, nullptr});
+  for (const auto& [lit, v] : found) {
+    size_t i = PointerSlot(lit, literal_shift_);
+    while (literal_index_[i].first != nullptr) i = (i + 1) & mask;
+    literal_index_[i] = {lit, v};
+  }
+}
+
+const Flag::VariantEntry* Flag::LiteralVariant(const Json* result) const {
+  if (literal_index_.empty()) return nullptr;
+  const size_t mask = literal_index_.size() - 1;
+  for (size_t i = PointerSlot(result, literal_shift_);; i = (i + 1) & mask) {
+    const auto& [lit, v] = literal_index_[i];
+    if (lit == result) return v;
+    if (lit == nullptr) return nullptr;  // never full: an empty slot ends the probe
+  }
+}
+
+Evaluation Flag::WithEntry(const VariantEntry& v, Reason reason) const {
+  Evaluation e = NoValue(reason);
+  e.value = v.value;
+  e.variant = v.name;
+  e.value_json = &v.value_json;
+  e.variant_json = &v.name_json;
+  return e;
 }
 
 Evaluation Flag::WithVariant(std::string_view name, Reason reason) const {
@@ -244,12 +233,7 @@ Evaluation Flag::WithVariant(std::string_view name, Reason reason) const {
         "Variant '" + std::string(name) + "' not found in flag with key '" + key_ + "'";
     return e;
   }
-  Evaluation e = NoValue(reason);
-  e.value = it->value;
-  e.variant = it->name;
-  e.value_json = &it->value_json;
-  e.variant_json = &it->name_json;
-  return e;
+  return WithEntry(*it, reason);
 }
 
 Evaluation Flag::WithDefault(Reason reason) const {
@@ -271,15 +255,27 @@ Evaluation Flag::NoValue(Reason reason) const {
 }
 
 Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
+  if (!enabled_) return NoValue(Reason::kDisabled);
+  if (!targeting_) return WithDefault(default_entry_ ? Reason::kStatic : Reason::kDefault);
+  return Evaluate(ContextView(context.is_object() ? context : kEmptyObject), now_s);
+}
+
+Evaluation Flag::Evaluate(const ContextView& context, int64_t now_s) const {
   if (!enabled_) {
     // No value, as flagd does: the caller's code default applies, so turning a flag off hands
     // control back to the application whatever the default variant says.
     return NoValue(Reason::kDisabled);
   }
   if (!targeting_) return WithDefault(default_entry_ ? Reason::kStatic : Reason::kDefault);
-  static const Json kEmpty = Json::object();
   EvalEnv env{&key_json_, now_s};
-  Value result = EvaluateLogic(*targeting_, context.is_object() ? context : kEmpty, env);
+  Value result = context.is_object()
+                     ? EvaluateLogic(*targeting_, context, env)
+                     : EvaluateLogic(*targeting_, ContextView(kEmptyObject), env);
+  // A rule's answer is usually one of its own string constants: mapped to a variant at compile
+  // time, so no name is compared here.
+  if (const Json* lit = result.ref()) {
+    if (const VariantEntry* v = LiteralVariant(lit)) return WithEntry(*v, Reason::kTargetingMatch);
+  }
   const Json& r = result.get();
   if (r.is_null()) return WithDefault(Reason::kDefault);
   if (r.is_string()) return WithVariant(r.get_ref<const std::string&>(), Reason::kTargetingMatch);

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "flags/context_view.h"
 #include "flags/js_value.h"
 #include "flags/json_logic.h"
 
@@ -74,6 +75,9 @@ class Flag {
   bool has_targeting() const { return targeting_ != nullptr; }
 
   Evaluation Evaluate(const Json& context, int64_t now_s) const;
+  // The same over a context listed once (a bulk evaluation shares one view across flags). A
+  // context that is not an object is evaluated as the empty object.
+  Evaluation Evaluate(const ContextView& context, int64_t now_s) const;
 
   // Last evaluation time (Unix ms), kept on the compiled flag so recording it costs one store
   // of an atomic; the flag service persists it now and then.
@@ -89,7 +93,12 @@ class Flag {
     std::string name_json;
     std::string value_json;
   };
+  Evaluation WithEntry(const VariantEntry& v, Reason reason) const;
   Evaluation WithVariant(std::string_view name, Reason reason) const;
+  // Builds literal_index_ from the string constants of the compiled targeting.
+  void IndexLiteralVariants(const std::vector<const Json*>& literals);
+  // The variant a string constant of the targeting names, or nullptr.
+  const VariantEntry* LiteralVariant(const Json* result) const;
   Evaluation WithDefault(Reason reason) const;
   Evaluation NoValue(Reason reason) const;
 
@@ -102,6 +111,11 @@ class Flag {
   const VariantEntry* default_entry_ = nullptr;
   std::vector<VariantEntry> variants_list_;
   std::unique_ptr<Expr> targeting_;
+  // String constants inside targeting_ that name a variant, by address: open addressing, a
+  // power-of-two table at most a quarter full (empty when there are none), indexed by the top
+  // bits of a multiplicative hash (64 - literal_shift_ of them).
+  std::vector<std::pair<const Json*, const VariantEntry*>> literal_index_;
+  int literal_shift_ = 64;
   Json definition_;
   Json metadata_;
   std::string metadata_json_;

@@ -255,3 +255,70 @@ TEST(FlagSetIndex, VariantAndContextLookupsSmallAndLarge) {
 
 }  // namespace
 }  // namespace slipway::flags
+
+namespace slipway::flags {
+namespace {
+
+// A rule's string constants are mapped to variants at compile time (Flag::LiteralVariant); every
+// way a rule can name a variant must still answer as a lookup by name would: a constant, a
+// constant inside a folded array (fractional entries), a `var` default, a constant that names
+// no variant, a computed name, a non-string answer, and a constant from a `$ref` evaluator.
+TEST(FlagLiteralVariants, EveryWayOfNamingAVariantAgrees) {
+  auto set = FlagSet::Parse(Json::parse(R"({
+    "$evaluators": {"pick": {"if": [{"var": "x"}, "blue", "nope"]}},
+    "flags": {
+      "lit": {"state": "ENABLED", "variants": {"red": 1, "blue": 2}, "defaultVariant": "red",
+              "targeting": {"if": [{"==": [{"var": "n"}, 1]}, "blue",
+                                   {"==": [{"var": "n"}, 2]}, "nope",
+                                   {"==": [{"var": "n"}, 3]}, {"cat": ["bl", "ue"]},
+                                   {"==": [{"var": "n"}, 4]}, {"var": ["missing", "blue"]},
+                                   {"==": [{"var": "n"}, 5]}, true,
+                                   {"==": [{"var": "n"}, 6]}, {"var": "name"},
+                                   null]}},
+      "ref": {"state": "ENABLED", "variants": {"red": 1, "blue": 2}, "defaultVariant": "red",
+              "targeting": {"$ref": "pick"}},
+      "frac": {"state": "ENABLED", "variants": {"a": "A", "b": "B"}, "defaultVariant": "a",
+               "targeting": {"fractional": [["a", 50], ["b", 50]]}},
+      "bools": {"state": "ENABLED", "variants": {"true": "T", "false": "F"}, "defaultVariant": "false",
+                "targeting": {"if": [{"var": "on"}, true, false]}}
+    }})"), "t");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto eval = [&](const char* key, const Json& ctx) { return (*set)->Evaluate(key, ctx, 0); };
+  auto variant = [](const Evaluation& e) { return e.variant ? *e.variant : std::string("-"); };
+
+  for (int n : {1, 3, 4}) {
+    Evaluation e = eval("lit", {{"n", n}});
+    EXPECT_EQ(e.reason, Reason::kTargetingMatch) << n;
+    EXPECT_EQ(variant(e), "blue") << n;
+    ASSERT_NE(e.value, nullptr);
+    EXPECT_EQ(*e.value, 2) << n;
+    EXPECT_EQ(*e.value_json, "2");
+    EXPECT_EQ(*e.variant_json, "\"blue\"");
+  }
+  Evaluation nope = eval("lit", {{"n", 2}});
+  EXPECT_EQ(nope.reason, Reason::kError);
+  EXPECT_EQ(nope.error, ErrorCode::kGeneral);
+  EXPECT_EQ(eval("lit", {{"n", 5}}).error, ErrorCode::kGeneral);  // "true" is no variant here
+  EXPECT_EQ(variant(eval("lit", {{"n", 6}, {"name", "red"}})), "red");
+  EXPECT_EQ(eval("lit", {{"n", 6}, {"name", "green"}}).error, ErrorCode::kGeneral);
+  EXPECT_EQ(eval("lit", {{"n", 7}}).reason, Reason::kDefault);
+
+  EXPECT_EQ(variant(eval("ref", {{"x", true}})), "blue");
+  EXPECT_EQ(eval("ref", {{"x", false}}).error, ErrorCode::kGeneral);
+
+  int a = 0, b = 0;
+  for (int i = 0; i < 200; ++i) {
+    Evaluation e = eval("frac", {{"targetingKey", "user-" + std::to_string(i)}});
+    ASSERT_EQ(e.reason, Reason::kTargetingMatch);
+    (variant(e) == "a" ? a : b)++;
+    EXPECT_EQ(*e.value, variant(e) == "a" ? "A" : "B");
+  }
+  EXPECT_GT(a, 60);
+  EXPECT_GT(b, 60);
+
+  EXPECT_EQ(variant(eval("bools", {{"on", true}})), "true");
+  EXPECT_EQ(variant(eval("bools", {{"on", false}})), "false");
+}
+
+}  // namespace
+}  // namespace slipway::flags

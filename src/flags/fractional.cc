@@ -29,4 +29,24 @@ std::optional<size_t> FractionalBucket(uint32_t hash, std::span<const int64_t> w
   return std::nullopt;  // unreachable: bucket < total
 }
 
+FractionalTable::FractionalTable(std::span<const int64_t> weights) {
+  uint64_t sum = 0;
+  for (int64_t w : weights) {
+    sum += static_cast<uint64_t>(std::max<int64_t>(0, w));
+    if (sum > kMaxFractionalWeight) {
+      ends_.clear();
+      return;  // total_ stays 0: invalid
+    }
+    ends_.push_back(sum);
+  }
+  total_ = sum;
+}
+
+size_t FractionalTable::Pick(uint32_t hash) const {
+  const uint64_t bucket = (static_cast<uint64_t>(hash) * total_) >> 32;
+  size_t index = 0;
+  for (uint64_t end : ends_) index += end <= bucket;
+  return index;  // < ends_.size(): bucket < total_ == ends_.back()
+}
+
 }  // namespace slipway::flags

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
 namespace slipway::flags {
@@ -58,6 +59,33 @@ TEST(Fractional, DistributionIsRoughlyEven) {
   for (int c : counts) {
     EXPECT_GT(c, 4500);
     EXPECT_LT(c, 5500);
+  }
+}
+
+// The compiled table must choose exactly as FractionalBucket does: at the hash edges, on
+// zero, negative and maximal weights, and on random weights and hashes.
+TEST(Fractional, TableAgreesWithBucket) {
+  const std::vector<std::vector<int64_t>> fixed = {
+      {50, 50}, {1, 2, 1}, {2147483646, 1}, {0, 1}, {-3, 1, 0}, {0, 0, 7, 0}, {1}, {0, 0},
+      {}, {2147483647, 1}, {100, 0, 0, 100}};
+  const uint32_t edges[] = {0, 1, 2, 0x3fffffffu, 0x40000000u, 0x7fffffffu, 0x80000000u,
+                            0xbfffffffu, 0xc0000000u, 0xfffffffdu, 0xfffffffeu, 0xffffffffu};
+  auto check = [](const std::vector<int64_t>& w, uint32_t h) {
+    FractionalTable t(w);
+    auto want = FractionalBucket(h, w);
+    ASSERT_EQ(t.valid(), want.has_value()) << "weights " << w.size() << " hash " << h;
+    if (want) {
+      ASSERT_EQ(t.Pick(h), *want) << "hash " << h;
+    }
+  };
+  for (const auto& w : fixed) {
+    for (uint32_t h : edges) check(w, h);
+  }
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<int64_t> w(1 + rng() % 6);
+    for (auto& x : w) x = static_cast<int64_t>(rng() % 120) - 10;
+    for (int i = 0; i < 20; ++i) check(w, static_cast<uint32_t>(rng()));
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "flags/fractional.h"
 #include "flags/semver.h"
+#include "flags/short_key.h"
 
 namespace slipway::flags {
 
@@ -130,23 +131,11 @@ const Json* Step(const Json* cur, const std::string& seg) {
 // Resolves a pre-split path against a scope; `$flagd.*` is answered from the environment.
 // `flagd` says whether path[0] is "$flagd" (known at compile time for literal paths).
 Value Resolve(const Scope& s, const std::vector<std::string>& path, bool flagd) {
-  if (path.size() == 1 && !flagd) {
-    // The common case, one key of the context: no loop, no index parsing for objects.
-    if (s.data->is_object()) {
-      const std::string& key = path[0];
-      const auto& obj = s.data->get_ref<const Json::object_t&>();
-      if (obj.size() <= 8) {
-        // A small context: a scan that compares lengths first beats the tree's string compares.
-        for (const auto& [k, v] : obj) {
-          if (k.size() == key.size() && std::memcmp(k.data(), key.data(), k.size()) == 0) {
-            return Value::Ref(&v);
-          }
-        }
-        return Value();
-      }
-      auto it = s.data->find(key);
-      return it == s.data->end() ? Value() : Value::Ref(&*it);
-    }
+  if (path.size() == 1 && !flagd && s.data->is_object()) {
+    // The common case, one key of an object: a tree search with inline key compares.
+    const auto& obj = s.data->get_ref<const Json::object_t&>();
+    auto it = obj.find(KeyProbe{path[0]});
+    return it == obj.end() ? Value() : Value::Ref(&it->second);
   }
   if (s.top && flagd) {
     if (path.size() == 1) {
@@ -208,12 +197,37 @@ class VarExpr final : public Expr {
   ExprPtr fallback_;  // the default when the value is missing or null
 };
 
+// `{"var": "key"}` without a default: one member of the data, the most common node of all.
+class KeyVarExpr final : public Expr {
+ public:
+  explicit KeyVarExpr(std::string key) : key_(std::move(key)) {}
+  Value Eval(const Scope& s) const override {
+    if (!s.data->is_object()) return Resolve(s, path_, false);  // an array index, or nothing
+    const auto& obj = s.data->get_ref<const Json::object_t&>();
+    auto it = obj.find(KeyProbe{key_});
+    return it == obj.end() ? Value() : Value::Ref(&it->second);
+  }
+
+ private:
+  std::string key_;
+  std::vector<std::string> path_{key_};
+};
+
 // Appends flag key + targeting key, the default bucketing value; false when there is none.
 bool DefaultBucketBy(const Scope& s, std::string* out) {
-  auto it = s.root->find("targetingKey");
-  if (it == s.root->end() || !Truthy(*it) || s.env->flag_key == nullptr) return false;
+  const Json* tk = s.view->targeting_key();
+  if (tk == nullptr || s.env->flag_key == nullptr) return false;
+  if (tk->is_string()) {
+    // The usual targeting key: a non-empty string, appended without conversion.
+    const std::string& k = tk->get_ref<const std::string&>();
+    if (k.empty()) return false;
+    out->assign(s.env->flag_key->get_ref<const std::string&>());
+    out->append(k);
+    return true;
+  }
+  if (!Truthy(*tk)) return false;
   out->assign(s.env->flag_key->get_ref<const std::string&>());
-  AppendJsString(*it, out);
+  AppendJsString(*tk, out);
   return true;
 }
 
@@ -280,6 +294,7 @@ Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
 struct FractionalPlan {
   bool valid = false;                  // false: the entries are malformed, the result is null
   std::vector<int64_t> weights;
+  FractionalTable table;               // the weights summed, for the per-call choice
   std::vector<const Json*> variants;   // entry[0] of each entry, inside the literal nodes
 };
 
@@ -311,6 +326,7 @@ FractionalPlan PlanFractional(const std::vector<ExprPtr>& args, size_t first) {
     plan.variants.push_back(&variant);
   }
   plan.valid = true;
+  plan.table = FractionalTable(plan.weights);
   return plan;
 }
 
@@ -355,36 +371,10 @@ std::string Substr(const std::string& str, double start, std::optional<double> l
 
 class OpExpr final : public Expr {
  public:
-  OpExpr(Op op, std::vector<ExprPtr> args) : op_(op), args_(std::move(args)) {
-    // A literal version on the right of sem_ver (the usual case) is parsed once, here.
-    if (op_ == Op::kSemVer && args_.size() == 3) {
-      if (const Json* lit = args_[2]->AsLiteral()) semver_rhs_ = ParseSemVer(ToJsString(*lit));
-      if (const Json* lit = args_[1]->AsLiteral()) semver_op_ = ParseSemVerOp(ToJsString(*lit));
-    }
-    // Literal fractional entries are checked and their weights read once, here: with a bucketing
-    // expression first (entries from 1) and without (entries from 0).
-    if (op_ == Op::kFractional && !args_.empty()) {
-      if (AllLiteral(args_, 1)) {
-        planned_rest_ = true;
-        plan_rest_ = PlanFractional(args_, 1);
-      }
-      if (AllLiteral(args_, 0)) {
-        planned_all_ = true;
-        plan_all_ = PlanFractional(args_, 0);
-      }
-    }
-  }
+  OpExpr(Op op, std::vector<ExprPtr> args) : op_(op), args_(std::move(args)) {}
 
   Value Eval(const Scope& s) const override {
     switch (op_) {
-      case Op::kIf: {
-        size_t i = 0;
-        for (; i + 1 < args_.size(); i += 2) {
-          if (IsTruthy(args_[i]->Eval(s).get())) return args_[i + 1]->Eval(s);
-        }
-        if (i < args_.size()) return args_[i]->Eval(s);
-        return Value();
-      }
       case Op::kEq: return Bool(LooseEquals(Arg(s, 0).get(), Arg(s, 1).get()));
       case Op::kNe: return Bool(!LooseEquals(Arg(s, 0).get(), Arg(s, 1).get()));
       case Op::kStrictEq: return Bool(StrictEquals(Arg(s, 0).get(), Arg(s, 1).get()));
@@ -401,43 +391,6 @@ class OpExpr final : public Expr {
       case Op::kGe: return Bool(LessOrEqual(Arg(s, 1).get(), Arg(s, 0).get()));
       case Op::kNot: return Bool(!Truthy(Arg(s, 0).get()));
       case Op::kNotNot: return Bool(Truthy(Arg(s, 0).get()));
-      case Op::kAnd:
-      case Op::kOr: {
-        Value last;
-        for (const auto& a : args_) {
-          last = a->Eval(s);
-          bool t = IsTruthy(last.get());
-          if (op_ == Op::kAnd ? !t : t) return last;
-        }
-        return last;
-      }
-      case Op::kIn: {
-        Value needle = Arg(s, 0), hay = Arg(s, 1);
-        const Json& h = hay.get();
-        if (h.is_string()) {
-          const Json& n = needle.get();
-          if (n.is_string()) {
-            return Bool(h.get_ref<const std::string&>().find(n.get_ref<const std::string&>()) !=
-                        std::string::npos);
-          }
-          return Bool(h.get_ref<const std::string&>().find(ToJsString(n)) != std::string::npos);
-        }
-        if (h.is_array()) {
-          const Json& n = needle.get();
-          if (n.is_string()) {
-            // A string is strictly equal only to an equal string: compare those directly.
-            const std::string& ns = n.get_ref<const std::string&>();
-            for (const Json& e : h) {
-              if (e.is_string() && e.get_ref<const std::string&>() == ns) return Bool(true);
-            }
-            return Bool(false);
-          }
-          for (const Json& e : h) {
-            if (StrictEquals(e, n)) return Bool(true);
-          }
-        }
-        return Bool(false);
-      }
       case Op::kCat: {
         std::string out;
         for (const auto& a : args_) {
@@ -499,58 +452,11 @@ class OpExpr final : public Expr {
         if (static_cast<double>(found) >= need) return Value(Json::array());
         return Value(std::move(missing));
       }
-      case Op::kStartsWith:
-      case Op::kEndsWith: {
-        Value a = Arg(s, 0), b = Arg(s, 1);
-        if (!a.get().is_string() || !b.get().is_string()) return Value();
-        std::string_view x = a.get().get_ref<const std::string&>();
-        std::string_view y = b.get().get_ref<const std::string&>();
-        return Bool(op_ == Op::kStartsWith ? x.starts_with(y) : x.ends_with(y));
-      }
-      case Op::kSemVer: {
-        if (args_.size() != 3) return Value();
-        Value av = Arg(s, 0);
-        auto a = av.get().is_string() ? ParseSemVer(av.get().get_ref<const std::string&>())
-                                      : ParseSemVer(ToJsString(av.get()));
-        std::optional<SemVer> parsed;
-        const SemVer* b = semver_rhs_ ? &*semver_rhs_ : nullptr;
-        if (b == nullptr && (parsed = ParseSemVer(ToJsString(Arg(s, 2).get())))) b = &*parsed;
-        if (!a || b == nullptr) return Value();
-        if (semver_op_) return Bool(SemVerMatches(*a, *semver_op_, *b));
-        Value opv = Arg(s, 1);
-        auto r = opv.get().is_string()
-                     ? SemVerMatches(*a, opv.get().get_ref<const std::string&>(), *b)
-                     : SemVerMatches(*a, ToJsString(opv.get()), *b);
-        if (!r) return Value();
-        return Bool(*r);
-      }
-      case Op::kFractional: return FractionalPlanned(s);
       default: return Value();
     }
   }
 
  private:
-  // `fractional` through a compile-time plan when there is one; the general path otherwise.
-  Value FractionalPlanned(const Scope& s) const {
-    if (!planned_rest_ && !planned_all_) return Fractional(s, args_);
-    thread_local std::string bucket_by;
-    const FractionalPlan* plan;
-    Value first = args_[0]->Eval(s);
-    if (first.get().is_string()) {
-      if (!planned_rest_) return Fractional(s, args_);
-      bucket_by.assign(first.get().get_ref<const std::string&>());
-      plan = &plan_rest_;
-    } else {
-      if (!planned_all_) return Fractional(s, args_);
-      if (!DefaultBucketBy(s, &bucket_by)) return Value();
-      plan = &plan_all_;
-    }
-    if (!plan->valid) return Value();
-    auto idx = FractionalBucket(FractionalHash(bucket_by), plan->weights);
-    if (!idx) return Value();
-    return Value::Ref(plan->variants[*idx]);
-  }
-
   Value Arg(const Scope& s, size_t i) const {
     return i < args_.size() ? args_[i]->Eval(s) : Value();
   }
@@ -577,9 +483,199 @@ class OpExpr final : public Expr {
 
   Op op_;
   std::vector<ExprPtr> args_;
-  std::optional<SemVer> semver_rhs_;  // sem_ver with a literal right-hand version
-  std::optional<SemVerOp> semver_op_;  // sem_ver with a literal, known operator
-  // fractional with literal entries: from argument 1 (a bucketing value first) and from 0.
+};
+
+// The operators every targeting rule uses have their own small nodes: each Eval is a short
+// function with a small frame, and literal operands are prepared once at compile time.
+
+// if / ?: : condition-branch pairs and an optional else.
+class IfExpr final : public Expr {
+ public:
+  explicit IfExpr(std::vector<ExprPtr> args) : args_(std::move(args)) {}
+  Value Eval(const Scope& s) const override {
+    size_t i = 0;
+    for (; i + 1 < args_.size(); i += 2) {
+      if (IsTruthy(args_[i]->Eval(s).get())) return args_[i + 1]->Eval(s);
+    }
+    if (i < args_.size()) return args_[i]->Eval(s);
+    return Value();
+  }
+
+ private:
+  std::vector<ExprPtr> args_;
+};
+
+// and / or: the first falsy (truthy) operand, else the last.
+class AndOrExpr final : public Expr {
+ public:
+  AndOrExpr(bool is_and, std::vector<ExprPtr> args) : and_(is_and), args_(std::move(args)) {}
+  Value Eval(const Scope& s) const override {
+    Value last;
+    for (const auto& a : args_) {
+      last = a->Eval(s);
+      if (IsTruthy(last.get()) != and_) return last;
+    }
+    return last;
+  }
+
+ private:
+  bool and_;
+  std::vector<ExprPtr> args_;
+};
+
+// in: substring of a string, or membership (strict equality) in an array. A literal array's
+// strings are listed at compile time, so the usual `{"in": [{"var": "tier"}, ["gold", ...]]}`
+// compares views.
+class InExpr final : public Expr {
+ public:
+  InExpr(ExprPtr needle, ExprPtr hay) : needle_(std::move(needle)), hay_(std::move(hay)) {
+    const Json* lit = hay_->AsLiteral();
+    if (lit != nullptr && lit->is_array()) {
+      literal_array_ = true;
+      for (const Json& e : *lit) {
+        if (e.is_string()) strings_.emplace_back(e.get_ref<const std::string&>());
+      }
+    }
+  }
+
+  Value Eval(const Scope& s) const override {
+    Value needle = needle_->Eval(s);
+    const Json& n = needle.get();
+    if (literal_array_ && n.is_string()) {
+      // A string is strictly equal only to an equal string.
+      const std::string& ns = n.get_ref<const std::string&>();
+      for (std::string_view e : strings_) {
+        if (SameKey(e, ns)) return Bool(true);
+      }
+      return Bool(false);
+    }
+    Value hay = hay_->Eval(s);
+    const Json& h = hay.get();
+    if (h.is_string()) {
+      const std::string& hs = h.get_ref<const std::string&>();
+      if (n.is_string()) return Bool(hs.find(n.get_ref<const std::string&>()) != std::string::npos);
+      return Bool(hs.find(ToJsString(n)) != std::string::npos);
+    }
+    if (h.is_array()) {
+      for (const Json& e : h) {
+        if (StrictEquals(e, n)) return Bool(true);
+      }
+    }
+    return Bool(false);
+  }
+
+ private:
+  ExprPtr needle_;
+  ExprPtr hay_;
+  bool literal_array_ = false;
+  std::vector<std::string_view> strings_;  // the literal array's strings (views into hay_)
+};
+
+// starts_with / ends_with (flagd): both operands strings, else null.
+class AffixExpr final : public Expr {
+ public:
+  AffixExpr(bool starts, ExprPtr a, ExprPtr b)
+      : starts_(starts), a_(std::move(a)), b_(std::move(b)) {}
+  Value Eval(const Scope& s) const override {
+    Value a = a_->Eval(s), b = b_->Eval(s);
+    if (!a.get().is_string() || !b.get().is_string()) return Value();
+    std::string_view x = a.get().get_ref<const std::string&>();
+    std::string_view y = b.get().get_ref<const std::string&>();
+    return Bool(starts_ ? KeyStartsWith(x, y) : KeyEndsWith(x, y));
+  }
+
+ private:
+  bool starts_;
+  ExprPtr a_;
+  ExprPtr b_;
+};
+
+// sem_ver (flagd): [version, operator, version]; null when a version or the operator is bad.
+// With a literal operator and a plain literal version on the right (the usual rule), a plain
+// context version is compared as three numbers without building a SemVer.
+class SemVerExpr final : public Expr {
+ public:
+  explicit SemVerExpr(std::vector<ExprPtr> args) : args_(std::move(args)) {
+    SLIPWAY_CHECK(args_.size() == 3);  // the compiler checks sem_ver's arity
+    if (const Json* lit = args_[2]->AsLiteral()) {
+      const std::string text = ToJsString(*lit);
+      rhs_ = ParseSemVer(text);
+      rhs_plain_ = ParsePlainSemVer(text, rhs_triple_);
+    }
+    if (const Json* lit = args_[1]->AsLiteral()) op_ = ParseSemVerOp(ToJsString(*lit));
+  }
+
+  Value Eval(const Scope& s) const override {
+    Value av = args_[0]->Eval(s);
+    if (op_ && rhs_plain_ && av.get().is_string()) {
+      uint64_t a[3];
+      if (ParsePlainSemVer(av.get().get_ref<const std::string&>(), a)) {
+        return Bool(PlainSemVerMatches(a, *op_, rhs_triple_));
+      }
+    }
+    return General(s, av);
+  }
+
+ private:
+  Value General(const Scope& s, const Value& av) const {
+    auto a = av.get().is_string() ? ParseSemVer(av.get().get_ref<const std::string&>())
+                                  : ParseSemVer(ToJsString(av.get()));
+    std::optional<SemVer> parsed;
+    const SemVer* b = rhs_ ? &*rhs_ : nullptr;
+    if (b == nullptr && (parsed = ParseSemVer(ToJsString(args_[2]->Eval(s).get())))) b = &*parsed;
+    if (!a || b == nullptr) return Value();
+    if (op_) return Bool(SemVerMatches(*a, *op_, *b));
+    Value opv = args_[1]->Eval(s);
+    auto r = opv.get().is_string() ? SemVerMatches(*a, opv.get().get_ref<const std::string&>(), *b)
+                                   : SemVerMatches(*a, ToJsString(opv.get()), *b);
+    if (!r) return Value();
+    return Bool(*r);
+  }
+
+  std::vector<ExprPtr> args_;
+  std::optional<SemVer> rhs_;      // a literal right-hand version
+  bool rhs_plain_ = false;         // ... that is a plain X.Y.Z, in rhs_triple_
+  uint64_t rhs_triple_[3] = {0, 0, 0};
+  std::optional<SemVerOp> op_;     // a literal, known operator
+};
+
+// fractional (flagd): literal entries are checked and their weights summed once, here: with a
+// bucketing expression first (entries from 1) and without (entries from 0). Otherwise every
+// call takes the general path.
+class FractionalExpr final : public Expr {
+ public:
+  explicit FractionalExpr(std::vector<ExprPtr> args) : args_(std::move(args)) {
+    if (args_.empty()) return;
+    if (AllLiteral(args_, 1)) {
+      planned_rest_ = true;
+      plan_rest_ = PlanFractional(args_, 1);
+    }
+    if (AllLiteral(args_, 0)) {
+      planned_all_ = true;
+      plan_all_ = PlanFractional(args_, 0);
+    }
+  }
+
+  Value Eval(const Scope& s) const override {
+    if (!planned_rest_ && !planned_all_) return Fractional(s, args_);
+    thread_local std::string bucket_by;
+    const FractionalPlan* plan;
+    Value first = args_[0]->Eval(s);
+    if (first.get().is_string()) {
+      if (!planned_rest_) return Fractional(s, args_);
+      bucket_by.assign(first.get().get_ref<const std::string&>());
+      plan = &plan_rest_;
+    } else {
+      if (!planned_all_) return Fractional(s, args_);
+      if (!DefaultBucketBy(s, &bucket_by)) return Value();
+      plan = &plan_all_;
+    }
+    if (!plan->valid || !plan->table.valid()) return Value();
+    return Value::Ref(plan->variants[plan->table.Pick(FractionalHash(bucket_by))]);
+  }
+
+ private:
+  std::vector<ExprPtr> args_;
   bool planned_rest_ = false;
   bool planned_all_ = false;
   FractionalPlan plan_rest_;
@@ -640,7 +736,7 @@ class IterExpr final : public Expr {
   }
 
  private:
-  static Scope Inner(const Scope& s, const Json* data) { return Scope{data, s.root, s.env, false}; }
+  static Scope Inner(const Scope& s, const Json* data) { return Scope{data, s.view, s.env, false}; }
 
   Op op_;
   ExprPtr array_;
@@ -650,21 +746,27 @@ class IterExpr final : public Expr {
 
 class Compiler {
  public:
-  explicit Compiler(const Json* evaluators) : evaluators_(evaluators) {}
+  Compiler(const Json* evaluators, std::vector<const Json*>* literal_strings)
+      : evaluators_(evaluators), literal_strings_(literal_strings) {}
 
   Result<ExprPtr> Compile(const Json& j, const std::string& path) {
     if (j.is_array()) {
       std::vector<ExprPtr> items;
       bool constant = true;
+      const size_t noted = literal_strings_ ? literal_strings_->size() : 0;
       for (size_t i = 0; i < j.size(); ++i) {
         ASSIGN_OR_RETURN(ExprPtr e, Compile(j[i], path + "[" + std::to_string(i) + "]"));
         constant = constant && e->AsLiteral() != nullptr;
         items.push_back(std::move(e));
       }
-      if (constant) return ExprPtr(std::make_unique<Literal>(j));
+      if (constant) {
+        // The items' nodes are dropped for one literal of the whole array: forget their strings.
+        if (literal_strings_) literal_strings_->resize(noted);
+        return MakeLiteral(j);
+      }
       return ExprPtr(std::make_unique<ArrayExpr>(std::move(items)));
     }
-    if (!j.is_object() || j.size() != 1) return ExprPtr(std::make_unique<Literal>(j));
+    if (!j.is_object() || j.size() != 1) return MakeLiteral(j);
     const std::string& name = j.begin().key();
     const Json& raw = j.begin().value();
     const std::string opath = path + "." + name;
@@ -703,12 +805,38 @@ class Compiler {
       case Op::kReduce:
         return ExprPtr(std::make_unique<IterExpr>(info.op, std::move(args[0]), std::move(args[1]),
                                                   args.size() > 2 ? std::move(args[2]) : nullptr));
+      case Op::kIf: return ExprPtr(std::make_unique<IfExpr>(std::move(args)));
+      case Op::kAnd:
+      case Op::kOr:
+        return ExprPtr(std::make_unique<AndOrExpr>(info.op == Op::kAnd, std::move(args)));
+      case Op::kIn:
+        return ExprPtr(std::make_unique<InExpr>(std::move(args[0]), std::move(args[1])));
+      case Op::kStartsWith:
+      case Op::kEndsWith:
+        return ExprPtr(std::make_unique<AffixExpr>(info.op == Op::kStartsWith, std::move(args[0]),
+                                                   std::move(args[1])));
+      case Op::kSemVer: return ExprPtr(std::make_unique<SemVerExpr>(std::move(args)));
+      case Op::kFractional: return ExprPtr(std::make_unique<FractionalExpr>(std::move(args)));
       default:
         return ExprPtr(std::make_unique<OpExpr>(info.op, std::move(args)));
     }
   }
 
  private:
+  ExprPtr MakeLiteral(const Json& j) {
+    auto lit = std::make_unique<Literal>(j);
+    if (literal_strings_ != nullptr) NoteStrings(*lit->AsLiteral());
+    return lit;
+  }
+
+  void NoteStrings(const Json& j) {
+    if (j.is_string()) {
+      literal_strings_->push_back(&j);
+    } else if (j.is_array() || j.is_object()) {
+      for (const Json& e : j) NoteStrings(e);
+    }
+  }
+
   Result<ExprPtr> CompileRef(const Json& raw, const std::string& path) {
     if (!raw.is_string()) return InvalidInput(path + ": must be the name of an evaluator");
     const std::string& name = raw.get_ref<const std::string&>();
@@ -740,7 +868,11 @@ class Compiler {
                                                std::move(fallback)));
     }
     if (p->is_string() || p->is_number()) {
-      return ExprPtr(std::make_unique<VarExpr>(SplitPath(ToJsString(*p)), false, nullptr,
+      std::vector<std::string> split = SplitPath(ToJsString(*p));
+      if (split.size() == 1 && !fallback && !StartsWithFlagd(split)) {
+        return ExprPtr(std::make_unique<KeyVarExpr>(std::move(split[0])));
+      }
+      return ExprPtr(std::make_unique<VarExpr>(std::move(split), false, nullptr,
                                                std::move(fallback)));
     }
     ASSIGN_OR_RETURN(ExprPtr dynamic, Compile(*p, path + "[0]"));
@@ -749,20 +881,27 @@ class Compiler {
   }
 
   const Json* evaluators_;
+  std::vector<const Json*>* literal_strings_;  // may be null
   std::set<std::string> active_refs_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Expr>> CompileLogic(const Json& logic, const Json* evaluators,
-                                           std::string_view path) {
-  Compiler c(evaluators);
+                                           std::string_view path,
+                                           std::vector<const Json*>* literal_strings) {
+  Compiler c(evaluators, literal_strings);
   return c.Compile(logic, std::string(path));
 }
 
-Value EvaluateLogic(const Expr& expr, const Json& context, const EvalEnv& env) {
-  Scope s{&context, &context, &env, true};
+Value EvaluateLogic(const Expr& expr, const ContextView& context, const EvalEnv& env) {
+  Scope s{&context.json(), &context, &env, true};
   return expr.Eval(s);
+}
+
+Value EvaluateLogic(const Expr& expr, const Json& context, const EvalEnv& env) {
+  ContextView view(context);
+  return EvaluateLogic(expr, view, env);
 }
 
 }  // namespace slipway::flags

@@ -21,8 +21,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
+#include "flags/context_view.h"
 #include "flags/js_value.h"
 
 namespace slipway::flags {
@@ -47,6 +49,8 @@ class Value {
   }
   const Json& get() const { return own_ ? *own_ : *ref_; }
   bool is_ref() const { return !own_; }
+  // The referenced value, or nullptr for an owned one.
+  const Json* ref() const { return own_ ? nullptr : ref_; }
   Json Take() && { return own_ ? std::move(*own_) : *ref_; }
 
  private:
@@ -56,10 +60,10 @@ class Value {
 };
 
 // The data a node sees: `data` is what `var` reads (the context, or the current element inside
-// some/all/map/...); `root` is always the evaluation context.
+// some/all/map/...); `view` is always the evaluation context (the root).
 struct Scope {
   const Json* data;
-  const Json* root;
+  const ContextView* view;
   const EvalEnv* env;
   bool top;  // data == root: `$flagd` is visible
 };
@@ -73,11 +77,18 @@ class Expr {
 };
 
 // Compiles `logic`. `evaluators` is the document's `$evaluators` object (or nullptr);
-// `path` names the rule in error messages ("flags.new-ui.targeting").
+// `path` names the rule in error messages ("flags.new-ui.targeting"). When `literal_strings`
+// is given, it receives the address of every string constant inside the compiled rule (living
+// as long as the rule): a result that refers to one of them is a known constant, which lets a
+// flag map it to its variant once instead of comparing names per evaluation.
 Result<std::unique_ptr<Expr>> CompileLogic(const Json& logic, const Json* evaluators,
-                                           std::string_view path);
+                                           std::string_view path,
+                                           std::vector<const Json*>* literal_strings = nullptr);
 
-// Evaluates a compiled rule against an evaluation context (a JSON object).
+// Evaluates a compiled rule against an evaluation context (a JSON object). The view's context
+// must outlive the returned Value, which may refer into it.
+Value EvaluateLogic(const Expr& expr, const ContextView& context, const EvalEnv& env);
+// The same over a fresh view (tests; callers evaluating many flags keep one view).
 Value EvaluateLogic(const Expr& expr, const Json& context, const EvalEnv& env);
 
 }  // namespace slipway::flags

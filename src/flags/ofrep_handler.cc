@@ -298,11 +298,12 @@ void OfrepHandler::Bulk(const http::Request& req, const std::string& env, const 
   if (auto set = service_->Get(env)) {
     body.reserve(64 + 160 * set->flags().size());
     const int64_t now_ms = options_.clock->WallMillis();
+    const ContextView view(ctx);  // listed once for all flags
     // Every flag is listed: disabled ones and ones without a value as a success without
     // `value` (OFREP's code-default answer), so a client reads its own default with the right
     // reason instead of FLAG_NOT_FOUND.
     for (const auto& [key, f] : set->flags()) {
-      Evaluation e = f->Evaluate(ctx, now_ms / 1000);
+      Evaluation e = f->Evaluate(view, now_ms / 1000);
       if (f->enabled()) f->NoteEvaluated(now_ms);
       if (body.back() != '[') body.push_back(',');
       AppendEvaluationJson(key, e, &body);

@@ -60,41 +60,69 @@ size_t SplitCore(std::string_view s, std::string_view (&parts)[3]) {
 
 }  // namespace
 
-std::optional<SemVer> ParseSemVer(std::string_view text) {
+namespace {
+std::string_view TrimVersion(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
   if (!text.empty() && (text.front() == 'v' || text.front() == 'V')) text.remove_prefix(1);
-  if (text.empty()) return std::nullopt;
+  return text;
+}
 
-  // Fast path for the usual shape, digits and two dots without leading zeros: one pass, no
-  // splitting. Anything else (or anything this path is unsure of) takes the general path below.
-  {
-    uint64_t nums[3] = {0, 0, 0};
-    size_t part = 0, len = 0;
-    bool ok = true;
-    for (char c : text) {
-      if (c >= '0' && c <= '9') {
-        if ((len == 1 && nums[part] == 0) || len >= 18) {
-          ok = false;  // a leading zero, or too long to be sure of no overflow
-          break;
-        }
-        nums[part] = nums[part] * 10 + static_cast<uint64_t>(c - '0');
-        ++len;
-      } else if (c == '.' && len > 0 && part < 2) {
-        ++part;
-        len = 0;
-      } else {
-        ok = false;
-        break;
-      }
+// One pass over digits and two dots; anything this path is unsure of answers false.
+bool ParsePlainTrimmed(std::string_view text, uint64_t out[3]) {
+  uint64_t nums[3] = {0, 0, 0};
+  size_t part = 0, len = 0;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      if ((len == 1 && nums[part] == 0) || len >= 18) return false;  // leading zero, or too long
+      nums[part] = nums[part] * 10 + static_cast<uint64_t>(c - '0');
+      ++len;
+    } else if (c == '.' && len > 0 && part < 2) {
+      ++part;
+      len = 0;
+    } else {
+      return false;
     }
-    if (ok && part == 2 && len > 0) {
-      SemVer v;
-      v.major = nums[0];
-      v.minor = nums[1];
-      v.patch = nums[2];
-      return v;
-    }
+  }
+  if (part != 2 || len == 0) return false;
+  out[0] = nums[0];
+  out[1] = nums[1];
+  out[2] = nums[2];
+  return true;
+}
+}  // namespace
+
+bool ParsePlainSemVer(std::string_view text, uint64_t out[3]) {
+  return ParsePlainTrimmed(TrimVersion(text), out);
+}
+
+bool PlainSemVerMatches(const uint64_t a[3], SemVerOp op, const uint64_t b[3]) {
+  int c = 0;
+  for (int i = 0; i < 3 && c == 0; ++i) {
+    if (a[i] != b[i]) c = a[i] < b[i] ? -1 : 1;
+  }
+  switch (op) {
+    case SemVerOp::kEq: return c == 0;
+    case SemVerOp::kNe: return c != 0;
+    case SemVerOp::kLt: return c < 0;
+    case SemVerOp::kLe: return c <= 0;
+    case SemVerOp::kGt: return c > 0;
+    case SemVerOp::kGe: return c >= 0;
+    case SemVerOp::kCaret: return a[0] == b[0];
+    case SemVerOp::kTilde: return a[0] == b[0] && a[1] == b[1];
+  }
+  return false;
+}
+
+std::optional<SemVer> ParseSemVer(std::string_view text) {
+  text = TrimVersion(text);
+  if (text.empty()) return std::nullopt;
+  if (uint64_t nums[3]; ParsePlainTrimmed(text, nums)) {
+    SemVer v;
+    v.major = nums[0];
+    v.minor = nums[1];
+    v.patch = nums[2];
+    return v;
   }
 
   std::string_view core = text;

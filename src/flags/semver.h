@@ -13,6 +13,9 @@
 
 namespace slipway::flags {
 
+// A sem_ver operator: "=", "!=", "<", "<=", ">", ">=", "^", "~".
+enum class SemVerOp { kEq, kNe, kLt, kLe, kGt, kGe, kCaret, kTilde };
+
 struct SemVer {
   uint64_t major = 0;
   uint64_t minor = 0;
@@ -22,6 +25,15 @@ struct SemVer {
 
 std::optional<SemVer> ParseSemVer(std::string_view text);
 
+// The usual shape alone, "[v]MAJOR.MINOR.PATCH" of digits without leading zeros (surrounding
+// blanks allowed): true and the three numbers in `out`. False means "not that shape", not
+// "invalid": ParseSemVer decides then. Lets a rule compare plain versions without building a
+// SemVer.
+bool ParsePlainSemVer(std::string_view text, uint64_t out[3]);
+
+// SemVerMatches for two releases given as plain triples.
+bool PlainSemVerMatches(const uint64_t a[3], SemVerOp op, const uint64_t b[3]);
+
 // <0, 0, >0 by semver precedence (build metadata ignored).
 int CompareSemVer(const SemVer& a, const SemVer& b);
 
@@ -30,7 +42,6 @@ int CompareSemVer(const SemVer& a, const SemVer& b);
 std::optional<bool> SemVerMatches(const SemVer& a, std::string_view op, const SemVer& b);
 
 // The same with the operator parsed once (a literal operator in a compiled rule).
-enum class SemVerOp { kEq, kNe, kLt, kLe, kGt, kGe, kCaret, kTilde };
 std::optional<SemVerOp> ParseSemVerOp(std::string_view op);
 bool SemVerMatches(const SemVer& a, SemVerOp op, const SemVer& b);
 

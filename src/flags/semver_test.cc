@@ -51,5 +51,28 @@ TEST(SemVer, ParsedOperatorsAgreeWithTheirNames) {
   EXPECT_FALSE(SemVerMatches(*ParseSemVer("1.0.0"), "==", *ParseSemVer("1.0.0")));
 }
 
+// The plain-triple path a compiled rule takes must answer as the general one for every
+// operator, and decline (not reject) anything that is not a plain X.Y.Z.
+TEST(SemVer, PlainTriplesAgreeWithTheGeneralPath) {
+  const char* versions[] = {"0.0.0", "1.2.3", "1.2.4", "1.3.0", "2.0.0", " v2.0.0 ", "10.20.30"};
+  for (SemVerOp op : {SemVerOp::kEq, SemVerOp::kNe, SemVerOp::kLt, SemVerOp::kLe, SemVerOp::kGt,
+                      SemVerOp::kGe, SemVerOp::kCaret, SemVerOp::kTilde}) {
+    for (const char* a : versions) {
+      for (const char* b : versions) {
+        uint64_t x[3], y[3];
+        ASSERT_TRUE(ParsePlainSemVer(a, x)) << a;
+        ASSERT_TRUE(ParsePlainSemVer(b, y)) << b;
+        EXPECT_EQ(PlainSemVerMatches(x, op, y), SemVerMatches(*ParseSemVer(a), op, *ParseSemVer(b)))
+            << a << " op " << static_cast<int>(op) << " " << b;
+      }
+    }
+  }
+  uint64_t t[3];
+  for (const char* other : {"1.2.3-rc.1", "1.2.3+b", "7.5", "7", "01.2.3", "", "1.2.3.4",
+                            "18446744073709551615.0.0"}) {
+    EXPECT_FALSE(ParsePlainSemVer(other, t)) << other;
+  }
+}
+
 }  // namespace
 }  // namespace slipway::flags
