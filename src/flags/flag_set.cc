@@ -162,10 +162,10 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
 }
 
 namespace {
-// Fibonacci hashing: the top bits of the product, so neighbouring addresses (the elements of
-// one literal array are 16 bytes apart) land in different slots.
-size_t PointerSlot(const void* p, int shift) {
-  return static_cast<size_t>((reinterpret_cast<uintptr_t>(p) * 0x9e3779b97f4a7c15ull) >> shift);
+// Multiplicative hashing: the top bits of the product, so neighbouring addresses (the elements
+// of one literal array are 16 bytes apart) land in different slots.
+size_t PointerSlot(const void* p, uint64_t mul, int shift) {
+  return static_cast<size_t>((reinterpret_cast<uintptr_t>(p) * mul) >> shift);
 }
 }  // namespace
 
@@ -178,14 +178,31 @@ void Flag::IndexLiteralVariants(const std::vector<const Json*>& literals) {
     }
   }
   if (found.empty()) return;
-  // At most a quarter full, so a probe rarely goes past its home slot.
+  // At most a quarter full. The addresses are known now, so multipliers are tried until every
+  // constant sits in its home slot (a lookup is then one compare, with no branch to mispredict
+  // on which variant won); if none is found in a few tries, linear probing still answers.
   int bits = 2;
   while ((size_t{1} << bits) < 4 * found.size()) ++bits;
-  literal_shift_ = 64 - bits;
   const size_t mask = (size_t{1} << bits) - 1;
+  literal_shift_ = 64 - bits;
+  uint64_t mul = 0x9e3779b97f4a7c15ull;
+  for (int attempt = 0; attempt < 64; ++attempt, mul += 0x2545f4914f6cdd1dull * 2) {
+    std::vector<bool> used(mask + 1);
+    bool clash = false;
+    for (const auto& [lit, v] : found) {
+      size_t i = PointerSlot(lit, mul | 1, literal_shift_);
+      if (used[i]) {
+        clash = true;
+        break;
+      }
+      used[i] = true;
+    }
+    if (!clash) break;
+  }
+  literal_mul_ = mul | 1;
   literal_index_.assign(mask + 1, {nullptr, nullptr});
   for (const auto& [lit, v] : found) {
-    size_t i = PointerSlot(lit, literal_shift_);
+    size_t i = PointerSlot(lit, literal_mul_, literal_shift_);
     while (literal_index_[i].first != nullptr) i = (i + 1) & mask;
     literal_index_[i] = {lit, v};
   }
@@ -194,7 +211,7 @@ void Flag::IndexLiteralVariants(const std::vector<const Json*>& literals) {
 const Flag::VariantEntry* Flag::LiteralVariant(const Json* result) const {
   if (literal_index_.empty()) return nullptr;
   const size_t mask = literal_index_.size() - 1;
-  for (size_t i = PointerSlot(result, literal_shift_);; i = (i + 1) & mask) {
+  for (size_t i = PointerSlot(result, literal_mul_, literal_shift_);; i = (i + 1) & mask) {
     const auto& [lit, v] = literal_index_[i];
     if (lit == result) return v;
     if (lit == nullptr) return nullptr;  // never full: an empty slot ends the probe

@@ -113,8 +113,9 @@ class Flag {
   std::unique_ptr<Expr> targeting_;
   // String constants inside targeting_ that name a variant, by address: open addressing, a
   // power-of-two table at most a quarter full (empty when there are none), indexed by the top
-  // bits of a multiplicative hash (64 - literal_shift_ of them).
+  // 64 - literal_shift_ bits of address * literal_mul_ (chosen so that constants rarely clash).
   std::vector<std::pair<const Json*, const VariantEntry*>> literal_index_;
+  uint64_t literal_mul_ = 1;
   int literal_shift_ = 64;
   Json definition_;
   Json metadata_;

@@ -231,6 +231,26 @@ bool DefaultBucketBy(const Scope& s, std::string* out) {
   return true;
 }
 
+// The hash of flag key + targeting key without building a string on the heap (the usual
+// fractional: no bucketing expression, a string targeting key); nullopt when there is none.
+std::optional<uint32_t> DefaultBucketHash(const Scope& s) {
+  const Json* tk = s.view->targeting_key();
+  if (tk != nullptr && tk->is_string() && s.env->flag_key != nullptr) {
+    const std::string& flag = s.env->flag_key->get_ref<const std::string&>();
+    const std::string& key = tk->get_ref<const std::string&>();
+    if (key.empty()) return std::nullopt;
+    char buf[256];
+    if (flag.size() + key.size() <= sizeof buf) {
+      std::memcpy(buf, flag.data(), flag.size());
+      std::memcpy(buf + flag.size(), key.data(), key.size());
+      return FractionalHash(std::string_view(buf, flag.size() + key.size()));
+    }
+  }
+  thread_local std::string bucket_by;
+  if (!DefaultBucketBy(s, &bucket_by)) return std::nullopt;
+  return FractionalHash(bucket_by);
+}
+
 // The bucket-by value and weighted entries of `fractional`, already evaluated.
 Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
   if (args.empty()) return Value();
@@ -658,20 +678,30 @@ class FractionalExpr final : public Expr {
 
   Value Eval(const Scope& s) const override {
     if (!planned_rest_ && !planned_all_) return Fractional(s, args_);
-    thread_local std::string bucket_by;
+    // A literal first argument (the usual entry list) needs no evaluation to be told apart
+    // from a bucketing expression.
+    Value first_value;
+    const Json* first = args_[0]->AsLiteral();
+    if (first == nullptr) {
+      first_value = args_[0]->Eval(s);
+      first = &first_value.get();
+    }
+    uint32_t hash;
     const FractionalPlan* plan;
-    Value first = args_[0]->Eval(s);
-    if (first.get().is_string()) {
+    if (first->is_string()) {
       if (!planned_rest_) return Fractional(s, args_);
-      bucket_by.assign(first.get().get_ref<const std::string&>());
       plan = &plan_rest_;
+      hash = FractionalHash(first->get_ref<const std::string&>());
     } else {
       if (!planned_all_) return Fractional(s, args_);
-      if (!DefaultBucketBy(s, &bucket_by)) return Value();
       plan = &plan_all_;
+      if (!plan->valid || !plan->table.valid()) return Value();
+      std::optional<uint32_t> h = DefaultBucketHash(s);
+      if (!h) return Value();
+      hash = *h;
     }
     if (!plan->valid || !plan->table.valid()) return Value();
-    return Value::Ref(plan->variants[plan->table.Pick(FractionalHash(bucket_by))]);
+    return Value::Ref(plan->variants[plan->table.Pick(hash)]);
   }
 
  private:
