@@ -78,8 +78,9 @@ TEST(ShortKey, AgreesWithStringView) {
     EXPECT_EQ(KeyEndsWith(a, base), n == base.size());
   }
   // CompareKeys orders as std::string_view::compare, bytes unsigned.
-  const std::string keys[] = {"", "a", "ab", "abcdefgh", "abcdefgi", "abcdefgh\x80", "abcdefghi",
-                              "b", "\xff", "targetingKey", "targetingKex", "tier", "version"};
+  const std::string keys[] = {
+      "",  "a",    "ab",           "abcdefgh",     "abcdefgi", "abcdefgh\x80", "abcdefghi",
+      "b", "\xff", "targetingKey", "targetingKex", "tier",     "version"};
   for (const std::string& x : keys) {
     for (const std::string& y : keys) {
       const int want = std::string_view(x).compare(y);

@@ -98,7 +98,8 @@ inline uint64_t KeyHash(std::string_view k) {
     std::memcpy(&hi, p + size - 4, 4);
     w = (static_cast<uint64_t>(hi) << 32) | lo;
   } else {
-    for (size_t i = 0; i < size; ++i) w |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+    for (size_t i = 0; i < size; ++i)
+      w |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
   }
   h ^= w;
   h ^= h >> 33;
