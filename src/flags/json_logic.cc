@@ -695,7 +695,6 @@ class FractionalExpr final : public Expr {
     } else {
       if (!planned_all_) return Fractional(s, args_);
       plan = &plan_all_;
-      if (!plan->valid || !plan->table.valid()) return Value();
       std::optional<uint32_t> h = DefaultBucketHash(s);
       if (!h) return Value();
       hash = *h;

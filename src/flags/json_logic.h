@@ -1,8 +1,11 @@
 // JsonLogic compiled to a tree of nodes, with flagd's custom operators.
 //
 // A flag's `targeting` rule is compiled once, when its definition changes (CompileLogic), into
-// Expr nodes: operators are resolved to an opcode, `var` paths are pre-split, literal arrays
-// are folded into constants and `{"$ref": name}` is replaced by the named `$evaluators` rule.
+// Expr nodes: the operators targeting rules use most (if, and/or, in, starts_with/ends_with,
+// sem_ver, fractional, one-key var) get their own small node with literal operands prepared
+// (a sem_ver version, an `in` list, fractional weights); the rest are resolved to an opcode.
+// `var` paths are pre-split, literal arrays are folded into constants and `{"$ref": name}` is
+// replaced by the named `$evaluators` rule.
 // Evaluation then walks the nodes without looking at the rule's JSON again and returns values
 // by reference where it can (context fields, constants), so a typical rule allocates nothing.
 //
