@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "base/secret.h"
+
 namespace slipway::api {
 
 using nlohmann::json;
@@ -109,7 +111,8 @@ void Api::Handle(const http::Request& req, http::ResponseWriter w, bool trusted)
   const bool mutation = req.method != "GET" && req.method != "HEAD";
   if (mutation && !trusted) {
     const std::string* auth = req.Header("Authorization");
-    if (hooks_.token.empty() || !auth || *auth != "Bearer " + hooks_.token) {
+    if (hooks_.token.empty() || !auth || !auth->starts_with("Bearer ") ||
+        !SameSecret(std::string_view(*auth).substr(7), hooks_.token)) {
       w.Send(JsonResponse(401, {{"error", "a bearer token is needed (see .slipway/token)"},
                                 {"exit", 1}}));
       return;

@@ -357,6 +357,7 @@ void FlagSet::BuildIndex() {
   size_t size = 8;
   while (size < 2 * flags_.size()) size *= 2;
   index_.assign(size, {std::string_view(), nullptr});
+  index_mask_ = size - 1;
   for (const auto& [key, flag] : flags_) {
     size_t i = KeyHash(key) & (size - 1);
     while (index_[i].second != nullptr) i = (i + 1) & (size - 1);
@@ -379,7 +380,7 @@ size_t FlagSet::LongestProbeForTest() const {
 
 const Flag* FlagSet::Find(std::string_view key) const {
   if (index_.empty()) return nullptr;
-  const size_t mask = index_.size() - 1;
+  const size_t mask = index_mask_;  // kept, not derived from the 24-byte entries' count
   for (size_t i = KeyHash(key) & mask;; i = (i + 1) & mask) {
     const auto& [k, flag] = index_[i];
     if (flag == nullptr) return nullptr;  // the table is at most half full: an empty slot ends it

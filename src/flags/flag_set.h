@@ -151,6 +151,7 @@ class FlagSet {
   // Open-addressing hash index over flags_ (views of its keys; a power-of-two table at most half
   // full, linear probing) for the per-evaluation lookup: one short hash, usually one compare.
   std::vector<std::pair<std::string_view, const Flag*>> index_;
+  size_t index_mask_ = 0;  // index_.size() - 1
   Json evaluators_ = Json::object();
   Json metadata_ = Json::object();
   std::string metadata_json_ = "{}";

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "base/secret.h"
 #include "flags/request_json.h"
 
 namespace slipway::flags {
@@ -142,10 +143,12 @@ OfrepHandler::OfrepHandler(FlagService* service, OfrepOptions options)
 
 bool OfrepHandler::Owns(std::string_view path) { return path.starts_with("/ofrep/"); }
 
-bool OfrepHandler::Allow(const std::string& who) {
+bool OfrepHandler::Allow(std::string_view who) {
   if (options_.rate_per_second <= 0) return true;
   MonoTime now = options_.clock->Now();
-  auto [it, fresh] = buckets_.try_emplace(who);
+  auto it = buckets_.find(who);
+  const bool fresh = it == buckets_.end();
+  if (fresh) it = buckets_.emplace(std::string(who), Bucket{}).first;
   Bucket& b = it->second;
   if (fresh) {
     b.tokens = options_.burst;
@@ -196,11 +199,12 @@ void OfrepHandler::Handle(const http::Request& req, http::ResponseWriter w) {
   std::string env = options_.default_environment;
   const std::string* env_h = req.Header("X-Slipway-Environment");
   // Without tokens, the rate limit applies per client address (the port changes per connection).
-  std::string who = req.peer.substr(0, req.peer.rfind(':'));
+  // Views into the request: nothing here is copied per request.
+  std::string_view who = std::string_view(req.peer).substr(0, req.peer.rfind(':'));
   if (!options_.tokens.empty()) {
-    std::string presented;
-    if (const std::string* a = req.Header("Authorization"); a && a->rfind("Bearer ", 0) == 0) {
-      presented = a->substr(7);
+    std::string_view presented;
+    if (const std::string* a = req.Header("Authorization"); a && a->starts_with("Bearer ")) {
+      presented = std::string_view(*a).substr(7);
     } else if (const std::string* k = req.Header("X-API-Key")) {
       presented = *k;
     }
@@ -211,7 +215,7 @@ void OfrepHandler::Handle(const http::Request& req, http::ResponseWriter w) {
     }
     const ReadToken* match = nullptr;
     for (const ReadToken& t : options_.tokens) {
-      if (t.token == presented) match = &t;
+      if (SameSecret(t.token, presented)) match = &t;
     }
     if (match == nullptr) {
       w.Send(ErrorBody(401, "", "GENERAL", "unknown read token", origin));

@@ -57,7 +57,7 @@ class OfrepHandler {
     double tokens = 0;
     MonoTime last{};
   };
-  bool Allow(const std::string& who);
+  bool Allow(std::string_view who);
   void Single(std::string_view key, const std::string& env, const Json& ctx,
               http::ResponseWriter& w, const std::string& origin);
   void Bulk(const http::Request& req, const std::string& env, const Json& ctx,
@@ -65,7 +65,7 @@ class OfrepHandler {
 
   FlagService* service_;
   OfrepOptions options_;
-  std::map<std::string, Bucket> buckets_;
+  std::map<std::string, Bucket, std::less<>> buckets_;
 };
 
 // The JSON body of one evaluation as OFREP defines it.
