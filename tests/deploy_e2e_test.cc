@@ -370,5 +370,47 @@ TEST(DeployTest, FailingPreHookAbortsBeforeTrafficMoves) {
   EXPECT_EQ(Releases(p)[0]["status"], "failed");
 }
 
+// A service reached only through x-slipway.routes (no published port of its own) is as much
+// behind the proxy as a published one: without a strategy it deploys blue-green, not recreate
+// (which would stop the old instance first and fail requests), and a background worker with
+// neither keeps the recreate default.
+TEST(DeployTest, ARouteOnlyServiceDefaultsToBlueGreenAndLosesNothing) {
+  const int port = FreePort();
+  Project p(R"(services:
+  api:
+    command: [")" + kTestapp + R"("]
+    environment: {VERSION: v1}
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+    x-slipway:
+      healthcheck: {http: /health}
+      deploy:
+        monitor: 1s
+        drain: 300ms
+        health_timeout: 10s
+        analysis: {min_requests: 10, window: 2s, interval: 100ms}
+  worker:
+    command: ["sleep", "60"]
+x-slipway:
+  routes:
+    - {listen: "127.0.0.1:)" + std::to_string(port) + R"(", service: api}
+)");
+  Up(p, port);
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  CmdResult d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"});
+  ASSERT_EQ(d.rc, 0) << d.out << d.err;
+  EXPECT_NE(d.out.find("(blue-green"), std::string::npos) << d.out;
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 5s));
+  int64_t at_switch = load.ok();
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > at_switch + 100; }, 10s));
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.failures();
+  EXPECT_EQ(Releases(p)[0]["strategy"], "blue-green");
+
+  CmdResult w = p.Slipway({"deploy", "worker", "--env", "X=1"});
+  ASSERT_EQ(w.rc, 0) << w.out << w.err;
+  EXPECT_NE(w.out.find("(recreate"), std::string::npos) << w.out;
+}
+
 }  // namespace
 }  // namespace slipway::testing

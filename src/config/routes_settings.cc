@@ -1,8 +1,10 @@
 #include "config/routes_settings.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "config/node.h"
+#include "config/project.h"
 #include "config/values.h"
 
 namespace slipway::config {
@@ -90,6 +92,19 @@ Status ParseRoutesSettings(const Node& n, const std::string& path,
     out->push_back(std::move(r));
   }
   return Status::OK();
+}
+
+bool IsProxiedPort(const PortMapping& port) {
+  return port.published > 0 && port.protocol == "tcp";
+}
+
+bool ServedByProxy(const Project& project, const std::string& service) {
+  if (auto it = project.services.find(service); it != project.services.end()) {
+    const auto& ports = it->second.ports;
+    if (std::any_of(ports.begin(), ports.end(), IsProxiedPort)) return true;
+  }
+  return std::any_of(project.routes.begin(), project.routes.end(),
+                     [&](const RouteSettings& r) { return r.service == service; });
 }
 
 }  // namespace slipway::config

@@ -25,6 +25,8 @@
 namespace slipway::config {
 
 struct Node;
+struct PortMapping;
+struct Project;
 struct SourceLoc;
 
 struct RouteSettings {
@@ -42,5 +44,13 @@ struct RouteSettings {
 // CheckRoutes once the services are known.
 Status ParseRoutesSettings(const Node& n, const std::string& path,
                            std::vector<RouteSettings>* out);
+
+// A published port the proxy listens on for its service: TCP with a host port.
+bool IsProxiedPort(const PortMapping& port);
+
+// True when requests reach `service` through the proxy: a published TCP port or a route. The
+// daemon builds the route table from it, and deploys pick their default strategy by it (a
+// proxied service is deployed blue-green, anything else recreated).
+bool ServedByProxy(const Project& project, const std::string& service);
 
 }  // namespace slipway::config

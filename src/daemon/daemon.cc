@@ -282,7 +282,7 @@ class Daemon : public deploy::Traffic {
     const config::Project& project = engine_->project();
     for (const engine::ServiceEndpoints& ep : engine_->Endpoints()) {
       if (!ep.started) continue;
-      if (!ServedByProxy(project, ep.service)) continue;
+      if (!config::ServedByProxy(project, ep.service)) continue;
       TrafficCounts& c = totals[ep.service];
       for (const engine::GroupEndpoints& g : ep.groups) {
         proxy::SetStats st = proxy::ReadSetStats(*registry_, ep.service, g.set);
@@ -339,7 +339,7 @@ class Daemon : public deploy::Traffic {
       w.Send(api::ErrorResponse(InvalidInput("maintenance: no service \"" + service + "\"")));
       return true;
     }
-    if (!ServedByProxy(project, service)) {
+    if (!config::ServedByProxy(project, service)) {
       w.Send(api::ErrorResponse(InvalidInput(
           "maintenance: service \"" + service +
           "\" publishes no port and has no route, so no request reaches it through the proxy")));

@@ -38,20 +38,7 @@ proxy::Route ServiceRoute(const config::Service& svc, const engine::ServiceEndpo
   return route;
 }
 
-bool IsProxiedPort(const config::PortMapping& port) {
-  return port.published > 0 && port.protocol == "tcp";
-}
-
 }  // namespace
-
-bool ServedByProxy(const config::Project& project, const std::string& service) {
-  if (auto it = project.services.find(service); it != project.services.end()) {
-    const auto& ports = it->second.ports;
-    if (std::any_of(ports.begin(), ports.end(), IsProxiedPort)) return true;
-  }
-  return std::any_of(project.routes.begin(), project.routes.end(),
-                     [&](const config::RouteSettings& r) { return r.service == service; });
-}
 
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,
@@ -74,7 +61,7 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
   }
   for (const auto& [name, route] : running) {
     for (const config::PortMapping& port : project.services.at(name).ports) {
-      if (!IsProxiedPort(port)) continue;
+      if (!config::IsProxiedPort(port)) continue;
       listener(port.host_ip, port.published).routes.push_back(route);
     }
   }

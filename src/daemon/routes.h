@@ -26,9 +26,6 @@ namespace slipway::daemon {
 using Plans = std::map<std::string, deploy::TrafficPlan>;   // by service
 using Maintenance = std::map<std::string, std::string>;      // service → message
 
-// True when requests reach `service` through the proxy: a published TCP port or a route.
-bool ServedByProxy(const config::Project& project, const std::string& service);
-
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,
     uint64_t version, const Plans& plans, const Maintenance& maintenance);

@@ -48,12 +48,6 @@ json SpecJson(const config::Service& svc) {
   return j;
 }
 
-bool HasRoutes(const config::Service& svc) {
-  return std::any_of(svc.ports.begin(), svc.ports.end(), [](const config::PortMapping& p) {
-    return p.published > 0 && p.protocol == "tcp";
-  });
-}
-
 double MsSince(MonoTime t, MonoTime now) {
   return std::chrono::duration<double, std::milli>(now - t).count();
 }
@@ -148,8 +142,8 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
     job->manual_rollback = req.manual_rollback;
     job->strategy = !req.strategy.empty()      ? req.strategy
                     : !job->ds.strategy.empty() ? job->ds.strategy
-                    : HasRoutes(spec)           ? "blue-green"
-                                                : "recreate";
+                    : config::ServedByProxy(req.project, name) ? "blue-green"
+                                                               : "recreate";
     job->release.service = name;
     job->release.version = req.version;
     job->release.spec_hash = engine::SpecHash(spec);
