@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -182,6 +184,62 @@ TEST(ContainerUpTest, ImageServiceHealthCheckedInsideGatesAHostServiceAndDownRem
       },
       20s);
   EXPECT_TRUE(gone) << storage.Podman({"ps", "-a"}).out;
+}
+
+// A daemon killed with SIGKILL cannot stop its containers: the one it ran keeps its name. The
+// next `up` must still start the service (the leftover is replaced), and `down` must leave
+// nothing behind.
+TEST(ContainerUpTest, AContainerLeftByAKilledDaemonIsReplacedAtTheNextUp) {
+  PodmanStorage storage;
+  std::string why = storage.Prepare();
+  if (!why.empty()) GTEST_SKIP() << "podman cannot run here: " << why;
+  CmdResult imported = storage.ImportBusyboxImage();
+  ASSERT_EQ(imported.rc, 0) << imported.out << imported.err;
+
+  const int web_port = FreePort();
+  Project p(R"(services:
+  web:
+    image: )" + std::string(kImage) + R"(
+    command: ["/bin/sh", "-c", "exec /bin/httpd -f -p 127.0.0.1:$$PORT -h /www"]
+    ports: ["127.0.0.1:)" + std::to_string(web_port) + R"(:80"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/www/index.html"]
+      interval: 10s
+      start_period: 30s
+      start_interval: 200ms
+)");
+  CmdResult up = p.Slipway({"up", "-d", "--wait"}, 120s, {storage.FlagsEnv()});
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  auto running = [&] {
+    CmdResult r = storage.Podman({"ps", "--format", "{{.Names}}"});
+    return r.rc == 0 && r.out.find("slipway-") != std::string::npos;
+  };
+  ASSERT_TRUE(running());
+
+  const pid_t daemon = p.DaemonPid();
+  ASSERT_TRUE(PidAlive(daemon));
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] { return !PidAlive(daemon); }, 10s));
+  // The daemon's `podman run` client may die with it; the container lives on under conmon.
+  ASSERT_TRUE(running()) << storage.Podman({"ps", "-a"}).out;
+
+  CmdResult again = p.Slipway({"up", "-d", "--wait"}, 120s, {storage.FlagsEnv()});
+  ASSERT_EQ(again.rc, 0) << again.out << again.err;
+  std::string body;
+  EXPECT_TRUE(WaitFor([&] { return HttpGet(web_port, "/index.html", &body) == 200; }, 10s));
+  EXPECT_EQ(body, "served from the container\n");
+  CmdResult names = storage.Podman({"ps", "-a", "--format", "{{.Names}}"});
+  EXPECT_EQ(std::count(names.out.begin(), names.out.end(), '\n'), 1) << names.out;
+
+  CmdResult down = p.Slipway({"down"}, 60s);
+  EXPECT_EQ(down.rc, 0) << down.out << down.err;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        CmdResult r = storage.Podman({"ps", "-a", "--format", "{{.Names}}"});
+        return r.rc == 0 && r.out.find("slipway-") == std::string::npos;
+      },
+      20s))
+      << storage.Podman({"ps", "-a"}).out;
 }
 
 }  // namespace

@@ -126,6 +126,10 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
   a.insert(a.end(), {"run", "--rm", "--init", "--name", ContainerName(project, service.name, index, set),
                      "--network=host"});
   if (is_podman()) {
+    // --replace: a container of this name can only be one a previous daemon of this project
+    // left running when it was killed (one daemon per project holds the state lock); without
+    // it the name clashes and the service cannot start again.
+    a.push_back("--replace");
     // Recipe for these machines: crun fails under hybrid cgroups, and root lacks
     // CAP_SYS_RESOURCE for the default limits.
     a.insert(a.end(), {"--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",

@@ -3,16 +3,18 @@
 //
 // Detect() picks the first of podman/docker whose `<bin> info` answers (exit 0) within the
 // timeout. BuildRunSpec() gives the ProcessSpec of
-//   <bin> [global flags] run --rm --init --name slipway-<project>-<service>-<index>
+//   <bin> [global flags] run --rm --init --name slipway-<project>-<service>[-<set>]-<index>
 //         --network=host
-//         [--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
+//         [--replace --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
 //         [--user U] [--label k=v ...] -e K=V ... [--entrypoint E] <image> [args...]
 // (the recipe flags podman needs on these machines). --init puts a tiny init (catatonit/tini)
 // at PID 1: a plain server as PID 1 ignores SIGTERM, so the client's forwarded stop signal
 // would do nothing, and the SIGKILL after the grace period kills only the client and leaves the
-// container running. No --replace: names are per (project, service, index), and a deploy's
-// second instance set reuses indexes, so replacing would kill the live container (a leftover
-// of the same name makes `run` fail instead; RemoveSync/RemoveAsync clear it). Global flags
+// container running. Names are per (project, service, instance set, index), so no two live
+// containers of one daemon share a name, and one daemon per project holds the state lock: a
+// container of the same name can only be one a killed daemon left running. Podman's --replace
+// removes it; docker has no such flag, so there a leftover makes `run` fail until it is removed
+// (RemoveSync/RemoveAsync, or `docker rm -f`). Global flags
 // (e.g. podman's --root, --runroot, --tmpdir for a private storage) go before the subcommand
 // on every command (run, exec, rm, info).
 //

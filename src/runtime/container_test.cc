@@ -165,6 +165,7 @@ TEST_F(ContainerTest, PodmanRunSpecCarriesTheRecipeFlags) {
                                    "--name",
                                    "slipway-shop-api-2",
                                    "--network=host",
+                                   "--replace",
                                    "--runtime",
                                    "runc",
                                    "--ulimit",
