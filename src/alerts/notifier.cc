@@ -98,7 +98,7 @@ Result<std::unique_ptr<Notifier>> Notifier::Create(const config::NotificationSet
       req.body = d.body;
       req.headers.emplace_back("Content-Type", "application/json");
       req.headers.emplace_back("User-Agent", "slipway");
-      http::FetchAsync(loop, ep, req, Duration(10'000), [done](Result<http::ClientResponse> r) {
+      http::FetchAsync(loop, ep, req, d.timeout, [done](Result<http::ClientResponse> r) {
         if (!r.ok()) return done(r.status());
         if (r->status / 100 != 2) {
           return done(Unavailable(fmt::format("HTTP {}: {}", r->status, r->body.substr(0, 200))));
@@ -377,7 +377,7 @@ void Notifier::Enqueue(Receiver& r, std::string body, const std::string& path) {
     ++r.dropped;
     if (r.m_dropped) r.m_dropped->Add(0);
   }
-  r.queue.push_back({r.spec.name, url, std::move(body), 0, 0});
+  r.queue.push_back({r.spec.name, url, std::move(body), 0, 0, r.spec.timeout});
   if (r.m_queue) r.m_queue->Set(0, static_cast<int64_t>(r.queue.size()));
 }
 

@@ -46,6 +46,7 @@ struct Delivery {
   std::string body;
   int attempts = 0;
   int64_t next_ms = 0;
+  Duration timeout{10'000};  // the receiver's `timeout`: an attempt without an answer fails
 };
 
 class Notifier {

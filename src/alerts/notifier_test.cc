@@ -18,6 +18,8 @@ struct Sink {
   std::unique_ptr<http::HttpServer> server;
   int port = 0;
   int fail_first = 0;
+  bool hang = false;  // never answer: requests are held open
+  std::vector<http::ResponseWriter> held;
   std::vector<std::pair<std::string, json>> received;  // (target, body)
   int requests = 0;
 
@@ -29,6 +31,10 @@ struct Sink {
     auto s = http::HttpServer::Create(loop.get(), std::move(fd).value(),
                                       [this](const http::Request& r, http::ResponseWriter w) {
                                         ++requests;
+                                        if (hang) {
+                                          held.push_back(std::move(w));
+                                          return;
+                                        }
                                         if (requests <= fail_first) {
                                           w.Send(http::Response::Text(503, "down"));
                                           return;
@@ -182,6 +188,30 @@ TEST(Notifier, QueueIsBoundedWhileAReceiverIsDown) {
   EXPECT_GE(st["receivers"][1]["dropped"].get<int>(), 15);
   EXPECT_EQ(st["receivers"][1]["sent"], 0);
   EXPECT_EQ(st["groups"], 0);  // events are sent once and forgotten
+}
+
+// A receiver that accepts the connection but never answers fails each attempt after its own
+// `timeout` (200 ms here), not the built-in 10 s: the sink would hold it well past the 5 s
+// this test waits.
+TEST(Notifier, AReceiverThatNeverAnswersFailsAfterItsTimeout) {
+  Sink sink;
+  sink.hang = true;
+  ASSERT_NO_FATAL_FAILURE(sink.Start());
+  FakeClock clock;
+  Notifier::Options o;
+  o.clock = &clock;
+  o.loop = sink.loop.get();
+  config::NotificationSettings settings = Settings(sink.port);
+  for (auto& r : settings.receivers) r.timeout = Duration(200);
+  auto n = Notifier::Create(settings, o);
+  ASSERT_TRUE(n.ok());
+  (*n)->SendEvent({{"alertname", "Deploy"}, {"severity", "critical"}}, "deploy 1");
+  clock.AdvanceForTest(Duration(61'000));
+  (*n)->Tick();
+  EXPECT_TRUE(sink.RunUntil([&] { return (*n)->Status()["receivers"][1]["failed"].get<int>() > 0; }))
+      << (*n)->Status().dump();
+  EXPECT_GE(sink.requests, 1);
+  EXPECT_EQ((*n)->Status()["receivers"][1]["sent"], 0);
 }
 
 TEST(Notifier, EventsReadAsNewsInSlack) {
