@@ -2,15 +2,17 @@
 # bench/proxy.sh — throughput and latency of one upstream (tools/testapp) reached directly,
 # through Slipway's proxy, through nginx and through HAProxy, with wrk at 50 and 200
 # connections, all in one run. Prints a table and the ratios Slipway/nginx, Slipway/HAProxy.
-# Not a timed test. Usage (from the repo root, after building testapp and proxy_tests):
+# Not a timed test. Usage (from the repo root, after building slipway and testapp):
 #   bench/proxy.sh [BUILD_DIR]          (default: build)
 # Knobs (env): DURATION (s per run, 10), CONNS ("50 200"), LOAD_CPU (wrk, 0), UP_CPU
 # (testapp, 0), PROXY_CPU (the proxy under test, 1), ROUNDS (2: targets are run in
 # interleaved rounds and each keeps its best round, which damps noise from other load on a
 # shared machine), SYSCALLS=1 (also count syscalls per
 # request of each proxy with strace -c on a short run).
-# The Slipway proxy runs from the proxy_tests binary (ProxyBench.DISABLED_Serve) with one worker,
-# like nginx (worker_processes 1) and HAProxy (nbthread 1): one core each, same pinning.
+# Slipway is the real daemon: `slipway up` of a throwaway project whose one service is the
+# testapp, published through the proxy with `x-slipway.proxy.workers: 1`; nginx
+# (worker_processes 1) and HAProxy (nbthread 1) proxy to that same testapp instance. Each
+# proxy is pinned to one core (the daemon with all its threads), the same one for all three.
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -23,10 +25,12 @@ SYSCALLS=${SYSCALLS:-0}
 ROUNDS=${ROUNDS:-2}
 
 TESTAPP=$BUILD/testapp
-PROXY_TESTS=$BUILD/proxy_tests
-for b in "$TESTAPP" "$PROXY_TESTS"; do
-  [[ -x $b ]] || { echo "missing $b: build targets testapp and proxy_tests first" >&2; exit 2; }
+SLIPWAY=$BUILD/slipway
+for b in "$TESTAPP" "$SLIPWAY"; do
+  [[ -x $b ]] || { echo "missing $b: build targets slipway and testapp first" >&2; exit 2; }
 done
+TESTAPP=$(cd "$(dirname "$TESTAPP")" && pwd)/testapp
+SLIPWAY=$(cd "$(dirname "$SLIPWAY")" && pwd)/slipway
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -38,10 +42,17 @@ if ((${#need[@]})); then
 fi
 
 TMP=$(mktemp -d)
+PROJ=$TMP/project
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  local dpid
+  dpid=$(cat "$PROJ/.slipway/daemon.pid" 2>/dev/null || true)
+  if [[ -n $dpid ]] && kill -0 "$dpid" 2>/dev/null; then
+    (cd "$PROJ" && timeout 30 "$SLIPWAY" down >/dev/null 2>&1) || true
+    kill -0 "$dpid" 2>/dev/null && kill -9 "$dpid" 2>/dev/null || true
+  fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -59,9 +70,28 @@ wait_port() {
   return 1
 }
 
-UP=$(free_port)
-HOST=127.0.0.1 PORT=$UP THREADS=1 taskset -c "$UP_CPU" "$TESTAPP" >"$TMP/testapp.log" 2>&1 &
-PIDS+=($!)
+# --- Slipway: the daemon runs the testapp and proxies its published port, one worker.
+SW=$(free_port)
+mkdir -p "$PROJ"
+cat >"$PROJ/compose.yaml" <<EOF
+name: proxy-bench
+services:
+  app:
+    environment: {HOST: 127.0.0.1, THREADS: "1"}
+    ports: ["127.0.0.1:$SW:8080"]
+    healthcheck: {interval: 1s, start_interval: 50ms, start_period: 10s}
+    x-slipway:
+      command: ["$TESTAPP"]
+      healthcheck: {http: /health}
+x-slipway:
+  proxy: {workers: 1}
+EOF
+(cd "$PROJ" && "$SLIPWAY" up -d --wait >/dev/null)
+SLIPWAY_PID=$(cat "$PROJ/.slipway/daemon.pid")
+read -r UP UP_PID < <(cd "$PROJ" && "$SLIPWAY" ps --format json |
+  python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["port"], r["pid"])')
+taskset -a -pc "$PROXY_CPU" "$SLIPWAY_PID" >/dev/null
+taskset -a -pc "$UP_CPU" "$UP_PID" >/dev/null
 wait_port "$UP"
 
 # --- nginx: one worker, keep-alive to the upstream.
@@ -121,14 +151,6 @@ taskset -c "$PROXY_CPU" haproxy -f "$TMP/haproxy.cfg" -db >"$TMP/haproxy.log" 2>
 PIDS+=($!)
 HAPROXY_PID=$!
 
-# --- Slipway: one worker.
-SW=$(free_port)
-SLIPWAY_BENCH_PORT=$SW SLIPWAY_BENCH_UPSTREAMS=$UP SLIPWAY_BENCH_WORKERS=1 \
-  SLIPWAY_BENCH_SECONDS=100000 taskset -c "$PROXY_CPU" "$PROXY_TESTS" \
-  --gtest_also_run_disabled_tests --gtest_filter=ProxyBench.DISABLED_Serve >"$TMP/slipway.log" 2>&1 &
-PIDS+=($!)
-SLIPWAY_PID=$!
-
 wait_port "$NG"
 wait_port "$HA"
 wait_port "$SW"
@@ -159,7 +181,7 @@ run() {  # name port conns; keeps the round with the most req/s
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "kernel: $(uname -r); $(nginx -v 2>&1); $(haproxy -v | head -1)"
-echo "pinning: wrk -t1 on cpu $LOAD_CPU, testapp (1 thread) on cpu $UP_CPU, proxy under test on cpu $PROXY_CPU"
+echo "pinning: wrk -t1 on cpu $LOAD_CPU, testapp (1 thread) on cpu $UP_CPU, proxy under test on cpu $PROXY_CPU (slipway: the whole daemon)"
 echo "wrk: ${DURATION}s per run, connections: $CONNS"
 echo
 echo "rounds: $ROUNDS (best of each kept); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
