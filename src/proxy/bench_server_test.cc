@@ -2,8 +2,8 @@
 //   proxy_tests --gtest_also_run_disabled_tests --gtest_filter=ProxyBench.DISABLED_Serve
 // Environment: SLIPWAY_BENCH_PORT (listen port on 127.0.0.1), SLIPWAY_BENCH_UPSTREAMS
 // (comma-separated upstream ports), SLIPWAY_BENCH_WORKERS (default 1), SLIPWAY_BENCH_SECONDS
-// (how long to serve, default 60). Prints "ready" once listening. Kept in the test binary so
-// the bench needs no extra build target until the daemon serves published ports itself.
+// (how long to serve, default 60). Prints "ready" once listening. bench/proxy.sh measures the
+// daemon; this serves the proxy library alone, to compare the two in front of one upstream.
 #include <gtest/gtest.h>
 
 #include <chrono>
