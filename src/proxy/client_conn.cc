@@ -39,6 +39,9 @@ std::string_view CookieValue(std::string_view cookies, std::string_view name) {
 ClientConn::ClientConn(Worker* w, int fd, int slot, uint32_t peer_ipv4, telemetry::Gauge* active)
     : w_(w), fd_(fd), slot_(slot), peer_ipv4_(peer_ipv4), active_(active),
       parser_(w->options().limits) {
+  static_assert(sizeof peer_ip_ >= INET_ADDRSTRLEN);
+  peer_ip_[0] = '\0';
+  inet_ntop(AF_INET, &peer_ipv4_, peer_ip_, sizeof peer_ip_);  // not per request: it formats
   static thread_local uint64_t next_id = 1;
   id_ = next_id++;
   active_->Add(w_->index(), 1);
@@ -498,9 +501,7 @@ void ClientConn::StartExchange(std::string_view buf) {
                     "; Path=/; HttpOnly\r\n";
   ex.upgrade = !parser_.Upgrade().empty();
 
-  char ip[INET_ADDRSTRLEN] = "";
-  inet_ntop(AF_INET, &peer_ipv4_, ip, sizeof ip);
-  BuildUpstreamHead(route, ip);
+  BuildUpstreamHead(route, peer_ip_);
   std::string& head = w_->head_buf();
   if (Idempotent(ex.method) && ex.req_done && !ex.upgrade) ex.replay = head;
   ex.backend->health.active++;

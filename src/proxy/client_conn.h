@@ -83,6 +83,7 @@ class ClientConn {
   int fd_;
   int slot_;
   uint32_t peer_ipv4_;  // network order
+  char peer_ip_[16];    // peer_ipv4_ as dotted text (X-Forwarded-For), formatted once
   telemetry::Gauge* active_;
   uint64_t id_;
   Phase phase_ = Phase::kIdle;
