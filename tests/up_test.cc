@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -309,6 +310,33 @@ TEST(UpTest, ConfigRendersResolvedProject) {
   EXPECT_NE(r.out.find("\"fast\""), std::string::npos) << r.out;
   CmdResult names = p.Slipway({"config", "--services"});
   EXPECT_EQ(names.out, "api\n");
+}
+
+// Operators find the daemon by name: ps and top show "slipway" (not "exe", the name of the
+// /proc/self/exe link), and each proxy worker thread is "proxy-<index>".
+TEST(UpTest, DaemonAndProxyWorkerThreadsAreNamed) {
+  const int port = FreePort();
+  Project p("services:\n  api:\n    command: [\"sleep\", \"30\"]\n"
+            "    ports: [\"127.0.0.1:" + std::to_string(port) + ":8080\"]\n"
+            "x-slipway:\n  proxy: {workers: 2}\n");
+  CmdResult up = p.Slipway({"up", "-d"});
+  ASSERT_EQ(up.rc, 0) << up.err;
+  const pid_t pid = p.DaemonPid();
+  ASSERT_TRUE(PidAlive(pid));
+  auto comm = [](const std::filesystem::path& f) {
+    std::ifstream in(f);
+    std::string name;
+    std::getline(in, name);
+    return name;
+  };
+  const std::filesystem::path proc = "/proc/" + std::to_string(pid);
+  EXPECT_EQ(comm(proc / "comm"), "slipway");
+  std::set<std::string> threads;
+  for (const auto& t : std::filesystem::directory_iterator(proc / "task")) {
+    threads.insert(comm(t.path() / "comm"));
+  }
+  EXPECT_TRUE(threads.count("proxy-0") && threads.count("proxy-1"))
+      << ::testing::PrintToString(threads);
 }
 
 }  // namespace

@@ -59,7 +59,14 @@ Status CliContext::EnsureDaemon() {
   std::filesystem::create_directories(paths.logs(), ec);
   if (ec) return IoError(fmt::format("create {}: {}", paths.logs().string(), ec.message()));
 
-  std::vector<std::string> args = {"/proc/self/exe", "daemon", "--state-dir", paths.dir.string()};
+  // The daemon is this same binary, exec'd by its real path so that ps, top and the "port in use
+  // by ..." messages name it slipway, not "exe"; /proc/self/exe remains the fallback (the file
+  // was replaced or removed since this process started).
+  std::string self = "/proc/self/exe";
+  if (auto real = std::filesystem::read_symlink(self, ec); !ec && std::filesystem::exists(real, ec)) {
+    self = real.string();
+  }
+  std::vector<std::string> args = {self, "daemon", "--state-dir", paths.dir.string()};
   config::LoadOptions lo = LoadOptions();
   args.push_back("--project-directory");
   args.push_back(lo.working_dir.string());
@@ -100,7 +107,7 @@ Status CliContext::EnsureDaemon() {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execve("/proc/self/exe", argv.data(), envp.data());
+    execve(self.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   // Wait for it to answer; if it dies first, show why.

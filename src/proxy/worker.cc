@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -41,6 +42,8 @@ Worker::~Worker() {
 
 void Worker::Start() {
   thread_ = std::thread([this] {
+    // Named for top -H and perf: "proxy-<index>" (the kernel keeps 15 characters).
+    pthread_setname_np(pthread_self(), ("proxy-" + std::to_string(index_)).substr(0, 15).c_str());
     loop_->RunAfter(options_.tick, [this] { Sweep(); });
     loop_->Run();
     Shutdown();
