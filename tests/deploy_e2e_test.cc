@@ -277,6 +277,41 @@ TEST(DeployTest, RollingPausesOnFailureWhenAsked) {
   EXPECT_NE(rel[0]["reason"].get<std::string>().find("paused"), std::string::npos) << rel.dump();
 }
 
+// failure_action: continue goes on past failed instances, as compose's update_config defines
+// it: the deploy notes each failure it continued past and does not roll back. A release that
+// ends with no ready replica is still reported as failed (exit 1), not "succeeded".
+TEST(DeployTest, RollingContinuesPastFailuresWhenAsked) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: rolling
+        drain: 200ms
+        health_timeout: 3s
+        analysis: {min_requests: 10, window: 2s, interval: 100ms, health_failures: 2}
+)",
+                    "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
+                    "start-first, monitor: 200ms, failure_action: continue}\n"));
+  Up(p, port);
+  CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"}, 60s);
+  EXPECT_EQ(d.rc, 1) << d.out << d.err;
+  // Both batches failed and both were continued past: the update went through to the end.
+  size_t first = d.out.find("continuing (failure_action: continue)");
+  ASSERT_NE(first, std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("continuing (failure_action: continue)", first + 1), std::string::npos)
+      << d.out;
+  EXPECT_NE(d.out.find("rolling: 1 of 2 replaced"), std::string::npos) << d.out;
+  EXPECT_EQ(d.out.find("rolling back"), std::string::npos) << d.out;
+  EXPECT_NE(d.err.find("none of the 2 new replicas is ready"), std::string::npos) << d.err;
+  auto rel = Releases(p);
+  EXPECT_EQ(rel[0]["status"], "failed") << rel[0].dump();
+  EXPECT_EQ(rel[0]["numbers"]["failed_instances"], 2) << rel[0].dump();
+  int r2 = 0, r1 = 0;
+  for (const auto& row : p.Ps()) {
+    if (row.value("state", "") != "running") continue;
+    (row.value("release", 0) == 2 ? r2 : r1)++;
+  }
+  EXPECT_EQ(r2, 2);  // continued to the end: every replica replaced
+  EXPECT_EQ(r1, 0);
+}
+
 struct BadCase {
   const char* name;
   std::string env;

@@ -677,6 +677,23 @@ void Deployer::Succeed(std::shared_ptr<Job> job) {
   }
   if (job->analyzer) job->numbers["totals"] = job->analyzer->Totals();
   job->numbers["total_ms"] = MsSince(job->started, loop_->Now());
+  if (job->strategy == "rolling") {
+    // failure_action: continue replaces every replica whatever happens, as compose defines
+    // it; but a release none of whose replicas is ready is not a success, whatever the
+    // setting: say so (exit 1) rather than report a deploy that took the service down as done.
+    engine::GroupStatus ng = engine_->Group(job->service, job->new_set);
+    if (ng.instances > 0 && ng.ready == 0) {
+      const std::string reason = fmt::format(
+          "none of the {} new replicas is ready (failure_action: {}); nothing was rolled back",
+          ng.instances, job->spec.update_config.failure_action);
+      Note(*job, reason);
+      Finish(job,
+             Aborted(fmt::format("{}: release {} finished with {}", job->service,
+                                 job->release.number, reason)),
+             kFailed, reason);
+      return;
+    }
+  }
   if (job->ds.post_hook.empty()) {
     Finish(job, Status::OK(), kSucceeded, "");
     return;
