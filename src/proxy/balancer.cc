@@ -13,6 +13,12 @@ bool Balancer::SetAvailable(size_t s, MonoTime now, const BackendHealth* avoid) 
   return false;
 }
 
+bool Balancer::AnyInRotation() const {
+  for (const Set& set : sets_)
+    if (!set.draining && set.weight > 0 && !set.backends.empty()) return true;
+  return false;
+}
+
 int Balancer::PickInSet(size_t s, MonoTime now, const BackendHealth* avoid, bool strict_avoid) {
   const Set& set = sets_[s];
   const size_t n = set.backends.size();
@@ -60,6 +66,11 @@ Balancer::Pick Balancer::Select(MonoTime now, int prefer_set, const BackendHealt
       if (b >= 0) return Pick{best, b};
     }
   }
+  // Every backend in rotation is marked down (panic): the marks are this worker's alone and
+  // may be stale (a service that was still starting when a request came, a restart), so
+  // trying one beats answering 503 until they expire. Marks are ignored for this pick.
+  constexpr MonoTime kPanic = MonoTime::max();  // no down_until is later: all count as up
+  if (now != kPanic && AnyInRotation()) return Select(kPanic, prefer_set, avoid);
   return Pick{};
 }
 

@@ -3,7 +3,9 @@
 // Across instance sets: smooth weighted round-robin (the nginx algorithm), so a 90/10 split
 // is exact over every 10 picks, not just on average. Within a set: round-robin or least
 // connections. Backends marked down (passive health) and draining or zero-weight sets are
-// skipped; a set with no backend up gives its share to the others.
+// skipped; a set with no backend up gives its share to the others. When every backend in
+// rotation is marked down, the marks are ignored for the pick (panic mode, as Envoy's panic
+// threshold at its extreme): they are one worker's guesses, and a 503 is certain.
 //
 // One Balancer per route per worker thread: it is mutable and unsynchronised, and only its
 // worker may call it. BackendHealth objects are owned by the worker and outlive it.
@@ -47,6 +49,8 @@ class Balancer {
  private:
   int PickInSet(size_t s, MonoTime now, const BackendHealth* avoid, bool strict_avoid);
   bool SetAvailable(size_t s, MonoTime now, const BackendHealth* avoid) const;
+  // Some non-draining, weighted set has a backend (up or not).
+  bool AnyInRotation() const;
 
   std::vector<Set> sets_;
   BalancePolicy policy_;

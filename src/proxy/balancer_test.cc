@@ -28,8 +28,33 @@ TEST(BalancerTest, SkipsDrainingZeroWeightAndDown) {
   MonoTime now = MonoTime(std::chrono::seconds(100));
   for (int i = 0; i < 10; ++i) EXPECT_EQ(bal.Select(now).set, 2);
   c.down_until = now + std::chrono::seconds(1);
-  EXPECT_FALSE(bal.Select(now).ok());
-  EXPECT_TRUE(bal.Select(now + std::chrono::seconds(2)).ok());
+  // c is the only backend in rotation: marked down, it is still chosen (panic), never the
+  // draining or zero-weight sets.
+  EXPECT_EQ(bal.Select(now).set, 2);
+  EXPECT_EQ(bal.Select(now + std::chrono::seconds(2)).set, 2);
+  Balancer none({{50, true, {&a}}, {0, false, {&b}}}, BalancePolicy::kRoundRobin);
+  EXPECT_FALSE(none.Select(now).ok());
+  Balancer empty({{100, false, {}}}, BalancePolicy::kRoundRobin);
+  EXPECT_FALSE(empty.Select(now).ok());
+}
+
+// Passive marks steer traffic to the backends still up; only when every backend is marked
+// are the marks ignored, so one worker's stale marks never turn into a run of 503s.
+TEST(BalancerTest, PanicWhenEveryBackendIsMarkedDown) {
+  BackendHealth a, b;
+  Balancer bal({{100, false, {&a, &b}}}, BalancePolicy::kRoundRobin);
+  const MonoTime now = MonoTime(std::chrono::seconds(100));
+  a.down_until = now + std::chrono::seconds(2);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(bal.Select(now).backend, 1);
+  b.down_until = now + std::chrono::seconds(2);
+  std::map<int, int> seen;
+  for (int i = 0; i < 6; ++i) seen[bal.Select(now).backend]++;
+  EXPECT_EQ(seen[0], 3);
+  EXPECT_EQ(seen[1], 3);
+  // A retry avoiding `a` still goes to `b`, marked or not.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(bal.Select(now, -1, &a).backend, 1);
+  Balancer lc({{100, false, {&a, &b}}}, BalancePolicy::kLeastConnections);
+  EXPECT_TRUE(lc.Select(now).ok());
 }
 
 TEST(BalancerTest, RoundRobinWithinSetAndAvoid) {
