@@ -251,6 +251,30 @@ std::optional<uint32_t> DefaultBucketHash(const Scope& s) {
   return FractionalHash(bucket_by);
 }
 
+// One `fractional` entry, [variant] or [variant, weight]: the variant a string, number, bool or
+// null, the weight an integer (an integral float counts); false when malformed (the operator
+// then yields null). The compile-time plan and the per-call path both read entries here.
+bool ReadFractionalEntry(const Json& e, int64_t* weight) {
+  if (!e.is_array() || e.empty() || e.size() > 2) return false;
+  const Json& variant = e[0];
+  if (!(variant.is_string() || variant.is_number() || variant.is_boolean() || variant.is_null())) {
+    return false;
+  }
+  *weight = 1;
+  if (e.size() == 1) return true;
+  const Json& wj = e[1];
+  if (wj.is_number_integer()) {
+    *weight = wj.get<int64_t>();
+    return true;
+  }
+  if (wj.is_number_float() && std::trunc(wj.get<double>()) == wj.get<double>() &&
+      std::fabs(wj.get<double>()) < 9e15) {
+    *weight = static_cast<int64_t>(wj.get<double>());
+    return true;
+  }
+  return false;
+}
+
 // The bucket-by value and weighted entries of `fractional`, already evaluated.
 Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
   if (args.empty()) return Value();
@@ -282,25 +306,7 @@ Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
     weights = heap_w.data();
   }
   for (size_t i = 0; i < n; ++i) {
-    const Json& e = vals[first + i].get();
-    if (!e.is_array() || e.empty() || e.size() > 2) return Value();
-    const Json& variant = e[0];
-    if (!(variant.is_string() || variant.is_number() || variant.is_boolean() || variant.is_null())) {
-      return Value();
-    }
-    int64_t w = 1;
-    if (e.size() == 2) {
-      const Json& wj = e[1];
-      if (wj.is_number_integer()) {
-        w = wj.get<int64_t>();
-      } else if (wj.is_number_float() && std::trunc(wj.get<double>()) == wj.get<double>() &&
-                 std::fabs(wj.get<double>()) < 9e15) {
-        w = static_cast<int64_t>(wj.get<double>());
-      } else {
-        return Value();
-      }
-    }
-    weights[i] = w;
+    if (!ReadFractionalEntry(vals[first + i].get(), &weights[i])) return Value();
   }
   auto idx = FractionalBucket(FractionalHash(bucket_by), std::span<const int64_t>(weights, n));
   if (!idx) return Value();
@@ -323,27 +329,10 @@ FractionalPlan PlanFractional(const std::vector<ExprPtr>& args, size_t first) {
   if (first >= args.size()) return plan;
   for (size_t i = first; i < args.size(); ++i) {
     const Json* lit = args[i]->AsLiteral();
-    if (lit == nullptr) return plan;
-    const Json& e = *lit;
-    if (!e.is_array() || e.empty() || e.size() > 2) return plan;
-    const Json& variant = e[0];
-    if (!(variant.is_string() || variant.is_number() || variant.is_boolean() || variant.is_null())) {
-      return plan;
-    }
-    int64_t w = 1;
-    if (e.size() == 2) {
-      const Json& wj = e[1];
-      if (wj.is_number_integer()) {
-        w = wj.get<int64_t>();
-      } else if (wj.is_number_float() && std::trunc(wj.get<double>()) == wj.get<double>() &&
-                 std::fabs(wj.get<double>()) < 9e15) {
-        w = static_cast<int64_t>(wj.get<double>());
-      } else {
-        return plan;
-      }
-    }
+    int64_t w;
+    if (lit == nullptr || !ReadFractionalEntry(*lit, &w)) return plan;
     plan.weights.push_back(w);
-    plan.variants.push_back(&variant);
+    plan.variants.push_back(&(*lit)[0]);
   }
   plan.valid = true;
   plan.table = FractionalTable(plan.weights);
