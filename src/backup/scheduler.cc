@@ -1,18 +1,11 @@
 #include "backup/scheduler.h"
 
-#include <ctime>
+#include "base/clock.h"
 
 namespace slipway::backup {
 namespace {
 
-std::string Utc(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
-}
+std::string Utc(int64_t ms) { return FormatUtc(ms, "%Y-%m-%d %H:%M UTC"); }
 
 }  // namespace
 

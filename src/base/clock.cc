@@ -1,5 +1,7 @@
 #include "base/clock.h"
 
+#include <ctime>
+
 namespace slipway {
 namespace {
 
@@ -18,6 +20,15 @@ class RealClock final : public Clock {
 Clock* Clock::Real() {
   static RealClock* clock = new RealClock();  // leaked on purpose: outlives every user
   return clock;
+}
+
+std::string FormatUtc(int64_t unix_ms, const char* strftime_format) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, strftime_format, &tm);
+  return std::string(buf, n);
 }
 
 }  // namespace slipway

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace slipway {
 
@@ -24,6 +25,9 @@ class Clock {
   // The process-wide real clock. Never null, never destroyed.
   static Clock* Real();
 };
+
+// Unix milliseconds as UTC text in a strftime format ("%Y-%m-%d %H:%M:%SZ"), for people.
+std::string FormatUtc(int64_t unix_ms, const char* strftime_format);
 
 class FakeClock final : public Clock {
  public:

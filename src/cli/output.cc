@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <ctime>
 
 #include <fmt/format.h>
+
+#include "base/clock.h"
 
 namespace slipway::cli {
 
@@ -52,15 +53,6 @@ std::string HumanDuration(double seconds) {
   return fmt::format("{}d{}h", s / 86400, (s % 86400) / 3600);
 }
 
-
-std::string Utc(int64_t ms) {
-  if (ms <= 0) return "-";
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
+std::string Utc(int64_t ms) { return ms <= 0 ? "-" : FormatUtc(ms, "%Y-%m-%d %H:%M:%SZ"); }
 
 }  // namespace slipway::cli

@@ -7,14 +7,16 @@ namespace {
 constexpr std::string_view kTargetingKey = "targetingKey";
 }  // namespace
 
-ContextView::ContextView(const Json& context) : json_(&context) {}
-
-const Json* ContextView::Find(std::string_view key) const {
-  if (!json_->is_object()) return nullptr;
-  const auto& obj = json_->get_ref<const Json::object_t&>();
+const Json* FindMember(const Json& object, std::string_view key) {
+  if (!object.is_object()) return nullptr;
+  const auto& obj = object.get_ref<const Json::object_t&>();
   auto it = obj.find(KeyProbe{key});
   return it == obj.end() ? nullptr : &it->second;
 }
+
+ContextView::ContextView(const Json& context) : json_(&context) {}
+
+const Json* ContextView::Find(std::string_view key) const { return FindMember(*json_, key); }
 
 const Json* ContextView::targeting_key() const {
   if (!tk_known_) {

@@ -19,6 +19,10 @@
 
 namespace slipway::flags {
 
+// The member `key` of a JSON object, or nullptr; searched with KeyProbe's inline compares.
+// Every lookup of a context attribute goes through here.
+const Json* FindMember(const Json& object, std::string_view key);
+
 class ContextView {
  public:
   // A context that is not an object (JsonLogic allows any data) has no members.

@@ -271,19 +271,20 @@ Evaluation Flag::NoValue(Reason reason) const {
   return e;
 }
 
-Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
+Evaluation Flag::Untargeted() const {
+  // Disabled: no value, as flagd does: the caller's code default applies, so turning a flag
+  // off hands control back to the application whatever the default variant says.
   if (!enabled_) return NoValue(Reason::kDisabled);
-  if (!targeting_) return WithDefault(default_entry_ ? Reason::kStatic : Reason::kDefault);
-  return Evaluate(ContextView(context.is_object() ? context : kEmptyObject), now_s);
+  return WithDefault(default_entry_ ? Reason::kStatic : Reason::kDefault);
+}
+
+Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
+  if (!enabled_ || !targeting_) return Untargeted();  // no view for the common static flag
+  return Evaluate(ContextView(context), now_s);
 }
 
 Evaluation Flag::Evaluate(const ContextView& context, int64_t now_s) const {
-  if (!enabled_) {
-    // No value, as flagd does: the caller's code default applies, so turning a flag off hands
-    // control back to the application whatever the default variant says.
-    return NoValue(Reason::kDisabled);
-  }
-  if (!targeting_) return WithDefault(default_entry_ ? Reason::kStatic : Reason::kDefault);
+  if (!enabled_ || !targeting_) return Untargeted();
   EvalEnv env{&key_json_, now_s};
   Value result = context.is_object()
                      ? EvaluateLogic(*targeting_, context, env)

@@ -93,6 +93,8 @@ class Flag {
     std::string name_json;
     std::string value_json;
   };
+  // A disabled flag or one without targeting: DISABLED, STATIC or DEFAULT.
+  Evaluation Untargeted() const;
   Evaluation WithEntry(const VariantEntry& v, Reason reason) const;
   Evaluation WithVariant(std::string_view name, Reason reason) const;
   // Builds literal_index_ from the string constants of the compiled targeting.

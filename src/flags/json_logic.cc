@@ -115,11 +115,9 @@ bool ParseIndex(const std::string& s, size_t* out) {
   return true;
 }
 
+// One path segment: an object member, or an array index.
 const Json* Step(const Json* cur, const std::string& seg) {
-  if (cur->is_object()) {
-    auto it = cur->find(seg);
-    return it == cur->end() ? nullptr : &*it;
-  }
+  if (cur->is_object()) return FindMember(*cur, seg);
   if (cur->is_array()) {
     size_t i;
     if (!ParseIndex(seg, &i) || i >= cur->size()) return nullptr;
@@ -131,12 +129,6 @@ const Json* Step(const Json* cur, const std::string& seg) {
 // Resolves a pre-split path against a scope; `$flagd.*` is answered from the environment.
 // `flagd` says whether path[0] is "$flagd" (known at compile time for literal paths).
 Value Resolve(const Scope& s, const std::vector<std::string>& path, bool flagd) {
-  if (path.size() == 1 && !flagd && s.data->is_object()) {
-    // The common case, one key of an object: a tree search with inline key compares.
-    const auto& obj = s.data->get_ref<const Json::object_t&>();
-    auto it = obj.find(KeyProbe{path[0]});
-    return it == obj.end() ? Value() : Value::Ref(&it->second);
-  }
   if (s.top && flagd) {
     if (path.size() == 1) {
       return Value(Json{{"flagKey", s.env->flag_key ? *s.env->flag_key : kNull},
@@ -202,15 +194,12 @@ class KeyVarExpr final : public Expr {
  public:
   explicit KeyVarExpr(std::string key) : key_(std::move(key)) {}
   Value Eval(const Scope& s) const override {
-    if (!s.data->is_object()) return Resolve(s, path_, false);  // an array index, or nothing
-    const auto& obj = s.data->get_ref<const Json::object_t&>();
-    auto it = obj.find(KeyProbe{key_});
-    return it == obj.end() ? Value() : Value::Ref(&it->second);
+    const Json* v = Step(s.data, key_);
+    return v ? Value::Ref(v) : Value();
   }
 
  private:
   std::string key_;
-  std::vector<std::string> path_{key_};
 };
 
 // Appends flag key + targeting key, the default bucketing value; false when there is none.
@@ -319,7 +308,6 @@ Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
 // checked once at compile time exactly as Fractional() checks them per call.
 struct FractionalPlan {
   bool valid = false;                  // false: the entries are malformed, the result is null
-  std::vector<int64_t> weights;
   FractionalTable table;               // the weights summed, for the per-call choice
   std::vector<const Json*> variants;   // entry[0] of each entry, inside the literal nodes
 };
@@ -327,15 +315,16 @@ struct FractionalPlan {
 FractionalPlan PlanFractional(const std::vector<ExprPtr>& args, size_t first) {
   FractionalPlan plan;
   if (first >= args.size()) return plan;
+  std::vector<int64_t> weights;
   for (size_t i = first; i < args.size(); ++i) {
     const Json* lit = args[i]->AsLiteral();
     int64_t w;
     if (lit == nullptr || !ReadFractionalEntry(*lit, &w)) return plan;
-    plan.weights.push_back(w);
+    weights.push_back(w);
     plan.variants.push_back(&(*lit)[0]);
   }
   plan.valid = true;
-  plan.table = FractionalTable(plan.weights);
+  plan.table = FractionalTable(weights);
   return plan;
 }
 
