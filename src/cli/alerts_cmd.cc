@@ -138,12 +138,6 @@ int RunStatus(CliContext& ctx, const std::string& format) {
 }  // namespace
 
 void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
-  // A global flag (the app falls through): `slipway up --log-format json` starts the daemon
-  // with JSON logs. Registered here with the rest of the operations surface.
-  app.add_option("--log-format", ctx.log_format,
-                 "Log format of a daemon this command starts: text or json "
-                 "(default: $SLIPWAY_LOG_FORMAT, else text)")
-      ->check(CLI::IsMember({"text", "json"}));
   auto format = std::make_shared<std::string>("table");
   auto* alerts = app.add_subcommand("alerts", "Firing and pending alerts, recent history");
   alerts->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));

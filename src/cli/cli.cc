@@ -32,6 +32,11 @@ int Main(int argc, char** argv) {
   app.add_option("--profile", ctx.profiles, "Enable a profile (repeatable)");
   app.add_option("--project-directory", ctx.project_directory,
                  "Folder to look for the compose file in (default: the current one)");
+  // `slipway up --log-format json` starts the daemon with JSON logs.
+  app.add_option("--log-format", ctx.log_format,
+                 "Log format of a daemon this command starts: text or json "
+                 "(default: $SLIPWAY_LOG_FORMAT, else text)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   int rc = 0;
   AddProjectCommands(app, ctx, &rc);
