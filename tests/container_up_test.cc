@@ -186,6 +186,27 @@ TEST(ContainerUpTest, ImageServiceHealthCheckedInsideGatesAHostServiceAndDownRem
   EXPECT_TRUE(gone) << storage.Podman({"ps", "-a"}).out;
 }
 
+// A malformed SLIPWAY_CONTAINER_FLAGS is bad input: `up` refuses with one line naming the
+// variable and exit code 2, before any service (here a host one listed first) starts. Needs no
+// container engine: the value is parsed before one is asked.
+TEST(ContainerUpTest, AnUnclosedQuoteInTheEngineFlagsIsRefusedBeforeAnythingStarts) {
+  Project p(R"(services:
+  app:
+    command: ["sh", "-c", "echo app up; exec sleep 60"]
+  web:
+    image: docker.io/library/busybox:1
+    command: ["sleep", "60"]
+    depends_on: [app]
+)");
+  CmdResult up = p.Slipway({"up", "-d", "--wait"}, 60s,
+                           {"SLIPWAY_CONTAINER_FLAGS=--root '/tmp/never closed"});
+  EXPECT_EQ(up.rc, 2) << up.out << up.err;
+  EXPECT_NE(up.err.find("SLIPWAY_CONTAINER_FLAGS"), std::string::npos) << up.err;
+  EXPECT_NE(up.err.find("quote"), std::string::npos) << up.err;
+  EXPECT_EQ(std::count(up.err.begin(), up.err.end(), '\n'), 1) << up.err;
+  EXPECT_EQ(EventIndex(p.Events(), "app", "started"), -1) << p.Events().dump();
+}
+
 // A daemon killed with SIGKILL cannot stop its containers: the one it ran keeps its name. The
 // next `up` must still start the service (the leftover is replaced), and `down` must leave
 // nothing behind.

@@ -128,6 +128,8 @@ Status Engine::CheckStartable(const std::vector<std::string>& order) {
                                         : Result<runtime::ContainerEngine>(
                                               NotFound("no container engine configured"));
       if (!container_->ok()) {
+        // A malformed $SLIPWAY_CONTAINER_FLAGS is the user's input: say so, exit 2.
+        if (container_->status().code() == StatusCode::kInvalidInput) return container_->status();
         return FailedPrecondition(fmt::format(
             "service {} runs image \"{}\", which needs podman or docker, and none answers ({}); "
             "give it x-slipway.command to run on the host, or start a container engine",

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 
+#include <fmt/format.h>
+
+#include "config/shell_words.h"
 #include "net/socket.h"
 
 namespace slipway::runtime {
@@ -42,21 +46,19 @@ bool ContainerEngine::is_podman() const {
 
 Result<ContainerEngine> ContainerEngine::Detect(Duration timeout) {
   const char* flags = std::getenv(kFlagsEnv);
-  return Detect({"podman", "docker"}, SplitFlags(flags ? flags : ""), timeout);
+  ASSIGN_OR_RETURN(std::vector<std::string> global_flags, SplitFlags(flags ? flags : ""));
+  return Detect({"podman", "docker"}, std::move(global_flags), timeout);
 }
 
-std::vector<std::string> ContainerEngine::SplitFlags(std::string_view value) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < value.size()) {
-    size_t start = value.find_first_not_of(" \t\r\n", i);
-    if (start == std::string_view::npos) break;
-    size_t end = value.find_first_of(" \t\r\n", start);
-    if (end == std::string_view::npos) end = value.size();
-    out.emplace_back(value.substr(start, end - start));
-    i = end;
+Result<std::vector<std::string>> ContainerEngine::SplitFlags(std::string_view value) {
+  std::optional<std::vector<std::string>> words = config::SplitShellWords(value);
+  if (!words) {
+    return InvalidInput(fmt::format(
+        "{}: a quote is not closed or the value ends in a lone backslash; expected shell words, "
+        "e.g. --root \"/srv/my root\" --runroot /run/x",
+        kFlagsEnv));
   }
-  return out;
+  return std::move(*words);
 }
 
 Result<ContainerEngine> ContainerEngine::Detect(const std::vector<std::string>& candidates,

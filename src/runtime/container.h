@@ -19,8 +19,9 @@
 // on every command (run, exec, rm, info).
 //
 // The daemon's global flags come from the environment variable SLIPWAY_CONTAINER_FLAGS
-// (kFlagsEnv), split on whitespace (no quoting), read by the no-candidates Detect():
-//   SLIPWAY_CONTAINER_FLAGS="--root /x/root --runroot /x/run --tmpdir /x/tmp" slipway up -d
+// (kFlagsEnv), split into words as a shell would (quotes and backslashes, no expansion), read by
+// the no-candidates Detect():
+//   SLIPWAY_CONTAINER_FLAGS="--root '/x y/root' --runroot /x/run --tmpdir /x/tmp" slipway up -d
 // The daemon inherits the environment of the `slipway up` that started it.
 //
 // Health probes of container services (CMD / CMD-SHELL) run inside the container through
@@ -63,8 +64,9 @@ class ContainerEngine {
   bool is_podman() const;
   const std::vector<std::string>& global_flags() const { return global_flags_; }
 
-  // `value` split on spaces/tabs/newlines; empty words dropped.
-  static std::vector<std::string> SplitFlags(std::string_view value);
+  // `value` split into shell words (config/shell_words.h); InvalidInput naming kFlagsEnv when
+  // a quote is not closed.
+  static Result<std::vector<std::string>> SplitFlags(std::string_view value);
 
   // `set` is the instance set of a deploy ("r3"; "" for the one `up` starts): two releases of
   // a service run side by side during a deploy and must not share container names.

@@ -195,9 +195,16 @@ TEST_F(ContainerTest, PodmanRunSpecCarriesTheRecipeFlags) {
 }
 
 TEST_F(ContainerTest, GlobalFlagsComeFromTheEnvironment) {
-  EXPECT_EQ(ContainerEngine::SplitFlags("  --root /a\t--runroot  /b\n"),
+  EXPECT_EQ(*ContainerEngine::SplitFlags("  --root /a\t--runroot  /b\n"),
             (std::vector<std::string>{"--root", "/a", "--runroot", "/b"}));
-  EXPECT_TRUE(ContainerEngine::SplitFlags(" \t").empty());
+  EXPECT_TRUE(ContainerEngine::SplitFlags(" \t")->empty());
+  // Quotes keep a path with blanks in one word, as in a shell.
+  EXPECT_EQ(*ContainerEngine::SplitFlags("--root '/srv/my root' --tmpdir \"/t x\""),
+            (std::vector<std::string>{"--root", "/srv/my root", "--tmpdir", "/t x"}));
+  auto unclosed = ContainerEngine::SplitFlags("--root '/srv/my root");
+  ASSERT_FALSE(unclosed.ok());
+  EXPECT_EQ(unclosed.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(unclosed.status().message().find("SLIPWAY_CONTAINER_FLAGS"), std::string::npos);
 
   // Detect() without candidates reads SLIPWAY_CONTAINER_FLAGS and passes them to `info`: a fake
   // podman first in PATH answers only when it sees them.
