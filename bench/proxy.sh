@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/proxy.sh — throughput and latency of one upstream (tools/testapp) reached directly,
 # through Slipway's proxy, through nginx and through HAProxy, with wrk at 50 and 200
-# connections, all in one run. Prints a table and the ratios Slipway/nginx, Slipway/HAProxy.
+# connections, all in one run. Prints a table and the ratios Slipway/nginx, Slipway/HAProxy,
+# of throughput and of CPU time per request (each proxy's own, from /proc/<pid>/task/*/schedstat
+# over the wrk run: the daemon with all its threads, nginx's worker, HAProxy's process).
 # Not a timed test. Usage (from the repo root, after building slipway and testapp):
 #   bench/proxy.sh [BUILD_DIR]          (default: build)
 # Knobs (env): DURATION (s per run, 10), CONNS ("50 200"), LOAD_CPU (wrk, 0), UP_CPU
@@ -154,6 +156,8 @@ HAPROXY_PID=$!
 wait_port "$NG"
 wait_port "$HA"
 wait_port "$SW"
+NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
+[[ -n $NGINX_WORKER ]] || { echo "nginx has no worker process" >&2; exit 1; }
 
 # Latency from wrk's "--latency" block, in ms.
 to_ms() {
@@ -163,15 +167,34 @@ to_ms() {
     else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
     else printf "%s", v }'
 }
-declare -A RPS P50 P99
-run() {  # name port conns; keeps the round with the most req/s
-  local out rps
-  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$3" -d"${DURATION}s" --latency "http://127.0.0.1:$2/")
+# CPU time (ns) the processes have used so far, all their threads: schedstat's first field.
+cpu_ns() {
+  local pid total=0 t
+  for pid in "$@"; do
+    for t in /proc/"$pid"/task/*/schedstat; do
+      total=$((total + $(cut -d' ' -f1 "$t")))
+    done
+  done
+  echo "$total"
+}
+declare -A RPS P50 P99 CPU_US
+run() {  # name port conns pids...; keeps the round with the most req/s
+  local out rps before after reqs
+  local name=$1 port=$2 conns=$3
+  shift 3
+  before=$(cpu_ns "$@")
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+  after=$(cpu_ns "$@")
+  set -- "$name" "$port" "$conns"
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   if [[ -n ${RPS[$1,$3]:-} ]] && awk -v a="$rps" -v b="${RPS[$1,$3]}" 'BEGIN {exit !(a <= b)}'; then
     return 0
   fi
   RPS[$1,$3]=$rps
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  # The proxy's own CPU per request (µs): what it costs, apart from how it interleaves with the
+  # saturated upstream. For "direct" it is the upstream's.
+  CPU_US[$1,$3]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
   P50[$1,$3]=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
   P99[$1,$3]=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
@@ -187,17 +210,20 @@ echo
 echo "rounds: $ROUNDS (best of each kept); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$ROUNDS"); do
   for c in $CONNS; do
-    for t in direct:$UP slipway:$SW nginx:$NG haproxy:$HA; do
-      run "${t%%:*}" "${t##*:}" "$c"
+    for t in "direct:$UP:$UP_PID" "slipway:$SW:$SLIPWAY_PID" "nginx:$NG:$NGINX_WORKER" \
+      "haproxy:$HA:$HAPROXY_PID"; do
+      IFS=: read -r name port pid <<<"$t"
+      run "$name" "$port" "$c" "$pid"
       sleep 1
     done
   done
 done
 
-printf '%-8s %6s %12s %10s %10s\n' target conns req/s p50_ms p99_ms
+printf '%-8s %6s %12s %10s %10s %12s\n' target conns req/s p50_ms p99_ms cpu_us/req
 for c in $CONNS; do
   for t in direct slipway nginx haproxy; do
-    printf '%-8s %6s %12s %10s %10s\n' "$t" "$c" "${RPS[$t,$c]}" "${P50[$t,$c]}" "${P99[$t,$c]}"
+    printf '%-8s %6s %12s %10s %10s %12s\n' "$t" "$c" "${RPS[$t,$c]}" "${P50[$t,$c]}" \
+      "${P99[$t,$c]}" "${CPU_US[$t,$c]}"
   done
 done
 echo
@@ -208,6 +234,10 @@ for c in $CONNS; do
       best = n > h ? n : h; bp = n > h ? np : hp
       printf "c=%s: slipway/nginx %.2fx, slipway/haproxy %.2fx, slipway/best %.2fx, slipway/direct %.2f; p99 slipway %.3f ms vs best %.3f ms\n",
         c, s / n, s / h, s / best, s / d, sp, bp }'
+  awk -v c="$c" -v s="${CPU_US[slipway,$c]}" -v n="${CPU_US[nginx,$c]}" \
+    -v h="${CPU_US[haproxy,$c]}" 'BEGIN {
+      printf "c=%s: CPU per request, nginx/slipway %.2fx, haproxy/slipway %.2fx (higher: slipway cheaper)\n",
+        c, n / s, h / s }'
 done
 
 if [[ $SYSCALLS == 1 ]]; then
