@@ -1,13 +1,16 @@
 #include "store/store.h"
 
 #include <nlohmann/json.hpp>
+#include <chrono>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace slipway::store {
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
+constexpr int kWalRetryMs = 2;
 
 // Steps must be 1, 2, 3, ...: a gap or a repeat is a bug in schema.cc.
 void CheckSteps(std::span<const MigrationStep> steps) {
@@ -63,11 +66,24 @@ Status Store::Configure() {
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   sqlite3_extended_result_codes(db_, 1);
   // journal_mode answers with the mode actually in effect; WAL can be refused
-  // (e.g. on some network file systems), and we want to know.
-  ASSIGN_OR_RETURN(auto wal, Statement::Prepare(db_, "PRAGMA journal_mode=WAL", "enable WAL"));
-  ASSIGN_OR_RETURN(bool row, wal->Step());
-  std::string mode = row ? wal->ColumnText(0) : "";
-  wal.reset();
+  // (e.g. on some network file systems), and we want to know. Switching a fresh
+  // file to WAL needs an exclusive lock, and when two connections race for it
+  // SQLite answers SQLITE_BUSY at once instead of calling the busy handler (it
+  // would deadlock), so the switch is retried here, bounded like the handler.
+  std::string mode;
+  for (int waited_ms = 0;; waited_ms += kWalRetryMs) {
+    ASSIGN_OR_RETURN(auto wal, Statement::Prepare(db_, "PRAGMA journal_mode=WAL", "enable WAL"));
+    Result<bool> row = wal->Step();
+    if (row.ok()) {
+      mode = *row ? wal->ColumnText(0) : "";
+      break;
+    }
+    if (row.status().code() != StatusCode::kUnavailable || waited_ms >= kBusyTimeoutMs) {
+      return row.status();
+    }
+    wal.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(kWalRetryMs));
+  }
   if (mode != "wal") {
     return IoError("store: enable WAL: journal mode is \"" + mode + "\", expected \"wal\"");
   }
