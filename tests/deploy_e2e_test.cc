@@ -388,6 +388,38 @@ TEST(DeployTest, ConcurrentDeployIsRefused) {
   EXPECT_EQ(first.rc, 0) << first.out << first.err;
 }
 
+// The compose way to ship a version: the image tag comes from the environment, and a deploy
+// re-reads the file. Without --version, each release is labelled with its image's tag.
+TEST(DeployTest, AnUnlabelledReleaseCarriesItsImageTag) {
+  int port = FreePort();
+  Project p(R"(services:
+  api:
+    image: shop/api:${API_TAG:-1.0}
+    ports: ["127.0.0.1:)" +
+            std::to_string(port) + R"(:8080"]
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+    x-slipway:
+      command: [")" + kTestapp +
+            R"("]
+      healthcheck: {http: /health}
+      deploy: {strategy: blue-green, monitor: 200ms, drain: 100ms}
+)");
+  Up(p, port);
+  auto rel = Releases(p);
+  ASSERT_EQ(rel.size(), 1u) << rel.dump();
+  EXPECT_EQ(rel[0]["version"], "1.0");
+
+  CmdResult d = p.Slipway({"deploy", "api"}, 60s, {"API_TAG=1.1"});
+  ASSERT_EQ(d.rc, 0) << d.out << d.err;
+  EXPECT_NE(d.out.find("deployed api r2 (blue-green, 1.1)"), std::string::npos) << d.out;
+  CmdResult labelled = p.Slipway({"deploy", "api", "--version", "1.1-hotfix"}, 60s, {"API_TAG=1.1"});
+  ASSERT_EQ(labelled.rc, 0) << labelled.out << labelled.err;
+  rel = Releases(p);
+  ASSERT_EQ(rel.size(), 3u) << rel.dump();
+  EXPECT_EQ(rel[0]["version"], "1.1-hotfix");  // --version wins
+  EXPECT_EQ(rel[1]["version"], "1.1");
+}
+
 TEST(DeployTest, FailingPreHookAbortsBeforeTrafficMoves) {
   int port = FreePort();
   Project p(Compose(port, R"(        strategy: blue-green

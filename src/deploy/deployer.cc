@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "config/image_ref.h"
 #include "config/render.h"
 #include "deploy/analysis.h"
 #include "deploy/command.h"
@@ -75,6 +76,7 @@ int64_t Deployer::RecordUp(const config::Service& spec, const std::string& spec_
   }
   Release r;
   r.service = spec.name;
+  r.version = config::ImageTag(spec.image);
   r.spec_hash = spec_hash;
   r.spec = SpecJson(spec);
   r.strategy = "up";
@@ -145,7 +147,9 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
                     : config::ServedByProxy(req.project, name) ? "blue-green"
                                                                : "recreate";
     job->release.service = name;
-    job->release.version = req.version;
+    // Unlabelled, a release carries its image's tag: what changed when the compose file says
+    // image: app:${VERSION}.
+    job->release.version = !req.version.empty() ? req.version : config::ImageTag(spec.image);
     job->release.spec_hash = engine::SpecHash(spec);
     job->release.spec = SpecJson(spec);
     job->release.strategy = job->strategy;
