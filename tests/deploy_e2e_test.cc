@@ -132,7 +132,7 @@ nlohmann::json Releases(Project& p) { return p.Json({"releases", "api", "--forma
 TEST(DeployTest, BlueGreenAndManualRollbackUnderLoadLoseNothing) {
   int port = FreePort();
   Project p(Compose(port, kBlueGreen));
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   auto rel = Releases(p);
   ASSERT_EQ(rel.size(), 1u) << rel.dump();
   EXPECT_EQ(rel[0]["strategy"], "up");
@@ -182,7 +182,7 @@ TEST(DeployTest, CanaryStepsUnderLoadLoseNothing) {
         drain: 300ms
         analysis: {min_requests: 10, window: 2s, interval: 100ms}
 )"));
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2"});
@@ -203,7 +203,7 @@ TEST(DeployTest, RollingThreeReplicasUnderLoadLoseNothing) {
 )",
                     "    deploy:\n      replicas: 3\n      update_config: {parallelism: 1, order: "
                     "start-first, monitor: 300ms}\n"));
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2"});
@@ -233,7 +233,7 @@ TEST(DeployTest, RollingToleratesFailuresUpToMaxFailureRatioThenRollsBack) {
                     "    deploy:\n      replicas: 3\n      update_config: {parallelism: 1, order: "
                     "start-first, monitor: 200ms, failure_action: rollback, "
                     "max_failure_ratio: 0.4}\n"));
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"});
@@ -265,7 +265,7 @@ TEST(DeployTest, RollingPausesOnFailureWhenAsked) {
 )",
                     "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
                     "start-first, monitor: 200ms, failure_action: pause}\n"));
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"});
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
   EXPECT_NE(d.err.find("paused"), std::string::npos) << d.err;
@@ -289,7 +289,7 @@ TEST(DeployTest, RollingContinuesPastFailuresWhenAsked) {
 )",
                     "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
                     "start-first, monitor: 200ms, failure_action: continue}\n"));
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"}, 60s);
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
   // Both batches failed and both were continued past: the update went through to the end.
@@ -330,7 +330,7 @@ TEST_P(BadVersionTest, RolledBackAutomatically) {
         health_timeout: 10s
         analysis: {min_requests: 6, window: 3s, interval: 100ms}
 )"));
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
   auto t0 = std::chrono::steady_clock::now();
@@ -372,7 +372,7 @@ TEST(DeployTest, ConcurrentDeployIsRefused) {
         drain: 100ms
         analysis: {min_requests: 1000}
 )"));
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   CmdResult first;
   std::thread t([&] { first = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}); });
   ASSERT_TRUE(WaitFor([&] {
@@ -404,7 +404,7 @@ TEST(DeployTest, AnUnlabelledReleaseCarriesItsImageTag) {
       healthcheck: {http: /health}
       deploy: {strategy: blue-green, monitor: 200ms, drain: 100ms}
 )");
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   auto rel = Releases(p);
   ASSERT_EQ(rel.size(), 1u) << rel.dump();
   EXPECT_EQ(rel[0]["version"], "1.0");
@@ -425,7 +425,7 @@ TEST(DeployTest, FailingPreHookAbortsBeforeTrafficMoves) {
   Project p(Compose(port, R"(        strategy: blue-green
         hooks: {pre: [sh, -c, "echo no backup; exit 4"]}
 )"));
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   CmdResult d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"});
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
   EXPECT_NE(d.err.find("pre hook run sh -c echo no backup; exit 4 failed"), std::string::npos)
@@ -461,7 +461,7 @@ x-slipway:
   routes:
     - {listen: "127.0.0.1:)" + std::to_string(port) + R"(", service: api}
 )");
-  Up(p, port);
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
   CmdResult d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"});
