@@ -59,4 +59,26 @@ std::optional<std::vector<std::string>> SplitShellWords(std::string_view s) {
   return words;
 }
 
+std::string ShellQuote(std::string_view word) {
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";  // close, an escaped quote, reopen
+    } else {
+      out += c;
+    }
+  }
+  out += '\'';
+  return out;
+}
+
+std::string ShellJoin(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) {
+    if (!out.empty()) out += ' ';
+    out += ShellQuote(w);
+  }
+  return out;
+}
+
 }  // namespace slipway::config

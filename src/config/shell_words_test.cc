@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
+
 namespace slipway::config {
 namespace {
 
@@ -26,6 +29,25 @@ TEST(ShellWordsTest, RejectsUnclosedQuotes) {
   EXPECT_FALSE(SplitShellWords("echo 'a"));
   EXPECT_FALSE(SplitShellWords("echo \"a"));
   EXPECT_FALSE(SplitShellWords("echo a\\"));
+}
+
+// Quoting is checked against the real /bin/sh, not only against our own splitter.
+TEST(ShellWordsTest, QuotedWordsReadBackExactlyThroughSh) {
+  const Words words = {"plain",    "",     "two words", "it's", "'",          "$HOME",
+                       "`id`",     "a\\b", "\"q\"",     "*",    "semi;colon", "line\nbreak",
+                       "--opt=x y"};
+  EXPECT_EQ(SplitShellWords(ShellJoin(words)), words);
+  std::string cmd = "/bin/sh -c " + ShellQuote("printf '[%s]' " + ShellJoin(words));
+  FILE* f = popen(cmd.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string out;
+  char buf[256];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  ASSERT_EQ(pclose(f), 0);
+  std::string want;
+  for (const auto& w : words) want += "[" + w + "]";
+  EXPECT_EQ(out, want);
 }
 
 }  // namespace

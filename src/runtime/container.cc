@@ -1,11 +1,11 @@
 #include "runtime/container.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "config/shell_words.h"
 #include "net/socket.h"
@@ -125,8 +125,8 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
   a.push_back(binary_);
   a.insert(a.end(), global_flags_.begin(), global_flags_.end());
   // --init: a server as PID 1 ignores SIGTERM (see the header).
-  a.insert(a.end(), {"run", "--rm", "--init", "--name", ContainerName(project, service.name, index, set),
-                     "--network=host"});
+  a.insert(a.end(), {"run", "--rm", "--init", "--name",
+                     ContainerName(project, service.name, index, set), "--network=host"});
   if (is_podman()) {
     // --replace: a container of this name can only be one a previous daemon of this project
     // left running when it was killed (one daemon per project holds the state lock); without
@@ -134,8 +134,8 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
     a.push_back("--replace");
     // Recipe for these machines: crun fails under hybrid cgroups, and root lacks
     // CAP_SYS_RESOURCE for the default limits.
-    a.insert(a.end(), {"--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit",
-                       "nproc=1024:1024"});
+    a.insert(a.end(),
+             {"--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"});
   }
   if (!service.user.empty()) a.insert(a.end(), {"--user", service.user});
   for (const auto& [k, v] : service.labels) a.insert(a.end(), {"--label", k + "=" + v});
@@ -155,6 +155,13 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
   if (service.command) args.insert(args.end(), service.command->begin(), service.command->end());
   a.push_back(service.image);
   a.insert(a.end(), args.begin(), args.end());
+  if (!is_podman()) {
+    // Docker has no --replace: remove a leftover of this name first. exec makes the shell the
+    // client, so the supervised PID and the stop signal are the client's as with podman.
+    std::vector<std::string> rm =
+        BuildRemoveSpec(ContainerName(project, service.name, index, set)).argv;
+    a = {"/bin/sh", "-c", config::ShellJoin(rm) + " >/dev/null 2>&1; exec " + config::ShellJoin(a)};
+  }
   return spec;
 }
 

@@ -13,8 +13,9 @@
 // container running. Names are per (project, service, instance set, index), so no two live
 // containers of one daemon share a name, and one daemon per project holds the state lock: a
 // container of the same name can only be one a killed daemon left running. Podman's --replace
-// removes it; docker has no such flag, so there a leftover makes `run` fail until it is removed
-// (RemoveSync/RemoveAsync, or `docker rm -f`). Global flags
+// removes it; docker has no such flag, so for docker the spec is
+//   /bin/sh -c '<bin> [global flags] rm -f <name> >/dev/null 2>&1; exec <bin> ... run ...'
+// (as compose, two projects of the same name on one machine would share names). Global flags
 // (e.g. podman's --root, --runroot, --tmpdir for a private storage) go before the subcommand
 // on every command (run, exec, rm, info).
 //

@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 
+#include "config/shell_words.h"
 #include "runtime/instance.h"
 #include "runtime/test_util.h"
 
@@ -251,9 +252,55 @@ TEST_F(ContainerTest, DockerRunSpecHasNoPodmanFlagsAndHandlesEmptyEntrypoint) {
                                    "--entrypoint",
                                    "",
                                    "testimg:1"};
-  EXPECT_EQ(spec.argv, want);
+  // Docker has no --replace: a shell removes a leftover of the name, then execs the client.
+  ASSERT_EQ(spec.argv.size(), 3u);
+  EXPECT_EQ(spec.argv[0], "/bin/sh");
+  EXPECT_EQ(spec.argv[1], "-c");
+  EXPECT_EQ(spec.argv[2], "'docker' 'rm' '-f' 'slipway-shop-api-1' >/dev/null 2>&1; exec " +
+                              config::ShellJoin(want));
   EXPECT_EQ(engine.BuildRemoveSpec("x").argv,
             (std::vector<std::string>{"docker", "rm", "-f", "x"}));
+}
+
+// What the docker spec does when it runs: `rm -f <name>` first (its failure ignored: usually
+// there is nothing to remove), then `run`, whose exit code is the instance's; the shell has
+// become the client (same PID), so the supervisor's stop signal reaches it.
+TEST_F(ContainerTest, DockerRunRemovesALeftoverOfTheSameNameFirst) {
+  const fs::path calls = dir_ / "calls";
+  ContainerEngine engine(FakeEngine(
+      "docker", "echo \"$*\" >> '" + calls.string() +
+                    "'; case $1 in rm) echo 'Error: No such container' >&2; exit 1;; "
+                    "run) echo \"pid $$\"; exit 7;; esac; exit 99"));
+  config::Service s = ApiService();
+  s.user.clear();
+  s.entrypoint.reset();
+  s.command = std::vector<std::string>{"it's", "$HOME"};
+  auto l = net::EventLoop::Create();
+  ASSERT_TRUE(l.ok());
+  LogStore logs(dir_ / "logs", Clock::Real());
+  InstanceSpec spec;
+  spec.service = "api";
+  spec.process = engine.BuildRunSpec("shop", s, 2, {{"PORT", "9"}}, "r3");
+  std::optional<ExitStatus> exit;
+  Instance::Observer obs;
+  obs.on_exit = [&](Instance&, ExitStatus st, bool) { exit = st; };
+  Instance inst(l->get(), spec, &logs, obs);
+  ASSERT_TRUE(inst.Start().ok());
+  const pid_t pid = inst.pid();
+  ASSERT_TRUE(RunUntil(l->get(), [&] { return exit.has_value(); }));
+  EXPECT_EQ(exit->code, 7);
+  std::string output;
+  for (auto& line : logs.Tail({"api"}, 0, 0)) output += line.text + "\n";
+  EXPECT_EQ(output, "pid " + std::to_string(pid) + "\n");  // rm's complaint is dropped
+  std::ifstream in(calls);
+  std::string rm, run, extra;
+  std::getline(in, rm);
+  std::getline(in, run);
+  EXPECT_FALSE(std::getline(in, extra)) << extra;
+  EXPECT_EQ(rm, "rm -f slipway-shop-api-r3-2");
+  EXPECT_EQ(run.rfind("run --rm --init --name slipway-shop-api-r3-2 ", 0), 0u) << run;
+  // Arguments reach the client as they were, not re-split or expanded by the shell.
+  EXPECT_NE(run.find(" testimg:1 it's $HOME"), std::string::npos) << run;
 }
 
 TEST_F(ContainerTest, DetectSkipsMissingFailingAndHangingEngines) {
