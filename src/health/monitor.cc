@@ -90,7 +90,11 @@ void HealthMonitor::RunOne() {
 void HealthMonitor::OnResult(ProbeResult r) {
   ++probes_run_;
   HealthState old = state_;
-  if (r.ok) {
+  if (!r.ok && r.container_absent && state_ == HealthState::kStarting) {
+    // The engine has not started the container yet (an image pull can take minutes). As in the
+    // Docker engine, the health clock, start period included, starts with the container.
+    started_ = loop_->Now();
+  } else if (r.ok) {
     streak_ = 0;
     state_ = HealthState::kHealthy;
     start_period_over_ = true;

@@ -6,7 +6,9 @@
 // interval is start_interval. Failures inside start_period do not count, but a success there
 // makes the instance kHealthy at once (and ends the start period). `retries` consecutive
 // counted failures make it kUnhealthy; any success resets the streak and makes it kHealthy.
-// A healthcheck of kind kNone keeps the state at kNone and never probes.
+// A healthcheck of kind kNone keeps the state at kNone and never probes. While kStarting, a
+// failure that says the container is not there yet (ProbeResult::container_absent) does not
+// count and restarts the start period: the clock starts with the container, not its client.
 //
 // on_change fires on probe-driven transitions only (not for Start()'s reset, which the
 // caller makes itself), with the probe result that caused it.

@@ -44,6 +44,20 @@ class MonitorTest : public ::testing::Test {
     loop_->RunOnce(Duration(0));
   }
 
+  // Answers the oldest pending probe as an exec into a container its engine has not started.
+  void AnswerContainerAbsent() {
+    ASSERT_FALSE(pending_.empty());
+    auto fn = std::move(pending_.front());
+    pending_.pop_front();
+    loop_->Post([fn] {
+      ProbeResult r{false, "Error: no container with name or ID \"x\" found: no such container",
+                    Duration(1)};
+      r.container_absent = true;
+      fn(r);
+    });
+    loop_->RunOnce(Duration(0));
+  }
+
   FakeClock clock_;
   std::unique_ptr<net::EventLoop> loop_;
   std::deque<std::function<void(ProbeResult)>> pending_;
@@ -155,6 +169,47 @@ TEST_F(MonitorTest, FailuresCountOnceTheStartPeriodIsOver) {
   EXPECT_TRUE(pending_.empty());
   Advance(Duration(1));
   Answer(false);
+  EXPECT_EQ(m->state(), HealthState::kUnhealthy);
+}
+
+// An image pull can keep `podman run` from creating the container for minutes: "no such
+// container" answers while starting do not count, and the start period begins once the
+// container answers. Ordinary failures still count (checked at the end).
+TEST_F(MonitorTest, AContainerNotStartedYetIsNotCountedAndStartsTheClock) {
+  auto m = Make(Hc(/*interval=*/1'000, /*retries=*/1, /*start_period=*/3'000,
+                   /*start_interval=*/500));
+  m->Start();
+  for (int i = 0; i < 10; ++i) {  // 10 s of pulling: longer than the start period
+    Advance(Duration(i == 0 ? 500 : 1'000));
+    ASSERT_EQ(pending_.size(), 1u) << i;
+    AnswerContainerAbsent();
+    EXPECT_EQ(m->state(), HealthState::kStarting) << i;
+    EXPECT_EQ(m->failing_streak(), 0);
+  }
+  EXPECT_TRUE(changes_.empty());
+  // The container exists now: a start period (3 s, probes every 500 ms) begins at the last
+  // absent answer, so failures in it do not count either.
+  Advance(Duration(500));
+  ASSERT_EQ(pending_.size(), 1u);
+  Answer(false);
+  EXPECT_EQ(m->state(), HealthState::kStarting);
+  for (int i = 0; i < 6 && m->state() == HealthState::kStarting; ++i) {
+    Advance(Duration(500));
+    ASSERT_EQ(pending_.size(), 1u);
+    Answer(false);
+  }
+  // Past the start period the same failure counts (retries=1): unhealthy.
+  EXPECT_EQ(m->state(), HealthState::kUnhealthy);
+}
+
+TEST_F(MonitorTest, AContainerGoneAfterItWasHealthyCounts) {
+  auto m = Make(Hc(1'000, 1));
+  m->Start();
+  Advance(Duration(1'000));
+  Answer(true);
+  ASSERT_EQ(m->state(), HealthState::kHealthy);
+  Advance(Duration(1'000));
+  AnswerContainerAbsent();
   EXPECT_EQ(m->state(), HealthState::kUnhealthy);
 }
 

@@ -23,11 +23,12 @@ struct Completion {
   std::function<void(ProbeResult)> done;
   bool finished = false;
 
-  void Finish(bool ok, std::string output) {
+  void Finish(bool ok, std::string output, bool container_absent = false) {
     if (finished) return;
     finished = true;
     if (output.size() > kMaxProbeOutput) output.resize(kMaxProbeOutput);
-    ProbeResult r{ok, std::move(output), std::chrono::duration_cast<Duration>(loop->Now() - start)};
+    ProbeResult r{ok, std::move(output), std::chrono::duration_cast<Duration>(loop->Now() - start),
+                  container_absent};
     auto fn = std::move(done);
     fn(std::move(r));
   }
@@ -64,7 +65,8 @@ void RunExec(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
   };
   net::EventLoop* loop = c->loop;
   Duration timeout = hc.timeout;
-  auto on_exit = [state, c, loop, timeout](runtime::ExitStatus st) {
+  const bool in_container = !target.exec_prefix.empty();
+  auto on_exit = [state, c, loop, timeout, in_container](runtime::ExitStatus st) {
     if (state->timer) loop->Cancel(state->timer);
     state->proc.reset();  // allowed from on_exit; this lambda keeps `state` alive
     std::string out = std::move(state->output);
@@ -74,7 +76,8 @@ void RunExec(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
     } else if (st.success()) {
       c->Finish(true, std::move(out));
     } else {
-      c->Finish(false, out.empty() ? st.ToString() : out);
+      bool absent = in_container && IsContainerAbsentError(out);
+      c->Finish(false, out.empty() ? st.ToString() : out, absent);
     }
   };
   auto p = runtime::Process::Spawn(loop, spec, on_output, on_exit);
@@ -155,6 +158,20 @@ void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
 }
 
 }  // namespace
+
+bool IsContainerAbsentError(std::string_view output) {
+  // The engine's own error is its first line; the test's output cannot start like this unless
+  // the test imitates the engine.
+  std::string_view first = output.substr(0, output.find('\n'));
+  auto has = [first](std::string_view s) { return first.find(s) != std::string_view::npos; };
+  if (first.starts_with("Error: ")) {  // podman
+    return has("no such container") || has("container state improper");
+  }
+  if (first.starts_with("Error response from daemon: ")) {  // docker
+    return has("No such container") || has("is not running");
+  }
+  return false;
+}
 
 void RunProbe(net::EventLoop* loop, const config::Healthcheck& hc, const ProbeTarget& target,
               std::function<void(ProbeResult)> done) {

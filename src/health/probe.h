@@ -10,7 +10,9 @@
 // Container services: target.exec_prefix (e.g. `podman [global flags] exec <name>`) goes in
 // front of the probe's argv, so CMD runs `<prefix> test...` and CMD-SHELL runs
 // `<prefix> /bin/sh -c test` inside the container, as compose engines do. The timeout kills
-// the exec client's group on the host; HTTP/TCP probes still go to target.port.
+// the exec client's group on the host; HTTP/TCP probes still go to target.port. When the
+// engine answers that the container does not exist or is not running (yet: `run` may still be
+// pulling the image), the result says so (container_absent) and the monitor does not count it.
 //
 // Threads: call on the loop's thread; `done` runs later on that thread, exactly once (never
 // inside RunProbe itself). The probe keeps itself alive until done; the loop must outlive it.
@@ -18,6 +20,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -38,7 +41,14 @@ struct ProbeResult {
   bool ok = false;
   std::string output;
   Duration took{0};
+  // Only with exec_prefix: the engine's own error said the container is missing or not
+  // running (podman "Error: ... no such container" / "container state improper", docker
+  // "Error response from daemon: No such container" / "... is not running").
+  bool container_absent = false;
 };
+
+// The classification above, of an exec client's output. Exposed for tests.
+bool IsContainerAbsentError(std::string_view output);
 
 inline constexpr size_t kMaxProbeOutput = 4096;
 

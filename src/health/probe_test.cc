@@ -99,6 +99,42 @@ TEST_F(ProbeTest, ExecPrefixRunsTheTestThroughTheContainerClient) {
   EXPECT_EQ(shell.output, "/bin/sh yes");  // CMD-SHELL goes through /bin/sh -c
 }
 
+TEST(ContainerAbsent, MatchesTheEnginesOwnErrorsOnly) {
+  // podman 4 / docker 24 wording, first line of the exec client's output.
+  EXPECT_TRUE(IsContainerAbsentError(
+      "Error: no container with name or ID \"slipway-a-b-1\" found: no such container"));
+  EXPECT_TRUE(IsContainerAbsentError(
+      "Error: can only create exec sessions on running containers: container state improper"));
+  EXPECT_TRUE(IsContainerAbsentError("Error response from daemon: No such container: x"));
+  EXPECT_TRUE(
+      IsContainerAbsentError("Error response from daemon: container 4f1e is not running\nmore"));
+  // A probe's own failure, even one that talks about containers, is an ordinary failure.
+  EXPECT_FALSE(IsContainerAbsentError("db is not running"));
+  EXPECT_FALSE(IsContainerAbsentError("Error: connection refused"));
+  EXPECT_FALSE(IsContainerAbsentError("checking\nError: no such container"));
+  EXPECT_FALSE(IsContainerAbsentError(""));
+}
+
+TEST_F(ProbeTest, ExecIntoAContainerNotThereYetIsMarked) {
+  // The engine's client stands in as a script answering as podman does for a missing name.
+  const std::string fake =
+      "echo 'Error: no container with name or ID \"c\" found: no such container' >&2; exit 125";
+  target_.exec_prefix = {"/bin/sh", "-c", fake, "podman"};
+  auto absent = Run(Exec(Kind::kCmd, {"true"}, 2'000));
+  EXPECT_FALSE(absent.ok);
+  EXPECT_TRUE(absent.container_absent) << absent.output;
+  // Without an exec prefix the same words are the test's own output: not marked.
+  target_.exec_prefix.clear();
+  auto host = Run(Exec(Kind::kCmdShell, {fake}, 2'000));
+  EXPECT_FALSE(host.ok);
+  EXPECT_FALSE(host.container_absent);
+  // Inside a running container a failing test is an ordinary failure.
+  target_.exec_prefix = {"/usr/bin/env"};
+  auto fails = Run(Exec(Kind::kCmd, {"sh", "-c", "echo 'Error: db down'; exit 1"}, 2'000));
+  EXPECT_FALSE(fails.ok);
+  EXPECT_FALSE(fails.container_absent);
+}
+
 TEST_F(ProbeTest, TcpToListeningAndClosedPorts) {
   auto listener = net::ListenTcp("127.0.0.1", 0);
   ASSERT_TRUE(listener.ok());
