@@ -36,26 +36,20 @@ class MonitorTest : public ::testing::Test {
   }
 
   // Answers the oldest pending probe (the result arrives on the loop, as real probes do).
-  void Answer(bool ok) {
+  void Answer(ProbeResult r) {
     ASSERT_FALSE(pending_.empty());
     auto fn = std::move(pending_.front());
     pending_.pop_front();
-    loop_->Post([fn, ok] { fn(ProbeResult{ok, ok ? "fine" : "bad", Duration(1)}); });
+    loop_->Post([fn, r] { fn(r); });
     loop_->RunOnce(Duration(0));
   }
-
-  // Answers the oldest pending probe as an exec into a container its engine has not started.
+  void Answer(bool ok) { Answer(ProbeResult{ok, ok ? "fine" : "bad", Duration(1)}); }
+  // As an exec into a container its engine has not started.
   void AnswerContainerAbsent() {
-    ASSERT_FALSE(pending_.empty());
-    auto fn = std::move(pending_.front());
-    pending_.pop_front();
-    loop_->Post([fn] {
-      ProbeResult r{false, "Error: no container with name or ID \"x\" found: no such container",
-                    Duration(1)};
-      r.container_absent = true;
-      fn(r);
-    });
-    loop_->RunOnce(Duration(0));
+    ProbeResult r{false, "Error: no container with name or ID \"x\" found: no such container",
+                  Duration(1)};
+    r.container_absent = true;
+    Answer(r);
   }
 
   FakeClock clock_;
