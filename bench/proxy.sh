@@ -179,26 +179,25 @@ cpu_ns() {
 }
 declare -A RPS P50 P99 CPU_US
 run() {  # name port conns pids...; keeps the round with the most req/s
-  local out rps before after reqs
-  local name=$1 port=$2 conns=$3
+  local name=$1 port=$2 conns=$3 out rps before after reqs
   shift 3
   before=$(cpu_ns "$@")
   out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
   after=$(cpu_ns "$@")
-  set -- "$name" "$port" "$conns"
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-  if [[ -n ${RPS[$1,$3]:-} ]] && awk -v a="$rps" -v b="${RPS[$1,$3]}" 'BEGIN {exit !(a <= b)}'; then
+  local key=$name,$conns
+  if [[ -n ${RPS[$key]:-} ]] && awk -v a="$rps" -v b="${RPS[$key]}" 'BEGIN {exit !(a <= b)}'; then
     return 0
   fi
-  RPS[$1,$3]=$rps
+  RPS[$key]=$rps
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   # The proxy's own CPU per request (µs): what it costs, apart from how it interleaves with the
   # saturated upstream. For "direct" it is the upstream's.
-  CPU_US[$1,$3]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
-  P50[$1,$3]=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
-  P99[$1,$3]=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
+  CPU_US[$key]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
+  P50[$key]=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
+  P99[$key]=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
-    echo "warning: $1 at $3 connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
+    echo "warning: $name at $conns connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
   fi
 }
 

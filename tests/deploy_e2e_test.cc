@@ -254,17 +254,24 @@ TEST(DeployTest, RollingToleratesFailuresUpToMaxFailureRatioThenRollsBack) {
   EXPECT_EQ(Releases(p)[0]["status"], "rolled-back");
 }
 
+// Two replicas updated one at a time (start-first) under `failure_action`.
+std::string RollingTwoReplicas(int port, const std::string& health_timeout,
+                               const std::string& failure_action) {
+  return Compose(port,
+                 "        strategy: rolling\n        drain: 200ms\n        health_timeout: " +
+                     health_timeout +
+                     "\n        analysis: {min_requests: 10, window: 2s, interval: 100ms, "
+                     "health_failures: 2}\n",
+                 "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
+                 "start-first, monitor: 200ms, failure_action: " +
+                     failure_action + "}\n");
+}
+
 // failure_action: pause stops the update where it failed: no rollback, the release is
 // marked failed with "paused", and the replicas already replaced stay as they are.
 TEST(DeployTest, RollingPausesOnFailureWhenAsked) {
   int port = FreePort();
-  Project p(Compose(port, R"(        strategy: rolling
-        drain: 200ms
-        health_timeout: 5s
-        analysis: {min_requests: 10, window: 2s, interval: 100ms, health_failures: 2}
-)",
-                    "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
-                    "start-first, monitor: 200ms, failure_action: pause}\n"));
+  Project p(RollingTwoReplicas(port, "5s", "pause"));
   ASSERT_NO_FATAL_FAILURE(Up(p, port));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"});
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
@@ -282,13 +289,7 @@ TEST(DeployTest, RollingPausesOnFailureWhenAsked) {
 // ends with no ready replica is still reported as failed (exit 1), not "succeeded".
 TEST(DeployTest, RollingContinuesPastFailuresWhenAsked) {
   int port = FreePort();
-  Project p(Compose(port, R"(        strategy: rolling
-        drain: 200ms
-        health_timeout: 3s
-        analysis: {min_requests: 10, window: 2s, interval: 100ms, health_failures: 2}
-)",
-                    "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
-                    "start-first, monitor: 200ms, failure_action: continue}\n"));
+  Project p(RollingTwoReplicas(port, "3s", "continue"));
   ASSERT_NO_FATAL_FAILURE(Up(p, port));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"}, 60s);
   EXPECT_EQ(d.rc, 1) << d.out << d.err;

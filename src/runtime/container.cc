@@ -121,12 +121,12 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
                                           const std::string& set) const {
   ProcessSpec spec;
   spec.env = CurrentEnvironment();
+  const std::string name = ContainerName(project, service.name, index, set);
   std::vector<std::string>& a = spec.argv;
   a.push_back(binary_);
   a.insert(a.end(), global_flags_.begin(), global_flags_.end());
   // --init: a server as PID 1 ignores SIGTERM (see the header).
-  a.insert(a.end(), {"run", "--rm", "--init", "--name",
-                     ContainerName(project, service.name, index, set), "--network=host"});
+  a.insert(a.end(), {"run", "--rm", "--init", "--name", name, "--network=host"});
   if (is_podman()) {
     // --replace: a container of this name can only be one a previous daemon of this project
     // left running when it was killed (one daemon per project holds the state lock); without
@@ -158,9 +158,9 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
   if (!is_podman()) {
     // Docker has no --replace: remove a leftover of this name first. exec makes the shell the
     // client, so the supervised PID and the stop signal are the client's as with podman.
-    std::vector<std::string> rm =
-        BuildRemoveSpec(ContainerName(project, service.name, index, set)).argv;
-    a = {"/bin/sh", "-c", config::ShellJoin(rm) + " >/dev/null 2>&1; exec " + config::ShellJoin(a)};
+    a = {"/bin/sh", "-c",
+         config::ShellJoin(BuildRemoveSpec(name).argv) + " >/dev/null 2>&1; exec " +
+             config::ShellJoin(a)};
   }
   return spec;
 }
