@@ -1,8 +1,27 @@
 #include "store/statement.h"
 
+#include <cctype>
 #include <string>
 
 namespace slipway::store {
+namespace {
+
+// COMMIT/END (and RELEASE of a savepoint) are where a transaction's writes reach the file,
+// but SQLite calls transaction control statements read-only.
+bool StartsWithCommit(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  auto word = [&](std::string_view w) {
+    if (sql.size() - i < w.size()) return false;
+    for (size_t k = 0; k < w.size(); ++k) {
+      if (std::toupper(static_cast<unsigned char>(sql[i + k])) != w[k]) return false;
+    }
+    return true;
+  };
+  return word("COMMIT") || word("END") || word("RELEASE");
+}
+
+}  // namespace
 
 Status SqliteError(sqlite3* db, int rc, std::string_view purpose) {
   std::string msg = "store: ";
@@ -21,13 +40,22 @@ Status SqliteError(sqlite3* db, int rc, std::string_view purpose) {
 Status Exec(sqlite3* db, std::string_view sql, std::string_view purpose) {
   std::string text(sql);
   char* err = nullptr;
+  WriteHealth* health = WriteHealthOf(db);
+  const int64_t changes_before = health ? sqlite3_total_changes64(db) : 0;
   int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &err);
-  if (rc == SQLITE_OK) return Status::OK();
+  if (rc == SQLITE_OK) {
+    if (health && (sqlite3_total_changes64(db) != changes_before ||
+                   (StartsWithCommit(sql) && sqlite3_get_autocommit(db) != 0))) {
+      health->RecordSuccess();
+    }
+    return Status::OK();
+  }
   std::string msg = "store: ";
   msg.append(purpose);
   msg += ": ";
   msg += err != nullptr ? err : sqlite3_errstr(rc);
   sqlite3_free(err);
+  if (health && IsStorageFault(rc)) health->RecordFailure(msg);
   int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Unavailable(std::move(msg));
   return IoError(std::move(msg));
@@ -42,7 +70,12 @@ Result<std::unique_ptr<Statement>> Statement::Prepare(sqlite3* db, std::string_v
     sqlite3_finalize(stmt);
     return SqliteError(db, rc, purpose);
   }
-  return std::unique_ptr<Statement>(new Statement(db, stmt, std::move(purpose)));
+  // Only writes report to the connection's WriteHealth (a failed read loses nothing).
+  WriteHealth* health = nullptr;
+  if (stmt != nullptr && (sqlite3_stmt_readonly(stmt) == 0 || StartsWithCommit(sql))) {
+    health = WriteHealthOf(db);
+  }
+  return std::unique_ptr<Statement>(new Statement(db, stmt, std::move(purpose), health));
 }
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
@@ -70,9 +103,13 @@ Status Statement::BindNull(int index) {
 Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
+  if (rc == SQLITE_DONE) {
+    if (health_) health_->RecordSuccess();
+    return false;
+  }
   Status s = SqliteError(db_, rc, purpose_);
   sqlite3_reset(stmt_);
+  if (health_ && IsStorageFault(rc)) health_->RecordFailure(s.message());
   return s;
 }
 

@@ -5,6 +5,9 @@
 // Each statement carries a short "purpose" (e.g. "append event") that prefixes
 // every error, so a failure reads "store: append event: database is locked".
 //
+// A failed or successful write reports to the connection's WriteHealth (write_health.h), if
+// the connection has one, so storage faults are visible whoever owns the table.
+//
 // A Statement belongs to one connection and must be used on the thread that
 // uses that connection; it must be destroyed before the connection is closed.
 #pragma once
@@ -17,6 +20,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "store/write_health.h"
 
 namespace slipway::store {
 
@@ -24,7 +28,9 @@ namespace slipway::store {
 // SQLITE_BUSY/LOCKED map to kUnavailable, everything else to kIoError.
 Status SqliteError(sqlite3* db, int rc, std::string_view purpose);
 
-// Runs one or more SQL statements without results (DDL, BEGIN/COMMIT, PRAGMAs).
+// Runs one or more SQL statements without results (DDL, BEGIN/COMMIT, PRAGMAs). A storage
+// fault counts as a failed write; success counts as a write when it changed rows or
+// committed.
 Status Exec(sqlite3* db, std::string_view sql, std::string_view purpose);
 
 class Statement {
@@ -55,12 +61,13 @@ class Statement {
   sqlite3_stmt* raw() { return stmt_; }
 
  private:
-  Statement(sqlite3* db, sqlite3_stmt* stmt, std::string purpose)
-      : db_(db), stmt_(stmt), purpose_(std::move(purpose)) {}
+  Statement(sqlite3* db, sqlite3_stmt* stmt, std::string purpose, WriteHealth* health)
+      : db_(db), stmt_(stmt), purpose_(std::move(purpose)), health_(health) {}
 
   sqlite3* db_;
   sqlite3_stmt* stmt_;
   std::string purpose_;
+  WriteHealth* health_;  // the connection's, looked up at Prepare; nullptr: not tracked or a read
 };
 
 }  // namespace slipway::store

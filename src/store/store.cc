@@ -1,7 +1,7 @@
 #include "store/store.h"
 
-#include <nlohmann/json.hpp>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -49,6 +49,9 @@ Result<std::unique_ptr<Store>> Store::OpenWithStepsForTest(const std::filesystem
   const std::string where = path.string();
   if (Status s = store->Configure(); !s.ok()) return s.WithContext(where);
   if (Status s = store->Migrate(steps); !s.ok()) return s.WithContext(where);
+  // From here on writes are tracked; a fault while configuring or migrating is Open's own
+  // error (and the first open's WAL switch may meet SQLITE_BUSY by design).
+  RegisterWriteHealth(store->db_, &store->write_health_);
   if (Status s = store->PrepareStatements(); !s.ok()) return s.WithContext(where);
   return store;
 }
@@ -59,6 +62,7 @@ Store::~Store() {
   events_.reset();
   set_meta_.reset();
   get_meta_.reset();
+  UnregisterWriteHealth(db_);
   sqlite3_close(db_);
 }
 

@@ -5,8 +5,13 @@
 // version this binary knows (schema.h), one transaction per step. A database
 // written by a newer binary is refused rather than guessed at.
 //
-// The Store owns its connection and its prepared statements. It is
-// single-threaded: only the daemon's control loop calls it. Other processes
+// The Store owns its connection and its prepared statements, and the connection's
+// WriteHealth (write_health.h): every write on the connection, the Store's own and other
+// modules' statements on db(), marks the store degraded when it fails with a storage fault
+// and healthy again when a later one succeeds; write_health() tells (the /health/detailed
+// store section, the slipway_store_* metrics and the SlipwayStoreDegraded alert read it).
+// It is single-threaded: only the daemon's control loop calls it (write_health() may be
+// read from any thread). Other processes
 // (a CLI reading events) may open the same file at the same time; WAL lets
 // readers proceed while the daemon writes.
 #pragma once
@@ -25,6 +30,7 @@
 #include "base/status.h"
 #include "store/schema.h"
 #include "store/statement.h"
+#include "store/write_health.h"
 
 namespace slipway::store {
 
@@ -73,9 +79,12 @@ class Store {
 
   const std::filesystem::path& path() const { return path_; }
 
+  // Whether writes currently fail, how many failed, and the last error (with its time).
+  WriteHealthSnapshot write_health() const { return write_health_.Snapshot(); }
+
  private:
   Store(sqlite3* db, std::filesystem::path path, Clock* clock)
-      : db_(db), path_(std::move(path)), clock_(clock) {}
+      : db_(db), path_(std::move(path)), clock_(clock), write_health_(clock) {}
 
   Status Configure();
   Status Migrate(std::span<const MigrationStep> steps);
@@ -86,6 +95,7 @@ class Store {
   std::filesystem::path path_;
   Clock* clock_;
   int schema_version_ = 0;
+  WriteHealth write_health_;  // registered for db_ from the end of Open() to the destructor
   std::unique_ptr<Statement> append_event_;
   std::unique_ptr<Statement> events_;
   std::unique_ptr<Statement> set_meta_;
