@@ -175,9 +175,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
         cur_.peer = peer_;
         cur_keep_alive_ = parser_.KeepAlive();
         bool expect = parser_.ExpectsContinue();
+        const BodyKind body_kind = parser_.body_kind();
+        const uint64_t content_length = parser_.content_length();
         in_pos_ += parser_.head_size();
-        body_.Start(parser_.body_kind(), parser_.content_length());
         parser_.Reset();
+        cur_max_body_ = UINT64_MAX;
+        if (opt.head_check) {
+          HeadVerdict verdict = opt.head_check(cur_);
+          if (verdict.reject) {
+            Reject(std::move(*verdict.reject));
+            break;
+          }
+          cur_max_body_ = verdict.max_body;
+          if (body_kind == BodyKind::kContentLength && content_length > cur_max_body_) {
+            FailRequest(413);
+            break;
+          }
+        }
+        body_.Start(body_kind, content_length);
         in_body_ = true;
         if (expect && !body_.done() && queue_.empty() && in_pos_ == in_.size()) {
           out_.append("HTTP/1.1 100 Continue\r\n\r\n");
@@ -190,11 +205,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         BodyReader::Step step = body_.Decode(rest);
         in_pos_ += step.consumed;
         cur_.body.append(step.data);
+        if (cur_.body.size() > cur_max_body_) break;  // chunked past the route's limit
         if (step.state == BodyReader::State::kError) break;
         if (step.consumed == 0) break;
       }
-      if (body_.error_status() != 0) {
-        FailRequest(body_.error_status());
+      if (body_.error_status() != 0 || cur_.body.size() > cur_max_body_) {
+        FailRequest(body_.error_status() != 0 ? body_.error_status() : 413);
         break;
       }
       if (!body_.done()) break;
@@ -228,6 +244,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Answers a malformed request with `status` after the pending responses, then closes.
   void FailRequest(int status) {
+    Response r = Response::Text(status, std::string(ReasonPhrase(status)) + "\n");
+    Reject(std::move(r));
+  }
+
+  // Answers the current request with `r` after the pending responses without reading (more
+  // of) its body, then closes the connection.
+  void Reject(Response r) {
     stopped_ = true;
     reading_request_ = false;
     in_body_ = false;
@@ -235,8 +258,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ex->conn = weak_from_this();
     ex->keep_alive = false;
     queue_.push_back(ex);
-    Response r = Response::Text(status, std::string(ReasonPhrase(status)) + "\n");
-    r.headers.emplace_back("Connection", "close");
+    SetHeader(&r.headers, "Connection", "close");
     ex->started = true;
     AppendResponse(r, &SinkFor(ex.get()));
     ex->finished = true;
@@ -373,6 +395,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   BodyReader body_;
   Request cur_;
   bool cur_keep_alive_ = true;
+  uint64_t cur_max_body_ = UINT64_MAX;  // from the head check
   bool in_body_ = false;
   bool reading_request_ = false;
   bool stopped_ = false;  // no more requests will be read
@@ -531,14 +554,10 @@ void ResponseWriter::OnClose(std::function<void()> cb) {
 
 HttpServer::HttpServer(net::EventLoop* loop, net::UniqueFd listener, Handler handler,
                        ServerOptions opts)
-    : loop_(loop),
-      listener_(std::move(listener)),
-      handler_(std::move(handler)),
-      options_(opts) {}
+    : loop_(loop), listener_(std::move(listener)), handler_(std::move(handler)), options_(opts) {}
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Create(net::EventLoop* loop,
-                                                       net::UniqueFd listener, Handler handler,
-                                                       ServerOptions options) {
+Result<std::unique_ptr<HttpServer>> HttpServer::Create(net::EventLoop* loop, net::UniqueFd listener,
+                                                       Handler handler, ServerOptions options) {
   if (!listener) return InvalidInput("HttpServer: invalid listening fd");
   RETURN_IF_ERROR(net::SetNonBlocking(listener.get()));
   std::unique_ptr<HttpServer> s(
@@ -582,7 +601,7 @@ void HttpServer::OnAccept() {
     net::UniqueFd fd = std::move(r).value();
     if (!fd) return;
     if (conns_.size() >= options_.max_connections) continue;  // closed by UniqueFd
-    (void)net::SetNoDelay(fd.get());  // fails harmlessly on unix sockets
+    (void)net::SetNoDelay(fd.get());                          // fails harmlessly on unix sockets
     int key = fd.get();
     std::string peer = net::PeerName(key);
     auto conn = std::make_shared<Connection>(this, std::move(fd), std::move(peer));

@@ -12,13 +12,14 @@
 // Timeouts: a request must arrive completely (head and body) within request_timeout of its
 // first byte (else 408 and close); an idle keep-alive connection closes after idle_timeout; a
 // peer that stops reading our output for idle_timeout is dropped. A peer that closes (or
-// half-closes) its side is treated as gone: unanswered writers see OnClose at once. Nothing times out a handler:
-// async answers and streams may take as long as they need.
+// half-closes) its side is treated as gone: unanswered writers see OnClose at once. Nothing times
+// out a handler: async answers and streams may take as long as they need.
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,13 +33,24 @@
 
 namespace slipway::http {
 
+// What a server's head check decided about one request, before any byte of its body was read.
+struct HeadVerdict {
+  std::optional<Response> reject;  // answer this at once; the body is never read, and the
+                                   // connection closes after the answer (lingering)
+  uint64_t max_body = UINT64_MAX;  // else: read at most this many body bytes (more → 413)
+};
+// Runs on the loop thread with the request's head (its body is still empty). Lets a router
+// answer 401/404/413 without buffering a body it would throw away.
+using HeadCheck = std::function<HeadVerdict(const Request& head)>;
+
 struct ServerOptions {
   ParserLimits limits;
+  HeadCheck head_check;  // optional
   Duration request_timeout{10'000};
   Duration idle_timeout{60'000};
-  size_t max_pipelined = 32;            // parsed, unanswered requests per connection
-  size_t max_output_bytes = 4u << 20;   // stop reading a connection with more queued output
-  size_t max_connections = 10'000;      // further accepts are closed at once
+  size_t max_pipelined = 32;           // parsed, unanswered requests per connection
+  size_t max_output_bytes = 4u << 20;  // stop reading a connection with more queued output
+  size_t max_connections = 10'000;     // further accepts are closed at once
 };
 
 namespace internal {

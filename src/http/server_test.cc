@@ -126,16 +126,14 @@ TEST(HttpServerTest, KeepAliveServesSeveralRequests) {
 TEST(HttpServerTest, PipelinedAnsweredInOrderEvenWhenHandlersFinishOutOfOrder) {
   net::EventLoop* loop = nullptr;
   Served* sp = nullptr;
-  Served s(
-      [&](const Request& req, ResponseWriter w) {
-        // /1 answers last, /3 first.
-        int n = req.target.back() - '0';
-        auto holder = std::make_shared<ResponseWriter>(std::move(w));
-        std::string target = req.target;
-        loop->RunAfter(Duration((4 - n) * 30), [holder, target] {
-          holder->Send(Response::Text(200, target));
-        });
-      });
+  Served s([&](const Request& req, ResponseWriter w) {
+    // /1 answers last, /3 first.
+    int n = req.target.back() - '0';
+    auto holder = std::make_shared<ResponseWriter>(std::move(w));
+    std::string target = req.target;
+    loop->RunAfter(Duration((4 - n) * 30),
+                   [holder, target] { holder->Send(Response::Text(200, target)); });
+  });
   sp = &s;
   loop = sp->loop();
   RawConn c(s.port());
@@ -155,8 +153,9 @@ TEST(HttpServerTest, SmugglingAttemptRejectedAndClosed) {
     Echo(req, std::move(w));
   });
   RawConn c(s.port());
-  c.Send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n");
+  c.Send(
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_EQ(c.Read().first, 400);
   EXPECT_TRUE(c.AtEof());
   EXPECT_EQ(calls.load(), 0);
@@ -330,6 +329,53 @@ TEST(HttpServerTest, UnixSocketWithClient) {
   EXPECT_EQ((*got)->body, "POST /u over unix");
   server.reset();
   ::unlink(path.c_str());
+}
+
+TEST(HttpServerTest, HeadCheckRefusesBeforeTheBodyIsRead) {
+  std::atomic<int> handled{0};
+  ServerOptions opt;
+  opt.head_check = [](const Request& head) {
+    HeadVerdict v;
+    if (head.target == "/deny") v.reject = Response::Text(401, "no\n");
+    if (head.target == "/small") v.max_body = 4;
+    return v;
+  };
+  Served s(
+      [&](const Request& req, ResponseWriter w) {
+        ++handled;
+        w.Send(Response::Text(200, req.body));
+      },
+      opt);
+  {
+    // A 60 MB body is announced and never sent: the answer comes from the head alone.
+    RawConn c(s.port());
+    c.Send("POST /deny HTTP/1.1\r\nHost: x\r\nContent-Length: 60000000\r\n\r\n");
+    auto [status, body] = c.Read();
+    EXPECT_EQ(status, 401);
+    EXPECT_EQ(body, "no\n");
+    EXPECT_TRUE(c.AtEof());
+  }
+  {
+    RawConn c(s.port());
+    c.Send("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n");
+    EXPECT_EQ(c.Read().first, 413);
+  }
+  {
+    // Chunked bodies have no length up front: counted as they arrive.
+    RawConn c(s.port());
+    c.Send(
+        "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n");
+    EXPECT_EQ(c.Read().first, 413);
+  }
+  {
+    RawConn c(s.port());
+    c.Send("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd");
+    auto [status, body] = c.Read();
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(body, "abcd");
+  }
+  EXPECT_EQ(handled.load(), 1);
 }
 
 }  // namespace
