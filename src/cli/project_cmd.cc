@@ -19,6 +19,7 @@
 #include "cli/output.h"
 #include "config/duration.h"
 #include "config/render.h"
+#include "config/secrets_of.h"
 #include "runtime/log_store.h"
 #include "store/store.h"
 
@@ -365,7 +366,8 @@ int RunEvents(CliContext& ctx, const std::string& since_arg, const std::string& 
   return 0;
 }
 
-int RunConfig(CliContext& ctx, bool services_only, const std::string& format) {
+int RunConfig(CliContext& ctx, bool services_only, const std::string& format,
+              bool show_secrets) {
   auto project = ctx.Project();
   if (!project.ok()) return CliContext::Fail(project.status());
   const config::Project& p = **project;
@@ -374,10 +376,16 @@ int RunConfig(CliContext& ctx, bool services_only, const std::string& format) {
     for (const auto& [name, svc] : p.services) std::printf("%s\n", name.c_str());
     return 0;
   }
+  // Secret values are masked with "***" unless asked for: this output gets pasted into
+  // issues and chats.
+  const Redactor known = config::SecretsOf(p, config::CurrentEnviron());
+  config::RenderOptions ro;
+  ro.show_secrets = show_secrets;
+  ro.redactor = &known;
   if (format == "json") {
-    std::printf("%s\n", config::RenderJson(p).dump(2).c_str());
+    std::printf("%s\n", config::RenderJson(p, ro).dump(2).c_str());
   } else {
-    std::printf("%s", config::RenderYaml(p).c_str());
+    std::printf("%s", config::RenderYaml(p, ro).c_str());
   }
   return 0;
 }
@@ -439,8 +447,11 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto* ccfg = app.add_subcommand("config", "Print the resolved project");
   ccfg->add_flag("--services", *cfg_services, "Only the service names");
   ccfg->add_option("--format", *cfg_format, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
-  ccfg->callback([&ctx, cfg_services, cfg_format, rc] {
-    *rc = RunConfig(ctx, *cfg_services, *cfg_format);
+  auto cfg_show_secrets = std::make_shared<bool>(false);
+  ccfg->add_flag("--show-secrets", *cfg_show_secrets,
+                 "Print secret values instead of ***");
+  ccfg->callback([&ctx, cfg_services, cfg_format, cfg_show_secrets, rc] {
+    *rc = RunConfig(ctx, *cfg_services, *cfg_format, *cfg_show_secrets);
   });
 }
 

@@ -34,6 +34,30 @@ std::string RestartName(const RestartPolicy& r) {
   return "";
 }
 
+// What the rendering shows of values that may hold secrets.
+class Masker {
+ public:
+  explicit Masker(const RenderOptions& o) : o_(o) {}
+
+  // An environment variable's value: "***" for a secret one (an empty value stays empty:
+  // there is nothing to hide and it helps to see it).
+  std::string Env(const Service& s, const std::string& key, const std::string& value) const {
+    if (o_.show_secrets) return value;
+    if (!value.empty() && (s.secret_env.count(key) || IsSecretName(key))) {
+      return std::string(kRedacted);
+    }
+    return Text(value);
+  }
+  // Any other string: known secret values and URL passwords masked.
+  std::string Text(const std::string& value) const {
+    if (o_.show_secrets) return value;
+    return o_.redactor != nullptr ? o_.redactor->Scrub(value) : RedactUrlPasswords(value);
+  }
+
+ private:
+  const RenderOptions& o_;
+};
+
 // Built as an ordered document so the YAML reads in a natural order.
 template <typename J>
 J UpdateJson(const UpdateConfig& u) {
@@ -48,7 +72,7 @@ J UpdateJson(const UpdateConfig& u) {
 }
 
 template <typename J>
-J HealthJson(const Healthcheck& h) {
+J HealthJson(const Healthcheck& h, const Masker& m) {
   J j;
   switch (h.kind) {
     case Healthcheck::Kind::kNone:
@@ -57,14 +81,14 @@ J HealthJson(const Healthcheck& h) {
     case Healthcheck::Kind::kCmd: {
       J test = J::array();
       test.push_back("CMD");
-      for (const std::string& t : h.test) test.push_back(t);
+      for (const std::string& t : h.test) test.push_back(m.Text(t));
       j["test"] = test;
       break;
     }
     case Healthcheck::Kind::kCmdShell: {
       J test = J::array();
       test.push_back("CMD-SHELL");
-      for (const std::string& t : h.test) test.push_back(t);
+      for (const std::string& t : h.test) test.push_back(m.Text(t));
       j["test"] = test;
       break;
     }
@@ -86,11 +110,11 @@ J HealthJson(const Healthcheck& h) {
 }
 
 template <typename J>
-J ServiceJson(const Service& s) {
+J ServiceJson(const Service& s, const Masker& m) {
   J j;
-  auto list = [](const std::vector<std::string>& v) {
+  auto list = [&m](const std::vector<std::string>& v) {
     J a = J::array();
-    for (const std::string& x : v) a.push_back(x);
+    for (const std::string& x : v) a.push_back(m.Text(x));
     return a;
   };
   if (!s.image.empty()) j["image"] = s.image;
@@ -104,7 +128,7 @@ J ServiceJson(const Service& s) {
   j["working_dir"] = s.working_dir.string();
   if (!s.user.empty()) j["user"] = s.user;
   J env = J::object();
-  for (const auto& [k, v] : s.environment) env[k] = s.secret_env.count(k) ? kSecretMask : v;
+  for (const auto& [k, v] : s.environment) env[k] = m.Env(s, k, v);
   j["environment"] = env;
   if (!s.ports.empty()) {
     J ports = J::array();
@@ -130,7 +154,7 @@ J ServiceJson(const Service& s) {
     }
     j["depends_on"] = deps;
   }
-  j["healthcheck"] = HealthJson<J>(s.healthcheck);
+  j["healthcheck"] = HealthJson<J>(s.healthcheck, m);
   j["restart"] = RestartName(s.restart);
   j["stop_signal"] = SignalName(s.stop_signal);
   j["stop_grace_period"] = FormatDuration(s.stop_grace_period);
@@ -143,7 +167,7 @@ J ServiceJson(const Service& s) {
   j["deploy"] = deploy;
   if (!s.labels.empty()) {
     J labels = J::object();
-    for (const auto& [k, v] : s.labels) labels[k] = v;
+    for (const auto& [k, v] : s.labels) labels[k] = m.Text(v);
     j["labels"] = labels;
   }
   if (!s.secrets.empty()) {
@@ -161,11 +185,12 @@ J ServiceJson(const Service& s) {
 }
 
 template <typename J>
-J ProjectJson(const Project& p) {
+J ProjectJson(const Project& p, const RenderOptions& options) {
+  const Masker m(options);
   J j;
   j["name"] = p.name;
   J services = J::object();
-  for (const auto& [name, s] : p.services) services[name] = ServiceJson<J>(s);
+  for (const auto& [name, s] : p.services) services[name] = ServiceJson<J>(s, m);
   j["services"] = services;
   if (!p.secrets.empty()) {
     J secrets = J::object();
@@ -229,11 +254,13 @@ void Emit(YAML::Emitter& out, const nlohmann::ordered_json& j) {
 
 }  // namespace
 
-nlohmann::json RenderJson(const Project& p) { return ProjectJson<nlohmann::json>(p); }
+nlohmann::json RenderJson(const Project& p, const RenderOptions& options) {
+  return ProjectJson<nlohmann::json>(p, options);
+}
 
-std::string RenderYaml(const Project& p) {
+std::string RenderYaml(const Project& p, const RenderOptions& options) {
   YAML::Emitter out;
-  Emit(out, ProjectJson<nlohmann::ordered_json>(p));
+  Emit(out, ProjectJson<nlohmann::ordered_json>(p, options));
   std::string s = out.c_str();
   s += '\n';
   return s;
