@@ -1,12 +1,13 @@
 #include "backup/backup.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <ctime>
 #include <atomic>
 #include <cctype>
+#include <chrono>
+#include <ctime>
 #include <map>
 #include <optional>
 #include <thread>
@@ -36,7 +37,8 @@ std::string Stamp(int64_t ms) {
 
 std::string SafeName(const std::string& s) {
   std::string out;
-  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  for (char c : s)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
   return out.empty() ? "db" : out;
 }
 
@@ -130,11 +132,13 @@ Status IntegrityCheck(const fs::path& p) {
 }
 
 Status CheckSum(const BackupRecord& b) {
-  if (!fs::exists(b.path)) return NotFound("backup " + std::to_string(b.id) + ": file " + b.path + " is missing");
+  if (!fs::exists(b.path))
+    return NotFound("backup " + std::to_string(b.id) + ": file " + b.path + " is missing");
   ASSIGN_OR_RETURN(std::string sum, migrate::Sha256File(b.path));
   if (sum != b.sha256) {
     return Internal("backup " + std::to_string(b.id) + ": checksum mismatch (catalog " +
-                    b.sha256.substr(0, 12) + ", file " + sum.substr(0, 12) + "): the file is corrupt");
+                    b.sha256.substr(0, 12) + ", file " + sum.substr(0, 12) +
+                    "): the file is corrupt");
   }
   return Status::OK();
 }
@@ -152,8 +156,10 @@ Result<BackupRecord> Create(const migrate::Target& target, const std::string& da
   const int64_t now = options.clock->WallMillis();
   fs::path folder = options.dir / SafeName(database);
   std::error_code ec;
-  fs::create_directories(folder, ec);
-  if (ec) return IoError("cannot create " + folder.string() + ": " + ec.message());
+  // A backup holds the whole database: new folders 0700, the database's own folder 0700
+  // even if an older version made it 0755, every file 0600.
+  RETURN_IF_ERROR(CreatePrivateDirs(folder));
+  if (::chmod(folder.c_str(), 0700) != 0) return ErrnoError("chmod " + folder.string(), errno);
   BackupRecord r;
   r.database = database;
   r.created_ms = now;
@@ -164,14 +170,20 @@ Result<BackupRecord> Create(const migrate::Target& target, const std::string& da
     r.kind = "pg_dump-custom";
     final_path = folder / (base + ".pgdump");
     Log(options, "pg_dump -Fc " + target.Display());
-    RETURN_IF_ERROR(RunTool({"pg_dump", "-Fc", "--no-password", "-f", tmp.path().string(),
-                             "--dbname=" + target.ConnInfo()}));
+    // pg_dump -f keeps the mode of the file it truncates.
+    RETURN_IF_ERROR(CreateFileWithMode(tmp.path(), 0600));
+    RETURN_IF_ERROR(
+        RunTool(PgTool("pg_dump", {"-Fc", "--no-password", "-f", tmp.path().string()}, target)));
+    if (::chmod(tmp.path().c_str(), 0600) != 0) {
+      return ErrnoError("chmod " + tmp.path().string(), errno);
+    }
     RETURN_IF_ERROR(FsyncPath(tmp.path()));
   } else {
     r.kind = "sqlite-zstd";
     final_path = folder / (base + ".sqlite.zst");
     TempFile raw(folder / (".tmp-" + base + "-" + std::to_string(::getpid()) + ".db"));
     Log(options, "online backup of " + target.sqlite_path.string());
+    RETURN_IF_ERROR(CreateFileWithMode(raw.path(), 0600));  // SQLite keeps an existing file's mode
     RETURN_IF_ERROR(SqliteOnlineCopy(target.sqlite_path, raw.path()));
     RETURN_IF_ERROR(IntegrityCheck(raw.path()));
     RETURN_IF_ERROR(ZstdCompressFile(raw.path(), tmp.path()));  // fsyncs
@@ -213,8 +225,8 @@ Result<VerifyResult> Verify(const BackupRecord& b, const migrate::Target& like,
       ASSIGN_OR_RETURN(scratch, migrate::ScratchDatabase::Create(like, "verify"));
       restored = scratch->target();
       Log(options, "pg_restore into scratch database " + restored.DatabaseName());
-      RETURN_IF_ERROR(RunTool({"pg_restore", "--exit-on-error", "--no-owner", "--no-password",
-                               "--dbname=" + restored.ConnInfo(), b.path}));
+      RETURN_IF_ERROR(RunTool(PgTool(
+          "pg_restore", {"--exit-on-error", "--no-owner", "--no-password", b.path}, restored)));
     } else {
       file.emplace(ScratchFile("verify"));
       restored.kind = migrate::Target::Kind::kSqlite;
@@ -235,8 +247,8 @@ Result<VerifyResult> Verify(const BackupRecord& b, const migrate::Target& like,
     return Status::OK();
   }();
   res.ok = st.ok();
-  res.message = st.ok() ? "checksum ok, restored, check query returned " + res.check_result
-                        : st.message();
+  res.message =
+      st.ok() ? "checksum ok, restored, check query returned " + res.check_result : st.message();
   RETURN_IF_ERROR(record(st.ok() ? "ok" : "failed: " + st.message()));
   return res;
 }
@@ -254,16 +266,15 @@ Status Restore(const BackupRecord& b, const migrate::Target& target, bool force,
                                 std::to_string(n) +
                                 " tables); pass --force to replace its contents");
     }
-    std::vector<std::string> argv = {"pg_restore", "--single-transaction", "--exit-on-error",
-                                     "--no-owner", "--no-password"};
+    std::vector<std::string> args = {"--single-transaction", "--exit-on-error", "--no-owner",
+                                     "--no-password"};
     if (n > 0) {
-      argv.push_back("--clean");
-      argv.push_back("--if-exists");
+      args.push_back("--clean");
+      args.push_back("--if-exists");
     }
-    argv.push_back("--dbname=" + target.ConnInfo());
-    argv.push_back(b.path);
+    args.push_back(b.path);
     Log(options, "pg_restore into " + target.Display());
-    return RunTool(argv);
+    return RunTool(PgTool("pg_restore", std::move(args), target));
   }
   if (target.IsPostgres()) return InvalidInput("a SQLite backup restores only into SQLite");
   std::error_code ec;
@@ -278,7 +289,11 @@ Status Restore(const BackupRecord& b, const migrate::Target& target, bool force,
   }
   fs::create_directories(target.sqlite_path.parent_path(), ec);
   TempFile tmp(target.sqlite_path.string() + ".restore-tmp");
-  RETURN_IF_ERROR(ZstdDecompressFile(b.path, tmp.path()));
+  // The restored database keeps the mode of the one it replaces (another user or group
+  // may read it); a new one is private.
+  mode_t mode = 0600;
+  if (struct stat st{}; ::stat(target.sqlite_path.c_str(), &st) == 0) mode = st.st_mode & 07777;
+  RETURN_IF_ERROR(ZstdDecompressFile(b.path, tmp.path(), mode));
   RETURN_IF_ERROR(IntegrityCheck(tmp.path()));
   RETURN_IF_ERROR(FsyncPath(tmp.path()));
   for (const char* suffix : {"-wal", "-shm", "-journal"}) {

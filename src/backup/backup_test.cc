@@ -1,9 +1,13 @@
 #include "backup/backup.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
+#include <optional>
+#include <sstream>
 
+#include "backup/files.h"
 #include "migrate/checksum.h"
 #include "migrate/driver.h"
 #include "migrate/pg_test_server.h"
@@ -149,11 +153,13 @@ TEST_P(BackupTest, VerifyRestoresIntoScratchAndDetectsCorruption) {
   EXPECT_TRUE(rec->Verified());
   EXPECT_EQ(rec->verified_ms, 1'704'069'005'000);
   if (pg()) {  // the scratch database is gone
-    EXPECT_EQ(Scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'slipway_scratch%'"), "0");
+    EXPECT_EQ(Scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'slipway_scratch%'"),
+              "0");
   }
 
   // A failing check query fails verification.
-  auto bad_query = Verify(*b, target_, "SELECT count(*) FROM nosuchtable", catalog_.get(), options_);
+  auto bad_query =
+      Verify(*b, target_, "SELECT count(*) FROM nosuchtable", catalog_.get(), options_);
   ASSERT_TRUE(bad_query.ok());
   EXPECT_FALSE(bad_query->ok);
 
@@ -225,8 +231,197 @@ TEST_P(BackupTest, SqliteBackupOfALiveDatabaseWithWal) {
   EXPECT_EQ(Scalar("SELECT name FROM items WHERE id = 5000", &other), "in wal");
 }
 
+// The umask of a process started from a careless shell or service manager: new files would
+// be world-readable without the explicit modes.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t m) : old_(::umask(m)) {}
+  ~ScopedUmask() { ::umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+mode_t ModeOf(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+TEST_P(BackupTest, FilesArePrivateWhateverTheUmask) {
+  ScopedUmask open_umask(0);
+  // An older version's world-readable folder of this database is tightened too.
+  std::filesystem::create_directories(options_.dir);
+  ASSERT_EQ(::chmod(options_.dir.c_str(), 0755), 0);
+  std::filesystem::create_directories(options_.dir / "old");
+  ASSERT_EQ(::chmod((options_.dir / "old").c_str(), 0777), 0);
+  auto b = Create(target_, "old", catalog_.get(), options_);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(ModeOf(b->path), 0600u);
+  EXPECT_EQ(ModeOf(options_.dir / "old"), 0700u);
+  EXPECT_EQ(ModeOf(options_.dir), 0755u);  // a root the user made keeps its mode
+
+  // A fresh backups root and every folder below it are created 0700.
+  options_.dir = dir_.path() / "fresh" / "backups";
+  auto c = Create(target_, "main", catalog_.get(), options_);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(ModeOf(c->path), 0600u);
+  EXPECT_EQ(ModeOf(dir_.path() / "fresh"), 0700u);
+  EXPECT_EQ(ModeOf(options_.dir), 0700u);
+  EXPECT_EQ(ModeOf(options_.dir / "main"), 0700u);
+
+  auto v = Verify(*c, target_, "", catalog_.get(), options_);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_TRUE(v->ok) << v->message;
+  if (!pg()) {
+    // A restore into a new file is private; over an existing one it keeps that file's mode.
+    Target fresh = target_;
+    fresh.sqlite_path = dir_.path() / "restored-new.db";
+    ASSERT_TRUE(Restore(*c, fresh, false, options_).ok());
+    EXPECT_EQ(ModeOf(fresh.sqlite_path), 0600u);
+    ASSERT_EQ(::chmod(target_.sqlite_path.c_str(), 0640), 0);
+    ASSERT_TRUE(Restore(*c, target_, true, options_).ok());
+    EXPECT_EQ(ModeOf(target_.sqlite_path), 0640u);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Databases, BackupTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
+
+// Scripts named like the PostgreSQL client tools that log the command line and environment
+// they were started with, then exec the real tool: what every local user could read in ps
+// while it runs.
+class RecordingPgBin {
+ public:
+  RecordingPgBin(const std::filesystem::path& dir, const std::string& real_bin) : dir_(dir) {
+    std::filesystem::create_directories(dir_);
+    for (const char* tool : {"pg_dump", "pg_restore", "psql", "createdb"}) {
+      std::filesystem::path script = dir_ / tool;
+      std::ofstream(script)
+          << "#!/bin/sh\n"
+          << "{ printf 'argv:'; tr '\\000' ' ' < /proc/$$/cmdline; echo;"
+          << "  [ -n \"$PGPASSWORD\" ] && echo \"env: PGPASSWORD=$PGPASSWORD\"; } >> '"
+          << log().string() << "'\n"
+          << "exec '" << real_bin << "/" << tool << "' \"$@\"\n";
+      std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+    }
+    const char* old = std::getenv("SLIPWAY_PG_BIN");
+    if (old != nullptr) old_ = old;
+    ::setenv("SLIPWAY_PG_BIN", dir_.c_str(), 1);
+  }
+  ~RecordingPgBin() {
+    if (old_) {
+      ::setenv("SLIPWAY_PG_BIN", old_->c_str(), 1);
+    } else {
+      ::unsetenv("SLIPWAY_PG_BIN");
+    }
+  }
+  std::filesystem::path log() const { return dir_ / "runs.log"; }
+  std::string Read() const {
+    std::ifstream in(log());
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::optional<std::string> old_;
+};
+
+TEST(BackupSecretsTest, PostgresPasswordGoesThroughTheEnvironmentNotArgv) {
+  const std::string password = "pw-Zq8!s3cr3t";
+  std::string why;
+  auto pg = PgServer::Start(&why, password);
+  if (pg == nullptr) GTEST_SKIP() << "no PostgreSQL: " << why;
+  ASSERT_TRUE(pg->CreateDatabase("app"));
+  auto target = migrate::ParseTarget(pg->Url("app"), "/");
+  ASSERT_TRUE(target.ok()) << target.status().message();
+  ASSERT_EQ(target->Password(), password);
+  {
+    auto d = migrate::Driver::Open(*target);
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    ASSERT_TRUE((*d)->Exec("CREATE TABLE t(x int)").ok());
+    ASSERT_TRUE((*d)->Exec("INSERT INTO t VALUES (1), (2)").ok());
+  }
+  TempDir dir;
+  RecordingPgBin bin(dir.path() / "bin", pg->bin());
+  FakeClock clock(1'704'069'000'000);
+  auto store = store::Store::Open(dir.path() / "state.db", &clock);
+  ASSERT_TRUE(store.ok());
+  Catalog catalog(store->get());
+  BackupOptions options;
+  options.dir = dir.path() / "backups";
+  options.clock = &clock;
+  std::vector<std::string> logged;
+  options.log = [&](const std::string& l) { logged.push_back(l); };
+
+  auto b = Create(*target, "app", &catalog, options);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  auto v = Verify(*b, *target, "SELECT count(*) FROM t", &catalog, options);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_TRUE(v->ok) << v->message;
+  EXPECT_EQ(v->check_result, "2");
+  Status restored = Restore(*b, *target, true, options);
+  ASSERT_TRUE(restored.ok()) << restored.message();
+
+  const std::string runs = bin.Read();
+  // pg_dump, then pg_restore twice (verify, restore), each with its password in the env.
+  size_t argv_lines = 0, env_lines = 0;
+  for (size_t at = 0; (at = runs.find("argv:", at)) != std::string::npos; ++at) ++argv_lines;
+  for (size_t at = 0; (at = runs.find("env: PGPASSWORD=" + password, at)) != std::string::npos;
+       ++at) {
+    ++env_lines;
+  }
+  EXPECT_EQ(argv_lines, 3u) << runs;
+  EXPECT_EQ(env_lines, 3u) << runs;
+  EXPECT_NE(runs.find("pg_dump --dbname="), std::string::npos) << runs;
+  std::istringstream lines(runs);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("argv:", 0) != 0) continue;
+    EXPECT_EQ(line.find(password), std::string::npos) << line;
+    EXPECT_EQ(line.find("password="), std::string::npos) << line;
+  }
+  for (const std::string& l : logged) EXPECT_EQ(l.find(password), std::string::npos) << l;
+
+  // A wrong password: the tool fails, and neither password is in the message.
+  Target wrong = *target;
+  wrong.pg_params["password"] = "wrong-pw-77";
+  auto failed = Create(wrong, "app", &catalog, options);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("pg_dump failed"), std::string::npos)
+      << failed.status().message();
+  EXPECT_EQ(failed.status().message().find("wrong-pw-77"), std::string::npos)
+      << failed.status().message();
+  EXPECT_EQ(failed.status().message().find(password), std::string::npos);
+}
+
+TEST(BackupSecretsTest, PgToolKeepsThePasswordOffTheCommandLine) {
+  auto t = migrate::ParseTarget("postgres://u:top-secret@h:5433/db?sslmode=disable", "/");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ToolCommand cmd = PgTool("pg_dump", {"-Fc", "-f", "/x"}, *t);
+  ASSERT_GE(cmd.argv.size(), 2u);
+  EXPECT_EQ(cmd.argv[0], "pg_dump");
+  EXPECT_EQ(cmd.argv[1], "--dbname=dbname='db' host='h' port='5433' sslmode='disable' user='u'");
+  EXPECT_EQ(cmd.argv.back(), "/x");
+  for (const std::string& a : cmd.argv) EXPECT_EQ(a.find("top-secret"), std::string::npos) << a;
+  ASSERT_EQ(cmd.env.size(), 1u);
+  EXPECT_EQ(cmd.env[0], (std::pair<std::string, std::string>("PGPASSWORD", "top-secret")));
+  // Without a password, the tool's own PGPASSWORD / PGPASSFILE / ~/.pgpass apply.
+  auto bare = migrate::ParseTarget("postgres://u@h/db", "/");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_TRUE(PgTool("pg_dump", {}, *bare).env.empty());
+}
+
+TEST(BackupSecretsTest, RunToolMasksSecretsInTheToolsMessage) {
+  ToolCommand cmd;
+  cmd.argv = {"/bin/sh", "-c",
+              "echo \"connecting with $SECRET_FOR_TEST to postgres://u:$SECRET_FOR_TEST@h\" >&2; "
+              "exit 3"};
+  cmd.env = {{"SECRET_FOR_TEST", "echo-me-not"}};
+  cmd.secrets = {"echo-me-not"};
+  Status st = RunTool(cmd);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "sh failed (exit 3): connecting with *** to postgres://u:***@h");
+}
 
 }  // namespace
 }  // namespace slipway::backup

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -10,6 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+
+#include "base/redact.h"
 
 extern char** environ;
 
@@ -23,6 +26,30 @@ struct FileCloser {
   }
 };
 using File = std::unique_ptr<FILE, FileCloser>;
+
+// Opens `path` for writing, created or truncated, with exactly `mode` (fchmod: the umask
+// only ever removes bits, and an existing file keeps its old mode through O_TRUNC).
+Result<int> OpenWithMode(const fs::path& path, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoError("create " + path.string(), errno);
+  if (::fchmod(fd, mode) != 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoError("chmod " + path.string(), err);
+  }
+  return fd;
+}
+
+Result<File> CreateWithMode(const fs::path& path, mode_t mode) {
+  ASSIGN_OR_RETURN(int fd, OpenWithMode(path, mode));
+  File f(::fdopen(fd, "wb"));
+  if (!f) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoError("fdopen " + path.string(), err);
+  }
+  return f;
+}
 
 std::string LastLines(const std::string& s, size_t max = 600) {
   std::string t = s;
@@ -47,8 +74,23 @@ std::string PgBinDir() {
   return best;
 }
 
-Status RunTool(const std::vector<std::string>& argv_in) {
-  std::vector<std::string> argv = argv_in;
+ToolCommand PgTool(const std::string& tool, std::vector<std::string> args,
+                   const migrate::Target& target) {
+  ToolCommand cmd;
+  cmd.argv.push_back(tool);
+  cmd.argv.push_back("--dbname=" + target.ConnInfoWithoutPassword());
+  for (std::string& a : args) cmd.argv.push_back(std::move(a));
+  std::string password = target.Password();
+  if (!password.empty()) {
+    cmd.env.emplace_back("PGPASSWORD", password);
+    cmd.secrets.push_back(std::move(password));
+  }
+  return cmd;
+}
+
+Status RunTool(const ToolCommand& cmd) {
+  std::vector<std::string> argv = cmd.argv;
+  if (argv.empty()) return Internal("RunTool: empty argv");
   if (argv[0].find('/') == std::string::npos) {
     std::string dir = PgBinDir();
     if (!dir.empty() && fs::exists(fs::path(dir) / argv[0])) argv[0] = dir + "/" + argv[0];
@@ -63,8 +105,23 @@ Status RunTool(const std::vector<std::string>& argv_in) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The environment: ours, with cmd.env replacing the variables it names.
+  std::vector<std::string> env_text;
+  for (const auto& [k, v] : cmd.env) env_text.push_back(k + "=" + v);
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    bool replaced = false;
+    for (const auto& [k, v] : cmd.env) {
+      replaced = replaced || (entry.size() > k.size() && entry.substr(0, k.size()) == k &&
+                              entry[k.size()] == '=');
+    }
+    if (!replaced) env_text.emplace_back(entry);
+  }
+  std::vector<char*> envp;
+  for (std::string& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   ::close(pipefd[1]);
   if (rc != 0) {
@@ -87,7 +144,28 @@ Status RunTool(const std::vector<std::string>& argv_in) {
   std::string name = fs::path(argv[0]).filename().string();
   std::string how = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
                                       : "signal " + std::to_string(WTERMSIG(status));
-  return Internal(name + " failed (" + how + "): " + LastLines(err));
+  Redactor redactor;
+  for (const std::string& s : cmd.secrets) redactor.AddValue(s);
+  return Internal(name + " failed (" + how + "): " + LastLines(redactor.Scrub(err)));
+}
+
+Status CreateFileWithMode(const fs::path& path, mode_t mode) {
+  ASSIGN_OR_RETURN(int fd, OpenWithMode(path, mode));
+  ::close(fd);
+  return Status::OK();
+}
+
+Status CreatePrivateDirs(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return Status::OK();
+  fs::path parent = dir.parent_path();
+  if (!parent.empty() && parent != dir) RETURN_IF_ERROR(CreatePrivateDirs(parent));
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST && fs::is_directory(dir, ec)) return Status::OK();  // a racing creator
+    return ErrnoError("cannot create " + dir.string(), errno);
+  }
+  if (::chmod(dir.c_str(), 0700) != 0) return ErrnoError("chmod " + dir.string(), errno);
+  return Status::OK();
 }
 
 Status FsyncPath(const fs::path& p) {
@@ -107,11 +185,10 @@ Status DurableRename(const fs::path& from, const fs::path& to) {
   return FsyncPath(to.parent_path());
 }
 
-Status ZstdCompressFile(const fs::path& in_path, const fs::path& out_path) {
+Status ZstdCompressFile(const fs::path& in_path, const fs::path& out_path, mode_t mode) {
   File in(std::fopen(in_path.c_str(), "rbe"));
   if (!in) return ErrnoError("open " + in_path.string(), errno);
-  File out(std::fopen(out_path.c_str(), "wbe"));
-  if (!out) return ErrnoError("create " + out_path.string(), errno);
+  ASSIGN_OR_RETURN(File out, CreateWithMode(out_path, mode));
   std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 3);
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
@@ -143,11 +220,10 @@ Status ZstdCompressFile(const fs::path& in_path, const fs::path& out_path) {
   return Status::OK();
 }
 
-Status ZstdDecompressFile(const fs::path& in_path, const fs::path& out_path) {
+Status ZstdDecompressFile(const fs::path& in_path, const fs::path& out_path, mode_t mode) {
   File in(std::fopen(in_path.c_str(), "rbe"));
   if (!in) return ErrnoError("open " + in_path.string(), errno);
-  File out(std::fopen(out_path.c_str(), "wbe"));
-  if (!out) return ErrnoError("create " + out_path.string(), errno);
+  ASSIGN_OR_RETURN(File out, CreateWithMode(out_path, mode));
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), &ZSTD_freeDCtx);
   std::vector<char> ibuf(ZSTD_DStreamInSize()), obuf(ZSTD_DStreamOutSize());
   size_t last_ret = 0;

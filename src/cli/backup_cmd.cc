@@ -1,5 +1,7 @@
 #include "cli/backup_cmd.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -8,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/backup.h"
+#include "backup/files.h"
 #include "backup/project_databases.h"
 #include "cli/migrate_cmd.h"
 #include "cli/output.h"
@@ -60,8 +63,9 @@ Result<std::unique_ptr<Env>> OpenEnv(CliContext& ctx) {
   auto env = std::make_unique<Env>();
   ASSIGN_OR_RETURN(env->project, ctx.Project());
   ASSIGN_OR_RETURN(daemon::StatePaths paths, ctx.Paths());
-  std::error_code ec;
-  fs::create_directories(paths.dir, ec);
+  // The state folder (the catalog is in its state.db) is 0700 whoever creates it first.
+  RETURN_IF_ERROR(backup::CreatePrivateDirs(paths.dir));
+  ::chmod(paths.dir.c_str(), 0700);
   ASSIGN_OR_RETURN(env->store, store::Store::Open(paths.db(), Clock::Real()));
   env->catalog = std::make_unique<backup::Catalog>(env->store.get());
   env->options = backup::BackupOptionsFor(*env->project);

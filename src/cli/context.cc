@@ -1,6 +1,7 @@
 #include "cli/context.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +57,12 @@ Status CliContext::EnsureDaemon() {
   if (DaemonRunning()) return Status::OK();
   ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
   std::error_code ec;
+  // The state folder holds the API token, the state database and the logs: 0700 whoever
+  // creates it first and whatever the umask.
+  if (::mkdir(paths.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoError("create " + paths.dir.string(), errno);
+  }
+  ::chmod(paths.dir.c_str(), 0700);
   std::filesystem::create_directories(paths.logs(), ec);
   if (ec) return IoError(fmt::format("create {}: {}", paths.logs().string(), ec.message()));
 

@@ -1,4 +1,6 @@
 // Driver over libpq (PostgreSQL). See driver.h.
+#include "migrate/pg_driver.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -6,9 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/redact.h"
 #include "migrate/driver.h"
 #include "migrate/libpq.h"
-#include "migrate/pg_driver.h"
 #include "migrate/sql_split.h"
 
 namespace slipway::migrate {
@@ -63,8 +65,7 @@ class PgDriver final : public Driver {
     for (const SqlStatement& st : SplitSql(sql)) {
       PGresult* res = pq_->exec(conn_, st.text.c_str());
       ExecStatusType status = pq_->resultStatus(res);
-      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ||
-          status == PGRES_EMPTY_QUERY) {
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
         pq_->clear(res);
         continue;
       }
@@ -107,7 +108,7 @@ class PgDriver final : public Driver {
     std::vector<const char*> values;
     for (const std::string& p : params) values.push_back(p.c_str());
     PGresult* res = pq_->execParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
-                                 values.data(), nullptr, nullptr, 0);
+                                    values.data(), nullptr, nullptr, 0);
     ExecStatusType status = pq_->resultStatus(res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       std::string msg = Trim(pq_->resultErrorMessage(res));
@@ -210,7 +211,8 @@ class PgDriver final : public Driver {
                      Query("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
                            "n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
                            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-                           "AND n.nspname NOT LIKE 'pg_toast%'", {}));
+                           "AND n.nspname NOT LIKE 'pg_toast%'",
+                           {}));
     return std::stoll(rows.at(0).at(0).value_or("0"));
   }
 
@@ -270,7 +272,10 @@ Result<std::unique_ptr<Driver>> OpenPostgres(const Target& target, const std::st
       if (c == '\n') c = ' ';
     }
     pq->finish(conn);
-    return Unavailable("cannot connect to " + target.Display() + ": " + msg);
+    // libpq's text names host, port and user; mask the password should it ever echo it.
+    Redactor r;
+    r.AddValue(target.Password());
+    return Unavailable("cannot connect to " + target.Display() + ": " + r.Scrub(msg));
   }
   pq->setNoticeProcessor(conn, &IgnoreNotice, nullptr);
   return std::unique_ptr<Driver>(new PgDriver(pq, conn, target));

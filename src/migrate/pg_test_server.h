@@ -2,8 +2,9 @@
 //
 // initdb runs as the `postgres` user (it refuses root) into a fresh temp
 // folder; the server listens on 127.0.0.1 at a free port with its socket in
-// that folder and fsync off. The destructor stops it with `pg_ctl stop -m fast`
-// (then SIGKILL by the postmaster's PID if needed) and removes the folder.
+// that folder and fsync off. With a password, the `postgres` role has it and every
+// connection must give it (scram-sha-256 for local and TCP). The destructor stops it with `pg_ctl
+// stop -m fast` (then SIGKILL by the postmaster's PID if needed) and removes the folder.
 // Header-only so it never enters a library; used by the migrate, backup and
 // integration tests. One test thread owns the object.
 #pragma once
@@ -15,6 +16,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,8 +45,10 @@ inline std::string FindPgBin() {
   return best;
 }
 
-// Runs argv to completion with stdout/stderr appended to `log`; the exit code.
-inline int RunLogged(const std::vector<std::string>& argv, const std::string& log) {
+// Runs argv to completion with stdout/stderr appended to `log`, and `extra_env`
+// ("NAME=value") added to the environment; the exit code.
+inline int RunLogged(const std::vector<std::string>& argv, const std::string& log,
+                     const std::vector<std::string>& extra_env = {}) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -53,8 +57,13 @@ inline int RunLogged(const std::vector<std::string>& argv, const std::string& lo
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<std::string> env_text = extra_env;
+  for (char** e = environ; *e != nullptr; ++e) env_text.emplace_back(*e);
+  std::vector<char*> env;
+  for (std::string& e : env_text) env.push_back(e.data());
+  env.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) return 127;
   int status = 0;
@@ -83,7 +92,8 @@ class PgServer {
  public:
   // Starts a server; nullptr with `*why` set when PostgreSQL is not installed
   // or cannot start (the test then skips or fails with that message).
-  static std::unique_ptr<PgServer> Start(std::string* why) {
+  // `password` non-empty: the postgres role gets it and authentication is required.
+  static std::unique_ptr<PgServer> Start(std::string* why, const std::string& password = "") {
     std::string bin = FindPgBin();
     if (bin.empty()) {
       *why = "PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin/initdb)";
@@ -100,6 +110,7 @@ class PgServer {
       return nullptr;
     }
     std::unique_ptr<PgServer> s(new PgServer(bin, tmpl));
+    s->password_ = password;
     if (::geteuid() == 0) {
       if (::chown(tmpl.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
         *why = "chown of the data folder failed";
@@ -107,9 +118,28 @@ class PgServer {
       }
     }
     std::string log = s->dir_ + "/setup.log";
-    if (s->AsPostgres({bin + "/initdb", "-D", s->dir_ + "/data", "-U", "postgres", "-A", "trust",
-                       "--no-sync", "-E", "UTF8", "--locale=C"},
-                      log) != 0) {
+    std::vector<std::string> initdb = {
+        bin + "/initdb", "-D",        s->dir_ + "/data", "-U", "postgres", "--no-sync", "-E",
+        "UTF8",          "--locale=C"};
+    std::string pwfile = s->dir_ + "/pwfile";
+    if (password.empty()) {
+      initdb.insert(initdb.end(), {"-A", "trust"});
+    } else {
+      {
+        std::ofstream out(pwfile);
+        out << password << "\n";
+      }
+      ::chmod(pwfile.c_str(), 0600);
+      if (::geteuid() == 0 && ::chown(pwfile.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        *why = "chown of the password file failed";
+        return nullptr;
+      }
+      initdb.insert(initdb.end(), {"-A", "scram-sha-256", "--pwfile=" + pwfile});
+    }
+    int initdb_rc = s->AsPostgres(initdb, log);
+    std::error_code ec;
+    std::filesystem::remove(pwfile, ec);
+    if (initdb_rc != 0) {
       *why = "initdb failed; see " + log;
       s->keep_ = true;
       return nullptr;
@@ -134,9 +164,9 @@ class PgServer {
 
   ~PgServer() {
     if (running_) {
-      int rc = AsPostgres({bin_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "-t", "20",
-                           "stop"},
-                          dir_ + "/setup.log");
+      int rc = AsPostgres(
+          {bin_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "-t", "20", "stop"},
+          dir_ + "/setup.log");
       if (rc != 0) KillPostmaster();
     }
     if (!keep_) {
@@ -147,15 +177,20 @@ class PgServer {
 
   int port() const { return port_; }
   const std::string& bin() const { return bin_; }
-  // postgres://postgres@127.0.0.1:PORT/<db>
+  const std::string& dir() const { return dir_; }
+  // postgres://postgres[:password]@127.0.0.1:PORT/<db>
   std::string Url(const std::string& db = "postgres") const {
-    return "postgres://postgres@127.0.0.1:" + std::to_string(port_) + "/" + db;
+    std::string user = password_.empty() ? "postgres" : "postgres:" + password_;
+    return "postgres://" + user + "@127.0.0.1:" + std::to_string(port_) + "/" + db;
   }
-  // Creates database `name` with psql-free means (createdb from the same bin).
+  // Creates database `name` with psql-free means (createdb from the same bin; the
+  // password, if any, through the environment).
   bool CreateDatabase(const std::string& name) const {
+    std::vector<std::string> env;
+    if (!password_.empty()) env.push_back("PGPASSWORD=" + password_);
     return RunLogged({bin_ + "/createdb", "-h", "127.0.0.1", "-p", std::to_string(port_), "-U",
-                      "postgres", name},
-                     dir_ + "/client.log") == 0;
+                      "postgres", "--no-password", name},
+                     dir_ + "/client.log", env) == 0;
   }
 
  private:
@@ -179,6 +214,7 @@ class PgServer {
 
   std::string bin_;
   std::string dir_;
+  std::string password_;
   int port_ = 0;
   bool running_ = false;
   bool keep_ = false;

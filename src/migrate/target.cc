@@ -1,8 +1,9 @@
 #include "migrate/target.h"
 
-#include "migrate/libpq.h"
-
 #include <memory>
+
+#include "base/redact.h"
+#include "migrate/libpq.h"
 
 namespace slipway::migrate {
 namespace {
@@ -32,13 +33,27 @@ std::string Target::DatabaseName() const {
   return "postgres";
 }
 
-std::string Target::ConnInfo() const {
+namespace {
+
+std::string BuildConnInfo(const std::map<std::string, std::string>& params, bool password) {
   std::string out;
-  for (const auto& [k, v] : pg_params) {
+  for (const auto& [k, v] : params) {
+    if (!password && k == "password") continue;
     if (!out.empty()) out += ' ';
     out += k + "=" + QuoteConnValue(v);
   }
   return out;
+}
+
+}  // namespace
+
+std::string Target::ConnInfo() const { return BuildConnInfo(pg_params, true); }
+
+std::string Target::ConnInfoWithoutPassword() const { return BuildConnInfo(pg_params, false); }
+
+std::string Target::Password() const {
+  auto it = pg_params.find("password");
+  return it == pg_params.end() ? "" : it->second;
 }
 
 Target Target::WithDatabase(const std::string& dbname) const {
@@ -75,7 +90,9 @@ Result<Target> ParseTarget(std::string_view url, const std::filesystem::path& ba
   if (StartsWith(url, "sqlite:")) {
     std::string_view rest = url.substr(7);
     if (StartsWith(rest, "//")) rest = rest.substr(2);  // sqlite://rel or sqlite:///abs
-    if (rest.empty()) return InvalidInput("database URL \"" + std::string(url) + "\": missing path");
+    if (rest.empty()) {
+      return InvalidInput("database URL \"" + RedactUrlPasswords(url) + "\": missing path");
+    }
     t.kind = Target::Kind::kSqlite;
     std::filesystem::path p(rest);
     t.sqlite_path = p.is_absolute() ? p : (base_dir / p).lexically_normal();
@@ -87,7 +104,7 @@ Result<Target> ParseTarget(std::string_view url, const std::filesystem::path& ba
   } else if (StartsWith(url, "postgres:")) {
     conninfo = std::string(url.substr(9));
   } else {
-    return InvalidInput("database URL \"" + std::string(url) +
+    return InvalidInput("database URL \"" + RedactUrlPasswords(url) +
                         "\": unsupported scheme (expected postgres://... or sqlite:path)");
   }
   ASSIGN_OR_RETURN(const LibPq* pq, GetLibPq());
@@ -97,7 +114,11 @@ Result<Target> ParseTarget(std::string_view url, const std::filesystem::path& ba
     std::string msg = err != nullptr ? err : "cannot parse";
     pq->freemem(err);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    return InvalidInput("database URL: " + msg);
+    // libpq names the offending part, which may be a piece of the password: mask what
+    // looks like one and every piece of the URL's password.
+    Redactor r;
+    for (const std::string& p : UrlPasswords(url)) r.AddValue(p);
+    return InvalidInput("database URL: " + r.Scrub(msg));
   }
   std::unique_ptr<PQconninfoOption, decltype(pq->conninfoFree)> guard(opts, pq->conninfoFree);
   t.kind = Target::Kind::kPostgres;

@@ -28,9 +28,15 @@ struct Target {
   bool IsPostgres() const { return kind == Kind::kPostgres; }
   // The database's name: PostgreSQL dbname (default: the user) or the file's stem.
   std::string DatabaseName() const;
-  // A libpq keyword/value conninfo ("host='h' port='5432' ...") for PQconnectdb
-  // and the --dbname of pg_dump/pg_restore.
+  // A libpq keyword/value conninfo ("host='h' port='5432' ...") with every parameter,
+  // the password included: for libpq in this process only.
   std::string ConnInfo() const;
+  // The same without the password: the --dbname of pg_dump/pg_restore. A child's argv is
+  // readable by every local user (/proc/<pid>/cmdline, ps); the password goes through
+  // the child's environment instead (PGPASSWORD), readable only by its owner.
+  std::string ConnInfoWithoutPassword() const;
+  // libpq's `password` parameter, "" when none was given.
+  std::string Password() const;
   // The same server, another database (PostgreSQL), or another file (SQLite).
   Target WithDatabase(const std::string& dbname) const;
   // For messages: the URL with any password masked.
