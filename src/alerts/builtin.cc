@@ -61,6 +61,10 @@ std::vector<config::AlertRuleSpec> BuiltinRules() {
       Rule("SlipwayStateDiskFull",
            "slipway_state_disk_free_bytes / slipway_state_disk_size_bytes < 0.1", 300'000,
            "warning", "only {{ $value | humanizePercentage }} free under .slipway"),
+      // Writes to state.db fail (disk full, I/O error, read-only): events, releases and alert
+      // state are being lost. No `for`: the flag clears with the first write that succeeds.
+      Rule("SlipwayStoreDegraded", "slipway_store_degraded == 1", 0, "critical",
+           "writes to the state store fail: events and state are being lost"),
       Rule("SlipwayBackupProblem", "increase(slipway_backup_problems_total[1d]) > 0", 0, "warning",
            "scheduled backup of {{ $labels.database }} {{ $labels.kind }} in the last day"),
   };
@@ -156,6 +160,16 @@ void UpdateDiskMetrics(telemetry::Registry* reg, const std::filesystem::path& di
       ->Set(0, static_cast<int64_t>(st.f_bavail) * frsize);
   reg->GetGauge("slipway_state_disk_size_bytes", "Size of the filesystem holding .slipway.")
       ->Set(0, static_cast<int64_t>(st.f_blocks) * frsize);
+}
+
+void UpdateStoreMetrics(telemetry::Registry* reg, const store::WriteHealthSnapshot& health) {
+  reg->GetGauge("slipway_store_degraded",
+                "1 while writes to the state store (.slipway/state.db) fail, 0 once one succeeds.")
+      ->Set(0, health.degraded ? 1 : 0);
+  telemetry::Counter* c =
+      reg->GetCounter("slipway_store_write_errors_total", "Writes to the state store that failed.");
+  const uint64_t have = c->Value();
+  if (health.write_errors_total > have) c->Add(0, health.write_errors_total - have);
 }
 
 }  // namespace slipway::alerts

@@ -7,11 +7,12 @@
 //   SlipwayHigh5xxRatio       5xx share of proxied responses > 5% for 5m   (critical)
 //   SlipwayHighLatencyP95     p95 of proxied requests > 1s for 10m         (warning)
 //   SlipwayStateDiskFull      free space under .slipway < 10% for 5m       (warning)
+//   SlipwayStoreDegraded      slipway_store_degraded == 1: writes to state.db fail  (critical)
 // (backup rules join once backups publish their metrics.)
 //
-// UpdateServiceMetrics/UpdateDiskMetrics keep the gauges and counters the rules read; the
-// daemon calls them before each evaluation. Pure functions apart from the registry writes;
-// the control loop's thread.
+// UpdateServiceMetrics/UpdateDiskMetrics/UpdateStoreMetrics keep the gauges and counters the rules
+// read; the daemon calls them before each evaluation. Pure functions apart from the registry
+// writes; the control loop's thread.
 #pragma once
 
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "config/alerts_settings.h"
+#include "store/write_health.h"
 #include "telemetry/metrics.h"
 
 namespace slipway::alerts {
@@ -43,5 +45,9 @@ void UpdateServiceMetrics(telemetry::Registry* reg, const nlohmann::json& ps_row
 
 // slipway_state_disk_free_bytes / slipway_state_disk_size_bytes of the filesystem at `dir`.
 void UpdateDiskMetrics(telemetry::Registry* reg, const std::filesystem::path& dir);
+
+// slipway_store_degraded (1 while the state store's writes fail, store/write_health.h) and
+// slipway_store_write_errors_total (failed writes; raised to the store's count, never lowered).
+void UpdateStoreMetrics(telemetry::Registry* reg, const store::WriteHealthSnapshot& health);
 
 }  // namespace slipway::alerts

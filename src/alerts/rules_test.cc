@@ -243,7 +243,7 @@ TEST(Builtin, RulesParseEvaluateAndExportForPromtool) {
   std::ifstream in(dir.path() / "out.txt");
   std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(WEXITSTATUS(rc), 0) << out << "\n" << yaml;
-  EXPECT_NE(out.find("SUCCESS: 6 rules found"), std::string::npos) << out;
+  EXPECT_NE(out.find("SUCCESS: 7 rules found"), std::string::npos) << out;
 }
 
 }  // namespace

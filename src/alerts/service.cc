@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "alerts/builtin.h"
+#include "base/log.h"
 
 namespace slipway::alerts {
 
@@ -71,6 +72,9 @@ Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::P
     }
     if (!self->deps_.state_dir.empty())
       UpdateDiskMetrics(self->deps_.registry, self->deps_.state_dir);
+    if (self->deps_.store) {
+      UpdateStoreMetrics(self->deps_.registry, self->deps_.store->write_health());
+    }
     return self->deps_.registry->RenderPrometheus();
   };
   ASSIGN_OR_RETURN(s->evaluator_, RuleEvaluator::Create(std::move(rules), builtin, std::move(ro)));
@@ -149,7 +153,7 @@ void AlertingService::ScheduleEval() {
   deps_.loop->RunAfter(interval_, [this, alive] {
     if (alive.expired()) return;
     Status st = EvaluateOnce();
-    if (!st.ok()) std::fprintf(stderr, "slipwayd: alerts: %s\n", st.message().c_str());
+    if (!st.ok()) logging::Warn("alerts", "evaluation: " + st.message());
     ScheduleEval();
   });
 }
@@ -203,13 +207,23 @@ std::pair<int, json> AlertingService::HealthDetailed() const {
     proxy["status"] = ok ? "ok" : "down";
     if (!ok) down = true;
   }
+  // A store that cannot be read is down; one whose writes fail (disk full, read-only, I/O
+  // errors) is degraded: the daemon and the services still run, but events and state are lost.
   json store = {{"status", "ok"}};
   if (deps_.store) {
+    store::WriteHealthSnapshot wh = deps_.store->write_health();
     auto v = deps_.store->GetMeta("schema_probe");
     if (!v.ok()) {
       store = {{"status", "down"}, {"error", v.status().message()}};
       down = true;
+    } else if (wh.degraded) {
+      store = {{"status", "degraded"},
+               {"error", wh.last_error},
+               {"error_at", Rfc3339(wh.last_error_ms)},
+               {"degraded_since", Rfc3339(wh.degraded_since_ms)}};
+      degraded = true;
     }
+    store["write_errors_total"] = wh.write_errors_total;
   }
   // A database that does not answer degrades (HTTP 200), it does not take the host down:
   // see the header.

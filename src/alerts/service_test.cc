@@ -1,6 +1,9 @@
 #include "alerts/service.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 namespace slipway::alerts {
 namespace {
@@ -41,7 +44,7 @@ TEST(AlertingService, BuiltinsFireAndHealthIsDegraded) {
   EXPECT_TRUE(firing.count("SlipwayServiceUnhealthy/api")) << j.dump(2);
   EXPECT_TRUE(firing.count("AnyDown/web")) << j.dump(2);
   EXPECT_TRUE(firing.count("SlipwayRestartLoop/api") == 0);  // restarts did not increase
-  EXPECT_EQ(j["rules"].size(), 6u);                          // 5 enabled built-ins + 1 own
+  EXPECT_EQ(j["rules"].size(), 7u);                          // 6 enabled built-ins + 1 own
 
   auto [status, health] = (*s)->HealthDetailed();
   EXPECT_EQ(status, 200);
@@ -55,6 +58,77 @@ TEST(AlertingService, BuiltinsFireAndHealthIsDegraded) {
   ASSERT_TRUE(v.ok());
   ASSERT_EQ(v->vector.size(), 1u);
   EXPECT_EQ(v->vector[0].value, 1);
+}
+
+// Writes to the state store fail (here: a read-only connection, SQLITE_READONLY for every
+// write): /health/detailed says degraded with the error, the metrics say so and the built-in
+// SlipwayStoreDegraded fires; a write that succeeds again clears all three.
+TEST(AlertingService, StoreWriteFailuresAreVisible) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "slipway-alerts-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path dir = tmpl;
+  auto loop = std::move(net::EventLoop::Create()).value();
+  FakeClock clock;
+  telemetry::Registry reg(1);
+  auto opened = store::Store::Open(dir / "state.db", &clock);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  std::unique_ptr<store::Store> st = std::move(opened).value();
+  config::Project p;
+  ServiceDeps deps;
+  deps.loop = loop.get();
+  deps.registry = &reg;
+  deps.clock = &clock;
+  deps.store = st.get();
+  auto s = AlertingService::Create(p, deps);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto firing = [&] {
+    const json all = (*s)->AlertsJson();  // kept: the loop must not range over a temporary
+    for (const json& a : all["alerts"]) {
+      if (a["rule"] == "SlipwayStoreDegraded" && a["state"] == "firing") return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE((*s)->EvaluateOnce().ok());
+  auto [code, health] = (*s)->HealthDetailed();
+  EXPECT_EQ(health["store"]["status"], "ok");
+  EXPECT_EQ(health["store"]["write_errors_total"], 0);
+  EXPECT_FALSE(firing());
+
+  ASSERT_TRUE(store::Exec(st->db(), "PRAGMA query_only = ON", "test").ok());
+  store::Event e;
+  e.service = "api";
+  e.kind = "started";
+  EXPECT_FALSE(st->AppendEvent(e).ok());  // dropped: the point is that it is no longer silent
+  clock.AdvanceForTest(Duration(15'000));
+  (void)(*s)->EvaluateOnce();  // its own alert-state writes fail too
+  std::tie(code, health) = (*s)->HealthDetailed();
+  EXPECT_EQ(code, 200);  // degraded, not down: the services still run
+  EXPECT_EQ(health["status"], "degraded");
+  EXPECT_EQ(health["store"]["status"], "degraded") << health.dump();
+  // The last failure: the alert evaluator's own state writes fail after the event did.
+  EXPECT_NE(health["store"]["error"].get<std::string>().find("readonly"), std::string::npos)
+      << health.dump();
+  EXPECT_TRUE(health["store"]["error_at"].is_string());
+  EXPECT_GE(health["store"]["write_errors_total"].get<int>(), 1);
+  EXPECT_TRUE(firing()) << (*s)->AlertsJson().dump(2);
+  std::string metrics = reg.RenderPrometheus();
+  EXPECT_NE(metrics.find("slipway_store_degraded 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("slipway_store_write_errors_total "), std::string::npos) << metrics;
+
+  ASSERT_TRUE(store::Exec(st->db(), "PRAGMA query_only = OFF", "test").ok());
+  ASSERT_TRUE(st->AppendEvent(e).ok());
+  clock.AdvanceForTest(Duration(15'000));
+  ASSERT_TRUE((*s)->EvaluateOnce().ok());
+  std::tie(code, health) = (*s)->HealthDetailed();
+  EXPECT_EQ(health["status"], "ok") << health.dump();
+  EXPECT_EQ(health["store"]["status"], "ok");
+  EXPECT_FALSE(firing());
+  EXPECT_NE(reg.RenderPrometheus().find("slipway_store_degraded 0"), std::string::npos);
+
+  s->reset();
+  st.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace
