@@ -6,31 +6,38 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <vector>
 
-#include "alerts/notifier.h"  // Rfc3339
 #include "base/clock.h"
 
 namespace slipway::daemon {
 
 using nlohmann::json;
 
-Result<LogFormat> ParseLogFormat(std::string_view s) {
-  if (s.empty() || s == "text") return LogFormat::kText;
-  if (s == "json") return LogFormat::kJson;
-  return InvalidInput("log format \"" + std::string(s) + "\": expected text or json");
-}
-
 std::string JsonLogLine(int64_t wall_ms, std::string_view level, std::string_view msg,
                         const json& fields) {
-  // Ordered: ts, level and msg lead every line, then the fields.
-  nlohmann::ordered_json j = {{"ts", alerts::Rfc3339(wall_ms)}, {"level", level}, {"msg", msg}};
+  std::vector<logging::Field> typed;
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) {
-      if (!j.contains(it.key())) j[it.key()] = it.value();
+      const json& v = it.value();
+      if (v.is_string()) {
+        typed.emplace_back(it.key(), v.get_ref<const std::string&>());
+      } else if (v.is_boolean()) {
+        typed.emplace_back(it.key(), v.get<bool>());
+      } else if (v.is_number_unsigned()) {
+        typed.emplace_back(it.key(), v.get<uint64_t>());
+      } else if (v.is_number_integer()) {
+        typed.emplace_back(it.key(), v.get<int64_t>());
+      } else if (v.is_number_float()) {
+        typed.emplace_back(it.key(), v.get<double>());
+      } else {
+        typed.emplace_back(it.key(), v.dump(-1, ' ', false, json::error_handler_t::replace));
+      }
     }
   }
-  // Invalid UTF-8 from a child's output must not make the line unwritable.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  auto parsed = logging::ParseLevel(level);
+  return logging::FormatJsonLine(wall_ms, parsed.ok() ? *parsed : logging::Level::kInfo, "", msg,
+                                 typed);
 }
 
 std::string WrapStderrLine(int64_t wall_ms, std::string_view line) {
@@ -38,10 +45,13 @@ std::string WrapStderrLine(int64_t wall_ms, std::string_view line) {
     json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_object()) return std::string(line);
   }
-  return JsonLogLine(wall_ms, "info", line, json{{"source", "stderr"}});
+  const logging::Field source("source", "stderr");
+  return logging::FormatJsonLine(wall_ms, logging::Level::kInfo, "", line, {&source, 1});
 }
 
 Result<std::unique_ptr<StderrJsonFilter>> StderrJsonFilter::Install() {
+  // The modules' own lines: JSON objects from the start (see the header).
+  logging::SetLogFormat(logging::LogFormat::kJson);
   std::unique_ptr<StderrJsonFilter> f(new StderrJsonFilter());
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);

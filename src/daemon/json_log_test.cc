@@ -14,17 +14,27 @@ namespace {
 
 using nlohmann::json;
 
-TEST(JsonLog, LineHasTsLevelMsgAndFields) {
-  json j = json::parse(
-      JsonLogLine(1'767'323'045'678, "warn", "hello \"x\"\n", {{"pid", 42}, {"msg", "ignored"}}));
-  EXPECT_EQ(j["ts"], "2026-01-02T03:04:05.678Z");
-  EXPECT_EQ(j["level"], "warn");
-  EXPECT_EQ(j["msg"], "hello \"x\"\n");  // fields never overwrite the three keys
-  EXPECT_EQ(j["pid"], 42);
+// The line format itself is tested in base/log_test.cc; this is the nlohmann adapter.
+TEST(JsonLog, NlohmannFieldsBecomeTypedFields) {
   EXPECT_EQ(JsonLogLine(0, "info", "m", {{"a", 1}}),
             R"({"ts":"1970-01-01T00:00:00.000Z","level":"info","msg":"m","a":1})");
-  // Invalid UTF-8 still makes a valid line.
-  EXPECT_TRUE(json::accept(JsonLogLine(0, "info", "bad \xff byte")));
+  json j = json::parse(JsonLogLine(1'767'323'045'678, "warn", "hello",
+                                   {{"pid", 42},
+                                    {"msg", "ignored"},
+                                    {"ok", true},
+                                    {"r", 0.5},
+                                    {"s", "x"},
+                                    {"nested", {{"k", 1}}}}));
+  EXPECT_EQ(j["ts"], "2026-01-02T03:04:05.678Z");
+  EXPECT_EQ(j["level"], "warn");
+  EXPECT_EQ(j["msg"], "hello");
+  EXPECT_EQ(j["pid"], 42);
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["r"], 0.5);
+  EXPECT_EQ(j["s"], "x");
+  EXPECT_EQ(j["nested"], R"({"k":1})");
+  EXPECT_EQ(json::parse(JsonLogLine(0, "nonsense", "m"))["level"], "info");
+  EXPECT_TRUE(json::accept(JsonLogLine(0, "info", "bad \xff byte", {{"v", "\xfe"}})));
 }
 
 TEST(JsonLog, StderrLinesAreWrappedUnlessAlreadyJsonObjects) {
@@ -35,13 +45,6 @@ TEST(JsonLog, StderrLinesAreWrappedUnlessAlreadyJsonObjects) {
   EXPECT_EQ(j["source"], "stderr");
   json k = json::parse(WrapStderrLine(0, "{not json"));
   EXPECT_EQ(k["msg"], "{not json");
-}
-
-TEST(JsonLog, ParseLogFormat) {
-  EXPECT_EQ(*ParseLogFormat(""), LogFormat::kText);
-  EXPECT_EQ(*ParseLogFormat("text"), LogFormat::kText);
-  EXPECT_EQ(*ParseLogFormat("json"), LogFormat::kJson);
-  EXPECT_EQ(ParseLogFormat("xml").status().code(), StatusCode::kInvalidInput);
 }
 
 TEST(JsonLog, FilterTurnsEveryStderrLineIntoJson) {
@@ -58,6 +61,7 @@ TEST(JsonLog, FilterTurnsEveryStderrLineIntoJson) {
     ASSERT_TRUE(f.ok()) << f.status().message();
     std::fprintf(stderr, "plain line one\n");
     std::fprintf(stderr, "%s\n", JsonLogLine(0, "info", "already json").c_str());
+    logging::Warn("deploy", "through the logger", {{"service", "api"}});
     std::fprintf(stderr, "partial ");
     std::fprintf(stderr, "line\nno newline at the end");
     (*f)->Stop();
@@ -74,12 +78,19 @@ TEST(JsonLog, FilterTurnsEveryStderrLineIntoJson) {
     lines.push_back(j);
   }
   std::filesystem::remove(path);
-  ASSERT_EQ(lines.size(), 4u);
+  logging::SetLogFormat(logging::LogFormat::kText);  // Install() switched it to JSON
+  ASSERT_EQ(lines.size(), 5u);
   EXPECT_EQ(lines[0]["msg"], "plain line one");
   EXPECT_EQ(lines[1]["msg"], "already json");
   EXPECT_FALSE(lines[1].contains("source"));
-  EXPECT_EQ(lines[2]["msg"], "partial line");
-  EXPECT_EQ(lines[3]["msg"], "no newline at the end");
+  // The logger's own line passes through whole, not wrapped.
+  EXPECT_EQ(lines[2]["msg"], "through the logger");
+  EXPECT_EQ(lines[2]["component"], "deploy");
+  EXPECT_EQ(lines[2]["level"], "warn");
+  EXPECT_EQ(lines[2]["service"], "api");
+  EXPECT_FALSE(lines[2].contains("source"));
+  EXPECT_EQ(lines[3]["msg"], "partial line");
+  EXPECT_EQ(lines[4]["msg"], "no newline at the end");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/log.h"
 #include "config/image_ref.h"
 #include "config/render.h"
 #include "deploy/analysis.h"
@@ -84,7 +85,8 @@ int64_t Deployer::RecordUp(const config::Service& spec, const std::string& spec_
   r.reason = "started by up";
   auto created = releases_->Create(std::move(r));
   if (!created.ok()) {
-    std::fprintf(stderr, "slipway: recording release: %s\n", created.status().message().c_str());
+    logging::Error("deploy", "recording release: " + created.status().message(),
+                   {{"service", spec.name}});
     return 0;
   }
   (void)releases_->Finish(spec.name, created->number, kSucceeded, "started by up", json::object());
@@ -107,8 +109,8 @@ void Deployer::Note(Job& job, const std::string& text) {
                        {"release", job.release.number},
                        {"text", text}});
   if (progress_.size() > 2000) progress_.erase(progress_.begin(), progress_.begin() + 1000);
-  std::fprintf(stderr, "slipway deploy: %s r%lld: %s\n", job.service.c_str(),
-               static_cast<long long>(job.release.number), text.c_str());
+  logging::Info("deploy", fmt::format("{} r{}: {}", job.service, job.release.number, text),
+                {{"service", job.service}, {"release", job.release.number}});
 }
 
 // ---------------------------------------------------------------------------------------
@@ -753,7 +755,10 @@ void Deployer::Finish(std::shared_ptr<Job> job, Status st, const std::string& st
   job->release.reason = reason;
   job->release.numbers = job->numbers;
   Status fs = releases_->Finish(job->service, job->release.number, status, reason, job->numbers);
-  if (!fs.ok()) std::fprintf(stderr, "slipway: %s\n", fs.message().c_str());
+  if (!fs.ok()) {
+    logging::Error("deploy", "recording the release's outcome: " + fs.message(),
+                   {{"service", job->service}, {"release", job->release.number}});
+  }
   Note(*job, st.ok() ? fmt::format("release {} {}", job->release.number, status)
                      : st.message());
   busy_.erase(job->service);

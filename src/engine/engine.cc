@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "base/log.h"
 #include "engine/graph.h"
 #include "engine/spec_hash.h"
 #include "net/port_owner.h"
@@ -90,7 +91,10 @@ void Engine::Record(const std::string& service, int instance, const std::string&
     e.message.pop_back();
   }
   Status st = store_->AppendEvent(std::move(e));
-  if (!st.ok()) std::fprintf(stderr, "slipway: recording event: %s\n", st.message().c_str());
+  if (!st.ok()) {
+    logging::Error("engine", "recording event: " + st.message(),
+                   {{"service", service}, {"kind", kind}});
+  }
 }
 
 std::string Engine::LastLogLines(const std::string& service, size_t n) const {

@@ -8,9 +8,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
+#include <cstring>
 #include <random>
 
+#include "base/log.h"
 #include "proxy/client_conn.h"
 
 namespace slipway::proxy {
@@ -93,7 +94,7 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
     }
     slots_[slot].fd = fd;
     Status st = loop_->Add(fd, EPOLLIN | EPOLLET, [this, slot](uint32_t) { OnAccept(slot); });
-    if (!st.ok()) std::fprintf(stderr, "proxy: %s\n", st.message().c_str());
+    if (!st.ok()) logging::Error("proxy", "listening: " + st.message(), {{"worker", index_}});
   }
   auto wt = std::make_shared<WorkerTable>();
   wt->compiled = table;
@@ -217,8 +218,11 @@ void Worker::OnAccept(int slot) {
     int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN) std::perror("proxy: accept4");
-      if (errno == EMFILE || errno == ENFILE) {
+      const int err = errno;  // the log write below may change errno
+      if (err != EAGAIN) {
+        logging::Warn("proxy", std::string("accept4: ") + std::strerror(err), {{"errno", err}});
+      }
+      if (err == EMFILE || err == ENFILE) {
         // Out of fds: retry later instead of spinning on a still-readable listener.
         loop_->RunAfter(Duration(100), [this, slot] { OnAccept(slot); });
       }
