@@ -366,8 +366,7 @@ int RunEvents(CliContext& ctx, const std::string& since_arg, const std::string& 
   return 0;
 }
 
-int RunConfig(CliContext& ctx, bool services_only, const std::string& format,
-              bool show_secrets) {
+int RunConfig(CliContext& ctx, bool services_only, const std::string& format, bool show_secrets) {
   auto project = ctx.Project();
   if (!project.ok()) return CliContext::Fail(project.status());
   const config::Project& p = **project;
@@ -448,8 +447,7 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   ccfg->add_flag("--services", *cfg_services, "Only the service names");
   ccfg->add_option("--format", *cfg_format, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
   auto cfg_show_secrets = std::make_shared<bool>(false);
-  ccfg->add_flag("--show-secrets", *cfg_show_secrets,
-                 "Print secret values instead of ***");
+  ccfg->add_flag("--show-secrets", *cfg_show_secrets, "Print secret values instead of ***");
   ccfg->callback([&ctx, cfg_services, cfg_format, cfg_show_secrets, rc] {
     *rc = RunConfig(ctx, *cfg_services, *cfg_format, *cfg_show_secrets);
   });
