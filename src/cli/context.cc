@@ -7,9 +7,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "api/api.h"
@@ -52,6 +55,42 @@ bool CliContext::DaemonRunning() {
   auto r = http::Fetch(ep, req, Duration(2000));
   return r.ok() && r->status == 200;
 }
+
+namespace {
+
+// True when some process holds a flock on `path`, read from /proc/locks (by inode) rather
+// than by trying the lock: a probe that takes the lock, even for an instant, can make a
+// keeper or daemon starting at that moment fail as if another one held it.
+bool FlockHeld(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  std::ifstream in("/proc/locks");
+  const std::string inode = ":" + std::to_string(static_cast<unsigned long long>(st.st_ino));
+  for (std::string line; std::getline(in, line);) {
+    // "1: FLOCK  ADVISORY  WRITE 4242 fe:00:10953238 0 EOF"; "1: -> FLOCK ..." is a waiter.
+    if (line.find("FLOCK") == std::string::npos || line.find("->") != std::string::npos) continue;
+    std::istringstream words(line);
+    for (std::string w; words >> w;) {
+      if (w.size() > inode.size() && w.compare(w.size() - inode.size(), inode.size(), inode) == 0 &&
+          std::count(w.begin(), w.end(), ':') == 2) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// What the last non-empty line of the daemon log says (the reason a start failed).
+std::string LastLogLine(const std::string& log_path) {
+  std::ifstream in(log_path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+}  // namespace
 
 Status CliContext::EnsureDaemon() {
   if (DaemonRunning()) return Status::OK();
@@ -121,10 +160,23 @@ Status CliContext::EnsureDaemon() {
   for (int i = 0; i < 200; ++i) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      std::ifstream in(log_path);
-      std::string line, last;
-      while (std::getline(in, line)) {
-        if (!line.empty()) last = line;
+      std::string last = LastLogLine(log_path);
+      // Another `up` started one at the same time and ours lost the race for the lock (it
+      // exits saying so): that one will answer, so wait for it (bounded: 10 s, and no longer
+      // than some keeper or daemon holds its lock, after a 2 s grace for one that is only
+      // about to take it) and go on as if ours had started.
+      const bool lost = last.find("another slipway keeper already keeps") != std::string::npos ||
+                        last.find("another slipway daemon already serves") != std::string::npos ||
+                        FlockHeld(paths.dir / "keeper.lock") || FlockHeld(paths.lock_file());
+      if (lost) {
+        const auto start = std::chrono::steady_clock::now();
+        for (int j = 0; j < 400; ++j) {
+          if (DaemonRunning()) return Status::OK();
+          const bool held = FlockHeld(paths.dir / "keeper.lock") || FlockHeld(paths.lock_file());
+          if (!held && std::chrono::steady_clock::now() - start > std::chrono::seconds(2)) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        last = LastLogLine(log_path);
       }
       return Unavailable("the daemon exited at start: " + last);
     }
