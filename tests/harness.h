@@ -143,6 +143,11 @@ class Project {
     pid_t pid = DaemonPid();
     if (PidAlive(pid)) {
       Slipway({"down"}, std::chrono::seconds(30));
+      // The keeper first: it would start the daemon again.
+      std::ifstream keeper_file(dir_ / ".slipway" / "keeper.pid");
+      pid_t keeper = 0;
+      keeper_file >> keeper;
+      if (PidAlive(keeper)) kill(keeper, SIGKILL);
       if (PidAlive(pid)) kill(pid, SIGKILL);
     }
     std::filesystem::remove_all(dir_);

@@ -13,6 +13,7 @@
 #include "cli/migrate_cmd.h"
 #include "cli/project_cmd.h"
 #include "daemon/daemon.h"
+#include "keeper/keeper.h"
 
 namespace slipway::cli {
 
@@ -60,6 +61,29 @@ int Main(int argc, char** argv) {
     o.state_dir = state_dir;
     o.load = ctx.LoadOptions();
     rc = daemon::RunDaemon(o);
+  });
+
+  // The keeper is started by `up` and starts the daemon (src/keeper). It reads nothing of the
+  // project: the daemon's arguments are this command line with "keeper" turned into "daemon".
+  auto* keeper_cmd = app.add_subcommand("keeper", "Keep the project daemon running (started by up)");
+  keeper_cmd->group("");  // hidden from --help
+  keeper_cmd->add_option("--state-dir", state_dir)->required();
+  keeper_cmd->callback([&] {
+    keeper::KeeperOptions o;
+    o.state_dir = state_dir;
+    o.daemon_argv.assign(argv, argv + argc);
+    bool renamed = false;
+    for (size_t i = 1; i < o.daemon_argv.size() && !renamed; ++i) {
+      if (o.daemon_argv[i] == "keeper") {
+        o.daemon_argv[i] = "daemon";
+        renamed = true;
+      }
+    }
+    // argv[0] may be a bare name found in PATH: the daemon is exec'd from this very file.
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec && std::filesystem::exists(self, ec)) o.daemon_argv[0] = self.string();
+    rc = keeper::RunKeeper(std::move(o));
   });
 
   try {

@@ -112,7 +112,17 @@ Status CliContext::EnsureDaemon() {
   if (auto real = std::filesystem::read_symlink(self, ec); !ec && std::filesystem::exists(real, ec)) {
     self = real.string();
   }
-  std::vector<std::string> args = {self, "daemon", "--state-dir", paths.dir.string()};
+  // A keeper is already there (its daemon is restarting, or slow to answer): wait for it.
+  if (FlockHeld(paths.dir / "keeper.lock")) {
+    for (int i = 0; i < 200; ++i) {
+      if (DaemonRunning()) return Status::OK();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return Unavailable("the project's keeper runs but its daemon did not answer within 10 s (see " +
+                       paths.daemon_log().string() + ")");
+  }
+  // `keeper` starts the daemon with the same arguments and starts it again if it dies.
+  std::vector<std::string> args = {self, "keeper", "--state-dir", paths.dir.string()};
   config::LoadOptions lo = LoadOptions();
   args.push_back("--project-directory");
   args.push_back(lo.working_dir.string());
@@ -156,7 +166,8 @@ Status CliContext::EnsureDaemon() {
     execve(self.c_str(), argv.data(), envp.data());
     _exit(127);
   }
-  // Wait for it to answer; if it dies first, show why.
+  // Wait for it to answer; if it dies first (the keeper exits when its first daemon cannot
+  // start), show why.
   for (int i = 0; i < 200; ++i) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {

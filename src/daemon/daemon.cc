@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "daemon/database_jobs.h"
 #include "daemon/json_log.h"
+#include "daemon/keeper_link.h"
 #include "daemon/routes.h"
 #include "daemon/traffic_rates.h"
 #include "deploy/deploy_api.h"
@@ -113,20 +114,20 @@ Result<std::pair<std::string, int>> SplitHostPort(const std::string& s) {
 // Binds the API's TCP listener. With port 0, the port of the previous run is tried first so
 // the address a user bookmarked stays valid.
 Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& listen,
-                                std::string* addr) {
+                                KeeperLink* keeper, std::string* addr) {
   ASSIGN_OR_RETURN(auto hp, SplitHostPort(listen));
   auto [host, port] = hp;
   if (port == 0) {
     if (auto prev = ReadSmallFile(paths.addr_file()); prev.ok()) {
       if (auto php = SplitHostPort(*prev); php.ok() && php->first == host) {
-        if (auto fd = net::ListenTcp(host, php->second); fd.ok()) {
+        if (auto fd = keeper->ListenTcp(host, php->second); fd.ok()) {
           *addr = *prev;
           return std::move(fd).value();
         }
       }
     }
   }
-  ASSIGN_OR_RETURN(net::UniqueFd fd, net::ListenTcp(host, port));
+  ASSIGN_OR_RETURN(net::UniqueFd fd, keeper->ListenTcp(host, port));
   ASSIGN_OR_RETURN(int bound, net::LocalPort(fd.get()));
   *addr = fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
                       bound);
@@ -162,8 +163,10 @@ class Daemon : public deploy::Traffic {
          {"pid", getpid()},
          {"socket", paths_.socket().string()},
          {"api", api_addr_}});
+    StartWithKeeper();
     loop_->Run();
     Log("stopped");
+    keeper_->Stopping();  // on purpose: the keeper exits with us instead of restarting us
     Cleanup();
     return 0;
   }
@@ -181,6 +184,8 @@ class Daemon : public deploy::Traffic {
       return FailedPrecondition("another slipway daemon already serves " + paths_.dir.string());
     }
     RETURN_IF_ERROR(WriteSmallFile(paths_.pid_file(), std::to_string(getpid()), 0644));
+    // Before anything reads the environment: services must not inherit the keeper's fd.
+    ASSIGN_OR_RETURN(keeper_, KeeperLink::FromEnvironment([](const std::string& m) { Log(m); }));
 
     ASSIGN_OR_RETURN(loop_, net::EventLoop::Create());
     ASSIGN_OR_RETURN(store_, store::Store::Open(paths_.db(), Clock::Real()));
@@ -192,11 +197,15 @@ class Daemon : public deploy::Traffic {
     // x-slipway.proxy is read at daemon start; changing it needs `down` and `up`.
     proxy::ProxyOptions popts = ProxyOptionsFor(project.proxy);
     registry_ = std::make_unique<telemetry::Registry>(proxy::Proxy::ShardsFor(popts.workers));
+    popts.listeners = keeper_.get();
     ASSIGN_OR_RETURN(proxy_, proxy::Proxy::Create(popts, registry_.get()));
 
     engine::EngineOptions eopts;
     eopts.base_env = config::CurrentEnviron();
     eopts.detect_container_engine = [] { return runtime::ContainerEngine::Detect(); };
+    eopts.port_is_ours = [this](const std::string& host, int port) {
+      return keeper_->Holds(host, port);
+    };
     engine_ = std::make_unique<engine::Engine>(loop_.get(), store_.get(), logs_.get(),
                                                std::move(eopts));
     RETURN_IF_ERROR(StartFlags(project));
@@ -243,14 +252,14 @@ class Daemon : public deploy::Traffic {
     api_ = std::make_unique<api::Api>(loop_.get(), engine_.get(), logs_.get(), store_.get(),
                                       std::move(hooks));
 
-    ASSIGN_OR_RETURN(net::UniqueFd unix_fd, net::ListenUnix(paths_.socket().string()));
+    ASSIGN_OR_RETURN(net::UniqueFd unix_fd, keeper_->ListenUnix(paths_.socket().string()));
     ::chmod(paths_.socket().c_str(), 0600);
     ASSIGN_OR_RETURN(unix_server_,
                      http::HttpServer::Create(loop_.get(), std::move(unix_fd),
                                               [this](const http::Request& r, http::ResponseWriter w) {
                                                 api_->Handle(r, std::move(w), /*trusted=*/true);
                                               }));
-    ASSIGN_OR_RETURN(net::UniqueFd tcp_fd, ListenApi(paths_, api_listen, &api_addr_));
+    ASSIGN_OR_RETURN(net::UniqueFd tcp_fd, ListenApi(paths_, api_listen, keeper_.get(), &api_addr_));
     ASSIGN_OR_RETURN(tcp_server_,
                      http::HttpServer::Create(loop_.get(), std::move(tcp_fd),
                                               [this](const http::Request& r, http::ResponseWriter w) {
@@ -440,6 +449,7 @@ class Daemon : public deploy::Traffic {
     route_update_pending_ = true;
     loop_->Post([this] {
       route_update_pending_ = false;
+      if (recovering_) return;  // published once the recovered services are ready
       Status st = ApplyRoutes();
       if (!st.ok()) Log("proxy: " + st.message());
     });
@@ -461,6 +471,25 @@ class Daemon : public deploy::Traffic {
   }
   proxy::SetStats Stats(const std::string& service, const std::string& set) const override {
     return proxy::ReadSetStats(*registry_, service, set);
+  }
+
+  // Tells the keeper we serve; a daemon that replaces one that died brings back the services
+  // that were up (see docs/architecture.md, "Keeper").
+  void StartWithKeeper() {
+    if (Status st = keeper_->Watch(loop_.get()); !st.ok()) Log("keeper: " + st.message());
+    keeper_->Ready();
+    if (keeper_->generation() <= 1) return;
+    Log(fmt::format("restarted by the keeper (start {}): recovering the services that were up",
+                    keeper_->generation()));
+    // Until they are ready the proxy does not listen: new connections wait in the keeper's
+    // accept queues instead of meeting a 503.
+    recovering_ = true;
+    engine_->Recover([this](Status st) {
+      Log(st.ok() ? std::string("recovered the services that were up")
+                  : "recovering the services that were up: " + st.message());
+      recovering_ = false;
+      ScheduleRouteUpdate();
+    });
   }
 
   void Cleanup() {
@@ -485,6 +514,8 @@ class Daemon : public deploy::Traffic {
   uint64_t route_version_ = 0;
   std::string api_addr_;
   std::unique_ptr<net::EventLoop> loop_;
+  std::unique_ptr<KeeperLink> keeper_;  // before proxy_: the proxy uses it until it stops
+  bool recovering_ = false;              // Engine::Recover runs: routes wait for it
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<runtime::LogStore> logs_;
   std::unique_ptr<telemetry::Registry> registry_;

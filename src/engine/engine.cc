@@ -143,6 +143,7 @@ Status Engine::CheckStartable(const std::vector<std::string>& order) {
     for (const config::PortMapping& port : svc.ports) {
       if (port.published <= 0) continue;
       std::string host = port.host_ip.empty() ? "0.0.0.0" : port.host_ip;
+      if (opts_.port_is_ours && opts_.port_is_ours(host, port.published)) continue;
       if (!net::PortInUse(host, port.published)) continue;
       std::string msg = fmt::format("{}: services.{}.ports: port {} is already in use",
                                     port.loc.ToString(), name, port.published);
@@ -904,7 +905,81 @@ void Engine::Restart(std::vector<std::string> services, std::function<void(Statu
 }
 
 void Engine::NotifyTopology() {
+  SaveRunningSnapshot();
   if (on_topology_) on_topology_();
+}
+
+namespace {
+constexpr char kRunningKey[] = "engine.running";
+}  // namespace
+
+// {"services": [names that are up], "processes": [[pid, start time], ...]}: what Recover()
+// needs after a SIGKILL of the daemon.
+void Engine::SaveRunningSnapshot() {
+  nlohmann::json services = nlohmann::json::array();
+  nlohmann::json procs = nlohmann::json::array();
+  std::map<pid_t, uint64_t> seen;
+  auto add = [&](const std::vector<std::unique_ptr<InstanceRun>>& list) {
+    for (const auto& ir : list) {
+      pid_t pid = ir->instance ? ir->instance->pid() : 0;
+      if (pid <= 0) continue;
+      auto it = start_times_.find(pid);
+      uint64_t t = it != start_times_.end() ? it->second : runtime::ProcessStartTime(pid);
+      if (t == 0) continue;
+      seen[pid] = t;
+      procs.push_back({pid, t});
+    }
+  };
+  for (const auto& [name, run] : runs_) {
+    if (run->started && !run->stopping) services.push_back(name);
+    add(run->instances);
+    for (const auto& [set, g] : run->side) add(g->instances);
+  }
+  start_times_ = std::move(seen);
+  std::string text = nlohmann::json{{"services", services}, {"processes", procs}}.dump();
+  if (text == saved_snapshot_) return;
+  saved_snapshot_ = text;
+  if (Status st = store_->SetMeta(kRunningKey, text); !st.ok()) {
+    logging::Error("engine", "saving the running services: " + st.message());
+  }
+}
+
+void Engine::Recover(std::function<void(Status)> done) {
+  auto saved = store_->GetMeta(kRunningKey);
+  nlohmann::json j =
+      saved.ok() && *saved ? nlohmann::json::parse(**saved, nullptr, false) : nlohmann::json();
+  std::vector<std::string> services;
+  std::vector<runtime::LeftoverProcess> procs;
+  if (j.is_object()) {
+    for (const auto& s : j.value("services", nlohmann::json::array())) {
+      if (s.is_string() && project_.services.count(s.get<std::string>())) {
+        services.push_back(s.get<std::string>());
+      }
+    }
+    for (const auto& p : j.value("processes", nlohmann::json::array())) {
+      if (p.is_array() && p.size() == 2 && p[0].is_number_integer() && p[1].is_number_unsigned()) {
+        procs.push_back({p[0].get<pid_t>(), p[1].get<uint64_t>()});
+      }
+    }
+  }
+  std::weak_ptr<bool> alive = alive_;
+  runtime::StopLeftovers(loop_, std::move(procs), Duration(10'000),
+                         [this, alive, services, done = std::move(done)](int stopped) mutable {
+                           if (alive.expired()) return;
+                           if (stopped > 0) {
+                             Record(
+                                 "", 0, "recovered",
+                                 fmt::format("stopped {} process(es) a dead daemon left", stopped));
+                           }
+                           if (services.empty()) {
+                             done(Status::OK());
+                             return;
+                           }
+                           UpOptions opts;
+        opts.wait = true;  // the daemon publishes routes once they are ready
+        opts.timeout = Duration(60'000);
+        Up(std::move(services), opts, std::move(done));
+                         });
 }
 
 // ---------------------------------------------------------------------------------------

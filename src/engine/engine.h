@@ -40,6 +40,9 @@ struct EngineOptions {
   std::map<std::string, std::string> base_env;
   // Finds a container engine for image-only services. Called at most once, lazily.
   std::function<Result<runtime::ContainerEngine>()> detect_container_engine;
+  // True when host:port is held for this project already (by the daemon's keeper): the
+  // published-port check of Up() does not count it as taken.
+  std::function<bool(const std::string& host, int port)> port_is_ours;
 };
 
 struct UpOptions {
@@ -120,6 +123,12 @@ class Engine {
 
   // Runs after any instance starts, stops or changes health (the proxy's routes follow it).
   void SetTopologyListener(std::function<void()> fn) { on_topology_ = std::move(fn); }
+
+  // After a daemon died: the services that were up (kept in the store's meta on every
+  // topology change) start again, once the processes the dead daemon left are stopped (same
+  // pid and start time; SIGTERM, SIGKILL after 10 s). `done` gets Up()'s answer once they are ready (Up with
+  // wait, 60 s at most).
+  void Recover(std::function<void(Status)> done);
   void SetReleaseRecorder(ReleaseRecorder fn) { record_release_ = std::move(fn); }
 
   // --- Groups (deploys). The service must be started. ---
@@ -192,6 +201,9 @@ class Engine {
   std::optional<Result<runtime::ContainerEngine>> container_;
   std::function<void()> on_topology_;
   ReleaseRecorder record_release_;
+  void SaveRunningSnapshot();
+  std::string saved_snapshot_;                 // last written, to skip identical writes
+  std::map<pid_t, uint64_t> start_times_;      // pid → /proc start time, read once
   bool pumping_ = false;
   bool pump_again_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -118,9 +118,13 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
   // Open the sockets of new listeners, one per worker (SO_REUSEPORT). All or nothing.
   std::vector<std::vector<std::pair<std::string, int>>> per_worker(workers_.size());
   std::map<std::string, int> new_ports;
+  std::vector<std::pair<std::string, int>> acquired;  // released again if Apply fails
   auto undo = [&] {
     for (auto& v : per_worker)
       for (auto& [k, fd] : v) close(fd);
+    if (options_.listeners) {
+      for (auto& [host, port] : acquired) options_.listeners->Release(host, port);
+    }
   };
   std::set<std::string> keys;
   for (const Listener& l : table->listeners) {
@@ -128,6 +132,22 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
     keys.insert(key);
     if (bound_ports_.count(key)) continue;
     int port = l.port;
+    if (options_.listeners) {
+      auto fds = options_.listeners->Acquire(l.host, l.port, static_cast<int>(workers_.size()),
+                                             &port);
+      if (!fds.ok() || fds->size() != workers_.size()) {
+        undo();
+        if (fds.ok()) return Internal("listener " + key + ": wrong number of sockets");
+        return fds.status().WithContext("listener " + key);
+      }
+      acquired.emplace_back(l.host, l.port);
+      for (size_t w = 0; w < workers_.size(); ++w) {
+        per_worker[w].emplace_back(key, (*fds)[w].Release());
+      }
+      new_ports[key] = port;
+      addrs_[key] = {l.host, l.port};
+      continue;
+    }
     for (size_t w = 0; w < workers_.size(); ++w) {
       auto fd = net::ListenTcp(l.host, port, 1024, /*reuseport=*/true);
       if (!fd.ok()) {
@@ -145,6 +165,7 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
       per_worker[w].emplace_back(key, fd->Release());
     }
     new_ports[key] = port;
+    addrs_[key] = {l.host, l.port};
   }
 
   table_.store(table);
@@ -166,6 +187,12 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
   }
   for (auto it = bound_ports_.begin(); it != bound_ports_.end();) {
     if (!keys.count(it->first)) {
+      // Workers closed their copies; the source may close its own (the port refuses again).
+      auto addr = addrs_.find(it->first);
+      if (addr != addrs_.end()) {
+        if (options_.listeners) options_.listeners->Release(addr->second.first, addr->second.second);
+        addrs_.erase(addr);
+      }
       it = bound_ports_.erase(it);
     } else {
       ++it;

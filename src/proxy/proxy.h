@@ -19,11 +19,14 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "http/parser.h"
+#include "net/socket.h"
 #include "proxy/balancer.h"
 #include "proxy/route_table.h"
 #include "telemetry/metrics.h"
 
 namespace slipway::proxy {
+
+class ListenerSource;
 
 struct ProxyOptions {
   int workers = 0;  // 0 = one per core
@@ -42,9 +45,24 @@ struct ProxyOptions {
   BalancePolicy policy = BalancePolicy::kRoundRobin;
   Duration tick{50};                      // timeout check granularity
   Clock* clock = Clock::Real();           // must outlive the proxy
+  ListenerSource* listeners = nullptr;    // null: bind here; else must outlive the proxy
 };
 
 class Worker;
+
+// Where listening sockets come from. Without one the proxy binds its own; the daemon hands in
+// its keeper's, which keeps the sockets across daemon restarts (src/keeper). Called on the
+// control thread only.
+class ListenerSource {
+ public:
+  virtual ~ListenerSource() = default;
+  // `count` listening sockets for host:port, non-blocking, SO_REUSEPORT; `bound_port` gets
+  // the port (useful when `port` is 0).
+  virtual Result<std::vector<net::UniqueFd>> Acquire(const std::string& host, int port, int count,
+                                                     int* bound_port) = 0;
+  // The proxy no longer listens on host:port (as given to Acquire).
+  virtual void Release(const std::string& host, int port) = 0;
+};
 
 class Proxy {
  public:
@@ -83,6 +101,8 @@ class Proxy {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::map<std::string, int> bound_ports_;  // listener key → bound port (control thread)
+  // listener key → host and port as the table gave them (for ListenerSource::Release)
+  std::map<std::string, std::pair<std::string, int>> addrs_;
   bool stopped_ = false;
 };
 

@@ -422,3 +422,78 @@ void Process::OnPidfd() {
 }
 
 }  // namespace slipway::runtime
+
+namespace slipway::runtime {
+
+uint64_t ProcessStartTime(pid_t pid) {
+  if (pid <= 0) return 0;
+  int fd = open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  std::string_view s(buf, static_cast<size_t>(n));
+  // "pid (comm) state ppid ...": comm may hold blanks and parentheses; it ends at the last ')'.
+  size_t close_paren = s.rfind(')');
+  if (close_paren == std::string_view::npos || close_paren + 2 >= s.size()) return 0;
+  s.remove_prefix(close_paren + 2);  // now at field 3 (state)
+  if (s[0] == 'Z' || s[0] == 'X') return 0;
+  for (int field = 3; field < 22; ++field) {
+    size_t sp = s.find(' ');
+    if (sp == std::string_view::npos) return 0;
+    s.remove_prefix(sp + 1);
+  }
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() ? v : 0;
+}
+
+namespace {
+
+struct LeftoverStop {
+  net::EventLoop* loop;
+  std::vector<LeftoverProcess> procs;
+  MonoTime kill_at;
+  MonoTime give_up_at;
+  bool killed = false;
+  int stopped = 0;
+  std::function<void(int)> done;
+};
+
+void PollLeftovers(std::shared_ptr<LeftoverStop> s) {
+  std::erase_if(s->procs,
+                [](const LeftoverProcess& p) { return ProcessStartTime(p.pid) != p.start_time; });
+  MonoTime now = s->loop->Now();
+  if (s->procs.empty() || now >= s->give_up_at) {
+    auto done = std::move(s->done);
+    if (done) done(s->stopped);
+    return;
+  }
+  if (!s->killed && now >= s->kill_at) {
+    s->killed = true;
+    for (const auto& p : s->procs) kill(-p.pid, SIGKILL);
+  }
+  s->loop->RunAfter(Duration(20), [s] { PollLeftovers(s); });
+}
+
+}  // namespace
+
+void StopLeftovers(net::EventLoop* loop, std::vector<LeftoverProcess> procs, Duration grace,
+                   std::function<void(int stopped)> done) {
+  auto s = std::make_shared<LeftoverStop>();
+  s->loop = loop;
+  for (const auto& p : procs) {
+    if (p.pid > 1 && p.start_time != 0 && ProcessStartTime(p.pid) == p.start_time) {
+      s->procs.push_back(p);
+      kill(-p.pid, SIGTERM);  // services lead their own process group (Process::Spawn)
+    }
+  }
+  s->stopped = static_cast<int>(s->procs.size());
+  s->kill_at = loop->Now() + grace;
+  s->give_up_at = s->kill_at + Duration(2'000);
+  s->done = std::move(done);
+  PollLeftovers(s);
+}
+
+}  // namespace slipway::runtime

@@ -113,3 +113,23 @@ class Process {
 };
 
 }  // namespace slipway::runtime
+
+namespace slipway::runtime {
+
+// When `pid` started (field 22 of /proc/PID/stat: clock ticks since boot), so a pid recorded
+// earlier can be told from a reused one. 0 when no such process runs (a zombie counts as gone).
+uint64_t ProcessStartTime(pid_t pid);
+
+// A process a previous daemon of this project started (its pid and start time).
+struct LeftoverProcess {
+  pid_t pid = 0;
+  uint64_t start_time = 0;
+};
+
+// Stops processes a dead daemon left behind: each one still running (same pid, same start
+// time) gets SIGTERM to its process group, then SIGKILL after `grace`. `done(stopped)` runs on
+// the loop once every one is gone (the keeper reaps them; we only watch). Loop thread only.
+void StopLeftovers(net::EventLoop* loop, std::vector<LeftoverProcess> procs, Duration grace,
+                   std::function<void(int stopped)> done);
+
+}  // namespace slipway::runtime
