@@ -116,13 +116,16 @@ inline bool WaitFor(const std::function<bool()>& cond,
 
 inline bool PidAlive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
 
-// GET http://127.0.0.1:port/path; status 0 when nothing answers.
-inline int HttpGet(int port, const std::string& path, std::string* body = nullptr) {
+// GET http://127.0.0.1:port/path (with a bearer token when given); status 0 when nothing
+// answers.
+inline int HttpGet(int port, const std::string& path, std::string* body = nullptr,
+                   const std::string& token = "") {
   http::Endpoint ep;
   ep.host = "127.0.0.1";
   ep.port = port;
   http::Request req;
   req.target = path;
+  if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
   auto r = http::Fetch(ep, req, Duration(2000));
   if (!r.ok()) return 0;
   if (body) *body = r->body;

@@ -162,7 +162,12 @@ TEST(OpsHealthTest, DatabasesAreProbedAndADownOneDegradesStatus) {
   std::string addr;
   addr_in >> addr;
   int api_port = std::stoi(addr.substr(addr.rfind(':') + 1));
-  EXPECT_EQ(HttpGet(api_port, "/health/detailed"), 200);
+  // It names databases and services: a read of the API, so it needs a token over TCP.
+  EXPECT_EQ(HttpGet(api_port, "/health/detailed"), 401);
+  std::ifstream token_in(p.dir() / ".slipway" / "read-token");
+  std::string token;
+  token_in >> token;
+  EXPECT_EQ(HttpGet(api_port, "/health/detailed", nullptr, token), 200);
 
   CmdResult table = p.Slipway({"status"});
   EXPECT_EQ(table.rc, 0) << table.out << table.err;

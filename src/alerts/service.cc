@@ -11,14 +11,6 @@ using nlohmann::json;
 
 namespace {
 
-http::Response Json(int status, const json& body) {
-  http::Response r;
-  r.status = status;
-  r.body = body.dump() + "\n";
-  r.headers.emplace_back("Content-Type", "application/json");
-  return r;
-}
-
 json ValueJson(const promql::Value& v) {
   if (v.type == promql::ValueType::kScalar) return {{"scalar", promql::FormatValue(v.scalar)}};
   json rows = json::array();
@@ -27,22 +19,6 @@ json ValueJson(const promql::Value& v) {
         {{"labels", promql::LabelsToString(s.labels)}, {"value", promql::FormatValue(s.value)}});
   }
   return {{"result", rows}};
-}
-
-// %XX and '+' decoding for the query parameter.
-std::string Unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size()) {
-      out += static_cast<char>(std::strtol(std::string(s.substr(i + 1, 2)).c_str(), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -245,30 +221,9 @@ std::pair<int, json> AlertingService::HealthDetailed() const {
            {"alerts_firing", firing}}};
 }
 
-bool AlertingService::Handle(const http::Request& req, http::ResponseWriter& w) {
-  std::string_view path = req.Path();
-  if (req.method != "GET") return false;
-  if (path == "/health/detailed") {
-    auto [status, body] = HealthDetailed();
-    w.Send(Json(status, body));
-    return true;
-  }
-  if (path == "/api/v1/alerts") {
-    w.Send(Json(200, AlertsJson()));
-    return true;
-  }
-  if (path == "/api/v1/alerts/test") {
-    std::string q = Unescape(req.QueryParam("q").value_or(""));
-    auto v = evaluator_->EvaluateNow(q);
-    if (!v.ok()) {
-      w.Send(Json(v.status().code() == StatusCode::kInvalidInput ? 400 : 500,
-                  {{"error", v.status().message()}, {"exit", v.status().ExitCode()}}));
-    } else {
-      w.Send(Json(200, ValueJson(*v)));
-    }
-    return true;
-  }
-  return false;
+Result<json> AlertingService::Test(const std::string& expr) {
+  ASSIGN_OR_RETURN(promql::Value v, evaluator_->EvaluateNow(expr));
+  return ValueJson(v);
 }
 
 }  // namespace slipway::alerts

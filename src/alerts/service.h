@@ -2,7 +2,8 @@
 //
 // Owns the RuleEvaluator (project rules + enabled built-ins) and the Notifier, ticks them on
 // the control loop (evaluation every `x-slipway.alerts.interval`, notifications every second)
-// after refreshing the service and disk metrics the built-in rules read, and answers:
+// after refreshing the service and disk metrics the built-in rules read, and provides what
+// these routes answer:
 //   GET /api/v1/alerts                 {"rules", "alerts", "history", "notifications"}
 //   GET /api/v1/alerts/test?q=RULE|EXPR  {"result": [{"labels", "value"}] | "scalar"}
 //   GET /health/detailed               services, proxy, store, databases, overall
@@ -13,8 +14,8 @@
 //                                      make a load balancer drop the whole host.
 // Deploy outcomes become one-shot notifications through the same routes (NotifyDeploy()):
 // labels {alertname="SlipwayDeploy", service, kind, severity}; never an alert state.
-// Daemon wiring (three lines): construct after the engine, call Start(), and route requests
-// through Handle() (it returns false for paths it does not own).
+// Daemon wiring: construct after the engine and call Start(); the admin API's routes
+// (api/alerts_routes.cc) answer from AlertsJson(), Test() and HealthDetailed().
 //
 // Ownership: the daemon owns this; it borrows the loop, store, registry and the callbacks.
 // Threads: the control loop's thread only.
@@ -79,8 +80,8 @@ class AlertingService {
   // "info" for deployed and manual-rollback, "warning" for failed and rolled-back.
   void NotifyDeploy(const DeployNotice& e);
 
-  // Answers the routes above; false when `req` is not one of them.
-  bool Handle(const http::Request& req, http::ResponseWriter& w);
+  // Evaluates a rule name or an expression now: {"result": [...]} or {"scalar": ...}.
+  Result<nlohmann::json> Test(const std::string& expr);
 
   nlohmann::json AlertsJson() const;
   // The /health/detailed body and its HTTP status.

@@ -15,7 +15,6 @@
 #include <sstream>
 #include <thread>
 
-#include "api/api.h"
 #include "http/client.h"
 
 namespace slipway::cli {

@@ -1,7 +1,6 @@
 #include "cli/deploy_cmd.h"
 
 #include <fmt/format.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -12,8 +11,10 @@
 #include <set>
 #include <thread>
 
-#include "api/api.h"
+#include "api/redacted.h"
+#include "api/routes.h"
 #include "cli/output.h"
+#include "config/secrets_of.h"
 #include "deploy/releases.h"
 #include "runtime/log_store.h"
 #include "store/store.h"
@@ -72,7 +73,8 @@ class ProgressFollower {
       if (json_out_) {
         std::printf("%s\n", line.dump().c_str());
       } else {
-        std::printf("%s  %s r%lld: %s\n", runtime::FormatWallMillis(line.value("t", int64_t{0})).c_str(),
+        std::printf("%s  %s r%lld: %s\n",
+                    runtime::FormatWallMillis(line.value("t", int64_t{0})).c_str(),
                     line.value("service", "").c_str(),
                     static_cast<long long>(line.value("release", int64_t{0})),
                     line.value("text", "").c_str());
@@ -99,9 +101,9 @@ class ProgressFollower {
           ++ready;
         }
         if (rates.empty() && row.contains("requests_per_second")) {
-          rates = fmt::format(" · {:.1f} req/s · {:.1f}% 5xx",
-                              row.value("requests_per_second", 0.0),
-                              row.value("error_ratio", 0.0) * 100);
+          rates =
+              fmt::format(" · {:.1f} req/s · {:.1f}% 5xx", row.value("requests_per_second", 0.0),
+                          row.value("error_ratio", 0.0) * 100);
         }
       }
       text += (text.empty() ? "" : "  |  ") + service;
@@ -193,7 +195,8 @@ int RunDeploy(CliContext& ctx, const DeployArgs& a) {
 int RunRollback(CliContext& ctx, const std::string& service, int64_t to) {
   if (Status st = NeedDaemon(ctx); !st.ok()) return CliContext::Fail(st, "rollback");
   if (!(*ctx.Project())->services.count(service)) {
-    return CliContext::Fail(InvalidInput(fmt::format("rollback: no such service: \"{}\"", service)));
+    return CliContext::Fail(
+        InvalidInput(fmt::format("rollback: no such service: \"{}\"", service)));
   }
   Result<json> r = [&] {
     ProgressFollower follow(ctx, false);
@@ -210,14 +213,24 @@ int RunReleases(CliContext& ctx, const std::string& service, const std::string& 
   auto paths = ctx.Paths();
   if (!paths.ok()) return CliContext::Fail(paths.status());
   json rows = json::array();
-  if (std::filesystem::exists(paths->db())) {
+  if (ctx.DaemonRunning()) {
+    // The daemon's answer is redacted like every API answer.
+    std::string target = "/api/v1/releases?limit=200";
+    if (!service.empty()) target += "&service=" + service;
+    auto r = ctx.Call("GET", target);
+    if (!r.ok()) return CliContext::Fail(r.status(), "releases");
+    rows = *r;
+  } else if (std::filesystem::exists(paths->db())) {
+    auto project = ctx.Project();
+    if (!project.ok()) return CliContext::Fail(project.status());
+    Redactor secrets = config::SecretsOf(**project, config::CurrentEnviron());
     auto store = store::Store::Open(paths->db(), Clock::Real());
     if (!store.ok()) return CliContext::Fail(store.status(), "releases");
     auto rs = deploy::ReleaseStore::Open(store->get(), Clock::Real());
     if (!rs.ok()) return CliContext::Fail(rs.status(), "releases");
     auto list = (*rs)->List(service, 200);
     if (!list.ok()) return CliContext::Fail(list.status(), "releases");
-    for (const auto& r : *list) rows.push_back(r.ToJson());
+    for (const auto& r : *list) rows.push_back(api::Redacted(r.ToJson(), &secrets));
   }
   if (format == "json") {
     std::printf("%s\n", rows.dump(2).c_str());
@@ -298,11 +311,9 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto rl_format = std::make_shared<std::string>("table");
   auto* crl = app.add_subcommand("releases", "List releases (newest first)");
   crl->add_option("service", *rl_service, "Only this service");
-  crl->add_option("--format", *rl_format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
-  crl->callback([&ctx, rl_service, rl_format, rc] {
-    *rc = RunReleases(ctx, *rl_service, *rl_format);
-  });
+  crl->add_option("--format", *rl_format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  crl->callback(
+      [&ctx, rl_service, rl_format, rc] { *rc = RunReleases(ctx, *rl_service, *rl_format); });
 
   auto m_args = std::make_shared<std::vector<std::string>>();
   auto m_message = std::make_shared<std::string>();

@@ -15,7 +15,7 @@
 #include <map>
 #include <thread>
 
-#include "api/api.h"
+#include "api/routes.h"
 #include "cli/output.h"
 #include "config/duration.h"
 #include "config/render.h"

@@ -325,19 +325,7 @@ class Loader {
       if (f.key != "api") {
         return NodeError(f, fpath, "unknown key " + Quote(f.key), "one of " + Joined(kKnown));
       }
-      RETURN_IF_ERROR(ExpectMap(f, fpath, "a mapping with listen"));
-      for (const Node& g : f.children) {
-        const std::string gpath = JoinPath(fpath, g.key);
-        if (g.key != "listen") {
-          return NodeError(g, gpath, "unknown key " + Quote(g.key), "one of listen");
-        }
-        ASSIGN_OR_RETURN(p->api_listen, ReadString(g, gpath));
-        size_t colon = p->api_listen.rfind(':');
-        if (colon == std::string::npos || !ParseInteger(p->api_listen.substr(colon + 1))) {
-          return NodeError(g, gpath, Quote(p->api_listen) + " is not an address",
-                           "host:port, e.g. 127.0.0.1:8700 (port 0 picks one)");
-        }
-      }
+      RETURN_IF_ERROR(ParseApiSettings(f, fpath, &p->api));  // config/api_settings.h
     }
     return Status::OK();
   }
@@ -346,7 +334,6 @@ class Loader {
     Project p;
     p.dir = project_dir_;
     p.files = files_;
-    p.api_listen = "127.0.0.1:0";
     ASSIGN_OR_RETURN(p.name, ProjectName(merged));
 
     std::set<std::string> warned;

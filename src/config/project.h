@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "config/api_settings.h"
 #include "config/deploy_settings.h"
 #include "config/proxy_settings.h"
 #include "config/routes_settings.h"
@@ -137,7 +138,7 @@ struct Project {
   std::map<std::string, Service> services;   // only the services active under the profiles
   std::map<std::string, Secret> secrets;
   std::vector<std::string> warnings;    // e.g. "services.api.networks: ignored by slipway"
-  std::string api_listen;               // x-slipway.api.listen ("127.0.0.1:0" by default)
+  ApiSettings api;                      // x-slipway.api (config/api_settings.h)
   std::map<std::string, DatabaseSettings> databases;  // x-slipway.databases
   BackupsSettings backups;                           // x-slipway.backups
   AlertsSettings alerts;                // x-slipway.alerts (config/alerts_settings.h)

@@ -202,7 +202,9 @@ J ProjectJson(const Project& p, const RenderOptions& options) {
     }
     j["secrets"] = secrets;
   }
-  j["x-slipway"]["api"]["listen"] = p.api_listen;
+  j["x-slipway"]["api"]["listen"] = p.api.listen;
+  if (!p.api.hosts.empty()) j["x-slipway"]["api"]["hosts"] = p.api.hosts;
+  if (!p.api.public_metrics) j["x-slipway"]["api"]["public_metrics"] = false;
   return j;
 }
 

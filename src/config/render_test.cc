@@ -23,7 +23,7 @@ TEST(RenderTest, FullProjectLoads) {
   Result<Project> p = LoadFull({"db"});
   ASSERT_TRUE(p.ok()) << testing::ErrorOf(p);
   EXPECT_EQ(p->name, "shop");
-  EXPECT_EQ(p->api_listen, "127.0.0.1:8700");
+  EXPECT_EQ(p->api.listen, "127.0.0.1:8700");
   const Service& api = p->services.at("api");
   EXPECT_EQ(api.environment.at("DATABASE_URL"), "postgres://app:devpass@db/app");
   EXPECT_EQ(api.environment.at("API_TOKEN"), "tok-123");

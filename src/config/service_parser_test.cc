@@ -35,7 +35,7 @@ TEST(ServiceParserTest, Defaults) {
   EXPECT_EQ(s.working_dir, p->dir);
   EXPECT_EQ(s.loc.ToString(), "compose.yaml:2:3");
   EXPECT_TRUE(s.RunsInContainer());
-  EXPECT_EQ(p->api_listen, "127.0.0.1:0");
+  EXPECT_EQ(p->api.listen, "127.0.0.1:0");
   EXPECT_EQ(p->name, "app");
 }
 
@@ -519,7 +519,7 @@ x-slipway:
   EXPECT_EQ(b.healthcheck.retries, 9);
   EXPECT_TRUE(b.healthcheck.test.empty());
   EXPECT_EQ(p->services.at("c").host_command, (std::vector<std::string>{"./c"}));
-  EXPECT_EQ(p->api_listen, "127.0.0.1:8700");
+  EXPECT_EQ(p->api.listen, "127.0.0.1:8700");
 
   auto err = [](const std::string& x) {
     return ErrorOf(LoadApi("    image: x\n    x-slipway:\n" + x));

@@ -1,14 +1,13 @@
 #include "daemon/daemon.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,18 +18,18 @@
 #include <thread>
 
 #include "alerts/service.h"
-#include "api/api.h"
+#include "api/router.h"
+#include "api/routes.h"
+#include "config/secrets_of.h"
 #include "daemon/database_jobs.h"
 #include "daemon/json_log.h"
 #include "daemon/keeper_link.h"
 #include "daemon/routes.h"
 #include "daemon/traffic_rates.h"
-#include "deploy/deploy_api.h"
 #include "deploy/deployer.h"
 #include "deploy/releases.h"
 #include "deploy/traffic.h"
 #include "engine/engine.h"
-#include "flags/admin_handler.h"
 #include "flags/flag_service.h"
 #include "flags/ofrep_handler.h"
 #include "http/server.h"
@@ -100,7 +99,8 @@ Result<std::string> LoadOrCreateToken(const std::filesystem::path& p) {
 // Splits "host:port" (port may be 0).
 Result<std::pair<std::string, int>> SplitHostPort(const std::string& s) {
   size_t colon = s.rfind(':');
-  if (colon == std::string::npos) return InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
+  if (colon == std::string::npos)
+    return InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
   std::string host = s.substr(0, colon);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   char* end = nullptr;
@@ -129,8 +129,8 @@ Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& list
   }
   ASSIGN_OR_RETURN(net::UniqueFd fd, keeper->ListenTcp(host, port));
   ASSIGN_OR_RETURN(int bound, net::LocalPort(fd.get()));
-  *addr = fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
-                      bound);
+  *addr =
+      fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound);
   return fd;
 }
 
@@ -147,7 +147,7 @@ proxy::ProxyOptions ProxyOptionsFor(const config::ProxySettings& s) {
   return o;
 }
 
-class Daemon : public deploy::Traffic {
+class Daemon : public deploy::Traffic, public api::MaintenanceControl {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options), paths_(options.state_dir) {}
 
@@ -157,8 +157,8 @@ class Daemon : public deploy::Traffic {
       Log("cannot start: " + st.message(), {{"error", st.message()}}, "error");
       return st.ExitCode();
     }
-    Log(fmt::format("serving project {} (pid {}, api {} and {})", engine_->project().name,
-                    getpid(), paths_.socket().string(), api_addr_),
+    Log(fmt::format("serving project {} (pid {}, api {} and {})", engine_->project().name, getpid(),
+                    paths_.socket().string(), api_addr_),
         {{"project", engine_->project().name},
          {"pid", getpid()},
          {"socket", paths_.socket().string()},
@@ -192,7 +192,7 @@ class Daemon : public deploy::Traffic {
     logs_ = std::make_unique<runtime::LogStore>(paths_.logs(), Clock::Real());
 
     ASSIGN_OR_RETURN(config::Project project, config::LoadProject(options_.load));
-    std::string api_listen = project.api_listen.empty() ? "127.0.0.1:0" : project.api_listen;
+    std::string api_listen = project.api.listen.empty() ? "127.0.0.1:0" : project.api.listen;
 
     // x-slipway.proxy is read at daemon start; changing it needs `down` and `up`.
     proxy::ProxyOptions popts = ProxyOptionsFor(project.proxy);
@@ -206,8 +206,8 @@ class Daemon : public deploy::Traffic {
     eopts.port_is_ours = [this](const std::string& host, int port) {
       return keeper_->Holds(host, port);
     };
-    engine_ = std::make_unique<engine::Engine>(loop_.get(), store_.get(), logs_.get(),
-                                               std::move(eopts));
+    engine_ =
+        std::make_unique<engine::Engine>(loop_.get(), store_.get(), logs_.get(), std::move(eopts));
     RETURN_IF_ERROR(StartFlags(project));
     engine_->SetProject(std::move(project));
     engine_->SetTopologyListener([this] { ScheduleRouteUpdate(); });
@@ -218,55 +218,16 @@ class Daemon : public deploy::Traffic {
     engine_->SetReleaseRecorder([this](const config::Service& spec, const std::string& hash) {
       return deployer_->RecordUp(spec, hash);
     });
-    db_jobs_ = std::make_unique<DatabaseJobs>(loop_.get(), store_.get(), paths_.db(),
-                                              registry_.get());
-    deployer_->SetDatabaseStepRunner(
-        [this](const deploy::DatabaseStepRequest& req,
-               std::function<void(Status, const std::string&)> done) {
-          db_jobs_->RunStep(req, std::move(done));
-        });
+    db_jobs_ =
+        std::make_unique<DatabaseJobs>(loop_.get(), store_.get(), paths_.db(), registry_.get());
+    deployer_->SetDatabaseStepRunner([this](const deploy::DatabaseStepRequest& req,
+                                            std::function<void(Status, const std::string&)> done) {
+      db_jobs_->RunStep(req, std::move(done));
+    });
     RETURN_IF_ERROR(db_jobs_->StartSchedule(engine_->project()));
-    deploy_api_ = std::make_unique<deploy::DeployApi>(deployer_.get(), releases_.get());
 
-    ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(paths_.token_file()));
-    api::ApiHooks hooks;
-    hooks.metrics = [this] { return registry_->RenderPrometheus(); };
-    hooks.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
-    hooks.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
-    hooks.token = token;
-    hooks.ofrep = [this](const http::Request& r, http::ResponseWriter& w) {
-      if (!flags::OfrepHandler::Owns(r.Path())) return false;
-      ofrep_->Handle(r, std::move(w));
-      return true;
-    };
-    hooks.flags_admin = [this](const http::Request& r, http::ResponseWriter& w) {
-      if (!flags::AdminHandler::Owns(r.Path())) return false;
-      flags_admin_->Handle(r, std::move(w));
-      return true;
-    };
-    hooks.extra = [this](const http::Request& r, http::ResponseWriter& w) {
-      if (deploy_api_->Handle(r, w)) return true;
-      if (HandleMaintenance(r, w)) return true;
-      return alerting_ && alerting_->Handle(r, w);
-    };
-    api_ = std::make_unique<api::Api>(loop_.get(), engine_.get(), logs_.get(), store_.get(),
-                                      std::move(hooks));
-
-    ASSIGN_OR_RETURN(net::UniqueFd unix_fd, keeper_->ListenUnix(paths_.socket().string()));
-    ::chmod(paths_.socket().c_str(), 0600);
-    ASSIGN_OR_RETURN(unix_server_,
-                     http::HttpServer::Create(loop_.get(), std::move(unix_fd),
-                                              [this](const http::Request& r, http::ResponseWriter w) {
-                                                api_->Handle(r, std::move(w), /*trusted=*/true);
-                                              }));
-    ASSIGN_OR_RETURN(net::UniqueFd tcp_fd, ListenApi(paths_, api_listen, keeper_.get(), &api_addr_));
-    ASSIGN_OR_RETURN(tcp_server_,
-                     http::HttpServer::Create(loop_.get(), std::move(tcp_fd),
-                                              [this](const http::Request& r, http::ResponseWriter w) {
-                                                api_->Handle(r, std::move(w), /*trusted=*/false);
-                                              }));
-    RETURN_IF_ERROR(WriteSmallFile(paths_.addr_file(), api_addr_, 0644));
-
+    ASSIGN_OR_RETURN(net::UniqueFd tcp_fd,
+                     ListenApi(paths_, api_listen, keeper_.get(), &api_addr_));
     alerts::ServiceDeps deps;
     deps.loop = loop_.get();
     deps.store = store_.get();
@@ -276,10 +237,11 @@ class Daemon : public deploy::Traffic {
     deps.proxy_ok = [this] { return proxy_ != nullptr; };
     deps.external_url = "http://" + api_addr_;
     ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
+    RETURN_IF_ERROR(StartApi(std::move(tcp_fd)));
     alerting_->Start();
     deployer_->SetEventListener([this](const deploy::DeployEvent& e) {
-      alerting_->NotifyDeploy({e.service, e.release, e.version, e.strategy, e.kind, e.reason,
-                               e.numbers});
+      alerting_->NotifyDeploy(
+          {e.service, e.release, e.version, e.strategy, e.kind, e.reason, e.numbers});
     });
     ScheduleTrafficSample();
     return WatchSignals();
@@ -326,60 +288,84 @@ class Daemon : public deploy::Traffic {
     return Status::OK();
   }
 
-  // POST /api/v1/maintenance {service, on, message}; GET /api/v1/maintenance lists it.
-  bool HandleMaintenance(const http::Request& req, http::ResponseWriter& w) {
-    if (req.Path() != "/api/v1/maintenance") return false;
-    if (req.method == "GET") {
-      w.Send(api::JsonResponse(200, nlohmann::json(maintenance_)));
-      return true;
-    }
-    if (req.method != "POST") return false;
-    nlohmann::json body = nlohmann::json::parse(req.body.empty() ? "{}" : req.body, nullptr,
-                                                /*allow_exceptions=*/false);
-    if (!body.is_object() || !body.value("service", nlohmann::json()).is_string() ||
-        !body.value("on", nlohmann::json()).is_boolean()) {
-      w.Send(api::ErrorResponse(InvalidInput("maintenance: expected {service, on, message}")));
-      return true;
-    }
-    const std::string service = body["service"].get<std::string>();
+  // The admin API: one router for both listeners (the unix socket for the CLI, TCP for
+  // scripts and the dashboard); api/routes.h lists the routes.
+  Status StartApi(net::UniqueFd tcp_fd) {
+    api::RouterOptions ropts;
+    ASSIGN_OR_RETURN(ropts.admin_token, LoadOrCreateToken(paths_.token_file()));
+    ASSIGN_OR_RETURN(ropts.read_token, LoadOrCreateToken(paths_.read_token_file()));
+    ropts.hosts = engine_->project().api.hosts;
+    ropts.on_error = [](std::string_view route, std::string_view what) {
+      Log(fmt::format("api: {} failed: {}", route, what), {{"route", route}, {"error", what}},
+          "error");
+    };
+    router_ = std::make_unique<api::Router>(std::move(ropts));
+    api::RouteDeps rd;
+    rd.engine = engine_.get();
+    rd.logs = logs_.get();
+    rd.store = store_.get();
+    rd.deployer = deployer_.get();
+    rd.releases = releases_.get();
+    rd.flags = flag_service_.get();
+    rd.ofrep = ofrep_.get();
+    rd.default_flag_environment = engine_->project().flags.default_environment;
+    rd.alerting = alerting_.get();
+    rd.maintenance = this;
+    redactor_ = config::SecretsOf(engine_->project(), options_.load.environ);
+    rd.redactor = &redactor_;
+    rd.metrics = [this] { return registry_->RenderPrometheus(); };
+    rd.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
+    rd.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
+    rd.public_metrics = engine_->project().api.public_metrics;
+    api::RegisterRoutes(*router_, rd);
+
+    ASSIGN_OR_RETURN(net::UniqueFd unix_fd, keeper_->ListenUnix(paths_.socket().string()));
+    ::chmod(paths_.socket().c_str(), 0600);
+    auto serve = [this](api::Channel ch) {
+      return [this, ch](const http::Request& r, http::ResponseWriter w) {
+        router_->Dispatch(r, std::move(w), ch);
+      };
+    };
+    ASSIGN_OR_RETURN(unix_server_, http::HttpServer::Create(
+                                       loop_.get(), std::move(unix_fd), serve(api::Channel::kUnix),
+                                       router_->ServerOptionsFor(api::Channel::kUnix)));
+    ASSIGN_OR_RETURN(tcp_server_, http::HttpServer::Create(
+                                      loop_.get(), std::move(tcp_fd), serve(api::Channel::kTcp),
+                                      router_->ServerOptionsFor(api::Channel::kTcp)));
+    return WriteSmallFile(paths_.addr_file(), api_addr_, 0644);
+  }
+
+  // api::MaintenanceControl
+  const std::map<std::string, std::string>& MaintenanceMessages() const override {
+    return maintenance_;
+  }
+
+  Status SetMaintenance(const std::string& service, bool on, std::string message) override {
     const config::Project& project = engine_->project();
-    auto svc = project.services.find(service);
-    if (svc == project.services.end()) {
-      w.Send(api::ErrorResponse(InvalidInput("maintenance: no service \"" + service + "\"")));
-      return true;
+    if (!project.services.count(service)) {
+      return InvalidInput("maintenance: no service \"" + service + "\"");
     }
     if (!config::ServedByProxy(project, service)) {
-      w.Send(api::ErrorResponse(InvalidInput(
+      return InvalidInput(
           "maintenance: service \"" + service +
-          "\" publishes no port and has no route, so no request reaches it through the proxy")));
-      return true;
+          "\" publishes no port and has no route, so no request reaches it through the proxy");
     }
     Maintenance next = maintenance_;
-    if (body["on"].get<bool>()) {
-      std::string message = body.value("message", "");
-      if (message.empty()) message = "Down for maintenance. Please try again shortly.";
-      next[service] = message;
+    if (on) {
+      next[service] =
+          message.empty() ? "Down for maintenance. Please try again shortly." : std::move(message);
     } else {
       next.erase(service);
     }
-    if (Status st = store_->SetMeta(kMaintenanceKey, nlohmann::json(next).dump()); !st.ok()) {
-      w.Send(api::ErrorResponse(st));
-      return true;
-    }
+    RETURN_IF_ERROR(store_->SetMeta(kMaintenanceKey, nlohmann::json(next).dump()));
     maintenance_ = std::move(next);
-    if (Status st = ApplyRoutes(); !st.ok()) {
-      w.Send(api::ErrorResponse(st));
-      return true;
-    }
+    RETURN_IF_ERROR(ApplyRoutes());
     store::Event ev;
     ev.service = service;
-    ev.kind = maintenance_.count(service) ? "maintenance-on" : "maintenance-off";
-    ev.message = maintenance_.count(service) ? maintenance_[service] : "";
+    ev.kind = on ? "maintenance-on" : "maintenance-off";
+    ev.message = on ? maintenance_[service] : "";
     if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
-    nlohmann::json out = {{"service", service}, {"maintenance", maintenance_.count(service) > 0}};
-    if (maintenance_.count(service)) out["message"] = maintenance_[service];
-    w.Send(api::JsonResponse(200, out));
-    return true;
+    return Status::OK();
   }
 
   // Feature flags: the store is seeded from x-slipway.flags, OFREP is served with read tokens
@@ -407,8 +393,6 @@ class Daemon : public deploy::Traffic {
       opts.tokens.push_back({read_token, "*"});
     }
     ofrep_ = std::make_unique<flags::OfrepHandler>(flag_service_.get(), std::move(opts));
-    flags_admin_ =
-        std::make_unique<flags::AdminHandler>(flag_service_.get(), fs.default_environment);
     ScheduleFlagFlush();
     return Status::OK();
   }
@@ -493,7 +477,6 @@ class Daemon : public deploy::Traffic {
   }
 
   void Cleanup() {
-    deploy_api_.reset();
     deployer_.reset();
     db_jobs_.reset();
     tcp_server_.reset();
@@ -515,7 +498,7 @@ class Daemon : public deploy::Traffic {
   std::string api_addr_;
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<KeeperLink> keeper_;  // before proxy_: the proxy uses it until it stops
-  bool recovering_ = false;              // Engine::Recover runs: routes wait for it
+  bool recovering_ = false;             // Engine::Recover runs: routes wait for it
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<runtime::LogStore> logs_;
   std::unique_ptr<telemetry::Registry> registry_;
@@ -523,11 +506,10 @@ class Daemon : public deploy::Traffic {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<flags::FlagService> flag_service_;
   std::unique_ptr<flags::OfrepHandler> ofrep_;
-  std::unique_ptr<flags::AdminHandler> flags_admin_;
-  std::unique_ptr<api::Api> api_;
+  std::unique_ptr<api::Router> router_;
+  Redactor redactor_;  // the project's secret values, masked in API answers
   std::unique_ptr<deploy::ReleaseStore> releases_;
   std::unique_ptr<deploy::Deployer> deployer_;
-  std::unique_ptr<deploy::DeployApi> deploy_api_;
   std::unique_ptr<DatabaseJobs> db_jobs_;
   TrafficRates traffic_rates_;
   std::unique_ptr<alerts::AlertingService> alerting_;

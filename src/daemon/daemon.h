@@ -38,6 +38,8 @@ struct StatePaths {
   std::filesystem::path lock_file() const { return dir / "daemon.lock"; }
   std::filesystem::path addr_file() const { return dir / "api.addr"; }
   std::filesystem::path token_file() const { return dir / "token"; }
+  // Reads over TCP only (GET routes): for dashboards and scripts that must not change things.
+  std::filesystem::path read_token_file() const { return dir / "read-token"; }
   std::filesystem::path db() const { return dir / "state.db"; }
   std::filesystem::path logs() const { return dir / "logs"; }
   std::filesystem::path daemon_log() const { return dir / "logs" / "daemon.log"; }

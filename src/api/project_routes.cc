@@ -1,0 +1,222 @@
+// The project's own routes: health, metrics, ps, up/start/stop/restart/down, logs, events.
+#include <set>
+
+#include "api/routes.h"
+#include "config/secrets_of.h"
+#include "engine/engine.h"
+#include "runtime/log_store.h"
+#include "store/store.h"
+
+namespace slipway::api {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;
+constexpr int64_t kMaxRows = 100'000;
+
+struct UpRequest {
+  std::optional<config::LoadOptions> load;
+  std::vector<std::string> services;
+  engine::UpOptions options;
+
+  static Result<UpRequest> Parse(const RouteCall& call) {
+    ASSIGN_OR_RETURN(json body, ParseJsonObject(call.request.body));
+    BodyFields f(body);
+    UpRequest r;
+    if (f.Has("load")) r.load = LoadOptionsFromFields(f.Object("load", "an object"), &f);
+    r.services = f.StringList("services", "a list of service names");
+    r.options.wait = f.Bool("wait", false);
+    r.options.timeout =
+        Duration(f.Int("timeout_ms", r.options.timeout.count(), 1, kMaxTimeoutMs, "milliseconds"));
+    RETURN_IF_ERROR(f.Finish());
+    return r;
+  }
+};
+
+struct ServicesRequest {
+  std::vector<std::string> services;
+
+  static Result<ServicesRequest> Parse(const RouteCall& call) {
+    ASSIGN_OR_RETURN(json body, ParseJsonObject(call.request.body));
+    BodyFields f(body);
+    ServicesRequest r{f.StringList("services", "a list of service names")};
+    RETURN_IF_ERROR(f.Finish());
+    return r;
+  }
+};
+
+struct EmptyBody {
+  static Result<EmptyBody> Parse(const RouteCall& call) {
+    ASSIGN_OR_RETURN(json body, ParseJsonObject(call.request.body));
+    RETURN_IF_ERROR(BodyFields(body).Finish());
+    return EmptyBody{};
+  }
+};
+
+struct LogsQuery {
+  std::vector<std::string> services;
+  size_t tail = 0;
+  int64_t since_ms = 0;
+  bool follow = false;
+
+  static Result<LogsQuery> Parse(const RouteCall& call) {
+    QueryFields q(call.request);
+    LogsQuery r;
+    r.services = q.List("services");
+    r.tail = static_cast<size_t>(q.Int("tail", 0, 0, kMaxRows));
+    r.since_ms = q.Int("since", 0, 0, INT64_MAX);
+    r.follow = q.Bool("follow", false);
+    RETURN_IF_ERROR(q.status());
+    return r;
+  }
+};
+
+struct EventsQuery {
+  std::vector<std::string> services;
+  int64_t since_ms = 0;
+  size_t limit = 1000;
+
+  static Result<EventsQuery> Parse(const RouteCall& call) {
+    QueryFields q(call.request);
+    EventsQuery r;
+    r.services = q.List("services");
+    r.since_ms = q.Int("since", 0, 0, INT64_MAX);
+    r.limit = static_cast<size_t>(q.Int("limit", 1000, 1, kMaxRows));
+    RETURN_IF_ERROR(q.status());
+    return r;
+  }
+};
+
+json LogLineJson(const runtime::LogLine& l) {
+  return {{"t", l.wall_ms},
+          {"service", l.service},
+          {"instance", l.instance},
+          {"stderr", l.is_stderr},
+          {"text", l.text}};
+}
+
+std::string NdjsonLine(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+void StreamLogs(const RouteDeps& d, LogsQuery q, Reply reply) {
+  http::ResponseWriter& w = reply.writer();
+  w.StartStream(200, {{"Content-Type", "application/x-ndjson"}, {"Cache-Control", "no-store"}});
+  std::string batch;
+  for (const auto& line : d.logs->Tail(q.services, q.tail, q.since_ms)) {
+    batch += NdjsonLine(LogLineJson(line));
+  }
+  if (!batch.empty()) w.Write(batch);
+  if (!q.follow) {
+    w.End();
+    return;
+  }
+  std::set<std::string> wanted(q.services.begin(), q.services.end());
+  runtime::LogStore* logs = d.logs;
+  auto id = std::make_shared<runtime::LogStore::SubscriberId>(0);
+  *id = logs->Subscribe([reply, wanted, logs, id](const runtime::LogLine& line) {
+    if (!wanted.empty() && !wanted.count(line.service)) return;
+    if (!reply.writer().Write(NdjsonLine(LogLineJson(line)))) logs->Unsubscribe(*id);
+  });
+  w.OnClose([logs, id] { logs->Unsubscribe(*id); });
+}
+
+}  // namespace
+
+json LoadOptionsToJson(const config::LoadOptions& o) {
+  json j;
+  j["files"] = json::array();
+  for (const auto& f : o.files) j["files"].push_back(f.string());
+  j["working_dir"] = o.working_dir.string();
+  j["env_files"] = json::array();
+  for (const auto& f : o.env_files) j["env_files"].push_back(f.string());
+  j["profiles"] = o.profiles;
+  j["environ"] = o.environ;
+  j["project_name"] = o.project_name;
+  return j;
+}
+
+config::LoadOptions LoadOptionsFromFields(const json& load, BodyFields* parent) {
+  BodyFields f(load, "load.");
+  config::LoadOptions o;
+  for (auto& p : f.StringList("files", "a list of compose file paths")) o.files.emplace_back(p);
+  o.working_dir = f.String("working_dir", "a folder path");
+  for (auto& p : f.StringList("env_files", "a list of .env paths")) o.env_files.emplace_back(p);
+  o.profiles = f.StringList("profiles", "a list of profile names");
+  o.environ = f.StringMap("environ", "an object of environment variables");
+  o.project_name = f.String("project_name", "a project name");
+  parent->Merge(f);
+  return o;
+}
+
+void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
+  r.Add<NoInput>({Method::kGet, "/health", Access::kPublic}, [](NoInput, Reply reply) {
+    reply.Json(200, {{"status", "ok"}});
+  });
+  r.Add<NoInput>({Method::kGet, "/metrics", d.public_metrics ? Access::kPublic : Access::kRead},
+                 [d](NoInput, Reply reply) {
+                   reply.Send(http::Response::Text(200, d.metrics ? d.metrics() : "",
+                                                   "text/plain; version=0.0.4; charset=utf-8"));
+                 });
+  r.Add<NoInput>({Method::kGet, "/api/v1/ps", Access::kRead}, [d](NoInput, Reply reply) {
+    json rows = d.engine->Ps();
+    if (d.decorate_ps) d.decorate_ps(&rows);
+    reply.Json(200, rows);
+  });
+  r.Add<UpRequest>(
+      {Method::kPost, "/api/v1/up", Access::kAdmin, kLargeBody}, [d](UpRequest req, Reply reply) {
+        if (req.load) {
+          auto project = config::LoadProject(*req.load);
+          if (!project.ok()) return reply.Error(project.status());
+          if (d.redactor) {
+            d.redactor->Merge(config::SecretsOf(*project, req.load->environ));
+          }
+          d.engine->SetProject(std::move(project).value());
+        }
+        d.engine->Up(std::move(req.services), req.options, [reply](Status st) { reply.Done(st); });
+      });
+  r.Add<ServicesRequest>({Method::kPost, "/api/v1/start", Access::kAdmin, kSmallBody},
+                         [d](ServicesRequest req, Reply reply) {
+                           d.engine->Up(std::move(req.services), engine::UpOptions{},
+                                        [reply](Status st) { reply.Done(st); });
+                         });
+  r.Add<ServicesRequest>({Method::kPost, "/api/v1/stop", Access::kAdmin, kSmallBody},
+                         [d](ServicesRequest req, Reply reply) {
+                           d.engine->Stop(std::move(req.services), [reply] { reply.Ok(); });
+                         });
+  r.Add<ServicesRequest>({Method::kPost, "/api/v1/restart", Access::kAdmin, kSmallBody},
+                         [d](ServicesRequest req, Reply reply) {
+                           d.engine->Restart(std::move(req.services),
+                                             [reply](Status st) { reply.Done(st); });
+                         });
+  r.Add<EmptyBody>({Method::kPost, "/api/v1/down", Access::kAdmin, kSmallBody},
+                   [d](EmptyBody, Reply reply) {
+                     auto shutdown = d.shutdown;
+                     d.engine->Stop({}, [reply, shutdown] {
+                       reply.Ok();
+                       if (shutdown) shutdown();
+                     });
+                   });
+  r.Add<LogsQuery>({Method::kGet, "/api/v1/logs", Access::kRead}, [d](LogsQuery q, Reply reply) {
+    StreamLogs(d, std::move(q), std::move(reply));
+  });
+  r.Add<EventsQuery>({Method::kGet, "/api/v1/events", Access::kRead},
+                     [d](EventsQuery q, Reply reply) {
+                       auto events = d.store->Events(q.since_ms, q.services, q.limit);
+                       if (!events.ok()) return reply.Error(events.status());
+                       json rows = json::array();
+                       for (const auto& e : *events) {
+                         rows.push_back({{"id", e.id},
+                                         {"t", e.wall_ms},
+                                         {"service", e.service},
+                                         {"instance", e.instance},
+                                         {"kind", e.kind},
+                                         {"message", e.message}});
+                       }
+                       reply.Json(200, rows);
+                     });
+}
+
+}  // namespace slipway::api

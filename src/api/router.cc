@@ -1,0 +1,281 @@
+#include "api/router.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <exception>
+
+#include "api/fields.h"
+#include "base/secret.h"
+#include "http/parser.h"
+
+namespace slipway::api {
+
+namespace {
+
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.starts_with('/')) path.remove_prefix(1);
+  while (true) {
+    size_t slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+std::optional<Method> ParseMethod(std::string_view m) {
+  if (m == "GET" || m == "HEAD") return Method::kGet;
+  if (m == "POST") return Method::kPost;
+  if (m == "PUT") return Method::kPut;
+  if (m == "DELETE") return Method::kDelete;
+  if (m == "OPTIONS") return Method::kOptions;
+  return std::nullopt;
+}
+
+http::Response Refusal(int status, std::string message) {
+  return JsonResponse(status, {{"error", std::move(message)}, {"exit", 1}});
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsIpLiteral(std::string_view host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    in6_addr a6;
+    return inet_pton(AF_INET6, std::string(host.substr(1, host.size() - 2)).c_str(), &a6) == 1;
+  }
+  in_addr a4;
+  return inet_pton(AF_INET, std::string(host).c_str(), &a4) == 1;
+}
+
+}  // namespace
+
+std::string_view MethodName(Method m) {
+  switch (m) {
+    case Method::kGet:
+      return "GET";
+    case Method::kPost:
+      return "POST";
+    case Method::kPut:
+      return "PUT";
+    case Method::kDelete:
+      return "DELETE";
+    case Method::kOptions:
+      return "OPTIONS";
+  }
+  return "?";
+}
+
+std::string_view AccessName(Access a) {
+  switch (a) {
+    case Access::kPublic:
+      return "public";
+    case Access::kOwnToken:
+      return "own-token";
+    case Access::kRead:
+      return "read";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "?";
+}
+
+std::string HostPart(std::string_view authority) {
+  if (authority.starts_with('[')) {
+    size_t close = authority.find(']');
+    return Lower(
+        authority.substr(0, close == std::string_view::npos ? authority.size() : close + 1));
+  }
+  size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos) authority = authority.substr(0, colon);
+  return Lower(authority);
+}
+
+std::string_view RouteCall::Param(std::string_view name) const {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+void Router::AddRaw(RouteSpec spec, RouteHandler run) {
+  AddRoute(spec, std::move(run), [](const RouteCall&) { return Status::OK(); });
+}
+
+void Router::AddRoute(RouteSpec spec, RouteHandler run,
+                      std::function<Status(const RouteCall&)> parse) {
+  for (const Route& r : routes_) {
+    SLIPWAY_CHECK(!(r.spec.method == spec.method && r.pattern == spec.pattern));
+  }
+  Route r;
+  r.pattern = std::string(spec.pattern);
+  r.spec = spec;
+  r.spec.pattern = {};  // the owned copy is `pattern`
+  r.run = std::move(run);
+  r.parse = std::move(parse);
+  routes_.push_back(std::move(r));
+}
+
+Router::Match Router::Find(const http::Request& req) const {
+  Match best;
+  const std::vector<std::string_view> path = Segments(req.Path());
+  const std::optional<Method> method = ParseMethod(req.method);
+  size_t best_captures = SIZE_MAX;
+  for (const Route& r : routes_) {
+    const std::vector<std::string_view> pat = Segments(r.pattern);
+    if (pat.size() != path.size()) continue;
+    std::vector<std::pair<std::string, std::string>> params;
+    bool ok = true;
+    for (size_t i = 0; i < pat.size() && ok; ++i) {
+      if (pat[i].size() > 2 && pat[i].front() == '{' && pat[i].back() == '}') {
+        auto decoded = PercentDecode(path[i], /*plus_is_space=*/false);
+        ok = !path[i].empty() && decoded.ok();
+        if (ok) params.emplace_back(pat[i].substr(1, pat[i].size() - 2), std::move(*decoded));
+      } else {
+        ok = pat[i] == path[i];
+      }
+    }
+    if (!ok) continue;
+    best.path_known = true;
+    // A literal segment beats a capture: /flags/export is not the flag "export".
+    if (method == r.spec.method && params.size() < best_captures) {
+      best_captures = params.size();
+      best.route = &r;
+      best.params = std::move(params);
+    }
+  }
+  return best;
+}
+
+std::string Router::AllowedMethods(std::string_view path) const {
+  std::string out;
+  const size_t n = Segments(path).size();
+  http::Request probe;
+  probe.target = std::string(path);
+  for (Method m : {Method::kGet, Method::kPost, Method::kPut, Method::kDelete, Method::kOptions}) {
+    probe.method = std::string(MethodName(m));
+    Match found = Find(probe);
+    if (found.route && Segments(found.route->pattern).size() == n) {
+      if (!out.empty()) out += ", ";
+      out += MethodName(m);
+    }
+  }
+  return out;
+}
+
+Role Router::RoleOf(const http::Request& req, Channel channel) const {
+  if (channel == Channel::kUnix) return Role::kAdmin;
+  const std::string* auth = req.Header("Authorization");
+  if (!auth || auth->size() < 7 || !http::EqualsIgnoreCase(auth->substr(0, 7), "Bearer ")) {
+    return Role::kAnonymous;
+  }
+  std::string_view token = std::string_view(*auth).substr(7);
+  if (!options_.admin_token.empty() && SameSecret(token, options_.admin_token)) return Role::kAdmin;
+  if (!options_.read_token.empty() && SameSecret(token, options_.read_token)) return Role::kReader;
+  return Role::kAnonymous;
+}
+
+bool Router::HostAllowed(std::string_view host) const {
+  // DNS rebinding needs a name the attacker controls; an IP literal or localhost is never one.
+  if (IsIpLiteral(host) || host == "localhost" || host.ends_with(".localhost")) return true;
+  for (const std::string& h : options_.hosts) {
+    if (Lower(h) == host) return true;
+  }
+  return false;
+}
+
+http::HeadVerdict Router::CheckHead(const http::Request& head, Channel channel) const {
+  http::HeadVerdict v;
+  const Match m = Find(head);
+  const Role role = RoleOf(head, channel);
+  const bool tcp = channel == Channel::kTcp;
+  if (tcp) {
+    const std::string* host = head.Header("Host");
+    if (host && !HostAllowed(HostPart(*host))) {
+      v.reject = Refusal(421, fmt::format("Host \"{}\" is not a name of this API (list it in "
+                                          "x-slipway.api.hosts)",
+                                          HostPart(*host)));
+      return v;
+    }
+  }
+  if (!m.route) {
+    if (tcp && role == Role::kAnonymous) {
+      v.reject = Refusal(401, "a bearer token is needed (see .slipway/token)");
+      v.reject->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"slipway\"");
+    } else if (m.path_known) {
+      v.reject = Refusal(405, fmt::format("{} is not allowed on {}", head.method, head.Path()));
+      v.reject->headers.emplace_back("Allow", AllowedMethods(head.Path()));
+    } else {
+      v.reject = Refusal(404, fmt::format("no such endpoint: {} {}", head.method, head.Path()));
+    }
+    return v;
+  }
+  const Access access = m.route->spec.access;
+  if (tcp && (access == Access::kRead || access == Access::kAdmin)) {
+    if (role == Role::kAnonymous) {
+      v.reject = Refusal(401, "a bearer token is needed (see .slipway/token)");
+      v.reject->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"slipway\"");
+      return v;
+    }
+    if (access == Access::kAdmin && role != Role::kAdmin) {
+      v.reject = Refusal(403, "the read token may not change anything (use .slipway/token)");
+      return v;
+    }
+    // A browser sends Origin with every cross-site mutation: only the API's own pages may.
+    const std::string* origin = head.Header("Origin");
+    const std::string* host = head.Header("Host");
+    if (m.route->spec.method != Method::kGet && origin) {
+      std::string_view o = *origin;
+      size_t scheme = o.find("://");
+      std::string authority(scheme == std::string_view::npos ? "" : o.substr(scheme + 3));
+      if (!host || Lower(authority) != Lower(*host)) {
+        v.reject = Refusal(403, fmt::format("Origin \"{}\" may not change this API", o));
+        return v;
+      }
+    }
+  }
+  v.max_body = m.route->spec.max_body;
+  return v;
+}
+
+void Router::Dispatch(const http::Request& request, http::ResponseWriter w, Channel channel) const {
+  // The server ran CheckHead already; running it again keeps a listener created without the
+  // head check just as safe.
+  http::HeadVerdict v = CheckHead(request, channel);
+  if (v.reject) {
+    w.Send(std::move(*v.reject));
+    return;
+  }
+  if (request.body.size() > v.max_body) {
+    w.Send(Refusal(413, fmt::format("request body over {} bytes", v.max_body)));
+    return;
+  }
+  Match m = Find(request);
+  RouteCall call{request, channel, RoleOf(request, channel), std::move(m.params)};
+  Reply reply(std::move(w));
+  auto fail = [&](std::string_view what) {
+    if (options_.on_error) options_.on_error(m.route->pattern, what);
+    reply.Error(Internal("internal error (the daemon's log has the details)"));
+  };
+  try {
+    m.route->run(call, reply);
+  } catch (const std::exception& e) {
+    fail(e.what());
+  } catch (...) {
+    fail("unknown exception");
+  }
+}
+
+http::ServerOptions Router::ServerOptionsFor(Channel channel) const {
+  http::ServerOptions o;
+  o.head_check = [this, channel](const http::Request& head) { return CheckHead(head, channel); };
+  return o;
+}
+
+}  // namespace slipway::api

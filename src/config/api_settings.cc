@@ -1,0 +1,52 @@
+#include "config/api_settings.h"
+
+#include <cctype>
+
+#include "config/node.h"
+#include "config/values.h"
+
+namespace slipway::config {
+
+namespace {
+
+// A Host header name: letters, digits, '-', '.'; no port, no scheme.
+bool IsHostName(std::string_view h) {
+  if (h.empty() || h.size() > 253) return false;
+  for (char c : h) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ParseApiSettings(const Node& n, const std::string& path, ApiSettings* out) {
+  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with listen, hosts, public_metrics"));
+  for (const Node& g : n.children) {
+    const std::string gpath = JoinPath(path, g.key);
+    if (g.key == "listen") {
+      ASSIGN_OR_RETURN(out->listen, ReadString(g, gpath));
+      size_t colon = out->listen.rfind(':');
+      if (colon == std::string::npos || !ParseInteger(out->listen.substr(colon + 1))) {
+        return NodeError(g, gpath, Quote(out->listen) + " is not an address",
+                         "host:port, e.g. 127.0.0.1:8700 (port 0 picks one)");
+      }
+    } else if (g.key == "hosts") {
+      ASSIGN_OR_RETURN(out->hosts, ReadStringList(g, gpath));
+      for (const std::string& h : out->hosts) {
+        if (!IsHostName(h)) {
+          return NodeError(g, gpath, Quote(h) + " is not a host name",
+                           "names like ops.example.com, without scheme or port");
+        }
+      }
+    } else if (g.key == "public_metrics") {
+      ASSIGN_OR_RETURN(out->public_metrics, ReadBool(g, gpath));
+    } else {
+      return NodeError(g, gpath, "unknown key " + Quote(g.key),
+                       "one of listen, hosts, public_metrics");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace slipway::config

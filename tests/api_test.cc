@@ -1,0 +1,260 @@
+// End-to-end tests of the admin API as a hostile client sees it: every route of the daemon's
+// own table (GET /api/v1/routes) with every kind of bad input and every kind of credential,
+// a foreign Host, and secrets planted in the project that must never come back out. The real
+// daemon, a real testapp behind the proxy, real sockets.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "harness.h"
+#include "net/socket.h"
+
+namespace slipway::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const std::string kTestapp = TESTAPP_BIN;
+constexpr char kPlanted[] = "pl4nted-s3cret-Value-91";
+constexpr char kDeployToken[] = "dep10y-t0ken-Value-77";
+
+std::string Slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    web_port_ = FreePort();
+    project_ = std::make_unique<Project>(R"(services:
+  web:
+    command: [")" + kTestapp + R"("]
+    ports: ["127.0.0.1:)" + std::to_string(web_port_) +
+                                         R"(:8080"]
+    environment:
+      DB_PASSWORD: ${DB_PASSWORD}
+      DATABASE_URL: postgresql://app:${DB_PASSWORD}@db:5432/app
+      VERSION: "1.0"
+    healthcheck:
+      interval: 100ms
+      start_interval: 100ms
+      start_period: 5s
+    x-slipway:
+      healthcheck: {http: /health}
+)");
+    project_->Write(".env", std::string("DB_PASSWORD=") + kPlanted + "\n");
+    CmdResult up = project_->Slipway({"up", "-d", "--wait"});
+    ASSERT_EQ(up.rc, 0) << up.out << up.err;
+    const auto state = project_->dir() / ".slipway";
+    admin_ = Slurp(state / "token");
+    reader_ = Slurp(state / "read-token");
+    ASSERT_GE(admin_.size(), 32u);
+    ASSERT_GE(reader_.size(), 32u);
+    std::string addr = Slurp(state / "api.addr");
+    api_port_ = std::stoi(addr.substr(addr.rfind(':') + 1));
+    daemon_pid_ = project_->DaemonPid();
+    ASSERT_TRUE(PidAlive(daemon_pid_));
+  }
+
+  http::ClientResponse Call(const std::string& method, const std::string& target,
+                            const std::string& body, const std::string& token,
+                            http::HeaderList headers = {}) {
+    http::Endpoint ep;
+    ep.host = "127.0.0.1";
+    ep.port = api_port_;
+    http::Request req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    req.headers = std::move(headers);
+    if (!token.empty()) req.headers.emplace_back("Authorization", "Bearer " + token);
+    auto r = http::Fetch(ep, req, Duration(10'000));
+    EXPECT_TRUE(r.ok()) << method << " " << target << ": " << r.status().message();
+    return r.ok() ? *r : http::ClientResponse{};
+  }
+
+  // The daemon's own table of routes.
+  json Routes() {
+    auto r = Call("GET", "/api/v1/routes", "", admin_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    json rows = json::parse(r.body, nullptr, false);
+    EXPECT_TRUE(rows.is_array());
+    EXPECT_GT(rows.size(), 25u);
+    return rows;
+  }
+
+  // A route's path with its captures filled in.
+  static std::string Concrete(const std::string& pattern) {
+    return std::regex_replace(pattern, std::regex("\\{[a-z]+\\}"), "web");
+  }
+
+  void ExpectStillServing() {
+    EXPECT_EQ(HttpGet(web_port_, "/"), 200) << "the proxy must still serve";
+    EXPECT_EQ(project_->DaemonPid(), daemon_pid_);
+    EXPECT_TRUE(PidAlive(daemon_pid_));
+  }
+
+  std::unique_ptr<Project> project_;
+  int web_port_ = 0;
+  int api_port_ = 0;
+  pid_t daemon_pid_ = 0;
+  std::string admin_, reader_;
+};
+
+TEST_F(ApiTest, EveryRouteRefusesMalformedInputWith4xx) {
+  // Wrong types for every field any route reads, so no route can act on it.
+  const std::string wrong_types =
+      R"({"services":5,"service":5,"to":"abc","load":5,"env":5,"on":"x","definition":5,)"
+      R"("document":"x","percent":"x","add":5,"wait":"x","timeout_ms":"x","version":5,)"
+      R"("strategy":5,"backup":"x","message":5,"actor":1,"comment":2,"replace":"x",)"
+      R"("variant":5})";
+  const std::string deep = std::string(10'000, '[') + std::string(10'000, ']');
+  const std::string huge_numbers = R"({"to":1e400,"percent":99999999999999999999999,)"
+                                   R"("timeout_ms":-1,"services":5})";
+  const std::string bad_utf8 = "{\"service\":\"\xff\xfe\",\"services\":5}";
+  const std::string big = R"({"services":5,"pad":")" + std::string(2 << 20, 'a') + "\"}";
+  const std::vector<std::string> bodies = {wrong_types, deep, huge_numbers, bad_utf8,
+                                           big,         "[]", "{",          "null"};
+  int checked = 0;
+  for (const json& route : Routes()) {
+    const std::string method = route["method"];
+    const std::string path = Concrete(route["path"]);
+    if (route["access"] == "own-token" || method == "OPTIONS") continue;  // OFREP: own suite
+    if (method == "GET") {
+      // A GET takes no body; hostile query values are refused or ignored, never fatal.
+      auto r = Call("GET", path, wrong_types, admin_);
+      EXPECT_EQ(r.status, 413) << path;
+      r = Call("GET", path + "?limit=abc&tail=-1&since=x&after=-5&days=%zz&services=%00", "",
+               admin_);
+      EXPECT_LT(r.status, 500) << path << " " << r.body;
+      ++checked;
+      continue;
+    }
+    for (const std::string& body : bodies) {
+      auto r = Call(method, path, body, admin_);
+      EXPECT_GE(r.status, 400) << method << " " << path << " body " << body.substr(0, 60);
+      EXPECT_LT(r.status, 500) << method << " " << path << " body " << body.substr(0, 60) << " → "
+                               << r.body;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 60);
+  ExpectStillServing();
+}
+
+TEST_F(ApiTest, AuthMatrixOverTcp) {
+  for (const json& route : Routes()) {
+    const std::string method = route["method"];
+    const std::string path = Concrete(route["path"]);
+    const std::string access = route["access"];
+    if (access == "own-token" || access == "public") {
+      continue;
+    }
+    // A body no route accepts, so an authorised mutation changes nothing.
+    const std::string body = method == "GET" ? "" : "[]";
+    EXPECT_EQ(Call(method, path, body, "").status, 401) << method << " " << path;
+    EXPECT_EQ(Call(method, path, body, std::string(admin_.size(), 'x')).status, 401) << path;
+    int as_reader = Call(method, path, body, reader_).status;
+    int as_admin = Call(method, path, body, admin_).status;
+    if (access == "admin") {
+      EXPECT_EQ(as_reader, 403) << method << " " << path;
+    } else {
+      EXPECT_NE(as_reader, 401) << path;
+      EXPECT_NE(as_reader, 403) << path;
+    }
+    EXPECT_NE(as_admin, 401) << path;
+    EXPECT_NE(as_admin, 403) << path;
+  }
+  EXPECT_EQ(Call("GET", "/health", "", "").status, 200);
+  EXPECT_EQ(Call("GET", "/metrics", "", "").status, 200);
+  EXPECT_EQ(Call("GET", "/nope", "", "").status, 401);
+  EXPECT_EQ(Call("GET", "/nope", "", reader_).status, 404);
+  // DNS rebinding: a page on evil.example that resolves to 127.0.0.1.
+  EXPECT_EQ(Call("GET", "/api/v1/releases", "", admin_, {{"Host", "evil.example"}}).status, 421);
+  EXPECT_EQ(Call("GET", "/health", "", "", {{"Host", "evil.example:80"}}).status, 421);
+  // A cross-site mutation with the token (e.g. pasted into a page) is refused too.
+  const std::string host = "127.0.0.1:" + std::to_string(api_port_);
+  EXPECT_EQ(Call("POST", "/api/v1/stop", R"({"services":["web"]})", admin_,
+                 {{"Host", host}, {"Origin", "http://evil.example"}})
+                .status,
+            403);
+  ExpectStillServing();
+}
+
+TEST_F(ApiTest, ABodyIsRefusedFromTheHeadWithoutBeingRead) {
+  // 10 announced 60 MB bodies that never come: each is answered at once.
+  for (int i = 0; i < 10; ++i) {
+    net::UniqueFd fd = std::move(net::ConnectTcp("127.0.0.1", api_port_)).value();
+    ASSERT_TRUE(net::SetNonBlocking(fd.get(), false).ok());
+    timeval tv{5, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string head =
+        "POST /api/v1/up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60000000\r\n\r\n";
+    ASSERT_EQ(::send(fd.get(), head.data(), head.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(head.size()));
+    char buf[512];
+    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    ASSERT_GT(n, 12);
+    EXPECT_EQ(std::string(buf, 12), "HTTP/1.1 401");
+  }
+  // Authorised but over the route's limit: 413, also from the head.
+  net::UniqueFd fd = std::move(net::ConnectTcp("127.0.0.1", api_port_)).value();
+  ASSERT_TRUE(net::SetNonBlocking(fd.get(), false).ok());
+  timeval tv{5, 0};
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string head = "POST /api/v1/up HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                     admin_ + "\r\nContent-Length: 60000000\r\n\r\n";
+  ASSERT_EQ(::send(fd.get(), head.data(), head.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(head.size()));
+  char buf[512];
+  ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+  ASSERT_GT(n, 12);
+  EXPECT_EQ(std::string(buf, 12), "HTTP/1.1 413");
+  std::ifstream status("/proc/" + std::to_string(daemon_pid_) + "/status");
+  std::string line;
+  long rss_kb = 0;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmRSS:")) rss_kb = std::stol(line.substr(6));
+  }
+  EXPECT_LT(rss_kb, 200 * 1024) << "the daemon buffered bodies it refused";
+  ExpectStillServing();
+}
+
+TEST_F(ApiTest, PlantedSecretsNeverComeBackOut) {
+  // A deploy with a secret --env value, so releases carry it in their specs.
+  CmdResult dep =
+      project_->Slipway({"deploy", "web", "--env", std::string("API_TOKEN=") + kDeployToken}, 120s);
+  EXPECT_EQ(dep.rc, 0) << dep.out << dep.err;
+  std::string seen;
+  for (const json& route : Routes()) {
+    if (route["method"] != "GET") continue;
+    std::string path = Concrete(route["path"]);
+    if (path == "/api/v1/logs") path += "?tail=1000";
+    auto r = Call("GET", path, "", admin_);
+    seen += path + " " + r.body + "\n";
+  }
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"config"},
+                                             {"events", "--format", "json"},
+                                             {"releases", "web", "--format", "json"},
+                                             {"ps", "--format", "json"}}) {
+    CmdResult r = project_->Slipway(args);
+    seen += r.out + r.err;
+  }
+  seen += Slurp(project_->dir() / ".slipway" / "logs" / "daemon.log");
+  EXPECT_EQ(seen.find(kPlanted), std::string::npos) << "planted .env secret leaked";
+  EXPECT_EQ(seen.find(kDeployToken), std::string::npos) << "deploy --env secret leaked";
+  EXPECT_NE(seen.find("***"), std::string::npos) << "nothing was redacted at all?";
+  ExpectStillServing();
+}
+
+}  // namespace
+}  // namespace slipway::testing
