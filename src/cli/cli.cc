@@ -1,11 +1,11 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
-#include "cli/backup_cmd.h"
+#include "base/log.h"
 #include "cli/alerts_cmd.h"
+#include "cli/backup_cmd.h"
 #include "cli/context.h"
 #include "cli/deploy_cmd.h"
 #include "cli/export_cmd.h"
@@ -65,10 +65,15 @@ int Main(int argc, char** argv) {
 
   // The keeper is started by `up` and starts the daemon (src/keeper). It reads nothing of the
   // project: the daemon's arguments are this command line with "keeper" turned into "daemon".
-  auto* keeper_cmd = app.add_subcommand("keeper", "Keep the project daemon running (started by up)");
+  auto* keeper_cmd =
+      app.add_subcommand("keeper", "Keep the project daemon running (started by up)");
   keeper_cmd->group("");  // hidden from --help
   keeper_cmd->add_option("--state-dir", state_dir)->required();
   keeper_cmd->callback([&] {
+    // Its lines share daemon.log with the daemon's: the same format.
+    if (const char* f = std::getenv("SLIPWAY_LOG_FORMAT")) {
+      if (auto parsed = logging::ParseLogFormat(f); parsed.ok()) logging::SetLogFormat(*parsed);
+    }
     keeper::KeeperOptions o;
     o.state_dir = state_dir;
     o.daemon_argv.assign(argv, argv + argc);

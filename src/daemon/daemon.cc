@@ -20,6 +20,7 @@
 #include "alerts/service.h"
 #include "api/router.h"
 #include "api/routes.h"
+#include "base/log.h"
 #include "config/secrets_of.h"
 #include "daemon/database_jobs.h"
 #include "daemon/json_log.h"
@@ -44,19 +45,27 @@
 namespace slipway::daemon {
 namespace {
 
-// Set once by RunDaemon before any thread starts.
-LogFormat g_log_format = LogFormat::kText;
-
-// One entry of the daemon's own log: text, or one JSON object per line (--log-format json).
+// One entry of the daemon's own log through base/log.h (text, or one JSON object per line
+// with --log-format json); `fields` is a flat JSON object of strings, numbers and booleans.
 void Log(const std::string& msg, const nlohmann::json& fields = nullptr,
-         std::string_view level = "info") {
-  const int64_t now = Clock::Real()->WallMillis();
-  if (g_log_format == LogFormat::kJson) {
-    std::string line = JsonLogLine(now, level, msg, fields) + "\n";
-    std::fwrite(line.data(), 1, line.size(), stderr);
-    return;
+         logging::Level level = logging::Level::kInfo) {
+  std::vector<logging::Field> typed;
+  if (fields.is_object()) {
+    for (const auto& [k, v] : fields.items()) {
+      if (v.is_boolean()) {
+        typed.emplace_back(k, v.get<bool>());
+      } else if (v.is_number_integer()) {
+        typed.emplace_back(k, v.get<int64_t>());
+      } else if (v.is_number()) {
+        typed.emplace_back(k, v.get<double>());
+      } else if (v.is_string()) {
+        typed.emplace_back(k, v.get_ref<const std::string&>());
+      } else {
+        typed.emplace_back(k, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      }
+    }
   }
-  std::fprintf(stderr, "%s slipwayd: %s\n", runtime::FormatWallMillis(now).c_str(), msg.c_str());
+  logging::Default().Log(level, "slipwayd", msg, typed);
 }
 
 Result<std::string> ReadSmallFile(const std::filesystem::path& p) {
@@ -154,7 +163,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
   int Run() {
     Status st = Init();
     if (!st.ok()) {
-      Log("cannot start: " + st.message(), {{"error", st.message()}}, "error");
+      Log("cannot start: " + st.message(), {{"error", st.message()}}, logging::Level::kError);
       return st.ExitCode();
     }
     Log(fmt::format("serving project {} (pid {}, api {} and {})", engine_->project().name, getpid(),
@@ -297,7 +306,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
     ropts.hosts = engine_->project().api.hosts;
     ropts.on_error = [](std::string_view route, std::string_view what) {
       Log(fmt::format("api: {} failed: {}", route, what), {{"route", route}, {"error", what}},
-          "error");
+          logging::Level::kError);
     };
     router_ = std::make_unique<api::Router>(std::move(ropts));
     api::RouteDeps rd;
@@ -528,14 +537,14 @@ int RunDaemon(const DaemonOptions& options) {
     format = env != nullptr ? env : "";
   }
   auto parsed = ParseLogFormat(format);
-  g_log_format = parsed.ok() ? *parsed : LogFormat::kText;
+  logging::SetLogFormat(parsed.ok() ? *parsed : LogFormat::kText);
   std::unique_ptr<StderrJsonFilter> filter;
-  if (g_log_format == LogFormat::kJson) {
+  if (parsed.ok() && *parsed == LogFormat::kJson) {
     // Lines other modules print to stderr become JSON objects too.
     auto f = StderrJsonFilter::Install();
     if (f.ok()) filter = std::move(f).value();
   }
-  if (!parsed.ok()) Log(parsed.status().message() + "; using text", nullptr, "warn");
+  if (!parsed.ok()) Log(parsed.status().message() + "; using text", nullptr, logging::Level::kWarn);
   int rc = 0;
   {
     Daemon d(options);

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/log.h"
 #include "net/fd_passing.h"
 
 extern char** environ;
@@ -102,11 +103,7 @@ Keeper::~Keeper() {
   }
 }
 
-void Keeper::Log(const std::string& msg) {
-  std::string ts = FormatUtc(Clock::Real()->WallMillis(), "%Y-%m-%dT%H:%M:%SZ");
-  std::fprintf(stderr, "%s slipway-keeper: %s\n", ts.c_str(), msg.c_str());
-  std::fflush(stderr);
-}
+void Keeper::Log(const std::string& msg) { logging::Info("slipway-keeper", msg); }
 
 Status Keeper::Start() { return SpawnDaemon(); }
 
@@ -397,8 +394,7 @@ std::string Keeper::ListenTcp(const Request& r, std::vector<int>& out_fds) {
 int RunKeeper(KeeperOptions options) {
   auto k = Keeper::Create(std::move(options));
   if (!k.ok()) {
-    std::string ts = FormatUtc(Clock::Real()->WallMillis(), "%Y-%m-%dT%H:%M:%SZ");
-    std::fprintf(stderr, "%s slipway-keeper: %s\n", ts.c_str(), k.status().message().c_str());
+    logging::Error("slipway-keeper", k.status().message());
     return k.status().ExitCode();
   }
   return (*k)->Run();
