@@ -1,9 +1,6 @@
 #include "config/dotenv.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include "config/input_file.h"
 
 namespace slipway::config {
 namespace {
@@ -140,7 +137,7 @@ class DotenvParser {
         TemplateError err;
         std::string var;
         std::vector<std::string> unset;
-        if (!ExpandOne(body, &i, Scoped(), value, &var, &unset, &err)) {
+        if (!ExpandOne(body, &i, Scoped(), value, &var, &unset, &err, Left())) {
           return Error(key_line, "value of " + key + ": " + err.what, err.expected);
         }
         continue;
@@ -166,7 +163,7 @@ class DotenvParser {
                      std::string* out) {
     Expanded e;
     TemplateError err;
-    if (!ExpandTemplate(raw, Scoped(), &e, &err)) {
+    if (!ExpandTemplate(raw, Scoped(), &e, &err, Left())) {
       return Error(key_line, "value of " + key + ": " + err.what, err.expected);
     }
     *out = std::move(e.value);
@@ -186,7 +183,11 @@ class DotenvParser {
   void Define(const std::string& key, const std::string& value, int line) {
     entries_.push_back({key, value, line});
     defined_[key] = value;
+    used_ += value.size();
   }
+
+  // What the values of this file may still add (kMaxInterpolatedBytes in all).
+  size_t Left() const { return used_ < kMaxInterpolatedBytes ? kMaxInterpolatedBytes - used_ : 0; }
 
   std::string CurrentLine(size_t from) const {
     size_t end = s_.find('\n', from);
@@ -228,6 +229,7 @@ class DotenvParser {
   int line_ = 1;
   std::vector<DotenvEntry> entries_;
   std::map<std::string, std::string> defined_;
+  size_t used_ = 0;  // bytes of values defined so far
 };
 
 }  // namespace
@@ -238,23 +240,10 @@ Result<std::vector<DotenvEntry>> ParseDotenv(const std::string& text, const std:
   return parser.Parse();
 }
 
-Result<std::string> ReadTextFile(const std::filesystem::path& path, const std::string& label) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
-    if (err == ENOENT) return NotFound(label + ": file not found");
-    return IoError(label + ": " + std::strerror(err));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return IoError(label + ": read failed");
-  return ss.str();
-}
-
 Result<std::map<std::string, std::string>> ReadDotenvFile(const std::filesystem::path& path,
                                                           const std::string& label,
                                                           const Lookup& lookup) {
-  ASSIGN_OR_RETURN(std::string text, ReadTextFile(path, label));
+  ASSIGN_OR_RETURN(std::string text, ReadInputFile(path, label));
   ASSIGN_OR_RETURN(std::vector<DotenvEntry> entries, ParseDotenv(text, label, lookup));
   std::map<std::string, std::string> out;
   for (DotenvEntry& e : entries) out[e.key] = std::move(e.value);

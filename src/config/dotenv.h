@@ -31,12 +31,10 @@ struct DotenvEntry {
 Result<std::vector<DotenvEntry>> ParseDotenv(const std::string& text, const std::string& label,
                                              const Lookup& lookup);
 
-// Reads and parses a file into a map (later keys win).
+// Reads (config/input_file.h: regular files of at most 16 MiB) and parses a file into a map
+// (later keys win).
 Result<std::map<std::string, std::string>> ReadDotenvFile(const std::filesystem::path& path,
                                                           const std::string& label,
                                                           const Lookup& lookup);
-
-// Reads a whole file; IoError/NotFound with the label on failure.
-Result<std::string> ReadTextFile(const std::filesystem::path& path, const std::string& label);
 
 }  // namespace slipway::config

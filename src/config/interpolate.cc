@@ -1,6 +1,7 @@
 #include "config/interpolate.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace slipway::config {
 namespace {
@@ -8,21 +9,39 @@ namespace {
 constexpr std::string_view kExpected =
     "$VAR, ${VAR}, ${VAR:-default} or ${VAR:?error}; write $$ for a literal $";
 
+std::string SizeText(size_t bytes) {
+  if (bytes >= (size_t{1} << 20) && bytes % (size_t{1} << 20) == 0) {
+    return std::to_string(bytes >> 20) + " MiB";
+  }
+  return std::to_string(bytes) + " bytes";
+}
+
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 
 class Expander {
  public:
   Expander(std::string_view s, const Lookup& lookup, std::vector<std::string>* unset,
-           TemplateError* err)
-      : s_(s), lookup_(lookup), unset_(unset), err_(err) {}
+           TemplateError* err, size_t max_bytes)
+      : s_(s), lookup_(lookup), unset_(unset), err_(err), max_bytes_(max_bytes) {}
+
+  // Appends `v` to *out unless that passes the bound.
+  bool Append(std::string* out, std::string_view v) {
+    if (out->size() + v.size() > max_bytes_) {
+      err_->what = "interpolation produces more than " + SizeText(max_bytes_) + " of text";
+      err_->expected = "smaller values, or fewer uses of large variables";
+      return false;
+    }
+    out->append(v);
+    return true;
+  }
 
   // Parses the expression at s_[*pos] == '$'. When `eval` is false only the
   // syntax is checked (an unused default), nothing is looked up.
   bool One(size_t* pos, bool eval, std::string* out, std::string* var) {
     size_t p = *pos + 1;
     if (p < s_.size() && s_[p] == '$') {
-      if (eval) *out += '$';
+      if (eval && !Append(out, "$")) return false;
       *pos = p + 1;
       return true;
     }
@@ -30,7 +49,7 @@ class Expander {
       size_t start = p;
       while (p < s_.size() && IsNameChar(s_[p])) ++p;
       std::string name(s_.substr(start, p - start));
-      if (eval) *out += Get(name, /*warn=*/true).value_or("");
+      if (eval && !Append(out, Get(name, /*warn=*/true).value_or(""))) return false;
       if (var) *var = name;
       *pos = p;
       return true;
@@ -44,7 +63,7 @@ class Expander {
     if (var) *var = name;
     if (p >= s_.size()) return Invalid();
     if (s_[p] == '}') {
-      if (eval) *out += Get(name, /*warn=*/true).value_or("");
+      if (eval && !Append(out, Get(name, /*warn=*/true).value_or(""))) return false;
       *pos = p + 1;
       return true;
     }
@@ -82,12 +101,8 @@ class Expander {
       err_->expected = name + " to be set in the environment or the .env file";
       return false;
     }
-    if (op == '-' || op == '?') {
-      *out += use_word ? word : *value;
-    } else {
-      *out += use_word ? word : "";
-    }
-    return true;
+    if (op == '-' || op == '?') return Append(out, use_word ? word : *value);
+    return Append(out, use_word ? word : "");
   }
 
  private:
@@ -104,7 +119,7 @@ class Expander {
         if (!One(&p, eval, out, nullptr)) return false;
         continue;
       }
-      if (eval) *out += c;
+      if (eval && !Append(out, std::string_view(&c, 1))) return false;
       ++p;
     }
     return Invalid();  // no closing brace
@@ -112,9 +127,7 @@ class Expander {
 
   std::optional<std::string> Get(const std::string& name, bool warn) {
     std::optional<std::string> v = lookup_(name);
-    if (!v && warn && unset_ && std::find(unset_->begin(), unset_->end(), name) == unset_->end()) {
-      unset_->push_back(name);
-    }
+    if (!v && warn && unset_ && unset_seen_.insert(name).second) unset_->push_back(name);
     return v;
   }
 
@@ -127,62 +140,107 @@ class Expander {
   std::string_view s_;
   const Lookup& lookup_;
   std::vector<std::string>* unset_;
+  std::unordered_set<std::string> unset_seen_;  // *unset_, for a constant-time check
   TemplateError* err_;
+  size_t max_bytes_;
 };
 
-Status InterpolateNode(Node* n, const std::string& path, const Lookup& lookup,
-                       std::vector<std::string>* warnings, std::vector<std::string>* warned) {
-  switch (n->kind) {
-    case Node::Kind::kNull:
-      return Status::OK();
-    case Node::Kind::kScalar: {
-      if (n->scalar.find('$') == std::string::npos) return Status::OK();
-      Expanded e;
-      TemplateError err;
-      if (!ExpandTemplate(n->scalar, lookup, &e, &err)) {
-        return NodeError(*n, path, err.what, err.expected);
-      }
-      for (const std::string& v : e.unset) {
-        if (std::find(warned->begin(), warned->end(), v) != warned->end()) continue;
-        warned->push_back(v);
-        if (warnings) {
-          warnings->push_back(n->ErrorLoc().ToString() + ": " + path + ": variable " + Quote(v) +
-                              " is not set, using an empty string");
+// One walk over a tree. The key path of the node at hand is kept as segments and spelled out
+// only for a message, so a long key costs once, not once per value beneath it.
+class TreeInterpolator {
+ public:
+  TreeInterpolator(const std::string& root_path, const Lookup& lookup,
+                   std::vector<std::string>* warnings)
+      : root_path_(root_path), lookup_(lookup), warnings_(warnings) {}
+
+  Status Walk(Node* n) {
+    switch (n->kind) {
+      case Node::Kind::kNull:
+        return Status::OK();
+      case Node::Kind::kScalar:
+        return Scalar(n);
+      case Node::Kind::kSeq:
+        for (size_t i = 0; i < n->children.size(); ++i) {
+          path_.push_back({nullptr, i});
+          Status st = Walk(&n->children[i]);
+          path_.pop_back();
+          RETURN_IF_ERROR(st);
         }
-      }
-      n->scalar = std::move(e.value);
-      n->substitutions = std::move(e.substitutions);
+        return Status::OK();
+      case Node::Kind::kMap:
+        for (Node& c : n->children) {
+          path_.push_back({&c.key, 0});
+          Status st = Walk(&c);
+          path_.pop_back();
+          RETURN_IF_ERROR(st);
+        }
+        return Status::OK();
+    }
+    return Status::OK();
+  }
+
+ private:
+  struct Segment {
+    const std::string* key;  // nullptr for a list index
+    size_t index;
+  };
+
+  std::string Path() const {
+    std::string p = root_path_;
+    for (const Segment& s : path_) p = s.key ? JoinPath(p, *s.key) : IndexPath(p, s.index);
+    return p;
+  }
+
+  Status Scalar(Node* n) {
+    if (n->scalar.find('$') == std::string::npos) {
+      used_ += n->scalar.size();
       return Status::OK();
     }
-    case Node::Kind::kSeq:
-      for (size_t i = 0; i < n->children.size(); ++i) {
-        RETURN_IF_ERROR(
-            InterpolateNode(&n->children[i], IndexPath(path, i), lookup, warnings, warned));
+    Expanded e;
+    TemplateError err;
+    const size_t left = used_ < kMaxInterpolatedBytes ? kMaxInterpolatedBytes - used_ : 0;
+    if (!ExpandTemplate(n->scalar, lookup_, &e, &err, left)) {
+      return NodeError(*n, Path(), err.what, err.expected);
+    }
+    used_ += e.value.size();
+    for (const std::string& v : e.unset) {
+      if (!warned_.insert(v).second) continue;
+      if (warnings_) {
+        warnings_->push_back(n->ErrorLoc().ToString() + ": " + Path() + ": variable " + Quote(v) +
+                             " is not set, using an empty string");
       }
-      return Status::OK();
-    case Node::Kind::kMap:
-      for (Node& c : n->children) {
-        RETURN_IF_ERROR(InterpolateNode(&c, JoinPath(path, c.key), lookup, warnings, warned));
-      }
-      return Status::OK();
+    }
+    n->scalar = std::move(e.value);
+    n->substitutions = std::move(e.substitutions);
+    return Status::OK();
   }
-  return Status::OK();
-}
+
+  const std::string& root_path_;
+  const Lookup& lookup_;
+  std::vector<std::string>* warnings_;
+  std::vector<Segment> path_;
+  std::unordered_set<std::string> warned_;  // variables already warned about
+  size_t used_ = 0;                         // bytes of scalars so far
+};
 
 }  // namespace
 
 bool ExpandOne(std::string_view s, size_t* pos, const Lookup& lookup, std::string* out,
-               std::string* var, std::vector<std::string>* unset, TemplateError* err) {
-  Expander x(s, lookup, unset, err);
+               std::string* var, std::vector<std::string>* unset, TemplateError* err,
+               size_t max_bytes) {
+  Expander x(s, lookup, unset, err, max_bytes);
   return x.One(pos, /*eval=*/true, out, var);
 }
 
-bool ExpandTemplate(std::string_view s, const Lookup& lookup, Expanded* out, TemplateError* err) {
-  Expander x(s, lookup, &out->unset, err);
+bool ExpandTemplate(std::string_view s, const Lookup& lookup, Expanded* out, TemplateError* err,
+                    size_t max_bytes) {
+  Expander x(s, lookup, &out->unset, err, max_bytes);
   size_t p = 0;
   while (p < s.size()) {
     if (s[p] != '$') {
-      out->value += s[p++];
+      const size_t dollar = std::min(s.find('$', p), s.size());
+      if (!x.Append(&out->value, s.substr(p, dollar - p))) return false;
+      p = dollar;
       continue;
     }
     const size_t begin = out->value.size();
@@ -195,8 +253,8 @@ bool ExpandTemplate(std::string_view s, const Lookup& lookup, Expanded* out, Tem
 
 Status InterpolateTree(Node* root, const std::string& path, const Lookup& lookup,
                        std::vector<std::string>* warnings) {
-  std::vector<std::string> warned;
-  return InterpolateNode(root, path, lookup, warnings, &warned);
+  TreeInterpolator t(path, lookup, warnings);
+  return t.Walk(root);
 }
 
 }  // namespace slipway::config

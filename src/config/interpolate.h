@@ -7,6 +7,7 @@
 // Pure functions over strings and Node trees; any thread.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -17,6 +18,12 @@
 #include "config/node.h"
 
 namespace slipway::config {
+
+// Interpolation output is bounded: a variable of a few MiB used thousands of times would
+// otherwise turn a small file into gigabytes. The values of one file (a compose document,
+// a .env file) expand to at most kMaxInterpolatedBytes in all; past it the expansion fails
+// with a TemplateError instead of building the text.
+inline constexpr size_t kMaxInterpolatedBytes = size_t{64} << 20;
 
 // Returns the variable's value, or nullopt when it is unset.
 using Lookup = std::function<std::optional<std::string>(const std::string&)>;
@@ -32,18 +39,24 @@ struct Expanded {
   std::vector<std::string> unset;           // variables used bare but not set
 };
 
-// Expands all of `s`. On failure fills *err and returns false.
-bool ExpandTemplate(std::string_view s, const Lookup& lookup, Expanded* out, TemplateError* err);
+// Expands all of `s`. On failure (bad syntax, a missing required variable, out->value growing
+// past `max_bytes`) fills *err and returns false.
+bool ExpandTemplate(std::string_view s, const Lookup& lookup, Expanded* out, TemplateError* err,
+                    size_t max_bytes = kMaxInterpolatedBytes);
 
 // Expands the one `$...` expression at s[*pos] (which must be '$'), appending
 // to *out and advancing *pos past it. `var` receives the variable's name (""
-// for $$). For parsers that interleave their own escapes (dotenv).
+// for $$). For parsers that interleave their own escapes (dotenv). Fails when *out would
+// grow past `max_bytes`.
 bool ExpandOne(std::string_view s, size_t* pos, const Lookup& lookup, std::string* out,
-               std::string* var, std::vector<std::string>* unset, TemplateError* err);
+               std::string* var, std::vector<std::string>* unset, TemplateError* err,
+               size_t max_bytes = kMaxInterpolatedBytes);
 
 // Interpolates every scalar value (never keys) under `root`. `path` names
 // `root` in messages. Unset variables used without a default add one warning
 // per variable to *warnings ("file:line:col: path: variable "X" is not set...").
+// The scalars under `root` expand to at most kMaxInterpolatedBytes in all. Linear in the
+// tree: key paths are only spelled out for a message.
 Status InterpolateTree(Node* root, const std::string& path, const Lookup& lookup,
                        std::vector<std::string>* warnings);
 

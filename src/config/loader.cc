@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <memory>
 #include <set>
+#include <unordered_map>
 
 #include "config/alerts_settings.h"
 #include "config/dotenv.h"
+#include "config/input_file.h"
 #include "config/interpolate.h"
 #include "config/merge.h"
 #include "config/node.h"
@@ -96,7 +98,8 @@ class Loader {
     std::error_code ec;
     for (fs::path dir = working_dir_;; dir = dir.parent_path()) {
       for (const std::string& name : ComposeFileNames()) {
-        if (!fs::is_regular_file(dir / name, ec)) continue;
+        // Any file type counts: a FIFO or folder named compose.yaml is refused when read.
+        if (!fs::exists(dir / name, ec)) continue;
         files_.push_back(dir / name);
         // The override that matches the name, else any override there.
         std::string stem = name.substr(0, name.find('.'));
@@ -104,7 +107,7 @@ class Loader {
         std::vector<std::string> candidates = {stem + ".override" + ext};
         for (const std::string& o : OverrideFileNames()) candidates.push_back(o);
         for (const std::string& o : candidates) {
-          if (fs::is_regular_file(dir / o, ec)) {
+          if (fs::exists(dir / o, ec)) {
             files_.push_back(dir / o);
             break;
           }
@@ -137,13 +140,13 @@ class Loader {
     if (!opts_.env_files.empty()) {
       for (const fs::path& f : opts_.env_files) {
         fs::path abs = (f.is_absolute() ? f : working_dir_ / f).lexically_normal();
-        if (!fs::is_regular_file(abs, ec)) {
+        if (!fs::exists(abs, ec)) {
           return InvalidInput("--env-file: " + Quote(f.string()) +
                               " not found (expected an existing file)");
         }
         files.emplace_back(abs, f.string());
       }
-    } else if (fs::is_regular_file(project_dir_ / ".env", ec)) {
+    } else if (fs::exists(project_dir_ / ".env", ec)) {
       files.emplace_back(project_dir_ / ".env", Display(project_dir_ / ".env"));
     }
     for (const auto& [abs, label] : files) {
@@ -169,7 +172,7 @@ class Loader {
 
   Result<Node> LoadDocument(const fs::path& abs, const fs::path& base_dir) {
     const std::string label = Display(abs);
-    Result<std::string> text = ReadTextFile(abs, label);
+    Result<std::string> text = ReadInputFile(abs, label);
     if (!text.ok()) {
       return InvalidInput(text.status().code() == StatusCode::kNotFound
                               ? label + ": file not found (expected a compose file)"
@@ -190,23 +193,40 @@ class Loader {
     if (services == nullptr) return Status::OK();
     for (Node& svc : services->children) {
       std::vector<std::pair<fs::path, std::string>> chain = {{file, svc.key}};
-      RETURN_IF_ERROR(ResolveExtends(&svc, svc.key, *doc, file, &chain));
+      RETURN_IF_ERROR(ResolveExtends(&svc, svc.key, doc, file, &chain));
     }
+    service_index_.erase(doc);  // `doc` moves on; its address may be reused
     return Status::OK();
   }
 
-  Result<const Node*> ExtendsDoc(const fs::path& abs) {
+  // The service named `name` in `doc` (one index per document: a lookup per extends).
+  Node* FindService(Node* doc, const std::string& name) {
+    auto [it, added] = service_index_.try_emplace(doc);
+    if (added) {
+      if (Node* services = doc->Find("services"); services && services->IsMap()) {
+        for (Node& s : services->children) it->second.emplace(s.key, &s);
+      }
+    }
+    auto found = it->second.find(name);
+    return found == it->second.end() ? nullptr : found->second;
+  }
+
+  Result<Node*> ExtendsDoc(const fs::path& abs) {
     auto it = extends_docs_.find(abs.string());
     if (it != extends_docs_.end()) return it->second.get();
     ASSIGN_OR_RETURN(Node doc, LoadDocument(abs, abs.parent_path()));
     StripMergeTags(&doc);
     auto owned = std::make_unique<Node>(std::move(doc));
-    const Node* p = owned.get();
+    Node* p = owned.get();
     extends_docs_[abs.string()] = std::move(owned);
     return p;
   }
 
-  Status ResolveExtends(Node* svc, const std::string& name, const Node& doc, const fs::path& file,
+  // Resolves `svc`'s extends in place. Its base is resolved in place first (in `doc`, or in
+  // the file extends names), so each service is resolved once however long the chains; the
+  // copies of bases count against kMaxExtendsNodes / kMaxExtendsBytes, chains are at most
+  // kMaxExtendsChain services long.
+  Status ResolveExtends(Node* svc, const std::string& name, Node* doc, const fs::path& file,
                         std::vector<std::pair<fs::path, std::string>>* chain) {
     const Node* ext = svc->Find("extends");
     if (ext == nullptr) return Status::OK();
@@ -216,12 +236,12 @@ class Loader {
     if (sn == nullptr) return NodeError(*ext, path, "has no service", "service: <name>");
     ASSIGN_OR_RETURN(std::string base_name, ReadString(*sn, JoinPath(path, "service")));
     fs::path base_file = file;
-    const Node* base_doc = &doc;
+    Node* base_doc = doc;
     if (const Node* f = ext->Find("file")) {
       ASSIGN_OR_RETURN(std::string fname, ReadString(*f, JoinPath(path, "file")));
       base_file = fs::path(fname);
       std::error_code ec;
-      if (!fs::is_regular_file(base_file, ec)) {
+      if (!fs::exists(base_file, ec)) {
         return NodeError(*f, JoinPath(path, "file"),
                          "file " + Quote(Display(base_file)) + " not found",
                          "a compose file, relative to the file that names it");
@@ -237,25 +257,54 @@ class Loader {
                          "services that do not extend each other in a loop");
       }
     }
-    const Node* services = base_doc->Find("services");
-    const Node* base = services ? services->Find(base_name) : nullptr;
+    if (chain->size() >= kMaxExtendsChain) {
+      return NodeError(
+          *ext, path, "extends chain longer than " + std::to_string(kMaxExtendsChain) + " services",
+          "a shorter chain of services extending each other");
+    }
+    Node* base = FindService(base_doc, base_name);
     if (base == nullptr) {
       return NodeError(*sn, JoinPath(path, "service"),
                        "service " + Quote(base_name) + " not found in " + Display(base_file),
                        "a service defined in that file");
     }
+    if (base->Find("extends") != nullptr) {
+      chain->emplace_back(base_file, base_name);
+      RETURN_IF_ERROR(ResolveExtends(base, base_name, base_doc, base_file, chain));
+      chain->pop_back();
+    }
+    RETURN_IF_ERROR(ChargeExtendsCopy(*base, *ext, path));
     Node merged = *base;
-    chain->emplace_back(base_file, base_name);
-    RETURN_IF_ERROR(ResolveExtends(&merged, base_name, *base_doc, base_file, chain));
-    chain->pop_back();
-    Node over = *svc;
+    Node over = std::move(*svc);
     over.Erase("extends");
     MergeService(&merged, over);
     merged.Erase("extends");
-    merged.key = svc->key;
-    merged.key_loc = svc->key_loc;
-    merged.loc = svc->loc;
+    merged.key = std::move(over.key);
+    merged.key_loc = std::move(over.key_loc);
+    merged.loc = std::move(over.loc);
     *svc = std::move(merged);
+    return Status::OK();
+  }
+
+  // Counts the copy of `base` that an extends makes; refused past the budget.
+  Status ChargeExtendsCopy(const Node& base, const Node& ext, const std::string& path) {
+    std::vector<const Node*> todo = {&base};
+    while (!todo.empty()) {
+      const Node* n = todo.back();
+      todo.pop_back();
+      ++extends_nodes_;
+      extends_bytes_ += n->scalar.size() + n->key.size();
+      for (const Node& c : n->children) todo.push_back(&c);
+    }
+    if (extends_nodes_ > kMaxExtendsNodes || extends_bytes_ > kMaxExtendsBytes) {
+      return NodeError(ext, path,
+                       "extends copies more than " +
+                           (extends_nodes_ > kMaxExtendsNodes
+                                ? std::to_string(kMaxExtendsNodes) + " nodes"
+                                : std::to_string(kMaxExtendsBytes >> 20) + " MiB of text") +
+                           " in all",
+                       "fewer or smaller services to extend");
+    }
     return Status::OK();
   }
 
@@ -296,7 +345,8 @@ class Loader {
   }
 
   Status ParseTopSlipway(const Node& x, Project* p) {
-    static const std::vector<std::string> kKnown = {"api", "flags", "databases", "backups", "alerts", "notifications", "routes", "proxy"};
+    static const std::vector<std::string> kKnown = {
+        "api", "flags", "databases", "backups", "alerts", "notifications", "routes", "proxy"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
@@ -362,6 +412,7 @@ class Loader {
                      "at least one service under services:");
     }
     std::map<std::string, Service> all;
+    std::unordered_map<std::string, const Node*> depends_on;  // service -> its depends_on
     for (const Node& svc : services->children) {
       const std::string path = JoinPath("services", svc.key);
       if (!ValidServiceName(svc.key)) {
@@ -370,6 +421,7 @@ class Loader {
       }
       ASSIGN_OR_RETURN(Service s, parser.Parse(svc.key, svc, p.secrets));
       all[svc.key] = std::move(s);
+      depends_on[svc.key] = svc.Find("depends_on");
     }
 
     // Profiles: services without profiles always run; others when enabled.
@@ -397,7 +449,7 @@ class Loader {
     std::vector<std::string> names;
     for (const auto& [n, _] : all) names.push_back(n);
     for (auto& [name, s] : all) {
-      const Node* deps = services->Find(name)->Find("depends_on");
+      const Node* deps = depends_on.at(name);
       for (const Dependency& d : s.depends_on) {
         if (all.count(d.service)) continue;
         const Node* dn = deps ? deps->Find(d.service) : nullptr;
@@ -409,7 +461,7 @@ class Loader {
     }
     for (auto& [name, s] : all) {
       if (!active(s)) continue;
-      const Node* deps = services->Find(name)->Find("depends_on");
+      const Node* deps = depends_on.at(name);
       std::vector<Dependency> kept;
       for (const Dependency& d : s.depends_on) {
         const Service& target = all.at(d.service);
@@ -429,7 +481,7 @@ class Loader {
       s.depends_on = std::move(kept);
       p.services[name] = s;
     }
-    RETURN_IF_ERROR(CheckDependencyCycles(p, *services));
+    RETURN_IF_ERROR(CheckDependencyCycles(p, depends_on));
     RETURN_IF_ERROR(CheckPublishedPorts(p));
     RETURN_IF_ERROR(CheckRoutes(merged, all, &p));
     RETURN_IF_ERROR(CheckHookDatabases(p));
@@ -437,30 +489,51 @@ class Loader {
     return p;
   }
 
-  Status CheckDependencyCycles(const Project& p, const Node& services) {
-    std::map<std::string, int> state;  // 0 new, 1 on stack, 2 done
-    std::vector<std::string> stack;
-    std::function<Status(const std::string&)> visit = [&](const std::string& n) -> Status {
-      state[n] = 1;
-      stack.push_back(n);
-      for (const Dependency& d : p.services.at(n).depends_on) {
-        if (state[d.service] == 1) {
-          std::vector<std::string> cycle(std::find(stack.begin(), stack.end(), d.service),
-                                         stack.end());
+  // Depth-first, with an explicit stack: a chain of many thousand services must not
+  // exhaust the thread's stack.
+  Status CheckDependencyCycles(const Project& p,
+                               const std::unordered_map<std::string, const Node*>& depends_on) {
+    enum class State { kNew, kOnStack, kDone };
+    std::unordered_map<std::string, State> state;
+    struct Frame {
+      const std::string* name;
+      const std::vector<Dependency>* deps;
+      size_t next = 0;
+    };
+    std::vector<Frame> stack;
+    for (const auto& [root, _] : p.services) {
+      if (state[root] != State::kNew) continue;
+      state[root] = State::kOnStack;
+      stack.push_back({&root, &p.services.at(root).depends_on});
+      while (!stack.empty()) {
+        Frame& f = stack.back();
+        if (f.next == f.deps->size()) {
+          state[*f.name] = State::kDone;
+          stack.pop_back();
+          continue;
+        }
+        const Dependency& d = (*f.deps)[f.next++];
+        State& ds = state[d.service];
+        if (ds == State::kOnStack) {
+          std::vector<std::string> cycle;
+          bool in = false;
+          for (const Frame& g : stack) {
+            in = in || *g.name == d.service;
+            if (in) cycle.push_back(*g.name);
+          }
           cycle.push_back(d.service);
-          const Node* dn = services.Find(n)->Find("depends_on")->Find(d.service);
+          const std::string& n = *f.name;
+          const Node* dn = depends_on.at(n)->Find(d.service);
           return NodeError(*dn, JoinPath(JoinPath("services", n), "depends_on." + d.service),
                            "dependency cycle " + Joined(cycle, " -> "),
                            "services that do not depend on each other in a loop");
         }
-        if (state[d.service] == 0) RETURN_IF_ERROR(visit(d.service));
+        if (ds == State::kNew) {
+          ds = State::kOnStack;
+          auto it = p.services.find(d.service);
+          stack.push_back({&it->first, &it->second.depends_on});
+        }
       }
-      stack.pop_back();
-      state[n] = 2;
-      return Status::OK();
-    };
-    for (const auto& [n, _] : p.services) {
-      if (state[n] == 0) RETURN_IF_ERROR(visit(n));
     }
     return Status::OK();
   }
@@ -487,9 +560,8 @@ class Loader {
                               " (expected x-slipway.databases.<name>.url)");
         }
         if (!step.database.empty() && !p.databases.count(step.database)) {
-          return InvalidInput(step.where + ": " + step.path + ": database " +
-                              Quote(step.database) + " is not defined (expected one of " +
-                              Joined(names) + ")");
+          return InvalidInput(step.where + ": " + step.path + ": database " + Quote(step.database) +
+                              " is not defined (expected one of " + Joined(names) + ")");
         }
       }
     }
@@ -503,6 +575,13 @@ class Loader {
     const Node& list = *merged.Find("x-slipway")->Find("routes");
     std::vector<std::string> names;
     for (const auto& [n, _] : all) names.push_back(n);
+    // The first tcp port published on each host port, in the order of the check below.
+    std::unordered_map<int, std::pair<const std::string*, const PortMapping*>> catch_all;
+    for (const auto& [name, s] : p->services) {
+      for (const PortMapping& pm : s.ports) {
+        if (pm.protocol == "tcp") catch_all.try_emplace(pm.published, &name, &pm);
+      }
+    }
     std::vector<RouteSettings> kept;
     for (size_t i = 0; i < p->routes.size(); ++i) {
       RouteSettings& r = p->routes[i];
@@ -521,17 +600,14 @@ class Loader {
         continue;
       }
       if (r.port == 0 && !svc->second.ports.empty()) r.port = svc->second.ports.front().target;
-      if (r.host.empty() && r.path == "/") {
-        for (const auto& [name, s] : p->services) {
-          for (const PortMapping& pm : s.ports) {
-            if (pm.published != r.listen_port || pm.protocol != "tcp") continue;
-            return NodeError(item, path,
-                             "listener " + std::to_string(r.listen_port) +
-                                 " already sends every path to " + name + " (its ports entry at " +
-                                 pm.loc.ToString() + ")",
-                             "a path other than / on this listener, or a host");
-          }
-        }
+      if (auto c = catch_all.find(r.listen_port);
+          r.host.empty() && r.path == "/" && c != catch_all.end()) {
+        const auto& [name, pm] = c->second;
+        return NodeError(item, path,
+                         "listener " + std::to_string(r.listen_port) +
+                             " already sends every path to " + *name + " (its ports entry at " +
+                             pm->loc.ToString() + ")",
+                         "a path other than / on this listener, or a host");
       }
       kept.push_back(std::move(r));
     }
@@ -539,29 +615,44 @@ class Loader {
     return Status::OK();
   }
 
+  // Two published ports clash when port and protocol match and their addresses do (or one
+  // is a wildcard). Grouped by port/protocol: a group without a clash holds one wildcard or
+  // distinct addresses, so each port is checked against at most two entries.
   Status CheckPublishedPorts(const Project& p) {
     struct Seen {
       const PortMapping* port;
       std::string path;
     };
-    std::vector<Seen> seen;
+    struct Group {
+      std::unordered_map<std::string, Seen> by_ip;
+      const Seen* first = nullptr;
+      const Seen* wildcard = nullptr;
+    };
+    std::map<std::pair<int, std::string>, Group> groups;
     for (const auto& [name, s] : p.services) {
       for (size_t i = 0; i < s.ports.size(); ++i) {
         const PortMapping& pm = s.ports[i];
         if (pm.published == 0) continue;
         const std::string path = IndexPath(JoinPath(JoinPath("services", name), "ports"), i);
-        for (const Seen& o : seen) {
-          if (o.port->published == pm.published && o.port->protocol == pm.protocol &&
-              (o.port->host_ip == pm.host_ip || IsWildcardIp(o.port->host_ip) ||
-               IsWildcardIp(pm.host_ip))) {
-            return ErrorAt(pm.loc, path,
-                           "published port " + std::to_string(pm.published) + "/" + pm.protocol +
-                               " is already used by " + o.path + " (" + o.port->loc.ToString() +
-                               ")",
-                           "each published port once");
-          }
+        Group& g = groups[{pm.published, pm.protocol}];
+        const Seen* clash = nullptr;
+        if (IsWildcardIp(pm.host_ip)) {
+          clash = g.first;
+        } else if (g.wildcard != nullptr) {
+          clash = g.wildcard;
+        } else if (auto it = g.by_ip.find(pm.host_ip); it != g.by_ip.end()) {
+          clash = &it->second;
         }
-        seen.push_back({&pm, path});
+        if (clash != nullptr) {
+          const Seen& o = *clash;
+          return ErrorAt(pm.loc, path,
+                         "published port " + std::to_string(pm.published) + "/" + pm.protocol +
+                             " is already used by " + o.path + " (" + o.port->loc.ToString() + ")",
+                         "each published port once");
+        }
+        const Seen* added = &g.by_ip.try_emplace(pm.host_ip, Seen{&pm, path}).first->second;
+        if (g.first == nullptr) g.first = added;
+        if (IsWildcardIp(pm.host_ip)) g.wildcard = added;
       }
     }
     return Status::OK();
@@ -575,6 +666,9 @@ class Loader {
   std::map<std::string, std::string> env_;     // .env values under the process environment
   std::vector<std::string> warnings_;
   std::map<std::string, std::unique_ptr<Node>> extends_docs_;
+  std::map<const Node*, std::unordered_map<std::string, Node*>> service_index_;
+  size_t extends_nodes_ = 0;  // copied by extends so far
+  size_t extends_bytes_ = 0;
 };
 
 }  // namespace

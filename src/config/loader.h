@@ -12,6 +12,7 @@
 // Stateless; any thread may call it (it reads files, nothing else).
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -21,6 +22,14 @@
 #include "config/project.h"
 
 namespace slipway::config {
+
+// Bounds on `extends`, beside the per-file ones (config/input_file.h: 16 MiB per file;
+// config/node.h: YAML nesting and aliases): a chain of services extending each other is at
+// most kMaxExtendsChain long, and the copies of base services that extends makes hold at
+// most kMaxExtendsNodes nodes and kMaxExtendsBytes of keys and scalars in all.
+inline constexpr size_t kMaxExtendsChain = 64;
+inline constexpr size_t kMaxExtendsNodes = 1'000'000;
+inline constexpr size_t kMaxExtendsBytes = size_t{64} << 20;
 
 struct LoadOptions {
   std::vector<std::filesystem::path> files;      // -f, repeatable; empty = discover

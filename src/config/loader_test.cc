@@ -95,8 +95,9 @@ TEST(LoaderFilesTest, YamlSyntaxErrorIsOneLine) {
 }
 
 TEST(LoaderFilesTest, DuplicateKeysAndNonMappingDocument) {
-  EXPECT_EQ(ErrorOf(LoadText("services:\n  a:\n    image: x\n    image: y\n")),
-            "compose.yaml:4:5: image: duplicate key (expected each key once per mapping)");
+  EXPECT_EQ(
+      ErrorOf(LoadText("services:\n  a:\n    image: x\n    image: y\n")),
+      "compose.yaml:4:5: services.a.image: duplicate key (expected each key once per mapping)");
   EXPECT_EQ(ErrorOf(LoadText("- a\n- b\n")),
             "compose.yaml:1:1: the document is a list (expected a mapping with services:)");
   EXPECT_EQ(ErrorOf(LoadText("services: 5\n")),

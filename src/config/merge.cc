@@ -1,6 +1,8 @@
 #include "config/merge.h"
 
 #include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace slipway::config {
 namespace {
@@ -16,6 +18,64 @@ std::string ResolvePath(const std::string& p, const fs::path& base_dir) {
   if (out.size() > 1 && out.back() == '/') out.pop_back();
   return out;
 }
+
+// Key -> position over one mapping's children, so that merging or building a mapping of n
+// entries costs O(n) instead of a linear Find per entry. Erase leaves a hole that Compact()
+// closes, keeping the order of the remaining entries.
+class MapIndex {
+ public:
+  explicit MapIndex(Node* map) : map_(map), erased_(map->children.size(), false) {
+    pos_.reserve(map->children.size());
+    for (size_t i = 0; i < map->children.size(); ++i) pos_.emplace(map->children[i].key, i);
+  }
+
+  Node* Find(const std::string& k) {
+    auto it = pos_.find(k);
+    return it == pos_.end() ? nullptr : &map_->children[it->second];
+  }
+
+  // As Node::Set: replaces the entry in place (keeping its key location when `value` has
+  // none) or appends it.
+  void Set(const std::string& k, Node value) {
+    value.key = k;
+    auto [it, added] = pos_.emplace(k, map_->children.size());
+    if (added) {
+      map_->children.push_back(std::move(value));
+      erased_.push_back(false);
+      return;
+    }
+    Node& c = map_->children[it->second];
+    if (value.key_loc.line == 0) value.key_loc = c.key_loc;
+    c = std::move(value);
+  }
+
+  void Erase(const std::string& k) {
+    auto it = pos_.find(k);
+    if (it == pos_.end()) return;
+    erased_[it->second] = true;
+    any_erased_ = true;
+    pos_.erase(it);
+  }
+
+  // Drops erased entries; the index is not used afterwards.
+  void Compact() {
+    if (!any_erased_) return;
+    std::vector<Node>& c = map_->children;
+    size_t kept = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (erased_[i]) continue;
+      if (kept != i) c[kept] = std::move(c[i]);
+      ++kept;
+    }
+    c.resize(kept, Node());
+  }
+
+ private:
+  Node* map_;
+  std::unordered_map<std::string, size_t> pos_;
+  std::vector<bool> erased_;  // by position, until Compact()
+  bool any_erased_ = false;
+};
 
 // `KEY=VALUE` / `KEY` lists (environment, labels) become mappings.
 Status ListToMap(Node* n, const std::string& path, bool null_without_value) {
@@ -38,6 +98,7 @@ Status ListToMap(Node* n, const std::string& path, bool null_without_value) {
   Node map = Node::Map(n->loc);
   map.key = n->key;
   map.key_loc = n->key_loc;
+  MapIndex index(&map);
   for (size_t i = 0; i < n->children.size(); ++i) {
     Node& item = n->children[i];
     if (!item.IsScalar()) {
@@ -61,7 +122,7 @@ Status ListToMap(Node* n, const std::string& path, bool null_without_value) {
     }
     value.loc = item.loc;
     value.key_loc = item.loc;  // errors point at the list item
-    map.Set(key, std::move(value));
+    index.Set(key, std::move(value));
   }
   *n = std::move(map);
   return Status::OK();
@@ -86,6 +147,7 @@ Status NormalizeDependsOn(Node* n, const std::string& path) {
   Node map = Node::Map(n->loc);
   map.key = n->key;
   map.key_loc = n->key_loc;
+  MapIndex index(&map);
   for (size_t i = 0; i < n->children.size(); ++i) {
     const Node& item = n->children[i];
     if (!item.IsScalar()) {
@@ -93,7 +155,7 @@ Status NormalizeDependsOn(Node* n, const std::string& path) {
     }
     Node dep = Node::Map(item.loc);
     dep.key_loc = item.loc;
-    map.Set(item.scalar, std::move(dep));
+    index.Set(item.scalar, std::move(dep));
   }
   *n = std::move(map);
   return Status::OK();
@@ -112,47 +174,67 @@ std::string EnvFileMergeKey(const Node& s) {
   return "";
 }
 
-bool SameScalar(const Node& a, const Node& b) {
-  return a.IsScalar() && b.IsScalar() && a.scalar == b.scalar;
-}
-
-// Appends `over`'s items to `base`, replacing items with the same key.
+// Appends `over`'s items to `base`, replacing the first item with the same key (an empty
+// key matches nothing).
 template <typename KeyFn>
 void MergeListByKey(Node* base, const Node& over, KeyFn key) {
+  std::unordered_map<std::string, size_t> first;
+  for (size_t i = 0; i < base->children.size(); ++i) {
+    std::string k = key(base->children[i]);
+    if (!k.empty()) first.emplace(std::move(k), i);
+  }
   for (const Node& item : over.children) {
-    const std::string k = key(item);
-    auto it = std::find_if(base->children.begin(), base->children.end(),
-                           [&](const Node& b) { return !k.empty() && key(b) == k; });
-    if (it != base->children.end()) {
-      *it = item;
-    } else {
-      base->children.push_back(item);
+    std::string k = key(item);
+    if (!k.empty()) {
+      auto [it, added] = first.emplace(std::move(k), base->children.size());
+      if (!added) {
+        base->children[it->second] = item;
+        continue;
+      }
     }
+    base->children.push_back(item);
   }
 }
 
-void MergeNode(Node* base, const Node& over, const std::string& rel);
+// Appends `over`'s items to `base`, except scalars `base` already has.
+void AppendDistinct(Node* base, const Node& over) {
+  std::unordered_set<std::string> scalars;
+  for (const Node& b : base->children) {
+    if (b.IsScalar()) scalars.insert(b.scalar);
+  }
+  for (const Node& item : over.children) {
+    if (item.IsScalar() && !scalars.insert(item.scalar).second) continue;
+    base->children.push_back(item);
+  }
+}
 
-void MergeMap(Node* base, const Node& over, const std::string& rel) {
+void MergeNode(Node* base, const Node& over, const std::string& rel, int depth);
+
+// Merges `over`'s entries onto the mapping `base`. `rel` is the key path from the service
+// (or document) down to `base`; it is tracked two levels deep, as far as the list rules of
+// MergeNode look, so long keys deep down cost nothing per entry.
+void MergeMap(Node* base, const Node& over, const std::string& rel, int depth) {
+  MapIndex index(base);
   for (const Node& c : over.children) {
     if (c.tag == "!reset") {
-      base->Erase(c.key);
+      index.Erase(c.key);
       continue;
     }
-    Node* existing = base->Find(c.key);
+    Node* existing = index.Find(c.key);
     if (existing == nullptr || c.tag == "!override") {
       Node copy = c;
       StripMergeTags(&copy);
-      base->Set(c.key, std::move(copy));
+      index.Set(c.key, std::move(copy));
       continue;
     }
-    MergeNode(existing, c, JoinPath(rel, c.key));
+    MergeNode(existing, c, depth < 2 ? JoinPath(rel, c.key) : std::string(), depth + 1);
   }
+  index.Compact();
 }
 
-void MergeNode(Node* base, const Node& over, const std::string& rel) {
+void MergeNode(Node* base, const Node& over, const std::string& rel, int depth) {
   if (base->IsMap() && over.IsMap()) {
-    MergeMap(base, over, rel);
+    MergeMap(base, over, rel, depth);
     return;
   }
   if (base->IsSeq() && over.IsSeq()) {
@@ -169,11 +251,7 @@ void MergeNode(Node* base, const Node& over, const std::string& rel) {
       MergeListByKey(base, over, EnvFileMergeKey);
       return;
     } else {
-      for (const Node& item : over.children) {
-        bool dup = std::any_of(base->children.begin(), base->children.end(),
-                               [&](const Node& b) { return SameScalar(b, item); });
-        if (!dup) base->children.push_back(item);
-      }
+      AppendDistinct(base, over);
       return;
     }
   }
@@ -316,36 +394,47 @@ Status NormalizeDocument(Node* root, const fs::path& base_dir) {
   return Status::OK();
 }
 
-void MergeService(Node* base, const Node& over) { MergeMap(base, over, ""); }
+void MergeService(Node* base, const Node& over) { MergeMap(base, over, "", 0); }
 
 void MergeDocument(Node* base, const Node& over) {
+  MapIndex top(base);
   for (const Node& c : over.children) {
-    if (c.key == "services" && c.IsMap()) {
-      Node* services = base->Find("services");
-      if (services == nullptr || !services->IsMap()) {
-        Node copy = c;
-        StripMergeTags(&copy);
-        base->Set("services", std::move(copy));
-        continue;
-      }
+    Node* existing = top.Find(c.key);
+    if (c.key == "services" && c.IsMap() && existing != nullptr && existing->IsMap()) {
+      MapIndex services(existing);
       for (const Node& svc : c.children) {
-        Node* existing = services->Find(svc.key);
+        Node* old = services.Find(svc.key);
         if (svc.tag == "!reset") {
-          services->Erase(svc.key);
-        } else if (existing == nullptr || svc.tag == "!override") {
+          services.Erase(svc.key);
+        } else if (old == nullptr || svc.tag == "!override") {
           Node copy = svc;
           StripMergeTags(&copy);
-          services->Set(svc.key, std::move(copy));
+          services.Set(svc.key, std::move(copy));
         } else {
-          MergeService(existing, svc);
+          MergeService(old, svc);
         }
       }
+      services.Compact();
       continue;
     }
-    Node single = Node::Map(over.loc);
-    single.children.push_back(c);
-    MergeMap(base, single, "");
+    if (c.key == "services" && c.IsMap()) {
+      Node copy = c;
+      StripMergeTags(&copy);
+      top.Set("services", std::move(copy));
+      continue;
+    }
+    // Any other top-level key merges as a mapping entry would.
+    if (c.tag == "!reset") {
+      top.Erase(c.key);
+    } else if (existing == nullptr || c.tag == "!override") {
+      Node copy = c;
+      StripMergeTags(&copy);
+      top.Set(c.key, std::move(copy));
+    } else {
+      MergeNode(existing, c, c.key, 1);
+    }
   }
+  top.Compact();
 }
 
 void StripMergeTags(Node* n) {

@@ -8,6 +8,7 @@
 // `null` and `"null"` differ. Plain data: any thread may use its own copy.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,9 +63,20 @@ struct Node {
   static Node Seq(SourceLoc loc = {});
 };
 
-// Parses YAML text from `file_label` (the name used in messages). Handles `<<`
-// merge keys and rejects duplicate keys. YAML syntax errors come back as
-// one-line InvalidInput "file:line:col: what".
+// Bounds on one YAML document, so a hostile file costs bounded time, memory and stack:
+// collections nest at most kMaxYamlDepth levels (checked while parsing, also after an alias
+// is expanded), a document uses at most kMaxYamlAliases aliases, and expanding them (each use
+// is a copy in this tree) yields at most kMaxAliasNodes nodes and kMaxAliasBytes of keys and
+// scalars in all. Past any of them the document is refused ("an alias bomb?").
+inline constexpr int kMaxYamlDepth = 256;
+inline constexpr size_t kMaxYamlAliases = 100'000;
+inline constexpr size_t kMaxAliasNodes = 1'000'000;
+inline constexpr size_t kMaxAliasBytes = size_t{64} << 20;
+
+// Parses YAML text from `file_label` (the name used in messages): the first document only.
+// Handles `<<` merge keys and rejects duplicate keys. YAML syntax errors and the bounds above
+// come back as one-line InvalidInput "file:line:col: what". Time and memory are linear in
+// the text plus the (bounded) alias expansion.
 Result<Node> ParseYaml(const std::string& text, const std::string& file_label);
 
 // "file:line:col: path: what (expected)"; the one error format of the loader.

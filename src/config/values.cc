@@ -95,9 +95,13 @@ Result<Duration> ReadDuration(const Node& n, const std::string& path) {
 Result<std::vector<std::string>> ReadStringList(const Node& n, const std::string& path) {
   if (!n.IsSeq()) return Expect(n, path, "a list of strings");
   std::vector<std::string> out;
+  out.reserve(n.children.size());
   for (size_t i = 0; i < n.children.size(); ++i) {
-    ASSIGN_OR_RETURN(std::string s, ReadString(n.children[i], IndexPath(path, i)));
-    out.push_back(std::move(s));
+    const Node& item = n.children[i];
+    // The item's path only for the message: spelling it per item would cost
+    // O(items x path length).
+    if (!item.IsScalar()) return ReadString(item, IndexPath(path, i)).status();
+    out.push_back(item.scalar);
   }
   return out;
 }
