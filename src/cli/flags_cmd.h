@@ -1,5 +1,5 @@
 // `slipway flags ...`: feature flags of the running project through the daemon's admin API
-// (/api/v1/flags, see flags/admin_handler.h).
+// (/api/v1/flags, see api/flags_routes.cc).
 //
 //   flags list | get KEY | set KEY (--file F | --json '{..}') | enable KEY | disable KEY |
 //         rollout KEY PERCENT | target KEY --add attr=value [--variant V] | history KEY |

@@ -6,7 +6,6 @@
 #include <future>
 #include <thread>
 
-#include "flags/admin_handler.h"
 #include "http/client.h"
 #include "net/event_loop.h"
 #include "net/socket.h"
@@ -25,7 +24,7 @@ const char* kFlags = R"({"flags": {
   "broken": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a",
              "targeting": {"cat": ["x"]}}}})";
 
-// A FlagService behind OfrepHandler and AdminHandler on a real loopback listener, with the
+// A FlagService behind OfrepHandler on a real loopback listener, with the
 // loop on its own thread. The test thread talks HTTP only, or runs code on the loop via OnLoop.
 class OfrepTest : public ::testing::Test {
  protected:
@@ -45,21 +44,16 @@ class OfrepTest : public ::testing::Test {
     prod["flags"]["color"]["defaultVariant"] = "blue";
     ASSERT_TRUE(svc_->Seed("prod", prod, "test").ok());
     ofrep_ = std::make_unique<OfrepHandler>(svc_.get(), std::move(opts));
-    admin_ = std::make_unique<AdminHandler>(svc_.get(), "default");
     auto loop = net::EventLoop::Create();
     ASSERT_TRUE(loop.ok());
     loop_ = std::move(loop).value();
     auto fd = net::ListenTcp("127.0.0.1", 0);
     ASSERT_TRUE(fd.ok());
     port_ = *net::LocalPort(fd->get());
-    auto server = http::HttpServer::Create(
-        loop_.get(), std::move(fd).value(), [this](const http::Request& r, http::ResponseWriter w) {
-          if (OfrepHandler::Owns(r.Path())) {
-            ofrep_->Handle(r, std::move(w));
-          } else {
-            admin_->Handle(r, std::move(w));
-          }
-        });
+    auto server = http::HttpServer::Create(loop_.get(), std::move(fd).value(),
+                                           [this](const http::Request& r, http::ResponseWriter w) {
+                                             ofrep_->Handle(r, std::move(w));
+                                           });
     ASSERT_TRUE(server.ok());
     server_ = std::move(server).value();
     thread_ = std::thread([this] { loop_->Run(); });
@@ -71,7 +65,6 @@ class OfrepTest : public ::testing::Test {
       thread_.join();
     }
     ofrep_.reset();
-    admin_.reset();
     svc_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);
@@ -99,7 +92,6 @@ class OfrepTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<FlagService> svc_;
   std::unique_ptr<OfrepHandler> ofrep_;
-  std::unique_ptr<AdminHandler> admin_;
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<http::HttpServer> server_;
   std::thread thread_;
@@ -160,8 +152,7 @@ TEST_F(OfrepTest, BulkWithETagAnd304) {
   std::set<std::string> keys;
   for (const Json& f : j["flags"]) keys.insert(f["key"]);
   // Every flag is listed; disabled ones and ones without a value have no `value`.
-  EXPECT_EQ(keys,
-            (std::set<std::string>{"beta", "broken", "color", "limits", "nodefault", "off"}));
+  EXPECT_EQ(keys, (std::set<std::string>{"beta", "broken", "color", "limits", "nodefault", "off"}));
   for (const Json& f : j["flags"]) {
     if (f["key"] == "off") {
       EXPECT_EQ(f["reason"], "DISABLED");
@@ -207,8 +198,9 @@ TEST_F(OfrepTest, ReadTokensAndEnvironments) {
   Eval("color", "{}", {{"Authorization", "Bearer wrong"}});
   EXPECT_EQ(last_status_, 401);
   EXPECT_EQ(Eval("color", "{}", {{"Authorization", "Bearer any-env"}})["value"], "#f00");
-  EXPECT_EQ(Eval("color", "{}", {{"X-API-Key", "any-env"}, {"X-Slipway-Environment", "prod"}})["value"],
-            "#00f");
+  EXPECT_EQ(
+      Eval("color", "{}", {{"X-API-Key", "any-env"}, {"X-Slipway-Environment", "prod"}})["value"],
+      "#00f");
   EXPECT_EQ(Eval("color", "{}", {{"X-API-Key", "prod-only"}})["value"], "#00f");
   Eval("color", "{}", {{"X-API-Key", "prod-only"}, {"X-Slipway-Environment", "default"}});
   EXPECT_EQ(last_status_, 403);
@@ -228,35 +220,6 @@ TEST_F(OfrepTest, RateLimitAnswers429WithRetryAfter) {
   ASSERT_NE(r.Header("Retry-After"), nullptr);
 }
 
-TEST_F(OfrepTest, AdminRoutesChangeWhatOfrepServes) {
-  Start({});
-  EXPECT_EQ(Eval("color")["value"], "#f00");
-  auto r = Call("POST", "/api/v1/flags/color/disable", R"({"comment": "incident", "actor": "ann"})");
-  EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Eval("color")["reason"], "DISABLED");
-  r = Call("PUT", "/api/v1/flags/color", R"({"definition": {"state": "ENABLED"}})");
-  EXPECT_EQ(r.status, 400);
-  EXPECT_EQ(Json::parse(r.body)["error"], "flags.color: variants are missing");
-  EXPECT_EQ(Json::parse(r.body)["exit"], 2);
-  r = Call("POST", "/api/v1/flags/beta/target", R"({"add": ["email=x@y.io"]})");
-  EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Eval("beta", R"({"context": {"email": "x@y.io"}})")["value"], true);
-  r = Call("POST", "/api/v1/flags/beta/rollout", R"({"percent": 100})");
-  EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Eval("beta", R"({"context": {"targetingKey": "z"}})")["value"], true);
-  r = Call("GET", "/api/v1/flags/color/history", "");
-  Json h = Json::parse(r.body);
-  ASSERT_EQ(h.size(), 2u);
-  EXPECT_EQ(h[1]["actor"], "ann");
-  EXPECT_EQ(h[1]["comment"], "incident");
-  r = Call("GET", "/api/v1/flags?env=prod", "");
-  EXPECT_EQ(Json::parse(r.body)["flags"].size(), 6u);
-  r = Call("GET", "/api/v1/flags/export", "");
-  EXPECT_EQ(Json::parse(r.body)["flags"]["color"]["state"], "DISABLED");
-  r = Call("GET", "/api/v1/flags/nope", "");
-  EXPECT_EQ(r.status, 404);
-}
-
 }  // namespace
 }  // namespace slipway::flags
 
@@ -273,7 +236,8 @@ TEST(OfrepText, MatchesTheJsonLibrary) {
   for (const Json& ctx : ctxs) {
     for (const auto& [key, f] : (*set)->flags()) cases.emplace_back(key, f->Evaluate(ctx, 0));
   }
-  for (std::string key : {"missing", "quo\"te", "back\\slash", "ctl\x01\n\t", "\xc3\xa9t\xc3\xa9"}) {
+  for (std::string key :
+       {"missing", "quo\"te", "back\\slash", "ctl\x01\n\t", "\xc3\xa9t\xc3\xa9"}) {
     cases.emplace_back(key, (*set)->Evaluate(key, Json::object(), 0));
   }
   Evaluation bare;  // nothing serialised beforehand: the writer dumps what it is given

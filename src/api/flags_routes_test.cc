@@ -1,0 +1,152 @@
+// The flags admin routes (api/flags_routes.cc) in front of a real FlagService and OfrepHandler:
+// what the admin API changes is what OFREP serves. Real store, real loopback sockets.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "api/router.h"
+#include "api/routes.h"
+#include "flags/flag_service.h"
+#include "flags/ofrep_handler.h"
+#include "http/client.h"
+#include "net/event_loop.h"
+#include "net/socket.h"
+#include "store/store.h"
+
+namespace slipway::api {
+namespace {
+
+using flags::Json;
+
+const char* kFlags = R"({"flags": {
+  "beta": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+           "targeting": {"if": [{"ends_with": [{"var": "email"}, "@corp.io"]}, "on", null]}},
+  "color": {"state": "ENABLED", "variants": {"red": "#f00", "blue": "#00f"}, "defaultVariant": "red"},
+  "limits": {"state": "ENABLED", "variants": {"small": {"rps": 10}}, "defaultVariant": "small"},
+  "off": {"state": "DISABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+  "nodefault": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": null},
+  "broken": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a",
+             "targeting": {"cat": ["x"]}}}})";
+
+class FlagsRoutesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("flags_routes_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    store_ = std::move(store::Store::Open(dir_ / "state.db", Clock::Real())).value();
+    svc_ = std::move(flags::FlagService::Open(store_->db(), Clock::Real())).value();
+    ASSERT_TRUE(svc_->Seed("default", Json::parse(kFlags), "test").ok());
+    Json prod = Json::parse(kFlags);
+    prod["flags"]["color"]["defaultVariant"] = "blue";
+    ASSERT_TRUE(svc_->Seed("prod", prod, "test").ok());
+    ofrep_ = std::make_unique<flags::OfrepHandler>(svc_.get(), flags::OfrepOptions{});
+    router_ = std::make_unique<Router>(RouterOptions{});
+    RouteDeps deps;
+    deps.flags = svc_.get();
+    deps.ofrep = ofrep_.get();
+    RegisterFlagsRoutes(*router_, deps);
+    loop_ = std::move(net::EventLoop::Create()).value();
+    auto fd = net::ListenTcp("127.0.0.1", 0);
+    ASSERT_TRUE(fd.ok());
+    port_ = *net::LocalPort(fd->get());
+    // Dispatched as the unix socket's trusted caller: this test is about the routes, not auth.
+    server_ = std::move(http::HttpServer::Create(
+                            loop_.get(), std::move(fd).value(),
+                            [this](const http::Request& r, http::ResponseWriter w) {
+                              router_->Dispatch(r, std::move(w), Channel::kUnix);
+                            },
+                            router_->ServerOptionsFor(Channel::kUnix)))
+                  .value();
+    thread_ = std::thread([this] { loop_->Run(); });
+  }
+  void TearDown() override {
+    loop_->Post([this] { server_.reset(); });
+    loop_->Stop();
+    thread_.join();
+    ofrep_.reset();
+    svc_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  http::ClientResponse Call(const std::string& method, const std::string& target,
+                            const std::string& body) {
+    http::Request req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    auto r = http::Fetch({"127.0.0.1", port_, ""}, req, Duration(5000));
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : http::ClientResponse{};
+  }
+  Json Eval(const std::string& key, const std::string& body = "{}") {
+    return Json::parse(Call("POST", "/ofrep/v1/evaluate/flags/" + key, body).body, nullptr, false);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<flags::FlagService> svc_;
+  std::unique_ptr<flags::OfrepHandler> ofrep_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<net::EventLoop> loop_;
+  std::unique_ptr<http::HttpServer> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST_F(FlagsRoutesTest, AdminRoutesChangeWhatOfrepServes) {
+  EXPECT_EQ(Eval("color")["value"], "#f00");
+  auto r =
+      Call("POST", "/api/v1/flags/color/disable", R"({"comment": "incident", "actor": "ann"})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Eval("color")["reason"], "DISABLED");
+  r = Call("PUT", "/api/v1/flags/color", R"({"definition": {"state": "ENABLED"}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Json::parse(r.body)["error"], "flags.color: variants are missing");
+  EXPECT_EQ(Json::parse(r.body)["exit"], 2);
+  r = Call("POST", "/api/v1/flags/beta/target", R"({"add": ["email=x@y.io"]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Eval("beta", R"({"context": {"email": "x@y.io"}})")["value"], true);
+  r = Call("POST", "/api/v1/flags/beta/rollout", R"({"percent": 100})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Eval("beta", R"({"context": {"targetingKey": "z"}})")["value"], true);
+  r = Call("GET", "/api/v1/flags/color/history", "");
+  Json h = Json::parse(r.body);
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[1]["actor"], "ann");
+  EXPECT_EQ(h[1]["comment"], "incident");
+  r = Call("GET", "/api/v1/flags?env=prod", "");
+  EXPECT_EQ(Json::parse(r.body)["flags"].size(), 6u);
+  r = Call("GET", "/api/v1/flags/export", "");
+  EXPECT_EQ(Json::parse(r.body)["flags"]["color"]["state"], "DISABLED");
+  r = Call("GET", "/api/v1/flags/nope", "");
+  EXPECT_EQ(r.status, 404);
+}
+
+TEST_F(FlagsRoutesTest, MalformedChangesAreRefusedAndChangeNothing) {
+  // Each of these crashed or was misread before the typed requests.
+  for (const auto& [target, body] : std::vector<std::pair<std::string, std::string>>{
+           {"/api/v1/flags/color/disable", R"({"actor": 1})"},
+           {"/api/v1/flags/color/disable", R"({"env": ["prod"]})"},
+           {"/api/v1/flags/beta/rollout", R"({"percent": "50"})"},
+           {"/api/v1/flags/beta/rollout", R"({"percent": 101})"},
+           {"/api/v1/flags/beta/rollout", R"({"percent": 1e300})"},
+           {"/api/v1/flags/beta/rollout", R"({})"},
+           {"/api/v1/flags/beta/target", R"({"add": [1]})"},
+           {"/api/v1/flags/beta/target", R"({"add": ["=x"]})"},
+           {"/api/v1/flags/beta/target", R"({"add": []})"},
+           {"/api/v1/flags/import", R"({"document": 5})"},
+           {"/api/v1/flags/import", R"({"replace": true})"},
+           {"/api/v1/flags/color/disable", R"({"coment": "typo"})"}}) {
+    auto r = Call("POST", target, body);
+    EXPECT_EQ(r.status, 400) << target << " " << body << " → " << r.body;
+  }
+  EXPECT_EQ(Eval("color")["value"], "#f00");
+  EXPECT_EQ(Eval("beta", R"({"context": {"targetingKey": "z"}})")["value"], false);
+  EXPECT_EQ(Json::parse(Call("GET", "/api/v1/flags/color/history", "").body).size(), 1u);
+}
+
+}  // namespace
+}  // namespace slipway::api
