@@ -28,7 +28,9 @@ class Expander {
   // Appends `v` to *out unless that passes the bound.
   bool Append(std::string* out, std::string_view v) {
     if (out->size() + v.size() > max_bytes_) {
-      err_->what = "interpolation produces more than " + SizeText(max_bytes_) + " of text";
+      // Callers pass what is left of the per-file bound; the message names the bound.
+      err_->what = "interpolation produces more than " + SizeText(kMaxInterpolatedBytes) +
+                   " of text in this file";
       err_->expected = "smaller values, or fewer uses of large variables";
       return false;
     }
