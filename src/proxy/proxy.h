@@ -1,4 +1,5 @@
-// Proxy: Slipway's HTTP/1.1 reverse proxy. Owns N worker threads; each worker has its own
+// Proxy: Slipway's HTTP/1.1 reverse proxy, and a TCP forwarder on ListenerMode::kTcp
+// listeners. Owns N worker threads; each worker has its own
 // net::EventLoop, its own SO_REUSEPORT listening socket per listener, its own upstream
 // keep-alive pools and balancer state, so the request path takes no lock.
 //
@@ -39,6 +40,10 @@ struct ProxyOptions {
   Duration request_timeout{300'000};      // whole exchange; 0 = unlimited
   Duration tunnel_idle_timeout{3'600'000};  // Upgrade tunnels with no traffic
   Duration passive_down{2'000};           // backend skipped after refused/reset connects
+  // TCP listeners (tcp_conn.h): a connection with no byte either way closes after
+  // tcp_idle_timeout; one whose backend left the table closes after tcp_drain_timeout.
+  Duration tcp_idle_timeout{3'600'000};
+  Duration tcp_drain_timeout{30'000};
   int retry_after_seconds = 30;           // Retry-After in maintenance mode
   size_t max_buffer_bytes = 256 * 1024;   // per direction before reading pauses
   size_t max_idle_per_backend = 1024;     // idle upstream connections kept per worker

@@ -15,6 +15,8 @@ Status ValidateRouteTable(const RouteTable& table) {
       return InvalidInput("listener " + ListenerKey(l) + ": port out of range");
     if (!keys.insert(ListenerKey(l)).second)
       return InvalidInput("listener " + ListenerKey(l) + ": listed twice");
+    if (l.mode == ListenerMode::kTcp && l.routes.size() != 1)
+      return InvalidInput("listener " + ListenerKey(l) + ": a TCP listener has exactly one route");
     for (const Route& r : l.routes) {
       std::string where = "listener " + ListenerKey(l) + " route " + r.service;
       if (r.path_prefix.empty() || r.path_prefix[0] != '/')

@@ -41,10 +41,16 @@ struct Route {
   std::string sticky_cookie;            // cookie naming the set a client sticks to; "" = off
 };
 
+// What a listener speaks. kTcp copies bytes both ways to a backend of its one route (a
+// database, a broker, anything not HTTP/1.1); host, path, maintenance and sticky settings of
+// the route do not apply (proxy/tcp_conn.h).
+enum class ListenerMode { kHttp, kTcp };
+
 struct Listener {
   std::string host = "0.0.0.0";
   int port = 0;
-  std::vector<Route> routes;
+  ListenerMode mode = ListenerMode::kHttp;
+  std::vector<Route> routes;  // kTcp: exactly one
 };
 
 struct RouteTable {
@@ -53,7 +59,8 @@ struct RouteTable {
 };
 
 // Checks what Apply() needs: ports in range, no duplicate listener address, prefixes that
-// start with '/', set names unique per route. Returns InvalidInput naming the problem.
+// start with '/', set names unique per route, one route per TCP listener. Returns
+// InvalidInput naming the problem.
 Status ValidateRouteTable(const RouteTable& table);
 
 // "host:port" of a listener: the key that identifies its sockets across tables.

@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "proxy/client_conn.h"
+#include "proxy/tcp_conn.h"
 
 namespace slipway::proxy {
 
@@ -202,6 +203,9 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
   std::vector<ClientConn*> all;
   for (auto& [p, c] : conns_) all.push_back(p);
   for (ClientConn* c : all) c->OnTableChange();
+  std::vector<TcpConn*> tcp;
+  for (auto& [p, c] : tcp_conns_) tcp.push_back(p);
+  for (TcpConn* c : tcp) c->OnTableChange();
 }
 
 void Worker::OnAccept(int slot) {
@@ -211,6 +215,7 @@ void Worker::OnAccept(int slot) {
               ? table_->slot_to_listener[slot]
               : -1;
   telemetry::Gauge* active = l >= 0 ? table_->compiled->listeners[l].active : nullptr;
+  const bool tcp = l >= 0 && table_->compiled->table->listeners[l].mode == ListenerMode::kTcp;
   // Bounded per wake-up so one busy listener cannot starve the loop.
   for (int i = 0; i < 256; ++i) {
     sockaddr_in peer{};
@@ -234,6 +239,18 @@ void Worker::OnAccept(int slot) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (tcp) {
+      auto conn = std::make_unique<TcpConn>(this, fd, table_->compiled->listeners[l].key, active);
+      TcpConn* raw = conn.get();
+      tcp_conns_.emplace(raw, std::move(conn));
+      Status st = loop_->Add(fd, kConnEvents, [raw](uint32_t ev) { raw->OnClientEvent(ev); });
+      if (!st.ok()) {
+        raw->CloseNow();
+        continue;
+      }
+      raw->Start();
+      continue;
+    }
     uint32_t ip = peer.sin_family == AF_INET ? peer.sin_addr.s_addr : htonl(INADDR_LOOPBACK);
     auto conn = std::make_unique<ClientConn>(this, fd, slot, ip, active);
     ClientConn* raw = conn.get();
@@ -331,12 +348,21 @@ void Worker::Retire(ClientConn* c) {
   ReapLater();
 }
 
+void Worker::RetireTcp(TcpConn* c) {
+  auto it = tcp_conns_.find(c);
+  if (it == tcp_conns_.end()) return;
+  dead_tcp_.push_back(std::move(it->second));
+  tcp_conns_.erase(it);
+  ReapLater();
+}
+
 void Worker::ReapLater() {
   if (reap_scheduled_) return;
   reap_scheduled_ = true;
   loop_->RunAfter(Duration(0), [this] {
     reap_scheduled_ = false;
     dead_.clear();
+    dead_tcp_.clear();
   });
 }
 
@@ -347,6 +373,11 @@ void Worker::Sweep() {
     if (c->deadline() <= now) due.push_back(p);
   for (ClientConn* c : due)
     if (conns_.count(c)) c->CheckTimeout(now);
+  std::vector<TcpConn*> tcp_due;
+  for (auto& [p, c] : tcp_conns_)
+    if (c->deadline() <= now) tcp_due.push_back(p);
+  for (TcpConn* c : tcp_due)
+    if (tcp_conns_.count(c)) c->CheckTimeout(now);
   if (!stopping_) loop_->RunAfter(options_.tick, [this] { Sweep(); });
 }
 
@@ -355,7 +386,11 @@ void Worker::Shutdown() {
   std::vector<ClientConn*> all;
   for (auto& [p, c] : conns_) all.push_back(p);
   for (ClientConn* c : all) c->CloseNow();
+  std::vector<TcpConn*> tcp;
+  for (auto& [p, c] : tcp_conns_) tcp.push_back(p);
+  for (TcpConn* c : tcp) c->CloseNow();
   dead_.clear();
+  dead_tcp_.clear();
   for (auto& [k, b] : backends_) {
     while (!b->idle.empty()) {
       CloseUpstream(std::move(b->idle.back()));

@@ -22,6 +22,7 @@
 namespace slipway::proxy {
 
 class ClientConn;
+class TcpConn;
 class Worker;
 
 // Immutable, shared by all workers: a RouteTable plus what Apply() computed for it.
@@ -104,6 +105,7 @@ class Worker {
   void CloseUpstream(std::unique_ptr<UpstreamConn> u);
   // Destroys a client connection after the current callback returns.
   void Retire(ClientConn* c);
+  void RetireTcp(TcpConn* c);
   std::string NextRequestId();
 
   char* client_scratch() { return client_scratch_.get(); }
@@ -133,6 +135,8 @@ class Worker {
   std::vector<ListenSlot> slots_;
   std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> conns_;
   std::vector<std::unique_ptr<ClientConn>> dead_;
+  std::unordered_map<TcpConn*, std::unique_ptr<TcpConn>> tcp_conns_;  // TCP listeners' conns
+  std::vector<std::unique_ptr<TcpConn>> dead_tcp_;
   bool reap_scheduled_ = false;
   std::unique_ptr<char[]> client_scratch_;
   std::unique_ptr<char[]> upstream_scratch_;
