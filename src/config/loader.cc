@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <new>
 #include <set>
 #include <unordered_map>
 
@@ -15,6 +16,7 @@
 #include "config/node.h"
 #include "config/service_parser.h"
 #include "config/values.h"
+#include "config/volumes_settings.h"
 
 extern char** environ;
 
@@ -345,8 +347,9 @@ class Loader {
   }
 
   Status ParseTopSlipway(const Node& x, Project* p) {
-    static const std::vector<std::string> kKnown = {
-        "api", "flags", "databases", "backups", "alerts", "notifications", "routes", "proxy"};
+    static const std::vector<std::string> kKnown = {"api",     "flags",  "databases",
+                                                    "backups", "alerts", "notifications",
+                                                    "routes",  "proxy",  "runtime"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
@@ -372,6 +375,10 @@ class Loader {
                                              : ParseBackupsSettings(f, fpath, &p->backups));
         continue;
       }
+      if (f.key == "runtime") {  // config/volumes_settings.h: the services' default
+        ASSIGN_OR_RETURN(p->runtime, ReadRuntimeChoice(f, fpath));
+        continue;
+      }
       if (f.key != "api") {
         return NodeError(f, fpath, "unknown key " + Quote(f.key), "one of " + Joined(kKnown));
       }
@@ -393,11 +400,12 @@ class Loader {
     ctx.display = [this](const fs::path& f) { return Display(f); };
     ctx.warnings = &warnings_;
     ctx.warned = &warned;
+    ctx.project = &p;
     ServiceParser parser(ctx);
 
     for (const Node& top : merged.children) {
       if (top.key == "name" || top.key == "services" || top.key == "secrets" ||
-          top.key.rfind("x-", 0) == 0) {
+          top.key == "volumes" || top.key == "configs" || top.key.rfind("x-", 0) == 0) {
         continue;
       }
       parser.Ignored(top.key);
@@ -405,6 +413,15 @@ class Loader {
     if (const Node* x = merged.Find("x-slipway")) RETURN_IF_ERROR(ParseTopSlipway(*x, &p));
     if (const Node* s = merged.Find("secrets"); s && !s->IsNull()) {
       ASSIGN_OR_RETURN(p.secrets, parser.ParseSecrets(*s));
+    }
+    // Named volumes and configs (config/volumes_settings.h), read by the services' mounts.
+    const IgnoredFn ignored = [&parser](const std::string& path) { parser.Ignored(path); };
+    if (const Node* v = merged.Find("volumes"); v && !v->IsNull()) {
+      ASSIGN_OR_RETURN(p.volumes, ParseNamedVolumes(*v, p.name, ignored));
+    }
+    if (const Node* c = merged.Find("configs"); c && !c->IsNull()) {
+      ASSIGN_OR_RETURN(
+          p.configs, ParseSecretSources(*c, /*configs=*/true, EnvLookup(), ignored, project_dir_));
     }
     const Node* services = merged.Find("services");
     if (services == nullptr || services->children.empty()) {
@@ -698,8 +715,16 @@ std::string NormalizeProjectName(const std::string& raw) {
 }
 
 Result<Project> LoadProject(const LoadOptions& options) {
-  Loader loader(options);
-  return loader.Run();
+  // The bounds above keep a load to a few hundred MiB; under a tighter memory limit
+  // (ulimit -v) the answer is still one line and exit 2, not an abort.
+  try {
+    Loader loader(options);
+    return loader.Run();
+  } catch (const std::bad_alloc&) {
+    return InvalidInput(
+        "not enough memory to load the compose project (expected smaller "
+        "compose files, or a higher memory limit)");
+  }
 }
 
 std::map<std::string, std::string> CurrentEnviron() {

@@ -107,8 +107,11 @@ class Builder : public YAML::EventHandler {
  private:
   uint32_t Add(Raw::Type type, const YAML::Mark& mark, const std::string& tag,
                YAML::anchor_t anchor) {
-    if (raw_.size() >= kNone - 1) {
-      throw LimitHit{ErrorAt(LocOf(mark, file_), "", "too many YAML nodes")};
+    if (raw_.size() >= kMaxYamlNodes) {
+      throw LimitHit{
+          ErrorAt(LocOf(mark, file_), "",
+                  "document has more than " + std::to_string(kMaxYamlNodes) + " YAML nodes",
+                  "a smaller compose file")};
     }
     const uint32_t i = static_cast<uint32_t>(raw_.size());
     Raw r;
@@ -255,6 +258,13 @@ class Converter {
   // `nodes` more nodes with `bytes` of text; counted only inside an alias's expansion, and
   // refused at the outermost alias when over budget.
   Status Count(size_t nodes, size_t bytes) {
+    total_nodes_ += nodes;
+    if (total_nodes_ > kMaxYamlNodes) {
+      const Raw& site = raw_[alias_site_];
+      return ErrorAt(LocAt(site.line, site.column, file_), Path(alias_path_size_),
+                     "YAML aliases expand the document to more than " +
+                         std::to_string(kMaxYamlNodes) + " nodes (an alias bomb?)");
+    }
     if (alias_depth_ == 0) return Status::OK();
     alias_nodes_ += nodes;
     alias_bytes_ += bytes;
@@ -330,6 +340,7 @@ class Converter {
   size_t alias_path_size_ = 0;  // path_.size() at alias_site_
   size_t alias_nodes_ = 0;
   size_t alias_bytes_ = 0;
+  size_t total_nodes_ = 0;  // every node built, for kMaxYamlNodes
 };
 
 // An istream over the text without copying it.

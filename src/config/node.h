@@ -67,8 +67,11 @@ struct Node {
 // collections nest at most kMaxYamlDepth levels (checked while parsing, also after an alias
 // is expanded), a document uses at most kMaxYamlAliases aliases, and expanding them (each use
 // is a copy in this tree) yields at most kMaxAliasNodes nodes and kMaxAliasBytes of keys and
-// scalars in all. Past any of them the document is refused ("an alias bomb?").
+// scalars in all ("an alias bomb?"); the tree holds at most kMaxYamlNodes nodes in all (a
+// 16 MiB file of one-character items would be ~8M nodes, ~2 GB as Nodes). Past any of them
+// the document is refused.
 inline constexpr int kMaxYamlDepth = 256;
+inline constexpr size_t kMaxYamlNodes = 2'000'000;
 inline constexpr size_t kMaxYamlAliases = 100'000;
 inline constexpr size_t kMaxAliasNodes = 1'000'000;
 inline constexpr size_t kMaxAliasBytes = size_t{64} << 20;
