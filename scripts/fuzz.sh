@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for a bounded time.
-# FUZZ_SECONDS (default 60 in CI, 10 otherwise) bounds each target.
+# FUZZ_SECONDS (default 60 in CI, 10 otherwise) bounds each target; FUZZ_TARGETS (e.g.
+# "compose_loader") runs only the named ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v clang++ >/dev/null; then
@@ -13,10 +14,13 @@ cmake --build build-fuzz --target fuzzers -j "$(nproc)" >/dev/null
 for bin in build-fuzz/tests/fuzz/fuzz_*; do
   [ -x "$bin" ] || continue
   name=$(basename "$bin")
+  if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" ${name#fuzz_} "* ]]; then continue; fi
   corpus=tests/fuzz/corpus/${name#fuzz_}
   work=$(mktemp -d)
   echo "fuzz: $name for ${secs}s"
-  "$bin" -max_total_time="$secs" -print_final_stats=0 "$work" "$corpus" 2>build-fuzz/$name.log \
+  # -timeout: one input running 10 s is a hang; -rss_limit_mb: 2 GiB is a memory blow-up.
+  "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+    "$work" "$corpus" 2>build-fuzz/$name.log \
     || { tail -50 build-fuzz/$name.log; rm -rf "$work"; exit 1; }
   rm -rf "$work"
 done
