@@ -115,6 +115,7 @@ void Router::AddRoute(RouteSpec spec, RouteHandler run,
   }
   Route r;
   r.pattern = std::string(spec.pattern);
+  for (std::string_view seg : Segments(r.pattern)) r.segments.emplace_back(seg);
   r.spec = spec;
   r.spec.pattern = {};  // the owned copy is `pattern`
   r.run = std::move(run);
@@ -128,7 +129,7 @@ Router::Match Router::Find(const http::Request& req) const {
   const std::optional<Method> method = ParseMethod(req.method);
   size_t best_captures = SIZE_MAX;
   for (const Route& r : routes_) {
-    const std::vector<std::string_view> pat = Segments(r.pattern);
+    const std::vector<std::string>& pat = r.segments;
     if (pat.size() != path.size()) continue;
     std::vector<std::pair<std::string, std::string>> params;
     bool ok = true;
@@ -161,7 +162,7 @@ std::string Router::AllowedMethods(std::string_view path) const {
   for (Method m : {Method::kGet, Method::kPost, Method::kPut, Method::kDelete, Method::kOptions}) {
     probe.method = std::string(MethodName(m));
     Match found = Find(probe);
-    if (found.route && Segments(found.route->pattern).size() == n) {
+    if (found.route && found.route->segments.size() == n) {
       if (!out.empty()) out += ", ";
       out += MethodName(m);
     }

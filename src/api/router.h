@@ -86,7 +86,8 @@ struct NoInput {
 
 struct Route {
   RouteSpec spec;
-  std::string pattern;  // owned copy of spec.pattern
+  std::string pattern;                // owned copy of spec.pattern
+  std::vector<std::string> segments;  // of `pattern`, split once at registration
   RouteHandler run;
   // Parses the typed request only (the fuzzer and the malformed-input tests call it).
   std::function<Status(const RouteCall&)> parse;
