@@ -262,24 +262,28 @@ std::vector<std::string> UrlPasswords(std::string_view text) {
   return out;
 }
 
-void Redactor::AddValue(std::string_view value) {
+bool Redactor::Insert(std::string_view value) {
   std::string_view v = Trim(value);
-  if (v.size() < kMinValueLength) return;
+  if (v.size() < kMinValueLength) return false;
   std::string lower;
   for (char c : v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "true" || lower == "false" || lower == "null" || lower == "none") return;
-  if (std::find(values_.begin(), values_.end(), v) != values_.end()) return;
+  if (lower == "true" || lower == "false" || lower == "null" || lower == "none") return false;
+  if (!known_.emplace(v).second) return false;
   values_.emplace_back(v);
-  Rebuild();
+  return true;
 }
 
-void Redactor::Merge(const Redactor& other) {
-  size_t before = values_.size();
-  for (const std::string& v : other.values_) {
-    if (std::find(values_.begin(), values_.end(), v) == values_.end()) values_.push_back(v);
-  }
-  if (values_.size() != before) Rebuild();
+void Redactor::AddValue(std::string_view value) {
+  if (Insert(value)) Rebuild();
 }
+
+void Redactor::AddValues(const std::vector<std::string>& values) {
+  bool added = false;
+  for (const std::string& v : values) added |= Insert(v);
+  if (added) Rebuild();
+}
+
+void Redactor::Merge(const Redactor& other) { AddValues(other.values_); }
 
 int Redactor::Child(int state, unsigned char c) const {
   const auto& next = nodes_[static_cast<size_t>(state)].next;

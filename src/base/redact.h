@@ -19,6 +19,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace slipway {
@@ -55,7 +56,8 @@ std::vector<std::string> UrlPasswords(std::string_view text);
 
 // Known secret values, masked wherever they occur.
 //
-// Cost: AddValue rebuilds the matching automaton, O(total length of the values); Scrub is
+// Cost: AddValue/AddValues/Merge rebuild the matching automaton once per call, O(total length
+// of the values), so many values go in through AddValues or Merge; Scrub is
 // one pass over the text (Aho-Corasick), O(len + matches) whatever the number of values, so
 // it suits every log line even with hundreds of values. Where values overlap in a text, the
 // union of their spans is masked (one "***").
@@ -69,6 +71,8 @@ class Redactor {
   // surrounding blanks and line ends, which are also stripped from the value) or when it is
   // one of the literals a flag variable holds (true, false, null, none).
   void AddValue(std::string_view value);
+  // Adds many values with one rebuild (prefer it to AddValue in a loop).
+  void AddValues(const std::vector<std::string>& values);
   // Adds every value of `other`.
   void Merge(const Redactor& other);
 
@@ -91,9 +95,12 @@ class Redactor {
   int Step(int state, unsigned char c) const;
   int Child(int state, unsigned char c) const;
   void Rebuild();
+  // Adds `value` (trimmed, filtered) unless known; true when it was new. No rebuild.
+  bool Insert(std::string_view value);
 
-  std::vector<std::string> values_;  // distinct, in insertion order
-  std::vector<Node> nodes_;          // trie + failure links over values_
+  std::vector<std::string> values_;        // distinct, in insertion order
+  std::unordered_set<std::string> known_;  // the same values, for O(1) dedup
+  std::vector<Node> nodes_;                // trie + failure links over values_
 };
 
 }  // namespace slipway

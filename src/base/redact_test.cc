@@ -275,3 +275,25 @@ TEST(RedactorTest, BinaryValues) {
 
 }  // namespace
 }  // namespace slipway
+
+namespace slipway {
+namespace {
+
+TEST(RedactorBatch, ManyValuesGoInAtOnceAndAllAreMasked) {
+  std::vector<std::string> values;
+  for (int i = 0; i < 20000; ++i) values.push_back("secret-value-" + std::to_string(i));
+  values.push_back("secret-value-7");  // a duplicate counts once
+  values.push_back("abc");             // too short: ignored
+  Redactor r;
+  r.AddValues(values);
+  EXPECT_EQ(r.size(), 20000u);
+  EXPECT_EQ(r.Scrub("x secret-value-19999 y secret-value-7 abc"), "x *** y *** abc");
+  Redactor m;
+  m.AddValue("other-secret");
+  m.Merge(r);
+  EXPECT_EQ(m.size(), 20001u);
+  EXPECT_EQ(m.Scrub("other-secret/secret-value-3"), "***/***");
+}
+
+}  // namespace
+}  // namespace slipway
