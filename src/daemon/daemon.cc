@@ -39,6 +39,7 @@
 #include "proxy/proxy.h"
 #include "runtime/container.h"
 #include "runtime/log_store.h"
+#include "runtime/process.h"
 #include "store/store.h"
 #include "telemetry/metrics.h"
 
@@ -215,6 +216,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
     eopts.port_is_ours = [this](const std::string& host, int port) {
       return keeper_->Holds(host, port);
     };
+    eopts.process_keeper = keeper_.get();  // output pipes parked, exits of adopted processes
     engine_ =
         std::make_unique<engine::Engine>(loop_.get(), store_.get(), logs_.get(), std::move(eopts));
     RETURN_IF_ERROR(StartFlags(project));
@@ -466,23 +468,89 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
     return proxy::ReadSetStats(*registry_, service, set);
   }
 
-  // Tells the keeper we serve; a daemon that replaces one that died brings back the services
+  // Tells the keeper we serve; a daemon that replaces one that died takes over the services
   // that were up (see docs/architecture.md, "Keeper").
   void StartWithKeeper() {
     if (Status st = keeper_->Watch(loop_.get()); !st.ok()) Log("keeper: " + st.message());
     keeper_->Ready();
+    int64_t now_s = Clock::Real()->WallMillis() / 1000;
+    registry_->GetGauge("slipway_daemon_start_time_seconds", "Unix time the daemon started.")
+        ->Set(0, now_s);
+    auto* restarts = registry_->GetCounter(
+        "slipway_daemon_restarts_total",
+        "Daemons the keeper started again after one died, since the keeper started.");
+    if (pid_t kp = keeper_->keeper_pid(); kp > 0) {
+      if (uint64_t t = runtime::ProcessStartTime(kp); t != 0) {
+        registry_
+            ->GetGauge("slipway_keeper_start_time_seconds", "Unix time the keeper started.")
+            ->Set(0, now_s - runtime::ProcessAge(t).count() / 1000);
+      }
+    }
     if (keeper_->generation() <= 1) return;
-    Log(fmt::format("restarted by the keeper (start {}): recovering the services that were up",
-                    keeper_->generation()));
-    // Until they are ready the proxy does not listen: new connections wait in the keeper's
-    // accept queues instead of meeting a 503.
+    restarts->Add(0, static_cast<uint64_t>(keeper_->generation() - 1));
+    Log(fmt::format("restarted by the keeper (start {}): taking over the services that were up",
+                    keeper_->generation()),
+        {{"generation", keeper_->generation()}});
+    store::Event ev;
+    ev.kind = "daemon-restarted";
+    ev.message = fmt::format("start {} by the keeper (pid {}) after the daemon died",
+                             keeper_->generation(), keeper_->keeper_pid());
+    if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+    // Until the adopted services are in place (and those restarted from nothing are ready)
+    // the proxy does not listen: new connections wait in the keeper's accept queues instead
+    // of meeting a 503.
     recovering_ = true;
-    engine_->Recover([this](Status st) {
-      Log(st.ok() ? std::string("recovered the services that were up")
-                  : "recovering the services that were up: " + st.message());
+    engine_->Recover([this](Status st, engine::RecoverReport report) {
+      Log(fmt::format("took over the services that were up: {} instance(s) adopted, {} "
+                      "restarted, {} process(es) stopped{}",
+                      report.adopted, report.restarted, report.stopped,
+                      st.ok() ? "" : "; " + st.message()),
+          {{"adopted", report.adopted},
+           {"restarted", report.restarted},
+           {"stopped", report.stopped}});
+      const std::vector<std::string> labels = {"outcome"};
+      const char* help = "Instances a restarted daemon found: adopted as they ran, restarted "
+                         "(died meanwhile), or stopped (not adoptable).";
+      registry_->GetCounter("slipway_recovered_instances_total", help, labels, {"adopted"})
+          ->Add(0, static_cast<uint64_t>(report.adopted));
+      registry_->GetCounter("slipway_recovered_instances_total", help, labels, {"restarted"})
+          ->Add(0, static_cast<uint64_t>(report.restarted));
+      registry_->GetCounter("slipway_recovered_instances_total", help, labels, {"stopped"})
+          ->Add(0, static_cast<uint64_t>(report.stopped));
+      RetireInterruptedDeploys();
       recovering_ = false;
       ScheduleRouteUpdate();
     });
+  }
+
+  // A deploy does not survive its daemon: the traffic plan and the job that would have moved
+  // weights, judged and promoted died with it. The primary release (the last one promoted)
+  // keeps all the traffic; the other sets taken over — a deploy's new set, or the old set kept
+  // warm for a rollback, which no daemon would retire now — are drained and stopped, and a
+  // release still marked running is marked failed.
+  void RetireInterruptedDeploys() {
+    for (const engine::ServiceEndpoints& ep : engine_->Endpoints()) {
+      for (const engine::GroupEndpoints& g : ep.groups) {
+        if (g.primary) continue;
+        Log(fmt::format("{}: stopping set {} (its deploy ended with the daemon that died)",
+                        ep.service, g.set),
+            {{"service", ep.service}, {"set", g.set}});
+        if (Status st = engine_->StopGroup(ep.service, g.set, Duration(0), [] {}); !st.ok()) {
+          Log("recovery: " + st.message());
+        }
+      }
+      auto list = releases_->List(ep.service, 20);
+      if (!list.ok()) continue;
+      for (const deploy::Release& r : *list) {
+        if (r.status != deploy::kRunning) continue;
+        if (Status st = releases_->Finish(ep.service, r.number, deploy::kFailed,
+                                          "interrupted: the daemon died during the deploy",
+                                          r.numbers);
+            !st.ok()) {
+          Log("recovery: " + st.message());
+        }
+      }
+    }
   }
 
   void Cleanup() {

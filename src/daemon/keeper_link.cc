@@ -14,6 +14,7 @@ Result<std::unique_ptr<KeeperLink>> KeeperLink::FromEnvironment(LogFn log) {
     auto hello = link->client_->SayHello();
     if (hello.ok()) {
       link->generation_ = hello->generation;
+      link->keeper_pid_ = hello->keeper_pid;
     } else {
       link->Lost(hello.status());
     }
@@ -84,6 +85,52 @@ bool KeeperLink::Holds(const std::string& host, int port) {
     return false;
   }
   return *held;
+}
+
+Status KeeperLink::Park(const std::string& key, const std::vector<int>& fds) {
+  if (!has_keeper()) return Unavailable("no keeper");
+  Status st = client_->HoldFds(key, fds);
+  if (st.code() == StatusCode::kUnavailable) Lost(st);
+  return st;
+}
+
+Result<std::vector<net::UniqueFd>> KeeperLink::Take(const std::string& key) {
+  if (!has_keeper()) return Unavailable("no keeper");
+  auto fds = client_->TakeFds(key);
+  if (!fds.ok() && fds.status().code() == StatusCode::kUnavailable) Lost(fds.status());
+  return fds;
+}
+
+void KeeperLink::Drop(const std::string& key) {
+  if (!has_keeper()) return;
+  if (Status st = client_->DropFds(key); st.code() == StatusCode::kUnavailable) Lost(st);
+}
+
+std::optional<int> KeeperLink::ExitOf(pid_t pid) {
+  if (auto it = exits_.find(pid); it != exits_.end()) {
+    int status = it->second;
+    exits_.erase(it);
+    return status;
+  }
+  if (!has_keeper()) return std::nullopt;
+  auto got = client_->Exits();
+  if (!got.ok()) {
+    if (got.status().code() == StatusCode::kUnavailable) Lost(got.status());
+    return std::nullopt;
+  }
+  std::optional<int> mine;
+  for (const auto& [p, status] : *got) {
+    if (p == pid) {
+      mine = status;
+      continue;
+    }
+    if (exits_.emplace(p, status).second) exit_order_.push_back(p);
+  }
+  while (exit_order_.size() > 4096) {
+    exits_.erase(exit_order_.front());
+    exit_order_.pop_front();
+  }
+  return mine;
 }
 
 void KeeperLink::Ready() {

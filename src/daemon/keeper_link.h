@@ -1,5 +1,6 @@
 // KeeperLink: the daemon's use of its keeper (src/keeper): listening sockets that outlive the
-// daemon, the "ready" and "stopping" words, and noticing the keeper's death.
+// daemon, the services' output pipes and exit statuses (runtime::ProcessKeeper: hold-fds,
+// take-fds, drop-fds, exits), the "ready" and "stopping" words, and noticing the keeper's death.
 //
 // Without a keeper ($SLIPWAY_KEEPER_FD unset: `slipway daemon` run by hand, or a keeper that
 // died) every socket is bound here, as before the keeper existed. A keeper that dies while the
@@ -9,7 +10,9 @@
 // Threads: the control loop's thread (the proxy calls Acquire/Release from Apply() there).
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,10 +22,11 @@
 #include "net/event_loop.h"
 #include "net/socket.h"
 #include "proxy/proxy.h"
+#include "runtime/process_keeper.h"
 
 namespace slipway::daemon {
 
-class KeeperLink : public proxy::ListenerSource {
+class KeeperLink : public proxy::ListenerSource, public runtime::ProcessKeeper {
  public:
   using LogFn = std::function<void(const std::string&)>;
   // Reads (and unsets) $SLIPWAY_KEEPER_FD. InvalidInput when it names no keeper socket.
@@ -43,6 +47,16 @@ class KeeperLink : public proxy::ListenerSource {
   // Whether the keeper holds host:port for this project (Engine's published-port check).
   bool Holds(const std::string& host, int port);
 
+  // runtime::ProcessKeeper. Without a keeper: Park/Take fail (Unavailable), ExitOf answers
+  // nothing. Statuses the keeper sends for other pids are kept (at most 4096) for later asks.
+  Status Park(const std::string& key, const std::vector<int>& fds) override;
+  Result<std::vector<net::UniqueFd>> Take(const std::string& key) override;
+  void Drop(const std::string& key) override;
+  std::optional<int> ExitOf(pid_t pid) override;
+
+  // The keeper's pid (0 without one), from `hello`.
+  pid_t keeper_pid() const { return keeper_pid_; }
+
   void Ready();
   void Stopping();
   // Watches the channel on `loop`: the keeper's death is logged and the link goes keeperless.
@@ -56,6 +70,9 @@ class KeeperLink : public proxy::ListenerSource {
   std::unique_ptr<keeper::KeeperClient> client_;
   LogFn log_;
   int generation_ = 0;
+  pid_t keeper_pid_ = 0;
+  std::map<pid_t, int> exits_;  // statuses asked for by nobody yet
+  std::deque<pid_t> exit_order_;
   bool lost_logged_ = false;
   net::EventLoop* loop_ = nullptr;
 };

@@ -383,11 +383,16 @@ void Engine::FinishOp(size_t index, Status st) {
 }
 
 Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& svc, int index,
-                                                        const std::string& set) {
+                                                        const std::string& set, int port) {
   runtime::InstanceSpec spec;
   spec.service = svc.name;
+  spec.set = set;
   spec.index = index;
-  ASSIGN_OR_RETURN(spec.port, runtime::PickFreePort());
+  if (port > 0) {
+    spec.port = port;
+  } else {
+    ASSIGN_OR_RETURN(spec.port, runtime::PickFreePort());
+  }
   spec.restart = svc.restart;
   spec.stop_signal = svc.stop_signal;
   spec.stop_grace = svc.stop_grace_period;
@@ -426,10 +431,10 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
 }
 
 Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::Service& svc,
-                                                                  int index,
-                                                                  const std::string& set) {
+                                                                  int index, const std::string& set,
+                                                                  int port) {
   const std::string tag = set.empty() ? "" : set + ": ";  // prefix of its event messages
-  auto spec = BuildInstanceSpec(svc, index, set);
+  auto spec = BuildInstanceSpec(svc, index, set, port);
   if (!spec.ok()) return spec.status();
   auto alive = alive_;
   const std::string name = svc.name;
@@ -466,6 +471,7 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
   };
   ir->instance =
       std::make_unique<runtime::Instance>(loop_, std::move(spec).value(), logs_, std::move(obs));
+  ir->instance->SetProcessKeeper(opts_.process_keeper);
   if (svc.healthcheck.kind != config::Healthcheck::Kind::kNone) {
     health::ProbeTarget target;
     target.port = ir->instance->spec().port;
@@ -910,33 +916,183 @@ void Engine::NotifyTopology() {
 }
 
 namespace {
+
 constexpr char kRunningKey[] = "engine.running";
+
+// A group or instance read back from the snapshot; anything malformed is skipped.
+struct SavedInstance {
+  int index = 0;
+  int port = 0;
+  pid_t pid = 0;
+  uint64_t start_time = 0;
+  int restarts = 0;
+  std::string state;  // InstanceStateName
+  std::string health;
+  std::string made_for;  // InstanceSpec::set
+  std::optional<runtime::ExitStatus> exit;
+};
+
+struct SavedGroup {
+  std::string service;
+  std::string set;
+  int64_t release = 0;
+  std::string spec_hash;
+  bool primary = false;
+  std::vector<SavedInstance> instances;
+};
+
+health::HealthState ParseHealth(const std::string& s) {
+  if (s == "healthy") return HealthState::kHealthy;
+  if (s == "unhealthy") return HealthState::kUnhealthy;
+  if (s == "starting") return HealthState::kStarting;
+  return HealthState::kNone;
+}
+
+std::vector<SavedGroup> ParseGroups(const nlohmann::json& j) {
+  std::vector<SavedGroup> out;
+  const nlohmann::json groups = j.value("groups", nlohmann::json::array());
+  if (!groups.is_array()) return out;
+  for (const auto& g : groups) {
+    if (!g.is_object()) continue;
+    SavedGroup sg;
+    sg.service = g.value("service", "");
+    sg.set = g.value("set", "");
+    sg.release = g.value("release", int64_t{0});
+    sg.spec_hash = g.value("spec_hash", "");
+    sg.primary = g.value("primary", false);
+    if (sg.service.empty() || sg.set.empty() || sg.release < 0) continue;
+    for (const auto& i : g.value("instances", nlohmann::json::array())) {
+      if (!i.is_object()) continue;
+      SavedInstance si;
+      si.index = i.value("index", 0);
+      si.port = i.value("port", 0);
+      si.pid = i.value("pid", 0);
+      si.start_time = i.value("start", uint64_t{0});
+      si.restarts = std::max(0, i.value("restarts", 0));
+      si.state = i.value("state", "");
+      si.health = i.value("health", "");
+      si.made_for = i.value("made_for", "");
+      if (i.contains("exit") && i["exit"].is_object()) {
+        runtime::ExitStatus st;
+        st.signaled = i["exit"].value("signaled", false);
+        st.code = i["exit"].value("code", 0);
+        st.signal = i["exit"].value("signal", 0);
+        st.known = i["exit"].value("known", true);
+        si.exit = st;
+      }
+      if (si.index <= 0 || si.port < 0 || si.port > 65535 || si.pid < 0) continue;
+      sg.instances.push_back(std::move(si));
+    }
+    out.push_back(std::move(sg));
+  }
+  return out;
+}
+
+bool RestartsAfter(const config::RestartPolicy& policy, const runtime::ExitStatus& st,
+                   int restarts) {
+  using Mode = config::RestartPolicy::Mode;
+  switch (policy.mode) {
+    case Mode::kNo:
+      return false;
+    case Mode::kAlways:
+    case Mode::kUnlessStopped:
+      return true;
+    case Mode::kOnFailure:
+      return !st.success() && (policy.max_attempts <= 0 || restarts < policy.max_attempts);
+  }
+  return false;
+}
+
 }  // namespace
 
-// {"services": [names that are up], "processes": [[pid, start time], ...]}: what Recover()
-// needs after a SIGKILL of the daemon.
+// What Recover() needs after a SIGKILL of the daemon:
+//   {"version": 2, "services": [names that are up],
+//    "processes": [[pid, start time], ...],            (every live process, for stopping)
+//    "groups": [{"service", "set", "release", "spec_hash", "primary",
+//                "instances": [{"index", "port", "pid", "start", "restarts", "state",
+//                               "health", "made_for", "exit"}]}]}
+// No environment and no spec: nothing secret is written here.
 void Engine::SaveRunningSnapshot() {
   nlohmann::json services = nlohmann::json::array();
   nlohmann::json procs = nlohmann::json::array();
+  nlohmann::json groups = nlohmann::json::array();
   std::map<pid_t, uint64_t> seen;
-  auto add = [&](const std::vector<std::unique_ptr<InstanceRun>>& list) {
+  auto add = [&](const std::string& service, const std::string& set, int64_t release,
+                 const std::string& hash, bool primary,
+                 const std::vector<std::unique_ptr<InstanceRun>>& list) {
+    nlohmann::json instances = nlohmann::json::array();
     for (const auto& ir : list) {
-      pid_t pid = ir->instance ? ir->instance->pid() : 0;
-      if (pid <= 0) continue;
-      auto it = start_times_.find(pid);
-      uint64_t t = it != start_times_.end() ? it->second : runtime::ProcessStartTime(pid);
-      if (t == 0) continue;
-      seen[pid] = t;
-      procs.push_back({pid, t});
+      if (!ir->instance) continue;
+      const runtime::Instance& inst = *ir->instance;
+      pid_t pid =
+          inst.state() == InstanceState::kRunning || inst.state() == InstanceState::kStopping
+              ? inst.pid()
+              : 0;
+      uint64_t t = 0;
+      if (pid > 0) {
+        auto it = start_times_.find(pid);
+        t = it != start_times_.end() ? it->second : runtime::ProcessStartTime(pid);
+        if (t != 0) {
+          seen[pid] = t;
+          procs.push_back({pid, t});
+        }
+      }
+      if (ir->leaving) continue;  // on its way out: stopped after a crash, not adopted
+      nlohmann::json row = {
+          {"index", inst.spec().index},
+          {"port", inst.spec().port},
+          {"restarts", inst.restarts()},
+          {"state", std::string(runtime::InstanceStateName(inst.state()))},
+          {"health", ir->health ? std::string(health::HealthStateName(ir->health->state())) : ""},
+          {"made_for", inst.spec().set}};
+      if (inst.last_exit()) {
+        row["exit"] = {{"signaled", inst.last_exit()->signaled},
+                       {"code", inst.last_exit()->code},
+                       {"signal", inst.last_exit()->signal},
+                       {"known", inst.last_exit()->known}};
+      }
+      if (pid > 0 && t != 0) {
+        row["pid"] = pid;
+        row["start"] = t;
+      }
+      instances.push_back(std::move(row));
     }
+    groups.push_back({{"service", service},
+                      {"set", set},
+                      {"release", release},
+                      {"spec_hash", hash},
+                      {"primary", primary},
+                      {"instances", std::move(instances)}});
   };
   for (const auto& [name, run] : runs_) {
-    if (run->started && !run->stopping) services.push_back(name);
-    add(run->instances);
-    for (const auto& [set, g] : run->side) add(g->instances);
+    if (!run->started || run->stopping) continue;
+    services.push_back(name);
+    add(name, run->set, run->release, run->spec_hash, true, run->instances);
+    for (const auto& [set, g] : run->side) {
+      add(name, set, g->release, g->spec_hash, false, g->instances);
+    }
+  }
+  // Processes of services on their way down are still ours to stop after a crash.
+  for (const auto& [name, run] : runs_) {
+    if (!run->stopping) continue;
+    auto note = [&](const std::vector<std::unique_ptr<InstanceRun>>& list) {
+      for (const auto& ir : list) {
+        pid_t pid = ir->instance ? ir->instance->pid() : 0;
+        uint64_t t = pid > 0 ? runtime::ProcessStartTime(pid) : 0;
+        if (t == 0) continue;
+        seen[pid] = t;
+        procs.push_back({pid, t});
+      }
+    };
+    note(run->instances);
+    for (const auto& [set, g] : run->side) note(g->instances);
   }
   start_times_ = std::move(seen);
-  std::string text = nlohmann::json{{"services", services}, {"processes", procs}}.dump();
+  std::string text = nlohmann::json{
+      {"version", 2},
+      {"services", services},
+      {"processes", procs},
+      {"groups", groups}}.dump();
   if (text == saved_snapshot_) return;
   saved_snapshot_ = text;
   if (Status st = store_->SetMeta(kRunningKey, text); !st.ok()) {
@@ -944,42 +1100,236 @@ void Engine::SaveRunningSnapshot() {
   }
 }
 
-void Engine::Recover(std::function<void(Status)> done) {
+config::Service Engine::RecoveredSpec(const std::string& service, const std::string& saved_hash,
+                                      const std::vector<pid_t>& pids) {
+  const config::Service& file = project_.services.at(service);
+  if (SpecHash(file) == saved_hash) return file;
+  if (!file.RunsInContainer()) {
+    // A deploy's spec is the file's plus --env values (or the file under another
+    // environment): rebuild `environment` from what the process was started with.
+    for (pid_t pid : pids) {
+      std::map<std::string, std::string> env = runtime::ProcessEnvironment(pid);
+      if (env.empty()) continue;
+      config::Service candidate = file;
+      candidate.environment.clear();
+      for (const auto& [k, v] : env) {
+        bool ours = k == "PORT" || k == "SLIPWAY_PROJECT" || k == "SLIPWAY_SERVICE" ||
+                    k == "SLIPWAY_INSTANCE";
+        if (ours) {
+          if (auto f = file.environment.find(k); f != file.environment.end()) {
+            candidate.environment[k] = f->second;
+          }
+          continue;
+        }
+        if (!file.environment.count(k)) {
+          auto b = opts_.base_env.find(k);
+          if (b != opts_.base_env.end() && b->second == v) continue;
+        }
+        candidate.environment[k] = v;
+      }
+      if (SpecHash(candidate) == saved_hash) return candidate;
+    }
+  }
+  logging::Warn("engine",
+                "the running definition of " + service +
+                    " could not be rebuilt exactly; its instances are adopted, and restarts "
+                    "use the compose file's definition",
+                {{"service", service}});
+  return file;
+}
+
+void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
   auto saved = store_->GetMeta(kRunningKey);
   nlohmann::json j =
       saved.ok() && *saved ? nlohmann::json::parse(**saved, nullptr, false) : nlohmann::json();
+  if (!j.is_object()) j = nlohmann::json::object();
   std::vector<std::string> services;
-  std::vector<runtime::LeftoverProcess> procs;
-  if (j.is_object()) {
-    for (const auto& s : j.value("services", nlohmann::json::array())) {
-      if (s.is_string() && project_.services.count(s.get<std::string>())) {
-        services.push_back(s.get<std::string>());
-      }
-    }
-    for (const auto& p : j.value("processes", nlohmann::json::array())) {
-      if (p.is_array() && p.size() == 2 && p[0].is_number_integer() && p[1].is_number_unsigned()) {
-        procs.push_back({p[0].get<pid_t>(), p[1].get<uint64_t>()});
-      }
+  for (const auto& s : j.value("services", nlohmann::json::array())) {
+    if (s.is_string() && project_.services.count(s.get<std::string>())) {
+      services.push_back(s.get<std::string>());
     }
   }
+  std::map<pid_t, uint64_t> leftovers;  // everything the dead daemon ran, minus what we adopt
+  for (const auto& p : j.value("processes", nlohmann::json::array())) {
+    if (p.is_array() && p.size() == 2 && p[0].is_number_integer() && p[1].is_number_unsigned()) {
+      leftovers[p[0].get<pid_t>()] = p[1].get<uint64_t>();
+    }
+  }
+  std::vector<SavedGroup> groups = ParseGroups(j);
+  RecoverReport report;
+  std::set<std::string> adopted_services;
+  std::vector<std::pair<InstanceRun*, int>> to_start;  // died meanwhile: (run, restarts)
+  runtime::ProcessKeeper* keeper = opts_.process_keeper;
+  const std::set<std::string> up(services.begin(), services.end());
+  MonoTime now = loop_->Now();
+
+  // Primary groups first: a side group needs its service's run in place.
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const SavedGroup& a, const SavedGroup& b) { return a.primary > b.primary; });
+  for (const SavedGroup& g : groups) {
+    if (!up.count(g.service)) {  // gone from the project: its processes are stopped
+      for (const SavedInstance& si : g.instances) {
+        if (si.pid > 0 && keeper) {
+          keeper->Drop(runtime::Instance::PipeKey(g.service, si.made_for, si.index, si.pid));
+        }
+      }
+      continue;
+    }
+    auto existing = runs_.find(g.service);
+    bool primary_in_place = existing != runs_.end() && existing->second->started;
+    // One primary group per service; side groups only beside a primary group taken over
+    // (else their processes are stopped with the leftovers).
+    if (g.primary == primary_in_place) continue;
+    if (!g.primary && existing->second->side.count(g.set)) continue;
+    std::vector<pid_t> live;
+    for (const SavedInstance& si : g.instances) {
+      if (si.pid > 1 && si.start_time != 0 && runtime::ProcessStartTime(si.pid) == si.start_time) {
+        live.push_back(si.pid);
+      }
+    }
+    config::Service spec = RecoveredSpec(g.service, g.spec_hash, live);
+    std::vector<std::unique_ptr<InstanceRun>> list;
+    int kept = 0;
+    for (const SavedInstance& si : g.instances) {
+      bool alive = std::find(live.begin(), live.end(), si.pid) != live.end();
+      const std::string tag = si.made_for.empty() ? "" : si.made_for + ": ";
+      if (alive && keeper) {
+        auto ir = MakeInstance(spec, si.index, si.made_for, si.port);
+        if (ir.ok()) {
+          runtime::AdoptedProcess ap;
+          ap.pid = si.pid;
+          ap.start_time = si.start_time;
+          ap.restarts = si.restarts;
+          ap.started_at = now - runtime::ProcessAge(si.start_time);
+          Status st = (*ir)->instance->Adopt(ap);
+          if (st.ok()) {
+            leftovers.erase(si.pid);
+            (*ir)->ever_started = true;
+            if ((*ir)->health) (*ir)->health->Resume(ParseHealth(si.health));
+            Record(g.service, si.index, "adopted",
+                   fmt::format("{}pid {}, PORT {}, release {}, {} restart(s)", tag, si.pid, si.port,
+                               g.release, si.restarts));
+            ++report.adopted;
+            ++kept;
+            list.push_back(std::move(ir).value());
+            continue;
+          }
+          logging::Warn("engine",
+                        fmt::format("cannot adopt {}.{} (pid {}): {}; it is stopped and started "
+                                    "again",
+                                    g.service, si.index, si.pid, st.message()),
+                        {{"service", g.service}});
+        }
+      }
+      // Died meanwhile (or not adoptable: stopped with the leftovers, then started again).
+      if (si.pid > 0 && keeper) {
+        keeper->Drop(runtime::Instance::PipeKey(g.service, si.made_for, si.index, si.pid));
+      }
+      runtime::ExitStatus status;
+      status.known = false;
+      bool was_running = si.state == "running" || si.state == "backoff" || si.state == "created";
+      if (si.pid > 0 && keeper && !alive) {
+        if (auto ws = keeper->ExitOf(si.pid)) status = runtime::ExitStatusFromWait(*ws);
+      } else if (!was_running && si.exit) {
+        status = *si.exit;
+      }
+      bool restart = alive || (was_running && RestartsAfter(spec.restart, status, si.restarts));
+      auto ir = MakeInstance(spec, si.index, si.made_for);
+      if (!ir.ok()) {
+        Record(g.service, si.index, "failed", tag + ir.status().message());
+        continue;
+      }
+      if (restart) {
+        (*ir)->ever_started = true;  // its start is recorded as "restarted"
+        to_start.emplace_back(ir->get(), si.restarts);
+        if (si.pid > 0 && !alive) {
+          Record(g.service, si.index, "exited",
+                 fmt::format("{}{} while no daemon ran; restarting", tag, status.ToString()));
+        }
+      } else {
+        (*ir)->instance->MarkExited(status);
+        if (si.pid > 0 && !alive) {
+          Record(g.service, si.index, "exited",
+                 fmt::format("{}{} while no daemon ran", tag, status.ToString()));
+        }
+      }
+      ++kept;
+      list.push_back(std::move(ir).value());
+    }
+    ServiceRun& run = Run(g.service);
+    if (g.primary) {
+      run.spec = spec;
+      run.spec_hash = SpecHash(spec);
+      run.set = g.set;
+      run.release = g.release;
+      run.instances = std::move(list);
+      if (kept == 0) continue;  // nothing to take over: started again below, same release
+      run.started = true;
+      // As after a promotion: the engine's definition is what the primary group runs, so
+      // nothing takes it for a changed spec.
+      project_.services[g.service] = spec;
+      adopted_services.insert(g.service);
+    } else if (!list.empty()) {
+      auto side = std::make_unique<SideGroup>();
+      side->set = g.set;
+      side->release = g.release;
+      side->spec = spec;
+      side->spec_hash = SpecHash(spec);
+      side->instances = std::move(list);
+      run.side[g.set] = std::move(side);
+    }
+  }
+  std::vector<std::string> restart_services;
+  for (const std::string& s : services) {
+    if (!adopted_services.count(s)) restart_services.push_back(s);
+  }
+  std::vector<runtime::LeftoverProcess> procs;
+  for (const auto& [pid, t] : leftovers) procs.push_back({pid, t});
+  report.stopped = static_cast<int>(procs.size());
+  if (report.adopted > 0) NotifyTopology();
+
   std::weak_ptr<bool> alive = alive_;
-  runtime::StopLeftovers(loop_, std::move(procs), Duration(10'000),
-                         [this, alive, services, done = std::move(done)](int stopped) mutable {
-                           if (alive.expired()) return;
-                           if (stopped > 0) {
-                             Record(
-                                 "", 0, "recovered",
-                                 fmt::format("stopped {} process(es) a dead daemon left", stopped));
-                           }
-                           if (services.empty()) {
-                             done(Status::OK());
-                             return;
-                           }
-                           UpOptions opts;
+  runtime::StopLeftovers(
+      loop_, std::move(procs), Duration(10'000),
+      [this, alive, report, to_start, restart_services,
+       done = std::move(done)](int stopped) mutable {
+        if (alive.expired()) return;
+        report.stopped = stopped;
+        if (stopped > 0) {
+          Record("", 0, "recovered",
+                 fmt::format("stopped {} process(es) a dead daemon left", stopped));
+        }
+        // Only those still in place: a `down` may have come meanwhile.
+        std::set<const InstanceRun*> present;
+        for (const auto& [name, run] : runs_) {
+          if (!run->started || run->stopping) continue;
+          for (const auto& ir : run->instances) present.insert(ir.get());
+          for (const auto& [set, g] : run->side) {
+            for (const auto& ir : g->instances) present.insert(ir.get());
+          }
+        }
+        for (auto [ir, restarts] : to_start) {
+          if (!present.count(ir) || ir->instance->state() != InstanceState::kCreated) continue;
+          Status st = ir->instance->Start();
+          if (!st.ok()) {
+            Record(ir->instance->spec().service, ir->instance->spec().index, "failed",
+                   st.message());
+            continue;
+          }
+          ir->instance->set_restarts(restarts + 1);
+          ++report.restarted;
+        }
+        if (restart_services.empty()) {
+          NotifyTopology();
+          done(Status::OK(), report);
+          return;
+        }
+        UpOptions opts;
         opts.wait = true;  // the daemon publishes routes once they are ready
         opts.timeout = Duration(60'000);
-        Up(std::move(services), opts, std::move(done));
-                         });
+        Up(std::move(restart_services), opts,
+           [report, done = std::move(done)](Status st) { done(st, report); });
+      });
 }
 
 // ---------------------------------------------------------------------------------------

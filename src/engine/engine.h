@@ -15,12 +15,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -30,6 +29,7 @@
 #include "runtime/container.h"
 #include "runtime/instance.h"
 #include "runtime/log_store.h"
+#include "runtime/process_keeper.h"
 #include "store/store.h"
 
 namespace slipway::engine {
@@ -43,6 +43,16 @@ struct EngineOptions {
   // True when host:port is held for this project already (by the daemon's keeper): the
   // published-port check of Up() does not count it as taken.
   std::function<bool(const std::string& host, int port)> port_is_ours;
+  // Where spawned processes' output pipes are parked and adopted processes' exits come from
+  // (the daemon's keeper); null: nothing is parked and Recover() adopts nothing.
+  runtime::ProcessKeeper* process_keeper = nullptr;
+};
+
+// What Recover() did.
+struct RecoverReport {
+  int adopted = 0;    // instances taken over as they run
+  int restarted = 0;  // instances that had died meanwhile and were started again by policy
+  int stopped = 0;    // processes stopped instead (their service is gone, or not adoptable)
 };
 
 struct UpOptions {
@@ -124,11 +134,20 @@ class Engine {
   // Runs after any instance starts, stops or changes health (the proxy's routes follow it).
   void SetTopologyListener(std::function<void()> fn) { on_topology_ = std::move(fn); }
 
-  // After a daemon died: the services that were up (kept in the store's meta on every
-  // topology change) start again, once the processes the dead daemon left are stopped (same
-  // pid and start time; SIGTERM, SIGKILL after 10 s). `done` gets Up()'s answer once they are ready (Up with
-  // wait, 60 s at most).
-  void Recover(std::function<void(Status)> done);
+  // After a daemon died: takes over what it ran, from the snapshot kept in the store's meta
+  // (`engine.running`, rewritten on every topology change): each service's groups with their
+  // sets, release numbers and spec hashes, and each instance's pid, /proc start time, port,
+  // restart count and health. An instance whose process still runs (same pid and start time)
+  // and whose pipes the keeper holds is adopted: watched through a pidfd, its buffered output
+  // read, its health probes resumed in the state last seen, its endpoint unchanged. One that
+  // died meanwhile is started again when its restart policy says so (its status from the
+  // keeper). A group's spec is the compose file's when the hashes match, else rebuilt from
+  // the running process's environment (a deploy's --env) and checked against the saved hash.
+  // Processes of services no longer in the project, or that cannot be adopted, are stopped
+  // (SIGTERM, SIGKILL after 10 s); services that had nothing left start again. No release
+  // is recorded for what is adopted. `done` runs once the adopted services are in place and
+  // the services restarted from nothing are ready (60 s at most).
+  void Recover(std::function<void(Status, RecoverReport)> done);
   void SetReleaseRecorder(ReleaseRecorder fn) { record_release_ = std::move(fn); }
 
   // --- Groups (deploys). The service must be started. ---
@@ -169,10 +188,14 @@ class Engine {
   Status CheckStartable(const std::vector<std::string>& order);
   Status StartService(ServiceRun& run);
   // `set`: the deploy's instance set the instance belongs to ("" for the one `up` starts).
+  // `port`: the PORT to hand it (0: a free one).
   Result<runtime::InstanceSpec> BuildInstanceSpec(const config::Service& svc, int index,
-                                                  const std::string& set);
+                                                  const std::string& set, int port = 0);
   Result<std::unique_ptr<InstanceRun>> MakeInstance(const config::Service& svc, int index,
-                                                    const std::string& set);
+                                                    const std::string& set, int port = 0);
+  // Recover(): the spec a saved group runs (see there); `pids` are its live processes.
+  config::Service RecoveredSpec(const std::string& service, const std::string& saved_hash,
+                                const std::vector<pid_t>& pids);
   std::vector<std::unique_ptr<InstanceRun>>* GroupInstances(const std::string& service,
                                                             const std::string& set,
                                                             const config::Service** spec);

@@ -54,6 +54,24 @@ void HealthMonitor::Start() {
   Schedule();
 }
 
+void HealthMonitor::Resume(HealthState known) {
+  if (known != HealthState::kHealthy && known != HealthState::kUnhealthy) {
+    Start();
+    return;
+  }
+  Stop();
+  if (hc_.kind == config::Healthcheck::Kind::kNone) {
+    state_ = HealthState::kNone;
+    return;
+  }
+  state_ = known;
+  streak_ = known == HealthState::kUnhealthy ? std::max(hc_.retries, 1) : 0;
+  started_ = loop_->Now();
+  start_period_over_ = true;
+  running_ = true;
+  Schedule();
+}
+
 void HealthMonitor::Stop() {
   running_ = false;
   if (timer_) loop_->Cancel(timer_);

@@ -52,7 +52,11 @@ class HealthMonitor {
   HealthMonitor& operator=(const HealthMonitor&) = delete;
 
   void Start();  // resets to kStarting (kNone stays kNone) and schedules the first probe
-  void Stop();   // no more probes, no more callbacks; the state is kept
+  // Goes on probing an instance that was already running under an earlier daemon: the state
+  // is `known` (what that daemon last saw; kStarting behaves as Start()), the start period
+  // counts as over, the first probe runs one interval later.
+  void Resume(HealthState known);
+  void Stop();  // no more probes, no more callbacks; the state is kept
 
   HealthState state() const { return state_; }
   const ProbeResult* last() const { return last_ ? &*last_ : nullptr; }

@@ -257,5 +257,37 @@ TEST_F(MonitorTest, NoHealthcheckNeverProbes) {
   EXPECT_EQ(HealthStateName(HealthState::kUnhealthy), "unhealthy");
 }
 
+// An instance adopted from a daemon that died keeps its health: no start period, no
+// "starting" gap in which the proxy would drop it from the routes.
+TEST_F(MonitorTest, ResumeKeepsAKnownStateAndCountsFailuresAtOnce) {
+  auto m = Make(Hc(1'000, 2, /*start_period_ms=*/60'000, /*start_interval_ms=*/100));
+  m->Resume(HealthState::kHealthy);
+  EXPECT_EQ(m->state(), HealthState::kHealthy);
+  Advance(Duration(100));
+  EXPECT_TRUE(pending_.empty()) << "the start interval does not apply";
+  Advance(Duration(900));
+  ASSERT_EQ(pending_.size(), 1u);
+  Answer(false);
+  EXPECT_EQ(m->failing_streak(), 1) << "the start period counts as over";
+  Advance(Duration(1'000));
+  Answer(false);
+  EXPECT_EQ(m->state(), HealthState::kUnhealthy);
+  EXPECT_TRUE(changes_.size() == 1u &&
+              changes_[0] == std::make_pair(HealthState::kHealthy, HealthState::kUnhealthy));
+}
+
+TEST_F(MonitorTest, ResumeOfAStartingOrUnknownStateIsAStart) {
+  auto m = Make(Hc(1'000, 2));
+  m->Resume(HealthState::kStarting);
+  EXPECT_EQ(m->state(), HealthState::kStarting);
+  m->Resume(HealthState::kNone);
+  EXPECT_EQ(m->state(), HealthState::kStarting);
+  m->Resume(HealthState::kUnhealthy);
+  EXPECT_EQ(m->state(), HealthState::kUnhealthy);
+  Advance(Duration(1'000));
+  Answer(true);
+  EXPECT_EQ(m->state(), HealthState::kHealthy);
+}
+
 }  // namespace
 }  // namespace slipway::health

@@ -1,6 +1,10 @@
 #include "runtime/instance.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "base/log.h"
 
 namespace slipway::runtime {
 
@@ -51,6 +55,55 @@ Status Instance::Start() {
   return Status::OK();
 }
 
+std::string Instance::PipeKey(const std::string& service, const std::string& set, int index,
+                              pid_t pid) {
+  return fmt::format("{}/{}/{}/{}", service, set.empty() ? "-" : set, index, pid);
+}
+
+void Instance::ParkPipes() {
+  if (!keeper_ || !process_) return;
+  std::vector<int> fds;
+  for (int fd : {process_->stdout_fd(), process_->stderr_fd()}) {
+    if (fd >= 0) fds.push_back(fd);
+  }
+  if (fds.empty()) return;
+  Status st = keeper_->Park(PipeKey(spec_.service, spec_.set, spec_.index, process_->pid()), fds);
+  if (!st.ok()) {
+    logging::Warn("runtime", "parking the output pipes: " + st.message(),
+                  {{"service", spec_.service}, {"instance", spec_.index}});
+  }
+}
+
+Status Instance::Adopt(const AdoptedProcess& p) {
+  if (state_ != InstanceState::kCreated) {
+    return FailedPrecondition(
+        fmt::format("{}.{} is {}", spec_.service, spec_.index, InstanceStateName(state_)));
+  }
+  if (!keeper_) return FailedPrecondition("no keeper holds the output pipes");
+  ASSIGN_OR_RETURN(std::vector<net::UniqueFd> fds,
+                   keeper_->Take(PipeKey(spec_.service, spec_.set, spec_.index, p.pid)));
+  if (fds.size() != 2) return FailedPrecondition("the keeper holds no output pipes for it");
+  auto on_output = [this](bool is_stderr, std::string_view line) {
+    if (logs_) logs_->Append(spec_.service, spec_.index, is_stderr, line);
+  };
+  auto on_exit = [this](ExitStatus st) { OnProcessExit(st); };
+  ProcessKeeper* keeper = keeper_;
+  ASSIGN_OR_RETURN(process_,
+                   Process::Adopt(loop_, p.pid, p.start_time, std::move(fds[0]), std::move(fds[1]),
+                                  std::move(on_output), std::move(on_exit),
+                                  [keeper](pid_t pid) { return keeper->ExitOf(pid); }));
+  state_ = InstanceState::kRunning;
+  restarts_ = p.restarts;
+  started_at_ = p.started_at;
+  return Status::OK();
+}
+
+void Instance::MarkExited(ExitStatus st) {
+  if (state_ != InstanceState::kCreated) return;
+  state_ = InstanceState::kExited;
+  last_exit_ = st;
+}
+
 Status Instance::SpawnProcess() {
   auto on_output = [this](bool is_stderr, std::string_view line) {
     if (logs_) logs_->Append(spec_.service, spec_.index, is_stderr, line);
@@ -61,6 +114,7 @@ Status Instance::SpawnProcess() {
   process_ = std::move(p).value();
   state_ = InstanceState::kRunning;
   started_at_ = loop_->Now();
+  ParkPipes();
   return Status::OK();
 }
 
@@ -76,6 +130,10 @@ bool Instance::ShouldRestart(const ExitStatus& st) const {
 }
 
 void Instance::OnProcessExit(ExitStatus st) {
+  // The pipes are drained: the keeper's copies can go.
+  if (keeper_ && process_) {
+    keeper_->Drop(PipeKey(spec_.service, spec_.set, spec_.index, process_->pid()));
+  }
   // Destroying the Process from inside its own on_exit is allowed.
   process_.reset();
   last_exit_ = st;

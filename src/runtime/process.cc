@@ -10,9 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 
 extern char** environ;
 
@@ -100,10 +102,22 @@ Result<Credentials> ResolveUser(const std::string& user) {
 }  // namespace
 
 std::string ExitStatus::ToString() const {
+  if (!known) return "exited (status not known)";
   if (!signaled) return "exited with code " + std::to_string(code);
   const char* abbrev = sigabbrev_np(signal);
   if (abbrev) return std::string("killed by SIG") + abbrev;
   return "killed by signal " + std::to_string(signal);
+}
+
+ExitStatus ExitStatusFromWait(int wait_status) {
+  ExitStatus st;
+  if (WIFSIGNALED(wait_status)) {
+    st.signaled = true;
+    st.signal = WTERMSIG(wait_status);
+  } else if (WIFEXITED(wait_status)) {
+    st.code = WEXITSTATUS(wait_status);
+  }
+  return st;
 }
 
 std::map<std::string, std::string> CurrentEnvironment() {
@@ -269,11 +283,46 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
   }
   fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
   fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
+  // Room for what the service writes while no daemon reads (best effort; see the header).
+  fcntl(out_pipe[0], F_SETPIPE_SZ, kStdoutPipeBytes);
+  fcntl(err_pipe[0], F_SETPIPE_SZ, kStderrPipeBytes);
   std::unique_ptr<Process> p(new Process(loop, pid, pidfd, out_pipe[0], err_pipe[0],
                                          std::move(on_output), std::move(on_exit)));
   if (Status st = p->Watch(); !st.ok()) return st.WithContext("cannot run " + Quoted(name));
   return p;
 }
+
+Result<std::unique_ptr<Process>> Process::Adopt(net::EventLoop* loop, pid_t pid,
+                                                uint64_t start_time, net::UniqueFd out,
+                                                net::UniqueFd err, OutputFn on_output,
+                                                ExitFn on_exit, ExitOfFn exit_of) {
+  if (pid <= 1 || start_time == 0 || !exit_of) return InvalidInput("adopt: no process named");
+  int pidfd = PidfdOpen(pid);
+  if (pidfd < 0) return NotFound("adopt: pid " + std::to_string(pid) + " is gone");
+  // The pidfd now pins the process it names: if that is the one that started at start_time,
+  // it is ours; else the pid was reused.
+  if (ProcessStartTime(pid) != start_time) {
+    close(pidfd);
+    return NotFound("adopt: pid " + std::to_string(pid) + " is another process now");
+  }
+  int out_fd = out.Release(), err_fd = err.Release();
+  for (int fd : {out_fd, err_fd}) {
+    if (fd < 0) continue;
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  std::unique_ptr<Process> p(
+      new Process(loop, pid, pidfd, out_fd, err_fd, std::move(on_output), std::move(on_exit)));
+  p->exit_of_ = std::move(exit_of);
+  if (Status st = p->Watch(); !st.ok()) {
+    p->running_ = false;  // not ours to kill: the caller decides
+    return st.WithContext("adopt pid " + std::to_string(pid));
+  }
+  return p;
+}
+
+int Process::stdout_fd() const { return out_->fd; }
+int Process::stderr_fd() const { return err_->fd; }
 
 Process::Process(net::EventLoop* loop, pid_t pid, int pidfd, int out_fd, int err_fd,
                  OutputFn on_output, ExitFn on_exit)
@@ -292,6 +341,7 @@ Process::Process(net::EventLoop* loop, pid_t pid, int pidfd, int out_fd, int err
 
 Status Process::Watch() {
   for (Stream* s : {out_.get(), err_.get()}) {
+    if (s->fd < 0) continue;  // an adopted process whose pipe was not parked
     RETURN_IF_ERROR(loop_->Add(s->fd, EPOLLIN, [this, s](uint32_t) { OnReadable(*s); }));
   }
   return loop_->Add(pidfd_, EPOLLIN, [this](uint32_t) { OnPidfd(); });
@@ -300,11 +350,12 @@ Status Process::Watch() {
 Process::~Process() {
   *alive_ = false;
   if (kill_timer_) loop_->Cancel(kill_timer_);
+  if (exit_timer_) loop_->Cancel(exit_timer_);
   if (pidfd_ >= 0) loop_->Remove(pidfd_);
   if (running_) {
     kill(-pid_, SIGKILL);  // the leader is unreaped, so the group id cannot be reused yet
     int status;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    while (!exit_of_ && waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
   CloseFd(pidfd_);
@@ -385,8 +436,16 @@ void Process::OnReadable(Stream& s) { DrainStream(s, false); }
 
 void Process::OnPidfd() {
   if (!running_) return;
-  // The leader is a zombie now: kill what is left of its group while the id is still held.
+  // The leader is a zombie now (or, adopted, reaped by the keeper while its group still holds
+  // the id): kill what is left of its group.
   kill(-pid_, SIGKILL);
+  if (exit_of_) {
+    running_ = false;
+    loop_->Remove(pidfd_);
+    CloseFd(pidfd_);
+    AskExit(0);
+    return;
+  }
   int status = 0;
   pid_t r;
   do {
@@ -394,20 +453,37 @@ void Process::OnPidfd() {
   } while (r < 0 && errno == EINTR);
   if (r == 0) return;  // spurious
   running_ = false;
-  ExitStatus st;
-  if (r > 0 && WIFSIGNALED(status)) {
-    st.signaled = true;
-    st.signal = WTERMSIG(status);
-  } else if (r > 0 && WIFEXITED(status)) {
-    st.code = WEXITSTATUS(status);
+  Finish(r > 0 ? ExitStatusFromWait(status) : ExitStatus{});
+}
+
+// An adopted process ended: the keeper reaps it a moment after the pidfd said so.
+void Process::AskExit(int attempt) {
+  exit_timer_ = 0;
+  std::optional<int> status = exit_of_(pid_);
+  if (!status && attempt < 200) {
+    exit_timer_ = loop_->RunAfter(Duration(10), [this, attempt] { AskExit(attempt + 1); });
+    return;
   }
+  ExitStatus st;
+  if (status) {
+    st = ExitStatusFromWait(*status);
+  } else {
+    st.known = false;
+  }
+  Finish(st);
+}
+
+void Process::Finish(ExitStatus st) {
+  running_ = false;
   exit_ = st;
   if (kill_timer_) {
     loop_->Cancel(kill_timer_);
     kill_timer_ = 0;
   }
-  loop_->Remove(pidfd_);
-  CloseFd(pidfd_);
+  if (pidfd_ >= 0) {
+    loop_->Remove(pidfd_);
+    CloseFd(pidfd_);
+  }
   // Everything the leader wrote is in the pipes by now; grandchildren killed above cannot
   // add more. Drain both, flush partial lines, then report the exit.
   std::weak_ptr<bool> alive = alive_;
@@ -447,6 +523,41 @@ uint64_t ProcessStartTime(pid_t pid) {
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   return ec == std::errc() ? v : 0;
+}
+
+Duration ProcessAge(uint64_t start_time) {
+  timespec now{};
+  clock_gettime(CLOCK_BOOTTIME, &now);  // /proc's start times count from boot, suspend included
+  long ticks = sysconf(_SC_CLK_TCK);
+  if (ticks <= 0) ticks = 100;
+  int64_t now_ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+  int64_t start_ms = static_cast<int64_t>(start_time * 1000 / static_cast<uint64_t>(ticks));
+  return Duration(std::max<int64_t>(0, now_ms - start_ms));
+}
+
+std::map<std::string, std::string> ProcessEnvironment(pid_t pid) {
+  std::map<std::string, std::string> env;
+  if (pid <= 0) return env;
+  int fd = open(("/proc/" + std::to_string(pid) + "/environ").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return env;
+  std::string data;
+  char buf[8192];
+  ssize_t n;
+  while (data.size() < (4u << 20) && (n = read(fd, buf, sizeof buf)) > 0) {
+    data.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  size_t start = 0;
+  while (start < data.size()) {
+    size_t end = data.find('\0', start);
+    if (end == std::string::npos) end = data.size();
+    std::string_view kv(data.data() + start, end - start);
+    if (auto eq = kv.find('='); eq != std::string_view::npos && eq > 0) {
+      env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+    }
+    start = end + 1;
+  }
+  return env;
 }
 
 namespace {

@@ -14,6 +14,14 @@
 // destructor, the callbacks) happens on the loop's thread. The callbacks may destroy the
 // Process (for example from on_exit). on_exit fires exactly once, after the last output line,
 // unless the Process is destroyed first (the destructor fires no callbacks).
+//
+// Adopt() watches a process an earlier daemon spawned (it is no longer our child: the keeper
+// reaps it and ExitOf gives its status) through a pidfd, reading the pipes the earlier daemon
+// parked. Everything else (signals, Stop, output, on_exit) behaves as for a spawned process.
+//
+// The pipes are enlarged (kStdoutPipeBytes / kStderrPipeBytes, best effort: the kernel's
+// per-user pipe budget may refuse) so output written while no daemon reads is kept; a service
+// that fills a pipe blocks in write() until a daemon reads again, it never loses a line.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +38,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "net/event_loop.h"
+#include "net/socket.h"
 
 namespace slipway::runtime {
 
@@ -38,8 +47,12 @@ struct ExitStatus {
   int code = 0;
   int signal = 0;
 
-  bool success() const { return !signaled && code == 0; }
-  // "exited with code 3" / "killed by SIGKILL".
+  // False when the process was reaped by someone who did not keep its status (an adopted
+  // process whose status the keeper no longer had): counts as a failure.
+  bool known = true;
+
+  bool success() const { return known && !signaled && code == 0; }
+  // "exited with code 3" / "killed by SIGKILL" / "exited (status not known)".
   std::string ToString() const;
   bool operator==(const ExitStatus&) const = default;
 };
@@ -51,6 +64,9 @@ struct ProcessSpec {
   std::filesystem::path cwd;               // empty: the daemon's cwd
   std::string user;                        // optional: name or uid[:gid]; switched before exec
 };
+
+// A waitpid() status as an ExitStatus.
+ExitStatus ExitStatusFromWait(int wait_status);
 
 // The environment of the calling process, as a map (for specs that inherit it).
 std::map<std::string, std::string> CurrentEnvironment();
@@ -65,12 +81,27 @@ class Process {
   using OutputFn = std::function<void(bool is_stderr, std::string_view line)>;
   using ExitFn = std::function<void(ExitStatus)>;
 
+  // The wait status of a process we did not spawn, if known yet (see Adopt).
+  using ExitOfFn = std::function<std::optional<int>(pid_t)>;
+
   static constexpr size_t kMaxLineBytes = 16 * 1024;
+  static constexpr int kStdoutPipeBytes = 1 << 20;
+  static constexpr int kStderrPipeBytes = 256 << 10;
 
   // Errors: "cannot run \"pyhton\": No such file or directory", "cannot run \"x\": chdir
   // /nope: No such file or directory", "cannot run \"x\": unknown user \"bob\"".
   static Result<std::unique_ptr<Process>> Spawn(net::EventLoop* loop, const ProcessSpec& spec,
                                                 OutputFn on_output, ExitFn on_exit);
+
+  // Watches `pid`, which must still be the process that started at `start_time`
+  // (ProcessStartTime; checked after the pidfd is open, so a reused pid is refused:
+  // NotFound). `out`/`err` are its stdout/stderr read ends. Its exit status comes from
+  // `exit_of`, asked every 10 ms for up to 2 s after the pidfd reports the exit (the keeper
+  // reaps it a moment later); then the status is taken as not known.
+  static Result<std::unique_ptr<Process>> Adopt(net::EventLoop* loop, pid_t pid,
+                                                uint64_t start_time, net::UniqueFd out,
+                                                net::UniqueFd err, OutputFn on_output,
+                                                ExitFn on_exit, ExitOfFn exit_of);
 
   // If still running: SIGKILL to the group and reap (a blocking wait of a few ms).
   ~Process();
@@ -79,6 +110,10 @@ class Process {
 
   pid_t pid() const { return pid_; }
   bool running() const { return running_; }
+  bool adopted() const { return static_cast<bool>(exit_of_); }
+  // The read ends of the output pipes (-1 once closed), e.g. to park dups of them.
+  int stdout_fd() const;
+  int stderr_fd() const;
   // Set once the process has exited (before on_exit runs).
   const std::optional<ExitStatus>& exit_status() const { return exit_; }
 
@@ -97,6 +132,8 @@ class Process {
   void DrainStream(Stream& s, bool final_flush);
   void Emit(bool is_stderr, std::string_view line);
   void OnPidfd();
+  void AskExit(int attempt);
+  void Finish(ExitStatus st);
   void CloseStream(Stream& s);
 
   net::EventLoop* loop_;
@@ -109,6 +146,8 @@ class Process {
   bool running_ = true;
   std::optional<ExitStatus> exit_;
   net::EventLoop::TimerId kill_timer_ = 0;
+  ExitOfFn exit_of_;  // set for adopted processes
+  net::EventLoop::TimerId exit_timer_ = 0;
   std::shared_ptr<bool> alive_;  // false once destroyed; checked after each callback
 };
 
@@ -119,6 +158,12 @@ namespace slipway::runtime {
 // When `pid` started (field 22 of /proc/PID/stat: clock ticks since boot), so a pid recorded
 // earlier can be told from a reused one. 0 when no such process runs (a zombie counts as gone).
 uint64_t ProcessStartTime(pid_t pid);
+
+// How long ago a process that started at `start_time` (ProcessStartTime) started.
+Duration ProcessAge(uint64_t start_time);
+
+// The environment `pid` was started with (/proc/PID/environ; empty when unreadable).
+std::map<std::string, std::string> ProcessEnvironment(pid_t pid);
 
 // A process a previous daemon of this project started (its pid and start time).
 struct LeftoverProcess {

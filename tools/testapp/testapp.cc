@@ -9,6 +9,8 @@
 //   /              one line naming $SLIPWAY_SERVICE, $SLIPWAY_INSTANCE and the version
 //   /status/<code> an empty answer with that status
 //   /slow?ms=N     answers after N ms (a timer; the loop keeps serving others)
+//   /print?line=T  writes T (letters, digits, '-', '_', '.' only; 200 bytes at most) and a
+//                  newline to stdout, flushed: output a test can look for in `slipway logs`
 // Knobs (env): ERROR_RATE (0-1, share of 500s on non-health paths), LATENCY_MS (added to every
 // request, by timer), STARTUP_DELAY_MS (wait before listening), CRASH_AFTER_S (exit 3 after that
 // many seconds, fractions allowed), IGNORE_SIGTERM=1, HEALTH=fail. SIGTERM/SIGINT exit 0.
@@ -18,7 +20,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -83,6 +87,18 @@ Response Route(const Config& cfg, const Request& req) {
     return Response::Text(500, "injected error\n");
   }
   if (path == "/version") return Response::Text(200, cfg.version + "\n");
+  if (path == "/print") {
+    std::string_view line = req.QueryParam("line").value_or("");
+    bool plain =
+        !line.empty() && line.size() <= 200 && std::all_of(line.begin(), line.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        });
+    if (!plain) return Response::Text(400, "line: 1..200 of [A-Za-z0-9._-] expected\n");
+    std::string out = std::string(line) + "\n";
+    bool ok =
+        std::fwrite(out.data(), 1, out.size(), stdout) == out.size() && std::fflush(stdout) == 0;
+    return ok ? Response::Text(200, "printed\n") : Response::Text(500, "stdout write failed\n");
+  }
   if (path == "/echo") {
     Response r;
     r.status = 200;
