@@ -117,7 +117,7 @@ TEST(LoaderMergeTest, RepeatedFilesMergePerSpec) {
     entrypoint: ["/entry", "a"]
     environment: [A=1, B=2]
     labels: {team: core, tier: back}
-    ports: ["8080:80", "9090:90/udp"]
+    ports: ["8080:80", "9091:90"]
     healthcheck:
       test: ["CMD", "a"]
       interval: 10s
@@ -157,9 +157,9 @@ TEST(LoaderMergeTest, RepeatedFilesMergePerSpec) {
   EXPECT_EQ(api.environment,
             (std::map<std::string, std::string>{{"A", "1"}, {"B", "3"}, {"C", "4"}}));
   EXPECT_EQ(api.labels, (std::map<std::string, std::string>{{"team", "core"}, {"tier", "front"}}));
-  ASSERT_EQ(api.ports.size(), 3u);  // 8080:80 once; 9090 udp and tcp differ
-  EXPECT_EQ(api.ports[1].protocol, "udp");
-  EXPECT_EQ(api.ports[2].protocol, "tcp");
+  ASSERT_EQ(api.ports.size(), 3u);  // 8080:80 once; 9091:90 and 9090:90 differ
+  EXPECT_EQ(api.ports[1].published, 9091);
+  EXPECT_EQ(api.ports[2].published, 9090);
   EXPECT_EQ(api.healthcheck.test, (std::vector<std::string>{"b"}));
   EXPECT_EQ(api.healthcheck.interval, Duration{10'000});
   EXPECT_EQ(api.healthcheck.retries, 5);
@@ -434,9 +434,9 @@ TEST(LoaderValidationTest, PublishedPortUsedTwice) {
                              "  b:\n    image: x\n    ports:\n      - \"127.0.0.1:8080:81\"\n")),
             "compose.yaml:8:9: services.b.ports[0]: published port 8080/tcp is already used by "
             "services.a.ports[0] (compose.yaml:4:13) (expected each published port once)");
-  // Different protocols or distinct addresses do not clash.
+  // Distinct addresses do not clash (UDP is refused at load: slipway proxies TCP only).
   EXPECT_TRUE(
-      LoadText("services:\n  a:\n    image: x\n    ports: [\"8080:80\", \"8080:80/udp\"]\n"
+      LoadText("services:\n  a:\n    image: x\n    ports: [\"8080:80\", \"8081:80\"]\n"
                "  b:\n    image: x\n    ports: [\"127.0.0.1:9000:1\", \"127.0.0.2:9000:1\"]\n")
           .ok());
 }

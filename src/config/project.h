@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "config/api_settings.h"
+#include "config/ports_settings.h"
 #include "config/deploy_settings.h"
 #include "config/proxy_settings.h"
 #include "config/routes_settings.h"
@@ -38,7 +39,8 @@ struct PortMapping {
   std::string host_ip;      // "" = all interfaces as compose does (Slipway binds 0.0.0.0)
   int published = 0;        // host port; 0 when not published
   int target = 0;           // container port (what the app thinks it listens on)
-  std::string protocol = "tcp";
+  std::string protocol = "tcp";  // only tcp loads: UDP is refused (slipway proxies TCP only)
+  std::string app_protocol;      // compose long syntax `app_protocol` ("http", "postgresql", ...)
   std::string published_var;  // variable that produced `published`, e.g. "API_PORT"
   SourceLoc loc;
 };
@@ -110,6 +112,16 @@ struct Service {
   std::filesystem::path working_dir;               // absolute; host runs start here
   std::string user;
   std::vector<PortMapping> ports;
+  std::vector<int> expose;  // compose `expose`: ports other services reach by name only
+  // Names other services reach this one by, besides its own (config/service_addresses.h):
+  // `hostname`, `container_name`, `networks.<n>.aliases`.
+  std::string hostname;
+  std::string container_name;
+  std::vector<std::string> network_aliases;
+  // `links`: (service, alias) — `alias` names `service` (for every service, see
+  // config/service_addresses.h).
+  std::vector<std::pair<std::string, std::string>> links;
+  std::map<int, PortProtocol> port_protocols;  // x-slipway.ports: target → forced protocol
   std::vector<Dependency> depends_on;
   Healthcheck healthcheck;
   RestartPolicy restart;

@@ -5,6 +5,7 @@
 
 #include "config/dotenv.h"
 #include "config/duration.h"
+#include "config/service_addresses.h"
 #include "config/values.h"
 
 namespace slipway::config {
@@ -31,10 +32,6 @@ std::string VarFor(const Node& n, size_t begin, size_t end) {
 
 Status CheckPortNumber(const Node& v, const std::string& path, const std::string& text,
                        bool allow_zero, int* out) {
-  if (text.find('-') != std::string::npos && text.size() > 1) {
-    return NodeError(v, path, "port range " + Quote(text) + " is not supported by slipway",
-                     "a single port, e.g. \"8080:80\"");
-  }
   std::optional<long long> n = ParseInteger(text);
   if (!n) {
     return NodeError(v, path, Quote(text) + " is not a port number", "a number from 1 to 65535");
@@ -46,15 +43,56 @@ Status CheckPortNumber(const Node& v, const std::string& path, const std::string
   return Status::OK();
 }
 
-Status CheckProtocol(const Node& v, const std::string& path, const std::string& proto) {
-  if (proto == "tcp" || proto == "udp") return Status::OK();
-  return NodeError(v, path, "protocol " + Quote(proto) + " is not supported", "tcp or udp");
+// "9100" or "9100-9101" (compose port ranges, inclusive).
+Status CheckPortRange(const Node& v, const std::string& path, const std::string& text,
+                      int* first, int* last) {
+  size_t dash = text.find('-');
+  if (dash == std::string::npos || dash == 0) {
+    RETURN_IF_ERROR(CheckPortNumber(v, path, text, false, first));
+    *last = *first;
+    return Status::OK();
+  }
+  std::string a = text.substr(0, dash), b = text.substr(dash + 1);
+  for (const std::string* part : {&a, &b}) {
+    if (!ParseInteger(*part) || part->find_first_of("+-") != std::string::npos) {
+      return NodeError(v, path, Quote(text) + " is not a port range",
+                       "FIRST-LAST, e.g. \"9100-9101\"");
+    }
+  }
+  RETURN_IF_ERROR(CheckPortNumber(v, path, a, false, first));
+  RETURN_IF_ERROR(CheckPortNumber(v, path, b, false, last));
+  if (*last < *first) {
+    return NodeError(v, path, "port range " + Quote(text) + " ends before it starts",
+                     "FIRST-LAST with FIRST <= LAST");
+  }
+  if (*last - *first >= 1024) {
+    return NodeError(v, path, "port range " + Quote(text) + " is too long",
+                     "at most 1024 ports");
+  }
+  return Status::OK();
 }
+
+Status CheckProtocol(const Node& v, const std::string& path, const std::string& proto,
+                     const std::string& shown) {
+  if (proto == "tcp") return Status::OK();
+  if (proto == "udp") {
+    return NodeError(v, path, shown + " \u2014 UDP is not proxied by slipway", "a TCP port");
+  }
+  return NodeError(v, path, "protocol " + Quote(proto) + " is not supported", "tcp");
+}
+
+Status CheckHostName(const Node& v, const std::string& path, const std::string& name) {
+  if (IsValidHostName(name)) return Status::OK();
+  return NodeError(v, path, Quote(name) + " is not a host name",
+                   "letters, digits, '-', '.', '_', not starting with '-' or '.'");
+}
+
 
 }  // namespace
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
-  static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck", "image"};
+  static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck", "image",
+                                                 "ports"};
   return kKeys;
 }
 
@@ -164,6 +202,18 @@ Status ServiceParser::ParseKey(const Node& v, const std::string& path, const std
     ASSIGN_OR_RETURN(s->user, ReadString(v, path));
   } else if (key == "ports") {
     return ParsePorts(v, path, s);
+  } else if (key == "expose") {
+    return ParseExpose(v, path, s);
+  } else if (key == "hostname") {
+    ASSIGN_OR_RETURN(s->hostname, ReadString(v, path));
+    return CheckHostName(v, path, s->hostname);
+  } else if (key == "container_name") {
+    ASSIGN_OR_RETURN(s->container_name, ReadString(v, path));
+    return CheckHostName(v, path, s->container_name);
+  } else if (key == "networks") {
+    return ParseNetworks(v, path, s);
+  } else if (key == "links") {
+    return ParseLinks(v, path, s);
   } else if (key == "depends_on") {
     return ParseDependsOn(v, path, s);
   } else if (key == "healthcheck") {
@@ -230,15 +280,23 @@ Status ServiceParser::ParsePorts(const Node& v, const std::string& path, Service
   for (size_t i = 0; i < v.children.size(); ++i) {
     const Node& p = v.children[i];
     const std::string ipath = IndexPath(path, i);
-    Result<PortMapping> pm = p.IsMap() ? ParseLongPort(p, ipath) : ParseShortPort(p, ipath);
-    if (!pm.ok()) return pm.status();
-    pm->loc = p.loc;
-    s->ports.push_back(std::move(*pm));
+    if (p.IsMap()) {
+      ASSIGN_OR_RETURN(PortMapping pm, ParseLongPort(p, ipath));
+      pm.loc = p.loc;
+      s->ports.push_back(std::move(pm));
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::vector<PortMapping> pms, ParseShortPort(p, ipath));
+    for (PortMapping& pm : pms) {
+      pm.loc = p.loc;
+      s->ports.push_back(std::move(pm));
+    }
   }
   return Status::OK();
 }
 
-Result<PortMapping> ServiceParser::ParseShortPort(const Node& v, const std::string& path) {
+Result<std::vector<PortMapping>> ServiceParser::ParseShortPort(const Node& v,
+                                                               const std::string& path) {
   if (!v.IsScalar()) {
     return NodeError(v, path, "is " + v.Describe(),
                      "a port like \"8080:80\" or a mapping with target, published");
@@ -249,7 +307,7 @@ Result<PortMapping> ServiceParser::ParseShortPort(const Node& v, const std::stri
   if (size_t slash = spec.find('/'); slash != std::string::npos) {
     pm.protocol = spec.substr(slash + 1);
     spec = spec.substr(0, slash);
-    RETURN_IF_ERROR(CheckProtocol(v, path, pm.protocol));
+    RETURN_IF_ERROR(CheckProtocol(v, path, pm.protocol, Quote(full)));
   }
   // [host_ip:][published:]target, host_ip possibly "[v6]".
   size_t published_at = 0;
@@ -289,12 +347,25 @@ Result<PortMapping> ServiceParser::ParseShortPort(const Node& v, const std::stri
     return NodeError(v, path, Quote(full) + " is not a valid port",
                      "[host_ip:][published:]target[/protocol], e.g. \"127.0.0.1:8080:80\"");
   }
-  RETURN_IF_ERROR(CheckPortNumber(v, path, parts.back(), false, &pm.target));
+  int target_first = 0, target_last = 0, pub_first = 0, pub_last = 0;
+  RETURN_IF_ERROR(CheckPortRange(v, path, parts.back(), &target_first, &target_last));
   if (!published.empty()) {
-    RETURN_IF_ERROR(CheckPortNumber(v, path, published, false, &pm.published));
+    RETURN_IF_ERROR(CheckPortRange(v, path, published, &pub_first, &pub_last));
     pm.published_var = VarFor(v, published_at, published_at + published.size());
+    if (pub_last - pub_first != target_last - target_first) {
+      return NodeError(v, path,
+                       Quote(full) + ": the published range and the target range differ in length",
+                       "ranges of the same length, e.g. \"9100-9101:9100-9101\"");
+    }
   }
-  return pm;
+  std::vector<PortMapping> out;
+  for (int i = 0; i <= target_last - target_first; ++i) {
+    PortMapping one = pm;
+    one.target = target_first + i;
+    if (!published.empty()) one.published = pub_first + i;
+    out.push_back(std::move(one));
+  }
+  return out;
 }
 
 Result<PortMapping> ServiceParser::ParseLongPort(const Node& v, const std::string& path) {
@@ -314,7 +385,9 @@ Result<PortMapping> ServiceParser::ParseLongPort(const Node& v, const std::strin
       ASSIGN_OR_RETURN(pm.host_ip, ReadString(f, fpath));
     } else if (f.key == "protocol") {
       ASSIGN_OR_RETURN(pm.protocol, ReadString(f, fpath));
-      RETURN_IF_ERROR(CheckProtocol(f, fpath, pm.protocol));
+      RETURN_IF_ERROR(CheckProtocol(f, fpath, pm.protocol, "protocol " + Quote(pm.protocol)));
+    } else if (f.key == "app_protocol") {
+      ASSIGN_OR_RETURN(pm.app_protocol, ReadString(f, fpath));
     } else if (f.key == "mode") {
       ASSIGN_OR_RETURN(std::string mode, ReadEnum(f, fpath, {"host", "ingress"}));
     } else if (!IsExtension(f.key)) {
@@ -323,6 +396,72 @@ Result<PortMapping> ServiceParser::ParseLongPort(const Node& v, const std::strin
   }
   if (!has_target) return NodeError(v, path, "has no target", "target: <container port>");
   return pm;
+}
+
+Status ServiceParser::ParseExpose(const Node& v, const std::string& path, Service* s) {
+  if (!v.IsSeq()) return NodeError(v, path, "is " + v.Describe(), "a list of ports, e.g. [\"5432\"]");
+  for (size_t i = 0; i < v.children.size(); ++i) {
+    const Node& p = v.children[i];
+    const std::string ipath = IndexPath(path, i);
+    ASSIGN_OR_RETURN(std::string text, ReadString(p, ipath));
+    std::string spec = text;
+    if (size_t slash = spec.find('/'); slash != std::string::npos) {
+      RETURN_IF_ERROR(CheckProtocol(p, ipath, spec.substr(slash + 1), Quote(text)));
+      spec = spec.substr(0, slash);
+    }
+    int first = 0, last = 0;
+    RETURN_IF_ERROR(CheckPortRange(p, ipath, spec, &first, &last));
+    for (int port = first; port <= last; ++port) s->expose.push_back(port);
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseNetworks(const Node& v, const std::string& path, Service* s) {
+  if (v.IsSeq()) {  // [front, back]: every service shares the loopback; networks are moot
+    RETURN_IF_ERROR(ReadStringList(v, path).status());
+    Ignored(path);
+    return Status::OK();
+  }
+  RETURN_IF_ERROR(ExpectMap(v, path, "a list of network names or a mapping of networks"));
+  for (const Node& n : v.children) {
+    const std::string npath = JoinPath(path, n.key);
+    if (n.IsNull() || (n.IsMap() && n.children.empty())) {
+      Ignored(npath);
+      continue;
+    }
+    RETURN_IF_ERROR(ExpectMap(n, npath, "a mapping with aliases"));
+    for (const Node& f : n.children) {
+      const std::string fpath = JoinPath(npath, f.key);
+      if (f.key == "aliases") {
+        ASSIGN_OR_RETURN(std::vector<std::string> aliases, ReadStringList(f, fpath));
+        for (size_t i = 0; i < aliases.size(); ++i) {
+          RETURN_IF_ERROR(CheckHostName(f.children[i], IndexPath(fpath, i), aliases[i]));
+          s->network_aliases.push_back(aliases[i]);
+        }
+      } else if (!IsExtension(f.key)) {
+        Ignored(fpath);
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseLinks(const Node& v, const std::string& path, Service* s) {
+  ASSIGN_OR_RETURN(std::vector<std::string> links, ReadStringList(v, path));
+  for (size_t i = 0; i < links.size(); ++i) {
+    const std::string ipath = IndexPath(path, i);
+    std::string service = links[i], alias = links[i];
+    if (size_t colon = links[i].find(':'); colon != std::string::npos) {
+      service = links[i].substr(0, colon);
+      alias = links[i].substr(colon + 1);
+    }
+    if (!IsValidHostName(service) || !IsValidHostName(alias)) {
+      return NodeError(v.children[i], ipath, Quote(links[i]) + " is not a link",
+                       "SERVICE or SERVICE:ALIAS, e.g. \"db:database\"");
+    }
+    s->links.emplace_back(service, alias);
+  }
+  return Status::OK();
 }
 
 Status ServiceParser::ParseDependsOn(const Node& v, const std::string& path, Service* s) {
@@ -608,6 +747,8 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
       }
     } else if (f.key == "deploy") {
       RETURN_IF_ERROR(ParseDeploySettings(f, fpath, &s->deploy));
+    } else if (f.key == "ports") {
+      RETURN_IF_ERROR(ParsePortsSettings(f, fpath, TargetPorts(*s), &s->port_protocols));
     } else if (f.key == "healthcheck") {
       RETURN_IF_ERROR(ExpectMap(f, fpath, "{http: /path, port: N} or {tcp: true, port: N}"));
       Healthcheck& h = s->healthcheck;

@@ -54,8 +54,12 @@ class ServiceParser {
   Status ParseKey(const Node& v, const std::string& path, const std::string& key, Service* s,
                   const std::map<std::string, Secret>& secrets);
   Status ParsePorts(const Node& v, const std::string& path, Service* s);
-  Result<PortMapping> ParseShortPort(const Node& v, const std::string& path);
+  // One mapping per port: "9100-9101:9100-9101" gives two.
+  Result<std::vector<PortMapping>> ParseShortPort(const Node& v, const std::string& path);
   Result<PortMapping> ParseLongPort(const Node& v, const std::string& path);
+  Status ParseExpose(const Node& v, const std::string& path, Service* s);
+  Status ParseNetworks(const Node& v, const std::string& path, Service* s);
+  Status ParseLinks(const Node& v, const std::string& path, Service* s);
   Status ParseDependsOn(const Node& v, const std::string& path, Service* s);
   Status ParseHealthcheck(const Node& v, const std::string& path, Healthcheck* h);
   Status ParseRestart(const Node& v, const std::string& path, RestartPolicy* r);

@@ -165,12 +165,13 @@ TEST(ServiceParserTest, PortsShortAndLong) {
       - "8080:80"
       - "127.0.0.1:8081:81"
       - "127.0.0.1::82"
-      - "8083:83/udp"
+      - "8083:83/tcp"
       - "[::1]:8084:84"
       - target: 85
         published: "8085"
         host_ip: 0.0.0.0
-        protocol: udp
+        protocol: tcp
+        app_protocol: http
         mode: host
 )");
   ASSERT_TRUE(p.ok()) << ErrorOf(p);
@@ -183,11 +184,13 @@ TEST(ServiceParserTest, PortsShortAndLong) {
   EXPECT_EQ(ports[2].published, 8081);
   EXPECT_EQ(ports[3].published, 0);
   EXPECT_EQ(ports[3].target, 82);
-  EXPECT_EQ(ports[4].protocol, "udp");
+  EXPECT_EQ(ports[4].protocol, "tcp");
+  EXPECT_EQ(ports[4].published, 8083);
   EXPECT_EQ(ports[5].host_ip, "::1");
   EXPECT_EQ(ports[5].published, 8084);
   EXPECT_EQ(ports[6].published, 8085);
-  EXPECT_EQ(ports[6].protocol, "udp");
+  EXPECT_EQ(ports[6].protocol, "tcp");
+  EXPECT_EQ(ports[6].app_protocol, "http");
   EXPECT_EQ(ports[6].loc.ToString(), "compose.yaml:11:9");
 }
 
@@ -195,9 +198,6 @@ TEST(ServiceParserTest, PortErrors) {
   auto err = [](const std::string& port) {
     return ErrorOf(LoadApi("    image: x\n    ports:\n      - " + port + "\n"));
   };
-  EXPECT_EQ(err("\"8000-8010:8000-8010\""),
-            "compose.yaml:5:9: services.api.ports[0]: port range \"8000-8010\" is not supported by "
-            "slipway (expected a single port, e.g. \"8080:80\")");
   EXPECT_EQ(err("\"70000:80\""),
             "compose.yaml:5:9: services.api.ports[0]: port 70000 is out of range (expected a "
             "number from 1 to 65535)");
@@ -209,7 +209,7 @@ TEST(ServiceParserTest, PortErrors) {
             "number from 1 to 65535)");
   EXPECT_EQ(err("\"80/sctp\""),
             "compose.yaml:5:9: services.api.ports[0]: protocol \"sctp\" is not supported "
-            "(expected tcp or udp)");
+            "(expected tcp)");
   EXPECT_EQ(err("\"1:2:3:4\""),
             "compose.yaml:5:9: services.api.ports[0]: \"1:2:3:4\" is not a valid port (expected "
             "[host_ip:][published:]target[/protocol], e.g. \"127.0.0.1:8080:80\")");
@@ -526,7 +526,7 @@ x-slipway:
   };
   EXPECT_EQ(err("      comand: ./x\n"),
             "compose.yaml:5:7: services.api.x-slipway.comand: unknown key \"comand\" (expected "
-            "one of command, deploy, healthcheck, image)");
+            "one of command, deploy, healthcheck, image, ports)");
   EXPECT_EQ(err("      healthcheck: {http: /h, tcp: true}\n"),
             "compose.yaml:5:7: services.api.x-slipway.healthcheck: has both http and tcp "
             "(expected {http: /path, port: N} or {tcp: true, port: N})");

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "config/ports_settings.h"
+#include "config/service_addresses.h"
+
 namespace slipway::daemon {
 namespace {
 
@@ -60,9 +63,31 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     running.emplace(ep.service, ServiceRoute(it->second, ep, plans, maintenance));
   }
   for (const auto& [name, route] : running) {
-    for (const config::PortMapping& port : project.services.at(name).ports) {
+    const config::Service& svc = project.services.at(name);
+    for (const config::PortMapping& port : svc.ports) {
       if (!config::IsProxiedPort(port)) continue;
-      listener(port.host_ip, port.published).routes.push_back(route);
+      proxy::Listener& l = listener(port.host_ip, port.published);
+      if (config::ProtocolOf(project, svc, port.target) == config::PortProtocol::kTcp) {
+        l.mode = proxy::ListenerMode::kTcp;
+      }
+      l.routes.push_back(route);
+    }
+  }
+  // Internal listeners: the service's own address, every target port (service names).
+  if (Result<std::vector<config::ServiceAddress>> addrs = config::ServiceAddresses(project);
+      addrs.ok()) {
+    for (const config::ServiceAddress& a : *addrs) {
+      auto r = running.find(a.service);
+      if (r == running.end()) continue;
+      const config::Service& svc = project.services.at(a.service);
+      for (int target : config::TargetPorts(svc)) {
+        proxy::Listener& l = listener(a.ip, target);
+        l.best_effort = true;  // an app holding 0.0.0.0:target must not block the table
+        if (config::ProtocolOf(project, svc, target) == config::PortProtocol::kTcp) {
+          l.mode = proxy::ListenerMode::kTcp;
+        }
+        l.routes.push_back(r->second);
+      }
     }
   }
   // A route whose service is not running answers 503 rather than falling through to
@@ -77,7 +102,9 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     route.host = rs.host;
     route.path_prefix = rs.path;
     route.strip_prefix = rs.strip_prefix;
-    listener(rs.listen_host, rs.listen_port).routes.push_back(std::move(route));
+    proxy::Listener& l = listener(rs.listen_host, rs.listen_port);
+    l.mode = proxy::ListenerMode::kHttp;  // a port routes share is HTTP, whoever publishes it
+    l.routes.push_back(std::move(route));
   }
   auto table = std::make_shared<proxy::RouteTable>();
   table->version = version;

@@ -7,6 +7,13 @@
 // with one, the plan's weights and draining flags. Maintenance mode is per service and
 // applies to every route of that service.
 //
+// Each running service also gets a listener on its own loopback address
+// (config/service_addresses.h) for every target port it declares (`ports` targets and
+// `expose`), with the same route and instance sets: `db:5432` from another service follows a
+// deploy's weights as the published ports do. A listener is TCP or HTTP by
+// config::ProtocolOf (config/ports_settings.h); a listener that x-slipway.routes entries share
+// is HTTP.
+//
 // Pure function of its inputs; the daemon calls it on its control loop thread.
 #pragma once
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/service_addresses.h"
 #include "config/test_support.h"
 
 namespace slipway::daemon {
@@ -28,6 +29,22 @@ engine::ServiceEndpoints Running(const std::string& service, int port) {
   return ep;
 }
 
+// Listeners on published addresses (not the services' own loopback addresses).
+std::vector<proxy::Listener> Published(const proxy::RouteTable& t) {
+  std::vector<proxy::Listener> out;
+  for (const auto& l : t.listeners) {
+    if (l.host.rfind(config::AddressBlock("app") + ".", 0) != 0) out.push_back(l);
+  }
+  return out;
+}
+
+const proxy::Listener* Find(const proxy::RouteTable& t, const std::string& host, int port) {
+  for (const auto& l : t.listeners) {
+    if (l.host == host && l.port == port) return &l;
+  }
+  return nullptr;
+}
+
 constexpr char kShop[] = R"(
 services:
   web:
@@ -49,12 +66,13 @@ TEST(BuildRoutesTest, RoutesShareThePublishedPortsListener) {
   auto table = BuildRoutes(p, {Running("web", 4001), Running("api", 4002), Running("admin", 4003)},
                            7, {}, {});
   EXPECT_EQ(table->version, 7u);
-  ASSERT_EQ(table->listeners.size(), 2u);
+  ASSERT_EQ(Published(*table).size(), 2u);
   ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok());
   const proxy::Listener* shared = nullptr;
   for (const auto& l : table->listeners) {
     if (l.port == 8080) shared = &l;
   }
+  EXPECT_EQ(shared->mode, proxy::ListenerMode::kHttp);
   ASSERT_NE(shared, nullptr);
   ASSERT_EQ(shared->routes.size(), 3u);
   auto target = [&](std::string_view host, std::string_view path) -> std::string {
@@ -76,8 +94,8 @@ TEST(BuildRoutesTest, ARouteToAStoppedServiceStaysAndHasNoBackends) {
   auto table = BuildRoutes(p, {Running("web", 4001)}, 1, {}, {});
   // 9090 has only admin, which is not running: no listener. 8080 keeps /api with no sets,
   // so the proxy answers 503 instead of sending /api to web.
-  ASSERT_EQ(table->listeners.size(), 1u);
-  const proxy::Listener& l = table->listeners[0];
+  ASSERT_EQ(Published(*table).size(), 1u);
+  const proxy::Listener& l = Published(*table)[0];
   int api = proxy::MatchRoute(l, "x", "/api/v1");
   ASSERT_GE(api, 0);
   EXPECT_EQ(l.routes[api].service, "api");
@@ -109,6 +127,68 @@ TEST(BuildRoutesTest, MaintenanceAndPlansApplyToEveryRouteOfTheService) {
     }
   }
   EXPECT_EQ(admin_routes, 2);
+}
+
+TEST(BuildRoutesTest, ServiceAddressesListenOnEveryTargetPortTcpUnlessHttp) {
+  config::Project p = Load(R"(
+services:
+  db:
+    command: [postgres]
+    ports: ["127.0.0.1:15432:5432"]
+  api:
+    command: [api]
+    expose: ["8000", "9000"]
+    x-slipway: {healthcheck: {http: /health}, ports: {9000: tcp}}
+  web:
+    command: [web]
+    ports: ["8080:3000"]
+  idle:
+    command: [idle]
+    expose: ["7000"]
+x-slipway:
+  routes:
+    - {listen: 8080, path: /api, service: api}
+)");
+  engine::ServiceEndpoints db = Running("db", 4001);
+  engine::GroupEndpoints next;
+  next.set = "r2";
+  next.instances = {{"db.2", 4009}};
+  db.groups.push_back(next);
+  Plans plans;
+  plans["db"].sets["current"].weight = 30;
+  plans["db"].sets["r2"].weight = 70;
+  auto table = BuildRoutes(p, {db, Running("api", 4002), Running("web", 4003)}, 1, plans, {});
+  ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok()) << proxy::ValidateRouteTable(*table).message();
+  auto addrs = config::ServiceAddresses(p);
+  ASSERT_TRUE(addrs.ok());
+  std::map<std::string, std::string> ip;
+  for (const auto& a : *addrs) ip[a.service] = a.ip;
+
+  // The database: published and by name, TCP both, the deploy's weights on both.
+  for (const proxy::Listener* l : {Find(*table, "127.0.0.1", 15432), Find(*table, ip["db"], 5432)}) {
+    ASSERT_NE(l, nullptr);
+    EXPECT_EQ(l->mode, proxy::ListenerMode::kTcp);
+    ASSERT_EQ(l->routes.size(), 1u);
+    ASSERT_EQ(l->routes[0].sets.size(), 2u);
+    EXPECT_EQ(l->routes[0].sets[0].weight, 30u);
+    EXPECT_EQ(l->routes[0].sets[1].weight, 70u);
+    EXPECT_EQ(l->routes[0].sets[1].backends[0].port, 4009);
+  }
+  const proxy::Listener* api8000 = Find(*table, ip["api"], 8000);
+  ASSERT_NE(api8000, nullptr);
+  EXPECT_EQ(api8000->mode, proxy::ListenerMode::kHttp);  // HTTP health check
+  const proxy::Listener* api9000 = Find(*table, ip["api"], 9000);
+  ASSERT_NE(api9000, nullptr);
+  EXPECT_EQ(api9000->mode, proxy::ListenerMode::kTcp);  // forced
+  // web has no HTTP sign of its own: TCP by name; its published port is shared with a route,
+  // so HTTP there.
+  ASSERT_NE(Find(*table, ip["web"], 3000), nullptr);
+  EXPECT_EQ(Find(*table, ip["web"], 3000)->mode, proxy::ListenerMode::kTcp);
+  ASSERT_NE(Find(*table, "0.0.0.0", 8080), nullptr);
+  EXPECT_EQ(Find(*table, "0.0.0.0", 8080)->mode, proxy::ListenerMode::kHttp);
+  // Not running: no listener on its address.
+  EXPECT_EQ(Find(*table, ip["idle"], 7000), nullptr);
+  EXPECT_EQ(table->listeners.size(), 6u);
 }
 
 }  // namespace

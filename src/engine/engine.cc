@@ -9,6 +9,7 @@
 #include "engine/graph.h"
 #include "engine/spec_hash.h"
 #include "net/port_owner.h"
+#include "runtime/sandbox.h"
 
 namespace slipway::engine {
 
@@ -405,7 +406,8 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
 
   if (svc.RunsInContainer()) {
     SLIPWAY_CHECK(container_ && container_->ok());  // CheckStartable ran first
-    spec.process = (*container_)->BuildRunSpec(project_.name, svc, index, env, set);
+    spec.process = (*container_)->BuildRunSpec(project_.name, svc, index, env, set,
+                                               runtime::HostEntries(project_));
     spec.process.env = opts_.base_env;
     spec.process.cwd = svc.working_dir;
     return spec;
@@ -427,6 +429,7 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
   for (auto& [k, v] : env) spec.process.env[k] = v;
   spec.process.cwd = svc.working_dir;
   spec.process.user = svc.user;
+  spec.process.hosts_file = runtime::ServiceNamesFor(project_, svc.name);  // `db` resolves
   return spec;
 }
 

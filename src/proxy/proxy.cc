@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "base/log.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
 
@@ -86,6 +87,95 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
   if (!table) return InvalidInput("proxy: null route table");
   RETURN_IF_ERROR(ValidateRouteTable(*table));
 
+  // Open the sockets of new listeners, one per worker (SO_REUSEPORT). All or nothing.
+  std::vector<std::vector<std::pair<std::string, int>>> per_worker(workers_.size());
+  std::map<std::string, int> new_ports;
+  std::vector<std::pair<std::string, int>> acquired;  // released again if Apply fails
+  auto undo = [&] {
+    for (auto& v : per_worker)
+      for (auto& [k, fd] : v) close(fd);
+    if (options_.listeners) {
+      for (auto& [host, port] : acquired) options_.listeners->Release(host, port);
+    }
+  };
+  std::set<std::string> keys;
+  std::set<std::string> skipped;  // best-effort listeners whose sockets failed
+  for (const Listener& l : table->listeners) {
+    std::string key = ListenerKey(l);
+    keys.insert(key);
+    if (bound_ports_.count(key)) continue;
+    int port = l.port;
+    if (options_.listeners) {
+      auto fds = options_.listeners->Acquire(l.host, l.port, static_cast<int>(workers_.size()),
+                                             &port);
+      if (!fds.ok() && l.best_effort) {
+        if (skipped_warned_.insert(key).second) {
+          logging::Warn("proxy", "listener " + key + " left out: " + fds.status().message(),
+                        {{"listener", key}});
+        }
+        skipped.insert(key);
+        keys.erase(key);
+        continue;
+      }
+      if (!fds.ok() || fds->size() != workers_.size()) {
+        undo();
+        if (fds.ok()) return Internal("listener " + key + ": wrong number of sockets");
+        return fds.status().WithContext("listener " + key);
+      }
+      skipped_warned_.erase(key);
+      acquired.emplace_back(l.host, l.port);
+      for (size_t w = 0; w < workers_.size(); ++w) {
+        per_worker[w].emplace_back(key, (*fds)[w].Release());
+      }
+      new_ports[key] = port;
+      addrs_[key] = {l.host, l.port};
+      continue;
+    }
+    std::vector<std::pair<std::string, int>> mine;  // this listener's sockets so far
+    Status failed;
+    for (size_t w = 0; w < workers_.size() && failed.ok(); ++w) {
+      auto fd = net::ListenTcp(l.host, port, 1024, /*reuseport=*/true);
+      if (!fd.ok()) {
+        failed = fd.status();
+        break;
+      }
+      if (port == 0) {
+        auto bound = net::LocalPort(fd->get());
+        if (!bound.ok()) {
+          close(fd->Release());
+          failed = bound.status();
+          break;
+        }
+        port = *bound;
+      }
+      mine.emplace_back(key, fd->Release());
+    }
+    if (!failed.ok()) {
+      for (auto& [k, fd] : mine) close(fd);
+      if (!l.best_effort) {
+        undo();
+        return failed.WithContext("listener " + key);
+      }
+      if (skipped_warned_.insert(key).second) {
+        logging::Warn("proxy", "listener " + key + " left out: " + failed.message(),
+                      {{"listener", key}});
+      }
+      skipped.insert(key);
+      keys.erase(key);
+      continue;
+    }
+    skipped_warned_.erase(key);
+    for (size_t w = 0; w < workers_.size(); ++w) per_worker[w].push_back(mine[w]);
+    new_ports[key] = port;
+    addrs_[key] = {l.host, l.port};
+  }
+  if (!skipped.empty()) {  // the table the workers get leaves those listeners out
+    auto kept = std::make_shared<RouteTable>(*table);
+    std::erase_if(kept->listeners,
+                  [&](const Listener& l) { return skipped.count(ListenerKey(l)) > 0; });
+    table = kept;
+  }
+
   // Compile: metric handles and resolved backend addresses (may block on DNS: control thread).
   auto compiled = std::make_shared<CompiledTable>();
   compiled->table = table;
@@ -102,7 +192,12 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
         CompiledTable::Set cs;
         cs.metrics = SetMetrics::Create(registry_, r.service, s.name);
         for (const Backend& b : s.backends) {
-          ASSIGN_OR_RETURN(sockaddr_in addr, Resolve(b.host, b.port));
+          Result<sockaddr_in> resolved = Resolve(b.host, b.port);
+          if (!resolved.ok()) {
+            undo();
+            return resolved.status();
+          }
+          const sockaddr_in& addr = *resolved;
           char ip[INET_ADDRSTRLEN];
           inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
           cs.backend_keys.push_back(std::string(ip) + ":" + std::to_string(b.port));
@@ -113,59 +208,6 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
       lc.routes.push_back(std::move(rc));
     }
     compiled->listeners.push_back(std::move(lc));
-  }
-
-  // Open the sockets of new listeners, one per worker (SO_REUSEPORT). All or nothing.
-  std::vector<std::vector<std::pair<std::string, int>>> per_worker(workers_.size());
-  std::map<std::string, int> new_ports;
-  std::vector<std::pair<std::string, int>> acquired;  // released again if Apply fails
-  auto undo = [&] {
-    for (auto& v : per_worker)
-      for (auto& [k, fd] : v) close(fd);
-    if (options_.listeners) {
-      for (auto& [host, port] : acquired) options_.listeners->Release(host, port);
-    }
-  };
-  std::set<std::string> keys;
-  for (const Listener& l : table->listeners) {
-    std::string key = ListenerKey(l);
-    keys.insert(key);
-    if (bound_ports_.count(key)) continue;
-    int port = l.port;
-    if (options_.listeners) {
-      auto fds = options_.listeners->Acquire(l.host, l.port, static_cast<int>(workers_.size()),
-                                             &port);
-      if (!fds.ok() || fds->size() != workers_.size()) {
-        undo();
-        if (fds.ok()) return Internal("listener " + key + ": wrong number of sockets");
-        return fds.status().WithContext("listener " + key);
-      }
-      acquired.emplace_back(l.host, l.port);
-      for (size_t w = 0; w < workers_.size(); ++w) {
-        per_worker[w].emplace_back(key, (*fds)[w].Release());
-      }
-      new_ports[key] = port;
-      addrs_[key] = {l.host, l.port};
-      continue;
-    }
-    for (size_t w = 0; w < workers_.size(); ++w) {
-      auto fd = net::ListenTcp(l.host, port, 1024, /*reuseport=*/true);
-      if (!fd.ok()) {
-        undo();
-        return fd.status().WithContext("listener " + key);
-      }
-      if (port == 0) {
-        auto bound = net::LocalPort(fd->get());
-        if (!bound.ok()) {
-          undo();
-          return bound.status();
-        }
-        port = *bound;
-      }
-      per_worker[w].emplace_back(key, fd->Release());
-    }
-    new_ports[key] = port;
-    addrs_[key] = {l.host, l.port};
   }
 
   table_.store(table);

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,7 @@ class Proxy {
   std::map<std::string, int> bound_ports_;  // listener key → bound port (control thread)
   // listener key → host and port as the table gave them (for ListenerSource::Release)
   std::map<std::string, std::pair<std::string, int>> addrs_;
+  std::set<std::string> skipped_warned_;  // best-effort listeners left out (logged once)
   bool stopped_ = false;
 };
 

@@ -51,6 +51,10 @@ struct Listener {
   int port = 0;
   ListenerMode mode = ListenerMode::kHttp;
   std::vector<Route> routes;  // kTcp: exactly one
+  // A socket that cannot be opened leaves this listener out (logged once) instead of failing
+  // the whole table; the next Apply() tries again. For services' own addresses, which an
+  // application binding 0.0.0.0 on the same port may hold.
+  bool best_effort = false;
 };
 
 struct RouteTable {

@@ -273,6 +273,56 @@ TEST_F(TcpProxyTest, ManyConnectionsAtOnce) {
   EXPECT_LT(on_a, 64);
 }
 
+TEST_F(TcpProxyTest, ABestEffortListenerThatCannotBindIsLeftOut) {
+  EchoServer a("a");
+  StartProxy();
+  // Someone holds the port without SO_REUSEPORT: the proxy cannot share it.
+  int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(holder, 8), 0);
+  socklen_t len = sizeof addr;
+  getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int taken = ntohs(addr.sin_port);
+  auto table = [&](bool best_effort) {
+    auto t = std::make_shared<RouteTable>();
+    for (int port : {0, taken}) {
+      Listener l;
+      l.host = "127.0.0.1";
+      l.port = port;
+      l.mode = ListenerMode::kTcp;
+      l.best_effort = port == taken ? best_effort : false;
+      Route r;
+      r.service = "db";
+      r.sets = {Set("r1", 100, {a.port()})};
+      l.routes.push_back(r);
+      t->listeners.push_back(l);
+    }
+    return t;
+  };
+  EXPECT_FALSE(proxy_->Apply(table(false)).ok());  // all or nothing
+  Status st = proxy_->Apply(table(true));
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_FALSE(proxy_->BoundPort("127.0.0.1", taken).ok());
+  EXPECT_EQ(proxy_->table()->listeners.size(), 1u);
+  auto bound = proxy_->BoundPort("127.0.0.1", 0);
+  ASSERT_TRUE(bound.ok());
+  int fd = ConnectTo(*bound);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(Who(fd), "a");
+  close(fd);
+  // Once the port is free, the next table gets it.
+  close(holder);
+  ASSERT_TRUE(proxy_->Apply(table(true)).ok());
+  EXPECT_TRUE(proxy_->BoundPort("127.0.0.1", taken).ok());
+  fd = ConnectTo(taken);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(Who(fd), "a");
+  close(fd);
+}
+
 TEST(TcpRouteTableTest, ATcpListenerHasOneRoute) {
   RouteTable t;
   Listener l;

@@ -118,7 +118,9 @@ std::string ContainerEngine::ContainerName(const std::string& project, const std
 ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
                                           const config::Service& service, int index,
                                           const std::map<std::string, std::string>& env,
-                                          const std::string& set) const {
+                                          const std::string& set,
+                                          const std::vector<std::pair<std::string, std::string>>&
+                                              hosts) const {
   ProcessSpec spec;
   spec.env = CurrentEnvironment();
   const std::string name = ContainerName(project, service.name, index, set);
@@ -137,6 +139,7 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
     a.insert(a.end(),
              {"--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"});
   }
+  for (const auto& [host, addr] : hosts) a.insert(a.end(), {"--add-host", host + ":" + addr});
   if (!service.user.empty()) a.insert(a.end(), {"--user", service.user});
   for (const auto& [k, v] : service.labels) a.insert(a.end(), {"--label", k + "=" + v});
   a.insert(a.end(), {"--label", "slipway.project=" + project});

@@ -6,7 +6,9 @@
 //   <bin> [global flags] run --rm --init --name slipway-<project>-<service>[-<set>]-<index>
 //         --network=host
 //         [--replace --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
-//         [--user U] [--label k=v ...] -e K=V ... [--entrypoint E] <image> [args...]
+//         [--add-host NAME:ADDR ...] [--user U] [--label k=v ...] -e K=V ...
+//         [--entrypoint E] <image> [args...]
+// (--add-host: the project's service names, config/service_addresses.h)
 // (the recipe flags podman needs on these machines). --init puts a tiny init (catatonit/tini)
 // at PID 1: a plain server as PID 1 ignores SIGTERM, so the client's forwarded stop signal
 // would do nothing, and the SIGKILL after the grace period kills only the client and leaves the
@@ -75,10 +77,12 @@ class ContainerEngine {
                                    int index, const std::string& set = "");
 
   // `env` is the service environment plus PORT etc.; it goes to the container with -e. The
-  // spec's own env is the daemon's (the CLI needs PATH, HOME, XDG_*).
+  // spec's own env is the daemon's (the CLI needs PATH, HOME, XDG_*). `hosts` are (name,
+  // address) pairs, each passed as --add-host (runtime/sandbox.h HostEntries()).
   ProcessSpec BuildRunSpec(const std::string& project, const config::Service& service, int index,
                            const std::map<std::string, std::string>& env,
-                           const std::string& set = "") const;
+                           const std::string& set = "",
+                           const std::vector<std::pair<std::string, std::string>>& hosts = {}) const;
   // `<bin> [global flags] exec <name>`: append a command to run it inside the container.
   std::vector<std::string> ExecArgv(const std::string& container_name) const;
   // `<bin> rm -f -i <name>` style removal of a leftover container (missing is fine).

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "runtime/sandbox.h"
+
 extern char** environ;
 
 namespace slipway::runtime {
@@ -184,6 +186,7 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string cwd = spec.cwd.string();
+  std::string hosts_file = spec.hosts_file.string();
 
   int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, exec_pipe[2] = {-1, -1};
   auto close_all = [&] {
@@ -223,6 +226,7 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
       (void)n;
       _exit(127);
     };
+    if (!hosts_file.empty()) EnterPrivateHosts(hosts_file.c_str());  // names, before setuid
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) fail(kStageChdir);
     if (creds) {
       if (setgroups(creds->groups.size(), creds->groups.data()) != 0) fail(kStageGroups);

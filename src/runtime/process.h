@@ -63,6 +63,8 @@ struct ProcessSpec {
   std::map<std::string, std::string> env;  // the complete environment of the child
   std::filesystem::path cwd;               // empty: the daemon's cwd
   std::string user;                        // optional: name or uid[:gid]; switched before exec
+  // optional: bind-mounted over /etc/hosts in a private mount namespace (runtime/sandbox.h)
+  std::filesystem::path hosts_file;
 };
 
 // A waitpid() status as an ExitStatus.

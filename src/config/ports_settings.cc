@@ -1,0 +1,59 @@
+#include "config/ports_settings.h"
+
+#include <algorithm>
+
+#include "config/node.h"
+#include "config/project.h"
+#include "config/values.h"
+
+namespace slipway::config {
+
+std::string_view PortProtocolName(PortProtocol p) {
+  return p == PortProtocol::kHttp ? "http" : "tcp";
+}
+
+Status ParsePortsSettings(const Node& n, const std::string& path, const std::vector<int>& declared,
+                          std::map<int, PortProtocol>* out) {
+  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping of target ports to http or tcp, e.g. {5432: tcp}"));
+  for (const Node& f : n.children) {
+    const std::string fpath = JoinPath(path, f.key);
+    std::optional<long long> port = ParseInteger(f.key);
+    if (!port || *port < 1 || *port > 65535) {
+      return NodeError(f, fpath, Quote(f.key) + " is not a port number",
+                       "a target port from 1 to 65535");
+    }
+    if (std::find(declared.begin(), declared.end(), static_cast<int>(*port)) == declared.end()) {
+      return NodeError(f, fpath, "port " + f.key + " is not a port of the service",
+                       "a target port listed in ports or expose");
+    }
+    Result<std::string> p = ReadEnum(f, fpath, {"http", "tcp"});
+    if (!p.ok()) return p.status();
+    (*out)[static_cast<int>(*port)] = *p == "http" ? PortProtocol::kHttp : PortProtocol::kTcp;
+  }
+  return Status::OK();
+}
+
+std::vector<int> TargetPorts(const Service& service) {
+  std::vector<int> out = service.expose;
+  for (const PortMapping& p : service.ports) out.push_back(p.target);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+PortProtocol ProtocolOf(const Project& project, const Service& service, int target) {
+  if (auto it = service.port_protocols.find(target); it != service.port_protocols.end()) {
+    return it->second;
+  }
+  for (const PortMapping& p : service.ports) {
+    if (p.target != target || p.app_protocol.empty()) continue;
+    return p.app_protocol == "http" ? PortProtocol::kHttp : PortProtocol::kTcp;
+  }
+  if (service.healthcheck.kind == Healthcheck::Kind::kHttp) return PortProtocol::kHttp;
+  for (const RouteSettings& r : project.routes) {
+    if (r.service == service.name) return PortProtocol::kHttp;
+  }
+  return PortProtocol::kTcp;
+}
+
+}  // namespace slipway::config
