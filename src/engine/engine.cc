@@ -1290,6 +1290,13 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
   for (const auto& [pid, t] : leftovers) procs.push_back({pid, t});
   report.stopped = static_cast<int>(procs.size());
   if (report.adopted > 0) NotifyTopology();
+  // When every service has something taken over, the proxy need not wait for leftovers to
+  // stop (up to 10 s): the answer goes now, the restarts follow once they are gone.
+  if (restart_services.empty()) {
+    report.restarted = static_cast<int>(to_start.size());
+    done(Status::OK(), report);
+    done = nullptr;
+  }
 
   std::weak_ptr<bool> alive = alive_;
   runtime::StopLeftovers(
@@ -1320,11 +1327,11 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
             continue;
           }
           ir->instance->set_restarts(restarts + 1);
-          ++report.restarted;
+          if (done) ++report.restarted;
         }
         if (restart_services.empty()) {
           NotifyTopology();
-          done(Status::OK(), report);
+          if (done) done(Status::OK(), report);
           return;
         }
         UpOptions opts;

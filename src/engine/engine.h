@@ -146,7 +146,8 @@ class Engine {
   // Processes of services no longer in the project, or that cannot be adopted, are stopped
   // (SIGTERM, SIGKILL after 10 s); services that had nothing left start again. No release
   // is recorded for what is adopted. `done` runs once the adopted services are in place and
-  // the services restarted from nothing are ready (60 s at most).
+  // the services restarted from nothing are ready (60 s at most); when every service had
+  // something to take over, at once (restarts follow once the stopped processes are gone).
   void Recover(std::function<void(Status, RecoverReport)> done);
   void SetReleaseRecorder(ReleaseRecorder fn) { record_release_ = std::move(fn); }
 
