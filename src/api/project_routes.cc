@@ -4,6 +4,7 @@
 #include "api/routes.h"
 #include "config/secrets_of.h"
 #include "engine/engine.h"
+#include "runtime/container_assets.h"
 #include "runtime/log_store.h"
 #include "store/store.h"
 
@@ -52,6 +53,19 @@ struct EmptyBody {
     ASSIGN_OR_RETURN(json body, ParseJsonObject(call.request.body));
     RETURN_IF_ERROR(BodyFields(body).Finish());
     return EmptyBody{};
+  }
+};
+
+// `down`: {"volumes": true} also removes the project's named volumes (`down -v`).
+struct DownRequest {
+  bool volumes = false;
+
+  static Result<DownRequest> Parse(const RouteCall& call) {
+    ASSIGN_OR_RETURN(json body, ParseJsonObject(call.request.body));
+    BodyFields f(body);
+    DownRequest r{f.Bool("volumes", false)};
+    RETURN_IF_ERROR(f.Finish());
+    return r;
   }
 };
 
@@ -191,14 +205,29 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                            d.engine->Restart(std::move(req.services),
                                              [reply](Status st) { reply.Done(st); });
                          });
-  r.Add<EmptyBody>({Method::kPost, "/api/v1/down", Access::kAdmin, kSmallBody},
-                   [d](EmptyBody, Reply reply) {
-                     auto shutdown = d.shutdown;
-                     d.engine->Stop({}, [reply, shutdown] {
-                       reply.Ok();
-                       if (shutdown) shutdown();
+  r.Add<DownRequest>({Method::kPost, "/api/v1/down", Access::kAdmin, kSmallBody},
+                     [d](DownRequest req, Reply reply) {
+                       auto shutdown = d.shutdown;
+                       engine::Engine* engine = d.engine;
+                       d.engine->Stop({}, [reply, shutdown, engine, req] {
+                         // Every container has stopped: its volumes can go (blocking, once,
+                         // on the way out).
+                         std::vector<std::string> removed;
+                         Status st = Status::OK();
+                         if (req.volumes) {
+                           auto ce = runtime::ContainerEngine::Detect();
+                           st = ce.ok() ? runtime::RemoveProjectVolumes(*ce, engine->project(),
+                                                                         &removed)
+                                        : ce.status();
+                         }
+                         if (st.ok()) {
+                           reply.Json(200, {{"ok", true}, {"removed_volumes", removed}});
+                         } else {
+                           reply.Error(st);
+                         }
+                         if (shutdown) shutdown();
+                       });
                      });
-                   });
   r.Add<LogsQuery>({Method::kGet, "/api/v1/logs", Access::kRead}, [d](LogsQuery q, Reply reply) {
     StreamLogs(d, std::move(q), std::move(reply));
   });

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "cli/alerts_cmd.h"
 #include "cli/backup_cmd.h"
+#include "cli/container_cmd.h"
 #include "cli/context.h"
 #include "cli/deploy_cmd.h"
 #include "cli/export_cmd.h"
@@ -42,6 +43,7 @@ int Main(int argc, char** argv) {
   int rc = 0;
   AddProjectCommands(app, ctx, &rc);
   AddDeployCommands(app, ctx, &rc);
+  AddContainerCommands(app, ctx, &rc);
   AddExportCommands(app, ctx, &rc);
   AddMigrateCommands(app, ctx, &rc);
   AddBackupCommands(app, ctx, &rc);

@@ -16,10 +16,12 @@
 #include <thread>
 
 #include "api/routes.h"
+#include "cli/container_cmd.h"
 #include "cli/output.h"
 #include "config/duration.h"
 #include "config/render.h"
 #include "config/secrets_of.h"
+#include "runtime/container_assets.h"
 #include "runtime/log_store.h"
 #include "store/store.h"
 
@@ -164,6 +166,7 @@ pid_t ReadPid(const daemon::StatePaths& paths) {
 struct UpArgs {
   bool detach = false;
   bool wait = false;
+  bool build = false;  // --build: rebuild the images of services with a build: first
   int wait_timeout_s = 300;
   std::vector<std::string> services;
 };
@@ -173,6 +176,10 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   if (!project.ok()) return CliContext::Fail(project.status());
   const config::Project& p = **project;
   PrintWarnings(p);
+  // Images first (container_cmd.h): a build that fails leaves nothing started.
+  if (Status st = BuildImages(ctx, p, a.services, a.build); !st.ok()) {
+    return CliContext::Fail(st, "up");
+  }
   if (Status st = ctx.EnsureDaemon(); !st.ok()) return CliContext::Fail(st, "up");
 
   json body = {{"load", api::LoadOptionsToJson(ctx.LoadOptions())},
@@ -232,17 +239,37 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   return 0;
 }
 
-int RunDown(CliContext& ctx) {
+// `down -v` with no daemon: the named volumes go all the same (as compose's).
+int RemoveVolumesNow(CliContext& ctx) {
+  auto project = ctx.Project();
+  if (!project.ok()) return CliContext::Fail(project.status());
+  bool any = false;
+  for (const auto& [n, v] : (*project)->volumes) any = any || !v.external;
+  if (!any) return 0;
+  auto engine = runtime::ContainerEngine::Detect();
+  if (!engine.ok()) return CliContext::Fail(engine.status(), "down");
+  std::vector<std::string> removed;
+  Status st = runtime::RemoveProjectVolumes(*engine, **project, &removed);
+  for (const std::string& v : removed) std::printf("slipway: removed volume %s\n", v.c_str());
+  return st.ok() ? 0 : CliContext::Fail(st, "down");
+}
+
+int RunDown(CliContext& ctx, bool volumes) {
   auto paths = ctx.Paths();
   if (!paths.ok()) return CliContext::Fail(paths.status());
   if (!ctx.DaemonRunning()) {
     std::fprintf(stderr, "slipway: nothing is running\n");
-    return 0;
+    return volumes ? RemoveVolumesNow(ctx) : 0;
   }
   pid_t pid = ReadPid(*paths);
-  auto r = ctx.Call("POST", "/api/v1/down", json::object());
+  auto r = ctx.Call("POST", "/api/v1/down", volumes ? json{{"volumes", true}} : json::object());
   if (!r.ok()) return CliContext::Fail(r.status(), "down");
   WaitForDaemonExit(*paths, pid);
+  if (r->is_object()) {
+    for (const auto& v : r->value("removed_volumes", json::array())) {
+      std::printf("slipway: removed volume %s\n", v.get<std::string>().c_str());
+    }
+  }
   std::printf("slipway: stopped\n");
   return 0;
 }
@@ -396,12 +423,16 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto* cup = app.add_subcommand("up", "Start the project's services in dependency order");
   cup->add_flag("-d,--detach", up->detach, "Return once started; services keep running");
   cup->add_flag("--wait", up->wait, "Wait until services are running and healthy");
+  cup->add_flag("--build", up->build, "Build the images of services with a build: first");
   cup->add_option("--wait-timeout", up->wait_timeout_s, "Seconds to wait (default 300)");
   cup->add_option("services", up->services, "Services to start (default: all)");
   cup->callback([&ctx, up, rc] { *rc = RunUp(ctx, *up); });
 
   auto* cdown = app.add_subcommand("down", "Stop every service and the daemon");
-  cdown->callback([&ctx, rc] { *rc = RunDown(ctx); });
+  auto down_volumes = std::make_shared<bool>(false);
+  cdown->add_flag("-v,--volumes", *down_volumes,
+                  "Also remove the project's named volumes (not external ones)");
+  cdown->callback([&ctx, down_volumes, rc] { *rc = RunDown(ctx, *down_volumes); });
 
   auto format = std::make_shared<std::string>("table");
   auto* cps = app.add_subcommand("ps", "List service instances");

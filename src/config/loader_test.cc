@@ -472,7 +472,6 @@ x-anything: {a: 1}
   ASSERT_TRUE(p.ok()) << ErrorOf(p);
   EXPECT_EQ(p->warnings,
             (std::vector<std::string>{"version: ignored by slipway", "networks: ignored by slipway",
-                                      "volumes: ignored by slipway",
                                       "services.api.networks: ignored by slipway",
                                       "services.api.cap_add: ignored by slipway",
                                       "services.api.deploy.resources: ignored by slipway"}));

@@ -85,18 +85,68 @@ struct UpdateConfig {
 
 struct BuildSpec {
   std::filesystem::path context;  // absolute
-  std::string dockerfile;
+  std::string dockerfile;         // relative to the context ("" = the engine's Dockerfile)
+  std::map<std::string, std::string> args;  // build.args (--build-arg)
+  std::string target;                       // build.target: the stage to build
 };
+
+// Where a service runs: x-slipway.runtime (service, else project), else kAuto (see
+// Service::RunsInContainer).
+enum class RuntimeChoice { kAuto, kHost, kContainer };
 
 struct SecretRef {
-  std::string source;  // top-level secrets key
-  std::string target;  // file name under /run/secrets (compose) or SLIPWAY_SECRETS_DIR
+  std::string source;  // top-level secrets (or configs) key
+  std::string target;  // file name under /run/secrets (compose) or SLIPWAY_SECRETS_DIR; for
+                       // configs, "/<source>" unless given
 };
 
+// A top-level `secrets:` or `configs:` entry. Exactly one source is set.
 struct Secret {
   std::string name;
   std::filesystem::path file;  // absolute
   std::string environment;     // secret from an environment variable, when set
+  std::optional<std::string> environment_value;  // that variable's value at load, if set
+  std::optional<std::string> content;            // configs only: the inline text
+  bool external = false;       // held by the container engine (`podman secret create`)
+  std::string external_name;   // the engine's name of an external one (`name:`, else the key)
+  SourceLoc loc;               // where the entry starts
+  SourceLoc file_loc;          // where `file:` is written, for "not found"
+};
+
+// A top-level `volumes:` entry (a named volume of the container engine).
+struct NamedVolume {
+  std::string name;         // the key
+  std::string engine_name;  // `name:`, else "<project>_<key>" as compose names them
+  bool external = false;    // created outside slipway: never created nor removed by it
+  std::map<std::string, std::string> labels;
+  SourceLoc loc;
+};
+
+// One mount of a container service: compose `volumes` (short or long syntax), and the
+// service's secrets and configs as read-only binds. Resolved at load: sources are absolute
+// paths or engine volume names.
+struct Mount {
+  enum class Type { kBind, kVolume, kTmpfs };
+  Type type = Type::kBind;
+  std::string source;  // kBind: absolute host path; kVolume: the engine's volume name
+  std::string target;  // absolute path in the container
+  bool read_only = false;
+  bool create_host_path = false;  // kBind: a missing source folder is created (short syntax)
+  long long tmpfs_size = 0;       // kTmpfs: bytes, 0 = the engine's default
+  std::string volume;             // kVolume: the top-level key ("" for an anonymous volume)
+  // Secrets and configs: the top-level entry ("secrets.db_password"), which must exist as a
+  // file at up; "" for compose volumes.
+  std::string secret;
+  std::string key_path;  // "services.db.volumes[0]", for messages
+  SourceLoc loc;
+};
+
+// A secret the container engine holds (`external: true`), passed with --secret.
+struct EngineSecret {
+  std::string name;    // the engine's secret name
+  std::string target;  // as SecretRef::target
+  std::string ref;     // "secrets.<key>", for messages
+  SourceLoc loc;
 };
 
 struct Service {
@@ -134,13 +184,24 @@ struct Service {
   std::optional<BuildSpec> build;
   std::map<std::string, std::string> labels;
   std::vector<SecretRef> secrets;
+  std::vector<SecretRef> configs;                  // compose `configs` of this service
+  // Compose `volumes`, then secrets and configs that are files (read-only binds); filled by
+  // the loader (config/volumes_settings.h), used when the service runs in a container.
+  std::vector<Mount> mounts;
+  std::vector<EngineSecret> engine_secrets;        // external secrets (podman --secret)
+  RuntimeChoice runtime = RuntimeChoice::kAuto;    // x-slipway.runtime (or the project's)
   std::vector<std::string> profiles;
   DeploySettings deploy;  // x-slipway.deploy
   SourceLoc loc;  // where the service's mapping starts
 
-  // True when the service runs through a container engine: it has an image and
-  // neither a build context nor an x-slipway.command to run on the host.
+  // True when the service runs through a container engine. x-slipway.runtime decides when
+  // set; else (kAuto) a service runs in a container when it has an image or a build and
+  // nothing to run on the host: no x-slipway.command, and no command or entrypoint beside a
+  // build (a build with a command runs that command on the host from the build context).
   bool RunsInContainer() const;
+  // The image a container service runs: `image`, else "<project>-<service>" for a build (as
+  // compose names built images).
+  std::string ImageName(const std::string& project) const;
 };
 
 struct Project {
@@ -149,6 +210,9 @@ struct Project {
   std::vector<std::filesystem::path> files;  // compose files, in merge order
   std::map<std::string, Service> services;   // only the services active under the profiles
   std::map<std::string, Secret> secrets;
+  std::map<std::string, Secret> configs;          // top-level `configs`
+  std::map<std::string, NamedVolume> volumes;     // top-level `volumes`
+  RuntimeChoice runtime = RuntimeChoice::kAuto;   // x-slipway.runtime: the services' default
   std::vector<std::string> warnings;    // e.g. "services.api.networks: ignored by slipway"
   ApiSettings api;                      // x-slipway.api (config/api_settings.h)
   std::map<std::string, DatabaseSettings> databases;  // x-slipway.databases

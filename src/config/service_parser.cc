@@ -7,6 +7,7 @@
 #include "config/duration.h"
 #include "config/service_addresses.h"
 #include "config/values.h"
+#include "config/volumes_settings.h"
 
 namespace slipway::config {
 namespace {
@@ -43,6 +44,7 @@ Status CheckPortNumber(const Node& v, const std::string& path, const std::string
   return Status::OK();
 }
 
+// Slipway proxies TCP only: a UDP port would be accepted and nothing would listen.
 // "9100" or "9100-9101" (compose port ranges, inclusive).
 Status CheckPortRange(const Node& v, const std::string& path, const std::string& text,
                       int* first, int* last) {
@@ -87,12 +89,11 @@ Status CheckHostName(const Node& v, const std::string& path, const std::string& 
                    "letters, digits, '-', '.', '_', not starting with '-' or '.'");
 }
 
-
 }  // namespace
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
   static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck", "image",
-                                                 "ports"};
+                                                 "ports", "runtime"};
   return kKeys;
 }
 
@@ -102,37 +103,9 @@ void ServiceParser::Ignored(const std::string& path) {
 }
 
 Result<std::map<std::string, Secret>> ServiceParser::ParseSecrets(const Node& secrets) {
-  std::map<std::string, Secret> out;
-  RETURN_IF_ERROR(ExpectMap(secrets, "secrets", "a mapping of secret names to {file: path}"));
-  for (const Node& s : secrets.children) {
-    const std::string path = JoinPath("secrets", s.key);
-    RETURN_IF_ERROR(ExpectMap(s, path, "a mapping with file or environment"));
-    Secret secret;
-    secret.name = s.key;
-    for (const Node& f : s.children) {
-      const std::string fpath = JoinPath(path, f.key);
-      if (f.key == "file") {
-        ASSIGN_OR_RETURN(std::string file, ReadString(f, fpath));
-        secret.file = file;
-      } else if (f.key == "environment") {
-        ASSIGN_OR_RETURN(secret.environment, ReadString(f, fpath));
-      } else if (f.key == "external") {
-        ASSIGN_OR_RETURN(bool external, ReadBool(f, fpath));
-        if (external) {
-          return NodeError(f, fpath, "external secrets are not supported by slipway",
-                           "file: or environment:");
-        }
-      } else if (!IsExtension(f.key)) {
-        Ignored(fpath);
-      }
-    }
-    if (secret.file.empty() && secret.environment.empty()) {
-      return NodeError(s, path, "has neither file nor environment",
-                       "file: ./path or environment: VAR");
-    }
-    out[s.key] = std::move(secret);
-  }
-  return out;
+  // config/volumes_settings.h: file, environment or external.
+  return ParseSecretSources(secrets, /*configs=*/false, ctx_.environment,
+                            [this](const std::string& p) { Ignored(p); });
 }
 
 Result<Service> ServiceParser::Parse(const std::string& name, const Node& node,
@@ -158,6 +131,7 @@ Result<Service> ServiceParser::Parse(const std::string& name, const Node& node,
   if (const Node* x = node.Find("x-slipway")) {
     RETURN_IF_ERROR(ParseSlipway(*x, JoinPath(path, "x-slipway"), &s, node.Find("healthcheck")));
   }
+  RETURN_IF_ERROR(ParseContainerKeys(node, path, &s));
   if (s.working_dir.empty()) {
     if (s.build && !s.build->context.empty() && s.build->context.is_absolute()) {
       s.working_dir = s.build->context;
@@ -241,6 +215,29 @@ Status ServiceParser::ParseKey(const Node& v, const std::string& path, const std
         b.context = ctx;
       } else if (f.key == "dockerfile") {
         ASSIGN_OR_RETURN(b.dockerfile, ReadString(f, fpath));
+      } else if (f.key == "target") {
+        ASSIGN_OR_RETURN(b.target, ReadString(f, fpath));
+      } else if (f.key == "args") {
+        // A mapping, or a KEY=VALUE list (a KEY alone takes the value from the environment).
+        if (f.IsMap()) {
+          for (const Node& a : f.children) {
+            if (a.IsNull()) {
+              if (auto val = ctx_.environment(a.key)) b.args[a.key] = *val;
+              continue;
+            }
+            ASSIGN_OR_RETURN(b.args[a.key], ReadString(a, JoinPath(fpath, a.key)));
+          }
+        } else {
+          ASSIGN_OR_RETURN(std::vector<std::string> list, ReadStringList(f, fpath));
+          for (const std::string& a : list) {
+            size_t eq = a.find('=');
+            if (eq == std::string::npos) {
+              if (auto val = ctx_.environment(a)) b.args[a] = *val;
+            } else {
+              b.args[a.substr(0, eq)] = a.substr(eq + 1);
+            }
+          }
+        }
       } else if (!IsExtension(f.key)) {
         Ignored(fpath);
       }
@@ -264,6 +261,8 @@ Status ServiceParser::ParseKey(const Node& v, const std::string& path, const std
                          "letters, digits, '_', '.', '-', starting with a letter or digit");
       }
     }
+  } else if (key == "volumes" || key == "tmpfs" || key == "configs") {
+    // Handled after the loop (ParseContainerKeys): they read the top-level declarations.
   } else if (key == "env_file" || key == "environment" || key == "secrets" || key == "x-slipway" ||
              key == "extends") {
     // Handled after the loop, in their required order (extends is resolved).
@@ -697,8 +696,10 @@ Status ServiceParser::ParseEnvironment(const Node& v, const std::string& path, S
 }
 
 Status ServiceParser::ParseSecretRefs(const Node& v, const std::string& path, Service* s,
-                                      const std::map<std::string, Secret>& secrets) {
-  if (!v.IsSeq()) return NodeError(v, path, "is " + v.Describe(), "a list of secret names");
+                                      const std::map<std::string, Secret>& secrets,
+                                      bool configs) {
+  const std::string kind = configs ? "config" : "secret";
+  if (!v.IsSeq()) return NodeError(v, path, "is " + v.Describe(), "a list of " + kind + " names");
   for (size_t i = 0; i < v.children.size(); ++i) {
     const Node& item = v.children[i];
     const std::string ipath = IndexPath(path, i);
@@ -716,19 +717,76 @@ Status ServiceParser::ParseSecretRefs(const Node& v, const std::string& path, Se
           Ignored(fpath);
         }
       }
-      if (ref.source.empty()) return NodeError(item, ipath, "has no source", "source: <secret>");
+      if (ref.source.empty()) {
+        return NodeError(item, ipath, "has no source", "source: <" + kind + ">");
+      }
     } else {
-      return NodeError(item, ipath, "is " + item.Describe(), "a secret name or {source, target}");
+      return NodeError(item, ipath, "is " + item.Describe(),
+                       "a " + kind + " name or {source, target}");
     }
     if (!secrets.count(ref.source)) {
       std::vector<std::string> names;
       for (const auto& [n, _] : secrets) names.push_back(n);
-      return NodeError(item, ipath, "secret " + Quote(ref.source) + " is not declared",
-                       names.empty() ? "a top-level secrets: entry"
-                                     : "one of the top-level secrets: " + Joined(names));
+      return NodeError(item, ipath, kind + " " + Quote(ref.source) + " is not declared",
+                       names.empty() ? "a top-level " + kind + "s: entry"
+                                     : "one of the top-level " + kind + "s: " + Joined(names));
     }
     if (ref.target.empty()) ref.target = ref.source;
-    s->secrets.push_back(std::move(ref));
+    if (ref.target.find(',') != std::string::npos) {
+      return NodeError(item, ipath, "target " + Quote(ref.target) + " has a comma",
+                       "a file name or path without ','");
+    }
+    (configs ? s->configs : s->secrets).push_back(std::move(ref));
+  }
+  return Status::OK();
+}
+
+Status ServiceParser::ParseContainerKeys(const Node& node, const std::string& path, Service* s) {
+  static const std::map<std::string, NamedVolume> kNoVolumes;
+  static const std::map<std::string, Secret> kNoSecrets;
+  const Project* p = ctx_.project;
+  const auto ignored = [this](const std::string& q) { Ignored(q); };
+  if (const Node* v = node.Find("volumes")) {
+    RETURN_IF_ERROR(ParseServiceVolumes(*v, JoinPath(path, "volumes"), ctx_.project_dir,
+                                        p ? p->volumes : kNoVolumes, ctx_.environment, ignored,
+                                        &s->mounts));
+  }
+  if (const Node* t = node.Find("tmpfs")) {
+    RETURN_IF_ERROR(ParseServiceTmpfs(*t, JoinPath(path, "tmpfs"), &s->mounts));
+  }
+  if (const Node* c = node.Find("configs"); c && !c->IsNull()) {
+    RETURN_IF_ERROR(ParseSecretRefs(*c, JoinPath(path, "configs"), s, p ? p->configs : kNoSecrets,
+                                    /*configs=*/true));
+  }
+  AddSecretMounts(s->secrets, p ? p->secrets : kNoSecrets, false, ctx_.project_dir, s);
+  AddSecretMounts(s->configs, p ? p->configs : kNoSecrets, true, ctx_.project_dir, s);
+  for (size_t i = 0; i < s->mounts.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (s->mounts[i].target == s->mounts[j].target) {
+        return ErrorAt(s->mounts[i].loc, s->mounts[i].key_path,
+                       "container path " + Quote(s->mounts[i].target) + " is also mounted by " +
+                           s->mounts[j].key_path,
+                       "one mount per container path (secrets.target, configs.target)");
+      }
+    }
+  }
+  // The project's x-slipway.runtime chooses for services that can run either way.
+  const bool can_host = s->host_command || s->command || s->entrypoint;
+  const bool can_container = !s->image.empty() || s->build;
+  if (s->runtime == RuntimeChoice::kAuto && p != nullptr && can_host && can_container) {
+    s->runtime = p->runtime;
+  }
+  const Node* x = node.Find("x-slipway");
+  const Node* rt = x && x->IsMap() ? x->Find("runtime") : nullptr;
+  const std::string rpath = rt ? JoinPath(path, "x-slipway.runtime") : "x-slipway.runtime";
+  const SourceLoc& rloc = rt ? rt->ErrorLoc() : s->loc;
+  if (s->runtime == RuntimeChoice::kContainer && s->image.empty() && !s->build) {
+    return ErrorAt(rloc, rpath, "service " + s->name + " runs in a container but has no image or build",
+                   "image: or build:, or runtime: host");
+  }
+  if (s->runtime == RuntimeChoice::kHost && !can_host) {
+    return ErrorAt(rloc, rpath, "service " + s->name + " runs on the host but has nothing to run there",
+                   "x-slipway.command, command or entrypoint, or runtime: container");
   }
   return Status::OK();
 }
@@ -740,6 +798,8 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
     const std::string fpath = JoinPath(path, f.key);
     if (f.key == "command") {
       ASSIGN_OR_RETURN(s->host_command, ReadCommand(f, fpath));
+    } else if (f.key == "runtime") {
+      ASSIGN_OR_RETURN(s->runtime, ReadRuntimeChoice(f, fpath));
     } else if (f.key == "image") {
       ASSIGN_OR_RETURN(s->export_image, ReadString(f, fpath));
       if (s->export_image.empty()) {

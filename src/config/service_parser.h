@@ -31,6 +31,9 @@ struct ParseContext {
   std::function<std::string(const std::filesystem::path&)> display;
   std::vector<std::string>* warnings = nullptr;
   std::set<std::string>* warned = nullptr;  // paths already warned about
+  // The project being built: its name, top-level volumes and configs and x-slipway.runtime
+  // are read while services are parsed (they are parsed first).
+  const Project* project = nullptr;
 };
 
 // Keys accepted under a service's `x-slipway`.
@@ -67,8 +70,12 @@ class ServiceParser {
   Status ParseUpdateConfig(const Node& v, const std::string& path, bool rollback, UpdateConfig* u);
   Status ParseEnvFiles(const Node& v, const std::string& path, Service* s);
   Status ParseEnvironment(const Node& v, const std::string& path, Service* s);
+  // A service's `secrets` (configs = false) or `configs`, appended to s->secrets/configs.
   Status ParseSecretRefs(const Node& v, const std::string& path, Service* s,
-                         const std::map<std::string, Secret>& secrets);
+                         const std::map<std::string, Secret>& secrets, bool configs = false);
+  // volumes, tmpfs, configs and the mounts of secrets (config/volumes_settings.h), and the
+  // runtime choice; after secrets and x-slipway.
+  Status ParseContainerKeys(const Node& node, const std::string& path, Service* s);
   Status ParseSlipway(const Node& v, const std::string& path, Service* s,
                       const Node* compose_healthcheck);
 

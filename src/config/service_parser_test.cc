@@ -152,10 +152,13 @@ TEST(ServiceParserTest, WorkingDirUserImageBuild) {
   EXPECT_EQ(p->services.at("a").user, "1000:1000");
   EXPECT_EQ(p->services.at("b").build->context, p->dir / "b");
   EXPECT_EQ(p->services.at("b").working_dir, p->dir / "b");
-  EXPECT_FALSE(p->services.at("b").RunsInContainer());
+  // A build with nothing to run on the host runs in a container (of the built image).
+  EXPECT_TRUE(p->services.at("b").RunsInContainer());
+  EXPECT_EQ(p->services.at("b").ImageName("app"), "app-b");
   EXPECT_EQ(p->services.at("c").build->dockerfile, "Dockerfile.dev");
+  EXPECT_EQ(p->services.at("c").build->args, (std::map<std::string, std::string>{{"A", "1"}}));
   EXPECT_EQ(p->services.at("c").working_dir, "/abs");
-  EXPECT_EQ(p->warnings, (std::vector<std::string>{"services.c.build.args: ignored by slipway"}));
+  EXPECT_TRUE(p->warnings.empty());
 }
 
 TEST(ServiceParserTest, PortsShortAndLong) {
@@ -478,12 +481,9 @@ secrets:
   EXPECT_EQ(ErrorOf(LoadApi("    image: x\n    secrets: [nope]\nsecrets:\n  a: {file: x}\n")),
             "compose.yaml:4:15: services.api.secrets[0]: secret \"nope\" is not declared "
             "(expected one of the top-level secrets: a)");
-  EXPECT_EQ(ErrorOf(LoadApi("    image: x\nsecrets:\n  a: {external: true}\n")),
-            "compose.yaml:5:7: secrets.a.external: external secrets are not supported by slipway "
-            "(expected file: or environment:)");
   EXPECT_EQ(ErrorOf(LoadApi("    image: x\nsecrets:\n  a: {name: x}\n")),
-            "compose.yaml:5:3: secrets.a: has neither file nor environment (expected file: "
-            "./path or environment: VAR)");
+            "compose.yaml:5:3: secrets.a: has no source (expected one of file, environment or "
+            "external: true)");
 }
 
 TEST(ServiceParserTest, SlipwayExtension) {
@@ -526,7 +526,7 @@ x-slipway:
   };
   EXPECT_EQ(err("      comand: ./x\n"),
             "compose.yaml:5:7: services.api.x-slipway.comand: unknown key \"comand\" (expected "
-            "one of command, deploy, healthcheck, image, ports)");
+            "one of command, deploy, healthcheck, image, ports, runtime)");
   EXPECT_EQ(err("      healthcheck: {http: /h, tcp: true}\n"),
             "compose.yaml:5:7: services.api.x-slipway.healthcheck: has both http and tcp "
             "(expected {http: /path, port: N} or {tcp: true, port: N})");

@@ -9,6 +9,7 @@
 #include "engine/graph.h"
 #include "engine/spec_hash.h"
 #include "net/port_owner.h"
+#include "runtime/container_assets.h"
 #include "runtime/sandbox.h"
 
 namespace slipway::engine {
@@ -139,6 +140,18 @@ Status Engine::CheckStartable(const std::vector<std::string>& order) {
             "service {} runs image \"{}\", which needs podman or docker, and none answers ({}); "
             "give it x-slipway.command to run on the host, or start a container engine",
             name, svc.image, container_->status().message()));
+      }
+      // Volumes, secret files, external secrets, and a build's image (container_assets.h).
+      RETURN_IF_ERROR(runtime::PrepareContainerService(**container_, project_, svc));
+      if (svc.build) {
+        ASSIGN_OR_RETURN(bool built,
+                         runtime::ImageExists(**container_, svc.ImageName(project_.name)));
+        if (!built) {
+          return FailedPrecondition(fmt::format(
+              "service {}: image \"{}\" is not built yet (run `slipway build {}` or `slipway "
+              "up --build`)",
+              name, svc.ImageName(project_.name), name));
+        }
       }
     }
     for (const config::PortMapping& port : svc.ports) {

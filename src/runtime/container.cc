@@ -9,6 +9,7 @@
 
 #include "config/shell_words.h"
 #include "net/socket.h"
+#include "runtime/container_assets.h"
 
 namespace slipway::runtime {
 
@@ -145,6 +146,9 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
   a.insert(a.end(), {"--label", "slipway.project=" + project});
   a.insert(a.end(), {"--label", "slipway.service=" + service.name});
   for (const auto& [k, v] : env) a.insert(a.end(), {"-e", k + "=" + v});
+  // Volumes, binds, tmpfs, secrets and configs (runtime/container_assets.h).
+  std::vector<std::string> mounts = MountFlags(service);
+  a.insert(a.end(), mounts.begin(), mounts.end());
   // --entrypoint takes one word: the rest of a list entrypoint goes before the command.
   std::vector<std::string> args;
   if (service.entrypoint) {
@@ -156,7 +160,7 @@ ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
     }
   }
   if (service.command) args.insert(args.end(), service.command->begin(), service.command->end());
-  a.push_back(service.image);
+  a.push_back(service.ImageName(project));  // a build's image when it has no `image:`
   a.insert(a.end(), args.begin(), args.end());
   if (!is_podman()) {
     // Docker has no --replace: remove a leftover of this name first. exec makes the shell the

@@ -7,7 +7,9 @@
 //         --network=host
 //         [--replace --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
 //         [--add-host NAME:ADDR ...] [--user U] [--label k=v ...] -e K=V ...
-//         [--entrypoint E] <image> [args...]
+//         [--mount ... --secret ...] [--entrypoint E] <image> [args...]
+// (mounts: runtime/container_assets.h; <image> is a build's "<project>-<service>" when the
+// service has no `image:`; --rm stays: a service's data lives in its named volumes)
 // (--add-host: the project's service names, config/service_addresses.h)
 // (the recipe flags podman needs on these machines). --init puts a tiny init (catatonit/tini)
 // at PID 1: a plain server as PID 1 ignores SIGTERM, so the client's forwarded stop signal
