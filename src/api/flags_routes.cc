@@ -38,35 +38,16 @@ FlagTarget ReadTarget(const RouteCall& call, BodyFields* f, QueryFields* q,
   return t;
 }
 
-// Reads (no body): list, export, one flag, delete.
-struct FlagRead {
+// Reads and deletes (no body): the query names the environment, and for stale flags and
+// history how far to look.
+struct FlagQuery {
   FlagTarget target;
-  static Result<FlagRead> Parse(const RouteCall& call, const std::string& env) {
+  int days = 30;     // stale: not evaluated for this many days
+  size_t limit = 0;  // history: newest first, 0 = all
+  static Result<FlagQuery> Parse(const RouteCall& call, const std::string& env) {
     QueryFields q(call.request);
-    FlagRead r{ReadTarget(call, nullptr, &q, env)};
-    RETURN_IF_ERROR(q.status());
-    return r;
-  }
-};
-
-struct StaleQuery {
-  FlagTarget target;
-  int days = 30;
-  static Result<StaleQuery> Parse(const RouteCall& call, const std::string& env) {
-    QueryFields q(call.request);
-    StaleQuery r{ReadTarget(call, nullptr, &q, env)};
+    FlagQuery r{ReadTarget(call, nullptr, &q, env)};
     r.days = static_cast<int>(q.Int("days", 30, 0, 36'500));
-    RETURN_IF_ERROR(q.status());
-    return r;
-  }
-};
-
-struct HistoryQuery {
-  FlagTarget target;
-  size_t limit = 0;
-  static Result<HistoryQuery> Parse(const RouteCall& call, const std::string& env) {
-    QueryFields q(call.request);
-    HistoryQuery r{ReadTarget(call, nullptr, &q, env)};
     r.limit = static_cast<size_t>(q.Int("limit", 0, 0, 100'000));
     RETURN_IF_ERROR(q.status());
     return r;
@@ -146,38 +127,36 @@ json AuditJson(const flags::AuditEntry& a) {
 void RegisterFlagsRoutes(Router& r, const RouteDeps& d) {
   flags::FlagService* fs = d.flags;
   const std::string env = d.default_flag_environment;
-  auto read = [env](const RouteCall& c) { return FlagRead::Parse(c, env); };
+  auto read = [env](const RouteCall& c) { return FlagQuery::Parse(c, env); };
   auto change = [env](FlagChange::Kind kind) {
     return [env, kind](const RouteCall& c) { return FlagChange::Parse(c, env, kind); };
   };
   using Kind = FlagChange::Kind;
 
-  r.Add({Method::kGet, "/api/v1/flags", Access::kRead}, read, [fs](FlagRead q, Reply reply) {
+  r.Add({Method::kGet, "/api/v1/flags", Access::kRead}, read, [fs](FlagQuery q, Reply reply) {
     auto rows = fs->List(q.target.env);
     if (!rows.ok()) return reply.Error(rows.status());
     json out = json::array();
     for (const auto& row : *rows) out.push_back(FlagInfoJson(row));
     reply.Json(200, {{"environment", q.target.env}, {"flags", out}});
   });
-  r.Add({Method::kGet, "/api/v1/flags/export", Access::kRead}, read, [fs](FlagRead q, Reply reply) {
-    auto doc = fs->Export(q.target.env);
-    doc.ok() ? reply.Json(200, *doc) : reply.Error(doc.status());
+  r.Add({Method::kGet, "/api/v1/flags/export", Access::kRead}, read,
+        [fs](FlagQuery q, Reply reply) {
+          auto doc = fs->Export(q.target.env);
+          doc.ok() ? reply.Json(200, *doc) : reply.Error(doc.status());
+        });
+  r.Add({Method::kGet, "/api/v1/flags/stale", Access::kRead}, read, [fs](FlagQuery q, Reply reply) {
+    auto stale = fs->Stale(q.target.env, q.days);
+    if (!stale.ok()) return reply.Error(stale.status());
+    json out = json::array();
+    for (const auto& s : *stale) out.push_back({{"key", s.key}, {"why", s.why}});
+    reply.Json(200, {{"environment", q.target.env}, {"days", q.days}, {"flags", out}});
   });
-  r.Add(
-      {Method::kGet, "/api/v1/flags/stale", Access::kRead},
-      [env](const RouteCall& c) { return StaleQuery::Parse(c, env); },
-      [fs](StaleQuery q, Reply reply) {
-        auto stale = fs->Stale(q.target.env, q.days);
-        if (!stale.ok()) return reply.Error(stale.status());
-        json out = json::array();
-        for (const auto& s : *stale) out.push_back({{"key", s.key}, {"why", s.why}});
-        reply.Json(200, {{"environment", q.target.env}, {"days", q.days}, {"flags", out}});
-      });
   r.Add({Method::kPost, "/api/v1/flags/import", Access::kAdmin, kFlagDocumentBody},
         change(Kind::kImport), [fs](FlagChange c, Reply reply) {
           reply.Done(fs->Import(c.target.env, c.document, c.replace, c.target.change));
         });
-  r.Add({Method::kGet, "/api/v1/flags/{key}", Access::kRead}, read, [fs](FlagRead q, Reply reply) {
+  r.Add({Method::kGet, "/api/v1/flags/{key}", Access::kRead}, read, [fs](FlagQuery q, Reply reply) {
     const FlagTarget& t = q.target;
     auto rows = fs->List(t.env);
     if (!rows.ok()) return reply.Error(rows.status());
@@ -191,7 +170,7 @@ void RegisterFlagsRoutes(Router& r, const RouteDeps& d) {
           reply.Done(fs->Set(c.target.env, c.target.key, c.document, c.target.change));
         });
   r.Add({Method::kDelete, "/api/v1/flags/{key}", Access::kAdmin}, read,
-        [fs](FlagRead q, Reply reply) {
+        [fs](FlagQuery q, Reply reply) {
           reply.Done(fs->Delete(q.target.env, q.target.key, q.target.change));
         });
   for (bool on : {true, false}) {
@@ -216,16 +195,14 @@ void RegisterFlagsRoutes(Router& r, const RouteDeps& d) {
           }
           reply.Done(st);
         });
-  r.Add(
-      {Method::kGet, "/api/v1/flags/{key}/history", Access::kRead},
-      [env](const RouteCall& c) { return HistoryQuery::Parse(c, env); },
-      [fs](HistoryQuery q, Reply reply) {
-        auto h = fs->History(q.target.env, q.target.key, q.limit);
-        if (!h.ok()) return reply.Error(h.status());
-        json out = json::array();
-        for (const auto& a : *h) out.push_back(AuditJson(a));
-        reply.Json(200, out);
-      });
+  r.Add({Method::kGet, "/api/v1/flags/{key}/history", Access::kRead}, read,
+        [fs](FlagQuery q, Reply reply) {
+          auto h = fs->History(q.target.env, q.target.key, q.limit);
+          if (!h.ok()) return reply.Error(h.status());
+          json out = json::array();
+          for (const auto& a : *h) out.push_back(AuditJson(a));
+          reply.Json(200, out);
+        });
 
   flags::OfrepHandler* ofrep = d.ofrep;
   auto serve = [ofrep](const RouteCall& call, Reply reply) {
