@@ -1,11 +1,14 @@
 #include "runtime/container.h"
 
+#include "runtime/container_assets.h"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -193,6 +196,52 @@ TEST_F(ContainerTest, PodmanRunSpecCarriesTheRecipeFlags) {
   EXPECT_EQ(engine.ExecArgv("slipway-shop-api-2"),
             (std::vector<std::string>{"/usr/bin/podman", "--root", "/s/root", "exec",
                                       "slipway-shop-api-2"}));
+}
+
+// Volumes, binds, tmpfs, secrets (runtime/container_assets.h) go after the environment; a
+// service with a build and no image runs "<project>-<service>".
+TEST_F(ContainerTest, MountsSecretsAndBuiltImagesInTheRunSpec) {
+  ContainerEngine engine("/usr/bin/podman");
+  config::Service s;
+  s.name = "db";
+  s.build = config::BuildSpec{"/p/ctx", "Dockerfile.prod", {{"V", "1"}}, "runtime"};
+  using T = config::Mount::Type;
+  s.mounts = {{T::kVolume, "shop_data", "/data", false, false, 0, "data", "", "", {}},
+              {T::kBind, "/p/conf", "/etc/app", true, true, 0, "", "", "", {}},
+              {T::kTmpfs, "", "/scratch", false, false, 64 << 20, "", "", "", {}},
+              {T::kVolume, "", "/anon", false, false, 0, "", "", "", {}},
+              {T::kBind, "/p/pw.txt", "/run/secrets/pw", true, false, 0, "", "secrets.pw", "",
+               {}}};
+  s.engine_secrets = {{"prod_key", "api_key", "secrets.api_key", {}}};
+  std::vector<std::string> want_mounts = {
+      "--mount", "type=volume,source=shop_data,destination=/data",
+      "--mount", "type=bind,source=/p/conf,destination=/etc/app,ro=true",
+      "--mount", "type=tmpfs,tmpfs-size=67108864,destination=/scratch",
+      "--mount", "type=volume,destination=/anon",
+      "--mount", "type=bind,source=/p/pw.txt,destination=/run/secrets/pw,ro=true",
+      "--secret", "prod_key,type=mount,target=api_key"};
+  EXPECT_EQ(MountFlags(s), want_mounts);
+  auto spec = engine.BuildRunSpec("shop", s, 1, {{"PORT", "1"}});
+  auto e = std::find(spec.argv.begin(), spec.argv.end(), "PORT=1");
+  ASSERT_NE(e, spec.argv.end());
+  EXPECT_EQ(std::vector<std::string>(e + 1, e + 1 + want_mounts.size()), want_mounts);
+  EXPECT_EQ(spec.argv.back(), "shop-db");
+
+  config::Project p;
+  p.name = "shop";
+  auto build = BuildImageSpec(engine, p, s);
+  ASSERT_TRUE(build.ok()) << build.status().message();
+  EXPECT_EQ(build->argv,
+            (std::vector<std::string>{"/usr/bin/podman", "build", "-t", "shop-db", "-f",
+                                      "/p/ctx/Dockerfile.prod", "--target", "runtime",
+                                      "--build-arg", "V=1", "--label", "slipway.project=shop",
+                                      "--label", "slipway.service=db", "--runtime", "runc",
+                                      "--ulimit", "nofile=1024:1024", "--ulimit",
+                                      "nproc=1024:1024", "/p/ctx"}));
+  s.image = "registry/db:2";  // a named image is tagged as named
+  EXPECT_EQ(BuildImageSpec(engine, p, s)->argv[3], "registry/db:2");
+  s.build.reset();
+  EXPECT_EQ(BuildImageSpec(engine, p, s).status().code(), StatusCode::kInvalidInput);
 }
 
 TEST_F(ContainerTest, GlobalFlagsComeFromTheEnvironment) {
