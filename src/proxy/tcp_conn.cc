@@ -140,6 +140,7 @@ void TcpConn::ConnectFailed(UpstreamError kind) {
 
 void TcpConn::OnClientEvent(uint32_t ev) {
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_.readable = true;
+  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_.hup = true;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) down_.writable = true;
   if (!connected_) {
     // Nothing is read before the backend answers (the kernel keeps it), but a client that
@@ -156,6 +157,7 @@ void TcpConn::OnUpstreamEvent(uint32_t ev) {
     return;
   }
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) down_.readable = true;
+  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) down_.hup = true;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_.writable = true;
   Pump();
 }
@@ -174,6 +176,10 @@ TcpConn::Step TcpConn::Move(Flow& f, int from, int to, telemetry::Counter* bytes
     ssize_t n = read(from, f.buf.get(), kBufferBytes);
     if (n > 0) {
       f.len = static_cast<size_t>(n);
+      // A short read drained the socket: edge-triggered epoll reports the next arrival, so
+      // the read that would only say EAGAIN is saved (one syscall per message).
+      // Not when the peer's FIN came with that edge: no further event would say so.
+      if (f.len < kBufferBytes && !f.hup) f.readable = false;
       if (bytes) bytes->Add(w_->index(), static_cast<uint64_t>(n));
     } else if (n == 0) {
       f.eof = true;
@@ -191,6 +197,7 @@ TcpConn::Step TcpConn::Move(Flow& f, int from, int to, telemetry::Counter* bytes
   ssize_t m = send(to, f.buf.get() + f.off, f.len - f.off, MSG_NOSIGNAL);
   if (m > 0) {
     f.off += static_cast<size_t>(m);
+    if (f.off < f.len) f.writable = false;  // the send buffer is full: wait for EPOLLOUT
     return Step::kMore;
   }
   if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {

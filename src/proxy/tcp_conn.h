@@ -58,6 +58,7 @@ class TcpConn {
     size_t len = 0, off = 0;
     bool readable = false;  // edge-triggered readiness of the source not consumed yet
     bool writable = false;  // ... of the destination
+    bool hup = false;       // the source's FIN or error was reported (read until 0 / error)
     bool eof = false;       // the source sent FIN
     bool shut = false;      // FIN passed on to the destination
   };

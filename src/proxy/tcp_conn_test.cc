@@ -183,6 +183,23 @@ TEST_F(TcpProxyTest, CopiesBothWaysWithBackPressureAndHalfClose) {
   EXPECT_EQ(s.errors_5xx, 0u);
 }
 
+TEST_F(TcpProxyTest, AMessageAndItsFinInOneBurstAreBothPassedOn) {
+  EchoServer a("a");
+  StartProxy();
+  Apply({Set("r1", 100, {a.port()})});
+  for (int i = 0; i < 50; ++i) {
+    int fd = ConnectTo(port_);
+    ASSERT_GE(fd, 0);
+    if (i % 2 == 0) {
+      EXPECT_EQ(Echo(fd, "warm"), "warm");  // connected before the burst
+    }
+    ASSERT_TRUE(WriteAll(fd, "x"));
+    shutdown(fd, SHUT_WR);
+    EXPECT_EQ(ReadToEof(fd), "xa:bye") << i;
+    close(fd);
+  }
+}
+
 TEST_F(TcpProxyTest, BackendDownClosesTheClient) {
   StartProxy();
   Apply({Set("r1", 100, {ClosedPort()})});
