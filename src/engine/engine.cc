@@ -40,9 +40,9 @@ struct Engine::ServiceRun {
   config::Service spec;  // the definition the instances were started from
   std::string spec_hash;
   std::vector<std::unique_ptr<InstanceRun>> instances;
-  bool started = false;     // StartService ran for the current generation
+  bool started = false;  // StartService ran for the current generation
   bool stopping = false;
-  std::string spawn_error;  // set when an instance could not be started
+  std::string spawn_error;      // set when an instance could not be started
   std::string set = "current";  // the primary group's proxy set
   int64_t release = 0;
   std::map<std::string, std::unique_ptr<SideGroup>> side;  // by set name
@@ -120,19 +120,20 @@ Status Engine::CheckStartable(const std::vector<std::string>& order) {
       if (it == project_.services.end()) continue;  // optional and absent: StartOrder allowed it
       if (dep.condition == DependsCondition::kHealthy &&
           it->second.healthcheck.kind == config::Healthcheck::Kind::kNone) {
-        return InvalidInput(fmt::format(
-            "{}: services.{}.depends_on.{}: condition service_healthy, but {} has no "
-            "healthcheck (add one, or use condition service_started)",
-            svc.loc.ToString(), name, dep.service, dep.service));
+        return InvalidInput(
+            fmt::format("{}: services.{}.depends_on.{}: condition service_healthy, but {} has no "
+                        "healthcheck (add one, or use condition service_started)",
+                        svc.loc.ToString(), name, dep.service, dep.service));
       }
     }
     const ServiceRun* run = FindRun(name);
     if (run && run->started && !run->stopping) continue;  // already up: its ports are ours
     if (svc.RunsInContainer()) {
-      if (!container_) container_ = opts_.detect_container_engine
-                                        ? opts_.detect_container_engine()
-                                        : Result<runtime::ContainerEngine>(
-                                              NotFound("no container engine configured"));
+      if (!container_)
+        container_ =
+            opts_.detect_container_engine
+                ? opts_.detect_container_engine()
+                : Result<runtime::ContainerEngine>(NotFound("no container engine configured"));
       if (!container_->ok()) {
         // A malformed $SLIPWAY_CONTAINER_FLAGS is the user's input: say so, exit 2.
         if (container_->status().code() == StatusCode::kInvalidInput) return container_->status();
@@ -296,8 +297,8 @@ Engine::Settle Engine::ServiceGoal(const ServiceRun& run, bool wait, std::string
     }
     if (inst.state() == InstanceState::kExited) {
       if (inst.last_exit() && !inst.last_exit()->success()) {
-        *why = fmt::format("{}.{} {}", run.spec.name, inst.spec().index,
-                           inst.last_exit()->ToString());
+        *why =
+            fmt::format("{}.{} {}", run.spec.name, inst.spec().index, inst.last_exit()->ToString());
         return Settle::kFailed;
       }
       continue;  // completed successfully: a one-shot job is done
@@ -351,9 +352,9 @@ void Engine::Pump() {
                        fmt::format("optional dependency {} failed: {}", dep.service, why));
                 continue;
               }
-              failure = FailedPrecondition(fmt::format(
-                  "{} cannot start: dependency {} failed: {}{}", name, dep.service, why,
-                  LastLogLines(dep.service, 10)));
+              failure = FailedPrecondition(
+                  fmt::format("{} cannot start: dependency {} failed: {}{}", name, dep.service, why,
+                              LastLogLines(dep.service, 10)));
               break;
             }
           }
@@ -419,8 +420,9 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
 
   if (svc.RunsInContainer()) {
     SLIPWAY_CHECK(container_ && container_->ok());  // CheckStartable ran first
-    spec.process = (*container_)->BuildRunSpec(project_.name, svc, index, env, set,
-                                               runtime::HostEntries(project_));
+    spec.process =
+        (*container_)
+            ->BuildRunSpec(project_.name, svc, index, env, set, runtime::HostEntries(project_));
     spec.process.env = opts_.base_env;
     spec.process.cwd = svc.working_dir;
     return spec;
@@ -433,9 +435,10 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
     if (svc.command) argv.insert(argv.end(), svc.command->begin(), svc.command->end());
   }
   if (argv.empty()) {
-    return InvalidInput(fmt::format("{}: services.{}: nothing to run on the host (give it "
-                                    "command, entrypoint or x-slipway.command)",
-                                    svc.loc.ToString(), svc.name));
+    return InvalidInput(
+        fmt::format("{}: services.{}: nothing to run on the host (give it "
+                    "command, entrypoint or x-slipway.command)",
+                    svc.loc.ToString(), svc.name));
   }
   spec.process.argv = std::move(argv);
   spec.process.env = opts_.base_env;
@@ -493,8 +496,9 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
     target.port = ir->instance->spec().port;
     target.exec_base = ir->instance->spec().process;
     if (svc.RunsInContainer()) {  // CMD probes run inside the container, as compose does
-      target.exec_prefix = (*container_)->ExecArgv(
-          runtime::ContainerEngine::ContainerName(project_.name, svc.name, index, set));
+      target.exec_prefix = (*container_)
+                               ->ExecArgv(runtime::ContainerEngine::ContainerName(
+                                   project_.name, svc.name, index, set));
     }
     ir->health = std::make_unique<health::HealthMonitor>(
         loop_, svc.healthcheck, std::move(target),
@@ -573,8 +577,8 @@ std::vector<std::unique_ptr<Engine::InstanceRun>>* Engine::GroupInstances(
   return &g->second->instances;
 }
 
-Status Engine::StartGroup(const std::string& service, const config::Service& spec,
-                          int64_t release, int count) {
+Status Engine::StartGroup(const std::string& service, const config::Service& spec, int64_t release,
+                          int count) {
   auto it = runs_.find(service);
   if (it == runs_.end() || !it->second->started || it->second->stopping) {
     return FailedPrecondition(fmt::format("service {} is not running (start it with up)", service));
@@ -674,7 +678,8 @@ Status Engine::StopGroup(const std::string& service, const std::string& set, Dur
   auto it = runs_.find(service);
   if (it == runs_.end()) return NotFound("no such service: " + service);
   ServiceRun& run = *it->second;
-  if (run.set == set) return FailedPrecondition(fmt::format("{}: {} is the primary set", service, set));
+  if (run.set == set)
+    return FailedPrecondition(fmt::format("{}: {} is the primary set", service, set));
   if (!run.side.count(set)) return NotFound(fmt::format("{}: no instance set {}", service, set));
   auto alive = alive_;
   return ResizeGroup(service, set, 0, drain, [this, alive, service, set, done = std::move(done)] {
@@ -746,8 +751,7 @@ GroupStatus Engine::Group(const std::string& service, const std::string& set) co
     bool running = inst.state() == InstanceState::kRunning;
     if (running) {
       ++gs.running;
-      gs.addresses.emplace_back(fmt::format("{}.{}", service, inst.spec().index),
-                                inst.spec().port);
+      gs.addresses.emplace_back(fmt::format("{}.{}", service, inst.spec().index), inst.spec().port);
     }
     bool crashed = ir->spawn_failed || inst.state() == InstanceState::kFailed ||
                    (inst.last_exit() && !inst.last_exit()->success() &&
@@ -1165,6 +1169,21 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
       services.push_back(s.get<std::string>());
     }
   }
+  // A container service's specs need the container engine (up's CheckStartable finds it
+  // first); without one, that service is not taken over and its leftovers are stopped.
+  std::erase_if(services, [this](const std::string& name) {
+    if (!project_.services.at(name).RunsInContainer()) return false;
+    if (!container_) {
+      container_ =
+          opts_.detect_container_engine
+              ? opts_.detect_container_engine()
+              : Result<runtime::ContainerEngine>(NotFound("no container engine configured"));
+    }
+    if (container_->ok()) return false;
+    logging::Warn("engine", "not taking over a container service: no container engine answers",
+                  {{"service", name}, {"error", container_->status().message()}});
+    return true;
+  });
   std::map<pid_t, uint64_t> leftovers;  // everything the dead daemon ran, minus what we adopt
   for (const auto& p : j.value("processes", nlohmann::json::array())) {
     if (p.is_array() && p.size() == 2 && p[0].is_number_integer() && p[1].is_number_unsigned()) {
@@ -1395,20 +1414,20 @@ nlohmann::json Engine::Ps() const {
       bool running = inst.state() == InstanceState::kRunning;
       double uptime =
           running ? std::chrono::duration<double>(now - inst.started_at()).count() : 0.0;
-      rows.push_back({{"service", name},
-                      {"instance", inst.spec().index},
-                      {"state", std::string(runtime::InstanceStateName(inst.state()))},
-                      {"health", ir->health && running
-                                     ? std::string(health::HealthStateName(ir->health->state()))
-                                     : ""},
-                      {"pid", running ? inst.pid() : 0},
-                      {"port", inst.spec().port},
-                      {"ports", published},
-                      {"restarts", inst.restarts()},
-                      {"uptime_s", uptime},
-                      {"release", release},
-                      {"set", set},
-                      {"exit", inst.last_exit() ? inst.last_exit()->ToString() : ""}});
+      rows.push_back(
+          {{"service", name},
+           {"instance", inst.spec().index},
+           {"state", std::string(runtime::InstanceStateName(inst.state()))},
+           {"health",
+            ir->health && running ? std::string(health::HealthStateName(ir->health->state())) : ""},
+           {"pid", running ? inst.pid() : 0},
+           {"port", inst.spec().port},
+           {"ports", published},
+           {"restarts", inst.restarts()},
+           {"uptime_s", uptime},
+           {"release", release},
+           {"set", set},
+           {"exit", inst.last_exit() ? inst.last_exit()->ToString() : ""}});
     }
   }
   return rows;
