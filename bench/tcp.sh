@@ -41,12 +41,15 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  local dpid
+  local dpid kpid
   dpid=$(cat "$PROJ/.slipway/daemon.pid" 2>/dev/null || true)
+  kpid=$(cat "$PROJ/.slipway/keeper.pid" 2>/dev/null || true)
   if [[ -n $dpid ]] && kill -0 "$dpid" 2>/dev/null; then
     (cd "$PROJ" && timeout 60 "$SLIPWAY" down >/dev/null 2>&1) || true
-    kill -0 "$dpid" 2>/dev/null && kill -9 "$dpid" 2>/dev/null || true
   fi
+  # The keeper first: it would start a killed daemon again.
+  [[ -n $kpid ]] && kill -0 "$kpid" 2>/dev/null && kill -9 "$kpid" 2>/dev/null || true
+  [[ -n $dpid ]] && kill -0 "$dpid" 2>/dev/null && kill -9 "$dpid" 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
