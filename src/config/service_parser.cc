@@ -417,7 +417,7 @@ Status ServiceParser::ParseExpose(const Node& v, const std::string& path, Servic
 
 Status ServiceParser::ParseNetworks(const Node& v, const std::string& path, Service* s) {
   if (v.IsSeq()) {  // [front, back]: every service shares the loopback; networks are moot
-    RETURN_IF_ERROR(ReadStringList(v, path).status());
+    RETURN_IF_ERROR(ReadStringList(v, path));
     Ignored(path);
     return Status::OK();
   }

@@ -277,7 +277,7 @@ Status FlagService::Set(const std::string& env, const std::string& key, const Js
 }
 
 Status FlagService::Delete(const std::string& env, const std::string& key, const Change& change) {
-  RETURN_IF_ERROR(Definition(env, key).status());
+  RETURN_IF_ERROR(Definition(env, key));
   return Apply(env, {{key, Json()}}, "delete", change);
 }
 
