@@ -50,22 +50,7 @@ namespace {
 // with --log-format json); `fields` is a flat JSON object of strings, numbers and booleans.
 void Log(const std::string& msg, const nlohmann::json& fields = nullptr,
          logging::Level level = logging::Level::kInfo) {
-  std::vector<logging::Field> typed;
-  if (fields.is_object()) {
-    for (const auto& [k, v] : fields.items()) {
-      if (v.is_boolean()) {
-        typed.emplace_back(k, v.get<bool>());
-      } else if (v.is_number_integer()) {
-        typed.emplace_back(k, v.get<int64_t>());
-      } else if (v.is_number()) {
-        typed.emplace_back(k, v.get<double>());
-      } else if (v.is_string()) {
-        typed.emplace_back(k, v.get_ref<const std::string&>());
-      } else {
-        typed.emplace_back(k, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      }
-    }
-  }
+  const std::vector<logging::Field> typed = LogFields(fields);
   logging::Default().Log(level, "slipwayd", msg, typed);
 }
 
@@ -481,8 +466,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
         "Daemons the keeper started again after one died, since the keeper started.");
     if (pid_t kp = keeper_->keeper_pid(); kp > 0) {
       if (uint64_t t = runtime::ProcessStartTime(kp); t != 0) {
-        registry_
-            ->GetGauge("slipway_keeper_start_time_seconds", "Unix time the keeper started.")
+        registry_->GetGauge("slipway_keeper_start_time_seconds", "Unix time the keeper started.")
             ->Set(0, now_s - runtime::ProcessAge(t).count() / 1000);
       }
     }
@@ -509,8 +493,9 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
            {"restarted", report.restarted},
            {"stopped", report.stopped}});
       const std::vector<std::string> labels = {"outcome"};
-      const char* help = "Instances a restarted daemon found: adopted as they ran, restarted "
-                         "(died meanwhile), or stopped (not adoptable).";
+      const char* help =
+          "Instances a restarted daemon found: adopted as they ran, restarted "
+          "(died meanwhile), or stopped (not adoptable).";
       registry_->GetCounter("slipway_recovered_instances_total", help, labels, {"adopted"})
           ->Add(0, static_cast<uint64_t>(report.adopted));
       registry_->GetCounter("slipway_recovered_instances_total", help, labels, {"restarted"})
@@ -543,9 +528,9 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
       if (!list.ok()) continue;
       for (const deploy::Release& r : *list) {
         if (r.status != deploy::kRunning) continue;
-        if (Status st = releases_->Finish(ep.service, r.number, deploy::kFailed,
-                                          "interrupted: the daemon died during the deploy",
-                                          r.numbers);
+        if (Status st =
+                releases_->Finish(ep.service, r.number, deploy::kFailed,
+                                  "interrupted: the daemon died during the deploy", r.numbers);
             !st.ok()) {
           Log("recovery: " + st.message());
         }

@@ -14,27 +14,31 @@ namespace slipway::daemon {
 
 using nlohmann::json;
 
-std::string JsonLogLine(int64_t wall_ms, std::string_view level, std::string_view msg,
-                        const json& fields) {
+std::vector<logging::Field> LogFields(const json& fields) {
   std::vector<logging::Field> typed;
-  if (fields.is_object()) {
-    for (auto it = fields.begin(); it != fields.end(); ++it) {
-      const json& v = it.value();
-      if (v.is_string()) {
-        typed.emplace_back(it.key(), v.get_ref<const std::string&>());
-      } else if (v.is_boolean()) {
-        typed.emplace_back(it.key(), v.get<bool>());
-      } else if (v.is_number_unsigned()) {
-        typed.emplace_back(it.key(), v.get<uint64_t>());
-      } else if (v.is_number_integer()) {
-        typed.emplace_back(it.key(), v.get<int64_t>());
-      } else if (v.is_number_float()) {
-        typed.emplace_back(it.key(), v.get<double>());
-      } else {
-        typed.emplace_back(it.key(), v.dump(-1, ' ', false, json::error_handler_t::replace));
-      }
+  if (!fields.is_object()) return typed;
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    const json& v = it.value();
+    if (v.is_string()) {
+      typed.emplace_back(it.key(), v.get_ref<const std::string&>());
+    } else if (v.is_boolean()) {
+      typed.emplace_back(it.key(), v.get<bool>());
+    } else if (v.is_number_unsigned()) {
+      typed.emplace_back(it.key(), v.get<uint64_t>());
+    } else if (v.is_number_integer()) {
+      typed.emplace_back(it.key(), v.get<int64_t>());
+    } else if (v.is_number_float()) {
+      typed.emplace_back(it.key(), v.get<double>());
+    } else {
+      typed.emplace_back(it.key(), v.dump(-1, ' ', false, json::error_handler_t::replace));
     }
   }
+  return typed;
+}
+
+std::string JsonLogLine(int64_t wall_ms, std::string_view level, std::string_view msg,
+                        const json& fields) {
+  std::vector<logging::Field> typed = LogFields(fields);
   auto parsed = logging::ParseLevel(level);
   return logging::FormatJsonLine(wall_ms, parsed.ok() ? *parsed : logging::Level::kInfo, "", msg,
                                  typed);

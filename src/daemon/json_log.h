@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "base/log.h"
 #include "base/status.h"
@@ -33,6 +34,10 @@ namespace slipway::daemon {
 
 using LogFormat = logging::LogFormat;
 using logging::ParseLogFormat;
+
+// A flat JSON object's members as typed log fields (strings, booleans, numbers; anything
+// else as its JSON text).
+std::vector<logging::Field> LogFields(const nlohmann::json& fields);
 
 // One JSON log line (no newline): logging::FormatJsonLine with `level` by name (an unknown
 // name is info) and `fields` an object or null; a field that is not a string, number or
