@@ -133,11 +133,12 @@ const Status& AsStatus(const Result<T>& r) {
 
 // Returns the Status of `expr` (a Status or a Result) from the calling function
 // when it is not OK.
+// The Status is copied within the full expression, so `expr` may also be a reference into a
+// temporary (`F().status()`), which a bound reference would outlive.
 #define RETURN_IF_ERROR(expr)                                               \
   do {                                                                      \
-    const auto& _slipway_r = (expr);                                        \
-    if (!::slipway::internal::AsStatus(_slipway_r).ok())                    \
-      return ::slipway::internal::AsStatus(_slipway_r);                     \
+    ::slipway::Status _slipway_st = ::slipway::internal::AsStatus(expr);    \
+    if (!_slipway_st.ok()) return _slipway_st;                              \
   } while (0)
 
 // ASSIGN_OR_RETURN(auto x, F()): declares x from a Result, or returns its error.
