@@ -67,11 +67,15 @@ Result<Hello> KeeperClient::SayHello() {
   r.command = Command::kHello;
   ASSIGN_OR_RETURN(Answer a, Call(EncodeRequest(r)));
   long gen = 0, pid = 0;
-  if (a.fields.size() != 2 || !ParseInt(a.fields[0], 0, 1L << 40, &gen) ||
+  // Two fields from a keeper older than handover: a later start is then a crash restart.
+  if (a.fields.size() < 2 || a.fields.size() > 3 || !ParseInt(a.fields[0], 0, 1L << 40, &gen) ||
       !ParseInt(a.fields[1], 1, 1L << 30, &pid)) {
     return Internal("keeper: malformed hello");
   }
-  return Hello{static_cast<int>(gen), static_cast<pid_t>(pid)};
+  StartCause cause = a.fields.size() == 3 ? ParseStartCause(a.fields[2])
+                     : gen <= 1           ? StartCause::kFirst
+                                          : StartCause::kCrash;
+  return Hello{static_cast<int>(gen), static_cast<pid_t>(pid), cause};
 }
 
 Result<std::vector<net::UniqueFd>> KeeperClient::ListenTcp(const std::string& host, int port,
@@ -131,6 +135,12 @@ Status KeeperClient::Ready() {
 Status KeeperClient::Stopping() {
   Request r;
   r.command = Command::kStopping;
+  return Call(EncodeRequest(r)).status();
+}
+
+Status KeeperClient::Handover() {
+  Request r;
+  r.command = Command::kHandover;
   return Call(EncodeRequest(r)).status();
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "keeper/protocol.h"
 #include "net/socket.h"
 
 namespace slipway::keeper {
@@ -24,6 +25,7 @@ namespace slipway::keeper {
 struct Hello {
   int generation = 0;  // 1: the keeper's first daemon; more: a restart after a death
   pid_t keeper_pid = 0;
+  StartCause cause = StartCause::kFirst;
 };
 
 class KeeperClient {
@@ -43,6 +45,9 @@ class KeeperClient {
   Result<bool> HoldsTcp(const std::string& host, int port);
   Status Ready();
   Status Stopping();
+  // Asks the keeper to start this daemon's successor now: this daemon drains and exits, and
+  // its exit is expected. An error from a keeper that predates handover (unknown command).
+  Status Handover();
   // Wait statuses of reaped processes since the last ask.
   Result<std::vector<std::pair<pid_t, int>>> Exits();
   Status HoldFds(const std::string& key, const std::vector<int>& fds);

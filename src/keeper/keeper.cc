@@ -158,8 +158,10 @@ Status Keeper::SpawnDaemon() {
   daemon_started_at_ = loop_->Now();
   said_stopping_ = false;
   ++starts_;
+  cause_ = starts_ == 1 ? StartCause::kFirst : next_cause_;
+  next_cause_ = StartCause::kCrash;
   Log("started the daemon (pid " + std::to_string(pid) + ", start " + std::to_string(starts_) +
-      ")");
+      (starts_ > 1 ? ", after a " + std::string(StartCauseName(cause_)) : std::string()) + ")");
   return Status::OK();
 }
 
@@ -172,6 +174,8 @@ void Keeper::OnSignal() {
     } else if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
       if (stop_requested_) continue;
       stop_requested_ = true;
+      // A daemon still draining after a handover goes too (it serves nothing new).
+      for (pid_t old : retiring_) ::kill(old, SIGTERM);
       if (daemon_pid_ > 0) {
         Log("signal " + std::to_string(info.ssi_signo) + ": stopping the daemon");
         ::kill(daemon_pid_, SIGTERM);
@@ -193,6 +197,11 @@ void Keeper::Reap() {
     if (pid <= 0) return;
     if (pid == daemon_pid_) {
       OnDaemonExit(status);
+      continue;
+    }
+    if (retiring_.erase(pid) > 0) {
+      Log("the previous daemon (pid " + std::to_string(pid) + ") " + DescribeStatus(status) +
+          " after handing over");
       continue;
     }
     exits_.emplace_back(pid, status);
@@ -219,7 +228,11 @@ void Keeper::OnDaemonExit(int status) {
   }
   last_backoff_ = backoff_.Next(uptime);
   Log(what + "; starting it again in " + std::to_string(last_backoff_.count()) + " ms");
-  restart_timer_ = loop_->RunAfter(last_backoff_, [this] {
+  ScheduleRestart(last_backoff_);
+}
+
+void Keeper::ScheduleRestart(Duration delay) {
+  restart_timer_ = loop_->RunAfter(delay, [this] {
     restart_timer_ = 0;
     if (done_ || stop_requested_) return;
     if (Status st = SpawnDaemon(); !st.ok()) {
@@ -232,6 +245,22 @@ void Keeper::OnDaemonExit(int status) {
       });
     }
   });
+}
+
+void Keeper::BeginHandover() {
+  pid_t old = daemon_pid_;
+  retiring_.insert(old);
+  daemon_pid_ = 0;
+  CloseControl();  // the old daemon asks nothing more; its successor gets a fresh channel
+  next_cause_ = StartCause::kHandover;
+  Log("the daemon (pid " + std::to_string(old) + ") hands over; starting its successor");
+  if (Status st = SpawnDaemon(); !st.ok()) {
+    next_cause_ = StartCause::kHandover;
+    last_backoff_ = backoff_.Next(Duration(0));
+    Log("cannot start the successor: " + st.message() + "; retrying in " +
+        std::to_string(last_backoff_.count()) + " ms");
+    ScheduleRestart(last_backoff_);
+  }
 }
 
 void Keeper::Finish(int code) {
@@ -272,6 +301,11 @@ void Keeper::OnControl() {
       CloseControl();
       return;
     }
+    if (handover_asked_) {  // answered first, so the old daemon knows before it drains
+      handover_asked_ = false;
+      BeginHandover();
+      return;
+    }
   }
 }
 
@@ -280,7 +314,8 @@ std::string Keeper::Handle(const Request& r, std::vector<net::UniqueFd>& fds,
   if (r.command != Command::kHoldFds && !fds.empty()) return EncodeErr("unexpected fds");
   switch (r.command) {
     case Command::kHello:
-      return EncodeOk({std::to_string(starts_), std::to_string(getpid())});
+      return EncodeOk(
+          {std::to_string(starts_), std::to_string(getpid()), std::string(StartCauseName(cause_))});
     case Command::kListenTcp:
       return ListenTcp(r, out_fds);
     case Command::kListenUnix: {
@@ -312,6 +347,11 @@ std::string Keeper::Handle(const Request& r, std::vector<net::UniqueFd>& fds,
       return EncodeOk();
     case Command::kStopping:
       said_stopping_ = true;
+      return EncodeOk();
+    case Command::kHandover:
+      if (!ever_ready_) return EncodeErr("handover: the daemon has not served yet");
+      if (stop_requested_) return EncodeErr("handover: the keeper is stopping");
+      handover_asked_ = true;
       return EncodeOk();
     case Command::kExits: {
       std::vector<std::string> out;

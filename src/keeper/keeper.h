@@ -17,6 +17,13 @@
 // keeper with its exit code: a start that fails (bad compose file) is reported, not retried.
 // SIGTERM/SIGINT are passed on to the daemon and the keeper exits with it.
 //
+// Handover (`slipway daemon restart`, a self-upgrade): a daemon that says `handover` is
+// answered, its channel is closed and its successor is started at once from the same argv (so
+// a binary replaced on disk is the one that runs), told by `hello` that it follows a handover.
+// The old daemon stops accepting, drains what it has in flight and exits; that exit, whatever
+// its status, is only logged. While it drains, new connections wait in the accept queues of
+// the sockets the keeper holds until the successor takes them.
+//
 // It parses no user input (no YAML, no JSON): the daemon's argv is passed through untouched.
 //
 // Threads: single-threaded. Create() blocks SIGCHLD, SIGTERM, SIGINT and SIGHUP on the calling
@@ -30,6 +37,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,10 +100,15 @@ class Keeper {
   // Reaped statuses of processes other than the daemon, not yet asked for.
   const std::deque<std::pair<pid_t, int>>& pending_exits() const { return exits_; }
   size_t held_listeners() const { return listeners_.size(); }
+  // Daemons that handed over and have not exited yet.
+  size_t retiring() const { return retiring_.size(); }
+  StartCause last_start_cause() const { return cause_; }
 
  private:
   explicit Keeper(KeeperOptions options);
   Status SpawnDaemon();
+  void ScheduleRestart(Duration delay);
+  void BeginHandover();
   void OnSignal();
   void Reap();
   void OnDaemonExit(int status);
@@ -123,6 +136,10 @@ class Keeper {
   int starts_ = 0;
   bool ever_ready_ = false;
   bool said_stopping_ = false;
+  bool handover_asked_ = false;                 // answer `handover`, then start the successor
+  StartCause cause_ = StartCause::kFirst;       // of the daemon running now
+  StartCause next_cause_ = StartCause::kCrash;  // of the next one started
+  std::set<pid_t> retiring_;                    // handed over, still draining
   bool stop_requested_ = false;
   bool done_ = false;
   bool wrote_pid_ = false;

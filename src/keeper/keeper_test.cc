@@ -96,6 +96,29 @@ int FakeDaemon(const std::string& mode) {
     WriteFile(dir + "/hostile", seen);
     return 3;
   }
+  if (mode == "handover") {
+    // generation 1: a listener, ready, `handover`; drains 300 ms (writing its pid), exits 0.
+    // generation 2: records its cause and whether generation 1 still ran when it started.
+    int port = 0;
+    auto fds = k.ListenTcp("127.0.0.1", 0, 1, true, &port);
+    if (!fds.ok()) return 94;
+    if (hello->generation == 1) {
+      if (hello->cause != StartCause::kFirst) return 95;
+      WriteFile(dir + "/old", std::to_string(getpid()));
+      if (!k.Ready().ok() || !k.Handover().ok()) return 96;
+      if (k.Handover().ok()) return 97;  // the channel is closed after the first
+      usleep(300'000);
+      return 0;
+    }
+    pid_t old = std::stoi(ReadFile(dir + "/old"));
+    WriteFile(dir + "/new", std::string(StartCauseName(hello->cause)) + " " +
+                                (kill(old, 0) == 0 ? "overlap" : "gap") + " " +
+                                std::to_string(port));
+    if (!k.Ready().ok()) return 100;
+    usleep(600'000);  // outlives the old daemon's drain
+    if (!k.Stopping().ok()) return 101;
+    return 0;
+  }
   if (mode == "listen") {
     int port = 0;
     auto fds = k.ListenTcp("127.0.0.1", 0, 2, true, &port);
@@ -249,6 +272,27 @@ TEST_F(KeeperTest, ListenersAndParkedFdsOutliveTheDaemon) {
   EXPECT_EQ(ReadFile(dir_ / "gen2"), std::to_string(port) + " 2 from-gen-1");
 }
 
+TEST_F(KeeperTest, HandoverStartsTheSuccessorWhileTheOldDaemonStillDrains) {
+  MakeKeeper("handover");
+  ASSERT_TRUE(keeper_->Start().ok());
+  pid_t first = keeper_->daemon_pid();
+  ASSERT_TRUE(Drive([&] { return keeper_->daemon_starts() == 2; }));
+  EXPECT_NE(keeper_->daemon_pid(), first);
+  EXPECT_EQ(keeper_->retiring(), 1u);
+  EXPECT_EQ(keeper_->last_start_cause(), StartCause::kHandover);
+  ASSERT_TRUE(Drive([&] { return keeper_->retiring() == 0; }));
+  EXPECT_FALSE(keeper_->done()) << "the old daemon's exit ends nothing";
+  EXPECT_EQ(keeper_->last_backoff(), Duration(0)) << "a handover waits for no backoff";
+  // The old daemon's exit 0 ends nothing; the successor's `stopping` + exit 0 ends the keeper.
+  ASSERT_TRUE(Drive([&] { return keeper_->done(); }));
+  EXPECT_EQ(keeper_->exit_code(), 0);
+  EXPECT_EQ(keeper_->daemon_starts(), 2);
+  EXPECT_EQ(keeper_->retiring(), 0u);
+  std::string seen = ReadFile(dir_ / "new");
+  EXPECT_EQ(seen.substr(0, seen.rfind(' ')), "handover overlap");
+  EXPECT_EQ(keeper_->held_listeners(), 1u) << "the successor got the same listener";
+}
+
 TEST_F(KeeperTest, ASecondKeeperForTheSameProjectIsRefused) {
   MakeKeeper("crash");
   KeeperOptions o;
@@ -271,33 +315,34 @@ TEST_F(KeeperTest, HostileRequestsAreAnsweredErrAndTheKeeperCarriesOn) {
 }
 
 TEST(KeeperProtocolTest, MalformedRequestsAreRefused) {
-  for (std::string bad : {std::string("nope"), std::string("listen-tcp"),
-                          Msg("listen-tcp\0h\0"
-                              "99999\0"
-                              "1\0"
-                              "1"),
-                          Msg("listen-tcp\0h\0"
-                              "80\0"
-                              "0\0"
-                              "1"),
-                          Msg("listen-tcp\0h\0"
-                              "80\0"
-                              "65\0"
-                              "1"),
-                          Msg("listen-tcp\0h\0"
-                              "8x\0"
-                              "1\0"
-                              "1"),
-                          Msg("listen-tcp\0\0"
-                              "80\0"
-                              "1\0"
-                              "1"),
-                          Msg("listen-tcp\0h\0"
-                              "80\0"
-                              "1\0"
-                              "yes"),
-                          Msg("hold-fds\0"), Msg("hello\0extra"), std::string(5000, 'x'),
-                          std::string("hold-fds\0") + std::string(300, 'k')}) {
+  for (std::string bad :
+       {std::string("nope"), std::string("listen-tcp"),
+        Msg("listen-tcp\0h\0"
+            "99999\0"
+            "1\0"
+            "1"),
+        Msg("listen-tcp\0h\0"
+            "80\0"
+            "0\0"
+            "1"),
+        Msg("listen-tcp\0h\0"
+            "80\0"
+            "65\0"
+            "1"),
+        Msg("listen-tcp\0h\0"
+            "8x\0"
+            "1\0"
+            "1"),
+        Msg("listen-tcp\0\0"
+            "80\0"
+            "1\0"
+            "1"),
+        Msg("listen-tcp\0h\0"
+            "80\0"
+            "1\0"
+            "yes"),
+        Msg("hold-fds\0"), Msg("hello\0extra"), Msg("handover\0now"), std::string(5000, 'x'),
+        std::string("hold-fds\0") + std::string(300, 'k')}) {
     EXPECT_FALSE(DecodeRequest(bad).ok()) << bad;
   }
   Request r;

@@ -19,6 +19,7 @@ constexpr CommandName kCommands[] = {
     {Command::kHoldsTcp, "holds-tcp", 3},
     {Command::kReady, "ready", 1},
     {Command::kStopping, "stopping", 1},
+    {Command::kHandover, "handover", 1},
     {Command::kExits, "exits", 1},
     {Command::kHoldFds, "hold-fds", 2},
     {Command::kTakeFds, "take-fds", 2},
@@ -43,6 +44,24 @@ Status CheckText(std::string_view what, std::string_view v, size_t max) {
 }
 
 }  // namespace
+
+std::string_view StartCauseName(StartCause c) {
+  switch (c) {
+    case StartCause::kFirst:
+      return "first";
+    case StartCause::kCrash:
+      return "crash";
+    case StartCause::kHandover:
+      return "handover";
+  }
+  return "crash";
+}
+
+StartCause ParseStartCause(std::string_view name) {
+  if (name == "first") return StartCause::kFirst;
+  if (name == "handover") return StartCause::kHandover;
+  return StartCause::kCrash;
+}
 
 std::vector<std::string_view> SplitFields(std::string_view message) {
   std::vector<std::string_view> out;

@@ -6,13 +6,16 @@
 // answer is "ok" or "err" (then one field: the reason). Fds travel with the message
 // (SCM_RIGHTS). The keeper never answers what it was not asked.
 //
-//   hello                              → ok GENERATION KEEPER_PID   (1 = first daemon)
+//   hello                              → ok GENERATION KEEPER_PID CAUSE
+//                                        (1 = first daemon; CAUSE: first, crash or handover)
 //   listen-tcp HOST PORT COUNT REUSE   → ok BOUND_PORT + COUNT listening fds
 //   listen-unix PATH                   → ok + 1 listening fd
 //   release-tcp HOST PORT              → ok            (the keeper closes its copies)
 //   holds-tcp HOST PORT                → ok 1|0
 //   ready                              → ok            (the daemon serves)
 //   stopping                           → ok            (the next exit 0 is on purpose)
+//   handover                           → ok            (start my successor now; I drain
+//                                                       and exit, whatever my status)
 //   exits                              → ok PID STATUS PID STATUS ...   (wait statuses)
 //   hold-fds KEY + fds                 → ok
 //   take-fds KEY                       → ok + the held fds (the keeper keeps its copies)
@@ -37,11 +40,22 @@ enum class Command {
   kHoldsTcp,
   kReady,
   kStopping,
+  kHandover,
   kExits,
   kHoldFds,
   kTakeFds,
   kDropFds,
 };
+
+// Why the keeper started the daemon it answers `hello` to.
+enum class StartCause {
+  kFirst,     // the keeper's first daemon
+  kCrash,     // the previous daemon died (signal, error, or exit without `stopping`)
+  kHandover,  // the previous daemon asked for a successor (`slipway daemon restart`)
+};
+std::string_view StartCauseName(StartCause c);
+// Unknown names are kCrash (a newer keeper's word read by an older daemon).
+StartCause ParseStartCause(std::string_view name);
 
 // Limits the keeper enforces on every request.
 inline constexpr size_t kMaxRequestBytes = 4096;

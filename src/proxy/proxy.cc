@@ -49,8 +49,7 @@ Proxy::Proxy(ProxyOptions options, telemetry::Registry* registry)
   table_.store(std::make_shared<const RouteTable>());
 }
 
-Result<std::unique_ptr<Proxy>> Proxy::Create(ProxyOptions options,
-                                             telemetry::Registry* registry) {
+Result<std::unique_ptr<Proxy>> Proxy::Create(ProxyOptions options, telemetry::Registry* registry) {
   if (!registry) return InvalidInput("proxy: a metrics registry is required");
   if (!options.clock) options.clock = Clock::Real();
   options.workers = DefaultWorkers(options.workers);
@@ -73,6 +72,22 @@ void Proxy::Stop() {
   workers_.clear();
 }
 
+Status Proxy::Drain() {
+  if (stopped_) return FailedPrecondition("proxy stopped");
+  if (drained_) return Status::OK();
+  // The empty table closes every worker's listeners; with drained_ set, Apply() gives no
+  // socket back to the source, whose copies the successor takes.
+  drained_ = true;
+  Status st = ApplyTable(std::make_shared<RouteTable>());
+  return st;
+}
+
+size_t Proxy::OpenConnections() const {
+  size_t n = 0;
+  for (const auto& w : workers_) n += w->open_connections();
+  return n;
+}
+
 Result<int> Proxy::BoundPort(const std::string& host, int port) const {
   Listener l;
   l.host = host;
@@ -83,6 +98,11 @@ Result<int> Proxy::BoundPort(const std::string& host, int port) const {
 }
 
 Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
+  if (drained_) return FailedPrecondition("proxy drained: a successor serves the listeners");
+  return ApplyTable(std::move(table));
+}
+
+Status Proxy::ApplyTable(std::shared_ptr<const RouteTable> table) {
   if (stopped_) return FailedPrecondition("proxy stopped");
   if (!table) return InvalidInput("proxy: null route table");
   RETURN_IF_ERROR(ValidateRouteTable(*table));
@@ -106,8 +126,8 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
     if (bound_ports_.count(key)) continue;
     int port = l.port;
     if (options_.listeners) {
-      auto fds = options_.listeners->Acquire(l.host, l.port, static_cast<int>(workers_.size()),
-                                             &port);
+      auto fds =
+          options_.listeners->Acquire(l.host, l.port, static_cast<int>(workers_.size()), &port);
       if (!fds.ok() && l.best_effort) {
         if (skipped_warned_.insert(key).second) {
           logging::Warn("proxy", "listener " + key + " left out: " + fds.status().message(),
@@ -183,8 +203,8 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
   for (const Listener& l : table->listeners) {
     CompiledTable::ListenerC lc;
     lc.key = ListenerKey(l);
-    lc.active = registry_->GetGauge(kActiveConnections, "Open client connections.",
-                                    {"listener"}, {lc.key});
+    lc.active =
+        registry_->GetGauge(kActiveConnections, "Open client connections.", {"listener"}, {lc.key});
     for (const Route& r : l.routes) {
       CompiledTable::RouteC rc;
       rc.no_set = SetMetrics::Create(registry_, r.service, kNoRoute);
@@ -232,7 +252,9 @@ Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
       // Workers closed their copies; the source may close its own (the port refuses again).
       auto addr = addrs_.find(it->first);
       if (addr != addrs_.end()) {
-        if (options_.listeners) options_.listeners->Release(addr->second.first, addr->second.second);
+        if (options_.listeners && !drained_) {
+          options_.listeners->Release(addr->second.first, addr->second.second);
+        }
         addrs_.erase(addr);
       }
       it = bound_ports_.erase(it);

@@ -34,24 +34,24 @@ struct ProxyOptions {
   int workers = 0;  // 0 = one per core
   // Client request limits: head bytes and header count (431), body bytes (413).
   http::ParserLimits limits{64 * 1024, 100, 2ull << 30};
-  Duration head_timeout{10'000};          // first byte of a head to its end (slowloris) → 408
-  Duration idle_timeout{60'000};          // keep-alive connection with no request
-  Duration connect_timeout{3'000};        // upstream TCP connect → retry or 504
-  Duration response_head_timeout{60'000};  // request dispatched to response head → 504
-  Duration request_timeout{300'000};      // whole exchange; 0 = unlimited
+  Duration head_timeout{10'000};            // first byte of a head to its end (slowloris) → 408
+  Duration idle_timeout{60'000};            // keep-alive connection with no request
+  Duration connect_timeout{3'000};          // upstream TCP connect → retry or 504
+  Duration response_head_timeout{60'000};   // request dispatched to response head → 504
+  Duration request_timeout{300'000};        // whole exchange; 0 = unlimited
   Duration tunnel_idle_timeout{3'600'000};  // Upgrade tunnels with no traffic
-  Duration passive_down{2'000};           // backend skipped after refused/reset connects
+  Duration passive_down{2'000};             // backend skipped after refused/reset connects
   // TCP listeners (tcp_conn.h): a connection with no byte either way closes after
   // tcp_idle_timeout; one whose backend left the table closes after tcp_drain_timeout.
   Duration tcp_idle_timeout{3'600'000};
   Duration tcp_drain_timeout{30'000};
-  int retry_after_seconds = 30;           // Retry-After in maintenance mode
-  size_t max_buffer_bytes = 256 * 1024;   // per direction before reading pauses
-  size_t max_idle_per_backend = 1024;     // idle upstream connections kept per worker
+  int retry_after_seconds = 30;          // Retry-After in maintenance mode
+  size_t max_buffer_bytes = 256 * 1024;  // per direction before reading pauses
+  size_t max_idle_per_backend = 1024;    // idle upstream connections kept per worker
   BalancePolicy policy = BalancePolicy::kRoundRobin;
-  Duration tick{50};                      // timeout check granularity
-  Clock* clock = Clock::Real();           // must outlive the proxy
-  ListenerSource* listeners = nullptr;    // null: bind here; else must outlive the proxy
+  Duration tick{50};                    // timeout check granularity
+  Clock* clock = Clock::Real();         // must outlive the proxy
+  ListenerSource* listeners = nullptr;  // null: bind here; else must outlive the proxy
 };
 
 class Worker;
@@ -73,8 +73,7 @@ class ListenerSource {
 class Proxy {
  public:
   // Starts the workers (with an empty table: no listeners). `registry` must outlive the proxy.
-  static Result<std::unique_ptr<Proxy>> Create(ProxyOptions options,
-                                               telemetry::Registry* registry);
+  static Result<std::unique_ptr<Proxy>> Create(ProxyOptions options, telemetry::Registry* registry);
   ~Proxy();  // Stop()s
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
@@ -95,12 +94,24 @@ class Proxy {
   // Closes listeners and connections and joins the workers. Idempotent.
   void Stop();
 
+  // Hands the listeners over to a successor process (`slipway daemon restart`): every worker
+  // stops accepting and closes its copies of the listening sockets, but the ListenerSource
+  // keeps its own (they are not Released), so new connections wait in the kernel's accept
+  // queues for the successor. Idle client connections close; in-flight requests finish with
+  // "Connection: close"; TCP connections close after tcp_drain_timeout. Apply() is refused
+  // afterwards. Watch OpenConnections() fall to 0, then Stop().
+  Status Drain();
+  // Client connections open on all workers (any thread; each worker's count as of its last
+  // accept or close).
+  size_t OpenConnections() const;
+
   int workers() const { return static_cast<int>(workers_.size()); }
   // Registry shards a proxy with this many workers wants (0 = one per core).
   static int ShardsFor(int workers);
 
  private:
   Proxy(ProxyOptions options, telemetry::Registry* registry);
+  Status ApplyTable(std::shared_ptr<const RouteTable> table);
 
   ProxyOptions options_;
   telemetry::Registry* registry_;
@@ -111,6 +122,7 @@ class Proxy {
   std::map<std::string, std::pair<std::string, int>> addrs_;
   std::set<std::string> skipped_warned_;  // best-effort listeners left out (logged once)
   bool stopped_ = false;
+  bool drained_ = false;
 };
 
 }  // namespace slipway::proxy

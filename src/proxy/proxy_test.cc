@@ -20,7 +20,8 @@ InstanceSet MakeSet(const std::string& name, uint32_t weight, std::vector<int> p
   s.name = name;
   s.weight = weight;
   int i = 0;
-  for (int p : ports) s.backends.push_back(Backend{"127.0.0.1", p, name + "." + std::to_string(i++)});
+  for (int p : ports)
+    s.backends.push_back(Backend{"127.0.0.1", p, name + "." + std::to_string(i++)});
   return s;
 }
 
@@ -90,8 +91,8 @@ TEST_F(ProxyTest, KeepAliveReuseAndForwardedHeaders) {
     EXPECT_FALSE(r.head.Get("x-seen-id").empty());
     EXPECT_TRUE(r.head.Get("connection").empty());
   }
-  ClientResponse r = Exchange(fd, Get("/id", "X-Request-Id: abc\r\nX-Forwarded-For: 10.0.0.1\r\n"),
-                              &buf);
+  ClientResponse r =
+      Exchange(fd, Get("/id", "X-Request-Id: abc\r\nX-Forwarded-For: 10.0.0.1\r\n"), &buf);
   EXPECT_EQ(r.head.Get("x-seen-id"), "abc");
   EXPECT_EQ(r.head.Get("x-seen-for"), "10.0.0.1, 127.0.0.1");
   close(fd);
@@ -123,11 +124,10 @@ TEST_F(ProxyTest, ChunkedBothWays) {
   ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
   int fd = Connect();
   std::string buf;
-  ClientResponse r = Exchange(
-      fd,
-      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "4\r\nabcd\r\n3;ext=1\r\nefg\r\n0\r\n\r\n",
-      &buf);
+  ClientResponse r = Exchange(fd,
+                              "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "4\r\nabcd\r\n3;ext=1\r\nefg\r\n0\r\n\r\n",
+                              &buf);
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.body, "abcdefg");
   r = Exchange(fd, Get("/chunked"), &buf);
@@ -169,8 +169,8 @@ TEST_F(ProxyTest, OneGiBStreamedBothWaysWithBoundedMemory) {
   // Upload.
   {
     int fd = Connect();
-    std::string head = "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: " +
-                       std::to_string(kSize) + "\r\n\r\n";
+    std::string head =
+        "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(kSize) + "\r\n\r\n";
     ASSERT_TRUE(WriteAll(fd, head));
     std::string block(1 << 20, 'y');
     for (uint64_t sent = 0; sent < kSize; sent += block.size()) ASSERT_TRUE(WriteAll(fd, block));
@@ -259,11 +259,18 @@ TEST_F(ProxyTest, SmugglingAttemptsRejected) {
     int status;
   };
   std::vector<Case> cases = {
-      {"CL+TE", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-      {"two CL", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", 400},
-      {"TE not chunked last", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
+      {"CL+TE",
+       "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n",
+       400},
+      {"two CL",
+       "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde", 400},
+      {"TE not chunked last",
+       "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
       {"TE gzip", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
-      {"bad chunk size", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400},
+      {"bad chunk size",
+       "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+       400},
       {"obs fold", "GET / HTTP/1.1\r\nHost: t\r\nX-A: b\r\n c\r\n\r\n", 400},
       {"bare LF", "GET / HTTP/1.1\nHost: t\n\n", 400},
       {"bare CR", "GET / HTTP/1.1\r\nHost: t\rX: y\r\n\r\n", 400},
@@ -463,6 +470,61 @@ TEST_F(ProxyTest, RemovedListenerStopsAccepting) {
   EXPECT_LT(ConnectTo(bound_), 0);
 }
 
+// Binds like a keeper: keeps its own copy of every socket it hands out, counts Release().
+class KeepingSource : public ListenerSource {
+ public:
+  Result<std::vector<net::UniqueFd>> Acquire(const std::string& host, int port, int count,
+                                             int* bound_port) override {
+    std::vector<net::UniqueFd> out;
+    for (int i = 0; i < count; ++i) {
+      ASSIGN_OR_RETURN(net::UniqueFd fd, net::ListenTcp(host, port, 128, true));
+      if (port == 0) {
+        ASSIGN_OR_RETURN(port, net::LocalPort(fd.get()));
+      }
+      out.emplace_back(::dup(fd.get()));
+      kept.push_back(std::move(fd));
+    }
+    *bound_port = port;
+    return out;
+  }
+  void Release(const std::string&, int) override { ++released; }
+  std::vector<net::UniqueFd> kept;
+  int released = 0;
+};
+
+TEST_F(ProxyTest, DrainHandsTheListenersOverAndFinishesInFlightRequests) {
+  UpstreamServer up("a");
+  KeepingSource source;
+  ProxyOptions opt;
+  opt.listeners = &source;
+  StartProxy(opt);
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  int idle = Connect();
+  std::string buf;
+  ASSERT_EQ(Exchange(idle, Get("/id"), &buf).status, 200);
+  int busy = Connect();
+  ASSERT_TRUE(WriteAll(busy, Get("/slow?ms=400")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // in flight
+  EXPECT_EQ(proxy_->OpenConnections(), 2u);
+  ASSERT_TRUE(proxy_->Drain().ok());
+  EXPECT_EQ(source.released, 0) << "the sockets stay with the source for a successor";
+  EXPECT_TRUE(PeerClosed(idle));
+  close(idle);
+  ClientResponse r = Exchange(busy, "", &buf);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.head.Get("connection"), "close");
+  close(busy);
+  // A new connection is accepted by the kernel (the source's socket) and waits, unserved.
+  int waiting = ConnectTo(bound_);
+  EXPECT_GE(waiting, 0);
+  for (int i = 0; i < 100 && proxy_->OpenConnections() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(proxy_->OpenConnections(), 0u);
+  EXPECT_EQ(proxy_->Apply(proxy_->table()).code(), StatusCode::kFailedPrecondition);
+  if (waiting >= 0) close(waiting);
+}
+
 TEST_F(ProxyTest, RoutesByPathWithStripPrefix) {
   UpstreamServer web("web"), api("api");
   StartProxy();
@@ -476,8 +538,9 @@ TEST_F(ProxyTest, RoutesByPathWithStripPrefix) {
   EXPECT_EQ(r.head.Get("x-seen-path"), "/id?x=1");
   EXPECT_EQ(Do(Get("/id")).body, "web");
   std::string text = registry_->RenderPrometheus();
-  EXPECT_NE(text.find("slipway_http_requests_total{route=\"api\",set=\"blue\",code_class=\"2xx\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("slipway_http_requests_total{route=\"api\",set=\"blue\",code_class=\"2xx\"} 1"),
+      std::string::npos);
 }
 
 TEST_F(ProxyTest, IdleClientConnectionsAreSmall) {

@@ -211,9 +211,8 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
 void Worker::OnAccept(int slot) {
   int lfd = slots_[slot].fd;
   if (lfd < 0) return;
-  int l = slot < static_cast<int>(table_->slot_to_listener.size())
-              ? table_->slot_to_listener[slot]
-              : -1;
+  int l = slot < static_cast<int>(table_->slot_to_listener.size()) ? table_->slot_to_listener[slot]
+                                                                   : -1;
   telemetry::Gauge* active = l >= 0 ? table_->compiled->listeners[l].active : nullptr;
   const bool tcp = l >= 0 && table_->compiled->table->listeners[l].mode == ListenerMode::kTcp;
   // Bounded per wake-up so one busy listener cannot starve the loop.
@@ -243,6 +242,7 @@ void Worker::OnAccept(int slot) {
       auto conn = std::make_unique<TcpConn>(this, fd, table_->compiled->listeners[l].key, active);
       TcpConn* raw = conn.get();
       tcp_conns_.emplace(raw, std::move(conn));
+      CountOpen();
       Status st = loop_->Add(fd, kConnEvents, [raw](uint32_t ev) { raw->OnClientEvent(ev); });
       if (!st.ok()) {
         raw->CloseNow();
@@ -260,6 +260,7 @@ void Worker::OnAccept(int slot) {
       continue;
     }
     conns_.emplace(raw, std::move(conn));
+    CountOpen();
   }
   // Maybe more pending: edge-triggered, so come back on the next iteration.
   loop_->RunAfter(Duration(0), [this, slot] { OnAccept(slot); });
@@ -345,6 +346,7 @@ void Worker::Retire(ClientConn* c) {
   if (it == conns_.end()) return;
   dead_.push_back(std::move(it->second));
   conns_.erase(it);
+  CountOpen();
   ReapLater();
 }
 
@@ -353,6 +355,7 @@ void Worker::RetireTcp(TcpConn* c) {
   if (it == tcp_conns_.end()) return;
   dead_tcp_.push_back(std::move(it->second));
   tcp_conns_.erase(it);
+  CountOpen();
   ReapLater();
 }
 

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -68,7 +69,7 @@ struct UpstreamConn {
 // A worker's view of one CompiledTable: balancers and draining marks (mutable, worker-only).
 struct WorkerTable {
   std::shared_ptr<const CompiledTable> compiled;
-  std::vector<int> slot_to_listener;  // listen slot → listener index, -1 when gone
+  std::vector<int> slot_to_listener;             // listen slot → listener index, -1 when gone
   std::vector<std::vector<Balancer>> balancers;  // [listener][route]
   std::vector<std::vector<std::vector<std::vector<BackendState*>>>> backends;  // [l][r][set][i]
   // Set when a newer table drains or drops what this one routes to.
@@ -88,6 +89,8 @@ class Worker {
   void PostApply(std::shared_ptr<const CompiledTable> table,
                  std::vector<std::pair<std::string, int>> fds, std::function<void()> done);
   void PostStop();
+  // Any thread: client connections (HTTP and TCP) open on this worker, as of its last change.
+  size_t open_connections() const { return open_.load(std::memory_order_relaxed); }
 
   // --- worker thread only ---
   int index() const { return index_; }
@@ -133,6 +136,8 @@ class Worker {
     int fd = -1;
   };
   std::vector<ListenSlot> slots_;
+  std::atomic<size_t> open_{0};  // conns_ + tcp_conns_, for open_connections()
+  void CountOpen() { open_.store(conns_.size() + tcp_conns_.size(), std::memory_order_relaxed); }
   std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> conns_;
   std::vector<std::unique_ptr<ClientConn>> dead_;
   std::unordered_map<TcpConn*, std::unique_ptr<TcpConn>> tcp_conns_;  // TCP listeners' conns
