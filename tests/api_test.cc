@@ -115,7 +115,7 @@ TEST_F(ApiTest, EveryRouteRefusesMalformedInputWith4xx) {
       R"({"services":5,"service":5,"to":"abc","load":5,"env":5,"on":"x","definition":5,)"
       R"("document":"x","percent":"x","add":5,"wait":"x","timeout_ms":"x","version":5,)"
       R"("strategy":5,"backup":"x","message":5,"actor":1,"comment":2,"replace":"x",)"
-      R"("variant":5})";
+      R"("variant":5,"drain_timeout_ms":"x"})";
   const std::string deep = std::string(10'000, '[') + std::string(10'000, ']');
   const std::string huge_numbers = R"({"to":1e400,"percent":99999999999999999999999,)"
                                    R"("timeout_ms":-1,"services":5})";

@@ -6,25 +6,25 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "http/client.h"
 
@@ -40,9 +40,9 @@ struct CmdResult {
 inline CmdResult RunCmd(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
                         const std::vector<std::string>& env = {},
                         std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("slipway-cmd-" + std::to_string(getpid()) + "-" +
-                               std::to_string(std::rand()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("slipway-cmd-" + std::to_string(getpid()) + "-" + std::to_string(std::rand()));
   std::filesystem::create_directories(dir);
   std::string out_path = (dir / "out").string(), err_path = (dir / "err").string();
   pid_t pid = fork();
@@ -192,6 +192,67 @@ class Project {
   }
   std::filesystem::path dir_;
 };
+
+// A bounded client loop against 127.0.0.1:port, and what it saw.
+struct LoadResult {
+  int ok = 0;
+  int failed = 0;  // refused, reset, timed out or 5xx
+  int http_5xx = 0;
+  int cut = 0;  // accepted, then reset or closed before an answer: held by a killed process
+  std::vector<std::string> failures;
+  long max_ms = 0;
+};
+
+// `threads` clients, each a new connection per request (no keep-alive), for `duration`.
+inline LoadResult RunLoad(int port, int threads, std::chrono::milliseconds duration) {
+  LoadResult total;
+  std::mutex mu;
+  auto deadline = std::chrono::steady_clock::now() + duration;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      LoadResult mine;
+      for (int i = 0; i < 100'000 && std::chrono::steady_clock::now() < deadline; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        http::Endpoint ep;
+        ep.host = "127.0.0.1";
+        ep.port = port;
+        http::Request req;
+        req.target = "/";
+        auto r = http::Fetch(ep, req, Duration(10'000));
+        long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count();
+        mine.max_ms = std::max(mine.max_ms, ms);
+        if (r.ok() && r->status < 500) {
+          ++mine.ok;
+        } else {
+          ++mine.failed;
+          if (r.ok()) ++mine.http_5xx;
+          // Reset or closed after the accept: the killed daemon held the connection.
+          if (!r.ok() &&
+              (r.status().message().find("closed before a response") != std::string::npos ||
+               r.status().message().find("reset") != std::string::npos)) {
+            ++mine.cut;
+          }
+          if (mine.failures.size() < 5) {
+            mine.failures.push_back(r.ok() ? "HTTP " + std::to_string(r->status)
+                                           : r.status().message());
+          }
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      total.ok += mine.ok;
+      total.failed += mine.failed;
+      total.http_5xx += mine.http_5xx;
+      total.cut += mine.cut;
+      total.max_ms = std::max(total.max_ms, mine.max_ms);
+      for (auto& f : mine.failures) total.failures.push_back(f);
+    });
+  }
+  for (auto& th : pool) th.join();
+  return total;
+}
 
 // Index of the first event matching service/kind (instance 0 = any), or -1.
 inline int EventIndex(const nlohmann::json& events, const std::string& service,

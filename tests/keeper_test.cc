@@ -45,66 +45,6 @@ struct KeeperGuard {
   }
 };
 
-struct LoadResult {
-  int ok = 0;
-  int failed = 0;  // refused, reset, timed out or 5xx
-  int http_5xx = 0;
-  int cut = 0;  // accepted, then reset or closed before an answer: held by a killed process
-  std::vector<std::string> failures;
-  long max_ms = 0;
-};
-
-// `threads` clients, each a new connection per request (no keep-alive), for `duration`.
-LoadResult RunLoad(int port, int threads, std::chrono::milliseconds duration) {
-  LoadResult total;
-  std::mutex mu;
-  auto deadline = std::chrono::steady_clock::now() + duration;
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      LoadResult mine;
-      for (int i = 0; i < 100'000 && std::chrono::steady_clock::now() < deadline; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        http::Endpoint ep;
-        ep.host = "127.0.0.1";
-        ep.port = port;
-        http::Request req;
-        req.target = "/";
-        auto r = http::Fetch(ep, req, Duration(10'000));
-        long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
-        mine.max_ms = std::max(mine.max_ms, ms);
-        if (r.ok() && r->status < 500) {
-          ++mine.ok;
-        } else {
-          ++mine.failed;
-          if (r.ok()) ++mine.http_5xx;
-          // Reset or closed after the accept: the killed daemon held the connection.
-          if (!r.ok() &&
-              (r.status().message().find("closed before a response") != std::string::npos ||
-               r.status().message().find("reset") != std::string::npos)) {
-            ++mine.cut;
-          }
-          if (mine.failures.size() < 5) {
-            mine.failures.push_back(r.ok() ? "HTTP " + std::to_string(r->status)
-                                           : r.status().message());
-          }
-        }
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      total.ok += mine.ok;
-      total.failed += mine.failed;
-      total.http_5xx += mine.http_5xx;
-      total.cut += mine.cut;
-      total.max_ms = std::max(total.max_ms, mine.max_ms);
-      for (auto& f : mine.failures) total.failures.push_back(f);
-    });
-  }
-  for (auto& th : pool) th.join();
-  return total;
-}
-
 std::string WebProject(int port, const std::string& extra = "") {
   return "services:\n  web:\n    command: [\"" + kTestapp +
          "\"]\n    ports: [\"127.0.0.1:" + std::to_string(port) +
@@ -402,6 +342,212 @@ TEST(KeeperTest, KeeperKilledTheDaemonServesOn) {
   CmdResult down = p.Slipway({"down"});
   EXPECT_EQ(down.rc, 0) << down.err;
   EXPECT_TRUE(WaitFor([&] { return !PidAlive(daemon) && !PidAlive(services[0]); }, 10s));
+}
+
+}  // namespace
+}  // namespace slipway::testing
+
+namespace slipway::testing {
+namespace {
+
+// `slipway daemon restart` under load: the old daemon stops accepting, the keeper starts its
+// successor, which adopts the instances, and the old one finishes what it had in flight (a
+// slow request spanning the handover) before it exits. Nothing is refused, cut or answered 5xx.
+TEST(KeeperTest, DaemonRestartUnderLoadFailsNoRequest) {
+  const int port = FreePort();
+  Project p(WebProject(port, "    deploy: {replicas: 2}\n    restart: always\n"));
+  KeeperGuard guard{p};
+  ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}).rc, 0);
+  const pid_t daemon = p.DaemonPid();
+  const pid_t keeper = ReadPid(p.dir() / ".slipway" / "keeper.pid");
+  const auto before = RunningPids(p);
+  ASSERT_EQ(before.size(), 2u);
+  const size_t releases_before = p.Json({"releases", "web", "--format", "json"}).size();
+
+  std::atomic<int> slow_status{0};
+  std::atomic<long> slow_ms{0};
+  CmdResult restart;
+  std::thread restarter([&] {
+    std::this_thread::sleep_for(600ms);
+    // In flight across the handover: the old daemon must finish it while it drains.
+    std::thread slow([&] {
+      auto t0 = std::chrono::steady_clock::now();
+      slow_status = HttpGet(port, "/slow?ms=1500");
+      slow_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count();
+    });
+    std::this_thread::sleep_for(100ms);
+    restart = p.Slipway({"daemon", "restart"}, 60s);
+    slow.join();
+  });
+  LoadResult load = RunLoad(port, 4, 3s);
+  restarter.join();
+  std::printf(
+      "[ keeper ] daemon restart under load: %d ok, %d failed (%d cut, %d 5xx), max latency "
+      "%ld ms; a 1.5 s request across it: HTTP %d in %ld ms\n",
+      load.ok, load.failed, load.cut, load.http_5xx, load.max_ms, slow_status.load(),
+      slow_ms.load());
+  for (const auto& f : load.failures) std::printf("[ keeper ]   failure: %s\n", f.c_str());
+  ASSERT_EQ(restart.rc, 0) << restart.out << restart.err;
+  EXPECT_NE(restart.out.find("handed over to pid"), std::string::npos) << restart.out;
+  EXPECT_GT(load.ok, 0);
+  EXPECT_EQ(load.failed, 0);
+  EXPECT_EQ(slow_status.load(), 200) << "the request in flight finished on the old daemon";
+
+  const pid_t successor = p.DaemonPid();
+  EXPECT_NE(successor, daemon);
+  EXPECT_TRUE(WaitFor([&] { return !PidAlive(daemon); }, 10s)) << "the old daemon exits";
+  EXPECT_EQ(ReadPid(p.dir() / ".slipway" / "keeper.pid"), keeper) << "the same keeper";
+  EXPECT_EQ(RunningPids(p), before) << "the same processes, adopted";
+  EXPECT_EQ(p.Json({"releases", "web", "--format", "json"}).size(), releases_before);
+  auto events = p.Events();
+  EXPECT_GE(EventIndex(events, "", "daemon-handover"), 0) << events.dump();
+  EXPECT_GE(EventIndex(events, "", "daemon-took-over"), 0) << events.dump();
+  EXPECT_LT(EventIndex(events, "", "daemon-restarted"), 0) << "a handover is not a crash";
+  auto status = p.Json({"status", "--format", "json"});
+  EXPECT_EQ(status["daemon"].value("start_cause", ""), "handover") << status.dump();
+  EXPECT_EQ(status["daemon"].value("keeper_pid", 0), keeper);
+  CmdResult table = p.Slipway({"status"});
+  EXPECT_NE(table.out.find("(keeper)"), std::string::npos) << table.out;
+  EXPECT_EQ(HttpGet(port, "/health"), 200);
+}
+
+TEST(KeeperTest, DaemonRestartRefusesBadFlagsAndAStoppedProject) {
+  Project p(WebProject(FreePort()));
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"daemon", "restart", "--drain-timeout", "abc"},
+        {"daemon", "restart", "--drain-timeout", "-5s"},
+        {"daemon", "restart", "--drain-timeout", "99999h"},
+        {"daemon", "restart", "--timeout", "0s"},
+        {"daemon", "restart", "--bogus"}}) {
+    CmdResult r = p.Slipway(bad);
+    EXPECT_EQ(r.rc, 2) << bad[3] << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  }
+  CmdResult r = p.Slipway({"daemon", "restart"});
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find("not running"), std::string::npos) << r.err;
+  EXPECT_EQ(p.Slipway({"daemon"}).rc, 2);
+  EXPECT_FALSE(std::filesystem::exists(p.dir() / ".slipway" / "daemon.pid"));
+}
+
+// A newer slipway installed over the one the daemon runs (a new file renamed into place, as
+// package managers do): the next `up` announces it and hands over, services untouched.
+TEST(KeeperTest, UpHandsOverToANewerBinary) {
+  const int port = FreePort();
+  Project p(WebProject(port));
+  KeeperGuard guard{p};
+  const std::filesystem::path bin = p.dir() / "bin" / "slipway";
+  std::filesystem::create_directories(bin.parent_path());
+  std::filesystem::copy_file(SLIPWAY_BIN, bin);
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), bin.string());
+    return RunCmd(args, p.dir(), {}, 60s);
+  };
+  ASSERT_EQ(run({"up", "-d", "--wait"}).rc, 0);
+  const pid_t daemon = p.DaemonPid();
+  const auto before = RunningPids(p);
+  // Nothing changed: `up` keeps the daemon.
+  CmdResult same = run({"up", "-d"});
+  ASSERT_EQ(same.rc, 0) << same.err;
+  EXPECT_EQ(same.err.find("handing over"), std::string::npos) << same.err;
+  EXPECT_EQ(p.DaemonPid(), daemon);
+  // "Install" a new build: another inode at the same path.
+  std::filesystem::copy_file(SLIPWAY_BIN, bin.string() + ".new");
+  std::filesystem::rename(bin.string() + ".new", bin);
+  CmdResult up = run({"up", "-d"});
+  ASSERT_EQ(up.rc, 0) << up.err;
+  EXPECT_NE(up.err.find("handing over"), std::string::npos) << up.err;
+  EXPECT_NE(p.DaemonPid(), daemon);
+  EXPECT_EQ(RunningPids(p), before);
+  EXPECT_EQ(HttpGet(port, "/health"), 200);
+  // And the successor runs the new file: a third `up` sees nothing newer.
+  CmdResult again = run({"up", "-d"});
+  EXPECT_EQ(again.err.find("handing over"), std::string::npos) << again.err;
+}
+
+}  // namespace
+}  // namespace slipway::testing
+
+namespace slipway::testing {
+namespace {
+
+// The words of a systemd ExecStart= line (double quotes with backslash escapes; `$$` and `%%`
+// are a literal `$` and `%`), enough for what `slipway systemd-unit` writes.
+std::vector<std::string> UnitWords(const std::string& line) {
+  std::vector<std::string> words;
+  std::string cur;
+  bool in_word = false, quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (!quoted && (c == ' ' || c == '\t')) {
+      if (in_word) words.push_back(cur);
+      cur.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '"') {
+      quoted = !quoted;
+    } else if (quoted && c == '\\' && i + 1 < line.size()) {
+      cur += line[++i];
+    } else if ((c == '$' || c == '%') && i + 1 < line.size() && line[i + 1] == c) {
+      cur += c;
+      ++i;
+    } else {
+      cur += c;
+    }
+  }
+  if (in_word) words.push_back(cur);
+  return words;
+}
+
+std::string UnitSetting(const std::string& unit, const std::string& key) {
+  std::istringstream in(unit);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+  }
+  return "";
+}
+
+// Boot: the generated unit's ExecStart, run from / as systemd would, brings the project up
+// with the keeper as the PIDFile's process; its ExecStop takes it down.
+TEST(KeeperTest, SystemdUnitsExecStartBringsTheProjectUpFromAnywhere) {
+  const int port = FreePort();
+  Project p(WebProject(port, "    environment: {GREETING: \"${GREETING}\"}\n"));
+  p.Write(".env.boot", "GREETING=100%-$ready\n");
+  KeeperGuard guard{p};
+  CmdResult gen = p.Slipway({"--env-file", ".env.boot", "systemd-unit"});
+  ASSERT_EQ(gen.rc, 0) << gen.err;
+  const std::string unit = gen.out;
+  EXPECT_EQ(UnitSetting(unit, "Type"), "forking");
+  EXPECT_EQ(UnitSetting(unit, "PIDFile"), (p.dir() / ".slipway" / "keeper.pid").string());
+  EXPECT_EQ(unit.find("100%-"), std::string::npos) << "no environment value in the unit";
+  std::vector<std::string> start = UnitWords(UnitSetting(unit, "ExecStart"));
+  std::vector<std::string> stop = UnitWords(UnitSetting(unit, "ExecStop"));
+  ASSERT_GE(start.size(), 4u) << unit;
+  EXPECT_EQ(start[0], SLIPWAY_BIN);
+  EXPECT_EQ(std::vector<std::string>(start.end() - 3, start.end()),
+            (std::vector<std::string>{"up", "-d", "--wait"}));
+
+  CmdResult up = RunCmd(start, "/", {}, 60s);
+  ASSERT_EQ(up.rc, 0) << up.err;
+  EXPECT_EQ(HttpGet(port, "/health"), 200);
+  pid_t keeper = ReadPid(UnitSetting(unit, "PIDFile"));
+  EXPECT_TRUE(PidAlive(keeper)) << "the PIDFile names the running keeper";
+
+  CmdResult down = RunCmd(stop, "/", {}, 60s);
+  EXPECT_EQ(down.rc, 0) << down.err;
+  EXPECT_TRUE(WaitFor([&] { return !PidAlive(keeper); }, 10s));
+  EXPECT_EQ(HttpGet(port, "/health"), 0);
+
+  // A project that does not load gives no unit.
+  p.Write("compose.yaml", "services: [nope\n");
+  CmdResult bad = p.Slipway({"systemd-unit"});
+  EXPECT_EQ(bad.rc, 2) << bad.out << bad.err;
+  EXPECT_TRUE(bad.out.empty());
 }
 
 }  // namespace

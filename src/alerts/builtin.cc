@@ -115,6 +115,8 @@ std::string ExportPrometheusRules(const std::vector<config::AlertRuleSpec>& rule
 void UpdateServiceMetrics(telemetry::Registry* reg, const json& ps_rows) {
   struct Agg {
     int64_t running = 0;
+    int64_t instances = 0;
+    int64_t completed = 0;  // one-shot jobs that exited 0: done, never unhealthy
     bool healthy = true;
     int64_t restarts = 0;
   };
@@ -126,7 +128,10 @@ void UpdateServiceMetrics(telemetry::Registry* reg, const json& ps_rows) {
     Agg& a = by_service[svc];
     std::string state = row.value("state", "");
     std::string health = row.value("health", "");
-    if (state == "running") {
+    ++a.instances;
+    if (state == "completed") {
+      ++a.completed;
+    } else if (state == "running") {
       ++a.running;
       if (!health.empty() && health != "healthy") a.healthy = false;
     } else if (state == "failed" || state == "exited" || state == "crashed") {
@@ -143,6 +148,10 @@ void UpdateServiceMetrics(telemetry::Registry* reg, const json& ps_rows) {
                   "1 when every running instance of the service is healthy (or has no probe).",
                   {"service"}, {svc})
         ->Set(0, a.healthy ? 1 : 0);
+    reg->GetGauge("slipway_service_completed",
+                  "1 when every instance of the service is a one-shot job that exited 0.",
+                  {"service"}, {svc})
+        ->Set(0, a.instances > 0 && a.completed == a.instances ? 1 : 0);
     telemetry::Counter* c =
         reg->GetCounter("slipway_service_restarts_total",
                         "Automatic restarts of the service's instances.", {"service"}, {svc});

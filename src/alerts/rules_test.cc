@@ -205,12 +205,21 @@ TEST(Builtin, RulesParseEvaluateAndExportForPromtool) {
   UpdateServiceMetrics(&reg, nlohmann::json::parse(R"([
     {"service": "api", "state": "running", "health": "healthy", "restarts": 2},
     {"service": "api", "state": "running", "health": "unhealthy", "restarts": 3},
-    {"service": "db", "state": "running", "health": "", "restarts": 0}])"));
+    {"service": "db", "state": "running", "health": "", "restarts": 0},
+    {"service": "init", "state": "completed", "health": "", "restarts": 0,
+     "exit": "exited with code 0"},
+    {"service": "seed", "state": "exited", "health": "", "restarts": 0,
+     "exit": "exited with code 3"}])"));
   TempDir dir;
   UpdateDiskMetrics(&reg, dir.path());
   std::string text = reg.RenderPrometheus();
   EXPECT_NE(text.find("slipway_service_healthy{service=\"api\"} 0"), std::string::npos) << text;
   EXPECT_NE(text.find("slipway_service_healthy{service=\"db\"} 1"), std::string::npos);
+  // A finished one-shot job is completed, never unhealthy; a failed one is unhealthy.
+  EXPECT_NE(text.find("slipway_service_healthy{service=\"init\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("slipway_service_completed{service=\"init\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("slipway_service_healthy{service=\"seed\"} 0"), std::string::npos);
+  EXPECT_NE(text.find("slipway_service_completed{service=\"api\"} 0"), std::string::npos);
   EXPECT_NE(text.find("slipway_service_restarts_total{service=\"api\"} 5"), std::string::npos);
   EXPECT_NE(text.find("slipway_state_disk_size_bytes"), std::string::npos);
 

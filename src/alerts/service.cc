@@ -83,18 +83,14 @@ void AlertingService::NotifyDeploy(const DeployNotice& e) {
                      : e.kind == "manual-rollback" ? "rolled back by hand"
                      : e.kind == "rolled-back"     ? "rolled back automatically"
                                                    : "failed";
-  std::string summary =
-      fmt::format("{} r{}{} {}{}", e.service, e.release,
-                  e.version.empty() ? "" : " (" + e.version + ")", what,
-                  e.strategy.empty() ? "" : " [" + e.strategy + "]");
+  std::string summary = fmt::format("{} r{}{} {}{}", e.service, e.release,
+                                    e.version.empty() ? "" : " (" + e.version + ")", what,
+                                    e.strategy.empty() ? "" : " [" + e.strategy + "]");
   if (!e.reason.empty()) summary += ": " + e.reason;
   std::map<std::string, std::string> annotations = {
-      {"summary", summary},
-      {"release", std::to_string(e.release)},
-      {"version", e.version},
-      {"strategy", e.strategy},
-      {"reason", e.reason},
-      {"numbers", e.numbers.is_null() ? "{}" : e.numbers.dump()}};
+      {"summary", summary},   {"release", std::to_string(e.release)},
+      {"version", e.version}, {"strategy", e.strategy},
+      {"reason", e.reason},   {"numbers", e.numbers.is_null() ? "{}" : e.numbers.dump()}};
   for (auto it = annotations.begin(); it != annotations.end();) {
     it = it->second.empty() ? annotations.erase(it) : std::next(it);
   }
@@ -166,9 +162,8 @@ std::pair<int, json> AlertingService::HealthDetailed() const {
       svc["restarts"] = svc["restarts"].get<int64_t>() + row.value("restarts", int64_t{0});
       std::string state = row.value("state", "");
       std::string health = row.value("health", "");
-      // A one-shot job that exited 0 is done, not down (engine Ps(): state "exited",
-      // exit "exited with code 0").
-      bool completed = state == "exited" && row.value("exit", "") == "exited with code 0";
+      // A one-shot job that exited 0 is done, not down (engine Ps(): state "completed").
+      bool completed = state == "completed";
       bool bad = (state != "running" && !completed) ||
                  (!health.empty() && health != "healthy" && health != "starting");
       if (bad) {

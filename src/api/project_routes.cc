@@ -3,6 +3,9 @@
 
 #include "api/routes.h"
 #include "config/secrets_of.h"
+#include "deploy/deployer.h"
+#include "deploy/releases.h"
+#include "deploy/up_plan.h"
 #include "engine/engine.h"
 #include "runtime/container_assets.h"
 #include "runtime/log_store.h"
@@ -137,6 +140,71 @@ void StreamLogs(const RouteDeps& d, LogsQuery q, Reply reply) {
   w.OnClose([logs, id] { logs->Unsubscribe(*id); });
 }
 
+// Running services whose primary release a deploy or rollback made (deploy/up_plan.h).
+std::vector<deploy::DeployedService> DeployedServices(const RouteDeps& d,
+                                                      const config::Project& file) {
+  std::vector<deploy::DeployedService> out;
+  if (d.releases == nullptr) return out;
+  for (const auto& [name, svc] : file.services) {
+    const config::Service* running = d.engine->RunningSpec(name);
+    const int64_t number = d.engine->PrimaryRelease(name);
+    if (running == nullptr || number <= 0) continue;
+    auto release = d.releases->Get(name, number);
+    if (!release.ok() || !release->has_value() || (*release)->strategy == "up") continue;
+    out.push_back({name, *running, (*release)->base_hash});
+  }
+  return out;
+}
+
+// `up` on a running project applies only what changed and never reverts a deploy: services a
+// deploy shipped are kept while the file says what it said then, and go out through their
+// deploy strategy when it changed; then Engine::Up starts what is missing and recreates what
+// `up` itself started and the file changed.
+void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
+  if (!req.load) {
+    d.engine->Up(std::move(req.services), req.options, [reply](Status st) { reply.Done(st); });
+    return;
+  }
+  auto loaded = config::LoadProject(*req.load);
+  if (!loaded.ok()) return reply.Error(loaded.status());
+  if (d.redactor) d.redactor->Merge(config::SecretsOf(*loaded, req.load->environ));
+  config::Project file = *loaded;
+  deploy::UpPlan plan =
+      deploy::PlanUp(std::move(loaded).value(), DeployedServices(d, file), req.services);
+  if (!plan.deploy.empty() && d.deployer != nullptr) {
+    for (const std::string& name : plan.deploy) {
+      if (d.deployer->Busy().count(name)) {
+        return reply.Error(FailedPrecondition("up: a deploy of " + name +
+                                              " is under way; run up again once it has finished"));
+      }
+    }
+  }
+  if (Status st = d.engine->SetProjectIfStartable(std::move(plan.project), req.services);
+      !st.ok()) {
+    return reply.Error(st);
+  }
+  json kept = plan.keep;
+  if (plan.deploy.empty() || d.deployer == nullptr) {
+    d.engine->Up(std::move(req.services), req.options, [reply, kept](Status st) {
+      if (!st.ok()) return reply.Error(st);
+      reply.Json(200, {{"ok", true}, {"kept", kept}, {"deployed", json::array()}});
+    });
+    return;
+  }
+  deploy::Deployer* deployer = d.deployer;
+  deploy::DeployRequest dr;
+  dr.project = std::move(file);
+  dr.services = plan.deploy;
+  d.engine->Up(std::move(req.services), req.options,
+               [reply, kept, deployer, dr = std::move(dr)](Status st) mutable {
+                 if (!st.ok()) return reply.Error(st);
+                 deployer->Deploy(std::move(dr), [reply, kept](deploy::Outcome o) {
+                   if (!o.status.ok()) return reply.Error(o.status);
+                   reply.Json(200, {{"ok", true}, {"kept", kept}, {"deployed", o.releases}});
+                 });
+               });
+}
+
 }  // namespace
 
 json LoadOptionsToJson(const config::LoadOptions& o) {
@@ -179,18 +247,8 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
     if (d.decorate_ps) d.decorate_ps(&rows);
     reply.Json(200, rows);
   });
-  r.Add<UpRequest>(
-      {Method::kPost, "/api/v1/up", Access::kAdmin, kLargeBody}, [d](UpRequest req, Reply reply) {
-        if (req.load) {
-          auto project = config::LoadProject(*req.load);
-          if (!project.ok()) return reply.Error(project.status());
-          if (d.redactor) {
-            d.redactor->Merge(config::SecretsOf(*project, req.load->environ));
-          }
-          d.engine->SetProject(std::move(project).value());
-        }
-        d.engine->Up(std::move(req.services), req.options, [reply](Status st) { reply.Done(st); });
-      });
+  r.Add<UpRequest>({Method::kPost, "/api/v1/up", Access::kAdmin, kLargeBody},
+                   [d](UpRequest req, Reply reply) { RunUp(d, std::move(req), std::move(reply)); });
   r.Add<ServicesRequest>({Method::kPost, "/api/v1/start", Access::kAdmin, kSmallBody},
                          [d](ServicesRequest req, Reply reply) {
                            d.engine->Up(std::move(req.services), engine::UpOptions{},
@@ -217,7 +275,7 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                          if (req.volumes) {
                            auto ce = runtime::ContainerEngine::Detect();
                            st = ce.ok() ? runtime::RemoveProjectVolumes(*ce, engine->project(),
-                                                                         &removed)
+                                                                        &removed)
                                         : ce.status();
                          }
                          if (st.ok()) {

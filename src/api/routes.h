@@ -6,6 +6,7 @@
 //   flags_routes.cc     the flags admin API and OFREP (its own read tokens)
 //   alerts_routes.cc    alerts, rule tests, /health/detailed
 //   maintenance_routes.cc  maintenance mode
+//   daemon_routes.cc    the daemon itself: who runs, since when, from which binary; restart
 // Request and answer bodies are JSON; errors {"error": "...", "exit": 1|2} (api/reply.h).
 //
 // Ownership: RouteDeps borrows everything; the daemon keeps it all alive while its servers run.
@@ -59,6 +60,34 @@ class MaintenanceControl {
   virtual Status SetMaintenance(const std::string& service, bool on, std::string message) = 0;
 };
 
+// What the daemon says of itself (GET /api/v1/daemon): `status`, and `up` deciding whether
+// the binary on disk is newer than the one that runs.
+struct DaemonInfo {
+  int64_t pid = 0;
+  int64_t started_ms = 0;   // Unix ms
+  int generation = 0;       // the keeper's count of daemons started (0: no keeper)
+  std::string start_cause;  // "first", "crash" or "handover" ("" without a keeper)
+  int64_t keeper_pid = 0;   // 0: no keeper
+  int64_t keeper_started_ms = 0;
+  std::string binary;           // the file the daemon was started from
+  int64_t binary_mtime_ns = 0;  // that file's mtime and inode when the daemon started
+  uint64_t binary_inode = 0;
+  bool handing_over = false;  // a restart is under way: a successor takes over
+};
+
+// The daemon's own life, reached by the routes through this port.
+class DaemonControl {
+ public:
+  virtual ~DaemonControl() = default;
+  virtual DaemonInfo Info() const = 0;
+  // Starts a zero-downtime handover to a successor daemon (the binary on disk): this daemon
+  // stops accepting, its keeper starts the successor, which adopts the services; this one
+  // exits once its open connections have finished or after `drain_timeout`. Returns at once.
+  // FailedPrecondition (nothing changes) without a keeper, during a deploy or a database job,
+  // or while a handover is already under way.
+  virtual Status Restart(Duration drain_timeout) = 0;
+};
+
 struct RouteDeps {
   engine::Engine* engine = nullptr;
   runtime::LogStore* logs = nullptr;
@@ -70,6 +99,7 @@ struct RouteDeps {
   std::string default_flag_environment = "default";
   alerts::AlertingService* alerting = nullptr;
   MaintenanceControl* maintenance = nullptr;
+  DaemonControl* daemon = nullptr;
   // Secret values of the project, scrubbed from every answer that can carry them; routes
   // that load the project again add what it declares (config::SecretsOf).
   Redactor* redactor = nullptr;
@@ -87,6 +117,7 @@ void RegisterDeployRoutes(Router& router, const RouteDeps& deps);
 void RegisterFlagsRoutes(Router& router, const RouteDeps& deps);
 void RegisterAlertsRoutes(Router& router, const RouteDeps& deps);
 void RegisterMaintenanceRoutes(Router& router, const RouteDeps& deps);
+void RegisterDaemonRoutes(Router& router, const RouteDeps& deps);
 
 // LoadOptions travel from the CLI to the daemon so `up` and `deploy` load the project with
 // the caller's files, profiles and environment.

@@ -11,7 +11,10 @@ std::string Utc(int64_t ms) { return FormatUtc(ms, "%Y-%m-%d %H:%M UTC"); }
 
 Scheduler::Scheduler(net::EventLoop* loop, store::Store* store, std::vector<ScheduledJob> jobs,
                      RunFn run, ReportFn report, bool catch_up)
-    : loop_(loop), store_(store), run_(std::move(run)), report_(std::move(report)),
+    : loop_(loop),
+      store_(store),
+      run_(std::move(run)),
+      report_(std::move(report)),
       catch_up_(catch_up) {
   for (ScheduledJob& j : jobs) {
     auto s = std::make_unique<JobState>();
@@ -47,8 +50,7 @@ void Scheduler::Start() {
           report_(name, "missed",
                   std::to_string(missed) + " scheduled run(s) of \"" + s->job.cron.text() +
                       "\" missed since " + Utc(first_missed) + " (last run " + Utc(last_ms) +
-                      "); the daemon was not running" +
-                      (catch_up_ ? "; running one now" : ""));
+                      "); the daemon was not running" + (catch_up_ ? "; running one now" : ""));
           if (catch_up_) Launch(s.get(), now);
         }
       } else {
@@ -69,6 +71,13 @@ int64_t Scheduler::NextDueMs(const std::string& job) const {
 bool Scheduler::RunningForTest(const std::string& job) const {
   auto it = jobs_.find(job);
   return it != jobs_.end() && it->second->running;
+}
+
+bool Scheduler::AnyRunning() const {
+  for (const auto& [name, s] : jobs_) {
+    if (s->running) return true;
+  }
+  return false;
 }
 
 void Scheduler::Arm(JobState* s) {
@@ -106,7 +115,8 @@ void Scheduler::Launch(JobState* s, int64_t due_ms) {
         Status m = store_->SetMeta(MetaKey(name), std::to_string(due_ms));
         (void)m;
       }
-      report_(name, st.ok() ? "succeeded" : "failed", st.ok() ? "run due " + Utc(due_ms) : st.message());
+      report_(name, st.ok() ? "succeeded" : "failed",
+              st.ok() ? "run due " + Utc(due_ms) : st.message());
     });
   });
 }

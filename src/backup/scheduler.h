@@ -54,6 +54,8 @@ class Scheduler {
   // Unix ms of the job's next due run (-1 when unknown).
   int64_t NextDueMs(const std::string& job) const;
   bool RunningForTest(const std::string& job) const;
+  // Whether any job's run is under way (loop thread).
+  bool AnyRunning() const;
 
  private:
   struct JobState {
@@ -67,7 +69,9 @@ class Scheduler {
   void Arm(JobState* s);
   void Fire(JobState* s, int64_t due_ms);
   void Launch(JobState* s, int64_t due_ms);
-  std::string MetaKey(const std::string& job) const { return "backup.schedule." + job + ".last_ms"; }
+  std::string MetaKey(const std::string& job) const {
+    return "backup.schedule." + job + ".last_ms";
+  }
 
   net::EventLoop* loop_;
   store::Store* store_;

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 #include "alerts/builtin.h"
+#include "base/clock.h"
 #include "cli/output.h"
+#include "config/duration.h"
 #include "http/client.h"
 #include "runtime/log_store.h"
 
@@ -26,7 +29,9 @@ std::string Labels(const json& labels) {
   return out;
 }
 
-std::string Value(const json& v) { return v.is_number() ? fmt::format("{:g}", v.get<double>()) : v.dump(); }
+std::string Value(const json& v) {
+  return v.is_number() ? fmt::format("{:g}", v.get<double>()) : v.dump();
+}
 
 int RunAlerts(CliContext& ctx, const std::string& format) {
   auto r = ctx.Call("GET", "/api/v1/alerts");
@@ -106,6 +111,12 @@ int RunStatus(CliContext& ctx, const std::string& format) {
   }
   json body = json::parse(r->body, nullptr, false);
   if (body.is_discarded()) return CliContext::Fail(Internal("daemon sent no JSON"), "status");
+  // The daemon's and the keeper's own lives (an older daemon has no such route: left out).
+  req.target = "/api/v1/daemon";
+  if (auto d = http::Fetch(ep, req, Duration(10'000)); d.ok() && d->status == 200) {
+    json info = json::parse(d->body, nullptr, false);
+    if (info.is_object()) body["daemon"] = std::move(info);
+  }
   if (format == "json") {
     std::printf("%s\n", body.dump(2).c_str());
   } else {
@@ -116,9 +127,31 @@ int RunStatus(CliContext& ctx, const std::string& format) {
       rows.push_back({it.key(), it.value().value("status", ""),
                       std::to_string(it.value().value("restarts", 0)), ""});
     }
+    if (body.contains("daemon")) {
+      const json& d = body["daemon"];
+      const int64_t now_ms = Clock::Real()->WallMillis();
+      std::string detail = fmt::format(
+          "pid {}, up {}", d.value("pid", int64_t{0}),
+          config::FormatDuration(Duration((now_ms - d.value("started_ms", now_ms)) / 1000 * 1000)));
+      if (d.value("generation", 0) > 1) {
+        detail +=
+            fmt::format(", start {} ({})", d.value("generation", 0), d.value("start_cause", ""));
+      }
+      rows.push_back({"(daemon)", d.value("handing_over", false) ? "handing over" : "ok",
+                      std::to_string(std::max(0, d.value("generation", 0) - 1)), detail});
+      if (d.value("keeper_pid", int64_t{0}) > 0) {
+        rows.push_back(
+            {"(keeper)", "ok", "",
+             fmt::format("pid {}, up {}", d.value("keeper_pid", int64_t{0}),
+                         config::FormatDuration(Duration(
+                             (now_ms - d.value("keeper_started_ms", now_ms)) / 1000 * 1000)))});
+      } else {
+        rows.push_back({"(keeper)", "none", "", "the daemon runs without a keeper"});
+      }
+    }
     rows.push_back({"(proxy)", body["proxy"].value("status", ""), "", ""});
-    rows.push_back({"(store)", body["store"].value("status", ""), "",
-                    body["store"].value("error", "")});
+    rows.push_back(
+        {"(store)", body["store"].value("status", ""), "", body["store"].value("error", "")});
     const json dbs = body.value("databases", json::object());
     for (auto it = dbs.begin(); it != dbs.end(); ++it) {
       const json& d = it.value();
@@ -152,7 +185,8 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   });
 
   auto sformat = std::make_shared<std::string>("table");
-  auto* status = app.add_subcommand("status", "Health of every service, the proxy, the store and the databases");
+  auto* status = app.add_subcommand(
+      "status", "Health of every service, the proxy, the store and the databases");
   status->add_option("--format", *sformat, "table or json")
       ->check(CLI::IsMember({"table", "json"}));
   status->callback([&ctx, sformat, rc] { *rc = RunStatus(ctx, *sformat); });

@@ -1,11 +1,10 @@
 #include "cli/project_cmd.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +16,7 @@
 
 #include "api/routes.h"
 #include "cli/container_cmd.h"
+#include "cli/daemon_cmd.h"
 #include "cli/output.h"
 #include "config/duration.h"
 #include "config/render.h"
@@ -46,9 +46,10 @@ Result<int64_t> SinceMillis(const std::string& since) {
   char* end = nullptr;
   long long secs = std::strtoll(since.c_str(), &end, 10);
   if (end != since.c_str() && *end == '\0') return secs * 1000;
-  return InvalidInput(fmt::format("--since: \"{}\" is not a duration or Unix time (expected e.g. "
-                                  "10m, 1h30m or 1700000000)",
-                                  since));
+  return InvalidInput(
+      fmt::format("--since: \"{}\" is not a duration or Unix time (expected e.g. "
+                  "10m, 1h30m or 1700000000)",
+                  since));
 }
 
 void PrintWarnings(const config::Project& p) {
@@ -125,17 +126,16 @@ std::vector<std::vector<std::string>> PsRows(const json& rows) {
     out.push_back({r.value("service", "") + (instance > 0 ? fmt::format(".{}", instance) : ""),
                    state, r.value("health", ""), pid > 0 ? std::to_string(pid) : "",
                    port > 0 ? std::to_string(port) : "", ports,
-                   std::to_string(r.value("restarts", 0)),
-                   uptime > 0 ? HumanDuration(uptime) : "",
-                   r.value("release", 0) > 0 ? fmt::format("r{}", r.value("release", 0)) : "",
-                   rps, err});
+                   std::to_string(r.value("restarts", 0)), uptime > 0 ? HumanDuration(uptime) : "",
+                   r.value("release", 0) > 0 ? fmt::format("r{}", r.value("release", 0)) : "", rps,
+                   err});
   }
   return out;
 }
 
-const std::vector<std::string> kPsHeader = {"INSTANCE",  "STATE",    "HEALTH", "PID",
-                                            "PORT",      "PUBLISHED", "RESTARTS", "UPTIME",
-                                            "RELEASE",   "REQ/S",     "5XX"};
+const std::vector<std::string> kPsHeader = {"INSTANCE", "STATE",     "HEALTH",   "PID",
+                                            "PORT",     "PUBLISHED", "RESTARTS", "UPTIME",
+                                            "RELEASE",  "REQ/S",     "5XX"};
 
 // Waits (bounded, 30 s) for the daemon whose pid file we read to exit. The daemon holds an
 // exclusive lock on daemon.lock for its whole life and the kernel drops it when the process
@@ -171,6 +171,25 @@ struct UpArgs {
   std::vector<std::string> services;
 };
 
+// What `up` did to services a deploy had shipped (api: RunUp, deploy/up_plan.h).
+void PrintUpNotes(const json& answer) {
+  if (!answer.is_object()) return;
+  for (const json& name : answer.value("kept", json::array())) {
+    if (!name.is_string()) continue;
+    std::fprintf(stderr,
+                 "slipway: %s keeps its deployed release (the compose file has not changed "
+                 "since that deploy)\n",
+                 name.get<std::string>().c_str());
+  }
+  for (const json& rel : answer.value("deployed", json::array())) {
+    if (!rel.is_object()) continue;
+    std::fprintf(stderr, "slipway: %s changed since its deploy: shipped as r%lld (%s)\n",
+                 rel.value("service", "").c_str(),
+                 static_cast<long long>(rel.value("number", int64_t{0})),
+                 rel.value("strategy", "").c_str());
+  }
+}
+
 int RunUp(CliContext& ctx, const UpArgs& a) {
   auto project = ctx.Project();
   if (!project.ok()) return CliContext::Fail(project.status());
@@ -179,6 +198,21 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   // Images first (container_cmd.h): a build that fails leaves nothing started.
   if (Status st = BuildImages(ctx, p, a.services, a.build); !st.ok()) {
     return CliContext::Fail(st, "up");
+  }
+  // A daemon that was already running is left running whatever this `up` does.
+  const bool was_running = ctx.DaemonRunning();
+  if (was_running) {
+    // A newer slipway was installed since the daemon started: hand over to it first.
+    auto info = ctx.Call("GET", "/api/v1/daemon");
+    if (info.ok() && DaemonBinaryReplaced(*info)) {
+      std::fprintf(stderr,
+                   "slipway: %s changed since the daemon started; handing over to it without "
+                   "downtime\n",
+                   info->value("binary", "").c_str());
+      if (Status st = RestartDaemon(ctx, Duration(30'000), Duration(60'000)); !st.ok()) {
+        return CliContext::Fail(st, "up");
+      }
+    }
   }
   if (Status st = ctx.EnsureDaemon(); !st.ok()) return CliContext::Fail(st, "up");
 
@@ -190,6 +224,7 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   if (a.detach) {
     auto r = ctx.Call("POST", "/api/v1/up", body);
     if (!r.ok()) return CliContext::Fail(r.status(), "up");
+    PrintUpNotes(*r);
     auto ps = ctx.Call("GET", "/api/v1/ps");
     if (ps.ok()) PrintTable(kPsHeader, PsRows(*ps));
     auto paths = ctx.Paths();
@@ -230,10 +265,20 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   auto r = ctx.Call("POST", "/api/v1/up", body);
   if (!r.ok()) {
     int rc = CliContext::Fail(r.status(), "up");
-    (void)ctx.Call("POST", "/api/v1/down", json::object());
+    if (was_running) {
+      // A running project keeps running; the log stream would follow it forever.
+      std::fflush(stdout);
+      std::fflush(stderr);
+      std::_Exit(rc);
+    }
+    // This `up` started the daemon: nothing is left behind.
+    if (auto d = ctx.Call("POST", "/api/v1/down", json::object()); !d.ok()) {
+      (void)CliContext::Fail(d.status(), "down");
+    }
     logs.join();
     return rc;
   }
+  PrintUpNotes(*r);
   std::fprintf(stderr, "slipway: %s is up; Ctrl-C stops it\n", p.name.c_str());
   logs.join();  // ends when the daemon goes away
   return 0;
@@ -332,8 +377,8 @@ int RunLogs(CliContext& ctx, const LogsArgs& a) {
     }
     return 0;
   }
-  std::string path = fmt::format("/api/v1/logs?tail={}&since={}&follow={}", a.tail, *since,
-                                 a.follow ? 1 : 0);
+  std::string path =
+      fmt::format("/api/v1/logs?tail={}&since={}&follow={}", a.tail, *since, a.follow ? 1 : 0);
   if (!a.services.empty()) path += "&services=" + Csv(a.services);
   Status st = ctx.Stream(path, [&printer](const json& l) {
     printer.Print(l);
@@ -451,9 +496,9 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   for (const char* verb : {"start", "stop", "restart"}) {
     auto services = std::make_shared<std::vector<std::string>>();
-    std::string help = std::string(verb) == "stop"      ? "Stop services"
-                       : std::string(verb) == "start"   ? "Start stopped services"
-                                                        : "Stop and start services";
+    std::string help = std::string(verb) == "stop"    ? "Stop services"
+                       : std::string(verb) == "start" ? "Start stopped services"
+                                                      : "Stop and start services";
     auto* c = app.add_subcommand(verb, help);
     c->add_option("services", *services, "Services (default: all)");
     std::string v = verb;
@@ -465,8 +510,7 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto ev_services = std::make_shared<std::vector<std::string>>();
   auto* cev = app.add_subcommand("events", "List recorded events (starts, exits, health)");
   cev->add_option("--since", *ev_since, "Only events newer than a duration (10m) or Unix time");
-  cev->add_option("--format", *ev_format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  cev->add_option("--format", *ev_format, "table or json")->check(CLI::IsMember({"table", "json"}));
   cev->add_option("services", *ev_services, "Services (default: all)");
   cev->callback([&ctx, ev_since, ev_format, ev_services, rc] {
     *rc = RunEvents(ctx, *ev_since, *ev_format, *ev_services);

@@ -14,9 +14,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "alerts/builtin.h"
 #include "alerts/service.h"
 #include "api/router.h"
 #include "api/routes.h"
@@ -142,11 +144,39 @@ proxy::ProxyOptions ProxyOptionsFor(const config::ProxySettings& s) {
   return o;
 }
 
-class Daemon : public deploy::Traffic, public api::MaintenanceControl {
+// The file this process runs from, as it is now: what `up` compares with the file on disk to
+// tell that a newer binary was installed since the daemon started.
+struct BinaryIdentity {
+  std::string path;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+};
+
+BinaryIdentity ReadBinaryIdentity() {
+  BinaryIdentity b;
+  std::error_code ec;
+  b.path = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  struct stat st {};
+  if (::stat("/proc/self/exe", &st) == 0) {
+    b.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    b.inode = st.st_ino;
+  }
+  return b;
+}
+
+std::string JoinNames(const std::set<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+class Daemon : public deploy::Traffic, public api::MaintenanceControl, public api::DaemonControl {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options), paths_(options.state_dir) {}
 
   int Run() {
+    started_ms_ = Clock::Real()->WallMillis();
+    binary_ = ReadBinaryIdentity();
     Status st = Init();
     if (!st.ok()) {
       Log("cannot start: " + st.message(), {{"error", st.message()}}, logging::Level::kError);
@@ -160,6 +190,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
          {"api", api_addr_}});
     StartWithKeeper();
     loop_->Run();
+    if (handing_over_) return FinishHandover();
     Log("stopped");
     keeper_->Stopping();  // on purpose: the keeper exits with us instead of restarting us
     Cleanup();
@@ -307,9 +338,14 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
     rd.default_flag_environment = engine_->project().flags.default_environment;
     rd.alerting = alerting_.get();
     rd.maintenance = this;
+    rd.daemon = this;
     redactor_ = config::SecretsOf(engine_->project(), options_.load.environ);
     rd.redactor = &redactor_;
-    rd.metrics = [this] { return registry_->RenderPrometheus(); };
+    rd.metrics = [this] {
+      // Service gauges as of now, not as of the last alert evaluation.
+      alerts::UpdateServiceMetrics(registry_.get(), engine_->Ps());
+      return registry_->RenderPrometheus();
+    };
     rd.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
     rd.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
     rd.public_metrics = engine_->project().api.public_metrics;
@@ -362,6 +398,118 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
     ev.message = on ? maintenance_[service] : "";
     if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
     return Status::OK();
+  }
+
+  // api::DaemonControl
+  api::DaemonInfo Info() const override {
+    api::DaemonInfo i;
+    i.pid = getpid();
+    i.started_ms = started_ms_;
+    i.generation = keeper_->generation();
+    if (keeper_->generation() > 0) {
+      i.start_cause = std::string(keeper::StartCauseName(keeper_->start_cause()));
+    }
+    i.keeper_pid = keeper_->keeper_pid();
+    i.keeper_started_ms = keeper_started_ms_;
+    i.binary = binary_.path;
+    i.binary_mtime_ns = binary_.mtime_ns;
+    i.binary_inode = binary_.inode;
+    i.handing_over = handing_over_;
+    return i;
+  }
+
+  // A handover is refused whenever it would cut work short that nothing resumes: the
+  // successor adopts running services, not a deploy's job or a database step in flight.
+  Status Restart(Duration drain_timeout) override {
+    if (handing_over_) return FailedPrecondition("a daemon restart is already under way");
+    if (!keeper_->has_keeper()) {
+      return FailedPrecondition(
+          "this daemon has no keeper to hold the listeners while it restarts (it was started "
+          "by hand, or its keeper died): restart it with `slipway down` and `slipway up`");
+    }
+    if (recovering_) {
+      return FailedPrecondition("the daemon is still taking over the services; try again shortly");
+    }
+    if (std::set<std::string> busy = deployer_->Busy(); !busy.empty()) {
+      return FailedPrecondition("a deploy of " + JoinNames(busy) +
+                                " is under way; restart the daemon once it has finished");
+    }
+    if (db_jobs_->Busy()) {
+      return FailedPrecondition(
+          "a backup or migration is under way; restart the daemon once it has finished");
+    }
+    if (engine_->Busy()) {
+      return FailedPrecondition(
+          "an `up` or `restart` is under way; restart the daemon once it has finished");
+    }
+    handing_over_ = true;
+    drain_timeout_ = drain_timeout;
+    // After the 202 has left: the API's servers close in HandOver().
+    loop_->RunAfter(Duration(50), [this] { HandOver(); });
+    return Status::OK();
+  }
+
+  // The old daemon's half of a handover, in the order that keeps every connection: stop
+  // accepting (the keeper keeps the listening sockets, so new connections wait in the kernel's
+  // accept queues), give up the lock the successor needs, then ask the keeper for the
+  // successor, which adopts the services as after a crash (docs/architecture.md, "Keeper").
+  void HandOver() {
+    Log(fmt::format("handing over to a successor daemon (drain timeout {} ms)",
+                    drain_timeout_.count()),
+        {{"drain_timeout_ms", drain_timeout_.count()}});
+    store::Event ev;
+    ev.kind = "daemon-handover";
+    ev.message =
+        fmt::format("pid {} hands over to a successor started from {}", getpid(), binary_.path);
+    if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+    if (Status st = flag_service_->FlushEvaluated(); !st.ok()) Log("flags: " + st.message());
+    if (Status st = proxy_->Drain(); !st.ok()) Log("proxy: " + st.message());
+    unix_server_.reset();
+    tcp_server_.reset();
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (Status st = keeper_->Handover(); !st.ok()) {
+      // Nothing serves any more: exit as a crash would, so a keeper still there starts a
+      // successor through its crash path.
+      Log("the keeper did not take the handover (" + st.message() +
+              "); exiting for the keeper's crash restart",
+          {{"error", st.message()}}, logging::Level::kError);
+      handover_failed_ = true;
+    }
+    loop_->Stop();
+  }
+
+  // Runs after the control loop stopped: the proxy's workers finish the requests in flight
+  // (with "Connection: close") while the successor already accepts.
+  int FinishHandover() {
+    const MonoTime start = Clock::Real()->Now();
+    const MonoTime deadline = start + drain_timeout_;
+    size_t open = proxy_->OpenConnections();
+    while (open > 0 && Clock::Real()->Now() < deadline && !SignalPending()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      open = proxy_->OpenConnections();
+    }
+    const auto took = std::chrono::duration_cast<Duration>(Clock::Real()->Now() - start);
+    Log(open == 0 ? fmt::format("handed over: the last connection finished after {} ms; exiting",
+                                took.count())
+                  : fmt::format("handed over: closing {} connection(s) still open after {} ms",
+                                open, took.count()),
+        {{"open_connections", open}, {"drain_ms", took.count()}});
+    // The engine is not destroyed: its destructor would kill the service processes the
+    // successor has adopted. The process exits right after, so nothing of it is needed.
+    handed_over_engine_ = engine_.release();
+    deployer_.reset();
+    db_jobs_.reset();
+    proxy_->Stop();
+    if (signal_fd_ >= 0) ::close(signal_fd_);
+    return handover_failed_ ? 1 : 0;
+  }
+
+  // SIGTERM/SIGINT while draining (the keeper stops, or an operator): stop waiting.
+  bool SignalPending() {
+    signalfd_siginfo info;
+    return signal_fd_ >= 0 && ::read(signal_fd_, &info, sizeof info) == sizeof info &&
+           info.ssi_signo != SIGHUP;
   }
 
   // Feature flags: the store is seeded from x-slipway.flags, OFREP is served with read tokens
@@ -463,22 +611,30 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
         ->Set(0, now_s);
     auto* restarts = registry_->GetCounter(
         "slipway_daemon_restarts_total",
-        "Daemons the keeper started again after one died, since the keeper started.");
+        "Daemons the keeper started after its first one (after a crash or for a handover).");
     if (pid_t kp = keeper_->keeper_pid(); kp > 0) {
       if (uint64_t t = runtime::ProcessStartTime(kp); t != 0) {
+        keeper_started_ms_ = Clock::Real()->WallMillis() - runtime::ProcessAge(t).count();
         registry_->GetGauge("slipway_keeper_start_time_seconds", "Unix time the keeper started.")
-            ->Set(0, now_s - runtime::ProcessAge(t).count() / 1000);
+            ->Set(0, keeper_started_ms_ / 1000);
       }
     }
     if (keeper_->generation() <= 1) return;
     restarts->Add(0, static_cast<uint64_t>(keeper_->generation() - 1));
-    Log(fmt::format("restarted by the keeper (start {}): taking over the services that were up",
+    const bool handover = keeper_->start_cause() == keeper::StartCause::kHandover;
+    Log(fmt::format("{} (start {}): taking over the services that were up",
+                    handover ? "started by the keeper for a handover" : "restarted by the keeper",
                     keeper_->generation()),
-        {{"generation", keeper_->generation()}});
+        {{"generation", keeper_->generation()},
+         {"cause", keeper::StartCauseName(keeper_->start_cause())}});
     store::Event ev;
-    ev.kind = "daemon-restarted";
-    ev.message = fmt::format("start {} by the keeper (pid {}) after the daemon died",
-                             keeper_->generation(), keeper_->keeper_pid());
+    ev.kind = handover ? "daemon-took-over" : "daemon-restarted";
+    ev.message = handover ? fmt::format(
+                                "start {} by the keeper (pid {}): took over from the "
+                                "previous daemon, which drains and exits",
+                                keeper_->generation(), keeper_->keeper_pid())
+                          : fmt::format("start {} by the keeper (pid {}) after the daemon died",
+                                        keeper_->generation(), keeper_->keeper_pid());
     if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
     // Until the adopted services are in place (and those restarted from nothing are ready)
     // the proxy does not listen: new connections wait in the keeper's accept queues instead
@@ -552,6 +708,13 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
 
   DaemonOptions options_;
   StatePaths paths_;
+  int64_t started_ms_ = 0;
+  int64_t keeper_started_ms_ = 0;
+  BinaryIdentity binary_;
+  bool handing_over_ = false;  // Restart() accepted: HandOver() runs, then FinishHandover()
+  bool handover_failed_ = false;
+  Duration drain_timeout_{30'000};
+  engine::Engine* handed_over_engine_ = nullptr;  // deliberately never destroyed (see there)
   int lock_fd_ = -1;
   int signal_fd_ = -1;
   bool shutting_down_ = false;

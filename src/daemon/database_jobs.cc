@@ -33,8 +33,8 @@ Status ScheduledBackup(const config::Project& project, const std::filesystem::pa
 
 }  // namespace
 
-DatabaseJobs::DatabaseJobs(net::EventLoop* loop, store::Store* store,
-                           std::filesystem::path db_path, telemetry::Registry* registry)
+DatabaseJobs::DatabaseJobs(net::EventLoop* loop, store::Store* store, std::filesystem::path db_path,
+                           telemetry::Registry* registry)
     : loop_(loop), store_(store), db_path_(std::move(db_path)), registry_(registry) {
   worker_ = std::thread([this] { Worker(); });
 }
@@ -59,13 +59,24 @@ void DatabaseJobs::Worker() {
       if (queue_.empty()) return;  // stopping, nothing left
       job = std::move(queue_.front());
       queue_.pop_front();
+      running_ = true;
     }
     if (!store) {
       auto opened = store::Store::Open(db_path_, Clock::Real());
       if (opened.ok()) store = std::move(opened).value();
     }
     job(store.get());
+    std::lock_guard<std::mutex> lock(mu_);
+    running_ = false;
   }
+}
+
+bool DatabaseJobs::Busy() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_ || !queue_.empty()) return true;
+  }
+  return scheduler_ && scheduler_->AnyRunning();
 }
 
 void DatabaseJobs::RunStep(const deploy::DatabaseStepRequest& req,
@@ -137,8 +148,8 @@ Status DatabaseJobs::StartSchedule(const config::Project& project) {
     }
     Record(job, kind, text);
   };
-  scheduler_ = std::make_unique<backup::Scheduler>(loop_, store_, std::move(jobs), run, report,
-                                                   bs.catch_up);
+  scheduler_ =
+      std::make_unique<backup::Scheduler>(loop_, store_, std::move(jobs), run, report, bs.catch_up);
   scheduler_->Start();
   return Status::OK();
 }

@@ -42,6 +42,10 @@ class DatabaseJobs {
   // Arms the backup schedule of `project` (none when it has no schedule or no database).
   Status StartSchedule(const config::Project& project);
 
+  // True while a deploy step is queued or runs, or a scheduled backup runs: a daemon
+  // handover waits for none of them, so it is refused meanwhile.
+  bool Busy();
+
   // deploy::DatabaseStepRunner for the project the deploy loaded.
   void RunStep(const deploy::DatabaseStepRequest& req,
                std::function<void(Status, const std::string&)> done);
@@ -61,6 +65,7 @@ class DatabaseJobs {
   std::condition_variable cv_;
   std::deque<std::function<void(store::Store*)>> queue_;  // guarded by mu_
   bool stopping_ = false;                                 // guarded by mu_
+  bool running_ = false;                                  // guarded by mu_: a step runs
   std::thread worker_;
 };
 

@@ -15,6 +15,7 @@ Result<std::unique_ptr<KeeperLink>> KeeperLink::FromEnvironment(LogFn log) {
     if (hello.ok()) {
       link->generation_ = hello->generation;
       link->keeper_pid_ = hello->keeper_pid;
+      link->cause_ = hello->cause;
     } else {
       link->Lost(hello.status());
     }
@@ -141,6 +142,20 @@ void KeeperLink::Ready() {
 void KeeperLink::Stopping() {
   if (!has_keeper()) return;
   if (Status st = client_->Stopping(); !st.ok()) Lost(st);
+}
+
+Status KeeperLink::Handover() {
+  if (!has_keeper()) return Unavailable("no keeper: nothing would start a successor");
+  Status st = client_->Handover();
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kUnavailable) Lost(st);
+    return st;
+  }
+  // The keeper closes its end after answering: that EOF is the handover, not its death.
+  if (loop_) loop_->Remove(client_->fd());
+  client_->MarkGone();
+  lost_logged_ = true;
+  return Status::OK();
 }
 
 Status KeeperLink::Watch(net::EventLoop* loop) {

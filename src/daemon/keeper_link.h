@@ -35,6 +35,8 @@ class KeeperLink : public proxy::ListenerSource, public runtime::ProcessKeeper {
   bool has_keeper() const { return client_ && !client_->gone(); }
   // 1: the keeper's first daemon; more: this daemon replaces one that died. 0: no keeper.
   int generation() const { return generation_; }
+  // Why the keeper started this daemon (kFirst without a keeper).
+  keeper::StartCause start_cause() const { return cause_; }
 
   // proxy::ListenerSource
   Result<std::vector<net::UniqueFd>> Acquire(const std::string& host, int port, int count,
@@ -59,6 +61,9 @@ class KeeperLink : public proxy::ListenerSource, public runtime::ProcessKeeper {
 
   void Ready();
   void Stopping();
+  // Asks the keeper to start this daemon's successor now (`slipway daemon restart`); the
+  // keeper closes this link after answering. Unavailable without a keeper.
+  Status Handover();
   // Watches the channel on `loop`: the keeper's death is logged and the link goes keeperless.
   Status Watch(net::EventLoop* loop);
 
@@ -70,6 +75,7 @@ class KeeperLink : public proxy::ListenerSource, public runtime::ProcessKeeper {
   std::unique_ptr<keeper::KeeperClient> client_;
   LogFn log_;
   int generation_ = 0;
+  keeper::StartCause cause_ = keeper::StartCause::kFirst;
   pid_t keeper_pid_ = 0;
   std::map<pid_t, int> exits_;  // statuses asked for by nobody yet
   std::deque<pid_t> exit_order_;

@@ -33,9 +33,9 @@ struct Deployer::Job {
   json numbers = json::object();
   std::shared_ptr<const config::Project> project;  // the deploy's, for database steps
   bool backup_before_migrate = true;
-  bool manual_rollback = false;            // a rollback redeploying an older definition
-  bool backed_up_all = false;              // a `backup` step of every database has run
-  std::set<std::string> backed_up;         // databases a `backup` step has covered
+  bool manual_rollback = false;                  // a rollback redeploying an older definition
+  bool backed_up_all = false;                    // a `backup` step of every database has run
+  std::set<std::string> backed_up;               // databases a `backup` step has covered
   std::function<void(const std::string&)> fail;  // strategy-specific failure handling
   std::function<void(Status)> done;
 };
@@ -79,6 +79,7 @@ int64_t Deployer::RecordUp(const config::Service& spec, const std::string& spec_
   r.service = spec.name;
   r.version = config::ImageTag(spec.image);
   r.spec_hash = spec_hash;
+  r.base_hash = spec_hash;
   r.spec = SpecJson(spec);
   r.strategy = "up";
   r.status = kSucceeded;
@@ -144,8 +145,8 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
     job->project = project;
     job->backup_before_migrate = req.backup_before_migrate;
     job->manual_rollback = req.manual_rollback;
-    job->strategy = !req.strategy.empty()      ? req.strategy
-                    : !job->ds.strategy.empty() ? job->ds.strategy
+    job->strategy = !req.strategy.empty()                      ? req.strategy
+                    : !job->ds.strategy.empty()                ? job->ds.strategy
                     : config::ServedByProxy(req.project, name) ? "blue-green"
                                                                : "recreate";
     job->release.service = name;
@@ -153,6 +154,10 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
     // image: app:${VERSION}.
     job->release.version = !req.version.empty() ? req.version : config::ImageTag(spec.image);
     job->release.spec_hash = engine::SpecHash(spec);
+    auto base = req.base_hashes.find(name);
+    job->release.base_hash = base != req.base_hashes.end()
+                                 ? base->second
+                                 : engine::SpecHash(req.project.services.at(name));
     job->release.spec = SpecJson(spec);
     job->release.strategy = job->strategy;
     jobs.push_back(std::move(job));
@@ -167,9 +172,10 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
   for (const auto& job : jobs) {
     const auto& known = config::DeployStrategies();
     if (std::find(known.begin(), known.end(), job->strategy) == known.end()) {
-      done(Outcome{InvalidInput(fmt::format("deploy: --strategy \"{}\" is not one of blue-green, "
-                                            "canary, rolling, recreate",
-                                            job->strategy))});
+      done(
+          Outcome{InvalidInput(fmt::format("deploy: --strategy \"{}\" is not one of blue-green, "
+                                           "canary, rolling, recreate",
+                                           job->strategy))});
       return;
     }
     if (busy_.count(job->service)) {
@@ -480,8 +486,8 @@ void Deployer::CanaryStep(std::shared_ptr<Job> job, size_t step) {
   if (!job->traffic_moved) {
     job->traffic_moved = true;
     job->switched = loop_->Now();
-    job->analyzer = std::make_unique<Analyzer>(
-        job->ds.analysis, engine_->Group(job->service, job->new_set).restarts);
+    job->analyzer = std::make_unique<Analyzer>(job->ds.analysis,
+                                               engine_->Group(job->service, job->new_set).restarts);
   }
   Note(*job, fmt::format("canary step {}/{}: {}% to {} ({:.2f} ms)", step + 1, steps.size(), w,
                          job->new_set, MsSince(t0, loop_->Now())));
@@ -499,8 +505,8 @@ void Deployer::CanaryStep(std::shared_ptr<Job> job, size_t step) {
 void Deployer::Watch(std::shared_ptr<Job> job, Duration how_long, std::function<void()> next) {
   MonoTime until = loop_->Now() + how_long;
   if (!job->analyzer) {
-    job->analyzer = std::make_unique<Analyzer>(
-        job->ds.analysis, engine_->Group(job->service, job->new_set).restarts);
+    job->analyzer = std::make_unique<Analyzer>(job->ds.analysis,
+                                               engine_->Group(job->service, job->new_set).restarts);
   }
   auto alive = alive_;
   auto tick = std::make_shared<std::function<void()>>();
@@ -741,10 +747,10 @@ void Deployer::Abandon(std::shared_ptr<Job> job, const std::string& reason, bool
                                        traffic_moved ? "rolled back" : "abandoned", reason));
   auto alive = alive_;
   // The deploy answers once the new set is drained and stopped.
-  Status st = engine_->StopGroup(job->service, job->new_set, drain,
-                                 [this, alive, job, verdict, reason] {
-                                   if (*alive) Finish(job, verdict, kRolledBack, reason);
-                                 });
+  Status st =
+      engine_->StopGroup(job->service, job->new_set, drain, [this, alive, job, verdict, reason] {
+        if (*alive) Finish(job, verdict, kRolledBack, reason);
+      });
   if (!st.ok()) Finish(job, verdict, kRolledBack, reason);
 }
 
@@ -759,12 +765,11 @@ void Deployer::Finish(std::shared_ptr<Job> job, Status st, const std::string& st
     logging::Error("deploy", "recording the release's outcome: " + fs.message(),
                    {{"service", job->service}, {"release", job->release.number}});
   }
-  Note(*job, st.ok() ? fmt::format("release {} {}", job->release.number, status)
-                     : st.message());
+  Note(*job, st.ok() ? fmt::format("release {} {}", job->release.number, status) : st.message());
   busy_.erase(job->service);
   if (listener_) {
     listener_({job->service, job->release.number, job->release.version, job->strategy,
-               status == kSucceeded  ? (job->manual_rollback ? "manual-rollback" : "deployed")
+               status == kSucceeded    ? (job->manual_rollback ? "manual-rollback" : "deployed")
                : status == kRolledBack ? "rolled-back"
                                        : "failed",
                reason, job->numbers});
@@ -795,8 +800,8 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     return;
   }
   if (busy_.count(service)) {
-    done(Outcome{FailedPrecondition(fmt::format(
-        "rollback: a deploy of {} is in progress; wait for it to finish", service))});
+    done(Outcome{FailedPrecondition(
+        fmt::format("rollback: a deploy of {} is in progress; wait for it to finish", service))});
     return;
   }
   int64_t current = engine_->PrimaryRelease(service);
@@ -818,8 +823,8 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
       }
     }
     if (to == 0) {
-      done(Outcome{FailedPrecondition(
-          fmt::format("rollback: {} has no earlier successful release than r{}", service, current))});
+      done(Outcome{FailedPrecondition(fmt::format(
+          "rollback: {} has no earlier successful release than r{}", service, current))});
       return;
     }
   }
@@ -855,15 +860,16 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     }
     numbers["manual_rollback_ms"] = ms;
     numbers["rolled_back_to"] = to;
-    (void)releases_->Finish(service, current, kRolledBack, fmt::format("manual rollback to r{}", to),
-                            numbers);
+    (void)releases_->Finish(service, current, kRolledBack,
+                            fmt::format("manual rollback to r{}", to), numbers);
     Job note;
     note.service = service;
     note.release.number = current;
     Note(note, fmt::format("rolled back to r{} (warm set {}) in {:.2f} ms", to, back, ms));
     if (listener_) {
-      DeployEvent ev{service, current, "", "", "manual-rollback",
-                     fmt::format("manual rollback to r{}", to), numbers};
+      DeployEvent ev{service, current,           "",
+                     "",      "manual-rollback", fmt::format("manual rollback to r{}", to),
+                     numbers};
       if (auto cur = releases_->Get(service, current); cur.ok() && cur->has_value()) {
         ev.version = (*cur)->version;
         ev.strategy = (*cur)->strategy;
@@ -891,6 +897,11 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
   req.strategy = "blue-green";
   req.run_pre_hooks = false;
   req.manual_rollback = true;
+  // The release returned to keeps the file spec it came from: a later `up` of that same file
+  // keeps it running.
+  if (auto target = releases_->Get(service, to); target.ok() && target->has_value()) {
+    if (!(*target)->base_hash.empty()) req.base_hashes[service] = (*target)->base_hash;
+  }
   Deploy(std::move(req), std::move(done));
 }
 

@@ -11,7 +11,8 @@
 // A breach of the analysis thresholds (deploy/analysis.h), a new set that never becomes ready,
 // or a failing smoke command rolls back at once: traffic returns to the old set, the new one is
 // drained and stopped, and the release is marked rolled-back with the reason and numbers. A
-// failing pre hook step (a command, or a built-in backup/migrate) aborts before anything starts. One deploy per service at a time.
+// failing pre hook step (a command, or a built-in backup/migrate) aborts before anything starts.
+// One deploy per service at a time.
 //
 // Ownership and threads: the daemon owns it; it borrows the engine, the release store and the
 // traffic publisher. Every method and callback runs on the control loop's thread.
@@ -20,11 +21,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/status.h"
 #include "config/project.h"
@@ -36,14 +36,17 @@
 namespace slipway::deploy {
 
 struct DeployRequest {
-  config::Project project;            // freshly loaded; its specs are the new ones
-  std::vector<std::string> services;  // empty = every running service whose spec changed
-  std::string version;                // release label
-  std::string strategy;               // overrides x-slipway.deploy.strategy when set
+  config::Project project;                 // freshly loaded; its specs are the new ones
+  std::vector<std::string> services;       // empty = every running service whose spec changed
+  std::string version;                     // release label
+  std::string strategy;                    // overrides x-slipway.deploy.strategy when set
   std::map<std::string, std::string> env;  // added to the new spec's environment
-  bool backup_before_migrate = true;  // a migrate step with pending migrations backs up first
-  bool run_pre_hooks = true;          // false for rollbacks: the old schema work is done
-  bool manual_rollback = false;       // set by Rollback(): the event says manual-rollback
+  bool backup_before_migrate = true;       // a migrate step with pending migrations backs up first
+  bool run_pre_hooks = true;               // false for rollbacks: the old schema work is done
+  bool manual_rollback = false;            // set by Rollback(): the event says manual-rollback
+  // service → the release's base_hash when it is not the hash of project's spec (a rollback
+  // carries the base of the release it returns to).
+  std::map<std::string, std::string> base_hashes;
 };
 
 // Runs a built-in `backup` or `migrate` hook step (blocking database work) off the loop and

@@ -7,25 +7,26 @@ using nlohmann::json;
 namespace {
 constexpr char kColumns[] =
     "number, service, version, spec_hash, spec, strategy, created_ms, finished_ms, status, "
-    "reason, numbers";
+    "reason, numbers, base_hash";
 }
 
 json Release::ToJson() const {
-  return {{"number", number},       {"service", service},   {"version", version},
-          {"spec_hash", spec_hash}, {"strategy", strategy}, {"created_ms", created_ms},
-          {"finished_ms", finished_ms}, {"status", status}, {"reason", reason},
-          {"numbers", numbers},     {"spec", spec}};
+  return {{"number", number},           {"service", service},   {"version", version},
+          {"spec_hash", spec_hash},     {"strategy", strategy}, {"created_ms", created_ms},
+          {"finished_ms", finished_ms}, {"status", status},     {"reason", reason},
+          {"numbers", numbers},         {"spec", spec},         {"base_hash", base_hash}};
 }
 
 Result<std::unique_ptr<ReleaseStore>> ReleaseStore::Open(store::Store* store, Clock* clock) {
   std::unique_ptr<ReleaseStore> rs(new ReleaseStore(store, clock));
   sqlite3* db = store->db();
-  ASSIGN_OR_RETURN(rs->insert_,
-                   store::Statement::Prepare(
-                       db,
-                       "INSERT INTO releases(number, service, version, spec_hash, spec, strategy, "
-                       "created_ms, status, reason, numbers) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                       "add release"));
+  ASSIGN_OR_RETURN(
+      rs->insert_,
+      store::Statement::Prepare(
+          db,
+          "INSERT INTO releases(number, service, version, spec_hash, spec, strategy, "
+          "created_ms, status, reason, numbers, base_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+          "add release"));
   ASSIGN_OR_RETURN(rs->next_number_,
                    store::Statement::Prepare(
                        db, "SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE service = ?",
@@ -36,22 +37,22 @@ Result<std::unique_ptr<ReleaseStore>> ReleaseStore::Open(store::Store* store, Cl
                                              "numbers = ?, finished_ms = ? WHERE service = ? AND "
                                              "number = ?",
                                              "finish release"));
-  ASSIGN_OR_RETURN(rs->list_all_, store::Statement::Prepare(
-                                      db,
-                                      std::string("SELECT ") + kColumns +
-                                          " FROM releases ORDER BY id DESC LIMIT ?",
-                                      "list releases"));
+  ASSIGN_OR_RETURN(
+      rs->list_all_,
+      store::Statement::Prepare(
+          db, std::string("SELECT ") + kColumns + " FROM releases ORDER BY id DESC LIMIT ?",
+          "list releases"));
   ASSIGN_OR_RETURN(rs->list_service_,
                    store::Statement::Prepare(db,
                                              std::string("SELECT ") + kColumns +
                                                  " FROM releases WHERE service = ? ORDER BY "
                                                  "number DESC LIMIT ?",
                                              "list releases"));
-  ASSIGN_OR_RETURN(rs->get_, store::Statement::Prepare(
-                                 db,
-                                 std::string("SELECT ") + kColumns +
-                                     " FROM releases WHERE service = ? AND number = ?",
-                                 "get release"));
+  ASSIGN_OR_RETURN(
+      rs->get_,
+      store::Statement::Prepare(
+          db, std::string("SELECT ") + kColumns + " FROM releases WHERE service = ? AND number = ?",
+          "get release"));
   return rs;
 }
 
@@ -74,6 +75,7 @@ Result<Release> ReleaseStore::Create(Release r) {
   RETURN_IF_ERROR(insert_->BindText(8, r.status));
   RETURN_IF_ERROR(insert_->BindText(9, r.reason));
   RETURN_IF_ERROR(insert_->BindText(10, r.numbers.dump()));
+  RETURN_IF_ERROR(insert_->BindText(11, r.base_hash));
   RETURN_IF_ERROR(insert_->Run());
   return r;
 }
@@ -111,6 +113,7 @@ Result<std::vector<Release>> ReleaseStore::Read(store::Statement& st) const {
     r.status = st.ColumnText(8);
     r.reason = st.ColumnText(9);
     r.numbers = json::parse(st.ColumnText(10), nullptr, false);
+    r.base_hash = st.ColumnText(11);
     if (r.numbers.is_discarded()) r.numbers = json::object();
     if (r.spec.is_discarded()) r.spec = json::object();
     out.push_back(std::move(r));
@@ -132,8 +135,7 @@ Result<std::vector<Release>> ReleaseStore::List(const std::string& service, size
   return Read(*list_service_);
 }
 
-Result<std::optional<Release>> ReleaseStore::Get(const std::string& service,
-                                                 int64_t number) const {
+Result<std::optional<Release>> ReleaseStore::Get(const std::string& service, int64_t number) const {
   get_->Reset();
   RETURN_IF_ERROR(get_->BindText(1, service));
   RETURN_IF_ERROR(get_->BindInt64(2, number));

@@ -9,11 +9,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -32,6 +31,10 @@ struct Release {
   std::string service;
   std::string version;
   std::string spec_hash;
+  // The hash of the spec the compose file gave when the release was made, before a deploy's
+  // --env values: `up` keeps a deployed release while the file still says this (up_plan.h).
+  // Equal to spec_hash for releases `up` made; "" for releases recorded before it existed.
+  std::string base_hash;
   nlohmann::json spec;  // the resolved service (secret values masked)
   std::string strategy;
   int64_t created_ms = 0;

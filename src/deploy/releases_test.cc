@@ -96,5 +96,19 @@ TEST_F(ReleasesTest, SurvivesReopen) {
   EXPECT_EQ(next->number, 2);
 }
 
+TEST_F(ReleasesTest, KeepsTheBaseHashTheFileGave) {
+  Release r = Make("api", "v1");
+  r.base_hash = "0123456789abcdef";
+  ASSERT_TRUE(releases_->Create(r).ok());
+  ASSERT_TRUE(releases_->Create(Make("api", "v2")).ok());
+  auto one = releases_->Get("api", 1);
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((*one)->base_hash, "0123456789abcdef");
+  EXPECT_EQ((*one)->ToJson().value("base_hash", ""), "0123456789abcdef");
+  auto two = releases_->Get("api", 2);
+  ASSERT_TRUE(two.ok() && two->has_value());
+  EXPECT_EQ((*two)->base_hash, "");
+}
+
 }  // namespace
 }  // namespace slipway::deploy

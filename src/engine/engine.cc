@@ -67,6 +67,16 @@ Engine::~Engine() {
 
 void Engine::SetProject(config::Project project) { project_ = std::move(project); }
 
+Status Engine::SetProjectIfStartable(config::Project project,
+                                     const std::vector<std::string>& services) {
+  std::swap(project_, project);
+  Status st = Status::OK();
+  auto order = StartOrder(project_, services);
+  st = order.ok() ? CheckStartable(*order) : order.status();
+  if (!st.ok()) std::swap(project_, project);  // the previous project again
+  return st;
+}
+
 Engine::ServiceRun& Engine::Run(const std::string& name) {
   auto& slot = runs_[name];
   if (!slot) {
@@ -127,7 +137,14 @@ Status Engine::CheckStartable(const std::vector<std::string>& order) {
       }
     }
     const ServiceRun* run = FindRun(name);
-    if (run && run->started && !run->stopping) continue;  // already up: its ports are ours
+    const bool running = run && run->started && !run->stopping;
+    if (running && run->spec_hash == SpecHash(svc)) continue;  // already up: its ports are ours
+    // A running service about to be recreated keeps the ports it publishes; new ones are
+    // checked like a fresh service's.
+    std::set<int> own_ports;
+    if (running) {
+      for (const config::PortMapping& p : run->spec.ports) own_ports.insert(p.published);
+    }
     if (svc.RunsInContainer()) {
       if (!container_)
         container_ =
@@ -156,7 +173,7 @@ Status Engine::CheckStartable(const std::vector<std::string>& order) {
       }
     }
     for (const config::PortMapping& port : svc.ports) {
-      if (port.published <= 0) continue;
+      if (port.published <= 0 || own_ports.count(port.published)) continue;
       std::string host = port.host_ip.empty() ? "0.0.0.0" : port.host_ip;
       if (opts_.port_is_ours && opts_.port_is_ours(host, port.published)) continue;
       if (!net::PortInUse(host, port.published)) continue;
@@ -183,6 +200,11 @@ void Engine::Up(std::vector<std::string> services, UpOptions opts,
     done(order.status());
     return;
   }
+  // Checked before anything stops: a refused `up` leaves what runs untouched.
+  if (Status st = CheckStartable(*order); !st.ok()) {
+    done(st);
+    return;
+  }
   // A running service whose definition changed is recreated: stop it first, then come back.
   std::vector<std::string> stale;
   for (const std::string& name : *order) {
@@ -197,10 +219,6 @@ void Engine::Up(std::vector<std::string> services, UpOptions opts,
     Stop(stale, [this, alive, services = std::move(services), opts, done = std::move(done)] {
       if (*alive) Up(services, opts, done);
     });
-    return;
-  }
-  if (Status st = CheckStartable(*order); !st.ok()) {
-    done(st);
     return;
   }
   auto op = std::make_unique<UpOp>();
@@ -304,6 +322,13 @@ Engine::Settle Engine::ServiceGoal(const ServiceRun& run, bool wait, std::string
       continue;  // completed successfully: a one-shot job is done
     }
     if (!wait) continue;
+    // A crash loop will not settle by waiting: `up --wait` fails now, with the last lines.
+    if (inst.state() == InstanceState::kBackoff && inst.restarts() >= kCrashLoopRestarts) {
+      *why = fmt::format("{}.{} is crash-looping ({} restarts; last {})", run.spec.name,
+                         inst.spec().index, inst.restarts(),
+                         inst.last_exit() ? inst.last_exit()->ToString() : "exit unknown");
+      return Settle::kFailed;
+    }
     if (inst.state() != InstanceState::kRunning) {
       all_done = false;
       continue;
@@ -1417,7 +1442,11 @@ nlohmann::json Engine::Ps() const {
       rows.push_back(
           {{"service", name},
            {"instance", inst.spec().index},
-           {"state", std::string(runtime::InstanceStateName(inst.state()))},
+           // A one-shot job that exited 0 is done, not down: "completed" everywhere.
+           {"state", inst.state() == InstanceState::kExited && inst.last_exit() &&
+                             inst.last_exit()->success()
+                         ? std::string("completed")
+                         : std::string(runtime::InstanceStateName(inst.state()))},
            {"health",
             ir->health && running ? std::string(health::HealthStateName(ir->health->state())) : ""},
            {"pid", running ? inst.pid() : 0},

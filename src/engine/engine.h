@@ -55,6 +55,10 @@ struct RecoverReport {
   int stopped = 0;    // processes stopped instead (their service is gone, or not adoptable)
 };
 
+// With UpOptions::wait, an instance restarted this many times and backing off again is a
+// crash loop: Up() fails instead of waiting out its timeout.
+inline constexpr int kCrashLoopRestarts = 3;
+
 struct UpOptions {
   bool wait = false;          // also wait for health (running is enough otherwise)
   Duration timeout{300'000};  // the whole operation
@@ -83,9 +87,9 @@ struct GroupStatus {
   bool exists = false;
   bool primary = false;
   int64_t release = 0;
-  int instances = 0;     // instances in the group (leaving ones excluded)
+  int instances = 0;  // instances in the group (leaving ones excluded)
   int running = 0;
-  int ready = 0;         // running, and healthy when the service has a probe
+  int ready = 0;  // running, and healthy when the service has a probe
   int unhealthy = 0;
   int max_failing_streak = 0;  // longest current run of failed probes among instances
   int restarts = 0;            // restarts done by the restart policy, summed
@@ -109,6 +113,10 @@ class Engine {
   // resolved definition changed is recreated by the next Up() that covers it.
   void SetProject(config::Project project);
   const config::Project& project() const { return project_; }
+  // SetProject() only when Up(services) of `project` would pass its checks (dependency order,
+  // published ports, container engine, images); otherwise the current project stays, nothing
+  // changes, and the error says why (`up` refused changes nothing).
+  Status SetProjectIfStartable(config::Project project, const std::vector<std::string>& services);
   // Replaces one service's definition (a deploy's recreate); the next Up() starts from it.
   void SetServiceSpec(const config::Service& svc) { project_.services[svc.name] = svc; }
 
@@ -125,6 +133,9 @@ class Engine {
 
   // Stop then Up (no dependency waits for the restarted services beyond their own).
   void Restart(std::vector<std::string> services, std::function<void(Status)> done);
+
+  // True while an Up() (or Restart()) has not called its `done` yet.
+  bool Busy() const { return !ops_.empty(); }
 
   // One row per instance (or per service never started): the `ps` table.
   nlohmann::json Ps() const;
@@ -161,8 +172,8 @@ class Engine {
   // Grows the group to `count` instances (new ones start now) or shrinks it: the highest
   // instances leave the routes at once and are stopped after `drain`. `done` runs when the
   // group has `count` instances that are not stopping (started ones may not be ready yet).
-  Status ResizeGroup(const std::string& service, const std::string& set, int count,
-                     Duration drain, std::function<void()> done);
+  Status ResizeGroup(const std::string& service, const std::string& set, int count, Duration drain,
+                     std::function<void()> done);
   // Takes the group out of the routes, waits `drain`, stops it and forgets it. The primary
   // group cannot be stopped this way.
   Status StopGroup(const std::string& service, const std::string& set, Duration drain,
@@ -226,8 +237,8 @@ class Engine {
   std::function<void()> on_topology_;
   ReleaseRecorder record_release_;
   void SaveRunningSnapshot();
-  std::string saved_snapshot_;                 // last written, to skip identical writes
-  std::map<pid_t, uint64_t> start_times_;      // pid → /proc start time, read once
+  std::string saved_snapshot_;             // last written, to skip identical writes
+  std::map<pid_t, uint64_t> start_times_;  // pid → /proc start time, read once
   bool pumping_ = false;
   bool pump_again_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

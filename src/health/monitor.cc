@@ -6,10 +6,14 @@ namespace slipway::health {
 
 std::string_view HealthStateName(HealthState s) {
   switch (s) {
-    case HealthState::kNone: return "none";
-    case HealthState::kStarting: return "starting";
-    case HealthState::kHealthy: return "healthy";
-    case HealthState::kUnhealthy: return "unhealthy";
+    case HealthState::kNone:
+      return "none";
+    case HealthState::kStarting:
+      return "starting";
+    case HealthState::kHealthy:
+      return "healthy";
+    case HealthState::kUnhealthy:
+      return "unhealthy";
   }
   return "unknown";
 }
@@ -32,8 +36,8 @@ HealthMonitor::HealthMonitor(net::EventLoop* loop, config::Healthcheck hc, Probe
       generation_(std::make_shared<uint64_t>(0)) {}
 
 std::unique_ptr<HealthMonitor> HealthMonitor::CreateForTest(net::EventLoop* loop,
-                                                            config::Healthcheck hc,
-                                                            ProberFn prober, ChangeFn on_change) {
+                                                            config::Healthcheck hc, ProberFn prober,
+                                                            ChangeFn on_change) {
   return std::unique_ptr<HealthMonitor>(
       new HealthMonitor(loop, std::move(hc), std::move(prober), std::move(on_change)));
 }
@@ -49,6 +53,7 @@ void HealthMonitor::Start() {
   state_ = HealthState::kStarting;
   streak_ = 0;
   started_ = loop_->Now();
+  last_counted_ = started_;
   start_period_over_ = false;
   running_ = true;
   Schedule();
@@ -84,11 +89,20 @@ bool HealthMonitor::InStartPeriod() const {
          loop_->Now() - started_ < hc_.start_period;
 }
 
+namespace {
+// Compose's default start_interval; a file that leaves it out reads as this value.
+constexpr Duration kComposeDefaultStartInterval{5'000};
+}  // namespace
+
+Duration HealthMonitor::StartingInterval(const config::Healthcheck& hc) {
+  Duration d = hc.start_interval > Duration(0) && hc.start_interval != kComposeDefaultStartInterval
+                   ? hc.start_interval
+                   : kFastProbe;
+  return std::min(d, hc.interval);
+}
+
 void HealthMonitor::Schedule() {
-  Duration delay = hc_.interval;
-  if (state_ == HealthState::kStarting && InStartPeriod() && hc_.start_interval > Duration(0)) {
-    delay = hc_.start_interval;
-  }
+  Duration delay = state_ == HealthState::kStarting ? StartingInterval(hc_) : hc_.interval;
   timer_ = loop_->RunAfter(delay, [this] {
     timer_ = 0;
     RunOne();
@@ -112,13 +126,18 @@ void HealthMonitor::OnResult(ProbeResult r) {
     // The engine has not started the container yet (an image pull can take minutes). As in the
     // Docker engine, the health clock, start period included, starts with the container.
     started_ = loop_->Now();
+    last_counted_ = started_;
   } else if (r.ok) {
     streak_ = 0;
     state_ = HealthState::kHealthy;
     start_period_over_ = true;
   } else if (state_ == HealthState::kStarting && InStartPeriod()) {
     // Failures while the service is still starting up do not count.
+  } else if (state_ == HealthState::kStarting && loop_->Now() - last_counted_ < hc_.interval) {
+    // A fast probe of a starting instance: its failure counts only at the pace of `interval`,
+    // so an instance turns unhealthy no sooner than Docker would say so.
   } else {
+    last_counted_ = loop_->Now();
     ++streak_;
     if (streak_ >= std::max(hc_.retries, 1)) state_ = HealthState::kUnhealthy;
   }

@@ -59,14 +59,57 @@ class MonitorTest : public ::testing::Test {
   std::vector<std::pair<HealthState, HealthState>> changes_;
 };
 
+// start_interval_ms -1: the same as the interval (a steady probe rhythm from the start).
 config::Healthcheck Hc(int interval_ms, int retries, int start_period_ms = 0,
-                       int start_interval_ms = 5'000) {
+                       int start_interval_ms = -1) {
   config::Healthcheck hc;
   hc.interval = Duration(interval_ms);
   hc.retries = retries;
   hc.start_period = Duration(start_period_ms);
-  hc.start_interval = Duration(start_interval_ms);
+  hc.start_interval = Duration(start_interval_ms < 0 ? interval_ms : start_interval_ms);
   return hc;
+}
+
+// Compose's defaults (interval 30 s, no start_interval written): a new instance is probed every
+// 0.5 s until it answers, then every 30 s. Docker would wait 30 s for the first probe.
+TEST_F(MonitorTest, AStartingInstanceIsProbedEveryHalfSecondUntilHealthy) {
+  auto m = Make(Hc(/*interval=*/30'000, /*retries=*/3, /*start_period=*/0,
+                   /*start_interval=*/5'000));
+  m->Start();
+  MonoTime t0 = clock_.Now();
+  Advance(Duration(499));
+  EXPECT_TRUE(pending_.empty());
+  Advance(Duration(1));
+  Answer(false);
+  EXPECT_EQ(m->failing_streak(), 0) << "a fast probe's failure does not count yet";
+  Advance(Duration(500));
+  Answer(true);
+  EXPECT_EQ(m->state(), HealthState::kHealthy);
+  EXPECT_EQ(probe_times_.back() - t0, Duration(1'000));
+  Advance(Duration(29'999));
+  EXPECT_TRUE(pending_.empty()) << "healthy: the interval again";
+  Advance(Duration(1));
+  EXPECT_EQ(pending_.size(), 1u);
+  EXPECT_EQ(HealthMonitor::StartingInterval(Hc(200, 1, 0, 5'000)), Duration(200))
+      << "never slower than the interval";
+  EXPECT_EQ(HealthMonitor::StartingInterval(Hc(30'000, 1, 0, 2'000)), Duration(2'000))
+      << "a start_interval the file gives is used";
+}
+
+// Fast probes never make an instance unhealthy sooner than Docker: failures count at most once
+// per interval (here at 2 s and 4 s, as Docker's probes would).
+TEST_F(MonitorTest, FastProbesCountFailuresAtTheIntervalsPace) {
+  auto m = Make(Hc(/*interval=*/2'000, /*retries=*/2, 0, /*start_interval=*/5'000));
+  m->Start();
+  int probes = 0;
+  while (m->state() == HealthState::kStarting && probes < 20) {
+    Advance(Duration(500));
+    ASSERT_EQ(pending_.size(), 1u);
+    Answer(false);
+    ++probes;
+  }
+  EXPECT_EQ(m->state(), HealthState::kUnhealthy);
+  EXPECT_EQ(probes, 8) << "unhealthy at 4 s";
 }
 
 TEST_F(MonitorTest, FirstProbeWaitsOneIntervalAndProbesDoNotOverlap) {
@@ -159,10 +202,11 @@ TEST_F(MonitorTest, FailuresCountOnceTheStartPeriodIsOver) {
   Answer(false);  // t=3s: the period is over: counts
   EXPECT_EQ(m->failing_streak(), 1);
   EXPECT_EQ(m->state(), HealthState::kStarting);
-  Advance(Duration(1'999));  // back to the normal interval
-  EXPECT_TRUE(pending_.empty());
-  Advance(Duration(1));
-  Answer(false);
+  Advance(Duration(1'000));  // still starting: still the start interval
+  Answer(false);             // t=4s: within an interval of the last counted failure
+  EXPECT_EQ(m->failing_streak(), 1);
+  Advance(Duration(1'000));
+  Answer(false);  // t=5s: counts
   EXPECT_EQ(m->state(), HealthState::kUnhealthy);
 }
 

@@ -16,8 +16,7 @@ namespace slipway::proxy {
 namespace {
 
 bool Idempotent(std::string_view m) {
-  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" ||
-         m == "TRACE";
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
 }
 
 std::string_view CookieValue(std::string_view cookies, std::string_view name) {
@@ -37,7 +36,11 @@ std::string_view CookieValue(std::string_view cookies, std::string_view name) {
 }  // namespace
 
 ClientConn::ClientConn(Worker* w, int fd, int slot, uint32_t peer_ipv4, telemetry::Gauge* active)
-    : w_(w), fd_(fd), slot_(slot), peer_ipv4_(peer_ipv4), active_(active),
+    : w_(w),
+      fd_(fd),
+      slot_(slot),
+      peer_ipv4_(peer_ipv4),
+      active_(active),
       parser_(w->options().limits) {
   static_assert(sizeof peer_ip_ >= INET_ADDRSTRLEN);
   peer_ip_[0] = '\0';
@@ -372,6 +375,15 @@ void ClientConn::CheckTimeout(MonoTime now) {
   }
 }
 
+void ClientConn::OnDrain() {
+  if (fd_ < 0 || phase_ != Phase::kIdle || !in_.empty() || readable_ || served_ == 0) return;
+  // Closing with unread bytes would reset the connection under a request just sent: look
+  // first, and answer it instead.
+  char byte;
+  if (::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;
+  CloseNow();
+}
+
 void ClientConn::OnTableChange() {
   if (fd_ < 0 || phase_ != Phase::kIdle || !in_.empty()) return;
   const auto& wt = w_->table();
@@ -389,6 +401,7 @@ void ClientConn::RespondLocal(int status, std::string_view body, std::string_vie
     ex_->wt = w_->table();
   }
   if (!ex_->req_done) close = true;  // the rest of the body would be read as a request
+  if (w_->draining_) close = true;
   if (ex_->up) w_->CloseUpstream(std::move(ex_->up));
   std::string& h = w_->head_buf();
   h.clear();
@@ -428,7 +441,8 @@ void ClientConn::StartExchange(std::string_view buf) {
 
   const WorkerTable& wt = *ex.wt;
   const RouteTable& table = *wt.compiled->table;
-  if (slot_ < static_cast<int>(wt.slot_to_listener.size())) ex.listener = wt.slot_to_listener[slot_];
+  if (slot_ < static_cast<int>(wt.slot_to_listener.size()))
+    ex.listener = wt.slot_to_listener[slot_];
   auto finish_local = [&](int status, std::string_view body, std::string_view ctype,
                           std::string_view extra) {
     if (ex_->req_done && !rest.empty()) in_.assign(rest);  // pipelined
@@ -452,9 +466,8 @@ void ClientConn::StartExchange(std::string_view buf) {
   if (route.maintenance && (route.strip_prefix ? StripPrefix(path, route.path_prefix)
                                                : std::string(path)) != route.health_path) {
     std::string extra = "Retry-After: " + std::to_string(opt.retry_after_seconds) + "\r\n";
-    std::string msg = route.maintenance_message.empty()
-                          ? "This service is down for maintenance."
-                          : route.maintenance_message;
+    std::string msg = route.maintenance_message.empty() ? "This service is down for maintenance."
+                                                        : route.maintenance_message;
     std::string_view accept = parser_.Header("accept").value_or("");
     if (accept.find("json") != std::string_view::npos) {
       std::string esc;
@@ -467,14 +480,19 @@ void ClientConn::StartExchange(std::string_view buf) {
     } else {
       std::string html;
       for (char c : msg) {
-        if (c == '<') html += "&lt;";
-        else if (c == '>') html += "&gt;";
-        else if (c == '&') html += "&amp;";
-        else html += c;
+        if (c == '<')
+          html += "&lt;";
+        else if (c == '>')
+          html += "&gt;";
+        else if (c == '&')
+          html += "&amp;";
+        else
+          html += c;
       }
       finish_local(503,
                    "<!doctype html><html><head><title>Maintenance</title></head><body><h1>"
-                   "Maintenance</h1><p>" + html + "</p></body></html>\n",
+                   "Maintenance</h1><p>" +
+                       html + "</p></body></html>\n",
                    "text/html; charset=utf-8", extra);
     }
     return;
@@ -487,8 +505,7 @@ void ClientConn::StartExchange(std::string_view buf) {
     for (size_t s = 0; s < route.sets.size(); ++s)
       if (!want.empty() && route.sets[s].name == want) prefer = static_cast<int>(s);
   }
-  Balancer::Pick pick =
-      ex.wt->balancers[ex.listener][ex.route].Select(w_->Now(), prefer, nullptr);
+  Balancer::Pick pick = ex.wt->balancers[ex.listener][ex.route].Select(w_->Now(), prefer, nullptr);
   if (!pick.ok()) {
     Metrics().CountError(w_->index(), UpstreamError::kNoBackend);
     finish_local(503, "no healthy backend for " + route.service + "\n", "text/plain", "");
@@ -584,7 +601,8 @@ void ClientConn::FinishExchange() {
     w_->ReleaseUpstream(std::move(ex.up), reusable);
   }
   if (ex.backend) ex.backend->health.active--;
-  bool keep = !ex.close_client && parser_.KeepAlive() && !eof_;
+  bool keep = !ex.close_client && parser_.KeepAlive() && !eof_ && !w_->draining_;
+  ++served_;
   ex_.reset();
   parser_.Reset();
   if (!keep) {
@@ -595,6 +613,5 @@ void ClientConn::FinishExchange() {
   SetDeadline(Deadline::kIdle, w_->options().idle_timeout);
   if (!in_.empty() || readable_) ScheduleResume();
 }
-
 
 }  // namespace slipway::proxy

@@ -33,6 +33,10 @@ class ClientConn {
   void CheckTimeout(MonoTime now);
   // After a table switch: idle connections on a removed listener close.
   void OnTableChange();
+  // The worker drains (Proxy::Drain): an idle connection that has served a request and has
+  // nothing unread closes now; a fresh one, or one whose next request has arrived, is answered
+  // (with "Connection: close") and then closes.
+  void OnDrain();
   // Worker shutdown.
   void CloseNow();
 
@@ -44,8 +48,16 @@ class ClientConn {
 
  private:
   enum class Phase : uint8_t { kIdle, kHead, kExchange, kTunnel, kClosing, kLinger };
-  enum class Deadline : uint8_t { kNone, kIdle, kHead, kConnect, kRespHead, kRequest, kTunnel,
-                                  kLinger };
+  enum class Deadline : uint8_t {
+    kNone,
+    kIdle,
+    kHead,
+    kConnect,
+    kRespHead,
+    kRequest,
+    kTunnel,
+    kLinger
+  };
 
   // Client side.
   void ReadClient();
@@ -86,6 +98,7 @@ class ClientConn {
   char peer_ip_[16];    // peer_ipv4_ as dotted text (X-Forwarded-For), formatted once
   telemetry::Gauge* active_;
   uint64_t id_;
+  uint32_t served_ = 0;  // exchanges finished on this connection
   Phase phase_ = Phase::kIdle;
   Deadline dkind_ = Deadline::kIdle;
   bool readable_ = false;

@@ -31,8 +31,7 @@ void ClientConn::Dispatch() {
   int err = 0;
   ex.up = w_->Connect(ex.backend, this, &err);
   if (!ex.up) {
-    OnUpstreamFailure(err == ECONNREFUSED ? UpstreamError::kConnectRefused
-                                          : UpstreamError::kReset);
+    OnUpstreamFailure(err == ECONNREFUSED ? UpstreamError::kConnectRefused : UpstreamError::kReset);
     return;
   }
   SetDeadline(Deadline::kConnect, opt.connect_timeout);
@@ -100,9 +99,9 @@ void ClientConn::OnUpstreamEvent(uint32_t events) {
       return;
     }
     u.connected = true;
-    SetDeadline(ex_->req_done ? Deadline::kRespHead : Deadline::kRequest,
-                ex_->req_done ? w_->options().response_head_timeout
-                              : w_->options().request_timeout);
+    SetDeadline(
+        ex_->req_done ? Deadline::kRespHead : Deadline::kRequest,
+        ex_->req_done ? w_->options().response_head_timeout : w_->options().request_timeout);
   }
   if (events & EPOLLOUT) {
     u.writable = true;
@@ -192,7 +191,7 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     ex.status = code;
     ex.dechunk = parser_.version_minor() == 0 && ex.resp.body_kind() == http::BodyKind::kChunked;
     const WorkerTable& wt = *ex.wt;
-    bool close = ex.close_client || !parser_.KeepAlive() || !ex.resp.KeepAlive() ||
+    bool close = ex.close_client || w_->draining_ || !parser_.KeepAlive() || !ex.resp.KeepAlive() ||
                  wt.listener_closed[ex.listener] ||
                  wt.set_draining[ex.listener][ex.route][ex.set] ||
                  ex.resp.body_kind() == http::BodyKind::kUntilClose || !ex.req_done || ex.dechunk;
@@ -348,8 +347,8 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
   bool retryable = kind == UpstreamError::kConnectRefused || kind == UpstreamError::kReset ||
                    kind == UpstreamError::kConnectTimeout;
   if (retryable && nothing_received && !ex.replay.empty() && !ex.retried) {
-    Balancer::Pick pick = ex.wt->balancers[ex.listener][ex.route].Select(
-        w_->Now(), -1, &ex.backend->health);
+    Balancer::Pick pick =
+        ex.wt->balancers[ex.listener][ex.route].Select(w_->Now(), -1, &ex.backend->health);
     if (pick.ok()) {
       BackendState* next = ex.wt->backends[ex.listener][ex.route][pick.set][pick.backend];
       if (next != ex.backend) {

@@ -75,11 +75,24 @@ void Proxy::Stop() {
 Status Proxy::Drain() {
   if (stopped_) return FailedPrecondition("proxy stopped");
   if (drained_) return Status::OK();
-  // The empty table closes every worker's listeners; with drained_ set, Apply() gives no
-  // socket back to the source, whose copies the successor takes.
+  // The table stays (requests still arriving on open connections are routed as before);
+  // the workers close their copies of the listening sockets, and nothing is given back to the
+  // source, whose copies the successor takes.
   drained_ = true;
-  Status st = ApplyTable(std::make_shared<RouteTable>());
-  return st;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t done = 0;
+  for (auto& w : workers_) {
+    w->PostDrain([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == workers_.size(); });
+  SLIPWAY_CHECK(done == workers_.size());
+  return Status::OK();
 }
 
 size_t Proxy::OpenConnections() const {

@@ -97,9 +97,11 @@ class Proxy {
   // Hands the listeners over to a successor process (`slipway daemon restart`): every worker
   // stops accepting and closes its copies of the listening sockets, but the ListenerSource
   // keeps its own (they are not Released), so new connections wait in the kernel's accept
-  // queues for the successor. Idle client connections close; in-flight requests finish with
-  // "Connection: close"; TCP connections close after tcp_drain_timeout. Apply() is refused
-  // afterwards. Watch OpenConnections() fall to 0, then Stop().
+  // queues for the successor. The route table stays: idle client connections that have served
+  // a request close (unless a request is already waiting unread); every other request —
+  // in flight, or the first one of a connection accepted just before — is answered with
+  // "Connection: close". TCP connections run on until the owner stops the proxy. Apply() is
+  // refused afterwards. Watch OpenConnections() fall to 0, then Stop().
   Status Drain();
   // Client connections open on all workers (any thread; each worker's count as of its last
   // accept or close).

@@ -504,12 +504,18 @@ TEST_F(ProxyTest, DrainHandsTheListenersOverAndFinishesInFlightRequests) {
   ASSERT_EQ(Exchange(idle, Get("/id"), &buf).status, 200);
   int busy = Connect();
   ASSERT_TRUE(WriteAll(busy, Get("/slow?ms=400")));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // in flight
-  EXPECT_EQ(proxy_->OpenConnections(), 2u);
+  // Accepted, but its request comes only after the drain began: answered, not reset.
+  int fresh = Connect();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // in flight, accepted
+  EXPECT_EQ(proxy_->OpenConnections(), 3u);
   ASSERT_TRUE(proxy_->Drain().ok());
   EXPECT_EQ(source.released, 0) << "the sockets stay with the source for a successor";
   EXPECT_TRUE(PeerClosed(idle));
   close(idle);
+  ClientResponse f = Exchange(fresh, Get("/id"), &buf);
+  EXPECT_EQ(f.status, 200);
+  EXPECT_EQ(f.head.Get("connection"), "close");
+  close(fresh);
   ClientResponse r = Exchange(busy, "", &buf);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.head.Get("connection"), "close");

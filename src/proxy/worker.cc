@@ -63,6 +63,22 @@ void Worker::PostStop() {
   });
 }
 
+void Worker::PostDrain(std::function<void()> done) {
+  loop_->Post([this, done = std::move(done)] {
+    draining_ = true;
+    for (ListenSlot& s : slots_) {
+      if (s.fd < 0) continue;
+      loop_->Remove(s.fd);
+      close(s.fd);
+      s.fd = -1;
+    }
+    std::vector<ClientConn*> all;
+    for (auto& [p, c] : conns_) all.push_back(p);
+    for (ClientConn* c : all) c->OnDrain();
+    done();
+  });
+}
+
 void Worker::PostApply(std::shared_ptr<const CompiledTable> table,
                        std::vector<std::pair<std::string, int>> fds, std::function<void()> done) {
   loop_->Post([this, table = std::move(table), fds = std::move(fds), done = std::move(done)] {

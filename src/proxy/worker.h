@@ -86,6 +86,10 @@ class Worker {
   void Join();
   // Control thread: switch to `table`; `fds` are this worker's new listening sockets
   // (listener key → fd, ownership passes). `done` is called on the worker once switched.
+  // Stops accepting for good (closes this worker's copies of the listening sockets) and lets
+  // each client connection finish: idle ones that served a request close, the others answer
+  // their request with "Connection: close". `done` runs on the worker's thread.
+  void PostDrain(std::function<void()> done);
   void PostApply(std::shared_ptr<const CompiledTable> table,
                  std::vector<std::pair<std::string, int>> fds, std::function<void()> done);
   void PostStop();
@@ -149,6 +153,7 @@ class Worker {
   std::string id_prefix_;
   uint64_t id_seq_ = 0;
   bool stopping_ = false;
+  bool draining_ = false;  // PostDrain ran: every response closes its connection
 
   friend class ClientConn;
 };

@@ -46,6 +46,8 @@ constexpr MigrationStep kSteps[] = {
      "rule TEXT NOT NULL, fingerprint TEXT NOT NULL, labels TEXT NOT NULL, "
      "state TEXT NOT NULL, value REAL NOT NULL DEFAULT 0);"
      "CREATE INDEX alert_history_wall ON alert_history(wall_ms);"},
+    {7, "releases remember the compose file's spec they came from",
+     "ALTER TABLE releases ADD COLUMN base_hash TEXT NOT NULL DEFAULT '';"},
 };
 
 }  // namespace
