@@ -153,7 +153,13 @@ class Project {
       if (PidAlive(keeper)) kill(keeper, SIGKILL);
       if (PidAlive(pid)) kill(pid, SIGKILL);
     }
-    std::filesystem::remove_all(dir_);
+    // A keeper on its way out may remove its pid file while the folder is being removed.
+    std::error_code ec;
+    for (int i = 0; i < 10; ++i) {
+      std::filesystem::remove_all(dir_, ec);
+      if (!ec) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 
   void Write(const std::string& name, const std::string& content) {

@@ -88,5 +88,39 @@ TEST(JobsHealthTest, ACrashLoopFailsUpWaitWithItsLastLines) {
   EXPECT_LT(took, 30s) << "not the whole --wait timeout (300 s)";
 }
 
+// `up` runs a one-shot job again when it failed or its definition changed, not when it
+// completed with the same definition (a migration job must not run twice for nothing).
+TEST(JobsHealthTest, UpRerunsAFailedOrChangedJobOnly) {
+  auto compose = [](const std::string& word) {
+    return "services:\n"
+           "  init:\n"
+           "    command: [\"/bin/sh\", \"-c\", \"test -f ready || { echo not-yet; exit 1; }; "
+           "echo " + word + "\"]\n"
+           "    restart: \"no\"\n"
+           "  web:\n"
+           "    command: [\"" + kTestapp + "\"]\n"
+           "    depends_on: {init: {condition: service_completed_successfully}}\n";
+  };
+  Project p(compose("ran-once"));
+  CmdResult first = p.Slipway({"up", "-d", "--wait"}, 60s);
+  EXPECT_EQ(first.rc, 1) << first.err;
+  EXPECT_NE(first.err.find("exited with code 1"), std::string::npos) << first.err;
+  p.Write("ready", "");
+  CmdResult second = p.Slipway({"up", "-d", "--wait"}, 60s);
+  ASSERT_EQ(second.rc, 0) << "the failed job runs again: " << second.err;
+  ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}, 60s).rc, 0);
+  auto count = [&](const std::string& word) {
+    std::string logs = p.Slipway({"logs", "init"}).out;
+    size_t n = 0;
+    for (size_t at = logs.find(word); at != std::string::npos; at = logs.find(word, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("ran-once"), 1u) << "a completed, unchanged job is not run again";
+  p.Write("compose.yaml", compose("ran-changed"));
+  ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}, 60s).rc, 0);
+  EXPECT_TRUE(WaitFor([&] { return count("ran-changed") == 1; }, 5s));
+  EXPECT_EQ(count("ran-once"), 1u);
+}
+
 }  // namespace
 }  // namespace slipway::testing

@@ -205,14 +205,27 @@ void Engine::Up(std::vector<std::string> services, UpOptions opts,
     done(st);
     return;
   }
-  // A running service whose definition changed is recreated: stop it first, then come back.
+  // A running service whose definition changed is recreated, and a job that failed (or a
+  // service whose restarts gave up) runs again: stop it first, then come back. A job that
+  // completed with the same definition is not run again.
   std::vector<std::string> stale;
   for (const std::string& name : *order) {
     const ServiceRun* run = FindRun(name);
-    if (run && run->started && !run->stopping &&
-        run->spec_hash != SpecHash(project_.services.at(name))) {
-      stale.push_back(name);
+    if (!run || !run->started || run->stopping) continue;
+    // Failed: nothing of it runs any more and something ended badly (a replica still serving
+    // is left alone: its restart policy deals with its siblings).
+    bool failed = !run->spawn_error.empty();
+    bool live = false;
+    for (const auto& ir : run->instances) {
+      const runtime::Instance& inst = *ir->instance;
+      live = live ||
+             (inst.state() != InstanceState::kExited && inst.state() != InstanceState::kFailed);
+      failed = failed || inst.state() == InstanceState::kFailed ||
+               (inst.state() == InstanceState::kExited && inst.last_exit() &&
+                !inst.last_exit()->success());
     }
+    failed = failed && !live;
+    if (failed || run->spec_hash != SpecHash(project_.services.at(name))) stale.push_back(name);
   }
   if (!stale.empty()) {
     auto alive = alive_;
