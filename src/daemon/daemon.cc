@@ -378,7 +378,10 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
       }
       nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (doc.is_discarded()) return InvalidInput(label + ": not valid JSON");
-      RETURN_IF_ERROR(flag_service_->Seed(env, doc, label));
+      std::vector<std::string> warnings;
+      RETURN_IF_ERROR(flag_service_->Seed(env, doc, label, &warnings));
+      // Loaded as flagd loads them, and said once: each flag flagd's schema does not allow.
+      for (const std::string& w : warnings) Log("flags: " + w, nullptr, logging::Level::kWarn);
     }
     flags::OfrepOptions opts;
     opts.default_environment = fs.default_environment;
