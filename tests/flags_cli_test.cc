@@ -283,7 +283,9 @@ TEST(FlagsCheckTest, ValidInvalidAndHostileFiles) {
   // A large valid file is checked whole.
   json big = {{"flags", json::object()}};
   for (int i = 0; i < 20000; ++i) {
-    big["flags"]["f" + std::to_string(i)] = {
+    std::string key = "f";
+    key += std::to_string(i);  // not "f" + ...: GCC 12 warns on it falsely (-Wrestrict)
+    big["flags"][key] = {
         {"state", "ENABLED"},
         {"variants", {{"on", true}, {"off", false}}},
         {"defaultVariant", "off"},
