@@ -453,7 +453,7 @@ Result<std::shared_ptr<const FlagSet>> FlagSet::Parse(const Json& doc, std::stri
       const std::string& k = key->get_ref<const std::string&>();
       if (defs.count(k)) {
         top.push_back(
-            {k, path + ": the key \"" + k + "\" is listed twice (the later one is used)"});
+            {"", path + ": the key \"" + k + "\" is listed twice (the later one is used)"});
       }
       defs[k] = std::move(rest);
     }

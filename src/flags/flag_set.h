@@ -16,8 +16,7 @@
 //   - DISABLED flag: reason DISABLED without a value (the caller's default, as in flagd);
 //   - no targeting: STATIC with the default variant;
 //   - targeting yields null: DEFAULT with the default variant;
-//   - targeting yields a variant name (a bool or number is turned into its string):
-//   TARGETING_MATCH;
+//   - targeting yields a variant name (a bool or number as its string): TARGETING_MATCH;
 //   - a name that is no variant, or a variant whose value is null: ERROR/GENERAL;
 //   - a rule that reached what flagd's JsonLogic library fails on: ERROR/PARSE_ERROR;
 //   - an unknown key: ERROR/FLAG_NOT_FOUND;
@@ -155,7 +154,7 @@ class FlagSet {
   // the set's metadata or an unknown top-level key).
   struct Problem {
     std::string flag;
-    std::string message;  // "flags.KEY.targeting.if[0]: unknown operator \"x\" (...)"
+    std::string message;  // flags.KEY.targeting.if[0]: unknown operator "x" (...)
   };
   // Every problem: the document's first, then each flag's in key order.
   std::vector<Problem> Problems() const;

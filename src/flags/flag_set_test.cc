@@ -288,6 +288,16 @@ TEST(FlagSetValidation, FlagsAsAList) {
   Json ctx = Json::object();
   EXPECT_EQ((*r)->Evaluate("a", ctx, 0).reason, Reason::kStatic);
   EXPECT_EQ((*r)->Evaluate("b", ctx, 0).reason, Reason::kDisabled);
+
+  auto twice = FlagSet::Parse(Json::parse(R"({"flags": [
+      {"key": "a", "state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"},
+      {"key": "a", "state": "DISABLED", "variants": {"on": true}, "defaultVariant": "on"}]})"),
+                              "list.json");
+  ASSERT_TRUE(twice.ok()) << twice.status().message();
+  ASSERT_EQ((*twice)->Problems().size(), 1u);
+  EXPECT_EQ((*twice)->Problems()[0].message,
+            "flags[1]: the key \"a\" is listed twice (the later one is used)");
+  EXPECT_EQ((*twice)->Evaluate("a", ctx, 0).reason, Reason::kDisabled);
 }
 
 }  // namespace
