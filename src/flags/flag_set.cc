@@ -347,6 +347,21 @@ Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
   return Evaluate(ContextView(context), now_s);
 }
 
+Evaluation Flag::EvaluateInBulk(const ContextView& context, int64_t now_s) const {
+  Evaluation e = Evaluate(context, now_s);
+  // flagd's bulk evaluation reads each flag as the type of its default variant, so a variant of
+  // another type (only an invalid flag has one) is a type mismatch there, answered GENERAL.
+  if (!valid() && e.value != nullptr && default_entry_ != nullptr &&
+      !VariantKind(*default_entry_->value).empty() &&
+      VariantKind(*e.value) != VariantKind(*default_entry_->value)) {
+    Evaluation m = NoValue(Reason::kError);
+    m.error = ErrorCode::kGeneral;
+    m.error_message = "error processing the flag for evaluation";
+    return m;
+  }
+  return e;
+}
+
 Evaluation Flag::Evaluate(const ContextView& context, int64_t now_s) const {
   if (!enabled_ || !targeting_) return Untargeted();
   bool failed = false;

@@ -92,6 +92,10 @@ class Flag {
   // The same over a context listed once (a bulk evaluation shares one view across flags). A
   // context that is not an object is evaluated as the empty object.
   Evaluation Evaluate(const ContextView& context, int64_t now_s) const;
+  // The same as one entry of a bulk evaluation: as flagd's bulk answers it, a flag whose chosen
+  // variant has another type than its default variant (possible only in an invalid flag) is
+  // ERROR/GENERAL there, while a single evaluation answers the value.
+  Evaluation EvaluateInBulk(const ContextView& context, int64_t now_s) const;
 
   // Last evaluation time (Unix ms), kept on the compiled flag so recording it costs one store
   // of an atomic; the flag service persists it now and then.
