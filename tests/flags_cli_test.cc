@@ -254,6 +254,23 @@ TEST(FlagsCheckTest, ValidInvalidAndHostileFiles) {
   EXPECT_EQ(report["documents"][0]["invalid"], 2) << report;
   EXPECT_EQ(report["documents"][0]["problems"][1]["flag"], "ref-to-nothing") << report;
 
+  // YAML, as flagd reads a .yaml/.yml file: the same document, the same answer.
+  p.Write("invalid.yaml", R"(flags:
+  fine: {state: ENABLED, variants: {on: true, off: false}, defaultVariant: "off"}
+  ends-with-wrong-args:
+    state: ENABLED
+    variants: {"true": t, fallback: fb}
+    defaultVariant: fallback
+    targeting: {ends_with: [xyz]}
+)");
+  CmdResult yaml = p.Slipway({"flags", "check", "invalid.yaml"});
+  EXPECT_EQ(yaml.rc, 1) << yaml.out << yaml.err;
+  EXPECT_NE(yaml.out.find("invalid.yaml: flag ends-with-wrong-args: "
+                          "flags.ends-with-wrong-args.targeting.ends_with: takes 2 arguments"),
+            std::string::npos)
+      << yaml.out;
+  EXPECT_NE(yaml.out.find("1 of 2 flag(s) invalid"), std::string::npos) << yaml.out;
+
   // Hostile input: each refused with exit 2 and one line naming the file.
   auto refused = [&](const std::string& name, const std::string& content, const std::string& what) {
     if (!content.empty() || name == "empty.json") p.Write(name, content);
@@ -279,6 +296,8 @@ TEST(FlagsCheckTest, ValidInvalidAndHostileFiles) {
   for (int i = 0; i < 100000; ++i) deep += "}";
   deep += "}}}";
   refused("deep.json", deep, "nested deeper than");
+  refused("broken.yaml", "flags: {a: [1, 2}\n", "broken.yaml:");
+  refused("list.yml", "- 1\n- 2\n", "must be a JSON object");
 
   // A large valid file is checked whole.
   json big = {{"flags", json::object()}};
@@ -299,12 +318,13 @@ TEST(FlagsCheckTest, ValidInvalidAndHostileFiles) {
   EXPECT_NE(b.out.find("20000 flag(s), all valid"), std::string::npos) << b.out;
 }
 
-// The daemon loads a file flagd loads: the invalid flags are logged once as warnings naming the
-// file and the flag, and the valid ones are served.
+// The daemon loads a file flagd loads (here YAML): the invalid flags are logged once as warnings
+// naming the file and the flag, and every flag is served.
 TEST(FlagsCheckTest, DaemonLoadsInvalidFlagsWithAWarning) {
   Project p(
-      "services:\n  idle:\n    command: [\"sleep\", \"300\"]\nx-slipway:\n  flags: flags.json\n");
-  p.Write("flags.json", kInvalidFlags);
+      "services:\n  idle:\n    command: [\"sleep\", \"300\"]\nx-slipway:\n  flags: flags.yaml\n");
+  // JSON is YAML: a .yaml file goes through the YAML reader, as flagd reads it.
+  p.Write("flags.yaml", kInvalidFlags);
   CmdResult up = p.Slipway({"up", "-d"});
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
   CmdResult list = p.Slipway({"flags", "list", "--format", "json"});
@@ -315,7 +335,7 @@ TEST(FlagsCheckTest, DaemonLoadsInvalidFlagsWithAWarning) {
   ss << log.rdbuf();
   const std::string text = ss.str();
   EXPECT_NE(
-      text.find("flags.json: flag ends-with-wrong-args: flags.ends-with-wrong-args.targeting"),
+      text.find("flags.yaml: flag ends-with-wrong-args: flags.ends-with-wrong-args.targeting"),
       std::string::npos)
       << text;
   EXPECT_NE(text.find("flag ref-to-nothing: "), std::string::npos) << text;

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "cli/output.h"
+#include "config/flags_settings.h"
 #include "flags/flag_set.h"
 #include "runtime/log_store.h"
 
@@ -72,7 +73,9 @@ Result<json> ReadJsonFile(const std::string& path, const std::string& what) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+  auto text = config::FlagsFileAsJson(path, ss.str());  // .yaml/.yml: YAML, as flagd reads it
+  if (!text.ok()) return InvalidInput(fmt::format("flags {}: {}", what, text.status().message()));
+  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return InvalidInput(fmt::format("flags {}: {} is not valid JSON", what, path));
   return j;
@@ -404,7 +407,12 @@ int Check(CliContext& ctx, const FlagsFlags& f) {
     }
     std::stringstream ss;
     ss << in.rdbuf();
-    json doc = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+    auto text = config::FlagsFileAsJson(path, ss.str());  // .yaml/.yml: YAML, as flagd reads it
+    if (!text.ok()) {
+      fail("flags check: " + text.status().message());
+      return;
+    }
+    json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) {
       fail(fmt::format("flags check: {} is not valid JSON", path));
       return;

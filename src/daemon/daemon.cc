@@ -21,6 +21,7 @@
 #include "api/router.h"
 #include "api/routes.h"
 #include "base/log.h"
+#include "config/flags_settings.h"
 #include "config/secrets_of.h"
 #include "daemon/database_jobs.h"
 #include "daemon/json_log.h"
@@ -375,6 +376,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl {
       if (!src.file.empty()) {
         ASSIGN_OR_RETURN(text, ReadSmallFile(src.file));
         label = src.file;
+        ASSIGN_OR_RETURN(text, config::FlagsFileAsJson(src.file, text));  // YAML as flagd reads it
       }
       nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (doc.is_discarded()) return InvalidInput(label + ": not valid JSON");
