@@ -380,8 +380,8 @@ int CheckDocument(const std::string& label, const json& doc, const std::string& 
       std::printf("%s: %zu flag(s), all valid\n", label.c_str(), (*set)->flags().size());
     } else {
       std::printf(
-          "%s: %zu of %zu flag(s) invalid; flagd loads them and answers them as "
-          "Slipway does (see above)\n",
+          "%s: %zu of %zu flag(s) invalid; they load, as in flagd, and are answered as "
+          "flagd answers them (see each line)\n",
           label.c_str(), invalid, (*set)->flags().size());
     }
   }

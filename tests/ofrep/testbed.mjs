@@ -26,11 +26,12 @@ const featureDir = new URL('./testbed/evaluator/gherkin/', import.meta.url);
 // provider. The title is checked too, so a vendored file that moves lines cannot silently
 // re-point an entry.
 const noValueServer =
-  'the server provider (@openfeature/ofrep-provider 0.1.3, the only published version) ' +
+  'the server provider (@openfeature/ofrep-provider 0.1.3, the only version the registry has) ' +
   'requires `value` in a 200 answer; flagd, and Slipway with it, answers a disabled flag and ' +
-  'a flag without a default variant without `value` (the caller\'s default applies, as OFREP ' +
-  'and the web provider read it), so the server SDK reports GENERAL. No server answer can carry ' +
-  'the caller\'s default, which the request does not contain.';
+  'a flag without a default variant without `value`, which OFREP\'s schema defines as ' +
+  '"codeDefaultFlag: the provider must use the code default value" (open-feature/protocol ' +
+  'service/openapi.yaml) and the web provider reads so. The server SDK reports it as an error ' +
+  '(reason ERROR); no server answer can carry the caller\'s default, which the request lacks.';
 const fractionalV1 =
   '@fractional-v1 examples expect the legacy float bucketing; flagd (and Slipway) bucket with ' +
   'the @fractional-v2 integer algorithm, whose examples for the same scenario pass';
@@ -203,7 +204,10 @@ const steps = [
     }
   }],
   [new RegExp(`^the reason should be ${Q}$`), (w, reason) => {
-    if (w.details.reason !== unq(reason)) throw new Error(`reason ${w.details.reason}, expected ${unq(reason)}`);
+    if (w.details.reason !== unq(reason)) {
+      const err = w.details.errorCode ? ` (${w.details.errorCode}: ${w.details.errorMessage})` : '';
+      throw new Error(`reason ${w.details.reason}${err}, expected ${unq(reason)}`);
+    }
   }],
   [new RegExp(`^the error-code should be ${Q}$`), (w, code) => {
     if (w.details.errorCode !== unq(code)) {
