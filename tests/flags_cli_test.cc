@@ -1,7 +1,8 @@
 // Drives `slipway flags` end to end: a project whose x-slipway.flags points at a flagd file,
 // started with `up -d`, then every subcommand through the real binary. Checks the tables, the
 // JSON, the audit trail, and that refused changes (bad input or an invalid definition) leave the
-// flag set exactly as it was.
+// flag set exactly as it was. `flags check` runs without a daemon, on valid, invalid and hostile
+// files.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -200,6 +201,145 @@ TEST_F(FlagsCliTest, ExportImportStale) {
   ASSERT_EQ(st.rc, 0) << st.err;
   EXPECT_NE(st.out.find("color"), std::string::npos) << st.out;
   EXPECT_NE(st.out.find("WHY"), std::string::npos) << st.out;
+}
+
+// `flags check` reads files as the daemon does, without one: 0 valid, 1 invalid flags (one line
+// each, naming the file and the flag), 2 unreadable, malformed or refused as flagd refuses it.
+constexpr const char* kInvalidFlags = R"({
+  "$evaluators": {"is_ann": {"==": [{"var": "email"}, "ann@corp.io"]}},
+  "flags": {
+    "fine": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+             "targeting": {"if": [{"$ref": "is_ann"}, "on", null]}},
+    "ends-with-wrong-args": {"state": "ENABLED", "variants": {"true": "t", "fallback": "fb"},
+                             "defaultVariant": "fallback", "targeting": {"ends_with": ["xyz"]}},
+    "ref-to-nothing": {"state": "ENABLED", "variants": {"hit": "hit", "fallback": "fb"},
+                       "defaultVariant": "fallback",
+                       "targeting": {"if": [{"$ref": "nonexistent"}, "hit", null]}}
+  }
+})";
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string line; std::getline(ss, line);) out.push_back(line);
+  return out;
+}
+
+TEST(FlagsCheckTest, ValidInvalidAndHostileFiles) {
+  Project p(
+      "services:\n  idle:\n    command: [\"sleep\", \"300\"]\nx-slipway:\n  flags: flags.json\n");
+  p.Write("flags.json", kFlags);
+  CmdResult ok = p.Slipway({"flags", "check"});
+  EXPECT_EQ(ok.rc, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("flags.json: 2 flag(s), all valid"), std::string::npos) << ok.out;
+
+  p.Write("invalid.json", kInvalidFlags);
+  CmdResult bad = p.Slipway({"flags", "check", "invalid.json"});
+  EXPECT_EQ(bad.rc, 1) << bad.out << bad.err;
+  std::vector<std::string> lines = Lines(bad.out);
+  ASSERT_EQ(lines.size(), 3u) << bad.out;
+  EXPECT_EQ(
+      lines[0],
+      "invalid.json: flag ends-with-wrong-args: flags.ends-with-wrong-args.targeting.ends_with: "
+      "takes 2 arguments, got 1 (flagd's operator answers null there)");
+  EXPECT_EQ(lines[1],
+            "invalid.json: flag ref-to-nothing: flags.ref-to-nothing.targeting.if[0].$ref: no "
+            "evaluator \"nonexistent\" in $evaluators (flagd answers PARSE_ERROR when it is "
+            "reached)");
+  EXPECT_NE(lines[2].find("2 of 3 flag(s) invalid"), std::string::npos) << lines[2];
+  CmdResult js = p.Slipway({"flags", "check", "invalid.json", "--format", "json"});
+  EXPECT_EQ(js.rc, 1) << js.err;
+  json report = json::parse(js.out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << js.out;
+  EXPECT_EQ(report["documents"][0]["invalid"], 2) << report;
+  EXPECT_EQ(report["documents"][0]["problems"][1]["flag"], "ref-to-nothing") << report;
+
+  // YAML, as flagd reads a .yaml/.yml file: the same document, the same answer.
+  p.Write("invalid.yaml", R"(flags:
+  fine: {state: ENABLED, variants: {on: true, off: false}, defaultVariant: "off"}
+  ends-with-wrong-args:
+    state: ENABLED
+    variants: {"true": t, fallback: fb}
+    defaultVariant: fallback
+    targeting: {ends_with: [xyz]}
+)");
+  CmdResult yaml = p.Slipway({"flags", "check", "invalid.yaml"});
+  EXPECT_EQ(yaml.rc, 1) << yaml.out << yaml.err;
+  EXPECT_NE(yaml.out.find("invalid.yaml: flag ends-with-wrong-args: "
+                          "flags.ends-with-wrong-args.targeting.ends_with: takes 2 arguments"),
+            std::string::npos)
+      << yaml.out;
+  EXPECT_NE(yaml.out.find("1 of 2 flag(s) invalid"), std::string::npos) << yaml.out;
+
+  // Hostile input: each refused with exit 2 and one line naming the file.
+  auto refused = [&](const std::string& name, const std::string& content, const std::string& what) {
+    if (!content.empty() || name == "empty.json") p.Write(name, content);
+    CmdResult r = p.Slipway({"flags", "check", name});
+    EXPECT_EQ(r.rc, 2) << name << ": " << r.out << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(name), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+  };
+  refused("missing.json", "", "cannot read");
+  refused("empty.json", "", "not valid JSON");
+  refused("text.json", "{not json", "not valid JSON");
+  refused("binary.json", std::string("\x00\xff\xfe{\x01", 5), "not valid JSON");
+  refused("array.json", "[1, 2]", "must be a JSON object");
+  refused("noflags.json", R"({"hello": 1})", "flags: missing");
+  refused("state.json", R"({"flags": {"f": {"state": 5, "variants": {"a": 1}}}})", "flags.f.state");
+  refused("default.json",
+          R"({"flags": {"f": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "zz"}}})",
+          "\"zz\" is not one of the variants");
+  std::string deep = R"({"flags": {"f": {"state": "ENABLED", "variants": {"a": 1}, "targeting": )";
+  for (int i = 0; i < 100000; ++i) deep += R"({"!":)";
+  deep += "1";
+  for (int i = 0; i < 100000; ++i) deep += "}";
+  deep += "}}}";
+  refused("deep.json", deep, "nested deeper than");
+  refused("broken.yaml", "flags: {a: [1, 2}\n", "broken.yaml:");
+  refused("list.yml", "- 1\n- 2\n", "must be a JSON object");
+
+  // A large valid file is checked whole.
+  json big = {{"flags", json::object()}};
+  for (int i = 0; i < 20000; ++i) {
+    std::string key = "f";
+    key += std::to_string(i);  // not "f" + ...: GCC 12 warns on it falsely (-Wrestrict)
+    big["flags"][key] = {
+        {"state", "ENABLED"},
+        {"variants", {{"on", true}, {"off", false}}},
+        {"defaultVariant", "off"},
+        {"targeting",
+         {{"if", json::array(
+                     {{{"in", json::array({{{"var", "email"}}, "@corp.io"})}}, "on", nullptr})}}}};
+  }
+  p.Write("big.json", big.dump());
+  CmdResult b = p.Slipway({"flags", "check", "big.json"});
+  EXPECT_EQ(b.rc, 0) << b.out << b.err;
+  EXPECT_NE(b.out.find("20000 flag(s), all valid"), std::string::npos) << b.out;
+}
+
+// The daemon loads a file flagd loads (here YAML): the invalid flags are logged once as warnings
+// naming the file and the flag, and every flag is served.
+TEST(FlagsCheckTest, DaemonLoadsInvalidFlagsWithAWarning) {
+  Project p(
+      "services:\n  idle:\n    command: [\"sleep\", \"300\"]\nx-slipway:\n  flags: flags.yaml\n");
+  // JSON is YAML: a .yaml file goes through the YAML reader, as flagd reads it.
+  p.Write("flags.yaml", kInvalidFlags);
+  CmdResult up = p.Slipway({"up", "-d"});
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  CmdResult list = p.Slipway({"flags", "list", "--format", "json"});
+  ASSERT_EQ(list.rc, 0) << list.err;
+  EXPECT_EQ(json::parse(list.out, nullptr, false)["flags"].size(), 3u) << list.out;
+  std::ifstream log(p.dir() / ".slipway" / "logs" / "daemon.log");
+  std::stringstream ss;
+  ss << log.rdbuf();
+  const std::string text = ss.str();
+  EXPECT_NE(
+      text.find("flags.yaml: flag ends-with-wrong-args: flags.ends-with-wrong-args.targeting"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("flag ref-to-nothing: "), std::string::npos) << text;
+  EXPECT_EQ(text.find("flag fine:"), std::string::npos) << text;
 }
 
 TEST(FlagsCliNoDaemonTest, SaysTheProjectIsNotRunning) {

@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,8 @@
 #include <sstream>
 
 #include "cli/output.h"
+#include "config/flags_settings.h"
+#include "flags/flag_set.h"
 #include "runtime/log_store.h"
 
 namespace slipway::cli {
@@ -70,7 +73,9 @@ Result<json> ReadJsonFile(const std::string& path, const std::string& what) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+  auto text = config::FlagsFileAsJson(path, ss.str());  // .yaml/.yml: YAML, as flagd reads it
+  if (!text.ok()) return InvalidInput(fmt::format("flags {}: {}", what, text.status().message()));
+  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return InvalidInput(fmt::format("flags {}: {} is not valid JSON", what, path));
   return j;
@@ -282,16 +287,19 @@ Status History(CliContext& ctx, const FlagsFlags& f) {
 
 Status Import(CliContext& ctx, const FlagsFlags& f) {
   ASSIGN_OR_RETURN(json doc, ReadJsonFile(f.file, "import"));
-  if (!doc.is_object() || !doc.contains("flags") || !doc["flags"].is_object()) {
-    return InvalidInput(
-        fmt::format("flags import: {} is not a flagd document (no \"flags\" object)", f.file));
+  // Refused here when flagd would refuse it; what flagd loads anyway is imported with a warning.
+  auto parsed = flags::FlagSet::Parse(doc, f.file);
+  if (!parsed.ok()) return InvalidInput("flags import: " + parsed.status().message());
+  for (const flags::FlagSet::Problem& p : (*parsed)->Problems()) {
+    std::fprintf(stderr, "warning: %s: %s%s\n", f.file.c_str(),
+                 p.flag.empty() ? "" : ("flag " + p.flag + ": ").c_str(), p.message.c_str());
   }
   json body = Body(f);
   body["document"] = doc;
   body["replace"] = f.replace;
   ASSIGN_OR_RETURN(json r, ctx.Call("POST", std::string(kBase) + "/import", body));
   Done(f, r,
-       fmt::format("imported {} flag(s) from {}{}", doc["flags"].size(), f.file,
+       fmt::format("imported {} flag(s) from {}{}", (*parsed)->flags().size(), f.file,
                    f.replace ? " (others removed)" : ""));
   return Status::OK();
 }
@@ -332,6 +340,110 @@ Status Stale(CliContext& ctx, const FlagsFlags& f) {
   PrintTable({"KEY", "WHY"}, rows);
   if (rows.empty()) std::printf("(no stale flags)\n");
   return Status::OK();
+}
+
+// One flagd document checked as the daemon loads it. Exit 0: every flag valid; 1: flagd
+// loads the file but some flags (or the document) break its schema, each listed on one line;
+// 2: the file cannot be read, is not JSON, or flagd would refuse it.
+int CheckDocument(const std::string& label, const json& doc, const std::string& format,
+                  json* report) {
+  auto set = flags::FlagSet::Parse(doc, label);
+  if (!set.ok()) {
+    (*report)["errors"].push_back(set.status().message());
+    if (format != "json") std::fprintf(stderr, "%s\n", set.status().message().c_str());
+    return 2;
+  }
+  // One line per flag (its problems joined), the document's own problems first.
+  std::vector<std::pair<std::string, std::string>> lines;
+  for (const flags::FlagSet::Problem& p : (*set)->Problems()) {
+    if (!lines.empty() && !p.flag.empty() && lines.back().first == p.flag) {
+      lines.back().second += "; " + p.message;
+    } else {
+      lines.emplace_back(p.flag, p.message);
+    }
+  }
+  size_t invalid = 0;
+  for (const auto& [key, f] : (*set)->flags()) invalid += f->valid() ? 0 : 1;
+  json entry = {{"source", label},
+                {"flags", (*set)->flags().size()},
+                {"invalid", invalid},
+                {"problems", json::array()}};
+  for (const auto& [flag, message] : lines) {
+    entry["problems"].push_back({{"flag", flag}, {"message", message}});
+    if (format != "json") {
+      std::printf("%s: %s%s\n", label.c_str(), flag.empty() ? "" : ("flag " + flag + ": ").c_str(),
+                  message.c_str());
+    }
+  }
+  if (format != "json") {
+    if (lines.empty()) {
+      std::printf("%s: %zu flag(s), all valid\n", label.c_str(), (*set)->flags().size());
+    } else {
+      std::printf(
+          "%s: %zu of %zu flag(s) invalid; they load, as in flagd, and are answered as "
+          "flagd answers them (see each line)\n",
+          label.c_str(), invalid, (*set)->flags().size());
+    }
+  }
+  (*report)["documents"].push_back(std::move(entry));
+  return lines.empty() ? 0 : 1;
+}
+
+// `flags check [FILE]`: FILE, or every source of the project's x-slipway.flags. Works without
+// a daemon.
+int Check(CliContext& ctx, const FlagsFlags& f) {
+  json report = {{"documents", json::array()}, {"errors", json::array()}};
+  int rc = 0;
+  auto fail = [&](const std::string& what) {
+    report["errors"].push_back(what);
+    if (f.format != "json") std::fprintf(stderr, "%s\n", what.c_str());
+    rc = 2;
+  };
+  auto check_file = [&](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      fail(fmt::format("flags check: cannot read {}: {}", path, std::strerror(errno)));
+      return;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto text = config::FlagsFileAsJson(path, ss.str());  // .yaml/.yml: YAML, as flagd reads it
+    if (!text.ok()) {
+      fail("flags check: " + text.status().message());
+      return;
+    }
+    json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) {
+      fail(fmt::format("flags check: {} is not valid JSON", path));
+      return;
+    }
+    rc = std::max(rc, CheckDocument(path, doc, f.format, &report));
+  };
+  if (!f.file.empty()) {
+    check_file(f.file);
+  } else {
+    auto project = ctx.Project();
+    if (!project.ok()) return CliContext::Fail(project.status(), "flags check");
+    const config::FlagsSettings& fs = (*project)->flags;
+    if (fs.environments.empty()) {
+      fail("flags check: the project has no x-slipway.flags (name a FILE to check)");
+    }
+    for (const auto& [env, src] : fs.environments) {
+      if (!src.file.empty()) {
+        check_file(src.file);
+        continue;
+      }
+      json doc = json::parse(src.definitions, nullptr, /*allow_exceptions=*/false);
+      const std::string label = "x-slipway.flags (" + env + ")";
+      if (doc.is_discarded()) {
+        fail(label + ": not valid JSON");
+      } else {
+        rc = std::max(rc, CheckDocument(label, doc, f.format, &report));
+      }
+    }
+  }
+  if (f.format == "json") PrintJson(report);
+  return rc;
 }
 
 }  // namespace
@@ -402,6 +514,12 @@ void AddFlagsCommands(CLI::App& app, CliContext& ctx, int* rc) {
 auto* exp = cmd->add_subcommand("export", "Print the environment as a flagd JSON document");
 exp->add_option("-o,--output", f->output, "Write to FILE instead of stdout");
 exp->callback([run] { run(Export, "export"); });
+
+auto* check = cmd->add_subcommand(
+    "check",
+    "Check a flagd file as the daemon loads it (exit 0 valid, 1 invalid flags, 2 unreadable)");
+check->add_option("FILE", f->file, "flagd JSON file (default: the project's x-slipway.flags)");
+check->callback([&ctx, f, rc] { *rc = Check(ctx, *f); });
 
 auto* stale = cmd->add_subcommand("stale", "Flags fully rolled out or not evaluated for N days");
 stale->add_option("--days", f->days, "N (default 30)");

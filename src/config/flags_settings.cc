@@ -1,7 +1,7 @@
 #include "config/flags_settings.h"
 
+#include <cctype>
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "config/node.h"
@@ -14,7 +14,8 @@ using nlohmann::json;
 
 json ToJson(const Node& n) {
   switch (n.kind) {
-    case Node::Kind::kNull: return json();
+    case Node::Kind::kNull:
+      return json();
     case Node::Kind::kSeq: {
       json a = json::array();
       for (const Node& c : n.children) a.push_back(ToJson(c));
@@ -25,7 +26,8 @@ json ToJson(const Node& n) {
       for (const Node& c : n.children) o[c.key] = ToJson(c);
       return o;
     }
-    case Node::Kind::kScalar: break;
+    case Node::Kind::kScalar:
+      break;
   }
   const std::string& s = n.scalar;
   if (n.quoted) return s;
@@ -75,6 +77,14 @@ Status ParseSource(const Node& n, const std::string& path, const std::string& di
 
 std::string NodeToJsonText(const Node& n) { return ToJson(n).dump(); }
 
+Result<std::string> FlagsFileAsJson(const std::string& file, const std::string& text) {
+  std::string ext = std::filesystem::path(file).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext != ".yaml" && ext != ".yml") return text;
+  ASSIGN_OR_RETURN(Node n, ParseYaml(text, file));
+  return NodeToJsonText(n);
+}
+
 Status ParseFlagsSettings(const Node& n, const std::string& path, const std::string& project_dir,
                           FlagsSettings* out) {
   out->configured = true;
@@ -97,7 +107,8 @@ Status ParseFlagsSettings(const Node& n, const std::string& path, const std::str
     } else if (c.key == "environments") {
       RETURN_IF_ERROR(ExpectMap(c, cpath, "a mapping of environment: file or {file|definitions}"));
       for (const Node& e : c.children) {
-        RETURN_IF_ERROR(ParseSource(e, JoinPath(cpath, e.key), project_dir, &out->environments[e.key]));
+        RETURN_IF_ERROR(
+            ParseSource(e, JoinPath(cpath, e.key), project_dir, &out->environments[e.key]));
       }
     } else if (c.key == "tokens") {
       if (!c.IsSeq()) return NodeError(c, cpath, "is not a list", "a list of {token, environment}");

@@ -4,8 +4,8 @@
 //     flags: flags.json               # shorthand: a flagd file for the default environment
 //   or
 //     flags:
-//       file: flags.json              # flagd JSON for the default environment, or
-//       definitions:                  # the same document inline, in YAML
+//       file: flags.json              # flagd JSON (or YAML: .yaml/.yml) for the default
+//       environment, or definitions:                  # the same document inline, in YAML
 //         flags: {new-ui: {state: ENABLED, variants: {on: true, off: false}, defaultVariant: off}}
 //       default_environment: prod     # "default" when not given
 //       environments:                 # more environments: a file, or {file|definitions}
@@ -53,5 +53,10 @@ Status ParseFlagsSettings(const Node& n, const std::string& path, const std::str
 
 // A YAML node as JSON text (for inline flag definitions).
 std::string NodeToJsonText(const Node& n);
+
+// The text of a flag file as JSON, as flagd reads files: a name ending in .yaml or .yml
+// (any case) is YAML, converted here; anything else is returned as it is (JSON). A YAML error
+// is one line naming the file, line and column.
+Result<std::string> FlagsFileAsJson(const std::string& file, const std::string& text);
 
 }  // namespace slipway::config

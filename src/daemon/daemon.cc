@@ -23,6 +23,7 @@
 #include "api/router.h"
 #include "api/routes.h"
 #include "base/log.h"
+#include "config/flags_settings.h"
 #include "config/secrets_of.h"
 #include "daemon/database_jobs.h"
 #include "daemon/json_log.h"
@@ -523,10 +524,14 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
       if (!src.file.empty()) {
         ASSIGN_OR_RETURN(text, ReadSmallFile(src.file));
         label = src.file;
+        ASSIGN_OR_RETURN(text, config::FlagsFileAsJson(src.file, text));  // YAML as flagd reads it
       }
       nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (doc.is_discarded()) return InvalidInput(label + ": not valid JSON");
-      RETURN_IF_ERROR(flag_service_->Seed(env, doc, label));
+      std::vector<std::string> warnings;
+      RETURN_IF_ERROR(flag_service_->Seed(env, doc, label, &warnings));
+      // Loaded as flagd loads them, and said once: each flag flagd's schema does not allow.
+      for (const std::string& w : warnings) Log("flags: " + w, nullptr, logging::Level::kWarn);
     }
     flags::OfrepOptions opts;
     opts.default_environment = fs.default_environment;

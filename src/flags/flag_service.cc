@@ -60,8 +60,9 @@ Result<std::unique_ptr<FlagService>> FlagService::Open(sqlite3* db, Clock* clock
 FlagService::~FlagService() { (void)FlushEvaluated(); }
 
 Status FlagService::Load() {
-  ASSIGN_OR_RETURN(auto sets, Statement::Prepare(db_, "SELECT env, evaluators, metadata FROM flag_sets",
-                                                 "load flag sets"));
+  ASSIGN_OR_RETURN(
+      auto sets,
+      Statement::Prepare(db_, "SELECT env, evaluators, metadata FROM flag_sets", "load flag sets"));
   while (true) {
     ASSIGN_OR_RETURN(bool row, sets->Step());
     if (!row) break;
@@ -128,6 +129,20 @@ Status FlagService::Apply(const std::string& env, const std::map<std::string, Js
   }
   // Validate the whole new set before touching anything.
   auto built = FlagSet::Build(defs, cur.evaluators, cur.metadata);
+  if (built.ok() && action == "set") {
+    // A definition written by hand is held to flagd's schema; files load as flagd loads them.
+    for (const auto& [k, def] : changes) {
+      const Flag* f = def.is_null() ? nullptr : (*built)->Find(k);
+      if (f != nullptr && !f->valid()) {
+        built = InvalidInput(
+            f->problems().front() +
+            (f->problems().size() > 1
+                 ? " (and " + std::to_string(f->problems().size() - 1) + " more problem(s))"
+                 : ""));
+        break;
+      }
+    }
+  }
   if (!built.ok()) {
     if (cur.rows.empty() && !cur.set) envs_.erase(env);
     return built.status();
@@ -139,26 +154,28 @@ Status FlagService::Apply(const std::string& env, const std::map<std::string, Js
     return st;
   };
   auto run = [&]() -> Status {
-    ASSIGN_OR_RETURN(auto set_row,
-                     Statement::Prepare(db_,
-                                        "INSERT INTO flag_sets(env, evaluators, metadata) "
-                                        "VALUES(?, ?, ?) ON CONFLICT(env) DO UPDATE SET "
-                                        "evaluators = excluded.evaluators, metadata = excluded.metadata",
-                                        "save flag set"));
+    ASSIGN_OR_RETURN(
+        auto set_row,
+        Statement::Prepare(db_,
+                           "INSERT INTO flag_sets(env, evaluators, metadata) "
+                           "VALUES(?, ?, ?) ON CONFLICT(env) DO UPDATE SET "
+                           "evaluators = excluded.evaluators, metadata = excluded.metadata",
+                           "save flag set"));
     RETURN_IF_ERROR(set_row->BindText(1, env));
     RETURN_IF_ERROR(set_row->BindText(2, cur.evaluators.dump()));
     RETURN_IF_ERROR(set_row->BindText(3, cur.metadata.dump()));
     RETURN_IF_ERROR(set_row->Run());
-    ASSIGN_OR_RETURN(auto upsert,
-                     Statement::Prepare(db_,
-                                        "INSERT INTO flags(env, key, definition, file_definition, "
-                                        "created_ms, updated_ms) VALUES(?, ?, ?, ?, ?, ?) "
-                                        "ON CONFLICT(env, key) DO UPDATE SET definition = "
-                                        "excluded.definition, file_definition = "
-                                        "excluded.file_definition, updated_ms = excluded.updated_ms",
-                                        "save flag"));
-    ASSIGN_OR_RETURN(auto del, Statement::Prepare(db_, "DELETE FROM flags WHERE env = ? AND key = ?",
-                                                  "delete flag"));
+    ASSIGN_OR_RETURN(auto upsert, Statement::Prepare(
+                                      db_,
+                                      "INSERT INTO flags(env, key, definition, file_definition, "
+                                      "created_ms, updated_ms) VALUES(?, ?, ?, ?, ?, ?) "
+                                      "ON CONFLICT(env, key) DO UPDATE SET definition = "
+                                      "excluded.definition, file_definition = "
+                                      "excluded.file_definition, updated_ms = excluded.updated_ms",
+                                      "save flag"));
+    ASSIGN_OR_RETURN(
+        auto del,
+        Statement::Prepare(db_, "DELETE FROM flags WHERE env = ? AND key = ?", "delete flag"));
     ASSIGN_OR_RETURN(auto audit,
                      Statement::Prepare(db_,
                                         "INSERT INTO flag_audit(env, key, wall_ms, actor, action, "
@@ -232,9 +249,16 @@ Status FlagService::Apply(const std::string& env, const std::map<std::string, Js
   return Status::OK();
 }
 
-Status FlagService::Seed(const std::string& env, const Json& doc, const std::string& source) {
+Status FlagService::Seed(const std::string& env, const Json& doc, const std::string& source,
+                         std::vector<std::string>* warnings) {
   // Validate the document on its own first, so errors point at the file.
   ASSIGN_OR_RETURN(auto parsed, FlagSet::Parse(doc, source));
+  if (warnings != nullptr) {
+    for (const FlagSet::Problem& p : parsed->Problems()) {
+      warnings->push_back(source + ": " + (p.flag.empty() ? "" : "flag " + p.flag + ": ") +
+                          p.message);
+    }
+  }
   EnvState& cur = envs_[env];
   bool set_changed = false;
   if (doc.contains("$evaluators") && doc["$evaluators"] != cur.evaluators) {
@@ -317,8 +341,8 @@ Status FlagService::Rollout(const std::string& env, const std::string& key, int 
                               "\" needs a defaultVariant different from its on variant \"" + on +
                               "\" for a rollout");
   }
-  Json fractional = {{"fractional", Json::array({Json::array({on, percent}),
-                                                 Json::array({off, 100 - percent})})}};
+  Json fractional = {
+      {"fractional", Json::array({Json::array({on, percent}), Json::array({off, 100 - percent})})}};
   Json targeting = def.value("targeting", Json::object());
   if (Json* f = FindFractional(&targeting)) {
     *f = fractional;
@@ -444,8 +468,9 @@ Result<std::vector<StaleFlag>> FlagService::Stale(const std::string& env, int da
     if (def.value("state", "") == "ENABLED") {
       if (targeting.is_null() || targeting.empty()) {
         why = "fully rolled out (static \"" +
-              (def.value("defaultVariant", Json()).is_string() ? def["defaultVariant"].get<std::string>()
-                                                               : std::string("null")) +
+              (def.value("defaultVariant", Json()).is_string()
+                   ? def["defaultVariant"].get<std::string>()
+                   : std::string("null")) +
               "\")";
       } else if (targeting.size() == 1 && targeting.contains("fractional")) {
         int positive = 0;
@@ -463,7 +488,8 @@ Result<std::vector<StaleFlag>> FlagService::Stale(const std::string& env, int da
       if (info.evaluated_ms == 0 && now - info.created_ms >= horizon) {
         why = "never evaluated";
       } else if (info.evaluated_ms > 0 && now - info.evaluated_ms >= horizon) {
-        why = "not evaluated for " + std::to_string((now - info.evaluated_ms) / 86'400'000) + " days";
+        why =
+            "not evaluated for " + std::to_string((now - info.evaluated_ms) / 86'400'000) + " days";
       }
     }
     if (!why.empty()) out.push_back({info.key, why});

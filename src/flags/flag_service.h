@@ -4,9 +4,10 @@
 // store/schema.cc). For each environment (dev, staging, prod, ...) the service holds one
 // compiled FlagSet behind a shared_ptr. Every change — set, delete, enable, disable, rollout,
 // target, import — builds and validates a whole new FlagSet first (an invalid change is refused
-// with the reason and nothing changes), then writes the rows and one audit entry per flag (who,
-// when, before, after, comment) in one transaction, then swaps the pointer: the next evaluation
-// sees the change, an evaluation in flight keeps the set it started with.
+// with the reason and nothing changes; `set` also refuses a definition with a problem flagd
+// would load, while seeds and imports load what flagd loads), then writes the rows and one audit
+// entry per flag (who, when, before, after, comment) in one transaction, then swaps the pointer:
+// the next evaluation sees the change, an evaluation in flight keeps the set it started with.
 //
 // Files and `x-slipway.flags` seed the store (Seed): a flag missing from the store is added, and
 // a flag whose definition in the file changed since the last seed is replaced; flags changed at
@@ -56,7 +57,7 @@ struct FlagInfo {
   Json definition;
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
-  int64_t evaluated_ms = 0;  // 0 = never
+  int64_t evaluated_ms = 0;     // 0 = never
   std::string file_definition;  // the definition last seeded from a file ("" = none)
 };
 
@@ -71,8 +72,11 @@ class FlagService {
   static Result<std::unique_ptr<FlagService>> Open(sqlite3* db, Clock* clock);
   ~FlagService();
 
-  // Seeds environment `env` from a flagd document (a file or x-slipway.flags).
-  Status Seed(const std::string& env, const Json& doc, const std::string& source);
+  // Seeds environment `env` from a flagd document (a file or x-slipway.flags). A document loads
+  // when flagd loads it; each problem flagd loads anyway (flag_set.h) is appended to `warnings`
+  // as "SOURCE: flag KEY: what" (when given) and the flag is answered as flagd answers it.
+  Status Seed(const std::string& env, const Json& doc, const std::string& source,
+              std::vector<std::string>* warnings = nullptr);
 
   // The live set of `env`, or nullptr when the environment has no flags yet.
   std::shared_ptr<const FlagSet> Get(const std::string& env) const;

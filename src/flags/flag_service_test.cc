@@ -33,7 +33,8 @@ class FlagServiceTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().message();
     svc_ = std::move(s).value();
   }
-  Json Value(const std::string& key, const Json& ctx = Json::object(), const std::string& env = "prod") {
+  Json Value(const std::string& key, const Json& ctx = Json::object(),
+             const std::string& env = "prod") {
     auto set = svc_->Get(env);
     if (!set) return "<no set>";
     auto e = set->Evaluate(key, ctx, 0);
@@ -143,10 +144,44 @@ TEST_F(FlagServiceTest, ImportReplaceAndExport) {
   EXPECT_EQ(Value("new", {{"plan", "pro"}}), "B");
   EXPECT_EQ(Value("old"), "<none>");
   EXPECT_EQ(*svc_->Export("prod"), doc);
+  // A document flagd refuses (a default variant that is no variant) changes nothing.
+  Json refused = doc;
+  refused["flags"]["new"]["defaultVariant"] = "zzz";
+  EXPECT_FALSE(svc_->Import("prod", refused, false, {}).ok());
+  EXPECT_EQ(*svc_->Export("prod"), doc);
+  // One flagd loads although an evaluator is broken is imported; the flag that uses it answers
+  // PARSE_ERROR, as flagd answers it.
   Json broken = doc;
   broken["$evaluators"]["pro"] = {{"nope", 1}};
-  EXPECT_FALSE(svc_->Import("prod", broken, false, {}).ok());
-  EXPECT_EQ(*svc_->Export("prod"), doc);
+  ASSERT_TRUE(svc_->Import("prod", broken, false, {}).ok());
+  EXPECT_EQ(*svc_->Export("prod"), broken);
+  Json ctx = {{"plan", "pro"}};
+  EXPECT_EQ(svc_->Get("prod")->Evaluate("new", ctx, 0).error, ErrorCode::kParseError);
+  EXPECT_FALSE(svc_->Get("prod")->Find("new")->valid());
+}
+
+TEST_F(FlagServiceTest, SeedWarnsAndSetRefusesInvalidFlags) {
+  Json doc = Json::parse(R"({"flags": {
+    "ok": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
+    "odd": {"state": "ENABLED", "variants": {"a": "A", "fb": "FB"}, "defaultVariant": "fb",
+            "targeting": {"starts_with": ["a"]}}}})");
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(svc_->Seed("prod", doc, "flags.json", &warnings).ok());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0],
+            "flags.json: flag odd: flags.odd.targeting.starts_with: takes 2 arguments, got 1 "
+            "(flagd's operator answers null there)");
+  Json ctx = Json::object();
+  Evaluation e = svc_->Get("prod")->Evaluate("odd", ctx, 0);
+  EXPECT_EQ(e.reason, Reason::kDefault);
+  EXPECT_EQ(*e.value, "FB");
+  // A definition set by hand is held to flagd's schema.
+  Status st = svc_->Set("prod", "odd2", doc["flags"]["odd"], {});
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("starts_with: takes 2 arguments"), std::string::npos) << st.message();
+  EXPECT_EQ(svc_->Get("prod")->Find("odd2"), nullptr);
+  // Toggling the invalid flag from the file still works.
+  EXPECT_TRUE(svc_->SetEnabled("prod", "odd", false, {}).ok());
 }
 
 TEST_F(FlagServiceTest, LifecycleAndStale) {

@@ -36,6 +36,24 @@ Status CheckMetadata(const Json& m, const std::string& path) {
   return Status::OK();
 }
 
+constexpr size_t kMaxDepth = 512;
+
+// Nesting depth of a JSON value, without recursion (the value may be hostile).
+size_t Depth(const Json& root) {
+  size_t deepest = 0;
+  std::vector<std::pair<const Json*, size_t>> todo{{&root, 1}};
+  while (!todo.empty()) {
+    auto [j, d] = todo.back();
+    todo.pop_back();
+    deepest = std::max(deepest, d);
+    if (d > kMaxDepth) break;
+    if (j->is_object() || j->is_array()) {
+      for (const Json& e : *j) todo.emplace_back(&e, d + 1);
+    }
+  }
+  return deepest;
+}
+
 // Compact JSON as Json::dump() writes it; invalid UTF-8 is replaced rather than thrown on.
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -43,80 +61,110 @@ std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_hand
 
 std::string_view ReasonName(Reason r) {
   switch (r) {
-    case Reason::kStatic: return "STATIC";
-    case Reason::kTargetingMatch: return "TARGETING_MATCH";
-    case Reason::kDefault: return "DEFAULT";
-    case Reason::kDisabled: return "DISABLED";
-    case Reason::kError: return "ERROR";
+    case Reason::kStatic:
+      return "STATIC";
+    case Reason::kTargetingMatch:
+      return "TARGETING_MATCH";
+    case Reason::kDefault:
+      return "DEFAULT";
+    case Reason::kDisabled:
+      return "DISABLED";
+    case Reason::kError:
+      return "ERROR";
   }
   return "ERROR";
 }
 
 std::string_view ErrorCodeName(ErrorCode c) {
   switch (c) {
-    case ErrorCode::kNone: return "";
-    case ErrorCode::kFlagNotFound: return "FLAG_NOT_FOUND";
-    case ErrorCode::kParseError: return "PARSE_ERROR";
-    case ErrorCode::kTypeMismatch: return "TYPE_MISMATCH";
-    case ErrorCode::kTargetingKeyMissing: return "TARGETING_KEY_MISSING";
-    case ErrorCode::kInvalidContext: return "INVALID_CONTEXT";
-    case ErrorCode::kGeneral: return "GENERAL";
+    case ErrorCode::kNone:
+      return "";
+    case ErrorCode::kFlagNotFound:
+      return "FLAG_NOT_FOUND";
+    case ErrorCode::kParseError:
+      return "PARSE_ERROR";
+    case ErrorCode::kTypeMismatch:
+      return "TYPE_MISMATCH";
+    case ErrorCode::kTargetingKeyMissing:
+      return "TARGETING_KEY_MISSING";
+    case ErrorCode::kInvalidContext:
+      return "INVALID_CONTEXT";
+    case ErrorCode::kGeneral:
+      return "GENERAL";
   }
   return "GENERAL";
 }
 
 Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& def,
                                             const Json& evaluators, const Json& set_metadata) {
+  // Two kinds of findings. What flagd refuses the whole file for (a field of the wrong JSON
+  // type, a defaultVariant that names no variant) is the error. What flagd loads although its
+  // schema does not allow it is noted in problems_ and answered as flagd answers it.
   const std::string path = "flags." + key;
-  if (key.empty()) return InvalidInput("flags: a flag key must not be empty");
+  std::unique_ptr<Flag> f(new Flag());
+  auto problem = [&f](std::string what) { f->problems_.push_back(std::move(what)); };
+  if (key.empty()) problem("flags: a flag key must not be empty");
+  f->key_ = key;
+  f->key_json_ = key;
+  f->definition_ = def;
+  if (def.is_null()) {
+    // flagd reads null as a flag with no field set: enabled, no variants.
+    problem(path +
+            ": is null (expected a flag definition; flagd answers it with the code default)");
+    f->metadata_ = set_metadata.is_object() ? set_metadata : Json::object();
+    f->metadata_json_ = Dump(f->metadata_);
+    return f;
+  }
   if (!def.is_object()) return InvalidInput(path + ": must be an object, got " + Describe(def));
   for (auto it = def.begin(); it != def.end(); ++it) {
     static const char* kKnown[] = {"state", "variants", "defaultVariant", "targeting", "metadata"};
     bool known = false;
     for (const char* k : kKnown) known = known || it.key() == k;
     if (!known) {
-      return InvalidInput(path + ": unknown key \"" + it.key() +
-                          "\" (expected state, variants, defaultVariant, targeting, metadata)");
+      problem(path + ": unknown key \"" + it.key() +
+              "\" (expected state, variants, defaultVariant, targeting, metadata; ignored)");
     }
   }
-  std::unique_ptr<Flag> f(new Flag());
-  f->key_ = key;
-  f->key_json_ = key;
-  f->definition_ = def;
 
   auto state = def.find("state");
-  if (state == def.end()) return InvalidInput(path + ": state is missing (ENABLED or DISABLED)");
-  if (*state == "ENABLED") {
-    f->enabled_ = true;
+  if (state == def.end() || state->is_null()) {
+    problem(path + ": state is missing (ENABLED or DISABLED; flagd treats it as ENABLED)");
+  } else if (!state->is_string()) {
+    return InvalidInput(path + ".state: must be ENABLED or DISABLED, got " + Describe(*state));
   } else if (*state == "DISABLED") {
     f->enabled_ = false;
-  } else {
-    return InvalidInput(path + ".state: must be ENABLED or DISABLED, got " + Describe(*state));
+  } else if (*state != "ENABLED") {
+    problem(path + ".state: must be ENABLED or DISABLED, got " + Describe(*state) +
+            " (flagd treats it as ENABLED)");
   }
 
   auto variants = def.find("variants");
-  if (variants == def.end()) return InvalidInput(path + ": variants are missing");
-  if (!variants->is_object() || variants->empty()) {
-    return InvalidInput(path + ".variants: must be a non-empty object of name: value");
+  if (variants == def.end() || variants->is_null()) {
+    problem(path + ": variants are missing (flagd answers with the code default)");
+    f->variants_ = Json::object();
+  } else if (!variants->is_object()) {
+    return InvalidInput(path + ".variants: must be an object of name: value, got " +
+                        Describe(*variants));
+  } else {
+    if (variants->empty())
+      problem(path + ".variants: is empty (flagd answers with the code default)");
+    f->variants_ = *variants;
   }
   std::string_view kind;
-  for (auto it = variants->begin(); it != variants->end(); ++it) {
+  for (auto it = f->variants_.begin(); it != f->variants_.end(); ++it) {
     std::string_view k = VariantKind(it.value());
-    if (it.key().empty()) return InvalidInput(path + ".variants: a variant name must not be empty");
     if (k.empty()) {
-      return InvalidInput(path + ".variants." + it.key() +
-                          ": must be a boolean, string, number or object, got " +
-                          Describe(it.value()));
-    }
-    if (kind.empty()) {
+      problem(path + ".variants." + it.key() +
+              ": must be a boolean, string, number or object, got " + Describe(it.value()) +
+              (it.value().is_null() ? " (flagd answers GENERAL when it is chosen)" : ""));
+    } else if (kind.empty()) {
       kind = k;
     } else if (k != kind) {
-      return InvalidInput(path + ".variants." + it.key() + ": is a " + std::string(k) +
-                          " but the other variants are " + std::string(kind) +
-                          "s (all variants of a flag have one type)");
+      problem(path + ".variants." + it.key() + ": is a " + std::string(k) +
+              " but the other variants are " + std::string(kind) +
+              "s (all variants of a flag have one type)");
     }
   }
-  f->variants_ = *variants;
   for (auto it = f->variants_.begin(); it != f->variants_.end(); ++it) {
     // Json objects iterate in key order, so the list is sorted for WithVariant's search.
     f->variants_list_.push_back(
@@ -129,32 +177,46 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
       return InvalidInput(path + ".defaultVariant: must be a variant name or null, got " +
                           Describe(*dv));
     }
-    if (!variants->contains(dv->get<std::string>())) {
-      return InvalidInput(path + ".defaultVariant: \"" + dv->get<std::string>() +
-                          "\" is not one of the variants");
-    }
-    f->default_variant_ = dv->get<std::string>();
-    for (const VariantEntry& v : f->variants_list_) {
-      if (*v.name == *f->default_variant_) f->default_entry_ = &v;
+    const std::string& name = dv->get_ref<const std::string&>();
+    // flagd reads "" as no default variant.
+    if (!name.empty()) {
+      if (!f->variants_.contains(name)) {
+        return InvalidInput(path + ".defaultVariant: \"" + name + "\" is not one of the variants");
+      }
+      f->default_variant_ = name;
+      for (const VariantEntry& v : f->variants_list_) {
+        if (*v.name == name) f->default_entry_ = &v;
+      }
     }
   }
 
   Json metadata = set_metadata.is_object() ? set_metadata : Json::object();
-  if (auto m = def.find("metadata"); m != def.end()) {
-    RETURN_IF_ERROR(CheckMetadata(*m, path + ".metadata"));
-    for (auto it = m->begin(); it != m->end(); ++it) metadata[it.key()] = it.value();
+  if (auto m = def.find("metadata"); m != def.end() && !m->is_null()) {
+    if (!m->is_object()) {
+      return InvalidInput(path + ".metadata: must be an object, got " + Describe(*m));
+    }
+    if (Status st = CheckMetadata(*m, path + ".metadata"); !st.ok()) {
+      problem(st.message() + " (flagd passes it on as it is)");
+    }
+    for (auto it = m->begin(); it != m->end(); ++it) {
+      if (!it.value().is_null()) metadata[it.key()] = it.value();  // flagd skips null values
+    }
   }
   f->metadata_ = std::move(metadata);
   f->metadata_json_ = Dump(f->metadata_);
 
   if (auto t = def.find("targeting"); t != def.end() && !t->is_null()) {
     if (!t->is_object()) {
-      return InvalidInput(path + ".targeting: must be a JsonLogic object, got " + Describe(*t));
+      problem(path + ".targeting: must be a JsonLogic object, got " + Describe(*t) +
+              " (flagd reads the value itself as the variant name)");
     }
-    if (!t->empty()) {
+    if (!t->is_object() || !t->empty()) {
       std::vector<const Json*> literals;
-      ASSIGN_OR_RETURN(f->targeting_,
-                       CompileLogic(*t, &evaluators, path + ".targeting", &literals));
+      std::vector<std::string> problems;
+      auto compiled = CompileLogic(*t, &evaluators, path + ".targeting", &literals, &problems);
+      if (!compiled.ok()) return compiled.status();  // not returned with a problems list
+      f->targeting_ = std::move(*compiled);
+      for (std::string& p : problems) problem(std::move(p));
       f->IndexLiteralVariants(literals);
     }
   }
@@ -219,6 +281,13 @@ const Flag::VariantEntry* Flag::LiteralVariant(const Json* result) const {
 }
 
 Evaluation Flag::WithEntry(const VariantEntry& v, Reason reason) const {
+  if (v.value->is_null()) {
+    // flagd's evaluator takes a null variant for a type mismatch, which OFREP answers GENERAL.
+    Evaluation e = NoValue(Reason::kError);
+    e.error = ErrorCode::kGeneral;
+    e.error_message = "Variant '" + *v.name + "' of flag '" + key_ + "' has a null value";
+    return e;
+  }
   Evaluation e = NoValue(reason);
   e.value = v.value;
   e.variant = v.name;
@@ -255,12 +324,7 @@ Evaluation Flag::WithVariant(std::string_view name, Reason reason) const {
 
 Evaluation Flag::WithDefault(Reason reason) const {
   if (default_entry_ == nullptr) return NoValue(reason);
-  Evaluation e = NoValue(reason);
-  e.value = default_entry_->value;
-  e.variant = default_entry_->name;
-  e.value_json = &default_entry_->value_json;
-  e.variant_json = &default_entry_->name_json;
-  return e;
+  return WithEntry(*default_entry_, reason);
 }
 
 Evaluation Flag::NoValue(Reason reason) const {
@@ -283,12 +347,34 @@ Evaluation Flag::Evaluate(const Json& context, int64_t now_s) const {
   return Evaluate(ContextView(context), now_s);
 }
 
+Evaluation Flag::EvaluateInBulk(const ContextView& context, int64_t now_s) const {
+  Evaluation e = Evaluate(context, now_s);
+  // flagd's bulk evaluation reads each flag as the type of its default variant, so a variant of
+  // another type (only an invalid flag has one) is a type mismatch there, answered GENERAL.
+  if (!valid() && e.value != nullptr && default_entry_ != nullptr &&
+      !VariantKind(*default_entry_->value).empty() &&
+      VariantKind(*e.value) != VariantKind(*default_entry_->value)) {
+    Evaluation m = NoValue(Reason::kError);
+    m.error = ErrorCode::kGeneral;
+    m.error_message = "error processing the flag for evaluation";
+    return m;
+  }
+  return e;
+}
+
 Evaluation Flag::Evaluate(const ContextView& context, int64_t now_s) const {
   if (!enabled_ || !targeting_) return Untargeted();
-  EvalEnv env{&key_json_, now_s};
-  Value result = context.is_object()
-                     ? EvaluateLogic(*targeting_, context, env)
-                     : EvaluateLogic(*targeting_, ContextView(kEmptyObject), env);
+  bool failed = false;
+  EvalEnv env{&key_json_, now_s, &failed};
+  Value result = context.is_object() ? EvaluateLogic(*targeting_, context, env)
+                                     : EvaluateLogic(*targeting_, ContextView(kEmptyObject), env);
+  if (failed) {
+    // The rule reached what flagd's JsonLogic library fails on (see json_logic.h).
+    Evaluation e = NoValue(Reason::kError);
+    e.error = ErrorCode::kParseError;
+    e.error_message = "error parsing the flag '" + key_ + "'";
+    return e;
+  }
   // A rule's answer is usually one of its own string constants: mapped to a variant at compile
   // time, so no name is compared here.
   if (const Json* lit = result.ref()) {
@@ -305,17 +391,32 @@ Result<std::shared_ptr<const FlagSet>> FlagSet::Build(const std::map<std::string
                                                       const Json& metadata) {
   auto set = std::make_shared<FlagSet>();
   if (!evaluators.is_null()) {
-    if (!evaluators.is_object()) return InvalidInput("$evaluators: must be an object");
+    if (!evaluators.is_object()) {
+      return InvalidInput("$evaluators: must be an object of name: rule, got " +
+                          Describe(evaluators));
+    }
     set->evaluators_ = evaluators;
   }
   if (!metadata.is_null()) {
-    RETURN_IF_ERROR(CheckMetadata(metadata, "metadata"));
+    if (!metadata.is_object()) {
+      return InvalidInput("metadata: must be an object, got " + Describe(metadata));
+    }
+    if (Status st = CheckMetadata(metadata, "metadata"); !st.ok()) {
+      set->problems_.push_back({"", st.message() + " (flagd passes it on as it is)"});
+    }
     set->metadata_ = metadata;
   }
-  // Every evaluator must compile on its own, even when no flag uses it yet.
+  // Every evaluator is checked on its own, even when no flag uses it yet.
   for (auto it = set->evaluators_.begin(); it != set->evaluators_.end(); ++it) {
-    auto compiled = CompileLogic(it.value(), &set->evaluators_, "$evaluators." + it.key());
-    if (!compiled.ok()) return compiled.status();
+    const std::string path = "$evaluators." + it.key();
+    // flagd refuses a file whose evaluator is shorter than three characters of JSON ({}, 1).
+    if (Dump(it.value()).size() < 3) {
+      return InvalidInput(path + ": must be a JsonLogic rule, got " + Describe(it.value()));
+    }
+    std::vector<std::string> problems;
+    auto compiled = CompileLogic(it.value(), &set->evaluators_, path, nullptr, &problems);
+    if (!compiled.ok()) return compiled.status();  // not returned with a problems list
+    for (std::string& p : problems) set->problems_.push_back({"", std::move(p)});
   }
   for (const auto& [key, def] : flags) {
     ASSIGN_OR_RETURN(auto flag, Flag::Compile(key, def, set->evaluators_, set->metadata_));
@@ -327,26 +428,69 @@ Result<std::shared_ptr<const FlagSet>> FlagSet::Build(const std::map<std::string
 }
 
 Result<std::shared_ptr<const FlagSet>> FlagSet::Parse(const Json& doc, std::string_view source) {
-  auto prefix = [&](const Status& st) {
-    return source.empty() ? st : st.WithContext(source);
-  };
+  auto prefix = [&](const Status& st) { return source.empty() ? st : st.WithContext(source); };
   if (!doc.is_object()) return prefix(InvalidInput("a flag document must be a JSON object"));
+  if (Depth(doc) > kMaxDepth) {
+    // Compiling and evaluating a rule recurse once per level: bounded here, far above any
+    // real rule.
+    return prefix(InvalidInput("the document is nested deeper than " + std::to_string(kMaxDepth) +
+                               " levels"));
+  }
+  std::vector<Problem> top;
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (it.key() != "flags" && it.key() != "$evaluators" && it.key() != "metadata" &&
         it.key() != "$schema") {
-      return prefix(InvalidInput("unknown key \"" + it.key() +
-                                 "\" (expected flags, $evaluators, metadata, $schema)"));
+      top.push_back({"", "unknown key \"" + it.key() +
+                             "\" (expected flags, $evaluators, metadata, $schema; ignored)"});
     }
   }
   auto flags = doc.find("flags");
-  if (flags == doc.end() || !flags->is_object()) {
-    return prefix(InvalidInput("flags: must be an object of KEY: definition"));
+  if (flags == doc.end()) {
+    return prefix(InvalidInput("flags: missing (expected an object of KEY: definition)"));
   }
   std::map<std::string, Json> defs;
-  for (auto it = flags->begin(); it != flags->end(); ++it) defs.emplace(it.key(), it.value());
+  if (flags->is_object()) {
+    for (auto it = flags->begin(); it != flags->end(); ++it) defs.emplace(it.key(), it.value());
+  } else if (flags->is_array()) {
+    // flagd also reads the flags as a list of definitions that carry their key.
+    for (size_t i = 0; i < flags->size(); ++i) {
+      const Json& def = (*flags)[i];
+      const std::string path = "flags[" + std::to_string(i) + "]";
+      if (!def.is_object()) {
+        return prefix(InvalidInput(path + ": must be an object, got " + Describe(def)));
+      }
+      auto key = def.find("key");
+      if (key == def.end() || !key->is_string() || key->get_ref<const std::string&>().empty()) {
+        return prefix(InvalidInput(path + ".key: must be the flag's key (a non-empty string)"));
+      }
+      Json rest = def;
+      rest.erase("key");
+      const std::string& k = key->get_ref<const std::string&>();
+      if (defs.count(k)) {
+        top.push_back(
+            {"", path + ": the key \"" + k + "\" is listed twice (the later one is used)"});
+      }
+      defs[k] = std::move(rest);
+    }
+  } else if (!flags->is_null()) {
+    return prefix(
+        InvalidInput("flags: must be an object of KEY: definition, got " + Describe(*flags)));
+  }
   auto r = Build(defs, doc.value("$evaluators", Json()), doc.value("metadata", Json()));
   if (!r.ok()) return prefix(r.status());
+  if (!top.empty()) {
+    auto* set = const_cast<FlagSet*>(r->get());  // not shared with anyone yet
+    set->problems_.insert(set->problems_.begin(), top.begin(), top.end());
+  }
   return r;
+}
+
+std::vector<FlagSet::Problem> FlagSet::Problems() const {
+  std::vector<Problem> out = problems_;
+  for (const auto& [key, f] : flags_) {
+    for (const std::string& p : f->problems()) out.push_back({key, p});
+  }
+  return out;
 }
 
 Status ValidateDocument(const Json& doc, std::string_view source) {

@@ -104,30 +104,200 @@ TEST_F(FlagSetTest, ExportRoundTrips) {
   EXPECT_EQ(doc, orig);
 }
 
-TEST(FlagSetValidation, RefusesInvalidDefinitions) {
+// What flagd refuses the whole file for, Slipway refuses with the file, flag and field.
+TEST(FlagSetValidation, RefusesWhatFlagdRefuses) {
   auto err = [](const std::string& flag) {
     auto r = FlagSet::Parse(Json::parse(R"({"flags": {"f": )" + flag + "}}"), "f.json");
     return r.ok() ? std::string("ok") : r.status().message();
   };
-  EXPECT_EQ(err(R"({"variants": {"a": 1}})"), "f.json: flags.f: state is missing (ENABLED or DISABLED)");
-  EXPECT_EQ(err(R"({"state": "ON", "variants": {"a": 1}})"),
-            "f.json: flags.f.state: must be ENABLED or DISABLED, got \"ON\"");
-  EXPECT_EQ(err(R"({"state": "ENABLED", "variants": {}})"),
-            "f.json: flags.f.variants: must be a non-empty object of name: value");
-  EXPECT_EQ(err(R"({"state": "ENABLED", "variants": {"a": 1, "b": "x"}})"),
-            "f.json: flags.f.variants.b: is a string but the other variants are numbers (all "
-            "variants of a flag have one type)");
+  EXPECT_EQ(err("5"), "f.json: flags.f: must be an object, got 5");
+  EXPECT_EQ(err(R"({"state": 1, "variants": {"a": 1}})"),
+            "f.json: flags.f.state: must be ENABLED or DISABLED, got 1");
+  EXPECT_EQ(err(R"({"state": "ENABLED", "variants": [1]})"),
+            "f.json: flags.f.variants: must be an object of name: value, got [1]");
   EXPECT_EQ(err(R"({"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "z"})"),
             "f.json: flags.f.defaultVariant: \"z\" is not one of the variants");
-  EXPECT_EQ(err(R"({"state": "ENABLED", "variants": {"a": 1}, "targeting": {"bogus": []}})"),
-            "f.json: flags.f.targeting: unknown operator \"bogus\"");
-  EXPECT_EQ(err(R"({"state": "ENABLED", "variants": {"a": 1}, "metadata": {"x": [1]}})"),
-            "f.json: flags.f.metadata.x: must be a string, number or boolean, got [1]");
-  EXPECT_EQ(err(R"({"state": "ENABLED", "variants": {"a": 1}, "defaultVarient": "a"})"),
-            "f.json: flags.f: unknown key \"defaultVarient\" (expected state, variants, "
-            "defaultVariant, targeting, metadata)");
-  EXPECT_EQ(err(R"({"state": "ENABLED", "variants": {"a": [1]}})"),
-            "f.json: flags.f.variants.a: must be a boolean, string, number or object, got [1]");
+  EXPECT_EQ(err(R"({"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": 1})"),
+            "f.json: flags.f.defaultVariant: must be a variant name or null, got 1");
+  EXPECT_EQ(err(R"({"state": "ENABLED", "variants": {"a": 1}, "metadata": "x"})"),
+            "f.json: flags.f.metadata: must be an object, got \"x\"");
+
+  auto doc_err = [](const std::string& doc) {
+    auto r = FlagSet::Parse(Json::parse(doc), "f.json");
+    return r.ok() ? std::string("ok") : r.status().message();
+  };
+  EXPECT_EQ(doc_err("[1]"), "f.json: a flag document must be a JSON object");
+  EXPECT_EQ(doc_err("{}"), "f.json: flags: missing (expected an object of KEY: definition)");
+  EXPECT_EQ(doc_err(R"({"flags": "x"})"),
+            "f.json: flags: must be an object of KEY: definition, got \"x\"");
+  EXPECT_EQ(doc_err(R"({"flags": {}, "$evaluators": [1]})"),
+            "f.json: $evaluators: must be an object of name: rule, got [1]");
+  EXPECT_EQ(doc_err(R"({"flags": {}, "$evaluators": {"e": {}}})"),
+            "f.json: $evaluators.e: must be a JsonLogic rule, got {}");
+  EXPECT_EQ(doc_err(R"({"flags": {}, "metadata": 3})"),
+            "f.json: metadata: must be an object, got 3");
+  EXPECT_EQ(doc_err(R"({"flags": [{"state": "ENABLED"}]})"),
+            "f.json: flags[0].key: must be the flag's key (a non-empty string)");
+  EXPECT_EQ(doc_err(R"({"flags": [7]})"), "f.json: flags[0]: must be an object, got 7");
+}
+
+// What flagd loads although its schema forbids it, Slipway loads too: the flag is kept, its
+// problem listed, and it answers as flagd answers it.
+TEST(FlagSetValidation, LoadsWhatFlagdLoadsAndListsTheProblems) {
+  auto problems = [](const std::string& flag) {
+    auto r = FlagSet::Parse(Json::parse(R"({"flags": {"f": )" + flag + "}}"), "f.json");
+    if (!r.ok()) return "refused: " + r.status().message();
+    std::string out;
+    for (const auto& p : (*r)->Problems())
+      out += (out.empty() ? "" : " | ") + p.flag + ": " + p.message;
+    EXPECT_EQ((*r)->Find("f")->valid(), out.empty());
+    return out;
+  };
+  EXPECT_EQ(problems(R"({"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"})"), "");
+  EXPECT_EQ(problems(R"({"variants": {"a": 1}})"),
+            "f: flags.f: state is missing (ENABLED or DISABLED; flagd treats it as ENABLED)");
+  EXPECT_EQ(
+      problems(R"({"state": "ON", "variants": {"a": 1}})"),
+      "f: flags.f.state: must be ENABLED or DISABLED, got \"ON\" (flagd treats it as ENABLED)");
+  EXPECT_EQ(problems(R"({"state": "ENABLED", "variants": {}})"),
+            "f: flags.f.variants: is empty (flagd answers with the code default)");
+  EXPECT_EQ(problems(R"({"state": "ENABLED", "variants": {"a": 1, "b": "x"}})"),
+            "f: flags.f.variants.b: is a string but the other variants are numbers (all variants "
+            "of a flag have one type)");
+  EXPECT_EQ(problems(R"({"state": "ENABLED", "variants": {"a": 1}, "targeting": {"bogus": []}})"),
+            "f: flags.f.targeting: unknown operator \"bogus\" (flagd answers PARSE_ERROR when it "
+            "is reached)");
+  EXPECT_EQ(
+      problems(
+          R"({"state": "ENABLED", "variants": {"a": 1}, "targeting": {"if": [{"$ref": "x"}, "a", null]}})"),
+      "f: flags.f.targeting.if[0].$ref: no evaluator \"x\" in $evaluators (flagd answers "
+      "PARSE_ERROR when it is reached)");
+  EXPECT_EQ(
+      problems(
+          R"({"state": "ENABLED", "variants": {"a": 1}, "targeting": {"starts_with": ["abc"]}})"),
+      "f: flags.f.targeting.starts_with: takes 2 arguments, got 1 (flagd's operator answers "
+      "null there)");
+  EXPECT_EQ(problems(R"({"state": "ENABLED", "variants": {"a": 1}, "metadata": {"x": [1]}})"),
+            "f: flags.f.metadata.x: must be a string, number or boolean, got [1] (flagd passes it "
+            "on as it is)");
+  EXPECT_EQ(problems(R"({"state": "ENABLED", "variants": {"a": 1}, "defaultVarient": "a"})"),
+            "f: flags.f: unknown key \"defaultVarient\" (expected state, variants, defaultVariant, "
+            "targeting, metadata; ignored)");
+  EXPECT_EQ(problems(R"({"state": "ENABLED", "variants": {"a": [1]}})"),
+            "f: flags.f.variants.a: must be a boolean, string, number or object, got [1]");
+  EXPECT_EQ(problems(R"({"state": "ENABLED", "variants": {"a": 1}, "targeting": "a"})"),
+            "f: flags.f.targeting: must be a JsonLogic object, got \"a\" (flagd reads the value "
+            "itself as the variant name)");
+  // Two problems of one flag are both listed.
+  EXPECT_EQ(problems(R"({"state": "on", "variants": {"a": 1}, "targeting": {"x": 1}})"),
+            "f: flags.f.state: must be ENABLED or DISABLED, got \"on\" (flagd treats it as "
+            "ENABLED) | f: flags.f.targeting: unknown operator \"x\" (flagd answers PARSE_ERROR "
+            "when it is reached)");
+}
+
+// flagd-testbed's evaluator flags of this kind, answered as flagd answers them.
+TEST(FlagSetValidation, InvalidFlagsAnswerAsFlagdDoes) {
+  const char* doc = R"({
+    "$evaluators": {"good": {"==": [{"var": "email"}, "a@b.c"]}, "bad": {"nope": [1]}},
+    "metadata": {"deep": {"x": 1}},
+    "unknown": 1,
+    "flags": {
+      "ok": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
+             "targeting": {"if": [{"$ref": "good"}, "on", null]}},
+      "sw-args": {"state": "ENABLED", "variants": {"true": "t", "false": "f", "fb": "fb"},
+                  "defaultVariant": "fb", "targeting": {"starts_with": ["abc"]}},
+      "ew-args": {"state": "ENABLED", "variants": {"true": "t", "false": "f", "fb": "fb"},
+                  "defaultVariant": "fb", "targeting": {"ends_with": ["xyz"]}},
+      "sv-args": {"state": "ENABLED", "variants": {"true": "t", "false": "f", "fb": "fb"},
+                  "defaultVariant": "fb", "targeting": {"sem_ver": [{"var": "v"}, "="]}},
+      "dangling": {"state": "ENABLED", "variants": {"hit": "hit", "fb": "fb"},
+                   "defaultVariant": "fb", "targeting": {"if": [{"$ref": "missing"}, "hit", null]}},
+      "lazy": {"state": "ENABLED", "variants": {"hit": "hit", "fb": "fb"}, "defaultVariant": "fb",
+               "targeting": {"if": [{"var": "x"}, {"nope": 1}, "hit"]}},
+      "via-bad": {"state": "ENABLED", "variants": {"hit": "hit", "fb": "fb"},
+                  "defaultVariant": "fb", "targeting": {"if": [{"$ref": "bad"}, "hit", null]}},
+      "eq-args": {"state": "ENABLED", "variants": {"true": "t", "fb": "fb"}, "defaultVariant": "fb",
+                  "targeting": {"==": [1]}},
+      "odd-state": {"state": "Disabled", "variants": {"on": true}, "defaultVariant": "on"},
+      "null-variant": {"state": "ENABLED", "variants": {"n": null, "a": "A"}, "defaultVariant": "n"},
+      "empty-default": {"state": "ENABLED", "variants": {"a": "A"}, "defaultVariant": ""},
+      "nothing": null
+    }})";
+  auto parsed = FlagSet::Parse(Json::parse(doc), "testkit.json");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  const FlagSet& set = **parsed;
+  Json ctx = {{"email", "a@b.c"}, {"v", "1.0.0"}};
+  auto eval = [&](const char* key) { return set.Evaluate(key, ctx, 1'700'000'000); };
+
+  EXPECT_TRUE(set.Find("ok")->valid());
+  EXPECT_EQ(eval("ok").reason, Reason::kTargetingMatch);
+  for (const char* key : {"sw-args", "ew-args", "sv-args"}) {
+    Evaluation e = eval(key);
+    EXPECT_FALSE(set.Find(key)->valid()) << key;
+    EXPECT_EQ(e.reason, Reason::kDefault) << key;  // the operator's null: the default variant
+    ASSERT_NE(e.value, nullptr) << key;
+    EXPECT_EQ(*e.value, "fb") << key;
+  }
+  for (const char* key : {"dangling", "via-bad", "eq-args"}) {
+    Evaluation e = eval(key);
+    EXPECT_EQ(e.reason, Reason::kError) << key;
+    EXPECT_EQ(e.error, ErrorCode::kParseError) << key;
+    EXPECT_EQ(e.value, nullptr) << key;
+  }
+  // A failing node on a branch not taken does not fail the evaluation, as in flagd.
+  EXPECT_EQ(eval("lazy").reason, Reason::kTargetingMatch);
+  EXPECT_EQ(*eval("lazy").value, "hit");
+  Json x = {{"x", true}};
+  EXPECT_EQ(set.Evaluate("lazy", x, 0).error, ErrorCode::kParseError);
+  // Only "DISABLED" disables.
+  EXPECT_EQ(eval("odd-state").reason, Reason::kStatic);
+  Evaluation nv = eval("null-variant");
+  EXPECT_EQ(nv.reason, Reason::kError);
+  EXPECT_EQ(nv.error, ErrorCode::kGeneral);
+  EXPECT_EQ(eval("empty-default").reason, Reason::kDefault);
+  EXPECT_EQ(eval("empty-default").value, nullptr);
+  EXPECT_EQ(eval("nothing").reason, Reason::kDefault);
+  EXPECT_EQ(eval("nothing").value, nullptr);
+
+  std::vector<std::string> lines;
+  for (const auto& p : set.Problems()) lines.push_back(p.flag + ": " + p.message);
+  const std::vector<std::string> want = {
+      ": unknown key \"unknown\" (expected flags, $evaluators, metadata, $schema; ignored)",
+      ": metadata.deep: must be a string, number or boolean, got {\"x\":1} (flagd passes it on "
+      "as it is)",
+      ": $evaluators.bad: unknown operator \"nope\" (flagd answers PARSE_ERROR when it is reached)",
+      "dangling: flags.dangling.targeting.if[0].$ref: no evaluator \"missing\" in $evaluators "
+      "(flagd answers PARSE_ERROR when it is reached)",
+  };
+  ASSERT_GE(lines.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(lines[i], want[i]);
+  size_t invalid = 0;
+  for (const auto& [key, f] : set.flags()) invalid += f->valid() ? 0 : 1;
+  // All but "ok" and "empty-default" (flagd's schema allows "" there).
+  EXPECT_EQ(invalid, 10u);
+}
+
+// flagd also reads the flags as a list of definitions carrying their key.
+TEST(FlagSetValidation, FlagsAsAList) {
+  auto r = FlagSet::Parse(Json::parse(R"({"flags": [
+      {"key": "a", "state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"},
+      {"key": "b", "state": "DISABLED", "variants": {"on": true}, "defaultVariant": "on"}]})"),
+                          "list.json");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE((*r)->Problems().empty());
+  Json ctx = Json::object();
+  EXPECT_EQ((*r)->Evaluate("a", ctx, 0).reason, Reason::kStatic);
+  EXPECT_EQ((*r)->Evaluate("b", ctx, 0).reason, Reason::kDisabled);
+
+  auto twice = FlagSet::Parse(Json::parse(R"({"flags": [
+      {"key": "a", "state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"},
+      {"key": "a", "state": "DISABLED", "variants": {"on": true}, "defaultVariant": "on"}]})"),
+                              "list.json");
+  ASSERT_TRUE(twice.ok()) << twice.status().message();
+  ASSERT_EQ((*twice)->Problems().size(), 1u);
+  EXPECT_EQ((*twice)->Problems()[0].message,
+            "flags[1]: the key \"a\" is listed twice (the later one is used)");
+  EXPECT_EQ((*twice)->Evaluate("a", ctx, 0).reason, Reason::kDisabled);
 }
 
 }  // namespace
@@ -147,9 +317,7 @@ TEST(FlagSetIndex, FindsEveryKeyAndNoOther) {
   for (int n : {0, 1, 3, 4, 5, 17, 200}) {
     Json flags = Json::object();
     for (int i = 0; i < n; ++i) {
-      flags[name(i)] = {{"state", "ENABLED"},
-                                        {"variants", {{"v", i}}},
-                                        {"defaultVariant", "v"}};
+      flags[name(i)] = {{"state", "ENABLED"}, {"variants", {{"v", i}}}, {"defaultVariant", "v"}};
     }
     auto set = FlagSet::Parse(Json{{"flags", flags}}, "");
     ASSERT_TRUE(set.ok()) << set.status().message();
@@ -225,7 +393,9 @@ TEST(FlagSetIndex, VariantAndContextLookupsSmallAndLarge) {
   for (int nvariants : {3, 12}) {
     Json variants = Json::object();
     for (int i = 0; i < nvariants; ++i) variants[Named("v", i * 7)] = i;
-    Json flag = {{"state", "ENABLED"}, {"variants", variants}, {"defaultVariant", "v0"},
+    Json flag = {{"state", "ENABLED"},
+                 {"variants", variants},
+                 {"defaultVariant", "v0"},
                  {"targeting", {{"var", "pick"}}}};
     auto set = FlagSet::Parse(Json{{"flags", {{"f", flag}}}}, "");
     ASSERT_TRUE(set.ok()) << set.status().message();
@@ -281,7 +451,8 @@ TEST(FlagLiteralVariants, EveryWayOfNamingAVariantAgrees) {
                "targeting": {"fractional": [["a", 50], ["b", 50]]}},
       "bools": {"state": "ENABLED", "variants": {"true": "T", "false": "F"}, "defaultVariant": "false",
                 "targeting": {"if": [{"var": "on"}, true, false]}}
-    }})"), "t");
+    }})"),
+                            "t");
   ASSERT_TRUE(set.ok()) << set.status().message();
   auto eval = [&](const char* key, const Json& ctx) { return (*set)->Evaluate(key, ctx, 0); };
   auto variant = [](const Evaluation& e) { return e.variant ? *e.variant : std::string("-"); };

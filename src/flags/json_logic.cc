@@ -31,18 +31,21 @@ const Json kFalse(false);
 Value Bool(bool b) { return Value::Ref(b ? &kTrue : &kFalse); }
 Value Number(double d) { return Value(Json(d)); }
 
+// clang-format off
 enum class Op {
   kIf, kEq, kNe, kStrictEq, kStrictNe, kLt, kLe, kGt, kGe, kNot, kNotNot, kAnd, kOr, kIn,
   kCat, kSubstr, kAdd, kSub, kMul, kDiv, kMod, kMin, kMax, kMerge, kMissing, kMissingSome,
   kStartsWith, kEndsWith, kSemVer, kFractional,
   kSome, kAll, kNone, kMap, kFilter, kReduce, kVar,
 };
+// clang-format on
 
 struct OpInfo {
   Op op;
   int arity;  // exact number of arguments required by flagd's schema; -1 = any
 };
 
+// clang-format off
 const std::map<std::string, OpInfo, std::less<>>& Ops() {
   static const auto* ops = new std::map<std::string, OpInfo, std::less<>>{
       {"if", {Op::kIf, -1}},          {"?:", {Op::kIf, -1}},
@@ -68,6 +71,7 @@ const std::map<std::string, OpInfo, std::less<>>& Ops() {
   };
   return *ops;
 }
+// clang-format on
 
 class Literal final : public Expr {
  public:
@@ -77,6 +81,16 @@ class Literal final : public Expr {
 
  private:
   Json v_;
+};
+
+// Where flagd's JsonLogic library fails (an unknown operator, a standard operator with the
+// wrong number of arguments): the evaluation is marked failed and yields null.
+class FailExpr final : public Expr {
+ public:
+  Value Eval(const Scope& s) const override {
+    if (s.env->failed != nullptr) *s.env->failed = true;
+    return Value();
+  }
 };
 
 class ArrayExpr final : public Expr {
@@ -97,7 +111,8 @@ std::vector<std::string> SplitPath(std::string_view p) {
   size_t start = 0;
   while (true) {
     size_t dot = p.find('.', start);
-    out.emplace_back(p.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    out.emplace_back(
+        p.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
@@ -159,8 +174,11 @@ Value Resolve(const Scope& s, const std::vector<std::string>& path) {
 class VarExpr final : public Expr {
  public:
   VarExpr(std::vector<std::string> path, bool whole, ExprPtr dynamic, ExprPtr fallback)
-      : path_(std::move(path)), flagd_(StartsWithFlagd(path_)), whole_(whole),
-        dynamic_(std::move(dynamic)), fallback_(std::move(fallback)) {}
+      : path_(std::move(path)),
+        flagd_(StartsWithFlagd(path_)),
+        whole_(whole),
+        dynamic_(std::move(dynamic)),
+        fallback_(std::move(fallback)) {}
 
   Value Eval(const Scope& s) const override {
     Value v;
@@ -307,9 +325,9 @@ Value Fractional(const Scope& s, const std::vector<ExprPtr>& args) {
 // The weighted entries of a `fractional` whose entries are all literals (the usual case),
 // checked once at compile time exactly as Fractional() checks them per call.
 struct FractionalPlan {
-  bool valid = false;                  // false: the entries are malformed, the result is null
-  FractionalTable table;               // the weights summed, for the per-call choice
-  std::vector<const Json*> variants;   // entry[0] of each entry, inside the literal nodes
+  bool valid = false;                 // false: the entries are malformed, the result is null
+  FractionalTable table;              // the weights summed, for the per-call choice
+  std::vector<const Json*> variants;  // entry[0] of each entry, inside the literal nodes
 };
 
 FractionalPlan PlanFractional(const std::vector<ExprPtr>& args, size_t first) {
@@ -343,14 +361,29 @@ double Arith(Op op, const Scope& s, const std::vector<ExprPtr>& args) {
   for (size_t i = 1; i < args.size(); ++i) {
     double x = ToNumber(args[i]->Eval(s).get());
     switch (op) {
-      case Op::kAdd: acc += x; break;
-      case Op::kSub: acc -= x; break;
-      case Op::kMul: acc *= x; break;
-      case Op::kDiv: acc /= x; break;
-      case Op::kMod: acc = std::fmod(acc, x); break;
-      case Op::kMin: acc = (std::isnan(acc) || std::isnan(x)) ? NAN : std::min(acc, x); break;
-      case Op::kMax: acc = (std::isnan(acc) || std::isnan(x)) ? NAN : std::max(acc, x); break;
-      default: break;
+      case Op::kAdd:
+        acc += x;
+        break;
+      case Op::kSub:
+        acc -= x;
+        break;
+      case Op::kMul:
+        acc *= x;
+        break;
+      case Op::kDiv:
+        acc /= x;
+        break;
+      case Op::kMod:
+        acc = std::fmod(acc, x);
+        break;
+      case Op::kMin:
+        acc = (std::isnan(acc) || std::isnan(x)) ? NAN : std::min(acc, x);
+        break;
+      case Op::kMax:
+        acc = (std::isnan(acc) || std::isnan(x)) ? NAN : std::max(acc, x);
+        break;
+      default:
+        break;
     }
   }
   return acc;
@@ -373,10 +406,14 @@ class OpExpr final : public Expr {
 
   Value Eval(const Scope& s) const override {
     switch (op_) {
-      case Op::kEq: return Bool(LooseEquals(Arg(s, 0).get(), Arg(s, 1).get()));
-      case Op::kNe: return Bool(!LooseEquals(Arg(s, 0).get(), Arg(s, 1).get()));
-      case Op::kStrictEq: return Bool(StrictEquals(Arg(s, 0).get(), Arg(s, 1).get()));
-      case Op::kStrictNe: return Bool(!StrictEquals(Arg(s, 0).get(), Arg(s, 1).get()));
+      case Op::kEq:
+        return Bool(LooseEquals(Arg(s, 0).get(), Arg(s, 1).get()));
+      case Op::kNe:
+        return Bool(!LooseEquals(Arg(s, 0).get(), Arg(s, 1).get()));
+      case Op::kStrictEq:
+        return Bool(StrictEquals(Arg(s, 0).get(), Arg(s, 1).get()));
+      case Op::kStrictNe:
+        return Bool(!StrictEquals(Arg(s, 0).get(), Arg(s, 1).get()));
       case Op::kLt:
       case Op::kLe: {
         auto cmp = op_ == Op::kLt ? LessThan : LessOrEqual;
@@ -385,10 +422,14 @@ class OpExpr final : public Expr {
         if (args_.size() < 3) return Bool(true);
         return Bool(cmp(b.get(), Arg(s, 2).get()));  // between: a < b < c
       }
-      case Op::kGt: return Bool(LessThan(Arg(s, 1).get(), Arg(s, 0).get()));
-      case Op::kGe: return Bool(LessOrEqual(Arg(s, 1).get(), Arg(s, 0).get()));
-      case Op::kNot: return Bool(!Truthy(Arg(s, 0).get()));
-      case Op::kNotNot: return Bool(Truthy(Arg(s, 0).get()));
+      case Op::kGt:
+        return Bool(LessThan(Arg(s, 1).get(), Arg(s, 0).get()));
+      case Op::kGe:
+        return Bool(LessOrEqual(Arg(s, 1).get(), Arg(s, 0).get()));
+      case Op::kNot:
+        return Bool(!Truthy(Arg(s, 0).get()));
+      case Op::kNotNot:
+        return Bool(Truthy(Arg(s, 0).get()));
       case Op::kCat: {
         std::string out;
         for (const auto& a : args_) {
@@ -432,7 +473,8 @@ class OpExpr final : public Expr {
         }
         return Value(std::move(out));
       }
-      case Op::kMissing: return Value(Missing(s, 0));
+      case Op::kMissing:
+        return Value(Missing(s, 0));
       case Op::kMissingSome: {
         double need = ToNumber(Arg(s, 0).get());
         Value keys = Arg(s, 1);
@@ -450,7 +492,8 @@ class OpExpr final : public Expr {
         if (static_cast<double>(found) >= need) return Value(Json::array());
         return Value(std::move(missing));
       }
-      default: return Value();
+      default:
+        return Value();
     }
   }
 
@@ -461,7 +504,8 @@ class OpExpr final : public Expr {
 
   bool IsMissing(const Scope& s, const Json& key) const {
     Value v = Resolve(s, SplitPath(ToJsString(key)));
-    return v.get().is_null() || (v.get().is_string() && v.get().get_ref<const std::string&>().empty());
+    return v.get().is_null() ||
+           (v.get().is_string() && v.get().get_ref<const std::string&>().empty());
   }
 
   Json Missing(const Scope& s, size_t from) const {
@@ -631,10 +675,10 @@ class SemVerExpr final : public Expr {
   }
 
   std::vector<ExprPtr> args_;
-  std::optional<SemVer> rhs_;      // a literal right-hand version
-  bool rhs_plain_ = false;         // ... that is a plain X.Y.Z, in rhs_triple_
+  std::optional<SemVer> rhs_;  // a literal right-hand version
+  bool rhs_plain_ = false;     // ... that is a plain X.Y.Z, in rhs_triple_
   uint64_t rhs_triple_[3] = {0, 0, 0};
-  std::optional<SemVerOp> op_;     // a literal, known operator
+  std::optional<SemVerOp> op_;  // a literal, known operator
 };
 
 // fractional (flagd): literal entries are checked and their weights summed once, here: with a
@@ -738,7 +782,8 @@ class IterExpr final : public Expr {
         }
         return Value(std::move(acc));
       }
-      default: return Value();
+      default:
+        return Value();
     }
   }
 
@@ -753,8 +798,9 @@ class IterExpr final : public Expr {
 
 class Compiler {
  public:
-  Compiler(const Json* evaluators, std::vector<const Json*>* literal_strings)
-      : evaluators_(evaluators), literal_strings_(literal_strings) {}
+  Compiler(const Json* evaluators, std::vector<const Json*>* literal_strings,
+           std::vector<std::string>* problems)
+      : evaluators_(evaluators), literal_strings_(literal_strings), problems_(problems) {}
 
   Result<ExprPtr> Compile(const Json& j, const std::string& path) {
     if (j.is_array()) {
@@ -780,7 +826,7 @@ class Compiler {
     if (name == "$ref") return CompileRef(raw, opath);
     auto it = Ops().find(name);
     if (it == Ops().end()) {
-      return InvalidInput(path + ": unknown operator \"" + name + "\"");
+      return Problem(path + ": unknown operator \"" + name + "\"", Fallback::kFail);
     }
     const OpInfo info = it->second;
     if (info.op == Op::kVar) return CompileVar(raw, opath);
@@ -791,12 +837,17 @@ class Compiler {
       raw_args.push_back(&raw);
     }
     if (info.arity >= 0 && static_cast<int>(raw_args.size()) != info.arity) {
-      return InvalidInput(opath + ": takes " + std::to_string(info.arity) + " arguments, got " +
-                          std::to_string(raw_args.size()));
+      // flagd's own operators answer null to a wrong argument list; its JsonLogic library
+      // fails on the standard ones.
+      const bool flagd_op =
+          info.op == Op::kStartsWith || info.op == Op::kEndsWith || info.op == Op::kSemVer;
+      return Problem(opath + ": takes " + std::to_string(info.arity) + " arguments, got " +
+                         std::to_string(raw_args.size()),
+                     flagd_op ? Fallback::kNull : Fallback::kFail);
     }
     if (info.op == Op::kReduce && (raw_args.size() < 2 || raw_args.size() > 3)) {
-      return InvalidInput(opath + ": takes 2 or 3 arguments, got " +
-                          std::to_string(raw_args.size()));
+      return Problem(opath + ": takes 2 or 3 arguments, got " + std::to_string(raw_args.size()),
+                     Fallback::kFail);
     }
     std::vector<ExprPtr> args;
     for (size_t i = 0; i < raw_args.size(); ++i) {
@@ -812,7 +863,8 @@ class Compiler {
       case Op::kReduce:
         return ExprPtr(std::make_unique<IterExpr>(info.op, std::move(args[0]), std::move(args[1]),
                                                   args.size() > 2 ? std::move(args[2]) : nullptr));
-      case Op::kIf: return ExprPtr(std::make_unique<IfExpr>(std::move(args)));
+      case Op::kIf:
+        return ExprPtr(std::make_unique<IfExpr>(std::move(args)));
       case Op::kAnd:
       case Op::kOr:
         return ExprPtr(std::make_unique<AndOrExpr>(info.op == Op::kAnd, std::move(args)));
@@ -822,14 +874,30 @@ class Compiler {
       case Op::kEndsWith:
         return ExprPtr(std::make_unique<AffixExpr>(info.op == Op::kStartsWith, std::move(args[0]),
                                                    std::move(args[1])));
-      case Op::kSemVer: return ExprPtr(std::make_unique<SemVerExpr>(std::move(args)));
-      case Op::kFractional: return ExprPtr(std::make_unique<FractionalExpr>(std::move(args)));
+      case Op::kSemVer:
+        return ExprPtr(std::make_unique<SemVerExpr>(std::move(args)));
+      case Op::kFractional:
+        return ExprPtr(std::make_unique<FractionalExpr>(std::move(args)));
       default:
         return ExprPtr(std::make_unique<OpExpr>(info.op, std::move(args)));
     }
   }
 
  private:
+  enum class Fallback { kFail, kNull };
+
+  // A problem in the rule: the error, or (when problems are collected) noted, with a node that
+  // answers as flagd does in its place.
+  Result<ExprPtr> Problem(std::string what, Fallback fallback) {
+    if (problems_ == nullptr) return InvalidInput(std::move(what));
+    problems_->push_back(std::move(what) +
+                         (fallback == Fallback::kNull
+                              ? " (flagd's operator answers null there)"
+                              : " (flagd answers PARSE_ERROR when it is reached)"));
+    if (fallback == Fallback::kNull) return ExprPtr(std::make_unique<Literal>(Json()));
+    return ExprPtr(std::make_unique<FailExpr>());
+  }
+
   ExprPtr MakeLiteral(const Json& j) {
     auto lit = std::make_unique<Literal>(j);
     if (literal_strings_ != nullptr) NoteStrings(*lit->AsLiteral());
@@ -845,13 +913,16 @@ class Compiler {
   }
 
   Result<ExprPtr> CompileRef(const Json& raw, const std::string& path) {
-    if (!raw.is_string()) return InvalidInput(path + ": must be the name of an evaluator");
+    // flagd replaces `{"$ref": name}` by the evaluator's text; one it cannot replace stays an
+    // operator "$ref", which its JsonLogic library does not know.
+    if (!raw.is_string())
+      return Problem(path + ": must be the name of an evaluator", Fallback::kFail);
     const std::string& name = raw.get_ref<const std::string&>();
     if (evaluators_ == nullptr || !evaluators_->is_object() || !evaluators_->contains(name)) {
-      return InvalidInput(path + ": no evaluator \"" + name + "\" in $evaluators");
+      return Problem(path + ": no evaluator \"" + name + "\" in $evaluators", Fallback::kFail);
     }
     if (active_refs_.count(name)) {
-      return InvalidInput(path + ": evaluator \"" + name + "\" refers to itself");
+      return Problem(path + ": evaluator \"" + name + "\" refers to itself", Fallback::kFail);
     }
     active_refs_.insert(name);
     auto r = Compile((*evaluators_)[name], "$evaluators." + name);
@@ -863,8 +934,11 @@ class Compiler {
     const Json* p = &raw;
     ExprPtr fallback;
     if (raw.is_array()) {
-      if (raw.size() > 2) return InvalidInput(path + ": takes a path and an optional default");
-      if (raw.empty()) return ExprPtr(std::make_unique<VarExpr>(std::vector<std::string>{}, true, nullptr, nullptr));
+      if (raw.size() > 2)
+        return Problem(path + ": takes a path and an optional default", Fallback::kFail);
+      if (raw.empty())
+        return ExprPtr(
+            std::make_unique<VarExpr>(std::vector<std::string>{}, true, nullptr, nullptr));
       p = &raw[0];
       if (raw.size() == 2) {
         ASSIGN_OR_RETURN(fallback, Compile(raw[1], path + "[1]"));
@@ -879,8 +953,8 @@ class Compiler {
       if (split.size() == 1 && !fallback && !StartsWithFlagd(split)) {
         return ExprPtr(std::make_unique<KeyVarExpr>(std::move(split[0])));
       }
-      return ExprPtr(std::make_unique<VarExpr>(std::move(split), false, nullptr,
-                                               std::move(fallback)));
+      return ExprPtr(
+          std::make_unique<VarExpr>(std::move(split), false, nullptr, std::move(fallback)));
     }
     ASSIGN_OR_RETURN(ExprPtr dynamic, Compile(*p, path + "[0]"));
     return ExprPtr(std::make_unique<VarExpr>(std::vector<std::string>{}, false, std::move(dynamic),
@@ -889,6 +963,7 @@ class Compiler {
 
   const Json* evaluators_;
   std::vector<const Json*>* literal_strings_;  // may be null
+  std::vector<std::string>* problems_;         // null: the first problem is the error
   std::set<std::string> active_refs_;
 };
 
@@ -896,8 +971,9 @@ class Compiler {
 
 Result<std::unique_ptr<Expr>> CompileLogic(const Json& logic, const Json* evaluators,
                                            std::string_view path,
-                                           std::vector<const Json*>* literal_strings) {
-  Compiler c(evaluators, literal_strings);
+                                           std::vector<const Json*>* literal_strings,
+                                           std::vector<std::string>* problems) {
+  Compiler c(evaluators, literal_strings, problems);
   return c.Compile(logic, std::string(path));
 }
 

@@ -16,6 +16,13 @@
 // arguments to a binary operator is a compile error; bad values at run time yield null, as
 // flagd's SDKs do.
 //
+// flagd itself loads such a rule and only fails when it runs it, so a compile that is given a
+// `problems` list records each problem there and still builds a rule that answers as flagd
+// does: an unknown operator (a dangling `$ref` included) and a standard operator with the
+// wrong number of arguments become a node that marks the evaluation failed (flagd's JsonLogic
+// library raises an error there, answered PARSE_ERROR); flagd's own operators (starts_with,
+// ends_with, sem_ver) with the wrong number of arguments yield null, as flagd's do.
+//
 // A compiled Expr is immutable: any number of threads may evaluate it at once.
 #pragma once
 
@@ -36,6 +43,9 @@ namespace slipway::flags {
 struct EvalEnv {
   const Json* flag_key = nullptr;  // a JSON string: the key of the flag being evaluated
   int64_t timestamp_s = 0;         // Unix seconds
+  // Set to true when the rule reached a node flagd's JsonLogic library fails on (only rules
+  // compiled with a problems list have such nodes); nullptr: not recorded.
+  bool* failed = nullptr;
 };
 
 // A result: a reference to a value that outlives the evaluation (the context, a constant),
@@ -84,9 +94,12 @@ class Expr {
 // is given, it receives the address of every string constant inside the compiled rule (living
 // as long as the rule): a result that refers to one of them is a known constant, which lets a
 // flag map it to its variant once instead of comparing names per evaluation.
+// Without `problems` the first problem is the error. With it, every problem is appended there
+// ("PATH: what") and the rule is still built (see above); an error is then never returned.
 Result<std::unique_ptr<Expr>> CompileLogic(const Json& logic, const Json* evaluators,
                                            std::string_view path,
-                                           std::vector<const Json*>* literal_strings = nullptr);
+                                           std::vector<const Json*>* literal_strings = nullptr,
+                                           std::vector<std::string>* problems = nullptr);
 
 // Evaluates a compiled rule against an evaluation context (a JSON object). The view's context
 // must outlive the returned Value, which may refer into it.

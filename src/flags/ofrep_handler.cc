@@ -51,7 +51,8 @@ bool ETagMatches(const std::string& header, const std::string& etag) {
   size_t pos = 0;
   while (pos < header.size()) {
     size_t comma = header.find(',', pos);
-    std::string tag = header.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string tag =
+        header.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     while (!tag.empty() && tag.front() == ' ') tag.erase(0, 1);
     while (!tag.empty() && tag.back() == ' ') tag.pop_back();
     if (tag.rfind("W/", 0) == 0) tag = tag.substr(2);
@@ -274,10 +275,10 @@ void OfrepHandler::Single(std::string_view key, const std::string& env, const Js
                           http::ResponseWriter& w, const std::string& origin) {
   auto set = service_->Get(env);
   if (!set) {
-    w.Send(ErrorBody(404, key, "FLAG_NOT_FOUND",
-                     "flag '" + std::string(key) + "' not found (environment \"" + env +
-                         "\" has no flags)",
-                     origin));
+    w.Send(ErrorBody(
+        404, key, "FLAG_NOT_FOUND",
+        "flag '" + std::string(key) + "' not found (environment \"" + env + "\" has no flags)",
+        origin));
     return;
   }
   const int64_t now_ms = options_.clock->WallMillis();
@@ -307,7 +308,7 @@ void OfrepHandler::Bulk(const http::Request& req, const std::string& env, const 
     // `value` (OFREP's code-default answer), so a client reads its own default with the right
     // reason instead of FLAG_NOT_FOUND.
     for (const auto& [key, f] : set->flags()) {
-      Evaluation e = f->Evaluate(view, now_ms / 1000);
+      Evaluation e = f->EvaluateInBulk(view, now_ms / 1000);
       if (f->enabled()) f->NoteEvaluated(now_ms);
       if (body.back() != '[') body.push_back(',');
       AppendEvaluationJson(key, e, &body);

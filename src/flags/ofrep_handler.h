@@ -12,7 +12,10 @@
 // for, 429 with Retry-After above the per-token rate. Bulk answers carry an ETag computed from
 // the body; a matching If-None-Match gets 304. Every answer is JSON and has CORS headers that
 // expose ETag, so browser SDKs can poll. A missing context or targeting key is accepted.
-// Bulk answers list every flag, disabled ones and ones without a value without `value`.
+// Bulk answers list every flag, disabled ones and ones without a value without `value`; as in
+// flagd's bulk answer, a flag whose chosen variant is not of its default variant's type (only
+// possible in a flag flagd's schema forbids) is listed as GENERAL there.
+// A flag whose rule reaches what flagd's JsonLogic fails on answers 400 PARSE_ERROR, as flagd.
 //
 // Auth uses read tokens (`Authorization: Bearer T` or `X-API-Key: T`), separate from the admin
 // token. A token is bound to one environment, or to "*" = any environment, chosen with the

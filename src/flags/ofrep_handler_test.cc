@@ -22,7 +22,11 @@ const char* kFlags = R"({"flags": {
   "off": {"state": "DISABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
   "nodefault": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": null},
   "broken": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a",
-             "targeting": {"cat": ["x"]}}}})";
+             "targeting": {"cat": ["x"]}},
+  "mixed": {"state": "ENABLED", "variants": {"n": 1, "s": "x"}, "defaultVariant": "n",
+            "targeting": {"if": [{"var": "s"}, "s", null]}},
+  "unparsed": {"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a",
+               "targeting": {"if": [{"$ref": "missing"}, "a", null]}}}})";
 
 // A FlagService behind OfrepHandler on a real loopback listener, with the
 // loop on its own thread. The test thread talks HTTP only, or runs code on the loop via OnLoop.
@@ -137,6 +141,15 @@ TEST_F(OfrepTest, ErrorsAndStatuses) {
   j = Eval("broken");
   EXPECT_EQ(last_status_, 400);
   EXPECT_EQ(j["errorCode"], "GENERAL");
+  // Flags flagd loads although its schema forbids them answer as flagd's OFREP does.
+  j = Eval("unparsed");
+  EXPECT_EQ(last_status_, 400);
+  EXPECT_EQ(j["errorCode"], "PARSE_ERROR");
+  EXPECT_FALSE(j.contains("value"));
+  j = Eval("mixed", R"({"context": {"s": true}})");
+  EXPECT_EQ(last_status_, 200);
+  EXPECT_EQ(j["value"], "x");
+  EXPECT_EQ(j["reason"], "TARGETING_MATCH");
   auto r = Call("GET", "/ofrep/v1/evaluate/flags/beta", "");
   EXPECT_EQ(r.status, 405);
   ASSERT_NE(r.Header("Content-Type"), nullptr);
@@ -152,7 +165,8 @@ TEST_F(OfrepTest, BulkWithETagAnd304) {
   std::set<std::string> keys;
   for (const Json& f : j["flags"]) keys.insert(f["key"]);
   // Every flag is listed; disabled ones and ones without a value have no `value`.
-  EXPECT_EQ(keys, (std::set<std::string>{"beta", "broken", "color", "limits", "nodefault", "off"}));
+  EXPECT_EQ(keys, (std::set<std::string>{"beta", "broken", "color", "limits", "mixed", "nodefault",
+                                         "off", "unparsed"}));
   for (const Json& f : j["flags"]) {
     if (f["key"] == "off") {
       EXPECT_EQ(f["reason"], "DISABLED");
@@ -161,6 +175,22 @@ TEST_F(OfrepTest, BulkWithETagAnd304) {
     if (f["key"] == "nodefault") {
       EXPECT_EQ(f["reason"], "DEFAULT");
       EXPECT_FALSE(f.contains("value")) << f;
+    }
+  }
+  // In bulk, flagd reads a flag as its default variant's type: the string variant of "mixed"
+  // is a type mismatch there (GENERAL); its default, a number, is answered.
+  auto typed = Call("POST", "/ofrep/v1/evaluate/flags", R"({"context": {"s": 1}})");
+  for (const Json& f : Json::parse(typed.body)["flags"]) {
+    if (f["key"] == "mixed") {
+      EXPECT_EQ(f["errorCode"], "GENERAL") << f;
+    }
+    if (f["key"] == "unparsed") {
+      EXPECT_EQ(f["errorCode"], "PARSE_ERROR") << f;
+    }
+  }
+  for (const Json& f : j["flags"]) {
+    if (f["key"] == "mixed") {
+      EXPECT_EQ(f["value"], 1) << f;
     }
   }
   ASSERT_NE(r.Header("ETag"), nullptr);

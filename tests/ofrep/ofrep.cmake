@@ -16,6 +16,15 @@ if(SLIPWAY_NODE AND SLIPWAY_NPM)
            WORKING_DIRECTORY ${_ofrep_dir})
   set_tests_properties(ofrep_sdk_e2e PROPERTIES FIXTURES_REQUIRED ofrep_node_modules
                        TIMEOUT 180 RESOURCE_LOCK ofrep_node_modules)
+  # flagd-testbed's evaluator gherkin suite (vendored in tests/ofrep/testbed) through both
+  # published OFREP providers; expected failures are listed, with reasons, in testbed.mjs.
+  add_test(NAME ofrep_testbed
+           COMMAND sh ${_ofrep_dir}/run.sh $<TARGET_FILE:slipway> ${SLIPWAY_NODE}
+                   ${_ofrep_dir}/testbed/evaluator/flags/testkit-flags.json
+                   ${_ofrep_dir}/testbed.mjs
+           WORKING_DIRECTORY ${_ofrep_dir})
+  set_tests_properties(ofrep_testbed PROPERTIES FIXTURES_REQUIRED ofrep_node_modules
+                       TIMEOUT 180 RESOURCE_LOCK ofrep_node_modules)
 else()
-  message(STATUS "node/npm not found: ofrep_sdk_e2e is not registered")
+  message(STATUS "node/npm not found: ofrep_sdk_e2e and ofrep_testbed are not registered")
 endif()
