@@ -240,6 +240,25 @@ Result<std::vector<DotenvEntry>> ParseDotenv(const std::string& text, const std:
   return parser.Parse();
 }
 
+Status ParseDotenvInto(const std::string& text, const std::string& label, const Lookup& lookup,
+                       std::map<std::string, std::string>* vars) {
+  Lookup l = [&](const std::string& k) -> std::optional<std::string> {
+    if (auto v = lookup(k)) return v;
+    auto it = vars->find(k);
+    if (it != vars->end()) return it->second;
+    return std::nullopt;
+  };
+  ASSIGN_OR_RETURN(std::vector<DotenvEntry> entries, ParseDotenv(text, label, l));
+  for (DotenvEntry& e : entries) (*vars)[e.key] = std::move(e.value);
+  return Status::OK();
+}
+
+Status ReadDotenvFileInto(const std::filesystem::path& path, const std::string& label,
+                          const Lookup& lookup, std::map<std::string, std::string>* vars) {
+  ASSIGN_OR_RETURN(std::string text, ReadInputFile(path, label));
+  return ParseDotenvInto(text, label, lookup, vars);
+}
+
 Result<std::map<std::string, std::string>> ReadDotenvFile(const std::filesystem::path& path,
                                                           const std::string& label,
                                                           const Lookup& lookup) {

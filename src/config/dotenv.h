@@ -31,6 +31,13 @@ struct DotenvEntry {
 Result<std::vector<DotenvEntry>> ParseDotenv(const std::string& text, const std::string& label,
                                              const Lookup& lookup);
 
+// Parses `text` into *vars (later keys win); lookup first, then *vars so far.
+Status ParseDotenvInto(const std::string& text, const std::string& label, const Lookup& lookup,
+                       std::map<std::string, std::string>* vars);
+
+Status ReadDotenvFileInto(const std::filesystem::path& path, const std::string& label,
+                          const Lookup& lookup, std::map<std::string, std::string>* vars);
+
 // Reads (config/input_file.h: regular files of at most 16 MiB) and parses a file into a map
 // (later keys win).
 Result<std::map<std::string, std::string>> ReadDotenvFile(const std::filesystem::path& path,
