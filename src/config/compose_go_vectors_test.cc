@@ -52,7 +52,8 @@ Vars ToVars(const json& j) {
 
 // Runs the cases with `one` (which returns "" when the case passes, else what differs), and
 // checks the outcome against kDifferences.
-void RunAll(const char* what, const json& cases, const std::function<std::string(const json&)>& one) {
+void RunAll(const char* what, const json& cases,
+            const std::function<std::string(const json&)>& one) {
   std::map<std::string, int> seen;
   int passed = 0;
   int listed = 0;
@@ -116,7 +117,8 @@ std::string CheckTemplate(const json& c, const json& mappings) {
   const bool ok = ExpandTemplate(tmpl, FromVars(vars), &e, &err);
   if (!error_kind.empty()) {
     if (ok) return Show(tmpl) + ": expected an error, got " + Show(e.value);
-    if (error_kind == "invalid" && err.what.find("is not a valid interpolation") == std::string::npos) {
+    if (error_kind == "invalid" &&
+        err.what.find("is not a valid interpolation") == std::string::npos) {
       return Show(tmpl) + ": expected an invalid-template error, got " + err.what;
     }
     if (error_kind == "required" && err.what.find(error) == std::string::npos) {
@@ -138,7 +140,8 @@ std::string CompareVars(const Vars& got, const json& c) {
   for (const auto& [k, v] : want) {
     auto it = got.find(k);
     if (it == got.end()) return "key " + Show(k) + " missing";
-    if (it->second != v) return "key " + Show(k) + ": got " + Show(it->second) + ", want " + Show(v);
+    if (it->second != v)
+      return "key " + Show(k) + ": got " + Show(it->second) + ", want " + Show(v);
   }
   if (c.value("exact", false) && got.size() != want.size()) {
     std::string keys;
@@ -200,7 +203,8 @@ std::string CheckDotenv(const json& c) {
       text = c.at("input").get<std::string>();
     }
     Vars vars;
-    const Status st = ParseDotenvInto(text, "input", FromVars(ToVars(c.value("lookup", json()))), &vars);
+    const Status st =
+        ParseDotenvInto(text, "input", FromVars(ToVars(c.value("lookup", json()))), &vars);
     if (c.contains("error")) return CheckError(st, c);
     if (!st.ok()) return "unexpected error " + st.message();
     if (c.contains("repeat")) {
@@ -219,8 +223,8 @@ std::string CheckDotenv(const json& c) {
     if (c.contains("texts")) {
       int n = 0;
       for (const json& t : c.at("texts")) {
-        st = ParseDotenvInto(t.get<std::string>(), "file" + std::to_string(++n),
-                             FromVars(environ), &result);
+        st = ParseDotenvInto(t.get<std::string>(), "file" + std::to_string(++n), FromVars(environ),
+                             &result);
         if (!st.ok()) break;
       }
     } else {

@@ -131,10 +131,11 @@ class Loader {
   }
 
   Status LoadEnv() {
+    // As compose: the env files share one variable set, in order, so a line sees the lines
+    // before it in its own file and in earlier files; the process environment comes first.
     std::map<std::string, std::string> dotenv;
     Lookup lookup = [&](const std::string& k) -> std::optional<std::string> {
       if (auto it = opts_.environ.find(k); it != opts_.environ.end()) return it->second;
-      if (auto it = dotenv.find(k); it != dotenv.end()) return it->second;
       return std::nullopt;
     };
     std::vector<std::pair<fs::path, std::string>> files;
@@ -152,12 +153,11 @@ class Loader {
       files.emplace_back(project_dir_ / ".env", Display(project_dir_ / ".env"));
     }
     for (const auto& [abs, label] : files) {
-      Result<std::map<std::string, std::string>> values = ReadDotenvFile(abs, label, lookup);
-      if (!values.ok()) {
-        if (values.status().code() == StatusCode::kInvalidInput) return values.status();
-        return InvalidInput(values.status().message());
+      Status read = ReadDotenvFileInto(abs, label, lookup, &dotenv);
+      if (!read.ok()) {
+        if (read.code() == StatusCode::kInvalidInput) return read;
+        return InvalidInput(read.message());
       }
-      for (auto& [k, v] : *values) dotenv[k] = v;
     }
     env_ = dotenv;
     for (const auto& [k, v] : opts_.environ) env_[k] = v;

@@ -231,12 +231,36 @@ TEST(LoaderEnvTest, EnvFilesLaterWinAndReplaceDotenv) {
             "--env-file: \"missing.env\" not found (expected an existing file)");
 }
 
+// Several --env-file share one variable set, in order (compose-go's GetEnvFromFile): a later
+// file sees the values of the earlier ones as they stand, the environment first of all. The
+// env files of a service do the same, after the project's variables and its `environment`.
+TEST(LoaderEnvTest, EnvFilesShareOneVariableSet) {
+  TempDir dir;
+  dir.Write("compose.yaml",
+            "services:\n  api:\n    image: \"${URL}|${FROM_ENV}\"\n"
+            "    env_file: [a.env, b.env]\n    environment: {SVC: svc}\n");
+  dir.Write("base.env", "HOST=localhost\nURL=http://${HOST}\n");
+  dir.Write("dev.env", "HOST=dev.example\nURL=\"http://${HOST}\"\nFROM_ENV=${ENVIRON:-no}\n");
+  dir.Write("a.env", "X=1\nY=${X}-${SVC}-${HOST}\n");
+  dir.Write("b.env", "X=2\nZ=${X}\n");
+  LoadOptions o = OptionsFor(dir.path());
+  o.env_files = {"base.env", "dev.env"};
+  o.environ = {{"ENVIRON", "yes"}};
+  Result<Project> p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").image, "http://dev.example|yes");
+  const auto& env = p->services.at("api").environment;
+  EXPECT_EQ(env.at("Y"), "1-svc-dev.example");
+  EXPECT_EQ(env.at("Z"), "2");
+  EXPECT_EQ(env.at("X"), "2");
+}
+
 TEST(LoaderEnvTest, DotenvErrorsNameTheFileAndLine) {
   TempDir dir;
   dir.Write("compose.yaml", "services:\n  api:\n    image: x\n");
   dir.Write(".env", "A=1\nB='open\n");
   EXPECT_EQ(ErrorOf(LoadProject(OptionsFor(dir.path()))),
-            ".env:2: value of B has no closing ' (expected a matching quote)");
+            ".env:2: unterminated quoted value \"'open\" (expected a closing ')");
 }
 
 TEST(LoaderEnvTest, UnsetVariablesWarnOnceWithLocation) {
