@@ -78,9 +78,10 @@ class Loader {
       ASSIGN_OR_RETURN(Node doc, LoadDocument(files_[i], project_dir_));
       RETURN_IF_ERROR(ResolveAllExtends(&doc, files_[i]));
       if (i == 0) {
-        StripMergeTags(&doc);
         merged = std::move(doc);
       } else {
+        // What this file tags `!reset` or `!override` goes from the files before it.
+        ApplyMergeTags(&merged, merge_tags_[files_[i].string()]);
         MergeDocument(&merged, doc);
       }
     }
@@ -185,6 +186,9 @@ class Loader {
       return ErrorAt(root.loc, "", "the document is " + root.Describe(),
                      "a mapping with services:");
     }
+    // Taken before normalizing, which rewrites some values (a depends_on list becomes a
+    // mapping) and would lose their tags.
+    merge_tags_[abs.string()] = TakeMergeTags(&root);
     RETURN_IF_ERROR(InterpolateTree(&root, "", EnvLookup(), &warnings_));
     RETURN_IF_ERROR(NormalizeDocument(&root, base_dir));
     return root;
@@ -217,7 +221,6 @@ class Loader {
     auto it = extends_docs_.find(abs.string());
     if (it != extends_docs_.end()) return it->second.get();
     ASSIGN_OR_RETURN(Node doc, LoadDocument(abs, abs.parent_path()));
-    StripMergeTags(&doc);
     auto owned = std::make_unique<Node>(std::move(doc));
     Node* p = owned.get();
     extends_docs_[abs.string()] = std::move(owned);
@@ -277,6 +280,8 @@ class Loader {
     }
     RETURN_IF_ERROR(ChargeExtendsCopy(*base, *ext, path));
     Node merged = *base;
+    // The extending service's `!reset` / `!override` entries go from its copy of the base.
+    ApplyMergeTags(&merged, merge_tags_[file.string()], {"services", name});
     Node over = std::move(*svc);
     over.Erase("extends");
     MergeService(&merged, over);
@@ -683,6 +688,7 @@ class Loader {
   std::map<std::string, std::string> env_;     // .env values under the process environment
   std::vector<std::string> warnings_;
   std::map<std::string, std::unique_ptr<Node>> extends_docs_;
+  std::map<std::string, std::vector<KeyPath>> merge_tags_;  // file -> its merge directives
   std::map<const Node*, std::unordered_map<std::string, Node*>> service_index_;
   size_t extends_nodes_ = 0;  // copied by extends so far
   size_t extends_bytes_ = 0;

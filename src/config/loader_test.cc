@@ -188,6 +188,84 @@ TEST(LoaderMergeTest, ResetAndOverrideTags) {
   EXPECT_EQ(p->services.at("api").environment, (std::map<std::string, std::string>{{"C", "3"}}));
 }
 
+// `!reset` and `!override` on every kind of value, as compose-go applies them: lists that
+// normalizing turns into mappings (depends_on, environment), mappings, scalars, whole
+// services and top-level keys; in an overlay and in a service that extends another.
+TEST(LoaderMergeTest, ResetAndOverrideOnEveryKindOfValue) {
+  TempDir dir;
+  dir.Write("a.yaml",
+            "services:\n"
+            "  api:\n    image: a\n    command: [run, a]\n    depends_on: [db, cache]\n"
+            "    labels: [x=1, y=2]\n    environment: [A=1, B=2]\n"
+            "    healthcheck: {test: [CMD, a], interval: 5s}\n    user: root\n"
+            "  db:\n    image: db\n  cache:\n    image: cache\n  queue:\n    image: q\n"
+            "x-extra: {a: 1}\n");
+  dir.Write("b.yaml",
+            "services:\n"
+            "  api:\n    depends_on: !override [queue]\n    labels: !reset []\n"
+            "    environment: !override [C=3]\n    command: !reset null\n"
+            "    healthcheck: !override {test: [CMD, b]}\n    user: !reset\n"
+            "  cache: !reset\n"
+            "x-extra: !reset {}\n");
+  LoadOptions o = OptionsFor(dir.path());
+  o.files = {"a.yaml", "b.yaml"};
+  Result<Project> p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  const Service& api = p->services.at("api");
+  ASSERT_EQ(api.depends_on.size(), 1u);
+  EXPECT_EQ(api.depends_on[0].service, "queue");
+  EXPECT_TRUE(api.labels.empty());
+  EXPECT_EQ(api.environment, (std::map<std::string, std::string>{{"C", "3"}}));
+  EXPECT_FALSE(api.command.has_value());
+  EXPECT_EQ(api.healthcheck.test, (std::vector<std::string>{"b"}));
+  EXPECT_EQ(api.healthcheck.interval, Duration(30'000));  // not merged: the default again
+  EXPECT_EQ(api.user, "");
+  EXPECT_EQ(p->services.count("cache"), 0u);
+
+  // depends_on: !reset [] leaves none.
+  dir.Write("c.yaml", "services:\n  api:\n    depends_on: !reset []\n");
+  o.files = {"a.yaml", "c.yaml"};
+  p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_TRUE(p->services.at("api").depends_on.empty());
+  EXPECT_EQ(p->services.count("cache"), 1u);
+
+  // In the first file alone a `!reset` entry is absent and `!override` is the value.
+  o.files = {"b.yaml"};
+  dir.Write("b.yaml",
+            "services:\n  api:\n    image: x\n    user: !reset\n"
+            "    environment: !override {A: '1'}\n    ports: !reset [\"80:80\"]\n");
+  p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").environment, (std::map<std::string, std::string>{{"A", "1"}}));
+  EXPECT_TRUE(p->services.at("api").ports.empty());
+}
+
+TEST(LoaderMergeTest, ResetAndOverrideInExtends) {
+  TempDir dir;
+  dir.Write("base.yaml",
+            "services:\n  init:\n    image: alpine\n    command: sleep infinity\n"
+            "    depends_on: [db]\n    environment: {A: '1', B: '2'}\n    ports: [\"81:80\"]\n"
+            "  base:\n    extends: {service: init}\n    command: !reset\n"
+            "  db:\n    image: db\n");
+  dir.Write("compose.yaml",
+            "services:\n"
+            "  test:\n    extends: {file: base.yaml, service: base}\n"
+            "  other:\n    extends: {file: base.yaml, service: init}\n"
+            "    depends_on: !reset []\n    environment: !override {C: '3'}\n"
+            "    ports: !override [\"82:80\"]\n"
+            "  db:\n    image: db\n");
+  Result<Project> p = LoadProject(OptionsFor(dir.path()));
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_FALSE(p->services.at("test").command.has_value());  // compose-go's reset.yaml case
+  const Service& other = p->services.at("other");
+  EXPECT_TRUE(other.depends_on.empty());
+  EXPECT_EQ(other.environment, (std::map<std::string, std::string>{{"C", "3"}}));
+  ASSERT_EQ(other.ports.size(), 1u);
+  EXPECT_EQ(other.ports[0].published, 82);
+  EXPECT_EQ(other.command, (std::vector<std::string>{"sleep", "infinity"}));
+}
+
 TEST(LoaderMergeTest, ErrorsNameTheFileThatHoldsTheValue) {
   TempDir dir;
   dir.Write("a.yaml", "services:\n  api:\n    image: a\n");

@@ -437,6 +437,73 @@ void MergeDocument(Node* base, const Node& over) {
   top.Compact();
 }
 
+namespace {
+
+void TakeTags(Node* n, KeyPath* path, std::vector<KeyPath>* out, bool in_list) {
+  if (n->IsMap()) {
+    std::vector<Node>& c = n->children;
+    size_t kept = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      Node& child = c[i];
+      path->push_back(child.key);
+      if (!child.tag.empty() && !in_list) out->push_back(*path);
+      if (child.tag == "!reset") {
+        path->pop_back();
+        continue;
+      }
+      if (child.tag == "!override") {
+        child.tag.clear();
+        StripMergeTags(&child);  // compose-go reads no directive below an override
+      } else {
+        TakeTags(&child, path, out, in_list);
+      }
+      path->pop_back();
+      if (kept != i) c[kept] = std::move(child);
+      ++kept;
+    }
+    c.resize(kept, Node());
+    return;
+  }
+  if (n->IsSeq()) {
+    std::vector<Node>& c = n->children;
+    size_t kept = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      Node& item = c[i];
+      if (item.tag == "!reset") continue;
+      if (item.tag == "!override") {
+        item.tag.clear();
+        StripMergeTags(&item);
+      } else {
+        TakeTags(&item, path, out, /*in_list=*/true);
+      }
+      if (kept != i) c[kept] = std::move(item);
+      ++kept;
+    }
+    c.resize(kept, Node());
+  }
+}
+
+}  // namespace
+
+std::vector<KeyPath> TakeMergeTags(Node* doc) {
+  std::vector<KeyPath> out;
+  KeyPath path;
+  if (doc->tag == "!reset" || doc->tag == "!override") doc->tag.clear();
+  TakeTags(doc, &path, &out, /*in_list=*/false);
+  return out;
+}
+
+void ApplyMergeTags(Node* base, const std::vector<KeyPath>& paths, const KeyPath& prefix) {
+  for (const KeyPath& p : paths) {
+    if (p.size() <= prefix.size() || !std::equal(prefix.begin(), prefix.end(), p.begin())) {
+      continue;
+    }
+    Node* n = base;
+    for (size_t i = prefix.size(); n != nullptr && i + 1 < p.size(); ++i) n = n->Find(p[i]);
+    if (n != nullptr && n->IsMap()) n->Erase(p.back());
+  }
+}
+
 void StripMergeTags(Node* n) {
   if (n->tag == "!reset") {
     n->kind = Node::Kind::kNull;

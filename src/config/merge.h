@@ -11,13 +11,18 @@
 // `entrypoint` and `healthcheck.test` are replaced; `ports` are de-duplicated
 // by published+target+protocol, `secrets` by target, `env_file` by path,
 // other lists are appended without exact duplicates. The `!reset` tag removes
-// a value, `!override` replaces it without merging.
+// a value, `!override` replaces it without merging, on any kind of value (mapping, list,
+// scalar; an entry of a mapping, a whole service or top-level key): TakeMergeTags takes them
+// out of a document before it is normalized (a list may become a mapping there), and
+// ApplyMergeTags removes what they name from the document they are merged onto, or from the
+// copy of the base service an `extends` starts from, as compose-go does.
 //
 // Pure functions over Node trees; any thread.
 #pragma once
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "config/node.h"
@@ -36,6 +41,20 @@ void MergeService(Node* base, const Node& over);
 
 // Merges a whole document onto `base` (both normalized, top-level mappings).
 void MergeDocument(Node* base, const Node& over);
+
+// A key path from a document's root: {"services", "api", "depends_on"}.
+using KeyPath = std::vector<std::string>;
+
+// Takes the merge directives out of `doc`: an entry tagged `!reset` is removed, an entry tagged
+// `!override` loses its tag, and the key path of each is returned. Inside lists, tagged items
+// are treated alike but no path is returned: compose-go never removes base list items by
+// position.
+std::vector<KeyPath> TakeMergeTags(Node* doc);
+
+// Removes from `base` the entries named by the paths that start with `prefix` (the rest of
+// the path, below `prefix`, is looked up in `base`). Paths through a list, or to nothing in
+// `base`, change nothing.
+void ApplyMergeTags(Node* base, const std::vector<KeyPath>& paths, const KeyPath& prefix = {});
 
 // Removes merge tags left in a single document (a lone `!reset` is null).
 void StripMergeTags(Node* n);
