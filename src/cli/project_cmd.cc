@@ -1,11 +1,10 @@
 #include "cli/project_cmd.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -46,9 +45,10 @@ Result<int64_t> SinceMillis(const std::string& since) {
   char* end = nullptr;
   long long secs = std::strtoll(since.c_str(), &end, 10);
   if (end != since.c_str() && *end == '\0') return secs * 1000;
-  return InvalidInput(fmt::format("--since: \"{}\" is not a duration or Unix time (expected e.g. "
-                                  "10m, 1h30m or 1700000000)",
-                                  since));
+  return InvalidInput(
+      fmt::format("--since: \"{}\" is not a duration or Unix time (expected e.g. "
+                  "10m, 1h30m or 1700000000)",
+                  since));
 }
 
 void PrintWarnings(const config::Project& p) {
@@ -125,17 +125,16 @@ std::vector<std::vector<std::string>> PsRows(const json& rows) {
     out.push_back({r.value("service", "") + (instance > 0 ? fmt::format(".{}", instance) : ""),
                    state, r.value("health", ""), pid > 0 ? std::to_string(pid) : "",
                    port > 0 ? std::to_string(port) : "", ports,
-                   std::to_string(r.value("restarts", 0)),
-                   uptime > 0 ? HumanDuration(uptime) : "",
-                   r.value("release", 0) > 0 ? fmt::format("r{}", r.value("release", 0)) : "",
-                   rps, err});
+                   std::to_string(r.value("restarts", 0)), uptime > 0 ? HumanDuration(uptime) : "",
+                   r.value("release", 0) > 0 ? fmt::format("r{}", r.value("release", 0)) : "", rps,
+                   err});
   }
   return out;
 }
 
-const std::vector<std::string> kPsHeader = {"INSTANCE",  "STATE",    "HEALTH", "PID",
-                                            "PORT",      "PUBLISHED", "RESTARTS", "UPTIME",
-                                            "RELEASE",   "REQ/S",     "5XX"};
+const std::vector<std::string> kPsHeader = {"INSTANCE", "STATE",     "HEALTH",   "PID",
+                                            "PORT",     "PUBLISHED", "RESTARTS", "UPTIME",
+                                            "RELEASE",  "REQ/S",     "5XX"};
 
 // Waits (bounded, 30 s) for the daemon whose pid file we read to exit. The daemon holds an
 // exclusive lock on daemon.lock for its whole life and the kernel drops it when the process
@@ -332,8 +331,8 @@ int RunLogs(CliContext& ctx, const LogsArgs& a) {
     }
     return 0;
   }
-  std::string path = fmt::format("/api/v1/logs?tail={}&since={}&follow={}", a.tail, *since,
-                                 a.follow ? 1 : 0);
+  std::string path =
+      fmt::format("/api/v1/logs?tail={}&since={}&follow={}", a.tail, *since, a.follow ? 1 : 0);
   if (!a.services.empty()) path += "&services=" + Csv(a.services);
   Status st = ctx.Stream(path, [&printer](const json& l) {
     printer.Print(l);
@@ -408,10 +407,11 @@ int RunConfig(CliContext& ctx, bool services_only, const std::string& format, bo
   config::RenderOptions ro;
   ro.show_secrets = show_secrets;
   ro.redactor = &known;
+  // The compose model, as `docker compose config` prints it; it loads again to this project.
   if (format == "json") {
-    std::printf("%s\n", config::RenderJson(p, ro).dump(2).c_str());
+    std::printf("%s\n", config::RenderComposeJson(p, ro).dump(2).c_str());
   } else {
-    std::printf("%s", config::RenderYaml(p, ro).c_str());
+    std::printf("%s", config::RenderComposeYaml(p, ro).c_str());
   }
   return 0;
 }
@@ -451,9 +451,9 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   for (const char* verb : {"start", "stop", "restart"}) {
     auto services = std::make_shared<std::vector<std::string>>();
-    std::string help = std::string(verb) == "stop"      ? "Stop services"
-                       : std::string(verb) == "start"   ? "Start stopped services"
-                                                        : "Stop and start services";
+    std::string help = std::string(verb) == "stop"    ? "Stop services"
+                       : std::string(verb) == "start" ? "Start stopped services"
+                                                      : "Stop and start services";
     auto* c = app.add_subcommand(verb, help);
     c->add_option("services", *services, "Services (default: all)");
     std::string v = verb;
@@ -465,8 +465,7 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto ev_services = std::make_shared<std::vector<std::string>>();
   auto* cev = app.add_subcommand("events", "List recorded events (starts, exits, health)");
   cev->add_option("--since", *ev_since, "Only events newer than a duration (10m) or Unix time");
-  cev->add_option("--format", *ev_format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  cev->add_option("--format", *ev_format, "table or json")->check(CLI::IsMember({"table", "json"}));
   cev->add_option("services", *ev_services, "Services (default: all)");
   cev->callback([&ctx, ev_since, ev_format, ev_services, rc] {
     *rc = RunEvents(ctx, *ev_since, *ev_format, *ev_services);

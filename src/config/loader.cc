@@ -85,7 +85,7 @@ class Loader {
         MergeDocument(&merged, doc);
       }
     }
-    return Build(merged);
+    return Build(std::move(merged));
   }
 
  private:
@@ -392,7 +392,7 @@ class Loader {
     return Status::OK();
   }
 
-  Result<Project> Build(const Node& merged) {
+  Result<Project> Build(Node merged) {
     Project p;
     p.dir = project_dir_;
     p.files = files_;
@@ -508,6 +508,7 @@ class Loader {
     RETURN_IF_ERROR(CheckRoutes(merged, all, &p));
     RETURN_IF_ERROR(CheckHookDatabases(p));
     p.warnings = std::move(warnings_);
+    p.model = std::make_shared<const Node>(std::move(merged));
     return p;
   }
 
