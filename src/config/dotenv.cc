@@ -400,8 +400,9 @@ Status ReadDotenvFileInto(const std::filesystem::path& path, const std::string& 
   for (const DotenvEntry& e : entries) {
     if (e.key.empty()) {
       vars->erase("");
-      return InvalidInput(label + ":" + std::to_string(e.line) +
-                          ": a value without a key (expected KEY=VALUE)");
+      return InvalidInput(label + ":" + std::to_string(e.line) + ": " + Quote(e.value) +
+                          " has no key (expected KEY=VALUE; a KEY alone, to take it from the "
+                          "environment, needs a line break after it)");
     }
   }
   return Status::OK();

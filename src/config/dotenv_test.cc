@@ -145,7 +145,13 @@ TEST_F(DotenvTest, HostileInput) {
   dir.Write("empty-key.env", "A=1\n=value\n");
   EXPECT_EQ(
       ReadDotenvFile(dir.path() / "empty-key.env", "empty-key.env", lookup_).status().message(),
-      "empty-key.env:2: a value without a key (expected KEY=VALUE)");
+      "empty-key.env:2: \"value\" has no key (expected KEY=VALUE; a KEY alone, to take it "
+      "from the environment, needs a line break after it)");
+  dir.Write("last-line.env", "A=1\nFROM_ENV");
+  EXPECT_EQ(
+      ReadDotenvFile(dir.path() / "last-line.env", "last-line.env", lookup_).status().message(),
+      "last-line.env:2: \"FROM_ENV\" has no key (expected KEY=VALUE; a KEY alone, to take "
+      "it from the environment, needs a line break after it)");
   std::string deep = "A=";
   for (int i = 0; i < 5000; ++i) deep += "${X:-";
   deep += std::string(5000, '}') + "\n";

@@ -241,6 +241,30 @@ TEST(LoaderMergeTest, ResetAndOverrideOnEveryKindOfValue) {
   EXPECT_TRUE(p->services.at("api").ports.empty());
 }
 
+// Odd placements: a tagged list item is dropped from its own list (compose-go never removes
+// base items by position), a tag on the document itself or an unknown tag changes nothing,
+// and resetting every service leaves a project without services, which is refused.
+TEST(LoaderMergeTest, ResetAndOverrideInOddPlaces) {
+  TempDir dir;
+  dir.Write("a.yaml", "services:\n  api:\n    image: a\n    ports: [\"1000:1\"]\n");
+  dir.Write("b.yaml",
+            "!override\nservices:\n  api:\n    ports: [!reset \"2000:2\", \"3000:3\"]\n"
+            "    labels: {a: !reset, b: !override x}\n");
+  LoadOptions o = OptionsFor(dir.path());
+  o.files = {"a.yaml", "b.yaml"};
+  Result<Project> p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  ASSERT_EQ(p->services.at("api").ports.size(), 2u);
+  EXPECT_EQ(p->services.at("api").ports[0].published, 1000);
+  EXPECT_EQ(p->services.at("api").ports[1].published, 3000);
+  EXPECT_EQ(p->services.at("api").labels, (std::map<std::string, std::string>{{"b", "x"}}));
+  dir.Write("c.yaml", "services: !reset\n");
+  o.files = {"a.yaml", "c.yaml"};
+  EXPECT_EQ(ErrorOf(LoadProject(o)),
+            "a.yaml: services: no services defined (expected at least one service under "
+            "services:)");
+}
+
 TEST(LoaderMergeTest, ResetAndOverrideInExtends) {
   TempDir dir;
   dir.Write("base.yaml",

@@ -291,7 +291,8 @@ class ModelWriter {
         return;
       case Node::Kind::kScalar: {
         const std::string text = Text(n, path);
-        if (n.quoted || (text != n.scalar && NeedsQuotes(text))) out << YAML::DoubleQuoted;
+        // As written; a value the rendering changed (masked, `$` doubled) is quoted.
+        if (n.quoted || text != n.scalar) out << YAML::DoubleQuoted;
         out << text;
         return;
       }
