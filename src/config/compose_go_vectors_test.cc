@@ -257,7 +257,7 @@ std::string CheckDotenv(const json& c) {
   return CompareVars(result, c);
 }
 
-TEST(ComposeGoVectors, Template) {
+TEST(ComposeGoVectors, Interpolation) {
   const json doc = ReadJson(kDir / "template_cases.json");
   RunAll("template", doc.at("cases"),
          [&](const json& c) { return CheckTemplate(c, doc.at("mappings")); });

@@ -281,7 +281,9 @@ class Loader {
     RETURN_IF_ERROR(ChargeExtendsCopy(*base, *ext, path));
     Node merged = *base;
     // The extending service's `!reset` / `!override` entries go from its copy of the base.
-    ApplyMergeTags(&merged, merge_tags_[file.string()], {"services", name});
+    if (const MergeTags* s = merge_tags_[file.string()].Find("services")) {
+      if (const MergeTags* t = s->Find(name)) ApplyMergeTags(&merged, *t);
+    }
     Node over = std::move(*svc);
     over.Erase("extends");
     MergeService(&merged, over);
@@ -689,7 +691,7 @@ class Loader {
   std::map<std::string, std::string> env_;     // .env values under the process environment
   std::vector<std::string> warnings_;
   std::map<std::string, std::unique_ptr<Node>> extends_docs_;
-  std::map<std::string, std::vector<KeyPath>> merge_tags_;  // file -> its merge directives
+  std::map<std::string, MergeTags> merge_tags_;  // file -> its merge directives
   std::map<const Node*, std::unordered_map<std::string, Node*>> service_index_;
   size_t extends_nodes_ = 0;  // copied by extends so far
   size_t extends_bytes_ = 0;

@@ -439,25 +439,27 @@ void MergeDocument(Node* base, const Node& over) {
 
 namespace {
 
-void TakeTags(Node* n, KeyPath* path, std::vector<KeyPath>* out, bool in_list) {
+void TakeTags(Node* n, MergeTags* tags, bool in_list) {
   if (n->IsMap()) {
     std::vector<Node>& c = n->children;
     size_t kept = 0;
     for (size_t i = 0; i < c.size(); ++i) {
       Node& child = c[i];
-      path->push_back(child.key);
-      if (!child.tag.empty() && !in_list) out->push_back(*path);
-      if (child.tag == "!reset") {
-        path->pop_back();
-        continue;
-      }
-      if (child.tag == "!override") {
+      if (child.tag == "!reset" || child.tag == "!override") {
+        if (!in_list) {
+          std::unique_ptr<MergeTags>& t = tags->below[child.key];
+          if (!t) t = std::make_unique<MergeTags>();
+          t->here = true;
+        }
+        if (child.tag == "!reset") continue;
         child.tag.clear();
         StripMergeTags(&child);  // compose-go reads no directive below an override
-      } else {
-        TakeTags(&child, path, out, in_list);
+      } else if (child.IsMap() || child.IsSeq()) {
+        MergeTags sub;
+        TakeTags(&child, &sub, in_list);
+        if (!sub.below.empty())
+          tags->below[child.key] = std::make_unique<MergeTags>(std::move(sub));
       }
-      path->pop_back();
       if (kept != i) c[kept] = std::move(child);
       ++kept;
     }
@@ -474,7 +476,8 @@ void TakeTags(Node* n, KeyPath* path, std::vector<KeyPath>* out, bool in_list) {
         item.tag.clear();
         StripMergeTags(&item);
       } else {
-        TakeTags(&item, path, out, /*in_list=*/true);
+        MergeTags ignored;
+        TakeTags(&item, &ignored, /*in_list=*/true);
       }
       if (kept != i) c[kept] = std::move(item);
       ++kept;
@@ -485,23 +488,30 @@ void TakeTags(Node* n, KeyPath* path, std::vector<KeyPath>* out, bool in_list) {
 
 }  // namespace
 
-std::vector<KeyPath> TakeMergeTags(Node* doc) {
-  std::vector<KeyPath> out;
-  KeyPath path;
-  if (doc->tag == "!reset" || doc->tag == "!override") doc->tag.clear();
-  TakeTags(doc, &path, &out, /*in_list=*/false);
-  return out;
+const MergeTags* MergeTags::Find(const std::string& key) const {
+  auto it = below.find(key);
+  return it == below.end() ? nullptr : it->second.get();
 }
 
-void ApplyMergeTags(Node* base, const std::vector<KeyPath>& paths, const KeyPath& prefix) {
-  for (const KeyPath& p : paths) {
-    if (p.size() <= prefix.size() || !std::equal(prefix.begin(), prefix.end(), p.begin())) {
-      continue;
-    }
-    Node* n = base;
-    for (size_t i = prefix.size(); n != nullptr && i + 1 < p.size(); ++i) n = n->Find(p[i]);
-    if (n != nullptr && n->IsMap()) n->Erase(p.back());
+MergeTags TakeMergeTags(Node* doc) {
+  MergeTags tags;
+  if (doc->tag == "!reset" || doc->tag == "!override") doc->tag.clear();
+  TakeTags(doc, &tags, /*in_list=*/false);
+  return tags;
+}
+
+void ApplyMergeTags(Node* base, const MergeTags& tags) {
+  if (!base->IsMap() || tags.below.empty()) return;
+  std::vector<Node>& c = base->children;
+  size_t kept = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    const MergeTags* t = tags.Find(c[i].key);
+    if (t != nullptr && t->here) continue;
+    if (t != nullptr) ApplyMergeTags(&c[i], *t);
+    if (kept != i) c[kept] = std::move(c[i]);
+    ++kept;
   }
+  c.resize(kept, Node());
 }
 
 void StripMergeTags(Node* n) {

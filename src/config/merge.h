@@ -21,7 +21,9 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -42,19 +44,24 @@ void MergeService(Node* base, const Node& over);
 // Merges a whole document onto `base` (both normalized, top-level mappings).
 void MergeDocument(Node* base, const Node& over);
 
-// A key path from a document's root: {"services", "api", "depends_on"}.
-using KeyPath = std::vector<std::string>;
+// The merge directives of one document, as a tree of keys: `here` when the entry at this
+// path was tagged `!reset` or `!override`, `below` for the tagged entries under it.
+struct MergeTags {
+  bool here = false;
+  std::unordered_map<std::string, std::unique_ptr<MergeTags>> below;
+
+  // The subtree at `key`, or nullptr.
+  const MergeTags* Find(const std::string& key) const;
+};
 
 // Takes the merge directives out of `doc`: an entry tagged `!reset` is removed, an entry tagged
-// `!override` loses its tag, and the key path of each is returned. Inside lists, tagged items
-// are treated alike but no path is returned: compose-go never removes base list items by
-// position.
-std::vector<KeyPath> TakeMergeTags(Node* doc);
+// `!override` loses its tag, and both are recorded. Inside lists, tagged items are treated
+// alike but not recorded: compose-go never removes base list items by position.
+MergeTags TakeMergeTags(Node* doc);
 
-// Removes from `base` the entries named by the paths that start with `prefix` (the rest of
-// the path, below `prefix`, is looked up in `base`). Paths through a list, or to nothing in
-// `base`, change nothing.
-void ApplyMergeTags(Node* base, const std::vector<KeyPath>& paths, const KeyPath& prefix = {});
+// Removes from the mapping `base` the entries `tags` names (its root is `base`). Entries that
+// are not there, or under a list, change nothing. Linear in the maps on the tagged paths.
+void ApplyMergeTags(Node* base, const MergeTags& tags);
 
 // Removes merge tags left in a single document (a lone `!reset` is null).
 void StripMergeTags(Node* n);
