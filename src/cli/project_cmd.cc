@@ -453,10 +453,11 @@ int RunConfig(CliContext& ctx, bool services_only, const std::string& format, bo
   config::RenderOptions ro;
   ro.show_secrets = show_secrets;
   ro.redactor = &known;
+  // The compose model, as `docker compose config` prints it; it loads again to this project.
   if (format == "json") {
-    std::printf("%s\n", config::RenderJson(p, ro).dump(2).c_str());
+    std::printf("%s\n", config::RenderComposeJson(p, ro).dump(2).c_str());
   } else {
-    std::printf("%s", config::RenderYaml(p, ro).c_str());
+    std::printf("%s", config::RenderComposeYaml(p, ro).c_str());
   }
   return 0;
 }

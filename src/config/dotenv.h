@@ -1,11 +1,14 @@
-// Dotenv: parses `.env` and `env_file` files the way docker compose reads them.
+// Dotenv: parses `.env`, `--env-file` and `env_file` files the way docker compose (compose-go's
+// dotenv package) reads them; compose-go's own test cases run in compose_go_vectors_test.cc.
 //
-// Lines: `KEY=VAL`, `export KEY=VAL`, `#` comment lines, blank lines, `KEY`
-// alone (value taken from `lookup`, or the key is absent). Values: unquoted
-// (trimmed; ` #` starts a comment; ${VAR} interpolated), single-quoted
-// (literal, may span lines), double-quoted (escapes \n \t \r \\ \" \$,
-// ${VAR} interpolated, may span lines). Interpolation sees `lookup` first,
-// then keys defined earlier in the same file.
+// Statements: `KEY=VALUE`, `KEY: VALUE`, `export KEY=VALUE`, `KEY` alone (taken from `lookup`,
+// else absent); blank lines and `#` comment lines between them; a UTF-8 byte order mark is
+// skipped. Keys: letters and digits of any script, `_ . - [ ]`. Values: unquoted (to the end
+// of the line, ` #` starts a comment, trailing blanks dropped, interpolated), single-quoted
+// (literal but for \', may span lines), double-quoted (escapes \a \b \f \n \r \t \v \\ \" \$
+// \0ooo, then interpolated; may span lines). What follows a closing quote is read as the next
+// statement. Interpolation (config/interpolate.h) sees `lookup` first, then the variables
+// read so far.
 //
 // Pure functions; any thread.
 #pragma once
@@ -26,13 +29,24 @@ struct DotenvEntry {
   int line = 0;  // 1-based line of the key
 };
 
-// Parses `text`; `label` names the file in errors ("label:line: what").
-// Entries come in file order; a repeated key appears twice (later wins).
+// Parses `text` into *vars (later keys win). Values are interpolated with `lookup` first,
+// then *vars: parse several files into one map, in order, and each sees the ones before it
+// (as compose reads several --env-file). `label` names the file in errors
+// ("label:line: what (expected ...)"). *entries, when given, receives each statement in order.
+Status ParseDotenvInto(const std::string& text, const std::string& label, const Lookup& lookup,
+                       std::map<std::string, std::string>* vars,
+                       std::vector<DotenvEntry>* entries = nullptr);
+
+// One text alone: its entries in file order (a repeated key appears twice, the later wins).
 Result<std::vector<DotenvEntry>> ParseDotenv(const std::string& text, const std::string& label,
                                              const Lookup& lookup);
 
-// Reads (config/input_file.h: regular files of at most 16 MiB) and parses a file into a map
-// (later keys win).
+// Reads (config/input_file.h: regular files of at most 16 MiB) and parses a file into *vars,
+// as ParseDotenvInto.
+Status ReadDotenvFileInto(const std::filesystem::path& path, const std::string& label,
+                          const Lookup& lookup, std::map<std::string, std::string>* vars);
+
+// One file alone, into a map.
 Result<std::map<std::string, std::string>> ReadDotenvFile(const std::filesystem::path& path,
                                                           const std::string& label,
                                                           const Lookup& lookup);

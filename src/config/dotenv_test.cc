@@ -88,26 +88,82 @@ TEST_F(DotenvTest, CrLfLineEndings) {
 
 TEST_F(DotenvTest, MalformedLines) {
   EXPECT_EQ(Error("A=1\nnot a line\n"),
-            ".env:2: \"not a line\" is not a valid line (expected KEY=VALUE with a key of "
-            "letters, digits and _)");
-  EXPECT_EQ(Error("=value\n"),
-            ".env:1: \"=value\" is not a valid line (expected KEY=VALUE with a key of letters, "
-            "digits and _)");
-  EXPECT_EQ(Error("1A=x\n"),
-            ".env:1: \"1A=x\" is not a valid line (expected KEY=VALUE with a key of letters, "
-            "digits and _)");
+            ".env:2: key cannot contain a space: \"not a line\" (expected KEY=VALUE, or KEY "
+            "alone to take it from the environment)");
+  EXPECT_EQ(Error("A=1\nlol$wut\n"),
+            ".env:2: unexpected character \"$\" in variable name \"lol$wut\" (expected "
+            "KEY=VALUE, with a key of letters, digits, '_', '.', '-', '[' and ']')");
   EXPECT_EQ(Error("A=1\nB=\"open\nC=2\n"),
-            ".env:2: value of B has no closing \" (expected a matching quote)");
-  EXPECT_EQ(Error("B='open\n"), ".env:1: value of B has no closing ' (expected a matching quote)");
-  EXPECT_EQ(Error("A=\"x\" y\n"),
-            ".env:1: unexpected text after the quoted value of A (expected nothing or a # "
-            "comment after the closing quote)");
+            ".env:2: unterminated quoted value \"\\\"open\" (expected a closing \")");
+  EXPECT_EQ(Error("B='open\n"),
+            ".env:1: unterminated quoted value \"'open\" (expected a closing ')");
+  EXPECT_EQ(Error("B='it\\'\n"),
+            ".env:1: unterminated quoted value \"'it\\\\'\" (expected a closing ')");
   EXPECT_EQ(Error("\nA=${ X}\n"),
             ".env:2: value of A: \"${ X}\" is not a valid interpolation (expected $VAR, ${VAR}, "
             "${VAR:-default} or ${VAR:?error}; write $$ for a literal $)");
   EXPECT_EQ(Error("A=\"${REQ:?needed}\"\n"),
             ".env:1: value of A: required variable REQ is missing a value: needed (expected REQ "
             "to be set in the environment or the .env file)");
+}
+
+// Forms docker compose reads that a stricter reader would refuse.
+TEST_F(DotenvTest, ComposeForms) {
+  EXPECT_EQ(Parse("\xEF\xBB\xBF"
+                  "A=1\nB: two words\n456 = ABC\na[1]=c\n\xC3\xA1"
+                  "rv\xC3\xAD"
+                  "z=x\n"),
+            (Env{{"A", "1"},
+                 {"B", "two words"},
+                 {"456", "ABC"},
+                 {"a[1]", "c"},
+                 {"\xC3\xA1"
+                  "rv\xC3\xAD"
+                  "z",
+                  "x"}}));
+  EXPECT_EQ(Parse("A='it\\'s'\nB=\"\\a\\b\\f\\v\\0101\\x\"\n"),
+            (Env{{"A", "it's"}, {"B", "\a\b\f\vA\\x"}}));
+  // After a closing quote the line goes on with the next statement.
+  EXPECT_EQ(Parse("A=\"x\"B=2\n"), (Env{{"A", "x"}, {"B", "2"}}));
+  EXPECT_EQ(Parse("A=${FROM_ENV:-{\"k\":1}}\nB=$ and ^re$\n"),
+            (Env{{"A", "env"}, {"B", "$ and ^re$"}}));
+}
+
+// Several files read into one variable set: a later file's line sees an earlier file's
+// values, and its own earlier lines, and the environment first of all.
+TEST_F(DotenvTest, FilesShareOneVariableSet) {
+  std::map<std::string, std::string> vars;
+  ASSERT_TRUE(ParseDotenvInto("H=localhost\nURL=http://${H}\n", "a.env", lookup_, &vars).ok());
+  ASSERT_TRUE(
+      ParseDotenvInto("H=dev.example\nURL=http://${H}\nS=$SHARED\n", "b.env", lookup_, &vars).ok());
+  EXPECT_EQ(vars, (Env{{"H", "dev.example"}, {"URL", "http://dev.example"}, {"S", "environ"}}));
+}
+
+// Hostile input: clear one-line errors with the file and line, nothing crashes.
+TEST_F(DotenvTest, HostileInput) {
+  testing::TempDir dir;
+  dir.Write("empty-key.env", "A=1\n=value\n");
+  EXPECT_EQ(
+      ReadDotenvFile(dir.path() / "empty-key.env", "empty-key.env", lookup_).status().message(),
+      "empty-key.env:2: \"value\" has no key (expected KEY=VALUE; a KEY alone, to take it "
+      "from the environment, needs a line break after it)");
+  dir.Write("last-line.env", "A=1\nFROM_ENV");
+  EXPECT_EQ(
+      ReadDotenvFile(dir.path() / "last-line.env", "last-line.env", lookup_).status().message(),
+      "last-line.env:2: \"FROM_ENV\" has no key (expected KEY=VALUE; a KEY alone, to take "
+      "it from the environment, needs a line break after it)");
+  std::string deep = "A=";
+  for (int i = 0; i < 5000; ++i) deep += "${X:-";
+  deep += std::string(5000, '}') + "\n";
+  EXPECT_NE(Error(deep).find(".env:1: value of A: "), std::string::npos);
+  EXPECT_NE(Error(deep).find("more than 64 levels deep"), std::string::npos);
+  // A huge value and odd bytes are read, not refused.
+  const std::string huge(4 << 20, 'x');
+  EXPECT_EQ(Parse("A=\"" + huge + "\"\n").at("A").size(), huge.size());
+  EXPECT_EQ(Error("A=1\n\xFF=2\n"),
+            ".env:2: unexpected character \"\xFF\" in variable name \"\xFF=2\" (expected "
+            "KEY=VALUE, with a key of letters, digits, '_', '.', '-', '[' and ']')");
+  EXPECT_EQ(Parse("A=\"\\0999\\07\\q\"\n"), (Env{{"A", "\\0999\\07\\q"}}));
 }
 
 TEST_F(DotenvTest, ReadsFilesAndReportsMissingOnes) {

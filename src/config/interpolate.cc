@@ -19,11 +19,17 @@ std::string SizeText(size_t bytes) {
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 
+// Substitutes templates as compose-go does (its template package): `$$` is a `$`, `$NAME` and
+// `${NAME}` a variable, `${NAME<op>word}` with op one of :- - :+ + :? ? uses `word` (itself a
+// template, evaluated only when used), and a `$` followed by anything else stays as it is.
+// Where a `${NAME<op>` expression ends follows compose-go too: its pattern reaches the last
+// `}` of the line, and is then cut at the brace that closes `${` (every `{` opens a level and
+// hides the character after it); when none does, the expression runs to that last `}`.
 class Expander {
  public:
-  Expander(std::string_view s, const Lookup& lookup, std::vector<std::string>* unset,
+  Expander(std::string_view whole, const Lookup& lookup, std::vector<std::string>* unset,
            TemplateError* err, size_t max_bytes)
-      : s_(s), lookup_(lookup), unset_(unset), err_(err), max_bytes_(max_bytes) {}
+      : whole_(whole), lookup_(lookup), unset_(unset), err_(err), max_bytes_(max_bytes) {}
 
   // Appends `v` to *out unless that passes the bound.
   bool Append(std::string* out, std::string_view v) {
@@ -38,93 +44,136 @@ class Expander {
     return true;
   }
 
-  // Parses the expression at s_[*pos] == '$'. When `eval` is false only the
-  // syntax is checked (an unused default), nothing is looked up.
-  bool One(size_t* pos, bool eval, std::string* out, std::string* var) {
-    size_t p = *pos + 1;
-    if (p < s_.size() && s_[p] == '$') {
-      if (eval && !Append(out, "$")) return false;
-      *pos = p + 1;
-      return true;
-    }
-    if (p < s_.size() && IsNameStart(s_[p])) {
-      size_t start = p;
-      while (p < s_.size() && IsNameChar(s_[p])) ++p;
-      std::string name(s_.substr(start, p - start));
-      if (eval && !Append(out, Get(name, /*warn=*/true).value_or(""))) return false;
-      if (var) *var = name;
-      *pos = p;
-      return true;
-    }
-    if (p >= s_.size() || s_[p] != '{') return Invalid();
-    ++p;
-    size_t start = p;
-    if (p >= s_.size() || !IsNameStart(s_[p])) return Invalid();
-    while (p < s_.size() && IsNameChar(s_[p])) ++p;
-    std::string name(s_.substr(start, p - start));
-    if (var) *var = name;
-    if (p >= s_.size()) return Invalid();
-    if (s_[p] == '}') {
-      if (eval && !Append(out, Get(name, /*warn=*/true).value_or(""))) return false;
-      *pos = p + 1;
-      return true;
-    }
-    bool colon = false;
-    if (s_[p] == ':') {
-      colon = true;
-      ++p;
-    }
-    if (p >= s_.size()) return Invalid();
-    char op = s_[p];
-    if (op != '-' && op != '?' && op != '+') return Invalid();
-    ++p;
-    std::optional<std::string> value;
-    if (eval) value = Get(name, /*warn=*/false);
-    const bool set = value.has_value() && (!colon || !value->empty());
-    bool use_word = false;
-    switch (op) {
-      case '-':
-        use_word = !set;
-        break;
-      case '?':
-        use_word = !set;  // the word is the error message
-        break;
-      case '+':
-        use_word = set;
-        break;
-    }
-    std::string word;
-    if (!Word(&p, eval && use_word, &word)) return false;
-    *pos = p;
-    if (!eval) return true;
-    if (op == '?' && !set) {
-      err_->what = "required variable " + name + " is missing a value";
-      if (!word.empty()) err_->what += ": " + word;
-      err_->expected = name + " to be set in the environment or the .env file";
+  // Substitutes the template `s` (the whole value, or a word inside it at nesting `depth`),
+  // appending to *out. `subs`, when set, receives the substitutions made at this level.
+  bool Run(std::string_view s, int depth, std::string* out, std::vector<Substitution>* subs) {
+    if (depth > kMaxInterpolationDepth) {
+      err_->what = Quote(Short(whole_)) + " nests ${...} more than " +
+                   std::to_string(kMaxInterpolationDepth) + " levels deep";
+      err_->expected = "fewer nested defaults";
       return false;
     }
-    if (op == '-' || op == '?') return Append(out, use_word ? word : *value);
-    return Append(out, use_word ? word : "");
+    Line line;  // the last `}` of the line at hand, found once per line
+    size_t p = 0;
+    while (p < s.size()) {
+      const size_t d = std::min(s.find('$', p), s.size());
+      if (!Append(out, s.substr(p, d - p))) return false;
+      p = d;
+      if (p == s.size()) break;
+      const char next = p + 1 < s.size() ? s[p + 1] : '\0';
+      if (next == '$') {
+        if (!Append(out, "$")) return false;
+        p += 2;
+      } else if (IsNameStart(next)) {
+        size_t q = p + 1;
+        while (q < s.size() && IsNameChar(s[q])) ++q;
+        const std::string name(s.substr(p + 1, q - p - 1));
+        const size_t begin = out->size();
+        if (!Append(out, Get(name, /*warn=*/true).value_or(""))) return false;
+        if (subs) subs->push_back({begin, out->size(), name});
+        p = q;
+      } else if (next == '{' && p + 1 < s.size()) {
+        if (!Braced(s, &p, depth, &line, out, subs)) return false;
+      } else {
+        if (!Append(out, "$")) return false;  // not an expression: kept, as compose-go does
+        ++p;
+      }
+    }
+    return true;
   }
 
  private:
-  // The word after an operator, up to the matching '}'.
-  bool Word(size_t* pos, bool eval, std::string* out) {
-    size_t p = *pos;
-    while (p < s_.size()) {
-      char c = s_[p];
-      if (c == '}') {
-        *pos = p + 1;
-        return true;
-      }
-      if (c == '$') {
-        if (!One(&p, eval, out, nullptr)) return false;
-        continue;
-      }
-      if (eval && !Append(out, std::string_view(&c, 1))) return false;
-      ++p;
+  struct Line {
+    size_t end = 0;                         // one past the line's last character
+    size_t last_brace = std::string::npos;  // its last `}`
+    bool known = false;
+  };
+
+  // The last `}` at or after `from` on the line holding `from`.
+  static size_t LastBraceOnLine(std::string_view s, size_t from, Line* line) {
+    if (!line->known || from >= line->end) {
+      line->end = std::min(s.find('\n', from), s.size());
+      const size_t at = s.substr(from, line->end - from).rfind('}');
+      line->last_brace = at == std::string::npos ? at : from + at;
+      line->known = true;
     }
-    return Invalid();  // no closing brace
+    return line->last_brace != std::string::npos && line->last_brace >= from ? line->last_brace
+                                                                             : std::string::npos;
+  }
+
+  // s[*p] is the `$` of `${`.
+  bool Braced(std::string_view s, size_t* p, int depth, Line* line, std::string* out,
+              std::vector<Substitution>* subs) {
+    const size_t start = *p;
+    size_t q = start + 2;
+    if (q >= s.size() || !IsNameStart(s[q])) return Invalid();
+    while (q < s.size() && IsNameChar(s[q])) ++q;
+    const std::string name(s.substr(start + 2, q - start - 2));
+    if (q < s.size() && s[q] == '}') {
+      const size_t begin = out->size();
+      if (!Append(out, Get(name, /*warn=*/true).value_or(""))) return false;
+      if (subs) subs->push_back({begin, out->size(), name});
+      *p = q + 1;
+      return true;
+    }
+    bool colon = false;
+    if (q < s.size() && s[q] == ':') {
+      colon = true;
+      ++q;
+    }
+    if (q >= s.size() || (s[q] != '-' && s[q] != '+' && s[q] != '?')) return Invalid();
+    const char op = s[q++];
+    const size_t match_end = LastBraceOnLine(s, q, line);
+    if (match_end == std::string::npos) return Invalid();
+    // Cut at the brace that closes `${`; compose-go's count starts after the `{` and the
+    // character it hides.
+    size_t close = match_end;
+    int open = 1;
+    for (size_t i = start + 3; i <= match_end; ++i) {
+      if (s[i] == '}' && --open == 0) {
+        close = i;
+        break;
+      }
+      if (s[i] == '{') {
+        ++open;
+        ++i;
+      }
+    }
+    const std::string_view word = s.substr(q, close - q);
+    *p = close + 1;
+
+    std::optional<std::string> value = Get(name, /*warn=*/false);
+    const bool set = value.has_value() && (!colon || !value->empty());
+    const size_t begin = out->size();
+    switch (op) {
+      case '-':
+        if (set) {
+          if (!Append(out, *value)) return false;
+        } else if (!Run(word, depth + 1, out, nullptr)) {
+          return false;
+        }
+        break;
+      case '+':
+        if (set) {
+          if (!Run(word, depth + 1, out, nullptr)) return false;
+        } else if (!Append(out, value.value_or(""))) {
+          return false;
+        }
+        break;
+      default:  // '?'
+        if (!set) {
+          std::string reason;
+          if (!Run(word, depth + 1, &reason, nullptr)) return false;
+          err_->what = "required variable " + name + " is missing a value";
+          if (!reason.empty()) err_->what += ": " + reason;
+          err_->expected = name + " to be set in the environment or the .env file";
+          return false;
+        }
+        if (!Append(out, *value)) return false;
+        break;
+    }
+    if (subs) subs->push_back({begin, out->size(), name});
+    return true;
   }
 
   std::optional<std::string> Get(const std::string& name, bool warn) {
@@ -133,13 +182,15 @@ class Expander {
     return v;
   }
 
+  static std::string_view Short(std::string_view s) { return s.substr(0, 200); }
+
   bool Invalid() {
-    err_->what = Quote(s_) + " is not a valid interpolation";
+    err_->what = Quote(Short(whole_)) + " is not a valid interpolation";
     err_->expected = std::string(kExpected);
     return false;
   }
 
-  std::string_view s_;
+  std::string_view whole_;
   const Lookup& lookup_;
   std::vector<std::string>* unset_;
   std::unordered_set<std::string> unset_seen_;  // *unset_, for a constant-time check
@@ -227,30 +278,10 @@ class TreeInterpolator {
 
 }  // namespace
 
-bool ExpandOne(std::string_view s, size_t* pos, const Lookup& lookup, std::string* out,
-               std::string* var, std::vector<std::string>* unset, TemplateError* err,
-               size_t max_bytes) {
-  Expander x(s, lookup, unset, err, max_bytes);
-  return x.One(pos, /*eval=*/true, out, var);
-}
-
 bool ExpandTemplate(std::string_view s, const Lookup& lookup, Expanded* out, TemplateError* err,
                     size_t max_bytes) {
   Expander x(s, lookup, &out->unset, err, max_bytes);
-  size_t p = 0;
-  while (p < s.size()) {
-    if (s[p] != '$') {
-      const size_t dollar = std::min(s.find('$', p), s.size());
-      if (!x.Append(&out->value, s.substr(p, dollar - p))) return false;
-      p = dollar;
-      continue;
-    }
-    const size_t begin = out->value.size();
-    std::string var;
-    if (!x.One(&p, /*eval=*/true, &out->value, &var)) return false;
-    if (!var.empty()) out->substitutions.push_back({begin, out->value.size(), var});
-  }
-  return true;
+  return x.Run(s, 0, &out->value, &out->substitutions);
 }
 
 Status InterpolateTree(Node* root, const std::string& path, const Lookup& lookup,

@@ -1,8 +1,9 @@
-// Interpolation of Compose values: $VAR, ${VAR}, ${VAR:-d}, ${VAR-d},
-// ${VAR:?msg}, ${VAR?msg}, ${VAR:+alt}, ${VAR+alt}, nesting in the word part
-// (${A:-${B:-x}}), and $$ for a literal $. Any other use of `$` is an error,
-// as in the compose specification. Only the word that is actually used is
-// evaluated (a `:?` inside an unused default does not fire).
+// Interpolation of Compose values, as compose-go (docker compose) reads them: $VAR, ${VAR},
+// ${VAR:-d}, ${VAR-d}, ${VAR:?msg}, ${VAR?msg}, ${VAR:+alt}, ${VAR+alt}, nesting in the word
+// part (${A:-${B:-x}}), and $$ for a literal $. A `$` followed by anything else (`a $ b`,
+// `^re$`, `$1`) stays as it is; `${` that does not start a valid expression is an error.
+// Only the word that is actually used is evaluated (a `:?` inside an unused default does not
+// fire). compose-go's own test cases run in compose_go_vectors_test.cc.
 //
 // Pure functions over strings and Node trees; any thread.
 #pragma once
@@ -25,6 +26,10 @@ namespace slipway::config {
 // with a TemplateError instead of building the text.
 inline constexpr size_t kMaxInterpolatedBytes = size_t{64} << 20;
 
+// ${...} nested in the words of ${...} deeper than this is refused (each level is a
+// recursion), where compose-go has no limit but its stack.
+inline constexpr int kMaxInterpolationDepth = 64;
+
 // Returns the variable's value, or nullopt when it is unset.
 using Lookup = std::function<std::optional<std::string>(const std::string&)>;
 
@@ -43,14 +48,6 @@ struct Expanded {
 // past `max_bytes`) fills *err and returns false.
 bool ExpandTemplate(std::string_view s, const Lookup& lookup, Expanded* out, TemplateError* err,
                     size_t max_bytes = kMaxInterpolatedBytes);
-
-// Expands the one `$...` expression at s[*pos] (which must be '$'), appending
-// to *out and advancing *pos past it. `var` receives the variable's name (""
-// for $$). For parsers that interleave their own escapes (dotenv). Fails when *out would
-// grow past `max_bytes`.
-bool ExpandOne(std::string_view s, size_t* pos, const Lookup& lookup, std::string* out,
-               std::string* var, std::vector<std::string>* unset, TemplateError* err,
-               size_t max_bytes = kMaxInterpolatedBytes);
 
 // Interpolates every scalar value (never keys) under `root`. `path` names
 // `root` in messages. Unset variables used without a default add one warning

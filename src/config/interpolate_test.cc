@@ -104,13 +104,52 @@ TEST_F(InterpolateTest, InvalidTemplates) {
   EXPECT_EQ(Err("${VAR }"), "\"${VAR }\"" + expected);
   EXPECT_EQ(Err("${}"), "\"${}\"" + expected);
   EXPECT_EQ(Err("${1A}"), "\"${1A}\"" + expected);
-  EXPECT_EQ(Err("$"), "\"$\"" + expected);
-  EXPECT_EQ(Err("a $ b"), "\"a $ b\"" + expected);
-  EXPECT_EQ(Err("$1"), "\"$1\"" + expected);
   EXPECT_EQ(Err("${VAR:-x"), "\"${VAR:-x\"" + expected);
   EXPECT_EQ(Err("${VAR:x}"), "\"${VAR:x}\"" + expected);
   EXPECT_EQ(Err("${VAR:-${B}"), "\"${VAR:-${B}\"" + expected);
-  EXPECT_EQ(Err("${SET:-${ bad}}"), "\"${SET:-${ bad}}\"" + expected);  // checked even unused
+  EXPECT_EQ(Err("${UNSET:-${ bad}}"), "\"${UNSET:-${ bad}}\"" + expected);
+}
+
+// As compose-go: a `$` that starts no expression is text, and a default that is not used is
+// not read at all.
+TEST_F(InterpolateTest, DollarsThatStartNothingStay) {
+  EXPECT_EQ(Ok("$"), "$");
+  EXPECT_EQ(Ok("a $ b"), "a $ b");
+  EXPECT_EQ(Ok("$1"), "$1");
+  EXPECT_EQ(Ok("^[a-z]+$"), "^[a-z]+$");
+  EXPECT_EQ(Ok("$}"), "$}");
+  EXPECT_EQ(Ok("${SET:-${ bad}}"), "value");
+}
+
+// The word of ${VAR:-word} runs to the brace that closes it, so JSON defaults keep theirs.
+TEST_F(InterpolateTest, BracesInsideDefaults) {
+  EXPECT_EQ(Ok("${UNSET:-{\"a\":{\"b\":1}}}"), "{\"a\":{\"b\":1}}");
+  EXPECT_EQ(Ok("${SET:-{\"a\":1}} and ${UNSET:-x}"), "value and x");
+  EXPECT_EQ(Ok("${UNSET:-a}\n${UNSET:-b}"), "a\nb");
+}
+
+// Hostile input: nesting is bounded (each level is a recursion), a long line of expressions
+// is read in linear time.
+TEST_F(InterpolateTest, DeepNestingIsRefusedWithAMessage) {
+  std::string deep;
+  for (int i = 0; i < 10000; ++i) deep += "${UNSET:-";
+  deep += "x";
+  deep += std::string(10000, '}');
+  const std::string err = Err(deep);
+  EXPECT_NE(err.find("nests ${...} more than 64 levels deep"), std::string::npos) << err;
+  std::string ok;
+  for (int i = 0; i < 64; ++i) ok += "${UNSET:-";
+  ok += "x" + std::string(64, '}');
+  EXPECT_EQ(Ok(ok), "x");
+}
+
+TEST_F(InterpolateTest, ALongLineOfExpressionsIsLinear) {
+  std::string line;
+  for (int i = 0; i < 200000; ++i) line += "${UNSET:-a}";
+  EXPECT_EQ(Ok(line), std::string(200000, 'a'));
+  std::string open;
+  for (int i = 0; i < 200000; ++i) open += "${UNSET:-{";
+  EXPECT_EQ(Err(open).rfind("\"${UNSET:-{", 0), 0u);
 }
 
 TEST_F(InterpolateTest, RecordsSubstitutionSpans) {

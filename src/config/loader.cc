@@ -78,13 +78,14 @@ class Loader {
       ASSIGN_OR_RETURN(Node doc, LoadDocument(files_[i], project_dir_));
       RETURN_IF_ERROR(ResolveAllExtends(&doc, files_[i]));
       if (i == 0) {
-        StripMergeTags(&doc);
         merged = std::move(doc);
       } else {
+        // What this file tags `!reset` or `!override` goes from the files before it.
+        ApplyMergeTags(&merged, merge_tags_[files_[i].string()]);
         MergeDocument(&merged, doc);
       }
     }
-    return Build(merged);
+    return Build(std::move(merged));
   }
 
  private:
@@ -131,10 +132,11 @@ class Loader {
   }
 
   Status LoadEnv() {
+    // As compose: the env files share one variable set, in order, so a line sees the lines
+    // before it in its own file and in earlier files; the process environment comes first.
     std::map<std::string, std::string> dotenv;
     Lookup lookup = [&](const std::string& k) -> std::optional<std::string> {
       if (auto it = opts_.environ.find(k); it != opts_.environ.end()) return it->second;
-      if (auto it = dotenv.find(k); it != dotenv.end()) return it->second;
       return std::nullopt;
     };
     std::vector<std::pair<fs::path, std::string>> files;
@@ -152,12 +154,11 @@ class Loader {
       files.emplace_back(project_dir_ / ".env", Display(project_dir_ / ".env"));
     }
     for (const auto& [abs, label] : files) {
-      Result<std::map<std::string, std::string>> values = ReadDotenvFile(abs, label, lookup);
-      if (!values.ok()) {
-        if (values.status().code() == StatusCode::kInvalidInput) return values.status();
-        return InvalidInput(values.status().message());
+      Status read = ReadDotenvFileInto(abs, label, lookup, &dotenv);
+      if (!read.ok()) {
+        if (read.code() == StatusCode::kInvalidInput) return read;
+        return InvalidInput(read.message());
       }
-      for (auto& [k, v] : *values) dotenv[k] = v;
     }
     env_ = dotenv;
     for (const auto& [k, v] : opts_.environ) env_[k] = v;
@@ -185,6 +186,9 @@ class Loader {
       return ErrorAt(root.loc, "", "the document is " + root.Describe(),
                      "a mapping with services:");
     }
+    // Taken before normalizing, which rewrites some values (a depends_on list becomes a
+    // mapping) and would lose their tags.
+    merge_tags_[abs.string()] = TakeMergeTags(&root);
     RETURN_IF_ERROR(InterpolateTree(&root, "", EnvLookup(), &warnings_));
     RETURN_IF_ERROR(NormalizeDocument(&root, base_dir));
     return root;
@@ -217,7 +221,6 @@ class Loader {
     auto it = extends_docs_.find(abs.string());
     if (it != extends_docs_.end()) return it->second.get();
     ASSIGN_OR_RETURN(Node doc, LoadDocument(abs, abs.parent_path()));
-    StripMergeTags(&doc);
     auto owned = std::make_unique<Node>(std::move(doc));
     Node* p = owned.get();
     extends_docs_[abs.string()] = std::move(owned);
@@ -277,6 +280,10 @@ class Loader {
     }
     RETURN_IF_ERROR(ChargeExtendsCopy(*base, *ext, path));
     Node merged = *base;
+    // The extending service's `!reset` / `!override` entries go from its copy of the base.
+    if (const MergeTags* s = merge_tags_[file.string()].Find("services")) {
+      if (const MergeTags* t = s->Find(name)) ApplyMergeTags(&merged, *t);
+    }
     Node over = std::move(*svc);
     over.Erase("extends");
     MergeService(&merged, over);
@@ -387,7 +394,7 @@ class Loader {
     return Status::OK();
   }
 
-  Result<Project> Build(const Node& merged) {
+  Result<Project> Build(Node merged) {
     Project p;
     p.dir = project_dir_;
     p.files = files_;
@@ -503,6 +510,7 @@ class Loader {
     RETURN_IF_ERROR(CheckRoutes(merged, all, &p));
     RETURN_IF_ERROR(CheckHookDatabases(p));
     p.warnings = std::move(warnings_);
+    p.model = std::make_shared<const Node>(std::move(merged));
     return p;
   }
 
@@ -683,6 +691,7 @@ class Loader {
   std::map<std::string, std::string> env_;     // .env values under the process environment
   std::vector<std::string> warnings_;
   std::map<std::string, std::unique_ptr<Node>> extends_docs_;
+  std::map<std::string, MergeTags> merge_tags_;  // file -> its merge directives
   std::map<const Node*, std::unordered_map<std::string, Node*>> service_index_;
   size_t extends_nodes_ = 0;  // copied by extends so far
   size_t extends_bytes_ = 0;

@@ -188,6 +188,108 @@ TEST(LoaderMergeTest, ResetAndOverrideTags) {
   EXPECT_EQ(p->services.at("api").environment, (std::map<std::string, std::string>{{"C", "3"}}));
 }
 
+// `!reset` and `!override` on every kind of value, as compose-go applies them: lists that
+// normalizing turns into mappings (depends_on, environment), mappings, scalars, whole
+// services and top-level keys; in an overlay and in a service that extends another.
+TEST(LoaderMergeTest, ResetAndOverrideOnEveryKindOfValue) {
+  TempDir dir;
+  dir.Write("a.yaml",
+            "services:\n"
+            "  api:\n    image: a\n    command: [run, a]\n    depends_on: [db, cache]\n"
+            "    labels: [x=1, y=2]\n    environment: [A=1, B=2]\n"
+            "    healthcheck: {test: [CMD, a], interval: 5s}\n    user: root\n"
+            "  db:\n    image: db\n  cache:\n    image: cache\n  queue:\n    image: q\n"
+            "x-extra: {a: 1}\n");
+  dir.Write("b.yaml",
+            "services:\n"
+            "  api:\n    depends_on: !override [queue]\n    labels: !reset []\n"
+            "    environment: !override [C=3]\n    command: !reset null\n"
+            "    healthcheck: !override {test: [CMD, b]}\n    user: !reset\n"
+            "  cache: !reset\n"
+            "x-extra: !reset {}\n");
+  LoadOptions o = OptionsFor(dir.path());
+  o.files = {"a.yaml", "b.yaml"};
+  Result<Project> p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  const Service& api = p->services.at("api");
+  ASSERT_EQ(api.depends_on.size(), 1u);
+  EXPECT_EQ(api.depends_on[0].service, "queue");
+  EXPECT_TRUE(api.labels.empty());
+  EXPECT_EQ(api.environment, (std::map<std::string, std::string>{{"C", "3"}}));
+  EXPECT_FALSE(api.command.has_value());
+  EXPECT_EQ(api.healthcheck.test, (std::vector<std::string>{"b"}));
+  EXPECT_EQ(api.healthcheck.interval, Duration(30'000));  // not merged: the default again
+  EXPECT_EQ(api.user, "");
+  EXPECT_EQ(p->services.count("cache"), 0u);
+
+  // depends_on: !reset [] leaves none.
+  dir.Write("c.yaml", "services:\n  api:\n    depends_on: !reset []\n");
+  o.files = {"a.yaml", "c.yaml"};
+  p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_TRUE(p->services.at("api").depends_on.empty());
+  EXPECT_EQ(p->services.count("cache"), 1u);
+
+  // In the first file alone a `!reset` entry is absent and `!override` is the value.
+  o.files = {"b.yaml"};
+  dir.Write("b.yaml",
+            "services:\n  api:\n    image: x\n    user: !reset\n"
+            "    environment: !override {A: '1'}\n    ports: !reset [\"80:80\"]\n");
+  p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").environment, (std::map<std::string, std::string>{{"A", "1"}}));
+  EXPECT_TRUE(p->services.at("api").ports.empty());
+}
+
+// Odd placements: a tagged list item is dropped from its own list (compose-go never removes
+// base items by position), a tag on the document itself or an unknown tag changes nothing,
+// and resetting every service leaves a project without services, which is refused.
+TEST(LoaderMergeTest, ResetAndOverrideInOddPlaces) {
+  TempDir dir;
+  dir.Write("a.yaml", "services:\n  api:\n    image: a\n    ports: [\"1000:1\"]\n");
+  dir.Write("b.yaml",
+            "!override\nservices:\n  api:\n    ports: [!reset \"2000:2\", \"3000:3\"]\n"
+            "    labels: {a: !reset, b: !override x}\n");
+  LoadOptions o = OptionsFor(dir.path());
+  o.files = {"a.yaml", "b.yaml"};
+  Result<Project> p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  ASSERT_EQ(p->services.at("api").ports.size(), 2u);
+  EXPECT_EQ(p->services.at("api").ports[0].published, 1000);
+  EXPECT_EQ(p->services.at("api").ports[1].published, 3000);
+  EXPECT_EQ(p->services.at("api").labels, (std::map<std::string, std::string>{{"b", "x"}}));
+  dir.Write("c.yaml", "services: !reset\n");
+  o.files = {"a.yaml", "c.yaml"};
+  EXPECT_EQ(ErrorOf(LoadProject(o)),
+            "a.yaml: services: no services defined (expected at least one service under "
+            "services:)");
+}
+
+TEST(LoaderMergeTest, ResetAndOverrideInExtends) {
+  TempDir dir;
+  dir.Write("base.yaml",
+            "services:\n  init:\n    image: alpine\n    command: sleep infinity\n"
+            "    depends_on: [db]\n    environment: {A: '1', B: '2'}\n    ports: [\"81:80\"]\n"
+            "  base:\n    extends: {service: init}\n    command: !reset\n"
+            "  db:\n    image: db\n");
+  dir.Write("compose.yaml",
+            "services:\n"
+            "  test:\n    extends: {file: base.yaml, service: base}\n"
+            "  other:\n    extends: {file: base.yaml, service: init}\n"
+            "    depends_on: !reset []\n    environment: !override {C: '3'}\n"
+            "    ports: !override [\"82:80\"]\n"
+            "  db:\n    image: db\n");
+  Result<Project> p = LoadProject(OptionsFor(dir.path()));
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_FALSE(p->services.at("test").command.has_value());  // compose-go's reset.yaml case
+  const Service& other = p->services.at("other");
+  EXPECT_TRUE(other.depends_on.empty());
+  EXPECT_EQ(other.environment, (std::map<std::string, std::string>{{"C", "3"}}));
+  ASSERT_EQ(other.ports.size(), 1u);
+  EXPECT_EQ(other.ports[0].published, 82);
+  EXPECT_EQ(other.command, (std::vector<std::string>{"sleep", "infinity"}));
+}
+
 TEST(LoaderMergeTest, ErrorsNameTheFileThatHoldsTheValue) {
   TempDir dir;
   dir.Write("a.yaml", "services:\n  api:\n    image: a\n");
@@ -231,12 +333,36 @@ TEST(LoaderEnvTest, EnvFilesLaterWinAndReplaceDotenv) {
             "--env-file: \"missing.env\" not found (expected an existing file)");
 }
 
+// Several --env-file share one variable set, in order (compose-go's GetEnvFromFile): a later
+// file sees the values of the earlier ones as they stand, the environment first of all. The
+// env files of a service do the same, after the project's variables and its `environment`.
+TEST(LoaderEnvTest, EnvFilesShareOneVariableSet) {
+  TempDir dir;
+  dir.Write("compose.yaml",
+            "services:\n  api:\n    image: \"${URL}|${FROM_ENV}\"\n"
+            "    env_file: [a.env, b.env]\n    environment: {SVC: svc}\n");
+  dir.Write("base.env", "HOST=localhost\nURL=http://${HOST}\n");
+  dir.Write("dev.env", "HOST=dev.example\nURL=\"http://${HOST}\"\nFROM_ENV=${ENVIRON:-no}\n");
+  dir.Write("a.env", "X=1\nY=${X}-${SVC}-${HOST}\n");
+  dir.Write("b.env", "X=2\nZ=${X}\n");
+  LoadOptions o = OptionsFor(dir.path());
+  o.env_files = {"base.env", "dev.env"};
+  o.environ = {{"ENVIRON", "yes"}};
+  Result<Project> p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").image, "http://dev.example|yes");
+  const auto& env = p->services.at("api").environment;
+  EXPECT_EQ(env.at("Y"), "1-svc-dev.example");
+  EXPECT_EQ(env.at("Z"), "2");
+  EXPECT_EQ(env.at("X"), "2");
+}
+
 TEST(LoaderEnvTest, DotenvErrorsNameTheFileAndLine) {
   TempDir dir;
   dir.Write("compose.yaml", "services:\n  api:\n    image: x\n");
   dir.Write(".env", "A=1\nB='open\n");
   EXPECT_EQ(ErrorOf(LoadProject(OptionsFor(dir.path()))),
-            ".env:2: value of B has no closing ' (expected a matching quote)");
+            ".env:2: unterminated quoted value \"'open\" (expected a closing ')");
 }
 
 TEST(LoaderEnvTest, UnsetVariablesWarnOnceWithLocation) {

@@ -437,6 +437,83 @@ void MergeDocument(Node* base, const Node& over) {
   top.Compact();
 }
 
+namespace {
+
+void TakeTags(Node* n, MergeTags* tags, bool in_list) {
+  if (n->IsMap()) {
+    std::vector<Node>& c = n->children;
+    size_t kept = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      Node& child = c[i];
+      if (child.tag == "!reset" || child.tag == "!override") {
+        if (!in_list) {
+          std::unique_ptr<MergeTags>& t = tags->below[child.key];
+          if (!t) t = std::make_unique<MergeTags>();
+          t->here = true;
+        }
+        if (child.tag == "!reset") continue;
+        child.tag.clear();
+        StripMergeTags(&child);  // compose-go reads no directive below an override
+      } else if (child.IsMap() || child.IsSeq()) {
+        MergeTags sub;
+        TakeTags(&child, &sub, in_list);
+        if (!sub.below.empty())
+          tags->below[child.key] = std::make_unique<MergeTags>(std::move(sub));
+      }
+      if (kept != i) c[kept] = std::move(child);
+      ++kept;
+    }
+    c.resize(kept, Node());
+    return;
+  }
+  if (n->IsSeq()) {
+    std::vector<Node>& c = n->children;
+    size_t kept = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      Node& item = c[i];
+      if (item.tag == "!reset") continue;
+      if (item.tag == "!override") {
+        item.tag.clear();
+        StripMergeTags(&item);
+      } else {
+        MergeTags ignored;
+        TakeTags(&item, &ignored, /*in_list=*/true);
+      }
+      if (kept != i) c[kept] = std::move(item);
+      ++kept;
+    }
+    c.resize(kept, Node());
+  }
+}
+
+}  // namespace
+
+const MergeTags* MergeTags::Find(const std::string& key) const {
+  auto it = below.find(key);
+  return it == below.end() ? nullptr : it->second.get();
+}
+
+MergeTags TakeMergeTags(Node* doc) {
+  MergeTags tags;
+  if (doc->tag == "!reset" || doc->tag == "!override") doc->tag.clear();
+  TakeTags(doc, &tags, /*in_list=*/false);
+  return tags;
+}
+
+void ApplyMergeTags(Node* base, const MergeTags& tags) {
+  if (!base->IsMap() || tags.below.empty()) return;
+  std::vector<Node>& c = base->children;
+  size_t kept = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    const MergeTags* t = tags.Find(c[i].key);
+    if (t != nullptr && t->here) continue;
+    if (t != nullptr) ApplyMergeTags(&c[i], *t);
+    if (kept != i) c[kept] = std::move(c[i]);
+    ++kept;
+  }
+  c.resize(kept, Node());
+}
+
 void StripMergeTags(Node* n) {
   if (n->tag == "!reset") {
     n->kind = Node::Kind::kNull;

@@ -10,38 +10,39 @@
 #include <csignal>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
+#include "config/alerts_settings.h"
 #include "config/api_settings.h"
-#include "config/ports_settings.h"
+#include "config/databases_settings.h"
 #include "config/deploy_settings.h"
+#include "config/flags_settings.h"
+#include "config/ports_settings.h"
 #include "config/proxy_settings.h"
 #include "config/routes_settings.h"
-#include "config/databases_settings.h"
-#include "config/flags_settings.h"
-#include "config/alerts_settings.h"
 
 namespace slipway::config {
 
 // Where a value came from, for error messages: "file:line:col".
 struct SourceLoc {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
+  int line = 0;                  // 1-based; 0 when unknown
+  int column = 0;                // 1-based
   std::string ToString() const;  // "compose.yaml:14:7" (or just the file)
 };
 
 struct PortMapping {
-  std::string host_ip;      // "" = all interfaces as compose does (Slipway binds 0.0.0.0)
-  int published = 0;        // host port; 0 when not published
-  int target = 0;           // container port (what the app thinks it listens on)
+  std::string host_ip;           // "" = all interfaces as compose does (Slipway binds 0.0.0.0)
+  int published = 0;             // host port; 0 when not published
+  int target = 0;                // container port (what the app thinks it listens on)
   std::string protocol = "tcp";  // only tcp loads: UDP is refused (slipway proxies TCP only)
   std::string app_protocol;      // compose long syntax `app_protocol` ("http", "postgresql", ...)
-  std::string published_var;  // variable that produced `published`, e.g. "API_PORT"
+  std::string published_var;     // variable that produced `published`, e.g. "API_PORT"
   SourceLoc loc;
 };
 
@@ -56,10 +57,10 @@ struct Dependency {
 
 struct Healthcheck {
   enum class Kind { kNone, kCmd, kCmdShell, kHttp, kTcp };
-  Kind kind = Kind::kNone;          // kNone: no probe (absent, NONE or disable: true)
-  std::vector<std::string> test;    // argv for kCmd; one element (shell text) for kCmdShell
-  std::string http_path;            // kHttp: "/health"
-  int port = 0;                     // kHttp/kTcp: 0 = the instance's PORT
+  Kind kind = Kind::kNone;        // kNone: no probe (absent, NONE or disable: true)
+  std::vector<std::string> test;  // argv for kCmd; one element (shell text) for kCmdShell
+  std::string http_path;          // kHttp: "/health"
+  int port = 0;                   // kHttp/kTcp: 0 = the instance's PORT
   Duration interval{30'000};
   Duration timeout{30'000};
   int retries = 3;
@@ -80,7 +81,7 @@ struct UpdateConfig {
   std::string failure_action = "pause";  // pause | continue | rollback
   Duration monitor{0};
   double max_failure_ratio = 0;
-  std::string order = "stop-first";      // stop-first | start-first
+  std::string order = "stop-first";  // stop-first | start-first
 };
 
 struct BuildSpec {
@@ -103,14 +104,14 @@ struct SecretRef {
 // A top-level `secrets:` or `configs:` entry. Exactly one source is set.
 struct Secret {
   std::string name;
-  std::filesystem::path file;  // absolute
-  std::string environment;     // secret from an environment variable, when set
+  std::filesystem::path file;                    // absolute
+  std::string environment;                       // secret from an environment variable, when set
   std::optional<std::string> environment_value;  // that variable's value at load, if set
   std::optional<std::string> content;            // configs only: the inline text
-  bool external = false;       // held by the container engine (`podman secret create`)
-  std::string external_name;   // the engine's name of an external one (`name:`, else the key)
-  SourceLoc loc;               // where the entry starts
-  SourceLoc file_loc;          // where `file:` is written, for "not found"
+  bool external = false;      // held by the container engine (`podman secret create`)
+  std::string external_name;  // the engine's name of an external one (`name:`, else the key)
+  SourceLoc loc;              // where the entry starts
+  SourceLoc file_loc;         // where `file:` is written, for "not found"
 };
 
 // A top-level `volumes:` entry (a named volume of the container engine).
@@ -184,15 +185,15 @@ struct Service {
   std::optional<BuildSpec> build;
   std::map<std::string, std::string> labels;
   std::vector<SecretRef> secrets;
-  std::vector<SecretRef> configs;                  // compose `configs` of this service
+  std::vector<SecretRef> configs;  // compose `configs` of this service
   // Compose `volumes`, then secrets and configs that are files (read-only binds); filled by
   // the loader (config/volumes_settings.h), used when the service runs in a container.
   std::vector<Mount> mounts;
-  std::vector<EngineSecret> engine_secrets;        // external secrets (podman --secret)
-  RuntimeChoice runtime = RuntimeChoice::kAuto;    // x-slipway.runtime (or the project's)
+  std::vector<EngineSecret> engine_secrets;      // external secrets (podman --secret)
+  RuntimeChoice runtime = RuntimeChoice::kAuto;  // x-slipway.runtime (or the project's)
   std::vector<std::string> profiles;
   DeploySettings deploy;  // x-slipway.deploy
-  SourceLoc loc;  // where the service's mapping starts
+  SourceLoc loc;          // where the service's mapping starts
 
   // True when the service runs through a container engine. x-slipway.runtime decides when
   // set; else (kAuto) a service runs in a container when it has an image or a build and
@@ -204,24 +205,30 @@ struct Service {
   std::string ImageName(const std::string& project) const;
 };
 
+struct Node;  // config/node.h
+
 struct Project {
-  std::string name;                     // top-level `name`, else the folder's name
-  std::filesystem::path dir;            // project folder (of the first compose file)
+  std::string name;                          // top-level `name`, else the folder's name
+  std::filesystem::path dir;                 // project folder (of the first compose file)
   std::vector<std::filesystem::path> files;  // compose files, in merge order
   std::map<std::string, Service> services;   // only the services active under the profiles
   std::map<std::string, Secret> secrets;
-  std::map<std::string, Secret> configs;          // top-level `configs`
-  std::map<std::string, NamedVolume> volumes;     // top-level `volumes`
-  RuntimeChoice runtime = RuntimeChoice::kAuto;   // x-slipway.runtime: the services' default
-  std::vector<std::string> warnings;    // e.g. "services.api.networks: ignored by slipway"
-  ApiSettings api;                      // x-slipway.api (config/api_settings.h)
+  std::map<std::string, Secret> configs;         // top-level `configs`
+  std::map<std::string, NamedVolume> volumes;    // top-level `volumes`
+  RuntimeChoice runtime = RuntimeChoice::kAuto;  // x-slipway.runtime: the services' default
+  std::vector<std::string> warnings;             // e.g. "services.api.networks: ignored by slipway"
+  ApiSettings api;                               // x-slipway.api (config/api_settings.h)
   std::map<std::string, DatabaseSettings> databases;  // x-slipway.databases
-  BackupsSettings backups;                           // x-slipway.backups
-  AlertsSettings alerts;                // x-slipway.alerts (config/alerts_settings.h)
-  FlagsSettings flags;                  // x-slipway.flags (config/flags_settings.h)
-  NotificationSettings notifications;   // x-slipway.notifications
-  std::vector<RouteSettings> routes;    // x-slipway.routes (config/routes_settings.h)
-  ProxySettings proxy;                  // x-slipway.proxy (config/proxy_settings.h)
+  BackupsSettings backups;                            // x-slipway.backups
+  AlertsSettings alerts;                              // x-slipway.alerts (config/alerts_settings.h)
+  FlagsSettings flags;                                // x-slipway.flags (config/flags_settings.h)
+  NotificationSettings notifications;                 // x-slipway.notifications
+  std::vector<RouteSettings> routes;                  // x-slipway.routes (config/routes_settings.h)
+  ProxySettings proxy;                                // x-slipway.proxy (config/proxy_settings.h)
+  // The compose model this project was built from: the files merged, interpolated, extended
+  // and normalized, every service (active under the profiles or not) and every `x-*` block as
+  // written. What `slipway config` prints (config/render.h); null for a Project built by hand.
+  std::shared_ptr<const Node> model;
 };
 
 }  // namespace slipway::config

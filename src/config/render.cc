@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/duration.h"
+#include "config/node.h"
 #include "config/values.h"
 
 namespace slipway::config {
@@ -254,7 +255,146 @@ void Emit(YAML::Emitter& out, const nlohmann::ordered_json& j) {
   }
 }
 
+// A scalar of the model as it is printed: masked, and a literal `$` doubled so that reading
+// the output interpolates it back to itself.
+std::string ModelText(const std::string& value, const std::string* env_key, const Service& svc,
+                      const Masker& m) {
+  const std::string shown = env_key != nullptr ? m.Env(svc, *env_key, value) : m.Text(value);
+  if (shown.find('$') == std::string::npos) return shown;
+  std::string out;
+  out.reserve(shown.size() + 8);
+  for (char c : shown) {
+    out += c;
+    if (c == '$') out += '$';
+  }
+  return out;
+}
+
+bool IsPlainInt(const std::string& s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i >= s.size() || s.size() - i > 15) return false;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return !(s.size() > 1 && s[0] == '0');  // 0755 stays a string, as YAML 1.1 would read it
+}
+
+// Walks the model; `env_of` is the service whose `environment` mapping `n` is, if it is one.
+class ModelWriter {
+ public:
+  ModelWriter(const Project& p, const Masker& m) : p_(p), m_(m) {}
+
+  void Yaml(YAML::Emitter& out, const Node& n, const std::vector<std::string>& path) {
+    switch (n.kind) {
+      case Node::Kind::kNull:
+        out << YAML::Null;
+        return;
+      case Node::Kind::kScalar: {
+        const std::string text = Text(n, path);
+        // As written; a value the rendering changed (masked, `$` doubled) is quoted.
+        if (n.quoted || text != n.scalar) out << YAML::DoubleQuoted;
+        out << text;
+        return;
+      }
+      case Node::Kind::kSeq:
+        out << YAML::BeginSeq;
+        for (const Node& c : n.children) Yaml(out, c, Child(path, "[]"));
+        out << YAML::EndSeq;
+        return;
+      case Node::Kind::kMap:
+        out << YAML::BeginMap;
+        for (const Node& c : n.children) {
+          out << YAML::Key << c.key << YAML::Value;
+          Yaml(out, c, Child(path, c.key));
+        }
+        out << YAML::EndMap;
+        return;
+    }
+  }
+
+  nlohmann::ordered_json Json(const Node& n, const std::vector<std::string>& path) {
+    switch (n.kind) {
+      case Node::Kind::kNull:
+        return nullptr;
+      case Node::Kind::kScalar: {
+        const std::string text = Text(n, path);
+        if (!n.quoted && text == n.scalar) {
+          if (text == "true" || text == "false") return text == "true";
+          if (IsPlainInt(text)) return std::stoll(text);
+        }
+        return text;
+      }
+      case Node::Kind::kSeq: {
+        nlohmann::ordered_json a = nlohmann::ordered_json::array();
+        for (const Node& c : n.children) a.push_back(Json(c, Child(path, "[]")));
+        return a;
+      }
+      case Node::Kind::kMap: {
+        nlohmann::ordered_json o = nlohmann::ordered_json::object();
+        for (const Node& c : n.children) o[c.key] = Json(c, Child(path, c.key));
+        return o;
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  static std::vector<std::string> Child(const std::vector<std::string>& path,
+                                        const std::string& k) {
+    // Only the first levels matter (services.<name>.environment.<key>); deeper paths are
+    // not spelled out.
+    if (path.size() >= 4) return path;
+    std::vector<std::string> c = path;
+    c.push_back(k);
+    return c;
+  }
+
+  std::string Text(const Node& n, const std::vector<std::string>& path) {
+    const bool env = path.size() == 4 && path[0] == "services" && path[2] == "environment";
+    const Service* svc = &none_;
+    if (env) {
+      auto it = p_.services.find(path[1]);
+      if (it != p_.services.end()) svc = &it->second;
+    }
+    return ModelText(n.scalar, env ? &path[3] : nullptr, *svc, m_);
+  }
+
+  const Project& p_;
+  const Masker& m_;
+  const Service none_;
+};
+
+// The model with `name:` first (the project name however it was chosen).
+Node ModelWithName(const Project& p) {
+  Node doc = Node::Map();
+  Node name = Node::Scalar(p.name);
+  name.quoted = true;
+  doc.Set("name", std::move(name));
+  for (const Node& c : p.model->children) {
+    if (c.key != "name") doc.children.push_back(c);
+  }
+  return doc;
+}
+
 }  // namespace
+
+std::string RenderComposeYaml(const Project& p, const RenderOptions& options) {
+  if (p.model == nullptr) return RenderYaml(p, options);
+  const Masker m(options);
+  ModelWriter w(p, m);
+  YAML::Emitter out;
+  w.Yaml(out, ModelWithName(p), {});
+  std::string s = out.c_str();
+  s += '\n';
+  return s;
+}
+
+nlohmann::ordered_json RenderComposeJson(const Project& p, const RenderOptions& options) {
+  if (p.model == nullptr) return ProjectJson<nlohmann::ordered_json>(p, options);
+  const Masker m(options);
+  ModelWriter w(p, m);
+  return w.Json(ModelWithName(p), {});
+}
 
 nlohmann::json RenderJson(const Project& p, const RenderOptions& options) {
   return ProjectJson<nlohmann::json>(p, options);

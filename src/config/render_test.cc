@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/loader.h"
+#include "config/node.h"
 #include "config/secrets_of.h"
 #include "config/test_support.h"
 
@@ -268,6 +269,172 @@ TEST(SecretsOfTest, SecretFilesAreReadBounded) {
   Redactor r = SecretsOf(*p);
   EXPECT_EQ(r.Scrub("head-secret"), "***");
   EXPECT_EQ(r.Scrub("tail-secret"), "tail-secret");  // past the bound: not read
+}
+
+}  // namespace
+}  // namespace slipway::config
+
+namespace slipway::config {
+namespace {
+
+// The compose model's content, whichever way its scalars were quoted.
+std::string ModelDigest(const Node& n) {
+  switch (n.kind) {
+    case Node::Kind::kNull:
+      return "~";
+    case Node::Kind::kScalar:
+      return nlohmann::json(n.scalar).dump();
+    case Node::Kind::kSeq: {
+      std::string out = "[";
+      for (const Node& c : n.children) out += ModelDigest(c) + ",";
+      return out + "]";
+    }
+    case Node::Kind::kMap: {
+      std::string out = "{";
+      for (const Node& c : n.children)
+        out += nlohmann::json(c.key).dump() + ":" + ModelDigest(c) + ",";
+      return out + "}";
+    }
+  }
+  return "";
+}
+
+// What makes two loads the same project: the typed rendering with secrets shown (every
+// field Slipway acts on) and the compose model. `published_var` is left out: it records which
+// variable a port came from, and a rendered file has the value, not the variable.
+std::string ProjectDigest(Project p) {
+  RenderOptions o;
+  o.show_secrets = true;
+  for (auto& [_, s] : p.services) {
+    for (PortMapping& pm : s.ports) pm.published_var.clear();
+  }
+  Node model = *p.model;
+  model.Erase("name");  // p.name is in the typed rendering; the rendering writes it always
+  std::string d = RenderJson(p, o).dump(1) + "\n---\n" + ModelDigest(model);
+  for (const auto& [name, s] : p.services) {
+    for (const Mount& m : s.mounts) d += name + " mount " + m.source + ":" + m.target + "\n";
+  }
+  for (const auto& [name, v] : p.volumes) d += "volume " + name + " " + v.engine_name + "\n";
+  for (const auto& [name, s] : p.secrets) d += "secret " + name + " " + s.file.string() + "\n";
+  for (const RouteSettings& r : p.routes) d += "route " + r.service + " " + r.path + "\n";
+  for (const auto& [name, db] : p.databases) d += "database " + name + "\n";
+  return d;
+}
+
+void CopyTree(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+}
+
+// load -> render -> load gives the same project, for the example and the test data: the
+// folder is copied to a scratch one, the rendering written beside its compose files and
+// loaded with -f from there (so .env and relative paths are read the same way).
+void ExpectRoundTrip(const fs::path& src, std::vector<std::string> profiles = {},
+                     std::map<std::string, std::string> environ = {}) {
+  SCOPED_TRACE(src.string());
+  testing::TempDir tmp;
+  const fs::path dir = tmp.path() / src.filename();
+  CopyTree(src, dir);
+  LoadOptions o = testing::OptionsFor(dir);
+  o.profiles = profiles;
+  o.environ = environ;
+  Result<Project> first = LoadProject(o);
+  ASSERT_TRUE(first.ok()) << testing::ErrorOf(first);
+  RenderOptions show;
+  show.show_secrets = true;
+  const std::string yaml = RenderComposeYaml(*first, show);
+  const std::string json = RenderComposeJson(*first, show).dump(2);
+  for (const auto& [name, text] : {std::pair{"rendered.yaml", yaml}, {"rendered.json", json}}) {
+    tmp.Write(fs::path(src.filename()) / name, text);
+    LoadOptions again = o;
+    again.files = {name};
+    Result<Project> second = LoadProject(again);
+    ASSERT_TRUE(second.ok()) << testing::ErrorOf(second) << "\n" << text;
+    EXPECT_EQ(ProjectDigest(*second), ProjectDigest(*first)) << name << ":\n" << text;
+    // And the rendering is a fixed point.
+    if (std::string(name) == "rendered.yaml") {
+      EXPECT_EQ(RenderComposeYaml(*second, show), yaml);
+    } else {
+      EXPECT_EQ(RenderComposeJson(*second, show).dump(2), json);
+    }
+  }
+  // Masked, it still loads.
+  const Redactor known = SecretsOf(*first);
+  RenderOptions masked;
+  masked.redactor = &known;
+  tmp.Write(fs::path(src.filename()) / "masked.yaml", RenderComposeYaml(*first, masked));
+  LoadOptions again = o;
+  again.files = {"masked.yaml"};
+  Result<Project> third = LoadProject(again);
+  EXPECT_TRUE(third.ok()) << testing::ErrorOf(third);
+}
+
+TEST(RenderComposeTest, RoundTripsExamplesAndTestData) {
+  const fs::path root(SLIPWAY_SOURCE_DIR);
+  ExpectRoundTrip(root / "examples/shop");
+  ExpectRoundTrip(root / "src/config/testdata/full");
+  ExpectRoundTrip(root / "src/config/testdata/full", {"db"});
+  ExpectRoundTrip(root / "src/config/testdata/extends");
+  ExpectRoundTrip(root / "src/config/testdata/discovery/override");
+  ExpectRoundTrip(root / "src/config/testdata/discovery/prefer");
+  ExpectRoundTrip(root / "src/config/testdata/discovery/nested");
+  ExpectRoundTrip(root / "src/config/testdata/roundtrip");
+  ExpectRoundTrip(root / "src/config/testdata/roundtrip", {"debug"}, {{"FROM_ENV", "x$y"}});
+}
+
+// What the rendering keeps and what it does not invent.
+TEST(RenderComposeTest, KeepsWhatIsWrittenAndInventsNothing) {
+  LoadOptions o =
+      testing::OptionsFor(fs::path(SLIPWAY_SOURCE_DIR) / "src/config/testdata/roundtrip");
+  Result<Project> p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << testing::ErrorOf(p);
+  const std::string yaml = RenderComposeYaml(*p);
+  const YAML::Node doc = YAML::Load(yaml);
+  EXPECT_EQ(doc["name"].as<std::string>(), "roundtrip");
+  EXPECT_EQ(doc["x-notes"]["price"].as<std::string>(), "$$5 a month");
+  EXPECT_EQ(doc["x-notes"]["owner"].as<std::string>(), "ops");
+  EXPECT_TRUE(doc["x-defaults"].IsMap());
+  EXPECT_TRUE(doc["x-slipway"]["api"].IsMap());
+  const YAML::Node api = doc["services"]["api"];
+  EXPECT_EQ(api["x-team"].as<std::string>(), "payments");
+  EXPECT_EQ(api["restart"].as<std::string>(), "unless-stopped");  // from the merge key
+  EXPECT_EQ(api["image"].as<std::string>(), "busybox:1.36.1");
+  EXPECT_EQ(api["command"][2].as<std::string>(), "echo $$HOME and $${PATH} at ^[a-z]+$$ for me");
+  EXPECT_EQ(api["environment"]["DOLLAR"].as<std::string>(), "cost: $$3");
+  EXPECT_EQ(api["environment"]["LONE"].as<std::string>(), "a $$ b");
+  EXPECT_EQ(api["environment"]["JSON"].as<std::string>(), "{\"a\":{\"b\":1}}");
+  EXPECT_EQ(api["ports"][0]["mode"].as<std::string>(), "ingress");
+  EXPECT_EQ(api["ports"][0]["app_protocol"].as<std::string>(), "http");
+  EXPECT_FALSE(api["healthcheck"]) << yaml;  // none written, none added
+  EXPECT_FALSE(api["deploy"]) << yaml;
+  EXPECT_FALSE(api["stop_signal"]) << yaml;
+  EXPECT_TRUE(doc["services"]["worker"]["healthcheck"]);
+  EXPECT_FALSE(doc["services"]["worker"]["healthcheck"]["retries"]) << yaml;
+  // Left out by the profiles but kept, so what refers to it loads again.
+  EXPECT_TRUE(doc["services"]["debug"]);
+  EXPECT_EQ(p->services.count("debug"), 0u);
+  // The JSON form has the same content.
+  const nlohmann::ordered_json j = RenderComposeJson(*p);
+  EXPECT_EQ(j["services"]["api"]["environment"]["NUMBER"], 8080);
+  EXPECT_EQ(j["services"]["api"]["environment"]["QUOTED_TRUE"], "true");
+  EXPECT_EQ(j["x-notes"]["price"], "$$5 a month");
+}
+
+// Secrets are masked in the compose rendering as in the typed one, x-* blocks included.
+TEST(RenderComposeTest, MasksSecrets) {
+  Result<Project> p = testing::LoadText(
+      "services:\n  api:\n    image: x\n    environment:\n      DB_PASSWORD: hunter2-pw\n"
+      "      URL: postgres://app:hunter2-pw@db/app\n"
+      "x-slipway:\n  databases:\n    main:\n      url: postgres://app:s3cret-db@db/app\n");
+  ASSERT_TRUE(p.ok()) << testing::ErrorOf(p);
+  const Redactor known = SecretsOf(*p);
+  RenderOptions o;
+  o.redactor = &known;
+  const std::string yaml = RenderComposeYaml(*p, o);
+  EXPECT_EQ(yaml.find("hunter2-pw"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("s3cret-db"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("DB_PASSWORD: \"***\""), std::string::npos) << yaml;
+  EXPECT_EQ(RenderComposeJson(*p, o).dump().find("hunter2-pw"), std::string::npos);
 }
 
 }  // namespace

@@ -46,8 +46,8 @@ Status CheckPortNumber(const Node& v, const std::string& path, const std::string
 
 // Slipway proxies TCP only: a UDP port would be accepted and nothing would listen.
 // "9100" or "9100-9101" (compose port ranges, inclusive).
-Status CheckPortRange(const Node& v, const std::string& path, const std::string& text,
-                      int* first, int* last) {
+Status CheckPortRange(const Node& v, const std::string& path, const std::string& text, int* first,
+                      int* last) {
   size_t dash = text.find('-');
   if (dash == std::string::npos || dash == 0) {
     RETURN_IF_ERROR(CheckPortNumber(v, path, text, false, first));
@@ -68,8 +68,7 @@ Status CheckPortRange(const Node& v, const std::string& path, const std::string&
                      "FIRST-LAST with FIRST <= LAST");
   }
   if (*last - *first >= 1024) {
-    return NodeError(v, path, "port range " + Quote(text) + " is too long",
-                     "at most 1024 ports");
+    return NodeError(v, path, "port range " + Quote(text) + " is too long", "at most 1024 ports");
   }
   return Status::OK();
 }
@@ -92,8 +91,8 @@ Status CheckHostName(const Node& v, const std::string& path, const std::string& 
 }  // namespace
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
-  static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck", "image",
-                                                 "ports", "runtime"};
+  static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck",
+                                                 "image",   "ports",  "runtime"};
   return kKeys;
 }
 
@@ -120,7 +119,7 @@ Result<Service> ServiceParser::Parse(const std::string& name, const Node& node,
   }
   // env_file first, then `environment` over it.
   if (const Node* ef = node.Find("env_file")) {
-    RETURN_IF_ERROR(ParseEnvFiles(*ef, JoinPath(path, "env_file"), &s));
+    RETURN_IF_ERROR(ParseEnvFiles(*ef, JoinPath(path, "env_file"), &s, node.Find("environment")));
   }
   if (const Node* env = node.Find("environment")) {
     RETURN_IF_ERROR(ParseEnvironment(*env, JoinPath(path, "environment"), &s));
@@ -398,7 +397,8 @@ Result<PortMapping> ServiceParser::ParseLongPort(const Node& v, const std::strin
 }
 
 Status ServiceParser::ParseExpose(const Node& v, const std::string& path, Service* s) {
-  if (!v.IsSeq()) return NodeError(v, path, "is " + v.Describe(), "a list of ports, e.g. [\"5432\"]");
+  if (!v.IsSeq())
+    return NodeError(v, path, "is " + v.Describe(), "a list of ports, e.g. [\"5432\"]");
   for (size_t i = 0; i < v.children.size(); ++i) {
     const Node& p = v.children[i];
     const std::string ipath = IndexPath(path, i);
@@ -637,8 +637,20 @@ Status ServiceParser::ParseUpdateConfig(const Node& v, const std::string& path, 
   return Status::OK();
 }
 
-Status ServiceParser::ParseEnvFiles(const Node& v, const std::string& path, Service* s) {
+Status ServiceParser::ParseEnvFiles(const Node& v, const std::string& path, Service* s,
+                                    const Node* environment) {
   if (!v.IsSeq()) return NodeError(v, path, "is " + v.Describe(), "a path or a list of paths");
+  // As compose: the service's env files are read into one variable set, in order, and a value
+  // is interpolated with the project's environment first, then the service's `environment`,
+  // then what the files before it set.
+  std::map<std::string, std::string> vars;
+  const Lookup lookup = [this, environment](const std::string& k) -> std::optional<std::string> {
+    if (std::optional<std::string> v = ctx_.environment(k)) return v;
+    if (environment != nullptr && environment->IsMap()) {
+      if (const Node* e = environment->Find(k); e != nullptr && e->IsScalar()) return e->scalar;
+    }
+    return std::nullopt;
+  };
   for (size_t i = 0; i < v.children.size(); ++i) {
     const Node& item = v.children[i];
     const std::string ipath = IndexPath(path, i);
@@ -668,13 +680,13 @@ Status ServiceParser::ParseEnvFiles(const Node& v, const std::string& path, Serv
       return NodeError(item, ipath, "file " + Quote(label) + " not found",
                        "an existing file, or required: false");
     }
-    Result<std::map<std::string, std::string>> env = ReadDotenvFile(file, label, ctx_.environment);
-    if (!env.ok()) {
-      if (env.status().code() == StatusCode::kInvalidInput) return env.status();
-      return NodeError(item, ipath, env.status().message(), "a readable file");
+    Status read = ReadDotenvFileInto(file, label, lookup, &vars);
+    if (!read.ok()) {
+      if (read.code() == StatusCode::kInvalidInput) return read;
+      return NodeError(item, ipath, read.message(), "a readable file");
     }
-    for (auto& [k, val] : *env) s->environment[k] = val;
   }
+  for (auto& [k, val] : vars) s->environment[k] = std::move(val);
   return Status::OK();
 }
 
@@ -696,8 +708,7 @@ Status ServiceParser::ParseEnvironment(const Node& v, const std::string& path, S
 }
 
 Status ServiceParser::ParseSecretRefs(const Node& v, const std::string& path, Service* s,
-                                      const std::map<std::string, Secret>& secrets,
-                                      bool configs) {
+                                      const std::map<std::string, Secret>& secrets, bool configs) {
   const std::string kind = configs ? "config" : "secret";
   if (!v.IsSeq()) return NodeError(v, path, "is " + v.Describe(), "a list of " + kind + " names");
   for (size_t i = 0; i < v.children.size(); ++i) {
@@ -781,11 +792,13 @@ Status ServiceParser::ParseContainerKeys(const Node& node, const std::string& pa
   const std::string rpath = rt ? JoinPath(path, "x-slipway.runtime") : "x-slipway.runtime";
   const SourceLoc& rloc = rt ? rt->ErrorLoc() : s->loc;
   if (s->runtime == RuntimeChoice::kContainer && s->image.empty() && !s->build) {
-    return ErrorAt(rloc, rpath, "service " + s->name + " runs in a container but has no image or build",
+    return ErrorAt(rloc, rpath,
+                   "service " + s->name + " runs in a container but has no image or build",
                    "image: or build:, or runtime: host");
   }
   if (s->runtime == RuntimeChoice::kHost && !can_host) {
-    return ErrorAt(rloc, rpath, "service " + s->name + " runs on the host but has nothing to run there",
+    return ErrorAt(rloc, rpath,
+                   "service " + s->name + " runs on the host but has nothing to run there",
                    "x-slipway.command, command or entrypoint, or runtime: container");
   }
   return Status::OK();

@@ -68,7 +68,7 @@ class ServiceParser {
   Status ParseRestart(const Node& v, const std::string& path, RestartPolicy* r);
   Status ParseDeploy(const Node& v, const std::string& path, Service* s);
   Status ParseUpdateConfig(const Node& v, const std::string& path, bool rollback, UpdateConfig* u);
-  Status ParseEnvFiles(const Node& v, const std::string& path, Service* s);
+  Status ParseEnvFiles(const Node& v, const std::string& path, Service* s, const Node* environment);
   Status ParseEnvironment(const Node& v, const std::string& path, Service* s);
   // A service's `secrets` (configs = false) or `configs`, appended to s->secrets/configs.
   Status ParseSecretRefs(const Node& v, const std::string& path, Service* s,

@@ -128,8 +128,8 @@ TEST(ServiceParserTest, EnvFileForms) {
   dir.Write("app/compose.yaml", "services:\n  a:\n    image: x\n    env_file: bad.env\n");
   dir.Write("app/bad.env", "OK=1\nthis is bad\n");
   EXPECT_EQ(ErrorOf(LoadProject(o)),
-            "bad.env:2: \"this is bad\" is not a valid line (expected KEY=VALUE with a key of "
-            "letters, digits and _)");
+            "bad.env:2: key cannot contain a space: \"this is bad\" (expected KEY=VALUE, or KEY "
+            "alone to take it from the environment)");
 }
 
 TEST(ServiceParserTest, WorkingDirUserImageBuild) {
