@@ -164,10 +164,20 @@ TEST_F(FlagServiceTest, SeedWarnsAndSetRefusesInvalidFlags) {
   Json doc = Json::parse(R"({"flags": {
     "ok": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off"},
     "odd": {"state": "ENABLED", "variants": {"a": "A", "fb": "FB"}, "defaultVariant": "fb",
-            "targeting": {"starts_with": ["a"]}}}})");
+            "targeting": {"starts_with": ["a"]}},
+    "empty": null}})");
   std::vector<std::string> warnings;
   ASSERT_TRUE(svc_->Seed("prod", doc, "flags.json", &warnings).ok());
-  ASSERT_EQ(warnings.size(), 1u);
+  ASSERT_EQ(warnings.size(), 3u);  // empty: no state, no variants
+  EXPECT_EQ(warnings[0],
+            "flags.json: flag empty: flags.empty: state is missing (ENABLED or DISABLED; flagd "
+            "treats it as ENABLED)");
+  // A null definition is stored and answered as flagd answers it: the code default.
+  Json none = Json::object();
+  ASSERT_NE(svc_->Get("prod")->Find("empty"), nullptr);
+  EXPECT_EQ(svc_->Get("prod")->Evaluate("empty", none, 0).reason, Reason::kDefault);
+  EXPECT_EQ(svc_->Get("prod")->Evaluate("empty", none, 0).value, nullptr);
+  warnings.erase(warnings.begin(), warnings.begin() + 2);
   EXPECT_EQ(warnings[0],
             "flags.json: flag odd: flags.odd.targeting.starts_with: takes 2 arguments, got 1 "
             "(flagd's operator answers null there)");

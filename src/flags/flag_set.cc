@@ -107,14 +107,6 @@ Result<std::unique_ptr<Flag>> Flag::Compile(const std::string& key, const Json& 
   f->key_ = key;
   f->key_json_ = key;
   f->definition_ = def;
-  if (def.is_null()) {
-    // flagd reads null as a flag with no field set: enabled, no variants.
-    problem(path +
-            ": is null (expected a flag definition; flagd answers it with the code default)");
-    f->metadata_ = set_metadata.is_object() ? set_metadata : Json::object();
-    f->metadata_json_ = Dump(f->metadata_);
-    return f;
-  }
   if (!def.is_object()) return InvalidInput(path + ": must be an object, got " + Describe(def));
   for (auto it = def.begin(); it != def.end(); ++it) {
     static const char* kKnown[] = {"state", "variants", "defaultVariant", "targeting", "metadata"};
@@ -450,7 +442,11 @@ Result<std::shared_ptr<const FlagSet>> FlagSet::Parse(const Json& doc, std::stri
   }
   std::map<std::string, Json> defs;
   if (flags->is_object()) {
-    for (auto it = flags->begin(); it != flags->end(); ++it) defs.emplace(it.key(), it.value());
+    for (auto it = flags->begin(); it != flags->end(); ++it) {
+      // flagd reads a null definition as one with no field set (enabled, no variants): kept as
+      // {} so that it is stored and answered like that one.
+      defs.emplace(it.key(), it.value().is_null() ? Json::object() : it.value());
+    }
   } else if (flags->is_array()) {
     // flagd also reads the flags as a list of definitions that carry their key.
     for (size_t i = 0; i < flags->size(); ++i) {
