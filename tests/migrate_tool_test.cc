@@ -63,7 +63,7 @@ void WriteAlembicProject(Project& p) {
   p.Write("alembic/versions/b2_notes.py",
           "from alembic import op\nrevision = 'b2'\ndown_revision = 'a1'\n"
           "def upgrade():\n    op.execute('CREATE TABLE notes (id INTEGER PRIMARY KEY, t TEXT)')\n"
-          "    op.execute(\"INSERT INTO notes(t) VALUES ('a')\")\n"
+          "    op.execute(\"INSERT INTO notes(id, t) VALUES (1, 'a')\")\n"
           "def downgrade():\n    op.execute('DROP TABLE notes')\n");
 }
 

@@ -55,12 +55,12 @@ Result<std::unique_ptr<ToolDatabase>> OpenTool(CliContext& ctx, const ResolvedDa
   return out;
 }
 
-Status ToolOnly(const ResolvedDatabase& db, const char* verb) {
+Status ToolOnly(const ResolvedDatabase& db) {
   if (db.tool == config::MigrationTool::kNone) return Status::OK();
-  return FailedPrecondition(
-      std::string("migrate ") + verb + ": database " + db.name + " migrates with " +
-      std::string(config::MigrationToolName(db.tool)) +
-      ", which owns its migration files (run the tool itself, e.g. `slipway run SERVICE ...`)");
+  return FailedPrecondition("database " + db.name + " migrates with " +
+                            std::string(config::MigrationToolName(db.tool)) +
+                            ", which owns its migration files (run the tool itself, e.g. "
+                            "`slipway run SERVICE ...`)");
 }
 
 }  // namespace
@@ -144,7 +144,7 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
   };
   auto open = [&ctx, f](const char* verb) -> Result<std::unique_ptr<migrate::Migrator>> {
     ASSIGN_OR_RETURN(ResolvedDatabase db, ResolveDatabase(ctx, f->choice));
-    if (f->choice.url.empty() && f->choice.dir.empty()) RETURN_IF_ERROR(ToolOnly(db, verb));
+    if (f->choice.url.empty() && f->choice.dir.empty()) RETURN_IF_ERROR(ToolOnly(db));
     migrate::Options o;
     o.dir = db.migrations;
     o.format = db.format;
@@ -349,7 +349,7 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
     run(
         [&]() -> Status {
           ASSIGN_OR_RETURN(ResolvedDatabase db, ResolveDatabase(ctx, f->choice));
-          if (f->choice.dir.empty()) RETURN_IF_ERROR(ToolOnly(db, "new"));
+          if (f->choice.dir.empty()) RETURN_IF_ERROR(ToolOnly(db));
           ASSIGN_OR_RETURN(auto files, migrate::CreateMigrationFiles(db.migrations, db.format,
                                                                      f->new_name, Clock::Real()));
           for (const auto& f : files) std::printf("%s\n", f.string().c_str());
@@ -379,8 +379,7 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
     run(
         [&]() -> Status {
           ASSIGN_OR_RETURN(ResolvedDatabase db, ResolveDatabase(ctx, f->choice));
-          if (f->choice.url.empty() && f->choice.dir.empty())
-            RETURN_IF_ERROR(ToolOnly(db, "verify"));
+          if (f->choice.url.empty() && f->choice.dir.empty()) RETURN_IF_ERROR(ToolOnly(db));
           migrate::Options o;
           o.dir = db.migrations;
           o.format = db.format;
