@@ -191,6 +191,7 @@ Result<PendingReport> ToolRunner::Pending() {
     r.current = LastLine(c.out);
   }
   r.pending = !r.items.empty();
+  answered_ = true;
   return r;
 }
 
@@ -241,8 +242,11 @@ void ToolRunner::Unlock() {
 Result<std::string> ToolRunner::Up() {
   // First without the lock: a tool that is missing or failing changes nothing, not even the
   // lock's files.
-  ASSIGN_OR_RETURN(PendingReport first, Pending());
-  if (!first.pending) return fmt::format("no pending migration ({})", StateText(first));
+  // (Skipped when the caller has just asked, as the deploy step does before its backup.)
+  if (!answered_) {
+    ASSIGN_OR_RETURN(PendingReport first, Pending());
+    if (!first.pending) return fmt::format("no pending migration ({})", StateText(first));
+  }
   RETURN_IF_ERROR(Lock());
   // Under the lock: another migrator may have applied everything meanwhile.
   ASSIGN_OR_RETURN(PendingReport before, Pending());

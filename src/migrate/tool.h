@@ -96,6 +96,7 @@ class ToolRunner : public MigrationRunner {
   ToolContext ctx_;
   std::unique_ptr<Driver> lock_driver_;
   bool locked_ = false;
+  bool answered_ = false;  // a Pending() has succeeded: the tool runs and the database answers
 };
 
 // The newest `limit` runs of `database` ("" = every database), oldest first.
