@@ -12,6 +12,9 @@ PACKAGES=(
   clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15
   python3 curl procps
+  # The migration tool tests (tests/migrate_tool_test.cc): a real Alembic project on SQLite
+  # and PostgreSQL.
+  alembic python3-alembic python3-psycopg2
   prometheus prometheus-alertmanager
   # Container runtime tests (see ContainerTest.PodmanRunsABusyboxImage): podman with runc,
   # and busybox-static to build a tiny test image without a registry.

@@ -21,13 +21,13 @@ namespace slipway::backup {
 
 struct BackupRecord {
   int64_t id = 0;
-  std::string database;    // the configured name (x-slipway.databases key) or the db's name
-  int64_t created_ms = 0;  // Unix ms
-  int64_t size = 0;        // bytes on disk
-  std::string sha256;      // hex, of the file on disk
-  std::string kind;        // "pg_dump-custom" | "sqlite-zstd"
-  std::string path;        // absolute path of the file
-  int64_t verified_ms = 0;  // last verify (0 = never)
+  std::string database;       // the configured name (x-slipway.databases key) or the db's name
+  int64_t created_ms = 0;     // Unix ms
+  int64_t size = 0;           // bytes on disk
+  std::string sha256;         // hex, of the file on disk
+  std::string kind;           // "pg_dump-custom" | "sqlite-zstd"
+  std::string path;           // absolute path of the file
+  int64_t verified_ms = 0;    // last verify (0 = never)
   std::string verify_status;  // "ok" or "failed: why" ("" = never verified)
 
   bool Verified() const { return verified_ms > 0 && verify_status == "ok"; }
@@ -44,6 +44,9 @@ class Catalog {
   Result<BackupRecord> Get(int64_t id);
   Status SetVerified(int64_t id, int64_t when_ms, const std::string& status);
   Status Remove(int64_t id);
+
+  // The store the catalog lives in (migration tool runs are recorded beside it).
+  store::Store* store() const { return store_; }
 
  private:
   store::Store* store_;

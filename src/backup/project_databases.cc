@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "migrate/source.h"
+#include "migrate/tool.h"
 
 namespace slipway::backup {
 
@@ -25,6 +26,10 @@ Result<std::vector<ProjectDatabase>> ResolveDatabases(const config::Project& pro
     db.migrate.lock_timeout = s.lock_timeout;
     db.migrate.who = "slipway deploy";
     db.check = s.check;
+    db.tool = s.tool;
+    db.url = s.url;
+    db.owner = config::OwnerOf(project, s).service;
+    db.project = &project;
     out.push_back(std::move(db));
   }
   if (out.empty()) return InvalidInput("no database \"" + name + "\" in x-slipway.databases");
@@ -55,29 +60,51 @@ Result<std::string> BackupAndVerify(const ProjectDatabase& db, Catalog* catalog,
   ASSIGN_OR_RETURN(BackupRecord rec, Create(db.target, db.name, catalog, options));
   ASSIGN_OR_RETURN(VerifyResult v, Verify(rec, db.target, db.check, catalog, options));
   if (!v.ok) {
-    return FailedPrecondition(fmt::format("{}: backup {} did not verify: {}", db.name, rec.id, v.message));
+    return FailedPrecondition(
+        fmt::format("{}: backup {} did not verify: {}", db.name, rec.id, v.message));
   }
   return fmt::format("{}: backup {} ({} bytes, restored and checked)", db.name, rec.id, rec.size);
 }
 
-Result<std::string> MigrateUp(const ProjectDatabase& db, bool backup_if_pending,
-                              Catalog* catalog, const BackupOptions& options) {
-  if (!fs::is_directory(db.migrate.dir)) {
-    return InvalidInput(fmt::format("{}: migrations folder {} does not exist", db.name,
-                                    db.migrate.dir.string()));
+std::unique_ptr<migrate::MigrationRunner> RunnerFor(const ProjectDatabase& db,
+                                                    store::Store* history,
+                                                    std::function<void(const std::string&)> log) {
+  if (db.tool.tool == config::MigrationTool::kNone) {
+    migrate::Options o = db.migrate;
+    if (log) o.log = log;
+    return migrate::NewSqlRunner(db.target, o);
   }
-  ASSIGN_OR_RETURN(bool pending, migrate::HasPending(db.target, db.migrate));
-  if (!pending) return db.name + ": no pending migration";
+  migrate::ToolContext ctx;
+  ctx.database = db.name;
+  ctx.target = db.target;
+  ctx.url = db.url;
+  ctx.settings = db.tool;
+  ctx.project = db.project;
+  ctx.service = db.owner;
+  if (db.project != nullptr) ctx.project_dir = db.project->dir;
+  ctx.lock_timeout = db.migrate.lock_timeout;
+  ctx.who = db.migrate.who;
+  ctx.history = history;
+  ctx.log = std::move(log);
+  return std::make_unique<migrate::ToolRunner>(std::move(ctx));
+}
+
+Result<std::string> MigrateUp(const ProjectDatabase& db, bool backup_if_pending, Catalog* catalog,
+                              const BackupOptions& options) {
+  if (db.tool.tool == config::MigrationTool::kNone && !fs::is_directory(db.migrate.dir)) {
+    return InvalidInput(
+        fmt::format("{}: migrations folder {} does not exist", db.name, db.migrate.dir.string()));
+  }
+  std::unique_ptr<migrate::MigrationRunner> runner = RunnerFor(db, catalog->store());
+  ASSIGN_OR_RETURN(migrate::PendingReport pending, runner->Pending());
+  if (!pending.pending) return db.name + ": no pending migration";
   std::string backed_up;
   if (backup_if_pending) {
     ASSIGN_OR_RETURN(backed_up, BackupAndVerify(db, catalog, options));
     backed_up += "; ";
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> applied, migrate::Up(db.target, db.migrate));
-  std::string list;
-  for (const std::string& v : applied) list += (list.empty() ? "" : ", ") + v;
-  return fmt::format("{}{}: applied {} migration{} ({})", backed_up, db.name, applied.size(),
-                     applied.size() == 1 ? "" : "s", list);
+  ASSIGN_OR_RETURN(std::string applied, runner->Up());
+  return fmt::format("{}{}: {}", backed_up, db.name, applied);
 }
 
 }  // namespace slipway::backup

@@ -3,13 +3,17 @@
 //
 // A deploy's migration runs behind a verified backup: when migrations are pending, the
 // database is backed up, the backup is restored into a scratch database and checked, and
-// only then are the migrations applied. A failed migration leaves the schema as its
-// transaction found it and the deploy aborts with the old release still serving.
+// only then are the migrations applied. A database whose migrations belong to a team's own
+// tool (alembic, ...) goes through the same steps via migrate::MigrationRunner. A failed migration
+// leaves the schema as its transaction found it and the deploy aborts with the old release still
+// serving.
 //
 // Every function blocks (pg_dump, restores, migrations): call them on a worker thread with
 // a Catalog over the worker's own store connection, never from an event loop thread.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,7 @@
 #include "base/status.h"
 #include "config/project.h"
 #include "migrate/migrator.h"
+#include "migrate/runner.h"
 
 namespace slipway::backup {
 
@@ -26,7 +31,19 @@ struct ProjectDatabase {
   migrate::Target target;
   migrate::Options migrate;  // folder, format, lock timeout resolved against the project
   std::string check;         // verify's check query ("" = some user table must exist)
+  // The migration tool (tool.tool == kNone: the SQL folder in `migrate`), the configured url
+  // and the owning service whose one-offs run the tool; `project` outlives this value.
+  config::MigrationToolSettings tool;
+  std::string url;
+  std::string owner;
+  const config::Project* project = nullptr;
 };
+
+// The runner of `db`'s migrations: the built-in one, or its tool's (runs recorded in
+// `history` when not null).
+std::unique_ptr<migrate::MigrationRunner> RunnerFor(
+    const ProjectDatabase& db, store::Store* history,
+    std::function<void(const std::string&)> log = {});
 
 // `name` "" = every configured database, in name order. InvalidInput for an unknown name or
 // a project without databases.
@@ -44,7 +61,7 @@ Result<std::string> BackupAndVerify(const ProjectDatabase& db, Catalog* catalog,
 
 // Applies pending migrations of `db`; with `backup_if_pending`, BackupAndVerify first (and
 // only when something is pending). Returns a one-line summary.
-Result<std::string> MigrateUp(const ProjectDatabase& db, bool backup_if_pending,
-                              Catalog* catalog, const BackupOptions& options);
+Result<std::string> MigrateUp(const ProjectDatabase& db, bool backup_if_pending, Catalog* catalog,
+                              const BackupOptions& options);
 
 }  // namespace slipway::backup

@@ -12,6 +12,7 @@
 #include "config/loader.h"
 #include "runtime/container.h"
 #include "runtime/container_assets.h"
+#include "runtime/one_off.h"
 
 namespace slipway::cli {
 
@@ -109,18 +110,6 @@ int RunBuild(CliContext& ctx, const std::vector<std::string>& names) {
   return 0;
 }
 
-// The environment a one-off on the host gets: ours, then the service's, then slipway's own.
-std::map<std::string, std::string> HostEnv(const config::Project& p, const config::Service& s,
-                                           int index, int port) {
-  std::map<std::string, std::string> env = config::CurrentEnviron();
-  for (const auto& [k, v] : s.environment) env[k] = v;
-  env["SLIPWAY_PROJECT"] = p.name;
-  env["SLIPWAY_SERVICE"] = s.name;
-  env["SLIPWAY_INSTANCE"] = std::to_string(index);
-  if (port > 0) env["PORT"] = std::to_string(port);
-  return env;
-}
-
 // Replaces this process with `argv` (looked up in PATH) in `cwd` with `env`. Returns only on
 // failure, with the exit code (127 as a shell says "not found", 126 "cannot run").
 int ExecInto(const std::vector<std::string>& argv, const std::map<std::string, std::string>* env,
@@ -199,7 +188,7 @@ int RunExec(CliContext& ctx, const OneOffArgs& a) {
   }
   if (!s.RunsInContainer()) {
     // A host process has no namespace to enter: a new process with the same environment.
-    auto env = HostEnv(p, s, a.index, port);
+    auto env = runtime::OneOffEnvironment(p, s, a.index, port);
     return ExecInto(cmd, &env, s.working_dir);
   }
   auto engine = DetectEngine();
@@ -262,24 +251,17 @@ int RunOneOff(CliContext& ctx, const OneOffArgs& a) {
       }
     }
     if (cmd.empty()) return CliContext::Fail(InvalidInput("run: expected a COMMAND"));
-    auto env = HostEnv(p, s, 0, 0);
-    return ExecInto(cmd, &env, s.working_dir);
+    auto spec = runtime::OneOffSpec(p, s, cmd, "");
+    if (!spec.ok()) return CliContext::Fail(spec.status(), "run");
+    return ExecInto(spec->argv, &spec->env, spec->cwd);
   }
   auto engine = DetectEngine();
   if (!engine.ok()) return CliContext::Fail(engine.status(), "run");
   if (Status st = BuildImages(ctx, p, {s.name}, false); !st.ok())
     return CliContext::Fail(st, "run");
-  if (Status st = runtime::PrepareContainerService(*engine, p, s); !st.ok()) {
-    return CliContext::Fail(st, "run");
-  }
-  if (!cmd.empty()) s.command = cmd;  // as compose run: the command replaces the service's
-  std::map<std::string, std::string> env = s.environment;
-  env["SLIPWAY_PROJECT"] = p.name;
-  env["SLIPWAY_SERVICE"] = s.name;
-  env["SLIPWAY_INSTANCE"] = "0";
-  runtime::ProcessSpec spec =
-      engine->BuildRunSpec(p.name, s, 0, env, fmt::format("run{}", getpid()));
-  std::vector<std::string> argv = spec.argv;
+  auto spec = runtime::OneOffSpec(p, s, cmd, fmt::format("run{}", getpid()));
+  if (!spec.ok()) return CliContext::Fail(spec.status(), "run");
+  std::vector<std::string> argv = spec->argv;
   if (engine->is_podman()) {
     auto run = std::find(argv.begin(), argv.end(), "run");
     std::vector<std::string> tty = TtyFlags();

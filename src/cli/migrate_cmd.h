@@ -7,7 +7,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <filesystem>
 #include <string>
 
@@ -31,6 +30,9 @@ struct ResolvedDatabase {
   migrate::Format format = migrate::Format::kAuto;
   std::string check;
   Duration lock_timeout{60'000};
+  // kNone: SQL files in `migrations`; else the database's own tool runs up/down/status
+  // (`new`, `plan`, `stamp` and `verify` refuse: the tool owns its files).
+  config::MigrationTool tool = config::MigrationTool::kNone;
 };
 
 // --url, else --db NAME, else the only configured database. `name` may name a

@@ -1,8 +1,11 @@
 #include "config/databases_settings.h"
 
 #include <cctype>
+#include <regex>
+#include <set>
 
 #include "config/node.h"
+#include "config/project.h"
 #include "config/values.h"
 
 namespace slipway::config {
@@ -42,7 +45,168 @@ Status UnknownKey(const Node& n, const std::string& path, const std::string& kno
   return NodeError(n, path, "unknown key " + Quote(n.key), "one of " + known);
 }
 
+constexpr char kToolKeys[] =
+    "tool, up, command, down, pending, status, pending-match, dir, timeout";
+
+// `migrations: {tool: alembic, ...}`: the preset, then the keys written over it.
+Status ParseMigrationTool(const Node& n, const std::string& path, MigrationToolSettings* out) {
+  if (const Node* t = n.Find("tool"); t != nullptr) {
+    ASSIGN_OR_RETURN(std::string name, ReadEnum(*t, JoinPath(path, "tool"),
+                                                {"alembic", "django", "prisma", "rails", "knex"}));
+    for (MigrationTool k : {MigrationTool::kAlembic, MigrationTool::kDjango, MigrationTool::kPrisma,
+                            MigrationTool::kRails, MigrationTool::kKnex}) {
+      if (MigrationToolName(k) == name) *out = MigrationPreset(k);
+    }
+  } else {
+    *out = MigrationPreset(MigrationTool::kCommands);
+  }
+  for (const Node& f : n.children) {
+    const std::string fpath = JoinPath(path, f.key);
+    std::string* cmd = nullptr;
+    if (f.key == "tool") continue;
+    if (f.key == "up" || f.key == "command") cmd = &out->up;
+    if (f.key == "down") cmd = &out->down;
+    if (f.key == "pending") cmd = &out->pending;
+    if (f.key == "status") cmd = &out->status;
+    if (cmd != nullptr) {
+      ASSIGN_OR_RETURN(*cmd, ReadString(f, fpath));
+      if (cmd->find_first_not_of(" \t") == std::string::npos) {
+        return NodeError(f, fpath, "is empty", "a shell command line");
+      }
+    } else if (f.key == "pending-match") {
+      ASSIGN_OR_RETURN(out->pending_match, ReadString(f, fpath));
+      try {
+        std::regex re(out->pending_match, std::regex::ECMAScript);
+      } catch (const std::regex_error&) {
+        return NodeError(f, fpath, Quote(out->pending_match) + " is not a regular expression",
+                         "an ECMAScript regex matching one line per pending migration");
+      }
+      out->pending_rule = PendingRule::kMatch;
+    } else if (f.key == "dir") {
+      ASSIGN_OR_RETURN(out->dir, ReadString(f, fpath));
+    } else if (f.key == "timeout") {
+      ASSIGN_OR_RETURN(out->timeout, ReadDuration(f, fpath));
+      if (out->timeout <= Duration(0)) return NodeError(f, fpath, "must be positive", "e.g. 10m");
+    } else {
+      return UnknownKey(f, fpath, kToolKeys);
+    }
+  }
+  if (out->up.empty()) {
+    return NodeError(n, JoinPath(path, "up"), "is missing",
+                     "a tool (alembic, django, prisma, rails, knex) or an `up` command");
+  }
+  if (out->pending.empty()) {
+    return NodeError(n, JoinPath(path, "pending"), "is missing",
+                     "a command printing the pending migrations, one a line");
+  }
+  return Status::OK();
+}
+
 }  // namespace
+
+std::string_view MigrationToolName(MigrationTool t) {
+  switch (t) {
+    case MigrationTool::kNone:
+      return "sql";
+    case MigrationTool::kCommands:
+      return "commands";
+    case MigrationTool::kAlembic:
+      return "alembic";
+    case MigrationTool::kDjango:
+      return "django";
+    case MigrationTool::kPrisma:
+      return "prisma";
+    case MigrationTool::kRails:
+      return "rails";
+    case MigrationTool::kKnex:
+      return "knex";
+  }
+  return "?";
+}
+
+MigrationToolSettings MigrationPreset(MigrationTool tool) {
+  MigrationToolSettings s;
+  s.tool = tool;
+  switch (tool) {
+    case MigrationTool::kNone:
+    case MigrationTool::kCommands:
+      break;
+    case MigrationTool::kAlembic:
+      // Pending when `alembic current` (the database's revisions) differs from `alembic heads`.
+      s.up = "alembic upgrade head";
+      s.down = "alembic downgrade -1";
+      s.status = "alembic current";
+      s.pending = "alembic heads";
+      s.pending_rule = PendingRule::kCurrentVsHeads;
+      break;
+    case MigrationTool::kDjango:
+      // Django rolls back by naming an app's earlier migration: no generic `down`.
+      s.up = "python manage.py migrate --noinput";
+      s.status = "python manage.py showmigrations --plan";
+      s.pending = s.status;
+      s.pending_rule = PendingRule::kMatch;
+      s.pending_match = R"(^\s*\[ \]\s+(\S+))";
+      break;
+    case MigrationTool::kPrisma:
+      // Prisma Migrate has no down migrations.
+      s.up = "npx prisma migrate deploy";
+      s.status = "npx prisma migrate status";
+      s.pending = s.status;
+      s.pending_rule = PendingRule::kMatch;
+      s.pending_match = "have not yet been applied";
+      break;
+    case MigrationTool::kRails:
+      s.up = "bin/rails db:migrate";
+      s.down = "bin/rails db:rollback STEP=1";
+      s.status = "bin/rails db:migrate:status";
+      s.pending = s.status;
+      s.pending_rule = PendingRule::kMatch;
+      s.pending_match = R"(^\s*down\s+(\S+))";
+      break;
+    case MigrationTool::kKnex:
+      s.up = "npx knex migrate:latest";
+      s.down = "npx knex migrate:down";
+      s.status = "npx knex migrate:list";
+      s.pending = s.status;
+      s.pending_rule = PendingRule::kMatch;
+      s.pending_match = R"(^Found \d+ Pending Migration)";
+      break;
+  }
+  return s;
+}
+
+DatabaseOwner OwnerOf(const Project& p, const DatabaseSettings& db) {
+  const std::string& url = db.url;
+  if (!db.service.empty()) {  // named in the compose file: its variable holding the url, if any
+    DatabaseOwner named{db.service, ""};
+    if (auto s = p.services.find(db.service); s != p.services.end()) {
+      for (const auto& [k, v] : s->second.environment) {
+        if (v == url) named.url_env = k;
+      }
+    }
+    return named;
+  }
+  std::set<std::string> one_shot;
+  for (const auto& [_, s] : p.services) {
+    for (const Dependency& d : s.depends_on) {
+      if (d.condition == DependsCondition::kCompletedSuccessfully) one_shot.insert(d.service);
+    }
+  }
+  DatabaseOwner best;
+  bool best_one_shot = true;
+  for (const auto& [name, s] : p.services) {  // sorted by name
+    for (const auto& [k, v] : s.environment) {
+      if (v != url || url.empty()) continue;
+      bool os = one_shot.count(name) > 0;
+      if (best.service.empty() || (best_one_shot && !os)) {
+        best = {name, k};
+        best_one_shot = os;
+      }
+      break;
+    }
+  }
+  return best;
+}
 
 Status ParseDatabasesSettings(const Node& n, const std::string& path,
                               std::map<std::string, DatabaseSettings>* out) {
@@ -65,10 +229,19 @@ Status ParseDatabasesSettings(const Node& n, const std::string& path,
         if (f.key == "url") {
           ASSIGN_OR_RETURN(s.url, ReadString(f, fpath));
         } else if (f.key == "migrations") {
-          ASSIGN_OR_RETURN(s.migrations, ReadString(f, fpath));
+          if (f.IsMap()) {
+            RETURN_IF_ERROR(ParseMigrationTool(f, fpath, &s.tool));
+          } else if (f.IsScalar()) {
+            ASSIGN_OR_RETURN(s.migrations, ReadString(f, fpath));
+          } else {
+            return NodeError(f, fpath, "must be a folder or a mapping",
+                             "a folder of SQL files, or {tool: alembic|django|prisma|rails|knex} "
+                             "or {up: ..., down: ..., pending: ...}");
+          }
         } else if (f.key == "format") {
-          ASSIGN_OR_RETURN(s.format, ReadEnum(f, fpath, {"auto", "slipway", "golang-migrate",
-                                                          "dbmate", "flyway"}));
+          ASSIGN_OR_RETURN(
+              s.format,
+              ReadEnum(f, fpath, {"auto", "slipway", "golang-migrate", "dbmate", "flyway"}));
         } else if (f.key == "check") {
           ASSIGN_OR_RETURN(s.check, ReadString(f, fpath));
         } else if (f.key == "lock-timeout") {
@@ -88,8 +261,8 @@ Status ParseDatabasesSettings(const Node& n, const std::string& path,
     if (!ValidUrl(s.url)) {
       // Never echo the URL: it may carry a password.
       const Node* u = db.IsMap() ? db.Find("url") : nullptr;
-      return NodeError(u != nullptr ? *u : db, JoinPath(dpath, "url"), "unsupported database URL scheme",
-                       "postgres://user@host/db or sqlite:path");
+      return NodeError(u != nullptr ? *u : db, JoinPath(dpath, "url"),
+                       "unsupported database URL scheme", "postgres://user@host/db or sqlite:path");
     }
     (*out)[s.name] = std::move(s);
   }

@@ -7,6 +7,9 @@
 //       main:
 //         url: ${DATABASE_URL}        # postgres://... | sqlite:path (required)
 //         migrations: ./migrations    # folder, relative to the project (default "migrations")
+//         # or the team's own tool, run as a one-off in the owning service's environment:
+//         # migrations: {tool: alembic}   # alembic | django | prisma | rails | knex
+//         # migrations: {up: "...", down: "...", pending: "...", status: "..."}
 //         format: auto                # auto | slipway | golang-migrate | dbmate | flyway
 //         check: SELECT count(*) FROM users   # backup verify's check query
 //         lock-timeout: 60s
@@ -33,16 +36,46 @@
 namespace slipway::config {
 
 struct Node;  // config/node.h (which includes project.h, which includes this)
+struct Project;
+
+// Which migrator a database uses: the built-in SQL folder runner, or a team's own tool.
+enum class MigrationTool { kNone, kCommands, kAlembic, kDjango, kPrisma, kRails, kKnex };
+std::string_view MigrationToolName(MigrationTool t);
+
+// How "something is pending" is read from the `pending` command's output (stdout).
+enum class PendingRule {
+  kLines,           // every non-empty line is one pending migration (explicit commands)
+  kCurrentVsHeads,  // alembic: the revisions `status` prints differ from those `pending` prints
+  kMatch,           // every line matching `pending_match` is one pending migration
+};
+
+// `migrations: {tool: ..., up: ..., ...}`. Commands are shell lines (`sh -c`), run in the
+// owning service's environment and working folder.
+struct MigrationToolSettings {
+  MigrationTool tool = MigrationTool::kNone;  // kNone: the SQL folder of DatabaseSettings
+  std::string up;                             // apply everything pending
+  std::string down;     // roll back one step ("" = the tool has none: `migrate down` refuses)
+  std::string pending;  // prints what is pending (see PendingRule)
+  std::string status;   // prints the current state (alembic: the current revision)
+  PendingRule pending_rule = PendingRule::kLines;
+  std::string pending_match;  // kMatch: ECMAScript regex
+  std::string dir;            // working folder as written ("" = the service's working_dir)
+  Duration timeout{600'000};  // per command
+};
+
+// The preset of `tool` (kCommands/kNone: empty commands, kLines).
+MigrationToolSettings MigrationPreset(MigrationTool tool);
 
 struct DatabaseSettings {
   std::string name;
   std::string url;
   std::string migrations = "migrations";  // as written; resolve against Project::dir
+  MigrationToolSettings tool;             // tool.tool != kNone: migrations run by this tool
   std::string format = "auto";
   std::string check;  // "" = count of user tables must be > 0
   Duration lock_timeout{60'000};
   std::string service;  // "" = the service whose environment holds the url
-  std::string where;  // "file:line:col" of the entry, for later messages
+  std::string where;    // "file:line:col" of the entry, for later messages
 };
 
 struct RetentionSettings {
@@ -61,6 +94,15 @@ struct BackupsSettings {
   bool catch_up = true;
   RetentionSettings retention;
 };
+
+// The service that owns a database: its `service`, else the service whose environment holds
+// its url (long-running services before one-shot ones, then by name), and that variable's
+// name ("" when none holds it). Migration tools run as its one-offs; exports run its image.
+struct DatabaseOwner {
+  std::string service;  // "" = none found
+  std::string url_env;
+};
+DatabaseOwner OwnerOf(const Project& p, const DatabaseSettings& db);
 
 Status ParseDatabasesSettings(const Node& n, const std::string& path,
                               std::map<std::string, DatabaseSettings>* out);

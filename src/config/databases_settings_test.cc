@@ -76,7 +76,8 @@ TEST(DatabasesSettingsTest, ErrorsPointAtTheKey) {
     std::string want;
   };
   const Case cases[] = {
-      {"  databases:\n    main:\n      url: mysql://x/y\n", "compose.yaml:7:7: x-slipway.databases.main.url: unsupported"},
+      {"  databases:\n    main:\n      url: mysql://x/y\n",
+       "compose.yaml:7:7: x-slipway.databases.main.url: unsupported"},
       {"  databases:\n    main:\n      url: ${UNSET_VAR}\n", "is missing or empty"},
       {"  databases:\n    main:\n      url: sqlite:a.db\n      fromat: x\n",
        "compose.yaml:8:7: x-slipway.databases.main.fromat: unknown key"},
@@ -96,6 +97,90 @@ TEST(DatabasesSettingsTest, ErrorsPointAtTheKey) {
     EXPECT_NE(p.status().message().find(c.want), std::string::npos)
         << c.yaml << " -> " << p.status().message();
     EXPECT_EQ(p.status().message().find("mysql://"), std::string::npos);
+  }
+}
+
+TEST(DatabasesSettingsTest, MigrationToolPresetsAndCommands) {
+  auto p =
+      LoadText(std::string(kServices) +
+               "x-slipway:\n  databases:\n"
+               "    a:\n      url: sqlite:a.db\n      migrations: {tool: alembic}\n"
+               "    b:\n      url: sqlite:b.db\n"
+               "      migrations: {tool: alembic, up: alembic upgrade heads, dir: backend,"
+               " timeout: 2m}\n"
+               "    c:\n      url: sqlite:c.db\n"
+               "      migrations: {command: ./migrate.sh up, down: ./migrate.sh down,"
+               " pending: ./migrate.sh pending}\n"
+               "    d:\n      url: sqlite:d.db\n      migrations: {tool: django}\n"
+               "    e:\n      url: sqlite:e.db\n"
+               "      migrations: {up: x up, pending: x list, pending-match: '^todo (\\S+)'}\n");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  const MigrationToolSettings& a = p->databases.at("a").tool;
+  EXPECT_EQ(a.tool, MigrationTool::kAlembic);
+  EXPECT_EQ(a.up, "alembic upgrade head");
+  EXPECT_EQ(a.down, "alembic downgrade -1");
+  EXPECT_EQ(a.status, "alembic current");
+  EXPECT_EQ(a.pending, "alembic heads");
+  EXPECT_EQ(a.pending_rule, PendingRule::kCurrentVsHeads);
+  const MigrationToolSettings& b = p->databases.at("b").tool;
+  EXPECT_EQ(b.up, "alembic upgrade heads");
+  EXPECT_EQ(b.down, "alembic downgrade -1");  // the preset's, not overridden
+  EXPECT_EQ(b.dir, "backend");
+  EXPECT_EQ(b.timeout, Duration(120'000));
+  const MigrationToolSettings& c = p->databases.at("c").tool;
+  EXPECT_EQ(c.tool, MigrationTool::kCommands);
+  EXPECT_EQ(c.up, "./migrate.sh up");
+  EXPECT_EQ(c.pending_rule, PendingRule::kLines);
+  EXPECT_EQ(p->databases.at("d").tool.pending_rule, PendingRule::kMatch);
+  EXPECT_TRUE(p->databases.at("d").tool.down.empty());  // django has no generic down
+  const MigrationToolSettings& e = p->databases.at("e").tool;
+  EXPECT_EQ(e.pending_rule, PendingRule::kMatch);
+  EXPECT_EQ(e.pending_match, "^todo (\\S+)");
+  EXPECT_EQ(p->databases.at("e").migrations, "migrations");  // the folder is not used
+  for (MigrationTool t : {MigrationTool::kAlembic, MigrationTool::kDjango, MigrationTool::kPrisma,
+                          MigrationTool::kRails, MigrationTool::kKnex}) {
+    MigrationToolSettings s = MigrationPreset(t);
+    EXPECT_FALSE(s.up.empty()) << MigrationToolName(t);
+    EXPECT_FALSE(s.pending.empty()) << MigrationToolName(t);
+    if (s.pending_rule == PendingRule::kMatch) {
+      EXPECT_FALSE(s.pending_match.empty()) << MigrationToolName(t);
+    }
+  }
+}
+
+TEST(DatabasesSettingsTest, MigrationToolErrorsPointAtTheKey) {
+  struct Case {
+    std::string migrations;
+    std::string want;
+  };
+  const std::string at = "compose.yaml:8:";
+  const Case cases[] = {
+      {"{tool: flyway}",
+       "x-slipway.databases.main.migrations.tool: \"flyway\" is not allowed "
+       "(expected alembic, django, prisma, rails or knex)"},
+      {"{tool: [alembic]}", "x-slipway.databases.main.migrations.tool"},
+      {"{tool: alembic, up: [alembic, upgrade]}", "x-slipway.databases.main.migrations.up"},
+      {"{tool: alembic, upp: x}", "x-slipway.databases.main.migrations.upp: unknown key \"upp\""},
+      {"{up: ./m up}", "x-slipway.databases.main.migrations.pending: is missing"},
+      {"{down: ./m down, pending: ./m p}", "x-slipway.databases.main.migrations.up: is missing"},
+      {"{tool: alembic, up: ''}", "x-slipway.databases.main.migrations.up: is empty"},
+      {"{up: a, pending: b, pending-match: '(unclosed'}",
+       "x-slipway.databases.main.migrations.pending-match: \"(unclosed\" is not a regular"},
+      {"{tool: alembic, timeout: -1s}", "x-slipway.databases.main.migrations.timeout"},
+      {"{tool: alembic, timeout: soon}", "x-slipway.databases.main.migrations.timeout"},
+      {"[alembic]", "x-slipway.databases.main.migrations: must be a folder or a mapping"},
+  };
+  for (const Case& c : cases) {
+    auto p = LoadText(std::string(kServices) +
+                      "x-slipway:\n  databases:\n    main:\n      url: sqlite:a.db\n"
+                      "      migrations: " +
+                      c.migrations + "\n");
+    ASSERT_FALSE(p.ok()) << c.migrations;
+    EXPECT_EQ(p.status().code(), StatusCode::kInvalidInput);
+    const std::string& msg = p.status().message();
+    EXPECT_EQ(msg.rfind(at, 0), 0u) << c.migrations << " -> " << msg;
+    EXPECT_NE(msg.find(c.want), std::string::npos) << c.migrations << " -> " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   }
 }
 

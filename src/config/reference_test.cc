@@ -103,6 +103,9 @@ std::vector<Block> Blocks() {
               Top("{flags: {environments: {staging: {zz_unknown: 1}}}}"), {"file", "definitions"}),
       Listed("x-slipway.databases.<db>",
              Top("{databases: {main: {url: 'sqlite:a.db', zz_unknown: 1}}}")),
+      Listed("x-slipway.databases.<db>.migrations",
+             Top("{databases: {main: {url: 'sqlite:a.db', migrations: {tool: alembic, "
+                 "zz_unknown: 1}}}}")),
       Listed("x-slipway.backups", Top("{backups: {zz_unknown: 1}}")),
       Listed("x-slipway.backups.retention", Top("{backups: {retention: {zz_unknown: 1}}}")),
       Listed("x-slipway.alerts", Top("{alerts: {zz_unknown: 1}}")),

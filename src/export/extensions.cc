@@ -288,52 +288,8 @@ json RenderIngress(const std::string& project, const std::string& namespace_name
   return ing;
 }
 
-namespace {
-
-struct Owner {
-  std::string service;
-  std::string url_env;
-};
-
-// The database's `service`, else the service whose environment holds its url: long-running
-// services before one-shot ones (those others wait on with service_completed_successfully),
-// then by name.
-Owner OwnerOf(const config::Project& p, const config::DatabaseSettings& db) {
-  const std::string& url = db.url;
-  if (!db.service.empty()) {  // named in the compose file: its variable holding the url, if any
-    Owner named{db.service, ""};
-    if (auto s = p.services.find(db.service); s != p.services.end()) {
-      for (const auto& [k, v] : s->second.environment) {
-        if (v == url) named.url_env = k;
-      }
-    }
-    return named;
-  }
-  std::set<std::string> one_shot;
-  for (const auto& [_, s] : p.services) {
-    for (const config::Dependency& d : s.depends_on) {
-      if (d.condition == config::DependsCondition::kCompletedSuccessfully) {
-        one_shot.insert(d.service);
-      }
-    }
-  }
-  Owner best;
-  bool best_one_shot = true;
-  for (const auto& [name, s] : p.services) {  // sorted by name
-    for (const auto& [k, v] : s.environment) {
-      if (v != url || url.empty()) continue;
-      bool os = one_shot.count(name) > 0;
-      if (best.service.empty() || (best_one_shot && !os)) {
-        best = {name, k};
-        best_one_shot = os;
-      }
-      break;
-    }
-  }
-  return best;
-}
-
-}  // namespace
+using Owner = config::DatabaseOwner;
+using config::OwnerOf;
 
 std::vector<Migration> MigrationsOf(const config::Project& p) {
   std::vector<Migration> out;
@@ -347,6 +303,11 @@ std::vector<Migration> MigrationsOf(const config::Project& p) {
     m.format = db.format == "auto" ? "" : db.format;
     if (db.lock_timeout != Duration(60'000)) m.lock_timeout = GoDuration(db.lock_timeout);
     m.sqlite = db.url.rfind("sqlite:", 0) == 0;
+    if (db.tool.tool != config::MigrationTool::kNone) {
+      m.tool = std::string(config::MigrationToolName(db.tool.tool));
+      m.tool_up = db.tool.up;
+      m.tool_dir = db.tool.dir;
+    }
     out.push_back(std::move(m));
   }
   return out;
@@ -382,6 +343,24 @@ json RenderMigrationJob(const ObjectMeta& m, const Migration& mig, const json& p
                        {"argocd.argoproj.io/hook", "PreSync"},
                        {"argocd.argoproj.io/hook-delete-policy", "BeforeHookCreation"}};
   job["metadata"] = md;
+  if (!mig.tool_up.empty()) {
+    // The team's own tool, in the service's image: its `up` command as the container's, with
+    // the url's variable (as the service sees it) also under SLIPWAY_DATABASE_URL.
+    json pod = ToolPod(pod_spec, {});
+    if (pod.contains("containers") && !pod["containers"].empty()) {
+      json& c = pod["containers"][0];
+      c["command"] = json::array({"/bin/sh", "-c", mig.tool_up});
+      c.erase("args");
+      if (!mig.tool_dir.empty() && mig.tool_dir.front() == '/') c["workingDir"] = mig.tool_dir;
+      if (!mig.url_env.empty()) {
+        if (!c.contains("env")) c["env"] = json::array();
+        c["env"].push_back({{"name", "SLIPWAY_DATABASE_URL"}, {"value", "$(" + mig.url_env + ")"}});
+      }
+    }
+    json tmpl = {{"metadata", {{"labels", Labels(m, "migration")}}}, {"spec", pod}};
+    job["spec"] = {{"backoffLimit", 0}, {"template", tmpl}};
+    return job;
+  }
   // Parent options go before the subcommand: `slipway migrate --url ... up`.
   std::vector<std::string> args = {"migrate"};
   if (!mig.url_env.empty()) {

@@ -125,6 +125,11 @@ struct Migration {
   std::string format;        // "" or "auto" = detect
   std::string lock_timeout;  // "" = default; else Go-style ("2m")
   bool sqlite = false;       // the url is a SQLite file (not shared between pods)
+  // A team's own tool (migrations: {tool: ...}): the Job runs `tool_up` (`sh -c`) in the
+  // service's image instead of `slipway migrate up`. "" = the built-in SQL runner.
+  std::string tool;      // "alembic", ..., "commands"
+  std::string tool_up;   // e.g. "alembic upgrade head"
+  std::string tool_dir;  // working folder as written (only an absolute one is kept)
 };
 
 struct BackupSchedule {
@@ -142,7 +147,8 @@ std::vector<Migration> MigrationsOf(const config::Project& p);
 // x-slipway.backups.schedule is set.
 std::vector<BackupSchedule> BackupsOf(const config::Project& p);
 
-// A Job running `slipway migrate up` in `pod_spec` (the service's pod spec),
+// A Job running `slipway migrate up` (or the database's own tool's `up` command) in
+// `pod_spec` (the service's pod spec),
 // annotated so Helm and Argo CD run it before the rollout.
 nlohmann::json RenderMigrationJob(const ObjectMeta& m, const Migration& mig,
                                   const nlohmann::json& pod_spec);

@@ -284,5 +284,33 @@ TEST(ExtensionsTest, DatabaseOwnerIsTheServiceHoldingTheUrl) {
   EXPECT_EQ(m[1].url_env, "");
 }
 
+TEST(ExtensionsTest, ToolMigrationJobRunsTheToolInTheServiceImage) {
+  config::Project p;
+  p.name = "shop";
+  config::Service api;
+  api.name = "api";
+  api.environment["DATABASE_URL"] = "postgresql://app@db/app";
+  p.services["api"] = api;
+  config::DatabaseSettings main;
+  main.name = "main";
+  main.url = "postgresql://app@db/app";
+  main.tool = config::MigrationPreset(config::MigrationTool::kAlembic);
+  p.databases["main"] = main;
+  std::vector<Migration> m = MigrationsOf(p);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].tool, "alembic");
+  EXPECT_EQ(m[0].tool_up, "alembic upgrade head");
+  json job = RenderMigrationJob(Meta(), m[0], PodSpec());
+  const json& c = job["spec"]["template"]["spec"]["containers"][0];
+  EXPECT_EQ(c["command"], json::array({"/bin/sh", "-c", "alembic upgrade head"}));
+  EXPECT_FALSE(c.contains("args"));
+  EXPECT_FALSE(c.contains("readinessProbe"));
+  EXPECT_EQ(c["env"].back(),
+            json({{"name", "SLIPWAY_DATABASE_URL"}, {"value", "$(DATABASE_URL)"}}));
+  EXPECT_EQ(job["metadata"]["annotations"]["helm.sh/hook"], "pre-install,pre-upgrade");
+  EXPECT_EQ(job["spec"]["backoffLimit"], 0);
+  EXPECT_EQ(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
+}
+
 }  // namespace
 }  // namespace slipway::exporter

@@ -48,6 +48,13 @@ constexpr MigrationStep kSteps[] = {
      "CREATE INDEX alert_history_wall ON alert_history(wall_ms);"},
     {7, "releases remember the compose file's spec they came from",
      "ALTER TABLE releases ADD COLUMN base_hash TEXT NOT NULL DEFAULT '';"},
+    {8, "runs of a database's own migration tool (alembic, django, ...)",
+     "CREATE TABLE migration_tool_runs(id INTEGER PRIMARY KEY, database TEXT NOT NULL, "
+     "tool TEXT NOT NULL, direction TEXT NOT NULL, command TEXT NOT NULL, "
+     "started_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, ok INTEGER NOT NULL, "
+     "before TEXT NOT NULL DEFAULT '', after TEXT NOT NULL DEFAULT '', "
+     "output TEXT NOT NULL DEFAULT '', applied_by TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX migration_tool_runs_database ON migration_tool_runs(database, id);"},
 };
 
 }  // namespace

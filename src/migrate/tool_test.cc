@@ -1,0 +1,177 @@
+#include "migrate/tool.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "migrate/driver.h"
+#include "migrate/test_files.h"
+
+namespace slipway::migrate {
+namespace {
+
+using testing::TempDir;
+
+// A fake migration tool with real state: pending.txt lists what is pending, applied.txt what
+// is applied; `up` applies all, `down` un-applies the newest. Fails when fail.txt exists.
+constexpr char kTool[] = R"(#!/bin/sh
+set -e
+case "$1" in
+  pending) cat pending.txt; echo "log line on stderr" >&2 ;;
+  status) tail -n 1 applied.txt ;;
+  up) if [ -e fail.txt ]; then echo "step 1 ok"; echo "error: relation nope" >&2; exit 4; fi
+      cat pending.txt >> applied.txt; : > pending.txt; echo "$SLIPWAY_DATABASE_URL" > seen_url.txt ;;
+  down) tail -n 1 applied.txt > last; head -n -1 applied.txt > a2; mv a2 applied.txt
+        cat last pending.txt > p2; mv p2 pending.txt ;;
+esac
+)";
+
+struct Fixture {
+  TempDir dir;
+  std::unique_ptr<store::Store> store;
+  ToolContext ctx;
+
+  Fixture() {
+    dir.Write("tool.sh", kTool);
+    std::filesystem::permissions(dir.path() / "tool.sh", std::filesystem::perms::owner_all);
+    dir.Write("pending.txt", "0001_users\n0002_notes\n");
+    dir.Write("applied.txt", "");
+    auto s = store::Store::Open(dir.path() / "state.db", Clock::Real());
+    SLIPWAY_CHECK(s.ok());
+    store = std::move(s).value();
+    ctx.database = "main";
+    ctx.target = ParseTarget("sqlite:app.db", dir.path()).value();
+    ctx.url = "sqlite:app.db";
+    ctx.settings = config::MigrationPreset(config::MigrationTool::kCommands);
+    ctx.settings.up = "./tool.sh up";
+    ctx.settings.down = "./tool.sh down";
+    ctx.settings.pending = "./tool.sh pending";
+    ctx.settings.status = "./tool.sh status";
+    ctx.project_dir = dir.path();
+    ctx.lock_timeout = Duration(300);
+    ctx.lock_poll = Duration(20);
+    ctx.who = "test";
+    ctx.history = store.get();
+  }
+};
+
+TEST(ToolRunnerTest, PendingUpDownAndHistory) {
+  Fixture f;
+  ToolRunner r(f.ctx);
+  auto p = r.Pending();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_TRUE(p->pending);
+  // stderr's log line is not a pending migration.
+  EXPECT_EQ(p->items, (std::vector<std::string>{"0001_users", "0002_notes"}));
+
+  auto up = r.Up();
+  ASSERT_TRUE(up.ok()) << up.status().message();
+  EXPECT_NE(up->find("2 pending (0001_users, 0002_notes) -> at 0002_notes, nothing pending"),
+            std::string::npos)
+      << *up;
+  p = r.Pending();
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->pending);
+  std::ifstream seen(f.dir.path() / "seen_url.txt");
+  std::string url;
+  std::getline(seen, url);
+  EXPECT_EQ(url, "sqlite:app.db");  // the tool is told the database's url
+  auto again = r.Up();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->rfind("no pending migration", 0), 0u) << *again;
+
+  auto down = r.Down(1);
+  ASSERT_TRUE(down.ok()) << down.status().message();
+  EXPECT_NE(down->find("-> at 0001_users, 1 pending (0002_notes)"), std::string::npos) << *down;
+
+  auto h = ToolHistory(f.store.get(), "main");
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);  // the no-op up is not a run
+  EXPECT_EQ((*h)[0].direction, "up");
+  EXPECT_TRUE((*h)[0].ok);
+  EXPECT_EQ((*h)[0].tool, "commands");
+  EXPECT_EQ((*h)[0].applied_by, "test");
+  EXPECT_EQ((*h)[1].direction, "down");
+  EXPECT_EQ((*h)[1].before, "at 0002_notes, nothing pending");
+}
+
+TEST(ToolRunnerTest, AFailingUpIsOneLineAndRecorded) {
+  Fixture f;
+  f.dir.Write("fail.txt", "");
+  ToolRunner r(f.ctx);
+  auto up = r.Up();
+  ASSERT_FALSE(up.ok());
+  EXPECT_EQ(up.status().message(), "main: `./tool.sh up` exited with code 4: error: relation nope");
+  auto h = ToolHistory(f.store.get(), "main");
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 1u);
+  EXPECT_FALSE((*h)[0].ok);
+  EXPECT_NE((*h)[0].output.find("relation nope"), std::string::npos);
+}
+
+TEST(ToolRunnerTest, AMissingToolSaysSoAndTouchesNothing) {
+  Fixture f;
+  f.ctx.settings.pending = "no-such-migrator-xyz list";
+  ToolRunner r(f.ctx);
+  auto up = r.Up();
+  ASSERT_FALSE(up.ok());
+  EXPECT_EQ(up.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(up.status().message().find("no-such-migrator-xyz is not installed"), std::string::npos)
+      << up.status().message();
+  EXPECT_FALSE(std::filesystem::exists(f.dir.path() / "app.db"));
+  EXPECT_FALSE(std::filesystem::exists(f.dir.path() / "app.db.migrate-lock"));
+  auto h = ToolHistory(f.store.get(), "main");
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(h->empty());
+}
+
+TEST(ToolRunnerTest, WaitsForTheMigrationLockAndGivesUp) {
+  Fixture f;
+  auto holder = Driver::Open(f.ctx.target, "other migrator");
+  ASSERT_TRUE(holder.ok());
+  auto got = (*holder)->TryLock();
+  ASSERT_TRUE(got.ok() && *got);
+  ToolRunner r(f.ctx);
+  auto up = r.Up();
+  ASSERT_FALSE(up.ok());
+  EXPECT_EQ(up.status().code(), StatusCode::kDeadlineExceeded) << up.status().message();
+  // Nothing ran: still pending.
+  auto p = r.Pending();
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->items.size(), 2u);
+  ASSERT_TRUE((*holder)->Unlock().ok());
+  EXPECT_TRUE(r.Up().ok());
+}
+
+TEST(ToolRunnerTest, TimeoutKillsTheTool) {
+  Fixture f;
+  f.ctx.settings.pending = "sleep 5";
+  f.ctx.settings.timeout = Duration(200);
+  ToolRunner r(f.ctx);
+  auto t0 = std::chrono::steady_clock::now();
+  auto p = r.Pending();
+  EXPECT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
+
+TEST(ToolRunnerTest, MatchRuleAndAlembicRevisions) {
+  EXPECT_EQ(AlembicRevisions("a1b2c3 (head)\n\n  d4 (head)\n"),
+            (std::vector<std::string>{"a1b2c3", "d4"}));
+  EXPECT_TRUE(AlembicRevisions("").empty());
+  Fixture f;
+  f.dir.Write("plan.txt", "[X]  app.0001_initial\n[ ]  app.0002_users\n[ ]  shop.0001_x\n");
+  f.ctx.settings = config::MigrationPreset(config::MigrationTool::kDjango);
+  f.ctx.settings.pending = "cat plan.txt";
+  f.ctx.settings.status = "";
+  ToolRunner r(f.ctx);
+  auto p = r.Pending();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->items, (std::vector<std::string>{"app.0002_users", "shop.0001_x"}));
+  auto down = r.Down(1);
+  ASSERT_FALSE(down.ok());
+  EXPECT_NE(down.status().message().find("django has no down command"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace slipway::migrate
