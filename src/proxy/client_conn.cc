@@ -376,12 +376,10 @@ void ClientConn::CheckTimeout(MonoTime now) {
 }
 
 void ClientConn::OnDrain() {
-  if (fd_ < 0 || phase_ != Phase::kIdle || !in_.empty() || readable_ || served_ == 0) return;
-  // Closing with unread bytes would reset the connection under a request just sent: look
-  // first, and answer it instead.
-  char byte;
-  if (::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;
-  CloseNow();
+  // Nothing is closed here: closing an idle keep-alive connection races with a request the
+  // client is sending on it. Every connection's next answer carries "Connection: close" (as
+  // HAProxy's soft stop does); one that never speaks again ends at its idle timeout or when the
+  // owner stops the proxy.
 }
 
 void ClientConn::OnTableChange() {
@@ -602,7 +600,6 @@ void ClientConn::FinishExchange() {
   }
   if (ex.backend) ex.backend->health.active--;
   bool keep = !ex.close_client && parser_.KeepAlive() && !eof_ && !w_->draining_;
-  ++served_;
   ex_.reset();
   parser_.Reset();
   if (!keep) {

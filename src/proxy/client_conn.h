@@ -33,9 +33,8 @@ class ClientConn {
   void CheckTimeout(MonoTime now);
   // After a table switch: idle connections on a removed listener close.
   void OnTableChange();
-  // The worker drains (Proxy::Drain): an idle connection that has served a request and has
-  // nothing unread closes now; a fresh one, or one whose next request has arrived, is answered
-  // (with "Connection: close") and then closes.
+  // The worker drains (Proxy::Drain): the connection's next answer carries
+  // "Connection: close", then it closes (see there why idle ones are not closed at once).
   void OnDrain();
   // Worker shutdown.
   void CloseNow();
@@ -98,7 +97,6 @@ class ClientConn {
   char peer_ip_[16];    // peer_ipv4_ as dotted text (X-Forwarded-For), formatted once
   telemetry::Gauge* active_;
   uint64_t id_;
-  uint32_t served_ = 0;  // exchanges finished on this connection
   Phase phase_ = Phase::kIdle;
   Deadline dkind_ = Deadline::kIdle;
   bool readable_ = false;

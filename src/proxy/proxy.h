@@ -97,11 +97,13 @@ class Proxy {
   // Hands the listeners over to a successor process (`slipway daemon restart`): every worker
   // stops accepting and closes its copies of the listening sockets, but the ListenerSource
   // keeps its own (they are not Released), so new connections wait in the kernel's accept
-  // queues for the successor. The route table stays: idle client connections that have served
-  // a request close (unless a request is already waiting unread); every other request —
-  // in flight, or the first one of a connection accepted just before — is answered with
-  // "Connection: close". TCP connections run on until the owner stops the proxy. Apply() is
-  // refused afterwards. Watch OpenConnections() fall to 0, then Stop().
+  // queues for the successor. The route table stays: every connection's next answer (the one
+  // in flight, the first one of a connection accepted just before, the next one of an idle
+  // keep-alive connection) carries "Connection: close" and the connection closes after it; idle
+  // connections are not closed at once, which would race with a request being sent (HAProxy's
+  // soft stop does the same). Idle ones that never speak again end at the idle timeout or at
+  // Stop(). TCP connections run on until Stop(). Apply() is refused afterwards. Watch
+  // OpenConnections() fall, then Stop().
   Status Drain();
   // Client connections open on all workers (any thread; each worker's count as of its last
   // accept or close).

@@ -510,6 +510,10 @@ TEST_F(ProxyTest, DrainHandsTheListenersOverAndFinishesInFlightRequests) {
   EXPECT_EQ(proxy_->OpenConnections(), 3u);
   ASSERT_TRUE(proxy_->Drain().ok());
   EXPECT_EQ(source.released, 0) << "the sockets stay with the source for a successor";
+  // An idle keep-alive connection is not cut: its next request is answered, then it closes.
+  ClientResponse i = Exchange(idle, Get("/id"), &buf);
+  EXPECT_EQ(i.status, 200);
+  EXPECT_EQ(i.head.Get("connection"), "close");
   EXPECT_TRUE(PeerClosed(idle));
   close(idle);
   ClientResponse f = Exchange(fresh, Get("/id"), &buf);
