@@ -12,26 +12,20 @@
 # Knobs (env): DEPLOYS (20), CONNS (32), THREADS (2).
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 BUILD=$(realpath "${1:-build}")
 DEPLOYS=${DEPLOYS:-20}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
-SLIPWAY=$BUILD/slipway
-TESTAPP=$BUILD/testapp
-for b in "$SLIPWAY" "$TESTAPP"; do
-  [[ -x $b ]] || { echo "missing $b: build targets slipway and testapp first" >&2; exit 2; }
-done
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx)
-if ((${#need[@]})); then apt-get install -y --no-install-recommends "${need[@]}" >/dev/null; fi
+bench_bins "$BUILD" slipway testapp
+SLIPWAY=$BENCH_BUILD/slipway
+TESTAPP=$BENCH_BUILD/testapp
+bench_need wrk nginx
 
 TMP=$(mktemp -d)
-PIDS=()
 cleanup() {
-  (cd "$TMP/proj" 2>/dev/null && "$SLIPWAY" down >/dev/null 2>&1) || true
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  bench_stop_project "$TMP/proj"
+  bench_kill_pids
   rm -rf "$TMP"
 }
 trap cleanup EXIT

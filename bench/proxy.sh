@@ -17,6 +17,7 @@
 # proxy is pinned to one core (the daemon with all its threads), the same one for all three.
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-"50 200"}
@@ -26,35 +27,17 @@ PROXY_CPU=${PROXY_CPU:-1}
 SYSCALLS=${SYSCALLS:-0}
 ROUNDS=${ROUNDS:-2}
 
-TESTAPP=$BUILD/testapp
-SLIPWAY=$BUILD/slipway
-for b in "$TESTAPP" "$SLIPWAY"; do
-  [[ -x $b ]] || { echo "missing $b: build targets slipway and testapp first" >&2; exit 2; }
-done
-TESTAPP=$(cd "$(dirname "$TESTAPP")" && pwd)/testapp
-SLIPWAY=$(cd "$(dirname "$SLIPWAY")" && pwd)/slipway
-
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx)
-command -v haproxy >/dev/null || need+=(haproxy)
-if [[ $SYSCALLS == 1 ]] && ! command -v strace >/dev/null; then need+=(strace); fi
-if ((${#need[@]})); then
-  apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
-fi
+bench_bins "$BUILD" slipway testapp
+SLIPWAY=$BENCH_BUILD/slipway
+TESTAPP=$BENCH_BUILD/testapp
+bench_need wrk nginx haproxy
+if [[ $SYSCALLS == 1 ]]; then bench_need strace; fi
 
 TMP=$(mktemp -d)
 PROJ=$TMP/project
-PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  local dpid
-  dpid=$(cat "$PROJ/.slipway/daemon.pid" 2>/dev/null || true)
-  if [[ -n $dpid ]] && kill -0 "$dpid" 2>/dev/null; then
-    (cd "$PROJ" && timeout 30 "$SLIPWAY" down >/dev/null 2>&1) || true
-    kill -0 "$dpid" 2>/dev/null && kill -9 "$dpid" 2>/dev/null || true
-  fi
+  bench_kill_pids
+  bench_stop_project "$PROJ"
   rm -rf "$TMP"
 }
 trap cleanup EXIT

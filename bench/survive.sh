@@ -14,32 +14,23 @@
 # Knobs (env): DURATION (8), AT (3), CONNS (50), THREADS (2).
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 BUILD=$(realpath "${1:-build}")
 DURATION=${DURATION:-8}
 AT=${AT:-3}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
-SLIPWAY=$BUILD/slipway
-TESTAPP=$BUILD/testapp
-for b in "$SLIPWAY" "$TESTAPP"; do
-  [[ -x $b ]] || { echo "missing $b: build targets slipway and testapp first" >&2; exit 2; }
-done
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx)
-command -v haproxy >/dev/null || need+=(haproxy)
-if ((${#need[@]})); then apt-get install -y --no-install-recommends "${need[@]}" >/dev/null; fi
+bench_bins "$BUILD" slipway testapp
+SLIPWAY=$BENCH_BUILD/slipway
+TESTAPP=$BENCH_BUILD/testapp
+bench_need wrk nginx haproxy
 
 TMP=$(mktemp -d)
-PIDS=()
 cleanup() {
-  if [[ -f $TMP/proj/.slipway/keeper.pid ]]; then
-    (cd "$TMP/proj" && timeout 30 "$SLIPWAY" down >/dev/null 2>&1) || true
-  fi
+  bench_stop_project "$TMP/proj"
   [[ -f $TMP/nginx/nginx.pid ]] && nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" -s stop 2>/dev/null || true
   for f in "$TMP"/haproxy/*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  bench_kill_pids
   rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -13,6 +13,7 @@
 # PROXY_CPU (the daemon with all its threads). Needs root (initdb runs as postgres).
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-"8 32"}
@@ -21,35 +22,19 @@ DB_CPU=${DB_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
 ROUNDS=${ROUNDS:-2}
 
-SLIPWAY=$BUILD/slipway
-[[ -x $SLIPWAY ]] || { echo "missing $SLIPWAY: build target slipway first" >&2; exit 2; }
-SLIPWAY=$(cd "$(dirname "$SLIPWAY")" && pwd)/slipway
+bench_bins "$BUILD" slipway
+SLIPWAY=$BENCH_BUILD/slipway
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort | tail -1)
-need=()
-[[ -n $PGBIN ]] || need+=(postgresql)
-command -v pgbench >/dev/null || need+=(postgresql-contrib)
-command -v haproxy >/dev/null || need+=(haproxy)
-if ((${#need[@]})); then
-  apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort | tail -1)
-fi
+[[ -n $PGBIN ]] || bench_need initdb:postgresql
+bench_need pgbench:postgresql-contrib haproxy
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort | tail -1)
 
 TMP=$(mktemp -d)
 chmod 755 "$TMP"
 PROJ=$TMP/project
-PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  local dpid kpid
-  dpid=$(cat "$PROJ/.slipway/daemon.pid" 2>/dev/null || true)
-  kpid=$(cat "$PROJ/.slipway/keeper.pid" 2>/dev/null || true)
-  if [[ -n $dpid ]] && kill -0 "$dpid" 2>/dev/null; then
-    (cd "$PROJ" && timeout 60 "$SLIPWAY" down >/dev/null 2>&1) || true
-  fi
-  # The keeper first: it would start a killed daemon again.
-  [[ -n $kpid ]] && kill -0 "$kpid" 2>/dev/null && kill -9 "$kpid" 2>/dev/null || true
-  [[ -n $dpid ]] && kill -0 "$dpid" 2>/dev/null && kill -9 "$dpid" 2>/dev/null || true
+  bench_kill_pids
+  bench_stop_project "$PROJ"
   rm -rf "$TMP"
 }
 trap cleanup EXIT

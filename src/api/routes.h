@@ -75,6 +75,11 @@ struct DaemonInfo {
   bool handing_over = false;  // a restart is under way: a successor takes over
 };
 
+// DaemonInfo on the wire (GET /api/v1/daemon) and back. ParseDaemonInfo never throws: a field
+// of the wrong type is an error naming it; fields it does not know (a newer daemon) are skipped.
+nlohmann::json DaemonInfoJson(const DaemonInfo& info);
+Result<DaemonInfo> ParseDaemonInfo(const nlohmann::json& body);
+
 // The daemon's own life, reached by the routes through this port.
 class DaemonControl {
  public:

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "alerts/builtin.h"
+#include "api/routes.h"
 #include "base/clock.h"
 #include "cli/output.h"
 #include "config/duration.h"
@@ -113,9 +115,12 @@ int RunStatus(CliContext& ctx, const std::string& format) {
   if (body.is_discarded()) return CliContext::Fail(Internal("daemon sent no JSON"), "status");
   // The daemon's and the keeper's own lives (an older daemon has no such route: left out).
   req.target = "/api/v1/daemon";
+  std::optional<api::DaemonInfo> daemon;
   if (auto d = http::Fetch(ep, req, Duration(10'000)); d.ok() && d->status == 200) {
-    json info = json::parse(d->body, nullptr, false);
-    if (info.is_object()) body["daemon"] = std::move(info);
+    if (auto info = api::ParseDaemonInfo(json::parse(d->body, nullptr, false)); info.ok()) {
+      daemon = *info;
+      body["daemon"] = api::DaemonInfoJson(*daemon);
+    }
   }
   if (format == "json") {
     std::printf("%s\n", body.dump(2).c_str());
@@ -127,24 +132,19 @@ int RunStatus(CliContext& ctx, const std::string& format) {
       rows.push_back({it.key(), it.value().value("status", ""),
                       std::to_string(it.value().value("restarts", 0)), ""});
     }
-    if (body.contains("daemon")) {
-      const json& d = body["daemon"];
+    if (daemon) {
+      const api::DaemonInfo& d = *daemon;
       const int64_t now_ms = Clock::Real()->WallMillis();
-      std::string detail = fmt::format(
-          "pid {}, up {}", d.value("pid", int64_t{0}),
-          config::FormatDuration(Duration((now_ms - d.value("started_ms", now_ms)) / 1000 * 1000)));
-      if (d.value("generation", 0) > 1) {
-        detail +=
-            fmt::format(", start {} ({})", d.value("generation", 0), d.value("start_cause", ""));
-      }
-      rows.push_back({"(daemon)", d.value("handing_over", false) ? "handing over" : "ok",
-                      std::to_string(std::max(0, d.value("generation", 0) - 1)), detail});
-      if (d.value("keeper_pid", int64_t{0}) > 0) {
-        rows.push_back(
-            {"(keeper)", "ok", "",
-             fmt::format("pid {}, up {}", d.value("keeper_pid", int64_t{0}),
-                         config::FormatDuration(Duration(
-                             (now_ms - d.value("keeper_started_ms", now_ms)) / 1000 * 1000)))});
+      auto up_for = [now_ms](int64_t since_ms) {
+        return config::FormatDuration(Duration((now_ms - since_ms) / 1000 * 1000));
+      };
+      std::string detail = fmt::format("pid {}, up {}", d.pid, up_for(d.started_ms));
+      if (d.generation > 1) detail += fmt::format(", start {} ({})", d.generation, d.start_cause);
+      rows.push_back({"(daemon)", d.handing_over ? "handing over" : "ok",
+                      std::to_string(std::max(0, d.generation - 1)), detail});
+      if (d.keeper_pid > 0) {
+        rows.push_back({"(keeper)", "ok", "",
+                        fmt::format("pid {}, up {}", d.keeper_pid, up_for(d.keeper_started_ms))});
       } else {
         rows.push_back({"(keeper)", "none", "", "the daemon runs without a keeper"});
       }

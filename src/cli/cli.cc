@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "base/log.h"
 #include "cli/alerts_cmd.h"
@@ -61,6 +62,11 @@ int Main(int argc, char** argv) {
     // One line, like every other error (CLI11 would add a second one).
     std::fprintf(stderr, "slipway: %s (see slipway --help)\n", e.what());
     return 2;
+  } catch (const nlohmann::json::exception& e) {
+    // Commands read the daemon's answers; one of an unexpected shape (another version's
+    // daemon) fails the command with one line instead of aborting it.
+    std::fprintf(stderr, "slipway: unexpected answer from the daemon: %s\n", e.what());
+    return 1;
   }
   return rc;
 }

@@ -18,17 +18,18 @@ namespace slipway::cli {
 
 using nlohmann::json;
 
-bool DaemonBinaryReplaced(const json& info) {
-  if (!info.is_object()) return false;
-  const std::string path = info.value("binary", "");
-  const int64_t mtime_ns = info.value("binary_mtime_ns", int64_t{0});
-  const uint64_t inode = info.value("binary_inode", uint64_t{0});
-  if (path.empty() || inode == 0) return false;
+Result<api::DaemonInfo> FetchDaemonInfo(CliContext& ctx, Duration timeout) {
+  ASSIGN_OR_RETURN(json body, ctx.Call("GET", "/api/v1/daemon", nullptr, timeout));
+  return api::ParseDaemonInfo(body);
+}
+
+bool DaemonBinaryReplaced(const api::DaemonInfo& info) {
+  if (info.binary.empty() || info.binary_inode == 0) return false;
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;  // removed: nothing newer to run
+  if (::stat(info.binary.c_str(), &st) != 0) return false;  // removed: nothing newer to run
   const int64_t now_ns =
       static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  return st.st_ino != inode || now_ns != mtime_ns;
+  return st.st_ino != info.binary_inode || now_ns != info.binary_mtime_ns;
 }
 
 namespace {
@@ -112,8 +113,8 @@ std::string SystemdUnit(const config::Project& project, const config::LoadOption
 }
 
 Status RestartDaemon(CliContext& ctx, Duration drain_timeout, Duration timeout) {
-  ASSIGN_OR_RETURN(json before, ctx.Call("GET", "/api/v1/daemon"));
-  const int64_t old_pid = before.value("pid", int64_t{0});
+  ASSIGN_OR_RETURN(api::DaemonInfo before, FetchDaemonInfo(ctx));
+  const int64_t old_pid = before.pid;
   const MonoTime start = Clock::Real()->Now();
   RETURN_IF_ERROR(
       ctx.Call("POST", "/api/v1/daemon/restart", {{"drain_timeout_ms", drain_timeout.count()}})
@@ -122,14 +123,12 @@ Status RestartDaemon(CliContext& ctx, Duration drain_timeout, Duration timeout) 
   // wait in its accept queue, or meet the old daemon's last answers.
   const MonoTime deadline = start + timeout;
   while (Clock::Real()->Now() < deadline) {
-    auto now = ctx.Call("GET", "/api/v1/daemon", nullptr, Duration(2'000));
-    if (now.ok() && now->value("pid", int64_t{0}) != old_pid &&
-        !now->value("handing_over", false)) {
+    auto now = FetchDaemonInfo(ctx, Duration(2'000));
+    if (now.ok() && now->pid != old_pid && !now->handing_over) {
       const auto took = std::chrono::duration_cast<Duration>(Clock::Real()->Now() - start);
       std::printf("slipway: daemon restarted: pid %lld handed over to pid %lld in %lld ms (%s)\n",
-                  static_cast<long long>(old_pid),
-                  static_cast<long long>(now->value("pid", int64_t{0})),
-                  static_cast<long long>(took.count()), now->value("binary", "").c_str());
+                  static_cast<long long>(old_pid), static_cast<long long>(now->pid),
+                  static_cast<long long>(took.count()), now->binary.c_str());
       return Status::OK();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

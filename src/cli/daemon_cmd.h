@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "api/routes.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "cli/context.h"
@@ -17,10 +18,14 @@ void AddDaemonCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, char**
 // successor answers on the project's socket. Prints one line saying who replaced whom.
 Status RestartDaemon(CliContext& ctx, Duration drain_timeout, Duration timeout);
 
+// GET /api/v1/daemon, read into its type (a malformed answer is an error, never a throw).
+// `timeout` 0 = none.
+Result<api::DaemonInfo> FetchDaemonInfo(CliContext& ctx, Duration timeout = Duration(0));
+
 // Whether the binary the running daemon was started from has been replaced on disk since
-// (another inode or mtime at the same path): `up` then hands over to it. `info` is the answer
-// of GET /api/v1/daemon; false when it cannot tell.
-bool DaemonBinaryReplaced(const nlohmann::json& info);
+// (another inode or mtime at the same path): `up` then hands over to it. False when it cannot
+// tell.
+bool DaemonBinaryReplaced(const api::DaemonInfo& info);
 
 // A systemd unit that brings the project back at boot: ExecStart is `up -d --wait` with the
 // same compose files, env files, profiles and project name (absolute paths), ExecStop `down`;

@@ -275,57 +275,56 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
           ASSIGN_OR_RETURN(auto t, tool());
           if (t) {
             ASSIGN_OR_RETURN(auto runs, migrate::ToolHistory(t->store.get(), t->name));
-            if (f->output_format == "json") {
-              json rows = json::array();
-              for (const auto& r : runs) {
-                rows.push_back({{"database", r.database},
-                                {"tool", r.tool},
-                                {"direction", r.direction},
-                                {"command", r.command},
-                                {"started_at", r.started_ms},
-                                {"duration_ms", r.duration_ms},
-                                {"ok", r.ok},
-                                {"before", r.before},
-                                {"after", r.after},
-                                {"applied_by", r.applied_by},
-                                {"output", r.output}});
-              }
-              std::printf("%s\n", rows.dump().c_str());
-              return Status::OK();
-            }
-            std::vector<std::vector<std::string>> rows;
-            for (const auto& r : runs) {
-              rows.push_back({Utc(r.started_ms), r.direction, r.command,
-                              std::to_string(r.duration_ms) + "ms", r.ok ? "ok" : "failed",
-                              r.before, r.after, r.applied_by});
-            }
-            PrintTable({"STARTED", "DIR", "COMMAND", "TOOK", "RESULT", "BEFORE", "AFTER", "BY"},
-                       rows);
+            PrintListing(
+                f->output_format, runs,
+                {"STARTED", "DIR", "COMMAND", "TOOK", "RESULT", "BEFORE", "AFTER", "BY"},
+                [](const auto& r) {
+                  return json{{"database", r.database},
+                              {"tool", r.tool},
+                              {"direction", r.direction},
+                              {"command", r.command},
+                              {"started_at", r.started_ms},
+                              {"duration_ms", r.duration_ms},
+                              {"ok", r.ok},
+                              {"before", r.before},
+                              {"after", r.after},
+                              {"applied_by", r.applied_by},
+                              {"output", r.output}};
+                },
+                [](const auto& r) {
+                  return std::vector<std::string>{Utc(r.started_ms),
+                                                  r.direction,
+                                                  r.command,
+                                                  std::to_string(r.duration_ms) + "ms",
+                                                  r.ok ? "ok" : "failed",
+                                                  r.before,
+                                                  r.after,
+                                                  r.applied_by};
+                });
             return Status::OK();
           }
           ASSIGN_OR_RETURN(auto m, open("history"));
           ASSIGN_OR_RETURN(auto hist, m->History());
-          if (f->output_format == "json") {
-            json rows = json::array();
-            for (const auto& a : hist) {
-              rows.push_back({{"version", a.version},
-                              {"name", a.name},
-                              {"checksum", a.checksum},
-                              {"applied_at", a.applied_ms},
-                              {"duration_ms", a.duration_ms},
-                              {"applied_by", a.applied_by},
-                              {"dirty", a.dirty}});
-            }
-            std::printf("%s\n", rows.dump().c_str());
-            return Status::OK();
-          }
-          std::vector<std::vector<std::string>> rows;
-          for (const auto& a : hist) {
-            rows.push_back({a.version, a.name, Utc(a.applied_ms),
-                            std::to_string(a.duration_ms) + "ms", a.applied_by,
-                            a.checksum.substr(0, 12), a.dirty ? "dirty" : ""});
-          }
-          PrintTable({"VERSION", "NAME", "APPLIED", "TOOK", "BY", "CHECKSUM", ""}, rows);
+          PrintListing(
+              f->output_format, hist, {"VERSION", "NAME", "APPLIED", "TOOK", "BY", "CHECKSUM", ""},
+              [](const auto& a) {
+                return json{{"version", a.version},
+                            {"name", a.name},
+                            {"checksum", a.checksum},
+                            {"applied_at", a.applied_ms},
+                            {"duration_ms", a.duration_ms},
+                            {"applied_by", a.applied_by},
+                            {"dirty", a.dirty}};
+              },
+              [](const auto& a) {
+                return std::vector<std::string>{a.version,
+                                                a.name,
+                                                Utc(a.applied_ms),
+                                                std::to_string(a.duration_ms) + "ms",
+                                                a.applied_by,
+                                                a.checksum.substr(0, 12),
+                                                a.dirty ? "dirty" : ""};
+              });
           return Status::OK();
         },
         "history");

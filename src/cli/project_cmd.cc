@@ -203,12 +203,12 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   const bool was_running = ctx.DaemonRunning();
   if (was_running) {
     // A newer slipway was installed since the daemon started: hand over to it first.
-    auto info = ctx.Call("GET", "/api/v1/daemon");
+    auto info = FetchDaemonInfo(ctx);
     if (info.ok() && DaemonBinaryReplaced(*info)) {
       std::fprintf(stderr,
                    "slipway: %s changed since the daemon started; handing over to it without "
                    "downtime\n",
-                   info->value("binary", "").c_str());
+                   info->binary.c_str());
       if (Status st = RestartDaemon(ctx, Duration(30'000), Duration(60'000)); !st.ok()) {
         return CliContext::Fail(st, "up");
       }

@@ -69,12 +69,11 @@ void Engine::SetProject(config::Project project) { project_ = std::move(project)
 
 Status Engine::SetProjectIfStartable(config::Project project,
                                      const std::vector<std::string>& services) {
-  std::swap(project_, project);
-  Status st = Status::OK();
-  auto order = StartOrder(project_, services);
-  st = order.ok() ? CheckStartable(*order) : order.status();
-  if (!st.ok()) std::swap(project_, project);  // the previous project again
-  return st;
+  auto order = StartOrder(project, services);
+  RETURN_IF_ERROR(order.status());
+  RETURN_IF_ERROR(CheckStartable(project, *order));
+  project_ = std::move(project);
+  return Status::OK();
 }
 
 Engine::ServiceRun& Engine::Run(const std::string& name) {
@@ -122,12 +121,13 @@ std::string Engine::LastLogLines(const std::string& service, size_t n) const {
 // ---------------------------------------------------------------------------------------
 // Up
 
-Status Engine::CheckStartable(const std::vector<std::string>& order) {
+Status Engine::CheckStartable(const config::Project& project,
+                              const std::vector<std::string>& order) {
   for (const std::string& name : order) {
-    const config::Service& svc = project_.services.at(name);
+    const config::Service& svc = project.services.at(name);
     for (const config::Dependency& dep : svc.depends_on) {
-      auto it = project_.services.find(dep.service);
-      if (it == project_.services.end()) continue;  // optional and absent: StartOrder allowed it
+      auto it = project.services.find(dep.service);
+      if (it == project.services.end()) continue;  // optional and absent: StartOrder allowed it
       if (dep.condition == DependsCondition::kHealthy &&
           it->second.healthcheck.kind == config::Healthcheck::Kind::kNone) {
         return InvalidInput(
@@ -160,15 +160,15 @@ Status Engine::CheckStartable(const std::vector<std::string>& order) {
             name, svc.image, container_->status().message()));
       }
       // Volumes, secret files, external secrets, and a build's image (container_assets.h).
-      RETURN_IF_ERROR(runtime::PrepareContainerService(**container_, project_, svc));
+      RETURN_IF_ERROR(runtime::PrepareContainerService(**container_, project, svc));
       if (svc.build) {
         ASSIGN_OR_RETURN(bool built,
-                         runtime::ImageExists(**container_, svc.ImageName(project_.name)));
+                         runtime::ImageExists(**container_, svc.ImageName(project.name)));
         if (!built) {
           return FailedPrecondition(fmt::format(
               "service {}: image \"{}\" is not built yet (run `slipway build {}` or `slipway "
               "up --build`)",
-              name, svc.ImageName(project_.name), name));
+              name, svc.ImageName(project.name), name));
         }
       }
     }
@@ -201,7 +201,7 @@ void Engine::Up(std::vector<std::string> services, UpOptions opts,
     return;
   }
   // Checked before anything stops: a refused `up` leaves what runs untouched.
-  if (Status st = CheckStartable(*order); !st.ok()) {
+  if (Status st = CheckStartable(project_, *order); !st.ok()) {
     done(st);
     return;
   }

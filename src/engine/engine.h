@@ -197,7 +197,7 @@ class Engine {
 
   ServiceRun& Run(const std::string& name);
   const ServiceRun* FindRun(const std::string& name) const;
-  Status CheckStartable(const std::vector<std::string>& order);
+  Status CheckStartable(const config::Project& project, const std::vector<std::string>& order);
   Status StartService(ServiceRun& run);
   // `set`: the deploy's instance set the instance belongs to ("" for the one `up` starts).
   // `port`: the PORT to hand it (0: a free one).

@@ -12,18 +12,6 @@
 namespace slipway::migrate {
 namespace {
 
-std::string DefaultWho() {
-  std::string user;
-  if (const char* u = std::getenv("USER"); u != nullptr && *u) {
-    user = u;
-  } else if (passwd* pw = ::getpwuid(::geteuid())) {
-    user = pw->pw_name;
-  }
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  return user + "@" + host;
-}
-
 std::string Label(const std::string& version, const std::string& name) {
   return name.empty() ? version : version + "_" + name;
 }
@@ -43,23 +31,28 @@ int64_t ToInt(const std::optional<std::string>& v) {
 
 std::string_view StateName(MigrationState s) {
   switch (s) {
-    case MigrationState::kApplied: return "applied";
-    case MigrationState::kPending: return "pending";
-    case MigrationState::kDirty: return "dirty";
-    case MigrationState::kChanged: return "changed";
-    case MigrationState::kMissingFile: return "missing-file";
-    case MigrationState::kOutOfOrder: return "out-of-order";
+    case MigrationState::kApplied:
+      return "applied";
+    case MigrationState::kPending:
+      return "pending";
+    case MigrationState::kDirty:
+      return "dirty";
+    case MigrationState::kChanged:
+      return "changed";
+    case MigrationState::kMissingFile:
+      return "missing-file";
+    case MigrationState::kOutOfOrder:
+      return "out-of-order";
   }
   return "?";
 }
 
 Result<std::unique_ptr<Migrator>> Migrator::Open(const Target& target, Options options) {
   ASSIGN_OR_RETURN(Source src, LoadSource(options.dir, options.format));
-  if (options.who.empty()) options.who = DefaultWho();
+  if (options.who.empty()) options.who = DefaultAppliedBy();
   if (options.clock == nullptr) options.clock = Clock::Real();
-  ASSIGN_OR_RETURN(auto driver,
-                   Driver::Open(target, "slipway migrate (" + options.who + " pid " +
-                                            std::to_string(::getpid()) + ")"));
+  ASSIGN_OR_RETURN(auto driver, Driver::Open(target, "slipway migrate (" + options.who + " pid " +
+                                                         std::to_string(::getpid()) + ")"));
   return std::unique_ptr<Migrator>(
       new Migrator(std::move(driver), std::move(src), std::move(options)));
 }
@@ -82,10 +75,10 @@ Status Migrator::Lock() {
       announced = true;
     }
     if (options_.clock->Now() >= deadline) {
-      return DeadlineExceeded(
-          "migration lock on " + driver_->target().Display() + " not acquired within " +
-          std::to_string(options_.lock_timeout.count()) + " ms; held by " +
-          (holder.empty() ? "an unknown session" : holder));
+      return DeadlineExceeded("migration lock on " + driver_->target().Display() +
+                              " not acquired within " +
+                              std::to_string(options_.lock_timeout.count()) + " ms; held by " +
+                              (holder.empty() ? "an unknown session" : holder));
     }
     std::this_thread::sleep_for(options_.lock_poll);
   }
@@ -182,8 +175,8 @@ Result<StatusReport> Migrator::GetStatus() {
       case MigrationState::kDirty:
         rep.blocked = "migration " + Label(r.version, r.name) +
                       " is dirty: it ran outside a transaction and failed part-way. Repair the "
-                      "database by hand, then run `slipway migrate stamp " + r.version +
-                      "` if it completed or `stamp` the previous version if it did not";
+                      "database by hand, then run `slipway migrate stamp " +
+                      r.version + "` if it completed or `stamp` the previous version if it did not";
         break;
       case MigrationState::kChanged: {
         const Migration* m = Find(r.version);
@@ -244,8 +237,8 @@ Status Migrator::Apply(const Migration& m) {
       return driver_->Exec(insert, params(elapsed(), false));
     });
     if (!st.ok()) {
-      return Status(st.code(), "migration " + label + " failed and was rolled back: " +
-                                   st.message());
+      return Status(st.code(),
+                    "migration " + label + " failed and was rolled back: " + st.message());
     }
   } else {
     RETURN_IF_ERROR(driver_->Exec(insert, params(0, true)));
@@ -253,7 +246,8 @@ Status Migrator::Apply(const Migration& m) {
     if (!st.ok()) {
       return Status(st.code(), "migration " + label +
                                    " (non-transactional) failed; the database is marked dirty "
-                                   "at this version: " + st.message());
+                                   "at this version: " +
+                                   st.message());
     }
     RETURN_IF_ERROR(driver_->Exec(std::string("UPDATE ") + kHistoryTable +
                                       " SET dirty = 0, duration_ms = $2 WHERE version = $1",
@@ -290,8 +284,7 @@ Status Migrator::Revert(const Migration& m) {
       return driver_->Exec(del, {recorded});
     });
     if (!st.ok()) {
-      return Status(st.code(), "rollback of " + label + " failed and was undone: " +
-                                   st.message());
+      return Status(st.code(), "rollback of " + label + " failed and was undone: " + st.message());
     }
   } else {
     RETURN_IF_ERROR(driver_->Exec(
@@ -300,7 +293,8 @@ Status Migrator::Revert(const Migration& m) {
     if (!st.ok()) {
       return Status(st.code(), "rollback of " + label +
                                    " (non-transactional) failed; the database is marked dirty "
-                                   "at this version: " + st.message());
+                                   "at this version: " +
+                                   st.message());
     }
     RETURN_IF_ERROR(driver_->Exec(del, {recorded}));
   }
@@ -310,7 +304,7 @@ Status Migrator::Revert(const Migration& m) {
 }
 
 Result<std::vector<const Migration*>> Migrator::PendingUpTo(const StatusReport& r,
-                                                           const std::string& to) {
+                                                            const std::string& to) {
   if (!to.empty() && Find(to) == nullptr) {
     return InvalidInput("--to " + to + ": no migration file has that version");
   }
@@ -324,7 +318,7 @@ Result<std::vector<const Migration*>> Migrator::PendingUpTo(const StatusReport& 
 }
 
 Result<std::vector<const Migration*>> Migrator::ToRevert(const StatusReport& r, int steps,
-                                                        const std::string& to) {
+                                                         const std::string& to) {
   if (steps < 0) return InvalidInput("down: the number of steps must be positive");
   std::vector<const StatusRow*> applied;
   for (const StatusRow& row : r.rows) {
@@ -496,6 +490,18 @@ Result<VerifyReport> Verify(const Target& like, const Options& options) {
   rep.ok = true;
   m.reset();  // close the scratch connection before the database is dropped
   return rep;
+}
+
+std::string DefaultAppliedBy() {
+  std::string user;
+  if (const char* u = std::getenv("USER"); u != nullptr && *u) {
+    user = u;
+  } else if (passwd* pw = ::getpwuid(::geteuid())) {
+    user = pw->pw_name;
+  }
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  return user + "@" + host;
 }
 
 }  // namespace slipway::migrate

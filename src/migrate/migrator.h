@@ -31,6 +31,10 @@
 
 namespace slipway::migrate {
 
+// "user@host" of this process: what the history records as applied_by when a caller names
+// nobody.
+std::string DefaultAppliedBy();
+
 inline constexpr char kHistoryTable[] = "slipway_migrations";
 
 struct Options {

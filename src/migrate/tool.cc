@@ -20,18 +20,6 @@ namespace {
 
 constexpr size_t kOutputTail = 4096;
 
-std::string DefaultWho() {
-  std::string user;
-  if (const char* u = std::getenv("USER"); u != nullptr && *u) {
-    user = u;
-  } else if (passwd* pw = ::getpwuid(::geteuid())) {
-    user = pw->pw_name;
-  }
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  return user + "@" + host;
-}
-
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
   size_t pos = 0;
@@ -343,7 +331,7 @@ Status ToolRunner::Record(ToolRun run) {
   RETURN_IF_ERROR(st->BindText(8, run.before));
   RETURN_IF_ERROR(st->BindText(9, run.after));
   RETURN_IF_ERROR(st->BindText(10, run.output));
-  RETURN_IF_ERROR(st->BindText(11, ctx_.who.empty() ? DefaultWho() : ctx_.who));
+  RETURN_IF_ERROR(st->BindText(11, ctx_.who.empty() ? DefaultAppliedBy() : ctx_.who));
   return st->Run();
 }
 
