@@ -22,6 +22,12 @@ PACKAGES=(
   busybox-static
 )
 
+# The OpenFeature SDK and Kubernetes schema suites run on Node.js; the machine may ship its
+# own node and npm, else Debian's are installed.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

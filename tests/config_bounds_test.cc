@@ -13,6 +13,7 @@
 #include <string>
 
 #include "harness.h"
+#include "base/test_require.h"
 
 namespace slipway::testing {
 namespace {
@@ -36,7 +37,7 @@ Timed ConfigUnderLimit(const std::filesystem::path& dir, const std::string& file
 class ConfigBoundsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists("/usr/bin/prlimit")) GTEST_SKIP() << "prlimit not installed";
+    SLIPWAY_REQUIRE(std::filesystem::exists("/usr/bin/prlimit"), "prlimit (util-linux)");
     dir_ = std::filesystem::temp_directory_path() /
            ("slipway-bounds-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
     std::filesystem::create_directories(dir_);

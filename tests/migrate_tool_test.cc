@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include "migrate/pg_test_server.h"
+#include "base/test_require.h"
 
 namespace slipway::testing {
 namespace {
@@ -217,7 +218,7 @@ void RunStory(Project& p, int port, const std::string& label) {
 }
 
 TEST(MigrateToolTest, AlembicOnSqlite) {
-  if (!AlembicInstalled()) GTEST_SKIP() << "alembic (python3-alembic) is not installed";
+  SLIPWAY_REQUIRE(AlembicInstalled(), "alembic (python3-alembic)");
   const int port = FreePort();
   // The service sees SQLAlchemy's form, relative to its working folder (the project's).
   Project p(Compose(port, "sqlite:///data/app.db", "sqlite:data/app.db"));
@@ -225,10 +226,10 @@ TEST(MigrateToolTest, AlembicOnSqlite) {
 }
 
 TEST(MigrateToolTest, AlembicOnPostgres) {
-  if (!AlembicInstalled()) GTEST_SKIP() << "alembic (python3-alembic) is not installed";
+  SLIPWAY_REQUIRE(AlembicInstalled(), "alembic (python3-alembic)");
   std::string why;
   auto pg = migrate::testing::PgServer::Start(&why);
-  if (!pg) GTEST_SKIP() << "no PostgreSQL: " << why;
+  SLIPWAY_REQUIRE(pg != nullptr, "a PostgreSQL server to test against: " << why);
   const int port = FreePort();
   const std::string url =
       "postgresql://postgres@127.0.0.1:" + std::to_string(pg->port()) + "/postgres";

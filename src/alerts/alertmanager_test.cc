@@ -15,6 +15,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "net/socket.h"
+#include "base/test_require.h"
 
 namespace slipway::alerts {
 namespace {
@@ -29,7 +30,7 @@ int FreePort() {
 }
 
 TEST(Alertmanager, RealAlertmanagerDeliversToTheWebhookSink) {
-  if (::access(kAm, X_OK) != 0) GTEST_SKIP() << "prometheus-alertmanager is not installed";
+  SLIPWAY_REQUIRE(::access(kAm, X_OK) == 0, "prometheus-alertmanager");
   auto loop = std::move(net::EventLoop::Create()).value();
   std::vector<json> received;
   auto fd = net::ListenTcp("127.0.0.1", 0);

@@ -10,6 +10,7 @@
 
 #include "alerts/builtin.h"
 #include "telemetry/metrics.h"
+#include "base/test_require.h"
 
 namespace slipway::alerts {
 namespace {
@@ -243,7 +244,7 @@ TEST(Builtin, RulesParseEvaluateAndExportForPromtool) {
   std::string yaml = ExportPrometheusRules(rules, s);
   EXPECT_NE(yaml.find("alert: \"SlipwayServiceUnhealthy\""), std::string::npos);
   EXPECT_NE(yaml.find("for: 2m"), std::string::npos);
-  if (::access("/usr/bin/promtool", X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
+  SLIPWAY_REQUIRE(::access("/usr/bin/promtool", X_OK) == 0, "promtool (Debian prometheus)");
   std::filesystem::path file = dir.path() / "rules.yml";
   std::ofstream(file) << yaml;
   std::string cmd = "/usr/bin/promtool check rules " + file.string() + " >" +

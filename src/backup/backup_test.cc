@@ -12,6 +12,7 @@
 #include "migrate/driver.h"
 #include "migrate/pg_test_server.h"
 #include "migrate/test_files.h"
+#include "base/test_require.h"
 
 namespace slipway::backup {
 namespace {
@@ -37,7 +38,7 @@ class BackupTest : public ::testing::TestWithParam<std::string> {
 
   void SetUp() override {
     if (pg()) {
-      if (pg_ == nullptr) GTEST_SKIP() << "no PostgreSQL: " << *why_;
+      SLIPWAY_REQUIRE(pg_ != nullptr, "a PostgreSQL server to test against: " << *why_);
       static int n = 0;
       std::string db = "b" + std::to_string(n++);
       ASSERT_TRUE(pg_->CreateDatabase(db));
@@ -331,7 +332,7 @@ TEST(BackupSecretsTest, PostgresPasswordGoesThroughTheEnvironmentNotArgv) {
   const std::string password = "pw-Zq8!s3cr3t";
   std::string why;
   auto pg = PgServer::Start(&why, password);
-  if (pg == nullptr) GTEST_SKIP() << "no PostgreSQL: " << why;
+  SLIPWAY_REQUIRE(pg != nullptr, "a PostgreSQL server to test against: " << why);
   ASSERT_TRUE(pg->CreateDatabase("app"));
   auto target = migrate::ParseTarget(pg->Url("app"), "/");
   ASSERT_TRUE(target.ok()) << target.status().message();

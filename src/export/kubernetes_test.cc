@@ -9,6 +9,7 @@
 
 #include "config/loader.h"
 #include "export/golden_test_util.h"
+#include "base/test_require.h"
 
 namespace slipway::exporter {
 namespace {
@@ -159,7 +160,7 @@ TEST(ExportKubernetesTest, PlatformFolderBuildsWithKustomize) {
   EXPECT_TRUE(written.count("analysistemplate-api-analysis.yaml"));
   EXPECT_TRUE(written.count("cronjob-api-backup-main.yaml"));
 
-  if (std::system("command -v kubectl >/dev/null 2>&1") != 0) GTEST_SKIP() << "no kubectl";
+  SLIPWAY_REQUIRE(std::system("command -v kubectl >/dev/null 2>&1") == 0, "kubectl");
   fs::path dir = fs::temp_directory_path() / ("slipway-k8s-argo-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   ASSERT_TRUE(WriteFolder(dir, files).ok());
@@ -293,10 +294,9 @@ TEST(ExportKubernetesTest, FolderOutputAndKustomize) {
   for (const auto& [name, content] : files) EXPECT_EQ(ReadText(dir / name), content) << name;
 
   // `kubectl kustomize` builds the folder (client side, no cluster needed).
-  if (std::system("command -v kubectl >/dev/null 2>&1") != 0) {
-    fs::remove_all(dir);
-    GTEST_SKIP() << "kubectl not installed";
-  }
+  const bool kubectl = std::system("command -v kubectl >/dev/null 2>&1") == 0;
+  if (!kubectl) fs::remove_all(dir);
+  SLIPWAY_REQUIRE(kubectl, "kubectl");
   std::string cmd = "kubectl kustomize " + dir.string() + " 2>&1";
   FILE* f = ::popen(cmd.c_str(), "r");
   ASSERT_NE(f, nullptr);

@@ -7,6 +7,7 @@
 
 #include "migrate/pg_test_server.h"
 #include "migrate/test_files.h"
+#include "base/test_require.h"
 
 namespace slipway::migrate {
 namespace {
@@ -32,7 +33,7 @@ class MigratorTest : public ::testing::TestWithParam<std::string> {
 
   void SetUp() override {
     if (GetParam() == "postgres") {
-      if (pg_ == nullptr) GTEST_SKIP() << "no PostgreSQL: " << *why_;
+      SLIPWAY_REQUIRE(pg_ != nullptr, "a PostgreSQL server to test against: " << *why_);
       static std::atomic<int> n{0};
       std::string db = "t" + std::to_string(n.fetch_add(1));
       ASSERT_TRUE(pg_->CreateDatabase(db));

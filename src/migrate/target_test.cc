@@ -4,6 +4,7 @@
 
 #include "migrate/driver.h"
 #include "migrate/pg_test_server.h"
+#include "base/test_require.h"
 
 namespace slipway::migrate {
 namespace {
@@ -54,7 +55,7 @@ TEST(TargetTest, ParseErrorsDoNotEchoThePassword) {
 TEST(TargetTest, ConnectErrorsDoNotEchoThePassword) {
   std::string why;
   auto pg = testing::PgServer::Start(&why, "right-pw-1");
-  if (pg == nullptr) GTEST_SKIP() << "no PostgreSQL: " << why;
+  SLIPWAY_REQUIRE(pg != nullptr, "a PostgreSQL server to test against: " << why);
   auto good = ParseTarget(pg->Url(), "/");
   ASSERT_TRUE(good.ok());
   auto d = Driver::Open(*good);
