@@ -2,8 +2,8 @@
 // set: the primary one that `up` started or a deploy promoted, and side groups a deploy starts).
 // EngineGroups (deploy/engine_groups.h) implements it over the engine; unit tests fake it.
 //
-// Threads: the control loop only. Callbacks run on the loop, never inside the call that
-// registered them (so a caller may call back into the port from them).
+// Threads: the control loop only. Callbacks run on the loop's thread, possibly before the call
+// that registered them returns; callers may call back into the port from them.
 #pragma once
 
 #include <cstdint>
