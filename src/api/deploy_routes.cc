@@ -1,6 +1,7 @@
 // Deploy routes: ship, watch, roll back, list releases.
 #include "api/redacted.h"
 #include "api/routes.h"
+#include "config/deploy_strategy.h"
 #include "config/secrets_of.h"
 #include "deploy/deployer.h"
 #include "deploy/releases.h"
@@ -22,10 +23,17 @@ struct DeployBody {
     config::LoadOptions load = LoadOptionsFromFields(f.Object("load", "an object"), &f);
     d.request.services = f.StringList("services", "a list of service names");
     d.request.version = f.String("version", "a release label");
-    d.request.strategy = f.String("strategy", "a strategy name");
+    const std::string strategy = f.String("strategy", "a strategy name");
     d.request.backup_before_migrate = f.Bool("backup", true);
     d.request.env = f.StringMap("env", "an object of environment variables");
     RETURN_IF_ERROR(f.Finish());
+    if (!strategy.empty()) {
+      d.request.strategy = config::ParseDeployStrategy(strategy);
+      if (!d.request.strategy) {
+        return InvalidInput("deploy: --strategy \"" + strategy + "\" is not one of " +
+                            config::DeployStrategyList());
+      }
+    }
     // Loading reads the caller's files: only once the request itself is well-formed.
     ASSIGN_OR_RETURN(d.request.project, config::LoadProject(load));
     d.environ = std::move(load.environ);

@@ -14,6 +14,8 @@
 #include "api/redacted.h"
 #include "api/routes.h"
 #include "cli/output.h"
+#include "config/deploy_settings.h"
+#include "config/deploy_strategy.h"
 #include "config/secrets_of.h"
 #include "deploy/releases.h"
 #include "runtime/log_store.h"
@@ -292,8 +294,8 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto* cd = app.add_subcommand("deploy", "Deploy changed services without downtime");
   cd->add_option("services", d->services, "Services (default: every running one that changed)");
   cd->add_option("--version", d->version, "Label of the release");
-  cd->add_option("--strategy", d->strategy, "blue-green, canary, rolling or recreate")
-      ->check(CLI::IsMember({"blue-green", "canary", "rolling", "recreate"}));
+  cd->add_option("--strategy", d->strategy, config::DeployStrategyList())
+      ->check(CLI::IsMember(config::DeployStrategies()));
   cd->add_option("--env", d->env, "K=V added to the new release's environment (repeatable)");
   cd->add_option("--format", d->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   cd->add_flag("--no-backup", d->no_backup,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config/deploy_strategy.h"
 #include "config/node.h"
 #include "config/values.h"
 
@@ -63,7 +64,6 @@ Result<std::vector<HookStep>> ReadHookSteps(const Node& n, const std::string& pa
   return out;
 }
 
-
 std::string Joined(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
@@ -82,9 +82,9 @@ Status ReadPositiveDuration(const Node& n, const std::string& path, bool allow_z
 }
 
 Status ParseAnalysis(const Node& n, const std::string& path, DeployAnalysis* a) {
-  static const std::vector<std::string> kKeys = {
-      "max_error_rate", "max_p95", "p95_factor", "health_failures", "min_requests",
-      "window",         "interval"};
+  static const std::vector<std::string> kKeys = {"max_error_rate",  "max_p95",      "p95_factor",
+                                                 "health_failures", "min_requests", "window",
+                                                 "interval"};
   RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with " + Joined(kKeys)));
   for (const Node& f : n.children) {
     const std::string fpath = JoinPath(path, f.key);
@@ -125,9 +125,12 @@ Status ParseAnalysis(const Node& n, const std::string& path, DeployAnalysis* a) 
 
 std::string HookStep::Describe() const {
   switch (kind) {
-    case Kind::kBackup: return database.empty() ? "backup" : "backup " + database;
-    case Kind::kMigrate: return database.empty() ? "migrate" : "migrate " + database;
-    case Kind::kRun: break;
+    case Kind::kBackup:
+      return database.empty() ? "backup" : "backup " + database;
+    case Kind::kMigrate:
+      return database.empty() ? "migrate" : "migrate " + database;
+    case Kind::kRun:
+      break;
   }
   std::string out = "run";
   for (const std::string& w : command) out += " " + w;
@@ -142,8 +145,60 @@ const std::vector<std::string>& DeploySettingsKeys() {
 }
 
 const std::vector<std::string>& DeployStrategies() {
+  // Indexed by DeployStrategy.
   static const std::vector<std::string> kNames = {"blue-green", "canary", "rolling", "recreate"};
   return kNames;
+}
+
+FailureAction ParseFailureAction(std::string_view name) {
+  return name == "rollback"   ? FailureAction::kRollback
+         : name == "continue" ? FailureAction::kContinue
+                              : FailureAction::kPause;
+}
+
+UpdateOrder ParseUpdateOrder(std::string_view name) {
+  return name == "start-first" ? UpdateOrder::kStartFirst : UpdateOrder::kStopFirst;
+}
+
+std::string_view FailureActionName(FailureAction a) {
+  switch (a) {
+    case FailureAction::kPause:
+      return "pause";
+    case FailureAction::kContinue:
+      return "continue";
+    case FailureAction::kRollback:
+      return "rollback";
+  }
+  return "pause";
+}
+
+std::string_view UpdateOrderName(UpdateOrder o) {
+  return o == UpdateOrder::kStartFirst ? "start-first" : "stop-first";
+}
+
+const std::string& DeployStrategyList() {
+  static const std::string kList = [] {
+    const auto& names = DeployStrategies();
+    std::string out;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
+      out += names[i];
+    }
+    return out;
+  }();
+  return kList;
+}
+
+std::string_view DeployStrategyName(DeployStrategy s) {
+  return DeployStrategies().at(static_cast<size_t>(s));
+}
+
+std::optional<DeployStrategy> ParseDeployStrategy(std::string_view name) {
+  const auto& names = DeployStrategies();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<DeployStrategy>(i);
+  }
+  return std::nullopt;
 }
 
 Status ParseDeploySettings(const Node& n, const std::string& path, DeploySettings* out) {

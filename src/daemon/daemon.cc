@@ -28,9 +28,11 @@
 #include "daemon/database_jobs.h"
 #include "daemon/json_log.h"
 #include "daemon/keeper_link.h"
+#include "daemon/route_publisher.h"
 #include "daemon/routes.h"
 #include "daemon/traffic_rates.h"
 #include "deploy/deployer.h"
+#include "deploy/engine_groups.h"
 #include "deploy/releases.h"
 #include "deploy/traffic.h"
 #include "engine/engine.h"
@@ -171,7 +173,7 @@ std::string JoinNames(const std::set<std::string>& names) {
   return out;
 }
 
-class Daemon : public deploy::Traffic, public api::MaintenanceControl, public api::DaemonControl {
+class Daemon : public api::MaintenanceControl, public api::DaemonControl {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options), paths_(options.state_dir) {}
 
@@ -238,11 +240,18 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
         std::make_unique<engine::Engine>(loop_.get(), store_.get(), logs_.get(), std::move(eopts));
     RETURN_IF_ERROR(StartFlags(project));
     engine_->SetProject(std::move(project));
-    engine_->SetTopologyListener([this] { ScheduleRouteUpdate(); });
+    routes_ =
+        std::make_unique<RoutePublisher>(loop_.get(), engine_.get(), proxy_.get(), registry_.get());
+    groups_ = std::make_unique<deploy::EngineGroups>(loop_.get(), engine_.get());
+    // Instances changed: the routes follow, and a deploy waiting on them re-checks.
+    engine_->SetTopologyListener([this] {
+      routes_->ScheduleUpdate();
+      groups_->Changed();
+    });
     RETURN_IF_ERROR(LoadMaintenance());
     ASSIGN_OR_RETURN(releases_, deploy::ReleaseStore::Open(store_.get(), Clock::Real()));
-    deployer_ = std::make_unique<deploy::Deployer>(loop_.get(), engine_.get(), releases_.get(),
-                                                   this, config::CurrentEnviron());
+    deployer_ = std::make_unique<deploy::Deployer>(loop_.get(), groups_.get(), releases_.get(),
+                                                   routes_.get(), config::CurrentEnviron());
     engine_->SetReleaseRecorder([this](const config::Service& spec, const std::string& hash) {
       return deployer_->RecordUp(spec, hash);
     });
@@ -268,8 +277,9 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
     RETURN_IF_ERROR(StartApi(std::move(tcp_fd)));
     alerting_->Start();
     deployer_->SetEventListener([this](const deploy::DeployEvent& e) {
-      alerting_->NotifyDeploy(
-          {e.service, e.release, e.version, e.strategy, e.kind, e.reason, e.numbers});
+      alerting_->NotifyDeploy({e.service, e.release, e.version, e.strategy,
+                               std::string(deploy::DeployEventKindName(e.kind)), e.reason,
+                               e.numbers});
     });
     ScheduleTrafficSample();
     return WatchSignals();
@@ -310,9 +320,11 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
     if (!saved) return Status::OK();
     nlohmann::json j = nlohmann::json::parse(*saved, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return Status::OK();  // unreadable: start without maintenance
+    Maintenance m;
     for (const auto& [service, message] : j.items()) {
-      if (message.is_string()) maintenance_[service] = message.get<std::string>();
+      if (message.is_string()) m[service] = message.get<std::string>();
     }
+    routes_->LoadMaintenance(std::move(m));
     return Status::OK();
   }
 
@@ -370,7 +382,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
 
   // api::MaintenanceControl
   const std::map<std::string, std::string>& MaintenanceMessages() const override {
-    return maintenance_;
+    return routes_->maintenance();
   }
 
   Status SetMaintenance(const std::string& service, bool on, std::string message) override {
@@ -383,7 +395,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
           "maintenance: service \"" + service +
           "\" publishes no port and has no route, so no request reaches it through the proxy");
     }
-    Maintenance next = maintenance_;
+    Maintenance next = routes_->maintenance();
     if (on) {
       next[service] =
           message.empty() ? "Down for maintenance. Please try again shortly." : std::move(message);
@@ -391,12 +403,11 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
       next.erase(service);
     }
     RETURN_IF_ERROR(store_->SetMeta(kMaintenanceKey, nlohmann::json(next).dump()));
-    maintenance_ = std::move(next);
-    RETURN_IF_ERROR(ApplyRoutes());
+    RETURN_IF_ERROR(routes_->SetMaintenance(std::move(next)));
     store::Event ev;
     ev.service = service;
     ev.kind = on ? "maintenance-on" : "maintenance-off";
-    ev.message = on ? maintenance_[service] : "";
+    ev.message = on ? routes_->maintenance().at(service) : "";
     if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
     return Status::OK();
   }
@@ -576,36 +587,6 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
     });
   }
 
-  // Route changes arrive in bursts (several instances start at once): coalesce them.
-  void ScheduleRouteUpdate() {
-    if (route_update_pending_) return;
-    route_update_pending_ = true;
-    loop_->Post([this] {
-      route_update_pending_ = false;
-      if (recovering_) return;  // published once the recovered services are ready
-      Status st = ApplyRoutes();
-      if (!st.ok()) Log("proxy: " + st.message());
-    });
-  }
-
-  Status ApplyRoutes() {
-    return proxy_->Apply(BuildRoutes(engine_->project(), engine_->Endpoints(), ++route_version_,
-                                     plans_, maintenance_));
-  }
-
-  // deploy::Traffic: weights take effect when Apply() returns (every worker switched).
-  Status SetPlan(const std::string& service, deploy::TrafficPlan plan) override {
-    plans_[service] = std::move(plan);
-    return ApplyRoutes();
-  }
-  Status ClearPlan(const std::string& service) override {
-    plans_.erase(service);
-    return ApplyRoutes();
-  }
-  proxy::SetStats Stats(const std::string& service, const std::string& set) const override {
-    return proxy::ReadSetStats(*registry_, service, set);
-  }
-
   // Tells the keeper we serve; a daemon that replaces one that died takes over the services
   // that were up (see docs/architecture.md, "Keeper").
   void StartWithKeeper() {
@@ -645,6 +626,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
     // the proxy does not listen: new connections wait in the keeper's accept queues instead
     // of meeting a 503.
     recovering_ = true;
+    routes_->Hold(true);  // published once the recovered services are ready
     engine_->Recover([this](Status st, engine::RecoverReport report) {
       Log(fmt::format("took over the services that were up: {} instance(s) adopted, {} "
                       "restarted, {} process(es) stopped{}",
@@ -663,40 +645,11 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
           ->Add(0, static_cast<uint64_t>(report.restarted));
       registry_->GetCounter("slipway_recovered_instances_total", help, labels, {"stopped"})
           ->Add(0, static_cast<uint64_t>(report.stopped));
-      RetireInterruptedDeploys();
+      deployer_->RetireInterrupted([](const std::string& line) { Log(line); });
       recovering_ = false;
-      ScheduleRouteUpdate();
+      routes_->Hold(false);
+      routes_->ScheduleUpdate();
     });
-  }
-
-  // A deploy does not survive its daemon: the traffic plan and the job that would have moved
-  // weights, judged and promoted died with it. The primary release (the last one promoted)
-  // keeps all the traffic; the other sets taken over — a deploy's new set, or the old set kept
-  // warm for a rollback, which no daemon would retire now — are drained and stopped, and a
-  // release still marked running is marked failed.
-  void RetireInterruptedDeploys() {
-    for (const engine::ServiceEndpoints& ep : engine_->Endpoints()) {
-      for (const engine::GroupEndpoints& g : ep.groups) {
-        if (g.primary) continue;
-        Log(fmt::format("{}: stopping set {} (its deploy ended with the daemon that died)",
-                        ep.service, g.set),
-            {{"service", ep.service}, {"set", g.set}});
-        if (Status st = engine_->StopGroup(ep.service, g.set, Duration(0), [] {}); !st.ok()) {
-          Log("recovery: " + st.message());
-        }
-      }
-      auto list = releases_->List(ep.service, 20);
-      if (!list.ok()) continue;
-      for (const deploy::Release& r : *list) {
-        if (r.status != deploy::kRunning) continue;
-        if (Status st =
-                releases_->Finish(ep.service, r.number, deploy::kFailed,
-                                  "interrupted: the daemon died during the deploy", r.numbers);
-            !st.ok()) {
-          Log("recovery: " + st.message());
-        }
-      }
-    }
   }
 
   void Cleanup() {
@@ -723,8 +676,6 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
   int lock_fd_ = -1;
   int signal_fd_ = -1;
   bool shutting_down_ = false;
-  bool route_update_pending_ = false;
-  uint64_t route_version_ = 0;
   std::string api_addr_;
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<KeeperLink> keeper_;  // before proxy_: the proxy uses it until it stops
@@ -733,6 +684,9 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
   std::unique_ptr<runtime::LogStore> logs_;
   std::unique_ptr<telemetry::Registry> registry_;
   std::unique_ptr<proxy::Proxy> proxy_;
+  // Before engine_: the engine's topology listener reaches them until it is gone.
+  std::unique_ptr<RoutePublisher> routes_;        // the proxy's routes; deploys' Traffic port
+  std::unique_ptr<deploy::EngineGroups> groups_;  // deploys' Groups port over the engine
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<flags::FlagService> flag_service_;
   std::unique_ptr<flags::OfrepHandler> ofrep_;
@@ -743,8 +697,6 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
   std::unique_ptr<DatabaseJobs> db_jobs_;
   TrafficRates traffic_rates_;
   std::unique_ptr<alerts::AlertingService> alerting_;
-  Plans plans_;
-  Maintenance maintenance_;
   std::unique_ptr<http::HttpServer> unix_server_;
   std::unique_ptr<http::HttpServer> tcp_server_;
 };

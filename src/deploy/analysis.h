@@ -8,22 +8,51 @@
 #pragma once
 
 #include <deque>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "base/clock.h"
 #include "config/deploy_settings.h"
-#include "engine/engine.h"
+#include "deploy/groups.h"
 #include "proxy/proxy_metrics.h"
 
 namespace slipway::deploy {
 
+// What a verdict used. The window figures are set once the window holds two samples.
+struct VerdictNumbers {
+  int instances = 0;
+  int ready = 0;
+  int restarts = 0;  // since judging began
+  int crashed = 0;
+  int failing_probes = 0;
+  bool windowed = false;
+  double window_s = 0;
+  uint64_t requests = 0;
+  uint64_t errors_5xx = 0;
+  double p95_ms = 0;
+  uint64_t old_requests = 0;
+  double old_p95_ms = 0;
+  std::optional<double> error_rate;    // once min_requests responses are in the window
+  std::optional<double> p95_limit_ms;  // idem
+  nlohmann::json ToJson() const;
+};
+
 struct Verdict {
   bool breach = false;
   std::string reason;  // one line: "5xx rate 48.2% > 5.0% (241 of 500 requests)"
-  nlohmann::json numbers = nlohmann::json::object();  // what the decision used
+  VerdictNumbers numbers;
+};
+
+// Both sets' responses since judging began (for the release's numbers).
+struct AnalysisTotals {
+  uint64_t new_requests = 0;
+  uint64_t new_5xx = 0;
+  double new_p95_ms = 0;
+  uint64_t old_requests = 0;
+  uint64_t old_5xx = 0;
+  double old_p95_ms = 0;
+  nlohmann::json ToJson() const;
 };
 
 // Window figures of one set: responses, 5xx and p95 between two cumulative reads.
@@ -44,10 +73,10 @@ class Analyzer {
   void Add(MonoTime t, const proxy::SetStats& new_set, const proxy::SetStats& old_set);
 
   // The verdict now, from the window and the new group's state.
-  Verdict Judge(const engine::GroupStatus& group) const;
+  Verdict Judge(const GroupView& group) const;
 
-  // Totals since the first sample (for the release's numbers).
-  nlohmann::json Totals() const;
+  // Totals since the first sample; nullopt before two samples.
+  std::optional<AnalysisTotals> Totals() const;
 
  private:
   struct Sample {

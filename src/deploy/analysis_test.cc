@@ -20,10 +20,10 @@ proxy::SetStats Stats(uint64_t n, uint64_t e, double seconds) {
   return s;
 }
 
-engine::GroupStatus Healthy() {
-  engine::GroupStatus g;
+GroupView Healthy() {
+  GroupView g;
   g.exists = true;
-  g.instances = g.running = g.ready = 2;
+  g.instances = g.ready = 2;
   return g;
 }
 
@@ -42,8 +42,8 @@ TEST(AnalysisTest, HealthySetPasses) {
   an.Add(T(1000), Stats(500, 2, 0.002), Stats(1000, 0, 0.002));
   Verdict v = an.Judge(Healthy());
   EXPECT_FALSE(v.breach) << v.reason;
-  EXPECT_EQ(v.numbers["requests"], 500);
-  EXPECT_EQ(v.numbers["errors_5xx"], 2);
+  EXPECT_EQ(v.numbers.requests, 500);
+  EXPECT_EQ(v.numbers.errors_5xx, 2);
 }
 
 TEST(AnalysisTest, ErrorRateBreachesOnlyAboveMinRequests) {
@@ -67,7 +67,7 @@ TEST(AnalysisTest, WindowSlides) {
   // The burst left the 5 s window: 500 good requests remain.
   Verdict v = an.Judge(Healthy());
   EXPECT_FALSE(v.breach) << v.reason;
-  EXPECT_EQ(v.numbers["errors_5xx"], 0);
+  EXPECT_EQ(v.numbers.errors_5xx, 0);
 }
 
 TEST(AnalysisTest, LatencyAbsoluteAndRelative) {
@@ -90,7 +90,7 @@ TEST(AnalysisTest, LatencyAbsoluteAndRelative) {
 
 TEST(AnalysisTest, HealthAndCrashes) {
   Analyzer an(Defaults(), /*baseline_restarts=*/1);
-  engine::GroupStatus g = Healthy();
+  GroupView g = Healthy();
   g.restarts = 1;  // before judging began: ignored
   EXPECT_FALSE(an.Judge(g).breach);
   g.max_failing_streak = 3;

@@ -1,20 +1,22 @@
-// Deployer: the deploy controller. It replaces a running service's instances by a new release
-// without losing requests, with one of four strategies:
+// Deployer: the deploy controller's front. It turns a deploy request into one JobRunner per
+// service (deploy/job_runner.h), run one after another, and answers rollbacks. The strategies
+// (deploy/strategy.h) decide; the runners carry their decisions out through two ports, Groups
+// (the engine's instance groups) and Traffic (the proxy's weights):
 //   blue-green  start the whole new set, wait until ready, run the smoke command, switch all
-//               traffic at once, judge it for `monitor`, keep the old set warm for the rollback
-//               window, then drain and stop it;
+//               traffic at once, judge it for `monitor`, keep the old set warm for the
+//               rollback window, then drain and stop it;
 //   canary      the same start, then weight steps (5, 25, 50, 100 %) judged for
 //               `step_duration` each;
 //   rolling     replicas replaced in batches of update_config.parallelism, start-first or
-//               stop-first, with delay, monitor and failure_action;
+//               stop-first, with delay, monitor and failure_action; a rollback restores the
+//               old replicas as rollback_config says;
 //   recreate    stop, then start (services without published ports).
 // A breach of the analysis thresholds (deploy/analysis.h), a new set that never becomes ready,
-// or a failing smoke command rolls back at once: traffic returns to the old set, the new one is
-// drained and stopped, and the release is marked rolled-back with the reason and numbers. A
-// failing pre hook step (a command, or a built-in backup/migrate) aborts before anything starts.
-// One deploy per service at a time.
+// or a failing smoke command rolls back at once. A failing pre hook step (a command, or a
+// built-in backup/migrate) aborts before anything starts. One deploy per service at a time; a
+// rollback asked for while a deploy of the service runs rolls that deploy back.
 //
-// Ownership and threads: the daemon owns it; it borrows the engine, the release store and the
+// Ownership and threads: the daemon owns it; it borrows the groups, the release store and the
 // traffic publisher. Every method and callback runs on the control loop's thread.
 #pragma once
 
@@ -22,43 +24,35 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
+#include "config/deploy_strategy.h"
 #include "config/project.h"
+#include "deploy/groups.h"
+#include "deploy/job_runner.h"
 #include "deploy/releases.h"
 #include "deploy/traffic.h"
-#include "engine/engine.h"
 #include "net/event_loop.h"
 
 namespace slipway::deploy {
 
 struct DeployRequest {
-  config::Project project;                 // freshly loaded; its specs are the new ones
-  std::vector<std::string> services;       // empty = every running service whose spec changed
-  std::string version;                     // release label
-  std::string strategy;                    // overrides x-slipway.deploy.strategy when set
-  std::map<std::string, std::string> env;  // added to the new spec's environment
-  bool backup_before_migrate = true;       // a migrate step with pending migrations backs up first
-  bool run_pre_hooks = true;               // false for rollbacks: the old schema work is done
-  bool manual_rollback = false;            // set by Rollback(): the event says manual-rollback
+  config::Project project;            // freshly loaded; its specs are the new ones
+  std::vector<std::string> services;  // empty = every running service whose spec changed
+  std::string version;                // release label
+  std::optional<config::DeployStrategy> strategy;  // overrides x-slipway.deploy.strategy
+  std::map<std::string, std::string> env;          // added to the new spec's environment
+  bool backup_before_migrate = true;  // a migrate step with pending migrations backs up first
+  bool run_pre_hooks = true;          // false for rollbacks: the old schema work is done
+  bool manual_rollback = false;       // set by Rollback(): the event says manual-rollback
   // service → the release's base_hash when it is not the hash of project's spec (a rollback
   // carries the base of the release it returns to).
   std::map<std::string, std::string> base_hashes;
 };
-
-// Runs a built-in `backup` or `migrate` hook step (blocking database work) off the loop and
-// calls `done` on the loop's thread with the outcome and a one-line summary.
-struct DatabaseStepRequest {
-  std::shared_ptr<const config::Project> project;  // as the deploy loaded it
-  config::HookStep step;
-  std::string service;
-  bool backup_if_pending = true;  // migrate: take a verified backup first when work is pending
-};
-using DatabaseStepRunner = std::function<void(
-    const DatabaseStepRequest& req, std::function<void(Status, const std::string& summary)> done)>;
 
 // What a finished deploy or rollback tells its caller.
 struct Outcome {
@@ -66,21 +60,9 @@ struct Outcome {
   nlohmann::json releases = nlohmann::json::array();
 };
 
-// What happened to a release, for notifications (SetEventListener). `kind` is one of
-// "deployed", "rolled-back" (automatic), "failed", "manual-rollback".
-struct DeployEvent {
-  std::string service;
-  int64_t release = 0;
-  std::string version;
-  std::string strategy;
-  std::string kind;
-  std::string reason;
-  nlohmann::json numbers = nlohmann::json::object();
-};
-
 class Deployer {
  public:
-  Deployer(net::EventLoop* loop, engine::Engine* engine, ReleaseStore* releases, Traffic* traffic,
+  Deployer(net::EventLoop* loop, Groups* groups, ReleaseStore* releases, Traffic* traffic,
            std::map<std::string, std::string> base_env);
   ~Deployer();
   Deployer(const Deployer&) = delete;
@@ -97,55 +79,46 @@ class Deployer {
   // Deploys the services one after another; stops at the first that fails.
   void Deploy(DeployRequest req, std::function<void(Outcome)> done);
   // Back to release `to` of `service` (0 = the release before the running one). Instant when
-  // that release's set is still warm; else a blue-green deploy of its spec.
+  // that release's set is still warm; else a blue-green deploy of its spec. While a deploy of
+  // the service runs, that deploy is rolled back instead and `done` gets its outcome.
   void Rollback(const std::string& service, int64_t to, std::function<void(Outcome)> done);
+
+  // After a daemon restart: a deploy does not survive its daemon (its job, traffic plan and
+  // judgement died with it), so it is rolled back: every side group (a deploy's new set, or an
+  // old set kept warm, which no daemon would retire now) is stopped, the primary keeps all the
+  // traffic, and a release still marked running is marked failed. `log` gets one line each.
+  void RetireInterrupted(const std::function<void(const std::string&)>& log);
 
   // Progress lines with seq > `after` (a CLI polls this while its deploy runs).
   nlohmann::json Progress(int64_t after) const;
   // Services with a deploy in progress.
   std::set<std::string> Busy() const { return busy_; }
+  // The running job of `service` (nullptr when none), for tests and diagnostics.
+  const JobRunner* Job(const std::string& service) const;
+  // The states the last finished job of `service` went through (empty when none).
+  std::vector<Transition> LastJobPath(const std::string& service) const;
 
  private:
-  struct Job;
-  void StartJob(std::shared_ptr<Job> job);
-  void Note(Job& job, const std::string& text);
-  void RunPreHook(std::shared_ptr<Job> job, size_t step);
-  void StartNewSet(std::shared_ptr<Job> job);
-  void WaitReadyFor(std::shared_ptr<Job> job, const std::string& set, int want,
-                    std::function<void()> next);
-  void RunSmoke(std::shared_ptr<Job> job);
-  void Switch(std::shared_ptr<Job> job);
-  void CanaryStep(std::shared_ptr<Job> job, size_t step);
-  void Watch(std::shared_ptr<Job> job, Duration how_long, std::function<void()> next);
-  void RollingBatch(std::shared_ptr<Job> job);
-  void ContinueRolling(std::shared_ptr<Job> job);
-  void Recreate(std::shared_ptr<Job> job);
-  void Succeed(std::shared_ptr<Job> job);
-  void Abandon(std::shared_ptr<Job> job, const std::string& reason, bool traffic_moved);
-  void Finish(std::shared_ptr<Job> job, Status st, const std::string& status,
-              const std::string& reason);
-  void ScheduleRetire(const std::string& service, const std::string& set, Duration after,
-                      Duration drain);
-  TrafficPlan PlanFor(const Job& job, uint32_t new_weight) const;
+  struct Batch;
+  void Note(const std::string& service, int64_t release, const std::string& text);
+  void RunNext(std::shared_ptr<Batch> batch);
+  void OnGroupsChanged();
 
   net::EventLoop* loop_;
-  engine::Engine* engine_;
+  Groups* groups_;
   ReleaseStore* releases_;
   Traffic* traffic_;
   std::map<std::string, std::string> base_env_;
   DatabaseStepRunner db_steps_;
   std::function<void(const DeployEvent&)> listener_;
   std::set<std::string> busy_;
+  std::map<std::string, std::unique_ptr<JobRunner>> jobs_;  // running, by service
+  std::map<std::string, std::vector<Transition>> last_paths_;
+  // Told when the running job of a service ends (rollbacks asked for during a deploy).
+  std::map<std::string, std::vector<std::function<void(Outcome)>>> waiters_;
   // Specs of releases started by this daemon, for rollbacks to sets no longer running.
   std::map<std::string, std::map<int64_t, config::Service>> specs_;
-  // The old set kept warm after a switch, per service, and the timer that retires it.
-  struct Warm {
-    std::string set;
-    int64_t release = 0;
-    net::EventLoop::TimerId timer = 0;
-    Duration drain{0};
-  };
-  std::map<std::string, Warm> warm_;
+  WarmSets warm_;
   std::map<std::string, int64_t> recreate_release_;  // release `up` must reuse (recreate)
   nlohmann::json progress_ = nlohmann::json::array();
   int64_t progress_seq_ = 0;

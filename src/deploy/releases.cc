@@ -4,6 +4,28 @@ namespace slipway::deploy {
 
 using nlohmann::json;
 
+std::string_view ReleaseStatusName(ReleaseStatus s) {
+  switch (s) {
+    case ReleaseStatus::kRunning:
+      return "running";
+    case ReleaseStatus::kSucceeded:
+      return "succeeded";
+    case ReleaseStatus::kFailed:
+      return "failed";
+    case ReleaseStatus::kRolledBack:
+      return "rolled-back";
+  }
+  return "failed";
+}
+
+ReleaseStatus ParseReleaseStatus(std::string_view text) {
+  for (ReleaseStatus s : {ReleaseStatus::kRunning, ReleaseStatus::kSucceeded,
+                          ReleaseStatus::kFailed, ReleaseStatus::kRolledBack}) {
+    if (ReleaseStatusName(s) == text) return s;
+  }
+  return ReleaseStatus::kFailed;
+}
+
 namespace {
 constexpr char kColumns[] =
     "number, service, version, spec_hash, spec, strategy, created_ms, finished_ms, status, "
@@ -11,10 +33,18 @@ constexpr char kColumns[] =
 }
 
 json Release::ToJson() const {
-  return {{"number", number},           {"service", service},   {"version", version},
-          {"spec_hash", spec_hash},     {"strategy", strategy}, {"created_ms", created_ms},
-          {"finished_ms", finished_ms}, {"status", status},     {"reason", reason},
-          {"numbers", numbers},         {"spec", spec},         {"base_hash", base_hash}};
+  return {{"number", number},
+          {"service", service},
+          {"version", version},
+          {"spec_hash", spec_hash},
+          {"strategy", strategy},
+          {"created_ms", created_ms},
+          {"finished_ms", finished_ms},
+          {"status", std::string(ReleaseStatusName(status))},
+          {"reason", reason},
+          {"numbers", numbers},
+          {"spec", spec},
+          {"base_hash", base_hash}};
 }
 
 Result<std::unique_ptr<ReleaseStore>> ReleaseStore::Open(store::Store* store, Clock* clock) {
@@ -63,7 +93,6 @@ Result<Release> ReleaseStore::Create(Release r) {
   r.number = row ? next_number_->ColumnInt64(0) : 1;
   next_number_->Reset();
   r.created_ms = clock_->WallMillis();
-  if (r.status.empty()) r.status = kRunning;
   insert_->Reset();
   RETURN_IF_ERROR(insert_->BindInt64(1, r.number));
   RETURN_IF_ERROR(insert_->BindText(2, r.service));
@@ -72,7 +101,7 @@ Result<Release> ReleaseStore::Create(Release r) {
   RETURN_IF_ERROR(insert_->BindText(5, r.spec.is_null() ? "{}" : r.spec.dump()));
   RETURN_IF_ERROR(insert_->BindText(6, r.strategy));
   RETURN_IF_ERROR(insert_->BindInt64(7, r.created_ms));
-  RETURN_IF_ERROR(insert_->BindText(8, r.status));
+  RETURN_IF_ERROR(insert_->BindText(8, std::string(ReleaseStatusName(r.status))));
   RETURN_IF_ERROR(insert_->BindText(9, r.reason));
   RETURN_IF_ERROR(insert_->BindText(10, r.numbers.dump()));
   RETURN_IF_ERROR(insert_->BindText(11, r.base_hash));
@@ -80,10 +109,10 @@ Result<Release> ReleaseStore::Create(Release r) {
   return r;
 }
 
-Status ReleaseStore::Finish(const std::string& service, int64_t number, const std::string& status,
+Status ReleaseStore::Finish(const std::string& service, int64_t number, ReleaseStatus status,
                             const std::string& reason, const json& numbers) {
   finish_->Reset();
-  RETURN_IF_ERROR(finish_->BindText(1, status));
+  RETURN_IF_ERROR(finish_->BindText(1, std::string(ReleaseStatusName(status))));
   RETURN_IF_ERROR(finish_->BindText(2, reason));
   RETURN_IF_ERROR(finish_->BindText(3, numbers.dump()));
   RETURN_IF_ERROR(finish_->BindInt64(4, clock_->WallMillis()));
@@ -110,7 +139,7 @@ Result<std::vector<Release>> ReleaseStore::Read(store::Statement& st) const {
     r.strategy = st.ColumnText(5);
     r.created_ms = st.ColumnInt64(6);
     r.finished_ms = st.ColumnInt64(7);
-    r.status = st.ColumnText(8);
+    r.status = ParseReleaseStatus(st.ColumnText(8));
     r.reason = st.ColumnText(9);
     r.numbers = json::parse(st.ColumnText(10), nullptr, false);
     r.base_hash = st.ColumnText(11);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -21,10 +22,11 @@
 
 namespace slipway::deploy {
 
-inline constexpr char kRunning[] = "running";
-inline constexpr char kSucceeded[] = "succeeded";
-inline constexpr char kFailed[] = "failed";
-inline constexpr char kRolledBack[] = "rolled-back";
+enum class ReleaseStatus { kRunning, kSucceeded, kFailed, kRolledBack };
+// "running", "succeeded", "failed", "rolled-back": the stored and shown text.
+std::string_view ReleaseStatusName(ReleaseStatus s);
+// A stored text read back; an unknown one (a newer binary's) reads as failed.
+ReleaseStatus ParseReleaseStatus(std::string_view text);
 
 struct Release {
   int64_t number = 0;  // per service, from 1
@@ -39,7 +41,7 @@ struct Release {
   std::string strategy;
   int64_t created_ms = 0;
   int64_t finished_ms = 0;
-  std::string status;
+  ReleaseStatus status = ReleaseStatus::kRunning;
   std::string reason;
   nlohmann::json numbers = nlohmann::json::object();
 
@@ -54,7 +56,7 @@ class ReleaseStore {
   // Adds release number last+1 of `r.service` (number and created_ms are assigned).
   Result<Release> Create(Release r);
   // Sets the final status, reason and numbers (finished_ms = now).
-  Status Finish(const std::string& service, int64_t number, const std::string& status,
+  Status Finish(const std::string& service, int64_t number, ReleaseStatus status,
                 const std::string& reason, const nlohmann::json& numbers);
   // Newest first; `service` "" = all; limit 0 = all.
   Result<std::vector<Release>> List(const std::string& service, size_t limit) const;

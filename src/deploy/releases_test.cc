@@ -51,17 +51,18 @@ TEST_F(ReleasesTest, NumbersPerServiceAndFinish) {
   EXPECT_EQ(a1->number, 1);
   EXPECT_EQ(a2->number, 2);
   EXPECT_EQ(w1->number, 1);
-  EXPECT_EQ(a2->status, kRunning);
+  EXPECT_EQ(a2->status, ReleaseStatus::kRunning);
   EXPECT_EQ(a2->created_ms, 1'700'000'000'000);
 
   clock_.AdvanceForTest(Duration(5'000));
   ASSERT_TRUE(releases_
-                  ->Finish("api", 2, kRolledBack, "5xx rate 50.0% > 5.0%",
+                  ->Finish("api", 2, ReleaseStatus::kRolledBack, "5xx rate 50.0% > 5.0%",
                            {{"requests", 120}, {"errors_5xx", 60}})
                   .ok());
   auto got = releases_->Get("api", 2);
   ASSERT_TRUE(got.ok() && got->has_value());
-  EXPECT_EQ((*got)->status, kRolledBack);
+  EXPECT_EQ((*got)->status, ReleaseStatus::kRolledBack);
+  EXPECT_EQ((*got)->ToJson()["status"], "rolled-back");
   EXPECT_EQ((*got)->reason, "5xx rate 50.0% > 5.0%");
   EXPECT_EQ((*got)->numbers["errors_5xx"], 60);
   EXPECT_EQ((*got)->finished_ms, 1'700'000'005'000);

@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "config/deploy_strategy.h"
+
 namespace slipway::exporter {
 
 using nlohmann::json;
@@ -115,10 +117,12 @@ Strategy StrategyOf(const config::Project&, const config::Service& s) {
                           ".hooks: not run in the cluster (Argo CD PreSync/PostSync "
                           "hook Jobs do this)");
   }
-  if (d.strategy == "recreate") st.kind = Strategy::Kind::kRecreate;
-  if (d.strategy != "blue-green" && d.strategy != "canary") return st;
+  using config::DeployStrategy;
+  const std::optional<DeployStrategy> kind = config::ParseDeployStrategy(d.strategy);
+  if (kind == DeployStrategy::kRecreate) st.kind = Strategy::Kind::kRecreate;
+  if (kind != DeployStrategy::kBlueGreen && kind != DeployStrategy::kCanary) return st;
   st.progress_deadline = d.health_timeout;
-  if (d.strategy == "blue-green") {
+  if (kind == DeployStrategy::kBlueGreen) {
     st.kind = Strategy::Kind::kBlueGreen;
     st.auto_promote = true;  // Slipway switches as soon as the new set is ready
     st.scale_down_delay = d.rollback_window;

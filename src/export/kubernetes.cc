@@ -7,6 +7,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "config/deploy_strategy.h"
 #include "export/extensions.h"
 #include "export/pod_spec.h"
 #include "export/yaml_emit.h"
@@ -333,7 +334,9 @@ class Exporter {
       Add(deployment);
       return Status::OK();
     }
-    const char* kind = st.kind == Strategy::Kind::kBlueGreen ? "blue-green" : "canary";
+    const std::string kind(config::DeployStrategyName(st.kind == Strategy::Kind::kBlueGreen
+                                                          ? config::DeployStrategy::kBlueGreen
+                                                          : config::DeployStrategy::kCanary));
     if (o_.rollouts != Rollouts::kArgo) {
       notes_.push_back(where + ": " + kind +
                        " strategy rendered as a RollingUpdate Deployment (pass --rollouts argo "

@@ -1,0 +1,43 @@
+#include "daemon/route_publisher.h"
+
+#include "base/log.h"
+
+namespace slipway::daemon {
+
+Status RoutePublisher::Publish() {
+  return proxy_->Apply(
+      BuildRoutes(engine_->project(), engine_->Endpoints(), ++version_, plans_, maintenance_));
+}
+
+void RoutePublisher::ScheduleUpdate() {
+  if (pending_) return;
+  pending_ = true;
+  loop_->Post([this] {
+    pending_ = false;
+    if (held_) return;  // published once released
+    if (Status st = Publish(); !st.ok()) {
+      logging::Error("slipwayd", "proxy: " + st.message());
+    }
+  });
+}
+
+Status RoutePublisher::SetMaintenance(Maintenance next) {
+  maintenance_ = std::move(next);
+  return Publish();
+}
+
+Status RoutePublisher::SetPlan(const std::string& service, deploy::TrafficPlan plan) {
+  plans_[service] = std::move(plan);
+  return Publish();
+}
+
+Status RoutePublisher::ClearPlan(const std::string& service) {
+  plans_.erase(service);
+  return Publish();
+}
+
+proxy::SetStats RoutePublisher::Stats(const std::string& service, const std::string& set) const {
+  return proxy::ReadSetStats(*registry_, service, set);
+}
+
+}  // namespace slipway::daemon

@@ -1,0 +1,61 @@
+// RoutePublisher: what the proxy routes by, and the deploy controller's Traffic port. It holds
+// the deploys' traffic plans (per service) and the maintenance messages, and publishes the
+// route table built from them and the engine's endpoints (daemon/routes.h). A plan change
+// takes effect when SetPlan returns: every proxy worker routes by it, so a deploy can time a
+// cutover. Topology changes arrive in bursts and are coalesced into one publish; while held
+// (a restarted daemon taking over its services) they wait.
+//
+// Threads: the control loop only. The engine, the proxy and the registry must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+#include "daemon/routes.h"
+#include "deploy/traffic.h"
+#include "engine/engine.h"
+#include "net/event_loop.h"
+#include "proxy/proxy.h"
+#include "proxy/proxy_metrics.h"
+#include "telemetry/metrics.h"
+
+namespace slipway::daemon {
+
+class RoutePublisher final : public deploy::Traffic {
+ public:
+  RoutePublisher(net::EventLoop* loop, engine::Engine* engine, proxy::Proxy* proxy,
+                 telemetry::Registry* registry)
+      : loop_(loop), engine_(engine), proxy_(proxy), registry_(registry) {}
+
+  // Publishes the routes now.
+  Status Publish();
+  // Publishes soon, once for a burst of calls; a failure goes to `log`.
+  void ScheduleUpdate();
+  // While held, scheduled updates are dropped (Publish() once released).
+  void Hold(bool held) { held_ = held; }
+
+  const Maintenance& maintenance() const { return maintenance_; }
+  // Replaces the maintenance messages and publishes.
+  Status SetMaintenance(Maintenance next);
+  // Sets the messages without publishing (at start, before anything runs).
+  void LoadMaintenance(Maintenance m) { maintenance_ = std::move(m); }
+
+  // deploy::Traffic
+  Status SetPlan(const std::string& service, deploy::TrafficPlan plan) override;
+  Status ClearPlan(const std::string& service) override;
+  proxy::SetStats Stats(const std::string& service, const std::string& set) const override;
+
+ private:
+  net::EventLoop* loop_;
+  engine::Engine* engine_;
+  proxy::Proxy* proxy_;
+  telemetry::Registry* registry_;
+  Plans plans_;
+  Maintenance maintenance_;
+  uint64_t version_ = 0;
+  bool pending_ = false;
+  bool held_ = false;
+};
+
+}  // namespace slipway::daemon

@@ -1,0 +1,742 @@
+// The deploy controller against fakes: FakeGroups (instance groups whose readiness the test
+// drives), FakeTraffic (weights, and counters that grow as the plan sends requests) and a
+// FakeClock driving the event loop. Every strategy is run through success and each kind of
+// failure; a test walks JobState to check every state is reached.
+#include "deploy/deployer.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <set>
+
+#include "deploy/job_runner.h"
+
+namespace slipway::deploy {
+namespace {
+
+using config::DeployStrategy;
+
+// Cumulative counters of one set.
+struct Counters {
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  std::vector<uint64_t> buckets;  // cumulative per bound, then +Inf
+  uint64_t count = 0;
+  double sum = 0;
+};
+
+const std::vector<double> kBounds = {0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5};
+
+class FakeTraffic final : public Traffic {
+ public:
+  Status SetPlan(const std::string& service, TrafficPlan plan) override {
+    ++set_calls;
+    if (fail_set > 0) {
+      --fail_set;
+      return Unavailable("proxy: publishing failed");
+    }
+    plans[service] = plan;
+    return Status::OK();
+  }
+  Status ClearPlan(const std::string& service) override {
+    ++clear_calls;
+    if (fail_clear > 0) {
+      --fail_clear;
+      return Unavailable("proxy: publishing failed");
+    }
+    plans.erase(service);
+    return Status::OK();
+  }
+  // Each read adds the requests the plan sent since the last one: 50 per read for a set with
+  // weight (or the primary, without a plan), failing and lasting as the test set them.
+  proxy::SetStats Stats(const std::string& service, const std::string& set) const override {
+    Counters& c = counters[set];
+    if (c.buckets.empty()) c.buckets.assign(kBounds.size() + 1, 0);
+    bool served = false;
+    auto plan = plans.find(service);
+    if (plan != plans.end()) {
+      auto w = plan->second.sets.find(set);
+      served = w != plan->second.sets.end() && w->second.weight > 0;
+    } else {
+      served = set == primary;
+    }
+    if (served) {
+      const uint64_t n = 50;
+      const double rate = error_rate.count(set) ? error_rate.at(set) : 0.0;
+      const double secs = latency_s.count(set) ? latency_s.at(set) : 0.004;
+      c.requests += n;
+      c.errors += static_cast<uint64_t>(rate * n);
+      for (size_t i = 0; i < c.buckets.size(); ++i) {
+        if (i == kBounds.size() || secs <= kBounds[i]) c.buckets[i] += n;
+      }
+      c.count += n;
+      c.sum += secs * n;
+    }
+    proxy::SetStats s;
+    s.requests = c.requests;
+    s.errors_5xx = c.errors;
+    s.latency.bounds = kBounds;
+    s.latency.buckets = c.buckets;
+    s.latency.count = c.count;
+    s.latency.sum = c.sum;
+    return s;
+  }
+
+  std::map<std::string, TrafficPlan> plans;
+  std::map<std::string, double> error_rate;  // by set
+  std::map<std::string, double> latency_s;   // by set
+  std::string primary = "r1";
+  int fail_set = 0;
+  int fail_clear = 0;
+  int set_calls = 0;
+  int clear_calls = 0;
+  mutable std::map<std::string, Counters> counters;
+};
+
+// How the instances of sets other than the first release's behave once started.
+enum class NewSet { kReady, kUnhealthy, kCrash, kNeverReady };
+
+class FakeGroups final : public Groups {
+ public:
+  explicit FakeGroups(net::EventLoop* loop) : loop_(loop) {}
+
+  struct G {
+    int64_t release = 0;
+    config::Service spec;
+    int instances = 0;
+    int ready = 0;
+    int unhealthy = 0;
+    int crashed = 0;
+    int restarts = 0;
+    std::string problem;
+  };
+  struct Svc {
+    std::string primary;
+    std::map<std::string, G> groups;
+  };
+
+  void Up(const config::Service& spec) {
+    Svc& s = svcs[spec.name];
+    s.primary = "r1";
+    G g;
+    g.release = 1;
+    g.spec = spec;
+    g.instances = g.ready = spec.replicas;
+    s.groups["r1"] = g;
+    first_image_ = spec.image;
+  }
+  // An instance of `set` crashes now.
+  void Crash(const std::string& service, const std::string& set) {
+    G& g = svcs[service].groups[set];
+    g.crashed = 1;
+    g.ready = std::max(0, g.ready - 1);
+    g.problem = "exited with status 1";
+    Emit();
+  }
+  G* Find(const std::string& service, const std::string& set) {
+    auto s = svcs.find(service);
+    if (s == svcs.end()) return nullptr;
+    auto g = s->second.groups.find(set);
+    return g == s->second.groups.end() ? nullptr : &g->second;
+  }
+
+  const config::Service* RunningSpec(const std::string& service) const override {
+    auto s = svcs.find(service);
+    if (s == svcs.end()) return nullptr;
+    return &s->second.groups.at(s->second.primary).spec;
+  }
+  std::string PrimarySet(const std::string& service) const override {
+    auto s = svcs.find(service);
+    return s == svcs.end() ? "" : s->second.primary;
+  }
+  int64_t PrimaryRelease(const std::string& service) const override {
+    auto s = svcs.find(service);
+    return s == svcs.end() ? 0 : s->second.groups.at(s->second.primary).release;
+  }
+  std::string SetName(int64_t release) const override { return "r" + std::to_string(release); }
+  GroupView Group(const std::string& service, const std::string& set) const override {
+    GroupView v;
+    auto s = svcs.find(service);
+    if (s == svcs.end()) return v;
+    auto g = s->second.groups.find(set);
+    if (g == s->second.groups.end()) return v;
+    v.exists = true;
+    v.release = g->second.release;
+    v.instances = g->second.instances;
+    v.ready = g->second.ready;
+    v.unhealthy = g->second.unhealthy;
+    v.crashed = g->second.crashed;
+    v.restarts = g->second.restarts;
+    v.problem = g->second.problem;
+    for (int i = 0; i < g->second.ready; ++i) v.addresses.push_back({"i", 20000 + i});
+    return v;
+  }
+  std::vector<SideGroupRef> SideGroups() const override {
+    std::vector<SideGroupRef> out;
+    for (const auto& [name, s] : svcs) {
+      for (const auto& [set, g] : s.groups) {
+        if (set != s.primary) out.push_back({name, set});
+      }
+    }
+    return out;
+  }
+  Status Start(const std::string& service, const config::Service& spec, int64_t release,
+               int count) override {
+    log.push_back("start r" + std::to_string(release) + " " + std::to_string(count));
+    if (fail_start) return Internal("cannot start");
+    G g;
+    g.release = release;
+    g.spec = spec;
+    svcs[service].groups[SetName(release)] = g;
+    Become(service, SetName(release), count);
+    return Status::OK();
+  }
+  Status Resize(const std::string& service, const std::string& set, int count, Duration drain,
+                std::function<void()> done) override {
+    log.push_back("resize " + set + " " + std::to_string(count));
+    if (!Find(service, set)) return NotFound("no set " + set);
+    Become(service, set, count);
+    loop_->RunAfter(drain, std::move(done));
+    return Status::OK();
+  }
+  Status Stop(const std::string& service, const std::string& set, Duration drain,
+              std::function<void()> done) override {
+    log.push_back("stop " + set);
+    if (!Find(service, set)) return NotFound("no set " + set);
+    if (svcs[service].primary == set) return FailedPrecondition("the primary set");
+    loop_->RunAfter(drain, [this, service, set, done = std::move(done)] {
+      svcs[service].groups.erase(set);
+      done();
+    });
+    return Status::OK();
+  }
+  Status Promote(const std::string& service, const std::string& set) override {
+    log.push_back("promote " + set);
+    if (!Find(service, set)) return NotFound("no set " + set);
+    svcs[service].primary = set;
+    return Status::OK();
+  }
+  void Replace(const config::Service& spec, bool wait, Duration timeout,
+               std::function<void(Status)> done) override {
+    const bool fresh = spec.image != first_image_;
+    log.push_back(std::string("replace ") + (fresh ? "new" : "old"));
+    // Stopping and starting takes a while.
+    loop_->RunAfter(Duration(500), [this, spec, fresh, done = std::move(done)] {
+      Svc& s = svcs[spec.name];
+      G& g = s.groups[s.primary];
+      g.spec = spec;
+      g.instances = spec.replicas;
+      const bool ok = !fresh || behaviour == NewSet::kReady;
+      g.ready = ok ? spec.replicas : 0;
+      done(ok ? Status::OK() : Unavailable(spec.name + " exited at start\nlast lines"));
+    });
+  }
+  void SetChangeListener(std::function<void()> fn) override { listener_ = std::move(fn); }
+
+  NewSet behaviour = NewSet::kReady;
+  int bad_instances = 0;  // instances of a new set that crash (before the behaviour applies)
+  bool fail_start = false;
+  std::vector<std::string> log;
+  std::map<std::string, Svc> svcs;
+
+ private:
+  void Emit() {
+    loop_->Post([this] {
+      if (listener_) listener_();
+    });
+  }
+  // The group has `count` instances; later (as the engine would report) they are ready, or
+  // not, as the behaviour says.
+  void Become(const std::string& service, const std::string& set, int count) {
+    G& g = svcs[service].groups[set];
+    const int before = g.instances;
+    g.instances = count;
+    g.ready = std::min(g.ready, count);
+    if (count <= before) return;
+    loop_->Post([this, service, set] {
+      G* g = Find(service, set);
+      if (!g) return;
+      const bool fresh = g->release != 1;
+      const NewSet b = fresh ? behaviour : NewSet::kReady;
+      const int bad = fresh ? bad_instances : 0;
+      switch (b) {
+        case NewSet::kReady:
+          g->ready = std::max(0, g->instances - bad);
+          if (bad > 0) {
+            g->crashed = bad;
+            g->problem = "exited with status 3";
+          }
+          break;
+        case NewSet::kUnhealthy:
+          g->unhealthy = 1;
+          g->problem = "health check: HTTP 500";
+          break;
+        case NewSet::kCrash:
+          g->crashed = 1;
+          g->problem = "exited with status 2";
+          break;
+        case NewSet::kNeverReady:
+          break;
+      }
+      Emit();
+    });
+  }
+
+  net::EventLoop* loop_;
+  std::function<void()> listener_;
+  std::string first_image_;
+};
+
+config::Service Spec(const std::string& image, int replicas, DeployStrategy strategy) {
+  config::Service s;
+  s.name = "api";
+  s.image = image;
+  s.command = {"./api"};
+  s.replicas = replicas;
+  s.deploy.strategy = std::string(config::DeployStrategyName(strategy));
+  s.deploy.monitor = Duration(1'000);
+  s.deploy.step_duration = Duration(500);
+  s.deploy.steps = {20, 50, 100};
+  s.deploy.health_timeout = Duration(5'000);
+  s.deploy.drain = Duration(100);
+  s.deploy.rollback_window = Duration(60'000);
+  s.deploy.analysis.interval = Duration(100);
+  s.deploy.analysis.window = Duration(2'000);
+  s.deploy.analysis.min_requests = 20;
+  s.update_config.parallelism = 1;
+  s.update_config.monitor = Duration(300);
+  s.update_config.failure_action = "rollback";
+  return s;
+}
+
+class DeployerTest : public ::testing::TestWithParam<DeployStrategy> {
+ protected:
+  void SetUp() override {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "slipway-deployer-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto loop = net::EventLoop::Create(&clock_);
+    ASSERT_TRUE(loop.ok());
+    loop_ = std::move(loop).value();
+    auto s = store::Store::Open(dir_ / "state.db", &clock_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = std::move(s).value();
+    auto r = ReleaseStore::Open(store_.get(), &clock_);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    releases_ = std::move(r).value();
+    groups_ = std::make_unique<FakeGroups>(loop_.get());
+    deployer_ = std::make_unique<Deployer>(loop_.get(), groups_.get(), releases_.get(), &traffic_,
+                                           std::map<std::string, std::string>{});
+    deployer_->SetEventListener([this](const DeployEvent& e) { events_.push_back(e); });
+    old_ = Spec("app:1", 3, GetParam());
+    groups_->Up(old_);
+    ASSERT_EQ(deployer_->RecordUp(old_, "h1"), 1);
+  }
+  void TearDown() override {
+    deployer_.reset();
+    releases_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  config::Service NewSpec() const {
+    config::Service s = old_;
+    s.image = "app:2";
+    return s;
+  }
+
+  // Runs the loop on the fake clock, 10 ms a turn, until `until` holds (at most `limit`).
+  bool RunUntil(const std::function<bool()>& until, Duration limit = Duration(120'000)) {
+    for (Duration t(0); t < limit; t += Duration(10)) {
+      for (int i = 0; i < 5; ++i) loop_->RunOnce(Duration(0));
+      if (until()) return true;
+      clock_.AdvanceForTest(Duration(10));
+    }
+    return until();
+  }
+
+  // Starts a deploy of `spec`; the outcome lands in outcome_.
+  void StartDeploy(const config::Service& spec) {
+    DeployRequest req;
+    req.project.name = "p";
+    req.project.services["api"] = spec;
+    req.services = {"api"};
+    outcome_.reset();
+    deployer_->Deploy(std::move(req), [this](Outcome o) { outcome_ = std::move(o); });
+  }
+  Outcome Deploy(const config::Service& spec) {
+    StartDeploy(spec);
+    EXPECT_TRUE(RunUntil([&] { return outcome_.has_value(); })) << "the deploy never ended";
+    return outcome_.value_or(Outcome{Internal("no outcome")});
+  }
+  std::string Status1() const {
+    auto r = releases_->Get("api", 2);
+    if (!r.ok() || !r->has_value()) return "none";
+    return std::string(ReleaseStatusName((*r)->status));
+  }
+  nlohmann::json Numbers2() const {
+    auto r = releases_->Get("api", 2);
+    if (!r.ok() || !r->has_value()) return nullptr;
+    return (*r)->numbers;
+  }
+  bool ServesOnlyOld() const {
+    return !traffic_.plans.count("api") && groups_->PrimarySet("api") == "r1" &&
+           groups_->Find("api", "r1")->ready == old_.replicas;
+  }
+
+  FakeClock clock_;
+  std::filesystem::path dir_;
+  std::unique_ptr<net::EventLoop> loop_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ReleaseStore> releases_;
+  FakeTraffic traffic_;
+  std::unique_ptr<FakeGroups> groups_;
+  std::unique_ptr<Deployer> deployer_;
+  std::vector<DeployEvent> events_;
+  std::optional<Outcome> outcome_;
+  config::Service old_;
+};
+
+TEST_P(DeployerTest, Success) {
+  Outcome o = Deploy(NewSpec());
+  ASSERT_TRUE(o.status.ok()) << o.status.message();
+  EXPECT_EQ(Status1(), "succeeded");
+  EXPECT_EQ(groups_->PrimarySet("api"), GetParam() == DeployStrategy::kRecreate ? "r1" : "r2");
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:2");
+  EXPECT_FALSE(traffic_.plans.count("api"));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].kind, DeployEventKind::kDeployed);
+  EXPECT_TRUE(deployer_->Busy().empty());
+  const nlohmann::json n = Numbers2();
+  if (GetParam() != DeployStrategy::kRecreate) {
+    EXPECT_TRUE(n.contains("total_ms")) << n.dump();
+    EXPECT_TRUE(n.contains("totals")) << n.dump();
+  }
+  if (GetParam() == DeployStrategy::kBlueGreen) {
+    EXPECT_TRUE(n.contains("cutover_ms")) << n.dump();
+    // The old set stays warm: a rollback is a traffic switch.
+    ASSERT_NE(groups_->Find("api", "r1"), nullptr);
+    std::optional<Outcome> rb;
+    deployer_->Rollback("api", 0, [&](Outcome o) { rb = std::move(o); });
+    ASSERT_TRUE(rb.has_value());
+    EXPECT_TRUE(rb->status.ok()) << rb->status.message();
+    EXPECT_EQ(groups_->PrimarySet("api"), "r1");
+    EXPECT_EQ(Status1(), "rolled-back");
+    EXPECT_EQ(events_.back().kind, DeployEventKind::kManualRollback);
+  }
+  if (GetParam() == DeployStrategy::kRolling) {
+    EXPECT_EQ(groups_->Find("api", "r2")->instances, 3);
+    EXPECT_TRUE(RunUntil([&] { return groups_->Find("api", "r1") == nullptr; }));
+  }
+}
+
+TEST_P(DeployerTest, HealthFailureRollsBack) {
+  groups_->behaviour = NewSet::kUnhealthy;
+  Outcome o = Deploy(NewSpec());
+  ASSERT_FALSE(o.status.ok());
+  if (GetParam() == DeployStrategy::kRecreate) {
+    EXPECT_NE(o.status.message().find("exited at start"), std::string::npos) << o.status.message();
+  } else {
+    EXPECT_NE(o.status.message().find("never became ready: health check: HTTP 500"),
+              std::string::npos)
+        << o.status.message();
+  }
+  EXPECT_EQ(Status1(), "rolled-back");
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:1");
+  EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));
+  EXPECT_EQ(events_.back().kind, DeployEventKind::kRolledBack);
+}
+
+TEST_P(DeployerTest, CrashRollsBack) {
+  if (GetParam() == DeployStrategy::kRecreate) {
+    groups_->behaviour = NewSet::kCrash;  // recreate sees it as a start that failed
+    Outcome o = Deploy(NewSpec());
+    EXPECT_FALSE(o.status.ok());
+    EXPECT_EQ(Status1(), "rolled-back");
+    EXPECT_EQ(groups_->log.back(), "replace old");
+    return;
+  }
+  // The new set comes up, then crashes while it serves.
+  StartDeploy(NewSpec());
+  ASSERT_TRUE(RunUntil([&] { return traffic_.plans.count("api") && groups_->Find("api", "r2"); }));
+  const MonoTime crash_at = clock_.Now();
+  groups_->Crash("api", "r2");
+  ASSERT_TRUE(RunUntil([&] { return outcome_.has_value(); }));
+  EXPECT_FALSE(outcome_->status.ok());
+  EXPECT_NE(outcome_->status.message().find("exited with status 1"), std::string::npos)
+      << outcome_->status.message();
+  // Acted on the engine's event, not at the next sample.
+  EXPECT_LE(clock_.Now() - crash_at, Duration(200));
+  EXPECT_EQ(Status1(), "rolled-back");
+  EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));
+}
+
+TEST_P(DeployerTest, ErrorRateBreachRollsBack) {
+  if (GetParam() == DeployStrategy::kRecreate) GTEST_SKIP() << "recreate moves no traffic";
+  traffic_.error_rate["r2"] = 0.5;
+  Outcome o = Deploy(NewSpec());
+  ASSERT_FALSE(o.status.ok());
+  EXPECT_NE(o.status.message().find("rolled back: 5xx rate 50.0% > 5.0%"), std::string::npos)
+      << o.status.message();
+  EXPECT_EQ(Status1(), "rolled-back");
+  const nlohmann::json n = Numbers2();
+  EXPECT_TRUE(n.contains("detect_ms")) << n.dump();
+  EXPECT_TRUE(n.contains("rollback_ms")) << n.dump();
+  EXPECT_GT(n["analysis"].value("errors_5xx", 0), 0) << n.dump();
+  EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld() && !groups_->Find("api", "r2"); }));
+}
+
+TEST_P(DeployerTest, LatencyBreachRollsBack) {
+  if (GetParam() == DeployStrategy::kRecreate) GTEST_SKIP() << "recreate moves no traffic";
+  traffic_.latency_s["r2"] = 2.0;
+  Outcome o = Deploy(NewSpec());
+  ASSERT_FALSE(o.status.ok());
+  EXPECT_NE(o.status.message().find("p95 latency"), std::string::npos) << o.status.message();
+  EXPECT_EQ(Status1(), "rolled-back");
+  EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));
+}
+
+TEST_P(DeployerTest, ManualRollbackMidRollout) {
+  StartDeploy(NewSpec());
+  ASSERT_TRUE(RunUntil([&] {
+    const JobRunner* j = deployer_->Job("api");
+    return j && (j->state() == JobState::kWatching || j->state() == JobState::kReplacing);
+  }));
+  std::optional<Outcome> rb;
+  deployer_->Rollback("api", 0, [&](Outcome o) { rb = std::move(o); });
+  ASSERT_TRUE(RunUntil([&] { return rb.has_value() && outcome_.has_value(); }));
+  EXPECT_FALSE(rb->status.ok());
+  EXPECT_NE(rb->status.message().find("manual rollback requested"), std::string::npos)
+      << rb->status.message();
+  EXPECT_EQ(Status1(), "rolled-back");
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:1");
+  EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));
+}
+
+TEST_P(DeployerTest, DaemonRestartMidDeployRollsBack) {
+  StartDeploy(NewSpec());
+  ASSERT_TRUE(RunUntil([&] {
+    const JobRunner* j = deployer_->Job("api");
+    return j && (j->state() == JobState::kWatching || j->state() == JobState::kReplacing);
+  }));
+  // The daemon dies: its deployer (job, plan, judgement) is gone; the proxy restarts with no
+  // plan; the engine's groups are taken over as they were.
+  deployer_.reset();
+  traffic_.plans.clear();
+  deployer_ = std::make_unique<Deployer>(loop_.get(), groups_.get(), releases_.get(), &traffic_,
+                                         std::map<std::string, std::string>{});
+  std::vector<std::string> lines;
+  deployer_->RetireInterrupted([&](const std::string& l) { lines.push_back(l); });
+  if (GetParam() != DeployStrategy::kRecreate) {
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("stopping set r2"), std::string::npos) << lines[0];
+    EXPECT_TRUE(RunUntil([&] { return groups_->Find("api", "r2") == nullptr; }));
+  }
+  EXPECT_EQ(Status1(), "failed");
+  auto r = releases_->Get("api", 2);
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_NE((*r)->reason.find("interrupted"), std::string::npos);
+  EXPECT_EQ(groups_->PrimarySet("api"), "r1");
+}
+
+TEST_P(DeployerTest, PauseIsFailureActionPauseOfRolling) {
+  config::Service spec = NewSpec();
+  spec.update_config.failure_action = "pause";
+  groups_->behaviour = NewSet::kUnhealthy;
+  Outcome o = Deploy(spec);
+  ASSERT_FALSE(o.status.ok());
+  if (GetParam() != DeployStrategy::kRolling) {
+    // Only rolling has update_config.failure_action; the others roll back.
+    EXPECT_EQ(Status1(), "rolled-back");
+    return;
+  }
+  EXPECT_NE(o.status.message().find("paused"), std::string::npos) << o.status.message();
+  EXPECT_EQ(Status1(), "failed");
+  // Left as it was: the old set serves, the unready new instance stays for inspection.
+  EXPECT_NE(groups_->Find("api", "r2"), nullptr);
+  EXPECT_EQ(groups_->PrimarySet("api"), "r1");
+  EXPECT_TRUE(deployer_->Busy().empty());
+  // Resumed by deploying again once the cause is fixed.
+  groups_->behaviour = NewSet::kReady;
+  config::Service fixed = NewSpec();
+  fixed.image = "app:3";
+  Outcome again = Deploy(fixed);
+  EXPECT_TRUE(again.status.ok()) << again.status.message();
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:3");
+}
+
+TEST_P(DeployerTest, TrafficThatCannotGoBackFailsTheJobVisibly) {
+  if (GetParam() == DeployStrategy::kRecreate) GTEST_SKIP() << "recreate moves no traffic";
+  traffic_.error_rate["r2"] = 0.5;
+  traffic_.fail_clear = 10;
+  Outcome o = Deploy(NewSpec());
+  ASSERT_FALSE(o.status.ok());
+  EXPECT_NE(o.status.message().find("failed: proxy: publishing failed"), std::string::npos)
+      << o.status.message();
+  EXPECT_EQ(Status1(), "failed");
+  EXPECT_EQ(traffic_.clear_calls, 3);  // tried three times
+  nlohmann::json progress = deployer_->Progress(0);
+  EXPECT_NE(progress.dump().find("moving traffic back to r1 failed"), std::string::npos);
+}
+
+TEST_P(DeployerTest, TrafficThatGoesBackOnARetryRollsBack) {
+  if (GetParam() == DeployStrategy::kRecreate) GTEST_SKIP() << "recreate moves no traffic";
+  traffic_.error_rate["r2"] = 0.5;
+  traffic_.fail_clear = 1;
+  Outcome o = Deploy(NewSpec());
+  ASSERT_FALSE(o.status.ok());
+  EXPECT_EQ(Status1(), "rolled-back");
+  EXPECT_EQ(traffic_.clear_calls, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, DeployerTest,
+                         ::testing::Values(DeployStrategy::kBlueGreen, DeployStrategy::kCanary,
+                                           DeployStrategy::kRolling, DeployStrategy::kRecreate),
+                         [](const ::testing::TestParamInfo<DeployStrategy>& i) {
+                           std::string n(config::DeployStrategyName(i.param));
+                           n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
+                           return n;
+                         });
+
+// --- rolling specifics ------------------------------------------------------------------
+
+class RollingTest : public DeployerTest {};
+
+TEST_P(RollingTest, ToleratesFailuresUpToMaxFailureRatio) {
+  config::Service spec = NewSpec();
+  spec.update_config.max_failure_ratio = 0.4;
+  spec.update_config.failure_action = "rollback";
+  groups_->bad_instances = 1;  // one replica of the new set crashes
+  Outcome o = Deploy(spec);
+  // 1 of 3 tolerated at each batch (the same crashed instance): the rollout completes with it
+  // recorded.
+  const nlohmann::json n = Numbers2();
+  EXPECT_EQ(n.value("failed_instances", 0), 1) << n.dump() << o.status.message();
+  EXPECT_NE(deployer_->Progress(0).dump().find("tolerating 1 failed of 3 replicas"),
+            std::string::npos);
+}
+
+TEST_P(RollingTest, RollbackConfigRestoresInBatches) {
+  config::Service spec = NewSpec();
+  spec.update_config.parallelism = 2;
+  spec.update_config.order = "start-first";
+  spec.rollback_config.parallelism = 1;
+  spec.rollback_config.order = "start-first";
+  spec.rollback_config.delay = Duration(200);
+  traffic_.error_rate["r2"] = 0.5;
+  Outcome o = Deploy(spec);
+  ASSERT_FALSE(o.status.ok());
+  EXPECT_EQ(Status1(), "rolled-back") << o.status.message();
+  // Two old replicas left with the first batch come back one at a time.
+  std::vector<std::string> grow;
+  for (const std::string& l : groups_->log) {
+    if (l.rfind("resize r1 ", 0) == 0) grow.push_back(l);
+  }
+  ASSERT_GE(grow.size(), 3u);
+  EXPECT_EQ(grow[0], "resize r1 1");  // the forward batch
+  EXPECT_EQ(grow[1], "resize r1 2");  // rollback batch 1
+  EXPECT_EQ(grow[2], "resize r1 3");  // rollback batch 2
+  EXPECT_NE(deployer_->Progress(0).dump().find("rollback: 1 of 3 old replicas back"),
+            std::string::npos);
+  EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));
+}
+
+TEST_P(RollingTest, WithoutRollbackConfigEveryOldReplicaComesBackAtOnce) {
+  config::Service spec = NewSpec();
+  spec.update_config.parallelism = 2;
+  spec.update_config.order = "start-first";
+  traffic_.error_rate["r2"] = 0.5;
+  Outcome o = Deploy(spec);
+  ASSERT_FALSE(o.status.ok());
+  std::vector<std::string> grow;
+  for (const std::string& l : groups_->log) {
+    if (l.rfind("resize r1 ", 0) == 0) grow.push_back(l);
+  }
+  ASSERT_EQ(grow.size(), 2u);
+  EXPECT_EQ(grow[1], "resize r1 3");
+  EXPECT_EQ(Status1(), "rolled-back");
+}
+
+INSTANTIATE_TEST_SUITE_P(Rolling, RollingTest, ::testing::Values(DeployStrategy::kRolling));
+
+// --- the state machine ---------------------------------------------------------------------
+
+class StatesTest : public DeployerTest {};
+
+TEST_P(StatesTest, EveryStateOfTheJobMachineIsReached) {
+  std::set<JobState> seen;
+  auto run = [&](config::Service spec) {
+    StartDeploy(spec);
+    for (int i = 0; i < 20'000 && !outcome_; ++i) {
+      const JobRunner* j = deployer_->Job("api");
+      const bool command =
+          j && (j->state() == JobState::kPreHooks || j->state() == JobState::kSmokeTest ||
+                j->state() == JobState::kPostHook);
+      if (command) {
+        loop_->RunOnce(Duration(5));  // a real child process: real time, not the fake clock's
+        continue;
+      }
+      loop_->RunOnce(Duration(0));
+      clock_.AdvanceForTest(Duration(10));
+    }
+    ASSERT_TRUE(outcome_.has_value());
+    const std::vector<Transition> path = deployer_->LastJobPath("api");
+    ASSERT_FALSE(path.empty());
+    for (const Transition& t : path) {
+      seen.insert(t.from);
+      seen.insert(t.to);
+    }
+  };
+  int image = 2;
+  auto next = [&](DeployStrategy s) {
+    config::Service spec = Spec("app:" + std::to_string(image++), 3, s);
+    return spec;
+  };
+  // blue-green with smoke and post hooks: starting, smoke, shifting, watching, promoting,
+  // post-hook, succeeded.
+  config::Service bg = next(DeployStrategy::kBlueGreen);
+  bg.deploy.smoke = {"true"};
+  bg.deploy.post_hook = {"true"};
+  ASSERT_NO_FATAL_FAILURE(run(bg));
+  // rolling: resizing, waiting; then a breach: rolling-back, rolled-back.
+  config::Service rolling = next(DeployStrategy::kRolling);
+  ASSERT_NO_FATAL_FAILURE(run(rolling));
+  traffic_.error_rate["r4"] = 0.5;
+  ASSERT_NO_FATAL_FAILURE(run(next(DeployStrategy::kRolling)));
+  traffic_.error_rate.clear();
+  // rolling with failure_action pause: paused.
+  groups_->behaviour = NewSet::kUnhealthy;
+  config::Service paused = next(DeployStrategy::kRolling);
+  paused.update_config.failure_action = "pause";
+  ASSERT_NO_FATAL_FAILURE(run(paused));
+  groups_->behaviour = NewSet::kReady;
+  // recreate: replacing; a failing pre hook: failed.
+  ASSERT_NO_FATAL_FAILURE(run(next(DeployStrategy::kRecreate)));
+  config::Service hook = next(DeployStrategy::kBlueGreen);
+  config::HookStep step;
+  step.command = {"false"};
+  hook.deploy.pre_hook = {step};
+  ASSERT_NO_FATAL_FAILURE(run(hook));
+  for (int s = 0; s < kJobStateCount; ++s) {
+    EXPECT_TRUE(seen.count(static_cast<JobState>(s)))
+        << "never reached: " << JobStateName(static_cast<JobState>(s));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, StatesTest, ::testing::Values(DeployStrategy::kBlueGreen));
+
+TEST(StrategyTest, EveryStrategyNameHasAnImplementation) {
+  for (size_t i = 0; i < config::DeployStrategies().size(); ++i) {
+    auto kind = static_cast<DeployStrategy>(i);
+    auto s = MakeStrategy(kind, StrategyInput{});
+    ASSERT_NE(s, nullptr) << config::DeployStrategies()[i];
+    EXPECT_EQ(s->kind(), kind);
+    EXPECT_EQ(config::ParseDeployStrategy(config::DeployStrategies()[i]), kind);
+  }
+  EXPECT_FALSE(config::ParseDeployStrategy("yolo").has_value());
+}
+
+}  // namespace
+}  // namespace slipway::deploy

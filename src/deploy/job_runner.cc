@@ -1,0 +1,692 @@
+#include "deploy/job_runner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "base/log.h"
+#include "deploy/command.h"
+
+namespace slipway::deploy {
+
+using nlohmann::json;
+
+namespace {
+
+double MsSince(MonoTime t, MonoTime now) {
+  return std::chrono::duration<double, std::milli>(now - t).count();
+}
+
+}  // namespace
+
+std::string_view JobStateName(JobState s) {
+  switch (s) {
+    case JobState::kPending:
+      return "pending";
+    case JobState::kPreHooks:
+      return "pre-hooks";
+    case JobState::kStarting:
+      return "starting";
+    case JobState::kResizing:
+      return "resizing";
+    case JobState::kSmokeTest:
+      return "smoke-test";
+    case JobState::kShifting:
+      return "shifting";
+    case JobState::kWatching:
+      return "watching";
+    case JobState::kWaiting:
+      return "waiting";
+    case JobState::kPromoting:
+      return "promoting";
+    case JobState::kReplacing:
+      return "replacing";
+    case JobState::kRollingBack:
+      return "rolling-back";
+    case JobState::kPostHook:
+      return "post-hook";
+    case JobState::kSucceeded:
+      return "succeeded";
+    case JobState::kRolledBack:
+      return "rolled-back";
+    case JobState::kPaused:
+      return "paused";
+    case JobState::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+bool IsTerminal(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kRolledBack || s == JobState::kPaused ||
+         s == JobState::kFailed;
+}
+
+std::string_view DeployEventKindName(DeployEventKind k) {
+  switch (k) {
+    case DeployEventKind::kDeployed:
+      return "deployed";
+    case DeployEventKind::kRolledBack:
+      return "rolled-back";
+    case DeployEventKind::kFailed:
+      return "failed";
+    case DeployEventKind::kManualRollback:
+      return "manual-rollback";
+  }
+  return "failed";
+}
+
+json JobNumbers::ToJson() const {
+  json j = json::object();
+  if (ready_ms) j["ready_ms"] = *ready_ms;
+  if (cutover_ms) j["cutover_ms"] = *cutover_ms;
+  if (detect_ms) j["detect_ms"] = *detect_ms;
+  if (rollback_ms) j["rollback_ms"] = *rollback_ms;
+  if (total_ms) j["total_ms"] = *total_ms;
+  if (failed_instances) j["failed_instances"] = *failed_instances;
+  if (analysis) j["analysis"] = analysis->ToJson();
+  if (judged) j["totals"] = totals ? totals->ToJson() : json::object();
+  return j;
+}
+
+// ---------------------------------------------------------------------------------------
+
+WarmSets::~WarmSets() {
+  *alive_ = false;
+  for (auto& [service, w] : warm_) loop_->Cancel(w.timer);
+}
+
+void WarmSets::Keep(const std::string& service, const std::string& set, int64_t release,
+                    Duration window, Duration drain) {
+  auto alive = alive_;
+  Warm w{set, release, 0, drain};
+  w.timer = loop_->RunAfter(window, [this, alive, service, set, drain] {
+    if (!*alive) return;
+    auto it = warm_.find(service);
+    if (it == warm_.end() || it->second.set != set) return;
+    warm_.erase(it);
+    if (Status st = groups_->Stop(service, set, drain, [] {}); !st.ok()) {
+      logging::Error("deploy", "retiring the warm set " + set + ": " + st.message(),
+                     {{"service", service}});
+    }
+  });
+  warm_[service] = w;
+}
+
+Status WarmSets::Retire(const std::string& service) {
+  auto it = warm_.find(service);
+  if (it == warm_.end()) return Status::OK();
+  Warm w = it->second;
+  loop_->Cancel(w.timer);
+  warm_.erase(it);
+  return groups_->Stop(service, w.set, w.drain, [] {});
+}
+
+void WarmSets::Forget(const std::string& service) {
+  auto it = warm_.find(service);
+  if (it == warm_.end()) return;
+  loop_->Cancel(it->second.timer);
+  warm_.erase(it);
+}
+
+const WarmSets::Warm* WarmSets::Find(const std::string& service) const {
+  auto it = warm_.find(service);
+  return it == warm_.end() ? nullptr : &it->second;
+}
+
+// ---------------------------------------------------------------------------------------
+
+JobRunner::JobRunner(JobInput in, JobPorts ports, std::function<void(Status, const Release&)> done)
+    : in_(std::move(in)), ports_(std::move(ports)), done_(std::move(done)) {
+  strategy_ = MakeStrategy(in_.strategy, MakeStrategyInput(in_.spec, in_.old_spec, in_.ds));
+  release_ = in_.release;
+}
+
+JobRunner::~JobRunner() {
+  *alive_ = false;
+  CancelTimer();
+}
+
+void JobRunner::CancelTimer() {
+  if (timer_ != 0) ports_.loop->Cancel(timer_);
+  timer_ = 0;
+}
+
+void JobRunner::Enter(JobState to, const std::string& reason) {
+  if (to == state_) return;
+  transitions_.push_back({state_, to, reason, Now()});
+  logging::Info("deploy",
+                fmt::format("{} r{}: {} -> {}{}", service(), release_.number, JobStateName(state_),
+                            JobStateName(to), reason.empty() ? "" : " (" + reason + ")"),
+                {{"service", service()},
+                 {"release", release_.number},
+                 {"from", std::string(JobStateName(state_))},
+                 {"to", std::string(JobStateName(to))}});
+  state_ = to;
+}
+
+void JobRunner::Note(const std::string& text) {
+  if (ports_.note) ports_.note(service(), release_.number, text);
+}
+
+std::map<std::string, std::string> JobRunner::HookEnv() const {
+  std::map<std::string, std::string> env;
+  if (ports_.base_env) env = *ports_.base_env;
+  for (const auto& [k, v] : in_.spec.environment) env[k] = v;
+  env["SLIPWAY_SERVICE"] = service();
+  env["SLIPWAY_RELEASE"] = std::to_string(release_.number);
+  env["SLIPWAY_VERSION"] = release_.version;
+  return env;
+}
+
+void JobRunner::Start() {
+  started_ = Now();
+  old_set_ = ports_.groups->PrimarySet(service());
+  old_release_ = ports_.groups->PrimaryRelease(service());
+  auto created = ports_.releases->Create(release_);
+  if (!created.ok()) {
+    Enter(JobState::kFailed, "recording the release: " + created.status().message());
+    auto done = std::move(done_);
+    if (done) done(created.status(), release_);
+    return;
+  }
+  release_ = *created;
+  new_set_ = ports_.groups->SetName(release_.number);
+  Note(fmt::format("{} deploy{} from r{} started", config::DeployStrategyName(in_.strategy),
+                   release_.version.empty() ? "" : " of " + release_.version, old_release_));
+  if (in_.strategy != config::DeployStrategy::kRolling &&
+      RolloutOf(in_.spec.rollback_config).given) {
+    // rollback_config says how instances are replaced on a rollback; this strategy replaces
+    // none (it switches traffic back to the old set, or starts the old definition again).
+    Note(
+        fmt::format("deploy.rollback_config: ignored by the {} strategy (it acts on rolling "
+                    "deploys)",
+                    config::DeployStrategyName(in_.strategy)));
+  }
+  Enter(JobState::kPreHooks, "started");
+  RunPreHook(0);
+}
+
+bool JobRunner::RequestRollback(const std::string& reason) {
+  if (IsTerminal(state_) || state_ == JobState::kRollingBack || rollback_requested_) return false;
+  rollback_requested_ = reason;
+  // Waiting on a timer or on readiness: act now. Otherwise the step in flight reports first.
+  if (ready_wait_ || watch_until_ || waiting_timer_) {
+    CancelTimer();
+    ready_wait_.reset();
+    watch_until_.reset();
+    waiting_timer_ = false;
+    rollback_requested_.reset();
+    FailStep(FailureKind::kRequested, reason);
+  }
+  return true;
+}
+
+void JobRunner::OnGroupsChanged() {
+  if (ready_wait_) {
+    CheckReady();
+  } else if (watch_until_) {
+    // A crash or a failing probe is judged at once, not at the next sample.
+    CancelTimer();
+    Tick();
+  }
+}
+
+// --- Pre hooks ---------------------------------------------------------------------------
+
+void JobRunner::RunPreHook(size_t step) {
+  if (step == in_.ds.pre_hook.size()) {
+    if (rollback_requested_) {
+      Finish(Aborted(fmt::format("{}: release {} aborted: {}", service(), release_.number,
+                                 *rollback_requested_)),
+             JobState::kFailed, ReleaseStatus::kFailed, *rollback_requested_);
+      return;
+    }
+    Advance(Base(Happened::kBegin));
+    return;
+  }
+  const config::HookStep& hs = in_.ds.pre_hook[step];
+  const std::string what = hs.Describe();
+  auto alive = alive_;
+  auto finished = [this, alive, step, what](Status st, const std::string& summary) {
+    if (!*alive) return;
+    if (!st.ok()) {
+      Finish(Aborted(fmt::format("{}: release {} aborted: pre hook {} failed: {}", service(),
+                                 release_.number, what, st.message())),
+             JobState::kFailed, ReleaseStatus::kFailed,
+             "pre hook " + what + " failed: " + st.message());
+      return;
+    }
+    Note("pre hook " + what + ": " + (summary.empty() ? "ok" : summary));
+    RunPreHook(step + 1);
+  };
+  Note("pre hook " + what + ": running");
+  if (hs.kind != config::HookStep::Kind::kRun) {
+    if (ports_.db_steps == nullptr || !*ports_.db_steps) {
+      finished(FailedPrecondition("no database step runner in this process"), "");
+      return;
+    }
+    DatabaseStepRequest req;
+    req.project = in_.project;
+    req.step = hs;
+    req.service = service();
+    if (hs.kind == config::HookStep::Kind::kBackup) {
+      if (hs.database.empty()) backed_up_all_ = true;
+      backed_up_.insert(hs.database);
+    } else {
+      // An earlier backup step of the same database already protects this migration.
+      bool covered = backed_up_all_ || backed_up_.count(hs.database) > 0;
+      req.backup_if_pending = in_.backup_before_migrate && !covered;
+    }
+    (*ports_.db_steps)(req, finished);
+    return;
+  }
+  RunCommand(ports_.loop, hs.command, HookEnv(), in_.spec.working_dir.string(), Duration(300'000),
+             [finished](Status st) { finished(std::move(st), ""); });
+}
+
+// --- The decision loop -------------------------------------------------------------------
+
+Observation JobRunner::Base(Happened what) const {
+  Observation o;
+  o.what = what;
+  o.new_set = new_set_;
+  o.old_set = old_set_;
+  o.old_release = old_release_;
+  o.new_group = ports_.groups->Group(service(), new_set_);
+  o.old_group = ports_.groups->Group(service(), old_set_);
+  o.now = Now();
+  o.elapsed = std::chrono::duration_cast<Duration>(o.now - started_);
+  if (numbers_.analysis) o.last_p95_ms = numbers_.analysis->p95_ms;
+  return o;
+}
+
+void JobRunner::Observe(Happened what) {
+  if (rollback_requested_) {
+    std::string reason = *rollback_requested_;
+    rollback_requested_.reset();
+    FailStep(FailureKind::kRequested, reason);
+    return;
+  }
+  Advance(Base(what));
+}
+
+void JobRunner::FailStep(FailureKind kind, const std::string& why) {
+  rollback_requested_.reset();
+  Observation o = Base(Happened::kFailed);
+  o.failure_kind = kind;
+  o.failure = why;
+  Advance(std::move(o));
+}
+
+void JobRunner::Advance(Observation obs) {
+  if (IsTerminal(state_)) return;
+  Decision d = strategy_->Next(obs);
+  if (!d.note.empty()) Note(d.note);
+  if (d.failed_instances) numbers_.failed_instances = d.failed_instances;
+  Execute(d);
+}
+
+void JobRunner::Execute(const Decision& d) {
+  auto alive = alive_;
+  const bool back = state_ == JobState::kRollingBack;
+  auto enter = [&](JobState s, const std::string& why) { Enter(back ? state_ : s, why); };
+  const std::string& svc = service();
+  switch (d.kind) {
+    case Decision::Kind::kStart: {
+      enter(JobState::kStarting, fmt::format("start {} instance(s) of {}", d.count, new_set_));
+      if (Status st = ports_.groups->Start(svc, in_.spec, release_.number, d.count); !st.ok()) {
+        FailStep(FailureKind::kPort, st.message());
+        return;
+      }
+      WaitReady(new_set_, d.count, Happened::kStarted);
+      return;
+    }
+    case Decision::Kind::kResize: {
+      const std::string& set = d.set == Decision::Set::kNew ? new_set_ : old_set_;
+      const GroupView g = ports_.groups->Group(svc, set);
+      const bool grow = d.count > g.instances;
+      enter(JobState::kResizing, fmt::format("resize {} to {}", set, d.count));
+      Status st = ports_.groups->Resize(svc, set, d.count, d.duration,
+                                        [this, alive, set, grow, count = d.count] {
+                                          if (!*alive || IsTerminal(state_)) return;
+                                          if (grow) {
+                                            WaitReady(set, count, Happened::kResized);
+                                          } else {
+                                            Observe(Happened::kResized);
+                                          }
+                                        });
+      if (!st.ok()) FailStep(FailureKind::kPort, st.message());
+      return;
+    }
+    case Decision::Kind::kSetWeights: {
+      enter(JobState::kShifting,
+            fmt::format("weights {} {} / {} {}", new_set_, d.new_weight, old_set_, d.old_weight));
+      TrafficPlan plan;
+      plan.sets[new_set_] = SetWeight{d.new_weight, false};
+      plan.sets[old_set_] = SetWeight{d.old_weight, false};
+      if (d.sticky || in_.strategy == config::DeployStrategy::kCanary) {
+        plan.sticky_cookie = in_.ds.sticky_cookie;
+      }
+      const MonoTime t0 = Now();
+      if (Status st = ports_.traffic->SetPlan(svc, plan); !st.ok()) {
+        FailStep(FailureKind::kPort,
+                 (d.cutover ? "switching traffic: " : "moving traffic: ") + st.message());
+        return;
+      }
+      const MonoTime t1 = Now();
+      if (d.new_weight > 0 && !traffic_moved_) {
+        traffic_moved_ = true;
+        switched_ = t1;
+      }
+      if (d.cutover) numbers_.cutover_ms = MsSince(t0, t1);
+      Observation o = Base(Happened::kWeightsSet);
+      o.took_ms = MsSince(t0, t1);
+      if (rollback_requested_) {
+        Observe(Happened::kWeightsSet);
+        return;
+      }
+      Advance(std::move(o));
+      return;
+    }
+    case Decision::Kind::kClearWeights: {
+      enter(JobState::kShifting, "all traffic to " + old_set_);
+      const MonoTime t0 = Now();
+      if (Status st = ports_.traffic->ClearPlan(svc); !st.ok()) {
+        // Traffic did not go back: say so where the deploy's progress is read, and let the
+        // strategy retry or fail the job.
+        logging::Error("deploy", "moving traffic back: " + st.message(),
+                       {{"service", svc}, {"release", release_.number}});
+        Note("moving traffic back to " + old_set_ + " failed: " + st.message());
+        FailStep(FailureKind::kPort, st.message());
+        return;
+      }
+      Observation o = Base(Happened::kWeightsSet);
+      o.took_ms = MsSince(t0, Now());
+      if (back && traffic_moved_) numbers_.rollback_ms = o.took_ms;
+      Advance(std::move(o));
+      return;
+    }
+    case Decision::Kind::kSmoke:
+      enter(JobState::kSmokeTest, "smoke test");
+      RunSmoke();
+      return;
+    case Decision::Kind::kWatch:
+      enter(JobState::kWatching, fmt::format("judge {} for {} ms", new_set_, d.duration.count()));
+      BeginWatch(d.duration);
+      return;
+    case Decision::Kind::kWait:
+      enter(JobState::kWaiting, fmt::format("wait {} ms", d.duration.count()));
+      waiting_timer_ = true;
+      timer_ = ports_.loop->RunAfter(d.duration, [this, alive] {
+        if (!*alive) return;
+        timer_ = 0;
+        waiting_timer_ = false;
+        Observe(Happened::kWaited);
+      });
+      return;
+    case Decision::Kind::kPromote:
+      enter(JobState::kPromoting, "promote " + new_set_);
+      Promote(d);
+      return;
+    case Decision::Kind::kStopNew: {
+      enter(JobState::kRollingBack, "stop " + new_set_);
+      auto stopped = [this, alive] {
+        if (*alive && !IsTerminal(state_)) Advance(Base(Happened::kStopped));
+      };
+      Status st = ports_.groups->Stop(
+          svc, new_set_, d.duration, d.wait ? std::function<void()>(stopped) : [] {});
+      if (!st.ok()) {
+        logging::Error("deploy", "stopping " + new_set_ + ": " + st.message(),
+                       {{"service", svc}, {"release", release_.number}});
+        Note("stopping " + new_set_ + ": " + st.message());
+        stopped();
+        return;
+      }
+      if (!d.wait) stopped();
+      return;
+    }
+    case Decision::Kind::kReplace: {
+      const bool fresh = d.set == Decision::Set::kNew;
+      enter(JobState::kReplacing, fresh ? "recreate with " + new_set_ : "restore " + old_set_);
+      if (ports_.recreate_release) {
+        (*ports_.recreate_release)[svc] = fresh ? release_.number : old_release_;
+      }
+      ports_.groups->Replace(fresh ? in_.spec : in_.old_spec, /*wait=*/fresh, in_.ds.health_timeout,
+                             [this, alive](Status st) {
+                               if (!*alive || IsTerminal(state_)) return;
+                               if (st.ok()) {
+                                 Observe(Happened::kReplaced);
+                               } else {
+                                 FailStep(FailureKind::kNotReady, st.message());
+                               }
+                             });
+      return;
+    }
+    case Decision::Kind::kRollBack:
+      Enter(JobState::kRollingBack, d.reason);
+      Advance(Base(Happened::kRollbackBegun));
+      return;
+    case Decision::Kind::kDone:
+      Succeed();
+      return;
+    case Decision::Kind::kRolledBack: {
+      if (analyzer_) {
+        numbers_.judged = true;
+        numbers_.totals = analyzer_->Totals();
+      }
+      const bool abandoned = d.abandoned;
+      Finish(Aborted(fmt::format("{}: release {} {}: {}", svc, release_.number,
+                                 abandoned ? "abandoned" : "rolled back", d.reason)),
+             JobState::kRolledBack, ReleaseStatus::kRolledBack, d.reason);
+      return;
+    }
+    case Decision::Kind::kPause:
+      Finish(Aborted(fmt::format("{}: release {} paused: {}", svc, release_.number, d.reason)),
+             JobState::kPaused, ReleaseStatus::kFailed, "paused: " + d.reason);
+      return;
+    case Decision::Kind::kFail:
+      Finish(Aborted(fmt::format(
+                 "{}: release {} {}: {}", svc, release_.number,
+                 in_.strategy == config::DeployStrategy::kRolling && state_ == JobState::kPromoting
+                     ? "finished with"
+                     : "failed",
+                 d.reason)),
+             JobState::kFailed, ReleaseStatus::kFailed, d.reason);
+      return;
+  }
+}
+
+// --- Readiness ----------------------------------------------------------------------------
+
+void JobRunner::WaitReady(const std::string& set, int want, Happened then) {
+  ready_wait_ = ReadyWait{set, want, Now() + in_.ds.health_timeout, then};
+  auto alive = alive_;
+  // The deadline; readiness itself arrives as a change event.
+  timer_ = ports_.loop->RunAfter(in_.ds.health_timeout, [this, alive] {
+    if (!*alive) return;
+    timer_ = 0;
+    CheckReady();
+  });
+  CheckReady();
+}
+
+void JobRunner::CheckReady() {
+  if (!ready_wait_) return;
+  const ReadyWait w = *ready_wait_;
+  GroupView g = ports_.groups->Group(service(), w.set);
+  std::string failure;
+  if (!g.exists) {
+    failure = fmt::format("set {} is gone", w.set);
+  } else if (g.crashed > 0 || g.unhealthy > 0 ||
+             g.max_failing_streak >= in_.ds.analysis.health_failures) {
+    failure = fmt::format("{} never became ready: {}", w.set,
+                          g.problem.empty() ? "failing health checks" : g.problem);
+  } else if (g.ready >= w.want) {
+    ready_wait_.reset();
+    CancelTimer();
+    if (w.then == Happened::kStarted) {
+      numbers_.ready_ms = MsSince(started_, Now());
+      Note(fmt::format("{} ready in {:.0f} ms", w.set, *numbers_.ready_ms));
+    }
+    Observe(w.then);
+    return;
+  } else if (Now() >= w.deadline) {
+    failure = fmt::format("{} not ready within {} ms ({} of {} ready)", w.set,
+                          in_.ds.health_timeout.count(), g.ready, w.want);
+  } else {
+    return;  // the next change event or the deadline
+  }
+  ready_wait_.reset();
+  CancelTimer();
+  FailStep(FailureKind::kNotReady, failure);
+}
+
+// --- Analysis -----------------------------------------------------------------------------
+
+void JobRunner::BeginWatch(Duration how_long) {
+  if (!analyzer_) {
+    analyzer_ = std::make_unique<Analyzer>(in_.ds.analysis,
+                                           ports_.groups->Group(service(), new_set_).restarts);
+  }
+  numbers_.judged = true;
+  watch_until_ = Now() + how_long;
+  Tick();
+}
+
+void JobRunner::Tick() {
+  if (!watch_until_) return;
+  const MonoTime now = Now();
+  analyzer_->Add(now, ports_.traffic->Stats(service(), new_set_),
+                 ports_.traffic->Stats(service(), old_set_));
+  Verdict v = analyzer_->Judge(ports_.groups->Group(service(), new_set_));
+  numbers_.analysis = v.numbers;
+  if (v.breach) {
+    watch_until_.reset();
+    CancelTimer();
+    numbers_.detect_ms = MsSince(traffic_moved_ ? switched_ : started_, now);
+    FailStep(FailureKind::kBreach, v.reason);
+    return;
+  }
+  if (now >= *watch_until_) {
+    watch_until_.reset();
+    CancelTimer();
+    Observe(Happened::kWatched);
+    return;
+  }
+  auto alive = alive_;
+  timer_ = ports_.loop->RunAfter(in_.ds.analysis.interval, [this, alive] {
+    if (!*alive) return;
+    timer_ = 0;
+    Tick();
+  });
+}
+
+// --- Smoke, promote, finish ----------------------------------------------------------------
+
+void JobRunner::RunSmoke() {
+  GroupView g = ports_.groups->Group(service(), new_set_);
+  std::map<std::string, std::string> env = HookEnv();
+  env.erase("SLIPWAY_VERSION");
+  std::string addrs;
+  for (const auto& [id, port] : g.addresses) {
+    addrs += fmt::format("{}127.0.0.1:{}", addrs.empty() ? "" : ",", port);
+  }
+  env["SLIPWAY_NEW_ADDRS"] = addrs;
+  env["SLIPWAY_NEW_ADDR"] = addrs.substr(0, addrs.find(','));
+  Note("smoke test: running against " + addrs);
+  auto alive = alive_;
+  RunCommand(ports_.loop, in_.ds.smoke, env, in_.spec.working_dir.string(), Duration(120'000),
+             [this, alive](Status st) {
+               if (!*alive || IsTerminal(state_)) return;
+               if (!st.ok()) {
+                 FailStep(FailureKind::kCommand, "smoke test failed: " + st.message());
+                 return;
+               }
+               Note("smoke test: ok");
+               Observe(Happened::kSmokePassed);
+             });
+}
+
+void JobRunner::Promote(const Decision& d) {
+  const std::string& svc = service();
+  if (Status st = ports_.groups->Promote(svc, new_set_); !st.ok()) {
+    FailStep(FailureKind::kPort, "promoting: " + st.message());
+    return;
+  }
+  if (Status st = ports_.traffic->ClearPlan(svc); !st.ok()) {
+    // The plan still sends the promoted set its weight; the next route change corrects it.
+    logging::Error("deploy", "clearing the traffic plan: " + st.message(),
+                   {{"service", svc}, {"release", release_.number}});
+    Note("clearing the traffic plan failed: " + st.message());
+  }
+  // A set kept warm by an earlier deploy is no longer the one to return to.
+  if (Status st = ports_.warm->Retire(svc); !st.ok()) {
+    logging::Error("deploy", "stopping the set an earlier deploy kept warm: " + st.message(),
+                   {{"service", svc}});
+  }
+  GroupView old = ports_.groups->Group(svc, old_set_);
+  if (old.exists && old.instances > 0 && d.keep_warm) {
+    ports_.warm->Keep(svc, old_set_, old_release_, in_.ds.rollback_window, in_.ds.drain);
+    Note(fmt::format("{} kept warm for {} ms for rollbacks", old_set_,
+                     in_.ds.rollback_window.count()));
+  } else if (old.exists) {
+    if (Status st = ports_.groups->Stop(svc, old_set_, in_.ds.drain, [] {}); !st.ok()) {
+      logging::Error("deploy", "stopping " + old_set_ + ": " + st.message(), {{"service", svc}});
+      Note("stopping " + old_set_ + " failed: " + st.message());
+    }
+  }
+  Observe(Happened::kPromoted);
+}
+
+void JobRunner::Succeed() {
+  if (analyzer_) numbers_.totals = analyzer_->Totals();
+  numbers_.total_ms = MsSince(started_, Now());
+  if (in_.ds.post_hook.empty()) {
+    Finish(Status::OK(), JobState::kSucceeded, ReleaseStatus::kSucceeded, "");
+    return;
+  }
+  Enter(JobState::kPostHook, "post hook");
+  auto alive = alive_;
+  RunCommand(ports_.loop, in_.ds.post_hook, HookEnv(), in_.spec.working_dir.string(),
+             Duration(300'000), [this, alive](Status st) {
+               if (!*alive) return;
+               Note(st.ok() ? "post hook: ok" : "post hook failed: " + st.message());
+               Finish(Status::OK(), JobState::kSucceeded, ReleaseStatus::kSucceeded,
+                      st.ok() ? "" : "post hook failed: " + st.message());
+             });
+}
+
+void JobRunner::Finish(Status st, JobState terminal, ReleaseStatus status,
+                       const std::string& reason) {
+  CancelTimer();
+  ready_wait_.reset();
+  watch_until_.reset();
+  Enter(terminal, reason);
+  release_.status = status;
+  release_.reason = reason;
+  release_.numbers = numbers_.ToJson();
+  Status fs = ports_.releases->Finish(service(), release_.number, status, reason, release_.numbers);
+  if (!fs.ok()) {
+    logging::Error("deploy", "recording the release's outcome: " + fs.message(),
+                   {{"service", service()}, {"release", release_.number}});
+    Note("recording the release's outcome failed: " + fs.message());
+  }
+  Note(st.ok() ? fmt::format("release {} {}", release_.number, ReleaseStatusName(status))
+               : st.message());
+  if (ports_.listener) {
+    DeployEventKind kind =
+        status == ReleaseStatus::kSucceeded
+            ? (in_.manual_rollback ? DeployEventKind::kManualRollback : DeployEventKind::kDeployed)
+        : status == ReleaseStatus::kRolledBack ? DeployEventKind::kRolledBack
+                                               : DeployEventKind::kFailed;
+    ports_.listener({service(), release_.number, release_.version,
+                     std::string(config::DeployStrategyName(in_.strategy)), kind, reason,
+                     release_.numbers});
+  }
+  auto done = std::move(done_);
+  done_ = nullptr;
+  if (done) done(st, release_);
+}
+
+}  // namespace slipway::deploy

@@ -1,0 +1,237 @@
+// JobRunner: one deploy of one service, as an explicit state machine. It records the release,
+// runs the pre hooks, then asks its Strategy (deploy/strategy.h) for decisions and carries
+// each out through the Groups and Traffic ports: start or resize a group and wait for its
+// readiness (woken by the engine's change events, bounded by health_timeout), move weights,
+// run the smoke command, judge the new set with the Analyzer for a while, promote, stop. What
+// each step led to goes back to the strategy as an Observation. Every change of state is a
+// Transition with its reason, kept in order and logged.
+//
+//   kPending → kPreHooks → { kStarting, kResizing, kSmokeTest, kShifting, kWatching, kWaiting,
+//   kPromoting, kReplacing }* → kPostHook → kSucceeded
+//   any working state → kRollingBack (a failure, a breach, a requested rollback) → kRolledBack
+//   → kPaused (failure_action: pause; both sets stay as they are)   → kFailed
+//
+// Ownership and threads: the Deployer owns runners; a runner borrows the ports, which outlive
+// it. Every method and callback runs on the control loop's thread. `done` runs once, from the
+// call that finished the job; the owner may destroy the runner only after it returned.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "config/deploy_strategy.h"
+#include "config/project.h"
+#include "deploy/analysis.h"
+#include "deploy/groups.h"
+#include "deploy/releases.h"
+#include "deploy/strategy.h"
+#include "deploy/traffic.h"
+#include "net/event_loop.h"
+
+namespace slipway::deploy {
+
+enum class JobState {
+  kPending,      // created, release not yet recorded
+  kPreHooks,     // running hooks.pre steps
+  kStarting,     // the new group starts; waiting until its instances are ready
+  kResizing,     // a group grows (waiting for readiness) or shrinks (draining)
+  kSmokeTest,    // the smoke command runs against the new set
+  kShifting,     // traffic weights are being published
+  kWatching,     // the analysis judges the new set
+  kWaiting,      // a pause between steps (delay)
+  kPromoting,    // the new group becomes primary
+  kReplacing,    // recreate: the service is stopped and started with another spec
+  kRollingBack,  // restoring the old release
+  kPostHook,     // hooks.post runs after a success
+  kSucceeded,    // terminal
+  kRolledBack,   // terminal: the old release serves again
+  kPaused,       // terminal: stopped where it was (failure_action: pause)
+  kFailed,       // terminal
+};
+inline constexpr int kJobStateCount = static_cast<int>(JobState::kFailed) + 1;
+std::string_view JobStateName(JobState s);
+bool IsTerminal(JobState s);
+
+struct Transition {
+  JobState from = JobState::kPending;
+  JobState to = JobState::kPending;
+  std::string reason;
+  MonoTime at{};
+};
+
+// The numbers a deploy measured; stored with the release (ToJson is the stored shape).
+struct JobNumbers {
+  std::optional<double> ready_ms;     // new set ready, from the job's start
+  std::optional<double> cutover_ms;   // blue-green: the proxy's switch of all traffic
+  std::optional<double> detect_ms;    // a breach, from the first traffic shift
+  std::optional<double> rollback_ms;  // traffic back on the old set
+  std::optional<double> total_ms;     // a success, from the job's start
+  std::optional<int> failed_instances;
+  std::optional<VerdictNumbers> analysis;  // the last verdict's
+  bool judged = false;                     // an analysis ran (totals are recorded)
+  std::optional<AnalysisTotals> totals;
+  nlohmann::json ToJson() const;
+};
+
+enum class DeployEventKind { kDeployed, kRolledBack, kFailed, kManualRollback };
+// "deployed", "rolled-back" (automatic), "failed", "manual-rollback".
+std::string_view DeployEventKindName(DeployEventKind k);
+
+// What happened to a release, for notifications.
+struct DeployEvent {
+  std::string service;
+  int64_t release = 0;
+  std::string version;
+  std::string strategy;
+  DeployEventKind kind = DeployEventKind::kDeployed;
+  std::string reason;
+  nlohmann::json numbers = nlohmann::json::object();
+};
+
+// Runs a built-in `backup` or `migrate` hook step (blocking database work) off the loop and
+// calls `done` on the loop's thread with the outcome and a one-line summary.
+struct DatabaseStepRequest {
+  std::shared_ptr<const config::Project> project;  // as the deploy loaded it
+  config::HookStep step;
+  std::string service;
+  bool backup_if_pending = true;  // migrate: take a verified backup first when work is pending
+};
+using DatabaseStepRunner = std::function<void(
+    const DatabaseStepRequest& req, std::function<void(Status, const std::string& summary)> done)>;
+
+// The old set kept warm after a switch, per service, and the timer that retires it. Shared by
+// the jobs (a deploy retires what an earlier one kept) and manual rollbacks.
+class WarmSets {
+ public:
+  struct Warm {
+    std::string set;
+    int64_t release = 0;
+    net::EventLoop::TimerId timer = 0;
+    Duration drain{0};
+  };
+  WarmSets(net::EventLoop* loop, Groups* groups) : loop_(loop), groups_(groups) {}
+  ~WarmSets();
+  // Keeps `set` for `window`, then drains and stops it.
+  void Keep(const std::string& service, const std::string& set, int64_t release, Duration window,
+            Duration drain);
+  // Stops the service's warm set now (a newer release replaced it). Returns the stop's status.
+  Status Retire(const std::string& service);
+  // Forgets the warm set without stopping it (it became primary again).
+  void Forget(const std::string& service);
+  const Warm* Find(const std::string& service) const;
+
+ private:
+  net::EventLoop* loop_;
+  Groups* groups_;
+  std::map<std::string, Warm> warm_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// What a runner borrows.
+struct JobPorts {
+  net::EventLoop* loop = nullptr;
+  Groups* groups = nullptr;
+  Traffic* traffic = nullptr;
+  ReleaseStore* releases = nullptr;
+  WarmSets* warm = nullptr;
+  const DatabaseStepRunner* db_steps = nullptr;  // may hold no function
+  const std::map<std::string, std::string>* base_env = nullptr;
+  std::map<std::string, int64_t>* recreate_release = nullptr;  // release `up` must reuse
+  std::function<void(const std::string& service, int64_t release, const std::string& text)> note;
+  std::function<void(const DeployEvent&)> listener;  // may be empty
+};
+
+struct JobInput {
+  config::Service spec;      // the new release's definition
+  config::Service old_spec;  // what runs now
+  config::DeployStrategy strategy = config::DeployStrategy::kBlueGreen;
+  config::DeploySettings ds;  // hooks.pre cleared for rollbacks
+  Release release;            // to record (number assigned on start)
+  std::shared_ptr<const config::Project> project;
+  bool backup_before_migrate = true;
+  bool manual_rollback = false;
+};
+
+class JobRunner {
+ public:
+  JobRunner(JobInput in, JobPorts ports, std::function<void(Status, const Release&)> done);
+  ~JobRunner();
+  JobRunner(const JobRunner&) = delete;
+  JobRunner& operator=(const JobRunner&) = delete;
+
+  // Records the release and begins. `done` may run before it returns.
+  void Start();
+  // A rollback asked for while the deploy runs: the strategy rolls back at the next step (at
+  // once when waiting). False when the job is already rolling back or done.
+  bool RequestRollback(const std::string& reason);
+  // An instance changed somewhere (Groups' listener): re-check what the job waits for.
+  void OnGroupsChanged();
+
+  JobState state() const { return state_; }
+  const std::vector<Transition>& transitions() const { return transitions_; }
+  const JobNumbers& numbers() const { return numbers_; }
+  const Release& release() const { return release_; }
+  const std::string& service() const { return in_.spec.name; }
+
+ private:
+  void Enter(JobState to, const std::string& reason);
+  void Note(const std::string& text);
+  void RunPreHook(size_t step);
+  void Advance(Observation obs);
+  void Execute(const Decision& d);
+  void Observe(Happened what);
+  void FailStep(FailureKind kind, const std::string& why);
+  void WaitReady(const std::string& set, int want, Happened then);
+  void CheckReady();
+  void BeginWatch(Duration how_long);
+  void Tick();
+  void Promote(const Decision& d);
+  void RunSmoke();
+  void Succeed();
+  void Finish(Status st, JobState terminal, ReleaseStatus status, const std::string& reason);
+  void CancelTimer();
+  Observation Base(Happened what) const;
+  std::map<std::string, std::string> HookEnv() const;
+  MonoTime Now() const { return ports_.loop->Now(); }
+
+  JobInput in_;
+  JobPorts ports_;
+  std::function<void(Status, const Release&)> done_;
+  std::unique_ptr<Strategy> strategy_;
+  JobState state_ = JobState::kPending;
+  std::vector<Transition> transitions_;
+  Release release_;
+  std::string old_set_;
+  int64_t old_release_ = 0;
+  std::string new_set_;
+  bool traffic_moved_ = false;
+  bool backed_up_all_ = false;
+  std::set<std::string> backed_up_;
+  std::optional<std::string> rollback_requested_;
+  MonoTime started_{};
+  MonoTime switched_{};
+  JobNumbers numbers_;
+  std::unique_ptr<Analyzer> analyzer_;
+  net::EventLoop::TimerId timer_ = 0;
+  // What the job waits for, when it waits for readiness or judges.
+  struct ReadyWait {
+    std::string set;
+    int want = 0;
+    MonoTime deadline{};
+    Happened then = Happened::kStarted;
+  };
+  std::optional<ReadyWait> ready_wait_;
+  std::optional<MonoTime> watch_until_;
+  bool waiting_timer_ = false;  // kWait: a plain delay is pending
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace slipway::deploy
