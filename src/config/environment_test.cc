@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "config/test_support.h"
+
 namespace slipway::config {
 namespace {
 
@@ -128,6 +130,31 @@ TEST(SelectProjectFiles, RefusesBadNamesAndReportsNoComposeFile) {
   r = SelectProjectFiles(o, "/p", Files({}));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("no compose file found in /p"), std::string::npos);
+}
+
+TEST(LoadWithEnvironment, OverlayAndEnvFileLayerAndTheProjectSaysWhichFilesMadeIt) {
+  TempDir dir;
+  dir.Write("docker-compose.yml",
+            "services:\n  web:\n    command: [./web]\n    environment: {A: \"${A}\", B: base}\n");
+  dir.Write("docker-compose.prod.yml", "services:\n  web:\n    environment: {B: prod}\n");
+  dir.Write(".env", "A=dev\nC=1\n");
+  dir.Write(".env.prod", "A=prod-${C}\n");
+  LoadOptions o = OptionsFor(dir.path());
+  o.env_name = "prod";
+  auto p = LoadProject(o);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  const auto& env = p->services.at("web").environment;
+  EXPECT_EQ(env.at("A"), "prod-1");  // .env.NAME after .env, seeing its lines
+  EXPECT_EQ(env.at("B"), "prod");    // the overlay after the base file
+  EXPECT_EQ(p->env_name, "prod");
+  EXPECT_EQ(p->env_overlay, dir.path() / "docker-compose.prod.yml");
+  ASSERT_EQ(p->files.size(), 2u);
+  EXPECT_EQ(p->env_files, (std::vector<fs::path>{dir.path() / ".env", dir.path() / ".env.prod"}));
+
+  o.env_name = "prod/../x";
+  auto bad = LoadProject(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidInput);
 }
 
 }  // namespace
