@@ -184,8 +184,10 @@ void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
     return reply.Error(st);
   }
   // From now on the project runs with these files: later commands load it with them.
-  if (Status st = d.store->SetProjectLoad(ProjectLoadOf(*req.load, file)); !st.ok()) {
-    return reply.Error(st.WithContext("up: remember the project's files"));
+  if (d.store != nullptr) {
+    if (Status st = d.store->SetProjectLoad(ProjectLoadOf(*req.load, file)); !st.ok()) {
+      return reply.Error(st.WithContext("up: remember the project's files"));
+    }
   }
   json kept = plan.keep;
   if (plan.deploy.empty() || d.deployer == nullptr) {
@@ -317,6 +319,7 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
   // What the project runs with: read from the store, so it answers while the project is
   // being replaced and whatever its files now say.
   r.Add<NoInput>({Method::kGet, "/api/v1/project/load", Access::kRead}, [d](NoInput, Reply reply) {
+    if (d.store == nullptr) return reply.Error(NotFound("the daemon keeps no state"));
     auto l = d.store->GetProjectLoad();
     if (!l.ok()) return reply.Error(l.status());
     if (!l->has_value()) {

@@ -10,6 +10,8 @@ namespace slipway::config {
 namespace {
 
 namespace fs = std::filesystem;
+using config::testing::OptionsFor;
+using config::testing::TempDir;
 
 ExistsFn Files(std::set<std::string> present) {
   return
