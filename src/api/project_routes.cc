@@ -183,6 +183,12 @@ void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
       !st.ok()) {
     return reply.Error(st);
   }
+  // From now on the project runs with these files: later commands load it with them.
+  if (d.store != nullptr) {
+    if (Status st = d.store->SetProjectLoad(ProjectLoadOf(*req.load, file)); !st.ok()) {
+      return reply.Error(st.WithContext("up: remember the project's files"));
+    }
+  }
   json kept = plan.keep;
   if (plan.deploy.empty() || d.deployer == nullptr) {
     d.engine->Up(std::move(req.services), req.options, [reply, kept](Status st) {
@@ -217,6 +223,7 @@ json LoadOptionsToJson(const config::LoadOptions& o) {
   j["profiles"] = o.profiles;
   j["environ"] = o.environ;
   j["project_name"] = o.project_name;
+  j["env"] = o.env_name;
   return j;
 }
 
@@ -229,8 +236,70 @@ config::LoadOptions LoadOptionsFromFields(const json& load, BodyFields* parent) 
   o.profiles = f.StringList("profiles", "a list of profile names");
   o.environ = f.StringMap("environ", "an object of environment variables");
   o.project_name = f.String("project_name", "a project name");
+  o.env_name = f.String("env", "an environment name");
   parent->Merge(f);
   return o;
+}
+
+store::ProjectLoad ProjectLoadOf(const config::LoadOptions& o, const config::Project& p) {
+  store::ProjectLoad l;
+  l.working_dir = o.working_dir.string();
+  for (const auto& f : p.files) {
+    if (f != p.env_overlay) l.files.push_back(f.string());
+  }
+  for (const auto& f : o.env_files) {
+    l.env_files.push_back((f.is_absolute() ? f : o.working_dir / f).lexically_normal().string());
+  }
+  l.profiles = o.profiles;
+  l.env = o.env_name;
+  l.project_name = o.project_name;
+  for (const auto& f : p.files) l.loaded_files.push_back(f.string());
+  for (const auto& f : p.env_files) l.loaded_env_files.push_back(f.string());
+  return l;
+}
+
+config::LoadOptions LoadOptionsOf(const store::ProjectLoad& l,
+                                  std::map<std::string, std::string> environ) {
+  config::LoadOptions o;
+  o.working_dir = l.working_dir;
+  for (const auto& f : l.files) o.files.emplace_back(f);
+  for (const auto& f : l.env_files) o.env_files.emplace_back(f);
+  o.profiles = l.profiles;
+  o.env_name = l.env;
+  o.project_name = l.project_name;
+  o.environ = std::move(environ);
+  return o;
+}
+
+json ProjectLoadToJson(const store::ProjectLoad& l) {
+  return {{"working_dir", l.working_dir},
+          {"files", l.files},
+          {"env_files", l.env_files},
+          {"profiles", l.profiles},
+          {"env", l.env},
+          {"project_name", l.project_name},
+          {"loaded_files", l.loaded_files},
+          {"loaded_env_files", l.loaded_env_files},
+          {"updated_ms", l.updated_ms}};
+}
+
+Result<store::ProjectLoad> ProjectLoadFromJson(const json& j) {
+  if (!j.is_object()) return Internal("project/load: the daemon's answer is not an object");
+  BodyFields f(j);
+  store::ProjectLoad l;
+  l.working_dir = f.String("working_dir", "a folder path");
+  l.files = f.StringList("files", "a list of paths");
+  l.env_files = f.StringList("env_files", "a list of paths");
+  l.profiles = f.StringList("profiles", "a list of profile names");
+  l.env = f.String("env", "an environment name");
+  l.project_name = f.String("project_name", "a project name");
+  l.loaded_files = f.StringList("loaded_files", "a list of paths");
+  l.loaded_env_files = f.StringList("loaded_env_files", "a list of paths");
+  l.updated_ms = f.Int("updated_ms", 0, 0, INT64_MAX, "Unix milliseconds");
+  if (Status st = f.Finish(); !st.ok()) {
+    return Internal("project/load: the daemon's answer: " + st.message());
+  }
+  return l;
 }
 
 void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
@@ -246,6 +315,17 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
     json rows = d.engine->Ps();
     if (d.decorate_ps) d.decorate_ps(&rows);
     reply.Json(200, rows);
+  });
+  // What the project runs with: read from the store, so it answers while the project is
+  // being replaced and whatever its files now say.
+  r.Add<NoInput>({Method::kGet, "/api/v1/project/load", Access::kRead}, [d](NoInput, Reply reply) {
+    if (d.store == nullptr) return reply.Error(NotFound("the daemon keeps no state"));
+    auto l = d.store->GetProjectLoad();
+    if (!l.ok()) return reply.Error(l.status());
+    if (!l->has_value()) {
+      return reply.Error(NotFound("the daemon has no record of its project's files"));
+    }
+    reply.Json(200, ProjectLoadToJson(**l));
   });
   r.Add<UpRequest>({Method::kPost, "/api/v1/up", Access::kAdmin, kLargeBody},
                    [d](UpRequest req, Reply reply) { RunUp(d, std::move(req), std::move(reply)); });

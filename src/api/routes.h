@@ -1,7 +1,8 @@
 // The admin API's routes: what the daemon serves on `.slipway/api.sock` and on its TCP address.
 // RegisterRoutes() (routes.cc) is the one table of every route with its access level and body
 // limit; each topic's requests and handlers live in its own file:
-//   project_routes.cc   /health /metrics ps up start stop restart down logs events
+//   project_routes.cc   /health /metrics ps up start stop restart down logs events,
+//                       project/load (the files the project runs with)
 //   deploy_routes.cc    deploy, deploy progress, rollback, releases
 //   flags_routes.cc     the flags admin API and OFREP (its own read tokens)
 //   alerts_routes.cc    alerts, rule tests, /health/detailed
@@ -33,7 +34,8 @@ class LogStore;
 }
 namespace store {
 class Store;
-}
+struct ProjectLoad;
+}  // namespace store
 namespace deploy {
 class Deployer;
 class ReleaseStore;
@@ -129,5 +131,16 @@ void RegisterDaemonRoutes(Router& router, const RouteDeps& deps);
 nlohmann::json LoadOptionsToJson(const config::LoadOptions& o);
 // Reads `load` (checked, errors as "load.files[1]: expected a string, got an integer").
 config::LoadOptions LoadOptionsFromFields(const nlohmann::json& load, BodyFields* parent);
+
+// What the daemon remembers of a load that succeeded (store::ProjectLoad): the options as
+// named, with the compose files made explicit (the found ones when none were named, so a
+// later command cannot discover other files) and every file the project was read from.
+store::ProjectLoad ProjectLoadOf(const config::LoadOptions& o, const config::Project& p);
+// The options to load the remembered project with again, in `environ`.
+config::LoadOptions LoadOptionsOf(const store::ProjectLoad& l,
+                                  std::map<std::string, std::string> environ);
+// GET /api/v1/project/load answers this; the CLI reads it back with ProjectLoadFromJson.
+nlohmann::json ProjectLoadToJson(const store::ProjectLoad& l);
+Result<store::ProjectLoad> ProjectLoadFromJson(const nlohmann::json& j);
 
 }  // namespace slipway::api

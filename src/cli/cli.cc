@@ -32,6 +32,9 @@ int Main(int argc, char** argv) {
   app.add_option("-p,--project-name", ctx.project_name, "Project name");
   app.add_option("--env-file", ctx.env_files, "Environment file (repeatable; later wins)");
   app.add_option("--profile", ctx.profiles, "Enable a profile (repeatable)");
+  app.add_option("--env", ctx.env_name,
+                 "Environment: also read .env.NAME and the compose.NAME.yaml overlay when "
+                 "present (default: $SLIPWAY_ENV)");
   app.add_option("--project-directory", ctx.project_directory,
                  "Folder to look for the compose file in (default: the current one)");
   // `slipway up --log-format json` starts the daemon with JSON logs.

@@ -1,11 +1,10 @@
 #include "cli/context.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,7 +14,10 @@
 #include <sstream>
 #include <thread>
 
+#include "api/routes.h"
+#include "config/environment.h"
 #include "http/client.h"
+#include "store/store.h"
 
 namespace slipway::cli {
 
@@ -30,18 +32,156 @@ config::LoadOptions CliContext::LoadOptions() const {
   o.working_dir = project_directory.empty() ? std::filesystem::current_path()
                                             : std::filesystem::absolute(project_directory);
   o.environ = config::CurrentEnviron();
+  o.env_name = env_name;
+  if (o.env_name.empty()) {
+    if (auto it = o.environ.find("SLIPWAY_ENV"); it != o.environ.end()) o.env_name = it->second;
+  }
   return o;
 }
 
+namespace {
+
+namespace fs = std::filesystem;
+
+Status StatusFromAnswer(int http_status, const json& body);
+
+// A path as the user would type it: relative to the current folder when under it.
+std::string Shown(const std::string& path) {
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  fs::path rel = fs::path(path).lexically_relative(cwd);
+  if (ec || rel.empty() || rel.native().rfind("..", 0) == 0) return path;
+  return rel.string();
+}
+
+std::string Listed(const std::vector<std::string>& paths) {
+  std::string out;
+  for (const auto& p : paths) out += (out.empty() ? "" : ", ") + Shown(p);
+  return out;
+}
+
+// The flags that select what `l` names, as `up` takes them.
+std::string FlagsOf(const store::ProjectLoad& l) {
+  std::string out;
+  for (const auto& f : l.files) out += " -f " + Shown(f);
+  for (const auto& f : l.env_files) out += " --env-file " + Shown(f);
+  for (const auto& p : l.profiles) out += " --profile " + p;
+  if (!l.env.empty()) out += " --env " + l.env;
+  if (!l.project_name.empty()) out += " -p " + l.project_name;
+  return out.empty() ? "" : out.substr(1);
+}
+
+std::vector<std::string> Strings(const std::vector<fs::path>& v) {
+  std::vector<std::string> out;
+  for (const auto& p : v) out.push_back(p.string());
+  return out;
+}
+
+}  // namespace
+
+Result<config::LoadOptions> CliContext::ResolvedLoad() {
+  if (resolved_) return *resolved_;
+  resolved_ = [&]() -> Result<config::LoadOptions> {
+    config::LoadOptions o = LoadOptions();
+    RETURN_IF_ERROR(config::CheckEnvName(o.env_name, env_name.empty() ? "SLIPWAY_ENV" : "--env"));
+    auto paths = Paths();
+    if (!paths.ok()) return o;  // no project here: loading says why
+    std::error_code ec;
+    if (!fs::exists(paths->socket(), ec)) return o;
+    http::Endpoint ep;
+    ep.unix_path = paths->socket().string();
+    http::Request req;
+    req.target = "/api/v1/project/load";
+    auto r = http::Fetch(ep, req, Duration(5000));
+    // No daemon answers (a stale socket), or one older than this route: as without a daemon.
+    if (!r.ok() || r->status == 404) return o;
+    json answer = json::parse(r->body, nullptr, false);
+    if (r->status != 200) return StatusFromAnswer(r->status, answer);
+    ASSIGN_OR_RETURN(store::ProjectLoad running, api::ProjectLoadFromJson(answer));
+
+    const bool named_files = !o.files.empty();
+    const bool named_env_files = !o.env_files.empty();
+    const bool named_profiles = !o.profiles.empty();
+    const bool named_env = !o.env_name.empty();
+    const bool named_name = !o.project_name.empty();
+    const bool named = named_files || named_env_files || named_profiles || named_env || named_name;
+    config::LoadOptions merged = o;
+    if (!named_files && !named_env_files && project_directory.empty()) {
+      merged.working_dir = running.working_dir;
+    }
+    if (!named_files) merged.files.assign(running.files.begin(), running.files.end());
+    if (!named_env_files)
+      merged.env_files.assign(running.env_files.begin(), running.env_files.end());
+    if (!named_profiles) merged.profiles = running.profiles;
+    if (!named_env) merged.env_name = running.env;
+    if (!named_name) merged.project_name = running.project_name;
+    // What the daemon read and this command takes over must still be there, or it would
+    // load another project (Project() says so; a command that only talks to the daemon, such
+    // as `down`, needs no file).
+    std::vector<const std::vector<std::string>*> kept;
+    if (!named_files && !named_env) kept.push_back(&running.loaded_files);
+    if (!named_env_files && !named_env) kept.push_back(&running.loaded_env_files);
+    for (const auto* list : kept) {
+      for (const std::string& f : *list) {
+        if (fs::exists(f, ec) || !gone_.empty()) continue;
+        gone_ = "slipway: " + f + " no longer exists: the daemon runs this project with it (" +
+                FlagsOf(running) + "); restore it, or run `slipway up` naming the files to use now";
+      }
+    }
+    // `up` naming other files: the change it applies.
+    if (!named || applies_load) return merged;
+    ASSIGN_OR_RETURN(config::ProjectFiles chosen, config::SelectProjectFiles(merged));
+    std::vector<std::string> a = merged.profiles, b = running.profiles;
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    const bool same = Strings(chosen.compose) == running.loaded_files &&
+                      Strings(chosen.env_files) == running.loaded_env_files && a == b &&
+                      merged.env_name == running.env && merged.project_name == running.project_name;
+    if (same) return merged;
+    std::string asked;
+    for (const auto& f : files) asked += " -f " + f;
+    for (const auto& f : env_files) asked += " --env-file " + f;
+    for (const auto& p : profiles) asked += " --profile " + p;
+    if (named_env) asked += " --env " + o.env_name;
+    if (named_name) asked += " -p " + o.project_name;
+    return InvalidInput(
+        "slipway: the daemon runs this project with files " + Listed(running.loaded_files) +
+        (running.loaded_env_files.empty() ? ""
+                                          : " and env files " + Listed(running.loaded_env_files)) +
+        (FlagsOf(running).empty() ? "" : " (" + FlagsOf(running) + ")") +
+        "; this command names others: run `slipway up" + asked +
+        "` to run the project with them, or leave the flags out");
+  }();
+  return *resolved_;
+}
+
 Result<const config::Project*> CliContext::Project() {
-  if (!project_) project_ = config::LoadProject(LoadOptions());
+  if (!project_) {
+    auto load = ResolvedLoad();
+    if (!load.ok()) {
+      project_ = Result<config::Project>(load.status());
+    } else if (!gone_.empty()) {
+      project_ = Result<config::Project>(InvalidInput(gone_));
+    } else {
+      project_ = config::LoadProject(*load);
+    }
+  }
   if (!project_->ok()) return project_->status();
   return &project_->value();
 }
 
 Result<daemon::StatePaths> CliContext::Paths() {
-  ASSIGN_OR_RETURN(const config::Project* p, Project());
-  return daemon::StatePaths(p->dir / ".slipway");
+  config::LoadOptions o = LoadOptions();
+  if (!config::IsValidEnvName(o.env_name)) o.env_name.clear();  // no say in where the state is
+  auto chosen = config::SelectProjectFiles(o);
+  if (chosen.ok()) return daemon::StatePaths(chosen->dir() / ".slipway");
+  // No compose file here or above, but a daemon runs a project in this folder (`up -f` with
+  // a file of another name): its state folder.
+  std::error_code ec;
+  if (o.files.empty() && fs::exists(o.working_dir / ".slipway" / "api.sock", ec)) {
+    return daemon::StatePaths(o.working_dir / ".slipway");
+  }
+  return chosen.status();
 }
 
 bool CliContext::DaemonRunning() {
@@ -108,7 +248,8 @@ Status CliContext::EnsureDaemon() {
   // by ..." messages name it slipway, not "exe"; /proc/self/exe remains the fallback (the file
   // was replaced or removed since this process started).
   std::string self = "/proc/self/exe";
-  if (auto real = std::filesystem::read_symlink(self, ec); !ec && std::filesystem::exists(real, ec)) {
+  if (auto real = std::filesystem::read_symlink(self, ec);
+      !ec && std::filesystem::exists(real, ec)) {
     self = real.string();
   }
   // A keeper is already there (its daemon is restarting, or slow to answer): wait for it.
@@ -122,15 +263,18 @@ Status CliContext::EnsureDaemon() {
   }
   // `keeper` starts the daemon with the same arguments and starts it again if it dies.
   std::vector<std::string> args = {self, "keeper", "--state-dir", paths.dir.string()};
-  config::LoadOptions lo = LoadOptions();
+  ASSIGN_OR_RETURN(config::LoadOptions lo, ResolvedLoad());
   args.push_back("--project-directory");
   args.push_back(lo.working_dir.string());
-  for (const auto& f : files) args.insert(args.end(), {"-f", std::filesystem::absolute(f).string()});
-  for (const auto& f : env_files) {
-    args.insert(args.end(), {"--env-file", std::filesystem::absolute(f).string()});
+  for (const auto& f : lo.files) {
+    args.insert(args.end(), {"-f", std::filesystem::absolute(lo.working_dir / f).string()});
   }
-  for (const auto& p : profiles) args.insert(args.end(), {"--profile", p});
-  if (!project_name.empty()) args.insert(args.end(), {"-p", project_name});
+  for (const auto& f : lo.env_files) {
+    args.insert(args.end(), {"--env-file", std::filesystem::absolute(lo.working_dir / f).string()});
+  }
+  for (const auto& p : lo.profiles) args.insert(args.end(), {"--profile", p});
+  if (!lo.project_name.empty()) args.insert(args.end(), {"-p", lo.project_name});
+  if (!lo.env_name.empty()) args.insert(args.end(), {"--env", lo.env_name});
 
   // The daemon reads its log format from the environment (DaemonOptions::log_format); built
   // before fork so the child only execs.
@@ -213,6 +357,8 @@ Status StatusFromAnswer(int http_status, const json& body) {
 
 Result<json> CliContext::Call(const std::string& method, const std::string& path, const json& body,
                               Duration timeout) {
+  // Files named that differ from the daemon's are refused by every command that talks to it.
+  RETURN_IF_ERROR(ResolvedLoad().status());
   ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
   http::Endpoint ep;
   ep.unix_path = paths.socket().string();
@@ -239,6 +385,7 @@ Result<json> CliContext::Call(const std::string& method, const std::string& path
 
 Status CliContext::Stream(const std::string& path,
                           const std::function<bool(const json&)>& on_line) {
+  RETURN_IF_ERROR(ResolvedLoad().status());
   ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
   http::Endpoint ep;
   ep.unix_path = paths.socket().string();

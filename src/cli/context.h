@@ -9,10 +9,9 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "base/status.h"
 #include "config/loader.h"
@@ -29,16 +28,30 @@ class CliContext {
   std::vector<std::string> profiles;
   std::string project_name;
   std::string project_directory;
+  // --env NAME ("" = $SLIPWAY_ENV, else none): `.env.NAME` and the compose overlay.
+  std::string env_name;
+  // Set by `up` before it loads: named files that differ from the running daemon's are a
+  // change to apply, where any other command refuses them.
+  bool applies_load = false;
   // --log-format text|json for a daemon this invocation starts ("" = $SLIPWAY_LOG_FORMAT).
   std::string log_format;
 
-  // The options LoadProject() uses (global flags + the process environment).
+  // The global flags + the process environment ($SLIPWAY_ENV), as named on this command line.
   config::LoadOptions LoadOptions() const;
 
-  // Loads (once) and returns the project; on error prints nothing (the caller uses Fail()).
+  // What this command loads the project with (once): when a daemon runs the project, what it
+  // remembers from its last `up` (GET /api/v1/project/load) for every kind of file this
+  // command names none of (-f, --env-file, --profile, --env, -p). Naming other ones than the
+  // daemon runs with is refused (InvalidInput, one line saying how to change them) unless
+  // applies_load. Without a daemon, LoadOptions().
+  Result<config::LoadOptions> ResolvedLoad();
+
+  // Loads (once) and returns the project; on error prints nothing (the caller uses Fail()). A
+  // file the daemon runs with that is gone is an error naming it.
   Result<const config::Project*> Project();
 
-  // `.slipway` of the project (loads the project to find it).
+  // `.slipway` of the project: beside the first compose file this command's flags select
+  // (config::SelectProjectFiles), found without loading the project.
   Result<daemon::StatePaths> Paths();
 
   // True when a daemon answers on the project's socket.
@@ -59,6 +72,8 @@ class CliContext {
 
  private:
   std::optional<Result<config::Project>> project_;
+  std::optional<Result<config::LoadOptions>> resolved_;
+  std::string gone_;  // a remembered file that no longer exists: Project()'s error
 };
 
 }  // namespace slipway::cli

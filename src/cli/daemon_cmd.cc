@@ -70,6 +70,7 @@ std::string SystemdUnit(const config::Project& project, const config::LoadOption
                         const std::filesystem::path& binary) {
   std::vector<std::string> global;
   for (const auto& f : project.files) {
+    if (f == project.env_overlay) continue;  // --env adds it
     global.push_back("-f");
     global.push_back(std::filesystem::absolute(f).string());
   }
@@ -80,6 +81,10 @@ std::string SystemdUnit(const config::Project& project, const config::LoadOption
   for (const auto& prof : load.profiles) {
     global.push_back("--profile");
     global.push_back(prof);
+  }
+  if (!project.env_name.empty()) {
+    global.push_back("--env");
+    global.push_back(project.env_name);
   }
   global.push_back("-p");
   global.push_back(project.name);
@@ -205,7 +210,7 @@ void AddDaemonCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, char**
                              "systemd-unit");
       return;
     }
-    std::fputs(SystemdUnit(**project, ctx.LoadOptions(), self).c_str(), stdout);
+    std::fputs(SystemdUnit(**project, ctx.ResolvedLoad().value(), self).c_str(), stdout);
     *rc = 0;
   });
 

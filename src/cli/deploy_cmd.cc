@@ -164,7 +164,11 @@ int RunDeploy(CliContext& ctx, const DeployArgs& a) {
   for (const auto& kv : a.env) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return CliContext::Fail(InvalidInput(fmt::format("deploy: --env \"{}\" is not K=V", kv)));
+      // The global --env (an environment name) goes before the command: here --env is K=V.
+      return CliContext::Fail(InvalidInput(fmt::format(
+          "deploy: --env \"{}\" is not K=V (deploy's --env sets a variable; to select an "
+          "environment, put it before the command: slipway --env {} deploy, or set SLIPWAY_ENV)",
+          kv, kv)));
     }
     env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
@@ -173,7 +177,7 @@ int RunDeploy(CliContext& ctx, const DeployArgs& a) {
       return CliContext::Fail(InvalidInput(fmt::format("deploy: no such service: \"{}\"", s)));
     }
   }
-  json body = {{"load", api::LoadOptionsToJson(ctx.LoadOptions())},
+  json body = {{"load", api::LoadOptionsToJson(ctx.ResolvedLoad().value())},
                {"services", a.services},
                {"version", a.version},
                {"strategy", a.strategy},

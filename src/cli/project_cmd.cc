@@ -191,6 +191,7 @@ void PrintUpNotes(const json& answer) {
 }
 
 int RunUp(CliContext& ctx, const UpArgs& a) {
+  ctx.applies_load = true;  // files other than the daemon's are what this up applies
   auto project = ctx.Project();
   if (!project.ok()) return CliContext::Fail(project.status());
   const config::Project& p = **project;
@@ -216,7 +217,9 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   }
   if (Status st = ctx.EnsureDaemon(); !st.ok()) return CliContext::Fail(st, "up");
 
-  json body = {{"load", api::LoadOptionsToJson(ctx.LoadOptions())},
+  auto load = ctx.ResolvedLoad();
+  if (!load.ok()) return CliContext::Fail(load.status(), "up");
+  json body = {{"load", api::LoadOptionsToJson(*load)},
                {"services", a.services},
                {"wait", a.wait || !a.detach},
                {"timeout_ms", a.wait_timeout_s * 1000}};
@@ -438,13 +441,28 @@ int RunEvents(CliContext& ctx, const std::string& since_arg, const std::string& 
   return 0;
 }
 
-int RunConfig(CliContext& ctx, bool services_only, const std::string& format, bool show_secrets) {
+int RunConfig(CliContext& ctx, bool services_only, bool files_only, const std::string& format,
+              bool show_secrets) {
   auto project = ctx.Project();
   if (!project.ok()) return CliContext::Fail(project.status());
   const config::Project& p = **project;
   PrintWarnings(p);
   if (services_only) {
     for (const auto& [name, svc] : p.services) std::printf("%s\n", name.c_str());
+    return 0;
+  }
+  // Which files made the project (the rendered model itself names none: it must print the
+  // same whichever files it came from, so that it loads again to itself).
+  if (files_only) {
+    if (format == "json") {
+      json j = {{"files", json::array()}, {"env_files", json::array()}, {"env", p.env_name}};
+      for (const auto& f : p.files) j["files"].push_back(f.string());
+      for (const auto& f : p.env_files) j["env_files"].push_back(f.string());
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      for (const auto& f : p.files) std::printf("%s\n", f.c_str());
+      for (const auto& f : p.env_files) std::printf("%s\n", f.c_str());
+    }
     return 0;
   }
   // Secret values are masked with "***" unless asked for: this output gets pasted into
@@ -521,11 +539,14 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto cfg_format = std::make_shared<std::string>("yaml");
   auto* ccfg = app.add_subcommand("config", "Print the resolved project");
   ccfg->add_flag("--services", *cfg_services, "Only the service names");
+  auto cfg_files = std::make_shared<bool>(false);
+  ccfg->add_flag("--files", *cfg_files,
+                 "Only the files that made the project: compose files, then env files");
   ccfg->add_option("--format", *cfg_format, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
   auto cfg_show_secrets = std::make_shared<bool>(false);
   ccfg->add_flag("--show-secrets", *cfg_show_secrets, "Print secret values instead of ***");
-  ccfg->callback([&ctx, cfg_services, cfg_format, cfg_show_secrets, rc] {
-    *rc = RunConfig(ctx, *cfg_services, *cfg_format, *cfg_show_secrets);
+  ccfg->callback([&ctx, cfg_services, cfg_files, cfg_format, cfg_show_secrets, rc] {
+    *rc = RunConfig(ctx, *cfg_services, *cfg_files, *cfg_format, *cfg_show_secrets);
   });
 }
 

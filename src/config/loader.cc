@@ -10,6 +10,7 @@
 
 #include "config/alerts_settings.h"
 #include "config/dotenv.h"
+#include "config/environment.h"
 #include "config/input_file.h"
 #include "config/interpolate.h"
 #include "config/merge.h"
@@ -90,38 +91,15 @@ class Loader {
 
  private:
   Status FindFiles() {
-    if (!opts_.files.empty()) {
-      for (const fs::path& f : opts_.files) {
-        fs::path abs = (f.is_absolute() ? f : working_dir_ / f).lexically_normal();
-        labels_[abs.string()] = f.string();
-        files_.push_back(abs);
-      }
-      return Status::OK();
+    ASSIGN_OR_RETURN(selection_, SelectProjectFiles(opts_, working_dir_, [](const fs::path& p) {
+                       std::error_code ec;
+                       return fs::exists(p, ec);
+                     }));
+    for (size_t i = 0; i < opts_.files.size(); ++i) {
+      labels_[selection_.compose[i].string()] = opts_.files[i].string();
     }
-    std::error_code ec;
-    for (fs::path dir = working_dir_;; dir = dir.parent_path()) {
-      for (const std::string& name : ComposeFileNames()) {
-        // Any file type counts: a FIFO or folder named compose.yaml is refused when read.
-        if (!fs::exists(dir / name, ec)) continue;
-        files_.push_back(dir / name);
-        // The override that matches the name, else any override there.
-        std::string stem = name.substr(0, name.find('.'));
-        std::string ext = name.substr(name.find('.'));
-        std::vector<std::string> candidates = {stem + ".override" + ext};
-        for (const std::string& o : OverrideFileNames()) candidates.push_back(o);
-        for (const std::string& o : candidates) {
-          if (fs::exists(dir / o, ec)) {
-            files_.push_back(dir / o);
-            break;
-          }
-        }
-        return Status::OK();
-      }
-      if (dir == dir.parent_path() || dir.empty()) break;
-    }
-    return InvalidInput("no compose file found in " + working_dir_.string() +
-                        " or its parent folders (expected one of " + Joined(ComposeFileNames()) +
-                        ", or -f FILE)");
+    files_ = selection_.compose;
+    return Status::OK();
   }
 
   std::string Display(const fs::path& abs) const {
@@ -141,17 +119,18 @@ class Loader {
     };
     std::vector<std::pair<fs::path, std::string>> files;
     std::error_code ec;
-    if (!opts_.env_files.empty()) {
-      for (const fs::path& f : opts_.env_files) {
-        fs::path abs = (f.is_absolute() ? f : working_dir_ / f).lexically_normal();
+    for (size_t i = 0; i < selection_.env_files.size(); ++i) {
+      const fs::path& abs = selection_.env_files[i];
+      if (i < selection_.named_env_files) {
+        const fs::path& f = opts_.env_files[i];
         if (!fs::exists(abs, ec)) {
           return InvalidInput("--env-file: " + Quote(f.string()) +
                               " not found (expected an existing file)");
         }
         files.emplace_back(abs, f.string());
+      } else {
+        files.emplace_back(abs, Display(abs));
       }
-    } else if (fs::exists(project_dir_ / ".env", ec)) {
-      files.emplace_back(project_dir_ / ".env", Display(project_dir_ / ".env"));
     }
     for (const auto& [abs, label] : files) {
       Status read = ReadDotenvFileInto(abs, label, lookup, &dotenv);
@@ -398,6 +377,9 @@ class Loader {
     Project p;
     p.dir = project_dir_;
     p.files = files_;
+    p.env_name = opts_.env_name;
+    p.env_overlay = selection_.overlay;
+    p.env_files = selection_.env_files;
     ASSIGN_OR_RETURN(p.name, ProjectName(merged));
 
     std::set<std::string> warned;
@@ -687,6 +669,7 @@ class Loader {
   fs::path working_dir_;
   fs::path project_dir_;
   std::vector<fs::path> files_;
+  ProjectFiles selection_;  // config/environment.h
   std::map<std::string, std::string> labels_;  // absolute path -> name the user gave
   std::map<std::string, std::string> env_;     // .env values under the process environment
   std::vector<std::string> warnings_;

@@ -39,6 +39,9 @@ struct LoadOptions {
   std::vector<std::string> profiles;             // --profile; plus COMPOSE_PROFILES from environ
   std::map<std::string, std::string> environ;    // the process environment (injected for tests)
   std::string project_name;                      // -p; overrides top-level name
+  // --env / SLIPWAY_ENV: adds `.env.NAME` after the env files and the compose overlay
+  // `<base>.NAME.<ext>` after the compose files, each when present (config/environment.h).
+  std::string env_name;
 };
 
 Result<Project> LoadProject(const LoadOptions& options);

@@ -210,7 +210,12 @@ struct Node;  // config/node.h
 struct Project {
   std::string name;                          // top-level `name`, else the folder's name
   std::filesystem::path dir;                 // project folder (of the first compose file)
-  std::vector<std::filesystem::path> files;  // compose files, in merge order
+  std::vector<std::filesystem::path> files;  // compose files, in merge order (absolute)
+  // The environment (`--env NAME` / SLIPWAY_ENV; "" = none), its compose overlay when one was
+  // found (also the last of `files`) and the .env files read, in order (absolute).
+  std::string env_name;
+  std::filesystem::path env_overlay;
+  std::vector<std::filesystem::path> env_files;
   std::map<std::string, Service> services;   // only the services active under the profiles
   std::map<std::string, Secret> secrets;
   std::map<std::string, Secret> configs;         // top-level `configs`

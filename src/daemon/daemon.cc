@@ -220,7 +220,16 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ASSIGN_OR_RETURN(store_, store::Store::Open(paths_.db(), Clock::Real()));
     logs_ = std::make_unique<runtime::LogStore>(paths_.logs(), Clock::Real());
 
-    ASSIGN_OR_RETURN(config::Project project, config::LoadProject(options_.load));
+    // A daemon the keeper starts again (after a crash or for `slipway daemon restart`) runs
+    // the project with the files the last `up` named, not with the keeper's first command
+    // line; a first start runs with its own and remembers them.
+    config::LoadOptions load = options_.load;
+    if (keeper_->start_cause() != keeper::StartCause::kFirst) {
+      ASSIGN_OR_RETURN(std::optional<store::ProjectLoad> remembered, store_->GetProjectLoad());
+      if (remembered) load = api::LoadOptionsOf(*remembered, options_.load.environ);
+    }
+    ASSIGN_OR_RETURN(config::Project project, config::LoadProject(load));
+    RETURN_IF_ERROR(store_->SetProjectLoad(api::ProjectLoadOf(load, project)));
     std::string api_listen = project.api.listen.empty() ? "127.0.0.1:0" : project.api.listen;
 
     // x-slipway.proxy is read at daemon start; changing it needs `down` and `up`.

@@ -45,6 +45,7 @@ struct Engine::ServiceRun {
   std::string spawn_error;      // set when an instance could not be started
   std::string set = "current";  // the primary group's proxy set
   int64_t release = 0;
+  bool ran_before = false;  // StartService ran once already: the next one is a restart
   std::map<std::string, std::unique_ptr<SideGroup>> side;  // by set name
 };
 
@@ -423,8 +424,73 @@ void Engine::Pump() {
       }
       ++i;
     }
+    RestartDueDependents();
   } while (pump_again_);
   pumping_ = false;
+}
+
+void Engine::MarkDependentsDue(const std::string& dep) {
+  for (const auto& [name, svc] : project_.services) {
+    if (name == dep) continue;
+    const ServiceRun* run = FindRun(name);
+    // Only what runs now: a dependent that is stopped, or not started yet, starts after `dep`
+    // anyway.
+    if (!run || !run->started || run->stopping) continue;
+    for (const config::Dependency& d : svc.depends_on) {
+      if (d.service == dep && d.restart) due_restarts_[name].insert(dep);
+    }
+  }
+}
+
+void Engine::RestartDueDependents() {
+  for (auto it = due_restarts_.begin(); it != due_restarts_.end();) {
+    const std::string name = it->first;
+    const ServiceRun* run = FindRun(name);
+    auto svc = project_.services.find(name);
+    if (!run || !run->started || run->stopping || svc == project_.services.end()) {
+      it = due_restarts_.erase(it);  // stopped meanwhile: its next start is after `dep`
+      continue;
+    }
+    std::string deps;
+    for (const auto& d : it->second) deps += (deps.empty() ? "" : ", ") + d;
+    if (!run->side.empty()) {
+      Record(name, 0, "warning",
+             fmt::format("not restarted after {} (depends_on restart): a deploy of {} is under "
+                         "way, its new instances start against the new {}",
+                         deps, name, deps));
+      it = due_restarts_.erase(it);
+      continue;
+    }
+    bool pending = false;
+    std::string failed;
+    for (const config::Dependency& d : svc->second.depends_on) {
+      if (!it->second.count(d.service)) continue;
+      std::string why;
+      Settle st = DependencyState(d, &why);
+      if (st == Settle::kPending) pending = true;
+      if (st == Settle::kFailed) failed = d.service + ": " + why;
+    }
+    if (!failed.empty()) {
+      Record(name, 0, "warning",
+             "not restarted after " + deps + " (depends_on restart): dependency " + failed);
+      it = due_restarts_.erase(it);
+      continue;
+    }
+    if (pending) {
+      ++it;
+      continue;
+    }
+    it = due_restarts_.erase(it);
+    Record(name, 0, "restarting", "after " + deps + " (depends_on restart)");
+    // From the loop: Restart stops services, whose callbacks come back here.
+    auto alive = alive_;
+    loop_->Post([this, alive, name] {
+      if (!*alive) return;
+      Restart({name}, [this, alive, name](Status st) {
+        if (*alive && !st.ok()) Record(name, 0, "failed", "restart: " + st.message());
+      });
+    });
+  }
 }
 
 void Engine::FinishOp(size_t index, Status st) {
@@ -569,6 +635,9 @@ Status Engine::StartService(ServiceRun& run) {
   run.spec_hash = hash;
   run.spawn_error.clear();
   run.started = true;
+  // Started again after it ran: what asks for it restarts once this is ready again.
+  if (run.ran_before) MarkDependentsDue(run.name);
+  run.ran_before = true;
   if (!same) run.release = record_release_ ? record_release_(svc, run.spec_hash) : 0;
   run.set = SetName(run.release);
   const std::string name = svc.name;
@@ -757,7 +826,10 @@ Status Engine::Promote(const std::string& service, const std::string& set) {
   run.spawn_error.clear();
   project_.services[service] = run.spec;
   if (!old->instances.empty()) run.side[old->set] = std::move(old);
+  // Replaced by a deploy or a rollback: dependents that ask for it restart (once ready).
+  MarkDependentsDue(service);
   NotifyTopology();
+  Pump();
   return Status::OK();
 }
 
@@ -1338,6 +1410,7 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
       run.instances = std::move(list);
       if (kept == 0) continue;  // nothing to take over: started again below, same release
       run.started = true;
+      run.ran_before = true;  // a later restart of it is one (depends_on restart)
       // As after a promotion: the engine's definition is what the primary group runs, so
       // nothing takes it for a changed spec.
       project_.services[g.service] = spec;

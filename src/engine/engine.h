@@ -8,6 +8,14 @@
 // re-evaluates the pending work, so progress is driven by process and probe events, never by
 // polling.
 //
+// `depends_on.<dep>.restart: true`: when the engine starts a service's instances again after it
+// had run (`slipway restart`, an `up` that recreates it or re-runs a failed job, a deploy's
+// recreate) or a deploy promotes a new group of it (a deploy or a rollback), each running
+// dependent that says so is restarted once `dep` meets that dependent's own condition again
+// (started, healthy, completed). A crash restart by the restart policy does not count, as with
+// compose (which leaves those to the container runtime); nor does a dependent with a deploy of
+// its own under way (its new instances start against the new `dep`), which is recorded.
+//
 // Ownership and threads: the daemon owns the engine, the store and the log store; every
 // method and every callback runs on the control loop's thread.
 #pragma once
@@ -225,6 +233,10 @@ class Engine {
   void LaunchReadyStops(std::shared_ptr<StopPlan> plan);
   void StopService(const std::string& name, std::function<void()> stopped);
   void NotifyTopology();
+  // depends_on.restart: `dep` was started again or replaced; its dependents that ask for it
+  // become due, and are restarted by RestartDueDependents() (from Pump) once ready.
+  void MarkDependentsDue(const std::string& dep);
+  void RestartDueDependents();
 
   net::EventLoop* loop_;
   store::Store* store_;
@@ -239,6 +251,8 @@ class Engine {
   void SaveRunningSnapshot();
   std::string saved_snapshot_;             // last written, to skip identical writes
   std::map<pid_t, uint64_t> start_times_;  // pid → /proc start time, read once
+  // Dependent → the restarted dependencies it waits for before its own restart.
+  std::map<std::string, std::set<std::string>> due_restarts_;
   bool pumping_ = false;
   bool pump_again_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -55,6 +55,12 @@ constexpr MigrationStep kSteps[] = {
      "before TEXT NOT NULL DEFAULT '', after TEXT NOT NULL DEFAULT '', "
      "output TEXT NOT NULL DEFAULT '', applied_by TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX migration_tool_runs_database ON migration_tool_runs(database, id);"},
+    {9, "the files, env files, profiles and environment the project runs with",
+     "CREATE TABLE project_load(id INTEGER PRIMARY KEY CHECK (id = 1), "
+     "working_dir TEXT NOT NULL, files TEXT NOT NULL, env_files TEXT NOT NULL, "
+     "profiles TEXT NOT NULL, env TEXT NOT NULL DEFAULT '', "
+     "project_name TEXT NOT NULL DEFAULT '', loaded_files TEXT NOT NULL, "
+     "loaded_env_files TEXT NOT NULL, updated_ms INTEGER NOT NULL);"},
 };
 
 }  // namespace

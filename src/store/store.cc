@@ -237,4 +237,68 @@ Result<std::optional<std::string>> Store::GetMeta(const std::string& key) const 
   return value;
 }
 
+namespace {
+
+std::string JsonList(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+// A list column written by SetProjectLoad; anything else (a hand-edited file) is an error
+// rather than a guess.
+Result<std::vector<std::string>> ParseList(const std::string& text, const char* column) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  std::vector<std::string> out;
+  if (j.is_array()) {
+    for (const auto& e : j) {
+      if (!e.is_string()) break;
+      out.push_back(e.get<std::string>());
+    }
+    if (out.size() == j.size()) return out;
+  }
+  return Internal(std::string("state.db: project_load.") + column +
+                  " is not a JSON list of strings");
+}
+
+}  // namespace
+
+Status Store::SetProjectLoad(const ProjectLoad& load) {
+  ASSIGN_OR_RETURN(auto st,
+                   Statement::Prepare(db_,
+                                      "INSERT OR REPLACE INTO project_load(id, working_dir, files, "
+                                      "env_files, profiles, env, project_name, loaded_files, "
+                                      "loaded_env_files, updated_ms) "
+                                      "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                      "remember the project's files"));
+  RETURN_IF_ERROR(st->BindText(1, load.working_dir));
+  RETURN_IF_ERROR(st->BindText(2, JsonList(load.files)));
+  RETURN_IF_ERROR(st->BindText(3, JsonList(load.env_files)));
+  RETURN_IF_ERROR(st->BindText(4, JsonList(load.profiles)));
+  RETURN_IF_ERROR(st->BindText(5, load.env));
+  RETURN_IF_ERROR(st->BindText(6, load.project_name));
+  RETURN_IF_ERROR(st->BindText(7, JsonList(load.loaded_files)));
+  RETURN_IF_ERROR(st->BindText(8, JsonList(load.loaded_env_files)));
+  RETURN_IF_ERROR(st->BindInt64(9, clock_->WallMillis()));
+  return st->Run();
+}
+
+Result<std::optional<ProjectLoad>> Store::GetProjectLoad() const {
+  ASSIGN_OR_RETURN(auto st, Statement::Prepare(db_,
+                                               "SELECT working_dir, files, env_files, profiles, "
+                                               "env, project_name, loaded_files, "
+                                               "loaded_env_files, updated_ms FROM project_load "
+                                               "WHERE id = 1",
+                                               "read the project's files"));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<ProjectLoad>();
+  ProjectLoad l;
+  l.working_dir = st->ColumnText(0);
+  ASSIGN_OR_RETURN(l.files, ParseList(st->ColumnText(1), "files"));
+  ASSIGN_OR_RETURN(l.env_files, ParseList(st->ColumnText(2), "env_files"));
+  ASSIGN_OR_RETURN(l.profiles, ParseList(st->ColumnText(3), "profiles"));
+  l.env = st->ColumnText(4);
+  l.project_name = st->ColumnText(5);
+  ASSIGN_OR_RETURN(l.loaded_files, ParseList(st->ColumnText(6), "loaded_files"));
+  ASSIGN_OR_RETURN(l.loaded_env_files, ParseList(st->ColumnText(7), "loaded_env_files"));
+  l.updated_ms = st->ColumnInt64(8);
+  return std::optional<ProjectLoad>(std::move(l));
+}
+
 }  // namespace slipway::store

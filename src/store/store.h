@@ -43,6 +43,22 @@ struct Event {
   std::string message;
 };
 
+// How the project was last loaded (`up`, or the daemon's start): what every later command
+// loads it with when it names no files itself. Paths are absolute. `files` are the compose
+// files before the environment's overlay (named with -f, or found); `env_files` the ones named
+// with --env-file (empty: the project's .env); `loaded_*` every file read, in order.
+struct ProjectLoad {
+  std::string working_dir;
+  std::vector<std::string> files;
+  std::vector<std::string> env_files;
+  std::vector<std::string> profiles;
+  std::string env;           // the environment name, "" for none
+  std::string project_name;  // -p, "" when not given
+  std::vector<std::string> loaded_files;
+  std::vector<std::string> loaded_env_files;
+  int64_t updated_ms = 0;  // Unix ms; set by SetProjectLoad
+};
+
 class Store {
  public:
   // Opens (creating if missing) the database at `path` and applies pending
@@ -70,6 +86,10 @@ class Store {
   // Key/value settings that must survive restarts (e.g. the API port).
   Status SetMeta(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> GetMeta(const std::string& key) const;
+
+  // The one remembered ProjectLoad (replaced on each call); nullopt before the first.
+  Status SetProjectLoad(const ProjectLoad& load);
+  Result<std::optional<ProjectLoad>> GetProjectLoad() const;
 
   // The schema version of the open database (the highest applied step).
   int SchemaVersion() const { return schema_version_; }

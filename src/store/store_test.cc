@@ -112,6 +112,50 @@ TEST_F(StoreTest, MetaOverwriteAndMissing) {
   EXPECT_EQ(**empty, "");
 }
 
+TEST_F(StoreTest, ProjectLoadIsOneRowThatSurvivesReopen) {
+  {
+    auto s = Store::Open(path_, &clock_);
+    ASSERT_TRUE(s.ok());
+    auto none = (*s)->GetProjectLoad();
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->has_value());
+    ProjectLoad l;
+    l.working_dir = "/p";
+    l.files = {"/p/compose.yaml"};
+    l.profiles = {"debug"};
+    l.env = "staging";
+    l.loaded_files = {"/p/compose.yaml", "/p/compose.staging.yaml"};
+    l.loaded_env_files = {"/p/.env", "/p/.env.staging"};
+    ASSERT_TRUE((*s)->SetProjectLoad(l).ok());
+    l.files = {"/p/compose.yaml", "/p/with \"quote\"\n.yaml"};
+    ASSERT_TRUE((*s)->SetProjectLoad(l).ok());
+  }
+  auto s = Store::Open(path_, &clock_);
+  ASSERT_TRUE(s.ok());
+  auto got = (*s)->GetProjectLoad();
+  ASSERT_TRUE(got.ok() && got->has_value());
+  const ProjectLoad& l = **got;
+  EXPECT_EQ(l.working_dir, "/p");
+  EXPECT_EQ(l.files, (std::vector<std::string>{"/p/compose.yaml", "/p/with \"quote\"\n.yaml"}));
+  EXPECT_TRUE(l.env_files.empty());
+  EXPECT_EQ(l.profiles, std::vector<std::string>{"debug"});
+  EXPECT_EQ(l.env, "staging");
+  EXPECT_EQ(l.loaded_files.size(), 2u);
+  EXPECT_EQ(l.loaded_env_files.back(), "/p/.env.staging");
+  EXPECT_EQ(l.updated_ms, clock_.WallMillis());
+}
+
+TEST_F(StoreTest, ProjectLoadWithAMangledListIsAnError) {
+  { ASSERT_TRUE(Store::Open(path_, &clock_).ok()); }
+  RawExec(path_,
+          "INSERT INTO project_load VALUES(1, '/p', '[1]', '[]', '[]', '', '', '[]', '[]', 5)");
+  auto s = Store::Open(path_, &clock_);
+  ASSERT_TRUE(s.ok());
+  auto got = (*s)->GetProjectLoad();
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().message().find("project_load.files"), std::string::npos);
+}
+
 TEST_F(StoreTest, UpgradesHandMadeVersionOneDatabase) {
   // What a binary knowing only step 1 would have left behind.
   fs::create_directories(path_.parent_path());
