@@ -32,8 +32,8 @@ std::string Slurp(const fs::path& p) {
   return ss.str();
 }
 
-#define SKIP_WITHOUT_ROOT()                                                               \
-  do {                                                                                    \
+#define SKIP_WITHOUT_ROOT()                                                              \
+  do {                                                                                   \
     if (geteuid() != 0) GTEST_SKIP() << "mount namespaces for host processes need root"; \
   } while (0)
 
@@ -138,8 +138,8 @@ TEST(HostMountsTest, BindVolumeTmpfsReadOnlyAndSecretsForAHostProcess) {
       "echo \"$SLIPWAY_SECRETS_DIR\" > dir.out; exec sleep 600";
   // Targets are absolute: the project folder's own (they must exist on the host).
   p.Write("compose.yaml", "name: hostmounts\nservices:\n  app:\n    command: [\"sh\", \"-c\", \"" +
-                              script + "\"]\n    volumes:\n      - ./src:" + (d / "t-bind").string() +
-                              "\n      - ./src:" + (d / "t-ro").string() +
+                              script + "\"]\n    volumes:\n      - ./src:" +
+                              (d / "t-bind").string() + "\n      - ./src:" + (d / "t-ro").string() +
                               ":ro\n      - data:" + (d / "t-vol").string() +
                               "\n      - {type: tmpfs, target: " + (d / "t-tmp").string() +
                               "}\n    secrets: [pw, {source: tok, target: sub/tok}]\n"

@@ -3,11 +3,11 @@
 
 #include "api/routes.h"
 #include "config/secrets_of.h"
+#include "config/volumes_settings.h"
 #include "deploy/deployer.h"
 #include "deploy/releases.h"
 #include "deploy/up_plan.h"
 #include "engine/engine.h"
-#include "config/volumes_settings.h"
 #include "runtime/container_assets.h"
 #include "runtime/host_mounts.h"
 #include "runtime/log_store.h"

@@ -168,7 +168,7 @@ pid_t ReadPid(const daemon::StatePaths& paths) {
 struct UpArgs {
   bool detach = false;
   bool wait = false;
-  bool build = false;  // --build: rebuild the images of services with a build: first
+  bool build = false;       // --build: rebuild the images of services with a build: first
   bool containers = false;  // --containers: services that could run either way run as containers
   int wait_timeout_s = 300;
   std::vector<std::string> services;

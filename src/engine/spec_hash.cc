@@ -18,7 +18,8 @@ std::string SpecHash(const config::Service& service) {
   }
   // Where a service that could run either way runs is not in the rendered form (up
   // --containers chooses it outside the file): a change recreates it.
-  const bool either = service.host_command || (service.build && (service.command || service.entrypoint));
+  const bool either =
+      service.host_command || (service.build && (service.command || service.entrypoint));
   if (either && service.runtime == config::RuntimeChoice::kContainer) {
     text += std::string("\0runtime=container", 18);
   }

@@ -57,8 +57,8 @@ class HostMountsTest : public ::testing::Test {
     m.target = std::move(target);
     m.volume = std::move(volume);
     m.read_only = ro;
-    m.key_path = "services.app.volumes[" +
-                 std::to_string(project_.services["app"].mounts.size()) + "]";
+    m.key_path =
+        "services.app.volumes[" + std::to_string(project_.services["app"].mounts.size()) + "]";
     project_.services["app"].mounts.push_back(m);
   }
 

@@ -276,9 +276,9 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
     std::string prefix = "cannot run " + Quoted(name) + ": ";
     switch (ce.stage) {
       case kStageChdir:
-        return Status(ce.err == ENOENT || ce.err == ENOTDIR ? StatusCode::kNotFound
-                                                            : StatusCode::kIoError,
-                      prefix + "chdir " + cwd + ": " + std::strerror(ce.err));
+        return Status(
+            ce.err == ENOENT || ce.err == ENOTDIR ? StatusCode::kNotFound : StatusCode::kIoError,
+            prefix + "chdir " + cwd + ": " + std::strerror(ce.err));
       case kStageMount: {
         if (ce.index < 0 || static_cast<size_t>(ce.index) >= spec.mounts.size()) {
           return Status(StatusCode::kFailedPrecondition,
@@ -286,15 +286,15 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
         }
         const NamespaceMount& m = spec.mounts[static_cast<size_t>(ce.index)];
         return Status(StatusCode::kFailedPrecondition,
-                      prefix + "mount " + (m.what.empty() ? m.target : m.what) + " at " +
-                          m.target + ": " + std::strerror(ce.err));
+                      prefix + "mount " + (m.what.empty() ? m.target : m.what) + " at " + m.target +
+                          ": " + std::strerror(ce.err));
       }
       case kStageGroups:
       case kStageGid:
       case kStageUid:
-        return Status(StatusCode::kFailedPrecondition,
-                      prefix + "switch to user " + Quoted(spec.user) + ": " +
-                          std::strerror(ce.err));
+        return Status(
+            StatusCode::kFailedPrecondition,
+            prefix + "switch to user " + Quoted(spec.user) + ": " + std::strerror(ce.err));
       default:
         return Status(ce.err == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
                       prefix + std::strerror(ce.err));

@@ -160,9 +160,9 @@ int EnterPrivateNamespace(const char* hosts_file, const NamespaceMount* mounts, 
           return index;
         }
         // A bind takes its flags from a remount (the kernel ignores MS_RDONLY on the first).
-        if (m.read_only && mount(nullptr, m.target.c_str(), nullptr,
-                                 MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                                 nullptr) != 0) {
+        if (m.read_only &&
+            mount(nullptr, m.target.c_str(), nullptr,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
           return index;
         }
         break;
