@@ -225,8 +225,6 @@ secrets:
       << up.err;
   auto ps = p.Ps();
   for (const auto& r : ps) EXPECT_NE(r.value("state", ""), "running") << ps.dump();
-  EXPECT_EQ(Slurp(p.dir() / ".slipway" / "daemon.log").find("missing.txt\" not found\n\n"),
-            std::string::npos);
 
   // A mount point the host does not have: slipway makes none outside /run/secrets.
   p.Write("compose.yaml", R"(services:
@@ -303,7 +301,11 @@ TEST(HostMountsTest, TheStackExampleEndToEnd) {
   }
   const fs::path example = fs::path(SLIPWAY_SOURCE_DIR) / "examples" / "stack";
   Project p("services: {}\n");
-  fs::copy(example, p.dir(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  for (const auto& e : fs::directory_iterator(example)) {
+    if (e.path().filename() == ".slipway") continue;  // a `make demo` of the source tree
+    fs::copy(e.path(), p.dir() / e.path().filename(),
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  }
   fs::copy_file("/bin/busybox", p.dir() / "report" / "busybox",
                 fs::copy_options::overwrite_existing);
   const int db_port = FreePort(), api_port = FreePort(), report_port = FreePort();
@@ -337,7 +339,7 @@ TEST(HostMountsTest, TheStackExampleEndToEnd) {
   EXPECT_EQ(q.rc, 0) << q.err;
   EXPECT_EQ(q.out, "2\n");
   ASSERT_EQ(HttpGet(report_port, "/cgi-bin/report", &body), 200) << body;
-  EXPECT_NE(body.find("secret report_token: 17 characters"), std::string::npos) << body;
+  EXPECT_NE(body.find("secret report_token: 16 characters"), std::string::npos) << body;
   EXPECT_NE(body.find("api says: {\"visits\": 2}"), std::string::npos) << body;
   CmdResult logs = slipway({"logs"}, 30s);
   EXPECT_EQ(logs.out.find("demo-password"), std::string::npos);

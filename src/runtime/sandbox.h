@@ -12,8 +12,11 @@
 // (config::HostsFileText), replaced atomically (write + rename) when it changes; a running
 // process keeps the copy it was started with.
 //
-// ServiceNamesFor() and HostEntries() run on the control thread; EnterPrivateHosts() runs in
-// a forked child and uses async-signal-safe calls only.
+// The same namespace carries the service's volumes, tmpfs, secrets and configs
+// (runtime/host_mounts.h prepares them; EnterPrivateNamespace() mounts them).
+//
+// ServiceNamesFor() and HostEntries() run on the control thread; EnterPrivateHosts() and
+// EnterPrivateNamespace() run in a forked child and use async-signal-safe calls only.
 #pragma once
 
 #include <filesystem>

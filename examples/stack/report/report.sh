@@ -14,4 +14,4 @@ echo "api says: $(wget -q -O - http://api:8080/stats)"
 CGI
 chmod 755 /www/cgi-bin/report
 echo "report: serving on port $PORT"
-exec httpd -f -p "$PORT" -h /www
+exec httpd -f -p "127.0.0.1:$PORT" -h /www
