@@ -135,7 +135,7 @@ TEST(HostMountsTest, BindVolumeTmpfsReadOnlyAndSecretsForAHostProcess) {
       "cat /run/secrets/pw /run/secrets/sub/tok > secret.out; "
       "(echo x > /run/secrets/pw) 2>/dev/null && echo writable > secret-ro.out || "
       "echo refused > secret-ro.out; "
-      "echo \"$SLIPWAY_SECRETS_DIR\" > dir.out; exec sleep 600";
+      "echo $$SLIPWAY_SECRETS_DIR > dir.out; exec sleep 600";
   // Targets are absolute: the project folder's own (they must exist on the host).
   p.Write("compose.yaml", "name: hostmounts\nservices:\n  app:\n    command: [\"sh\", \"-c\", \"" +
                               script + "\"]\n    volumes:\n      - ./src:" +
@@ -173,7 +173,7 @@ TEST(HostMountsTest, BindVolumeTmpfsReadOnlyAndSecretsForAHostProcess) {
   // Secret values appear in no log line, event or file slipway wrote.
   CmdResult logs = p.Slipway({"logs", "app"});
   CmdResult events = p.Slipway({"events"});
-  for (const std::string& v : {"s3cret-from-file", "tok-from-env"}) {
+  for (const std::string v : {"s3cret-from-file", "tok-from-env"}) {
     EXPECT_EQ((up.out + up.err + logs.out + logs.err + events.out).find(v), std::string::npos);
     EXPECT_EQ(EverythingSlipwayWrote(d).find(v), std::string::npos) << v;
   }
@@ -201,8 +201,8 @@ TEST(HostMountsTest, BadMountsAreOneLineExit2AndStartNothing) {
   CmdResult up = p.Slipway({"up", "-d", "--wait"}, 60s);
   EXPECT_EQ(up.rc, 2) << up.out << up.err;
   EXPECT_EQ(std::count(up.err.begin(), up.err.end(), '\n'), 1) << up.err;
-  EXPECT_NE(up.err.find("compose.yaml:8:9: services.app.volumes[0]: host path \"./nowhere\" does "
-                        "not exist"),
+  EXPECT_NE(up.err.find("compose.yaml:9:9: services.app.volumes[0].source: host path "
+                        "\"./nowhere\" does not exist"),
             std::string::npos)
       << up.err;
   EXPECT_FALSE(PidAlive(p.DaemonPid())) << "nothing may start";
