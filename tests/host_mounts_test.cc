@@ -263,7 +263,7 @@ services:
   CmdResult bad = p.Slipway({"up", "-d", "--wait", "--containers"}, 180s, env);
   EXPECT_EQ(bad.rc, 2) << bad.out << bad.err;
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
-  EXPECT_NE(bad.err.find("compose.yaml:10:5: services.tool: up --containers: tool has no image "
+  EXPECT_NE(bad.err.find("compose.yaml:9:3: services.tool: up --containers: tool has no image "
                          "and no build to run as a container"),
             std::string::npos)
       << bad.err;
@@ -273,15 +273,16 @@ services:
   CmdResult up = p.Slipway({"up", "-d", "--wait", "--containers", "app"}, 180s, env);
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
   CmdResult names = storage.Podman({"ps", "--format", "{{.Names}}"});
-  EXPECT_NE(names.out.find("slipway-upc-app-0"), std::string::npos) << names.out << names.err;
-  EXPECT_FALSE(fs::exists(p.dir() / "where.out"));
-  // The daemon does not remember it: a later up runs the file as written (on the host).
+  EXPECT_NE(names.out.find("slipway-upc-app-1"), std::string::npos) << names.out << names.err;
+  EXPECT_FALSE(fs::exists(p.dir() / "ctx" / "where.out"));
+  // The daemon does not remember it: a later up runs the file as written (on the host, from
+  // the build context).
   up = p.Slipway({"up", "-d", "--wait"}, 120s, env);
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
-  EXPECT_TRUE(WaitFor([&] { return fs::exists(p.dir() / "where.out"); }, 20s));
+  EXPECT_TRUE(WaitFor([&] { return fs::exists(p.dir() / "ctx" / "where.out"); }, 20s));
   EXPECT_TRUE(WaitFor(
       [&] {
-        return storage.Podman({"ps", "--format", "{{.Names}}"}).out.find("slipway-upc-app-0") ==
+        return storage.Podman({"ps", "--format", "{{.Names}}"}).out.find("slipway-upc-app-1") ==
                std::string::npos;
       },
       30s));
@@ -338,9 +339,15 @@ TEST(HostMountsTest, TheStackExampleEndToEnd) {
   CmdResult q = psql("select n from visits");
   EXPECT_EQ(q.rc, 0) << q.err;
   EXPECT_EQ(q.out, "2\n");
-  ASSERT_EQ(HttpGet(report_port, "/cgi-bin/report", &body), 200) << body;
+  // The report refreshes every second.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return HttpGet(report_port, "/report.txt", &body) == 200 &&
+               body.find("api says: {\"visits\": 2}") != std::string::npos;
+      },
+      15s))
+      << body;
   EXPECT_NE(body.find("secret report_token: 16 characters"), std::string::npos) << body;
-  EXPECT_NE(body.find("api says: {\"visits\": 2}"), std::string::npos) << body;
   CmdResult logs = slipway({"logs"}, 30s);
   EXPECT_EQ(logs.out.find("demo-password"), std::string::npos);
   EXPECT_EQ(logs.out.find("report-token-123"), std::string::npos);
