@@ -272,8 +272,15 @@ services:
   // Named: the flag wins over x-slipway.runtime: host; the image is built first.
   CmdResult up = p.Slipway({"up", "-d", "--wait", "--containers", "app"}, 180s, env);
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
-  CmdResult names = storage.Podman({"ps", "--format", "{{.Names}}"});
-  EXPECT_NE(names.out.find("slipway-upc-app-1"), std::string::npos) << names.out << names.err;
+  // Running for slipway once `podman run` runs: the container itself follows shortly.
+  CmdResult names;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        names = storage.Podman({"ps", "--format", "{{.Names}}"});
+        return names.out.find("slipway-upc-app-1") != std::string::npos;
+      },
+      30s))
+      << names.out << names.err;
   EXPECT_FALSE(fs::exists(p.dir() / "ctx" / "where.out"));
   // The daemon does not remember it: a later up runs the file as written (on the host, from
   // the build context).
