@@ -6,7 +6,7 @@ ifdef CI
 CMAKE_FLAGS += -DSLIPWAY_WERROR=ON
 endif
 
-.PHONY: all build deps test demo demo-down fuzz clean format
+.PHONY: all build deps test demo demo-down demo-shop demo-shop-down fuzz clean format
 
 all: build
 
@@ -21,10 +21,20 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
 	@bash scripts/fuzz.sh
 
+# The stack example (examples/stack): PostgreSQL in a named volume, an API on db:5432, a
+# report container built FROM scratch with busybox-static (copied into its build context).
 demo: build
-	@cd examples/shop && ../../$(BUILD_DIR)/slipway up -d --wait && ../../$(BUILD_DIR)/slipway ps
+	@cp -f /bin/busybox examples/stack/report/busybox
+	@cd examples/stack && ../../$(BUILD_DIR)/slipway up -d --wait && ../../$(BUILD_DIR)/slipway ps
 
 demo-down:
+	@cd examples/stack && ../../$(BUILD_DIR)/slipway down
+
+# The shop example (examples/shop): replicas, a one-shot job, a worker, deploys.
+demo-shop: build
+	@cd examples/shop && ../../$(BUILD_DIR)/slipway up -d --wait && ../../$(BUILD_DIR)/slipway ps
+
+demo-shop-down:
 	@cd examples/shop && ../../$(BUILD_DIR)/slipway down
 
 fuzz: deps

@@ -3,11 +3,13 @@
 
 #include "api/routes.h"
 #include "config/secrets_of.h"
+#include "config/volumes_settings.h"
 #include "deploy/deployer.h"
 #include "deploy/releases.h"
 #include "deploy/up_plan.h"
 #include "engine/engine.h"
 #include "runtime/container_assets.h"
+#include "runtime/host_mounts.h"
 #include "runtime/log_store.h"
 #include "store/store.h"
 
@@ -24,6 +26,7 @@ struct UpRequest {
   std::optional<config::LoadOptions> load;
   std::vector<std::string> services;
   engine::UpOptions options;
+  bool containers = false;  // up --containers: the services run as containers (this load)
 
   static Result<UpRequest> Parse(const RouteCall& call) {
     ASSIGN_OR_RETURN(json body, ParseJsonObject(call.request.body));
@@ -32,6 +35,7 @@ struct UpRequest {
     if (f.Has("load")) r.load = LoadOptionsFromFields(f.Object("load", "an object"), &f);
     r.services = f.StringList("services", "a list of service names");
     r.options.wait = f.Bool("wait", false);
+    r.containers = f.Bool("containers", false);
     r.options.timeout =
         Duration(f.Int("timeout_ms", r.options.timeout.count(), 1, kMaxTimeoutMs, "milliseconds"));
     RETURN_IF_ERROR(f.Finish());
@@ -167,6 +171,11 @@ void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
   }
   auto loaded = config::LoadProject(*req.load);
   if (!loaded.ok()) return reply.Error(loaded.status());
+  if (req.containers) {
+    if (Status st = config::RunAsContainers(&*loaded, req.services); !st.ok()) {
+      return reply.Error(st);
+    }
+  }
   if (d.redactor) d.redactor->Merge(config::SecretsOf(*loaded, req.load->environ));
   config::Project file = *loaded;
   deploy::UpPlan plan =
@@ -353,10 +362,20 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                          std::vector<std::string> removed;
                          Status st = Status::OK();
                          if (req.volumes) {
+                           // Host services' volume folders, then the engine's volumes (none
+                           // to remove, and no engine needed, when nothing ran in one).
+                           const config::Project& p = engine->project();
+                           st = runtime::RemoveHostVolumes(p, &removed);
+                           bool containers = false;
+                           for (const auto& [n, s] : p.services) {
+                             containers = containers || s.RunsInContainer();
+                           }
                            auto ce = runtime::ContainerEngine::Detect();
-                           st = ce.ok() ? runtime::RemoveProjectVolumes(*ce, engine->project(),
-                                                                        &removed)
-                                        : ce.status();
+                           if (st.ok() && ce.ok()) {
+                             st = runtime::RemoveProjectVolumes(*ce, p, &removed);
+                           } else if (st.ok() && containers) {
+                             st = ce.status();
+                           }
                          }
                          if (st.ok()) {
                            reply.Json(200, {{"ok", true}, {"removed_volumes", removed}});

@@ -21,7 +21,9 @@
 #include "config/duration.h"
 #include "config/render.h"
 #include "config/secrets_of.h"
+#include "config/volumes_settings.h"
 #include "runtime/container_assets.h"
+#include "runtime/host_mounts.h"
 #include "runtime/log_store.h"
 #include "store/store.h"
 
@@ -166,7 +168,8 @@ pid_t ReadPid(const daemon::StatePaths& paths) {
 struct UpArgs {
   bool detach = false;
   bool wait = false;
-  bool build = false;  // --build: rebuild the images of services with a build: first
+  bool build = false;       // --build: rebuild the images of services with a build: first
+  bool containers = false;  // --containers: services that could run either way run as containers
   int wait_timeout_s = 300;
   std::vector<std::string> services;
 };
@@ -194,7 +197,14 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   ctx.applies_load = true;  // files other than the daemon's are what this up applies
   auto project = ctx.Project();
   if (!project.ok()) return CliContext::Fail(project.status());
-  const config::Project& p = **project;
+  config::Project chosen = **project;
+  if (a.containers) {
+    // As the daemon applies it to the project it loads (config/volumes_settings.h).
+    if (Status st = config::RunAsContainers(&chosen, a.services); !st.ok()) {
+      return CliContext::Fail(st, "up");
+    }
+  }
+  const config::Project& p = chosen;
   PrintWarnings(p);
   // Images first (container_cmd.h): a build that fails leaves nothing started.
   if (Status st = BuildImages(ctx, p, a.services, a.build); !st.ok()) {
@@ -222,6 +232,7 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   json body = {{"load", api::LoadOptionsToJson(*load)},
                {"services", a.services},
                {"wait", a.wait || !a.detach},
+               {"containers", a.containers},
                {"timeout_ms", a.wait_timeout_s * 1000}};
 
   if (a.detach) {
@@ -294,10 +305,17 @@ int RemoveVolumesNow(CliContext& ctx) {
   bool any = false;
   for (const auto& [n, v] : (*project)->volumes) any = any || !v.external;
   if (!any) return 0;
-  auto engine = runtime::ContainerEngine::Detect();
-  if (!engine.ok()) return CliContext::Fail(engine.status(), "down");
   std::vector<std::string> removed;
-  Status st = runtime::RemoveProjectVolumes(*engine, **project, &removed);
+  // Host services' volume folders (runtime/host_mounts.h), then the engine's volumes.
+  Status st = runtime::RemoveHostVolumes(**project, &removed);
+  bool containers = false;
+  for (const auto& [n, s] : (*project)->services) containers = containers || s.RunsInContainer();
+  auto engine = runtime::ContainerEngine::Detect();
+  if (st.ok() && engine.ok()) {
+    st = runtime::RemoveProjectVolumes(*engine, **project, &removed);
+  } else if (st.ok() && containers) {
+    st = engine.status();
+  }
   for (const std::string& v : removed) std::printf("slipway: removed volume %s\n", v.c_str());
   return st.ok() ? 0 : CliContext::Fail(st, "down");
 }
@@ -488,6 +506,9 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   cup->add_flag("-d,--detach", up->detach, "Return once started; services keep running");
   cup->add_flag("--wait", up->wait, "Wait until services are running and healthy");
   cup->add_flag("--build", up->build, "Build the images of services with a build: first");
+  cup->add_flag("--containers", up->containers,
+                "Run the services (all, or those named) as containers, whatever "
+                "x-slipway.runtime says; for this up only");
   cup->add_option("--wait-timeout", up->wait_timeout_s, "Seconds to wait (default 300)");
   cup->add_option("services", up->services, "Services to start (default: all)");
   cup->callback([&ctx, up, rc] { *rc = RunUp(ctx, *up); });

@@ -372,6 +372,7 @@ void ExpectRoundTrip(const fs::path& src, std::vector<std::string> profiles = {}
 TEST(RenderComposeTest, RoundTripsExamplesAndTestData) {
   const fs::path root(SLIPWAY_SOURCE_DIR);
   ExpectRoundTrip(root / "examples/shop");
+  ExpectRoundTrip(root / "examples/stack");
   ExpectRoundTrip(root / "src/config/testdata/full");
   ExpectRoundTrip(root / "src/config/testdata/full", {"db"});
   ExpectRoundTrip(root / "src/config/testdata/extends");

@@ -1,5 +1,7 @@
 #include "config/volumes_settings.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 
 #include "config/values.h"
@@ -426,6 +428,30 @@ Status ParseServiceTmpfs(const Node& n, const std::string& path, std::vector<Mou
     m.key_path = ipath;
     m.loc = items[i]->loc;
     out->push_back(std::move(m));
+  }
+  return Status::OK();
+}
+
+Status RunAsContainers(Project* project, const std::vector<std::string>& services) {
+  std::vector<std::string> wanted = services;
+  if (wanted.empty()) {
+    for (const auto& [name, _] : project->services) wanted.push_back(name);
+  }
+  for (const std::string& name : wanted) {
+    auto it = project->services.find(name);
+    if (it == project->services.end()) continue;  // `up` names unknown services itself
+    const Service& s = it->second;
+    if (s.image.empty() && !s.build) {
+      return InvalidInput(fmt::format(
+          "{}: services.{}: up --containers: {} has no image and no build to run as a "
+          "container (expected image: or build:, or {})",
+          s.loc.ToString(), name, name,
+          services.empty() ? "name the services to run as containers" : "up without --containers"));
+    }
+  }
+  for (const std::string& name : wanted) {
+    auto it = project->services.find(name);
+    if (it != project->services.end()) it->second.runtime = RuntimeChoice::kContainer;
   }
   return Status::OK();
 }

@@ -56,6 +56,12 @@ Status ParseServiceVolumes(const Node& n, const std::string& path,
 // A service's `tmpfs:` (a path or a list of paths) appended to `out`.
 Status ParseServiceTmpfs(const Node& n, const std::string& path, std::vector<Mount>* out);
 
+// `up --containers`: `services` (every service when empty) run as containers for this load,
+// over x-slipway.runtime of the service and of the project (their dependencies keep theirs).
+// InvalidInput (file:line:col, one line) naming the first of them with no image and no build;
+// nothing is changed then.
+Status RunAsContainers(Project* project, const std::vector<std::string>& services);
+
 // `x-slipway.runtime`: host or container.
 Result<RuntimeChoice> ReadRuntimeChoice(const Node& n, const std::string& path);
 

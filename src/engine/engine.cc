@@ -10,6 +10,7 @@
 #include "engine/spec_hash.h"
 #include "net/port_owner.h"
 #include "runtime/container_assets.h"
+#include "runtime/host_mounts.h"
 #include "runtime/sandbox.h"
 
 namespace slipway::engine {
@@ -172,6 +173,9 @@ Status Engine::CheckStartable(const config::Project& project,
               name, svc.ImageName(project.name), name));
         }
       }
+    } else {
+      // Volumes, tmpfs, secrets and configs in its mount namespace (runtime/host_mounts.h).
+      RETURN_IF_ERROR(runtime::PrepareHostService(project_, svc));
     }
     for (const config::PortMapping& port : svc.ports) {
       if (port.published <= 0 || own_ports.count(port.published)) continue;
@@ -550,6 +554,9 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
   spec.process.cwd = svc.working_dir;
   spec.process.user = svc.user;
   spec.process.hosts_file = runtime::ServiceNamesFor(project_, svc.name);  // `db` resolves
+  runtime::HostMounts mounts = runtime::HostMountsFor(project_, svc);
+  spec.process.mounts = std::move(mounts.mounts);
+  for (auto& [k, v] : mounts.env) spec.process.env[k] = v;
   return spec;
 }
 

@@ -232,10 +232,14 @@ std::vector<std::string> MountFlags(const config::Service& service) {
   return a;
 }
 
+Status PrepareMountSources(const config::Project& project, const config::Service& service) {
+  RETURN_IF_ERROR(WriteSecretFiles(project, service));
+  return CheckBindSources(project, service);
+}
+
 Status PrepareContainerService(const ContainerEngine& engine, const config::Project& project,
                                const config::Service& service) {
-  RETURN_IF_ERROR(WriteSecretFiles(project, service));
-  RETURN_IF_ERROR(CheckBindSources(project, service));
+  RETURN_IF_ERROR(PrepareMountSources(project, service));
   RETURN_IF_ERROR(CheckEngineSecrets(engine, service));
   return EnsureVolumes(engine, project, service);
 }

@@ -33,6 +33,11 @@ namespace slipway::runtime {
 // `--mount type=...` per mount and `--secret name,type=mount,target=...` per engine secret.
 std::vector<std::string> MountFlags(const config::Service& service);
 
+// The part of PrepareContainerService that host processes share (runtime/host_mounts.h):
+// `environment`/`content` secrets and configs written, secret files checked, missing bind
+// source folders created where compose would.
+Status PrepareMountSources(const config::Project& project, const config::Service& service);
+
 Status PrepareContainerService(const ContainerEngine& engine, const config::Project& project,
                                const config::Service& service);
 

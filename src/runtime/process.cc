@@ -27,11 +27,19 @@ namespace {
 constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 
 // What the child failed at, sent with errno over the exec-error pipe.
-enum ChildStage : int { kStageChdir = 1, kStageGroups, kStageGid, kStageUid, kStageExec };
+enum ChildStage : int {
+  kStageChdir = 1,
+  kStageGroups,
+  kStageGid,
+  kStageUid,
+  kStageExec,
+  kStageMount
+};
 
 struct ChildError {
   int stage;
   int err;
+  int index;  // kStageMount: the mount that failed (spec.mounts.size(): the namespace itself)
 };
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
@@ -220,13 +228,20 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
     if (devnull >= 0) dup2(devnull, 0);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
-    auto fail = [&](int stage) {
-      ChildError ce{stage, errno};
+    auto fail = [&](int stage, int index = 0) {
+      ChildError ce{stage, errno, index};
       ssize_t n = write(exec_pipe[1], &ce, sizeof ce);
       (void)n;
       _exit(127);
     };
-    if (!hosts_file.empty()) EnterPrivateHosts(hosts_file.c_str());  // names, before setuid
+    if (!spec.mounts.empty()) {
+      // Names, volumes and secrets, before setuid: a mount that fails stops the start.
+      int failed = EnterPrivateNamespace(hosts_file.empty() ? nullptr : hosts_file.c_str(),
+                                         spec.mounts.data(), spec.mounts.size());
+      if (failed >= 0) fail(kStageMount, failed);
+    } else if (!hosts_file.empty()) {
+      EnterPrivateHosts(hosts_file.c_str());  // names, before setuid
+    }
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) fail(kStageChdir);
     if (creds) {
       if (setgroups(creds->groups.size(), creds->groups.data()) != 0) fail(kStageGroups);
@@ -261,15 +276,25 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
     std::string prefix = "cannot run " + Quoted(name) + ": ";
     switch (ce.stage) {
       case kStageChdir:
-        return Status(ce.err == ENOENT || ce.err == ENOTDIR ? StatusCode::kNotFound
-                                                            : StatusCode::kIoError,
-                      prefix + "chdir " + cwd + ": " + std::strerror(ce.err));
+        return Status(
+            ce.err == ENOENT || ce.err == ENOTDIR ? StatusCode::kNotFound : StatusCode::kIoError,
+            prefix + "chdir " + cwd + ": " + std::strerror(ce.err));
+      case kStageMount: {
+        if (ce.index < 0 || static_cast<size_t>(ce.index) >= spec.mounts.size()) {
+          return Status(StatusCode::kFailedPrecondition,
+                        prefix + "private mount namespace: " + std::strerror(ce.err));
+        }
+        const NamespaceMount& m = spec.mounts[static_cast<size_t>(ce.index)];
+        return Status(StatusCode::kFailedPrecondition,
+                      prefix + "mount " + (m.what.empty() ? m.target : m.what) + " at " + m.target +
+                          ": " + std::strerror(ce.err));
+      }
       case kStageGroups:
       case kStageGid:
       case kStageUid:
-        return Status(StatusCode::kFailedPrecondition,
-                      prefix + "switch to user " + Quoted(spec.user) + ": " +
-                          std::strerror(ce.err));
+        return Status(
+            StatusCode::kFailedPrecondition,
+            prefix + "switch to user " + Quoted(spec.user) + ": " + std::strerror(ce.err));
       default:
         return Status(ce.err == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
                       prefix + std::strerror(ce.err));

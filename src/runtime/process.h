@@ -57,6 +57,27 @@ struct ExitStatus {
   bool operator==(const ExitStatus&) const = default;
 };
 
+// One mount of a host process's private mount namespace (runtime/sandbox.h, host_mounts.h).
+// Every path and flag is prepared by the parent: the forked child only calls mkdir/open/mount.
+struct NamespaceMount {
+  enum class Kind {
+    kBind,            // source (a folder or a file) bind-mounted at target
+    kTmpfs,           // a tmpfs at target (`options`: "mode=1777,size=N")
+    kRemountReadOnly  // target (mounted earlier in the list) made read-only
+  };
+  Kind kind = Kind::kBind;
+  std::string source;
+  std::string target;
+  bool read_only = false;
+  // The mount point is made in the child first (only under a tmpfs mounted earlier in the
+  // list, which is the namespace's own): kNone, an empty folder, or an empty file.
+  enum class MakeTarget { kNone, kFolder, kFile };
+  MakeTarget make_target = MakeTarget::kNone;
+  std::vector<std::string> make_parents;  // folders to create first, outermost first
+  std::string options;                    // kTmpfs: mount data
+  std::string what;                       // "services.db.volumes[0]", for the error line
+};
+
 struct ProcessSpec {
   // argv[0] is looked up in the PATH of `env` when it has no '/' (default PATH when unset).
   std::vector<std::string> argv;
@@ -65,6 +86,9 @@ struct ProcessSpec {
   std::string user;                        // optional: name or uid[:gid]; switched before exec
   // optional: bind-mounted over /etc/hosts in a private mount namespace (runtime/sandbox.h)
   std::filesystem::path hosts_file;
+  // optional: volumes, tmpfs, secrets and configs in that same private namespace, in order
+  // (runtime/host_mounts.h). A mount that fails fails the spawn ("cannot run ...: mount ...").
+  std::vector<NamespaceMount> mounts;
 };
 
 // A waitpid() status as an ExitStatus.

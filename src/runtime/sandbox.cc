@@ -134,4 +134,54 @@ bool EnterPrivateHosts(const char* hosts_file) {
   return true;
 }
 
+int EnterPrivateNamespace(const char* hosts_file, const NamespaceMount* mounts, size_t count) {
+  const int whole = static_cast<int>(count);
+  if (unshare(CLONE_NEWNS) != 0) return whole;
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return whole;
+  if (hosts_file != nullptr && mount(hosts_file, "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) {
+    WriteErr("slipway: service names unavailable: bind mount over /etc/hosts: ", strerror(errno));
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const NamespaceMount& m = mounts[i];
+    const int index = static_cast<int>(i);
+    for (const std::string& dir : m.make_parents) {
+      if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return index;
+    }
+    if (m.make_target == NamespaceMount::MakeTarget::kFolder) {
+      if (mkdir(m.target.c_str(), 0755) != 0 && errno != EEXIST) return index;
+    } else if (m.make_target == NamespaceMount::MakeTarget::kFile) {
+      int fd = open(m.target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+      if (fd < 0) return index;
+      close(fd);
+    }
+    switch (m.kind) {
+      case NamespaceMount::Kind::kBind:
+        if (mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+          return index;
+        }
+        // A bind takes its flags from a remount (the kernel ignores MS_RDONLY on the first).
+        if (m.read_only &&
+            mount(nullptr, m.target.c_str(), nullptr,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+          return index;
+        }
+        break;
+      case NamespaceMount::Kind::kTmpfs:
+        if (mount("tmpfs", m.target.c_str(), "tmpfs",
+                  MS_NOSUID | MS_NODEV | (m.read_only ? MS_RDONLY : 0),
+                  m.options.empty() ? nullptr : m.options.c_str()) != 0) {
+          return index;
+        }
+        break;
+      case NamespaceMount::Kind::kRemountReadOnly:
+        if (mount(nullptr, m.target.c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                  m.options.empty() ? nullptr : m.options.c_str()) != 0) {
+          return index;
+        }
+        break;
+    }
+  }
+  return -1;
+}
+
 }  // namespace slipway::runtime

@@ -12,8 +12,11 @@
 // (config::HostsFileText), replaced atomically (write + rename) when it changes; a running
 // process keeps the copy it was started with.
 //
-// ServiceNamesFor() and HostEntries() run on the control thread; EnterPrivateHosts() runs in
-// a forked child and uses async-signal-safe calls only.
+// The same namespace carries the service's volumes, tmpfs, secrets and configs
+// (runtime/host_mounts.h prepares them; EnterPrivateNamespace() mounts them).
+//
+// ServiceNamesFor() and HostEntries() run on the control thread; EnterPrivateHosts() and
+// EnterPrivateNamespace() run in a forked child and use async-signal-safe calls only.
 #pragma once
 
 #include <filesystem>
@@ -23,6 +26,7 @@
 
 #include "base/status.h"
 #include "config/project.h"
+#include "runtime/process.h"
 
 namespace slipway::runtime {
 
@@ -44,5 +48,13 @@ Status WriteFileAtomically(const std::filesystem::path& path, const std::string&
 // /etc/hosts. On failure writes one line to fd 2 (the service's log) and returns false; the
 // child then runs with the host's /etc/hosts.
 bool EnterPrivateHosts(const char* hosts_file);
+
+// In the child between fork and exec: a new mount namespace ("/" recursively private), then
+// `hosts_file` (optional, nullptr: none) over /etc/hosts as EnterPrivateHosts does (a failure
+// there is one line on fd 2, and the child goes on), then `mounts` in order
+// (runtime/host_mounts.h). Returns -1 when every mount is in place, else the index of the one
+// that failed (errno says why), or `count` when the namespace itself could not be made.
+// Async-signal-safe calls only.
+int EnterPrivateNamespace(const char* hosts_file, const NamespaceMount* mounts, size_t count);
 
 }  // namespace slipway::runtime
