@@ -60,7 +60,7 @@ free_port() {
   python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
 }
 wait_port() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do
     if (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
     sleep 0.05
   done
@@ -142,10 +142,13 @@ EOF
 cat >"$TMP/caddy/Caddyfile" <<EOF
 {
   admin off
+  skip_install_trust
   auto_https disable_redirects
   default_sni bench.test
   storage file_system $TMP/caddy/data
-  log { output discard }
+  log {
+    output discard
+  }
 }
 https://bench.test:$CA, https://127.0.0.1:$CA {
   tls $TMP/cert.pem $TMP/key.pem

@@ -41,13 +41,16 @@ void MakeCert(const std::filesystem::path& dir, const std::string& stem, const s
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
 }
 
-// One blocking HTTPS client connection that checks the server against `ca_file`.
+// One blocking HTTPS client connection that checks the server against `ca_file` (when given;
+// the reload test tells certificates apart by serial number instead, as they share a name).
 class TlsClient {
  public:
-  TlsClient(const std::string& ca_file) {
+  explicit TlsClient(const std::string& ca_file) {
     ctx_ = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr);
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    if (!ca_file.empty()) {
+      SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr);
+      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    }
   }
   ~TlsClient() {
     Close();
@@ -225,9 +228,7 @@ TEST_F(TlsE2E, ServesHttpsWithSniAlpnVersionsResumptionRedirectAndHsts) {
 TEST_F(TlsE2E, ReloadsOnSighupAndFileChangeUnderLoadWithoutAFailedRequest) {
   CmdResult up = p_->Slipway({"up", "-d", "--wait"});
   ASSERT_EQ(up.rc, 0) << up.err;
-  const std::string ca = (p_->dir() / "ca.pem").string();
-  // Clients trust both the old and the new certificate of a.test.
-  std::filesystem::copy_file(p_->dir() / "a.pem", ca);
+  const std::string ca;  // curl checks verification; here serials tell certificates apart
   std::string first_serial;
   {
     TlsClient c(ca);
@@ -238,7 +239,6 @@ TEST_F(TlsE2E, ReloadsOnSighupAndFileChangeUnderLoadWithoutAFailedRequest) {
   std::filesystem::create_directories(p_->dir() / "next");
   MakeCert(p_->dir() / "next", "a", "a.test");
   MakeCert(p_->dir() / "next", "a2", "a.test");
-  Sh("cat next/a.pem next/a2.pem >> ca.pem", p_->dir());
 
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, failed{0};
