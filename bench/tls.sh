@@ -251,6 +251,7 @@ for kt in ecdsa rsa; do
       { echo "slipway did not reload the RSA certificate" >&2; exit 1; }
   fi
   start_peers
+  for p in "$SLIPWAY_PID" "$NGINX_WORKER" "$CADDY_PID"; do kill -0 "$p" 2>/dev/null || { echo "server process $p is gone (slipway $SLIPWAY_PID, nginx worker $NGINX_WORKER, caddy $CADDY_PID)" >&2; cat "$PROJ"/.slipway/logs/daemon.log >&2; tail -5 "$TMP"/caddy.log "$PROJ"/.slipway/logs/*.log >&2 2>/dev/null; exit 1; }; done
   for r in $(seq 1 "$ROUNDS"); do
     for t in "slipway:$SW:$SLIPWAY_PID" "nginx:$NG:$NGINX_WORKER" "caddy:$CA:$CADDY_PID"; do
       IFS=: read -r name port pid <<<"$t"

@@ -311,13 +311,13 @@ TEST(TlsBadFiles, AreLoadErrorsWithFileLineAndReasonAndNothingStarts) {
   };
   const std::vector<Case> cases = {
       {"a.pem", "b.key",
-       "compose.yaml:10:14: x-slipway.tls.certificates[0].key:", "does not match the certificate"},
+       "compose.yaml:10:9: x-slipway.tls.certificates[0].key:", "does not match the certificate"},
       {"old.pem", "old.key",
-       "compose.yaml:9:15: x-slipway.tls.certificates[0].cert:", "certificate expired on"},
+       "compose.yaml:9:9: x-slipway.tls.certificates[0].cert:", "certificate expired on"},
       {"missing.pem", "a.key",
-       "compose.yaml:9:15: x-slipway.tls.certificates[0].cert:", "cannot read"},
+       "compose.yaml:9:9: x-slipway.tls.certificates[0].cert:", "cannot read"},
       {"compose.yaml", "a.key",
-       "compose.yaml:9:15: x-slipway.tls.certificates[0].cert:", "not a PEM certificate"},
+       "compose.yaml:9:9: x-slipway.tls.certificates[0].cert:", "not a PEM certificate"},
   };
   for (const Case& c : cases) {
     Project p(compose(c.cert, c.key));

@@ -94,10 +94,10 @@ TEST(TlsSettingsTest, BadFilesAreErrorsAtTheSettingsLine) {
   Fixture f;
   const std::string dir = (f.dir.path() / "app").string();
   EXPECT_EQ(f.Error("    certificates: [{cert: certs/missing.pem, key: certs/a.key}]\n"),
-            "compose.yaml:6:22: x-slipway.tls.certificates[0].cert: " + dir +
+            "compose.yaml:6:21: x-slipway.tls.certificates[0].cert: " + dir +
                 "/certs/missing.pem: cannot read (No such file or directory)");
   EXPECT_EQ(f.Error("    certificates: [{cert: certs/a.pem, key: certs/b.key}]\n"),
-            "compose.yaml:6:42: x-slipway.tls.certificates[0].key: " + dir +
+            "compose.yaml:6:40: x-slipway.tls.certificates[0].key: " + dir +
                 "/certs/b.key: this key does not match the certificate in " + dir +
                 "/certs/a.pem");
   EXPECT_NE(f.Error("    certificates: [{cert: certs/old.pem, key: certs/old.key}]\n")
@@ -118,7 +118,7 @@ TEST(TlsSettingsTest, BadFilesAreErrorsAtTheSettingsLine) {
 TEST(TlsSettingsTest, MalformedSettingsNameTheKey) {
   Fixture f;
   EXPECT_EQ(f.Error("    redirect: true\n"),
-            "compose.yaml:6:5: x-slipway.tls: has no certificates (expected certificates: "
+            "compose.yaml:5:3: x-slipway.tls: has no certificates (expected certificates: "
             "[{cert: FILE, key: FILE}, ...])");
   EXPECT_NE(f.Error("    certificates: []\n").find("x-slipway.tls.certificates: is not a list"),
             std::string::npos);
@@ -152,7 +152,7 @@ TEST(TlsSettingsTest, HttpsPortNeedsCertificates) {
       ports: {8080: https}
 )");
   EXPECT_EQ(testing::ErrorOf(p),
-            "compose.yaml:6:17: services.web.x-slipway.ports.8080: https needs certificates, and "
+            "compose.yaml:6:15: services.web.x-slipway.ports.8080: https needs certificates, and "
             "x-slipway.tls names none (expected x-slipway.tls.certificates: [{cert: FILE, key: "
             "FILE}])");
 }

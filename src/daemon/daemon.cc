@@ -201,6 +201,13 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
 
  private:
   Status Init() {
+    // Before any thread starts (proxy workers, the store's): a signal must reach the signalfd
+    // of WatchSignals(), not a thread where its default action (terminate) applies — SIGHUP
+    // reloads the certificates.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, sig);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::error_code ec;
     std::filesystem::create_directories(paths_.logs(), ec);
     if (ec) return IoError("create " + paths_.logs().string() + ": " + ec.message());
