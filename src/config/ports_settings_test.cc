@@ -80,9 +80,10 @@ TEST(PortsSettingsTest, BadInputIsOneLine) {
   EXPECT_EQ(err("[tcp]"),
             "compose.yaml:6:7: services.db.x-slipway.ports: is a list (expected a mapping of "
             "target ports to http, https or tcp, e.g. {5432: tcp})");
-  EXPECT_EQ(err("{5432: [tcp]}"),
-            "compose.yaml:6:15: services.db.x-slipway.ports.5432: is a list (expected http, https or "
-            "tcp)");
+  EXPECT_EQ(
+      err("{5432: [tcp]}"),
+      "compose.yaml:6:15: services.db.x-slipway.ports.5432: is a list (expected http, https or "
+      "tcp)");
 }
 
 TEST(PortsSettingsTest, UdpIsRefusedAtLoad) {

@@ -23,9 +23,9 @@
 #include "config/deploy_settings.h"
 #include "config/flags_settings.h"
 #include "config/ports_settings.h"
-#include "config/tls_settings.h"
 #include "config/proxy_settings.h"
 #include "config/routes_settings.h"
+#include "config/tls_settings.h"
 
 namespace slipway::config {
 

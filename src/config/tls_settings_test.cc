@@ -98,8 +98,7 @@ TEST(TlsSettingsTest, BadFilesAreErrorsAtTheSettingsLine) {
                 "/certs/missing.pem: cannot read (No such file or directory)");
   EXPECT_EQ(f.Error("    certificates: [{cert: certs/a.pem, key: certs/b.key}]\n"),
             "compose.yaml:6:40: x-slipway.tls.certificates[0].key: " + dir +
-                "/certs/b.key: this key does not match the certificate in " + dir +
-                "/certs/a.pem");
+                "/certs/b.key: this key does not match the certificate in " + dir + "/certs/a.pem");
   EXPECT_NE(f.Error("    certificates: [{cert: certs/old.pem, key: certs/old.key}]\n")
                 .find("x-slipway.tls.certificates[0].cert: " + dir +
                       "/certs/old.pem: certificate expired on "),

@@ -38,8 +38,8 @@
 #include "flags/ofrep_handler.h"
 #include "http/server.h"
 #include "net/event_loop.h"
-#include "net/tls_context.h"
 #include "net/socket.h"
+#include "net/tls_context.h"
 #include "proxy/proxy.h"
 #include "runtime/container.h"
 #include "runtime/log_store.h"
@@ -629,7 +629,7 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
     std::string sig;
     for (const auto& f : files) {
       for (const std::string* p : {&f.cert, &f.key}) {
-        struct stat st{};
+        struct stat st {};
         if (::stat(p->c_str(), &st) != 0) {
           sig += "-;";
           continue;
@@ -669,8 +669,8 @@ class Daemon : public deploy::Traffic, public api::MaintenanceControl, public ap
     if (engine_->project().tls.certificates.empty()) return;
     store::Event ev;
     if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
-      Log("tls: reload after " + why + " failed, serving the previous certificates: " +
-              st.message(),
+      Log("tls: reload after " + why +
+              " failed, serving the previous certificates: " + st.message(),
           nullptr, logging::Level::kWarn);
       ev.kind = "tls-reload-failed";
       ev.message = why + ": " + st.message();
