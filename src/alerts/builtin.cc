@@ -65,6 +65,9 @@ std::vector<config::AlertRuleSpec> BuiltinRules() {
       // state are being lost. No `for`: the flag clears with the first write that succeeds.
       Rule("SlipwayStoreDegraded", "slipway_store_degraded == 1", 0, "critical",
            "writes to the state store fail: events and state are being lost"),
+      // Fed by the daemon from the certificates it serves (x-slipway.tls).
+      Rule("SlipwayTlsCertExpiring", "slipway_tls_cert_expiry_seconds < 1209600", 0, "warning",
+           "TLS certificate {{ $labels.name }} expires in less than 14 days"),
       Rule("SlipwayBackupProblem", "increase(slipway_backup_problems_total[1d]) > 0", 0, "warning",
            "scheduled backup of {{ $labels.database }} {{ $labels.kind }} in the last day"),
   };

@@ -8,6 +8,7 @@
 //   SlipwayHighLatencyP95     p95 of proxied requests > 1s for 10m         (warning)
 //   SlipwayStateDiskFull      free space under .slipway < 10% for 5m       (warning)
 //   SlipwayStoreDegraded      slipway_store_degraded == 1: writes to state.db fail  (critical)
+//   SlipwayTlsCertExpiring    slipway_tls_cert_expiry_seconds < 14 days (x-slipway.tls)  (warning)
 // (backup rules join once backups publish their metrics.)
 //
 // UpdateServiceMetrics/UpdateDiskMetrics/UpdateStoreMetrics keep the gauges and counters the rules

@@ -20,6 +20,12 @@ bool IsHostName(std::string_view h) {
 
 }  // namespace
 
+bool IsLoopbackHost(std::string_view host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 Status ParseApiSettings(const Node& n, const std::string& path, ApiSettings* out) {
   RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with listen, hosts, public_metrics"));
   for (const Node& g : n.children) {
@@ -30,6 +36,15 @@ Status ParseApiSettings(const Node& n, const std::string& path, ApiSettings* out
       if (colon == std::string::npos || !ParseInteger(out->listen.substr(colon + 1))) {
         return NodeError(g, gpath, Quote(out->listen) + " is not an address",
                          "host:port, e.g. 127.0.0.1:8700 (port 0 picks one)");
+      }
+      // The API carries the admin token and deploy commands: never in clear past this host.
+      if (!IsLoopbackHost(out->listen.substr(0, colon))) {
+        return NodeError(g, gpath,
+                         Quote(out->listen) +
+                             " is not a loopback address, and the API does not serve in clear "
+                             "beyond this host (it has no TLS yet)",
+                         "127.0.0.1:PORT, [::1]:PORT or localhost:PORT; reach it remotely "
+                         "through an SSH tunnel");
       }
     } else if (g.key == "hosts") {
       ASSIGN_OR_RETURN(out->hosts, ReadStringList(g, gpath));

@@ -2,7 +2,9 @@
 //
 //   x-slipway:
 //     api:
-//       listen: 127.0.0.1:8700     # host:port; port 0 picks one, kept across restarts
+//       listen: 127.0.0.1:8700     # host:port; port 0 picks one, kept across restarts.
+//                                  # Loopback only (127.x, ::1, localhost): the API is not
+//                                  # served in clear to the network, and has no TLS yet.
 //       hosts: [ops.example.com]   # names accepted in Host besides IP literals and localhost
 //                                  # (others get 421: a DNS-rebinding page cannot reach it)
 //       public_metrics: true       # GET /metrics without a token (false: the read token)
@@ -11,6 +13,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -24,6 +27,9 @@ struct ApiSettings {
   std::vector<std::string> hosts;
   bool public_metrics = true;
 };
+
+// True for 127.0.0.0/8, ::1 (bracketed or not) and "localhost".
+bool IsLoopbackHost(std::string_view host);
 
 // Parses the `x-slipway.api` mapping at `path`.
 Status ParseApiSettings(const Node& n, const std::string& path, ApiSettings* out);

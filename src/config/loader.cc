@@ -333,15 +333,20 @@ class Loader {
   }
 
   Status ParseTopSlipway(const Node& x, Project* p) {
-    static const std::vector<std::string> kKnown = {"api",     "flags",  "databases",
-                                                    "backups", "alerts", "notifications",
-                                                    "routes",  "proxy",  "runtime"};
+    static const std::vector<std::string> kKnown = {
+        "api",           "flags",  "databases", "backups", "alerts",
+        "notifications", "routes", "proxy",     "runtime", "tls"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
       if (f.key == "alerts" || f.key == "notifications") {  // config/alerts_settings.h
         RETURN_IF_ERROR(f.key == "alerts" ? ParseAlertsSettings(f, fpath, &p->alerts)
                                           : ParseNotificationSettings(f, fpath, &p->notifications));
+        continue;
+      }
+      if (f.key == "tls") {  // config/tls_settings.h
+        RETURN_IF_ERROR(ParseTlsSettings(f, fpath, project_dir_.string(),
+                                         Clock::Real()->WallMillis() / 1000, &p->tls));
         continue;
       }
       if (f.key == "proxy") {  // config/proxy_settings.h

@@ -9,12 +9,21 @@
 namespace slipway::config {
 
 std::string_view PortProtocolName(PortProtocol p) {
-  return p == PortProtocol::kHttp ? "http" : "tcp";
+  switch (p) {
+    case PortProtocol::kHttp:
+      return "http";
+    case PortProtocol::kHttps:
+      return "https";
+    case PortProtocol::kTcp:
+      break;
+  }
+  return "tcp";
 }
 
 Status ParsePortsSettings(const Node& n, const std::string& path, const std::vector<int>& declared,
-                          std::map<int, PortProtocol>* out) {
-  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping of target ports to http or tcp, e.g. {5432: tcp}"));
+                          bool tls_configured, std::map<int, PortProtocol>* out) {
+  RETURN_IF_ERROR(
+      ExpectMap(n, path, "a mapping of target ports to http, https or tcp, e.g. {5432: tcp}"));
   for (const Node& f : n.children) {
     const std::string fpath = JoinPath(path, f.key);
     std::optional<long long> port = ParseInteger(f.key);
@@ -26,9 +35,15 @@ Status ParsePortsSettings(const Node& n, const std::string& path, const std::vec
       return NodeError(f, fpath, "port " + f.key + " is not a port of the service",
                        "a target port listed in ports or expose");
     }
-    Result<std::string> p = ReadEnum(f, fpath, {"http", "tcp"});
+    Result<std::string> p = ReadEnum(f, fpath, {"http", "https", "tcp"});
     if (!p.ok()) return p.status();
-    (*out)[static_cast<int>(*port)] = *p == "http" ? PortProtocol::kHttp : PortProtocol::kTcp;
+    if (*p == "https" && !tls_configured) {
+      return NodeError(f, fpath, "https needs certificates, and x-slipway.tls names none",
+                       "x-slipway.tls.certificates: [{cert: FILE, key: FILE}]");
+    }
+    (*out)[static_cast<int>(*port)] = *p == "http"    ? PortProtocol::kHttp
+                                      : *p == "https" ? PortProtocol::kHttps
+                                                      : PortProtocol::kTcp;
   }
   return Status::OK();
 }

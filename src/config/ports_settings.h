@@ -13,7 +13,9 @@
 //     db:
 //       ports: ["5432:5432"]          # TCP (no HTTP health check, no route)
 //       x-slipway:
-//         ports: {8080: http, 5432: tcp}   # target port → http | tcp, forces either
+//         ports: {8080: http, 5432: tcp}   # target port → http | https | tcp, forces one
+//
+// `https` needs `x-slipway.tls` (config/tls_settings.h).
 //
 // Keys of `x-slipway.ports` are target ports the service declares (`ports` or `expose`).
 // UDP ports are refused at load time (slipway proxies TCP only).
@@ -33,14 +35,17 @@ struct Node;
 struct Project;
 struct Service;
 
-enum class PortProtocol { kHttp, kTcp };
+// kHttps: HTTP with TLS terminated by the proxy on published ports (config/tls_settings.h);
+// the service itself speaks plain HTTP, and service-to-service traffic stays plain.
+enum class PortProtocol { kHttp, kHttps, kTcp };
 
-std::string_view PortProtocolName(PortProtocol p);  // "http" | "tcp"
+std::string_view PortProtocolName(PortProtocol p);  // "http" | "https" | "tcp"
 
 // `n` is the value of `x-slipway.ports`; `declared` are the service's target ports (`ports`
-// targets and `expose`).
+// targets and `expose`). `tls_configured`: the project has `x-slipway.tls` (else `https` is an
+// error).
 Status ParsePortsSettings(const Node& n, const std::string& path, const std::vector<int>& declared,
-                          std::map<int, PortProtocol>* out);
+                          bool tls_configured, std::map<int, PortProtocol>* out);
 
 // The service's target ports, sorted, without duplicates: `ports` targets and `expose`.
 std::vector<int> TargetPorts(const Service& service);

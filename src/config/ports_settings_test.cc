@@ -67,7 +67,7 @@ TEST(PortsSettingsTest, BadInputIsOneLine) {
   };
   EXPECT_EQ(err("{5432: udp}"),
             "compose.yaml:6:15: services.db.x-slipway.ports.5432: \"udp\" is not allowed (expected "
-            "http or tcp)");
+            "http, https or tcp)");
   EXPECT_EQ(err("{5433: tcp}"),
             "compose.yaml:6:15: services.db.x-slipway.ports.5433: port 5433 is not a port of the "
             "service (expected a target port listed in ports or expose)");
@@ -79,10 +79,11 @@ TEST(PortsSettingsTest, BadInputIsOneLine) {
             "(expected a target port from 1 to 65535)");
   EXPECT_EQ(err("[tcp]"),
             "compose.yaml:6:7: services.db.x-slipway.ports: is a list (expected a mapping of "
-            "target ports to http or tcp, e.g. {5432: tcp})");
-  EXPECT_EQ(err("{5432: [tcp]}"),
-            "compose.yaml:6:15: services.db.x-slipway.ports.5432: is a list (expected http or "
-            "tcp)");
+            "target ports to http, https or tcp, e.g. {5432: tcp})");
+  EXPECT_EQ(
+      err("{5432: [tcp]}"),
+      "compose.yaml:6:15: services.db.x-slipway.ports.5432: is a list (expected http, https or "
+      "tcp)");
 }
 
 TEST(PortsSettingsTest, UdpIsRefusedAtLoad) {

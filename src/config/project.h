@@ -25,6 +25,7 @@
 #include "config/ports_settings.h"
 #include "config/proxy_settings.h"
 #include "config/routes_settings.h"
+#include "config/tls_settings.h"
 
 namespace slipway::config {
 
@@ -230,6 +231,7 @@ struct Project {
   NotificationSettings notifications;                 // x-slipway.notifications
   std::vector<RouteSettings> routes;                  // x-slipway.routes (config/routes_settings.h)
   ProxySettings proxy;                                // x-slipway.proxy (config/proxy_settings.h)
+  TlsSettings tls;                                    // x-slipway.tls (config/tls_settings.h)
   // The compose model this project was built from: the files merged, interpolated, extended
   // and normalized, every service (active under the profiles or not) and every `x-*` block as
   // written. What `slipway config` prints (config/render.h); null for a Project built by hand.

@@ -21,6 +21,7 @@
 #include "config/loader.h"
 #include "config/node.h"
 #include "config/test_support.h"
+#include "net/tls_test_certs.h"
 
 namespace slipway::config {
 namespace {
@@ -91,6 +92,9 @@ std::vector<Block> Blocks() {
       Listed("x-slipway", Top("{zz_unknown: 1}")),
       Listed("x-slipway.api", Top("{api: {zz_unknown: 1}}")),
       Listed("x-slipway.proxy", Top("{proxy: {zz_unknown: 1}}")),
+      Listed("x-slipway.tls", Top("{tls: {zz_unknown: 1}}")),
+      // A certificate's two keys are listed as "cert or key".
+      Listed("x-slipway.tls.certificates[]", Top("{tls: {certificates: [{zz_unknown: 1}]}}"), ""),
       Listed("x-slipway.routes[]", Top("{routes: [{listen: 8080, service: web, zz_unknown: 1}]}")),
       // The flags block is also a file name, so its message says more than "one of".
       Listed("x-slipway.flags", Top("{flags: {zz_unknown: 1}}"), "a file name, or a mapping with "),
@@ -352,6 +356,9 @@ TEST(ReferenceTest, EveryExampleLoads) {
     dir.Write("app/compose.yaml", text);
     dir.Write("app/flags.json", "{\"flags\": {}}\n");
     dir.Write("app/flags.staging.json", "{\"flags\": {}}\n");
+    const net::testing::TestCert cert = net::testing::MakeTestCert({"example.com"});
+    dir.Write("app/certs/example.pem", cert.cert_pem);
+    dir.Write("app/certs/example.key", cert.key_pem);
     LoadOptions o = OptionsFor(dir.path() / "app");
     o.environ = {{"FLAGS_TOKEN", "0123456789abcdef"}, {"DATABASE_URL", "sqlite:data/app.db"}};
     Result<Project> p = LoadProject(o);

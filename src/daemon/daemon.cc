@@ -41,6 +41,7 @@
 #include "http/server.h"
 #include "net/event_loop.h"
 #include "net/socket.h"
+#include "net/tls_context.h"
 #include "proxy/proxy.h"
 #include "runtime/container.h"
 #include "runtime/log_store.h"
@@ -202,6 +203,13 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
 
  private:
   Status Init() {
+    // Before any thread starts (proxy workers, the store's): a signal must reach the signalfd
+    // of WatchSignals(), not a thread where its default action (terminate) applies — SIGHUP
+    // reloads the certificates.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, sig);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::error_code ec;
     std::filesystem::create_directories(paths_.logs(), ec);
     if (ec) return IoError("create " + paths_.logs().string() + ": " + ec.message());
@@ -230,6 +238,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     }
     ASSIGN_OR_RETURN(config::Project project, config::LoadProject(load));
     RETURN_IF_ERROR(store_->SetProjectLoad(api::ProjectLoadOf(load, project)));
+    RETURN_IF_ERROR(LoadTls(project.tls));
     std::string api_listen = project.api.listen.empty() ? "127.0.0.1:0" : project.api.listen;
 
     // x-slipway.proxy is read at daemon start; changing it needs `down` and `up`.
@@ -251,6 +260,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     engine_->SetProject(std::move(project));
     routes_ =
         std::make_unique<RoutePublisher>(loop_.get(), engine_.get(), proxy_.get(), registry_.get());
+    routes_->SetTls(tls_);
+    routes_->SetBeforePublish([this] { FollowTlsFiles(); });
     groups_ = std::make_unique<deploy::EngineGroups>(loop_.get(), engine_.get());
     // Instances changed: the routes follow, and a deploy waiting on them re-checks.
     engine_->SetTopologyListener([this] {
@@ -291,6 +302,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
                                e.numbers});
     });
     ScheduleTrafficSample();
+    UpdateTlsExpiry();
+    WatchTlsFiles();
     return WatchSignals();
   }
 
@@ -587,6 +600,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     return loop_->Add(signal_fd_, EPOLLIN, [this](uint32_t) {
       signalfd_siginfo info;
       while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP) {  // as nginx and Caddy: reload the certificates
+          if (!shutting_down_) ReloadTls("SIGHUP");
+          continue;
+        }
         if (shutting_down_) continue;
         shutting_down_ = true;
         Log(fmt::format("signal {}: stopping every service", info.ssi_signo),
@@ -594,6 +611,125 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
         engine_->Stop({}, [this] { loop_->Stop(); });
       }
     });
+  }
+
+  // ---- TLS certificates (x-slipway.tls) ----
+
+  static bool SameTlsFiles(const std::vector<config::TlsCertificateSettings>& a,
+                           const std::vector<config::TlsCertificateSettings>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i].cert != b[i].cert || a[i].key != b[i].key) return false;
+    return true;
+  }
+
+  // What the certificate files are now (inode, size, mtime): a change means a reload.
+  static std::string TlsFilesSignature(const std::vector<config::TlsCertificateSettings>& files) {
+    std::string sig;
+    for (const auto& f : files) {
+      for (const std::string* p : {&f.cert, &f.key}) {
+        struct stat st {};
+        if (::stat(p->c_str(), &st) != 0) {
+          sig += "-;";
+          continue;
+        }
+        sig += fmt::format("{}:{}:{}.{};", st.st_ino, st.st_size, st.st_mtim.tv_sec,
+                           st.st_mtim.tv_nsec);
+      }
+    }
+    return sig;
+  }
+
+  // Builds a new TLS context from `s`; on failure the current one stays.
+  Status LoadTls(const config::TlsSettings& s) {
+    tls_attempted_signature_ = TlsFilesSignature(s.certificates);
+    if (!s.enabled()) {
+      tls_.reset();
+      tls_files_.clear();
+      if (routes_) routes_->SetTls(nullptr);
+      return Status::OK();
+    }
+    std::vector<net::TlsServerContext::CertificatePaths> paths;
+    for (const auto& c : s.certificates) paths.push_back({c.cert, c.key});
+    Result<std::shared_ptr<const net::TlsServerContext>> ctx =
+        net::TlsServerContext::Create(paths, tickets_, Clock::Real()->WallMillis() / 1000);
+    if (!ctx.ok()) {
+      tls_files_ = s.certificates;  // tried: the file watch retries when they change again
+      return ctx.status();
+    }
+    tls_ = std::move(ctx).value();
+    tls_files_ = s.certificates;
+    if (routes_) routes_->SetTls(tls_);
+    UpdateTlsExpiry();
+    return Status::OK();
+  }
+
+  // New connections get the new certificates; open ones keep theirs (their SSL holds its
+  // context), so nothing is dropped.
+  void ReloadTls(const std::string& why) {
+    if (engine_->project().tls.certificates.empty()) return;
+    store::Event ev;
+    if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
+      Log("tls: reload after " + why +
+              " failed, serving the previous certificates: " + st.message(),
+          nullptr, logging::Level::kWarn);
+      ev.kind = "tls-reload-failed";
+      ev.message = why + ": " + st.message();
+    } else {
+      Log("tls: certificates reloaded after " + why);
+      ev.kind = "tls-reloaded";
+      ev.message = fmt::format("{} certificate(s) after {}", tls_->certificates().size(), why);
+      if (!recovering_) {
+        if (Status st = routes_->Publish(); !st.ok()) Log("proxy: " + st.message());
+      }
+    }
+    if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+  }
+
+  // Every 5 s: a changed certificate or key file reloads; expiry metrics and warnings refresh.
+  void WatchTlsFiles() {
+    loop_->RunAfter(Duration(5'000), [this] {
+      if (!shutting_down_ && !handing_over_ && !tls_files_.empty() &&
+          TlsFilesSignature(tls_files_) != tls_attempted_signature_) {
+        ReloadTls("a certificate file changed");
+      }
+      UpdateTlsExpiry();
+      WatchTlsFiles();
+    });
+  }
+
+  // slipway_tls_cert_expiry_seconds{name} (seconds left), and one event per certificate once
+  // fewer than 14 days are left.
+  void UpdateTlsExpiry() {
+    if (!tls_ || !registry_) return;
+    const int64_t now_s = Clock::Real()->WallMillis() / 1000;
+    for (const net::CertificateInfo& c : tls_->certificates()) {
+      const int64_t left = c.not_after - now_s;
+      registry_
+          ->GetGauge("slipway_tls_cert_expiry_seconds",
+                     "Seconds until a served TLS certificate expires (negative once expired).",
+                     {"name"}, {c.label()})
+          ->Set(0, left);
+      if (left >= 14 * 86400 || !expiry_warned_.insert({c.label(), c.not_after}).second) continue;
+      store::Event ev;
+      ev.kind = "tls-cert-expiring";
+      ev.message = fmt::format("certificate {} ({}) expires on {}", c.label(), c.cert_path,
+                               net::FormatUtc(c.not_after));
+      Log("tls: " + ev.message, nullptr, logging::Level::kWarn);
+      if (store_) {
+        if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) {
+          Log("events: " + st.message());
+        }
+      }
+    }
+  }
+
+  // Before each publish: a project replaced by `up` may name other certificate files.
+  void FollowTlsFiles() {
+    if (SameTlsFiles(engine_->project().tls.certificates, tls_files_)) return;
+    if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
+      Log("tls: " + st.message() + "; serving the previous certificates");
+    }
   }
 
   // Tells the keeper we serve; a daemon that replaces one that died takes over the services
@@ -685,6 +821,13 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   int lock_fd_ = -1;
   int signal_fd_ = -1;
   bool shutting_down_ = false;
+  // TLS: the context published listeners use, the files it came from, the keys that keep
+  // sessions resumable across reloads.
+  std::shared_ptr<net::TicketKeys> tickets_ = std::make_shared<net::TicketKeys>();
+  std::shared_ptr<const net::TlsServerContext> tls_;
+  std::vector<config::TlsCertificateSettings> tls_files_;
+  std::string tls_attempted_signature_;
+  std::set<std::pair<std::string, int64_t>> expiry_warned_;
   std::string api_addr_;
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<KeeperLink> keeper_;  // before proxy_: the proxy uses it until it stops

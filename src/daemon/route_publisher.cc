@@ -5,8 +5,9 @@
 namespace slipway::daemon {
 
 Status RoutePublisher::Publish() {
-  return proxy_->Apply(
-      BuildRoutes(engine_->project(), engine_->Endpoints(), ++version_, plans_, maintenance_));
+  if (before_publish_) before_publish_();
+  return proxy_->Apply(BuildRoutes(engine_->project(), engine_->Endpoints(), ++version_, plans_,
+                                   maintenance_, tls_));
 }
 
 void RoutePublisher::ScheduleUpdate() {

@@ -3,12 +3,15 @@
 // route table built from them and the engine's endpoints (daemon/routes.h). A plan change
 // takes effect when SetPlan returns: every proxy worker routes by it, so a deploy can time a
 // cutover. Topology changes arrive in bursts and are coalesced into one publish; while held
-// (a restarted daemon taking over its services) they wait.
+// (a restarted daemon taking over its services) they wait. TLS listeners get the certificates
+// the daemon last loaded (SetTls).
 //
 // Threads: the control loop only. The engine, the proxy and the registry must outlive it.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "base/status.h"
@@ -16,6 +19,7 @@
 #include "deploy/traffic.h"
 #include "engine/engine.h"
 #include "net/event_loop.h"
+#include "net/tls_context.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_metrics.h"
 #include "telemetry/metrics.h"
@@ -41,6 +45,11 @@ class RoutePublisher final : public deploy::Traffic {
   // Sets the messages without publishing (at start, before anything runs).
   void LoadMaintenance(Maintenance m) { maintenance_ = std::move(m); }
 
+  // The certificates TLS listeners serve with from the next publish on (nullptr: none).
+  void SetTls(std::shared_ptr<const net::TlsServerContext> tls) { tls_ = std::move(tls); }
+  // Runs before every publish (the daemon follows certificate files a new project names).
+  void SetBeforePublish(std::function<void()> f) { before_publish_ = std::move(f); }
+
   // deploy::Traffic
   Status SetPlan(const std::string& service, deploy::TrafficPlan plan) override;
   Status ClearPlan(const std::string& service) override;
@@ -53,6 +62,8 @@ class RoutePublisher final : public deploy::Traffic {
   telemetry::Registry* registry_;
   Plans plans_;
   Maintenance maintenance_;
+  std::shared_ptr<const net::TlsServerContext> tls_;
+  std::function<void()> before_publish_;
   uint64_t version_ = 0;
   bool pending_ = false;
   bool held_ = false;

@@ -45,7 +45,8 @@ proxy::Route ServiceRoute(const config::Service& svc, const engine::ServiceEndpo
 
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,
-    uint64_t version, const Plans& plans, const Maintenance& maintenance) {
+    uint64_t version, const Plans& plans, const Maintenance& maintenance,
+    std::shared_ptr<const net::TlsServerContext> tls) {
   // Listeners keyed by "host:port" so published ports and routes on the same port merge;
   // std::map keeps the table's order stable across rebuilds.
   std::map<std::string, proxy::Listener> listeners;
@@ -67,8 +68,14 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     for (const config::PortMapping& port : svc.ports) {
       if (!config::IsProxiedPort(port)) continue;
       proxy::Listener& l = listener(port.host_ip, port.published);
-      if (config::ProtocolOf(project, svc, port.target) == config::PortProtocol::kTcp) {
+      config::PortProtocol proto = config::ProtocolOf(project, svc, port.target);
+      if (proto == config::PortProtocol::kTcp) {
         l.mode = proxy::ListenerMode::kTcp;
+      } else if (proto == config::PortProtocol::kHttps && tls) {
+        l.tls = tls;
+        if (project.tls.hsts_seconds) {
+          l.hsts = "max-age=" + std::to_string(*project.tls.hsts_seconds);
+        }
       }
       l.routes.push_back(route);
     }
@@ -105,6 +112,21 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     proxy::Listener& l = listener(rs.listen_host, rs.listen_port);
     l.mode = proxy::ListenerMode::kHttp;  // a port routes share is HTTP, whoever publishes it
     l.routes.push_back(std::move(route));
+  }
+  // Plain published HTTP ports redirect to the HTTPS one.
+  int https_port = 0;
+  for (const auto& [key, l] : listeners) {
+    if (!l.tls) continue;
+    if (https_port == 0 || l.port == 443 || (https_port != 443 && l.port < https_port)) {
+      https_port = l.port;
+    }
+  }
+  if (project.tls.redirect && https_port > 0) {
+    for (auto& [key, l] : listeners) {
+      if (!l.tls && !l.best_effort && l.mode == proxy::ListenerMode::kHttp) {
+        l.https_redirect_port = https_port;
+      }
+    }
   }
   auto table = std::make_shared<proxy::RouteTable>();
   table->version = version;

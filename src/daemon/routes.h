@@ -14,6 +14,12 @@
 // config::ProtocolOf (config/ports_settings.h); a listener that x-slipway.routes entries share
 // is HTTP.
 //
+// HTTPS (config/tls_settings.h): a published port whose target is `https` terminates TLS with
+// `tls` (null: no certificates loaded, the port serves plain HTTP); internal listeners stay
+// plain. With `x-slipway.tls.redirect`, every other published HTTP listener answers 308 to
+// the HTTPS port (443 when the project publishes it, else its lowest HTTPS port); TLS
+// listeners send Strict-Transport-Security when `hsts` is set.
+//
 // Pure function of its inputs; the daemon calls it on its control loop thread.
 #pragma once
 
@@ -26,15 +32,17 @@
 #include "config/project.h"
 #include "deploy/traffic.h"
 #include "engine/engine.h"
+#include "net/tls_context.h"
 #include "proxy/route_table.h"
 
 namespace slipway::daemon {
 
-using Plans = std::map<std::string, deploy::TrafficPlan>;   // by service
-using Maintenance = std::map<std::string, std::string>;      // service → message
+using Plans = std::map<std::string, deploy::TrafficPlan>;  // by service
+using Maintenance = std::map<std::string, std::string>;    // service → message
 
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,
-    uint64_t version, const Plans& plans, const Maintenance& maintenance);
+    uint64_t version, const Plans& plans, const Maintenance& maintenance,
+    std::shared_ptr<const net::TlsServerContext> tls = nullptr);
 
 }  // namespace slipway::daemon

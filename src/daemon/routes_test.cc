@@ -4,6 +4,7 @@
 
 #include "config/service_addresses.h"
 #include "config/test_support.h"
+#include "net/tls_test_certs.h"
 
 namespace slipway::daemon {
 namespace {
@@ -112,8 +113,7 @@ TEST(BuildRoutesTest, MaintenanceAndPlansApplyToEveryRouteOfTheService) {
   Plans plans;
   plans["admin"].sets["r2"].weight = 10;
   plans["admin"].sets["current"].weight = 90;
-  auto table = BuildRoutes(p, {Running("web", 4001), admin}, 1, plans,
-                           {{"admin", "back at noon"}});
+  auto table = BuildRoutes(p, {Running("web", 4001), admin}, 1, plans, {{"admin", "back at noon"}});
   int admin_routes = 0;
   for (const auto& l : table->listeners) {
     for (const auto& r : l.routes) {
@@ -158,14 +158,16 @@ x-slipway:
   plans["db"].sets["current"].weight = 30;
   plans["db"].sets["r2"].weight = 70;
   auto table = BuildRoutes(p, {db, Running("api", 4002), Running("web", 4003)}, 1, plans, {});
-  ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok()) << proxy::ValidateRouteTable(*table).message();
+  ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok())
+      << proxy::ValidateRouteTable(*table).message();
   auto addrs = config::ServiceAddresses(p);
   ASSERT_TRUE(addrs.ok());
   std::map<std::string, std::string> ip;
   for (const auto& a : *addrs) ip[a.service] = a.ip;
 
   // The database: published and by name, TCP both, the deploy's weights on both.
-  for (const proxy::Listener* l : {Find(*table, "127.0.0.1", 15432), Find(*table, ip["db"], 5432)}) {
+  for (const proxy::Listener* l :
+       {Find(*table, "127.0.0.1", 15432), Find(*table, ip["db"], 5432)}) {
     ASSERT_NE(l, nullptr);
     EXPECT_EQ(l->mode, proxy::ListenerMode::kTcp);
     ASSERT_EQ(l->routes.size(), 1u);
@@ -189,6 +191,66 @@ x-slipway:
   // Not running: no listener on its address.
   EXPECT_EQ(Find(*table, ip["idle"], 7000), nullptr);
   EXPECT_EQ(table->listeners.size(), 6u);
+}
+
+// HTTPS: published ports of an `https` target terminate TLS; other published HTTP listeners
+// redirect to the HTTPS port; the services' own addresses stay plain.
+TEST(BuildRoutesTest, HttpsPortsGetTheContextAndPlainPortsRedirect) {
+  config::testing::TempDir dir;
+  const net::testing::TestCert cert = net::testing::MakeTestCert({"shop.example"});
+  dir.Write("app/c.pem", cert.cert_pem);
+  dir.Write("app/c.key", cert.key_pem);
+  dir.Write("app/compose.yaml", R"(
+services:
+  web:
+    x-slipway: {command: ["web"], ports: {3000: https}}
+    ports: ["8443:3000", "127.0.0.1:9443:3000"]
+  admin:
+    x-slipway: {command: ["admin"], ports: {4000: http}}
+    ports: ["8080:4000"]
+x-slipway:
+  tls: {certificates: [{cert: c.pem, key: c.key}], hsts: 180d}
+  routes:
+    - {listen: 8081, service: web}
+)");
+  Result<config::Project> p = config::LoadProject(config::testing::OptionsFor(dir.path() / "app"));
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  auto ctx = net::TlsServerContext::Create(
+      {{p->tls.certificates[0].cert, p->tls.certificates[0].key}}, nullptr, std::time(nullptr));
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  auto table = BuildRoutes(*p, {Running("web", 4001), Running("admin", 4002)}, 1, {}, {}, *ctx);
+  ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok());
+  const proxy::Listener* https = Find(*table, "0.0.0.0", 8443);
+  ASSERT_NE(https, nullptr);
+  EXPECT_EQ(https->tls, *ctx);
+  EXPECT_EQ(https->hsts, "max-age=15552000");
+  EXPECT_EQ(https->https_redirect_port, 0);
+  const proxy::Listener* local = Find(*table, "127.0.0.1", 9443);
+  ASSERT_NE(local, nullptr);
+  EXPECT_EQ(local->tls, *ctx);
+  for (int port : {8080, 8081}) {
+    const proxy::Listener* plain = Find(*table, "0.0.0.0", port);
+    ASSERT_NE(plain, nullptr) << port;
+    EXPECT_EQ(plain->tls, nullptr);
+    EXPECT_EQ(plain->https_redirect_port, 8443) << port;
+  }
+  for (const auto& l : table->listeners) {
+    if (l.best_effort) {  // a service's own address: plain, no redirect
+      EXPECT_EQ(l.tls, nullptr) << l.host;
+      EXPECT_EQ(l.https_redirect_port, 0) << l.host;
+    }
+  }
+  // Without a context (no certificates loaded) nothing is HTTPS and nothing redirects.
+  auto plain = BuildRoutes(*p, {Running("web", 4001), Running("admin", 4002)}, 2, {}, {});
+  for (const auto& l : plain->listeners) {
+    EXPECT_EQ(l.tls, nullptr);
+    EXPECT_EQ(l.https_redirect_port, 0);
+  }
+  // redirect: false keeps plain ports plain.
+  p->tls.redirect = false;
+  auto no_redirect =
+      BuildRoutes(*p, {Running("web", 4001), Running("admin", 4002)}, 3, {}, {}, *ctx);
+  EXPECT_EQ(Find(*no_redirect, "0.0.0.0", 8080)->https_redirect_port, 0);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -35,9 +36,11 @@ std::string_view CookieValue(std::string_view cookies, std::string_view name) {
 
 }  // namespace
 
-ClientConn::ClientConn(Worker* w, int fd, int slot, uint32_t peer_ipv4, telemetry::Gauge* active)
+ClientConn::ClientConn(Worker* w, int fd, std::unique_ptr<net::Transport> transport, int slot,
+                       uint32_t peer_ipv4, telemetry::Gauge* active)
     : w_(w),
       fd_(fd),
+      tr_(std::move(transport)),
       slot_(slot),
       peer_ipv4_(peer_ipv4),
       active_(active),
@@ -48,7 +51,13 @@ ClientConn::ClientConn(Worker* w, int fd, int slot, uint32_t peer_ipv4, telemetr
   static thread_local uint64_t next_id = 1;
   id_ = next_id++;
   active_->Add(w_->index(), 1);
-  SetDeadline(Deadline::kIdle, w_->options().idle_timeout);
+  if (tr_->secure()) {
+    // A client that never finishes its handshake is a slowloris too.
+    phase_ = Phase::kHandshake;
+    SetDeadline(Deadline::kHandshake, w_->options().head_timeout);
+  } else {
+    SetDeadline(Deadline::kIdle, w_->options().idle_timeout);
+  }
 }
 
 ClientConn::~ClientConn() { CloseNow(); }
@@ -88,6 +97,7 @@ void ClientConn::CloseNow() {
     ex_->backend = nullptr;
   }
   w_->loop()->Remove(fd_);
+  tr_.reset();  // before the fd it speaks through closes
   close(fd_);
   fd_ = -1;
   active_->Add(w_->index(), -1);
@@ -97,13 +107,48 @@ void ClientConn::CloseNow() {
 // ---------------------------------------------------------------- client side
 
 void ClientConn::OnEvent(uint32_t events) {
+  if (phase_ == Phase::kHandshake) {
+    DoHandshake();
+    return;
+  }
+  const bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  bool retry_read = false;
   if (events & EPOLLOUT) {
+    writable_ = true;
+    if (read_wants_write_) {
+      read_wants_write_ = false;
+      retry_read = true;
+    }
+    FlushClient();
+  }
+  if (in && write_wants_read_) {
+    write_wants_read_ = false;
     writable_ = true;
     FlushClient();
   }
-  if (fd_ >= 0 && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+  if (fd_ >= 0 && (in || retry_read)) {
     readable_ = true;
     ReadClient();
+  }
+}
+
+void ClientConn::DoHandshake() {
+  net::IoResult r = tr_->Handshake();
+  switch (r.status) {
+    case net::IoStatus::kOk:
+      phase_ = Phase::kIdle;
+      SetDeadline(Deadline::kIdle, w_->options().idle_timeout);
+      // The client's first request may already sit decrypted-to-be in the transport.
+      readable_ = true;
+      writable_ = true;
+      ReadClient();
+      return;
+    case net::IoStatus::kWantRead:
+    case net::IoStatus::kWantWrite:
+      return;  // the next edge of the fd resumes it
+    default:
+      CloseNow();  // a failed handshake: nothing can be said to this client
+      return;
   }
 }
 
@@ -123,20 +168,24 @@ bool ClientConn::ClientReadPaused() const {
 void ClientConn::ReadClient() {
   char* buf = w_->client_scratch();
   for (int i = 0; i < 64 && fd_ >= 0 && readable_ && !ClientReadPaused(); ++i) {
-    ssize_t n = read(fd_, buf, Worker::kScratch);
-    if (n > 0) {
-      // A short read drained the socket; edge-triggering reports the next arrival.
-      if (static_cast<size_t>(n) < Worker::kScratch) readable_ = false;
-      OnClientData(std::string_view(buf, n));
+    net::IoResult r = tr_->Read(buf, Worker::kScratch);
+    if (r.status == net::IoStatus::kOk) {
+      // A short plain read drained the socket; edge-triggering reports the next arrival.
+      if (r.drained) readable_ = false;
+      OnClientData(std::string_view(buf, r.bytes));
       if (i == 63 && fd_ >= 0 && readable_) ScheduleResume();  // fairness cap, not drained
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
     readable_ = false;
-    if (n < 0 && errno == EAGAIN) return;
+    if (r.status == net::IoStatus::kWantRead) return;
+    if (r.status == net::IoStatus::kWantWrite) {
+      read_wants_write_ = true;
+      writable_ = false;
+      return;
+    }
     // EOF or error.
     eof_ = true;
-    if (n < 0) {
+    if (r.status == net::IoStatus::kError) {
       CloseNow();
       return;
     }
@@ -174,6 +223,7 @@ void ClientConn::OnClientData(std::string_view data) {
       SetDeadline(Deadline::kTunnel, w_->options().tunnel_idle_timeout);
       SendUpstream(data);
       return;
+    case Phase::kHandshake:
     case Phase::kClosing:
     case Phase::kLinger:
       return;  // discarded: we are closing
@@ -272,18 +322,13 @@ void ClientConn::SendClient(std::string_view a, std::string_view b) {
     iovec iov[2] = {{const_cast<char*>(a.data()), a.size()},
                     {const_cast<char*>(b.data()), b.size()}};
     int cnt = b.empty() ? 1 : 2;
-    ssize_t n;
-    do {
-      n = writev(fd_, iov, cnt);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      if (errno != EAGAIN) {
-        CloseNow();
-        return;
-      }
-      n = 0;
+    net::IoResult r = tr_->Writev(iov, cnt);
+    if (r.status == net::IoStatus::kError || r.status == net::IoStatus::kEof) {
+      CloseNow();
+      return;
     }
-    sent = static_cast<size_t>(n);
+    if (r.status == net::IoStatus::kWantRead) write_wants_read_ = true;
+    sent = r.bytes;
     if (sent < total) writable_ = false;
     if (sent == total) return;
   }
@@ -300,18 +345,22 @@ void ClientConn::SendClient(std::string_view a, std::string_view b) {
 }
 
 void ClientConn::FlushClient() {
-  while (fd_ >= 0 && out_off_ < out_.size() && writable_) {
-    ssize_t n = write(fd_, out_.data() + out_off_, out_.size() - out_off_);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        writable_ = false;
-        break;
-      }
-      CloseNow();
-      return;
+  while (fd_ >= 0 && out_off_ < out_.size() && writable_ && !write_wants_read_) {
+    net::IoResult r = tr_->Write(out_.data() + out_off_, out_.size() - out_off_);
+    if (r.status == net::IoStatus::kOk) {
+      out_off_ += r.bytes;
+      continue;
     }
-    out_off_ += n;
+    if (r.status == net::IoStatus::kWantWrite) {
+      writable_ = false;
+      break;
+    }
+    if (r.status == net::IoStatus::kWantRead) {
+      write_wants_read_ = true;
+      break;
+    }
+    CloseNow();
+    return;
   }
   if (fd_ < 0) return;
   if (out_off_ == out_.size()) {
@@ -344,7 +393,7 @@ void ClientConn::Linger() {
     return;
   }
   phase_ = Phase::kLinger;
-  shutdown(fd_, SHUT_WR);
+  tr_->ShutdownWrite();
   dkind_ = Deadline::kLinger;
   deadline_ = w_->Now() + Duration(2000);
   if (readable_) ReadClient();
@@ -353,6 +402,9 @@ void ClientConn::Linger() {
 void ClientConn::CheckTimeout(MonoTime now) {
   if (fd_ < 0 || dkind_ == Deadline::kNone || now < deadline_) return;
   switch (dkind_) {
+    case Deadline::kHandshake:
+      CloseNow();  // no TLS session to answer 408 through
+      return;
     case Deadline::kHead:
       RespondLocal(408, "request head timed out\n", "text/plain", "", true);
       return;
@@ -413,6 +465,11 @@ void ClientConn::RespondLocal(int status, std::string_view body, std::string_vie
   h += std::to_string(body.size());
   h += "\r\n";
   if (close) h += "Connection: close\r\n";
+  if (const Listener* l = ListenerOf(); l && !l->hsts.empty()) {
+    h += "Strict-Transport-Security: ";
+    h += l->hsts;
+    h += "\r\n";
+  }
   h += extra_headers;
   h += "\r\n";
   bool head_only = ex_->method == "HEAD";
@@ -452,6 +509,13 @@ void ClientConn::StartExchange(std::string_view buf) {
     return;
   }
   const Listener& listener = table.listeners[ex.listener];
+  if (listener.https_redirect_port > 0 &&
+      parser_.target().rfind("/.well-known/acme-challenge/", 0) != 0) {
+    if (ex_->req_done && !rest.empty()) in_.assign(rest);  // pipelined
+    RedirectToHttps(listener.https_redirect_port);
+    if (fd_ >= 0 && phase_ == Phase::kIdle && !in_.empty()) ScheduleResume();
+    return;
+  }
   std::string_view host = parser_.Header("host").value_or("");
   ex.route = MatchRoute(listener, host, parser_.target());
   if (ex.route < 0) {
@@ -527,6 +591,43 @@ void ClientConn::StartExchange(std::string_view buf) {
   if (!ex.req_done && !rest.empty()) FeedRequestBody(rest);
 }
 
+const Listener* ClientConn::ListenerOf() const {
+  if (!ex_ || ex_->listener < 0 || !ex_->wt) return nullptr;
+  const auto& ls = ex_->wt->compiled->table->listeners;
+  return ex_->listener < static_cast<int>(ls.size()) ? &ls[ex_->listener] : nullptr;
+}
+
+// 308 keeps the method and body (a POST stays a POST), as Caddy's redirect does.
+void ClientConn::RedirectToHttps(int port) {
+  std::string_view host = parser_.Header("host").value_or("");
+  // The Host header without its port; an IPv6 literal keeps its brackets.
+  if (size_t colon = host.rfind(':');
+      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos)
+    host = host.substr(0, colon);
+  bool host_ok = !host.empty();
+  for (char c : host) {
+    // What a host name or an IP literal may hold: nothing that could split the header.
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '[' ||
+          c == ']' || c == ':' || c == '_'))
+      host_ok = false;
+  }
+  if (!host_ok) {
+    RespondLocal(400, "a Host header is needed to redirect to https\n", "text/plain", "", true);
+    return;
+  }
+  std::string location = "Location: https://";
+  location += host;
+  if (port != 443) {
+    location += ':';
+    location += std::to_string(port);
+  }
+  std::string_view target = parser_.target();
+  if (target.empty() || target.front() != '/') target = "/";  // absolute-form or '*'
+  location += target;
+  location += "\r\n";
+  RespondLocal(308, "redirecting to https\n", "text/plain", location, !ex_->req_done);
+}
+
 void ClientConn::BuildUpstreamHead(const Route& route, std::string_view client_ip) {
   std::string& h = w_->head_buf();
   h.clear();
@@ -563,7 +664,7 @@ void ClientConn::BuildUpstreamHead(const Route& route, std::string_view client_i
     h += ", ";
   }
   h += client_ip;
-  h += "\r\nX-Forwarded-Proto: http\r\n";
+  h += tr_->secure() ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n";
   if (!host.empty()) {
     h += "X-Forwarded-Host: ";
     h += host;

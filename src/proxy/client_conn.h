@@ -6,6 +6,11 @@
 // `readable`/`writable` flags remember readiness not yet consumed. Reading from one side stops
 // while the other side has more than max_buffer_bytes queued (back-pressure) and resumes when
 // it drains.
+//
+// Client bytes cross a net::Transport (plain or TLS) and never the fd directly; the fd is only
+// registered with the loop and closed. A TLS connection starts in Phase::kHandshake, bounded by
+// the head timeout. A TLS read may wait for writability (and a write for readability), which
+// `read_wants_write_` / `write_wants_read_` remember so the other edge resumes it.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +19,7 @@
 #include <string_view>
 
 #include "http/parser.h"
+#include "net/transport.h"
 #include "proxy/worker.h"
 
 namespace slipway::proxy {
@@ -22,7 +28,9 @@ struct Exchange;
 
 class ClientConn {
  public:
-  ClientConn(Worker* w, int fd, int slot, uint32_t peer_ipv4, telemetry::Gauge* active);
+  // `transport` moves the bytes of `fd` (both are owned from here on).
+  ClientConn(Worker* w, int fd, std::unique_ptr<net::Transport> transport, int slot,
+             uint32_t peer_ipv4, telemetry::Gauge* active);
   ~ClientConn();
   ClientConn(const ClientConn&) = delete;
   ClientConn& operator=(const ClientConn&) = delete;
@@ -46,9 +54,10 @@ class ClientConn {
   MonoTime deadline() const { return deadline_; }
 
  private:
-  enum class Phase : uint8_t { kIdle, kHead, kExchange, kTunnel, kClosing, kLinger };
+  enum class Phase : uint8_t { kHandshake, kIdle, kHead, kExchange, kTunnel, kClosing, kLinger };
   enum class Deadline : uint8_t {
     kNone,
+    kHandshake,
     kIdle,
     kHead,
     kConnect,
@@ -59,6 +68,7 @@ class ClientConn {
   };
 
   // Client side.
+  void DoHandshake();
   void ReadClient();
   void OnClientData(std::string_view data);
   void HandleHead(std::string& buf_owner, std::string_view buf);
@@ -89,9 +99,13 @@ class ClientConn {
   void SetDeadline(Deadline kind, Duration after);
   void StartTunnel(std::string_view rest);
   const SetMetrics& Metrics() const;
+  // The listener this connection was accepted on, in the exchange's table; null when gone.
+  const Listener* ListenerOf() const;
+  void RedirectToHttps(int port);
 
   Worker* w_;
   int fd_;
+  std::unique_ptr<net::Transport> tr_;
   int slot_;
   uint32_t peer_ipv4_;  // network order
   char peer_ip_[16];    // peer_ipv4_ as dotted text (X-Forwarded-For), formatted once
@@ -103,6 +117,8 @@ class ClientConn {
   bool writable_ = true;
   bool eof_ = false;
   bool resume_scheduled_ = false;
+  bool read_wants_write_ = false;  // the transport's read waits for the writable edge
+  bool write_wants_read_ = false;  // its write waits for the readable edge
   MonoTime deadline_{};
   MonoTime head_start_{};
   std::string in_;   // client bytes not yet used: a partial head or a pipelined request

@@ -280,6 +280,12 @@ void ClientConn::BuildClientHead(const http::ResponseParser& resp, bool close, b
     h += "Connection: close\r\n";
   }
   if (ex_ && !ex_->set_cookie.empty() && resp.status_code() >= 200) h += ex_->set_cookie;
+  if (const Listener* l = ListenerOf();
+      l && !l->hsts.empty() && !resp.Header("strict-transport-security")) {
+    h += "Strict-Transport-Security: ";
+    h += l->hsts;
+    h += "\r\n";
+  }
   h += "\r\n";
 }
 

@@ -17,6 +17,11 @@ Status ValidateRouteTable(const RouteTable& table) {
       return InvalidInput("listener " + ListenerKey(l) + ": listed twice");
     if (l.mode == ListenerMode::kTcp && l.routes.size() != 1)
       return InvalidInput("listener " + ListenerKey(l) + ": a TCP listener has exactly one route");
+    if (l.tls && l.mode != ListenerMode::kHttp)
+      return InvalidInput("listener " + ListenerKey(l) + ": TLS is terminated on HTTP listeners");
+    if (l.https_redirect_port < 0 || l.https_redirect_port > 65535 ||
+        (l.https_redirect_port > 0 && l.tls))
+      return InvalidInput("listener " + ListenerKey(l) + ": bad HTTPS redirect port");
     for (const Route& r : l.routes) {
       std::string where = "listener " + ListenerKey(l) + " route " + r.service;
       if (r.path_prefix.empty() || r.path_prefix[0] != '/')
@@ -68,8 +73,7 @@ int MatchRoute(const Listener& listener, std::string_view host_header, std::stri
     if (exact && !http::EqualsIgnoreCase(r.host, host)) continue;
     if (!PrefixMatches(path, r.path_prefix)) continue;
     size_t len = r.path_prefix.size();
-    if (best < 0 || (exact && !best_exact_host) ||
-        (exact == best_exact_host && len > best_len)) {
+    if (best < 0 || (exact && !best_exact_host) || (exact == best_exact_host && len > best_len)) {
       best = static_cast<int>(i);
       best_len = len;
       best_exact_host = exact;

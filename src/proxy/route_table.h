@@ -7,11 +7,16 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+
+namespace slipway::net {
+class TlsServerContext;
+}
 
 namespace slipway::proxy {
 
@@ -55,6 +60,16 @@ struct Listener {
   // the whole table; the next Apply() tries again. For services' own addresses, which an
   // application binding 0.0.0.0 on the same port may hold.
   bool best_effort = false;
+  // HTTPS: connections are TLS, terminated with this context's certificates (chosen by SNI);
+  // null = plain HTTP. Shared and immutable: a reload hands the proxy a table with a new
+  // context, and connections accepted before keep the old one (net/tls_context.h).
+  std::shared_ptr<const net::TlsServerContext> tls;
+  // Plain listeners only: > 0 answers every request with 308 to https://<host>[:port]<target>
+  // on this port (443 is left out of the URL), except ACME HTTP-01 challenges
+  // (/.well-known/acme-challenge/...), which are routed as usual.
+  int https_redirect_port = 0;
+  // TLS listeners only: the value of Strict-Transport-Security on every response ("" = none).
+  std::string hsts;
 };
 
 struct RouteTable {

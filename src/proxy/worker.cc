@@ -12,6 +12,8 @@
 #include <random>
 
 #include "base/log.h"
+#include "net/plain_transport.h"
+#include "net/tls_transport.h"
 #include "proxy/client_conn.h"
 #include "proxy/tcp_conn.h"
 
@@ -268,7 +270,17 @@ void Worker::OnAccept(int slot) {
       continue;
     }
     uint32_t ip = peer.sin_family == AF_INET ? peer.sin_addr.s_addr : htonl(INADDR_LOOPBACK);
-    auto conn = std::make_unique<ClientConn>(this, fd, slot, ip, active);
+    std::unique_ptr<net::Transport> transport;
+    if (const auto& tls = table_->compiled->table->listeners[l].tls) {
+      transport = net::TlsTransport::Accept(tls, fd);
+      if (!transport) {
+        close(fd);
+        continue;
+      }
+    } else {
+      transport = std::make_unique<net::PlainTransport>(fd);
+    }
+    auto conn = std::make_unique<ClientConn>(this, fd, std::move(transport), slot, ip, active);
     ClientConn* raw = conn.get();
     Status st = loop_->Add(fd, kConnEvents, [raw](uint32_t ev) { raw->OnEvent(ev); });
     if (!st.ok()) {

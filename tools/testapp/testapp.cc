@@ -6,6 +6,7 @@
 //   /health        200 "ok" (500 "fail" when HEALTH=fail)
 //   /version       $VERSION (default "dev")
 //   /echo          the request body, any method
+//   /headers       the request's headers as received, one "name: value" line each
 //   /              one line naming $SLIPWAY_SERVICE, $SLIPWAY_INSTANCE and the version
 //   /status/<code> an empty answer with that status
 //   /slow?ms=N     answers after N ms (a timer; the loop keeps serving others)
@@ -67,10 +68,10 @@ struct Config {
 
 // Per-thread xorshift: cheap enough to call on every request.
 uint64_t NextRandom() {
-  thread_local uint64_t s = static_cast<uint64_t>(getpid()) * 0x9E3779B97F4A7C15ull ^
-                            static_cast<uint64_t>(
-                                std::chrono::steady_clock::now().time_since_epoch().count()) ^
-                            std::hash<std::thread::id>()(std::this_thread::get_id());
+  thread_local uint64_t s =
+      static_cast<uint64_t>(getpid()) * 0x9E3779B97F4A7C15ull ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      std::hash<std::thread::id>()(std::this_thread::get_id());
   s ^= s << 13;
   s ^= s >> 7;
   s ^= s << 17;
@@ -98,6 +99,11 @@ Response Route(const Config& cfg, const Request& req) {
     bool ok =
         std::fwrite(out.data(), 1, out.size(), stdout) == out.size() && std::fflush(stdout) == 0;
     return ok ? Response::Text(200, "printed\n") : Response::Text(500, "stdout write failed\n");
+  }
+  if (path == "/headers") {
+    std::string out;
+    for (const auto& [name, value] : req.headers) out += name + ": " + value + "\n";
+    return Response::Text(200, out);
   }
   if (path == "/echo") {
     Response r;
@@ -127,8 +133,7 @@ struct Worker {
   std::unique_ptr<slipway::http::HttpServer> server;
 };
 
-bool StartWorker(const Config& cfg, const std::string& host, int port, bool reuseport,
-                 Worker* w) {
+bool StartWorker(const Config& cfg, const std::string& host, int port, bool reuseport, Worker* w) {
   auto loop = slipway::net::EventLoop::Create();
   if (!loop.ok()) return false;
   w->loop = std::move(loop).value();
@@ -154,7 +159,8 @@ bool StartWorker(const Config& cfg, const std::string& host, int port, bool reus
     auto resp = std::make_shared<Response>(Route(cfg, req));
     loop_ptr->RunAfter(Duration(delay), [held, resp] { held->Send(std::move(*resp)); });
   };
-  auto server = slipway::http::HttpServer::Create(w->loop.get(), std::move(fd).value(), handler, opt);
+  auto server =
+      slipway::http::HttpServer::Create(w->loop.get(), std::move(fd).value(), handler, opt);
   if (!server.ok()) return false;
   w->server = std::move(server).value();
   return true;
@@ -164,8 +170,10 @@ int OneShot(int argc, char** argv) {
   long ms = 0;
   int code = 0;
   for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--exit-after-ms") == 0) ms = std::atol(argv[++i]);
-    else if (std::strcmp(argv[i], "--exit-code") == 0) code = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--exit-after-ms") == 0)
+      ms = std::atol(argv[++i]);
+    else if (std::strcmp(argv[i], "--exit-code") == 0)
+      code = std::atoi(argv[++i]);
   }
   std::printf("testapp: one-shot %s, exiting with %d after %ld ms\n",
               Env("SLIPWAY_SERVICE", "job").c_str(), code, ms);
@@ -181,9 +189,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--exit-after-ms") == 0 || std::strcmp(argv[i], "--exit-code") == 0)
       return OneShot(argc, argv);
     if (std::strcmp(argv[i], "--help") == 0) {
-      std::printf("usage: testapp  (configured by env: PORT HOST VERSION ERROR_RATE LATENCY_MS "
-                  "STARTUP_DELAY_MS CRASH_AFTER_S IGNORE_SIGTERM HEALTH THREADS)\n"
-                  "       testapp --exit-after-ms N [--exit-code C]\n");
+      std::printf(
+          "usage: testapp  (configured by env: PORT HOST VERSION ERROR_RATE LATENCY_MS "
+          "STARTUP_DELAY_MS CRASH_AFTER_S IGNORE_SIGTERM HEALTH THREADS)\n"
+          "       testapp --exit-after-ms N [--exit-code C]\n");
       return 0;
     }
   }

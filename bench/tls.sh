@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# bench/tls.sh — HTTPS termination: Slipway's proxy vs nginx and Caddy in front of the same
+# upstream (tools/testapp), with the same certificate, in one run:
+#   - new TLS 1.3 handshakes per second (`openssl s_time -new`, CLIENTS processes in parallel),
+#     with an ECDSA P-256 and an RSA 2048 certificate;
+#   - keep-alive HTTPS requests per second with p50/p99 (`wrk --latency`, CONNS connections);
+#   - each server's CPU time per handshake and per request (/proc/<pid>/task/*/schedstat).
+# Prints a table and the ratios Slipway/peer; exits 1 when a run had errors.
+# Usage (from the repo root, after building slipway and testapp):
+#   bench/tls.sh [BUILD_DIR]            (default: build)
+# Knobs (env): DURATION (s per run, 10), CONNS (50), CLIENTS (2), LOAD_CPU (wrk, s_time, 0),
+# UP_CPU (testapp, 0), PROXY_CPU (the server under test, 1), ROUNDS (2, best kept).
+# Slipway is the real daemon (`slipway up`, `x-slipway.proxy.workers: 1`, the whole daemon
+# pinned to PROXY_CPU); nginx runs one worker, Caddy GOMAXPROCS=1, both pinned there too. The
+# certificate changes between the two key types by rewriting the files: Slipway reloads them
+# on SIGHUP, nginx and Caddy are restarted.
+set -euo pipefail
+
+BUILD=${1:-build}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-50}
+CLIENTS=${CLIENTS:-2}
+LOAD_CPU=${LOAD_CPU:-0}
+UP_CPU=${UP_CPU:-0}
+PROXY_CPU=${PROXY_CPU:-1}
+ROUNDS=${ROUNDS:-2}
+
+TESTAPP=$BUILD/testapp
+SLIPWAY=$BUILD/slipway
+for b in "$TESTAPP" "$SLIPWAY"; do
+  [[ -x $b ]] || { echo "missing $b: build targets slipway and testapp first" >&2; exit 2; }
+done
+TESTAPP=$(cd "$(dirname "$TESTAPP")" && pwd)/testapp
+SLIPWAY=$(cd "$(dirname "$SLIPWAY")" && pwd)/slipway
+need=()
+for t in wrk nginx caddy openssl; do command -v "$t" >/dev/null || need+=("$t"); done
+if ((${#need[@]})); then  # as bench/proxy.sh: the peers are Debian packages
+  apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+TMP=$(mktemp -d)
+PROJ=$TMP/project
+PIDS=()
+NGINX_PID=""
+CADDY_PID=""
+cleanup() {
+  for p in "${PIDS[@]}" $NGINX_PID $CADDY_PID; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" $NGINX_PID $CADDY_PID; do wait "$p" 2>/dev/null || true; done
+  local dpid
+  dpid=$(cat "$PROJ/.slipway/daemon.pid" 2>/dev/null || true)
+  if [[ -n $dpid ]] && kill -0 "$dpid" 2>/dev/null; then
+    (cd "$PROJ" && timeout 30 "$SLIPWAY" down >/dev/null 2>&1) || true
+    kill -0 "$dpid" 2>/dev/null && kill -9 "$dpid" 2>/dev/null || true
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+wait_port() {
+  for _ in $(seq 1 600); do
+    if (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "port $1 never opened; logs:" >&2
+  tail -n 5 "$TMP"/*.log "$TMP"/nginx/error.log >&2 2>/dev/null || true
+  return 1
+}
+make_cert() {  # ecdsa|rsa → $TMP/cert.pem, $TMP/key.pem
+  local key="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
+  [[ $1 == rsa ]] && key="-newkey rsa:2048"
+  # shellcheck disable=SC2086
+  openssl req -x509 $key -nodes -keyout "$TMP/key.pem.new" -out "$TMP/cert.pem.new" -days 30 \
+    -subj /CN=bench.test -addext subjectAltName=DNS:bench.test 2>/dev/null
+  mv "$TMP/key.pem.new" "$TMP/key.pem"
+  mv "$TMP/cert.pem.new" "$TMP/cert.pem"
+}
+
+make_cert ecdsa
+SW=$(free_port)
+mkdir -p "$PROJ"
+cat >"$PROJ/compose.yaml" <<EOF
+name: tls-bench
+services:
+  app:
+    environment: {HOST: 127.0.0.1, THREADS: "1"}
+    ports: ["127.0.0.1:$SW:8080"]
+    healthcheck: {interval: 1s, start_interval: 50ms, start_period: 10s}
+    x-slipway:
+      command: ["$TESTAPP"]
+      healthcheck: {http: /health}
+      ports: {8080: https}
+x-slipway:
+  proxy: {workers: 1}
+  tls:
+    certificates: [{cert: $TMP/cert.pem, key: $TMP/key.pem}]
+EOF
+(cd "$PROJ" && "$SLIPWAY" up -d --wait >/dev/null)
+SLIPWAY_PID=$(cat "$PROJ/.slipway/daemon.pid")
+read -r UP UP_PID < <(cd "$PROJ" && "$SLIPWAY" ps --format json |
+  python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["port"], r["pid"])')
+taskset -a -pc "$PROXY_CPU" "$SLIPWAY_PID" >/dev/null
+taskset -a -pc "$UP_CPU" "$UP_PID" >/dev/null
+wait_port "$UP"
+
+NG=$(free_port)
+CA=$(free_port)
+mkdir -p "$TMP/nginx" "$TMP/caddy"
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  upstream app { server 127.0.0.1:$UP; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NG ssl;
+    ssl_certificate $TMP/cert.pem;
+    ssl_certificate_key $TMP/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets on;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto https;
+    }
+  }
+}
+EOF
+cat >"$TMP/caddy/Caddyfile" <<EOF
+{
+  admin off
+  skip_install_trust
+  auto_https disable_redirects
+  default_sni bench.test
+  storage file_system $TMP/caddy/data
+  log {
+    output discard
+  }
+}
+https://bench.test:$CA, https://127.0.0.1:$CA {
+  tls $TMP/cert.pem $TMP/key.pem
+  reverse_proxy 127.0.0.1:$UP
+}
+EOF
+start_peers() {
+  [[ -n $NGINX_PID ]] && { kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true; }
+  [[ -n $CADDY_PID ]] && { kill "$CADDY_PID"; wait "$CADDY_PID" 2>/dev/null || true; }
+  taskset -c "$PROXY_CPU" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
+  NGINX_PID=$!
+  HOME=$TMP/caddy XDG_DATA_HOME=$TMP/caddy XDG_CONFIG_HOME=$TMP/caddy GOMAXPROCS=1 \
+    taskset -c "$PROXY_CPU" caddy run --config "$TMP/caddy/Caddyfile" --adapter caddyfile \
+    >"$TMP/caddy.log" 2>&1 &
+  CADDY_PID=$!
+  wait_port "$NG"
+  wait_port "$CA"
+  NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
+  [[ -n $NGINX_WORKER ]] || { echo "nginx has no worker process" >&2; exit 1; }
+}
+
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else printf "%s", v }'
+}
+cpu_ns() {
+  local pid total=0 t
+  for pid in "$@"; do
+    for t in /proc/"$pid"/task/*/schedstat; do
+      total=$((total + $(cut -d' ' -f1 "$t")))
+    done
+  done
+  echo "$total"
+}
+ERRORS=0
+declare -A HS HS_CPU RPS P50 P99 CPU_US
+handshakes() {  # key name port pids...: new TLS 1.3 handshakes/s over CLIENTS s_time processes
+  local kt=$1 name=$2 port=$3 before after total=0 secs=0 i out
+  shift 3
+  before=$(cpu_ns "$@")
+  for i in $(seq 1 "$CLIENTS"); do
+    taskset -c "$LOAD_CPU" openssl s_time -connect "127.0.0.1:$port" -new -tls1_3 \
+      -time "$DURATION" >"$TMP/stime.$i" 2>&1 &
+  done
+  wait $(jobs -p | grep -v -e "^$NGINX_PID\$" -e "^$CADDY_PID\$" || true) 2>/dev/null || true
+  after=$(cpu_ns "$@")
+  for i in $(seq 1 "$CLIENTS"); do
+    out=$(grep "connections in .* real seconds" "$TMP/stime.$i" || true)
+    if [[ -z $out ]]; then
+      echo "error: s_time against $name ($kt): $(tail -2 "$TMP/stime.$i")" >&2
+      ERRORS=1
+      continue
+    fi
+    total=$((total + $(awk '{print $1}' <<<"$out")))
+    secs=$(awk '{print $4}' <<<"$out")
+  done
+  local key=$kt,$name rate
+  rate=$(awk -v n="$total" -v s="$secs" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}')
+  if [[ -n ${HS[$key]:-} ]] && ((rate <= ${HS[$key]})); then return 0; fi
+  HS[$key]=$rate
+  HS_CPU[$key]=$(awk -v a="$before" -v b="$after" -v n="$total" 'BEGIN {printf "%.1f", (n > 0 ? (b - a) / n / 1000 : 0)}')
+}
+requests() {  # name port pids...: keep-alive HTTPS with wrk
+  local name=$1 port=$2 out rps before after reqs
+  shift 2
+  before=$(cpu_ns "$@")
+  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "https://127.0.0.1:$port/")
+  after=$(cpu_ns "$@")
+  if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
+    echo "error: $name: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
+    ERRORS=1
+  fi
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  if [[ -n ${RPS[$name]:-} ]] && awk -v a="$rps" -v b="${RPS[$name]}" 'BEGIN {exit !(a <= b)}'; then
+    return 0
+  fi
+  RPS[$name]=$rps
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  CPU_US[$name]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
+  P50[$name]=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
+  P99[$name]=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
+}
+
+echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "kernel: $(uname -r); $(nginx -v 2>&1); caddy $(caddy version | cut -d' ' -f1); $(openssl version)"
+echo "pinning: wrk -t1 and s_time on cpu $LOAD_CPU, testapp on cpu $UP_CPU, server under test on cpu $PROXY_CPU"
+echo "runs: ${DURATION}s; handshakes: $CLIENTS s_time -new -tls1_3; requests: wrk -c$CONNS keep-alive"
+echo "rounds: $ROUNDS (best kept); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+for kt in ecdsa rsa; do
+  if [[ $kt == rsa ]]; then
+    make_cert rsa
+    kill -HUP "$SLIPWAY_PID"
+    sleep 1
+    openssl s_client -connect "127.0.0.1:$SW" </dev/null 2>/dev/null | grep -q "Server public key is 2048 bit" ||
+      { echo "slipway did not reload the RSA certificate" >&2; exit 1; }
+  fi
+  start_peers
+  for p in "$SLIPWAY_PID" "$NGINX_WORKER" "$CADDY_PID"; do kill -0 "$p" 2>/dev/null || { echo "server process $p is gone (slipway $SLIPWAY_PID, nginx worker $NGINX_WORKER, caddy $CADDY_PID)" >&2; cat "$PROJ"/.slipway/logs/daemon.log >&2; tail -5 "$TMP"/caddy.log "$PROJ"/.slipway/logs/*.log >&2 2>/dev/null; exit 1; }; done
+  for r in $(seq 1 "$ROUNDS"); do
+    for t in "slipway:$SW:$SLIPWAY_PID" "nginx:$NG:$NGINX_WORKER" "caddy:$CA:$CADDY_PID"; do
+      IFS=: read -r name port pid <<<"$t"
+      handshakes "$kt" "$name" "$port" "$pid"
+      sleep 1
+      if [[ $kt == ecdsa ]]; then
+        requests "$name" "$port" "$pid"
+        sleep 1
+      fi
+    done
+  done
+done
+
+printf '%-8s %14s %12s %14s %12s %10s %10s %12s\n' server ecdsa_hs/s us/hs rsa_hs/s us/hs \
+  req/s p50_ms p99_ms cpu_us/req
+for t in slipway nginx caddy; do
+  printf '%-8s %14s %12s %14s %12s %10s %10s %12s\n' "$t" "${HS[ecdsa,$t]}" "${HS_CPU[ecdsa,$t]}" \
+    "${HS[rsa,$t]}" "${HS_CPU[rsa,$t]}" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${CPU_US[$t]}"
+done
+echo
+for peer in nginx caddy; do
+  awk -v p="$peer" -v he="${HS[ecdsa,slipway]}" -v pe="${HS[ecdsa,$peer]}" \
+    -v hr="${HS[rsa,slipway]}" -v pr="${HS[rsa,$peer]}" -v s="${RPS[slipway]}" \
+    -v o="${RPS[$peer]}" -v sp="${P99[slipway]}" -v op="${P99[$peer]}" \
+    -v sc="${CPU_US[slipway]}" -v oc="${CPU_US[$peer]}" 'BEGIN {
+      printf "slipway/%s: handshakes ECDSA %.2fx, RSA %.2fx; keep-alive req/s %.2fx; p99 %.3f vs %.3f ms; CPU per request %s/slipway %.2fx\n",
+        p, he / pe, hr / pr, s / o, sp, op, p, oc / sc }'
+done
+exit "$ERRORS"

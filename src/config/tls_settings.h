@@ -1,0 +1,57 @@
+// TLS settings: `x-slipway.tls`, the certificates the proxy terminates HTTPS with, and what the
+// plain ports do once a project serves HTTPS.
+//
+//   x-slipway:
+//     tls:
+//       certificates:                 # the first is the default (no SNI, or a name none covers)
+//         - {cert: certs/example.pem, key: certs/example.key}   # PEM chain (leaf first), PEM key
+//         - {cert: certs/wild.pem, key: certs/wild.key}         # chosen by SNI: its DNS names
+//       redirect: true                # plain HTTP ports answer 308 to https:// (default true)
+//       hsts: 1y                      # Strict-Transport-Security max-age; absent = no header
+//   services:
+//     web:
+//       ports: ["443:8080", "80:8080"]
+//       x-slipway:
+//         ports: {8080: https}        # published ports of target 8080 terminate TLS
+//
+// A published port is HTTPS when `x-slipway.ports.<target>: https`; the service behind it
+// still speaks plain HTTP. Certificate files are read and checked at load time: unreadable,
+// not PEM, a key that does not match, expired or not yet valid are errors at file:line of the
+// `cert` or `key` setting.
+//
+// Plain data owned by config::Project; any thread may read it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace slipway::config {
+
+struct Node;
+
+struct TlsCertificateSettings {
+  std::string cert;  // absolute (resolved against the project folder)
+  std::string key;
+  std::string cert_where;  // "compose.yaml:12:15" of the cert setting, for messages at run time
+};
+
+struct TlsSettings {
+  std::vector<TlsCertificateSettings> certificates;
+  bool redirect = true;
+  std::optional<int64_t> hsts_seconds;  // Strict-Transport-Security max-age
+  bool enabled() const { return !certificates.empty(); }
+};
+
+// Parses `x-slipway.tls` at `path`; relative file names resolve against `project_dir`.
+// `now_s` (Unix seconds) decides whether a certificate has expired.
+Status ParseTlsSettings(const Node& n, const std::string& path, const std::string& project_dir,
+                        int64_t now_s, TlsSettings* out);
+
+// "1y", "180d", "12h", "0": seconds; nullopt when not such a value.
+std::optional<int64_t> ParseHstsAge(const std::string& text);
+
+}  // namespace slipway::config

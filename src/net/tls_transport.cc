@@ -1,0 +1,134 @@
+#include "net/tls_transport.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace slipway::net {
+
+std::unique_ptr<TlsTransport> TlsTransport::Accept(std::shared_ptr<const TlsServerContext> ctx,
+                                                   int fd) {
+  SSL* ssl = SSL_new(ctx->default_ctx());
+  if (!ssl) return nullptr;
+  if (SSL_set_fd(ssl, fd) != 1) {
+    SSL_free(ssl);
+    return nullptr;
+  }
+  SSL_set_accept_state(ssl);
+  std::unique_ptr<TlsTransport> t(new TlsTransport(ssl, fd));
+  t->ctx_ = std::move(ctx);
+  return t;
+}
+
+std::unique_ptr<TlsTransport> TlsTransport::Connect(SSL_CTX* ctx, int fd,
+                                                    std::string_view server_name) {
+  SSL* ssl = SSL_new(ctx);
+  if (!ssl) return nullptr;
+  if (SSL_set_fd(ssl, fd) != 1) {
+    SSL_free(ssl);
+    return nullptr;
+  }
+  if (!server_name.empty()) SSL_set_tlsext_host_name(ssl, std::string(server_name).c_str());
+  SSL_set_connect_state(ssl);
+  return std::unique_ptr<TlsTransport>(new TlsTransport(ssl, fd));
+}
+
+TlsTransport::~TlsTransport() { SSL_free(ssl_); }
+
+IoResult TlsTransport::Fail(int ret) {
+  int err = SSL_get_error(ssl_, ret);
+  switch (err) {
+    case SSL_ERROR_WANT_READ:
+      return {IoStatus::kWantRead};
+    case SSL_ERROR_WANT_WRITE:
+      return {IoStatus::kWantWrite};
+    case SSL_ERROR_ZERO_RETURN:
+      return {IoStatus::kEof};
+    default:
+      // A reset, a protocol error, a failed handshake: nothing more can be exchanged.
+      ERR_clear_error();
+      return {IoStatus::kError};
+  }
+}
+
+IoResult TlsTransport::Handshake() {
+  if (SSL_is_init_finished(ssl_)) return {};
+  ERR_clear_error();
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) return {};
+  IoResult r = Fail(rc);
+  return r.status == IoStatus::kEof ? IoResult{IoStatus::kError} : r;
+}
+
+IoResult TlsTransport::Read(char* buf, size_t len) {
+  ERR_clear_error();
+  size_t got = 0;
+  int rc = SSL_read_ex(ssl_, buf, len, &got);
+  if (rc == 1) return {IoStatus::kOk, got, false};  // more may wait: read until kWantRead
+  return Fail(rc);
+}
+
+IoResult TlsTransport::Writev(const iovec* iov, int count) {
+  // SSL has no writev. Small pieces (a response head and a short body) go out as one record
+  // and one syscall; larger ones one after the other. A retry after kWantWrite starts with
+  // the same bytes (the caller queues what was not taken), as SSL_write requires.
+  size_t total = 0;
+  for (int i = 0; i < count; ++i) total += iov[i].iov_len;
+  if (count > 1 && total <= 16384) {
+    thread_local char joined[16384];
+    size_t off = 0;
+    for (int i = 0; i < count; ++i) {
+      std::memcpy(joined + off, iov[i].iov_base, iov[i].iov_len);
+      off += iov[i].iov_len;
+    }
+    iovec one{joined, total};
+    return Writev(&one, 1);
+  }
+  size_t done = 0;
+  for (int i = 0; i < count; ++i) {
+    if (iov[i].iov_len == 0) continue;
+    ERR_clear_error();
+    size_t wrote = 0;
+    int rc = SSL_write_ex(ssl_, iov[i].iov_base, iov[i].iov_len, &wrote);
+    if (rc != 1) {
+      if (done > 0) {
+        ERR_clear_error();
+        return {IoStatus::kOk, done};
+      }
+      return Fail(rc);
+    }
+    done += wrote;
+    if (wrote < iov[i].iov_len) break;
+  }
+  return {IoStatus::kOk, done};
+}
+
+void TlsTransport::ShutdownWrite() {
+  if (SSL_is_init_finished(ssl_)) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // close_notify; the peer's is not awaited
+    ERR_clear_error();
+  }
+  ::shutdown(fd_, SHUT_WR);
+}
+
+std::string TlsTransport::version() const { return SSL_get_version(ssl_); }
+
+std::string TlsTransport::alpn() const {
+  const unsigned char* p = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_, &p, &len);
+  return p ? std::string(reinterpret_cast<const char*>(p), len) : "";
+}
+
+std::string TlsTransport::server_name() const {
+  const char* n = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
+  return n ? n : "";
+}
+
+bool TlsTransport::resumed() const { return SSL_session_reused(ssl_) == 1; }
+
+}  // namespace slipway::net

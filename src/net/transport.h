@@ -1,0 +1,57 @@
+// Transport: how a connection's bytes cross its socket — in clear (PlainTransport) or through
+// TLS (TlsTransport) — so code above it never reads or writes the fd itself (the role of h2o's
+// socket and Envoy's transport socket).
+//
+// Results fit an edge-triggered event loop: an operation that cannot progress says which
+// readiness it waits for (kWantRead / kWantWrite), and the caller retries it when that edge
+// arrives. A TLS read may need to write (and a write to read) in the middle of a handshake or a
+// key update, which is why both answers exist for both directions.
+//
+// A Transport owns nothing but its protocol state; the fd belongs to the caller, who closes it
+// after destroying the transport. Used on one thread: the thread of the loop the fd is on.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+
+namespace slipway::net {
+
+enum class IoStatus {
+  kOk,         // bytes moved (possibly fewer than asked)
+  kWantRead,   // no progress until the fd is readable
+  kWantWrite,  // no progress until the fd is writable
+  kEof,        // the peer closed (read side); for TLS, also a truncated stream
+  kError,      // the connection is unusable (reset, protocol error, failed handshake)
+};
+
+struct IoResult {
+  IoStatus status = IoStatus::kOk;
+  size_t bytes = 0;  // > 0 only with kOk
+  // kOk reads only: the transport knows nothing more is readable now (a short plain read), so
+  // the caller may wait for the next readable edge instead of reading again.
+  bool drained = false;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  // Drives the handshake. kOk once established (at once for plain); otherwise kWantRead,
+  // kWantWrite or kError. Read() and Writev() also drive it, so calling it is optional; it
+  // exists so the caller can tell a failed handshake from a failed request.
+  virtual IoResult Handshake() = 0;
+  virtual IoResult Read(char* buf, size_t len) = 0;
+  virtual IoResult Writev(const iovec* iov, int count) = 0;
+  IoResult Write(const char* data, size_t len) {
+    iovec v{const_cast<char*>(data), len};
+    return Writev(&v, 1);
+  }
+  // Ends the write side: TLS sends close_notify first, then the socket's write half closes.
+  // Best effort (no retry): the caller is about to linger and close.
+  virtual void ShutdownWrite() = 0;
+  // True for TLS: what X-Forwarded-Proto reports.
+  virtual bool secure() const = 0;
+};
+
+}  // namespace slipway::net
