@@ -134,7 +134,8 @@ class TestTlsServer {
         size_t cl = 0;
         size_t at = in.find("Content-Length:");
         if (at == std::string::npos) at = in.find("content-length:");
-        if (at != std::string::npos && at < end) cl = std::strtoul(in.c_str() + at + 15, nullptr, 10);
+        if (at != std::string::npos && at < end)
+          cl = std::strtoul(in.c_str() + at + 15, nullptr, 10);
         need = end + 4 + cl;
       }
     }
