@@ -108,6 +108,9 @@ Result<EcKey> EcKey::Load(const std::string& path) {
 
 Result<EcKey> EcKey::LoadOrCreate(const std::string& path) {
   if (access(path.c_str(), F_OK) == 0) return Load(path);
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0)
+    RETURN_IF_ERROR(MakePrivateDirs(path.substr(0, slash)));
   ASSIGN_OR_RETURN(EcKey key, Generate());
   RETURN_IF_ERROR(key.Save(path));
   return key;
@@ -169,6 +172,20 @@ Result<std::string> EcKey::SignEs256(std::string_view data) const {
     return Internal("ES256: signature component too large");
   }
   return out;
+}
+
+Status MakePrivateDirs(const std::string& dir) {
+  if (dir.empty()) return InvalidInput("empty folder name");
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    const std::string part = dir.substr(0, pos);
+    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoError(part, errno);
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return ErrnoError(dir, errno);
+  if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + " is not a folder");
+  return Status::OK();
 }
 
 Status WritePrivateFile(const std::string& path, std::string_view data) {

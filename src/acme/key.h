@@ -31,7 +31,8 @@ class EcKey {
   static Result<EcKey> FromPem(std::string_view pem, std::string_view what);
   // Reads a PEM key file; refuses a non-P-256 key and a file others can read.
   static Result<EcKey> Load(const std::string& path);
-  // The key at `path`, or a new one written there (0600) when the file does not exist.
+  // The key at `path`, or a new one written there (0600, folders 0700) when the file does not
+  // exist.
   static Result<EcKey> LoadOrCreate(const std::string& path);
 
   Status Save(const std::string& path) const;
@@ -50,6 +51,9 @@ class EcKey {
   explicit EcKey(PkeyPtr k) : key_(std::move(k)) {}
   PkeyPtr key_;
 };
+
+// Creates `dir` and its parents, each 0700 when created.
+Status MakePrivateDirs(const std::string& dir);
 
 // Writes `data` to `path` with mode 0600 through a temporary file and rename.
 Status WritePrivateFile(const std::string& path, std::string_view data);

@@ -54,19 +54,7 @@ std::string CertStore::AccountKeyPath(const std::string& directory_url) const {
   return root_ + "/accounts/" + host + "/account.key";
 }
 
-Status CertStore::MakePrivateDirs(const std::string& dir) {
-  if (dir.empty()) return InvalidInput("empty folder name");
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    const std::string part = dir.substr(0, pos);
-    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoError(part, errno);
-  }
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return ErrnoError(dir, errno);
-  if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + " is not a folder");
-  return Status::OK();
-}
+Status CertStore::MakePrivateDirs(const std::string& dir) { return acme::MakePrivateDirs(dir); }
 
 Status CertStore::Save(const std::vector<std::string>& names, const std::string& chain_pem,
                        const EcKey& key) const {
