@@ -363,7 +363,7 @@ class Loader {
       if (f.key == "alerts" || f.key == "notifications") {  // config/alerts_settings.h
         RETURN_IF_ERROR(f.key == "alerts" ? ParseAlertsSettings(f, fpath, &p->alerts)
                                           : ParseNotificationSettings(f, fpath, &p->notifications,
-                                                                            project_dir_.string()));
+                                                                      project_dir_.string()));
         continue;
       }
       if (f.key == "proxy") {  // config/proxy_settings.h
