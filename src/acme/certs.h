@@ -1,4 +1,4 @@
-// X.509 helpers for the ACME client (OpenSSL 3): the CSR sent at finalize, reading what a
+// X.509 functions of the ACME client (OpenSSL 3): the CSR sent at finalize, reading what a
 // certificate chain says (names, validity), and verifying a chain against a root.
 //
 // Pure functions over PEM/DER text; any thread.
