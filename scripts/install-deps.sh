@@ -20,6 +20,9 @@ PACKAGES=(
   # and busybox-static to build a tiny test image without a registry.
   podman runc slirp4netns uidmap conmon catatonit containernetworking-plugins iptables
   busybox-static
+  # Outgoing HTTPS (src/tlsclient) and the ACME client's end-to-end tests against Pebble,
+  # Let's Encrypt's test server (src/acme/pebble_test.cc).
+  libcurl4-openssl-dev pebble
 )
 
 # The OpenFeature SDK and Kubernetes schema suites run on Node.js; the machine may ship its

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "http/client.h"
+#include "tlsclient/async_https.h"
 
 namespace slipway::alerts {
 
@@ -87,11 +88,32 @@ Result<std::unique_ptr<Notifier>> Notifier::Create(const config::NotificationSet
   if (!n->opts_.send) {
     net::EventLoop* loop = n->opts_.loop;
     if (!loop) return InvalidInput("notifier: an event loop or a send function is needed");
-    n->opts_.send = [loop](const Delivery& d, std::function<void(slipway::Status)> done) {
+    n->https_ = std::make_unique<tlsclient::AsyncHttps>(
+        [loop](std::function<void()> fn) { loop->Post(std::move(fn)); });
+    tlsclient::AsyncHttps* https = n->https_.get();
+    n->opts_.send = [loop, https](const Delivery& d, std::function<void(slipway::Status)> done) {
+      if (d.url.rfind("https://", 0) == 0) {
+        tlsclient::HttpsRequest req;
+        req.method = "POST";
+        req.url = d.url;
+        req.body = d.body;
+        req.timeout = d.timeout;
+        req.headers.emplace_back("Content-Type", "application/json");
+        https->Submit(tlsclient::HttpsClient(d.tls), std::move(req),
+                      [done](Result<tlsclient::HttpsResponse> r) {
+                        if (!r.ok()) return done(r.status());
+                        if (r->status / 100 != 2) {
+                          return done(Unavailable(
+                              fmt::format("HTTP {}: {}", r->status, r->body.substr(0, 200))));
+                        }
+                        done(slipway::Status::OK());
+                      });
+        return;
+      }
       http::Endpoint ep;
       http::Request req;
       if (!SplitUrl(d.url, &ep, &req.target)) {
-        done(InvalidInput("bad URL " + d.url));
+        done(InvalidInput("bad URL " + tlsclient::OriginOf(d.url)));
         return;
       }
       req.method = "POST";
@@ -377,7 +399,11 @@ void Notifier::Enqueue(Receiver& r, std::string body, const std::string& path) {
     ++r.dropped;
     if (r.m_dropped) r.m_dropped->Add(0);
   }
-  r.queue.push_back({r.spec.name, url, std::move(body), 0, 0, r.spec.timeout});
+  tlsclient::TlsClientOptions tls;
+  tls.ca_file = r.spec.ca_file;
+  tls.client_cert = r.spec.client_cert;
+  tls.client_key = r.spec.client_key;
+  r.queue.push_back({r.spec.name, url, std::move(body), 0, 0, r.spec.timeout, std::move(tls)});
   if (r.m_queue) r.m_queue->Set(0, static_cast<int64_t>(r.queue.size()));
 }
 

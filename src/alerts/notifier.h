@@ -14,6 +14,11 @@
 // slipway_notifications_total{receiver, result=sent|failed|dropped} and the gauge
 // slipway_notification_queue_length{receiver} show it; Status() too.
 //
+// Transport: http:// URLs go through the loop's own HTTP client; https:// URLs through
+// tlsclient::HttpsClient (libcurl; the system CA store or the receiver's ca_file, and its
+// client certificate) on a worker thread the notifier owns, whose results come back to the
+// loop through EventLoop::Post. Errors never show the URL's path or query (they carry tokens).
+//
 // Payloads: webhook = Alertmanager's webhook JSON (version 4); slack = an incoming-webhook
 // {"text": ...}; alertmanager = POST <url>/api/v2/alerts with the alerts as a JSON list.
 // Deploy events go through the same routes with SendEvent().
@@ -36,17 +41,23 @@
 #include "config/alerts_settings.h"
 #include "net/event_loop.h"
 #include "telemetry/metrics.h"
+#include "tlsclient/https_client.h"
+
+namespace slipway::tlsclient {
+class AsyncHttps;
+}
 
 namespace slipway::alerts {
 
 // One HTTP POST to make.
 struct Delivery {
   std::string receiver;
-  std::string url;  // full http:// URL
+  std::string url;  // full http:// or https:// URL
   std::string body;
   int attempts = 0;
   int64_t next_ms = 0;
   Duration timeout{10'000};  // the receiver's `timeout`: an attempt without an answer fails
+  tlsclient::TlsClientOptions tls{};  // https:// only: the receiver's CA and client certificate
 };
 
 class Notifier {
@@ -89,6 +100,7 @@ class Notifier {
   void Pump(Receiver& r, int64_t now);
 
   Options opts_;
+  std::unique_ptr<tlsclient::AsyncHttps> https_;  // the default sender's HTTPS worker
   std::unique_ptr<Route> root_;
   std::map<std::string, std::unique_ptr<Receiver>> receivers_;
   std::map<std::string, std::unique_ptr<Group>> groups_;

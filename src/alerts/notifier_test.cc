@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "http/server.h"
 #include "net/socket.h"
+#include "tlsclient/test_tls_server.h"
 
 namespace slipway::alerts {
 namespace {
@@ -208,8 +210,9 @@ TEST(Notifier, AReceiverThatNeverAnswersFailsAfterItsTimeout) {
   (*n)->SendEvent({{"alertname", "Deploy"}, {"severity", "critical"}}, "deploy 1");
   clock.AdvanceForTest(Duration(61'000));
   (*n)->Tick();
-  EXPECT_TRUE(sink.RunUntil([&] { return (*n)->Status()["receivers"][1]["failed"].get<int>() > 0; }))
-      << (*n)->Status().dump();
+  EXPECT_TRUE(sink.RunUntil([&] {
+    return (*n)->Status()["receivers"][1]["failed"].get<int>() > 0;
+  })) << (*n)->Status().dump();
   EXPECT_GE(sink.requests, 1);
   EXPECT_EQ((*n)->Status()["receivers"][1]["sent"], 0);
 }
@@ -230,6 +233,92 @@ TEST(Notifier, EventsReadAsNewsInSlack) {
   ASSERT_TRUE(sink.RunUntil([&] { return sink.received.size() == 1; }));
   EXPECT_EQ(sink.received[0].first, "/slack");
   EXPECT_EQ(sink.received[0].second["text"], "SlipwayDeploy\n• api r2 deployed");
+}
+
+// HTTPS receivers: delivery to a local TLS server whose certificate a private CA signed, and
+// a wrong CA failing in one line that does not show the webhook's token.
+class HttpsNotifier : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/slipway-notify-tls-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_TRUE(tlsclient::testing::TestPki::Make(dir_, &pki_));
+    ASSERT_TRUE(server_.Start(pki_, 200));
+    loop_ = std::move(net::EventLoop::Create()).value();
+  }
+  void TearDown() override {
+    server_.Stop();
+    std::filesystem::remove_all(dir_);
+  }
+  config::NotificationSettings HttpsSettings(const std::string& ca) {
+    config::NotificationSettings s;
+    s.configured = true;
+    s.route.receiver = "hook";
+    s.route.group_wait = Duration(0);
+    config::ReceiverSpec r;
+    r.name = "hook";
+    r.kind = config::ReceiverSpec::Kind::kWebhook;
+    r.url = "https://127.0.0.1:" + std::to_string(server_.port()) + "/hooks/T0/tok-SECRET-123";
+    r.timeout = Duration(5000);
+    r.ca_file = ca;
+    s.receivers.push_back(r);
+    return s;
+  }
+  bool RunUntil(const std::function<bool()>& cond) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop_->RunOnce(Duration(20));
+    }
+    return true;
+  }
+
+  std::string dir_;
+  tlsclient::testing::TestPki pki_;
+  tlsclient::testing::TestTlsServer server_;
+  std::unique_ptr<net::EventLoop> loop_;
+};
+
+TEST_F(HttpsNotifier, DeliversToAServerSignedByTheReceiversCa) {
+  FakeClock clock;
+  Notifier::Options o;
+  o.clock = &clock;
+  o.loop = loop_.get();
+  auto n = Notifier::Create(HttpsSettings(pki_.ca), o);
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  (*n)->Update({MakeAlert("api", AlertState::kFiring, "critical")});
+  clock.AdvanceForTest(Duration(1000));
+  (*n)->Tick();
+  ASSERT_TRUE(RunUntil([&] { return (*n)->Status()["receivers"][0]["sent"].get<int>() == 1; }))
+      << (*n)->Status().dump();
+  auto got = server_.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rfind("POST /hooks/T0/tok-SECRET-123 HTTP/1.1\r\n", 0), 0u) << got[0];
+  const json body = json::parse(got[0].substr(got[0].find("\r\n\r\n") + 4));
+  EXPECT_EQ(body["version"], "4");
+  EXPECT_EQ(body["alerts"][0]["labels"]["service"], "api");
+}
+
+TEST_F(HttpsNotifier, WrongCaFailsInOneLineWithoutTheToken) {
+  FakeClock clock;
+  Notifier::Options o;
+  o.clock = &clock;
+  o.loop = loop_.get();
+  auto n = Notifier::Create(HttpsSettings(pki_.other_ca), o);
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  (*n)->Update({MakeAlert("api", AlertState::kFiring, "critical")});
+  clock.AdvanceForTest(Duration(1000));
+  (*n)->Tick();
+  ASSERT_TRUE(RunUntil([&] { return (*n)->Status()["receivers"][0]["failed"].get<int>() == 1; }))
+      << (*n)->Status().dump();
+  const std::string err = (*n)->Status()["receivers"][0]["last_error"].get<std::string>();
+  EXPECT_NE(err.find("https://127.0.0.1:" + std::to_string(server_.port())), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("certificate"), std::string::npos) << err;
+  EXPECT_EQ(err.find("SECRET"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  EXPECT_TRUE(server_.received().empty());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "cli/alerts_cmd.h"
 #include "cli/backup_cmd.h"
+#include "cli/certs_cmd.h"
 #include "cli/container_cmd.h"
 #include "cli/context.h"
 #include "cli/daemon_cmd.h"
@@ -52,6 +53,7 @@ int Main(int argc, char** argv) {
   AddBackupCommands(app, ctx, &rc);
   AddAlertsCommands(app, ctx, &rc);
   AddFlagsCommands(app, ctx, &rc);
+  AddCertsCommands(app, &rc);
 
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("slipway %s\n", kVersion); });

@@ -1,10 +1,13 @@
 #include "config/alerts_settings.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <filesystem>
 #include <regex>
 
+#include "base/redact.h"
 #include "config/node.h"
 #include "config/values.h"
 #include "promql/parser.h"
@@ -153,13 +156,30 @@ Status ParseRoute(const Node& n, const std::string& path, RouteSpec* r) {
   return Status::OK();
 }
 
-Status ParseReceiver(const Node& n, const std::string& path, ReceiverSpec* r) {
-  static const std::vector<std::string> kKnown = {"name",         "webhook",   "slack",
-                                                  "alertmanager", "max_queue", "timeout"};
+// A receiver's TLS file: resolved against the project folder and readable now.
+Status ReadTlsFile(const Node& f, const std::string& p, const std::string& project_dir,
+                   std::string* out) {
+  ASSIGN_OR_RETURN(std::string name, ReadString(f, p));
+  if (name.empty()) return NodeError(f, p, "is empty", "a PEM file name");
+  std::filesystem::path file(name);
+  if (file.is_relative() && !project_dir.empty()) file = std::filesystem::path(project_dir) / file;
+  if (access(file.c_str(), R_OK) != 0) {
+    return NodeError(f, p, Quote(file.string()) + " is not a readable file", "a PEM file name");
+  }
+  *out = file.string();
+  return Status::OK();
+}
+
+Status ParseReceiver(const Node& n, const std::string& path, const std::string& project_dir,
+                     ReceiverSpec* r) {
+  static const std::vector<std::string> kKnown = {"name",         "webhook",     "slack",
+                                                  "alertmanager", "max_queue",   "timeout",
+                                                  "ca_file",      "client_cert", "client_key"};
   RETURN_IF_ERROR(
       ExpectMap(n, path, "a mapping with name and one of webhook, slack, alertmanager"));
   int kinds = 0;
   const Node* url_node = nullptr;
+  const Node* tls_node = nullptr;
   for (const Node& f : n.children) {
     const std::string p = JoinPath(path, f.key);
     if (f.key == "name") {
@@ -178,6 +198,12 @@ Status ParseReceiver(const Node& n, const std::string& path, ReceiverSpec* r) {
       }
     } else if (f.key == "timeout") {
       ASSIGN_OR_RETURN(r->timeout, ReadDuration(f, p));
+    } else if (f.key == "ca_file" || f.key == "client_cert" || f.key == "client_key") {
+      std::string* dst = f.key == "ca_file"       ? &r->ca_file
+                         : f.key == "client_cert" ? &r->client_cert
+                                                  : &r->client_key;
+      RETURN_IF_ERROR(ReadTlsFile(f, p, project_dir, dst));
+      tls_node = &f;
     } else {
       return UnknownKey(f, path, kKnown);
     }
@@ -186,9 +212,19 @@ Status ParseReceiver(const Node& n, const std::string& path, ReceiverSpec* r) {
   if (kinds != 1) {
     return NodeError(n, path, "needs exactly one of webhook, slack, alertmanager");
   }
-  if (r->url.rfind("http://", 0) != 0 || r->url.size() <= 7) {
+  const bool https = r->url.rfind("https://", 0) == 0 && r->url.size() > 8;
+  if (!https && (r->url.rfind("http://", 0) != 0 || r->url.size() <= 7)) {
+    // The URL may hold a token: show only its scheme and host.
     return NodeError(*url_node, JoinPath(path, url_node->key),
-                     Quote(r->url) + " is not an http URL", "http://host:port/path");
+                     Quote(RedactUrlPasswords(r->url)) + " is not an http or https URL",
+                     "http://host:port/path or https://host/path");
+  }
+  if (tls_node && !https) {
+    return NodeError(*tls_node, JoinPath(path, tls_node->key), "needs an https:// URL",
+                     "https://host/path in " + url_node->key);
+  }
+  if (r->client_cert.empty() != r->client_key.empty()) {
+    return NodeError(n, path, "client_cert and client_key go together", "both or neither");
   }
   return Status::OK();
 }
@@ -244,8 +280,8 @@ Status ParseAlertsSettings(const Node& n, const std::string& path, AlertsSetting
   return Status::OK();
 }
 
-Status ParseNotificationSettings(const Node& n, const std::string& path,
-                                 NotificationSettings* out) {
+Status ParseNotificationSettings(const Node& n, const std::string& path, NotificationSettings* out,
+                                 const std::string& project_dir) {
   static const std::vector<std::string> kKnown = {"route", "receivers"};
   RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with route and receivers"));
   out->configured = true;
@@ -260,7 +296,7 @@ Status ParseNotificationSettings(const Node& n, const std::string& path,
       if (!f.IsSeq()) return NodeError(f, p, "is " + f.Describe(), "a list of receivers");
       for (size_t i = 0; i < f.children.size(); ++i) {
         ReceiverSpec r;
-        RETURN_IF_ERROR(ParseReceiver(f.children[i], IndexPath(p, i), &r));
+        RETURN_IF_ERROR(ParseReceiver(f.children[i], IndexPath(p, i), project_dir, &r));
         if (!names.insert(r.name).second) {
           return NodeError(f.children[i], IndexPath(p, i),
                            "receiver " + Quote(r.name) + " is defined twice");

@@ -31,7 +31,14 @@
 //         - name: am
 //           alertmanager: http://127.0.0.1:9093  # POST /api/v2/alerts
 //           max_queue: 100                       # undelivered notifications kept
+//         - name: hooks
+//           webhook: https://hooks.example/T0    # https:// uses the system CA store, or:
+//           ca_file: certs/ca.pem                # a private CA (PEM), relative to the project
+//           client_cert: certs/client.pem        # mutual TLS (both or neither)
+//           client_key: certs/client.key
 //
+// The TLS files must be readable at load time (else file:line of the key); they are only
+// allowed with an https:// URL.
 // A rule whose expression does not parse is refused with the file:line:col of the `expr`
 // value and the character position inside the expression. Compose interpolates these values
 // like any other, so templates are written `{{ $$value }}` / `{{ $$labels.service }}` there.
@@ -81,9 +88,14 @@ struct ReceiverSpec {
   enum class Kind { kWebhook, kSlack, kAlertmanager };
   std::string name;
   Kind kind = Kind::kWebhook;
-  std::string url;  // http://host:port/path
+  std::string url;  // http://host:port/path or https://host:port/path
   int max_queue = 100;
   Duration timeout{10'000};
+  // https:// only: a PEM CA bundle replacing the system store, and a client certificate and
+  // key (both or neither). Absolute paths (relative ones are resolved at load).
+  std::string ca_file{};
+  std::string client_cert{};
+  std::string client_key{};
 };
 
 struct NotificationSettings {
@@ -93,6 +105,8 @@ struct NotificationSettings {
 };
 
 Status ParseAlertsSettings(const Node& n, const std::string& path, AlertsSettings* out);
-Status ParseNotificationSettings(const Node& n, const std::string& path, NotificationSettings* out);
+// `project_dir` resolves relative TLS file names of receivers ("" = the working directory).
+Status ParseNotificationSettings(const Node& n, const std::string& path, NotificationSettings* out,
+                                 const std::string& project_dir = "");
 
 }  // namespace slipway::config

@@ -9,6 +9,8 @@ namespace {
 
 using testing::ErrorOf;
 using testing::LoadText;
+using testing::OptionsFor;
+using testing::TempDir;
 
 constexpr char kHead[] =
     "services:\n"
@@ -103,7 +105,7 @@ TEST(AlertsSettings, RefusesBadRulesAndReceivers) {
       {"  alerts:\n    rules:\n      - alert: A\n        expr: x[5m]\n", "is a range vector"},
       {"  alerts:\n    colour: red\n", "unknown key \"colour\""},
       {"  notifications:\n    receivers:\n      - name: a\n        webhook: ftp://x\n",
-       "is not an http URL"},
+       "is not an http or https URL"},
       {"  notifications:\n    receivers:\n      - name: a\n        webhook: http://x\n"
        "        slack: http://y\n",
        "exactly one of"},
@@ -117,6 +119,58 @@ TEST(AlertsSettings, RefusesBadRulesAndReceivers) {
   for (const Case& c : cases) {
     auto p = LoadText(std::string(kHead) + c.yaml);
     EXPECT_NE(ErrorOf(p).find(c.want), std::string::npos) << c.yaml << "\n=> " << ErrorOf(p);
+  }
+}
+
+TEST(AlertsSettings, HttpsReceiversTakeTlsFilesRelativeToTheProject) {
+  TempDir dir;
+  dir.Write("app/certs/ca.pem", "x");
+  dir.Write("app/certs/client.pem", "x");
+  dir.Write("app/certs/client.key", "x");
+  dir.Write("app/compose.yaml", std::string(kHead) +
+                                    "  notifications:\n    receivers:\n      - name: hook\n"
+                                    "        webhook: https://hooks.example/T0/secret\n"
+                                    "        ca_file: certs/ca.pem\n"
+                                    "        client_cert: certs/client.pem\n"
+                                    "        client_key: certs/client.key\n");
+  auto p = LoadProject(OptionsFor(dir.path() / "app"));
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  const ReceiverSpec& r = p->notifications.receivers.at(0);
+  EXPECT_EQ(r.url, "https://hooks.example/T0/secret");
+  EXPECT_EQ(r.ca_file, (dir.path() / "app/certs/ca.pem").string());
+  EXPECT_EQ(r.client_cert, (dir.path() / "app/certs/client.pem").string());
+  EXPECT_EQ(r.client_key, (dir.path() / "app/certs/client.key").string());
+}
+
+TEST(AlertsSettings, RefusesBadTlsSettingsWithTheirLine) {
+  struct Case {
+    std::string yaml;
+    std::string want;
+  } cases[] = {
+      {"  notifications:\n    receivers:\n      - name: a\n        webhook: https://x/y\n"
+       "        ca_file: missing.pem\n",
+       "compose.yaml:9:9: x-slipway.notifications.receivers[0].ca_file: \""},
+      {"  notifications:\n    receivers:\n      - name: a\n        webhook: https://x/y\n"
+       "        ca_file: [a]\n",
+       "receivers[0].ca_file"},
+      {"  notifications:\n    receivers:\n      - name: a\n        webhook: http://x/y\n"
+       "        ca_file: compose.yaml\n",
+       "receivers[0].ca_file: needs an https:// URL"},
+      {"  notifications:\n    receivers:\n      - name: a\n        webhook: https://x/y\n"
+       "        client_cert: compose.yaml\n",
+       "client_cert and client_key go together"},
+      {"  notifications:\n    receivers:\n      - name: a\n"
+       "        webhook: \"https://u:hunter22@x/y\"\n        timeout: 5\n",
+       "receivers[0].timeout"},
+      {"  notifications:\n    receivers:\n      - name: a\n        webhook: "
+       "\"ftp://u:hunter22@x\"\n",
+       "is not an http or https URL"},
+  };
+  for (const Case& c : cases) {
+    auto p = LoadText(std::string(kHead) + c.yaml);
+    EXPECT_NE(ErrorOf(p).find(c.want), std::string::npos) << c.yaml << "\n=> " << ErrorOf(p);
+    EXPECT_EQ(ErrorOf(p).find("hunter22"), std::string::npos) << ErrorOf(p);
+    EXPECT_EQ(ErrorOf(p).find('\n'), std::string::npos) << ErrorOf(p);
   }
 }
 

@@ -1,0 +1,102 @@
+#include "acme/tls_alpn.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+
+#include "acme/certs.h"
+
+namespace slipway::acme {
+
+namespace {
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct ExtDeleter {
+  void operator()(X509_EXTENSION* e) const { X509_EXTENSION_free(e); }
+};
+struct OctetDeleter {
+  void operator()(ASN1_OCTET_STRING* s) const { ASN1_OCTET_STRING_free(s); }
+};
+struct ObjDeleter {
+  void operator()(ASN1_OBJECT* o) const { ASN1_OBJECT_free(o); }
+};
+struct BnDeleter {
+  void operator()(BIGNUM* b) const { BN_free(b); }
+};
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+}  // namespace
+
+Result<std::string> MakeTlsAlpnCertificate(const std::string& domain,
+                                           const std::string& key_authorization, const EcKey& key,
+                                           int64_t now_unix_s) {
+  RETURN_IF_ERROR(ValidateDnsName(domain));
+  if (domain.rfind("*.", 0) == 0) return InvalidInput("TLS-ALPN-01 cannot validate a wildcard");
+  std::unique_ptr<X509, X509Deleter> x(X509_new());
+  if (!x || X509_set_version(x.get(), 2) != 1) return Internal("X509_new failed");
+
+  unsigned char serial[16];
+  if (RAND_bytes(serial, sizeof(serial)) != 1) return Internal("RAND_bytes failed");
+  serial[0] &= 0x7f;  // a positive INTEGER
+  std::unique_ptr<BIGNUM, BnDeleter> bn(BN_bin2bn(serial, sizeof(serial), nullptr));
+  if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()))) {
+    return Internal("serial number: " + OpenSslError());
+  }
+  time_t now = static_cast<time_t>(now_unix_s);
+  X509_time_adj_ex(X509_getm_notBefore(x.get()), 0, -3600, &now);
+  X509_time_adj_ex(X509_getm_notAfter(x.get()), 7, 0, &now);
+  X509_NAME* subject = X509_get_subject_name(x.get());
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(domain.c_str()), -1, -1, 0);
+  X509_set_issuer_name(x.get(), subject);
+  if (X509_set_pubkey(x.get(), key.get()) != 1) return Internal("X509_set_pubkey failed");
+
+  const std::string san = "DNS:" + domain;
+  std::unique_ptr<X509_EXTENSION, ExtDeleter> san_ext(
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str()));
+  if (!san_ext || X509_add_ext(x.get(), san_ext.get(), -1) != 1) {
+    return Internal("subjectAltName: " + OpenSslError());
+  }
+
+  // extnValue = DER of OCTET STRING (SIZE (32)) holding SHA-256(key authorization).
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key_authorization.data()), key_authorization.size(),
+         digest);
+  std::unique_ptr<ASN1_OCTET_STRING, OctetDeleter> inner(ASN1_OCTET_STRING_new());
+  if (!inner || ASN1_OCTET_STRING_set(inner.get(), digest, sizeof(digest)) != 1) {
+    return Internal("ASN1_OCTET_STRING_set failed");
+  }
+  unsigned char* der = nullptr;
+  int der_len = i2d_ASN1_OCTET_STRING(inner.get(), &der);
+  if (der_len <= 0) return Internal("encoding acmeIdentifier failed");
+  std::unique_ptr<ASN1_OCTET_STRING, OctetDeleter> value(ASN1_OCTET_STRING_new());
+  const int set = ASN1_OCTET_STRING_set(value.get(), der, der_len);
+  OPENSSL_free(der);
+  if (set != 1) return Internal("ASN1_OCTET_STRING_set failed");
+  std::unique_ptr<ASN1_OBJECT, ObjDeleter> oid(OBJ_txt2obj(kAcmeIdentifierOid, 1));
+  if (!oid) return Internal("acmeIdentifier OID: " + OpenSslError());
+  std::unique_ptr<X509_EXTENSION, ExtDeleter> id_ext(
+      X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), /*crit=*/1, value.get()));
+  if (!id_ext || X509_add_ext(x.get(), id_ext.get(), -1) != 1) {
+    return Internal("acmeIdentifier extension: " + OpenSslError());
+  }
+  if (X509_sign(x.get(), key.get(), EVP_sha256()) <= 0) {
+    return Internal("signing the validation certificate failed: " + OpenSslError());
+  }
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), x.get()) != 1) return Internal("PEM_write failed");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace slipway::acme

@@ -1,0 +1,130 @@
+#include "cli/certs_cmd.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "acme/client.h"
+#include "acme/directory.h"
+#include "acme/renewal.h"
+#include "acme/store.h"
+#include "cli/output.h"
+
+namespace slipway::cli {
+
+namespace {
+
+struct IssueArgs {
+  std::vector<std::string> names;
+  std::string directory = "letsencrypt";
+  std::vector<std::string> emails;
+  std::string ca_file;
+  std::string http_address = "0.0.0.0";
+  int http_port = 80;
+  std::string state_dir;
+  int timeout_s = 180;
+};
+
+std::string StoreRoot(const std::string& state_dir) {
+  return state_dir.empty() ? acme::CertStore::DefaultRoot() : state_dir + "/certs";
+}
+
+Status Issue(const IssueArgs& a) {
+  ASSIGN_OR_RETURN(std::string directory, acme::ResolveDirectory(a.directory));
+  acme::CertStore store(StoreRoot(a.state_dir));
+  ASSIGN_OR_RETURN(acme::EcKey account, acme::EcKey::LoadOrCreate(store.AccountKeyPath(directory)));
+  acme::AcmeOptions opts;
+  opts.directory_url = directory;
+  for (const std::string& e : a.emails) {
+    if (e.find('@') == std::string::npos || e.find_first_of(" ,\n") != std::string::npos) {
+      return InvalidInput("--email \"" + e + "\" is not an e-mail address");
+    }
+    opts.contact.push_back("mailto:" + e);
+  }
+  opts.tls.ca_file = a.ca_file;
+  if (a.timeout_s <= 0 || a.timeout_s > 3600) return InvalidInput("--timeout must be 1 to 3600");
+  opts.order_timeout = Duration(int64_t{a.timeout_s} * 1000);
+  acme::Http01Server responder;
+  Status started = responder.Start(a.http_address, a.http_port);
+  if (!started.ok()) return started.WithContext("HTTP-01 responder");
+  ASSIGN_OR_RETURN(acme::EcKey key, acme::EcKey::Generate());
+  acme::AcmeClient client(opts, std::move(account));
+  Result<acme::IssuedCert> cert = client.Issue(a.names, key, &responder);
+  responder.Stop();
+  if (!cert.ok()) return cert.status();
+  RETURN_IF_ERROR(store.Save(a.names, cert->chain_pem, key));
+  std::string joined;
+  for (const std::string& n : a.names) joined += (joined.empty() ? "" : ", ") + n;
+  std::printf("issued %s: valid until %s, stored in %s\n", joined.c_str(),
+              Utc(cert->info.not_after_ms).c_str(), store.FolderFor(a.names[0]).c_str());
+  return Status::OK();
+}
+
+Status PrintStatus(const std::vector<std::string>& names, const std::string& state_dir) {
+  acme::CertStore store(StoreRoot(state_dir));
+  std::vector<std::vector<std::string>> rows;
+  const int64_t now = Clock::Real()->WallMillis();
+  for (const std::string& n : names) {
+    Result<acme::StoredCert> c = store.Load(n);
+    acme::RenewalState st;
+    st.wanted_names = {n};
+    if (c.ok()) {
+      st.have_cert = true;
+      st.not_before_ms = c->info.not_before_ms;
+      st.not_after_ms = c->info.not_after_ms;
+      st.cert_names = c->info.dns_names;
+      st.wanted_names = c->info.dns_names;
+    } else if (c.status().code() != StatusCode::kNotFound) {
+      return c.status();
+    }
+    acme::RenewalPlan plan = acme::PlanRenewal(st, now, std::hash<std::string>{}(n));
+    rows.push_back({n, c.ok() ? Utc(c->info.not_after_ms) : "-",
+                    std::string(acme::RenewalReasonName(plan.reason)), Utc(plan.at_ms),
+                    plan.detail});
+  }
+  PrintTable({"NAME", "EXPIRES", "PLAN", "AT", "DETAIL"}, rows);
+  return Status::OK();
+}
+
+}  // namespace
+
+void AddCertsCommands(CLI::App& app, int* rc) {
+  auto* cmd = app.add_subcommand("certs", "TLS certificates from an ACME CA (Let's Encrypt)");
+  cmd->require_subcommand(1);
+
+  auto args = std::make_shared<IssueArgs>();
+  auto* issue = cmd->add_subcommand(
+      "issue", "Issue a certificate for NAME... now (HTTP-01 answered on --http-port)");
+  issue->add_option("names", args->names, "Host names (the first names the stored folder)")
+      ->required();
+  issue->add_option("--directory", args->directory,
+                    "letsencrypt, letsencrypt-staging or an ACME directory URL (https://)");
+  issue->add_option("--email", args->emails, "Contact address for the account (repeatable)");
+  issue->add_option("--ca-file", args->ca_file,
+                    "PEM CAs trusted for the CA's HTTPS (default: the system store)");
+  issue->add_option("--http-address", args->http_address, "Address of the HTTP-01 responder");
+  issue->add_option("--http-port", args->http_port,
+                    "Port of the HTTP-01 responder (the CA asks :80)");
+  issue->add_option("--state-dir", args->state_dir,
+                    "State folder (default: $SLIPWAY_STATE_DIR, else /var/lib/slipway)");
+  issue->add_option("--timeout", args->timeout_s, "Seconds to wait for validation and issuance");
+  issue->callback([args, rc] {
+    Status st = Issue(*args);
+    *rc = st.ok() ? 0 : CliContext::Fail(st, "certs issue");
+  });
+
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto state_dir = std::make_shared<std::string>();
+  auto* status = cmd->add_subcommand("status", "Stored certificates and their renewal plan");
+  status->add_option("names", *names, "Host names")->required();
+  status->add_option("--state-dir", *state_dir, "State folder");
+  status->callback([names, state_dir, rc] {
+    Status st = PrintStatus(*names, *state_dir);
+    *rc = st.ok() ? 0 : CliContext::Fail(st, "certs status");
+  });
+}
+
+}  // namespace slipway::cli
