@@ -8,6 +8,7 @@
 
 #include "http/client.h"
 #include "tlsclient/async_https.h"
+#include "tlsclient/https_client.h"
 
 namespace slipway::alerts {
 
@@ -437,8 +438,9 @@ void Notifier::Pump(Receiver& r, int64_t now) {
 json Notifier::Status() const {
   json receivers = json::array();
   for (const auto& [name, r] : receivers_) {
+    // The origin only: a webhook's path and query carry its token.
     receivers.push_back({{"name", name},
-                         {"url", r->spec.url},
+                         {"url", tlsclient::OriginOf(r->spec.url)},
                          {"queue", r->queue.size()},
                          {"sent", r->sent},
                          {"failed", r->failed},

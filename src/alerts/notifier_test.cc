@@ -318,6 +318,11 @@ TEST_F(HttpsNotifier, WrongCaFailsInOneLineWithoutTheToken) {
   EXPECT_NE(err.find("certificate"), std::string::npos) << err;
   EXPECT_EQ(err.find("SECRET"), std::string::npos) << err;
   EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  // The status names the receiver's origin, never the token in its path.
+  const std::string status = (*n)->Status().dump();
+  EXPECT_EQ(status.find("SECRET"), std::string::npos) << status;
+  EXPECT_NE(status.find("https://127.0.0.1:" + std::to_string(server_.port())), std::string::npos)
+      << status;
   EXPECT_TRUE(server_.received().empty());
 }
 
