@@ -42,3 +42,41 @@ bench_stop_project() {
   if [[ -n $kpid ]] && kill -0 "$kpid" 2>/dev/null; then kill -9 "$kpid" 2>/dev/null || true; fi
   if [[ -n $dpid ]] && kill -0 "$dpid" 2>/dev/null; then kill -9 "$dpid" 2>/dev/null || true; fi
 }
+
+# A free TCP port on 127.0.0.1 (the kernel's pick; a race with another binder is possible).
+free_port() {
+  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+# wait_port PORT: returns once 127.0.0.1:PORT accepts (up to 30 s), else prints the tails of
+# $TMP's logs and fails.
+wait_port() {
+  for _ in $(seq 1 600); do
+    if (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "port $1 never opened; logs:" >&2
+  tail -n 5 "${TMP:-/nonexistent}"/*.log "${TMP:-/nonexistent}"/nginx/error.log >&2 2>/dev/null || true
+  return 1
+}
+
+# A latency from wrk's "--latency" block (e.g. 1.21ms, 830.00us, 1.02s), in ms.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else printf "%s", v }'
+}
+
+# cpu_ns PID...: CPU time (ns) the processes have used so far, all their threads (schedstat's
+# first field).
+cpu_ns() {
+  local pid total=0 t
+  for pid in "$@"; do
+    for t in /proc/"$pid"/task/*/schedstat; do
+      total=$((total + $(cut -d' ' -f1 "$t")))
+    done
+  done
+  echo "$total"
+}

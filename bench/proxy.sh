@@ -42,18 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
-wait_port() {
-  for _ in $(seq 1 100); do
-    if (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "port $1 never opened; logs:" >&2
-  tail -n 5 "$TMP"/*.log "$TMP"/nginx/error.log >&2 2>/dev/null || true
-  return 1
-}
 
 # --- Slipway: the daemon runs the testapp and proxies its published port, one worker.
 SW=$(free_port)
@@ -142,24 +130,6 @@ wait_port "$SW"
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 [[ -n $NGINX_WORKER ]] || { echo "nginx has no worker process" >&2; exit 1; }
 
-# Latency from wrk's "--latency" block, in ms.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-    else printf "%s", v }'
-}
-# CPU time (ns) the processes have used so far, all their threads: schedstat's first field.
-cpu_ns() {
-  local pid total=0 t
-  for pid in "$@"; do
-    for t in /proc/"$pid"/task/*/schedstat; do
-      total=$((total + $(cut -d' ' -f1 "$t")))
-    done
-  done
-  echo "$total"
-}
 declare -A RPS P50 P99 CPU_US
 run() {  # name port conns pids...; keeps the round with the most req/s
   local name=$1 port=$2 conns=$3 out rps before after reqs

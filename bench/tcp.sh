@@ -39,9 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
 
 mkdir -p "$PROJ/pg"
 chown postgres:postgres "$PROJ/pg"

@@ -15,6 +15,7 @@
 # certificate changes between the two key types by rewriting the files: Slipway reloads them
 # on SIGHUP, nginx and Caddy are restarted.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 BUILD=${1:-build}
 DURATION=${DURATION:-10}
@@ -56,18 +57,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
-wait_port() {
-  for _ in $(seq 1 600); do
-    if (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "port $1 never opened; logs:" >&2
-  tail -n 5 "$TMP"/*.log "$TMP"/nginx/error.log >&2 2>/dev/null || true
-  return 1
-}
 make_cert() {  # ecdsa|rsa → $TMP/cert.pem, $TMP/key.pem
   local key="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
   [[ $1 == rsa ]] && key="-newkey rsa:2048"
@@ -170,22 +159,6 @@ start_peers() {
   [[ -n $NGINX_WORKER ]] || { echo "nginx has no worker process" >&2; exit 1; }
 }
 
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-    else printf "%s", v }'
-}
-cpu_ns() {
-  local pid total=0 t
-  for pid in "$@"; do
-    for t in /proc/"$pid"/task/*/schedstat; do
-      total=$((total + $(cut -d' ' -f1 "$t")))
-    done
-  done
-  echo "$total"
-}
 ERRORS=0
 declare -A HS HS_CPU RPS P50 P99 CPU_US
 handshakes() {  # key name port pids...: new TLS 1.3 handshakes/s over CLIENTS s_time processes
