@@ -2,7 +2,7 @@
 // private podman storage (global flags handed to the daemon through SLIPWAY_CONTAINER_FLAGS),
 // a 2 MB image imported from busybox-static, a CMD healthcheck that can only pass inside the
 // container, a host service gated on it, the proxy in front, and `down` removing the container.
-// Skips, saying why, only where podman or busybox is missing or `podman info` fails.
+// Fails, saying why, where podman or busybox is missing or `podman info` fails.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "podman_storage.h"
 
 namespace slipway::testing {
 namespace {
@@ -24,92 +25,32 @@ using namespace std::chrono_literals;
 
 constexpr const char* kImage = "slipwaytest:1";
 
-// A private podman storage in a short temp dir (podman refuses a runroot over 50 characters).
-// Removes every container and image it holds, then the dir, on destruction.
-class PodmanStorage {
- public:
-  PodmanStorage() {
-    dir_ = fs::temp_directory_path() / ("slipway-pmit." + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    flags_ = {"--root",   (dir_ / "root").string(), "--runroot", (dir_ / "run").string(),
-              "--tmpdir", (dir_ / "tmp").string()};
-  }
-  ~PodmanStorage() {
-    if (!podman_.empty()) {
-      Podman({"rm", "--all", "--force"});
-      Podman({"rmi", "--all", "--force"});
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-    EXPECT_FALSE(ec) << "remove " << dir_ << ": " << ec.message();
-  }
-
-  // Empty when podman can run here, else why not.
-  std::string Prepare() {
-    for (const char* p : {"/usr/bin/podman", "/usr/local/bin/podman"}) {
-      if (access(p, X_OK) == 0) {
-        podman_ = p;
-        break;
-      }
-    }
-    if (podman_.empty()) return "podman is not installed";
-    if (access("/bin/busybox", X_OK) != 0) return "busybox-static is not installed";
-    CmdResult info = Podman({"info"});
-    if (info.rc != 0) {
-      std::string why = podman_ + " info failed: " + info.err;
-      podman_.clear();
-      return why;
-    }
-    return "";
-  }
-
-  // rootfs: /bin/busybox with a relative link per applet, and /www/index.html, which exists
-  // only inside the image.
-  CmdResult ImportBusyboxImage() {
-    fs::path rootfs = dir_ / "rootfs";
-    fs::create_directories(rootfs / "www");
-    std::ofstream(rootfs / "www" / "index.html") << "served from the container\n";
-    std::vector<std::string> argv = {
-        "/bin/sh",
-        "-c",
-        "set -e; root=$1; shift; mkdir -p \"$root/bin\"; cp /bin/busybox \"$root/bin/busybox\"; "
-        "for a in $(/bin/busybox --list); do [ \"$a\" = busybox ] || "
-        "ln -s busybox \"$root/bin/$a\"; done; tar -C \"$root\" -c . | \"$@\" import - " +
-            std::string(kImage),
-        "sh",
-        rootfs.string(),
-        podman_};
-    argv.insert(argv.end(), flags_.begin(), flags_.end());
-    CmdResult r = RunCmd(argv, dir_, {}, 60s);
-    fs::remove_all(rootfs);
-    return r;
-  }
-
-  CmdResult Podman(std::vector<std::string> args) {
-    args.insert(args.begin(), flags_.begin(), flags_.end());
-    args.insert(args.begin(), podman_);
-    return RunCmd(args, dir_, {}, 60s);
-  }
-
-  // SLIPWAY_CONTAINER_FLAGS=... for the CLI that starts the daemon.
-  std::string FlagsEnv() const {
-    std::string v = "SLIPWAY_CONTAINER_FLAGS=";
-    for (size_t i = 0; i < flags_.size(); ++i) v += (i ? " " : "") + flags_[i];
-    return v;
-  }
-
- private:
-  fs::path dir_;
-  std::string podman_;
-  std::vector<std::string> flags_;
-};
+// rootfs: /bin/busybox with a relative link per applet, and /www/index.html, which exists only
+// inside the image; imported into `storage` as kImage.
+CmdResult ImportBusyboxImage(PodmanStorage& storage) {
+  fs::path rootfs = storage.dir() / "rootfs";
+  fs::create_directories(rootfs / "www");
+  std::ofstream(rootfs / "www" / "index.html") << "served from the container\n";
+  std::vector<std::string> argv = {
+      "/bin/sh",
+      "-c",
+      "set -e; root=$1; shift; mkdir -p \"$root/bin\"; cp /bin/busybox \"$root/bin/busybox\"; "
+      "for a in $(/bin/busybox --list); do [ \"$a\" = busybox ] || "
+      "ln -s busybox \"$root/bin/$a\"; done; tar -C \"$root\" -c . | \"$@\" import - " +
+          std::string(kImage),
+      "sh",
+      rootfs.string(),
+      storage.podman()};
+  argv.insert(argv.end(), storage.flags().begin(), storage.flags().end());
+  CmdResult r = RunCmd(argv, storage.dir(), {}, 60s);
+  fs::remove_all(rootfs);
+  return r;
+}
 
 TEST(ContainerUpTest, ImageServiceHealthCheckedInsideGatesAHostServiceAndDownRemovesIt) {
-  PodmanStorage storage;  // declared first: outlives the project (whose `down` runs first)
-  std::string why = storage.Prepare();
-  if (!why.empty()) GTEST_SKIP() << "podman cannot run here: " << why;
-  CmdResult imported = storage.ImportBusyboxImage();
+  PodmanStorage storage("pmit");  // declared first: outlives the project (`down` runs first)
+  REQUIRE_PODMAN(storage);
+  CmdResult imported = ImportBusyboxImage(storage);
   ASSERT_EQ(imported.rc, 0) << imported.out << imported.err;
   // The probe's file must not exist on the host: a probe run there would fail.
   ASSERT_FALSE(fs::exists("/www/index.html"));
@@ -198,8 +139,8 @@ TEST(ContainerUpTest, AnUnclosedQuoteInTheEngineFlagsIsRefusedBeforeAnythingStar
     command: ["sleep", "60"]
     depends_on: [app]
 )");
-  CmdResult up = p.Slipway({"up", "-d", "--wait"}, 60s,
-                           {"SLIPWAY_CONTAINER_FLAGS=--root '/tmp/never closed"});
+  CmdResult up =
+      p.Slipway({"up", "-d", "--wait"}, 60s, {"SLIPWAY_CONTAINER_FLAGS=--root '/tmp/never closed"});
   EXPECT_EQ(up.rc, 2) << up.out << up.err;
   EXPECT_NE(up.err.find("SLIPWAY_CONTAINER_FLAGS"), std::string::npos) << up.err;
   EXPECT_NE(up.err.find("quote"), std::string::npos) << up.err;
@@ -211,18 +152,19 @@ TEST(ContainerUpTest, AnUnclosedQuoteInTheEngineFlagsIsRefusedBeforeAnythingStar
 // next `up` must still start the service (the leftover is replaced), and `down` must leave
 // nothing behind.
 TEST(ContainerUpTest, AContainerLeftByAKilledDaemonIsReplacedAtTheNextUp) {
-  PodmanStorage storage;
-  std::string why = storage.Prepare();
-  if (!why.empty()) GTEST_SKIP() << "podman cannot run here: " << why;
-  CmdResult imported = storage.ImportBusyboxImage();
+  PodmanStorage storage("pmit");
+  REQUIRE_PODMAN(storage);
+  CmdResult imported = ImportBusyboxImage(storage);
   ASSERT_EQ(imported.rc, 0) << imported.out << imported.err;
 
   const int web_port = FreePort();
   Project p(R"(services:
   web:
-    image: )" + std::string(kImage) + R"(
+    image: )" +
+            std::string(kImage) + R"(
     command: ["/bin/sh", "-c", "exec /bin/httpd -f -p 127.0.0.1:$$PORT -h /www"]
-    ports: ["127.0.0.1:)" + std::to_string(web_port) + R"(:80"]
+    ports: ["127.0.0.1:)" +
+            std::to_string(web_port) + R"(:80"]
     healthcheck:
       test: ["CMD", "test", "-f", "/www/index.html"]
       interval: 10s

@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "migrate/pg_test_server.h"
+#include "podman_storage.h"
 
 namespace slipway::testing {
 namespace {
@@ -36,71 +37,6 @@ std::string Slurp(const fs::path& p) {
   do {                                                                                   \
     if (geteuid() != 0) GTEST_SKIP() << "mount namespaces for host processes need root"; \
   } while (0)
-
-// A private podman storage (as tests/volumes_test.cc keeps one), removed on destruction.
-class Storage {
- public:
-  Storage() {
-    dir_ = fs::temp_directory_path() /
-           ("slipway-phm." + std::to_string(getpid()) + "." + std::to_string(++counter_));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    flags_ = {"--root",   (dir_ / "root").string(), "--runroot", (dir_ / "run").string(),
-              "--tmpdir", (dir_ / "tmp").string()};
-  }
-  ~Storage() {
-    if (!podman_.empty()) {
-      Podman({"rm", "--all", "--force"});
-      Podman({"volume", "rm", "--all", "--force"});
-      Podman({"rmi", "--all", "--force"});
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string Prepare() {
-    if (access("/usr/bin/podman", X_OK) == 0) podman_ = "/usr/bin/podman";
-    if (podman_.empty()) return "podman is not installed";
-    if (access("/bin/busybox", X_OK) != 0) return "busybox-static is not installed";
-    CmdResult info = Podman({"info"});
-    if (info.rc != 0) {
-      podman_.clear();
-      return "podman info failed: " + info.err;
-    }
-    return "";
-  }
-  CmdResult Podman(std::vector<std::string> args) {
-    args.insert(args.begin(), flags_.begin(), flags_.end());
-    args.insert(args.begin(), podman_);
-    return RunCmd(args, dir_, {}, 120s);
-  }
-  std::string FlagsEnv() const {
-    std::string v = "SLIPWAY_CONTAINER_FLAGS=";
-    for (size_t i = 0; i < flags_.size(); ++i) v += (i ? " " : "") + flags_[i];
-    return v;
-  }
-
- private:
-  static inline int counter_ = 0;
-  fs::path dir_;
-  std::string podman_;
-  std::vector<std::string> flags_;
-};
-
-#define SKIP_WITHOUT_PODMAN(storage)                                     \
-  do {                                                                   \
-    std::string why = (storage).Prepare();                               \
-    if (!why.empty()) GTEST_SKIP() << "podman cannot run here: " << why; \
-  } while (0)
-
-void WriteBuildContext(const fs::path& ctx) {
-  fs::create_directories(ctx);
-  fs::copy_file("/bin/busybox", ctx / "busybox", fs::copy_options::overwrite_existing);
-  std::ofstream(ctx / "Dockerfile") << "FROM scratch AS tools\n"
-                                       "COPY busybox /bin/busybox\n"
-                                       "RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"
-                                       "FROM scratch\n"
-                                       "COPY --from=tools /bin /bin\n";
-}
 
 // Every file slipway wrote under the project (logs, store, events), secrets' own files aside.
 std::string EverythingSlipwayWrote(const fs::path& dir) {
@@ -244,8 +180,8 @@ secrets:
 }
 
 TEST(HostMountsTest, UpContainersRunsEitherWayServicesInContainersForThatUp) {
-  Storage storage;
-  SKIP_WITHOUT_PODMAN(storage);
+  PodmanStorage storage("phm");
+  REQUIRE_PODMAN(storage);
   Project p(R"(name: upc
 services:
   app:
@@ -301,8 +237,8 @@ services:
 // name; down, up, the data still there; down -v.
 TEST(HostMountsTest, TheStackExampleEndToEnd) {
   SKIP_WITHOUT_ROOT();
-  Storage storage;
-  SKIP_WITHOUT_PODMAN(storage);
+  PodmanStorage storage("phm");
+  REQUIRE_PODMAN(storage);
   if (migrate::testing::FindPgBin().empty() || getpwnam("postgres") == nullptr ||
       !fs::is_directory("/var/lib/postgresql")) {
     GTEST_SKIP() << "needs PostgreSQL's server binaries, the postgres user and its home";

@@ -1,8 +1,8 @@
 // End-to-end tests of volumes, secrets, configs and builds for container services, through
 // the real binary and a real podman with a private storage (handed to the daemon through
 // SLIPWAY_CONTAINER_FLAGS). Images are built FROM scratch from busybox-static (there is no
-// registry here). Skips, saying why, only where podman or busybox is missing or `podman info`
-// fails.
+// registry here). Fails, saying why, where podman or busybox is missing or `podman info` fails
+// (tests/podman_storage.h).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "podman_storage.h"
 
 namespace slipway::testing {
 namespace {
@@ -20,82 +21,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// A private podman storage in a short temp dir (podman refuses a runroot over 50 characters);
-// everything in it is removed on destruction.
-class Storage {
- public:
-  Storage() {
-    dir_ = fs::temp_directory_path() /
-           ("slipway-pmv." + std::to_string(getpid()) + "." + std::to_string(++counter_));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    flags_ = {"--root",   (dir_ / "root").string(), "--runroot", (dir_ / "run").string(),
-              "--tmpdir", (dir_ / "tmp").string()};
-  }
-  ~Storage() {
-    if (!podman_.empty()) {
-      Podman({"rm", "--all", "--force"});
-      Podman({"volume", "rm", "--all", "--force"});
-      Podman({"secret", "rm", "--all"});
-      Podman({"rmi", "--all", "--force"});
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  // Empty when podman can run here, else why not.
-  std::string Prepare() {
-    if (access("/usr/bin/podman", X_OK) == 0) podman_ = "/usr/bin/podman";
-    if (podman_.empty()) return "podman is not installed";
-    if (access("/bin/busybox", X_OK) != 0) return "busybox-static is not installed";
-    CmdResult info = Podman({"info"});
-    if (info.rc != 0) {
-      podman_.clear();
-      return "podman info failed: " + info.err;
-    }
-    return "";
-  }
-
-  CmdResult Podman(std::vector<std::string> args) {
-    args.insert(args.begin(), flags_.begin(), flags_.end());
-    args.insert(args.begin(), podman_);
-    return RunCmd(args, dir_, {}, 120s);
-  }
-
-  std::string FlagsEnv() const {
-    std::string v = "SLIPWAY_CONTAINER_FLAGS=";
-    for (size_t i = 0; i < flags_.size(); ++i) v += (i ? " " : "") + flags_[i];
-    return v;
-  }
-
- private:
-  static inline int counter_ = 0;
-  fs::path dir_;
-  std::string podman_;
-  std::vector<std::string> flags_;
-};
-
-// A build context: busybox-static and a multi-stage Dockerfile whose stages are FROM scratch.
-void WriteBuildContext(const fs::path& ctx, const std::string& last_stage_extra = "") {
-  fs::create_directories(ctx);
-  fs::copy_file("/bin/busybox", ctx / "busybox", fs::copy_options::overwrite_existing);
-  std::ofstream(ctx / "Dockerfile") << "FROM scratch AS tools\n"
-                                       "COPY busybox /bin/busybox\n"
-                                       "RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"
-                                       "FROM scratch\n"
-                                       "COPY --from=tools /bin /bin\n"
-                                    << last_stage_extra;
-}
-
-#define SKIP_WITHOUT_PODMAN(storage)                                     \
-  do {                                                                   \
-    std::string why = (storage).Prepare();                               \
-    if (!why.empty()) GTEST_SKIP() << "podman cannot run here: " << why; \
-  } while (0)
-
 TEST(VolumesTest, BuiltImageKeepsItsNamedVolumeAcrossDownUpReadsSecretsAndDownVRemovesIt) {
-  Storage storage;
-  SKIP_WITHOUT_PODMAN(storage);
+  PodmanStorage storage("pmv");
+  REQUIRE_PODMAN(storage);
   Project p(R"(name: voltest
 services:
   db:
@@ -169,8 +97,8 @@ configs:
 }
 
 TEST(VolumesTest, AFailedBuildIsOneLineExit1AndStartsNothing) {
-  Storage storage;
-  SKIP_WITHOUT_PODMAN(storage);
+  PodmanStorage storage("pmv");
+  REQUIRE_PODMAN(storage);
   Project p(R"(services:
   app:
     command: ["sh", "-c", "exec sleep 60"]
@@ -195,8 +123,8 @@ TEST(VolumesTest, AFailedBuildIsOneLineExit1AndStartsNothing) {
 }
 
 TEST(VolumesTest, MissingSecretsAreRefusedBeforeAnythingStarts) {
-  Storage storage;
-  SKIP_WITHOUT_PODMAN(storage);
+  PodmanStorage storage("pmv");
+  REQUIRE_PODMAN(storage);
   Project p(R"(services:
   first:
     command: ["sh", "-c", "exec sleep 60"]
