@@ -210,7 +210,12 @@ void AddDaemonCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, char**
                              "systemd-unit");
       return;
     }
-    std::fputs(SystemdUnit(**project, ctx.ResolvedLoad().value(), self).c_str(), stdout);
+    auto load = ctx.ResolvedLoad();
+    if (!load.ok()) {
+      *rc = CliContext::Fail(load.status(), "systemd-unit");
+      return;
+    }
+    std::fputs(SystemdUnit(**project, *load, self).c_str(), stdout);
     *rc = 0;
   });
 

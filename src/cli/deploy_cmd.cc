@@ -177,7 +177,9 @@ int RunDeploy(CliContext& ctx, const DeployArgs& a) {
       return CliContext::Fail(InvalidInput(fmt::format("deploy: no such service: \"{}\"", s)));
     }
   }
-  json body = {{"load", api::LoadOptionsToJson(ctx.ResolvedLoad().value())},
+  auto load = ctx.ResolvedLoad();
+  if (!load.ok()) return CliContext::Fail(load.status(), "deploy");
+  json body = {{"load", api::LoadOptionsToJson(*load)},
                {"services", a.services},
                {"version", a.version},
                {"strategy", a.strategy},
