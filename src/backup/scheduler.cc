@@ -1,6 +1,7 @@
 #include "backup/scheduler.h"
 
 #include "base/clock.h"
+#include "base/log.h"
 
 namespace slipway::backup {
 namespace {
@@ -55,8 +56,10 @@ void Scheduler::Start() {
         }
       } else {
         // Baseline, so a later restart can tell which runs were missed.
-        Status st = store_->SetMeta(MetaKey(name), std::to_string(now));
-        (void)st;
+        if (Status st = store_->SetMeta(MetaKey(name), std::to_string(now)); !st.ok()) {
+          logging::Warn("backup", "cannot record the schedule's baseline: " + st.message(),
+                        {{"schedule", name}});
+        }
       }
     }
     Arm(s.get());
@@ -112,8 +115,10 @@ void Scheduler::Launch(JobState* s, int64_t due_ms) {
       if (!alive->load()) return;
       s->running = false;
       if (store_ != nullptr) {
-        Status m = store_->SetMeta(MetaKey(name), std::to_string(due_ms));
-        (void)m;
+        // Unrecorded, the run counts as missed at the next start (one extra catch-up run).
+        if (Status m = store_->SetMeta(MetaKey(name), std::to_string(due_ms)); !m.ok()) {
+          logging::Warn("backup", "cannot record the run: " + m.message(), {{"schedule", name}});
+        }
       }
       report_(name, st.ok() ? "succeeded" : "failed",
               st.ok() ? "run due " + Utc(due_ms) : st.message());

@@ -101,7 +101,7 @@ Result<ResolvedDatabase> ResolveDatabase(CliContext& ctx, const DatabaseChoice& 
     r.migrations = choice.dir.empty() ? fs::path(s->migrations) : fs::path(choice.dir);
     if (r.migrations.is_relative())
       r.migrations = (choice.dir.empty() ? p->dir : base) / r.migrations;
-    ASSIGN_OR_RETURN(r.format, migrate::ParseFormat(s->format));
+    r.format = s->format;
     r.check = s->check;
     r.lock_timeout = s->lock_timeout;
     r.tool = s->tool.tool;

@@ -26,6 +26,7 @@
 #include "runtime/host_mounts.h"
 #include "runtime/log_store.h"
 #include "store/store.h"
+#include "base/log.h"
 
 namespace slipway::cli {
 
@@ -270,11 +271,14 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   LogPrinter printer = MakePrinter(p, false);
   int64_t since = Clock::Real()->WallMillis() - 1000;
   std::thread logs([&ctx, &printer, since] {
-    (void)ctx.Stream(fmt::format("/api/v1/logs?follow=1&since={}", since),
-                     [&printer](const json& l) {
-                       printer.Print(l);
-                       return true;
-                     });
+    Status st = ctx.Stream(fmt::format("/api/v1/logs?follow=1&since={}", since),
+                           [&printer](const json& l) {
+                             printer.Print(l);
+                             return true;
+                           });
+    // The stream's normal end is the daemon going away (a closed connection), so its error
+    // is not news to the user: the up's own answer is what this command reports.
+    if (!st.ok()) logging::Debug("cli", "log stream ended: " + st.message());
   });
   auto r = ctx.Call("POST", "/api/v1/up", body);
   if (!r.ok()) {

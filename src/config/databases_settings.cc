@@ -239,9 +239,7 @@ Status ParseDatabasesSettings(const Node& n, const std::string& path,
                              "or {up: ..., down: ..., pending: ...}");
           }
         } else if (f.key == "format") {
-          ASSIGN_OR_RETURN(
-              s.format,
-              ReadEnum(f, fpath, {"auto", "slipway", "golang-migrate", "dbmate", "flyway"}));
+          ASSIGN_OR_RETURN(s.format, ReadEnum(f, fpath, kMigrationFormatNames));
         } else if (f.key == "check") {
           ASSIGN_OR_RETURN(s.check, ReadString(f, fpath));
         } else if (f.key == "lock-timeout") {

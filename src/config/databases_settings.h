@@ -32,6 +32,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "config/name_table.h"
 
 namespace slipway::config {
 
@@ -41,6 +42,16 @@ struct Project;
 // Which migrator a database uses: the built-in SQL folder runner, or a team's own tool.
 enum class MigrationTool { kNone, kCommands, kAlembic, kDjango, kPrisma, kRails, kKnex };
 std::string_view MigrationToolName(MigrationTool t);
+
+// How the files of a migrations folder are named (migrate/source.h reads each): `format`.
+enum class MigrationFormat { kAuto, kSlipway, kGolangMigrate, kDbmate, kFlyway };
+inline constexpr auto kMigrationFormatNames = MakeNameTable<MigrationFormat>({
+    {MigrationFormat::kAuto, "auto"},
+    {MigrationFormat::kSlipway, "slipway"},
+    {MigrationFormat::kGolangMigrate, "golang-migrate"},
+    {MigrationFormat::kDbmate, "dbmate"},
+    {MigrationFormat::kFlyway, "flyway"},
+});
 
 // How "something is pending" is read from the `pending` command's output (stdout).
 enum class PendingRule {
@@ -71,7 +82,7 @@ struct DatabaseSettings {
   std::string url;
   std::string migrations = "migrations";  // as written; resolve against Project::dir
   MigrationToolSettings tool;             // tool.tool != kNone: migrations run by this tool
-  std::string format = "auto";
+  MigrationFormat format = MigrationFormat::kAuto;  // kAuto: told from the file names
   std::string check;  // "" = count of user tables must be > 0
   Duration lock_timeout{60'000};
   std::string service;  // "" = the service whose environment holds the url

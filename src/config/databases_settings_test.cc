@@ -35,7 +35,7 @@ TEST(DatabasesSettingsTest, ParsesDatabasesAndBackups) {
   const DatabaseSettings& m = p->databases.at("main");
   EXPECT_EQ(m.url, "postgres://app@127.0.0.1:5432/app");
   EXPECT_EQ(m.migrations, "db/migrations");
-  EXPECT_EQ(m.format, "dbmate");
+  EXPECT_EQ(m.format, MigrationFormat::kDbmate);
   EXPECT_EQ(m.check, "SELECT count(*) FROM users");
   EXPECT_EQ(m.lock_timeout, Duration(5000));
   EXPECT_EQ(p->databases.at("cache").url, "sqlite:data/cache.db");

@@ -145,60 +145,23 @@ const std::vector<std::string>& DeploySettingsKeys() {
 }
 
 const std::vector<std::string>& DeployStrategies() {
-  // Indexed by DeployStrategy.
-  static const std::vector<std::string> kNames = {"blue-green", "canary", "rolling", "recreate"};
+  static const std::vector<std::string> kNames = kDeployStrategyNames.Names();
   return kNames;
 }
 
-FailureAction ParseFailureAction(std::string_view name) {
-  return name == "rollback"   ? FailureAction::kRollback
-         : name == "continue" ? FailureAction::kContinue
-                              : FailureAction::kPause;
-}
+std::string_view FailureActionName(FailureAction a) { return kFailureActionNames.Name(a); }
 
-UpdateOrder ParseUpdateOrder(std::string_view name) {
-  return name == "start-first" ? UpdateOrder::kStartFirst : UpdateOrder::kStopFirst;
-}
-
-std::string_view FailureActionName(FailureAction a) {
-  switch (a) {
-    case FailureAction::kPause:
-      return "pause";
-    case FailureAction::kContinue:
-      return "continue";
-    case FailureAction::kRollback:
-      return "rollback";
-  }
-  return "pause";
-}
-
-std::string_view UpdateOrderName(UpdateOrder o) {
-  return o == UpdateOrder::kStartFirst ? "start-first" : "stop-first";
-}
+std::string_view UpdateOrderName(UpdateOrder o) { return kUpdateOrderNames.Name(o); }
 
 const std::string& DeployStrategyList() {
-  static const std::string kList = [] {
-    const auto& names = DeployStrategies();
-    std::string out;
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
-      out += names[i];
-    }
-    return out;
-  }();
+  static const std::string kList = kDeployStrategyNames.List();
   return kList;
 }
 
-std::string_view DeployStrategyName(DeployStrategy s) {
-  return DeployStrategies().at(static_cast<size_t>(s));
-}
+std::string_view DeployStrategyName(DeployStrategy s) { return kDeployStrategyNames.Name(s); }
 
 std::optional<DeployStrategy> ParseDeployStrategy(std::string_view name) {
-  const auto& names = DeployStrategies();
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == name) return static_cast<DeployStrategy>(i);
-  }
-  return std::nullopt;
+  return kDeployStrategyNames.Parse(name);
 }
 
 Status ParseDeploySettings(const Node& n, const std::string& path, DeploySettings* out) {
@@ -206,7 +169,7 @@ Status ParseDeploySettings(const Node& n, const std::string& path, DeploySetting
   for (const Node& f : n.children) {
     const std::string fpath = JoinPath(path, f.key);
     if (f.key == "strategy") {
-      ASSIGN_OR_RETURN(out->strategy, ReadEnum(f, fpath, DeployStrategies()));
+      ASSIGN_OR_RETURN(out->strategy, ReadEnum(f, fpath, kDeployStrategyNames));
     } else if (f.key == "steps") {
       if (!f.IsSeq() || f.children.empty()) {
         return NodeError(f, fpath, f.Describe() + " is not a list of weights",

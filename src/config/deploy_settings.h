@@ -4,11 +4,13 @@
 // Plain data owned by config::Service; any thread may read it. Durations are milliseconds.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "config/deploy_strategy.h"
 
 namespace slipway::config {
 
@@ -49,9 +51,8 @@ struct HookStep {
 };
 
 struct DeploySettings {
-  // "blue-green", "canary", "rolling", "recreate"; "" = blue-green for services with
-  // published ports, recreate otherwise.
-  std::string strategy;
+  // Unset = blue-green for services the proxy serves, recreate otherwise (deploy/deployer.cc).
+  std::optional<DeployStrategy> strategy;
   std::vector<int> steps = {5, 25, 50, 100};  // canary weights (percent of traffic)
   Duration step_duration{10'000};             // time at each canary step
   Duration monitor{10'000};                   // analysis after a blue-green switch
@@ -71,7 +72,7 @@ const std::vector<std::string>& DeploySettingsKeys();
 // Parses `x-slipway.deploy` (a mapping) at `path` into `out` (which holds the defaults).
 Status ParseDeploySettings(const Node& n, const std::string& path, DeploySettings* out);
 
-// The strategies `strategy` may name.
+// The strategies `strategy` may name (kDeployStrategyNames in table order).
 const std::vector<std::string>& DeployStrategies();
 
 }  // namespace slipway::config

@@ -19,7 +19,7 @@ TEST(DeploySettingsTest, Defaults) {
   auto p = LoadText("services:\n  api:\n    command: ./api\n");
   ASSERT_TRUE(p.ok()) << ErrorOf(p);
   const DeploySettings& d = p->services.at("api").deploy;
-  EXPECT_EQ(d.strategy, "");
+  EXPECT_EQ(d.strategy, std::nullopt);
   EXPECT_EQ(d.steps, (std::vector<int>{5, 25, 50, 100}));
   EXPECT_EQ(d.rollback_window, Duration{300'000});
   EXPECT_DOUBLE_EQ(d.analysis.max_error_rate, 0.05);
@@ -45,7 +45,7 @@ TEST(DeploySettingsTest, EveryKey) {
       " min_requests: 50, window: 5s, interval: 100ms}\n");
   ASSERT_TRUE(p.ok()) << ErrorOf(p);
   const DeploySettings& d = p->services.at("api").deploy;
-  EXPECT_EQ(d.strategy, "canary");
+  EXPECT_EQ(d.strategy, DeployStrategy::kCanary);
   EXPECT_EQ(d.steps, (std::vector<int>{10, 50, 100}));  // 100 is implied at the end
   EXPECT_EQ(d.step_duration, Duration{2'000});
   EXPECT_EQ(d.monitor, Duration{3'000});

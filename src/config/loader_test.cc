@@ -165,7 +165,7 @@ TEST(LoaderMergeTest, RepeatedFilesMergePerSpec) {
   EXPECT_EQ(api.healthcheck.retries, 5);
   EXPECT_EQ(api.replicas, 2);
   EXPECT_EQ(api.update_config.parallelism, 2);
-  EXPECT_EQ(api.update_config.order, "start-first");
+  EXPECT_EQ(api.update_config.order, UpdateOrder::kStartFirst);
   EXPECT_EQ(api.profiles, (std::vector<std::string>{"one", "two"}));
   EXPECT_EQ(p->services.count("extra"), 1u);
   EXPECT_EQ(p->files.size(), 2u);

@@ -21,6 +21,7 @@
 #include "config/api_settings.h"
 #include "config/databases_settings.h"
 #include "config/deploy_settings.h"
+#include "config/deploy_strategy.h"
 #include "config/flags_settings.h"
 #include "config/ports_settings.h"
 #include "config/proxy_settings.h"
@@ -79,10 +80,10 @@ struct RestartPolicy {
 struct UpdateConfig {
   int parallelism = 1;
   Duration delay{0};
-  std::string failure_action = "pause";  // pause | continue | rollback
+  FailureAction failure_action = FailureAction::kPause;
   Duration monitor{0};
   double max_failure_ratio = 0;
-  std::string order = "stop-first";  // stop-first | start-first
+  UpdateOrder order = UpdateOrder::kStopFirst;
 };
 
 struct BuildSpec {

@@ -65,10 +65,10 @@ J UpdateJson(const UpdateConfig& u) {
   J j;
   j["parallelism"] = u.parallelism;
   j["delay"] = FormatDuration(u.delay);
-  j["failure_action"] = u.failure_action;
+  j["failure_action"] = std::string(FailureActionName(u.failure_action));
   j["monitor"] = FormatDuration(u.monitor);
   j["max_failure_ratio"] = u.max_failure_ratio;
-  j["order"] = u.order;
+  j["order"] = std::string(UpdateOrderName(u.order));
   return j;
 }
 

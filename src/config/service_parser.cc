@@ -620,16 +620,17 @@ Status ServiceParser::ParseUpdateConfig(const Node& v, const std::string& path, 
     } else if (f.key == "monitor") {
       ASSIGN_OR_RETURN(u->monitor, ReadDuration(f, fpath));
     } else if (f.key == "failure_action") {
-      std::vector<std::string> allowed = {"continue", "pause"};
-      if (!rollback) allowed.insert(allowed.begin(), "rollback");
-      ASSIGN_OR_RETURN(u->failure_action, ReadEnum(f, fpath, allowed));
+      // A rollback that fails cannot roll back in turn.
+      ASSIGN_OR_RETURN(u->failure_action,
+                       ReadEnum(f, fpath, kFailureActionNames,
+                                rollback ? std::optional(FailureAction::kRollback) : std::nullopt));
     } else if (f.key == "max_failure_ratio") {
       ASSIGN_OR_RETURN(u->max_failure_ratio, ReadDouble(f, fpath));
       if (u->max_failure_ratio < 0 || u->max_failure_ratio > 1) {
         return NodeError(f, fpath, Quote(f.scalar) + " is out of range", "a ratio from 0 to 1");
       }
     } else if (f.key == "order") {
-      ASSIGN_OR_RETURN(u->order, ReadEnum(f, fpath, {"stop-first", "start-first"}));
+      ASSIGN_OR_RETURN(u->order, ReadEnum(f, fpath, kUpdateOrderNames));
     } else if (!IsExtension(f.key)) {
       Ignored(fpath);
     }

@@ -357,12 +357,12 @@ TEST(ServiceParserTest, RestartStopAndDeploy) {
   EXPECT_EQ(e.restart.max_attempts, 3);
   EXPECT_EQ(e.update_config.parallelism, 2);
   EXPECT_EQ(e.update_config.delay, Duration{10'000});
-  EXPECT_EQ(e.update_config.failure_action, "rollback");
+  EXPECT_EQ(e.update_config.failure_action, FailureAction::kRollback);
   EXPECT_EQ(e.update_config.monitor, Duration{30'000});
   EXPECT_DOUBLE_EQ(e.update_config.max_failure_ratio, 0.25);
-  EXPECT_EQ(e.update_config.order, "start-first");
+  EXPECT_EQ(e.update_config.order, UpdateOrder::kStartFirst);
   EXPECT_EQ(e.rollback_config.parallelism, 0);
-  EXPECT_EQ(e.rollback_config.failure_action, "continue");
+  EXPECT_EQ(e.rollback_config.failure_action, FailureAction::kContinue);
   EXPECT_EQ(p->services.at("f").restart.mode, RestartPolicy::Mode::kAlways);  // condition: any
   EXPECT_EQ(
       p->warnings,

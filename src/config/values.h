@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "config/name_table.h"
 #include "config/node.h"
 
 namespace slipway::config {
@@ -29,6 +30,14 @@ Result<std::vector<std::string>> ReadCommand(const Node& n, const std::string& p
 // One of `allowed`; the error lists them.
 Result<std::string> ReadEnum(const Node& n, const std::string& path,
                              const std::vector<std::string>& allowed);
+// One of the table's names (but not `except`, a value this key does not allow), as its enum;
+// the error lists the names.
+template <typename E, std::size_t N>
+Result<E> ReadEnum(const Node& n, const std::string& path, const NameTable<E, N>& names,
+                   std::optional<E> except = std::nullopt) {
+  ASSIGN_OR_RETURN(std::string name, ReadEnum(n, path, names.Names(except)));
+  return *names.Parse(name);  // ReadEnum admitted only the table's names
+}
 // Fails when `n` is not a mapping.
 Status ExpectMap(const Node& n, const std::string& path, std::string_view expected);
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "backup/project_databases.h"
+#include "base/log.h"
 
 namespace slipway::daemon {
 
@@ -160,7 +161,9 @@ void DatabaseJobs::Record(const std::string& database, const std::string& kind,
   ev.service = kEventService;
   ev.kind = "backup-" + kind;
   ev.message = database + (msg.empty() ? "" : ": " + msg);
-  (void)store_->AppendEvent(std::move(ev));
+  if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) {
+    logging::Warn("daemon", "events: " + st.message());
+  }
   if (kind == "succeeded") {
     registry_
         ->GetGauge("slipway_backup_last_success_timestamp_seconds",

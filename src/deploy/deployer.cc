@@ -153,8 +153,7 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
     in.backup_before_migrate = req.backup_before_migrate;
     in.manual_rollback = req.manual_rollback;
     // The parser admitted only known names; unset = blue-green behind the proxy, else recreate.
-    std::optional<config::DeployStrategy> chosen =
-        req.strategy ? req.strategy : config::ParseDeployStrategy(in.ds.strategy);
+    std::optional<config::DeployStrategy> chosen = req.strategy ? req.strategy : in.ds.strategy;
     in.strategy = chosen                                     ? *chosen
                   : config::ServedByProxy(req.project, name) ? config::DeployStrategy::kBlueGreen
                                                              : config::DeployStrategy::kRecreate;

@@ -294,7 +294,7 @@ config::Service Spec(const std::string& image, int replicas, DeployStrategy stra
   s.image = image;
   s.command = {"./api"};
   s.replicas = replicas;
-  s.deploy.strategy = std::string(config::DeployStrategyName(strategy));
+  s.deploy.strategy = strategy;
   s.deploy.monitor = Duration(1'000);
   s.deploy.step_duration = Duration(500);
   s.deploy.steps = {20, 50, 100};
@@ -306,7 +306,7 @@ config::Service Spec(const std::string& image, int replicas, DeployStrategy stra
   s.deploy.analysis.min_requests = 20;
   s.update_config.parallelism = 1;
   s.update_config.monitor = Duration(300);
-  s.update_config.failure_action = "rollback";
+  s.update_config.failure_action = config::FailureAction::kRollback;
   return s;
 }
 
@@ -543,7 +543,7 @@ TEST_P(DeployerTest, DaemonRestartMidDeployRollsBack) {
 
 TEST_P(DeployerTest, PauseIsFailureActionPauseOfRolling) {
   config::Service spec = NewSpec();
-  spec.update_config.failure_action = "pause";
+  spec.update_config.failure_action = config::FailureAction::kPause;
   groups_->behaviour = NewSet::kUnhealthy;
   Outcome o = Deploy(spec);
   ASSERT_FALSE(o.status.ok());
@@ -607,7 +607,7 @@ class RollingTest : public DeployerTest {};
 TEST_P(RollingTest, ToleratesFailuresUpToMaxFailureRatio) {
   config::Service spec = NewSpec();
   spec.update_config.max_failure_ratio = 0.4;
-  spec.update_config.failure_action = "rollback";
+  spec.update_config.failure_action = config::FailureAction::kRollback;
   groups_->bad_instances = 1;  // one replica of the new set crashes
   Outcome o = Deploy(spec);
   // 1 of 3 tolerated at each batch (the same crashed instance): the rollout completes with it
@@ -621,9 +621,9 @@ TEST_P(RollingTest, ToleratesFailuresUpToMaxFailureRatio) {
 TEST_P(RollingTest, RollbackConfigRestoresInBatches) {
   config::Service spec = NewSpec();
   spec.update_config.parallelism = 2;
-  spec.update_config.order = "start-first";
+  spec.update_config.order = config::UpdateOrder::kStartFirst;
   spec.rollback_config.parallelism = 1;
-  spec.rollback_config.order = "start-first";
+  spec.rollback_config.order = config::UpdateOrder::kStartFirst;
   spec.rollback_config.delay = Duration(200);
   traffic_.error_rate["r2"] = 0.5;
   Outcome o = Deploy(spec);
@@ -646,7 +646,7 @@ TEST_P(RollingTest, RollbackConfigRestoresInBatches) {
 TEST_P(RollingTest, WithoutRollbackConfigEveryOldReplicaComesBackAtOnce) {
   config::Service spec = NewSpec();
   spec.update_config.parallelism = 2;
-  spec.update_config.order = "start-first";
+  spec.update_config.order = config::UpdateOrder::kStartFirst;
   traffic_.error_rate["r2"] = 0.5;
   Outcome o = Deploy(spec);
   ASSERT_FALSE(o.status.ok());
@@ -709,7 +709,7 @@ TEST_P(StatesTest, EveryStateOfTheJobMachineIsReached) {
   // rolling with failure_action pause: paused.
   groups_->behaviour = NewSet::kUnhealthy;
   config::Service paused = next(DeployStrategy::kRolling);
-  paused.update_config.failure_action = "pause";
+  paused.update_config.failure_action = config::FailureAction::kPause;
   ASSERT_NO_FATAL_FAILURE(run(paused));
   groups_->behaviour = NewSet::kReady;
   // recreate: replacing; a failing pre hook: failed.

@@ -21,10 +21,10 @@ Rollout RolloutOf(const config::UpdateConfig& u) {
   Rollout r;
   r.parallelism = u.parallelism;
   r.delay = u.delay;
-  r.failure_action = config::ParseFailureAction(u.failure_action);
+  r.failure_action = u.failure_action;
   r.monitor = u.monitor;
   r.max_failure_ratio = u.max_failure_ratio;
-  r.order = config::ParseUpdateOrder(u.order);
+  r.order = u.order;
   const config::UpdateConfig d;
   r.given = u.parallelism != d.parallelism || u.delay != d.delay ||
             u.failure_action != d.failure_action || u.monitor != d.monitor ||

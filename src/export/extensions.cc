@@ -118,7 +118,7 @@ Strategy StrategyOf(const config::Project&, const config::Service& s) {
                           "hook Jobs do this)");
   }
   using config::DeployStrategy;
-  const std::optional<DeployStrategy> kind = config::ParseDeployStrategy(d.strategy);
+  const std::optional<DeployStrategy> kind = d.strategy;
   if (kind == DeployStrategy::kRecreate) st.kind = Strategy::Kind::kRecreate;
   if (kind != DeployStrategy::kBlueGreen && kind != DeployStrategy::kCanary) return st;
   st.progress_deadline = d.health_timeout;
@@ -304,7 +304,9 @@ std::vector<Migration> MigrationsOf(const config::Project& p) {
     m.database = name;
     m.url_env = o.url_env;
     m.dir = db.migrations;
-    m.format = db.format == "auto" ? "" : db.format;
+    if (db.format != config::MigrationFormat::kAuto) {
+      m.format = std::string(config::kMigrationFormatNames.Name(db.format));
+    }
     if (db.lock_timeout != Duration(60'000)) m.lock_timeout = GoDuration(db.lock_timeout);
     m.sqlite = db.url.rfind("sqlite:", 0) == 0;
     if (db.tool.tool != config::MigrationTool::kNone) {

@@ -183,7 +183,7 @@ TEST(ExtensionsTest, StrategyFromDeploySettings) {
   config::Project p;
   config::Service s;
   s.name = "api";
-  s.deploy.strategy = "canary";
+  s.deploy.strategy = config::DeployStrategy::kCanary;
   s.deploy.steps = {10, 100};
   s.deploy.step_duration = Duration(45'000);
   s.deploy.analysis.max_error_rate = 0.02;
@@ -205,7 +205,7 @@ TEST(ExtensionsTest, StrategyFromDeploySettings) {
   for (const std::string& n : st.unmapped) smoke_noted |= n.find(".smoke:") != std::string::npos;
   EXPECT_TRUE(smoke_noted);
 
-  s.deploy.strategy = "blue-green";
+  s.deploy.strategy = config::DeployStrategy::kBlueGreen;
   st = StrategyOf(p, s);
   EXPECT_EQ(st.kind, Strategy::Kind::kBlueGreen);
   EXPECT_EQ(st.scale_down_delay, Duration(300'000));
@@ -217,9 +217,9 @@ TEST(ExtensionsTest, StrategyFromDeploySettings) {
   json t = RenderAnalysisTemplate(Meta(), st, "http://prom:9090");
   EXPECT_EQ(t["spec"]["args"], json::parse(R"([{"name": "set"}])"));
 
-  s.deploy.strategy = "recreate";
+  s.deploy.strategy = config::DeployStrategy::kRecreate;
   EXPECT_EQ(StrategyOf(p, s).kind, Strategy::Kind::kRecreate);
-  s.deploy.strategy = "rolling";
+  s.deploy.strategy = config::DeployStrategy::kRolling;
   EXPECT_EQ(StrategyOf(p, s).kind, Strategy::Kind::kRolling);
 }
 

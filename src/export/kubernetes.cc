@@ -65,7 +65,7 @@ json RollingUpdate(const Service& s, Notes* notes) {
   const std::string where = "services." + s.name + ".deploy.update_config";
   json step = u.parallelism == 0 ? json("100%") : json(u.parallelism);
   json ru = json::object();
-  if (u.order == "start-first") {
+  if (u.order == config::UpdateOrder::kStartFirst) {
     ru["maxSurge"] = step;
     ru["maxUnavailable"] = 0;
   } else {

@@ -1,4 +1,5 @@
 #include "flags/flag_service.h"
+#include "base/log.h"
 
 #include <algorithm>
 
@@ -57,7 +58,11 @@ Result<std::unique_ptr<FlagService>> FlagService::Open(sqlite3* db, Clock* clock
   return s;
 }
 
-FlagService::~FlagService() { (void)FlushEvaluated(); }
+FlagService::~FlagService() {
+  if (Status st = FlushEvaluated(); !st.ok()) {
+    logging::Warn("flags", "cannot save the evaluation counts: " + st.message());
+  }
+}
 
 Status FlagService::Load() {
   ASSIGN_OR_RETURN(
@@ -150,7 +155,9 @@ Status FlagService::Apply(const std::string& env, const std::map<std::string, Js
   const int64_t now = clock_->WallMillis();
   RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "begin flag change"));
   auto fail = [&](Status st) {
-    (void)Exec(db_, "ROLLBACK", "roll back flag change");
+    if (Status rb = Exec(db_, "ROLLBACK", "roll back flag change"); !rb.ok()) {
+      logging::Warn("flags", rb.message());  // `st`, the cause, is what the caller gets
+    }
     return st;
   };
   auto run = [&]() -> Status {

@@ -108,7 +108,7 @@ class Call : public std::enable_shared_from_this<Call> {
       out_pos_ = out_.size();
       break;
     }
-    (void)loop_->Modify(fd_.get(), EPOLLIN);
+    if (Status st = loop_->Modify(fd_.get(), EPOLLIN); !st.ok()) Complete(st);
   }
 
   void Read() {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "http/serializer.h"
+#include "base/log.h"
 
 namespace slipway::http {
 
@@ -593,7 +594,8 @@ void HttpServer::OnAccept() {
       accept_retry_ = loop_->RunAfter(Duration(100), [this] {
         accept_retry_ = 0;
         if (listener_) {
-          (void)loop_->Add(listener_.get(), EPOLLIN, [this](uint32_t) { OnAccept(); });
+          Status st = loop_->Add(listener_.get(), EPOLLIN, [this](uint32_t) { OnAccept(); });
+          if (!st.ok()) logging::Error("http", "listener not resumed: " + st.message());
         }
       });
       return;
@@ -601,7 +603,10 @@ void HttpServer::OnAccept() {
     net::UniqueFd fd = std::move(r).value();
     if (!fd) return;
     if (conns_.size() >= options_.max_connections) continue;  // closed by UniqueFd
-    (void)net::SetNoDelay(fd.get());                          // fails harmlessly on unix sockets
+    // Only TCP has Nagle's algorithm: on a unix socket (the admin API) this fails, harmlessly.
+    if (Status nd = net::SetNoDelay(fd.get()); !nd.ok()) {
+      logging::Debug("http", "TCP_NODELAY not set: " + nd.message());
+    }
     int key = fd.get();
     std::string peer = net::PeerName(key);
     auto conn = std::make_shared<Connection>(this, std::move(fd), std::move(peer));

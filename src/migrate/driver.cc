@@ -2,6 +2,7 @@
 
 #include "migrate/pg_driver.h"
 #include "migrate/sql_split.h"
+#include "base/log.h"
 
 namespace slipway::migrate {
 
@@ -18,8 +19,10 @@ Result<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(const Target& l
 }
 
 ScratchDatabase::~ScratchDatabase() {
-  Status s = admin_->DropDatabase(scratch_);
-  (void)s;  // best effort: a leftover scratch database is named slipway_scratch_*
+  // Best effort: a leftover scratch database is named slipway_scratch_*, easy to find.
+  if (Status s = admin_->DropDatabase(scratch_); !s.ok()) {
+    logging::Warn("migrate", "scratch database left behind: " + s.message());
+  }
 }
 
 std::string FormatScriptError(const ScriptError& e, const std::string& file, int first_line,

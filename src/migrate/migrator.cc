@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "migrate/sql_split.h"
+#include "base/log.h"
 
 namespace slipway::migrate {
 namespace {
@@ -87,8 +88,8 @@ Status Migrator::Lock() {
 void Migrator::Unlock() {
   if (!locked_) return;
   locked_ = false;
-  Status s = driver_->Unlock();
-  (void)s;  // the session ending releases it anyway
+  // The session ending releases the lock anyway: worth a warning, not a failure.
+  if (Status s = driver_->Unlock(); !s.ok()) logging::Warn("migrate", "unlock: " + s.message());
 }
 
 Status Migrator::EnsureTable() {
@@ -262,8 +263,10 @@ Status Migrator::InTransaction(const std::function<Status()>& body) {
   Status st = body();
   if (st.ok()) st = driver_->Exec("COMMIT");
   if (!st.ok()) {
-    Status rb = driver_->Exec("ROLLBACK");
-    (void)rb;  // the original error is the one worth reporting
+    // The original error is the one returned; a failed rollback is logged beside it.
+    if (Status rb = driver_->Exec("ROLLBACK"); !rb.ok()) {
+      logging::Warn("migrate", "rollback: " + rb.message());
+    }
   }
   return st;
 }
@@ -420,8 +423,9 @@ Status Migrator::Stamp(const std::string& version) {
     return Status::OK();
   }();
   if (!st.ok()) {
-    Status rb = driver_->Exec("ROLLBACK");
-    (void)rb;
+    if (Status rb = driver_->Exec("ROLLBACK"); !rb.ok()) {
+      logging::Warn("migrate", "rollback: " + rb.message());
+    }
     return st;
   }
   RETURN_IF_ERROR(driver_->Exec("COMMIT"));

@@ -147,24 +147,12 @@ std::string Expected(Format f) {
 
 }  // namespace
 
-std::string_view FormatName(Format f) {
-  switch (f) {
-    case Format::kAuto: return "auto";
-    case Format::kSlipway: return "slipway";
-    case Format::kGolangMigrate: return "golang-migrate";
-    case Format::kDbmate: return "dbmate";
-    case Format::kFlyway: return "flyway";
-  }
-  return "?";
-}
+std::string_view FormatName(Format f) { return config::kMigrationFormatNames.Name(f); }
 
 Result<Format> ParseFormat(std::string_view s) {
-  for (Format f : {Format::kAuto, Format::kSlipway, Format::kGolangMigrate, Format::kDbmate,
-                   Format::kFlyway}) {
-    if (s == FormatName(f)) return f;
-  }
-  return InvalidInput("unknown migrations format \"" + std::string(s) +
-                      "\" (expected auto, slipway, golang-migrate, dbmate or flyway)");
+  if (std::optional<Format> f = config::kMigrationFormatNames.Parse(s)) return *f;
+  return InvalidInput("unknown migrations format \"" + std::string(s) + "\" (expected " +
+                      config::kMigrationFormatNames.List() + ")");
 }
 
 int CompareVersions(std::string_view a, std::string_view b) {

@@ -23,10 +23,12 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "config/databases_settings.h"
 
 namespace slipway::migrate {
 
-enum class Format { kAuto, kSlipway, kGolangMigrate, kDbmate, kFlyway };
+// The names are config::kMigrationFormatNames (x-slipway.databases.<db>.format).
+using Format = config::MigrationFormat;
 
 std::string_view FormatName(Format f);
 // "slipway", "golang-migrate", "dbmate", "flyway", "auto"; InvalidInput otherwise.

@@ -14,6 +14,7 @@
 #include "migrate/driver.h"
 #include "runtime/one_off.h"
 #include "store/statement.h"
+#include "base/log.h"
 
 namespace slipway::migrate {
 namespace {
@@ -222,8 +223,10 @@ Status ToolRunner::Lock() {
 void ToolRunner::Unlock() {
   if (!locked_) return;
   locked_ = false;
-  Status s = lock_driver_->Unlock();
-  (void)s;  // closing the connection releases it anyway
+  // Closing the connection releases the lock anyway: worth a warning, not a failure.
+  if (Status s = lock_driver_->Unlock(); !s.ok()) {
+    logging::Warn("migrate", "unlock: " + s.message());
+  }
   lock_driver_.reset();
 }
 

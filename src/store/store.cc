@@ -1,4 +1,5 @@
 #include "store/store.h"
+#include "base/log.h"
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -138,7 +139,9 @@ Status Store::Migrate(std::span<const MigrationStep> steps) {
       return ins->Run();
     };
     if (Status s = apply(); !s.ok()) {
-      (void)Exec(db_, "ROLLBACK", purpose);
+      if (Status rb = Exec(db_, "ROLLBACK", purpose); !rb.ok()) {
+        logging::Warn("store", rb.message());  // `s`, the cause, is what the caller gets
+      }
       return s;
     }
     RETURN_IF_ERROR(Exec(db_, "COMMIT", purpose));
