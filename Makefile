@@ -6,7 +6,7 @@ ifdef CI
 CMAKE_FLAGS += -DSLIPWAY_WERROR=ON
 endif
 
-.PHONY: all build deps test demo demo-down demo-shop demo-shop-down fuzz clean format
+.PHONY: all build deps check test demo demo-down demo-shop demo-shop-down fuzz sanitize tidy clean format
 
 all: build
 
@@ -17,9 +17,26 @@ build: deps
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
+# The checks that need no build, first: they fail in seconds.
+check: deps
+	@bash scripts/format.sh --check
+	@bash scripts/check-discards.sh
+
+# Then the build and its tests; clang-tidy over src/; the unit tests under ASan + UBSan, and
+# net and proxy under TSan (scripts/sanitize.sh); the fuzzers.
+test: check build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	@TIDY_BUILD_DIR=$(BUILD_DIR) TIDY_JOBS=$(JOBS) bash scripts/tidy.sh
+	@SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh thread
+	@SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh address
 	@bash scripts/fuzz.sh
+
+sanitize: deps
+	@SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh address
+	@SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh thread
+
+tidy: deps
+	@TIDY_BUILD_DIR=$(BUILD_DIR) TIDY_JOBS=$(JOBS) bash scripts/tidy.sh
 
 # The stack example (examples/stack): PostgreSQL in a named volume, an API on db:5432, a
 # report container built FROM scratch with busybox-static (copied into its build context).
@@ -41,7 +58,7 @@ fuzz: deps
 	@bash scripts/fuzz.sh
 
 format:
-	@clang-format -i $$(git ls-files '*.cc' '*.h')
+	@bash scripts/format.sh
 
 clean:
-	@rm -rf $(BUILD_DIR) build-fuzz
+	@rm -rf $(BUILD_DIR) build-fuzz build-asan build-tsan

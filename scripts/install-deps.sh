@@ -9,7 +9,10 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev
   libzstd-dev libfmt-dev libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
   libbenchmark-dev libxxhash-dev libmurmurhash-dev
-  clang libclang-rt-14-dev
+  # clang: the fuzzers (scripts/fuzz.sh); clang-tidy and clang-format: scripts/tidy.sh and
+  # scripts/format.sh. The sanitizer builds (scripts/sanitize.sh) use gcc's libasan, libubsan
+  # and libtsan, which build-essential brings.
+  clang libclang-rt-14-dev clang-tidy clang-format
   postgresql-15 postgresql-client-15
   python3 curl procps
   # The migration tool tests (tests/migrate_tool_test.cc): a real Alembic project on SQLite

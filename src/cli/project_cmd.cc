@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "api/routes.h"
+#include "base/log.h"
 #include "cli/container_cmd.h"
 #include "cli/daemon_cmd.h"
 #include "cli/output.h"
@@ -26,7 +27,6 @@
 #include "runtime/host_mounts.h"
 #include "runtime/log_store.h"
 #include "store/store.h"
-#include "base/log.h"
 
 namespace slipway::cli {
 
@@ -271,11 +271,11 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
   LogPrinter printer = MakePrinter(p, false);
   int64_t since = Clock::Real()->WallMillis() - 1000;
   std::thread logs([&ctx, &printer, since] {
-    Status st = ctx.Stream(fmt::format("/api/v1/logs?follow=1&since={}", since),
-                           [&printer](const json& l) {
-                             printer.Print(l);
-                             return true;
-                           });
+    Status st =
+        ctx.Stream(fmt::format("/api/v1/logs?follow=1&since={}", since), [&printer](const json& l) {
+          printer.Print(l);
+          return true;
+        });
     // The stream's normal end is the daemon going away (a closed connection), so its error
     // is not news to the user: the up's own answer is what this command reports.
     if (!st.ok()) logging::Debug("cli", "log stream ended: " + st.message());

@@ -83,7 +83,7 @@ struct DatabaseSettings {
   std::string migrations = "migrations";  // as written; resolve against Project::dir
   MigrationToolSettings tool;             // tool.tool != kNone: migrations run by this tool
   MigrationFormat format = MigrationFormat::kAuto;  // kAuto: told from the file names
-  std::string check;  // "" = count of user tables must be > 0
+  std::string check;                                // "" = count of user tables must be > 0
   Duration lock_timeout{60'000};
   std::string service;  // "" = the service whose environment holds the url
   std::string where;    // "file:line:col" of the entry, for later messages

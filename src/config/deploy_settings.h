@@ -21,10 +21,10 @@ struct DeployAnalysis {
   double max_error_rate = 0.05;  // share of 5xx responses in the window
   Duration max_p95{1'000};       // p95 breaches above max(max_p95, p95_factor × old set's p95)
   double p95_factor = 2.0;
-  int health_failures = 3;   // consecutive failed probes of any new instance
-  int min_requests = 20;     // fewer requests in the window: no rate/latency verdict yet
-  Duration window{10'000};   // sliding window the rates are taken over
-  Duration interval{200};    // how often the proxy's counters are sampled
+  int health_failures = 3;  // consecutive failed probes of any new instance
+  int min_requests = 20;    // fewer requests in the window: no rate/latency verdict yet
+  Duration window{10'000};  // sliding window the rates are taken over
+  Duration interval{200};   // how often the proxy's counters are sampled
 };
 
 // One step of `hooks.pre`. Steps run in order before the new release starts; the first

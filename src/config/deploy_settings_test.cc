@@ -68,9 +68,10 @@ TEST(DeploySettingsTest, EveryKey) {
 }
 
 Result<Project> LoadHooks(const std::string& pre) {
-  return LoadText("services:\n  api:\n    command: ./api\n    x-slipway:\n      deploy:\n"
-                  "        hooks:\n          pre: " + pre +
-                  "\nx-slipway:\n  databases:\n    main: sqlite:main.db\n    logs: sqlite:logs.db\n");
+  return LoadText(
+      "services:\n  api:\n    command: ./api\n    x-slipway:\n      deploy:\n"
+      "        hooks:\n          pre: " +
+      pre + "\nx-slipway:\n  databases:\n    main: sqlite:main.db\n    logs: sqlite:logs.db\n");
 }
 
 TEST(DeploySettingsTest, HookStepsBuiltInsAndCommands) {
@@ -120,18 +121,18 @@ TEST(DeploySettingsTest, HookStepErrors) {
 }
 
 TEST(DeploySettingsTest, Errors) {
-  EXPECT_EQ(ErrorOf(LoadDeploy("        strategy: yolo\n")).rfind(
-                "compose.yaml:6:9: services.api.x-slipway.deploy.strategy:", 0),
+  EXPECT_EQ(ErrorOf(LoadDeploy("        strategy: yolo\n"))
+                .rfind("compose.yaml:6:9: services.api.x-slipway.deploy.strategy:", 0),
             0u)
       << ErrorOf(LoadDeploy("        strategy: yolo\n"));
   EXPECT_NE(ErrorOf(LoadDeploy("        strategy: yolo\n")).find("blue-green"), std::string::npos);
   EXPECT_EQ(ErrorOf(LoadDeploy("        steps: [50, 25]\n")),
             "compose.yaml:6:21: services.api.x-slipway.deploy.steps[1]: \"25\" is out of order or "
             "range (expected increasing percentages from 1 to 100)");
-  EXPECT_EQ(ErrorOf(LoadDeploy("        strategi: canary\n")).rfind(
-                "compose.yaml:6:9: services.api.x-slipway.deploy.strategi: unknown key "
-                "\"strategi\"",
-                0),
+  EXPECT_EQ(ErrorOf(LoadDeploy("        strategi: canary\n"))
+                .rfind("compose.yaml:6:9: services.api.x-slipway.deploy.strategi: unknown key "
+                       "\"strategi\"",
+                       0),
             0u);
   EXPECT_EQ(ErrorOf(LoadDeploy("        analysis: {max_error_rate: 2}\n")),
             "compose.yaml:6:20: services.api.x-slipway.deploy.analysis.max_error_rate: \"2\" is "

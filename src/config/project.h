@@ -218,7 +218,7 @@ struct Project {
   std::string env_name;
   std::filesystem::path env_overlay;
   std::vector<std::filesystem::path> env_files;
-  std::map<std::string, Service> services;   // only the services active under the profiles
+  std::map<std::string, Service> services;  // only the services active under the profiles
   std::map<std::string, Secret> secrets;
   std::map<std::string, Secret> configs;         // top-level `configs`
   std::map<std::string, NamedVolume> volumes;    // top-level `volumes`

@@ -1,7 +1,8 @@
 #include "flags/flag_service.h"
-#include "base/log.h"
 
 #include <algorithm>
+
+#include "base/log.h"
 
 namespace slipway::flags {
 namespace {

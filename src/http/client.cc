@@ -59,7 +59,8 @@ class Call : public std::enable_shared_from_this<Call> {
     }
     fd_ = std::move(fd).value();
     std::shared_ptr<Call> self = shared_from_this();
-    Status st = loop_->Add(fd_.get(), EPOLLOUT | EPOLLIN, [self](uint32_t ev) { self->OnEvent(ev); });
+    Status st =
+        loop_->Add(fd_.get(), EPOLLOUT | EPOLLIN, [self](uint32_t ev) { self->OnEvent(ev); });
     if (!st.ok()) {
       FailLater(st);
       return;

@@ -8,8 +8,8 @@
 #include <deque>
 #include <vector>
 
-#include "http/serializer.h"
 #include "base/log.h"
+#include "http/serializer.h"
 
 namespace slipway::http {
 

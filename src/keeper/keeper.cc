@@ -281,8 +281,7 @@ void Keeper::OnControl() {
     if (!m.ok()) {
       if (m.status().code() == StatusCode::kUnavailable) return;  // nothing more now
       // A malformed message (too long, too many fds): refused, its fds already closed.
-      if (Status st = net::SendMessage(control_.get(), EncodeErr(m.status().message()));
-          !st.ok()) {
+      if (Status st = net::SendMessage(control_.get(), EncodeErr(m.status().message())); !st.ok()) {
         Log("cannot answer a malformed request: " + st.message());
       }
       continue;

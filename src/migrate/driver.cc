@@ -1,8 +1,8 @@
 #include "migrate/driver.h"
 
+#include "base/log.h"
 #include "migrate/pg_driver.h"
 #include "migrate/sql_split.h"
-#include "base/log.h"
 
 namespace slipway::migrate {
 

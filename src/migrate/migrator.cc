@@ -7,8 +7,8 @@
 #include <chrono>
 #include <thread>
 
-#include "migrate/sql_split.h"
 #include "base/log.h"
+#include "migrate/sql_split.h"
 
 namespace slipway::migrate {
 namespace {

@@ -104,7 +104,8 @@ Status ParseDbmate(const fs::path& file, const std::string& text, Migration* m) 
       m->up = std::move(s);
       have_up = true;
     } else {
-      if (m->has_down) return InvalidInput(file.string() + ": more than one -- migrate:down section");
+      if (m->has_down)
+        return InvalidInput(file.string() + ": more than one -- migrate:down section");
       m->down = std::move(s);
       m->has_down = true;
     }
@@ -139,9 +140,12 @@ Format Detect(const std::vector<fs::path>& files, std::string* why) {
 
 std::string Expected(Format f) {
   switch (f) {
-    case Format::kFlyway: return "V<version>__<description>.sql or U<version>__<description>.sql";
-    case Format::kDbmate: return "<version>_<name>.sql with a `-- migrate:up` section";
-    default: return "<version>_<name>.up.sql or <version>_<name>.down.sql";
+    case Format::kFlyway:
+      return "V<version>__<description>.sql or U<version>__<description>.sql";
+    case Format::kDbmate:
+      return "<version>_<name>.sql with a `-- migrate:up` section";
+    default:
+      return "<version>_<name>.up.sql or <version>_<name>.down.sql";
   }
 }
 
@@ -208,7 +212,8 @@ Result<Source> LoadSource(const fs::path& dir, Format format) {
         s.transactional = false;
       }
       if (mt[1] == "U") {
-        if (downs.count(key)) return InvalidInput(f.string() + ": duplicate undo version " + version);
+        if (downs.count(key))
+          return InvalidInput(f.string() + ": duplicate undo version " + version);
         downs[key] = f;
         down_sql[key] = text;
         continue;

@@ -40,7 +40,7 @@ int CompareVersions(std::string_view a, std::string_view b);
 struct Script {
   std::filesystem::path file;  // where it came from (for messages)
   std::string sql;
-  int first_line = 1;          // line of `sql`'s first byte in `file`
+  int first_line = 1;  // line of `sql`'s first byte in `file`
   bool transactional = true;
 };
 
@@ -54,7 +54,7 @@ struct Migration {
 };
 
 struct Source {
-  Format format = Format::kSlipway;  // the detected/declared layout
+  Format format = Format::kSlipway;   // the detected/declared layout
   std::vector<Migration> migrations;  // ascending version
   std::vector<std::string> warnings;  // e.g. ignored repeatable flyway scripts
 };

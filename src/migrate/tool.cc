@@ -11,10 +11,10 @@
 #include <set>
 #include <thread>
 
+#include "base/log.h"
 #include "migrate/driver.h"
 #include "runtime/one_off.h"
 #include "store/statement.h"
-#include "base/log.h"
 
 namespace slipway::migrate {
 namespace {

@@ -1,11 +1,12 @@
 #include "store/store.h"
-#include "base/log.h"
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <thread>
 #include <utility>
+
+#include "base/log.h"
 
 namespace slipway::store {
 namespace {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# clang-tidy over src/ (tests excluded) with the checks in .clang-tidy, in parallel, using the
+# compile database of a configured build folder (configured here when it has none). Every
+# finding is an error (WarningsAsErrors in .clang-tidy); the run fails on the first file with
+# one and prints them all, then a count per check.
+#   scripts/tidy.sh                     every source file under src/ (tests excluded)
+#   scripts/tidy.sh src/http/server.cc  only the files named
+# TIDY_BUILD_DIR (default build) is where compile_commands.json is; TIDY_JOBS (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${TIDY_BUILD_DIR:-build}
+jobs=${TIDY_JOBS:-2}
+if ! command -v clang-tidy >/dev/null; then
+  echo "tidy: clang-tidy not found (scripts/install-deps.sh installs it)" >&2; exit 1
+fi
+if [ ! -f "$build/compile_commands.json" ]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+if [ $# -gt 0 ]; then
+  files=("$@")
+else
+  mapfile -t files < <(git ls-files 'src/*.cc' | grep -v '_test\.cc$')
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+start=$(date +%s)
+# One log per file, so the findings of parallel runs do not interleave.
+status=0
+printf '%s\n' "${files[@]}" | xargs -P "$jobs" -I{} sh -c \
+  'clang-tidy -p "$1" --quiet "$2" >"$3/$(echo "$2" | tr / _).log" 2>&1' _ "$build" {} "$out" \
+  || status=$?
+cat "$out"/*.log | grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$' \
+  | grep -v -E '^(Suppressed|Use -header-filter|Error while processing)' >"$out/all" || true
+findings=$(grep -E '^[^ ].*:[0-9]+:[0-9]+: (warning|error): ' "$out/all" | sort -u || true)
+if [ -n "$findings" ] || [ $status -ne 0 ]; then
+  cat "$out/all"
+  echo "tidy: findings per check:" >&2
+  sed -E 's/.*\[([^],]+)(,[^]]*)?\]$/\1/' <<<"$findings" | sort | uniq -c | sort -rn >&2
+  echo "tidy: ${#files[@]} files, $(wc -l <<<"$findings") findings ($(($(date +%s) - start)) s)" >&2
+  exit 1
+fi
+echo "tidy: ${#files[@]} files clean ($(($(date +%s) - start)) s)"

@@ -1,0 +1,103 @@
+// The closed sets' name tables: every value has one name, names parse back to their value,
+// anything else is refused, and the parser's messages list the table's names.
+#include "config/name_table.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "config/databases_settings.h"
+#include "config/deploy_strategy.h"
+#include "config/test_support.h"
+
+namespace slipway::config {
+namespace {
+
+using testing::ErrorOf;
+using testing::LoadText;
+
+// Every value in [0, count) has a distinct, non-empty name that parses back to it.
+template <typename E, std::size_t N>
+void ExpectComplete(const NameTable<E, N>& t, int count) {
+  ASSERT_EQ(static_cast<int>(N), count);
+  std::set<std::string_view> seen;
+  for (int i = 0; i < count; ++i) {
+    const E v = static_cast<E>(i);
+    const std::string_view name = t.Name(v);
+    EXPECT_FALSE(name.empty()) << "value " << i << " has no name";
+    EXPECT_TRUE(seen.insert(name).second) << "name \"" << name << "\" twice";
+    EXPECT_EQ(t.Parse(name), v) << name;
+  }
+}
+
+TEST(NameTableTest, EveryValueHasOneName) {
+  ExpectComplete(kDeployStrategyNames, 4);
+  ExpectComplete(kFailureActionNames, 3);
+  ExpectComplete(kUpdateOrderNames, 2);
+  ExpectComplete(kMigrationFormatNames, 5);
+}
+
+TEST(NameTableTest, UnknownAndNearNamesAreRefused) {
+  for (std::string_view bad : {"", "Canary", "canary ", "blue_green", "bluegreen", "\xff"}) {
+    EXPECT_EQ(kDeployStrategyNames.Parse(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(kUpdateOrderNames.Parse("start_first"), std::nullopt);
+  EXPECT_EQ(kMigrationFormatNames.Parse("golang_migrate"), std::nullopt);
+}
+
+TEST(NameTableTest, ListsReadInTableOrder) {
+  EXPECT_EQ(kDeployStrategyNames.List(), "blue-green, canary, rolling or recreate");
+  EXPECT_EQ(kFailureActionNames.List(FailureAction::kRollback), "continue or pause");
+  EXPECT_EQ(kUpdateOrderNames.List(), "stop-first or start-first");
+  EXPECT_EQ(kMigrationFormatNames.Names().front(), "auto");
+}
+
+TEST(NameTableTest, ParsedSettingsAreEnums) {
+  auto p = LoadText(
+      "services:\n  api:\n    command: ./api\n    deploy:\n"
+      "      update_config: {failure_action: continue, order: start-first}\n"
+      "      rollback_config: {failure_action: pause}\n"
+      "    x-slipway:\n      deploy: {strategy: rolling}\n"
+      "x-slipway:\n  databases:\n    main: {url: 'sqlite:a.db', format: golang-migrate}\n");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  const Service& api = p->services.at("api");
+  EXPECT_EQ(api.update_config.failure_action, FailureAction::kContinue);
+  EXPECT_EQ(api.update_config.order, UpdateOrder::kStartFirst);
+  EXPECT_EQ(api.rollback_config.failure_action, FailureAction::kPause);
+  EXPECT_EQ(api.rollback_config.order, UpdateOrder::kStopFirst);  // compose's default
+  EXPECT_EQ(api.deploy.strategy, DeployStrategy::kRolling);
+  EXPECT_EQ(p->databases.at("main").format, MigrationFormat::kGolangMigrate);
+}
+
+TEST(NameTableTest, WrongNamesAndTypesGetOneLineErrors) {
+  struct Case {
+    std::string yaml;
+    std::string where;  // the message's start: file:line:col: key path
+    std::string what;   // and its end
+  };
+  const Case cases[] = {
+      {"services:\n  api:\n    command: ./api\n    x-slipway:\n      deploy: {strategy: "
+       "[canary]}\n",
+       "compose.yaml:5:",
+       "services.api.x-slipway.deploy.strategy: is a list (expected blue-green, "
+       "canary, rolling or recreate)"},
+      {"services:\n  api:\n    command: ./api\n    deploy:\n      update_config: {order: 3}\n",
+       "compose.yaml:5:",
+       "services.api.deploy.update_config.order: \"3\" is not allowed (expected "
+       "stop-first or start-first)"},
+      {"services:\n  api:\n    command: ./api\nx-slipway:\n  databases:\n    main: {url: "
+       "'sqlite:a.db', format: liquibase}\n",
+       "compose.yaml:6:",
+       "x-slipway.databases.main.format: \"liquibase\" is not allowed (expected "
+       "auto, slipway, golang-migrate, dbmate or flyway)"},
+  };
+  for (const Case& c : cases) {
+    const std::string err = ErrorOf(LoadText(c.yaml));
+    EXPECT_EQ(err.rfind(c.where, 0), 0u) << err;
+    EXPECT_NE(err.find(c.what), std::string::npos) << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  }
+}
+
+}  // namespace
+}  // namespace slipway::config
