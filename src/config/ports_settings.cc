@@ -5,20 +5,11 @@
 #include "config/node.h"
 #include "config/project.h"
 #include "config/values.h"
+#include "config/compose_names.h"
 
 namespace slipway::config {
 
-std::string_view PortProtocolName(PortProtocol p) {
-  switch (p) {
-    case PortProtocol::kHttp:
-      return "http";
-    case PortProtocol::kHttps:
-      return "https";
-    case PortProtocol::kTcp:
-      break;
-  }
-  return "tcp";
-}
+std::string_view PortProtocolName(PortProtocol p) { return kPortProtocolNames.Name(p); }
 
 Status ParsePortsSettings(const Node& n, const std::string& path, const std::vector<int>& declared,
                           bool tls_configured, std::map<int, PortProtocol>* out) {
@@ -35,15 +26,12 @@ Status ParsePortsSettings(const Node& n, const std::string& path, const std::vec
       return NodeError(f, fpath, "port " + f.key + " is not a port of the service",
                        "a target port listed in ports or expose");
     }
-    Result<std::string> p = ReadEnum(f, fpath, {"http", "https", "tcp"});
-    if (!p.ok()) return p.status();
-    if (*p == "https" && !tls_configured) {
+    ASSIGN_OR_RETURN(PortProtocol p, ReadEnum(f, fpath, kPortProtocolNames));
+    if (p == PortProtocol::kHttps && !tls_configured) {
       return NodeError(f, fpath, "https needs certificates, and x-slipway.tls names none",
                        "x-slipway.tls.certificates: [{cert: FILE, key: FILE}]");
     }
-    (*out)[static_cast<int>(*port)] = *p == "http"    ? PortProtocol::kHttp
-                                      : *p == "https" ? PortProtocol::kHttps
-                                                      : PortProtocol::kTcp;
+    (*out)[static_cast<int>(*port)] = p;
   }
   return Status::OK();
 }

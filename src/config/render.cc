@@ -5,20 +5,13 @@
 #include "config/duration.h"
 #include "config/node.h"
 #include "config/values.h"
+#include "config/compose_names.h"
 
 namespace slipway::config {
 namespace {
 
-const char* ConditionName(DependsCondition c) {
-  switch (c) {
-    case DependsCondition::kStarted:
-      return "service_started";
-    case DependsCondition::kHealthy:
-      return "service_healthy";
-    case DependsCondition::kCompletedSuccessfully:
-      return "service_completed_successfully";
-  }
-  return "";
+std::string ConditionName(DependsCondition c) {
+  return std::string(kDependsConditionNames.Name(c));
 }
 
 std::string RestartName(const RestartPolicy& r) {

@@ -8,6 +8,7 @@
 #include "config/service_addresses.h"
 #include "config/values.h"
 #include "config/volumes_settings.h"
+#include "config/compose_names.h"
 
 namespace slipway::config {
 namespace {
@@ -471,12 +472,7 @@ Status ServiceParser::ParseDependsOn(const Node& v, const std::string& path, Ser
     for (const Node& f : d.children) {
       const std::string fpath = JoinPath(dpath, f.key);
       if (f.key == "condition") {
-        ASSIGN_OR_RETURN(std::string c, ReadEnum(f, fpath,
-                                                 {"service_started", "service_healthy",
-                                                  "service_completed_successfully"}));
-        dep.condition = c == "service_started"   ? DependsCondition::kStarted
-                        : c == "service_healthy" ? DependsCondition::kHealthy
-                                                 : DependsCondition::kCompletedSuccessfully;
+        ASSIGN_OR_RETURN(dep.condition, ReadEnum(f, fpath, kDependsConditionNames));
       } else if (f.key == "required") {
         ASSIGN_OR_RETURN(dep.required, ReadBool(f, fpath));
       } else if (f.key == "restart") {

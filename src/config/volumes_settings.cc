@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "config/values.h"
+#include "config/compose_names.h"
 
 namespace slipway::config {
 namespace {
@@ -179,13 +180,9 @@ Status ParseLongVolume(const Node& n, const std::string& path, const fs::path& p
                        const IgnoredFn& ignored, Mount* m) {
   const Node* type_node = n.Find("type");
   if (type_node == nullptr) {
-    return NodeError(n, path, "has no type", "type: volume, bind or tmpfs");
+    return NodeError(n, path, "has no type", "type: " + kMountTypeNames.List());
   }
-  ASSIGN_OR_RETURN(std::string type,
-                   ReadEnum(*type_node, JoinPath(path, "type"), {"volume", "bind", "tmpfs"}));
-  m->type = type == "volume" ? Mount::Type::kVolume
-            : type == "bind" ? Mount::Type::kBind
-                             : Mount::Type::kTmpfs;
+  ASSIGN_OR_RETURN(m->type, ReadEnum(*type_node, JoinPath(path, "type"), kMountTypeNames));
   std::string source;
   const Node* source_node = nullptr;
   bool has_target = false;
@@ -457,8 +454,7 @@ Status RunAsContainers(Project* project, const std::vector<std::string>& service
 }
 
 Result<RuntimeChoice> ReadRuntimeChoice(const Node& n, const std::string& path) {
-  ASSIGN_OR_RETURN(std::string v, ReadEnum(n, path, {"host", "container"}));
-  return v == "host" ? RuntimeChoice::kHost : RuntimeChoice::kContainer;
+  return ReadEnum(n, path, kRuntimeChoiceNames);
 }
 
 fs::path SecretFilePath(const fs::path& project_dir, bool config, const std::string& name) {

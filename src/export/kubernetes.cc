@@ -11,6 +11,7 @@
 #include "export/extensions.h"
 #include "export/pod_spec.h"
 #include "export/yaml_emit.h"
+#include "config/compose_names.h"
 
 namespace slipway::exporter {
 
@@ -265,7 +266,7 @@ class Exporter {
       } else {
         notes_.push_back(
             where + ": " +
-            (d.condition == DependsCondition::kHealthy ? "service_healthy" : "service_started") +
+            std::string(config::kDependsConditionNames.Name(d.condition)) +
             ": Kubernetes does not order pods; " + s.name + " must retry until " + d.service +
             " is ready");
       }
