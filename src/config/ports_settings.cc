@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
+#include "config/compose_names.h"
 #include "config/node.h"
 #include "config/project.h"
 #include "config/values.h"
-#include "config/compose_names.h"
 
 namespace slipway::config {
 

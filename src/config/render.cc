@@ -2,10 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "config/compose_names.h"
 #include "config/duration.h"
 #include "config/node.h"
 #include "config/values.h"
-#include "config/compose_names.h"
 
 namespace slipway::config {
 namespace {

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "config/compose_names.h"
 #include "config/dotenv.h"
 #include "config/duration.h"
 #include "config/service_addresses.h"
 #include "config/values.h"
 #include "config/volumes_settings.h"
-#include "config/compose_names.h"
 
 namespace slipway::config {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <cctype>
 
-#include "config/values.h"
 #include "config/compose_names.h"
+#include "config/values.h"
 
 namespace slipway::config {
 namespace {

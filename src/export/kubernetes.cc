@@ -7,11 +7,11 @@
 #include <sstream>
 #include <system_error>
 
+#include "config/compose_names.h"
 #include "config/deploy_strategy.h"
 #include "export/extensions.h"
 #include "export/pod_spec.h"
 #include "export/yaml_emit.h"
-#include "config/compose_names.h"
 
 namespace slipway::exporter {
 
@@ -264,11 +264,10 @@ class Exporter {
                          " runs first under Argo CD (sync wave -1); plain kubectl apply "
                          "starts both at once");
       } else {
-        notes_.push_back(
-            where + ": " +
-            std::string(config::kDependsConditionNames.Name(d.condition)) +
-            ": Kubernetes does not order pods; " + s.name + " must retry until " + d.service +
-            " is ready");
+        notes_.push_back(where + ": " +
+                         std::string(config::kDependsConditionNames.Name(d.condition)) +
+                         ": Kubernetes does not order pods; " + s.name + " must retry until " +
+                         d.service + " is ready");
       }
     }
   }
