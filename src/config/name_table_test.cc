@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "config/compose_names.h"
 #include "config/databases_settings.h"
 #include "config/deploy_strategy.h"
 #include "config/test_support.h"
@@ -35,6 +36,14 @@ TEST(NameTableTest, EveryValueHasOneName) {
   ExpectComplete(kFailureActionNames, 3);
   ExpectComplete(kUpdateOrderNames, 2);
   ExpectComplete(kMigrationFormatNames, 5);
+  ExpectComplete(kDependsConditionNames, 3);
+  ExpectComplete(kPortProtocolNames, 3);
+  ExpectComplete(kMountTypeNames, 3);
+  // x-slipway.runtime: kAuto is the key's absence and has no name to write.
+  EXPECT_EQ(kRuntimeChoiceNames.Name(RuntimeChoice::kAuto), "");
+  EXPECT_EQ(kRuntimeChoiceNames.Parse("auto"), std::nullopt);
+  EXPECT_EQ(kRuntimeChoiceNames.Parse("host"), RuntimeChoice::kHost);
+  EXPECT_EQ(kRuntimeChoiceNames.Parse("container"), RuntimeChoice::kContainer);
 }
 
 TEST(NameTableTest, UnknownAndNearNamesAreRefused) {
