@@ -78,11 +78,11 @@ json RollingUpdate(const Service& s, Notes* notes) {
                      ".delay: Kubernetes has no pause between batches (minReadySeconds "
                      "is the closest; use --rollouts argo for paced steps)");
   }
-  if (u.failure_action == "rollback") {
+  if (u.failure_action == config::FailureAction::kRollback) {
     notes->push_back(where +
                      ".failure_action: rollback: a Deployment stops a failed rollout "
                      "but does not roll back (kubectl rollout undo, or --rollouts argo)");
-  } else if (u.failure_action == "continue") {
+  } else if (u.failure_action == config::FailureAction::kContinue) {
     notes->push_back(where + ".failure_action: continue: a Deployment always waits for ready pods");
   }
   if (u.max_failure_ratio > 0) {
