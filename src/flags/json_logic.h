@@ -64,7 +64,12 @@ class Value {
   bool is_ref() const { return !own_; }
   // The referenced value, or nullptr for an owned one.
   const Json* ref() const { return own_ ? nullptr : ref_; }
-  Json Take() && { return own_ ? std::move(*own_) : *ref_; }
+  // Two returns, not `?:`: the conditional's type would be const Json, and the owned value
+  // would be copied instead of moved.
+  Json Take() && {
+    if (own_) return std::move(*own_);
+    return *ref_;
+  }
 
  private:
   static const Json kNullJson;
