@@ -128,6 +128,9 @@ TEST_P(RejectTest, RejectedWholeAndBytewise) {
 }
 
 const std::string kH = "Host: h\r\n";
+// The request as written, its NUL included: the length comes from the array, not a count by
+// hand (38 for these 35 bytes read past the literal, which AddressSanitizer reports).
+constexpr char kNulInValue[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n";
 
 INSTANTIATE_TEST_SUITE_P(
     Smuggling, RejectTest,
@@ -175,7 +178,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BadNameByte", "GET / HTTP/1.1\r\n" + kH + "X(A): b\r\n\r\n", 400},
         BadCase{"EmptyName", "GET / HTTP/1.1\r\n" + kH + ": b\r\n\r\n", 400},
         BadCase{"NoColon", "GET / HTTP/1.1\r\n" + kH + "XA b\r\n\r\n", 400},
-        BadCase{"NulInValue", std::string("GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 38), 400},
+        BadCase{"NulInValue", std::string(kNulInValue, sizeof kNulInValue - 1), 400},
         BadCase{"DelInValue", "GET / HTTP/1.1\r\n" + kH + "X: a\x7f\r\n\r\n", 400},
         BadCase{"BadMethodByte", "GE(T / HTTP/1.1\r\n" + kH + "\r\n", 400},
         BadCase{"EmptyMethod", " / HTTP/1.1\r\n" + kH + "\r\n", 400},
