@@ -1,6 +1,7 @@
 // The project's own routes: health, metrics, ps, up/start/stop/restart/down, logs, events.
 #include <set>
 
+#include "api/ps_json.h"
 #include "api/routes.h"
 #include "config/secrets_of.h"
 #include "config/volumes_settings.h"
@@ -321,7 +322,7 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                                                    "text/plain; version=0.0.4; charset=utf-8"));
                  });
   r.Add<NoInput>({Method::kGet, "/api/v1/ps", Access::kRead}, [d](NoInput, Reply reply) {
-    json rows = d.engine->Ps();
+    json rows = PsJson(d.engine->Ps());
     if (d.decorate_ps) d.decorate_ps(&rows);
     reply.Json(200, rows);
   });

@@ -20,6 +20,7 @@
 
 #include "alerts/builtin.h"
 #include "alerts/service.h"
+#include "api/ps_json.h"
 #include "api/router.h"
 #include "api/routes.h"
 #include "base/log.h"
@@ -290,7 +291,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     deps.store = store_.get();
     deps.registry = registry_.get();
     deps.state_dir = paths_.dir;
-    deps.ps = [this] { return engine_->Ps(); };
+    deps.ps = [this] { return api::PsJson(engine_->Ps()); };
     deps.proxy_ok = [this] { return proxy_ != nullptr; };
     deps.external_url = "http://" + api_addr_;
     ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
@@ -378,7 +379,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.redactor = &redactor_;
     rd.metrics = [this] {
       // Service gauges as of now, not as of the last alert evaluation.
-      alerts::UpdateServiceMetrics(registry_.get(), engine_->Ps());
+      alerts::UpdateServiceMetrics(registry_.get(), api::PsJson(engine_->Ps()));
       return registry_->RenderPrometheus();
     };
     rd.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
