@@ -1,8 +1,8 @@
 // The project's own routes: health, metrics, ps, up/start/stop/restart/down, logs, events.
 #include <set>
 
-#include "api/ps_json.h"
 #include "api/routes.h"
+#include "api/views.h"
 #include "config/secrets_of.h"
 #include "config/volumes_settings.h"
 #include "deploy/deployer.h"
@@ -394,14 +394,7 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                        auto events = d.store->Events(q.since_ms, q.services, q.limit);
                        if (!events.ok()) return reply.Error(events.status());
                        json rows = json::array();
-                       for (const auto& e : *events) {
-                         rows.push_back({{"id", e.id},
-                                         {"t", e.wall_ms},
-                                         {"service", e.service},
-                                         {"instance", e.instance},
-                                         {"kind", e.kind},
-                                         {"message", e.message}});
-                       }
+                       for (const auto& e : *events) rows.push_back(EventJson(e));
                        reply.Json(200, rows);
                      });
 }

@@ -1,8 +1,10 @@
-#include "api/ps_json.h"
+#include "api/views.h"
 
 #include <fmt/format.h>
 
 #include <string>
+
+#include "runtime/log_store.h"
 
 namespace slipway::api {
 
@@ -30,6 +32,12 @@ nlohmann::json PsJson(const std::vector<engine::PsRow>& rows) {
   nlohmann::json out = nlohmann::json::array();
   for (const engine::PsRow& row : rows) out.push_back(PsRowJson(row));
   return out;
+}
+
+nlohmann::json EventJson(const store::Event& e) {
+  return {{"id", e.id},           {"time", runtime::FormatWallMillis(e.wall_ms)},
+          {"service", e.service}, {"instance", e.instance},
+          {"kind", e.kind},       {"message", e.message}};
 }
 
 }  // namespace slipway::api
