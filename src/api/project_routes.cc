@@ -1,6 +1,7 @@
 // The project's own routes: health, metrics, ps, up/start/stop/restart/down, logs, events.
 #include <set>
 
+#include "api/redacted.h"
 #include "api/routes.h"
 #include "api/views.h"
 #include "config/secrets_of.h"
@@ -395,7 +396,8 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                        if (!events.ok()) return reply.Error(events.status());
                        json rows = json::array();
                        for (const auto& e : *events) rows.push_back(EventJson(e));
-                       reply.Json(200, rows);
+                       // A message can quote a process's output: redacted like every answer.
+                       reply.Json(200, Redacted(rows, d.redactor));
                      });
 }
 

@@ -13,8 +13,10 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
+#include "api/redacted.h"
 #include "api/routes.h"
 #include "api/views.h"
 #include "cli/container_cmd.h"
@@ -470,7 +472,15 @@ int RunEvents(CliContext& ctx, const std::string& since_arg, const std::string& 
     if (!store.ok()) return CliContext::Fail(store.status(), "events");
     auto events = (*store)->Events(*since, services, 1000);
     if (!events.ok()) return CliContext::Fail(events.status(), "events");
-    for (const auto& e : *events) rows.push_back(api::EventJson(e));
+    // Masked like the daemon's answer when the project loads (as before, events stay
+    // readable from a project whose files no longer load).
+    std::optional<Redactor> secrets;
+    if (auto project = ctx.Project(); project.ok()) {
+      secrets = config::SecretsOf(**project, config::CurrentEnviron());
+    }
+    for (const auto& e : *events) {
+      rows.push_back(secrets ? api::Redacted(api::EventJson(e), &*secrets) : api::EventJson(e));
+    }
   }
   if (format == "json") {
     std::printf("%s\n", rows.dump(2).c_str());

@@ -50,17 +50,21 @@ Result<std::string> LoadOrCreateToken(const std::filesystem::path& p) {
 
 // Splits "host:port" (port may be 0).
 Result<std::pair<std::string, int>> SplitHostPort(const std::string& s) {
+  const Status bad = InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
   size_t colon = s.rfind(':');
-  if (colon == std::string::npos)
-    return InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
+  if (colon == std::string::npos) return bad;
   std::string host = s.substr(0, colon);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  char* end = nullptr;
-  long port = std::strtol(s.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535) {
-    return InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
+  // Digits only (strtol would take "", "+80" or " 80"), at most 5 of them.
+  const std::string digits = s.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5) return bad;
+  int port = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return bad;
+    port = port * 10 + (c - '0');
   }
-  return std::make_pair(host, static_cast<int>(port));
+  if (port > 65535) return bad;
+  return std::make_pair(host, port);
 }
 
 // Binds the API's TCP listener. With port 0, the port of the previous run is tried first so
