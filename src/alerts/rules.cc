@@ -100,8 +100,31 @@ json AlertJson(const Alert& a) {
 RuleEvaluator::RuleEvaluator(Options opts) : opts_(std::move(opts)), series_(0) {}
 RuleEvaluator::~RuleEvaluator() = default;
 
+namespace {
+
+// Append new steps at the end; never edit a released one.
+constexpr store::SchemaStep kAlertStateSteps[] = {
+    {1, "alert state and history",
+     "CREATE TABLE alert_state(rule TEXT NOT NULL, fingerprint TEXT NOT NULL, "
+     "labels TEXT NOT NULL, annotations TEXT NOT NULL, state TEXT NOT NULL, "
+     "active_ms INTEGER NOT NULL, fired_ms INTEGER NOT NULL DEFAULT 0, "
+     "resolved_ms INTEGER NOT NULL DEFAULT 0, value REAL NOT NULL DEFAULT 0, "
+     "PRIMARY KEY(rule, fingerprint));"
+     "CREATE TABLE alert_history(id INTEGER PRIMARY KEY, wall_ms INTEGER NOT NULL, "
+     "rule TEXT NOT NULL, fingerprint TEXT NOT NULL, labels TEXT NOT NULL, "
+     "state TEXT NOT NULL, value REAL NOT NULL DEFAULT 0);"
+     "CREATE INDEX alert_history_wall ON alert_history(wall_ms);",
+     6},
+};
+constexpr store::ModuleSchema kAlertStateSchema{"alerts", kAlertStateSteps};
+
+}  // namespace
+
+const store::ModuleSchema& AlertStateSchema() { return kAlertStateSchema; }
+
 Result<std::unique_ptr<RuleEvaluator>> RuleEvaluator::Create(
     std::vector<config::AlertRuleSpec> rules, std::vector<bool> builtin, Options opts) {
+  if (opts.store) RETURN_IF_ERROR(opts.store->Apply(kAlertStateSchema));
   std::unique_ptr<RuleEvaluator> ev(new RuleEvaluator(std::move(opts)));
   int64_t max_range = 0;
   for (size_t i = 0; i < rules.size(); ++i) {

@@ -31,9 +31,14 @@
 #include "promql/evaluator.h"
 #include "promql/parser.h"
 #include "promql/series_store.h"
+#include "store/schema.h"
 #include "store/store.h"
 
 namespace slipway::alerts {
+
+// The alert state and history tables' schema steps (store/schema.h); RuleEvaluator::Create
+// applies them.
+const store::ModuleSchema& AlertStateSchema();
 
 enum class AlertState { kInactive, kPending, kFiring, kResolved };
 std::string_view AlertStateName(AlertState s);

@@ -1,7 +1,9 @@
 // The project's own routes: health, metrics, ps, up/start/stop/restart/down, logs, events.
 #include <set>
 
+#include "api/redacted.h"
 #include "api/routes.h"
+#include "api/views.h"
 #include "config/secrets_of.h"
 #include "config/volumes_settings.h"
 #include "deploy/deployer.h"
@@ -321,7 +323,7 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                                                    "text/plain; version=0.0.4; charset=utf-8"));
                  });
   r.Add<NoInput>({Method::kGet, "/api/v1/ps", Access::kRead}, [d](NoInput, Reply reply) {
-    json rows = d.engine->Ps();
+    json rows = PsJson(d.engine->Ps());
     if (d.decorate_ps) d.decorate_ps(&rows);
     reply.Json(200, rows);
   });
@@ -393,15 +395,9 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                        auto events = d.store->Events(q.since_ms, q.services, q.limit);
                        if (!events.ok()) return reply.Error(events.status());
                        json rows = json::array();
-                       for (const auto& e : *events) {
-                         rows.push_back({{"id", e.id},
-                                         {"t", e.wall_ms},
-                                         {"service", e.service},
-                                         {"instance", e.instance},
-                                         {"kind", e.kind},
-                                         {"message", e.message}});
-                       }
-                       reply.Json(200, rows);
+                       for (const auto& e : *events) rows.push_back(EventJson(e));
+                       // A message can quote a process's output: redacted like every answer.
+                       reply.Json(200, Redacted(rows, d.redactor));
                      });
 }
 

@@ -24,7 +24,33 @@ BackupRecord FromRow(const store::Statement& s) {
 
 }  // namespace
 
+namespace {
+
+// Append new steps at the end; never edit a released one.
+constexpr store::SchemaStep kCatalogSteps[] = {
+    {1, "backups catalog",
+     "CREATE TABLE backups(id INTEGER PRIMARY KEY, database TEXT NOT NULL, "
+     "created_ms INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, "
+     "kind TEXT NOT NULL, path TEXT NOT NULL, verified_ms INTEGER NOT NULL DEFAULT 0, "
+     "verify_status TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX backups_database ON backups(database, created_ms);",
+     3},
+};
+constexpr store::ModuleSchema kCatalogSchema{"backup", kCatalogSteps};
+
+}  // namespace
+
+const store::ModuleSchema& CatalogSchema() { return kCatalogSchema; }
+
+Status Catalog::Ready() {
+  if (ready_) return Status::OK();
+  RETURN_IF_ERROR(store_->Apply(kCatalogSchema));
+  ready_ = true;
+  return Status::OK();
+}
+
 Result<BackupRecord> Catalog::Add(BackupRecord r) {
+  RETURN_IF_ERROR(Ready());
   ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
                                 store_->db(),
                                 "INSERT INTO backups(database, created_ms, size, sha256, kind, "
@@ -44,6 +70,7 @@ Result<BackupRecord> Catalog::Add(BackupRecord r) {
 }
 
 Result<std::vector<BackupRecord>> Catalog::List(const std::string& database) {
+  RETURN_IF_ERROR(Ready());
   std::string sql = std::string("SELECT ") + kColumns + " FROM backups" +
                     (database.empty() ? "" : " WHERE database = ?") +
                     " ORDER BY created_ms DESC, id DESC";
@@ -59,10 +86,11 @@ Result<std::vector<BackupRecord>> Catalog::List(const std::string& database) {
 }
 
 Result<BackupRecord> Catalog::Get(int64_t id) {
-  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
-                                store_->db(),
-                                std::string("SELECT ") + kColumns + " FROM backups WHERE id = ?",
-                                "get backup"));
+  RETURN_IF_ERROR(Ready());
+  ASSIGN_OR_RETURN(
+      auto st, store::Statement::Prepare(
+                   store_->db(), std::string("SELECT ") + kColumns + " FROM backups WHERE id = ?",
+                   "get backup"));
   RETURN_IF_ERROR(st->BindInt64(1, id));
   ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return NotFound("no backup with id " + std::to_string(id));
@@ -70,10 +98,12 @@ Result<BackupRecord> Catalog::Get(int64_t id) {
 }
 
 Status Catalog::SetVerified(int64_t id, int64_t when_ms, const std::string& status) {
-  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
-                                store_->db(),
-                                "UPDATE backups SET verified_ms = ?, verify_status = ? WHERE id = ?",
-                                "mark backup verified"));
+  RETURN_IF_ERROR(Ready());
+  ASSIGN_OR_RETURN(
+      auto st,
+      store::Statement::Prepare(
+          store_->db(), "UPDATE backups SET verified_ms = ?, verify_status = ? WHERE id = ?",
+          "mark backup verified"));
   RETURN_IF_ERROR(st->BindInt64(1, when_ms));
   RETURN_IF_ERROR(st->BindText(2, status));
   RETURN_IF_ERROR(st->BindInt64(3, id));
@@ -81,9 +111,9 @@ Status Catalog::SetVerified(int64_t id, int64_t when_ms, const std::string& stat
 }
 
 Status Catalog::Remove(int64_t id) {
-  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(store_->db(),
-                                                      "DELETE FROM backups WHERE id = ?",
-                                                      "remove backup"));
+  RETURN_IF_ERROR(Ready());
+  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
+                                store_->db(), "DELETE FROM backups WHERE id = ?", "remove backup"));
   RETURN_IF_ERROR(st->BindInt64(1, id));
   return st->Run();
 }

@@ -15,9 +15,13 @@
 #include <vector>
 
 #include "base/status.h"
+#include "store/schema.h"
 #include "store/store.h"
 
 namespace slipway::backup {
+
+// The backups table's schema steps (store/schema.h); the Catalog applies them on first use.
+const store::ModuleSchema& CatalogSchema();
 
 struct BackupRecord {
   int64_t id = 0;
@@ -49,7 +53,10 @@ class Catalog {
   store::Store* store() const { return store_; }
 
  private:
+  Status Ready();  // the catalog's tables are in place (applied once per Catalog)
+
   store::Store* store_;
+  bool ready_ = false;
 };
 
 }  // namespace slipway::backup

@@ -8,13 +8,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
+#include "api/redacted.h"
 #include "api/routes.h"
+#include "api/views.h"
 #include "base/log.h"
 #include "cli/container_cmd.h"
 #include "cli/daemon_cmd.h"
@@ -427,39 +431,74 @@ int RunSimple(CliContext& ctx, const std::string& verb, const std::vector<std::s
   return 0;
 }
 
+// A query value as the API's QueryFields reads it back (RFC 3986 unreserved kept as is).
+std::string QueryEscape(std::string_view v) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+// Events come from the daemon's API when one runs; without one, from state.db read here,
+// rendered by the same api::EventJson, so both paths print one shape. (The daemon is the only
+// writer while it runs; reading its database beside it would bypass the API's view.)
 int RunEvents(CliContext& ctx, const std::string& since_arg, const std::string& format,
               const std::vector<std::string>& services) {
   auto paths = ctx.Paths();
   if (!paths.ok()) return CliContext::Fail(paths.status());
   auto since = SinceMillis(since_arg);
   if (!since.ok()) return CliContext::Fail(since.status());
-  if (!std::filesystem::exists(paths->db())) {
-    std::fprintf(stderr, "slipway: no events yet (the project never ran)\n");
-    return 0;
-  }
-  auto store = store::Store::Open(paths->db(), Clock::Real());
-  if (!store.ok()) return CliContext::Fail(store.status(), "events");
-  auto events = (*store)->Events(*since, services, 1000);
-  if (!events.ok()) return CliContext::Fail(events.status(), "events");
-  if (format == "json") {
-    json rows = json::array();
-    for (const auto& e : *events) {
-      rows.push_back({{"time", runtime::FormatWallMillis(e.wall_ms)},
-                      {"service", e.service},
-                      {"instance", e.instance},
-                      {"kind", e.kind},
-                      {"message", e.message}});
+  json rows = json::array();
+  if (ctx.DaemonRunning()) {
+    std::string target = fmt::format("/api/v1/events?since={}&limit=1000", *since);
+    if (!services.empty()) {
+      std::string csv;
+      for (const auto& s : services) csv += (csv.empty() ? "" : ",") + s;
+      target += "&services=" + QueryEscape(csv);
     }
+    auto r = ctx.Call("GET", target);
+    if (!r.ok()) return CliContext::Fail(r.status(), "events");
+    if (!r->is_array()) {
+      return CliContext::Fail(Internal("events: the daemon answered something else than a list"));
+    }
+    rows = std::move(r).value();
+  } else {
+    if (!std::filesystem::exists(paths->db())) {
+      std::fprintf(stderr, "slipway: no events yet (the project never ran)\n");
+      return 0;
+    }
+    auto store = store::Store::Open(paths->db(), Clock::Real());
+    if (!store.ok()) return CliContext::Fail(store.status(), "events");
+    auto events = (*store)->Events(*since, services, 1000);
+    if (!events.ok()) return CliContext::Fail(events.status(), "events");
+    // Masked like the daemon's answer when the project loads (as before, events stay
+    // readable from a project whose files no longer load).
+    std::optional<Redactor> secrets;
+    if (auto project = ctx.Project(); project.ok()) {
+      secrets = config::SecretsOf(**project, config::CurrentEnviron());
+    }
+    for (const auto& e : *events) {
+      rows.push_back(secrets ? api::Redacted(api::EventJson(e), &*secrets) : api::EventJson(e));
+    }
+  }
+  if (format == "json") {
     std::printf("%s\n", rows.dump(2).c_str());
     return 0;
   }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& e : *events) {
-    rows.push_back({runtime::FormatWallMillis(e.wall_ms),
-                    e.service + (e.instance > 0 ? fmt::format(".{}", e.instance) : ""), e.kind,
-                    e.message});
+  std::vector<std::vector<std::string>> table;
+  for (const auto& e : rows) {
+    if (!e.is_object()) continue;
+    const int64_t instance = e.value("instance", int64_t{0});
+    table.push_back({e.value("time", ""),
+                     e.value("service", "") + (instance > 0 ? fmt::format(".{}", instance) : ""),
+                     e.value("kind", ""), e.value("message", "")});
   }
-  PrintTable({"TIME", "SERVICE", "EVENT", "DETAIL"}, rows);
+  PrintTable({"TIME", "SERVICE", "EVENT", "DETAIL"}, table);
   return 0;
 }
 

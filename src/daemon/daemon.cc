@@ -22,6 +22,7 @@
 #include "alerts/service.h"
 #include "api/router.h"
 #include "api/routes.h"
+#include "api/views.h"
 #include "base/log.h"
 #include "config/flags_settings.h"
 #include "config/secrets_of.h"
@@ -30,6 +31,9 @@
 #include "daemon/keeper_link.h"
 #include "daemon/route_publisher.h"
 #include "daemon/routes.h"
+#include "daemon/state_files.h"
+#include "daemon/state_schemas.h"
+#include "daemon/tls_certificates.h"
 #include "daemon/traffic_rates.h"
 #include "deploy/deployer.h"
 #include "deploy/engine_groups.h"
@@ -58,81 +62,6 @@ void Log(const std::string& msg, const nlohmann::json& fields = nullptr,
          logging::Level level = logging::Level::kInfo) {
   const std::vector<logging::Field> typed = LogFields(fields);
   logging::Default().Log(level, "slipwayd", msg, typed);
-}
-
-Result<std::string> ReadSmallFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  if (!in) return NotFound(p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-Status WriteSmallFile(const std::filesystem::path& p, const std::string& content, mode_t mode) {
-  std::string tmp = p.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return ErrnoError("write " + tmp, errno);
-  std::string data = content + "\n";
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), p.c_str()) != 0) return ErrnoError("write " + p.string(), errno);
-  return Status::OK();
-}
-
-// The admin token: kept across restarts so scripts and dashboards keep working.
-Result<std::string> LoadOrCreateToken(const std::filesystem::path& p) {
-  if (auto t = ReadSmallFile(p); t.ok() && t->size() >= 32) return *t;
-  unsigned char raw[24];
-  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::read(fd, raw, sizeof raw) != static_cast<ssize_t>(sizeof raw)) {
-    if (fd >= 0) ::close(fd);
-    return IoError("reading /dev/urandom failed");
-  }
-  ::close(fd);
-  std::string token;
-  for (unsigned char c : raw) token += fmt::format("{:02x}", c);
-  RETURN_IF_ERROR(WriteSmallFile(p, token, 0600));
-  return token;
-}
-
-// Splits "host:port" (port may be 0).
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& s) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos)
-    return InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
-  std::string host = s.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  char* end = nullptr;
-  long port = std::strtol(s.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535) {
-    return InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
-  }
-  return std::make_pair(host, static_cast<int>(port));
-}
-
-// Binds the API's TCP listener. With port 0, the port of the previous run is tried first so
-// the address a user bookmarked stays valid.
-Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& listen,
-                                KeeperLink* keeper, std::string* addr) {
-  ASSIGN_OR_RETURN(auto hp, SplitHostPort(listen));
-  auto [host, port] = hp;
-  if (port == 0) {
-    if (auto prev = ReadSmallFile(paths.addr_file()); prev.ok()) {
-      if (auto php = SplitHostPort(*prev); php.ok() && php->first == host) {
-        if (auto fd = keeper->ListenTcp(host, php->second); fd.ok()) {
-          *addr = *prev;
-          return std::move(fd).value();
-        }
-      }
-    }
-  }
-  ASSIGN_OR_RETURN(net::UniqueFd fd, keeper->ListenTcp(host, port));
-  ASSIGN_OR_RETURN(int bound, net::LocalPort(fd.get()));
-  *addr =
-      fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, bound);
-  return fd;
 }
 
 proxy::ProxyOptions ProxyOptionsFor(const config::ProxySettings& s) {
@@ -226,6 +155,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
 
     ASSIGN_OR_RETURN(loop_, net::EventLoop::Create());
     ASSIGN_OR_RETURN(store_, store::Store::Open(paths_.db(), Clock::Real()));
+    RETURN_IF_ERROR(ApplyStateSchemas(store_.get()));
+    tls_.SetStore(store_.get());
     logs_ = std::make_unique<runtime::LogStore>(paths_.logs(), Clock::Real());
 
     // A daemon the keeper starts again (after a crash or for `slipway daemon restart`) runs
@@ -244,6 +175,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     // x-slipway.proxy is read at daemon start; changing it needs `down` and `up`.
     proxy::ProxyOptions popts = ProxyOptionsFor(project.proxy);
     registry_ = std::make_unique<telemetry::Registry>(proxy::Proxy::ShardsFor(popts.workers));
+    tls_.SetRegistry(registry_.get());
     popts.listeners = keeper_.get();
     ASSIGN_OR_RETURN(proxy_, proxy::Proxy::Create(popts, registry_.get()));
 
@@ -260,7 +192,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     engine_->SetProject(std::move(project));
     routes_ =
         std::make_unique<RoutePublisher>(loop_.get(), engine_.get(), proxy_.get(), registry_.get());
-    routes_->SetTls(tls_);
+    routes_->SetTls(tls_.context());
     routes_->SetBeforePublish([this] { FollowTlsFiles(); });
     groups_ = std::make_unique<deploy::EngineGroups>(loop_.get(), engine_.get());
     // Instances changed: the routes follow, and a deploy waiting on them re-checks.
@@ -290,7 +222,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     deps.store = store_.get();
     deps.registry = registry_.get();
     deps.state_dir = paths_.dir;
-    deps.ps = [this] { return engine_->Ps(); };
+    deps.ps = [this] { return api::PsJson(engine_->Ps()); };
     deps.proxy_ok = [this] { return proxy_ != nullptr; };
     deps.external_url = "http://" + api_addr_;
     ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
@@ -302,7 +234,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
                                e.numbers});
     });
     ScheduleTrafficSample();
-    UpdateTlsExpiry();
+    tls_.UpdateExpiry();
     WatchTlsFiles();
     return WatchSignals();
   }
@@ -378,7 +310,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.redactor = &redactor_;
     rd.metrics = [this] {
       // Service gauges as of now, not as of the last alert evaluation.
-      alerts::UpdateServiceMetrics(registry_.get(), engine_->Ps());
+      alerts::UpdateServiceMetrics(registry_.get(), api::PsJson(engine_->Ps()));
       return registry_->RenderPrometheus();
     };
     rd.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
@@ -613,54 +545,13 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     });
   }
 
-  // ---- TLS certificates (x-slipway.tls) ----
+  // ---- TLS certificates (x-slipway.tls; built and watched by tls_certificates.h) ----
 
-  static bool SameTlsFiles(const std::vector<config::TlsCertificateSettings>& a,
-                           const std::vector<config::TlsCertificateSettings>& b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-      if (a[i].cert != b[i].cert || a[i].key != b[i].key) return false;
-    return true;
-  }
-
-  // What the certificate files are now (inode, size, mtime): a change means a reload.
-  static std::string TlsFilesSignature(const std::vector<config::TlsCertificateSettings>& files) {
-    std::string sig;
-    for (const auto& f : files) {
-      for (const std::string* p : {&f.cert, &f.key}) {
-        struct stat st {};
-        if (::stat(p->c_str(), &st) != 0) {
-          sig += "-;";
-          continue;
-        }
-        sig += fmt::format("{}:{}:{}.{};", st.st_ino, st.st_size, st.st_mtim.tv_sec,
-                           st.st_mtim.tv_nsec);
-      }
-    }
-    return sig;
-  }
-
-  // Builds a new TLS context from `s`; on failure the current one stays.
+  // Builds a new TLS context from `s` and hands it to the routes; on failure the current one
+  // stays.
   Status LoadTls(const config::TlsSettings& s) {
-    tls_attempted_signature_ = TlsFilesSignature(s.certificates);
-    if (!s.enabled()) {
-      tls_.reset();
-      tls_files_.clear();
-      if (routes_) routes_->SetTls(nullptr);
-      return Status::OK();
-    }
-    std::vector<net::TlsServerContext::CertificatePaths> paths;
-    for (const auto& c : s.certificates) paths.push_back({c.cert, c.key});
-    Result<std::shared_ptr<const net::TlsServerContext>> ctx =
-        net::TlsServerContext::Create(paths, tickets_, Clock::Real()->WallMillis() / 1000);
-    if (!ctx.ok()) {
-      tls_files_ = s.certificates;  // tried: the file watch retries when they change again
-      return ctx.status();
-    }
-    tls_ = std::move(ctx).value();
-    tls_files_ = s.certificates;
-    if (routes_) routes_->SetTls(tls_);
-    UpdateTlsExpiry();
+    RETURN_IF_ERROR(tls_.Load(s));
+    if (routes_) routes_->SetTls(tls_.context());
     return Status::OK();
   }
 
@@ -678,7 +569,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     } else {
       Log("tls: certificates reloaded after " + why);
       ev.kind = "tls-reloaded";
-      ev.message = fmt::format("{} certificate(s) after {}", tls_->certificates().size(), why);
+      ev.message =
+          fmt::format("{} certificate(s) after {}", tls_.context()->certificates().size(), why);
       if (!recovering_) {
         if (Status st = routes_->Publish(); !st.ok()) Log("proxy: " + st.message());
       }
@@ -689,44 +581,17 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // Every 5 s: a changed certificate or key file reloads; expiry metrics and warnings refresh.
   void WatchTlsFiles() {
     loop_->RunAfter(Duration(5'000), [this] {
-      if (!shutting_down_ && !handing_over_ && !tls_files_.empty() &&
-          TlsFilesSignature(tls_files_) != tls_attempted_signature_) {
+      if (!shutting_down_ && !handing_over_ && tls_.FilesChanged()) {
         ReloadTls("a certificate file changed");
       }
-      UpdateTlsExpiry();
+      tls_.UpdateExpiry();
       WatchTlsFiles();
     });
   }
 
-  // slipway_tls_cert_expiry_seconds{name} (seconds left), and one event per certificate once
-  // fewer than 14 days are left.
-  void UpdateTlsExpiry() {
-    if (!tls_ || !registry_) return;
-    const int64_t now_s = Clock::Real()->WallMillis() / 1000;
-    for (const net::CertificateInfo& c : tls_->certificates()) {
-      const int64_t left = c.not_after - now_s;
-      registry_
-          ->GetGauge("slipway_tls_cert_expiry_seconds",
-                     "Seconds until a served TLS certificate expires (negative once expired).",
-                     {"name"}, {c.label()})
-          ->Set(0, left);
-      if (left >= 14 * 86400 || !expiry_warned_.insert({c.label(), c.not_after}).second) continue;
-      store::Event ev;
-      ev.kind = "tls-cert-expiring";
-      ev.message = fmt::format("certificate {} ({}) expires on {}", c.label(), c.cert_path,
-                               net::FormatUtc(c.not_after));
-      Log("tls: " + ev.message, nullptr, logging::Level::kWarn);
-      if (store_) {
-        if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) {
-          Log("events: " + st.message());
-        }
-      }
-    }
-  }
-
   // Before each publish: a project replaced by `up` may name other certificate files.
   void FollowTlsFiles() {
-    if (SameTlsFiles(engine_->project().tls.certificates, tls_files_)) return;
+    if (tls_.Serves(engine_->project().tls.certificates)) return;
     if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
       Log("tls: " + st.message() + "; serving the previous certificates");
     }
@@ -823,11 +688,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   bool shutting_down_ = false;
   // TLS: the context published listeners use, the files it came from, the keys that keep
   // sessions resumable across reloads.
-  std::shared_ptr<net::TicketKeys> tickets_ = std::make_shared<net::TicketKeys>();
-  std::shared_ptr<const net::TlsServerContext> tls_;
-  std::vector<config::TlsCertificateSettings> tls_files_;
-  std::string tls_attempted_signature_;
-  std::set<std::pair<std::string, int64_t>> expiry_warned_;
+  TlsCertificates tls_;
   std::string api_addr_;
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<KeeperLink> keeper_;  // before proxy_: the proxy uses it until it stops

@@ -30,7 +30,7 @@ std::string EngineGroups::SetName(int64_t release) const {
 }
 
 GroupView EngineGroups::Group(const std::string& service, const std::string& set) const {
-  engine::GroupStatus g = engine_->Group(service, set);
+  engine::GroupStatus g = engine_->GroupState(service, set);
   GroupView v;
   v.exists = g.exists;
   v.release = g.release;

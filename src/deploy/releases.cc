@@ -47,7 +47,29 @@ json Release::ToJson() const {
           {"base_hash", base_hash}};
 }
 
+namespace {
+
+// Append new steps at the end; never edit a released one.
+constexpr store::SchemaStep kReleasesSteps[] = {
+    {1, "releases",
+     "CREATE TABLE releases(id INTEGER PRIMARY KEY, service TEXT NOT NULL, "
+     "number INTEGER NOT NULL, version TEXT NOT NULL DEFAULT '', spec_hash TEXT NOT NULL, "
+     "spec TEXT NOT NULL, strategy TEXT NOT NULL, created_ms INTEGER NOT NULL, "
+     "finished_ms INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, "
+     "reason TEXT NOT NULL DEFAULT '', numbers TEXT NOT NULL DEFAULT '{}', "
+     "UNIQUE(service, number));",
+     5},
+    {2, "releases remember the compose file's spec they came from",
+     "ALTER TABLE releases ADD COLUMN base_hash TEXT NOT NULL DEFAULT '';", 7},
+};
+constexpr store::ModuleSchema kReleasesSchema{"deploy", kReleasesSteps};
+
+}  // namespace
+
+const store::ModuleSchema& ReleasesSchema() { return kReleasesSchema; }
+
 Result<std::unique_ptr<ReleaseStore>> ReleaseStore::Open(store::Store* store, Clock* clock) {
+  RETURN_IF_ERROR(store->Apply(kReleasesSchema));
   std::unique_ptr<ReleaseStore> rs(new ReleaseStore(store, clock));
   sqlite3* db = store->db();
   ASSIGN_OR_RETURN(

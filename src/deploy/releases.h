@@ -17,10 +17,14 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "store/schema.h"
 #include "store/statement.h"
 #include "store/store.h"
 
 namespace slipway::deploy {
+
+// The releases table's schema steps (store/schema.h); ReleaseStore::Open applies them.
+const store::ModuleSchema& ReleasesSchema();
 
 enum class ReleaseStatus { kRunning, kSucceeded, kFailed, kRolledBack };
 // "running", "succeeded", "failed", "rolled-back": the stored and shown text.

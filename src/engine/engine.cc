@@ -3,7 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <tuple>
+#include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "base/log.h"
 #include "engine/graph.h"
@@ -27,27 +28,52 @@ struct Engine::InstanceRun {
   bool spawn_failed = false;
 };
 
-// A group other than the primary one (see GroupEndpoints).
-struct Engine::SideGroup {
+// One group of a service's instances started from one spec (see GroupEndpoints). The primary
+// group and a deploy's side groups are the same thing; which one is primary is a name in
+// ServiceRun.
+struct Engine::Group {
   std::string set;
   int64_t release = 0;
-  config::Service spec;
+  config::Service spec;  // the definition the instances were started from
   std::string spec_hash;
   std::vector<std::unique_ptr<InstanceRun>> instances;
 };
 
 struct Engine::ServiceRun {
   std::string name;
-  config::Service spec;  // the definition the instances were started from
-  std::string spec_hash;
-  std::vector<std::unique_ptr<InstanceRun>> instances;
+  std::map<std::string, std::unique_ptr<Group>> groups;  // by set name
+  // The primary group's set. Its group stays after a stop (its release and spec hash decide
+  // whether the next start is the same release); it is absent before the first start.
+  std::string primary = "current";
   bool started = false;  // StartService ran for the current generation
   bool stopping = false;
-  std::string spawn_error;      // set when an instance could not be started
-  std::string set = "current";  // the primary group's proxy set
-  int64_t release = 0;
+  std::string spawn_error;  // set when an instance could not be started
   bool ran_before = false;  // StartService ran once already: the next one is a restart
-  std::map<std::string, std::unique_ptr<SideGroup>> side;  // by set name
+
+  Group* Primary() {
+    auto it = groups.find(primary);
+    return it == groups.end() ? nullptr : it->second.get();
+  }
+  const Group* Primary() const {
+    auto it = groups.find(primary);
+    return it == groups.end() ? nullptr : it->second.get();
+  }
+  // The primary group's instances (none before the first start).
+  const std::vector<std::unique_ptr<InstanceRun>>& PrimaryInstances() const {
+    static const std::vector<std::unique_ptr<InstanceRun>> kNone;
+    const Group* g = Primary();
+    return g ? g->instances : kNone;
+  }
+  bool HasSideGroups() const { return groups.size() > (Primary() ? 1u : 0u); }
+  // Primary first, then the side groups by set name: the order of ps rows and endpoints.
+  std::vector<const Group*> Ordered() const {
+    std::vector<const Group*> out;
+    if (const Group* p = Primary()) out.push_back(p);
+    for (const auto& [set, g] : groups) {
+      if (set != primary) out.push_back(g.get());
+    }
+    return out;
+  }
 };
 
 struct Engine::UpOp {
@@ -140,12 +166,13 @@ Status Engine::CheckStartable(const config::Project& project,
     }
     const ServiceRun* run = FindRun(name);
     const bool running = run && run->started && !run->stopping;
-    if (running && run->spec_hash == SpecHash(svc)) continue;  // already up: its ports are ours
+    const Group* primary = running ? run->Primary() : nullptr;
+    if (primary && primary->spec_hash == SpecHash(svc)) continue;  // already up: its ports are ours
     // A running service about to be recreated keeps the ports it publishes; new ones are
     // checked like a fresh service's.
     std::set<int> own_ports;
-    if (running) {
-      for (const config::PortMapping& p : run->spec.ports) own_ports.insert(p.published);
+    if (primary) {
+      for (const config::PortMapping& p : primary->spec.ports) own_ports.insert(p.published);
     }
     if (svc.RunsInContainer()) {
       if (!container_)
@@ -221,7 +248,7 @@ void Engine::Up(std::vector<std::string> services, UpOptions opts,
     // is left alone: its restart policy deals with its siblings).
     bool failed = !run->spawn_error.empty();
     bool live = false;
-    for (const auto& ir : run->instances) {
+    for (const auto& ir : run->PrimaryInstances()) {
       const runtime::Instance& inst = *ir->instance;
       live = live ||
              (inst.state() != InstanceState::kExited && inst.state() != InstanceState::kFailed);
@@ -230,7 +257,10 @@ void Engine::Up(std::vector<std::string> services, UpOptions opts,
                 !inst.last_exit()->success());
     }
     failed = failed && !live;
-    if (failed || run->spec_hash != SpecHash(project_.services.at(name))) stale.push_back(name);
+    const Group* primary = run->Primary();
+    if (failed || !primary || primary->spec_hash != SpecHash(project_.services.at(name))) {
+      stale.push_back(name);
+    }
   }
   if (!stale.empty()) {
     auto alive = alive_;
@@ -276,7 +306,8 @@ Engine::Settle Engine::DependencyState(const config::Dependency& dep, std::strin
     return Settle::kFailed;
   }
   size_t running = 0, healthy = 0, completed = 0;
-  for (const auto& ir : run->instances) {
+  const auto& instances = run->PrimaryInstances();
+  for (const auto& ir : instances) {
     const runtime::Instance& inst = *ir->instance;
     switch (inst.state()) {
       case InstanceState::kRunning:
@@ -304,7 +335,7 @@ Engine::Settle Engine::DependencyState(const config::Dependency& dep, std::strin
       return Settle::kFailed;
     }
   }
-  size_t n = run->instances.size();
+  size_t n = instances.size();
   switch (dep.condition) {
     case DependsCondition::kStarted:
       return Settle::kSettled;  // every instance was started
@@ -321,20 +352,20 @@ Engine::Settle Engine::ServiceGoal(const ServiceRun& run, bool wait, std::string
     *why = run.spawn_error;
     return Settle::kFailed;
   }
-  if (!run.started) return Settle::kPending;
-  bool has_health = run.spec.healthcheck.kind != config::Healthcheck::Kind::kNone;
+  const Group* primary = run.Primary();
+  if (!run.started || !primary) return Settle::kPending;
+  bool has_health = primary->spec.healthcheck.kind != config::Healthcheck::Kind::kNone;
   bool all_done = true;
-  for (const auto& ir : run.instances) {
+  for (const auto& ir : primary->instances) {
     const runtime::Instance& inst = *ir->instance;
     if (inst.state() == InstanceState::kFailed) {
-      *why = fmt::format("{}.{} failed{}", run.spec.name, inst.spec().index,
+      *why = fmt::format("{}.{} failed{}", run.name, inst.spec().index,
                          inst.last_exit() ? ": " + inst.last_exit()->ToString() : "");
       return Settle::kFailed;
     }
     if (inst.state() == InstanceState::kExited) {
       if (inst.last_exit() && !inst.last_exit()->success()) {
-        *why =
-            fmt::format("{}.{} {}", run.spec.name, inst.spec().index, inst.last_exit()->ToString());
+        *why = fmt::format("{}.{} {}", run.name, inst.spec().index, inst.last_exit()->ToString());
         return Settle::kFailed;
       }
       continue;  // completed successfully: a one-shot job is done
@@ -342,7 +373,7 @@ Engine::Settle Engine::ServiceGoal(const ServiceRun& run, bool wait, std::string
     if (!wait) continue;
     // A crash loop will not settle by waiting: `up --wait` fails now, with the last lines.
     if (inst.state() == InstanceState::kBackoff && inst.restarts() >= kCrashLoopRestarts) {
-      *why = fmt::format("{}.{} is crash-looping ({} restarts; last {})", run.spec.name,
+      *why = fmt::format("{}.{} is crash-looping ({} restarts; last {})", run.name,
                          inst.spec().index, inst.restarts(),
                          inst.last_exit() ? inst.last_exit()->ToString() : "exit unknown");
       return Settle::kFailed;
@@ -353,7 +384,7 @@ Engine::Settle Engine::ServiceGoal(const ServiceRun& run, bool wait, std::string
     }
     if (has_health && ir->health) {
       if (ir->health->state() == HealthState::kUnhealthy) {
-        *why = fmt::format("{}.{} is unhealthy", run.spec.name, inst.spec().index);
+        *why = fmt::format("{}.{} is unhealthy", run.name, inst.spec().index);
         if (ir->health->last() && !ir->health->last()->output.empty()) {
           *why += ": " + ir->health->last()->output;
         }
@@ -457,7 +488,7 @@ void Engine::RestartDueDependents() {
     }
     std::string deps;
     for (const auto& d : it->second) deps += (deps.empty() ? "" : ", ") + d;
-    if (!run->side.empty()) {
+    if (run->HasSideGroups()) {
       Record(name, 0, "warning",
              fmt::format("not restarted after {} (depends_on restart): a deploy of {} is under "
                          "way, its new instances start against the new {}",
@@ -633,20 +664,27 @@ void Engine::Bury(std::vector<std::unique_ptr<InstanceRun>> dead) {
 
 Status Engine::StartService(ServiceRun& run) {
   const config::Service& svc = project_.services.at(run.name);
-  Bury(std::move(run.instances));
-  run.instances.clear();
   std::string hash = SpecHash(svc);
   // A restart of the same definition is the same release; a changed one is a new release.
-  bool same = run.release > 0 && hash == run.spec_hash;
-  run.spec = svc;
-  run.spec_hash = hash;
+  const Group* before = run.Primary();
+  int64_t release = before ? before->release : 0;
+  bool same = release > 0 && hash == before->spec_hash;
+  for (auto& [set, g] : run.groups) Bury(std::move(g->instances));
+  run.groups.clear();
   run.spawn_error.clear();
   run.started = true;
   // Started again after it ran: what asks for it restarts once this is ready again.
   if (run.ran_before) MarkDependentsDue(run.name);
   run.ran_before = true;
-  if (!same) run.release = record_release_ ? record_release_(svc, run.spec_hash) : 0;
-  run.set = SetName(run.release);
+  if (!same) release = record_release_ ? record_release_(svc, hash) : 0;
+  auto group = std::make_unique<Group>();
+  group->set = SetName(release);
+  group->release = release;
+  group->spec = svc;
+  group->spec_hash = hash;
+  run.primary = group->set;
+  Group& g = *group;
+  run.groups[run.primary] = std::move(group);
   const std::string name = svc.name;
 
   for (int index = 1; index <= svc.replicas; ++index) {
@@ -656,9 +694,9 @@ Status Engine::StartService(ServiceRun& run) {
       Record(name, index, "failed", run.spawn_error);
       return ir.status();
     }
-    run.instances.push_back(std::move(ir).value());
+    g.instances.push_back(std::move(ir).value());
   }
-  for (auto& ir : run.instances) {
+  for (auto& ir : g.instances) {
     Status st = ir->instance->Start();
     if (!st.ok()) {
       run.spawn_error = st.message();
@@ -676,19 +714,11 @@ std::string Engine::SetName(int64_t release) {
   return release > 0 ? fmt::format("r{}", release) : "current";
 }
 
-std::vector<std::unique_ptr<Engine::InstanceRun>>* Engine::GroupInstances(
-    const std::string& service, const std::string& set, const config::Service** spec) {
+Engine::Group* Engine::FindGroup(const std::string& service, const std::string& set) {
   auto it = runs_.find(service);
   if (it == runs_.end() || !it->second->started) return nullptr;
-  ServiceRun& run = *it->second;
-  if (run.set == set) {
-    if (spec) *spec = &run.spec;
-    return &run.instances;
-  }
-  auto g = run.side.find(set);
-  if (g == run.side.end()) return nullptr;
-  if (spec) *spec = &g->second->spec;
-  return &g->second->instances;
+  auto g = it->second->groups.find(set);
+  return g == it->second->groups.end() ? nullptr : g->second.get();
 }
 
 Status Engine::StartGroup(const std::string& service, const config::Service& spec, int64_t release,
@@ -699,35 +729,34 @@ Status Engine::StartGroup(const std::string& service, const config::Service& spe
   }
   ServiceRun& run = *it->second;
   std::string set = SetName(release);
-  if (run.set == set || run.side.count(set)) {
+  if (run.groups.count(set)) {
     return AlreadyExists(fmt::format("{}: set {} already exists", service, set));
   }
-  auto group = std::make_unique<SideGroup>();
+  auto group = std::make_unique<Group>();
   group->set = set;
   group->release = release;
   group->spec = spec;
   group->spec_hash = SpecHash(spec);
-  run.side[set] = std::move(group);
+  run.groups[set] = std::move(group);
   if (count < 0) count = spec.replicas;
   return ResizeGroup(service, set, count, Duration(0), [] {});
 }
 
 Status Engine::ResizeGroup(const std::string& service, const std::string& set, int count,
                            Duration drain, std::function<void()> done) {
-  const config::Service* spec = nullptr;
-  auto* instances = GroupInstances(service, set, &spec);
-  if (!instances) return NotFound(fmt::format("{}: no instance set {}", service, set));
+  Group* group = FindGroup(service, set);
+  if (!group) return NotFound(fmt::format("{}: no instance set {}", service, set));
   std::vector<InstanceRun*> staying;
   int top = 0;
-  for (auto& ir : *instances) {
+  for (auto& ir : group->instances) {
     top = std::max(top, ir->instance->spec().index);
     if (!ir->leaving) staying.push_back(ir.get());
   }
-  const config::Service svc = *spec;  // copy: MakeInstance may outlive a promotion
+  const config::Service svc = group->spec;  // copy: MakeInstance may outlive a promotion
   while (static_cast<int>(staying.size()) < count) {
     ASSIGN_OR_RETURN(auto ir, MakeInstance(svc, ++top, set));
     InstanceRun* raw = ir.get();
-    instances->push_back(std::move(ir));
+    group->instances.push_back(std::move(ir));
     staying.push_back(raw);
     RETURN_IF_ERROR(raw->instance->Start());
   }
@@ -748,15 +777,15 @@ Status Engine::ResizeGroup(const std::string& service, const std::string& set, i
   auto alive = alive_;
   loop_->RunAfter(drain, [this, alive, service, set, done = std::move(done)]() mutable {
     if (!*alive) return;
-    auto* inst = GroupInstances(service, set, nullptr);
-    if (!inst) {
+    Group* g = FindGroup(service, set);
+    if (!g) {
       done();
       return;
     }
     auto remaining = std::make_shared<size_t>(0);
     auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
     std::vector<InstanceRun*> to_stop;
-    for (auto& ir : *inst) {
+    for (auto& ir : g->instances) {
       if (ir->leaving) to_stop.push_back(ir.get());
     }
     *remaining = to_stop.size();
@@ -768,13 +797,13 @@ Status Engine::ResizeGroup(const std::string& service, const std::string& set, i
       if (ir->health) ir->health->Stop();
       ir->instance->Stop([this, alive, service, set, ir, remaining, shared_done] {
         if (!*alive) return;
-        auto* list = GroupInstances(service, set, nullptr);
-        if (list) {
-          for (auto it = list->begin(); it != list->end(); ++it) {
+        if (Group* left = FindGroup(service, set)) {
+          auto& list = left->instances;
+          for (auto it = list.begin(); it != list.end(); ++it) {
             if (it->get() != ir) continue;
             std::vector<std::unique_ptr<InstanceRun>> dead;
             dead.push_back(std::move(*it));
-            list->erase(it);
+            list.erase(it);
             Bury(std::move(dead));
             break;
           }
@@ -792,17 +821,19 @@ Status Engine::StopGroup(const std::string& service, const std::string& set, Dur
   auto it = runs_.find(service);
   if (it == runs_.end()) return NotFound("no such service: " + service);
   ServiceRun& run = *it->second;
-  if (run.set == set)
+  if (run.primary == set) {
     return FailedPrecondition(fmt::format("{}: {} is the primary set", service, set));
-  if (!run.side.count(set)) return NotFound(fmt::format("{}: no instance set {}", service, set));
+  }
+  if (!run.groups.count(set)) return NotFound(fmt::format("{}: no instance set {}", service, set));
   auto alive = alive_;
   return ResizeGroup(service, set, 0, drain, [this, alive, service, set, done = std::move(done)] {
     if (!*alive) return;
     auto r = runs_.find(service);
     if (r != runs_.end()) {
-      auto g = r->second->side.find(set);
-      if (g != r->second->side.end() && g->second->instances.empty()) {
-        r->second->side.erase(g);
+      auto g = r->second->groups.find(set);
+      if (set != r->second->primary && g != r->second->groups.end() &&
+          g->second->instances.empty()) {
+        r->second->groups.erase(g);
       }
     }
     NotifyTopology();
@@ -814,25 +845,18 @@ Status Engine::Promote(const std::string& service, const std::string& set) {
   auto it = runs_.find(service);
   if (it == runs_.end() || !it->second->started) return NotFound("no such service: " + service);
   ServiceRun& run = *it->second;
-  if (run.set == set) return Status::OK();
-  auto g = run.side.find(set);
-  if (g == run.side.end()) return NotFound(fmt::format("{}: no instance set {}", service, set));
-  std::unique_ptr<SideGroup> next = std::move(g->second);
-  run.side.erase(g);
-  auto old = std::make_unique<SideGroup>();
-  old->set = run.set;
-  old->release = run.release;
-  old->spec = std::move(run.spec);
-  old->spec_hash = std::move(run.spec_hash);
-  old->instances = std::move(run.instances);
-  run.set = next->set;
-  run.release = next->release;
-  run.spec = next->spec;
-  run.spec_hash = next->spec_hash;
-  run.instances = std::move(next->instances);
+  if (run.primary == set) return Status::OK();
+  auto next = run.groups.find(set);
+  if (next == run.groups.end()) {
+    return NotFound(fmt::format("{}: no instance set {}", service, set));
+  }
+  // The former primary group stays as a side group (still running, still routable) unless
+  // nothing of it is left.
+  auto old = run.groups.find(run.primary);
+  if (old != run.groups.end() && old->second->instances.empty()) run.groups.erase(old);
+  run.primary = set;
   run.spawn_error.clear();
-  project_.services[service] = run.spec;
-  if (!old->instances.empty()) run.side[old->set] = std::move(old);
+  project_.services[service] = next->second->spec;
   // Replaced by a deploy or a rollback: dependents that ask for it restart (once ready).
   MarkDependentsDue(service);
   NotifyTopology();
@@ -840,24 +864,17 @@ Status Engine::Promote(const std::string& service, const std::string& set) {
   return Status::OK();
 }
 
-GroupStatus Engine::Group(const std::string& service, const std::string& set) const {
+GroupStatus Engine::GroupState(const std::string& service, const std::string& set) const {
   GroupStatus gs;
   const ServiceRun* run = FindRun(service);
   if (!run || !run->started) return gs;
-  const std::vector<std::unique_ptr<InstanceRun>>* list = nullptr;
-  const config::Service* spec = nullptr;
-  if (run->set == set) {
-    list = &run->instances;
-    spec = &run->spec;
-    gs.primary = true;
-    gs.release = run->release;
-  } else if (auto g = run->side.find(set); g != run->side.end()) {
-    list = &g->second->instances;
-    spec = &g->second->spec;
-    gs.release = g->second->release;
-  } else {
-    return gs;
-  }
+  auto found = run->groups.find(set);
+  if (found == run->groups.end()) return gs;
+  const Group& group = *found->second;
+  const std::vector<std::unique_ptr<InstanceRun>>* list = &group.instances;
+  const config::Service* spec = &group.spec;
+  gs.primary = run->primary == set;
+  gs.release = group.release;
   gs.exists = true;
   bool has_health = spec->healthcheck.kind != config::Healthcheck::Kind::kNone;
   for (const auto& ir : *list) {
@@ -901,17 +918,19 @@ GroupStatus Engine::Group(const std::string& service, const std::string& set) co
 
 std::string Engine::PrimarySet(const std::string& service) const {
   const ServiceRun* run = FindRun(service);
-  return run && run->started ? run->set : "";
+  return run && run->started ? run->primary : "";
 }
 
 int64_t Engine::PrimaryRelease(const std::string& service) const {
   const ServiceRun* run = FindRun(service);
-  return run && run->started ? run->release : 0;
+  const Group* g = run && run->started ? run->Primary() : nullptr;
+  return g ? g->release : 0;
 }
 
 const config::Service* Engine::RunningSpec(const std::string& service) const {
   const ServiceRun* run = FindRun(service);
-  return run && run->started ? &run->spec : nullptr;
+  const Group* g = run && run->started ? run->Primary() : nullptr;
+  return g ? &g->spec : nullptr;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1005,8 +1024,11 @@ void Engine::LaunchReadyStops(std::shared_ptr<StopPlan> plan) {
 void Engine::StopService(const std::string& name, std::function<void()> stopped) {
   auto alive = alive_;
   auto it = runs_.find(name);
-  if (it == runs_.end() || !it->second->started ||
-      (it->second->instances.empty() && it->second->side.empty())) {
+  bool any = false;
+  if (it != runs_.end()) {
+    for (const auto& [set, g] : it->second->groups) any = any || !g->instances.empty();
+  }
+  if (it == runs_.end() || !it->second->started || !any) {
     if (it != runs_.end()) it->second->started = false;
     loop_->Post([alive, stopped = std::move(stopped)] {
       if (*alive) stopped();
@@ -1016,8 +1038,7 @@ void Engine::StopService(const std::string& name, std::function<void()> stopped)
   ServiceRun& run = *it->second;
   run.stopping = true;
   std::vector<InstanceRun*> all;
-  for (auto& ir : run.instances) all.push_back(ir.get());
-  for (auto& [set, g] : run.side) {
+  for (auto& [set, g] : run.groups) {
     for (auto& ir : g->instances) all.push_back(ir.get());
   }
   auto remaining = std::make_shared<size_t>(all.size());
@@ -1028,8 +1049,16 @@ void Engine::StopService(const std::string& name, std::function<void()> stopped)
       if (!*alive || --*remaining > 0) return;
       run.started = false;
       run.stopping = false;
-      for (auto& [set, g] : run.side) Bury(std::move(g->instances));
-      run.side.clear();
+      // Side groups go; the primary group's (stopped) instances stay for ps and for the
+      // next start's release.
+      for (auto it = run.groups.begin(); it != run.groups.end();) {
+        if (it->first == run.primary) {
+          ++it;
+          continue;
+        }
+        Bury(std::move(it->second->instances));
+        it = run.groups.erase(it);
+      }
       Record(run.name, 0, "stopped", "");
       NotifyTopology();
       // Continue from the loop, not from inside the last instance's callback.
@@ -1204,9 +1233,8 @@ void Engine::SaveRunningSnapshot() {
   for (const auto& [name, run] : runs_) {
     if (!run->started || run->stopping) continue;
     services.push_back(name);
-    add(name, run->set, run->release, run->spec_hash, true, run->instances);
-    for (const auto& [set, g] : run->side) {
-      add(name, set, g->release, g->spec_hash, false, g->instances);
+    for (const Group* g : run->Ordered()) {
+      add(name, g->set, g->release, g->spec_hash, g->set == run->primary, g->instances);
     }
   }
   // Processes of services on their way down are still ours to stop after a crash.
@@ -1221,8 +1249,7 @@ void Engine::SaveRunningSnapshot() {
         procs.push_back({pid, t});
       }
     };
-    note(run->instances);
-    for (const auto& [set, g] : run->side) note(g->instances);
+    for (const auto& [set, g] : run->groups) note(g->instances);
   }
   start_times_ = std::move(seen);
   std::string text = nlohmann::json{
@@ -1332,7 +1359,7 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
     // One primary group per service; side groups only beside a primary group taken over
     // (else their processes are stopped with the leftovers).
     if (g.primary == primary_in_place) continue;
-    if (!g.primary && existing->second->side.count(g.set)) continue;
+    if (!g.primary && existing->second->groups.count(g.set)) continue;
     std::vector<pid_t> live;
     for (const SavedInstance& si : g.instances) {
       if (si.pid > 1 && si.start_time != 0 && runtime::ProcessStartTime(si.pid) == si.start_time) {
@@ -1409,28 +1436,24 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
       list.push_back(std::move(ir).value());
     }
     ServiceRun& run = Run(g.service);
-    if (g.primary) {
-      run.spec = spec;
-      run.spec_hash = SpecHash(spec);
-      run.set = g.set;
-      run.release = g.release;
-      run.instances = std::move(list);
-      if (kept == 0) continue;  // nothing to take over: started again below, same release
-      run.started = true;
-      run.ran_before = true;  // a later restart of it is one (depends_on restart)
-      // As after a promotion: the engine's definition is what the primary group runs, so
-      // nothing takes it for a changed spec.
-      project_.services[g.service] = spec;
-      adopted_services.insert(g.service);
-    } else if (!list.empty()) {
-      auto side = std::make_unique<SideGroup>();
-      side->set = g.set;
-      side->release = g.release;
-      side->spec = spec;
-      side->spec_hash = SpecHash(spec);
-      side->instances = std::move(list);
-      run.side[g.set] = std::move(side);
-    }
+    if (!g.primary && list.empty()) continue;
+    auto group = std::make_unique<Group>();
+    group->set = g.set;
+    group->release = g.release;
+    group->spec = spec;
+    group->spec_hash = SpecHash(spec);
+    group->instances = std::move(list);
+    if (g.primary) run.groups.clear();
+    run.groups[g.set] = std::move(group);
+    if (!g.primary) continue;
+    run.primary = g.set;
+    if (kept == 0) continue;  // nothing to take over: started again below, same release
+    run.started = true;
+    run.ran_before = true;  // a later restart of it is one (depends_on restart)
+    // As after a promotion: the engine's definition is what the primary group runs, so
+    // nothing takes it for a changed spec.
+    project_.services[g.service] = spec;
+    adopted_services.insert(g.service);
   }
   std::vector<std::string> restart_services;
   for (const std::string& s : services) {
@@ -1463,8 +1486,7 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
         std::set<const InstanceRun*> present;
         for (const auto& [name, run] : runs_) {
           if (!run->started || run->stopping) continue;
-          for (const auto& ir : run->instances) present.insert(ir.get());
-          for (const auto& [set, g] : run->side) {
+          for (const auto& [set, g] : run->groups) {
             for (const auto& ir : g->instances) present.insert(ir.get());
           }
         }
@@ -1495,61 +1517,94 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
 // ---------------------------------------------------------------------------------------
 // Views
 
-nlohmann::json Engine::Ps() const {
-  nlohmann::json rows = nlohmann::json::array();
+std::string_view PsStateName(PsState s) {
+  switch (s) {
+    case PsState::kNotStarted:
+      return "not started";
+    case PsState::kCreated:
+      return "created";
+    case PsState::kRunning:
+      return "running";
+    case PsState::kBackoff:
+      return "backoff";
+    case PsState::kStopping:
+      return "stopping";
+    case PsState::kExited:
+      return "exited";
+    case PsState::kFailed:
+      return "failed";
+    case PsState::kCompleted:
+      return "completed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+PsState StateOf(const runtime::Instance& inst) {
+  switch (inst.state()) {
+    case InstanceState::kCreated:
+      return PsState::kCreated;
+    case InstanceState::kRunning:
+      return PsState::kRunning;
+    case InstanceState::kBackoff:
+      return PsState::kBackoff;
+    case InstanceState::kStopping:
+      return PsState::kStopping;
+    case InstanceState::kExited:
+      // A one-shot job that exited 0 is done, not down.
+      return inst.last_exit() && inst.last_exit()->success() ? PsState::kCompleted
+                                                             : PsState::kExited;
+    case InstanceState::kFailed:
+      return PsState::kFailed;
+  }
+  return PsState::kFailed;
+}
+
+}  // namespace
+
+std::vector<PsRow> Engine::Ps() const {
+  std::vector<PsRow> rows;
   MonoTime now = loop_->Now();
   for (const auto& [name, svc] : project_.services) {
-    std::vector<std::string> published;
+    std::vector<config::PortMapping> published;
     for (const auto& p : svc.ports) {
-      if (p.published > 0) {
-        published.push_back(fmt::format("{}:{}->{}/{}", p.host_ip.empty() ? "0.0.0.0" : p.host_ip,
-                                        p.published, p.target, p.protocol));
-      }
+      if (p.published > 0) published.push_back(p);
     }
     const ServiceRun* run = FindRun(name);
-    if (!run || run->instances.empty()) {
-      rows.push_back({{"service", name},
-                      {"instance", 0},
-                      {"state", run && !run->spawn_error.empty() ? "failed" : "not started"},
-                      {"health", ""},
-                      {"pid", 0},
-                      {"port", 0},
-                      {"ports", published},
-                      {"restarts", 0},
-                      {"uptime_s", 0},
-                      {"release", 0},
-                      {"set", ""},
-                      {"exit", run ? run->spawn_error : ""}});
+    size_t count = 0;
+    if (run) {
+      for (const auto& [set, g] : run->groups) count += g->instances.size();
+    }
+    if (count == 0) {
+      PsRow row;
+      row.service = name;
+      row.state = run && !run->spawn_error.empty() ? PsState::kFailed : PsState::kNotStarted;
+      row.published = published;
+      row.exit = run ? run->spawn_error : "";
+      rows.push_back(std::move(row));
       continue;
     }
-    std::vector<std::tuple<const InstanceRun*, int64_t, std::string>> all;
-    for (const auto& ir : run->instances) all.emplace_back(ir.get(), run->release, run->set);
-    for (const auto& [set, g] : run->side) {
-      for (const auto& ir : g->instances) all.emplace_back(ir.get(), g->release, set);
-    }
-    for (const auto& [ir, release, set] : all) {
-      const runtime::Instance& inst = *ir->instance;
-      bool running = inst.state() == InstanceState::kRunning;
-      double uptime =
-          running ? std::chrono::duration<double>(now - inst.started_at()).count() : 0.0;
-      rows.push_back(
-          {{"service", name},
-           {"instance", inst.spec().index},
-           // A one-shot job that exited 0 is done, not down: "completed" everywhere.
-           {"state", inst.state() == InstanceState::kExited && inst.last_exit() &&
-                             inst.last_exit()->success()
-                         ? std::string("completed")
-                         : std::string(runtime::InstanceStateName(inst.state()))},
-           {"health",
-            ir->health && running ? std::string(health::HealthStateName(ir->health->state())) : ""},
-           {"pid", running ? inst.pid() : 0},
-           {"port", inst.spec().port},
-           {"ports", published},
-           {"restarts", inst.restarts()},
-           {"uptime_s", uptime},
-           {"release", release},
-           {"set", set},
-           {"exit", inst.last_exit() ? inst.last_exit()->ToString() : ""}});
+    for (const Group* g : run->Ordered()) {
+      for (const auto& ir : g->instances) {
+        const runtime::Instance& inst = *ir->instance;
+        bool running = inst.state() == InstanceState::kRunning;
+        PsRow row;
+        row.service = name;
+        row.instance = inst.spec().index;
+        row.state = StateOf(inst);
+        if (ir->health && running) row.health = ir->health->state();
+        row.pid = running ? inst.pid() : 0;
+        row.port = inst.spec().port;
+        row.published = published;
+        row.restarts = inst.restarts();
+        row.uptime_s =
+            running ? std::chrono::duration<double>(now - inst.started_at()).count() : 0.0;
+        row.release = g->release;
+        row.set = g->set;
+        row.exit = inst.last_exit() ? inst.last_exit()->ToString() : "";
+        rows.push_back(std::move(row));
+      }
     }
   }
   return rows;
@@ -1561,27 +1616,27 @@ std::vector<ServiceEndpoints> Engine::Endpoints() const {
     ServiceEndpoints ep;
     ep.service = name;
     ep.started = run->started && !run->stopping;
-    auto ready = [&](const std::vector<std::unique_ptr<InstanceRun>>& list, bool primary,
-                     const std::string& set) {
+    auto ready = [&](const Group& g, bool primary) {
       std::vector<std::pair<std::string, int>> v;
-      for (const auto& ir : list) {
+      for (const auto& ir : g.instances) {
         const runtime::Instance& inst = *ir->instance;
         if (ir->leaving || inst.state() != InstanceState::kRunning) continue;
         if (ir->health && ir->health->state() != HealthState::kHealthy) continue;
         // Ids are unique per route: side sets carry their set name.
-        v.emplace_back(primary && set == "current"
+        v.emplace_back(primary && g.set == "current"
                            ? fmt::format("{}.{}", name, inst.spec().index)
-                           : fmt::format("{}.{}.{}", name, set, inst.spec().index),
+                           : fmt::format("{}.{}.{}", name, g.set, inst.spec().index),
                        inst.spec().port);
       }
       return v;
     };
-    GroupEndpoints primary{run->set, run->release, true, ready(run->instances, true, run->set)};
-    ep.instances = primary.instances;
-    ep.groups.push_back(std::move(primary));
-    for (const auto& [set, g] : run->side) {
-      ep.groups.push_back(GroupEndpoints{set, g->release, false, ready(g->instances, false, set)});
+    // The primary group comes first, also before the first start (with no instances).
+    if (run->Primary() == nullptr) ep.groups.push_back(GroupEndpoints{run->primary, 0, true, {}});
+    for (const Group* g : run->Ordered()) {
+      bool primary = g->set == run->primary;
+      ep.groups.push_back(GroupEndpoints{g->set, g->release, primary, ready(*g, primary)});
     }
+    ep.instances = ep.groups.front().instances;
     out.push_back(std::move(ep));
   }
   return out;

@@ -23,10 +23,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -70,6 +70,39 @@ inline constexpr int kCrashLoopRestarts = 3;
 struct UpOptions {
   bool wait = false;          // also wait for health (running is enough otherwise)
   Duration timeout{300'000};  // the whole operation
+};
+
+// What a `ps` row says an instance (or a service without instances) is doing: an instance's
+// runtime state, plus "not started" for a service with no instances and "completed" for a
+// one-shot job that exited 0 (done, not down).
+enum class PsState {
+  kNotStarted,
+  kCreated,
+  kRunning,
+  kBackoff,
+  kStopping,
+  kExited,
+  kFailed,
+  kCompleted,
+};
+std::string_view PsStateName(PsState s);  // "not started", "running", "completed", ...
+
+// One row of `ps`: an instance of any of a service's groups, or one row for a service that
+// has no instances (never started, or it could not spawn: state kFailed, `exit` says why).
+struct PsRow {
+  std::string service;
+  int instance = 0;  // 0 on a service's row without instances
+  PsState state = PsState::kNotStarted;
+  // Only while running with a healthcheck.
+  std::optional<health::HealthState> health;
+  int pid = 0;                                 // 0 unless running
+  int port = 0;                                // the PORT handed to it
+  std::vector<config::PortMapping> published;  // the service's published ports
+  int restarts = 0;
+  double uptime_s = 0;  // 0 unless running
+  int64_t release = 0;
+  std::string set;   // its group's proxy set ("" on a row without instances)
+  std::string exit;  // how it last exited, or why the service could not start
 };
 
 // One group of a service's instances started from one spec (one release), routed as one
@@ -145,8 +178,9 @@ class Engine {
   // True while an Up() (or Restart()) has not called its `done` yet.
   bool Busy() const { return !ops_.empty(); }
 
-  // One row per instance (or per service never started): the `ps` table.
-  nlohmann::json Ps() const;
+  // One row per instance of every group, primary group first (or one per service without
+  // instances), services by name: the `ps` table, rendered by the API.
+  std::vector<PsRow> Ps() const;
   // Running instances per service, for the proxy's routing table.
   std::vector<ServiceEndpoints> Endpoints() const;
 
@@ -189,7 +223,8 @@ class Engine {
   // Makes a side group the primary one: the service's definition becomes that group's spec and
   // the former primary group becomes a side group (still running, still routable).
   Status Promote(const std::string& service, const std::string& set);
-  GroupStatus Group(const std::string& service, const std::string& set) const;
+  // What a deploy watches about the group of set `set` (exists = false when there is none).
+  GroupStatus GroupState(const std::string& service, const std::string& set) const;
   // The primary group's set name and release ("" / 0 when the service is not started).
   std::string PrimarySet(const std::string& service) const;
   int64_t PrimaryRelease(const std::string& service) const;
@@ -198,7 +233,7 @@ class Engine {
 
  private:
   struct InstanceRun;
-  struct SideGroup;
+  struct Group;
   struct ServiceRun;
   struct UpOp;
   enum class Settle { kPending, kSettled, kFailed };
@@ -216,9 +251,8 @@ class Engine {
   // Recover(): the spec a saved group runs (see there); `pids` are its live processes.
   config::Service RecoveredSpec(const std::string& service, const std::string& saved_hash,
                                 const std::vector<pid_t>& pids);
-  std::vector<std::unique_ptr<InstanceRun>>* GroupInstances(const std::string& service,
-                                                            const std::string& set,
-                                                            const config::Service** spec);
+  // The group of `set` of a started service (nullptr when there is none).
+  Group* FindGroup(const std::string& service, const std::string& set);
   void Bury(std::vector<std::unique_ptr<InstanceRun>> dead);
   // Whether `dep`'s condition holds (kSettled), cannot hold any more (kFailed, with reason).
   Settle DependencyState(const config::Dependency& dep, std::string* why) const;

@@ -7,10 +7,13 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 
+#include "engine/spec_hash.h"
 #include "net/socket.h"
 
 namespace slipway::engine {
@@ -68,10 +71,9 @@ class EngineTest : public ::testing::Test {
   // service → pid of its first running instance (0 when none runs).
   std::map<std::string, int64_t> Pids() {
     std::map<std::string, int64_t> out;
-    for (const auto& row : engine_->Ps()) {
-      const std::string name = row.value("service", "");
-      if (!out.count(name)) out[name] = 0;
-      if (row.value("state", "") == "running" && out[name] == 0) out[name] = row.value("pid", 0);
+    for (const PsRow& row : engine_->Ps()) {
+      if (!out.count(row.service)) out[row.service] = 0;
+      if (row.state == PsState::kRunning && out[row.service] == 0) out[row.service] = row.pid;
     }
     return out;
   }
@@ -255,7 +257,7 @@ TEST_F(EngineTest, APromotedGroupRestartsTheDependentsThatAskForIt) {
   config::Service next = p.services["db"];
   next.command = {"/bin/sleep", "61"};
   ASSERT_TRUE(engine_->StartGroup("db", next, 7).ok());
-  ASSERT_TRUE(RunUntil([&] { return engine_->Group("db", Engine::SetName(7)).ready == 1; }));
+  ASSERT_TRUE(RunUntil([&] { return engine_->GroupState("db", Engine::SetName(7)).ready == 1; }));
   EXPECT_EQ(Pids()["api"], api) << "a side group alone changes nothing";
   ASSERT_TRUE(engine_->Promote("db", Engine::SetName(7)).ok());
   ASSERT_TRUE(RunUntil([&] {
@@ -263,6 +265,254 @@ TEST_F(EngineTest, APromotedGroupRestartsTheDependentsThatAskForIt) {
     return now["api"] != 0 && now["api"] != api;
   }));
   EXPECT_EQ(Count(Events("api"), "restarting"), 1u);
+}
+
+// --- Groups: the primary group and a deploy's side groups are one kind of thing; which one is
+// primary is a name. These drive real sleeping processes through up, a side group, a
+// promotion and a stop, and read what ps, the endpoints and the group states say.
+
+class GroupsTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    project_.name = "t";
+    project_.services["web"] = Sleeper("web");
+    project_.services["idle"] = Sleeper("idle");  // never started
+    ASSERT_TRUE(engine_->SetProjectIfStartable(project_, {}).ok());
+    ASSERT_TRUE(UpAll({"web"}).ok());
+    next_ = project_.services["web"];
+    next_.environment["VERSION"] = "2";
+    next_.command = {"/bin/sleep", "61"};
+  }
+  std::vector<PsRow> Rows(const std::string& service) {
+    std::vector<PsRow> out;
+    for (PsRow& r : engine_->Ps()) {
+      if (r.service == service) out.push_back(std::move(r));
+    }
+    return out;
+  }
+  const ServiceEndpoints* Endpoints(const std::vector<ServiceEndpoints>& all,
+                                    const std::string& service) {
+    for (const auto& ep : all) {
+      if (ep.service == service) return &ep;
+    }
+    return nullptr;
+  }
+
+  config::Project project_;
+  config::Service next_;
+};
+
+TEST_F(GroupsTest, PsHasARowPerInstanceOfEveryGroupPrimaryFirst) {
+  ASSERT_TRUE(engine_->StartGroup("web", next_, 7, 2).ok());
+  ASSERT_TRUE(RunUntil([&] { return engine_->GroupState("web", "r7").running == 2; }));
+  std::vector<PsRow> rows = Rows("web");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].set, "current");
+  EXPECT_EQ(rows[0].release, 0);
+  EXPECT_EQ(rows[0].instance, 1);
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_EQ(rows[i].set, "r7");
+    EXPECT_EQ(rows[i].release, 7);
+    EXPECT_EQ(rows[i].instance, static_cast<int>(i));
+  }
+  for (const PsRow& r : rows) {
+    EXPECT_EQ(r.state, PsState::kRunning);
+    EXPECT_GT(r.pid, 0);
+    EXPECT_GT(r.port, 0);
+    EXPECT_FALSE(r.health.has_value()) << "no healthcheck, no health";
+  }
+  std::vector<PsRow> idle = Rows("idle");
+  ASSERT_EQ(idle.size(), 1u);
+  EXPECT_EQ(idle[0].state, PsState::kNotStarted);
+  EXPECT_EQ(idle[0].instance, 0);
+  EXPECT_EQ(idle[0].pid, 0);
+  EXPECT_EQ(PsStateName(idle[0].state), "not started");
+}
+
+TEST_F(GroupsTest, StartingASetThatExistsIsRefused) {
+  EXPECT_EQ(engine_->StartGroup("web", next_, 0).code(), StatusCode::kAlreadyExists)
+      << "release 0 is the primary set \"current\"";
+  ASSERT_TRUE(engine_->StartGroup("web", next_, 7, 1).ok());
+  EXPECT_EQ(engine_->StartGroup("web", next_, 7, 1).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine_->StartGroup("idle", next_, 8, 1).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->ResizeGroup("web", "r9", 1, Duration(0), [] {}).code(), StatusCode::kNotFound);
+  EXPECT_EQ(engine_->Promote("web", "r9").code(), StatusCode::kNotFound);
+  EXPECT_FALSE(engine_->GroupState("web", "r9").exists);
+}
+
+TEST_F(GroupsTest, PromoteMakesTheSideGroupPrimaryAndKeepsTheOldOneRoutable) {
+  ASSERT_TRUE(engine_->StartGroup("web", next_, 7, 1).ok());
+  ASSERT_TRUE(RunUntil([&] { return engine_->GroupState("web", "r7").ready == 1; }));
+  EXPECT_FALSE(engine_->GroupState("web", "r7").primary);
+  EXPECT_TRUE(engine_->GroupState("web", "current").primary);
+  EXPECT_EQ(engine_->PrimarySet("web"), "current");
+
+  ASSERT_TRUE(engine_->Promote("web", "r7").ok());
+  EXPECT_EQ(engine_->PrimarySet("web"), "r7");
+  EXPECT_EQ(engine_->PrimaryRelease("web"), 7);
+  ASSERT_NE(engine_->RunningSpec("web"), nullptr);
+  EXPECT_EQ(engine_->RunningSpec("web")->environment.at("VERSION"), "2");
+  EXPECT_EQ(engine_->project().services.at("web").environment.at("VERSION"), "2")
+      << "the engine's definition is what the primary group runs";
+  GroupStatus now = engine_->GroupState("web", "r7");
+  GroupStatus old = engine_->GroupState("web", "current");
+  EXPECT_TRUE(now.exists && now.primary);
+  EXPECT_TRUE(old.exists && !old.primary);
+  EXPECT_EQ(old.ready, 1) << "the former primary group still runs";
+
+  const auto all = engine_->Endpoints();
+  const ServiceEndpoints* ep = Endpoints(all, "web");
+  ASSERT_NE(ep, nullptr);
+  ASSERT_EQ(ep->groups.size(), 2u);
+  EXPECT_EQ(ep->groups[0].set, "r7");
+  EXPECT_TRUE(ep->groups[0].primary);
+  EXPECT_EQ(ep->groups[0].release, 7);
+  EXPECT_EQ(ep->groups[1].set, "current");
+  EXPECT_FALSE(ep->groups[1].primary);
+  ASSERT_EQ(ep->instances.size(), 1u);
+  EXPECT_EQ(ep->instances[0].first, "web.r7.1") << "the primary group's instances route";
+  ASSERT_EQ(ep->groups[1].instances.size(), 1u);
+  EXPECT_EQ(ep->groups[1].instances[0].first, "web.current.1");
+
+  std::vector<PsRow> rows = Rows("web");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].set, "r7") << "ps lists the primary group first";
+  EXPECT_EQ(rows[1].set, "current");
+
+  // Promoting the primary again changes nothing.
+  EXPECT_TRUE(engine_->Promote("web", "r7").ok());
+  EXPECT_EQ(engine_->PrimarySet("web"), "r7");
+}
+
+TEST_F(GroupsTest, StopGroupStopsASideGroupButNeverThePrimary) {
+  ASSERT_TRUE(engine_->StartGroup("web", next_, 7, 2).ok());
+  ASSERT_TRUE(RunUntil([&] { return engine_->GroupState("web", "r7").running == 2; }));
+  EXPECT_EQ(engine_->StopGroup("web", "current", Duration(0), [] {}).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->StopGroup("web", "r9", Duration(0), [] {}).code(), StatusCode::kNotFound);
+  bool stopped = false;
+  ASSERT_TRUE(engine_->StopGroup("web", "r7", Duration(0), [&] { stopped = true; }).ok());
+  // Out of the routes at once, before its processes are gone.
+  const auto during = engine_->Endpoints();
+  ASSERT_NE(Endpoints(during, "web"), nullptr);
+  for (const auto& g : Endpoints(during, "web")->groups) {
+    if (g.set == "r7") {
+      EXPECT_TRUE(g.instances.empty());
+    }
+  }
+  ASSERT_TRUE(RunUntil([&] { return stopped; }));
+  EXPECT_FALSE(engine_->GroupState("web", "r7").exists);
+  EXPECT_EQ(Rows("web").size(), 1u);
+  EXPECT_EQ(engine_->GroupState("web", "current").ready, 1);
+  const auto after = engine_->Endpoints();
+  EXPECT_EQ(Endpoints(after, "web")->groups.size(), 1u);
+}
+
+TEST_F(GroupsTest, ResizeGrowsAndShrinksAGroup) {
+  ASSERT_TRUE(engine_->StartGroup("web", next_, 7, 1).ok());
+  bool grown = false;
+  ASSERT_TRUE(engine_->ResizeGroup("web", "r7", 3, Duration(0), [&] { grown = true; }).ok());
+  ASSERT_TRUE(RunUntil([&] { return grown && engine_->GroupState("web", "r7").running == 3; }));
+  bool shrunk = false;
+  ASSERT_TRUE(engine_->ResizeGroup("web", "r7", 1, Duration(0), [&] { shrunk = true; }).ok());
+  EXPECT_EQ(engine_->GroupState("web", "r7").instances, 1) << "the leaving ones do not count";
+  ASSERT_TRUE(RunUntil([&] { return shrunk; }));
+  std::vector<PsRow> rows = Rows("web");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].instance, 1) << "the highest instances leave";
+  // The primary group resizes the same way.
+  bool primary_grown = false;
+  ASSERT_TRUE(
+      engine_->ResizeGroup("web", "current", 2, Duration(0), [&] { primary_grown = true; }).ok());
+  ASSERT_TRUE(RunUntil(
+      [&] { return primary_grown && engine_->GroupState("web", "current").running == 2; }));
+}
+
+TEST_F(GroupsTest, StoppingTheServiceStopsEveryGroupAndARestartKeepsThePromotedRelease) {
+  ASSERT_TRUE(engine_->StartGroup("web", next_, 7, 1).ok());
+  ASSERT_TRUE(RunUntil([&] { return engine_->GroupState("web", "r7").ready == 1; }));
+  ASSERT_TRUE(engine_->Promote("web", "r7").ok());
+  bool stopped = false;
+  engine_->Stop({"web"}, [&] { stopped = true; });
+  ASSERT_TRUE(RunUntil([&] { return stopped; }));
+  EXPECT_EQ(engine_->PrimarySet("web"), "") << "not started";
+  EXPECT_FALSE(engine_->GroupState("web", "current").exists);
+  std::vector<PsRow> rows = Rows("web");
+  ASSERT_EQ(rows.size(), 1u) << "the side group is gone; the primary's stopped instance stays";
+  EXPECT_EQ(rows[0].set, "r7");
+  EXPECT_EQ(rows[0].pid, 0);
+  EXPECT_NE(rows[0].state, PsState::kRunning);
+  const auto eps = engine_->Endpoints();
+  EXPECT_FALSE(Endpoints(eps, "web")->started);
+  EXPECT_TRUE(Endpoints(eps, "web")->instances.empty());
+
+  // Started again with the promoted definition: the same release, not a new one.
+  ASSERT_TRUE(UpAll({"web"}).ok());
+  EXPECT_EQ(engine_->PrimarySet("web"), "r7");
+  EXPECT_EQ(engine_->PrimaryRelease("web"), 7);
+  ASSERT_TRUE(RunUntil([&] { return AllRunning({"web"}); }));
+}
+
+// The re-adoption snapshot keeps its format (a daemon upgraded by a handover reads what the
+// previous binary wrote): every group with its set, release, spec hash and primary flag.
+TEST_F(GroupsTest, TheSnapshotListsEveryGroupWithThePrimaryFlag) {
+  ASSERT_TRUE(engine_->StartGroup("web", next_, 7, 1).ok());
+  ASSERT_TRUE(RunUntil([&] { return engine_->GroupState("web", "r7").running == 1; }));
+  auto meta = store_->GetMeta("engine.running");
+  ASSERT_TRUE(meta.ok() && meta->has_value());
+  nlohmann::json j = nlohmann::json::parse(**meta);
+  EXPECT_EQ(j["version"], 2);
+  EXPECT_EQ(j["services"], nlohmann::json::array({"web"}));
+  ASSERT_EQ(j["groups"].size(), 2u);
+  EXPECT_EQ(j["groups"][0]["set"], "current");
+  EXPECT_EQ(j["groups"][0]["primary"], true);
+  EXPECT_EQ(j["groups"][1]["set"], "r7");
+  EXPECT_EQ(j["groups"][1]["release"], 7);
+  EXPECT_EQ(j["groups"][1]["primary"], false);
+  EXPECT_EQ(j["groups"][1]["instances"][0]["made_for"], "r7");
+  EXPECT_EQ(j["processes"].size(), 2u);
+  ASSERT_TRUE(engine_->Promote("web", "r7").ok());
+  j = nlohmann::json::parse(**store_->GetMeta("engine.running"));
+  EXPECT_EQ(j["groups"][0]["set"], "r7");
+  EXPECT_EQ(j["groups"][0]["primary"], true);
+  EXPECT_EQ(j["groups"][1]["primary"], false);
+}
+
+// A snapshot in the format the previous binary wrote (src/engine/testdata/, its processes long
+// gone, no keeper): each group is taken back with its set and release, primary and side, and
+// its instances are started again by their restart policy; a service no longer in the project
+// is dropped.
+TEST_F(EngineTest, ASnapshotInThePreviousFormatIsReadBack) {
+  config::Project p;
+  p.name = "t";
+  p.services["web"] = Sleeper("web");
+  p.services["web"].restart.mode = config::RestartPolicy::Mode::kAlways;
+  engine_->SetProject(p);
+  std::ifstream in(std::string(SLIPWAY_SOURCE_DIR) + "/src/engine/testdata/engine_running_v2.json");
+  ASSERT_TRUE(in.good());
+  nlohmann::json snap = nlohmann::json::parse(in);
+  for (auto& g : snap["groups"]) g["spec_hash"] = SpecHash(p.services["web"]);
+  ASSERT_TRUE(store_->SetMeta("engine.running", snap.dump()).ok());
+  std::optional<Status> result;
+  engine_->Recover([&](Status st, RecoverReport) { result = st; });
+  ASSERT_TRUE(RunUntil([&] { return result.has_value(); }, Duration(30'000)));
+  ASSERT_TRUE(result->ok()) << result->message();
+  EXPECT_EQ(engine_->PrimarySet("web"), "r4");
+  EXPECT_EQ(engine_->PrimaryRelease("web"), 4);
+  GroupStatus side = engine_->GroupState("web", "r5");
+  EXPECT_TRUE(side.exists);
+  EXPECT_FALSE(side.primary);
+  EXPECT_EQ(side.release, 5);
+  ASSERT_TRUE(RunUntil([&] {
+    return engine_->GroupState("web", "r4").running == 1 &&
+           engine_->GroupState("web", "r5").running == 1;
+  }));
+  std::vector<PsRow> rows = engine_->Ps();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].set, "r4");
+  EXPECT_EQ(rows[0].restarts, 3) << "the saved count, plus the restart";
+  EXPECT_EQ(rows[1].set, "r5");
 }
 
 }  // namespace

@@ -53,7 +53,32 @@ bool PlaceRollout(Json* t, const Json& fractional) {
 
 }  // namespace
 
+namespace {
+
+// Append new steps at the end; never edit a released one.
+constexpr store::SchemaStep kFlagsSteps[] = {
+    {1, "feature flags",
+     "CREATE TABLE flag_sets(env TEXT PRIMARY KEY, evaluators TEXT NOT NULL DEFAULT '{}', "
+     "metadata TEXT NOT NULL DEFAULT '{}');"
+     "CREATE TABLE flags(env TEXT NOT NULL, key TEXT NOT NULL, definition TEXT NOT NULL, "
+     "file_definition TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, "
+     "updated_ms INTEGER NOT NULL, evaluated_ms INTEGER NOT NULL DEFAULT 0, "
+     "PRIMARY KEY(env, key));"
+     "CREATE TABLE flag_audit(id INTEGER PRIMARY KEY, env TEXT NOT NULL, key TEXT NOT NULL, "
+     "wall_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, "
+     "before TEXT NOT NULL DEFAULT '', after TEXT NOT NULL DEFAULT '', "
+     "comment TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX flag_audit_key ON flag_audit(env, key, id);",
+     4},
+};
+constexpr store::ModuleSchema kFlagsSchema{"flags", kFlagsSteps};
+
+}  // namespace
+
+const store::ModuleSchema& FlagsSchema() { return kFlagsSchema; }
+
 Result<std::unique_ptr<FlagService>> FlagService::Open(sqlite3* db, Clock* clock) {
+  RETURN_IF_ERROR(store::ApplySchema(db, kFlagsSchema, clock));
   std::unique_ptr<FlagService> s(new FlagService(db, clock));
   RETURN_IF_ERROR(s->Load());
   return s;

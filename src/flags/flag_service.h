@@ -31,9 +31,13 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "flags/flag_set.h"
+#include "store/schema.h"
 #include "store/statement.h"
 
 namespace slipway::flags {
+
+// The flags tables' schema steps (store/schema.h); FlagService::Open applies them.
+const store::ModuleSchema& FlagsSchema();
 
 struct Change {
   std::string actor = "unknown";  // who: a user name, "file", "api"

@@ -318,6 +318,7 @@ Result<std::string> ToolRunner::Down(int steps) {
 
 Status ToolRunner::Record(ToolRun run) {
   if (ctx_.history == nullptr) return Status::OK();
+  RETURN_IF_ERROR(ctx_.history->Apply(ToolRunsSchema()));
   ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
                                 ctx_.history->db(),
                                 "INSERT INTO migration_tool_runs(database, tool, direction, "
@@ -338,8 +339,28 @@ Status ToolRunner::Record(ToolRun run) {
   return st->Run();
 }
 
+namespace {
+
+// Append new steps at the end; never edit a released one.
+constexpr store::SchemaStep kToolRunsSteps[] = {
+    {1, "runs of a database's own migration tool (alembic, django, ...)",
+     "CREATE TABLE migration_tool_runs(id INTEGER PRIMARY KEY, database TEXT NOT NULL, "
+     "tool TEXT NOT NULL, direction TEXT NOT NULL, command TEXT NOT NULL, "
+     "started_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, ok INTEGER NOT NULL, "
+     "before TEXT NOT NULL DEFAULT '', after TEXT NOT NULL DEFAULT '', "
+     "output TEXT NOT NULL DEFAULT '', applied_by TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX migration_tool_runs_database ON migration_tool_runs(database, id);",
+     8},
+};
+constexpr store::ModuleSchema kToolRunsSchema{"migrate", kToolRunsSteps};
+
+}  // namespace
+
+const store::ModuleSchema& ToolRunsSchema() { return kToolRunsSchema; }
+
 Result<std::vector<ToolRun>> ToolHistory(store::Store* store, const std::string& database,
                                          size_t limit) {
+  RETURN_IF_ERROR(store->Apply(kToolRunsSchema));
   std::string sql =
       "SELECT id, database, tool, direction, command, started_ms, duration_ms, ok, before, "
       "after, output, applied_by FROM migration_tool_runs" +

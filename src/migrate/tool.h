@@ -27,9 +27,14 @@
 #include "config/project.h"
 #include "migrate/runner.h"
 #include "migrate/target.h"
+#include "store/schema.h"
 #include "store/store.h"
 
 namespace slipway::migrate {
+
+// The migration tool runs table's schema steps (store/schema.h); recording and listing runs
+// apply them.
+const store::ModuleSchema& ToolRunsSchema();
 
 struct ToolContext {
   std::string database;  // x-slipway.databases key, for messages and the history

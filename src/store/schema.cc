@@ -1,70 +1,164 @@
 #include "store/schema.h"
 
+#include <fmt/format.h>
+
+#include <optional>
+#include <string>
+
+#include "store/statement.h"
+
 namespace slipway::store {
 namespace {
 
 // Append new steps at the end; the version must be the previous one plus one.
-constexpr MigrationStep kSteps[] = {
+constexpr SchemaStep kStoreSteps[] = {
     {1, "events and meta",
      "CREATE TABLE events(id INTEGER PRIMARY KEY, wall_ms INTEGER NOT NULL, "
      "service TEXT NOT NULL, instance INTEGER NOT NULL DEFAULT 0, kind TEXT NOT NULL, "
      "message TEXT NOT NULL DEFAULT '');"
-     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"},
-    {2, "events time index", "CREATE INDEX events_wall_ms ON events(wall_ms);"},
-    {3, "backups catalog",
-     "CREATE TABLE backups(id INTEGER PRIMARY KEY, database TEXT NOT NULL, "
-     "created_ms INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, "
-     "kind TEXT NOT NULL, path TEXT NOT NULL, verified_ms INTEGER NOT NULL DEFAULT 0, "
-     "verify_status TEXT NOT NULL DEFAULT '');"
-     "CREATE INDEX backups_database ON backups(database, created_ms);"},
-    {4, "feature flags",
-     "CREATE TABLE flag_sets(env TEXT PRIMARY KEY, evaluators TEXT NOT NULL DEFAULT '{}', "
-     "metadata TEXT NOT NULL DEFAULT '{}');"
-     "CREATE TABLE flags(env TEXT NOT NULL, key TEXT NOT NULL, definition TEXT NOT NULL, "
-     "file_definition TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, "
-     "updated_ms INTEGER NOT NULL, evaluated_ms INTEGER NOT NULL DEFAULT 0, "
-     "PRIMARY KEY(env, key));"
-     "CREATE TABLE flag_audit(id INTEGER PRIMARY KEY, env TEXT NOT NULL, key TEXT NOT NULL, "
-     "wall_ms INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, "
-     "before TEXT NOT NULL DEFAULT '', after TEXT NOT NULL DEFAULT '', "
-     "comment TEXT NOT NULL DEFAULT '');"
-     "CREATE INDEX flag_audit_key ON flag_audit(env, key, id);"},
-    {5, "releases",
-     "CREATE TABLE releases(id INTEGER PRIMARY KEY, service TEXT NOT NULL, "
-     "number INTEGER NOT NULL, version TEXT NOT NULL DEFAULT '', spec_hash TEXT NOT NULL, "
-     "spec TEXT NOT NULL, strategy TEXT NOT NULL, created_ms INTEGER NOT NULL, "
-     "finished_ms INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, "
-     "reason TEXT NOT NULL DEFAULT '', numbers TEXT NOT NULL DEFAULT '{}', "
-     "UNIQUE(service, number));"},
-    {6, "alert state and history",
-     "CREATE TABLE alert_state(rule TEXT NOT NULL, fingerprint TEXT NOT NULL, "
-     "labels TEXT NOT NULL, annotations TEXT NOT NULL, state TEXT NOT NULL, "
-     "active_ms INTEGER NOT NULL, fired_ms INTEGER NOT NULL DEFAULT 0, "
-     "resolved_ms INTEGER NOT NULL DEFAULT 0, value REAL NOT NULL DEFAULT 0, "
-     "PRIMARY KEY(rule, fingerprint));"
-     "CREATE TABLE alert_history(id INTEGER PRIMARY KEY, wall_ms INTEGER NOT NULL, "
-     "rule TEXT NOT NULL, fingerprint TEXT NOT NULL, labels TEXT NOT NULL, "
-     "state TEXT NOT NULL, value REAL NOT NULL DEFAULT 0);"
-     "CREATE INDEX alert_history_wall ON alert_history(wall_ms);"},
-    {7, "releases remember the compose file's spec they came from",
-     "ALTER TABLE releases ADD COLUMN base_hash TEXT NOT NULL DEFAULT '';"},
-    {8, "runs of a database's own migration tool (alembic, django, ...)",
-     "CREATE TABLE migration_tool_runs(id INTEGER PRIMARY KEY, database TEXT NOT NULL, "
-     "tool TEXT NOT NULL, direction TEXT NOT NULL, command TEXT NOT NULL, "
-     "started_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, ok INTEGER NOT NULL, "
-     "before TEXT NOT NULL DEFAULT '', after TEXT NOT NULL DEFAULT '', "
-     "output TEXT NOT NULL DEFAULT '', applied_by TEXT NOT NULL DEFAULT '');"
-     "CREATE INDEX migration_tool_runs_database ON migration_tool_runs(database, id);"},
-    {9, "the files, env files, profiles and environment the project runs with",
+     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+     1},
+    {2, "events time index", "CREATE INDEX events_wall_ms ON events(wall_ms);", 2},
+    {3, "the files, env files, profiles and environment the project runs with",
      "CREATE TABLE project_load(id INTEGER PRIMARY KEY CHECK (id = 1), "
      "working_dir TEXT NOT NULL, files TEXT NOT NULL, env_files TEXT NOT NULL, "
      "profiles TEXT NOT NULL, env TEXT NOT NULL DEFAULT '', "
      "project_name TEXT NOT NULL DEFAULT '', loaded_files TEXT NOT NULL, "
-     "loaded_env_files TEXT NOT NULL, updated_ms INTEGER NOT NULL);"},
+     "loaded_env_files TEXT NOT NULL, updated_ms INTEGER NOT NULL);",
+     9},
 };
+
+constexpr ModuleSchema kStoreSchema{"store", kStoreSteps};
+
+// Steps must be 1, 2, 3, ...: a gap or a repeat is a bug in the module's list.
+void CheckSteps(const ModuleSchema& schema) {
+  for (size_t i = 0; i < schema.steps.size(); ++i) {
+    SLIPWAY_CHECK(schema.steps[i].version == static_cast<int>(i) + 1);
+  }
+}
+
+Status CreateBookkeeping(sqlite3* db) {
+  return Exec(db,
+              "CREATE TABLE IF NOT EXISTS schema_modules(module TEXT PRIMARY KEY, "
+              "version INTEGER NOT NULL, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
+              "create schema_modules");
+}
+
+// The highest global step a database from before per-module steps applied (0: none, or a
+// database that never had the global list).
+Result<int> LegacyVersion(sqlite3* db) {
+  ASSIGN_OR_RETURN(auto has, Statement::Prepare(db,
+                                                "SELECT COUNT(*) FROM sqlite_master WHERE "
+                                                "type = 'table' AND name = 'schema_version'",
+                                                "read schema_version"));
+  ASSIGN_OR_RETURN(bool row, has->Step());
+  if (!row || has->ColumnInt64(0) == 0) return 0;
+  ASSIGN_OR_RETURN(auto max, Statement::Prepare(db, "SELECT MAX(version) FROM schema_version",
+                                                "read schema_version"));
+  ASSIGN_OR_RETURN(row, max->Step());
+  return row ? static_cast<int>(max->ColumnInt64(0)) : 0;
+}
+
+// The module's row in schema_modules, if any.
+Result<std::optional<int>> RecordedVersion(sqlite3* db, const char* module) {
+  ASSIGN_OR_RETURN(auto st,
+                   Statement::Prepare(db, "SELECT version FROM schema_modules WHERE module = ?1",
+                                      "read schema_modules"));
+  RETURN_IF_ERROR(st->BindText(1, module));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<int>();
+  return std::optional<int>(static_cast<int>(st->ColumnInt64(0)));
+}
+
+Result<int> CurrentVersion(sqlite3* db, const ModuleSchema& schema) {
+  ASSIGN_OR_RETURN(std::optional<int> recorded, RecordedVersion(db, schema.module));
+  if (recorded) return *recorded;
+  ASSIGN_OR_RETURN(int legacy, LegacyVersion(db));
+  int n = 0;
+  for (const SchemaStep& step : schema.steps) {
+    if (step.legacy_version == 0 || step.legacy_version > legacy) break;
+    ++n;
+  }
+  return n;
+}
+
+Status Record(sqlite3* db, const ModuleSchema& schema, int version, Clock* clock,
+              const std::string& purpose) {
+  ASSIGN_OR_RETURN(auto ins, Statement::Prepare(db,
+                                                "INSERT INTO schema_modules(module, version, name, "
+                                                "applied_ms) VALUES (?1, ?2, ?3, ?4) "
+                                                "ON CONFLICT(module) DO UPDATE SET version = ?2, "
+                                                "name = ?3, applied_ms = ?4",
+                                                purpose));
+  RETURN_IF_ERROR(ins->BindText(1, schema.module));
+  RETURN_IF_ERROR(ins->BindInt64(2, version));
+  RETURN_IF_ERROR(ins->BindText(3, version > 0 ? schema.steps[version - 1].name : ""));
+  RETURN_IF_ERROR(ins->BindInt64(4, clock->WallMillis()));
+  return ins->Run();
+}
+
+// Runs `body` in an IMMEDIATE transaction: committed when it succeeds, rolled back otherwise.
+template <typename F>
+Status InTransaction(sqlite3* db, const std::string& purpose, F body) {
+  RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", purpose));
+  if (Status s = body(); !s.ok()) {
+    if (Status rb = Exec(db, "ROLLBACK", purpose); !rb.ok()) {
+      return Internal(s.message() + "; rolling back: " + rb.message());
+    }
+    return s;
+  }
+  return Exec(db, "COMMIT", purpose);
+}
 
 }  // namespace
 
-std::span<const MigrationStep> Migrations() { return kSteps; }
+const ModuleSchema& StoreSchema() { return kStoreSchema; }
+
+Result<int> ModuleVersion(sqlite3* db, const ModuleSchema& schema) {
+  RETURN_IF_ERROR(CreateBookkeeping(db));
+  return CurrentVersion(db, schema);
+}
+
+Status ApplySchema(sqlite3* db, const ModuleSchema& schema, Clock* clock) {
+  CheckSteps(schema);
+  RETURN_IF_ERROR(CreateBookkeeping(db));
+  ASSIGN_OR_RETURN(int legacy, LegacyVersion(db));
+  if (legacy > kLastLegacyVersion) {
+    return FailedPrecondition(fmt::format(
+        "state database has schema version {}, newer than this slipway supports ({}); use the "
+        "newer slipway that wrote it",
+        legacy, kLastLegacyVersion));
+  }
+  const int known = static_cast<int>(schema.steps.size());
+  ASSIGN_OR_RETURN(std::optional<int> recorded, RecordedVersion(db, schema.module));
+  ASSIGN_OR_RETURN(int current, CurrentVersion(db, schema));
+  if (current > known) {
+    return FailedPrecondition(fmt::format(
+        "state database has schema version {} of its {} tables, newer than this slipway "
+        "supports ({}); use the newer slipway that wrote it",
+        current, schema.module, known));
+  }
+  // A database from before per-module steps: what it had is recorded as this module's.
+  if (!recorded && current > 0) {
+    const std::string purpose = fmt::format("recording the {} tables' version", schema.module);
+    RETURN_IF_ERROR(InTransaction(db, purpose, [&]() -> Status {
+      ASSIGN_OR_RETURN(std::optional<int> now, RecordedVersion(db, schema.module));
+      if (now) return Status::OK();  // another process recorded it
+      return Record(db, schema, current, clock, purpose);
+    }));
+  }
+  for (const SchemaStep& step : schema.steps) {
+    if (step.version <= current) continue;
+    const std::string purpose =
+        fmt::format("schema step {} of {} ({})", step.version, schema.module, step.name);
+    RETURN_IF_ERROR(InTransaction(db, purpose, [&]() -> Status {
+      ASSIGN_OR_RETURN(int now, CurrentVersion(db, schema));
+      if (now >= step.version) return Status::OK();  // another process applied it
+      RETURN_IF_ERROR(Exec(db, step.sql, purpose));
+      return Record(db, schema, step.version, clock, purpose);
+    }));
+  }
+  return Status::OK();
+}
 
 }  // namespace slipway::store

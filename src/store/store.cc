@@ -6,31 +6,21 @@
 #include <thread>
 #include <utility>
 
-#include "base/log.h"
-
 namespace slipway::store {
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
 constexpr int kWalRetryMs = 2;
 
-// Steps must be 1, 2, 3, ...: a gap or a repeat is a bug in schema.cc.
-void CheckSteps(std::span<const MigrationStep> steps) {
-  for (size_t i = 0; i < steps.size(); ++i) {
-    SLIPWAY_CHECK(steps[i].version == static_cast<int>(i) + 1);
-  }
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& path, Clock* clock) {
-  return OpenWithStepsForTest(path, clock, Migrations());
+  return OpenWithStepsForTest(path, clock, StoreSchema().steps);
 }
 
 Result<std::unique_ptr<Store>> Store::OpenWithStepsForTest(const std::filesystem::path& path,
                                                            Clock* clock,
-                                                           std::span<const MigrationStep> steps) {
-  CheckSteps(steps);
+                                                           std::span<const SchemaStep> steps) {
   if (path.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
@@ -50,7 +40,11 @@ Result<std::unique_ptr<Store>> Store::OpenWithStepsForTest(const std::filesystem
   std::unique_ptr<Store> store(new Store(raw, path, clock));
   const std::string where = path.string();
   if (Status s = store->Configure(); !s.ok()) return s.WithContext(where);
-  if (Status s = store->Migrate(steps); !s.ok()) return s.WithContext(where);
+  if (Status s = store->Apply({StoreSchema().module, steps}); !s.ok()) {
+    return s.WithContext(where);
+  }
+  ASSIGN_OR_RETURN(store->schema_version_,
+                   ModuleVersion(store->db_, {StoreSchema().module, steps}));
   // From here on writes are tracked; a fault while configuring or migrating is Open's own
   // error (and the first open's WAL switch may meet SQLITE_BUSY by design).
   RegisterWriteHealth(store->db_, &store->write_health_);
@@ -98,58 +92,7 @@ Status Store::Configure() {
   return Exec(db_, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", "configure connection");
 }
 
-Result<int> Store::ReadVersion() {
-  ASSIGN_OR_RETURN(auto q, Statement::Prepare(db_,
-                                              "SELECT COALESCE(MAX(version), 0) FROM "
-                                              "schema_version",
-                                              "read schema version"));
-  ASSIGN_OR_RETURN(bool row, q->Step());
-  return row ? static_cast<int>(q->ColumnInt64(0)) : 0;
-}
-
-Status Store::Migrate(std::span<const MigrationStep> steps) {
-  RETURN_IF_ERROR(Exec(db_,
-                       "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY, "
-                       "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
-                       "create schema_version"));
-  const int known = steps.empty() ? 0 : steps.back().version;
-  ASSIGN_OR_RETURN(int current, ReadVersion());
-  if (current > known) {
-    return FailedPrecondition("state database has schema version " + std::to_string(current) +
-                              ", newer than this slipway supports (" + std::to_string(known) +
-                              "); use the newer slipway that wrote it");
-  }
-  for (const MigrationStep& step : steps) {
-    if (step.version <= current) continue;
-    const std::string purpose =
-        "schema step " + std::to_string(step.version) + " (" + step.name + ")";
-    // IMMEDIATE takes the write lock up front, so two processes opening a fresh
-    // database at once serialize here instead of failing mid-step.
-    RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", purpose));
-    auto apply = [&]() -> Status {
-      ASSIGN_OR_RETURN(int now, ReadVersion());
-      if (now >= step.version) return Status::OK();  // another process applied it
-      RETURN_IF_ERROR(Exec(db_, step.sql, purpose));
-      ASSIGN_OR_RETURN(auto ins, Statement::Prepare(db_,
-                                                    "INSERT INTO schema_version(version, name, "
-                                                    "applied_ms) VALUES (?1, ?2, ?3)",
-                                                    purpose));
-      RETURN_IF_ERROR(ins->BindInt64(1, step.version));
-      RETURN_IF_ERROR(ins->BindText(2, step.name));
-      RETURN_IF_ERROR(ins->BindInt64(3, clock_->WallMillis()));
-      return ins->Run();
-    };
-    if (Status s = apply(); !s.ok()) {
-      if (Status rb = Exec(db_, "ROLLBACK", purpose); !rb.ok()) {
-        logging::Warn("store", rb.message());  // `s`, the cause, is what the caller gets
-      }
-      return s;
-    }
-    RETURN_IF_ERROR(Exec(db_, "COMMIT", purpose));
-  }
-  ASSIGN_OR_RETURN(schema_version_, ReadVersion());
-  return Status::OK();
-}
+Status Store::Apply(const ModuleSchema& schema) { return ApplySchema(db_, schema, clock_); }
 
 Status Store::PrepareStatements() {
   ASSIGN_OR_RETURN(append_event_,

@@ -1,9 +1,10 @@
 // Store: the project's persistent state in SQLite at `.slipway/state.db`.
 //
 // Opening the store creates the file (and its folder) if needed, turns on WAL
-// journaling, a busy timeout and foreign keys, and brings the schema up to the
-// version this binary knows (schema.h), one transaction per step. A database
-// written by a newer binary is refused rather than guessed at.
+// journaling, a busy timeout and foreign keys, and brings the store's own tables up
+// to the version this binary knows (schema.h), one transaction per step; other
+// modules bring theirs with Apply() before they use them. A database written by a
+// newer binary is refused rather than guessed at.
 //
 // The Store owns its connection and its prepared statements, and the connection's
 // WriteHealth (write_health.h): every write on the connection, the Store's own and other
@@ -11,9 +12,9 @@
 // and healthy again when a later one succeeds; write_health() tells (the /health/detailed
 // store section, the slipway_store_* metrics and the SlipwayStoreDegraded alert read it).
 // It is single-threaded: only the daemon's control loop calls it (write_health() may be
-// read from any thread). Other processes
-// (a CLI reading events) may open the same file at the same time; WAL lets
-// readers proceed while the daemon writes.
+// read from any thread). Other processes (a CLI command's own reads and writes, such as
+// backups or migration runs) may open the same file at the same time; WAL lets readers
+// proceed while the daemon writes.
 #pragma once
 
 #include <sqlite3.h>
@@ -68,7 +69,7 @@ class Store {
   // Same, with a caller-given step list, so tests can exercise upgrades.
   static Result<std::unique_ptr<Store>> OpenWithStepsForTest(const std::filesystem::path& path,
                                                              Clock* clock,
-                                                             std::span<const MigrationStep> steps);
+                                                             std::span<const SchemaStep> steps);
 
   ~Store();
   Store(const Store&) = delete;
@@ -91,8 +92,12 @@ class Store {
   Status SetProjectLoad(const ProjectLoad& load);
   Result<std::optional<ProjectLoad>> GetProjectLoad() const;
 
-  // The schema version of the open database (the highest applied step).
+  // The version of the store's own tables in the open database (its highest applied step).
   int SchemaVersion() const { return schema_version_; }
+
+  // Applies a module's pending schema steps (schema.h): each module calls it before it first
+  // uses its tables.
+  Status Apply(const ModuleSchema& schema);
 
   // The connection, for later modules' own statements (use on the same thread).
   sqlite3* db() { return db_; }
@@ -107,8 +112,6 @@ class Store {
       : db_(db), path_(std::move(path)), clock_(clock), write_health_(clock) {}
 
   Status Configure();
-  Status Migrate(std::span<const MigrationStep> steps);
-  Result<int> ReadVersion();
   Status PrepareStatements();
 
   sqlite3* db_;  // owned; closed in the destructor after the statements

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "store/schema.h"
+
 namespace slipway::store {
 namespace {
 
@@ -62,8 +64,11 @@ TEST_F(StoreTest, OpenCreatesFolderAndCurrentSchema) {
   auto s = Store::Open(path_, &clock_);
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_TRUE(fs::exists(path_));
-  EXPECT_EQ((*s)->SchemaVersion(), static_cast<int>(Migrations().size()));
-  EXPECT_EQ((*s)->SchemaVersion(), Migrations().back().version);
+  EXPECT_EQ((*s)->SchemaVersion(), static_cast<int>(StoreSchema().steps.size()));
+  EXPECT_EQ((*s)->SchemaVersion(), StoreSchema().steps.back().version);
+  // Only the store's own tables: the other modules add theirs when they first use them.
+  EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM schema_modules"), 1);
+  EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'releases'"), 0);
 }
 
 TEST_F(StoreTest, ReopenKeepsData) {
@@ -91,8 +96,9 @@ TEST_F(StoreTest, ReopenKeepsData) {
   ASSERT_TRUE(port.ok());
   EXPECT_EQ(port->value_or(""), "41234");
   // Schema steps are not re-applied on reopen.
-  EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM schema_version"),
-            static_cast<int64_t>(Migrations().size()));
+  EXPECT_EQ(RawCount(path_, "SELECT version FROM schema_modules WHERE module = 'store'"),
+            static_cast<int64_t>(StoreSchema().steps.size()));
+  EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM schema_modules"), 1);
 }
 
 TEST_F(StoreTest, MetaOverwriteAndMissing) {
@@ -171,13 +177,16 @@ TEST_F(StoreTest, UpgradesHandMadeVersionOneDatabase) {
           "VALUES (5, 'web', 0, 'started', 'old');");
   auto s = Store::Open(path_, &clock_);
   ASSERT_TRUE(s.ok()) << s.status().message();
-  EXPECT_EQ((*s)->SchemaVersion(), Migrations().back().version);
+  EXPECT_EQ((*s)->SchemaVersion(), StoreSchema().steps.back().version);
   EXPECT_EQ(RawCount(path_,
                      "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND "
                      "name='events_wall_ms'"),
             1);
-  EXPECT_EQ(RawCount(path_, "SELECT applied_ms FROM schema_version WHERE version = 2"),
+  EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name='project_load'"), 1);
+  EXPECT_EQ(RawCount(path_, "SELECT applied_ms FROM schema_modules WHERE module = 'store'"),
             clock_.WallMillis());
+  // The global list is read, never written any more.
+  EXPECT_EQ(RawCount(path_, "SELECT MAX(version) FROM schema_version"), 1);
   auto events = (*s)->Events(0, {}, 0);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 1u);
@@ -186,21 +195,60 @@ TEST_F(StoreTest, UpgradesHandMadeVersionOneDatabase) {
 
 TEST_F(StoreTest, RefusesNewerSchema) {
   { ASSERT_TRUE(Store::Open(path_, &clock_).ok()); }
-  const int future = Migrations().back().version + 5;
-  RawExec(path_, "INSERT INTO schema_version VALUES (" + std::to_string(future) + ", 'x', 1)");
+  const int known = static_cast<int>(StoreSchema().steps.size());
+  const int future = known + 5;
+  RawExec(path_, "UPDATE schema_modules SET version = " + std::to_string(future) +
+                     " WHERE module = 'store'");
   auto s = Store::Open(path_, &clock_);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(s.status().message(), path_.string() + ": state database has schema version " +
-                                      std::to_string(future) +
-                                      ", newer than this slipway supports (" +
-                                      std::to_string(Migrations().back().version) +
-                                      "); use the newer slipway that wrote it");
+  EXPECT_EQ(s.status().message(),
+            path_.string() + ": state database has schema version " + std::to_string(future) +
+                " of its store tables, newer than this slipway supports (" + std::to_string(known) +
+                "); use the newer slipway that wrote it");
+}
+
+TEST_F(StoreTest, RefusesAGlobalVersionBeyondTheLastOne) {
+  fs::create_directories(path_.parent_path());
+  RawExec(path_,
+          "CREATE TABLE schema_version(version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+          "applied_ms INTEGER NOT NULL);"
+          "INSERT INTO schema_version VALUES (" +
+              std::to_string(kLastLegacyVersion + 1) + ", 'x', 1);");
+  auto s = Store::Open(path_, &clock_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("schema version " + std::to_string(kLastLegacyVersion + 1) +
+                                      ", newer than this slipway supports"),
+            std::string::npos)
+      << s.status().message();
+}
+
+// Modules number their steps on their own: one module's steps neither see nor shift another's.
+TEST_F(StoreTest, EachModuleKeepsItsOwnVersion) {
+  auto s = Store::Open(path_, &clock_);
+  ASSERT_TRUE(s.ok());
+  static constexpr SchemaStep kA[] = {{1, "a1", "CREATE TABLE a1(x INTEGER);"},
+                                      {2, "a2", "CREATE TABLE a2(x INTEGER);"}};
+  static constexpr SchemaStep kB[] = {{1, "b1", "CREATE TABLE b1(x INTEGER);"}};
+  ASSERT_TRUE((*s)->Apply({"a", kA}).ok());
+  ASSERT_TRUE((*s)->Apply({"b", kB}).ok());
+  ASSERT_TRUE((*s)->Apply({"a", kA}).ok()) << "applying again changes nothing";
+  EXPECT_EQ(RawCount(path_, "SELECT version FROM schema_modules WHERE module = 'a'"), 2);
+  EXPECT_EQ(RawCount(path_, "SELECT version FROM schema_modules WHERE module = 'b'"), 1);
+  auto v = ModuleVersion((*s)->db(), {"b", kB});
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, 1);
+  // A binary that knows only a1 refuses the module's newer tables, naming the module.
+  Status older = (*s)->Apply({"a", std::span<const SchemaStep>(kA, 1)});
+  EXPECT_EQ(older.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(older.message().find("schema version 2 of its a tables"), std::string::npos)
+      << older.message();
 }
 
 TEST_F(StoreTest, StepsApplyInOrderAndFailedStepRollsBack) {
   // The real steps plus later ones, as a future binary would have them.
-  std::vector<MigrationStep> steps(Migrations().begin(), Migrations().end());
+  std::vector<SchemaStep> steps(StoreSchema().steps.begin(), StoreSchema().steps.end());
   const int n = static_cast<int>(steps.size());
   steps.push_back({n + 1, "t1", "CREATE TABLE t1(x INTEGER);"});
   {
@@ -214,11 +262,11 @@ TEST_F(StoreTest, StepsApplyInOrderAndFailedStepRollsBack) {
   auto s = Store::OpenWithStepsForTest(path_, &clock_, steps);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("schema step " + std::to_string(n + 3) +
-                                      " (broken): no such table: nowhere"),
+                                      " of store (broken): no such table: nowhere"),
             std::string::npos)
       << s.status().message();
   // The step before committed on its own; the broken one left nothing behind.
-  EXPECT_EQ(RawCount(path_, "SELECT MAX(version) FROM schema_version"), n + 2);
+  EXPECT_EQ(RawCount(path_, "SELECT version FROM schema_modules WHERE module = 'store'"), n + 2);
   EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM t1"), 1);
   EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name='t3'"), 0);
   // The binary that knows only the real steps now refuses the database.
@@ -334,10 +382,11 @@ TEST_F(StoreTest, ConcurrentFirstOpensAllSucceed) {
   for (auto& t : threads) t.join();
   for (int i = 0; i < kOpeners; ++i) {
     EXPECT_EQ(errors[i], "");
-    EXPECT_EQ(versions[i], Migrations().back().version);
+    EXPECT_EQ(versions[i], StoreSchema().steps.back().version);
   }
-  EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM schema_version"),
-            static_cast<int64_t>(Migrations().size()));
+  EXPECT_EQ(RawCount(path_, "SELECT version FROM schema_modules WHERE module = 'store'"),
+            static_cast<int64_t>(StoreSchema().steps.size()));
+  EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM schema_modules"), 1);
 }
 
 TEST_F(StoreTest, NotADatabaseIsAClearError) {

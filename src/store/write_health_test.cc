@@ -149,8 +149,8 @@ TEST_F(StoreWriteHealthTest, ConstraintViolationIsNotAFault) {
   auto store = Open(dir_ / "state.db");
   ASSERT_TRUE(store);
   auto ins = Statement::Prepare(store->db(),
-                                "INSERT INTO schema_version(version, name, applied_ms) "
-                                "VALUES (1, 'again', 0)",
+                                "INSERT INTO schema_modules(module, version, name, applied_ms) "
+                                "VALUES ('store', 1, 'again', 0)",
                                 "duplicate step");
   ASSERT_TRUE(ins.ok());
   EXPECT_FALSE((*ins)->Run().ok());
