@@ -7,9 +7,12 @@
 #include <sstream>
 #include <system_error>
 
+#include "base/redact.h"
 #include "config/compose_names.h"
 #include "config/deploy_strategy.h"
+#include "config/secrets_of.h"
 #include "export/extensions.h"
+#include "export/operators.h"
 #include "export/pod_spec.h"
 #include "export/yaml_emit.h"
 
@@ -26,9 +29,10 @@ namespace {
 // Apply order: configuration first, then one-shot and migration jobs, workloads,
 // their Services, routes, schedules.
 int KindRank(const std::string& kind) {
-  static const char* kOrder[] = {"ConfigMap",        "Secret",     "Job",
-                                 "AnalysisTemplate", "Deployment", "Rollout",
-                                 "Service",          "Ingress",    "CronJob"};
+  static const char* kOrder[] = {
+      "ConfigMap",     "Secret",  "FeatureFlag", "FeatureFlagSource", "Job",     "AnalysisTemplate",
+      "Deployment",    "Rollout", "Flagd",       "Service",           "Ingress", "CronJob",
+      "PrometheusRule"};
   for (int i = 0; i < static_cast<int>(std::size(kOrder)); ++i) {
     if (kind == kOrder[i]) return i;
   }
@@ -108,7 +112,8 @@ json Object(const std::string& api, const std::string& kind, json metadata, json
 
 class Exporter {
  public:
-  Exporter(const Project& p, const ExportOptions& o) : p_(p), o_(o) {
+  Exporter(const Project& p, const ExportOptions& o)
+      : p_(p), o_(o), known_secrets_(config::SecretsOf(p)) {
     if (!o_.read_file) o_.read_file = ReadFromDisk;
   }
 
@@ -125,12 +130,17 @@ class Exporter {
     }
     ExportRoutes();
     ExportMigrationsAndBackups();
+    RETURN_IF_ERROR(ExportFlagsAndAlerts());
     if (o_.rollouts == Rollouts::kArgo && !any_rollout_) {
       notes_.push_back(
           "--rollouts argo: no service uses a blue-green or canary strategy; "
           "every service stays a Deployment");
     }
-    for (const std::string& w : p_.warnings) notes_.push_back(w);
+    for (const std::string& w : p_.warnings) {
+      // deploy.resources is ignored on a host but mapped here (its notes are more precise).
+      if (resources_mapped_.count(w)) continue;
+      notes_.push_back(w);
+    }
 
     Export e;
     e.project = p_.name;
@@ -219,15 +229,63 @@ class Exporter {
     objects_.push_back(std::move(m));
   }
 
+  // True when variable `k` = `v` can carry a secret: a declared secret feeds it, its name
+  // says so (DB_PASSWORD, API_KEY), it holds a URL or conninfo password (DATABASE_URL,
+  // x-slipway.databases urls) or a value the project knows as secret (config::SecretsOf).
+  bool CarriesSecret(const Service& s, const std::string& k, const std::string& v) const {
+    return s.secret_env.count(k) || IsSecretName(k) || !UrlPasswords(v).empty() ||
+           known_secrets_.Scrub(v) != v;
+  }
+
+  // The variables of `s` that go to its Secret (never to the ConfigMap or the pod spec).
+  std::set<std::string> SecretKeys(const Service& s) const {
+    std::set<std::string> out;
+    for (const auto& [k, v] : s.environment) {
+      if (k != "PORT" && CarriesSecret(s, k, v)) out.insert(k);
+    }
+    return out;
+  }
+
+  // A command, entrypoint or health check test is written into the workload as it is:
+  // a secret in one is noted so it can be moved into a variable (which goes to a Secret).
+  void SecretInCommandNotes(const Service& s) {
+    auto check = [&](const std::optional<std::vector<std::string>>& words, const char* key) {
+      if (!words) return;
+      for (const std::string& w : *words) {
+        if (known_secrets_.Scrub(w) != w) {
+          notes_.push_back("services." + s.name + "." + key +
+                           ": holds a secret value, written into the pod spec as it is; move "
+                           "it into an environment variable (exported to a Secret)");
+          return;
+        }
+      }
+    };
+    check(s.entrypoint, "entrypoint");
+    check(s.command, "command");
+    if (s.healthcheck.kind == config::Healthcheck::Kind::kCmd ||
+        s.healthcheck.kind == config::Healthcheck::Kind::kCmdShell) {
+      check(s.healthcheck.test, "healthcheck.test");
+    }
+  }
+
   // ConfigMap and Secret for the environment; returns {has_config, has_secret}.
   std::pair<bool, bool> ExportEnvironment(const Service& s, const ObjectMeta& m) {
     json data = json::object(), secret = json::object();
+    const std::set<std::string> secret_keys = SecretKeys(s);
     for (const auto& [k, v] : s.environment) {
       bool key_ok = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
       });
-      if (!key_ok || k == "PORT") continue;  // inline in the container (pod_spec.cc)
-      if (s.secret_env.count(k)) {
+      if (k == "PORT") continue;  // inline in the container (pod_spec.cc)
+      if (!key_ok) {
+        // Inline in the container (pod_spec.cc), unless it carries a secret.
+        if (secret_keys.count(k)) {
+          notes_.push_back("services." + s.name + ".environment." + k +
+                           ": carries a secret but is not a valid Secret key; left out");
+        }
+        continue;
+      }
+      if (secret_keys.count(k)) {
         secret[k] = o_.secret_values ? v : "";
       } else {
         data[k] = v;
@@ -283,7 +341,14 @@ class Exporter {
     in.port = ContainerPort(s, &notes_);
     in.has_config = has_config;
     in.has_env_secret = has_secret;
+    in.secret_keys = SecretKeys(s);
     in.probes = !job;
+    bool resources_mapped = false;
+    ASSIGN_OR_RETURN(in.resources, ContainerResources(p_, s, &notes_, &resources_mapped));
+    if (resources_mapped) {
+      resources_mapped_.insert("services." + s.name + ".deploy.resources: ignored by slipway");
+    }
+    SecretInCommandNotes(s);
     json pod = PodSpec(in, &notes_);
     json tmpl_meta = {{"labels", Labels(m, job ? "job" : "server")}};
     if (pod.contains("x-annotations")) {
@@ -571,6 +636,15 @@ class Exporter {
     return &pod_specs_.at(service);
   }
 
+  Status ExportFlagsAndAlerts() {
+    ASSIGN_OR_RETURN(std::vector<json> flags,
+                     RenderFlags(p_, o_.namespace_name, o_.read_file, &notes_));
+    for (json& f : flags) Add(std::move(f));
+    json rule = RenderPrometheusRule(p_, o_.namespace_name, &notes_);
+    if (!rule.is_null()) Add(std::move(rule));
+    return Status::OK();
+  }
+
   void ExportMigrationsAndBackups() {
     for (const Migration& mig : MigrationsOf(p_)) {
       const json* pod = ToolPodOf("migration Job", mig.database, mig.service);
@@ -620,7 +694,9 @@ class Exporter {
   std::vector<Manifest> objects_;
   Notes notes_;
   bool any_rollout_ = false;
-  std::vector<std::string> no_restart_;  // Deployments whose compose restart is no/on-failure
+  Redactor known_secrets_;  // every secret value the project knows (config::SecretsOf)
+  std::set<std::string> resources_mapped_;  // loader warnings replaced by ContainerResources
+  std::vector<std::string> no_restart_;     // Deployments whose compose restart is no/on-failure
 };
 
 }  // namespace

@@ -3,9 +3,12 @@
 //
 // Per long-running service a Deployment (or, with --rollouts argo, an Argo Rollouts
 // `Rollout` for blue-green/canary services), a ConfigMap for its environment and a
-// Secret for its secret variables and files; per service that others wait on with
-// service_completed_successfully a Job; per published port a ClusterIP Service; routes
-// become an Ingress, migrations a Job and backup schedules CronJobs (extensions.h).
+// Secret for every variable that can carry a secret (declared secrets, secret names, URL
+// passwords, values config::SecretsOf knows) and its secret files; per service that others
+// wait on with service_completed_successfully a Job; per published port a ClusterIP
+// Service; routes become an Ingress, migrations a Job and backup schedules CronJobs
+// (extensions.h); flags OpenFeature Operator objects, alert rules a PrometheusRule and
+// deploy.resources the container's resources (operators.h).
 // Every setting that has no Kubernetes equivalent is listed in `Export::unmapped`,
 // which goes to stderr and into the comment at the top of the output.
 //

@@ -9,8 +9,8 @@
 
 namespace slipway::exporter {
 
-using nlohmann::json;
 using config::Healthcheck;
+using nlohmann::json;
 
 namespace {
 
@@ -168,7 +168,8 @@ json PodSpec(const PodInput& in, Notes* notes) {
   if (s.entrypoint) c["command"] = *s.entrypoint;
   if (s.command) c["args"] = *s.command;
   if (s.host_command && !s.entrypoint && !s.command) {
-    notes->push_back(where + ".x-slipway.command: runs on the host only; in the cluster the "
+    notes->push_back(where +
+                     ".x-slipway.command: runs on the host only; in the cluster the "
                      "image's own command runs (set compose command: to change it)");
   }
 
@@ -180,7 +181,8 @@ json PodSpec(const PodInput& in, Notes* notes) {
   explicit_env["SLIPWAY_PROJECT"] = in.meta.project;
   explicit_env["SLIPWAY_SERVICE"] = s.name;
   for (const auto& [k, v] : s.environment) {
-    if (!IsConfigMapKey(k) && !s.secret_env.count(k) && !explicit_env.count(k)) {
+    if (!IsConfigMapKey(k) && !s.secret_env.count(k) && !in.secret_keys.count(k) &&
+        !explicit_env.count(k)) {
       explicit_env[k] = v;
     }
   }
@@ -214,6 +216,8 @@ json PodSpec(const PodInput& in, Notes* notes) {
     notes->push_back(where + ".healthcheck: not used for a Job (it runs to completion)");
   }
 
+  if (!in.resources.is_null()) c["resources"] = in.resources;
+
   json sc = SecurityContext(s, notes);
   if (!sc.is_null()) c["securityContext"] = sc;
 
@@ -223,12 +227,12 @@ json PodSpec(const PodInput& in, Notes* notes) {
     json sources = json::array();
     for (const config::SecretRef& ref : s.secrets) {
       json item = {{"key", DataKey(ref.source)}, {"path", ref.target}};
-      sources.push_back({{"secret", {{"name", FileSecretName(in.meta.project, ref.source)},
-                                     {"items", json::array({item})}}}});
+      sources.push_back({{"secret",
+                          {{"name", FileSecretName(in.meta.project, ref.source)},
+                           {"items", json::array({item})}}}});
     }
-    c["volumeMounts"] = json::array({{{"name", "secrets"},
-                                      {"mountPath", "/run/secrets"},
-                                      {"readOnly", true}}});
+    c["volumeMounts"] =
+        json::array({{{"name", "secrets"}, {"mountPath", "/run/secrets"}, {"readOnly", true}}});
     pod["volumes"] = json::array({{{"name", "secrets"}, {"projected", {{"sources", sources}}}}});
   }
 

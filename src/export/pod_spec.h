@@ -6,11 +6,11 @@
 // appends what it could not map to `notes` ("services.api.user: ..."). Stateless; any thread.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "config/project.h"
 #include "export/extensions.h"
@@ -46,10 +46,13 @@ struct PodInput {
   const config::Service* service = nullptr;
   ObjectMeta meta;
   std::string image;
-  int port = 0;            // ContainerPort()
+  int port = 0;             // ContainerPort()
   bool has_config = false;  // a ConfigMap with the plain environment exists
   bool has_env_secret = false;
-  bool probes = true;      // false for Jobs
+  // Variables that carry secrets: only in the Secret, never inline in the pod spec.
+  std::set<std::string> secret_keys;
+  nlohmann::json resources;  // container resources (ContainerResources), null = none
+  bool probes = true;        // false for Jobs
 };
 
 // The pod template spec (containers, volumes, terminationGracePeriodSeconds, ...).

@@ -1,7 +1,9 @@
 // Validates every object of the `slipway export kubernetes` golden files
 // (src/export/testdata/*.yaml, kept equal to the real output by export_tests)
-// against the Kubernetes 1.27 schemas of kubernetes-models, and the Argo
-// Rollouts objects against @kubernetes-models/argo-rollouts.
+// against the Kubernetes 1.27 schemas of kubernetes-models, the Argo
+// Rollouts objects against @kubernetes-models/argo-rollouts, and the operators'
+// custom resources (OpenFeature FeatureFlag/FeatureFlagSource/Flagd,
+// prometheus-operator PrometheusRule) against the CRD schemas vendored in crds/.
 // Run: npm ci && node --test  (ctest runs both, see k8s.cmake).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,10 +12,97 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import yaml from "js-yaml";
+import Ajv from "ajv";
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const testdata = path.resolve(here, "../../src/export/testdata");
+const crdDir = path.resolve(here, "crds");
+
+// The API server prunes fields a structural schema does not declare, so an unknown field
+// would be lost silently: here it is an error (additionalProperties: false wherever the
+// schema lists properties and does not preserve unknown fields). x-kubernetes-int-or-string
+// becomes an anyOf; an inline "(?i)" flag (Go regexp syntax, not JavaScript's) is dropped.
+function structural(schema) {
+  if (Array.isArray(schema)) return schema.map(structural);
+  if (schema === null || typeof schema !== "object") return schema;
+  const out = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === "description") continue;
+    if (k === "properties") {
+      out.properties = Object.fromEntries(
+        Object.entries(v).map(([name, sub]) => [name, structural(sub)]),
+      );
+    } else if (k === "pattern" && typeof v === "string") {
+      out.pattern = v.replaceAll("(?i)", "");
+    } else {
+      out[k] = structural(v);
+    }
+  }
+  if (out["x-kubernetes-int-or-string"] && !out.anyOf) {
+    out.anyOf = [{ type: "integer" }, { type: "string" }];
+  }
+  if (out.properties && !out["x-kubernetes-preserve-unknown-fields"] &&
+      !("additionalProperties" in out)) {
+    out.additionalProperties = false;
+  }
+  return out;
+}
+
+// "group/version Kind" → ajv validator of the vendored CRD's openAPIV3Schema.
+const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+const crdValidators = new Map();
+for (const f of fs.readdirSync(crdDir).filter((f) => f.endsWith(".yaml")).sort()) {
+  for (const crd of yaml.loadAll(fs.readFileSync(path.join(crdDir, f), "utf8"))) {
+    if (!crd || crd.kind !== "CustomResourceDefinition") continue;
+    for (const v of crd.spec.versions) {
+      crdValidators.set(`${crd.spec.group}/${v.name} ${crd.spec.names.kind}`,
+                        ajv.compile(structural(v.schema.openAPIV3Schema)));
+    }
+  }
+}
+
+// Metadata is not in a CRD's schema (the API server checks it): the name is a DNS label
+// (as the export writes every name), label keys and values are valid.
+function checkMetadata(doc, where) {
+  const md = doc.metadata ?? {};
+  assert.match(md.name ?? "", /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, `${where}: metadata.name`);
+  for (const [k, v] of Object.entries(md.labels ?? {})) {
+    assert.match(k, /^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+                 `${where}: label key ${k}`);
+    assert.match(v, /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/,
+                 `${where}: label ${k} value`);
+  }
+}
+
+// A custom resource against its vendored CRD schema; throws with ajv's errors.
+function validateCustom(doc, where) {
+  const validate = crdValidators.get(`${doc.apiVersion} ${doc.kind}`);
+  assert.ok(validate, `${where}: no vendored CRD for ${doc.apiVersion} ${doc.kind}`);
+  checkMetadata(doc, where);
+  if (!validate(doc)) {
+    const errs = validate.errors.map((e) =>
+      `${e.instancePath || "/"} ${e.message}${e.params?.additionalProperty ? ` (${e.params.additionalProperty})` : ""}`);
+    assert.fail(`${where}: ${errs.join("; ")}`);
+  }
+}
+
+// References between the operators' objects of one export: a FeatureFlagSource reads a
+// FeatureFlag ("[namespace/]name") and a Flagd serves a FeatureFlagSource of the output.
+function checkOperatorRefs(doc, docs, where) {
+  const named = (kind, name) => docs.some((d) => d.kind === kind && d.metadata.name === name);
+  if (doc.kind === "FeatureFlagSource") {
+    for (const s of doc.spec.sources) {
+      if (s.provider !== "kubernetes") continue;
+      const [ns, name] = s.source.includes("/") ? s.source.split("/") : [undefined, s.source];
+      if (ns !== undefined) assert.equal(ns, doc.metadata.namespace, `${where}: source namespace`);
+      assert.ok(named("FeatureFlag", name), `${where}: no FeatureFlag ${name}`);
+    }
+  } else if (doc.kind === "Flagd") {
+    assert.ok(named("FeatureFlagSource", doc.spec.featureFlagSource),
+              `${where}: no FeatureFlagSource ${doc.spec.featureFlagSource}`);
+  }
+}
 
 // apiVersion → the package module that holds its kinds.
 function modelsFor(apiVersion) {
@@ -34,8 +123,16 @@ test("golden files exist", () => {
 
 const allowedKinds = new Set([
   "ConfigMap", "Secret", "Job", "CronJob", "Deployment", "Service", "Ingress",
-  "Rollout", "AnalysisTemplate",
+  "Rollout", "AnalysisTemplate", "FeatureFlag", "FeatureFlagSource", "Flagd", "PrometheusRule",
 ]);
+
+// Variable names that say they hold a secret (a subset of base/redact.h's IsSecretName:
+// a name ending in a qualifier such as _FILE or _PATH names where the secret is, not the
+// secret) and URL passwords: neither may be in a ConfigMap.
+const secretWord = /(PASSWORD|PASSWD|PASSPHRASE|SECRETS?$|TOKENS?$|API_?KEY|PRIVATE_?KEY|_KEY$|_DSN$)/i;
+const qualifier = /_(FILE|PATH|DIR|TTL|TIMEOUT|EXPIRY|LENGTH|MIN|MAX|ENABLED|URL|URI|ENDPOINT|HEADER|NAME|ID|TYPE|MODE)$/i;
+const secretName = { test: (k) => secretWord.test(k) && !qualifier.test(k) };
+const urlPassword = /[a-z][a-z0-9+.-]*:\/\/[^\/\s:@]*:[^\/\s@]+@/i;
 
 // The Argo Rollouts CRD models accept almost anything, so the structure the controller
 // needs is checked by hand: one strategy, services and templates that exist in the same
@@ -120,9 +217,20 @@ for (const file of goldens) {
     for (const doc of docs) {
       const where = `${file}: ${doc.kind}/${doc.metadata?.name}`;
       assert.ok(allowedKinds.has(doc.kind), `${where}: unexpected kind`);
-      const Model = modelsFor(doc.apiVersion)[doc.kind];
-      assert.ok(Model, `${where}: no model for ${doc.apiVersion} ${doc.kind}`);
-      assert.doesNotThrow(() => new Model(doc).validate(), `${where}`);
+      if (crdValidators.has(`${doc.apiVersion} ${doc.kind}`)) {
+        validateCustom(doc, where);
+        if (file !== "extensions.yaml") checkOperatorRefs(doc, docs, where);
+      } else {
+        const Model = modelsFor(doc.apiVersion)[doc.kind];
+        assert.ok(Model, `${where}: no model for ${doc.apiVersion} ${doc.kind}`);
+        assert.doesNotThrow(() => new Model(doc).validate(), `${where}`);
+      }
+      if (doc.kind === "ConfigMap") {
+        for (const [k, v] of Object.entries(doc.data ?? {})) {
+          assert.ok(!secretName.test(k), `${where}: ${k} names a secret`);
+          assert.doesNotMatch(v, urlPassword, `${where}: ${k} holds a URL password`);
+        }
+      }
       if (doc.apiVersion === "argoproj.io/v1alpha1") {
         checkArgo(doc, docs, where, file !== "extensions.yaml");
       }
@@ -197,4 +305,49 @@ test("kustomization golden lists only files that are rendered", () => {
   assert.equal(k.kind, "Kustomization");
   assert.ok(Array.isArray(k.resources) && k.resources.length > 0);
   for (const r of k.resources) assert.match(r, /^[a-z]+-[a-z0-9-]+\.yaml$/);
+});
+
+test("the vendored CRD schemas reject broken custom resources (the check can fail)", () => {
+  const md = { name: "shop-flags-default" };
+  const flag = { state: "ENABLED", variants: { on: true }, defaultVariant: "on" };
+  const ff = (flags) => ({
+    apiVersion: "core.openfeature.dev/v1beta1", kind: "FeatureFlag", metadata: md,
+    spec: { flagSpec: { flags } },
+  });
+  assert.doesNotThrow(() => validateCustom(ff({ a: flag }), "ok"));
+  assert.throws(() => validateCustom(ff({ a: { ...flag, state: "ON" } }), "x"), /state/);
+  assert.throws(() => validateCustom(ff({ a: { ...flag, defaultVariant: null } }), "x"),
+                /defaultVariant/);
+  assert.throws(() => validateCustom(ff({ a: { ...flag, rollout: 5 } }), "x"), /rollout/);
+  const { defaultVariant, ...noDefault } = flag;
+  assert.throws(() => validateCustom(ff({ a: noDefault }), "x"), /defaultVariant/);
+  assert.throws(() => validateCustom({ ...ff({}), metadata: { name: "Bad_Name" } }, "x"),
+                /metadata.name/);
+  const rule = (r) => ({
+    apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: md,
+    spec: { groups: [{ name: "g", interval: "30s", rules: [r] }] },
+  });
+  assert.doesNotThrow(() => validateCustom(rule({ alert: "A", expr: "up == 0", for: "1m30s" }),
+                                           "ok"));
+  assert.throws(() => validateCustom(rule({ alert: "A", expr: "up == 0", for: "5 minutes" }),
+                                     "x"), /for/);
+  assert.throws(() => validateCustom(rule({ alert: "A" }), "x"), /expr/);
+  assert.throws(() => validateCustom({
+    apiVersion: "core.openfeature.dev/v1beta1", kind: "Flagd", metadata: md, spec: {},
+  }, "x"), /featureFlagSource/);
+  const ffs = {
+    apiVersion: "core.openfeature.dev/v1beta1", kind: "FeatureFlagSource", metadata: md,
+    spec: { sources: [{ source: "other", provider: "kubernetes" }] },
+  };
+  assert.throws(() => checkOperatorRefs(ffs, [ffs], "x"), /no FeatureFlag other/);
+});
+
+test("every vendored CRD is used by a golden file", () => {
+  const seen = new Set();
+  for (const file of goldens) {
+    for (const d of yaml.loadAll(fs.readFileSync(path.join(testdata, file), "utf8"))) {
+      if (d) seen.add(`${d.apiVersion} ${d.kind}`);
+    }
+  }
+  for (const key of crdValidators.keys()) assert.ok(seen.has(key), `${key} in no golden file`);
 });

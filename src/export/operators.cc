@@ -1,0 +1,381 @@
+#include "export/operators.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "config/flags_settings.h"
+#include "config/node.h"
+#include "export/extensions.h"
+#include "export/kubernetes.h"
+
+namespace slipway::exporter {
+
+using nlohmann::json;
+
+namespace {
+
+// Prometheus duration text ("5m", "1h30m", "1500ms"), as the PrometheusRule CRD's pattern
+// accepts it.
+std::string PromDuration(Duration d) {
+  long long ms = d.count();
+  if (ms <= 0) return "0";
+  std::string out;
+  const std::pair<long long, const char*> units[] = {
+      {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
+  for (const auto& [size, unit] : units) {
+    if (ms >= size) {
+      out += std::to_string(ms / size) + unit;
+      ms %= size;
+    }
+  }
+  return out;
+}
+
+ObjectMeta ProjectMeta(const config::Project& p, const std::string& ns, const std::string& name) {
+  return ObjectMeta{p.name, ns, "", name};
+}
+
+json CrdObject(const std::string& api, const std::string& kind, json metadata, json spec) {
+  json o = json::object();
+  o["apiVersion"] = api;
+  o["kind"] = kind;
+  o["metadata"] = std::move(metadata);
+  o["spec"] = std::move(spec);
+  return o;
+}
+
+// The keys of one flagd flag the FeatureFlag CRD holds (anything else is pruned by the
+// API server, so it is left out here and noted).
+const std::set<std::string>& FlagKeys() {
+  static const std::set<std::string> k = {"state", "variants", "defaultVariant", "targeting",
+                                          "metadata"};
+  return k;
+}
+
+// Why the CRD cannot hold `flag`, or "" when it can.
+std::string FlagProblem(const json& flag) {
+  if (!flag.is_object()) return "is not a mapping";
+  auto state = flag.find("state");
+  if (state == flag.end() || !state->is_string() || (*state != "ENABLED" && *state != "DISABLED")) {
+    return "state must be ENABLED or DISABLED";
+  }
+  auto variants = flag.find("variants");
+  if (variants == flag.end() || !variants->is_object()) return "variants must be a mapping";
+  auto dv = flag.find("defaultVariant");
+  if (dv == flag.end() || !dv->is_string()) {
+    return "defaultVariant must be a variant name (the FeatureFlag CRD has no code default)";
+  }
+  for (const char* k : {"targeting", "metadata"}) {
+    if (auto it = flag.find(k); it != flag.end() && !it->is_object()) {
+      return std::string(k) + " must be a mapping";
+    }
+  }
+  return "";
+}
+
+struct Quantities {
+  std::string cpus;
+  long long memory = -1;
+};
+
+// cpus and memory of one of limits / reservations; notes the keys a container cannot take.
+Status ReadQuantities(const config::Node& n, const std::string& where, const std::string& what,
+                      Quantities* q, std::vector<std::string>* notes) {
+  if (!n.IsMap()) {
+    return config::NodeError(n, where, "is " + n.Describe(), "a mapping with cpus, memory");
+  }
+  for (const config::Node& f : n.children) {
+    const std::string path = where + "." + f.key;
+    if (f.key == "cpus" || f.key == "memory") {
+      if (!f.IsScalar() || f.scalar.empty()) {
+        return config::NodeError(
+            f, path, "is " + f.Describe(),
+            f.key == "cpus" ? "a number of CPUs, e.g. 0.5" : "a size, e.g. 512m or 1g");
+      }
+      if (f.key == "cpus") {
+        Result<std::string> c = CpuQuantity(f.scalar);
+        if (!c.ok()) return config::NodeError(f, path, c.status().message(), "e.g. 0.5 or 2");
+        q->cpus = *c;
+      } else {
+        Result<long long> m = MemoryBytes(f.scalar);
+        if (!m.ok()) return config::NodeError(f, path, m.status().message(), "e.g. 512m or 1g");
+        q->memory = *m;
+      }
+    } else if (f.key == "pids") {
+      notes->push_back(path + ": a container has no pids " + what +
+                       " in Kubernetes (the kubelet's podPidsLimit applies to every pod)");
+    } else if (f.key == "devices" || f.key == "generic_resources") {
+      notes->push_back(path +
+                       ": not mapped (use a device plugin's extended resource, e.g. "
+                       "nvidia.com/gpu, by hand)");
+    } else if (f.key.rfind("x-", 0) != 0) {
+      notes->push_back(path + ": not mapped");
+    }
+  }
+  return Status::OK();
+}
+
+json QuantitiesJson(const Quantities& q) {
+  json out = json::object();
+  if (!q.cpus.empty()) out["cpu"] = q.cpus;
+  if (q.memory >= 0) out["memory"] = MemoryQuantity(q.memory);
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> CpuQuantity(const std::string& cpus) {
+  // A plain decimal: digits, at most one '.', nothing else (no sign, exponent or unit).
+  size_t dots = 0, digits = 0;
+  for (char c : cpus) {
+    if (c == '.') {
+      ++dots;
+    } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      ++digits;
+    } else {
+      return InvalidInput("\"" + cpus + "\" is not a number of CPUs");
+    }
+  }
+  if (dots > 1 || digits == 0 || cpus.size() > 12) {
+    return InvalidInput("\"" + cpus + "\" is not a number of CPUs");
+  }
+  const double v = std::stod(cpus);
+  if (v <= 0) return InvalidInput("cpus " + cpus + " is not positive");
+  // Whole milli-CPUs, the unit Kubernetes resolves; a finer request is rounded up.
+  const long long milli = static_cast<long long>(std::ceil(v * 1000 - 1e-9));
+  if (milli % 1000 == 0) return std::to_string(milli / 1000);
+  return std::to_string(milli) + "m";
+}
+
+Result<long long> MemoryBytes(const std::string& text) {
+  // As compose reads it (go-units RAMInBytes): a decimal number, an optional unit
+  // b/k/m/g/t/p (binary multiples, any case), optionally followed by "b" or "ib".
+  const std::string bad = "\"" + text + "\" is not a memory size";
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+    ++i;
+  }
+  const std::string number = text.substr(0, i);
+  if (number.empty() || number.size() > 20 || std::count(number.begin(), number.end(), '.') > 1 ||
+      number == ".") {
+    return InvalidInput(bad);
+  }
+  std::string unit;
+  for (char c : text.substr(i)) {
+    if (c == ' ' && unit.empty()) continue;
+    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  static const std::map<std::string, int> kShift = {{"", 0},   {"b", 0},  {"k", 10}, {"m", 20},
+                                                    {"g", 30}, {"t", 40}, {"p", 50}};
+  std::string base = unit;
+  if (base.size() == 3 && base.substr(1) == "ib") base.resize(1);
+  if (base.size() == 2 && base[1] == 'b') base.resize(1);
+  auto it = kShift.find(base);
+  if (it == kShift.end()) return InvalidInput(bad);
+  const long double bytes = std::stold(number) * std::pow(2.0L, it->second);
+  if (bytes < 1) return InvalidInput("memory " + text + " is less than a byte");
+  if (bytes > 9.0e18L) return InvalidInput("memory " + text + " is too large");
+  return static_cast<long long>(std::floor(bytes));
+}
+
+std::string MemoryQuantity(long long bytes) {
+  const std::pair<int, const char*> units[] = {
+      {50, "Pi"}, {40, "Ti"}, {30, "Gi"}, {20, "Mi"}, {10, "Ki"}};
+  for (const auto& [shift, suffix] : units) {
+    const long long size = 1LL << shift;
+    if (bytes >= size && bytes % size == 0) return std::to_string(bytes / size) + suffix;
+  }
+  return std::to_string(bytes);
+}
+
+Result<json> ContainerResources(const config::Project& p, const config::Service& s,
+                                std::vector<std::string>* notes, bool* mapped) {
+  *mapped = false;
+  if (!p.model) return json(nullptr);
+  const config::Node* n = p.model->Find("services");
+  if (n) n = n->Find(s.name);
+  if (n) n = n->Find("deploy");
+  if (n) n = n->Find("resources");
+  if (!n || n->IsNull()) return json(nullptr);
+  *mapped = true;
+  const std::string where = "services." + s.name + ".deploy.resources";
+  if (!n->IsMap()) {
+    return config::NodeError(*n, where, "is " + n->Describe(),
+                             "a mapping with limits and reservations");
+  }
+  Quantities limits, requests;
+  for (const config::Node& f : n->children) {
+    const std::string path = where + "." + f.key;
+    if (f.key == "limits") {
+      RETURN_IF_ERROR(ReadQuantities(f, path, "limit", &limits, notes));
+    } else if (f.key == "reservations") {
+      RETURN_IF_ERROR(ReadQuantities(f, path, "reservation", &requests, notes));
+    } else if (f.key.rfind("x-", 0) != 0) {
+      notes->push_back(path + ": not mapped");
+    }
+  }
+  json out = json::object();
+  json l = QuantitiesJson(limits), r = QuantitiesJson(requests);
+  // Kubernetes refuses a request above its limit; compose does not check.
+  if (!limits.cpus.empty() && !requests.cpus.empty()) {
+    auto milli = [](const std::string& q) {
+      return q.back() == 'm' ? std::stoll(q.substr(0, q.size() - 1)) : std::stoll(q) * 1000;
+    };
+    if (milli(requests.cpus) > milli(limits.cpus)) {
+      return config::NodeError(
+          *n, where, "reservations.cpus " + requests.cpus + " is above limits.cpus " + limits.cpus,
+          "a reservation at most the limit (Kubernetes refuses it)");
+    }
+  }
+  if (limits.memory >= 0 && requests.memory > limits.memory) {
+    return config::NodeError(*n, where,
+                             "reservations.memory " + MemoryQuantity(requests.memory) +
+                                 " is above limits.memory " + MemoryQuantity(limits.memory),
+                             "a reservation at most the limit (Kubernetes refuses it)");
+  }
+  if (!l.empty()) out["limits"] = l;
+  if (!r.empty()) out["requests"] = r;
+  if (out.empty()) return json(nullptr);
+  return out;
+}
+
+Result<std::vector<json>> RenderFlags(const config::Project& p, const std::string& namespace_name,
+                                      const ReadFileFn& read_file,
+                                      std::vector<std::string>* notes) {
+  std::vector<json> out;
+  if (!p.flags.configured) return out;
+  for (const auto& [env, source] : p.flags.environments) {
+    const std::string where = "x-slipway.flags (environment " + env + ")";
+    std::string text = source.definitions;
+    if (!source.file.empty()) {
+      Result<std::string> content = read_file(source.file);
+      if (!content.ok()) return InvalidInput(where + ": " + content.status().message());
+      Result<std::string> as_json = config::FlagsFileAsJson(source.file, *content);
+      if (!as_json.ok()) return InvalidInput(where + ": " + as_json.status().message());
+      text = *as_json;
+    }
+    const std::string origin = source.file.empty() ? "inline definitions" : source.file;
+    json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) {
+      return InvalidInput(where + ": " + origin + " is not valid JSON (expected a flagd document)");
+    }
+    if (!doc.is_object() || !doc.contains("flags") || !doc["flags"].is_object()) {
+      return InvalidInput(where + ": " + origin +
+                          " has no \"flags\" mapping (expected a flagd document: "
+                          "{\"flags\": {NAME: {state, variants, defaultVariant}}})");
+    }
+    const std::string name = KubeName(p.name + "-flags-" + env);
+    json flags = json::object();
+    for (const auto& [flag, def] : doc["flags"].items()) {
+      std::string problem = FlagProblem(def);
+      if (!problem.empty()) {
+        notes->push_back(where + ": flag " + flag + ": " + problem + "; left out of FeatureFlag " +
+                         name);
+        continue;
+      }
+      json kept = json::object();
+      for (const auto& [k, v] : def.items()) {
+        if (FlagKeys().count(k)) {
+          kept[k] = v;
+        } else {
+          notes->push_back(where + ": flag " + flag + ": key " + k +
+                           " is not part of the FeatureFlag CRD; left out");
+        }
+      }
+      flags[flag] = kept;
+    }
+    json flag_spec = {{"flags", flags}};
+    for (const auto& [k, v] : doc.items()) {
+      if (k == "flags" || k == "$schema") continue;
+      if ((k == "$evaluators" || k == "metadata") && v.is_object()) {
+        flag_spec[k] = v;
+      } else {
+        notes->push_back(where + ": " + k + " is not part of the FeatureFlag CRD; left out");
+      }
+    }
+    ObjectMeta m = ProjectMeta(p, namespace_name, name);
+    m.name = name;
+    json md = Metadata(m, name, "flags");
+    out.push_back(
+        CrdObject("core.openfeature.dev/v1beta1", "FeatureFlag", md, {{"flagSpec", flag_spec}}));
+    // The operator's kubernetes sync reads the FeatureFlag as "namespace/name" (the
+    // source's own namespace when no namespace is given).
+    json src = {{"provider", "kubernetes"},
+                {"source", namespace_name.empty() ? name : namespace_name + "/" + name}};
+    out.push_back(CrdObject("core.openfeature.dev/v1beta1", "FeatureFlagSource", md,
+                            {{"sources", json::array({src})}}));
+    out.push_back(CrdObject("core.openfeature.dev/v1beta1", "Flagd", md,
+                            {{"featureFlagSource", name}, {"serviceType", "ClusterIP"}}));
+  }
+  notes->push_back(
+      "x-slipway.flags: served by the OpenFeature Operator's flagd (Service " +
+      KubeName(p.name + "-flags-" + p.flags.default_environment) + ", OFREP on port " +
+      std::to_string(kFlagdOfrepPort) +
+      ") instead of Slipway's API; point the services' OFREP provider at it (one flagd per "
+      "environment; the operator and its CRDs must be installed)");
+  if (!p.flags.tokens.empty()) {
+    notes->push_back(
+        "x-slipway.flags.tokens: flagd has no read tokens; restrict access with a "
+        "NetworkPolicy");
+  }
+  if (p.flags.rate_per_second > 0) {
+    notes->push_back("x-slipway.flags.rate_per_second: flagd has no rate limit");
+  }
+  return out;
+}
+
+json RenderPrometheusRule(const config::Project& p, const std::string& namespace_name,
+                          std::vector<std::string>* notes) {
+  const config::AlertsSettings& a = p.alerts;
+  const bool alerting = !a.rules.empty() || p.notifications.configured;
+  if (a.builtin && alerting) {
+    notes->push_back(
+        "x-slipway.alerts.builtin: Slipway's built-in rules read its daemon's own metrics "
+        "(slipway_service_healthy, slipway_service_restarts_total, ...) and are not exported; "
+        "in a cluster kube-prometheus' rules (KubePodNotReady, KubePodCrashLooping, ...) "
+        "cover the same ground");
+  }
+  if (p.notifications.configured) {
+    std::vector<std::string> names;
+    for (const config::ReceiverSpec& r : p.notifications.receivers) names.push_back(r.name);
+    std::string list;
+    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+    notes->push_back("x-slipway.notifications: the route and receivers (" + list +
+                     ") are not exported; configure Alertmanager (its config or an "
+                     "AlertmanagerConfig) to deliver the PrometheusRule's alerts");
+  }
+  if (a.rules.empty()) return nullptr;
+  const std::string name = KubeName(p.name + "-alerts");
+  json rules = json::array();
+  for (size_t i = 0; i < a.rules.size(); ++i) {
+    const config::AlertRuleSpec& r = a.rules[i];
+    json rule = json::object();
+    rule["alert"] = r.name;
+    rule["expr"] = r.expr;
+    if (r.for_duration.count() > 0) rule["for"] = PromDuration(r.for_duration);
+    if (!r.labels.empty()) rule["labels"] = r.labels;
+    if (!r.annotations.empty()) rule["annotations"] = r.annotations;
+    rules.push_back(rule);
+    if (r.expr.find("slipway_") != std::string::npos) {
+      notes->push_back("x-slipway.alerts.rules[" + std::to_string(i) + "] " + r.name +
+                       ": reads slipway_* metrics, which Slipway's proxy and daemon export and "
+                       "a cluster does not; the rule stays silent until a recording rule "
+                       "publishes them (e.g. from the ingress controller's metrics) or the "
+                       "expression is rewritten");
+    }
+  }
+  json group = {{"name", p.name}, {"interval", PromDuration(a.interval)}, {"rules", rules}};
+  ObjectMeta m = ProjectMeta(p, namespace_name, name);
+  json md = Metadata(m, name, "alerts");
+  notes->push_back("PrometheusRule " + name +
+                   ": a Prometheus loads only the rules its ruleSelector matches "
+                   "(kube-prometheus-stack: the label release: <release name>); add that "
+                   "label (prometheus-operator and its CRDs must be installed)");
+  return CrdObject("monitoring.coreos.com/v1", "PrometheusRule", md,
+                   {{"groups", json::array({group})}});
+}
+
+}  // namespace slipway::exporter
