@@ -19,8 +19,8 @@ namespace slipway::http {
 
 std::string Endpoint::ToString() const {
   if (!unix_path.empty()) return "unix:" + unix_path;
-  std::string h = host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]"
-                                                                             : host;
+  std::string h =
+      host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]" : host;
   return (tls ? "https://" : "") + h + ":" + std::to_string(port);
 }
 
@@ -77,7 +77,8 @@ class Call : public std::enable_shared_from_this<Call> {
       transport_ = plain_.get();
     }
     std::shared_ptr<Call> self = shared_from_this();
-    Status st = loop_->Add(fd_.get(), EPOLLOUT | EPOLLIN, [self](uint32_t ev) { self->OnEvent(ev); });
+    Status st =
+        loop_->Add(fd_.get(), EPOLLOUT | EPOLLIN, [self](uint32_t ev) { self->OnEvent(ev); });
     if (!st.ok()) {
       FailLater(st);
       return;

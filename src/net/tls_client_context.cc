@@ -59,8 +59,8 @@ Result<std::shared_ptr<const TlsClientContext>> TlsClientContext::Create(
   }
   ERR_clear_error();
   if (SSL_CTX_load_verify_locations(c->ctx_, options.ca_file.c_str(), nullptr) != 1) {
-    return InvalidInput(options.ca_file + ": not a PEM certificate bundle (" +
-                        LastOpenSslError() + ")");
+    return InvalidInput(options.ca_file + ": not a PEM certificate bundle (" + LastOpenSslError() +
+                        ")");
   }
   return std::shared_ptr<const TlsClientContext>(std::move(c));
 }

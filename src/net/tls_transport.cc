@@ -86,8 +86,7 @@ IoResult TlsTransport::Fail(int ret) {
       long verify = verifies ? SSL_get_verify_result(ssl_) : X509_V_OK;
       unsigned long e = ERR_peek_last_error();
       if (verify != X509_V_OK) {
-        error_ = std::string("certificate verify failed: ") +
-                 X509_verify_cert_error_string(verify);
+        error_ = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
       } else if (e != 0) {
         const char* reason = ERR_reason_error_string(e);
         error_ = reason ? reason : "TLS error";
