@@ -62,6 +62,12 @@ struct Healthcheck {
   std::vector<std::string> test;  // argv for kCmd; one element (shell text) for kCmdShell
   std::string http_path;          // kHttp: "/health"
   int port = 0;                   // kHttp/kTcp: 0 = the instance's PORT
+  // kHttp over TLS (x-slipway.healthcheck.scheme: https). What is verified: health/probe.h.
+  enum class Scheme { kHttp, kHttps };
+  Scheme scheme = Scheme::kHttp;
+  std::string ca_file;                       // absolute; empty = the system store
+  std::string server_name;                   // SNI and the name checked; empty = the host
+  std::optional<bool> insecure_skip_verify;  // absent: verify when ca_file or server_name is set
   Duration interval{30'000};
   Duration timeout{30'000};
   int retries = 3;
@@ -217,7 +223,7 @@ struct Project {
   std::string env_name;
   std::filesystem::path env_overlay;
   std::vector<std::filesystem::path> env_files;
-  std::map<std::string, Service> services;   // only the services active under the profiles
+  std::map<std::string, Service> services;  // only the services active under the profiles
   std::map<std::string, Secret> secrets;
   std::map<std::string, Secret> configs;         // top-level `configs`
   std::map<std::string, NamedVolume> volumes;    // top-level `volumes`

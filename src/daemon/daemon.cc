@@ -239,6 +239,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ASSIGN_OR_RETURN(config::Project project, config::LoadProject(load));
     RETURN_IF_ERROR(store_->SetProjectLoad(api::ProjectLoadOf(load, project)));
     RETURN_IF_ERROR(LoadTls(project.tls));
+    RETURN_IF_ERROR(LoadApiTls(project.api));
     std::string api_listen = project.api.listen.empty() ? "127.0.0.1:0" : project.api.listen;
 
     // x-slipway.proxy is read at daemon start; changing it needs `down` and `up`.
@@ -292,7 +293,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     deps.state_dir = paths_.dir;
     deps.ps = [this] { return engine_->Ps(); };
     deps.proxy_ok = [this] { return proxy_ != nullptr; };
-    deps.external_url = "http://" + api_addr_;
+    deps.external_url = (api_tls_ ? "https://" : "http://") + api_addr_;
     ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
     RETURN_IF_ERROR(StartApi(std::move(tcp_fd)));
     alerting_->Start();
@@ -396,9 +397,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ASSIGN_OR_RETURN(unix_server_, http::HttpServer::Create(
                                        loop_.get(), std::move(unix_fd), serve(api::Channel::kUnix),
                                        router_->ServerOptionsFor(api::Channel::kUnix)));
-    ASSIGN_OR_RETURN(tcp_server_, http::HttpServer::Create(
-                                      loop_.get(), std::move(tcp_fd), serve(api::Channel::kTcp),
-                                      router_->ServerOptionsFor(api::Channel::kTcp)));
+    http::ServerOptions tcp_options = router_->ServerOptionsFor(api::Channel::kTcp);
+    tcp_options.tls = api_tls_;  // x-slipway.api.tls; reloaded with the proxy's certificates
+    ASSIGN_OR_RETURN(tcp_server_, http::HttpServer::Create(loop_.get(), std::move(tcp_fd),
+                                                           serve(api::Channel::kTcp), tcp_options));
     return WriteSmallFile(paths_.addr_file(), api_addr_, 0644);
   }
 
@@ -601,7 +603,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       signalfd_siginfo info;
       while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
         if (info.ssi_signo == SIGHUP) {  // as nginx and Caddy: reload the certificates
-          if (!shutting_down_) ReloadTls("SIGHUP");
+          if (!shutting_down_) {
+            ReloadTls("SIGHUP");
+            ReloadApiTls("SIGHUP");
+          }
           continue;
         }
         if (shutting_down_) continue;
@@ -693,6 +698,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
           TlsFilesSignature(tls_files_) != tls_attempted_signature_) {
         ReloadTls("a certificate file changed");
       }
+      if (!shutting_down_ && !handing_over_ && !api_tls_files_.empty() &&
+          TlsFilesSignature(api_tls_files_) != api_tls_attempted_signature_) {
+        ReloadApiTls("a certificate file changed");
+      }
       UpdateTlsExpiry();
       WatchTlsFiles();
     });
@@ -701,9 +710,14 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // slipway_tls_cert_expiry_seconds{name} (seconds left), and one event per certificate once
   // fewer than 14 days are left.
   void UpdateTlsExpiry() {
-    if (!tls_ || !registry_) return;
+    if ((!tls_ && !api_tls_) || !registry_) return;
     const int64_t now_s = Clock::Real()->WallMillis() / 1000;
-    for (const net::CertificateInfo& c : tls_->certificates()) {
+    std::vector<net::CertificateInfo> served;
+    if (tls_) served = tls_->certificates();
+    if (api_tls_) {
+      for (const net::CertificateInfo& c : api_tls_->certificates()) served.push_back(c);
+    }
+    for (const net::CertificateInfo& c : served) {
       const int64_t left = c.not_after - now_s;
       registry_
           ->GetGauge("slipway_tls_cert_expiry_seconds",
@@ -724,8 +738,53 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     }
   }
 
+  // ---- The API's certificate (x-slipway.api.tls) ----
+
+  static std::vector<config::TlsCertificateSettings> ApiTlsFiles(const config::ApiSettings& a) {
+    if (!a.tls) return {};
+    return {*a.tls};
+  }
+
+  // Builds the API's TLS context; on failure the current one stays. A project that drops
+  // api.tls keeps its TCP listener on TLS until `down`: a listener never turns clear.
+  Status LoadApiTls(const config::ApiSettings& a) {
+    std::vector<config::TlsCertificateSettings> files = ApiTlsFiles(a);
+    api_tls_attempted_signature_ = TlsFilesSignature(files);
+    api_tls_files_ = files;
+    if (files.empty()) return Status::OK();
+    Result<std::shared_ptr<const net::TlsServerContext>> ctx = net::TlsServerContext::Create(
+        {{files[0].cert, files[0].key}}, tickets_, Clock::Real()->WallMillis() / 1000);
+    if (!ctx.ok()) return ctx.status().WithContext("x-slipway.api.tls");
+    api_tls_ = std::move(ctx).value();
+    if (tcp_server_) tcp_server_->SetTls(api_tls_);
+    UpdateTlsExpiry();
+    return Status::OK();
+  }
+
+  void ReloadApiTls(const std::string& why) {
+    if (!engine_->project().api.tls) return;
+    store::Event ev;
+    if (Status st = LoadApiTls(engine_->project().api); !st.ok()) {
+      Log("tls: API certificate reload after " + why +
+              " failed, serving the previous one: " + st.message(),
+          nullptr, logging::Level::kWarn);
+      ev.kind = "tls-reload-failed";
+      ev.message = why + ": " + st.message();
+    } else {
+      Log("tls: API certificate reloaded after " + why);
+      ev.kind = "tls-reloaded";
+      ev.message = "the API's certificate after " + why;
+    }
+    if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+  }
+
   // Before each publish: a project replaced by `up` may name other certificate files.
   void FollowTlsFiles() {
+    if (!SameTlsFiles(ApiTlsFiles(engine_->project().api), api_tls_files_)) {
+      if (Status st = LoadApiTls(engine_->project().api); !st.ok()) {
+        Log("tls: " + st.message() + "; the API serves as before");
+      }
+    }
     if (SameTlsFiles(engine_->project().tls.certificates, tls_files_)) return;
     if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
       Log("tls: " + st.message() + "; serving the previous certificates");
@@ -827,6 +886,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::shared_ptr<const net::TlsServerContext> tls_;
   std::vector<config::TlsCertificateSettings> tls_files_;
   std::string tls_attempted_signature_;
+  // The API's own certificate (x-slipway.api.tls): its context, files, last files tried.
+  std::shared_ptr<const net::TlsServerContext> api_tls_;
+  std::vector<config::TlsCertificateSettings> api_tls_files_;
+  std::string api_tls_attempted_signature_;
   std::set<std::pair<std::string, int64_t>> expiry_warned_;
   std::string api_addr_;
   std::unique_ptr<net::EventLoop> loop_;

@@ -9,8 +9,8 @@
 
 namespace slipway::exporter {
 
-using nlohmann::json;
 using config::Healthcheck;
+using nlohmann::json;
 
 namespace {
 
@@ -48,6 +48,8 @@ json ProbeAction(const Healthcheck& h, int port) {
       break;
     case Healthcheck::Kind::kHttp:
       p["httpGet"] = {{"path", h.http_path}, {"port", h.port != 0 ? h.port : port}};
+      // Kubernetes' HTTPS probes do not verify the certificate, as slipway's default.
+      if (h.scheme == Healthcheck::Scheme::kHttps) p["httpGet"]["scheme"] = "HTTPS";
       break;
     case Healthcheck::Kind::kTcp:
       p["tcpSocket"] = {{"port", h.port != 0 ? h.port : port}};
@@ -168,7 +170,8 @@ json PodSpec(const PodInput& in, Notes* notes) {
   if (s.entrypoint) c["command"] = *s.entrypoint;
   if (s.command) c["args"] = *s.command;
   if (s.host_command && !s.entrypoint && !s.command) {
-    notes->push_back(where + ".x-slipway.command: runs on the host only; in the cluster the "
+    notes->push_back(where +
+                     ".x-slipway.command: runs on the host only; in the cluster the "
                      "image's own command runs (set compose command: to change it)");
   }
 
@@ -223,12 +226,12 @@ json PodSpec(const PodInput& in, Notes* notes) {
     json sources = json::array();
     for (const config::SecretRef& ref : s.secrets) {
       json item = {{"key", DataKey(ref.source)}, {"path", ref.target}};
-      sources.push_back({{"secret", {{"name", FileSecretName(in.meta.project, ref.source)},
-                                     {"items", json::array({item})}}}});
+      sources.push_back({{"secret",
+                          {{"name", FileSecretName(in.meta.project, ref.source)},
+                           {"items", json::array({item})}}}});
     }
-    c["volumeMounts"] = json::array({{{"name", "secrets"},
-                                      {"mountPath", "/run/secrets"},
-                                      {"readOnly", true}}});
+    c["volumeMounts"] =
+        json::array({{{"name", "secrets"}, {"mountPath", "/run/secrets"}, {"readOnly", true}}});
     pod["volumes"] = json::array({{{"name", "secrets"}, {"projected", {{"sources", sources}}}}});
   }
 
