@@ -87,7 +87,7 @@ class TestApp {
     req.method = std::move(method);
     req.target = std::move(target);
     req.body = std::move(body);
-    auto r = Fetch(Endpoint{"127.0.0.1", port_, ""}, req, Duration(3000));
+    auto r = Fetch(Endpoint{"127.0.0.1", port_, "", nullptr, ""}, req, Duration(3000));
     if (!r.ok()) return {};
     return {r->status, r->body};
   }

@@ -83,7 +83,7 @@ TEST(ChallengeTest, Http01ServerAnswersKnownTokensOnly) {
   ASSERT_GT(server.port(), 0);
   ASSERT_TRUE(server.Present("a.example", "tok_1-A", "tok_1-A.thumb").ok());
   EXPECT_EQ(server.Present("a.example", "../x", "k").code(), StatusCode::kInvalidInput);
-  http::Endpoint ep{"127.0.0.1", server.port(), ""};
+  http::Endpoint ep{"127.0.0.1", server.port(), "", nullptr, ""};
   http::Request req;
   req.target = "/.well-known/acme-challenge/tok_1-A";
   auto r = http::Fetch(ep, req, Duration(5000));

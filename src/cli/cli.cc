@@ -44,6 +44,15 @@ int Main(int argc, char** argv) {
                  "(default: $SLIPWAY_LOG_FORMAT, else text)")
       ->check(CLI::IsMember({"text", "json"}));
 
+  app.add_option("--api", ctx.api_url,
+                 "A remote daemon's API (https://HOST:PORT) instead of the project's socket; "
+                 "for commands that only talk to the daemon (ps, logs, flags, ...)");
+  app.add_option("--cacert", ctx.cacert,
+                 "PEM CA file the --api server's certificate must chain to (default: the "
+                 "system store)");
+  app.add_option("--token-file", ctx.token_file,
+                 "File holding the --api bearer token (default: $SLIPWAY_API_TOKEN)");
+
   int rc = 0;
   AddProjectCommands(app, ctx, &rc);
   AddDeployCommands(app, ctx, &rc);

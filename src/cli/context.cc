@@ -184,7 +184,86 @@ Result<daemon::StatePaths> CliContext::Paths() {
   return chosen.status();
 }
 
+Result<CliContext::Remote> CliContext::RemoteApi() {
+  if (remote_) return *remote_;
+  remote_ = [&]() -> Result<Remote> {
+    Remote r;
+    std::string url = api_url;
+    bool tls = false;
+    if (url.rfind("https://", 0) == 0) {
+      tls = true;
+      url = url.substr(8);
+    } else if (url.rfind("http://", 0) == 0) {
+      url = url.substr(7);
+    } else {
+      return InvalidInput("slipway: --api: \"" + api_url +
+                          "\" is not an API URL (expected https://HOST:PORT)");
+    }
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    size_t colon = url.rfind(':');
+    const bool bracketed = !url.empty() && url.front() == '[';
+    if (colon == std::string::npos || (bracketed && url[colon - 1] != ']') ||
+        url.find('/') != std::string::npos) {
+      return InvalidInput("slipway: --api: \"" + api_url +
+                          "\" is not an API URL (expected https://HOST:PORT)");
+    }
+    std::string host = url.substr(0, colon);
+    if (bracketed) host = host.substr(1, host.size() - 2);
+    char* end = nullptr;
+    long port = std::strtol(url.c_str() + colon + 1, &end, 10);
+    if (host.empty() || *end != '\0' || port < 1 || port > 65535) {
+      return InvalidInput("slipway: --api: \"" + api_url +
+                          "\" is not an API URL (expected https://HOST:PORT)");
+    }
+    if (!tls && !config::IsLoopbackHost(host)) {
+      return InvalidInput("slipway: --api: \"" + api_url +
+                          "\" would send the token in clear beyond this host (expected https://)");
+    }
+    if (!tls && !cacert.empty()) {
+      return InvalidInput("slipway: --cacert: applies to an https:// --api only");
+    }
+    r.endpoint.host = host;
+    r.endpoint.port = static_cast<int>(port);
+    if (tls) {
+      net::TlsClientOptions o;
+      o.ca_file = cacert;
+      auto ctx = net::TlsClientContext::Create(o);
+      if (!ctx.ok()) {
+        return ctx.status().code() == StatusCode::kInvalidInput
+                   ? InvalidInput("slipway: --cacert: " + ctx.status().message())
+                   : ctx.status();
+      }
+      r.endpoint.tls = std::move(ctx).value();
+    }
+    std::string token;
+    if (!token_file.empty()) {
+      std::ifstream in(token_file);
+      if (!in) return InvalidInput("slipway: --token-file: cannot read " + token_file);
+      std::getline(in, token);
+    } else if (const char* env = std::getenv("SLIPWAY_API_TOKEN"); env != nullptr) {
+      token = env;
+    }
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (token.empty()) {
+      return InvalidInput(
+          "slipway: --api: no token (expected --token-file FILE or $SLIPWAY_API_TOKEN holding the "
+          "daemon's .slipway/token)");
+    }
+    r.authorization = "Bearer " + token;
+    return r;
+  }();
+  return *remote_;
+}
+
 bool CliContext::DaemonRunning() {
+  if (remote()) {
+    auto r = RemoteApi();
+    if (!r.ok()) return false;
+    http::Request req;
+    req.target = "/health";
+    auto got = http::Fetch(r->endpoint, req, Duration(5000));
+    return got.ok() && got->status == 200;
+  }
   auto paths = Paths();
   if (!paths.ok()) return false;
   http::Endpoint ep;
@@ -232,6 +311,12 @@ std::string LastLogLine(const std::string& log_path) {
 }  // namespace
 
 Status CliContext::EnsureDaemon() {
+  if (remote()) {
+    // The project's files are on the daemon's host: what `up` would send names this one's.
+    return InvalidInput(
+        "slipway: --api: this command starts or loads the project, which only works on "
+        "the daemon's own host");
+  }
   if (DaemonRunning()) return Status::OK();
   ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
   std::error_code ec;
@@ -357,12 +442,18 @@ Status StatusFromAnswer(int http_status, const json& body) {
 
 Result<json> CliContext::Call(const std::string& method, const std::string& path, const json& body,
                               Duration timeout) {
-  // Files named that differ from the daemon's are refused by every command that talks to it.
-  RETURN_IF_ERROR(ResolvedLoad().status());
-  ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
   http::Endpoint ep;
-  ep.unix_path = paths.socket().string();
   http::Request req;
+  if (remote()) {
+    ASSIGN_OR_RETURN(Remote r, RemoteApi());
+    ep = r.endpoint;
+    req.headers.emplace_back("Authorization", r.authorization);
+  } else {
+    // Files named that differ from the daemon's are refused by every command that talks to it.
+    RETURN_IF_ERROR(ResolvedLoad().status());
+    ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
+    ep.unix_path = paths.socket().string();
+  }
   req.method = method;
   req.target = path;
   if (!body.is_null()) {
@@ -371,6 +462,7 @@ Result<json> CliContext::Call(const std::string& method, const std::string& path
   }
   auto r = http::Fetch(ep, req, timeout);
   if (!r.ok()) {
+    if (remote()) return r.status();  // its reason: refused, a certificate that did not verify
     if (r.status().code() == StatusCode::kUnavailable) {
       return Unavailable("the project is not running (no daemon answers on " + ep.unix_path +
                          "); start it with `slipway up`");
@@ -385,11 +477,17 @@ Result<json> CliContext::Call(const std::string& method, const std::string& path
 
 Status CliContext::Stream(const std::string& path,
                           const std::function<bool(const json&)>& on_line) {
-  RETURN_IF_ERROR(ResolvedLoad().status());
-  ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
   http::Endpoint ep;
-  ep.unix_path = paths.socket().string();
   http::Request req;
+  if (remote()) {
+    ASSIGN_OR_RETURN(Remote r, RemoteApi());
+    ep = r.endpoint;
+    req.headers.emplace_back("Authorization", r.authorization);
+  } else {
+    RETURN_IF_ERROR(ResolvedLoad().status());
+    ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
+    ep.unix_path = paths.socket().string();
+  }
   req.target = path;
   std::string pending;
   auto r = http::Fetch(ep, req, Duration(10'000), [&](std::string_view chunk) {
@@ -403,6 +501,7 @@ Status CliContext::Stream(const std::string& path,
     return true;
   });
   if (!r.ok()) {
+    if (remote()) return r.status();
     if (r.status().code() == StatusCode::kUnavailable) {
       return Unavailable("the project is not running; start it with `slipway up`");
     }

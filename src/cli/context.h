@@ -17,6 +17,7 @@
 #include "config/loader.h"
 #include "config/project.h"
 #include "daemon/daemon.h"
+#include "http/client.h"
 
 namespace slipway::cli {
 
@@ -35,6 +36,14 @@ class CliContext {
   bool applies_load = false;
   // --log-format text|json for a daemon this invocation starts ("" = $SLIPWAY_LOG_FORMAT).
   std::string log_format;
+  // A remote API instead of the project's unix socket: --api https://host:port, checked
+  // against --cacert FILE (else the system store) for the URL's host name; the bearer token
+  // comes from --token-file FILE or $SLIPWAY_API_TOKEN (the daemon's .slipway/token, or its
+  // read-token for reads). Clear http:// is accepted for loopback hosts only.
+  std::string api_url;
+  std::string cacert;
+  std::string token_file;
+  bool remote() const { return !api_url.empty(); }
 
   // The global flags + the process environment ($SLIPWAY_ENV), as named on this command line.
   config::LoadOptions LoadOptions() const;
@@ -67,6 +76,14 @@ class CliContext {
   // returns false.
   Status Stream(const std::string& path, const std::function<bool(const nlohmann::json&)>& on_line);
 
+  // The remote API's endpoint and "Bearer ..." header value (remote() only; InvalidInput for a
+  // bad URL, CA file or missing token).
+  struct Remote {
+    http::Endpoint endpoint;
+    std::string authorization;
+  };
+  Result<Remote> RemoteApi();
+
   // Prints the error (one line) and returns its exit code.
   static int Fail(const Status& st, std::string_view command = {});
 
@@ -74,6 +91,7 @@ class CliContext {
   std::optional<Result<config::Project>> project_;
   std::optional<Result<config::LoadOptions>> resolved_;
   std::string gone_;  // a remembered file that no longer exists: Project()'s error
+  std::optional<Result<Remote>> remote_;
 };
 
 }  // namespace slipway::cli

@@ -250,7 +250,8 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
     std::ifstream addr(paths->addr_file());
     std::string url;
     addr >> url;
-    std::printf("slipway: %s is up; API and metrics at http://%s\n", p.name.c_str(), url.c_str());
+    std::printf("slipway: %s is up; API and metrics at %s://%s\n", p.name.c_str(),
+                p.api.tls ? "https" : "http", url.c_str());
     return 0;
   }
 
@@ -349,10 +350,14 @@ int RunDown(CliContext& ctx, bool volumes) {
 }
 
 int RunPs(CliContext& ctx, bool json_out) {
-  auto project = ctx.Project();
-  if (!project.ok()) return CliContext::Fail(project.status());
   json rows = json::array();
-  if (ctx.DaemonRunning()) {
+  if (ctx.remote()) {  // no project files here: what the remote daemon says
+    auto r = ctx.Call("GET", "/api/v1/ps");
+    if (!r.ok()) return CliContext::Fail(r.status(), "ps");
+    rows = *r;
+  } else if (auto project = ctx.Project(); !project.ok()) {
+    return CliContext::Fail(project.status());
+  } else if (ctx.DaemonRunning()) {
     auto r = ctx.Call("GET", "/api/v1/ps");
     if (!r.ok()) return CliContext::Fail(r.status(), "ps");
     rows = *r;

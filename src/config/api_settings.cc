@@ -26,8 +26,10 @@ bool IsLoopbackHost(std::string_view host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-Status ParseApiSettings(const Node& n, const std::string& path, ApiSettings* out) {
-  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with listen, hosts, public_metrics"));
+Status ParseApiSettings(const Node& n, const std::string& path, const std::string& project_dir,
+                        int64_t now_s, ApiSettings* out) {
+  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with listen, tls, hosts, public_metrics"));
+  const Node* listen = nullptr;
   for (const Node& g : n.children) {
     const std::string gpath = JoinPath(path, g.key);
     if (g.key == "listen") {
@@ -37,15 +39,9 @@ Status ParseApiSettings(const Node& n, const std::string& path, ApiSettings* out
         return NodeError(g, gpath, Quote(out->listen) + " is not an address",
                          "host:port, e.g. 127.0.0.1:8700 (port 0 picks one)");
       }
-      // The API carries the admin token and deploy commands: never in clear past this host.
-      if (!IsLoopbackHost(out->listen.substr(0, colon))) {
-        return NodeError(g, gpath,
-                         Quote(out->listen) +
-                             " is not a loopback address, and the API does not serve in clear "
-                             "beyond this host (it has no TLS yet)",
-                         "127.0.0.1:PORT, [::1]:PORT or localhost:PORT; reach it remotely "
-                         "through an SSH tunnel");
-      }
+      listen = &g;
+    } else if (g.key == "tls") {
+      ASSIGN_OR_RETURN(out->tls, ParseCertificatePair(g, gpath, project_dir, now_s));
     } else if (g.key == "hosts") {
       ASSIGN_OR_RETURN(out->hosts, ReadStringList(g, gpath));
       for (const std::string& h : out->hosts) {
@@ -58,8 +54,18 @@ Status ParseApiSettings(const Node& n, const std::string& path, ApiSettings* out
       ASSIGN_OR_RETURN(out->public_metrics, ReadBool(g, gpath));
     } else {
       return NodeError(g, gpath, "unknown key " + Quote(g.key),
-                       "one of listen, hosts, public_metrics");
+                       "one of listen, tls, hosts, public_metrics");
     }
+  }
+  // The API carries the admin token and deploy commands: never in clear past this host.
+  if (listen != nullptr && !out->tls &&
+      !IsLoopbackHost(out->listen.substr(0, out->listen.rfind(':')))) {
+    return NodeError(*listen, JoinPath(path, "listen"),
+                     Quote(out->listen) +
+                         " is not a loopback address, and the API serves beyond this host only "
+                         "over TLS",
+                     "x-slipway.api.tls: {cert: FILE, key: FILE}, or 127.0.0.1:PORT, [::1]:PORT "
+                     "or localhost:PORT");
   }
   return Status::OK();
 }

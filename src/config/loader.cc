@@ -374,7 +374,8 @@ class Loader {
       if (f.key != "api") {
         return NodeError(f, fpath, "unknown key " + Quote(f.key), "one of " + Joined(kKnown));
       }
-      RETURN_IF_ERROR(ParseApiSettings(f, fpath, &p->api));  // config/api_settings.h
+      RETURN_IF_ERROR(ParseApiSettings(f, fpath, project_dir_.string(),  // config/api_settings.h
+                                       Clock::Real()->WallMillis() / 1000, &p->api));
     }
     return Status::OK();
   }

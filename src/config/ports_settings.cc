@@ -52,7 +52,12 @@ PortProtocol ProtocolOf(const Project& project, const Service& service, int targ
     if (p.target != target || p.app_protocol.empty()) continue;
     return p.app_protocol == "http" ? PortProtocol::kHttp : PortProtocol::kTcp;
   }
-  if (service.healthcheck.kind == Healthcheck::Kind::kHttp) return PortProtocol::kHttp;
+  // An https probe says the service itself speaks TLS there, which the proxy's clear-text
+  // upstream connections cannot speak: no HTTP sign (the bytes pass through as TCP).
+  if (service.healthcheck.kind == Healthcheck::Kind::kHttp &&
+      service.healthcheck.scheme == Healthcheck::Scheme::kHttp) {
+    return PortProtocol::kHttp;
+  }
   for (const RouteSettings& r : project.routes) {
     if (r.service == service.name) return PortProtocol::kHttp;
   }

@@ -23,6 +23,10 @@ TEST(PortsSettingsTest, HttpWhereTheProjectSaysSoTcpOtherwise) {
     command: [web]
     ports: ["8080:3000"]
     x-slipway: {healthcheck: {http: /health}}
+  tlsapp:
+    command: [tlsapp]
+    ports: ["8443:8443"]
+    x-slipway: {healthcheck: {http: /health, scheme: https}}
   api:
     command: [api]
     expose: ["8000"]
@@ -47,8 +51,9 @@ x-slipway:
 )");
   ASSERT_TRUE(p.ok()) << ErrorOf(p);
   EXPECT_EQ(Of(*p, "db", 5432), PortProtocol::kTcp);
-  EXPECT_EQ(Of(*p, "web", 3000), PortProtocol::kHttp);  // HTTP health check
-  EXPECT_EQ(Of(*p, "api", 8000), PortProtocol::kHttp);  // a route
+  EXPECT_EQ(Of(*p, "web", 3000), PortProtocol::kHttp);    // HTTP health check
+  EXPECT_EQ(Of(*p, "tlsapp", 8443), PortProtocol::kTcp);  // it speaks TLS: passed through
+  EXPECT_EQ(Of(*p, "api", 8000), PortProtocol::kHttp);    // a route
   EXPECT_EQ(Of(*p, "tagged", 80), PortProtocol::kHttp);
   EXPECT_EQ(Of(*p, "tagged", 81), PortProtocol::kTcp);  // HTTP/2: passed through
   EXPECT_EQ(Of(*p, "forced", 9000), PortProtocol::kHttp);

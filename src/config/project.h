@@ -63,6 +63,12 @@ struct Healthcheck {
   std::vector<std::string> test;  // argv for kCmd; one element (shell text) for kCmdShell
   std::string http_path;          // kHttp: "/health"
   int port = 0;                   // kHttp/kTcp: 0 = the instance's PORT
+  // kHttp over TLS (x-slipway.healthcheck.scheme: https). What is verified: health/probe.h.
+  enum class Scheme { kHttp, kHttps };
+  Scheme scheme = Scheme::kHttp;
+  std::string ca_file;                       // absolute; empty = the system store
+  std::string server_name;                   // SNI and the name checked; empty = the host
+  std::optional<bool> insecure_skip_verify;  // absent: verify when ca_file or server_name is set
   Duration interval{30'000};
   Duration timeout{30'000};
   int retries = 3;

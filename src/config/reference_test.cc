@@ -91,6 +91,8 @@ std::vector<Block> Blocks() {
   return {
       Listed("x-slipway", Top("{zz_unknown: 1}")),
       Listed("x-slipway.api", Top("{api: {zz_unknown: 1}}")),
+      // The API's certificate: "cert or key", as a certificate of x-slipway.tls.
+      Listed("x-slipway.api.tls", Top("{api: {tls: {zz_unknown: 1}}}"), ""),
       Listed("x-slipway.proxy", Top("{proxy: {zz_unknown: 1}}")),
       Listed("x-slipway.tls", Top("{tls: {zz_unknown: 1}}")),
       // A certificate's two keys are listed as "cert or key".

@@ -89,6 +89,11 @@ J HealthJson(const Healthcheck& h, const Masker& m) {
     case Healthcheck::Kind::kHttp:
       j["x-slipway"]["http"] = h.http_path;
       j["x-slipway"]["port"] = h.port;
+      // Only when set, so that the spec hash of an http probe is what it was before these.
+      if (h.scheme == Healthcheck::Scheme::kHttps) j["x-slipway"]["scheme"] = "https";
+      if (!h.ca_file.empty()) j["x-slipway"]["ca_file"] = h.ca_file;
+      if (!h.server_name.empty()) j["x-slipway"]["server_name"] = h.server_name;
+      if (h.insecure_skip_verify) j["x-slipway"]["insecure_skip_verify"] = *h.insecure_skip_verify;
       break;
     case Healthcheck::Kind::kTcp:
       j["x-slipway"]["tcp"] = true;
@@ -199,6 +204,10 @@ J ProjectJson(const Project& p, const RenderOptions& options) {
   j["x-slipway"]["api"]["listen"] = p.api.listen;
   if (!p.api.hosts.empty()) j["x-slipway"]["api"]["hosts"] = p.api.hosts;
   if (!p.api.public_metrics) j["x-slipway"]["api"]["public_metrics"] = false;
+  if (p.api.tls) {
+    j["x-slipway"]["api"]["tls"]["cert"] = p.api.tls->cert;
+    j["x-slipway"]["api"]["tls"]["key"] = p.api.tls->key;
+  }
   return j;
 }
 

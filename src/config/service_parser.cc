@@ -9,6 +9,7 @@
 #include "config/service_addresses.h"
 #include "config/values.h"
 #include "config/volumes_settings.h"
+#include "net/tls_client_context.h"
 
 namespace slipway::config {
 namespace {
@@ -90,6 +91,16 @@ Status CheckHostName(const Node& v, const std::string& path, const std::string& 
 }
 
 }  // namespace
+
+// A TLS server name: a DNS name (letters, digits, '-', '.', '*' not allowed) or an IP literal.
+static bool IsTlsServerName(const std::string& n) {
+  if (n.empty() || n.size() > 253) return false;
+  if (net::IsIpLiteral(n)) return true;
+  for (char c : n) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return false;
+  }
+  return n.front() != '.' && n.front() != '-';
+}
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
   static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck",
@@ -827,6 +838,16 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
       if (compose_healthcheck == nullptr) h = Healthcheck{};  // compose defaults
       bool http = false, tcp = false;
       h.port = 0;
+      h.scheme = Healthcheck::Scheme::kHttp;
+      h.ca_file.clear();
+      h.server_name.clear();
+      h.insecure_skip_verify.reset();
+      const Node* tls_key = nullptr;  // the first of scheme's companions given
+      const Node* scheme_node = nullptr;
+      const Node* ca_node = nullptr;
+      const Node* skip_node = nullptr;
+      static const char kHealthKeys[] =
+          "one of http, tcp, port, scheme, ca_file, server_name, insecure_skip_verify";
       for (const Node& g : f.children) {
         const std::string gpath = JoinPath(fpath, g.key);
         if (g.key == "http") {
@@ -840,13 +861,56 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
         } else if (g.key == "port") {
           ASSIGN_OR_RETURN(std::string p, ReadString(g, gpath));
           RETURN_IF_ERROR(CheckPortNumber(g, gpath, p, true, &h.port));
+        } else if (g.key == "scheme") {
+          ASSIGN_OR_RETURN(std::string scheme, ReadString(g, gpath));
+          if (scheme == "https") {
+            h.scheme = Healthcheck::Scheme::kHttps;
+          } else if (scheme != "http") {
+            return NodeError(g, gpath, Quote(scheme) + " is not a scheme", "http or https");
+          }
+          scheme_node = &g;
+        } else if (g.key == "ca_file") {
+          ASSIGN_OR_RETURN(std::string file, ReadString(g, gpath));
+          if (file.empty()) return NodeError(g, gpath, "is empty", "a PEM file of CA certificates");
+          h.ca_file = (ctx_.project_dir / file).lexically_normal().string();
+          // Read now, as certificates are: a typo is a load error, not a probe failing later.
+          auto ca = net::TlsClientContext::Create({h.ca_file, true});
+          if (!ca.ok()) return NodeError(g, gpath, ca.status().message());
+          ca_node = &g;
+          if (!tls_key) tls_key = &g;
+        } else if (g.key == "server_name") {
+          ASSIGN_OR_RETURN(h.server_name, ReadString(g, gpath));
+          if (!IsTlsServerName(h.server_name)) {
+            return NodeError(g, gpath, Quote(h.server_name) + " is not a server name",
+                             "a host name such as app.example.com or an IP address, without "
+                             "scheme or port");
+          }
+          if (!tls_key) tls_key = &g;
+        } else if (g.key == "insecure_skip_verify") {
+          ASSIGN_OR_RETURN(bool skip, ReadBool(g, gpath));
+          h.insecure_skip_verify = skip;
+          skip_node = &g;
+          if (!tls_key) tls_key = &g;
         } else {
-          return NodeError(g, gpath, "unknown key " + Quote(g.key), "one of http, tcp, port");
+          return NodeError(g, gpath, "unknown key " + Quote(g.key), kHealthKeys);
         }
       }
       if (http == tcp) {
         return NodeError(f, fpath, http ? "has both http and tcp" : "has neither http nor tcp",
                          "{http: /path, port: N} or {tcp: true, port: N}");
+      }
+      if (tcp && scheme_node) {
+        return NodeError(*scheme_node, JoinPath(fpath, "scheme"), "applies to http probes only",
+                         "http: /path with scheme: https");
+      }
+      if (tls_key && h.scheme != Healthcheck::Scheme::kHttps) {
+        return NodeError(*tls_key, JoinPath(fpath, tls_key->key), "applies to https probes only",
+                         "scheme: https beside it");
+      }
+      if (ca_node && skip_node && h.insecure_skip_verify.value_or(false)) {
+        return NodeError(*skip_node, JoinPath(fpath, "insecure_skip_verify"),
+                         "contradicts ca_file (a CA file is there to verify with)",
+                         "one of ca_file and insecure_skip_verify: true");
       }
       h.kind = http ? Healthcheck::Kind::kHttp : Healthcheck::Kind::kTcp;
       h.test.clear();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "config/test_support.h"
+#include "net/tls_test_certs.h"
 
 namespace slipway::config {
 namespace {
@@ -538,7 +539,8 @@ x-slipway:
             "(expected e.g. /health)");
   EXPECT_EQ(err("      healthcheck: {tcp: true, prot: 1}\n"),
             "compose.yaml:5:32: services.api.x-slipway.healthcheck.prot: unknown key \"prot\" "
-            "(expected one of http, tcp, port)");
+            "(expected one of http, tcp, port, scheme, ca_file, server_name, "
+            "insecure_skip_verify)");
   // The list of known keys grows with each x-slipway section; the message names them all.
   EXPECT_THAT(ErrorOf(LoadApi("    image: x\nx-slipway:\n  apii: {}\n")),
               ::testing::StartsWith("compose.yaml:5:3: x-slipway.apii: unknown key \"apii\" "
@@ -571,6 +573,66 @@ TEST(ServiceParserTest, InvalidServiceName) {
   EXPECT_EQ(ErrorOf(LoadText("services:\n  \"bad name\":\n    image: x\n")),
             "compose.yaml:2:3: services.bad name: \"bad name\" is not a valid service name "
             "(expected letters, digits, '-', '_' and '.')");
+}
+
+TEST(ServiceParserTest, HttpsHealthcheckKeysAndTheirErrors) {
+  testing::TempDir dir;
+  auto ca = net::testing::MakeTestCert({"app.internal"});
+  dir.Write("app/ca.pem", ca.cert_pem);
+  dir.Write("app/junk.pem", "not a certificate\n");
+  auto load = [&](const std::string& hc) {
+    dir.Write("app/compose.yaml",
+              "services:\n  api:\n    image: x\n    x-slipway:\n      healthcheck: " + hc + "\n");
+    return LoadProject(testing::OptionsFor(dir.path() / "app"));
+  };
+  auto p = load("{http: /health, scheme: https, ca_file: ca.pem, server_name: app.internal}");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  const Healthcheck& h = p->services.at("api").healthcheck;
+  EXPECT_EQ(h.scheme, Healthcheck::Scheme::kHttps);
+  EXPECT_EQ(h.ca_file, (dir.path() / "app/ca.pem").string());
+  EXPECT_EQ(h.server_name, "app.internal");
+  EXPECT_FALSE(h.insecure_skip_verify.has_value());
+  p = load("{http: /health, scheme: https, insecure_skip_verify: false}");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").healthcheck.insecure_skip_verify, std::optional<bool>(false));
+  p = load("{http: /health}");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").healthcheck.scheme, Healthcheck::Scheme::kHttp);
+
+  auto err = [&](const std::string& hc) { return ErrorOf(load(hc)); };
+  EXPECT_EQ(err("{http: /h, scheme: ftp}"),
+            "compose.yaml:5:38: services.api.x-slipway.healthcheck.scheme: \"ftp\" is not a "
+            "scheme (expected http or https)");
+  EXPECT_EQ(err("{tcp: true, scheme: https}"),
+            "compose.yaml:5:32: services.api.x-slipway.healthcheck.scheme: applies to http probes "
+            "only (expected http: /path with scheme: https)");
+  EXPECT_EQ(err("{http: /h, ca_file: ca.pem}"),
+            "compose.yaml:5:31: services.api.x-slipway.healthcheck.ca_file: applies to https "
+            "probes only (expected scheme: https beside it)");
+  EXPECT_EQ(err("{http: /h, scheme: http, insecure_skip_verify: true}"),
+            "compose.yaml:5:58: services.api.x-slipway.healthcheck.insecure_skip_verify: applies "
+            "to https probes only (expected scheme: https beside it)");
+  std::string e = err("{http: /h, scheme: https, ca_file: missing.pem}");
+  EXPECT_NE(e.find("compose.yaml:5:46: services.api.x-slipway.healthcheck.ca_file: "),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("missing.pem: cannot read"), std::string::npos) << e;
+  e = err("{http: /h, scheme: https, ca_file: junk.pem}");
+  EXPECT_NE(e.find("not a PEM certificate bundle"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  e = err("{http: /h, scheme: https, ca_file: \"\"}");
+  EXPECT_NE(e.find("healthcheck.ca_file: is empty"), std::string::npos) << e;
+  e = err("{http: /h, scheme: https, server_name: \"https://x:1\"}");
+  EXPECT_NE(e.find("healthcheck.server_name: \"https://x:1\" is not a server name"),
+            std::string::npos)
+      << e;
+  e = err("{http: /h, scheme: https, insecure_skip_verify: maybe}");
+  EXPECT_NE(e.find("healthcheck.insecure_skip_verify"), std::string::npos) << e;
+  e = err("{http: /h, scheme: https, ca_file: ca.pem, insecure_skip_verify: true}");
+  EXPECT_NE(e.find("healthcheck.insecure_skip_verify: contradicts ca_file"), std::string::npos)
+      << e;
+  e = err("{http: /h, scheme: [https]}");
+  EXPECT_NE(e.find("healthcheck.scheme"), std::string::npos) << e;
 }
 
 }  // namespace

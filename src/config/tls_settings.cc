@@ -23,6 +23,42 @@ std::optional<int64_t> ParseHstsAge(const std::string& text) {
   return d->count() / 1000;
 }
 
+Result<TlsCertificateSettings> ParseCertificatePair(const Node& e, const std::string& epath,
+                                                    const std::string& project_dir, int64_t now_s) {
+  RETURN_IF_ERROR(ExpectMap(e, epath, "a mapping {cert: FILE, key: FILE}"));
+  const Node* cert = nullptr;
+  const Node* key = nullptr;
+  for (const Node& f : e.children) {
+    if (f.key == "cert") {
+      cert = &f;
+    } else if (f.key == "key") {
+      key = &f;
+    } else {
+      return NodeError(f, JoinPath(epath, f.key), "unknown key " + Quote(f.key), "cert or key");
+    }
+  }
+  if (!cert || !key) {
+    return NodeError(e, epath, cert ? "has no key" : "has no cert",
+                     "{cert: FILE, key: FILE}: a PEM chain and its PEM private key");
+  }
+  TlsCertificateSettings s;
+  const std::string cert_key = JoinPath(epath, "cert");
+  const std::string key_key = JoinPath(epath, "key");
+  ASSIGN_OR_RETURN(std::string cert_file, ReadString(*cert, cert_key));
+  ASSIGN_OR_RETURN(std::string key_file, ReadString(*key, key_key));
+  if (cert_file.empty()) return NodeError(*cert, cert_key, "is empty", "a file name");
+  if (key_file.empty()) return NodeError(*key, key_key, "is empty", "a file name");
+  s.cert = (std::filesystem::path(project_dir) / cert_file).lexically_normal().string();
+  s.key = (std::filesystem::path(project_dir) / key_file).lexically_normal().string();
+  s.cert_where = cert->ErrorLoc().ToString();
+  net::LoadResult lr = net::LoadCertificate(s.cert, s.key, now_s);
+  if (!lr.cert) {
+    const bool is_key = lr.error.file == net::CertificateFile::kKey;
+    return NodeError(is_key ? *key : *cert, is_key ? key_key : cert_key, lr.error.reason);
+  }
+  return s;
+}
+
 Status ParseTlsSettings(const Node& n, const std::string& path, const std::string& project_dir,
                         int64_t now_s, TlsSettings* out) {
   static const char kKeys[] = "certificates, redirect, hsts";
@@ -60,37 +96,7 @@ Status ParseTlsSettings(const Node& n, const std::string& path, const std::strin
   for (size_t i = 0; i < certs->children.size(); ++i) {
     const Node& e = certs->children[i];
     const std::string epath = IndexPath(cpath, i);
-    RETURN_IF_ERROR(ExpectMap(e, epath, "a mapping {cert: FILE, key: FILE}"));
-    const Node* cert = nullptr;
-    const Node* key = nullptr;
-    for (const Node& f : e.children) {
-      if (f.key == "cert") {
-        cert = &f;
-      } else if (f.key == "key") {
-        key = &f;
-      } else {
-        return NodeError(f, JoinPath(epath, f.key), "unknown key " + Quote(f.key), "cert or key");
-      }
-    }
-    if (!cert || !key) {
-      return NodeError(e, epath, cert ? "has no key" : "has no cert",
-                       "{cert: FILE, key: FILE}: a PEM chain and its PEM private key");
-    }
-    TlsCertificateSettings s;
-    const std::string cert_key = JoinPath(epath, "cert");
-    const std::string key_key = JoinPath(epath, "key");
-    ASSIGN_OR_RETURN(std::string cert_file, ReadString(*cert, cert_key));
-    ASSIGN_OR_RETURN(std::string key_file, ReadString(*key, key_key));
-    if (cert_file.empty()) return NodeError(*cert, cert_key, "is empty", "a file name");
-    if (key_file.empty()) return NodeError(*key, key_key, "is empty", "a file name");
-    s.cert = (std::filesystem::path(project_dir) / cert_file).lexically_normal().string();
-    s.key = (std::filesystem::path(project_dir) / key_file).lexically_normal().string();
-    s.cert_where = cert->ErrorLoc().ToString();
-    net::LoadResult lr = net::LoadCertificate(s.cert, s.key, now_s);
-    if (!lr.cert) {
-      const bool is_key = lr.error.file == net::CertificateFile::kKey;
-      return NodeError(is_key ? *key : *cert, is_key ? key_key : cert_key, lr.error.reason);
-    }
+    ASSIGN_OR_RETURN(TlsCertificateSettings s, ParseCertificatePair(e, epath, project_dir, now_s));
     out->certificates.push_back(std::move(s));
   }
   return Status::OK();

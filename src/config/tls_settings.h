@@ -51,6 +51,11 @@ struct TlsSettings {
 Status ParseTlsSettings(const Node& n, const std::string& path, const std::string& project_dir,
                         int64_t now_s, TlsSettings* out);
 
+// One `{cert: FILE, key: FILE}` mapping at `path` (also x-slipway.api.tls), read and checked
+// as above; errors name the cert or key setting.
+Result<TlsCertificateSettings> ParseCertificatePair(const Node& n, const std::string& path,
+                                                    const std::string& project_dir, int64_t now_s);
+
 // "1y", "180d", "12h", "0": seconds; nullopt when not such a value.
 std::optional<int64_t> ParseHstsAge(const std::string& text);
 

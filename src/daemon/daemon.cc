@@ -157,6 +157,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ASSIGN_OR_RETURN(store_, store::Store::Open(paths_.db(), Clock::Real()));
     RETURN_IF_ERROR(ApplyStateSchemas(store_.get()));
     tls_.SetStore(store_.get());
+    api_tls_.SetStore(store_.get());
     logs_ = std::make_unique<runtime::LogStore>(paths_.logs(), Clock::Real());
 
     // A daemon the keeper starts again (after a crash or for `slipway daemon restart`) runs
@@ -170,12 +171,14 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ASSIGN_OR_RETURN(config::Project project, config::LoadProject(load));
     RETURN_IF_ERROR(store_->SetProjectLoad(api::ProjectLoadOf(load, project)));
     RETURN_IF_ERROR(LoadTls(project.tls));
+    RETURN_IF_ERROR(LoadApiTls(project.api));
     std::string api_listen = project.api.listen.empty() ? "127.0.0.1:0" : project.api.listen;
 
     // x-slipway.proxy is read at daemon start; changing it needs `down` and `up`.
     proxy::ProxyOptions popts = ProxyOptionsFor(project.proxy);
     registry_ = std::make_unique<telemetry::Registry>(proxy::Proxy::ShardsFor(popts.workers));
     tls_.SetRegistry(registry_.get());
+    api_tls_.SetRegistry(registry_.get());
     popts.listeners = keeper_.get();
     ASSIGN_OR_RETURN(proxy_, proxy::Proxy::Create(popts, registry_.get()));
 
@@ -224,7 +227,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     deps.state_dir = paths_.dir;
     deps.ps = [this] { return api::PsJson(engine_->Ps()); };
     deps.proxy_ok = [this] { return proxy_ != nullptr; };
-    deps.external_url = "http://" + api_addr_;
+    deps.external_url = (api_tls_.context() ? "https://" : "http://") + api_addr_;
     ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
     RETURN_IF_ERROR(StartApi(std::move(tcp_fd)));
     alerting_->Start();
@@ -328,9 +331,11 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ASSIGN_OR_RETURN(unix_server_, http::HttpServer::Create(
                                        loop_.get(), std::move(unix_fd), serve(api::Channel::kUnix),
                                        router_->ServerOptionsFor(api::Channel::kUnix)));
-    ASSIGN_OR_RETURN(tcp_server_, http::HttpServer::Create(
-                                      loop_.get(), std::move(tcp_fd), serve(api::Channel::kTcp),
-                                      router_->ServerOptionsFor(api::Channel::kTcp)));
+    http::ServerOptions tcp_options = router_->ServerOptionsFor(api::Channel::kTcp);
+    // x-slipway.api.tls; reloaded with the proxy's certificates
+    tcp_options.tls = api_tls_.context();
+    ASSIGN_OR_RETURN(tcp_server_, http::HttpServer::Create(loop_.get(), std::move(tcp_fd),
+                                                           serve(api::Channel::kTcp), tcp_options));
     return WriteSmallFile(paths_.addr_file(), api_addr_, 0644);
   }
 
@@ -533,7 +538,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       signalfd_siginfo info;
       while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
         if (info.ssi_signo == SIGHUP) {  // as nginx and Caddy: reload the certificates
-          if (!shutting_down_) ReloadTls("SIGHUP");
+          if (!shutting_down_) {
+            ReloadTls("SIGHUP");
+            ReloadApiTls("SIGHUP");
+          }
           continue;
         }
         if (shutting_down_) continue;
@@ -584,13 +592,58 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       if (!shutting_down_ && !handing_over_ && tls_.FilesChanged()) {
         ReloadTls("a certificate file changed");
       }
+      if (!shutting_down_ && !handing_over_ && api_tls_.FilesChanged()) {
+        ReloadApiTls("a certificate file changed");
+      }
       tls_.UpdateExpiry();
+      api_tls_.UpdateExpiry();
       WatchTlsFiles();
     });
   }
 
+  // ---- The API's certificate (x-slipway.api.tls; built and watched as the proxy's are) ----
+
+  static config::TlsSettings ApiTlsSettings(const config::ApiSettings& a) {
+    config::TlsSettings s;
+    if (a.tls) s.certificates.push_back(*a.tls);
+    return s;
+  }
+
+  // Builds the API's TLS context; on failure the current one stays. A project that drops
+  // api.tls keeps its TCP listener on TLS until `down`: a listener never turns clear.
+  Status LoadApiTls(const config::ApiSettings& a) {
+    if (!a.tls) return Status::OK();
+    if (Status st = api_tls_.Load(ApiTlsSettings(a)); !st.ok()) {
+      return st.WithContext("x-slipway.api.tls");
+    }
+    if (tcp_server_) tcp_server_->SetTls(api_tls_.context());
+    return Status::OK();
+  }
+
+  void ReloadApiTls(const std::string& why) {
+    if (!engine_->project().api.tls) return;
+    store::Event ev;
+    if (Status st = LoadApiTls(engine_->project().api); !st.ok()) {
+      Log("tls: API certificate reload after " + why +
+              " failed, serving the previous one: " + st.message(),
+          nullptr, logging::Level::kWarn);
+      ev.kind = "tls-reload-failed";
+      ev.message = why + ": " + st.message();
+    } else {
+      Log("tls: API certificate reloaded after " + why);
+      ev.kind = "tls-reloaded";
+      ev.message = "the API's certificate after " + why;
+    }
+    if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+  }
+
   // Before each publish: a project replaced by `up` may name other certificate files.
   void FollowTlsFiles() {
+    if (!api_tls_.Serves(ApiTlsSettings(engine_->project().api).certificates)) {
+      if (Status st = LoadApiTls(engine_->project().api); !st.ok()) {
+        Log("tls: " + st.message() + "; the API serves as before");
+      }
+    }
     if (tls_.Serves(engine_->project().tls.certificates)) return;
     if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
       Log("tls: " + st.message() + "; serving the previous certificates");
@@ -689,6 +742,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // TLS: the context published listeners use, the files it came from, the keys that keep
   // sessions resumable across reloads.
   TlsCertificates tls_;
+  // The API's own certificate (x-slipway.api.tls).
+  TlsCertificates api_tls_;
   std::string api_addr_;
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<KeeperLink> keeper_;  // before proxy_: the proxy uses it until it stops

@@ -48,6 +48,8 @@ json ProbeAction(const Healthcheck& h, int port) {
       break;
     case Healthcheck::Kind::kHttp:
       p["httpGet"] = {{"path", h.http_path}, {"port", h.port != 0 ? h.port : port}};
+      // Kubernetes' HTTPS probes do not verify the certificate, as slipway's default.
+      if (h.scheme == Healthcheck::Scheme::kHttps) p["httpGet"]["scheme"] = "HTTPS";
       break;
     case Healthcheck::Kind::kTcp:
       p["tcpSocket"] = {{"port", h.port != 0 ? h.port : port}};

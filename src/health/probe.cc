@@ -1,9 +1,12 @@
 #include "health/probe.h"
 
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 #include <csignal>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "http/client.h"
 #include "net/socket.h"
@@ -135,6 +138,32 @@ void RunTcp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
   }
 }
 
+// Client contexts by (CA file as it is now, verify): a probe every 0.5 s must not read the
+// system store each time; a CA file replaced on disk is read again.
+Result<std::shared_ptr<const net::TlsClientContext>> ClientContext(const std::string& ca_file,
+                                                                   bool verify) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const net::TlsClientContext>> cache;
+  std::string key = (verify ? "v:" : "n:") + ca_file;
+  if (verify && !ca_file.empty()) {
+    struct stat st {};
+    if (::stat(ca_file.c_str(), &st) == 0) {
+      key += ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+             std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_size);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  net::TlsClientOptions o;
+  o.ca_file = verify ? ca_file : "";
+  o.verify = verify;
+  ASSIGN_OR_RETURN(std::shared_ptr<const net::TlsClientContext> ctx,
+                   net::TlsClientContext::Create(o));
+  if (cache.size() > 64) cache.clear();  // bounded: CA files that keep changing
+  cache[key] = ctx;
+  return ctx;
+}
+
 void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
              const ProbeTarget& target, int port) {
   http::Endpoint ep;
@@ -144,7 +173,20 @@ void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
   req.method = "GET";
   req.target = hc.http_path.empty() ? "/" : hc.http_path;
   req.headers.emplace_back("User-Agent", "slipway-health");
-  std::string where = "GET http://" + ep.ToString() + req.target;
+  const bool https = hc.scheme == config::Healthcheck::Scheme::kHttps;
+  if (https) {
+    Result<std::shared_ptr<const net::TlsClientContext>> ctx =
+        ClientContext(hc.ca_file, VerifiesCertificate(hc));
+    if (!ctx.ok()) {
+      c->FinishLater(c,
+                     "GET https://" + ep.ToString() + req.target + ": " + ctx.status().message());
+      return;
+    }
+    ep.tls = std::move(ctx).value();
+    ep.tls_name = hc.server_name;
+    if (!hc.server_name.empty()) req.headers.emplace_back("Host", hc.server_name);
+  }
+  std::string where = "GET " + std::string(https ? "" : "http://") + ep.ToString() + req.target;
   http::FetchAsync(c->loop, ep, req, hc.timeout, [c, where](Result<http::ClientResponse> r) {
     if (!r.ok()) {
       c->Finish(false, where + ": " + r.status().message());
@@ -158,6 +200,11 @@ void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
 }
 
 }  // namespace
+
+bool VerifiesCertificate(const config::Healthcheck& hc) {
+  if (hc.insecure_skip_verify) return !*hc.insecure_skip_verify;
+  return !hc.ca_file.empty() || !hc.server_name.empty();
+}
 
 bool IsContainerAbsentError(std::string_view output) {
   // The engine's own error is its first line; the test's output cannot start like this unless

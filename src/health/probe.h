@@ -7,6 +7,14 @@
 // refused"). HTTP: GET hc.http_path on host:(hc.port or target.port), 2xx/3xx is ok. TCP: a
 // connect within hc.timeout is ok.
 //
+// HTTPS (hc.scheme kHttps), on the same loop without blocking (net::TlsTransport): a probe
+// usually reaches its own instance as 127.0.0.1:PORT, an address the service's certificate
+// rarely names, so by default it checks that TLS is served and the answer, not who serves
+// it. It verifies the certificate (chain and name) when ca_file or server_name is given, or
+// insecure_skip_verify: false says so: against ca_file (else the system store), for
+// server_name (else the probed host; an IP is matched against IP subjectAltNames).
+// server_name is also sent as SNI and Host. insecure_skip_verify: true never verifies.
+//
 // Container services: target.exec_prefix (e.g. `podman [global flags] exec <name>`) goes in
 // front of the probe's argv, so CMD runs `<prefix> test...` and CMD-SHELL runs
 // `<prefix> /bin/sh -c test` inside the container, as compose engines do. The timeout kills
@@ -46,6 +54,9 @@ struct ProbeResult {
   // "Error response from daemon: No such container" / "... is not running").
   bool container_absent = false;
 };
+
+// Whether an https probe verifies the server's certificate (see above).
+bool VerifiesCertificate(const config::Healthcheck& hc);
 
 // The classification above, of an exec client's output. Exposed for tests.
 bool IsContainerAbsentError(std::string_view output);

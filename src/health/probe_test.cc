@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <ctime>
+#include <filesystem>
 
 #include "health/monitor.h"
 #include "http/server.h"
 #include "net/socket.h"
+#include "net/tls_test_certs.h"
 
 namespace slipway::health {
 namespace {
@@ -196,6 +199,99 @@ TEST_F(ProbeTest, HttpStatusDecides) {
   auto down = Run(hc);
   EXPECT_FALSE(down.ok);
   EXPECT_NE(down.output.find("GET http://127.0.0.1:"), std::string::npos) << down.output;
+}
+
+TEST_F(ProbeTest, HttpsProbesVerifyOnlyWhenAskedTo) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("slipway-probe-tls-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto served = net::testing::MakeTestCert({"app.internal"});
+  auto other = net::testing::MakeTestCert({"app.internal"});
+  const std::string cert = (dir / "app.pem").string(), key = (dir / "app.key").string();
+  const std::string other_ca = (dir / "other.pem").string();
+  net::testing::WriteTestFile(cert, served.cert_pem);
+  net::testing::WriteTestFile(key, served.key_pem);
+  net::testing::WriteTestFile(other_ca, other.cert_pem);
+  auto tls = net::TlsServerContext::Create({{cert, key}}, std::make_shared<net::TicketKeys>(),
+                                           std::time(nullptr));
+  ASSERT_TRUE(tls.ok()) << tls.status().message();
+  auto listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener.ok());
+  target_.port = *net::LocalPort(listener->get());
+  std::string seen_host;
+  http::ServerOptions opt;
+  opt.tls = *tls;
+  auto server = http::HttpServer::Create(
+      loop_.get(), std::move(listener).value(),
+      [&seen_host](const http::Request& req, http::ResponseWriter w) {
+        seen_host = req.Header("host") ? *req.Header("host") : "";
+        w.Send(http::Response::Text(200, "ok"));
+      },
+      opt);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+
+  config::Healthcheck hc;
+  hc.kind = Kind::kHttp;
+  hc.timeout = Duration(2'000);
+  hc.http_path = "/health";
+  hc.scheme = config::Healthcheck::Scheme::kHttps;
+  // Default: TLS must be served, the certificate is not checked (127.0.0.1 is not its name).
+  EXPECT_FALSE(VerifiesCertificate(hc));
+  auto r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "HTTP 200: ok");
+  // The right CA and name: verified, and the name is the Host.
+  hc.ca_file = cert;
+  hc.server_name = "app.internal";
+  EXPECT_TRUE(VerifiesCertificate(hc));
+  r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(seen_host, "app.internal");
+  // Another CA: the handshake fails and says why.
+  hc.ca_file = other_ca;
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("GET https://127.0.0.1:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("certificate verify failed"), std::string::npos) << r.output;
+  // A name the certificate does not cover.
+  hc.ca_file = cert;
+  hc.server_name = "db.internal";
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("certificate verify failed"), std::string::npos) << r.output;
+  // Strict without a CA file: the system store does not know a self-signed certificate.
+  hc.ca_file.clear();
+  hc.server_name.clear();
+  hc.insecure_skip_verify = false;
+  EXPECT_TRUE(VerifiesCertificate(hc));
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("certificate verify failed"), std::string::npos) << r.output;
+  // insecure_skip_verify: true wins over server_name.
+  hc.insecure_skip_verify = true;
+  hc.server_name = "db.internal";
+  EXPECT_FALSE(VerifiesCertificate(hc));
+  EXPECT_TRUE(Run(hc).ok);
+  // An https probe of a clear-text server fails with the handshake's reason.
+  server->reset();
+  auto plain_listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(plain_listener.ok());
+  target_.port = *net::LocalPort(plain_listener->get());
+  auto plain = http::HttpServer::Create(loop_.get(), std::move(plain_listener).value(),
+                                        [](const http::Request&, http::ResponseWriter w) {
+                                          w.Send(http::Response::Text(200, "ok"));
+                                        });
+  ASSERT_TRUE(plain.ok());
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("TLS handshake failed"), std::string::npos) << r.output;
+  // A CA file gone since load: the probe fails, naming it.
+  hc.insecure_skip_verify.reset();
+  hc.ca_file = (dir / "gone.pem").string();
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("gone.pem: cannot read"), std::string::npos) << r.output;
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(ProbeTest, MonitorWithRealProbesBecomesHealthyThenUnhealthy) {

@@ -10,13 +10,18 @@
 #include <optional>
 
 #include "http/serializer.h"
+#include "net/plain_transport.h"
+#include "net/sigpipe_guard.h"
 #include "net/socket.h"
+#include "net/tls_transport.h"
 
 namespace slipway::http {
 
 std::string Endpoint::ToString() const {
   if (!unix_path.empty()) return "unix:" + unix_path;
-  return host + ":" + std::to_string(port);
+  std::string h =
+      host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]" : host;
+  return (tls ? "https://" : "") + h + ":" + std::to_string(port);
 }
 
 namespace {
@@ -58,6 +63,19 @@ class Call : public std::enable_shared_from_this<Call> {
       return;
     }
     fd_ = std::move(fd).value();
+    if (ep_.tls) {
+      tls_ = net::TlsTransport::Connect(ep_.tls, fd_.get(),
+                                        ep_.tls_name.empty() ? ep_.host : ep_.tls_name);
+      if (!tls_) {
+        FailLater(Internal(ep_.ToString() + ": cannot start TLS for the name \"" +
+                           (ep_.tls_name.empty() ? ep_.host : ep_.tls_name) + "\""));
+        return;
+      }
+      transport_ = tls_.get();
+    } else {
+      plain_ = std::make_unique<net::PlainTransport>(fd_.get());
+      transport_ = plain_.get();
+    }
     std::shared_ptr<Call> self = shared_from_this();
     Status st =
         loop_->Add(fd_.get(), EPOLLOUT | EPOLLIN, [self](uint32_t ev) { self->OnEvent(ev); });
@@ -91,40 +109,72 @@ class Call : public std::enable_shared_from_this<Call> {
       }
       connected_ = true;
     }
+    if (!handshake_done_) {
+      // TLS: the handshake first, so that a certificate that does not verify is reported as
+      // such and not as a failed request.
+      net::IoResult r = transport_->Handshake();
+      if (r.status == net::IoStatus::kError) {
+        Complete(Unavailable(ep_.ToString() + ": TLS handshake failed: " +
+                             (tls_ && !tls_->error().empty() ? tls_->error() : "no reason given")));
+        return;
+      }
+      if (r.status != net::IoStatus::kOk) {
+        Watch(r.status == net::IoStatus::kWantWrite ? EPOLLOUT : EPOLLIN);
+        return;
+      }
+      handshake_done_ = true;
+      if (!Watch(out_pos_ < out_.size() ? (EPOLLIN | EPOLLOUT) : EPOLLIN)) return;
+      ev |= EPOLLOUT | EPOLLIN;  // write the request now; an answer may already wait in TLS
+    }
     if ((ev & EPOLLOUT) && out_pos_ < out_.size()) Write();
     if (finished_) return;
     if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) Read();
   }
 
   void Write() {
+    std::optional<net::SigpipeGuard> no_sigpipe;  // OpenSSL writes with write(2)
+    if (tls_) no_sigpipe.emplace();
     while (out_pos_ < out_.size()) {
-      ssize_t n = ::send(fd_.get(), out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
-      if (n > 0) {
-        out_pos_ += static_cast<size_t>(n);
+      net::IoResult r = transport_->Write(out_.data() + out_pos_, out_.size() - out_pos_);
+      if (r.status == net::IoStatus::kOk) {
+        out_pos_ += r.bytes;
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (r.status == net::IoStatus::kWantWrite) return;
+      if (r.status == net::IoStatus::kWantRead) break;  // TLS: readable first, then retried
       // The server may have answered early (e.g. 413) and closed: read what it said.
       out_pos_ = out_.size();
       break;
     }
-    if (Status st = loop_->Modify(fd_.get(), EPOLLIN); !st.ok()) Complete(st);
+    Watch(out_pos_ < out_.size() ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
+  }
+
+  // Changes what the loop waits for; a failure ends the call with that error (false).
+  bool Watch(uint32_t events) {
+    if (Status st = loop_->Modify(fd_.get(), events); !st.ok()) {
+      Complete(st);
+      return false;
+    }
+    return true;
   }
 
   void Read() {
     char buf[16384];
     while (!finished_) {
-      ssize_t n = ::read(fd_.get(), buf, sizeof buf);
-      if (n > 0) {
-        in_.append(buf, static_cast<size_t>(n));
+      net::IoResult r = transport_->Read(buf, sizeof buf);
+      if (r.status == net::IoStatus::kOk) {
+        in_.append(buf, r.bytes);
         Process();
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      if (n < 0 && !head_done_) {
-        Complete(Unavailable(ep_.ToString() + ": connection reset: " + std::strerror(errno)));
+      if (r.status == net::IoStatus::kWantRead) return;
+      if (r.status == net::IoStatus::kWantWrite) {
+        Watch(EPOLLIN | EPOLLOUT);
+        return;
+      }
+      if (r.status == net::IoStatus::kError && !head_done_) {
+        std::string why = tls_ && !tls_->error().empty() ? tls_->error() : std::strerror(errno);
+        Complete(Unavailable(ep_.ToString() + ": connection reset: " + why));
         return;
       }
       // EOF (or reset after the head): the body may end here.
@@ -200,6 +250,9 @@ class Call : public std::enable_shared_from_this<Call> {
     timer_ = 0;
     if (fd_) {
       loop_->Remove(fd_.get());
+      transport_ = nullptr;
+      tls_.reset();
+      plain_.reset();
       fd_.Reset();
     }
     auto done = std::move(done_);
@@ -214,6 +267,11 @@ class Call : public std::enable_shared_from_this<Call> {
   std::function<void(Result<ClientResponse>)> done_;
   std::string method_;
   net::UniqueFd fd_;
+  // All I/O on fd_ goes through transport_: plain_ or tls_ (both destroyed before fd_ closes).
+  std::unique_ptr<net::PlainTransport> plain_;
+  std::unique_ptr<net::TlsTransport> tls_;
+  net::Transport* transport_ = nullptr;
+  bool handshake_done_ = false;
   std::string out_;
   size_t out_pos_ = 0;
   std::string in_;

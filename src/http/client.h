@@ -9,6 +9,11 @@
 // "Connection: close" unless the request has them, and frames the body with Content-Length.
 // Responses are parsed with the same strict parser as the server (parser.h); 1xx interim
 // responses are skipped.
+//
+// Transport: the bytes cross a net::Transport — in clear, or TLS when the endpoint has a
+// client context (Endpoint::tls; net/tls_client_context.h says what it verifies). A failed
+// TLS handshake is kUnavailable with the reason ("TLS handshake failed: certificate verify
+// failed: self-signed certificate").
 #pragma once
 
 #include <functional>
@@ -22,6 +27,7 @@
 #include "http/message.h"
 #include "http/parser.h"
 #include "net/event_loop.h"
+#include "net/tls_client_context.h"
 
 namespace slipway::http {
 
@@ -37,8 +43,11 @@ struct Endpoint {
   std::string host;
   int port = 0;
   std::string unix_path;  // wins when set
+  // TLS (TCP only): the context, and the name sent as SNI and verified (empty = host).
+  std::shared_ptr<const net::TlsClientContext> tls;
+  std::string tls_name;
 
-  std::string ToString() const;  // "host:port" or "unix:<path>"
+  std::string ToString() const;  // "host:port", "https://host:port" or "unix:<path>"
 };
 
 // Async, on `loop`: one request on a new connection; `done` runs on the loop exactly once.

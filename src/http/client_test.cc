@@ -44,7 +44,7 @@ TEST(ClientTest, FetchAsyncOverTcp) {
   req.body = "abc";
   std::optional<Result<ClientResponse>> got;
   bool sync = true;
-  FetchAsync(s.loop.get(), Endpoint{"127.0.0.1", s.port, ""}, req, Duration(5000),
+  FetchAsync(s.loop.get(), Endpoint{"127.0.0.1", s.port, "", nullptr, ""}, req, Duration(5000),
              [&](Result<ClientResponse> r) {
                EXPECT_FALSE(sync);
                got = std::move(r);
@@ -63,7 +63,7 @@ TEST(ClientTest, ConnectRefusedIsUnavailableAndAsync) {
   int port = net::LocalPort(fd->get()).value();
   fd->Reset();  // nothing listens there now
   std::optional<Result<ClientResponse>> got;
-  FetchAsync(s.loop.get(), Endpoint{"127.0.0.1", port, ""}, Request{}, Duration(2000),
+  FetchAsync(s.loop.get(), Endpoint{"127.0.0.1", port, "", nullptr, ""}, Request{}, Duration(2000),
              [&](Result<ClientResponse> r) { got = std::move(r); });
   EXPECT_FALSE(got.has_value());
   ASSERT_TRUE(s.RunUntil([&] { return got.has_value(); }));
@@ -77,7 +77,7 @@ TEST(ClientTest, TimeoutFires) {
   s.Start([&](const Request&, ResponseWriter w) { parked.push_back(std::move(w)); });
   std::optional<Result<ClientResponse>> got;
   auto start = std::chrono::steady_clock::now();
-  FetchAsync(s.loop.get(), Endpoint{"127.0.0.1", s.port, ""}, Request{}, Duration(100),
+  FetchAsync(s.loop.get(), Endpoint{"127.0.0.1", s.port, "", nullptr, ""}, Request{}, Duration(100),
              [&](Result<ClientResponse> r) { got = std::move(r); });
   ASSERT_TRUE(s.RunUntil([&] { return got.has_value(); }));
   EXPECT_EQ(got->status().code(), StatusCode::kDeadlineExceeded);
@@ -129,7 +129,7 @@ TEST(ClientTest, BlockingFetchAndStreaming) {
     (*tick)();
   });
   loop = ts.loop();
-  Endpoint ep{"localhost", ts.port(), ""};
+  Endpoint ep{"localhost", ts.port(), "", nullptr, ""};
   Request get;
   auto r = Fetch(ep, get, Duration(5000));
   ASSERT_TRUE(r.ok()) << r.status().message();

@@ -27,7 +27,7 @@ struct Request {
   int version_minor = 1;     // HTTP/1.<minor>
   HeaderList headers;
   std::string body;
-  std::string peer;          // server side: "ip:port" of the client, or "unix"
+  std::string peer;  // server side: "ip:port" of the client, or "unix"
 
   const std::string* Header(std::string_view name) const { return FindHeader(headers, name); }
   std::string_view Path() const;   // target without "?query"

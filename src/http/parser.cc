@@ -358,7 +358,8 @@ ParseStatus RequestParser::Parse(std::string_view data) {
   for (const HeaderView& h : headers_) {
     if (EqualsIgnoreCase(h.name, "host")) ++hosts;
   }
-  if (hosts > 1 || (hosts == 0 && version_minor_ == 1)) return Fail(400, "missing or repeated Host");
+  if (hosts > 1 || (hosts == 0 && version_minor_ == 1))
+    return Fail(400, "missing or repeated Host");
 
   if (!ResolveFraming(/*is_request=*/true)) return status_;
   status_ = ParseStatus::kHeadComplete;

@@ -36,8 +36,8 @@
 namespace slipway::http {
 
 struct ParserLimits {
-  size_t max_head_bytes = 64 * 1024;  // request/status line + fields + final CRLF → 431
-  size_t max_headers = 100;           // field lines → 431
+  size_t max_head_bytes = 64 * 1024;      // request/status line + fields + final CRLF → 431
+  size_t max_headers = 100;               // field lines → 431
   uint64_t max_body_bytes = 64ull << 20;  // decoded body (Content-Length or chunked) → 413
 };
 
@@ -75,11 +75,11 @@ class HeadParser {
   void Reset();
 
   ParseStatus status() const { return status_; }
-  int error_status() const { return error_status_; }  // 0 unless status() == kError
+  int error_status() const { return error_status_; }               // 0 unless status() == kError
   std::string_view error_reason() const { return error_reason_; }  // for logs, static text
 
   // Valid after kHeadComplete:
-  size_t head_size() const { return head_size_; }  // bytes of the buffer that were the head
+  size_t head_size() const { return head_size_; }       // bytes of the buffer that were the head
   int version_minor() const { return version_minor_; }  // HTTP/1.<minor>: 0 or 1
   const std::vector<HeaderView>& headers() const { return headers_; }
   // First field named `name` (case-insensitive), or nullopt.
@@ -168,8 +168,8 @@ class ChunkedDecoder {
   enum class State { kNeedMore, kDone, kError };
   struct Step {
     State state = State::kNeedMore;
-    size_t consumed = 0;     // bytes of `in` used by this step; drop them before the next call
-    std::string_view data;   // decoded body bytes in `in` (possibly empty)
+    size_t consumed = 0;    // bytes of `in` used by this step; drop them before the next call
+    std::string_view data;  // decoded body bytes in `in` (possibly empty)
   };
 
   explicit ChunkedDecoder(ParserLimits limits = {}) : limits_(limits) {}

@@ -100,8 +100,9 @@ TEST(RequestParserTest, FramingAccepted) {
             ParseStatus::kHeadComplete);
   EXPECT_EQ(a.body_kind(), BodyKind::kChunked);
   RequestParser b;  // identical repeated Content-Length values fold
-  ASSERT_EQ(b.Parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\nContent-Length: 7, 7\r\n\r\n"),
-            ParseStatus::kHeadComplete);
+  ASSERT_EQ(
+      b.Parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\nContent-Length: 7, 7\r\n\r\n"),
+      ParseStatus::kHeadComplete);
   EXPECT_EQ(b.content_length(), 7u);
   RequestParser c;
   ASSERT_EQ(c.Parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: CHUNKED\r\n\r\n"),
@@ -135,23 +136,25 @@ constexpr char kNulInValue[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n";
 INSTANTIATE_TEST_SUITE_P(
     Smuggling, RejectTest,
     ::testing::Values(
-        BadCase{"ClAndTe",
-                "POST / HTTP/1.1\r\n" + kH +
-                    "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+        BadCase{
+            "ClAndTe",
+            "POST / HTTP/1.1\r\n" + kH + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400},
+        BadCase{
+            "TeAndCl",
+            "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",
+            400},
+        BadCase{"DifferingCl",
+                "POST / HTTP/1.1\r\n" + kH + "Content-Length: 4\r\nContent-Length: 5\r\n\r\n", 400},
+        BadCase{"DifferingClList", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 4, 5\r\n\r\n",
                 400},
-        BadCase{"TeAndCl",
-                "POST / HTTP/1.1\r\n" + kH +
-                    "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",
-                400},
-        BadCase{"DifferingCl", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 4\r\nContent-Length: 5\r\n\r\n",
-                400},
-        BadCase{"DifferingClList", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 4, 5\r\n\r\n", 400},
         BadCase{"ClSign", "POST / HTTP/1.1\r\n" + kH + "Content-Length: +4\r\n\r\n", 400},
         BadCase{"ClNegative", "POST / HTTP/1.1\r\n" + kH + "Content-Length: -1\r\n\r\n", 400},
         BadCase{"ClHex", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 0x10\r\n\r\n", 400},
         BadCase{"ClEmpty", "POST / HTTP/1.1\r\n" + kH + "Content-Length: \r\n\r\n", 400},
         BadCase{"ClOverflow",
-                "POST / HTTP/1.1\r\n" + kH + "Content-Length: 99999999999999999999999\r\n\r\n", 400},
+                "POST / HTTP/1.1\r\n" + kH + "Content-Length: 99999999999999999999999\r\n\r\n",
+                400},
         BadCase{"TeGzipAlone", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: gzip\r\n\r\n", 400},
         BadCase{"TeChunkedThenGzip",
                 "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: chunked, gzip\r\n\r\n", 400},
@@ -162,7 +165,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
                 400},
         BadCase{"TeEmpty", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: \r\n\r\n", 400},
-        BadCase{"TeJunk", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: chunked\x01\r\n\r\n", 400},
+        BadCase{"TeJunk", "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: chunked\x01\r\n\r\n",
+                400},
         BadCase{"TeGzipChunked",
                 "POST / HTTP/1.1\r\n" + kH + "Transfer-Encoding: gzip, chunked\r\n\r\n", 501},
         BadCase{"TeInHttp10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
@@ -174,7 +178,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BareCrField", "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", 400},
         BadCase{"BareCrLine", "GET /\r HTTP/1.1\r\nHost: h\r\n\r\n", 400},
         BadCase{"SpaceBeforeColon", "GET / HTTP/1.1\r\n" + kH + "X-A : b\r\n\r\n", 400},
-        BadCase{"TabBeforeColon", "GET / HTTP/1.1\r\n" + kH + "Transfer-Encoding\t: chunked\r\n\r\n", 400},
+        BadCase{"TabBeforeColon",
+                "GET / HTTP/1.1\r\n" + kH + "Transfer-Encoding\t: chunked\r\n\r\n", 400},
         BadCase{"BadNameByte", "GET / HTTP/1.1\r\n" + kH + "X(A): b\r\n\r\n", 400},
         BadCase{"EmptyName", "GET / HTTP/1.1\r\n" + kH + ": b\r\n\r\n", 400},
         BadCase{"NoColon", "GET / HTTP/1.1\r\n" + kH + "XA b\r\n\r\n", 400},
@@ -191,7 +196,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"Http09", "GET / HTTP/0.9\r\n" + kH + "\r\n", 505},
         BadCase{"MissingHost", "GET / HTTP/1.1\r\n\r\n", 400},
         BadCase{"TwoHosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
-        BadCase{"ClTooLarge", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 99999999999\r\n\r\n", 413}),
+        BadCase{"ClTooLarge", "POST / HTTP/1.1\r\n" + kH + "Content-Length: 99999999999\r\n\r\n",
+                413}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
 TEST(RequestParserTest, HeadSizeLimit431) {
@@ -211,7 +217,8 @@ TEST(RequestParserTest, HeaderCountLimit431) {
   ParserLimits lim;
   lim.max_headers = 3;
   RequestParser p(lim);
-  EXPECT_EQ(p.Parse("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"), ParseStatus::kError);
+  EXPECT_EQ(p.Parse("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"),
+            ParseStatus::kError);
   EXPECT_EQ(p.error_status(), 431);
   RequestParser q(lim);
   EXPECT_EQ(q.Parse("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n"),
@@ -256,8 +263,9 @@ TEST(ResponseParserTest, FramingByStatusAndMethod) {
 
 TEST(ResponseParserTest, StatusLine) {
   ResponseParser p;
-  ASSERT_EQ(p.Parse("HTTP/1.0 404 Not Found\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"),
-            ParseStatus::kHeadComplete);
+  ASSERT_EQ(
+      p.Parse("HTTP/1.0 404 Not Found\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"),
+      ParseStatus::kHeadComplete);
   EXPECT_EQ(p.status_code(), 404);
   EXPECT_EQ(p.reason(), "Not Found");
   EXPECT_EQ(p.version_minor(), 0);
@@ -350,22 +358,22 @@ TEST(ChunkedDecoderTest, RejectsBadChunks) {
     const char* wire;
     int status;
   } cases[] = {
-      {"g\r\nx\r\n0\r\n\r\n", 400},                     // non-hex
-      {"-5\r\nhello\r\n0\r\n\r\n", 400},                // sign
-      {"+5\r\nhello\r\n0\r\n\r\n", 400},                // sign
-      {" 5\r\nhello\r\n0\r\n\r\n", 400},                // leading space
-      {"5 \r\nhello\r\n0\r\n\r\n", 400},                // trailing space
-      {"0x5\r\nhello\r\n0\r\n\r\n", 400},               // prefix
-      {"\r\nhello\r\n0\r\n\r\n", 400},                  // empty size
-      {"10000000000000000\r\n", 400},                   // 17 digits: overflow
-      {"ffffffffffffffffff\r\n", 400},                  // overflow
-      {"5\nhello\r\n0\r\n\r\n", 400},                   // bare LF after size
-      {"5\r\nhelloX\r\n0\r\n\r\n", 400},                // data longer than size
-      {"5\r\nhello\n0\r\n\r\n", 400},                   // bare LF after data
-      {"0\r\nX: y\n\r\n", 400},                         // bare LF in trailer
-      {"0\r\n folded\r\n\r\n", 400},                    // obs-fold trailer
-      {"0\r\nBad Name: y\r\n\r\n", 400},                // bad trailer name
-      {"5;ext\x01\r\nhello\r\n0\r\n\r\n", 400},         // control byte in extension
+      {"g\r\nx\r\n0\r\n\r\n", 400},              // non-hex
+      {"-5\r\nhello\r\n0\r\n\r\n", 400},         // sign
+      {"+5\r\nhello\r\n0\r\n\r\n", 400},         // sign
+      {" 5\r\nhello\r\n0\r\n\r\n", 400},         // leading space
+      {"5 \r\nhello\r\n0\r\n\r\n", 400},         // trailing space
+      {"0x5\r\nhello\r\n0\r\n\r\n", 400},        // prefix
+      {"\r\nhello\r\n0\r\n\r\n", 400},           // empty size
+      {"10000000000000000\r\n", 400},            // 17 digits: overflow
+      {"ffffffffffffffffff\r\n", 400},           // overflow
+      {"5\nhello\r\n0\r\n\r\n", 400},            // bare LF after size
+      {"5\r\nhelloX\r\n0\r\n\r\n", 400},         // data longer than size
+      {"5\r\nhello\n0\r\n\r\n", 400},            // bare LF after data
+      {"0\r\nX: y\n\r\n", 400},                  // bare LF in trailer
+      {"0\r\n folded\r\n\r\n", 400},             // obs-fold trailer
+      {"0\r\nBad Name: y\r\n\r\n", 400},         // bad trailer name
+      {"5;ext\x01\r\nhello\r\n0\r\n\r\n", 400},  // control byte in extension
   };
   for (const Case& c : cases) {
     for (size_t step : {size_t{1}, size_t{3}, size_t{1000}}) {
@@ -378,7 +386,8 @@ TEST(ChunkedDecoderTest, RejectsBadChunks) {
 TEST(ChunkedDecoderTest, BodyLimit413) {
   ParserLimits lim;
   lim.max_body_bytes = 8;
-  EXPECT_EQ(DecodeChunked("5\r\nhello\r\n4\r\nabcd\r\n0\r\n\r\n", 1, nullptr, nullptr, lim), "ERR413");
+  EXPECT_EQ(DecodeChunked("5\r\nhello\r\n4\r\nabcd\r\n0\r\n\r\n", 1, nullptr, nullptr, lim),
+            "ERR413");
   EXPECT_EQ(DecodeChunked("5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n", 1, nullptr, nullptr, lim),
             "helloabc");
 }

@@ -6,10 +6,14 @@
 
 #include <cerrno>
 #include <deque>
+#include <optional>
 #include <vector>
 
 #include "base/log.h"
 #include "http/serializer.h"
+#include "net/plain_transport.h"
+#include "net/sigpipe_guard.h"
+#include "net/tls_transport.h"
 
 namespace slipway::http {
 
@@ -38,8 +42,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
         parser_(server->options_.limits),
         body_(server->options_.limits) {}
 
+  ~Connection() { transport_.reset(); }  // before fd_ closes: the transport uses it
+
   Status Start() {
     last_activity_ = loop_->Now();
+    accepted_ = last_activity_;
+    if (std::shared_ptr<const net::TlsServerContext> tls = server_->options_.tls) {
+      transport_ = net::TlsTransport::Accept(std::move(tls), fd_.get());
+      if (!transport_) return Internal("TLS: cannot allocate a connection");
+      handshaking_ = true;
+    } else {
+      transport_ = std::make_unique<net::PlainTransport>(fd_.get());
+    }
     interest_ = EPOLLIN;
     std::shared_ptr<Connection> self = shared_from_this();
     RETURN_IF_ERROR(loop_->Add(fd_.get(), interest_, [self](uint32_t ev) { self->OnEvent(ev); }));
@@ -79,6 +93,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (timer_armed_) loop_->Cancel(timer_);
     timer_armed_ = false;
     int fd = fd_.get();
+    transport_.reset();
     fd_.Reset();
     std::deque<std::shared_ptr<Exchange>> queue;
     queue.swap(queue_);
@@ -94,8 +109,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void OnEvent(uint32_t ev) {
     ++busy_;
-    if (ev & EPOLLOUT) Flush();
-    if (ev & EPOLLIN) ReadSome();
+    if (handshaking_) {
+      Handshake();
+    } else {
+      if ((ev & EPOLLOUT) || (write_wants_read_ && (ev & EPOLLIN))) Flush();
+      if ((ev & EPOLLIN) && !closed_) ReadSome();
+    }
     // Both directions are gone (reset, or the peer closed after our shutdown): nothing more
     // can be delivered.
     if (ev & (EPOLLERR | EPOLLHUP)) close_pending_ = true;
@@ -108,14 +127,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ArmTimer();
   }
 
+  // TLS only: until the handshake is done nothing is read or written but its records. A
+  // client that fails it (a plain HTTP request on a TLS port, an unknown CA, an old protocol)
+  // is closed; it never reaches the handler.
+  void Handshake() {
+    net::IoResult r = transport_->Handshake();
+    switch (r.status) {
+      case net::IoStatus::kOk:
+        handshaking_ = false;
+        last_activity_ = loop_->Now();
+        ReadSome();  // a request may have come with the handshake's last flight
+        return;
+      case net::IoStatus::kWantRead:
+        handshake_wants_ = EPOLLIN;
+        return;
+      case net::IoStatus::kWantWrite:
+        handshake_wants_ = EPOLLOUT;
+        return;
+      default:
+        close_pending_ = true;
+        return;
+    }
+  }
+
   void ReadSome() {
     if (lingering_) {
       char sink[16384];
       while (true) {
-        ssize_t n = ::read(fd_.get(), sink, sizeof sink);
-        if (n > 0) continue;
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        net::IoResult r = transport_->Read(sink, sizeof sink);
+        if (r.status == net::IoStatus::kOk) continue;
+        if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) return;
         Close();  // EOF or error: the peer has our answer
         return;
       }
@@ -125,18 +166,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
       // Read on the stack and append what came: growing in_ by a whole chunk first would
       // zero-fill 16 KiB per read, most of it for a request of a few hundred bytes.
       char chunk[16384];
-      ssize_t n = ::read(fd_.get(), chunk, sizeof chunk);
-      if (n > 0) {
-        in_.append(chunk, static_cast<size_t>(n));
-        budget -= std::min(budget, static_cast<size_t>(n));
+      net::IoResult r = transport_->Read(chunk, sizeof chunk);
+      if (r.status == net::IoStatus::kOk) {
+        in_.append(chunk, r.bytes);
+        budget -= std::min(budget, r.bytes);
         last_activity_ = loop_->Now();
         ProcessInput();
         if (closed_ || close_pending_) return;
-        if (static_cast<size_t>(n) < sizeof chunk) break;
+        if (r.drained) break;  // level-triggered: the next arrival is reported
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (r.status == net::IoStatus::kWantRead) break;
+      if (r.status == net::IoStatus::kWantWrite) {  // TLS: a read that must write first
+        read_wants_write_ = true;
+        break;
+      }
       // EOF or reset. A peer that half-closes still waiting for answers is treated as gone,
       // like an aborted client: pending writers learn it at once (OnClose), streams stop.
       read_eof_ = true;
@@ -286,15 +330,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Flush() {
+    if (handshaking_) return;  // queued until the handshake is done
+    write_wants_read_ = false;
+    if (read_wants_write_) {
+      read_wants_write_ = false;
+      ReadSome();
+      if (closed_ || close_pending_) return;
+    }
+    std::optional<net::SigpipeGuard> no_sigpipe;  // OpenSSL writes with write(2)
+    if (transport_->secure() && out_pos_ < out_.size()) no_sigpipe.emplace();
     while (out_pos_ < out_.size()) {
-      ssize_t n = ::send(fd_.get(), out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
-      if (n > 0) {
-        out_pos_ += static_cast<size_t>(n);
+      net::IoResult r = transport_->Write(out_.data() + out_pos_, out_.size() - out_pos_);
+      if (r.status == net::IoStatus::kOk) {
+        out_pos_ += r.bytes;
         last_progress_ = loop_->Now();
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (r.status == net::IoStatus::kWantWrite) break;
+      if (r.status == net::IoStatus::kWantRead) {
+        write_wants_read_ = true;
+        break;
+      }
       Close();
       return;
     }
@@ -307,7 +363,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         } else if (!lingering_) {
           // Lingering close: stop writing, drain what the peer still sends, so our answer is
           // not destroyed by a reset caused by unread input.
-          ::shutdown(fd_.get(), SHUT_WR);
+          transport_->ShutdownWrite();
           lingering_ = true;
           linger_deadline_ = loop_->Now() + Duration(2000);
         }
@@ -322,8 +378,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void UpdateInterest() {
     if (closed_) return;
     uint32_t want = 0;
-    if (lingering_ || WantRead()) want |= EPOLLIN;
-    if (queued() > 0) want |= EPOLLOUT;
+    if (handshaking_) {
+      want = handshake_wants_;
+    } else {
+      if (lingering_ || WantRead() || write_wants_read_) want |= EPOLLIN;
+      if (queued() > 0 || read_wants_write_) want |= EPOLLOUT;
+    }
     if (want != interest_) {
       interest_ = want;
       if (!loop_->Modify(fd_.get(), want).ok()) close_pending_ = true;
@@ -334,7 +394,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool Deadline(MonoTime* out, bool* request_late) const {
     const ServerOptions& opt = server_->options_;
     *request_late = false;
-    if (lingering_) {
+    if (handshaking_) {
+      *out = accepted_ + opt.request_timeout;  // a stalled handshake is dropped, no answer
+    } else if (lingering_) {
       *out = linger_deadline_;
     } else if (queued() > 0) {
       *out = last_progress_ + opt.idle_timeout;
@@ -388,7 +450,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   HttpServer* server_;
   net::EventLoop* loop_;
   net::UniqueFd fd_;
+  std::unique_ptr<net::Transport> transport_;  // all I/O on fd_ goes through it
   std::string peer_;
+  bool handshaking_ = false;
+  uint32_t handshake_wants_ = EPOLLIN;
+  bool write_wants_read_ = false;  // TLS: a write waits for the socket to be readable
+  bool read_wants_write_ = false;  // TLS: a read waits for the socket to be writable
+  MonoTime accepted_{};
 
   std::string in_;
   size_t in_pos_ = 0;  // first byte of the message being parsed

@@ -9,6 +9,12 @@
 // responses go out in request order whatever order handlers answer in. Malformed requests get
 // their status (400/413/431/501/505) and the connection closes.
 //
+// Transport: every connection's bytes cross a net::Transport (net/transport.h) — in clear, or
+// TLS when ServerOptions::tls is set (SetTls replaces it for connections accepted later; open
+// ones keep theirs). A TLS connection first completes its handshake within request_timeout
+// of the accept; one that fails it (a clear-text request on the TLS port, an old protocol) is
+// closed without an answer and never reaches the handler.
+//
 // Timeouts: a request must arrive completely (head and body) within request_timeout of its
 // first byte (else 408 and close); an idle keep-alive connection closes after idle_timeout; a
 // peer that stops reading our output for idle_timeout is dropped. A peer that closes (or
@@ -30,6 +36,7 @@
 #include "http/parser.h"
 #include "net/event_loop.h"
 #include "net/socket.h"
+#include "net/tls_context.h"
 
 namespace slipway::http {
 
@@ -51,6 +58,7 @@ struct ServerOptions {
   size_t max_pipelined = 32;           // parsed, unanswered requests per connection
   size_t max_output_bytes = 4u << 20;  // stop reading a connection with more queued output
   size_t max_connections = 10'000;     // further accepts are closed at once
+  std::shared_ptr<const net::TlsServerContext> tls;  // null: clear text
 };
 
 namespace internal {
@@ -102,6 +110,9 @@ class HttpServer {
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // New connections use `tls` (a reloaded certificate; null = clear text from now on).
+  void SetTls(std::shared_ptr<const net::TlsServerContext> tls) { options_.tls = std::move(tls); }
 
   // Stops accepting; open connections go on. For graceful shutdown.
   void StopAccepting();

@@ -19,8 +19,9 @@ struct TestCert {
   std::string key_pem;
 };
 
-// A self-signed certificate for `names` (subjectAltName DNS entries; the first is also the
-// CN), valid from now + `from_s` to now + `to_s`. EC P-256, or RSA 2048 when `rsa`.
+// A self-signed certificate for `names` (subjectAltName DNS entries, or IP ones written
+// "IP:127.0.0.1"; the first is also the CN), valid from now + `from_s` to now + `to_s`. EC P-256,
+// or RSA 2048 when `rsa`.
 inline TestCert MakeTestCert(const std::vector<std::string>& names, long from_s = -3600,
                              long to_s = 90L * 86400, bool rsa = false) {
   EVP_PKEY* key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
@@ -37,7 +38,10 @@ inline TestCert MakeTestCert(const std::vector<std::string>& names, long from_s 
                              0);
   X509_set_issuer_name(x, name);
   std::string san;
-  for (const std::string& n : names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
+  // "IP:127.0.0.1" is an IP subjectAltName; any other name a DNS one.
+  for (const std::string& n : names) {
+    san += (san.empty() ? "" : ",") + (n.rfind("IP:", 0) == 0 ? n : "DNS:" + n);
+  }
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);

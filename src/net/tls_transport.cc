@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -36,6 +37,37 @@ std::unique_ptr<TlsTransport> TlsTransport::Connect(SSL_CTX* ctx, int fd,
   return std::unique_ptr<TlsTransport>(new TlsTransport(ssl, fd));
 }
 
+std::unique_ptr<TlsTransport> TlsTransport::Connect(std::shared_ptr<const TlsClientContext> ctx,
+                                                    int fd, const std::string& name) {
+  SSL* ssl = SSL_new(ctx->ctx());
+  if (!ssl) return nullptr;
+  if (SSL_set_fd(ssl, fd) != 1) {
+    SSL_free(ssl);
+    return nullptr;
+  }
+  std::string bare = name;
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') {
+    bare = bare.substr(1, bare.size() - 2);
+  }
+  const bool ip = IsIpLiteral(bare);
+  if (!ip && !bare.empty()) SSL_set_tlsext_host_name(ssl, bare.c_str());
+  if (ctx->verify()) {
+    // OpenSSL checks the chain; the name is ours to ask for (else any valid certificate of
+    // any site would pass).
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, bare.c_str())
+                : X509_VERIFY_PARAM_set1_host(param, bare.c_str(), bare.size());
+    if (ok != 1 || bare.empty()) {
+      SSL_free(ssl);
+      return nullptr;
+    }
+  }
+  SSL_set_connect_state(ssl);
+  std::unique_ptr<TlsTransport> t(new TlsTransport(ssl, fd));
+  t->client_ctx_ = std::move(ctx);
+  return t;
+}
+
 TlsTransport::~TlsTransport() { SSL_free(ssl_); }
 
 IoResult TlsTransport::Fail(int ret) {
@@ -47,10 +79,25 @@ IoResult TlsTransport::Fail(int ret) {
       return {IoStatus::kWantWrite};
     case SSL_ERROR_ZERO_RETURN:
       return {IoStatus::kEof};
-    default:
+    default: {
       // A reset, a protocol error, a failed handshake: nothing more can be exchanged.
+      const int saved_errno = errno;
+      const bool verifies = client_ctx_ && client_ctx_->verify();
+      long verify = verifies ? SSL_get_verify_result(ssl_) : X509_V_OK;
+      unsigned long e = ERR_peek_last_error();
+      if (verify != X509_V_OK) {
+        error_ = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
+      } else if (e != 0) {
+        const char* reason = ERR_reason_error_string(e);
+        error_ = reason ? reason : "TLS error";
+      } else if (err == SSL_ERROR_SYSCALL) {
+        error_ = saved_errno != 0 ? std::strerror(saved_errno) : "the peer closed the connection";
+      } else {
+        error_ = "TLS error";
+      }
       ERR_clear_error();
       return {IoStatus::kError};
+    }
   }
 }
 

@@ -1,7 +1,9 @@
 // TlsTransport: a Transport through OpenSSL (net/transport.h). A server transport starts from a
 // TlsServerContext (net/tls_context.h), which it keeps alive: a reload that swaps the
-// listener's context leaves connections already open on their own. A client transport (tests,
-// and later https:// upstreams) starts from a caller's SSL_CTX.
+// listener's context leaves connections already open on their own. A client transport starts
+// from a caller's SSL_CTX (tests), or from a TlsClientContext (net/tls_client_context.h), which
+// it keeps alive and which decides whether the peer's certificate is verified, and for which
+// name.
 //
 // The fd is the caller's and stays open when the transport is destroyed. One thread: the
 // fd's loop thread.
@@ -11,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/tls_client_context.h"
 #include "net/tls_context.h"
 #include "net/transport.h"
 
@@ -22,6 +25,10 @@ class TlsTransport final : public Transport {
   static std::unique_ptr<TlsTransport> Accept(std::shared_ptr<const TlsServerContext> ctx, int fd);
   // `ctx` must outlive the transport. `server_name` is sent as SNI when not empty.
   static std::unique_ptr<TlsTransport> Connect(SSL_CTX* ctx, int fd, std::string_view server_name);
+  // `name` is the server's name as the caller knows it: sent as SNI unless it is an IP
+  // literal, and, when the context verifies, the name the certificate must cover.
+  static std::unique_ptr<TlsTransport> Connect(std::shared_ptr<const TlsClientContext> ctx, int fd,
+                                               const std::string& name);
   ~TlsTransport() override;
 
   IoResult Handshake() override;
@@ -36,6 +43,10 @@ class TlsTransport final : public Transport {
   std::string alpn() const;
   std::string server_name() const;
   bool resumed() const;
+  // Why the last kError happened, in one line: "certificate verify failed: self-signed
+  // certificate", or OpenSSL's reason ("wrong version number" for a peer speaking clear
+  // HTTP). Empty before any error.
+  const std::string& error() const { return error_; }
 
  private:
   TlsTransport(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {}
@@ -44,6 +55,8 @@ class TlsTransport final : public Transport {
   SSL* ssl_;
   int fd_;
   std::shared_ptr<const TlsServerContext> ctx_;
+  std::shared_ptr<const TlsClientContext> client_ctx_;
+  std::string error_;
 };
 
 }  // namespace slipway::net

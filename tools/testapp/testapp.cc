@@ -15,6 +15,8 @@
 // Knobs (env): ERROR_RATE (0-1, share of 500s on non-health paths), LATENCY_MS (added to every
 // request, by timer), STARTUP_DELAY_MS (wait before listening), CRASH_AFTER_S (exit 3 after that
 // many seconds, fractions allowed), IGNORE_SIGTERM=1, HEALTH=fail. SIGTERM/SIGINT exit 0.
+// TLS_CERT=FILE TLS_KEY=FILE: serve HTTPS (PEM chain and key, checked at start: exit 1 with
+// the reason when they do not load).
 // One-shot mode: `testapp --exit-after-ms N [--exit-code C]` prints a line and exits with C.
 #include <signal.h>
 #include <sys/epoll.h>
@@ -36,6 +38,7 @@
 #include "http/server.h"
 #include "net/event_loop.h"
 #include "net/socket.h"
+#include "net/tls_context.h"
 
 namespace {
 
@@ -133,7 +136,8 @@ struct Worker {
   std::unique_ptr<slipway::http::HttpServer> server;
 };
 
-bool StartWorker(const Config& cfg, const std::string& host, int port, bool reuseport, Worker* w) {
+bool StartWorker(const Config& cfg, const std::string& host, int port, bool reuseport,
+                 std::shared_ptr<const slipway::net::TlsServerContext> tls, Worker* w) {
   auto loop = slipway::net::EventLoop::Create();
   if (!loop.ok()) return false;
   w->loop = std::move(loop).value();
@@ -145,6 +149,7 @@ bool StartWorker(const Config& cfg, const std::string& host, int port, bool reus
   slipway::net::EventLoop* loop_ptr = w->loop.get();
   slipway::http::ServerOptions opt;
   opt.idle_timeout = Duration(120'000);
+  opt.tls = std::move(tls);
   auto handler = [&cfg, loop_ptr](const Request& req, ResponseWriter writer) {
     long delay = cfg.latency_ms;
     if (req.Path() == "/slow") {
@@ -191,7 +196,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--help") == 0) {
       std::printf(
           "usage: testapp  (configured by env: PORT HOST VERSION ERROR_RATE LATENCY_MS "
-          "STARTUP_DELAY_MS CRASH_AFTER_S IGNORE_SIGTERM HEALTH THREADS)\n"
+          "STARTUP_DELAY_MS CRASH_AFTER_S IGNORE_SIGTERM HEALTH THREADS TLS_CERT TLS_KEY)\n"
           "       testapp --exit-after-ms N [--exit-code C]\n");
       return 0;
     }
@@ -215,9 +220,23 @@ int main(int argc, char** argv) {
   long startup = static_cast<long>(EnvDouble("STARTUP_DELAY_MS", 0));
   if (startup > 0) std::this_thread::sleep_for(std::chrono::milliseconds(startup));
 
+  std::shared_ptr<const slipway::net::TlsServerContext> tls;
+  if (std::string cert = Env("TLS_CERT", ""), key = Env("TLS_KEY", ""); !cert.empty()) {
+    auto ctx = slipway::net::TlsServerContext::Create(
+        {{cert, key}}, std::make_shared<slipway::net::TicketKeys>(),
+        std::chrono::duration_cast<std::chrono::seconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    if (!ctx.ok()) {
+      std::fprintf(stderr, "testapp: TLS_CERT/TLS_KEY: %s\n", ctx.status().message().c_str());
+      return 1;
+    }
+    tls = std::move(ctx).value();
+  }
+
   std::vector<Worker> workers(static_cast<size_t>(threads));
   for (auto& w : workers) {
-    if (!StartWorker(cfg, host, port, threads > 1, &w)) return 1;
+    if (!StartWorker(cfg, host, port, threads > 1, tls, &w)) return 1;
     // PORT=0: the first listener picks the port, the others share it.
     auto bound = slipway::net::LocalPort(w.server->listen_fd());
     if (bound.ok()) port = *bound;
@@ -237,8 +256,8 @@ int main(int argc, char** argv) {
       _exit(3);
     });
   }
-  std::printf("testapp: %s listening on %s:%d (threads=%d, version=%s)\n", cfg.service.c_str(),
-              host.c_str(), port, threads, cfg.version.c_str());
+  std::printf("testapp: %s listening on %s:%d (threads=%d, version=%s%s)\n", cfg.service.c_str(),
+              host.c_str(), port, threads, cfg.version.c_str(), tls ? ", https" : "");
   std::fflush(stdout);
 
   std::vector<std::thread> extra;
