@@ -25,7 +25,7 @@ void ClientConn::Dispatch() {
     ex.up->owner = this;
     SetDeadline(ex.req_done ? Deadline::kRespHead : Deadline::kRequest,
                 ex.req_done ? opt.response_head_timeout : opt.request_timeout);
-    SendUpstream(w_->head_buf());
+    SendUpstream(ex.up_head);
     return;
   }
   int err = 0;
@@ -35,7 +35,7 @@ void ClientConn::Dispatch() {
     return;
   }
   SetDeadline(Deadline::kConnect, opt.connect_timeout);
-  SendUpstream(w_->head_buf());
+  SendUpstream(ex.up_head);
 }
 
 void ClientConn::SendUpstream(std::string_view data) {
@@ -171,16 +171,16 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     int code = ex.resp.status_code();
     std::string_view rest = buf.substr(ex.resp.head_size());
     if (code == 101 && ex.upgrade) {
-      BuildClientHead(ex.resp, false, true);
-      SendClient(w_->head_buf());
+      BuildClientHead(ex.resp, false, true, &ex.resp_head);
+      SendClient(ex.resp_head);
       ex.status = 101;
       ex.head_sent = true;
       StartTunnel(rest);
       return;
     }
     if (code >= 100 && code < 200) {
-      BuildClientHead(ex.resp, false, false);
-      SendClient(w_->head_buf());
+      BuildClientHead(ex.resp, false, false, &ex.resp_head);
+      SendClient(ex.resp_head);
       if (fd_ < 0) return;
       ex.resp.Reset();
       ex.resp.SetRequestMethod(ex.method);
@@ -190,19 +190,17 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     }
     ex.status = code;
     ex.dechunk = parser_.version_minor() == 0 && ex.resp.body_kind() == http::BodyKind::kChunked;
-    const WorkerTable& wt = *ex.wt;
     bool close = ex.close_client || w_->draining_ || !parser_.KeepAlive() || !ex.resp.KeepAlive() ||
-                 wt.listener_closed[ex.listener] ||
-                 wt.set_draining[ex.listener][ex.route][ex.set] ||
+                 ex.wt->listeners[ex.listener].closed || ex.set_draining() ||
                  ex.resp.body_kind() == http::BodyKind::kUntilClose || !ex.req_done || ex.dechunk;
     if (!ex.resp.KeepAlive()) ex.up_reusable = false;
     ex.close_client = close;
-    BuildClientHead(ex.resp, close, false);
+    BuildClientHead(ex.resp, close, false, &ex.resp_head);
     ex.head_sent = true;
     ex.resp_body.Start(ex.resp.body_kind(), ex.resp.content_length());
     SetDeadline(Deadline::kRequest, w_->options().request_timeout);
     if (ex.resp_body.done()) {
-      SendClient(w_->head_buf());
+      SendClient(ex.resp_head);
       if (!rest.empty()) ex.up_reusable = false;
       if (fd_ >= 0) {
         ex.resp_done = true;
@@ -211,7 +209,7 @@ void ClientConn::OnUpstreamData(std::string_view data) {
       return;
     }
     // Send the head together with the first body bytes (one writev).
-    FeedResponseBody(w_->head_buf(), rest);
+    FeedResponseBody(ex.resp_head, rest);
     return;
   }
   OnUpstreamFailure(UpstreamError::kBadResponse);
@@ -254,9 +252,11 @@ void ClientConn::FeedResponseBody(std::string_view head, std::string_view data) 
   }
 }
 
-void ClientConn::BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade) {
-  std::string& h = w_->head_buf();
+void ClientConn::BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade,
+                                 std::string* out) {
+  std::string& h = *out;
   h.clear();
+  h.reserve(resp.head_size() + 64);
   h += "HTTP/1.1 ";
   h += std::to_string(resp.status_code());
   h += ' ';
@@ -339,10 +339,9 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
   if (ex.up) w_->CloseUpstream(std::move(ex.up));
   bool nothing_received = !ex.resp_started;
   // A pooled connection the backend closed meanwhile: not the backend's fault, resend once.
-  if (was_reused && kind == UpstreamError::kReset && nothing_received && !ex.replay.empty() &&
+  if (was_reused && kind == UpstreamError::kReset && nothing_received && ex.replayable &&
       !ex.stale_retry_used) {
     ex.stale_retry_used = true;
-    w_->head_buf() = ex.replay;
     Dispatch();
     return;
   }
@@ -352,11 +351,11 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
     ex.backend->health.down_until = w_->Now() + opt.passive_down;
   bool retryable = kind == UpstreamError::kConnectRefused || kind == UpstreamError::kReset ||
                    kind == UpstreamError::kConnectTimeout;
-  if (retryable && nothing_received && !ex.replay.empty() && !ex.retried) {
-    Balancer::Pick pick =
-        ex.wt->balancers[ex.listener][ex.route].Select(w_->Now(), -1, &ex.backend->health);
+  if (retryable && nothing_received && ex.replayable && !ex.retried) {
+    WorkerRoute& wr = ex.worker_route();
+    Balancer::Pick pick = wr.balancer.Select(w_->Now(), -1, &ex.backend->health);
     if (pick.ok()) {
-      BackendState* next = ex.wt->backends[ex.listener][ex.route][pick.set][pick.backend];
+      BackendState* next = wr.sets[pick.set].backends[pick.backend];
       if (next != ex.backend) {
         ex.retried = true;
         Metrics().retries->Add(w_->index());
@@ -364,7 +363,6 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
         ex.set = pick.set;
         ex.backend = next;
         ex.backend->health.active++;
-        w_->head_buf() = ex.replay;
         Dispatch();
         return;
       }

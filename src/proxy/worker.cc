@@ -132,25 +132,22 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
   }
   // Balancers over this worker's backend states (kept across tables: health and pools).
   std::unordered_map<std::string, bool> in_rotation;
-  wt->balancers.resize(listeners.size());
-  wt->backends.resize(listeners.size());
-  wt->set_draining.resize(listeners.size());
-  wt->listener_closed.assign(listeners.size(), false);
+  wt->listeners.resize(listeners.size());
   for (size_t l = 0; l < listeners.size(); ++l) {
     const Listener& lt = table->table->listeners[l];
-    wt->backends[l].resize(lt.routes.size());
-    wt->set_draining[l].resize(lt.routes.size());
+    WorkerListener& wl = wt->listeners[l];
+    wl.routes.reserve(lt.routes.size());
     for (size_t r = 0; r < lt.routes.size(); ++r) {
       const Route& route = lt.routes[r];
       std::vector<Balancer::Set> sets;
-      wt->set_draining[l][r].assign(route.sets.size(), false);
+      std::vector<WorkerRoute::SetState> states;
       for (size_t s = 0; s < route.sets.size(); ++s) {
         const auto& cs = listeners[l].routes[r].sets[s];
         Balancer::Set bs;
         bs.weight = route.sets[s].weight;
         bs.draining = route.sets[s].draining;
-        wt->set_draining[l][r][s] = route.sets[s].draining;
-        std::vector<BackendState*> states;
+        WorkerRoute::SetState ss;
+        ss.draining = route.sets[s].draining;
         for (size_t b = 0; b < cs.backend_keys.size(); ++b) {
           auto& st = backends_[cs.backend_keys[b]];
           if (!st) {
@@ -159,13 +156,14 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
             st->addr = cs.addrs[b];
           }
           bs.backends.push_back(&st->health);
-          states.push_back(st.get());
+          ss.backends.push_back(st.get());
           if (!route.sets[s].draining && route.sets[s].weight > 0) in_rotation[st->key] = true;
         }
         sets.push_back(std::move(bs));
-        wt->backends[l][r].push_back(std::move(states));
+        states.push_back(std::move(ss));
       }
-      wt->balancers[l].emplace_back(std::move(sets), options_.policy);
+      WorkerRoute& wr = wl.routes.emplace_back(std::move(sets), options_.policy);
+      wr.sets = std::move(states);
     }
   }
   // Tell requests still running on the old table what became draining or closed, so their
@@ -177,7 +175,7 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
       for (size_t k = 0; k < listeners.size(); ++k)
         if (listeners[k].key == old.listeners[l].key) nl = static_cast<int>(k);
       if (nl < 0) {
-        table_->listener_closed[l] = true;
+        table_->listeners[l].closed = true;
         continue;
       }
       const auto& old_routes = old.table->listeners[l].routes;
@@ -192,7 +190,7 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
             for (const InstanceSet& ns : nr.sets)
               if (ns.name == old_routes[r].sets[s].name && !ns.draining) drain = false;
           }
-          if (drain) table_->set_draining[l][r][s] = true;
+          if (drain) table_->listeners[l].routes[r].sets[s].draining = true;
         }
       }
     }
@@ -207,10 +205,10 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
         b->idle.pop_back();
       }
       bool referenced = false;
-      for (auto& per_l : wt->backends)
-        for (auto& per_r : per_l)
-          for (auto& per_s : per_r)
-            for (BackendState* x : per_s) referenced |= x == b;
+      for (const WorkerListener& wl : wt->listeners)
+        for (const WorkerRoute& wr : wl.routes)
+          for (const WorkerRoute::SetState& ss : wr.sets)
+            for (BackendState* x : ss.backends) referenced |= x == b;
       if (!referenced && b->health.active == 0) {
         it = backends_.erase(it);
         continue;

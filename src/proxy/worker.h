@@ -66,15 +66,34 @@ struct UpstreamConn {
   bool writable = false;
 };
 
-// A worker's view of one CompiledTable: balancers and draining marks (mutable, worker-only).
+// One route of one listener as a worker sees it: its balancer and, per instance set, the
+// worker's backend states (the health the balancer reads and the keep-alive pools) and whether
+// the set drains. The balancer holds pointers into those BackendStates, which the worker owns
+// and keeps while any table references them.
+struct WorkerRoute {
+  struct SetState {
+    std::vector<BackendState*> backends;  // parallel to InstanceSet::backends
+    // Out of rotation: set by the table itself, or later when a newer table drains or drops
+    // the set (so responses still running on this table carry "Connection: close").
+    bool draining = false;
+  };
+  WorkerRoute(std::vector<Balancer::Set> balancer_sets, BalancePolicy policy)
+      : balancer(std::move(balancer_sets), policy) {}
+  Balancer balancer;
+  std::vector<SetState> sets;
+};
+
+struct WorkerListener {
+  std::vector<WorkerRoute> routes;  // parallel to Listener::routes
+  bool closed = false;              // a newer table no longer has this listener
+};
+
+// A worker's view of one CompiledTable (mutable, worker-only). Requests in flight keep the
+// table they started on alive through their Exchange.
 struct WorkerTable {
   std::shared_ptr<const CompiledTable> compiled;
-  std::vector<int> slot_to_listener;             // listen slot → listener index, -1 when gone
-  std::vector<std::vector<Balancer>> balancers;  // [listener][route]
-  std::vector<std::vector<std::vector<std::vector<BackendState*>>>> backends;  // [l][r][set][i]
-  // Set when a newer table drains or drops what this one routes to.
-  std::vector<std::vector<std::vector<bool>>> set_draining;  // [listener][route][set]
-  std::vector<bool> listener_closed;
+  std::vector<int> slot_to_listener;      // listen slot → listener index, -1 when gone
+  std::vector<WorkerListener> listeners;  // parallel to RouteTable::listeners
 };
 
 class Worker {
@@ -118,7 +137,6 @@ class Worker {
   char* client_scratch() { return client_scratch_.get(); }
   char* upstream_scratch() { return upstream_scratch_.get(); }
   static constexpr size_t kScratch = 64 * 1024;
-  std::string& head_buf() { return head_buf_; }
 
  private:
   void Apply(std::shared_ptr<const CompiledTable> table,
@@ -149,7 +167,6 @@ class Worker {
   bool reap_scheduled_ = false;
   std::unique_ptr<char[]> client_scratch_;
   std::unique_ptr<char[]> upstream_scratch_;
-  std::string head_buf_;
   std::string id_prefix_;
   uint64_t id_seq_ = 0;
   bool stopping_ = false;
