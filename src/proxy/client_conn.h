@@ -87,6 +87,9 @@ class ClientConn {
   void BuildUpstreamHead(const Route& route, std::string_view client_ip_text, std::string* out);
   // Sends ex_->up_head (and what follows of the body) over a pooled or new connection.
   void Dispatch();
+  // Drives a new TLS upstream connection's handshake; once established, sends what is queued.
+  // False while it waits for an edge, or when it failed (already reported) or closed us.
+  bool ContinueUpstreamHandshake();
   void SendUpstream(std::string_view data);
   void FlushUpstream();
   void ReadUpstream();

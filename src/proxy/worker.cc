@@ -154,6 +154,14 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
             st = std::make_unique<BackendState>();
             st->key = cs.backend_keys[b];
             st->addr = cs.addrs[b];
+            const auto& rc = listeners[l].routes[r];
+            if (rc.upstream_tls) {
+              st->tls = rc.upstream_tls;
+              st->server_name = rc.server_name;
+              char ip[INET_ADDRSTRLEN] = "";
+              inet_ntop(AF_INET, &st->addr.sin_addr, ip, sizeof ip);
+              st->verify_name = rc.server_name.empty() ? ip : rc.server_name;
+            }
           }
           bs.backends.push_back(&st->health);
           ss.backends.push_back(st.get());
@@ -312,13 +320,26 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
   u->fd = fd;
   u->backend = b;
   u->owner = owner;
-  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&b->addr), sizeof b->addr);
-  if (rc != 0 && errno != EINPROGRESS) {
-    *err = errno;
+  if (b->tls) {
+    u->tls = b->tls;
+    u->tr = net::TlsTransport::Connect(b->tls->ctx(), fd, b->server_name, b->verify_name);
+  } else {
+    u->tr = std::make_unique<net::PlainTransport>(fd);
+  }
+  if (!u->tr) {
+    *err = ENOMEM;
     close(fd);
     return nullptr;
   }
-  u->connected = rc == 0;
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&b->addr), sizeof b->addr);
+  if (rc != 0 && errno != EINPROGRESS) {
+    *err = errno;
+    u->tr.reset();
+    close(fd);
+    return nullptr;
+  }
+  u->tcp_connected = rc == 0;
+  u->connected = rc == 0 && !b->tls;  // TLS: the owner drives the handshake first
   u->writable = rc == 0;
   UpstreamConn* raw = u.get();
   Status st = loop_->Add(fd, kConnEvents, [this, raw](uint32_t ev) {
@@ -342,6 +363,7 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
   });
   if (!st.ok()) {
     *err = EIO;
+    u->tr.reset();
     close(fd);
     return nullptr;
   }
@@ -351,7 +373,15 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
 void Worker::ReleaseUpstream(std::unique_ptr<UpstreamConn> u, bool reusable) {
   u->owner = nullptr;
   BackendState* b = u->backend;
-  if (!reusable || stopping_ || u->readable || b->idle.size() >= options_.max_idle_per_backend) {
+  if (reusable && u->readable && !u->read_wants_write) {
+    // Readiness not consumed yet (a TLS read never says the socket is drained): a connection
+    // with nothing more to read goes back to the pool; one with bytes after its response
+    // does not.
+    net::IoResult r = u->tr->Read(upstream_scratch_.get(), kScratch);
+    u->readable = r.status != net::IoStatus::kWantRead;
+  }
+  if (!reusable || stopping_ || u->readable || u->read_wants_write || u->write_wants_read ||
+      b->idle.size() >= options_.max_idle_per_backend) {
     CloseUpstream(std::move(u));
     return;
   }
@@ -361,6 +391,7 @@ void Worker::ReleaseUpstream(std::unique_ptr<UpstreamConn> u, bool reusable) {
 void Worker::CloseUpstream(std::unique_ptr<UpstreamConn> u) {
   if (!u || u->fd < 0) return;
   loop_->Remove(u->fd);
+  u->tr.reset();  // before the fd it speaks through closes
   close(u->fd);
   u->fd = -1;
   // Destroyed here: the loop holds its callback alive while it runs, and the callback does

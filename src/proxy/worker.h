@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "net/event_loop.h"
+#include "net/tls_client_context.h"
+#include "net/transport.h"
 #include "proxy/balancer.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_metrics.h"
@@ -35,6 +37,10 @@ struct CompiledTable {
   };
   struct RouteC {
     std::vector<Set> sets;
+    // https:// upstream (HTTP listeners only): the context connections verify with; null =
+    // plain. Part of each backend key, so TLS and plain connections never share a pool.
+    std::shared_ptr<const net::TlsClientContext> upstream_tls;
+    std::string server_name;
     SetMetrics no_set;  // set label "_none": no backend available, maintenance answers
   };
   struct ListenerC {
@@ -52,18 +58,29 @@ struct UpstreamConn;
 struct BackendState {
   std::string key;
   sockaddr_in addr{};
+  // https:// upstream: connections are TLS from this context, sending `server_name` as SNI
+  // (when set) and verifying the certificate for `verify_name`. Null = plain.
+  std::shared_ptr<const net::TlsClientContext> tls;
+  std::string server_name;
+  std::string verify_name;
   BackendHealth health;
   std::vector<std::unique_ptr<UpstreamConn>> idle;  // most recent last
 };
 
+// One connection to a backend. Its bytes cross `tr` (plain or TLS), never the fd directly.
 struct UpstreamConn {
   int fd = -1;
+  std::shared_ptr<const net::TlsClientContext> tls;  // kept alive for `tr`; null = plain
+  std::unique_ptr<net::Transport> tr;                // destroyed before `tls`
   BackendState* backend = nullptr;
   ClientConn* owner = nullptr;  // null while idle in the pool
-  bool connected = false;
+  bool tcp_connected = false;   // the TCP connect finished
+  bool connected = false;       // ready for request bytes: TCP connected and TLS established
   bool reused = false;
   bool readable = false;  // edge-triggered readiness we have not consumed yet
   bool writable = false;
+  bool read_wants_write = false;  // the transport's read waits for the writable edge (TLS)
+  bool write_wants_read = false;  // its write waits for the readable edge (TLS)
 };
 
 // One route of one listener as a worker sees it: its balancer and, per instance set, the
