@@ -64,7 +64,8 @@ PortProtocol ProtocolOf(const Project& project, const Service& service, int targ
     if (p.target != target || p.app_protocol.empty()) continue;
     return p.app_protocol == "http" ? PortProtocol::kHttp : PortProtocol::kTcp;
   }
-  if (service.healthcheck.kind == Healthcheck::Kind::kHttp) return PortProtocol::kHttp;
+  if (service.healthcheck.kind == Healthcheck::Kind::kHttp || service.upstream.https)
+    return PortProtocol::kHttp;
   for (const RouteSettings& r : project.routes) {
     if (r.service == service.name) return PortProtocol::kHttp;
   }

@@ -5,8 +5,9 @@
 //   1. `x-slipway.ports` of the service says so for its target port, else
 //   2. the compose long syntax says `app_protocol: http` (any other app_protocol, e.g.
 //      `postgresql`, `grpc` or `https`, means TCP: slipway's HTTP proxy is HTTP/1.1 in clear), else
-//   3. the service has an HTTP health check (`x-slipway.healthcheck.http`) or an
-//      `x-slipway.routes` entry;
+//   3. the service has an HTTP health check (`x-slipway.healthcheck.http`), an
+//      `x-slipway.routes` entry or `x-slipway.upstream.scheme: https` (the proxy speaks HTTP to
+//      clients and HTTPS to the instances; config/upstream_settings.h);
 // otherwise it is TCP: bytes are copied both ways, no request is parsed.
 //
 //   services:

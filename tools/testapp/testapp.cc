@@ -12,6 +12,8 @@
 //   /slow?ms=N     answers after N ms (a timer; the loop keeps serving others)
 //   /print?line=T  writes T (letters, digits, '-', '_', '.' only; 200 bytes at most) and a
 //                  newline to stdout, flushed: output a test can look for in `slipway logs`
+// With TLS_CERT and TLS_KEY (PEM files) it serves the same endpoints over HTTPS on one thread
+// instead (tls_mode.h; THREADS, LATENCY_MS and /slow's delay do not apply there).
 // Knobs (env): ERROR_RATE (0-1, share of 500s on non-health paths), LATENCY_MS (added to every
 // request, by timer), STARTUP_DELAY_MS (wait before listening), CRASH_AFTER_S (exit 3 after that
 // many seconds, fractions allowed), IGNORE_SIGTERM=1, HEALTH=fail. SIGTERM/SIGINT exit 0.
@@ -36,6 +38,7 @@
 #include "http/server.h"
 #include "net/event_loop.h"
 #include "net/socket.h"
+#include "tls_mode.h"
 
 namespace {
 
@@ -191,7 +194,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--help") == 0) {
       std::printf(
           "usage: testapp  (configured by env: PORT HOST VERSION ERROR_RATE LATENCY_MS "
-          "STARTUP_DELAY_MS CRASH_AFTER_S IGNORE_SIGTERM HEALTH THREADS)\n"
+          "STARTUP_DELAY_MS CRASH_AFTER_S IGNORE_SIGTERM HEALTH THREADS TLS_CERT TLS_KEY)\n"
           "       testapp --exit-after-ms N [--exit-code C]\n");
       return 0;
     }
@@ -214,6 +217,18 @@ int main(int argc, char** argv) {
   int threads = std::max(1, std::atoi(Env("THREADS", "1").c_str()));
   long startup = static_cast<long>(EnvDouble("STARTUP_DELAY_MS", 0));
   if (startup > 0) std::this_thread::sleep_for(std::chrono::milliseconds(startup));
+
+  const std::string tls_cert = Env("TLS_CERT", ""), tls_key = Env("TLS_KEY", "");
+  if (!tls_cert.empty() || !tls_key.empty()) {
+    if (tls_cert.empty() || tls_key.empty()) {
+      std::fprintf(stderr, "testapp: TLS needs both TLS_CERT and TLS_KEY\n");
+      return 2;
+    }
+    int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0) return 1;
+    return testapp::RunTls(host, port, tls_cert, tls_key, sfd,
+                           [](const Request& req) { return Route(cfg, req); });
+  }
 
   std::vector<Worker> workers(static_cast<size_t>(threads));
   for (auto& w : workers) {
