@@ -52,8 +52,9 @@ PortProtocol ProtocolOf(const Project& project, const Service& service, int targ
     if (p.target != target || p.app_protocol.empty()) continue;
     return p.app_protocol == "http" ? PortProtocol::kHttp : PortProtocol::kTcp;
   }
-  // An https probe says the service itself speaks TLS there, which the proxy's clear-text
-  // upstream connections cannot speak: no HTTP sign (the bytes pass through as TCP).
+  // An https probe without x-slipway.upstream says the service speaks TLS there, which the
+  // proxy passes through as TCP; with `upstream.scheme: https` the proxy speaks it itself.
+  if (service.upstream.https) return PortProtocol::kHttp;
   if (service.healthcheck.kind == Healthcheck::Kind::kHttp &&
       service.healthcheck.scheme == Healthcheck::Scheme::kHttp) {
     return PortProtocol::kHttp;

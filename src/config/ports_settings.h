@@ -6,7 +6,9 @@
 //   2. the compose long syntax says `app_protocol: http` (any other app_protocol, e.g.
 //      `postgresql`, `grpc` or `https`, means TCP: slipway's HTTP proxy is HTTP/1.1 in clear), else
 //   3. the service has an HTTP health check (`x-slipway.healthcheck.http`, unless its
-//      `scheme: https` says the service speaks TLS there: TCP) or an `x-slipway.routes` entry;
+//      `scheme: https` says the service speaks TLS there), an `x-slipway.routes` entry or
+//      `x-slipway.upstream.scheme: https` (the proxy speaks HTTP to clients and HTTPS to the
+//      instances; config/upstream_settings.h);
 // otherwise it is TCP: bytes are copied both ways, no request is parsed.
 //
 //   services:

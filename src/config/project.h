@@ -27,6 +27,7 @@
 #include "config/proxy_settings.h"
 #include "config/routes_settings.h"
 #include "config/tls_settings.h"
+#include "config/upstream_settings.h"
 
 namespace slipway::config {
 
@@ -200,8 +201,9 @@ struct Service {
   std::vector<EngineSecret> engine_secrets;      // external secrets (podman --secret)
   RuntimeChoice runtime = RuntimeChoice::kAuto;  // x-slipway.runtime (or the project's)
   std::vector<std::string> profiles;
-  DeploySettings deploy;  // x-slipway.deploy
-  SourceLoc loc;          // where the service's mapping starts
+  DeploySettings deploy;      // x-slipway.deploy
+  UpstreamSettings upstream;  // x-slipway.upstream (config/upstream_settings.h)
+  SourceLoc loc;              // where the service's mapping starts
 
   // True when the service runs through a container engine. x-slipway.runtime decides when
   // set; else (kAuto) a service runs in a container when it has an image or a build and

@@ -128,6 +128,7 @@ std::vector<Block> Blocks() {
       Listed("services.<service>.x-slipway", Svc("{zz_unknown: 1}")),
       Listed("services.<service>.x-slipway.healthcheck", Svc("{healthcheck: {zz_unknown: 1}}")),
       Listed("services.<service>.x-slipway.deploy", Svc("{deploy: {zz_unknown: 1}}")),
+      Listed("services.<service>.x-slipway.upstream", Svc("{upstream: {zz_unknown: 1}}")),
       Listed("services.<service>.x-slipway.deploy.hooks",
              Svc("{deploy: {hooks: {zz_unknown: 1}}}")),
       // A step is a one-key mapping; its keys are the step kinds.

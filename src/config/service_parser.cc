@@ -103,8 +103,8 @@ static bool IsTlsServerName(const std::string& n) {
 }
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
-  static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck",
-                                                 "image",   "ports",  "runtime"};
+  static const std::vector<std::string> kKeys = {"command", "deploy",  "healthcheck", "image",
+                                                 "ports",   "runtime", "upstream"};
   return kKeys;
 }
 
@@ -828,6 +828,8 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
       }
     } else if (f.key == "deploy") {
       RETURN_IF_ERROR(ParseDeploySettings(f, fpath, &s->deploy));
+    } else if (f.key == "upstream") {
+      RETURN_IF_ERROR(ParseUpstreamSettings(f, fpath, ctx_.project_dir.string(), &s->upstream));
     } else if (f.key == "ports") {
       RETURN_IF_ERROR(ParsePortsSettings(f, fpath, TargetPorts(*s),
                                          ctx_.project && ctx_.project->tls.enabled(),
@@ -918,6 +920,15 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
       return NodeError(f, fpath, "unknown key " + Quote(f.key),
                        "one of " + Joined(KnownServiceSlipwayKeys()));
     }
+  }
+  if (s->upstream.https && s->healthcheck.kind == Healthcheck::Kind::kHttp &&
+      s->healthcheck.scheme == Healthcheck::Scheme::kHttp) {
+    // A clear-text probe against a TLS port would never pass.
+    const Node* hc = v.Find("healthcheck");
+    const Node* http = hc && hc->IsMap() ? hc->Find("http") : nullptr;
+    return NodeError(http ? *http : v, JoinPath(path, "healthcheck.http"),
+                     "probes in clear, and the service speaks TLS (upstream.scheme: https)",
+                     "scheme: https, tcp: true, or a compose healthcheck test");
   }
   return Status::OK();
 }

@@ -19,6 +19,9 @@ proxy::Route ServiceRoute(const config::Service& svc, const engine::ServiceEndpo
     route.maintenance = true;
     route.maintenance_message = m->second;
   }
+  route.upstream_tls.enabled = svc.upstream.https;
+  route.upstream_tls.ca_file = svc.upstream.ca_file;
+  route.upstream_tls.server_name = svc.upstream.server_name;
   auto plan = plans.find(svc.name);
   if (plan != plans.end()) route.sticky_cookie = plan->second.sticky_cookie;
   for (const engine::GroupEndpoints& g : ep.groups) {
@@ -90,7 +93,9 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
       for (int target : config::TargetPorts(svc)) {
         proxy::Listener& l = listener(a.ip, target);
         l.best_effort = true;  // an app holding 0.0.0.0:target must not block the table
-        if (config::ProtocolOf(project, svc, target) == config::PortProtocol::kTcp) {
+        // A service speaking TLS is reached through its own address as directly: bytes pass.
+        if (config::ProtocolOf(project, svc, target) == config::PortProtocol::kTcp ||
+            svc.upstream.https) {
           l.mode = proxy::ListenerMode::kTcp;
         }
         l.routes.push_back(r->second);

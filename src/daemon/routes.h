@@ -20,6 +20,10 @@
 // the HTTPS port (443 when the project publishes it, else its lowest HTTPS port); TLS
 // listeners send Strict-Transport-Security when `hsts` is set.
 //
+// A service with `x-slipway.upstream.scheme: https` (config/upstream_settings.h) gets routes
+// whose upstream_tls is set: its HTTP listeners speak TLS to the instances; its internal
+// listeners are TCP, so other services speak TLS to it end to end.
+//
 // Pure function of its inputs; the daemon calls it on its control loop thread.
 #pragma once
 

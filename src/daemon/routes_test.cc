@@ -255,3 +255,46 @@ x-slipway:
 
 }  // namespace
 }  // namespace slipway::daemon
+
+namespace slipway::daemon {
+namespace {
+
+// x-slipway.upstream.scheme: https: the published port is HTTP and its route speaks TLS to the
+// instances; the service's own address copies bytes (TLS end to end); other services' routes
+// stay plain.
+TEST(BuildRoutesTest, HttpsUpstreamsOnPublishedPortsPassThroughByName) {
+  config::Project p = Load(R"(
+services:
+  secure:
+    command: [secure]
+    ports: ["127.0.0.1:8443:9443"]
+    x-slipway: {upstream: {scheme: https, server_name: localhost}}
+  web:
+    command: [web]
+    ports: ["127.0.0.1:8080:3000"]
+    x-slipway: {healthcheck: {http: /health}}
+)");
+  auto table = BuildRoutes(p, {Running("secure", 4001), Running("web", 4002)}, 1, {}, {});
+  ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok());
+  const proxy::Listener* pub = Find(*table, "127.0.0.1", 8443);
+  ASSERT_NE(pub, nullptr);
+  EXPECT_EQ(pub->mode, proxy::ListenerMode::kHttp);
+  ASSERT_EQ(pub->routes.size(), 1u);
+  EXPECT_TRUE(pub->routes[0].upstream_tls.enabled);
+  EXPECT_EQ(pub->routes[0].upstream_tls.server_name, "localhost");
+  EXPECT_EQ(pub->routes[0].upstream_tls.ca_file, "");
+  auto addrs = config::ServiceAddresses(p);
+  ASSERT_TRUE(addrs.ok());
+  for (const auto& a : *addrs) {
+    if (a.service != "secure") continue;
+    const proxy::Listener* own = Find(*table, a.ip, 9443);
+    ASSERT_NE(own, nullptr);
+    EXPECT_EQ(own->mode, proxy::ListenerMode::kTcp);
+  }
+  const proxy::Listener* web = Find(*table, "127.0.0.1", 8080);
+  ASSERT_NE(web, nullptr);
+  EXPECT_FALSE(web->routes[0].upstream_tls.enabled);
+}
+
+}  // namespace
+}  // namespace slipway::daemon

@@ -20,8 +20,8 @@ namespace slipway::proxy {
 
 // Per-worker view of one backend address.
 struct BackendHealth {
-  int active = 0;          // requests of this worker in flight to it
-  MonoTime down_until{};   // skipped until then (connect refused/reset)
+  int active = 0;         // requests of this worker in flight to it
+  MonoTime down_until{};  // skipped until then (connect refused/reset)
   bool IsUp(MonoTime now) const { return down_until <= now; }
 };
 

@@ -23,8 +23,7 @@ TEST(BalancerTest, SmoothWeightsAreExact) {
 
 TEST(BalancerTest, SkipsDrainingZeroWeightAndDown) {
   BackendHealth a, b, c;
-  Balancer bal({{50, true, {&a}}, {0, false, {&b}}, {50, false, {&c}}},
-               BalancePolicy::kRoundRobin);
+  Balancer bal({{50, true, {&a}}, {0, false, {&b}}, {50, false, {&c}}}, BalancePolicy::kRoundRobin);
   MonoTime now = MonoTime(std::chrono::seconds(100));
   for (int i = 0; i < 10; ++i) EXPECT_EQ(bal.Select(now).set, 2);
   c.down_until = now + std::chrono::seconds(1);

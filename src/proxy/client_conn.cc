@@ -453,8 +453,8 @@ void ClientConn::RespondLocal(int status, std::string_view body, std::string_vie
   if (!ex_->req_done) close = true;  // the rest of the body would be read as a request
   if (w_->draining_) close = true;
   if (ex_->up) w_->CloseUpstream(std::move(ex_->up));
-  std::string& h = w_->head_buf();
-  h.clear();
+  std::string h;
+  h.reserve(256 + extra_headers.size());
   h += "HTTP/1.1 ";
   h += std::to_string(status);
   h += ' ';
@@ -567,22 +567,22 @@ void ClientConn::StartExchange(std::string_view buf) {
     for (size_t s = 0; s < route.sets.size(); ++s)
       if (!want.empty() && route.sets[s].name == want) prefer = static_cast<int>(s);
   }
-  Balancer::Pick pick = ex.wt->balancers[ex.listener][ex.route].Select(w_->Now(), prefer, nullptr);
+  WorkerRoute& wr = ex.worker_route();
+  Balancer::Pick pick = wr.balancer.Select(w_->Now(), prefer, nullptr);
   if (!pick.ok()) {
     Metrics().CountError(w_->index(), UpstreamError::kNoBackend);
     finish_local(503, "no healthy backend for " + route.service + "\n", "text/plain", "");
     return;
   }
   ex.set = pick.set;
-  ex.backend = wt.backends[ex.listener][ex.route][pick.set][pick.backend];
+  ex.backend = wr.sets[pick.set].backends[pick.backend];
   if (!route.sticky_cookie.empty() && pick.set != prefer)
     ex.set_cookie = "Set-Cookie: " + route.sticky_cookie + "=" + route.sets[pick.set].name +
                     "; Path=/; HttpOnly\r\n";
   ex.upgrade = !parser_.Upgrade().empty();
 
-  BuildUpstreamHead(route, peer_ip_);
-  std::string& head = w_->head_buf();
-  if (Idempotent(ex.method) && ex.req_done && !ex.upgrade) ex.replay = head;
+  BuildUpstreamHead(route, peer_ip_, &ex.up_head);
+  ex.replayable = Idempotent(ex.method) && ex.req_done && !ex.upgrade;
   ex.backend->health.active++;
   // A pipelined next request waits in in_ (reading pauses until this exchange ends).
   if (ex.req_done && !rest.empty()) in_.append(rest);
@@ -628,9 +628,10 @@ void ClientConn::RedirectToHttps(int port) {
   RespondLocal(308, "redirecting to https\n", "text/plain", location, !ex_->req_done);
 }
 
-void ClientConn::BuildUpstreamHead(const Route& route, std::string_view client_ip) {
-  std::string& h = w_->head_buf();
-  h.clear();
+void ClientConn::BuildUpstreamHead(const Route& route, std::string_view client_ip,
+                                   std::string* out) {
+  std::string& h = *out;
+  h.reserve(parser_.head_size() + 160);  // the client's head plus the X-Forwarded-* fields
   h += parser_.method();
   h += ' ';
   if (route.strip_prefix) {
@@ -694,8 +695,7 @@ void ClientConn::FinishExchange() {
   m.bytes_out->Add(w_->index(), ex.bytes_out);
   if (ex.up) {
     bool reusable = ex.up_reusable && ex.req_done && ex.up_in.empty() &&
-                    ex.up_out_off == ex.up_out.size() && ex.set >= 0 &&
-                    !ex.wt->set_draining[ex.listener][ex.route][ex.set];
+                    ex.up_out_off == ex.up_out.size() && ex.set >= 0 && !ex.set_draining();
     ex.up->owner = nullptr;
     w_->ReleaseUpstream(std::move(ex.up), reusable);
   }

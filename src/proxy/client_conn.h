@@ -83,15 +83,22 @@ class ClientConn {
 
   // Exchange.
   void StartExchange(std::string_view buf);
-  void BuildUpstreamHead(const Route& route, std::string_view client_ip_text);
+  // Appends the request head to send upstream to `out`.
+  void BuildUpstreamHead(const Route& route, std::string_view client_ip_text, std::string* out);
+  // Sends ex_->up_head (and what follows of the body) over a pooled or new connection.
   void Dispatch();
+  // Drives a new TLS upstream connection's handshake; once established, sends what is queued.
+  // False while it waits for an edge, or when it failed (already reported) or closed us.
+  bool ContinueUpstreamHandshake();
   void SendUpstream(std::string_view data);
   void FlushUpstream();
   void ReadUpstream();
   void OnUpstreamData(std::string_view data);
   void OnUpstreamEof();
   void FeedResponseBody(std::string_view head, std::string_view data);
-  void BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade);
+  // Replaces `out` with the response head for the client.
+  void BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade,
+                       std::string* out);
   void OnUpstreamFailure(UpstreamError kind);
   void FinishExchange();
   void RespondLocal(int status, std::string_view body, std::string_view content_type,

@@ -25,7 +25,7 @@ void ClientConn::Dispatch() {
     ex.up->owner = this;
     SetDeadline(ex.req_done ? Deadline::kRespHead : Deadline::kRequest,
                 ex.req_done ? opt.response_head_timeout : opt.request_timeout);
-    SendUpstream(w_->head_buf());
+    SendUpstream(ex.up_head);
     return;
   }
   int err = 0;
@@ -34,8 +34,28 @@ void ClientConn::Dispatch() {
     OnUpstreamFailure(err == ECONNREFUSED ? UpstreamError::kConnectRefused : UpstreamError::kReset);
     return;
   }
+  // The connect timeout covers the TLS handshake too.
   SetDeadline(Deadline::kConnect, opt.connect_timeout);
-  SendUpstream(w_->head_buf());
+  SendUpstream(ex.up_head);  // queued until the connection is ready
+  if (ex.up->tcp_connected && !ex.up->connected) ContinueUpstreamHandshake();
+}
+
+bool ClientConn::ContinueUpstreamHandshake() {
+  UpstreamConn& u = *ex_->up;
+  net::IoResult r = u.tr->Handshake();
+  if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) return false;
+  if (r.status != net::IoStatus::kOk) {
+    OnUpstreamFailure(UpstreamError::kTls);
+    return false;
+  }
+  u.connected = true;
+  u.writable = true;
+  u.readable = true;  // the handshake's last flight may have brought more (session tickets)
+  SetDeadline(ex_->req_done ? Deadline::kRespHead : Deadline::kRequest,
+              ex_->req_done ? w_->options().response_head_timeout : w_->options().request_timeout);
+  FlushUpstream();
+  if (fd_ >= 0 && ex_ && ex_->up && ex_->up->readable) ReadUpstream();
+  return fd_ >= 0 && ex_ && ex_->up;
 }
 
 void ClientConn::SendUpstream(std::string_view data) {
@@ -43,18 +63,16 @@ void ClientConn::SendUpstream(std::string_view data) {
   if (!ex.up) return;  // closed after an early response; the body is dropped
   UpstreamConn& u = *ex.up;
   size_t sent = 0;
-  if (u.connected && u.writable && ex.up_out_off == ex.up_out.size()) {
-    ssize_t n;
-    do {
-      n = write(u.fd, data.data(), data.size());
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && errno != EAGAIN) {
+  if (u.connected && u.writable && !u.write_wants_read && ex.up_out_off == ex.up_out.size()) {
+    net::IoResult r = u.tr->Write(data.data(), data.size());
+    if (r.status == net::IoStatus::kError || r.status == net::IoStatus::kEof) {
       // Reported by the read side (EOF/reset) with the right error kind.
       u.writable = false;
       ex.up_out.append(data);
       return;
     }
-    sent = n < 0 ? 0 : static_cast<size_t>(n);
+    if (r.status == net::IoStatus::kWantRead) u.write_wants_read = true;
+    sent = r.bytes;
     if (sent < data.size()) u.writable = false;
     if (sent == data.size()) return;
   }
@@ -68,15 +86,17 @@ void ClientConn::SendUpstream(std::string_view data) {
 void ClientConn::FlushUpstream() {
   Exchange& ex = *ex_;
   UpstreamConn& u = *ex.up;
-  while (ex.up_out_off < ex.up_out.size() && u.writable) {
-    ssize_t n = write(u.fd, ex.up_out.data() + ex.up_out_off, ex.up_out.size() - ex.up_out_off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      u.writable = false;
-      if (errno != EAGAIN) return;  // the read side reports it
-      break;
+  while (ex.up_out_off < ex.up_out.size() && u.connected && u.writable && !u.write_wants_read) {
+    net::IoResult r =
+        u.tr->Write(ex.up_out.data() + ex.up_out_off, ex.up_out.size() - ex.up_out_off);
+    if (r.status == net::IoStatus::kOk) {
+      ex.up_out_off += r.bytes;
+      continue;
     }
-    ex.up_out_off += n;
+    u.writable = false;
+    if (r.status == net::IoStatus::kWantRead) u.write_wants_read = true;
+    if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) break;
+    return;  // the read side reports it
   }
   if (ex.up_out_off == ex.up_out.size()) {
     std::string().swap(ex.up_out);
@@ -88,7 +108,7 @@ void ClientConn::FlushUpstream() {
 void ClientConn::OnUpstreamEvent(uint32_t events) {
   if (!ex_ || !ex_->up) return;
   UpstreamConn& u = *ex_->up;
-  if (!u.connected) {
+  if (!u.tcp_connected) {
     if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
     int err = 0;
     socklen_t len = sizeof err;
@@ -98,17 +118,37 @@ void ClientConn::OnUpstreamEvent(uint32_t events) {
                                             : UpstreamError::kReset);
       return;
     }
-    u.connected = true;
-    SetDeadline(
-        ex_->req_done ? Deadline::kRespHead : Deadline::kRequest,
-        ex_->req_done ? w_->options().response_head_timeout : w_->options().request_timeout);
+    u.tcp_connected = true;
+    if (!u.tls) {
+      u.connected = true;
+      SetDeadline(
+          ex_->req_done ? Deadline::kRespHead : Deadline::kRequest,
+          ex_->req_done ? w_->options().response_head_timeout : w_->options().request_timeout);
+    }
   }
+  if (!u.connected) {
+    // TLS handshake: any edge may let it progress; it reads and writes what it needs.
+    ContinueUpstreamHandshake();
+    return;
+  }
+  const bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  bool retry_read = false;
   if (events & EPOLLOUT) {
     u.writable = true;
+    if (u.read_wants_write) {
+      u.read_wants_write = false;
+      retry_read = true;
+    }
     FlushUpstream();
     if (fd_ < 0 || !ex_ || !ex_->up) return;
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+  if (in && ex_->up->write_wants_read) {
+    ex_->up->write_wants_read = false;
+    ex_->up->writable = true;
+    FlushUpstream();
+    if (fd_ < 0 || !ex_ || !ex_->up) return;
+  }
+  if (in || retry_read) {
     ex_->up->readable = true;
     ReadUpstream();
   }
@@ -118,17 +158,22 @@ void ClientConn::ReadUpstream() {
   char* buf = w_->upstream_scratch();
   for (int i = 0; i < 64 && fd_ >= 0 && ex_ && ex_->up && ex_->up->readable; ++i) {
     if (out_.size() - out_off_ > w_->options().max_buffer_bytes) return;  // back-pressure
-    ssize_t n = read(ex_->up->fd, buf, Worker::kScratch);
-    if (n > 0) {
-      if (static_cast<size_t>(n) < Worker::kScratch) ex_->up->readable = false;
-      OnUpstreamData(std::string_view(buf, n));
+    net::IoResult r = ex_->up->tr->Read(buf, Worker::kScratch);
+    if (r.status == net::IoStatus::kOk) {
+      // A short plain read drained the socket; edge-triggering reports the next arrival.
+      if (r.drained) ex_->up->readable = false;
+      OnUpstreamData(std::string_view(buf, r.bytes));
       if (i == 63 && fd_ >= 0 && ex_ && ex_->up && ex_->up->readable) ScheduleResume();
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
     ex_->up->readable = false;
-    if (n < 0 && errno == EAGAIN) return;
-    OnUpstreamEof();
+    if (r.status == net::IoStatus::kWantRead) return;
+    if (r.status == net::IoStatus::kWantWrite) {
+      ex_->up->read_wants_write = true;
+      ex_->up->writable = false;
+      return;
+    }
+    OnUpstreamEof();  // EOF, reset or a TLS error
     return;
   }
 }
@@ -171,16 +216,16 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     int code = ex.resp.status_code();
     std::string_view rest = buf.substr(ex.resp.head_size());
     if (code == 101 && ex.upgrade) {
-      BuildClientHead(ex.resp, false, true);
-      SendClient(w_->head_buf());
+      BuildClientHead(ex.resp, false, true, &ex.resp_head);
+      SendClient(ex.resp_head);
       ex.status = 101;
       ex.head_sent = true;
       StartTunnel(rest);
       return;
     }
     if (code >= 100 && code < 200) {
-      BuildClientHead(ex.resp, false, false);
-      SendClient(w_->head_buf());
+      BuildClientHead(ex.resp, false, false, &ex.resp_head);
+      SendClient(ex.resp_head);
       if (fd_ < 0) return;
       ex.resp.Reset();
       ex.resp.SetRequestMethod(ex.method);
@@ -190,19 +235,17 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     }
     ex.status = code;
     ex.dechunk = parser_.version_minor() == 0 && ex.resp.body_kind() == http::BodyKind::kChunked;
-    const WorkerTable& wt = *ex.wt;
     bool close = ex.close_client || w_->draining_ || !parser_.KeepAlive() || !ex.resp.KeepAlive() ||
-                 wt.listener_closed[ex.listener] ||
-                 wt.set_draining[ex.listener][ex.route][ex.set] ||
+                 ex.wt->listeners[ex.listener].closed || ex.set_draining() ||
                  ex.resp.body_kind() == http::BodyKind::kUntilClose || !ex.req_done || ex.dechunk;
     if (!ex.resp.KeepAlive()) ex.up_reusable = false;
     ex.close_client = close;
-    BuildClientHead(ex.resp, close, false);
+    BuildClientHead(ex.resp, close, false, &ex.resp_head);
     ex.head_sent = true;
     ex.resp_body.Start(ex.resp.body_kind(), ex.resp.content_length());
     SetDeadline(Deadline::kRequest, w_->options().request_timeout);
     if (ex.resp_body.done()) {
-      SendClient(w_->head_buf());
+      SendClient(ex.resp_head);
       if (!rest.empty()) ex.up_reusable = false;
       if (fd_ >= 0) {
         ex.resp_done = true;
@@ -211,7 +254,7 @@ void ClientConn::OnUpstreamData(std::string_view data) {
       return;
     }
     // Send the head together with the first body bytes (one writev).
-    FeedResponseBody(w_->head_buf(), rest);
+    FeedResponseBody(ex.resp_head, rest);
     return;
   }
   OnUpstreamFailure(UpstreamError::kBadResponse);
@@ -254,9 +297,11 @@ void ClientConn::FeedResponseBody(std::string_view head, std::string_view data) 
   }
 }
 
-void ClientConn::BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade) {
-  std::string& h = w_->head_buf();
+void ClientConn::BuildClientHead(const http::ResponseParser& resp, bool close, bool upgrade,
+                                 std::string* out) {
+  std::string& h = *out;
   h.clear();
+  h.reserve(resp.head_size() + 64);
   h += "HTTP/1.1 ";
   h += std::to_string(resp.status_code());
   h += ' ';
@@ -339,24 +384,23 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
   if (ex.up) w_->CloseUpstream(std::move(ex.up));
   bool nothing_received = !ex.resp_started;
   // A pooled connection the backend closed meanwhile: not the backend's fault, resend once.
-  if (was_reused && kind == UpstreamError::kReset && nothing_received && !ex.replay.empty() &&
+  if (was_reused && kind == UpstreamError::kReset && nothing_received && ex.replayable &&
       !ex.stale_retry_used) {
     ex.stale_retry_used = true;
-    w_->head_buf() = ex.replay;
     Dispatch();
     return;
   }
   Metrics().CountError(w_->index(), kind);
   if (kind == UpstreamError::kConnectRefused || (kind == UpstreamError::kReset && fresh) ||
-      kind == UpstreamError::kConnectTimeout)
+      kind == UpstreamError::kConnectTimeout || kind == UpstreamError::kTls)
     ex.backend->health.down_until = w_->Now() + opt.passive_down;
   bool retryable = kind == UpstreamError::kConnectRefused || kind == UpstreamError::kReset ||
-                   kind == UpstreamError::kConnectTimeout;
-  if (retryable && nothing_received && !ex.replay.empty() && !ex.retried) {
-    Balancer::Pick pick =
-        ex.wt->balancers[ex.listener][ex.route].Select(w_->Now(), -1, &ex.backend->health);
+                   kind == UpstreamError::kConnectTimeout || kind == UpstreamError::kTls;
+  if (retryable && nothing_received && ex.replayable && !ex.retried) {
+    WorkerRoute& wr = ex.worker_route();
+    Balancer::Pick pick = wr.balancer.Select(w_->Now(), -1, &ex.backend->health);
     if (pick.ok()) {
-      BackendState* next = ex.wt->backends[ex.listener][ex.route][pick.set][pick.backend];
+      BackendState* next = wr.sets[pick.set].backends[pick.backend];
       if (next != ex.backend) {
         ex.retried = true;
         Metrics().retries->Add(w_->index());
@@ -364,7 +408,6 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
         ex.set = pick.set;
         ex.backend = next;
         ex.backend->health.active++;
-        w_->head_buf() = ex.replay;
         Dispatch();
         return;
       }
@@ -393,6 +436,9 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
       break;
     case UpstreamError::kReset:
       body = "upstream closed the connection before a response\n";
+      break;
+    case UpstreamError::kTls:
+      body = "upstream TLS handshake failed\n";
       break;
     default:
       break;

@@ -41,12 +41,20 @@ struct Exchange {
   std::string up_in;
   std::string up_out;
   size_t up_out_off = 0;
-  std::string replay;  // request bytes to resend on a retry; empty = not retryable
+  // The request head as sent upstream; a retry sends it again when `replayable` (an
+  // idempotent request without a body, so the head is the whole request).
+  std::string up_head;
+  bool replayable = false;
+  std::string resp_head;  // the response head for the client, built when it arrives
   bool retried = false;
   bool stale_retry_used = false;
   std::string set_cookie;
   int status = 0;
   uint64_t bytes_in = 0, bytes_out = 0;
+
+  // The worker's state of the route and set this exchange was routed to (route >= 0).
+  WorkerRoute& worker_route() const { return wt->listeners[listener].routes[route]; }
+  bool set_draining() const { return set >= 0 && worker_route().sets[set].draining; }
 };
 
 // Hop-by-hop fields never forwarded as received (RFC 9110 section 7.6.1).

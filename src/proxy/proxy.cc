@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -108,6 +109,35 @@ Result<int> Proxy::BoundPort(const std::string& host, int port) const {
   auto it = bound_ports_.find(ListenerKey(l));
   if (it == bound_ports_.end()) return NotFound("no listener " + ListenerKey(l));
   return it->second;
+}
+
+Result<std::shared_ptr<const net::TlsClientContext>> Proxy::UpstreamTlsContext(
+    const std::string& ca) {
+  CachedTls seen;
+  struct stat st {};
+  if (!ca.empty() && stat(ca.c_str(), &st) == 0) {
+    seen.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    seen.size = st.st_size;
+  }
+  auto it = upstream_tls_.find(ca);
+  if (it != upstream_tls_.end() &&
+      ((it->second.mtime_ns == seen.mtime_ns && it->second.size == seen.size) ||
+       (!ca.empty() && seen.mtime_ns == 0))) {
+    return it->second.ctx;
+  }
+  Result<std::shared_ptr<const net::TlsClientContext>> made = net::TlsClientContext::Create({ca, true});
+  if (!made.ok()) {
+    if (it != upstream_tls_.end()) {
+      logging::Warn("proxy",
+                    "upstream CA file: " + made.status().message() + "; keeping the last one",
+                    {{"ca_file", ca}});
+      return it->second.ctx;
+    }
+    return made.status();
+  }
+  seen.ctx = *made;
+  upstream_tls_[ca] = seen;
+  return seen.ctx;
 }
 
 Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {
@@ -221,6 +251,20 @@ Status Proxy::ApplyTable(std::shared_ptr<const RouteTable> table) {
     for (const Route& r : l.routes) {
       CompiledTable::RouteC rc;
       rc.no_set = SetMetrics::Create(registry_, r.service, kNoRoute);
+      std::string key_suffix;  // TLS and plain connections to one address never share a pool
+      if (r.upstream_tls.enabled && l.mode == ListenerMode::kHttp) {
+        Result<std::shared_ptr<const net::TlsClientContext>> ctx =
+            UpstreamTlsContext(r.upstream_tls.ca_file);
+        if (!ctx.ok()) {
+          undo();
+          return ctx.status().WithContext("service " + r.service + ": upstream TLS");
+        }
+        rc.upstream_tls = *ctx;
+        rc.server_name = r.upstream_tls.server_name;
+        char id[32];
+        std::snprintf(id, sizeof id, "%p", static_cast<const void*>(rc.upstream_tls.get()));
+        key_suffix = " tls " + rc.server_name + " " + id;
+      }
       for (const InstanceSet& s : r.sets) {
         CompiledTable::Set cs;
         cs.metrics = SetMetrics::Create(registry_, r.service, s.name);
@@ -233,7 +277,7 @@ Status Proxy::ApplyTable(std::shared_ptr<const RouteTable> table) {
           const sockaddr_in& addr = *resolved;
           char ip[INET_ADDRSTRLEN];
           inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
-          cs.backend_keys.push_back(std::string(ip) + ":" + std::to_string(b.port));
+          cs.backend_keys.push_back(std::string(ip) + ":" + std::to_string(b.port) + key_suffix);
           cs.addrs.push_back(addr);
         }
         rc.sets.push_back(std::move(cs));

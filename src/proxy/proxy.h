@@ -22,6 +22,7 @@
 #include "base/status.h"
 #include "http/parser.h"
 #include "net/socket.h"
+#include "net/tls_client_context.h"
 #include "proxy/balancer.h"
 #include "proxy/route_table.h"
 #include "telemetry/metrics.h"
@@ -116,6 +117,10 @@ class Proxy {
  private:
   Proxy(ProxyOptions options, telemetry::Registry* registry);
   Status ApplyTable(std::shared_ptr<const RouteTable> table);
+  // The client context for an https:// upstream's CA file ("" = system store): made once and
+  // made again when the file changes (size or mtime); kept when the file has become
+  // unreadable since. Control thread.
+  Result<std::shared_ptr<const net::TlsClientContext>> UpstreamTlsContext(const std::string& ca);
 
   ProxyOptions options_;
   telemetry::Registry* registry_;
@@ -125,6 +130,12 @@ class Proxy {
   // listener key → host and port as the table gave them (for ListenerSource::Release)
   std::map<std::string, std::pair<std::string, int>> addrs_;
   std::set<std::string> skipped_warned_;  // best-effort listeners left out (logged once)
+  struct CachedTls {
+    int64_t mtime_ns = 0;
+    int64_t size = 0;
+    std::shared_ptr<const net::TlsClientContext> ctx;
+  };
+  std::map<std::string, CachedTls> upstream_tls_;  // CA file → context
   bool stopped_ = false;
   bool drained_ = false;
 };

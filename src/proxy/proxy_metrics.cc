@@ -4,13 +4,22 @@ namespace slipway::proxy {
 
 std::string_view UpstreamErrorName(UpstreamError e) {
   switch (e) {
-    case UpstreamError::kConnectRefused: return "connect_refused";
-    case UpstreamError::kConnectTimeout: return "connect_timeout";
-    case UpstreamError::kReset: return "reset";
-    case UpstreamError::kResponseTimeout: return "response_timeout";
-    case UpstreamError::kBadResponse: return "bad_response";
-    case UpstreamError::kNoBackend: return "no_backend";
-    case UpstreamError::kCount: break;
+    case UpstreamError::kConnectRefused:
+      return "connect_refused";
+    case UpstreamError::kConnectTimeout:
+      return "connect_timeout";
+    case UpstreamError::kReset:
+      return "reset";
+    case UpstreamError::kResponseTimeout:
+      return "response_timeout";
+    case UpstreamError::kBadResponse:
+      return "bad_response";
+    case UpstreamError::kNoBackend:
+      return "no_backend";
+    case UpstreamError::kTls:
+      return "tls";
+    case UpstreamError::kCount:
+      break;
   }
   return "unknown";
 }
@@ -30,14 +39,14 @@ SetMetrics SetMetrics::Create(telemetry::Registry* reg, const std::string& route
                                  {"route", "set"}, {route, set});
   m.bytes_in = reg->GetCounter(kRequestBytes, "Request bytes received from clients.",
                                {"route", "set"}, {route, set});
-  m.bytes_out = reg->GetCounter(kResponseBytes, "Response bytes sent to clients.",
-                                {"route", "set"}, {route, set});
+  m.bytes_out = reg->GetCounter(kResponseBytes, "Response bytes sent to clients.", {"route", "set"},
+                                {route, set});
   m.retries = reg->GetCounter(kRetries, "Requests retried on another backend.", {"route", "set"},
                               {route, set});
   for (size_t e = 0; e < m.errors.size(); ++e)
-    m.errors[e] = reg->GetCounter(kUpstreamErrors, "Upstream failures by kind.",
-                                  {"route", "set", "kind"},
-                                  {route, set, std::string(UpstreamErrorName(UpstreamError(e)))});
+    m.errors[e] =
+        reg->GetCounter(kUpstreamErrors, "Upstream failures by kind.", {"route", "set", "kind"},
+                        {route, set, std::string(UpstreamErrorName(UpstreamError(e)))});
   return m;
 }
 

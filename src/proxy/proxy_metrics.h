@@ -33,6 +33,7 @@ enum class UpstreamError {
   kResponseTimeout,  // no response head in time
   kBadResponse,      // malformed response head or body
   kNoBackend,        // no backend up in rotation
+  kTls,              // TLS to an https:// upstream failed (handshake, certificate)
   kCount,
 };
 std::string_view UpstreamErrorName(UpstreamError e);
@@ -54,9 +55,7 @@ struct SetMetrics {
     requests[cls - 1]->Add(shard);
     duration->Observe(shard, seconds);
   }
-  void CountError(int shard, UpstreamError e) const {
-    errors[static_cast<size_t>(e)]->Add(shard);
-  }
+  void CountError(int shard, UpstreamError e) const { errors[static_cast<size_t>(e)]->Add(shard); }
 };
 
 // What the deploy engine reads about one instance set of one route (route = service name).
@@ -70,7 +69,6 @@ struct SetStats {
 };
 // Zeroes when the set has served nothing yet. Counters are cumulative: the caller takes
 // differences between two reads to judge a window.
-SetStats ReadSetStats(const telemetry::Registry& reg, std::string_view route,
-                      std::string_view set);
+SetStats ReadSetStats(const telemetry::Registry& reg, std::string_view route, std::string_view set);
 
 }  // namespace slipway::proxy

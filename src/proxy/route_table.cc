@@ -1,5 +1,6 @@
 #include "proxy/route_table.h"
 
+#include <cctype>
 #include <set>
 
 #include "http/parser.h"
@@ -26,6 +27,11 @@ Status ValidateRouteTable(const RouteTable& table) {
       std::string where = "listener " + ListenerKey(l) + " route " + r.service;
       if (r.path_prefix.empty() || r.path_prefix[0] != '/')
         return InvalidInput(where + ": path prefix must start with '/'");
+      for (char c : r.upstream_tls.server_name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
+          return InvalidInput(where + ": upstream server name " + r.upstream_tls.server_name +
+                              " is not a host name");
+      }
       std::set<std::string> names;
       for (const InstanceSet& s : r.sets) {
         if (!names.insert(s.name).second)

@@ -26,6 +26,16 @@ struct Backend {
   std::string id;  // e.g. "api.2"; for logs and metrics
 };
 
+// TLS to a route's backends (`x-slipway.upstream.scheme: https`). On HTTP listeners the proxy
+// connects to each backend with TLS and verifies its certificate against `ca_file` ("" = the
+// system trust store) for `server_name`, which is also sent as SNI; with no `server_name`, for
+// the backend's IP address (no SNI). TCP listeners copy bytes as they are: TLS passes through.
+struct UpstreamTls {
+  bool enabled = false;
+  std::string ca_file;      // absolute path of a PEM CA bundle; "" = system store
+  std::string server_name;  // DNS name; "" = the backend's address
+};
+
 // A group of interchangeable instances (one release: blue, green, canary).
 struct InstanceSet {
   std::string name;
@@ -44,6 +54,7 @@ struct Route {
   std::string maintenance_message;
   std::string health_path = "/health";  // answers 200 even in maintenance
   std::string sticky_cookie;            // cookie naming the set a client sticks to; "" = off
+  UpstreamTls upstream_tls;
 };
 
 // What a listener speaks. kTcp copies bytes both ways to a backend of its one route (a

@@ -50,7 +50,7 @@ void TcpConn::Connect() {
   const std::shared_ptr<WorkerTable>& wt = w_->table();
   int l = ListenerIndex(*wt, listener_key_);
   MonoTime now = w_->Now();
-  if (l < 0 || wt->listener_closed[l] || wt->balancers[l].empty()) {
+  if (l < 0 || wt->listeners[l].closed || wt->listeners[l].routes.empty()) {
     CloseNow();
     return;
   }
@@ -59,7 +59,8 @@ void TcpConn::Connect() {
     --backend_->health.active;
     backend_ = nullptr;
   }
-  Balancer::Pick pick = wt->balancers[l][0].Select(now, -1, avoid);
+  WorkerRoute& route = wt->listeners[l].routes[0];
+  Balancer::Pick pick = route.balancer.Select(now, -1, avoid);
   const auto& route_c = wt->compiled->listeners[l].routes[0];
   if (!pick.ok()) {
     route_c.no_set.CountError(w_->index(), UpstreamError::kNoBackend);
@@ -67,7 +68,7 @@ void TcpConn::Connect() {
     CloseNow();
     return;
   }
-  backend_ = wt->backends[l][0][pick.set][pick.backend];
+  backend_ = route.sets[pick.set].backends[pick.backend];
   ++backend_->health.active;
   metrics_ = route_c.sets[pick.set].metrics;
   have_metrics_ = true;
@@ -252,8 +253,8 @@ void TcpConn::OnTableChange() {
   int l = ListenerIndex(*wt, listener_key_);
   bool routed = false;
   if (l >= 0) {
-    for (const auto& set : wt->backends[l][0])
-      for (BackendState* b : set) routed |= b == backend_;
+    for (const WorkerRoute::SetState& set : wt->listeners[l].routes[0].sets)
+      for (BackendState* b : set.backends) routed |= b == backend_;
   }
   if (!routed) drain_deadline_ = w_->Now() + w_->options().tcp_drain_timeout;
 }

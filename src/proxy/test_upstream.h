@@ -249,12 +249,13 @@ class UpstreamServer {
         size_t p = target.find(k + "=");
         return p == std::string::npos ? 0 : std::stoull(target.substr(p + k.size() + 1));
       };
-      std::string extra = "X-Upstream: " + name_ + "\r\nX-Seen-For: " +
-                          h.Get("x-forwarded-for") + "\r\nX-Seen-Id: " + h.Get("x-request-id") +
-                          "\r\nX-Seen-Path: " + target + "\r\n";
+      std::string extra = "X-Upstream: " + name_ + "\r\nX-Seen-For: " + h.Get("x-forwarded-for") +
+                          "\r\nX-Seen-Id: " + h.Get("x-request-id") + "\r\nX-Seen-Path: " + target +
+                          "\r\n";
       if (path == "/ws" && Lower(h.Get("upgrade")) == "websocket") {
-        WriteAll(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\n\r\n");
+        WriteAll(fd,
+                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\n\r\n");
         if (!buf.empty() && !WriteAll(fd, buf)) return;
         char tmp[4096];
         for (;;) {
@@ -340,8 +341,8 @@ inline ClientResponse Exchange(int fd, std::string_view request, std::string* bu
     r.ok = true;
     return r;
   }
-  bool until_close = r.head.Get("content-length").empty() &&
-                     Lower(r.head.Get("transfer-encoding")) != "chunked";
+  bool until_close =
+      r.head.Get("content-length").empty() && Lower(r.head.Get("transfer-encoding")) != "chunked";
   r.ok = ReadBody(fd, r.head, buf, until_close, [&](std::string_view p) { r.body.append(p); });
   return r;
 }

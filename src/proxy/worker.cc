@@ -132,40 +132,46 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
   }
   // Balancers over this worker's backend states (kept across tables: health and pools).
   std::unordered_map<std::string, bool> in_rotation;
-  wt->balancers.resize(listeners.size());
-  wt->backends.resize(listeners.size());
-  wt->set_draining.resize(listeners.size());
-  wt->listener_closed.assign(listeners.size(), false);
+  wt->listeners.resize(listeners.size());
   for (size_t l = 0; l < listeners.size(); ++l) {
     const Listener& lt = table->table->listeners[l];
-    wt->backends[l].resize(lt.routes.size());
-    wt->set_draining[l].resize(lt.routes.size());
+    WorkerListener& wl = wt->listeners[l];
+    wl.routes.reserve(lt.routes.size());
     for (size_t r = 0; r < lt.routes.size(); ++r) {
       const Route& route = lt.routes[r];
       std::vector<Balancer::Set> sets;
-      wt->set_draining[l][r].assign(route.sets.size(), false);
+      std::vector<WorkerRoute::SetState> states;
       for (size_t s = 0; s < route.sets.size(); ++s) {
         const auto& cs = listeners[l].routes[r].sets[s];
         Balancer::Set bs;
         bs.weight = route.sets[s].weight;
         bs.draining = route.sets[s].draining;
-        wt->set_draining[l][r][s] = route.sets[s].draining;
-        std::vector<BackendState*> states;
+        WorkerRoute::SetState ss;
+        ss.draining = route.sets[s].draining;
         for (size_t b = 0; b < cs.backend_keys.size(); ++b) {
           auto& st = backends_[cs.backend_keys[b]];
           if (!st) {
             st = std::make_unique<BackendState>();
             st->key = cs.backend_keys[b];
             st->addr = cs.addrs[b];
+            const auto& rc = listeners[l].routes[r];
+            if (rc.upstream_tls) {
+              st->tls = rc.upstream_tls;
+              st->server_name = rc.server_name;
+              char ip[INET_ADDRSTRLEN] = "";
+              inet_ntop(AF_INET, &st->addr.sin_addr, ip, sizeof ip);
+              st->verify_name = rc.server_name.empty() ? ip : rc.server_name;
+            }
           }
           bs.backends.push_back(&st->health);
-          states.push_back(st.get());
+          ss.backends.push_back(st.get());
           if (!route.sets[s].draining && route.sets[s].weight > 0) in_rotation[st->key] = true;
         }
         sets.push_back(std::move(bs));
-        wt->backends[l][r].push_back(std::move(states));
+        states.push_back(std::move(ss));
       }
-      wt->balancers[l].emplace_back(std::move(sets), options_.policy);
+      WorkerRoute& wr = wl.routes.emplace_back(std::move(sets), options_.policy);
+      wr.sets = std::move(states);
     }
   }
   // Tell requests still running on the old table what became draining or closed, so their
@@ -177,7 +183,7 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
       for (size_t k = 0; k < listeners.size(); ++k)
         if (listeners[k].key == old.listeners[l].key) nl = static_cast<int>(k);
       if (nl < 0) {
-        table_->listener_closed[l] = true;
+        table_->listeners[l].closed = true;
         continue;
       }
       const auto& old_routes = old.table->listeners[l].routes;
@@ -192,7 +198,7 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
             for (const InstanceSet& ns : nr.sets)
               if (ns.name == old_routes[r].sets[s].name && !ns.draining) drain = false;
           }
-          if (drain) table_->set_draining[l][r][s] = true;
+          if (drain) table_->listeners[l].routes[r].sets[s].draining = true;
         }
       }
     }
@@ -207,10 +213,10 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
         b->idle.pop_back();
       }
       bool referenced = false;
-      for (auto& per_l : wt->backends)
-        for (auto& per_r : per_l)
-          for (auto& per_s : per_r)
-            for (BackendState* x : per_s) referenced |= x == b;
+      for (const WorkerListener& wl : wt->listeners)
+        for (const WorkerRoute& wr : wl.routes)
+          for (const WorkerRoute::SetState& ss : wr.sets)
+            for (BackendState* x : ss.backends) referenced |= x == b;
       if (!referenced && b->health.active == 0) {
         it = backends_.erase(it);
         continue;
@@ -314,13 +320,27 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
   u->fd = fd;
   u->backend = b;
   u->owner = owner;
-  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&b->addr), sizeof b->addr);
-  if (rc != 0 && errno != EINPROGRESS) {
-    *err = errno;
+  if (b->tls) {
+    u->tls = b->tls;
+    u->tr = net::TlsTransport::Connect(b->tls, fd,
+                                      b->server_name.empty() ? b->verify_name : b->server_name);
+  } else {
+    u->tr = std::make_unique<net::PlainTransport>(fd);
+  }
+  if (!u->tr) {
+    *err = ENOMEM;
     close(fd);
     return nullptr;
   }
-  u->connected = rc == 0;
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&b->addr), sizeof b->addr);
+  if (rc != 0 && errno != EINPROGRESS) {
+    *err = errno;
+    u->tr.reset();
+    close(fd);
+    return nullptr;
+  }
+  u->tcp_connected = rc == 0;
+  u->connected = rc == 0 && !b->tls;  // TLS: the owner drives the handshake first
   u->writable = rc == 0;
   UpstreamConn* raw = u.get();
   Status st = loop_->Add(fd, kConnEvents, [this, raw](uint32_t ev) {
@@ -344,6 +364,7 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
   });
   if (!st.ok()) {
     *err = EIO;
+    u->tr.reset();
     close(fd);
     return nullptr;
   }
@@ -353,7 +374,15 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
 void Worker::ReleaseUpstream(std::unique_ptr<UpstreamConn> u, bool reusable) {
   u->owner = nullptr;
   BackendState* b = u->backend;
-  if (!reusable || stopping_ || u->readable || b->idle.size() >= options_.max_idle_per_backend) {
+  if (reusable && u->readable && !u->read_wants_write) {
+    // Readiness not consumed yet (a TLS read never says the socket is drained): a connection
+    // with nothing more to read goes back to the pool; one with bytes after its response
+    // does not.
+    net::IoResult r = u->tr->Read(upstream_scratch_.get(), kScratch);
+    u->readable = r.status != net::IoStatus::kWantRead;
+  }
+  if (!reusable || stopping_ || u->readable || u->read_wants_write || u->write_wants_read ||
+      b->idle.size() >= options_.max_idle_per_backend) {
     CloseUpstream(std::move(u));
     return;
   }
@@ -363,6 +392,7 @@ void Worker::ReleaseUpstream(std::unique_ptr<UpstreamConn> u, bool reusable) {
 void Worker::CloseUpstream(std::unique_ptr<UpstreamConn> u) {
   if (!u || u->fd < 0) return;
   loop_->Remove(u->fd);
+  u->tr.reset();  // before the fd it speaks through closes
   close(u->fd);
   u->fd = -1;
   // Destroyed here: the loop holds its callback alive while it runs, and the callback does

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "net/event_loop.h"
+#include "net/tls_client_context.h"
+#include "net/transport.h"
 #include "proxy/balancer.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_metrics.h"
@@ -35,6 +37,10 @@ struct CompiledTable {
   };
   struct RouteC {
     std::vector<Set> sets;
+    // https:// upstream (HTTP listeners only): the context connections verify with; null =
+    // plain. Part of each backend key, so TLS and plain connections never share a pool.
+    std::shared_ptr<const net::TlsClientContext> upstream_tls;
+    std::string server_name;
     SetMetrics no_set;  // set label "_none": no backend available, maintenance answers
   };
   struct ListenerC {
@@ -52,29 +58,59 @@ struct UpstreamConn;
 struct BackendState {
   std::string key;
   sockaddr_in addr{};
+  // https:// upstream: connections are TLS from this context, sending `server_name` as SNI
+  // (when set) and verifying the certificate for `verify_name`. Null = plain.
+  std::shared_ptr<const net::TlsClientContext> tls;
+  std::string server_name;
+  std::string verify_name;
   BackendHealth health;
   std::vector<std::unique_ptr<UpstreamConn>> idle;  // most recent last
 };
 
+// One connection to a backend. Its bytes cross `tr` (plain or TLS), never the fd directly.
 struct UpstreamConn {
   int fd = -1;
+  std::shared_ptr<const net::TlsClientContext> tls;  // kept alive for `tr`; null = plain
+  std::unique_ptr<net::Transport> tr;                // destroyed before `tls`
   BackendState* backend = nullptr;
   ClientConn* owner = nullptr;  // null while idle in the pool
-  bool connected = false;
+  bool tcp_connected = false;   // the TCP connect finished
+  bool connected = false;       // ready for request bytes: TCP connected and TLS established
   bool reused = false;
   bool readable = false;  // edge-triggered readiness we have not consumed yet
   bool writable = false;
+  bool read_wants_write = false;  // the transport's read waits for the writable edge (TLS)
+  bool write_wants_read = false;  // its write waits for the readable edge (TLS)
 };
 
-// A worker's view of one CompiledTable: balancers and draining marks (mutable, worker-only).
+// One route of one listener as a worker sees it: its balancer and, per instance set, the
+// worker's backend states (the health the balancer reads and the keep-alive pools) and whether
+// the set drains. The balancer holds pointers into those BackendStates, which the worker owns
+// and keeps while any table references them.
+struct WorkerRoute {
+  struct SetState {
+    std::vector<BackendState*> backends;  // parallel to InstanceSet::backends
+    // Out of rotation: set by the table itself, or later when a newer table drains or drops
+    // the set (so responses still running on this table carry "Connection: close").
+    bool draining = false;
+  };
+  WorkerRoute(std::vector<Balancer::Set> balancer_sets, BalancePolicy policy)
+      : balancer(std::move(balancer_sets), policy) {}
+  Balancer balancer;
+  std::vector<SetState> sets;
+};
+
+struct WorkerListener {
+  std::vector<WorkerRoute> routes;  // parallel to Listener::routes
+  bool closed = false;              // a newer table no longer has this listener
+};
+
+// A worker's view of one CompiledTable (mutable, worker-only). Requests in flight keep the
+// table they started on alive through their Exchange.
 struct WorkerTable {
   std::shared_ptr<const CompiledTable> compiled;
-  std::vector<int> slot_to_listener;             // listen slot → listener index, -1 when gone
-  std::vector<std::vector<Balancer>> balancers;  // [listener][route]
-  std::vector<std::vector<std::vector<std::vector<BackendState*>>>> backends;  // [l][r][set][i]
-  // Set when a newer table drains or drops what this one routes to.
-  std::vector<std::vector<std::vector<bool>>> set_draining;  // [listener][route][set]
-  std::vector<bool> listener_closed;
+  std::vector<int> slot_to_listener;      // listen slot → listener index, -1 when gone
+  std::vector<WorkerListener> listeners;  // parallel to RouteTable::listeners
 };
 
 class Worker {
@@ -118,7 +154,6 @@ class Worker {
   char* client_scratch() { return client_scratch_.get(); }
   char* upstream_scratch() { return upstream_scratch_.get(); }
   static constexpr size_t kScratch = 64 * 1024;
-  std::string& head_buf() { return head_buf_; }
 
  private:
   void Apply(std::shared_ptr<const CompiledTable> table,
@@ -149,7 +184,6 @@ class Worker {
   bool reap_scheduled_ = false;
   std::unique_ptr<char[]> client_scratch_;
   std::unique_ptr<char[]> upstream_scratch_;
-  std::string head_buf_;
   std::string id_prefix_;
   uint64_t id_seq_ = 0;
   bool stopping_ = false;
