@@ -39,7 +39,7 @@ Status ParsePortsSettings(const Node& n, const std::string& path, const std::vec
     if (!p.ok()) return p.status();
     if (*p == "https" && !tls_configured) {
       return NodeError(f, fpath, "https needs certificates, and x-slipway.tls names none",
-                       "x-slipway.tls.certificates: [{cert: FILE, key: FILE}]");
+                       "x-slipway.tls.certificates: [{cert: FILE, key: FILE}] or x-slipway.tls.acme");
     }
     (*out)[static_cast<int>(*port)] = *p == "http"    ? PortProtocol::kHttp
                                       : *p == "https" ? PortProtocol::kHttps

@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "config/flags_settings.h"
 #include "config/secrets_of.h"
+#include "daemon/autocert.h"
 #include "daemon/database_jobs.h"
 #include "daemon/json_log.h"
 #include "daemon/keeper_link.h"
@@ -238,6 +239,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     }
     ASSIGN_OR_RETURN(config::Project project, config::LoadProject(load));
     RETURN_IF_ERROR(store_->SetProjectLoad(api::ProjectLoadOf(load, project)));
+    // Certificates from an ACME CA join the TLS context (daemon/autocert.h).
+    autocert_ = std::make_unique<AutoCert>(loop_.get(), store_.get(), paths_.dir,
+                                           [this](const std::string& why) { ReloadTls(why); });
+    RETURN_IF_ERROR(autocert_->Follow(project));
     RETURN_IF_ERROR(LoadTls(project.tls));
     std::string api_listen = project.api.listen.empty() ? "127.0.0.1:0" : project.api.listen;
 
@@ -261,7 +266,13 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     routes_ =
         std::make_unique<RoutePublisher>(loop_.get(), engine_.get(), proxy_.get(), registry_.get());
     routes_->SetTls(tls_);
+    routes_->SetAcmeChallenges(autocert_->challenges());
     routes_->SetBeforePublish([this] { FollowTlsFiles(); });
+    routes_->SetAfterPublish([this](const proxy::RouteTable& table) {
+      bool answering = false;
+      for (const proxy::Listener& l : table.listeners) answering |= l.acme_challenges != nullptr;
+      if (autocert_) autocert_->SetServing(answering);
+    });
     groups_ = std::make_unique<deploy::EngineGroups>(loop_.get(), engine_.get());
     // Instances changed: the routes follow, and a deploy waiting on them re-checks.
     engine_->SetTopologyListener([this] {
@@ -384,6 +395,16 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
     rd.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
     rd.public_metrics = engine_->project().api.public_metrics;
+    rd.certs = [this]() -> std::optional<std::vector<acme::CertStatusRow>> {
+      if (!autocert_ || !autocert_->active()) return std::nullopt;
+      return autocert_->manager()->Status();
+    };
+    rd.renew_cert = [this](const std::string& name) -> Status {
+      if (!autocert_ || !autocert_->active()) {
+        return FailedPrecondition("this project orders no certificates (no x-slipway.tls.acme)");
+      }
+      return autocert_->RenewNow(name);
+    };
     api::RegisterRoutes(*router_, rd);
 
     ASSIGN_OR_RETURN(net::UniqueFd unix_fd, keeper_->ListenUnix(paths_.socket().string()));
@@ -498,6 +519,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
     if (Status st = flag_service_->FlushEvaluated(); !st.ok()) Log("flags: " + st.message());
     if (Status st = proxy_->Drain(); !st.ok()) Log("proxy: " + st.message());
+    autocert_.reset();  // the successor issues from now on
     unix_server_.reset();
     tcp_server_.reset();
     ::close(lock_fd_);
@@ -623,6 +645,14 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     return true;
   }
 
+  static bool SameCertificatePaths(const std::vector<net::TlsServerContext::CertificatePaths>& a,
+                                   const std::vector<net::TlsServerContext::CertificatePaths>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i].cert != b[i].cert || a[i].key != b[i].key) return false;
+    return true;
+  }
+
   // What the certificate files are now (inode, size, mtime): a change means a reload.
   static std::string TlsFilesSignature(const std::vector<config::TlsCertificateSettings>& files) {
     std::string sig;
@@ -643,7 +673,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // Builds a new TLS context from `s`; on failure the current one stays.
   Status LoadTls(const config::TlsSettings& s) {
     tls_attempted_signature_ = TlsFilesSignature(s.certificates);
-    if (!s.enabled()) {
+    if (!s.enabled() && !(autocert_ && autocert_->active())) {
       tls_.reset();
       tls_files_.clear();
       if (routes_) routes_->SetTls(nullptr);
@@ -651,6 +681,11 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     }
     std::vector<net::TlsServerContext::CertificatePaths> paths;
     for (const auto& c : s.certificates) paths.push_back({c.cert, c.key});
+    // Issued ones after the files: a file's certificate stays the default. LoadCertificate
+    // checks each key against its leaf before anything is swapped in.
+    acme_files_ = autocert_ ? autocert_->Certificates()
+                            : std::vector<net::TlsServerContext::CertificatePaths>{};
+    paths.insert(paths.end(), acme_files_.begin(), acme_files_.end());
     Result<std::shared_ptr<const net::TlsServerContext>> ctx =
         net::TlsServerContext::Create(paths, tickets_, Clock::Real()->WallMillis() / 1000);
     if (!ctx.ok()) {
@@ -667,7 +702,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // New connections get the new certificates; open ones keep theirs (their SSL holds its
   // context), so nothing is dropped.
   void ReloadTls(const std::string& why) {
-    if (engine_->project().tls.certificates.empty()) return;
+    if (!engine_->project().tls.enabled() && !(autocert_ && autocert_->active())) return;
     store::Event ev;
     if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
       Log("tls: reload after " + why +
@@ -704,6 +739,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     if (!tls_ || !registry_) return;
     const int64_t now_s = Clock::Real()->WallMillis() / 1000;
     for (const net::CertificateInfo& c : tls_->certificates()) {
+      if (autocert_ && c.cert_path == autocert_->placeholder_cert()) continue;
       const int64_t left = c.not_after - now_s;
       registry_
           ->GetGauge("slipway_tls_cert_expiry_seconds",
@@ -726,7 +762,15 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
 
   // Before each publish: a project replaced by `up` may name other certificate files.
   void FollowTlsFiles() {
-    if (SameTlsFiles(engine_->project().tls.certificates, tls_files_)) return;
+    if (!autocert_) return;  // handed over
+    if (Status st = autocert_->Follow(engine_->project()); !st.ok()) {
+      Log("acme: " + st.message(), nullptr, logging::Level::kWarn);
+    }
+    routes_->SetAcmeChallenges(autocert_->challenges());
+    if (SameTlsFiles(engine_->project().tls.certificates, tls_files_) &&
+        SameCertificatePaths(autocert_->Certificates(), acme_files_)) {
+      return;
+    }
     if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
       Log("tls: " + st.message() + "; serving the previous certificates");
     }
@@ -798,6 +842,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   }
 
   void Cleanup() {
+    autocert_.reset();  // joins the issuing thread (an attempt under way ends first)
     deployer_.reset();
     db_jobs_.reset();
     tcp_server_.reset();
@@ -826,6 +871,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::shared_ptr<net::TicketKeys> tickets_ = std::make_shared<net::TicketKeys>();
   std::shared_ptr<const net::TlsServerContext> tls_;
   std::vector<config::TlsCertificateSettings> tls_files_;
+  std::vector<net::TlsServerContext::CertificatePaths> acme_files_;  // issued, in tls_
   std::string tls_attempted_signature_;
   std::set<std::pair<std::string, int64_t>> expiry_warned_;
   std::string api_addr_;
@@ -833,6 +879,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::unique_ptr<KeeperLink> keeper_;  // before proxy_: the proxy uses it until it stops
   bool recovering_ = false;             // Engine::Recover runs: routes wait for it
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<AutoCert> autocert_;  // after store_ and loop_: it posts to one, writes the other
   std::unique_ptr<runtime::LogStore> logs_;
   std::unique_ptr<telemetry::Registry> registry_;
   std::unique_ptr<proxy::Proxy> proxy_;
