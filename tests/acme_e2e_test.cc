@@ -88,17 +88,17 @@ class AcmeE2E : public ::testing::Test {
     const int dns = FreePort(), dns_mgmt = FreePort();
     dir_port_ = FreePort();
     const int mgmt = FreePort();
-    CmdResult r = Sh(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem "
-        "-out cert.pem -days 2 -subj /CN=localhost "
-        "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>&1",
-        ca_);
+    CmdResult r =
+        Sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem "
+           "-out cert.pem -days 2 -subj /CN=localhost "
+           "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>&1",
+           ca_);
     ASSERT_EQ(r.rc, 0) << r.out;
-    dns_.Start({"/usr/bin/pebble-challtestsrv", "-dns01", "127.0.0.1:" + std::to_string(dns),
-                "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "", "-management",
-                "127.0.0.1:" + std::to_string(dns_mgmt), "-defaultIPv4", "127.0.0.1",
-                "-defaultIPv6", ""},
-               {}, ca_ / "challtestsrv.log");
+    dns_.Start(
+        {"/usr/bin/pebble-challtestsrv", "-dns01", "127.0.0.1:" + std::to_string(dns), "-http01",
+         "", "-https01", "", "-tlsalpn01", "", "-management",
+         "127.0.0.1:" + std::to_string(dns_mgmt), "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""},
+        {}, ca_ / "challtestsrv.log");
     std::ofstream(ca_ / "pebble.json")
         << R"({"pebble":{"listenAddress":"127.0.0.1:)" << dir_port_
         << R"(","managementListenAddress":"127.0.0.1:)" << mgmt << R"(","certificate":")"
@@ -208,9 +208,10 @@ TEST_F(AcmeE2E, IssuesServesRenewsUnderLoadAndReportsAFailedChallenge) {
   EXPECT_NE(body.find("slipway_tls_cert_expiry_seconds{name=\"app.test\"}"), std::string::npos);
 
   // The plain listener answers challenges ahead of the redirect; an unknown token is 404.
-  CmdResult plain = Sh("curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:" +
-                           std::to_string(http_) + "/.well-known/acme-challenge/nope",
-                       p_->dir());
+  CmdResult plain =
+      Sh("curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(http_) +
+             "/.well-known/acme-challenge/nope",
+         p_->dir());
   EXPECT_EQ(plain.out, "404");
   plain = Sh("curl -sS -o /dev/null -w '%{http_code}' -H 'Host: app.test' http://127.0.0.1:" +
                  std::to_string(http_) + "/version",

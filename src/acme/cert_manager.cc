@@ -215,7 +215,7 @@ void CertManager::Loop() {
   }
 }
 
-std::vector<CertStatusRow> CertManager::Status() const {
+std::vector<CertStatusRow> CertManager::Rows() const {
   const int64_t now = opts_.clock->WallMillis();
   std::vector<CertStatusRow> rows;
   std::lock_guard<std::mutex> lock(mu_);

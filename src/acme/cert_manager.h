@@ -11,7 +11,7 @@
 // key in it. Failures feed the back-off of PlanRenewal. Names a certificate file covers are
 // never ordered; only the names given are ever ordered.
 //
-// Threads: Start/Stop/SetNames/RenewNow/Status from the owner's thread (Status from any).
+// Threads: Start/Stop/SetNames/RenewNow/Rows from the owner's thread (Rows from any).
 // Issuer::Issue runs on the worker thread only. RunDue() is the worker's step, public so tests
 // drive it with a fake clock and no thread. The ChallengeTable is safe from any thread.
 #pragma once
@@ -122,7 +122,7 @@ class CertManager {
   // Issues what is due now; returns when the next attempt is due (Unix ms; INT64_MAX: never).
   int64_t RunDue();
 
-  std::vector<CertStatusRow> Status() const;
+  std::vector<CertStatusRow> Rows() const;
   // The certificates held now: name → (cert.pem, key.pem) paths in the store.
   std::map<std::string, std::pair<std::string, std::string>> Certificates() const;
 

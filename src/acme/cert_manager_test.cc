@@ -71,7 +71,7 @@ struct Fixture {
     return std::make_unique<CertManager>(o, issuer, CertStore((dir / "certs").string()));
   }
   CertStatusRow Row(const std::string& name) {
-    for (const CertStatusRow& r : manager->Status()) {
+    for (const CertStatusRow& r : manager->Rows()) {
       if (r.name == name) return r;
     }
     ADD_FAILURE() << "no status row for " << name;
@@ -91,7 +91,7 @@ TEST(CertManagerTest, FirstIssueSavesAndReportsThenWaits) {
   EXPECT_EQ(CertEventKindName(f.events[0].kind), "cert-issued");
   EXPECT_EQ(f.events[0].reason, RenewalReason::kNoCertificate);
   EXPECT_EQ(f.events[0].cert_path, (f.dir / "certs/app.test/cert.pem").string());
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(f.events[0].key_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   // The stored pair is what was issued and matches.
@@ -173,7 +173,7 @@ TEST(CertManagerTest, NamesChangedOrdersTheNewAndForgetsTheOld) {
   f.manager->RunDue();
   ASSERT_EQ(f.issuer->calls, 2);
   EXPECT_EQ(f.issuer->last_names, std::vector<std::string>{"b.test"});
-  std::vector<CertStatusRow> rows = f.manager->Status();
+  std::vector<CertStatusRow> rows = f.manager->Rows();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].name, "b.test");
   // A stored certificate whose names differ from the wanted ones is reordered.
@@ -196,7 +196,7 @@ TEST(CertManagerTest, ANameWithAFileCertificateIsNeverOrdered) {
   f.clock.AdvanceForTest(Duration(30LL * 24 * kHour));
   f.manager->RunDue();
   EXPECT_EQ(f.issuer->last_names, std::vector<std::string>{"app.test"});
-  for (const CertStatusRow& r : f.manager->Status()) EXPECT_NE(r.name, "files.test");
+  for (const CertStatusRow& r : f.manager->Rows()) EXPECT_NE(r.name, "files.test");
   EXPECT_EQ(f.manager->Certificates().count("files.test"), 0u);
   EXPECT_FALSE(std::filesystem::exists(f.dir / "certs/files.test"));
 }

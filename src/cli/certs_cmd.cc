@@ -105,7 +105,10 @@ int DaemonStatus(CliContext& ctx, const std::string& format) {
   for (const nlohmann::json& c : r->value("certificates", nlohmann::json::array())) {
     const int64_t not_after = c.value("not_after_ms", int64_t{0});
     std::string detail = c.value("detail", "");
-    if (c.contains("last_error")) detail += "; last error: " + c.value("last_error", "");
+    const std::string last_error = c.value("last_error", "");
+    if (!last_error.empty() && detail.find(last_error) == std::string::npos) {
+      detail += "; last error: " + last_error;
+    }
     rows.push_back({c.value("name", ""), c.value("state", ""), not_after > 0 ? Utc(not_after) : "-",
                     c.value("plan", ""), Utc(c.value("next_attempt_ms", int64_t{0})), detail});
   }

@@ -93,7 +93,8 @@ TEST(AcmeSettingsTest, DefaultsAndRouteHostsServedOverTls) {
             "https://acme-staging-v02.api.letsencrypt.org/directory");
   auto le = f.Load(AcmeProject("    acme: {directory: letsencrypt}\n"));
   ASSERT_TRUE(le.ok()) << testing::ErrorOf(le);
-  EXPECT_EQ((*AcmeSettingsOf(*le))->directory_url, "https://acme-v02.api.letsencrypt.org/directory");
+  EXPECT_EQ((*AcmeSettingsOf(*le))->directory_url,
+            "https://acme-v02.api.letsencrypt.org/directory");
   // Without the block: nothing.
   auto none = f.Load("services:\n  web: {image: x}\n");
   ASSERT_TRUE(none.ok());
@@ -105,8 +106,8 @@ TEST(AcmeSettingsTest, ANameACertificateFileCoversIsNotOrdered) {
   auto cert = net::testing::MakeTestCert({"app.test"});
   f.dir.Write("app/certs/app.pem", cert.cert_pem);
   f.dir.Write("app/certs/app.key", cert.key_pem);
-  auto p = f.Load(AcmeProject(
-      "    certificates: [{cert: certs/app.pem, key: certs/app.key}]\n    acme: {}\n"));
+  auto p = f.Load(
+      AcmeProject("    certificates: [{cert: certs/app.pem, key: certs/app.key}]\n    acme: {}\n"));
   ASSERT_TRUE(p.ok()) << testing::ErrorOf(p);
   EXPECT_EQ((*AcmeSettingsOf(*p))->names, std::vector<std::string>{"api.app.test"});
   EXPECT_EQ((*AcmeSettingsOf(*p))->file_names, std::vector<std::string>{"app.test"});
@@ -123,8 +124,7 @@ TEST(AcmeSettingsTest, HostileValuesAreOneLineAtTheKey) {
   EXPECT_EQ(err("    acme: {directory: http://ca.example/dir}\n"),
             "compose.yaml:14:13: x-slipway.tls.acme.directory: \"http://ca.example/dir\" is not "
             "an ACME directory (expected letsencrypt, letsencrypt-staging or an https:// URL)");
-  EXPECT_NE(err("    acme: {directory: \"https://\"}\n").find("acme.directory"),
-            std::string::npos);
+  EXPECT_NE(err("    acme: {directory: \"https://\"}\n").find("acme.directory"), std::string::npos);
   EXPECT_NE(err("    acme: {directory: \"https://a b/\"}\n").find("acme.directory"),
             std::string::npos);
   EXPECT_NE(err("    acme: {directory: zerossl}\n").find("is not an ACME directory"),
@@ -145,11 +145,9 @@ TEST(AcmeSettingsTest, HostileValuesAreOneLineAtTheKey) {
   EXPECT_NE(err("    acme: {names: [localhost]}\n").find("single label"), std::string::npos);
   EXPECT_NE(err("    acme: {names: [a_b.test]}\n").find("only letters"), std::string::npos);
   EXPECT_NE(err("    acme: {names: [-a.test]}\n").find("'-'"), std::string::npos);
-  EXPECT_NE(err("    acme: {names: [a.test, A.test]}\n").find("listed twice"),
-            std::string::npos);
+  EXPECT_NE(err("    acme: {names: [a.test, A.test]}\n").find("listed twice"), std::string::npos);
   EXPECT_NE(err("    acme: {names: []}\n").find("acme.names: is empty"), std::string::npos);
-  EXPECT_NE(err("    acme: {names: a.test}\n").find("x-slipway.tls.acme.names"),
-            std::string::npos);
+  EXPECT_NE(err("    acme: {names: a.test}\n").find("x-slipway.tls.acme.names"), std::string::npos);
   EXPECT_NE(err("    acme: {names: [{a: 1}]}\n").find("x-slipway.tls.acme.names"),
             std::string::npos);
   std::string many = "    acme:\n      names:\n";
@@ -206,8 +204,8 @@ TEST(AcmeSettingsTest, NamesAreCheckedOneByOne) {
   for (const char* ok : {"a.test", "shop.example.com", "xn--bcher-kva.example", "a-b.c-d.test"}) {
     EXPECT_TRUE(CheckAcmeName(ok, AcmeChallenge::kHttp01).ok()) << ok;
   }
-  for (const char* bad : {"", "test", "a..b", ".a.b", "a.b.", "a b.test", "a/b.test",
-                          "127.0.0.1", "[::1]", "*.a.test", "-a.b", "a-.b"}) {
+  for (const char* bad : {"", "test", "a..b", ".a.b", "a.b.", "a b.test", "a/b.test", "127.0.0.1",
+                          "[::1]", "*.a.test", "-a.b", "a-.b"}) {
     EXPECT_FALSE(CheckAcmeName(bad, AcmeChallenge::kHttp01).ok()) << bad;
   }
   EXPECT_FALSE(CheckAcmeName(std::string(64, 'a') + ".test", AcmeChallenge::kHttp01).ok());

@@ -7,15 +7,15 @@
 
 #include "acme/key.h"
 #include "acme/tls_alpn.h"
-#include "config/acme_settings.h"
 #include "base/log.h"
+#include "config/acme_settings.h"
 
 namespace slipway::daemon {
 
 namespace {
 
 void Log(const std::string& msg, logging::Level level = logging::Level::kInfo) {
-  logging::Default().Log(level, "slipwayd", msg, {});
+  logging::Log(level, "slipwayd", msg);
 }
 
 std::string Joined(const std::vector<std::string>& v) {
@@ -41,8 +41,8 @@ std::shared_ptr<const acme::ChallengeTable> AutoCert::challenges() const {
 
 Status AutoCert::MakePlaceholder(const std::vector<std::string>& names) {
   ASSIGN_OR_RETURN(acme::EcKey key, acme::EcKey::Generate());
-  ASSIGN_OR_RETURN(std::string pem,
-                   acme::MakePlaceholderCertificate(names, key, Clock::Real()->WallMillis() / 1000));
+  ASSIGN_OR_RETURN(std::string pem, acme::MakePlaceholderCertificate(
+                                        names, key, Clock::Real()->WallMillis() / 1000));
   ASSIGN_OR_RETURN(std::string key_pem, key.PrivatePem());
   // The key first: a reader never sees a certificate without its key.
   RETURN_IF_ERROR(acme::WritePrivateFile((state_dir_ / "placeholder.key").string(), key_pem));
@@ -125,13 +125,13 @@ void AutoCert::OnEvent(const acme::CertEvent& e) {
   store::Event ev;
   ev.kind = std::string(acme::CertEventKindName(e.kind));
   if (e.kind == acme::CertEventKind::kFailed) {
-    ev.message = fmt::format("{} ({}): {}", Joined(e.names), acme::RenewalReasonName(e.reason),
-                             e.error);
+    ev.message =
+        fmt::format("{} ({}): {}", Joined(e.names), acme::RenewalReasonName(e.reason), e.error);
     Log("acme: " + ev.kind + " " + ev.message, logging::Level::kWarn);
   } else {
-    ev.message = fmt::format("{} ({}): valid until {}", Joined(e.names),
-                             acme::RenewalReasonName(e.reason),
-                             FormatUtc(e.not_after_ms, "%Y-%m-%d %H:%M:%S UTC"));
+    ev.message =
+        fmt::format("{} ({}): valid until {}", Joined(e.names), acme::RenewalReasonName(e.reason),
+                    FormatUtc(e.not_after_ms, "%Y-%m-%d %H:%M:%S UTC"));
     Log("acme: " + ev.kind + " " + ev.message);
   }
   if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());

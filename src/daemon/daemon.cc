@@ -397,7 +397,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.public_metrics = engine_->project().api.public_metrics;
     rd.certs = [this]() -> std::optional<std::vector<acme::CertStatusRow>> {
       if (!autocert_ || !autocert_->active()) return std::nullopt;
-      return autocert_->manager()->Status();
+      return autocert_->manager()->Rows();
     };
     rd.renew_cert = [this](const std::string& name) -> Status {
       if (!autocert_ || !autocert_->active()) {

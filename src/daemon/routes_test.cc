@@ -279,8 +279,8 @@ x-slipway:
       std::time(nullptr));
   ASSERT_TRUE(ctx.ok()) << ctx.status().message();
   auto challenges = std::make_shared<acme::ChallengeTable>();
-  auto table = BuildRoutes(*p, {Running("web", 4001), Running("db", 4002)}, 1, {}, {}, *ctx,
-                           challenges);
+  auto table =
+      BuildRoutes(*p, {Running("web", 4001), Running("db", 4002)}, 1, {}, {}, *ctx, challenges);
   ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok());
   const proxy::Listener* plain = Find(*table, "0.0.0.0", 8080);
   ASSERT_NE(plain, nullptr);
