@@ -224,8 +224,8 @@ std::vector<CertStatusRow> CertManager::Rows() const {
     r.name = name;
     const RenewalState& s = e.state;
     r.state = s.consecutive_failures > 0 ? CertState::kFailing
-              : s.have_cert             ? CertState::kValid
-                                        : CertState::kPending;
+              : s.have_cert              ? CertState::kValid
+                                         : CertState::kPending;
     if (s.have_cert) {
       r.not_before_ms = s.not_before_ms;
       r.not_after_ms = s.not_after_ms;

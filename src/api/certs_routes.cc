@@ -48,7 +48,9 @@ void RegisterCertsRoutes(Router& r, const RouteDeps& d) {
                    std::optional<std::vector<acme::CertStatusRow>> now;
                    if (certs) now = certs();
                    if (now) {
-                     for (const acme::CertStatusRow& row : *now) rows.push_back(CertStatusJson(row));
+                     for (const acme::CertStatusRow& row : *now) {
+                       rows.push_back(CertStatusJson(row));
+                     }
                    }
                    reply.Json(200, {{"acme", now.has_value()}, {"certificates", rows}});
                  });

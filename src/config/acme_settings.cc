@@ -30,7 +30,8 @@ std::string Lower(std::string s) {
 // An https:// URL with a host; nothing else reaches the CA client.
 bool IsHttpsUrl(std::string_view url) {
   constexpr std::string_view kScheme = "https://";
-  if (url.size() <= kScheme.size() || Lower(std::string(url.substr(0, kScheme.size()))) != kScheme) {
+  if (url.size() <= kScheme.size() ||
+      Lower(std::string(url.substr(0, kScheme.size()))) != kScheme) {
     return false;
   }
   const std::string_view rest = url.substr(kScheme.size());

@@ -45,9 +45,9 @@ struct AcmeSettings {
   AcmeChallenge challenge = AcmeChallenge::kHttp01;
   // The names to order, lower-case, in order, without those a certificate file covers.
   std::vector<std::string> names;
-  bool names_given = false;      // `names` was set (else: the routes' hosts)
+  bool names_given = false;             // `names` was set (else: the routes' hosts)
   std::vector<std::string> file_names;  // what the project's certificate files cover
-  std::string where;             // "compose.yaml:12:5" of `acme`, for messages at run time
+  std::string where;                    // "compose.yaml:12:5" of `acme`, for messages at run time
 };
 
 // Parses the `acme` mapping at `path` (names as given, not resolved).

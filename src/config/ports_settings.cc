@@ -38,8 +38,9 @@ Status ParsePortsSettings(const Node& n, const std::string& path, const std::vec
     Result<std::string> p = ReadEnum(f, fpath, {"http", "https", "tcp"});
     if (!p.ok()) return p.status();
     if (*p == "https" && !tls_configured) {
-      return NodeError(f, fpath, "https needs certificates, and x-slipway.tls names none",
-                       "x-slipway.tls.certificates: [{cert: FILE, key: FILE}] or x-slipway.tls.acme");
+      return NodeError(
+          f, fpath, "https needs certificates, and x-slipway.tls names none",
+          "x-slipway.tls.certificates: [{cert: FILE, key: FILE}] or x-slipway.tls.acme");
     }
     (*out)[static_cast<int>(*port)] = *p == "http"    ? PortProtocol::kHttp
                                       : *p == "https" ? PortProtocol::kHttps
