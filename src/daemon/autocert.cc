@@ -103,8 +103,14 @@ Status AutoCert::Follow(const config::Project& project) {
   return Status::OK();
 }
 
-void AutoCert::SetServing(bool serving) {
+void AutoCert::SetServing(bool serving, bool anything_published) {
   if (serving && !serving_) Log("acme: challenges are answered; issuing starts");
+  if (!serving && anything_published && manager_ && !warned_unserved_) {
+    warned_unserved_ = true;  // once: the table is published again on every topology change
+    Log("acme: no plain HTTP listener answers the CA's http-01 challenges yet (a route or a "
+        "published http port on :80); nothing is ordered until one does",
+        logging::Level::kWarn);
+  }
   serving_ = serving;
   if (serving_ && manager_) manager_->Start();
 }

@@ -42,8 +42,9 @@ class AutoCert {
   Status Follow(const config::Project& project);
 
   // Whether a plain listener answers the challenges now: issuing starts once it does (an
-  // attempt before would fail and wait out the back-off).
-  void SetServing(bool serving);
+  // attempt before would fail and wait out the back-off). `anything_published`: the proxy
+  // listens at all (services run), so a missing challenge listener is worth a warning.
+  void SetServing(bool serving, bool anything_published);
 
   // Renews `name` now (NotFound when it is not ordered).
   Status RenewNow(const std::string& name) { return manager_->RenewNow(name); }
@@ -71,6 +72,7 @@ class AutoCert {
   std::set<std::string> file_names_;
   bool have_placeholder_ = false;
   bool serving_ = false;
+  bool warned_unserved_ = false;
   std::shared_ptr<const config::Node> followed_model_;  // the project Follow() last read
   // Cleared on destruction: posted events that arrive later are dropped.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -271,7 +271,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     routes_->SetAfterPublish([this](const proxy::RouteTable& table) {
       bool answering = false;
       for (const proxy::Listener& l : table.listeners) answering |= l.acme_challenges != nullptr;
-      if (autocert_) autocert_->SetServing(answering);
+      if (autocert_) autocert_->SetServing(answering, !table.listeners.empty());
     });
     groups_ = std::make_unique<deploy::EngineGroups>(loop_.get(), engine_.get());
     // Instances changed: the routes follow, and a deploy waiting on them re-checks.
