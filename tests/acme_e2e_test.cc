@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -196,11 +197,16 @@ TEST_F(AcmeE2E, IssuesServesRenewsUnderLoadAndReportsAFailedChallenge) {
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
 
   // Issued within the bound, then served with a chain curl verifies against Pebble's root.
+  const auto up_done = std::chrono::steady_clock::now();
   nlohmann::json issued;
   ASSERT_TRUE(WaitFor([&] { return !(issued = Event("cert-issued", "app.test")).is_null(); }, 60s))
       << Tail(ca_ / "pebble.log") << Tail(p_->dir() / ".slipway/logs/daemon.log");
   CmdResult got;
   ASSERT_TRUE(WaitFor([&] { return (got = Curl()).out == "dev\n"; }, 10s)) << got.out;
+  std::printf("first verified HTTPS answer %lld ms after `up` returned\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - up_done)
+                                         .count()));
   const std::string first_serial = ServedSerial();
   EXPECT_NE(first_serial.find("serial="), std::string::npos) << first_serial;
   std::string body;
@@ -272,6 +278,7 @@ TEST_F(AcmeE2E, IssuesServesRenewsUnderLoadAndReportsAFailedChallenge) {
   load.join();
   EXPECT_GT(ok.load(), 5);
   EXPECT_EQ(bad.load(), 0) << last_failure;
+  std::printf("HTTPS requests during the renewal: %d answered, %d failed\n", ok.load(), bad.load());
 
   // Renewing a name that is not ordered is refused in one line.
   CmdResult other = p_->Slipway({"certs", "renew", "other.test"}, 20s, env_);
