@@ -41,14 +41,14 @@ std::string AcmeProject(const std::string& acme) {
   return R"(services:
   web:
     image: x
-    ports: ["8443:8080", "8080:8080"]
+    ports: ["8443:8080"]
     x-slipway:
       ports: {8080: https}
 x-slipway:
   routes:
     - {listen: 8443, host: App.Test, service: web}
     - {listen: 8443, host: api.app.test, path: /api, service: web}
-    - {listen: 8080, host: plain.test, service: web}
+    - {listen: 8081, host: plain.test, service: web}
   tls:
 )" + acme;
 }
@@ -122,7 +122,7 @@ TEST(AcmeSettingsTest, HostileValuesAreOneLineAtTheKey) {
   Fixture f;
   auto err = [&](const std::string& acme) { return testing::ErrorOf(f.Load(AcmeProject(acme))); };
   EXPECT_EQ(err("    acme: {directory: http://ca.example/dir}\n"),
-            "compose.yaml:14:13: x-slipway.tls.acme.directory: \"http://ca.example/dir\" is not "
+            "compose.yaml:13:12: x-slipway.tls.acme.directory: \"http://ca.example/dir\" is not "
             "an ACME directory (expected letsencrypt, letsencrypt-staging or an https:// URL)");
   EXPECT_NE(err("    acme: {directory: \"https://\"}\n").find("acme.directory"), std::string::npos);
   EXPECT_NE(err("    acme: {directory: \"https://a b/\"}\n").find("acme.directory"),
@@ -132,7 +132,7 @@ TEST(AcmeSettingsTest, HostileValuesAreOneLineAtTheKey) {
   EXPECT_NE(err("    acme: {directory: [x]}\n").find("x-slipway.tls.acme.directory"),
             std::string::npos);
   EXPECT_EQ(err("    acme: {names: [\"*.app.test\"]}\n"),
-            "compose.yaml:14:21: x-slipway.tls.acme.names[0]: \"*.app.test\" is a wildcard, "
+            "compose.yaml:13:20: x-slipway.tls.acme.names[0]: \"*.app.test\" is a wildcard, "
             "which http-01 cannot validate (expected a host name: wildcards need the DNS-01 "
             "challenge)");
   EXPECT_NE(err("    acme: {challenge: tls-alpn-01}\n")
@@ -152,9 +152,10 @@ TEST(AcmeSettingsTest, HostileValuesAreOneLineAtTheKey) {
             std::string::npos);
   std::string many = "    acme:\n      names:\n";
   for (int i = 0; i <= 100; ++i) many += "        - n" + std::to_string(i) + ".test\n";
-  EXPECT_EQ(err(many),
-            "compose.yaml:16:9: x-slipway.tls.acme.names: lists 101 names (expected at most 100 "
-            "(one order))");
+  EXPECT_EQ(
+      err(many),
+      "compose.yaml:14:7: x-slipway.tls.acme.names: lists 101 names (expected at most 100, one "
+      "order's worth)");
   EXPECT_NE(err("    acme: {email: nobody}\n").find("acme.email: \"nobody\" is not an e-mail"),
             std::string::npos);
   EXPECT_NE(err("    acme: {email: [a@b.c]}\n").find("x-slipway.tls.acme.email"),
@@ -165,7 +166,7 @@ TEST(AcmeSettingsTest, HostileValuesAreOneLineAtTheKey) {
   EXPECT_NE(err("    acme: {challenge: dns-01}\n").find("x-slipway.tls.acme.challenge"),
             std::string::npos);
   EXPECT_EQ(err("    acme: {contact: x}\n"),
-            "compose.yaml:14:13: x-slipway.tls.acme.contact: unknown key \"contact\" (expected "
+            "compose.yaml:13:12: x-slipway.tls.acme.contact: unknown key \"contact\" (expected "
             "one of email, directory, ca_file, challenge, names)");
   EXPECT_NE(err("    acme: yes\n").find("x-slipway.tls.acme"), std::string::npos);
 }
