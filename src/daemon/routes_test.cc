@@ -289,7 +289,9 @@ x-slipway:
   EXPECT_EQ(Find(*table, "0.0.0.0", 8443)->acme_challenges, nullptr);  // TLS
   EXPECT_EQ(Find(*table, "0.0.0.0", 5432)->acme_challenges, nullptr);  // TCP
   for (const auto& l : table->listeners) {
-    if (l.best_effort) EXPECT_EQ(l.acme_challenges, nullptr) << l.host;  // internal
+    if (l.best_effort) {  // a service's own address
+      EXPECT_EQ(l.acme_challenges, nullptr) << l.host;
+    }
   }
   // Without a table (no acme) nothing answers challenges.
   auto none = BuildRoutes(*p, {Running("web", 4001), Running("db", 4002)}, 2, {}, {}, *ctx);
