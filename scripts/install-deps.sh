@@ -24,7 +24,7 @@ PACKAGES=(
   podman runc slirp4netns uidmap conmon catatonit containernetworking-plugins iptables
   busybox-static
   # Outgoing HTTPS (src/tlsclient) and the ACME client's end-to-end tests against Pebble,
-  # Let's Encrypt's test server (src/acme/pebble_test.cc).
+  # Let's Encrypt's test server (src/acme/pebble_test.cc, tests/acme_e2e_test.cc).
   libcurl4-openssl-dev pebble
 )
 

@@ -34,40 +34,9 @@ struct BnDeleter {
 struct BioDeleter {
   void operator()(BIO* b) const { BIO_free(b); }
 };
-}  // namespace
 
-Result<std::string> MakeTlsAlpnCertificate(const std::string& domain,
-                                           const std::string& key_authorization, const EcKey& key,
-                                           int64_t now_unix_s) {
-  RETURN_IF_ERROR(ValidateDnsName(domain));
-  if (domain.rfind("*.", 0) == 0) return InvalidInput("TLS-ALPN-01 cannot validate a wildcard");
-  std::unique_ptr<X509, X509Deleter> x(X509_new());
-  if (!x || X509_set_version(x.get(), 2) != 1) return Internal("X509_new failed");
-
-  unsigned char serial[16];
-  if (RAND_bytes(serial, sizeof(serial)) != 1) return Internal("RAND_bytes failed");
-  serial[0] &= 0x7f;  // a positive INTEGER
-  std::unique_ptr<BIGNUM, BnDeleter> bn(BN_bin2bn(serial, sizeof(serial), nullptr));
-  if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()))) {
-    return Internal("serial number: " + OpenSslError());
-  }
-  time_t now = static_cast<time_t>(now_unix_s);
-  X509_time_adj_ex(X509_getm_notBefore(x.get()), 0, -3600, &now);
-  X509_time_adj_ex(X509_getm_notAfter(x.get()), 7, 0, &now);
-  X509_NAME* subject = X509_get_subject_name(x.get());
-  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(domain.c_str()), -1, -1, 0);
-  X509_set_issuer_name(x.get(), subject);
-  if (X509_set_pubkey(x.get(), key.get()) != 1) return Internal("X509_set_pubkey failed");
-
-  const std::string san = "DNS:" + domain;
-  std::unique_ptr<X509_EXTENSION, ExtDeleter> san_ext(
-      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str()));
-  if (!san_ext || X509_add_ext(x.get(), san_ext.get(), -1) != 1) {
-    return Internal("subjectAltName: " + OpenSslError());
-  }
-
-  // extnValue = DER of OCTET STRING (SIZE (32)) holding SHA-256(key authorization).
+// extnValue = DER of OCTET STRING (SIZE (32)) holding SHA-256(key authorization), critical.
+Status AddAcmeIdentifier(X509* x, const std::string& key_authorization) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(key_authorization.data()), key_authorization.size(),
          digest);
@@ -86,17 +55,71 @@ Result<std::string> MakeTlsAlpnCertificate(const std::string& domain,
   if (!oid) return Internal("acmeIdentifier OID: " + OpenSslError());
   std::unique_ptr<X509_EXTENSION, ExtDeleter> id_ext(
       X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), /*crit=*/1, value.get()));
-  if (!id_ext || X509_add_ext(x.get(), id_ext.get(), -1) != 1) {
+  if (!id_ext || X509_add_ext(x, id_ext.get(), -1) != 1) {
     return Internal("acmeIdentifier extension: " + OpenSslError());
   }
+  return Status::OK();
+}
+
+// A self-signed certificate for `names` (CN = the first), from now - 1 h for `days`; with the
+// critical acmeIdentifier extension when `key_authorization` is given.
+Result<std::string> SelfSigned(const std::vector<std::string>& names,
+                               const std::string* key_authorization, const EcKey& key,
+                               int64_t now_unix_s, int days) {
+  if (names.empty()) return InvalidInput("a certificate needs a name");
+  const std::string& domain = names.front();
+  std::unique_ptr<X509, X509Deleter> x(X509_new());
+  if (!x || X509_set_version(x.get(), 2) != 1) return Internal("X509_new failed");
+
+  unsigned char serial[16];
+  if (RAND_bytes(serial, sizeof(serial)) != 1) return Internal("RAND_bytes failed");
+  serial[0] &= 0x7f;  // a positive INTEGER
+  std::unique_ptr<BIGNUM, BnDeleter> bn(BN_bin2bn(serial, sizeof(serial), nullptr));
+  if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()))) {
+    return Internal("serial number: " + OpenSslError());
+  }
+  time_t now = static_cast<time_t>(now_unix_s);
+  X509_time_adj_ex(X509_getm_notBefore(x.get()), 0, -3600, &now);
+  X509_time_adj_ex(X509_getm_notAfter(x.get()), days, 0, &now);
+  X509_NAME* subject = X509_get_subject_name(x.get());
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(domain.c_str()), -1, -1, 0);
+  X509_set_issuer_name(x.get(), subject);
+  if (X509_set_pubkey(x.get(), key.get()) != 1) return Internal("X509_set_pubkey failed");
+
+  std::string san;
+  for (const std::string& n : names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
+  std::unique_ptr<X509_EXTENSION, ExtDeleter> san_ext(
+      X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str()));
+  if (!san_ext || X509_add_ext(x.get(), san_ext.get(), -1) != 1) {
+    return Internal("subjectAltName: " + OpenSslError());
+  }
+
+  if (key_authorization) RETURN_IF_ERROR(AddAcmeIdentifier(x.get(), *key_authorization));
   if (X509_sign(x.get(), key.get(), EVP_sha256()) <= 0) {
-    return Internal("signing the validation certificate failed: " + OpenSslError());
+    return Internal("signing the self-signed certificate failed: " + OpenSslError());
   }
   std::unique_ptr<BIO, BioDeleter> bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509(bio.get(), x.get()) != 1) return Internal("PEM_write failed");
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace
+
+Result<std::string> MakeTlsAlpnCertificate(const std::string& domain,
+                                           const std::string& key_authorization, const EcKey& key,
+                                           int64_t now_unix_s) {
+  RETURN_IF_ERROR(ValidateDnsName(domain));
+  if (domain.rfind("*.", 0) == 0) return InvalidInput("TLS-ALPN-01 cannot validate a wildcard");
+  return SelfSigned({domain}, &key_authorization, key, now_unix_s, 7);
+}
+
+Result<std::string> MakePlaceholderCertificate(const std::vector<std::string>& names,
+                                               const EcKey& key, int64_t now_unix_s) {
+  for (const std::string& n : names) RETURN_IF_ERROR(ValidateDnsName(n));
+  return SelfSigned(names, nullptr, key, now_unix_s, 30);
 }
 
 }  // namespace slipway::acme

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "acme/key.h"
 #include "base/status.h"
@@ -21,5 +22,11 @@ inline constexpr const char* kAcmeIdentifierOid = "1.3.6.1.5.5.7.1.31";
 Result<std::string> MakeTlsAlpnCertificate(const std::string& domain,
                                            const std::string& key_authorization, const EcKey& key,
                                            int64_t now_unix_s);
+
+// A plain self-signed certificate for `names`, valid from `now_unix_s` - 1 h for 30 days: what
+// HTTPS answers with for a name until its certificate is issued (clients reject it, as they
+// should, and no handshake is left hanging).
+Result<std::string> MakePlaceholderCertificate(const std::vector<std::string>& names,
+                                               const EcKey& key, int64_t now_unix_s);
 
 }  // namespace slipway::acme

@@ -49,6 +49,30 @@ TEST(TlsAlpnTest, CertificateCarriesTheCriticalAcmeIdentifier) {
   EXPECT_GT(info->not_after_ms, now * 1000);
 }
 
+TEST(TlsAlpnTest, PlaceholderNamesEveryNameWithoutTheAcmeIdentifier) {
+  auto key = EcKey::Generate();
+  ASSERT_TRUE(key.ok());
+  const int64_t now = 1'800'000'000;
+  auto pem = MakePlaceholderCertificate({"a.test", "b.test"}, *key, now);
+  ASSERT_TRUE(pem.ok()) << pem.status().message();
+  auto info = InspectLeaf(*pem);
+  ASSERT_TRUE(info.ok()) << info.status().message();
+  EXPECT_EQ(info->dns_names, (std::vector<std::string>{"a.test", "b.test"}));
+  EXPECT_EQ(info->not_before_ms, (now - 3600) * 1000);
+  EXPECT_EQ(info->not_after_ms, (now + 30 * 86400) * 1000);
+  EXPECT_TRUE(LeafMatchesKey(*pem, *key));
+  BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
+  X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  ASSERT_NE(x, nullptr);
+  ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+  EXPECT_LT(X509_get_ext_by_OBJ(x, oid, -1), 0);
+  ASN1_OBJECT_free(oid);
+  X509_free(x);
+  EXPECT_FALSE(MakePlaceholderCertificate({}, *key, now).ok());
+  EXPECT_FALSE(MakePlaceholderCertificate({"bad name"}, *key, now).ok());
+}
+
 TEST(TlsAlpnTest, RefusesWildcardsAndBadNames) {
   auto key = EcKey::Generate();
   ASSERT_TRUE(key.ok());

@@ -8,6 +8,7 @@
 //   alerts_routes.cc    alerts, rule tests, /health/detailed
 //   maintenance_routes.cc  maintenance mode
 //   daemon_routes.cc    the daemon itself: who runs, since when, from which binary; restart
+//   certs_routes.cc     certificates from the ACME CA: state, expiry, next attempt
 // Request and answer bodies are JSON; errors {"error": "...", "exit": 1|2} (api/reply.h).
 //
 // Ownership: RouteDeps borrows everything; the daemon keeps it all alive while its servers run.
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/fields.h"
 #include "api/router.h"
@@ -46,6 +48,9 @@ class OfrepHandler;
 }  // namespace flags
 namespace alerts {
 class AlertingService;
+}
+namespace acme {
+struct CertStatusRow;
 }
 }  // namespace slipway
 
@@ -114,6 +119,12 @@ struct RouteDeps {
   std::function<void(nlohmann::json* rows)> decorate_ps;  // adds traffic columns to `ps`
   std::function<void()> shutdown;                         // after `down` answered
   bool public_metrics = true;                             // x-slipway.api.public_metrics
+  // The ACME certificates' state now; nullopt (or no function) when the project orders none
+  // (x-slipway.tls.acme).
+  std::function<std::optional<std::vector<acme::CertStatusRow>>()> certs;
+  // Renews an ACME certificate now, whatever its plan (NotFound: not ordered; FailedPrecondition:
+  // the project orders none). The attempt's outcome is an event.
+  std::function<Status(const std::string& name)> renew_cert;
 };
 
 void RegisterRoutes(Router& router, const RouteDeps& deps);
@@ -125,6 +136,7 @@ void RegisterFlagsRoutes(Router& router, const RouteDeps& deps);
 void RegisterAlertsRoutes(Router& router, const RouteDeps& deps);
 void RegisterMaintenanceRoutes(Router& router, const RouteDeps& deps);
 void RegisterDaemonRoutes(Router& router, const RouteDeps& deps);
+void RegisterCertsRoutes(Router& router, const RouteDeps& deps);
 
 // LoadOptions travel from the CLI to the daemon so `up` and `deploy` load the project with
 // the caller's files, profiles and environment.

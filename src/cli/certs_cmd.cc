@@ -89,9 +89,36 @@ Status PrintStatus(const std::vector<std::string>& names, const std::string& sta
   return Status::OK();
 }
 
+// The daemon's view (GET /api/v1/certs): the names the project orders, their state and plan.
+int DaemonStatus(CliContext& ctx, const std::string& format) {
+  Result<nlohmann::json> r = ctx.Call("GET", "/api/v1/certs");
+  if (!r.ok()) return CliContext::Fail(r.status(), "certs status");
+  if (format == "json") {
+    std::printf("%s\n", r->dump(2).c_str());
+    return 0;
+  }
+  if (!r->value("acme", false)) {
+    std::printf("this project orders no certificates (no x-slipway.tls.acme)\n");
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const nlohmann::json& c : r->value("certificates", nlohmann::json::array())) {
+    const int64_t not_after = c.value("not_after_ms", int64_t{0});
+    std::string detail = c.value("detail", "");
+    const std::string last_error = c.value("last_error", "");
+    if (!last_error.empty() && detail.find(last_error) == std::string::npos) {
+      detail += "; last error: " + last_error;
+    }
+    rows.push_back({c.value("name", ""), c.value("state", ""), not_after > 0 ? Utc(not_after) : "-",
+                    c.value("plan", ""), Utc(c.value("next_attempt_ms", int64_t{0})), detail});
+  }
+  PrintTable({"NAME", "STATE", "EXPIRES", "PLAN", "NEXT", "DETAIL"}, rows);
+  return 0;
+}
+
 }  // namespace
 
-void AddCertsCommands(CLI::App& app, int* rc) {
+void AddCertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto* cmd = app.add_subcommand("certs", "TLS certificates from an ACME CA (Let's Encrypt)");
   cmd->require_subcommand(1);
 
@@ -116,12 +143,42 @@ void AddCertsCommands(CLI::App& app, int* rc) {
     *rc = st.ok() ? 0 : CliContext::Fail(st, "certs issue");
   });
 
+  auto renew_name = std::make_shared<std::string>();
+  auto* renew = cmd->add_subcommand(
+      "renew", "Renew NAME now through the daemon, whatever its plan (the outcome is an event)");
+  renew->add_option("name", *renew_name, "A host name the project orders")->required();
+  renew->callback([&ctx, renew_name, rc] {
+    Result<nlohmann::json> r =
+        ctx.Call("POST", "/api/v1/certs/renew", nlohmann::json{{"name", *renew_name}});
+    if (!r.ok()) {
+      *rc = CliContext::Fail(r.status(), "certs renew");
+      return;
+    }
+    std::printf("renewing %s (see slipway events)\n", renew_name->c_str());
+    *rc = 0;
+  });
+
   auto names = std::make_shared<std::vector<std::string>>();
   auto state_dir = std::make_shared<std::string>();
-  auto* status = cmd->add_subcommand("status", "Stored certificates and their renewal plan");
-  status->add_option("names", *names, "Host names")->required();
-  status->add_option("--state-dir", *state_dir, "State folder");
-  status->callback([names, state_dir, rc] {
+  auto format = std::make_shared<std::string>("table");
+  auto* status = cmd->add_subcommand(
+      "status",
+      "The project's certificates as its daemon manages them; with NAME..., what the store holds");
+  status->add_option("names", *names, "Host names (read from the store, no daemon needed)");
+  status->add_option("--state-dir", *state_dir, "State folder (with NAME...)");
+  status->add_option("--format", *format, "table or json (from the daemon)")
+      ->check(CLI::IsMember({"table", "json"}));
+  status->callback([&ctx, names, state_dir, format, rc] {
+    if (names->empty()) {
+      if (!ctx.DaemonRunning()) {
+        *rc = CliContext::Fail(
+            FailedPrecondition("no daemon runs this project (name the hosts to read the store)"),
+            "certs status");
+        return;
+      }
+      *rc = DaemonStatus(ctx, *format);
+      return;
+    }
     Status st = PrintStatus(*names, *state_dir);
     *rc = st.ok() ? 0 : CliContext::Fail(st, "certs status");
   });

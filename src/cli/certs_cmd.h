@@ -1,7 +1,8 @@
 // `slipway certs issue NAME...` (one ACME issuance by hand, the result in the certificate
-// store) and `slipway certs status NAME...` (what is stored and when it renews).
+// store) and `slipway certs status` (the project's certificates as its daemon manages them,
+// GET /api/v1/certs; with NAME..., what the store holds and when it renews, no daemon needed).
 // Registered once on the root CLI11 app; callbacks run on the main thread and store the exit
-// code in *rc. Neither needs a project or a daemon.
+// code in *rc.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -10,6 +11,6 @@
 
 namespace slipway::cli {
 
-void AddCertsCommands(CLI::App& app, int* rc);
+void AddCertsCommands(CLI::App& app, CliContext& ctx, int* rc);
 
 }  // namespace slipway::cli

@@ -62,7 +62,7 @@ int Main(int argc, char** argv) {
   AddBackupCommands(app, ctx, &rc);
   AddAlertsCommands(app, ctx, &rc);
   AddFlagsCommands(app, ctx, &rc);
-  AddCertsCommands(app, &rc);
+  AddCertsCommands(app, ctx, &rc);
 
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("slipway %s\n", kVersion); });

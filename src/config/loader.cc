@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "config/acme_settings.h"
 #include "config/alerts_settings.h"
 #include "config/dotenv.h"
 #include "config/environment.h"
@@ -397,6 +398,7 @@ class Loader {
     ctx.warnings = &warnings_;
     ctx.warned = &warned;
     ctx.project = &p;
+    ctx.tls_configured = HasAcmeSettings(merged);
     ServiceParser parser(ctx);
 
     for (const Node& top : merged.children) {
@@ -497,6 +499,8 @@ class Loader {
     RETURN_IF_ERROR(CheckDependencyCycles(p, depends_on));
     RETURN_IF_ERROR(CheckPublishedPorts(p));
     RETURN_IF_ERROR(CheckRoutes(merged, all, &p));
+    // ACME names are resolved now (routes and ports known), so every error is a load error.
+    RETURN_IF_ERROR(AcmeSettingsOf(p, merged).status());
     RETURN_IF_ERROR(CheckHookDatabases(p));
     p.warnings = std::move(warnings_);
     p.model = std::make_shared<const Node>(std::move(merged));

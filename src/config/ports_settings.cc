@@ -28,8 +28,9 @@ Status ParsePortsSettings(const Node& n, const std::string& path, const std::vec
     }
     ASSIGN_OR_RETURN(PortProtocol p, ReadEnum(f, fpath, kPortProtocolNames));
     if (p == PortProtocol::kHttps && !tls_configured) {
-      return NodeError(f, fpath, "https needs certificates, and x-slipway.tls names none",
-                       "x-slipway.tls.certificates: [{cert: FILE, key: FILE}]");
+      return NodeError(
+          f, fpath, "https needs certificates, and x-slipway.tls names none",
+          "x-slipway.tls.certificates: [{cert: FILE, key: FILE}] or x-slipway.tls.acme");
     }
     (*out)[static_cast<int>(*port)] = p;
   }

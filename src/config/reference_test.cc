@@ -95,6 +95,7 @@ std::vector<Block> Blocks() {
       Listed("x-slipway.api.tls", Top("{api: {tls: {zz_unknown: 1}}}"), ""),
       Listed("x-slipway.proxy", Top("{proxy: {zz_unknown: 1}}")),
       Listed("x-slipway.tls", Top("{tls: {zz_unknown: 1}}")),
+      Listed("x-slipway.tls.acme", Top("{tls: {acme: {zz_unknown: 1}}}")),
       // A certificate's two keys are listed as "cert or key".
       Listed("x-slipway.tls.certificates[]", Top("{tls: {certificates: [{zz_unknown: 1}]}}"), ""),
       Listed("x-slipway.routes[]", Top("{routes: [{listen: 8080, service: web, zz_unknown: 1}]}")),

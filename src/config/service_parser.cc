@@ -831,9 +831,10 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
     } else if (f.key == "upstream") {
       RETURN_IF_ERROR(ParseUpstreamSettings(f, fpath, ctx_.project_dir.string(), &s->upstream));
     } else if (f.key == "ports") {
-      RETURN_IF_ERROR(ParsePortsSettings(f, fpath, TargetPorts(*s),
-                                         ctx_.project && ctx_.project->tls.enabled(),
-                                         &s->port_protocols));
+      RETURN_IF_ERROR(
+          ParsePortsSettings(f, fpath, TargetPorts(*s),
+                             ctx_.tls_configured || (ctx_.project && ctx_.project->tls.enabled()),
+                             &s->port_protocols));
     } else if (f.key == "healthcheck") {
       RETURN_IF_ERROR(ExpectMap(f, fpath, "{http: /path, port: N} or {tcp: true, port: N}"));
       Healthcheck& h = s->healthcheck;

@@ -34,6 +34,8 @@ struct ParseContext {
   // The project being built: its name, top-level volumes and configs and x-slipway.runtime
   // are read while services are parsed (they are parsed first).
   const Project* project = nullptr;
+  // x-slipway.tls.acme is present: `https` ports are allowed even without certificate files.
+  bool tls_configured = false;
 };
 
 // Keys accepted under a service's `x-slipway`.

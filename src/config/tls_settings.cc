@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "config/acme_settings.h"
 #include "config/duration.h"
 #include "config/node.h"
 #include "config/values.h"
@@ -61,13 +62,18 @@ Result<TlsCertificateSettings> ParseCertificatePair(const Node& e, const std::st
 
 Status ParseTlsSettings(const Node& n, const std::string& path, const std::string& project_dir,
                         int64_t now_s, TlsSettings* out) {
-  static const char kKeys[] = "certificates, redirect, hsts";
+  static const char kKeys[] = "certificates, acme, redirect, hsts";
   RETURN_IF_ERROR(ExpectMap(n, path, std::string("a mapping with ") + kKeys));
   const Node* certs = nullptr;
+  bool has_acme = false;
   for (const Node& f : n.children) {
     const std::string fpath = JoinPath(path, f.key);
     if (f.key == "certificates") {
       certs = &f;
+    } else if (f.key == "acme") {  // config/acme_settings.h; names resolved by the loader
+      AcmeSettings acme;
+      RETURN_IF_ERROR(ParseAcmeSettings(f, fpath, project_dir, &acme));
+      has_acme = true;
     } else if (f.key == "redirect") {
       ASSIGN_OR_RETURN(out->redirect, ReadBool(f, fpath));
     } else if (f.key == "hsts") {
@@ -82,8 +88,9 @@ Status ParseTlsSettings(const Node& n, const std::string& path, const std::strin
     }
   }
   if (!certs) {
+    if (has_acme) return Status::OK();
     return NodeError(n, path, "has no certificates",
-                     "certificates: [{cert: FILE, key: FILE}, ...]");
+                     "certificates: [{cert: FILE, key: FILE}, ...], or acme: {...}");
   }
   const std::string cpath = JoinPath(path, "certificates");
   if (!certs->IsSeq() || certs->children.empty()) {

@@ -118,7 +118,7 @@ TEST(TlsSettingsTest, MalformedSettingsNameTheKey) {
   Fixture f;
   EXPECT_EQ(f.Error("    redirect: true\n"),
             "compose.yaml:5:3: x-slipway.tls: has no certificates (expected certificates: "
-            "[{cert: FILE, key: FILE}, ...])");
+            "[{cert: FILE, key: FILE}, ...], or acme: {...})");
   EXPECT_NE(f.Error("    certificates: []\n").find("x-slipway.tls.certificates: is not a list"),
             std::string::npos);
   EXPECT_NE(f.Error("    certificates: certs/a.pem\n").find("is not a list"), std::string::npos);
@@ -153,7 +153,7 @@ TEST(TlsSettingsTest, HttpsPortNeedsCertificates) {
   EXPECT_EQ(testing::ErrorOf(p),
             "compose.yaml:6:15: services.web.x-slipway.ports.8080: https needs certificates, and "
             "x-slipway.tls names none (expected x-slipway.tls.certificates: [{cert: FILE, key: "
-            "FILE}])");
+            "FILE}] or x-slipway.tls.acme)");
 }
 
 TEST(ApiListenTest, NonLoopbackIsRefusedInClear) {

@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "config/flags_settings.h"
 #include "config/secrets_of.h"
+#include "daemon/autocert.h"
 #include "daemon/database_jobs.h"
 #include "daemon/json_log.h"
 #include "daemon/keeper_link.h"
@@ -170,6 +171,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     }
     ASSIGN_OR_RETURN(config::Project project, config::LoadProject(load));
     RETURN_IF_ERROR(store_->SetProjectLoad(api::ProjectLoadOf(load, project)));
+    // Certificates from an ACME CA join the TLS context (daemon/autocert.h).
+    autocert_ = std::make_unique<AutoCert>(loop_.get(), store_.get(), paths_.dir,
+                                           [this](const std::string& why) { ReloadTls(why); });
+    RETURN_IF_ERROR(autocert_->Follow(project));
     RETURN_IF_ERROR(LoadTls(project.tls));
     RETURN_IF_ERROR(LoadApiTls(project.api));
     std::string api_listen = project.api.listen.empty() ? "127.0.0.1:0" : project.api.listen;
@@ -196,7 +201,13 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     routes_ =
         std::make_unique<RoutePublisher>(loop_.get(), engine_.get(), proxy_.get(), registry_.get());
     routes_->SetTls(tls_.context());
+    routes_->SetAcmeChallenges(autocert_->challenges());
     routes_->SetBeforePublish([this] { FollowTlsFiles(); });
+    routes_->SetAfterPublish([this](const proxy::RouteTable& table) {
+      bool answering = false;
+      for (const proxy::Listener& l : table.listeners) answering |= l.acme_challenges != nullptr;
+      if (autocert_) autocert_->SetServing(answering, !table.listeners.empty());
+    });
     groups_ = std::make_unique<deploy::EngineGroups>(loop_.get(), engine_.get());
     // Instances changed: the routes follow, and a deploy waiting on them re-checks.
     engine_->SetTopologyListener([this] {
@@ -319,6 +330,16 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
     rd.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
     rd.public_metrics = engine_->project().api.public_metrics;
+    rd.certs = [this]() -> std::optional<std::vector<acme::CertStatusRow>> {
+      if (!autocert_ || !autocert_->active()) return std::nullopt;
+      return autocert_->manager()->Rows();
+    };
+    rd.renew_cert = [this](const std::string& name) -> Status {
+      if (!autocert_ || !autocert_->active()) {
+        return FailedPrecondition("this project orders no certificates (no x-slipway.tls.acme)");
+      }
+      return autocert_->RenewNow(name);
+    };
     api::RegisterRoutes(*router_, rd);
 
     ASSIGN_OR_RETURN(net::UniqueFd unix_fd, keeper_->ListenUnix(paths_.socket().string()));
@@ -435,6 +456,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
     if (Status st = flag_service_->FlushEvaluated(); !st.ok()) Log("flags: " + st.message());
     if (Status st = proxy_->Drain(); !st.ok()) Log("proxy: " + st.message());
+    autocert_.reset();  // the successor issues from now on
     unix_server_.reset();
     tcp_server_.reset();
     ::close(lock_fd_);
@@ -555,10 +577,16 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
 
   // ---- TLS certificates (x-slipway.tls; built and watched by tls_certificates.h) ----
 
-  // Builds a new TLS context from `s` and hands it to the routes; on failure the current one
-  // stays.
+  // Builds a new TLS context from `s` and the certificates an ACME CA issued (placeholder
+  // included until then) and hands it to the routes; on failure the current one stays.
   Status LoadTls(const config::TlsSettings& s) {
-    RETURN_IF_ERROR(tls_.Load(s));
+    std::vector<net::TlsServerContext::CertificatePaths> issued;
+    std::string placeholder;
+    if (autocert_) {
+      issued = autocert_->Certificates();
+      placeholder = autocert_->placeholder_cert();
+    }
+    RETURN_IF_ERROR(tls_.Load(s, std::move(issued), std::move(placeholder)));
     if (routes_) routes_->SetTls(tls_.context());
     return Status::OK();
   }
@@ -566,7 +594,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // New connections get the new certificates; open ones keep theirs (their SSL holds its
   // context), so nothing is dropped.
   void ReloadTls(const std::string& why) {
-    if (engine_->project().tls.certificates.empty()) return;
+    if (!engine_->project().tls.enabled() && !(autocert_ && autocert_->active())) return;
     store::Event ev;
     if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
       Log("tls: reload after " + why +
@@ -644,7 +672,12 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
         Log("tls: " + st.message() + "; the API serves as before");
       }
     }
-    if (tls_.Serves(engine_->project().tls.certificates)) return;
+    if (!autocert_) return;  // handed over
+    if (Status st = autocert_->Follow(engine_->project()); !st.ok()) {
+      Log("acme: " + st.message(), nullptr, logging::Level::kWarn);
+    }
+    routes_->SetAcmeChallenges(autocert_->challenges());
+    if (tls_.Serves(engine_->project().tls.certificates, autocert_->Certificates())) return;
     if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
       Log("tls: " + st.message() + "; serving the previous certificates");
     }
@@ -716,6 +749,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   }
 
   void Cleanup() {
+    autocert_.reset();  // joins the issuing thread (an attempt under way ends first)
     deployer_.reset();
     db_jobs_.reset();
     tcp_server_.reset();
@@ -749,6 +783,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::unique_ptr<KeeperLink> keeper_;  // before proxy_: the proxy uses it until it stops
   bool recovering_ = false;             // Engine::Recover runs: routes wait for it
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<AutoCert> autocert_;  // after store_ and loop_: it posts to one, writes the other
   std::unique_ptr<runtime::LogStore> logs_;
   std::unique_ptr<telemetry::Registry> registry_;
   std::unique_ptr<proxy::Proxy> proxy_;

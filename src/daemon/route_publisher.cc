@@ -6,8 +6,12 @@ namespace slipway::daemon {
 
 Status RoutePublisher::Publish() {
   if (before_publish_) before_publish_();
-  return proxy_->Apply(BuildRoutes(engine_->project(), engine_->Endpoints(), ++version_, plans_,
-                                   maintenance_, tls_));
+  std::shared_ptr<const proxy::RouteTable> table =
+      BuildRoutes(engine_->project(), engine_->Endpoints(), ++version_, plans_, maintenance_, tls_,
+                  acme_challenges_);
+  RETURN_IF_ERROR(proxy_->Apply(table));
+  if (after_publish_) after_publish_(*table);
+  return Status::OK();
 }
 
 void RoutePublisher::ScheduleUpdate() {

@@ -4,7 +4,7 @@
 // takes effect when SetPlan returns: every proxy worker routes by it, so a deploy can time a
 // cutover. Topology changes arrive in bursts and are coalesced into one publish; while held
 // (a restarted daemon taking over its services) they wait. TLS listeners get the certificates
-// the daemon last loaded (SetTls).
+// the daemon last loaded (SetTls); plain ones answer ACME challenges (SetAcmeChallenges).
 //
 // Threads: the control loop only. The engine, the proxy and the registry must outlive it.
 #pragma once
@@ -47,8 +47,17 @@ class RoutePublisher final : public deploy::Traffic {
 
   // The certificates TLS listeners serve with from the next publish on (nullptr: none).
   void SetTls(std::shared_ptr<const net::TlsServerContext> tls) { tls_ = std::move(tls); }
+  // The ACME HTTP-01 answers plain listeners serve from the next publish on (nullptr: none).
+  void SetAcmeChallenges(std::shared_ptr<const acme::ChallengeTable> t) {
+    acme_challenges_ = std::move(t);
+  }
   // Runs before every publish (the daemon follows certificate files a new project names).
   void SetBeforePublish(std::function<void()> f) { before_publish_ = std::move(f); }
+
+  // Runs after every publish the proxy accepted, with the table it now serves.
+  void SetAfterPublish(std::function<void(const proxy::RouteTable&)> f) {
+    after_publish_ = std::move(f);
+  }
 
   // deploy::Traffic
   Status SetPlan(const std::string& service, deploy::TrafficPlan plan) override;
@@ -63,7 +72,9 @@ class RoutePublisher final : public deploy::Traffic {
   Plans plans_;
   Maintenance maintenance_;
   std::shared_ptr<const net::TlsServerContext> tls_;
+  std::shared_ptr<const acme::ChallengeTable> acme_challenges_;
   std::function<void()> before_publish_;
+  std::function<void(const proxy::RouteTable&)> after_publish_;
   uint64_t version_ = 0;
   bool pending_ = false;
   bool held_ = false;

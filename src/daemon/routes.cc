@@ -49,7 +49,8 @@ proxy::Route ServiceRoute(const config::Service& svc, const engine::ServiceEndpo
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,
     uint64_t version, const Plans& plans, const Maintenance& maintenance,
-    std::shared_ptr<const net::TlsServerContext> tls) {
+    std::shared_ptr<const net::TlsServerContext> tls,
+    std::shared_ptr<const acme::ChallengeTable> acme_challenges) {
   // Listeners keyed by "host:port" so published ports and routes on the same port merge;
   // std::map keeps the table's order stable across rebuilds.
   std::map<std::string, proxy::Listener> listeners;
@@ -130,6 +131,13 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     for (auto& [key, l] : listeners) {
       if (!l.tls && !l.best_effort && l.mode == proxy::ListenerMode::kHttp) {
         l.https_redirect_port = https_port;
+      }
+    }
+  }
+  if (acme_challenges) {
+    for (auto& [key, l] : listeners) {
+      if (!l.tls && !l.best_effort && l.mode == proxy::ListenerMode::kHttp) {
+        l.acme_challenges = acme_challenges;
       }
     }
   }

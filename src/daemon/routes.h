@@ -18,7 +18,9 @@
 // `tls` (null: no certificates loaded, the port serves plain HTTP); internal listeners stay
 // plain. With `x-slipway.tls.redirect`, every other published HTTP listener answers 308 to
 // the HTTPS port (443 when the project publishes it, else its lowest HTTPS port); TLS
-// listeners send Strict-Transport-Security when `hsts` is set.
+// listeners send Strict-Transport-Security when `hsts` is set. With `acme_challenges` (the
+// project orders certificates, daemon/autocert.h) every plain HTTP listener answers ACME
+// HTTP-01 challenges from it.
 //
 // A service with `x-slipway.upstream.scheme: https` (config/upstream_settings.h) gets routes
 // whose upstream_tls is set: its HTTP listeners speak TLS to the instances; its internal
@@ -47,6 +49,7 @@ using Maintenance = std::map<std::string, std::string>;    // service → messag
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,
     uint64_t version, const Plans& plans, const Maintenance& maintenance,
-    std::shared_ptr<const net::TlsServerContext> tls = nullptr);
+    std::shared_ptr<const net::TlsServerContext> tls = nullptr,
+    std::shared_ptr<const acme::ChallengeTable> acme_challenges = nullptr);
 
 }  // namespace slipway::daemon

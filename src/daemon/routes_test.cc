@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "acme/challenge.h"
 #include "config/service_addresses.h"
 #include "config/test_support.h"
 #include "net/tls_test_certs.h"
@@ -251,6 +252,50 @@ x-slipway:
   auto no_redirect =
       BuildRoutes(*p, {Running("web", 4001), Running("admin", 4002)}, 3, {}, {}, *ctx);
   EXPECT_EQ(Find(*no_redirect, "0.0.0.0", 8080)->https_redirect_port, 0);
+}
+
+TEST(BuildRoutesTest, PlainHttpListenersAnswerAcmeChallenges) {
+  config::testing::TempDir dir;
+  dir.Write("app/compose.yaml", R"(
+services:
+  web:
+    x-slipway: {command: ["web"], ports: {3000: https}}
+    ports: ["8443:3000"]
+  db:
+    x-slipway: {command: ["db"], ports: {5432: tcp}}
+    ports: ["5432:5432"]
+x-slipway:
+  tls: {acme: {names: [shop.example.com]}}
+  routes:
+    - {listen: 8080, service: web}
+)");
+  Result<config::Project> p = config::LoadProject(config::testing::OptionsFor(dir.path() / "app"));
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  const net::testing::TestCert cert = net::testing::MakeTestCert({"shop.example.com"});
+  dir.Write("c.pem", cert.cert_pem);
+  dir.Write("c.key", cert.key_pem);
+  auto ctx = net::TlsServerContext::Create(
+      {{(dir.path() / "c.pem").string(), (dir.path() / "c.key").string()}}, nullptr,
+      std::time(nullptr));
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  auto challenges = std::make_shared<acme::ChallengeTable>();
+  auto table =
+      BuildRoutes(*p, {Running("web", 4001), Running("db", 4002)}, 1, {}, {}, *ctx, challenges);
+  ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok());
+  const proxy::Listener* plain = Find(*table, "0.0.0.0", 8080);
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(plain->acme_challenges, challenges);
+  EXPECT_EQ(plain->https_redirect_port, 8443);
+  EXPECT_EQ(Find(*table, "0.0.0.0", 8443)->acme_challenges, nullptr);  // TLS
+  EXPECT_EQ(Find(*table, "0.0.0.0", 5432)->acme_challenges, nullptr);  // TCP
+  for (const auto& l : table->listeners) {
+    if (l.best_effort) {  // a service's own address
+      EXPECT_EQ(l.acme_challenges, nullptr) << l.host;
+    }
+  }
+  // Without a table (no acme) nothing answers challenges.
+  auto none = BuildRoutes(*p, {Running("web", 4001), Running("db", 4002)}, 2, {}, {}, *ctx);
+  EXPECT_EQ(Find(*none, "0.0.0.0", 8080)->acme_challenges, nullptr);
 }
 
 }  // namespace

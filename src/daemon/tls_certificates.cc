@@ -28,28 +28,40 @@ std::string FilesSignature(const std::vector<config::TlsCertificateSettings>& fi
 
 }  // namespace
 
-Status TlsCertificates::Load(const config::TlsSettings& s) {
+Status TlsCertificates::Load(const config::TlsSettings& s,
+                             std::vector<net::TlsServerContext::CertificatePaths> issued,
+                             std::string placeholder) {
   attempted_signature_ = FilesSignature(s.certificates);
-  if (!s.enabled()) {
+  placeholder_ = std::move(placeholder);
+  if (!s.enabled() && issued.empty()) {
     ctx_.reset();
     files_.clear();
+    issued_.clear();
     return Status::OK();
   }
   std::vector<net::TlsServerContext::CertificatePaths> paths;
   for (const auto& c : s.certificates) paths.push_back({c.cert, c.key});
+  // LoadCertificate checks each key against its leaf before anything is swapped in.
+  paths.insert(paths.end(), issued.begin(), issued.end());
   Result<std::shared_ptr<const net::TlsServerContext>> ctx =
       net::TlsServerContext::Create(paths, tickets_, Clock::Real()->WallMillis() / 1000);
   files_ = s.certificates;  // tried: the poll retries when they change again
+  issued_ = std::move(issued);
   if (!ctx.ok()) return ctx.status();
   ctx_ = std::move(ctx).value();
   UpdateExpiry();
   return Status::OK();
 }
 
-bool TlsCertificates::Serves(const std::vector<config::TlsCertificateSettings>& files) const {
-  if (files.size() != files_.size()) return false;
+bool TlsCertificates::Serves(
+    const std::vector<config::TlsCertificateSettings>& files,
+    const std::vector<net::TlsServerContext::CertificatePaths>& issued) const {
+  if (files.size() != files_.size() || issued.size() != issued_.size()) return false;
   for (size_t i = 0; i < files.size(); ++i) {
     if (files[i].cert != files_[i].cert || files[i].key != files_[i].key) return false;
+  }
+  for (size_t i = 0; i < issued.size(); ++i) {
+    if (issued[i].cert != issued_[i].cert || issued[i].key != issued_[i].key) return false;
   }
   return true;
 }
@@ -62,6 +74,7 @@ void TlsCertificates::UpdateExpiry() {
   if (!ctx_ || !registry_) return;
   const int64_t now_s = Clock::Real()->WallMillis() / 1000;
   for (const net::CertificateInfo& c : ctx_->certificates()) {
+    if (!placeholder_.empty() && c.cert_path == placeholder_) continue;
     const int64_t left = c.not_after - now_s;
     registry_
         ->GetGauge("slipway_tls_cert_expiry_seconds",

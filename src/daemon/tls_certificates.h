@@ -29,15 +29,21 @@ class TlsCertificates {
   void SetStore(store::Store* store) { store_ = store; }
   void SetRegistry(telemetry::Registry* registry) { registry_ = registry; }
 
-  // Builds a new context from `s` (none when TLS is off); on failure the current one stays,
-  // the files count as tried (the poll retries when they change again) and the error says why.
-  Status Load(const config::TlsSettings& s);
+  // Builds a new context from `s` and the certificates an ACME CA issued (`issued`, after the
+  // files, so a file's certificate stays the default; none when both are empty); on failure
+  // the current one stays, the files count as tried (the poll retries when they change again)
+  // and the error says why. `placeholder` (a certificate served until one is issued) gets no
+  // expiry gauge or warning.
+  Status Load(const config::TlsSettings& s,
+              std::vector<net::TlsServerContext::CertificatePaths> issued = {},
+              std::string placeholder = {});
 
   // The context new connections get (nullptr without TLS).
   const std::shared_ptr<const net::TlsServerContext>& context() const { return ctx_; }
 
-  // Whether `files` are the ones last loaded or tried.
-  bool Serves(const std::vector<config::TlsCertificateSettings>& files) const;
+  // Whether `files` (and `issued`) are the ones last loaded or tried.
+  bool Serves(const std::vector<config::TlsCertificateSettings>& files,
+              const std::vector<net::TlsServerContext::CertificatePaths>& issued = {}) const;
 
   // Whether a certificate or key file last loaded or tried changed on disk since.
   bool FilesChanged() const;
@@ -53,6 +59,8 @@ class TlsCertificates {
   std::shared_ptr<net::TicketKeys> tickets_ = std::make_shared<net::TicketKeys>();
   std::shared_ptr<const net::TlsServerContext> ctx_;
   std::vector<config::TlsCertificateSettings> files_;
+  std::vector<net::TlsServerContext::CertificatePaths> issued_;
+  std::string placeholder_;
   std::string attempted_signature_;
   std::set<std::pair<std::string, int64_t>> expiry_warned_;  // (label, not_after)
 };

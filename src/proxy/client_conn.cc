@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "acme/challenge.h"
 #include "http/serializer.h"
 #include "proxy/exchange.h"
 
@@ -509,6 +510,19 @@ void ClientConn::StartExchange(std::string_view buf) {
     return;
   }
   const Listener& listener = table.listeners[ex.listener];
+  if (listener.acme_challenges && !listener.tls &&
+      parser_.target().rfind(acme::kChallengePathPrefix, 0) == 0) {
+    // The CA validating a name this proxy orders a certificate for (RFC 8555 8.3).
+    std::string_view path = parser_.target().substr(0, parser_.target().find('?'));
+    std::optional<std::string> answer;
+    if (ex.method == "GET" || ex.method == "HEAD") answer = listener.acme_challenges->Answer(path);
+    if (answer) {
+      finish_local(200, *answer, "application/octet-stream", "");
+    } else {
+      finish_local(404, "unknown ACME challenge token\n", "text/plain", "");
+    }
+    return;
+  }
   if (listener.https_redirect_port > 0 &&
       parser_.target().rfind("/.well-known/acme-challenge/", 0) != 0) {
     if (ex_->req_done && !rest.empty()) in_.assign(rest);  // pipelined

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "acme/challenge.h"
 #include "proxy/proxy_metrics.h"
 #include "proxy/test_upstream.h"
 
@@ -373,6 +374,41 @@ TEST_F(ProxyTest, MaintenanceMode) {
   route.maintenance = false;
   ApplyRoutes({route});
   EXPECT_EQ(Do(Get("/id")).status, 200);
+}
+
+TEST_F(ProxyTest, AcmeChallengesAnsweredBeforeRoutingAndTheRedirect) {
+  UpstreamServer up("a");
+  StartProxy();
+  auto challenges = std::make_shared<acme::ChallengeTable>();
+  ASSERT_TRUE(challenges->Present("app.test", "tok-1_A", "tok-1_A.thumbprint").ok());
+  auto t = std::make_shared<RouteTable>();
+  Listener l;
+  l.host = "127.0.0.1";
+  l.routes = {SimpleRoute({MakeSet("blue", 100, {up.port()})})};
+  l.https_redirect_port = 8443;
+  l.acme_challenges = challenges;
+  t->listeners.push_back(l);
+  t->version = ++version_;
+  ASSERT_TRUE(proxy_->Apply(t).ok());
+  auto bound = proxy_->BoundPort("127.0.0.1", 0);
+  ASSERT_TRUE(bound.ok());
+  bound_ = *bound;
+  ClientResponse r = Do(Get("/.well-known/acme-challenge/tok-1_A"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "tok-1_A.thumbprint");
+  EXPECT_EQ(r.head.Get("content-type"), "application/octet-stream");
+  // Unknown tokens and other methods are not the app's either: 404, no redirect.
+  EXPECT_EQ(Do(Get("/.well-known/acme-challenge/other")).status, 404);
+  EXPECT_EQ(Do(Get("/.well-known/acme-challenge/")).status, 404);
+  EXPECT_EQ(Do("POST /.well-known/acme-challenge/tok-1_A HTTP/1.1\r\nHost: x\r\n"
+               "Content-Length: 0\r\n\r\n")
+                .status,
+            404);
+  // Everything else still redirects.
+  r = Do(Get("/id"));
+  EXPECT_EQ(r.status, 308);
+  challenges->CleanUp("tok-1_A");
+  EXPECT_EQ(Do(Get("/.well-known/acme-challenge/tok-1_A")).status, 404);
 }
 
 TEST_F(ProxyTest, WeightsHonouredWithinTwoPercent) {

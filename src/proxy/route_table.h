@@ -17,6 +17,9 @@
 namespace slipway::net {
 class TlsServerContext;
 }
+namespace slipway::acme {
+class ChallengeTable;
+}
 
 namespace slipway::proxy {
 
@@ -79,6 +82,10 @@ struct Listener {
   // on this port (443 is left out of the URL), except ACME HTTP-01 challenges
   // (/.well-known/acme-challenge/...), which are routed as usual.
   int https_redirect_port = 0;
+  // Plain listeners only: GET/HEAD /.well-known/acme-challenge/<token> is answered from this
+  // table (the certificate manager's, acme/cert_manager.h) before routing and before the
+  // redirect; a token it does not hold is 404. Null: such paths are routed as any other.
+  std::shared_ptr<const acme::ChallengeTable> acme_challenges;
   // TLS listeners only: the value of Strict-Transport-Security on every response ("" = none).
   std::string hsts;
 };
