@@ -280,10 +280,9 @@ void ClientConn::BuildClientHead(const http::ResponseParser& resp, bool close, b
     h += "Connection: close\r\n";
   }
   if (ex_ && !ex_->set_cookie.empty() && resp.status_code() >= 200) h += ex_->set_cookie;
-  if (const Listener* l = ListenerOf();
-      l && !l->hsts.empty() && !resp.Header("strict-transport-security")) {
+  if (std::string_view hsts = Hsts(); !hsts.empty() && !resp.Header("strict-transport-security")) {
     h += "Strict-Transport-Security: ";
-    h += l->hsts;
+    h += hsts;
     h += "\r\n";
   }
   h += "\r\n";

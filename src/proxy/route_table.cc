@@ -26,6 +26,8 @@ Status ValidateRouteTable(const RouteTable& table) {
       std::string where = "listener " + ListenerKey(l) + " route " + r.service;
       if (r.path_prefix.empty() || r.path_prefix[0] != '/')
         return InvalidInput(where + ": path prefix must start with '/'");
+      if (r.https_redirect_port < 0 || r.https_redirect_port > 65535)
+        return InvalidInput(where + ": bad HTTPS redirect port");
       std::set<std::string> names;
       for (const InstanceSet& s : r.sets) {
         if (!names.insert(s.name).second)
