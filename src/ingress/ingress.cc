@@ -163,11 +163,12 @@ class Ingress {
     http::ServerOptions sopts;
     sopts.head_check = [](const http::Request& head) {
       http::HeadVerdict v;
-      v.max_body = kMaxRegistrationBytes;
-      if (const std::string* cl = head.Header("content-length");
-          cl && cl->size() > 7) {  // more than 9,999,999 bytes: no need to read it
-        v.reject = Error(
-            413, "body too large (at most " + std::to_string(kMaxRegistrationBytes) + " bytes)");
+      v.max_body = kMaxRegistrationBytes;  // a chunked body is counted as it arrives
+      const std::string* cl = head.Header("content-length");
+      if (cl != nullptr && (cl->size() > 12 || std::strtoull(cl->c_str(), nullptr, 10) >
+                                                   kMaxRegistrationBytes)) {
+        v.reject = Error(413, "body too large (at most " + std::to_string(kMaxRegistrationBytes) +
+                                  " bytes)");
       }
       return v;
     };

@@ -356,7 +356,13 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
         ex.wt->balancers[ex.listener][ex.route].Select(w_->Now(), -1, &ex.backend->health);
     if (pick.ok()) {
       BackendState* next = ex.wt->backends[ex.listener][ex.route][pick.set][pick.backend];
-      if (next != ex.backend) {
+      // The same backend only when it is the route's one choice: behind the host's ingress
+      // that is a project's keeper-held listener, where a connection cut by a daemon that
+      // died is accepted again by the next one.
+      if (next != ex.backend || ex.wt->compiled->table->listeners[ex.listener]
+                                        .routes[ex.route]
+                                        .sets[pick.set]
+                                        .backends.size() == 1) {
         ex.retried = true;
         Metrics().retries->Add(w_->index());
         ex.backend->health.active--;
