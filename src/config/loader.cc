@@ -367,8 +367,9 @@ class Loader {
                                              : ParseBackupsSettings(f, fpath, &p->backups));
         continue;
       }
-      if (f.key == "ingress") {  // config/project.h, src/ingress
-        ASSIGN_OR_RETURN(p->ingress, ReadBool(f, fpath));
+      if (f.key == "ingress") {  // config/ingress_settings.h, src/ingress
+        ASSIGN_OR_RETURN(bool on, ReadBool(f, fpath));
+        (void)on;  // read back from the model by IngressEnabled()
         continue;
       }
       if (f.key == "runtime") {  // config/volumes_settings.h: the services' default
@@ -590,6 +591,11 @@ class Loader {
   Status CheckRoutes(const Node& merged, const std::map<std::string, Service>& all, Project* p) {
     if (p->routes.empty()) return Status::OK();
     const Node& list = *merged.Find("x-slipway")->Find("routes");
+    bool ingress = false;
+    if (const Node* in = merged.Find("x-slipway")->Find("ingress"); in != nullptr) {
+      Result<bool> on = ReadBool(*in, "x-slipway.ingress");
+      ingress = on.ok() && *on;
+    }
     std::vector<std::string> names;
     for (const auto& [n, _] : all) names.push_back(n);
     // The first tcp port published on each host port, in the order of the check below.
@@ -616,7 +622,7 @@ class Loader {
                             " is not enabled by the profiles; route ignored");
         continue;
       }
-      if (r.listen_port == 0 && !p->ingress) {
+      if (r.listen_port == 0 && !ingress) {
         return NodeError(item, JoinPath(path, "listen"), "is required",
                          "the port to accept requests on, e.g. 8080 (or x-slipway.ingress: true "
                          "and a host, served by the host's ingress)");

@@ -217,7 +217,7 @@ struct Project {
   std::string env_name;
   std::filesystem::path env_overlay;
   std::vector<std::filesystem::path> env_files;
-  std::map<std::string, Service> services;  // only the services active under the profiles
+  std::map<std::string, Service> services;   // only the services active under the profiles
   std::map<std::string, Secret> secrets;
   std::map<std::string, Secret> configs;         // top-level `configs`
   std::map<std::string, NamedVolume> volumes;    // top-level `volumes`
@@ -232,9 +232,6 @@ struct Project {
   std::vector<RouteSettings> routes;                  // x-slipway.routes (config/routes_settings.h)
   ProxySettings proxy;                                // x-slipway.proxy (config/proxy_settings.h)
   TlsSettings tls;                                    // x-slipway.tls (config/tls_settings.h)
-  // x-slipway.ingress: the routes with a `host` are served through the host's shared front
-  // proxy (src/ingress), which owns :80/:443 for every project; such routes need no `listen`.
-  bool ingress = false;
   // The compose model this project was built from: the files merged, interpolated, extended
   // and normalized, every service (active under the profiles or not) and every `x-*` block as
   // written. What `slipway config` prints (config/render.h); null for a Project built by hand.

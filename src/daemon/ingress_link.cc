@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "config/ingress_settings.h"
 #include "daemon/routes.h"
 #include "ingress/ingress.h"
 #include "ingress/launch.h"
@@ -72,7 +73,7 @@ void IngressLink::Tick() {
   if (in_flight_) return;
   const config::Project& p = project_();
   std::vector<std::string> hosts = IngressHosts(p);
-  if (!p.ingress || hosts.empty()) return;
+  if (!config::IngressEnabled(p) || hosts.empty()) return;
   // The listener exists once a service behind it runs (routes.h); until then nothing to say.
   Result<int> port = proxy_->BoundPort(IngressUpstreamHost(p.name), 0);
   if (!port.ok()) return;
@@ -137,7 +138,7 @@ void IngressLink::Answered(Result<http::ClientResponse> r) {
 void IngressLink::Deregister() {
   Stop();
   const config::Project& p = project_();
-  if (!p.ingress || IngressHosts(p).empty()) return;
+  if (!config::IngressEnabled(p) || IngressHosts(p).empty()) return;
   http::Request req;
   req.method = "POST";
   req.target = "/v1/deregister";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config/ingress_settings.h"
 #include "config/ports_settings.h"
 #include "config/service_addresses.h"
 
@@ -61,6 +62,7 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     auto [it, _] = listeners.emplace(proxy::ListenerKey(l), std::move(l));
     return it->second;
   };
+  const bool ingress = config::IngressEnabled(project);
   std::map<std::string, proxy::Route> running;  // service → its route, when started
   for (const engine::ServiceEndpoints& ep : endpoints) {
     auto it = project.services.find(ep.service);
@@ -113,7 +115,7 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     route.host = rs.host;
     route.path_prefix = rs.path;
     route.strip_prefix = rs.strip_prefix;
-    if (project.ingress && !rs.host.empty()) {
+    if (ingress && !rs.host.empty()) {
       // The host's ingress forwards this host here (src/ingress); port 0 = the keeper's choice,
       // the same one across daemon restarts (it keys held sockets by the address asked for).
       proxy::Listener& in = listener(IngressUpstreamHost(project.name), 0);

@@ -165,10 +165,10 @@ class Ingress {
       http::HeadVerdict v;
       v.max_body = kMaxRegistrationBytes;  // a chunked body is counted as it arrives
       const std::string* cl = head.Header("content-length");
-      if (cl != nullptr && (cl->size() > 12 || std::strtoull(cl->c_str(), nullptr, 10) >
-                                                   kMaxRegistrationBytes)) {
-        v.reject = Error(413, "body too large (at most " + std::to_string(kMaxRegistrationBytes) +
-                                  " bytes)");
+      if (cl != nullptr &&
+          (cl->size() > 12 || std::strtoull(cl->c_str(), nullptr, 10) > kMaxRegistrationBytes)) {
+        v.reject = Error(
+            413, "body too large (at most " + std::to_string(kMaxRegistrationBytes) + " bytes)");
       }
       return v;
     };
