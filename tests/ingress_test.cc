@@ -451,7 +451,7 @@ TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
        "is not a loopback address"},
       {"POST", "/v1/register",
        R"({"project":"y","folder":"/srv/y","hosts":["y.test","x.test"],"upstream":"127.0.0.1:8"})",
-       409, "host x.test is registered by project \"x\" (/srv/x)"},
+       409, "host x.test is registered by project"},
       {"POST", "/v1/register",
        R"({"project":"x","folder":"/other/x","hosts":["x.test"],"upstream":"127.0.0.1:9"})", 409,
        "is registered from /srv/x"},
@@ -470,7 +470,8 @@ TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
     auto resp = Control(state_, c.method, c.path, c.body);
     ASSERT_TRUE(resp.ok()) << c.path << " " << c.body.substr(0, 80);
     EXPECT_EQ(resp->status, c.status) << c.body.substr(0, 80) << " → " << resp->body;
-    EXPECT_NE(resp->body.find(c.expect), std::string::npos) << resp->body;
+    EXPECT_NE(resp->body.find(c.expect), std::string::npos)
+        << c.path << " " << c.body.substr(0, 120) << " → " << resp->body;
   }
   // Nothing changed: x alone, with its one host, on disk too; the ingress still answers.
   auto projects = Control(state_, "GET", "/v1/projects");
@@ -503,7 +504,8 @@ TEST(IngressConfig, HostileKeysAreLoadErrors) {
     std::string top, expect;
   };
   const std::vector<Case> cases = {
-      {"  ingress: \"yes\"\n  routes: [{host: a.test, service: web}]\n", "x-slipway.ingress:"},
+      {"  ingress: maybe\n  routes: [{host: a.test, service: web}]\n",
+       "x-slipway.ingress: \"maybe\" is not a boolean"},
       {"  ingress: [true]\n", "x-slipway.ingress:"},
       {"  routes: [{host: a.test, service: web}]\n", "x-slipway.routes[0].listen: is required"},
       {"  ingress: true\n  routes: [{path: /api, service: web}]\n",
