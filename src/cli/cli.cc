@@ -8,6 +8,7 @@
 #include "cli/alerts_cmd.h"
 #include "cli/backup_cmd.h"
 #include "cli/certs_cmd.h"
+#include "cli/ingress_cmd.h"
 #include "cli/container_cmd.h"
 #include "cli/context.h"
 #include "cli/daemon_cmd.h"
@@ -63,6 +64,7 @@ int Main(int argc, char** argv) {
   AddAlertsCommands(app, ctx, &rc);
   AddFlagsCommands(app, ctx, &rc);
   AddCertsCommands(app, ctx, &rc);
+  AddIngressCommands(app, &rc);
 
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("slipway %s\n", kVersion); });

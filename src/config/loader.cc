@@ -335,8 +335,8 @@ class Loader {
 
   Status ParseTopSlipway(const Node& x, Project* p) {
     static const std::vector<std::string> kKnown = {
-        "api",           "flags",  "databases", "backups", "alerts",
-        "notifications", "routes", "proxy",     "runtime", "tls"};
+        "api",    "flags", "databases", "backups", "alerts", "notifications",
+        "routes", "proxy", "runtime",   "tls",     "ingress"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
@@ -366,6 +366,11 @@ class Loader {
       if (f.key == "databases" || f.key == "backups") {  // config/databases_settings.h
         RETURN_IF_ERROR(f.key == "databases" ? ParseDatabasesSettings(f, fpath, &p->databases)
                                              : ParseBackupsSettings(f, fpath, &p->backups));
+        continue;
+      }
+      if (f.key == "ingress") {  // config/ingress_settings.h, src/ingress
+        ASSIGN_OR_RETURN(bool on, ReadBool(f, fpath));
+        (void)on;  // read back from the model by IngressEnabled()
         continue;
       }
       if (f.key == "runtime") {  // config/volumes_settings.h: the services' default
@@ -591,6 +596,11 @@ class Loader {
   Status CheckRoutes(const Node& merged, const std::map<std::string, Service>& all, Project* p) {
     if (p->routes.empty()) return Status::OK();
     const Node& list = *merged.Find("x-slipway")->Find("routes");
+    bool ingress = false;
+    if (const Node* in = merged.Find("x-slipway")->Find("ingress"); in != nullptr) {
+      Result<bool> on = ReadBool(*in, "x-slipway.ingress");
+      ingress = on.ok() && *on;
+    }
     std::vector<std::string> names;
     for (const auto& [n, _] : all) names.push_back(n);
     // The first tcp port published on each host port, in the order of the check below.
@@ -617,9 +627,18 @@ class Loader {
                             " is not enabled by the profiles; route ignored");
         continue;
       }
+      if (r.listen_port == 0 && !ingress) {
+        return NodeError(item, JoinPath(path, "listen"), "is required",
+                         "the port to accept requests on, e.g. 8080 (or x-slipway.ingress: true "
+                         "and a host, served by the host's ingress)");
+      }
+      if (r.listen_port == 0 && r.host.empty()) {
+        return NodeError(item, JoinPath(path, "host"), "is required for a route without listen",
+                         "the host name the ingress routes by, e.g. shop.example.com");
+      }
       if (r.port == 0 && !svc->second.ports.empty()) r.port = svc->second.ports.front().target;
       if (auto c = catch_all.find(r.listen_port);
-          r.host.empty() && r.path == "/" && c != catch_all.end()) {
+          r.listen_port != 0 && r.host.empty() && r.path == "/" && c != catch_all.end()) {
         const auto& [name, pm] = c->second;
         return NodeError(item, path,
                          "listener " + std::to_string(r.listen_port) +
@@ -680,7 +699,7 @@ class Loader {
   fs::path working_dir_;
   fs::path project_dir_;
   std::vector<fs::path> files_;
-  ProjectFiles selection_;  // config/environment.h
+  ProjectFiles selection_;                     // config/environment.h
   std::map<std::string, std::string> labels_;  // absolute path -> name the user gave
   std::map<std::string, std::string> env_;     // .env values under the process environment
   std::vector<std::string> warnings_;

@@ -50,7 +50,8 @@ Status ParseRoutesSettings(const Node& n, const std::string& path,
         ASSIGN_OR_RETURN(r.service, ReadString(f, fpath));
       } else if (f.key == "path") {
         ASSIGN_OR_RETURN(r.path, ReadString(f, fpath));
-        if (r.path.empty() || r.path[0] != '/' || r.path.find_first_of("?# \t") != std::string::npos) {
+        if (r.path.empty() || r.path[0] != '/' ||
+            r.path.find_first_of("?# \t") != std::string::npos) {
           return NodeError(f, fpath, Quote(r.path) + " is not a path prefix",
                            "a path starting with '/', without query or spaces, e.g. /api");
         }
@@ -72,10 +73,6 @@ Status ParseRoutesSettings(const Node& n, const std::string& path,
                          "one of listen, service, path, host, strip_prefix, port");
       }
     }
-    if (r.listen_port == 0) {
-      return NodeError(item, JoinPath(ipath, "listen"), "is required",
-                       "the port to accept requests on, e.g. 8080");
-    }
     if (r.service.empty()) {
       return NodeError(item, JoinPath(ipath, "service"), "is required",
                        "the name of the service that answers this route");
@@ -83,10 +80,10 @@ Status ParseRoutesSettings(const Node& n, const std::string& path,
     for (size_t j = 0; j < out->size(); ++j) {
       const RouteSettings& o = (*out)[j];
       if (o.listen_port == r.listen_port && o.host == r.host && o.path == r.path) {
-        return NodeError(item, ipath,
-                         "same listener, host and path as " + IndexPath(path, j) + " (" +
-                             o.where + ")",
-                         "a different path or host for each route of a listener");
+        return NodeError(
+            item, ipath,
+            "same listener, host and path as " + IndexPath(path, j) + " (" + o.where + ")",
+            "a different path or host for each route of a listener");
       }
     }
     out->push_back(std::move(r));
@@ -94,9 +91,7 @@ Status ParseRoutesSettings(const Node& n, const std::string& path,
   return Status::OK();
 }
 
-bool IsProxiedPort(const PortMapping& port) {
-  return port.published > 0 && port.protocol == "tcp";
-}
+bool IsProxiedPort(const PortMapping& port) { return port.published > 0 && port.protocol == "tcp"; }
 
 bool ServedByProxy(const Project& project, const std::string& service) {
   if (auto it = project.services.find(service); it != project.services.end()) {

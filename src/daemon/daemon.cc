@@ -28,6 +28,7 @@
 #include "config/secrets_of.h"
 #include "daemon/autocert.h"
 #include "daemon/database_jobs.h"
+#include "daemon/ingress_link.h"
 #include "daemon/json_log.h"
 #include "daemon/keeper_link.h"
 #include "daemon/route_publisher.h"
@@ -126,6 +127,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     loop_->Run();
     if (handing_over_) return FinishHandover();
     Log("stopped");
+    if (ingress_) ingress_->Deregister();  // `down` or SIGTERM: the hosts leave the ingress
     keeper_->Stopping();  // on purpose: the keeper exits with us instead of restarting us
     Cleanup();
     return 0;
@@ -250,6 +252,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ScheduleTrafficSample();
     tls_.UpdateExpiry();
     WatchTlsFiles();
+    ingress_ = std::make_unique<IngressLink>(
+        loop_.get(), [this]() -> const config::Project& { return engine_->project(); },
+        proxy_.get(), [](const std::string& m) { Log(m); });
+    ingress_->Start();
     return WatchSignals();
   }
 
@@ -446,6 +452,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // accept queues), give up the lock the successor needs, then ask the keeper for the
   // successor, which adopts the services as after a crash (docs/architecture.md, "Keeper").
   void HandOver() {
+    if (ingress_) ingress_->Stop();  // the successor registers; the routes stay meanwhile
     Log(fmt::format("handing over to a successor daemon (drain timeout {} ms)",
                     drain_timeout_.count()),
         {{"drain_timeout_ms", drain_timeout_.count()}});
@@ -789,6 +796,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::unique_ptr<proxy::Proxy> proxy_;
   // Before engine_: the engine's topology listener reaches them until it is gone.
   std::unique_ptr<RoutePublisher> routes_;        // the proxy's routes; deploys' Traffic port
+  std::unique_ptr<IngressLink> ingress_;          // registration with the host's ingress
   std::unique_ptr<deploy::EngineGroups> groups_;  // deploys' Groups port over the engine
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<flags::FlagService> flag_service_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config/ingress_settings.h"
 #include "config/ports_settings.h"
 #include "config/service_addresses.h"
 
@@ -46,6 +47,10 @@ proxy::Route ServiceRoute(const config::Service& svc, const engine::ServiceEndpo
 
 }  // namespace
 
+std::string IngressUpstreamHost(const std::string& project_name) {
+  return config::AddressBlock(project_name) + ".255";
+}
+
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,
     uint64_t version, const Plans& plans, const Maintenance& maintenance,
@@ -61,6 +66,7 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     auto [it, _] = listeners.emplace(proxy::ListenerKey(l), std::move(l));
     return it->second;
   };
+  const bool ingress = config::IngressEnabled(project);
   std::map<std::string, proxy::Route> running;  // service → its route, when started
   for (const engine::ServiceEndpoints& ep : endpoints) {
     auto it = project.services.find(ep.service);
@@ -115,6 +121,15 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     route.host = rs.host;
     route.path_prefix = rs.path;
     route.strip_prefix = rs.strip_prefix;
+    if (ingress && !rs.host.empty()) {
+      // The host's ingress forwards this host here (src/ingress); port 0 = the keeper's choice,
+      // the same one across daemon restarts (it keys held sockets by the address asked for).
+      proxy::Listener& in = listener(IngressUpstreamHost(project.name), 0);
+      in.mode = proxy::ListenerMode::kHttp;
+      in.trust_forwarded = true;
+      in.routes.push_back(route);
+    }
+    if (rs.listen_port == 0) continue;  // served through the ingress only
     proxy::Listener& l = listener(rs.listen_host, rs.listen_port);
     l.mode = proxy::ListenerMode::kHttp;  // a port routes share is HTTP, whoever publishes it
     l.routes.push_back(std::move(route));
@@ -129,7 +144,7 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
   }
   if (project.tls.redirect && https_port > 0) {
     for (auto& [key, l] : listeners) {
-      if (!l.tls && !l.best_effort && l.mode == proxy::ListenerMode::kHttp) {
+      if (!l.tls && !l.best_effort && !l.trust_forwarded && l.mode == proxy::ListenerMode::kHttp) {
         l.https_redirect_port = https_port;
       }
     }

@@ -26,6 +26,11 @@
 // whose upstream_tls is set: its HTTP listeners speak TLS to the instances; its internal
 // listeners are TCP, so other services speak TLS to it end to end.
 //
+// Ingress (`x-slipway.ingress: true`, src/ingress): the routes with a host are also put on one
+// loopback listener, IngressUpstreamHost(project):0, which the host's ingress forwards those
+// hosts to; it trusts the ingress's X-Forwarded-Proto/Host and never redirects (the ingress
+// does). A route without `listen` is served there only.
+//
 // Pure function of its inputs; the daemon calls it on its control loop thread.
 #pragma once
 
@@ -45,6 +50,9 @@ namespace slipway::daemon {
 
 using Plans = std::map<std::string, deploy::TrafficPlan>;  // by service
 using Maintenance = std::map<std::string, std::string>;    // service → message
+
+// "127.A.B.255": the project's address block (config/service_addresses.h) past its services.
+std::string IngressUpstreamHost(const std::string& project_name);
 
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,

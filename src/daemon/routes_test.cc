@@ -343,3 +343,54 @@ services:
 
 }  // namespace
 }  // namespace slipway::daemon
+
+namespace slipway::daemon {
+namespace {
+
+TEST(BuildRoutesTest, IngressRoutesGetOneTrustedLoopbackListener) {
+  config::Project p = Load(R"(
+services:
+  web:
+    x-slipway: {command: ["web"]}
+  api:
+    x-slipway: {command: ["api"]}
+x-slipway:
+  ingress: true
+  routes:
+    - {host: shop.example.com, service: web}
+    - {host: shop.example.com, path: /api, service: api, strip_prefix: true}
+    - {listen: 8080, host: admin.example.com, service: web}
+    - {listen: 8081, service: api}
+)");
+  auto table = BuildRoutes(p, {Running("web", 4001), Running("api", 4002)}, 1, {}, {});
+  ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok());
+  const proxy::Listener* in = Find(*table, IngressUpstreamHost("app"), 0);
+  ASSERT_NE(in, nullptr);
+  EXPECT_TRUE(in->trust_forwarded);
+  EXPECT_EQ(in->https_redirect_port, 0);
+  ASSERT_EQ(in->routes.size(), 3u);  // every route with a host; not the host-less one
+  int i = proxy::MatchRoute(*in, "shop.example.com", "/api/x");
+  ASSERT_GE(i, 0);
+  EXPECT_EQ(in->routes[i].service, "api");
+  EXPECT_LT(proxy::MatchRoute(*in, "other.example.com", "/"), 0);
+  // Routes with a listen keep it; routes without one have no listener of their own.
+  EXPECT_NE(Find(*table, "0.0.0.0", 8080), nullptr);
+  EXPECT_NE(Find(*table, "0.0.0.0", 8081), nullptr);
+  EXPECT_EQ(Find(*table, "0.0.0.0", 0), nullptr);
+  EXPECT_EQ(IngressUpstreamHost("app"), config::AddressBlock("app") + ".255");
+
+  // Without x-slipway.ingress, no such listener.
+  config::Project plain = Load(R"(
+services:
+  web:
+    x-slipway: {command: ["web"]}
+x-slipway:
+  routes:
+    - {listen: 8080, host: shop.example.com, service: web}
+)");
+  table = BuildRoutes(plain, {Running("web", 4001)}, 1, {}, {});
+  EXPECT_EQ(Find(*table, IngressUpstreamHost("app"), 0), nullptr);
+}
+
+}  // namespace
+}  // namespace slipway::daemon

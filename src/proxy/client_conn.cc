@@ -466,9 +466,9 @@ void ClientConn::RespondLocal(int status, std::string_view body, std::string_vie
   h += std::to_string(body.size());
   h += "\r\n";
   if (close) h += "Connection: close\r\n";
-  if (const Listener* l = ListenerOf(); l && !l->hsts.empty()) {
+  if (std::string_view hsts = Hsts(); !hsts.empty()) {
     h += "Strict-Transport-Security: ";
-    h += l->hsts;
+    h += hsts;
     h += "\r\n";
   }
   h += extra_headers;
@@ -537,6 +537,13 @@ void ClientConn::StartExchange(std::string_view buf) {
     return;
   }
   const Route& route = listener.routes[ex.route];
+  if (route.https_redirect_port > 0 && !tr_->secure() &&
+      parser_.target().rfind("/.well-known/acme-challenge/", 0) != 0) {
+    if (ex_->req_done && !rest.empty()) in_.assign(rest);  // pipelined
+    RedirectToHttps(route.https_redirect_port);
+    if (fd_ >= 0 && phase_ == Phase::kIdle && !in_.empty()) ScheduleResume();
+    return;
+  }
   std::string_view path = parser_.target().substr(0, parser_.target().find('?'));
   // The health path is the app's own: compare it with what the app would receive.
   if (route.maintenance && (route.strip_prefix ? StripPrefix(path, route.path_prefix)
@@ -605,6 +612,15 @@ void ClientConn::StartExchange(std::string_view buf) {
   if (!ex.req_done && !rest.empty()) FeedRequestBody(rest);
 }
 
+std::string_view ClientConn::Hsts() const {
+  const Listener* l = ListenerOf();
+  if (!l) return {};
+  if (tr_->secure() && ex_->route >= 0 && ex_->route < static_cast<int>(l->routes.size()) &&
+      !l->routes[ex_->route].hsts.empty())
+    return l->routes[ex_->route].hsts;
+  return l->hsts;
+}
+
 const Listener* ClientConn::ListenerOf() const {
   if (!ex_ || ex_->listener < 0 || !ex_->wt) return nullptr;
   const auto& ls = ex_->wt->compiled->table->listeners;
@@ -655,7 +671,9 @@ void ClientConn::BuildUpstreamHead(const Route& route, std::string_view client_i
   }
   h += " HTTP/1.1\r\n";
   std::string_view connection = parser_.Header("connection").value_or("");
-  std::string_view xff, host, request_id;
+  std::string_view xff, host, request_id, fwd_proto, fwd_host;
+  const Listener* listener = ListenerOf();
+  const bool trust = listener && listener->trust_forwarded;
   for (const http::HeaderView& f : parser_.headers()) {
     if (IsHopByHop(f.name)) continue;
     if (!connection.empty() && http::HasToken(connection, f.name)) continue;
@@ -663,9 +681,14 @@ void ClientConn::BuildUpstreamHead(const Route& route, std::string_view client_i
       xff = f.value;
       continue;
     }
-    if (http::EqualsIgnoreCase(f.name, "x-forwarded-proto") ||
-        http::EqualsIgnoreCase(f.name, "x-forwarded-host"))
+    if (http::EqualsIgnoreCase(f.name, "x-forwarded-proto")) {
+      fwd_proto = f.value;
       continue;
+    }
+    if (http::EqualsIgnoreCase(f.name, "x-forwarded-host")) {
+      fwd_host = f.value;
+      continue;
+    }
     if (http::EqualsIgnoreCase(f.name, "host")) host = f.value;
     if (http::EqualsIgnoreCase(f.name, "x-request-id")) request_id = f.value;
     h += f.name;
@@ -679,7 +702,14 @@ void ClientConn::BuildUpstreamHead(const Route& route, std::string_view client_i
     h += ", ";
   }
   h += client_ip;
-  h += tr_->secure() ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n";
+  if (trust && (fwd_proto == "https" || fwd_proto == "http")) {
+    h += "\r\nX-Forwarded-Proto: ";
+    h += fwd_proto;
+    h += "\r\n";
+  } else {
+    h += tr_->secure() ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n";
+  }
+  if (trust && !fwd_host.empty()) host = fwd_host;
   if (!host.empty()) {
     h += "X-Forwarded-Host: ";
     h += host;

@@ -108,6 +108,9 @@ class ClientConn {
   const SetMetrics& Metrics() const;
   // The listener this connection was accepted on, in the exchange's table; null when gone.
   const Listener* ListenerOf() const;
+  // The Strict-Transport-Security value for this exchange: the matched route's, else the
+  // listener's ("" = none).
+  std::string_view Hsts() const;
   void RedirectToHttps(int port);
 
   Worker* w_;

@@ -325,10 +325,9 @@ void ClientConn::BuildClientHead(const http::ResponseParser& resp, bool close, b
     h += "Connection: close\r\n";
   }
   if (ex_ && !ex_->set_cookie.empty() && resp.status_code() >= 200) h += ex_->set_cookie;
-  if (const Listener* l = ListenerOf();
-      l && !l->hsts.empty() && !resp.Header("strict-transport-security")) {
+  if (std::string_view hsts = Hsts(); !hsts.empty() && !resp.Header("strict-transport-security")) {
     h += "Strict-Transport-Security: ";
-    h += l->hsts;
+    h += hsts;
     h += "\r\n";
   }
   h += "\r\n";
@@ -401,7 +400,10 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
     Balancer::Pick pick = wr.balancer.Select(w_->Now(), -1, &ex.backend->health);
     if (pick.ok()) {
       BackendState* next = wr.sets[pick.set].backends[pick.backend];
-      if (next != ex.backend) {
+      // The same backend only when it is the route's one choice: behind the host's ingress
+      // that is a project's keeper-held listener, where a connection cut by a daemon that
+      // died is accepted again by the next one.
+      if (next != ex.backend || wr.sets[pick.set].backends.size() == 1) {
         ex.retried = true;
         Metrics().retries->Add(w_->index());
         ex.backend->health.active--;

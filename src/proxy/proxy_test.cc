@@ -621,3 +621,55 @@ TEST_F(ProxyTest, IdleClientConnectionsAreSmall) {
 
 }  // namespace
 }  // namespace slipway::proxy
+
+namespace slipway::proxy {
+namespace {
+
+// The host's ingress shares one plain listener between sites: a route of a site with TLS
+// redirects (ACME paths excepted), another site's route does not; and a project's listener
+// behind the ingress passes on the ingress's X-Forwarded-Proto/Host.
+TEST_F(ProxyTest, PerRouteRedirectAndTrustedForwardedHeaders) {
+  UpstreamServer up("a");
+  StartProxy();
+  Route tls_site = SimpleRoute({MakeSet("blue", 100, {up.port()})}, "a");
+  tls_site.host = "a.test";
+  tls_site.https_redirect_port = 8443;
+  Route plain_site = SimpleRoute({MakeSet("blue", 100, {up.port()})}, "b");
+  plain_site.host = "b.test";
+  ApplyRoutes({tls_site, plain_site});
+  ClientResponse r = Do("GET /x?y=1 HTTP/1.1\r\nHost: a.test\r\n\r\n");
+  EXPECT_EQ(r.status, 308);
+  EXPECT_EQ(r.head.Get("location"), "https://a.test:8443/x?y=1");
+  r = Do("GET /.well-known/acme-challenge/t HTTP/1.1\r\nHost: a.test\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  r = Do("GET /id HTTP/1.1\r\nHost: b.test\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(up.last_head().find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+  // A client's own X-Forwarded-Proto is not believed on an ordinary listener.
+  r = Do("GET /id HTTP/1.1\r\nHost: b.test\r\nX-Forwarded-Proto: https\r\n\r\n");
+  EXPECT_NE(up.last_head().find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+
+  auto t = std::make_shared<RouteTable>();
+  Listener l;
+  l.host = "127.0.0.1";
+  l.port = port_;
+  l.trust_forwarded = true;
+  l.routes = {plain_site};
+  t->listeners.push_back(l);
+  t->version = ++version_;
+  ASSERT_TRUE(proxy_->Apply(t).ok());
+  r =
+      Do("GET /id HTTP/1.1\r\nHost: b.test\r\nX-Forwarded-Proto: https\r\n"
+         "X-Forwarded-Host: b.test:8443\r\nX-Forwarded-For: 10.1.1.1\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(up.last_head().find("X-Forwarded-Proto: https\r\n"), std::string::npos)
+      << up.last_head();
+  EXPECT_NE(up.last_head().find("X-Forwarded-Host: b.test:8443\r\n"), std::string::npos);
+  EXPECT_NE(up.last_head().find("X-Forwarded-For: 10.1.1.1, 127.0.0.1\r\n"), std::string::npos);
+  // Only http or https are passed on.
+  r = Do("GET /id HTTP/1.1\r\nHost: b.test\r\nX-Forwarded-Proto: gopher\r\n\r\n");
+  EXPECT_NE(up.last_head().find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace slipway::proxy

@@ -32,6 +32,8 @@ Status ValidateRouteTable(const RouteTable& table) {
           return InvalidInput(where + ": upstream server name " + r.upstream_tls.server_name +
                               " is not a host name");
       }
+      if (r.https_redirect_port < 0 || r.https_redirect_port > 65535)
+        return InvalidInput(where + ": bad HTTPS redirect port");
       std::set<std::string> names;
       for (const InstanceSet& s : r.sets) {
         if (!names.insert(s.name).second)

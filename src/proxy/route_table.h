@@ -58,6 +58,11 @@ struct Route {
   std::string health_path = "/health";  // answers 200 even in maintenance
   std::string sticky_cookie;            // cookie naming the set a client sticks to; "" = off
   UpstreamTls upstream_tls;
+  // Per route, for a listener shared by several sites (the host's ingress, src/ingress):
+  // on a plain listener, > 0 answers 308 to https as Listener::https_redirect_port does, for
+  // this route only; on a TLS listener, a non-empty `hsts` wins over the listener's.
+  int https_redirect_port = 0;
+  std::string hsts;
 };
 
 // What a listener speaks. kTcp copies bytes both ways to a backend of its one route (a
@@ -88,6 +93,10 @@ struct Listener {
   std::shared_ptr<const acme::ChallengeTable> acme_challenges;
   // TLS listeners only: the value of Strict-Transport-Security on every response ("" = none).
   std::string hsts;
+  // The peer is the host's ingress (src/ingress), which already set X-Forwarded-Proto and
+  // X-Forwarded-Host from the client's connection: pass them on instead of writing this
+  // hop's own (plain, loopback) values. Only for a listener nobody else can reach.
+  bool trust_forwarded = false;
 };
 
 struct RouteTable {

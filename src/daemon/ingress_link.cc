@@ -1,0 +1,158 @@
+#include "daemon/ingress_link.h"
+
+#include <unistd.h>
+
+#include <set>
+
+#include "config/ingress_settings.h"
+#include "daemon/routes.h"
+#include "ingress/ingress.h"
+#include "ingress/launch.h"
+#include "ingress/registration.h"
+
+namespace slipway::daemon {
+namespace {
+
+constexpr Duration kPeriod{2'000};
+constexpr Duration kRetry{300};
+constexpr int64_t kSpawnEveryMs = 5'000;
+
+http::Endpoint ControlEndpoint() {
+  http::Endpoint ep;
+  ep.unix_path = ingress::ControlSocketPath(ingress::DefaultStateDir()).string();
+  return ep;
+}
+
+std::vector<std::string> IngressHosts(const config::Project& p) {
+  std::set<std::string> hosts;
+  for (const config::RouteSettings& r : p.routes) {
+    if (!r.host.empty()) hosts.insert(r.host);
+  }
+  return {hosts.begin(), hosts.end()};
+}
+
+std::string SelfBinary() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+IngressLink::IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
+                         proxy::Proxy* proxy, std::function<void(const std::string&)> log)
+    : loop_(loop), project_(std::move(project)), proxy_(proxy), log_(std::move(log)) {}
+
+IngressLink::~IngressLink() {
+  *alive_ = false;
+  Stop();
+}
+
+void IngressLink::Start() {
+  stopped_ = false;
+  Schedule(Duration(0));
+}
+
+void IngressLink::Stop() {
+  stopped_ = true;
+  if (timer_ != 0) loop_->Cancel(timer_);
+  timer_ = 0;
+}
+
+void IngressLink::Schedule(Duration after) {
+  if (stopped_) return;
+  if (timer_ != 0) loop_->Cancel(timer_);
+  timer_ = loop_->RunAfter(after, [this] {
+    timer_ = 0;
+    Tick();
+  });
+}
+
+void IngressLink::Tick() {
+  Schedule(kPeriod);
+  if (in_flight_) return;
+  const config::Project& p = project_();
+  std::vector<std::string> hosts = IngressHosts(p);
+  if (!config::IngressEnabled(p) || hosts.empty()) return;
+  // The listener exists once a service behind it runs (routes.h); until then nothing to say.
+  Result<int> port = proxy_->BoundPort(IngressUpstreamHost(p.name), 0);
+  if (!port.ok()) return;
+  ingress::Registration reg;
+  reg.project = p.name;
+  reg.folder = p.dir.string();
+  reg.hosts = std::move(hosts);
+  reg.upstream_ip = IngressUpstreamHost(p.name);
+  reg.upstream_port = *port;
+  if (p.tls.enabled()) {
+    for (const config::TlsCertificateSettings& c : p.tls.certificates) {
+      reg.tls.push_back({c.cert, c.key});
+    }
+    reg.redirect = p.tls.redirect;
+    if (p.tls.hsts_seconds) reg.hsts_seconds = *p.tls.hsts_seconds;
+  }
+  http::Request req;
+  req.method = "POST";
+  req.target = "/v1/register";
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = ingress::RegistrationJson(reg);
+  in_flight_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  http::FetchAsync(loop_, ControlEndpoint(), req, Duration(2'000),
+                   [this, alive](Result<http::ClientResponse> r) {
+                     if (alive.expired()) return;
+                     in_flight_ = false;
+                     Answered(std::move(r));
+                   });
+}
+
+void IngressLink::Answered(Result<http::ClientResponse> r) {
+  if (r.ok() && r->status == 200) {
+    if (!registered_)
+      log_("registered with the host's ingress (" + ControlEndpoint().unix_path + ")");
+    registered_ = true;
+    last_problem_.clear();
+    return;
+  }
+  std::string problem;
+  if (r.ok()) {
+    problem = "the ingress refused the registration: " + r->body;
+    while (!problem.empty() && problem.back() == '\n') problem.pop_back();
+  } else {
+    problem = "the ingress does not answer: " + r.status().message();
+    int64_t now = Clock::Real()->WallMillis();
+    if (now - last_spawn_ms_ >= kSpawnEveryMs) {
+      last_spawn_ms_ = now;
+      std::string bin = SelfBinary();
+      if (Status st = ingress::SpawnIngress(bin, ingress::DefaultStateDir()); !st.ok()) {
+        problem += "; starting it failed: " + st.message();
+      } else {
+        problem += "; started it (" + bin + " ingress)";
+      }
+    }
+    Schedule(kRetry);
+  }
+  if (problem != last_problem_) log_(problem);
+  last_problem_ = problem;
+}
+
+void IngressLink::Deregister() {
+  Stop();
+  const config::Project& p = project_();
+  if (!config::IngressEnabled(p) || IngressHosts(p).empty()) return;
+  http::Request req;
+  req.method = "POST";
+  req.target = "/v1/deregister";
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = ingress::DeregistrationJson(p.name, p.dir.string());
+  Result<http::ClientResponse> r = http::Fetch(ControlEndpoint(), req, Duration(2'000));
+  if (!r.ok()) {
+    log_("ingress: deregistering failed: " + r.status().message());
+  } else if (r->status != 200 && r->status != 404) {
+    log_("ingress: deregistering failed: " + r->body);
+  } else {
+    log_("deregistered from the host's ingress");
+  }
+  registered_ = false;
+}
+
+}  // namespace slipway::daemon

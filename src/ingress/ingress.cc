@@ -1,0 +1,449 @@
+#include "ingress/ingress.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "http/server.h"
+#include "ingress/registry.h"
+#include "net/event_loop.h"
+#include "net/socket.h"
+#include "proxy/proxy.h"
+#include "telemetry/metrics.h"
+
+namespace slipway::ingress {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kLog[] = "slipway-ingress";
+
+http::Response Json(int status, const json& body) {
+  http::Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  r.headers.emplace_back("Content-Type", "application/json");
+  return r;
+}
+
+http::Response Error(int status, const std::string& message) {
+  return Json(status, json{{"error", message}});
+}
+
+int HttpStatusOf(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kInvalidInput:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// Path, size and mtime of every certificate file: a change (a renewal) rebuilds the context.
+std::string CertificateSignature(const std::map<std::string, Registration>& projects) {
+  std::string sig;
+  for (const auto& [name, r] : projects) {
+    for (const CertificateFiles& f : r.tls) {
+      for (const std::string& p : {f.cert, f.key}) {
+        struct stat st {};
+        sig += p;
+        if (::stat(p.c_str(), &st) == 0) {
+          sig += ':' + std::to_string(st.st_size) + ':' + std::to_string(st.st_mtim.tv_sec) + '.' +
+                 std::to_string(st.st_mtim.tv_nsec);
+        }
+        sig += '\n';
+      }
+    }
+  }
+  return sig;
+}
+
+Result<std::shared_ptr<const net::TlsServerContext>> BuildTls(
+    const std::map<std::string, Registration>& projects, std::shared_ptr<net::TicketKeys> tickets) {
+  std::vector<net::TlsServerContext::CertificatePaths> certs;
+  for (const auto& [name, r] : projects) {
+    for (const CertificateFiles& f : r.tls) certs.push_back({f.cert, f.key});
+  }
+  if (certs.empty()) return std::shared_ptr<const net::TlsServerContext>();
+  return net::TlsServerContext::Create(certs, std::move(tickets),
+                                       Clock::Real()->WallMillis() / 1000);
+}
+
+class Ingress {
+ public:
+  explicit Ingress(IngressOptions options) : options_(std::move(options)) {}
+
+  int Run() {
+    if (Status st = Init(); !st.ok()) {
+      if (st.code() == StatusCode::kAlreadyExists) {
+        logging::Info(kLog, st.message());
+        return 0;
+      }
+      logging::Error(kLog, st.message());
+      return st.ExitCode();
+    }
+    logging::Info(kLog, "serving " + std::to_string(registry_->projects().size()) +
+                            " project(s) on " + options_.http.host + ":" +
+                            std::to_string(options_.http.port) + " and " + options_.https.host +
+                            ":" + std::to_string(options_.https.port));
+    loop_->Run();
+    logging::Info(kLog, "stopping");
+    server_.reset();
+    proxy_->Stop();
+    std::filesystem::remove(ControlSocketPath(options_.state_dir));
+    std::filesystem::remove(options_.state_dir / "ingress.pid");
+    return 0;
+  }
+
+ private:
+  Status Init() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    std::error_code ec;
+    std::filesystem::create_directories(options_.state_dir, ec);
+    if (ec) return IoError("create " + options_.state_dir.string() + ": " + ec.message());
+    ::chmod(options_.state_dir.c_str(), 0700);
+    std::string lock_path = (options_.state_dir / "ingress.lock").string();
+    lock_fd_ = net::UniqueFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock_fd_) return ErrnoError("open " + lock_path, errno);
+    if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+      return AlreadyExists("an ingress already serves " + options_.state_dir.string());
+    }
+    std::string pid_path = (options_.state_dir / "ingress.pid").string();
+    {
+      net::UniqueFd pf(::open(pid_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      std::string pid = std::to_string(getpid()) + "\n";
+      if (!pf || ::write(pf.get(), pid.data(), pid.size()) != static_cast<ssize_t>(pid.size())) {
+        return ErrnoError("write " + pid_path, errno);
+      }
+    }
+    ASSIGN_OR_RETURN(Registry reg, Registry::Open(options_.state_dir));
+    registry_ = std::make_unique<Registry>(std::move(reg));
+
+    ASSIGN_OR_RETURN(loop_, net::EventLoop::Create());
+    proxy::ProxyOptions popts;
+    popts.workers = options_.workers;
+    metrics_ = std::make_unique<telemetry::Registry>(proxy::Proxy::ShardsFor(popts.workers));
+    ASSIGN_OR_RETURN(proxy_, proxy::Proxy::Create(popts, metrics_.get()));
+    // Certificates that no longer load (a project folder gone) leave HTTPS out until the
+    // project registers again; the plain routes still serve.
+    auto tls = BuildTls(registry_->projects(), tickets_);
+    if (!tls.ok()) logging::Warn(kLog, "certificates: " + tls.status().message());
+    tls_ = tls.ok() ? *tls : nullptr;
+    cert_signature_ = CertificateSignature(registry_->projects());
+    RETURN_IF_ERROR(
+        proxy_->Apply(BuildIngressTable(registry_->projects(), options_, tls_, ++version_)));
+
+    std::string sock = ControlSocketPath(options_.state_dir).string();
+    ASSIGN_OR_RETURN(net::UniqueFd fd, net::ListenUnix(sock));
+    ::chmod(sock.c_str(), 0600);
+    http::ServerOptions sopts;
+    sopts.head_check = [](const http::Request& head) {
+      http::HeadVerdict v;
+      v.max_body = kMaxRegistrationBytes;  // a chunked body is counted as it arrives
+      const std::string* cl = head.Header("content-length");
+      if (cl != nullptr &&
+          (cl->size() > 12 || std::strtoull(cl->c_str(), nullptr, 10) > kMaxRegistrationBytes)) {
+        v.reject = Error(
+            413, "body too large (at most " + std::to_string(kMaxRegistrationBytes) + " bytes)");
+      }
+      return v;
+    };
+    ASSIGN_OR_RETURN(server_, http::HttpServer::Create(
+                                  loop_.get(), std::move(fd),
+                                  [this](const http::Request& r, http::ResponseWriter w) {
+                                    http::Response resp;
+                                    try {
+                                      resp = Handle(r);
+                                    } catch (const std::exception& e) {
+                                      logging::Error(kLog,
+                                                     std::string("internal error: ") + e.what());
+                                      resp = Error(500, "internal error");
+                                    }
+                                    w.Send(std::move(resp));
+                                  },
+                                  sopts));
+    signal_fd_ = net::UniqueFd(::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!signal_fd_) return ErrnoError("signalfd", errno);
+    return loop_->Add(signal_fd_.get(), EPOLLIN, [this](uint32_t) {
+      signalfd_siginfo info;
+      while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) loop_->Stop();
+    });
+  }
+
+  void Count(const std::string& outcome) {
+    metrics_
+        ->GetCounter("slipway_ingress_registrations_total",
+                     "Registrations and deregistrations the ingress answered, by outcome.",
+                     {"outcome"}, {outcome})
+        ->Add(0, 1);
+  }
+
+  http::Response Handle(const http::Request& r) {
+    std::string_view path = r.Path();
+    auto only = [&](const char* method) { return r.method == method; };
+    if (path == "/v1/register") {
+      if (!only("POST")) return Error(405, "use POST");
+      return Register(r.body);
+    }
+    if (path == "/v1/deregister") {
+      if (!only("POST")) return Error(405, "use POST");
+      return Deregister(r.body);
+    }
+    if (path == "/v1/projects") {
+      if (!only("GET")) return Error(405, "use GET");
+      json list = json::array();
+      for (const auto& [_, reg] : registry_->projects()) {
+        list.push_back(json::parse(RegistrationJson(reg)));
+      }
+      return Json(200, json{{"projects", list}});
+    }
+    if (path == "/metrics") {
+      if (!only("GET")) return Error(405, "use GET");
+      metrics_->GetGauge("slipway_ingress_projects", "Projects registered with the ingress.")
+          ->Set(0, static_cast<int64_t>(registry_->projects().size()));
+      return http::Response::Text(200, metrics_->RenderPrometheus(),
+                                  "text/plain; version=0.0.4; charset=utf-8");
+    }
+    if (path == "/health") {
+      if (!only("GET")) return Error(405, "use GET");
+      return Json(200, json{{"pid", getpid()},
+                            {"projects", registry_->projects().size()},
+                            {"https", tls_ != nullptr}});
+    }
+    return Error(404,
+                 "unknown path (expected /v1/register, /v1/deregister, /v1/projects, "
+                 "/metrics or /health)");
+  }
+
+  // Builds and applies the table for `projects`; nothing changes on error.
+  Status ApplyFor(const std::map<std::string, Registration>& projects, bool force_tls) {
+    std::string sig = CertificateSignature(projects);
+    std::shared_ptr<const net::TlsServerContext> tls = tls_;
+    if (force_tls || sig != cert_signature_) {
+      auto built = BuildTls(projects, tickets_);
+      if (!built.ok()) return InvalidInput("tls: " + built.status().message());
+      tls = *built;
+    }
+    RETURN_IF_ERROR(proxy_->Apply(BuildIngressTable(projects, options_, tls, version_ + 1)));
+    ++version_;
+    tls_ = tls;
+    cert_signature_ = sig;
+    return Status::OK();
+  }
+
+  http::Response Register(const std::string& body) {
+    auto reg = ParseRegistration(body);
+    if (!reg.ok()) {
+      Count("invalid");
+      return Error(400, reg.status().message());
+    }
+    if (Status st = registry_->CheckConflicts(*reg); !st.ok()) {
+      Count("conflict");
+      return Error(409, st.message());
+    }
+    auto it = registry_->projects().find(reg->project);
+    bool same = it != registry_->projects().end() && it->second == *reg;
+    std::map<std::string, Registration> next = registry_->projects();
+    next[reg->project] = *reg;
+    if (!same || CertificateSignature(next) != cert_signature_) {
+      if (Status st = ApplyFor(next, /*force_tls=*/!same); !st.ok()) {
+        Count("refused");
+        return Error(HttpStatusOf(st), st.message());
+      }
+    }
+    bool changed = false;
+    if (Status st = registry_->Register(*reg, &changed); !st.ok()) {
+      Count("error");
+      if (Status back = ApplyFor(registry_->projects(), true); !back.ok()) {
+        logging::Error(kLog, "restoring the previous routes: " + back.message());
+      }
+      return Error(HttpStatusOf(st), st.message());
+    }
+    if (changed) {
+      Count("changed");
+      std::string hosts;
+      for (const std::string& h : reg->hosts) hosts += (hosts.empty() ? "" : ", ") + h;
+      logging::Info(kLog, "registered " + reg->project + " (" + reg->folder + "): " + hosts +
+                              " → " + reg->upstream_ip + ":" + std::to_string(reg->upstream_port));
+    } else {
+      Count("unchanged");
+    }
+    return Json(200, json{{"changed", changed}});
+  }
+
+  http::Response Deregister(const std::string& body) {
+    if (body.size() > kMaxRegistrationBytes) return Error(413, "body too large");
+    json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return Error(400, "deregistration: expected a JSON object {\"project\", \"folder\"}");
+    }
+    std::string project, folder;
+    for (const auto& [k, v] : doc.items()) {
+      if ((k != "project" && k != "folder") || !v.is_string()) {
+        return Error(400,
+                     "deregistration: " + k + ": expected only the strings project and folder");
+      }
+      (k == "project" ? project : folder) = v.get<std::string>();
+    }
+    if (!IsProjectName(project)) {
+      return Error(400, "deregistration: project: expected a project name");
+    }
+    auto it = registry_->projects().find(project);
+    if (it == registry_->projects().end()) {
+      return Error(404, "project \"" + project + "\" is not registered");
+    }
+    if (!folder.empty() && it->second.folder != folder) {
+      return Error(409, "project \"" + project + "\" is registered from " + it->second.folder +
+                            ", not " + folder);
+    }
+    std::map<std::string, Registration> next = registry_->projects();
+    next.erase(project);
+    if (Status st = ApplyFor(next, true); !st.ok()) return Error(HttpStatusOf(st), st.message());
+    if (Status st = registry_->Deregister(project, folder); !st.ok()) {
+      if (Status back = ApplyFor(registry_->projects(), true); !back.ok()) {
+        logging::Error(kLog, "restoring the previous routes: " + back.message());
+      }
+      return Error(HttpStatusOf(st), st.message());
+    }
+    Count("deregistered");
+    logging::Info(kLog, "deregistered " + project);
+    return Json(200, json{{"deregistered", project}});
+  }
+
+  IngressOptions options_;
+  net::UniqueFd lock_fd_;
+  net::UniqueFd signal_fd_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<net::EventLoop> loop_;
+  std::unique_ptr<telemetry::Registry> metrics_;
+  std::unique_ptr<proxy::Proxy> proxy_;
+  std::unique_ptr<http::HttpServer> server_;
+  std::shared_ptr<net::TicketKeys> tickets_ = std::make_shared<net::TicketKeys>();
+  std::shared_ptr<const net::TlsServerContext> tls_;
+  std::string cert_signature_;
+  uint64_t version_ = 0;
+};
+
+}  // namespace
+
+std::filesystem::path DefaultStateDir() {
+  const char* dir = std::getenv("SLIPWAY_STATE_DIR");
+  std::filesystem::path base = dir != nullptr && *dir != '\0' ? dir : "/var/lib/slipway";
+  return base / "ingress";
+}
+
+std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir) {
+  return state_dir / "ingress.sock";
+}
+
+Result<ListenAddress> ParseListenAddress(const std::string& text, const std::string& what) {
+  ListenAddress a;
+  std::string port = text;
+  if (size_t colon = text.rfind(':'); colon != std::string::npos) {
+    a.host = text.substr(0, colon);
+    if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') {
+      a.host = a.host.substr(1, a.host.size() - 2);
+    }
+    if (a.host.empty()) a.host = "0.0.0.0";
+    port = text.substr(colon + 1);
+  }
+  int p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9' || p > 65535) {
+      p = -1;
+      break;
+    }
+    p = p * 10 + (c - '0');
+  }
+  if (port.empty() || p < 1 || p > 65535) {
+    return InvalidInput(what + ": \"" + text +
+                        "\" is not an address (expected host:port, :port or port, port 1-65535)");
+  }
+  a.port = p;
+  return a;
+}
+
+Result<IngressOptions> OptionsFromEnvironment() {
+  IngressOptions o;
+  if (const char* v = std::getenv("SLIPWAY_INGRESS_HTTP"); v != nullptr && *v != '\0') {
+    ASSIGN_OR_RETURN(o.http, ParseListenAddress(v, "SLIPWAY_INGRESS_HTTP"));
+  }
+  if (const char* v = std::getenv("SLIPWAY_INGRESS_HTTPS"); v != nullptr && *v != '\0') {
+    ASSIGN_OR_RETURN(o.https, ParseListenAddress(v, "SLIPWAY_INGRESS_HTTPS"));
+  }
+  o.state_dir = DefaultStateDir();
+  return o;
+}
+
+std::shared_ptr<const proxy::RouteTable> BuildIngressTable(
+    const std::map<std::string, Registration>& projects, const IngressOptions& options,
+    std::shared_ptr<const net::TlsServerContext> tls, uint64_t version) {
+  proxy::Listener plain;
+  plain.host = options.http.host;
+  plain.port = options.http.port;
+  proxy::Listener secure;
+  secure.host = options.https.host;
+  secure.port = options.https.port;
+  secure.tls = tls;
+  for (const auto& [name, r] : projects) {
+    proxy::InstanceSet set;
+    set.name = name;
+    proxy::Backend b;
+    b.host = r.upstream_ip;
+    b.port = r.upstream_port;
+    b.id = name;
+    set.backends.push_back(std::move(b));
+    for (const std::string& host : r.hosts) {
+      proxy::Route route;
+      route.service = name;
+      route.host = host;
+      route.sets.push_back(set);
+      // The project's own proxy answers maintenance and health: nothing of that here.
+      route.health_path.clear();
+      proxy::Route https_route = route;
+      if (!r.tls.empty() && tls) {
+        if (r.redirect) route.https_redirect_port = options.https.port;
+        if (r.hsts_seconds >= 0) https_route.hsts = "max-age=" + std::to_string(r.hsts_seconds);
+        secure.routes.push_back(std::move(https_route));
+      }
+      plain.routes.push_back(std::move(route));
+    }
+  }
+  auto table = std::make_shared<proxy::RouteTable>();
+  table->version = version;
+  table->listeners.push_back(std::move(plain));
+  if (tls) table->listeners.push_back(std::move(secure));
+  return table;
+}
+
+int RunIngress(IngressOptions options) {
+  if (options.state_dir.empty()) options.state_dir = DefaultStateDir();
+  Ingress ingress(std::move(options));
+  return ingress.Run();
+}
+
+}  // namespace slipway::ingress

@@ -1,0 +1,80 @@
+// The host's ingress (`slipway ingress`): one front proxy per host that owns :80 and :443 and
+// routes by host name to the projects that registered with it, so several projects share
+// those ports while each keeps its own proxy (weights, deploys, maintenance, metrics).
+//
+//   client ─▶ ingress :80/:443 (TLS by SNI with the projects' certificates)
+//            ─▶ by Host ─▶ project's loopback listener 127.A.B.255:<port> (held by its keeper)
+//            ─▶ the project's own proxy ─▶ its instances
+//
+// The ingress owns a state folder (`$SLIPWAY_STATE_DIR/ingress`, default
+// /var/lib/slipway/ingress, 0700): `ingress.lock` (one ingress per folder), `ingress.pid`,
+// `routes.json` (the registry, restored at start) and `ingress.sock`, the control socket
+// (0600; HTTP):
+//
+//   POST /v1/register    a Registration (registration.h) → 200 {"changed": bool};
+//                        400 malformed, 409 a host or name owned by another project, 413 big
+//   POST /v1/deregister  {"project": NAME, "folder": PATH} → 200; 404 not registered
+//   GET  /v1/projects    the registry
+//   GET  /metrics        Prometheus text: the proxy's per-project series and the ingress's own
+//   GET  /health         {"pid": N, "projects": N}
+//
+// It uses `proxy`, `net`, `http` and `base` only: it knows nothing of compose files, daemons
+// or deploys. Unknown hosts get 404 (no catch-all route exists, so never another project's
+// service). A project with certificates gets an HTTPS route and, with `redirect`, a 308 from
+// the plain port except for /.well-known/acme-challenge/ (which is forwarded to the project
+// today; an acme::CertManager inside the ingress would answer it there, see
+// docs/architecture.md).
+//
+// Threads: RunIngress runs the control loop on the calling thread; the proxy has its own
+// workers. BuildIngressTable is pure; any thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "ingress/registration.h"
+#include "net/tls_context.h"
+#include "proxy/route_table.h"
+
+namespace slipway::ingress {
+
+struct ListenAddress {
+  std::string host = "0.0.0.0";
+  int port = 0;
+};
+
+struct IngressOptions {
+  ListenAddress http{"0.0.0.0", 80};
+  ListenAddress https{"0.0.0.0", 443};
+  std::filesystem::path state_dir;  // empty = DefaultStateDir()
+  int workers = 0;                  // proxy workers; 0 = one per core
+};
+
+// `$SLIPWAY_STATE_DIR/ingress`, else /var/lib/slipway/ingress.
+std::filesystem::path DefaultStateDir();
+std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir);
+
+// "host:port", ":port" or "port" (any address). `what` names the flag in errors.
+Result<ListenAddress> ParseListenAddress(const std::string& text, const std::string& what);
+
+// The options from `$SLIPWAY_INGRESS_HTTP`, `$SLIPWAY_INGRESS_HTTPS` and `$SLIPWAY_STATE_DIR`
+// over the defaults.
+Result<IngressOptions> OptionsFromEnvironment();
+
+// The route table for `projects`: a plain listener on `http` and, when any project has
+// certificates, a TLS listener on `https` whose context (`tls`, built by the caller from
+// the same projects) picks the certificate by SNI. One route per (project, host), instance
+// set named after the project, one backend: its upstream.
+std::shared_ptr<const proxy::RouteTable> BuildIngressTable(
+    const std::map<std::string, Registration>& projects, const IngressOptions& options,
+    std::shared_ptr<const net::TlsServerContext> tls, uint64_t version);
+
+// Runs the ingress until SIGTERM/SIGINT. Returns the exit code (0 also when another ingress
+// already holds the state folder's lock: the caller's goal, a running ingress, holds).
+int RunIngress(IngressOptions options);
+
+}  // namespace slipway::ingress

@@ -1,0 +1,60 @@
+// Registration: what a project's daemon tells the host's ingress (src/ingress/ingress.h) about
+// itself — its name and folder, the host names it answers, the loopback address its own proxy
+// listens on for them, its certificate files and what the plain port does for it — and the
+// strict parser of that message, which arrives on the ingress's control socket as one JSON
+// object (`POST /v1/register`). The same parser reads the ingress's state file back.
+//
+// Hostile input is normal input: a body over kMaxRegistrationBytes, anything but one JSON
+// object, an unknown key, a wrong type, an out-of-range value or a malformed host name is
+// one clear line naming the key; nothing is half-applied (the caller changes nothing on
+// error).
+//
+// Plain data and pure functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace slipway::ingress {
+
+inline constexpr size_t kMaxRegistrationBytes = 64 * 1024;
+inline constexpr size_t kMaxHosts = 100;
+inline constexpr size_t kMaxCertificates = 16;
+inline constexpr int64_t kMaxHstsSeconds = 2 * 365 * 24 * 3600;
+
+struct CertificateFiles {
+  std::string cert;  // absolute path of a PEM chain (leaf first)
+  std::string key;   // absolute path of its PEM key
+  bool operator==(const CertificateFiles&) const = default;
+};
+
+struct Registration {
+  std::string project;             // compose project name: [a-z0-9][a-z0-9_-]*, at most 64
+  std::string folder;              // absolute path of the project folder (who registered)
+  std::vector<std::string> hosts;  // lowercase host names, no duplicates, 1..kMaxHosts
+  std::string upstream_ip;         // 127.x.y.z: the project's own proxy
+  int upstream_port = 0;
+  std::vector<CertificateFiles> tls;  // empty: the project serves plain HTTP only
+  bool redirect = false;              // plain requests answer 308 to https (needs tls)
+  int64_t hsts_seconds = -1;          // Strict-Transport-Security max-age; -1 = none
+  bool operator==(const Registration&) const = default;
+};
+
+// Parses one registration (a JSON object). InvalidInput names the key and what is expected.
+Result<Registration> ParseRegistration(std::string_view text);
+
+// The JSON text ParseRegistration reads back to the same value.
+std::string RegistrationJson(const Registration& r);
+
+// True for a host name the ingress routes: 1..253 characters, dot-separated labels of 1..63
+// lowercase letters, digits and '-' (not at a label's ends). No port, no wildcard.
+bool IsRoutableHostName(std::string_view name);
+
+// True for a project name as compose writes it: [a-z0-9][a-z0-9_-]*, at most 64 characters.
+bool IsProjectName(std::string_view name);
+
+}  // namespace slipway::ingress

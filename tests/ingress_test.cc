@@ -1,0 +1,525 @@
+// End-to-end: the host's ingress (`slipway ingress`, src/ingress) in front of two projects.
+// A serves a.test over HTTPS (a certificate from a throwaway CA made with openssl) with the
+// plain port redirecting; B serves b.test over plain HTTP; both behind one pair of ingress
+// ports (free loopback ports through $SLIPWAY_INGRESS_HTTP/_HTTPS, state in a temp
+// $SLIPWAY_STATE_DIR). Checked: each host reaches its own project and an unknown one gets
+// 404; X-Forwarded-* as the client's connection was; under bounded load on both, a deploy of
+// A, `slipway daemon restart` of A and kill -9 of A's daemon fail no request of either; `down`
+// of A removes a.test while B serves; an ingress that dies comes back (the next daemon tick
+// starts it) with the routes of its state file. Also: hostile input on the control socket and
+// in the compose key.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "harness.h"
+
+namespace slipway::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kTestapp = TESTAPP_BIN;
+
+CmdResult Sh(const std::string& script, const std::filesystem::path& cwd,
+             std::chrono::milliseconds timeout = 30s) {
+  return RunCmd({"/bin/sh", "-c", script}, cwd, {}, timeout);
+}
+
+pid_t ReadPid(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+std::string ReadAll(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A CA and a leaf for `name` signed by it, with openssl (ca.pem, NAME.pem, NAME.key in dir).
+void MakeCaAndLeaf(const std::filesystem::path& dir, const std::string& name) {
+  CmdResult r =
+      Sh("set -e\n"
+         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+         "-out ca.pem -days 2 -subj '/CN=Slipway Test CA' 2>&1\n"
+         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+             name + ".key -out leaf.csr -subj /CN=" + name +
+             " 2>&1\n"
+             "printf 'subjectAltName=DNS:" +
+             name +
+             "\\n' > leaf.ext\n"
+             "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " +
+             name + ".pem -days 2 -extfile leaf.ext 2>&1\n",
+         dir);
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+}
+
+// One HTTPS client connection verified against `ca_file`, keep-alive GETs.
+class TlsClient {
+ public:
+  explicit TlsClient(const std::string& ca_file) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+  }
+  ~TlsClient() {
+    Close();
+    SSL_CTX_free(ctx_);
+  }
+  bool Connect(int port, const std::string& sni) {
+    Close();
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    SSL_set_tlsext_host_name(ssl_, sni.c_str());
+    SSL_set1_host(ssl_, sni.c_str());
+    host_ = sni;
+    return SSL_connect(ssl_) == 1;
+  }
+  // GET `path`; the status (0 on any failure). `close_after` when the server said so.
+  int Get(const std::string& path, std::string* body = nullptr) {
+    if (!ssl_) return 0;
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\n\r\n";
+    if (SSL_write(ssl_, req.data(), static_cast<int>(req.size())) <= 0) return 0;
+    std::string in;
+    char buf[4096];
+    size_t head_end = std::string::npos, want = 0;
+    while (head_end == std::string::npos || in.size() < head_end + 4 + want) {
+      int n = SSL_read(ssl_, buf, sizeof buf);
+      if (n <= 0) return 0;
+      in.append(buf, n);
+      if (head_end == std::string::npos && (head_end = in.find("\r\n\r\n")) != std::string::npos) {
+        size_t cl = in.find("Content-Length: ");
+        if (cl == std::string::npos || cl > head_end) return 0;
+        want = std::stoul(in.substr(cl + 16));
+      }
+    }
+    closed_ = in.find("Connection: close") < head_end;
+    if (body) *body = in.substr(head_end + 4, want);
+    return std::atoi(in.substr(9, 3).c_str());
+  }
+  bool closed() const { return closed_; }
+  void Close() {
+    if (ssl_) {
+      SSL_shutdown(ssl_);
+      SSL_free(ssl_);
+      ssl_ = nullptr;
+    }
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  SSL_CTX* ctx_;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  std::string host_;
+  bool closed_ = false;
+};
+
+// GET http://127.0.0.1:port<path> with `Host: host` on a new connection.
+Result<http::ClientResponse> GetHost(int port, const std::string& host, const std::string& path) {
+  http::Endpoint ep;
+  ep.host = "127.0.0.1";
+  ep.port = port;
+  http::Request req;
+  req.target = path;
+  req.headers.emplace_back("Host", host);
+  return http::Fetch(ep, req, Duration(10'000));
+}
+
+// Calls the ingress's control socket.
+Result<http::ClientResponse> Control(const std::filesystem::path& state, const std::string& method,
+                                     const std::string& path, const std::string& body = "") {
+  http::Endpoint ep;
+  ep.unix_path = (state / "ingress.sock").string();
+  http::Request req;
+  req.method = method;
+  req.target = path;
+  req.body = body;
+  if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+  return http::Fetch(ep, req, Duration(5'000));
+}
+
+// A bounded load loop in its own thread: until Stop(), at most 30 s or 100000 requests.
+struct Load {
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::thread thread;
+
+  void Fail(const std::string& why) {
+    ++failed;
+    std::lock_guard<std::mutex> lock(mu);
+    if (failures.size() < 8) failures.push_back(why);
+  }
+  void Stop() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+  ~Load() { Stop(); }
+};
+
+class IngressE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_root_ =
+        std::filesystem::temp_directory_path() / ("slipway-ingress-it-" + std::to_string(getpid()));
+    std::filesystem::remove_all(state_root_);
+    std::filesystem::create_directories(state_root_);
+    state_ = state_root_ / "ingress";
+    http_ = FreePort();
+    https_ = FreePort();
+    env_ = {"SLIPWAY_STATE_DIR=" + state_root_.string(),
+            "SLIPWAY_INGRESS_HTTP=127.0.0.1:" + std::to_string(http_),
+            "SLIPWAY_INGRESS_HTTPS=127.0.0.1:" + std::to_string(https_)};
+  }
+  void TearDown() override {
+    // Projects first (their daemons would start the ingress again), then the ingress by PID.
+    a_.reset();
+    b_.reset();
+    pid_t pid = ReadPid(state_ / "ingress.pid");
+    if (PidAlive(pid)) {
+      kill(pid, SIGTERM);
+      if (!WaitFor([&] { return !PidAlive(pid); }, 5s)) kill(pid, SIGKILL);
+    }
+    if (std::getenv("SLIPWAY_KEEP_INGRESS_STATE") == nullptr) {
+      std::error_code ec;
+      std::filesystem::remove_all(state_root_, ec);
+    }
+  }
+
+  static std::string Compose(const std::string& version, const std::string& host,
+                             const std::string& tls) {
+    return "services:\n  web:\n    command: [\"" + kTestapp +
+           "\"]\n    environment: {VERSION: " + version +
+           "}\n    healthcheck: {interval: 100ms, start_interval: 50ms}\n"
+           "    x-slipway: {healthcheck: {http: /health}}\n"
+           "x-slipway:\n  ingress: true\n" +
+           tls + "  routes:\n    - {host: " + host + ", service: web}\n";
+  }
+
+  std::filesystem::path state_root_, state_;
+  int http_ = 0, https_ = 0;
+  std::vector<std::string> env_;
+  std::unique_ptr<Project> a_, b_;
+};
+
+TEST_F(IngressE2E, TwoProjectsShareOnePortPairThroughDeployRestartKillAndDown) {
+  a_ = std::make_unique<Project>(
+      Compose("a1", "a.test",
+              "  tls:\n    certificates: [{cert: a.test.pem, key: a.test.key}]\n    hsts: 1h\n"));
+  MakeCaAndLeaf(a_->dir(), "a.test");
+  b_ = std::make_unique<Project>(Compose("b1", "b.test", ""));
+  CmdResult up = a_->Slipway({"up", "-d", "--wait"}, 90s, env_);
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  up = b_->Slipway({"up", "-d", "--wait"}, 90s, env_);
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  const std::string ca = (a_->dir() / "ca.pem").string();
+
+  // The first daemon started the ingress; both register within a tick.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto b = GetHost(http_, "b.test", "/version");
+        TlsClient c(ca);
+        std::string body;
+        return b.ok() && b->status == 200 && b->body == "b1\n" && c.Connect(https_, "a.test") &&
+               c.Get("/version", &body) == 200 && body == "a1\n";
+      },
+      20s))
+      << ReadAll(state_ / "ingress.log");
+  pid_t ingress_pid = ReadPid(state_ / "ingress.pid");
+  ASSERT_TRUE(PidAlive(ingress_pid));
+
+  // HTTPS by SNI with the CA's certificate (curl verifies it), HSTS, X-Forwarded-* truthful.
+  CmdResult curl =
+      Sh("curl -sS --max-time 5 -D - --cacert ca.pem --resolve a.test:" + std::to_string(https_) +
+             ":127.0.0.1 https://a.test:" + std::to_string(https_) + "/headers 2>&1",
+         a_->dir());
+  EXPECT_NE(curl.out.find("HTTP/1.1 200"), std::string::npos) << curl.out;
+  EXPECT_NE(curl.out.find("Strict-Transport-Security: max-age=3600"), std::string::npos)
+      << curl.out;
+  EXPECT_NE(curl.out.find("X-Forwarded-Proto: https"), std::string::npos) << curl.out;
+  EXPECT_NE(curl.out.find("X-Forwarded-Host: a.test:" + std::to_string(https_)), std::string::npos)
+      << curl.out;
+  EXPECT_NE(curl.out.find("X-Forwarded-For: 127.0.0.1"), std::string::npos) << curl.out;
+  auto headers = GetHost(http_, "b.test", "/headers");
+  ASSERT_TRUE(headers.ok());
+  EXPECT_NE(headers->body.find("X-Forwarded-Proto: http\n"), std::string::npos) << headers->body;
+
+  // A's plain requests redirect (308) except ACME HTTP-01 paths; B has no TLS: no redirect.
+  auto plain_a = GetHost(http_, "a.test", "/x?q=1");
+  ASSERT_TRUE(plain_a.ok());
+  EXPECT_EQ(plain_a->status, 308);
+  const std::string* location = plain_a->Header("location");
+  ASSERT_NE(location, nullptr);
+  EXPECT_EQ(*location, "https://a.test:" + std::to_string(https_) + "/x?q=1");
+  auto acme = GetHost(http_, "a.test", "/.well-known/acme-challenge/token");
+  ASSERT_TRUE(acme.ok());
+  EXPECT_EQ(acme->status, 404);  // testapp's own answer: forwarded, not redirected
+  EXPECT_EQ(acme->Header("location"), nullptr);
+
+  // Unknown hosts: 404 from the ingress, on either port, never another project's service.
+  auto unknown = GetHost(http_, "c.test", "/version");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(unknown->body, "no route for this host and path\n");
+  curl = Sh("curl -sS --max-time 5 -k --resolve b.test:" + std::to_string(https_) +
+                ":127.0.0.1 https://b.test:" + std::to_string(https_) + "/version 2>&1",
+            a_->dir());
+  EXPECT_EQ(curl.out, "no route for this host and path\n");
+
+  // Load on both (bounded), then a deploy of A, a handover of A's daemon and kill -9 of it.
+  Load load_a, load_b;
+  load_b.thread = std::thread([&] {
+    auto until = std::chrono::steady_clock::now() + 120s;
+    for (int i = 0; i < 100000 && !load_b.stop && std::chrono::steady_clock::now() < until; ++i) {
+      auto r = GetHost(http_, "b.test", "/version");
+      if (r.ok() && r->status == 200 && r->body == "b1\n") {
+        ++load_b.ok;
+      } else {
+        load_b.Fail(r.ok() ? "HTTP " + std::to_string(r->status) + " " + r->body
+                           : r.status().message());
+      }
+    }
+  });
+  load_a.thread = std::thread([&] {
+    TlsClient c(ca);
+    bool connected = false;
+    auto until = std::chrono::steady_clock::now() + 120s;
+    for (int i = 0; i < 100000 && !load_a.stop && std::chrono::steady_clock::now() < until; ++i) {
+      if (!connected || i % 5 == 0) {
+        connected = c.Connect(https_, "a.test");
+        if (!connected) {
+          load_a.Fail("TLS connect");
+          continue;
+        }
+      }
+      std::string body;
+      int status = c.Get("/version", &body);
+      if (status == 200 && (body == "a1\n" || body == "a2\n")) {
+        ++load_a.ok;
+      } else {
+        load_a.Fail("HTTP " + std::to_string(status) + " " + body);
+        connected = false;
+      }
+      if (c.closed()) connected = false;
+    }
+  });
+  ASSERT_TRUE(WaitFor([&] { return load_a.ok > 20 && load_b.ok > 20; }, 20s));
+
+  CmdResult deploy = a_->Slipway({"deploy", "web", "--env", "VERSION=a2"}, 120s);
+  EXPECT_EQ(deploy.rc, 0) << deploy.out << deploy.err;
+  EXPECT_TRUE(WaitFor([&] {
+    TlsClient c(ca);
+    std::string body;
+    return c.Connect(https_, "a.test") && c.Get("/version", &body) == 200 && body == "a2\n";
+  }));
+
+  pid_t daemon = a_->DaemonPid();
+  CmdResult restart = a_->Slipway({"daemon", "restart"}, 90s);
+  EXPECT_EQ(restart.rc, 0) << restart.out << restart.err;
+  EXPECT_TRUE(WaitFor([&] { return a_->DaemonPid() != daemon && PidAlive(a_->DaemonPid()); }));
+  int a_before_kill = load_a.ok;
+  daemon = a_->DaemonPid();
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  EXPECT_TRUE(WaitFor([&] { return a_->DaemonPid() != daemon && PidAlive(a_->DaemonPid()); }, 20s));
+  // Requests keep being answered after the kill (by the keeper's next daemon).
+  EXPECT_TRUE(WaitFor([&] { return load_a.ok > a_before_kill + 50; }, 20s));
+  int b_seen = load_b.ok;
+  EXPECT_TRUE(WaitFor([&] { return load_b.ok > b_seen + 50; }, 20s));
+  load_a.Stop();
+  load_b.Stop();
+  std::printf(
+      "[ ingress ] under deploy + daemon restart + kill -9 of A: A %d ok / %d failed, "
+      "B %d ok / %d failed\n",
+      load_a.ok.load(), load_a.failed.load(), load_b.ok.load(), load_b.failed.load());
+  EXPECT_EQ(load_a.failed.load(), 0) << ::testing::PrintToString(load_a.failures);
+  EXPECT_EQ(load_b.failed.load(), 0) << ::testing::PrintToString(load_b.failures);
+  EXPECT_EQ(ReadPid(state_ / "ingress.pid"), ingress_pid);  // one ingress all along
+
+  // Metrics of the ingress on its control socket, per project.
+  auto metrics = Control(state_, "GET", "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  for (const Project* p : {a_.get(), b_.get()}) {
+    const std::string name = p->dir().filename().string();
+    EXPECT_NE(metrics->body.find("slipway_http_requests_total{route=\"" + name + "\",set=\"" +
+                                 name + "\",code_class=\"2xx\"}"),
+              std::string::npos)
+        << name << "\n"
+        << metrics->body.substr(0, 3000);
+  }
+  EXPECT_NE(metrics->body.find("slipway_ingress_projects 2"), std::string::npos);
+
+  // `down` of A: a.test is gone (404) while B serves.
+  CmdResult down = a_->Slipway({"down"}, 60s);
+  ASSERT_EQ(down.rc, 0) << down.err;
+  EXPECT_TRUE(WaitFor([&] {
+    auto gone = GetHost(http_, "a.test", "/version");
+    return gone.ok() && gone->status == 404;
+  }));
+  auto b_still = GetHost(http_, "b.test", "/version");
+  ASSERT_TRUE(b_still.ok());
+  EXPECT_EQ(b_still->body, "b1\n");
+
+  // The ingress dies: B's daemon starts it again on its next tick, and it comes back with the
+  // routes of its state file (the count it logs at start is read before any registration).
+  ASSERT_EQ(kill(ingress_pid, SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] { return !PidAlive(ingress_pid); }, 5s));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        pid_t now = ReadPid(state_ / "ingress.pid");
+        auto r = GetHost(http_, "b.test", "/version");
+        return now != ingress_pid && PidAlive(now) && r.ok() && r->status == 200;
+      },
+      20s));
+  std::string log = ReadAll(state_ / "ingress.log");
+  size_t last = log.rfind("serving ");
+  ASSERT_NE(last, std::string::npos) << log;
+  EXPECT_EQ(log.compare(last, 20, "serving 1 project(s)"), 0) << log;
+}
+
+TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
+  // An ingress started by hand, as a systemd unit would.
+  std::filesystem::create_directories(state_root_);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = open((state_root_ / "manual.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    dup2(out, 2);
+    for (const auto& kv : env_) putenv(strdup(kv.c_str()));
+    execl(SLIPWAY_BIN, SLIPWAY_BIN, "ingress", "--workers", "1", nullptr);
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      kill(pid, SIGTERM);
+      int st = 0;
+      for (int i = 0; i < 250 && waitpid(pid, &st, WNOHANG) == 0; ++i) usleep(20'000);
+      if (kill(pid, 0) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+      }
+    }
+  } reaper{pid};
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = Control(state_, "GET", "/health");
+    return r.ok() && r->status == 200;
+  })) << ReadAll(state_root_ / "manual.log");
+  struct stat st {};
+  ASSERT_EQ(stat((state_ / "ingress.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  const std::string good =
+      R"({"project":"x","folder":"/srv/x","hosts":["x.test"],"upstream":"127.0.0.1:9"})";
+  auto r = Control(state_, "POST", "/v1/register", good);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+
+  struct Case {
+    std::string method, path, body;
+    int status;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/v1/register", "{", 400, "not valid JSON"},
+      {"POST", "/v1/register", "[]", 400, "expected a JSON object"},
+      {"POST", "/v1/register", R"({"project":"y","folder":"/srv/y","hosts":"y.test"})", 400,
+       "hosts: expected a list"},
+      {"POST", "/v1/register",
+       R"({"project":"y","folder":"/srv/y","hosts":["y.test"],"upstream":"192.168.1.1:80"})", 400,
+       "is not a loopback address"},
+      {"POST", "/v1/register",
+       R"({"project":"y","folder":"/srv/y","hosts":["y.test","x.test"],"upstream":"127.0.0.1:8"})",
+       409, "host x.test is registered by project"},
+      {"POST", "/v1/register",
+       R"({"project":"x","folder":"/other/x","hosts":["x.test"],"upstream":"127.0.0.1:9"})", 409,
+       "is registered from /srv/x"},
+      {"POST", "/v1/register",
+       R"({"project":"y","folder":"/srv/y","hosts":["y.test"],"upstream":"127.0.0.1:8",)"
+       R"("tls":[{"cert":"/nonexistent/c.pem","key":"/nonexistent/k.pem"}]})",
+       400, "tls: "},
+      {"POST", "/v1/register", std::string(100 * 1024, 'x'), 413, "too large"},
+      {"POST", "/v1/deregister", R"({"project":"nobody"})", 404, "is not registered"},
+      {"POST", "/v1/deregister", R"({"project":"x","folder":"/other"})", 409, "registered from"},
+      {"POST", "/v1/deregister", R"({"project":["x"]})", 400, "expected only the strings"},
+      {"GET", "/v1/register", "", 405, "use POST"},
+      {"GET", "/v1/nothing", "", 404, "unknown path"},
+  };
+  for (const Case& c : cases) {
+    auto resp = Control(state_, c.method, c.path, c.body);
+    ASSERT_TRUE(resp.ok()) << c.path << " " << c.body.substr(0, 80);
+    EXPECT_EQ(resp->status, c.status) << c.body.substr(0, 80) << " → " << resp->body;
+    EXPECT_NE(resp->body.find(c.expect), std::string::npos)
+        << c.path << " " << c.body.substr(0, 120) << " → " << resp->body;
+  }
+  // Nothing changed: x alone, with its one host, on disk too; the ingress still answers.
+  auto projects = Control(state_, "GET", "/v1/projects");
+  ASSERT_TRUE(projects.ok());
+  auto j = nlohmann::json::parse(projects->body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << projects->body;
+  ASSERT_EQ(j["projects"].size(), 1u) << projects->body;
+  EXPECT_EQ(j["projects"][0]["hosts"], nlohmann::json::array({"x.test"}));
+  std::string saved = ReadAll(state_ / "routes.json");
+  EXPECT_NE(saved.find("x.test"), std::string::npos);
+  EXPECT_EQ(saved.find("y.test"), std::string::npos);
+  auto unknown = GetHost(http_, "y.test", "/");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->status, 404);
+
+  // A second ingress on the same state folder leaves the first alone and exits 0.
+  CmdResult second = RunCmd({SLIPWAY_BIN, "ingress"}, state_root_, env_, 20s);
+  EXPECT_EQ(second.rc, 0) << second.err;
+  EXPECT_NE(second.err.find("an ingress already serves"), std::string::npos) << second.err;
+  EXPECT_TRUE(PidAlive(pid));
+  // Bad addresses are one line, exit 2.
+  second = RunCmd({SLIPWAY_BIN, "ingress", "--http", "127.0.0.1:http"}, state_root_, env_, 20s);
+  EXPECT_EQ(second.rc, 2);
+  EXPECT_NE(second.err.find("--http: \"127.0.0.1:http\" is not an address"), std::string::npos)
+      << second.err;
+}
+
+TEST(IngressConfig, HostileKeysAreLoadErrors) {
+  struct Case {
+    std::string top, expect;
+  };
+  const std::vector<Case> cases = {
+      {"  ingress: maybe\n  routes: [{host: a.test, service: web}]\n",
+       "x-slipway.ingress: \"maybe\" is not a boolean"},
+      {"  ingress: [true]\n", "x-slipway.ingress:"},
+      {"  routes: [{host: a.test, service: web}]\n", "x-slipway.routes[0].listen: is required"},
+      {"  ingress: true\n  routes: [{path: /api, service: web}]\n",
+       "x-slipway.routes[0].host: is required for a route without listen"},
+      {"  ingress: true\n  routes: [{host: \"a.test:80\", service: web}]\n", "is not a host name"},
+  };
+  for (const Case& c : cases) {
+    Project p("services:\n  web:\n    command: [\"" + kTestapp + "\"]\nx-slipway:\n" + c.top);
+    CmdResult r = p.Slipway({"config"});
+    EXPECT_EQ(r.rc, 2) << c.top << r.out << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.top << r.err;
+    EXPECT_NE(r.err.find("compose.yaml:"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace slipway::testing
