@@ -44,7 +44,7 @@ class ApiTlsE2E : public ::testing::Test {
     p_ = std::make_unique<Project>(
         "services:\n  web:\n    command: [\"" + kTestapp +
         "\"]\nx-slipway:\n  api:\n    listen: \"127.0.0.1:" + std::to_string(api_) +
-        "\"\n    tls: {cert: api.pem, key: api.key}\n");
+        "\"\n    hosts: [api.test]\n    tls: {cert: api.pem, key: api.key}\n");
     MakeCert(p_->dir(), "api");
     MakeCert(p_->dir(), "next");
     std::filesystem::create_directories(elsewhere_);
@@ -139,7 +139,7 @@ TEST_F(ApiTlsE2E, ServesTheApiOverTlsToCurlAndToTheRemoteCli) {
            {{"--api", "ftp://x:1", "ps"}, "is not an API URL"},
            {{"--api", "http://10.1.2.3:8700", "ps"}, "in clear beyond this host"},
            {{"--api", api, "--cacert", "/nonexistent.pem", "ps"}, "--cacert: /nonexistent.pem"},
-           {{"--api", api, "--cacert", ca, "up", "-d"}, "only works on the daemon's own host"}}) {
+       }) {
     std::vector<std::string> env;
     if (want != "no token") env.push_back("SLIPWAY_API_TOKEN=" + Token());
     CmdResult r = Remote(args, env);
@@ -147,6 +147,12 @@ TEST_F(ApiTlsE2E, ServesTheApiOverTlsToCurlAndToTheRemoteCli) {
     EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
+  // `up` loads and sends this host's project: refused with --api, even beside the files.
+  CmdResult remote_up = p_->Slipway({"--api", api, "--cacert", ca, "up", "-d"}, 30s,
+                                    {"SLIPWAY_API_TOKEN=" + Token()});
+  EXPECT_EQ(remote_up.rc, 2) << remote_up.err;
+  EXPECT_NE(remote_up.err.find("only works on the daemon's own host"), std::string::npos)
+      << remote_up.err;
   // A wrong token over TLS is the router's 401, not a TLS problem.
   ps = Remote({"--api", api, "--cacert", ca, "ps"}, {"SLIPWAY_API_TOKEN=wrong-token-0123456789"});
   EXPECT_EQ(ps.rc, 1);
@@ -178,7 +184,7 @@ TEST(ApiTlsLoad, NonLoopbackWithoutTlsAndBadFilesAreExit2WithFileAndLine) {
   };
   const std::vector<Case> cases = {
       {"    listen: 0.0.0.0:18700\n",
-       "compose.yaml:6:13: x-slipway.api.listen:", "serves beyond this host only over TLS"},
+       "compose.yaml:6:5: x-slipway.api.listen:", "serves beyond this host only over TLS"},
       {"    listen: 0.0.0.0:18700\n    tls: {cert: a.pem, key: b.key}\n",
        "compose.yaml:7:", "does not match the certificate"},
       {"    tls: {cert: missing.pem, key: a.key}\n", "x-slipway.api.tls.cert:", "cannot read"},

@@ -85,10 +85,14 @@ TEST(ApiSettingsTest, TlsAllowsAnyListenAddressAndResolvesFiles) {
 
 TEST(ApiSettingsTest, NonLoopbackWithoutTlsAndBadTlsFilesAreLoadErrors) {
   ApiTlsFixture f;
-  EXPECT_EQ(f.Error("    listen: 0.0.0.0:8700\n"),
-            "compose.yaml:5:13: x-slipway.api.listen: \"0.0.0.0:8700\" is not a loopback address, "
-            "and the API serves beyond this host only over TLS (expected x-slipway.api.tls: "
-            "{cert: FILE, key: FILE}, or 127.0.0.1:PORT, [::1]:PORT or localhost:PORT)");
+  const std::string clear = f.Error("    listen: 0.0.0.0:8700\n");
+  EXPECT_EQ(clear.rfind("compose.yaml:5:", 0), 0u) << clear;
+  EXPECT_NE(clear.find("x-slipway.api.listen: \"0.0.0.0:8700\" is not a loopback address, and "
+                       "the API serves beyond this host only over TLS (expected "
+                       "x-slipway.api.tls: {cert: FILE, key: FILE}, or 127.0.0.1:PORT, "
+                       "[::1]:PORT or localhost:PORT)"),
+            std::string::npos)
+      << clear;
   std::string e = f.Error("    listen: 10.0.0.1:8700\n    tls: {cert: api.pem, key: b.key}\n");
   EXPECT_NE(e.find("compose.yaml:6:"), std::string::npos) << e;
   EXPECT_NE(e.find("x-slipway.api.tls.key: "), std::string::npos) << e;

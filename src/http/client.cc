@@ -101,6 +101,8 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void OnEvent(uint32_t ev) {
     if (finished_) return;
+    std::optional<net::SigpipeGuard> no_sigpipe;  // a TLS handshake or read may write
+    if (tls_) no_sigpipe.emplace();
     if (!connected_) {
       Status s = net::ConnectError(fd_.get());
       if (!s.ok()) {

@@ -109,6 +109,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void OnEvent(uint32_t ev) {
     ++busy_;
+    std::optional<net::SigpipeGuard> no_sigpipe;  // a TLS read or handshake may write
+    if (transport_ && transport_->secure()) no_sigpipe.emplace();
     if (handshaking_) {
       Handshake();
     } else {
@@ -131,6 +133,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // client that fails it (a plain HTTP request on a TLS port, an unknown CA, an old protocol)
   // is closed; it never reaches the handler.
   void Handshake() {
+    if (closed_) return;
     net::IoResult r = transport_->Handshake();
     switch (r.status) {
       case net::IoStatus::kOk:
@@ -151,6 +154,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadSome() {
+    if (closed_) return;
     if (lingering_) {
       char sink[16384];
       while (true) {
@@ -330,7 +334,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Flush() {
-    if (handshaking_) return;  // queued until the handshake is done
+    if (closed_ || handshaking_) return;  // queued until the handshake is done
     write_wants_read_ = false;
     if (read_wants_write_) {
       read_wants_write_ = false;
@@ -338,7 +342,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (closed_ || close_pending_) return;
     }
     std::optional<net::SigpipeGuard> no_sigpipe;  // OpenSSL writes with write(2)
-    if (transport_->secure() && out_pos_ < out_.size()) no_sigpipe.emplace();
+    if (transport_->secure()) no_sigpipe.emplace();
     while (out_pos_ < out_.size()) {
       net::IoResult r = transport_->Write(out_.data() + out_pos_, out_.size() - out_pos_);
       if (r.status == net::IoStatus::kOk) {
