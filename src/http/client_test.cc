@@ -117,13 +117,14 @@ TEST(ClientTest, BlockingFetchAndStreaming) {
     holder->StartStream(200, {});
     auto n = std::make_shared<int>(0);
     auto tick = std::make_shared<std::function<void()>>();
-    *tick = [holder, n, tick, &loop] {
-      if (!holder->Write("line " + std::to_string(++*n) + "\n")) {
-        *tick = nullptr;  // client gone: stop producing (and break the cycle)
-        return;
-      }
-      loop->RunAfter(Duration(5), [tick] {
-        if (*tick) (*tick)();
+    // The pending timer owns the next tick; the tick holds itself weakly. A tick holding
+    // itself was a cycle that outlived the server when it stopped before the client left
+    // (LeakSanitizer reported it).
+    std::weak_ptr<std::function<void()>> self = tick;
+    *tick = [holder, n, self, &loop] {
+      if (!holder->Write("line " + std::to_string(++*n) + "\n")) return;  // client gone
+      loop->RunAfter(Duration(5), [next = self.lock()] {
+        if (next) (*next)();
       });
     };
     (*tick)();
