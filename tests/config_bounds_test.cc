@@ -12,8 +12,8 @@
 #include <iostream>
 #include <string>
 
-#include "harness.h"
 #include "base/test_require.h"
+#include "harness.h"
 
 namespace slipway::testing {
 namespace {

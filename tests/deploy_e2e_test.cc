@@ -257,14 +257,14 @@ TEST(DeployTest, RollingToleratesFailuresUpToMaxFailureRatioThenRollsBack) {
 // Two replicas updated one at a time (start-first) under `failure_action`.
 std::string RollingTwoReplicas(int port, const std::string& health_timeout,
                                const std::string& failure_action) {
-  return Compose(port,
-                 "        strategy: rolling\n        drain: 200ms\n        health_timeout: " +
-                     health_timeout +
-                     "\n        analysis: {min_requests: 10, window: 2s, interval: 100ms, "
-                     "health_failures: 2}\n",
-                 "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
-                 "start-first, monitor: 200ms, failure_action: " +
-                     failure_action + "}\n");
+  return Compose(
+      port,
+      "        strategy: rolling\n        drain: 200ms\n        health_timeout: " + health_timeout +
+          "\n        analysis: {min_requests: 10, window: 2s, interval: 100ms, "
+          "health_failures: 2}\n",
+      "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
+      "start-first, monitor: 200ms, failure_action: " +
+          failure_action + "}\n");
 }
 
 // failure_action: pause stops the update where it failed: no rollback, the release is
@@ -400,7 +400,8 @@ TEST(DeployTest, AnUnlabelledReleaseCarriesItsImageTag) {
             std::to_string(port) + R"(:8080"]
     healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
     x-slipway:
-      command: [")" + kTestapp +
+      command: [")" +
+            kTestapp +
             R"("]
       healthcheck: {http: /health}
       deploy: {strategy: blue-green, monitor: 200ms, drain: 100ms}
@@ -413,7 +414,8 @@ TEST(DeployTest, AnUnlabelledReleaseCarriesItsImageTag) {
   CmdResult d = p.Slipway({"deploy", "api"}, 60s, {"API_TAG=1.1"});
   ASSERT_EQ(d.rc, 0) << d.out << d.err;
   EXPECT_NE(d.out.find("deployed api r2 (blue-green, 1.1)"), std::string::npos) << d.out;
-  CmdResult labelled = p.Slipway({"deploy", "api", "--version", "1.1-hotfix"}, 60s, {"API_TAG=1.1"});
+  CmdResult labelled =
+      p.Slipway({"deploy", "api", "--version", "1.1-hotfix"}, 60s, {"API_TAG=1.1"});
   ASSERT_EQ(labelled.rc, 0) << labelled.out << labelled.err;
   rel = Releases(p);
   ASSERT_EQ(rel.size(), 3u) << rel.dump();
@@ -446,7 +448,8 @@ TEST(DeployTest, ARouteOnlyServiceDefaultsToBlueGreenAndLosesNothing) {
   const int port = FreePort();
   Project p(R"(services:
   api:
-    command: [")" + kTestapp + R"("]
+    command: [")" +
+            kTestapp + R"("]
     environment: {VERSION: v1}
     healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
     x-slipway:
@@ -460,7 +463,8 @@ TEST(DeployTest, ARouteOnlyServiceDefaultsToBlueGreenAndLosesNothing) {
     command: ["sleep", "60"]
 x-slipway:
   routes:
-    - {listen: "127.0.0.1:)" + std::to_string(port) + R"(", service: api}
+    - {listen: "127.0.0.1:)" +
+            std::to_string(port) + R"(", service: api}
 )");
   ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);

@@ -19,9 +19,11 @@ const std::string kTestapp = TESTAPP_BIN;
 std::string Compose(int port) {
   return R"(services:
   api:
-    command: [")" + kTestapp + R"("]
+    command: [")" +
+         kTestapp + R"("]
     environment: {VERSION: v1}
-    ports: ["127.0.0.1:)" + std::to_string(port) + R"(:8080"]
+    ports: ["127.0.0.1:)" +
+         std::to_string(port) + R"(:8080"]
     healthcheck: {interval: 100ms, start_interval: 50ms, start_period: 5s}
     x-slipway:
       healthcheck: {http: /health}
@@ -127,12 +129,12 @@ TEST(ScheduledBackupTest, AMissedRunIsReportedAndCaughtUpAtDaemonStart) {
     auto store = store::Store::Open(p.dir() / ".slipway" / "state.db", Clock::Real());
     ASSERT_TRUE(store.ok()) << store.status().message();
     const int64_t three_days_ago = Clock::Real()->WallMillis() - 3 * 86'400'000LL;
-    ASSERT_TRUE((*store)->SetMeta("backup.schedule.main.last_ms",
-                                  std::to_string(three_days_ago)).ok());
+    ASSERT_TRUE(
+        (*store)->SetMeta("backup.schedule.main.last_ms", std::to_string(three_days_ago)).ok());
   }
   ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}).rc, 0);
-  ASSERT_TRUE(WaitFor([&] { return EventIndex(p.Events(), "backups", "backup-succeeded") >= 0; },
-                      20s))
+  ASSERT_TRUE(
+      WaitFor([&] { return EventIndex(p.Events(), "backups", "backup-succeeded") >= 0; }, 20s))
       << p.Events().dump();
   auto events = p.Events();
   int missed = EventIndex(events, "backups", "backup-missed");

@@ -95,10 +95,14 @@ TEST(JobsHealthTest, UpRerunsAFailedOrChangedJobOnly) {
     return "services:\n"
            "  init:\n"
            "    command: [\"/bin/sh\", \"-c\", \"test -f ready || { echo not-yet; exit 1; }; "
-           "echo " + word + "\"]\n"
+           "echo " +
+           word +
+           "\"]\n"
            "    restart: \"no\"\n"
            "  web:\n"
-           "    command: [\"" + kTestapp + "\"]\n"
+           "    command: [\"" +
+           kTestapp +
+           "\"]\n"
            "    depends_on: {init: {condition: service_completed_successfully}}\n";
   };
   Project p(compose("ran-once"));

@@ -12,9 +12,9 @@
 #include <cstdio>
 #include <string>
 
+#include "base/test_require.h"
 #include "harness.h"
 #include "migrate/pg_test_server.h"
-#include "base/test_require.h"
 
 namespace slipway::testing {
 namespace {

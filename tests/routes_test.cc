@@ -43,8 +43,10 @@ Answer Get(int port, const std::string& path, const std::string& host = "",
 
 std::string App(const std::string& version, const std::string& extra = "") {
   return R"(
-    command: [")" + kTestapp + R"("]
-    environment: {VERSION: ")" + version + R"("}
+    command: [")" +
+         kTestapp + R"("]
+    environment: {VERSION: ")" +
+         version + R"("}
     healthcheck: {interval: 100ms, start_interval: 50ms, start_period: 5s}
     x-slipway: {healthcheck: {http: /health}}
 )" + extra;
@@ -56,13 +58,16 @@ TEST(RoutesTest, HostAndPathRoutesShareOneListenerAndMaintenanceAnswers503) {
   Project p("services:\n  web:" + App("web-1", "    ports: [\"127.0.0.1:" + p_ + ":8080\"]\n") +
             "  api:" + App("api-1") + "  admin:" + App("admin-1") +
             "x-slipway:\n  routes:\n"
-            "    - {listen: \"127.0.0.1:" + p_ + "\", path: /api, service: api, strip_prefix: true}\n"
-            "    - {listen: \"127.0.0.1:" + p_ + "\", host: admin.test, service: admin}\n");
+            "    - {listen: \"127.0.0.1:" +
+            p_ +
+            "\", path: /api, service: api, strip_prefix: true}\n"
+            "    - {listen: \"127.0.0.1:" +
+            p_ + "\", host: admin.test, service: admin}\n");
   CmdResult up = p.Slipway({"up", "-d", "--wait"});
   ASSERT_EQ(up.rc, 0) << up.err;
 
   EXPECT_EQ(Get(port, "/version").body, "web-1\n");
-  EXPECT_EQ(Get(port, "/api/version").body, "api-1\n");   // "/api" stripped
+  EXPECT_EQ(Get(port, "/api/version").body, "api-1\n");     // "/api" stripped
   EXPECT_EQ(Get(port, "/apiversion").body, "not found\n");  // web's 404: not the /api segment
   EXPECT_EQ(Get(port, "/version", "ADMIN.test:" + p_).body, "admin-1\n");
   // A host route owns its whole host: no path of admin.test falls through to /api.
@@ -77,7 +82,7 @@ TEST(RoutesTest, HostAndPathRoutesShareOneListenerAndMaintenanceAnswers503) {
   Answer mj = Get(port, "/api/version", "", "application/json");
   EXPECT_EQ(mj.status, 503);
   EXPECT_NE(mj.content_type.find("json"), std::string::npos) << mj.content_type;
-  EXPECT_EQ(Get(port, "/api/health").status, 200);  // the health path keeps answering
+  EXPECT_EQ(Get(port, "/api/health").status, 200);   // the health path keeps answering
   EXPECT_EQ(Get(port, "/version").body, "web-1\n");  // other services unaffected
   CmdResult list = p.Slipway({"maintenance"});
   EXPECT_NE(list.out.find("back at noon"), std::string::npos) << list.out;
@@ -113,7 +118,8 @@ TEST(RoutesTest, PsShowsEachRoutedServicesRequestAndErrorRates) {
       [&] {
         send();
         for (const auto& row : p.Ps()) {
-          if (row.value("service", "") == "worker") worker_has_rates = row.contains("requests_per_second");
+          if (row.value("service", "") == "worker")
+            worker_has_rates = row.contains("requests_per_second");
           if (row.value("service", "") != "web" || !row.contains("requests_per_second")) continue;
           rps = row["requests_per_second"].get<double>();
           err = row["error_ratio"].get<double>();

@@ -62,7 +62,8 @@ TEST(UpTest, HealthGatedOrderAndOneShotCompletion) {
   init:
     command: ["sh", "-c", "echo migrating; sleep 0.3; echo done"]
   api:
-    command: [")" + kTestapp + R"("]
+    command: [")" +
+            kTestapp + R"("]
     environment:
       STARTUP_DELAY_MS: "400"
       VERSION: "2.0"
@@ -76,8 +77,10 @@ TEST(UpTest, HealthGatedOrderAndOneShotCompletion) {
     x-slipway:
       healthcheck: {http: /health}
   web:
-    command: [")" + kTestapp + R"("]
-    ports: ["127.0.0.1:)" + std::to_string(web_port) + R"(:8080"]
+    command: [")" +
+            kTestapp + R"("]
+    ports: ["127.0.0.1:)" +
+            std::to_string(web_port) + R"(:8080"]
     depends_on:
       api: {condition: service_healthy}
 )");
@@ -114,8 +117,7 @@ TEST(UpTest, FailedOneShotStopsUpAndShowsItsOutput) {
 )");
   CmdResult r = p.Slipway({"up", "-d"});
   EXPECT_EQ(r.rc, 1) << r.out << r.err;
-  EXPECT_NE(r.err.find("init.1 exited with code 3"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("init.1 exited with code 3"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("schema broken"), std::string::npos) << r.err;
   auto ps = p.Ps();
   for (const auto& row : ps) {
@@ -128,7 +130,8 @@ TEST(UpTest, FailedOneShotStopsUpAndShowsItsOutput) {
 TEST(UpTest, ReplicasGetDistinctPorts) {
   Project p(R"(services:
   api:
-    command: [")" + kTestapp + R"("]
+    command: [")" +
+            kTestapp + R"("]
     deploy: {replicas: 3}
     healthcheck: {interval: 100ms}
     x-slipway: {healthcheck: {http: /health}}
@@ -143,8 +146,7 @@ TEST(UpTest, ReplicasGetDistinctPorts) {
     ports.insert(port);
     std::string body;
     EXPECT_EQ(HttpGet(port, "/", &body), 200);
-    EXPECT_NE(body.find("instance=" + std::to_string(row.value("instance", 0))),
-              std::string::npos)
+    EXPECT_NE(body.find("instance=" + std::to_string(row.value("instance", 0))), std::string::npos)
         << body;
   }
   EXPECT_EQ(ports.size(), 3u);
@@ -179,7 +181,8 @@ TEST(UpTest, RestartPolicyRestartsWithGrowingBackoff) {
 TEST(UpTest, StopEscalatesToSigkillAfterGracePeriod) {
   Project p(R"(services:
   stubborn:
-    command: [")" + kTestapp + R"("]
+    command: [")" +
+            kTestapp + R"("]
     environment: {IGNORE_SIGTERM: "1"}
     stop_grace_period: 500ms
 )");
@@ -206,8 +209,10 @@ TEST(UpTest, ServicesSurviveTheForegroundCliBeingKilled) {
   int port = FreePort();
   Project p(R"(services:
   web:
-    command: [")" + kTestapp + R"("]
-    ports: ["127.0.0.1:)" + std::to_string(port) + R"(:8080"]
+    command: [")" +
+            kTestapp + R"("]
+    ports: ["127.0.0.1:)" +
+            std::to_string(port) + R"(:8080"]
 )");
   pid_t cli = fork();
   if (cli == 0) {
@@ -238,7 +243,8 @@ TEST(UpTest, PublishedPortInUseNamesTheHolderAndTheVariable) {
   ASSERT_EQ(listen(fd, 8), 0);
   Project p(R"(services:
   web:
-    command: [")" + kTestapp + R"("]
+    command: [")" +
+            kTestapp + R"("]
     ports: ["127.0.0.1:${WEB_PORT}:8080"]
 )");
   p.Write(".env", "WEB_PORT=" + std::to_string(port) + "\n");
@@ -279,10 +285,16 @@ TEST(UpTest, DownStopsIndependentServicesTogetherAndDependenciesLast) {
   // other, so they stop together; db, which they all depend on, stops after the last.
   const std::string slow =
       R"(["sh", "-c", "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.1; done"])";
-  Project p("services:\n  db:\n    command: [\"sleep\", \"60\"]\n"
-            "  w1:\n    command: " + slow + "\n    depends_on: [db]\n"
-            "  w2:\n    command: " + slow + "\n    depends_on: [db]\n"
-            "  w3:\n    command: " + slow + "\n    depends_on: [db]\n");
+  Project p(
+      "services:\n  db:\n    command: [\"sleep\", \"60\"]\n"
+      "  w1:\n    command: " +
+      slow +
+      "\n    depends_on: [db]\n"
+      "  w2:\n    command: " +
+      slow +
+      "\n    depends_on: [db]\n"
+      "  w3:\n    command: " +
+      slow + "\n    depends_on: [db]\n");
   ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}).rc, 0);
   auto t0 = std::chrono::steady_clock::now();
   CmdResult r = p.Slipway({"down"});
@@ -316,9 +328,12 @@ TEST(UpTest, ConfigRendersResolvedProject) {
 // /proc/self/exe link), and each proxy worker thread is "proxy-<index>".
 TEST(UpTest, DaemonAndProxyWorkerThreadsAreNamed) {
   const int port = FreePort();
-  Project p("services:\n  api:\n    command: [\"sleep\", \"30\"]\n"
-            "    ports: [\"127.0.0.1:" + std::to_string(port) + ":8080\"]\n"
-            "x-slipway:\n  proxy: {workers: 2}\n");
+  Project p(
+      "services:\n  api:\n    command: [\"sleep\", \"30\"]\n"
+      "    ports: [\"127.0.0.1:" +
+      std::to_string(port) +
+      ":8080\"]\n"
+      "x-slipway:\n  proxy: {workers: 2}\n");
   CmdResult up = p.Slipway({"up", "-d"});
   ASSERT_EQ(up.rc, 0) << up.err;
   const pid_t pid = p.DaemonPid();

@@ -12,10 +12,10 @@
 #include <fstream>
 
 #include "alerts/notifier.h"
+#include "base/test_require.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "net/socket.h"
-#include "base/test_require.h"
 
 namespace slipway::alerts {
 namespace {

@@ -21,9 +21,9 @@
 // Threads: the control loop's thread only.
 #pragma once
 
+#include <deque>
 #include <filesystem>
 #include <functional>
-#include <deque>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>

@@ -8,11 +8,11 @@
 #include <sstream>
 
 #include "backup/files.h"
+#include "base/test_require.h"
 #include "migrate/checksum.h"
 #include "migrate/driver.h"
 #include "migrate/pg_test_server.h"
 #include "migrate/test_files.h"
-#include "base/test_require.h"
 
 namespace slipway::backup {
 namespace {

@@ -45,8 +45,8 @@ int NameValue(const std::string& s, bool month) {
 }
 
 // Parses one field into `bits` (indices lo..hi). Returns false on error.
-bool ParseField(const std::string& f, int lo, int hi, bool month, bool dow,
-                std::vector<bool>* bits, bool* star) {
+bool ParseField(const std::string& f, int lo, int hi, bool month, bool dow, std::vector<bool>* bits,
+                bool* star) {
   *star = f == "*";
   for (const std::string& part : Split(f, ',')) {
     std::vector<std::string> step = Split(part, '/');
@@ -118,18 +118,28 @@ Result<CronExpr> CronExpr::Parse(std::string_view text_in) {
     bool star = false;
     if (!ParseField(fields[i], specs[i].lo, specs[i].hi, specs[i].month, specs[i].dow, &bits,
                     &star)) {
-      return InvalidInput("cron \"" + text + "\": bad " + specs[i].name + " field \"" +
-                          fields[i] + "\" (range " + std::to_string(specs[i].lo) + "-" +
+      return InvalidInput("cron \"" + text + "\": bad " + specs[i].name + " field \"" + fields[i] +
+                          "\" (range " + std::to_string(specs[i].lo) + "-" +
                           std::to_string(specs[i].hi) + ")");
     }
     for (int v = 0; v < 64; ++v) {
       if (!bits[v]) continue;
       switch (i) {
-        case 0: e.minute_.set(v); break;
-        case 1: e.hour_.set(v); break;
-        case 2: e.dom_.set(v); break;
-        case 3: e.month_.set(v); break;
-        case 4: e.dow_.set(v); break;
+        case 0:
+          e.minute_.set(v);
+          break;
+        case 1:
+          e.hour_.set(v);
+          break;
+        case 2:
+          e.dom_.set(v);
+          break;
+        case 3:
+          e.month_.set(v);
+          break;
+        case 4:
+          e.dow_.set(v);
+          break;
       }
     }
     if (i == 2) e.dom_star_ = star;

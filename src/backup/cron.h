@@ -33,9 +33,9 @@ class CronExpr {
   std::string text_;
   std::bitset<60> minute_;
   std::bitset<24> hour_;
-  std::bitset<32> dom_;  // 1..31
+  std::bitset<32> dom_;    // 1..31
   std::bitset<13> month_;  // 1..12
-  std::bitset<7> dow_;   // 0..6, Sunday 0
+  std::bitset<7> dow_;     // 0..6, Sunday 0
   bool dom_star_ = true;
   bool dow_star_ = true;
 };

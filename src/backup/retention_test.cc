@@ -69,9 +69,9 @@ TEST(RetentionTest, WeeklyUsesIsoWeeksAndRulesCombine) {
   }
   // Newest: 2025-02-03 18:30 (day 399 from 2024-01-01), a Monday of 2025-W06.
   int64_t newest = ds.front().backup.created_ms;
-  EXPECT_EQ(kept[newest], (std::vector<std::string>{"last 1", "hourly 2025-02-03 18:00",
-                                                    "daily 2025-02-03", "weekly 2025-W06",
-                                                    "monthly 2025-02", "yearly 2025"}));
+  EXPECT_EQ(kept[newest],
+            (std::vector<std::string>{"last 1", "hourly 2025-02-03 18:00", "daily 2025-02-03",
+                                      "weekly 2025-W06", "monthly 2025-02", "yearly 2025"}));
   // Weekly: the Sunday 18:30 backups end W05 and W04.
   EXPECT_EQ(kept[newest - kDay], (std::vector<std::string>{"daily 2025-02-02", "weekly 2025-W05"}));
   EXPECT_EQ(kept[newest - 8 * kDay], (std::vector<std::string>{"weekly 2025-W04"}));

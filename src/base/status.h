@@ -64,7 +64,9 @@ class [[nodiscard]] Status {
 
 inline Status InvalidInput(std::string msg) { return {StatusCode::kInvalidInput, std::move(msg)}; }
 inline Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
-inline Status AlreadyExists(std::string msg) { return {StatusCode::kAlreadyExists, std::move(msg)}; }
+inline Status AlreadyExists(std::string msg) {
+  return {StatusCode::kAlreadyExists, std::move(msg)};
+}
 inline Status FailedPrecondition(std::string msg) {
   return {StatusCode::kFailedPrecondition, std::move(msg)};
 }
@@ -83,7 +85,7 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   using value_type = T;
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (std::get<Status>(v_).ok()) {
       std::fprintf(stderr, "Result constructed from an OK status\n");
@@ -110,7 +112,8 @@ class [[nodiscard]] Result {
  private:
   T& Get() {
     if (!ok()) {
-      std::fprintf(stderr, "Result::value() on error: %s\n", std::get<Status>(v_).message().c_str());
+      std::fprintf(stderr, "Result::value() on error: %s\n",
+                   std::get<Status>(v_).message().c_str());
       std::abort();
     }
     return std::get<T>(v_);
@@ -135,10 +138,10 @@ const Status& AsStatus(const Result<T>& r) {
 // when it is not OK.
 // The Status is copied within the full expression, so `expr` may also be a reference into a
 // temporary (`F().status()`), which a bound reference would outlive.
-#define RETURN_IF_ERROR(expr)                                               \
-  do {                                                                      \
-    ::slipway::Status _slipway_st = ::slipway::internal::AsStatus(expr);    \
-    if (!_slipway_st.ok()) return _slipway_st;                              \
+#define RETURN_IF_ERROR(expr)                                            \
+  do {                                                                   \
+    ::slipway::Status _slipway_st = ::slipway::internal::AsStatus(expr); \
+    if (!_slipway_st.ok()) return _slipway_st;                           \
   } while (0)
 
 // ASSIGN_OR_RETURN(auto x, F()): declares x from a Result, or returns its error.
@@ -150,10 +153,10 @@ const Status& AsStatus(const Result<T>& r) {
   lhs = std::move(tmp).value()
 
 // Crashes loudly when our own invariant is broken. Not for user input.
-#define SLIPWAY_CHECK(cond)                                                           \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
+#define SLIPWAY_CHECK(cond)                                                         \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                   \
-    }                                                                                 \
+      std::abort();                                                                 \
+    }                                                                               \
   } while (0)

@@ -24,15 +24,15 @@ inline bool AllowMissingPrerequisites() {
 
 }  // namespace slipway::testing
 
-#define SLIPWAY_REQUIRE(available, what)                                                   \
-  do {                                                                                     \
-    if (!(available)) {                                                                    \
-      if (::slipway::testing::AllowMissingPrerequisites()) {                               \
-        GTEST_SKIP() << "missing, skipped (SLIPWAY_TEST_ALLOW_MISSING): " << what;         \
-      } else {                                                                             \
-        GTEST_FAIL() << "missing: " << what                                                \
+#define SLIPWAY_REQUIRE(available, what)                                                       \
+  do {                                                                                         \
+    if (!(available)) {                                                                        \
+      if (::slipway::testing::AllowMissingPrerequisites()) {                                   \
+        GTEST_SKIP() << "missing, skipped (SLIPWAY_TEST_ALLOW_MISSING): " << what;             \
+      } else {                                                                                 \
+        GTEST_FAIL() << "missing: " << what                                                    \
                      << " (scripts/install-deps.sh installs it; SLIPWAY_TEST_ALLOW_MISSING=1 " \
-                        "skips instead)";                                                  \
-      }                                                                                    \
-    }                                                                                      \
+                        "skips instead)";                                                      \
+      }                                                                                        \
+    }                                                                                          \
   } while (0)

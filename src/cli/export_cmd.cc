@@ -25,8 +25,8 @@ int RunExport(CliContext& ctx, const ExportFlags& f) {
   if (f.rollouts == "argo") {
     o.rollouts = exporter::Rollouts::kArgo;
   } else if (!f.rollouts.empty()) {
-    return CliContext::Fail(
-        InvalidInput("--rollouts " + f.rollouts + ": unknown (expected argo)"), kCmd);
+    return CliContext::Fail(InvalidInput("--rollouts " + f.rollouts + ": unknown (expected argo)"),
+                            kCmd);
   }
   for (const std::string& flag : f.images) {
     Result<std::pair<std::string, std::string>> kv = exporter::ParseImageFlag(flag);
@@ -38,7 +38,8 @@ int RunExport(CliContext& ctx, const ExportFlags& f) {
   Result<exporter::Export> e = exporter::ExportKubernetes(**project, o);
   if (!e.ok()) return CliContext::Fail(e.status(), kCmd);
 
-  for (const std::string& n : e->unmapped) std::fprintf(stderr, "slipway: not mapped: %s\n", n.c_str());
+  for (const std::string& n : e->unmapped)
+    std::fprintf(stderr, "slipway: not mapped: %s\n", n.c_str());
   if (f.out_dir.empty()) {
     std::string out = exporter::RenderStream(*e);
     std::fwrite(out.data(), 1, out.size(), stdout);

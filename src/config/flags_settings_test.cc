@@ -13,7 +13,8 @@ Result<FlagsSettings> Parse(const std::string& yaml) {
   auto doc = ParseYaml(yaml, "compose.yaml");
   if (!doc.ok()) return doc.status();
   FlagsSettings s;
-  RETURN_IF_ERROR(ParseFlagsSettings(*doc->Find("flags"), "x-slipway.flags", SLIPWAY_SOURCE_DIR, &s));
+  RETURN_IF_ERROR(
+      ParseFlagsSettings(*doc->Find("flags"), "x-slipway.flags", SLIPWAY_SOURCE_DIR, &s));
   return s;
 }
 

@@ -42,8 +42,7 @@ struct RouteSettings {
 
 // `n` is the `routes` value. Checks each entry's shape; the services named are checked by
 // CheckRoutes once the services are known.
-Status ParseRoutesSettings(const Node& n, const std::string& path,
-                           std::vector<RouteSettings>* out);
+Status ParseRoutesSettings(const Node& n, const std::string& path, std::vector<RouteSettings>* out);
 
 // A published port the proxy listens on for its service: TCP with a host port.
 bool IsProxiedPort(const PortMapping& port);

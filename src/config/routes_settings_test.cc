@@ -68,7 +68,8 @@ struct BadCase {
 class RoutesSettingsErrorTest : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(RoutesSettingsErrorTest, NamesFileLineKeyAndExpectation) {
-  Result<Project> p = LoadText(std::string(kServices) + "x-slipway:\n  routes:\n" + GetParam().yaml);
+  Result<Project> p =
+      LoadText(std::string(kServices) + "x-slipway:\n  routes:\n" + GetParam().yaml);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().ExitCode(), 2);
   const std::string err = ErrorOf(p);

@@ -10,8 +10,7 @@ using nlohmann::json;
 
 bool IsReservedWord(std::string_view s) {
   // Words some YAML reader takes for a bool or null (YAML 1.1 is the wider set).
-  static const char* kWords[] = {"y",   "n",  "yes", "no",  "on",   "off",
-                                 "true", "false", "null", "~"};
+  static const char* kWords[] = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"};
   std::string lower;
   for (char c : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (const char* w : kWords) {

@@ -9,10 +9,9 @@
 // Stateless; any thread.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace slipway::exporter {
 

@@ -13,10 +13,10 @@ TEST(YamlEmitTest, PlainOnlyWhenUnambiguous) {
                         "a-b_c", "user@host"}) {
     EXPECT_TRUE(IsPlainSafe(s)) << s;
   }
-  for (const char* s : {"", "true", "False", "yes", "NO", "on", "off", "y", "null", "~", "1",
-                        "1.0", "0755", "1e3", "12:30", "-x", "a: b", "a:", "a b", "#x", "*x",
-                        "&x", "!x", "%x", "@x", "`x", "'x", "\"x", "[x", "{x", "x,y", "x#y",
-                        ".5", "a\nb", "ä"}) {
+  for (const char* s :
+       {"",     "true", "False", "yes", "NO",   "on", "off", "y",   "null", "~",    "1",  "1.0",
+        "0755", "1e3",  "12:30", "-x",  "a: b", "a:", "a b", "#x",  "*x",   "&x",   "!x", "%x",
+        "@x",   "`x",   "'x",    "\"x", "[x",   "{x", "x,y", "x#y", ".5",   "a\nb", "ä"}) {
     EXPECT_FALSE(IsPlainSafe(s)) << s;
   }
 }
@@ -53,9 +53,9 @@ TEST(YamlEmitTest, BlockLayout) {
 // with strings still strings.
 TEST(YamlEmitTest, RoundTripsThroughYamlCpp) {
   json doc = json::object();
-  doc["strings"] = json::array({"true", "1.0", "0755", "on", "~", "", "a: b", "line1\nline2",
-                                "tab\there", "quote\"back\\slash", "ünï", "- dash", "#hash",
-                                "ctrl\x01", "trailing "});
+  doc["strings"] =
+      json::array({"true", "1.0", "0755", "on", "~", "", "a: b", "line1\nline2", "tab\there",
+                   "quote\"back\\slash", "ünï", "- dash", "#hash", "ctrl\x01", "trailing "});
   doc["numbers"] = json::array({0, -3, 42, 1.25});
   doc["bools"] = json::array({true, false});
   doc["map"] = {{"key with space", "v"}, {"123", "numeric key"}, {"true", "bool key"}};

@@ -66,10 +66,11 @@ TEST(Fractional, DistributionIsRoughlyEven) {
 // zero, negative and maximal weights, and on random weights and hashes.
 TEST(Fractional, TableAgreesWithBucket) {
   const std::vector<std::vector<int64_t>> fixed = {
-      {50, 50}, {1, 2, 1}, {2147483646, 1}, {0, 1}, {-3, 1, 0}, {0, 0, 7, 0}, {1}, {0, 0},
-      {}, {2147483647, 1}, {100, 0, 0, 100}};
-  const uint32_t edges[] = {0, 1, 2, 0x3fffffffu, 0x40000000u, 0x7fffffffu, 0x80000000u,
-                            0xbfffffffu, 0xc0000000u, 0xfffffffdu, 0xfffffffeu, 0xffffffffu};
+      {50, 50}, {1, 2, 1}, {2147483646, 1}, {0, 1},          {-3, 1, 0}, {0, 0, 7, 0}, {1},
+      {0, 0},   {},        {2147483647, 1}, {100, 0, 0, 100}};
+  const uint32_t edges[] = {0,           1,           2,           0x3fffffffu,
+                            0x40000000u, 0x7fffffffu, 0x80000000u, 0xbfffffffu,
+                            0xc0000000u, 0xfffffffdu, 0xfffffffeu, 0xffffffffu};
   auto check = [](const std::vector<int64_t>& w, uint32_t h) {
     FractionalTable t(w);
     auto want = FractionalBucket(h, w);

@@ -10,7 +10,9 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 double StringToNumber(const std::string& s) {
   size_t b = 0, e = s.size();
@@ -44,33 +46,47 @@ Json ToPrimitive(const Json& v) {
 bool Truthy(const Json& v) {
   switch (v.type()) {
     case Json::value_t::null:
-    case Json::value_t::discarded: return false;
-    case Json::value_t::boolean: return v.get<bool>();
-    case Json::value_t::number_integer: return v.get<int64_t>() != 0;
-    case Json::value_t::number_unsigned: return v.get<uint64_t>() != 0;
+    case Json::value_t::discarded:
+      return false;
+    case Json::value_t::boolean:
+      return v.get<bool>();
+    case Json::value_t::number_integer:
+      return v.get<int64_t>() != 0;
+    case Json::value_t::number_unsigned:
+      return v.get<uint64_t>() != 0;
     case Json::value_t::number_float: {
       double d = v.get<double>();
       return d != 0 && !std::isnan(d);
     }
-    case Json::value_t::string: return !v.get_ref<const std::string&>().empty();
-    case Json::value_t::array: return !v.empty();
-    default: return true;
+    case Json::value_t::string:
+      return !v.get_ref<const std::string&>().empty();
+    case Json::value_t::array:
+      return !v.empty();
+    default:
+      return true;
   }
 }
 
 double ToNumber(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return 0;
-    case Json::value_t::boolean: return v.get<bool>() ? 1 : 0;
-    case Json::value_t::number_integer: return static_cast<double>(v.get<int64_t>());
-    case Json::value_t::number_unsigned: return static_cast<double>(v.get<uint64_t>());
-    case Json::value_t::number_float: return v.get<double>();
-    case Json::value_t::string: return StringToNumber(v.get_ref<const std::string&>());
+    case Json::value_t::null:
+      return 0;
+    case Json::value_t::boolean:
+      return v.get<bool>() ? 1 : 0;
+    case Json::value_t::number_integer:
+      return static_cast<double>(v.get<int64_t>());
+    case Json::value_t::number_unsigned:
+      return static_cast<double>(v.get<uint64_t>());
+    case Json::value_t::number_float:
+      return v.get<double>();
+    case Json::value_t::string:
+      return StringToNumber(v.get_ref<const std::string&>());
     case Json::value_t::array:
       if (v.empty()) return 0;
       if (v.size() == 1) return StringToNumber(ToJsString(v[0]));
       return kNaN;
-    default: return kNaN;
+    default:
+      return kNaN;
   }
 }
 
@@ -90,12 +106,24 @@ std::string NumberToJsString(double d) {
 
 void AppendJsString(const Json& v, std::string* out) {
   switch (v.type()) {
-    case Json::value_t::null: *out += "null"; break;
-    case Json::value_t::boolean: *out += v.get<bool>() ? "true" : "false"; break;
-    case Json::value_t::number_integer: *out += std::to_string(v.get<int64_t>()); break;
-    case Json::value_t::number_unsigned: *out += std::to_string(v.get<uint64_t>()); break;
-    case Json::value_t::number_float: *out += NumberToJsString(v.get<double>()); break;
-    case Json::value_t::string: *out += v.get_ref<const std::string&>(); break;
+    case Json::value_t::null:
+      *out += "null";
+      break;
+    case Json::value_t::boolean:
+      *out += v.get<bool>() ? "true" : "false";
+      break;
+    case Json::value_t::number_integer:
+      *out += std::to_string(v.get<int64_t>());
+      break;
+    case Json::value_t::number_unsigned:
+      *out += std::to_string(v.get<uint64_t>());
+      break;
+    case Json::value_t::number_float:
+      *out += NumberToJsString(v.get<double>());
+      break;
+    case Json::value_t::string:
+      *out += v.get_ref<const std::string&>();
+      break;
     case Json::value_t::array: {
       bool first = true;
       for (const Json& e : v) {
@@ -105,8 +133,11 @@ void AppendJsString(const Json& v, std::string* out) {
       }
       break;
     }
-    case Json::value_t::object: *out += "[object Object]"; break;
-    default: break;
+    case Json::value_t::object:
+      *out += "[object Object]";
+      break;
+    default:
+      break;
   }
 }
 
@@ -121,11 +152,14 @@ bool StrictEquals(const Json& a, const Json& b) {
   if (a.is_number() && b.is_number()) return ToNumber(a) == ToNumber(b);
   if (a.type() != b.type()) return false;
   switch (a.type()) {
-    case Json::value_t::null: return true;
-    case Json::value_t::boolean: return a.get<bool>() == b.get<bool>();
+    case Json::value_t::null:
+      return true;
+    case Json::value_t::boolean:
+      return a.get<bool>() == b.get<bool>();
     case Json::value_t::string:
       return a.get_ref<const std::string&>() == b.get_ref<const std::string&>();
-    default: return false;  // arrays and objects compare by identity in JavaScript
+    default:
+      return false;  // arrays and objects compare by identity in JavaScript
   }
 }
 

@@ -7,9 +7,8 @@
 // Stateless; any thread.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace slipway::flags {
 

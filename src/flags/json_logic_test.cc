@@ -9,7 +9,8 @@ namespace slipway::flags {
 namespace {
 
 // Compiles and evaluates `rule` against `data` (a JSON text each).
-Json Logic(const std::string& rule, const std::string& data = "{}", const Json* evaluators = nullptr) {
+Json Logic(const std::string& rule, const std::string& data = "{}",
+           const Json* evaluators = nullptr) {
   auto e = CompileLogic(Json::parse(rule), evaluators, "t");
   EXPECT_TRUE(e.ok()) << e.status().message();
   if (!e.ok()) return Json("<compile error>");
@@ -44,7 +45,8 @@ TEST(JsonLogic, VarPathsDefaultsAndWholeData) {
 TEST(JsonLogic, FlagdProperties) {
   EXPECT_EQ(Logic(R"({"var": "$flagd.flagKey"})"), "my-flag");
   EXPECT_EQ(Logic(R"({"var": "$flagd.timestamp"})"), 1'700'000'000);
-  EXPECT_EQ(Logic(R"({"var": "$flagd"})"), Json::parse(R"({"flagKey":"my-flag","timestamp":1700000000})"));
+  EXPECT_EQ(Logic(R"({"var": "$flagd"})"),
+            Json::parse(R"({"flagKey":"my-flag","timestamp":1700000000})"));
   // The context cannot override $flagd.
   EXPECT_EQ(Logic(R"({"var": "$flagd.flagKey"})", R"({"$flagd": {"flagKey": "x"}})"), "my-flag");
   EXPECT_EQ(Logic(R"({">": [{"var": "$flagd.timestamp"}, 1600000000]})"), true);
@@ -161,7 +163,7 @@ TEST(JsonLogic, SomeAllNone) {
   EXPECT_EQ(Logic(R"({"none": [{"var": "missing"}, true]})", d), true);
   // Inside the iteration `var` sees the element, not the context.
   EXPECT_EQ(Logic(R"({"some": [{"var": "users"}, {"==": [{"var": "role"}, "admin"]}]})",
-                R"({"users": [{"role": "dev"}, {"role": "admin"}]})"),
+                  R"({"users": [{"role": "dev"}, {"role": "admin"}]})"),
             true);
 }
 
@@ -169,11 +171,14 @@ TEST(JsonLogic, MapFilterReduce) {
   const std::string d = R"({"xs": [1, 2, 3, 4]})";
   EXPECT_EQ(Logic(R"({"map": [{"var": "xs"}, {"*": [{"var": ""}, 2]}]})", d),
             Json::parse("[2.0,4.0,6.0,8.0]"));
-  EXPECT_EQ(Logic(R"({"filter": [{"var": "xs"}, {"%": [{"var": ""}, 2]}]})", d), Json::parse("[1,3]"));
-  EXPECT_EQ(Logic(R"({"reduce": [{"var": "xs"}, {"+": [{"var": "current"}, {"var": "accumulator"}]}, 0]})",
-                d)
-                .get<double>(),
-            10);
+  EXPECT_EQ(Logic(R"({"filter": [{"var": "xs"}, {"%": [{"var": ""}, 2]}]})", d),
+            Json::parse("[1,3]"));
+  EXPECT_EQ(
+      Logic(
+          R"({"reduce": [{"var": "xs"}, {"+": [{"var": "current"}, {"var": "accumulator"}]}, 0]})",
+          d)
+          .get<double>(),
+      10);
   EXPECT_EQ(Logic(R"({"map": [{"var": "nope"}, 1]})", d), Json::array());
 }
 
@@ -188,7 +193,7 @@ TEST(JsonLogic, StartsWithEndsWith) {
             true);
   EXPECT_EQ(Logic(R"({"starts_with": ["abc", "b"]})"), false);
   EXPECT_EQ(Logic(R"({"ends_with": [{"var": "email"}, "@example.com"]})",
-                R"({"email": "me@example.com"})"),
+                  R"({"email": "me@example.com"})"),
             true);
   EXPECT_EQ(Logic(R"({"ends_with": ["abc", "b"]})"), false);
   EXPECT_EQ(Logic(R"({"ends_with": [5, "5"]})"), nullptr);  // non-strings: null, as flagd
@@ -276,10 +281,10 @@ TEST(JsonLogic, RefsResolveEvaluators) {
     "isStaff": {"ends_with": [{"var": "email"}, "@corp.io"]},
     "staffOrBeta": {"or": [{"$ref": "isStaff"}, {"var": "beta"}]}})");
   EXPECT_EQ(Logic(R"({"if": [{"$ref": "staffOrBeta"}, "on", "off"]})", R"({"email": "a@corp.io"})",
-                &evaluators),
+                  &evaluators),
             "on");
   EXPECT_EQ(Logic(R"({"if": [{"$ref": "staffOrBeta"}, "on", "off"]})", R"({"email": "a@x.io"})",
-                &evaluators),
+                  &evaluators),
             "off");
 }
 
@@ -292,12 +297,12 @@ TEST(JsonLogic, CompileErrors) {
   EXPECT_EQ(bad(R"({"if": [{"bogus": 1}, 1, 2]})"),
             "flags.f.targeting.if[0]: unknown operator \"bogus\"");
   EXPECT_EQ(bad(R"({"==": [1]})"), "flags.f.targeting.==: takes 2 arguments, got 1");
-  EXPECT_EQ(bad(R"({"sem_ver": ["1", "="]})"), "flags.f.targeting.sem_ver: takes 3 arguments, got 2");
+  EXPECT_EQ(bad(R"({"sem_ver": ["1", "="]})"),
+            "flags.f.targeting.sem_ver: takes 3 arguments, got 2");
   EXPECT_EQ(bad(R"({"$ref": "missing"})"),
             "flags.f.targeting.$ref: no evaluator \"missing\" in $evaluators");
   Json loop = Json::parse(R"({"a": {"$ref": "b"}, "b": {"$ref": "a"}})");
-  EXPECT_EQ(bad(R"({"$ref": "a"})", &loop),
-            "$evaluators.b.$ref: evaluator \"a\" refers to itself");
+  EXPECT_EQ(bad(R"({"$ref": "a"})", &loop), "$evaluators.b.$ref: evaluator \"a\" refers to itself");
 }
 
 }  // namespace

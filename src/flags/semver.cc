@@ -25,7 +25,8 @@ std::optional<uint64_t> Numeric(std::string_view s) {
 bool ValidIdentifier(std::string_view s, bool prerelease) {
   if (s.empty()) return false;
   for (char c : s) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+    bool ok =
+        (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
     if (!ok) return false;
   }
   // Numeric prerelease identifiers must not have leading zeros.
@@ -38,7 +39,8 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   size_t start = 0;
   while (true) {
     size_t p = s.find(sep, start);
-    out.push_back(s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
+    out.push_back(
+        s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
     if (p == std::string_view::npos) break;
     start = p + 1;
   }
@@ -102,14 +104,22 @@ bool PlainSemVerMatches(const uint64_t a[3], SemVerOp op, const uint64_t b[3]) {
     if (a[i] != b[i]) c = a[i] < b[i] ? -1 : 1;
   }
   switch (op) {
-    case SemVerOp::kEq: return c == 0;
-    case SemVerOp::kNe: return c != 0;
-    case SemVerOp::kLt: return c < 0;
-    case SemVerOp::kLe: return c <= 0;
-    case SemVerOp::kGt: return c > 0;
-    case SemVerOp::kGe: return c >= 0;
-    case SemVerOp::kCaret: return a[0] == b[0];
-    case SemVerOp::kTilde: return a[0] == b[0] && a[1] == b[1];
+    case SemVerOp::kEq:
+      return c == 0;
+    case SemVerOp::kNe:
+      return c != 0;
+    case SemVerOp::kLt:
+      return c < 0;
+    case SemVerOp::kLe:
+      return c <= 0;
+    case SemVerOp::kGt:
+      return c > 0;
+    case SemVerOp::kGe:
+      return c >= 0;
+    case SemVerOp::kCaret:
+      return a[0] == b[0];
+    case SemVerOp::kTilde:
+      return a[0] == b[0] && a[1] == b[1];
   }
   return false;
 }
@@ -216,14 +226,22 @@ std::optional<SemVerOp> ParseSemVerOp(std::string_view op) {
 
 bool SemVerMatches(const SemVer& a, SemVerOp op, const SemVer& b) {
   switch (op) {
-    case SemVerOp::kEq: return CompareSemVer(a, b) == 0;
-    case SemVerOp::kNe: return CompareSemVer(a, b) != 0;
-    case SemVerOp::kLt: return CompareSemVer(a, b) < 0;
-    case SemVerOp::kLe: return CompareSemVer(a, b) <= 0;
-    case SemVerOp::kGt: return CompareSemVer(a, b) > 0;
-    case SemVerOp::kGe: return CompareSemVer(a, b) >= 0;
-    case SemVerOp::kCaret: return a.major == b.major;
-    case SemVerOp::kTilde: return a.major == b.major && a.minor == b.minor;
+    case SemVerOp::kEq:
+      return CompareSemVer(a, b) == 0;
+    case SemVerOp::kNe:
+      return CompareSemVer(a, b) != 0;
+    case SemVerOp::kLt:
+      return CompareSemVer(a, b) < 0;
+    case SemVerOp::kLe:
+      return CompareSemVer(a, b) <= 0;
+    case SemVerOp::kGt:
+      return CompareSemVer(a, b) > 0;
+    case SemVerOp::kGe:
+      return CompareSemVer(a, b) >= 0;
+    case SemVerOp::kCaret:
+      return a.major == b.major;
+    case SemVerOp::kTilde:
+      return a.major == b.major && a.minor == b.minor;
   }
   return false;
 }

@@ -68,8 +68,8 @@ TEST(SemVer, PlainTriplesAgreeWithTheGeneralPath) {
     }
   }
   uint64_t t[3];
-  for (const char* other : {"1.2.3-rc.1", "1.2.3+b", "7.5", "7", "01.2.3", "", "1.2.3.4",
-                            "18446744073709551615.0.0"}) {
+  for (const char* other :
+       {"1.2.3-rc.1", "1.2.3+b", "7.5", "7", "01.2.3", "", "1.2.3.4", "18446744073709551615.0.0"}) {
     EXPECT_FALSE(ParsePlainSemVer(other, t)) << other;
   }
 }

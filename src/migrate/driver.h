@@ -21,10 +21,10 @@ namespace slipway::migrate {
 
 // Why a script failed, in terms a person can act on.
 struct ScriptError {
-  std::string message;     // the database's message, e.g. `column "x" does not exist`
-  std::string sqlstate;    // PostgreSQL SQLSTATE ("" for SQLite)
-  std::string detail;      // PostgreSQL DETAIL/HINT, joined ("" when none)
-  std::string statement;   // the failing statement's text
+  std::string message;          // the database's message, e.g. `column "x" does not exist`
+  std::string sqlstate;         // PostgreSQL SQLSTATE ("" for SQLite)
+  std::string detail;           // PostgreSQL DETAIL/HINT, joined ("" when none)
+  std::string statement;        // the failing statement's text
   size_t statement_offset = 0;  // byte offset of the statement in the script
   // Byte offset of the error in the script (PostgreSQL's position / SQLite's
   // error offset); npos when the database did not say.

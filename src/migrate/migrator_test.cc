@@ -5,9 +5,9 @@
 #include <atomic>
 #include <thread>
 
+#include "base/test_require.h"
 #include "migrate/pg_test_server.h"
 #include "migrate/test_files.h"
-#include "base/test_require.h"
 
 namespace slipway::migrate {
 namespace {
@@ -192,8 +192,7 @@ TEST_P(MigratorTest, NonTransactionalFailureLeavesDirtyStateThatBlocks) {
   auto m = Open();
   auto up = m->Up();
   ASSERT_FALSE(up.ok());
-  EXPECT_NE(up.status().message().find("marked dirty"), std::string::npos)
-      << up.status().message();
+  EXPECT_NE(up.status().message().find("marked dirty"), std::string::npos) << up.status().message();
   EXPECT_TRUE(HasTable("half"));  // ran outside a transaction: partly applied
   auto st = m->GetStatus();
   ASSERT_TRUE(st.ok());
@@ -273,7 +272,8 @@ TEST_P(MigratorTest, PlanPrintsSqlAndRunsNothing) {
   auto m = Open();
   auto plan = m->Plan(true, "0002");
   ASSERT_TRUE(plan.ok()) << plan.status().message();
-  EXPECT_NE(plan->find("-- up 0001_users (0001_users.up.sql, in a transaction)"), std::string::npos);
+  EXPECT_NE(plan->find("-- up 0001_users (0001_users.up.sql, in a transaction)"),
+            std::string::npos);
   EXPECT_NE(plan->find("CREATE INDEX posts_user"), std::string::npos);
   EXPECT_EQ(plan->find("0003"), std::string::npos);
   EXPECT_FALSE(HasTable("users"));
@@ -294,7 +294,8 @@ TEST_P(MigratorTest, VerifyRoundTripsOnScratchDatabase) {
   EXPECT_FALSE(HasTable("users"));  // the real target was not touched
 
   // A down that forgets the index: the round trip leaves something behind.
-  Write("0004_idx.up.sql", "CREATE TABLE extra(id INTEGER);\nCREATE INDEX extra_id ON extra(id);\n");
+  Write("0004_idx.up.sql",
+        "CREATE TABLE extra(id INTEGER);\nCREATE INDEX extra_id ON extra(id);\n");
   Write("0004_idx.down.sql", "DROP INDEX extra_id;\n");
   auto bad = Verify(target_, options_);
   ASSERT_TRUE(bad.ok()) << bad.status().message();

@@ -166,23 +166,24 @@ class SqliteDriver final : public Driver {
   }
 
   Result<bool> TableExists(const std::string& name) override {
-    ASSIGN_OR_RETURN(auto rows,
-                     Query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", {name}));
+    ASSIGN_OR_RETURN(
+        auto rows, Query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", {name}));
     return !rows.empty();
   }
 
   Result<int64_t> CountUserTables() override {
     ASSIGN_OR_RETURN(auto rows, Query("SELECT count(*) FROM sqlite_master WHERE type IN "
-                                      "('table', 'view') AND name NOT LIKE 'sqlite_%'", {}));
+                                      "('table', 'view') AND name NOT LIKE 'sqlite_%'",
+                                      {}));
     return std::stoll(rows.at(0).at(0).value_or("0"));
   }
 
   Result<Target> CreateScratchDatabase(const std::string& hint) override {
     static std::atomic<int> counter{0};
     Target t = target_;
-    t.sqlite_path = fs::temp_directory_path() /
-                    ("slipway-scratch-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(counter.fetch_add(1)) + ".db");
+    t.sqlite_path =
+        fs::temp_directory_path() / ("slipway-scratch-" + std::to_string(::getpid()) + "-" +
+                                     std::to_string(counter.fetch_add(1)) + ".db");
     std::error_code ec;
     fs::remove(t.sqlite_path, ec);
     return t;
@@ -209,10 +210,12 @@ class SqliteDriver final : public Driver {
 
 Result<std::unique_ptr<Driver>> OpenSqlite(const Target& target, const std::string& application) {
   std::error_code ec;
-  if (target.sqlite_path.has_parent_path()) fs::create_directories(target.sqlite_path.parent_path(), ec);
+  if (target.sqlite_path.has_parent_path())
+    fs::create_directories(target.sqlite_path.parent_path(), ec);
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(target.sqlite_path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(target.sqlite_path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);

@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/test_require.h"
 #include "migrate/driver.h"
 #include "migrate/pg_test_server.h"
-#include "base/test_require.h"
 
 namespace slipway::migrate {
 namespace {

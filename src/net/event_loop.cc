@@ -144,7 +144,7 @@ void EventLoop::RunOnce(Duration max_wait) {
     if (static_cast<size_t>(fd) >= handlers_.size()) continue;
     Handler& h = handlers_[fd];
     if (!h.active || h.generation != gen) continue;  // removed (or replaced) meanwhile
-    std::shared_ptr<IoCallback> cb = h.cb;  // survives the callback's own Remove()
+    std::shared_ptr<IoCallback> cb = h.cb;           // survives the callback's own Remove()
     (*cb)(events[i].events);
   }
   FireTimers();

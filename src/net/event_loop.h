@@ -15,14 +15,14 @@
 // (Remove() first).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <queue>
-#include <unordered_map>
-#include <atomic>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"

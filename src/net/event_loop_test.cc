@@ -38,11 +38,13 @@ TEST(EventLoopTest, FdReadableDispatchesAndRemoveStopsEvents) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
   int calls = 0;
-  ASSERT_TRUE(loop->Add(p[0], EPOLLIN, [&](uint32_t ev) {
-                    EXPECT_TRUE(ev & EPOLLIN);
-                    ++calls;
-                    loop->Remove(p[0]);  // removing oneself inside the callback is allowed
-                  }).ok());
+  ASSERT_TRUE(loop->Add(p[0], EPOLLIN,
+                        [&](uint32_t ev) {
+                          EXPECT_TRUE(ev & EPOLLIN);
+                          ++calls;
+                          loop->Remove(p[0]);  // removing oneself inside the callback is allowed
+                        })
+                  .ok());
   EXPECT_FALSE(loop->Add(p[0], EPOLLIN, [](uint32_t) {}).ok()) << "double add must fail";
   ASSERT_EQ(write(p[1], "x", 1), 1);
   loop->RunOnce(Duration(100));

@@ -105,7 +105,8 @@ Result<UniqueFd> ListenUnix(const std::string& path, int backlog) {
   RETURN_IF_ERROR(UnixAddr(path, &addr));
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return FailedPrecondition("not a socket, refusing to remove: " + path);
+    if (!S_ISSOCK(st.st_mode))
+      return FailedPrecondition("not a socket, refusing to remove: " + path);
     if (::unlink(path.c_str()) != 0) return ErrnoError("unlink " + path, errno);
   }
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -151,7 +152,8 @@ Result<UniqueFd> ConnectUnix(const std::string& path) {
 Status ConnectError(int fd) {
   int err = 0;
   socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return ErrnoError("getsockopt", errno);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    return ErrnoError("getsockopt", errno);
   if (err != 0) return ErrnoError("connect", err);
   return Status::OK();
 }

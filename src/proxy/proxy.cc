@@ -125,7 +125,8 @@ Result<std::shared_ptr<const net::TlsClientContext>> Proxy::UpstreamTlsContext(
        (!ca.empty() && seen.mtime_ns == 0))) {
     return it->second.ctx;
   }
-  Result<std::shared_ptr<const net::TlsClientContext>> made = net::TlsClientContext::Create({ca, true});
+  Result<std::shared_ptr<const net::TlsClientContext>> made =
+      net::TlsClientContext::Create({ca, true});
   if (!made.ok()) {
     if (it != upstream_tls_.end()) {
       logging::Warn("proxy",

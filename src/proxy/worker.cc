@@ -323,7 +323,7 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
   if (b->tls) {
     u->tls = b->tls;
     u->tr = net::TlsTransport::Connect(b->tls, fd,
-                                      b->server_name.empty() ? b->verify_name : b->server_name);
+                                       b->server_name.empty() ? b->verify_name : b->server_name);
   } else {
     u->tr = std::make_unique<net::PlainTransport>(fd);
   }

@@ -116,12 +116,10 @@ std::string ContainerEngine::ContainerName(const std::string& project, const std
   return name;
 }
 
-ProcessSpec ContainerEngine::BuildRunSpec(const std::string& project,
-                                          const config::Service& service, int index,
-                                          const std::map<std::string, std::string>& env,
-                                          const std::string& set,
-                                          const std::vector<std::pair<std::string, std::string>>&
-                                              hosts) const {
+ProcessSpec ContainerEngine::BuildRunSpec(
+    const std::string& project, const config::Service& service, int index,
+    const std::map<std::string, std::string>& env, const std::string& set,
+    const std::vector<std::pair<std::string, std::string>>& hosts) const {
   ProcessSpec spec;
   spec.env = CurrentEnvironment();
   const std::string name = ContainerName(project, service.name, index, set);

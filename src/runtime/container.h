@@ -81,10 +81,10 @@ class ContainerEngine {
   // `env` is the service environment plus PORT etc.; it goes to the container with -e. The
   // spec's own env is the daemon's (the CLI needs PATH, HOME, XDG_*). `hosts` are (name,
   // address) pairs, each passed as --add-host (runtime/sandbox.h HostEntries()).
-  ProcessSpec BuildRunSpec(const std::string& project, const config::Service& service, int index,
-                           const std::map<std::string, std::string>& env,
-                           const std::string& set = "",
-                           const std::vector<std::pair<std::string, std::string>>& hosts = {}) const;
+  ProcessSpec BuildRunSpec(
+      const std::string& project, const config::Service& service, int index,
+      const std::map<std::string, std::string>& env, const std::string& set = "",
+      const std::vector<std::pair<std::string, std::string>>& hosts = {}) const;
   // `<bin> [global flags] exec <name>`: append a command to run it inside the container.
   std::vector<std::string> ExecArgv(const std::string& container_name) const;
   // `<bin> rm -f -i <name>` style removal of a leftover container (missing is fine).

@@ -1,7 +1,5 @@
 #include "runtime/container.h"
 
-#include "runtime/container_assets.h"
-
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -15,6 +13,7 @@
 #include <sstream>
 
 #include "config/shell_words.h"
+#include "runtime/container_assets.h"
 #include "runtime/instance.h"
 #include "runtime/test_util.h"
 
@@ -210,15 +209,14 @@ TEST_F(ContainerTest, MountsSecretsAndBuiltImagesInTheRunSpec) {
               {T::kBind, "/p/conf", "/etc/app", true, true, 0, "", "", "", {}},
               {T::kTmpfs, "", "/scratch", false, false, 64 << 20, "", "", "", {}},
               {T::kVolume, "", "/anon", false, false, 0, "", "", "", {}},
-              {T::kBind, "/p/pw.txt", "/run/secrets/pw", true, false, 0, "", "secrets.pw", "",
-               {}}};
+              {T::kBind, "/p/pw.txt", "/run/secrets/pw", true, false, 0, "", "secrets.pw", "", {}}};
   s.engine_secrets = {{"prod_key", "api_key", "secrets.api_key", {}}};
   std::vector<std::string> want_mounts = {
-      "--mount", "type=volume,source=shop_data,destination=/data",
-      "--mount", "type=bind,source=/p/conf,destination=/etc/app,ro=true",
-      "--mount", "type=tmpfs,tmpfs-size=67108864,destination=/scratch",
-      "--mount", "type=volume,destination=/anon",
-      "--mount", "type=bind,source=/p/pw.txt,destination=/run/secrets/pw,ro=true",
+      "--mount",  "type=volume,source=shop_data,destination=/data",
+      "--mount",  "type=bind,source=/p/conf,destination=/etc/app,ro=true",
+      "--mount",  "type=tmpfs,tmpfs-size=67108864,destination=/scratch",
+      "--mount",  "type=volume,destination=/anon",
+      "--mount",  "type=bind,source=/p/pw.txt,destination=/run/secrets/pw,ro=true",
       "--secret", "prod_key,type=mount,target=api_key"};
   EXPECT_EQ(MountFlags(s), want_mounts);
   auto spec = engine.BuildRunSpec("shop", s, 1, {{"PORT", "1"}});
@@ -231,13 +229,27 @@ TEST_F(ContainerTest, MountsSecretsAndBuiltImagesInTheRunSpec) {
   p.name = "shop";
   auto build = BuildImageSpec(engine, p, s);
   ASSERT_TRUE(build.ok()) << build.status().message();
-  EXPECT_EQ(build->argv,
-            (std::vector<std::string>{"/usr/bin/podman", "build", "-t", "shop-db", "-f",
-                                      "/p/ctx/Dockerfile.prod", "--target", "runtime",
-                                      "--build-arg", "V=1", "--label", "slipway.project=shop",
-                                      "--label", "slipway.service=db", "--runtime", "runc",
-                                      "--ulimit", "nofile=1024:1024", "--ulimit",
-                                      "nproc=1024:1024", "/p/ctx"}));
+  EXPECT_EQ(build->argv, (std::vector<std::string>{"/usr/bin/podman",
+                                                   "build",
+                                                   "-t",
+                                                   "shop-db",
+                                                   "-f",
+                                                   "/p/ctx/Dockerfile.prod",
+                                                   "--target",
+                                                   "runtime",
+                                                   "--build-arg",
+                                                   "V=1",
+                                                   "--label",
+                                                   "slipway.project=shop",
+                                                   "--label",
+                                                   "slipway.service=db",
+                                                   "--runtime",
+                                                   "runc",
+                                                   "--ulimit",
+                                                   "nofile=1024:1024",
+                                                   "--ulimit",
+                                                   "nproc=1024:1024",
+                                                   "/p/ctx"}));
   s.image = "registry/db:2";  // a named image is tagged as named
   EXPECT_EQ(BuildImageSpec(engine, p, s)->argv[3], "registry/db:2");
   s.build.reset();
@@ -316,10 +328,10 @@ TEST_F(ContainerTest, DockerRunSpecHasNoPodmanFlagsAndHandlesEmptyEntrypoint) {
 // become the client (same PID), so the supervisor's stop signal reaches it.
 TEST_F(ContainerTest, DockerRunRemovesALeftoverOfTheSameNameFirst) {
   const fs::path calls = dir_ / "calls";
-  ContainerEngine engine(FakeEngine(
-      "docker", "echo \"$*\" >> '" + calls.string() +
-                    "'; case $1 in rm) echo 'Error: No such container' >&2; exit 1;; "
-                    "run) echo \"pid $$\"; exit 7;; esac; exit 99"));
+  ContainerEngine engine(
+      FakeEngine("docker", "echo \"$*\" >> '" + calls.string() +
+                               "'; case $1 in rm) echo 'Error: No such container' >&2; exit 1;; "
+                               "run) echo \"pid $$\"; exit 7;; esac; exit 99"));
   config::Service s = ApiService();
   s.user.clear();
   s.entrypoint.reset();

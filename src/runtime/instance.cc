@@ -10,12 +10,18 @@ namespace slipway::runtime {
 
 std::string_view InstanceStateName(InstanceState s) {
   switch (s) {
-    case InstanceState::kCreated: return "created";
-    case InstanceState::kRunning: return "running";
-    case InstanceState::kBackoff: return "backoff";
-    case InstanceState::kStopping: return "stopping";
-    case InstanceState::kExited: return "exited";
-    case InstanceState::kFailed: return "failed";
+    case InstanceState::kCreated:
+      return "created";
+    case InstanceState::kRunning:
+      return "running";
+    case InstanceState::kBackoff:
+      return "backoff";
+    case InstanceState::kStopping:
+      return "stopping";
+    case InstanceState::kExited:
+      return "exited";
+    case InstanceState::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -121,10 +127,13 @@ Status Instance::SpawnProcess() {
 bool Instance::ShouldRestart(const ExitStatus& st) const {
   using Mode = config::RestartPolicy::Mode;
   switch (spec_.restart.mode) {
-    case Mode::kNo: return false;
+    case Mode::kNo:
+      return false;
     case Mode::kAlways:
-    case Mode::kUnlessStopped: return true;
-    case Mode::kOnFailure: return !st.success();
+    case Mode::kUnlessStopped:
+      return true;
+    case Mode::kOnFailure:
+      return !st.success();
   }
   return false;
 }

@@ -69,7 +69,7 @@ Duration RestartBackoff(const InstanceSpec& spec, int attempt);
 
 class Instance {
  public:
-  struct Observer {  // all callbacks on the loop; any may be empty
+  struct Observer {                             // all callbacks on the loop; any may be empty
     std::function<void(Instance&)> on_started;  // each (re)start
     std::function<void(Instance&, ExitStatus, bool will_restart)> on_exit;
     // A restart could not spawn (the instance is now kFailed). Start()'s own error is

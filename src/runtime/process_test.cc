@@ -53,7 +53,8 @@ class ProcessTest : public ::testing::Test {
 
 TEST_F(ProcessTest, CapturesLinesWithStderrFlagAndPartialLastLine) {
   Captured c;
-  auto p = SpawnCapture(Sh("echo one; echo two >&2; printf 'three\\r\\nfour'; printf tail >&2"), &c);
+  auto p =
+      SpawnCapture(Sh("echo one; echo two >&2; printf 'three\\r\\nfour'; printf tail >&2"), &c);
   ASSERT_TRUE(p);
   EXPECT_GT(p->pid(), 0);
   ASSERT_TRUE(RunUntil(loop_.get(), [&] { return c.exit.has_value(); }));
@@ -116,7 +117,8 @@ TEST_F(ProcessTest, SpawnErrorsComeBackAsStatus) {
   abs.argv = {"/nonexistent/bin/tool"};
   r = Process::Spawn(loop_.get(), abs, nullptr, nullptr);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message(), "cannot run \"/nonexistent/bin/tool\": No such file or directory");
+  EXPECT_EQ(r.status().message(),
+            "cannot run \"/nonexistent/bin/tool\": No such file or directory");
 
   ProcessSpec bad_cwd = Sh("true");
   bad_cwd.cwd = "/nonexistent/dir";
@@ -235,7 +237,8 @@ TEST_F(ProcessTest, ManyLinesArriveInOrder) {
   Captured c;
   auto p = SpawnCapture(Sh("i=0; while [ $i -lt 5000 ]; do echo line$i; i=$((i+1)); done"), &c);
   ASSERT_TRUE(p);
-  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return c.exit.has_value(); }, Duration(10'000)));
+  ASSERT_TRUE(RunUntil(
+      loop_.get(), [&] { return c.exit.has_value(); }, Duration(10'000)));
   ASSERT_EQ(c.lines.size(), 5000u);
   for (int i = 0; i < 5000; ++i) ASSERT_EQ(c.lines[i].second, "line" + std::to_string(i));
 }

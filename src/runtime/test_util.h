@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
-#include <string>
 #include <functional>
+#include <string>
 
 #include "net/event_loop.h"
 

@@ -10,8 +10,7 @@
 namespace slipway::telemetry {
 
 const std::vector<double>& DefaultBuckets() {
-  static const std::vector<double> kBuckets = {.005, .01, .025, .05, .1, .25,
-                                               .5,   1,   2.5,  5,   10};
+  static const std::vector<double> kBuckets = {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
   return kBuckets;
 }
 
@@ -265,8 +264,8 @@ std::string Registry::RenderPrometheus() const {
             out += name + "_bucket" + LabelString(f->label_names, vals, "le", le) + " " +
                    std::to_string(s.buckets[b]) + "\n";
           }
-          out += name + "_sum" + LabelString(f->label_names, vals) + " " + FormatDouble(s.sum) +
-                 "\n";
+          out +=
+              name + "_sum" + LabelString(f->label_names, vals) + " " + FormatDouble(s.sum) + "\n";
           out += name + "_count" + LabelString(f->label_names, vals) + " " +
                  std::to_string(s.count) + "\n";
         }

@@ -114,8 +114,7 @@ class Registry {
                       const std::vector<std::string>& label_names = {},
                       const LabelValues& values = {});
   Gauge* GetGauge(std::string_view name, std::string_view help,
-                  const std::vector<std::string>& label_names = {},
-                  const LabelValues& values = {});
+                  const std::vector<std::string>& label_names = {}, const LabelValues& values = {});
   Histogram* GetHistogram(std::string_view name, std::string_view help,
                           const std::vector<std::string>& label_names = {},
                           const LabelValues& values = {},

@@ -1,5 +1,4 @@
 #include "telemetry/metrics.h"
-#include "base/test_require.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,6 +9,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "base/test_require.h"
 
 namespace slipway::telemetry {
 namespace {
@@ -90,9 +91,9 @@ TEST(MetricsTest, PromtoolAcceptsExposition) {
       reg.GetCounter("slipway_http_requests_total", "HTTP requests proxied.",
                      {"route", "set", "code_class"}, {"web", set, cls})
           ->Add(2, 11);
-    Histogram* h = reg.GetHistogram("slipway_http_request_duration_seconds",
-                                    "Request latency through the proxy.", {"route", "set"},
-                                    {"web", set});
+    Histogram* h =
+        reg.GetHistogram("slipway_http_request_duration_seconds",
+                         "Request latency through the proxy.", {"route", "set"}, {"web", set});
     h->Observe(0, 0.01);
     h->Observe(1, 3);
   }

@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (a != ParseStatus::kHeadComplete) return 0;
   Require(whole.head_size() == split.head_size() && whole.head_size() <= data.size());
   Require(Inside(whole.method(), data) && Inside(whole.target(), data));
-  for (const HeaderView& h : whole.headers()) Require(Inside(h.name, data) && Inside(h.value, data));
+  for (const HeaderView& h : whole.headers())
+    Require(Inside(h.name, data) && Inside(h.value, data));
   (void)whole.KeepAlive();
   (void)whole.Upgrade();
   (void)whole.ExpectsContinue();

@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (a != ParseStatus::kHeadComplete) return 0;
   Require(whole.status_code() >= 100 && whole.status_code() <= 999);
   Require(Inside(whole.reason(), data));
-  for (const HeaderView& h : whole.headers()) Require(Inside(h.name, data) && Inside(h.value, data));
+  for (const HeaderView& h : whole.headers())
+    Require(Inside(h.name, data) && Inside(h.value, data));
   (void)whole.KeepAlive();
 
   BodyReader body(lim);
