@@ -16,6 +16,7 @@
 #include "cli/flags_cmd.h"
 #include "cli/migrate_cmd.h"
 #include "cli/project_cmd.h"
+#include "cli/query_cmd.h"
 
 namespace slipway::cli {
 
@@ -52,6 +53,7 @@ int Main(int argc, char** argv) {
   AddMigrateCommands(app, ctx, &rc);
   AddBackupCommands(app, ctx, &rc);
   AddAlertsCommands(app, ctx, &rc);
+  AddQueryCommands(app, ctx, &rc);
   AddFlagsCommands(app, ctx, &rc);
   AddCertsCommands(app, &rc);
 

@@ -334,8 +334,8 @@ class Loader {
 
   Status ParseTopSlipway(const Node& x, Project* p) {
     static const std::vector<std::string> kKnown = {
-        "api",           "flags",  "databases", "backups", "alerts",
-        "notifications", "routes", "proxy",     "runtime", "tls"};
+        "api",    "flags", "databases", "backups", "alerts", "notifications",
+        "routes", "proxy", "runtime",   "tls",     "scrape"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
@@ -348,6 +348,10 @@ class Loader {
       if (f.key == "tls") {  // config/tls_settings.h
         RETURN_IF_ERROR(ParseTlsSettings(f, fpath, project_dir_.string(),
                                          Clock::Real()->WallMillis() / 1000, &p->tls));
+        continue;
+      }
+      if (f.key == "scrape") {  // config/metrics_settings.h
+        RETURN_IF_ERROR(ParseScrapeSettings(f, fpath, &p->scrape));
         continue;
       }
       if (f.key == "proxy") {  // config/proxy_settings.h
@@ -675,7 +679,7 @@ class Loader {
   fs::path working_dir_;
   fs::path project_dir_;
   std::vector<fs::path> files_;
-  ProjectFiles selection_;  // config/environment.h
+  ProjectFiles selection_;                     // config/environment.h
   std::map<std::string, std::string> labels_;  // absolute path -> name the user gave
   std::map<std::string, std::string> env_;     // .env values under the process environment
   std::vector<std::string> warnings_;

@@ -22,6 +22,7 @@
 #include "config/databases_settings.h"
 #include "config/deploy_settings.h"
 #include "config/flags_settings.h"
+#include "config/metrics_settings.h"
 #include "config/ports_settings.h"
 #include "config/proxy_settings.h"
 #include "config/routes_settings.h"
@@ -194,7 +195,9 @@ struct Service {
   RuntimeChoice runtime = RuntimeChoice::kAuto;  // x-slipway.runtime (or the project's)
   std::vector<std::string> profiles;
   DeploySettings deploy;  // x-slipway.deploy
-  SourceLoc loc;          // where the service's mapping starts
+  // x-slipway.metrics: scrape each ready instance (config/metrics_settings.h); none: not scraped.
+  std::optional<MetricsEndpoint> metrics;
+  SourceLoc loc;  // where the service's mapping starts
 
   // True when the service runs through a container engine. x-slipway.runtime decides when
   // set; else (kAuto) a service runs in a container when it has an image or a build and
@@ -217,7 +220,7 @@ struct Project {
   std::string env_name;
   std::filesystem::path env_overlay;
   std::vector<std::filesystem::path> env_files;
-  std::map<std::string, Service> services;   // only the services active under the profiles
+  std::map<std::string, Service> services;  // only the services active under the profiles
   std::map<std::string, Secret> secrets;
   std::map<std::string, Secret> configs;         // top-level `configs`
   std::map<std::string, NamedVolume> volumes;    // top-level `volumes`
@@ -232,6 +235,7 @@ struct Project {
   std::vector<RouteSettings> routes;                  // x-slipway.routes (config/routes_settings.h)
   ProxySettings proxy;                                // x-slipway.proxy (config/proxy_settings.h)
   TlsSettings tls;                                    // x-slipway.tls (config/tls_settings.h)
+  ScrapeSettings scrape;  // x-slipway.scrape (config/metrics_settings.h)
   // The compose model this project was built from: the files merged, interpolated, extended
   // and normalized, every service (active under the profiles or not) and every `x-*` block as
   // written. What `slipway config` prints (config/render.h); null for a Project built by hand.

@@ -91,8 +91,8 @@ Status CheckHostName(const Node& v, const std::string& path, const std::string& 
 }  // namespace
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
-  static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck",
-                                                 "image",   "ports",  "runtime"};
+  static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck", "image",
+                                                 "metrics", "ports",  "runtime"};
   return kKeys;
 }
 
@@ -820,6 +820,9 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
       }
     } else if (f.key == "deploy") {
       RETURN_IF_ERROR(ParseDeploySettings(f, fpath, &s->deploy));
+    } else if (f.key == "metrics") {  // config/metrics_settings.h
+      s->metrics.emplace();
+      RETURN_IF_ERROR(ParseMetricsEndpoint(f, fpath, &*s->metrics));
     } else if (f.key == "ports") {
       RETURN_IF_ERROR(ParsePortsSettings(f, fpath, TargetPorts(*s),
                                          ctx_.project && ctx_.project->tls.enabled(),
