@@ -3,7 +3,10 @@
 // Prometheus' HTTP API and, where it is installed, promtool. Every wait is bounded.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <ctime>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "http/bounded_fetch.h"
 #include "http/serializer.h"
 #include "net/socket.h"
 

@@ -11,7 +11,6 @@
 // responses are skipped.
 #pragma once
 
-#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -48,13 +47,6 @@ struct Endpoint {
 // kIoError (other socket failures), kInvalidInput (malformed response or bad endpoint).
 void FetchAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req, Duration timeout,
                 std::function<void(Result<ClientResponse>)> done);
-
-// FetchAsync that refuses a body over `max_body` bytes (decoded) as it arrives:
-// InvalidInput "<endpoint>: response body larger than N bytes". For answers from hostile
-// peers (scrape targets), so one cannot make the daemon buffer without bound.
-void FetchBoundedAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
-                       Duration timeout, uint64_t max_body,
-                       std::function<void(Result<ClientResponse>)> done);
 
 // Blocking, for the CLI: one request; `on_chunk` (optional) receives body bytes as they
 // arrive (for streaming responses such as `logs -f`), in which case body stays empty. When

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <set>
 
-#include "http/client.h"
+#include "http/bounded_fetch.h"
 
 namespace slipway::scrape {
 

@@ -133,11 +133,10 @@ std::string RenderMetrics(const Config& cfg) {
                 "testapp_queue_depth %g\n",
                 cfg.queue_depth);
   out += line;
-  out +=
-      "# HELP testapp_build_info The version running.\n"
-      "# TYPE testapp_build_info gauge\n"
-      "testapp_build_info{version=\"" +
-      cfg.version + "\",instance=\"" + cfg.instance + "\"} 1\n";
+  out += "# HELP testapp_build_info The version running.\n";
+  out += "# TYPE testapp_build_info gauge\n";
+  out.append("testapp_build_info{version=\"").append(cfg.version);
+  out.append("\",instance=\"").append(cfg.instance).append("\"} 1\n");
   return out;
 }
 
