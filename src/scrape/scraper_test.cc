@@ -127,7 +127,8 @@ TEST_F(ScraperTest, HostileAnswersFailTheScrapeNotTheDaemon) {
     Scrapes(1);
     EXPECT_EQ(Value("up"), 0) << body.substr(0, 20);
     EXPECT_EQ(Value("count(queue)"), -1) << "stale after a failed scrape";
-    const auto& t = scraper_->TargetsJson()["activeTargets"][0];
+    const nlohmann::json all = scraper_->TargetsJson();
+    const nlohmann::json& t = all["activeTargets"][0];
     EXPECT_EQ(t["health"], "down");
     EXPECT_FALSE(t["lastError"].get<std::string>().empty());
   }
