@@ -97,7 +97,13 @@ json AlertJson(const Alert& a) {
 
 }  // namespace
 
-RuleEvaluator::RuleEvaluator(Options opts) : opts_(std::move(opts)), series_(0) {}
+RuleEvaluator::RuleEvaluator(Options opts) : opts_(std::move(opts)) {
+  series_ = opts_.series;
+  if (series_ == nullptr) {
+    own_series_ = std::make_unique<promql::SeriesStore>(0);
+    series_ = own_series_.get();
+  }
+}
 RuleEvaluator::~RuleEvaluator() = default;
 
 namespace {
@@ -144,7 +150,10 @@ Result<std::unique_ptr<RuleEvaluator>> RuleEvaluator::Create(
     ev->status_.push_back(std::move(st));
   }
   // Keep the longest range plus the lookback, so a range selector always sees full windows.
-  ev->series_.set_retention_ms(std::max(max_range, promql::kLookbackMs) + 60'000);
+  const int64_t needed = std::max(max_range, promql::kLookbackMs) + 60'000;
+  if (ev->own_series_ || ev->series_->retention_ms() < needed) {
+    ev->series_->set_retention_ms(needed);
+  }
   RETURN_IF_ERROR(ev->Load());
   return ev;
 }
@@ -236,7 +245,7 @@ Status RuleEvaluator::Record(const Alert& a, std::string_view state) {
 Status RuleEvaluator::Scrape(int64_t now) {
   if (!opts_.scrape || now <= last_scrape_ms_) return Status::OK();
   last_scrape_ms_ = now;
-  return series_.IngestText(now, opts_.scrape());
+  return series_->IngestText(now, opts_.scrape());
 }
 
 Status RuleEvaluator::Tick() {
@@ -266,7 +275,7 @@ void RuleEvaluator::EvalRule(size_t i, int64_t now) {
   Rule& rule = *rules_[i];
   RuleStatus& status = status_[i];
   auto t0 = std::chrono::steady_clock::now();
-  auto v = promql::Evaluate(*rule.expr, series_, now);
+  auto v = promql::Evaluate(*rule.expr, *series_, now);
   status.last_eval_ms = now;
   status.last_eval_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -379,14 +388,14 @@ Result<promql::Value> RuleEvaluator::EvaluateNow(const std::string& rule_or_expr
   const int64_t now = opts_.clock->WallMillis();
   RETURN_IF_ERROR(Scrape(now));
   for (const auto& rule : rules_) {
-    if (rule->spec.name == rule_or_expr) return promql::Evaluate(*rule->expr, series_, now);
+    if (rule->spec.name == rule_or_expr) return promql::Evaluate(*rule->expr, *series_, now);
   }
   auto parsed = promql::Parse(rule_or_expr);
   if (!parsed.ok()) {
     return InvalidInput(fmt::format("\"{}\" is neither a rule nor an expression that parses ({})",
                                     rule_or_expr, parsed.status().message()));
   }
-  return promql::Evaluate(**parsed, series_, now);
+  return promql::Evaluate(**parsed, *series_, now);
 }
 
 Result<std::vector<HistoryEntry>> RuleEvaluator::History(size_t limit) const {

@@ -1,7 +1,9 @@
 // RuleEvaluator: evaluates alert rules over Slipway's own metrics and keeps each alert's state.
 //
 // Every Tick() scrapes the registry (the Prometheus exposition text from `scrape`), appends
-// the samples to a SeriesStore sized for the longest range any rule uses, evaluates each rule
+// the samples to the SeriesStore (the daemon's shared one, or its own sized for the longest
+// range any rule uses; a shared one's retention is raised to that when shorter), evaluates
+// each rule
 // and moves every alert (one per output series of a rule) through Prometheus' states:
 //   new series        -> pending (active since now), or firing at once when `for` is 0
 //   pending >= for    -> firing
@@ -79,6 +81,9 @@ class RuleEvaluator {
     Clock* clock = Clock::Real();
     store::Store* store = nullptr;        // nullptr: state is not persisted
     std::function<std::string()> scrape;  // the exposition text to evaluate over
+    // The store to ingest into and evaluate over (the daemon's, which the scraper also fills
+    // with the services' metrics); nullptr: a store of its own.
+    promql::SeriesStore* series = nullptr;
     int64_t resolved_retention_ms = 15 * 60 * 1000;
   };
 
@@ -108,7 +113,7 @@ class RuleEvaluator {
   // {"rules": [...], "alerts": [...], "history": [...]} for the API.
   nlohmann::json ToJson(size_t history_limit = 50) const;
 
-  const promql::SeriesStore& series() const { return series_; }
+  const promql::SeriesStore& series() const { return *series_; }
 
  private:
   struct Rule;
@@ -123,7 +128,8 @@ class RuleEvaluator {
   Options opts_;
   std::vector<std::unique_ptr<Rule>> rules_;
   std::vector<RuleStatus> status_;
-  promql::SeriesStore series_;
+  std::unique_ptr<promql::SeriesStore> own_series_;
+  promql::SeriesStore* series_ = nullptr;
   std::vector<Alert> notify_;
   std::vector<HistoryEntry> memory_history_;  // when there is no store
   int64_t last_scrape_ms_ = -1;

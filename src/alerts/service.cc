@@ -34,6 +34,7 @@ Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::P
   RuleEvaluator::Options ro;
   ro.clock = s->deps_.clock;
   ro.store = s->deps_.store;
+  ro.series = s->deps_.series;
   AlertingService* self = s.get();
   ro.scrape = [self] {
     if (self->deps_.ps) UpdateServiceMetrics(self->deps_.registry, self->deps_.ps());

@@ -43,6 +43,7 @@ struct ServiceDeps {
   net::EventLoop* loop = nullptr;
   store::Store* store = nullptr;
   telemetry::Registry* registry = nullptr;
+  promql::SeriesStore* series = nullptr;  // the daemon's series store (nullptr: the evaluator's)
   Clock* clock = Clock::Real();
   std::filesystem::path state_dir;     // for the disk-space metric
   std::function<nlohmann::json()> ps;  // Engine::Ps()

@@ -10,6 +10,7 @@ void RegisterRoutes(Router& router, const RouteDeps& deps) {
   RegisterMaintenanceRoutes(router, deps);
   RegisterDaemonRoutes(router, deps);
   RegisterCertsRoutes(router, deps);
+  RegisterQueryRoutes(router, deps);
   // The table itself, for scripts and for the tests that walk every route.
   router.Add<NoInput>({Method::kGet, "/api/v1/routes", Access::kRead},
                       [&router](NoInput, Reply reply) {

@@ -9,6 +9,7 @@
 //   maintenance_routes.cc  maintenance mode
 //   daemon_routes.cc    the daemon itself: who runs, since when, from which binary; restart
 //   certs_routes.cc     certificates from the ACME CA: state, expiry, next attempt
+//   query_routes.cc     Prometheus' query API over the series store; scrape targets
 // Request and answer bodies are JSON; errors {"error": "...", "exit": 1|2} (api/reply.h).
 //
 // Ownership: RouteDeps borrows everything; the daemon keeps it all alive while its servers run.
@@ -51,6 +52,9 @@ class AlertingService;
 }
 namespace acme {
 struct CertStatusRow;
+}
+namespace promql {
+class SeriesStore;
 }
 }  // namespace slipway
 
@@ -115,7 +119,9 @@ struct RouteDeps {
   // Secret values of the project, scrubbed from every answer that can carry them; routes
   // that load the project again add what it declares (config::SecretsOf).
   Redactor* redactor = nullptr;
-  std::function<std::string()> metrics;                   // Prometheus text of the registry
+  std::function<std::string()> metrics;         // Prometheus text of the registry
+  const promql::SeriesStore* series = nullptr;  // the scraped series (nullptr: no query API)
+  std::function<nlohmann::json()> targets;      // the scrape targets (GET /api/v1/targets)
   std::function<void(nlohmann::json* rows)> decorate_ps;  // adds traffic columns to `ps`
   std::function<void()> shutdown;                         // after `down` answered
   bool public_metrics = true;                             // x-slipway.api.public_metrics
@@ -137,6 +143,7 @@ void RegisterAlertsRoutes(Router& router, const RouteDeps& deps);
 void RegisterMaintenanceRoutes(Router& router, const RouteDeps& deps);
 void RegisterDaemonRoutes(Router& router, const RouteDeps& deps);
 void RegisterCertsRoutes(Router& router, const RouteDeps& deps);
+void RegisterQueryRoutes(Router& router, const RouteDeps& deps);
 
 // LoadOptions travel from the CLI to the daemon so `up` and `deploy` load the project with
 // the caller's files, profiles and environment.

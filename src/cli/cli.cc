@@ -17,6 +17,7 @@
 #include "cli/ingress_cmd.h"
 #include "cli/migrate_cmd.h"
 #include "cli/project_cmd.h"
+#include "cli/query_cmd.h"
 
 namespace slipway::cli {
 
@@ -62,6 +63,7 @@ int Main(int argc, char** argv) {
   AddMigrateCommands(app, ctx, &rc);
   AddBackupCommands(app, ctx, &rc);
   AddAlertsCommands(app, ctx, &rc);
+  AddQueryCommands(app, ctx, &rc);
   AddFlagsCommands(app, ctx, &rc);
   AddCertsCommands(app, ctx, &rc);
   AddIngressCommands(app, &rc);

@@ -432,6 +432,8 @@ Status StatusFromAnswer(int http_status, const json& body) {
   std::string msg = body.is_object() ? body.value("error", std::string()) : "";
   if (msg.empty()) msg = fmt::format("daemon answered HTTP {}", http_status);
   int exit = body.is_object() ? body.value("exit", 1) : 1;
+  // Prometheus' error shape (the query API): bad_data is the caller's input.
+  if (body.is_object() && body.value("errorType", "") == "bad_data") exit = 2;
   if (exit == 2) return InvalidInput(msg);
   if (http_status == 409) return FailedPrecondition(msg);
   if (http_status == 504) return DeadlineExceeded(msg);

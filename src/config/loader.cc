@@ -336,7 +336,7 @@ class Loader {
   Status ParseTopSlipway(const Node& x, Project* p) {
     static const std::vector<std::string> kKnown = {
         "api",    "flags", "databases", "backups", "alerts", "notifications",
-        "routes", "proxy", "runtime",   "tls",     "ingress"};
+        "routes", "proxy", "runtime",   "tls",     "ingress", "scrape"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
@@ -349,6 +349,10 @@ class Loader {
       if (f.key == "tls") {  // config/tls_settings.h
         RETURN_IF_ERROR(ParseTlsSettings(f, fpath, project_dir_.string(),
                                          Clock::Real()->WallMillis() / 1000, &p->tls));
+        continue;
+      }
+      if (f.key == "scrape") {  // config/metrics_settings.h
+        RETURN_IF_ERROR(ParseScrapeSettings(f, fpath, &p->scrape));
         continue;
       }
       if (f.key == "proxy") {  // config/proxy_settings.h

@@ -23,6 +23,7 @@
 #include "config/deploy_settings.h"
 #include "config/deploy_strategy.h"
 #include "config/flags_settings.h"
+#include "config/metrics_settings.h"
 #include "config/ports_settings.h"
 #include "config/proxy_settings.h"
 #include "config/routes_settings.h"
@@ -203,7 +204,9 @@ struct Service {
   std::vector<std::string> profiles;
   DeploySettings deploy;      // x-slipway.deploy
   UpstreamSettings upstream;  // x-slipway.upstream (config/upstream_settings.h)
-  SourceLoc loc;              // where the service's mapping starts
+  // x-slipway.metrics: scrape each ready instance (config/metrics_settings.h); none: not scraped.
+  std::optional<MetricsEndpoint> metrics;
+  SourceLoc loc;  // where the service's mapping starts
 
   // True when the service runs through a container engine. x-slipway.runtime decides when
   // set; else (kAuto) a service runs in a container when it has an image or a build and
@@ -241,6 +244,7 @@ struct Project {
   std::vector<RouteSettings> routes;                  // x-slipway.routes (config/routes_settings.h)
   ProxySettings proxy;                                // x-slipway.proxy (config/proxy_settings.h)
   TlsSettings tls;                                    // x-slipway.tls (config/tls_settings.h)
+  ScrapeSettings scrape;  // x-slipway.scrape (config/metrics_settings.h)
   // The compose model this project was built from: the files merged, interpolated, extended
   // and normalized, every service (active under the profiles or not) and every `x-*` block as
   // written. What `slipway config` prints (config/render.h); null for a Project built by hand.

@@ -103,8 +103,8 @@ static bool IsTlsServerName(const std::string& n) {
 }
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
-  static const std::vector<std::string> kKeys = {"command", "deploy",  "healthcheck", "image",
-                                                 "ports",   "runtime", "upstream"};
+  static const std::vector<std::string> kKeys = {
+      "command", "deploy", "healthcheck", "image", "metrics", "ports", "runtime", "upstream"};
   return kKeys;
 }
 
@@ -830,6 +830,9 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
       RETURN_IF_ERROR(ParseDeploySettings(f, fpath, &s->deploy));
     } else if (f.key == "upstream") {
       RETURN_IF_ERROR(ParseUpstreamSettings(f, fpath, ctx_.project_dir.string(), &s->upstream));
+    } else if (f.key == "metrics") {  // config/metrics_settings.h
+      s->metrics.emplace();
+      RETURN_IF_ERROR(ParseMetricsEndpoint(f, fpath, &*s->metrics));
     } else if (f.key == "ports") {
       RETURN_IF_ERROR(
           ParsePortsSettings(f, fpath, TargetPorts(*s),

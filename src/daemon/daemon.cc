@@ -48,10 +48,12 @@
 #include "net/event_loop.h"
 #include "net/socket.h"
 #include "net/tls_context.h"
+#include "promql/series_store.h"
 #include "proxy/proxy.h"
 #include "runtime/container.h"
 #include "runtime/log_store.h"
 #include "runtime/process.h"
+#include "scrape/scraper.h"
 #include "store/store.h"
 #include "telemetry/metrics.h"
 
@@ -215,6 +217,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     engine_->SetTopologyListener([this] {
       routes_->ScheduleUpdate();
       groups_->Changed();
+      if (scraper_) scraper_->MarkChanged();
     });
     RETURN_IF_ERROR(LoadMaintenance());
     ASSIGN_OR_RETURN(releases_, deploy::ReleaseStore::Open(store_.get(), Clock::Real()));
@@ -237,13 +240,24 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     deps.loop = loop_.get();
     deps.store = store_.get();
     deps.registry = registry_.get();
+    series_ = std::make_unique<promql::SeriesStore>(engine_->project().scrape.retention_ms,
+                                                    engine_->project().scrape.memory_limit);
+    deps.series = series_.get();
     deps.state_dir = paths_.dir;
     deps.ps = [this] { return api::PsJson(engine_->Ps()); };
     deps.proxy_ok = [this] { return proxy_ != nullptr; };
     deps.external_url = (api_tls_.context() ? "https://" : "http://") + api_addr_;
     ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
+    scrape::Scraper::Options so;
+    so.loop = loop_.get();
+    so.store = series_.get();
+    so.registry = registry_.get();
+    so.endpoints = [this] { return engine_->Endpoints(); };
+    so.project = [this]() -> const config::Project& { return engine_->project(); };
+    scraper_ = std::make_unique<scrape::Scraper>(std::move(so));
     RETURN_IF_ERROR(StartApi(std::move(tcp_fd)));
     alerting_->Start();
+    scraper_->Start();
     deployer_->SetEventListener([this](const deploy::DeployEvent& e) {
       alerting_->NotifyDeploy({e.service, e.release, e.version, e.strategy,
                                std::string(deploy::DeployEventKindName(e.kind)), e.reason,
@@ -346,6 +360,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       }
       return autocert_->RenewNow(name);
     };
+    rd.series = series_.get();
+    rd.targets = [this] { return scraper_->TargetsJson(); };
     api::RegisterRoutes(*router_, rd);
 
     ASSIGN_OR_RETURN(net::UniqueFd unix_fd, keeper_->ListenUnix(paths_.socket().string()));
@@ -795,6 +811,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::unique_ptr<telemetry::Registry> registry_;
   std::unique_ptr<proxy::Proxy> proxy_;
   // Before engine_: the engine's topology listener reaches them until it is gone.
+  std::unique_ptr<promql::SeriesStore> series_;  // scraped and own metrics; alerting reads it
+  std::unique_ptr<scrape::Scraper> scraper_;
   std::unique_ptr<RoutePublisher> routes_;        // the proxy's routes; deploys' Traffic port
   std::unique_ptr<IngressLink> ingress_;          // registration with the host's ingress
   std::unique_ptr<deploy::EngineGroups> groups_;  // deploys' Groups port over the engine

@@ -1,5 +1,6 @@
 #include "http/client.h"
 
+#include <fmt/format.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "http/bounded_fetch.h"
 #include "http/serializer.h"
 #include "net/plain_transport.h"
 #include "net/sigpipe_guard.h"
@@ -234,6 +236,11 @@ class Call : public std::enable_shared_from_this<Call> {
               return;
             }
           } else {
+            if (max_body_ != 0 && resp_.body.size() + s.data.size() > max_body_) {
+              Complete(InvalidInput(fmt::format("{}: response body larger than {} bytes",
+                                                ep_.ToString(), max_body_)));
+              return;
+            }
             resp_.body.append(s.data);
           }
         }
@@ -284,9 +291,20 @@ class Call : public std::enable_shared_from_this<Call> {
   BodyReader body_{ParserLimits{64 * 1024, 200, ~uint64_t{0} >> 2}};
   ClientResponse resp_;
   net::EventLoop::TimerId timer_ = 0;
+
+ public:
+  uint64_t max_body_ = 0;  // FetchBoundedAsync: 0 = no bound
 };
 
 }  // namespace
+
+void FetchBoundedAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
+                       Duration timeout, uint64_t max_body,
+                       std::function<void(Result<ClientResponse>)> done) {
+  auto call = std::make_shared<Call>(loop, ep, timeout, nullptr, std::move(done));
+  call->max_body_ = max_body;
+  call->Start(req);
+}
 
 void FetchStreamAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
                       Duration timeout, std::function<bool(std::string_view)> on_chunk,

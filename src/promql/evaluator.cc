@@ -92,9 +92,7 @@ double Apply(BinOp op, double a, double b) {
 // Points of `s` in (t - range, t].
 std::vector<Point> Window(const SeriesStore::Series& s, int64_t t_ms, int64_t range_ms) {
   std::vector<Point> out;
-  for (const Point& p : s.points) {
-    if (p.t_ms > t_ms - range_ms && p.t_ms <= t_ms) out.push_back(p);
-  }
+  s.Points(t_ms - range_ms, t_ms, &out);
   return out;
 }
 
@@ -197,10 +195,8 @@ class Eval {
   Value Select(const Expr& e) {
     Value out;
     for (const SeriesStore::Series* s : store_.ByName(e.text)) {
-      if (!store_.IsFresh(*s) || !MatchesAll(*s, e) || s->points.empty()) continue;
-      const Point& p = s->points.back();
-      if (p.t_ms > t_) continue;
-      if (p.t_ms <= t_ - kLookbackMs) continue;
+      Point p;
+      if (!MatchesAll(*s, e) || !s->LatestAt(t_, kLookbackMs, &p)) continue;
       out.vector.push_back({s->labels, p.v});
     }
     SortByLabels(&out.vector);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "promql/exposition.h"
 #include "promql/template.h"
 
 namespace slipway::promql {

@@ -10,6 +10,11 @@
 //   /              one line naming $SLIPWAY_SERVICE, $SLIPWAY_INSTANCE and the version
 //   /status/<code> an empty answer with that status
 //   /slow?ms=N     answers after N ms (a timer; the loop keeps serving others)
+//   /metrics       Prometheus text: testapp_requests_total{code} (every answer but /metrics and
+//                  /health), testapp_request_duration_seconds (a histogram of the delay each
+//                  request was given: LATENCY_MS, /slow's ms), testapp_queue_depth (a gauge,
+//                  $QUEUE_DEPTH, default 0) and testapp_build_info{version, instance} 1 (its
+//                  `instance` label is the instance number: a scraper must keep it apart)
 //   /print?line=T  writes T (letters, digits, '-', '_', '.' only; 200 bytes at most) and a
 //                  newline to stdout, flushed: output a test can look for in `slipway logs`
 // Knobs (env): ERROR_RATE (0-1, share of 500s on non-health paths), LATENCY_MS (added to every
@@ -60,6 +65,27 @@ double EnvDouble(const char* name, double fallback) {
   return (end && *end == '\0') ? d : fallback;
 }
 
+// Request metrics, shared by every worker thread.
+constexpr double kBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
+struct Metrics {
+  std::atomic<uint64_t> by_code[1000] = {};
+  std::atomic<uint64_t> buckets[kNumBuckets + 1] = {};  // non-cumulative, +Inf last
+  std::atomic<uint64_t> count{0};
+  std::atomic<uint64_t> sum_us{0};
+
+  void Observe(int code, long delay_ms) {
+    if (code >= 0 && code < 1000) by_code[code].fetch_add(1, std::memory_order_relaxed);
+    const double s = static_cast<double>(delay_ms) / 1000.0;
+    size_t b = 0;
+    while (b < kNumBuckets && s > kBuckets[b]) ++b;
+    buckets[b].fetch_add(1, std::memory_order_relaxed);
+    count.fetch_add(1, std::memory_order_relaxed);
+    sum_us.fetch_add(static_cast<uint64_t>(delay_ms) * 1000, std::memory_order_relaxed);
+  }
+};
+Metrics g_metrics;
+
 struct Config {
   std::string version = Env("VERSION", "dev");
   std::string service = Env("SLIPWAY_SERVICE", "testapp");
@@ -67,7 +93,55 @@ struct Config {
   double error_rate = EnvDouble("ERROR_RATE", 0);
   long latency_ms = static_cast<long>(EnvDouble("LATENCY_MS", 0));
   bool health_fail = Env("HEALTH", "") == "fail";
+  double queue_depth = EnvDouble("QUEUE_DEPTH", 0);
 };
+
+std::string RenderMetrics(const Config& cfg) {
+  std::string out =
+      "# HELP testapp_requests_total Requests answered, by status code.\n"
+      "# TYPE testapp_requests_total counter\n";
+  char line[256];
+  for (int code = 0; code < 1000; ++code) {
+    uint64_t n = g_metrics.by_code[code].load(std::memory_order_relaxed);
+    if (n == 0 && code != 200) continue;  // 200 always, so rate() has a series from the start
+    std::snprintf(line, sizeof line, "testapp_requests_total{code=\"%d\"} %llu\n", code,
+                  static_cast<unsigned long long>(n));
+    out += line;
+  }
+  out +=
+      "# HELP testapp_request_duration_seconds Delay given to each request.\n"
+      "# TYPE testapp_request_duration_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b <= kNumBuckets; ++b) {
+    cumulative += g_metrics.buckets[b].load(std::memory_order_relaxed);
+    if (b < kNumBuckets) {
+      std::snprintf(line, sizeof line, "testapp_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                    kBuckets[b], static_cast<unsigned long long>(cumulative));
+    } else {
+      std::snprintf(line, sizeof line,
+                    "testapp_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                    static_cast<unsigned long long>(cumulative));
+    }
+    out += line;
+  }
+  std::snprintf(line, sizeof line,
+                "testapp_request_duration_seconds_sum %.6f\n"
+                "testapp_request_duration_seconds_count %llu\n",
+                static_cast<double>(g_metrics.sum_us.load(std::memory_order_relaxed)) / 1e6,
+                static_cast<unsigned long long>(g_metrics.count.load(std::memory_order_relaxed)));
+  out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP testapp_queue_depth Items waiting ($QUEUE_DEPTH).\n"
+                "# TYPE testapp_queue_depth gauge\n"
+                "testapp_queue_depth %g\n",
+                cfg.queue_depth);
+  out += line;
+  out += "# HELP testapp_build_info The version running.\n";
+  out += "# TYPE testapp_build_info gauge\n";
+  out.append("testapp_build_info{version=\"").append(cfg.version);
+  out.append("\",instance=\"").append(cfg.instance).append("\"} 1\n");
+  return out;
+}
 
 // Per-thread xorshift: cheap enough to call on every request.
 uint64_t NextRandom() {
@@ -91,6 +165,9 @@ Response Route(const Config& cfg, const Request& req) {
     return Response::Text(500, "injected error\n");
   }
   if (path == "/version") return Response::Text(200, cfg.version + "\n");
+  if (path == "/metrics") {
+    return Response::Text(200, RenderMetrics(cfg), "text/plain; version=0.0.4; charset=utf-8");
+  }
   if (path == "/print") {
     std::string_view line = req.QueryParam("line").value_or("");
     bool plain =
@@ -156,12 +233,15 @@ bool StartWorker(const Config& cfg, const std::string& host, int port, bool reus
       auto ms = req.QueryParam("ms");
       if (ms) delay += std::atol(std::string(*ms).c_str());
     }
+    Response routed = Route(cfg, req);
+    if (req.Path() != "/metrics" && req.Path() != "/health")
+      g_metrics.Observe(routed.status, delay);
     if (delay <= 0) {
-      writer.Send(Route(cfg, req));
+      writer.Send(std::move(routed));
       return;
     }
     auto held = std::make_shared<ResponseWriter>(std::move(writer));
-    auto resp = std::make_shared<Response>(Route(cfg, req));
+    auto resp = std::make_shared<Response>(std::move(routed));
     loop_ptr->RunAfter(Duration(delay), [held, resp] { held->Send(std::move(*resp)); });
   };
   auto server =

@@ -1,0 +1,190 @@
+#include "promql/series_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "promql/evaluator.h"
+#include "promql/exposition.h"
+#include "promql/parser.h"
+
+namespace slipway::promql {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+
+ExpositionSample S(std::string name, double v, std::string l = "", std::string lv = "") {
+  ExpositionSample s{{{"__name__", std::move(name)}}, v};
+  if (!l.empty()) s.labels.emplace_back(std::move(l), std::move(lv));
+  std::sort(s.labels.begin(), s.labels.end());
+  return s;
+}
+
+TEST(XorChunk, RoundTripsIrregularTimesAndAwkwardValues) {
+  std::mt19937_64 rng(7);
+  std::vector<Point> in;
+  int64_t t = kT0;
+  const double specials[] = {0.0,
+                             -0.0,
+                             1e308,
+                             -1e-308,
+                             std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::denorm_min(),
+                             StaleMarker()};
+  for (int i = 0; i < XorChunk::kMaxSamples; ++i) {
+    // Regular steps, jitter, and jumps in every delta-of-delta bucket (up to days).
+    const int64_t steps[] = {15'000, 15'001, 14'990, 1, 70'000, 600'000, 86'400'000'000};
+    t += steps[rng() % 7];
+    double v = (i % 9 == 0) ? specials[(i / 9) % 8] : static_cast<double>(rng() % 1000) / 7.0;
+    if (i % 5 == 0 && !in.empty()) v = in.back().v;  // repeated values: the 1-bit case
+    in.push_back({t, v});
+  }
+  XorChunk c;
+  for (const Point& p : in) ASSERT_TRUE(c.Append(p.t_ms, p.v));
+  EXPECT_FALSE(c.Append(t + 1, 1));  // full
+  std::vector<Point> out;
+  c.Decode(INT64_MIN, INT64_MAX, &out);
+  ASSERT_EQ(out.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out[i].t_ms, in[i].t_ms) << i;
+    EXPECT_EQ(std::memcmp(&out[i].v, &in[i].v, sizeof(double)), 0) << i;
+  }
+  out.clear();
+  c.Decode(in[10].t_ms, in[20].t_ms, &out);  // (from, to]
+  ASSERT_EQ(out.size(), 10u);
+  EXPECT_EQ(out.front().t_ms, in[11].t_ms);
+}
+
+// 200 series of one target every 15 s for 2 h; returns bytes per sample kept (labels and
+// index included). What docs/reference.md quotes.
+double BytesPerSample(bool noisy) {
+  SeriesStore s;
+  std::mt19937_64 rng(1);
+  std::vector<double> vals(200, 0);
+  const int scrapes = 2 * 3600 / 15;
+  for (int k = 0; k < scrapes; ++k) {
+    std::vector<ExpositionSample> in;
+    for (int i = 0; i < 200; ++i) {
+      if (noisy) {  // counters growing by random amounts, gauges wandering by tenths
+        vals[i] += (i % 2 == 0) ? static_cast<double>(rng() % 20) : (double(rng() % 100) - 50) / 10;
+      } else {  // a typical app: steady counters, mostly idle ones, gauges that rarely move
+        vals[i] += (i % 4 == 0) ? 3 : (i % 4 == 1 && k % 8 == 0) ? 1 : 0;
+        if (i % 4 == 2 && k % 40 == 0) vals[i] = static_cast<double>(rng() % 64);
+      }
+      in.push_back(S(fmt::format("m{}", i % 20), vals[i], "i", std::to_string(i)));
+    }
+    const int64_t jitter = noisy ? static_cast<int64_t>(rng() % 3) : 0;
+    s.Ingest(kT0 + k * 15'000 + jitter, std::move(in));
+  }
+  EXPECT_EQ(s.series_count(), 200u);
+  EXPECT_EQ(s.stored_samples(), 200u * scrapes);
+  const double per = static_cast<double>(s.bytes()) / static_cast<double>(s.stored_samples());
+  std::printf("series store (%s): %zu samples in %zu bytes: %.2f bytes per sample\n",
+              noisy ? "noisy values, jittered scrapes" : "typical app", s.stored_samples(),
+              s.bytes(), per);
+  return per;
+}
+
+TEST(SeriesStore, BytesPerSample) {
+  const double typical = BytesPerSample(false);
+  const double noisy = BytesPerSample(true);
+  // 16 bytes per raw (t, v) pair. The sizing, 10k series x 2 h at 15 s in 64 MiB,
+  // allows 13.98 bytes per sample: both must fit.
+  const double allowed = 64.0 * (1 << 20) / (10'000.0 * 2 * 3600 / 15);
+  EXPECT_LT(typical, 3.0);
+  EXPECT_LT(noisy, allowed);
+}
+
+TEST(SeriesStore, StaleMarkersPerSourceAndWhenATargetGoesDown) {
+  SeriesStore s;
+  s.Ingest(kT0, {S("up", 1, "instance", "a")}, "a");
+  s.Ingest(kT0, {S("up", 1, "instance", "b")}, "b");
+  s.Ingest(kT0 + 15'000, {S("up", 1, "instance", "a")}, "a");  // b not scraped: still there
+  auto e = Parse("up");
+  ASSERT_TRUE(e.ok());
+  auto v = Evaluate(**e, s, kT0 + 15'000);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->vector.size(), 2u);
+  s.MarkStale("b", kT0 + 20'000);
+  v = Evaluate(**e, s, kT0 + 20'000);
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->vector.size(), 1u);
+  EXPECT_EQ(LabelValue(v->vector[0].labels, "instance"), "a");
+  // In the past (a range query's earlier step) b is still there.
+  v = Evaluate(**e, s, kT0 + 16'000);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->vector.size(), 2u);
+  // Range functions skip the marker.
+  auto r = Parse("count_over_time(up[1m])");
+  ASSERT_TRUE(r.ok());
+  v = Evaluate(**r, s, kT0 + 20'000);
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->vector.size(), 2u);
+  EXPECT_EQ(v->vector[1].value, 1);  // b: one real sample
+}
+
+TEST(SeriesStore, OutOfOrderSamplesAreSkipped) {
+  SeriesStore s;
+  s.Ingest(kT0 + 10, {S("g", 1)}, "x");
+  s.Ingest(kT0 + 10, {S("g", 2)}, "y");
+  s.Ingest(kT0, {S("g", 3)}, "y");
+  EXPECT_EQ(s.out_of_order(), 2u);
+  EXPECT_EQ(s.stored_samples(), 1u);
+}
+
+TEST(SeriesStore, RetentionDropsWholeChunksAndForgetsSeries) {
+  SeriesStore s(3600'000);
+  for (int k = 0; k < 3 * 240; ++k) {  // 3 h at 15 s
+    std::vector<ExpositionSample> in = {S("c", k)};
+    if (k < 10) in.push_back(S("gone", 1));
+    s.Ingest(kT0 + k * 15'000, std::move(in));
+  }
+  EXPECT_EQ(s.series_count(), 1u);
+  // The oldest chunk kept may start before the cutoff; no more than one chunk of slack.
+  EXPECT_LE(s.stored_samples(), 240u + XorChunk::kMaxSamples);
+  EXPECT_GE(s.stored_samples(), 240u);
+  EXPECT_EQ(s.point_count(), 241u);  // (now - 1 h, now] at 15 s, both ends' samples
+}
+
+TEST(SeriesStore, BudgetEvictsOldestChunksFirst) {
+  SeriesStore s(SeriesStore::kDefaultRetentionMs, 64 * 1024);
+  for (int k = 0; k < 400; ++k) {
+    std::vector<ExpositionSample> in;
+    for (int i = 0; i < 50; ++i) in.push_back(S("m", k * 1000.0 / (i + 1), "i", std::to_string(i)));
+    s.Ingest(kT0 + k * 15'000, std::move(in));
+  }
+  EXPECT_LE(s.bytes(), 64u * 1024);
+  EXPECT_GT(s.evicted_chunks(), 0u);
+  EXPECT_GT(s.evicted_samples(), 0u);
+  // What was dropped is the oldest: the newest samples are all still there.
+  auto e = Parse("count_over_time(m[5m])");
+  ASSERT_TRUE(e.ok());
+  auto v = Evaluate(**e, s, kT0 + 399 * 15'000);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->vector.size(), 50u);
+  for (const auto& smp : v->vector) EXPECT_EQ(smp.value, 20) << LabelsToString(smp.labels);
+  // The oldest samples are gone.
+  auto old = Evaluate(**e, s, kT0 + 20 * 15'000);
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->vector.empty());
+}
+
+TEST(SeriesStore, BudgetTooSmallForTheSeriesDropsWholeSeriesNotTheProcess) {
+  SeriesStore s(SeriesStore::kDefaultRetentionMs, 4096);
+  std::vector<ExpositionSample> in;
+  for (int i = 0; i < 500; ++i) in.push_back(S("m", i, "i", std::to_string(i)));
+  s.Ingest(kT0, std::move(in));
+  EXPECT_LE(s.bytes(), 4096u);
+  EXPECT_LT(s.series_count(), 500u);
+  EXPECT_GT(s.evicted_chunks(), 0u);
+}
+
+}  // namespace
+}  // namespace slipway::promql

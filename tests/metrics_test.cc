@@ -1,0 +1,211 @@
+// End to end: a project whose service exposes Prometheus metrics (two testapp instances), the
+// daemon scraping them into its series store, and the store read back through `slipway query`,
+// Prometheus' HTTP API and, where it is installed, promtool. Every wait is bounded.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "harness.h"
+
+namespace slipway::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const std::string kTestapp = TESTAPP_BIN;
+
+std::string Slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class MetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    web_port_ = FreePort();
+    project_ = std::make_unique<Project>(R"(services:
+  app:
+    command: [")" + kTestapp + R"("]
+    ports: ["127.0.0.1:)" + std::to_string(web_port_) +
+                                         R"(:8080"]
+    environment: {QUEUE_DEPTH: "7", VERSION: "2.1"}
+    deploy: {replicas: 2}
+    healthcheck: {interval: 200ms, start_interval: 100ms, start_period: 5s}
+    x-slipway:
+      healthcheck: {http: /health}
+      metrics: {interval: 1s}
+x-slipway:
+  alerts: {interval: 1s}
+  scrape: {retention: 10m, memory_limit: 8MiB}
+)");
+    CmdResult up = project_->Slipway({"up", "-d", "--wait"});
+    ASSERT_EQ(up.rc, 0) << up.out << up.err;
+    std::string addr = Slurp(project_->dir() / ".slipway" / "api.addr");
+    api_port_ = std::stoi(addr.substr(addr.rfind(':') + 1));
+  }
+
+  json Query(const std::string& expr, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"query", expr, "--format", "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CmdResult r = project_->Slipway(args);
+    EXPECT_EQ(r.rc, 0) << expr << ": " << r.err;
+    json j = json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+
+  // The result rows of an instant query, waiting (bounded) until there are `n` of them.
+  json WaitRows(const std::string& expr, size_t n) {
+    json rows;
+    WaitFor(
+        [&] {
+          rows = Query(expr)["data"]["result"];
+          return rows.is_array() && rows.size() == n;
+        },
+        20s);
+    return rows;
+  }
+
+  std::unique_ptr<Project> project_;
+  int web_port_ = 0;
+  int api_port_ = 0;
+};
+
+TEST_F(MetricsTest, ScrapesBothInstancesAndAnswersPromQL) {
+  json up = WaitRows("up{job=\"app\"} == 1", 2);
+  ASSERT_EQ(up.size(), 2u) << up.dump();
+  std::set<std::string> instances;
+  for (const json& s : up) {
+    EXPECT_EQ(s["metric"]["service"], "app");
+    EXPECT_EQ(s["metric"]["job"], "app");
+    EXPECT_TRUE(s["metric"].contains("release")) << s.dump();
+    instances.insert(s["metric"]["instance"].get<std::string>());
+    EXPECT_EQ(s["value"][1], "1");
+  }
+  EXPECT_EQ(instances.size(), 2u);
+
+  // The app's own label `instance` is kept apart, as Prometheus does (honor_labels: false).
+  json info = WaitRows("testapp_build_info", 2);
+  ASSERT_EQ(info.size(), 2u);
+  for (const json& s : info) {
+    EXPECT_TRUE(s["metric"].contains("exported_instance")) << s.dump();
+    EXPECT_EQ(s["metric"]["version"], "2.1");
+  }
+  json gauge = Query("sum(testapp_queue_depth)")["data"]["result"];
+  ASSERT_EQ(gauge.size(), 1u);
+  EXPECT_EQ(gauge[0]["value"][1], "14");
+
+  // Traffic through the proxy moves the app's counter; rate() over the scrapes sees it.
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(HttpGet(web_port_, "/"), 200);
+  double rate = 0;
+  WaitFor(
+      [&] {
+        json r = Query("sum(rate(testapp_requests_total{code=\"200\"}[20s]))")["data"]["result"];
+        if (r.size() != 1) return false;
+        rate = std::stod(r[0]["value"][1].get<std::string>());
+        return rate > 0;
+      },
+      20s);
+  EXPECT_GT(rate, 0);
+  json q = Query("histogram_quantile(0.5, sum by (le) (testapp_request_duration_seconds_bucket))");
+  EXPECT_EQ(q["data"]["result"].size(), 1u) << q.dump();
+
+  // The text form, a range query, and the daemon's own metrics from the same store.
+  CmdResult text = project_->Slipway({"query", "up{job=\"app\"}"});
+  EXPECT_EQ(text.rc, 0) << text.err;
+  EXPECT_NE(text.out.find("up{"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("=> 1 @ "), std::string::npos) << text.out;
+  json range = Query("up{job=\"app\"}", {"--range", "30s", "--step", "1s"});
+  EXPECT_EQ(range["data"]["resultType"], "matrix");
+  ASSERT_EQ(range["data"]["result"].size(), 2u) << range.dump();
+  EXPECT_GE(range["data"]["result"][0]["values"].size(), 2u);
+  json own = WaitRows("slipway_scrape_targets", 1);
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(own[0]["value"][1], "2");
+
+  // A bad expression is the user's input: exit 2 with the parser's message.
+  CmdResult bad = project_->Slipway({"query", "rate(up"});
+  EXPECT_EQ(bad.rc, 2) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("invalid parameter \"query\""), std::string::npos) << bad.err;
+}
+
+TEST_F(MetricsTest, PrometheusHttpApiShapesAndBounds) {
+  WaitRows("up{job=\"app\"} == 1", 2);
+  std::string body;
+  auto get = [&](const std::string& target) { return HttpGet(api_port_, target, &body); };
+  ASSERT_EQ(get("/api/v1/series?match[]=up"), 200) << body;
+  json j = json::parse(body);
+  EXPECT_EQ(j["status"], "success");
+  EXPECT_GE(j["data"].size(), 2u);
+  ASSERT_EQ(get("/api/v1/labels"), 200);
+  j = json::parse(body);
+  EXPECT_NE(std::find(j["data"].begin(), j["data"].end(), "exported_instance"), j["data"].end());
+  ASSERT_EQ(get("/api/v1/label/job/values"), 200);
+  EXPECT_NE(body.find("\"app\""), std::string::npos) << body;
+  ASSERT_EQ(get("/api/v1/targets"), 200);
+  EXPECT_NE(body.find("\"health\":\"up\""), std::string::npos) << body;
+
+  // Hostile parameters: Prometheus' error shape, 400 bad_data, and the daemon serves on.
+  const std::vector<std::string> bad = {
+      "/api/v1/query?query=rate(up",
+      "/api/v1/query?query=up&time=yesterday",
+      "/api/v1/query_range?query=up&start=0&end=100000000&step=1",
+      "/api/v1/query_range?query=up&start=10&end=0&step=1",
+      "/api/v1/query_range?query=up&start=0&end=10&step=0",
+      "/api/v1/query_range?query=up[5m]&start=0&end=10&step=1",
+      "/api/v1/query_range?query=up&start=0&end=10",
+      "/api/v1/series",
+      "/api/v1/series?match[]=%7B%7D",
+      "/api/v1/label/9bad/values",
+      "/api/v1/query?query=%zz",
+  };
+  for (const std::string& target : bad) {
+    EXPECT_EQ(get(target), 400) << target << " " << body;
+    json e = json::parse(body, nullptr, false);
+    EXPECT_EQ(e.value("status", ""), "error") << target;
+    EXPECT_EQ(e.value("errorType", ""), "bad_data") << target;
+  }
+  EXPECT_EQ(get("/api/v1/query?query=1%2B1&time=1700000000"), 200);
+  EXPECT_EQ(body,
+            R"({"data":{"result":[1700000000.0,"2"],"resultType":"scalar"},"status":"success"})");
+}
+
+TEST_F(MetricsTest, PromtoolQueriesTheDaemon) {
+  if (!std::filesystem::exists("/usr/bin/promtool")) {
+    GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
+  }
+  WaitRows("up{job=\"app\"} == 1", 2);
+  const std::string server = "http://127.0.0.1:" + std::to_string(api_port_);
+  CmdResult r = RunCmd({"/usr/bin/promtool", "query", "instant", server, "up{job=\"app\"}"},
+                       project_->dir(), {}, 30s);
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("up{"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("=> 1 @"), std::string::npos) << r.out;
+  r = RunCmd({"/usr/bin/promtool", "query", "series", server, "--match=testapp_build_info"},
+             project_->dir(), {}, 30s);
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("exported_instance"), std::string::npos) << r.out;
+  r = RunCmd(
+      {"/usr/bin/promtool", "query", "range", "--start=" + std::to_string(time(nullptr) - 30),
+       "--step=5s", server, "sum(testapp_queue_depth)"},
+      project_->dir(), {}, 30s);
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("14 @"), std::string::npos) << r.out;
+  r = RunCmd({"/usr/bin/promtool", "query", "instant", server, "rate(up"}, project_->dir(), {},
+             30s);
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE((r.out + r.err).find("bad_data"), std::string::npos) << r.out << r.err;
+}
+
+}  // namespace
+}  // namespace slipway::testing
