@@ -335,7 +335,7 @@ class Loader {
 
   Status ParseTopSlipway(const Node& x, Project* p) {
     static const std::vector<std::string> kKnown = {
-        "api",    "flags", "databases", "backups", "alerts", "notifications",
+        "api",    "flags", "databases", "backups", "alerts",  "notifications",
         "routes", "proxy", "runtime",   "tls",     "ingress", "scrape"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {

@@ -103,8 +103,8 @@ static bool IsTlsServerName(const std::string& n) {
 }
 
 const std::vector<std::string>& KnownServiceSlipwayKeys() {
-  static const std::vector<std::string> kKeys = {
-      "command", "deploy", "healthcheck", "image", "metrics", "ports", "runtime", "upstream"};
+  static const std::vector<std::string> kKeys = {"command", "deploy", "healthcheck", "image",
+                                                 "metrics", "ports",  "runtime",     "upstream"};
   return kKeys;
 }
 

@@ -1,5 +1,6 @@
 #include "promql/series_store.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,8 +8,6 @@
 #include <cstring>
 #include <limits>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "promql/evaluator.h"
 #include "promql/exposition.h"
