@@ -373,8 +373,8 @@ class Loader {
         continue;
       }
       if (f.key == "ingress") {  // config/ingress_settings.h, src/ingress
-        ASSIGN_OR_RETURN(bool on, ReadBool(f, fpath));
-        (void)on;  // read back from the model by IngressEnabled()
+        // Only checked here: IngressEnabled() reads it back from the model.
+        RETURN_IF_ERROR(ReadBool(f, fpath).status());
         continue;
       }
       if (f.key == "runtime") {  // config/volumes_settings.h: the services' default
