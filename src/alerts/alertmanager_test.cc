@@ -77,7 +77,7 @@ TEST(Alertmanager, RealAlertmanagerDeliversToTheWebhookSink) {
   } reap{pid, dir};
 
   // Ready within 20 s.
-  http::Endpoint am{"127.0.0.1", am_port, ""};
+  http::Endpoint am{"127.0.0.1", am_port, "", nullptr, ""};
   bool ready = false;
   for (int i = 0; i < 200 && !ready; ++i) {
     http::Request req;

@@ -77,7 +77,7 @@ class FlagsRoutesTest : public ::testing::Test {
     req.method = method;
     req.target = target;
     req.body = body;
-    auto r = http::Fetch({"127.0.0.1", port_, ""}, req, Duration(5000));
+    auto r = http::Fetch({"127.0.0.1", port_, "", nullptr, ""}, req, Duration(5000));
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? *r : http::ClientResponse{};
   }

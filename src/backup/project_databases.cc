@@ -22,7 +22,7 @@ Result<std::vector<ProjectDatabase>> ResolveDatabases(const config::Project& pro
     ASSIGN_OR_RETURN(db.target, migrate::ParseTarget(s.url, project.dir));
     fs::path dir(s.migrations);
     db.migrate.dir = (dir.is_relative() ? project.dir / dir : dir).lexically_normal();
-    ASSIGN_OR_RETURN(db.migrate.format, migrate::ParseFormat(s.format));
+    db.migrate.format = s.format;
     db.migrate.lock_timeout = s.lock_timeout;
     db.migrate.who = "slipway deploy";
     db.check = s.check;

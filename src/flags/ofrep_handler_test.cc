@@ -82,7 +82,7 @@ class OfrepTest : public ::testing::Test {
     req.headers = std::move(headers);
     req.headers.emplace_back("Host", "127.0.0.1");
     if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-    auto r = http::Fetch({"127.0.0.1", port_, ""}, req, Duration(5000));
+    auto r = http::Fetch({"127.0.0.1", port_, "", nullptr, ""}, req, Duration(5000));
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? *r : http::ClientResponse{};
   }
