@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "base/test_require.h"
 #include "harness.h"
 
 namespace slipway::testing {
@@ -177,14 +178,16 @@ TEST_F(MetricsTest, PrometheusHttpApiShapesAndBounds) {
   }
   EXPECT_EQ(get("/api/v1/query?query=1%2B1&time=1700000000"), 200);
   EXPECT_EQ(body,
-            R"({"data":{"result":[1700000000.0,"2"],"resultType":"scalar"},"status":"success"})");
+            R"({"data":{"result":[1700000000.0,"2"],"resultType":"scalar"},"status":"success"})"
+            "\n");
 }
 
 TEST_F(MetricsTest, PromtoolQueriesTheDaemon) {
-  if (!std::filesystem::exists("/usr/bin/promtool")) {
-    GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
-  }
+  SLIPWAY_REQUIRE(std::filesystem::exists("/usr/bin/promtool"), "promtool (Debian prometheus)");
   WaitRows("up{job=\"app\"} == 1", 2);
+  // Both instances' gauges stored before the range is asked for: each target is scraped on
+  // its own schedule, so `up` of both can be known before the second gauge sample is.
+  WaitRows("sum(testapp_queue_depth) == 14", 1);
   const std::string server = "http://127.0.0.1:" + std::to_string(api_port_);
   CmdResult r = RunCmd({"/usr/bin/promtool", "query", "instant", server, "up{job=\"app\"}"},
                        project_->dir(), {}, 30s);
@@ -197,7 +200,8 @@ TEST_F(MetricsTest, PromtoolQueriesTheDaemon) {
   EXPECT_NE(r.out.find("exported_instance"), std::string::npos) << r.out;
   r = RunCmd(
       {"/usr/bin/promtool", "query", "range", "--start=" + std::to_string(time(nullptr) - 30),
-       "--step=5s", server, "sum(testapp_queue_depth)"},
+       "--end=" + std::to_string(time(nullptr) + 5), "--step=5s", server,
+       "sum(testapp_queue_depth)"},
       project_->dir(), {}, 30s);
   EXPECT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("14 @"), std::string::npos) << r.out;

@@ -527,7 +527,7 @@ x-slipway:
   };
   EXPECT_EQ(err("      comand: ./x\n"),
             "compose.yaml:5:7: services.api.x-slipway.comand: unknown key \"comand\" (expected "
-            "one of command, deploy, healthcheck, image, ports, runtime)");
+            "one of command, deploy, healthcheck, image, metrics, ports, runtime, upstream)");
   EXPECT_EQ(err("      healthcheck: {http: /h, tcp: true}\n"),
             "compose.yaml:5:7: services.api.x-slipway.healthcheck: has both http and tcp "
             "(expected {http: /path, port: N} or {tcp: true, port: N})");

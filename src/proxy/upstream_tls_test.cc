@@ -270,7 +270,7 @@ TEST_F(UpstreamTlsTest, UnreadableCaFileFailsTheApplyNamingIt) {
   std::fclose(f);
   st = Apply({TlsRoute(up_.port(), garbage, "")});
   EXPECT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("no PEM certificate"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("not a PEM certificate bundle"), std::string::npos) << st.message();
   Route bad = TlsRoute(up_.port(), pki_.ca, "bad name\r\n");
   st = Apply({bad});
   EXPECT_FALSE(st.ok());
