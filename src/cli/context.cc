@@ -442,20 +442,24 @@ Status StatusFromAnswer(int http_status, const json& body) {
 
 }  // namespace
 
-Result<json> CliContext::Call(const std::string& method, const std::string& path, const json& body,
-                              Duration timeout) {
-  http::Endpoint ep;
-  http::Request req;
+Result<http::Endpoint> CliContext::DaemonEndpoint(http::Request* req) {
   if (remote()) {
     ASSIGN_OR_RETURN(Remote r, RemoteApi());
-    ep = r.endpoint;
-    req.headers.emplace_back("Authorization", r.authorization);
-  } else {
-    // Files named that differ from the daemon's are refused by every command that talks to it.
-    RETURN_IF_ERROR(ResolvedLoad().status());
-    ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
-    ep.unix_path = paths.socket().string();
+    req->headers.emplace_back("Authorization", r.authorization);
+    return r.endpoint;
   }
+  // Files named that differ from the daemon's are refused by every command that talks to it.
+  RETURN_IF_ERROR(ResolvedLoad().status());
+  ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
+  http::Endpoint ep;
+  ep.unix_path = paths.socket().string();
+  return ep;
+}
+
+Result<json> CliContext::Call(const std::string& method, const std::string& path, const json& body,
+                              Duration timeout) {
+  http::Request req;
+  ASSIGN_OR_RETURN(http::Endpoint ep, DaemonEndpoint(&req));
   req.method = method;
   req.target = path;
   if (!body.is_null()) {
@@ -479,17 +483,8 @@ Result<json> CliContext::Call(const std::string& method, const std::string& path
 
 Status CliContext::Stream(const std::string& path,
                           const std::function<bool(const json&)>& on_line) {
-  http::Endpoint ep;
   http::Request req;
-  if (remote()) {
-    ASSIGN_OR_RETURN(Remote r, RemoteApi());
-    ep = r.endpoint;
-    req.headers.emplace_back("Authorization", r.authorization);
-  } else {
-    RETURN_IF_ERROR(ResolvedLoad().status());
-    ASSIGN_OR_RETURN(daemon::StatePaths paths, Paths());
-    ep.unix_path = paths.socket().string();
-  }
+  ASSIGN_OR_RETURN(http::Endpoint ep, DaemonEndpoint(&req));
   req.target = path;
   std::string pending;
   auto r = http::Fetch(ep, req, Duration(10'000), [&](std::string_view chunk) {

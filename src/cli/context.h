@@ -88,6 +88,10 @@ class CliContext {
   static int Fail(const Status& st, std::string_view command = {});
 
  private:
+  // Where Call and Stream send `req`: the remote API (with its Authorization header) or the
+  // project's unix socket (once the files named agree with the daemon's).
+  Result<http::Endpoint> DaemonEndpoint(http::Request* req);
+
   std::optional<Result<config::Project>> project_;
   std::optional<Result<config::LoadOptions>> resolved_;
   std::string gone_;  // a remembered file that no longer exists: Project()'s error

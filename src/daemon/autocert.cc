@@ -18,12 +18,6 @@ void Log(const std::string& msg, logging::Level level = logging::Level::kInfo) {
   logging::Log(level, "slipwayd", msg);
 }
 
-std::string Joined(const std::vector<std::string>& v) {
-  std::string out;
-  for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
 }  // namespace
 
 AutoCert::AutoCert(net::EventLoop* loop, store::Store* store, std::filesystem::path state_dir,
@@ -93,7 +87,7 @@ Status AutoCert::Follow(const config::Project& project) {
     auto issuer = std::make_shared<acme::AcmeIssuer>(std::move(opts), certs);
     manager_ = std::make_unique<acme::CertManager>(std::move(mopts), issuer, certs);
     settings_key_ = key;
-    Log(fmt::format("acme: ordering certificates for {} from {} ({})", Joined(acme->names),
+    Log(fmt::format("acme: ordering certificates for {} from {} ({})", fmt::join(acme->names, ", "),
                     acme->directory_url, config::AcmeChallengeName(acme->challenge)));
   }
   names_ = acme->names;
@@ -131,13 +125,13 @@ void AutoCert::OnEvent(const acme::CertEvent& e) {
   store::Event ev;
   ev.kind = std::string(acme::CertEventKindName(e.kind));
   if (e.kind == acme::CertEventKind::kFailed) {
-    ev.message =
-        fmt::format("{} ({}): {}", Joined(e.names), acme::RenewalReasonName(e.reason), e.error);
+    ev.message = fmt::format("{} ({}): {}", fmt::join(e.names, ", "),
+                             acme::RenewalReasonName(e.reason), e.error);
     Log("acme: " + ev.kind + " " + ev.message, logging::Level::kWarn);
   } else {
-    ev.message =
-        fmt::format("{} ({}): valid until {}", Joined(e.names), acme::RenewalReasonName(e.reason),
-                    FormatUtc(e.not_after_ms, "%Y-%m-%d %H:%M:%S UTC"));
+    ev.message = fmt::format("{} ({}): valid until {}", fmt::join(e.names, ", "),
+                             acme::RenewalReasonName(e.reason),
+                             FormatUtc(e.not_after_ms, "%Y-%m-%d %H:%M:%S UTC"));
     Log("acme: " + ev.kind + " " + ev.message);
   }
   if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());

@@ -618,23 +618,32 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // context), so nothing is dropped.
   void ReloadTls(const std::string& why) {
     if (!engine_->project().tls.enabled() && !(autocert_ && autocert_->active())) return;
+    Status st = LoadTls(engine_->project().tls);
+    RecordTlsReload(why, st, "certificates", "serving the previous certificates",
+                    fmt::format("{} certificate(s)",
+                                st.ok() ? tls_.context()->certificates().size() : size_t{0}));
+    if (st.ok() && !recovering_) {
+      if (Status pub = routes_->Publish(); !pub.ok()) Log("proxy: " + pub.message());
+    }
+  }
+
+  // The log line and the `tls-reloaded` / `tls-reload-failed` event of a reload of `what`
+  // ("certificates", "API certificate"); `kept` says what serves after a failure, `loaded`
+  // what the event names after a success.
+  void RecordTlsReload(const std::string& why, const Status& st, const std::string& what,
+                       const std::string& kept, const std::string& loaded) {
     store::Event ev;
-    if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
-      Log("tls: reload after " + why +
-              " failed, serving the previous certificates: " + st.message(),
+    if (!st.ok()) {
+      Log("tls: " + what + " reload after " + why + " failed, " + kept + ": " + st.message(),
           nullptr, logging::Level::kWarn);
       ev.kind = "tls-reload-failed";
       ev.message = why + ": " + st.message();
     } else {
-      Log("tls: certificates reloaded after " + why);
+      Log("tls: " + what + " reloaded after " + why);
       ev.kind = "tls-reloaded";
-      ev.message =
-          fmt::format("{} certificate(s) after {}", tls_.context()->certificates().size(), why);
-      if (!recovering_) {
-        if (Status st = routes_->Publish(); !st.ok()) Log("proxy: " + st.message());
-      }
+      ev.message = loaded + " after " + why;
     }
-    if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+    if (Status a = store_->AppendEvent(std::move(ev)); !a.ok()) Log("events: " + a.message());
   }
 
   // Every 5 s: a changed certificate or key file reloads; expiry metrics and warnings refresh.
@@ -673,19 +682,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
 
   void ReloadApiTls(const std::string& why) {
     if (!engine_->project().api.tls) return;
-    store::Event ev;
-    if (Status st = LoadApiTls(engine_->project().api); !st.ok()) {
-      Log("tls: API certificate reload after " + why +
-              " failed, serving the previous one: " + st.message(),
-          nullptr, logging::Level::kWarn);
-      ev.kind = "tls-reload-failed";
-      ev.message = why + ": " + st.message();
-    } else {
-      Log("tls: API certificate reloaded after " + why);
-      ev.kind = "tls-reloaded";
-      ev.message = "the API's certificate after " + why;
-    }
-    if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+    RecordTlsReload(why, LoadApiTls(engine_->project().api), "API certificate",
+                    "serving the previous one", "the API's certificate");
   }
 
   // Before each publish: a project replaced by `up` may name other certificate files.

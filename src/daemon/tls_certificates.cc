@@ -1,28 +1,18 @@
 #include "daemon/tls_certificates.h"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include "base/clock.h"
+#include "base/file_signature.h"
 #include "base/log.h"
 
 namespace slipway::daemon {
 namespace {
 
-// What the certificate files are now (inode, size, mtime): a change means a reload.
+// What the certificate files are now: a change means a reload.
 std::string FilesSignature(const std::vector<config::TlsCertificateSettings>& files) {
   std::string sig;
-  for (const auto& f : files) {
-    for (const std::string* p : {&f.cert, &f.key}) {
-      struct stat st {};
-      if (::stat(p->c_str(), &st) != 0) {
-        sig += "-;";
-        continue;
-      }
-      sig +=
-          fmt::format("{}:{}:{}.{};", st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-    }
-  }
+  for (const auto& f : files) sig += FileSignature(f.cert) + ";" + FileSignature(f.key) + ";";
   return sig;
 }
 

@@ -1,15 +1,13 @@
 #include "health/probe.h"
 
 #include <sys/epoll.h>
-#include <sys/stat.h>
 
 #include <csignal>
-#include <map>
 #include <memory>
-#include <mutex>
 
 #include "http/client.h"
 #include "net/socket.h"
+#include "net/tls_client_context_cache.h"
 
 namespace slipway::health {
 
@@ -138,30 +136,10 @@ void RunTcp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
   }
 }
 
-// Client contexts by (CA file as it is now, verify): a probe every 0.5 s must not read the
-// system store each time; a CA file replaced on disk is read again.
-Result<std::shared_ptr<const net::TlsClientContext>> ClientContext(const std::string& ca_file,
-                                                                   bool verify) {
-  static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<const net::TlsClientContext>> cache;
-  std::string key = (verify ? "v:" : "n:") + ca_file;
-  if (verify && !ca_file.empty()) {
-    struct stat st {};
-    if (::stat(ca_file.c_str(), &st) == 0) {
-      key += ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-             std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_size);
-    }
-  }
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-  net::TlsClientOptions o;
-  o.ca_file = verify ? ca_file : "";
-  o.verify = verify;
-  ASSIGN_OR_RETURN(std::shared_ptr<const net::TlsClientContext> ctx,
-                   net::TlsClientContext::Create(o));
-  if (cache.size() > 64) cache.clear();  // bounded: CA files that keep changing
-  cache[key] = ctx;
-  return ctx;
+// A probe every 0.5 s must not read the trust store each time (net/tls_client_context_cache.h).
+net::TlsClientContextCache& ClientContexts() {
+  static net::TlsClientContextCache cache;
+  return cache;
 }
 
 void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
@@ -175,8 +153,9 @@ void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
   req.headers.emplace_back("User-Agent", "slipway-health");
   const bool https = hc.scheme == config::Healthcheck::Scheme::kHttps;
   if (https) {
+    const bool verify = VerifiesCertificate(hc);
     Result<std::shared_ptr<const net::TlsClientContext>> ctx =
-        ClientContext(hc.ca_file, VerifiesCertificate(hc));
+        ClientContexts().Get({verify ? hc.ca_file : "", verify});
     if (!ctx.ok()) {
       c->FinishLater(c,
                      "GET https://" + ep.ToString() + req.target + ": " + ctx.status().message());

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
+#include "base/file_signature.h"
 #include "base/log.h"
 #include "http/server.h"
 #include "ingress/registry.h"
@@ -57,20 +58,12 @@ int HttpStatusOf(const Status& st) {
   }
 }
 
-// Path, size and mtime of every certificate file: a change (a renewal) rebuilds the context.
+// Path and signature of every certificate file: a change (a renewal) rebuilds the context.
 std::string CertificateSignature(const std::map<std::string, Registration>& projects) {
   std::string sig;
   for (const auto& [name, r] : projects) {
     for (const CertificateFiles& f : r.tls) {
-      for (const std::string& p : {f.cert, f.key}) {
-        struct stat st {};
-        sig += p;
-        if (::stat(p.c_str(), &st) == 0) {
-          sig += ':' + std::to_string(st.st_size) + ':' + std::to_string(st.st_mtim.tv_sec) + '.' +
-                 std::to_string(st.st_mtim.tv_nsec);
-        }
-        sig += '\n';
-      }
+      for (const std::string& p : {f.cert, f.key}) sig += p + ':' + FileSignature(p) + '\n';
     }
   }
   return sig;

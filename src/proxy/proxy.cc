@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -113,32 +112,16 @@ Result<int> Proxy::BoundPort(const std::string& host, int port) const {
 
 Result<std::shared_ptr<const net::TlsClientContext>> Proxy::UpstreamTlsContext(
     const std::string& ca) {
-  CachedTls seen;
-  struct stat st {};
-  if (!ca.empty() && stat(ca.c_str(), &st) == 0) {
-    seen.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-    seen.size = st.st_size;
+  const net::TlsClientOptions options{ca, true};
+  Result<std::shared_ptr<const net::TlsClientContext>> made = upstream_tls_.Get(options);
+  if (made.ok()) return made;
+  if (std::shared_ptr<const net::TlsClientContext> last = upstream_tls_.Previous(options)) {
+    logging::Warn("proxy",
+                  "upstream CA file: " + made.status().message() + "; keeping the last one",
+                  {{"ca_file", ca}});
+    return last;
   }
-  auto it = upstream_tls_.find(ca);
-  if (it != upstream_tls_.end() &&
-      ((it->second.mtime_ns == seen.mtime_ns && it->second.size == seen.size) ||
-       (!ca.empty() && seen.mtime_ns == 0))) {
-    return it->second.ctx;
-  }
-  Result<std::shared_ptr<const net::TlsClientContext>> made =
-      net::TlsClientContext::Create({ca, true});
-  if (!made.ok()) {
-    if (it != upstream_tls_.end()) {
-      logging::Warn("proxy",
-                    "upstream CA file: " + made.status().message() + "; keeping the last one",
-                    {{"ca_file", ca}});
-      return it->second.ctx;
-    }
-    return made.status();
-  }
-  seen.ctx = *made;
-  upstream_tls_[ca] = seen;
-  return seen.ctx;
+  return made.status();
 }
 
 Status Proxy::Apply(std::shared_ptr<const RouteTable> table) {

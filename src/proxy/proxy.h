@@ -22,7 +22,7 @@
 #include "base/status.h"
 #include "http/parser.h"
 #include "net/socket.h"
-#include "net/tls_client_context.h"
+#include "net/tls_client_context_cache.h"
 #include "proxy/balancer.h"
 #include "proxy/route_table.h"
 #include "telemetry/metrics.h"
@@ -118,8 +118,8 @@ class Proxy {
   Proxy(ProxyOptions options, telemetry::Registry* registry);
   Status ApplyTable(std::shared_ptr<const RouteTable> table);
   // The client context for an https:// upstream's CA file ("" = system store): made once and
-  // made again when the file changes (size or mtime); kept when the file has become
-  // unreadable since. Control thread.
+  // made again when the file changes; the last one is kept when the file has become unreadable
+  // since. Control thread.
   Result<std::shared_ptr<const net::TlsClientContext>> UpstreamTlsContext(const std::string& ca);
 
   ProxyOptions options_;
@@ -129,13 +129,8 @@ class Proxy {
   std::map<std::string, int> bound_ports_;  // listener key → bound port (control thread)
   // listener key → host and port as the table gave them (for ListenerSource::Release)
   std::map<std::string, std::pair<std::string, int>> addrs_;
-  std::set<std::string> skipped_warned_;  // best-effort listeners left out (logged once)
-  struct CachedTls {
-    int64_t mtime_ns = 0;
-    int64_t size = 0;
-    std::shared_ptr<const net::TlsClientContext> ctx;
-  };
-  std::map<std::string, CachedTls> upstream_tls_;  // CA file → context
+  std::set<std::string> skipped_warned_;     // best-effort listeners left out (logged once)
+  net::TlsClientContextCache upstream_tls_;  // by CA file
   bool stopped_ = false;
   bool drained_ = false;
 };
