@@ -24,6 +24,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "api/routes.h"
 #include "promql/evaluator.h"
@@ -94,8 +95,13 @@ struct ApiError {
   std::string message;
 };
 
+// Prometheus' error shape, with the "exit" every admin API error carries (api/reply.h): the
+// caller's bad input (400) is exit 2.
 void Fail(const Reply& reply, const ApiError& e) {
-  reply.Json(e.status, {{"status", "error"}, {"errorType", e.type}, {"error", e.message}});
+  reply.Json(e.status, {{"status", "error"},
+                        {"errorType", e.type},
+                        {"error", e.message},
+                        {"exit", e.status == 400 ? 2 : 1}});
 }
 ApiError BadData(std::string m) { return {400, "bad_data", std::move(m)}; }
 
@@ -246,11 +252,7 @@ json RangeSelection(const promql::Expr& sel, const promql::SeriesStore& store, i
   json result = json::array();
   std::vector<std::pair<promql::Labels, json>> rows;
   for (const promql::SeriesStore::Series* s : store.ByName(sel.text)) {
-    bool match = true;
-    for (const promql::Matcher& m : sel.matchers) {
-      if (!m.Matches(promql::LabelValue(s->labels, m.name))) match = false;
-    }
-    if (!match) continue;
+    if (!promql::SelectorMatches(*s, sel)) continue;
     std::vector<promql::Point> pts;
     s->Points(t - sel.range_ms, t, &pts);
     if (pts.empty()) continue;
@@ -294,28 +296,28 @@ bool Matchers(const Params& p, bool required, std::vector<promql::ExprPtr>* out,
   return true;
 }
 
-// Series matching any selector (all when none) with a sample in [start, end].
+// Series matching any selector (all when none) with a sample in [start, end]; each selector
+// reads only the series of its metric name, as the evaluator does.
 std::vector<const promql::SeriesStore::Series*> Select(const promql::SeriesStore& store,
                                                        const std::vector<promql::ExprPtr>& sels,
                                                        int64_t start, int64_t end) {
+  auto in_range = [&](const promql::SeriesStore::Series* s) {
+    return s->last_t >= start && s->first_t() <= end;
+  };
   std::vector<const promql::SeriesStore::Series*> out;
-  for (const promql::SeriesStore::Series* s : store.ByName("")) {
-    if (s->last_t < start || s->first_t() > end) continue;
-    bool any = sels.empty();
-    for (const promql::ExprPtr& e : sels) {
-      bool all = true;
-      for (const promql::Matcher& m : e->matchers) {
-        if (!m.Matches(promql::LabelValue(s->labels, m.name))) {
-          all = false;
-          break;
-        }
-      }
-      if (all) {
-        any = true;
-        break;
+  if (sels.empty()) {
+    for (const promql::SeriesStore::Series* s : store.ByName("")) {
+      if (in_range(s)) out.push_back(s);
+    }
+    return out;
+  }
+  std::unordered_set<const promql::SeriesStore::Series*> seen;
+  for (const promql::ExprPtr& e : sels) {
+    for (const promql::SeriesStore::Series* s : store.ByName(e->text)) {
+      if (in_range(s) && promql::SelectorMatches(*s, *e) && seen.insert(s).second) {
+        out.push_back(s);
       }
     }
-    if (any) out.push_back(s);
   }
   return out;
 }

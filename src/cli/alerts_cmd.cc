@@ -63,18 +63,6 @@ int RunAlerts(CliContext& ctx, const std::string& format) {
   return 0;
 }
 
-std::string UrlEncode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 int RunTest(CliContext& ctx, const std::string& expr) {
   // A rule's name evaluates that rule's expression; anything else is taken as PromQL.
   std::string q = expr;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -432,8 +433,6 @@ Status StatusFromAnswer(int http_status, const json& body) {
   std::string msg = body.is_object() ? body.value("error", std::string()) : "";
   if (msg.empty()) msg = fmt::format("daemon answered HTTP {}", http_status);
   int exit = body.is_object() ? body.value("exit", 1) : 1;
-  // Prometheus' error shape (the query API): bad_data is the caller's input.
-  if (body.is_object() && body.value("errorType", "") == "bad_data") exit = 2;
   if (exit == 2) return InvalidInput(msg);
   if (http_status == 409) return FailedPrecondition(msg);
   if (http_status == 504) return DeadlineExceeded(msg);
@@ -441,6 +440,18 @@ Status StatusFromAnswer(int http_status, const json& body) {
 }
 
 }  // namespace
+
+std::string UrlEncode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
 
 Result<http::Endpoint> CliContext::DaemonEndpoint(http::Request* req) {
   if (remote()) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 #include "config/loader.h"
@@ -20,6 +21,10 @@
 #include "http/client.h"
 
 namespace slipway::cli {
+
+// A query parameter's value for an API path: RFC 3986's unreserved characters as they are,
+// every other byte percent-encoded.
+std::string UrlEncode(std::string_view s);
 
 class CliContext {
  public:

@@ -351,20 +351,23 @@ int RunDown(CliContext& ctx, bool volumes) {
 
 int RunPs(CliContext& ctx, bool json_out) {
   json rows = json::array();
-  if (ctx.remote()) {  // no project files here: what the remote daemon says
-    auto r = ctx.Call("GET", "/api/v1/ps");
-    if (!r.ok()) return CliContext::Fail(r.status(), "ps");
-    rows = *r;
-  } else if (auto project = ctx.Project(); !project.ok()) {
-    return CliContext::Fail(project.status());
-  } else if (ctx.DaemonRunning()) {
-    auto r = ctx.Call("GET", "/api/v1/ps");
-    if (!r.ok()) return CliContext::Fail(r.status(), "ps");
-    rows = *r;
-  } else {
-    for (const auto& [name, svc] : (*project)->services) {
-      rows.push_back({{"service", name}, {"instance", 0}, {"state", "stopped"}});
+  // A remote daemon answers for itself (no project files here); without a daemon, the
+  // project's services are listed as stopped.
+  bool ask = ctx.remote();
+  if (!ask) {
+    auto project = ctx.Project();
+    if (!project.ok()) return CliContext::Fail(project.status());
+    ask = ctx.DaemonRunning();
+    if (!ask) {
+      for (const auto& [name, svc] : (*project)->services) {
+        rows.push_back({{"service", name}, {"instance", 0}, {"state", "stopped"}});
+      }
     }
+  }
+  if (ask) {
+    auto r = ctx.Call("GET", "/api/v1/ps");
+    if (!r.ok()) return CliContext::Fail(r.status(), "ps");
+    rows = *r;
   }
   if (json_out) {
     std::printf("%s\n", rows.dump(2).c_str());
@@ -436,35 +439,20 @@ int RunSimple(CliContext& ctx, const std::string& verb, const std::vector<std::s
   return 0;
 }
 
-// A query value as the API's QueryFields reads it back (RFC 3986 unreserved kept as is).
-std::string QueryEscape(std::string_view v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 // Events come from the daemon's API when one runs; without one, from state.db read here,
 // rendered by the same api::EventJson, so both paths print one shape. (The daemon is the only
 // writer while it runs; reading its database beside it would bypass the API's view.)
 int RunEvents(CliContext& ctx, const std::string& since_arg, const std::string& format,
               const std::vector<std::string>& services) {
-  auto paths = ctx.Paths();
-  if (!paths.ok()) return CliContext::Fail(paths.status());
   auto since = SinceMillis(since_arg);
   if (!since.ok()) return CliContext::Fail(since.status());
   json rows = json::array();
-  if (ctx.DaemonRunning()) {
+  if (ctx.remote() || ctx.DaemonRunning()) {
     std::string target = fmt::format("/api/v1/events?since={}&limit=1000", *since);
     if (!services.empty()) {
       std::string csv;
       for (const auto& s : services) csv += (csv.empty() ? "" : ",") + s;
-      target += "&services=" + QueryEscape(csv);
+      target += "&services=" + UrlEncode(csv);
     }
     auto r = ctx.Call("GET", target);
     if (!r.ok()) return CliContext::Fail(r.status(), "events");
@@ -473,6 +461,8 @@ int RunEvents(CliContext& ctx, const std::string& since_arg, const std::string& 
     }
     rows = std::move(r).value();
   } else {
+    auto paths = ctx.Paths();
+    if (!paths.ok()) return CliContext::Fail(paths.status());
     if (!std::filesystem::exists(paths->db())) {
       std::fprintf(stderr, "slipway: no events yet (the project never ran)\n");
       return 0;

@@ -15,18 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 // `up{instance="a", job="x"}` from a result's "metric" object.
 std::string SeriesName(const json& metric) {
   std::string name = metric.value("__name__", "");
@@ -53,8 +41,8 @@ int Run(CliContext& ctx, const std::string& expr, const std::string& time, const
         const std::string& step, const std::string& format) {
   std::string path;
   if (range.empty()) {
-    path = "/api/v1/query?query=" + Encode(expr);
-    if (!time.empty()) path += "&time=" + Encode(time);
+    path = "/api/v1/query?query=" + UrlEncode(expr);
+    if (!time.empty()) path += "&time=" + UrlEncode(time);
   } else {
     const int64_t range_ms = promql::ParsePromDuration(range);
     if (range_ms <= 0) {
@@ -62,9 +50,9 @@ int Run(CliContext& ctx, const std::string& expr, const std::string& time, const
           fmt::format("--range: {:?} is not a duration (expected e.g. 30m, 1h, 2h30m)", range)));
     }
     const int64_t end = Clock::Real()->WallMillis();
-    path = fmt::format("/api/v1/query_range?query={}&start={:.3f}&end={:.3f}&step={}", Encode(expr),
-                       static_cast<double>(end - range_ms) / 1000, static_cast<double>(end) / 1000,
-                       Encode(step));
+    path = fmt::format("/api/v1/query_range?query={}&start={:.3f}&end={:.3f}&step={}",
+                       UrlEncode(expr), static_cast<double>(end - range_ms) / 1000,
+                       static_cast<double>(end) / 1000, UrlEncode(step));
   }
   auto r = ctx.Call("GET", path);
   if (!r.ok()) return CliContext::Fail(r.status(), "query");
@@ -72,19 +60,22 @@ int Run(CliContext& ctx, const std::string& expr, const std::string& time, const
     std::printf("%s\n", r->dump(2).c_str());
     return 0;
   }
-  const json& data = (*r)["data"];
+  // value() and at(), never operator[] on a const answer: an answer of another shape (a
+  // remote --api may send anything) is a json exception, which cli.cc reports in one line.
+  const json data = r->value("data", json::object());
   const std::string type = data.value("resultType", "");
-  const json& result = data["result"];
+  const json result = data.value("result", json::array());
   if (type == "scalar" || type == "string") {
     std::printf("%s\n", At(result).c_str());
   } else if (type == "vector") {
     for (const json& s : result) {
-      std::printf("%s => %s\n", SeriesName(s["metric"]).c_str(), At(s["value"]).c_str());
+      std::printf("%s => %s\n", SeriesName(s.value("metric", json::object())).c_str(),
+                  At(s.value("value", json())).c_str());
     }
   } else {
     for (const json& s : result) {
-      std::printf("%s =>\n", SeriesName(s["metric"]).c_str());
-      for (const json& v : s["values"]) std::printf("  %s\n", At(v).c_str());
+      std::printf("%s =>\n", SeriesName(s.value("metric", json::object())).c_str());
+      for (const json& v : s.value("values", json::array())) std::printf("  %s\n", At(v).c_str());
     }
   }
   if (result.is_array() && result.empty()) std::fprintf(stderr, "slipway: query: no data\n");

@@ -268,7 +268,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     WatchTlsFiles();
     ingress_ = std::make_unique<IngressLink>(
         loop_.get(), [this]() -> const config::Project& { return engine_->project(); },
-        proxy_.get(), [](const std::string& m) { Log(m); });
+        proxy_.get(), binary_.path, [](const std::string& m) { Log(m); });
     ingress_->Start();
     return WatchSignals();
   }
@@ -603,13 +603,13 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // Builds a new TLS context from `s` and the certificates an ACME CA issued (placeholder
   // included until then) and hands it to the routes; on failure the current one stays.
   Status LoadTls(const config::TlsSettings& s) {
-    std::vector<net::TlsServerContext::CertificatePaths> issued;
-    std::string placeholder;
-    if (autocert_) {
-      issued = autocert_->Certificates();
-      placeholder = autocert_->placeholder_cert();
-    }
-    RETURN_IF_ERROR(tls_.Load(s, std::move(issued), std::move(placeholder)));
+    return LoadTls(s, autocert_ ? autocert_->Certificates()
+                                : std::vector<net::TlsServerContext::CertificatePaths>{});
+  }
+  Status LoadTls(const config::TlsSettings& s,
+                 std::vector<net::TlsServerContext::CertificatePaths> issued) {
+    RETURN_IF_ERROR(
+        tls_.Load(s, std::move(issued), autocert_ ? autocert_->placeholder_cert() : std::string()));
     if (routes_) routes_->SetTls(tls_.context());
     return Status::OK();
   }
@@ -698,8 +698,9 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       Log("acme: " + st.message(), nullptr, logging::Level::kWarn);
     }
     routes_->SetAcmeChallenges(autocert_->challenges());
-    if (tls_.Serves(engine_->project().tls.certificates, autocert_->Certificates())) return;
-    if (Status st = LoadTls(engine_->project().tls); !st.ok()) {
+    std::vector<net::TlsServerContext::CertificatePaths> issued = autocert_->Certificates();
+    if (tls_.Serves(engine_->project().tls.certificates, issued)) return;
+    if (Status st = LoadTls(engine_->project().tls, std::move(issued)); !st.ok()) {
       Log("tls: " + st.message() + "; serving the previous certificates");
     }
   }

@@ -31,17 +31,16 @@ std::vector<std::string> IngressHosts(const config::Project& p) {
   return {hosts.begin(), hosts.end()};
 }
 
-std::string SelfBinary() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
 }  // namespace
 
 IngressLink::IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
-                         proxy::Proxy* proxy, std::function<void(const std::string&)> log)
-    : loop_(loop), project_(std::move(project)), proxy_(proxy), log_(std::move(log)) {}
+                         proxy::Proxy* proxy, std::string binary,
+                         std::function<void(const std::string&)> log)
+    : loop_(loop),
+      project_(std::move(project)),
+      proxy_(proxy),
+      binary_(std::move(binary)),
+      log_(std::move(log)) {}
 
 IngressLink::~IngressLink() {
   *alive_ = false;
@@ -122,11 +121,10 @@ void IngressLink::Answered(Result<http::ClientResponse> r) {
     int64_t now = Clock::Real()->WallMillis();
     if (now - last_spawn_ms_ >= kSpawnEveryMs) {
       last_spawn_ms_ = now;
-      std::string bin = SelfBinary();
-      if (Status st = ingress::SpawnIngress(bin, ingress::DefaultStateDir()); !st.ok()) {
+      if (Status st = ingress::SpawnIngress(binary_, ingress::DefaultStateDir()); !st.ok()) {
         problem += "; starting it failed: " + st.message();
       } else {
-        problem += "; started it (" + bin + " ingress)";
+        problem += "; started it (" + binary_ + " ingress)";
       }
     }
     Schedule(kRetry);

@@ -27,9 +27,10 @@ namespace slipway::daemon {
 
 class IngressLink {
  public:
-  // `project` is read on every tick (it changes with `up`). `log` writes one daemon log line.
+  // `project` is read on every tick (it changes with `up`). `binary` is the slipway binary the
+  // daemon started from (what starts an ingress). `log` writes one daemon log line.
   IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
-              proxy::Proxy* proxy, std::function<void(const std::string&)> log);
+              proxy::Proxy* proxy, std::string binary, std::function<void(const std::string&)> log);
   ~IngressLink();
   IngressLink(const IngressLink&) = delete;
   IngressLink& operator=(const IngressLink&) = delete;
@@ -48,6 +49,7 @@ class IngressLink {
   net::EventLoop* loop_;
   std::function<const config::Project&()> project_;
   proxy::Proxy* proxy_;
+  std::string binary_;
   std::function<void(const std::string&)> log_;
   net::EventLoop::TimerId timer_ = 0;
   bool stopped_ = false;

@@ -179,11 +179,28 @@ class Ingress {
                                     w.Send(std::move(resp));
                                   },
                                   sopts));
+    WatchCertificates();
     signal_fd_ = net::UniqueFd(::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
     if (!signal_fd_) return ErrnoError("signalfd", errno);
     return loop_->Add(signal_fd_.get(), EPOLLIN, [this](uint32_t) {
       signalfd_siginfo info;
       while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) loop_->Stop();
+    });
+  }
+
+  // Every 5 s, as the daemon does: a certificate or key file written since (a renewal) builds
+  // a new TLS context; open connections keep theirs.
+  void WatchCertificates() {
+    loop_->RunAfter(Duration(5'000), [this] {
+      std::string sig = CertificateSignature(registry_->projects());
+      if (sig != cert_signature_ && sig != failed_signature_) {
+        if (Status st = ApplyFor(registry_->projects(), /*force_tls=*/false); !st.ok()) {
+          failed_signature_ = sig;  // warned once; tried again when the files change again
+          logging::Warn(kLog, "certificates changed but do not load, serving the previous ones: " +
+                                  st.message());
+        }
+      }
+      WatchCertificates();
     });
   }
 
@@ -259,14 +276,17 @@ class Ingress {
       return Error(409, st.message());
     }
     auto it = registry_->projects().find(reg->project);
-    bool same = it != registry_->projects().end() && it->second == *reg;
+    if (it != registry_->projects().end() && it->second == *reg) {
+      // A daemon's heartbeat (every 2 s): its routes stand; renewed certificate files are
+      // WatchCertificates()' work.
+      Count("unchanged");
+      return Json(200, json{{"changed", false}});
+    }
     std::map<std::string, Registration> next = registry_->projects();
     next[reg->project] = *reg;
-    if (!same || CertificateSignature(next) != cert_signature_) {
-      if (Status st = ApplyFor(next, /*force_tls=*/!same); !st.ok()) {
-        Count("refused");
-        return Error(HttpStatusOf(st), st.message());
-      }
+    if (Status st = ApplyFor(next, /*force_tls=*/true); !st.ok()) {
+      Count("refused");
+      return Error(HttpStatusOf(st), st.message());
     }
     bool changed = false;
     if (Status st = registry_->Register(*reg, &changed); !st.ok()) {
@@ -337,7 +357,8 @@ class Ingress {
   std::unique_ptr<http::HttpServer> server_;
   std::shared_ptr<net::TicketKeys> tickets_ = std::make_shared<net::TicketKeys>();
   std::shared_ptr<const net::TlsServerContext> tls_;
-  std::string cert_signature_;
+  std::string cert_signature_;    // of the certificate files tls_ was built from
+  std::string failed_signature_;  // of files that did not load (WatchCertificates)
   uint64_t version_ = 0;
 };
 
