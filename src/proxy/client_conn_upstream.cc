@@ -400,10 +400,11 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
     Balancer::Pick pick = wr.balancer.Select(w_->Now(), -1, &ex.backend->health);
     if (pick.ok()) {
       BackendState* next = wr.sets[pick.set].backends[pick.backend];
-      // The same backend only when it is the route's one choice: behind the host's ingress
-      // that is a project's keeper-held listener, where a connection cut by a daemon that
-      // died is accepted again by the next one.
-      if (next != ex.backend || wr.sets[pick.set].backends.size() == 1) {
+      // The same backend only when it is its set's one choice and the listener asks for it
+      // (Listener::retry_same_backend).
+      const Listener* listener = ListenerOf();
+      if (next != ex.backend || (wr.sets[pick.set].backends.size() == 1 && listener &&
+                                 listener->retry_same_backend)) {
         ex.retried = true;
         Metrics().retries->Add(w_->index());
         ex.backend->health.active--;
