@@ -119,7 +119,7 @@ void ClientConn::OnUpstreamEvent(uint32_t events) {
       return;
     }
     u.tcp_connected = true;
-    if (!u.tls) {
+    if (!u.backend->tls) {
       u.connected = true;
       SetDeadline(
           ex_->req_done ? Deadline::kRespHead : Deadline::kRequest,
