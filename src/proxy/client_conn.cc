@@ -454,8 +454,8 @@ void ClientConn::RespondLocal(int status, std::string_view body, std::string_vie
   if (!ex_->req_done) close = true;  // the rest of the body would be read as a request
   if (w_->draining_) close = true;
   if (ex_->up) w_->CloseUpstream(std::move(ex_->up));
-  std::string h;
-  h.reserve(256 + extra_headers.size());
+  std::string& h = w_->head_scratch();
+  h.clear();
   h += "HTTP/1.1 ";
   h += std::to_string(status);
   h += ' ';

@@ -201,6 +201,7 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     holder.swap(ex.up_in);
     buf = holder;
   }
+  std::string& head = w_->head_scratch();
   // Interim 1xx responses are forwarded and followed by the real one; bounded by the data.
   for (int guard = 0; guard < 16; ++guard) {
     http::ParseStatus st = ex.resp.Parse(buf);
@@ -216,16 +217,16 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     int code = ex.resp.status_code();
     std::string_view rest = buf.substr(ex.resp.head_size());
     if (code == 101 && ex.upgrade) {
-      BuildClientHead(ex.resp, false, true, &ex.resp_head);
-      SendClient(ex.resp_head);
+      BuildClientHead(ex.resp, false, true, &head);
+      SendClient(head);
       ex.status = 101;
       ex.head_sent = true;
       StartTunnel(rest);
       return;
     }
     if (code >= 100 && code < 200) {
-      BuildClientHead(ex.resp, false, false, &ex.resp_head);
-      SendClient(ex.resp_head);
+      BuildClientHead(ex.resp, false, false, &head);
+      SendClient(head);
       if (fd_ < 0) return;
       ex.resp.Reset();
       ex.resp.SetRequestMethod(ex.method);
@@ -240,12 +241,12 @@ void ClientConn::OnUpstreamData(std::string_view data) {
                  ex.resp.body_kind() == http::BodyKind::kUntilClose || !ex.req_done || ex.dechunk;
     if (!ex.resp.KeepAlive()) ex.up_reusable = false;
     ex.close_client = close;
-    BuildClientHead(ex.resp, close, false, &ex.resp_head);
+    BuildClientHead(ex.resp, close, false, &head);
     ex.head_sent = true;
     ex.resp_body.Start(ex.resp.body_kind(), ex.resp.content_length());
     SetDeadline(Deadline::kRequest, w_->options().request_timeout);
     if (ex.resp_body.done()) {
-      SendClient(ex.resp_head);
+      SendClient(head);
       if (!rest.empty()) ex.up_reusable = false;
       if (fd_ >= 0) {
         ex.resp_done = true;
@@ -254,7 +255,7 @@ void ClientConn::OnUpstreamData(std::string_view data) {
       return;
     }
     // Send the head together with the first body bytes (one writev).
-    FeedResponseBody(ex.resp_head, rest);
+    FeedResponseBody(head, rest);
     return;
   }
   OnUpstreamFailure(UpstreamError::kBadResponse);

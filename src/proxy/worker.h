@@ -155,6 +155,9 @@ class Worker {
   char* client_scratch() { return client_scratch_.get(); }
   char* upstream_scratch() { return upstream_scratch_.get(); }
   static constexpr size_t kScratch = 64 * 1024;
+  // Where a client response head is built, so no response allocates one. A head is sent (or
+  // copied into the connection's queue) before the next is built, so one per worker does.
+  std::string& head_scratch() { return head_scratch_; }
 
  private:
   void Apply(std::shared_ptr<const CompiledTable> table,
@@ -185,6 +188,7 @@ class Worker {
   bool reap_scheduled_ = false;
   std::unique_ptr<char[]> client_scratch_;
   std::unique_ptr<char[]> upstream_scratch_;
+  std::string head_scratch_;
   std::string id_prefix_;
   uint64_t id_seq_ = 0;
   bool stopping_ = false;
