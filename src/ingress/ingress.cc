@@ -419,10 +419,14 @@ std::shared_ptr<const proxy::RouteTable> BuildIngressTable(
   proxy::Listener plain;
   plain.host = options.http.host;
   plain.port = options.http.port;
+  // Each route's one backend is a project's keeper-held listener: a request a dying daemon cut
+  // is resent there, and the next daemon accepts it.
+  plain.retry_same_backend = true;
   proxy::Listener secure;
   secure.host = options.https.host;
   secure.port = options.https.port;
   secure.tls = tls;
+  secure.retry_same_backend = true;
   for (const auto& [name, r] : projects) {
     proxy::InstanceSet set;
     set.name = name;

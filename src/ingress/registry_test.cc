@@ -156,6 +156,8 @@ TEST(IngressTable, RoutesEachHostToItsProjectOnly) {
   EXPECT_EQ(plain.port, 8080);
   EXPECT_EQ(secure.port, 8443);
   EXPECT_TRUE(secure.tls);
+  EXPECT_TRUE(plain.retry_same_backend);
+  EXPECT_TRUE(secure.retry_same_backend);
   ASSERT_EQ(plain.routes.size(), 3u);
   ASSERT_EQ(secure.routes.size(), 1u);  // only a has certificates
   int ia = proxy::MatchRoute(plain, "a.test", "/");

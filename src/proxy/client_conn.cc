@@ -454,8 +454,8 @@ void ClientConn::RespondLocal(int status, std::string_view body, std::string_vie
   if (!ex_->req_done) close = true;  // the rest of the body would be read as a request
   if (w_->draining_) close = true;
   if (ex_->up) w_->CloseUpstream(std::move(ex_->up));
-  std::string h;
-  h.reserve(256 + extra_headers.size());
+  std::string& h = w_->head_scratch();
+  h.clear();
   h += "HTTP/1.1 ";
   h += std::to_string(status);
   h += ' ';
@@ -510,10 +510,16 @@ void ClientConn::StartExchange(std::string_view buf) {
     return;
   }
   const Listener& listener = table.listeners[ex.listener];
-  if (listener.acme_challenges && !listener.tls &&
-      parser_.target().rfind(acme::kChallengePathPrefix, 0) == 0) {
+  const std::string_view path = parser_.target().substr(0, parser_.target().find('?'));
+  const bool acme_path = path.starts_with(acme::kChallengePathPrefix);
+  // 308 to https; never for an ACME challenge, which the CA asks over plain HTTP.
+  auto redirect = [&](int port) {
+    if (ex_->req_done && !rest.empty()) in_.assign(rest);  // pipelined
+    RedirectToHttps(port);
+    if (fd_ >= 0 && phase_ == Phase::kIdle && !in_.empty()) ScheduleResume();
+  };
+  if (listener.acme_challenges && !listener.tls && acme_path) {
     // The CA validating a name this proxy orders a certificate for (RFC 8555 8.3).
-    std::string_view path = parser_.target().substr(0, parser_.target().find('?'));
     std::optional<std::string> answer;
     if (ex.method == "GET" || ex.method == "HEAD") answer = listener.acme_challenges->Answer(path);
     if (answer) {
@@ -523,11 +529,8 @@ void ClientConn::StartExchange(std::string_view buf) {
     }
     return;
   }
-  if (listener.https_redirect_port > 0 &&
-      parser_.target().rfind("/.well-known/acme-challenge/", 0) != 0) {
-    if (ex_->req_done && !rest.empty()) in_.assign(rest);  // pipelined
-    RedirectToHttps(listener.https_redirect_port);
-    if (fd_ >= 0 && phase_ == Phase::kIdle && !in_.empty()) ScheduleResume();
+  if (listener.https_redirect_port > 0 && !acme_path) {
+    redirect(listener.https_redirect_port);
     return;
   }
   std::string_view host = parser_.Header("host").value_or("");
@@ -537,14 +540,10 @@ void ClientConn::StartExchange(std::string_view buf) {
     return;
   }
   const Route& route = listener.routes[ex.route];
-  if (route.https_redirect_port > 0 && !tr_->secure() &&
-      parser_.target().rfind("/.well-known/acme-challenge/", 0) != 0) {
-    if (ex_->req_done && !rest.empty()) in_.assign(rest);  // pipelined
-    RedirectToHttps(route.https_redirect_port);
-    if (fd_ >= 0 && phase_ == Phase::kIdle && !in_.empty()) ScheduleResume();
+  if (route.https_redirect_port > 0 && !tr_->secure() && !acme_path) {
+    redirect(route.https_redirect_port);
     return;
   }
-  std::string_view path = parser_.target().substr(0, parser_.target().find('?'));
   // The health path is the app's own: compare it with what the app would receive.
   if (route.maintenance && (route.strip_prefix ? StripPrefix(path, route.path_prefix)
                                                : std::string(path)) != route.health_path) {
@@ -602,7 +601,7 @@ void ClientConn::StartExchange(std::string_view buf) {
                     "; Path=/; HttpOnly\r\n";
   ex.upgrade = !parser_.Upgrade().empty();
 
-  BuildUpstreamHead(route, peer_ip_, &ex.up_head);
+  BuildUpstreamHead(listener, route, peer_ip_, &ex.up_head);
   ex.replayable = Idempotent(ex.method) && ex.req_done && !ex.upgrade;
   ex.backend->health.active++;
   // A pipelined next request waits in in_ (reading pauses until this exchange ends).
@@ -658,8 +657,8 @@ void ClientConn::RedirectToHttps(int port) {
   RespondLocal(308, "redirecting to https\n", "text/plain", location, !ex_->req_done);
 }
 
-void ClientConn::BuildUpstreamHead(const Route& route, std::string_view client_ip,
-                                   std::string* out) {
+void ClientConn::BuildUpstreamHead(const Listener& listener, const Route& route,
+                                   std::string_view client_ip, std::string* out) {
   std::string& h = *out;
   h.reserve(parser_.head_size() + 160);  // the client's head plus the X-Forwarded-* fields
   h += parser_.method();
@@ -672,8 +671,7 @@ void ClientConn::BuildUpstreamHead(const Route& route, std::string_view client_i
   h += " HTTP/1.1\r\n";
   std::string_view connection = parser_.Header("connection").value_or("");
   std::string_view xff, host, request_id, fwd_proto, fwd_host;
-  const Listener* listener = ListenerOf();
-  const bool trust = listener && listener->trust_forwarded;
+  const bool trust = listener.trust_forwarded;
   for (const http::HeaderView& f : parser_.headers()) {
     if (IsHopByHop(f.name)) continue;
     if (!connection.empty() && http::HasToken(connection, f.name)) continue;

@@ -83,8 +83,9 @@ class ClientConn {
 
   // Exchange.
   void StartExchange(std::string_view buf);
-  // Appends the request head to send upstream to `out`.
-  void BuildUpstreamHead(const Route& route, std::string_view client_ip_text, std::string* out);
+  // Appends the request head to send upstream to `out`, for `route` of `listener`.
+  void BuildUpstreamHead(const Listener& listener, const Route& route,
+                         std::string_view client_ip_text, std::string* out);
   // Sends ex_->up_head (and what follows of the body) over a pooled or new connection.
   void Dispatch();
   // Drives a new TLS upstream connection's handshake; once established, sends what is queued.

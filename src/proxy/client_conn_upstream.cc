@@ -119,7 +119,7 @@ void ClientConn::OnUpstreamEvent(uint32_t events) {
       return;
     }
     u.tcp_connected = true;
-    if (!u.tls) {
+    if (!u.backend->tls) {
       u.connected = true;
       SetDeadline(
           ex_->req_done ? Deadline::kRespHead : Deadline::kRequest,
@@ -201,6 +201,7 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     holder.swap(ex.up_in);
     buf = holder;
   }
+  std::string& head = w_->head_scratch();
   // Interim 1xx responses are forwarded and followed by the real one; bounded by the data.
   for (int guard = 0; guard < 16; ++guard) {
     http::ParseStatus st = ex.resp.Parse(buf);
@@ -216,16 +217,16 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     int code = ex.resp.status_code();
     std::string_view rest = buf.substr(ex.resp.head_size());
     if (code == 101 && ex.upgrade) {
-      BuildClientHead(ex.resp, false, true, &ex.resp_head);
-      SendClient(ex.resp_head);
+      BuildClientHead(ex.resp, false, true, &head);
+      SendClient(head);
       ex.status = 101;
       ex.head_sent = true;
       StartTunnel(rest);
       return;
     }
     if (code >= 100 && code < 200) {
-      BuildClientHead(ex.resp, false, false, &ex.resp_head);
-      SendClient(ex.resp_head);
+      BuildClientHead(ex.resp, false, false, &head);
+      SendClient(head);
       if (fd_ < 0) return;
       ex.resp.Reset();
       ex.resp.SetRequestMethod(ex.method);
@@ -240,12 +241,12 @@ void ClientConn::OnUpstreamData(std::string_view data) {
                  ex.resp.body_kind() == http::BodyKind::kUntilClose || !ex.req_done || ex.dechunk;
     if (!ex.resp.KeepAlive()) ex.up_reusable = false;
     ex.close_client = close;
-    BuildClientHead(ex.resp, close, false, &ex.resp_head);
+    BuildClientHead(ex.resp, close, false, &head);
     ex.head_sent = true;
     ex.resp_body.Start(ex.resp.body_kind(), ex.resp.content_length());
     SetDeadline(Deadline::kRequest, w_->options().request_timeout);
     if (ex.resp_body.done()) {
-      SendClient(ex.resp_head);
+      SendClient(head);
       if (!rest.empty()) ex.up_reusable = false;
       if (fd_ >= 0) {
         ex.resp_done = true;
@@ -254,7 +255,7 @@ void ClientConn::OnUpstreamData(std::string_view data) {
       return;
     }
     // Send the head together with the first body bytes (one writev).
-    FeedResponseBody(ex.resp_head, rest);
+    FeedResponseBody(head, rest);
     return;
   }
   OnUpstreamFailure(UpstreamError::kBadResponse);
@@ -400,10 +401,11 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
     Balancer::Pick pick = wr.balancer.Select(w_->Now(), -1, &ex.backend->health);
     if (pick.ok()) {
       BackendState* next = wr.sets[pick.set].backends[pick.backend];
-      // The same backend only when it is the route's one choice: behind the host's ingress
-      // that is a project's keeper-held listener, where a connection cut by a daemon that
-      // died is accepted again by the next one.
-      if (next != ex.backend || wr.sets[pick.set].backends.size() == 1) {
+      // The same backend only when it is its set's one choice and the listener asks for it
+      // (Listener::retry_same_backend).
+      const Listener* listener = ListenerOf();
+      if (next != ex.backend || (wr.sets[pick.set].backends.size() == 1 && listener &&
+                                 listener->retry_same_backend)) {
         ex.retried = true;
         Metrics().retries->Add(w_->index());
         ex.backend->health.active--;

@@ -45,7 +45,6 @@ struct Exchange {
   // idempotent request without a body, so the head is the whole request).
   std::string up_head;
   bool replayable = false;
-  std::string resp_head;  // the response head for the client, built when it arrives
   bool retried = false;
   bool stale_retry_used = false;
   std::string set_cookie;

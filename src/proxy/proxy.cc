@@ -263,6 +263,7 @@ Status Proxy::ApplyTable(std::shared_ptr<const RouteTable> table) {
           inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
           cs.backend_keys.push_back(std::string(ip) + ":" + std::to_string(b.port) + key_suffix);
           cs.addrs.push_back(addr);
+          cs.ips.emplace_back(ip);
         }
         rc.sets.push_back(std::move(cs));
       }

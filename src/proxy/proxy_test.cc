@@ -342,6 +342,28 @@ TEST_F(ProxyTest, UpstreamDownGives502AndRetryUsesAnotherReplica) {
   EXPECT_EQ(r.status, 502);
 }
 
+// A set's only backend is tried again only on a listener that asks for it (the ingress's).
+TEST_F(ProxyTest, SameBackendRetriedOnlyWhenTheListenerAsks) {
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {ClosedPort()})})});
+  EXPECT_EQ(Do(Get("/id")).status, 502);
+  const telemetry::Counter* retries = registry_->FindCounter(kRetries, {"web", "blue"});
+  ASSERT_NE(retries, nullptr);
+  EXPECT_EQ(retries->Value(), 0u);
+
+  auto t = std::make_shared<RouteTable>();
+  Listener l;
+  l.host = "127.0.0.1";
+  l.port = port_;
+  l.retry_same_backend = true;
+  l.routes = {SimpleRoute({MakeSet("blue", 100, {ClosedPort()})})};
+  t->listeners.push_back(l);
+  t->version = ++version_;
+  ASSERT_TRUE(proxy_->Apply(t).ok());
+  EXPECT_EQ(Do(Get("/id")).status, 502);
+  EXPECT_EQ(retries->Value(), 1u);
+}
+
 TEST_F(ProxyTest, UpstreamResponseTimeoutGives504) {
   UpstreamServer up("a");
   ProxyOptions opt;

@@ -97,6 +97,11 @@ struct Listener {
   // X-Forwarded-Host from the client's connection: pass them on instead of writing this
   // hop's own (plain, loopback) values. Only for a listener nobody else can reach.
   bool trust_forwarded = false;
+  // A failed idempotent request is resent once to the same backend when its set has no other
+  // (otherwise a retry always goes elsewhere). For the host's ingress, whose backend is a
+  // project's keeper-held listener: a connection a dying daemon cut is accepted again by the
+  // next daemon. An ordinary backend that just refused or reset would only do it again.
+  bool retry_same_backend = false;
 };
 
 struct RouteTable {

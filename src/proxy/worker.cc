@@ -157,10 +157,7 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
             const auto& rc = listeners[l].routes[r];
             if (rc.upstream_tls) {
               st->tls = rc.upstream_tls;
-              st->server_name = rc.server_name;
-              char ip[INET_ADDRSTRLEN] = "";
-              inet_ntop(AF_INET, &st->addr.sin_addr, ip, sizeof ip);
-              st->verify_name = rc.server_name.empty() ? ip : rc.server_name;
+              st->tls_name = rc.server_name.empty() ? cs.ips[b] : rc.server_name;
             }
           }
           bs.backends.push_back(&st->health);
@@ -321,9 +318,7 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
   u->backend = b;
   u->owner = owner;
   if (b->tls) {
-    u->tls = b->tls;
-    u->tr = net::TlsTransport::Connect(b->tls, fd,
-                                       b->server_name.empty() ? b->verify_name : b->server_name);
+    u->tr = net::TlsTransport::Connect(b->tls, fd, b->tls_name);
   } else {
     u->tr = std::make_unique<net::PlainTransport>(fd);
   }

@@ -33,6 +33,7 @@ struct CompiledTable {
   struct Set {
     std::vector<std::string> backend_keys;  // "ip:port", parallel to InstanceSet::backends
     std::vector<sockaddr_in> addrs;
+    std::vector<std::string> ips;  // each address's IP as text, formatted once by Apply()
     SetMetrics metrics;
   };
   struct RouteC {
@@ -58,20 +59,20 @@ struct UpstreamConn;
 struct BackendState {
   std::string key;
   sockaddr_in addr{};
-  // https:// upstream: connections are TLS from this context, sending `server_name` as SNI
-  // (when set) and verifying the certificate for `verify_name`. Null = plain.
+  // https:// upstream: connections are TLS from this context, for `tls_name` (the route's
+  // server name, else the IP: SNI unless an IP, and what the certificate must cover; see
+  // net::TlsTransport::Connect). Null = plain.
   std::shared_ptr<const net::TlsClientContext> tls;
-  std::string server_name;
-  std::string verify_name;
+  std::string tls_name;
   BackendHealth health;
   std::vector<std::unique_ptr<UpstreamConn>> idle;  // most recent last
 };
 
-// One connection to a backend. Its bytes cross `tr` (plain or TLS), never the fd directly.
+// One connection to a backend. Its bytes cross `tr` (plain or TLS, which keeps its context
+// alive), never the fd directly; TLS when `backend->tls` is set.
 struct UpstreamConn {
   int fd = -1;
-  std::shared_ptr<const net::TlsClientContext> tls;  // kept alive for `tr`; null = plain
-  std::unique_ptr<net::Transport> tr;                // destroyed before `tls`
+  std::unique_ptr<net::Transport> tr;
   BackendState* backend = nullptr;
   ClientConn* owner = nullptr;  // null while idle in the pool
   bool tcp_connected = false;   // the TCP connect finished
@@ -154,6 +155,9 @@ class Worker {
   char* client_scratch() { return client_scratch_.get(); }
   char* upstream_scratch() { return upstream_scratch_.get(); }
   static constexpr size_t kScratch = 64 * 1024;
+  // Where a client response head is built, so no response allocates one. A head is sent (or
+  // copied into the connection's queue) before the next is built, so one per worker does.
+  std::string& head_scratch() { return head_scratch_; }
 
  private:
   void Apply(std::shared_ptr<const CompiledTable> table,
@@ -184,6 +188,7 @@ class Worker {
   bool reap_scheduled_ = false;
   std::unique_ptr<char[]> client_scratch_;
   std::unique_ptr<char[]> upstream_scratch_;
+  std::string head_scratch_;
   std::string id_prefix_;
   uint64_t id_seq_ = 0;
   bool stopping_ = false;
