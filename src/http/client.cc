@@ -13,7 +13,6 @@
 #include "http/bounded_fetch.h"
 #include "http/serializer.h"
 #include "net/plain_transport.h"
-#include "net/sigpipe_guard.h"
 #include "net/socket.h"
 #include "net/tls_transport.h"
 
@@ -103,8 +102,6 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void OnEvent(uint32_t ev) {
     if (finished_) return;
-    std::optional<net::SigpipeGuard> no_sigpipe;  // a TLS handshake or read may write
-    if (tls_) no_sigpipe.emplace();
     if (!connected_) {
       Status s = net::ConnectError(fd_.get());
       if (!s.ok()) {
@@ -136,8 +133,6 @@ class Call : public std::enable_shared_from_this<Call> {
   }
 
   void Write() {
-    std::optional<net::SigpipeGuard> no_sigpipe;  // OpenSSL writes with write(2)
-    if (tls_) no_sigpipe.emplace();
     while (out_pos_ < out_.size()) {
       net::IoResult r = transport_->Write(out_.data() + out_pos_, out_.size() - out_pos_);
       if (r.status == net::IoStatus::kOk) {

@@ -6,13 +6,11 @@
 
 #include <cerrno>
 #include <deque>
-#include <optional>
 #include <vector>
 
 #include "base/log.h"
 #include "http/serializer.h"
 #include "net/plain_transport.h"
-#include "net/sigpipe_guard.h"
 #include "net/tls_transport.h"
 
 namespace slipway::http {
@@ -109,8 +107,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void OnEvent(uint32_t ev) {
     ++busy_;
-    std::optional<net::SigpipeGuard> no_sigpipe;  // a TLS read or handshake may write
-    if (transport_ && transport_->secure()) no_sigpipe.emplace();
     if (handshaking_) {
       Handshake();
     } else {
@@ -341,8 +337,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
       ReadSome();
       if (closed_ || close_pending_) return;
     }
-    std::optional<net::SigpipeGuard> no_sigpipe;  // OpenSSL writes with write(2)
-    if (transport_->secure()) no_sigpipe.emplace();
     while (out_pos_ < out_.size()) {
       net::IoResult r = transport_->Write(out_.data() + out_pos_, out_.size() - out_pos_);
       if (r.status == net::IoStatus::kOk) {
