@@ -77,17 +77,10 @@ std::unique_ptr<TlsTransport> TlsTransport::Accept(std::shared_ptr<const TlsServ
 }
 
 std::unique_ptr<TlsTransport> TlsTransport::Connect(SSL_CTX* ctx, int fd,
-                                                    std::string_view server_name,
-                                                    std::string_view verify_name) {
+                                                    std::string_view server_name) {
   SSL* ssl = NewSsl(ctx, fd);
   if (!ssl) return nullptr;
   if (!server_name.empty()) SSL_set_tlsext_host_name(ssl, std::string(server_name).c_str());
-  // OpenSSL 3 treats an IP literal given to SSL_set1_host as an address to match.
-  if (!verify_name.empty() && SSL_set1_host(ssl, std::string(verify_name).c_str()) != 1) {
-    ERR_clear_error();
-    SSL_free(ssl);
-    return nullptr;
-  }
   SSL_set_connect_state(ssl);
   return std::unique_ptr<TlsTransport>(new TlsTransport(ssl, fd));
 }
