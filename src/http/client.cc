@@ -65,17 +65,18 @@ class Call : public std::enable_shared_from_this<Call> {
     }
     fd_ = std::move(fd).value();
     if (ep_.tls) {
-      tls_ = net::TlsTransport::Connect(ep_.tls, fd_.get(),
-                                        ep_.tls_name.empty() ? ep_.host : ep_.tls_name);
-      if (!tls_) {
+      std::unique_ptr<net::TlsTransport> tls = net::TlsTransport::Connect(
+          ep_.tls, fd_.get(), ep_.tls_name.empty() ? ep_.host : ep_.tls_name);
+      if (!tls) {
         FailLater(Internal(ep_.ToString() + ": cannot start TLS for the name \"" +
                            (ep_.tls_name.empty() ? ep_.host : ep_.tls_name) + "\""));
         return;
       }
-      transport_ = tls_.get();
+      tls_ = tls.get();
+      transport_ = std::move(tls);
     } else {
-      plain_ = std::make_unique<net::PlainTransport>(fd_.get());
-      transport_ = plain_.get();
+      transport_ = std::make_unique<net::PlainTransport>(fd_.get());
+      handshake_done_ = true;  // in clear the request goes out on the first writable edge
     }
     std::shared_ptr<Call> self = shared_from_this();
     Status st =
@@ -254,9 +255,8 @@ class Call : public std::enable_shared_from_this<Call> {
     timer_ = 0;
     if (fd_) {
       loop_->Remove(fd_.get());
-      transport_ = nullptr;
-      tls_.reset();
-      plain_.reset();
+      tls_ = nullptr;
+      transport_.reset();
       fd_.Reset();
     }
     auto done = std::move(done_);
@@ -271,11 +271,11 @@ class Call : public std::enable_shared_from_this<Call> {
   std::function<void(Result<ClientResponse>)> done_;
   std::string method_;
   net::UniqueFd fd_;
-  // All I/O on fd_ goes through transport_: plain_ or tls_ (both destroyed before fd_ closes).
-  std::unique_ptr<net::PlainTransport> plain_;
-  std::unique_ptr<net::TlsTransport> tls_;
-  net::Transport* transport_ = nullptr;
-  bool handshake_done_ = false;
+  // All I/O on fd_ goes through transport_ (destroyed before fd_ closes). tls_ is the same
+  // transport when the endpoint is TLS (null in clear), for the reason of a failure.
+  std::unique_ptr<net::Transport> transport_;
+  net::TlsTransport* tls_ = nullptr;
+  bool handshake_done_ = false;  // true from the start in clear
   std::string out_;
   size_t out_pos_ = 0;
   std::string in_;
