@@ -10,7 +10,6 @@
 #include <memory>
 #include <optional>
 
-#include "http/bounded_fetch.h"
 #include "http/serializer.h"
 #include "net/plain_transport.h"
 #include "net/socket.h"
@@ -30,12 +29,14 @@ namespace {
 // One exchange. Kept alive by the loop's fd callback and timer while it runs.
 class Call : public std::enable_shared_from_this<Call> {
  public:
-  Call(net::EventLoop* loop, Endpoint ep, Duration timeout,
+  // `max_body`: a buffered body larger than this fails the call (0 = no bound).
+  Call(net::EventLoop* loop, Endpoint ep, Duration timeout, uint64_t max_body,
        std::function<bool(std::string_view)> on_chunk,
        std::function<void(Result<ClientResponse>)> done)
       : loop_(loop),
         ep_(std::move(ep)),
         timeout_(timeout),
+        max_body_(max_body),
         on_chunk_(std::move(on_chunk)),
         done_(std::move(done)) {}
 
@@ -267,6 +268,7 @@ class Call : public std::enable_shared_from_this<Call> {
   net::EventLoop* loop_;
   Endpoint ep_;
   Duration timeout_;
+  uint64_t max_body_;
   std::function<bool(std::string_view)> on_chunk_;
   std::function<void(Result<ClientResponse>)> done_;
   std::string method_;
@@ -286,9 +288,6 @@ class Call : public std::enable_shared_from_this<Call> {
   BodyReader body_{ParserLimits{64 * 1024, 200, ~uint64_t{0} >> 2}};
   ClientResponse resp_;
   net::EventLoop::TimerId timer_ = 0;
-
- public:
-  uint64_t max_body_ = 0;  // FetchBoundedAsync: 0 = no bound
 };
 
 }  // namespace
@@ -296,15 +295,15 @@ class Call : public std::enable_shared_from_this<Call> {
 void FetchBoundedAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
                        Duration timeout, uint64_t max_body,
                        std::function<void(Result<ClientResponse>)> done) {
-  auto call = std::make_shared<Call>(loop, ep, timeout, nullptr, std::move(done));
-  call->max_body_ = max_body;
+  auto call = std::make_shared<Call>(loop, ep, timeout, max_body, nullptr, std::move(done));
   call->Start(req);
 }
 
 void FetchStreamAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
                       Duration timeout, std::function<bool(std::string_view)> on_chunk,
                       std::function<void(Result<ClientResponse>)> done) {
-  auto call = std::make_shared<Call>(loop, ep, timeout, std::move(on_chunk), std::move(done));
+  auto call =
+      std::make_shared<Call>(loop, ep, timeout, 0, std::move(on_chunk), std::move(done));
   call->Start(req);
 }
 
