@@ -10,10 +10,8 @@
 #include <memory>
 #include <optional>
 
-#include "http/bounded_fetch.h"
 #include "http/serializer.h"
 #include "net/plain_transport.h"
-#include "net/sigpipe_guard.h"
 #include "net/socket.h"
 #include "net/tls_transport.h"
 
@@ -31,12 +29,14 @@ namespace {
 // One exchange. Kept alive by the loop's fd callback and timer while it runs.
 class Call : public std::enable_shared_from_this<Call> {
  public:
-  Call(net::EventLoop* loop, Endpoint ep, Duration timeout,
+  // `max_body`: a buffered body larger than this fails the call (0 = no bound).
+  Call(net::EventLoop* loop, Endpoint ep, Duration timeout, uint64_t max_body,
        std::function<bool(std::string_view)> on_chunk,
        std::function<void(Result<ClientResponse>)> done)
       : loop_(loop),
         ep_(std::move(ep)),
         timeout_(timeout),
+        max_body_(max_body),
         on_chunk_(std::move(on_chunk)),
         done_(std::move(done)) {}
 
@@ -66,17 +66,18 @@ class Call : public std::enable_shared_from_this<Call> {
     }
     fd_ = std::move(fd).value();
     if (ep_.tls) {
-      tls_ = net::TlsTransport::Connect(ep_.tls, fd_.get(),
-                                        ep_.tls_name.empty() ? ep_.host : ep_.tls_name);
-      if (!tls_) {
+      std::unique_ptr<net::TlsTransport> tls = net::TlsTransport::Connect(
+          ep_.tls, fd_.get(), ep_.tls_name.empty() ? ep_.host : ep_.tls_name);
+      if (!tls) {
         FailLater(Internal(ep_.ToString() + ": cannot start TLS for the name \"" +
                            (ep_.tls_name.empty() ? ep_.host : ep_.tls_name) + "\""));
         return;
       }
-      transport_ = tls_.get();
+      tls_ = tls.get();
+      transport_ = std::move(tls);
     } else {
-      plain_ = std::make_unique<net::PlainTransport>(fd_.get());
-      transport_ = plain_.get();
+      transport_ = std::make_unique<net::PlainTransport>(fd_.get());
+      handshake_done_ = true;  // in clear the request goes out on the first writable edge
     }
     std::shared_ptr<Call> self = shared_from_this();
     Status st =
@@ -103,8 +104,6 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void OnEvent(uint32_t ev) {
     if (finished_) return;
-    std::optional<net::SigpipeGuard> no_sigpipe;  // a TLS handshake or read may write
-    if (tls_) no_sigpipe.emplace();
     if (!connected_) {
       Status s = net::ConnectError(fd_.get());
       if (!s.ok()) {
@@ -136,8 +135,6 @@ class Call : public std::enable_shared_from_this<Call> {
   }
 
   void Write() {
-    std::optional<net::SigpipeGuard> no_sigpipe;  // OpenSSL writes with write(2)
-    if (tls_) no_sigpipe.emplace();
     while (out_pos_ < out_.size()) {
       net::IoResult r = transport_->Write(out_.data() + out_pos_, out_.size() - out_pos_);
       if (r.status == net::IoStatus::kOk) {
@@ -259,9 +256,8 @@ class Call : public std::enable_shared_from_this<Call> {
     timer_ = 0;
     if (fd_) {
       loop_->Remove(fd_.get());
-      transport_ = nullptr;
-      tls_.reset();
-      plain_.reset();
+      tls_ = nullptr;
+      transport_.reset();
       fd_.Reset();
     }
     auto done = std::move(done_);
@@ -272,15 +268,16 @@ class Call : public std::enable_shared_from_this<Call> {
   net::EventLoop* loop_;
   Endpoint ep_;
   Duration timeout_;
+  uint64_t max_body_;
   std::function<bool(std::string_view)> on_chunk_;
   std::function<void(Result<ClientResponse>)> done_;
   std::string method_;
   net::UniqueFd fd_;
-  // All I/O on fd_ goes through transport_: plain_ or tls_ (both destroyed before fd_ closes).
-  std::unique_ptr<net::PlainTransport> plain_;
-  std::unique_ptr<net::TlsTransport> tls_;
-  net::Transport* transport_ = nullptr;
-  bool handshake_done_ = false;
+  // All I/O on fd_ goes through transport_ (destroyed before fd_ closes). tls_ is the same
+  // transport when the endpoint is TLS (null in clear), for the reason of a failure.
+  std::unique_ptr<net::Transport> transport_;
+  net::TlsTransport* tls_ = nullptr;
+  bool handshake_done_ = false;  // true from the start in clear
   std::string out_;
   size_t out_pos_ = 0;
   std::string in_;
@@ -291,9 +288,6 @@ class Call : public std::enable_shared_from_this<Call> {
   BodyReader body_{ParserLimits{64 * 1024, 200, ~uint64_t{0} >> 2}};
   ClientResponse resp_;
   net::EventLoop::TimerId timer_ = 0;
-
- public:
-  uint64_t max_body_ = 0;  // FetchBoundedAsync: 0 = no bound
 };
 
 }  // namespace
@@ -301,15 +295,15 @@ class Call : public std::enable_shared_from_this<Call> {
 void FetchBoundedAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
                        Duration timeout, uint64_t max_body,
                        std::function<void(Result<ClientResponse>)> done) {
-  auto call = std::make_shared<Call>(loop, ep, timeout, nullptr, std::move(done));
-  call->max_body_ = max_body;
+  auto call = std::make_shared<Call>(loop, ep, timeout, max_body, nullptr, std::move(done));
   call->Start(req);
 }
 
 void FetchStreamAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
                       Duration timeout, std::function<bool(std::string_view)> on_chunk,
                       std::function<void(Result<ClientResponse>)> done) {
-  auto call = std::make_shared<Call>(loop, ep, timeout, std::move(on_chunk), std::move(done));
+  auto call =
+      std::make_shared<Call>(loop, ep, timeout, 0, std::move(on_chunk), std::move(done));
   call->Start(req);
 }
 

@@ -16,6 +16,7 @@
 // failed: self-signed certificate").
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,14 @@ void FetchAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req, Du
 // ever); without it, the whole exchange as in FetchAsync.
 Result<ClientResponse> Fetch(const Endpoint& ep, const Request& req, Duration timeout,
                              std::function<bool(std::string_view)> on_chunk = nullptr);
+
+// FetchAsync for answers from peers that may be hostile (scrape targets): the body is refused
+// as it arrives once it passes `max_body` decoded bytes, so a peer cannot make the daemon
+// buffer without bound. The error is kInvalidInput "<endpoint>: response body larger than N
+// bytes".
+void FetchBoundedAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
+                       Duration timeout, uint64_t max_body,
+                       std::function<void(Result<ClientResponse>)> done);
 
 // FetchAsync with a streaming body callback (see Fetch for `on_chunk` and `timeout`).
 void FetchStreamAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,

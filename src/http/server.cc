@@ -6,13 +6,11 @@
 
 #include <cerrno>
 #include <deque>
-#include <optional>
 #include <vector>
 
 #include "base/log.h"
 #include "http/serializer.h"
 #include "net/plain_transport.h"
-#include "net/sigpipe_guard.h"
 #include "net/tls_transport.h"
 
 namespace slipway::http {
@@ -42,11 +40,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         parser_(server->options_.limits),
         body_(server->options_.limits) {}
 
-  ~Connection() { transport_.reset(); }  // before fd_ closes: the transport uses it
-
   Status Start() {
     last_activity_ = loop_->Now();
-    accepted_ = last_activity_;
     if (std::shared_ptr<const net::TlsServerContext> tls = server_->options_.tls) {
       transport_ = net::TlsTransport::Accept(std::move(tls), fd_.get());
       if (!transport_) return Internal("TLS: cannot allocate a connection");
@@ -109,8 +104,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void OnEvent(uint32_t ev) {
     ++busy_;
-    std::optional<net::SigpipeGuard> no_sigpipe;  // a TLS read or handshake may write
-    if (transport_ && transport_->secure()) no_sigpipe.emplace();
     if (handshaking_) {
       Handshake();
     } else {
@@ -341,8 +334,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
       ReadSome();
       if (closed_ || close_pending_) return;
     }
-    std::optional<net::SigpipeGuard> no_sigpipe;  // OpenSSL writes with write(2)
-    if (transport_->secure()) no_sigpipe.emplace();
     while (out_pos_ < out_.size()) {
       net::IoResult r = transport_->Write(out_.data() + out_pos_, out_.size() - out_pos_);
       if (r.status == net::IoStatus::kOk) {
@@ -399,7 +390,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const ServerOptions& opt = server_->options_;
     *request_late = false;
     if (handshaking_) {
-      *out = accepted_ + opt.request_timeout;  // a stalled handshake is dropped, no answer
+      // Nothing moves last_activity_ before the handshake ends: it is the accept time. A
+      // stalled handshake is dropped, no answer.
+      *out = last_activity_ + opt.request_timeout;
     } else if (lingering_) {
       *out = linger_deadline_;
     } else if (queued() > 0) {
@@ -454,13 +447,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   HttpServer* server_;
   net::EventLoop* loop_;
   net::UniqueFd fd_;
-  std::unique_ptr<net::Transport> transport_;  // all I/O on fd_ goes through it
+  // All I/O on fd_ goes through it; declared after fd_, so destroyed before fd_ closes.
+  std::unique_ptr<net::Transport> transport_;
   std::string peer_;
   bool handshaking_ = false;
   uint32_t handshake_wants_ = EPOLLIN;
   bool write_wants_read_ = false;  // TLS: a write waits for the socket to be readable
   bool read_wants_write_ = false;  // TLS: a read waits for the socket to be writable
-  MonoTime accepted_{};
 
   std::string in_;
   size_t in_pos_ = 0;  // first byte of the message being parsed

@@ -20,16 +20,12 @@ IoResult PlainTransport::Read(char* buf, size_t len) {
 
 IoResult PlainTransport::Writev(const iovec* iov, int count) {
   // sendmsg with MSG_NOSIGNAL: a peer that has gone is EPIPE, not a SIGPIPE that kills a
-  // process keeping the signal's default action (the CLI, tests); writev for a non-socket.
+  // process keeping the signal's default action (the CLI, tests).
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = static_cast<size_t>(count);
   for (;;) {
-    ssize_t n = not_socket_ ? ::writev(fd_, iov, count) : ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    if (n < 0 && errno == ENOTSOCK && !not_socket_) {
-      not_socket_ = true;
-      continue;
-    }
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n >= 0) return {IoStatus::kOk, static_cast<size_t>(n)};
     if (errno == EINTR) continue;
     if (errno == EAGAIN) return {IoStatus::kWantWrite};

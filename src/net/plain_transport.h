@@ -1,6 +1,6 @@
-// PlainTransport: a Transport in clear — read(2), sendmsg(2) (MSG_NOSIGNAL; writev(2) on a
-// non-socket) and shutdown(2) on the fd, with EAGAIN reported as kWantRead / kWantWrite. The fd is
-// the caller's (net/transport.h). One thread: the fd's loop thread.
+// PlainTransport: a Transport in clear — read(2), sendmsg(2) (MSG_NOSIGNAL) and shutdown(2) on
+// the fd, which must be a socket (TCP or unix), with EAGAIN reported as kWantRead / kWantWrite.
+// The fd is the caller's (net/transport.h). One thread: the fd's loop thread.
 #pragma once
 
 #include "net/transport.h"
@@ -19,7 +19,6 @@ class PlainTransport final : public Transport {
 
  private:
   int fd_;
-  bool not_socket_ = false;
 };
 
 }  // namespace slipway::net

@@ -1,5 +1,6 @@
 #include "net/tls_transport.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -10,14 +11,65 @@
 
 namespace slipway::net {
 
-std::unique_ptr<TlsTransport> TlsTransport::Accept(std::shared_ptr<const TlsServerContext> ctx,
-                                                   int fd) {
-  SSL* ssl = SSL_new(ctx->default_ctx());
+namespace {
+
+// OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the peer has gone and
+// kills a process that keeps the signal's default action (the CLI, tests). This BIO is the
+// socket BIO with its write made send(MSG_NOSIGNAL), so the write fails with EPIPE instead.
+// The retry flags are set as OpenSSL's sock_write sets them.
+int NoSignalWrite(BIO* b, const char* buf, int len) {
+  errno = 0;
+  int n = static_cast<int>(::send(static_cast<int>(BIO_get_fd(b, nullptr)), buf,
+                                  static_cast<size_t>(len), MSG_NOSIGNAL));
+  BIO_clear_retry_flags(b);
+  if (n <= 0 && BIO_sock_should_retry(n)) BIO_set_retry_write(b);
+  return n;
+}
+
+// Made once (a function-local static: thread-safe) and never freed. Null when OpenSSL cannot
+// allocate it.
+const BIO_METHOD* NoSignalSocketMethod() {
+  static const BIO_METHOD* const method = []() -> const BIO_METHOD* {
+    const BIO_METHOD* socket = BIO_s_socket();
+    // The socket BIO's type: SSL_get_fd and BIO_find_type see a socket.
+    BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOCKET, "socket (MSG_NOSIGNAL)");
+    if (!m) return nullptr;
+    if (BIO_meth_set_write(m, NoSignalWrite) != 1 ||
+        BIO_meth_set_read(m, BIO_meth_get_read(socket)) != 1 ||
+        BIO_meth_set_puts(m, BIO_meth_get_puts(socket)) != 1 ||
+        BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(socket)) != 1 ||
+        BIO_meth_set_create(m, BIO_meth_get_create(socket)) != 1 ||
+        BIO_meth_set_destroy(m, BIO_meth_get_destroy(socket)) != 1) {
+      BIO_meth_free(m);
+      return nullptr;
+    }
+    return m;
+  }();
+  return method;
+}
+
+// An SSL on `fd` (left open when the SSL is freed). Null when OpenSSL cannot allocate.
+SSL* NewSsl(SSL_CTX* ctx, int fd) {
+  const BIO_METHOD* method = NoSignalSocketMethod();
+  if (!method) return nullptr;
+  SSL* ssl = SSL_new(ctx);
   if (!ssl) return nullptr;
-  if (SSL_set_fd(ssl, fd) != 1) {
+  BIO* bio = BIO_new(method);
+  if (!bio) {
     SSL_free(ssl);
     return nullptr;
   }
+  BIO_set_fd(bio, fd, BIO_NOCLOSE);
+  SSL_set_bio(ssl, bio, bio);  // the SSL owns the BIO
+  return ssl;
+}
+
+}  // namespace
+
+std::unique_ptr<TlsTransport> TlsTransport::Accept(std::shared_ptr<const TlsServerContext> ctx,
+                                                   int fd) {
+  SSL* ssl = NewSsl(ctx->default_ctx(), fd);
+  if (!ssl) return nullptr;
   SSL_set_accept_state(ssl);
   std::unique_ptr<TlsTransport> t(new TlsTransport(ssl, fd));
   t->ctx_ = std::move(ctx);
@@ -25,33 +77,18 @@ std::unique_ptr<TlsTransport> TlsTransport::Accept(std::shared_ptr<const TlsServ
 }
 
 std::unique_ptr<TlsTransport> TlsTransport::Connect(SSL_CTX* ctx, int fd,
-                                                    std::string_view server_name,
-                                                    std::string_view verify_name) {
-  SSL* ssl = SSL_new(ctx);
+                                                    std::string_view server_name) {
+  SSL* ssl = NewSsl(ctx, fd);
   if (!ssl) return nullptr;
-  if (SSL_set_fd(ssl, fd) != 1) {
-    SSL_free(ssl);
-    return nullptr;
-  }
   if (!server_name.empty()) SSL_set_tlsext_host_name(ssl, std::string(server_name).c_str());
-  // OpenSSL 3 treats an IP literal given to SSL_set1_host as an address to match.
-  if (!verify_name.empty() && SSL_set1_host(ssl, std::string(verify_name).c_str()) != 1) {
-    ERR_clear_error();
-    SSL_free(ssl);
-    return nullptr;
-  }
   SSL_set_connect_state(ssl);
   return std::unique_ptr<TlsTransport>(new TlsTransport(ssl, fd));
 }
 
 std::unique_ptr<TlsTransport> TlsTransport::Connect(std::shared_ptr<const TlsClientContext> ctx,
                                                     int fd, const std::string& name) {
-  SSL* ssl = SSL_new(ctx->ctx());
+  SSL* ssl = NewSsl(ctx->ctx(), fd);
   if (!ssl) return nullptr;
-  if (SSL_set_fd(ssl, fd) != 1) {
-    SSL_free(ssl);
-    return nullptr;
-  }
   std::string bare = name;
   if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') {
     bare = bare.substr(1, bare.size() - 2);

@@ -24,9 +24,7 @@ class TlsTransport final : public Transport {
   // Null when OpenSSL cannot allocate the connection.
   static std::unique_ptr<TlsTransport> Accept(std::shared_ptr<const TlsServerContext> ctx, int fd);
   // `ctx` must outlive the transport. `server_name` is sent as SNI when not empty.
-  // `verify_name`, when not empty, is what the peer's certificate must cover (tests).
-  static std::unique_ptr<TlsTransport> Connect(SSL_CTX* ctx, int fd, std::string_view server_name,
-                                               std::string_view verify_name = {});
+  static std::unique_ptr<TlsTransport> Connect(SSL_CTX* ctx, int fd, std::string_view server_name);
   // `name` is the server's name as the caller knows it: sent as SNI unless it is an IP
   // literal, and, when the context verifies, the name the certificate must cover.
   static std::unique_ptr<TlsTransport> Connect(std::shared_ptr<const TlsClientContext> ctx, int fd,

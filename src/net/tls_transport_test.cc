@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -158,6 +159,27 @@ TEST_F(TlsTest, TlsTwelveWorksAndElevenIsRefused) {
   client.reset();
   close(sv[0]);
   close(sv[1]);
+}
+
+// The transport writes with send(MSG_NOSIGNAL): with SIGPIPE's default action (the CLI's), a
+// write to a peer that has gone is an error, and the process lives.
+TEST_F(TlsTest, WriteToAClosedPeerIsAnErrorNotSigpipe) {
+  auto ctx = TlsServerContext::Create({Write("a", MakeTestCert({"a.test"}))}, nullptr, Now());
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  auto server = TlsTransport::Accept(*ctx, a_);
+  auto client = TlsTransport::Connect(client_ctx_, b_, "a.test");
+  ASSERT_TRUE(Pump(server.get(), client.get()));
+  server.reset();
+  close(a_);
+  a_ = -1;
+  EXPECT_EXIT(
+      {
+        signal(SIGPIPE, SIG_DFL);
+        IoResult w;
+        for (int i = 0; i < 10 && w.status != IoStatus::kError; ++i) w = client->Write("x", 1);
+        std::exit(w.status == IoStatus::kError ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 std::string PeerName(SSL* ssl) {

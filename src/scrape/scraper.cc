@@ -6,7 +6,7 @@
 #include <chrono>
 #include <set>
 
-#include "http/bounded_fetch.h"
+#include "http/client.h"
 
 namespace slipway::scrape {
 
