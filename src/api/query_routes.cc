@@ -23,10 +23,12 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_set>
 
 #include "api/routes.h"
+#include "net/event_loop.h"
 #include "promql/evaluator.h"
 #include "promql/exposition.h"
 #include "promql/parser.h"
@@ -322,6 +324,56 @@ std::vector<const promql::SeriesStore::Series*> Select(const promql::SeriesStore
   return out;
 }
 
+// A range query in progress: evaluated a slice of steps at a time so that a long query (up to
+// 11,000 steps and a 2 minute timeout) never holds the control loop for more than a slice;
+// the proxy's route updates, health checks and other requests run between slices. Samples
+// scraped meanwhile land after the steps already evaluated, as in a query that started later.
+struct RangeQuery {
+  promql::ExprPtr expr;
+  int64_t t = 0, end = 0, step = 0;
+  std::chrono::steady_clock::time_point deadline;
+  std::map<promql::Labels, json> series;
+  size_t points = 0;
+  Reply reply;
+};
+
+constexpr auto kRangeSlice = std::chrono::milliseconds(5);
+
+void EvaluateRange(std::shared_ptr<RangeQuery> q, const promql::SeriesStore* store,
+                   net::EventLoop* loop) {
+  const auto slice_end = std::chrono::steady_clock::now() + kRangeSlice;
+  for (; q->t <= q->end; q->t += q->step) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now > q->deadline) {
+      return Fail(q->reply, {503, "timeout", "query timed out in expression evaluation"});
+    }
+    if (loop != nullptr && now > slice_end) {
+      loop->Post(
+          [q = std::move(q), store, loop]() mutable { EvaluateRange(std::move(q), store, loop); });
+      return;
+    }
+    auto v = promql::Evaluate(*q->expr, *store, q->t);
+    if (!v.ok()) return Fail(q->reply, ExecError(v.status()));
+    if (v->type == promql::ValueType::kScalar) v->vector.push_back({{}, v->scalar});
+    for (promql::Sample& s : v->vector) {
+      json& values = q->series[s.labels];
+      if (values.is_null()) values = json::array();
+      values.push_back({TimeJson(q->t), FormatSample(s.value)});
+    }
+    q->points += v->vector.size();
+    if (q->points > kMaxPoints) {
+      return Fail(q->reply, {422, "execution",
+                             "query processing would load too many samples into memory in query "
+                             "execution"});
+    }
+  }
+  json result = json::array();
+  for (auto& [labels, values] : q->series) {
+    result.push_back({{"metric", LabelsJson(labels)}, {"values", std::move(values)}});
+  }
+  Success(q->reply, {{"resultType", "matrix"}, {"result", std::move(result)}});
+}
+
 }  // namespace
 
 void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
@@ -365,7 +417,7 @@ void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
     Success(reply, {{"resultType", "vector"}, {"result", std::move(result)}});
   };
 
-  auto range = [store](Params p, Reply reply) {
+  auto range = [store, loop = d.loop](Params p, Reply reply) {
     ApiError err{};
     if (!p.error.empty()) return Fail(reply, BadData(p.error));
     auto expr = ParseQuery(p, &err);
@@ -405,35 +457,16 @@ void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
                                                  ? "range vector"
                                                  : promql::ValueTypeName(e.type))));
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
-    std::map<promql::Labels, json> series;
-    size_t points = 0;
-    for (int64_t t = start; t <= end; t += step) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        return Fail(reply, {503, "timeout", "query timed out in expression evaluation"});
-      }
-      auto v = promql::Evaluate(e, *store, t);
-      if (!v.ok()) return Fail(reply, ExecError(v.status()));
-      if (v->type == promql::ValueType::kScalar) {
-        v->vector.push_back({{}, v->scalar});
-      }
-      for (promql::Sample& s : v->vector) {
-        json& values = series[s.labels];
-        if (values.is_null()) values = json::array();
-        values.push_back({TimeJson(t), FormatSample(s.value)});
-      }
-      points += v->vector.size();
-      if (points > kMaxPoints) {
-        return Fail(reply, {422, "execution",
-                            "query processing would load too many samples into memory in query "
-                            "execution"});
-      }
-    }
-    json result = json::array();
-    for (auto& [labels, values] : series) {
-      result.push_back({{"metric", LabelsJson(labels)}, {"values", std::move(values)}});
-    }
-    Success(reply, {{"resultType", "matrix"}, {"result", std::move(result)}});
+    auto q = std::make_shared<RangeQuery>(
+        RangeQuery{std::move(expr).value(),
+                   start,
+                   end,
+                   step,
+                   std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout),
+                   {},
+                   0,
+                   reply});
+    EvaluateRange(std::move(q), store, loop);
   };
 
   auto series = [store](Params p, Reply reply) {

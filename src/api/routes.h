@@ -53,6 +53,9 @@ class AlertingService;
 namespace acme {
 struct CertStatusRow;
 }
+namespace net {
+class EventLoop;
+}  // namespace net
 namespace promql {
 class SeriesStore;
 }
@@ -121,7 +124,10 @@ struct RouteDeps {
   Redactor* redactor = nullptr;
   std::function<std::string()> metrics;         // Prometheus text of the registry
   const promql::SeriesStore* series = nullptr;  // the scraped series (nullptr: no query API)
-  std::function<nlohmann::json()> targets;      // the scrape targets (GET /api/v1/targets)
+  // The control loop the routes run on: long answers (range queries) are computed in slices
+  // posted to it. nullptr computes them in one go (unit tests).
+  net::EventLoop* loop = nullptr;
+  std::function<nlohmann::json()> targets;  // the scrape targets (GET /api/v1/targets)
   std::function<void(nlohmann::json* rows)> decorate_ps;  // adds traffic columns to `ps`
   std::function<void()> shutdown;                         // after `down` answered
   bool public_metrics = true;                             // x-slipway.api.public_metrics

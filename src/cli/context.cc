@@ -18,6 +18,7 @@
 #include "api/routes.h"
 #include "config/environment.h"
 #include "http/client.h"
+#include "net/host_port.h"
 #include "store/store.h"
 
 namespace slipway::cli {
@@ -201,21 +202,13 @@ Result<CliContext::Remote> CliContext::RemoteApi() {
                           "\" is not an API URL (expected https://HOST:PORT)");
     }
     while (!url.empty() && url.back() == '/') url.pop_back();
-    size_t colon = url.rfind(':');
-    const bool bracketed = !url.empty() && url.front() == '[';
-    if (colon == std::string::npos || (bracketed && url[colon - 1] != ']') ||
-        url.find('/') != std::string::npos) {
+    std::optional<net::HostPort> hp = net::SplitHostPort(url);
+    if (!hp || hp->host.empty() || hp->port < 1 || url.find('/') != std::string::npos) {
       return InvalidInput("slipway: --api: \"" + api_url +
                           "\" is not an API URL (expected https://HOST:PORT)");
     }
-    std::string host = url.substr(0, colon);
-    if (bracketed) host = host.substr(1, host.size() - 2);
-    char* end = nullptr;
-    long port = std::strtol(url.c_str() + colon + 1, &end, 10);
-    if (host.empty() || *end != '\0' || port < 1 || port > 65535) {
-      return InvalidInput("slipway: --api: \"" + api_url +
-                          "\" is not an API URL (expected https://HOST:PORT)");
-    }
+    const std::string& host = hp->host;
+    const int port = hp->port;
     if (!tls && !config::IsLoopbackHost(host)) {
       return InvalidInput("slipway: --api: \"" + api_url +
                           "\" would send the token in clear beyond this host (expected https://)");
@@ -224,7 +217,7 @@ Result<CliContext::Remote> CliContext::RemoteApi() {
       return InvalidInput("slipway: --cacert: applies to an https:// --api only");
     }
     r.endpoint.host = host;
-    r.endpoint.port = static_cast<int>(port);
+    r.endpoint.port = port;
     if (tls) {
       net::TlsClientOptions o;
       o.ca_file = cacert;

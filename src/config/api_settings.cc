@@ -4,6 +4,7 @@
 
 #include "config/node.h"
 #include "config/values.h"
+#include "net/host_port.h"
 
 namespace slipway::config {
 
@@ -34,8 +35,7 @@ Status ParseApiSettings(const Node& n, const std::string& path, const std::strin
     const std::string gpath = JoinPath(path, g.key);
     if (g.key == "listen") {
       ASSIGN_OR_RETURN(out->listen, ReadString(g, gpath));
-      size_t colon = out->listen.rfind(':');
-      if (colon == std::string::npos || !ParseInteger(out->listen.substr(colon + 1))) {
+      if (!net::SplitHostPort(out->listen)) {
         return NodeError(g, gpath, Quote(out->listen) + " is not an address",
                          "host:port, e.g. 127.0.0.1:8700 (port 0 picks one)");
       }

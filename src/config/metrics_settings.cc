@@ -6,6 +6,7 @@
 
 #include "config/node.h"
 #include "config/values.h"
+#include "net/host_port.h"
 
 namespace slipway::config {
 namespace {
@@ -116,20 +117,14 @@ Status ParseScrapeSettings(const Node& n, const std::string& path, ScrapeSetting
             ASSIGN_OR_RETURN(target.name, ReadString(f, fpath));
           } else if (f.key == "address") {
             ASSIGN_OR_RETURN(std::string a, ReadString(f, fpath));
-            size_t colon = a.rfind(':');
-            auto port =
-                colon == std::string::npos ? std::nullopt : ParseInteger(a.substr(colon + 1));
-            std::string host = colon == std::string::npos ? "" : a.substr(0, colon);
-            if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-              host = host.substr(1, host.size() - 2);
-            }
-            if (!port || *port < 1 || *port > 65535 || host.empty() || host.size() > 253 ||
-                host.find_first_of(" /\t@") != std::string::npos) {
+            std::optional<net::HostPort> hp = net::SplitHostPort(a);
+            if (!hp || hp->port < 1 || hp->host.empty() || hp->host.size() > 253 ||
+                hp->host.find_first_of(" /\t@") != std::string::npos) {
               return NodeError(f, fpath, Quote(a) + " is not an address",
                                "host:port, e.g. 127.0.0.1:9100");
             }
-            target.host = host;
-            target.port = static_cast<int>(*port);
+            target.host = hp->host;
+            target.port = hp->port;
             has_address = true;
           } else if (f.key == "path") {
             RETURN_IF_ERROR(ParsePath(f, fpath, &target.path));

@@ -548,6 +548,15 @@ x-slipway:
   EXPECT_EQ(ErrorOf(LoadApi("    image: x\nx-slipway:\n  api: {listen: nowhere}\n")),
             "compose.yaml:5:9: x-slipway.api.listen: \"nowhere\" is not an address (expected "
             "host:port, e.g. 127.0.0.1:8700 (port 0 picks one))");
+  // A port out of range or signed, and an unbracketed IPv6 host, are refused at load rather
+  // than when the daemon binds.
+  for (const char* bad : {"127.0.0.1:99999", "127.0.0.1:+80", "::1:8700", "[::1:8700"}) {
+    EXPECT_THAT(ErrorOf(LoadApi(std::string("    image: x\nx-slipway:\n  api: {listen: \"") + bad +
+                                "\"}\n")),
+                ::testing::HasSubstr(std::string("x-slipway.api.listen: \"") + bad +
+                                     "\" is not an address"))
+        << bad;
+  }
 }
 
 TEST(ServiceParserTest, YamlMergeKeysAndAnchors) {

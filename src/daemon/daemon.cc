@@ -361,6 +361,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       return autocert_->RenewNow(name);
     };
     rd.series = series_.get();
+    rd.loop = loop_.get();
     rd.targets = [this] { return scraper_->TargetsJson(); };
     api::RegisterRoutes(*router_, rd);
 

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "net/host_port.h"
+
 namespace slipway::daemon {
 
 Result<std::string> ReadSmallFile(const std::filesystem::path& p) {
@@ -48,35 +50,18 @@ Result<std::string> LoadOrCreateToken(const std::filesystem::path& p) {
   return token;
 }
 
-// Splits "host:port" (port may be 0).
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& s) {
-  const Status bad = InvalidInput("x-slipway.api.listen: \"" + s + "\" is not host:port");
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos) return bad;
-  std::string host = s.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  // Digits only (strtol would take "", "+80" or " 80"), at most 5 of them.
-  const std::string digits = s.substr(colon + 1);
-  if (digits.empty() || digits.size() > 5) return bad;
-  int port = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return bad;
-    port = port * 10 + (c - '0');
-  }
-  if (port > 65535) return bad;
-  return std::make_pair(host, port);
-}
-
 // Binds the API's TCP listener. With port 0, the port of the previous run is tried first so
 // the address a user bookmarked stays valid.
 Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& listen,
                                 KeeperLink* keeper, std::string* addr) {
-  ASSIGN_OR_RETURN(auto hp, SplitHostPort(listen));
-  auto [host, port] = hp;
+  // The loader checked the address; this guards a model built some other way.
+  std::optional<net::HostPort> hp = net::SplitHostPort(listen);
+  if (!hp) return InvalidInput("x-slipway.api.listen: \"" + listen + "\" is not host:port");
+  const auto& [host, port] = *hp;
   if (port == 0) {
     if (auto prev = ReadSmallFile(paths.addr_file()); prev.ok()) {
-      if (auto php = SplitHostPort(*prev); php.ok() && php->first == host) {
-        if (auto fd = keeper->ListenTcp(host, php->second); fd.ok()) {
+      if (auto php = net::SplitHostPort(*prev); php && php->host == host) {
+        if (auto fd = keeper->ListenTcp(host, php->port); fd.ok()) {
           *addr = *prev;
           return std::move(fd).value();
         }

@@ -27,10 +27,6 @@ Status WriteSmallFile(const std::filesystem::path& p, const std::string& content
 // short one (under 32 characters) is replaced by 48 random hex digits (mode 0600).
 Result<std::string> LoadOrCreateToken(const std::filesystem::path& p);
 
-// Splits x-slipway.api.listen's "host:port" ("[::1]:8080" gives "::1"); port 0 is allowed.
-// Anything else is InvalidInput naming the key and the value.
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& s);
-
 // Binds the API's TCP listener through the keeper and sets `addr` to where it listens. With
 // port 0, the port of the previous run (api.addr) is tried first.
 Result<net::UniqueFd> ListenApi(const StatePaths& paths, const std::string& listen,

@@ -13,28 +13,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(SplitHostPortTest, HostAndPort) {
-  auto hp = SplitHostPort("127.0.0.1:8080");
-  ASSERT_TRUE(hp.ok());
-  EXPECT_EQ(hp->first, "127.0.0.1");
-  EXPECT_EQ(hp->second, 8080);
-  hp = SplitHostPort("[::1]:0");
-  ASSERT_TRUE(hp.ok());
-  EXPECT_EQ(hp->first, "::1");
-  EXPECT_EQ(hp->second, 0);
-}
-
-TEST(SplitHostPortTest, MalformedIsOneLineNamingTheKey) {
-  for (const char* bad : {"localhost", "host:", "host:x", "host:80x", "host:-1", "host:+80",
-                          "host: 80", "host:65536", "host:99999999999999999999", ""}) {
-    auto hp = SplitHostPort(bad);
-    ASSERT_FALSE(hp.ok()) << bad;
-    EXPECT_EQ(hp.status().code(), StatusCode::kInvalidInput) << bad;
-    EXPECT_EQ(hp.status().message(),
-              std::string("x-slipway.api.listen: \"") + bad + "\" is not host:port");
-  }
-}
-
 class StateFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "ingress/registry.h"
 #include "net/event_loop.h"
+#include "net/host_port.h"
 #include "net/socket.h"
 #include "proxy/proxy.h"
 #include "telemetry/metrics.h"
@@ -375,29 +376,17 @@ std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir) 
 }
 
 Result<ListenAddress> ParseListenAddress(const std::string& text, const std::string& what) {
-  ListenAddress a;
-  std::string port = text;
-  if (size_t colon = text.rfind(':'); colon != std::string::npos) {
-    a.host = text.substr(0, colon);
-    if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') {
-      a.host = a.host.substr(1, a.host.size() - 2);
-    }
-    if (a.host.empty()) a.host = "0.0.0.0";
-    port = text.substr(colon + 1);
-  }
-  int p = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9' || p > 65535) {
-      p = -1;
-      break;
-    }
-    p = p * 10 + (c - '0');
-  }
-  if (port.empty() || p < 1 || p > 65535) {
+  // "port" alone is accepted too, as ":port" (every address).
+  std::optional<net::HostPort> hp = text.find(':') == std::string::npos
+                                        ? net::SplitHostPort(":" + text)
+                                        : net::SplitHostPort(text);
+  if (!hp || hp->port < 1) {
     return InvalidInput(what + ": \"" + text +
                         "\" is not an address (expected host:port, :port or port, port 1-65535)");
   }
-  a.port = p;
+  ListenAddress a;
+  a.host = hp->host.empty() ? "0.0.0.0" : hp->host;
+  a.port = hp->port;
   return a;
 }
 

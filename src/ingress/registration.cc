@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "net/host_port.h"
+
 namespace slipway::ingress {
 namespace {
 
@@ -34,27 +36,17 @@ Result<std::string> AbsolutePath(const json& v, const std::string& key) {
 // "127.x.y.z:port", loopback only: the ingress forwards to nothing else.
 Status ParseUpstream(const json& v, Registration* r) {
   ASSIGN_OR_RETURN(std::string s, String(v, "upstream", 64));
-  size_t colon = s.rfind(':');
+  const size_t colon = s.rfind(':');
   in_addr addr{};
   std::string ip = colon == std::string::npos ? s : s.substr(0, colon);
   if (colon == std::string::npos || inet_pton(AF_INET, ip.c_str(), &addr) != 1 ||
       (ntohl(addr.s_addr) >> 24) != 127) {
     return Bad("upstream", "\"" + s + "\" is not a loopback address (expected 127.x.y.z:port)");
   }
-  std::string port = s.substr(colon + 1);
-  int p = 0;
-  for (char c : port) {
-    if (!std::isdigit(static_cast<unsigned char>(c)) || p > 65535) {
-      p = -1;
-      break;
-    }
-    p = p * 10 + (c - '0');
-  }
-  if (port.empty() || p < 1 || p > 65535) {
-    return Bad("upstream", "\"" + s + "\" has no port 1-65535");
-  }
+  std::optional<int> p = net::ParsePort(std::string_view(s).substr(colon + 1));
+  if (!p || *p < 1) return Bad("upstream", "\"" + s + "\" has no port 1-65535");
   r->upstream_ip = ip;
-  r->upstream_port = p;
+  r->upstream_port = *p;
   return Status::OK();
 }
 
