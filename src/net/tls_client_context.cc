@@ -21,12 +21,20 @@ std::string LastOpenSslError() {
 
 }  // namespace
 
-bool IsIpLiteral(const std::string& host) {
-  std::string h = host;
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+std::string_view Unbracketed(std::string_view host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+bool IsIpAddress(std::string_view bare) {
+  const std::string h(bare);  // inet_pton reads a C string
   unsigned char buf[16];
   return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
 }
+
+bool IsIpLiteral(std::string_view host) { return IsIpAddress(Unbracketed(host)); }
 
 Result<std::shared_ptr<const TlsClientContext>> TlsClientContext::Create(
     const TlsClientOptions& options) {

@@ -89,11 +89,8 @@ std::unique_ptr<TlsTransport> TlsTransport::Connect(std::shared_ptr<const TlsCli
                                                     int fd, const std::string& name) {
   SSL* ssl = NewSsl(ctx->ctx(), fd);
   if (!ssl) return nullptr;
-  std::string bare = name;
-  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') {
-    bare = bare.substr(1, bare.size() - 2);
-  }
-  const bool ip = IsIpLiteral(bare);
+  const std::string bare(Unbracketed(name));
+  const bool ip = IsIpAddress(bare);
   if (!ip && !bare.empty()) SSL_set_tlsext_host_name(ssl, bare.c_str());
   if (ctx->verify()) {
     // OpenSSL checks the chain; the name is ours to ask for (else any valid certificate of
