@@ -1,6 +1,5 @@
 #include "api/router.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include "api/fields.h"
 #include "base/secret.h"
 #include "http/parser.h"
+#include "net/tls_client_context.h"
 
 namespace slipway::api {
 
@@ -43,15 +43,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-bool IsIpLiteral(std::string_view host) {
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    in6_addr a6;
-    return inet_pton(AF_INET6, std::string(host.substr(1, host.size() - 2)).c_str(), &a6) == 1;
-  }
-  in_addr a4;
-  return inet_pton(AF_INET, std::string(host).c_str(), &a4) == 1;
 }
 
 }  // namespace
@@ -184,7 +175,7 @@ Role Router::RoleOf(const http::Request& req, Channel channel) const {
 
 bool Router::HostAllowed(std::string_view host) const {
   // DNS rebinding needs a name the attacker controls; an IP literal or localhost is never one.
-  if (IsIpLiteral(host) || host == "localhost" || host.ends_with(".localhost")) return true;
+  if (net::IsIpLiteral(host) || host == "localhost" || host.ends_with(".localhost")) return true;
   for (const std::string& h : options_.hosts) {
     if (Lower(h) == host) return true;
   }

@@ -17,11 +17,19 @@
 
 namespace slipway::http {
 
+namespace {
+
+// "host:port", an IPv6 literal bracketed ("[::1]:80"): an error's endpoint and the Host header.
+std::string HostPort(const std::string& host, int port) {
+  const bool bracket = host.find(':') != std::string::npos && host.front() != '[';
+  return (bracket ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
 std::string Endpoint::ToString() const {
   if (!unix_path.empty()) return "unix:" + unix_path;
-  std::string h =
-      host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]" : host;
-  return (tls ? "https://" : "") + h + ":" + std::to_string(port);
+  return (tls ? "https://" : "") + HostPort(host, port);
 }
 
 namespace {
@@ -43,13 +51,8 @@ class Call : public std::enable_shared_from_this<Call> {
   void Start(const Request& req) {
     Request r = req;
     if (r.Header("host") == nullptr) {
-      std::string host = ep_.unix_path.empty() ? ep_.host : "localhost";
-      if (host.find(':') != std::string::npos && host.front() != '[') {
-        host.insert(host.begin(), '[');
-        host.push_back(']');
-      }
-      if (ep_.unix_path.empty()) host.append(":").append(std::to_string(ep_.port));
-      r.headers.emplace_back("Host", host);
+      r.headers.emplace_back("Host",
+                             ep_.unix_path.empty() ? HostPort(ep_.host, ep_.port) : "localhost");
     }
     if (r.Header("connection") == nullptr) r.headers.emplace_back("Connection", "close");
     AppendRequest(r, &out_);
@@ -302,8 +305,7 @@ void FetchBoundedAsync(net::EventLoop* loop, const Endpoint& ep, const Request& 
 void FetchStreamAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req,
                       Duration timeout, std::function<bool(std::string_view)> on_chunk,
                       std::function<void(Result<ClientResponse>)> done) {
-  auto call =
-      std::make_shared<Call>(loop, ep, timeout, 0, std::move(on_chunk), std::move(done));
+  auto call = std::make_shared<Call>(loop, ep, timeout, 0, std::move(on_chunk), std::move(done));
   call->Start(req);
 }
 

@@ -6,34 +6,31 @@
 
 #include <filesystem>
 
+#include "net/openssl_error.h"
+
 namespace slipway::net {
 
-namespace {
-
-std::string LastOpenSslError() {
-  unsigned long e = ERR_peek_last_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
+std::string_view Unbracketed(std::string_view host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
 }
 
-}  // namespace
-
-bool IsIpLiteral(const std::string& host) {
-  std::string h = host;
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+bool IsIpAddress(std::string_view bare) {
+  const std::string h(bare);  // inet_pton reads a C string
   unsigned char buf[16];
   return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
 }
+
+bool IsIpLiteral(std::string_view host) { return IsIpAddress(Unbracketed(host)); }
 
 Result<std::shared_ptr<const TlsClientContext>> TlsClientContext::Create(
     const TlsClientOptions& options) {
   std::shared_ptr<TlsClientContext> c(new TlsClientContext());
   c->verify_ = options.verify;
   c->ctx_ = SSL_CTX_new(TLS_client_method());
-  if (!c->ctx_) return Internal("SSL_CTX_new: " + LastOpenSslError());
+  if (!c->ctx_) return Internal("SSL_CTX_new: " + OpenSslError("unknown OpenSSL error"));
   SSL_CTX_set_min_proto_version(c->ctx_, TLS1_2_VERSION);
   SSL_CTX_set_options(c->ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   // The same write contract as the server side (net/transport.h): partial writes, and a
@@ -49,7 +46,7 @@ Result<std::shared_ptr<const TlsClientContext>> TlsClientContext::Create(
   SSL_CTX_set_verify(c->ctx_, SSL_VERIFY_PEER, nullptr);
   if (options.ca_file.empty()) {
     if (SSL_CTX_set_default_verify_paths(c->ctx_) != 1) {
-      return Internal("the system CA store: " + LastOpenSslError());
+      return Internal("the system CA store: " + OpenSslError("unknown OpenSSL error"));
     }
     return std::shared_ptr<const TlsClientContext>(std::move(c));
   }
@@ -59,8 +56,8 @@ Result<std::shared_ptr<const TlsClientContext>> TlsClientContext::Create(
   }
   ERR_clear_error();
   if (SSL_CTX_load_verify_locations(c->ctx_, options.ca_file.c_str(), nullptr) != 1) {
-    return InvalidInput(options.ca_file + ": not a PEM certificate bundle (" + LastOpenSslError() +
-                        ")");
+    return InvalidInput(options.ca_file + ": not a PEM certificate bundle (" +
+                        OpenSslError("unknown OpenSSL error") + ")");
   }
   return std::shared_ptr<const TlsClientContext>(std::move(c));
 }

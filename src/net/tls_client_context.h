@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 
@@ -44,8 +45,12 @@ class TlsClientContext {
   bool verify_ = true;
 };
 
-// True when `host` is an IPv4 or IPv6 literal (brackets allowed): such a name is checked
-// against IP subjectAltNames and is never sent as SNI.
-bool IsIpLiteral(const std::string& host);
+// `host` without the brackets of an IPv6 literal ("[::1]" → "::1"); any other name as it is.
+std::string_view Unbracketed(std::string_view host);
+// True when `bare` (no brackets) is an IPv4 or IPv6 address.
+bool IsIpAddress(std::string_view bare);
+// True when `host` is an IPv4 or IPv6 literal, brackets allowed: such a name is checked
+// against IP subjectAltNames and is never sent as SNI, and cannot be a DNS name.
+bool IsIpLiteral(std::string_view host);
 
 }  // namespace slipway::net

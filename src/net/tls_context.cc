@@ -16,6 +16,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "net/openssl_error.h"
+
 namespace slipway::net {
 
 struct LoadedCertificate {
@@ -42,14 +44,6 @@ constexpr char kCiphers12[] =
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 constexpr char kGroups[] = "X25519:P-256:P-384";
 constexpr unsigned char kSessionContext[] = "slipway";
-
-std::string OpenSslReason() {
-  unsigned long e = ERR_peek_last_error();
-  ERR_clear_error();
-  if (e == 0) return "";
-  const char* r = ERR_reason_error_string(e);
-  return r ? r : "";
-}
 
 bool ReadWhole(const std::string& path, std::string* out, std::string* why) {
   errno = 0;
@@ -307,7 +301,7 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::Create(
     LoadResult lr = LoadCertificate(p.cert, p.key, now_s);
     if (!lr.cert) return InvalidInput(lr.error.reason);
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx) return Internal("SSL_CTX_new: " + OpenSslReason());
+    if (!ctx) return Internal("SSL_CTX_new: " + OpenSslError(""));
     self->ctxs_.push_back(ctx);
     SSL_CTX_set_ex_data(ctx, ContextIndex(), self.get());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -318,7 +312,7 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::Create(
     SSL_CTX_set_read_ahead(ctx, 1);  // a whole socket's worth per read, not header then body
     if (SSL_CTX_set_cipher_list(ctx, kCiphers12) != 1 ||
         SSL_CTX_set1_groups_list(ctx, kGroups) != 1)
-      return Internal("TLS cipher settings: " + OpenSslReason());
+      return Internal("TLS cipher settings: " + OpenSslError(""));
     SSL_CTX_set_dh_auto(ctx, 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
@@ -327,10 +321,10 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::Create(
     SSL_CTX_set_alpn_select_cb(ctx, AlpnCallback, nullptr);
     LoadedCertificate& c = *lr.cert;
     if (SSL_CTX_use_certificate(ctx, c.leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, c.key) != 1)
-      return InvalidInput(p.cert + ": " + OpenSslReason());
+      return InvalidInput(p.cert + ": " + OpenSslError(""));
     for (int i = 0; i < sk_X509_num(c.chain); ++i) {
       if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(c.chain, i)) != 1)
-        return InvalidInput(p.cert + ": chain: " + OpenSslReason());
+        return InvalidInput(p.cert + ": chain: " + OpenSslError(""));
     }
     size_t index = self->ctxs_.size() - 1;
     for (const std::string& n : lr.info.names) {

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/openssl_error.h"
+
 namespace slipway::net {
 
 namespace {
@@ -89,11 +91,8 @@ std::unique_ptr<TlsTransport> TlsTransport::Connect(std::shared_ptr<const TlsCli
                                                     int fd, const std::string& name) {
   SSL* ssl = NewSsl(ctx->ctx(), fd);
   if (!ssl) return nullptr;
-  std::string bare = name;
-  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') {
-    bare = bare.substr(1, bare.size() - 2);
-  }
-  const bool ip = IsIpLiteral(bare);
+  const std::string bare(Unbracketed(name));
+  const bool ip = IsIpAddress(bare);
   if (!ip && !bare.empty()) SSL_set_tlsext_host_name(ssl, bare.c_str());
   if (ctx->verify()) {
     // OpenSSL checks the chain; the name is ours to ask for (else any valid certificate of
@@ -128,12 +127,10 @@ IoResult TlsTransport::Fail(int ret) {
       const int saved_errno = errno;
       const bool verifies = client_ctx_ && client_ctx_->verify();
       long verify = verifies ? SSL_get_verify_result(ssl_) : X509_V_OK;
-      unsigned long e = ERR_peek_last_error();
       if (verify != X509_V_OK) {
         error_ = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
-      } else if (e != 0) {
-        const char* reason = ERR_reason_error_string(e);
-        error_ = reason ? reason : "TLS error";
+      } else if (ERR_peek_last_error() != 0) {
+        error_ = OpenSslError("TLS error");
       } else if (err == SSL_ERROR_SYSCALL) {
         error_ = saved_errno != 0 ? std::strerror(saved_errno) : "the peer closed the connection";
       } else {
