@@ -531,7 +531,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // Feature flags: the store is seeded from x-slipway.flags, OFREP is served with read tokens
   // (from the settings, else one kept in .slipway/flags-token for every environment).
   Status StartFlags(const config::Project& project) {
-    ASSIGN_OR_RETURN(flag_service_, flags::FlagService::Open(store_->db(), Clock::Real()));
+    ASSIGN_OR_RETURN(flag_service_, flags::FlagService::Open(store_.get(), Clock::Real()));
     const config::FlagsSettings& fs = project.flags;
     for (const auto& [env, src] : fs.environments) {
       std::string text = src.definitions;
