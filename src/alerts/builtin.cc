@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 
 namespace slipway::alerts {
 
@@ -115,34 +116,35 @@ std::string ExportPrometheusRules(const std::vector<config::AlertRuleSpec>& rule
   return out;
 }
 
-void UpdateServiceMetrics(telemetry::Registry* reg, const json& ps_rows) {
+void UpdateServiceMetrics(telemetry::Registry* reg, const std::vector<ServiceInstanceRow>& rows) {
   struct Agg {
     int64_t running = 0;
     int64_t instances = 0;
-    int64_t completed = 0;  // one-shot jobs that exited 0: done, never unhealthy
+    int64_t completed = 0;
     bool healthy = true;
     int64_t restarts = 0;
   };
+  using State = ServiceInstanceRow::State;
   std::map<std::string, Agg> by_service;
-  if (!ps_rows.is_array()) return;
-  for (const json& row : ps_rows) {
-    std::string svc = row.value("service", "");
-    if (svc.empty()) continue;
-    Agg& a = by_service[svc];
-    std::string state = row.value("state", "");
-    std::string health = row.value("health", "");
+  for (const ServiceInstanceRow& row : rows) {
+    if (row.service.empty()) continue;
+    Agg& a = by_service[row.service];
     ++a.instances;
-    if (state == "completed") {
-      ++a.completed;
-    } else if (state == "running") {
-      ++a.running;
-      if (!health.empty() && health != "healthy") a.healthy = false;
-    } else if (state == "failed" || state == "exited" || state == "crashed") {
-      a.healthy = false;
+    switch (row.state) {
+      case State::kCompleted:
+        ++a.completed;
+        break;
+      case State::kRunning:
+        ++a.running;
+        if (!row.healthy) a.healthy = false;
+        break;
+      case State::kDown:
+        a.healthy = false;
+        break;
+      case State::kOther:
+        break;
     }
-    if (row.contains("restarts") && row["restarts"].is_number()) {
-      a.restarts += row["restarts"].get<int64_t>();
-    }
+    a.restarts += row.restarts;
   }
   for (const auto& [svc, a] : by_service) {
     reg->GetGauge("slipway_service_up", "Running instances of the service.", {"service"}, {svc})

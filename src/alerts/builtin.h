@@ -16,8 +16,8 @@
 // writes; the control loop's thread.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,10 +39,25 @@ std::vector<config::AlertRuleSpec> ProjectRules(const config::AlertsSettings& s,
 std::string ExportPrometheusRules(const std::vector<config::AlertRuleSpec>& rules,
                                   const config::AlertsSettings& s);
 
-// From Engine::Ps() rows: slipway_service_up{service} (running instances),
-// slipway_service_healthy{service} (1 when every running instance is healthy or has no
-// probe, 0 otherwise) and slipway_service_restarts_total{service}.
-void UpdateServiceMetrics(telemetry::Registry* reg, const nlohmann::json& ps_rows);
+// What the service metrics read of one Engine::Ps() row (alerts does not depend on the engine;
+// the daemon converts).
+struct ServiceInstanceRow {
+  enum class State {
+    kRunning,
+    kCompleted,  // a one-shot job that exited 0: done, never unhealthy
+    kDown,       // exited (not 0) or failed
+    kOther,      // not started, created, backoff, stopping
+  };
+  std::string service;
+  State state = State::kOther;
+  bool healthy = true;  // no probe, or the probe passed; read while running
+  int64_t restarts = 0;
+};
+
+// slipway_service_up{service} (running instances), slipway_service_healthy{service} (1 when
+// every running instance is healthy or has no probe and none is down, 0 otherwise),
+// slipway_service_completed{service} and slipway_service_restarts_total{service}.
+void UpdateServiceMetrics(telemetry::Registry* reg, const std::vector<ServiceInstanceRow>& rows);
 
 // slipway_state_disk_free_bytes / slipway_state_disk_size_bytes of the filesystem at `dir`.
 void UpdateDiskMetrics(telemetry::Registry* reg, const std::filesystem::path& dir);

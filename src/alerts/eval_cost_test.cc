@@ -19,7 +19,7 @@ TEST(EvalCost, HundredRulesFiftyServicesEveryFifteenSeconds) {
   const char* classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
   std::vector<telemetry::Counter*> counters;
   std::vector<telemetry::Histogram*> hists;
-  nlohmann::json ps = nlohmann::json::array();
+  std::vector<ServiceInstanceRow> ps;
   for (int s = 0; s < 50; ++s) {
     std::string svc = "svc" + std::to_string(s);
     for (const char* c : classes) {
@@ -28,7 +28,7 @@ TEST(EvalCost, HundredRulesFiftyServicesEveryFifteenSeconds) {
     }
     hists.push_back(reg.GetHistogram("slipway_http_request_duration_seconds", "d", {"route", "set"},
                                      {svc, "current"}));
-    ps.push_back({{"service", svc}, {"state", "running"}, {"health", "healthy"}, {"restarts", 0}});
+    ps.push_back({svc, ServiceInstanceRow::State::kRunning, /*healthy=*/true, /*restarts=*/0});
   }
   // 100 rules: the built-ins and variants of them with other thresholds and windows.
   std::vector<config::AlertRuleSpec> rules;

@@ -151,9 +151,7 @@ Result<std::unique_ptr<RuleEvaluator>> RuleEvaluator::Create(
   }
   // Keep the longest range plus the lookback, so a range selector always sees full windows.
   const int64_t needed = std::max(max_range, promql::kLookbackMs) + 60'000;
-  if (ev->own_series_ || ev->series_->retention_ms() < needed) {
-    ev->series_->set_retention_ms(needed);
-  }
+  ev->series_->EnsureRetention(needed);
   RETURN_IF_ERROR(ev->Load());
   return ev;
 }

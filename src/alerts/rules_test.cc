@@ -203,14 +203,12 @@ TEST(Builtin, RulesParseEvaluateAndExportForPromtool) {
 
   FakeClock clock;
   telemetry::Registry reg(1);
-  UpdateServiceMetrics(&reg, nlohmann::json::parse(R"([
-    {"service": "api", "state": "running", "health": "healthy", "restarts": 2},
-    {"service": "api", "state": "running", "health": "unhealthy", "restarts": 3},
-    {"service": "db", "state": "running", "health": "", "restarts": 0},
-    {"service": "init", "state": "completed", "health": "", "restarts": 0,
-     "exit": "exited with code 0"},
-    {"service": "seed", "state": "exited", "health": "", "restarts": 0,
-     "exit": "exited with code 3"}])"));
+  using State = ServiceInstanceRow::State;
+  UpdateServiceMetrics(&reg, {{"api", State::kRunning, /*healthy=*/true, /*restarts=*/2},
+                              {"api", State::kRunning, /*healthy=*/false, /*restarts=*/3},
+                              {"db", State::kRunning, /*healthy=*/true, /*restarts=*/0},
+                              {"init", State::kCompleted, /*healthy=*/true, /*restarts=*/0},
+                              {"seed", State::kDown, /*healthy=*/true, /*restarts=*/0}});
   TempDir dir;
   UpdateDiskMetrics(&reg, dir.path());
   std::string text = reg.RenderPrometheus();

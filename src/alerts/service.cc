@@ -37,7 +37,9 @@ Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::P
   ro.series = s->deps_.series;
   AlertingService* self = s.get();
   ro.scrape = [self] {
-    if (self->deps_.ps) UpdateServiceMetrics(self->deps_.registry, self->deps_.ps());
+    if (self->deps_.service_rows) {
+      UpdateServiceMetrics(self->deps_.registry, self->deps_.service_rows());
+    }
     if (self->prober_) {
       for (const DatabaseHealth& h : self->prober_->Snapshot()) {
         if (h.status == "unknown") continue;

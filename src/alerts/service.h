@@ -27,7 +27,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "alerts/builtin.h"
 #include "alerts/db_probe.h"
 #include "alerts/notifier.h"
 #include "alerts/rules.h"
@@ -45,12 +47,15 @@ struct ServiceDeps {
   telemetry::Registry* registry = nullptr;
   promql::SeriesStore* series = nullptr;  // the daemon's series store (nullptr: the evaluator's)
   Clock* clock = Clock::Real();
-  std::filesystem::path state_dir;     // for the disk-space metric
-  std::function<nlohmann::json()> ps;  // Engine::Ps()
-  std::function<bool()> proxy_ok;      // the proxy runs (nullptr: not reported)
-  std::string external_url;            // the API address, for notification links
-  Duration db_probe_timeout{3000};     // per `SELECT 1` of a database
-  Duration db_probe_interval{5000};    // pause between probe rounds
+  std::filesystem::path state_dir;  // for the disk-space metric
+  // Engine::Ps() rows: typed for the service metrics, as the API shows them (api::PsJson) for
+  // /health/detailed, which lists them.
+  std::function<std::vector<ServiceInstanceRow>()> service_rows;
+  std::function<nlohmann::json()> ps;
+  std::function<bool()> proxy_ok;    // the proxy runs (nullptr: not reported)
+  std::string external_url;          // the API address, for notification links
+  Duration db_probe_timeout{3000};   // per `SELECT 1` of a database
+  Duration db_probe_interval{5000};  // pause between probe rounds
 };
 
 // A finished deploy or rollback (mirrors deploy::DeployEvent; alerts does not depend on the

@@ -30,6 +30,11 @@ TEST(AlertingService, BuiltinsFireAndHealthIsDegraded) {
   deps.registry = &reg;
   deps.clock = &clock;
   deps.ps = [&] { return rows; };
+  deps.service_rows = [] {
+    using State = ServiceInstanceRow::State;
+    return std::vector<ServiceInstanceRow>{{"api", State::kRunning, /*healthy=*/false, 4},
+                                           {"web", State::kOther, /*healthy=*/true, 0}};
+  };
   deps.proxy_ok = [] { return true; };
   auto s = AlertingService::Create(p, deps);
   ASSERT_TRUE(s.ok()) << s.status().message();

@@ -37,7 +37,7 @@ class FlagsRoutesTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     store_ = std::move(store::Store::Open(dir_ / "state.db", Clock::Real())).value();
-    svc_ = std::move(flags::FlagService::Open(store_->db(), Clock::Real())).value();
+    svc_ = std::move(flags::FlagService::Open(store_.get(), Clock::Real())).value();
     ASSERT_TRUE(svc_->Seed("default", Json::parse(kFlags), "test").ok());
     Json prod = Json::parse(kFlags);
     prod["flags"]["color"]["defaultVariant"] = "blue";

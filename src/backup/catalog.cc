@@ -42,15 +42,8 @@ constexpr store::ModuleSchema kCatalogSchema{"backup", kCatalogSteps};
 
 const store::ModuleSchema& CatalogSchema() { return kCatalogSchema; }
 
-Status Catalog::Ready() {
-  if (ready_) return Status::OK();
-  RETURN_IF_ERROR(store_->Apply(kCatalogSchema));
-  ready_ = true;
-  return Status::OK();
-}
-
 Result<BackupRecord> Catalog::Add(BackupRecord r) {
-  RETURN_IF_ERROR(Ready());
+  RETURN_IF_ERROR(store_->Apply(kCatalogSchema));
   ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
                                 store_->db(),
                                 "INSERT INTO backups(database, created_ms, size, sha256, kind, "
@@ -70,7 +63,7 @@ Result<BackupRecord> Catalog::Add(BackupRecord r) {
 }
 
 Result<std::vector<BackupRecord>> Catalog::List(const std::string& database) {
-  RETURN_IF_ERROR(Ready());
+  RETURN_IF_ERROR(store_->Apply(kCatalogSchema));
   std::string sql = std::string("SELECT ") + kColumns + " FROM backups" +
                     (database.empty() ? "" : " WHERE database = ?") +
                     " ORDER BY created_ms DESC, id DESC";
@@ -86,7 +79,7 @@ Result<std::vector<BackupRecord>> Catalog::List(const std::string& database) {
 }
 
 Result<BackupRecord> Catalog::Get(int64_t id) {
-  RETURN_IF_ERROR(Ready());
+  RETURN_IF_ERROR(store_->Apply(kCatalogSchema));
   ASSIGN_OR_RETURN(
       auto st, store::Statement::Prepare(
                    store_->db(), std::string("SELECT ") + kColumns + " FROM backups WHERE id = ?",
@@ -98,7 +91,7 @@ Result<BackupRecord> Catalog::Get(int64_t id) {
 }
 
 Status Catalog::SetVerified(int64_t id, int64_t when_ms, const std::string& status) {
-  RETURN_IF_ERROR(Ready());
+  RETURN_IF_ERROR(store_->Apply(kCatalogSchema));
   ASSIGN_OR_RETURN(
       auto st,
       store::Statement::Prepare(
@@ -111,7 +104,7 @@ Status Catalog::SetVerified(int64_t id, int64_t when_ms, const std::string& stat
 }
 
 Status Catalog::Remove(int64_t id) {
-  RETURN_IF_ERROR(Ready());
+  RETURN_IF_ERROR(store_->Apply(kCatalogSchema));
   ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
                                 store_->db(), "DELETE FROM backups WHERE id = ?", "remove backup"));
   RETURN_IF_ERROR(st->BindInt64(1, id));

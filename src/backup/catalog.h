@@ -20,7 +20,8 @@
 
 namespace slipway::backup {
 
-// The backups table's schema steps (store/schema.h); the Catalog applies them on first use.
+// The backups table's schema steps (store/schema.h); each Catalog call applies them
+// (store::Store::Apply returns at once after the first).
 const store::ModuleSchema& CatalogSchema();
 
 struct BackupRecord {
@@ -53,10 +54,7 @@ class Catalog {
   store::Store* store() const { return store_; }
 
  private:
-  Status Ready();  // the catalog's tables are in place (applied once per Catalog)
-
   store::Store* store_;
-  bool ready_ = false;
 };
 
 }  // namespace slipway::backup

@@ -68,6 +68,24 @@ void Log(const std::string& msg, const nlohmann::json& fields = nullptr,
   logging::Default().Log(level, "slipwayd", msg, typed);
 }
 
+// The `ps` rows as the service metrics read them.
+std::vector<alerts::ServiceInstanceRow> ServiceInstanceRows(const std::vector<engine::PsRow>& ps) {
+  using State = alerts::ServiceInstanceRow::State;
+  std::vector<alerts::ServiceInstanceRow> rows;
+  rows.reserve(ps.size());
+  for (const engine::PsRow& row : ps) {
+    State state = State::kOther;
+    if (row.state == engine::PsState::kRunning) state = State::kRunning;
+    if (row.state == engine::PsState::kCompleted) state = State::kCompleted;
+    if (row.state == engine::PsState::kExited || row.state == engine::PsState::kFailed) {
+      state = State::kDown;
+    }
+    rows.push_back({row.service, state, !row.health || *row.health == health::HealthState::kHealthy,
+                    row.restarts});
+  }
+  return rows;
+}
+
 proxy::ProxyOptions ProxyOptionsFor(const config::ProxySettings& s) {
   proxy::ProxyOptions o;
   if (s.workers) o.workers = *s.workers;
@@ -244,6 +262,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
                                                     engine_->project().scrape.memory_limit);
     deps.series = series_.get();
     deps.state_dir = paths_.dir;
+    deps.service_rows = [this] { return ServiceInstanceRows(engine_->Ps()); };
     deps.ps = [this] { return api::PsJson(engine_->Ps()); };
     deps.proxy_ok = [this] { return proxy_ != nullptr; };
     deps.external_url = (api_tls_.context() ? "https://" : "http://") + api_addr_;
@@ -344,7 +363,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.redactor = &redactor_;
     rd.metrics = [this] {
       // Service gauges as of now, not as of the last alert evaluation.
-      alerts::UpdateServiceMetrics(registry_.get(), api::PsJson(engine_->Ps()));
+      alerts::UpdateServiceMetrics(registry_.get(), ServiceInstanceRows(engine_->Ps()));
       return registry_->RenderPrometheus();
     };
     rd.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
@@ -532,7 +551,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // Feature flags: the store is seeded from x-slipway.flags, OFREP is served with read tokens
   // (from the settings, else one kept in .slipway/flags-token for every environment).
   Status StartFlags(const config::Project& project) {
-    ASSIGN_OR_RETURN(flag_service_, flags::FlagService::Open(store_->db(), Clock::Real()));
+    ASSIGN_OR_RETURN(flag_service_, flags::FlagService::Open(store_.get(), Clock::Real()));
     const config::FlagsSettings& fs = project.flags;
     for (const auto& [env, src] : fs.environments) {
       std::string text = src.definitions;

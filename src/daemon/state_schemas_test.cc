@@ -103,7 +103,7 @@ TEST_F(StateSchemasTest, ADatabaseFromBeforePerModuleStepsOpensAndKeepsItsData) 
   EXPECT_EQ((*list)[0].version, "v1");
   EXPECT_EQ((*list)[0].base_hash, "base1");
 
-  auto flags = flags::FlagService::Open(s->db(), &clock_);
+  auto flags = flags::FlagService::Open(s, &clock_);
   ASSERT_TRUE(flags.ok()) << flags.status().message();
   auto flag_list = (*flags)->List("default");
   ASSERT_TRUE(flag_list.ok());

@@ -74,6 +74,12 @@ struct Engine::ServiceRun {
     }
     return out;
   }
+  // Instances of every group (leaving ones included).
+  size_t InstanceCount() const {
+    size_t n = 0;
+    for (const auto& [set, g] : groups) n += g->instances.size();
+    return n;
+  }
 };
 
 struct Engine::UpOp {
@@ -871,13 +877,11 @@ GroupStatus Engine::GroupState(const std::string& service, const std::string& se
   auto found = run->groups.find(set);
   if (found == run->groups.end()) return gs;
   const Group& group = *found->second;
-  const std::vector<std::unique_ptr<InstanceRun>>* list = &group.instances;
-  const config::Service* spec = &group.spec;
   gs.primary = run->primary == set;
   gs.release = group.release;
   gs.exists = true;
-  bool has_health = spec->healthcheck.kind != config::Healthcheck::Kind::kNone;
-  for (const auto& ir : *list) {
+  bool has_health = group.spec.healthcheck.kind != config::Healthcheck::Kind::kNone;
+  for (const auto& ir : group.instances) {
     if (ir->leaving) continue;
     const runtime::Instance& inst = *ir->instance;
     ++gs.instances;
@@ -1024,11 +1028,7 @@ void Engine::LaunchReadyStops(std::shared_ptr<StopPlan> plan) {
 void Engine::StopService(const std::string& name, std::function<void()> stopped) {
   auto alive = alive_;
   auto it = runs_.find(name);
-  bool any = false;
-  if (it != runs_.end()) {
-    for (const auto& [set, g] : it->second->groups) any = any || !g->instances.empty();
-  }
-  if (it == runs_.end() || !it->second->started || !any) {
+  if (it == runs_.end() || !it->second->started || it->second->InstanceCount() == 0) {
     if (it != runs_.end()) it->second->started = false;
     loop_->Post([alive, stopped = std::move(stopped)] {
       if (*alive) stopped();
@@ -1518,23 +1518,24 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
 // Views
 
 std::string_view PsStateName(PsState s) {
+  // The states an instance has are named as the runtime names them; ps adds two of its own.
   switch (s) {
     case PsState::kNotStarted:
       return "not started";
-    case PsState::kCreated:
-      return "created";
-    case PsState::kRunning:
-      return "running";
-    case PsState::kBackoff:
-      return "backoff";
-    case PsState::kStopping:
-      return "stopping";
-    case PsState::kExited:
-      return "exited";
-    case PsState::kFailed:
-      return "failed";
     case PsState::kCompleted:
       return "completed";
+    case PsState::kCreated:
+      return runtime::InstanceStateName(InstanceState::kCreated);
+    case PsState::kRunning:
+      return runtime::InstanceStateName(InstanceState::kRunning);
+    case PsState::kBackoff:
+      return runtime::InstanceStateName(InstanceState::kBackoff);
+    case PsState::kStopping:
+      return runtime::InstanceStateName(InstanceState::kStopping);
+    case PsState::kExited:
+      return runtime::InstanceStateName(InstanceState::kExited);
+    case PsState::kFailed:
+      return runtime::InstanceStateName(InstanceState::kFailed);
   }
   return "unknown";
 }
@@ -1572,11 +1573,7 @@ std::vector<PsRow> Engine::Ps() const {
       if (p.published > 0) published.push_back(p);
     }
     const ServiceRun* run = FindRun(name);
-    size_t count = 0;
-    if (run) {
-      for (const auto& [set, g] : run->groups) count += g->instances.size();
-    }
-    if (count == 0) {
+    if (!run || run->InstanceCount() == 0) {
       PsRow row;
       row.service = name;
       row.state = run && !run->spawn_error.empty() ? PsState::kFailed : PsState::kNotStarted;

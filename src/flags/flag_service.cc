@@ -7,7 +7,6 @@
 namespace slipway::flags {
 namespace {
 
-using store::Exec;
 using store::Statement;
 
 Json ParseOr(const std::string& text, Json fallback) {
@@ -77,9 +76,9 @@ constexpr store::ModuleSchema kFlagsSchema{"flags", kFlagsSteps};
 
 const store::ModuleSchema& FlagsSchema() { return kFlagsSchema; }
 
-Result<std::unique_ptr<FlagService>> FlagService::Open(sqlite3* db, Clock* clock) {
-  RETURN_IF_ERROR(store::ApplySchema(db, kFlagsSchema, clock));
-  std::unique_ptr<FlagService> s(new FlagService(db, clock));
+Result<std::unique_ptr<FlagService>> FlagService::Open(store::Store* store, Clock* clock) {
+  RETURN_IF_ERROR(store->Apply(kFlagsSchema));
+  std::unique_ptr<FlagService> s(new FlagService(store->db(), clock));
   RETURN_IF_ERROR(s->Load());
   return s;
 }
@@ -179,13 +178,6 @@ Status FlagService::Apply(const std::string& env, const std::map<std::string, Js
     return built.status();
   }
   const int64_t now = clock_->WallMillis();
-  RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "begin flag change"));
-  auto fail = [&](Status st) {
-    if (Status rb = Exec(db_, "ROLLBACK", "roll back flag change"); !rb.ok()) {
-      logging::Warn("flags", rb.message());  // `st`, the cause, is what the caller gets
-    }
-    return st;
-  };
   auto run = [&]() -> Status {
     ASSIGN_OR_RETURN(
         auto set_row,
@@ -252,8 +244,7 @@ Status FlagService::Apply(const std::string& env, const std::map<std::string, Js
     }
     return Status::OK();
   };
-  if (Status st = run(); !st.ok()) return fail(st);
-  if (Status st = Exec(db_, "COMMIT", "commit flag change"); !st.ok()) return fail(st);
+  RETURN_IF_ERROR(store::InTransaction(db_, "flag change", run));
 
   // Committed: update the in-memory rows and swap the set.
   for (const auto& [k, def] : changes) {

@@ -33,6 +33,7 @@
 #include "flags/flag_set.h"
 #include "store/schema.h"
 #include "store/statement.h"
+#include "store/store.h"
 
 namespace slipway::flags {
 
@@ -72,8 +73,8 @@ struct StaleFlag {
 
 class FlagService {
  public:
-  // `db` is the state store's connection (store::Store::db()); it must outlive the service.
-  static Result<std::unique_ptr<FlagService>> Open(sqlite3* db, Clock* clock);
+  // Uses the state store's connection; `store` must outlive the service.
+  static Result<std::unique_ptr<FlagService>> Open(store::Store* store, Clock* clock);
   ~FlagService();
 
   // Seeds environment `env` from a flagd document (a file or x-slipway.flags). A document loads

@@ -29,7 +29,7 @@ class FlagServiceTest : public ::testing::Test {
     auto st = store::Store::Open(dir_ / "state.db", &clock_);
     ASSERT_TRUE(st.ok()) << st.status().message();
     store_ = std::move(st).value();
-    auto s = FlagService::Open(store_->db(), &clock_);
+    auto s = FlagService::Open(store_.get(), &clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     svc_ = std::move(s).value();
   }

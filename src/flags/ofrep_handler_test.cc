@@ -40,7 +40,7 @@ class OfrepTest : public ::testing::Test {
     auto st = store::Store::Open(dir_ / "state.db", Clock::Real());
     ASSERT_TRUE(st.ok());
     store_ = std::move(st).value();
-    auto svc = FlagService::Open(store_->db(), Clock::Real());
+    auto svc = FlagService::Open(store_.get(), Clock::Real());
     ASSERT_TRUE(svc.ok());
     svc_ = std::move(svc).value();
     ASSERT_TRUE(svc_->Seed("default", Json::parse(kFlags), "test").ok());

@@ -398,8 +398,7 @@ Status Migrator::Stamp(const std::string& version) {
     ~Guard() { m->Unlock(); }
   } guard{this};
   RETURN_IF_ERROR(EnsureTable());
-  RETURN_IF_ERROR(driver_->Exec("BEGIN"));
-  Status st = [&]() -> Status {
+  RETURN_IF_ERROR(InTransaction([&]() -> Status {
     ASSIGN_OR_RETURN(auto history, History());
     for (const Applied& a : history) {
       if (version == "0" || CompareVersions(a.version, version) > 0 || Find(a.version) != nullptr) {
@@ -421,14 +420,7 @@ Status Migrator::Stamp(const std::string& version) {
           {m.version, m.name, m.checksum, std::to_string(when), options_.who + " (stamp)"}));
     }
     return Status::OK();
-  }();
-  if (!st.ok()) {
-    if (Status rb = driver_->Exec("ROLLBACK"); !rb.ok()) {
-      logging::Warn("migrate", "rollback: " + rb.message());
-    }
-    return st;
-  }
-  RETURN_IF_ERROR(driver_->Exec("COMMIT"));
+  }));
   Log("stamped " + driver_->target().Display() + " at version " + version);
   return Status::OK();
 }

@@ -20,6 +20,7 @@
 // daemon's control loop).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -112,6 +113,9 @@ class SeriesStore {
 
   void set_retention_ms(int64_t r) { retention_ms_ = r; }
   int64_t retention_ms() const { return retention_ms_; }
+  // Raises the retention to `ms` when shorter; never lowers it, since several readers (the
+  // scrape settings, the alert rules' longest range) each need a minimum.
+  void EnsureRetention(int64_t ms) { retention_ms_ = std::max(retention_ms_, ms); }
   void set_budget_bytes(size_t b) { budget_ = b; }
   size_t budget_bytes() const { return budget_; }
 

@@ -59,7 +59,7 @@ void Scraper::Refresh() {
   last_refresh_ms_ = now;
   changed_ = false;
   const config::Project& project = opts_.project();
-  opts_.store->set_retention_ms(std::max(opts_.store->retention_ms(), project.scrape.retention_ms));
+  opts_.store->EnsureRetention(project.scrape.retention_ms);
   opts_.store->set_budget_bytes(project.scrape.memory_limit);
   std::map<std::string, std::shared_ptr<Target>> next;
   auto keep = [&](std::shared_ptr<Target> t) {

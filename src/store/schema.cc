@@ -70,16 +70,21 @@ Result<std::optional<int>> RecordedVersion(sqlite3* db, const char* module) {
   return std::optional<int>(static_cast<int>(st->ColumnInt64(0)));
 }
 
-Result<int> CurrentVersion(sqlite3* db, const ModuleSchema& schema) {
-  ASSIGN_OR_RETURN(std::optional<int> recorded, RecordedVersion(db, schema.module));
-  if (recorded) return *recorded;
-  ASSIGN_OR_RETURN(int legacy, LegacyVersion(db));
+// How many of the module's leading steps a database at global version `legacy` had applied.
+int LegacySteps(const ModuleSchema& schema, int legacy) {
   int n = 0;
   for (const SchemaStep& step : schema.steps) {
     if (step.legacy_version == 0 || step.legacy_version > legacy) break;
     ++n;
   }
   return n;
+}
+
+Result<int> CurrentVersion(sqlite3* db, const ModuleSchema& schema) {
+  ASSIGN_OR_RETURN(std::optional<int> recorded, RecordedVersion(db, schema.module));
+  if (recorded) return *recorded;
+  ASSIGN_OR_RETURN(int legacy, LegacyVersion(db));
+  return LegacySteps(schema, legacy);
 }
 
 Status Record(sqlite3* db, const ModuleSchema& schema, int version, Clock* clock,
@@ -97,19 +102,6 @@ Status Record(sqlite3* db, const ModuleSchema& schema, int version, Clock* clock
   return ins->Run();
 }
 
-// Runs `body` in an IMMEDIATE transaction: committed when it succeeds, rolled back otherwise.
-template <typename F>
-Status InTransaction(sqlite3* db, const std::string& purpose, F body) {
-  RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", purpose));
-  if (Status s = body(); !s.ok()) {
-    if (Status rb = Exec(db, "ROLLBACK", purpose); !rb.ok()) {
-      return Internal(s.message() + "; rolling back: " + rb.message());
-    }
-    return s;
-  }
-  return Exec(db, "COMMIT", purpose);
-}
-
 }  // namespace
 
 const ModuleSchema& StoreSchema() { return kStoreSchema; }
@@ -119,7 +111,7 @@ Result<int> ModuleVersion(sqlite3* db, const ModuleSchema& schema) {
   return CurrentVersion(db, schema);
 }
 
-Status ApplySchema(sqlite3* db, const ModuleSchema& schema, Clock* clock) {
+Result<int> ApplySchema(sqlite3* db, const ModuleSchema& schema, Clock* clock) {
   CheckSteps(schema);
   RETURN_IF_ERROR(CreateBookkeeping(db));
   ASSIGN_OR_RETURN(int legacy, LegacyVersion(db));
@@ -131,7 +123,7 @@ Status ApplySchema(sqlite3* db, const ModuleSchema& schema, Clock* clock) {
   }
   const int known = static_cast<int>(schema.steps.size());
   ASSIGN_OR_RETURN(std::optional<int> recorded, RecordedVersion(db, schema.module));
-  ASSIGN_OR_RETURN(int current, CurrentVersion(db, schema));
+  const int current = recorded ? *recorded : LegacySteps(schema, legacy);
   if (current > known) {
     return FailedPrecondition(fmt::format(
         "state database has schema version {} of its {} tables, newer than this slipway "
@@ -158,7 +150,7 @@ Status ApplySchema(sqlite3* db, const ModuleSchema& schema, Clock* clock) {
       return Record(db, schema, step.version, clock, purpose);
     }));
   }
-  return Status::OK();
+  return known;  // every step is applied now
 }
 
 }  // namespace slipway::store

@@ -50,7 +50,8 @@ inline constexpr int kLastLegacyVersion = 9;
 // FailedPrecondition, naming the module and both versions, when the database has more steps of
 // the module than this binary knows; a failing step rolls back and names itself:
 //   schema step 2 of deploy (releases remember ...): no such table: releases
-Status ApplySchema(sqlite3* db, const ModuleSchema& schema, Clock* clock);
+// Answers the module's version afterwards (the number of its steps).
+Result<int> ApplySchema(sqlite3* db, const ModuleSchema& schema, Clock* clock);
 
 // The version of `module` the database records (0: none of its steps applied); a database
 // from before per-module steps answers from its global version, as ApplySchema would count it.

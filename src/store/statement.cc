@@ -61,6 +61,18 @@ Status Exec(sqlite3* db, std::string_view sql, std::string_view purpose) {
   return IoError(std::move(msg));
 }
 
+Status InTransaction(sqlite3* db, std::string_view purpose, const std::function<Status()>& body) {
+  RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", purpose));
+  Status s = body();
+  if (s.ok()) s = Exec(db, "COMMIT", purpose);
+  // SQLite ends the transaction itself after some errors; then there is nothing to roll back.
+  if (s.ok() || sqlite3_get_autocommit(db) != 0) return s;
+  if (Status rb = Exec(db, "ROLLBACK", purpose); !rb.ok()) {
+    return Status(s.code(), s.message() + "; rolling back: " + rb.message());
+  }
+  return s;
+}
+
 Result<std::unique_ptr<Statement>> Statement::Prepare(sqlite3* db, std::string_view sql,
                                                       std::string purpose) {
   sqlite3_stmt* stmt = nullptr;

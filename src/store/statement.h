@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +33,11 @@ Status SqliteError(sqlite3* db, int rc, std::string_view purpose);
 // fault counts as a failed write; success counts as a write when it changed rows or
 // committed.
 Status Exec(sqlite3* db, std::string_view sql, std::string_view purpose);
+
+// Runs `body` in an IMMEDIATE transaction: committed when it succeeds, rolled back when it or
+// the COMMIT fails (a failed COMMIT, e.g. SQLITE_BUSY, leaves the transaction open). The cause
+// is returned, with a failed rollback appended to its message; `purpose` names every statement.
+Status InTransaction(sqlite3* db, std::string_view purpose, const std::function<Status()>& body);
 
 class Statement {
  public:

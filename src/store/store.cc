@@ -40,11 +40,9 @@ Result<std::unique_ptr<Store>> Store::OpenWithStepsForTest(const std::filesystem
   std::unique_ptr<Store> store(new Store(raw, path, clock));
   const std::string where = path.string();
   if (Status s = store->Configure(); !s.ok()) return s.WithContext(where);
-  if (Status s = store->Apply({StoreSchema().module, steps}); !s.ok()) {
-    return s.WithContext(where);
-  }
-  ASSIGN_OR_RETURN(store->schema_version_,
-                   ModuleVersion(store->db_, {StoreSchema().module, steps}));
+  Result<int> version = store->ApplyAndRemember({StoreSchema().module, steps});
+  if (!version.ok()) return version.status().WithContext(where);
+  store->schema_version_ = *version;
   // From here on writes are tracked; a fault while configuring or migrating is Open's own
   // error (and the first open's WAL switch may meet SQLITE_BUSY by design).
   RegisterWriteHealth(store->db_, &store->write_health_);
@@ -92,7 +90,17 @@ Status Store::Configure() {
   return Exec(db_, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", "configure connection");
 }
 
-Status Store::Apply(const ModuleSchema& schema) { return ApplySchema(db_, schema, clock_); }
+Status Store::Apply(const ModuleSchema& schema) {
+  auto it = applied_.find(schema.module);
+  if (it != applied_.end() && it->second == schema.steps.size()) return Status::OK();
+  return ApplyAndRemember(schema).status();
+}
+
+Result<int> Store::ApplyAndRemember(const ModuleSchema& schema) {
+  ASSIGN_OR_RETURN(int version, ApplySchema(db_, schema, clock_));
+  applied_[schema.module] = schema.steps.size();
+  return version;
+}
 
 Status Store::PrepareStatements() {
   ASSIGN_OR_RETURN(append_event_,

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -96,7 +97,9 @@ class Store {
   int SchemaVersion() const { return schema_version_; }
 
   // Applies a module's pending schema steps (schema.h): each module calls it before it first
-  // uses its tables.
+  // uses its tables. A module this Store already applied with the same steps returns at once,
+  // so callers need not remember it (steps a newer binary adds meanwhile are refused on the
+  // next open, not here).
   Status Apply(const ModuleSchema& schema);
 
   // The connection, for later modules' own statements (use on the same thread).
@@ -113,11 +116,16 @@ class Store {
 
   Status Configure();
   Status PrepareStatements();
+  // ApplySchema, then remembers the module as applied; answers its version.
+  Result<int> ApplyAndRemember(const ModuleSchema& schema);
 
   sqlite3* db_;  // owned; closed in the destructor after the statements
   std::filesystem::path path_;
   Clock* clock_;
   int schema_version_ = 0;
+  // Modules applied on this connection, with how many steps they had then; a shorter list
+  // (an older binary's) is checked again so it is refused.
+  std::map<std::string, size_t> applied_;
   WriteHealth write_health_;  // registered for db_ from the end of Open() to the destructor
   std::unique_ptr<Statement> append_event_;
   std::unique_ptr<Statement> events_;
