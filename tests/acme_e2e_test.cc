@@ -26,11 +26,6 @@ using namespace std::chrono_literals;
 
 const std::string kTestapp = TESTAPP_BIN;
 
-CmdResult Sh(const std::string& script, const std::filesystem::path& cwd,
-             std::chrono::milliseconds timeout = 20s) {
-  return RunCmd({"/bin/sh", "-c", script}, cwd, {}, timeout);
-}
-
 std::string Tail(const std::filesystem::path& p) {
   std::ifstream in(p);
   std::string all((std::istreambuf_iterator<char>(in)), {});

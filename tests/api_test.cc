@@ -21,15 +21,6 @@ const std::string kTestapp = TESTAPP_BIN;
 constexpr char kPlanted[] = "pl4nted-s3cret-Value-91";
 constexpr char kDeployToken[] = "dep10y-t0ken-Value-77";
 
-std::string Slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -54,12 +45,11 @@ class ApiTest : public ::testing::Test {
     CmdResult up = project_->Slipway({"up", "-d", "--wait"});
     ASSERT_EQ(up.rc, 0) << up.out << up.err;
     const auto state = project_->dir() / ".slipway";
-    admin_ = Slurp(state / "token");
-    reader_ = Slurp(state / "read-token");
+    admin_ = ReadTrimmed(state / "token");
+    reader_ = ReadTrimmed(state / "read-token");
     ASSERT_GE(admin_.size(), 32u);
     ASSERT_GE(reader_.size(), 32u);
-    std::string addr = Slurp(state / "api.addr");
-    api_port_ = std::stoi(addr.substr(addr.rfind(':') + 1));
+    api_port_ = project_->ApiPort();
     daemon_pid_ = project_->DaemonPid();
     ASSERT_TRUE(PidAlive(daemon_pid_));
   }
@@ -249,7 +239,7 @@ TEST_F(ApiTest, PlantedSecretsNeverComeBackOut) {
     CmdResult r = project_->Slipway(args);
     seen += r.out + r.err;
   }
-  seen += Slurp(project_->dir() / ".slipway" / "logs" / "daemon.log");
+  seen += ReadTrimmed(project_->dir() / ".slipway" / "logs" / "daemon.log");
   EXPECT_EQ(seen.find(kPlanted), std::string::npos) << "planted .env secret leaked";
   EXPECT_EQ(seen.find(kDeployToken), std::string::npos) << "deploy --env secret leaked";
   EXPECT_NE(seen.find("***"), std::string::npos) << "nothing was redacted at all?";

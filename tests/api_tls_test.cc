@@ -22,11 +22,6 @@ using namespace std::chrono_literals;
 
 const std::string kTestapp = TESTAPP_BIN;
 
-CmdResult Sh(const std::string& script, const std::filesystem::path& cwd,
-             const std::vector<std::string>& env = {}) {
-  return RunCmd({"/bin/sh", "-c", script}, cwd, env, 20s);
-}
-
 // A self-signed certificate by `openssl req` for api.test and 127.0.0.1.
 void MakeCert(const std::filesystem::path& dir, const std::string& stem) {
   CmdResult r = Sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +

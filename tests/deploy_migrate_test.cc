@@ -146,10 +146,7 @@ TEST(ScheduledBackupTest, AMissedRunIsReportedAndCaughtUpAtDaemonStart) {
   ASSERT_EQ(backups.size(), 1u) << backups.dump();
   EXPECT_EQ(backups[0]["verify_status"], "ok");
 
-  std::ifstream addr_file(p.dir() / ".slipway" / "api.addr");
-  std::string addr;
-  addr_file >> addr;
-  int api_port = std::stoi(addr.substr(addr.rfind(':') + 1));
+  int api_port = p.ApiPort();
   std::string metrics;
   ASSERT_EQ(HttpGet(api_port, "/metrics", &metrics), 200);
   EXPECT_NE(metrics.find("slipway_backup_last_success_timestamp_seconds{database=\"main\"}"),

@@ -1,5 +1,6 @@
 // Test harness for end-to-end tests of the `slipway` binary: a throwaway project folder,
-// running the CLI with captured output, free ports, polling with deadlines, and cleanup of
+// running the CLI (and shell scripts) with captured output, reading the state files (pid
+// files, api.addr), free ports, polling with deadlines, and cleanup of
 // the daemon (by the PID in .slipway/daemon.pid) and of anything it left behind.
 //
 // Header-only; used by the integration_tests binary only. Single-threaded.
@@ -89,6 +90,36 @@ inline CmdResult RunCmd(const std::vector<std::string>& argv, const std::filesys
   return r;
 }
 
+// `script` run by /bin/sh in `cwd` (with extra environment `env`), bounded by `timeout`.
+inline CmdResult Sh(const std::string& script, const std::filesystem::path& cwd,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                    const std::vector<std::string>& env = {}) {
+  return RunCmd({"/bin/sh", "-c", script}, cwd, env, timeout);
+}
+
+// The whole file as it is ("" when it cannot be read).
+inline std::string ReadFile(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The file without its trailing newlines and spaces: a token, an address.
+inline std::string ReadTrimmed(const std::filesystem::path& p) {
+  std::string s = ReadFile(p);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The PID a pid file holds, 0 when there is none.
+inline pid_t ReadPid(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
 // A port that was free a moment ago on 127.0.0.1.
 inline int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -174,15 +205,23 @@ class Project {
     return RunCmd(args, dir_, env, timeout);
   }
 
-  pid_t DaemonPid() const {
-    std::ifstream in(dir_ / ".slipway" / "daemon.pid");
-    pid_t pid = 0;
-    in >> pid;
-    return pid;
+  pid_t DaemonPid() const { return ReadPid(dir_ / ".slipway" / "daemon.pid"); }
+
+  // The admin API's TCP port (.slipway/api.addr is "127.0.0.1:PORT"); 0 when unknown.
+  int ApiPort() const {
+    std::ifstream in(dir_ / ".slipway" / "api.addr");
+    std::string addr;
+    in >> addr;
+    auto colon = addr.rfind(':');
+    return colon == std::string::npos ? 0 : std::atoi(addr.c_str() + colon + 1);
   }
 
-  nlohmann::json Json(const std::vector<std::string>& args) {
+  // The JSON a command prints (`--format json`); `require_ok` also expects exit status 0.
+  nlohmann::json Json(const std::vector<std::string>& args, bool require_ok = false) {
     CmdResult r = Slipway(args);
+    if (require_ok) {
+      EXPECT_EQ(r.rc, 0) << (args.size() > 1 ? args[1] : "") << ": " << r.err;
+    }
     auto j = nlohmann::json::parse(r.out, nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
     return j;

@@ -26,13 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 #define SKIP_WITHOUT_ROOT()                                                              \
   do {                                                                                   \
     if (geteuid() != 0) GTEST_SKIP() << "mount namespaces for host processes need root"; \
@@ -50,7 +43,7 @@ std::string EverythingSlipwayWrote(const fs::path& dir) {
         p.string().find("/volumes") != std::string::npos) {
       continue;
     }
-    if (it->is_regular_file(ec)) all += Slurp(p);
+    if (it->is_regular_file(ec)) all += ReadFile(p);
   }
   return all;
 }
@@ -86,26 +79,26 @@ TEST(HostMountsTest, BindVolumeTmpfsReadOnlyAndSecretsForAHostProcess) {
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
   ASSERT_TRUE(WaitFor([&] { return fs::exists(d / "dir.out"); }, 20s))
       << p.Slipway({"logs", "app"}).out;
-  EXPECT_EQ(Slurp(d / "bind.out"), "from the host folder");
-  EXPECT_EQ(Slurp(d / "ro.out"), "refused\n");
-  EXPECT_EQ(Slurp(d / "vol.out"), "1\n");
-  EXPECT_EQ(Slurp(d / "tmp.out"), "tmpfs\n");
-  EXPECT_EQ(Slurp(d / "secret.out"), "s3cret-from-filetok-from-env");
-  EXPECT_EQ(Slurp(d / "secret-ro.out"), "refused\n");
-  EXPECT_EQ(Slurp(d / "dir.out"), "/run/secrets\n");
+  EXPECT_EQ(ReadFile(d / "bind.out"), "from the host folder");
+  EXPECT_EQ(ReadFile(d / "ro.out"), "refused\n");
+  EXPECT_EQ(ReadFile(d / "vol.out"), "1\n");
+  EXPECT_EQ(ReadFile(d / "tmp.out"), "tmpfs\n");
+  EXPECT_EQ(ReadFile(d / "secret.out"), "s3cret-from-filetok-from-env");
+  EXPECT_EQ(ReadFile(d / "secret-ro.out"), "refused\n");
+  EXPECT_EQ(ReadFile(d / "dir.out"), "/run/secrets\n");
   // The mounts live in the process's namespace only: the host's folders are untouched.
   EXPECT_TRUE(fs::is_empty(d / "t-bind"));
   EXPECT_TRUE(fs::is_empty(d / "t-vol"));
   EXPECT_FALSE(fs::exists("/run/secrets/pw"));
   // The named volume is a project folder, kept by down.
   const fs::path vol = d / ".slipway" / "volumes" / "data";
-  EXPECT_EQ(Slurp(vol / "runs"), "run\n");
+  EXPECT_EQ(ReadFile(vol / "runs"), "run\n");
   ASSERT_EQ(p.Slipway({"down"}, 60s).rc, 0);
   fs::remove(d / "dir.out");
   up = p.Slipway({"up", "-d", "--wait"}, 60s, env);
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
   ASSERT_TRUE(WaitFor([&] { return fs::exists(d / "dir.out"); }, 20s));
-  EXPECT_EQ(Slurp(d / "vol.out"), "2\n") << "the volume survives down/up";
+  EXPECT_EQ(ReadFile(d / "vol.out"), "2\n") << "the volume survives down/up";
   // Secret values appear in no log line, event or file slipway wrote.
   CmdResult logs = p.Slipway({"logs", "app"});
   CmdResult events = p.Slipway({"events"});

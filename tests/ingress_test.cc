@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "tls_helpers.h"
 
 namespace slipway::testing {
 namespace {
@@ -26,25 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string kTestapp = TESTAPP_BIN;
-
-CmdResult Sh(const std::string& script, const std::filesystem::path& cwd,
-             std::chrono::milliseconds timeout = 30s) {
-  return RunCmd({"/bin/sh", "-c", script}, cwd, {}, timeout);
-}
-
-pid_t ReadPid(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  pid_t pid = 0;
-  in >> pid;
-  return pid;
-}
-
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A CA and a leaf for `name` signed by it, with openssl (ca.pem, NAME.pem, NAME.key in dir).
 void MakeCaAndLeaf(const std::filesystem::path& dir, const std::string& name) {
@@ -63,76 +45,6 @@ void MakeCaAndLeaf(const std::filesystem::path& dir, const std::string& name) {
          dir);
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
 }
-
-// One HTTPS client connection verified against `ca_file`, keep-alive GETs.
-class TlsClient {
- public:
-  explicit TlsClient(const std::string& ca_file) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr);
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-  }
-  ~TlsClient() {
-    Close();
-    SSL_CTX_free(ctx_);
-  }
-  bool Connect(int port, const std::string& sni) {
-    Close();
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    SSL_set_tlsext_host_name(ssl_, sni.c_str());
-    SSL_set1_host(ssl_, sni.c_str());
-    host_ = sni;
-    return SSL_connect(ssl_) == 1;
-  }
-  // GET `path`; the status (0 on any failure). `close_after` when the server said so.
-  int Get(const std::string& path, std::string* body = nullptr) {
-    if (!ssl_) return 0;
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\n\r\n";
-    if (SSL_write(ssl_, req.data(), static_cast<int>(req.size())) <= 0) return 0;
-    std::string in;
-    char buf[4096];
-    size_t head_end = std::string::npos, want = 0;
-    while (head_end == std::string::npos || in.size() < head_end + 4 + want) {
-      int n = SSL_read(ssl_, buf, sizeof buf);
-      if (n <= 0) return 0;
-      in.append(buf, n);
-      if (head_end == std::string::npos && (head_end = in.find("\r\n\r\n")) != std::string::npos) {
-        size_t cl = in.find("Content-Length: ");
-        if (cl == std::string::npos || cl > head_end) return 0;
-        want = std::stoul(in.substr(cl + 16));
-      }
-    }
-    closed_ = in.find("Connection: close") < head_end;
-    if (body) *body = in.substr(head_end + 4, want);
-    return std::atoi(in.substr(9, 3).c_str());
-  }
-  bool closed() const { return closed_; }
-  void Close() {
-    if (ssl_) {
-      SSL_shutdown(ssl_);
-      SSL_free(ssl_);
-      ssl_ = nullptr;
-    }
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  SSL_CTX* ctx_;
-  SSL* ssl_ = nullptr;
-  int fd_ = -1;
-  std::string host_;
-  bool closed_ = false;
-};
 
 // GET http://127.0.0.1:port<path> with `Host: host` on a new connection.
 Result<http::ClientResponse> GetHost(int port, const std::string& host, const std::string& path) {
@@ -245,7 +157,7 @@ TEST_F(IngressE2E, TwoProjectsShareOnePortPairThroughDeployRestartKillAndDown) {
                c.Get("/version", &body) == 200 && body == "a1\n";
       },
       20s))
-      << ReadAll(state_ / "ingress.log");
+      << ReadFile(state_ / "ingress.log");
   pid_t ingress_pid = ReadPid(state_ / "ingress.pid");
   ASSERT_TRUE(PidAlive(ingress_pid));
 
@@ -391,7 +303,7 @@ TEST_F(IngressE2E, TwoProjectsShareOnePortPairThroughDeployRestartKillAndDown) {
         return now != ingress_pid && PidAlive(now) && r.ok() && r->status == 200;
       },
       20s));
-  std::string log = ReadAll(state_ / "ingress.log");
+  std::string log = ReadFile(state_ / "ingress.log");
   size_t last = log.rfind("serving ");
   ASSERT_NE(last, std::string::npos) << log;
   EXPECT_EQ(log.compare(last, 20, "serving 1 project(s)"), 0) << log;
@@ -425,7 +337,7 @@ TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
   ASSERT_TRUE(WaitFor([&] {
     auto r = Control(state_, "GET", "/health");
     return r.ok() && r->status == 200;
-  })) << ReadAll(state_root_ / "manual.log");
+  })) << ReadFile(state_root_ / "manual.log");
   struct stat st {};
   ASSERT_EQ(stat((state_ / "ingress.sock").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -480,7 +392,7 @@ TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
   ASSERT_TRUE(j.is_object()) << projects->body;
   ASSERT_EQ(j["projects"].size(), 1u) << projects->body;
   EXPECT_EQ(j["projects"][0]["hosts"], nlohmann::json::array({"x.test"}));
-  std::string saved = ReadAll(state_ / "routes.json");
+  std::string saved = ReadFile(state_ / "routes.json");
   EXPECT_NE(saved.find("x.test"), std::string::npos);
   EXPECT_EQ(saved.find("y.test"), std::string::npos);
   auto unknown = GetHost(http_, "y.test", "/");

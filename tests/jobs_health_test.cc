@@ -16,14 +16,6 @@ using namespace std::chrono_literals;
 
 const std::string kTestapp = TESTAPP_BIN;
 
-int ApiPort(Project& p) {
-  std::ifstream in(p.dir() / ".slipway" / "api.addr");
-  std::string addr;
-  in >> addr;
-  auto colon = addr.rfind(':');
-  return colon == std::string::npos ? 0 : std::atoi(addr.c_str() + colon + 1);
-}
-
 TEST(JobsHealthTest, AFinishedJobIsCompletedAndADefaultHealthcheckIsReadyAtOnce) {
   const int port = FreePort();
   Project p(
@@ -60,7 +52,7 @@ TEST(JobsHealthTest, AFinishedJobIsCompletedAndADefaultHealthcheckIsReadyAtOnce)
   EXPECT_NE(ps.out.find("completed"), std::string::npos) << ps.out;
 
   std::string metrics;
-  ASSERT_EQ(HttpGet(ApiPort(p), "/metrics", &metrics), 200);
+  ASSERT_EQ(HttpGet(p.ApiPort(), "/metrics", &metrics), 200);
   EXPECT_NE(metrics.find("slipway_service_healthy{service=\"init\"} 1"), std::string::npos)
       << metrics.substr(0, 2000);
   EXPECT_NE(metrics.find("slipway_service_completed{service=\"init\"} 1"), std::string::npos);

@@ -24,13 +24,6 @@ using namespace std::chrono_literals;
 
 const std::string kTestapp = TESTAPP_BIN;
 
-pid_t ReadPid(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  pid_t pid = 0;
-  in >> pid;
-  return pid;
-}
-
 // Stops the keeper first (else it would restart the daemon the harness kills), then lets the
 // Project's destructor `down` the rest.
 struct KeeperGuard {
@@ -64,19 +57,10 @@ std::map<std::string, pid_t> RunningPids(Project& p) {
   return out;
 }
 
-// The admin API's TCP port (.slipway/api.addr is "127.0.0.1:PORT").
-int ApiPort(Project& p) {
-  std::ifstream in(p.dir() / ".slipway" / "api.addr");
-  std::string addr;
-  in >> addr;
-  auto colon = addr.rfind(':');
-  return colon == std::string::npos ? 0 : std::atoi(addr.c_str() + colon + 1);
-}
-
 // The value of an unlabelled metric in /metrics, or -1.
 double Metric(Project& p, const std::string& name) {
   std::string body;
-  if (HttpGet(ApiPort(p), "/metrics", &body) != 200) return -1;
+  if (HttpGet(p.ApiPort(), "/metrics", &body) != 200) return -1;
   std::istringstream in(body);
   std::string line;
   while (std::getline(in, line)) {

@@ -21,15 +21,6 @@ using nlohmann::json;
 
 const std::string kTestapp = TESTAPP_BIN;
 
-std::string Slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -51,18 +42,13 @@ x-slipway:
 )");
     CmdResult up = project_->Slipway({"up", "-d", "--wait"});
     ASSERT_EQ(up.rc, 0) << up.out << up.err;
-    std::string addr = Slurp(project_->dir() / ".slipway" / "api.addr");
-    api_port_ = std::stoi(addr.substr(addr.rfind(':') + 1));
+    api_port_ = project_->ApiPort();
   }
 
   json Query(const std::string& expr, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"query", expr, "--format", "json"};
     args.insert(args.end(), extra.begin(), extra.end());
-    CmdResult r = project_->Slipway(args);
-    EXPECT_EQ(r.rc, 0) << expr << ": " << r.err;
-    json j = json::parse(r.out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << r.out;
-    return j;
+    return project_->Json(args, /*require_ok=*/true);
   }
 
   // The result rows of an instant query, waiting (bounded) until there are `n` of them.

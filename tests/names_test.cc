@@ -16,13 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Sends `line` to 127.0.0.1:port and returns what comes back until EOF ("" when nothing
 // answers).
 std::string Talk(int port, const std::string& line) {
@@ -114,13 +107,13 @@ TEST(NamesTest, ServiceNamesResolveAndPlainTcpIsProxied) {
   // Through the published port: TCP, not HTTP (an HTTP proxy would answer 400 to this).
   EXPECT_TRUE(WaitFor([&] { return Talk(port, "raw bytes\n") == "RAW BYTES\n"; }, 15s));
   // By name, from inside another service.
-  EXPECT_TRUE(WaitFor([&] { return Slurp(p.dir() / "client.out") == "HELLO BY NAME"; }, 20s))
-      << Slurp(p.dir() / ".slipway" / "hosts");
-  const std::string hosts = Slurp(p.dir() / ".slipway" / "hosts");
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(p.dir() / "client.out") == "HELLO BY NAME"; }, 20s))
+      << ReadFile(p.dir() / ".slipway" / "hosts");
+  const std::string hosts = ReadFile(p.dir() / ".slipway" / "hosts");
   EXPECT_NE(hosts.find(" upper shouter\n"), std::string::npos) << hosts;
   EXPECT_NE(hosts.find("localhost"), std::string::npos) << hosts;  // the host's entries kept
   // The host's own /etc/hosts is untouched.
-  EXPECT_EQ(Slurp("/etc/hosts").find("shouter"), std::string::npos);
+  EXPECT_EQ(ReadFile("/etc/hosts").find("shouter"), std::string::npos);
   EXPECT_EQ(p.Slipway({"down"}).rc, 0);
 }
 
@@ -170,11 +163,11 @@ TEST(NamesTest, PostgresAsAServiceByNameAndThroughItsPublishedPort) {
                                          "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"},
                                         log),
             0)
-      << Slurp(log);
+      << ReadFile(log);
   CmdResult up = p.Slipway({"up", "-d", "--wait"}, 90s);
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
-  EXPECT_TRUE(WaitFor([&] { return Slurp(p.dir() / "app.out") == "42\n"; }, 30s))
-      << Slurp(p.dir() / "app.err");
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(p.dir() / "app.out") == "42\n"; }, 30s))
+      << ReadFile(p.dir() / "app.err");
   CmdResult psql = RunCmd({"/usr/bin/psql", "-h", "127.0.0.1", "-p", std::to_string(port), "-U",
                            "postgres", "-d", "postgres", "-tAc", "select 'published'"},
                           p.dir(), {}, 30s);

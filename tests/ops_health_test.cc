@@ -163,10 +163,7 @@ TEST(OpsHealthTest, DatabasesAreProbedAndADownOneDegradesStatus) {
   EXPECT_EQ(health["services"]["api"]["status"], "ok");
 
   // The detailed view over HTTP answers 200 for degraded.
-  std::ifstream addr_in(p.dir() / ".slipway" / "api.addr");
-  std::string addr;
-  addr_in >> addr;
-  int api_port = std::stoi(addr.substr(addr.rfind(':') + 1));
+  int api_port = p.ApiPort();
   // It names databases and services: a read of the API, so it needs a token over TCP.
   EXPECT_EQ(HttpGet(api_port, "/health/detailed"), 401);
   std::ifstream token_in(p.dir() / ".slipway" / "read-token");

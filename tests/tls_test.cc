@@ -17,6 +17,7 @@
 
 #include "harness.h"
 #include "net/tls_test_certs.h"
+#include "tls_helpers.h"
 
 namespace slipway::testing {
 namespace {
@@ -24,11 +25,6 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string kTestapp = TESTAPP_BIN;
-
-CmdResult Sh(const std::string& script, const std::filesystem::path& cwd,
-             std::chrono::milliseconds timeout = 20s) {
-  return RunCmd({"/bin/sh", "-c", script}, cwd, {}, timeout);
-}
 
 // A self-signed certificate for `name` made by `openssl req` (EC P-256, or RSA 2048).
 void MakeCert(const std::filesystem::path& dir, const std::string& stem, const std::string& name,
@@ -40,93 +36,6 @@ void MakeCert(const std::filesystem::path& dir, const std::string& stem, const s
                    dir);
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
 }
-
-// One blocking HTTPS client connection that checks the server against `ca_file` (when given;
-// the reload test tells certificates apart by serial number instead, as they share a name).
-class TlsClient {
- public:
-  explicit TlsClient(const std::string& ca_file) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    if (!ca_file.empty()) {
-      SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr);
-      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    }
-  }
-  ~TlsClient() {
-    Close();
-    SSL_CTX_free(ctx_);
-  }
-  bool Connect(int port, const std::string& sni) {
-    Close();
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    SSL_set_tlsext_host_name(ssl_, sni.c_str());
-    SSL_set1_host(ssl_, sni.c_str());
-    host_ = sni;
-    return SSL_connect(ssl_) == 1;
-  }
-  // GET `path` on the open connection (keep-alive); the status, 0 on any failure.
-  int Get(const std::string& path, std::string* body = nullptr) {
-    if (!ssl_) return 0;
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\n\r\n";
-    if (SSL_write(ssl_, req.data(), static_cast<int>(req.size())) <= 0) return 0;
-    std::string in;
-    char buf[4096];
-    size_t head_end = std::string::npos;
-    size_t want = 0;
-    while (true) {
-      if (head_end != std::string::npos && in.size() >= head_end + 4 + want) break;
-      int n = SSL_read(ssl_, buf, sizeof buf);
-      if (n <= 0) return 0;
-      in.append(buf, n);
-      if (head_end == std::string::npos) {
-        head_end = in.find("\r\n\r\n");
-        if (head_end != std::string::npos) {
-          size_t cl = in.find("Content-Length: ");
-          if (cl == std::string::npos || cl > head_end) return 0;
-          want = std::stoul(in.substr(cl + 16));
-        }
-      }
-    }
-    if (body) *body = in.substr(head_end + 4, want);
-    return std::atoi(in.substr(9, 3).c_str());
-  }
-  // The served certificate's serial number, as hex.
-  std::string PeerSerial() {
-    X509* x = SSL_get1_peer_certificate(ssl_);
-    if (!x) return "";
-    BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(x), nullptr);
-    char* hex = BN_bn2hex(bn);
-    std::string s = hex;
-    OPENSSL_free(hex);
-    BN_free(bn);
-    X509_free(x);
-    return s;
-  }
-  void Close() {
-    if (ssl_) {
-      SSL_shutdown(ssl_);
-      SSL_free(ssl_);
-      ssl_ = nullptr;
-    }
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  SSL_CTX* ctx_;
-  SSL* ssl_ = nullptr;
-  int fd_ = -1;
-  std::string host_;
-};
 
 class TlsE2E : public ::testing::Test {
  protected:
@@ -231,7 +140,7 @@ TEST_F(TlsE2E, ReloadsOnSighupAndFileChangeUnderLoadWithoutAFailedRequest) {
   const std::string ca;  // curl checks verification; here serials tell certificates apart
   std::string first_serial;
   {
-    TlsClient c(ca);
+    TlsClient c(ca, 5s);
     ASSERT_TRUE(c.Connect(https_, "a.test"));
     ASSERT_EQ(c.Get("/version"), 200);
     first_serial = c.PeerSerial();
@@ -245,7 +154,7 @@ TEST_F(TlsE2E, ReloadsOnSighupAndFileChangeUnderLoadWithoutAFailedRequest) {
   std::vector<std::thread> load;
   for (int t = 0; t < 4; ++t) {
     load.emplace_back([&, t] {
-      TlsClient c(ca);
+      TlsClient c(ca, 5s);
       // Bounded: at most 20 s or 100000 requests; a new connection (handshake) every 5.
       auto until = std::chrono::steady_clock::now() + 20s;
       for (int i = 0; i < 100000 && !stop && std::chrono::steady_clock::now() < until; ++i) {
@@ -270,7 +179,7 @@ TEST_F(TlsE2E, ReloadsOnSighupAndFileChangeUnderLoadWithoutAFailedRequest) {
   ASSERT_EQ(kill(p_->DaemonPid(), SIGHUP), 0);
   std::string second_serial;
   EXPECT_TRUE(WaitFor([&] {
-    TlsClient c(ca);
+    TlsClient c(ca, 5s);
     if (!c.Connect(https_, "a.test")) return false;
     second_serial = c.PeerSerial();
     return second_serial != first_serial;
@@ -282,7 +191,7 @@ TEST_F(TlsE2E, ReloadsOnSighupAndFileChangeUnderLoadWithoutAFailedRequest) {
   std::string third_serial;
   EXPECT_TRUE(WaitFor(
       [&] {
-        TlsClient c(ca);
+        TlsClient c(ca, 5s);
         if (!c.Connect(https_, "a.test")) return false;
         third_serial = c.PeerSerial();
         return third_serial != second_serial && third_serial != first_serial;

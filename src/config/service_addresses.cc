@@ -4,24 +4,13 @@
 #include <cstdint>
 #include <set>
 
+#include "base/fnv.h"
 #include "config/project.h"
 
 namespace slipway::config {
-namespace {
-
-uint64_t Fnv1a64(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-}  // namespace
 
 std::string AddressBlock(const std::string& project_name) {
-  uint64_t h = Fnv1a64(project_name);
+  uint64_t h = Fnv1a64Of(project_name);
   return "127." + std::to_string(1 + h % 254) + "." + std::to_string((h >> 8) % 256);
 }
 

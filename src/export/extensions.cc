@@ -61,6 +61,16 @@ json Metadata(const ObjectMeta& m, const std::string& name, const std::string& c
   return md;
 }
 
+json Object(const std::string& api, const std::string& kind, json metadata, json spec,
+            const std::string& spec_name) {
+  json o = json::object();
+  o["apiVersion"] = api;
+  o["kind"] = kind;
+  o["metadata"] = std::move(metadata);
+  o[spec_name] = std::move(spec);
+  return o;
+}
+
 std::string ErrorRateQuery(const std::string& route, const std::string& set) {
   const std::string sel = "route=\"" + route + "\",set=\"" + set + "\"";
   return "sum(rate(slipway_http_requests_total{" + sel + ",code_class=\"5xx\"}[1m])) / " +

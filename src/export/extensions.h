@@ -32,6 +32,9 @@ nlohmann::json Labels(const ObjectMeta& m, const std::string& component);
 nlohmann::json SelectorLabels(const ObjectMeta& m);
 // {name, namespace?, labels} for an object called `name`.
 nlohmann::json Metadata(const ObjectMeta& m, const std::string& name, const std::string& component);
+// {apiVersion, kind, metadata, <spec_name>: spec}: one Kubernetes object.
+nlohmann::json Object(const std::string& api, const std::string& kind, nlohmann::json metadata,
+                      nlohmann::json spec, const std::string& spec_name = "spec");
 
 // ---- Deploy strategies -------------------------------------------------------
 

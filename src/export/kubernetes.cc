@@ -100,16 +100,6 @@ json RollingUpdate(const Service& s, Notes* notes) {
   return {{"type", "RollingUpdate"}, {"rollingUpdate", ru}};
 }
 
-json Object(const std::string& api, const std::string& kind, json metadata, json spec_key,
-            const std::string& spec_name = "spec") {
-  json o = json::object();
-  o["apiVersion"] = api;
-  o["kind"] = kind;
-  o["metadata"] = std::move(metadata);
-  o[spec_name] = std::move(spec_key);
-  return o;
-}
-
 class Exporter {
  public:
   Exporter(const Project& p, const ExportOptions& o)
@@ -268,16 +258,14 @@ class Exporter {
     }
   }
 
-  // ConfigMap and Secret for the environment; returns {has_config, has_secret}.
-  std::pair<bool, bool> ExportEnvironment(const Service& s, const ObjectMeta& m) {
+  // ConfigMap and Secret for the environment; `secret_keys` is SecretKeys(s). Returns
+  // {has_config, has_secret}.
+  std::pair<bool, bool> ExportEnvironment(const Service& s, const ObjectMeta& m,
+                                          const std::set<std::string>& secret_keys) {
     json data = json::object(), secret = json::object();
-    const std::set<std::string> secret_keys = SecretKeys(s);
     for (const auto& [k, v] : s.environment) {
-      bool key_ok = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-      });
       if (k == "PORT") continue;  // inline in the container (pod_spec.cc)
-      if (!key_ok) {
+      if (!IsConfigMapKey(k)) {
         // Inline in the container (pod_spec.cc), unless it carries a secret.
         if (secret_keys.count(k)) {
           notes_.push_back("services." + s.name + ".environment." + k +
@@ -333,7 +321,8 @@ class Exporter {
   Status ExportService(const Service& s) {
     ObjectMeta m = Meta(s);
     const bool job = jobs_.count(s.name) > 0;
-    auto [has_config, has_secret] = ExportEnvironment(s, m);
+    std::set<std::string> secret_keys = SecretKeys(s);
+    auto [has_config, has_secret] = ExportEnvironment(s, m, secret_keys);
     PodInput in;
     in.service = &s;
     in.meta = m;
@@ -341,7 +330,7 @@ class Exporter {
     in.port = ContainerPort(s, &notes_);
     in.has_config = has_config;
     in.has_env_secret = has_secret;
-    in.secret_keys = SecretKeys(s);
+    in.secret_keys = std::move(secret_keys);
     in.probes = !job;
     bool resources_mapped = false;
     ASSIGN_OR_RETURN(in.resources, ContainerResources(p_, s, &notes_, &resources_mapped));

@@ -38,15 +38,6 @@ ObjectMeta ProjectMeta(const config::Project& p, const std::string& ns, const st
   return ObjectMeta{p.name, ns, "", name};
 }
 
-json CrdObject(const std::string& api, const std::string& kind, json metadata, json spec) {
-  json o = json::object();
-  o["apiVersion"] = api;
-  o["kind"] = kind;
-  o["metadata"] = std::move(metadata);
-  o["spec"] = std::move(spec);
-  return o;
-}
-
 // The keys of one flagd flag the FeatureFlag CRD holds (anything else is pruned by the
 // API server, so it is left out here and noted).
 const std::set<std::string>& FlagKeys() {
@@ -297,18 +288,17 @@ Result<std::vector<json>> RenderFlags(const config::Project& p, const std::strin
       }
     }
     ObjectMeta m = ProjectMeta(p, namespace_name, name);
-    m.name = name;
     json md = Metadata(m, name, "flags");
     out.push_back(
-        CrdObject("core.openfeature.dev/v1beta1", "FeatureFlag", md, {{"flagSpec", flag_spec}}));
+        Object("core.openfeature.dev/v1beta1", "FeatureFlag", md, {{"flagSpec", flag_spec}}));
     // The operator's kubernetes sync reads the FeatureFlag as "namespace/name" (the
     // source's own namespace when no namespace is given).
     json src = {{"provider", "kubernetes"},
                 {"source", namespace_name.empty() ? name : namespace_name + "/" + name}};
-    out.push_back(CrdObject("core.openfeature.dev/v1beta1", "FeatureFlagSource", md,
-                            {{"sources", json::array({src})}}));
-    out.push_back(CrdObject("core.openfeature.dev/v1beta1", "Flagd", md,
-                            {{"featureFlagSource", name}, {"serviceType", "ClusterIP"}}));
+    out.push_back(Object("core.openfeature.dev/v1beta1", "FeatureFlagSource", md,
+                         {{"sources", json::array({src})}}));
+    out.push_back(Object("core.openfeature.dev/v1beta1", "Flagd", md,
+                         {{"featureFlagSource", name}, {"serviceType", "ClusterIP"}}));
   }
   notes->push_back(
       "x-slipway.flags: served by the OpenFeature Operator's flagd (Service " +
@@ -374,8 +364,8 @@ json RenderPrometheusRule(const config::Project& p, const std::string& namespace
                    ": a Prometheus loads only the rules its ruleSelector matches "
                    "(kube-prometheus-stack: the label release: <release name>); add that "
                    "label (prometheus-operator and its CRDs must be installed)");
-  return CrdObject("monitoring.coreos.com/v1", "PrometheusRule", md,
-                   {{"groups", json::array({group})}});
+  return Object("monitoring.coreos.com/v1", "PrometheusRule", md,
+                {{"groups", json::array({group})}});
 }
 
 }  // namespace slipway::exporter

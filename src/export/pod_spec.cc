@@ -22,16 +22,6 @@ bool AllDigits(const std::string& s) {
   return true;
 }
 
-bool IsConfigMapKey(const std::string& k) {
-  if (k.empty() || k.size() > 253) return false;
-  for (char c : k) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string SignalName(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev ? std::string("SIG") + abbrev : std::to_string(sig);
@@ -61,6 +51,16 @@ json ProbeAction(const Healthcheck& h, int port) {
 }
 
 }  // namespace
+
+bool IsConfigMapKey(const std::string& k) {
+  if (k.empty() || k.size() > 253) return false;
+  for (char c : k) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
 
 int Seconds(Duration d, int min) {
   long long ms = d.count();
@@ -183,8 +183,8 @@ json PodSpec(const PodInput& in, Notes* notes) {
   explicit_env["SLIPWAY_PROJECT"] = in.meta.project;
   explicit_env["SLIPWAY_SERVICE"] = s.name;
   for (const auto& [k, v] : s.environment) {
-    if (!IsConfigMapKey(k) && !s.secret_env.count(k) && !in.secret_keys.count(k) &&
-        !explicit_env.count(k)) {
+    // secret_keys holds every variable a declared secret feeds (SecretKeys).
+    if (!IsConfigMapKey(k) && !in.secret_keys.count(k) && !explicit_env.count(k)) {
       explicit_env[k] = v;
     }
   }

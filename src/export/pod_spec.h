@@ -41,6 +41,9 @@ std::string EnvSecretName(const ObjectMeta& m);
 std::string FileSecretName(const std::string& project, const std::string& secret);
 // A ConfigMap/Secret key for a compose name ([-._a-zA-Z0-9]).
 std::string DataKey(const std::string& name);
+// True when `k` can be a ConfigMap/Secret data key: 1 to 253 of [-._a-zA-Z0-9]. Variables
+// with other names go inline into the container.
+bool IsConfigMapKey(const std::string& k);
 
 struct PodInput {
   const config::Service* service = nullptr;
@@ -49,7 +52,8 @@ struct PodInput {
   int port = 0;             // ContainerPort()
   bool has_config = false;  // a ConfigMap with the plain environment exists
   bool has_env_secret = false;
-  // Variables that carry secrets: only in the Secret, never inline in the pod spec.
+  // Variables that carry secrets, every one a declared secret feeds included: only in the
+  // Secret, never inline in the pod spec.
   std::set<std::string> secret_keys;
   nlohmann::json resources;  // container resources (ContainerResources), null = none
   bool probes = true;        // false for Jobs

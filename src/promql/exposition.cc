@@ -12,14 +12,15 @@ namespace slipway::promql {
 
 namespace {
 
-bool NameStart(char c, bool colon) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
-}
-bool NameChar(char c, bool colon) { return NameStart(c, colon) || (c >= '0' && c <= '9'); }
-
 bool IsName(std::string_view s, bool colon) {
-  if (s.empty() || !NameStart(s[0], colon)) return false;
-  return std::all_of(s.begin() + 1, s.end(), [colon](char c) { return NameChar(c, colon); });
+  if (s.empty() || !IsNameStart(s[0], colon)) return false;
+  return std::all_of(s.begin() + 1, s.end(), [colon](char c) { return IsNameChar(c, colon); });
+}
+
+// The index of the first character at or after `i` that is not a space or a tab.
+size_t SkipBlanks(std::string_view s, size_t i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return i;
 }
 
 // A float as the format writes it: Go's ParseFloat syntax, plus Inf/NaN spellings.
@@ -67,9 +68,7 @@ class Parser {
       text_.remove_prefix(nl == std::string_view::npos ? text_.size() : nl + 1);
       ++line_no_;
       if (!line_.empty() && line_.back() == '\r') line_.remove_suffix(1);
-      size_t i = 0;
-      while (i < line_.size() && (line_[i] == ' ' || line_[i] == '\t')) ++i;
-      line_.remove_prefix(i);
+      line_.remove_prefix(SkipBlanks(line_, 0));
       if (line_.empty()) continue;
       Status st = line_[0] == '#' ? Comment() : Sample();
       if (!st.ok()) return st;
@@ -111,7 +110,7 @@ class Parser {
     }
     ExpositionSample s;
     size_t i = 0;
-    while (i < line_.size() && NameChar(line_[i], true)) ++i;
+    while (i < line_.size() && IsNameChar(line_[i], true)) ++i;
     std::string_view name = line_.substr(0, i);
     if (!IsMetricName(name)) return Bad("no metric name", "a sample: name{labels} value");
     if (name.size() > lim_.max_label_length) {
@@ -126,15 +125,14 @@ class Parser {
     if (i >= line_.size() || (line_[i] != ' ' && line_[i] != '\t')) {
       return Bad("no value after the metric", "a space, then a number");
     }
-    while (i < line_.size() && (line_[i] == ' ' || line_[i] == '\t')) ++i;
+    i = SkipBlanks(line_, i);
     size_t end = line_.find_first_of(" \t", i);
     std::string_view value = line_.substr(i, end == std::string_view::npos ? end : end - i);
     if (!ParseFloat(value, &s.value)) {
       return Bad(fmt::format("{:.40} is not a number", value), "a float, +Inf, -Inf or NaN");
     }
     if (end != std::string_view::npos) {
-      std::string_view ts = line_.substr(end);
-      while (!ts.empty() && (ts[0] == ' ' || ts[0] == '\t')) ts.remove_prefix(1);
+      std::string_view ts = line_.substr(SkipBlanks(line_, end));
       while (!ts.empty() && (ts.back() == ' ' || ts.back() == '\t')) ts.remove_suffix(1);
       if (!ts.empty() && !ParseTimestamp(ts)) {
         return Bad(fmt::format("{:.40} is not a timestamp", ts), "integer milliseconds");
@@ -153,20 +151,20 @@ class Parser {
   Status LabelSet(size_t* pos, Labels* labels) {
     size_t i = *pos;
     while (true) {
-      while (i < line_.size() && (line_[i] == ' ' || line_[i] == '\t')) ++i;
+      i = SkipBlanks(line_, i);
       if (i < line_.size() && line_[i] == '}') {
         *pos = i + 1;
         return Status::OK();
       }
       size_t start = i;
-      while (i < line_.size() && NameChar(line_[i], false)) ++i;
+      while (i < line_.size() && IsNameChar(line_[i], false)) ++i;
       std::string_view lname = line_.substr(start, i - start);
       if (!IsLabelName(lname)) return Bad("bad label name", "[a-zA-Z_][a-zA-Z0-9_]*");
       if (lname.size() > lim_.max_label_length) {
         return Bad(fmt::format("label name longer than {} bytes", lim_.max_label_length),
                    "a shorter name");
       }
-      while (i < line_.size() && (line_[i] == ' ' || line_[i] == '\t')) ++i;
+      i = SkipBlanks(line_, i);
       if (i + 1 >= line_.size() || line_[i] != '=' || line_[i + 1] != '"') {
         return Bad("label " + std::string(lname) + " has no =\"value\"", "name=\"value\"");
       }
@@ -203,7 +201,7 @@ class Parser {
         return Bad(fmt::format("more than {} labels", lim_.max_labels), "fewer labels");
       }
       labels->emplace_back(std::string(lname), std::move(value));
-      while (i < line_.size() && (line_[i] == ' ' || line_[i] == '\t')) ++i;
+      i = SkipBlanks(line_, i);
       if (i < line_.size() && line_[i] == ',') {
         ++i;
         continue;

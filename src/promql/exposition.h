@@ -7,19 +7,28 @@
 // `# HELP` / `# TYPE` lines are checked (a TYPE must name a known type); other comments are
 // skipped. A sample's optional timestamp is checked and then ignored: the scrape time is used
 // (Prometheus' honor_timestamps: false).
-// Fuzzed from tests/fuzz/exposition_fuzz.cc.
+// Fuzzed from tests/fuzz/fuzz_exposition.cc.
 //
 // Pure functions; any thread.
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
-#include "promql/series_store.h"
 
 namespace slipway::promql {
+
+// Label pairs sorted by name; the metric name is the label "__name__".
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+struct ExpositionSample {
+  Labels labels;  // sorted, with __name__
+  double value;
+};
 
 struct ExpositionLimits {
   size_t max_samples = 50'000;     // per scrape (Prometheus' sample_limit; 0 there = none)
@@ -32,7 +41,13 @@ Result<std::vector<ExpositionSample>> ParseExposition(std::string_view text,
                                                       const ExpositionLimits& limits = {});
 
 // Metric and label names as Prometheus defines them ([a-zA-Z_:][a-zA-Z0-9_:]* for metrics,
-// no ':' in label names).
+// no ':' in label names). The character tests are PromQL's identifiers too (colon = true).
+constexpr bool IsNameStart(char c, bool colon) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
+}
+constexpr bool IsNameChar(char c, bool colon) {
+  return IsNameStart(c, colon) || (c >= '0' && c <= '9');
+}
 bool IsMetricName(std::string_view s);
 bool IsLabelName(std::string_view s);
 

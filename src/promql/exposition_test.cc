@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "promql/series_store.h"  // LabelValue, LabelsToString
+
 namespace slipway::promql {
 namespace {
 

@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include "promql/exposition.h"  // IsNameStart, IsNameChar
+
 namespace slipway::promql {
 
 std::string_view ValueTypeName(ValueType t) {
@@ -161,11 +163,6 @@ struct Token {
   std::string text;  // ident, string value, number text, duration text
 };
 
-bool IsIdentStart(char c) {
-  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':';
-}
-bool IsIdentChar(char c) { return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
-
 const std::set<std::string, std::less<>> kAggregations = {"sum", "avg", "min", "max", "count"};
 
 struct FuncSig {
@@ -310,9 +307,9 @@ class Parser {
       }
       return Status::OK();
     }
-    if (IsIdentStart(c)) {
+    if (IsNameStart(c, true)) {
       size_t start = at_;
-      while (at_ < src_.size() && IsIdentChar(src_[at_])) ++at_;
+      while (at_ < src_.size() && IsNameChar(src_[at_], true)) ++at_;
       tok_.kind = Tok::kIdent;
       tok_.text = std::string(src_.substr(start, at_ - start));
       return Status::OK();

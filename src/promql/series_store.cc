@@ -9,8 +9,6 @@
 #include <cstring>
 #include <limits>
 
-#include "promql/exposition.h"
-
 namespace slipway::promql {
 
 std::string_view LabelValue(const Labels& l, std::string_view name) {
@@ -262,6 +260,7 @@ void SeriesStore::Append(Series* s, int64_t t, double v) {
   size_t before = c.bytes();
   c.Append(t, v);
   bytes_ += c.bytes() - before;
+  ++samples_;
   s->last_t = t;
   s->last_v = v;
 }
@@ -283,6 +282,7 @@ void SeriesStore::Ingest(int64_t t_ms, std::vector<ExpositionSample> samples,
       bytes_ += series->label_bytes;
       Series* raw = series.get();
       it = series_.emplace(std::move(key), std::move(series)).first;
+      raw->key = &it->first;
       by_name_[std::string(LabelValue(raw->labels, "__name__"))].push_back(raw);
       all_.push_back(raw);
     }
@@ -319,21 +319,22 @@ void SeriesStore::MarkStale(std::string_view source, int64_t t_ms) {
 
 void SeriesStore::Erase(const std::vector<Series*>& gone) {
   if (gone.empty()) return;
-  std::unordered_map<Series*, bool> dead;
-  for (Series* s : gone) dead[s] = true;
-  auto alive = [&](Series* s) { return dead.find(s) == dead.end(); };
-  for (auto& [name, src] : sources_) {
-    std::erase_if(src.series, [&](Series* s) { return !alive(s); });
-  }
-  std::erase_if(all_, [&](Series* s) { return !alive(s); });
-  for (auto it = by_name_.begin(); it != by_name_.end();) {
-    std::erase_if(it->second, [&](Series* s) { return !alive(s); });
-    it = it->second.empty() ? by_name_.erase(it) : std::next(it);
-  }
+  const std::unordered_set<Series*> dead(gone.begin(), gone.end());
+  auto is_dead = [&](Series* s) { return dead.count(s) != 0; };
+  for (auto& [name, src] : sources_) std::erase_if(src.series, is_dead);
+  std::erase_if(all_, is_dead);
   for (Series* s : gone) {
-    for (const XorChunk& c : s->chunks) bytes_ -= c.bytes();
+    auto by = by_name_.find(std::string(LabelValue(s->labels, "__name__")));
+    if (by != by_name_.end()) {
+      std::erase(by->second, s);
+      if (by->second.empty()) by_name_.erase(by);
+    }
+    for (const XorChunk& c : s->chunks) {
+      bytes_ -= c.bytes();
+      samples_ -= static_cast<size_t>(c.count());
+    }
     bytes_ -= s->label_bytes;
-    series_.erase(LabelsToString(s->labels));
+    series_.erase(series_.find(*s->key));  // the key lives in the node: find, then erase
   }
 }
 
@@ -354,6 +355,7 @@ void SeriesStore::Collect(int64_t now) {
     }
     while (s->chunks.size() > 1 && s->chunks.front().max_t() < cutoff) {
       bytes_ -= s->chunks.front().bytes();
+      samples_ -= static_cast<size_t>(s->chunks.front().count());
       s->chunks.pop_front();
     }
   }
@@ -362,6 +364,9 @@ void SeriesStore::Collect(int64_t now) {
 }
 
 void SeriesStore::Evict() {
+  // Down to a low-water mark: stopping just under the budget would have the next ingest
+  // cross it again, and each crossing sweeps and heaps every series.
+  const size_t low_water = budget_ - budget_ / 10;
   // Oldest chunks first, across series: a min-heap on each series' first chunk's start.
   using Entry = std::pair<int64_t, Series*>;
   auto later = [](const Entry& a, const Entry& b) { return a.first > b.first; };
@@ -372,12 +377,13 @@ void SeriesStore::Evict() {
   }
   std::make_heap(heap.begin(), heap.end(), later);
   std::vector<Series*> gone;
-  while (bytes_ > budget_ && !heap.empty()) {
+  while (bytes_ > low_water && !heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
     Series* s = heap.back().second;
     heap.pop_back();
     ++evicted_chunks_;
     evicted_samples_ += static_cast<uint64_t>(s->chunks.front().count());
+    samples_ -= static_cast<size_t>(s->chunks.front().count());
     bytes_ -= s->chunks.front().bytes();
     s->chunks.pop_front();
     if (s->chunks.empty()) {
@@ -404,14 +410,6 @@ size_t SeriesStore::point_count() const {
     pts.clear();
     s->Points(last_ms_ - retention_ms_ - 1, INT64_MAX, &pts);
     n += pts.size();
-  }
-  return n;
-}
-
-size_t SeriesStore::stored_samples() const {
-  size_t n = 0;
-  for (Series* s : all_) {
-    for (const XorChunk& c : s->chunks) n += static_cast<size_t>(c.count());
   }
   return n;
 }

@@ -11,8 +11,10 @@
 //   - retention (default 2 h): whole chunks whose newest sample is older are dropped, and a
 //     series whose last sample is older is forgotten;
 //   - a byte budget (default 64 MiB, counting chunk bytes and each series' labels and index
-//     entries): over it, the oldest chunks across all series are dropped first
-//     (evicted_chunks()/evicted_samples() count them; the daemon exports them as metrics).
+//     entries): over it, the oldest chunks across all series are dropped first, down to 90 %
+//     of the budget so the next scrapes do not cross it again at once (each crossing costs a
+//     sweep of every series); evicted_chunks()/evicted_samples() count them, and the daemon
+//     exports them as metrics.
 // Measured: about 1.6 bytes per sample for a steady counter scraped every 15 s (see
 // series_store_test.cc, BytesPerSample, and docs/reference.md).
 //
@@ -28,15 +30,14 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
+#include "promql/exposition.h"  // Labels, ExpositionSample
 
 namespace slipway::promql {
-
-// Label pairs sorted by name; the metric name is the label "__name__".
-using Labels = std::vector<std::pair<std::string, std::string>>;
 
 // The value of `name`, or "" when absent.
 std::string_view LabelValue(const Labels& l, std::string_view name);
@@ -51,11 +52,6 @@ struct Point {
 // Prometheus' staleness marker: a NaN with this exact bit pattern (a plain NaN is a value).
 double StaleMarker();
 bool IsStaleMarker(double v);
-
-struct ExpositionSample {
-  Labels labels;  // sorted, with __name__
-  double value;
-};
 
 // A Gorilla-compressed run of samples with increasing timestamps.
 class XorChunk {
@@ -98,6 +94,7 @@ class SeriesStore {
     double last_v = 0;
     uint64_t seen = 0;  // the ingest that last carried it
     size_t label_bytes = 0;
+    const std::string* key = nullptr;  // its key in the store's index (LabelsToString)
 
     // Samples in (from_excl, to_incl], staleness markers left out.
     void Points(int64_t from_excl, int64_t to_incl, std::vector<Point>* out) const;
@@ -136,8 +133,8 @@ class SeriesStore {
   size_t series_count() const { return series_.size(); }
   // Samples within the retention (as of the last ingest), staleness markers excluded.
   size_t point_count() const;
-  // Every sample kept, chunk by chunk (what the memory holds).
-  size_t stored_samples() const;
+  // Every sample kept, staleness markers included (what the memory holds).
+  size_t stored_samples() const { return samples_; }
   size_t bytes() const { return bytes_; }
   uint64_t evicted_chunks() const { return evicted_chunks_; }
   uint64_t evicted_samples() const { return evicted_samples_; }
@@ -155,6 +152,7 @@ class SeriesStore {
   int64_t retention_ms_;
   size_t budget_;
   size_t bytes_ = 0;
+  size_t samples_ = 0;  // kept where bytes_ is
   uint64_t generation_ = 0;
   int64_t last_ms_ = 0;
   int64_t last_collect_ms_ = INT64_MIN;

@@ -6,21 +6,12 @@
 #include <chrono>
 #include <set>
 
+#include "base/fnv.h"
 #include "http/client.h"
 
 namespace slipway::scrape {
 
 namespace {
-
-// FNV-1a: a stable offset for each target inside its interval.
-uint64_t Hash(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 bool HasLabel(const promql::Labels& l, std::string_view name) {
   return std::any_of(l.begin(), l.end(), [&](const auto& p) { return p.first == name; });
@@ -51,7 +42,27 @@ void AddTargetLabels(const promql::Labels& target, std::vector<promql::Expositio
   }
 }
 
-Scraper::Scraper(Options opts) : opts_(std::move(opts)) {}
+Scraper::Scraper(Options opts) : opts_(std::move(opts)) {
+  telemetry::Registry* reg = opts_.registry;
+  if (!reg) return;
+  metrics_.series =
+      reg->GetGauge("slipway_tsdb_series", "Series held by the in-memory series store.");
+  metrics_.bytes =
+      reg->GetGauge("slipway_tsdb_bytes", "Bytes the series store holds (chunks, labels, index).");
+  metrics_.budget_bytes =
+      reg->GetGauge("slipway_tsdb_budget_bytes", "The series store's memory budget.");
+  metrics_.samples = reg->GetGauge("slipway_tsdb_samples", "Samples the series store holds.");
+  metrics_.targets = reg->GetGauge("slipway_scrape_targets", "Metrics targets scraped.");
+  metrics_.evicted_chunks = reg->GetCounter(
+      "slipway_tsdb_evicted_chunks_total",
+      "Chunks dropped, oldest first, because the series store was over its memory budget.");
+  metrics_.evicted_samples = reg->GetCounter(
+      "slipway_tsdb_evicted_samples_total",
+      "Samples dropped with those chunks (data lost before the retention ran out).");
+  metrics_.out_of_order =
+      reg->GetCounter("slipway_tsdb_out_of_order_samples_total",
+                      "Samples not newer than their series' last one, skipped.");
+}
 Scraper::~Scraper() { *alive_ = false; }
 
 void Scraper::Refresh() {
@@ -70,21 +81,19 @@ void Scraper::Refresh() {
       next[t->key] = it->second;  // unchanged: keep its schedule and last result
       return;
     }
+    // A stable offset for each target inside its interval, as Prometheus spreads them.
     const int64_t iv = t->interval.count();
-    t->next_ms = now + static_cast<int64_t>(Hash(t->key) % static_cast<uint64_t>(iv));
+    t->next_ms = now + static_cast<int64_t>(Fnv1a64Of(t->key) % static_cast<uint64_t>(iv));
     next[t->key] = std::move(t);
   };
   for (const config::ScrapeTarget& st : project.scrape.targets) {
     auto t = std::make_shared<Target>();
-    t->host = st.host;
-    t->port = st.port;
+    t->ep.host = st.host;
+    t->ep.port = st.port;
     t->path = st.path;
     t->interval = st.interval;
     t->timeout = st.timeout;
-    const std::string instance = st.host.find(':') != std::string::npos
-                                     ? fmt::format("[{}]:{}", st.host, st.port)
-                                     : fmt::format("{}:{}", st.host, st.port);
-    t->labels = {{"instance", instance}, {"job", st.name}};
+    t->labels = {{"instance", t->ep.ToString()}, {"job", st.name}};  // [v6]:port
     t->key = "static/" + st.name;
     keep(std::move(t));
   }
@@ -96,17 +105,16 @@ void Scraper::Refresh() {
       for (const engine::GroupEndpoints& g : ep.groups) {
         for (const auto& [id, port] : g.instances) {
           auto t = std::make_shared<Target>();
-          t->host = "127.0.0.1";
-          t->port = m.port != 0 ? m.port : port;
+          t->ep.host = "127.0.0.1";
+          t->ep.port = m.port != 0 ? m.port : port;
           t->path = m.path;
           t->interval = m.interval;
           t->timeout = m.timeout;
-          t->labels = {{"instance", fmt::format("127.0.0.1:{}", t->port)},
-                       {"job", ep.service},
-                       {"service", ep.service}};
+          t->labels = {
+              {"instance", t->ep.ToString()}, {"job", ep.service}, {"service", ep.service}};
           if (g.release > 0) t->labels.emplace_back("release", std::to_string(g.release));
           std::sort(t->labels.begin(), t->labels.end());
-          t->key = fmt::format("service/{}/{}/{}", ep.service, id, t->port);
+          t->key = fmt::format("service/{}/{}/{}", ep.service, id, t->ep.port);
           keep(std::move(t));
         }
       }
@@ -119,6 +127,7 @@ void Scraper::Refresh() {
     }
   }
   targets_ = std::move(next);
+  ExportStoreMetrics();
 }
 
 void Scraper::Start() {
@@ -145,14 +154,10 @@ void Scraper::Tick() {
     t->next_ms += ((now - t->next_ms) / iv + 1) * iv;
     Scrape(t, now);
   }
-  ExportStoreMetrics();
 }
 
 void Scraper::Scrape(const std::shared_ptr<Target>& t, int64_t now) {
   t->in_flight = true;
-  http::Endpoint ep;
-  ep.host = t->host;
-  ep.port = t->port;
   http::Request req;
   req.target = t->path;
   req.headers.emplace_back("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1");
@@ -162,7 +167,7 @@ void Scraper::Scrape(const std::shared_ptr<Target>& t, int64_t now) {
   std::weak_ptr<bool> alive = alive_;
   const auto started = std::chrono::steady_clock::now();
   http::FetchBoundedAsync(
-      opts_.loop, ep, req, t->timeout, opts_.max_body,
+      opts_.loop, t->ep, req, t->timeout, opts_.max_body,
       [this, alive, t, now, started](Result<http::ClientResponse> r) {
         if (alive.expired()) return;
         t->last_duration_s =
@@ -198,6 +203,7 @@ void Scraper::Finish(const std::shared_ptr<Target>& t, int64_t start_ms, Result<
   samples.push_back(Synthetic(t->labels, "scrape_duration_seconds", t->last_duration_s));
   samples.push_back(Synthetic(t->labels, "scrape_samples_scraped", scraped));
   opts_.store->Ingest(start_ms, std::move(samples), t->key);
+  ExportStoreMetrics();
   t->last_ms = start_ms;
   t->up = st.ok();
   t->scraped = true;
@@ -212,31 +218,21 @@ void Scraper::Finish(const std::shared_ptr<Target>& t, int64_t start_ms, Result<
 }
 
 void Scraper::ExportStoreMetrics() {
-  telemetry::Registry* reg = opts_.registry;
-  if (!reg) return;
+  if (!opts_.registry) return;
   const promql::SeriesStore& s = *opts_.store;
-  reg->GetGauge("slipway_tsdb_series", "Series held by the in-memory series store.")
-      ->Set(0, static_cast<int64_t>(s.series_count()));
-  reg->GetGauge("slipway_tsdb_bytes", "Bytes the series store holds (chunks, labels, index).")
-      ->Set(0, static_cast<int64_t>(s.bytes()));
-  reg->GetGauge("slipway_tsdb_budget_bytes", "The series store's memory budget.")
-      ->Set(0, static_cast<int64_t>(s.budget_bytes()));
-  reg->GetGauge("slipway_tsdb_samples", "Samples the series store holds.")
-      ->Set(0, static_cast<int64_t>(s.stored_samples()));
-  reg->GetGauge("slipway_scrape_targets", "Metrics targets scraped.")
-      ->Set(0, static_cast<int64_t>(targets_.size()));
-  auto add = [&](const char* name, const char* help, uint64_t now, uint64_t* exported) {
-    reg->GetCounter(name, help)->Add(0, now - *exported);
+  metrics_.series->Set(0, static_cast<int64_t>(s.series_count()));
+  metrics_.bytes->Set(0, static_cast<int64_t>(s.bytes()));
+  metrics_.budget_bytes->Set(0, static_cast<int64_t>(s.budget_bytes()));
+  metrics_.samples->Set(0, static_cast<int64_t>(s.stored_samples()));
+  metrics_.targets->Set(0, static_cast<int64_t>(targets_.size()));
+  // The store counts from its start; the counters take what is new since the last export.
+  auto add = [](telemetry::Counter* c, uint64_t now, uint64_t* exported) {
+    c->Add(0, now - *exported);
     *exported = now;
   };
-  add("slipway_tsdb_evicted_chunks_total",
-      "Chunks dropped, oldest first, because the series store was over its memory budget.",
-      s.evicted_chunks(), &exported_evicted_chunks_);
-  add("slipway_tsdb_evicted_samples_total",
-      "Samples dropped with those chunks (data lost before the retention ran out).",
-      s.evicted_samples(), &exported_evicted_samples_);
-  add("slipway_tsdb_out_of_order_samples_total",
-      "Samples not newer than their series' last one, skipped.", s.out_of_order(), &exported_ooo_);
+  add(metrics_.evicted_chunks, s.evicted_chunks(), &exported_evicted_chunks_);
+  add(metrics_.evicted_samples, s.evicted_samples(), &exported_evicted_samples_);
+  add(metrics_.out_of_order, s.out_of_order(), &exported_ooo_);
 }
 
 nlohmann::json Scraper::TargetsJson() const {

@@ -27,6 +27,7 @@
 #include "base/clock.h"
 #include "config/project.h"
 #include "engine/engine.h"
+#include "http/client.h"
 #include "net/event_loop.h"
 #include "promql/exposition.h"
 #include "promql/series_store.h"
@@ -72,8 +73,7 @@ class Scraper {
   struct Target {
     std::string key;        // source key in the store
     promql::Labels labels;  // job, instance, service?, release?
-    std::string host;
-    int port = 0;
+    http::Endpoint ep;      // host:port, built once
     std::string path;
     Duration interval{15'000}, timeout{10'000};
     int64_t next_ms = 0;
@@ -88,9 +88,24 @@ class Scraper {
   void Tick();
   void Scrape(const std::shared_ptr<Target>& t, int64_t now);
   void Finish(const std::shared_ptr<Target>& t, int64_t start_ms, Result<std::string> body);
+  // Sets the store's gauges and counters: after each ingest and each Refresh (not per tick:
+  // nothing else of the scraper changes the store).
   void ExportStoreMetrics();
 
+  // The registry's children, looked up once (all nullptr without a registry).
+  struct StoreMetrics {
+    telemetry::Gauge* series = nullptr;
+    telemetry::Gauge* bytes = nullptr;
+    telemetry::Gauge* budget_bytes = nullptr;
+    telemetry::Gauge* samples = nullptr;
+    telemetry::Gauge* targets = nullptr;
+    telemetry::Counter* evicted_chunks = nullptr;
+    telemetry::Counter* evicted_samples = nullptr;
+    telemetry::Counter* out_of_order = nullptr;
+  };
+
   Options opts_;
+  StoreMetrics metrics_;
   int64_t last_refresh_ms_ = 0;
   bool changed_ = false;
   std::map<std::string, std::shared_ptr<Target>> targets_;  // by key
