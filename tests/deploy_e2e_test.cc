@@ -198,7 +198,7 @@ TEST(DeployTest, CanaryStepsUnderLoadLoseNothing) {
 // POST to the daemon's API over its unix socket with curl (bounded by --max-time): the HTTP
 // status and the body.
 std::pair<int, std::string> CurlPost(Project& p, const std::string& path, const std::string& body) {
-  CmdResult r = RunCmd({"curl", "-sS", "--max-time", "10", "--unix-socket",
+  CmdResult r = RunCmd({"/usr/bin/env", "curl", "-sS", "--max-time", "10", "--unix-socket",
                         (p.dir() / ".slipway" / "api.sock").string(), "-X", "POST", "-H",
                         "Content-Type: application/json", "-d", body, "-w", "\n%{http_code}",
                         "http://localhost" + path},

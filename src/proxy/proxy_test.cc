@@ -531,6 +531,7 @@ TEST_F(ProxyTest, RouteUpdateLeavesOtherRoutesStateAlone) {
 
   // A whole table builds every route again: web's balancer starts over.
   const std::string before_switch = Do(Get("/id")).body;
+  step.path_prefix = "/api";
   ApplyRoutes({web, step});
   const ProxyWork full = proxy_->work();
   EXPECT_EQ(full.routes_compiled, after.routes_compiled + 2);
