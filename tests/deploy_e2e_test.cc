@@ -195,6 +195,87 @@ TEST(DeployTest, CanaryStepsUnderLoadLoseNothing) {
   EXPECT_EQ(Releases(p)[0]["status"], "succeeded");
 }
 
+// POST to the daemon's API over its unix socket with curl (bounded by --max-time): the HTTP
+// status and the body.
+std::pair<int, std::string> CurlPost(Project& p, const std::string& path, const std::string& body) {
+  CmdResult r = RunCmd({"/usr/bin/env", "curl", "-sS", "--max-time", "10", "--unix-socket",
+                        (p.dir() / ".slipway" / "api.sock").string(), "-X", "POST", "-H",
+                        "Content-Type: application/json", "-d", body, "-w", "\n%{http_code}",
+                        "http://localhost" + path},
+                       p.dir(), {}, 15s);
+  size_t nl = r.out.rfind('\n');
+  if (r.rc != 0 || nl == std::string::npos) return {0, r.out + r.err};
+  return {std::atoi(r.out.c_str() + nl + 1), r.out.substr(0, nl)};
+}
+
+// An operator's pause at a canary step: the split stays as it was (both versions answer) while
+// the step's analysis and timer stop; resumed, the same step goes on and the deploy succeeds;
+// no request fails throughout.
+TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: canary
+        steps: [30, 60]
+        step_duration: 3s
+        drain: 300ms
+        analysis: {min_requests: 10, window: 2s, interval: 100ms}
+)"));
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  CmdResult d;
+  std::thread deploy([&] { d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 90s); });
+  // The first step sends some requests to v2: pause there.
+  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0; }, 20s));
+  CmdResult pause = p.Slipway({"deploy", "pause", "api", "--reason", "checking the canary"});
+  EXPECT_EQ(pause.rc, 0) << pause.out << pause.err;
+  EXPECT_NE(pause.out.find("api r2 paused"), std::string::npos) << pause.out;
+  // Held longer than the whole rollout would take: both versions keep answering.
+  auto before = load.versions();
+  std::this_thread::sleep_for(8s);
+  auto during = load.versions();
+  EXPECT_GT(during["v1"], before["v1"] + 20);
+  EXPECT_GT(during["v2"], before["v2"] + 5);
+  EXPECT_EQ(Releases(p)[0]["status"], "running");
+  // Pausing again is refused with the reason (409).
+  auto again = CurlPost(p, "/api/v1/deploy/api/pause", "{}");
+  EXPECT_EQ(again.first, 409) << again.second;
+  EXPECT_NE(again.second.find("already paused"), std::string::npos) << again.second;
+  // The event log says who paused and why.
+  bool logged = false;
+  for (const auto& e : p.Events()) {
+    if (e.value("kind", "") == "deploy-paused" &&
+        e.value("message", "").find("checking the canary") != std::string::npos) {
+      logged = true;
+    }
+  }
+  EXPECT_TRUE(logged) << p.Events().dump();
+  CmdResult resume = p.Slipway({"deploy", "resume", "api", "--reason", "numbers look fine"});
+  EXPECT_EQ(resume.rc, 0) << resume.out << resume.err;
+  deploy.join();
+  ASSERT_EQ(d.rc, 0) << d.out << d.err;
+  EXPECT_NE(d.out.find("paused by"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("resumed by"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("canary step 3/3: 100%"), std::string::npos) << d.out;
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 5s));
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.failures();
+  EXPECT_EQ(Releases(p)[0]["status"], "succeeded");
+  // The deploy is over: a pause is a 409 that says so.
+  auto late = CurlPost(p, "/api/v1/deploy/api/pause", "{\"reason\": \"too late\"}");
+  EXPECT_EQ(late.first, 409) << late.second;
+  EXPECT_NE(late.second.find("no deploy of api is in progress (its last release, r2, succeeded)"),
+            std::string::npos)
+      << late.second;
+  CmdResult cli_late = p.Slipway({"deploy", "resume", "api"});
+  EXPECT_EQ(cli_late.rc, 1);
+  EXPECT_NE(cli_late.err.find("resume: no deploy of api is in progress"), std::string::npos)
+      << cli_late.err;
+  // Hostile input is a 400 naming the field.
+  auto bad = CurlPost(p, "/api/v1/deploy/api/pause", "{\"reason\": 5}");
+  EXPECT_EQ(bad.first, 400) << bad.second;
+  EXPECT_NE(bad.second.find("reason"), std::string::npos) << bad.second;
+}
+
 TEST(DeployTest, RollingThreeReplicasUnderLoadLoseNothing) {
   int port = FreePort();
   Project p(Compose(port, R"(        strategy: rolling

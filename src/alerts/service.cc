@@ -85,6 +85,8 @@ void AlertingService::NotifyDeploy(const DeployNotice& e) {
   std::string what = e.kind == "deployed"          ? "deployed"
                      : e.kind == "manual-rollback" ? "rolled back by hand"
                      : e.kind == "rolled-back"     ? "rolled back automatically"
+                     : e.kind == "deploy-paused"   ? "deploy paused"
+                     : e.kind == "deploy-resumed"  ? "deploy resumed"
                                                    : "failed";
   std::string summary = fmt::format("{} r{}{} {}{}", e.service, e.release,
                                     e.version.empty() ? "" : " (" + e.version + ")", what,

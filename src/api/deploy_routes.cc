@@ -1,4 +1,6 @@
-// Deploy routes: ship, watch, roll back, list releases.
+// Deploy routes: ship, watch, pause and resume, roll back, list releases.
+#include <fmt/format.h>
+
 #include "api/redacted.h"
 #include "api/routes.h"
 #include "config/deploy_strategy.h"
@@ -56,6 +58,47 @@ struct RollbackBody {
   }
 };
 
+// POST /api/v1/deploy/{service}/pause|resume: {"reason": "...", "by": "..."}, both optional.
+// `by` names the person (the CLI sends the user's login); the channel it came through is added,
+// so the record says who even when `by` is left out.
+struct PauseBody {
+  std::string service;
+  std::string who;
+  std::string why;
+
+  static Result<PauseBody> Parse(const RouteCall& call) {
+    PauseBody p;
+    p.service = std::string(call.Param("service"));
+    std::string by;
+    if (!call.request.body.empty()) {
+      ASSIGN_OR_RETURN(json body, ParseJsonObject(call.request.body));
+      BodyFields f(body);
+      p.why = f.String("reason", "a one-line reason");
+      by = f.String("by", "who asks (a name)");
+      RETURN_IF_ERROR(f.Finish());
+    }
+    RETURN_IF_ERROR(OneLine("reason", p.why, 1000));
+    RETURN_IF_ERROR(OneLine("by", by, 200));
+    const std::string via = call.channel == Channel::kUnix ? "unix socket" : "admin token";
+    p.who = by.empty() ? via : by + " (" + via + ")";
+    return p;
+  }
+
+  static Status OneLine(std::string_view key, const std::string& v, size_t max) {
+    if (v.size() > max) {
+      return InvalidInput(
+          fmt::format("{}: expected at most {} characters, got {}", key, max, v.size()));
+    }
+    for (unsigned char c : v) {
+      if (c < 0x20 || c == 0x7f) {
+        return InvalidInput(
+            fmt::format("{}: expected one line of text (no control characters)", key));
+      }
+    }
+    return Status::OK();
+  }
+};
+
 struct ProgressQuery {
   int64_t after = 0;
   static Result<ProgressQuery> Parse(const RouteCall& call) {
@@ -108,6 +151,25 @@ void RegisterDeployRoutes(Router& r, const RouteDeps& d) {
                        [d](ProgressQuery q, Reply reply) {
                          reply.Json(200, Redacted(d.deployer->Progress(q.after), d.redactor));
                        });
+  // An operator's pause of a running deploy, and its resume: answered at once.
+  for (bool pause : {true, false}) {
+    r.Add<PauseBody>({Method::kPost,
+                      pause ? "/api/v1/deploy/{service}/pause" : "/api/v1/deploy/{service}/resume",
+                      Access::kAdmin, kSmallBody},
+                     [d, pause](PauseBody b, Reply reply) {
+                       Status st = pause ? d.deployer->Pause(b.service, b.who, b.why)
+                                         : d.deployer->Resume(b.service, b.who, b.why);
+                       if (!st.ok()) return reply.Error(st);
+                       const deploy::JobRunner* job = d.deployer->Job(b.service);
+                       json out = {{"ok", true}, {"service", b.service}, {"by", b.who}};
+                       if (job) {
+                         out["release"] = job->release().number;
+                         out["state"] = std::string(deploy::JobStateName(job->state()));
+                         out["pausing"] = job->pausing();
+                       }
+                       reply.Json(200, out);
+                     });
+  }
   r.Add<RollbackBody>({Method::kPost, "/api/v1/rollback", Access::kAdmin, kSmallBody},
                       [d](RollbackBody b, Reply reply) {
                         d.deployer->Rollback(b.service, b.to, [reply, d](deploy::Outcome o) {

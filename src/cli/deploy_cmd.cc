@@ -1,11 +1,13 @@
 #include "cli/deploy_cmd.h"
 
 #include <fmt/format.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -217,6 +219,45 @@ int RunRollback(CliContext& ctx, const std::string& service, int64_t to) {
   return 0;
 }
 
+// The login of whoever runs the CLI: the `by` of a pause or a resume.
+std::string LoginName() {
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return pw->pw_name;
+  }
+  const char* user = std::getenv("USER");
+  return user != nullptr ? user : "";
+}
+
+// `deploy pause|resume SERVICE [--reason TEXT]`: answered at once; the deploy's own caller
+// (if any) goes on following it.
+int RunPauseResume(CliContext& ctx, bool pause, const std::string& service,
+                   const std::string& reason) {
+  const char* verb = pause ? "pause" : "resume";
+  if (Status st = NeedDaemon(ctx); !st.ok()) return CliContext::Fail(st, verb);
+  if (!(*ctx.Project())->services.count(service)) {
+    return CliContext::Fail(
+        InvalidInput(fmt::format("{}: no such service: \"{}\"", verb, service)));
+  }
+  json body = {{"reason", reason}, {"by", LoginName()}};
+  auto r = ctx.Call("POST", fmt::format("/api/v1/deploy/{}/{}", service, verb), body);
+  if (!r.ok()) return CliContext::Fail(r.status());
+  const int64_t release = r->value("release", int64_t{0});
+  const std::string state = r->value("state", "");
+  if (pause && r->value("pausing", false)) {
+    std::printf("slipway: %s r%lld pausing: it holds once its %s step finishes\n", service.c_str(),
+                static_cast<long long>(release), state.c_str());
+  } else if (pause) {
+    std::printf(
+        "slipway: %s r%lld paused; traffic keeps its weights (slipway deploy resume %s, or "
+        "slipway rollback %s)\n",
+        service.c_str(), static_cast<long long>(release), service.c_str(), service.c_str());
+  } else {
+    std::printf("slipway: %s r%lld resumed (%s)\n", service.c_str(),
+                static_cast<long long>(release), state.c_str());
+  }
+  return 0;
+}
+
 int RunReleases(CliContext& ctx, const std::string& service, const std::string& format) {
   auto paths = ctx.Paths();
   if (!paths.ok()) return CliContext::Fail(paths.status());
@@ -306,7 +347,23 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc) {
   cd->add_option("--format", d->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   cd->add_flag("--no-backup", d->no_backup,
                "Let a migrate hook step apply pending migrations without a backup first");
-  cd->callback([&ctx, d, rc] { *rc = RunDeploy(ctx, *d); });
+  // `deploy pause|resume SERVICE`: a subcommand name wins over a service of the same name.
+  auto pr_service = std::make_shared<std::string>();
+  auto pr_reason = std::make_shared<std::string>();
+  auto* cpause = cd->add_subcommand("pause", "Hold a running deploy where it is");
+  auto* cresume = cd->add_subcommand("resume", "Continue a paused deploy from where it held");
+  for (CLI::App* sub : {cpause, cresume}) {
+    sub->add_option("service", *pr_service, "Service")->required();
+    sub->add_option("--reason", *pr_reason, "Why (recorded with the event)");
+    const bool pause = sub == cpause;
+    sub->callback([&ctx, pause, pr_service, pr_reason, rc] {
+      *rc = RunPauseResume(ctx, pause, *pr_service, *pr_reason);
+    });
+  }
+  cd->callback([&ctx, d, rc, cpause, cresume] {
+    if (cpause->parsed() || cresume->parsed()) return;
+    *rc = RunDeploy(ctx, *d);
+  });
 
   auto rb_service = std::make_shared<std::string>();
   auto rb_to = std::make_shared<int64_t>(0);

@@ -33,6 +33,23 @@ inline constexpr auto kMountTypeNames = MakeNameTable<Mount::Type>({
     {Mount::Type::kTmpfs, "tmpfs"},
 });
 
+// restart: no | always | on-failure[:N] | unless-stopped (`:N` is RestartPolicy::max_attempts).
+inline constexpr auto kRestartModeNames = MakeNameTable<RestartPolicy::Mode>({
+    {RestartPolicy::Mode::kNo, "no"},
+    {RestartPolicy::Mode::kAlways, "always"},
+    {RestartPolicy::Mode::kOnFailure, "on-failure"},
+    {RestartPolicy::Mode::kUnlessStopped, "unless-stopped"},
+});
+// What `restart:` accepts, as its error messages say it.
+inline constexpr char kRestartExpected[] = "no, always, on-failure, on-failure:N or unless-stopped";
+
+// deploy.restart_policy.condition (compose's swarm names for the same modes).
+inline constexpr auto kRestartConditionNames = MakeNameTable<RestartPolicy::Mode>({
+    {RestartPolicy::Mode::kNo, "none"},
+    {RestartPolicy::Mode::kOnFailure, "on-failure"},
+    {RestartPolicy::Mode::kAlways, "any"},
+});
+
 // x-slipway.runtime; kAuto is its absence, not a name one writes.
 inline constexpr auto kRuntimeChoiceNames = MakeNameTable<RuntimeChoice>({
     {RuntimeChoice::kHost, "host"},

@@ -4,6 +4,7 @@
 #include <regex>
 #include <set>
 
+#include "config/migration_tool_names.h"
 #include "config/node.h"
 #include "config/project.h"
 #include "config/values.h"
@@ -51,12 +52,9 @@ constexpr char kToolKeys[] =
 // `migrations: {tool: alembic, ...}`: the preset, then the keys written over it.
 Status ParseMigrationTool(const Node& n, const std::string& path, MigrationToolSettings* out) {
   if (const Node* t = n.Find("tool"); t != nullptr) {
-    ASSIGN_OR_RETURN(std::string name, ReadEnum(*t, JoinPath(path, "tool"),
-                                                {"alembic", "django", "prisma", "rails", "knex"}));
-    for (MigrationTool k : {MigrationTool::kAlembic, MigrationTool::kDjango, MigrationTool::kPrisma,
-                            MigrationTool::kRails, MigrationTool::kKnex}) {
-      if (MigrationToolName(k) == name) *out = MigrationPreset(k);
-    }
+    ASSIGN_OR_RETURN(std::string name,
+                     ReadEnum(*t, JoinPath(path, "tool"), MigrationToolPresets()));
+    *out = MigrationPreset(*kMigrationToolNames.Parse(name));  // ReadEnum admitted a preset
   } else {
     *out = MigrationPreset(MigrationTool::kCommands);
   }
@@ -92,8 +90,13 @@ Status ParseMigrationTool(const Node& n, const std::string& path, MigrationToolS
     }
   }
   if (out->up.empty()) {
+    std::string tools;
+    for (const std::string& t : MigrationToolPresets()) {
+      if (!tools.empty()) tools.append(", ");
+      tools.append(t);
+    }
     return NodeError(n, JoinPath(path, "up"), "is missing",
-                     "a tool (alembic, django, prisma, rails, knex) or an `up` command");
+                     "a tool (" + tools + ") or an `up` command");
   }
   if (out->pending.empty()) {
     return NodeError(n, JoinPath(path, "pending"), "is missing",
@@ -104,24 +107,16 @@ Status ParseMigrationTool(const Node& n, const std::string& path, MigrationToolS
 
 }  // namespace
 
-std::string_view MigrationToolName(MigrationTool t) {
-  switch (t) {
-    case MigrationTool::kNone:
-      return "sql";
-    case MigrationTool::kCommands:
-      return "commands";
-    case MigrationTool::kAlembic:
-      return "alembic";
-    case MigrationTool::kDjango:
-      return "django";
-    case MigrationTool::kPrisma:
-      return "prisma";
-    case MigrationTool::kRails:
-      return "rails";
-    case MigrationTool::kKnex:
-      return "knex";
+std::string_view MigrationToolName(MigrationTool t) { return kMigrationToolNames.Name(t); }
+
+std::vector<std::string> MigrationToolPresets() {
+  std::vector<std::string> out;
+  for (const auto& e : kMigrationToolNames.entries) {
+    if (e.value != MigrationTool::kNone && e.value != MigrationTool::kCommands) {
+      out.emplace_back(e.name);
+    }
   }
-  return "?";
+  return out;
 }
 
 MigrationToolSettings MigrationPreset(MigrationTool tool) {

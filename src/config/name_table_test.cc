@@ -9,6 +9,7 @@
 #include "config/compose_names.h"
 #include "config/databases_settings.h"
 #include "config/deploy_strategy.h"
+#include "config/migration_tool_names.h"
 #include "config/test_support.h"
 
 namespace slipway::config {
@@ -39,6 +40,14 @@ TEST(NameTableTest, EveryValueHasOneName) {
   ExpectComplete(kDependsConditionNames, 3);
   ExpectComplete(kPortProtocolNames, 3);
   ExpectComplete(kMountTypeNames, 3);
+  ExpectComplete(kRestartModeNames, 4);
+  ExpectComplete(kMigrationToolNames, 7);
+  // deploy.restart_policy.condition names three of the four modes (compose has no
+  // unless-stopped there).
+  EXPECT_EQ(kRestartConditionNames.Parse("none"), RestartPolicy::Mode::kNo);
+  EXPECT_EQ(kRestartConditionNames.Parse("on-failure"), RestartPolicy::Mode::kOnFailure);
+  EXPECT_EQ(kRestartConditionNames.Parse("any"), RestartPolicy::Mode::kAlways);
+  EXPECT_EQ(kRestartConditionNames.Name(RestartPolicy::Mode::kUnlessStopped), "");
   // x-slipway.runtime: kAuto is the key's absence and has no name to write.
   EXPECT_EQ(kRuntimeChoiceNames.Name(RuntimeChoice::kAuto), "");
   EXPECT_EQ(kRuntimeChoiceNames.Parse("auto"), std::nullopt);
@@ -52,6 +61,18 @@ TEST(NameTableTest, UnknownAndNearNamesAreRefused) {
   }
   EXPECT_EQ(kUpdateOrderNames.Parse("start_first"), std::nullopt);
   EXPECT_EQ(kMigrationFormatNames.Parse("golang_migrate"), std::nullopt);
+  for (std::string_view bad : {"on-failure:3", "unless_stopped", "No", "always "}) {
+    EXPECT_EQ(kRestartModeNames.Parse(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(kMigrationToolNames.Parse("Alembic"), std::nullopt);
+  // The presets `migrations.tool` takes, in the order its errors list them.
+  EXPECT_EQ(MigrationToolPresets(),
+            (std::vector<std::string>{"alembic", "django", "prisma", "rails", "knex"}));
+  EXPECT_EQ(MigrationToolName(MigrationTool::kNone), "sql");
+  // What `restart:` errors say it accepts names every mode.
+  for (const auto& e : kRestartModeNames.entries) {
+    EXPECT_NE(std::string_view(kRestartExpected).find(e.name), std::string_view::npos) << e.name;
+  }
 }
 
 TEST(NameTableTest, ListsReadInTableOrder) {
@@ -76,6 +97,19 @@ TEST(NameTableTest, ParsedSettingsAreEnums) {
   EXPECT_EQ(api.rollback_config.order, UpdateOrder::kStopFirst);  // compose's default
   EXPECT_EQ(api.deploy.strategy, DeployStrategy::kRolling);
   EXPECT_EQ(p->databases.at("main").format, MigrationFormat::kGolangMigrate);
+
+  auto q = LoadText(
+      "services:\n  api:\n    command: ./api\n    restart: on-failure:4\n"
+      "  worker:\n    command: ./w\n    deploy: {restart_policy: {condition: none}}\n"
+      "  cron:\n    command: ./c\n    restart: unless-stopped\n"
+      "x-slipway:\n  databases:\n    main:\n      url: 'sqlite:a.db'\n"
+      "      migrations: {tool: prisma}\n");
+  ASSERT_TRUE(q.ok()) << ErrorOf(q);
+  EXPECT_EQ(q->services.at("api").restart.mode, RestartPolicy::Mode::kOnFailure);
+  EXPECT_EQ(q->services.at("api").restart.max_attempts, 4);
+  EXPECT_EQ(q->services.at("worker").restart.mode, RestartPolicy::Mode::kNo);
+  EXPECT_EQ(q->services.at("cron").restart.mode, RestartPolicy::Mode::kUnlessStopped);
+  EXPECT_EQ(q->databases.at("main").tool.tool, MigrationTool::kPrisma);
 }
 
 TEST(NameTableTest, WrongNamesAndTypesGetOneLineErrors) {
@@ -99,6 +133,28 @@ TEST(NameTableTest, WrongNamesAndTypesGetOneLineErrors) {
        "compose.yaml:6:",
        "x-slipway.databases.main.format: \"liquibase\" is not allowed (expected "
        "auto, slipway, golang-migrate, dbmate or flyway)"},
+      // The texts these keys had before their names moved into tables.
+      {"services:\n  api:\n    command: ./api\n    restart: sometimes\n", "compose.yaml:4:",
+       "services.api.restart: \"sometimes\" is not a restart policy (expected no, always, "
+       "on-failure, on-failure:N or unless-stopped)"},
+      {"services:\n  api:\n    command: ./api\n    restart: on-failure:-1\n", "compose.yaml:4:",
+       "services.api.restart: \"on-failure:-1\" has no valid retry count (expected no, always, "
+       "on-failure, on-failure:N or unless-stopped)"},
+      {"services:\n  api:\n    command: ./api\n    deploy:\n      restart_policy: {condition: "
+       "always}\n",
+       "compose.yaml:5:",
+       "services.api.deploy.restart_policy.condition: \"always\" is not allowed (expected none, "
+       "on-failure or any)"},
+      {"services:\n  api:\n    command: ./api\nx-slipway:\n  databases:\n    main: {url: "
+       "'sqlite:a.db', migrations: {tool: flyway}}\n",
+       "compose.yaml:6:",
+       "x-slipway.databases.main.migrations.tool: \"flyway\" is not allowed (expected alembic, "
+       "django, prisma, rails or knex)"},
+      {"services:\n  api:\n    command: ./api\nx-slipway:\n  databases:\n    main: {url: "
+       "'sqlite:a.db', migrations: {dir: x}}\n",
+       "compose.yaml:6:",
+       "x-slipway.databases.main.migrations.up: is missing (expected a tool (alembic, django, "
+       "prisma, rails, knex) or an `up` command)"},
   };
   for (const Case& c : cases) {
     const std::string err = ErrorOf(LoadText(c.yaml));

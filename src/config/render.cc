@@ -15,17 +15,12 @@ std::string ConditionName(DependsCondition c) {
 }
 
 std::string RestartName(const RestartPolicy& r) {
-  switch (r.mode) {
-    case RestartPolicy::Mode::kNo:
-      return "no";
-    case RestartPolicy::Mode::kAlways:
-      return "always";
-    case RestartPolicy::Mode::kUnlessStopped:
-      return "unless-stopped";
-    case RestartPolicy::Mode::kOnFailure:
-      return r.max_attempts > 0 ? "on-failure:" + std::to_string(r.max_attempts) : "on-failure";
+  std::string name(kRestartModeNames.Name(r.mode));
+  if (r.mode == RestartPolicy::Mode::kOnFailure && r.max_attempts > 0) {
+    name.push_back(':');
+    name.append(std::to_string(r.max_attempts));
   }
-  return "";
+  return name;
 }
 
 // What the rendering shows of values that may hold secrets.

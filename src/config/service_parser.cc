@@ -551,24 +551,19 @@ Status ServiceParser::ParseHealthcheck(const Node& v, const std::string& path, H
 
 Status ServiceParser::ParseRestart(const Node& v, const std::string& path, RestartPolicy* r) {
   ASSIGN_OR_RETURN(std::string s, ReadString(v, path));
-  const char* expected = "no, always, on-failure, on-failure:N or unless-stopped";
-  if (s == "no") {
-    r->mode = RestartPolicy::Mode::kNo;
-  } else if (s == "always") {
-    r->mode = RestartPolicy::Mode::kAlways;
-  } else if (s == "unless-stopped") {
-    r->mode = RestartPolicy::Mode::kUnlessStopped;
-  } else if (s == "on-failure") {
-    r->mode = RestartPolicy::Mode::kOnFailure;
-  } else if (s.rfind("on-failure:", 0) == 0) {
-    std::optional<long long> n = ParseInteger(s.substr(11));
+  const std::string on_failure =
+      std::string(kRestartModeNames.Name(RestartPolicy::Mode::kOnFailure)) + ":";
+  if (std::optional<RestartPolicy::Mode> mode = kRestartModeNames.Parse(s)) {
+    r->mode = *mode;
+  } else if (s.rfind(on_failure, 0) == 0) {
+    std::optional<long long> n = ParseInteger(s.substr(on_failure.size()));
     if (!n || *n < 0 || *n > 1'000'000) {
-      return NodeError(v, path, Quote(s) + " has no valid retry count", expected);
+      return NodeError(v, path, Quote(s) + " has no valid retry count", kRestartExpected);
     }
     r->mode = RestartPolicy::Mode::kOnFailure;
     r->max_attempts = static_cast<int>(*n);
   } else {
-    return NodeError(v, path, Quote(s) + " is not a restart policy", expected);
+    return NodeError(v, path, Quote(s) + " is not a restart policy", kRestartExpected);
   }
   return Status::OK();
 }
@@ -589,10 +584,7 @@ Status ServiceParser::ParseDeploy(const Node& v, const std::string& path, Servic
       for (const Node& g : f.children) {
         const std::string gpath = JoinPath(fpath, g.key);
         if (g.key == "condition") {
-          ASSIGN_OR_RETURN(std::string c, ReadEnum(g, gpath, {"none", "on-failure", "any"}));
-          r.mode = c == "none"         ? RestartPolicy::Mode::kNo
-                   : c == "on-failure" ? RestartPolicy::Mode::kOnFailure
-                                       : RestartPolicy::Mode::kAlways;
+          ASSIGN_OR_RETURN(r.mode, ReadEnum(g, gpath, kRestartConditionNames));
         } else if (g.key == "delay") {
           ASSIGN_OR_RETURN(r.delay, ReadDuration(g, gpath));
         } else if (g.key == "max_attempts") {

@@ -278,9 +278,22 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     alerting_->Start();
     scraper_->Start();
     deployer_->SetEventListener([this](const deploy::DeployEvent& e) {
-      alerting_->NotifyDeploy({e.service, e.release, e.version, e.strategy,
-                               std::string(deploy::DeployEventKindName(e.kind)), e.reason,
-                               e.numbers});
+      const std::string kind(deploy::DeployEventKindName(e.kind));
+      if (e.kind == deploy::DeployEventKind::kPaused ||
+          e.kind == deploy::DeployEventKind::kResumed) {
+        // A pause and a resume are in the event log with who asked and why.
+        store::Event ev;
+        ev.service = e.service;
+        ev.kind = kind;
+        ev.message = fmt::format("r{} {}{}", e.release,
+                                 e.who.empty() ? "by failure_action: pause" : "by " + e.who,
+                                 e.reason.empty() ? "" : ": " + e.reason);
+        if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) {
+          Log("events: " + st.message());
+        }
+      }
+      alerting_->NotifyDeploy({e.service, e.release, e.version, e.strategy, kind,
+                               e.who.empty() ? e.reason : e.who + ": " + e.reason, e.numbers});
     });
     ScheduleTrafficSample();
     tls_.UpdateExpiry();

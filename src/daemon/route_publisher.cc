@@ -33,11 +33,30 @@ Status RoutePublisher::SetMaintenance(Maintenance next) {
 
 Status RoutePublisher::SetPlan(const std::string& service, deploy::TrafficPlan plan) {
   plans_[service] = std::move(plan);
-  return Publish();
+  return PublishTraffic(service);
 }
 
 Status RoutePublisher::ClearPlan(const std::string& service) {
   plans_.erase(service);
+  return PublishTraffic(service);
+}
+
+Status RoutePublisher::PublishTraffic(const std::string& service) {
+  std::optional<proxy::Route> route =
+      ServiceRouteOf(engine_->project(), engine_->Endpoints(), service, plans_, maintenance_);
+  if (route) {
+    Status st = proxy_->UpdateRoute(*route);
+    if (st.ok()) {
+      ++route_updates_;
+      return st;
+    }
+    // The proxy's table lags the engine (or has no route of the service): the whole table
+    // carries the plan instead. A drained or stopped proxy refuses both alike.
+    if (st.code() != StatusCode::kFailedPrecondition && st.code() != StatusCode::kNotFound) {
+      return st;
+    }
+  }
+  ++table_publishes_;
   return Publish();
 }
 

@@ -6,6 +6,12 @@
 // (a restarted daemon taking over its services) they wait. TLS listeners get the certificates
 // the daemon last loaded (SetTls); plain ones answer ACME challenges (SetAcmeChallenges).
 //
+// A plan change (a deploy's weight step) changes only that service's routes: the proxy takes
+// the service's route as BuildRoutes would make it and updates the traffic settings of its
+// routes in place (proxy::Proxy::UpdateRoute); nothing else is rebuilt and every other route
+// keeps its state. When the service's instance sets differ from the table the proxy serves
+// (a topology change not published yet) or it has no route, the whole table is published.
+//
 // Threads: the control loop only. The engine, the proxy and the registry must outlive it.
 #pragma once
 
@@ -59,6 +65,10 @@ class RoutePublisher final : public deploy::Traffic {
     after_publish_ = std::move(f);
   }
 
+  // Plan changes that went out as one-service route updates, and as whole tables.
+  uint64_t route_updates() const { return route_updates_; }
+  uint64_t table_publishes() const { return table_publishes_; }
+
   // deploy::Traffic
   Status SetPlan(const std::string& service, deploy::TrafficPlan plan) override;
   Status ClearPlan(const std::string& service) override;
@@ -75,7 +85,11 @@ class RoutePublisher final : public deploy::Traffic {
   std::shared_ptr<const acme::ChallengeTable> acme_challenges_;
   std::function<void()> before_publish_;
   std::function<void(const proxy::RouteTable&)> after_publish_;
+  Status PublishTraffic(const std::string& service);
+
   uint64_t version_ = 0;
+  uint64_t route_updates_ = 0;
+  uint64_t table_publishes_ = 0;
   bool pending_ = false;
   bool held_ = false;
 };

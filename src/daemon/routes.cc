@@ -47,6 +47,20 @@ proxy::Route ServiceRoute(const config::Service& svc, const engine::ServiceEndpo
 
 }  // namespace
 
+std::optional<proxy::Route> ServiceRouteOf(const config::Project& project,
+                                           const std::vector<engine::ServiceEndpoints>& endpoints,
+                                           const std::string& service, const Plans& plans,
+                                           const Maintenance& maintenance) {
+  auto svc = project.services.find(service);
+  if (svc == project.services.end()) return std::nullopt;
+  for (const engine::ServiceEndpoints& ep : endpoints) {
+    if (ep.service == service && ep.started) {
+      return ServiceRoute(svc->second, ep, plans, maintenance);
+    }
+  }
+  return std::nullopt;
+}
+
 std::string IngressUpstreamHost(const std::string& project_name) {
   return config::AddressBlock(project_name) + ".255";
 }

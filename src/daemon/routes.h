@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,15 @@ using Maintenance = std::map<std::string, std::string>;    // service → messag
 
 // "127.A.B.255": the project's address block (config/service_addresses.h) past its services.
 std::string IngressUpstreamHost(const std::string& project_name);
+
+// The route `service` gets in BuildRoutes' table (its sets with the plan's weights, draining
+// marks and sticky cookie; listener-specific fields left at their defaults): what the
+// RoutePublisher hands the proxy for a one-service traffic update. nullopt when the service is
+// not running or not in the project.
+std::optional<proxy::Route> ServiceRouteOf(const config::Project& project,
+                                           const std::vector<engine::ServiceEndpoints>& endpoints,
+                                           const std::string& service, const Plans& plans,
+                                           const Maintenance& maintenance);
 
 std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     const config::Project& project, const std::vector<engine::ServiceEndpoints>& endpoints,

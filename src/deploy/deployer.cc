@@ -178,11 +178,18 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
     for (const auto& name : req.services) consider(name, true);
   }
   for (const auto& job : batch->jobs) {
-    if (busy_.count(job.spec.name)) {
+    if (!busy_.count(job.spec.name)) continue;
+    const JobRunner* running = Job(job.spec.name);
+    if (running && running->state() == JobState::kPaused) {
       done(Outcome{FailedPrecondition(fmt::format(
-          "deploy: a deploy of {} is already in progress; wait for it to finish", job.spec.name))});
+          "deploy: the deploy of {} r{} is paused; resume it (slipway deploy resume {}) or roll "
+          "it back (slipway rollback {}) first",
+          job.spec.name, running->release().number, job.spec.name, job.spec.name))});
       return;
     }
+    done(Outcome{FailedPrecondition(fmt::format(
+        "deploy: a deploy of {} is already in progress; wait for it to finish", job.spec.name))});
+    return;
   }
   if (batch->jobs.empty()) {
     done(Outcome{Status::OK()});
@@ -217,6 +224,20 @@ void Deployer::RunNext(std::shared_ptr<Batch> batch) {
   };
   ports.listener = listener_;
   auto alive = alive_;
+  // failure_action: pause: the caller hears it now (later services do not start); the job
+  // stays, holding, until resumed or rolled back.
+  ports.held = [this, alive, batch](Status st, const Release& release) {
+    if (!*alive) return;
+    batch->outcome.releases.push_back(release.ToJson());
+    batch->outcome.status = st;
+    for (size_t i = batch->next; i < batch->jobs.size(); ++i) {
+      busy_.erase(batch->jobs[i].spec.name);
+    }
+    batch->next = batch->jobs.size();
+    auto done = std::move(batch->done);
+    batch->done = nullptr;
+    if (done) done(batch->outcome);
+  };
   auto runner = std::make_unique<JobRunner>(
       std::move(in), std::move(ports),
       [this, alive, batch, service](Status st, const Release& release) {
@@ -345,8 +366,8 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     Note(service, current,
          fmt::format("rolled back to r{} (warm set {}) in {:.2f} ms", to, back, ms));
     if (listener_) {
-      listener_(
-          {service, current, version, strategy, DeployEventKind::kManualRollback, reason, numbers});
+      listener_({service, current, version, strategy, DeployEventKind::kManualRollback, reason,
+                 numbers, ""});
     }
     Outcome out;
     auto r = releases_->Get(service, to);
@@ -375,6 +396,33 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     if (!(*target)->base_hash.empty()) req.base_hashes[service] = (*target)->base_hash;
   }
   Deploy(std::move(req), std::move(done));
+}
+
+Result<JobRunner*> Deployer::ControlledJob(const std::string& verb, const std::string& service) {
+  auto it = jobs_.find(service);
+  if (it != jobs_.end() && it->second && !IsTerminal(it->second->state())) return it->second.get();
+  if (!groups_->RunningSpec(service)) {
+    return FailedPrecondition(fmt::format("{}: {} is not running", verb, service));
+  }
+  auto last = releases_->List(service, 1);
+  if (last.ok() && !last->empty()) {
+    const Release& r = last->front();
+    return FailedPrecondition(
+        fmt::format("{}: no deploy of {} is in progress (its last release, r{}, {})", verb, service,
+                    r.number, ReleaseStatusName(r.status)));
+  }
+  return FailedPrecondition(fmt::format("{}: no deploy of {} is in progress", verb, service));
+}
+
+Status Deployer::Pause(const std::string& service, const std::string& who, const std::string& why) {
+  ASSIGN_OR_RETURN(JobRunner * job, ControlledJob("pause", service));
+  return job->Pause(who, why);
+}
+
+Status Deployer::Resume(const std::string& service, const std::string& who,
+                        const std::string& why) {
+  ASSIGN_OR_RETURN(JobRunner * job, ControlledJob("resume", service));
+  return job->Resume(who, why);
 }
 
 void Deployer::RetireInterrupted(const std::function<void(const std::string&)>& log) {

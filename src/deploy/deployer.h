@@ -18,6 +18,10 @@
 //
 // Ownership and threads: the daemon owns it; it borrows the groups, the release store and the
 // traffic publisher. Every method and callback runs on the control loop's thread.
+//
+// A paused job (an operator's pause, or rolling's failure_action: pause) keeps its service
+// busy: another deploy of it is refused until the job is resumed or rolled back. A pause does
+// not survive the daemon: after a restart it is retired like any interrupted deploy.
 #pragma once
 
 #include <functional>
@@ -83,6 +87,14 @@ class Deployer {
   // the service runs, that deploy is rolled back instead and `done` gets its outcome.
   void Rollback(const std::string& service, int64_t to, std::function<void(Outcome)> done);
 
+  // An operator's pause of the running deploy of `service`, and its resume (JobRunner::Pause
+  // and Resume say what holds and what goes on). `who` asked, `why` says why: both go to the
+  // progress lines, the job's transitions and the deploy-paused / deploy-resumed events.
+  // FailedPrecondition, with a message that says why, when no deploy of the service is in
+  // progress (naming how its last release ended) or the job cannot pause or resume now.
+  Status Pause(const std::string& service, const std::string& who, const std::string& why);
+  Status Resume(const std::string& service, const std::string& who, const std::string& why);
+
   // After a daemon restart: a deploy does not survive its daemon (its job, traffic plan and
   // judgement died with it), so it is rolled back: every side group (a deploy's new set, or an
   // old set kept warm, which no daemon would retire now) is stopped, the primary keeps all the
@@ -103,6 +115,8 @@ class Deployer {
   void Note(const std::string& service, int64_t release, const std::string& text);
   void RunNext(std::shared_ptr<Batch> batch);
   void OnGroupsChanged();
+  // The running job of `service` for a pause or resume, or why there is none.
+  Result<JobRunner*> ControlledJob(const std::string& verb, const std::string& service);
 
   net::EventLoop* loop_;
   Groups* groups_;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -381,6 +382,13 @@ class DeployerTest : public ::testing::TestWithParam<DeployStrategy> {
     if (!r.ok() || !r->has_value()) return nullptr;
     return (*r)->numbers;
   }
+  // Every move the last finished job made is in the job machine's table.
+  void ExpectValidPath() const {
+    for (const Transition& t : deployer_->LastJobPath("api")) {
+      EXPECT_TRUE(CanTransition(t.from, t.to))
+          << JobStateName(t.from) << " -> " << JobStateName(t.to) << " (" << t.reason << ")";
+    }
+  }
   bool ServesOnlyOld() const {
     return !traffic_.plans.count("api") && groups_->PrimarySet("api") == "r1" &&
            groups_->Find("api", "r1")->ready == old_.replicas;
@@ -552,19 +560,210 @@ TEST_P(DeployerTest, PauseIsFailureActionPauseOfRolling) {
     EXPECT_EQ(Status1(), "rolled-back");
     return;
   }
+  // The caller hears it at once; the release reads failed while the job holds.
   EXPECT_NE(o.status.message().find("paused"), std::string::npos) << o.status.message();
   EXPECT_EQ(Status1(), "failed");
+  ASSERT_NE(deployer_->Job("api"), nullptr);
+  EXPECT_EQ(deployer_->Job("api")->state(), JobState::kPaused);
+  ASSERT_FALSE(events_.empty());
+  EXPECT_EQ(events_.back().kind, DeployEventKind::kPaused);
+  EXPECT_EQ(events_.back().who, "");
   // Left as it was: the old set serves, the unready new instance stays for inspection.
+  EXPECT_FALSE(RunUntil([&] { return deployer_->Job("api") == nullptr; }, Duration(20'000)));
   EXPECT_NE(groups_->Find("api", "r2"), nullptr);
   EXPECT_EQ(groups_->PrimarySet("api"), "r1");
-  EXPECT_TRUE(deployer_->Busy().empty());
-  // Resumed by deploying again once the cause is fixed.
+  EXPECT_EQ(deployer_->Job("api")->state(), JobState::kPaused);
+  // Another deploy waits for a decision about this one.
+  config::Service other = NewSpec();
+  other.image = "app:3";
+  Outcome refused = Deploy(other);
+  EXPECT_EQ(refused.status.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status.message().find("r2 is paused; resume it (slipway deploy resume api)"),
+            std::string::npos)
+      << refused.status.message();
+  // The cause is fixed (the instances are ready now); resumed, the rollout goes on.
+  for (auto& [set, g] : groups_->svcs["api"].groups) {
+    if (set == "r2") {
+      g.unhealthy = 0;
+      g.ready = g.instances;
+      g.problem.clear();
+    }
+  }
   groups_->behaviour = NewSet::kReady;
-  config::Service fixed = NewSpec();
-  fixed.image = "app:3";
-  Outcome again = Deploy(fixed);
-  EXPECT_TRUE(again.status.ok()) << again.status.message();
-  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:3");
+  ASSERT_TRUE(deployer_->Resume("api", "alice", "fixed the database").ok());
+  EXPECT_EQ(events_.back().kind, DeployEventKind::kResumed);
+  EXPECT_EQ(events_.back().who, "alice");
+  EXPECT_EQ(Status1(), "running");
+  ASSERT_TRUE(RunUntil([&] { return deployer_->Job("api") == nullptr; }));
+  EXPECT_EQ(Status1(), "succeeded");
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:2");
+  EXPECT_EQ(groups_->Find("api", "r2")->instances, 3);
+  EXPECT_EQ(events_.back().kind, DeployEventKind::kDeployed);
+  ExpectValidPath();
+}
+
+TEST_P(DeployerTest, FailureActionPauseCanBeRolledBack) {
+  if (GetParam() != DeployStrategy::kRolling) GTEST_SKIP() << "only rolling pauses by itself";
+  config::Service spec = NewSpec();
+  spec.update_config.failure_action = config::FailureAction::kPause;
+  groups_->behaviour = NewSet::kUnhealthy;
+  Outcome o = Deploy(spec);
+  ASSERT_FALSE(o.status.ok());
+  ASSERT_EQ(deployer_->Job("api")->state(), JobState::kPaused);
+  std::optional<Outcome> rb;
+  deployer_->Rollback("api", 0, [&](Outcome o) { rb = std::move(o); });
+  ASSERT_TRUE(RunUntil([&] { return rb.has_value(); }));
+  EXPECT_NE(rb->status.message().find("manual rollback requested"), std::string::npos)
+      << rb->status.message();
+  EXPECT_EQ(Status1(), "rolled-back");
+  EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld() && !groups_->Find("api", "r2"); }));
+  ExpectValidPath();
+}
+
+// Where an operator's pause lands at once: the analysis of a step (recreate has none: its
+// pause waits for the replacement in flight).
+bool AtHoldPoint(const JobRunner* j, DeployStrategy s) {
+  if (!j) return false;
+  return s == DeployStrategy::kRecreate ? j->state() == JobState::kReplacing
+                                        : j->state() == JobState::kWatching;
+}
+
+TEST_P(DeployerTest, OperatorPauseHoldsTheSplitAndResumesTheSameStep) {
+  StartDeploy(NewSpec());
+  ASSERT_TRUE(RunUntil([&] { return AtHoldPoint(deployer_->Job("api"), GetParam()); }));
+  const JobState held_in = deployer_->Job("api")->state();
+  const MonoTime step_began = deployer_->Job("api")->transitions().back().at;
+  ASSERT_TRUE(deployer_->Pause("api", "alice (unix socket)", "checking dashboards").ok());
+  if (GetParam() == DeployStrategy::kRecreate) {
+    // The replacement in flight finishes first.
+    EXPECT_TRUE(deployer_->Job("api")->pausing());
+    ASSERT_TRUE(RunUntil([&] { return deployer_->Job("api")->state() == JobState::kPaused; }));
+  }
+  const JobRunner* job = deployer_->Job("api");
+  ASSERT_EQ(job->state(), JobState::kPaused);
+  EXPECT_EQ(events_.back().kind, DeployEventKind::kPaused);
+  EXPECT_EQ(events_.back().who, "alice (unix socket)");
+  EXPECT_EQ(events_.back().reason, "checking dashboards");
+  const MonoTime paused_at = clock_.Now();
+  const std::map<std::string, TrafficPlan> plans = traffic_.plans;
+  const int sets = traffic_.set_calls;
+  const std::vector<std::string> group_log = groups_->log;
+  // Held far past every timer (monitor, health_timeout, steps), with the new set answering
+  // errors: the analysis is stopped, so nothing is judged and nothing moves.
+  traffic_.error_rate["r2"] = 0.5;
+  EXPECT_FALSE(RunUntil([&] { return outcome_.has_value(); }, Duration(30'000)));
+  EXPECT_EQ(deployer_->Job("api")->state(), JobState::kPaused);
+  EXPECT_EQ(traffic_.set_calls, sets);
+  EXPECT_EQ(groups_->log, group_log);
+  ASSERT_EQ(traffic_.plans.count("api"), plans.count("api"));
+  if (plans.count("api")) {
+    for (const auto& [set, w] : plans.at("api").sets) {
+      EXPECT_EQ(traffic_.plans.at("api").sets.at(set).weight, w.weight) << set;
+    }
+  }
+  EXPECT_EQ(Status1(), "running");
+  // A second pause says so; the deploy of another service is not affected.
+  Status again = deployer_->Pause("api", "bob", "");
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(again.message().find("already paused (by alice (unix socket))"), std::string::npos)
+      << again.message();
+  traffic_.error_rate.clear();
+  // Resumed: the same step goes on with the time it had left, then the deploy succeeds.
+  ASSERT_TRUE(deployer_->Resume("api", "alice (unix socket)", "looks fine").ok());
+  if (GetParam() != DeployStrategy::kRecreate) {
+    EXPECT_EQ(deployer_->Job("api")->state(), held_in);
+  }
+  EXPECT_EQ(events_.back().kind, GetParam() == DeployStrategy::kRecreate
+                                     ? DeployEventKind::kDeployed
+                                     : DeployEventKind::kResumed);
+  const MonoTime resumed_at = clock_.Now();
+  ASSERT_TRUE(RunUntil([&] { return outcome_.has_value(); }));
+  ASSERT_TRUE(outcome_->status.ok()) << outcome_->status.message();
+  EXPECT_EQ(Status1(), "succeeded");
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:2");
+  const std::vector<Transition> path = deployer_->LastJobPath("api");
+  auto paused = std::find_if(path.begin(), path.end(),
+                             [](const Transition& t) { return t.to == JobState::kPaused; });
+  ASSERT_NE(paused, path.end());
+  EXPECT_EQ(paused->from, held_in);
+  ASSERT_NE(paused + 1, path.end());
+  EXPECT_EQ((paused + 1)->from, JobState::kPaused);
+  EXPECT_EQ((paused + 1)->to, paused->from);
+  EXPECT_NE((paused + 1)->reason.find("resumed by alice (unix socket): looks fine"),
+            std::string::npos)
+      << (paused + 1)->reason;
+  if (GetParam() == DeployStrategy::kBlueGreen) {
+    // The watch of `monitor` (1 s) went on with what it had left, not from the start.
+    auto next = std::find_if(paused + 1, path.end(),
+                             [](const Transition& t) { return t.to == JobState::kPromoting; });
+    ASSERT_NE(next, path.end());
+    const Duration left =
+        Duration(1'000) - std::chrono::duration_cast<Duration>(paused_at - step_began);
+    EXPECT_LE(next->at - resumed_at, left + Duration(150));
+  }
+  ExpectValidPath();
+}
+
+TEST_P(DeployerTest, RollbackWhilePausedRestoresTheOldRelease) {
+  StartDeploy(NewSpec());
+  ASSERT_TRUE(RunUntil([&] { return AtHoldPoint(deployer_->Job("api"), GetParam()); }));
+  ASSERT_TRUE(deployer_->Pause("api", "alice", "bad numbers").ok());
+  ASSERT_TRUE(RunUntil([&] { return deployer_->Job("api")->state() == JobState::kPaused; }));
+  EXPECT_FALSE(RunUntil([&] { return outcome_.has_value(); }, Duration(5'000)));
+  std::optional<Outcome> rb;
+  deployer_->Rollback("api", 0, [&](Outcome o) { rb = std::move(o); });
+  ASSERT_TRUE(RunUntil([&] { return rb.has_value() && outcome_.has_value(); }));
+  EXPECT_FALSE(rb->status.ok());
+  EXPECT_NE(rb->status.message().find("manual rollback requested"), std::string::npos)
+      << rb->status.message();
+  EXPECT_EQ(Status1(), "rolled-back");
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:1");
+  EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));
+  const std::vector<Transition> path = deployer_->LastJobPath("api");
+  EXPECT_TRUE(std::any_of(path.begin(), path.end(), [](const Transition& t) {
+    return t.from == JobState::kPaused && t.to == JobState::kRollingBack;
+  }));
+  ExpectValidPath();
+}
+
+TEST_P(DeployerTest, PauseOrResumeWithoutARunningDeployIsRefusedClearly) {
+  Status none = deployer_->Pause("api", "alice", "");
+  EXPECT_EQ(none.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(none.message(),
+            "pause: no deploy of api is in progress (its last release, r1, succeeded)");
+  Outcome o = Deploy(NewSpec());
+  ASSERT_TRUE(o.status.ok()) << o.status.message();
+  ASSERT_TRUE(RunUntil([&] { return deployer_->Job("api") == nullptr; }));
+  Status done = deployer_->Pause("api", "alice", "");
+  EXPECT_EQ(done.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(done.message(),
+            "pause: no deploy of api is in progress (its last release, r2, succeeded)");
+  Status resume = deployer_->Resume("api", "alice", "");
+  EXPECT_EQ(resume.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(resume.message(),
+            "resume: no deploy of api is in progress (its last release, r2, succeeded)");
+  EXPECT_EQ(deployer_->Pause("web", "alice", "").message(), "pause: web is not running");
+  // Running but not paused: resume says what it is doing.
+  config::Service next = NewSpec();
+  next.image = "app:3";
+  StartDeploy(next);
+  ASSERT_TRUE(RunUntil([&] { return AtHoldPoint(deployer_->Job("api"), GetParam()); }));
+  Status running = deployer_->Resume("api", "alice", "");
+  EXPECT_EQ(running.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(running.message().find("resume: the deploy of api r3 is not paused (it is "),
+            std::string::npos)
+      << running.message();
+  // Rolling back: not paused.
+  std::optional<Outcome> rb;
+  deployer_->Rollback("api", 0, [&](Outcome o) { rb = std::move(o); });
+  if (deployer_->Job("api") && !IsTerminal(deployer_->Job("api")->state()) &&
+      GetParam() != DeployStrategy::kRecreate) {
+    Status rolling = deployer_->Pause("api", "alice", "");
+    EXPECT_NE(rolling.message().find("is rolling back; a rollback is not paused"),
+              std::string::npos)
+        << rolling.message();
+  }
+  ASSERT_TRUE(RunUntil([&] { return rb.has_value(); }));
 }
 
 TEST_P(DeployerTest, TrafficThatCannotGoBackFailsTheJobVisibly) {
@@ -688,6 +887,7 @@ TEST_P(StatesTest, EveryStateOfTheJobMachineIsReached) {
       seen.insert(t.from);
       seen.insert(t.to);
     }
+    ExpectValidPath();
   };
   int image = 2;
   auto next = [&](DeployStrategy s) {
@@ -712,6 +912,19 @@ TEST_P(StatesTest, EveryStateOfTheJobMachineIsReached) {
   paused.update_config.failure_action = config::FailureAction::kPause;
   ASSERT_NO_FATAL_FAILURE(run(paused));
   groups_->behaviour = NewSet::kReady;
+  // It holds until rolled back (or resumed): its path is complete once it ends.
+  ASSERT_NE(deployer_->Job("api"), nullptr);
+  std::optional<Outcome> rb;
+  deployer_->Rollback("api", 0, [&](Outcome o) { rb = std::move(o); });
+  for (int i = 0; i < 20'000 && deployer_->Job("api") != nullptr; ++i) {
+    loop_->RunOnce(Duration(0));
+    clock_.AdvanceForTest(Duration(10));
+  }
+  ASSERT_EQ(deployer_->Job("api"), nullptr);
+  for (const Transition& t : deployer_->LastJobPath("api")) {
+    seen.insert(t.from);
+    seen.insert(t.to);
+  }
   // recreate: replacing; a failing pre hook: failed.
   ASSERT_NO_FATAL_FAILURE(run(next(DeployStrategy::kRecreate)));
   config::Service hook = next(DeployStrategy::kBlueGreen);

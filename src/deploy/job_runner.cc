@@ -58,8 +58,51 @@ std::string_view JobStateName(JobState s) {
 }
 
 bool IsTerminal(JobState s) {
-  return s == JobState::kSucceeded || s == JobState::kRolledBack || s == JobState::kPaused ||
-         s == JobState::kFailed;
+  return s == JobState::kSucceeded || s == JobState::kRolledBack || s == JobState::kFailed;
+}
+
+namespace {
+
+bool IsWorking(JobState s) {
+  switch (s) {
+    case JobState::kStarting:
+    case JobState::kResizing:
+    case JobState::kSmokeTest:
+    case JobState::kShifting:
+    case JobState::kWatching:
+    case JobState::kWaiting:
+    case JobState::kPromoting:
+    case JobState::kReplacing:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool CanTransition(JobState from, JobState to) {
+  if (IsTerminal(from) || from == to) return false;
+  switch (from) {
+    case JobState::kPending:
+      return to == JobState::kPreHooks || to == JobState::kFailed;
+    case JobState::kPreHooks:
+      return IsWorking(to) || to == JobState::kRollingBack || to == JobState::kFailed ||
+             to == JobState::kPaused;
+    case JobState::kRollingBack:
+      return to == JobState::kRolledBack || to == JobState::kFailed || to == JobState::kPaused;
+    case JobState::kPostHook:
+      return to == JobState::kSucceeded;
+    case JobState::kPaused:
+      // Resume goes back to where it held; a rollback or a failed step ends the hold.
+      return IsWorking(to) || to == JobState::kPreHooks || to == JobState::kRollingBack ||
+             to == JobState::kFailed;
+    default:
+      break;
+  }
+  // A working state.
+  return IsWorking(to) || to == JobState::kRollingBack || to == JobState::kPostHook ||
+         to == JobState::kSucceeded || to == JobState::kFailed || to == JobState::kPaused;
 }
 
 std::string_view DeployEventKindName(DeployEventKind k) {
@@ -72,6 +115,10 @@ std::string_view DeployEventKindName(DeployEventKind k) {
       return "failed";
     case DeployEventKind::kManualRollback:
       return "manual-rollback";
+    case DeployEventKind::kPaused:
+      return "deploy-paused";
+    case DeployEventKind::kResumed:
+      return "deploy-resumed";
   }
   return "failed";
 }
@@ -154,6 +201,12 @@ void JobRunner::CancelTimer() {
 
 void JobRunner::Enter(JobState to, const std::string& reason) {
   if (to == state_) return;
+  if (!CanTransition(state_, to)) {
+    ++invalid_transitions_;
+    logging::Error("deploy",
+                   fmt::format("{} r{}: no transition {} -> {} in the job machine", service(),
+                               release_.number, JobStateName(state_), JobStateName(to)));
+  }
   transitions_.push_back({state_, to, reason, Now()});
   logging::Info("deploy",
                 fmt::format("{} r{}: {} -> {}{}", service(), release_.number, JobStateName(state_),
@@ -209,6 +262,21 @@ void JobRunner::Start() {
 
 bool JobRunner::RequestRollback(const std::string& reason) {
   if (IsTerminal(state_) || state_ == JobState::kRollingBack || rollback_requested_) return false;
+  if (state_ == JobState::kPaused) {
+    if (pause_ && pause_->from == JobState::kRollingBack) {
+      // A rollback that paused (rollback_config failure_action: pause): it goes on.
+      return Resume("", reason).ok();
+    }
+    // From the hold: whatever it held is dropped, the strategy rolls back from here.
+    Note("rollback asked for while paused: " + reason);
+    held_ = Held{};
+    pause_.reset();
+    FailStep(FailureKind::kRequested, reason);
+    return true;
+  }
+  // A pause still pending is withdrawn: the rollback wins.
+  pausing_ = false;
+  pause_.reset();
   rollback_requested_ = reason;
   // Waiting on a timer or on readiness: act now. Otherwise the step in flight reports first.
   if (ready_wait_ || watch_until_ || waiting_timer_) {
@@ -220,6 +288,154 @@ bool JobRunner::RequestRollback(const std::string& reason) {
     FailStep(FailureKind::kRequested, reason);
   }
   return true;
+}
+
+Status JobRunner::Pause(const std::string& who, const std::string& why) {
+  const std::string job = fmt::format("{} r{}", service(), release_.number);
+  if (IsTerminal(state_)) {
+    return FailedPrecondition(
+        fmt::format("pause: the deploy of {} has finished ({})", job, JobStateName(state_)));
+  }
+  if (state_ == JobState::kPaused) {
+    return FailedPrecondition(fmt::format(
+        "pause: the deploy of {} is already paused ({})", job,
+        pause_ && !pause_->who.empty() ? "by " + pause_->who : "failure_action: pause"));
+  }
+  if (pausing_) {
+    return FailedPrecondition(
+        fmt::format("pause: the deploy of {} is already pausing (once its {} step finishes)", job,
+                    JobStateName(state_)));
+  }
+  if (state_ == JobState::kRollingBack || rollback_requested_) {
+    return FailedPrecondition(
+        fmt::format("pause: the deploy of {} is rolling back; a rollback is not paused", job));
+  }
+  if (state_ == JobState::kPostHook) {
+    return FailedPrecondition(
+        fmt::format("pause: the deploy of {} has succeeded; its post hook is running", job));
+  }
+  pause_ = PauseInfo{who, why, state_, Now()};
+  if (ready_wait_ || watch_until_ || waiting_timer_) {
+    HoldNow();
+    return Status::OK();
+  }
+  pausing_ = true;
+  Note(fmt::format("pausing (asked by {}{}): once the {} step in flight finishes", who,
+                   why.empty() ? "" : ": " + why, JobStateName(state_)));
+  return Status::OK();
+}
+
+Status JobRunner::Resume(const std::string& who, const std::string& why) {
+  const std::string job = fmt::format("{} r{}", service(), release_.number);
+  const std::string by = who.empty() ? "" : " by " + who;
+  const std::string because = why.empty() ? "" : ": " + why;
+  if (pausing_ && state_ != JobState::kPaused) {
+    pausing_ = false;
+    pause_.reset();
+    Note("pause withdrawn" + by + because);
+    return Status::OK();
+  }
+  if (state_ != JobState::kPaused || !pause_) {
+    return FailedPrecondition(
+        fmt::format("resume: the deploy of {} is not paused ({})", job,
+                    IsTerminal(state_) ? "it has finished: " + std::string(JobStateName(state_))
+                                       : "it is " + std::string(JobStateName(state_))));
+  }
+  const PauseInfo p = *pause_;
+  pause_.reset();
+  Held h = std::move(held_);
+  held_ = Held{};
+  const double held_ms = MsSince(p.at, Now());
+  Enter(p.from, "resumed" + by + because);
+  Note(fmt::format("resumed{} after {:.0f} ms{}", by, held_ms, because));
+  if (ports_.listener) {
+    DeployEvent e{service(),
+                  release_.number,
+                  release_.version,
+                  std::string(config::DeployStrategyName(in_.strategy)),
+                  DeployEventKind::kResumed,
+                  why,
+                  numbers_.ToJson(),
+                  who};
+    ports_.listener(e);
+  }
+  if (h.strategy) {
+    // The release is in progress again; its end decides its status.
+    if (Status st = ports_.releases->Finish(service(), release_.number, ReleaseStatus::kRunning,
+                                            "resumed" + by + because, numbers_.ToJson());
+        !st.ok()) {
+      Note("recording the resume failed: " + st.message());
+    }
+    release_.status = ReleaseStatus::kRunning;
+    Advance(Base(Happened::kResumed));
+    return Status::OK();
+  }
+  if (h.obs) {
+    // The outcome of the step that finished while pausing, with the groups as they are now.
+    Observation o = Base(h.obs->what);
+    o.failure_kind = h.obs->failure_kind;
+    o.failure = h.obs->failure;
+    o.took_ms = h.obs->took_ms;
+    Proceed(std::move(o));
+  } else if (h.ready) {
+    WaitReady(h.ready->set, h.ready->want, h.ready->then, h.ready_left);
+  } else if (h.watch_left) {
+    watch_until_ = Now() + *h.watch_left;
+    Tick();
+  } else if (h.wait_left) {
+    StartWait(*h.wait_left);
+  }
+  return Status::OK();
+}
+
+// Stops the timers of what the job waits for, keeps the time each had left, and holds.
+void JobRunner::HoldNow() {
+  const MonoTime now = Now();
+  auto left = [now](MonoTime until) {
+    return std::max(Duration(0), std::chrono::duration_cast<Duration>(until - now));
+  };
+  CancelTimer();
+  if (ready_wait_) {
+    held_.ready = ready_wait_;
+    held_.ready_left = left(ready_wait_->deadline);
+    ready_wait_.reset();
+  }
+  if (watch_until_) {
+    held_.watch_left = left(*watch_until_);
+    watch_until_.reset();
+  }
+  if (waiting_timer_) {
+    held_.wait_left = left(wait_until_);
+    waiting_timer_ = false;
+  }
+  EnterPaused();
+}
+
+void JobRunner::EnterPaused() {
+  pausing_ = false;
+  if (!pause_) pause_ = PauseInfo{};
+  pause_->from = state_;
+  pause_->at = Now();
+  const PauseInfo& p = *pause_;
+  const std::string why = p.why.empty() ? "" : ": " + p.why;
+  Enter(JobState::kPaused, p.who.empty() ? "failure_action: pause" + why : "by " + p.who + why);
+  if (!p.who.empty()) {
+    Note(fmt::format(
+        "paused by {}{} at {}; traffic keeps its weights; resume with `slipway deploy resume {}` "
+        "or roll back with `slipway rollback {}`",
+        p.who, why, JobStateName(p.from), service(), service()));
+  }
+  if (ports_.listener) {
+    DeployEvent e{service(),
+                  release_.number,
+                  release_.version,
+                  std::string(config::DeployStrategyName(in_.strategy)),
+                  DeployEventKind::kPaused,
+                  p.why,
+                  numbers_.ToJson(),
+                  p.who};
+    ports_.listener(e);
+  }
 }
 
 void JobRunner::OnGroupsChanged() {
@@ -242,7 +458,7 @@ void JobRunner::RunPreHook(size_t step) {
              JobState::kFailed, ReleaseStatus::kFailed, *rollback_requested_);
       return;
     }
-    Advance(Base(Happened::kBegin));
+    Proceed(Base(Happened::kBegin));
     return;
   }
   const config::HookStep& hs = in_.ds.pre_hook[step];
@@ -301,22 +517,31 @@ Observation JobRunner::Base(Happened what) const {
   return o;
 }
 
-void JobRunner::Observe(Happened what) {
-  if (rollback_requested_) {
-    std::string reason = *rollback_requested_;
-    rollback_requested_.reset();
-    FailStep(FailureKind::kRequested, reason);
-    return;
-  }
-  Advance(Base(what));
-}
+void JobRunner::Observe(Happened what) { Proceed(Base(what)); }
 
 void JobRunner::FailStep(FailureKind kind, const std::string& why) {
   rollback_requested_.reset();
   Observation o = Base(Happened::kFailed);
   o.failure_kind = kind;
   o.failure = why;
-  Advance(std::move(o));
+  Proceed(std::move(o));
+}
+
+// A step finished: its outcome goes to the strategy, unless a pause holds it, or a rollback
+// asked for meanwhile comes first.
+void JobRunner::Proceed(Observation obs) {
+  if (IsTerminal(state_)) return;
+  if (pausing_) {
+    held_.obs = std::move(obs);
+    EnterPaused();
+    return;
+  }
+  if (rollback_requested_ && obs.what != Happened::kFailed) {
+    const std::string reason = *rollback_requested_;
+    FailStep(FailureKind::kRequested, reason);
+    return;
+  }
+  Advance(std::move(obs));
 }
 
 void JobRunner::Advance(Observation obs) {
@@ -339,7 +564,7 @@ void JobRunner::Execute(const Decision& d) {
         FailStep(FailureKind::kPort, st.message());
         return;
       }
-      WaitReady(new_set_, d.count, Happened::kStarted);
+      WaitReady(new_set_, d.count, Happened::kStarted, in_.ds.health_timeout);
       return;
     }
     case Decision::Kind::kResize: {
@@ -347,15 +572,15 @@ void JobRunner::Execute(const Decision& d) {
       const GroupView g = ports_.groups->Group(svc, set);
       const bool grow = d.count > g.instances;
       enter(JobState::kResizing, fmt::format("resize {} to {}", set, d.count));
-      Status st = ports_.groups->Resize(svc, set, d.count, d.duration,
-                                        [this, alive, set, grow, count = d.count] {
-                                          if (!*alive || IsTerminal(state_)) return;
-                                          if (grow) {
-                                            WaitReady(set, count, Happened::kResized);
-                                          } else {
-                                            Observe(Happened::kResized);
-                                          }
-                                        });
+      Status st = ports_.groups->Resize(
+          svc, set, d.count, d.duration, [this, alive, set, grow, count = d.count] {
+            if (!*alive || IsTerminal(state_)) return;
+            if (grow) {
+              WaitReady(set, count, Happened::kResized, in_.ds.health_timeout);
+            } else {
+              Observe(Happened::kResized);
+            }
+          });
       if (!st.ok()) FailStep(FailureKind::kPort, st.message());
       return;
     }
@@ -382,11 +607,7 @@ void JobRunner::Execute(const Decision& d) {
       if (d.cutover) numbers_.cutover_ms = MsSince(t0, t1);
       Observation o = Base(Happened::kWeightsSet);
       o.took_ms = MsSince(t0, t1);
-      if (rollback_requested_) {
-        Observe(Happened::kWeightsSet);
-        return;
-      }
-      Advance(std::move(o));
+      Proceed(std::move(o));
       return;
     }
     case Decision::Kind::kClearWeights: {
@@ -417,13 +638,7 @@ void JobRunner::Execute(const Decision& d) {
       return;
     case Decision::Kind::kWait:
       enter(JobState::kWaiting, fmt::format("wait {} ms", d.duration.count()));
-      waiting_timer_ = true;
-      timer_ = ports_.loop->RunAfter(d.duration, [this, alive] {
-        if (!*alive) return;
-        timer_ = 0;
-        waiting_timer_ = false;
-        Observe(Happened::kWaited);
-      });
+      StartWait(d.duration);
       return;
     case Decision::Kind::kPromote:
       enter(JobState::kPromoting, "promote " + new_set_);
@@ -481,10 +696,32 @@ void JobRunner::Execute(const Decision& d) {
              JobState::kRolledBack, ReleaseStatus::kRolledBack, d.reason);
       return;
     }
-    case Decision::Kind::kPause:
-      Finish(Aborted(fmt::format("{}: release {} paused: {}", svc, release_.number, d.reason)),
-             JobState::kPaused, ReleaseStatus::kFailed, "paused: " + d.reason);
+    case Decision::Kind::kPause: {
+      // failure_action: pause. The deploy's caller hears it now and the release reads failed
+      // ("paused: ...") while it holds; a resume or a rollback decides its end.
+      held_ = Held{};
+      held_.strategy = true;
+      pause_ = PauseInfo{"", d.reason, state_, Now()};
+      EnterPaused();
+      release_.status = ReleaseStatus::kFailed;
+      release_.reason = "paused: " + d.reason;
+      release_.numbers = numbers_.ToJson();
+      if (Status fs = ports_.releases->Finish(svc, release_.number, ReleaseStatus::kFailed,
+                                              release_.reason, release_.numbers);
+          !fs.ok()) {
+        Note("recording the pause failed: " + fs.message());
+      }
+      Note(fmt::format(
+          "paused (failure_action: pause): {}; resume with `slipway deploy resume {}` or roll "
+          "back with `slipway rollback {}`",
+          d.reason, svc, svc));
+      if (ports_.held) {
+        ports_.held(
+            Aborted(fmt::format("{}: release {} paused: {}", svc, release_.number, d.reason)),
+            release_);
+      }
       return;
+    }
     case Decision::Kind::kFail:
       Finish(Aborted(fmt::format(
                  "{}: release {} {}: {}", svc, release_.number,
@@ -499,16 +736,30 @@ void JobRunner::Execute(const Decision& d) {
 
 // --- Readiness ----------------------------------------------------------------------------
 
-void JobRunner::WaitReady(const std::string& set, int want, Happened then) {
-  ready_wait_ = ReadyWait{set, want, Now() + in_.ds.health_timeout, then};
+void JobRunner::WaitReady(const std::string& set, int want, Happened then, Duration timeout) {
+  ready_wait_ = ReadyWait{set, want, Now() + timeout, then};
   auto alive = alive_;
   // The deadline; readiness itself arrives as a change event.
-  timer_ = ports_.loop->RunAfter(in_.ds.health_timeout, [this, alive] {
+  timer_ = ports_.loop->RunAfter(timeout, [this, alive] {
     if (!*alive) return;
     timer_ = 0;
     CheckReady();
   });
   CheckReady();
+  // A pause asked for while a resize was in flight holds the wait it led to.
+  if (ready_wait_ && pausing_) HoldNow();
+}
+
+void JobRunner::StartWait(Duration how_long) {
+  auto alive = alive_;
+  waiting_timer_ = true;
+  wait_until_ = Now() + how_long;
+  timer_ = ports_.loop->RunAfter(how_long, [this, alive] {
+    if (!*alive) return;
+    timer_ = 0;
+    waiting_timer_ = false;
+    Observe(Happened::kWaited);
+  });
 }
 
 void JobRunner::CheckReady() {
@@ -662,6 +913,10 @@ void JobRunner::Finish(Status st, JobState terminal, ReleaseStatus status,
   CancelTimer();
   ready_wait_.reset();
   watch_until_.reset();
+  waiting_timer_ = false;
+  pausing_ = false;
+  pause_.reset();
+  held_ = Held{};
   Enter(terminal, reason);
   release_.status = status;
   release_.reason = reason;
@@ -682,7 +937,7 @@ void JobRunner::Finish(Status st, JobState terminal, ReleaseStatus status,
                                                : DeployEventKind::kFailed;
     ports_.listener({service(), release_.number, release_.version,
                      std::string(config::DeployStrategyName(in_.strategy)), kind, reason,
-                     release_.numbers});
+                     release_.numbers, ""});
   }
   auto done = std::move(done_);
   done_ = nullptr;

@@ -9,7 +9,22 @@
 //   kPending → kPreHooks → { kStarting, kResizing, kSmokeTest, kShifting, kWatching, kWaiting,
 //   kPromoting, kReplacing }* → kPostHook → kSucceeded
 //   any working state → kRollingBack (a failure, a breach, a requested rollback) → kRolledBack
-//   → kPaused (failure_action: pause; both sets stay as they are)   → kFailed
+//                                                                               → kFailed
+//   pre hooks or any working state ⇄ kPaused (an operator's pause and resume)
+//   any working state or kRollingBack → kPaused (failure_action: pause) → back on resume
+//   kPaused → kRollingBack (a rollback asked for while paused) | kFailed
+// CanTransition() is that table; any other move is a bug: Enter() logs it and counts it
+// (invalid_transitions(), which the tests hold at 0), and still moves so no job sticks.
+//
+// Pause: the job holds where it is. Both sets keep running and the traffic keeps its current
+// weights; the readiness deadline, the analysis and a delay stop, and the time they had left
+// is kept; a step in flight (a resize, a command, a recreate) finishes first and its outcome
+// is held. Resume continues the same step with the time it had left (or hands the held
+// outcome to the strategy). A failure_action: pause of the strategy is the same hold, entered
+// by the strategy: its deploy call is answered (failed, "paused") and the release is marked
+// failed until a resume, which tells the strategy Happened::kResumed (rolling: the failed batch
+// is accepted and the rollout goes on). A rollback asked for while paused rolls back from
+// there (or, for a rollback that paused, continues that rollback).
 //
 // Ownership and threads: the Deployer owns runners; a runner borrows the ports, which outlive
 // it. Every method and callback runs on the control loop's thread. `done` runs once, from the
@@ -53,12 +68,14 @@ enum class JobState {
   kPostHook,     // hooks.post runs after a success
   kSucceeded,    // terminal
   kRolledBack,   // terminal: the old release serves again
-  kPaused,       // terminal: stopped where it was (failure_action: pause)
+  kPaused,       // holding where it was: an operator's pause, or failure_action: pause
   kFailed,       // terminal
 };
 inline constexpr int kJobStateCount = static_cast<int>(JobState::kFailed) + 1;
 std::string_view JobStateName(JobState s);
 bool IsTerminal(JobState s);
+// The job machine's table: whether `from` may move to `to`.
+bool CanTransition(JobState from, JobState to);
 
 struct Transition {
   JobState from = JobState::kPending;
@@ -81,8 +98,16 @@ struct JobNumbers {
   nlohmann::json ToJson() const;
 };
 
-enum class DeployEventKind { kDeployed, kRolledBack, kFailed, kManualRollback };
-// "deployed", "rolled-back" (automatic), "failed", "manual-rollback".
+enum class DeployEventKind {
+  kDeployed,
+  kRolledBack,
+  kFailed,
+  kManualRollback,
+  kPaused,
+  kResumed,
+};
+// "deployed", "rolled-back" (automatic), "failed", "manual-rollback", "deploy-paused",
+// "deploy-resumed".
 std::string_view DeployEventKindName(DeployEventKind k);
 
 // What happened to a release, for notifications.
@@ -94,6 +119,7 @@ struct DeployEvent {
   DeployEventKind kind = DeployEventKind::kDeployed;
   std::string reason;
   nlohmann::json numbers = nlohmann::json::object();
+  std::string who;  // kPaused / kResumed: who asked ("" = the strategy's failure_action)
 };
 
 // Runs a built-in `backup` or `migrate` hook step (blocking database work) off the loop and
@@ -147,6 +173,9 @@ struct JobPorts {
   std::map<std::string, int64_t>* recreate_release = nullptr;  // release `up` must reuse
   std::function<void(const std::string& service, int64_t release, const std::string& text)> note;
   std::function<void(const DeployEvent&)> listener;  // may be empty
+  // The strategy paused the job (failure_action: pause): the deploy's caller is answered with
+  // this status now; the job holds until resumed or rolled back, and `done` runs at its end.
+  std::function<void(Status, const Release&)> held;  // may be empty
 };
 
 struct JobInput {
@@ -174,9 +203,19 @@ class JobRunner {
   bool RequestRollback(const std::string& reason);
   // An instance changed somewhere (Groups' listener): re-check what the job waits for.
   void OnGroupsChanged();
+  // An operator's pause (`who` asked, `why`). At once when the job waits (readiness, analysis,
+  // a delay); else once the step in flight finishes. FailedPrecondition, saying why, when the
+  // job is rolling back, finished, or already paused or pausing.
+  Status Pause(const std::string& who, const std::string& why);
+  // Continues a paused job from the step where it held (a pause still pending is withdrawn).
+  // FailedPrecondition when it is not paused.
+  Status Resume(const std::string& who, const std::string& why);
+  // A pause was asked for and the step in flight has not finished yet.
+  bool pausing() const { return pausing_; }
 
   JobState state() const { return state_; }
   const std::vector<Transition>& transitions() const { return transitions_; }
+  int invalid_transitions() const { return invalid_transitions_; }
   const JobNumbers& numbers() const { return numbers_; }
   const Release& release() const { return release_; }
   const std::string& service() const { return in_.spec.name; }
@@ -186,12 +225,16 @@ class JobRunner {
   void Note(const std::string& text);
   void RunPreHook(size_t step);
   void Advance(Observation obs);
+  void Proceed(Observation obs);
+  void HoldNow();
+  void EnterPaused();
   void Execute(const Decision& d);
   void Observe(Happened what);
   void FailStep(FailureKind kind, const std::string& why);
-  void WaitReady(const std::string& set, int want, Happened then);
+  void WaitReady(const std::string& set, int want, Happened then, Duration timeout);
   void CheckReady();
   void BeginWatch(Duration how_long);
+  void StartWait(Duration how_long);
   void Tick();
   void Promote(const Decision& d);
   void RunSmoke();
@@ -208,6 +251,7 @@ class JobRunner {
   std::unique_ptr<Strategy> strategy_;
   JobState state_ = JobState::kPending;
   std::vector<Transition> transitions_;
+  int invalid_transitions_ = 0;
   Release release_;
   std::string old_set_;
   int64_t old_release_ = 0;
@@ -231,6 +275,26 @@ class JobRunner {
   std::optional<ReadyWait> ready_wait_;
   std::optional<MonoTime> watch_until_;
   bool waiting_timer_ = false;  // kWait: a plain delay is pending
+  MonoTime wait_until_{};
+  // A pause: who asked and why, and the state it held in.
+  struct PauseInfo {
+    std::string who;  // "" = the strategy (failure_action: pause)
+    std::string why;
+    JobState from = JobState::kPending;
+    MonoTime at{};
+  };
+  std::optional<PauseInfo> pause_;
+  bool pausing_ = false;  // asked; the step in flight has not finished
+  // What a pause holds, given back on resume.
+  struct Held {
+    std::optional<Observation> obs;  // a step's outcome that arrived while pausing
+    std::optional<ReadyWait> ready;  // a readiness wait, with `ready_left` of its deadline
+    Duration ready_left{0};
+    std::optional<Duration> watch_left;  // the analysis' time left
+    std::optional<Duration> wait_left;   // a delay's time left
+    bool strategy = false;               // failure_action: pause: the strategy gets kResumed
+  };
+  Held held_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -43,6 +43,7 @@ enum class Happened {
   kStopped,        // kStopNew (or at once when not waited for)
   kReplaced,       // kReplace: the service runs the spec asked for
   kFailed,         // the last decision failed: `failure` says why
+  kResumed,        // after kPause: the operator resumed the job (its groups as they are now)
 };
 
 enum class FailureKind {
@@ -84,7 +85,7 @@ struct Decision {
     kRollBack,      // start rolling back because of `reason`
     kDone,          // success
     kRolledBack,    // the old release serves again; `reason` is why the deploy failed
-    kPause,         // stop here, both sets as they are; `reason`
+    kPause,         // hold here, both sets as they are, until resumed (kResumed) or rolled back
     kFail,          // the release failed; `reason`
   };
   enum class Set { kNew, kOld };

@@ -2,7 +2,9 @@
 // start-first (the new batch is ready before the old one leaves) or stop-first (capacity dips
 // by a batch), with `delay` between batches and `monitor` judging each. A failed batch is
 // tolerated up to max_failure_ratio of the replicas; beyond it failure_action decides: pause
-// (stop where it is), continue (replace every replica anyway) or rollback.
+// (hold where it is until the operator resumes or rolls back), continue (replace every replica
+// anyway) or rollback. Resumed after such a pause, the failed batch is accepted as it is now
+// (as continue would have) and the rollout goes on; a rollback that paused goes on likewise.
 //
 // A rollback restores the old replicas as rollback_config says (compose's semantics:
 // parallelism, delay, order, monitor, failure_action pause|continue, max_failure_ratio); a
@@ -32,6 +34,7 @@ class Rolling final : public Strategy {
 
   Decision Next(const Observation& obs) override {
     if (obs.what == Happened::kFailed) return rolling_back_ ? RollbackFailed(obs) : Failed(obs);
+    if (obs.what == Happened::kResumed) return rolling_back_ ? RollbackResumed() : Resumed(obs);
     if (rolling_back_) return RollbackNext(obs);
     switch (phase_) {
       case Phase::kBegin:
@@ -243,6 +246,29 @@ class Rolling final : public Strategy {
     d.kind = Decision::Kind::kRollBack;
     d.reason = reason;
     d.note = "rolling back: " + reason;
+    return d;
+  }
+
+  // After failure_action: pause, the operator resumed: the batch is taken as it is now.
+  Decision Resumed(const Observation& obs) {
+    const GroupView& ng = obs.new_group;
+    const int failed = std::max(0, ng.instances - ng.ready);
+    if (failed > 0) failed_instances_ = failed;
+    phase_ = Phase::kContinueWeigh;
+    old_target_ = std::max(0, old_n_ - ng.instances);
+    Decision d = Weigh(ng.ready, old_target_);
+    d.failed_instances = failed_instances_;
+    d.note = failed > 0 ? fmt::format("resumed: going on with {} of {} new replicas not ready",
+                                      failed, ng.instances)
+                        : "resumed: the new replicas are ready; going on";
+    return d;
+  }
+
+  // A rollback that paused (rollback_config failure_action: pause) goes on.
+  Decision RollbackResumed() {
+    rb_ = RbPhase::kShrinkNew;  // next: delay, monitor, next batch
+    Decision d = RollbackNext(Observation{});
+    d.note = "rollback resumed: " + reason_;
     return d;
   }
 

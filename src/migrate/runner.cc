@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "config/databases_settings.h"
+
 namespace slipway::migrate {
 namespace {
 
@@ -16,7 +18,9 @@ class SqlRunner : public MigrationRunner {
   SqlRunner(Target target, Options options)
       : target_(std::move(target)), options_(std::move(options)) {}
 
-  std::string_view Kind() const override { return "sql"; }
+  std::string_view Kind() const override {
+    return config::MigrationToolName(config::MigrationTool::kNone);
+  }
 
   Result<PendingReport> Pending() override {
     ASSIGN_OR_RETURN(auto m, Migrator::Open(target_, options_));

@@ -5,6 +5,12 @@ namespace slipway::proxy {
 Balancer::Balancer(std::vector<Set> sets, BalancePolicy policy)
     : sets_(std::move(sets)), policy_(policy), current_(sets_.size(), 0), rr_(sets_.size(), 0) {}
 
+void Balancer::SetTraffic(size_t s, uint32_t weight, bool draining) {
+  if (s >= sets_.size()) return;
+  sets_[s].weight = weight;
+  sets_[s].draining = draining;
+}
+
 bool Balancer::SetAvailable(size_t s, MonoTime now, const BackendHealth* avoid) const {
   const Set& set = sets_[s];
   if (set.draining || set.weight == 0) return false;

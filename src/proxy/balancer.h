@@ -11,6 +11,7 @@
 // worker may call it. BackendHealth objects are owned by the worker and outlive it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -45,6 +46,10 @@ class Balancer {
   // `prefer_set` (sticky) is used when it is in rotation and has a backend up; -1 = none.
   // `avoid` is skipped when another choice exists (a retry goes elsewhere).
   Pick Select(MonoTime now, int prefer_set = -1, const BackendHealth* avoid = nullptr);
+  // A new weight and draining mark for set `s` (a route's traffic update): the round-robin and
+  // weighted positions are kept, so the split goes on from where it was.
+  void SetTraffic(size_t s, uint32_t weight, bool draining);
+  size_t set_count() const { return sets_.size(); }
 
  private:
   int PickInSet(size_t s, MonoTime now, const BackendHealth* avoid, bool strict_avoid);

@@ -580,14 +580,15 @@ void ClientConn::StartExchange(std::string_view buf) {
     return;
   }
 
-  // Sticky set by cookie.
+  // Sticky set by cookie (the route's traffic settings: a route update may change it).
+  WorkerRoute& wr = ex.worker_route();
+  const std::string& sticky = wr.traffic ? wr.traffic->sticky_cookie : route.sticky_cookie;
   int prefer = -1;
-  if (!route.sticky_cookie.empty()) {
-    std::string_view want = CookieValue(parser_.Header("cookie").value_or(""), route.sticky_cookie);
+  if (!sticky.empty()) {
+    std::string_view want = CookieValue(parser_.Header("cookie").value_or(""), sticky);
     for (size_t s = 0; s < route.sets.size(); ++s)
       if (!want.empty() && route.sets[s].name == want) prefer = static_cast<int>(s);
   }
-  WorkerRoute& wr = ex.worker_route();
   Balancer::Pick pick = wr.balancer.Select(w_->Now(), prefer, nullptr);
   if (!pick.ok()) {
     Metrics().CountError(w_->index(), UpstreamError::kNoBackend);
@@ -596,9 +597,9 @@ void ClientConn::StartExchange(std::string_view buf) {
   }
   ex.set = pick.set;
   ex.backend = wr.sets[pick.set].backends[pick.backend];
-  if (!route.sticky_cookie.empty() && pick.set != prefer)
-    ex.set_cookie = "Set-Cookie: " + route.sticky_cookie + "=" + route.sets[pick.set].name +
-                    "; Path=/; HttpOnly\r\n";
+  if (!sticky.empty() && pick.set != prefer)
+    ex.set_cookie =
+        "Set-Cookie: " + sticky + "=" + route.sets[pick.set].name + "; Path=/; HttpOnly\r\n";
   ex.upgrade = !parser_.Upgrade().empty();
 
   BuildUpstreamHead(listener, route, peer_ip_, &ex.up_head);

@@ -273,22 +273,13 @@ Status Proxy::ApplyTable(std::shared_ptr<const RouteTable> table) {
   }
 
   table_.store(table);
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t done = 0;
-  for (size_t w = 0; w < workers_.size(); ++w) {
-    workers_[w]->PostApply(compiled, std::move(per_worker[w]), [&] {
-      std::lock_guard<std::mutex> lock(mu);
-      ++done;
-      cv.notify_all();
-    });
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    // Workers switch within one loop iteration; the wait is bounded anyway.
-    cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == workers_.size(); });
-    SLIPWAY_CHECK(done == workers_.size());
-  }
+  compiled_ = compiled;
+  for (const auto& lc : compiled->listeners) routes_compiled_ += lc.routes.size();
+  ++tables_applied_;
+  size_t w = 0;
+  OnEveryWorker([&](Worker& worker, std::function<void()> done) {
+    worker.PostApply(compiled, std::move(per_worker[w++]), std::move(done));
+  });
   for (auto it = bound_ports_.begin(); it != bound_ports_.end();) {
     if (!keys.count(it->first)) {
       // Workers closed their copies; the source may close its own (the port refuses again).
@@ -306,6 +297,91 @@ Status Proxy::ApplyTable(std::shared_ptr<const RouteTable> table) {
   }
   for (auto& [k, p] : new_ports) bound_ports_[k] = p;
   return Status::OK();
+}
+
+void Proxy::OnEveryWorker(const std::function<void(Worker&, std::function<void()>)>& post) {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t done = 0;
+  for (auto& worker : workers_) {
+    post(*worker, [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  // Workers switch within one loop iteration; the wait is bounded anyway.
+  cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == workers_.size(); });
+  SLIPWAY_CHECK(done == workers_.size());
+}
+
+namespace {
+
+bool SameSets(const Route& a, const Route& b) {
+  if (a.sets.size() != b.sets.size()) return false;
+  for (size_t s = 0; s < a.sets.size(); ++s) {
+    const InstanceSet& x = a.sets[s];
+    const InstanceSet& y = b.sets[s];
+    if (x.name != y.name || x.backends.size() != y.backends.size()) return false;
+    for (size_t i = 0; i < x.backends.size(); ++i) {
+      if (x.backends[i].host != y.backends[i].host || x.backends[i].port != y.backends[i].port) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Status Proxy::UpdateRoute(const Route& update) {
+  if (drained_) return FailedPrecondition("proxy drained: a successor serves the listeners");
+  if (stopped_) return FailedPrecondition("proxy stopped");
+  std::shared_ptr<const RouteTable> current = table_.load();
+  if (!compiled_ || !current) return NotFound("proxy: no route serves " + update.service);
+  // The new value of table() for its readers: the same shape, this service's settings changed.
+  auto next = std::make_shared<RouteTable>(*current);
+  std::vector<std::pair<size_t, size_t>> where;
+  for (size_t l = 0; l < next->listeners.size(); ++l) {
+    for (size_t r = 0; r < next->listeners[l].routes.size(); ++r) {
+      Route& route = next->listeners[l].routes[r];
+      if (route.service != update.service) continue;
+      if (!SameSets(route, update)) {
+        return FailedPrecondition("proxy: the instance sets of " + update.service +
+                                  " changed: apply a whole table");
+      }
+      for (size_t s = 0; s < route.sets.size(); ++s) {
+        route.sets[s].weight = update.sets[s].weight;
+        route.sets[s].draining = update.sets[s].draining;
+      }
+      route.sticky_cookie = update.sticky_cookie;
+      where.emplace_back(l, r);
+    }
+  }
+  if (where.empty()) return NotFound("proxy: no route serves " + update.service);
+  if (compiled_->listeners.size() != next->listeners.size()) {
+    return FailedPrecondition("proxy: the table changed shape: apply a whole table");
+  }
+  std::shared_ptr<const RouteTraffic> traffic = RouteTraffic::Of(update);
+  table_.store(next);
+  ++route_updates_;
+  OnEveryWorker([&](Worker& worker, std::function<void()> done) {
+    worker.PostRouteTraffic(where, traffic, std::move(done));
+  });
+  return Status::OK();
+}
+
+ProxyWork Proxy::work() const {
+  ProxyWork w;
+  w.tables_applied = tables_applied_.load();
+  w.routes_compiled = routes_compiled_.load();
+  w.route_updates = route_updates_.load();
+  for (const auto& worker : workers_) {
+    w.worker_routes_built += worker->routes_built();
+    w.worker_route_updates += worker->route_updates();
+  }
+  return w;
 }
 
 }  // namespace slipway::proxy

@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -56,6 +58,17 @@ struct ProxyOptions {
 };
 
 class Worker;
+struct CompiledTable;
+
+// Work the proxy did to route by new settings, summed over its life: what a full table switch
+// costs against a one-route traffic update (the daemon's weight changes).
+struct ProxyWork {
+  uint64_t tables_applied = 0;        // Apply() calls that switched the workers
+  uint64_t routes_compiled = 0;       // routes compiled (metrics, addresses) on the control thread
+  uint64_t worker_routes_built = 0;   // per-worker route states (balancers) built, all workers
+  uint64_t route_updates = 0;         // UpdateRoute() calls that switched the workers
+  uint64_t worker_route_updates = 0;  // per-worker route states updated in place, all workers
+};
 
 // Where listening sockets come from. Without one the proxy binds its own; the daemon hands in
 // its keeper's, which keeps the sockets across daemon restarts (src/keeper). Called on the
@@ -85,6 +98,19 @@ class Proxy {
   // absent from `table` stop accepting, their idle client connections close and in-flight
   // requests finish with "Connection: close". Returns after every worker switched.
   Status Apply(std::shared_ptr<const RouteTable> table);
+
+  // Changes only the traffic settings (each set's weight and draining mark, the sticky cookie)
+  // of every route of `update.service`, taken from `update`, without compiling or rebuilding
+  // any route: each worker gets one immutable snapshot of the settings (posted to its loop)
+  // and updates that service's route states in place, keeping their balancers' positions;
+  // every other route's state is untouched. The routes must have the same sets as `update`
+  // (names and backends, in order): otherwise FailedPrecondition (the service's instances
+  // changed: Apply a whole table). NotFound when no route serves the service. Returns after
+  // every worker switched; table() then shows the new settings.
+  Status UpdateRoute(const Route& update);
+
+  // What routing changes cost so far (any thread).
+  ProxyWork work() const;
 
   // The table last applied (empty table before the first Apply()). Lock-free read.
   std::shared_ptr<const RouteTable> table() const { return table_.load(); }
@@ -117,6 +143,8 @@ class Proxy {
  private:
   Proxy(ProxyOptions options, telemetry::Registry* registry);
   Status ApplyTable(std::shared_ptr<const RouteTable> table);
+  // Runs `post(worker, done)` for every worker and waits until each called `done`.
+  void OnEveryWorker(const std::function<void(Worker&, std::function<void()>)>& post);
   // The client context for an https:// upstream's CA file ("" = system store): made once and
   // made again when the file changes; the last one is kept when the file has become unreadable
   // since. Control thread.
@@ -126,6 +154,12 @@ class Proxy {
   telemetry::Registry* registry_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
+  // What the workers route by (control thread); its listeners and routes are parallel to
+  // table_'s, which UpdateRoute() replaces with a copy of the same shape.
+  std::shared_ptr<const CompiledTable> compiled_;
+  std::atomic<uint64_t> tables_applied_{0};
+  std::atomic<uint64_t> routes_compiled_{0};
+  std::atomic<uint64_t> route_updates_{0};
   std::map<std::string, int> bound_ports_;  // listener key → bound port (control thread)
   // listener key → host and port as the table gave them (for ListenerSource::Release)
   std::map<std::string, std::pair<std::string, int>> addrs_;

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "acme/challenge.h"
@@ -493,6 +495,157 @@ TEST_F(ProxyTest, DrainingFinishesInFlightRequests) {
   EXPECT_TRUE(PeerClosed(fd));
   close(fd);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(Do(Get("/id")).body, "green");
+}
+
+// A one-service traffic update (a deploy's weight step) changes that service's routes in place:
+// nothing is compiled or rebuilt, and every other route keeps its state (its balancer's
+// position, its draining marks). A whole table, by contrast, builds every route again.
+TEST_F(ProxyTest, RouteUpdateLeavesOtherRoutesStateAlone) {
+  UpstreamServer w1("w1"), w2("w2"), w3("w3"), old("old"), api_blue("api-blue"),
+      api_green("api-green");
+  ProxyOptions opt;
+  opt.workers = 1;  // one balancer per route: its position is observable
+  StartProxy(opt);
+  InstanceSet web_old = MakeSet("old", 100, {old.port()});
+  web_old.draining = true;
+  Route web = SimpleRoute({MakeSet("blue", 100, {w1.port(), w2.port(), w3.port()}), web_old});
+  Route api = SimpleRoute(
+      {MakeSet("blue", 100, {api_blue.port()}), MakeSet("green", 0, {api_green.port()})}, "api");
+  api.path_prefix = "/api";
+  ApplyRoutes({web, api});
+  const std::string first = Do(Get("/id")).body;
+  ASSERT_TRUE(first == "w1" || first == "w2" || first == "w3") << first;
+  EXPECT_EQ(Do(Get("/api/id")).body, "api-blue");
+
+  const ProxyWork before = proxy_->work();
+  Route step = api;
+  step.sets[0].weight = 0;
+  step.sets[1].weight = 100;
+  step.sticky_cookie = "slipway_set";
+  step.path_prefix = "/ignored";  // only the traffic settings are taken
+  ASSERT_TRUE(proxy_->UpdateRoute(step).ok());
+  const ProxyWork after = proxy_->work();
+  EXPECT_EQ(after.routes_compiled, before.routes_compiled);
+  EXPECT_EQ(after.worker_routes_built, before.worker_routes_built);
+  EXPECT_EQ(after.tables_applied, before.tables_applied);
+  EXPECT_EQ(after.route_updates, before.route_updates + 1);
+  EXPECT_EQ(after.worker_route_updates, before.worker_route_updates + 1);
+
+  // The updated route follows its new weights and cookie.
+  ClientResponse a = Do(Get("/api/id"));
+  EXPECT_EQ(a.body, "api-green");
+  EXPECT_EQ(a.head.Get("set-cookie").rfind("slipway_set=green", 0), 0u) << a.head.Get("set-cookie");
+  // The other route's balancer went on from where it was, and its draining set stays out.
+  auto next_of = [](const std::string& b) {
+    return b == "w1" ? std::string("w2") : b == "w2" ? std::string("w3") : std::string("w1");
+  };
+  const std::string second = Do(Get("/id")).body;
+  EXPECT_EQ(second, next_of(first));
+  for (int i = 0; i < 6; ++i) EXPECT_NE(Do(Get("/id")).body, "old");
+  // table() shows the update; the other route as it was.
+  std::shared_ptr<const RouteTable> t = proxy_->table();
+  ASSERT_EQ(t->listeners.size(), 1u);
+  ASSERT_EQ(t->listeners[0].routes.size(), 2u);
+  EXPECT_EQ(t->listeners[0].routes[1].sets[1].weight, 100u);
+  EXPECT_EQ(t->listeners[0].routes[1].path_prefix, "/api");
+  EXPECT_EQ(t->listeners[0].routes[1].sticky_cookie, "slipway_set");
+  EXPECT_TRUE(t->listeners[0].routes[0].sets[1].draining);
+
+  // A whole table builds every route again: web's balancer starts over.
+  const std::string before_switch = Do(Get("/id")).body;
+  step.path_prefix = "/api";
+  ApplyRoutes({web, step});
+  const ProxyWork full = proxy_->work();
+  EXPECT_EQ(full.routes_compiled, after.routes_compiled + 2);
+  EXPECT_EQ(full.worker_routes_built, after.worker_routes_built + 2);
+  EXPECT_EQ(Do(Get("/id")).body, first) << "after " << before_switch;
+
+  // An update whose sets differ from the table's is refused; so is an unknown service.
+  Route grown = step;
+  grown.sets[1].backends.push_back(Backend{"127.0.0.1", w1.port(), "green.1"});
+  Status st = proxy_->UpdateRoute(grown);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.message();
+  EXPECT_NE(st.message().find("instance sets of api changed"), std::string::npos);
+  EXPECT_EQ(proxy_->UpdateRoute(SimpleRoute({}, "nope")).code(), StatusCode::kNotFound);
+  EXPECT_EQ(Do(Get("/api/id")).body, "api-green");
+}
+
+// The work one weight change costs: a whole table (how the daemon published weights before)
+// against a one-service route update, over a table of 40 services (80 routes: by host on one
+// listener, by path on another), 4 workers. Prints both; the counters are exact.
+TEST_F(ProxyTest, WeightChangeWorkWholeTableVersusRouteUpdate) {
+  ProxyOptions opt;
+  opt.workers = 4;
+  StartProxy(opt);
+  constexpr int kServices = 40;
+  auto table = [&](uint32_t canary_weight) {
+    auto t = std::make_shared<RouteTable>();
+    Listener shared;
+    shared.host = "127.0.0.1";
+    shared.port = port_;
+    for (int i = 0; i < kServices; ++i) {
+      Route r = SimpleRoute({MakeSet("r1", 100 - (i == 0 ? canary_weight : 0), {30000 + i}),
+                             MakeSet("r2", i == 0 ? canary_weight : 0, {31000 + i})},
+                            "svc" + std::to_string(i));
+      r.host = "svc" + std::to_string(i) + ".test";
+      shared.routes.push_back(r);
+    }
+    t->listeners.push_back(shared);
+    Listener paths;  // the same services by path on a second listener
+    paths.host = "127.0.0.2";
+    paths.port = 0;
+    for (int i = 0; i < kServices; ++i) {
+      Route r = shared.routes[i];
+      r.host.clear();
+      r.path_prefix = "/svc" + std::to_string(i);
+      paths.routes.push_back(r);
+    }
+    t->listeners.push_back(paths);
+    t->version = ++version_;
+    return t;
+  };
+  ApplyRoutes({SimpleRoute({MakeSet("r1", 100, {30999})}, "warmup")});
+  ASSERT_TRUE(proxy_->Apply(table(0)).ok());
+  constexpr int kSteps = 20;
+  auto timed = [&](const std::function<void(int)>& change) {
+    const ProxyWork w0 = proxy_->work();
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 1; i <= kSteps; ++i) change(i);
+    double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+        kSteps;
+    const ProxyWork w1 = proxy_->work();
+    return std::make_pair(w1, std::make_pair(w0, us));
+  };
+  auto [whole_after, whole] = timed([&](int i) { ASSERT_TRUE(proxy_->Apply(table(i)).ok()); });
+  auto [update_after, update] = timed([&](int i) {
+    Route r = proxy_->table()->listeners[0].routes[0];
+    r.sets[0].weight = 100 - i;
+    r.sets[1].weight = i;
+    ASSERT_TRUE(proxy_->UpdateRoute(r).ok());
+  });
+  const int routes =
+      static_cast<int>(whole_after.routes_compiled - whole.first.routes_compiled) / kSteps;
+  const int built =
+      static_cast<int>(whole_after.worker_routes_built - whole.first.worker_routes_built) / kSteps;
+  const int u_compiled =
+      static_cast<int>(update_after.routes_compiled - update.first.routes_compiled);
+  const int u_built =
+      static_cast<int>(update_after.worker_routes_built - update.first.worker_routes_built);
+  const int u_updated =
+      static_cast<int>(update_after.worker_route_updates - update.first.worker_route_updates) /
+      kSteps;
+  std::printf(
+      "per weight change: whole table: %d routes compiled, %d worker route states built, "
+      "%.0f us; route update: %d compiled, %d built, %d worker route states updated in place, "
+      "%.0f us\n",
+      routes, built, whole.second, u_compiled, u_built, u_updated, update.second);
+  const int table_routes = 2 * kServices;
+  EXPECT_EQ(routes, table_routes);
+  EXPECT_EQ(built, table_routes * opt.workers);
+  EXPECT_EQ(u_compiled, 0);
+  EXPECT_EQ(u_built, 0);
+  EXPECT_EQ(u_updated, (table_routes / kServices) * opt.workers);  // svc0's routes only
 }
 
 TEST_F(ProxyTest, ApplyFailsCleanlyOnBindError) {

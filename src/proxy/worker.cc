@@ -89,6 +89,53 @@ void Worker::PostApply(std::shared_ptr<const CompiledTable> table,
   });
 }
 
+std::shared_ptr<const RouteTraffic> RouteTraffic::Of(const Route& r) {
+  auto t = std::make_shared<RouteTraffic>();
+  for (const InstanceSet& s : r.sets) t->sets.push_back({s.weight, s.draining});
+  t->sticky_cookie = r.sticky_cookie;
+  return t;
+}
+
+void Worker::PostRouteTraffic(std::vector<std::pair<size_t, size_t>> routes,
+                              std::shared_ptr<const RouteTraffic> traffic,
+                              std::function<void()> done) {
+  loop_->Post(
+      [this, routes = std::move(routes), traffic = std::move(traffic), done = std::move(done)] {
+        UpdateRoutes(routes, traffic);
+        done();
+      });
+}
+
+void Worker::UpdateRoutes(const std::vector<std::pair<size_t, size_t>>& routes,
+                          const std::shared_ptr<const RouteTraffic>& traffic) {
+  std::unordered_map<BackendState*, bool> in_rotation;  // of the updated routes' backends
+  for (const auto& [l, r] : routes) {
+    if (l >= table_->listeners.size() || r >= table_->listeners[l].routes.size()) continue;
+    WorkerRoute& wr = table_->listeners[l].routes[r];
+    if (wr.sets.size() != traffic->sets.size()) continue;  // the proxy checked; never here
+    for (size_t s = 0; s < wr.sets.size(); ++s) {
+      const RouteTraffic::Set& t = traffic->sets[s];
+      wr.balancer.SetTraffic(s, t.weight, t.draining);
+      // Requests in flight to a set that now drains answer with "Connection: close", as
+      // after a table switch.
+      wr.sets[s].draining = t.draining;
+      for (BackendState* b : wr.sets[s].backends) {
+        in_rotation[b] = in_rotation[b] || (!t.draining && t.weight > 0);
+      }
+    }
+    wr.traffic = traffic;
+    route_updates_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Idle upstream connections to backends that left rotation close now (as a switch does).
+  for (const auto& [b, rotating] : in_rotation) {
+    if (rotating) continue;
+    while (!b->idle.empty()) {
+      CloseUpstream(std::move(b->idle.back()));
+      b->idle.pop_back();
+    }
+  }
+}
+
 std::string Worker::NextRequestId() {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%s-%02x-%012llx", id_prefix_.c_str(), index_ & 0xff,
@@ -169,6 +216,8 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
       }
       WorkerRoute& wr = wl.routes.emplace_back(std::move(sets), options_.policy);
       wr.sets = std::move(states);
+      wr.traffic = RouteTraffic::Of(route);
+      routes_built_.fetch_add(1, std::memory_order_relaxed);
     }
   }
   // Tell requests still running on the old table what became draining or closed, so their

@@ -2,17 +2,21 @@
 // pools and per-worker routing state. Internal to src/proxy.
 //
 // Everything here is owned by and used on the worker's own thread, except Start(), Join() and
-// PostApply()/PostStop(), which the control thread calls (they only Post() to the loop).
+// PostApply()/PostRouteTraffic()/PostStop(), which the control thread calls (they only Post()
+// to the loop), and the counters, which any thread reads.
 #pragma once
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "net/event_loop.h"
@@ -84,6 +88,19 @@ struct UpstreamConn {
   bool write_wants_read = false;  // its write waits for the readable edge (TLS)
 };
 
+// The traffic settings of one route: per instance set (parallel to Route::sets) its weight and
+// draining mark, and the sticky cookie. Immutable once built; a route update hands every
+// worker the same snapshot.
+struct RouteTraffic {
+  struct Set {
+    uint32_t weight = 0;
+    bool draining = false;
+  };
+  std::vector<Set> sets;
+  std::string sticky_cookie;  // "" = off
+  static std::shared_ptr<const RouteTraffic> Of(const Route& r);
+};
+
 // One route of one listener as a worker sees it: its balancer and, per instance set, the
 // worker's backend states (the health the balancer reads and the keep-alive pools) and whether
 // the set drains. The balancer holds pointers into those BackendStates, which the worker owns
@@ -99,6 +116,7 @@ struct WorkerRoute {
       : balancer(std::move(balancer_sets), policy) {}
   Balancer balancer;
   std::vector<SetState> sets;
+  std::shared_ptr<const RouteTraffic> traffic;  // the sticky cookie is read from here
 };
 
 struct WorkerListener {
@@ -130,6 +148,14 @@ class Worker {
   void PostApply(std::shared_ptr<const CompiledTable> table,
                  std::vector<std::pair<std::string, int>> fds, std::function<void()> done);
   void PostStop();
+  // Control thread: routes (listener, route) of the current table take `traffic` in place:
+  // their balancers keep their positions, every other route is untouched. `done` runs on the
+  // worker's thread once done.
+  void PostRouteTraffic(std::vector<std::pair<size_t, size_t>> routes,
+                        std::shared_ptr<const RouteTraffic> traffic, std::function<void()> done);
+  // Any thread: work done so far (WorkerRoutes built by table switches, routes updated in place).
+  uint64_t routes_built() const { return routes_built_.load(std::memory_order_relaxed); }
+  uint64_t route_updates() const { return route_updates_.load(std::memory_order_relaxed); }
   // Any thread: client connections (HTTP and TCP) open on this worker, as of its last change.
   size_t open_connections() const { return open_.load(std::memory_order_relaxed); }
 
@@ -162,6 +188,8 @@ class Worker {
  private:
   void Apply(std::shared_ptr<const CompiledTable> table,
              std::vector<std::pair<std::string, int>> fds);
+  void UpdateRoutes(const std::vector<std::pair<size_t, size_t>>& routes,
+                    const std::shared_ptr<const RouteTraffic>& traffic);
   void OnAccept(int slot);
   void Sweep();
   void Shutdown();
@@ -180,6 +208,8 @@ class Worker {
   };
   std::vector<ListenSlot> slots_;
   std::atomic<size_t> open_{0};  // conns_ + tcp_conns_, for open_connections()
+  std::atomic<uint64_t> routes_built_{0};
+  std::atomic<uint64_t> route_updates_{0};
   void CountOpen() { open_.store(conns_.size() + tcp_conns_.size(), std::memory_order_relaxed); }
   std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> conns_;
   std::vector<std::unique_ptr<ClientConn>> dead_;
