@@ -10,6 +10,7 @@
 //   daemon_routes.cc    the daemon itself: who runs, since when, from which binary; restart
 //   certs_routes.cc     certificates from the ACME CA: state, expiry, next attempt
 //   query_routes.cc     Prometheus' query API over the series store; scrape targets
+//   ui_routes.cc        the dashboard's files at /ui/ and its logins (/api/v1/session)
 // Request and answer bodies are JSON; errors {"error": "...", "exit": 1|2} (api/reply.h).
 //
 // Ownership: RouteDeps borrows everything; the daemon keeps it all alive while its servers run.
@@ -25,6 +26,7 @@
 
 #include "api/fields.h"
 #include "api/router.h"
+#include "api/sessions.h"
 #include "config/loader.h"
 
 namespace slipway {
@@ -131,6 +133,8 @@ struct RouteDeps {
   // Renews an ACME certificate now, whatever its plan (NotFound: not ordered; FailedPrecondition:
   // the project orders none). The attempt's outcome is an event.
   std::function<Status(const std::string& name)> renew_cert;
+  // Failed dashboard logins allowed per client address (POST /api/v1/session).
+  LoginLimitOptions login_limits;
 };
 
 void RegisterRoutes(Router& router, const RouteDeps& deps);
@@ -144,6 +148,7 @@ void RegisterMaintenanceRoutes(Router& router, const RouteDeps& deps);
 void RegisterDaemonRoutes(Router& router, const RouteDeps& deps);
 void RegisterCertsRoutes(Router& router, const RouteDeps& deps);
 void RegisterQueryRoutes(Router& router, const RouteDeps& deps);
+void RegisterUiRoutes(Router& router, const RouteDeps& deps);
 
 // LoadOptions travel from the CLI to the daemon so `up` and `deploy` load the project with
 // the caller's files, profiles and environment.
