@@ -270,7 +270,8 @@ http::HeadVerdict Router::CheckHead(const http::Request& head, Channel channel) 
         return v;
       }
       if (site && *site != "same-origin") {
-        v.reject = Refusal(403, fmt::format("Sec-Fetch-Site \"{}\" may not change this API", *site));
+        v.reject =
+            Refusal(403, fmt::format("Sec-Fetch-Site \"{}\" may not change this API", *site));
         return v;
       }
       const std::string* csrf = head.Header(kCsrfHeader);

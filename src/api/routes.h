@@ -26,7 +26,6 @@
 
 #include "api/fields.h"
 #include "api/router.h"
-#include "api/sessions.h"
 #include "config/loader.h"
 
 namespace slipway {
@@ -133,8 +132,6 @@ struct RouteDeps {
   // Renews an ACME certificate now, whatever its plan (NotFound: not ordered; FailedPrecondition:
   // the project orders none). The attempt's outcome is an event.
   std::function<Status(const std::string& name)> renew_cert;
-  // Failed dashboard logins allowed per client address (POST /api/v1/session).
-  LoginLimitOptions login_limits;
 };
 
 void RegisterRoutes(Router& router, const RouteDeps& deps);

@@ -91,8 +91,9 @@ LoginLimiter::Bucket& LoginLimiter::BucketOf(std::string_view address) {
   auto it = buckets_.find(address);
   if (it == buckets_.end()) {
     if (buckets_.size() >= options_.max_addresses) {
-      std::erase_if(buckets_,
-                    [&](const auto& kv) { return now - kv.second.window_start >= options_.window; });
+      std::erase_if(buckets_, [&](const auto& kv) {
+        return now - kv.second.window_start >= options_.window;
+      });
     }
     // Still full: every new address shares one bucket rather than growing the table.
     std::string key = buckets_.size() >= options_.max_addresses ? "*" : std::string(address);

@@ -50,33 +50,6 @@ struct NewSession {
   Session session;
 };
 
-struct SessionOptions {
-  Duration lifetime = std::chrono::hours(12);
-  size_t max_sessions = 1000;
-};
-
-class SessionStore {
- public:
-  explicit SessionStore(SessionOptions options = {}, Clock* clock = Clock::Real())
-      : options_(options), clock_(clock) {}
-
-  // A new session with `role`; IoError if the system's random source fails.
-  Result<NewSession> Create(SessionRole role);
-  // The session whose cookie value is `id`, if it exists and has not expired.
-  std::optional<Session> Find(std::string_view id);
-  // Ends the session `id` (nothing if unknown).
-  void Remove(std::string_view id);
-  size_t size() const { return sessions_.size(); }
-  Duration lifetime() const { return options_.lifetime; }
-
- private:
-  void DropExpired();
-
-  SessionOptions options_;
-  Clock* clock_;
-  std::map<std::string, Session> sessions_;  // SHA-256(id) → session
-};
-
 struct LoginLimitOptions {
   int max_failures = 10;  // per address per window
   Duration window = std::chrono::minutes(1);
@@ -103,6 +76,37 @@ class LoginLimiter {
   LoginLimitOptions options_;
   Clock* clock_;
   std::map<std::string, Bucket, std::less<>> buckets_;
+};
+
+struct SessionOptions {
+  Duration lifetime = std::chrono::hours(12);
+  size_t max_sessions = 1000;
+  LoginLimitOptions login_limits;
+};
+
+class SessionStore {
+ public:
+  explicit SessionStore(SessionOptions options = {}, Clock* clock = Clock::Real())
+      : options_(options), clock_(clock), limiter_(options.login_limits, clock) {}
+
+  // A new session with `role`; IoError if the system's random source fails.
+  Result<NewSession> Create(SessionRole role);
+  // The session whose cookie value is `id`, if it exists and has not expired.
+  std::optional<Session> Find(std::string_view id);
+  // Ends the session `id` (nothing if unknown).
+  void Remove(std::string_view id);
+  size_t size() const { return sessions_.size(); }
+  // Failed logins per address (the login route asks it before checking a token).
+  LoginLimiter& limiter() { return limiter_; }
+  Duration lifetime() const { return options_.lifetime; }
+
+ private:
+  void DropExpired();
+
+  SessionOptions options_;
+  Clock* clock_;
+  std::map<std::string, Session> sessions_;  // SHA-256(id) → session
+  LoginLimiter limiter_;
 };
 
 // The value of cookie `name` in a Cookie header ("a=1; b=2"), if present.

@@ -134,14 +134,12 @@ std::optional<std::string> ForeignLogin(const http::Request& req) {
 }
 
 json SessionJson(const Session& s) {
-  return {{"role", SessionRoleName(s.role)},
-          {"csrf", s.csrf},
-          {"expires_ms", s.expires_wall_ms}};
+  return {{"role", SessionRoleName(s.role)}, {"csrf", s.csrf}, {"expires_ms", s.expires_wall_ms}};
 }
 
 }  // namespace
 
-void RegisterUiRoutes(Router& r, const RouteDeps& d) {
+void RegisterUiRoutes(Router& r, const RouteDeps&) {
   r.Add<NoInput>({Method::kGet, "/ui", Access::kPublic}, [](NoInput, Reply reply) {
     http::Response resp = http::Response::Text(308, "/ui/\n");
     resp.headers.emplace_back("Location", "/ui/");
@@ -161,45 +159,43 @@ void RegisterUiRoutes(Router& r, const RouteDeps& d) {
     reply.Send(AssetResponse(call.request, *asset));
   });
 
-  // Logins. The limiter lives as long as the route.
-  auto limiter = std::make_shared<LoginLimiter>(d.login_limits);
-  r.AddRaw({Method::kPost, "/api/v1/session", Access::kPublic, kLoginBody},
-           [&r, limiter](const RouteCall& call, Reply reply) {
-             SessionStore* sessions = r.sessions();
-             if (!sessions) return reply.Error(NotFound("this listener has no dashboard logins"));
-             if (auto foreign = ForeignLogin(call.request)) {
-               return reply.Json(403, {{"error", *foreign}, {"exit", 1}});
-             }
-             const std::string address = PeerAddress(call.request.peer);
-             if (auto wait = limiter->Blocked(address)) {
-               http::Response resp = JsonResponse(
-                   429, {{"error", "too many failed logins from this address; try again later"},
-                         {"exit", 1}});
-               resp.headers.emplace_back(
-                   "Retry-After", std::to_string((wait->count() + 999) / 1000));
-               return reply.Send(std::move(resp));
-             }
-             Result<LoginBody> body = LoginBody::Parse(call);
-             if (!body.ok()) return reply.Error(body.status());
-             const Role role = r.RoleOfToken(body->token);
-             if (role == Role::kAnonymous) {
-               limiter->Failed(address);
-               http::Response resp = JsonResponse(
-                   401, {{"error", "wrong token (use .slipway/token or .slipway/read-token)"},
-                         {"exit", 1}});
-               return reply.Send(std::move(resp));
-             }
-             limiter->Succeeded(address);
-             Result<NewSession> s =
-                 sessions->Create(role == Role::kAdmin ? SessionRole::kAdmin : SessionRole::kViewer);
-             if (!s.ok()) return reply.Error(s.status());
-             http::Response resp = JsonResponse(200, SessionJson(s->session));
-             const int64_t max_age =
-                 std::chrono::duration_cast<std::chrono::seconds>(sessions->lifetime()).count();
-             resp.headers.emplace_back("Set-Cookie",
-                                       SessionCookie(s->id, max_age, r.TcpUsesTls()));
-             reply.Send(std::move(resp));
-           });
+  // Logins.
+  r.AddRaw(
+      {Method::kPost, "/api/v1/session", Access::kPublic, kLoginBody},
+      [&r](const RouteCall& call, Reply reply) {
+        SessionStore* sessions = r.sessions();
+        if (!sessions) return reply.Error(NotFound("this listener has no dashboard logins"));
+        if (auto foreign = ForeignLogin(call.request)) {
+          return reply.Json(403, {{"error", *foreign}, {"exit", 1}});
+        }
+        const std::string address = PeerAddress(call.request.peer);
+        if (auto wait = sessions->limiter().Blocked(address)) {
+          http::Response resp = JsonResponse(
+              429, {{"error", "too many failed logins from this address; try again later"},
+                    {"exit", 1}});
+          resp.headers.emplace_back("Retry-After", std::to_string((wait->count() + 999) / 1000));
+          return reply.Send(std::move(resp));
+        }
+        Result<LoginBody> body = LoginBody::Parse(call);
+        if (!body.ok()) return reply.Error(body.status());
+        const Role role = r.RoleOfToken(body->token);
+        if (role == Role::kAnonymous) {
+          sessions->limiter().Failed(address);
+          http::Response resp = JsonResponse(
+              401,
+              {{"error", "wrong token (use .slipway/token or .slipway/read-token)"}, {"exit", 1}});
+          return reply.Send(std::move(resp));
+        }
+        sessions->limiter().Succeeded(address);
+        Result<NewSession> s =
+            sessions->Create(role == Role::kAdmin ? SessionRole::kAdmin : SessionRole::kViewer);
+        if (!s.ok()) return reply.Error(s.status());
+        http::Response resp = JsonResponse(200, SessionJson(s->session));
+        const int64_t max_age =
+            std::chrono::duration_cast<std::chrono::seconds>(sessions->lifetime()).count();
+        resp.headers.emplace_back("Set-Cookie", SessionCookie(s->id, max_age, r.TcpUsesTls()));
+        reply.Send(std::move(resp));
+      });
   r.AddRaw({Method::kGet, "/api/v1/session", Access::kRead},
            [&r](const RouteCall& call, Reply reply) {
              std::optional<std::string_view> id = SessionIdOf(call.request);
@@ -213,16 +209,15 @@ void RegisterUiRoutes(Router& r, const RouteDeps& d) {
                               {"csrf", nullptr},
                               {"expires_ms", nullptr}});
            });
-  r.AddRaw({Method::kDelete, "/api/v1/session", Access::kRead},
-           [&r](const RouteCall& call, Reply reply) {
-             if (std::optional<std::string_view> id = SessionIdOf(call.request);
-                 id && r.sessions()) {
-               r.sessions()->Remove(*id);
-             }
-             http::Response resp = JsonResponse(200, {{"ok", true}});
-             resp.headers.emplace_back("Set-Cookie", SessionCookie("", 0, r.TcpUsesTls()));
-             reply.Send(std::move(resp));
-           });
+  r.AddRaw({Method::kDelete, "/api/v1/session", Access::kRead}, [&r](const RouteCall& call,
+                                                                     Reply reply) {
+    if (std::optional<std::string_view> id = SessionIdOf(call.request); id && r.sessions()) {
+      r.sessions()->Remove(*id);
+    }
+    http::Response resp = JsonResponse(200, {{"ok", true}});
+    resp.headers.emplace_back("Set-Cookie", SessionCookie("", 0, r.TcpUsesTls()));
+    reply.Send(std::move(resp));
+  });
 }
 
 }  // namespace slipway::api

@@ -15,8 +15,8 @@ const std::vector<Asset>& Assets() {
     std::vector<Asset> out;
     for (size_t i = 0; i < kEmbeddedAssetCount; ++i) {
       const EmbeddedAsset& e = kEmbeddedAssets[i];
-      out.push_back({e.name, e.content_type, e.etag, View(e.data, e.size),
-                     View(e.gzip, e.gzip_size)});
+      out.push_back(
+          {e.name, e.content_type, e.etag, View(e.data, e.size), View(e.gzip, e.gzip_size)});
     }
     return out;
   }();
