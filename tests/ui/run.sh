@@ -16,6 +16,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 [ -x "$bin" ] || { echo "run.sh: $bin is not executable" >&2; exit 2; }
 [ -x "$testapp" ] || { echo "run.sh: $testapp is not executable" >&2; exit 2; }
+# The project runs from a throwaway folder: absolute paths from here on.
+bin=$(realpath "$bin")
+testapp=$(realpath "$testapp")
+[ -x "$testapp" ] || { echo "run.sh: $testapp is not executable" >&2; exit 2; }
 [ -d "$here/node_modules/playwright-core" ] || { echo "run.sh: run 'npm ci' in $here first" >&2; exit 2; }
 [ -x /usr/bin/chromium ] || { echo "run.sh: /usr/bin/chromium is missing (scripts/install-deps.sh)" >&2; exit 2; }
 

@@ -15,12 +15,15 @@ let sortKey = 'service';
 let sortDir = 1;
 const rows = new Map(); // service → <tr>
 const versions = new Map(); // "service/number" → version label
+const current = new Map(); // service → its latest succeeded release
+let releasesAt = 0; // when the release history was last asked (ms)
 let last = [];
 
 export function startServices(opts) {
   options = opts;
   generation += 1;
   rows.clear();
+  releasesAt = 0;
   $('services').querySelector('tbody').replaceChildren();
   document.querySelector('th.actions-col').hidden = !opts.admin;
   tick(generation);
@@ -41,8 +44,9 @@ async function tick(gen) {
     ]);
     if (gen !== generation) return;
     last = summarize(ps, p95);
-    await labelReleases(last);
+    await refreshReleases(last);
     if (gen !== generation) return;
+    applyReleases(last);
     render(last);
     $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
@@ -86,19 +90,30 @@ function summarize(ps, p95) {
   });
 }
 
-async function labelReleases(list) {
-  const missing = list.filter((s) => s.release > 0 && !versions.has(`${s.service}/${s.release}`));
+// The release each service runs, from the release history: `ps` numbers a service's instance
+// groups, which a recreate deploy restarts in place, so its number can lag behind. Asked every
+// 5 s, and at once after a deploy or rollback from this page.
+async function refreshReleases(list) {
+  if (Date.now() - releasesAt < 5000) return;
+  releasesAt = Date.now();
   await Promise.all(
-    missing.map(async (s) => {
-      try {
-        const rels = await api(`/api/v1/releases?service=${encodeURIComponent(s.service)}&limit=5`);
-        for (const r of rels) versions.set(`${r.service}/${r.number}`, r.version || '');
-      } catch {
-        // Labels are a nicety: the number alone still shows the release changed.
-      }
-      if (!versions.has(`${s.service}/${s.release}`)) versions.set(`${s.service}/${s.release}`, '');
-    }),
+    list
+      .filter((s) => s.release > 0)
+      .map(async (s) => {
+        try {
+          const rels = await api(`/api/v1/releases?service=${encodeURIComponent(s.service)}&limit=5`);
+          for (const r of rels) versions.set(`${r.service}/${r.number}`, r.version || '');
+          const done = rels.filter((r) => r.status === 'succeeded').map((r) => r.number);
+          if (done.length) current.set(s.service, Math.max(...done));
+        } catch {
+          // The history is a nicety: the number from ps still shows.
+        }
+      }),
   );
+}
+
+function applyReleases(list) {
+  for (const s of list) s.release = Math.max(s.release, current.get(s.service) || 0);
 }
 
 const fmt = {
@@ -244,6 +259,7 @@ async function confirmDeploy(service) {
     const r = await api('/api/v1/deploy', { method: 'POST', body });
     const rel = (r.releases || []).map((x) => `r${x.number}${x.version ? ` (${x.version})` : ''}`);
     say(`Deployed ${service}: ${rel.join(', ') || 'nothing changed'}`);
+    releasesAt = 0;
   } catch (e) {
     say(`Deploy of ${service} failed: ${e.message}`);
   }
@@ -262,6 +278,7 @@ async function confirmRollback(service) {
     const r = await api('/api/v1/rollback', { method: 'POST', body: { service } });
     const rel = (r.releases || []).map((x) => `r${x.number}`);
     say(`Rolled back ${service}: ${rel.join(', ')}`);
+    releasesAt = 0;
   } catch (e) {
     say(`Rollback of ${service} failed: ${e.message}`);
   }
