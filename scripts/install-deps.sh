@@ -26,6 +26,9 @@ PACKAGES=(
   # Outgoing HTTPS (src/tlsclient) and the ACME client's end-to-end tests against Pebble,
   # Let's Encrypt's test server (src/acme/pebble_test.cc, tests/acme_e2e_test.cc).
   libcurl4-openssl-dev pebble
+  # The dashboard's browser tests (tests/ui): playwright-core drives Debian's Chromium (npm's
+  # own browser download is never used).
+  chromium
 )
 
 # The OpenFeature SDK and Kubernetes schema suites run on Node.js; the machine may ship its

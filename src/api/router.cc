@@ -161,16 +161,33 @@ std::string Router::AllowedMethods(std::string_view path) const {
   return out;
 }
 
-Role Router::RoleOf(const http::Request& req, Channel channel) const {
-  if (channel == Channel::kUnix) return Role::kAdmin;
-  const std::string* auth = req.Header("Authorization");
-  if (!auth || auth->size() < 7 || !http::EqualsIgnoreCase(auth->substr(0, 7), "Bearer ")) {
-    return Role::kAnonymous;
-  }
-  std::string_view token = std::string_view(*auth).substr(7);
+Role Router::RoleOfToken(std::string_view token) const {
   if (!options_.admin_token.empty() && SameSecret(token, options_.admin_token)) return Role::kAdmin;
   if (!options_.read_token.empty() && SameSecret(token, options_.read_token)) return Role::kReader;
   return Role::kAnonymous;
+}
+
+Router::Caller Router::CallerOf(const http::Request& req, Channel channel) const {
+  Caller c;
+  if (channel == Channel::kUnix) {
+    c.role = Role::kAdmin;
+    return c;
+  }
+  const std::string* auth = req.Header("Authorization");
+  if (auth && auth->size() >= 7 && http::EqualsIgnoreCase(auth->substr(0, 7), "Bearer ")) {
+    c.role = RoleOfToken(std::string_view(*auth).substr(7));
+    return c;
+  }
+  const std::string* cookie = req.Header("Cookie");
+  if (!cookie || options_.sessions == nullptr) return c;
+  std::optional<std::string_view> id = CookieValue(*cookie, kSessionCookie);
+  if (!id) return c;
+  std::optional<Session> s = options_.sessions->Find(*id);
+  if (!s) return c;
+  c.role = s->role == SessionRole::kAdmin ? Role::kAdmin : Role::kReader;
+  c.by_cookie = true;
+  c.csrf = std::move(s->csrf);
+  return c;
 }
 
 bool Router::HostAllowed(std::string_view host) const {
@@ -185,7 +202,8 @@ bool Router::HostAllowed(std::string_view host) const {
 http::HeadVerdict Router::CheckHead(const http::Request& head, Channel channel) const {
   http::HeadVerdict v;
   const Match m = Find(head);
-  const Role role = RoleOf(head, channel);
+  const Caller caller = CallerOf(head, channel);
+  const Role role = caller.role;
   const bool tcp = channel == Channel::kTcp;
   if (tcp) {
     const std::string* host = head.Header("Host");
@@ -216,7 +234,10 @@ http::HeadVerdict Router::CheckHead(const http::Request& head, Channel channel) 
       return v;
     }
     if (access == Access::kAdmin && role != Role::kAdmin) {
-      v.reject = Refusal(403, "the read token may not change anything (use .slipway/token)");
+      v.reject = Refusal(403, caller.by_cookie
+                                  ? "a viewer may not change anything (log in with the admin "
+                                    "token)"
+                                  : "the read token may not change anything (use .slipway/token)");
       return v;
     }
     // A browser sends Origin with every cross-site mutation: only the API's own pages may.
@@ -228,6 +249,27 @@ http::HeadVerdict Router::CheckHead(const http::Request& head, Channel channel) 
       std::string authority(scheme == std::string_view::npos ? "" : o.substr(scheme + 3));
       if (!host || Lower(authority) != Lower(*host)) {
         v.reject = Refusal(403, fmt::format("Origin \"{}\" may not change this API", o));
+        return v;
+      }
+    }
+    // A cookie rides along with any request the browser makes, whoever's page asked: a
+    // mutation proven by it alone must show it comes from our own pages.
+    if (caller.by_cookie && m.route->spec.method != Method::kGet) {
+      const std::string* site = head.Header("Sec-Fetch-Site");
+      if (!origin) {
+        v.reject = Refusal(403, "a mutation with a session cookie needs an Origin header");
+        return v;
+      }
+      if (site && *site != "same-origin") {
+        v.reject =
+            Refusal(403, fmt::format("Sec-Fetch-Site \"{}\" may not change this API", *site));
+        return v;
+      }
+      const std::string* csrf = head.Header(kCsrfHeader);
+      if (!csrf || !SameSecret(*csrf, caller.csrf)) {
+        v.reject = Refusal(403, fmt::format("a mutation with a session cookie needs the session's "
+                                            "{} header (from POST /api/v1/session)",
+                                            kCsrfHeader));
         return v;
       }
     }
@@ -249,7 +291,7 @@ void Router::Dispatch(const http::Request& request, http::ResponseWriter w, Chan
     return;
   }
   Match m = Find(request);
-  RouteCall call{request, channel, RoleOf(request, channel), std::move(m.params)};
+  RouteCall call{request, channel, CallerOf(request, channel).role, std::move(m.params)};
   Reply reply(std::move(w));
   auto fail = [&](std::string_view what) {
     if (options_.on_error) options_.on_error(m.route->pattern, what);

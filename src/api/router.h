@@ -25,6 +25,11 @@
 //   kOwnToken  the route checks its own credentials (OFREP's read tokens)
 //   kRead      the read token or the admin token (reads: release specs and logs carry secrets)
 //   kAdmin     the admin token
+// A dashboard session cookie (api/sessions.h) stands for the token it was opened with: a
+// viewer session for the read token, an admin session for the admin token. A mutation
+// authenticated by the cookie alone must also carry the session's CSRF token (X-CSRF-Token),
+// an Origin naming this API and, when the browser sends one, `Sec-Fetch-Site: same-origin`
+// (403 otherwise): a cookie is sent by the browser on its own, a header only by our pages.
 //
 // Ownership: the daemon owns the Router; routes capture the objects they call, which the
 // daemon keeps alive while its servers run. Threads: the control loop only.
@@ -39,6 +44,7 @@
 #include <vector>
 
 #include "api/reply.h"
+#include "api/sessions.h"
 #include "base/status.h"
 #include "http/message.h"
 #include "http/server.h"
@@ -98,6 +104,10 @@ struct RouterOptions {
   std::string read_token;   // enough for kRead over TCP ("" = none issued)
   // Host names accepted in `Host` besides IP literals and localhost (x-slipway.api.hosts).
   std::vector<std::string> hosts;
+  // Dashboard sessions (nullptr: no cookie is accepted). Borrowed; outlives the router.
+  SessionStore* sessions = nullptr;
+  // Whether the TCP listener serves TLS now (session cookies are then `Secure`).
+  std::function<bool()> tcp_tls;
   // Called with a route's pattern and what escaped it.
   std::function<void(std::string_view route, std::string_view what)> on_error;
 };
@@ -143,6 +153,11 @@ class Router {
 
   const std::vector<Route>& routes() const { return routes_; }
 
+  // The role a bearer token proves over TCP (kAnonymous: neither token).
+  Role RoleOfToken(std::string_view token) const;
+  SessionStore* sessions() const { return options_.sessions; }
+  bool TcpUsesTls() const { return options_.tcp_tls && options_.tcp_tls(); }
+
  private:
   struct Match {
     const Route* route = nullptr;
@@ -152,7 +167,13 @@ class Router {
 
   void AddRoute(RouteSpec spec, RouteHandler run, std::function<Status(const RouteCall&)> parse);
   Match Find(const http::Request& req) const;
-  Role RoleOf(const http::Request& req, Channel channel) const;
+  // Who a request comes from: its bearer token, else its session cookie.
+  struct Caller {
+    Role role = Role::kAnonymous;
+    bool by_cookie = false;  // proven by the session cookie alone
+    std::string csrf;        // the session's CSRF token when by_cookie
+  };
+  Caller CallerOf(const http::Request& req, Channel channel) const;
   bool HostAllowed(std::string_view host) const;
   std::string AllowedMethods(std::string_view path) const;
 

@@ -11,6 +11,7 @@ void RegisterRoutes(Router& router, const RouteDeps& deps) {
   RegisterDaemonRoutes(router, deps);
   RegisterCertsRoutes(router, deps);
   RegisterQueryRoutes(router, deps);
+  RegisterUiRoutes(router, deps);
   // The table itself, for scripts and for the tests that walk every route.
   router.Add<NoInput>({Method::kGet, "/api/v1/routes", Access::kRead},
                       [&router](NoInput, Reply reply) {

@@ -10,6 +10,7 @@
 //   daemon_routes.cc    the daemon itself: who runs, since when, from which binary; restart
 //   certs_routes.cc     certificates from the ACME CA: state, expiry, next attempt
 //   query_routes.cc     Prometheus' query API over the series store; scrape targets
+//   ui_routes.cc        the dashboard's files at /ui/ and its logins (/api/v1/session)
 // Request and answer bodies are JSON; errors {"error": "...", "exit": 1|2} (api/reply.h).
 //
 // Ownership: RouteDeps borrows everything; the daemon keeps it all alive while its servers run.
@@ -150,6 +151,7 @@ void RegisterMaintenanceRoutes(Router& router, const RouteDeps& deps);
 void RegisterDaemonRoutes(Router& router, const RouteDeps& deps);
 void RegisterCertsRoutes(Router& router, const RouteDeps& deps);
 void RegisterQueryRoutes(Router& router, const RouteDeps& deps);
+void RegisterUiRoutes(Router& router, const RouteDeps& deps);
 
 // LoadOptions travel from the CLI to the daemon so `up` and `deploy` load the project with
 // the caller's files, profiles and environment.

@@ -355,6 +355,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ASSIGN_OR_RETURN(ropts.admin_token, LoadOrCreateToken(paths_.token_file()));
     ASSIGN_OR_RETURN(ropts.read_token, LoadOrCreateToken(paths_.read_token_file()));
     ropts.hosts = engine_->project().api.hosts;
+    ropts.sessions = &sessions_;
+    ropts.tcp_tls = [this] { return api_tls_.context() != nullptr; };
     ropts.on_error = [](std::string_view route, std::string_view what) {
       Log(fmt::format("api: {} failed: {}", route, what), {{"route", route}, {"error", what}},
           logging::Level::kError);
@@ -851,6 +853,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<flags::FlagService> flag_service_;
   std::unique_ptr<flags::OfrepHandler> ofrep_;
+  api::SessionStore sessions_;  // the dashboard's logins (before router_, which borrows it)
   std::unique_ptr<api::Router> router_;
   Redactor redactor_;  // the project's secret values, masked in API answers
   std::unique_ptr<deploy::ReleaseStore> releases_;

@@ -1,0 +1,285 @@
+// The services view: one row per service (instances, state, health, release, req/s, 5xx
+// share, p95), refreshed every second from GET /api/v1/ps and the series store's query API;
+// sortable by any column. Admins get deploy and rollback buttons (confirmed in a dialog)
+// that call the same routes as `slipway deploy` and `slipway rollback`; viewers get none.
+import { api } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+const P95 =
+  'histogram_quantile(0.95, sum by (route, le) (rate(slipway_http_request_duration_seconds_bucket[1m])))';
+
+let timer = null;
+let generation = 0;
+let options = { admin: false, onLoggedOut: () => {} };
+let sortKey = 'service';
+let sortDir = 1;
+const rows = new Map(); // service → <tr>
+const versions = new Map(); // "service/number" → version label
+const current = new Map(); // service → its latest succeeded release
+let releasesAt = 0; // when the release history was last asked (ms)
+let last = [];
+
+export function startServices(opts) {
+  options = opts;
+  generation += 1;
+  rows.clear();
+  releasesAt = 0;
+  $('services').querySelector('tbody').replaceChildren();
+  document.querySelector('th.actions-col').hidden = !opts.admin;
+  tick(generation);
+}
+
+export function stopServices() {
+  generation += 1;
+  if (timer) clearTimeout(timer);
+  timer = null;
+}
+
+async function tick(gen) {
+  if (gen !== generation) return;
+  try {
+    const [ps, p95] = await Promise.all([
+      api('/api/v1/ps'),
+      api('/api/v1/query?query=' + encodeURIComponent(P95)).catch(() => null),
+    ]);
+    if (gen !== generation) return;
+    last = summarize(ps, p95);
+    await refreshReleases(last);
+    if (gen !== generation) return;
+    applyReleases(last);
+    render(last);
+    $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  } catch (e) {
+    if (e.status === 401) return options.onLoggedOut();
+    $('updated').textContent = `Update failed: ${e.message}`;
+  }
+  if (gen === generation) timer = setTimeout(() => tick(gen), 1000);
+}
+
+function countText(values) {
+  const counts = new Map();
+  for (const v of values) if (v) counts.set(v, (counts.get(v) || 0) + 1);
+  if (counts.size <= 1) return [...counts.keys()][0] || '';
+  return [...counts].map(([v, n]) => `${n} ${v}`).join(', ');
+}
+
+function summarize(ps, p95) {
+  const byService = new Map();
+  for (const r of ps || []) {
+    if (!byService.has(r.service)) byService.set(r.service, []);
+    byService.get(r.service).push(r);
+  }
+  const latency = new Map();
+  for (const s of (p95 && p95.data && p95.data.result) || []) {
+    const v = Number(s.value && s.value[1]);
+    if (Number.isFinite(v)) latency.set(s.metric.route, v);
+  }
+  return [...byService].map(([service, rs]) => {
+    const live = rs.filter((r) => r.instance > 0);
+    return {
+      service,
+      instances: live.filter((r) => r.state === 'running').length,
+      total: live.length,
+      state: countText(rs.map((r) => r.state)),
+      health: countText(rs.map((r) => r.health)),
+      release: Math.max(0, ...rs.map((r) => r.release || 0)),
+      rps: rs[0].requests_per_second ?? null,
+      err: rs[0].error_ratio ?? null,
+      p95: latency.has(service) ? latency.get(service) : null,
+    };
+  });
+}
+
+// The release each service runs, from the release history: `ps` numbers a service's instance
+// groups, which a recreate deploy restarts in place, so its number can lag behind. Asked every
+// 5 s, and at once after a deploy or rollback from this page.
+async function refreshReleases(list) {
+  if (Date.now() - releasesAt < 5000) return;
+  releasesAt = Date.now();
+  await Promise.all(
+    list
+      .filter((s) => s.release > 0)
+      .map(async (s) => {
+        try {
+          const rels = await api(`/api/v1/releases?service=${encodeURIComponent(s.service)}&limit=5`);
+          for (const r of rels) versions.set(`${r.service}/${r.number}`, r.version || '');
+          const done = rels.filter((r) => r.status === 'succeeded').map((r) => r.number);
+          if (done.length) current.set(s.service, Math.max(...done));
+        } catch {
+          // The history is a nicety: the number from ps still shows.
+        }
+      }),
+  );
+}
+
+function applyReleases(list) {
+  for (const s of list) s.release = Math.max(s.release, current.get(s.service) || 0);
+}
+
+const fmt = {
+  instances: (s) => (s.total ? `${s.instances}/${s.total}` : '–'),
+  release: (s) => {
+    if (!s.release) return '–';
+    const label = versions.get(`${s.service}/${s.release}`);
+    return label ? `r${s.release} (${label})` : `r${s.release}`;
+  },
+  rps: (s) => (s.rps == null ? '–' : s.rps.toFixed(1)),
+  err: (s) => (s.err == null ? '–' : `${(s.err * 100).toFixed(1)}%`),
+  p95: (s) => (s.p95 == null ? '–' : `${(s.p95 * 1000).toFixed(0)} ms`),
+};
+const COLUMNS = ['service', 'instances', 'state', 'health', 'release', 'rps', 'err', 'p95'];
+const NUMERIC = new Set(['instances', 'release', 'rps', 'err', 'p95']);
+
+function compare(a, b) {
+  const x = a[sortKey];
+  const y = b[sortKey];
+  if (x == null && y == null) return a.service.localeCompare(b.service);
+  if (x == null) return 1;
+  if (y == null) return -1;
+  const c = typeof x === 'number' ? x - y : String(x).localeCompare(String(y));
+  return c !== 0 ? c * sortDir : a.service.localeCompare(b.service);
+}
+
+function rowFor(s) {
+  let tr = rows.get(s.service);
+  if (tr) return tr;
+  tr = document.createElement('tr');
+  tr.dataset.service = s.service;
+  for (const key of COLUMNS) {
+    const cell = document.createElement(key === 'service' ? 'th' : 'td');
+    if (key === 'service') cell.scope = 'row';
+    if (NUMERIC.has(key)) cell.className = 'num';
+    cell.dataset.key = key;
+    tr.append(cell);
+  }
+  if (options.admin) {
+    const td = document.createElement('td');
+    const deploy = document.createElement('button');
+    deploy.type = 'button';
+    deploy.className = 'act';
+    deploy.textContent = 'Deploy';
+    deploy.setAttribute('aria-label', `Deploy ${s.service}`);
+    deploy.addEventListener('click', () => confirmDeploy(s.service));
+    const rollback = document.createElement('button');
+    rollback.type = 'button';
+    rollback.className = 'act';
+    rollback.textContent = 'Roll back';
+    rollback.setAttribute('aria-label', `Roll back ${s.service}`);
+    rollback.addEventListener('click', () => confirmRollback(s.service));
+    td.append(deploy, rollback);
+    tr.append(td);
+  }
+  rows.set(s.service, tr);
+  return tr;
+}
+
+function render(list) {
+  const tbody = $('services').querySelector('tbody');
+  const sorted = [...list].sort(compare);
+  const seen = new Set(sorted.map((s) => s.service));
+  for (const [name, tr] of rows) {
+    if (!seen.has(name)) {
+      tr.remove();
+      rows.delete(name);
+    }
+  }
+  sorted.forEach((s, i) => {
+    const tr = rowFor(s);
+    for (const cell of tr.children) {
+      const key = cell.dataset.key;
+      if (!key) continue;
+      const text = fmt[key] ? fmt[key](s) : s[key] || '–';
+      if (cell.textContent !== text) cell.textContent = text;
+      if (key === 'state' || key === 'health') cell.className = `${key}-${s[key]}`;
+    }
+    if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
+  });
+  for (const th of document.querySelectorAll('#services thead th[data-key]')) {
+    if (th.dataset.key === sortKey) th.setAttribute('aria-sort', sortDir > 0 ? 'ascending' : 'descending');
+    else th.removeAttribute('aria-sort');
+  }
+}
+
+for (const th of document.querySelectorAll('#services thead th[data-key]')) {
+  th.querySelector('button').addEventListener('click', () => {
+    const key = th.dataset.key;
+    sortDir = key === sortKey ? -sortDir : 1;
+    sortKey = key;
+    render(last);
+  });
+}
+
+// The confirmation dialog: resolves with the version label on confirm, null on cancel.
+function ask(title, text, okLabel, withVersion) {
+  const dialog = $('confirm');
+  $('confirm-title').textContent = title;
+  $('confirm-text').textContent = text;
+  $('confirm-ok').textContent = okLabel;
+  $('deploy-fields').hidden = !withVersion;
+  $('version').value = '';
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      'close',
+      () => resolve(dialog.returnValue === 'ok' ? $('version').value.trim() : null),
+      { once: true },
+    );
+    dialog.returnValue = '';
+    dialog.showModal();
+  });
+}
+
+function say(text) {
+  $('status').textContent = text;
+}
+
+async function confirmDeploy(service) {
+  const version = await ask(
+    `Deploy ${service}?`,
+    `Deploys ${service} from the project's files as the daemon last loaded them, as slipway deploy does.`,
+    'Deploy',
+    true,
+  );
+  if (version === null) return;
+  say(`Deploying ${service}…`);
+  try {
+    const load = await api('/api/v1/project/load');
+    const body = {
+      load: {
+        files: load.files,
+        working_dir: load.working_dir,
+        env_files: load.env_files,
+        profiles: load.profiles,
+        project_name: load.project_name,
+        env: load.env,
+        environ: {},
+      },
+      services: [service],
+      version,
+    };
+    const r = await api('/api/v1/deploy', { method: 'POST', body });
+    const rel = (r.releases || []).map((x) => `r${x.number}${x.version ? ` (${x.version})` : ''}`);
+    say(`Deployed ${service}: ${rel.join(', ') || 'nothing changed'}`);
+    releasesAt = 0;
+  } catch (e) {
+    say(`Deploy of ${service} failed: ${e.message}`);
+  }
+}
+
+async function confirmRollback(service) {
+  const ok = await ask(
+    `Roll back ${service}?`,
+    `Rolls ${service} back to its previous release, as slipway rollback does.`,
+    'Roll back',
+    false,
+  );
+  if (ok === null) return;
+  say(`Rolling back ${service}…`);
+  try {
+    const r = await api('/api/v1/rollback', { method: 'POST', body: { service } });
+    const rel = (r.releases || []).map((x) => `r${x.number}`);
+    say(`Rolled back ${service}: ${rel.join(', ')}`);
+    releasesAt = 0;
+  } catch (e) {
+    say(`Rollback of ${service} failed: ${e.message}`);
+  }
+}

@@ -1,0 +1,69 @@
+#!/bin/sh
+# Runs ui.test.mjs (Playwright driving Debian's Chromium) against the example shop:
+#   tests/ui/run.sh /path/to/slipway /path/to/testapp OUT_DIR [/path/to/node]
+# Copies examples/shop to a throwaway folder (its x-slipway.command pointed at this build's
+# testapp, its published port and the API on free ports), starts it with `up -d --wait`, passes
+# the dashboard's URL and both tokens to node, then `down`s it and kills the daemon by its PID
+# on every exit path. Screenshots go to OUT_DIR. Needs the packages from `npm ci` here and
+# /usr/bin/chromium (scripts/install-deps.sh).
+set -eu
+
+bin=${1:?usage: run.sh /path/to/slipway /path/to/testapp OUT_DIR [/path/to/node]}
+testapp=${2:?testapp}
+out=${3:?out dir}
+node=${4:-node}
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+[ -x "$bin" ] || { echo "run.sh: $bin is not executable" >&2; exit 2; }
+[ -x "$testapp" ] || { echo "run.sh: $testapp is not executable" >&2; exit 2; }
+# The project runs from a throwaway folder: absolute paths from here on.
+bin=$(realpath "$bin")
+testapp=$(realpath "$testapp")
+[ -x "$testapp" ] || { echo "run.sh: $testapp is not executable" >&2; exit 2; }
+[ -d "$here/node_modules/playwright-core" ] || { echo "run.sh: run 'npm ci' in $here first" >&2; exit 2; }
+[ -x /usr/bin/chromium ] || { echo "run.sh: /usr/bin/chromium is missing (scripts/install-deps.sh)" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-ui-XXXXXX")
+cleanup() {
+  rc=$?
+  trap - EXIT INT TERM
+  pid=$(cat "$work/.slipway/daemon.pid" 2>/dev/null || true)
+  keeper=$(cat "$work/.slipway/keeper.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    (cd "$work" && timeout 30 "$bin" down >/dev/null 2>&1) || true
+  fi
+  # The keeper first: it would start a daemon killed under it again.
+  if [ -n "$keeper" ] && kill -0 "$keeper" 2>/dev/null; then kill -9 "$keeper" 2>/dev/null || true; fi
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  if [ "$rc" -ne 0 ] && [ -f "$work/.slipway/logs/daemon.log" ]; then
+    echo "--- daemon.log (last lines)" >&2
+    tail -n 30 "$work/.slipway/logs/daemon.log" >&2 || true
+  fi
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+cp "$src/examples/shop/compose.yaml" "$src/examples/shop/app.env" "$work/"
+sed -i "s#\.\./\.\./build/testapp#$testapp#g" "$work/compose.yaml"
+web_port=$(free_port)
+mkdir -p "$out"
+(cd "$work" && WEB_PORT=$web_port timeout 180 "$bin" up -d --wait)
+state="$work/.slipway"
+for f in api.addr token read-token; do
+  [ -s "$state/$f" ] || { echo "run.sh: the daemon wrote no $state/$f" >&2; exit 1; }
+done
+
+SLIPWAY_UI_URL="http://$(cat "$state/api.addr")"
+SLIPWAY_ADMIN_TOKEN=$(cat "$state/token")
+SLIPWAY_READ_TOKEN=$(cat "$state/read-token")
+SLIPWAY_WEB_URL="http://127.0.0.1:$web_port"
+SLIPWAY_UI_SHOTS=$out
+export SLIPWAY_UI_URL SLIPWAY_ADMIN_TOKEN SLIPWAY_READ_TOKEN SLIPWAY_WEB_URL SLIPWAY_UI_SHOTS
+timeout 240 "$node" "$here/ui.test.mjs"
