@@ -45,19 +45,18 @@ CertManager::CertManager(CertManagerOptions options, std::shared_ptr<Issuer> iss
 
 CertManager::~CertManager() { Stop(); }
 
-void CertManager::SetNames(const std::vector<std::string>& names,
-                           const std::set<std::string>& file_names) {
+void CertManager::SetNames(const std::vector<std::string>& names) {
   std::map<std::string, Entry> next;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const std::string& n : names) {
-      if (file_names.count(n) || next.count(n)) continue;
+      if (next.count(n)) continue;
       if (auto it = entries_.find(n); it != entries_.end()) next.emplace(n, std::move(it->second));
     }
   }
   // New names: what the store already holds (reading files outside the lock).
   for (const std::string& n : names) {
-    if (file_names.count(n) || next.count(n)) continue;
+    if (next.count(n)) continue;
     Entry e;
     e.state.wanted_names = {n};
     if (Result<StoredCert> c = store_.Load(n); c.ok()) {

@@ -22,7 +22,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,10 +106,10 @@ class CertManager {
   CertManager(const CertManager&) = delete;
   CertManager& operator=(const CertManager&) = delete;
 
-  // The names to keep certificates for, less those in `file_names` (a certificate file
-  // covers them). Certificates already in the store are picked up. Names no longer listed are
-  // forgotten (their files stay).
-  void SetNames(const std::vector<std::string>& names, const std::set<std::string>& file_names);
+  // The names to keep certificates for (config::ResolveAcmeNames has left out those a
+  // certificate file covers). Certificates already in the store are picked up. Names no
+  // longer listed are forgotten (their files stay).
+  void SetNames(const std::vector<std::string>& names);
   // Starts the worker thread. Idempotent.
   void Start();
   // Stops it, waiting for an attempt under way (bounded by the issuer's own timeouts).

@@ -81,7 +81,7 @@ struct Fixture {
 
 TEST(CertManagerTest, FirstIssueSavesAndReportsThenWaits) {
   Fixture f;
-  f.manager->SetNames({"app.test"}, {});
+  f.manager->SetNames({"app.test"});
   EXPECT_EQ(f.Row("app.test").state, CertState::kPending);
   const int64_t next = f.manager->RunDue();
   ASSERT_EQ(f.issuer->calls, 1);
@@ -116,7 +116,7 @@ TEST(CertManagerTest, FirstIssueSavesAndReportsThenWaits) {
 
 TEST(CertManagerTest, RenewsWhenDueAndReplacesTheStoredPair) {
   Fixture f;
-  f.manager->SetNames({"app.test"}, {});
+  f.manager->SetNames({"app.test"});
   const int64_t due = f.manager->RunDue();
   const std::string first = CertStore((f.dir / "certs").string()).Load("app.test")->chain_pem;
   f.clock.AdvanceForTest(Duration(due - f.clock.WallMillis() - 1000));
@@ -134,7 +134,7 @@ TEST(CertManagerTest, RenewsWhenDueAndReplacesTheStoredPair) {
 TEST(CertManagerTest, BacksOffAfterFailuresAndRecovers) {
   Fixture f;
   f.issuer->error = "challenge failed: connection refused (urn:ietf:params:acme:error:connection)";
-  f.manager->SetNames({"app.test"}, {});
+  f.manager->SetNames({"app.test"});
   f.manager->RunDue();
   ASSERT_EQ(f.events.size(), 1u);
   EXPECT_EQ(f.events[0].kind, CertEventKind::kFailed);
@@ -167,9 +167,9 @@ TEST(CertManagerTest, BacksOffAfterFailuresAndRecovers) {
 
 TEST(CertManagerTest, NamesChangedOrdersTheNewAndForgetsTheOld) {
   Fixture f;
-  f.manager->SetNames({"a.test"}, {});
+  f.manager->SetNames({"a.test"});
   f.manager->RunDue();
-  f.manager->SetNames({"b.test"}, {});
+  f.manager->SetNames({"b.test"});
   f.manager->RunDue();
   ASSERT_EQ(f.issuer->calls, 2);
   EXPECT_EQ(f.issuer->last_names, std::vector<std::string>{"b.test"});
@@ -180,7 +180,7 @@ TEST(CertManagerTest, NamesChangedOrdersTheNewAndForgetsTheOld) {
   auto key = EcKey::Generate();
   auto pem = MakeTlsAlpnCertificate("other.test", "ka", *key, f.clock.WallMillis() / 1000);
   ASSERT_TRUE(CertStore((f.dir / "certs").string()).Save({"c.test"}, *pem, *key).ok());
-  f.manager->SetNames({"b.test", "c.test"}, {});
+  f.manager->SetNames({"b.test", "c.test"});
   EXPECT_EQ(f.Row("c.test").plan, RenewalReason::kNamesChanged);
   f.manager->RunDue();
   EXPECT_EQ(f.issuer->calls, 3);
@@ -189,24 +189,12 @@ TEST(CertManagerTest, NamesChangedOrdersTheNewAndForgetsTheOld) {
   EXPECT_EQ(f.events.back().reason, RenewalReason::kNamesChanged);
 }
 
-TEST(CertManagerTest, ANameWithAFileCertificateIsNeverOrdered) {
-  Fixture f;
-  f.manager->SetNames({"files.test", "app.test"}, {"files.test"});
-  f.manager->RunDue();
-  f.clock.AdvanceForTest(Duration(30LL * 24 * kHour));
-  f.manager->RunDue();
-  EXPECT_EQ(f.issuer->last_names, std::vector<std::string>{"app.test"});
-  for (const CertStatusRow& r : f.manager->Rows()) EXPECT_NE(r.name, "files.test");
-  EXPECT_EQ(f.manager->Certificates().count("files.test"), 0u);
-  EXPECT_FALSE(std::filesystem::exists(f.dir / "certs/files.test"));
-}
-
 TEST(CertManagerTest, AStoredValidCertificateIsUsedNotReordered) {
   Fixture f;
-  f.manager->SetNames({"app.test"}, {});
+  f.manager->SetNames({"app.test"});
   f.manager->RunDue();
   auto second = f.Make();  // a restarted owner
-  second->SetNames({"app.test"}, {});
+  second->SetNames({"app.test"});
   second->RunDue();
   EXPECT_EQ(f.issuer->calls, 1);
   EXPECT_EQ(second->Certificates().count("app.test"), 1u);
@@ -230,7 +218,7 @@ TEST(CertManagerTest, TheWorkerThreadIssuesAndPostsToTheOwner) {
   o.on_event = [&](const CertEvent& e) { seen.push_back(e); };
   auto issuer = std::make_shared<FakeIssuer>(Clock::Real());
   CertManager m(o, issuer, CertStore((f.dir / "thread").string()));
-  m.SetNames({"app.test"}, {});
+  m.SetNames({"app.test"});
   m.Start();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -46,10 +46,10 @@ Status AutoCert::MakePlaceholder(const std::vector<std::string>& names) {
 }
 
 Status AutoCert::Follow(const config::Project& project) {
-  // Called before every publish: the settings are read again only for a newly loaded project.
+  // Called before every publish: only a newly loaded project can change the settings.
   if (project.model && project.model == followed_model_) return Status::OK();
   followed_model_ = project.model;
-  ASSIGN_OR_RETURN(std::optional<config::AcmeSettings> acme, config::AcmeSettingsOf(project));
+  const std::optional<config::AcmeSettings>& acme = project.tls.acme;
   if (!acme) {
     if (manager_) {
       Log("acme: x-slipway.tls.acme removed; no longer issuing certificates");
@@ -58,9 +58,8 @@ Status AutoCert::Follow(const config::Project& project) {
     }
     return Status::OK();
   }
-  const std::set<std::string> file_names(acme->file_names.begin(), acme->file_names.end());
   const std::string key = acme->directory_url + "\n" + acme->email + "\n" + acme->ca_file;
-  if (manager_ && key == settings_key_ && acme->names == names_ && file_names == file_names_) {
+  if (manager_ && key == settings_key_ && acme->names == names_) {
     return Status::OK();
   }
   if (!have_placeholder_ || acme->names != names_) RETURN_IF_ERROR(MakePlaceholder(acme->names));
@@ -91,8 +90,7 @@ Status AutoCert::Follow(const config::Project& project) {
                     acme->directory_url, config::AcmeChallengeName(acme->challenge)));
   }
   names_ = acme->names;
-  file_names_ = file_names;
-  manager_->SetNames(names_, file_names_);
+  manager_->SetNames(names_);  // config left out the names a certificate file covers
   if (serving_) manager_->Start();
   return Status::OK();
 }

@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -69,7 +68,6 @@ class AutoCert {
   std::unique_ptr<acme::CertManager> manager_;
   std::string settings_key_;  // directory, contact, trust: a change makes a new manager
   std::vector<std::string> names_;
-  std::set<std::string> file_names_;
   bool have_placeholder_ = false;
   bool serving_ = false;
   bool warned_unserved_ = false;
