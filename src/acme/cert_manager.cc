@@ -41,7 +41,12 @@ std::string_view CertStateName(CertState s) {
 
 CertManager::CertManager(CertManagerOptions options, std::shared_ptr<Issuer> issuer,
                          CertStore store)
-    : opts_(std::move(options)), issuer_(std::move(issuer)), store_(std::move(store)) {}
+    : opts_(std::move(options)), issuer_(std::move(issuer)), store_(std::move(store)) {
+  if (opts_.challenge == ChallengeType::kTlsAlpn01) {
+    auto table = opts_.tls_alpn ? opts_.tls_alpn : std::make_shared<net::TlsAlpnChallenges>();
+    tls_alpn_ = std::make_unique<TlsAlpnResponder>(std::move(table), opts_.clock);
+  }
+}
 
 CertManager::~CertManager() { Stop(); }
 
@@ -152,8 +157,10 @@ void CertManager::Attempt(const std::string& name, RenewalReason reason) {
   Result<CertInfo> info = InvalidInput("not attempted");
   {
     Result<EcKey> key = EcKey::Generate();
-    Result<IssuedCert> cert = key.ok() ? issuer_->Issue(names, *key, challenges_.get())
-                                       : Result<IssuedCert>(key.status());
+    ChallengeResponder* responder =
+        tls_alpn_ ? static_cast<ChallengeResponder*>(tls_alpn_.get()) : challenges_.get();
+    Result<IssuedCert> cert =
+        key.ok() ? issuer_->Issue(names, *key, responder) : Result<IssuedCert>(key.status());
     Status saved = cert.status();
     if (cert.ok() && !LeafMatchesKey(cert->chain_pem, *key)) {
       saved = Internal("the CA's certificate is not for the key sent");

@@ -1,6 +1,8 @@
 #include "acme/cert_manager.h"
 
 #include <gtest/gtest.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -187,6 +189,69 @@ TEST(CertManagerTest, NamesChangedOrdersTheNewAndForgetsTheOld) {
   EXPECT_EQ(f.issuer->last_names, std::vector<std::string>{"c.test"});
   EXPECT_EQ(f.events.back().kind, CertEventKind::kRenewed);
   EXPECT_EQ(f.events.back().reason, RenewalReason::kNamesChanged);
+}
+
+// What a CA's TLS-ALPN-01 validation sees while the authorization is pending: the responder's
+// type, and the certificate the TLS listeners' table holds for the name.
+class AlpnIssuer final : public Issuer {
+ public:
+  AlpnIssuer(std::shared_ptr<net::TlsAlpnChallenges> table, Clock* clock)
+      : table_(std::move(table)), clock_(clock) {}
+  Result<IssuedCert> Issue(const std::vector<std::string>& names, const EcKey& key,
+                           ChallengeResponder* responder) override {
+    type = responder->type();
+    RETURN_IF_ERROR(responder->Present(names[0], "tok", "tok.thumb"));
+    std::shared_ptr<const net::TlsAlpnCertificate> c = table_->Find(names[0]);
+    if (c) {
+      ASN1_OBJECT* oid = OBJ_txt2obj(kAcmeIdentifierOid, 1);
+      const int at = X509_get_ext_by_OBJ(c->cert(), oid, -1);
+      ASN1_OBJECT_free(oid);
+      validation_has_acme_identifier =
+          at >= 0 && X509_EXTENSION_get_critical(X509_get_ext(c->cert(), at)) == 1;
+    }
+    presented = c != nullptr;
+    responder->CleanUp("tok");
+    removed_after = table_->Find(names[0]) == nullptr;
+    ASSIGN_OR_RETURN(std::string pem,
+                     MakeTlsAlpnCertificate(names[0], "ka", key, clock_->WallMillis() / 1000));
+    IssuedCert out;
+    out.chain_pem = pem;
+    ASSIGN_OR_RETURN(out.info, InspectLeaf(pem));
+    return out;
+  }
+  ChallengeType type = ChallengeType::kHttp01;
+  bool presented = false;
+  bool validation_has_acme_identifier = false;
+  bool removed_after = false;
+
+ private:
+  std::shared_ptr<net::TlsAlpnChallenges> table_;
+  Clock* clock_;
+};
+
+TEST(CertManagerTest, TlsAlpnChallengesArePublishedInTheOwnersTableWhilePending) {
+  Fixture f;
+  auto table = std::make_shared<net::TlsAlpnChallenges>();
+  auto issuer = std::make_shared<AlpnIssuer>(table, &f.clock);
+  CertManagerOptions o;
+  o.clock = &f.clock;
+  o.post = [](std::function<void()> fn) { fn(); };
+  o.on_event = [&](const CertEvent& e) { f.events.push_back(e); };
+  o.challenge = ChallengeType::kTlsAlpn01;
+  o.tls_alpn = table;
+  CertManager m(o, issuer, CertStore((f.dir / "alpn").string()));
+  EXPECT_EQ(m.tls_alpn_challenges(), table);
+  m.SetNames({"app.test"});
+  m.RunDue();
+  EXPECT_EQ(issuer->type, ChallengeType::kTlsAlpn01);
+  EXPECT_TRUE(issuer->presented);
+  EXPECT_TRUE(issuer->validation_has_acme_identifier);
+  EXPECT_TRUE(issuer->removed_after);
+  EXPECT_EQ(table->size(), 0u);
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].kind, CertEventKind::kIssued);
+  // The default stays http-01, through the manager's own ChallengeTable.
+  EXPECT_EQ(f.manager->tls_alpn_challenges(), nullptr);
 }
 
 TEST(CertManagerTest, AStoredValidCertificateIsUsedNotReordered) {

@@ -131,12 +131,7 @@ Status ParseAcmeSettings(const Node& n, const std::string& path, const std::stri
       }
     } else if (f.key == "challenge") {
       ASSIGN_OR_RETURN(std::string c, ReadEnum(f, fpath, {"http-01", "tls-alpn-01"}));
-      if (c == "tls-alpn-01") {
-        // The TLS listener does not present the RFC 8737 certificate yet.
-        return NodeError(f, fpath, "tls-alpn-01 is not supported yet",
-                         "http-01 (answered on the plain HTTP listeners)");
-      }
-      out->challenge = AcmeChallenge::kHttp01;
+      out->challenge = c == "tls-alpn-01" ? AcmeChallenge::kTlsAlpn01 : AcmeChallenge::kHttp01;
     } else if (f.key == "names") {
       names = &f;
     } else {

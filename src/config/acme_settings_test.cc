@@ -75,6 +75,15 @@ TEST(AcmeSettingsTest, ReadsEveryKey) {
   EXPECT_NE(a.where.find("compose.yaml:13:5"), std::string::npos) << a.where;
 }
 
+TEST(AcmeSettingsTest, TlsAlpnChallengeLoads) {
+  Fixture f;
+  auto p = f.Load(AcmeProject("    acme: {challenge: tls-alpn-01}\n"));
+  ASSERT_TRUE(p.ok()) << testing::ErrorOf(p);
+  ASSERT_TRUE(p->tls.acme.has_value());
+  EXPECT_EQ(p->tls.acme->challenge, AcmeChallenge::kTlsAlpn01);
+  EXPECT_EQ(p->tls.acme->names, (std::vector<std::string>{"app.test", "api.app.test"}));
+}
+
 TEST(AcmeSettingsTest, DefaultsAndRouteHostsServedOverTls) {
   Fixture f;
   auto p = f.Load(AcmeProject("    acme: {}\n"));
@@ -135,8 +144,14 @@ TEST(AcmeSettingsTest, HostileValuesAreOneLineAtTheKey) {
             "compose.yaml:13:20: x-slipway.tls.acme.names[0]: \"*.app.test\" is a wildcard, "
             "which http-01 cannot validate (expected a host name: wildcards need the DNS-01 "
             "challenge)");
-  EXPECT_NE(err("    acme: {challenge: tls-alpn-01}\n")
-                .find("x-slipway.tls.acme.challenge: tls-alpn-01 is not supported yet"),
+  const std::string wild = err("    acme: {challenge: tls-alpn-01, names: [\"*.app.test\"]}\n");
+  EXPECT_NE(wild.find("x-slipway.tls.acme.names[0]: \"*.app.test\" is a wildcard, which only the "
+                      "DNS-01 challenge can validate"),
+            std::string::npos)
+      << wild;
+  EXPECT_NE(err("    acme: {challenge: TLS-ALPN-01}\n").find("x-slipway.tls.acme.challenge"),
+            std::string::npos);
+  EXPECT_NE(err("    acme: {challenge: [tls-alpn-01]}\n").find("x-slipway.tls.acme.challenge"),
             std::string::npos);
   EXPECT_NE(CheckAcmeName("*.app.test", AcmeChallenge::kTlsAlpn01).message().find("DNS-01"),
             std::string::npos);

@@ -1,6 +1,5 @@
 #include "config/tls_settings.h"
 
-#include <cctype>
 #include <filesystem>
 
 #include "config/duration.h"
@@ -57,10 +56,7 @@ Result<TlsCertificateSettings> ParseCertificatePair(const Node& e, const std::st
     const bool is_key = lr.error.file == net::CertificateFile::kKey;
     return NodeError(is_key ? *key : *cert, is_key ? key_key : cert_key, lr.error.reason);
   }
-  for (std::string name : lr.info.names) {
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    s.names.push_back(std::move(name));
-  }
+  s.names = std::move(lr.info.names);  // lower-case (net::CertificateInfo)
   return s;
 }
 
