@@ -77,7 +77,7 @@ class AutoCert {
   std::filesystem::path state_dir_;
   std::function<void(const std::string&)> changed_;
   std::unique_ptr<acme::CertManager> manager_;
-  std::string settings_key_;  // directory, contact, trust: a change makes a new manager
+  std::string settings_key_;  // directory, contact, trust, challenge: a change makes a new one
   std::vector<std::string> names_;
   bool have_placeholder_ = false;
   bool Serving() const {
