@@ -6,6 +6,11 @@
 // certificate with no failed request; a name whose validation cannot succeed (challtestsrv
 // points it at 127.0.0.2, where nothing listens) is a cert-issue-failed event with Pebble's
 // detail while the rest keeps being served.
+//
+// With `challenge: tls-alpn-01` (RFC 8737) Pebble validates on its `tlsPort`, the project's
+// published https port: the proxy's TLS listener answers ALPN acme-tls/1 with the validation
+// certificate, with no plain listener at all; a handshake offering acme-tls/1 for a name with
+// no pending challenge fails.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -124,7 +129,14 @@ class AcmeE2E : public ::testing::Test {
            ca_);
     ASSERT_EQ(r.rc, 0) << r.out << r.err;
 
+    dir_url_ = dir_url;
+    env_ = {"SLIPWAY_STATE_DIR=" + (ca_ / "state").string()};
+  }
+  // The project: web on the https port, a route for app.test on it and, for http-01, a plain
+  // route on the port Pebble validates http-01 on; app.test and bad.test are ordered.
+  void MakeProject(const std::string& challenge) {
     const std::string hs = std::to_string(https_), hp = std::to_string(http_);
+    const bool http01 = challenge == "http-01";
     p_ = std::make_unique<Project>(
         "services:\n  web:\n    command: [\"" + kTestapp + "\"]\n    ports: [\"127.0.0.1:" + hs +
         ":8080\"]\n"
@@ -135,19 +147,15 @@ class AcmeE2E : public ::testing::Test {
         "\"}\n"
         "  routes:\n"
         "    - {listen: \"127.0.0.1:" +
-        hs +
-        "\", host: app.test, service: web}\n"
-        "    - {listen: \"127.0.0.1:" +
-        hp +
-        "\", service: web}\n"
+        hs + "\", host: app.test, service: web}\n" +
+        (http01 ? "    - {listen: \"127.0.0.1:" + hp + "\", service: web}\n" : std::string()) +
         "  tls:\n"
         "    acme:\n"
         "      email: ops@slipway.test\n"
         "      directory: " +
-        dir_url + "\n      ca_file: " + (ca_ / "cert.pem").string() +
-        "\n"
+        dir_url_ + "\n      ca_file: " + (ca_ / "cert.pem").string() + "\n" +
+        (http01 ? std::string() : "      challenge: " + challenge + "\n") +
         "      names: [app.test, bad.test]\n");
-    env_ = {"SLIPWAY_STATE_DIR=" + (ca_ / "state").string()};
   }
   void TearDown() override {
     p_.reset();  // the daemon first: it talks to pebble
@@ -182,12 +190,14 @@ class AcmeE2E : public ::testing::Test {
 
   std::filesystem::path ca_;
   int https_ = 0, http_ = 0, api_ = 0, dir_port_ = 0;
+  std::string dir_url_;
   Child dns_, pebble_;
   std::vector<std::string> env_;
   std::unique_ptr<Project> p_;
 };
 
 TEST_F(AcmeE2E, IssuesServesRenewsUnderLoadAndReportsAFailedChallenge) {
+  MakeProject("http-01");
   CmdResult up = p_->Slipway({"up", "-d", "--wait"}, 60s, env_);
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
 
@@ -279,6 +289,51 @@ TEST_F(AcmeE2E, IssuesServesRenewsUnderLoadAndReportsAFailedChallenge) {
   CmdResult other = p_->Slipway({"certs", "renew", "other.test"}, 20s, env_);
   EXPECT_NE(other.rc, 0);
   EXPECT_NE(other.err.find("other.test"), std::string::npos) << other.err;
+}
+
+// A TLS handshake offering ALPN `alpn` for `sni` to the https port: "ok <alpn>" or "failed".
+std::string AlpnHandshake(int port, const std::string& sni, const std::string& alpn,
+                          const std::filesystem::path& cwd) {
+  CmdResult r = Sh("openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " -servername " +
+                       sni + " -alpn " + alpn + " </dev/null 2>&1",
+                   cwd);
+  if (r.out.find("ALPN protocol: ") == std::string::npos) return "failed";
+  const size_t at = r.out.find("ALPN protocol: ") + 15;
+  return "ok " + r.out.substr(at, r.out.find('\n', at) - at);
+}
+
+TEST_F(AcmeE2E, TlsAlpnChallengeIsAnsweredOnTheHttpsListener) {
+  MakeProject("tls-alpn-01");
+  CmdResult up = p_->Slipway({"up", "-d", "--wait"}, 60s, env_);
+  ASSERT_EQ(up.rc, 0) << up.out << up.err;
+  const auto up_done = std::chrono::steady_clock::now();
+  nlohmann::json issued;
+  ASSERT_TRUE(WaitFor([&] { return !(issued = Event("cert-issued", "app.test")).is_null(); }, 60s))
+      << Tail(ca_ / "pebble.log") << Tail(p_->dir() / ".slipway/logs/daemon.log");
+  // Validated over TLS: no plain listener exists to answer http-01 on Pebble's httpPort.
+  EXPECT_NE(Tail(p_->dir() / ".slipway/logs/daemon.log").find("(tls-alpn-01)"), std::string::npos)
+      << Tail(p_->dir() / ".slipway/logs/daemon.log");
+  CmdResult got;
+  ASSERT_TRUE(WaitFor([&] { return (got = Curl()).out == "dev\n"; }, 10s)) << got.out;
+  std::printf("tls-alpn-01: first verified HTTPS answer %lld ms after `up` returned\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - up_done)
+                                         .count()));
+
+  // Nothing is pending now: acme-tls/1 is refused for every name, other handshakes unchanged.
+  EXPECT_EQ(AlpnHandshake(https_, "app.test", "acme-tls/1", p_->dir()), "failed");
+  EXPECT_EQ(AlpnHandshake(https_, "other.test", "acme-tls/1", p_->dir()), "failed");
+  EXPECT_EQ(AlpnHandshake(https_, "app.test", "http/1.1", p_->dir()), "ok http/1.1");
+
+  // bad.test resolves where nothing listens: the failure is an event with Pebble's reason.
+  nlohmann::json failed;
+  ASSERT_TRUE(
+      WaitFor([&] { return !(failed = Event("cert-issue-failed", "bad.test")).is_null(); }, 60s))
+      << Tail(p_->dir() / ".slipway/logs/daemon.log");
+  const std::string detail = failed.value("message", "");
+  EXPECT_NE(detail.find("tls-alpn-01 challenge for bad.test failed"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("127.0.0.2"), std::string::npos) << detail;
+  EXPECT_EQ(Curl().out, "dev\n");
 }
 
 }  // namespace

@@ -41,23 +41,27 @@ std::string_view CertStateName(CertState s) {
 
 CertManager::CertManager(CertManagerOptions options, std::shared_ptr<Issuer> issuer,
                          CertStore store)
-    : opts_(std::move(options)), issuer_(std::move(issuer)), store_(std::move(store)) {}
+    : opts_(std::move(options)), issuer_(std::move(issuer)), store_(std::move(store)) {
+  if (opts_.challenge == ChallengeType::kTlsAlpn01) {
+    auto table = opts_.tls_alpn ? opts_.tls_alpn : std::make_shared<net::TlsAlpnChallenges>();
+    tls_alpn_ = std::make_unique<TlsAlpnResponder>(std::move(table), opts_.clock);
+  }
+}
 
 CertManager::~CertManager() { Stop(); }
 
-void CertManager::SetNames(const std::vector<std::string>& names,
-                           const std::set<std::string>& file_names) {
+void CertManager::SetNames(const std::vector<std::string>& names) {
   std::map<std::string, Entry> next;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const std::string& n : names) {
-      if (file_names.count(n) || next.count(n)) continue;
+      if (next.count(n)) continue;
       if (auto it = entries_.find(n); it != entries_.end()) next.emplace(n, std::move(it->second));
     }
   }
   // New names: what the store already holds (reading files outside the lock).
   for (const std::string& n : names) {
-    if (file_names.count(n) || next.count(n)) continue;
+    if (next.count(n)) continue;
     Entry e;
     e.state.wanted_names = {n};
     if (Result<StoredCert> c = store_.Load(n); c.ok()) {
@@ -153,8 +157,10 @@ void CertManager::Attempt(const std::string& name, RenewalReason reason) {
   Result<CertInfo> info = InvalidInput("not attempted");
   {
     Result<EcKey> key = EcKey::Generate();
-    Result<IssuedCert> cert = key.ok() ? issuer_->Issue(names, *key, challenges_.get())
-                                       : Result<IssuedCert>(key.status());
+    ChallengeResponder* responder =
+        tls_alpn_ ? static_cast<ChallengeResponder*>(tls_alpn_.get()) : challenges_.get();
+    Result<IssuedCert> cert =
+        key.ok() ? issuer_->Issue(names, *key, responder) : Result<IssuedCert>(key.status());
     Status saved = cert.status();
     if (cert.ok() && !LeafMatchesKey(cert->chain_pem, *key)) {
       saved = Internal("the CA's certificate is not for the key sent");

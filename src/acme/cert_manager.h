@@ -2,14 +2,16 @@
 // CA, free of any daemon type so any owner (the project daemon today, a host-wide ingress
 // later) can run it.
 //
-// It owns the ChallengeTable the owner's plain HTTP listeners answer
-// /.well-known/acme-challenge/ from (challenges()), and one worker thread that does all the
-// blocking work: for each name, PlanRenewal (renewal.h) says when; when due, a fresh P-256 key
-// is generated, the Issuer is asked (AcmeClient in production), the chain is checked against
-// the key (LeafMatchesKey) and saved through CertStore (0600). Every attempt, good or bad, is
-// reported as a CertEvent through `post` (the owner's "run this on my thread"), never with a
-// key in it. Failures feed the back-off of PlanRenewal. Names a certificate file covers are
-// never ordered; only the names given are ever ordered.
+// It answers the challenge CertManagerOptions::challenge names: http-01 through the
+// ChallengeTable the owner's plain HTTP listeners answer /.well-known/acme-challenge/ from
+// (challenges()), or tls-alpn-01 through the TlsAlpnChallenges table the owner's TLS
+// listeners read (tls_alpn_challenges(), net/tls_alpn_challenges.h). It owns one worker thread that
+// does all the blocking work: for each name, PlanRenewal (renewal.h) says when; when due, a fresh
+// P-256 key is generated, the Issuer is asked (AcmeClient in production), the chain is checked
+// against the key (LeafMatchesKey) and saved through CertStore (0600). Every attempt, good or bad,
+// is reported as a CertEvent through `post` (the owner's "run this on my thread"), never with a key
+// in it. Failures feed the back-off of PlanRenewal. Names a certificate file covers are never
+// ordered; only the names given are ever ordered.
 //
 // Threads: Start/Stop/SetNames/RenewNow/Rows from the owner's thread (Rows from any).
 // Issuer::Issue runs on the worker thread only. RunDue() is the worker's step, public so tests
@@ -22,7 +24,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "acme/client.h"
 #include "acme/renewal.h"
 #include "acme/store.h"
+#include "acme/tls_alpn.h"
 #include "base/clock.h"
 #include "base/status.h"
 
@@ -98,6 +100,11 @@ struct CertManagerOptions {
   std::function<void(const CertEvent&)> on_event;
   // The longest the worker sleeps before looking at the clock again.
   Duration max_sleep{60'000};
+  // Which challenge of each authorization is answered.
+  ChallengeType challenge = ChallengeType::kHttp01;
+  // tls-alpn-01: the table validation certificates are put in (the owner's TLS listeners
+  // read it; an owner keeps one across managers). Null: the manager makes its own.
+  std::shared_ptr<net::TlsAlpnChallenges> tls_alpn;
 };
 
 class CertManager {
@@ -107,10 +114,10 @@ class CertManager {
   CertManager(const CertManager&) = delete;
   CertManager& operator=(const CertManager&) = delete;
 
-  // The names to keep certificates for, less those in `file_names` (a certificate file
-  // covers them). Certificates already in the store are picked up. Names no longer listed are
-  // forgotten (their files stay).
-  void SetNames(const std::vector<std::string>& names, const std::set<std::string>& file_names);
+  // The names to keep certificates for (config::ResolveAcmeNames has left out those a
+  // certificate file covers). Certificates already in the store are picked up. Names no
+  // longer listed are forgotten (their files stay).
+  void SetNames(const std::vector<std::string>& names);
   // Starts the worker thread. Idempotent.
   void Start();
   // Stops it, waiting for an attempt under way (bounded by the issuer's own timeouts).
@@ -127,6 +134,9 @@ class CertManager {
   std::map<std::string, std::pair<std::string, std::string>> Certificates() const;
 
   std::shared_ptr<const ChallengeTable> challenges() const { return challenges_; }
+  std::shared_ptr<const net::TlsAlpnChallenges> tls_alpn_challenges() const {
+    return tls_alpn_ ? tls_alpn_->table() : nullptr;
+  }
   const CertStore& store() const { return store_; }
 
  private:
@@ -144,6 +154,7 @@ class CertManager {
   std::shared_ptr<Issuer> issuer_;
   CertStore store_;
   std::shared_ptr<ChallengeTable> challenges_ = std::make_shared<ChallengeTable>();
+  std::unique_ptr<TlsAlpnResponder> tls_alpn_;  // with ChallengeType::kTlsAlpn01
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

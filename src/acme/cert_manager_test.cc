@@ -1,6 +1,8 @@
 #include "acme/cert_manager.h"
 
 #include <gtest/gtest.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -81,7 +83,7 @@ struct Fixture {
 
 TEST(CertManagerTest, FirstIssueSavesAndReportsThenWaits) {
   Fixture f;
-  f.manager->SetNames({"app.test"}, {});
+  f.manager->SetNames({"app.test"});
   EXPECT_EQ(f.Row("app.test").state, CertState::kPending);
   const int64_t next = f.manager->RunDue();
   ASSERT_EQ(f.issuer->calls, 1);
@@ -116,7 +118,7 @@ TEST(CertManagerTest, FirstIssueSavesAndReportsThenWaits) {
 
 TEST(CertManagerTest, RenewsWhenDueAndReplacesTheStoredPair) {
   Fixture f;
-  f.manager->SetNames({"app.test"}, {});
+  f.manager->SetNames({"app.test"});
   const int64_t due = f.manager->RunDue();
   const std::string first = CertStore((f.dir / "certs").string()).Load("app.test")->chain_pem;
   f.clock.AdvanceForTest(Duration(due - f.clock.WallMillis() - 1000));
@@ -134,7 +136,7 @@ TEST(CertManagerTest, RenewsWhenDueAndReplacesTheStoredPair) {
 TEST(CertManagerTest, BacksOffAfterFailuresAndRecovers) {
   Fixture f;
   f.issuer->error = "challenge failed: connection refused (urn:ietf:params:acme:error:connection)";
-  f.manager->SetNames({"app.test"}, {});
+  f.manager->SetNames({"app.test"});
   f.manager->RunDue();
   ASSERT_EQ(f.events.size(), 1u);
   EXPECT_EQ(f.events[0].kind, CertEventKind::kFailed);
@@ -167,9 +169,9 @@ TEST(CertManagerTest, BacksOffAfterFailuresAndRecovers) {
 
 TEST(CertManagerTest, NamesChangedOrdersTheNewAndForgetsTheOld) {
   Fixture f;
-  f.manager->SetNames({"a.test"}, {});
+  f.manager->SetNames({"a.test"});
   f.manager->RunDue();
-  f.manager->SetNames({"b.test"}, {});
+  f.manager->SetNames({"b.test"});
   f.manager->RunDue();
   ASSERT_EQ(f.issuer->calls, 2);
   EXPECT_EQ(f.issuer->last_names, std::vector<std::string>{"b.test"});
@@ -180,7 +182,7 @@ TEST(CertManagerTest, NamesChangedOrdersTheNewAndForgetsTheOld) {
   auto key = EcKey::Generate();
   auto pem = MakeTlsAlpnCertificate("other.test", "ka", *key, f.clock.WallMillis() / 1000);
   ASSERT_TRUE(CertStore((f.dir / "certs").string()).Save({"c.test"}, *pem, *key).ok());
-  f.manager->SetNames({"b.test", "c.test"}, {});
+  f.manager->SetNames({"b.test", "c.test"});
   EXPECT_EQ(f.Row("c.test").plan, RenewalReason::kNamesChanged);
   f.manager->RunDue();
   EXPECT_EQ(f.issuer->calls, 3);
@@ -189,24 +191,75 @@ TEST(CertManagerTest, NamesChangedOrdersTheNewAndForgetsTheOld) {
   EXPECT_EQ(f.events.back().reason, RenewalReason::kNamesChanged);
 }
 
-TEST(CertManagerTest, ANameWithAFileCertificateIsNeverOrdered) {
+// What a CA's TLS-ALPN-01 validation sees while the authorization is pending: the responder's
+// type, and the certificate the TLS listeners' table holds for the name.
+class AlpnIssuer final : public Issuer {
+ public:
+  AlpnIssuer(std::shared_ptr<net::TlsAlpnChallenges> table, Clock* clock)
+      : table_(std::move(table)), clock_(clock) {}
+  Result<IssuedCert> Issue(const std::vector<std::string>& names, const EcKey& key,
+                           ChallengeResponder* responder) override {
+    type = responder->type();
+    RETURN_IF_ERROR(responder->Present(names[0], "tok", "tok.thumb"));
+    std::shared_ptr<const net::TlsAlpnCertificate> c = table_->Find(names[0]);
+    if (c) {
+      ASN1_OBJECT* oid = OBJ_txt2obj(kAcmeIdentifierOid, 1);
+      const int at = X509_get_ext_by_OBJ(c->cert(), oid, -1);
+      ASN1_OBJECT_free(oid);
+      validation_has_acme_identifier =
+          at >= 0 && X509_EXTENSION_get_critical(X509_get_ext(c->cert(), at)) == 1;
+    }
+    presented = c != nullptr;
+    responder->CleanUp("tok");
+    removed_after = table_->Find(names[0]) == nullptr;
+    ASSIGN_OR_RETURN(std::string pem,
+                     MakeTlsAlpnCertificate(names[0], "ka", key, clock_->WallMillis() / 1000));
+    IssuedCert out;
+    out.chain_pem = pem;
+    ASSIGN_OR_RETURN(out.info, InspectLeaf(pem));
+    return out;
+  }
+  ChallengeType type = ChallengeType::kHttp01;
+  bool presented = false;
+  bool validation_has_acme_identifier = false;
+  bool removed_after = false;
+
+ private:
+  std::shared_ptr<net::TlsAlpnChallenges> table_;
+  Clock* clock_;
+};
+
+TEST(CertManagerTest, TlsAlpnChallengesArePublishedInTheOwnersTableWhilePending) {
   Fixture f;
-  f.manager->SetNames({"files.test", "app.test"}, {"files.test"});
-  f.manager->RunDue();
-  f.clock.AdvanceForTest(Duration(30LL * 24 * kHour));
-  f.manager->RunDue();
-  EXPECT_EQ(f.issuer->last_names, std::vector<std::string>{"app.test"});
-  for (const CertStatusRow& r : f.manager->Rows()) EXPECT_NE(r.name, "files.test");
-  EXPECT_EQ(f.manager->Certificates().count("files.test"), 0u);
-  EXPECT_FALSE(std::filesystem::exists(f.dir / "certs/files.test"));
+  auto table = std::make_shared<net::TlsAlpnChallenges>();
+  auto issuer = std::make_shared<AlpnIssuer>(table, &f.clock);
+  CertManagerOptions o;
+  o.clock = &f.clock;
+  o.post = [](std::function<void()> fn) { fn(); };
+  o.on_event = [&](const CertEvent& e) { f.events.push_back(e); };
+  o.challenge = ChallengeType::kTlsAlpn01;
+  o.tls_alpn = table;
+  CertManager m(o, issuer, CertStore((f.dir / "alpn").string()));
+  EXPECT_EQ(m.tls_alpn_challenges(), table);
+  m.SetNames({"app.test"});
+  m.RunDue();
+  EXPECT_EQ(issuer->type, ChallengeType::kTlsAlpn01);
+  EXPECT_TRUE(issuer->presented);
+  EXPECT_TRUE(issuer->validation_has_acme_identifier);
+  EXPECT_TRUE(issuer->removed_after);
+  EXPECT_EQ(table->size(), 0u);
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].kind, CertEventKind::kIssued);
+  // The default stays http-01, through the manager's own ChallengeTable.
+  EXPECT_EQ(f.manager->tls_alpn_challenges(), nullptr);
 }
 
 TEST(CertManagerTest, AStoredValidCertificateIsUsedNotReordered) {
   Fixture f;
-  f.manager->SetNames({"app.test"}, {});
+  f.manager->SetNames({"app.test"});
   f.manager->RunDue();
   auto second = f.Make();  // a restarted owner
-  second->SetNames({"app.test"}, {});
+  second->SetNames({"app.test"});
   second->RunDue();
   EXPECT_EQ(f.issuer->calls, 1);
   EXPECT_EQ(second->Certificates().count("app.test"), 1u);
@@ -230,7 +283,7 @@ TEST(CertManagerTest, TheWorkerThreadIssuesAndPostsToTheOwner) {
   o.on_event = [&](const CertEvent& e) { seen.push_back(e); };
   auto issuer = std::make_shared<FakeIssuer>(Clock::Real());
   CertManager m(o, issuer, CertStore((f.dir / "thread").string()));
-  m.SetNames({"app.test"}, {});
+  m.SetNames({"app.test"});
   m.Start();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -20,6 +20,10 @@ bool IsTokenText(std::string_view t) {
 }
 }  // namespace
 
+std::string_view ChallengeTypeName(ChallengeType t) {
+  return t == ChallengeType::kTlsAlpn01 ? "tls-alpn-01" : "http-01";
+}
+
 Status ChallengeTable::Present(const std::string& domain, const std::string& token,
                                const std::string& key_authorization) {
   if (!IsTokenText(token)) return InvalidInput("ACME challenge token is not base64url");

@@ -1,12 +1,13 @@
-// HTTP-01 challenge answering (RFC 8555 8.3).
+// Challenge answering: HTTP-01 (RFC 8555 8.3) here, TLS-ALPN-01 (RFC 8737) in tls_alpn.h.
 //
-// ChallengeResponder is the seam between the ACME client and whatever serves
-// GET /.well-known/acme-challenge/<token> on port 80: the client calls Present() before telling
-// the CA to validate and CleanUp() when the authorization is settled. ChallengeTable is the
-// thread-safe token -> key authorization map a server consults (the proxy will hold one and
-// answer from it ahead of its routes). Http01Server is a self-contained responder: a
-// ChallengeTable served by an HttpServer on its own thread and loop, used by the tests and the
-// manual `slipway certs issue` command.
+// ChallengeResponder is the seam between the ACME client and whatever answers the CA: its
+// type() says which challenge of an authorization the client takes; the client calls
+// Present() before telling the CA to validate and CleanUp() when the authorization is
+// settled. For HTTP-01, whatever serves GET /.well-known/acme-challenge/<token> on port 80.
+// ChallengeTable is the thread-safe token -> key authorization map a server consults (the proxy
+// will hold one and answer from it ahead of its routes). Http01Server is a self-contained
+// responder: a ChallengeTable served by an HttpServer on its own thread and loop, used by the tests
+// and the manual `slipway certs issue` command.
 //
 // Threads: ChallengeTable is safe from any thread. Http01Server: Start/Stop/destructor on the
 // owner's thread; Present/CleanUp from any thread (they only touch the table).
@@ -33,9 +34,14 @@ namespace slipway::acme {
 
 inline constexpr std::string_view kChallengePathPrefix = "/.well-known/acme-challenge/";
 
+enum class ChallengeType { kHttp01, kTlsAlpn01 };
+std::string_view ChallengeTypeName(ChallengeType t);  // "http-01" | "tls-alpn-01"
+
 class ChallengeResponder {
  public:
   virtual ~ChallengeResponder() = default;
+  // The challenge this responder answers.
+  virtual ChallengeType type() const { return ChallengeType::kHttp01; }
   // From now on GET kChallengePathPrefix + token for `domain` answers `key_authorization`.
   virtual Status Present(const std::string& domain, const std::string& token,
                          const std::string& key_authorization) = 0;

@@ -203,20 +203,22 @@ Status AcmeClient::Authorize(const std::string& authz_url, ChallengeResponder* r
     return FailedPrecondition(
         fmt::format("ACME authorization for {} ({}) is \"{}\"", domain, Origin(), OneLine(status)));
   }
+  // The challenge of the responder's type (RFC 8555 8: the client picks one of those offered).
+  const std::string type(ChallengeTypeName(responder->type()));
   const json* challenge = nullptr;
   if (authz.body.contains("challenges") && authz.body["challenges"].is_array()) {
     for (const json& c : authz.body["challenges"]) {
-      if (Str(c, "type") == "http-01") challenge = &c;
+      if (Str(c, "type") == type) challenge = &c;
     }
   }
   if (!challenge) {
-    return FailedPrecondition(fmt::format(
-        "ACME authorization for {} ({}) offers no http-01 challenge", domain, Origin()));
+    return FailedPrecondition(fmt::format("ACME authorization for {} ({}) offers no {} challenge",
+                                          domain, Origin(), type));
   }
   const std::string token = Str(*challenge, "token");
   const std::string chall_url = Str(*challenge, "url");
   if (token.empty() || chall_url.empty()) {
-    return Unavailable(fmt::format("ACME http-01 challenge for {} has no token or url", domain));
+    return Unavailable(fmt::format("ACME {} challenge for {} has no token or url", type, domain));
   }
   RETURN_IF_ERROR(responder->Present(domain, token, KeyAuthorization(account_key_, token)));
   // Whatever happens next, the token is not served any longer than needed.
@@ -234,11 +236,11 @@ Status AcmeClient::Authorize(const std::string& authz_url, ChallengeResponder* r
   p.detail = "the authorization is " + Str(done.body, "status");
   if (done.body.contains("challenges") && done.body["challenges"].is_array()) {
     for (const json& c : done.body["challenges"]) {
-      if (Str(c, "type") == "http-01" && c.contains("error")) p = ProblemOf(c["error"], 0);
+      if (Str(c, "type") == type && c.contains("error")) p = ProblemOf(c["error"], 0);
     }
   }
-  return FailedPrecondition(
-      fmt::format("ACME http-01 challenge for {} failed ({}): {}", domain, Origin(), p.ToString()));
+  return FailedPrecondition(fmt::format("ACME {} challenge for {} failed ({}): {}", type, domain,
+                                        Origin(), p.ToString()));
 }
 
 Result<IssuedCert> AcmeClient::Issue(const std::vector<std::string>& names, const EcKey& cert_key,

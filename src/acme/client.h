@@ -1,4 +1,5 @@
-// AcmeClient: issues a certificate from an ACME CA (RFC 8555) with the HTTP-01 challenge.
+// AcmeClient: issues a certificate from an ACME CA (RFC 8555) with the challenge its
+// ChallengeResponder answers (HTTP-01 or TLS-ALPN-01, acme/challenge.h).
 //
 // One Issue() call: fetch the directory, register (or find) the account for the account key
 // (newAccount with `jwk`, every later request signed with `kid`), newOrder for exactly the

@@ -122,4 +122,28 @@ Result<std::string> MakePlaceholderCertificate(const std::vector<std::string>& n
   return SelfSigned(names, nullptr, key, now_unix_s, 30);
 }
 
+Status TlsAlpnResponder::Present(const std::string& domain, const std::string& token,
+                                 const std::string& key_authorization) {
+  ASSIGN_OR_RETURN(EcKey key, EcKey::Generate());
+  ASSIGN_OR_RETURN(std::string pem, MakeTlsAlpnCertificate(domain, key_authorization, key,
+                                                           clock_->WallMillis() / 1000));
+  ASSIGN_OR_RETURN(std::string key_pem, key.PrivatePem());
+  RETURN_IF_ERROR(table_->Put(domain, pem, key_pem));
+  std::lock_guard<std::mutex> lock(mu_);
+  domains_[token] = domain;
+  return Status::OK();
+}
+
+void TlsAlpnResponder::CleanUp(const std::string& token) {
+  std::string domain;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = domains_.find(token);
+    if (it == domains_.end()) return;
+    domain = std::move(it->second);
+    domains_.erase(it);
+  }
+  table_->Remove(domain);
+}
+
 }  // namespace slipway::acme

@@ -3,15 +3,22 @@
 //
 // The certificate names exactly the domain (subjectAltName dNSName) and carries the critical
 // acmeIdentifier extension (id-pe-acmeIdentifier, 1.3.6.1.5.5.7.1.31) whose value is the DER
-// OCTET STRING of SHA-256(key authorization). Serving it is the TLS listener's job; this is
-// the pure function that makes it. Any thread.
+// OCTET STRING of SHA-256(key authorization). MakeTlsAlpnCertificate is the pure function
+// that makes it (any thread); TlsAlpnResponder answers an authorization with it through the
+// table the TLS listeners read (net/tls_alpn_challenges.h), which serve it.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "acme/challenge.h"
 #include "acme/key.h"
+#include "base/clock.h"
 #include "base/status.h"
+#include "net/tls_alpn_challenges.h"
 
 namespace slipway::acme {
 
@@ -28,5 +35,26 @@ Result<std::string> MakeTlsAlpnCertificate(const std::string& domain,
 // should, and no handshake is left hanging).
 Result<std::string> MakePlaceholderCertificate(const std::vector<std::string>& names,
                                                const EcKey& key, int64_t now_unix_s);
+
+// Answers tls-alpn-01 challenges (RFC 8737) through a table the TLS listeners read
+// (net/tls_alpn_challenges.h): Present makes the validation certificate for the domain and
+// key authorization, with a fresh P-256 key, and puts it in the table; CleanUp removes it
+// when the authorization is settled. Safe from any thread.
+class TlsAlpnResponder final : public ChallengeResponder {
+ public:
+  TlsAlpnResponder(std::shared_ptr<net::TlsAlpnChallenges> table, Clock* clock = Clock::Real())
+      : table_(std::move(table)), clock_(clock) {}
+  ChallengeType type() const override { return ChallengeType::kTlsAlpn01; }
+  Status Present(const std::string& domain, const std::string& token,
+                 const std::string& key_authorization) override;
+  void CleanUp(const std::string& token) override;
+  const std::shared_ptr<net::TlsAlpnChallenges>& table() const { return table_; }
+
+ private:
+  std::shared_ptr<net::TlsAlpnChallenges> table_;
+  Clock* clock_;
+  std::mutex mu_;
+  std::map<std::string, std::string> domains_;  // token → domain, while presented
+};
 
 }  // namespace slipway::acme

@@ -7,12 +7,10 @@
 #include <filesystem>
 #include <set>
 
-#include "base/clock.h"
 #include "config/node.h"
 #include "config/ports_settings.h"
 #include "config/project.h"
 #include "config/values.h"
-#include "net/tls_context.h"
 
 namespace slipway::config {
 
@@ -43,12 +41,6 @@ bool IsHttpsUrl(std::string_view url) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
   }
   return true;
-}
-
-const Node* AcmeNode(const Node& root) {
-  const Node* x = root.Find("x-slipway");
-  const Node* tls = x ? x->Find("tls") : nullptr;
-  return tls ? tls->Find("acme") : nullptr;
 }
 
 }  // namespace
@@ -139,12 +131,7 @@ Status ParseAcmeSettings(const Node& n, const std::string& path, const std::stri
       }
     } else if (f.key == "challenge") {
       ASSIGN_OR_RETURN(std::string c, ReadEnum(f, fpath, {"http-01", "tls-alpn-01"}));
-      if (c == "tls-alpn-01") {
-        // The TLS listener does not present the RFC 8737 certificate yet.
-        return NodeError(f, fpath, "tls-alpn-01 is not supported yet",
-                         "http-01 (answered on the plain HTTP listeners)");
-      }
-      out->challenge = AcmeChallenge::kHttp01;
+      out->challenge = c == "tls-alpn-01" ? AcmeChallenge::kTlsAlpn01 : AcmeChallenge::kHttp01;
     } else if (f.key == "names") {
       names = &f;
     } else {
@@ -178,25 +165,14 @@ Status ParseAcmeSettings(const Node& n, const std::string& path, const std::stri
   return Status::OK();
 }
 
-bool HasAcmeSettings(const Node& root) { return AcmeNode(root) != nullptr; }
-
-Result<std::optional<AcmeSettings>> AcmeSettingsOf(const Project& project) {
-  if (!project.model) return std::optional<AcmeSettings>();
-  return AcmeSettingsOf(project, *project.model);
-}
-
-Result<std::optional<AcmeSettings>> AcmeSettingsOf(const Project& project, const Node& root) {
-  const Node* n = AcmeNode(root);
-  if (!n) return std::optional<AcmeSettings>();
-  AcmeSettings acme;
-  RETURN_IF_ERROR(ParseAcmeSettings(*n, "x-slipway.tls.acme", project.dir.string(), &acme));
+Status ResolveAcmeNames(const Project& project, AcmeSettings* out) {
+  AcmeSettings& acme = *out;
   // Names a certificate file serves are never ordered.
   std::set<std::string> covered;
-  const int64_t now_s = Clock::Real()->WallMillis() / 1000;
+  acme.file_names.clear();
   for (const TlsCertificateSettings& c : project.tls.certificates) {
-    net::LoadResult lr = net::LoadCertificate(c.cert, c.key, now_s);
-    for (const std::string& name : lr.info.names) {
-      if (covered.insert(Lower(name)).second) acme.file_names.push_back(Lower(name));
+    for (const std::string& name : c.names) {
+      if (covered.insert(name).second) acme.file_names.push_back(name);
     }
   }
   std::vector<std::string> names;
@@ -222,7 +198,7 @@ Result<std::optional<AcmeSettings>> AcmeSettingsOf(const Project& project, const
     };
     for (const RouteSettings& r : project.routes) {
       if (r.host.empty() || !over_tls(r)) continue;
-      const std::string host = Lower(r.host);
+      const std::string& host = r.host;  // lower-cased by ParseRoutesSettings
       if (Status st = CheckAcmeName(host, acme.challenge); !st.ok()) {
         return InvalidInput(r.where + ": x-slipway.routes host: " + st.message() +
                             " (expected the names to order in x-slipway.tls.acme.names)");
@@ -242,7 +218,7 @@ Result<std::optional<AcmeSettings>> AcmeSettingsOf(const Project& project, const
                         "certificate file covers are not ordered)");
   }
   acme.names = std::move(names);
-  return std::optional<AcmeSettings>(std::move(acme));
+  return Status::OK();
 }
 
 }  // namespace slipway::config

@@ -11,13 +11,11 @@
 //
 // `acme` and `certificates` may be combined: a name a certificate file covers is never
 // ordered. Names are host names only (no IP address, no wildcard: those need DNS-01), at most
-// 100. ParseTlsSettings checks the block's shape while the project loads; the loader then
-// resolves the names (AcmeSettingsOf) once routes and services are known, so every error is
-// a load error at file:line:col.
+// 100. ParseTlsSettings parses the block into TlsSettings::acme while the project loads; the
+// loader then resolves the names (ResolveAcmeNames) once routes and services are known, so
+// every error is a load error at file:line:col. The daemon reads Project::tls.acme.
 //
-// The settings are read from the project's model (Project::model) rather than kept in
-// config::TlsSettings. Plain data and pure functions (AcmeSettingsOf reads the certificate
-// files the project names); any thread.
+// Plain data and pure functions; any thread.
 #pragma once
 
 #include <optional>
@@ -43,7 +41,8 @@ struct AcmeSettings {
   std::string directory_url = "https://acme-v02.api.letsencrypt.org/directory";
   std::string ca_file;  // absolute; "" = the system store only
   AcmeChallenge challenge = AcmeChallenge::kHttp01;
-  // The names to order, lower-case, in order, without those a certificate file covers.
+  // The names to order, lower-case, in order; once resolved, without those a certificate file
+  // covers (the one place they are left out).
   std::vector<std::string> names;
   bool names_given = false;             // `names` was set (else: the routes' hosts)
   std::vector<std::string> file_names;  // what the project's certificate files cover
@@ -54,16 +53,12 @@ struct AcmeSettings {
 Status ParseAcmeSettings(const Node& n, const std::string& path, const std::string& project_dir,
                          AcmeSettings* out);
 
-// The project's ACME settings with the names resolved, or nullopt without `acme`. Without
-// `names`, the `host` of every x-slipway.routes entry whose listener is a published HTTPS
-// port; minus the names the certificate files cover. InvalidInput (at file:line:col) when
-// nothing is left to order, or a route's host cannot be ordered. `root` is the merged compose
-// document; the second form reads project.model.
-Result<std::optional<AcmeSettings>> AcmeSettingsOf(const Project& project, const Node& root);
-Result<std::optional<AcmeSettings>> AcmeSettingsOf(const Project& project);
-
-// True when the merged document has `x-slipway.tls.acme`.
-bool HasAcmeSettings(const Node& root);
+// Resolves `acme` (parsed by ParseAcmeSettings) for `project`, whose services, routes and
+// certificate files are loaded: without `names`, the `host` of every x-slipway.routes entry
+// whose listener is a published HTTPS port; minus the names the certificate files cover
+// (also kept in file_names). InvalidInput (at file:line:col) when nothing is left to order,
+// or a route's host cannot be ordered.
+Status ResolveAcmeNames(const Project& project, AcmeSettings* acme);
 
 // A name an order may carry: a DNS host name (letters, digits, '-', labels of 1-63, at most
 // 253 in all, at least two labels), not an IP address, not a wildcard. One line otherwise.

@@ -372,9 +372,8 @@ class Loader {
                                              : ParseBackupsSettings(f, fpath, &p->backups));
         continue;
       }
-      if (f.key == "ingress") {  // config/ingress_settings.h, src/ingress
-        // Only checked here: IngressEnabled() reads it back from the model.
-        RETURN_IF_ERROR(ReadBool(f, fpath).status());
+      if (f.key == "ingress") {  // src/ingress
+        ASSIGN_OR_RETURN(p->ingress, ReadBool(f, fpath));
         continue;
       }
       if (f.key == "runtime") {  // config/volumes_settings.h: the services' default
@@ -407,7 +406,6 @@ class Loader {
     ctx.warnings = &warnings_;
     ctx.warned = &warned;
     ctx.project = &p;
-    ctx.tls_configured = HasAcmeSettings(merged);
     ServiceParser parser(ctx);
 
     for (const Node& top : merged.children) {
@@ -509,7 +507,7 @@ class Loader {
     RETURN_IF_ERROR(CheckPublishedPorts(p));
     RETURN_IF_ERROR(CheckRoutes(merged, all, &p));
     // ACME names are resolved now (routes and ports known), so every error is a load error.
-    RETURN_IF_ERROR(AcmeSettingsOf(p, merged).status());
+    if (p.tls.acme) RETURN_IF_ERROR(ResolveAcmeNames(p, &*p.tls.acme));
     RETURN_IF_ERROR(CheckHookDatabases(p));
     p.warnings = std::move(warnings_);
     p.model = std::make_shared<const Node>(std::move(merged));
@@ -600,11 +598,6 @@ class Loader {
   Status CheckRoutes(const Node& merged, const std::map<std::string, Service>& all, Project* p) {
     if (p->routes.empty()) return Status::OK();
     const Node& list = *merged.Find("x-slipway")->Find("routes");
-    bool ingress = false;
-    if (const Node* in = merged.Find("x-slipway")->Find("ingress"); in != nullptr) {
-      Result<bool> on = ReadBool(*in, "x-slipway.ingress");
-      ingress = on.ok() && *on;
-    }
     std::vector<std::string> names;
     for (const auto& [n, _] : all) names.push_back(n);
     // The first tcp port published on each host port, in the order of the check below.
@@ -631,7 +624,7 @@ class Loader {
                             " is not enabled by the profiles; route ignored");
         continue;
       }
-      if (r.listen_port == 0 && !ingress) {
+      if (r.listen_port == 0 && !p->ingress) {
         return NodeError(item, JoinPath(path, "listen"), "is required",
                          "the port to accept requests on, e.g. 8080 (or x-slipway.ingress: true "
                          "and a host, served by the host's ingress)");

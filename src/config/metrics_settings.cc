@@ -15,20 +15,6 @@ const char kEndpointKeys[] = "one of path, port, interval, timeout";
 const char kScrapeKeys[] = "one of retention, memory_limit, targets";
 const char kTargetKeys[] = "one of name, address, path, interval, timeout";
 
-// "1048576", "512KiB", "64MiB", "1GiB".
-std::optional<uint64_t> ParseMemory(const std::string& text) {
-  size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == 0 || i > 12) return std::nullopt;
-  uint64_t n = std::stoull(text.substr(0, i));
-  const std::string unit = text.substr(i);
-  if (unit.empty() || unit == "B") return n;
-  if (unit == "KiB") return n << 10;
-  if (unit == "MiB") return n << 20;
-  if (unit == "GiB") return n << 30;
-  return std::nullopt;
-}
-
 Status ParsePath(const Node& g, const std::string& gpath, std::string* out) {
   ASSIGN_OR_RETURN(*out, ReadString(g, gpath));
   bool ok = !out->empty() && (*out)[0] == '/' && out->size() <= 1024;
@@ -92,7 +78,7 @@ Status ParseScrapeSettings(const Node& n, const std::string& path, ScrapeSetting
       out->retention_ms = d.count();
     } else if (g.key == "memory_limit") {
       ASSIGN_OR_RETURN(std::string text, ReadString(g, gpath));
-      auto bytes = ParseMemory(text);
+      auto bytes = ParseByteSize(text, /*max_digits=*/12);
       if (!bytes || *bytes < (1u << 20) || *bytes > (uint64_t{64} << 30)) {
         return NodeError(g, gpath, Quote(text) + " is not a size from 1MiB to 64GiB",
                          "bytes, or a number with KiB, MiB or GiB, e.g. 64MiB");

@@ -245,6 +245,10 @@ struct Project {
   ProxySettings proxy;                                // x-slipway.proxy (config/proxy_settings.h)
   TlsSettings tls;                                    // x-slipway.tls (config/tls_settings.h)
   ScrapeSettings scrape;  // x-slipway.scrape (config/metrics_settings.h)
+  // x-slipway.ingress: true: routes that name a `host` are served through the host's shared
+  // front proxy (src/ingress), which owns :80/:443 for every project that opts in; such routes
+  // need no `listen`.
+  bool ingress = false;
   // The compose model this project was built from: the files merged, interpolated, extended
   // and normalized, every service (active under the profiles or not) and every `x-*` block as
   // written. What `slipway config` prints (config/render.h); null for a Project built by hand.

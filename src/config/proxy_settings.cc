@@ -1,29 +1,9 @@
 #include "config/proxy_settings.h"
 
-#include <cctype>
-
 #include "config/node.h"
 #include "config/values.h"
 
 namespace slipway::config {
-namespace {
-
-// "1048576", "512KiB", "10MiB", "2GiB" (binary units, as the proxy counts buffers).
-std::optional<uint64_t> ParseBytes(const std::string& text) {
-  size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == 0 || i > 15) return std::nullopt;
-  uint64_t n = std::stoull(text.substr(0, i));
-  const std::string unit = text.substr(i);
-  if (unit.empty() || unit == "B") return n;
-  if (unit == "KiB") return n << 10;
-  if (unit == "MiB") return n << 20;
-  if (unit == "GiB") return n << 30;
-  return std::nullopt;
-}
-
-}  // namespace
-
 Status ParseProxySettings(const Node& n, const std::string& path, ProxySettings* out) {
   static const char kKeys[] =
       "workers, connect_timeout, response_timeout, request_timeout, idle_timeout, "
@@ -56,7 +36,7 @@ Status ParseProxySettings(const Node& n, const std::string& path, ProxySettings*
       RETURN_IF_ERROR(duration(&out->header_timeout, false));
     } else if (f.key == "max_body") {
       ASSIGN_OR_RETURN(std::string text, ReadString(f, fpath));
-      out->max_body = ParseBytes(text);
+      out->max_body = ParseByteSize(text, /*max_digits=*/15);
       if (!out->max_body || *out->max_body == 0) {
         return NodeError(f, fpath, Quote(text) + " is not a size",
                          "bytes, or a number with KiB, MiB or GiB, e.g. 10MiB");

@@ -826,10 +826,11 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
       s->metrics.emplace();
       RETURN_IF_ERROR(ParseMetricsEndpoint(f, fpath, &*s->metrics));
     } else if (f.key == "ports") {
-      RETURN_IF_ERROR(
-          ParsePortsSettings(f, fpath, TargetPorts(*s),
-                             ctx_.tls_configured || (ctx_.project && ctx_.project->tls.enabled()),
-                             &s->port_protocols));
+      RETURN_IF_ERROR(ParsePortsSettings(
+          f, fpath, TargetPorts(*s),
+          // x-slipway.tls (certificate files or acme) is parsed before the services.
+          ctx_.project && (ctx_.project->tls.enabled() || ctx_.project->tls.acme),
+          &s->port_protocols));
     } else if (f.key == "healthcheck") {
       RETURN_IF_ERROR(ExpectMap(f, fpath, "{http: /path, port: N} or {tcp: true, port: N}"));
       Healthcheck& h = s->healthcheck;

@@ -31,11 +31,9 @@ struct ParseContext {
   std::function<std::string(const std::filesystem::path&)> display;
   std::vector<std::string>* warnings = nullptr;
   std::set<std::string>* warned = nullptr;  // paths already warned about
-  // The project being built: its name, top-level volumes and configs and x-slipway.runtime
-  // are read while services are parsed (they are parsed first).
+  // The project being built: its name, top-level volumes and configs, x-slipway.runtime and
+  // x-slipway.tls are read while services are parsed (they are parsed first).
   const Project* project = nullptr;
-  // x-slipway.tls.acme is present: `https` ports are allowed even without certificate files.
-  bool tls_configured = false;
 };
 
 // Keys accepted under a service's `x-slipway`.

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "config/acme_settings.h"
 #include "config/duration.h"
 #include "config/node.h"
 #include "config/values.h"
@@ -57,6 +56,7 @@ Result<TlsCertificateSettings> ParseCertificatePair(const Node& e, const std::st
     const bool is_key = lr.error.file == net::CertificateFile::kKey;
     return NodeError(is_key ? *key : *cert, is_key ? key_key : cert_key, lr.error.reason);
   }
+  s.names = std::move(lr.info.names);  // lower-case (net::CertificateInfo)
   return s;
 }
 
@@ -65,15 +65,13 @@ Status ParseTlsSettings(const Node& n, const std::string& path, const std::strin
   static const char kKeys[] = "certificates, acme, redirect, hsts";
   RETURN_IF_ERROR(ExpectMap(n, path, std::string("a mapping with ") + kKeys));
   const Node* certs = nullptr;
-  bool has_acme = false;
   for (const Node& f : n.children) {
     const std::string fpath = JoinPath(path, f.key);
     if (f.key == "certificates") {
       certs = &f;
     } else if (f.key == "acme") {  // config/acme_settings.h; names resolved by the loader
-      AcmeSettings acme;
-      RETURN_IF_ERROR(ParseAcmeSettings(f, fpath, project_dir, &acme));
-      has_acme = true;
+      out->acme.emplace();
+      RETURN_IF_ERROR(ParseAcmeSettings(f, fpath, project_dir, &*out->acme));
     } else if (f.key == "redirect") {
       ASSIGN_OR_RETURN(out->redirect, ReadBool(f, fpath));
     } else if (f.key == "hsts") {
@@ -88,7 +86,7 @@ Status ParseTlsSettings(const Node& n, const std::string& path, const std::strin
     }
   }
   if (!certs) {
-    if (has_acme) return Status::OK();
+    if (out->acme) return Status::OK();
     return NodeError(n, path, "has no certificates",
                      "certificates: [{cert: FILE, key: FILE}, ...], or acme: {...}");
   }

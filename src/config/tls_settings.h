@@ -17,7 +17,8 @@
 // A published port is HTTPS when `x-slipway.ports.<target>: https`; the service behind it
 // still speaks plain HTTP. Certificate files are read and checked at load time: unreadable,
 // not PEM, a key that does not match, expired or not yet valid are errors at file:line of the
-// `cert` or `key` setting.
+// `cert` or `key` setting. `acme` (config/acme_settings.h) is parsed here too; the loader
+// resolves its names once routes and services are known.
 //
 // Plain data owned by config::Project; any thread may read it.
 #pragma once
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "config/acme_settings.h"
 
 namespace slipway::config {
 
@@ -37,12 +39,14 @@ struct TlsCertificateSettings {
   std::string cert;  // absolute (resolved against the project folder)
   std::string key;
   std::string cert_where;  // "compose.yaml:12:15" of the cert setting, for messages at run time
+  std::vector<std::string> names;  // the certificate's DNS names, lower-case, read at load
 };
 
 struct TlsSettings {
   std::vector<TlsCertificateSettings> certificates;
   bool redirect = true;
   std::optional<int64_t> hsts_seconds;  // Strict-Transport-Security max-age
+  std::optional<AcmeSettings> acme;     // `acme`: certificates the daemon orders
   bool enabled() const { return !certificates.empty(); }
 };
 

@@ -1,6 +1,8 @@
 #include "config/values.h"
 
+#include <cctype>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 
 #include "config/duration.h"
@@ -157,6 +159,26 @@ std::string SignalName(int sig) {
     if (e.number == sig) return std::string("SIG") + e.name;
   }
   return std::to_string(sig);
+}
+
+std::optional<uint64_t> ParseByteSize(std::string_view text, size_t max_digits) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0 || i > max_digits || i > 19) return std::nullopt;  // 19 digits fit 64 bits
+  const uint64_t n = std::stoull(std::string(text.substr(0, i)));
+  const std::string_view unit = text.substr(i);
+  int shift = 0;
+  if (unit == "KiB") {
+    shift = 10;
+  } else if (unit == "MiB") {
+    shift = 20;
+  } else if (unit == "GiB") {
+    shift = 30;
+  } else if (!unit.empty() && unit != "B") {
+    return std::nullopt;
+  }
+  if (n > (UINT64_MAX >> shift)) return std::nullopt;
+  return n << shift;
 }
 
 }  // namespace slipway::config

@@ -6,6 +6,7 @@
 // Pure functions; any thread.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,5 +49,10 @@ std::string SignalName(int sig);
 
 // Strict decimal integer (optional leading '-'); nullopt otherwise.
 std::optional<long long> ParseInteger(std::string_view s);
+
+// A size: "1048576", "512KiB", "10MiB", "2GiB" (binary units), with at most `max_digits`
+// digits; nullopt otherwise, and when the value does not fit 64 bits. Callers keep their
+// own range and message.
+std::optional<uint64_t> ParseByteSize(std::string_view text, size_t max_digits);
 
 }  // namespace slipway::config

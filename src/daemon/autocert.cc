@@ -30,7 +30,8 @@ AutoCert::~AutoCert() {
 }
 
 std::shared_ptr<const acme::ChallengeTable> AutoCert::challenges() const {
-  return manager_ ? manager_->challenges() : nullptr;
+  if (!manager_ || challenge_ != acme::ChallengeType::kHttp01) return nullptr;
+  return manager_->challenges();
 }
 
 Status AutoCert::MakePlaceholder(const std::vector<std::string>& names) {
@@ -46,10 +47,10 @@ Status AutoCert::MakePlaceholder(const std::vector<std::string>& names) {
 }
 
 Status AutoCert::Follow(const config::Project& project) {
-  // Called before every publish: the settings are read again only for a newly loaded project.
+  // Called before every publish: only a newly loaded project can change the settings.
   if (project.model && project.model == followed_model_) return Status::OK();
   followed_model_ = project.model;
-  ASSIGN_OR_RETURN(std::optional<config::AcmeSettings> acme, config::AcmeSettingsOf(project));
+  const std::optional<config::AcmeSettings>& acme = project.tls.acme;
   if (!acme) {
     if (manager_) {
       Log("acme: x-slipway.tls.acme removed; no longer issuing certificates");
@@ -58,9 +59,12 @@ Status AutoCert::Follow(const config::Project& project) {
     }
     return Status::OK();
   }
-  const std::set<std::string> file_names(acme->file_names.begin(), acme->file_names.end());
-  const std::string key = acme->directory_url + "\n" + acme->email + "\n" + acme->ca_file;
-  if (manager_ && key == settings_key_ && acme->names == names_ && file_names == file_names_) {
+  const acme::ChallengeType challenge = acme->challenge == config::AcmeChallenge::kTlsAlpn01
+                                            ? acme::ChallengeType::kTlsAlpn01
+                                            : acme::ChallengeType::kHttp01;
+  const std::string key = acme->directory_url + "\n" + acme->email + "\n" + acme->ca_file + "\n" +
+                          std::string(acme::ChallengeTypeName(challenge));
+  if (manager_ && key == settings_key_ && acme->names == names_) {
     return Status::OK();
   }
   if (!have_placeholder_ || acme->names != names_) RETURN_IF_ERROR(MakePlaceholder(acme->names));
@@ -83,30 +87,38 @@ Status AutoCert::Follow(const config::Project& project) {
       });
     };
     mopts.on_event = [this](const acme::CertEvent& e) { OnEvent(e); };
+    mopts.challenge = challenge;
+    mopts.tls_alpn = tls_alpn_;
     acme::CertStore certs(acme::CertStore::DefaultRoot());
     auto issuer = std::make_shared<acme::AcmeIssuer>(std::move(opts), certs);
     manager_ = std::make_unique<acme::CertManager>(std::move(mopts), issuer, certs);
     settings_key_ = key;
+    challenge_ = challenge;
     Log(fmt::format("acme: ordering certificates for {} from {} ({})", fmt::join(acme->names, ", "),
                     acme->directory_url, config::AcmeChallengeName(acme->challenge)));
   }
   names_ = acme->names;
-  file_names_ = file_names;
-  manager_->SetNames(names_, file_names_);
-  if (serving_) manager_->Start();
+  manager_->SetNames(names_);  // config left out the names a certificate file covers
+  if (Serving()) manager_->Start();
   return Status::OK();
 }
 
-void AutoCert::SetServing(bool serving, bool anything_published) {
-  if (serving && !serving_) Log("acme: challenges are answered; issuing starts");
+void AutoCert::SetServing(bool http01_answered, bool tls_listening, bool anything_published) {
+  const bool was = Serving();
+  http01_answered_ = http01_answered;
+  tls_listening_ = tls_listening;
+  const bool serving = Serving();
+  if (serving && !was && manager_) Log("acme: challenges are answered; issuing starts");
   if (!serving && anything_published && manager_ && !warned_unserved_) {
     warned_unserved_ = true;  // once: the table is published again on every topology change
-    Log("acme: no plain HTTP listener answers the CA's http-01 challenges yet (a route or a "
-        "published http port on :80); nothing is ordered until one does",
+    Log(challenge_ == acme::ChallengeType::kTlsAlpn01
+            ? "acme: no HTTPS listener answers the CA's tls-alpn-01 challenges yet (a published "
+              "https port on :443); nothing is ordered until one does"
+            : "acme: no plain HTTP listener answers the CA's http-01 challenges yet (a route or a "
+              "published http port on :80); nothing is ordered until one does",
         logging::Level::kWarn);
   }
-  serving_ = serving;
-  if (serving_ && manager_) manager_->Start();
+  if (serving && manager_) manager_->Start();
 }
 
 std::vector<net::TlsServerContext::CertificatePaths> AutoCert::Certificates() const {

@@ -4,6 +4,11 @@
 // daemon when the certificates it serves changed so the TLS context is rebuilt through the
 // usual reload path.
 //
+// The challenge is the project's (`x-slipway.tls.acme.challenge`): http-01 through the
+// manager's ChallengeTable, which the daemon puts on its plain listeners; tls-alpn-01 through
+// the TlsAlpnChallenges table this class owns for its whole life (one table across managers,
+// so the daemon hands it to its TLS context once), which the HTTPS listeners read.
+//
 // Until a name has its certificate, HTTPS answers with a self-signed placeholder for the
 // ordered names (placeholder.pem in the project's state folder), so a TLS listener can open
 // before anything is issued; clients reject it, as they would any certificate they cannot
@@ -15,7 +20,6 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +27,7 @@
 #include "base/status.h"
 #include "config/project.h"
 #include "net/event_loop.h"
+#include "net/tls_alpn_challenges.h"
 #include "net/tls_context.h"
 #include "store/store.h"
 
@@ -41,18 +46,23 @@ class AutoCert {
   // Cheap when nothing changed; call before every publish.
   Status Follow(const config::Project& project);
 
-  // Whether a plain listener answers the challenges now: issuing starts once it does (an
-  // attempt before would fail and wait out the back-off). `anything_published`: the proxy
-  // listens at all (services run), so a missing challenge listener is worth a warning.
-  void SetServing(bool serving, bool anything_published);
+  // What the proxy listens on now: a plain listener answering http-01 challenges, an HTTPS
+  // listener (which answers tls-alpn-01). Issuing starts once the project's challenge is
+  // answered (an attempt before would fail and wait out the back-off).
+  // `anything_published`: the proxy listens at all (services run), so a missing challenge
+  // listener is worth a warning.
+  void SetServing(bool http01_answered, bool tls_listening, bool anything_published);
 
   // Renews `name` now (NotFound when it is not ordered).
   Status RenewNow(const std::string& name) { return manager_->RenewNow(name); }
 
   bool active() const { return manager_ != nullptr; }
   const acme::CertManager* manager() const { return manager_.get(); }
-  // The table plain listeners answer HTTP-01 from (null when inactive).
+  // The table plain listeners answer HTTP-01 from (null when inactive or with tls-alpn-01).
   std::shared_ptr<const acme::ChallengeTable> challenges() const;
+  // The table TLS listeners answer TLS-ALPN-01 from: the same for the object's life, empty
+  // unless a tls-alpn-01 authorization is pending.
+  std::shared_ptr<const net::TlsAlpnChallenges> tls_alpn_challenges() const { return tls_alpn_; }
   // Issued certificates to serve, then the placeholder when no ordered name has one yet.
   std::vector<net::TlsServerContext::CertificatePaths> Certificates() const;
   // The placeholder's cert.pem (its expiry is not worth an alert).
@@ -67,11 +77,16 @@ class AutoCert {
   std::filesystem::path state_dir_;
   std::function<void(const std::string&)> changed_;
   std::unique_ptr<acme::CertManager> manager_;
-  std::string settings_key_;  // directory, contact, trust: a change makes a new manager
+  std::string settings_key_;  // directory, contact, trust, challenge: a change makes a new one
   std::vector<std::string> names_;
-  std::set<std::string> file_names_;
   bool have_placeholder_ = false;
-  bool serving_ = false;
+  bool Serving() const {
+    return challenge_ == acme::ChallengeType::kTlsAlpn01 ? tls_listening_ : http01_answered_;
+  }
+  acme::ChallengeType challenge_ = acme::ChallengeType::kHttp01;
+  std::shared_ptr<net::TlsAlpnChallenges> tls_alpn_ = std::make_shared<net::TlsAlpnChallenges>();
+  bool http01_answered_ = false;
+  bool tls_listening_ = false;
   bool warned_unserved_ = false;
   std::shared_ptr<const config::Node> followed_model_;  // the project Follow() last read
   // Cleared on destruction: posted events that arrive later are dropped.

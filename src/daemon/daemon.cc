@@ -197,6 +197,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     autocert_ = std::make_unique<AutoCert>(loop_.get(), store_.get(), paths_.dir,
                                            [this](const std::string& why) { ReloadTls(why); });
     RETURN_IF_ERROR(autocert_->Follow(project));
+    // The HTTPS listeners answer TLS-ALPN-01 validations from the one table AutoCert keeps.
+    tls_.SetAlpnChallenges(autocert_->tls_alpn_challenges());
     RETURN_IF_ERROR(LoadTls(project.tls));
     RETURN_IF_ERROR(LoadApiTls(project.api));
     std::string api_listen = project.api.listen.empty() ? "127.0.0.1:0" : project.api.listen;
@@ -226,9 +228,12 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     routes_->SetAcmeChallenges(autocert_->challenges());
     routes_->SetBeforePublish([this] { FollowTlsFiles(); });
     routes_->SetAfterPublish([this](const proxy::RouteTable& table) {
-      bool answering = false;
-      for (const proxy::Listener& l : table.listeners) answering |= l.acme_challenges != nullptr;
-      if (autocert_) autocert_->SetServing(answering, !table.listeners.empty());
+      bool answering = false, tls_listening = false;
+      for (const proxy::Listener& l : table.listeners) {
+        answering |= l.acme_challenges != nullptr;
+        tls_listening |= l.tls != nullptr;
+      }
+      if (autocert_) autocert_->SetServing(answering, tls_listening, !table.listeners.empty());
     });
     groups_ = std::make_unique<deploy::EngineGroups>(loop_.get(), engine_.get());
     // Instances changed: the routes follow, and a deploy waiting on them re-checks.

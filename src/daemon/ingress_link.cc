@@ -4,7 +4,6 @@
 
 #include <set>
 
-#include "config/ingress_settings.h"
 #include "daemon/routes.h"
 #include "ingress/ingress.h"
 #include "ingress/launch.h"
@@ -72,7 +71,7 @@ void IngressLink::Tick() {
   if (in_flight_) return;
   const config::Project& p = project_();
   std::vector<std::string> hosts = IngressHosts(p);
-  if (!config::IngressEnabled(p) || hosts.empty()) return;
+  if (!p.ingress || hosts.empty()) return;
   // The listener exists once a service behind it runs (routes.h); until then nothing to say.
   Result<int> port = proxy_->BoundPort(IngressUpstreamHost(p.name), 0);
   if (!port.ok()) return;
@@ -136,7 +135,7 @@ void IngressLink::Answered(Result<http::ClientResponse> r) {
 void IngressLink::Deregister() {
   Stop();
   const config::Project& p = project_();
-  if (!config::IngressEnabled(p) || IngressHosts(p).empty()) return;
+  if (!p.ingress || IngressHosts(p).empty()) return;
   http::Request req;
   req.method = "POST";
   req.target = "/v1/deregister";

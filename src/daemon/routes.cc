@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "config/ingress_settings.h"
 #include "config/ports_settings.h"
 #include "config/service_addresses.h"
 
@@ -80,7 +79,7 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
     auto [it, _] = listeners.emplace(proxy::ListenerKey(l), std::move(l));
     return it->second;
   };
-  const bool ingress = config::IngressEnabled(project);
+  const bool ingress = project.ingress;
   std::map<std::string, proxy::Route> running;  // service → its route, when started
   for (const engine::ServiceEndpoints& ep : endpoints) {
     auto it = project.services.find(ep.service);

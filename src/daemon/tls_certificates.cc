@@ -38,6 +38,7 @@ Status TlsCertificates::Load(const config::TlsSettings& s,
   files_ = s.certificates;  // tried: the poll retries when they change again
   issued_ = std::move(issued);
   if (!ctx.ok()) return ctx.status();
+  if (alpn_challenges_) RETURN_IF_ERROR(net::AnswerAlpnChallenges(**ctx, alpn_challenges_));
   ctx_ = std::move(ctx).value();
   UpdateExpiry();
   return Status::OK();

@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "config/tls_settings.h"
+#include "net/tls_alpn_challenges.h"
 #include "net/tls_context.h"
 #include "store/store.h"
 #include "telemetry/metrics.h"
@@ -28,6 +29,11 @@ class TlsCertificates {
   // after the first Load(): no gauge until then).
   void SetStore(store::Store* store) { store_ = store; }
   void SetRegistry(telemetry::Registry* registry) { registry_ = registry; }
+  // The TLS-ALPN-01 validation certificates every context built from now on answers with
+  // (net/tls_alpn_challenges.h); null: none.
+  void SetAlpnChallenges(std::shared_ptr<const net::TlsAlpnChallenges> t) {
+    alpn_challenges_ = std::move(t);
+  }
 
   // Builds a new context from `s` and the certificates an ACME CA issued (`issued`, after the
   // files, so a file's certificate stays the default; none when both are empty); on failure
@@ -58,6 +64,7 @@ class TlsCertificates {
   // The keys that seal session tickets: kept across reloads so sessions stay resumable.
   std::shared_ptr<net::TicketKeys> tickets_ = std::make_shared<net::TicketKeys>();
   std::shared_ptr<const net::TlsServerContext> ctx_;
+  std::shared_ptr<const net::TlsAlpnChallenges> alpn_challenges_;
   std::vector<config::TlsCertificateSettings> files_;
   std::vector<net::TlsServerContext::CertificatePaths> issued_;
   std::string placeholder_;

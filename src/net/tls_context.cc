@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "net/openssl_error.h"
+#include "net/tls_alpn_challenges.h"
 
 namespace slipway::net {
 
@@ -232,6 +233,7 @@ int TicketCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_
                    EVP_MAC_CTX* hctx, int enc) {
   const TlsServerContext* owner = OwnerOf(ssl);
   if (!owner) return -1;
+  if (IsAlpnChallenge(ssl)) return enc == 1 ? -1 : 0;  // a validation is never resumed
   TicketKeys::Key key;
   bool current = true;
   if (enc == 1) {
@@ -255,6 +257,8 @@ int TicketCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_
 }
 
 int ServerNameCallback(SSL* ssl, int*, void*) {
+  // A TLS-ALPN-01 validation keeps the certificate its ClientHello was answered with.
+  if (IsAlpnChallenge(ssl)) return SSL_TLSEXT_ERR_OK;
   const TlsServerContext* owner = OwnerOf(ssl);
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (!owner || !name) return SSL_TLSEXT_ERR_OK;  // the default certificate
@@ -263,13 +267,20 @@ int ServerNameCallback(SSL* ssl, int*, void*) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-int AlpnCallback(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-                 unsigned int inlen, void*) {
+int AlpnCallback(SSL* ssl, const unsigned char** out, unsigned char* outlen,
+                 const unsigned char* in, unsigned int inlen, void*) {
   static const unsigned char kOurs[] = "\x08http/1.1";
+  static const unsigned char kAcme[] =
+      "\x0a"
+      "acme-tls/1";
+  const bool validation = IsAlpnChallenge(ssl);  // acme-tls/1 or nothing (RFC 8737 3)
   unsigned char* sel = nullptr;
-  if (SSL_select_next_proto(&sel, outlen, kOurs, sizeof kOurs - 1, in, inlen) !=
-      OPENSSL_NPN_NEGOTIATED)
+  if (SSL_select_next_proto(&sel, outlen, validation ? kAcme : kOurs,
+                            validation ? sizeof kAcme - 1 : sizeof kOurs - 1, in,
+                            inlen) != OPENSSL_NPN_NEGOTIATED) {
+    if (validation) return SSL_TLSEXT_ERR_ALERT_FATAL;
     return SSL_TLSEXT_ERR_NOACK;  // no common protocol: go on without ALPN, as nginx does
+  }
   *out = sel;
   return SSL_TLSEXT_ERR_OK;
 }

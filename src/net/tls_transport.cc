@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "net/openssl_error.h"
+#include "net/tls_alpn_challenges.h"
 
 namespace slipway::net {
 
@@ -143,15 +144,23 @@ IoResult TlsTransport::Fail(int ret) {
 }
 
 IoResult TlsTransport::Handshake() {
-  if (SSL_is_init_finished(ssl_)) return {};
+  // A TLS-ALPN-01 validation (net/tls_alpn_challenges.h) is its handshake and nothing more
+  // (RFC 8737 section 3): close_notify once done, and kEof from then on.
+  if (SSL_is_init_finished(ssl_)) return {IsAlpnChallenge(ssl_) ? IoStatus::kEof : IoStatus::kOk};
   ERR_clear_error();
   int rc = SSL_do_handshake(ssl_);
+  if (rc == 1 && IsAlpnChallenge(ssl_)) {
+    SSL_shutdown(ssl_);
+    ERR_clear_error();
+    return {IoStatus::kEof};
+  }
   if (rc == 1) return {};
   IoResult r = Fail(rc);
   return r.status == IoStatus::kEof ? IoResult{IoStatus::kError} : r;
 }
 
 IoResult TlsTransport::Read(char* buf, size_t len) {
+  if (IsAlpnChallenge(ssl_)) return {IoStatus::kEof};
   ERR_clear_error();
   size_t got = 0;
   int rc = SSL_read_ex(ssl_, buf, len, &got);
@@ -163,6 +172,7 @@ IoResult TlsTransport::Writev(const iovec* iov, int count) {
   // SSL has no writev. Small pieces (a response head and a short body) go out as one record
   // and one syscall; larger ones one after the other. A retry after kWantWrite starts with
   // the same bytes (the caller queues what was not taken), as SSL_write requires.
+  if (IsAlpnChallenge(ssl_)) return {IoStatus::kError};
   size_t total = 0;
   for (int i = 0; i < count; ++i) total += iov[i].iov_len;
   if (count > 1 && total <= 16384) {

@@ -38,8 +38,8 @@ class Transport {
   virtual ~Transport() = default;
 
   // Drives the handshake. kOk once established (at once for plain); otherwise kWantRead,
-  // kWantWrite or kError. Read() and Writev() also drive it, so calling it is optional; it
-  // exists so the caller can tell a failed handshake from a failed request.
+  // kWantWrite, kError, or kEof (a TLS-ALPN-01 handshake: no data follows). Read() and
+  // Writev() also drive it; calling it lets the caller tell a failed handshake from a request.
   virtual IoResult Handshake() = 0;
   virtual IoResult Read(char* buf, size_t len) = 0;
   virtual IoResult Writev(const iovec* iov, int count) = 0;

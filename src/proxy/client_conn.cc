@@ -148,7 +148,9 @@ void ClientConn::DoHandshake() {
     case net::IoStatus::kWantWrite:
       return;  // the next edge of the fd resumes it
     default:
-      CloseNow();  // a failed handshake: nothing can be said to this client
+      // A failed handshake: nothing can be said to this client. kEof: a TLS-ALPN-01
+      // validation, which is its handshake alone (net/tls_alpn_challenges.h).
+      CloseNow();
       return;
   }
 }
