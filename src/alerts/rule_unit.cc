@@ -171,7 +171,7 @@ Status Unknown(const Node& f, const std::string& path, std::string_view known) {
 Result<int64_t> ReadTime(const Node& n, const std::string& path, bool positive) {
   constexpr std::string_view kExpected = "a duration such as 30s, 5m, 1h";
   if (!n.IsScalar()) return NodeError(n, path, "is " + n.Describe(), kExpected);
-  int64_t ms = promql::ParsePromDuration(n.scalar);
+  int64_t ms = n.scalar == "0" ? 0 : promql::ParsePromDuration(n.scalar);
   if (ms < 0) return NodeError(n, path, config::Quote(n.scalar) + " is not a duration", kExpected);
   if (positive && ms == 0) return NodeError(n, path, "must be positive", kExpected);
   return ms;

@@ -88,7 +88,7 @@ Status CheckRuleExpr(const Node& expr, const std::string& path, const std::strin
 Result<Duration> ReadPromDuration(const Node& n, const std::string& path, bool positive) {
   constexpr std::string_view kExpected = "a duration such as 30s, 5m, 1h30m";
   if (!n.IsScalar()) return NodeError(n, path, "is " + n.Describe(), kExpected);
-  int64_t ms = promql::ParsePromDuration(n.scalar);
+  int64_t ms = n.scalar == "0" ? 0 : promql::ParsePromDuration(n.scalar);  // "0" is Prometheus'
   if (ms < 0) return NodeError(n, path, Quote(n.scalar) + " is not a duration", kExpected);
   if (positive && ms == 0) return NodeError(n, path, "must be positive", kExpected);
   return Duration(ms);
@@ -379,7 +379,7 @@ Result<std::vector<std::string>> ExpandRuleFiles(const std::string& pattern,
     return out;
   }
   glob_t g{};
-  int rc = glob(full.c_str(), GLOB_ERR, nullptr, &g);
+  int rc = glob(full.c_str(), 0, nullptr, &g);  // a missing folder matches nothing
   if (rc == 0) {
     for (size_t i = 0; i < g.gl_pathc; ++i) out.push_back(g.gl_pathv[i]);
   }
