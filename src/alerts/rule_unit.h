@@ -29,6 +29,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace slipway::alerts {
 
@@ -39,7 +40,7 @@ enum class RuleUnitOutcome { kPassed = 0, kFailed = 1, kMalformed = 2 };
 RuleUnitOutcome RunRuleUnitTests(const std::string& file, std::string* report);
 
 // "0+10x3" -> 0 10 20 30; "_x2" -> two missing samples; "stale" -> a staleness marker.
-// Missing samples are returned as std::nullopt in `out`. False (and `*error`) when malformed.
+// Appended to `out`. False (and `*error`) when malformed.
 struct UnitValue {
   enum class Kind { kValue, kMissing, kStale };
   Kind kind = Kind::kValue;

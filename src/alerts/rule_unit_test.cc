@@ -159,7 +159,7 @@ TEST(RuleUnitTests, MalformedFilesAreOneLineWithFileAndLine) {
     std::string want;
   } cases[] = {
       {"tests: [\n", "t.yml:"},
-      {"rule_files: [missing.yml]\n", "t.yml:1:15: rule_files[0]: "},
+      {"rule_files: [missing.yml]\n", "t.yml:1:14: rule_files[0]: "},
       {"rule_files: [bad_rules.yml]\n", "bad_rules.yml:3:5: groups[0].interval"},
       {"evaluation_interval: abc\n", "t.yml:1:1: evaluation_interval: \"abc\" is not a duration"},
       {"tests:\n  - input_series:\n      - series: 'up'\n        values: '1 x 2'\n",
@@ -181,9 +181,9 @@ TEST(RuleUnitTests, MalformedFilesAreOneLineWithFileAndLine) {
     EXPECT_NE(report.find(c.want), std::string::npos) << c.text << "\n=> " << report;
   }
   std::string report;
-  EXPECT_EQ(RunRuleUnitTests((std::filesystem::temp_directory_path() / "nope.yml").string(),
-                             &report),
-            RuleUnitOutcome::kMalformed);
+  EXPECT_EQ(
+      RunRuleUnitTests((std::filesystem::temp_directory_path() / "nope.yml").string(), &report),
+      RuleUnitOutcome::kMalformed);
   EXPECT_NE(report.find("file not found"), std::string::npos) << report;
 }
 
