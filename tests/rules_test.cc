@@ -55,7 +55,7 @@ std::set<std::string> FailureHeads(const std::string& report) {
 
 TEST(RuleUnitFiles, PromtoolAndSlipwayAgree) {
   SLIPWAY_REQUIRE(std::filesystem::exists(kPromtool), "promtool (Debian prometheus)");
-  for (const char* file : {"team_test.yml", "coverage_test.yml"}) {
+  for (const char* file : {"team_test.yml", "coverage_test.yml", "notation_test.yml"}) {
     SCOPED_TRACE(file);
     CmdResult p = Promtool(file);
     CmdResult s = SlipwayTest(file);
@@ -88,8 +88,7 @@ TEST(RuleUnitFiles, MalformedTestFileIsExitTwoWithFileAndLine) {
       << s.err;
   CmdResult missing = SlipwayTest("no_such_test.yml");
   EXPECT_EQ(missing.rc, 2) << missing.out << missing.err;
-  EXPECT_NE(missing.err.find("no_such_test.yml: file not found"), std::string::npos)
-      << missing.err;
+  EXPECT_NE(missing.err.find("no_such_test.yml: file not found"), std::string::npos) << missing.err;
 }
 
 // A testapp run outside slipway, as a static scrape target ("db"), stopped by PID.
@@ -163,9 +162,11 @@ TEST(RuleFilesE2E, FireAndResolveOverTheAppsMetrics) {
   Exporter db(db_port);
   Project project(R"(services:
   app:
-    command: [")" + std::string(TESTAPP_BIN) +
+    command: [")" +
+                  std::string(TESTAPP_BIN) +
                   R"("]
-    ports: ["127.0.0.1:)" + std::to_string(web_port) +
+    ports: ["127.0.0.1:)" +
+                  std::to_string(web_port) +
                   R"(:8080"]
     environment: {QUEUE_DEPTH: "7"}
     healthcheck: {interval: 200ms, start_interval: 100ms, start_period: 5s}
@@ -236,7 +237,8 @@ x-slipway:
 TEST(RuleFilesE2E, BadRuleFileStopsUpWithOneLine) {
   Project project(R"(services:
   app:
-    command: [")" + std::string(TESTAPP_BIN) +
+    command: [")" +
+                  std::string(TESTAPP_BIN) +
                   R"("]
 x-slipway:
   alerts:
