@@ -21,6 +21,7 @@
 
 extern char** environ;
 
+namespace slipway::testing {
 namespace {
 
 using nlohmann::json;
@@ -262,3 +263,4 @@ x-slipway:
 }
 
 }  // namespace
+}  // namespace slipway::testing
