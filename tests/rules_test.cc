@@ -214,7 +214,8 @@ x-slipway:
   EXPECT_EQ(summary.rfind("app fails ", 0), 0u) << summary;
   EXPECT_NE(summary.find("% of requests"), std::string::npos) << summary;
   // The recorded series is in the store, for queries too.
-  CmdResult q = project.Slipway({"query", "job:testapp_requests:rate10s", "--format", "json"});
+  CmdResult q =
+      project.Slipway({"query", "job:testapp_requests:rate10s{job=\"app\"}", "--format", "json"});
   ASSERT_EQ(q.rc, 0) << q.err;
   json rows = json::parse(q.out, nullptr, false)["data"]["result"];
   ASSERT_EQ(rows.size(), 1u) << q.out;
