@@ -44,13 +44,6 @@ std::string Signature(const Labels& l, const Expr& b) {
   return sig;
 }
 
-bool MatchesAll(const SeriesStore::Series& s, const Expr& sel) {
-  for (const Matcher& m : sel.matchers) {
-    if (!m.Matches(LabelValue(s.labels, m.name))) return false;
-  }
-  return true;
-}
-
 // Series order in the store is a hash order; sorted output keeps results reproducible.
 void SortByLabels(Vector* v) {
   std::sort(v->begin(), v->end(),
@@ -233,7 +226,7 @@ class Eval {
     Value out;
     for (const SeriesStore::Series* s : store_.ByName(e.text)) {
       Point p;
-      if (!MatchesAll(*s, e) || !s->LatestAt(t_ - e.offset_ms, kLookbackMs, &p)) continue;
+      if (!SelectorMatches(*s, e) || !s->LatestAt(t_ - e.offset_ms, kLookbackMs, &p)) continue;
       out.vector.push_back({s->labels, p.v});
     }
     SortByLabels(&out.vector);
@@ -252,7 +245,7 @@ class Eval {
     Value out;
     bool any = false;  // absent_over_time: some series had samples in the window
     for (const SeriesStore::Series* s : store_.ByName(sel.text)) {
-      if (!MatchesAll(*s, sel)) continue;
+      if (!SelectorMatches(*s, sel)) continue;
       std::vector<Point> pts = Window(*s, at, sel.range_ms);
       if (pts.empty()) continue;
       any = true;
@@ -566,6 +559,13 @@ class Eval {
 Result<Value> Evaluate(const Expr& e, const SeriesStore& store, int64_t t_ms) {
   Eval ev(store, t_ms);
   return ev.Run(e);
+}
+
+bool SelectorMatches(const SeriesStore::Series& s, const Expr& sel) {
+  for (const Matcher& m : sel.matchers) {
+    if (!m.Matches(LabelValue(s.labels, m.name))) return false;
+  }
+  return true;
 }
 
 }  // namespace slipway::promql
