@@ -37,6 +37,9 @@ inline constexpr int64_t kLookbackMs = 5 * 60 * 1000;
 // series in an aggregation's input to a binary operator.
 Result<Value> Evaluate(const Expr& e, const SeriesStore& store, int64_t t_ms);
 
+// Whether a series of `store.ByName(sel.text)` passes the selector's label matchers.
+bool SelectorMatches(const SeriesStore::Series& s, const Expr& sel);
+
 // Prometheus' number formatting for messages: "0.05", "1e+06", "NaN", "+Inf".
 std::string FormatValue(double v);
 
