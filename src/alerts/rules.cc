@@ -45,6 +45,8 @@ std::string Fingerprint(const std::map<std::string, std::string>& labels) {
 
 struct RuleEvaluator::Rule {
   config::AlertRuleSpec spec;
+  std::string key;  // see RuleGroup
+  size_t group = 0;
   promql::ExprPtr expr;
   std::map<std::string, Alert> alerts;  // by fingerprint
 };
@@ -130,24 +132,48 @@ const store::ModuleSchema& AlertStateSchema() { return kAlertStateSchema; }
 
 Result<std::unique_ptr<RuleEvaluator>> RuleEvaluator::Create(
     std::vector<config::AlertRuleSpec> rules, std::vector<bool> builtin, Options opts) {
+  std::vector<RuleGroup> groups(1);
+  groups[0].rules = std::move(rules);
+  groups[0].builtin = std::move(builtin);
+  return Create(std::move(groups), std::move(opts));
+}
+
+Result<std::unique_ptr<RuleEvaluator>> RuleEvaluator::Create(std::vector<RuleGroup> groups,
+                                                             Options opts) {
   if (opts.store) RETURN_IF_ERROR(opts.store->Apply(kAlertStateSchema));
   std::unique_ptr<RuleEvaluator> ev(new RuleEvaluator(std::move(opts)));
   int64_t max_range = 0;
-  for (size_t i = 0; i < rules.size(); ++i) {
-    auto rule = std::make_unique<Rule>();
-    auto parsed = promql::Parse(rules[i].expr);
-    if (!parsed.ok()) {
-      return InvalidInput(
-          fmt::format("alert {}: expr {}", rules[i].name, parsed.status().message()));
+  for (RuleGroup& g : groups) {
+    Group group;
+    group.interval_ms = g.interval_ms;
+    group.limit = g.limit;
+    std::map<std::string, int> repeats;
+    for (size_t i = 0; i < g.rules.size(); ++i) {
+      auto rule = std::make_unique<Rule>();
+      auto parsed = promql::Parse(g.rules[i].expr);
+      if (!parsed.ok()) {
+        return InvalidInput(fmt::format(
+            "{} {}: expr {}", g.rules[i].kind == config::RuleKind::kRecord ? "record" : "alert",
+            g.rules[i].name, parsed.status().message()));
+      }
+      rule->expr = std::move(parsed).value();
+      max_range = std::max(max_range, promql::MaxRangeMs(*rule->expr));
+      rule->key = g.rules[i].name;
+      if (!g.file.empty()) {
+        rule->key = fmt::format("{}:{}:{}", g.file, g.name, g.rules[i].name);
+        if (int n = repeats[g.rules[i].name]++; n > 0) rule->key += fmt::format("#{}", n + 1);
+      }
+      rule->group = ev->groups_.size();
+      RuleStatus st;
+      st.spec = g.rules[i];
+      st.group = g.name;
+      st.builtin = i < g.builtin.size() && g.builtin[i];
+      rule->spec = std::move(g.rules[i]);
+      group.rules.push_back(ev->rules_.size());
+      ev->rules_.push_back(std::move(rule));
+      ev->status_.push_back(std::move(st));
     }
-    rule->expr = std::move(parsed).value();
-    max_range = std::max(max_range, promql::MaxRangeMs(*rule->expr));
-    RuleStatus st;
-    st.spec = rules[i];
-    st.builtin = i < builtin.size() && builtin[i];
-    rule->spec = std::move(rules[i]);
-    ev->rules_.push_back(std::move(rule));
-    ev->status_.push_back(std::move(st));
+    ev->groups_.push_back(std::move(group));
   }
   // Keep the longest range plus the lookback, so a range selector always sees full windows.
   const int64_t needed = std::max(max_range, promql::kLookbackMs) + 60'000;
@@ -167,7 +193,7 @@ Status RuleEvaluator::Load() {
     ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
     Alert a;
-    a.rule = st->ColumnText(0);
+    a.rule_key = st->ColumnText(0);
     a.fingerprint = st->ColumnText(1);
     a.labels = JsonMap(st->ColumnText(2));
     a.annotations = JsonMap(st->ColumnText(3));
@@ -176,12 +202,14 @@ Status RuleEvaluator::Load() {
     a.fired_ms = st->ColumnInt64(6);
     a.resolved_ms = st->ColumnInt64(7);
     a.value = sqlite3_column_double(st->raw(), 8);
-    auto it = std::find_if(rules_.begin(), rules_.end(),
-                           [&](const auto& r) { return r->spec.name == a.rule; });
+    auto it = std::find_if(rules_.begin(), rules_.end(), [&](const auto& r) {
+      return r->key == a.rule_key && r->spec.kind == config::RuleKind::kAlert;
+    });
     if (it == rules_.end()) {
       RETURN_IF_ERROR(Forget(a));  // the rule is gone from the project
       continue;
     }
+    a.rule = (*it)->spec.name;
     (*it)->alerts[a.fingerprint] = std::move(a);
   }
   return Status::OK();
@@ -195,7 +223,7 @@ Status RuleEvaluator::Persist(const Alert& a) {
                                 "annotations, state, active_ms, fired_ms, resolved_ms, value) "
                                 "VALUES(?,?,?,?,?,?,?,?,?)",
                                 "save alert state"));
-  RETURN_IF_ERROR(st->BindText(1, a.rule));
+  RETURN_IF_ERROR(st->BindText(1, a.rule_key));
   RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
   RETURN_IF_ERROR(st->BindText(3, MapJson(a.labels).dump()));
   RETURN_IF_ERROR(st->BindText(4, MapJson(a.annotations).dump()));
@@ -213,7 +241,7 @@ Status RuleEvaluator::Forget(const Alert& a) {
       auto st, store::Statement::Prepare(
                    opts_.store->db(), "DELETE FROM alert_state WHERE rule = ? AND fingerprint = ?",
                    "forget alert"));
-  RETURN_IF_ERROR(st->BindText(1, a.rule));
+  RETURN_IF_ERROR(st->BindText(1, a.rule_key));
   RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
   return st->Run();
 }
@@ -251,7 +279,20 @@ Status RuleEvaluator::Tick() {
   notify_.clear();
   RETURN_IF_ERROR(Scrape(now));
   Status first_error;
-  for (size_t i = 0; i < rules_.size(); ++i) EvalRule(i, now);
+  for (Group& g : groups_) {
+    // A timer may fire a little late or early: a group is due within a tenth of its interval.
+    if (g.interval_ms > 0 && g.next_ms != INT64_MIN && now < g.next_ms - g.interval_ms / 10) {
+      continue;
+    }
+    g.next_ms = now + g.interval_ms;
+    for (size_t i : g.rules) {
+      if (rules_[i]->spec.kind == config::RuleKind::kRecord) {
+        EvalRecord(i, now);
+      } else {
+        EvalRule(i, now);
+      }
+    }
+  }
   // Persist: every alert that changed (EvalRule marks them by pushing to notify_ with a flag).
   for (auto& rule : rules_) {
     for (auto it = rule->alerts.begin(); it != rule->alerts.end();) {
@@ -284,6 +325,16 @@ void RuleEvaluator::EvalRule(size_t i, int64_t now) {
   status.last_error.clear();
   promql::Vector out = std::move(v->vector);
   if (v->type == promql::ValueType::kScalar) out.push_back({{}, v->scalar});
+  if (const int limit = groups_[rule.group].limit; limit > 0 && out.size() > size_t(limit)) {
+    // Prometheus drops the rule's alerts: too many series is an error, not a resolution.
+    for (auto& [fp, a] : rule.alerts) {
+      if (Status st = Forget(a); !st.ok()) status.last_error = st.message();
+    }
+    rule.alerts.clear();
+    status.state = AlertState::kInactive;
+    status.last_error = fmt::format("exceeded limit of {} with {} alerts", limit, out.size());
+    return;
+  }
 
   std::map<std::string, bool> seen;
   auto save = [&](const Alert& a, std::string_view state) {
@@ -318,6 +369,7 @@ void RuleEvaluator::EvalRule(size_t i, int64_t now) {
     if (it == rule.alerts.end() || it->second.state == AlertState::kResolved) {
       Alert a;
       a.rule = rule.spec.name;
+      a.rule_key = rule.key;
       a.fingerprint = fp;
       a.labels = std::move(labels);
       a.annotations = std::move(annotations);
@@ -334,6 +386,7 @@ void RuleEvaluator::EvalRule(size_t i, int64_t now) {
     }
     Alert& a = it->second;
     a.value = s.value;
+    a.keep_firing_since = 0;
     a.annotations = std::move(annotations);
     if (a.state == AlertState::kPending && now - a.active_ms >= rule.spec.for_duration.count()) {
       a.state = AlertState::kFiring;
@@ -357,8 +410,16 @@ void RuleEvaluator::EvalRule(size_t i, int64_t now) {
       it = rule.alerts.erase(it);
       continue;
     }
+    if (rule.spec.keep_firing_for.count() > 0) {
+      if (a.keep_firing_since == 0) a.keep_firing_since = now;
+      if (now - a.keep_firing_since < rule.spec.keep_firing_for.count()) {
+        ++it;  // still firing
+        continue;
+      }
+    }
     a.state = AlertState::kResolved;
     a.resolved_ms = now;
+    a.keep_firing_since = 0;
     save(a, "resolved");
     notify_.push_back(a);  // resolved this round: notifications say so once
     ++it;
@@ -368,6 +429,51 @@ void RuleEvaluator::EvalRule(size_t i, int64_t now) {
     if (a.state != AlertState::kResolved && Severity(a.state) > Severity(worst)) worst = a.state;
   }
   status.state = worst;
+}
+
+void RuleEvaluator::EvalRecord(size_t i, int64_t now) {
+  Rule& rule = *rules_[i];
+  RuleStatus& status = status_[i];
+  auto t0 = std::chrono::steady_clock::now();
+  auto v = promql::Evaluate(*rule.expr, *series_, now);
+  status.last_eval_ms = now;
+  const std::string source = "rule:" + rule.key;
+  auto done = [&] {
+    status.last_eval_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  if (!v.ok()) {
+    status.last_error = v.status().message();
+    series_->Ingest(now, {}, source);  // what it recorded goes stale, as in Prometheus
+    return done();
+  }
+  promql::Vector out = std::move(v->vector);
+  if (v->type == promql::ValueType::kScalar) out.push_back({{}, v->scalar});
+  if (const int limit = groups_[rule.group].limit; limit > 0 && out.size() > size_t(limit)) {
+    status.last_error = fmt::format("exceeded limit of {} with {} series", limit, out.size());
+    series_->Ingest(now, {}, source);
+    return done();
+  }
+  std::vector<promql::ExpositionSample> samples;
+  samples.reserve(out.size());
+  std::map<promql::Labels, bool> seen;
+  status.last_error.clear();
+  for (promql::Sample& s : out) {
+    std::map<std::string, std::string> labels;
+    for (auto& [k, val] : s.labels) labels[k] = std::move(val);
+    for (const auto& [k, val] : rule.spec.labels) labels[k] = val;
+    labels["__name__"] = rule.spec.name;
+    promql::Labels l(labels.begin(), labels.end());
+    if (!seen.emplace(l, true).second) {
+      status.last_error =
+          "vector contains metrics with the same labelset after applying rule labels";
+      samples.clear();
+      break;
+    }
+    samples.push_back({std::move(l), s.value});
+  }
+  series_->Ingest(now, std::move(samples), source);
+  done();
 }
 
 std::vector<Alert> RuleEvaluator::Alerts() const {
@@ -423,6 +529,8 @@ json RuleEvaluator::ToJson(size_t history_limit) const {
   json rules = json::array();
   for (const RuleStatus& r : status_) {
     rules.push_back({{"name", r.spec.name},
+                     {"type", r.spec.kind == config::RuleKind::kRecord ? "recording" : "alerting"},
+                     {"group", r.group},
                      {"expr", r.spec.expr},
                      {"for_ms", r.spec.for_duration.count()},
                      {"labels", MapJson(r.spec.labels)},

@@ -1,14 +1,23 @@
-// RuleEvaluator: evaluates alert rules over Slipway's own metrics and keeps each alert's state.
+// RuleEvaluator: evaluates alerting and recording rules over the series store and keeps each
+// alert's state.
 //
-// Every Tick() scrapes the registry (the Prometheus exposition text from `scrape`), appends
-// the samples to the SeriesStore (the daemon's shared one, or its own sized for the longest
-// range any rule uses; a shared one's retention is raised to that when shorter), evaluates
-// each rule
-// and moves every alert (one per output series of a rule) through Prometheus' states:
+// Rules come in groups (Prometheus' rule groups; inline and built-in rules are one implicit
+// group). Every Tick() scrapes the registry (the Prometheus exposition text from `scrape`),
+// appends the samples to the SeriesStore (the daemon's shared one, or its own sized for the
+// longest range any rule uses; a shared one's retention is raised to that when shorter), then
+// evaluates each group that is due (its interval has passed since its last round; interval 0:
+// every Tick), its rules in order at one timestamp. A recording rule's result is written back
+// to the store under the recorded name (source "rule:<key>", so a series it stops giving is
+// marked stale), where the next rules of the group and every query see it at once.
+// An alerting rule moves every alert (one per output series) through Prometheus' states:
 //   new series        -> pending (active since now), or firing at once when `for` is 0
 //   pending >= for    -> firing
-//   series gone       -> pending alerts vanish; firing ones become resolved
+//   series gone       -> pending alerts vanish; firing ones become resolved, unless the rule
+//                        has keep_firing_for: then they fire on until that long has passed
+//                        since the series went
 //   resolved alerts are kept 15 minutes (so notifications can say so), then forgotten.
+// A group's `limit`: a rule giving more series fails for that round (an alerting rule's
+// alerts are dropped, a recording rule writes nothing), as in Prometheus.
 // Labels are the series' labels (without the name) plus the rule's labels (templated) plus
 // `alertname`; annotations are rendered from templates with {{ $value }} and {{ $labels.x }}.
 //
@@ -46,7 +55,8 @@ enum class AlertState { kInactive, kPending, kFiring, kResolved };
 std::string_view AlertStateName(AlertState s);
 
 struct Alert {
-  std::string rule;
+  std::string rule;         // the alert name
+  std::string rule_key;     // the rule's identity in the state table (see RuleGroup)
   std::string fingerprint;  // of the labels; stable across runs
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
@@ -55,10 +65,12 @@ struct Alert {
   int64_t fired_ms = 0;     // when it started firing (0 if never)
   int64_t resolved_ms = 0;  // when it resolved (0 if not)
   double value = 0;
+  int64_t keep_firing_since = 0;  // when its series went while keep_firing_for holds it
 };
 
 struct RuleStatus {
   config::AlertRuleSpec spec;
+  std::string group;  // "" for the implicit group
   bool builtin = false;
   AlertState state = AlertState::kInactive;  // the worst of its alerts
   std::string last_error;                    // evaluation error, "" when fine
@@ -73,6 +85,17 @@ struct HistoryEntry {
   std::map<std::string, std::string> labels;
   std::string state;  // pending, firing, resolved, inactive
   double value = 0;
+};
+
+// A group of rules evaluated together. Rules of a group with a `file` are keyed in the state
+// table as "file:group:name" (with "#n" for the n-th repeat of a name); the others by name.
+struct RuleGroup {
+  std::string name;  // "" for the implicit group of inline and built-in rules
+  std::string file;
+  int64_t interval_ms = 0;  // 0: every Tick()
+  int limit = 0;            // 0: none
+  std::vector<config::AlertRuleSpec> rules;
+  std::vector<bool> builtin;  // per rule; missing entries are false
 };
 
 class RuleEvaluator {
@@ -91,6 +114,7 @@ class RuleEvaluator {
   // error all the same.
   static Result<std::unique_ptr<RuleEvaluator>> Create(std::vector<config::AlertRuleSpec> rules,
                                                        std::vector<bool> builtin, Options opts);
+  static Result<std::unique_ptr<RuleEvaluator>> Create(std::vector<RuleGroup> groups, Options opts);
   ~RuleEvaluator();
 
   // One evaluation round. Errors of single rules are kept in their status, not returned;
@@ -124,6 +148,14 @@ class RuleEvaluator {
   Status Record(const Alert& a, std::string_view state);
   Status Scrape(int64_t now);
   void EvalRule(size_t i, int64_t now);
+  void EvalRecord(size_t i, int64_t now);
+  struct Group {
+    int64_t interval_ms = 0;
+    int limit = 0;
+    int64_t next_ms = INT64_MIN;
+    std::vector<size_t> rules;  // indexes into rules_, in order
+  };
+  std::vector<Group> groups_;
 
   Options opts_;
   std::vector<std::unique_ptr<Rule>> rules_;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <numeric>
+
 #include "alerts/builtin.h"
 #include "base/log.h"
 
@@ -28,9 +30,23 @@ AlertingService::~AlertingService() { *alive_ = false; }
 Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::Project& project,
                                                                  ServiceDeps deps) {
   std::unique_ptr<AlertingService> s(new AlertingService(std::move(deps)));
-  s->interval_ = project.alerts.interval;
-  std::vector<bool> builtin;
-  auto rules = ProjectRules(project.alerts, &builtin);
+  // The implicit group (built-ins and inline rules) at alerts.interval, then each rule file's
+  // groups at their own; the timer ticks at the intervals' greatest common divisor.
+  std::vector<RuleGroup> groups(1);
+  groups[0].interval_ms = project.alerts.interval.count();
+  groups[0].rules = ProjectRules(project.alerts, &groups[0].builtin);
+  int64_t tick = project.alerts.interval.count();
+  for (const config::RuleGroupSpec& g : project.alerts.groups) {
+    RuleGroup rg;
+    rg.name = g.name;
+    rg.file = g.file;
+    rg.interval_ms = g.interval.value_or(project.alerts.interval).count();
+    rg.limit = g.limit;
+    rg.rules = g.rules;
+    tick = std::gcd(tick, rg.interval_ms);
+    groups.push_back(std::move(rg));
+  }
+  s->interval_ = Duration(std::max<int64_t>(tick, 1000));
   RuleEvaluator::Options ro;
   ro.clock = s->deps_.clock;
   ro.store = s->deps_.store;
@@ -56,7 +72,7 @@ Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::P
     }
     return self->deps_.registry->RenderPrometheus();
   };
-  ASSIGN_OR_RETURN(s->evaluator_, RuleEvaluator::Create(std::move(rules), builtin, std::move(ro)));
+  ASSIGN_OR_RETURN(s->evaluator_, RuleEvaluator::Create(std::move(groups), std::move(ro)));
   Notifier::Options no;
   no.clock = s->deps_.clock;
   no.loop = s->deps_.loop;

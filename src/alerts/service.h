@@ -1,7 +1,9 @@
 // AlertingService: what the daemon constructs to get alerting and the detailed health view.
 //
 // Owns the RuleEvaluator (project rules + enabled built-ins) and the Notifier, ticks them on
-// the control loop (evaluation every `x-slipway.alerts.interval`, notifications every second)
+// the control loop (evaluation every `x-slipway.alerts.interval`, or the greatest common
+// divisor of it and the rule files' group intervals, each group evaluated when due;
+// notifications every second)
 // after refreshing the service and disk metrics the built-in rules read, and provides what
 // these routes answer:
 //   GET /api/v1/alerts                 {"rules", "alerts", "history", "notifications"}

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
 #include "alerts/builtin.h"
+#include "alerts/rule_unit.h"
 #include "api/routes.h"
 #include "base/clock.h"
 #include "cli/output.h"
@@ -76,6 +78,29 @@ int RunTest(CliContext& ctx, const std::string& expr) {
   if (!r.ok()) return CliContext::Fail(r.status(), "alerts test");
   std::printf("%s\n", r->dump(2).c_str());
   return 0;
+}
+
+// `slipway alerts test FILE...`: promtool's rule unit tests, run here without a daemon.
+// 0 when every file passes, 1 when a test fails, 2 when a file is malformed (the worst wins).
+int RunUnitTests(const std::vector<std::string>& files) {
+  int worst = 0;
+  for (const std::string& f : files) {
+    std::string report;
+    const int rc = static_cast<int>(alerts::RunRuleUnitTests(f, &report));
+    std::fputs(report.c_str(), rc == 0 ? stdout : stderr);
+    std::fputs("\n", rc == 0 ? stdout : stderr);
+    worst = std::max(worst, rc);
+  }
+  return worst;
+}
+
+// A test file argument: a .yml/.yaml name or an existing regular file.
+bool IsTestFile(const std::string& arg) {
+  auto ends = [&](std::string_view suf) {
+    return arg.size() >= suf.size() && arg.compare(arg.size() - suf.size(), suf.size(), suf) == 0;
+  };
+  std::error_code ec;
+  return ends(".yml") || ends(".yaml") || std::filesystem::is_regular_file(arg, ec);
 }
 
 int RunExport(CliContext& ctx) {
@@ -162,10 +187,23 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto format = std::make_shared<std::string>("table");
   auto* alerts = app.add_subcommand("alerts", "Firing and pending alerts, recent history");
   alerts->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
-  auto expr = std::make_shared<std::string>();
-  auto* test = alerts->add_subcommand("test", "Evaluate a rule (by name) or an expression now");
-  test->add_option("rule", *expr, "Rule name or PromQL expression")->required();
-  test->callback([&ctx, expr, rc] { *rc = RunTest(ctx, *expr); });
+  auto args = std::make_shared<std::vector<std::string>>();
+  auto* test = alerts->add_subcommand(
+      "test",
+      "Run promtool rule unit-test files (FILE...), or evaluate a rule (by name) or an "
+      "expression now");
+  test->add_option("rule", *args, "Test files, or a rule name or PromQL expression")->required();
+  test->callback([&ctx, args, rc] {
+    const bool files = std::all_of(args->begin(), args->end(), IsTestFile);
+    if (files) {
+      *rc = RunUnitTests(*args);
+    } else if (args->size() == 1) {
+      *rc = RunTest(ctx, (*args)[0]);
+    } else {
+      std::fprintf(stderr, "alerts test: expected test files (.yml) or one rule or expression\n");
+      *rc = 2;
+    }
+  });
   auto* exp = alerts->add_subcommand("export", "Print the rules as a Prometheus rule file");
   exp->callback([&ctx, rc] { *rc = RunExport(ctx); });
   alerts->callback([&ctx, format, alerts, rc] {

@@ -1,6 +1,7 @@
 #include "config/alerts_settings.h"
 
 #include <fmt/format.h>
+#include <glob.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -8,6 +9,7 @@
 #include <regex>
 
 #include "base/redact.h"
+#include "config/input_file.h"
 #include "config/node.h"
 #include "config/values.h"
 #include "promql/parser.h"
@@ -60,52 +62,164 @@ Status ReadLabelMap(const Node& n, const std::string& path, bool templated,
   return Status::OK();
 }
 
-Status ParseRule(const Node& n, const std::string& path, AlertRuleSpec* r) {
+// The expression of a rule: it parses, and gives an instant vector or a scalar. Points at
+// the character itself when the expression sits on one line of the file.
+Status CheckRuleExpr(const Node& expr, const std::string& path, const std::string& text) {
+  promql::ParseError err;
+  auto parsed = promql::Parse(text, &err);
+  if (!parsed.ok()) {
+    SourceLoc loc = expr.loc;
+    if (text.find('\n') == std::string::npos && loc.line > 0) {
+      loc.column += static_cast<int>(err.pos) + (expr.quoted ? 1 : 0);
+    }
+    return ErrorAt(loc, path,
+                   fmt::format("does not parse at char {}: {}", err.pos + 1, err.message),
+                   "a PromQL expression (see docs/alerts.md)");
+  }
+  if ((*parsed)->type != promql::ValueType::kVector &&
+      (*parsed)->type != promql::ValueType::kScalar) {
+    return NodeError(expr, path, fmt::format("is a {}", promql::ValueTypeName((*parsed)->type)),
+                     "an instant vector or a scalar");
+  }
+  return Status::OK();
+}
+
+// A Prometheus duration (30s, 5m, 1h30m, 1d); `positive` refuses 0.
+Result<Duration> ReadPromDuration(const Node& n, const std::string& path, bool positive) {
+  constexpr std::string_view kExpected = "a duration such as 30s, 5m, 1h30m";
+  if (!n.IsScalar()) return NodeError(n, path, "is " + n.Describe(), kExpected);
+  int64_t ms = n.scalar == "0" ? 0 : promql::ParsePromDuration(n.scalar);  // "0" is Prometheus'
+  if (ms < 0) return NodeError(n, path, Quote(n.scalar) + " is not a duration", kExpected);
+  if (positive && ms == 0) return NodeError(n, path, "must be positive", kExpected);
+  return Duration(ms);
+}
+
+// `prom_file`: a rule of a Prometheus rule file (alert or record, Prometheus' keys and
+// durations); else an inline x-slipway rule (alert or name).
+Status ParseRule(const Node& n, const std::string& path, AlertRuleSpec* r, bool prom_file = false) {
   static const std::vector<std::string> kKnown = {"alert", "name",   "expr",
                                                   "for",   "labels", "annotations"};
-  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with alert, expr, for, labels, annotations"));
+  static const std::vector<std::string> kKnownProm = {
+      "alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"};
+  RETURN_IF_ERROR(ExpectMap(n, path,
+                            prom_file ? "a mapping with alert or record, expr, labels, ..."
+                                      : "a mapping with alert, expr, for, labels, annotations"));
   r->where = n.loc.ToString();
   const Node* expr = nullptr;
+  const Node* alert_only = nullptr;  // for, keep_firing_for or annotations
+  bool alert = false, record = false;
   for (const Node& f : n.children) {
     const std::string p = JoinPath(path, f.key);
-    if (f.key == "alert" || f.key == "name") {
+    if (f.key == "alert" || (f.key == "name" && !prom_file)) {
       ASSIGN_OR_RETURN(r->name, ReadString(f, p));
+      alert = true;
       if (!ValidName(r->name, true)) {
         return NodeError(f, p, Quote(r->name) + " is not a valid alert name",
+                         "letters, digits, '_' and ':', not starting with a digit");
+      }
+    } else if (f.key == "record" && prom_file) {
+      ASSIGN_OR_RETURN(r->name, ReadString(f, p));
+      record = true;
+      r->kind = RuleKind::kRecord;
+      if (!ValidName(r->name, true)) {
+        return NodeError(f, p, Quote(r->name) + " is not a valid metric name",
                          "letters, digits, '_' and ':', not starting with a digit");
       }
     } else if (f.key == "expr") {
       ASSIGN_OR_RETURN(r->expr, ReadString(f, p));
       expr = &f;
     } else if (f.key == "for") {
-      ASSIGN_OR_RETURN(r->for_duration, ReadDuration(f, p));
+      ASSIGN_OR_RETURN(r->for_duration,
+                       prom_file ? ReadPromDuration(f, p, false) : ReadDuration(f, p));
+      alert_only = &f;
+    } else if (f.key == "keep_firing_for" && prom_file) {
+      ASSIGN_OR_RETURN(r->keep_firing_for, ReadPromDuration(f, p, false));
+      alert_only = &f;
     } else if (f.key == "labels") {
       RETURN_IF_ERROR(ReadLabelMap(f, p, true, &r->labels));
     } else if (f.key == "annotations") {
       RETURN_IF_ERROR(ReadLabelMap(f, p, true, &r->annotations));
+      alert_only = &f;
+    } else {
+      return UnknownKey(f, path, prom_file ? kKnownProm : kKnown);
+    }
+  }
+  if (alert && record) {
+    return NodeError(n, path, "the rule has both alert and record", "one of alert: or record:");
+  }
+  if (r->name.empty()) {
+    return NodeError(n, path, "the rule has no name",
+                     prom_file ? "alert: NAME or record: NAME" : "alert: NAME");
+  }
+  if (record && alert_only) {
+    return NodeError(*alert_only, JoinPath(path, alert_only->key),
+                     "is not allowed in a recording rule", "record, expr, labels");
+  }
+  if (!expr) return NodeError(n, path, "the rule has no expr", "expr: a PromQL expression");
+  return CheckRuleExpr(*expr, JoinPath(path, "expr"), r->expr);
+}
+
+Status ParseGroup(const Node& n, const std::string& path, const std::string& file,
+                  size_t* rule_count, RuleGroupSpec* g) {
+  static const std::vector<std::string> kKnown = {"name", "interval", "limit", "rules"};
+  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with name, interval, limit, rules"));
+  g->file = file;
+  const Node* rules = nullptr;
+  for (const Node& f : n.children) {
+    const std::string p = JoinPath(path, f.key);
+    if (f.key == "name") {
+      ASSIGN_OR_RETURN(g->name, ReadString(f, p));
+      if (g->name.empty()) return NodeError(f, p, "is empty", "a group name");
+    } else if (f.key == "interval") {
+      ASSIGN_OR_RETURN(Duration d, ReadPromDuration(f, p, true));
+      if (d < Duration(1000)) return NodeError(f, p, "is too short", "at least 1s");
+      g->interval = d;
+    } else if (f.key == "limit") {
+      ASSIGN_OR_RETURN(g->limit, ReadInt(f, p));
+      if (g->limit < 0) return NodeError(f, p, "is negative", "0 (no limit) or more");
+    } else if (f.key == "rules") {
+      rules = &f;
     } else {
       return UnknownKey(f, path, kKnown);
     }
   }
-  if (r->name.empty()) return NodeError(n, path, "the rule has no name", "alert: NAME");
-  if (!expr) return NodeError(n, path, "the rule has no expr", "expr: a PromQL expression");
-  promql::ParseError err;
-  auto parsed = promql::Parse(r->expr, &err);
-  if (!parsed.ok()) {
-    // Point at the character itself when the expression sits on one line of the file.
-    SourceLoc loc = expr->loc;
-    if (r->expr.find('\n') == std::string::npos && loc.line > 0) {
-      loc.column += static_cast<int>(err.pos) + (expr->quoted ? 1 : 0);
+  if (g->name.empty()) return NodeError(n, path, "the group has no name", "name: NAME");
+  if (!rules || rules->IsNull()) return Status::OK();  // an empty group is valid
+  const std::string rp = JoinPath(path, "rules");
+  if (!rules->IsSeq()) return NodeError(*rules, rp, "is " + rules->Describe(), "a list of rules");
+  for (size_t i = 0; i < rules->children.size(); ++i) {
+    if (++*rule_count > kMaxRuleFileRules) {
+      return NodeError(rules->children[i], IndexPath(rp, i), "too many rules",
+                       fmt::format("at most {} rules in all rule files", kMaxRuleFileRules));
     }
-    return ErrorAt(loc, JoinPath(path, "expr"),
-                   fmt::format("does not parse at char {}: {}", err.pos + 1, err.message),
-                   "a PromQL expression (see docs/alerts.md)");
+    AlertRuleSpec r;
+    RETURN_IF_ERROR(ParseRule(rules->children[i], IndexPath(rp, i), &r, true));
+    g->rules.push_back(std::move(r));
   }
-  if ((*parsed)->type != promql::ValueType::kVector &&
-      (*parsed)->type != promql::ValueType::kScalar) {
-    return NodeError(*expr, JoinPath(path, "expr"),
-                     fmt::format("is a {}", promql::ValueTypeName((*parsed)->type)),
-                     "an instant vector or a scalar");
+  return Status::OK();
+}
+
+Status ParseRuleFileTree(const Node& doc, const std::string& label, size_t* rule_count,
+                         std::vector<RuleGroupSpec>* out) {
+  if (doc.IsNull()) return Status::OK();  // an empty file has no groups, as in Prometheus
+  RETURN_IF_ERROR(ExpectMap(doc, "", "a mapping with groups"));
+  std::set<std::string> names;
+  for (const Node& f : doc.children) {
+    if (f.key != "groups") return UnknownKey(f, "", {"groups"});
+    if (f.IsNull()) continue;
+    if (!f.IsSeq()) return NodeError(f, "groups", "is " + f.Describe(), "a list of rule groups");
+    for (size_t i = 0; i < f.children.size(); ++i) {
+      RuleGroupSpec g;
+      const std::string gp = IndexPath("groups", i);
+      RETURN_IF_ERROR(ParseGroup(f.children[i], gp, label, rule_count, &g));
+      if (!names.insert(g.name).second) {
+        const Node* name = f.children[i].Find("name");
+        return NodeError(name ? *name : f.children[i], JoinPath(gp, "name"),
+                         "group " + Quote(g.name) + " is defined twice in this file",
+                         "unique group names per file");
+      }
+      out->push_back(std::move(g));
+    }
   }
   return Status::OK();
 }
@@ -242,9 +356,44 @@ Status CheckRouteReceivers(const RouteSpec& r, const Node& at, const std::string
 
 }  // namespace
 
-Status ParseAlertsSettings(const Node& n, const std::string& path, AlertsSettings* out) {
-  static const std::vector<std::string> kKnown = {"interval", "builtin", "rules"};
-  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with interval, builtin, rules"));
+Status ParseRuleFile(const std::string& text, const std::string& label,
+                     std::vector<RuleGroupSpec>* out) {
+  ASSIGN_OR_RETURN(Node doc, ParseYaml(text, label));
+  size_t count = 0;
+  return ParseRuleFileTree(doc, label, &count, out);
+}
+
+Status LoadRuleFile(const std::string& file, const std::string& label,
+                    std::vector<RuleGroupSpec>* out) {
+  ASSIGN_OR_RETURN(std::string text, ReadInputFile(file, label, kMaxRuleFileBytes));
+  return ParseRuleFile(text, label, out);
+}
+
+Result<std::vector<std::string>> ExpandRuleFiles(const std::string& pattern,
+                                                 const std::string& base_dir) {
+  std::filesystem::path full(pattern);
+  if (full.is_relative() && !base_dir.empty()) full = std::filesystem::path(base_dir) / full;
+  std::vector<std::string> out;
+  if (pattern.find_first_of("*?[") == std::string::npos) {
+    out.push_back(full.string());
+    return out;
+  }
+  glob_t g{};
+  int rc = glob(full.c_str(), 0, nullptr, &g);  // a missing folder matches nothing
+  if (rc == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.push_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  if (rc != 0 && rc != GLOB_NOMATCH) {
+    return InvalidInput(Quote(pattern) + ": the pattern cannot be expanded");
+  }
+  return out;
+}
+
+Status ParseAlertsSettings(const Node& n, const std::string& path, AlertsSettings* out,
+                           const std::string& project_dir) {
+  static const std::vector<std::string> kKnown = {"interval", "builtin", "rules", "rule_files"};
+  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with interval, builtin, rules, rule_files"));
   std::set<std::string> names;
   for (const Node& f : n.children) {
     const std::string p = JoinPath(path, f.key);
@@ -272,6 +421,33 @@ Status ParseAlertsSettings(const Node& n, const std::string& path, AlertsSetting
                            "unique alert names");
         }
         out->rules.push_back(std::move(r));
+      }
+    } else if (f.key == "rule_files") {
+      if (!f.IsSeq()) return NodeError(f, p, "is " + f.Describe(), "a list of rule file names");
+      size_t count = 0;
+      for (size_t i = 0; i < f.children.size(); ++i) {
+        const Node& item = f.children[i];
+        const std::string ip = IndexPath(p, i);
+        ASSIGN_OR_RETURN(std::string pattern, ReadString(item, ip));
+        if (pattern.empty()) return NodeError(item, ip, "is empty", "a rule file name or glob");
+        out->rule_files.push_back(pattern);
+        auto files = ExpandRuleFiles(pattern, project_dir);
+        if (!files.ok()) return NodeError(item, ip, files.status().message());
+        for (const std::string& file : *files) {
+          // Messages name the file as written relative to the project.
+          std::string label = file;
+          if (!project_dir.empty()) {
+            std::error_code ec;
+            auto rel = std::filesystem::relative(file, project_dir, ec);
+            if (!ec && !rel.empty() && rel.native().rfind("..", 0) != 0) label = rel.string();
+          }
+          auto text = ReadInputFile(file, label, kMaxRuleFileBytes);
+          if (!text.ok()) {
+            return NodeError(item, ip, text.status().message(), "a readable Prometheus rule file");
+          }
+          ASSIGN_OR_RETURN(Node doc, ParseYaml(*text, label));
+          RETURN_IF_ERROR(ParseRuleFileTree(doc, label, &count, &out->groups));
+        }
       }
     } else {
       return UnknownKey(f, path, kKnown);

@@ -5,6 +5,7 @@
 //     alerts:
 //       interval: 15s                 # evaluation period
 //       builtin: true                 # or false, or {disable: [SlipwayRestartLoop, ...]}
+//       rule_files: [rules/*.yml]      # Prometheus rule files, unchanged (config/rule_files.h)
 //       rules:
 //         - alert: ApiErrors          # `name:` is accepted too
 //           expr: sum by (route) (rate(slipway_http_requests_total{code_class="5xx"}[5m])) > 1
@@ -58,20 +59,37 @@ namespace slipway::config {
 
 struct Node;
 
+// Alerting rules raise alerts; recording rules write their result back to the series store
+// under a new metric name (Prometheus' `record:`).
+enum class RuleKind { kAlert, kRecord };
+
 struct AlertRuleSpec {
-  std::string name;
+  RuleKind kind = RuleKind::kAlert;
+  std::string name;  // the alert name, or the recorded metric's name
   std::string expr;
   Duration for_duration{0};
+  Duration keep_firing_for{0};  // an alert whose condition cleared fires this much longer
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   std::string where;  // "compose.yaml:12:9" of the rule, for messages
+};
+
+// One Prometheus rule group: its rules run in order at one timestamp, every `interval`.
+struct RuleGroupSpec {
+  std::string name;
+  std::string file;                  // the rule file it came from (as resolved), for messages
+  std::optional<Duration> interval;  // unset: x-slipway.alerts.interval
+  int limit = 0;                     // > 0: a rule giving more series than this fails
+  std::vector<AlertRuleSpec> rules;
 };
 
 struct AlertsSettings {
   Duration interval{15'000};
   bool builtin = true;                     // built-in rules on
   std::set<std::string> builtin_disabled;  // built-in rule names turned off
-  std::vector<AlertRuleSpec> rules;
+  std::vector<AlertRuleSpec> rules;        // inline rules: one implicit group
+  std::vector<std::string> rule_files;     // the patterns as written
+  std::vector<RuleGroupSpec> groups;       // what the rule files hold, file by file
 };
 
 struct RouteSpec {
@@ -104,7 +122,29 @@ struct NotificationSettings {
   std::vector<ReceiverSpec> receivers;
 };
 
-Status ParseAlertsSettings(const Node& n, const std::string& path, AlertsSettings* out);
+// Prometheus rule files, loaded unchanged (no compose interpolation: `{{ $value }}` as
+// Prometheus writes it). Top level `groups:`; a group has name (unique in its file),
+// interval, limit, rules; a rule is `alert:` (expr, for, keep_firing_for, labels,
+// annotations) or `record:` (expr, labels). Durations are Prometheus' (30s, 5m, 1h30m, 1d).
+// Every error is one line "file:line:col: groups[i].rules[j].key: what (expected ...)"; an
+// expression using a function outside the supported subset names that function.
+// A file is at most kMaxRuleFileBytes; a project holds at most kMaxRuleFileRules rules.
+inline constexpr size_t kMaxRuleFileBytes = size_t{8} << 20;
+inline constexpr size_t kMaxRuleFileRules = 20'000;
+Status ParseRuleFile(const std::string& text, const std::string& label,
+                     std::vector<RuleGroupSpec>* out);
+// Reads `file` (named `label` in messages) and parses it as above.
+Status LoadRuleFile(const std::string& file, const std::string& label,
+                    std::vector<RuleGroupSpec>* out);
+// Expands one rule_files entry against `base_dir`: a glob (*, ?, [..]) gives its matches in
+// order (none is fine, as in Prometheus); a plain name must exist. Paths as resolved.
+Result<std::vector<std::string>> ExpandRuleFiles(const std::string& pattern,
+                                                 const std::string& base_dir);
+
+// `project_dir` resolves relative rule_files patterns ("" = the working directory); the files
+// are read and checked here, so a bad rule file fails the load.
+Status ParseAlertsSettings(const Node& n, const std::string& path, AlertsSettings* out,
+                           const std::string& project_dir = "");
 // `project_dir` resolves relative TLS file names of receivers ("" = the working directory).
 Status ParseNotificationSettings(const Node& n, const std::string& path, NotificationSettings* out,
                                  const std::string& project_dir = "");

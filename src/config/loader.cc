@@ -341,9 +341,10 @@ class Loader {
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
       if (f.key == "alerts" || f.key == "notifications") {  // config/alerts_settings.h
-        RETURN_IF_ERROR(f.key == "alerts" ? ParseAlertsSettings(f, fpath, &p->alerts)
-                                          : ParseNotificationSettings(f, fpath, &p->notifications,
-                                                                      project_dir_.string()));
+        RETURN_IF_ERROR(
+            f.key == "alerts"
+                ? ParseAlertsSettings(f, fpath, &p->alerts, project_dir_.string())
+                : ParseNotificationSettings(f, fpath, &p->notifications, project_dir_.string()));
         continue;
       }
       if (f.key == "tls") {  // config/tls_settings.h

@@ -320,7 +320,7 @@ Result<std::vector<json>> RenderFlags(const config::Project& p, const std::strin
 json RenderPrometheusRule(const config::Project& p, const std::string& namespace_name,
                           std::vector<std::string>* notes) {
   const config::AlertsSettings& a = p.alerts;
-  const bool alerting = !a.rules.empty() || p.notifications.configured;
+  const bool alerting = !a.rules.empty() || !a.groups.empty() || p.notifications.configured;
   if (a.builtin && alerting) {
     notes->push_back(
         "x-slipway.alerts.builtin: Slipway's built-in rules read its daemon's own metrics "
@@ -337,7 +337,7 @@ json RenderPrometheusRule(const config::Project& p, const std::string& namespace
                      ") are not exported; configure Alertmanager (its config or an "
                      "AlertmanagerConfig) to deliver the PrometheusRule's alerts");
   }
-  if (a.rules.empty()) return nullptr;
+  if (a.rules.empty() && a.groups.empty()) return nullptr;
   const std::string name = KubeName(p.name + "-alerts");
   json rules = json::array();
   for (size_t i = 0; i < a.rules.size(); ++i) {
@@ -357,15 +357,46 @@ json RenderPrometheusRule(const config::Project& p, const std::string& namespace
                        "expression is rewritten");
     }
   }
-  json group = {{"name", p.name}, {"interval", PromDuration(a.interval)}, {"rules", rules}};
+  json groups = json::array();
+  std::set<std::string> group_names;
+  if (!rules.empty()) {
+    groups.push_back({{"name", p.name}, {"interval", PromDuration(a.interval)}, {"rules", rules}});
+    group_names.insert(p.name);
+  }
+  // The rule files' groups as they are (one PrometheusRule holds them all, so a group name
+  // another file also uses gets a suffix).
+  for (const config::RuleGroupSpec& g : a.groups) {
+    std::string gname = g.name;
+    for (int n = 2; !group_names.insert(gname).second; ++n) {
+      gname = g.name + "-" + std::to_string(n);
+    }
+    if (gname != g.name) {
+      notes->push_back(g.file + ": group " + g.name + " is exported as " + gname +
+                       " (a PrometheusRule needs unique group names)");
+    }
+    json grules = json::array();
+    for (const config::AlertRuleSpec& r : g.rules) {
+      json rule = json::object();
+      rule[r.kind == config::RuleKind::kRecord ? "record" : "alert"] = r.name;
+      rule["expr"] = r.expr;
+      if (r.for_duration.count() > 0) rule["for"] = PromDuration(r.for_duration);
+      if (r.keep_firing_for.count() > 0) rule["keep_firing_for"] = PromDuration(r.keep_firing_for);
+      if (!r.labels.empty()) rule["labels"] = r.labels;
+      if (!r.annotations.empty()) rule["annotations"] = r.annotations;
+      grules.push_back(rule);
+    }
+    json group = {{"name", gname}, {"rules", grules}};
+    if (g.interval) group["interval"] = PromDuration(*g.interval);
+    if (g.limit > 0) group["limit"] = g.limit;
+    groups.push_back(group);
+  }
   ObjectMeta m = ProjectMeta(p, namespace_name, name);
   json md = Metadata(m, name, "alerts");
   notes->push_back("PrometheusRule " + name +
                    ": a Prometheus loads only the rules its ruleSelector matches "
                    "(kube-prometheus-stack: the label release: <release name>); add that "
                    "label (prometheus-operator and its CRDs must be installed)");
-  return Object("monitoring.coreos.com/v1", "PrometheusRule", md,
-                {{"groups", json::array({group})}});
+  return Object("monitoring.coreos.com/v1", "PrometheusRule", md, {{"groups", groups}});
 }
 
 }  // namespace slipway::exporter

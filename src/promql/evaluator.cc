@@ -146,6 +146,43 @@ double BucketQuantile(double q, std::vector<std::pair<double, double>> buckets) 
   return start + (end - start) * (rank / count);
 }
 
+// absent()'s labels: the selector's equality matchers but the name.
+Labels AbsentLabels(const Expr& sel) {
+  Labels l;
+  for (const Matcher& m : sel.matchers) {
+    if (m.op == Matcher::Op::kEq && m.name != "__name__") l.emplace_back(m.name, m.value);
+  }
+  std::sort(l.begin(), l.end());
+  l.erase(std::unique(l.begin(), l.end(),
+                      [](const auto& a, const auto& b) { return a.first == b.first; }),
+          l.end());
+  return l;
+}
+
+// Population variance, as Prometheus' stdvar (mean of squared deviations).
+double Variance(const std::vector<double>& xs) {
+  if (xs.empty()) return kNaN;
+  double mean = 0;
+  for (double x : xs) mean += x;
+  mean /= static_cast<double>(xs.size());
+  double sq = 0;
+  for (double x : xs) sq += (x - mean) * (x - mean);
+  return sq / static_cast<double>(xs.size());
+}
+
+// Prometheus' quantile: linear interpolation between the closest ranks, φ*(n-1).
+double Quantile(double q, std::vector<double> xs) {
+  if (xs.empty() || std::isnan(q)) return kNaN;
+  if (q < 0) return -std::numeric_limits<double>::infinity();
+  if (q > 1) return std::numeric_limits<double>::infinity();
+  std::sort(xs.begin(), xs.end());
+  const double rank = q * static_cast<double>(xs.size() - 1);
+  const size_t lo = static_cast<size_t>(std::max(0.0, std::floor(rank)));
+  const size_t hi = std::min(xs.size() - 1, lo + 1);
+  const double w = rank - std::floor(rank);
+  return xs[lo] * (1 - w) + xs[hi] * w;
+}
+
 class Eval {
  public:
   Eval(const SeriesStore& store, int64_t t) : store_(store), t_(t) {}
@@ -189,7 +226,7 @@ class Eval {
     Value out;
     for (const SeriesStore::Series* s : store_.ByName(e.text)) {
       Point p;
-      if (!SelectorMatches(*s, e) || !s->LatestAt(t_, kLookbackMs, &p)) continue;
+      if (!SelectorMatches(*s, e) || !s->LatestAt(t_ - e.offset_ms, kLookbackMs, &p)) continue;
       out.vector.push_back({s->labels, p.v});
     }
     SortByLabels(&out.vector);
@@ -197,16 +234,25 @@ class Eval {
   }
 
   Result<Value> RangeFunc(const Expr& call) {
-    const Expr& sel = *call.args[0];
     const std::string& fn = call.text;
+    double param = 0;  // quantile_over_time's φ
+    if (fn == "quantile_over_time") {
+      ASSIGN_OR_RETURN(Value q, Run(*call.args[0]));
+      param = q.scalar;
+    }
+    const Expr& sel = *call.args.back();
+    const int64_t at = t_ - sel.offset_ms;
     Value out;
+    bool any = false;  // absent_over_time: some series had samples in the window
     for (const SeriesStore::Series* s : store_.ByName(sel.text)) {
       if (!SelectorMatches(*s, sel)) continue;
-      std::vector<Point> pts = Window(*s, t_, sel.range_ms);
+      std::vector<Point> pts = Window(*s, at, sel.range_ms);
       if (pts.empty()) continue;
+      any = true;
+      if (fn == "absent_over_time") break;
       double v = 0;
       if (fn == "rate" || fn == "increase" || fn == "delta") {
-        if (!ExtrapolatedRate(pts, t_, sel.range_ms, fn != "delta", fn == "rate", &v)) continue;
+        if (!ExtrapolatedRate(pts, at, sel.range_ms, fn != "delta", fn == "rate", &v)) continue;
       } else if (fn == "irate") {
         if (pts.size() < 2) continue;
         const Point& a = pts[pts.size() - 2];
@@ -221,8 +267,27 @@ class Eval {
         for (const Point& p : pts) v = fn == "min_over_time" ? std::min(v, p.v) : std::max(v, p.v);
       } else if (fn == "count_over_time") {
         v = static_cast<double>(pts.size());
+      } else if (fn == "last_over_time") {
+        v = pts.back().v;
+      } else if (fn == "present_over_time") {
+        v = 1;
+      } else if (fn == "stddev_over_time" || fn == "stdvar_over_time") {
+        std::vector<double> xs;
+        for (const Point& p : pts) xs.push_back(p.v);
+        v = Variance(xs);
+        if (fn == "stddev_over_time") v = std::sqrt(v);
+      } else if (fn == "quantile_over_time") {
+        std::vector<double> xs;
+        for (const Point& p : pts) xs.push_back(p.v);
+        v = Quantile(param, std::move(xs));
       }
-      out.vector.push_back({DropName(s->labels), v});
+      // last_over_time keeps the metric name (Prometheus does); the others drop it.
+      out.vector.push_back({fn == "last_over_time" ? s->labels : DropName(s->labels), v});
+    }
+    if (fn == "absent_over_time") {
+      out.vector.clear();
+      if (!any) out.vector.push_back({AbsentLabels(sel), 1});
+      return out;
     }
     SortByLabels(&out.vector);
     return out;
@@ -230,7 +295,7 @@ class Eval {
 
   Result<Value> Call(const Expr& e) {
     const std::string& fn = e.text;
-    if (!e.args.empty() && e.args[0]->type == ValueType::kMatrix) return RangeFunc(e);
+    if (!e.args.empty() && e.args.back()->type == ValueType::kMatrix) return RangeFunc(e);
     if (fn == "time") return Scalar(t_ / 1000.0);
     if (fn == "vector") {
       ASSIGN_OR_RETURN(Value s, Run(*e.args[0]));
@@ -273,15 +338,8 @@ class Eval {
     if (fn == "absent") {
       Value out;
       if (v.vector.empty()) {
-        Labels l;
         const Expr& a = *e.args[0];
-        if (a.kind == Expr::Kind::kSelector) {
-          for (const Matcher& m : a.matchers) {
-            if (m.op == Matcher::Op::kEq && m.name != "__name__") l.emplace_back(m.name, m.value);
-          }
-          std::sort(l.begin(), l.end());
-        }
-        out.vector.push_back({std::move(l), 1});
+        out.vector.push_back({a.kind == Expr::Kind::kSelector ? AbsentLabels(a) : Labels{}, 1});
       }
       return out;
     }
@@ -309,44 +367,65 @@ class Eval {
   }
 
   Result<Value> Aggregate(const Expr& e) {
-    ASSIGN_OR_RETURN(Value in, Run(*e.args[0]));
-    struct Acc {
-      Labels labels;
-      double sum = 0, min = 0, max = 0;
-      size_t n = 0;
-    };
-    std::map<Labels, Acc> groups;
-    for (const Sample& s : in.vector) {
+    ASSIGN_OR_RETURN(Value in, Run(*e.args.back()));
+    double param = 0;
+    if (e.args.size() > 1) {
+      ASSIGN_OR_RETURN(Value p, Run(*e.args[0]));
+      param = p.scalar;
+    }
+    const std::string& fn = e.text;
+    std::map<Labels, std::vector<Sample*>> groups;
+    for (Sample& s : in.vector) {
       Labels key;
       for (const auto& kv : s.labels) {
         if (kv.first == "__name__") continue;
         if (e.without == Contains(e.grouping, kv.first)) continue;
         key.push_back(kv);
       }
-      Acc& a = groups[key];
-      if (a.n == 0) {
-        a.labels = key;
-        a.min = a.max = s.value;
-      }
-      a.sum += s.value;
-      a.min = std::min(a.min, s.value);
-      a.max = std::max(a.max, s.value);
-      ++a.n;
+      groups[std::move(key)].push_back(&s);
     }
     Value out;
-    for (auto& [key, a] : groups) {
+    if (fn == "topk" || fn == "bottomk") {
+      // The k largest (smallest) samples of each group, as they are; NaN sorts last.
+      const double k = std::floor(param);
+      if (!(k >= 1)) return out;
+      const bool top = fn == "topk";
+      for (auto& [key, members] : groups) {
+        std::stable_sort(members.begin(), members.end(), [top](const Sample* a, const Sample* b) {
+          if (std::isnan(a->value)) return false;
+          if (std::isnan(b->value)) return true;
+          return top ? a->value > b->value : a->value < b->value;
+        });
+        const size_t n = std::min(members.size(), k >= 1e9 ? members.size() : size_t(k));
+        for (size_t i = 0; i < n; ++i) out.vector.push_back(std::move(*members[i]));
+      }
+      return out;
+    }
+    for (auto& [key, members] : groups) {
+      std::vector<double> xs;
+      xs.reserve(members.size());
+      for (const Sample* m : members) xs.push_back(m->value);
       double v = 0;
-      if (e.text == "sum")
-        v = a.sum;
-      else if (e.text == "avg")
-        v = a.sum / static_cast<double>(a.n);
-      else if (e.text == "min")
-        v = a.min;
-      else if (e.text == "max")
-        v = a.max;
-      else if (e.text == "count")
-        v = static_cast<double>(a.n);
-      out.vector.push_back({std::move(a.labels), v});
+      if (fn == "sum" || fn == "avg") {
+        for (double x : xs) v += x;
+        if (fn == "avg") v /= static_cast<double>(xs.size());
+      } else if (fn == "min" || fn == "max") {
+        // NaN only when every value is NaN, as Prometheus.
+        v = kNaN;
+        for (double x : xs) {
+          if (std::isnan(v) || (fn == "min" ? x < v : x > v)) v = x;
+        }
+      } else if (fn == "count") {
+        v = static_cast<double>(xs.size());
+      } else if (fn == "group") {
+        v = 1;
+      } else if (fn == "stddev" || fn == "stdvar") {
+        v = Variance(xs);
+        if (fn == "stddev") v = std::sqrt(v);
+      } else if (fn == "quantile") {
+        v = Quantile(param, std::move(xs));
+      }
+      out.vector.push_back({key, v});
     }
     return out;
   }
@@ -379,44 +458,68 @@ class Eval {
       }
       return out;
     }
-    std::unordered_map<std::string, const Sample*> right;
-    for (const Sample& s : r.vector) {
-      auto [it, fresh] = right.emplace(Signature(s.labels, e), &s);
+    // The "one" side is indexed by signature; the other side is walked. For one-to-one both
+    // sides must be unique per signature; for group_left/right only the "one" side.
+    const bool one_to_many = e.card == Expr::Card::kOneToMany;
+    Vector& many = one_to_many ? r.vector : l.vector;
+    Vector& one = one_to_many ? l.vector : r.vector;
+    std::unordered_map<std::string, const Sample*> index;
+    for (const Sample& s : one) {
+      auto [it, fresh] = index.emplace(Signature(s.labels, e), &s);
       if (!fresh) {
         return InvalidInput(fmt::format(
-            "many-to-many matching not allowed: several series on the right side of {} share the "
+            "many-to-many matching not allowed: several series on the {} side of {} share the "
             "labels {}",
-            BinOpName(e.op), LabelsToString(DropName(s.labels))));
+            one_to_many ? "left" : "right", BinOpName(e.op), LabelsToString(DropName(s.labels))));
       }
     }
     Value out;
-    std::unordered_map<std::string, bool> seen;
-    for (Sample& s : l.vector) {
+    std::unordered_map<std::string, bool> seen;      // one-to-one: signatures used
+    std::unordered_map<std::string, bool> out_seen;  // group_x: result label sets
+    for (Sample& s : many) {
       std::string sig = Signature(s.labels, e);
-      auto it = right.find(sig);
-      if (it == right.end()) continue;
-      if (!seen.emplace(sig, true).second) {
-        return InvalidInput(fmt::format(
-            "many-to-many matching not allowed: several series on the left side of {} share the "
-            "labels {}",
-            BinOpName(e.op), LabelsToString(DropName(s.labels))));
-      }
-      double res = Apply(e.op, s.value, it->second->value);
+      auto it = index.find(sig);
+      if (it == index.end()) continue;
+      const Sample& o = *it->second;
+      // Operands in the expression's order: the left value is the left side's.
+      const double lv = one_to_many ? o.value : s.value;
+      const double rv = one_to_many ? s.value : o.value;
+      double res = Apply(e.op, lv, rv);
       if (cmp && !e.bool_mod) {
         if (res == 0) continue;
-        res = s.value;
+        res = lv;
       }
+      // As Prometheus, a left-side duplicate is an error only for what passes a filter.
+      if (e.card == Expr::Card::kOneToOne && !seen.emplace(sig, true).second) {
+        return InvalidInput(
+            fmt::format("multiple matches for labels {}: many-to-one matching must be explicit "
+                        "(group_left/group_right)",
+                        LabelsToString(DropName(s.labels))));
+      }
+      // Result labels are the "many" side's (the left's for one-to-one), as Prometheus'
+      // resultMetric: the name dropped unless a filtering comparison; one-to-one keeps only
+      // the on() labels or drops the ignoring() ones; group_x copies its labels from the
+      // "one" side (or removes them when that side lacks them).
       Labels labels = keep_name ? std::move(s.labels) : DropName(std::move(s.labels));
-      if (e.matching && e.on && !keep_name) {
-        Labels kept;
-        for (auto& kv : labels) {
-          if (Contains(e.grouping, kv.first)) kept.push_back(std::move(kv));
+      if (e.card == Expr::Card::kOneToOne && e.matching) {
+        labels.erase(
+            std::remove_if(labels.begin(), labels.end(),
+                           [&](const auto& kv) { return e.on != Contains(e.grouping, kv.first); }),
+            labels.end());
+      } else if (e.card != Expr::Card::kOneToOne) {
+        for (const std::string& name : e.include) {
+          labels.erase(std::remove_if(labels.begin(), labels.end(),
+                                      [&](const auto& kv) { return kv.first == name; }),
+                       labels.end());
+          std::string_view v = LabelValue(o.labels, name);
+          if (!v.empty()) labels.emplace_back(name, std::string(v));
         }
-        labels = std::move(kept);
-      } else if (e.matching && !e.on) {
-        labels.erase(std::remove_if(labels.begin(), labels.end(),
-                                    [&](const auto& kv) { return Contains(e.grouping, kv.first); }),
-                     labels.end());
+        std::sort(labels.begin(), labels.end());
+        if (!out_seen.emplace(LabelsToString(labels), true).second) {
+          return InvalidInput(fmt::format(
+              "multiple matches for labels {}: grouping labels must ensure unique matches",
+              LabelsToString(labels)));
+        }
       }
       out.vector.push_back({std::move(labels), res});
     }

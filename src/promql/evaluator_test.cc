@@ -190,3 +190,64 @@ TEST(Template, RendersValuesAndLabels) {
 
 }  // namespace
 }  // namespace slipway::promql
+
+namespace slipway::promql {
+namespace {
+
+// Values computed by hand; tests/rules/coverage_test.yml checks the same functions against
+// promtool's answers.
+TEST(Evaluator, OffsetTopkQuantileAndGroupLeftByHand) {
+  SeriesStore s(3'600'000);
+  for (int i = 0; i <= 10; ++i) {
+    s.Ingest(kT0 + i * 60'000,
+             {{{{"__name__", "req_total"}, {"code", "200"}, {"instance", "a"}}, 10.0 * i},
+              {{{"__name__", "req_total"}, {"code", "500"}, {"instance", "a"}}, 1.0 * i},
+              {{{"__name__", "req_total"}, {"code", "200"}, {"instance", "b"}}, 4.0 * i},
+              {{{"__name__", "info"}, {"instance", "a"}, {"version", "1.2"}}, 1},
+              {{{"__name__", "info"}, {"instance", "b"}, {"version", "1.3"}}, 1}});
+  }
+  const int64_t t = kT0 + 10 * 60'000;
+  // offset 3m reads the samples of t-3m: 70, 7, 28.
+  EXPECT_EQ(One(s, "sum(req_total offset 3m)", t), 105);
+  EXPECT_EQ(One(s, "sum(req_total offset -3m)", kT0 + 5 * 60'000), 8 * 15);
+  // rate over [5m] ending 5m ago: 10/min on code=200,a -> 1/6 per second.
+  EXPECT_NEAR(One(s, "rate(req_total{code=\"200\",instance=\"a\"}[5m] offset 5m)", t), 1.0 / 6,
+              1e-12);
+  Value top = Eval(s, "topk(2, req_total)", t);
+  ASSERT_EQ(top.vector.size(), 2u);
+  EXPECT_EQ(top.vector[0].value, 100);
+  EXPECT_EQ(top.vector[1].value, 40);
+  EXPECT_EQ(LabelValue(top.vector[0].labels, "__name__"), "req_total");  // kept as is
+  Value bottom = Eval(s, "bottomk by (instance) (1, req_total)", t);
+  ASSERT_EQ(bottom.vector.size(), 2u);
+  double lows = bottom.vector[0].value + bottom.vector[1].value;
+  EXPECT_EQ(lows, 10 + 40);
+  // quantile(0.5) of 100, 10, 40 = 40; of four values interpolates: 0.25*(4-1) = rank 0.75.
+  EXPECT_EQ(One(s, "quantile(0.5, req_total)", t), 40);
+  EXPECT_NEAR(One(s, "stddev(req_total)", t), std::sqrt((1600.0 + 2500 + 100) / 3), 1e-9);
+  EXPECT_EQ(One(s, "group(req_total)", t), 1);
+  // Many-to-one: each request series gains the version of its instance.
+  Value joined = Eval(s, "req_total * on(instance) group_left(version) info", t);
+  ASSERT_EQ(joined.vector.size(), 3u);
+  for (const Sample& x : joined.vector) {
+    EXPECT_EQ(LabelValue(x.labels, "version"),
+              LabelValue(x.labels, "instance") == "a" ? "1.2" : "1.3");
+    EXPECT_EQ(LabelValue(x.labels, "__name__"), "");
+  }
+  // One-to-one with two left series per instance is refused, as in Prometheus.
+  auto e = Parse("req_total * on(instance) info");
+  ASSERT_TRUE(e.ok());
+  EXPECT_FALSE(Evaluate(**e, s, t).ok());
+  // ... unless a filter leaves one: only code=200,a exceeds 50 on instance a.
+  Value f = Eval(s, "req_total > on(instance) (info * 50)", t);
+  ASSERT_EQ(f.vector.size(), 1u);
+  EXPECT_EQ(f.vector[0].labels, (Labels{{"instance", "a"}}));  // on() keeps only its labels
+  EXPECT_EQ(One(s, "last_over_time(info{instance=\"a\"}[5m])", t), 1);
+  EXPECT_EQ(Eval(s, "absent_over_time(info{instance=\"a\"}[5m])", t).vector.size(), 0u);
+  Value absent = Eval(s, "absent_over_time(nothing{job=\"x\"}[5m])", t);
+  ASSERT_EQ(absent.vector.size(), 1u);
+  EXPECT_EQ(absent.vector[0].labels, (Labels{{"job", "x"}}));
+}
+
+}  // namespace
+}  // namespace slipway::promql

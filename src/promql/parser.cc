@@ -163,7 +163,13 @@ struct Token {
   std::string text;  // ident, string value, number text, duration text
 };
 
-const std::set<std::string, std::less<>> kAggregations = {"sum", "avg", "min", "max", "count"};
+const std::set<std::string, std::less<>> kAggregations = {"sum",   "avg",     "min",     "max",
+                                                          "count", "group",   "stddev",  "stdvar",
+                                                          "topk",  "bottomk", "quantile"};
+// Aggregations whose first argument is a scalar parameter.
+bool TakesParam(std::string_view agg) {
+  return agg == "topk" || agg == "bottomk" || agg == "quantile";
+}
 
 struct FuncSig {
   std::vector<ValueType> args;
@@ -182,6 +188,12 @@ const FuncSig* FindFunc(std::string_view name) {
       {"max_over_time", {{VT::kMatrix}, VT::kVector}},
       {"sum_over_time", {{VT::kMatrix}, VT::kVector}},
       {"count_over_time", {{VT::kMatrix}, VT::kVector}},
+      {"last_over_time", {{VT::kMatrix}, VT::kVector}},
+      {"stddev_over_time", {{VT::kMatrix}, VT::kVector}},
+      {"stdvar_over_time", {{VT::kMatrix}, VT::kVector}},
+      {"present_over_time", {{VT::kMatrix}, VT::kVector}},
+      {"absent_over_time", {{VT::kMatrix}, VT::kVector}},
+      {"quantile_over_time", {{VT::kScalar, VT::kMatrix}, VT::kVector}},
       {"histogram_quantile", {{VT::kScalar, VT::kVector}, VT::kVector}},
       {"abs", {{VT::kVector}, VT::kVector}},
       {"ceil", {{VT::kVector}, VT::kVector}},
@@ -492,8 +504,20 @@ class Parser {
         bin->on = tok_.text == "on";
         if (!Next().ok() || !ParseLabelList(&bin->grouping)) return nullptr;
         if (tok_.kind == Tok::kIdent && (tok_.text == "group_left" || tok_.text == "group_right")) {
-          Fail(tok_.pos, tok_.text + " is not supported (only one-to-one matching)");
-          return nullptr;
+          if (IsSetOp(info.op)) {
+            Fail(tok_.pos, "no grouping allowed for " + std::string(BinOpName(info.op)));
+            return nullptr;
+          }
+          bin->card = tok_.text == "group_left" ? Expr::Card::kManyToOne : Expr::Card::kOneToMany;
+          if (!Next().ok()) return nullptr;
+          if (tok_.kind == Tok::kLParen && !ParseLabelList(&bin->include)) return nullptr;
+          for (const std::string& l : bin->include) {
+            if (bin->on &&
+                std::find(bin->grouping.begin(), bin->grouping.end(), l) != bin->grouping.end()) {
+              Fail(tok_.pos, "label " + Quoted(l) + " must not occur in on() and group_x()");
+              return nullptr;
+            }
+          }
         }
       }
       ExprPtr rhs = ParseBinary(info.right ? info.prec : info.prec + 1);
@@ -576,6 +600,26 @@ class Parser {
       }
       if (!Next().ok() || !Expect(Tok::kRBracket, "\"]\"")) return nullptr;
       e->type = ValueType::kMatrix;
+    }
+    if (tok_.kind == Tok::kIdent && tok_.text == "offset") {
+      size_t pos = tok_.pos;
+      if (e->kind != Expr::Kind::kSelector) {
+        Fail(pos, "offset only follows a metric selector");
+        return nullptr;
+      }
+      if (!Next().ok()) return nullptr;
+      bool neg = false;
+      if (tok_.kind == Tok::kSub) {
+        neg = true;
+        if (!Next().ok()) return nullptr;
+      }
+      int64_t ms = tok_.kind == Tok::kDuration ? ParsePromDuration(tok_.text) : -1;
+      if (ms < 0) {
+        Fail(tok_.pos, "expected a duration such as 5m after offset, found " + Describe(tok_));
+        return nullptr;
+      }
+      e->offset_ms = neg ? -ms : ms;
+      if (!Next().ok()) return nullptr;
     }
     return e;
   }
@@ -739,6 +783,17 @@ class Parser {
     };
     if (!grouping()) return nullptr;
     if (!Expect(Tok::kLParen, "\"(\"")) return nullptr;
+    if (TakesParam(name)) {
+      size_t param_pos = tok_.pos;
+      ExprPtr param = ParseBinary(0);
+      if (failed_ || !Expect(Tok::kComma, "\",\"")) return nullptr;
+      if (param->type != ValueType::kScalar) {
+        Fail(param_pos, fmt::format("{}() needs a scalar parameter first, got a {}", name,
+                                    ValueTypeName(param->type)));
+        return nullptr;
+      }
+      e->args.push_back(std::move(param));
+    }
     size_t arg_pos = tok_.pos;
     ExprPtr arg = ParseBinary(0);
     if (failed_ || !Expect(Tok::kRParen, "\")\"")) return nullptr;

@@ -2,13 +2,18 @@
 //
 // The subset Slipway's alert rules are written in (documented in docs/alerts.md):
 //   - selectors `name{label="v", l2!="v", l3=~"re", l4!~"re"}`, with an optional range `[5m]`
+//     and an optional `offset 5m` (or `offset -5m`)
 //   - numbers (1, 0.5, 1e3, Inf, NaN) and strings (only as function arguments)
 //   - binary operators `^ * / % + - == != > < >= <= and or unless`, with Prometheus'
-//     precedence, the `bool` modifier and `on(...)`/`ignoring(...)` one-to-one matching
-//   - aggregations `sum avg min max count` with `by (...)` / `without (...)`, before or
-//     after the argument
+//     precedence, the `bool` modifier, `on(...)`/`ignoring(...)` matching and many-to-one /
+//     one-to-many matching with `group_left(...)` / `group_right(...)`
+//   - aggregations `sum avg min max count group stddev stdvar` and `topk bottomk quantile`
+//     (with a first scalar parameter), with `by (...)` / `without (...)`, before or after
+//     the argument
 //   - functions rate, increase, irate, delta, histogram_quantile, abs, ceil, floor, round,
-//     clamp_min, clamp_max, absent, scalar, vector, time, {avg,min,max,sum,count}_over_time
+//     clamp_min, clamp_max, absent, scalar, vector, time, {avg,min,max,sum,count,last,
+//     stddev,stdvar,present}_over_time, quantile_over_time, absent_over_time
+// Anything else (another function, `@`, subqueries) is a parse error naming it.
 // Parsing also checks types (a rate over an instant vector is an error), so an expression
 // that parses can be evaluated without type errors.
 //
@@ -74,6 +79,7 @@ struct Expr {
   std::string text;   // kString: the value; kCall/kAggregate: the function; kSelector: metric
   std::vector<Matcher> matchers;  // kSelector (the metric name is also a matcher on __name__)
   int64_t range_ms = 0;           // kSelector: > 0 for a range selector
+  int64_t offset_ms = 0;          // kSelector: `offset` (negative: into the future)
 
   std::vector<ExprPtr> args;  // kCall: arguments; kAggregate: [param?, expr]; kNegate: [x]
 
@@ -82,6 +88,12 @@ struct Expr {
   bool without = false;   // kAggregate: `without` instead of `by`
   bool on = false;        // kBinary: `on(...)` given (else `ignoring(...)` or none)
   bool matching = false;  // kBinary: on/ignoring given at all
+
+  // kBinary: group_left (many-to-one) or group_right (one-to-many); `include` are the labels
+  // copied from the "one" side.
+  enum class Card { kOneToOne, kManyToOne, kOneToMany };
+  Card card = Card::kOneToOne;
+  std::vector<std::string> include;
 
   BinOp op = BinOp::kAdd;  // kBinary
   bool bool_mod = false;   // kBinary: comparison with `bool`

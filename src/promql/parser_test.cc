@@ -84,8 +84,36 @@ TEST(PromqlParser, MatchingModifiers) {
   EXPECT_TRUE((*r)->matching);
   EXPECT_TRUE((*r)->on);
   auto g = Parse("a / ignoring(code) group_left b");
-  ASSERT_FALSE(g.ok());
-  EXPECT_NE(g.status().message().find("group_left is not supported"), std::string::npos);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ((*g)->card, Expr::Card::kManyToOne);
+  auto h = Parse("a * on(job) group_right(version, team) b");
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_EQ((*h)->card, Expr::Card::kOneToMany);
+  EXPECT_EQ((*h)->include, std::vector<std::string>({"version", "team"}));
+  EXPECT_FALSE(Parse("a and on(x) group_left b").ok());
+  EXPECT_FALSE(Parse("a * on(x) group_left(x) b").ok());
+}
+
+TEST(PromqlParser, OffsetTopkAndUnsupportedFunctionsNamed) {
+  auto r = Parse("rate(x[5m] offset 1h)");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ((*r)->args[0]->offset_ms, 3'600'000);
+  auto n = Parse("x offset -30s");
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_EQ((*n)->offset_ms, -30'000);
+  EXPECT_FALSE(Parse("x offset").ok());
+  EXPECT_FALSE(Parse("sum(x) offset 5m").ok());
+  auto k = Parse("topk by (job) (3, x)");
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  EXPECT_EQ((*k)->args.size(), 2u);
+  EXPECT_FALSE(Parse("topk(x)").ok());
+  EXPECT_FALSE(Parse("topk(x, y)").ok());
+  ParseError e;
+  auto u = Parse("label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")", &e);
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(e.message.find("unknown function \"label_replace\""), std::string::npos) << e.message;
+  EXPECT_TRUE(Parse("quantile_over_time(0.9, x[5m])").ok());
+  EXPECT_TRUE(Parse("absent_over_time(x{job=\"a\"}[5m])").ok());
 }
 
 TEST(PromqlParser, ErrorPositions) {

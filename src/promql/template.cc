@@ -38,10 +38,22 @@ namespace {
 
 std::string HumanizeDuration(double secs) {
   if (std::isnan(secs) || std::isinf(secs)) return FormatValue(secs);
-  if (std::fabs(secs) < 1) return fmt::format("{:.4g}ms", secs * 1000);
+  if (secs == 0) return "0s";
+  if (std::fabs(secs) < 1) {  // Prometheus: 4 significant digits with an SI prefix
+    double v = secs;
+    const char* prefix = "";
+    for (const char* p : {"m", "u", "n", "p", "f", "a", "z", "y"}) {
+      if (std::fabs(v) >= 1) break;
+      prefix = p;
+      v *= 1000;
+    }
+    return fmt::format("{:.4g}{}s", v, prefix);
+  }
   std::string sign = secs < 0 ? "-" : "";
   auto total = static_cast<long long>(std::fabs(secs));
   long long d = total / 86400, h = total / 3600 % 24, m = total / 60 % 60, s = total % 60;
+  // Under a minute Prometheus keeps 4 significant digits ("4.6s"); above, whole seconds.
+  if (!d && !h && !m) return fmt::format("{}{:.4g}s", sign, std::fabs(secs));
   std::string out = sign;
   if (d) out += fmt::format("{}d ", d);
   if (d || h) out += fmt::format("{}h ", h);
