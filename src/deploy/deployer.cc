@@ -216,6 +216,7 @@ void Deployer::RunNext(std::shared_ptr<Batch> batch) {
     Note(s, r, text);
   };
   ports.listener = listener_;
+  ports.metrics = metrics_;
   auto alive = alive_;
   auto runner = std::make_unique<JobRunner>(
       std::move(in), std::move(ports),
@@ -344,6 +345,7 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     }
     Note(service, current,
          fmt::format("rolled back to r{} (warm set {}) in {:.2f} ms", to, back, ms));
+    if (metrics_) metrics_->RolledBack(service, RollbackReason::kManual);
     if (listener_) {
       listener_(
           {service, current, version, strategy, DeployEventKind::kManualRollback, reason, numbers});

@@ -30,6 +30,7 @@
 #include "config/deploy_strategy.h"
 #include "config/project.h"
 #include "deploy/analysis.h"
+#include "deploy/deploy_metrics.h"
 #include "deploy/groups.h"
 #include "deploy/releases.h"
 #include "deploy/strategy.h"
@@ -147,6 +148,7 @@ struct JobPorts {
   std::map<std::string, int64_t>* recreate_release = nullptr;  // release `up` must reuse
   std::function<void(const std::string& service, int64_t release, const std::string& text)> note;
   std::function<void(const DeployEvent&)> listener;  // may be empty
+  DeployMetrics* metrics = nullptr;                  // may be null
 };
 
 struct JobInput {
@@ -189,6 +191,9 @@ class JobRunner {
   void Execute(const Decision& d);
   void Observe(Happened what);
   void FailStep(FailureKind kind, const std::string& why);
+  // Why a rollback that this failure starts happens (the first failure decides).
+  RollbackReason ReasonOf(FailureKind kind) const;
+  void RecordMetrics(ReleaseStatus status);
   void WaitReady(const std::string& set, int want, Happened then);
   void CheckReady();
   void BeginWatch(Duration how_long);
@@ -216,6 +221,8 @@ class JobRunner {
   bool backed_up_all_ = false;
   std::set<std::string> backed_up_;
   std::optional<std::string> rollback_requested_;
+  std::optional<RollbackReason> rollback_reason_;  // of the first failure
+  BreachKind last_breach_ = BreachKind::kNone;
   MonoTime started_{};
   MonoTime switched_{};
   JobNumbers numbers_;
