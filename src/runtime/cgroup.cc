@@ -73,15 +73,11 @@ CgroupHost CgroupHost::Probe(const std::filesystem::path& root) {
     if (!available.count(c)) missing += std::string(missing.empty() ? "" : ", ") + c;
   }
   if (!missing.empty()) {
+    std::string listed;
+    for (const std::string& c : available) listed += (listed.empty() ? "" : " ") + c;
     h.why_not_ = "the daemon's cgroup " + group + " has no " + missing +
-                 " controller (cgroup.controllers: \"" +
-                 r.Read(group + "/cgroup.controllers").value_or("") +
+                 " controller (cgroup.controllers: \"" + listed +
                  "\"; on a cgroup v1 or hybrid machine they are bound to v1)";
-    while (!h.why_not_.empty() && h.why_not_.back() == '\n') h.why_not_.pop_back();
-    // Keep the message on one line.
-    for (char& c : h.why_not_) {
-      if (c == '\n') c = ' ';
-    }
     return h;
   }
   const std::filesystem::path subtree = Under(root, group + "/cgroup.subtree_control");
