@@ -491,8 +491,7 @@ TEST_P(DeployerTest, HealthFailureCountsAsARollbackForHealth) {
   EXPECT_EQ(Deploys("rolled_back"), 1u);
   EXPECT_EQ(Deploys("succeeded"), 0u);
   EXPECT_EQ(AllRollbacks(), 1u);
-  // Recreate sees the unhealthy start as an exit at start (a crash).
-  EXPECT_EQ(Rollbacks(GetParam() == DeployStrategy::kRecreate ? "crash" : "health"), 1u);
+  EXPECT_EQ(Rollbacks("health"), 1u);
 }
 
 TEST_P(DeployerTest, CrashRollsBack) {

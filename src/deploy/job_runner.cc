@@ -326,11 +326,13 @@ RollbackReason JobRunner::ReasonOf(FailureKind kind) const {
           return RollbackReason::kHealth;
       }
       return RollbackReason::kHealth;
-    case FailureKind::kNotReady:
-      // Crashed or could not spawn, versus never passing its health checks in time.
-      return !new_set_.empty() && ports_.groups->Group(service(), new_set_).crashed > 0
-                 ? RollbackReason::kCrash
-                 : RollbackReason::kHealth;
+    case FailureKind::kNotReady: {
+      // Crashed or could not spawn, versus never passing its health checks in time. Recreate
+      // has no new set: the replaced service's primary group is the new release.
+      const std::string set = new_set_.empty() ? ports_.groups->PrimarySet(service()) : new_set_;
+      return ports_.groups->Group(service(), set).crashed > 0 ? RollbackReason::kCrash
+                                                              : RollbackReason::kHealth;
+    }
     case FailureKind::kRequested:
       return RollbackReason::kManual;
     case FailureKind::kCommand:  // the smoke test is a health check run once

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "base/status.h"
 
@@ -234,7 +235,7 @@ std::string EscapeHelp(std::string_view v) {
   return out;
 }
 
-// Go's strconv.FormatFloat(v, 'g', -1, 64) style: shortest round-trip form.
+// The shortest form that reads back as the same double.
 std::string FormatDouble(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
@@ -242,6 +243,18 @@ std::string FormatDouble(double v) {
   for (int prec = 1; prec <= 17; ++prec) {
     std::snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (std::strtod(buf, nullptr) == v) break;
+  }
+  // Plain decimals from 1e-4 up to 1e21 ("100", not "1e+02"), still the shortest that reads
+  // back as the same double; an exponent outside that range.
+  if (std::strchr(buf, 'e') != nullptr && std::fabs(v) >= 1e-4 && std::fabs(v) < 1e21) {
+    if (v == std::floor(v)) {
+      std::snprintf(buf, sizeof buf, "%.0f", v);
+    } else {
+      for (int prec = 1; prec <= 17; ++prec) {
+        std::snprintf(buf, sizeof buf, "%.*f", prec, v);
+        if (std::strtod(buf, nullptr) == v) break;
+      }
+    }
   }
   return buf;
 }

@@ -132,6 +132,16 @@ TEST(MetricsTest, SampledValuesRenderAsFloatsAndRemoveForgetsAChild) {
   EXPECT_NE(text.find("# TYPE slipway_service_resource_limit gauge\n"), std::string::npos);
   EXPECT_NE(text.find("slipway_service_resource_limit{service=\"api\",resource=\"cpus\"} 0.25"),
             std::string::npos);
+  // Whole numbers read as such, not "1e+02".
+  reg.GetSampledGauge("slipway_service_resource_limit", "Limit.", {"service", "resource"},
+                      {"api", "pids"})
+      ->Set(100);
+  reg.GetSampledGauge("slipway_service_resource_limit", "Limit.", {"service", "resource"},
+                      {"api", "memory_bytes"})
+      ->Set(268435456);
+  text = reg.RenderPrometheus();
+  EXPECT_NE(text.find("resource=\"pids\"} 100\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("resource=\"memory_bytes\"} 268435456\n"), std::string::npos) << text;
 
   EXPECT_TRUE(reg.Remove("slipway_instance_cpu_seconds_total", {"api", "127.0.0.1:5000", "3"}));
   EXPECT_FALSE(reg.Remove("slipway_instance_cpu_seconds_total", {"api", "127.0.0.1:5000", "3"}));
