@@ -256,9 +256,17 @@ TEST(ResourceLimitsTest, ContainerLimitsShowInPodmanInspect) {
   CmdResult up = p.Slipway({"up", "-d", "--wait"}, 120s, {storage.FlagsEnv()});
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
   EXPECT_EQ(up.err.find("not applied"), std::string::npos) << up.err;
-  CmdResult names = storage.Podman({"ps", "--format", "{{.Names}}"});
-  std::string name = names.out.substr(0, names.out.find('\n'));
-  ASSERT_NE(name.find("slipway-"), std::string::npos) << names.out << names.err;
+  // `up` returns once the podman client runs; the container follows.
+  std::string name;
+  WaitFor(
+      [&] {
+        CmdResult names = storage.Podman({"ps", "--format", "{{.Names}}"});
+        name = names.out.substr(0, names.out.find('\n'));
+        return name.find("slipway-") != std::string::npos;
+      },
+      60s);
+  ASSERT_NE(name.find("slipway-"), std::string::npos)
+      << storage.Podman({"ps", "-a"}).out << p.Slipway({"logs", "box"}).out << p.Ps().dump();
   CmdResult inspect =
       storage.Podman({"inspect", name, "--format",
                       "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}"});
