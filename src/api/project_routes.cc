@@ -202,9 +202,13 @@ void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
   }
   json kept = plan.keep;
   if (plan.deploy.empty() || d.deployer == nullptr) {
-    d.engine->Up(std::move(req.services), req.options, [reply, kept](Status st) {
+    engine::Engine* engine = d.engine;
+    d.engine->Up(std::move(req.services), req.options, [reply, kept, engine](Status st) {
       if (!st.ok()) return reply.Error(st);
-      reply.Json(200, {{"ok", true}, {"kept", kept}, {"deployed", json::array()}});
+      reply.Json(200, {{"ok", true},
+                       {"kept", kept},
+                       {"deployed", json::array()},
+                       {"warnings", engine->TakeWarnings()}});
     });
     return;
   }
@@ -212,12 +216,16 @@ void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
   deploy::DeployRequest dr;
   dr.project = std::move(file);
   dr.services = plan.deploy;
+  engine::Engine* engine = d.engine;
   d.engine->Up(std::move(req.services), req.options,
-               [reply, kept, deployer, dr = std::move(dr)](Status st) mutable {
+               [reply, kept, deployer, engine, dr = std::move(dr)](Status st) mutable {
                  if (!st.ok()) return reply.Error(st);
-                 deployer->Deploy(std::move(dr), [reply, kept](deploy::Outcome o) {
+                 deployer->Deploy(std::move(dr), [reply, kept, engine](deploy::Outcome o) {
                    if (!o.status.ok()) return reply.Error(o.status);
-                   reply.Json(200, {{"ok", true}, {"kept", kept}, {"deployed", o.releases}});
+                   reply.Json(200, {{"ok", true},
+                                    {"kept", kept},
+                                    {"deployed", o.releases},
+                                    {"warnings", engine->TakeWarnings()}});
                  });
                });
 }

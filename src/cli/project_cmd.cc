@@ -182,6 +182,9 @@ struct UpArgs {
 // What `up` did to services a deploy had shipped (api: RunUp, deploy/up_plan.h).
 void PrintUpNotes(const json& answer) {
   if (!answer.is_object()) return;
+  for (const json& w : answer.value("warnings", json::array())) {
+    if (w.is_string()) std::fprintf(stderr, "slipway: warning: %s\n", w.get<std::string>().c_str());
+  }
   for (const json& name : answer.value("kept", json::array())) {
     if (!name.is_string()) continue;
     std::fprintf(stderr,

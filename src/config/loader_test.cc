@@ -599,8 +599,8 @@ x-anything: {a: 1}
   EXPECT_EQ(p->warnings,
             (std::vector<std::string>{"version: ignored by slipway", "networks: ignored by slipway",
                                       "services.api.networks: ignored by slipway",
-                                      "services.api.cap_add: ignored by slipway",
-                                      "services.api.deploy.resources: ignored by slipway"}));
+                                      "services.api.cap_add: ignored by slipway"}));
+  EXPECT_EQ(p->services.at("api").resources.cpus, 1.0);  // deploy.resources applies now
 }
 
 TEST(LoaderTest, CurrentEnvironReadsTheProcess) {

@@ -26,6 +26,7 @@
 #include "config/metrics_settings.h"
 #include "config/ports_settings.h"
 #include "config/proxy_settings.h"
+#include "config/resources_settings.h"
 #include "config/routes_settings.h"
 #include "config/tls_settings.h"
 #include "config/upstream_settings.h"
@@ -191,6 +192,8 @@ struct Service {
   int replicas = 1;
   UpdateConfig update_config;
   UpdateConfig rollback_config;
+  // deploy.resources: limits applied, reservations reported (config/resources_settings.h).
+  ResourceSettings resources;
   std::string image;
   std::optional<BuildSpec> build;
   std::map<std::string, std::string> labels;

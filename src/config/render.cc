@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
+
 #include "config/compose_names.h"
 #include "config/duration.h"
 #include "config/node.h"
@@ -158,6 +160,19 @@ J ServiceJson(const Service& s, const Masker& m) {
     deploy["restart_policy"]["delay"] = FormatDuration(s.restart.delay);
   deploy["update_config"] = UpdateJson<J>(s.update_config);
   deploy["rollback_config"] = UpdateJson<J>(s.rollback_config);
+  const ResourceSettings& r = s.resources;
+  auto cpus = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return std::string(buf);
+  };
+  if (r.cpus) deploy["resources"]["limits"]["cpus"] = cpus(*r.cpus);
+  if (r.memory_bytes) deploy["resources"]["limits"]["memory"] = *r.memory_bytes;
+  if (r.pids) deploy["resources"]["limits"]["pids"] = *r.pids;
+  if (r.reserved_cpus) deploy["resources"]["reservations"]["cpus"] = cpus(*r.reserved_cpus);
+  if (r.reserved_memory_bytes) {
+    deploy["resources"]["reservations"]["memory"] = *r.reserved_memory_bytes;
+  }
   j["deploy"] = deploy;
   if (!s.labels.empty()) {
     J labels = J::object();

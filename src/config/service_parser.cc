@@ -6,6 +6,7 @@
 #include "config/compose_names.h"
 #include "config/dotenv.h"
 #include "config/duration.h"
+#include "config/resources_settings.h"
 #include "config/service_addresses.h"
 #include "config/values.h"
 #include "config/volumes_settings.h"
@@ -599,6 +600,10 @@ Status ServiceParser::ParseDeploy(const Node& v, const std::string& path, Servic
       RETURN_IF_ERROR(ParseUpdateConfig(f, fpath, false, &s->update_config));
     } else if (f.key == "rollback_config") {
       RETURN_IF_ERROR(ParseUpdateConfig(f, fpath, true, &s->rollback_config));
+    } else if (f.key == "resources") {
+      std::vector<std::string> unused;
+      RETURN_IF_ERROR(ParseResources(f, fpath, &s->resources, &unused));
+      for (const std::string& u : unused) Ignored(u);
     } else if (!IsExtension(f.key)) {
       Ignored(fpath);
     }

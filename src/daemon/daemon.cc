@@ -37,6 +37,7 @@
 #include "daemon/state_schemas.h"
 #include "daemon/tls_certificates.h"
 #include "daemon/traffic_rates.h"
+#include "deploy/deploy_metrics.h"
 #include "deploy/deployer.h"
 #include "deploy/engine_groups.h"
 #include "deploy/releases.h"
@@ -53,6 +54,7 @@
 #include "runtime/container.h"
 #include "runtime/log_store.h"
 #include "runtime/process.h"
+#include "scrape/resource_metrics.h"
 #include "scrape/scraper.h"
 #include "store/store.h"
 #include "telemetry/metrics.h"
@@ -282,6 +284,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     RETURN_IF_ERROR(StartApi(std::move(tcp_fd)));
     alerting_->Start();
     scraper_->Start();
+    deploy_metrics_ = std::make_unique<deploy::DeployMetrics>(registry_.get());
+    deployer_->SetMetrics(deploy_metrics_.get());
+    resource_metrics_ = std::make_unique<scrape::ResourceMetrics>(registry_.get());
+    ScheduleResourceSample();
     deployer_->SetEventListener([this](const deploy::DeployEvent& e) {
       const std::string kind(deploy::DeployEventKindName(e.kind));
       if (e.kind == deploy::DeployEventKind::kPaused ||
@@ -308,6 +314,22 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
         proxy_.get(), binary_.path, [](const std::string& m) { Log(m); });
     ingress_->Start();
     return WatchSignals();
+  }
+
+  // Resource metrics of every instance (scrape/resource_metrics.h), every 5 s: often enough
+  // that a rule over rate(slipway_instance_cpu_seconds_total[1m]) has points, and the alert
+  // evaluator and the /metrics handler read recent figures. /metrics samples again when the
+  // last round is older than a second.
+  void SampleResources() {
+    const MonoTime now = loop_->Now();
+    if (now - last_resource_sample_ < Duration(1'000)) return;
+    last_resource_sample_ = now;
+    resource_metrics_->Sample(scrape::ResourceTargets(engine_->project().name, engine_->Ps()));
+    resource_metrics_->ReportResources(engine_->project());
+  }
+  void ScheduleResourceSample() {
+    SampleResources();
+    loop_->RunAfter(Duration(5'000), [this] { ScheduleResourceSample(); });
   }
 
   // Samples the proxy's per-service totals for `ps` every 2 s (TrafficRates keeps 10 s).
@@ -384,6 +406,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.metrics = [this] {
       // Service gauges as of now, not as of the last alert evaluation.
       alerts::UpdateServiceMetrics(registry_.get(), ServiceInstanceRows(engine_->Ps()));
+      if (resource_metrics_) SampleResources();
       return registry_->RenderPrometheus();
     };
     rd.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
@@ -862,7 +885,10 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::unique_ptr<api::Router> router_;
   Redactor redactor_;  // the project's secret values, masked in API answers
   std::unique_ptr<deploy::ReleaseStore> releases_;
+  std::unique_ptr<deploy::DeployMetrics> deploy_metrics_;  // borrowed by the deployer
   std::unique_ptr<deploy::Deployer> deployer_;
+  std::unique_ptr<scrape::ResourceMetrics> resource_metrics_;
+  MonoTime last_resource_sample_{};
   std::unique_ptr<DatabaseJobs> db_jobs_;
   TrafficRates traffic_rates_;
   std::unique_ptr<alerts::AlertingService> alerting_;

@@ -69,6 +69,7 @@ Verdict Analyzer::Judge(const GroupView& g) const {
   v.numbers.failing_probes = g.max_failing_streak;
   if (g.crashed > 0 || g.restarts > baseline_restarts_) {
     v.breach = true;
+    v.kind = BreachKind::kCrash;
     v.reason = g.problem.empty()
                    ? fmt::format("{} restart(s) of the new set", g.restarts - baseline_restarts_)
                    : "crashed: " + g.problem;
@@ -76,6 +77,7 @@ Verdict Analyzer::Judge(const GroupView& g) const {
   }
   if (g.max_failing_streak >= a_.health_failures || g.unhealthy > 0) {
     v.breach = true;
+    v.kind = BreachKind::kHealth;
     v.reason = fmt::format("{} consecutive health-check failures{}", g.max_failing_streak,
                            g.problem.empty() ? "" : " (" + g.problem + ")");
     return v;
@@ -96,6 +98,7 @@ Verdict Analyzer::Judge(const GroupView& g) const {
   v.numbers.error_rate = rate;
   if (rate > a_.max_error_rate) {
     v.breach = true;
+    v.kind = BreachKind::kErrorRate;
     v.reason = fmt::format("5xx rate {:.1f}% > {:.1f}% ({} of {} requests in {:.1f} s)", rate * 100,
                            a_.max_error_rate * 100, n.errors_5xx, n.requests, window_s);
     return v;
@@ -107,6 +110,7 @@ Verdict Analyzer::Judge(const GroupView& g) const {
   v.numbers.p95_limit_ms = limit * 1000;
   if (n.p95_seconds > limit) {
     v.breach = true;
+    v.kind = BreachKind::kLatency;
     v.reason = fmt::format("p95 latency {:.0f} ms > {:.0f} ms ({} requests in {:.1f} s)",
                            n.p95_seconds * 1000, limit * 1000, n.requests, window_s);
   }

@@ -38,8 +38,12 @@ struct VerdictNumbers {
   nlohmann::json ToJson() const;
 };
 
+// Which rule a breach broke.
+enum class BreachKind { kNone, kCrash, kHealth, kErrorRate, kLatency };
+
 struct Verdict {
   bool breach = false;
+  BreachKind kind = BreachKind::kNone;
   std::string reason;  // one line: "5xx rate 48.2% > 5.0% (241 of 500 requests)"
   VerdictNumbers numbers;
 };

@@ -223,6 +223,7 @@ void Deployer::RunNext(std::shared_ptr<Batch> batch) {
     Note(s, r, text);
   };
   ports.listener = listener_;
+  ports.metrics = metrics_;
   auto alive = alive_;
   // failure_action: pause: the caller hears it now (later services do not start); the job
   // stays, holding, until resumed or rolled back.
@@ -365,6 +366,7 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     }
     Note(service, current,
          fmt::format("rolled back to r{} (warm set {}) in {:.2f} ms", to, back, ms));
+    if (metrics_) metrics_->RolledBack(service, RollbackReason::kManual);
     if (listener_) {
       listener_({service, current, version, strategy, DeployEventKind::kManualRollback, reason,
                  numbers, ""});

@@ -76,6 +76,8 @@ class Deployer {
   void SetDatabaseStepRunner(DatabaseStepRunner runner) { db_steps_ = std::move(runner); }
   // Told (on the loop's thread) when a deploy or rollback ends; nullptr = nobody.
   void SetEventListener(std::function<void(const DeployEvent&)> l) { listener_ = std::move(l); }
+  // Where deploys and rollbacks are counted (deploy/deploy_metrics.h); nullptr = nowhere.
+  void SetMetrics(DeployMetrics* m) { metrics_ = m; }
 
   // The engine's release recorder: `up` starting a service records a succeeded release.
   int64_t RecordUp(const config::Service& spec, const std::string& spec_hash);
@@ -125,6 +127,7 @@ class Deployer {
   std::map<std::string, std::string> base_env_;
   DatabaseStepRunner db_steps_;
   std::function<void(const DeployEvent&)> listener_;
+  DeployMetrics* metrics_ = nullptr;
   std::set<std::string> busy_;
   std::map<std::string, std::unique_ptr<JobRunner>> jobs_;  // running, by service
   std::map<std::string, std::vector<Transition>> last_paths_;

@@ -331,6 +331,7 @@ class DeployerTest : public ::testing::TestWithParam<DeployStrategy> {
     deployer_ = std::make_unique<Deployer>(loop_.get(), groups_.get(), releases_.get(), &traffic_,
                                            std::map<std::string, std::string>{});
     deployer_->SetEventListener([this](const DeployEvent& e) { events_.push_back(e); });
+    deployer_->SetMetrics(&metrics_);
     old_ = Spec("app:1", 3, GetParam());
     groups_->Up(old_);
     ASSERT_EQ(deployer_->RecordUp(old_, "h1"), 1);
@@ -394,7 +395,31 @@ class DeployerTest : public ::testing::TestWithParam<DeployStrategy> {
            groups_->Find("api", "r1")->ready == old_.replicas;
   }
 
+  // slipway_deploys_total of this strategy with `result`.
+  uint64_t Deploys(const std::string& result) const {
+    const telemetry::Counter* c =
+        registry_.FindCounter("slipway_deploys_total",
+                              {"api", std::string(config::DeployStrategyName(GetParam())), result});
+    return c ? c->Value() : 0;
+  }
+  uint64_t Rollbacks(const std::string& reason) const {
+    const telemetry::Counter* c = registry_.FindCounter("slipway_rollbacks_total", {"api", reason});
+    return c ? c->Value() : 0;
+  }
+  uint64_t AllRollbacks() const {
+    uint64_t n = 0;
+    for (const char* r : {"health", "error_rate", "latency", "crash", "manual"}) n += Rollbacks(r);
+    return n;
+  }
+  uint64_t Detections() const {
+    const telemetry::Histogram* h =
+        registry_.FindHistogram("slipway_deploy_detection_seconds", {"api"});
+    return h ? h->Snapshot().count : 0;
+  }
+
   FakeClock clock_;
+  telemetry::Registry registry_;
+  DeployMetrics metrics_{&registry_};
   std::filesystem::path dir_;
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<store::Store> store_;
@@ -416,6 +441,14 @@ TEST_P(DeployerTest, Success) {
   EXPECT_FALSE(traffic_.plans.count("api"));
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].kind, DeployEventKind::kDeployed);
+  EXPECT_EQ(Deploys("succeeded"), 1u);
+  EXPECT_EQ(Deploys("rolled_back") + Deploys("failed") + AllRollbacks(), 0u);
+  const telemetry::Histogram* took =
+      registry_.FindHistogram("slipway_deploy_duration_seconds",
+                              {"api", std::string(config::DeployStrategyName(GetParam()))});
+  ASSERT_NE(took, nullptr);
+  EXPECT_EQ(took->Snapshot().count, 1u);
+  EXPECT_GT(took->Snapshot().sum, 0);
   EXPECT_TRUE(deployer_->Busy().empty());
   const nlohmann::json n = Numbers2();
   if (GetParam() != DeployStrategy::kRecreate) {
@@ -433,6 +466,8 @@ TEST_P(DeployerTest, Success) {
     EXPECT_EQ(groups_->PrimarySet("api"), "r1");
     EXPECT_EQ(Status1(), "rolled-back");
     EXPECT_EQ(events_.back().kind, DeployEventKind::kManualRollback);
+    EXPECT_EQ(Rollbacks("manual"), 1u);
+    EXPECT_EQ(Deploys("succeeded"), 1u);  // a manual rollback is no deploy
   }
   if (GetParam() == DeployStrategy::kRolling) {
     EXPECT_EQ(groups_->Find("api", "r2")->instances, 3);
@@ -457,6 +492,16 @@ TEST_P(DeployerTest, HealthFailureRollsBack) {
   EXPECT_EQ(events_.back().kind, DeployEventKind::kRolledBack);
 }
 
+TEST_P(DeployerTest, HealthFailureCountsAsARollbackForHealth) {
+  groups_->behaviour = NewSet::kUnhealthy;
+  Outcome o = Deploy(NewSpec());
+  ASSERT_FALSE(o.status.ok());
+  EXPECT_EQ(Deploys("rolled_back"), 1u);
+  EXPECT_EQ(Deploys("succeeded"), 0u);
+  EXPECT_EQ(AllRollbacks(), 1u);
+  EXPECT_EQ(Rollbacks("health"), 1u);
+}
+
 TEST_P(DeployerTest, CrashRollsBack) {
   if (GetParam() == DeployStrategy::kRecreate) {
     groups_->behaviour = NewSet::kCrash;  // recreate sees it as a start that failed
@@ -477,6 +522,8 @@ TEST_P(DeployerTest, CrashRollsBack) {
       << outcome_->status.message();
   // Acted on the engine's event, not at the next sample.
   EXPECT_LE(clock_.Now() - crash_at, Duration(200));
+  EXPECT_EQ(Rollbacks("crash"), 1u);
+  EXPECT_EQ(Deploys("rolled_back"), 1u);
   EXPECT_EQ(Status1(), "rolled-back");
   EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));
 }
@@ -493,6 +540,9 @@ TEST_P(DeployerTest, ErrorRateBreachRollsBack) {
   EXPECT_TRUE(n.contains("detect_ms")) << n.dump();
   EXPECT_TRUE(n.contains("rollback_ms")) << n.dump();
   EXPECT_GT(n["analysis"].value("errors_5xx", 0), 0) << n.dump();
+  EXPECT_EQ(Rollbacks("error_rate"), 1u);
+  EXPECT_EQ(AllRollbacks(), 1u);
+  EXPECT_EQ(Detections(), 1u);
   EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld() && !groups_->Find("api", "r2"); }));
 }
 
@@ -502,6 +552,8 @@ TEST_P(DeployerTest, LatencyBreachRollsBack) {
   Outcome o = Deploy(NewSpec());
   ASSERT_FALSE(o.status.ok());
   EXPECT_NE(o.status.message().find("p95 latency"), std::string::npos) << o.status.message();
+  EXPECT_EQ(Rollbacks("latency"), 1u);
+  EXPECT_EQ(Detections(), 1u);
   EXPECT_EQ(Status1(), "rolled-back");
   EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));
 }
@@ -518,6 +570,9 @@ TEST_P(DeployerTest, ManualRollbackMidRollout) {
   EXPECT_FALSE(rb->status.ok());
   EXPECT_NE(rb->status.message().find("manual rollback requested"), std::string::npos)
       << rb->status.message();
+  EXPECT_EQ(Rollbacks("manual"), 1u);
+  EXPECT_EQ(AllRollbacks(), 1u);
+  EXPECT_EQ(Deploys("rolled_back"), 1u);
   EXPECT_EQ(Status1(), "rolled-back");
   EXPECT_EQ(groups_->RunningSpec("api")->image, "app:1");
   EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));

@@ -519,7 +519,59 @@ Observation JobRunner::Base(Happened what) const {
 
 void JobRunner::Observe(Happened what) { Proceed(Base(what)); }
 
+RollbackReason JobRunner::ReasonOf(FailureKind kind) const {
+  switch (kind) {
+    case FailureKind::kBreach:
+      switch (last_breach_) {
+        case BreachKind::kCrash:
+          return RollbackReason::kCrash;
+        case BreachKind::kErrorRate:
+          return RollbackReason::kErrorRate;
+        case BreachKind::kLatency:
+          return RollbackReason::kLatency;
+        case BreachKind::kHealth:
+        case BreachKind::kNone:
+          return RollbackReason::kHealth;
+      }
+      return RollbackReason::kHealth;
+    case FailureKind::kNotReady: {
+      // Crashed or could not spawn, versus never passing its health checks in time. Recreate
+      // has no new set: the replaced service's primary group is the new release.
+      const std::string set = new_set_.empty() ? ports_.groups->PrimarySet(service()) : new_set_;
+      return ports_.groups->Group(service(), set).crashed > 0 ? RollbackReason::kCrash
+                                                              : RollbackReason::kHealth;
+    }
+    case FailureKind::kRequested:
+      return RollbackReason::kManual;
+    case FailureKind::kCommand:  // the smoke test is a health check run once
+      return RollbackReason::kHealth;
+    case FailureKind::kPort:  // the new set could not be started, resized or routed
+    case FailureKind::kNone:
+      return RollbackReason::kCrash;
+  }
+  return RollbackReason::kCrash;
+}
+
+void JobRunner::RecordMetrics(ReleaseStatus status) {
+  DeployMetrics* m = ports_.metrics;
+  if (!m) return;
+  const std::string& svc = service();
+  if (in_.manual_rollback) {
+    if (status == ReleaseStatus::kSucceeded) m->RolledBack(svc, RollbackReason::kManual);
+    return;
+  }
+  const DeployResult result = status == ReleaseStatus::kSucceeded    ? DeployResult::kSucceeded
+                              : status == ReleaseStatus::kRolledBack ? DeployResult::kRolledBack
+                                                                     : DeployResult::kFailed;
+  m->Deployed(svc, config::DeployStrategyName(in_.strategy), result,
+              MsSince(started_, Now()) / 1000.0);
+  if (result == DeployResult::kRolledBack) {
+    m->RolledBack(svc, rollback_reason_.value_or(RollbackReason::kHealth));
+  }
+}
+
 void JobRunner::FailStep(FailureKind kind, const std::string& why) {
+  if (!rollback_reason_ && state_ != JobState::kRollingBack) rollback_reason_ = ReasonOf(kind);
   rollback_requested_.reset();
   Observation o = Base(Happened::kFailed);
   o.failure_kind = kind;
@@ -816,6 +868,8 @@ void JobRunner::Tick() {
     watch_until_.reset();
     CancelTimer();
     numbers_.detect_ms = MsSince(traffic_moved_ ? switched_ : started_, now);
+    last_breach_ = v.kind;
+    if (ports_.metrics) ports_.metrics->Detected(service(), *numbers_.detect_ms / 1000.0);
     FailStep(FailureKind::kBreach, v.reason);
     return;
   }
@@ -929,6 +983,7 @@ void JobRunner::Finish(Status st, JobState terminal, ReleaseStatus status,
   }
   Note(st.ok() ? fmt::format("release {} {}", release_.number, ReleaseStatusName(status))
                : st.message());
+  RecordMetrics(status);
   if (ports_.listener) {
     DeployEventKind kind =
         status == ReleaseStatus::kSucceeded

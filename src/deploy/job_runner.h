@@ -45,6 +45,7 @@
 #include "config/deploy_strategy.h"
 #include "config/project.h"
 #include "deploy/analysis.h"
+#include "deploy/deploy_metrics.h"
 #include "deploy/groups.h"
 #include "deploy/releases.h"
 #include "deploy/strategy.h"
@@ -176,6 +177,7 @@ struct JobPorts {
   // The strategy paused the job (failure_action: pause): the deploy's caller is answered with
   // this status now; the job holds until resumed or rolled back, and `done` runs at its end.
   std::function<void(Status, const Release&)> held;  // may be empty
+  DeployMetrics* metrics = nullptr;                  // may be null
 };
 
 struct JobInput {
@@ -231,6 +233,9 @@ class JobRunner {
   void Execute(const Decision& d);
   void Observe(Happened what);
   void FailStep(FailureKind kind, const std::string& why);
+  // Why a rollback that this failure starts happens (the first failure decides).
+  RollbackReason ReasonOf(FailureKind kind) const;
+  void RecordMetrics(ReleaseStatus status);
   void WaitReady(const std::string& set, int want, Happened then, Duration timeout);
   void CheckReady();
   void BeginWatch(Duration how_long);
@@ -260,6 +265,8 @@ class JobRunner {
   bool backed_up_all_ = false;
   std::set<std::string> backed_up_;
   std::optional<std::string> rollback_requested_;
+  std::optional<RollbackReason> rollback_reason_;  // of the first failure
+  BreachKind last_breach_ = BreachKind::kNone;
   MonoTime started_{};
   MonoTime switched_{};
   JobNumbers numbers_;

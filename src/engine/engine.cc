@@ -1,9 +1,13 @@
 #include "engine/engine.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
@@ -21,6 +25,16 @@ using health::HealthState;
 using runtime::InstanceState;
 
 struct Engine::InstanceRun {
+  ~InstanceRun() {
+    instance.reset();  // kills what still runs
+    if (cgroup.empty()) return;
+    // A process killed just now may not be reaped yet (EBUSY): the group is left, empty,
+    // and reused by the next instance of the same name.
+    if (::rmdir(cgroup.c_str()) != 0 && errno != ENOENT && errno != EBUSY) {
+      logging::Warn("engine", "removing cgroup " + cgroup.string() + ": " + std::strerror(errno));
+    }
+  }
+  std::filesystem::path cgroup;  // the host process's own cgroup (deploy.resources.limits)
   std::unique_ptr<runtime::Instance> instance;
   std::unique_ptr<health::HealthMonitor> health;
   bool ever_started = false;
@@ -594,6 +608,33 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
   runtime::HostMounts mounts = runtime::HostMountsFor(project_, svc);
   spec.process.mounts = std::move(mounts.mounts);
   for (auto& [k, v] : mounts.env) spec.process.env[k] = v;
+  if (svc.resources.HasLimits()) {
+    if (!cgroups_) {
+      cgroups_ = opts_.probe_cgroups ? opts_.probe_cgroups() : runtime::CgroupHost::Probe();
+    }
+    if (cgroups_->usable()) {
+      std::string name = fmt::format("slipway-{}-{}{}-{}", project_.name, svc.name,
+                                     set.empty() ? "" : "-" + set, index);
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+          c = '_';
+        }
+      }
+      auto group = cgroups_->Create(name, svc.resources);
+      if (!group.ok()) {
+        return group.status().WithContext(
+            fmt::format("services.{}: deploy.resources.limits", svc.name));
+      }
+      spec.process.cgroup = *group;
+    } else if (limit_warned_.insert(svc.name).second) {
+      std::string w = fmt::format(
+          "services.{}: deploy.resources.limits ({}) not applied to the host process: {}", svc.name,
+          svc.resources.LimitsText(), cgroups_->why_not());
+      Record(svc.name, 0, "warning", w);
+      logging::Warn("engine", w, {{"service", svc.name}});
+      warnings_.push_back(std::move(w));
+    }
+  }
   return spec;
 }
 
@@ -606,6 +647,7 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
   auto alive = alive_;
   const std::string name = svc.name;
   auto ir = std::make_unique<InstanceRun>();
+  ir->cgroup = spec->process.cgroup;
   InstanceRun* irp = ir.get();
   runtime::Instance::Observer obs;
   obs.on_started = [this, alive, irp, name, tag](runtime::Instance& inst) {
@@ -1599,6 +1641,8 @@ std::vector<PsRow> Engine::Ps() const {
             running ? std::chrono::duration<double>(now - inst.started_at()).count() : 0.0;
         row.release = g->release;
         row.set = g->set;
+        row.made_for = inst.spec().set;
+        row.container = g->spec.RunsInContainer();
         row.exit = inst.last_exit() ? inst.last_exit()->ToString() : "";
         rows.push_back(std::move(row));
       }

@@ -27,6 +27,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -34,6 +35,7 @@
 #include "config/project.h"
 #include "health/monitor.h"
 #include "net/event_loop.h"
+#include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/instance.h"
 #include "runtime/log_store.h"
@@ -54,6 +56,9 @@ struct EngineOptions {
   // Where spawned processes' output pipes are parked and adopted processes' exits come from
   // (the daemon's keeper); null: nothing is parked and Recover() adopts nothing.
   runtime::ProcessKeeper* process_keeper = nullptr;
+  // Where host processes with deploy.resources.limits get their cgroup (runtime/cgroup.h);
+  // empty: CgroupHost::Probe() of the machine, once, at the first such start.
+  std::function<runtime::CgroupHost()> probe_cgroups;
 };
 
 // What Recover() did.
@@ -101,8 +106,12 @@ struct PsRow {
   int restarts = 0;
   double uptime_s = 0;  // 0 unless running
   int64_t release = 0;
-  std::string set;   // its group's proxy set ("" on a row without instances)
-  std::string exit;  // how it last exited, or why the service could not start
+  std::string set;  // its group's proxy set ("" on a row without instances)
+  // The instance set it was started for ("" for `up`'s): its container's name has it
+  // (runtime::ContainerEngine::ContainerName).
+  std::string made_for;
+  bool container = false;  // runs through the container engine
+  std::string exit;        // how it last exited, or why the service could not start
 };
 
 // One group of a service's instances started from one spec (one release), routed as one
@@ -183,6 +192,15 @@ class Engine {
   std::vector<PsRow> Ps() const;
   // Running instances per service, for the proxy's routing table.
   std::vector<ServiceEndpoints> Endpoints() const;
+
+  // Warnings given since the last call (a host service's limits that cannot be applied: once
+  // per service for the daemon's life), for the answer of the `up` that caused them.
+  std::vector<std::string> TakeWarnings() { return std::exchange(warnings_, {}); }
+  // Whether deploy.resources.limits hold for host processes here, and why not ("" when they
+  // do; "not probed" before the first host service with limits started).
+  std::string HostLimitsProblem() const {
+    return !cgroups_ ? "not probed" : cgroups_->usable() ? "" : cgroups_->why_not();
+  }
 
   // Runs after any instance starts, stops or changes health (the proxy's routes follow it).
   void SetTopologyListener(std::function<void()> fn) { on_topology_ = std::move(fn); }
@@ -280,6 +298,9 @@ class Engine {
   std::map<std::string, std::unique_ptr<ServiceRun>> runs_;
   std::vector<std::unique_ptr<UpOp>> ops_;
   std::optional<Result<runtime::ContainerEngine>> container_;
+  std::optional<runtime::CgroupHost> cgroups_;  // probed at the first host start with limits
+  std::set<std::string> limit_warned_;          // services warned about unapplied limits
+  std::vector<std::string> warnings_;           // for TakeWarnings()
   std::function<void()> on_topology_;
   ReleaseRecorder record_release_;
   void SaveRunningSnapshot();

@@ -109,6 +109,42 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
 };
 
+// A host service with limits where no cgroup can be had: it runs, one warning per service
+// says why (as an event and for `up`'s answer), and a restart does not repeat it.
+TEST_F(EngineTest, LimitsThatCannotApplyToAHostProcessWarnOncePerService) {
+  const std::filesystem::path fake = dir_ / "machine";
+  std::filesystem::create_directories(fake / "proc/self");
+  std::ofstream(fake / "proc/self/mountinfo") << "26 1 0:5 / /proc rw - proc proc rw\n";
+  EngineOptions opts;
+  opts.probe_cgroups = [fake] { return runtime::CgroupHost::Probe(fake); };
+  engine_ = std::make_unique<Engine>(loop_.get(), store_.get(), logs_.get(), opts);
+  config::Project p;
+  p.name = "app";
+  config::Service api = Sleeper("api");
+  api.resources.memory_bytes = int64_t{256} << 20;
+  api.resources.pids = 10;
+  p.services["api"] = api;
+  p.services["db"] = Sleeper("db");  // no limits: no warning
+  engine_->SetProject(p);
+  ASSERT_TRUE(UpAll().ok());
+  ASSERT_TRUE(RunUntil([&] { return AllRunning({"api", "db"}); }));
+  std::vector<std::string> w = engine_->TakeWarnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0],
+            "services.api: deploy.resources.limits (memory 256MiB, pids 10) not applied to the "
+            "host process: this machine has no cgroup v2 hierarchy mounted");
+  EXPECT_EQ(Count(Events("api"), "warning"), 1u);
+  EXPECT_TRUE(engine_->TakeWarnings().empty());
+  std::optional<Status> restarted;
+  engine_->Restart({"api"}, [&](Status st) { restarted = st; });
+  ASSERT_TRUE(RunUntil([&] { return restarted.has_value(); }));
+  EXPECT_TRUE(engine_->TakeWarnings().empty());
+  EXPECT_EQ(engine_->HostLimitsProblem(), "this machine has no cgroup v2 hierarchy mounted");
+  bool stopped = false;
+  engine_->Stop({}, [&] { stopped = true; });
+  ASSERT_TRUE(RunUntil([&] { return stopped; }));
+}
+
 TEST_F(EngineTest, AProjectWhosePortIsTakenIsNotInstalled) {
   config::Project first;
   first.name = "t";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 
@@ -140,6 +141,15 @@ ProcessSpec ContainerEngine::BuildRunSpec(
   }
   for (const auto& [host, addr] : hosts) a.insert(a.end(), {"--add-host", host + ":" + addr});
   if (!service.user.empty()) a.insert(a.end(), {"--user", service.user});
+  // deploy.resources.limits (config/resources_settings.h); reservations are not enforced.
+  const config::ResourceSettings& res = service.resources;
+  if (res.cpus) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", *res.cpus);
+    a.insert(a.end(), {"--cpus", buf});
+  }
+  if (res.memory_bytes) a.insert(a.end(), {"--memory", std::to_string(*res.memory_bytes)});
+  if (res.pids) a.insert(a.end(), {"--pids-limit", std::to_string(*res.pids)});
   for (const auto& [k, v] : service.labels) a.insert(a.end(), {"--label", k + "=" + v});
   a.insert(a.end(), {"--label", "slipway.project=" + project});
   a.insert(a.end(), {"--label", "slipway.service=" + service.name});

@@ -6,11 +6,13 @@
 //   <bin> [global flags] run --rm --init --name slipway-<project>-<service>[-<set>]-<index>
 //         --network=host
 //         [--replace --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 (podman)]
-//         [--add-host NAME:ADDR ...] [--user U] [--label k=v ...] -e K=V ...
+//         [--add-host NAME:ADDR ...] [--user U] [--cpus C] [--memory BYTES] [--pids-limit N]
+//         [--label k=v ...] -e K=V ...
 //         [--mount ... --secret ...] [--entrypoint E] <image> [args...]
 // (mounts: runtime/container_assets.h; <image> is a build's "<project>-<service>" when the
 // service has no `image:`; --rm stays: a service's data lives in its named volumes)
 // (--add-host: the project's service names, config/service_addresses.h)
+// (--cpus/--memory/--pids-limit: deploy.resources.limits, config/resources_settings.h)
 // (the recipe flags podman needs on these machines). --init puts a tiny init (catatonit/tini)
 // at PID 1: a plain server as PID 1 ignores SIGTERM, so the client's forwarded stop signal
 // would do nothing, and the SIGKILL after the grace period kills only the client and leaves the

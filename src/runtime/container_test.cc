@@ -197,6 +197,32 @@ TEST_F(ContainerTest, PodmanRunSpecCarriesTheRecipeFlags) {
                                       "slipway-shop-api-2"}));
 }
 
+// deploy.resources.limits become podman's flags; reservations are not enforced (no flag).
+TEST_F(ContainerTest, ResourceLimitsBecomeEngineFlags) {
+  ContainerEngine engine("/usr/bin/podman");
+  config::Service s = ApiService();
+  s.resources.cpus = 0.5;
+  s.resources.memory_bytes = int64_t{64} << 20;
+  s.resources.pids = 50;
+  s.resources.reserved_memory_bytes = int64_t{16} << 20;
+  auto spec = engine.BuildRunSpec("shop", s, 1, {{"PORT", "1"}});
+  auto flag = [&](const std::string& name) -> std::string {
+    auto it = std::find(spec.argv.begin(), spec.argv.end(), name);
+    return it == spec.argv.end() || it + 1 == spec.argv.end() ? "" : *(it + 1);
+  };
+  EXPECT_EQ(flag("--cpus"), "0.500");
+  EXPECT_EQ(flag("--memory"), std::to_string(64 << 20));
+  EXPECT_EQ(flag("--pids-limit"), "50");
+  EXPECT_EQ(flag("--memory-reservation"), "");
+  // Before the image: everything after it is the container's command.
+  auto image = std::find(spec.argv.begin(), spec.argv.end(), "testimg:1");
+  EXPECT_LT(std::find(spec.argv.begin(), spec.argv.end(), "--cpus"), image);
+  // No limits, no flags.
+  spec = engine.BuildRunSpec("shop", ApiService(), 1, {{"PORT", "1"}});
+  EXPECT_EQ(flag("--cpus"), "");
+  EXPECT_EQ(flag("--memory"), "");
+}
+
 // Volumes, binds, tmpfs, secrets (runtime/container_assets.h) go after the environment; a
 // service with a build and no image runs "<project>-<service>".
 TEST_F(ContainerTest, MountsSecretsAndBuiltImagesInTheRunSpec) {

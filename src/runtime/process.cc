@@ -33,7 +33,8 @@ enum ChildStage : int {
   kStageGid,
   kStageUid,
   kStageExec,
-  kStageMount
+  kStageMount,
+  kStageCgroup
 };
 
 struct ChildError {
@@ -195,6 +196,7 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
   envp.push_back(nullptr);
   std::string cwd = spec.cwd.string();
   std::string hosts_file = spec.hosts_file.string();
+  std::string cgroup_procs = spec.cgroup.empty() ? "" : (spec.cgroup / "cgroup.procs").string();
 
   int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, exec_pipe[2] = {-1, -1};
   auto close_all = [&] {
@@ -234,6 +236,11 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
       (void)n;
       _exit(127);
     };
+    if (!cgroup_procs.empty()) {
+      int fd = open(cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, "0", 1) != 1) fail(kStageCgroup);
+      close(fd);
+    }
     if (!spec.mounts.empty()) {
       // Names, volumes and secrets, before setuid: a mount that fails stops the start.
       int failed = EnterPrivateNamespace(hosts_file.empty() ? nullptr : hosts_file.c_str(),
@@ -289,6 +296,10 @@ Result<std::unique_ptr<Process>> Process::Spawn(net::EventLoop* loop, const Proc
                       prefix + "mount " + (m.what.empty() ? m.target : m.what) + " at " + m.target +
                           ": " + std::strerror(ce.err));
       }
+      case kStageCgroup:
+        return Status(
+            StatusCode::kFailedPrecondition,
+            prefix + "join cgroup " + spec.cgroup.string() + ": " + std::strerror(ce.err));
       case kStageGroups:
       case kStageGid:
       case kStageUid:

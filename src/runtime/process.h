@@ -89,6 +89,10 @@ struct ProcessSpec {
   // optional: volumes, tmpfs, secrets and configs in that same private namespace, in order
   // (runtime/host_mounts.h). A mount that fails fails the spawn ("cannot run ...: mount ...").
   std::vector<NamespaceMount> mounts;
+  // optional: a cgroup v2 directory the child joins before anything else (it writes "0" to
+  // its cgroup.procs), so its limits hold from the first instruction (runtime/cgroup.h). A
+  // write that fails fails the spawn ("cannot run ...: join cgroup ...").
+  std::filesystem::path cgroup;
 };
 
 // A waitpid() status as an ExitStatus.

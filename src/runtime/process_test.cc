@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -103,6 +104,34 @@ TEST_F(ProcessTest, EnvironmentAndCwdAreExactlyTheSpec) {
   ASSERT_TRUE(RunUntil(loop_.get(), [&] { return c.exit.has_value(); }));
   ASSERT_EQ(c.lines.size(), 1u);
   EXPECT_EQ(c.lines[0].second, "bar baz||/tmp");
+}
+
+// The child joins ProcessSpec::cgroup before exec by writing "0" to its cgroup.procs; a group
+// it cannot join fails the spawn with the group's name. (A plain folder stands in for the
+// cgroup here: the write lands in a regular file.)
+TEST_F(ProcessTest, JoinsItsCgroupBeforeExec) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("slipway-cg-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "cgroup.procs") << "";
+  Captured c;
+  ProcessSpec spec = Sh("echo ran");
+  spec.cgroup = dir;
+  auto p = SpawnCapture(spec, &c);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(RunUntil(loop_.get(), [&] { return c.exit.has_value(); }));
+  std::ifstream in(dir / "cgroup.procs");
+  std::string written;
+  std::getline(in, written);
+  EXPECT_EQ(written, "0");
+  ASSERT_EQ(c.lines.size(), 1u);
+
+  spec.cgroup = dir / "missing";
+  auto r = Process::Spawn(loop_.get(), spec, nullptr, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "cannot run \"sh\": join cgroup " + spec.cgroup.string() +
+                                      ": No such file or directory");
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(ProcessTest, SpawnErrorsComeBackAsStatus) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "base/status.h"
 
@@ -88,6 +89,7 @@ struct Registry::Family {
   std::map<LabelValues, std::unique_ptr<Counter>> counters;
   std::map<LabelValues, std::unique_ptr<Gauge>> gauges;
   std::map<LabelValues, std::unique_ptr<Histogram>> histograms;
+  std::map<LabelValues, std::unique_ptr<SampledValue>> sampled;
 };
 
 Registry::Registry(int shards) : shards_(std::max(1, shards)) {}
@@ -151,6 +153,39 @@ Histogram* Registry::GetHistogram(std::string_view name, std::string_view help,
   return slot.get();
 }
 
+SampledValue* Registry::GetSampled(std::string_view name, std::string_view help, Kind kind,
+                                   const std::vector<std::string>& label_names,
+                                   const LabelValues& values) {
+  SLIPWAY_CHECK(label_names.size() == values.size());
+  std::lock_guard<std::mutex> lock(mu_);
+  Family* f = GetFamily(name, help, kind, label_names, nullptr);
+  auto& slot = f->sampled[values];
+  if (!slot) slot.reset(new SampledValue());
+  return slot.get();
+}
+
+SampledValue* Registry::GetSampledCounter(std::string_view name, std::string_view help,
+                                          const std::vector<std::string>& label_names,
+                                          const LabelValues& values) {
+  return GetSampled(name, help, Kind::kSampledCounter, label_names, values);
+}
+
+SampledValue* Registry::GetSampledGauge(std::string_view name, std::string_view help,
+                                        const std::vector<std::string>& label_names,
+                                        const LabelValues& values) {
+  return GetSampled(name, help, Kind::kSampledGauge, label_names, values);
+}
+
+bool Registry::Remove(std::string_view name, const LabelValues& values) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return false;
+  Family& f = *it->second;
+  return f.counters.erase(values) + f.gauges.erase(values) + f.histograms.erase(values) +
+             f.sampled.erase(values) >
+         0;
+}
+
 const Counter* Registry::FindCounter(std::string_view name, const LabelValues& values) const {
   std::lock_guard<std::mutex> lock(mu_);
   const Family* f = FindFamily(name);
@@ -200,7 +235,7 @@ std::string EscapeHelp(std::string_view v) {
   return out;
 }
 
-// Go's strconv.FormatFloat(v, 'g', -1, 64) style: shortest round-trip form.
+// The shortest form that reads back as the same double.
 std::string FormatDouble(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
@@ -208,6 +243,18 @@ std::string FormatDouble(double v) {
   for (int prec = 1; prec <= 17; ++prec) {
     std::snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (std::strtod(buf, nullptr) == v) break;
+  }
+  // Plain decimals from 1e-4 up to 1e21 ("100", not "1e+02"), still the shortest that reads
+  // back as the same double; an exponent outside that range.
+  if (std::strchr(buf, 'e') != nullptr && std::fabs(v) >= 1e-4 && std::fabs(v) < 1e21) {
+    if (v == std::floor(v)) {
+      std::snprintf(buf, sizeof buf, "%.0f", v);
+    } else {
+      for (int prec = 1; prec <= 17; ++prec) {
+        std::snprintf(buf, sizeof buf, "%.*f", prec, v);
+        if (std::strtod(buf, nullptr) == v) break;
+      }
+    }
   }
   return buf;
 }
@@ -242,9 +289,9 @@ std::string Registry::RenderPrometheus() const {
   std::string out;
   out.reserve(4096);
   for (const auto& [name, f] : families_) {
-    const char* type = f->kind == Kind::kCounter ? "counter"
-                       : f->kind == Kind::kGauge ? "gauge"
-                                                 : "histogram";
+    const char* type = f->kind == Kind::kGauge || f->kind == Kind::kSampledGauge ? "gauge"
+                       : f->kind == Kind::kHistogram                             ? "histogram"
+                                                                                 : "counter";
     out += "# HELP " + name + " " + EscapeHelp(f->help) + "\n";
     out += "# TYPE " + name + " " + type + "\n";
     switch (f->kind) {
@@ -255,6 +302,11 @@ std::string Registry::RenderPrometheus() const {
       case Kind::kGauge:
         for (const auto& [vals, g] : f->gauges)
           out += name + LabelString(f->label_names, vals) + " " + std::to_string(g->Value()) + "\n";
+        break;
+      case Kind::kSampledCounter:
+      case Kind::kSampledGauge:
+        for (const auto& [vals, c] : f->sampled)
+          out += name + LabelString(f->label_names, vals) + " " + FormatDouble(c->Value()) + "\n";
         break;
       case Kind::kHistogram:
         for (const auto& [vals, h] : f->histograms) {

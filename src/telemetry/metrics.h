@@ -68,6 +68,20 @@ class Gauge {
   std::unique_ptr<Cell[]> cells_;
 };
 
+// A float value read from elsewhere: a counter's total (the kernel's CPU seconds of a process;
+// GetSampledCounter, rendered as a counter) or a gauge (a CPU limit; GetSampledGauge). Its one
+// writer Set()s the latest value.
+class SampledValue {
+ public:
+  void Set(double v) { v_.store(v, std::memory_order_relaxed); }
+  double Value() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class Registry;
+  SampledValue() = default;
+  std::atomic<double> v_{0};
+};
+
 struct HistogramSnapshot {
   std::vector<double> bounds;     // upper bounds, without +Inf
   std::vector<uint64_t> buckets;  // cumulative counts, one per bound, then +Inf
@@ -119,6 +133,17 @@ class Registry {
                           const std::vector<std::string>& label_names = {},
                           const LabelValues& values = {},
                           const std::vector<double>& buckets = DefaultBuckets());
+  SampledValue* GetSampledCounter(std::string_view name, std::string_view help,
+                                  const std::vector<std::string>& label_names = {},
+                                  const LabelValues& values = {});
+  SampledValue* GetSampledGauge(std::string_view name, std::string_view help,
+                                const std::vector<std::string>& label_names = {},
+                                const LabelValues& values = {});
+
+  // Forgets the child of `name` with these values (an instance that is gone), of whatever
+  // kind; false when there was none. Pointers to it become invalid: only the code that owns
+  // the child's updates may remove it. The family stays (its HELP and TYPE lines too).
+  bool Remove(std::string_view name, const LabelValues& values);
 
   // Read side, for code that never created the child: nullptr when absent.
   const Counter* FindCounter(std::string_view name, const LabelValues& values) const;
@@ -128,12 +153,14 @@ class Registry {
   std::string RenderPrometheus() const;
 
  private:
-  enum class Kind { kCounter, kGauge, kHistogram };
+  enum class Kind { kCounter, kGauge, kHistogram, kSampledCounter, kSampledGauge };
   struct Family;
   Family* GetFamily(std::string_view name, std::string_view help, Kind kind,
                     const std::vector<std::string>& label_names,
                     const std::vector<double>* buckets);
   const Family* FindFamily(std::string_view name) const;
+  SampledValue* GetSampled(std::string_view name, std::string_view help, Kind kind,
+                           const std::vector<std::string>& label_names, const LabelValues& values);
 
   int shards_;
   mutable std::mutex mu_;

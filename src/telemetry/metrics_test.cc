@@ -111,5 +111,49 @@ TEST(MetricsTest, PromtoolAcceptsExposition) {
   EXPECT_EQ(rc, 0);
 }
 
+TEST(MetricsTest, SampledValuesRenderAsFloatsAndRemoveForgetsAChild) {
+  Registry reg(2);
+  const std::vector<std::string> labels = {"service", "instance", "release"};
+  reg.GetSampledCounter("slipway_instance_cpu_seconds_total", "CPU.", labels,
+                        {"api", "127.0.0.1:5000", "3"})
+      ->Set(1.25);
+  reg.GetSampledCounter("slipway_instance_cpu_seconds_total", "CPU.", labels,
+                        {"api", "127.0.0.1:5001", "3"})
+      ->Set(0.5);
+  reg.GetSampledGauge("slipway_service_resource_limit", "Limit.", {"service", "resource"},
+                      {"api", "cpus"})
+      ->Set(0.25);
+  std::string text = reg.RenderPrometheus();
+  EXPECT_NE(text.find("# TYPE slipway_instance_cpu_seconds_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("slipway_instance_cpu_seconds_total{service=\"api\",instance=\"127.0.0.1:"
+                      "5000\",release=\"3\"} 1.25\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE slipway_service_resource_limit gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("slipway_service_resource_limit{service=\"api\",resource=\"cpus\"} 0.25"),
+            std::string::npos);
+  // Whole numbers read as such, not "1e+02".
+  reg.GetSampledGauge("slipway_service_resource_limit", "Limit.", {"service", "resource"},
+                      {"api", "pids"})
+      ->Set(100);
+  reg.GetSampledGauge("slipway_service_resource_limit", "Limit.", {"service", "resource"},
+                      {"api", "memory_bytes"})
+      ->Set(268435456);
+  text = reg.RenderPrometheus();
+  EXPECT_NE(text.find("resource=\"pids\"} 100\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("resource=\"memory_bytes\"} 268435456\n"), std::string::npos) << text;
+
+  EXPECT_TRUE(reg.Remove("slipway_instance_cpu_seconds_total", {"api", "127.0.0.1:5000", "3"}));
+  EXPECT_FALSE(reg.Remove("slipway_instance_cpu_seconds_total", {"api", "127.0.0.1:5000", "3"}));
+  EXPECT_FALSE(reg.Remove("no_such_metric", {}));
+  text = reg.RenderPrometheus();
+  EXPECT_EQ(text.find("127.0.0.1:5000"), std::string::npos);
+  EXPECT_NE(text.find("127.0.0.1:5001"), std::string::npos);
+  // Counters and gauges go as well.
+  reg.GetGauge("g", "G.", {"a"}, {"x"})->Set(0, 3);
+  EXPECT_TRUE(reg.Remove("g", {"x"}));
+  EXPECT_EQ(reg.RenderPrometheus().find("g{a=\"x\"}"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace slipway::telemetry
