@@ -404,8 +404,8 @@ void ClientConn::OnUpstreamFailure(UpstreamError kind) {
       // The same backend only when it is its set's one choice and the listener asks for it
       // (Listener::retry_same_backend).
       const Listener* listener = ListenerOf();
-      if (next != ex.backend || (wr.sets[pick.set].backends.size() == 1 && listener &&
-                                 listener->retry_same_backend)) {
+      if (next != ex.backend ||
+          (wr.sets[pick.set].backends.size() == 1 && listener && listener->retry_same_backend)) {
         ex.retried = true;
         Metrics().retries->Add(w_->index());
         ex.backend->health.active--;
