@@ -112,10 +112,24 @@ TEST_F(MetricsTest, ScrapesBothInstancesAndAnswersPromQL) {
   EXPECT_EQ(text.rc, 0) << text.err;
   EXPECT_NE(text.out.find("up{"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("=> 1 @ "), std::string::npos) << text.out;
-  json range = Query("up{job=\"app\"}", {"--range", "30s", "--step", "1s"});
+  // Both targets scraped at least twice within the range (the first scrapes can be a second
+  // apart on a fast machine): every series has a value at two steps or more.
+  json range;
+  WaitFor(
+      [&] {
+        range = Query("up{job=\"app\"}", {"--range", "30s", "--step", "1s"});
+        const json& rows = range["data"]["result"];
+        if (rows.size() != 2u) return false;
+        for (const json& row : rows) {
+          if (row["values"].size() < 2u) return false;
+        }
+        return true;
+      },
+      20s);
   EXPECT_EQ(range["data"]["resultType"], "matrix");
   ASSERT_EQ(range["data"]["result"].size(), 2u) << range.dump();
-  EXPECT_GE(range["data"]["result"][0]["values"].size(), 2u);
+  EXPECT_GE(range["data"]["result"][0]["values"].size(), 2u) << range.dump();
+  EXPECT_GE(range["data"]["result"][1]["values"].size(), 2u) << range.dump();
   json own = WaitRows("slipway_scrape_targets", 1);
   ASSERT_EQ(own.size(), 1u);
   EXPECT_EQ(own[0]["value"][1], "2");

@@ -8,6 +8,7 @@
 
 #include "config/flags_settings.h"
 #include "config/node.h"
+#include "config/resources_settings.h"
 #include "export/extensions.h"
 #include "export/kubernetes.h"
 
@@ -119,22 +120,8 @@ json QuantitiesJson(const Quantities& q) {
 }  // namespace
 
 Result<std::string> CpuQuantity(const std::string& cpus) {
-  // A plain decimal: digits, at most one '.', nothing else (no sign, exponent or unit).
-  size_t dots = 0, digits = 0;
-  for (char c : cpus) {
-    if (c == '.') {
-      ++dots;
-    } else if (std::isdigit(static_cast<unsigned char>(c))) {
-      ++digits;
-    } else {
-      return InvalidInput("\"" + cpus + "\" is not a number of CPUs");
-    }
-  }
-  if (dots > 1 || digits == 0 || cpus.size() > 12) {
-    return InvalidInput("\"" + cpus + "\" is not a number of CPUs");
-  }
-  const double v = std::stod(cpus);
-  if (v <= 0) return InvalidInput("cpus " + cpus + " is not positive");
+  // Read as `up` reads it (config::ParseCpus), so what exports is what runs.
+  ASSIGN_OR_RETURN(double v, config::ParseCpus(cpus));
   // Whole milli-CPUs, the unit Kubernetes resolves; a finer request is rounded up.
   const long long milli = static_cast<long long>(std::ceil(v * 1000 - 1e-9));
   if (milli % 1000 == 0) return std::to_string(milli / 1000);
@@ -142,34 +129,8 @@ Result<std::string> CpuQuantity(const std::string& cpus) {
 }
 
 Result<long long> MemoryBytes(const std::string& text) {
-  // As compose reads it (go-units RAMInBytes): a decimal number, an optional unit
-  // b/k/m/g/t/p (binary multiples, any case), optionally followed by "b" or "ib".
-  const std::string bad = "\"" + text + "\" is not a memory size";
-  size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
-    ++i;
-  }
-  const std::string number = text.substr(0, i);
-  if (number.empty() || number.size() > 20 || std::count(number.begin(), number.end(), '.') > 1 ||
-      number == ".") {
-    return InvalidInput(bad);
-  }
-  std::string unit;
-  for (char c : text.substr(i)) {
-    if (c == ' ' && unit.empty()) continue;
-    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  static const std::map<std::string, int> kShift = {{"", 0},   {"b", 0},  {"k", 10}, {"m", 20},
-                                                    {"g", 30}, {"t", 40}, {"p", 50}};
-  std::string base = unit;
-  if (base.size() == 3 && base.substr(1) == "ib") base.resize(1);
-  if (base.size() == 2 && base[1] == 'b') base.resize(1);
-  auto it = kShift.find(base);
-  if (it == kShift.end()) return InvalidInput(bad);
-  const long double bytes = std::stold(number) * std::pow(2.0L, it->second);
-  if (bytes < 1) return InvalidInput("memory " + text + " is less than a byte");
-  if (bytes > 9.0e18L) return InvalidInput("memory " + text + " is too large");
-  return static_cast<long long>(std::floor(bytes));
+  ASSIGN_OR_RETURN(int64_t bytes, config::ParseMemorySize(text));
+  return static_cast<long long>(bytes);
 }
 
 std::string MemoryQuantity(long long bytes) {
