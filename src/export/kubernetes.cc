@@ -126,11 +126,7 @@ class Exporter {
           "--rollouts argo: no service uses a blue-green or canary strategy; "
           "every service stays a Deployment");
     }
-    for (const std::string& w : p_.warnings) {
-      // deploy.resources is ignored on a host but mapped here (its notes are more precise).
-      if (resources_mapped_.count(w)) continue;
-      notes_.push_back(w);
-    }
+    for (const std::string& w : p_.warnings) notes_.push_back(w);
 
     Export e;
     e.project = p_.name;
@@ -332,11 +328,7 @@ class Exporter {
     in.has_env_secret = has_secret;
     in.secret_keys = std::move(secret_keys);
     in.probes = !job;
-    bool resources_mapped = false;
-    ASSIGN_OR_RETURN(in.resources, ContainerResources(p_, s, &notes_, &resources_mapped));
-    if (resources_mapped) {
-      resources_mapped_.insert("services." + s.name + ".deploy.resources: ignored by slipway");
-    }
+    in.resources = ContainerResources(s, &notes_);
     SecretInCommandNotes(s);
     json pod = PodSpec(in, &notes_);
     json tmpl_meta = {{"labels", Labels(m, job ? "job" : "server")}};
@@ -683,9 +675,8 @@ class Exporter {
   std::vector<Manifest> objects_;
   Notes notes_;
   bool any_rollout_ = false;
-  Redactor known_secrets_;  // every secret value the project knows (config::SecretsOf)
-  std::set<std::string> resources_mapped_;  // loader warnings replaced by ContainerResources
-  std::vector<std::string> no_restart_;     // Deployments whose compose restart is no/on-failure
+  Redactor known_secrets_;               // every secret value the project knows (config::SecretsOf)
+  std::vector<std::string> no_restart_;  // Deployments whose compose restart is no/on-failure
 };
 
 }  // namespace

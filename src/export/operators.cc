@@ -68,69 +68,12 @@ std::string FlagProblem(const json& flag) {
   return "";
 }
 
-struct Quantities {
-  std::string cpus;
-  long long memory = -1;
-};
-
-// cpus and memory of one of limits / reservations; notes the keys a container cannot take.
-Status ReadQuantities(const config::Node& n, const std::string& where, const std::string& what,
-                      Quantities* q, std::vector<std::string>* notes) {
-  if (!n.IsMap()) {
-    return config::NodeError(n, where, "is " + n.Describe(), "a mapping with cpus, memory");
-  }
-  for (const config::Node& f : n.children) {
-    const std::string path = where + "." + f.key;
-    if (f.key == "cpus" || f.key == "memory") {
-      if (!f.IsScalar() || f.scalar.empty()) {
-        return config::NodeError(
-            f, path, "is " + f.Describe(),
-            f.key == "cpus" ? "a number of CPUs, e.g. 0.5" : "a size, e.g. 512m or 1g");
-      }
-      if (f.key == "cpus") {
-        Result<std::string> c = CpuQuantity(f.scalar);
-        if (!c.ok()) return config::NodeError(f, path, c.status().message(), "e.g. 0.5 or 2");
-        q->cpus = *c;
-      } else {
-        Result<long long> m = MemoryBytes(f.scalar);
-        if (!m.ok()) return config::NodeError(f, path, m.status().message(), "e.g. 512m or 1g");
-        q->memory = *m;
-      }
-    } else if (f.key == "pids") {
-      notes->push_back(path + ": a container has no pids " + what +
-                       " in Kubernetes (the kubelet's podPidsLimit applies to every pod)");
-    } else if (f.key == "devices" || f.key == "generic_resources") {
-      notes->push_back(path +
-                       ": not mapped (use a device plugin's extended resource, e.g. "
-                       "nvidia.com/gpu, by hand)");
-    } else if (f.key.rfind("x-", 0) != 0) {
-      notes->push_back(path + ": not mapped");
-    }
-  }
-  return Status::OK();
-}
-
-json QuantitiesJson(const Quantities& q) {
-  json out = json::object();
-  if (!q.cpus.empty()) out["cpu"] = q.cpus;
-  if (q.memory >= 0) out["memory"] = MemoryQuantity(q.memory);
-  return out;
-}
-
 }  // namespace
 
-Result<std::string> CpuQuantity(const std::string& cpus) {
-  // Read as `up` reads it (config::ParseCpus), so what exports is what runs.
-  ASSIGN_OR_RETURN(double v, config::ParseCpus(cpus));
-  // Whole milli-CPUs, the unit Kubernetes resolves; a finer request is rounded up.
-  const long long milli = static_cast<long long>(std::ceil(v * 1000 - 1e-9));
+std::string CpuQuantity(double cpus) {
+  const long long milli = static_cast<long long>(std::ceil(cpus * 1000 - 1e-9));
   if (milli % 1000 == 0) return std::to_string(milli / 1000);
   return std::to_string(milli) + "m";
-}
-
-Result<long long> MemoryBytes(const std::string& text) {
-  ASSIGN_OR_RETURN(int64_t bytes, config::ParseMemorySize(text));
-  return static_cast<long long>(bytes);
 }
 
 std::string MemoryQuantity(long long bytes) {
@@ -143,53 +86,21 @@ std::string MemoryQuantity(long long bytes) {
   return std::to_string(bytes);
 }
 
-Result<json> ContainerResources(const config::Project& p, const config::Service& s,
-                                std::vector<std::string>* notes, bool* mapped) {
-  *mapped = false;
-  if (!p.model) return json(nullptr);
-  const config::Node* n = p.model->Find("services");
-  if (n) n = n->Find(s.name);
-  if (n) n = n->Find("deploy");
-  if (n) n = n->Find("resources");
-  if (!n || n->IsNull()) return json(nullptr);
-  *mapped = true;
-  const std::string where = "services." + s.name + ".deploy.resources";
-  if (!n->IsMap()) {
-    return config::NodeError(*n, where, "is " + n->Describe(),
-                             "a mapping with limits and reservations");
-  }
-  Quantities limits, requests;
-  for (const config::Node& f : n->children) {
-    const std::string path = where + "." + f.key;
-    if (f.key == "limits") {
-      RETURN_IF_ERROR(ReadQuantities(f, path, "limit", &limits, notes));
-    } else if (f.key == "reservations") {
-      RETURN_IF_ERROR(ReadQuantities(f, path, "reservation", &requests, notes));
-    } else if (f.key.rfind("x-", 0) != 0) {
-      notes->push_back(path + ": not mapped");
-    }
+json ContainerResources(const config::Service& s, std::vector<std::string>* notes) {
+  const config::ResourceSettings& r = s.resources;
+  json limits = json::object(), requests = json::object();
+  if (r.cpus) limits["cpu"] = CpuQuantity(*r.cpus);
+  if (r.memory_bytes) limits["memory"] = MemoryQuantity(*r.memory_bytes);
+  if (r.reserved_cpus) requests["cpu"] = CpuQuantity(*r.reserved_cpus);
+  if (r.reserved_memory_bytes) requests["memory"] = MemoryQuantity(*r.reserved_memory_bytes);
+  if (r.pids) {
+    notes->push_back("services." + s.name +
+                     ".deploy.resources.limits.pids: a container has no pids limit in "
+                     "Kubernetes (the kubelet's podPidsLimit applies to every pod)");
   }
   json out = json::object();
-  json l = QuantitiesJson(limits), r = QuantitiesJson(requests);
-  // Kubernetes refuses a request above its limit; compose does not check.
-  if (!limits.cpus.empty() && !requests.cpus.empty()) {
-    auto milli = [](const std::string& q) {
-      return q.back() == 'm' ? std::stoll(q.substr(0, q.size() - 1)) : std::stoll(q) * 1000;
-    };
-    if (milli(requests.cpus) > milli(limits.cpus)) {
-      return config::NodeError(
-          *n, where, "reservations.cpus " + requests.cpus + " is above limits.cpus " + limits.cpus,
-          "a reservation at most the limit (Kubernetes refuses it)");
-    }
-  }
-  if (limits.memory >= 0 && requests.memory > limits.memory) {
-    return config::NodeError(*n, where,
-                             "reservations.memory " + MemoryQuantity(requests.memory) +
-                                 " is above limits.memory " + MemoryQuantity(limits.memory),
-                             "a reservation at most the limit (Kubernetes refuses it)");
-  }
-  if (!l.empty()) out["limits"] = l;
-  if (!r.empty()) out["requests"] = r;
+  if (!limits.empty()) out["limits"] = std::move(limits);
+  if (!requests.empty()) out["requests"] = std::move(requests);
   if (out.empty()) return json(nullptr);
   return out;
 }

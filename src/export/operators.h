@@ -43,20 +43,16 @@ Result<std::vector<nlohmann::json>> RenderFlags(const config::Project& p,
 nlohmann::json RenderPrometheusRule(const config::Project& p, const std::string& namespace_name,
                                     std::vector<std::string>* notes);
 
-// The container's `resources` from services.<name>.deploy.resources as written in the
-// compose model (limits → limits, reservations → requests); null when none. cpus "0.5" →
-// "500m", memory in bytes (or "512m", "1.5g", binary units as compose reads them) → exact
-// Ki/Mi/Gi. A value that is not a number or size is an InvalidInput with file:line.
-// `mapped` is set when the service had deploy.resources (its "ignored" warning is then
-// replaced by the notes made here).
-Result<nlohmann::json> ContainerResources(const config::Project& p, const config::Service& s,
-                                          std::vector<std::string>* notes, bool* mapped);
+// The container's `resources` from the service's deploy.resources as the loader read them
+// (config::ResourceSettings, the values `up` applies): limits → limits, reservations →
+// requests; null when none. cpus 0.5 → "500m", memory bytes → exact Ki/Mi/Gi. A pids limit
+// has no per-container equivalent and is noted. The loader has already refused bad values
+// and a reservation above its limit, so nothing here can fail.
+nlohmann::json ContainerResources(const config::Service& s, std::vector<std::string>* notes);
 
-// Compose cpus ("0.5", 2) as a Kubernetes quantity ("500m", "2"); InvalidInput when not a
-// positive number. Whole milli-CPUs; a finer value is rounded up.
-Result<std::string> CpuQuantity(const std::string& cpus);
-// Compose memory ("512m", "1gb", "1.5g", "1048576") in bytes; InvalidInput when not a size.
-Result<long long> MemoryBytes(const std::string& text);
+// CPUs (0.5, 2) as a Kubernetes quantity ("500m", "2"): whole milli-CPUs, a finer value
+// rounded up (Kubernetes' unit).
+std::string CpuQuantity(double cpus);
 // Bytes as the exact Kubernetes quantity with the largest binary unit that divides them
 // ("512Mi", "1536Mi", "2Gi", "1000").
 std::string MemoryQuantity(long long bytes);
