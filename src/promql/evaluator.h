@@ -35,7 +35,7 @@ struct Value {
 
 inline constexpr int64_t kLookbackMs = 5 * 60 * 1000;
 // Inner evaluations all the subqueries of one evaluation may make (nested subqueries multiply).
-inline constexpr int64_t kMaxSubqueryEvaluations = 200'000;
+inline constexpr int64_t kMaxSubqueryEvaluations = 50'000;
 
 // The query an evaluation belongs to: `@ start()` and `@ end()` read its start and end (an
 // instant query and a rule evaluation have start = end = the evaluation time), and the step
