@@ -3,7 +3,10 @@
 //     `promtool test rules` and `slipway alerts test` (a passing file, a file that fails on
 //     purpose, a malformed one), and the PromQL coverage file passes under both;
 //   - a project loads a rule file unchanged and its rules fire and resolve over the testapp's
-//     own scraped metrics; `up{job="db"} == 0` fires when the static target is stopped.
+//     own scraped metrics, delivered to a real Alertmanager (Debian's
+//     prometheus-alertmanager, on a free loopback port) with their labels and rendered
+//     annotations, firing and then resolved; `up{job="db"} == 0` fires when the static
+//     target is stopped.
 // Every wait is bounded; processes started here are stopped by PID.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -15,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "base/test_require.h"
 #include "harness.h"
@@ -29,6 +33,7 @@ using namespace std::chrono_literals;
 
 const std::filesystem::path kRulesDir = std::filesystem::path(SLIPWAY_SOURCE_DIR) / "tests/rules";
 constexpr char kPromtool[] = "/usr/bin/promtool";
+constexpr char kAlertmanager[] = "/usr/bin/prometheus-alertmanager";
 
 CmdResult Promtool(const std::string& file) {
   return RunCmd({kPromtool, "test", "rules", file}, kRulesDir, {}, 60s);
@@ -122,6 +127,70 @@ class Exporter {
   pid_t pid_ = 0;
 };
 
+// A real Alertmanager on 127.0.0.1:port with its own storage folder, stopped by PID.
+// resolve_timeout is 5m: an alert it lists as active can only end within a test's bounds
+// by the sender's own `endsAt` (the resolved notification), never by timing out.
+class Alertmanager {
+ public:
+  Alertmanager() {
+    char tmpl[] = "/tmp/slipway-am-XXXXXX";
+    SLIPWAY_CHECK(mkdtemp(tmpl) != nullptr);
+    dir_ = tmpl;
+    std::ofstream(dir_ / "am.yml") << "global:\n  resolve_timeout: 5m\n"
+                                      "route:\n  receiver: blackhole\n"
+                                      "receivers:\n  - name: blackhole\n";
+    port_ = FreePort();
+    pid_ = fork();
+    if (pid_ == 0) {
+      int log = open((dir_ / "am.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(log, 1);
+      dup2(log, 2);
+      std::string cfg = "--config.file=" + (dir_ / "am.yml").string();
+      std::string storage = "--storage.path=" + (dir_ / "data").string();
+      std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
+      execl(kAlertmanager, kAlertmanager, cfg.c_str(), storage.c_str(), listen.c_str(),
+            "--cluster.listen-address=", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~Alertmanager() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      bool gone = false;
+      for (int i = 0; i < 100 && !gone; ++i) {  // 10 s, then SIGKILL
+        gone = waitpid(pid_, nullptr, WNOHANG) == pid_;
+        if (!gone) std::this_thread::sleep_for(100ms);
+      }
+      if (!gone) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  int port() const { return port_; }
+  bool Ready() const { return HttpGet(port_, "/-/ready") == 200; }
+  std::string Log() const { return ReadFile(dir_ / "am.log"); }
+  // The alerts Alertmanager lists (active, not yet ended), named `alertname`.
+  json Alerts(const std::string& alertname) const {
+    std::string body;
+    json out = json::array();
+    if (HttpGet(port_, "/api/v2/alerts", &body) != 200) return out;
+    json all = json::parse(body, nullptr, false);
+    if (!all.is_array()) return out;
+    for (const json& a : all) {
+      if (a["labels"].value("alertname", "") == alertname) out.push_back(a);
+    }
+    return out;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
 constexpr char kAppRules[] = R"(groups:
   - name: app
     interval: 1s
@@ -158,9 +227,12 @@ json AlertsOf(Project& p, const std::string& rule, const std::string& state) {
 }
 
 TEST(RuleFilesE2E, FireAndResolveOverTheAppsMetrics) {
+  SLIPWAY_REQUIRE(std::filesystem::exists(kAlertmanager), "prometheus-alertmanager");
   const int web_port = FreePort();
   const int db_port = FreePort();
   Exporter db(db_port);
+  Alertmanager am;
+  ASSERT_TRUE(WaitFor([&] { return am.Ready(); }, 30s)) << am.Log();
   Project project(R"(services:
   app:
     command: [")" +
@@ -184,6 +256,13 @@ x-slipway:
     targets:
       - {name: db, address: "127.0.0.1:)" +
                   std::to_string(db_port) + R"(", interval: 1s, timeout: 500ms}
+  notifications:
+    route: {receiver: am, group_wait: 1s, group_interval: 1s, repeat_interval: 1m}
+    receivers:
+      - name: am
+        alertmanager: http://127.0.0.1:)" +
+                  std::to_string(am.port()) + R"(
+        timeout: 2s
 )");
   std::filesystem::create_directories(project.dir() / "rules");
   project.Write("rules/app.yml", kAppRules);
@@ -213,6 +292,25 @@ x-slipway:
   const std::string summary = errors[0]["annotations"]["summary"];
   EXPECT_EQ(summary.rfind("app fails ", 0), 0u) << summary;
   EXPECT_NE(summary.find("% of requests"), std::string::npos) << summary;
+  // Delivered to Alertmanager as Prometheus would: its labels (the rule's, the series') and
+  // the annotation rendered as Slipway shows it.
+  json in_am;
+  WaitFor([&] { return !(in_am = am.Alerts("AppErrors")).empty(); }, 30s);
+  ASSERT_EQ(in_am.size(), 1u) << am.Log();
+  EXPECT_EQ(in_am[0]["labels"]["severity"], "page") << in_am.dump();
+  EXPECT_EQ(in_am[0]["labels"]["job"], "app") << in_am.dump();
+  EXPECT_EQ(in_am[0]["status"]["state"], "active") << in_am.dump();
+  const std::string am_summary = in_am[0]["annotations"].value("summary", "");
+  EXPECT_EQ(am_summary.rfind("app fails ", 0), 0u) << in_am.dump();
+  EXPECT_NE(am_summary.find("% of requests"), std::string::npos) << in_am.dump();
+  // Rendered, not the template (the percentage itself moves from one evaluation to the next).
+  EXPECT_EQ(am_summary.find("{{"), std::string::npos) << am_summary;
+  EXPECT_NE(am_summary.find_first_of("0123456789"), std::string::npos) << am_summary;
+  json deep_am = am.Alerts("AppQueueDeep");
+  ASSERT_EQ(deep_am.size(), 1u) << am.Log();
+  EXPECT_EQ(deep_am[0]["annotations"]["summary"], "queue at 7");
+  EXPECT_EQ(deep_am[0]["labels"]["service"], "app");
+
   // The recorded series is in the store, for queries too.
   CmdResult q =
       project.Slipway({"query", "job:testapp_requests:rate10s{job=\"app\"}", "--format", "json"});
@@ -225,6 +323,10 @@ x-slipway:
   WaitFor([&] { return !AlertsOf(project, "AppErrors", "resolved").empty(); }, 40s);
   EXPECT_EQ(AlertsOf(project, "AppErrors", "resolved").size(), 1u)
       << project.Json({"alerts", "--format", "json"}).dump();
+  // ... and Alertmanager ends it (the resolved notification's endsAt; its own timeout is 5m).
+  EXPECT_TRUE(WaitFor([&] { return am.Alerts("AppErrors").empty(); }, 20s))
+      << am.Alerts("AppErrors").dump();
+  EXPECT_EQ(am.Alerts("AppQueueDeep").size(), 1u);  // still firing: still listed
 
   // The static target answers, then stops: up{job="db"} == 0 fires.
   EXPECT_TRUE(AlertsOf(project, "TargetDown", "firing").empty());
@@ -257,10 +359,10 @@ x-slipway:
   EXPECT_FALSE(PidAlive(project.DaemonPid()));
   project.Write("rules.yml",
                 "groups:\n  - name: g\n    rules:\n      - alert: X\n"
-                "        expr: label_replace(up, \"a\", \"b\", \"c\", \"d\")\n");
+                "        expr: holt_winters(up[5m], 0.5, 0.5)\n");
   CmdResult cfg = project.Slipway({"config"});
   EXPECT_EQ(cfg.rc, 2) << cfg.out << cfg.err;
-  EXPECT_NE(cfg.err.find("unknown function \"label_replace\""), std::string::npos) << cfg.err;
+  EXPECT_NE(cfg.err.find("unknown function \"holt_winters\""), std::string::npos) << cfg.err;
 }
 
 }  // namespace

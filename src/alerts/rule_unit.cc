@@ -458,6 +458,7 @@ void RunGroup(const TestFile& tf, const TestGroup& tg, std::vector<std::string>*
   RuleEvaluator::Options opts;
   opts.clock = &clock;
   opts.series = &store;
+  opts.subquery_step_ms = tf.eval_interval_ms;  // promtool's default subquery step
   std::vector<RuleGroup> groups;
   for (const config::RuleGroupSpec& g : tf.groups) {
     RuleGroup rg;
@@ -534,7 +535,8 @@ void RunGroup(const TestFile& tf, const TestGroup& tg, std::vector<std::string>*
   }
   ingest_till(std::max(maxt, last_sample));
   for (const ExprTest& t : tg.exprs) {
-    auto v = promql::Evaluate(*t.parsed, store, t.eval_ms);
+    auto v =
+        promql::Evaluate(*t.parsed, store, t.eval_ms, {t.eval_ms, t.eval_ms, tf.eval_interval_ms});
     if (!v.ok()) {
       errors->push_back(fmt::format("    expr: {:?}, time: {}, err: {}", t.expr,
                                     PromDurationString(t.eval_ms), v.status().message()));

@@ -314,7 +314,7 @@ void RuleEvaluator::EvalRule(size_t i, int64_t now) {
   Rule& rule = *rules_[i];
   RuleStatus& status = status_[i];
   auto t0 = std::chrono::steady_clock::now();
-  auto v = promql::Evaluate(*rule.expr, *series_, now);
+  auto v = promql::Evaluate(*rule.expr, *series_, now, {now, now, opts_.subquery_step_ms});
   status.last_eval_ms = now;
   status.last_eval_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -435,7 +435,7 @@ void RuleEvaluator::EvalRecord(size_t i, int64_t now) {
   Rule& rule = *rules_[i];
   RuleStatus& status = status_[i];
   auto t0 = std::chrono::steady_clock::now();
-  auto v = promql::Evaluate(*rule.expr, *series_, now);
+  auto v = promql::Evaluate(*rule.expr, *series_, now, {now, now, opts_.subquery_step_ms});
   status.last_eval_ms = now;
   const std::string source = "rule:" + rule.key;
   auto done = [&] {
@@ -492,14 +492,15 @@ Result<promql::Value> RuleEvaluator::EvaluateNow(const std::string& rule_or_expr
   const int64_t now = opts_.clock->WallMillis();
   RETURN_IF_ERROR(Scrape(now));
   for (const auto& rule : rules_) {
-    if (rule->spec.name == rule_or_expr) return promql::Evaluate(*rule->expr, *series_, now);
+    if (rule->spec.name == rule_or_expr)
+      return promql::Evaluate(*rule->expr, *series_, now, {now, now, opts_.subquery_step_ms});
   }
   auto parsed = promql::Parse(rule_or_expr);
   if (!parsed.ok()) {
     return InvalidInput(fmt::format("\"{}\" is neither a rule nor an expression that parses ({})",
                                     rule_or_expr, parsed.status().message()));
   }
-  return promql::Evaluate(**parsed, *series_, now);
+  return promql::Evaluate(**parsed, *series_, now, {now, now, opts_.subquery_step_ms});
 }
 
 Result<std::vector<HistoryEntry>> RuleEvaluator::History(size_t limit) const {

@@ -108,6 +108,8 @@ class RuleEvaluator {
     // with the services' metrics); nullptr: a store of its own.
     promql::SeriesStore* series = nullptr;
     int64_t resolved_retention_ms = 15 * 60 * 1000;
+    // The step of a subquery written without one (`x[5m:]`).
+    int64_t subquery_step_ms = promql::kDefaultSubqueryStepMs;
   };
 
   // Rules must have parsed at load (config does that); a rule that does not parse here is an

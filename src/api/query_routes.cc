@@ -249,22 +249,18 @@ bool Timeout(const Params& p, int64_t* ms, ApiError* err) {
 
 ApiError ExecError(const Status& s) { return {422, "execution", s.message()}; }
 
-// The matrix of a bare range selector at t (an instant query of `up[5m]`).
-json RangeSelection(const promql::Expr& sel, const promql::SeriesStore& store, int64_t t) {
+// The matrix of a range selector or subquery at t (an instant query of `up[5m]`).
+Result<json> RangeSelection(const promql::Expr& e, const promql::SeriesStore& store, int64_t t) {
+  ASSIGN_OR_RETURN(std::vector<promql::RangeSeries> rows,
+                   promql::EvaluateMatrix(e, store, t, {t, t}));
   json result = json::array();
-  std::vector<std::pair<promql::Labels, json>> rows;
-  for (const promql::SeriesStore::Series* s : store.ByName(sel.text)) {
-    if (!promql::SelectorMatches(*s, sel)) continue;
-    std::vector<promql::Point> pts;
-    s->Points(t - sel.range_ms, t, &pts);
-    if (pts.empty()) continue;
+  for (promql::RangeSeries& r : rows) {
     json values = json::array();
-    for (const promql::Point& pt : pts) values.push_back({TimeJson(pt.t_ms), FormatSample(pt.v)});
-    rows.emplace_back(s->labels, std::move(values));
+    for (const promql::Point& pt : r.points) {
+      values.push_back({TimeJson(pt.t_ms), FormatSample(pt.v)});
+    }
+    result.push_back({{"metric", LabelsJson(r.labels)}, {"values", std::move(values)}});
   }
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [l, v] : rows) result.push_back({{"metric", LabelsJson(l)}, {"values", std::move(v)}});
   return result;
 }
 
@@ -330,7 +326,7 @@ std::vector<const promql::SeriesStore::Series*> Select(const promql::SeriesStore
 // scraped meanwhile land after the steps already evaluated, as in a query that started later.
 struct RangeQuery {
   promql::ExprPtr expr;
-  int64_t t = 0, end = 0, step = 0;
+  int64_t start = 0, t = 0, end = 0, step = 0;
   std::chrono::steady_clock::time_point deadline;
   std::map<promql::Labels, json> series;
   size_t points = 0;
@@ -352,7 +348,7 @@ void EvaluateRange(std::shared_ptr<RangeQuery> q, const promql::SeriesStore* sto
           [q = std::move(q), store, loop]() mutable { EvaluateRange(std::move(q), store, loop); });
       return;
     }
-    auto v = promql::Evaluate(*q->expr, *store, q->t);
+    auto v = promql::Evaluate(*q->expr, *store, q->t, {q->start, q->end});
     if (!v.ok()) return Fail(q->reply, ExecError(v.status()));
     if (v->type == promql::ValueType::kScalar) v->vector.push_back({{}, v->scalar});
     for (promql::Sample& s : v->vector) {
@@ -394,11 +390,9 @@ void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
     }
     const promql::Expr& e = **expr;
     if (e.type == promql::ValueType::kMatrix) {
-      if (e.kind != promql::Expr::Kind::kSelector) {
-        return Fail(reply, BadData("invalid parameter \"query\": a range vector is only "
-                                   "supported as a plain selector"));
-      }
-      return Success(reply, {{"resultType", "matrix"}, {"result", RangeSelection(e, *store, t)}});
+      auto m = RangeSelection(e, *store, t);
+      if (!m.ok()) return Fail(reply, ExecError(m.status()));
+      return Success(reply, {{"resultType", "matrix"}, {"result", std::move(m).value()}});
     }
     if (e.type == promql::ValueType::kString) {
       return Success(reply, {{"resultType", "string"}, {"result", {TimeJson(t), e.text}}});
@@ -459,6 +453,7 @@ void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
     }
     auto q = std::make_shared<RangeQuery>(
         RangeQuery{std::move(expr).value(),
+                   start,
                    start,
                    end,
                    step,

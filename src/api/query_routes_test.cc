@@ -127,5 +127,41 @@ TEST_F(QueryRoutesTest, ATimedOutRangeQueryIs503) {
   EXPECT_EQ(json::parse(r.body)["errorType"], "timeout");
 }
 
+// `@ start()` and `@ end()` in a range query are the query's start and end at every step;
+// a subquery is a range vector an instant query answers as a matrix.
+TEST_F(QueryRoutesTest, AtStartEndAndSubqueries) {
+  // r0 grows 0, 1, 2, ... per scrape: at the start 0, at the end kScrapes - 1.
+  const std::string q = Range(
+      "app_requests_total%7Broute%3D%22r0%22%7D%20%40%20end()%20-%20"
+      "app_requests_total%7Broute%3D%22r0%22%7D%20%40%20start()",
+      600);
+  http::ClientResponse r = Get(whole_port_, q);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  ASSERT_EQ(j["data"]["result"].size(), 1u) << r.body;
+  const json& values = j["data"]["result"][0]["values"];
+  ASSERT_GE(values.size(), 2u);
+  for (const json& v : values) EXPECT_EQ(v[1], std::to_string(kScrapes - 1)) << r.body;
+
+  const int64_t t = kStartMs + 100 * kScrapeMs + 7'000;
+  r = Get(whole_port_,
+          "/api/v1/query?query=app_requests_total%7Broute%3D%22r1%22%7D%5B2m%3A1m%5D"
+          "&time=" +
+              std::to_string(t / 1000));
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  EXPECT_EQ(j["data"]["resultType"], "matrix");
+  ASSERT_EQ(j["data"]["result"].size(), 1u) << r.body;
+  EXPECT_EQ(j["data"]["result"][0]["values"].size(), 2u) << r.body;
+
+  // Nested subqueries past the per-evaluation bound: an execution error, not a stall.
+  r = Get(whole_port_,
+          "/api/v1/query?query=max_over_time(max_over_time(app_requests_total%5B3h%3A1s%5D)"
+          "%5B1h%3A1s%5D)&time=" +
+              std::to_string(t / 1000));
+  EXPECT_EQ(r.status, 422) << r.body.substr(0, 200);
+  EXPECT_NE(r.body.find("subqueries would evaluate more than"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace slipway::api

@@ -275,9 +275,9 @@ TEST(RuleFiles, HostileRuleFilesGiveOneLineWithFileLineAndKey) {
       {"groups:\n  - rules: []\n", "rules.yml:2:5: groups[0]: the group has no name"},
       {"groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: rate(x[5m]) >\n",
        "rules.yml:5:28: groups[0].rules[0].expr: does not parse at char 14"},
-      {"groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: label_replace(up, "
-       "\"a\", \"b\", \"c\", \"d\")\n",
-       "groups[0].rules[0].expr: does not parse at char 1: unknown function \"label_replace\""},
+      {"groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: holt_winters(up[5m], "
+       "0.5, 0.5)\n",
+       "groups[0].rules[0].expr: does not parse at char 1: unknown function \"holt_winters\""},
       {"groups:\n  - name: a\n    rules:\n      - record: x\n        expr: up\n        for: 5m\n",
        "rules.yml:6:9: groups[0].rules[0].for: is not allowed in a recording rule"},
       {"groups:\n  - name: a\n    rules:\n      - record: x\n        alert: y\n        expr: up\n",

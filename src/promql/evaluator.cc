@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -14,6 +15,14 @@ std::string FormatValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   return fmt::format("{}", v);
+}
+
+std::string FormatFloatF(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  return std::string(buf, r.ptr);
 }
 
 namespace {
@@ -146,6 +155,62 @@ double BucketQuantile(double q, std::vector<std::pair<double, double>> buckets) 
   return start + (end - start) * (rank / count);
 }
 
+// `l` with `name` set to `value` (removed when `value` is empty), kept sorted.
+void SetLabel(Labels* l, const std::string& name, std::string value) {
+  auto it = std::find_if(l->begin(), l->end(), [&](const auto& kv) { return kv.first == name; });
+  if (it != l->end()) l->erase(it);
+  if (value.empty()) return;
+  l->emplace_back(name, std::move(value));
+  std::sort(l->begin(), l->end());
+}
+
+// Go's regexp.Expand for label_replace's replacement: `$1`, `${1}`, `$$`; a name is the
+// longest run of letters, digits and `_` (so `$1x` is the group "1x", which is empty), and
+// named groups expand to "" (the regex engine has none). A malformed `$` is kept as text.
+std::string ExpandTemplate(std::string_view tmpl, const std::cmatch& m) {
+  std::string out;
+  while (!tmpl.empty()) {
+    const size_t dollar = tmpl.find('$');
+    if (dollar == std::string_view::npos) break;
+    out.append(tmpl.substr(0, dollar));
+    tmpl.remove_prefix(dollar);
+    if (tmpl.size() > 1 && tmpl[1] == '$') {
+      out += '$';
+      tmpl.remove_prefix(2);
+      continue;
+    }
+    std::string_view rest = tmpl.substr(1);
+    const bool brace = !rest.empty() && rest[0] == '{';
+    if (brace) rest.remove_prefix(1);
+    size_t n = 0;
+    while (n < rest.size() &&
+           (std::isalnum(static_cast<unsigned char>(rest[n])) || rest[n] == '_')) {
+      ++n;
+    }
+    if (n == 0 || (brace && (n >= rest.size() || rest[n] != '}'))) {
+      out += '$';
+      tmpl.remove_prefix(1);
+      continue;
+    }
+    const std::string_view name = rest.substr(0, n);
+    tmpl = rest.substr(n + (brace ? 1 : 0));
+    long num = 0;
+    for (char c : name) {
+      if (c < '0' || c > '9' || num >= 100'000'000) {
+        num = -1;
+        break;
+      }
+      num = num * 10 + (c - '0');
+    }
+    if (name.size() > 1 && name[0] == '0') num = -1;
+    if (num >= 0 && static_cast<size_t>(num) < m.size() && m[static_cast<size_t>(num)].matched) {
+      out += m[static_cast<size_t>(num)].str();
+    }
+  }
+  out.append(tmpl);
+  return out;
+}
+
 // absent()'s labels: the selector's equality matchers but the name.
 Labels AbsentLabels(const Expr& sel) {
   Labels l;
@@ -185,7 +250,8 @@ double Quantile(double q, std::vector<double> xs) {
 
 class Eval {
  public:
-  Eval(const SeriesStore& store, int64_t t) : store_(store), t_(t) {}
+  Eval(const SeriesStore& store, int64_t t, EvalContext range, int64_t* budget)
+      : store_(store), t_(t), range_(range), budget_(budget) {}
 
   Result<Value> Run(const Expr& e) {
     switch (e.kind) {
@@ -210,8 +276,67 @@ class Eval {
         return Call(e);
       case Expr::Kind::kBinary:
         return Binary(e);
+      case Expr::Kind::kSubquery:
+        return InvalidInput("a range vector is not an instant value");
     }
     return Internal("unknown expression kind");
+  }
+
+  // The time a selector or subquery reads at: its `@` time or the evaluation's, less offset.
+  int64_t ReadTime(const Expr& e) const {
+    int64_t base = t_;
+    switch (e.at) {
+      case Expr::At::kNone:
+        break;
+      case Expr::At::kTime:
+        base = e.at_ms;
+        break;
+      case Expr::At::kStart:
+        base = range_.start_ms;
+        break;
+      case Expr::At::kEnd:
+        base = range_.end_ms;
+        break;
+    }
+    return base - e.offset_ms;
+  }
+
+  // A range selector's samples in (at - range, at], or a subquery's points: its expression
+  // evaluated at each multiple of the step in that window.
+  Result<std::vector<RangeSeries>> Matrix(const Expr& e) {
+    std::vector<RangeSeries> out;
+    const int64_t at = ReadTime(e);
+    if (e.kind == Expr::Kind::kSelector) {
+      for (const SeriesStore::Series* s : store_.ByName(e.text)) {
+        if (!SelectorMatches(*s, e)) continue;
+        std::vector<Point> pts = Window(*s, at, e.range_ms);
+        if (!pts.empty()) out.push_back({s->labels, std::move(pts)});
+      }
+      std::sort(out.begin(), out.end(),
+                [](const RangeSeries& a, const RangeSeries& b) { return a.labels < b.labels; });
+      return out;
+    }
+    if (e.kind != Expr::Kind::kSubquery) return InvalidInput("not a range vector");
+    const int64_t step = e.step_ms > 0 ? e.step_ms : std::max<int64_t>(1, range_.subquery_step_ms);
+    const int64_t from = at - e.range_ms;  // exclusive
+    // The first multiple of the step after `from` (floor division, for negative times too).
+    int64_t ts = (from / step) * step;
+    if (ts > from) ts -= step;
+    ts += step;
+    std::map<Labels, std::vector<Point>> series;
+    for (; ts <= at; ts += step) {
+      if (--*budget_ < 0) {
+        return InvalidInput(fmt::format(
+            "subqueries would evaluate more than {} steps in one evaluation (a longer step or a "
+            "shorter range)",
+            kMaxSubqueryEvaluations));
+      }
+      Eval inner(store_, ts, range_, budget_);
+      ASSIGN_OR_RETURN(Value v, inner.Run(*e.args[0]));
+      for (Sample& smp : v.vector) series[std::move(smp.labels)].push_back({ts, smp.value});
+    }
+    for (auto& [labels, pts] : series) out.push_back({labels, std::move(pts)});
+    return out;
   }
 
  private:
@@ -224,9 +349,10 @@ class Eval {
 
   Value Select(const Expr& e) {
     Value out;
+    const int64_t at = ReadTime(e);
     for (const SeriesStore::Series* s : store_.ByName(e.text)) {
       Point p;
-      if (!SelectorMatches(*s, e) || !s->LatestAt(t_ - e.offset_ms, kLookbackMs, &p)) continue;
+      if (!SelectorMatches(*s, e) || !s->LatestAt(at, kLookbackMs, &p)) continue;
       out.vector.push_back({s->labels, p.v});
     }
     SortByLabels(&out.vector);
@@ -241,12 +367,12 @@ class Eval {
       param = q.scalar;
     }
     const Expr& sel = *call.args.back();
-    const int64_t at = t_ - sel.offset_ms;
+    const int64_t at = ReadTime(sel);
+    ASSIGN_OR_RETURN(std::vector<RangeSeries> matrix, Matrix(sel));
     Value out;
     bool any = false;  // absent_over_time: some series had samples in the window
-    for (const SeriesStore::Series* s : store_.ByName(sel.text)) {
-      if (!SelectorMatches(*s, sel)) continue;
-      std::vector<Point> pts = Window(*s, at, sel.range_ms);
+    for (RangeSeries& rs : matrix) {
+      const std::vector<Point>& pts = rs.points;
       if (pts.empty()) continue;
       any = true;
       if (fn == "absent_over_time") break;
@@ -282,11 +408,15 @@ class Eval {
         v = Quantile(param, std::move(xs));
       }
       // last_over_time keeps the metric name (Prometheus does); the others drop it.
-      out.vector.push_back({fn == "last_over_time" ? s->labels : DropName(s->labels), v});
+      out.vector.push_back(
+          {fn == "last_over_time" ? std::move(rs.labels) : DropName(std::move(rs.labels)), v});
     }
     if (fn == "absent_over_time") {
+      // A subquery has no matchers to take labels from: {} (as Prometheus).
       out.vector.clear();
-      if (!any) out.vector.push_back({AbsentLabels(sel), 1});
+      if (!any) {
+        out.vector.push_back({sel.kind == Expr::Kind::kSelector ? AbsentLabels(sel) : Labels{}, 1});
+      }
       return out;
     }
     SortByLabels(&out.vector);
@@ -332,6 +462,7 @@ class Eval {
       return out;
     }
     ASSIGN_OR_RETURN(Value v, Run(*e.args[0]));
+    if (fn == "label_replace" || fn == "label_join") return LabelFunc(e, std::move(v));
     if (fn == "scalar") {
       return Scalar(v.vector.size() == 1 ? v.vector[0].value : kNaN);
     }
@@ -366,8 +497,62 @@ class Eval {
     return v;
   }
 
+  // label_replace(v, dst, replacement, src, regex) and label_join(v, dst, sep, src...): the
+  // samples as they are (the name kept) with `dst` rewritten; an empty result removes it.
+  Result<Value> LabelFunc(const Expr& e, Value v) {
+    const std::string& dst = e.args[1]->text;
+    std::unordered_map<std::string, bool> seen;
+    for (Sample& s : v.vector) {
+      if (e.text == "label_replace") {
+        const std::string src(LabelValue(s.labels, e.args[3]->text));
+        std::cmatch m;
+        if (!std::regex_match(src.c_str(), src.c_str() + src.size(), m, *e.regex)) continue;
+        SetLabel(&s.labels, dst, ExpandTemplate(e.args[2]->text, m));
+      } else {
+        std::string joined;
+        for (size_t i = 3; i < e.args.size(); ++i) {
+          if (i > 3) joined += e.args[2]->text;
+          joined += LabelValue(s.labels, e.args[i]->text);
+        }
+        SetLabel(&s.labels, dst, std::move(joined));
+      }
+    }
+    for (const Sample& s : v.vector) {
+      if (!seen.emplace(LabelsToString(s.labels), true).second) {
+        return InvalidInput(
+            fmt::format("{}(): vector cannot contain metrics with the same "
+                        "labelset {}",
+                        e.text, LabelsToString(s.labels)));
+      }
+    }
+    return v;
+  }
+
+  // count_values("label", v): per group, how many samples have each value (written as the
+  // label `label`, Go's shortest decimal form).
+  Value CountValues(const Expr& e, Vector in) {
+    const std::string& value_label = e.args[0]->text;
+    std::map<Labels, double> counts;
+    for (Sample& s : in) {
+      Labels l = std::move(s.labels);
+      SetLabel(&l, value_label, FormatFloatF(s.value));
+      Labels key;
+      for (auto& kv : l) {
+        if (kv.first == "__name__") continue;
+        const bool listed = Contains(e.grouping, kv.first);
+        if (e.without ? listed : (!listed && kv.first != value_label)) continue;
+        key.push_back(std::move(kv));
+      }
+      counts[std::move(key)] += 1;
+    }
+    Value out;
+    for (auto& [labels, n] : counts) out.vector.push_back({labels, n});
+    return out;
+  }
+
   Result<Value> Aggregate(const Expr& e) {
     ASSIGN_OR_RETURN(Value in, Run(*e.args.back()));
+    if (e.text == "count_values") return CountValues(e, std::move(in.vector));
     double param = 0;
     if (e.args.size() > 1) {
       ASSIGN_OR_RETURN(Value p, Run(*e.args[0]));
@@ -552,13 +737,27 @@ class Eval {
 
   const SeriesStore& store_;
   int64_t t_;
+  EvalContext range_;
+  int64_t* budget_;  // subquery steps left, shared with nested evaluations
 };
 
 }  // namespace
 
 Result<Value> Evaluate(const Expr& e, const SeriesStore& store, int64_t t_ms) {
-  Eval ev(store, t_ms);
+  return Evaluate(e, store, t_ms, EvalContext{t_ms, t_ms, kDefaultSubqueryStepMs});
+}
+
+Result<Value> Evaluate(const Expr& e, const SeriesStore& store, int64_t t_ms, EvalContext range) {
+  int64_t budget = kMaxSubqueryEvaluations;
+  Eval ev(store, t_ms, range, &budget);
   return ev.Run(e);
+}
+
+Result<std::vector<RangeSeries>> EvaluateMatrix(const Expr& e, const SeriesStore& store,
+                                                int64_t t_ms, EvalContext range) {
+  int64_t budget = kMaxSubqueryEvaluations;
+  Eval ev(store, t_ms, range, &budget);
+  return ev.Matrix(e);
 }
 
 bool SelectorMatches(const SeriesStore::Series& s, const Expr& sel) {

@@ -1,7 +1,9 @@
 // Evaluator: computes a parsed PromQL expression at one instant over a SeriesStore.
 //
 // Semantics follow Prometheus for the subset parser.h accepts: instant selectors take each
-// fresh series' latest sample within the 5-minute lookback; rate/increase extrapolate to the
+// fresh series' latest sample within the 5-minute lookback (at the `@` time when given, less
+// the offset); a subquery evaluates its expression at every multiple of its step inside its
+// range (left-open, as range selectors); rate/increase extrapolate to the
 // range's edges and correct counter resets; histogram_quantile interpolates linearly inside
 // the bucket; arithmetic and comparisons drop the metric name (a comparison without `bool`
 // filters and keeps it), one-to-one matching by all labels but the name unless on/ignoring.
@@ -32,15 +34,40 @@ struct Value {
 };
 
 inline constexpr int64_t kLookbackMs = 5 * 60 * 1000;
+// Inner evaluations all the subqueries of one evaluation may make (nested subqueries multiply).
+inline constexpr int64_t kMaxSubqueryEvaluations = 50'000;
+
+// The query an evaluation belongs to: `@ start()` and `@ end()` read its start and end (an
+// instant query and a rule evaluation have start = end = the evaluation time), and the step
+// of a subquery that gives none (Prometheus' evaluation interval; promtool's rule unit tests
+// use the file's evaluation_interval).
+struct EvalContext {
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  int64_t subquery_step_ms = kDefaultSubqueryStepMs;
+};
 
 // Errors (kInvalidInput) are data-dependent only: many-to-many matches, duplicate output
-// series in an aggregation's input to a binary operator.
+// series in an aggregation's input to a binary operator or out of label_replace/label_join,
+// subqueries past kMaxSubqueryEvaluations.
 Result<Value> Evaluate(const Expr& e, const SeriesStore& store, int64_t t_ms);
+Result<Value> Evaluate(const Expr& e, const SeriesStore& store, int64_t t_ms, EvalContext range);
+
+// A range vector at t (a range selector or a subquery, type kMatrix): each series' points in
+// its window, series sorted by labels, empty ones left out.
+struct RangeSeries {
+  Labels labels;
+  std::vector<Point> points;
+};
+Result<std::vector<RangeSeries>> EvaluateMatrix(const Expr& e, const SeriesStore& store,
+                                                int64_t t_ms, EvalContext range);
 
 // Whether a series of `store.ByName(sel.text)` passes the selector's label matchers.
 bool SelectorMatches(const SeriesStore::Series& s, const Expr& sel);
 
 // Prometheus' number formatting for messages: "0.05", "1e+06", "NaN", "+Inf".
 std::string FormatValue(double v);
+// Go's strconv.FormatFloat(v, 'f', -1, 64): what count_values writes as a label value.
+std::string FormatFloatF(double v);
 
 }  // namespace slipway::promql

@@ -1,5 +1,6 @@
 #include "promql/evaluator.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -247,6 +248,90 @@ TEST(Evaluator, OffsetTopkQuantileAndGroupLeftByHand) {
   Value absent = Eval(s, "absent_over_time(nothing{job=\"x\"}[5m])", t);
   ASSERT_EQ(absent.vector.size(), 1u);
   EXPECT_EQ(absent.vector[0].labels, (Labels{{"job", "x"}}));
+}
+
+TEST(Evaluator, LabelReplaceJoinAndCountValues) {
+  SeriesStore s(3'600'000);
+  s.Ingest(kT0, {{{{"__name__", "info"}, {"instance", "db-1:9187"}, {"version", "1.2"}}, 1},
+                 {{{"__name__", "info"}, {"instance", "db-2:9187"}, {"version", "1.2"}}, 1},
+                 {{{"__name__", "info"}, {"instance", "web:80"}, {"version", "1.3"}}, 2.5}});
+  Value r =
+      Eval(s, R"(label_replace(info, "host", "$1-${2}x$$", "instance", "(.*)-(\d+):.*"))", kT0);
+  ASSERT_EQ(r.vector.size(), 3u);
+  EXPECT_EQ(LabelValue(r.vector[0].labels, "host"), "db-1x$");
+  EXPECT_EQ(LabelValue(r.vector[0].labels, "__name__"), "info");  // the name is kept
+  EXPECT_EQ(LabelValue(r.vector[2].labels, "host"), "");          // no match: unchanged
+  // `$1x` is the group named "1x" (Go's rule): empty, so the label is removed.
+  Value gone = Eval(s, R"q(label_replace(info, "version", "$1x", "instance", "(.*)"))q", kT0);
+  for (const Sample& x : gone.vector) EXPECT_EQ(LabelValue(x.labels, "version"), "");
+  Value j =
+      Eval(s, R"(label_join(info{instance="web:80"}, "id", "/", "version", "instance"))", kT0);
+  ASSERT_EQ(j.vector.size(), 1u);
+  EXPECT_EQ(LabelValue(j.vector[0].labels, "id"), "1.3/web:80");
+  // Two series made the same: an error, as Prometheus'.
+  auto dup = Parse(R"(label_replace(info, "instance", "x", "instance", ".*"))");
+  ASSERT_TRUE(dup.ok());
+  auto v = Evaluate(**dup, s, kT0);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("same labelset"), std::string::npos);
+
+  Value c = Eval(s, R"(count_values("n", info))", kT0);
+  ASSERT_EQ(c.vector.size(), 2u);
+  EXPECT_EQ(c.vector[0].labels, (Labels{{"n", "1"}}));
+  EXPECT_EQ(c.vector[0].value, 2);
+  EXPECT_EQ(c.vector[1].labels, (Labels{{"n", "2.5"}}));
+  Value cv = Eval(s, R"(count_values by (version) ("n", info))", kT0);
+  ASSERT_EQ(cv.vector.size(), 2u);
+  EXPECT_EQ(cv.vector[0].labels, (Labels{{"n", "1"}, {"version", "1.2"}}));
+  Value cw = Eval(s, R"(count_values without (instance) ("version", info))", kT0);
+  ASSERT_EQ(cw.vector.size(), 2u);  // the value label replaces `version`
+  EXPECT_EQ(cw.vector[0].labels, (Labels{{"version", "1"}}));
+  EXPECT_EQ(cw.vector[0].value, 2);
+}
+
+TEST(Evaluator, SubqueriesAndAtModifier) {
+  SeriesStore s(3'600'000);
+  // A counter +6 every 10 s from t = 0 (aligned to whole minutes from kT0's minute).
+  const int64_t base = kT0 - kT0 % 60'000;
+  for (int i = 0; i <= 60; ++i) {
+    s.Ingest(base + i * 10'000, {{{{"__name__", "c_total"}, {"job", "a"}}, 6.0 * i}});
+  }
+  const int64_t t = base + 600'000 + 15'000;  // 10m15s: no step on a window edge
+  // [5m:1m] at 10m15s: the points at 6m..10m (5m15s excluded, left-open): 5 of them.
+  EXPECT_EQ(One(s, "count_over_time(c_total[5m:1m])", t), 5);
+  EXPECT_EQ(One(s, "count_over_time(c_total[5m:])", t), 5);    // default step: 1m
+  EXPECT_EQ(One(s, "max_over_time(c_total[5m:1m])", t), 360);  // at 10m
+  EXPECT_EQ(One(s, "min_over_time(c_total[5m:1m])", t), 216);  // at 6m
+  EXPECT_NEAR(One(s, "avg_over_time(rate(c_total[1m])[5m:30s])", t), 0.6, 1e-9);
+  EXPECT_EQ(One(s, "max_over_time(c_total[5m:1m] offset 2m)", t), 288);  // at 8m
+  // A subquery is a range vector in an instant query.
+  auto m = Parse("c_total[2m:1m]");
+  ASSERT_TRUE(m.ok());
+  auto rows = EvaluateMatrix(**m, s, t, {t, t});
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 1u);
+  ASSERT_EQ((*rows)[0].points.size(), 2u);
+  EXPECT_EQ((*rows)[0].points[0].t_ms, base + 540'000);
+
+  // @: a fixed time, start() and end() of the query, with offset after or before.
+  EXPECT_EQ(One(s, fmt::format("c_total @ {}", (base + 100'000) / 1000), t), 60);
+  EXPECT_EQ(One(s, fmt::format("c_total offset 1m @ {}", (base + 300'000) / 1000), t), 144);
+  auto at = Parse("c_total @ start() - c_total @ end()");
+  ASSERT_TRUE(at.ok());
+  auto v = Evaluate(**at, s, t, {base + 100'000, base + 400'000});
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->vector.size(), 1u);
+  EXPECT_EQ(v->vector[0].value, 60 - 240);
+  EXPECT_NEAR(One(s, fmt::format("rate(c_total[1m] @ {})", (base + 300'000) / 1000), t), 0.6,
+              1e-12);
+  EXPECT_TRUE(Eval(s, fmt::format("c_total @ {}", (base - 3'600'000) / 1000), t).vector.empty());
+
+  // Nested subqueries that would evaluate too much: an error, not a stall.
+  auto big = Parse("max_over_time(max_over_time(c_total[3h:1s])[1h:1s])");
+  ASSERT_TRUE(big.ok()) << big.status().message();
+  auto e = Evaluate(**big, s, t);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("subqueries would evaluate more than"), std::string::npos);
 }
 
 }  // namespace

@@ -78,6 +78,7 @@ std::string_view BinOpName(BinOp op) {
 }
 
 bool IsComparison(BinOp op) { return op >= BinOp::kEq && op <= BinOp::kLe; }
+
 bool IsSetOp(BinOp op) { return op >= BinOp::kAnd; }
 
 int64_t ParsePromDuration(std::string_view s) {
@@ -155,6 +156,8 @@ enum class Tok {
   kLt,
   kGe,
   kLe,
+  kAt,     // @ (modifier)
+  kColon,  // : (only inside [..], a subquery's range and step)
 };
 
 struct Token {
@@ -163,17 +166,18 @@ struct Token {
   std::string text;  // ident, string value, number text, duration text
 };
 
-const std::set<std::string, std::less<>> kAggregations = {"sum",   "avg",     "min",     "max",
-                                                          "count", "group",   "stddev",  "stdvar",
-                                                          "topk",  "bottomk", "quantile"};
-// Aggregations whose first argument is a scalar parameter.
+const std::set<std::string, std::less<>> kAggregations = {
+    "sum",    "avg",    "min",  "max",     "count",    "group",
+    "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values"};
+// Aggregations whose first argument is a parameter (a scalar; count_values' is a string).
 bool TakesParam(std::string_view agg) {
-  return agg == "topk" || agg == "bottomk" || agg == "quantile";
+  return agg == "topk" || agg == "bottomk" || agg == "quantile" || agg == "count_values";
 }
 
 struct FuncSig {
   std::vector<ValueType> args;
   ValueType ret;
+  bool variadic = false;  // the last argument may repeat, or be left out
 };
 
 const FuncSig* FindFunc(std::string_view name) {
@@ -205,6 +209,9 @@ const FuncSig* FindFunc(std::string_view name) {
       {"scalar", {{VT::kVector}, VT::kScalar}},
       {"vector", {{VT::kScalar}, VT::kVector}},
       {"time", {{}, VT::kScalar}},
+      {"label_replace",
+       {{VT::kVector, VT::kString, VT::kString, VT::kString, VT::kString}, VT::kVector}},
+      {"label_join", {{VT::kVector, VT::kString, VT::kString, VT::kString}, VT::kVector, true}},
   };
   auto it = kFuncs.find(name);
   return it == kFuncs.end() ? nullptr : &it->second;
@@ -254,6 +261,9 @@ class Parser {
       at_ += 2;
       return Status::OK();
     };
+    // Inside [..] a colon separates a subquery's range and step; elsewhere it starts a
+    // (recording rule's) metric name.
+    if (c == ':' && in_brackets_) return single(Tok::kColon);
     if (two == "=~") return dbl(Tok::kEqlRe);
     if (two == "!~") return dbl(Tok::kNeqRe);
     if (two == "!=") return dbl(Tok::kNeq);
@@ -270,9 +280,13 @@ class Parser {
       case '}':
         return single(Tok::kRBrace);
       case '[':
+        in_brackets_ = true;
         return single(Tok::kLBracket);
       case ']':
+        in_brackets_ = false;
         return single(Tok::kRBracket);
+      case '@':
+        return single(Tok::kAt);
       case ',':
         return single(Tok::kComma);
       case '=':
@@ -582,46 +596,138 @@ class Parser {
     }
     ExprPtr e = ParsePrimary();
     if (failed_) return nullptr;
-    if (tok_.kind == Tok::kLBracket) {
-      size_t pos = tok_.pos;
-      if (e->kind != Expr::Kind::kSelector || e->range_ms > 0) {
-        Fail(pos, "a range [..] only follows a metric selector");
-        return nullptr;
-      }
-      if (!Next().ok()) return nullptr;
-      if (tok_.kind != Tok::kDuration) {
-        Fail(tok_.pos, "expected a duration such as 5m, found " + Describe(tok_));
-        return nullptr;
-      }
-      e->range_ms = ParsePromDuration(tok_.text);
-      if (e->range_ms <= 0) {
-        Fail(tok_.pos, "the range must be positive");
-        return nullptr;
-      }
-      if (!Next().ok() || !Expect(Tok::kRBracket, "\"]\"")) return nullptr;
-      e->type = ValueType::kMatrix;
+    while (tok_.kind == Tok::kLBracket) {  // a second [..] is an error, named
+      e = ParseRangeOrSubquery(std::move(e));
+      if (failed_) return nullptr;
     }
-    if (tok_.kind == Tok::kIdent && tok_.text == "offset") {
-      size_t pos = tok_.pos;
-      if (e->kind != Expr::Kind::kSelector) {
-        Fail(pos, "offset only follows a metric selector");
-        return nullptr;
-      }
-      if (!Next().ok()) return nullptr;
-      bool neg = false;
-      if (tok_.kind == Tok::kSub) {
-        neg = true;
-        if (!Next().ok()) return nullptr;
-      }
-      int64_t ms = tok_.kind == Tok::kDuration ? ParsePromDuration(tok_.text) : -1;
-      if (ms < 0) {
-        Fail(tok_.pos, "expected a duration such as 5m after offset, found " + Describe(tok_));
-        return nullptr;
-      }
-      e->offset_ms = neg ? -ms : ms;
-      if (!Next().ok()) return nullptr;
-    }
+    if (!ParseModifiers(e.get())) return nullptr;
     return e;
+  }
+
+  // `[5m]` after a selector, or `[30m:1m]` / `[30m:]` after any instant vector expression.
+  ExprPtr ParseRangeOrSubquery(ExprPtr e) {
+    const size_t pos = tok_.pos;
+    if (!Next().ok()) return nullptr;
+    if (tok_.kind != Tok::kDuration) {
+      Fail(tok_.pos, "expected a duration such as 5m, found " + Describe(tok_));
+      return nullptr;
+    }
+    const int64_t range = ParsePromDuration(tok_.text);
+    if (range <= 0) {
+      Fail(tok_.pos, "the range must be positive");
+      return nullptr;
+    }
+    if (!Next().ok()) return nullptr;
+    if (tok_.kind != Tok::kColon) {
+      if (e->kind != Expr::Kind::kSelector || e->range_ms > 0 || e->at != Expr::At::kNone) {
+        Fail(pos, "a range [..] only follows a metric selector (or write a subquery, [5m:1m])");
+        return nullptr;
+      }
+      if (!Expect(Tok::kRBracket, "\"]\" or \":\"")) return nullptr;
+      e->range_ms = range;
+      e->type = ValueType::kMatrix;
+      return e;
+    }
+    if (e->type != ValueType::kVector) {
+      Fail(pos, fmt::format("subquery is only allowed on instant vector, got {} instead",
+                            ValueTypeName(e->type)));
+      return nullptr;
+    }
+    if (!Next().ok()) return nullptr;
+    int64_t step = 0;
+    if (tok_.kind == Tok::kDuration) {
+      step = ParsePromDuration(tok_.text);
+      if (step <= 0) {
+        Fail(tok_.pos, "the subquery step must be positive");
+        return nullptr;
+      }
+      if (!Next().ok()) return nullptr;
+    }
+    if (!Expect(Tok::kRBracket, "\"]\"")) return nullptr;
+    const int64_t steps = range / (step > 0 ? step : kDefaultSubqueryStepMs);
+    if (steps > kMaxSubquerySteps) {
+      Fail(pos, fmt::format("subquery would evaluate {} steps, at most {} (a longer step or a "
+                            "shorter range)",
+                            steps, kMaxSubquerySteps));
+      return nullptr;
+    }
+    auto sq = Make(Expr::Kind::kSubquery, ValueType::kMatrix, e->pos);
+    sq->range_ms = range;
+    sq->step_ms = step;
+    sq->args.push_back(std::move(e));
+    return sq;
+  }
+
+  // `offset D` and `@ T` (either order, each once) after a selector or a subquery.
+  bool ParseModifiers(Expr* e) {
+    bool have_offset = false, have_at = false;
+    while (!failed_) {
+      const size_t pos = tok_.pos;
+      const bool offset = tok_.kind == Tok::kIdent && tok_.text == "offset";
+      if (!offset && tok_.kind != Tok::kAt) return true;
+      if (e->kind != Expr::Kind::kSelector && e->kind != Expr::Kind::kSubquery) {
+        Fail(pos, offset ? "offset only follows a metric selector or a subquery"
+                         : "@ modifier must be preceded by an instant vector selector or range "
+                           "vector selector or a subquery");
+        return false;
+      }
+      if (offset ? have_offset : have_at) {
+        Fail(pos, offset ? "offset may not be set multiple times"
+                         : "@ <timestamp> may not be set multiple times");
+        return false;
+      }
+      (offset ? have_offset : have_at) = true;
+      if (!Next().ok()) return false;
+      if (offset) {
+        bool neg = false;
+        if (tok_.kind == Tok::kSub) {
+          neg = true;
+          if (!Next().ok()) return false;
+        }
+        int64_t ms = tok_.kind == Tok::kDuration ? ParsePromDuration(tok_.text) : -1;
+        if (ms < 0) {
+          Fail(tok_.pos, "expected a duration such as 5m after offset, found " + Describe(tok_));
+          return false;
+        }
+        e->offset_ms = neg ? -ms : ms;
+        if (!Next().ok()) return false;
+        continue;
+      }
+      if (tok_.kind == Tok::kIdent && (tok_.text == "start" || tok_.text == "end")) {
+        e->at = tok_.text == "start" ? Expr::At::kStart : Expr::At::kEnd;
+        if (!Next().ok() || !Expect(Tok::kLParen, "\"(\"") || !Expect(Tok::kRParen, "\")\"")) {
+          return false;
+        }
+        continue;
+      }
+      bool neg = false;
+      if (tok_.kind == Tok::kSub || tok_.kind == Tok::kAdd) {
+        neg = tok_.kind == Tok::kSub;
+        if (!Next().ok()) return false;
+      }
+      double secs = std::numeric_limits<double>::quiet_NaN();
+      if (tok_.kind == Tok::kNumber) {
+        secs = std::strtod(tok_.text.c_str(), nullptr);
+      } else if (tok_.kind == Tok::kIdent && (tok_.text == "Inf" || tok_.text == "inf" ||
+                                              tok_.text == "NaN" || tok_.text == "nan")) {
+        secs = (tok_.text[0] == 'N' || tok_.text[0] == 'n')
+                   ? std::numeric_limits<double>::quiet_NaN()
+                   : std::numeric_limits<double>::infinity();
+      } else {
+        Fail(tok_.pos, "expected a timestamp, start() or end() after @, found " + Describe(tok_));
+        return false;
+      }
+      if (neg) secs = -secs;
+      // Unix seconds whose milliseconds fit an int64, as Prometheus.
+      if (!std::isfinite(secs) || std::fabs(secs) > 9.2e15) {
+        Fail(tok_.pos, "timestamp out of bounds for @ modifier: " + tok_.text);
+        return false;
+      }
+      e->at = Expr::At::kTime;
+      e->at_ms = std::llround(secs * 1000);
+      if (!Next().ok()) return false;
+    }
+    return false;
   }
 
   ExprPtr ParsePrimary() {
@@ -787,9 +893,14 @@ class Parser {
       size_t param_pos = tok_.pos;
       ExprPtr param = ParseBinary(0);
       if (failed_ || !Expect(Tok::kComma, "\",\"")) return nullptr;
-      if (param->type != ValueType::kScalar) {
-        Fail(param_pos, fmt::format("{}() needs a scalar parameter first, got a {}", name,
-                                    ValueTypeName(param->type)));
+      const ValueType want = name == "count_values" ? ValueType::kString : ValueType::kScalar;
+      if (param->type != want) {
+        Fail(param_pos, fmt::format("{}() needs a {} parameter first, got a {}", name,
+                                    ValueTypeName(want), ValueTypeName(param->type)));
+        return nullptr;
+      }
+      if (name == "count_values" && !IsLabelName(param->text)) {
+        Fail(param_pos, fmt::format("count_values(): invalid label name {}", Quoted(param->text)));
         return nullptr;
       }
       e->args.push_back(std::move(param));
@@ -831,17 +942,51 @@ class Parser {
     }
     size_t close = tok_.pos;
     if (!Next().ok()) return nullptr;
-    if (e->args.size() != sig->args.size()) {
+    const size_t min_args = sig->variadic ? sig->args.size() - 1 : sig->args.size();
+    if (sig->variadic && e->args.size() < min_args) {
+      Fail(close,
+           fmt::format("{}() takes at least {} arguments, got {}", name, min_args, e->args.size()));
+      return nullptr;
+    }
+    if (!sig->variadic && e->args.size() != sig->args.size()) {
       Fail(e->args.size() > sig->args.size() ? positions[sig->args.size()] : close,
            fmt::format("{}() takes {} argument{}, got {}", name, sig->args.size(),
                        sig->args.size() == 1 ? "" : "s", e->args.size()));
       return nullptr;
     }
     for (size_t i = 0; i < e->args.size(); ++i) {
-      if (e->args[i]->type != sig->args[i]) {
-        Fail(positions[i],
-             fmt::format("{}() argument {} must be a {}, got a {}", name, i + 1,
-                         ValueTypeName(sig->args[i]), ValueTypeName(e->args[i]->type)));
+      const ValueType want = i < sig->args.size() ? sig->args[i] : sig->args.back();
+      if (e->args[i]->type != want) {
+        Fail(positions[i], fmt::format("{}() argument {} must be a {}, got a {}", name, i + 1,
+                                       ValueTypeName(want), ValueTypeName(e->args[i]->type)));
+        return nullptr;
+      }
+    }
+    // The literal arguments of the label functions are checked here, so a rule that would
+    // fail at every evaluation in Prometheus is refused at load instead.
+    if (name == "label_replace" || name == "label_join") {
+      if (!IsLabelName(e->args[1]->text)) {
+        Fail(positions[1], fmt::format("{}(): invalid destination label name {}", name,
+                                       Quoted(e->args[1]->text)));
+        return nullptr;
+      }
+      // label_join's sources are checked (as Prometheus does); label_replace's source is
+      // only read, and a name no series has reads as "".
+      for (size_t i = 3; name == "label_join" && i < e->args.size(); ++i) {
+        if (!IsLabelName(e->args[i]->text)) {
+          Fail(positions[i],
+               fmt::format("{}(): invalid source label name {}", name, Quoted(e->args[i]->text)));
+          return nullptr;
+        }
+      }
+    }
+    if (name == "label_replace") {
+      try {
+        e->regex = std::make_shared<const std::regex>("(?:" + e->args[4]->text + ")",
+                                                      std::regex::ECMAScript);
+      } catch (const std::regex_error&) {
+        Fail(positions[4],
+             "label_replace(): invalid regular expression " + Quoted(e->args[4]->text));
         return nullptr;
       }
     }
@@ -852,6 +997,7 @@ class Parser {
   size_t at_ = 0;
   Token tok_;
   bool failed_ = false;
+  bool in_brackets_ = false;
   ParseError error_;
 };
 
@@ -864,6 +1010,9 @@ Result<ExprPtr> Parse(std::string_view text, ParseError* err) {
 
 int64_t MaxRangeMs(const Expr& e) {
   int64_t m = e.range_ms;
+  if (e.kind == Expr::Kind::kSubquery) {
+    return e.range_ms + (e.args.empty() ? 0 : MaxRangeMs(*e.args[0]));
+  }
   for (const auto& a : e.args) m = std::max(m, MaxRangeMs(*a));
   if (e.lhs) m = std::max(m, MaxRangeMs(*e.lhs));
   if (e.rhs) m = std::max(m, MaxRangeMs(*e.rhs));

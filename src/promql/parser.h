@@ -1,21 +1,26 @@
 // PromQL subset: the syntax tree and its parser.
 //
 // The subset Slipway's alert rules are written in (documented in docs/alerts.md):
-//   - selectors `name{label="v", l2!="v", l3=~"re", l4!~"re"}`, with an optional range `[5m]`
-//     and an optional `offset 5m` (or `offset -5m`)
+//   - selectors `name{label="v", l2!="v", l3=~"re", l4!~"re"}`, with an optional range `[5m]`,
+//     an optional `offset 5m` (or `offset -5m`) and an optional `@` modifier (`@ 1700000000`,
+//     `@ start()`, `@ end()`), offset and `@` in either order
+//   - subqueries `expr[30m:1m]` (the step may be left out: `expr[30m:]`, one minute, the
+//     default evaluation interval), with their own offset and `@`
 //   - numbers (1, 0.5, 1e3, Inf, NaN) and strings (only as function arguments)
 //   - binary operators `^ * / % + - == != > < >= <= and or unless`, with Prometheus'
 //     precedence, the `bool` modifier, `on(...)`/`ignoring(...)` matching and many-to-one /
 //     one-to-many matching with `group_left(...)` / `group_right(...)`
-//   - aggregations `sum avg min max count group stddev stdvar` and `topk bottomk quantile`
-//     (with a first scalar parameter), with `by (...)` / `without (...)`, before or after
-//     the argument
+//   - aggregations `sum avg min max count group stddev stdvar` and `topk bottomk quantile
+//     count_values` (with a first parameter), with `by (...)` / `without (...)`, before or
+//     after the argument
 //   - functions rate, increase, irate, delta, histogram_quantile, abs, ceil, floor, round,
 //     clamp_min, clamp_max, absent, scalar, vector, time, {avg,min,max,sum,count,last,
-//     stddev,stdvar,present}_over_time, quantile_over_time, absent_over_time
-// Anything else (another function, `@`, subqueries) is a parse error naming it.
+//     stddev,stdvar,present}_over_time, quantile_over_time, absent_over_time, label_replace,
+//     label_join
+// Anything else (another function) is a parse error naming it.
 // Parsing also checks types (a rate over an instant vector is an error), so an expression
-// that parses can be evaluated without type errors.
+// that parses can be evaluated without type errors; literal arguments are checked too (a
+// label_replace regex that does not compile, a label name that is not one).
 //
 // Errors carry the byte offset into the expression, so a rule file can point at the spot.
 // Plain data and pure functions; any thread.
@@ -70,7 +75,16 @@ struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
 
 struct Expr {
-  enum class Kind { kNumber, kString, kSelector, kCall, kAggregate, kBinary, kNegate };
+  enum class Kind {
+    kNumber,
+    kString,
+    kSelector,
+    kCall,
+    kAggregate,
+    kBinary,
+    kNegate,
+    kSubquery,
+  };
   Kind kind = Kind::kNumber;
   ValueType type = ValueType::kScalar;
   size_t pos = 0;  // byte offset of the expression's first token
@@ -78,10 +92,17 @@ struct Expr {
   double number = 0;  // kNumber
   std::string text;   // kString: the value; kCall/kAggregate: the function; kSelector: metric
   std::vector<Matcher> matchers;  // kSelector (the metric name is also a matcher on __name__)
-  int64_t range_ms = 0;           // kSelector: > 0 for a range selector
-  int64_t offset_ms = 0;          // kSelector: `offset` (negative: into the future)
+  int64_t range_ms = 0;           // kSelector: > 0 for a range selector; kSubquery: its range
+  int64_t offset_ms = 0;          // kSelector, kSubquery: `offset` (negative: into the future)
+  int64_t step_ms = 0;            // kSubquery: the step, 0 when left out (kDefaultSubqueryStepMs)
 
-  std::vector<ExprPtr> args;  // kCall: arguments; kAggregate: [param?, expr]; kNegate: [x]
+  // kSelector, kSubquery: the `@` modifier, evaluated at a fixed time instead of the query's.
+  enum class At { kNone, kTime, kStart, kEnd };
+  At at = At::kNone;
+  int64_t at_ms = 0;  // At::kTime
+
+  // kCall: arguments; kAggregate: [param?, expr]; kNegate: [x]; kSubquery: [inner].
+  std::vector<ExprPtr> args;
 
   // kAggregate: by/without labels. kBinary: on/ignoring labels.
   std::vector<std::string> grouping;
@@ -94,6 +115,9 @@ struct Expr {
   enum class Card { kOneToOne, kManyToOne, kOneToMany };
   Card card = Card::kOneToOne;
   std::vector<std::string> include;
+
+  // kCall label_replace: the regex argument, compiled once (anchored, as Prometheus').
+  std::shared_ptr<const std::regex> regex;
 
   BinOp op = BinOp::kAdd;  // kBinary
   bool bool_mod = false;   // kBinary: comparison with `bool`
@@ -113,7 +137,14 @@ Result<ExprPtr> Parse(std::string_view text, ParseError* err = nullptr);
 // Returns milliseconds, or -1 when not a duration.
 int64_t ParsePromDuration(std::string_view s);
 
-// The largest range any selector in `e` asks for (what the sample history must keep).
+// The largest range any selector in `e` asks for (what the sample history must keep); a
+// subquery adds its range to its inner expression's.
 int64_t MaxRangeMs(const Expr& e);
+
+// A subquery's step when it has none: Prometheus' default evaluation interval (and what
+// promtool's rule unit tests use).
+inline constexpr int64_t kDefaultSubqueryStepMs = 60'000;
+// The most points a subquery may evaluate for one result (Prometheus' per-series limit).
+inline constexpr int64_t kMaxSubquerySteps = 11'000;
 
 }  // namespace slipway::promql

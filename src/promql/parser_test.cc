@@ -109,9 +109,9 @@ TEST(PromqlParser, OffsetTopkAndUnsupportedFunctionsNamed) {
   EXPECT_FALSE(Parse("topk(x)").ok());
   EXPECT_FALSE(Parse("topk(x, y)").ok());
   ParseError e;
-  auto u = Parse("label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")", &e);
+  auto u = Parse("holt_winters(up[5m], 0.5, 0.5)", &e);
   ASSERT_FALSE(u.ok());
-  EXPECT_NE(e.message.find("unknown function \"label_replace\""), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("unknown function \"holt_winters\""), std::string::npos) << e.message;
   EXPECT_TRUE(Parse("quantile_over_time(0.9, x[5m])").ok());
   EXPECT_TRUE(Parse("absent_over_time(x{job=\"a\"}[5m])").ok());
 }
@@ -171,6 +171,105 @@ TEST(PromqlParser, StringsAndNumbers) {
   auto inf = Parse("x > Inf");
   ASSERT_TRUE(inf.ok());
   EXPECT_TRUE(std::isinf((*inf)->rhs->number));
+}
+
+}  // namespace
+}  // namespace slipway::promql
+
+namespace slipway::promql {
+namespace {
+
+TEST(PromqlParser, SubqueriesAndAtModifier) {
+  auto r = Parse("max_over_time(rate(x_total[5m])[30m:1m] offset 5m)");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const Expr& sq = *(*r)->args[0];
+  EXPECT_EQ(sq.kind, Expr::Kind::kSubquery);
+  EXPECT_EQ(sq.type, ValueType::kMatrix);
+  EXPECT_EQ(sq.range_ms, 1'800'000);
+  EXPECT_EQ(sq.step_ms, 60'000);
+  EXPECT_EQ(sq.offset_ms, 300'000);
+  EXPECT_EQ(MaxRangeMs(**r), 1'800'000 + 300'000);
+  auto d = Parse("x[10m:]");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ((*d)->step_ms, 0);
+  EXPECT_TRUE(Parse("sum(x)[5m:30s]").ok());
+  EXPECT_TRUE(Parse("(x + 1)[5m:1m] @ end()").ok());
+  // A colon outside brackets still starts a recording rule's name.
+  EXPECT_TRUE(Parse("job:x:rate5m[5m:1m]").ok());
+
+  auto a = Parse("x @ 1700000000.5 offset 1m");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ((*a)->at, Expr::At::kTime);
+  EXPECT_EQ((*a)->at_ms, 1'700'000'000'500);
+  EXPECT_EQ((*a)->offset_ms, 60'000);
+  auto b = Parse("rate(x[5m] offset 1m @ start())");
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ((*b)->args[0]->at, Expr::At::kStart);
+  auto n = Parse("x @ -100");
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_EQ((*n)->at_ms, -100'000);
+}
+
+TEST(PromqlParser, LabelFunctionsAndCountValues) {
+  auto r = Parse("label_replace(up, \"host\", \"$1\", \"instance\", \"(.*):.*\")");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_NE((*r)->regex, nullptr);
+  EXPECT_TRUE(Parse("label_join(up, \"x\", \"-\", \"a\", \"b\", \"c\")").ok());
+  EXPECT_TRUE(Parse("label_join(up, \"x\", \"-\")").ok());
+  EXPECT_TRUE(Parse("count_values(\"v\", build_info)").ok());
+  EXPECT_TRUE(Parse("count_values without (instance) (\"v\", build_info)").ok());
+}
+
+// Hostile input: each is one error at the right place, nothing crashes.
+TEST(PromqlParser, HostileSubqueryAtAndLabelFunctions) {
+  struct Bad {
+    const char* text;
+    size_t pos;
+    const char* what;
+  };
+  const Bad cases[] = {
+      {"x[5m:1m:1m]", 7, "expected \"]\""},
+      {"x[5m::]", 5, "expected \"]\""},
+      {"x[:1m]", 2, "expected a duration"},
+      {"x[5m:0s]", 5, "step must be positive"},
+      {"x[0s:1m]", 2, "range must be positive"},
+      {"x[5m:1m", 7, "expected \"]\""},
+      {"x[5m:1m][5m:1m]", 8, "subquery is only allowed on instant vector, got range vector"},
+      {"x[5m][5m]", 5, "a range [..] only follows a metric selector"},
+      {"1[5m:1m]", 1, "subquery is only allowed on instant vector, got scalar"},
+      {"x[1y:1ms]", 1, "subquery would evaluate 31536000000 steps, at most 11000"},
+      {"x[30d:]", 1, "subquery would evaluate 43200 steps"},
+      {"x @", 3, "expected a timestamp, start() or end()"},
+      {"x @ start", 9, "expected \"(\""},
+      {"x @ start(1)", 10, "expected \")\""},
+      {"x @ \"1\"", 4, "expected a timestamp"},
+      {"x @ 5m", 4, "expected a timestamp"},
+      {"x @ 1 @ 2", 6, "@ <timestamp> may not be set multiple times"},
+      {"x offset 1m offset 2m", 12, "offset may not be set multiple times"},
+      {"x @ Inf", 4, "timestamp out of bounds for @ modifier"},
+      {"x @ NaN", 4, "timestamp out of bounds for @ modifier"},
+      {"x @ 1e300", 4, "timestamp out of bounds for @ modifier"},
+      {"1 @ 5", 2, "@ modifier must be preceded by"},
+      {"rate(x[5m]) @ 5", 12, "@ modifier must be preceded by"},
+      {"sum(x) offset 5m", 7, "offset only follows"},
+      {"label_replace(x, \"1bad\", \"\", \"a\", \"b\")", 17, "invalid destination label name"},
+      {"label_replace(x, \"d\", \"$1\", \"a\", \"(\")", 33, "invalid regular expression"},
+      {"label_replace(x, \"d\", \"$1\", \"a\")", 31, "takes 5 arguments, got 4"},
+      {"label_replace(x, d, \"$1\", \"a\", \"b\")", 17, "argument 2 must be a string"},
+      {"label_join(x, \"d\")", 17, "takes at least 3 arguments, got 2"},
+      {"label_join(x, \"d\", \"-\", \"a-b\")", 24, "invalid source label name"},
+      {"label_join(x, \"d\", \"-\", 1)", 24, "argument 4 must be a string"},
+      {"count_values(5, x)", 13, "needs a string parameter first, got a scalar"},
+      {"count_values(\"9x\", x)", 13, "invalid label name"},
+      {"count_values(\"v\")", 16, "expected \",\""},
+  };
+  for (const Bad& b : cases) {
+    ParseError e;
+    auto r = Parse(b.text, &e);
+    ASSERT_FALSE(r.ok()) << b.text;
+    EXPECT_NE(e.message.find(b.what), std::string::npos) << b.text << ": " << e.message;
+    EXPECT_EQ(e.pos, b.pos) << b.text << ": " << e.message;
+  }
 }
 
 }  // namespace

@@ -13,8 +13,10 @@
 //   /metrics       Prometheus text: testapp_requests_total{code} (every answer but /metrics and
 //                  /health), testapp_request_duration_seconds (a histogram of the delay each
 //                  request was given: LATENCY_MS, /slow's ms), testapp_queue_depth (a gauge,
-//                  $QUEUE_DEPTH, default 0) and testapp_build_info{version, instance} 1 (its
-//                  `instance` label is the instance number: a scraper must keep it apart)
+//                  $QUEUE_DEPTH, default 0), testapp_start_time_seconds (a gauge: when the
+//                  process started, Unix seconds, for `time() - ...` rules) and
+//                  testapp_build_info{version, instance} 1 (its `instance` label is the
+//                  instance number: a scraper must keep it apart)
 //   /print?line=T  writes T (letters, digits, '-', '_', '.' only; 200 bytes at most) and a
 //                  newline to stdout, flushed: output a test can look for in `slipway logs`
 // Knobs (env): ERROR_RATE (0-1, share of 500s on non-health paths), LATENCY_MS (added to every
@@ -94,6 +96,10 @@ struct Config {
   long latency_ms = static_cast<long>(EnvDouble("LATENCY_MS", 0));
   bool health_fail = Env("HEALTH", "") == "fail";
   double queue_depth = EnvDouble("QUEUE_DEPTH", 0);
+  double start_time_s = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count()) /
+                        1000.0;
 };
 
 std::string RenderMetrics(const Config& cfg) {
@@ -135,6 +141,12 @@ std::string RenderMetrics(const Config& cfg) {
                 "# TYPE testapp_queue_depth gauge\n"
                 "testapp_queue_depth %g\n",
                 cfg.queue_depth);
+  out += line;
+  std::snprintf(line, sizeof line,
+                "# HELP testapp_start_time_seconds When the process started (Unix seconds).\n"
+                "# TYPE testapp_start_time_seconds gauge\n"
+                "testapp_start_time_seconds %.3f\n",
+                cfg.start_time_s);
   out += line;
   out += "# HELP testapp_build_info The version running.\n";
   out += "# TYPE testapp_build_info gauge\n";
