@@ -322,8 +322,10 @@ std::vector<const promql::SeriesStore::Series*> Select(const promql::SeriesStore
 
 // A range query in progress: evaluated a slice of steps at a time so that a long query (up to
 // 11,000 steps and a 2 minute timeout) never holds the control loop for more than a slice;
-// the proxy's route updates, health checks and other requests run between slices. Samples
-// scraped meanwhile land after the steps already evaluated, as in a query that started later.
+// the proxy's route updates, health checks and other requests run between slices. The steps
+// share one SelectionCache: each selector's series are matched and decoded once, by the step
+// that first reads them, so the answer is the store as of that step even when scrapes land
+// between slices (as Prometheus' querier reads a snapshot).
 struct RangeQuery {
   promql::ExprPtr expr;
   int64_t start = 0, t = 0, end = 0, step = 0;
@@ -331,6 +333,7 @@ struct RangeQuery {
   std::map<promql::Labels, json> series;
   size_t points = 0;
   Reply reply;
+  std::unique_ptr<promql::SelectionCache> cache;
 };
 
 constexpr auto kRangeSlice = std::chrono::milliseconds(5);
@@ -348,7 +351,8 @@ void EvaluateRange(std::shared_ptr<RangeQuery> q, const promql::SeriesStore* sto
           [q = std::move(q), store, loop]() mutable { EvaluateRange(std::move(q), store, loop); });
       return;
     }
-    auto v = promql::Evaluate(*q->expr, *store, q->t, {q->start, q->end});
+    auto v = promql::Evaluate(*q->expr, *store, q->t,
+                              {q->start, q->end, promql::kDefaultSubqueryStepMs, q->cache.get()});
     if (!v.ok()) return Fail(q->reply, ExecError(v.status()));
     if (v->type == promql::ValueType::kScalar) v->vector.push_back({{}, v->scalar});
     for (promql::Sample& s : v->vector) {
@@ -460,7 +464,8 @@ void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
                    std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout),
                    {},
                    0,
-                   reply});
+                   reply,
+                   std::make_unique<promql::SelectionCache>()});
     EvaluateRange(std::move(q), store, loop);
   };
 

@@ -248,6 +248,55 @@ double Quantile(double q, std::vector<double> xs) {
   return xs[lo] * (1 - w) + xs[hi] * w;
 }
 
+}  // namespace
+
+struct SelectionCache::Entry {
+  int64_t lo = 0, hi = 0;  // the samples cover (lo, hi]
+  struct Row {
+    Labels labels;
+    std::vector<Point> points;  // staleness markers kept: they end an instant's lookback
+  };
+  std::vector<Row> rows;  // sorted by labels
+  bool usable = false;    // false: over the cache's budget, read the store
+};
+
+SelectionCache::SelectionCache() = default;
+SelectionCache::SelectionCache(size_t max_points) : max_points_(max_points) {}
+SelectionCache::~SelectionCache() = default;
+
+const SelectionCache::Entry* SelectionCache::Get(const Expr& sel, const SeriesStore& store,
+                                                 int64_t lo, int64_t hi) {
+  std::unique_ptr<Entry>& slot = entries_[&sel];
+  if (!slot) {
+    slot = std::make_unique<Entry>();
+    slot->lo = lo;
+    slot->hi = hi;
+    size_t points = 0;
+    for (const SeriesStore::Series* s : store.ByName(sel.text)) {
+      if (!SelectorMatches(*s, sel) || s->last_t <= lo || s->first_t() > hi) continue;
+      Entry::Row row{s->labels, {}};
+      for (const XorChunk& c : s->chunks) {
+        if (c.max_t() <= lo) continue;
+        if (c.min_t() > hi) break;
+        c.Decode(lo, hi, &row.points);
+      }
+      points += row.points.size();
+      if (points_ + points > max_points_) {
+        slot->rows.clear();
+        return nullptr;
+      }
+      if (!row.points.empty()) slot->rows.push_back(std::move(row));
+    }
+    std::sort(slot->rows.begin(), slot->rows.end(),
+              [](const Entry::Row& a, const Entry::Row& b) { return a.labels < b.labels; });
+    points_ += points;
+    slot->usable = true;
+  }
+  return slot->usable ? slot.get() : nullptr;
+}
+
+namespace {
+
 class Eval {
  public:
   Eval(const SeriesStore& store, int64_t t, EvalContext range, int64_t* budget)
@@ -307,6 +356,18 @@ class Eval {
     std::vector<RangeSeries> out;
     const int64_t at = ReadTime(e);
     if (e.kind == Expr::Kind::kSelector) {
+      if (const SelectionCache::Entry* c = Cached(e, at, e.range_ms)) {
+        for (const SelectionCache::Entry::Row& row : c->rows) {
+          std::vector<Point> pts;
+          auto it = std::upper_bound(row.points.begin(), row.points.end(), at - e.range_ms,
+                                     [](int64_t t, const Point& p) { return t < p.t_ms; });
+          for (; it != row.points.end() && it->t_ms <= at; ++it) {
+            if (!IsStaleMarker(it->v)) pts.push_back(*it);
+          }
+          if (!pts.empty()) out.push_back({row.labels, std::move(pts)});
+        }
+        return out;
+      }
       for (const SeriesStore::Series* s : store_.ByName(e.text)) {
         if (!SelectorMatches(*s, e)) continue;
         std::vector<Point> pts = Window(*s, at, e.range_ms);
@@ -347,9 +408,38 @@ class Eval {
     return out;
   }
 
+  // The query's cache entry for selector `e` read at `at` over (at - window, at], when the
+  // query has a cache and that window lies inside what the entry holds.
+  const SelectionCache::Entry* Cached(const Expr& e, int64_t at, int64_t window) {
+    if (range_.cache == nullptr) return nullptr;
+    // The widest window the query's steps read this selector over: its `@` time, or every
+    // step between start and end, less the offset.
+    int64_t hi = at, lo = at - window;
+    if (e.at == Expr::At::kNone) {
+      hi = range_.end_ms - e.offset_ms;
+      lo = range_.start_ms - e.offset_ms - window;
+    }
+    if (at - window < lo || at > hi) return nullptr;
+    const SelectionCache::Entry* c = range_.cache->Get(e, store_, lo, hi);
+    if (c == nullptr || at - window < c->lo || at > c->hi) return nullptr;
+    return c;
+  }
+
   Value Select(const Expr& e) {
     Value out;
     const int64_t at = ReadTime(e);
+    if (const SelectionCache::Entry* c = Cached(e, at, kLookbackMs)) {
+      for (const SelectionCache::Entry::Row& row : c->rows) {
+        // The newest sample at or before `at`, if it is within the lookback and not a marker.
+        auto it = std::upper_bound(row.points.begin(), row.points.end(), at,
+                                   [](int64_t t, const Point& p) { return t < p.t_ms; });
+        if (it == row.points.begin()) continue;
+        const Point& p = *std::prev(it);
+        if (p.t_ms <= at - kLookbackMs || IsStaleMarker(p.v)) continue;
+        out.vector.push_back({row.labels, p.v});
+      }
+      return out;  // rows are sorted by labels
+    }
     for (const SeriesStore::Series* s : store_.ByName(e.text)) {
       Point p;
       if (!SelectorMatches(*s, e) || !s->LatestAt(at, kLookbackMs, &p)) continue;

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -41,10 +43,38 @@ inline constexpr int64_t kMaxSubqueryEvaluations = 50'000;
 // instant query and a rule evaluation have start = end = the evaluation time), and the step
 // of a subquery that gives none (Prometheus' evaluation interval; promtool's rule unit tests
 // use the file's evaluation_interval).
+class SelectionCache;
 struct EvalContext {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   int64_t subquery_step_ms = kDefaultSubqueryStepMs;
+  SelectionCache* cache = nullptr;  // a range query's, shared by its steps; null = none
+};
+
+// What the steps of one range query share, so each step does not match and decode again:
+// per selector, the series it matches (sorted by labels) and their samples over the whole
+// query's window, decoded once when the first step reads them. A step whose window falls
+// outside (a subquery's earlier inner steps) reads the store as without a cache. Answers
+// are the same as without it for a store that does not change during the query; one that
+// does is read as of the first step (as Prometheus' querier does). Owned by the query; the
+// thread evaluating it.
+class SelectionCache {
+ public:
+  SelectionCache();
+  // Decoded samples kept at most (16 bytes each); selectors past it are not cached.
+  explicit SelectionCache(size_t max_points);
+  ~SelectionCache();
+  SelectionCache(const SelectionCache&) = delete;
+  SelectionCache& operator=(const SelectionCache&) = delete;
+
+  struct Entry;  // evaluator.cc
+  // The entry of `sel` covering (lo, hi], built on first use; null when it would not fit.
+  const Entry* Get(const Expr& sel, const SeriesStore& store, int64_t lo, int64_t hi);
+
+ private:
+  size_t max_points_ = 4'000'000;
+  size_t points_ = 0;
+  std::unordered_map<const Expr*, std::unique_ptr<Entry>> entries_;
 };
 
 // Errors (kInvalidInput) are data-dependent only: many-to-many matches, duplicate output

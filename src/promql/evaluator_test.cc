@@ -334,5 +334,62 @@ TEST(Evaluator, SubqueriesAndAtModifier) {
   EXPECT_NE(e.status().message().find("subqueries would evaluate more than"), std::string::npos);
 }
 
+// A range query's steps share a SelectionCache; every step's answer must be the one computed
+// without it: instant and range selectors, offsets, `@`, a subquery whose inner steps fall
+// before the query (read from the store), staleness markers (a target gone mid-range) and
+// series that start late.
+TEST(Evaluator, SelectionCacheGivesTheSameAnswersAsTheStore) {
+  SeriesStore s(3'600'000);
+  for (int i = 0; i < 240; ++i) {
+    std::vector<ExpositionSample> batch;
+    for (int k = 0; k < 6; ++k) {
+      if (k == 5 && i < 100) continue;  // starts late
+      batch.push_back({{{"__name__", "req_total"}, {"i", std::to_string(k)}, {"job", "app"}},
+                       static_cast<double>(i * (k + 1) % 997)});
+    }
+    s.Ingest(kT0 + i * 15'000, std::move(batch), "app");
+    if (i == 150) s.MarkStale("app", kT0 + i * 15'000 + 7'000);  // a gap of one scrape
+  }
+  const char* queries[] = {
+      "req_total",
+      "req_total offset 2m",
+      "rate(req_total[1m])",
+      "sum by (job) (increase(req_total[5m]))",
+      "max_over_time(req_total[3m] offset 1m)",
+      "req_total @ 1700001800",
+      "rate(req_total[2m] @ end())",
+      "max_over_time(rate(req_total[1m])[10m:30s])",
+      "req_total{i=~\"[0-3]\"} / on (i) group_left req_total",
+      "absent(nothing)",
+  };
+  const int64_t start = kT0 + 20 * 60'000, end = kT0 + 59 * 60'000, step = 10'000;
+  for (const char* q : queries) {
+    auto e = Parse(q);
+    ASSERT_TRUE(e.ok()) << q << ": " << e.status().message();
+    SelectionCache cache;
+    for (int64_t t = start; t <= end; t += step) {
+      auto plain = Evaluate(**e, s, t, {start, end});
+      auto cached = Evaluate(**e, s, t, {start, end, kDefaultSubqueryStepMs, &cache});
+      ASSERT_TRUE(plain.ok() && cached.ok()) << q;
+      ASSERT_EQ(plain->type, cached->type) << q;
+      ASSERT_EQ(plain->vector.size(), cached->vector.size()) << q << " at " << t;
+      for (size_t i = 0; i < plain->vector.size(); ++i) {
+        EXPECT_EQ(plain->vector[i].labels, cached->vector[i].labels) << q << " at " << t;
+        EXPECT_EQ(plain->vector[i].value, cached->vector[i].value) << q << " at " << t;
+      }
+      EXPECT_EQ(plain->scalar, cached->scalar) << q;
+    }
+  }
+  // Over its budget, a cache reads the store: same answers.
+  auto e = Parse("rate(req_total[1m])");
+  ASSERT_TRUE(e.ok());
+  SelectionCache tiny(10);
+  auto plain = Evaluate(**e, s, end, {start, end});
+  auto cached = Evaluate(**e, s, end, {start, end, kDefaultSubqueryStepMs, &tiny});
+  ASSERT_TRUE(plain.ok() && cached.ok());
+  ASSERT_EQ(plain->vector.size(), cached->vector.size());
+  ASSERT_FALSE(plain->vector.empty());
+}
+
 }  // namespace
 }  // namespace slipway::promql
