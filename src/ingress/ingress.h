@@ -35,6 +35,7 @@
 #include <memory>
 #include <string>
 
+#include "acme/challenge.h"
 #include "base/status.h"
 #include "ingress/registration.h"
 #include "net/tls_context.h"
@@ -71,7 +72,8 @@ Result<IngressOptions> OptionsFromEnvironment();
 // set named after the project, one backend: its upstream.
 std::shared_ptr<const proxy::RouteTable> BuildIngressTable(
     const std::map<std::string, Registration>& projects, const IngressOptions& options,
-    std::shared_ptr<const net::TlsServerContext> tls, uint64_t version);
+    std::shared_ptr<const net::TlsServerContext> tls, uint64_t version,
+    std::shared_ptr<const acme::ChallengeTable> challenges = nullptr);
 
 // Runs the ingress until SIGTERM/SIGINT. Returns the exit code (0 also when another ingress
 // already holds the state folder's lock: the caller's goal, a running ingress, holds).
