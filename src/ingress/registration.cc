@@ -172,7 +172,11 @@ std::string_view AcmeChallengeKindName(AcmeChallengeKind k) {
 }
 
 bool IsRoutableHostName(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
+  if (name.size() > 253) return false;
+  // "*.example.com": one label in front of example.com (routes match it so, an exact host
+  // of another registration wins).
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty()) return false;
   size_t label = 0;
   char prev = '.';
   for (char c : name) {
@@ -232,7 +236,9 @@ Result<Registration> ParseRegistration(std::string_view text) {
         ASSIGN_OR_RETURN(std::string h, String(v[i], k, 253));
         for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (!IsRoutableHostName(h)) {
-          return Bad(k, "\"" + h + "\" is not a host name (expected e.g. shop.example.com)");
+          return Bad(k, "\"" + h +
+                            "\" is not a host name (expected e.g. shop.example.com, or "
+                            "*.example.com for one label)");
         }
         if (!seen.insert(h).second) return Bad(k, "\"" + h + "\" is listed twice");
         r.hosts.push_back(std::move(h));

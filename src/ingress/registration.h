@@ -72,7 +72,8 @@ Result<Registration> ParseRegistration(std::string_view text);
 std::string RegistrationJson(const Registration& r);
 
 // True for a host name the ingress routes: 1..253 characters, dot-separated labels of 1..63
-// lowercase letters, digits and '-' (not at a label's ends). No port, no wildcard.
+// lowercase letters, digits and '-' (not at a label's ends), optionally after "*." (a
+// wildcard for one label). No port, no other pattern.
 bool IsRoutableHostName(std::string_view name);
 
 // True for a project name as compose writes it: [a-z0-9][a-z0-9_-]*, at most 64 characters.

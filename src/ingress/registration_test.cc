@@ -35,6 +35,28 @@ TEST(Registration, ParsesAndRoundTrips) {
   EXPECT_EQ(*again, *r);
 }
 
+TEST(Registration, WildcardHostsMatchOneLabel) {
+  auto r = ParseRegistration(
+      R"({"project":"a","folder":"/a","hosts":["*.A.test","a.test"],"upstream":"127.0.0.1:9"})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->hosts[0], "*.a.test");
+  EXPECT_TRUE(IsRoutableHostName("*.example.com"));
+  EXPECT_FALSE(IsRoutableHostName("*.-x.com"));
+  EXPECT_FALSE(IsRoutableHostName("*." + std::string(252, 'a')));
+  // acme for a wildcard host needs DNS-01: refused unless names leave it out.
+  r = ParseRegistration(
+      R"({"project":"a","folder":"/a","hosts":["*.a.test","a.test"],"upstream":"127.0.0.1:9",)"
+      R"("acme":{"directory":"https://ca.test/d"}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("acme.names: is required when a host is a wildcard"),
+            std::string::npos)
+      << r.status().message();
+  r = ParseRegistration(
+      R"({"project":"a","folder":"/a","hosts":["*.a.test","a.test"],"upstream":"127.0.0.1:9",)"
+      R"("acme":{"directory":"https://ca.test/d","names":["a.test"]}})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+}
+
 TEST(Registration, MinimalHasNoTls) {
   auto r = ParseRegistration(
       R"({"project":"a","folder":"/a","hosts":["a.test"],"upstream":"127.0.0.1:9"})");
@@ -69,8 +91,21 @@ TEST(Registration, HostileInputIsOneClearLine) {
        "hosts: expected a list"},
       {R"({"project":"a","folder":"/a","hosts":["a.test:80"],"upstream":"127.0.0.1:9"})",
        "hosts[0]: \"a.test:80\" is not a host name"},
-      {R"({"project":"a","folder":"/a","hosts":["*.a.test"],"upstream":"127.0.0.1:9"})",
+      {R"({"project":"a","folder":"/a","hosts":["**.a.test"],"upstream":"127.0.0.1:9"})",
+       "hosts[0]: \"**.a.test\" is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*."],"upstream":"127.0.0.1:9"})",
+       "hosts[0]: \"*.\" is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*"],"upstream":"127.0.0.1:9"})",
        "is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["a.*.test"],"upstream":"127.0.0.1:9"})",
+       "is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*a.test"],"upstream":"127.0.0.1:9"})",
+       "is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*.*.test"],"upstream":"127.0.0.1:9"})",
+       "is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*.)" + std::string(252, 'a') +
+           R"("],"upstream":"127.0.0.1:9"})",
+       "hosts[0]: expected 1 to 253 characters"},
       {R"({"project":"a","folder":"/a","hosts":["-a.test"],"upstream":"127.0.0.1:9"})",
        "is not a host name"},
       {R"({"project":"a","folder":"/a","hosts":["a..test"],"upstream":"127.0.0.1:9"})",
