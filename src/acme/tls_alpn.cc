@@ -168,16 +168,20 @@ Status TlsAlpn01Server::Start(const std::string& host, int port) {
   ASSIGN_OR_RETURN(std::string key_pem, key.PrivatePem());
   char tmpl[] = "/tmp/slipway-tls-alpn-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return ErrnoError("mkdtemp", errno);
-  const std::filesystem::path dir = tmpl;
-  Status wrote = WritePrivateFile((dir / "key.pem").string(), key_pem);
-  if (wrote.ok()) wrote = WritePrivateFile((dir / "cert.pem").string(), pem);
-  Result<std::shared_ptr<const net::TlsServerContext>> ctx =
-      wrote.ok() ? net::TlsServerContext::Create(
-                       {{(dir / "cert.pem").string(), (dir / "key.pem").string()}},
-                       std::make_shared<net::TicketKeys>(), Clock::Real()->WallMillis() / 1000)
-                 : Result<std::shared_ptr<const net::TlsServerContext>>(wrote);
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  struct RemoveDir {
+    std::filesystem::path dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } tmp{tmpl};
+  std::vector<net::TlsServerContext::CertificatePaths> paths(1);
+  paths[0].cert = (tmp.dir / "cert.pem").string();
+  paths[0].key = (tmp.dir / "key.pem").string();
+  RETURN_IF_ERROR(WritePrivateFile(paths[0].key, key_pem));
+  RETURN_IF_ERROR(WritePrivateFile(paths[0].cert, pem));
+  auto ctx = net::TlsServerContext::Create(paths, std::make_shared<net::TicketKeys>(),
+                                           Clock::Real()->WallMillis() / 1000);
   if (!ctx.ok()) return ctx.status();
   RETURN_IF_ERROR(net::AnswerAlpnChallenges(**ctx, responder_.table()));
   ctx_ = *ctx;

@@ -5,8 +5,7 @@
 //     routes:
 //       - listen: 8080            # port, or "127.0.0.1:8080"; required
 //         path: /api              # path prefix, default "/"; matched at segment boundaries
-//         host: shop.example.com  # Host header to match; default any host; "*.example.com"
-//                                 # matches one label in front (an exact host wins)
+//         host: shop.example.com  # Host header to match; default any host
 //         service: api            # required; must be a service of the project
 //         strip_prefix: true      # "/api/x" goes upstream as "/x"; default false
 //         port: 8000              # the service's container port (the export's Service port)

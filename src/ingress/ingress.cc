@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "http/server.h"
 #include "ingress/registry.h"
+#include "keeper/client.h"
 #include "net/event_loop.h"
 #include "net/host_port.h"
 #include "net/socket.h"
@@ -94,6 +95,39 @@ Result<std::shared_ptr<const net::TlsServerContext>> BuildTls(
 constexpr int64_t kPlaceholderMaxAgeS = 14 * 86400;
 constexpr size_t kMaxCertEvents = 64;
 
+// The listening sockets of :80/:443 come from the ingress's keeper, which keeps its copies
+// while the ingress restarts: connections wait in the accept queue instead of being refused.
+class KeeperListeners final : public proxy::ListenerSource {
+ public:
+  explicit KeeperListeners(keeper::KeeperClient* client) : client_(client) {}
+  Result<std::vector<net::UniqueFd>> Acquire(const std::string& host, int port, int count,
+                                             int* bound_port) override {
+    if (client_->gone()) return BindHere(host, port, count, bound_port);
+    auto fds = client_->ListenTcp(host, port, count, /*reuseport=*/true, bound_port);
+    if (fds.ok() || !client_->gone()) return fds;
+    return BindHere(host, port, count, bound_port);  // the keeper died: as without one
+  }
+  void Release(const std::string& host, int port) override {
+    if (!client_->gone()) (void)client_->ReleaseTcp(host, port).ok();
+  }
+
+ private:
+  static Result<std::vector<net::UniqueFd>> BindHere(const std::string& host, int port, int count,
+                                                     int* bound_port) {
+    std::vector<net::UniqueFd> out;
+    for (int i = 0; i < count; ++i) {
+      ASSIGN_OR_RETURN(net::UniqueFd fd, net::ListenTcp(host, port, 1024, /*reuseport=*/true));
+      if (port == 0) {
+        ASSIGN_OR_RETURN(port, net::LocalPort(fd.get()));
+      }
+      out.push_back(std::move(fd));
+    }
+    *bound_port = port;
+    return out;
+  }
+  keeper::KeeperClient* client_;
+};
+
 class Ingress {
  public:
   explicit Ingress(IngressOptions options) : options_(std::move(options)) {}
@@ -111,8 +145,15 @@ class Ingress {
                             " project(s) on " + options_.http.host + ":" +
                             std::to_string(options_.http.port) + " and " + options_.https.host +
                             ":" + std::to_string(options_.https.port));
+    if (keeper_) {
+      if (Status st = keeper_->Ready(); !st.ok()) {
+        logging::Warn(kLog, "keeper: " + st.message());
+      }
+    }
     loop_->Run();
     logging::Info(kLog, "stopping");
+    // Stopped on purpose: the keeper ends too instead of starting another ingress.
+    if (keeper_ && !keeper_->gone()) (void)keeper_->Stopping().ok();
     acme_.clear();  // waits for an attempt under way (bounded by the client's timeouts)
     server_.reset();
     proxy_->Stop();
@@ -154,6 +195,20 @@ class Ingress {
     ASSIGN_OR_RETURN(loop_, net::EventLoop::Create());
     proxy::ProxyOptions popts;
     popts.workers = options_.workers;
+    // Run by `slipway ingress`'s keeper ($SLIPWAY_KEEPER_FD): it holds :80/:443.
+    ASSIGN_OR_RETURN(keeper_, keeper::KeeperClient::FromEnvironment());
+    if (keeper_) {
+      auto hello = keeper_->SayHello();
+      if (!hello.ok()) {
+        logging::Warn(kLog, "keeper: " + hello.status().message() + "; binding here");
+        keeper_->MarkGone();
+      } else if (hello->generation > 1) {
+        logging::Info(kLog, "started again by the keeper (" + std::to_string(hello->generation) +
+                                "), on the same sockets");
+      }
+      listeners_ = std::make_unique<KeeperListeners>(keeper_.get());
+      popts.listeners = listeners_.get();
+    }
     metrics_ = std::make_unique<telemetry::Registry>(proxy::Proxy::ShardsFor(popts.workers));
     ASSIGN_OR_RETURN(proxy_, proxy::Proxy::Create(popts, metrics_.get()));
     SyncAcme();
@@ -595,6 +650,8 @@ class Ingress {
   }
 
   IngressOptions options_;
+  std::unique_ptr<keeper::KeeperClient> keeper_;  // null: run by hand, binds its own sockets
+  std::unique_ptr<KeeperListeners> listeners_;    // before proxy_: it outlives the proxy
   net::UniqueFd lock_fd_;
   net::UniqueFd signal_fd_;
   std::unique_ptr<Registry> registry_;

@@ -68,19 +68,23 @@ bool PrefixMatches(std::string_view path, std::string_view prefix) {
   return next == '/' || next == '?';
 }
 
-}  // namespace
-
+// Whether a route's host ("a.example.com", or "*.example.com" for exactly one label in front
+// of example.com, as nginx and Caddy do) matches a Host header's name. An exact host wins over
+// a wildcard, which wins over a route for any host (MatchRoute).
 bool HostMatches(std::string_view pattern, std::string_view host) {
   if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
     // "*.example.com": exactly one label in front of ".example.com", as nginx and Caddy do.
     const std::string_view suffix = pattern.substr(1);
     if (host.size() <= suffix.size()) return false;
     const std::string_view label = host.substr(0, host.size() - suffix.size());
-    return label.find('.') == std::string_view::npos &&
+    // A label is 1 to 63 characters (RFC 1035): a longer one is no host this route serves.
+    return label.size() <= 63 && label.find('.') == std::string_view::npos &&
            http::EqualsIgnoreCase(host.substr(label.size()), suffix);
   }
   return http::EqualsIgnoreCase(pattern, host);
 }
+
+}  // namespace
 
 int MatchRoute(const Listener& listener, std::string_view host_header, std::string_view path) {
   std::string_view host = HostWithoutPort(host_header);

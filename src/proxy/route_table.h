@@ -49,9 +49,7 @@ struct InstanceSet {
 
 struct Route {
   std::string service;
-  // Host header to match (case-insensitive, port ignored); "*.example.com" matches one label in
-  // front of example.com; "" = any. MatchRoute prefers exact, then wildcard, then any.
-  std::string host;
+  std::string host;  // Host header to match (case-insensitive, port ignored); "" = any
   std::string path_prefix = "/";
   bool strip_prefix = false;  // "/api/x" with prefix "/api" goes upstream as "/x"
   std::vector<InstanceSet> sets;
@@ -120,13 +118,10 @@ Status ValidateRouteTable(const RouteTable& table);
 std::string ListenerKey(const Listener& l);
 
 // Index of the route of `listener` for this Host header value and request path: the longest
-// matching path prefix among routes whose host matches (an exact host beats a wildcard
-// "*.example.com", which beats ""). -1 if none.
+// matching path prefix among routes whose host matches (an exact host beats ""). -1 if none.
 // A prefix matches at a segment boundary: "/api" matches "/api", "/api/x", "/api?q" but not
 // "/apix".
 int MatchRoute(const Listener& listener, std::string_view host_header, std::string_view path);
-// Whether a route's host `pattern` ("a.example.com" or "*.example.com") matches `host`.
-bool HostMatches(std::string_view pattern, std::string_view host);
 
 // The target to send upstream after prefix stripping ("/api/x?q" → "/x?q", "/api" → "/").
 std::string StripPrefix(std::string_view target, std::string_view prefix);

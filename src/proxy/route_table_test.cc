@@ -50,9 +50,7 @@ TEST(RouteTableTest, WildcardHostMatchesOneLabelAndExactWins) {
   EXPECT_EQ(MatchRoute(l, "aexample.com", "/"), 0);
   EXPECT_EQ(MatchRoute(l, "", "/"), 0);
   EXPECT_EQ(MatchRoute(l, std::string(5000, 'a') + ".example.com", "/"), 0);
-  EXPECT_TRUE(HostMatches("*.example.com", "x.example.com"));
-  EXPECT_FALSE(HostMatches("*.example.com", "x.example.org"));
-  EXPECT_FALSE(HostMatches("*.example.com", "x.y.example.com"));
+  EXPECT_EQ(MatchRoute(l, "x.example.org", "/"), 0);
 }
 
 TEST(RouteTableTest, StripPrefix) {
