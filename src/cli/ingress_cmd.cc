@@ -73,7 +73,8 @@ void AddIngressCommands(CLI::App& app, int* rc, int argc, char** argv) {
       if (!keeper.ok()) {
         if (keeper.status().code() == StatusCode::kFailedPrecondition) {
           // Another ingress (its keeper) serves this folder: the caller's goal holds.
-          logging::Info("slipway-ingress", keeper.status().message());
+          logging::Info("slipway-ingress", "an ingress already serves " + o->state_dir.string() +
+                                               " (" + keeper.status().message() + ")");
           *rc = 0;
           return;
         }
