@@ -34,7 +34,8 @@ std::string Tail(const std::filesystem::path& p) {
   return all.size() > 3000 ? all.substr(all.size() - 3000) : all;
 }
 
-// A helper process started and stopped by its PID (SIGTERM, SIGKILL after 5 s).
+// A child process (pebble, challtestsrv) started and stopped by its PID (SIGTERM, SIGKILL
+// after 5 s).
 class Child {
  public:
   void Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
