@@ -338,3 +338,42 @@ TEST_F(AcmeE2E, TlsAlpnChallengeIsAnsweredOnTheHttpsListener) {
 
 }  // namespace
 }  // namespace slipway::testing
+
+namespace slipway::testing {
+namespace {
+
+// `slipway certs issue --challenge tls-alpn-01`: its own TLS listener on Pebble's tlsPort
+// answers the validation; the stored chain verifies against Pebble's root. A name whose
+// validation cannot succeed fails in one line with Pebble's reason; a challenge it does not
+// know is refused before anything runs.
+TEST_F(AcmeE2E, CertsIssueAnswersTlsAlpn01) {
+  const std::string base = std::string(SLIPWAY_BIN) + " certs issue --directory " + dir_url_ +
+                           " --ca-file cert.pem --state-dir " + (ca_ / "cli").string() +
+                           " --challenge tls-alpn-01 --tls-address 127.0.0.1 --tls-port " +
+                           std::to_string(https_) + " --timeout 60 ";
+  CmdResult r = Sh(base + "cli.test 2>&1", ca_);
+  ASSERT_EQ(r.rc, 0) << r.out << Tail(ca_ / "pebble.log");
+  EXPECT_NE(r.out.find("issued cli.test"), std::string::npos) << r.out;
+  const std::string chain = (ca_ / "cli/certs/cli.test/cert.pem").string();
+  r = Sh("openssl verify -CAfile root.pem -untrusted " + chain + " " + chain + " 2>&1", ca_);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  r = Sh("openssl x509 -in " + chain + " -noout -ext subjectAltName", ca_);
+  EXPECT_NE(r.out.find("DNS:cli.test"), std::string::npos) << r.out;
+
+  r = Sh(base + "bad.test 2>&1", ca_);
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.out.find("tls-alpn-01 challenge for bad.test failed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;  // one line
+
+  r = Sh(std::string(SLIPWAY_BIN) + " certs issue --challenge dns-01 x.test 2>&1", ca_);
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.out.find("--challenge"), std::string::npos) << r.out;
+  r = Sh(std::string(SLIPWAY_BIN) +
+             " certs issue --challenge tls-alpn-01 --tls-port 70000 x.test 2>&1",
+         ca_);
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.out.find("--tls-port"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace slipway::testing

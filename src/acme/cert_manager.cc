@@ -42,6 +42,7 @@ std::string_view CertStateName(CertState s) {
 CertManager::CertManager(CertManagerOptions options, std::shared_ptr<Issuer> issuer,
                          CertStore store)
     : opts_(std::move(options)), issuer_(std::move(issuer)), store_(std::move(store)) {
+  if (opts_.http01) challenges_ = opts_.http01;
   if (opts_.challenge == ChallengeType::kTlsAlpn01) {
     auto table = opts_.tls_alpn ? opts_.tls_alpn : std::make_shared<net::TlsAlpnChallenges>();
     tls_alpn_ = std::make_unique<TlsAlpnResponder>(std::move(table), opts_.clock);

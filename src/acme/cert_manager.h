@@ -105,6 +105,10 @@ struct CertManagerOptions {
   // tls-alpn-01: the table validation certificates are put in (the owner's TLS listeners
   // read it; an owner keeps one across managers). Null: the manager makes its own.
   std::shared_ptr<net::TlsAlpnChallenges> tls_alpn;
+  // http-01: the table key authorizations are put in (an owner running one manager per CA
+  // account, as the host's ingress does, shares one table across them, since tokens are
+  // unique). Null: the manager makes its own.
+  std::shared_ptr<ChallengeTable> http01;
 };
 
 class CertManager {

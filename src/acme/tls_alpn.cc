@@ -6,12 +6,21 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "acme/certs.h"
+#include "base/clock.h"
+#include "net/socket.h"
 
 namespace slipway::acme {
 
@@ -144,6 +153,72 @@ void TlsAlpnResponder::CleanUp(const std::string& token) {
     domains_.erase(it);
   }
   table_->Remove(domain);
+}
+
+TlsAlpn01Server::TlsAlpn01Server() : responder_(std::make_shared<net::TlsAlpnChallenges>()) {}
+
+TlsAlpn01Server::~TlsAlpn01Server() { Stop(); }
+
+Status TlsAlpn01Server::Start(const std::string& host, int port) {
+  // The default certificate: a placeholder no client accepts (validations get theirs from the
+  // table). TlsServerContext reads files, so it goes through a private temporary folder.
+  ASSIGN_OR_RETURN(EcKey key, EcKey::Generate());
+  ASSIGN_OR_RETURN(std::string pem, MakePlaceholderCertificate({"placeholder.slipway.invalid"}, key,
+                                                               Clock::Real()->WallMillis() / 1000));
+  ASSIGN_OR_RETURN(std::string key_pem, key.PrivatePem());
+  char tmpl[] = "/tmp/slipway-tls-alpn-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) return ErrnoError("mkdtemp", errno);
+  struct RemoveDir {
+    std::filesystem::path dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } tmp{tmpl};
+  std::vector<net::TlsServerContext::CertificatePaths> paths(1);
+  paths[0].cert = (tmp.dir / "cert.pem").string();
+  paths[0].key = (tmp.dir / "key.pem").string();
+  RETURN_IF_ERROR(WritePrivateFile(paths[0].key, key_pem));
+  RETURN_IF_ERROR(WritePrivateFile(paths[0].cert, pem));
+  auto ctx = net::TlsServerContext::Create(paths, std::make_shared<net::TicketKeys>(),
+                                           Clock::Real()->WallMillis() / 1000);
+  if (!ctx.ok()) return ctx.status();
+  RETURN_IF_ERROR(net::AnswerAlpnChallenges(**ctx, responder_.table()));
+  ctx_ = *ctx;
+  ASSIGN_OR_RETURN(net::UniqueFd fd, net::ListenTcp(host, port, 64));
+  ASSIGN_OR_RETURN(port_, net::LocalPort(fd.get()));
+  listen_fd_ = fd.Release();
+  stop_ = false;
+  thread_ = std::thread([this] { Serve(); });
+  return Status::OK();
+}
+
+void TlsAlpn01Server::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  listen_fd_ = -1;
+}
+
+void TlsAlpn01Server::Serve() {
+  while (!stop_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    // Blocking, bounded: a client that stalls costs at most 5 s per direction.
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    SSL* ssl = SSL_new(ctx_->default_ctx());
+    if (ssl != nullptr && SSL_set_fd(ssl, fd) == 1) {
+      // The ClientHello callback (net/tls_alpn_challenges.h) answers a validation or fails
+      // the handshake; nothing follows it either way.
+      if (SSL_accept(ssl) == 1) SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    ::close(fd);
+  }
 }
 
 }  // namespace slipway::acme

@@ -8,10 +8,12 @@
 // table the TLS listeners read (net/tls_alpn_challenges.h), which serve it.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "acme/challenge.h"
@@ -19,6 +21,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "net/tls_alpn_challenges.h"
+#include "net/tls_context.h"
 
 namespace slipway::acme {
 
@@ -55,6 +58,44 @@ class TlsAlpnResponder final : public ChallengeResponder {
   Clock* clock_;
   std::mutex mu_;
   std::map<std::string, std::string> domains_;  // token → domain, while presented
+};
+
+// A TLS-ALPN-01 responder of its own, for `slipway certs issue --challenge tls-alpn-01`: a
+// TLS listener on host:port (the CA connects to :443 of each name) that answers only
+// validation handshakes (ALPN acme-tls/1, SNI a pending name) through a TlsAlpnResponder,
+// with a self-signed placeholder as its default certificate; every other handshake fails.
+// Nothing but the handshake is served; each connection is closed after it (RFC 8737 3).
+// Connections are handled one at a time on its own thread, each bounded by 5 s.
+//
+// Threads: Start/Stop/destructor on the owner's thread; Present/CleanUp from any.
+class TlsAlpn01Server final : public ChallengeResponder {
+ public:
+  TlsAlpn01Server();
+  ~TlsAlpn01Server() override;
+  TlsAlpn01Server(const TlsAlpn01Server&) = delete;
+  TlsAlpn01Server& operator=(const TlsAlpn01Server&) = delete;
+
+  // Listens on host:port (port 0: any free port, see port()) and serves on a new thread.
+  Status Start(const std::string& host, int port);
+  void Stop();
+  int port() const { return port_; }
+
+  ChallengeType type() const override { return ChallengeType::kTlsAlpn01; }
+  Status Present(const std::string& domain, const std::string& token,
+                 const std::string& key_authorization) override {
+    return responder_.Present(domain, token, key_authorization);
+  }
+  void CleanUp(const std::string& token) override { responder_.CleanUp(token); }
+
+ private:
+  void Serve();
+
+  TlsAlpnResponder responder_;
+  std::shared_ptr<const net::TlsServerContext> ctx_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 }  // namespace slipway::acme

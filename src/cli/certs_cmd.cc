@@ -11,6 +11,7 @@
 #include "acme/directory.h"
 #include "acme/renewal.h"
 #include "acme/store.h"
+#include "acme/tls_alpn.h"
 #include "cli/output.h"
 
 namespace slipway::cli {
@@ -22,8 +23,11 @@ struct IssueArgs {
   std::string directory = "letsencrypt";
   std::vector<std::string> emails;
   std::string ca_file;
+  std::string challenge = "http-01";
   std::string http_address = "0.0.0.0";
   int http_port = 80;
+  std::string tls_address = "0.0.0.0";
+  int tls_port = 443;
   std::string state_dir;
   int timeout_s = 180;
 };
@@ -47,13 +51,27 @@ Status Issue(const IssueArgs& a) {
   opts.tls.ca_file = a.ca_file;
   if (a.timeout_s <= 0 || a.timeout_s > 3600) return InvalidInput("--timeout must be 1 to 3600");
   opts.order_timeout = Duration(int64_t{a.timeout_s} * 1000);
-  acme::Http01Server responder;
-  Status started = responder.Start(a.http_address, a.http_port);
-  if (!started.ok()) return started.WithContext("HTTP-01 responder");
+  // The challenge decides who answers the CA: an HTTP server on :80 (HTTP-01) or a TLS server
+  // on :443 that answers only ALPN acme-tls/1 validations (TLS-ALPN-01, RFC 8737).
+  std::unique_ptr<acme::Http01Server> http01;
+  std::unique_ptr<acme::TlsAlpn01Server> tls_alpn;
+  acme::ChallengeResponder* responder = nullptr;
+  if (a.challenge == "tls-alpn-01") {
+    tls_alpn = std::make_unique<acme::TlsAlpn01Server>();
+    Status started = tls_alpn->Start(a.tls_address, a.tls_port);
+    if (!started.ok()) return started.WithContext("TLS-ALPN-01 responder");
+    responder = tls_alpn.get();
+  } else {
+    http01 = std::make_unique<acme::Http01Server>();
+    Status started = http01->Start(a.http_address, a.http_port);
+    if (!started.ok()) return started.WithContext("HTTP-01 responder");
+    responder = http01.get();
+  }
   ASSIGN_OR_RETURN(acme::EcKey key, acme::EcKey::Generate());
   acme::AcmeClient client(opts, std::move(account));
-  Result<acme::IssuedCert> cert = client.Issue(a.names, key, &responder);
-  responder.Stop();
+  Result<acme::IssuedCert> cert = client.Issue(a.names, key, responder);
+  if (http01) http01->Stop();
+  if (tls_alpn) tls_alpn->Stop();
   if (!cert.ok()) return cert.status();
   RETURN_IF_ERROR(store.Save(a.names, cert->chain_pem, key));
   std::string joined;
@@ -124,7 +142,9 @@ void AddCertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto args = std::make_shared<IssueArgs>();
   auto* issue = cmd->add_subcommand(
-      "issue", "Issue a certificate for NAME... now (HTTP-01 answered on --http-port)");
+      "issue",
+      "Issue a certificate for NAME... now (HTTP-01 answered on --http-port, or TLS-ALPN-01 on "
+      "--tls-port)");
   issue->add_option("names", args->names, "Host names (the first names the stored folder)")
       ->required();
   issue->add_option("--directory", args->directory,
@@ -132,9 +152,16 @@ void AddCertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   issue->add_option("--email", args->emails, "Contact address for the account (repeatable)");
   issue->add_option("--ca-file", args->ca_file,
                     "PEM CAs trusted for the CA's HTTPS (default: the system store)");
+  issue->add_option("--challenge", args->challenge, "http-01 (default) or tls-alpn-01")
+      ->check(CLI::IsMember({"http-01", "tls-alpn-01"}));
   issue->add_option("--http-address", args->http_address, "Address of the HTTP-01 responder");
   issue->add_option("--http-port", args->http_port,
                     "Port of the HTTP-01 responder (the CA asks :80)");
+  issue->add_option("--tls-address", args->tls_address, "Address of the TLS-ALPN-01 responder");
+  issue
+      ->add_option("--tls-port", args->tls_port,
+                   "Port of the TLS-ALPN-01 responder (the CA asks :443)")
+      ->check(CLI::Range(1, 65535));
   issue->add_option("--state-dir", args->state_dir,
                     "State folder (default: $SLIPWAY_STATE_DIR, else /var/lib/slipway)");
   issue->add_option("--timeout", args->timeout_s, "Seconds to wait for validation and issuance");

@@ -66,7 +66,7 @@ int Main(int argc, char** argv) {
   AddQueryCommands(app, ctx, &rc);
   AddFlagsCommands(app, ctx, &rc);
   AddCertsCommands(app, ctx, &rc);
-  AddIngressCommands(app, &rc);
+  AddIngressCommands(app, &rc, argc, argv);
 
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("slipway %s\n", kVersion); });

@@ -1,19 +1,24 @@
 #include "cli/ingress_cmd.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "base/log.h"
 #include "ingress/ingress.h"
+#include "keeper/keeper.h"
 
 namespace slipway::cli {
 
-void AddIngressCommands(CLI::App& app, int* rc) {
+void AddIngressCommands(CLI::App& app, int* rc, int argc, char** argv) {
   struct Flags {
     std::string http, https, state_dir;
     int workers = 0;
+    bool no_keeper = false;
   };
   auto flags = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand(
@@ -28,7 +33,9 @@ void AddIngressCommands(CLI::App& app, int* rc) {
       "state folder (default $SLIPWAY_STATE_DIR/ingress, else /var/lib/slipway/ingress)");
   cmd->add_option("--workers", flags->workers, "proxy worker threads (0 = one per core)")
       ->check(CLI::Range(0, 256));
-  cmd->callback([flags, rc] {
+  cmd->add_flag("--no-keeper", flags->no_keeper,
+                "bind :80/:443 here instead of under a keeper (they refuse while it restarts)");
+  cmd->callback([flags, rc, argc, argv] {
     if (const char* f = std::getenv("SLIPWAY_LOG_FORMAT")) {
       if (auto parsed = logging::ParseLogFormat(f); parsed.ok()) logging::SetLogFormat(*parsed);
     }
@@ -50,6 +57,32 @@ void AddIngressCommands(CLI::App& app, int* rc) {
     }
     if (!flags->state_dir.empty()) o->state_dir = flags->state_dir;
     o->workers = flags->workers;
+    if (!flags->no_keeper && std::getenv("SLIPWAY_KEEPER_FD") == nullptr) {
+      // The keeper holds :80/:443 and starts the ingress again when it dies (kill -9, a crash),
+      // so connections queue meanwhile; the ingress is this same command under it.
+      std::error_code ec;
+      std::filesystem::create_directories(o->state_dir, ec);
+      if (ec) return fail(IoError("create " + o->state_dir.string() + ": " + ec.message()));
+      ::chmod(o->state_dir.c_str(), 0700);
+      keeper::KeeperOptions k;
+      k.state_dir = o->state_dir;
+      k.daemon_argv.assign(argv, argv + argc);
+      auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+      if (!ec && std::filesystem::exists(self, ec)) k.daemon_argv[0] = self.string();
+      auto keeper = keeper::Keeper::Create(std::move(k));
+      if (!keeper.ok()) {
+        if (keeper.status().code() == StatusCode::kFailedPrecondition) {
+          // Another ingress (its keeper) serves this folder: the caller's goal holds.
+          logging::Info("slipway-ingress", "an ingress already serves " + o->state_dir.string() +
+                                               " (" + keeper.status().message() + ")");
+          *rc = 0;
+          return;
+        }
+        return fail(keeper.status());
+      }
+      *rc = (*keeper)->Run();
+      return;
+    }
     *rc = ingress::RunIngress(std::move(o).value());
   });
 }

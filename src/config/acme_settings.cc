@@ -182,7 +182,33 @@ Status ResolveAcmeNames(const Project& project, AcmeSettings* out) {
     }
   };
   if (acme.names_given) {
-    for (const std::string& name : acme.names) add(name);
+    for (size_t i = 0; i < acme.names.size(); ++i) {
+      const std::string& name = acme.names[i];
+      // Behind the host's ingress only the hosts it routes for the project are ordered.
+      if (project.ingress && std::none_of(project.routes.begin(), project.routes.end(),
+                                          [&](const RouteSettings& r) { return r.host == name; })) {
+        return InvalidInput(acme.where + ": x-slipway.tls.acme.names[" + std::to_string(i) +
+                            "]: " + Quote(name) +
+                            " is not the host of any x-slipway.routes entry (expected the hosts "
+                            "the ingress routes to this project)");
+      }
+      add(name);
+    }
+  } else if (project.ingress) {
+    // The host's ingress serves every route that names a host over HTTPS.
+    for (const RouteSettings& r : project.routes) {
+      if (r.host.empty()) continue;
+      if (Status st = CheckAcmeName(r.host, acme.challenge); !st.ok()) {
+        return InvalidInput(r.where + ": x-slipway.routes host: " + st.message() +
+                            " (expected the names to order in x-slipway.tls.acme.names)");
+      }
+      add(r.host);
+    }
+    if (names.size() > kMaxAcmeNames) {
+      return InvalidInput(acme.where + ": x-slipway.tls.acme: the routes name " +
+                          std::to_string(names.size()) + " hosts (expected at most " +
+                          std::to_string(kMaxAcmeNames) + ": list them in names)");
+    }
   } else {
     // A route is served over TLS when its listener is a published port of an https target.
     auto over_tls = [&](const RouteSettings& r) {
@@ -214,8 +240,9 @@ Status ResolveAcmeNames(const Project& project, AcmeSettings* out) {
   if (names.empty()) {
     return InvalidInput(acme.where +
                         ": x-slipway.tls.acme: no name to order (expected names: [HOST, ...], or "
-                        "x-slipway.routes with a host on a published https port; names a "
-                        "certificate file covers are not ordered)");
+                        "x-slipway.routes with a host on a published https port, or with "
+                        "x-slipway.ingress: true; names a certificate file covers are not "
+                        "ordered)");
   }
   acme.names = std::move(names);
   return Status::OK();

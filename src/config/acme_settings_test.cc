@@ -230,3 +230,44 @@ TEST(AcmeSettingsTest, NamesAreCheckedOneByOne) {
 
 }  // namespace
 }  // namespace slipway::config
+
+namespace slipway::config {
+namespace {
+
+// Behind the host's ingress, the hosts of the project's routes are what is ordered (by the
+// ingress): acme + ingress loads; a name that is not a route host, or a wildcard, does not.
+std::string IngressAcme(const std::string& acme, const std::string& host2 = "www.shop.test") {
+  return "services:\n  web:\n    image: x\nx-slipway:\n  ingress: true\n  tls:\n    acme: " + acme +
+         "\n  routes:\n    - {host: shop.test, service: web}\n    - {host: " + host2 +
+         ", service: web}\n";
+}
+
+TEST(AcmeSettingsTest, IngressOrdersTheRouteHosts) {
+  auto p = testing::LoadText(IngressAcme("{directory: letsencrypt-staging}"));
+  ASSERT_TRUE(p.ok()) << testing::ErrorOf(p);
+  ASSERT_TRUE(p->tls.acme.has_value());
+  EXPECT_EQ(p->tls.acme->names, (std::vector<std::string>{"shop.test", "www.shop.test"}));
+  p = testing::LoadText(IngressAcme("{challenge: tls-alpn-01, names: [WWW.shop.test]}"));
+  ASSERT_TRUE(p.ok()) << testing::ErrorOf(p);
+  EXPECT_EQ(p->tls.acme->names, std::vector<std::string>{"www.shop.test"});
+}
+
+TEST(AcmeSettingsTest, IngressRefusesNamesItDoesNotRoute) {
+  auto p = testing::LoadText(IngressAcme("{names: [other.test]}"));
+  EXPECT_NE(testing::ErrorOf(p).find("x-slipway.tls.acme.names[0]: \"other.test\" is not the host "
+                                     "of any x-slipway.routes entry"),
+            std::string::npos)
+      << testing::ErrorOf(p);
+  // A wildcard host cannot be ordered (DNS-01 only): the route's key is named.
+  p = testing::LoadText(IngressAcme("{}", "\"*.shop.test\""));
+  EXPECT_NE(testing::ErrorOf(p).find("x-slipway.routes host: \"*.shop.test\" is a wildcard"),
+            std::string::npos)
+      << testing::ErrorOf(p);
+  p = testing::LoadText(IngressAcme("{names: [\"*.shop.test\"]}", "\"*.shop.test\""));
+  EXPECT_NE(testing::ErrorOf(p).find("x-slipway.tls.acme.names[0]"), std::string::npos)
+      << testing::ErrorOf(p);
+  EXPECT_NE(testing::ErrorOf(p).find("wildcard"), std::string::npos) << testing::ErrorOf(p);
+}
+
+}  // namespace
+}  // namespace slipway::config

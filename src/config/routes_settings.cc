@@ -62,6 +62,20 @@ Status ParseRoutesSettings(const Node& n, const std::string& path,
           return NodeError(f, fpath, Quote(r.host) + " is not a host name",
                            "a name such as shop.example.com, without port or scheme");
         }
+        if (r.host.size() > 253) {
+          return NodeError(f, fpath, "is longer than 253 characters", "a host name");
+        }
+        if (r.host.find('*') != std::string::npos) {
+          // "*.example.com" matches one label, as nginx and Caddy do; nothing else is a pattern.
+          const std::string_view rest =
+              std::string_view(r.host).substr(std::min<size_t>(2, r.host.size()));
+          if (r.host.rfind("*.", 0) != 0 || rest.empty() ||
+              rest.find('*') != std::string_view::npos || rest.front() == '.' ||
+              rest.back() == '.' || rest.find("..") != std::string_view::npos) {
+            return NodeError(f, fpath, Quote(r.host) + " is not a host name or wildcard",
+                             "shop.example.com, or *.example.com for any one label in front");
+          }
+        }
         for (char& c : r.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       } else if (f.key == "strip_prefix") {
         ASSIGN_OR_RETURN(r.strip_prefix, ReadBool(f, fpath));

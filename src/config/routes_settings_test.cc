@@ -60,6 +60,21 @@ x-slipway:
   EXPECT_NE(p->warnings.back().find("x-slipway.routes[0]"), std::string::npos);
 }
 
+TEST(RoutesSettingsTest, WildcardHostLoadsAndOversizedHostIsRefused) {
+  Result<Project> p = LoadText(std::string(kServices) + R"(
+x-slipway:
+  routes:
+    - {listen: 8080, host: "*.Shop.example.com", service: web}
+)");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->routes[0].host, "*.shop.example.com");
+  p = LoadText(std::string(kServices) + "x-slipway:\n  routes:\n    - {listen: 8080, host: " +
+               std::string(300, 'a') + ", service: web}\n");
+  EXPECT_NE(ErrorOf(p).find("x-slipway.routes[0].host: is longer than 253 characters"),
+            std::string::npos)
+      << ErrorOf(p);
+}
+
 struct BadCase {
   const char* yaml;
   const char* want;  // substring of the one-line error
@@ -89,6 +104,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"    - {listen: 8080, path: /a, service: nope}\n",
                 "x-slipway.routes[0].service: service \"nope\" is not defined"},
         BadCase{"    - {listen: 8080, host: \"a:80\", service: api}\n", "is not a host name"},
+        BadCase{"    - {listen: 8080, host: \"*.\", service: api}\n",
+                "x-slipway.routes[0].host: \"*.\" is not a host name or wildcard"},
+        BadCase{"    - {listen: 8080, host: \"a.*.com\", service: api}\n",
+                "\"a.*.com\" is not a host name or wildcard"},
+        BadCase{"    - {listen: 8080, host: \"**.x\", service: api}\n",
+                "\"**.x\" is not a host name or wildcard"},
+        BadCase{"    - {listen: 8080, host: \"*\", service: api}\n",
+                "\"*\" is not a host name or wildcard"},
+        BadCase{"    - {listen: 8080, host: \"*..x\", service: api}\n",
+                "\"*..x\" is not a host name or wildcard"},
         BadCase{"    - {listen: 8080, path: /a, service: api, weight: 3}\n",
                 "unknown key \"weight\""},
         BadCase{"    - {listen: 8080, path: /a, service: api}\n"

@@ -50,7 +50,9 @@ Status AutoCert::Follow(const config::Project& project) {
   // Called before every publish: only a newly loaded project can change the settings.
   if (project.model && project.model == followed_model_) return Status::OK();
   followed_model_ = project.model;
-  const std::optional<config::AcmeSettings>& acme = project.tls.acme;
+  // Behind the host's ingress, the ingress orders the project's certificates (ingress_link.h).
+  const std::optional<config::AcmeSettings>& acme =
+      project.ingress ? std::optional<config::AcmeSettings>() : project.tls.acme;
   if (!acme) {
     if (manager_) {
       Log("acme: x-slipway.tls.acme removed; no longer issuing certificates");

@@ -81,10 +81,24 @@ void IngressLink::Tick() {
   reg.hosts = std::move(hosts);
   reg.upstream_ip = IngressUpstreamHost(p.name);
   reg.upstream_port = *port;
-  if (p.tls.enabled()) {
-    for (const config::TlsCertificateSettings& c : p.tls.certificates) {
-      reg.tls.push_back({c.cert, c.key});
-    }
+  for (const config::TlsCertificateSettings& c : p.tls.certificates) {
+    reg.tls.push_back({c.cert, c.key});
+  }
+  if (p.tls.acme) {
+    // The ingress owns the names behind it, so it orders their certificates (AutoCert stays
+    // idle for such a project).
+    const config::AcmeSettings& a = *p.tls.acme;
+    ingress::AcmeRequest req;
+    req.directory = a.directory_url;
+    req.email = a.email;
+    req.ca_file = a.ca_file;
+    req.challenge = a.challenge == config::AcmeChallenge::kTlsAlpn01
+                        ? ingress::AcmeChallengeKind::kTlsAlpn01
+                        : ingress::AcmeChallengeKind::kHttp01;
+    req.names = a.names;
+    reg.acme = std::move(req);
+  }
+  if (reg.https()) {
     reg.redirect = p.tls.redirect;
     if (p.tls.hsts_seconds) reg.hsts_seconds = *p.tls.hsts_seconds;
   }

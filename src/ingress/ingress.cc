@@ -1,6 +1,7 @@
 #include "ingress/ingress.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
@@ -11,16 +12,23 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "acme/cert_manager.h"
+#include "acme/key.h"
+#include "acme/tls_alpn.h"
 #include "base/clock.h"
 #include "base/file_signature.h"
 #include "base/log.h"
 #include "http/server.h"
 #include "ingress/registry.h"
+#include "keeper/client.h"
 #include "net/event_loop.h"
 #include "net/host_port.h"
 #include "net/socket.h"
+#include "net/tls_alpn_challenges.h"
 #include "proxy/proxy.h"
 #include "telemetry/metrics.h"
 
@@ -59,27 +67,66 @@ int HttpStatusOf(const Status& st) {
   }
 }
 
+using CertificatePaths = net::TlsServerContext::CertificatePaths;
+
 // Path and signature of every certificate file: a change (a renewal) rebuilds the context.
-std::string CertificateSignature(const std::map<std::string, Registration>& projects) {
+std::string CertificateSignature(const std::vector<CertificatePaths>& certs) {
   std::string sig;
-  for (const auto& [name, r] : projects) {
-    for (const CertificateFiles& f : r.tls) {
-      for (const std::string& p : {f.cert, f.key}) sig += p + ':' + FileSignature(p) + '\n';
-    }
+  for (const CertificatePaths& f : certs) {
+    for (const std::string& p : {f.cert, f.key}) sig += p + ':' + FileSignature(p) + '\n';
   }
   return sig;
 }
 
+// The context for `certs` (null when there are none), answering TLS-ALPN-01 validations
+// from `alpn`.
 Result<std::shared_ptr<const net::TlsServerContext>> BuildTls(
-    const std::map<std::string, Registration>& projects, std::shared_ptr<net::TicketKeys> tickets) {
-  std::vector<net::TlsServerContext::CertificatePaths> certs;
-  for (const auto& [name, r] : projects) {
-    for (const CertificateFiles& f : r.tls) certs.push_back({f.cert, f.key});
-  }
+    const std::vector<CertificatePaths>& certs, std::shared_ptr<net::TicketKeys> tickets,
+    std::shared_ptr<const net::TlsAlpnChallenges> alpn) {
   if (certs.empty()) return std::shared_ptr<const net::TlsServerContext>();
-  return net::TlsServerContext::Create(certs, std::move(tickets),
-                                       Clock::Real()->WallMillis() / 1000);
+  ASSIGN_OR_RETURN(
+      std::shared_ptr<const net::TlsServerContext> ctx,
+      net::TlsServerContext::Create(certs, std::move(tickets), Clock::Real()->WallMillis() / 1000));
+  RETURN_IF_ERROR(net::AnswerAlpnChallenges(*ctx, std::move(alpn)));
+  return ctx;
 }
+
+// The placeholder is remade when older than this (it is valid for 30 days).
+constexpr int64_t kPlaceholderMaxAgeS = 14 * 86400;
+constexpr size_t kMaxCertEvents = 64;
+
+// The listening sockets of :80/:443 come from the ingress's keeper, which keeps its copies
+// while the ingress restarts: connections wait in the accept queue instead of being refused.
+class KeeperListeners final : public proxy::ListenerSource {
+ public:
+  explicit KeeperListeners(keeper::KeeperClient* client) : client_(client) {}
+  Result<std::vector<net::UniqueFd>> Acquire(const std::string& host, int port, int count,
+                                             int* bound_port) override {
+    if (client_->gone()) return BindHere(host, port, count, bound_port);
+    auto fds = client_->ListenTcp(host, port, count, /*reuseport=*/true, bound_port);
+    if (fds.ok() || !client_->gone()) return fds;
+    return BindHere(host, port, count, bound_port);  // the keeper died: as without one
+  }
+  void Release(const std::string& host, int port) override {
+    if (!client_->gone()) (void)client_->ReleaseTcp(host, port).ok();
+  }
+
+ private:
+  static Result<std::vector<net::UniqueFd>> BindHere(const std::string& host, int port, int count,
+                                                     int* bound_port) {
+    std::vector<net::UniqueFd> out;
+    for (int i = 0; i < count; ++i) {
+      ASSIGN_OR_RETURN(net::UniqueFd fd, net::ListenTcp(host, port, 1024, /*reuseport=*/true));
+      if (port == 0) {
+        ASSIGN_OR_RETURN(port, net::LocalPort(fd.get()));
+      }
+      out.push_back(std::move(fd));
+    }
+    *bound_port = port;
+    return out;
+  }
+  keeper::KeeperClient* client_;
+};
 
 class Ingress {
  public:
@@ -98,8 +145,16 @@ class Ingress {
                             " project(s) on " + options_.http.host + ":" +
                             std::to_string(options_.http.port) + " and " + options_.https.host +
                             ":" + std::to_string(options_.https.port));
+    if (keeper_) {
+      if (Status st = keeper_->Ready(); !st.ok()) {
+        logging::Warn(kLog, "keeper: " + st.message());
+      }
+    }
     loop_->Run();
     logging::Info(kLog, "stopping");
+    // Stopped on purpose: the keeper ends too instead of starting another ingress.
+    if (keeper_ && !keeper_->gone()) (void)keeper_->Stopping().ok();
+    acme_.clear();  // waits for an attempt under way (bounded by the client's timeouts)
     server_.reset();
     proxy_->Stop();
     std::filesystem::remove(ControlSocketPath(options_.state_dir));
@@ -140,16 +195,32 @@ class Ingress {
     ASSIGN_OR_RETURN(loop_, net::EventLoop::Create());
     proxy::ProxyOptions popts;
     popts.workers = options_.workers;
+    // Run by `slipway ingress`'s keeper ($SLIPWAY_KEEPER_FD): it holds :80/:443.
+    ASSIGN_OR_RETURN(keeper_, keeper::KeeperClient::FromEnvironment());
+    if (keeper_) {
+      auto hello = keeper_->SayHello();
+      if (!hello.ok()) {
+        logging::Warn(kLog, "keeper: " + hello.status().message() + "; binding here");
+        keeper_->MarkGone();
+      } else if (hello->generation > 1) {
+        logging::Info(kLog, "started again by the keeper (" + std::to_string(hello->generation) +
+                                "), on the same sockets");
+      }
+      listeners_ = std::make_unique<KeeperListeners>(keeper_.get());
+      popts.listeners = listeners_.get();
+    }
     metrics_ = std::make_unique<telemetry::Registry>(proxy::Proxy::ShardsFor(popts.workers));
     ASSIGN_OR_RETURN(proxy_, proxy::Proxy::Create(popts, metrics_.get()));
+    SyncAcme();
     // Certificates that no longer load (a project folder gone) leave HTTPS out until the
     // project registers again; the plain routes still serve.
-    auto tls = BuildTls(registry_->projects(), tickets_);
+    const std::vector<CertificatePaths> certs = CertificatesFor(registry_->projects());
+    auto tls = BuildTls(certs, tickets_, tls_alpn_);
     if (!tls.ok()) logging::Warn(kLog, "certificates: " + tls.status().message());
     tls_ = tls.ok() ? *tls : nullptr;
-    cert_signature_ = CertificateSignature(registry_->projects());
-    RETURN_IF_ERROR(
-        proxy_->Apply(BuildIngressTable(registry_->projects(), options_, tls_, ++version_)));
+    cert_signature_ = CertificateSignature(certs);
+    RETURN_IF_ERROR(proxy_->Apply(BuildIngressTable(
+        registry_->projects(), options_, tls_, ++version_, ChallengesFor(registry_->projects()))));
 
     std::string sock = ControlSocketPath(options_.state_dir).string();
     ASSIGN_OR_RETURN(net::UniqueFd fd, net::ListenUnix(sock));
@@ -193,7 +264,7 @@ class Ingress {
   // a new TLS context; open connections keep theirs.
   void WatchCertificates() {
     loop_->RunAfter(Duration(5'000), [this] {
-      std::string sig = CertificateSignature(registry_->projects());
+      std::string sig = CertificateSignature(CertificatesFor(registry_->projects()));
       if (sig != cert_signature_ && sig != failed_signature_) {
         if (Status st = ApplyFor(registry_->projects(), /*force_tls=*/false); !st.ok()) {
           failed_signature_ = sig;  // warned once; tried again when the files change again
@@ -236,8 +307,13 @@ class Ingress {
       if (!only("GET")) return Error(405, "use GET");
       metrics_->GetGauge("slipway_ingress_projects", "Projects registered with the ingress.")
           ->Set(0, static_cast<int64_t>(registry_->projects().size()));
+      UpdateExpiry();
       return http::Response::Text(200, metrics_->RenderPrometheus(),
                                   "text/plain; version=0.0.4; charset=utf-8");
+    }
+    if (path == "/v1/certs") {
+      if (!only("GET")) return Error(405, "use GET");
+      return Json(200, CertsJson());
     }
     if (path == "/health") {
       if (!only("GET")) return Error(405, "use GET");
@@ -247,19 +323,21 @@ class Ingress {
     }
     return Error(404,
                  "unknown path (expected /v1/register, /v1/deregister, /v1/projects, "
-                 "/metrics or /health)");
+                 "/v1/certs, /metrics or /health)");
   }
 
   // Builds and applies the table for `projects`; nothing changes on error.
   Status ApplyFor(const std::map<std::string, Registration>& projects, bool force_tls) {
-    std::string sig = CertificateSignature(projects);
+    const std::vector<CertificatePaths> certs = CertificatesFor(projects);
+    std::string sig = CertificateSignature(certs);
     std::shared_ptr<const net::TlsServerContext> tls = tls_;
     if (force_tls || sig != cert_signature_) {
-      auto built = BuildTls(projects, tickets_);
+      auto built = BuildTls(certs, tickets_, tls_alpn_);
       if (!built.ok()) return InvalidInput("tls: " + built.status().message());
       tls = *built;
     }
-    RETURN_IF_ERROR(proxy_->Apply(BuildIngressTable(projects, options_, tls, version_ + 1)));
+    RETURN_IF_ERROR(proxy_->Apply(
+        BuildIngressTable(projects, options_, tls, version_ + 1, ChallengesFor(projects))));
     ++version_;
     tls_ = tls;
     cert_signature_ = sig;
@@ -296,6 +374,12 @@ class Ingress {
         logging::Error(kLog, "restoring the previous routes: " + back.message());
       }
       return Error(HttpStatusOf(st), st.message());
+    }
+    if (changed && SyncAcme()) {
+      // Certificates the store already holds for newly ordered names join at once.
+      if (Status st = ApplyFor(registry_->projects(), true); !st.ok()) {
+        logging::Warn(kLog, "certificates: " + st.message());
+      }
     }
     if (changed) {
       Count("changed");
@@ -345,10 +429,229 @@ class Ingress {
     }
     Count("deregistered");
     logging::Info(kLog, "deregistered " + project);
+    SyncAcme();
     return Json(200, json{{"deregistered", project}});
   }
 
+  // ---- ACME: one CertManager per project that asks for certificates (each its own CA,
+  // account and challenge), all answering from the ingress's two challenge tables.
+  struct Ordering {
+    std::string key;  // directory, contact, trust, challenge: a change makes a new manager
+    std::vector<std::string> names;
+    std::unique_ptr<acme::CertManager> manager;
+  };
+
+  std::string PlaceholderCert() const { return (options_.state_dir / "placeholder.pem").string(); }
+  std::string PlaceholderKey() const { return (options_.state_dir / "placeholder.key").string(); }
+
+  // The self-signed certificate HTTPS answers with for a name until its certificate is issued
+  // (clients refuse it, as they should): the TLS listener exists before anything is issued,
+  // which TLS-ALPN-01 needs. Remade when missing or old.
+  Status EnsurePlaceholder() {
+    std::error_code ec;
+    auto mtime = std::filesystem::last_write_time(PlaceholderCert(), ec);
+    if (!ec && std::filesystem::exists(PlaceholderKey(), ec)) {
+      auto age = std::filesystem::file_time_type::clock::now() - mtime;
+      if (std::chrono::duration_cast<std::chrono::seconds>(age).count() < kPlaceholderMaxAgeS) {
+        return Status::OK();
+      }
+    }
+    ASSIGN_OR_RETURN(acme::EcKey key, acme::EcKey::Generate());
+    ASSIGN_OR_RETURN(std::string pem,
+                     acme::MakePlaceholderCertificate({"placeholder.slipway.invalid"}, key,
+                                                      Clock::Real()->WallMillis() / 1000));
+    ASSIGN_OR_RETURN(std::string key_pem, key.PrivatePem());
+    // The key first: a reader never sees a certificate without its key.
+    RETURN_IF_ERROR(acme::WritePrivateFile(PlaceholderKey(), key_pem));
+    return acme::WritePrivateFile(PlaceholderCert(), pem);
+  }
+
+  // Every certificate to serve for `projects`: the projects' files, then the issued ones that
+  // load, then the placeholder while an ordered name has none.
+  std::vector<CertificatePaths> CertificatesFor(
+      const std::map<std::string, Registration>& projects) {
+    std::vector<CertificatePaths> out;
+    for (const auto& [name, r] : projects) {
+      for (const CertificateFiles& f : r.tls) out.push_back({f.cert, f.key});
+    }
+    bool pending = false;
+    const int64_t now_s = Clock::Real()->WallMillis() / 1000;
+    for (const auto& [name, r] : projects) {
+      if (!r.acme) continue;
+      auto it = acme_.find(name);
+      std::map<std::string, std::pair<std::string, std::string>> held;
+      if (it != acme_.end() && it->second.manager) held = it->second.manager->Certificates();
+      for (const std::string& n : r.acme->names) {
+        auto h = held.find(n);
+        if (h == held.end()) {
+          pending = true;
+          continue;
+        }
+        // An expired or damaged stored pair must not take the whole context down.
+        net::LoadResult lr = net::LoadCertificate(h->second.first, h->second.second, now_s);
+        if (!lr.cert) {
+          pending = true;
+          continue;
+        }
+        out.push_back({h->second.first, h->second.second});
+      }
+    }
+    if (pending) {
+      if (Status st = EnsurePlaceholder(); !st.ok()) {
+        logging::Warn(kLog, "acme: placeholder certificate: " + st.message());
+      } else {
+        out.push_back({PlaceholderCert(), PlaceholderKey()});
+      }
+    }
+    return out;
+  }
+
+  // The http-01 table on the plain listener when any project orders certificates; else the
+  // challenge paths are routed to the projects as before.
+  std::shared_ptr<const acme::ChallengeTable> ChallengesFor(
+      const std::map<std::string, Registration>& projects) const {
+    for (const auto& [name, r] : projects) {
+      if (r.acme) return http01_;
+    }
+    return nullptr;
+  }
+
+  // Follows the registry: a manager per project with `acme`, retargeted when its settings or
+  // names change, stopped when the project leaves. True when the managed names changed.
+  bool SyncAcme() {
+    bool changed = false;
+    const auto& projects = registry_->projects();
+    for (auto it = acme_.begin(); it != acme_.end();) {
+      auto p = projects.find(it->first);
+      if (p == projects.end() || !p->second.acme) {
+        logging::Info(kLog, "acme: no longer ordering certificates for " + it->first);
+        it = acme_.erase(it);  // stops its worker
+        changed = true;
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [project, r] : projects) {
+      if (!r.acme) continue;
+      const AcmeRequest& a = *r.acme;
+      const std::string key = a.directory + "\n" + a.email + "\n" + a.ca_file + "\n" +
+                              std::string(AcmeChallengeKindName(a.challenge));
+      Ordering& o = acme_[project];
+      if (!o.manager || o.key != key) {
+        o.manager.reset();
+        o.names.clear();
+        acme::AcmeOptions opts;
+        opts.directory_url = a.directory;
+        if (!a.email.empty()) opts.contact.push_back("mailto:" + a.email);
+        opts.tls.ca_file = a.ca_file;
+        // Bounds an attempt, and so how long stopping the ingress may wait for one.
+        opts.order_timeout = Duration(60'000);
+        acme::CertManagerOptions mopts;
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        mopts.seed = std::hash<std::string>{}(std::string(host) + "/ingress/" + project);
+        mopts.post = [loop = loop_.get()](std::function<void()> task) {
+          loop->Post(std::move(task));
+        };
+        mopts.on_event = [this, project](const acme::CertEvent& e) { OnCertEvent(project, e); };
+        mopts.challenge = a.challenge == AcmeChallengeKind::kTlsAlpn01
+                              ? acme::ChallengeType::kTlsAlpn01
+                              : acme::ChallengeType::kHttp01;
+        mopts.tls_alpn = tls_alpn_;
+        mopts.http01 = http01_;
+        acme::CertStore store((options_.state_dir / "certs").string());
+        auto issuer = std::make_shared<acme::AcmeIssuer>(std::move(opts), store);
+        o.manager = std::make_unique<acme::CertManager>(std::move(mopts), issuer, store);
+        o.key = key;
+        changed = true;
+      }
+      if (o.names != a.names) {
+        o.names = a.names;
+        o.manager->SetNames(o.names);  // only the registration's own hosts (registration.h)
+        logging::Info(kLog, fmt::format("acme: ordering certificates for {} ({}) from {} ({})",
+                                        fmt::join(a.names, ", "), project, a.directory,
+                                        AcmeChallengeKindName(a.challenge)));
+        changed = true;
+      }
+      o.manager->Start();
+    }
+    return changed;
+  }
+
+  void OnCertEvent(const std::string& project, const acme::CertEvent& e) {
+    json ev{{"time_ms", Clock::Real()->WallMillis()},
+            {"project", project},
+            {"kind", std::string(acme::CertEventKindName(e.kind))},
+            {"names", e.names},
+            {"reason", std::string(acme::RenewalReasonName(e.reason))}};
+    if (e.kind == acme::CertEventKind::kFailed) {
+      ev["error"] = e.error;
+      logging::Warn(kLog, fmt::format("acme: {} {} ({}, {}): {}", ev["kind"].get<std::string>(),
+                                      fmt::join(e.names, ", "), project,
+                                      acme::RenewalReasonName(e.reason), e.error));
+    } else {
+      ev["not_after_ms"] = e.not_after_ms;
+      logging::Info(
+          kLog, fmt::format("acme: {} {} ({}, {}): valid until {}", ev["kind"].get<std::string>(),
+                            fmt::join(e.names, ", "), project, acme::RenewalReasonName(e.reason),
+                            net::FormatUtc(e.not_after_ms / 1000)));
+    }
+    cert_events_.push_back(std::move(ev));
+    while (cert_events_.size() > kMaxCertEvents) cert_events_.pop_front();
+    if (e.kind != acme::CertEventKind::kFailed) {
+      if (Status st = ApplyFor(registry_->projects(), true); !st.ok()) {
+        logging::Warn(kLog,
+                      "acme: the new certificate does not load, serving the previous "
+                      "ones: " +
+                          st.message());
+      }
+    }
+  }
+
+  json CertsJson() const {
+    json rows = json::array();
+    for (const auto& [project, o] : acme_) {
+      if (!o.manager) continue;
+      for (const acme::CertStatusRow& r : o.manager->Rows()) {
+        json row{{"project", project},
+                 {"name", r.name},
+                 {"state", std::string(acme::CertStateName(r.state))},
+                 {"plan", std::string(acme::RenewalReasonName(r.plan))},
+                 {"next_attempt_ms", r.next_attempt_ms},
+                 {"detail", r.detail},
+                 {"consecutive_failures", r.consecutive_failures}};
+        if (r.not_after_ms > 0) {
+          row["not_before_ms"] = r.not_before_ms;
+          row["not_after_ms"] = r.not_after_ms;
+          row["issuer"] = r.issuer;
+        }
+        if (!r.last_error.empty()) row["last_error"] = r.last_error;
+        rows.push_back(std::move(row));
+      }
+    }
+    json events = json::array();
+    for (const json& e : cert_events_) events.push_back(e);
+    return json{{"certificates", rows}, {"events", events}};
+  }
+
+  // slipway_tls_cert_expiry_seconds{name} for every certificate served (not the placeholder),
+  // the series the daemon exports and the built-in SlipwayTlsCertExpiring alert reads.
+  void UpdateExpiry() {
+    if (!tls_) return;
+    const int64_t now_s = Clock::Real()->WallMillis() / 1000;
+    for (const net::CertificateInfo& c : tls_->certificates()) {
+      if (c.cert_path == PlaceholderCert()) continue;
+      metrics_
+          ->GetGauge("slipway_tls_cert_expiry_seconds",
+                     "Seconds until a served TLS certificate expires (negative once expired).",
+                     {"name"}, {c.label()})
+          ->Set(0, c.not_after - now_s);
+    }
+  }
+
   IngressOptions options_;
+  std::unique_ptr<keeper::KeeperClient> keeper_;  // null: run by hand, binds its own sockets
+  std::unique_ptr<KeeperListeners> listeners_;    // before proxy_: it outlives the proxy
   net::UniqueFd lock_fd_;
   net::UniqueFd signal_fd_;
   std::unique_ptr<Registry> registry_;
@@ -361,6 +664,11 @@ class Ingress {
   std::string cert_signature_;    // of the certificate files tls_ was built from
   std::string failed_signature_;  // of files that did not load (WatchCertificates)
   uint64_t version_ = 0;
+  std::shared_ptr<acme::ChallengeTable> http01_ = std::make_shared<acme::ChallengeTable>();
+  std::shared_ptr<net::TlsAlpnChallenges> tls_alpn_ = std::make_shared<net::TlsAlpnChallenges>();
+  std::deque<json> cert_events_;  // the last kMaxCertEvents attempts, for GET /v1/certs
+  // Last: destroyed first, so no worker outlives what its events reach.
+  std::map<std::string, Ordering> acme_;
 };
 
 }  // namespace
@@ -404,10 +712,13 @@ Result<IngressOptions> OptionsFromEnvironment() {
 
 std::shared_ptr<const proxy::RouteTable> BuildIngressTable(
     const std::map<std::string, Registration>& projects, const IngressOptions& options,
-    std::shared_ptr<const net::TlsServerContext> tls, uint64_t version) {
+    std::shared_ptr<const net::TlsServerContext> tls, uint64_t version,
+    std::shared_ptr<const acme::ChallengeTable> challenges) {
   proxy::Listener plain;
   plain.host = options.http.host;
   plain.port = options.http.port;
+  // Answered before routing and never redirected (the CA asks over plain HTTP).
+  plain.acme_challenges = std::move(challenges);
   // Each route's one backend is a project's keeper-held listener: a request a dying daemon cut
   // is resent there, and the next daemon accepts it.
   plain.retry_same_backend = true;
@@ -432,7 +743,7 @@ std::shared_ptr<const proxy::RouteTable> BuildIngressTable(
       // The project's own proxy answers maintenance and health: nothing of that here.
       route.health_path.clear();
       proxy::Route https_route = route;
-      if (!r.tls.empty() && tls) {
+      if (r.https() && tls) {
         if (r.redirect) route.https_redirect_port = options.https.port;
         if (r.hsts_seconds >= 0) https_route.hsts = "max-age=" + std::to_string(r.hsts_seconds);
         secure.routes.push_back(std::move(https_route));

@@ -15,18 +15,23 @@
 //                        400 malformed, 409 a host or name owned by another project, 413 big
 //   POST /v1/deregister  {"project": NAME, "folder": PATH} → 200; 404 not registered
 //   GET  /v1/projects    the registry
+//   GET  /v1/certs       ACME: one row per ordered name, the last attempts with the CA's reason
 //   GET  /metrics        Prometheus text: the proxy's per-project series and the ingress's own
 //   GET  /health         {"pid": N, "projects": N}
 //
-// It uses `proxy`, `net`, `http` and `base` only: it knows nothing of compose files, daemons
-// or deploys. Unknown hosts get 404 (no catch-all route exists, so never another project's
-// service). A project with certificates gets an HTTPS route and, with `redirect`, a 308 from
-// the plain port except for /.well-known/acme-challenge/ (which is forwarded to the project
-// today; an acme::CertManager inside the ingress would answer it there, see
-// docs/architecture.md).
+// It uses `proxy`, `acme`, `net`, `http` and `base` only: it knows nothing of compose files,
+// daemons or deploys. Unknown hosts get 404 (no catch-all route exists, so never another
+// project's service). A project with certificates (files, or `acme` in its registration) gets
+// an HTTPS route and, with `redirect`, a 308 from the plain port except for
+// /.well-known/acme-challenge/. For a registration with `acme` the ingress runs an
+// acme::CertManager (one per project: its CA, contact, trust and challenge) for those names
+// only: HTTP-01 answered on the plain listener before routing, TLS-ALPN-01 on the TLS listener
+// (net/tls_alpn_challenges.h), certificates stored 0600 under `<state>/certs`, a self-signed
+// placeholder served until a name has one.
 //
 // Threads: RunIngress runs the control loop on the calling thread; the proxy has its own
-// workers. BuildIngressTable is pure; any thread.
+// workers, each CertManager its own (its events are posted to the control loop).
+// BuildIngressTable is pure; any thread.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +40,7 @@
 #include <memory>
 #include <string>
 
+#include "acme/challenge.h"
 #include "base/status.h"
 #include "ingress/registration.h"
 #include "net/tls_context.h"
@@ -71,7 +77,8 @@ Result<IngressOptions> OptionsFromEnvironment();
 // set named after the project, one backend: its upstream.
 std::shared_ptr<const proxy::RouteTable> BuildIngressTable(
     const std::map<std::string, Registration>& projects, const IngressOptions& options,
-    std::shared_ptr<const net::TlsServerContext> tls, uint64_t version);
+    std::shared_ptr<const net::TlsServerContext> tls, uint64_t version,
+    std::shared_ptr<const acme::ChallengeTable> challenges = nullptr);
 
 // Runs the ingress until SIGTERM/SIGINT. Returns the exit code (0 also when another ingress
 // already holds the state folder's lock: the caller's goal, a running ingress, holds).

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -74,10 +75,108 @@ bool TooDeep(std::string_view text) {
   return false;
 }
 
+bool IsHttpsUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "https://";
+  if (url.size() <= kScheme.size() || url.substr(0, kScheme.size()) != kScheme) return false;
+  const std::string_view rest = url.substr(kScheme.size());
+  const std::string_view host = rest.substr(0, rest.find_first_of("/?#"));
+  if (host.empty() || host.front() == ':' || host.find('@') != std::string_view::npos) {
+    return false;
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+// The `acme` object, read once the registration's hosts are known (only they are ordered).
+Result<AcmeRequest> ParseAcme(const json& v, const std::vector<std::string>& hosts) {
+  static const std::string kKeys = "directory, email, ca_file, challenge, names";
+  if (!v.is_object()) return Bad("acme", "expected an object with " + kKeys);
+  AcmeRequest a;
+  bool has_directory = false, has_names = false;
+  for (const auto& [k, f] : v.items()) {
+    const std::string key = "acme." + k;
+    if (k == "directory") {
+      ASSIGN_OR_RETURN(a.directory, String(f, key, kMaxAcmeDirectoryBytes));
+      if (!IsHttpsUrl(a.directory)) return Bad(key, "expected an https:// URL");
+      has_directory = true;
+    } else if (k == "email") {
+      ASSIGN_OR_RETURN(a.email, String(f, key, 254));
+      const size_t at = a.email.find('@');
+      if (at == std::string::npos || at == 0 || at + 1 == a.email.size() ||
+          a.email.find('@', at + 1) != std::string::npos ||
+          a.email.find_first_of(" \t\r\n,<>:;\"") != std::string::npos) {
+        return Bad(key, "expected an e-mail address such as ops@example.org");
+      }
+    } else if (k == "ca_file") {
+      ASSIGN_OR_RETURN(a.ca_file, AbsolutePath(f, key));
+    } else if (k == "challenge") {
+      ASSIGN_OR_RETURN(std::string c, String(f, key, 16));
+      if (c == "http-01") {
+        a.challenge = AcmeChallengeKind::kHttp01;
+      } else if (c == "tls-alpn-01") {
+        a.challenge = AcmeChallengeKind::kTlsAlpn01;
+      } else {
+        return Bad(key, "expected http-01 or tls-alpn-01");
+      }
+    } else if (k == "names") {
+      if (!f.is_array() || f.empty() || f.size() > kMaxHosts) {
+        return Bad(key, "expected a list of 1 to " + std::to_string(kMaxHosts) + " host names");
+      }
+      std::set<std::string> seen;
+      for (size_t i = 0; i < f.size(); ++i) {
+        const std::string ik = key + "[" + std::to_string(i) + "]";
+        ASSIGN_OR_RETURN(std::string n, String(f[i], ik, 253));
+        for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (n.rfind("*.", 0) == 0) {
+          return Bad(ik, "\"" + n +
+                             "\" is a wildcard, which only the DNS-01 challenge can "
+                             "validate (not supported)");
+        }
+        if (std::find(hosts.begin(), hosts.end(), n) == hosts.end()) {
+          return Bad(ik, "\"" + n + "\" is not one of the registration's hosts");
+        }
+        if (n.find('.') == std::string::npos) {
+          return Bad(ik, "\"" + n + "\" has a single label; a CA orders only qualified names");
+        }
+        if (!seen.insert(n).second) return Bad(ik, "\"" + n + "\" is listed twice");
+        a.names.push_back(std::move(n));
+      }
+      has_names = true;
+    } else {
+      return Bad(key, "unknown key (expected one of " + kKeys + ")");
+    }
+  }
+  if (!has_directory) return Bad("acme.directory", "is required");
+  if (!has_names) {
+    // Every host the project registered, except wildcards (DNS-01 only) .
+    for (const std::string& h : hosts) {
+      if (h.rfind("*.", 0) == 0) {
+        return Bad("acme.names", "is required when a host is a wildcard (\"" + h +
+                                     "\" needs the DNS-01 challenge, not supported)");
+      }
+      if (h.find('.') == std::string::npos) {
+        return Bad("acme.names", "is required when a host has a single label (\"" + h + "\")");
+      }
+      a.names.push_back(h);
+    }
+  }
+  return a;
+}
+
 }  // namespace
 
+std::string_view AcmeChallengeKindName(AcmeChallengeKind k) {
+  return k == AcmeChallengeKind::kTlsAlpn01 ? "tls-alpn-01" : "http-01";
+}
+
 bool IsRoutableHostName(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
+  if (name.size() > 253) return false;
+  // "*.example.com": one label in front of example.com (routes match it so, an exact host
+  // of another registration wins).
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty()) return false;
   size_t label = 0;
   char prev = '.';
   for (char c : name) {
@@ -116,6 +215,7 @@ Result<Registration> ParseRegistration(std::string_view text) {
   if (!doc.is_object()) return InvalidInput("registration: expected a JSON object");
   Registration r;
   bool has_upstream = false;
+  const json* acme = nullptr;
   for (const auto& [key, v] : doc.items()) {
     if (key == "project") {
       ASSIGN_OR_RETURN(r.project, String(v, key, 64));
@@ -136,7 +236,9 @@ Result<Registration> ParseRegistration(std::string_view text) {
         ASSIGN_OR_RETURN(std::string h, String(v[i], k, 253));
         for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (!IsRoutableHostName(h)) {
-          return Bad(k, "\"" + h + "\" is not a host name (expected e.g. shop.example.com)");
+          return Bad(k, "\"" + h +
+                            "\" is not a host name (expected e.g. shop.example.com, or "
+                            "*.example.com for one label)");
         }
         if (!seen.insert(h).second) return Bad(k, "\"" + h + "\" is listed twice");
         r.hosts.push_back(std::move(h));
@@ -165,6 +267,8 @@ Result<Registration> ParseRegistration(std::string_view text) {
         if (f.cert.empty() || f.key.empty()) return Bad(k, "expected both cert and key");
         r.tls.push_back(std::move(f));
       }
+    } else if (key == "acme") {
+      acme = &v;
     } else if (key == "redirect") {
       if (!v.is_boolean()) return Bad(key, "expected true or false");
       r.redirect = v.get<bool>();
@@ -175,7 +279,7 @@ Result<Registration> ParseRegistration(std::string_view text) {
       r.hsts_seconds = v.get<int64_t>();
     } else {
       return Bad(key,
-                 "unknown key (expected one of project, folder, hosts, upstream, tls, "
+                 "unknown key (expected one of project, folder, hosts, upstream, tls, acme, "
                  "redirect, hsts_seconds)");
     }
   }
@@ -183,8 +287,14 @@ Result<Registration> ParseRegistration(std::string_view text) {
   if (r.folder.empty()) return Bad("folder", "is required");
   if (r.hosts.empty()) return Bad("hosts", "is required");
   if (!has_upstream) return Bad("upstream", "is required");
-  if (r.redirect && r.tls.empty()) return Bad("redirect", "needs tls certificates");
-  if (r.hsts_seconds >= 0 && r.tls.empty()) return Bad("hsts_seconds", "needs tls certificates");
+  if (acme != nullptr) {
+    ASSIGN_OR_RETURN(AcmeRequest a, ParseAcme(*acme, r.hosts));
+    r.acme = std::move(a);
+  }
+  if (r.redirect && !r.https()) return Bad("redirect", "needs tls certificates or acme");
+  if (r.hsts_seconds >= 0 && !r.https()) {
+    return Bad("hsts_seconds", "needs tls certificates or acme");
+  }
   return r;
 }
 
@@ -197,6 +307,15 @@ std::string RegistrationJson(const Registration& r) {
   json tls = json::array();
   for (const CertificateFiles& f : r.tls) tls.push_back({{"cert", f.cert}, {"key", f.key}});
   j["tls"] = std::move(tls);
+  if (r.acme) {
+    json a;
+    a["directory"] = r.acme->directory;
+    if (!r.acme->email.empty()) a["email"] = r.acme->email;
+    if (!r.acme->ca_file.empty()) a["ca_file"] = r.acme->ca_file;
+    a["challenge"] = std::string(AcmeChallengeKindName(r.acme->challenge));
+    a["names"] = r.acme->names;
+    j["acme"] = std::move(a);
+  }
   j["redirect"] = r.redirect;
   if (r.hsts_seconds >= 0) j["hsts_seconds"] = r.hsts_seconds;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,23 @@ struct CertificateFiles {
   bool operator==(const CertificateFiles&) const = default;
 };
 
+// What a project asks the ingress to order from an ACME CA for it (`"acme"` in the message;
+// the project's x-slipway.tls.acme). The ingress orders only names among the registration's
+// hosts, never a client's SNI.
+enum class AcmeChallengeKind { kHttp01, kTlsAlpn01 };
+std::string_view AcmeChallengeKindName(AcmeChallengeKind k);  // "http-01" | "tls-alpn-01"
+
+inline constexpr size_t kMaxAcmeDirectoryBytes = 2048;
+
+struct AcmeRequest {
+  std::string directory;  // https:// URL of the CA's directory
+  std::string email;      // account contact; "" = none
+  std::string ca_file;    // absolute path of a PEM root trusted for the directory; "" = system
+  AcmeChallengeKind challenge = AcmeChallengeKind::kHttp01;
+  std::vector<std::string> names;  // 1..kMaxHosts of the hosts (default: every host)
+  bool operator==(const AcmeRequest&) const = default;
+};
+
 struct Registration {
   std::string project;             // compose project name: [a-z0-9][a-z0-9_-]*, at most 64
   std::string folder;              // absolute path of the project folder (who registered)
@@ -39,9 +57,12 @@ struct Registration {
   std::string upstream_ip;         // 127.x.y.z: the project's own proxy
   int upstream_port = 0;
   std::vector<CertificateFiles> tls;  // empty: the project serves plain HTTP only
-  bool redirect = false;              // plain requests answer 308 to https (needs tls)
+  std::optional<AcmeRequest> acme;    // certificates the ingress orders for the project
+  bool redirect = false;              // plain requests answer 308 to https (needs tls or acme)
   int64_t hsts_seconds = -1;          // Strict-Transport-Security max-age; -1 = none
   bool operator==(const Registration&) const = default;
+  // Served over HTTPS: certificate files, or certificates the ingress orders.
+  bool https() const { return !tls.empty() || acme.has_value(); }
 };
 
 // Parses one registration (a JSON object). InvalidInput names the key and what is expected.
@@ -51,7 +72,8 @@ Result<Registration> ParseRegistration(std::string_view text);
 std::string RegistrationJson(const Registration& r);
 
 // True for a host name the ingress routes: 1..253 characters, dot-separated labels of 1..63
-// lowercase letters, digits and '-' (not at a label's ends). No port, no wildcard.
+// lowercase letters, digits and '-' (not at a label's ends), optionally after "*." (a
+// wildcard for one label). No port, no other pattern.
 bool IsRoutableHostName(std::string_view name);
 
 // True for a project name as compose writes it: [a-z0-9][a-z0-9_-]*, at most 64 characters.

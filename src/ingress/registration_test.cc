@@ -35,6 +35,28 @@ TEST(Registration, ParsesAndRoundTrips) {
   EXPECT_EQ(*again, *r);
 }
 
+TEST(Registration, WildcardHostsMatchOneLabel) {
+  auto r = ParseRegistration(
+      R"({"project":"a","folder":"/a","hosts":["*.A.test","a.test"],"upstream":"127.0.0.1:9"})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->hosts[0], "*.a.test");
+  EXPECT_TRUE(IsRoutableHostName("*.example.com"));
+  EXPECT_FALSE(IsRoutableHostName("*.-x.com"));
+  EXPECT_FALSE(IsRoutableHostName("*." + std::string(252, 'a')));
+  // acme for a wildcard host needs DNS-01: refused unless names leave it out.
+  r = ParseRegistration(
+      R"({"project":"a","folder":"/a","hosts":["*.a.test","a.test"],"upstream":"127.0.0.1:9",)"
+      R"("acme":{"directory":"https://ca.test/d"}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("acme.names: is required when a host is a wildcard"),
+            std::string::npos)
+      << r.status().message();
+  r = ParseRegistration(
+      R"({"project":"a","folder":"/a","hosts":["*.a.test","a.test"],"upstream":"127.0.0.1:9",)"
+      R"("acme":{"directory":"https://ca.test/d","names":["a.test"]}})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+}
+
 TEST(Registration, MinimalHasNoTls) {
   auto r = ParseRegistration(
       R"({"project":"a","folder":"/a","hosts":["a.test"],"upstream":"127.0.0.1:9"})");
@@ -69,8 +91,21 @@ TEST(Registration, HostileInputIsOneClearLine) {
        "hosts: expected a list"},
       {R"({"project":"a","folder":"/a","hosts":["a.test:80"],"upstream":"127.0.0.1:9"})",
        "hosts[0]: \"a.test:80\" is not a host name"},
-      {R"({"project":"a","folder":"/a","hosts":["*.a.test"],"upstream":"127.0.0.1:9"})",
+      {R"({"project":"a","folder":"/a","hosts":["**.a.test"],"upstream":"127.0.0.1:9"})",
+       "hosts[0]: \"**.a.test\" is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*."],"upstream":"127.0.0.1:9"})",
+       "hosts[0]: \"*.\" is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*"],"upstream":"127.0.0.1:9"})",
        "is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["a.*.test"],"upstream":"127.0.0.1:9"})",
+       "is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*a.test"],"upstream":"127.0.0.1:9"})",
+       "is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*.*.test"],"upstream":"127.0.0.1:9"})",
+       "is not a host name"},
+      {R"({"project":"a","folder":"/a","hosts":["*.)" + std::string(252, 'a') +
+           R"("],"upstream":"127.0.0.1:9"})",
+       "hosts[0]: expected 1 to 253 characters"},
       {R"({"project":"a","folder":"/a","hosts":["-a.test"],"upstream":"127.0.0.1:9"})",
        "is not a host name"},
       {R"({"project":"a","folder":"/a","hosts":["a..test"],"upstream":"127.0.0.1:9"})",
@@ -126,6 +161,98 @@ TEST(Registration, HostNames) {
   EXPECT_FALSE(IsRoutableHostName(std::string(64, 'a') + ".b"));
   EXPECT_TRUE(IsRoutableHostName(std::string(63, 'a') + ".b"));
   EXPECT_FALSE(IsRoutableHostName("a b"));
+}
+
+}  // namespace
+}  // namespace slipway::ingress
+
+namespace slipway::ingress {
+namespace {
+
+constexpr char kAcmeBase[] =
+    R"({"project":"a","folder":"/a","hosts":["a.test","www.a.test"],"upstream":"127.0.0.1:9",)";
+
+TEST(RegistrationAcme, ParsesDefaultsToEveryHostAndRoundTrips) {
+  auto r = ParseRegistration(std::string(kAcmeBase) +
+                             R"("acme":{"directory":"https://ca.test/dir"},"redirect":true})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->acme.has_value());
+  EXPECT_TRUE(r->https());
+  EXPECT_TRUE(r->tls.empty());
+  EXPECT_EQ(r->acme->challenge, AcmeChallengeKind::kHttp01);
+  EXPECT_EQ(r->acme->names, (std::vector<std::string>{"a.test", "www.a.test"}));
+  auto again = ParseRegistration(RegistrationJson(*r));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(*again, *r);
+
+  r = ParseRegistration(
+      std::string(kAcmeBase) +
+      R"("acme":{"directory":"https://ca.test/dir","email":"ops@a.test",)"
+      R"("ca_file":"/a/root.pem","challenge":"tls-alpn-01","names":["WWW.a.test"]}})");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->acme->challenge, AcmeChallengeKind::kTlsAlpn01);
+  EXPECT_EQ(r->acme->names, std::vector<std::string>{"www.a.test"});
+  EXPECT_EQ(r->acme->email, "ops@a.test");
+  EXPECT_EQ(r->acme->ca_file, "/a/root.pem");
+  again = ParseRegistration(RegistrationJson(*r));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(*again, *r);
+}
+
+TEST(RegistrationAcme, HostileInputIsOneClearLine) {
+  auto acme = [](const std::string& body) {
+    auto r = ParseRegistration(std::string(kAcmeBase) + R"("acme":)" + body + "}");
+    return r.ok() ? std::string("(parsed)") : r.status().message();
+  };
+  const std::string dir = R"("directory":"https://ca.test/dir")";
+  struct Case {
+    std::string body;
+    std::string expect;
+  };
+  const Case cases[] = {
+      {"true", "registration: acme: expected an object"},
+      {"[]", "registration: acme: expected an object"},
+      {"{}", "acme.directory: is required"},
+      {R"({"directory":"http://ca.test/dir"})", "acme.directory: expected an https:// URL"},
+      {R"({"directory":"https://"})", "acme.directory: expected an https:// URL"},
+      {R"({"directory":"https://a b/"})", "acme.directory: expected an https:// URL"},
+      {R"({"directory":"https://u@ca.test/"})", "acme.directory: expected an https:// URL"},
+      {R"({"directory":"https://)" + std::string(3000, 'x') + R"("})",
+       "acme.directory: expected 1 to 2048"},
+      {R"({"directory":7})", "acme.directory: expected a string"},
+      {"{" + dir + R"(,"email":"nobody"})", "acme.email: expected an e-mail address"},
+      {"{" + dir + R"(,"email":"a@b@c"})", "acme.email: expected an e-mail address"},
+      {"{" + dir + R"(,"email":"a b@c"})", "acme.email: expected an e-mail address"},
+      {"{" + dir + R"(,"ca_file":"root.pem"})", "acme.ca_file: expected an absolute path"},
+      {"{" + dir + R"(,"challenge":"dns-01"})", "acme.challenge: expected http-01 or tls-alpn-01"},
+      {"{" + dir + R"(,"challenge":1})", "acme.challenge: expected a string"},
+      {"{" + dir + R"(,"names":[]})", "acme.names: expected a list of 1 to 100"},
+      {"{" + dir + R"(,"names":"a.test"})", "acme.names: expected a list of 1 to 100"},
+      {"{" + dir + R"(,"names":[1]})", "acme.names[0]: expected a string"},
+      {"{" + dir + R"(,"names":["b.test"]})",
+       "acme.names[0]: \"b.test\" is not one of the registration's hosts"},
+      {"{" + dir + R"(,"names":["*.a.test"]})", "acme.names[0]: \"*.a.test\" is a wildcard"},
+      {"{" + dir + R"(,"names":["a.test","A.test"]})", "acme.names[1]: \"a.test\" is listed twice"},
+      {"{" + dir + R"(,"nmes":["a.test"]})", "acme.nmes: unknown key"},
+  };
+  for (const Case& c : cases) {
+    std::string got = acme(c.body);
+    EXPECT_NE(got.find(c.expect), std::string::npos) << c.body.substr(0, 200) << " → " << got;
+  }
+  // A single-label host can be routed but not ordered.
+  auto r = ParseRegistration(
+      R"({"project":"a","folder":"/a","hosts":["intranet"],"upstream":"127.0.0.1:9",)"
+      R"("acme":{"directory":"https://ca.test/dir"}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("acme.names: is required when a host has a single label"),
+            std::string::npos)
+      << r.status().message();
+  // redirect and HSTS need HTTPS: certificate files or acme.
+  r = ParseRegistration(R"({"project":"a","folder":"/a","hosts":["a.test"],)"
+                        R"("upstream":"127.0.0.1:9","redirect":true})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("redirect: needs tls certificates or acme"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -200,3 +200,53 @@ TEST(IngressOptions, ListenAddresses) {
 
 }  // namespace
 }  // namespace slipway::ingress
+
+namespace slipway::ingress {
+namespace {
+
+// *.shop.test belongs to one project and www.shop.test to another: the exact host wins, the
+// wildcard takes any other single label; with a wildcard certificate chosen by SNI.
+TEST(IngressTable, WildcardHostsMatchOneLabelAndExactHostsWin) {
+  TempFolder dir;
+  net::testing::TestCert wild = net::testing::MakeTestCert({"*.shop.test"});
+  net::testing::TestCert www = net::testing::MakeTestCert({"www.shop.test"});
+  const std::string wc = (dir.path() / "w.pem").string(), wk = (dir.path() / "w.key").string();
+  const std::string xc = (dir.path() / "x.pem").string(), xk = (dir.path() / "x.key").string();
+  net::testing::WriteTestFile(wc, wild.cert_pem);
+  net::testing::WriteTestFile(wk, wild.key_pem);
+  net::testing::WriteTestFile(xc, www.cert_pem);
+  net::testing::WriteTestFile(xk, www.key_pem);
+  TempFolder state;
+  auto reg = Registry::Open(state.path());
+  ASSERT_TRUE(reg.ok()) << reg.status().message();
+  Registration a = Reg("a", {"*.shop.test"}, 1000);
+  a.tls.push_back({wc, wk});
+  Registration b = Reg("b", {"www.shop.test"}, 2000);
+  b.tls.push_back({xc, xk});
+  ASSERT_TRUE(reg->Register(a).ok());
+  ASSERT_TRUE(reg->Register(b).ok());  // an exact host beside another project's wildcard
+  Registration c = Reg("c", {"*.shop.test"}, 3000);
+  EXPECT_EQ(reg->Register(c).code(), StatusCode::kAlreadyExists);  // the same wildcard twice
+  IngressOptions o;
+  o.http = {"127.0.0.1", 8080};
+  o.https = {"127.0.0.1", 8443};
+  auto tls = net::TlsServerContext::Create({{wc, wk}, {xc, xk}},
+                                           std::make_shared<net::TicketKeys>(), ::time(nullptr));
+  ASSERT_TRUE(tls.ok()) << tls.status().message();
+  auto table = BuildIngressTable(reg->projects(), o, *tls, 1);
+  ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok());
+  const proxy::Listener& secure = table->listeners[1];
+  auto service = [&](const std::string& host) {
+    int i = proxy::MatchRoute(secure, host, "/");
+    return i < 0 ? std::string("(none)") : secure.routes[i].service;
+  };
+  EXPECT_EQ(service("api.shop.test"), "a");
+  EXPECT_EQ(service("WWW.shop.test:8443"), "b");
+  EXPECT_EQ(service("shop.test"), "(none)");
+  EXPECT_EQ(service("a.b.shop.test"), "(none)");
+  EXPECT_EQ((*tls)->ForName("api.shop.test"), (*tls)->default_ctx());  // the wildcard is first
+  EXPECT_NE((*tls)->ForName("www.shop.test"), (*tls)->default_ctx());
+}
+
+}  // namespace
+}  // namespace slipway::ingress

@@ -68,23 +68,40 @@ bool PrefixMatches(std::string_view path, std::string_view prefix) {
   return next == '/' || next == '?';
 }
 
+// Whether a route's host ("a.example.com", or "*.example.com" for exactly one label in front
+// of example.com, as nginx and Caddy do) matches a Host header's name. An exact host wins over
+// a wildcard, which wins over a route for any host (MatchRoute).
+bool HostMatches(std::string_view pattern, std::string_view host) {
+  if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
+    // "*.example.com": exactly one label in front of ".example.com", as nginx and Caddy do.
+    const std::string_view suffix = pattern.substr(1);
+    if (host.size() <= suffix.size()) return false;
+    const std::string_view label = host.substr(0, host.size() - suffix.size());
+    // A label is 1 to 63 characters (RFC 1035): a longer one is no host this route serves.
+    return label.size() <= 63 && label.find('.') == std::string_view::npos &&
+           http::EqualsIgnoreCase(host.substr(label.size()), suffix);
+  }
+  return http::EqualsIgnoreCase(pattern, host);
+}
+
 }  // namespace
 
 int MatchRoute(const Listener& listener, std::string_view host_header, std::string_view path) {
   std::string_view host = HostWithoutPort(host_header);
   int best = -1;
   size_t best_len = 0;
-  bool best_exact_host = false;
+  int best_rank = -1;
   for (size_t i = 0; i < listener.routes.size(); ++i) {
     const Route& r = listener.routes[i];
-    bool exact = !r.host.empty();
-    if (exact && !http::EqualsIgnoreCase(r.host, host)) continue;
+    // An exact host wins over a wildcard, which wins over a route for any host.
+    const int rank = r.host.empty() ? 0 : r.host[0] == '*' ? 1 : 2;
+    if (rank > 0 && !HostMatches(r.host, host)) continue;
     if (!PrefixMatches(path, r.path_prefix)) continue;
     size_t len = r.path_prefix.size();
-    if (best < 0 || (exact && !best_exact_host) || (exact == best_exact_host && len > best_len)) {
+    if (rank > best_rank || (rank == best_rank && len > best_len)) {
       best = static_cast<int>(i);
       best_len = len;
-      best_exact_host = exact;
+      best_rank = rank;
     }
   }
   return best;

@@ -26,6 +26,33 @@ TEST(RouteTableTest, MatchLongestPrefixAndHost) {
   EXPECT_EQ(MatchRoute(empty, "x", "/"), -1);
 }
 
+TEST(RouteTableTest, WildcardHostMatchesOneLabelAndExactWins) {
+  Listener l;
+  Route any;
+  any.service = "any";
+  Route wild;
+  wild.service = "wild";
+  wild.host = "*.example.com";
+  Route exact;
+  exact.service = "exact";
+  exact.host = "shop.example.com";
+  Route wild_api = wild;
+  wild_api.service = "wild-api";
+  wild_api.path_prefix = "/api";
+  l.routes = {any, wild, exact, wild_api};
+  EXPECT_EQ(MatchRoute(l, "a.example.com", "/"), 1);
+  EXPECT_EQ(MatchRoute(l, "A.Example.COM:8443", "/x"), 1);
+  EXPECT_EQ(MatchRoute(l, "a.example.com", "/api/v1"), 3);     // longest prefix among wildcards
+  EXPECT_EQ(MatchRoute(l, "shop.example.com", "/api/v1"), 2);  // exact beats a longer wildcard
+  EXPECT_EQ(MatchRoute(l, "a.b.example.com", "/"), 0);         // one label only
+  EXPECT_EQ(MatchRoute(l, "example.com", "/"), 0);             // the bare domain is not covered
+  EXPECT_EQ(MatchRoute(l, ".example.com", "/"), 0);            // an empty label is not one
+  EXPECT_EQ(MatchRoute(l, "aexample.com", "/"), 0);
+  EXPECT_EQ(MatchRoute(l, "", "/"), 0);
+  EXPECT_EQ(MatchRoute(l, std::string(5000, 'a') + ".example.com", "/"), 0);
+  EXPECT_EQ(MatchRoute(l, "x.example.org", "/"), 0);
+}
+
 TEST(RouteTableTest, StripPrefix) {
   EXPECT_EQ(StripPrefix("/api/x?q", "/api"), "/x?q");
   EXPECT_EQ(StripPrefix("/api", "/api"), "/");
