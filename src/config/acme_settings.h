@@ -6,7 +6,7 @@
 //         email: ops@example.org      # account contact (optional)
 //         directory: letsencrypt      # letsencrypt | letsencrypt-staging | an https:// URL
 //         ca_file: pebble-root.pem    # extra root trusted for the directory's HTTPS
-//         challenge: http-01          # the one built so far (tls-alpn-01: refused for now)
+//         challenge: http-01          # or tls-alpn-01 (RFC 8737, on the HTTPS listener)
 //         names: [shop.example.com]   # default: hosts of x-slipway.routes served over HTTPS
 //
 // `acme` and `certificates` may be combined: a name a certificate file covers is never
