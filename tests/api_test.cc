@@ -82,6 +82,38 @@ class ApiTest : public ::testing::Test {
     return rows;
   }
 
+  // A stream (Server-Sent Events) never ends: the route walks read only its start.
+  static bool IsStream(const json& route) {
+    return route["path"].get<std::string>().ends_with("/stream");
+  }
+  // The status line and first event of a stream, as `token` gets them.
+  std::string StreamStart(const std::string& path, const std::string& token) {
+    net::UniqueFd fd = std::move(net::ConnectTcp("127.0.0.1", api_port_)).value();
+    EXPECT_TRUE(net::SetNonBlocking(fd.get(), false).ok());
+    timeval tv{5, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
+    req += "\r\n";
+    EXPECT_EQ(::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(req.size()));
+    std::string got;
+    char buf[8192];
+    for (int i = 0; i < 100; ++i) {
+      if (got.starts_with("HTTP/1.1 200") ? got.find("data: ") != std::string::npos &&
+                                                got.find("\n\n", got.find("data: ")) !=
+                                                    std::string::npos
+                                          : got.find("\r\n\r\n") != std::string::npos &&
+                                                got.find('}') != std::string::npos) {
+        break;
+      }
+      ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, n);
+    }
+    return got;
+  }
+
   // A route's path with its captures filled in.
   static std::string Concrete(const std::string& pattern) {
     return std::regex_replace(pattern, std::regex("\\{[a-z]+\\}"), "web");
@@ -119,6 +151,11 @@ TEST_F(ApiTest, EveryRouteRefusesMalformedInputWith4xx) {
     const std::string method = route["method"];
     const std::string path = Concrete(route["path"]);
     if (route["access"] == "own-token" || method == "OPTIONS") continue;  // OFREP: own suite
+    if (IsStream(route)) {
+      EXPECT_EQ(Call("GET", path, wrong_types, admin_).status, 413) << path;
+      EXPECT_TRUE(StreamStart(path + "?limit=abc&since=%zz", admin_).starts_with("HTTP/1.1 200"));
+      continue;
+    }
     if (method == "GET") {
       // A GET takes no body; hostile query values are refused or ignored, never fatal.
       auto r = Call("GET", path, wrong_types, admin_);
@@ -147,6 +184,12 @@ TEST_F(ApiTest, AuthMatrixOverTcp) {
     const std::string path = Concrete(route["path"]);
     const std::string access = route["access"];
     if (access == "own-token" || access == "public") {
+      continue;
+    }
+    if (IsStream(route)) {
+      EXPECT_TRUE(StreamStart(path, "").starts_with("HTTP/1.1 401")) << path;
+      EXPECT_TRUE(StreamStart(path, reader_).starts_with("HTTP/1.1 200")) << path;
+      EXPECT_TRUE(StreamStart(path, admin_).starts_with("HTTP/1.1 200")) << path;
       continue;
     }
     // A body no route accepts, so an authorised mutation changes nothing.
@@ -216,6 +259,13 @@ TEST_F(ApiTest, TokensWithRolesAndTheAuditTrail) {
     const std::string access = route["access"];
     if (access == "own-token" || access == "public") continue;
     const std::string path = Concrete(route["path"]);
+    if (IsStream(route)) {
+      const std::string start = StreamStart(path, token["viewer"]);
+      EXPECT_TRUE(start.starts_with("HTTP/1.1 200")) << start;
+      EXPECT_NE(start.find("event: ps"), std::string::npos) << start;
+      EXPECT_NE(start.find("\"service\":\"web\""), std::string::npos) << start;
+      continue;
+    }
     const std::string body = method == "GET" ? "" : "[]";  // no route acts on it
     auto status = [&](const std::string& role) { return Call(method, path, body, token[role]).status; };
     const int v = status("viewer"), d = status("deployer"), a = status("admin");
@@ -343,6 +393,10 @@ TEST_F(ApiTest, PlantedSecretsNeverComeBackOut) {
     if (route["method"] != "GET") continue;
     std::string path = Concrete(route["path"]);
     if (path == "/api/v1/logs") path += "?tail=1000";
+    if (IsStream(route)) {
+      seen += path + " " + StreamStart(path, admin_) + "\n";
+      continue;
+    }
     auto r = Call("GET", path, "", admin_);
     seen += path + " " + r.body + "\n";
   }
