@@ -236,7 +236,7 @@ TEST_F(ApiTest, TokensWithRolesAndTheAuditTrail) {
     ASSERT_EQ(token[role].size(), 68u) << c.out;
   }
   CmdResult bad = project_->Slipway({"tokens", "create", "Bad Name", "--role", "viewer"});
-  EXPECT_EQ(bad.rc, 1) << bad.out << bad.err;
+  EXPECT_EQ(bad.rc, 2) << bad.out << bad.err;
   EXPECT_NE(bad.err.find("name: expected"), std::string::npos) << bad.err;
   bad = project_->Slipway({"tokens", "create", "u-deployer", "--role", "viewer"});
   EXPECT_NE(bad.rc, 0);
