@@ -134,9 +134,9 @@ TEST_F(LiveTest, AStalledClientIsDroppedWithAFinalEvent) {
          .interval = Duration(10),
          .heartbeat = Duration(1000)});
   pad_ = 32 * 1024;
-  net::UniqueFd fd = Open(4096);
+  net::UniqueFd fd = Open();
   // It reads nothing while the snapshot changes every round.
-  for (int i = 0; i < 500 && hub_->dropped() == 0; ++i) {
+  for (int i = 0; i < 1000 && hub_->dropped() == 0; ++i) {
     n_ = i + 1;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
