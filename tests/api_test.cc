@@ -100,11 +100,10 @@ class ApiTest : public ::testing::Test {
     std::string got;
     char buf[8192];
     for (int i = 0; i < 100; ++i) {
-      if (got.starts_with("HTTP/1.1 200") ? got.find("data: ") != std::string::npos &&
-                                                got.find("\n\n", got.find("data: ")) !=
-                                                    std::string::npos
-                                          : got.find("\r\n\r\n") != std::string::npos &&
-                                                got.find('}') != std::string::npos) {
+      if (got.starts_with("HTTP/1.1 200")
+              ? got.find("data: ") != std::string::npos &&
+                    got.find("\n\n", got.find("data: ")) != std::string::npos
+              : got.find("\r\n\r\n") != std::string::npos && got.find('}') != std::string::npos) {
         break;
       }
       ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
@@ -229,8 +228,7 @@ TEST_F(ApiTest, AuthMatrixOverTcp) {
 TEST_F(ApiTest, TokensWithRolesAndTheAuditTrail) {
   std::map<std::string, std::string> token;
   for (const char* role : {"viewer", "deployer", "admin"}) {
-    CmdResult c =
-        project_->Slipway({"tokens", "create", std::string("u-") + role, "--role", role});
+    CmdResult c = project_->Slipway({"tokens", "create", std::string("u-") + role, "--role", role});
     ASSERT_EQ(c.rc, 0) << c.out << c.err;
     token[role] = c.out.substr(0, c.out.find('\n'));
     ASSERT_EQ(token[role].size(), 68u) << c.out;
@@ -267,7 +265,9 @@ TEST_F(ApiTest, TokensWithRolesAndTheAuditTrail) {
       continue;
     }
     const std::string body = method == "GET" ? "" : "[]";  // no route acts on it
-    auto status = [&](const std::string& role) { return Call(method, path, body, token[role]).status; };
+    auto status = [&](const std::string& role) {
+      return Call(method, path, body, token[role]).status;
+    };
     const int v = status("viewer"), d = status("deployer"), a = status("admin");
     EXPECT_NE(a, 401) << path;
     EXPECT_NE(a, 403) << path;
