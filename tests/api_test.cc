@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <regex>
 #include <string>
 
@@ -81,6 +82,37 @@ class ApiTest : public ::testing::Test {
     return rows;
   }
 
+  // A stream (Server-Sent Events) never ends: the route walks read only its start.
+  static bool IsStream(const json& route) {
+    return route["path"].get<std::string>().ends_with("/stream");
+  }
+  // The status line and first event of a stream, as `token` gets them.
+  std::string StreamStart(const std::string& path, const std::string& token) {
+    net::UniqueFd fd = std::move(net::ConnectTcp("127.0.0.1", api_port_)).value();
+    EXPECT_TRUE(net::SetNonBlocking(fd.get(), false).ok());
+    timeval tv{5, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
+    req += "\r\n";
+    EXPECT_EQ(::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(req.size()));
+    std::string got;
+    char buf[8192];
+    for (int i = 0; i < 100; ++i) {
+      if (got.starts_with("HTTP/1.1 200")
+              ? got.find("data: ") != std::string::npos &&
+                    got.find("\n\n", got.find("data: ")) != std::string::npos
+              : got.find("\r\n\r\n") != std::string::npos && got.find('}') != std::string::npos) {
+        break;
+      }
+      ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, n);
+    }
+    return got;
+  }
+
   // A route's path with its captures filled in.
   static std::string Concrete(const std::string& pattern) {
     return std::regex_replace(pattern, std::regex("\\{[a-z]+\\}"), "web");
@@ -118,6 +150,11 @@ TEST_F(ApiTest, EveryRouteRefusesMalformedInputWith4xx) {
     const std::string method = route["method"];
     const std::string path = Concrete(route["path"]);
     if (route["access"] == "own-token" || method == "OPTIONS") continue;  // OFREP: own suite
+    if (IsStream(route)) {
+      EXPECT_EQ(Call("GET", path, wrong_types, admin_).status, 413) << path;
+      EXPECT_TRUE(StreamStart(path + "?limit=abc&since=%zz", admin_).starts_with("HTTP/1.1 200"));
+      continue;
+    }
     if (method == "GET") {
       // A GET takes no body; hostile query values are refused or ignored, never fatal.
       auto r = Call("GET", path, wrong_types, admin_);
@@ -148,13 +185,19 @@ TEST_F(ApiTest, AuthMatrixOverTcp) {
     if (access == "own-token" || access == "public") {
       continue;
     }
+    if (IsStream(route)) {
+      EXPECT_TRUE(StreamStart(path, "").starts_with("HTTP/1.1 401")) << path;
+      EXPECT_TRUE(StreamStart(path, reader_).starts_with("HTTP/1.1 200")) << path;
+      EXPECT_TRUE(StreamStart(path, admin_).starts_with("HTTP/1.1 200")) << path;
+      continue;
+    }
     // A body no route accepts, so an authorised mutation changes nothing.
     const std::string body = method == "GET" ? "" : "[]";
     EXPECT_EQ(Call(method, path, body, "").status, 401) << method << " " << path;
     EXPECT_EQ(Call(method, path, body, std::string(admin_.size(), 'x')).status, 401) << path;
     int as_reader = Call(method, path, body, reader_).status;
     int as_admin = Call(method, path, body, admin_).status;
-    if (access == "admin") {
+    if (access == "admin" || access == "deploy") {
       EXPECT_EQ(as_reader, 403) << method << " " << path;
     } else {
       EXPECT_NE(as_reader, 401) << path;
@@ -176,6 +219,128 @@ TEST_F(ApiTest, AuthMatrixOverTcp) {
                  {{"Host", host}, {"Origin", "http://evil.example"}})
                 .status,
             403);
+  ExpectStillServing();
+}
+
+// Per-user tokens made with the CLI: each role gets exactly its routes, the tokens survive a
+// daemon restart only as hashes, revoking one ends it at once, and every mutation lands in the
+// audit trail under the token's name.
+TEST_F(ApiTest, TokensWithRolesAndTheAuditTrail) {
+  std::map<std::string, std::string> token;
+  for (const char* role : {"viewer", "deployer", "admin"}) {
+    CmdResult c = project_->Slipway({"tokens", "create", std::string("u-") + role, "--role", role});
+    ASSERT_EQ(c.rc, 0) << c.out << c.err;
+    token[role] = c.out.substr(0, c.out.find('\n'));
+    ASSERT_EQ(token[role].size(), 68u) << c.out;
+  }
+  CmdResult bad = project_->Slipway({"tokens", "create", "Bad Name", "--role", "viewer"});
+  EXPECT_EQ(bad.rc, 2) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("name: expected"), std::string::npos) << bad.err;
+  bad = project_->Slipway({"tokens", "create", "u-deployer", "--role", "viewer"});
+  EXPECT_NE(bad.rc, 0);
+  EXPECT_NE(bad.err.find("exists"), std::string::npos) << bad.err;
+  CmdResult list = project_->Slipway({"tokens", "list"});
+  ASSERT_EQ(list.rc, 0) << list.err;
+  EXPECT_NE(list.out.find("u-deployer"), std::string::npos);
+  EXPECT_NE(list.out.find("deployer"), std::string::npos);
+  EXPECT_EQ(list.out.find(token["deployer"]), std::string::npos) << "a token is shown once";
+  // The database holds hashes only.
+  {
+    std::ifstream db(project_->dir() / ".slipway" / "state.db", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(db)), std::istreambuf_iterator<char>());
+    for (const auto& [role, t] : token) EXPECT_EQ(bytes.find(t.substr(4)), std::string::npos);
+  }
+
+  int checked = 0;
+  for (const json& route : Routes()) {
+    const std::string method = route["method"];
+    const std::string access = route["access"];
+    if (access == "own-token" || access == "public") continue;
+    const std::string path = Concrete(route["path"]);
+    if (IsStream(route)) {
+      const std::string start = StreamStart(path, token["viewer"]);
+      EXPECT_TRUE(start.starts_with("HTTP/1.1 200")) << start;
+      EXPECT_NE(start.find("event: ps"), std::string::npos) << start;
+      EXPECT_NE(start.find("\"service\":\"web\""), std::string::npos) << start;
+      continue;
+    }
+    const std::string body = method == "GET" ? "" : "[]";  // no route acts on it
+    auto status = [&](const std::string& role) {
+      return Call(method, path, body, token[role]).status;
+    };
+    const int v = status("viewer"), d = status("deployer"), a = status("admin");
+    EXPECT_NE(a, 401) << path;
+    EXPECT_NE(a, 403) << path;
+    if (access == "read") {
+      EXPECT_NE(v, 403) << path;
+      EXPECT_NE(d, 403) << path;
+    } else if (access == "deploy") {
+      EXPECT_EQ(v, 403) << method << " " << path;
+      EXPECT_NE(d, 403) << method << " " << path;
+    } else {
+      EXPECT_EQ(v, 403) << method << " " << path;
+      EXPECT_EQ(d, 403) << method << " " << path;
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 30);
+
+  // A deployer rolls back (nothing to roll back to: 409, but allowed), cannot mint tokens.
+  auto r = Call("POST", "/api/v1/rollback", R"({"service":"web"})", token["deployer"]);
+  EXPECT_NE(r.status, 403) << r.body;
+  r = Call("POST", "/api/v1/tokens", R"({"name":"mine","role":"admin"})", token["deployer"]);
+  EXPECT_EQ(r.status, 403) << r.body;
+  // Hostile token requests from an admin: one-line 400s.
+  for (const std::string& b :
+       {std::string(R"({"name":"x","role":"root"})"), std::string(R"({"name":5,"role":"viewer"})"),
+        std::string(R"({"name":"x"})"), std::string(R"({"name":"x","role":"viewer","extra":1})"),
+        std::string(R"({"name":")") + std::string(100, 'a') + R"(","role":"viewer"})"}) {
+    r = Call("POST", "/api/v1/tokens", b, token["admin"]);
+    EXPECT_EQ(r.status, 400) << b << " " << r.body;
+  }
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/nobody", "", admin_).status, 404);
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/%20x", "", admin_).status, 400);
+
+  // The audit trail names the callers, never a token or a secret.
+  CmdResult audit = project_->Slipway({"audit", "--format", "json", "-n", "1000"});
+  ASSERT_EQ(audit.rc, 0) << audit.err;
+  json rows = json::parse(audit.out, nullptr, false);
+  ASSERT_TRUE(rows.is_array()) << audit.out;
+  bool saw_deployer_rollback = false, saw_refused_mint = false, saw_cli_create = false;
+  for (const json& e : rows) {
+    const std::string who = e.value("who", ""), action = e.value("action", "");
+    if (who == "u-deployer" && action == "POST /api/v1/rollback" &&
+        e.value("target", "") == "service=web") {
+      saw_deployer_rollback = true;
+    }
+    if (who == "u-deployer" && action == "POST /api/v1/tokens" && e.value("status", 0) == 403) {
+      saw_refused_mint = true;
+    }
+    if (who == "local cli" && action == "POST /api/v1/tokens" &&
+        e.value("target", "").find("name=u-admin") != std::string::npos) {
+      saw_cli_create = true;
+    }
+  }
+  EXPECT_TRUE(saw_deployer_rollback) << audit.out.substr(0, 4000);
+  EXPECT_TRUE(saw_refused_mint);
+  EXPECT_TRUE(saw_cli_create);
+  for (const auto& [role, t] : token) EXPECT_EQ(audit.out.find(t), std::string::npos);
+  EXPECT_EQ(audit.out.find(kPlanted), std::string::npos);
+  EXPECT_EQ(audit.out.find(admin_), std::string::npos);
+  // Readable by a viewer too, filtered by caller.
+  r = Call("GET", "/api/v1/audit?who=u-deployer&limit=5", "", token["viewer"]);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json mine = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(mine.is_array());
+  EXPECT_FALSE(mine.empty());
+  for (const json& e : mine) EXPECT_EQ(e.value("who", ""), "u-deployer");
+  EXPECT_EQ(Call("GET", "/api/v1/audit?limit=0", "", token["viewer"]).status, 400);
+
+  // Revoked: refused at once.
+  CmdResult rev = project_->Slipway({"tokens", "revoke", "u-deployer"});
+  ASSERT_EQ(rev.rc, 0) << rev.err;
+  EXPECT_EQ(Call("GET", "/api/v1/ps", "", token["deployer"]).status, 401);
+  EXPECT_EQ(Call("GET", "/api/v1/ps", "", token["viewer"]).status, 200);
   ExpectStillServing();
 }
 
@@ -228,6 +393,10 @@ TEST_F(ApiTest, PlantedSecretsNeverComeBackOut) {
     if (route["method"] != "GET") continue;
     std::string path = Concrete(route["path"]);
     if (path == "/api/v1/logs") path += "?tail=1000";
+    if (IsStream(route)) {
+      seen += path + " " + StreamStart(path, admin_) + "\n";
+      continue;
+    }
     auto r = Call("GET", path, "", admin_);
     seen += path + " " + r.body + "\n";
   }

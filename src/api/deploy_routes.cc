@@ -79,7 +79,7 @@ struct PauseBody {
     }
     RETURN_IF_ERROR(OneLine("reason", p.why, 1000));
     RETURN_IF_ERROR(OneLine("by", by, 200));
-    const std::string via = call.channel == Channel::kUnix ? "unix socket" : "admin token";
+    const std::string via = call.channel == Channel::kUnix ? "unix socket" : call.who;
     p.who = by.empty() ? via : by + " (" + via + ")";
     return p;
   }
@@ -135,7 +135,7 @@ void ReplyOutcome(const Reply& reply, const deploy::Outcome& o, const Redactor* 
 }  // namespace
 
 void RegisterDeployRoutes(Router& r, const RouteDeps& d) {
-  r.Add<DeployBody>({Method::kPost, "/api/v1/deploy", Access::kAdmin, kLargeBody},
+  r.Add<DeployBody>({Method::kPost, "/api/v1/deploy", Access::kDeploy, kLargeBody},
                     [d](DeployBody b, Reply reply) {
                       if (d.redactor) {
                         d.redactor->Merge(config::SecretsOf(b.request.project, b.environ));
@@ -155,7 +155,7 @@ void RegisterDeployRoutes(Router& r, const RouteDeps& d) {
   for (bool pause : {true, false}) {
     r.Add<PauseBody>({Method::kPost,
                       pause ? "/api/v1/deploy/{service}/pause" : "/api/v1/deploy/{service}/resume",
-                      Access::kAdmin, kSmallBody},
+                      Access::kDeploy, kSmallBody},
                      [d, pause](PauseBody b, Reply reply) {
                        Status st = pause ? d.deployer->Pause(b.service, b.who, b.why)
                                          : d.deployer->Resume(b.service, b.who, b.why);
@@ -170,7 +170,7 @@ void RegisterDeployRoutes(Router& r, const RouteDeps& d) {
                        reply.Json(200, out);
                      });
   }
-  r.Add<RollbackBody>({Method::kPost, "/api/v1/rollback", Access::kAdmin, kSmallBody},
+  r.Add<RollbackBody>({Method::kPost, "/api/v1/rollback", Access::kDeploy, kSmallBody},
                       [d](RollbackBody b, Reply reply) {
                         d.deployer->Rollback(b.service, b.to, [reply, d](deploy::Outcome o) {
                           ReplyOutcome(reply, o, d.redactor);

@@ -175,7 +175,7 @@ void RegisterFlagsRoutes(Router& r, const RouteDeps& d) {
         });
   for (bool on : {true, false}) {
     r.Add({Method::kPost, on ? "/api/v1/flags/{key}/enable" : "/api/v1/flags/{key}/disable",
-           Access::kAdmin, kSmallBody},
+           Access::kDeploy, kSmallBody},
           change(Kind::kToggle), [fs, on](FlagChange c, Reply reply) {
             reply.Done(fs->SetEnabled(c.target.env, c.target.key, on, c.target.change));
           });

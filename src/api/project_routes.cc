@@ -1,6 +1,7 @@
 // The project's own routes: health, metrics, ps, up/start/stop/restart/down, logs, events.
 #include <set>
 
+#include "api/live.h"
 #include "api/redacted.h"
 #include "api/routes.h"
 #include "api/views.h"
@@ -335,6 +336,17 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
     if (d.decorate_ps) d.decorate_ps(&rows);
     reply.Json(200, rows);
   });
+  // The same rows, live (api/live.h): the dashboard's services view.
+  auto live = std::make_shared<LiveStreams>(d.loop, LiveOptions{}, [d] {
+    json rows = PsJson(d.engine->Ps());
+    if (d.decorate_ps) d.decorate_ps(&rows);
+    return rows;
+  });
+  r.Add<NoInput>({Method::kGet, "/api/v1/events/stream", Access::kRead},
+                 [live](NoInput, Reply reply) {
+                   Status st = live->Open(reply);
+                   if (!st.ok()) reply.Error(st);
+                 });
   // What the project runs with: read from the store, so it answers while the project is
   // being replaced and whatever its files now say.
   r.Add<NoInput>({Method::kGet, "/api/v1/project/load", Access::kRead}, [d](NoInput, Reply reply) {

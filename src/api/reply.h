@@ -9,6 +9,7 @@
 // Threads: the loop thread of the listener that received the request, like the writer.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -29,23 +30,39 @@ http::Response ErrorResponse(const Status& st, const nlohmann::json& extra = nul
 
 class Reply {
  public:
-  explicit Reply(http::ResponseWriter w)
-      : w_(std::make_shared<http::ResponseWriter>(std::move(w))) {}
+  // `on_answer`, if set, sees the first whole answer sent (the audit trail's result); a
+  // streamed answer through writer() is not seen.
+  explicit Reply(http::ResponseWriter w,
+                 std::function<void(const http::Response&)> on_answer = nullptr)
+      : s_(std::make_shared<Shared>(std::move(w), std::move(on_answer))) {}
 
-  void Json(int status, const nlohmann::json& body) const { w_->Send(JsonResponse(status, body)); }
+  void Json(int status, const nlohmann::json& body) const { Send(JsonResponse(status, body)); }
   void Ok() const { Json(200, {{"ok", true}}); }
   void Error(const Status& st, const nlohmann::json& extra = nullptr) const {
-    w_->Send(ErrorResponse(st, extra));
+    Send(ErrorResponse(st, extra));
   }
   // Ok() or Error(st): the common ending of a mutation.
   void Done(const Status& st) const { st.ok() ? Ok() : Error(st); }
-  void Send(http::Response r) const { w_->Send(std::move(r)); }
+  void Send(http::Response r) const {
+    if (s_->on_answer) {
+      auto seen = std::move(s_->on_answer);
+      s_->on_answer = nullptr;
+      seen(r);
+    }
+    s_->w.Send(std::move(r));
+  }
 
   // For streamed answers (logs -f); shared by every copy of this Reply.
-  http::ResponseWriter& writer() const { return *w_; }
+  http::ResponseWriter& writer() const { return s_->w; }
 
  private:
-  std::shared_ptr<http::ResponseWriter> w_;
+  struct Shared {
+    Shared(http::ResponseWriter writer, std::function<void(const http::Response&)> f)
+        : w(std::move(writer)), on_answer(std::move(f)) {}
+    http::ResponseWriter w;
+    std::function<void(const http::Response&)> on_answer;
+  };
+  std::shared_ptr<Shared> s_;
 };
 
 }  // namespace slipway::api

@@ -45,6 +45,45 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// The fields of a mutation's body that name what it acts on (never values: an `env` or a flag
+// document may hold secrets).
+constexpr std::string_view kTargetFields[] = {"service",     "services", "name", "role",
+                                              "environment", "to",       "label"};
+
+std::string TargetOf(const http::Request& req,
+                     const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  auto add = [&](std::string_view k, std::string_view v) {
+    if (!out.empty()) out += " ";
+    out += k;
+    out += "=";
+    out += v.substr(0, 200);
+  };
+  for (const auto& [k, v] : params) add(k, v);
+  if (req.body.empty() || req.body.size() > kLargeBody) return out;
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+  if (!body.is_object()) return out;
+  for (std::string_view key : kTargetFields) {
+    auto it = body.find(key);
+    if (it == body.end()) continue;
+    if (it->is_string()) {
+      add(key, it->get_ref<const std::string&>());
+    } else if (it->is_number_integer()) {
+      add(key, std::to_string(it->get<int64_t>()));
+    } else if (it->is_array()) {
+      std::string joined;
+      for (const nlohmann::json& e : *it) {
+        if (!e.is_string()) continue;
+        if (!joined.empty()) joined += ",";
+        joined += e.get<std::string>();
+        if (joined.size() > 200) break;
+      }
+      add(key, joined);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view MethodName(Method m) {
@@ -71,10 +110,53 @@ std::string_view AccessName(Access a) {
       return "own-token";
     case Access::kRead:
       return "read";
+    case Access::kDeploy:
+      return "deploy";
     case Access::kAdmin:
       return "admin";
   }
   return "?";
+}
+
+std::string_view RoleName(Role r) {
+  switch (r) {
+    case Role::kAnonymous:
+      return "anonymous";
+    case Role::kReader:
+      return "viewer";
+    case Role::kDeployer:
+      return "deployer";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "?";
+}
+
+bool RoleMay(Role role, Access access) {
+  switch (access) {
+    case Access::kPublic:
+    case Access::kOwnToken:
+      return true;
+    case Access::kRead:
+      return role >= Role::kReader;
+    case Access::kDeploy:
+      return role >= Role::kDeployer;
+    case Access::kAdmin:
+      return role == Role::kAdmin;
+  }
+  return false;
+}
+
+Role RoleOf(TokenRole r) {
+  switch (r) {
+    case TokenRole::kViewer:
+      return Role::kReader;
+    case TokenRole::kDeployer:
+      return Role::kDeployer;
+    case TokenRole::kAdmin:
+      return Role::kAdmin;
+  }
+  return Role::kAnonymous;
 }
 
 std::string HostPart(std::string_view authority) {
@@ -161,21 +243,33 @@ std::string Router::AllowedMethods(std::string_view path) const {
   return out;
 }
 
-Role Router::RoleOfToken(std::string_view token) const {
-  if (!options_.admin_token.empty() && SameSecret(token, options_.admin_token)) return Role::kAdmin;
-  if (!options_.read_token.empty() && SameSecret(token, options_.read_token)) return Role::kReader;
-  return Role::kAnonymous;
+Identity Router::IdentityOfToken(std::string_view token) const {
+  if (!options_.admin_token.empty() && SameSecret(token, options_.admin_token)) {
+    return {Role::kAdmin, "admin token"};
+  }
+  if (!options_.read_token.empty() && SameSecret(token, options_.read_token)) {
+    return {Role::kReader, "read token"};
+  }
+  if (options_.tokens) {
+    if (std::optional<TokenInfo> t = options_.tokens->Find(token)) {
+      return {RoleOf(t->role), t->name};
+    }
+  }
+  return {};
 }
 
 Router::Caller Router::CallerOf(const http::Request& req, Channel channel) const {
   Caller c;
   if (channel == Channel::kUnix) {
     c.role = Role::kAdmin;
+    c.who = "local cli";
     return c;
   }
   const std::string* auth = req.Header("Authorization");
   if (auth && auth->size() >= 7 && http::EqualsIgnoreCase(auth->substr(0, 7), "Bearer ")) {
-    c.role = RoleOfToken(std::string_view(*auth).substr(7));
+    Identity id = IdentityOfToken(std::string_view(*auth).substr(7));
+    c.role = id.role;
+    c.who = std::move(id.who);
     return c;
   }
   const std::string* cookie = req.Header("Cookie");
@@ -184,7 +278,18 @@ Router::Caller Router::CallerOf(const http::Request& req, Channel channel) const
   if (!id) return c;
   std::optional<Session> s = options_.sessions->Find(*id);
   if (!s) return c;
-  c.role = s->role == SessionRole::kAdmin ? Role::kAdmin : Role::kReader;
+  switch (s->role) {
+    case SessionRole::kViewer:
+      c.role = Role::kReader;
+      break;
+    case SessionRole::kDeployer:
+      c.role = Role::kDeployer;
+      break;
+    case SessionRole::kAdmin:
+      c.role = Role::kAdmin;
+      break;
+  }
+  c.who = (s->user.empty() ? std::string("unnamed") : s->user) + " (dashboard)";
   c.by_cookie = true;
   c.csrf = std::move(s->csrf);
   return c;
@@ -227,17 +332,28 @@ http::HeadVerdict Router::CheckHead(const http::Request& head, Channel channel) 
     return v;
   }
   const Access access = m.route->spec.access;
-  if (tcp && (access == Access::kRead || access == Access::kAdmin)) {
+  if (tcp && (access == Access::kRead || access == Access::kDeploy || access == Access::kAdmin)) {
     if (role == Role::kAnonymous) {
       v.reject = Refusal(401, "a bearer token is needed (see .slipway/token)");
       v.reject->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"slipway\"");
       return v;
     }
-    if (access == Access::kAdmin && role != Role::kAdmin) {
-      v.reject = Refusal(403, caller.by_cookie
-                                  ? "a viewer may not change anything (log in with the admin "
-                                    "token)"
-                                  : "the read token may not change anything (use .slipway/token)");
+    if (!RoleMay(role, access)) {
+      std::string why;
+      if (role == Role::kReader) {
+        why = caller.who == "read token"
+                  ? "the read token may not change anything (use .slipway/token)"
+                  : fmt::format("{} is a viewer and may not change anything", caller.who);
+      } else {
+        why = fmt::format(
+            "{} is a deployer: it may deploy, pause, resume, roll back and toggle "
+            "flags, not {} {} (an admin may)",
+            caller.who, head.method, m.route->pattern);
+      }
+      v.reject = Refusal(403, why);
+      if (m.route->spec.method != Method::kGet) {
+        Audit(*m.route, caller.who, TargetOf(head, m.params), 403, why);
+      }
       return v;
     }
     // A browser sends Origin with every cross-site mutation: only the API's own pages may.
@@ -291,8 +407,27 @@ void Router::Dispatch(const http::Request& request, http::ResponseWriter w, Chan
     return;
   }
   Match m = Find(request);
-  RouteCall call{request, channel, CallerOf(request, channel).role, std::move(m.params)};
-  Reply reply(std::move(w));
+  Caller caller = CallerOf(request, channel);
+  const Route* route = m.route;
+  std::function<void(const http::Response&)> on_answer;
+  if (options_.audit && route->spec.method != Method::kGet &&
+      route->spec.method != Method::kOptions && route->spec.access != Access::kPublic &&
+      route->spec.access != Access::kOwnToken) {
+    // Computed now: an asynchronous route (deploy) answers after `request` is gone.
+    on_answer = [this, route, target = TargetOf(request, m.params),
+                 who = caller.who](const http::Response& r) {
+      std::string result = "ok";
+      if (r.status >= 300) {
+        nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+        result = body.is_object() && body.contains("error") && body["error"].is_string()
+                     ? body["error"].get<std::string>()
+                     : fmt::format("HTTP {}", r.status);
+      }
+      Audit(*route, who, target, r.status, std::move(result));
+    };
+  }
+  RouteCall call{request, channel, caller.role, std::move(m.params), std::move(caller.who)};
+  Reply reply(std::move(w), std::move(on_answer));
   auto fail = [&](std::string_view what) {
     if (options_.on_error) options_.on_error(m.route->pattern, what);
     reply.Error(Internal("internal error (the daemon's log has the details)"));
@@ -303,6 +438,23 @@ void Router::Dispatch(const http::Request& request, http::ResponseWriter w, Chan
     fail(e.what());
   } catch (...) {
     fail("unknown exception");
+  }
+}
+
+void Router::Audit(const Route& route, const std::string& who, std::string target, int status,
+                   std::string result) const {
+  if (!options_.audit) return;
+  AuditEntry e;
+  e.who = who;
+  e.action = fmt::format("{} {}", MethodName(route.spec.method), route.pattern);
+  e.target = std::move(target);
+  e.status = status;
+  if (result.size() > 500) result.resize(500);
+  e.result = std::move(result);
+  try {
+    options_.audit(e);
+  } catch (const std::exception& ex) {
+    if (options_.on_error) options_.on_error(route.pattern, ex.what());
   }
 }
 

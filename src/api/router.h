@@ -23,10 +23,14 @@
 // folder, and may call everything):
 //   kPublic    anyone who reaches the listener (/health; /metrics unless configured otherwise)
 //   kOwnToken  the route checks its own credentials (OFREP's read tokens)
-//   kRead      the read token or the admin token (reads: release specs and logs carry secrets)
-//   kAdmin     the admin token
-// A dashboard session cookie (api/sessions.h) stands for the token it was opened with: a
-// viewer session for the read token, an admin session for the admin token. A mutation
+//   kRead      any token: the read token, the admin token, a per-user token of any role
+//              (reads: release specs and logs carry secrets)
+//   kDeploy    a deployer's or an admin's: deploy, pause, resume, roll back, toggle flags
+//   kAdmin     the admin token or an admin's token (everything else: up/down, flag edits,
+//              tokens)
+// Per-user tokens (api/tokens.h) carry their role; the read token is a viewer's, the admin
+// token an admin's. A dashboard session cookie (api/sessions.h) stands for the token it was
+// opened with, with that token's role and name. A mutation
 // authenticated by the cookie alone must also carry the session's CSRF token (X-CSRF-Token),
 // an Origin naming this API and, when the browser sends one, `Sec-Fetch-Site: same-origin`
 // (403 otherwise): a cookie is sent by the browser on its own, a header only by our pages.
@@ -45,6 +49,7 @@
 
 #include "api/reply.h"
 #include "api/sessions.h"
+#include "api/tokens.h"
 #include "base/status.h"
 #include "http/message.h"
 #include "http/server.h"
@@ -52,12 +57,34 @@
 namespace slipway::api {
 
 enum class Method { kGet, kPost, kPut, kDelete, kOptions };
-enum class Access { kPublic, kOwnToken, kRead, kAdmin };
-enum class Channel { kUnix, kTcp };               // which listener a request came through
-enum class Role { kAnonymous, kReader, kAdmin };  // what the caller proved
+enum class Access { kPublic, kOwnToken, kRead, kDeploy, kAdmin };
+enum class Channel { kUnix, kTcp };  // which listener a request came through
+// What the caller proved, in increasing power (RoleMay compares them).
+enum class Role { kAnonymous, kReader, kDeployer, kAdmin };
 
 std::string_view MethodName(Method m);
 std::string_view AccessName(Access a);
+std::string_view RoleName(Role r);  // "anonymous", "viewer", "deployer", "admin"
+// Whether `role` may call a route of level `access` over TCP.
+bool RoleMay(Role role, Access access);
+Role RoleOf(TokenRole r);
+
+// Who called: a role and the name the audit trail records ("alice" for alice's token,
+// "alice (dashboard)" for a session opened with it, "admin token", "read token", "local cli"
+// for the unix socket, "" for nobody).
+struct Identity {
+  Role role = Role::kAnonymous;
+  std::string who;
+};
+
+// One mutation as the audit trail records it (never a body: bodies carry secrets).
+struct AuditEntry {
+  std::string who;
+  std::string action;  // "POST /api/v1/deploy": the route's method and pattern
+  std::string target;  // the route's captures and a few naming fields of the body
+  int status = 0;      // the HTTP status answered
+  std::string result;  // "ok", or the error's message
+};
 
 // Body limits. A GET takes no body at all.
 inline constexpr size_t kNoBody = 0;
@@ -78,6 +105,7 @@ struct RouteCall {
   Channel channel;
   Role role;
   std::vector<std::pair<std::string, std::string>> params;  // {name} captures, decoded
+  std::string who = {};                                     // Identity::who of the caller
 
   // The capture `name` ("" if the pattern has none).
   std::string_view Param(std::string_view name) const;
@@ -108,6 +136,11 @@ struct RouterOptions {
   SessionStore* sessions = nullptr;
   // Whether the TCP listener serves TLS now (session cookies are then `Secure`).
   std::function<bool()> tcp_tls;
+  // Per-user tokens (nullptr: only the two above). Borrowed; outlives the router.
+  const TokenRegistry* tokens = nullptr;
+  // Called once per answered mutation (any method but GET/OPTIONS on a route that is not
+  // public or own-token) and per mutation refused 403 to a known caller.
+  std::function<void(const AuditEntry&)> audit;
   // Called with a route's pattern and what escaped it.
   std::function<void(std::string_view route, std::string_view what)> on_error;
 };
@@ -153,8 +186,9 @@ class Router {
 
   const std::vector<Route>& routes() const { return routes_; }
 
-  // The role a bearer token proves over TCP (kAnonymous: neither token).
-  Role RoleOfToken(std::string_view token) const;
+  // What a bearer token proves over TCP (kAnonymous: no token we know).
+  Identity IdentityOfToken(std::string_view token) const;
+  Role RoleOfToken(std::string_view token) const { return IdentityOfToken(token).role; }
   SessionStore* sessions() const { return options_.sessions; }
   bool TcpUsesTls() const { return options_.tcp_tls && options_.tcp_tls(); }
 
@@ -170,11 +204,14 @@ class Router {
   // Who a request comes from: its bearer token, else its session cookie.
   struct Caller {
     Role role = Role::kAnonymous;
+    std::string who;
     bool by_cookie = false;  // proven by the session cookie alone
     std::string csrf;        // the session's CSRF token when by_cookie
   };
   Caller CallerOf(const http::Request& req, Channel channel) const;
   bool HostAllowed(std::string_view host) const;
+  void Audit(const Route& route, const std::string& who, std::string target, int status,
+             std::string result) const;
   std::string AllowedMethods(std::string_view path) const;
 
   RouterOptions options_;

@@ -2,6 +2,7 @@
 // RegisterRoutes() (routes.cc) is the one table of every route with its access level and body
 // limit; each topic's requests and handlers live in its own file:
 //   project_routes.cc   /health /metrics ps up start stop restart down logs events,
+//                       events/stream (ps, live: Server-Sent Events, api/live.h),
 //                       project/load (the files the project runs with)
 //   deploy_routes.cc    deploy, deploy progress, rollback, releases
 //   flags_routes.cc     the flags admin API and OFREP (its own read tokens)
@@ -11,6 +12,7 @@
 //   certs_routes.cc     certificates from the ACME CA: state, expiry, next attempt
 //   query_routes.cc     Prometheus' query API over the series store; scrape targets
 //   ui_routes.cc        the dashboard's files at /ui/ and its logins (/api/v1/session)
+//   access_routes.cc    per-user tokens (/api/v1/tokens) and the audit trail (/api/v1/audit)
 // Request and answer bodies are JSON; errors {"error": "...", "exit": 1|2} (api/reply.h).
 //
 // Ownership: RouteDeps borrows everything; the daemon keeps it all alive while its servers run.
@@ -30,6 +32,10 @@
 
 namespace slipway {
 class Redactor;
+namespace api {
+class TokenRegistry;
+class AuditLog;
+}  // namespace api
 namespace engine {
 class Engine;
 }
@@ -138,6 +144,8 @@ struct RouteDeps {
   // Renews an ACME certificate now, whatever its plan (NotFound: not ordered; FailedPrecondition:
   // the project orders none). The attempt's outcome is an event.
   std::function<Status(const std::string& name)> renew_cert;
+  TokenRegistry* tokens = nullptr;  // per-user tokens (nullptr: their routes answer 503)
+  AuditLog* audit = nullptr;        // the audit trail (nullptr: GET /api/v1/audit answers 503)
 };
 
 void RegisterRoutes(Router& router, const RouteDeps& deps);
@@ -152,6 +160,7 @@ void RegisterDaemonRoutes(Router& router, const RouteDeps& deps);
 void RegisterCertsRoutes(Router& router, const RouteDeps& deps);
 void RegisterQueryRoutes(Router& router, const RouteDeps& deps);
 void RegisterUiRoutes(Router& router, const RouteDeps& deps);
+void RegisterAccessRoutes(Router& router, const RouteDeps& deps);
 
 // LoadOptions travel from the CLI to the daemon so `up` and `deploy` load the project with
 // the caller's files, profiles and environment.

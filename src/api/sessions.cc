@@ -41,13 +41,15 @@ std::string_view SessionRoleName(SessionRole r) {
   switch (r) {
     case SessionRole::kViewer:
       return "viewer";
+    case SessionRole::kDeployer:
+      return "deployer";
     case SessionRole::kAdmin:
       return "admin";
   }
   return "?";
 }
 
-Result<NewSession> SessionStore::Create(SessionRole role) {
+Result<NewSession> SessionStore::Create(SessionRole role, std::string user) {
   DropExpired();
   while (sessions_.size() >= std::max<size_t>(1, options_.max_sessions)) {
     auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](auto& a, auto& b) {
@@ -59,6 +61,7 @@ Result<NewSession> SessionStore::Create(SessionRole role) {
   ASSIGN_OR_RETURN(out.id, RandomHex(32));
   ASSIGN_OR_RETURN(out.session.csrf, RandomHex(32));
   out.session.role = role;
+  out.session.user = std::move(user);
   out.session.expires = clock_->Now() + options_.lifetime;
   out.session.expires_wall_ms = clock_->WallMillis() + options_.lifetime.count();
   sessions_[Sha256Hex(out.id)] = out.session;

@@ -1,8 +1,9 @@
-// SessionStore: the dashboard's logins. A browser posts the admin or the read token once
+// SessionStore: the dashboard's logins. A browser posts a token once (admin, read or per-user)
 // (POST /api/v1/session) and gets back a random session id in an HttpOnly cookie and a
 // per-session CSRF token in the answer's body; the router then accepts the cookie as it
-// accepts the bearer token, with the role the posted token carried (read token = viewer,
-// admin token = admin), until the session expires or the browser logs out.
+// accepts the bearer token, with the role and the name the posted token carried (read token =
+// viewer, admin token = admin, a per-user token its own role), until the session expires or
+// the browser logs out. The name is what the audit trail records for the session's actions.
 //
 // Sessions live in memory only (a daemon restart logs everyone out) and are keyed by the
 // SHA-256 of their id, so a lookup's timing says nothing about a guessed id's prefix. Their
@@ -28,7 +29,7 @@
 
 namespace slipway::api {
 
-enum class SessionRole { kViewer, kAdmin };
+enum class SessionRole { kViewer, kDeployer, kAdmin };
 
 std::string_view SessionRoleName(SessionRole r);
 
@@ -39,6 +40,7 @@ inline constexpr std::string_view kCsrfHeader = "X-CSRF-Token";
 
 struct Session {
   SessionRole role = SessionRole::kViewer;
+  std::string user;  // who logged in: the token's name ("alice", "admin token")
   std::string csrf;  // 64 hex characters, sent back on every mutation
   MonoTime expires;
   int64_t expires_wall_ms = 0;
@@ -90,7 +92,7 @@ class SessionStore {
       : options_(options), clock_(clock), limiter_(options.login_limits, clock) {}
 
   // A new session with `role`; IoError if the system's random source fails.
-  Result<NewSession> Create(SessionRole role);
+  Result<NewSession> Create(SessionRole role, std::string user = "");
   // The session whose cookie value is `id`, if it exists and has not expired.
   std::optional<Session> Find(std::string_view id);
   // Ends the session `id` (nothing if unknown).

@@ -107,7 +107,7 @@ struct LoginBody {
   static Result<LoginBody> Parse(const RouteCall& call) {
     ASSIGN_OR_RETURN(json body, ParseJsonObject(call.request.body));
     BodyFields f(body);
-    LoginBody b{f.RequiredString("token", "the admin token or the read token")};
+    LoginBody b{f.RequiredString("token", "an API token")};
     RETURN_IF_ERROR(f.Finish());
     if (b.token.empty()) return InvalidInput("token: expected a token, got an empty string");
     return b;
@@ -134,7 +134,10 @@ std::optional<std::string> ForeignLogin(const http::Request& req) {
 }
 
 json SessionJson(const Session& s) {
-  return {{"role", SessionRoleName(s.role)}, {"csrf", s.csrf}, {"expires_ms", s.expires_wall_ms}};
+  return {{"role", SessionRoleName(s.role)},
+          {"user", s.user},
+          {"csrf", s.csrf},
+          {"expires_ms", s.expires_wall_ms}};
 }
 
 }  // namespace
@@ -178,17 +181,19 @@ void RegisterUiRoutes(Router& r, const RouteDeps&) {
         }
         Result<LoginBody> body = LoginBody::Parse(call);
         if (!body.ok()) return reply.Error(body.status());
-        const Role role = r.RoleOfToken(body->token);
-        if (role == Role::kAnonymous) {
+        const Identity id = r.IdentityOfToken(body->token);
+        if (id.role == Role::kAnonymous) {
           sessions->limiter().Failed(address);
           http::Response resp = JsonResponse(
-              401,
-              {{"error", "wrong token (use .slipway/token or .slipway/read-token)"}, {"exit", 1}});
+              401, {{"error", "wrong token (use .slipway/token, .slipway/read-token or your own)"},
+                    {"exit", 1}});
           return reply.Send(std::move(resp));
         }
         sessions->limiter().Succeeded(address);
-        Result<NewSession> s =
-            sessions->Create(role == Role::kAdmin ? SessionRole::kAdmin : SessionRole::kViewer);
+        const SessionRole role = id.role == Role::kAdmin      ? SessionRole::kAdmin
+                                 : id.role == Role::kDeployer ? SessionRole::kDeployer
+                                                              : SessionRole::kViewer;
+        Result<NewSession> s = sessions->Create(role, id.who);
         if (!s.ok()) return reply.Error(s.status());
         http::Response resp = JsonResponse(200, SessionJson(s->session));
         const int64_t max_age =
@@ -205,7 +210,8 @@ void RegisterUiRoutes(Router& r, const RouteDeps&) {
              }
              if (s) return reply.Json(200, SessionJson(*s));
              // A bearer token: its role, and no CSRF token (a header is not sent by itself).
-             reply.Json(200, {{"role", call.role == Role::kAdmin ? "admin" : "viewer"},
+             reply.Json(200, {{"role", RoleName(call.role)},
+                              {"user", call.who},
                               {"csrf", nullptr},
                               {"expires_ms", nullptr}});
            });

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <mutex>
 #include <thread>
 
 #include "api/routes.h"
@@ -31,6 +32,10 @@ class UiRoutesTest : public ::testing::Test {
     o.read_token = kReader;
     o.sessions = sessions_.get();
     o.tcp_tls = [this] { return tls_; };
+    o.audit = [this](const AuditEntry& e) {
+      std::lock_guard<std::mutex> lock(mu_);
+      audited_.push_back(e);
+    };
     router_ = std::make_unique<Router>(std::move(o));
     RegisterUiRoutes(*router_, RouteDeps{});
     router_->Add<NoInput>({Method::kGet, "/t/read", Access::kRead}, [](NoInput, Reply r) {
@@ -89,6 +94,13 @@ class UiRoutesTest : public ::testing::Test {
     return {cookie, body.value("csrf", "")};
   }
 
+  std::vector<AuditEntry> Audited() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return audited_;
+  }
+
+  std::mutex mu_;
+  std::vector<AuditEntry> audited_;
   FakeClock clock_;
   bool tls_ = false;
   std::unique_ptr<SessionStore> sessions_;
@@ -251,8 +263,7 @@ TEST_F(UiRoutesTest, HostileLogins) {
   EXPECT_EQ(r.status, 413);
   r = Call("POST", "/api/v1/session", R"({"token": 5})");
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("token: expected the admin token or the read token"), std::string::npos)
-      << r.body;
+  EXPECT_NE(r.body.find("token: expected an API token"), std::string::npos) << r.body;
   EXPECT_EQ(Call("POST", "/api/v1/session", R"({"token": ["x"]})").status, 400);
   EXPECT_EQ(Call("POST", "/api/v1/session", R"({"token": null})").status, 400);
   EXPECT_EQ(Call("POST", "/api/v1/session", R"({"token": ""})").status, 400);
@@ -357,6 +368,39 @@ TEST(LoginLimiterTest, ATableFullOfAddressesSharesOneBucket) {
   EXPECT_FALSE(l.Blocked("10.0.0.0").has_value());
   clock.AdvanceForTest(std::chrono::minutes(2));
   EXPECT_FALSE(l.Blocked("10.0.1.3").has_value());
+}
+
+}  // namespace
+}  // namespace slipway::api
+
+namespace slipway::api {
+namespace {
+
+TEST_F(UiRoutesTest, MutationsAreAuditedWithWhoWhatTargetAndResultNeverTheBody) {
+  auto r = Call("POST", "/t/deploy", R"({"services":["web","api"],"env":{"API_KEY":"s3cret"}})",
+                {{"Authorization", std::string("Bearer ") + kAdmin}});
+  EXPECT_EQ(r.status, 200);
+  auto [cookie, csrf] = Login(kReader);
+  r = Call("POST", "/t/deploy", "{}",
+           {{"Cookie", cookie}, {"X-CSRF-Token", csrf}, {"Origin", origin_}});
+  EXPECT_EQ(r.status, 403);
+  // Reads are not mutations.
+  EXPECT_EQ(Call("GET", "/t/read", "", {{"Authorization", std::string("Bearer ") + kAdmin}}).status,
+            200);
+  std::vector<AuditEntry> a = Audited();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].who, "admin token");
+  EXPECT_EQ(a[0].action, "POST /t/deploy");
+  EXPECT_EQ(a[0].target, "services=web,api");
+  EXPECT_EQ(a[0].status, 200);
+  EXPECT_EQ(a[0].result, "ok");
+  EXPECT_EQ(a[1].who, "read token (dashboard)");
+  EXPECT_EQ(a[1].status, 403);
+  EXPECT_NE(a[1].result.find("viewer"), std::string::npos);
+  for (const AuditEntry& e : a) {
+    EXPECT_EQ(e.target.find("s3cret"), std::string::npos);
+    EXPECT_EQ(e.result.find("s3cret"), std::string::npos);
+  }
 }
 
 }  // namespace

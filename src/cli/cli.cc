@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
+#include "cli/access_cmd.h"
 #include "cli/alerts_cmd.h"
 #include "cli/backup_cmd.h"
 #include "cli/certs_cmd.h"
@@ -66,6 +67,7 @@ int Main(int argc, char** argv) {
   AddQueryCommands(app, ctx, &rc);
   AddFlagsCommands(app, ctx, &rc);
   AddCertsCommands(app, ctx, &rc);
+  AddAccessCommands(app, ctx, &rc);
   AddIngressCommands(app, &rc, argc, argv);
 
   auto* version = app.add_subcommand("version", "Print the version");

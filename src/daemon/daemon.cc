@@ -20,8 +20,10 @@
 
 #include "alerts/builtin.h"
 #include "alerts/service.h"
+#include "api/audit.h"
 #include "api/router.h"
 #include "api/routes.h"
+#include "api/tokens.h"
 #include "api/views.h"
 #include "base/log.h"
 #include "config/flags_settings.h"
@@ -383,6 +385,20 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ASSIGN_OR_RETURN(ropts.read_token, LoadOrCreateToken(paths_.read_token_file()));
     ropts.hosts = engine_->project().api.hosts;
     ropts.sessions = &sessions_;
+    ASSIGN_OR_RETURN(tokens_, api::TokenRegistry::Open(store_.get(), Clock::Real()));
+    ASSIGN_OR_RETURN(audit_, api::AuditLog::Open(store_.get(), Clock::Real()));
+    ropts.tokens = tokens_.get();
+    ropts.audit = [this](const api::AuditEntry& e) {
+      api::AuditEntry scrubbed = e;
+      // An error can quote what the caller sent (an environment value): scrub it like answers.
+      scrubbed.result = redactor_.Scrub(e.result);
+      scrubbed.target = redactor_.Scrub(e.target);
+      Status st = audit_->Append(scrubbed);
+      if (!st.ok()) {
+        Log(fmt::format("api: audit entry not recorded: {}", st.message()),
+            {{"error", st.message()}}, logging::Level::kError);
+      }
+    };
     ropts.tcp_tls = [this] { return api_tls_.context() != nullptr; };
     ropts.on_error = [](std::string_view route, std::string_view what) {
       Log(fmt::format("api: {} failed: {}", route, what), {{"route", route}, {"error", what}},
@@ -425,6 +441,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.series = series_.get();
     rd.loop = loop_.get();
     rd.targets = [this] { return scraper_->TargetsJson(); };
+    rd.tokens = tokens_.get();
+    rd.audit = audit_.get();
     api::RegisterRoutes(*router_, rd);
 
     ASSIGN_OR_RETURN(net::UniqueFd unix_fd, keeper_->ListenUnix(paths_.socket().string()));
@@ -882,6 +900,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::unique_ptr<flags::FlagService> flag_service_;
   std::unique_ptr<flags::OfrepHandler> ofrep_;
   api::SessionStore sessions_;  // the dashboard's logins (before router_, which borrows it)
+  std::unique_ptr<api::TokenRegistry> tokens_;  // per-user tokens (before router_ too)
+  std::unique_ptr<api::AuditLog> audit_;
   std::unique_ptr<api::Router> router_;
   Redactor redactor_;  // the project's secret values, masked in API answers
   std::unique_ptr<deploy::ReleaseStore> releases_;

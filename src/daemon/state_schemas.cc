@@ -1,6 +1,7 @@
 #include "daemon/state_schemas.h"
 
 #include "alerts/rules.h"
+#include "api/tokens.h"
 #include "backup/catalog.h"
 #include "deploy/releases.h"
 #include "flags/flag_service.h"
@@ -10,7 +11,8 @@ namespace slipway::daemon {
 
 std::vector<store::ModuleSchema> StateSchemas() {
   return {store::StoreSchema(),     backup::CatalogSchema(),    flags::FlagsSchema(),
-          deploy::ReleasesSchema(), alerts::AlertStateSchema(), migrate::ToolRunsSchema()};
+          deploy::ReleasesSchema(), alerts::AlertStateSchema(), migrate::ToolRunsSchema(),
+          api::AccessSchema()};
 }
 
 Status ApplyStateSchemas(store::Store* store) {

@@ -15,7 +15,7 @@
 
 namespace slipway::daemon {
 
-// store, backup, flags, deploy, alerts, migrate: the order their steps were first added in.
+// store, backup, flags, deploy, alerts, migrate, access: the order their steps were first added in.
 std::vector<store::ModuleSchema> StateSchemas();
 
 // Applies every module's pending steps (the store's own are applied by Store::Open).

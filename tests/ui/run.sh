@@ -60,10 +60,14 @@ for f in api.addr token read-token; do
   [ -s "$state/$f" ] || { echo "run.sh: the daemon wrote no $state/$f" >&2; exit 1; }
 done
 
+# Per-user tokens: a deployer and a viewer (each printed once by `tokens create`).
+SLIPWAY_DEPLOY_TOKEN=$(cd "$work" && "$bin" tokens create ui-deployer --role deployer 2>/dev/null)
+SLIPWAY_VIEWER_TOKEN=$(cd "$work" && "$bin" tokens create ui-viewer --role viewer 2>/dev/null)
 SLIPWAY_UI_URL="http://$(cat "$state/api.addr")"
 SLIPWAY_ADMIN_TOKEN=$(cat "$state/token")
 SLIPWAY_READ_TOKEN=$(cat "$state/read-token")
 SLIPWAY_WEB_URL="http://127.0.0.1:$web_port"
 SLIPWAY_UI_SHOTS=$out
 export SLIPWAY_UI_URL SLIPWAY_ADMIN_TOKEN SLIPWAY_READ_TOKEN SLIPWAY_WEB_URL SLIPWAY_UI_SHOTS
+export SLIPWAY_DEPLOY_TOKEN SLIPWAY_VIEWER_TOKEN
 timeout 240 "$node" "$here/ui.test.mjs"

@@ -2,7 +2,10 @@
 // daemon running the example shop (started by run.sh): log in as admin, see the services,
 // deploy a new version of `web` (blue-green behind the proxy) through the confirmation dialog
 // and see its release change, roll it back by button;
-// log in as viewer: no deploy button, and a forced deploy request is refused 403. Each view
+// log in as viewer: no deploy button, and a forced deploy request is refused 403; per-user
+// tokens: a deployer gets the buttons but `POST /api/v1/tokens` is 403, a viewer's forced
+// rollback is 403; the services view is live (Server-Sent Events) with CPU, memory and
+// restarts columns, and falls back to polling when the stream is refused. Each view
 // is checked with axe-core (no serious or critical violations) and saved as a screenshot;
 // the first paint of the login page is measured and printed.
 import assert from 'node:assert/strict';
@@ -17,9 +20,11 @@ const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const URL = process.env.SLIPWAY_UI_URL;
 const ADMIN = process.env.SLIPWAY_ADMIN_TOKEN;
 const READER = process.env.SLIPWAY_READ_TOKEN;
+const DEPLOYER = process.env.SLIPWAY_DEPLOY_TOKEN;
+const VIEWER = process.env.SLIPWAY_VIEWER_TOKEN;
 const WEB = process.env.SLIPWAY_WEB_URL;
 const SHOTS = process.env.SLIPWAY_UI_SHOTS;
-assert.ok(URL && ADMIN && READER && SHOTS, 'run through tests/ui/run.sh');
+assert.ok(URL && ADMIN && READER && SHOTS && DEPLOYER && VIEWER, 'run through tests/ui/run.sh');
 mkdirSync(SHOTS, { recursive: true });
 
 const browser = await chromium.launch({
@@ -167,6 +172,20 @@ try {
     await axe(page, 'services (admin)');
   });
 
+  await step('the services view is live over the event stream, with resource columns', async () => {
+    await page.locator('#updated[data-mode="live"]').waitFor({ timeout: 15000 });
+    for (const key of ['cpu', 'mem', 'restarts']) {
+      assert.equal(await page.locator(`th[data-key="${key}"]`).count(), 1, key);
+    }
+    // The resource series come with the daemon's own scrapes: wait for web's memory.
+    await page.waitForFunction(
+      () => /MiB/.test(document.querySelector('#services tr[data-service="web"] [data-key="mem"]').textContent),
+      null,
+      { timeout: 60000 },
+    );
+    console.log(`web memory: ${await cell(page, 'web', 'mem').textContent()}, cpu: ${await cell(page, 'web', 'cpu').textContent()}`);
+  });
+
   await step('the table sorts by a column', async () => {
     const order = () => page.locator('#services tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.service));
     const asc = await order();
@@ -249,6 +268,51 @@ try {
     await axe(vpage, 'services (viewer)');
     assert.deepEqual(vpage.problems, []);
     await viewer.close();
+  });
+
+  await step('a deployer token gets the deploy buttons, but tokens create and maintenance are 403', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const dpage = await newPage(ctx);
+    await login(dpage, DEPLOYER);
+    await dpage.getByText('Logged in as deployer (ui-deployer)').waitFor();
+    await cell(dpage, 'api', 'state').filter({ hasText: 'running' }).waitFor({ timeout: 15000 });
+    assert.equal(await dpage.getByRole('button', { name: 'Deploy api' }).count(), 1);
+    const forced = await dpage.evaluate(async () => {
+      const s = await (await fetch('/api/v1/session')).json();
+      const post = (path, body) => fetch(path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf },
+        body: JSON.stringify(body),
+      });
+      const t = await post('/api/v1/tokens', { name: 'sneaky', role: 'admin' });
+      const m = await post('/api/v1/maintenance', { service: 'api', on: true });
+      return [t.status, m.status];
+    });
+    assert.equal(forced[0], 403, 'tokens create');
+    assert.equal(forced[1], 403, 'maintenance');
+    await shot(dpage, 'services-deployer');
+    await axe(dpage, 'services (deployer)');
+    assert.deepEqual(dpage.problems, []);
+    await ctx.close();
+  });
+
+  await step('a per-user viewer token: no buttons, forced rollback 403', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const vpage = await newPage(ctx);
+    await login(vpage, VIEWER);
+    await vpage.getByText('Logged in as viewer (ui-viewer)').waitFor();
+    await cell(vpage, 'web', 'state').filter({ hasText: 'running' }).waitFor({ timeout: 15000 });
+    assert.equal(await vpage.getByRole('button', { name: /Deploy|Roll back/ }).count(), 0);
+    const status = await vpage.evaluate(async () => {
+      const s = await (await fetch('/api/v1/session')).json();
+      return (await fetch('/api/v1/rollback', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf },
+        body: JSON.stringify({ service: 'web' }),
+      })).status;
+    });
+    assert.equal(status, 403);
+    await ctx.close();
   });
 
   await step('no CSP violation or script error on the admin page', async () => {

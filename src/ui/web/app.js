@@ -20,8 +20,12 @@ function showServices(session) {
   $('login-view').hidden = true;
   $('services-view').hidden = false;
   $('logout').hidden = false;
-  $('who').textContent = `Logged in as ${session.role}`;
-  startServices({ admin: session.role === 'admin', onLoggedOut: () => showLogin('Your session ended; log in again.') });
+  $('who').textContent = session.user
+    ? `Logged in as ${session.role} (${session.user})`
+    : `Logged in as ${session.role}`;
+  // Deployers and admins get the deploy buttons; the API refuses a viewer's requests anyway.
+  const canDeploy = session.role === 'admin' || session.role === 'deployer';
+  startServices({ admin: canDeploy, onLoggedOut: () => showLogin('Your session ended; log in again.') });
 }
 
 $('login-form').addEventListener('submit', async (ev) => {

@@ -1,14 +1,23 @@
 // The services view: one row per service (instances, state, health, release, req/s, 5xx
-// share, p95), refreshed every second from GET /api/v1/ps and the series store's query API;
-// sortable by any column. Admins get deploy and rollback buttons (confirmed in a dialog)
-// that call the same routes as `slipway deploy` and `slipway rollback`; viewers get none.
+// share, p95, CPU, memory, restarts), live from the daemon's event stream
+// (GET /api/v1/events/stream, the `ps` rows whenever they change); p95, CPU and memory from the
+// series store's query API every 5 s. If the stream fails or the daemon drops it, the view
+// polls GET /api/v1/ps every second and tries the stream again after 10 s. Sortable by any
+// column. Deployers and admins get deploy and rollback buttons (confirmed in a dialog) that
+// call the same routes as `slipway deploy` and `slipway rollback`; viewers get none.
 import { api } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 const P95 =
   'histogram_quantile(0.95, sum by (route, le) (rate(slipway_http_request_duration_seconds_bucket[1m])))';
+const CPU = 'sum by (service) (rate(slipway_instance_cpu_seconds_total[1m]))';
+const MEM = 'sum by (service) (slipway_instance_memory_rss_bytes)';
 
 let timer = null;
+let source = null; // the EventSource while the stream is up
+let metrics = { p95: null, cpu: null, mem: null };
+let metricsAt = 0;
+let lastPs = [];
 let generation = 0;
 let options = { admin: false, onLoggedOut: () => {} };
 let sortKey = 'service';
@@ -24,36 +33,99 @@ export function startServices(opts) {
   generation += 1;
   rows.clear();
   releasesAt = 0;
+  metricsAt = 0;
   $('services').querySelector('tbody').replaceChildren();
   document.querySelector('th.actions-col').hidden = !opts.admin;
-  tick(generation);
+  live(generation);
 }
 
 export function stopServices() {
   generation += 1;
   if (timer) clearTimeout(timer);
   timer = null;
+  if (source) source.close();
+  source = null;
+}
+
+// The stream: every `ps` event is a whole snapshot of the rows.
+function live(gen) {
+  if (gen !== generation) return;
+  if (typeof EventSource === 'undefined') return tick(gen);
+  const es = new EventSource('/api/v1/events/stream');
+  source = es;
+  let opened = false;
+  const fallBack = () => {
+    es.close();
+    if (source === es) source = null;
+    if (gen !== generation) return;
+    // Polling until the stream is tried again: a 401 there sends the page to the login.
+    tick(gen);
+    setTimeout(() => {
+      if (gen !== generation) return;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      live(gen);
+    }, 10000);
+  };
+  es.addEventListener('open', () => {
+    opened = true;
+    $('updated').dataset.mode = 'live';
+  });
+  es.addEventListener('ps', (ev) => {
+    let ps = null;
+    try {
+      ps = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    update(gen, ps, 'live');
+  });
+  es.addEventListener('dropped', fallBack);
+  es.addEventListener('error', () => {
+    // EventSource retries by itself after a network hiccup; a refused or ended stream falls
+    // back to polling.
+    if (!opened || es.readyState === EventSource.CLOSED) fallBack();
+    else if (es.readyState === EventSource.CONNECTING) $('updated').dataset.mode = 'reconnecting';
+  });
+}
+
+async function refreshMetrics() {
+  if (Date.now() - metricsAt < 5000) return;
+  metricsAt = Date.now();
+  const q = (expr) => api('/api/v1/query?query=' + encodeURIComponent(expr)).catch(() => null);
+  const [p95, cpu, mem] = await Promise.all([q(P95), q(CPU), q(MEM)]);
+  metrics = { p95, cpu, mem };
+}
+
+async function update(gen, ps, mode) {
+  lastPs = ps;
+  try {
+    await refreshMetrics();
+    if (gen !== generation || lastPs !== ps) return;
+    last = summarize(ps, metrics);
+    await refreshReleases(last);
+    if (gen !== generation) return;
+    applyReleases(last);
+    render(last);
+    $('updated').dataset.mode = mode;
+    $('updated').textContent = `Updated ${new Date().toLocaleTimeString()} (${mode})`;
+  } catch (e) {
+    if (e.status === 401) return options.onLoggedOut();
+    $('updated').textContent = `Update failed: ${e.message}`;
+  }
 }
 
 async function tick(gen) {
   if (gen !== generation) return;
   try {
-    const [ps, p95] = await Promise.all([
-      api('/api/v1/ps'),
-      api('/api/v1/query?query=' + encodeURIComponent(P95)).catch(() => null),
-    ]);
+    const ps = await api('/api/v1/ps');
     if (gen !== generation) return;
-    last = summarize(ps, p95);
-    await refreshReleases(last);
-    if (gen !== generation) return;
-    applyReleases(last);
-    render(last);
-    $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    await update(gen, ps, 'polling');
   } catch (e) {
     if (e.status === 401) return options.onLoggedOut();
     $('updated').textContent = `Update failed: ${e.message}`;
   }
-  if (gen === generation) timer = setTimeout(() => tick(gen), 1000);
+  if (gen === generation && !source) timer = setTimeout(() => tick(gen), 1000);
 }
 
 function countText(values) {
@@ -63,17 +135,25 @@ function countText(values) {
   return [...counts].map(([v, n]) => `${n} ${v}`).join(', ');
 }
 
-function summarize(ps, p95) {
+// service → value of an instant query's vector (`label` names the service).
+function vectorBy(answer, label) {
+  const out = new Map();
+  for (const s of (answer && answer.data && answer.data.result) || []) {
+    const v = Number(s.value && s.value[1]);
+    if (Number.isFinite(v)) out.set(s.metric[label], v);
+  }
+  return out;
+}
+
+function summarize(ps, m) {
+  const cpu = vectorBy(m.cpu, 'service');
+  const mem = vectorBy(m.mem, 'service');
   const byService = new Map();
   for (const r of ps || []) {
     if (!byService.has(r.service)) byService.set(r.service, []);
     byService.get(r.service).push(r);
   }
-  const latency = new Map();
-  for (const s of (p95 && p95.data && p95.data.result) || []) {
-    const v = Number(s.value && s.value[1]);
-    if (Number.isFinite(v)) latency.set(s.metric.route, v);
-  }
+  const latency = vectorBy(m.p95, 'route');
   return [...byService].map(([service, rs]) => {
     const live = rs.filter((r) => r.instance > 0);
     return {
@@ -86,6 +166,9 @@ function summarize(ps, p95) {
       rps: rs[0].requests_per_second ?? null,
       err: rs[0].error_ratio ?? null,
       p95: latency.has(service) ? latency.get(service) : null,
+      cpu: cpu.has(service) ? cpu.get(service) : null,
+      mem: mem.has(service) ? mem.get(service) : null,
+      restarts: rs.reduce((n, r) => n + (r.restarts || 0), 0),
     };
   });
 }
@@ -126,9 +209,14 @@ const fmt = {
   rps: (s) => (s.rps == null ? '–' : s.rps.toFixed(1)),
   err: (s) => (s.err == null ? '–' : `${(s.err * 100).toFixed(1)}%`),
   p95: (s) => (s.p95 == null ? '–' : `${(s.p95 * 1000).toFixed(0)} ms`),
+  cpu: (s) => (s.cpu == null ? '–' : `${(s.cpu * 100).toFixed(1)}%`),
+  mem: (s) => (s.mem == null ? '–' : `${(s.mem / 1048576).toFixed(1)} MiB`),
+  restarts: (s) => String(s.restarts),
 };
-const COLUMNS = ['service', 'instances', 'state', 'health', 'release', 'rps', 'err', 'p95'];
-const NUMERIC = new Set(['instances', 'release', 'rps', 'err', 'p95']);
+const COLUMNS = [
+  'service', 'instances', 'state', 'health', 'release', 'rps', 'err', 'p95', 'cpu', 'mem', 'restarts',
+];
+const NUMERIC = new Set(['instances', 'release', 'rps', 'err', 'p95', 'cpu', 'mem', 'restarts']);
 
 function compare(a, b) {
   const x = a[sortKey];

@@ -1,0 +1,150 @@
+// The live stream over a real listener: the first snapshot at once, changes as they come,
+// heartbeats when nothing changes, a cap on open streams, and a stalled client dropped with a
+// final event instead of buffering without end.
+#include "api/live.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include "api/router.h"
+#include "http/server.h"
+#include "net/event_loop.h"
+#include "net/socket.h"
+
+namespace slipway::api {
+namespace {
+
+class LiveTest : public ::testing::Test {
+ protected:
+  void Start(LiveOptions o) {
+    loop_ = std::move(net::EventLoop::Create()).value();
+    hub_ = std::make_shared<LiveStreams>(loop_.get(), o, [this] {
+      return nlohmann::json{{"n", n_.load()}, {"pad", std::string(pad_.load(), 'x')}};
+    });
+    router_ = std::make_unique<Router>(RouterOptions{});
+    router_->Add<NoInput>({Method::kGet, "/s", Access::kRead}, [this](NoInput, Reply reply) {
+      Status st = hub_->Open(reply);
+      if (!st.ok()) reply.Error(st);
+    });
+    auto tcp = net::ListenTcp("127.0.0.1", 0);
+    ASSERT_TRUE(tcp.ok());
+    port_ = net::LocalPort(tcp->get()).value();
+    server_ = std::move(http::HttpServer::Create(
+                            loop_.get(), std::move(tcp).value(),
+                            [this](const http::Request& r, http::ResponseWriter w) {
+                              router_->Dispatch(r, std::move(w), Channel::kUnix);
+                            },
+                            router_->ServerOptionsFor(Channel::kUnix)))
+                  .value();
+    thread_ = std::thread([this] { loop_->Run(); });
+  }
+  void TearDown() override {
+    if (!loop_) return;
+    loop_->Stop();
+    thread_.join();
+    server_.reset();
+    hub_.reset();
+  }
+
+  // A connected socket that asked for the stream; `rcvbuf` small to stall it.
+  net::UniqueFd Open(int rcvbuf = 0) {
+    net::UniqueFd fd = std::move(net::ConnectTcp("127.0.0.1", port_)).value();
+    EXPECT_TRUE(net::SetNonBlocking(fd.get(), false).ok());
+    if (rcvbuf) setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    timeval tv{5, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string req = "GET /s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    EXPECT_EQ(::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(req.size()));
+    return fd;
+  }
+  // Reads until `want` shows up (or 5 s of silence / the end); everything read.
+  static std::string ReadUntil(int fd, std::string_view want, std::string* got) {
+    char buf[65536];
+    size_t from = 0;  // searched up to here already: a stalled stream's backlog is megabytes
+    for (int i = 0; i < 100000; ++i) {
+      if (got->find(want, from) != std::string::npos) break;
+      from = got->size() > want.size() ? got->size() - want.size() : 0;
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got->append(buf, n);
+    }
+    return *got;
+  }
+
+  std::atomic<int> n_{0};
+  std::atomic<size_t> pad_{0};
+  std::unique_ptr<net::EventLoop> loop_;
+  std::shared_ptr<LiveStreams> hub_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<http::HttpServer> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST_F(LiveTest, SnapshotAtOnceThenChangesThenHeartbeats) {
+  Start({.max_streams = 4,
+         .max_buffered = 1 << 20,
+         .interval = Duration(30),
+         .heartbeat = Duration(200)});
+  net::UniqueFd fd = Open();
+  std::string got;
+  ReadUntil(fd.get(), "data: {\"n\":0", &got);
+  EXPECT_NE(got.find("text/event-stream"), std::string::npos) << got;
+  EXPECT_NE(got.find("event: ps\n"), std::string::npos) << got;
+  n_ = 1;
+  ReadUntil(fd.get(), "data: {\"n\":1", &got);
+  EXPECT_NE(got.find("data: {\"n\":1"), std::string::npos) << got;
+  ReadUntil(fd.get(), ": keep-alive", &got);
+  EXPECT_NE(got.find(": keep-alive"), std::string::npos) << got;
+}
+
+TEST_F(LiveTest, TheNumberOfStreamsIsCapped) {
+  Start({.max_streams = 2,
+         .max_buffered = 1 << 20,
+         .interval = Duration(50),
+         .heartbeat = Duration(1000)});
+  net::UniqueFd a = Open(), b = Open();
+  std::string ga, gb, gc;
+  ReadUntil(a.get(), "event: ps", &ga);
+  ReadUntil(b.get(), "event: ps", &gb);
+  net::UniqueFd c = Open();
+  ReadUntil(c.get(), "\r\n\r\n", &gc);
+  EXPECT_TRUE(gc.starts_with("HTTP/1.1 503")) << gc;
+  EXPECT_NE(gc.find("live streams"), std::string::npos) << gc;
+  // One leaves: another may come.
+  a.Reset();
+  bool admitted = false;
+  for (int i = 0; i < 100 && !admitted; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    net::UniqueFd d = Open();
+    std::string gd;
+    ReadUntil(d.get(), "\r\n\r\n", &gd);
+    admitted = gd.starts_with("HTTP/1.1 200");
+  }
+  EXPECT_TRUE(admitted);
+}
+
+TEST_F(LiveTest, AStalledClientIsDroppedWithAFinalEvent) {
+  Start({.max_streams = 4,
+         .max_buffered = 64 * 1024,
+         .interval = Duration(10),
+         .heartbeat = Duration(1000)});
+  pad_ = 32 * 1024;
+  net::UniqueFd fd = Open();
+  // It reads nothing while the snapshot changes every round.
+  for (int i = 0; i < 1000 && hub_->dropped() == 0; ++i) {
+    n_ = i + 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(hub_->dropped(), 1);
+  std::string got;
+  ReadUntil(fd.get(), "event: dropped", &got);
+  EXPECT_NE(got.find("event: dropped"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace slipway::api
