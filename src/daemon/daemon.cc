@@ -24,6 +24,7 @@
 #include "api/routes.h"
 #include "api/views.h"
 #include "base/log.h"
+#include "config/deploy_strategy.h"
 #include "config/flags_settings.h"
 #include "config/secrets_of.h"
 #include "daemon/autocert.h"
@@ -303,7 +304,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
           Log("events: " + st.message());
         }
       }
-      alerting_->NotifyDeploy({e.service, e.release, e.version, e.strategy, kind,
+      alerting_->NotifyDeploy({e.service, e.release, e.version,
+                               std::string(config::DeployStrategyName(e.strategy)), kind,
                                e.who.empty() ? e.reason : e.who + ": " + e.reason, e.numbers});
     });
     ScheduleTrafficSample();
