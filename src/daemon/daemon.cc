@@ -24,7 +24,6 @@
 #include "api/routes.h"
 #include "api/views.h"
 #include "base/log.h"
-#include "config/deploy_strategy.h"
 #include "config/flags_settings.h"
 #include "config/secrets_of.h"
 #include "daemon/autocert.h"
@@ -305,7 +304,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
         }
       }
       alerting_->NotifyDeploy({e.service, e.release, e.version,
-                               std::string(config::DeployStrategyName(e.strategy)), kind,
+                               deploy::ReleaseStrategyName(e.strategy), kind,
                                e.who.empty() ? e.reason : e.who + ": " + e.reason, e.numbers});
     });
     ScheduleTrafficSample();

@@ -344,7 +344,8 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     }
     // Keep what the deploy measured; add the manual rollback's own numbers.
     json numbers = json::object();
-    std::string version, strategy;
+    std::string version;
+    std::optional<config::DeployStrategy> strategy;
     if (auto cur = releases_->Get(service, current); cur.ok() && cur->has_value()) {
       numbers = (*cur)->numbers;
       version = (*cur)->version;

@@ -116,7 +116,7 @@ struct DeployEvent {
   std::string service;
   int64_t release = 0;
   std::string version;
-  config::DeployStrategy strategy = config::DeployStrategy::kBlueGreen;
+  std::optional<config::DeployStrategy> strategy;  // the release's (Release::strategy)
   DeployEventKind kind = DeployEventKind::kDeployed;
   std::string reason;
   nlohmann::json numbers = nlohmann::json::object();

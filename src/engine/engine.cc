@@ -1278,7 +1278,7 @@ void Engine::SaveRunningSnapshot() {
       uint64_t t = 0;
       if (pid > 0) {
         auto it = start_times_.find(pid);
-        t = it != start_times_.end() ? it->second : runtime::ProcessStartTime(pid);
+        t = it != start_times_.end() ? it->second : host_->StartTime(pid);
         if (t != 0) {
           seen[pid] = t;
           procs.push_back({pid, t});
@@ -1324,7 +1324,7 @@ void Engine::SaveRunningSnapshot() {
     auto note = [&](const std::vector<std::unique_ptr<InstanceRun>>& list) {
       for (const auto& ir : list) {
         pid_t pid = ir->instance ? ir->instance->pid() : 0;
-        uint64_t t = pid > 0 ? runtime::ProcessStartTime(pid) : 0;
+        uint64_t t = pid > 0 ? host_->StartTime(pid) : 0;
         if (t == 0) continue;
         seen[pid] = t;
         procs.push_back({pid, t});
@@ -1353,7 +1353,7 @@ config::Service Engine::RecoveredSpec(const std::string& service, const std::str
     // A deploy's spec is the file's plus --env values (or the file under another
     // environment): rebuild `environment` from what the process was started with.
     for (pid_t pid : pids) {
-      std::map<std::string, std::string> env = runtime::ProcessEnvironment(pid);
+      std::map<std::string, std::string> env = host_->Environment(pid);
       if (env.empty()) continue;
       config::Service candidate = file;
       candidate.environment.clear();
@@ -1443,7 +1443,7 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
     if (!g.primary && existing->second->groups.count(g.set)) continue;
     std::vector<pid_t> live;
     for (const SavedInstance& si : g.instances) {
-      if (si.pid > 1 && si.start_time != 0 && runtime::ProcessStartTime(si.pid) == si.start_time) {
+      if (si.pid > 1 && si.start_time != 0 && host_->StartTime(si.pid) == si.start_time) {
         live.push_back(si.pid);
       }
     }

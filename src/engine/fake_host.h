@@ -105,6 +105,15 @@ class FakeHost final : public Host {
     it->second->on_exit = std::move(on_exit);
     return std::unique_ptr<runtime::ProcessHandle>(new Handle(this, it->second));
   }
+  // A running fake process's start time is its pid plus one (never 0); any other pid: 0.
+  uint64_t StartTime(pid_t pid) override {
+    const Proc* p = Find(pid);
+    return p != nullptr && p->running ? static_cast<uint64_t>(pid) + 1 : 0;
+  }
+  std::map<std::string, std::string> Environment(pid_t pid) override {
+    const Proc* p = Find(pid);
+    return p != nullptr ? p->spec.env : std::map<std::string, std::string>{};
+  }
   void Probe(net::EventLoop* loop, const config::Healthcheck&, const health::ProbeTarget& target,
              std::function<void(health::ProbeResult)> done) override {
     ++probes_;

@@ -24,6 +24,10 @@ class RealHost final : public Host {
                                                std::move(err), std::move(on_output),
                                                std::move(on_exit), std::move(exit_of));
   }
+  uint64_t StartTime(pid_t pid) override { return runtime::ProcessStartTime(pid); }
+  std::map<std::string, std::string> Environment(pid_t pid) override {
+    return runtime::ProcessEnvironment(pid);
+  }
   void Probe(net::EventLoop* loop, const config::Healthcheck& hc, const health::ProbeTarget& target,
              std::function<void(health::ProbeResult)> done) override {
     health::RunProbe(loop, hc, target, std::move(done));
