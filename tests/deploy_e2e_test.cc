@@ -563,6 +563,24 @@ x-slipway:
   CmdResult w = p.Slipway({"deploy", "worker", "--env", "X=1"});
   ASSERT_EQ(w.rc, 0) << w.out << w.err;
   EXPECT_NE(w.out.find("(recreate"), std::string::npos) << w.out;
+
+  // A recreate of an unchanged spec: ps names the release the deploy made, not the one
+  // before it (the spec hash alone did not change the release).
+  const nlohmann::json before = p.Ps();
+  CmdResult same = p.Slipway({"deploy", "worker", "--env", "X=1", "--strategy", "recreate"});
+  ASSERT_EQ(same.rc, 0) << same.out << same.err;
+  const nlohmann::json worker = p.Json({"releases", "worker", "--format", "json"});
+  ASSERT_GE(worker.size(), 2u) << worker.dump();
+  const int64_t newest = worker[0].value("number", int64_t{0});
+  int rows = 0;
+  for (const auto& row : p.Ps()) {
+    if (row.value("service", "") != "worker") continue;
+    ++rows;
+    EXPECT_EQ(row.value("release", int64_t{0}), newest)
+        << row.dump() << "\nbefore: " << before.dump();
+    EXPECT_EQ(row.value("set", ""), "r" + std::to_string(newest)) << row.dump();
+  }
+  EXPECT_EQ(rows, 1);
 }
 
 }  // namespace

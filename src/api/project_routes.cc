@@ -157,7 +157,7 @@ std::vector<deploy::DeployedService> DeployedServices(const RouteDeps& d,
     const int64_t number = d.engine->PrimaryRelease(name);
     if (running == nullptr || number <= 0) continue;
     auto release = d.releases->Get(name, number);
-    if (!release.ok() || !release->has_value() || (*release)->strategy == "up") continue;
+    if (!release.ok() || !release->has_value() || !(*release)->strategy) continue;
     out.push_back({name, *running, (*release)->base_hash});
   }
   return out;

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "config/compose_names.h"
 #include "runtime/log_store.h"
 
 namespace slipway::api {
@@ -12,7 +13,8 @@ nlohmann::json PsRowJson(const engine::PsRow& row) {
   std::vector<std::string> ports;
   for (const config::PortMapping& p : row.published) {
     ports.push_back(fmt::format("{}:{}->{}/{}", p.host_ip.empty() ? "0.0.0.0" : p.host_ip,
-                                p.published, p.target, p.protocol));
+                                p.published, p.target,
+                                config::kTransportProtocolNames.Name(p.protocol)));
   }
   return {{"service", row.service},
           {"instance", row.instance},

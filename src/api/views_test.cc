@@ -18,7 +18,7 @@ TEST(ViewsTest, APsRowKeepsItsWireShape) {
   config::PortMapping p;
   p.published = 8080;
   p.target = 80;
-  p.protocol = "tcp";
+  p.protocol = config::TransportProtocol::kTcp;
   row.published.push_back(p);
   p.host_ip = "127.0.0.1";
   p.published = 8443;

@@ -4,6 +4,22 @@
 #include "base/log.h"
 
 namespace slipway::backup {
+
+std::string_view ScheduleEventName(ScheduleEvent e) {
+  switch (e) {
+    case ScheduleEvent::kStarted:
+      return "started";
+    case ScheduleEvent::kSucceeded:
+      return "succeeded";
+    case ScheduleEvent::kFailed:
+      return "failed";
+    case ScheduleEvent::kMissed:
+      return "missed";
+    case ScheduleEvent::kSkipped:
+      return "skipped";
+  }
+  return "unknown";
+}
 namespace {
 
 std::string Utc(int64_t ms) { return FormatUtc(ms, "%Y-%m-%d %H:%M UTC"); }
@@ -48,7 +64,7 @@ void Scheduler::Start() {
           ++missed;
         }
         if (missed > 0) {
-          report_(name, "missed",
+          report_(name, ScheduleEvent::kMissed,
                   std::to_string(missed) + " scheduled run(s) of \"" + s->job.cron.text() +
                       "\" missed since " + Utc(first_missed) + " (last run " + Utc(last_ms) +
                       "); the daemon was not running" + (catch_up_ ? "; running one now" : ""));
@@ -94,7 +110,7 @@ void Scheduler::Arm(JobState* s) {
 void Scheduler::Fire(JobState* s, int64_t due_ms) {
   s->timer = 0;
   if (s->running) {
-    report_(s->job.name, "skipped",
+    report_(s->job.name, ScheduleEvent::kSkipped,
             "run due " + Utc(due_ms) + " skipped: the previous run is still going");
   } else {
     Launch(s, due_ms);
@@ -105,7 +121,7 @@ void Scheduler::Fire(JobState* s, int64_t due_ms) {
 void Scheduler::Launch(JobState* s, int64_t due_ms) {
   if (s->worker && s->worker->joinable()) s->worker->join();
   s->running = true;
-  report_(s->job.name, "started", "run due " + Utc(due_ms));
+  report_(s->job.name, ScheduleEvent::kStarted, "run due " + Utc(due_ms));
   std::string name = s->job.name;
   auto alive = alive_;
   s->worker = std::make_unique<std::thread>([this, s, name, due_ms, alive] {
@@ -120,7 +136,7 @@ void Scheduler::Launch(JobState* s, int64_t due_ms) {
           logging::Warn("backup", "cannot record the run: " + m.message(), {{"schedule", name}});
         }
       }
-      report_(name, st.ok() ? "succeeded" : "failed",
+      report_(name, st.ok() ? ScheduleEvent::kSucceeded : ScheduleEvent::kFailed,
               st.ok() ? "run due " + Utc(due_ms) : st.message());
     });
   });

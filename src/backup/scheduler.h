@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -36,12 +37,16 @@ struct ScheduledJob {
   CronExpr cron;
 };
 
+// What the scheduler reports of a job.
+enum class ScheduleEvent { kStarted, kSucceeded, kFailed, kMissed, kSkipped };
+// "started", "succeeded", "failed", "missed", "skipped": the event log's and metrics' text.
+std::string_view ScheduleEventName(ScheduleEvent e);
+
 class Scheduler {
  public:
   using RunFn = std::function<Status(const std::string& job)>;
-  // kind: "started", "succeeded", "failed", "missed", "skipped".
   using ReportFn =
-      std::function<void(const std::string& job, const std::string& kind, const std::string& msg)>;
+      std::function<void(const std::string& job, ScheduleEvent kind, const std::string& msg)>;
 
   // `store` may be null (nothing persisted, no missed-run detection).
   Scheduler(net::EventLoop* loop, store::Store* store, std::vector<ScheduledJob> jobs, RunFn run,

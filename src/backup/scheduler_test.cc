@@ -34,8 +34,8 @@ class SchedulerTest : public ::testing::Test {
           runs_.fetch_add(1);
           return Status::OK();
         },
-        [this](const std::string& job, const std::string& kind, const std::string& msg) {
-          events_.push_back({job, kind, msg});
+        [this](const std::string& job, ScheduleEvent kind, const std::string& msg) {
+          events_.push_back({job, std::string(ScheduleEventName(kind)), msg});
         },
         catch_up);
   }

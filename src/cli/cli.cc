@@ -58,7 +58,7 @@ int Main(int argc, char** argv) {
 
   int rc = 0;
   AddProjectCommands(app, ctx, &rc);
-  AddDeployCommands(app, ctx, &rc);
+  AddDeployCommands(app, ctx, &rc, argc, argv);
   AddContainerCommands(app, ctx, &rc);
   AddExportCommands(app, ctx, &rc);
   AddMigrateCommands(app, ctx, &rc);

@@ -15,6 +15,7 @@
 
 #include "api/redacted.h"
 #include "api/routes.h"
+#include "cli/deploy_words.h"
 #include "cli/output.h"
 #include "config/deploy_settings.h"
 #include "config/deploy_strategy.h"
@@ -336,7 +337,7 @@ int RunMaintenance(CliContext& ctx, const std::vector<std::string>& args,
 
 }  // namespace
 
-void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc) {
+void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, const char* const* argv) {
   auto d = std::make_shared<DeployArgs>();
   auto* cd = app.add_subcommand("deploy", "Deploy changed services without downtime");
   cd->add_option("services", d->services, "Services (default: every running one that changed)");
@@ -347,22 +348,39 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc) {
   cd->add_option("--format", d->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   cd->add_flag("--no-backup", d->no_backup,
                "Let a migrate hook step apply pending migrations without a backup first");
-  // `deploy pause|resume SERVICE`: a subcommand name wins over a service of the same name.
-  auto pr_service = std::make_shared<std::string>();
-  auto pr_reason = std::make_shared<std::string>();
-  auto* cpause = cd->add_subcommand("pause", "Hold a running deploy where it is");
-  auto* cresume = cd->add_subcommand("resume", "Continue a paused deploy from where it held");
-  for (CLI::App* sub : {cpause, cresume}) {
-    sub->add_option("service", *pr_service, "Service")->required();
-    sub->add_option("--reason", *pr_reason, "Why (recorded with the event)");
-    const bool pause = sub == cpause;
-    sub->callback([&ctx, pause, pr_service, pr_reason, rc] {
-      *rc = RunPauseResume(ctx, pause, *pr_service, *pr_reason);
-    });
-  }
-  cd->callback([&ctx, d, rc, cpause, cresume] {
-    if (cpause->parsed() || cresume->parsed()) return;
-    *rc = RunDeploy(ctx, *d);
+  // `deploy pause|resume SERVICE`: verbs read from the words (cli/deploy_words.h), since a
+  // service may be named pause or resume; --service and `--` name services explicitly.
+  auto service_flags = std::make_shared<std::vector<std::string>>();
+  auto reason = std::make_shared<std::string>();
+  cd->add_option("--service", *service_flags,
+                 "A service to deploy, or the one to pause or resume, even when named pause or "
+                 "resume (repeatable)");
+  cd->add_option("--reason", *reason, "deploy pause|resume: why (recorded with the event)");
+  cd->footer(
+      "  slipway deploy pause|resume SERVICE [--reason TEXT]: hold or continue a running "
+      "deploy.\n  A service named pause or resume: slipway deploy --service pause, or "
+      "slipway deploy -- pause.");
+  auto* reason_opt = cd->get_option("--reason");
+  cd->callback([&ctx, d, rc, service_flags, reason, reason_opt, argc, argv] {
+    DeployWords words = SplitAtDashes(d->services, argc, argv);
+    words.service_flags = *service_flags;
+    words.reason_given = reason_opt->count() > 0;
+    std::set<std::string> known;
+    if (auto project = ctx.Project(); project.ok()) {
+      for (const auto& [name, svc] : (*project)->services) known.insert(name);
+    }
+    Result<DeployRequest> req = ReadDeployWords(words, known);
+    if (!req.ok()) {
+      *rc = CliContext::Fail(req.status());
+      return;
+    }
+    if (req->verb != DeployVerb::kDeploy) {
+      *rc = RunPauseResume(ctx, req->verb == DeployVerb::kPause, req->service, *reason);
+      return;
+    }
+    DeployArgs args = *d;
+    args.services = req->services;
+    *rc = RunDeploy(ctx, args);
   });
 
   auto rb_service = std::make_shared<std::string>();

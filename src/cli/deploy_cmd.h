@@ -8,6 +8,8 @@
 
 namespace slipway::cli {
 
-void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc);
+// `argc`/`argv` (the process's, outliving the app): where `--` stood, which CLI11 does not
+// keep (cli/deploy_words.h).
+void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, const char* const* argv);
 
 }  // namespace slipway::cli

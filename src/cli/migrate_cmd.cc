@@ -279,27 +279,29 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
                 f->output_format, runs,
                 {"STARTED", "DIR", "COMMAND", "TOOK", "RESULT", "BEFORE", "AFTER", "BY"},
                 [](const auto& r) {
-                  return json{{"database", r.database},
-                              {"tool", r.tool},
-                              {"direction", r.direction},
-                              {"command", r.command},
-                              {"started_at", r.started_ms},
-                              {"duration_ms", r.duration_ms},
-                              {"ok", r.ok},
-                              {"before", r.before},
-                              {"after", r.after},
-                              {"applied_by", r.applied_by},
-                              {"output", r.output}};
+                  return json{
+                      {"database", r.database},
+                      {"tool", std::string(config::MigrationToolName(r.tool))},
+                      {"direction", std::string(migrate::kToolDirectionNames.Name(r.direction))},
+                      {"command", r.command},
+                      {"started_at", r.started_ms},
+                      {"duration_ms", r.duration_ms},
+                      {"ok", r.ok},
+                      {"before", r.before},
+                      {"after", r.after},
+                      {"applied_by", r.applied_by},
+                      {"output", r.output}};
                 },
                 [](const auto& r) {
-                  return std::vector<std::string>{Utc(r.started_ms),
-                                                  r.direction,
-                                                  r.command,
-                                                  std::to_string(r.duration_ms) + "ms",
-                                                  r.ok ? "ok" : "failed",
-                                                  r.before,
-                                                  r.after,
-                                                  r.applied_by};
+                  return std::vector<std::string>{
+                      Utc(r.started_ms),
+                      std::string(migrate::kToolDirectionNames.Name(r.direction)),
+                      r.command,
+                      std::to_string(r.duration_ms) + "ms",
+                      r.ok ? "ok" : "failed",
+                      r.before,
+                      r.after,
+                      r.applied_by};
                 });
             return Status::OK();
           }

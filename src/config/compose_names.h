@@ -50,6 +50,13 @@ inline constexpr auto kRestartConditionNames = MakeNameTable<RestartPolicy::Mode
     {RestartPolicy::Mode::kAlways, "any"},
 });
 
+// ports[].protocol.
+inline constexpr auto kTransportProtocolNames = MakeNameTable<TransportProtocol>({
+    {TransportProtocol::kTcp, "tcp"},
+    {TransportProtocol::kUdp, "udp"},
+    {TransportProtocol::kSctp, "sctp"},
+});
+
 // x-slipway.runtime; kAuto is its absence, not a name one writes.
 inline constexpr auto kRuntimeChoiceNames = MakeNameTable<RuntimeChoice>({
     {RuntimeChoice::kHost, "host"},

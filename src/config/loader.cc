@@ -10,6 +10,7 @@
 
 #include "config/acme_settings.h"
 #include "config/alerts_settings.h"
+#include "config/compose_names.h"
 #include "config/dotenv.h"
 #include "config/environment.h"
 #include "config/input_file.h"
@@ -605,7 +606,9 @@ class Loader {
     std::unordered_map<int, std::pair<const std::string*, const PortMapping*>> catch_all;
     for (const auto& [name, s] : p->services) {
       for (const PortMapping& pm : s.ports) {
-        if (pm.protocol == "tcp") catch_all.try_emplace(pm.published, &name, &pm);
+        if (pm.protocol == TransportProtocol::kTcp) {
+          catch_all.try_emplace(pm.published, &name, &pm);
+        }
       }
     }
     std::vector<RouteSettings> kept;
@@ -663,7 +666,7 @@ class Loader {
       const Seen* first = nullptr;
       const Seen* wildcard = nullptr;
     };
-    std::map<std::pair<int, std::string>, Group> groups;
+    std::map<std::pair<int, TransportProtocol>, Group> groups;
     for (const auto& [name, s] : p.services) {
       for (size_t i = 0; i < s.ports.size(); ++i) {
         const PortMapping& pm = s.ports[i];
@@ -681,7 +684,8 @@ class Loader {
         if (clash != nullptr) {
           const Seen& o = *clash;
           return ErrorAt(pm.loc, path,
-                         "published port " + std::to_string(pm.published) + "/" + pm.protocol +
+                         "published port " + std::to_string(pm.published) + "/" +
+                             std::string(kTransportProtocolNames.Name(pm.protocol)) +
                              " is already used by " + o.path + " (" + o.port->loc.ToString() + ")",
                          "each published port once");
         }

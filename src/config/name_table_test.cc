@@ -41,6 +41,7 @@ TEST(NameTableTest, EveryValueHasOneName) {
   ExpectComplete(kPortProtocolNames, 3);
   ExpectComplete(kMountTypeNames, 3);
   ExpectComplete(kRestartModeNames, 4);
+  ExpectComplete(kTransportProtocolNames, 3);
   ExpectComplete(kMigrationToolNames, 7);
   // deploy.restart_policy.condition names three of the four modes (compose has no
   // unless-stopped there).
@@ -65,6 +66,9 @@ TEST(NameTableTest, UnknownAndNearNamesAreRefused) {
     EXPECT_EQ(kRestartModeNames.Parse(bad), std::nullopt) << bad;
   }
   EXPECT_EQ(kMigrationToolNames.Parse("Alembic"), std::nullopt);
+  for (std::string_view bad : {"TCP", "tcp ", "udp4", ""}) {
+    EXPECT_EQ(kTransportProtocolNames.Parse(bad), std::nullopt) << bad;
+  }
   // The presets `migrations.tool` takes, in the order its errors list them.
   EXPECT_EQ(MigrationToolPresets(),
             (std::vector<std::string>{"alembic", "django", "prisma", "rails", "knex"}));
@@ -110,6 +114,13 @@ TEST(NameTableTest, ParsedSettingsAreEnums) {
   EXPECT_EQ(q->services.at("worker").restart.mode, RestartPolicy::Mode::kNo);
   EXPECT_EQ(q->services.at("cron").restart.mode, RestartPolicy::Mode::kUnlessStopped);
   EXPECT_EQ(q->databases.at("main").tool.tool, MigrationTool::kPrisma);
+  auto ports = LoadText(
+      "services:\n  api:\n    command: ./api\n"
+      "    ports: ['8080:80', {target: 81, published: 8081, protocol: tcp}]\n");
+  ASSERT_TRUE(ports.ok()) << ErrorOf(ports);
+  ASSERT_EQ(ports->services.at("api").ports.size(), 2u);
+  EXPECT_EQ(ports->services.at("api").ports[0].protocol, TransportProtocol::kTcp);
+  EXPECT_EQ(ports->services.at("api").ports[1].protocol, TransportProtocol::kTcp);
 }
 
 TEST(NameTableTest, WrongNamesAndTypesGetOneLineErrors) {
@@ -134,6 +145,11 @@ TEST(NameTableTest, WrongNamesAndTypesGetOneLineErrors) {
        "x-slipway.databases.main.format: \"liquibase\" is not allowed (expected "
        "auto, slipway, golang-migrate, dbmate or flyway)"},
       // The texts these keys had before their names moved into tables.
+      {"services:\n  api:\n    command: ./api\n    ports: ['53:53/udp']\n", "compose.yaml:4:",
+       "services.api.ports[0]: \"53:53/udp\" \u2014 UDP is not proxied by slipway (expected a "
+       "TCP port)"},
+      {"services:\n  api:\n    command: ./api\n    ports: ['53/sctp']\n", "compose.yaml:4:",
+       "services.api.ports[0]: protocol \"sctp\" is not supported (expected tcp)"},
       {"services:\n  api:\n    command: ./api\n    restart: sometimes\n", "compose.yaml:4:",
        "services.api.restart: \"sometimes\" is not a restart policy (expected no, always, "
        "on-failure, on-failure:N or unless-stopped)"},

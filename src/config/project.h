@@ -41,13 +41,17 @@ struct SourceLoc {
   std::string ToString() const;  // "compose.yaml:14:7" (or just the file)
 };
 
+// ports[].protocol (compose: tcp, udp, sctp); names in config/compose_names.h.
+enum class TransportProtocol { kTcp, kUdp, kSctp };
+
 struct PortMapping {
-  std::string host_ip;           // "" = all interfaces as compose does (Slipway binds 0.0.0.0)
-  int published = 0;             // host port; 0 when not published
-  int target = 0;                // container port (what the app thinks it listens on)
-  std::string protocol = "tcp";  // only tcp loads: UDP is refused (slipway proxies TCP only)
-  std::string app_protocol;      // compose long syntax `app_protocol` ("http", "postgresql", ...)
-  std::string published_var;     // variable that produced `published`, e.g. "API_PORT"
+  std::string host_ip;  // "" = all interfaces as compose does (Slipway binds 0.0.0.0)
+  int published = 0;    // host port; 0 when not published
+  int target = 0;       // container port (what the app thinks it listens on)
+  // Only tcp loads: udp and sctp are refused (slipway proxies TCP only).
+  TransportProtocol protocol = TransportProtocol::kTcp;
+  std::string app_protocol;   // compose long syntax `app_protocol` ("http", "postgresql", ...)
+  std::string published_var;  // variable that produced `published`, e.g. "API_PORT"
   SourceLoc loc;
 };
 

@@ -133,7 +133,7 @@ J ServiceJson(const Service& s, const Masker& m) {
       pj["target"] = p.target;
       if (p.published != 0) pj["published"] = p.published;
       if (!p.host_ip.empty()) pj["host_ip"] = p.host_ip;
-      pj["protocol"] = p.protocol;
+      pj["protocol"] = kTransportProtocolNames.Name(p.protocol);
       if (!p.published_var.empty()) pj["x-slipway-published-var"] = p.published_var;
       ports.push_back(pj);
     }

@@ -105,7 +105,9 @@ Status ParseRoutesSettings(const Node& n, const std::string& path,
   return Status::OK();
 }
 
-bool IsProxiedPort(const PortMapping& port) { return port.published > 0 && port.protocol == "tcp"; }
+bool IsProxiedPort(const PortMapping& port) {
+  return port.published > 0 && port.protocol == TransportProtocol::kTcp;
+}
 
 bool ServedByProxy(const Project& project, const std::string& service) {
   if (auto it = project.services.find(service); it != project.services.end()) {

@@ -76,13 +76,19 @@ Status CheckPortRange(const Node& v, const std::string& path, const std::string&
   return Status::OK();
 }
 
+// A port's protocol: only tcp loads (UDP and SCTP are not proxied).
 Status CheckProtocol(const Node& v, const std::string& path, const std::string& proto,
-                     const std::string& shown) {
-  if (proto == "tcp") return Status::OK();
-  if (proto == "udp") {
+                     const std::string& shown, TransportProtocol* out) {
+  const std::optional<TransportProtocol> p = kTransportProtocolNames.Parse(proto);
+  if (p == TransportProtocol::kTcp) {
+    *out = *p;
+    return Status::OK();
+  }
+  if (p == TransportProtocol::kUdp) {
     return NodeError(v, path, shown + " \u2014 UDP is not proxied by slipway", "a TCP port");
   }
-  return NodeError(v, path, "protocol " + Quote(proto) + " is not supported", "tcp");
+  return NodeError(v, path, "protocol " + Quote(proto) + " is not supported",
+                   std::string(kTransportProtocolNames.Name(TransportProtocol::kTcp)));
 }
 
 Status CheckHostName(const Node& v, const std::string& path, const std::string& name) {
@@ -316,9 +322,9 @@ Result<std::vector<PortMapping>> ServiceParser::ParseShortPort(const Node& v,
   const std::string& full = v.scalar;
   std::string spec = full;
   if (size_t slash = spec.find('/'); slash != std::string::npos) {
-    pm.protocol = spec.substr(slash + 1);
+    const std::string proto = spec.substr(slash + 1);
     spec = spec.substr(0, slash);
-    RETURN_IF_ERROR(CheckProtocol(v, path, pm.protocol, Quote(full)));
+    RETURN_IF_ERROR(CheckProtocol(v, path, proto, Quote(full), &pm.protocol));
   }
   // [host_ip:][published:]target, host_ip possibly "[v6]".
   size_t published_at = 0;
@@ -395,8 +401,8 @@ Result<PortMapping> ServiceParser::ParseLongPort(const Node& v, const std::strin
     } else if (f.key == "host_ip") {
       ASSIGN_OR_RETURN(pm.host_ip, ReadString(f, fpath));
     } else if (f.key == "protocol") {
-      ASSIGN_OR_RETURN(pm.protocol, ReadString(f, fpath));
-      RETURN_IF_ERROR(CheckProtocol(f, fpath, pm.protocol, "protocol " + Quote(pm.protocol)));
+      ASSIGN_OR_RETURN(std::string proto, ReadString(f, fpath));
+      RETURN_IF_ERROR(CheckProtocol(f, fpath, proto, "protocol " + Quote(proto), &pm.protocol));
     } else if (f.key == "app_protocol") {
       ASSIGN_OR_RETURN(pm.app_protocol, ReadString(f, fpath));
     } else if (f.key == "mode") {
@@ -418,7 +424,8 @@ Status ServiceParser::ParseExpose(const Node& v, const std::string& path, Servic
     ASSIGN_OR_RETURN(std::string text, ReadString(p, ipath));
     std::string spec = text;
     if (size_t slash = spec.find('/'); slash != std::string::npos) {
-      RETURN_IF_ERROR(CheckProtocol(p, ipath, spec.substr(slash + 1), Quote(text)));
+      TransportProtocol proto = TransportProtocol::kTcp;
+      RETURN_IF_ERROR(CheckProtocol(p, ipath, spec.substr(slash + 1), Quote(text), &proto));
       spec = spec.substr(0, slash);
     }
     int first = 0, last = 0;

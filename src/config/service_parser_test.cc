@@ -188,12 +188,12 @@ TEST(ServiceParserTest, PortsShortAndLong) {
   EXPECT_EQ(ports[2].published, 8081);
   EXPECT_EQ(ports[3].published, 0);
   EXPECT_EQ(ports[3].target, 82);
-  EXPECT_EQ(ports[4].protocol, "tcp");
+  EXPECT_EQ(ports[4].protocol, TransportProtocol::kTcp);
   EXPECT_EQ(ports[4].published, 8083);
   EXPECT_EQ(ports[5].host_ip, "::1");
   EXPECT_EQ(ports[5].published, 8084);
   EXPECT_EQ(ports[6].published, 8085);
-  EXPECT_EQ(ports[6].protocol, "tcp");
+  EXPECT_EQ(ports[6].protocol, TransportProtocol::kTcp);
   EXPECT_EQ(ports[6].app_protocol, "http");
   EXPECT_EQ(ports[6].loc.ToString(), "compose.yaml:11:9");
 }

@@ -305,7 +305,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
           Log("events: " + st.message());
         }
       }
-      alerting_->NotifyDeploy({e.service, e.release, e.version, e.strategy, kind,
+      alerting_->NotifyDeploy({e.service, e.release, e.version,
+                               deploy::ReleaseStrategyName(e.strategy), kind,
                                e.who.empty() ? e.reason : e.who + ": " + e.reason, e.numbers});
     });
     ScheduleTrafficSample();

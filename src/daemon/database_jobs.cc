@@ -140,10 +140,10 @@ Status DatabaseJobs::StartSchedule(const config::Project& project) {
     (*summaries)[job] = summary;
     return st;
   };
-  auto report = [this, summaries, mu](const std::string& job, const std::string& kind,
+  auto report = [this, summaries, mu](const std::string& job, backup::ScheduleEvent kind,
                                       const std::string& msg) {
     std::string text = msg;
-    if (kind == "succeeded") {
+    if (kind == backup::ScheduleEvent::kSucceeded) {
       std::lock_guard<std::mutex> lock(*mu);
       text = (*summaries)[job];
     }
@@ -155,26 +155,29 @@ Status DatabaseJobs::StartSchedule(const config::Project& project) {
   return Status::OK();
 }
 
-void DatabaseJobs::Record(const std::string& database, const std::string& kind,
+void DatabaseJobs::Record(const std::string& database, backup::ScheduleEvent kind,
                           const std::string& msg) {
+  using backup::ScheduleEvent;
+  const std::string name(backup::ScheduleEventName(kind));
   store::Event ev;
   ev.service = kEventService;
-  ev.kind = "backup-" + kind;
+  ev.kind = "backup-" + name;
   ev.message = database + (msg.empty() ? "" : ": " + msg);
   if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) {
     logging::Warn("daemon", "events: " + st.message());
   }
-  if (kind == "succeeded") {
+  if (kind == ScheduleEvent::kSucceeded) {
     registry_
         ->GetGauge("slipway_backup_last_success_timestamp_seconds",
                    "Unix time of the last verified scheduled backup.", {"database"}, {database})
         ->Set(0, Clock::Real()->WallMillis() / 1000);
-  } else if (kind == "failed" || kind == "missed" || kind == "skipped") {
+  } else if (kind == ScheduleEvent::kFailed || kind == ScheduleEvent::kMissed ||
+             kind == ScheduleEvent::kSkipped) {
     registry_
         ->GetCounter("slipway_backup_problems_total",
                      "Scheduled backups that failed, were missed while the daemon was down, or "
                      "were skipped because the previous one was still running.",
-                     {"database", "kind"}, {database, kind})
+                     {"database", "kind"}, {database, name})
         ->Add(0);
   }
 }

@@ -52,7 +52,7 @@ class DatabaseJobs {
 
  private:
   void Worker();
-  void Record(const std::string& database, const std::string& kind, const std::string& msg);
+  void Record(const std::string& database, backup::ScheduleEvent kind, const std::string& msg);
 
   net::EventLoop* loop_;
   store::Store* store_;

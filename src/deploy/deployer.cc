@@ -75,18 +75,13 @@ void Deployer::OnGroupsChanged() {
 }
 
 int64_t Deployer::RecordUp(const config::Service& spec, const std::string& spec_hash) {
-  if (auto it = recreate_release_.find(spec.name); it != recreate_release_.end()) {
-    int64_t n = it->second;
-    recreate_release_.erase(it);
-    return n;
-  }
   Release r;
   r.service = spec.name;
   r.version = config::ImageTag(spec.image);
   r.spec_hash = spec_hash;
   r.base_hash = spec_hash;
   r.spec = SpecJson(spec);
-  r.strategy = "up";
+  r.strategy = std::nullopt;  // started by up
   r.status = ReleaseStatus::kSucceeded;
   r.reason = "started by up";
   auto created = releases_->Create(std::move(r));
@@ -167,7 +162,7 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
                                ? base->second
                                : engine::SpecHash(req.project.services.at(name));
     in.release.spec = SpecJson(spec);
-    in.release.strategy = std::string(config::DeployStrategyName(in.strategy));
+    in.release.strategy = in.strategy;
     batch->jobs.push_back(std::move(in));
   };
   if (req.services.empty()) {
@@ -218,7 +213,6 @@ void Deployer::RunNext(std::shared_ptr<Batch> batch) {
   ports.warm = &warm_;
   ports.db_steps = &db_steps_;
   ports.base_env = &base_env_;
-  ports.recreate_release = &recreate_release_;
   ports.note = [this](const std::string& s, int64_t r, const std::string& text) {
     Note(s, r, text);
   };
@@ -350,7 +344,8 @@ void Deployer::Rollback(const std::string& service, int64_t to, std::function<vo
     }
     // Keep what the deploy measured; add the manual rollback's own numbers.
     json numbers = json::object();
-    std::string version, strategy;
+    std::string version;
+    std::optional<config::DeployStrategy> strategy;
     if (auto cur = releases_->Get(service, current); cur.ok() && cur->has_value()) {
       numbers = (*cur)->numbers;
       version = (*cur)->version;

@@ -136,7 +136,6 @@ class Deployer {
   // Specs of releases started by this daemon, for rollbacks to sets no longer running.
   std::map<std::string, std::map<int64_t, config::Service>> specs_;
   WarmSets warm_;
-  std::map<std::string, int64_t> recreate_release_;  // release `up` must reuse (recreate)
   nlohmann::json progress_ = nlohmann::json::array();
   int64_t progress_seq_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

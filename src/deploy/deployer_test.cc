@@ -218,15 +218,17 @@ class FakeGroups final : public Groups {
     svcs[service].primary = set;
     return Status::OK();
   }
-  void Replace(const config::Service& spec, bool wait, Duration timeout,
+  void Replace(const config::Service& spec, int64_t release, bool wait, Duration timeout,
                std::function<void(Status)> done) override {
     const bool fresh = spec.image != first_image_;
-    log.push_back(std::string("replace ") + (fresh ? "new" : "old"));
+    log.push_back(std::string("replace ") + (fresh ? "new" : "old") + " r" +
+                  std::to_string(release));
     // Stopping and starting takes a while.
-    loop_->RunAfter(Duration(500), [this, spec, fresh, done = std::move(done)] {
+    loop_->RunAfter(Duration(500), [this, spec, fresh, release, done = std::move(done)] {
       Svc& s = svcs[spec.name];
       G& g = s.groups[s.primary];
       g.spec = spec;
+      g.release = release;
       g.instances = spec.replicas;
       const bool ok = !fresh || behaviour == NewSet::kReady;
       g.ready = ok ? spec.replicas : 0;
@@ -438,6 +440,11 @@ TEST_P(DeployerTest, Success) {
   EXPECT_EQ(Status1(), "succeeded");
   EXPECT_EQ(groups_->PrimarySet("api"), GetParam() == DeployStrategy::kRecreate ? "r1" : "r2");
   EXPECT_EQ(groups_->RunningSpec("api")->image, "app:2");
+  if (GetParam() == DeployStrategy::kRecreate) {
+    // The replacement runs as the new release, whatever its spec hash.
+    EXPECT_EQ(groups_->log.back(), "replace new r2");
+    EXPECT_EQ(groups_->Find("api", "r1")->release, 2);
+  }
   EXPECT_FALSE(traffic_.plans.count("api"));
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].kind, DeployEventKind::kDeployed);
@@ -508,7 +515,7 @@ TEST_P(DeployerTest, CrashRollsBack) {
     Outcome o = Deploy(NewSpec());
     EXPECT_FALSE(o.status.ok());
     EXPECT_EQ(Status1(), "rolled-back");
-    EXPECT_EQ(groups_->log.back(), "replace old");
+    EXPECT_EQ(groups_->log.back(), "replace old r1");
     return;
   }
   // The new set comes up, then crashes while it serves.

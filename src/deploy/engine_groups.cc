@@ -74,12 +74,12 @@ Status EngineGroups::Promote(const std::string& service, const std::string& set)
   return engine_->Promote(service, set);
 }
 
-void EngineGroups::Replace(const config::Service& spec, bool wait, Duration timeout,
-                           std::function<void(Status)> done) {
+void EngineGroups::Replace(const config::Service& spec, int64_t release, bool wait,
+                           Duration timeout, std::function<void(Status)> done) {
   auto alive = alive_;
-  engine_->Stop({spec.name}, [this, alive, spec, wait, timeout, done = std::move(done)] {
+  engine_->Stop({spec.name}, [this, alive, spec, release, wait, timeout, done = std::move(done)] {
     if (!*alive) return;
-    engine_->SetServiceSpec(spec);
+    engine_->SetServiceSpec(spec, release);
     engine::UpOptions opts;
     opts.wait = wait;
     if (wait) opts.timeout = timeout;

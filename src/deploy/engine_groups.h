@@ -34,7 +34,7 @@ class EngineGroups final : public Groups {
   Status Stop(const std::string& service, const std::string& set, Duration drain,
               std::function<void()> done) override;
   Status Promote(const std::string& service, const std::string& set) override;
-  void Replace(const config::Service& spec, bool wait, Duration timeout,
+  void Replace(const config::Service& spec, int64_t release, bool wait, Duration timeout,
                std::function<void(Status)> done) override;
   void SetChangeListener(std::function<void()> fn) override { listener_ = std::move(fn); }
 

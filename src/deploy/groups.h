@@ -65,9 +65,10 @@ class Groups {
                       std::function<void()> done) = 0;
   // The side group becomes the primary one (the former primary stays, as a side group).
   virtual Status Promote(const std::string& service, const std::string& set) = 0;
-  // Recreate: stops the whole service, then runs `spec` in its place; with `wait`, `done` runs
-  // once it is ready (or failed, or `timeout` passed), else once it runs.
-  virtual void Replace(const config::Service& spec, bool wait, Duration timeout,
+  // Recreate: stops the whole service, then runs `spec` in its place as release `release`
+  // (whether or not the spec changed); with `wait`, `done` runs once it is ready (or failed,
+  // or `timeout` passed), else once it runs.
+  virtual void Replace(const config::Service& spec, int64_t release, bool wait, Duration timeout,
                        std::function<void(Status)> done) = 0;
 
   // Told after any instance of any service started, exited or changed health. One listener.

@@ -352,7 +352,7 @@ Status JobRunner::Resume(const std::string& who, const std::string& why) {
     DeployEvent e{service(),
                   release_.number,
                   release_.version,
-                  std::string(config::DeployStrategyName(in_.strategy)),
+                  in_.strategy,
                   DeployEventKind::kResumed,
                   why,
                   numbers_.ToJson(),
@@ -429,7 +429,7 @@ void JobRunner::EnterPaused() {
     DeployEvent e{service(),
                   release_.number,
                   release_.version,
-                  std::string(config::DeployStrategyName(in_.strategy)),
+                  in_.strategy,
                   DeployEventKind::kPaused,
                   p.why,
                   numbers_.ToJson(),
@@ -716,11 +716,9 @@ void JobRunner::Execute(const Decision& d) {
     case Decision::Kind::kReplace: {
       const bool fresh = d.set == Decision::Set::kNew;
       enter(JobState::kReplacing, fresh ? "recreate with " + new_set_ : "restore " + old_set_);
-      if (ports_.recreate_release) {
-        (*ports_.recreate_release)[svc] = fresh ? release_.number : old_release_;
-      }
-      ports_.groups->Replace(fresh ? in_.spec : in_.old_spec, /*wait=*/fresh, in_.ds.health_timeout,
-                             [this, alive](Status st) {
+      ports_.groups->Replace(fresh ? in_.spec : in_.old_spec,
+                             fresh ? release_.number : old_release_, /*wait=*/fresh,
+                             in_.ds.health_timeout, [this, alive](Status st) {
                                if (!*alive || IsTerminal(state_)) return;
                                if (st.ok()) {
                                  Observe(Happened::kReplaced);
@@ -990,8 +988,7 @@ void JobRunner::Finish(Status st, JobState terminal, ReleaseStatus status,
             ? (in_.manual_rollback ? DeployEventKind::kManualRollback : DeployEventKind::kDeployed)
         : status == ReleaseStatus::kRolledBack ? DeployEventKind::kRolledBack
                                                : DeployEventKind::kFailed;
-    ports_.listener({service(), release_.number, release_.version,
-                     std::string(config::DeployStrategyName(in_.strategy)), kind, reason,
+    ports_.listener({service(), release_.number, release_.version, in_.strategy, kind, reason,
                      release_.numbers, ""});
   }
   auto done = std::move(done_);

@@ -116,7 +116,7 @@ struct DeployEvent {
   std::string service;
   int64_t release = 0;
   std::string version;
-  std::string strategy;
+  std::optional<config::DeployStrategy> strategy;  // the release's (Release::strategy)
   DeployEventKind kind = DeployEventKind::kDeployed;
   std::string reason;
   nlohmann::json numbers = nlohmann::json::object();
@@ -171,7 +171,6 @@ struct JobPorts {
   WarmSets* warm = nullptr;
   const DatabaseStepRunner* db_steps = nullptr;  // may hold no function
   const std::map<std::string, std::string>* base_env = nullptr;
-  std::map<std::string, int64_t>* recreate_release = nullptr;  // release `up` must reuse
   std::function<void(const std::string& service, int64_t release, const std::string& text)> note;
   std::function<void(const DeployEvent&)> listener;  // may be empty
   // The strategy paused the job (failure_action: pause): the deploy's caller is answered with

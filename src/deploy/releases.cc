@@ -1,5 +1,7 @@
 #include "deploy/releases.h"
 
+#include <fmt/format.h>
+
 namespace slipway::deploy {
 
 using nlohmann::json;
@@ -32,12 +34,16 @@ constexpr char kColumns[] =
     "reason, numbers, base_hash";
 }
 
+std::string ReleaseStrategyName(const std::optional<config::DeployStrategy>& s) {
+  return s ? std::string(config::DeployStrategyName(*s)) : "up";
+}
+
 json Release::ToJson() const {
   return {{"number", number},
           {"service", service},
           {"version", version},
           {"spec_hash", spec_hash},
-          {"strategy", strategy},
+          {"strategy", ReleaseStrategyName(strategy)},
           {"created_ms", created_ms},
           {"finished_ms", finished_ms},
           {"status", std::string(ReleaseStatusName(status))},
@@ -121,7 +127,7 @@ Result<Release> ReleaseStore::Create(Release r) {
   RETURN_IF_ERROR(insert_->BindText(3, r.version));
   RETURN_IF_ERROR(insert_->BindText(4, r.spec_hash));
   RETURN_IF_ERROR(insert_->BindText(5, r.spec.is_null() ? "{}" : r.spec.dump()));
-  RETURN_IF_ERROR(insert_->BindText(6, r.strategy));
+  RETURN_IF_ERROR(insert_->BindText(6, ReleaseStrategyName(r.strategy)));
   RETURN_IF_ERROR(insert_->BindInt64(7, r.created_ms));
   RETURN_IF_ERROR(insert_->BindText(8, std::string(ReleaseStatusName(r.status))));
   RETURN_IF_ERROR(insert_->BindText(9, r.reason));
@@ -158,7 +164,16 @@ Result<std::vector<Release>> ReleaseStore::Read(store::Statement& st) const {
     r.version = st.ColumnText(2);
     r.spec_hash = st.ColumnText(3);
     r.spec = json::parse(st.ColumnText(4), nullptr, false);
-    r.strategy = st.ColumnText(5);
+    const std::string strategy = st.ColumnText(5);
+    if (strategy != "up") {
+      r.strategy = config::ParseDeployStrategy(strategy);
+      if (!r.strategy) {
+        st.Reset();
+        return Internal(
+            fmt::format("releases: {} r{}: strategy \"{}\" is not known (expected up, {})",
+                        r.service, r.number, strategy, config::kDeployStrategyNames.List()));
+      }
+    }
     r.created_ms = st.ColumnInt64(6);
     r.finished_ms = st.ColumnInt64(7);
     r.status = ParseReleaseStatus(st.ColumnText(8));

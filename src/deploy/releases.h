@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "config/deploy_strategy.h"
 #include "store/schema.h"
 #include "store/statement.h"
 #include "store/store.h"
@@ -32,6 +33,9 @@ std::string_view ReleaseStatusName(ReleaseStatus s);
 // A stored text read back; an unknown one (a newer binary's) reads as failed.
 ReleaseStatus ParseReleaseStatus(std::string_view text);
 
+// "up" for a release `up` started, else the strategy's name (config::kDeployStrategyNames).
+std::string ReleaseStrategyName(const std::optional<config::DeployStrategy>& s);
+
 struct Release {
   int64_t number = 0;  // per service, from 1
   std::string service;
@@ -42,7 +46,9 @@ struct Release {
   // Equal to spec_hash for releases `up` made; "" for releases recorded before it existed.
   std::string base_hash;
   nlohmann::json spec;  // the resolved service (secret values masked)
-  std::string strategy;
+  // How the release came to run: a deploy's strategy, or none for one `up` started (stored and
+  // shown as ReleaseStrategyName: the strategy's name, or "up").
+  std::optional<config::DeployStrategy> strategy;
   int64_t created_ms = 0;
   int64_t finished_ms = 0;
   ReleaseStatus status = ReleaseStatus::kRunning;

@@ -33,7 +33,7 @@ class ReleasesTest : public ::testing::Test {
     r.version = version;
     r.spec_hash = "abc";
     r.spec = {{"command", {"./api"}}};
-    r.strategy = "blue-green";
+    r.strategy = config::DeployStrategy::kBlueGreen;
     return r;
   }
 
@@ -95,6 +95,33 @@ TEST_F(ReleasesTest, SurvivesReopen) {
   auto next = releases_->Create(Make("api", "v2"));
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->number, 2);
+}
+
+// The strategy is a closed set: stored as its name ("up" for a release `up` started), read
+// back typed; a stored name the binary does not know is a one-line error naming the release.
+TEST_F(ReleasesTest, TheStrategyIsStoredByNameAndReadBackTyped) {
+  Release up = Make("api", "v1");
+  up.strategy = std::nullopt;
+  ASSERT_TRUE(releases_->Create(up).ok());
+  Release canary = Make("api", "v2");
+  canary.strategy = config::DeployStrategy::kCanary;
+  ASSERT_TRUE(releases_->Create(canary).ok());
+  auto list = releases_->List("api", 0);
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].strategy, config::DeployStrategy::kCanary);
+  EXPECT_EQ((*list)[0].ToJson()["strategy"], "canary");
+  EXPECT_FALSE((*list)[1].strategy.has_value());
+  EXPECT_EQ((*list)[1].ToJson()["strategy"], "up");
+
+  ASSERT_TRUE(
+      store::Exec(store_->db(), "UPDATE releases SET strategy = 'shadow' WHERE number = 2", "test")
+          .ok());
+  list = releases_->List("api", 0);
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.status().message(),
+            "releases: api r2: strategy \"shadow\" is not known (expected up, blue-green, "
+            "canary, rolling or recreate)");
 }
 
 TEST_F(ReleasesTest, KeepsTheBaseHashTheFileGave) {

@@ -106,14 +106,30 @@ struct Engine::UpOp {
 
 Engine::Engine(net::EventLoop* loop, store::Store* store, runtime::LogStore* logs,
                EngineOptions opts)
-    : loop_(loop), store_(store), logs_(logs), opts_(std::move(opts)) {}
+    : loop_(loop),
+      store_(store),
+      logs_(logs),
+      opts_(std::move(opts)),
+      host_(opts_.host != nullptr ? opts_.host : Host::Real()) {}
 
 Engine::~Engine() {
   *alive_ = false;
   for (auto& op : ops_) loop_->Cancel(op->timer);
 }
 
-void Engine::SetProject(config::Project project) { project_ = std::move(project); }
+void Engine::SetProject(config::Project project) {
+  project_ = std::move(project);
+  pinned_release_.clear();
+}
+
+void Engine::SetServiceSpec(const config::Service& svc, int64_t release) {
+  project_.services[svc.name] = svc;
+  if (release > 0) {
+    pinned_release_[svc.name] = release;
+  } else {
+    pinned_release_.erase(svc.name);
+  }
+}
 
 Status Engine::SetProjectIfStartable(config::Project project,
                                      const std::vector<std::string>& services) {
@@ -680,6 +696,7 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
   };
   ir->instance =
       std::make_unique<runtime::Instance>(loop_, std::move(spec).value(), logs_, std::move(obs));
+  ir->instance->SetProcessHost(host_);
   ir->instance->SetProcessKeeper(opts_.process_keeper);
   if (svc.healthcheck.kind != config::Healthcheck::Kind::kNone) {
     health::ProbeTarget target;
@@ -690,8 +707,14 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
                                ->ExecArgv(runtime::ContainerEngine::ContainerName(
                                    project_.name, svc.name, index, set));
     }
-    ir->health = std::make_unique<health::HealthMonitor>(
-        loop_, svc.healthcheck, std::move(target),
+    Host* host = host_;
+    net::EventLoop* loop = loop_;
+    auto prober = [host, loop, hc = svc.healthcheck,
+                   target = std::move(target)](std::function<void(health::ProbeResult)> done) {
+      host->Probe(loop, hc, target, std::move(done));
+    };
+    ir->health = health::HealthMonitor::WithProber(
+        loop_, svc.healthcheck, std::move(prober),
         [this, alive, name, index, tag](HealthState, HealthState now,
                                         const health::ProbeResult& last) {
           if (!*alive) return;
@@ -713,10 +736,16 @@ void Engine::Bury(std::vector<std::unique_ptr<InstanceRun>> dead) {
 Status Engine::StartService(ServiceRun& run) {
   const config::Service& svc = project_.services.at(run.name);
   std::string hash = SpecHash(svc);
-  // A restart of the same definition is the same release; a changed one is a new release.
+  // A restart of the same definition is the same release; a changed one is a new release; a
+  // deploy's recreate names the release it runs (SetServiceSpec), changed or not.
   const Group* before = run.Primary();
   int64_t release = before ? before->release : 0;
   bool same = release > 0 && hash == before->spec_hash;
+  if (auto pin = pinned_release_.find(run.name); pin != pinned_release_.end()) {
+    release = pin->second;
+    same = true;
+    pinned_release_.erase(pin);
+  }
   for (auto& [set, g] : run.groups) Bury(std::move(g->instances));
   run.groups.clear();
   run.spawn_error.clear();
@@ -1134,8 +1163,8 @@ struct SavedInstance {
   pid_t pid = 0;
   uint64_t start_time = 0;
   int restarts = 0;
-  std::string state;  // InstanceStateName
-  std::string health;
+  std::optional<runtime::InstanceState> state;  // saved as InstanceStateName; unknown: none
+  health::HealthState health = HealthState::kNone;
   std::string made_for;  // InstanceSpec::set
   std::optional<runtime::ExitStatus> exit;
 };
@@ -1149,10 +1178,20 @@ struct SavedGroup {
   std::vector<SavedInstance> instances;
 };
 
+// The snapshot holds the runtime's and the health module's own names for their states; they
+// are read back through the same name functions, so each name is written once.
+std::optional<runtime::InstanceState> ParseInstanceState(const std::string& s) {
+  using S = runtime::InstanceState;
+  for (S v : {S::kCreated, S::kRunning, S::kBackoff, S::kStopping, S::kExited, S::kFailed}) {
+    if (runtime::InstanceStateName(v) == s) return v;
+  }
+  return std::nullopt;
+}
+
 health::HealthState ParseHealth(const std::string& s) {
-  if (s == "healthy") return HealthState::kHealthy;
-  if (s == "unhealthy") return HealthState::kUnhealthy;
-  if (s == "starting") return HealthState::kStarting;
+  for (HealthState v : {HealthState::kStarting, HealthState::kHealthy, HealthState::kUnhealthy}) {
+    if (health::HealthStateName(v) == s) return v;
+  }
   return HealthState::kNone;
 }
 
@@ -1177,8 +1216,8 @@ std::vector<SavedGroup> ParseGroups(const nlohmann::json& j) {
       si.pid = i.value("pid", 0);
       si.start_time = i.value("start", uint64_t{0});
       si.restarts = std::max(0, i.value("restarts", 0));
-      si.state = i.value("state", "");
-      si.health = i.value("health", "");
+      si.state = ParseInstanceState(i.value("state", ""));
+      si.health = ParseHealth(i.value("health", ""));
       si.made_for = i.value("made_for", "");
       if (i.contains("exit") && i["exit"].is_object()) {
         runtime::ExitStatus st;
@@ -1239,7 +1278,7 @@ void Engine::SaveRunningSnapshot() {
       uint64_t t = 0;
       if (pid > 0) {
         auto it = start_times_.find(pid);
-        t = it != start_times_.end() ? it->second : runtime::ProcessStartTime(pid);
+        t = it != start_times_.end() ? it->second : host_->StartTime(pid);
         if (t != 0) {
           seen[pid] = t;
           procs.push_back({pid, t});
@@ -1285,7 +1324,7 @@ void Engine::SaveRunningSnapshot() {
     auto note = [&](const std::vector<std::unique_ptr<InstanceRun>>& list) {
       for (const auto& ir : list) {
         pid_t pid = ir->instance ? ir->instance->pid() : 0;
-        uint64_t t = pid > 0 ? runtime::ProcessStartTime(pid) : 0;
+        uint64_t t = pid > 0 ? host_->StartTime(pid) : 0;
         if (t == 0) continue;
         seen[pid] = t;
         procs.push_back({pid, t});
@@ -1314,7 +1353,7 @@ config::Service Engine::RecoveredSpec(const std::string& service, const std::str
     // A deploy's spec is the file's plus --env values (or the file under another
     // environment): rebuild `environment` from what the process was started with.
     for (pid_t pid : pids) {
-      std::map<std::string, std::string> env = runtime::ProcessEnvironment(pid);
+      std::map<std::string, std::string> env = host_->Environment(pid);
       if (env.empty()) continue;
       config::Service candidate = file;
       candidate.environment.clear();
@@ -1404,7 +1443,7 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
     if (!g.primary && existing->second->groups.count(g.set)) continue;
     std::vector<pid_t> live;
     for (const SavedInstance& si : g.instances) {
-      if (si.pid > 1 && si.start_time != 0 && runtime::ProcessStartTime(si.pid) == si.start_time) {
+      if (si.pid > 1 && si.start_time != 0 && host_->StartTime(si.pid) == si.start_time) {
         live.push_back(si.pid);
       }
     }
@@ -1426,7 +1465,7 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
           if (st.ok()) {
             leftovers.erase(si.pid);
             (*ir)->ever_started = true;
-            if ((*ir)->health) (*ir)->health->Resume(ParseHealth(si.health));
+            if ((*ir)->health) (*ir)->health->Resume(si.health);
             Record(g.service, si.index, "adopted",
                    fmt::format("{}pid {}, PORT {}, release {}, {} restart(s)", tag, si.pid, si.port,
                                g.release, si.restarts));
@@ -1448,7 +1487,10 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
       }
       runtime::ExitStatus status;
       status.known = false;
-      bool was_running = si.state == "running" || si.state == "backoff" || si.state == "created";
+      using runtime::InstanceState;
+      const bool was_running = si.state == InstanceState::kRunning ||
+                               si.state == InstanceState::kBackoff ||
+                               si.state == InstanceState::kCreated;
       if (si.pid > 0 && keeper && !alive) {
         if (auto ws = keeper->ExitOf(si.pid)) status = runtime::ExitStatusFromWait(*ws);
       } else if (!was_running && si.exit) {

@@ -33,6 +33,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "config/project.h"
+#include "engine/host.h"
 #include "health/monitor.h"
 #include "net/event_loop.h"
 #include "runtime/cgroup.h"
@@ -56,6 +57,9 @@ struct EngineOptions {
   // Where spawned processes' output pipes are parked and adopted processes' exits come from
   // (the daemon's keeper); null: nothing is parked and Recover() adopts nothing.
   runtime::ProcessKeeper* process_keeper = nullptr;
+  // The machine: processes and probes (engine/host.h). Null: Host::Real(). Tests pass a
+  // FakeHost.
+  Host* host = nullptr;
   // Where host processes with deploy.resources.limits get their cgroup (runtime/cgroup.h);
   // empty: CgroupHost::Probe() of the machine, once, at the first such start.
   std::function<runtime::CgroupHost()> probe_cgroups;
@@ -167,8 +171,11 @@ class Engine {
   // published ports, container engine, images); otherwise the current project stays, nothing
   // changes, and the error says why (`up` refused changes nothing).
   Status SetProjectIfStartable(config::Project project, const std::vector<std::string>& services);
-  // Replaces one service's definition (a deploy's recreate); the next Up() starts from it.
-  void SetServiceSpec(const config::Service& svc) { project_.services[svc.name] = svc; }
+  // Replaces one service's definition and the release it runs (a deploy's recreate, or its
+  // restore of the old release): the next Up() starts that spec as release `release` even
+  // when its spec hash did not change, so `ps` and the routes name the release that runs.
+  // `release` 0: the next start decides as `up` does (same hash, same release).
+  void SetServiceSpec(const config::Service& svc, int64_t release);
 
   // Starts `services` (empty = all) and what they depend on. `done` gets OK once each of them
   // is settled (started, or healthy/running with opts.wait, or completed), or the first
@@ -294,6 +301,7 @@ class Engine {
   store::Store* store_;
   runtime::LogStore* logs_;
   EngineOptions opts_;
+  Host* host_;  // opts_.host or the real one
   config::Project project_;
   std::map<std::string, std::unique_ptr<ServiceRun>> runs_;
   std::vector<std::unique_ptr<UpOp>> ops_;
@@ -303,6 +311,9 @@ class Engine {
   std::vector<std::string> warnings_;           // for TakeWarnings()
   std::function<void()> on_topology_;
   ReleaseRecorder record_release_;
+  // Service → the release its next StartService() runs (SetServiceSpec); cleared by use and
+  // by SetProject().
+  std::map<std::string, int64_t> pinned_release_;
   void SaveRunningSnapshot();
   std::string saved_snapshot_;             // last written, to skip identical writes
   std::map<pid_t, uint64_t> start_times_;  // pid → /proc start time, read once

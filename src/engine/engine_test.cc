@@ -1,18 +1,23 @@
-// Engine checks that must refuse before anything changes, and depends_on restart with real
-// (sleeping) host processes. Real loop, store and log store in a scratch folder.
+// The engine over a FakeHost (engine/fake_host.h) on a FakeClock loop: processes run until
+// the test ends them, probes answer what the test says, time moves only when RunUntil moves
+// it, so every test is hermetic and takes milliseconds. Real store and log store in a scratch
+// folder. The e2e tests (tests/) run real processes.
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
+#include "engine/fake_host.h"
 #include "engine/spec_hash.h"
 #include "net/socket.h"
 
@@ -41,10 +46,15 @@ class EngineTest : public ::testing::Test {
     std::string tmpl = (std::filesystem::temp_directory_path() / "slipway-engine-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
-    loop_ = std::move(net::EventLoop::Create()).value();
+    loop_ = std::move(net::EventLoop::Create(&clock_)).value();
     store_ = std::move(store::Store::Open(dir_ / "state.db", &clock_)).value();
     logs_ = std::make_unique<runtime::LogStore>(dir_ / "logs", &clock_);
-    engine_ = std::make_unique<Engine>(loop_.get(), store_.get(), logs_.get(), EngineOptions{});
+    engine_ = std::make_unique<Engine>(loop_.get(), store_.get(), logs_.get(), Options());
+  }
+  EngineOptions Options() {
+    EngineOptions o;
+    o.host = &host_;
+    return o;
   }
   void TearDown() override {
     engine_.reset();
@@ -53,14 +63,19 @@ class EngineTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  // Runs the loop until `pred` holds or `max` passes (bounded: tests never hang on it).
+  // Runs the loop, moving the fake clock 10 ms per turn, until `pred` holds or `max` of fake
+  // time passed (bounded: tests never hang on it).
   bool RunUntil(const std::function<bool()>& pred, Duration max = Duration(10'000)) {
-    const auto deadline = std::chrono::steady_clock::now() + max;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      loop_->RunOnce(Duration(20));
+    for (Duration waited{0}; !pred(); waited += Duration(10)) {
+      if (waited > max) return false;
+      loop_->RunOnce(Duration(0));
+      clock_.AdvanceForTest(Duration(10));
     }
     return true;
+  }
+  // Lets `d` of fake time pass.
+  void Pass(Duration d) {
+    RunUntil([] { return false; }, d);
   }
   Status UpAll(std::vector<std::string> services = {}) {
     std::optional<Status> result;
@@ -102,6 +117,7 @@ class EngineTest : public ::testing::Test {
   }
 
   FakeClock clock_;
+  FakeHost host_;
   std::filesystem::path dir_;
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<store::Store> store_;
@@ -115,7 +131,7 @@ TEST_F(EngineTest, LimitsThatCannotApplyToAHostProcessWarnOncePerService) {
   const std::filesystem::path fake = dir_ / "machine";
   std::filesystem::create_directories(fake / "proc/self");
   std::ofstream(fake / "proc/self/mountinfo") << "26 1 0:5 / /proc rw - proc proc rw\n";
-  EngineOptions opts;
+  EngineOptions opts = Options();
   opts.probe_cgroups = [fake] { return runtime::CgroupHost::Probe(fake); };
   engine_ = std::make_unique<Engine>(loop_.get(), store_.get(), logs_.get(), opts);
   config::Project p;
@@ -221,7 +237,7 @@ TEST_F(EngineTest, DependentsAskingForItRestartAfterTheirDependencyIsRestarted) 
   }
   EXPECT_LT(db_started, api_restarting);
   // Settled: no second restart comes.
-  RunUntil([] { return false; }, Duration(300));
+  Pass(Duration(300));
   EXPECT_EQ(Count(Events("api"), "restarting"), 1u);
   EXPECT_FALSE(engine_->Busy());
 }
@@ -230,16 +246,16 @@ TEST_F(EngineTest, ACrashRestartByThePolicyRestartsNoDependent) {
   config::Project p;
   p.name = "t";
   p.services["db"] = Sleeper("db");
-  p.services["db"].command = {"/bin/sh", "-c", "sleep 0.2; exit 3"};
   p.services["db"].restart.mode = config::RestartPolicy::Mode::kAlways;
   p.services["api"] = Sleeper("api");
   p.services["api"].depends_on.push_back({.service = "db", .required = true, .restart = true});
   ASSERT_TRUE(engine_->SetProjectIfStartable(p, {}).ok());
   ASSERT_TRUE(UpAll().ok());
-  ASSERT_TRUE(RunUntil([&] { return AllRunning({"api"}); }));
+  ASSERT_TRUE(RunUntil([&] { return AllRunning({"api", "db"}); }));
   const int64_t api = Pids()["api"];
-  ASSERT_TRUE(RunUntil([&] { return Count(Events("db"), "restarted") >= 1; }, Duration(15'000)));
-  RunUntil([] { return false; }, Duration(200));
+  ASSERT_TRUE(host_.Crash(static_cast<pid_t>(Pids()["db"]), 3));
+  ASSERT_TRUE(RunUntil([&] { return Count(Events("db"), "restarted") >= 1; }));
+  Pass(Duration(200));
   EXPECT_EQ(Pids()["api"], api);
   EXPECT_EQ(Count(Events("api"), "restarting"), 0u);
 }
@@ -250,6 +266,12 @@ TEST_F(EngineTest, TheDependentsRestartWaitsForItsOwnCondition) {
   p.name = "t";
   p.services["migrate"] = Sleeper("migrate");
   p.services["migrate"].command = {"/bin/sh", "-c", "sleep 0.4"};
+  // The job's runs end successfully 400 ms after they start.
+  host_.on_spawn = [this](const FakeHost::Proc& proc) {
+    if (proc.service() != "migrate") return;
+    const pid_t pid = proc.pid;
+    loop_->RunAfter(Duration(400), [this, pid] { host_.Exit(pid, runtime::ExitStatus{}); });
+  };
   p.services["api"] = Sleeper("api");
   p.services["api"].depends_on.push_back(
       {.service = "migrate",
@@ -304,8 +326,9 @@ TEST_F(EngineTest, APromotedGroupRestartsTheDependentsThatAskForIt) {
 }
 
 // --- Groups: the primary group and a deploy's side groups are one kind of thing; which one is
-// primary is a name. These drive real sleeping processes through up, a side group, a
-// promotion and a stop, and read what ps, the endpoints and the group states say.
+// primary is a name. These drive processes through up, a side group, a
+// promotion and a stop (fake processes), and read what ps, the endpoints and the group states
+// say.
 
 class GroupsTest : public EngineTest {
  protected:
@@ -549,6 +572,215 @@ TEST_F(EngineTest, ASnapshotInThePreviousFormatIsReadBack) {
   EXPECT_EQ(rows[0].set, "r4");
   EXPECT_EQ(rows[0].restarts, 3) << "the saved count, plus the restart";
   EXPECT_EQ(rows[1].set, "r5");
+}
+
+// --- The runtime seam: what the engine does with processes and probes, step by step.
+
+// Each replica is spawned with its own PORT and instance number; ps and the events say so.
+TEST_F(EngineTest, UpSpawnsEachReplicaWithItsEnvironment) {
+  config::Project p;
+  p.name = "t";
+  p.services["web"] = Sleeper("web");
+  p.services["web"].replicas = 2;
+  ASSERT_TRUE(engine_->SetProjectIfStartable(p, {}).ok());
+  ASSERT_TRUE(UpAll().ok());
+  const std::vector<pid_t> pids = host_.Running("web");
+  ASSERT_EQ(pids.size(), 2u);
+  std::set<std::string> ports;
+  for (size_t i = 0; i < pids.size(); ++i) {
+    const FakeHost::Proc* proc = host_.Find(pids[i]);
+    ASSERT_NE(proc, nullptr);
+    EXPECT_EQ(proc->spec.argv, (std::vector<std::string>{"/bin/sleep", "60"}));
+    EXPECT_EQ(proc->spec.env.at("SLIPWAY_INSTANCE"), std::to_string(i + 1));
+    EXPECT_EQ(proc->spec.env.at("SLIPWAY_PROJECT"), "t");
+    ports.insert(proc->spec.env.at("PORT"));
+  }
+  EXPECT_EQ(ports.size(), 2u) << "each replica has its own PORT";
+  std::vector<PsRow> rows = engine_->Ps();
+  ASSERT_EQ(rows.size(), 2u);
+  for (const PsRow& r : rows) {
+    EXPECT_EQ(r.state, PsState::kRunning);
+    EXPECT_EQ(std::to_string(r.port), host_.Find(static_cast<pid_t>(r.pid))->spec.env.at("PORT"));
+  }
+  EXPECT_EQ(Count(Events("web"), "started"), 2u);
+}
+
+// A spawn that fails fails `up` with its reason, and ps says why.
+TEST_F(EngineTest, ASpawnThatFailsFailsUpWithItsReason) {
+  host_.spawn_result = [](const runtime::ProcessSpec&) {
+    return InvalidInput("cannot run \"nope\": No such file or directory");
+  };
+  config::Project p;
+  p.name = "t";
+  p.services["web"] = Sleeper("web");
+  ASSERT_TRUE(engine_->SetProjectIfStartable(p, {}).ok());
+  Status st = UpAll();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("cannot run \"nope\""), std::string::npos) << st.message();
+  std::vector<PsRow> rows = engine_->Ps();
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows[0].state, PsState::kFailed);
+  EXPECT_GE(Count(Events("web"), "failed"), 1u);
+}
+
+// restart: always restarts after the backoff (250 ms, then 500 ms); on-failure:1 gives up at
+// its limit; no leaves the instance exited.
+TEST_F(EngineTest, TheRestartPolicyDecidesAfterACrash) {
+  config::Project p;
+  p.name = "t";
+  p.services["always"] = Sleeper("always");
+  p.services["always"].restart.mode = config::RestartPolicy::Mode::kAlways;
+  p.services["once"] = Sleeper("once");
+  p.services["once"].restart = {config::RestartPolicy::Mode::kOnFailure, 1, Duration(0)};
+  p.services["never"] = Sleeper("never");
+  ASSERT_TRUE(engine_->SetProjectIfStartable(p, {}).ok());
+  ASSERT_TRUE(UpAll().ok());
+  auto row = [&](const std::string& service) {
+    for (const PsRow& r : engine_->Ps()) {
+      if (r.service == service) return r;
+    }
+    return PsRow{};
+  };
+
+  const pid_t first = host_.Running("always").at(0);
+  ASSERT_TRUE(host_.Crash(first, 2));
+  EXPECT_EQ(row("always").state, PsState::kBackoff);
+  Pass(Duration(200));
+  EXPECT_TRUE(host_.Running("always").empty()) << "the backoff is 250 ms";
+  ASSERT_TRUE(RunUntil([&] { return host_.Running("always").size() == 1; }, Duration(100)));
+  EXPECT_EQ(row("always").restarts, 1);
+  ASSERT_TRUE(host_.Crash(host_.Running("always").at(0), 2));
+  Pass(Duration(400));
+  EXPECT_TRUE(host_.Running("always").empty()) << "the second backoff is 500 ms";
+  ASSERT_TRUE(RunUntil([&] { return host_.Running("always").size() == 1; }, Duration(200)));
+  EXPECT_EQ(row("always").restarts, 2);
+
+  ASSERT_TRUE(host_.Crash(host_.Running("once").at(0), 1));
+  ASSERT_TRUE(RunUntil([&] { return host_.Running("once").size() == 1; }));
+  ASSERT_TRUE(host_.Crash(host_.Running("once").at(0), 1));
+  Pass(Duration(2000));
+  EXPECT_TRUE(host_.Running("once").empty());
+  EXPECT_EQ(row("once").state, PsState::kFailed) << "on-failure:1 reached its limit";
+
+  ASSERT_TRUE(host_.Crash(host_.Running("never").at(0), 1));
+  Pass(Duration(2000));
+  EXPECT_TRUE(host_.Running("never").empty());
+  EXPECT_EQ(row("never").state, PsState::kExited);
+  EXPECT_EQ(row("never").exit, "exited with code 1");
+}
+
+// Probes drive the health state: starting (failures inside start_period do not count) →
+// healthy at the first success (routed; `up --wait` returns) → unhealthy after `retries`
+// counted failures (out of the routes) → healthy again on a success.
+TEST_F(EngineTest, HealthFollowsTheProbes) {
+  config::Project p;
+  p.name = "t";
+  p.services["web"] = Sleeper("web");
+  config::Healthcheck& hc = p.services["web"].healthcheck;
+  hc.kind = config::Healthcheck::Kind::kHttp;
+  hc.http_path = "/health";
+  hc.interval = Duration(1000);
+  hc.timeout = Duration(500);
+  hc.retries = 2;
+  hc.start_period = Duration(10'000);
+  bool healthy = false;
+  host_.probe = [&](const health::ProbeTarget& t) {
+    health::ProbeResult r;
+    r.ok = healthy;
+    r.output = healthy ? "HTTP 200" : "HTTP 503 on " + std::to_string(t.port);
+    return r;
+  };
+  ASSERT_TRUE(engine_->SetProjectIfStartable(p, {}).ok());
+  std::optional<Status> up;
+  UpOptions wait;
+  wait.wait = true;
+  wait.timeout = Duration(60'000);
+  engine_->Up({}, wait, [&](Status st) { up = st; });
+  auto routed = [&] {
+    for (const auto& ep : engine_->Endpoints()) {
+      if (ep.service == "web") return ep.instances.size();
+    }
+    return size_t{0};
+  };
+  Pass(Duration(3000));
+  EXPECT_FALSE(up.has_value()) << "up --wait waits for health";
+  EXPECT_EQ(engine_->Ps()[0].health, health::HealthState::kStarting);
+  EXPECT_EQ(routed(), 0u);
+
+  healthy = true;
+  ASSERT_TRUE(RunUntil([&] { return up.has_value(); }));
+  EXPECT_TRUE(up->ok()) << up->message();
+  EXPECT_EQ(engine_->Ps()[0].health, health::HealthState::kHealthy);
+  EXPECT_EQ(routed(), 1u);
+
+  healthy = false;
+  ASSERT_TRUE(RunUntil([&] { return engine_->Ps()[0].health == health::HealthState::kUnhealthy; },
+                       Duration(5000)));
+  EXPECT_EQ(routed(), 0u);
+  EXPECT_EQ(Count(Events("web"), "unhealthy"), 1u);
+  EXPECT_EQ(engine_->GroupState("web", "current").unhealthy, 1);
+
+  healthy = true;
+  ASSERT_TRUE(RunUntil([&] { return engine_->Ps()[0].health == health::HealthState::kHealthy; },
+                       Duration(2000)));
+  EXPECT_EQ(routed(), 1u);
+  EXPECT_GE(host_.probes(), 5);
+}
+
+// Stop sends the service's stop signal to each instance, then SIGKILL after its grace period
+// when the process ignores it; `done` runs once every process is gone.
+TEST_F(EngineTest, StopSignalsThenKillsAfterTheGracePeriod) {
+  host_.exit_on_stop = false;  // the process ignores SIGTERM
+  config::Project p;
+  p.name = "t";
+  p.services["web"] = Sleeper("web");
+  p.services["web"].stop_signal = SIGINT;
+  p.services["web"].stop_grace_period = Duration(2000);
+  ASSERT_TRUE(engine_->SetProjectIfStartable(p, {}).ok());
+  ASSERT_TRUE(UpAll().ok());
+  const pid_t pid = host_.Running("web").at(0);
+  bool stopped = false;
+  engine_->Stop({}, [&] { stopped = true; });
+  Pass(Duration(1900));
+  EXPECT_FALSE(stopped);
+  EXPECT_EQ(host_.Find(pid)->signals, std::vector<int>{SIGINT});
+  ASSERT_TRUE(RunUntil([&] { return stopped; }, Duration(300)));
+  EXPECT_EQ(host_.Find(pid)->signals, (std::vector<int>{SIGINT, SIGKILL}));
+  EXPECT_EQ(engine_->Ps()[0].state, PsState::kExited);
+  EXPECT_EQ(host_.spawns(), 1) << "a stop restarts nothing";
+}
+
+// A deploy's recreate names the release it runs: an unchanged spec started again as release
+// 2 is release 2 in ps, its set and the endpoints (it used to stay release 1, since the spec
+// hash had not changed); a plain restart afterwards keeps it.
+TEST_F(EngineTest, ARecreateRunsTheReleaseItNamesEvenWithAnUnchangedSpec) {
+  int64_t recorded = 0;
+  engine_->SetReleaseRecorder(
+      [&](const config::Service&, const std::string&) { return ++recorded; });
+  config::Project p;
+  p.name = "t";
+  p.services["web"] = Sleeper("web");
+  ASSERT_TRUE(engine_->SetProjectIfStartable(p, {}).ok());
+  ASSERT_TRUE(UpAll().ok());
+  EXPECT_EQ(engine_->PrimaryRelease("web"), 1);
+
+  bool stopped = false;
+  engine_->Stop({"web"}, [&] { stopped = true; });
+  ASSERT_TRUE(RunUntil([&] { return stopped; }));
+  engine_->SetServiceSpec(p.services["web"], 2);
+  ASSERT_TRUE(UpAll({"web"}).ok());
+  EXPECT_EQ(engine_->PrimaryRelease("web"), 2);
+  EXPECT_EQ(engine_->PrimarySet("web"), "r2");
+  ASSERT_EQ(engine_->Ps().size(), 1u);
+  EXPECT_EQ(engine_->Ps()[0].release, 2);
+  EXPECT_EQ(engine_->Ps()[0].set, "r2");
+  EXPECT_EQ(recorded, 1) << "the recreate's release is the deploy's, not a new one";
+
+  std::optional<Status> restarted;
+  engine_->Restart({"web"}, [&](Status st) { restarted = st; });
+  ASSERT_TRUE(RunUntil([&] { return restarted.has_value(); }));
+  EXPECT_EQ(engine_->Ps()[0].release, 2) << "the pin was used once; the same spec stays r2";
+  EXPECT_EQ(recorded, 1);
 }
 
 }  // namespace

@@ -460,7 +460,7 @@ class Exporter {
     struct Port {
       int port;
       int target;
-      std::string protocol;
+      config::TransportProtocol protocol;
     };
     std::vector<Port> ports;
     for (const config::PortMapping& pm : s.ports) {
@@ -473,16 +473,17 @@ class Exporter {
     }
     for (int target : route_targets_[s.name]) {
       bool covered = std::any_of(ports.begin(), ports.end(), [&](const Port& p) {
-        return p.target == target && p.protocol == "tcp";
+        return p.target == target && p.protocol == config::TransportProtocol::kTcp;
       });
-      if (!covered) ports.push_back({target, target, "tcp"});
+      if (!covered) ports.push_back({target, target, config::TransportProtocol::kTcp});
     }
     std::vector<std::string> names;
     for (const Port& pt : ports) {
       std::string name = names.empty() ? m.name : m.name + "-" + std::to_string(pt.port);
-      json p = {{"name", Lower(pt.protocol) + "-" + std::to_string(pt.port)},
+      const std::string proto(config::kTransportProtocolNames.Name(pt.protocol));
+      json p = {{"name", proto + "-" + std::to_string(pt.port)},
                 {"port", pt.port},
-                {"protocol", pt.protocol == "udp" ? "UDP" : "TCP"},
+                {"protocol", KubernetesProtocol(pt.protocol)},
                 {"targetPort", pt.target}};
       json spec = {
           {"type", "ClusterIP"}, {"selector", SelectorLabels(m)}, {"ports", json::array({p})}};
@@ -490,7 +491,7 @@ class Exporter {
       objects_by_name_[name] = svc;
       Add(svc);
       names.push_back(name);
-      if (pt.protocol == "tcp")
+      if (pt.protocol == config::TransportProtocol::kTcp)
         backends_.emplace(std::make_pair(s.name, pt.target), std::make_pair(name, pt.port));
     }
     if (!ports.empty()) {

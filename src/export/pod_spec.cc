@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "config/compose_names.h"
 #include "export/kubernetes.h"
 
 namespace slipway::exporter {
@@ -159,6 +160,12 @@ bool IsQualifiedName(const std::string& key) {
   return true;
 }
 
+std::string KubernetesProtocol(config::TransportProtocol p) {
+  std::string name(config::kTransportProtocolNames.Name(p));
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
 json PodSpec(const PodInput& in, Notes* notes) {
   const config::Service& s = *in.service;
   const std::string where = "services." + s.name;
@@ -200,7 +207,7 @@ json PodSpec(const PodInput& in, Notes* notes) {
   json ports = json::array();
   std::set<std::pair<int, std::string>> seen;
   for (const config::PortMapping& pm : s.ports) {
-    std::string proto = pm.protocol == "udp" ? "UDP" : "TCP";
+    std::string proto = KubernetesProtocol(pm.protocol);
     if (!seen.insert({pm.target, proto}).second) continue;
     ports.push_back({{"containerPort", pm.target}, {"protocol", proto}});
   }

@@ -19,6 +19,9 @@ namespace slipway::exporter {
 
 using Notes = std::vector<std::string>;
 
+// A port's protocol as Kubernetes writes it: "TCP", "UDP", "SCTP".
+std::string KubernetesProtocol(config::TransportProtocol p);
+
 // Whole seconds, rounded up; at least `min`.
 int Seconds(Duration d, int min = 0);
 

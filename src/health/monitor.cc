@@ -35,9 +35,9 @@ HealthMonitor::HealthMonitor(net::EventLoop* loop, config::Healthcheck hc, Probe
       on_change_(std::move(on_change)),
       generation_(std::make_shared<uint64_t>(0)) {}
 
-std::unique_ptr<HealthMonitor> HealthMonitor::CreateForTest(net::EventLoop* loop,
-                                                            config::Healthcheck hc, ProberFn prober,
-                                                            ChangeFn on_change) {
+std::unique_ptr<HealthMonitor> HealthMonitor::WithProber(net::EventLoop* loop,
+                                                         config::Healthcheck hc, ProberFn prober,
+                                                         ChangeFn on_change) {
   return std::unique_ptr<HealthMonitor>(
       new HealthMonitor(loop, std::move(hc), std::move(prober), std::move(on_change)));
 }

@@ -48,9 +48,10 @@ class HealthMonitor {
 
   HealthMonitor(net::EventLoop* loop, config::Healthcheck hc, ProbeTarget target,
                 ChangeFn on_change);
-  // Same state machine with a fake prober (for tests driven by a FakeClock loop).
-  static std::unique_ptr<HealthMonitor> CreateForTest(net::EventLoop* loop, config::Healthcheck hc,
-                                                      ProberFn prober, ChangeFn on_change);
+  // Same state machine with the caller's prober: the engine's runtime seam (engine/host.h),
+  // or a fake one in tests driven by a FakeClock loop.
+  static std::unique_ptr<HealthMonitor> WithProber(net::EventLoop* loop, config::Healthcheck hc,
+                                                   ProberFn prober, ChangeFn on_change);
   ~HealthMonitor();
   HealthMonitor(const HealthMonitor&) = delete;
   HealthMonitor& operator=(const HealthMonitor&) = delete;

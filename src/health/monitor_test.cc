@@ -19,7 +19,7 @@ class MonitorTest : public ::testing::Test {
   std::unique_ptr<HealthMonitor> Make(config::Healthcheck hc) {
     hc.kind = config::Healthcheck::Kind::kCmd;
     hc.test = {"unused"};
-    return HealthMonitor::CreateForTest(
+    return HealthMonitor::WithProber(
         loop_.get(), hc,
         [this](std::function<void(ProbeResult)> done) {
           probe_times_.push_back(clock_.Now());
@@ -290,7 +290,7 @@ TEST_F(MonitorTest, ResultAfterDestructionIsIgnored) {
 
 TEST_F(MonitorTest, NoHealthcheckNeverProbes) {
   config::Healthcheck hc;  // kNone
-  auto m = HealthMonitor::CreateForTest(
+  auto m = HealthMonitor::WithProber(
       loop_.get(), hc, [this](std::function<void(ProbeResult)> done) { pending_.push_back(done); },
       nullptr);
   m->Start();

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "config/migration_tool_names.h"
 #include "migrate/driver.h"
 #include "runtime/one_off.h"
 #include "store/statement.h"
@@ -246,7 +247,8 @@ Result<std::string> ToolRunner::Up() {
     return fmt::format("no pending migration ({})", StateText(before));
   }
   ToolRun run;
-  run.direction = "up";
+  run.direction = ToolDirection::kUp;
+  run.tool = ctx_.settings.tool;
   run.command = ctx_.settings.up;
   run.before = StateText(before);
   run.started_ms = NowMs();
@@ -285,7 +287,8 @@ Result<std::string> ToolRunner::Down(int steps) {
   RETURN_IF_ERROR(Lock());
   ASSIGN_OR_RETURN(PendingReport before, Pending());
   ToolRun run;
-  run.direction = "down";
+  run.direction = ToolDirection::kDown;
+  run.tool = ctx_.settings.tool;
   run.command = ctx_.settings.down + (steps > 1 ? fmt::format(" (x{})", steps) : "");
   run.before = StateText(before);
   run.started_ms = NowMs();
@@ -326,8 +329,8 @@ Status ToolRunner::Record(ToolRun run) {
                                 "applied_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 "record a migration tool run"));
   RETURN_IF_ERROR(st->BindText(1, ctx_.database));
-  RETURN_IF_ERROR(st->BindText(2, std::string(Kind())));
-  RETURN_IF_ERROR(st->BindText(3, run.direction));
+  RETURN_IF_ERROR(st->BindText(2, std::string(config::kMigrationToolNames.Name(run.tool))));
+  RETURN_IF_ERROR(st->BindText(3, std::string(kToolDirectionNames.Name(run.direction))));
   RETURN_IF_ERROR(st->BindText(4, run.command));
   RETURN_IF_ERROR(st->BindInt64(5, run.started_ms));
   RETURN_IF_ERROR(st->BindInt64(6, run.duration_ms));
@@ -375,8 +378,19 @@ Result<std::vector<ToolRun>> ToolHistory(store::Store* store, const std::string&
     ToolRun r;
     r.id = st->ColumnInt64(0);
     r.database = st->ColumnText(1);
-    r.tool = st->ColumnText(2);
-    r.direction = st->ColumnText(3);
+    const std::string tool = st->ColumnText(2);
+    const std::string direction = st->ColumnText(3);
+    const std::optional<config::MigrationTool> t = config::kMigrationToolNames.Parse(tool);
+    const std::optional<ToolDirection> d = kToolDirectionNames.Parse(direction);
+    if (!t || !d) {
+      return Internal(fmt::format("migration_tool_runs row {}: {} (expected tool {}, direction {})",
+                                  r.id,
+                                  !t ? "tool \"" + tool + "\" is not known"
+                                     : "direction \"" + direction + "\" is not known",
+                                  config::kMigrationToolNames.List(), kToolDirectionNames.List()));
+    }
+    r.tool = *t;
+    r.direction = *d;
     r.command = st->ColumnText(4);
     r.started_ms = st->ColumnInt64(5);
     r.duration_ms = st->ColumnInt64(6);

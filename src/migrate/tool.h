@@ -24,6 +24,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "config/name_table.h"
 #include "config/project.h"
 #include "migrate/runner.h"
 #include "migrate/target.h"
@@ -53,12 +54,20 @@ struct ToolContext {
   std::function<void(const std::string&)> log;  // progress lines; may be empty
 };
 
-// One row of `migration_tool_runs`.
+// Which way a run moved the database; stored and shown by kToolDirectionNames.
+enum class ToolDirection { kUp, kDown };
+inline constexpr auto kToolDirectionNames = config::MakeNameTable<ToolDirection>({
+    {ToolDirection::kUp, "up"},
+    {ToolDirection::kDown, "down"},
+});
+
+// One row of `migration_tool_runs`. `tool` and `direction` are stored as their table names
+// (config::kMigrationToolNames, kToolDirectionNames); a row naming neither is refused on read.
 struct ToolRun {
   int64_t id = 0;
   std::string database;
-  std::string tool;       // config::MigrationToolName
-  std::string direction;  // "up" | "down"
+  config::MigrationTool tool = config::MigrationTool::kCommands;
+  ToolDirection direction = ToolDirection::kUp;
   std::string command;
   int64_t started_ms = 0;
   int64_t duration_ms = 0;

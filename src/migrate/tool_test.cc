@@ -6,6 +6,7 @@
 
 #include "migrate/driver.h"
 #include "migrate/test_files.h"
+#include "store/statement.h"
 
 namespace slipway::migrate {
 namespace {
@@ -87,12 +88,38 @@ TEST(ToolRunnerTest, PendingUpDownAndHistory) {
   auto h = ToolHistory(f.store.get(), "main");
   ASSERT_TRUE(h.ok());
   ASSERT_EQ(h->size(), 2u);  // the no-op up is not a run
-  EXPECT_EQ((*h)[0].direction, "up");
+  EXPECT_EQ((*h)[0].direction, ToolDirection::kUp);
   EXPECT_TRUE((*h)[0].ok);
-  EXPECT_EQ((*h)[0].tool, "commands");
+  EXPECT_EQ((*h)[0].tool, config::MigrationTool::kCommands);
   EXPECT_EQ((*h)[0].applied_by, "test");
-  EXPECT_EQ((*h)[1].direction, "down");
+  EXPECT_EQ((*h)[1].direction, ToolDirection::kDown);
   EXPECT_EQ((*h)[1].before, "at 0002_notes, nothing pending");
+}
+
+// The history's tool and direction are closed sets: a row naming something else (a newer
+// binary's tool, a hand edit) is a one-line error naming the row, never a blank column.
+TEST(ToolRunnerTest, AHistoryRowWithAnUnknownNameIsAClearError) {
+  Fixture f;
+  ASSERT_TRUE(f.store->Apply(ToolRunsSchema()).ok());
+  ASSERT_TRUE(store::Exec(f.store->db(),
+                          "INSERT INTO migration_tool_runs(database, tool, direction, command, "
+                          "started_ms, duration_ms, ok) VALUES ('main', 'flyway', 'up', 'x', 1, "
+                          "1, 1)",
+                          "test row")
+                  .ok());
+  auto h = ToolHistory(f.store.get(), "main");
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().message(),
+            "migration_tool_runs row 1: tool \"flyway\" is not known (expected tool sql, "
+            "commands, alembic, django, prisma, rails or knex, direction up or down)");
+  ASSERT_TRUE(store::Exec(f.store->db(),
+                          "UPDATE migration_tool_runs SET tool = 'alembic', direction = 'sideways'",
+                          "test row")
+                  .ok());
+  h = ToolHistory(f.store.get(), "main");
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("direction \"sideways\" is not known"), std::string::npos)
+      << h.status().message();
 }
 
 TEST(ToolRunnerTest, AFailingUpIsOneLineAndRecorded) {

@@ -95,9 +95,9 @@ Status Instance::Adopt(const AdoptedProcess& p) {
   auto on_exit = [this](ExitStatus st) { OnProcessExit(st); };
   ProcessKeeper* keeper = keeper_;
   ASSIGN_OR_RETURN(process_,
-                   Process::Adopt(loop_, p.pid, p.start_time, std::move(fds[0]), std::move(fds[1]),
-                                  std::move(on_output), std::move(on_exit),
-                                  [keeper](pid_t pid) { return keeper->ExitOf(pid); }));
+                   host_->Adopt(loop_, p.pid, p.start_time, std::move(fds[0]), std::move(fds[1]),
+                                std::move(on_output), std::move(on_exit),
+                                [keeper](pid_t pid) { return keeper->ExitOf(pid); }));
   state_ = InstanceState::kRunning;
   restarts_ = p.restarts;
   started_at_ = p.started_at;
@@ -115,7 +115,7 @@ Status Instance::SpawnProcess() {
     if (logs_) logs_->Append(spec_.service, spec_.index, is_stderr, line);
   };
   auto on_exit = [this](ExitStatus st) { OnProcessExit(st); };
-  auto p = Process::Spawn(loop_, spec_.process, std::move(on_output), std::move(on_exit));
+  auto p = host_->Spawn(loop_, spec_.process, std::move(on_output), std::move(on_exit));
   if (!p.ok()) return p.status().WithContext(spec_.service);
   process_ = std::move(p).value();
   state_ = InstanceState::kRunning;

@@ -33,6 +33,7 @@
 #include "net/event_loop.h"
 #include "runtime/log_store.h"
 #include "runtime/process.h"
+#include "runtime/process_host.h"
 #include "runtime/process_keeper.h"
 
 namespace slipway::runtime {
@@ -97,6 +98,8 @@ class Instance {
   // when nothing runs. Several pending Stop() calls all get their `done`.
   void Stop(std::function<void()> done);
 
+  // Where processes are spawned and adopted (ProcessHost::Real() unless set; outlives this).
+  void SetProcessHost(ProcessHost* host) { host_ = host; }
   // Where the output pipes of spawned processes are parked (may be null: not parked).
   void SetProcessKeeper(ProcessKeeper* keeper) { keeper_ = keeper; }
   // The key a process's pipes are parked under: "service/set/index/pid".
@@ -126,9 +129,10 @@ class Instance {
   net::EventLoop* loop_;
   InstanceSpec spec_;
   LogStore* logs_;
+  ProcessHost* host_ = ProcessHost::Real();
   ProcessKeeper* keeper_ = nullptr;
   Observer obs_;
-  std::unique_ptr<Process> process_;
+  std::unique_ptr<ProcessHandle> process_;
   InstanceState state_ = InstanceState::kCreated;
   int restarts_ = 0;
   int quick_failures_ = 0;

@@ -647,4 +647,33 @@ void StopLeftovers(net::EventLoop* loop, std::vector<LeftoverProcess> procs, Dur
   PollLeftovers(s);
 }
 
+namespace {
+
+// The machine's processes: runtime::Process.
+class RealProcessHost final : public ProcessHost {
+ public:
+  Result<std::unique_ptr<ProcessHandle>> Spawn(net::EventLoop* loop, const ProcessSpec& spec,
+                                               OutputFn on_output, ExitFn on_exit) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<Process> p,
+                     Process::Spawn(loop, spec, std::move(on_output), std::move(on_exit)));
+    return std::unique_ptr<ProcessHandle>(std::move(p));
+  }
+  Result<std::unique_ptr<ProcessHandle>> Adopt(net::EventLoop* loop, pid_t pid, uint64_t start_time,
+                                               net::UniqueFd out, net::UniqueFd err,
+                                               OutputFn on_output, ExitFn on_exit,
+                                               ExitOfFn exit_of) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<Process> p,
+                     Process::Adopt(loop, pid, start_time, std::move(out), std::move(err),
+                                    std::move(on_output), std::move(on_exit), std::move(exit_of)));
+    return std::unique_ptr<ProcessHandle>(std::move(p));
+  }
+};
+
+}  // namespace
+
+ProcessHost* ProcessHost::Real() {
+  static RealProcessHost* host = new RealProcessHost();
+  return host;
+}
+
 }  // namespace slipway::runtime

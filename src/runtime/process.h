@@ -39,6 +39,7 @@
 #include "base/status.h"
 #include "net/event_loop.h"
 #include "net/socket.h"
+#include "runtime/process_host.h"
 
 namespace slipway::runtime {
 
@@ -106,7 +107,7 @@ std::map<std::string, std::string> CurrentEnvironment();
 Result<std::string> ResolveExecutable(const std::string& name,
                                       const std::map<std::string, std::string>& env);
 
-class Process {
+class Process final : public ProcessHandle {
  public:
   using OutputFn = std::function<void(bool is_stderr, std::string_view line)>;
   using ExitFn = std::function<void(ExitStatus)>;
@@ -134,24 +135,24 @@ class Process {
                                                 ExitFn on_exit, ExitOfFn exit_of);
 
   // If still running: SIGKILL to the group and reap (a blocking wait of a few ms).
-  ~Process();
+  ~Process() override;
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const override { return pid_; }
   bool running() const { return running_; }
-  bool adopted() const { return static_cast<bool>(exit_of_); }
+  bool adopted() const override { return static_cast<bool>(exit_of_); }
   // The read ends of the output pipes (-1 once closed), e.g. to park dups of them.
-  int stdout_fd() const;
-  int stderr_fd() const;
+  int stdout_fd() const override;
+  int stderr_fd() const override;
   // Set once the process has exited (before on_exit runs).
   const std::optional<ExitStatus>& exit_status() const { return exit_; }
 
   // Sends `sig` to the whole process group. No-op once exited.
-  void Signal(int sig);
+  void Signal(int sig) override;
   // `sig` to the group, then SIGKILL to the group after `grace` if the leader is still alive.
   // on_exit still fires. A second Stop() only sends its signal (the first deadline stands).
-  void Stop(int sig, Duration grace);
+  void Stop(int sig, Duration grace) override;
 
  private:
   struct Stream;
