@@ -5,7 +5,12 @@
 # one and prints them all, then a count per check.
 #   scripts/tidy.sh                     every source file under src/ (tests excluded)
 #   scripts/tidy.sh src/http/server.cc  only the files named
+#   scripts/tidy.sh --changed           the files changed since TIDY_BASE (default HEAD~1,
+#                                       the previous commit: what `make test` checks), a
+#                                       changed header standing for its own .cc
 # TIDY_BUILD_DIR (default build) is where compile_commands.json is; TIDY_JOBS (default 2).
+# A whole-tree run costs about as much CPU as the Release build (docs/architecture.md has
+# the numbers), so `make test` runs --changed and `make tidy` the whole tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${TIDY_BUILD_DIR:-build}
@@ -16,7 +21,22 @@ fi
 if [ ! -f "$build/compile_commands.json" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-if [ $# -gt 0 ]; then
+if [ "${1:-}" = "--changed" ]; then
+  base=${TIDY_BASE:-HEAD~1}
+  if ! git rev-parse -q --verify "$base^{commit}" >/dev/null; then
+    # A clone without the previous commit (shallow, or the first commit): the whole tree.
+    echo "tidy: $base not found; checking every file" >&2
+    mapfile -t files < <(git ls-files 'src/*.cc' | grep -v '_test\.cc$')
+  else
+    mapfile -t files < <(git diff --name-only --diff-filter=d "$(git merge-base HEAD "$base")" \
+      -- 'src/*.cc' 'src/*.h' | sed -E 's/\.h$/.cc/' | grep -v '_test\.cc$' | sort -u \
+      | while read -r f; do [ -f "$f" ] && echo "$f"; done || true)
+  fi
+  if [ ${#files[@]} -eq 0 ]; then
+    echo "tidy: no source file changed since $base"
+    exit 0
+  fi
+elif [ $# -gt 0 ]; then
   files=("$@")
 else
   mapfile -t files < <(git ls-files 'src/*.cc' | grep -v '_test\.cc$')
