@@ -10,7 +10,7 @@ start=$(date +%s)
 tf=$(mktemp)
 /usr/bin/time -f '%U %S' -o "$tf" "$@"
 rc=$?
-cpu=$(awk '{printf "%d", $1 + $2}' "$tf" 2>/dev/null || echo '?')
+cpu=$(tail -n 1 "$tf" | awk '{printf "%.0f", $1 + $2}')
 rm -f "$tf"
 echo "step: $name $([ $rc -eq 0 ] && echo ok || echo FAILED) in $(($(date +%s) - start)) s (cpu $cpu s)"
 exit $rc
