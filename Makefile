@@ -29,7 +29,7 @@ check: deps
 # fuzzers. Each step prints its wall and CPU seconds (scripts/step.sh).
 # SANITIZE_MODULES and TSAN_MODULES list the modules run clean so far under each sanitizer
 # (empty SANITIZE_MODULES: every module; empty TSAN_MODULES: no TSan step).
-SANITIZE_MODULES ?= base net http keeper promql store telemetry tlsclient
+SANITIZE_MODULES ?= base net http acme keeper promql store telemetry tlsclient
 TSAN_MODULES ?= net proxy
 test: check
 	@$(STEP) tidy-changed env TIDY_BUILD_DIR=$(BUILD_DIR) TIDY_JOBS=$(JOBS) bash scripts/tidy.sh --changed
