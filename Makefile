@@ -5,6 +5,7 @@ CMAKE_FLAGS ?=
 ifdef CI
 CMAKE_FLAGS += -DSLIPWAY_WERROR=ON
 endif
+STEP = bash scripts/step.sh
 
 .PHONY: all build deps check test demo demo-down demo-shop demo-shop-down fuzz sanitize tidy clean format
 
@@ -22,15 +23,21 @@ check: deps
 	@bash scripts/format.sh --check
 	@bash scripts/check-discards.sh
 
-# Then the build and its tests; the unit tests of SANITIZE_MODULES under ASan + UBSan
-# (scripts/sanitize.sh; the modules whose tests have run clean under it); the fuzzers.
-# clang-tidy (`make tidy`) and TSan (`make sanitize`) are not part of it yet: the tree has
-# not been run clean under them.
-SANITIZE_MODULES ?= base net http
-test: check build
-	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
-	@SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh address $(SANITIZE_MODULES)
-	@bash scripts/fuzz.sh
+# Then, cheapest first: clang-tidy on the files the last commit changed (a whole-tree run costs
+# as much CPU as the build; `make tidy` is that run), the build, its tests (ctest), every
+# module's unit tests under ASan + UBSan, the net and proxy unit tests under TSan, the
+# fuzzers. Each step prints its wall and CPU seconds (scripts/step.sh).
+# SANITIZE_MODULES and TSAN_MODULES list the modules run clean so far under each sanitizer
+# (empty SANITIZE_MODULES: every module; empty TSAN_MODULES: no TSan step).
+SANITIZE_MODULES ?= base net http acme keeper promql store telemetry tlsclient
+TSAN_MODULES ?= net proxy
+test: check
+	@$(STEP) tidy-changed env TIDY_BUILD_DIR=$(BUILD_DIR) TIDY_JOBS=$(JOBS) bash scripts/tidy.sh --changed
+	@$(STEP) build $(MAKE) --no-print-directory build
+	@$(STEP) ctest sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300'
+	@$(STEP) asan env SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh address $(SANITIZE_MODULES)
+	@$(if $(strip $(TSAN_MODULES)),$(STEP) tsan env SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh thread $(TSAN_MODULES),true)
+	@$(STEP) fuzz bash scripts/fuzz.sh
 
 # ASan + UBSan over every module's unit tests, then TSan over net and proxy.
 sanitize: deps

@@ -15,6 +15,8 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-tidy clang-format
   postgresql-15 postgresql-client-15
   python3 curl procps
+  # /usr/bin/time: scripts/step.sh reports each `make test` step's CPU seconds.
+  time
   # The migration tool tests (tests/migrate_tool_test.cc): a real Alembic project on SQLite
   # and PostgreSQL.
   alembic python3-alembic python3-psycopg2

@@ -471,6 +471,7 @@ class Loader {
     };
 
     std::vector<std::string> names;
+    names.reserve(all.size());
     for (const auto& [n, _] : all) names.push_back(n);
     for (auto& [name, s] : all) {
       const Node* deps = depends_on.at(name);
@@ -601,6 +602,7 @@ class Loader {
     if (p->routes.empty()) return Status::OK();
     const Node& list = *merged.Find("x-slipway")->Find("routes");
     std::vector<std::string> names;
+    names.reserve(all.size());
     for (const auto& [n, _] : all) names.push_back(n);
     // The first tcp port published on each host port, in the order of the check below.
     std::unordered_map<int, std::pair<const std::string*, const PortMapping*>> catch_all;

@@ -97,8 +97,11 @@ int FakeDaemon(const std::string& mode) {
     return 3;
   }
   if (mode == "handover") {
-    // generation 1: a listener, ready, `handover`; drains 300 ms (writing its pid), exits 0.
-    // generation 2: records its cause and whether generation 1 still ran when it started.
+    // generation 1: a listener, ready, `handover`; drains (writing its pid) until generation
+    // 2 has recorded what it saw, exits 0.
+    // generation 2: records its cause and whether generation 1 still ran when it started,
+    // then outlives it. Waits on the other's state, not fixed sleeps: a sanitized daemon on a
+    // loaded machine takes longer than any fixed drain to start (each wait ends by 10 s).
     int port = 0;
     auto fds = k.ListenTcp("127.0.0.1", 0, 1, true, &port);
     if (!fds.ok()) return 94;
@@ -107,7 +110,7 @@ int FakeDaemon(const std::string& mode) {
       WriteFile(dir + "/old", std::to_string(getpid()));
       if (!k.Ready().ok() || !k.Handover().ok()) return 96;
       if (k.Handover().ok()) return 97;  // the channel is closed after the first
-      usleep(300'000);
+      for (int i = 0; i < 1000 && !std::filesystem::exists(dir + "/new"); ++i) usleep(10'000);
       return 0;
     }
     pid_t old = std::stoi(ReadFile(dir + "/old"));
@@ -115,7 +118,10 @@ int FakeDaemon(const std::string& mode) {
                                 (kill(old, 0) == 0 ? "overlap" : "gap") + " " +
                                 std::to_string(port));
     if (!k.Ready().ok()) return 100;
-    usleep(600'000);  // outlives the old daemon's drain
+    // Outlives the old daemon: gone once the keeper has reaped it (a zombie still answers
+    // kill 0), then long enough for the keeper to see the two exits apart.
+    for (int i = 0; i < 1000 && kill(old, 0) == 0; ++i) usleep(10'000);
+    usleep(200'000);
     if (!k.Stopping().ok()) return 101;
     return 0;
   }

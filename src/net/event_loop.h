@@ -93,7 +93,6 @@ class EventLoop {
   int epfd_;
   int wakefd_;
   std::thread::id owner_;
-  bool stop_ = false;
   std::atomic<bool> stop_requested_{false};
 
   std::vector<Handler> handlers_;  // indexed by fd
