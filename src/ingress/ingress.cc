@@ -108,7 +108,12 @@ class KeeperListeners final : public proxy::ListenerSource {
     return BindHere(host, port, count, bound_port);  // the keeper died: as without one
   }
   void Release(const std::string& host, int port) override {
-    if (!client_->gone()) (void)client_->ReleaseTcp(host, port).ok();
+    if (client_->gone()) return;
+    // Nothing else can be done: the keeper keeps the socket until it exits.
+    if (Status st = client_->ReleaseTcp(host, port); !st.ok()) {
+      logging::Warn(kLog,
+                    "keeper: releasing " + host + ":" + std::to_string(port) + ": " + st.message());
+    }
   }
 
  private:
@@ -153,7 +158,11 @@ class Ingress {
     loop_->Run();
     logging::Info(kLog, "stopping");
     // Stopped on purpose: the keeper ends too instead of starting another ingress.
-    if (keeper_ && !keeper_->gone()) (void)keeper_->Stopping().ok();
+    if (keeper_ && !keeper_->gone()) {
+      if (Status st = keeper_->Stopping(); !st.ok()) {
+        logging::Warn(kLog, "keeper: " + st.message() + " (it may start the ingress again)");
+      }
+    }
     acme_.clear();  // waits for an attempt under way (bounded by the client's timeouts)
     server_.reset();
     proxy_->Stop();
@@ -553,7 +562,7 @@ class Ingress {
         mopts.post = [loop = loop_.get()](std::function<void()> task) {
           loop->Post(std::move(task));
         };
-        mopts.on_event = [this, project](const acme::CertEvent& e) { OnCertEvent(project, e); };
+        mopts.on_event = [this, name = project](const acme::CertEvent& e) { OnCertEvent(name, e); };
         mopts.challenge = a.challenge == AcmeChallengeKind::kTlsAlpn01
                               ? acme::ChallengeType::kTlsAlpn01
                               : acme::ChallengeType::kHttp01;
