@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -63,6 +65,14 @@ class TlsUpstream {
 
  private:
   void AcceptLoop() {
+    // This server writes through OpenSSL's plain socket BIO (write(2)); a proxy that closed
+    // first must make that EPIPE, not a SIGPIPE that kills the test binary. Blocked in this
+    // thread and, inherited, its connection threads only: the proxy's own threads keep the
+    // default action, so a SIGPIPE from the proxy's writes would still fail the test.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     for (int i = 0; i < 10000 && !stop_; ++i) {
       int fd = accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) return;
