@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs ui.test.mjs (Playwright driving Debian's Chromium) against the example shop:
-#   tests/ui/run.sh /path/to/slipway /path/to/testapp OUT_DIR [/path/to/node]
+# Runs one Playwright suite (default ui.test.mjs; Debian's Chromium) against the example shop:
+#   tests/ui/run.sh /path/to/slipway /path/to/testapp OUT_DIR [/path/to/node] [SUITE.test.mjs]
+# Each suite gets a daemon of its own, so suites cannot leak state into one another.
 # Copies examples/shop to a throwaway folder (its x-slipway.command pointed at this build's
 # testapp, its published port and the API on free ports), starts it with `up -d --wait`, passes
 # the dashboard's URL and both tokens to node, then `down`s it and kills the daemon by its PID
@@ -12,6 +13,7 @@ bin=${1:?usage: run.sh /path/to/slipway /path/to/testapp OUT_DIR [/path/to/node]
 testapp=${2:?testapp}
 out=${3:?out dir}
 node=${4:-node}
+suite=${5:-ui.test.mjs}
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 [ -x "$bin" ] || { echo "run.sh: $bin is not executable" >&2; exit 2; }
@@ -70,4 +72,5 @@ SLIPWAY_WEB_URL="http://127.0.0.1:$web_port"
 SLIPWAY_UI_SHOTS=$out
 export SLIPWAY_UI_URL SLIPWAY_ADMIN_TOKEN SLIPWAY_READ_TOKEN SLIPWAY_WEB_URL SLIPWAY_UI_SHOTS
 export SLIPWAY_DEPLOY_TOKEN SLIPWAY_VIEWER_TOKEN
-timeout 240 "$node" "$here/ui.test.mjs"
+[ -f "$here/$suite" ] || { echo "run.sh: no suite $here/$suite" >&2; exit 2; }
+timeout 240 "$node" "$here/$suite"

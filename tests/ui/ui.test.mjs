@@ -9,33 +9,12 @@
 // is checked with axe-core (no serious or critical violations) and saved as a screenshot;
 // the first paint of the login page is measured and printed.
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  URL, ADMIN, READER, DEPLOYER, VIEWER, WEB, launch, step, finish, newPage, axe, shot, login,
+} from './lib.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const URL = process.env.SLIPWAY_UI_URL;
-const ADMIN = process.env.SLIPWAY_ADMIN_TOKEN;
-const READER = process.env.SLIPWAY_READ_TOKEN;
-const DEPLOYER = process.env.SLIPWAY_DEPLOY_TOKEN;
-const VIEWER = process.env.SLIPWAY_VIEWER_TOKEN;
-const WEB = process.env.SLIPWAY_WEB_URL;
-const SHOTS = process.env.SLIPWAY_UI_SHOTS;
-assert.ok(URL && ADMIN && READER && SHOTS && DEPLOYER && VIEWER, 'run through tests/ui/run.sh');
-mkdirSync(SHOTS, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-  // launch() gives the browser a fresh profile folder of its own and removes it on close.
-});
+const browser = await launch();
 
 // Some traffic through the proxy, so req/s and p95 have something to show.
 let traffic = true;
@@ -49,58 +28,6 @@ const trafficLoop = (async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
 })();
-
-const failures = [];
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failures.push(name);
-    console.log(`FAIL ${name}: ${e.stack || e}`);
-  }
-}
-
-// A page that records CSP violations and script errors: either fails the run.
-async function newPage(context) {
-  const page = await context.newPage();
-  page.problems = [];
-  page.on('console', (m) => {
-    // A refused fetch (401 before login, the viewer's forced 403) is logged by the browser
-    // as a failed resource: expected here, asserted on where it happens.
-    if (m.type() === 'error' && !/Failed to load resource: .* (401|403)/.test(m.text())) {
-      page.problems.push(m.text());
-    }
-  });
-  page.on('pageerror', (e) => page.problems.push(String(e)));
-  return page;
-}
-
-async function axe(page, view) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() =>
-    window.axe.run(document, { resultTypes: ['violations'] }),
-  );
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  console.log(`axe ${view}: ${result.violations.length} violations, ${bad.length} serious or critical`);
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`),
-    [],
-    `axe on ${view}`,
-  );
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function login(page, token) {
-  await page.goto(`${URL}/ui/`);
-  await page.getByLabel('Token').fill(token);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.locator('#services tbody tr[data-service="api"]').waitFor({ timeout: 15000 });
-}
 
 const cell = (page, service, key) =>
   page.locator(`#services tbody tr[data-service="${service}"] [data-key="${key}"]`);
@@ -325,9 +252,4 @@ try {
   await browser.close();
 }
 
-console.log(`screenshots in ${SHOTS}`);
-if (failures.length) {
-  console.log(`${failures.length} step(s) failed: ${failures.join('; ')}`);
-  process.exit(1);
-}
-console.log('all steps passed');
+finish();
