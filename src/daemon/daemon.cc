@@ -440,6 +440,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       return autocert_->RenewNow(name);
     };
     rd.series = series_.get();
+    rd.subquery_step_ms = engine_->project().alerts.interval.count();
     rd.loop = loop_.get();
     rd.targets = [this] { return scraper_->TargetsJson(); };
     rd.tokens = tokens_.get();
