@@ -9,6 +9,8 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev
   libzstd-dev libfmt-dev libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
   libbenchmark-dev libxxhash-dev libmurmurhash-dev
+  # RE2: Go's regular expression syntax (PromQL matchers, label_replace, alert routes).
+  libre2-dev
   # clang: the fuzzers (scripts/fuzz.sh); clang-tidy and clang-format: scripts/tidy.sh and
   # scripts/format.sh. The sanitizer builds (scripts/sanitize.sh) use gcc's libasan, libubsan
   # and libtsan, which build-essential brings.

@@ -414,6 +414,14 @@ x-slipway:
           {"stddev_over_time(testapp_queue_depth[30s])", 0, 0},
           {"delta(testapp_queue_depth[30s])", 0, 0},
           {"absent(testapp_nothing{job=\"x\"})", 0, 0},
+          // Go's regex syntax, as both read it: named groups expanded by name, a flag.
+          {"label_replace(up, \"port\", \"${port}\", \"instance\", "
+           "\"(?P<host>[^:]+):(?P<port>[0-9]+)\")",
+           0, 0},
+          {"sum by (host) (label_replace(rate(testapp_requests_total[30s]), \"host\", \"$host\", "
+           "\"instance\", \"(?i)(?P<host>[A-Z0-9.]+):.*\"))",
+           kRate30, 0.2},
+          {"count(up{instance=~\"(?i)127\\\\.0\\\\.0\\\\.1:[0-9]+\"})", 0, 0},
       };
       double worst_rel = 0;
       for (const Case& c : cases) {

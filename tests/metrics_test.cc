@@ -2,9 +2,12 @@
 // daemon scraping them into its series store, and the store read back through `slipway query`,
 // Prometheus' HTTP API and, where it is installed, promtool. Every wait is bounded.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -209,6 +212,107 @@ TEST_F(MetricsTest, PromtoolQueriesTheDaemon) {
              30s);
   EXPECT_NE(r.rc, 0);
   EXPECT_NE((r.out + r.err).find("bad_data"), std::string::npos) << r.out << r.err;
+}
+
+// The series store survives the daemon: `down` then `up`, and a `kill -9` then `up`, and the
+// samples scraped before are still answered (`@` pins each query before the restart, so only
+// restored samples count). A damaged snapshot is one warning and an empty store.
+TEST(MetricsPersistence, HistorySurvivesDownUpAndKill9) {
+  const int web_port = FreePort();
+  Project p(R"(services:
+  app:
+    command: [")" +
+            kTestapp + R"("]
+    ports: ["127.0.0.1:)" +
+            std::to_string(web_port) + R"(:8080"]
+    healthcheck: {interval: 200ms, start_interval: 100ms, start_period: 5s}
+    x-slipway:
+      healthcheck: {http: /health}
+      metrics: {interval: 1s}
+x-slipway:
+  alerts: {interval: 1s}
+  scrape: {retention: 10m, memory_limit: 8MiB, snapshot_interval: 1s}
+)");
+  ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}).rc, 0);
+  // How many `up` samples the store holds at t (seconds), read through `slipway query`.
+  auto count_at = [&](int64_t t) -> int {
+    CmdResult r =
+        p.Slipway({"query", "count_over_time(up{job=\"app\"}[10m] @ " + std::to_string(t) + ")",
+                   "--format", "json"});
+    json j = json::parse(r.out, nullptr, false);
+    if (r.rc != 0 || j.is_discarded() || j["data"]["result"].size() != 1) return 0;
+    return std::stoi(j["data"]["result"][0]["value"][1].get<std::string>());
+  };
+  const std::filesystem::path snap = p.dir() / ".slipway" / "series.snapshot";
+  // A moment a few scrapes old: no scrape still in flight can add a sample at or before it.
+  auto settled = [&](int samples) {
+    int64_t t = 0;
+    int n = 0;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          t = time(nullptr) - 3;
+          n = count_at(t);
+          return n >= samples;
+        },
+        30s));
+    return std::make_pair(t, n);
+  };
+  auto [t1, c1] = settled(3);
+  ASSERT_GE(c1, 3);
+
+  const pid_t first = p.DaemonPid();
+  CmdResult down = p.Slipway({"down"});
+  ASSERT_EQ(down.rc, 0) << down.out << down.err;
+  ASSERT_TRUE(WaitFor([&] { return !PidAlive(first); }, 20s));
+  ASSERT_TRUE(std::filesystem::exists(snap));
+  ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}).rc, 0);
+  EXPECT_EQ(count_at(t1), c1) << "the samples before `down` are answered after `up`";
+
+  // kill -9: what the last periodic snapshot (1 s) held survives.
+  auto [t2, c2] = settled(c1 + 3);
+  ASSERT_GT(c2, c1);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        struct stat sb {};
+        return ::stat(snap.c_str(), &sb) == 0 && sb.st_mtime > t2 + 3;
+      },
+      20s));
+  const pid_t second = p.DaemonPid();
+  ASSERT_TRUE(PidAlive(second));
+  ASSERT_EQ(kill(second, SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] { return !PidAlive(second); }, 10s));
+  ASSERT_EQ(p.Slipway({"up", "-d", "--wait"}).rc, 0);
+  EXPECT_TRUE(WaitFor([&] { return count_at(t2) == c2; }, 10s))
+      << count_at(t2) << " samples at " << t2 << ", " << c2 << " before the kill";
+  EXPECT_EQ(count_at(t1), c1);
+  // The snapshot's own metrics, through the same store.
+  json bytes;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        bytes = p.Json({"query", "slipway_tsdb_snapshot_bytes > 0", "--format", "json"});
+        return bytes["data"]["result"].size() == 1;
+      },
+      20s))
+      << bytes.dump();
+
+  // A damaged snapshot: the daemon starts all the same, empty, and says why in one line.
+  const pid_t third = p.DaemonPid();
+  ASSERT_EQ(p.Slipway({"down"}).rc, 0);
+  ASSERT_TRUE(WaitFor([&] { return !PidAlive(third); }, 20s));
+  {
+    std::fstream f(snap, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  CmdResult again = p.Slipway({"up", "-d", "--wait"});
+  ASSERT_EQ(again.rc, 0) << again.out << again.err;
+  EXPECT_EQ(count_at(t1), 0);
+  std::ifstream log(p.dir() / ".slipway" / "logs" / "daemon.log");
+  std::string line, warning;
+  while (std::getline(log, line)) {
+    if (line.find("metrics history not restored") != std::string::npos) warning = line;
+  }
+  EXPECT_NE(warning.find("checksum mismatch"), std::string::npos) << warning;
 }
 
 }  // namespace

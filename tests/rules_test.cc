@@ -61,7 +61,8 @@ std::set<std::string> FailureHeads(const std::string& report) {
 
 TEST(RuleUnitFiles, PromtoolAndSlipwayAgree) {
   SLIPWAY_REQUIRE(std::filesystem::exists(kPromtool), "promtool (Debian prometheus)");
-  for (const char* file : {"team_test.yml", "coverage_test.yml", "notation_test.yml"}) {
+  for (const char* file :
+       {"team_test.yml", "coverage_test.yml", "notation_test.yml", "regex_test.yml"}) {
     SCOPED_TRACE(file);
     CmdResult p = Promtool(file);
     CmdResult s = SlipwayTest(file);

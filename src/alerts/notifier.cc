@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <ctime>
-#include <regex>
 
 #include "http/client.h"
+#include "promql/regex.h"
 #include "tlsclient/async_https.h"
 #include "tlsclient/https_client.h"
 
@@ -27,7 +27,7 @@ struct Notifier::Route {
   std::vector<std::string> group_by;
   int64_t group_wait = 30'000, group_interval = 300'000, repeat_interval = 4 * 3'600'000;
   std::map<std::string, std::string> match;
-  std::vector<std::pair<std::string, std::regex>> match_re;
+  std::vector<std::pair<std::string, std::shared_ptr<const promql::Regex>>> match_re;  // anchored
   bool continue_matching = false;
   std::vector<std::unique_ptr<Route>> children;
   std::string id;  // path in the tree, part of group keys
@@ -174,11 +174,9 @@ Result<std::unique_ptr<Notifier::Route>> BuildRoute(const config::RouteSpec& spe
   if (spec.repeat_interval) r->repeat_interval = spec.repeat_interval->count();
   r->match = spec.match;
   for (const auto& [k, v] : spec.match_re) {
-    try {
-      r->match_re.emplace_back(k, std::regex(v));
-    } catch (const std::regex_error&) {
-      return InvalidInput("route match_re " + k + ": bad regular expression");
-    }
+    auto re = promql::Regex::Compile(v, promql::Regex::Dialect::kAlertmanager);
+    if (!re.ok()) return InvalidInput("route match_re " + k + ": " + re.status().message());
+    r->match_re.emplace_back(k, std::move(re).value());
   }
   r->continue_matching = spec.continue_matching;
   for (size_t i = 0; i < spec.routes.size(); ++i) {
@@ -197,7 +195,7 @@ bool RouteMatches(const Notifier::Route& r, const std::map<std::string, std::str
     if (get(k) != v) return false;
   }
   for (const auto& [k, re] : r.match_re) {
-    if (!std::regex_match(get(k), re)) return false;
+    if (!re->FullMatch(get(k))) return false;
   }
   return true;
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 #include "http/server.h"
 #include "net/socket.h"
@@ -166,6 +167,50 @@ TEST(Notifier, GroupsRoutesAndRetriesUntilDelivered) {
   for (const json& a : sink.received[2].second["alerts"]) {
     EXPECT_EQ(a["status"], a["labels"]["service"] == "db" ? "resolved" : "firing") << a.dump();
   }
+}
+
+// match_re as Alertmanager reads it: Go's syntax (here a flag), anchored around the whole
+// pattern, so `(?i)API|db` is "api" or "db" and not "api2".
+TEST(Notifier, MatchReIsAnchoredGoSyntax) {
+  Sink sink;
+  ASSERT_NO_FATAL_FAILURE(sink.Start());
+  FakeClock clock;
+  telemetry::Registry reg(1);
+  Notifier::Options o;
+  o.clock = &clock;
+  o.loop = sink.loop.get();
+  o.registry = &reg;
+  config::NotificationSettings s = Settings(sink.port);
+  s.route.routes[0].match.clear();
+  s.route.routes[0].match_re["service"] = "(?i)API|db";
+  auto n = Notifier::Create(s, o);
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  (*n)->Update({MakeAlert("api", AlertState::kFiring, "warning"),
+                MakeAlert("db", AlertState::kFiring, "warning"),
+                MakeAlert("api2", AlertState::kFiring, "warning"),
+                MakeAlert("web", AlertState::kFiring, "warning")});
+  (*n)->Tick();
+  clock.AdvanceForTest(Duration(10'000));
+  (*n)->Tick();
+  ASSERT_TRUE(sink.RunUntil([&] { return sink.received.size() == 2; }));
+  for (const auto& [target, body] : sink.received) {
+    if (target == "/hook") {
+      std::set<std::string> services;
+      for (const json& a : body["alerts"]) services.insert(a["labels"]["service"]);
+      EXPECT_EQ(services, (std::set<std::string>{"api", "db"})) << body.dump();
+    } else {
+      const std::string text = body["text"];
+      EXPECT_NE(text.find("api2 is down"), std::string::npos) << text;
+      EXPECT_NE(text.find("web is down"), std::string::npos) << text;
+      EXPECT_EQ(text.find("db is down"), std::string::npos) << text;
+    }
+  }
+  s.route.routes[0].match_re["service"] = "(a)\\1";  // a back-reference: not Go's
+  auto bad = Notifier::Create(s, o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("route match_re service: invalid regular expression"),
+            std::string::npos)
+      << bad.status().message();
 }
 
 TEST(Notifier, QueueIsBoundedWhileAReceiverIsDown) {

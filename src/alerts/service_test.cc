@@ -68,6 +68,51 @@ TEST(AlertingService, BuiltinsFireAndHealthIsDegraded) {
   EXPECT_EQ(v->vector[0].value, 1);
 }
 
+// A subquery without a step steps at x-slipway.alerts.interval (Prometheus' global
+// evaluation_interval) in every group, a rule file's group with its own interval too.
+TEST(AlertingService, SubqueryDefaultStepIsTheProjectInterval) {
+  auto loop = std::move(net::EventLoop::Create()).value();
+  FakeClock clock;
+  telemetry::Registry reg(1);
+  config::Project p;
+  p.alerts.builtin = false;
+  p.alerts.interval = Duration(10'000);
+  config::RuleGroupSpec g;
+  g.name = "minutely";
+  g.file = "rules.yml";
+  g.interval = Duration(60'000);
+  config::AlertRuleSpec rec;
+  rec.kind = config::RuleKind::kRecord;
+  rec.name = "api:up_steps";
+  rec.expr = "count_over_time(slipway_service_up{service=\"api\"}[1m:])";
+  g.rules.push_back(rec);
+  p.alerts.groups.push_back(g);
+  ServiceDeps deps;
+  deps.loop = loop.get();
+  deps.registry = &reg;
+  deps.clock = &clock;
+  deps.service_rows = [] {
+    return std::vector<ServiceInstanceRow>{{"api", ServiceInstanceRow::State::kRunning, true, 0}};
+  };
+  auto s = AlertingService::Create(p, deps);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  for (int i = 0; i < 13; ++i) {
+    ASSERT_TRUE((*s)->EvaluateOnce().ok());
+    clock.AdvanceForTest(Duration(10'000));
+  }
+  // (t - 1m, t] at a 10 s step: 6 points (1 at a fixed minute).
+  auto v =
+      (*s)->evaluator().EvaluateNow("count_over_time(slipway_service_up{service=\"api\"}[1m:])");
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  ASSERT_EQ(v->vector.size(), 1u);
+  EXPECT_EQ(v->vector[0].value, 6);
+  // What the minutely group recorded (its own interval is 1m; the step stays 10 s).
+  auto rec_v = (*s)->evaluator().EvaluateNow("last_over_time(api:up_steps[5m])");
+  ASSERT_TRUE(rec_v.ok()) << rec_v.status().message();
+  ASSERT_EQ(rec_v->vector.size(), 1u);
+  EXPECT_EQ(rec_v->vector[0].value, 6);
+}
+
 // Writes to the state store fail (here: a read-only connection, SQLITE_READONLY for every
 // write): /health/detailed says degraded with the error, the metrics say so and the built-in
 // SlipwayStoreDegraded fires; a write that succeeds again clears all three.

@@ -250,9 +250,10 @@ bool Timeout(const Params& p, int64_t* ms, ApiError* err) {
 ApiError ExecError(const Status& s) { return {422, "execution", s.message()}; }
 
 // The matrix of a range selector or subquery at t (an instant query of `up[5m]`).
-Result<json> RangeSelection(const promql::Expr& e, const promql::SeriesStore& store, int64_t t) {
+Result<json> RangeSelection(const promql::Expr& e, const promql::SeriesStore& store, int64_t t,
+                            int64_t subquery_step_ms) {
   ASSIGN_OR_RETURN(std::vector<promql::RangeSeries> rows,
-                   promql::EvaluateMatrix(e, store, t, {t, t}));
+                   promql::EvaluateMatrix(e, store, t, {t, t, subquery_step_ms}));
   json result = json::array();
   for (promql::RangeSeries& r : rows) {
     json values = json::array();
@@ -329,6 +330,7 @@ std::vector<const promql::SeriesStore::Series*> Select(const promql::SeriesStore
 struct RangeQuery {
   promql::ExprPtr expr;
   int64_t start = 0, t = 0, end = 0, step = 0;
+  int64_t subquery_step = promql::kDefaultSubqueryStepMs;  // of `x[5m:]`
   std::chrono::steady_clock::time_point deadline;
   std::map<promql::Labels, json> series;
   size_t points = 0;
@@ -352,7 +354,7 @@ void EvaluateRange(std::shared_ptr<RangeQuery> q, const promql::SeriesStore* sto
       return;
     }
     auto v = promql::Evaluate(*q->expr, *store, q->t,
-                              {q->start, q->end, promql::kDefaultSubqueryStepMs, q->cache.get()});
+                              {q->start, q->end, q->subquery_step, q->cache.get()});
     if (!v.ok()) return Fail(q->reply, ExecError(v.status()));
     if (v->type == promql::ValueType::kScalar) v->vector.push_back({{}, v->scalar});
     for (promql::Sample& s : v->vector) {
@@ -383,7 +385,8 @@ void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
   // The same metrics /metrics exposes (and the services' own): the same access.
   const Access access = d.public_metrics ? Access::kPublic : Access::kRead;
 
-  auto instant = [store, clock](Params p, Reply reply) {
+  const int64_t sub_step = d.subquery_step_ms;
+  auto instant = [store, clock, sub_step](Params p, Reply reply) {
     ApiError err{};
     if (!p.error.empty()) return Fail(reply, BadData(p.error));
     auto expr = ParseQuery(p, &err);
@@ -394,14 +397,14 @@ void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
     }
     const promql::Expr& e = **expr;
     if (e.type == promql::ValueType::kMatrix) {
-      auto m = RangeSelection(e, *store, t);
+      auto m = RangeSelection(e, *store, t, sub_step);
       if (!m.ok()) return Fail(reply, ExecError(m.status()));
       return Success(reply, {{"resultType", "matrix"}, {"result", std::move(m).value()}});
     }
     if (e.type == promql::ValueType::kString) {
       return Success(reply, {{"resultType", "string"}, {"result", {TimeJson(t), e.text}}});
     }
-    auto v = promql::Evaluate(e, *store, t);
+    auto v = promql::Evaluate(e, *store, t, {t, t, sub_step});
     if (!v.ok()) return Fail(reply, ExecError(v.status()));
     if (v->type == promql::ValueType::kScalar) {
       return Success(
@@ -415,7 +418,7 @@ void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
     Success(reply, {{"resultType", "vector"}, {"result", std::move(result)}});
   };
 
-  auto range = [store, loop = d.loop](Params p, Reply reply) {
+  auto range = [store, loop = d.loop, sub_step](Params p, Reply reply) {
     ApiError err{};
     if (!p.error.empty()) return Fail(reply, BadData(p.error));
     auto expr = ParseQuery(p, &err);
@@ -461,6 +464,7 @@ void RegisterQueryRoutes(Router& r, const RouteDeps& d) {
                    start,
                    end,
                    step,
+                   sub_step,
                    std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout),
                    {},
                    0,

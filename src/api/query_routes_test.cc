@@ -39,6 +39,7 @@ class QueryRoutesTest : public ::testing::Test {
     loop_ = std::move(net::EventLoop::Create()).value();
     sliced_ = Serve(loop_.get(), &sliced_port_);
     whole_ = Serve(nullptr, &whole_port_);
+    stepped_ = Serve(nullptr, &stepped_port_, 30'000);
     thread_ = std::thread([this] { loop_->Run(); });
   }
   void TearDown() override {
@@ -49,11 +50,13 @@ class QueryRoutesTest : public ::testing::Test {
 
   // A router whose routes slice their work on `slice_loop` (nullptr: in one go), served on the
   // test's loop either way.
-  std::unique_ptr<Router> Serve(net::EventLoop* slice_loop, int* port) {
+  std::unique_ptr<Router> Serve(net::EventLoop* slice_loop, int* port,
+                                int64_t subquery_step_ms = 60'000) {
     auto router = std::make_unique<Router>(RouterOptions{});
     RouteDeps deps;
     deps.series = &series_;
     deps.loop = slice_loop;
+    deps.subquery_step_ms = subquery_step_ms;
     RegisterQueryRoutes(*router, deps);
     auto fd = net::ListenTcp("127.0.0.1", 0);
     EXPECT_TRUE(fd.ok());
@@ -87,8 +90,8 @@ class QueryRoutesTest : public ::testing::Test {
   promql::SeriesStore series_;
   std::unique_ptr<net::EventLoop> loop_;
   std::vector<std::unique_ptr<http::HttpServer>> servers_;
-  std::unique_ptr<Router> sliced_, whole_;
-  int sliced_port_ = 0, whole_port_ = 0;
+  std::unique_ptr<Router> sliced_, whole_, stepped_;
+  int sliced_port_ = 0, whole_port_ = 0, stepped_port_ = 0;
   std::thread thread_;
 };
 
@@ -161,6 +164,37 @@ TEST_F(QueryRoutesTest, AtStartEndAndSubqueries) {
               std::to_string(t / 1000));
   EXPECT_EQ(r.status, 422) << r.body.substr(0, 200);
   EXPECT_NE(r.body.find("subqueries would evaluate more than"), std::string::npos);
+}
+
+// A subquery without a step steps at the evaluation interval the routes were given
+// (x-slipway.alerts.interval in the daemon), in instant and range queries; a written step wins.
+TEST_F(QueryRoutesTest, SubqueryDefaultStepIsTheEvaluationInterval) {
+  const int64_t t = kStartMs + 100 * kScrapeMs + 7'000;
+  auto value = [&](int port, const std::string& q) -> std::string {
+    http::ClientResponse r =
+        Get(port, "/api/v1/query?query=" + q + "&time=" + std::to_string(t / 1000));
+    EXPECT_EQ(r.status, 200) << r.body;
+    json j = json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || j["data"]["result"].size() != 1) return "?";
+    if (j["data"]["resultType"] == "matrix") {
+      return std::to_string(j["data"]["result"][0]["values"].size());
+    }
+    return j["data"]["result"][0]["value"][1];
+  };
+  const std::string nostep = "count_over_time(app_requests_total%7Broute%3D%22r1%22%7D%5B5m%3A%5D)";
+  EXPECT_EQ(value(whole_port_, nostep), "5");
+  EXPECT_EQ(value(stepped_port_, nostep), "10");
+  EXPECT_EQ(value(stepped_port_,
+                  "count_over_time(app_requests_total%7Broute%3D%22r1%22%7D%5B5m%3A1m%5D)"),
+            "5");
+  EXPECT_EQ(value(stepped_port_, "app_requests_total%7Broute%3D%22r1%22%7D%5B2m%3A%5D"), "4");
+  http::ClientResponse r = Get(
+      stepped_port_, "/api/v1/query_range?query=" + nostep + "&start=" + std::to_string(t / 1000) +
+                         "&end=" + std::to_string(t / 1000 + 60) + "&step=60");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  ASSERT_EQ(j["data"]["result"].size(), 1u) << r.body;
+  for (const json& v : j["data"]["result"][0]["values"]) EXPECT_EQ(v[1], "10") << r.body;
 }
 
 }  // namespace

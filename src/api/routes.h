@@ -131,6 +131,9 @@ struct RouteDeps {
   Redactor* redactor = nullptr;
   std::function<std::string()> metrics;         // Prometheus text of the registry
   const promql::SeriesStore* series = nullptr;  // the scraped series (nullptr: no query API)
+  // The step of a subquery written without one (`x[5m:]`): the project's evaluation interval
+  // (x-slipway.alerts.interval), as Prometheus uses its global evaluation_interval.
+  int64_t subquery_step_ms = 60'000;
   // The control loop the routes run on: long answers (range queries) are computed in slices
   // posted to it. nullptr computes them in one go (unit tests).
   net::EventLoop* loop = nullptr;

@@ -6,13 +6,13 @@
 
 #include <cctype>
 #include <filesystem>
-#include <regex>
 
 #include "base/redact.h"
 #include "config/input_file.h"
 #include "config/node.h"
 #include "config/values.h"
 #include "promql/parser.h"
+#include "promql/regex.h"
 #include "promql/template.h"
 
 namespace slipway::config {
@@ -248,11 +248,11 @@ Status ParseRoute(const Node& n, const std::string& path, RouteSpec* r) {
     } else if (f.key == "match_re") {
       RETURN_IF_ERROR(ReadLabelMap(f, p, false, &r->match_re));
       for (const Node& kv : f.children) {
-        try {
-          std::regex re(r->match_re[kv.key]);
-        } catch (const std::regex_error&) {
+        // Alertmanager's syntax (Go's), anchored as it anchors: what the notifier compiles.
+        auto re =
+            promql::Regex::Compile(r->match_re[kv.key], promql::Regex::Dialect::kAlertmanager);
+        if (!re.ok())
           return NodeError(kv, JoinPath(p, kv.key), "is not a valid regular expression");
-        }
       }
     } else if (f.key == "continue") {
       ASSIGN_OR_RETURN(r->continue_matching, ReadBool(f, p));

@@ -115,6 +115,13 @@ TEST(AlertsSettings, RefusesBadRulesAndReceivers) {
       {"  notifications:\n    route: {receiver: a, match_re: {x: \"(\"}}\n    receivers:\n"
        "      - name: a\n        webhook: http://x\n",
        "not a valid regular expression"},
+      // Alertmanager's syntax is Go's: no look-arounds or back-references.
+      {"  notifications:\n    route: {receiver: a, match_re: {x: \"(?=a)\"}}\n    receivers:\n"
+       "      - name: a\n        webhook: http://x\n",
+       "match_re.x: is not a valid regular expression"},
+      {"  notifications:\n    route: {receiver: a, match_re: {x: \"(a)\\\\1\"}}\n    receivers:\n"
+       "      - name: a\n        webhook: http://x\n",
+       "match_re.x: is not a valid regular expression"},
   };
   for (const Case& c : cases) {
     auto p = LoadText(std::string(kHead) + c.yaml);

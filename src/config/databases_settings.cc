@@ -1,13 +1,13 @@
 #include "config/databases_settings.h"
 
 #include <cctype>
-#include <regex>
 #include <set>
 
 #include "config/migration_tool_names.h"
 #include "config/node.h"
 #include "config/project.h"
 #include "config/values.h"
+#include "promql/regex.h"
 
 namespace slipway::config {
 namespace {
@@ -73,11 +73,9 @@ Status ParseMigrationTool(const Node& n, const std::string& path, MigrationToolS
       }
     } else if (f.key == "pending-match") {
       ASSIGN_OR_RETURN(out->pending_match, ReadString(f, fpath));
-      try {
-        std::regex re(out->pending_match, std::regex::ECMAScript);
-      } catch (const std::regex_error&) {
+      if (!promql::Regex::Compile(out->pending_match, promql::Regex::Dialect::kSearch).ok()) {
         return NodeError(f, fpath, Quote(out->pending_match) + " is not a regular expression",
-                         "an ECMAScript regex matching one line per pending migration");
+                         "a regex (Go's syntax) matching one line per pending migration");
       }
       out->pending_rule = PendingRule::kMatch;
     } else if (f.key == "dir") {

@@ -69,7 +69,7 @@ struct MigrationToolSettings {
   std::string pending;  // prints what is pending (see PendingRule)
   std::string status;   // prints the current state (alembic: the current revision)
   PendingRule pending_rule = PendingRule::kLines;
-  std::string pending_match;  // kMatch: ECMAScript regex
+  std::string pending_match;  // kMatch: a regex in Go's (RE2) syntax, searched in each line
   std::string dir;            // working folder as written ("" = the service's working_dir)
   Duration timeout{600'000};  // per command
 };

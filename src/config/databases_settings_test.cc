@@ -166,6 +166,11 @@ TEST(DatabasesSettingsTest, MigrationToolErrorsPointAtTheKey) {
       {"{tool: alembic, up: ''}", "x-slipway.databases.main.migrations.up: is empty"},
       {"{up: a, pending: b, pending-match: '(unclosed'}",
        "x-slipway.databases.main.migrations.pending-match: \"(unclosed\" is not a regular"},
+      // Go's syntax (RE2): no look-arounds or back-references.
+      {"{up: a, pending: b, pending-match: '(?=todo)'}",
+       "x-slipway.databases.main.migrations.pending-match: \"(?=todo)\" is not a regular"},
+      {"{up: a, pending: b, pending-match: '(a)\\1'}",
+       "x-slipway.databases.main.migrations.pending-match: \"(a)"},
       {"{tool: alembic, timeout: -1s}", "x-slipway.databases.main.migrations.timeout"},
       {"{tool: alembic, timeout: soon}", "x-slipway.databases.main.migrations.timeout"},
       {"[alembic]", "x-slipway.databases.main.migrations: must be a folder or a mapping"},

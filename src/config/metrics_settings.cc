@@ -12,7 +12,7 @@ namespace slipway::config {
 namespace {
 
 const char kEndpointKeys[] = "one of path, port, interval, timeout";
-const char kScrapeKeys[] = "one of retention, memory_limit, targets";
+const char kScrapeKeys[] = "one of retention, memory_limit, snapshot_interval, targets";
 const char kTargetKeys[] = "one of name, address, path, interval, timeout";
 
 Status ParsePath(const Node& g, const std::string& gpath, std::string* out) {
@@ -67,7 +67,8 @@ Status ParseMetricsEndpoint(const Node& n, const std::string& path, MetricsEndpo
 }
 
 Status ParseScrapeSettings(const Node& n, const std::string& path, ScrapeSettings* out) {
-  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with retention, memory_limit, targets"));
+  RETURN_IF_ERROR(
+      ExpectMap(n, path, "a mapping with retention, memory_limit, snapshot_interval, targets"));
   for (const Node& g : n.children) {
     const std::string gpath = JoinPath(path, g.key);
     if (g.key == "retention") {
@@ -84,6 +85,13 @@ Status ParseScrapeSettings(const Node& n, const std::string& path, ScrapeSetting
                          "bytes, or a number with KiB, MiB or GiB, e.g. 64MiB");
       }
       out->memory_limit = *bytes;
+    } else if (g.key == "snapshot_interval") {
+      ASSIGN_OR_RETURN(Duration d, ReadDuration(g, gpath));
+      if (d != Duration(0) && (d < Duration(1'000) || d > Duration(int64_t{24} * 3600 * 1000))) {
+        return NodeError(g, gpath, "is not 0 or between 1s and 24h",
+                         "a duration like 5m (0: not persisted)");
+      }
+      out->snapshot_interval_ms = d.count();
     } else if (g.key == "targets") {
       if (g.kind != Node::Kind::kSeq) {
         return NodeError(g, gpath, "is not a list", "a list of {name, address, path, ...}");

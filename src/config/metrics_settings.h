@@ -12,6 +12,7 @@
 //     scrape:
 //       retention: 2h              # how long samples are kept (default 2h)
 //       memory_limit: 64MiB        # the series store's budget; oldest chunks dropped over it
+//       snapshot_interval: 5m      # how often the store is saved for a restart (0: never)
 //       targets:                   # static targets: an exporter, another host's endpoint
 //         - {name: node, address: 127.0.0.1:9100, path: /metrics, interval: 15s, timeout: 10s}
 //
@@ -58,6 +59,9 @@ struct ScrapeTarget {
 struct ScrapeSettings {
   int64_t retention_ms = 2 * 3600 * 1000;
   uint64_t memory_limit = 64u << 20;
+  // Time between snapshots of the series store (promql/series_snapshot.h), also written at a
+  // clean stop and read at start; 0: the store is neither saved nor loaded.
+  int64_t snapshot_interval_ms = 5 * 60 * 1000;
   std::vector<ScrapeTarget> targets;
 };
 

@@ -24,6 +24,7 @@ TEST(MetricsSettingsTest, DefaultsAreFifteenSecondsAndTheInstancePort) {
   EXPECT_FALSE(none->services.at("api").metrics.has_value());
   EXPECT_EQ(none->scrape.retention_ms, 2 * 3600 * 1000);
   EXPECT_EQ(none->scrape.memory_limit, 64u << 20);
+  EXPECT_EQ(none->scrape.snapshot_interval_ms, 5 * 60 * 1000);
 
   auto p = LoadMetrics("{}");
   ASSERT_TRUE(p.ok()) << ErrorOf(p);
@@ -66,6 +67,19 @@ TEST(MetricsSettingsTest, ErrorsNameFileLineKeyAndExpectation) {
             std::string::npos);
   EXPECT_NE(ErrorOf(LoadMetrics("{}", "{retention: 1s}")).find("not between 1m and 31d"),
             std::string::npos);
+  for (const char* bad : {"{snapshot_interval: 500ms}", "{snapshot_interval: 25h}",
+                          "{snapshot_interval: -1s}", "{snapshot_interval: [1]}",
+                          "{snapshot_interval: yes}", "{snapshot_interval: 99999999999999999d}"}) {
+    const std::string e = ErrorOf(LoadMetrics("{}", bad));
+    EXPECT_NE(e.find("x-slipway.scrape.snapshot_interval"), std::string::npos) << bad << ": " << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+  auto off = LoadMetrics("{}", "{snapshot_interval: 0s}");
+  ASSERT_TRUE(off.ok()) << ErrorOf(off);
+  EXPECT_EQ(off->scrape.snapshot_interval_ms, 0);
+  auto two = LoadMetrics("{}", "{snapshot_interval: 2s}");
+  ASSERT_TRUE(two.ok()) << ErrorOf(two);
+  EXPECT_EQ(two->scrape.snapshot_interval_ms, 2'000);
   EXPECT_NE(ErrorOf(LoadMetrics("{}", "{targets: {a: 1}}")).find("is not a list"),
             std::string::npos);
   EXPECT_NE(ErrorOf(LoadMetrics("{}", "{targets: [{name: a}]}"))

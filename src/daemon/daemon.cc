@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -51,6 +52,7 @@
 #include "net/event_loop.h"
 #include "net/socket.h"
 #include "net/tls_context.h"
+#include "promql/series_snapshot.h"
 #include "promql/series_store.h"
 #include "proxy/proxy.h"
 #include "runtime/container.h"
@@ -150,6 +152,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     StartWithKeeper();
     loop_->Run();
     if (handing_over_) return FinishHandover();
+    WriteSeriesSnapshot();  // `down` or SIGTERM: the next daemon starts with the history
     Log("stopped");
     if (ingress_) ingress_->Deregister();  // `down` or SIGTERM: the hosts leave the ingress
     keeper_->Stopping();  // on purpose: the keeper exits with us instead of restarting us
@@ -276,6 +279,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     deps.proxy_ok = [this] { return proxy_ != nullptr; };
     deps.external_url = (api_tls_.context() ? "https://" : "http://") + api_addr_;
     ASSIGN_OR_RETURN(alerting_, alerts::AlertingService::Create(engine_->project(), deps));
+    LoadSeriesSnapshot();  // after the rules raised the retention to their longest range
     scrape::Scraper::Options so;
     so.loop = loop_.get();
     so.store = series_.get();
@@ -286,6 +290,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     RETURN_IF_ERROR(StartApi(std::move(tcp_fd)));
     alerting_->Start();
     scraper_->Start();
+    ScheduleSeriesSnapshot();
     deploy_metrics_ = std::make_unique<deploy::DeployMetrics>(registry_.get());
     deployer_->SetMetrics(deploy_metrics_.get());
     resource_metrics_ = std::make_unique<scrape::ResourceMetrics>(registry_.get());
@@ -333,6 +338,70 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   void ScheduleResourceSample() {
     SampleResources();
     loop_->RunAfter(Duration(5'000), [this] { ScheduleResourceSample(); });
+  }
+
+  // The series store across restarts (promql/series_snapshot.h): read once at start, before
+  // anything scrapes into the store; a file that cannot be used is one warning and an empty
+  // start, never a refusal to start.
+  void LoadSeriesSnapshot() {
+    const config::ScrapeSettings& sc = engine_->project().scrape;
+    if (sc.snapshot_interval_ms == 0) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto st = promql::LoadSnapshot(paths_.series_snapshot(), Clock::Real()->WallMillis(),
+                                   promql::MaxSnapshotBytes(sc.memory_limit), series_.get());
+    if (!st.ok()) {
+      if (st.status().code() == StatusCode::kNotFound) return;
+      Log(fmt::format("metrics history not restored: {} {}; starting with an empty store",
+                      paths_.series_snapshot().string(), st.status().message()),
+          {{"file", paths_.series_snapshot().string()}, {"error", st.status().message()}},
+          logging::Level::kWarn);
+      return;
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    Log(fmt::format("metrics history restored: {} series, {} samples from {} ({} bytes, {:.3f} s)",
+                    st->series, st->samples, paths_.series_snapshot().string(), st->bytes, secs),
+        {{"series", st->series}, {"samples", st->samples}, {"bytes", st->bytes}});
+  }
+
+  // Saves the store, on the control loop (the store is single-threaded): a full 64 MiB store
+  // is one sequential write and an fsync; the duration is exported so a slow disk shows.
+  void WriteSeriesSnapshot() {
+    if (!series_ || !registry_ || engine_->project().scrape.snapshot_interval_ms == 0) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t now_ms = Clock::Real()->WallMillis();
+    auto st = promql::WriteSnapshot(*series_, paths_.series_snapshot(), now_ms);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!st.ok()) {
+      registry_
+          ->GetCounter("slipway_tsdb_snapshot_failures_total",
+                       "Snapshots of the series store that could not be written.")
+          ->Add(0, 1);
+      Log("metrics snapshot not written: " + st.status().message(),
+          {{"error", st.status().message()}}, logging::Level::kWarn);
+      return;
+    }
+    registry_
+        ->GetSampledGauge("slipway_tsdb_snapshot_last_write_timestamp_seconds",
+                          "Unix time the series store's last snapshot was written.")
+        ->Set(static_cast<double>(now_ms) / 1000.0);
+    registry_
+        ->GetSampledGauge("slipway_tsdb_snapshot_bytes",
+                          "Size of the series store's last snapshot, in bytes.")
+        ->Set(static_cast<double>(st->bytes));
+    registry_
+        ->GetSampledGauge("slipway_tsdb_snapshot_duration_seconds",
+                          "Time the series store's last snapshot took to write.")
+        ->Set(secs);
+  }
+  void ScheduleSeriesSnapshot() {
+    const int64_t every = engine_->project().scrape.snapshot_interval_ms;
+    if (every == 0) return;
+    loop_->RunAfter(Duration(every), [this] {
+      WriteSeriesSnapshot();
+      ScheduleSeriesSnapshot();
+    });
   }
 
   // Samples the proxy's per-service totals for `ps` every 2 s (TrafficRates keeps 10 s).
@@ -440,6 +509,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       return autocert_->RenewNow(name);
     };
     rd.series = series_.get();
+    rd.subquery_step_ms = engine_->project().alerts.interval.count();
     rd.loop = loop_.get();
     rd.targets = [this] { return scraper_->TargetsJson(); };
     rd.tokens = tokens_.get();
@@ -561,7 +631,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
     if (Status st = flag_service_->FlushEvaluated(); !st.ok()) Log("flags: " + st.message());
     if (Status st = proxy_->Drain(); !st.ok()) Log("proxy: " + st.message());
-    autocert_.reset();  // the successor issues from now on
+    autocert_.reset();      // the successor issues from now on
+    WriteSeriesSnapshot();  // before the successor can start and read it
     unix_server_.reset();
     tcp_server_.reset();
     ::close(lock_fd_);

@@ -41,6 +41,8 @@ struct StatePaths {
   // Reads over TCP only (GET routes): for dashboards and scripts that must not change things.
   std::filesystem::path read_token_file() const { return dir / "read-token"; }
   std::filesystem::path db() const { return dir / "state.db"; }
+  // The series store saved for the next daemon (promql/series_snapshot.h).
+  std::filesystem::path series_snapshot() const { return dir / "series.snapshot"; }
   std::filesystem::path logs() const { return dir / "logs"; }
   std::filesystem::path daemon_log() const { return dir / "logs" / "daemon.log"; }
 };

@@ -7,13 +7,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <regex>
 #include <set>
 #include <thread>
 
 #include "base/log.h"
 #include "config/migration_tool_names.h"
 #include "migrate/driver.h"
+#include "promql/regex.h"
 #include "runtime/one_off.h"
 #include "store/statement.h"
 
@@ -149,16 +149,16 @@ Result<PendingReport> ToolRunner::Pending() {
       }
       break;
     case config::PendingRule::kMatch: {
-      std::regex re;
-      try {
-        re = std::regex(s.pending_match, std::regex::ECMAScript);
-      } catch (const std::regex_error&) {
-        return InvalidInput(ctx_.database + ": pending-match is not a regular expression");
+      // RE2 (Go's syntax): linear in the line, whatever the pattern or the tool prints.
+      auto re = promql::Regex::Compile(s.pending_match, promql::Regex::Dialect::kSearch);
+      if (!re.ok()) {
+        return InvalidInput(ctx_.database + ": pending-match: " + re.status().message());
       }
+      std::vector<std::string_view> m;
       for (const std::string& l : Lines(p.out)) {
-        std::smatch m;
-        if (std::regex_search(l, m, re))
-          r.items.push_back(m.size() > 1 && m[1].matched ? m[1].str() : l);
+        if ((*re)->Find(l, &m)) {
+          r.items.push_back(m.size() > 1 && m[1].data() != nullptr ? std::string(m[1]) : l);
+        }
       }
       break;
     }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 
 #include "migrate/driver.h"
@@ -94,6 +95,44 @@ TEST(ToolRunnerTest, PendingUpDownAndHistory) {
   EXPECT_EQ((*h)[0].applied_by, "test");
   EXPECT_EQ((*h)[1].direction, ToolDirection::kDown);
   EXPECT_EQ((*h)[1].before, "at 0002_notes, nothing pending");
+}
+
+// pending-match is searched for in each line (Go's syntax): the first group names the
+// migration, a line without a group is the item itself; a pattern that backtracking engines
+// take exponential time over answers at once over a long line.
+TEST(ToolRunnerTest, PendingMatchIsSearchedInEachLine) {
+  Fixture f;
+  f.dir.Write("pending.txt",
+              "[ ] 0001_users\n[x] 0000_init\n  [ ]   0002_notes extra\nHave NOT yet been\n" +
+                  std::string(50'000, 'a') + "\n");
+  f.ctx.settings.pending_rule = config::PendingRule::kMatch;
+  f.ctx.settings.pending_match = R"(^\s*\[ \]\s+(?P<name>\S+))";
+  ToolRunner r(f.ctx);
+  auto p = r.Pending();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->items, (std::vector<std::string>{"0001_users", "0002_notes"}));
+
+  f.ctx.settings.pending_match = "(?i)not yet";
+  ToolRunner ci(f.ctx);
+  p = ci.Pending();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->items, (std::vector<std::string>{"Have NOT yet been"}));
+
+  f.ctx.settings.pending_match = "(a*)*b";
+  ToolRunner slow(f.ctx);
+  const auto t0 = std::chrono::steady_clock::now();
+  p = slow.Pending();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_TRUE(p->items.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+
+  f.ctx.settings.pending_match = "(?<=x)";
+  ToolRunner bad(f.ctx);
+  p = bad.Pending();
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("main: pending-match: invalid regular expression"),
+            std::string::npos)
+      << p.status().message();
 }
 
 // The history's tool and direction are closed sets: a row naming something else (a newer

@@ -164,53 +164,6 @@ void SetLabel(Labels* l, const std::string& name, std::string value) {
   std::sort(l->begin(), l->end());
 }
 
-// Go's regexp.Expand for label_replace's replacement: `$1`, `${1}`, `$$`; a name is the
-// longest run of letters, digits and `_` (so `$1x` is the group "1x", which is empty), and
-// named groups expand to "" (the regex engine has none). A malformed `$` is kept as text.
-std::string ExpandTemplate(std::string_view tmpl, const std::cmatch& m) {
-  std::string out;
-  while (!tmpl.empty()) {
-    const size_t dollar = tmpl.find('$');
-    if (dollar == std::string_view::npos) break;
-    out.append(tmpl.substr(0, dollar));
-    tmpl.remove_prefix(dollar);
-    if (tmpl.size() > 1 && tmpl[1] == '$') {
-      out += '$';
-      tmpl.remove_prefix(2);
-      continue;
-    }
-    std::string_view rest = tmpl.substr(1);
-    const bool brace = !rest.empty() && rest[0] == '{';
-    if (brace) rest.remove_prefix(1);
-    size_t n = 0;
-    while (n < rest.size() &&
-           (std::isalnum(static_cast<unsigned char>(rest[n])) || rest[n] == '_')) {
-      ++n;
-    }
-    if (n == 0 || (brace && (n >= rest.size() || rest[n] != '}'))) {
-      out += '$';
-      tmpl.remove_prefix(1);
-      continue;
-    }
-    const std::string_view name = rest.substr(0, n);
-    tmpl = rest.substr(n + (brace ? 1 : 0));
-    long num = 0;
-    for (char c : name) {
-      if (c < '0' || c > '9' || num >= 100'000'000) {
-        num = -1;
-        break;
-      }
-      num = num * 10 + (c - '0');
-    }
-    if (name.size() > 1 && name[0] == '0') num = -1;
-    if (num >= 0 && static_cast<size_t>(num) < m.size() && m[static_cast<size_t>(num)].matched) {
-      out += m[static_cast<size_t>(num)].str();
-    }
-  }
-  out.append(tmpl);
-  return out;
-}
-
 // absent()'s labels: the selector's equality matchers but the name.
 Labels AbsentLabels(const Expr& sel) {
   Labels l;
@@ -592,12 +545,12 @@ class Eval {
   Result<Value> LabelFunc(const Expr& e, Value v) {
     const std::string& dst = e.args[1]->text;
     std::unordered_map<std::string, bool> seen;
+    std::vector<std::string_view> groups;
     for (Sample& s : v.vector) {
       if (e.text == "label_replace") {
         const std::string src(LabelValue(s.labels, e.args[3]->text));
-        std::cmatch m;
-        if (!std::regex_match(src.c_str(), src.c_str() + src.size(), m, *e.regex)) continue;
-        SetLabel(&s.labels, dst, ExpandTemplate(e.args[2]->text, m));
+        if (!e.regex->FullMatch(src, &groups)) continue;
+        SetLabel(&s.labels, dst, e.regex->Expand(e.args[2]->text, groups));
       } else {
         std::string joined;
         for (size_t i = 3; i < e.args.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "promql/exposition.h"
@@ -275,6 +276,30 @@ TEST(Evaluator, LabelReplaceJoinAndCountValues) {
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.status().message().find("same labelset"), std::string::npos);
 
+  // Go's syntax through RE2: named groups by name, `(?i)`, `\pL`, fully anchored.
+  Value named = Eval(
+      s,
+      R"(label_replace(info, "host", "${name}/$num/$1/${nope}", "instance", "(?P<name>[a-z]+)-(?P<num>\d+):.*"))",
+      kT0);
+  ASSERT_EQ(named.vector.size(), 3u);
+  EXPECT_EQ(LabelValue(named.vector[0].labels, "host"), "db/1/db/");
+  EXPECT_EQ(LabelValue(named.vector[1].labels, "host"), "db/2/db/");
+  EXPECT_EQ(LabelValue(named.vector[2].labels, "host"), "");
+  Value ci = Eval(s, R"(label_replace(info, "h", "$0", "instance", "(?i)WEB:\d+"))", kT0);
+  EXPECT_EQ(LabelValue(ci.vector[2].labels, "h"), "web:80");
+  Value letters = Eval(s, R"(label_replace(info, "h", "$1", "instance", "(\pL+).*"))", kT0);
+  EXPECT_EQ(LabelValue(letters.vector[0].labels, "h"), "db");
+  // Anchored: "db" alone does not match "db-1:9187".
+  Value anchored = Eval(s, R"(label_replace(info, "h", "x", "instance", "db"))", kT0);
+  for (const Sample& x : anchored.vector) EXPECT_EQ(LabelValue(x.labels, "h"), "");
+  EXPECT_EQ(Eval(s, R"(info{instance=~"(?i)WEB.*"})", kT0).vector.size(), 1u);
+  EXPECT_EQ(Eval(s, R"(info{instance=~"db-\d"})", kT0).vector.size(), 0u);  // anchored
+  EXPECT_EQ(Eval(s, R"(info{instance!~"db-\d:\d+"})", kT0).vector.size(), 1u);
+  // `.` matches a newline, as Prometheus' (?s).
+  SeriesStore nl(3'600'000);
+  nl.Ingest(kT0, {{{{"__name__", "m"}, {"l", "a\nb"}}, 1}});
+  EXPECT_EQ(Eval(nl, R"(m{l=~"a.b"})", kT0).vector.size(), 1u);
+
   Value c = Eval(s, R"(count_values("n", info))", kT0);
   ASSERT_EQ(c.vector.size(), 2u);
   EXPECT_EQ(c.vector[0].labels, (Labels{{"n", "1"}}));
@@ -325,6 +350,24 @@ TEST(Evaluator, SubqueriesAndAtModifier) {
   EXPECT_NEAR(One(s, fmt::format("rate(c_total[1m] @ {})", (base + 300'000) / 1000), t), 0.6,
               1e-12);
   EXPECT_TRUE(Eval(s, fmt::format("c_total @ {}", (base - 3'600'000) / 1000), t).vector.empty());
+
+  // A subquery without a step takes the evaluation's (the project's evaluation interval).
+  auto nostep = Parse("count_over_time(c_total[5m:])");
+  ASSERT_TRUE(nostep.ok());
+  auto s30 = Evaluate(**nostep, s, t, {t, t, 30'000});
+  ASSERT_TRUE(s30.ok());
+  EXPECT_EQ(s30->vector.at(0).value, 10);  // 5m15s..10m15s at 30s: 5m30s..10m
+  auto s15 = Evaluate(**nostep, s, t, {t, t, 15'000});
+  ASSERT_TRUE(s15.ok());
+  EXPECT_EQ(s15->vector.at(0).value, 20);
+  auto given = Parse("count_over_time(c_total[5m:1m])");  // a written step wins
+  ASSERT_TRUE(given.ok());
+  auto g = Evaluate(**given, s, t, {t, t, 15'000});
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->vector.at(0).value, 5);
+  auto mx = EvaluateMatrix(**Parse("c_total[2m:]"), s, t, {t, t, 30'000});
+  ASSERT_TRUE(mx.ok());
+  EXPECT_EQ(mx->at(0).points.size(), 4u);
 
   // Nested subqueries that would evaluate too much: an error, not a stall.
   auto big = Parse("max_over_time(max_over_time(c_total[3h:1s])[1h:1s])");
@@ -389,6 +432,21 @@ TEST(Evaluator, SelectionCacheGivesTheSameAnswersAsTheStore) {
   ASSERT_TRUE(plain.ok() && cached.ok());
   ASSERT_EQ(plain->vector.size(), cached->vector.size());
   ASSERT_FALSE(plain->vector.empty());
+}
+
+// A pattern that backtracking engines take exponential time over: RE2 is linear in the value.
+TEST(Evaluator, PathologicalRegexFinishesFast) {
+  SeriesStore s(3'600'000);
+  const std::string long_value(100'000, 'a');
+  s.Ingest(kT0, {{{{"__name__", "m"}, {"v", long_value}}, 1}});
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Eval(s, R"(m{v=~"(a*)*b"})", kT0).vector.empty());
+  EXPECT_EQ(Eval(s, R"(m{v=~"(a|a)*(a|aa)*"})", kT0).vector.size(), 1u);
+  Value r = Eval(s, R"(label_replace(m, "w", "$1", "v", "((a+)+)+b"))", kT0);
+  ASSERT_EQ(r.vector.size(), 1u);
+  EXPECT_EQ(LabelValue(r.vector[0].labels, "w"), "");
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 2000);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -34,9 +35,9 @@ bool Matcher::Matches(std::string_view v) const {
     case Op::kNeq:
       return v != value;
     case Op::kRe:
-      return std::regex_match(v.begin(), v.end(), *re);
+      return re->FullMatch(v);
     case Op::kNre:
-      return !std::regex_match(v.begin(), v.end(), *re);
+      return !re->FullMatch(v);
   }
   return false;
 }
@@ -841,12 +842,12 @@ class Parser {
         }
         m.value = tok_.text;
         if (m.op == Matcher::Op::kRe || m.op == Matcher::Op::kNre) {
-          try {
-            m.re = std::make_shared<const std::regex>(m.value, std::regex::ECMAScript);
-          } catch (const std::regex_error& ex) {
-            Fail(tok_.pos, "bad regular expression " + Quoted(m.value));
+          auto re = Regex::Compile(m.value);
+          if (!re.ok()) {
+            Fail(tok_.pos, re.status().message());
             return nullptr;
           }
+          m.re = std::move(re).value();
         }
         if (m.name == "__name__" && m.op == Matcher::Op::kEq && e->text.empty()) e->text = m.value;
         e->matchers.push_back(std::move(m));
@@ -981,14 +982,12 @@ class Parser {
       }
     }
     if (name == "label_replace") {
-      try {
-        e->regex = std::make_shared<const std::regex>("(?:" + e->args[4]->text + ")",
-                                                      std::regex::ECMAScript);
-      } catch (const std::regex_error&) {
-        Fail(positions[4],
-             "label_replace(): invalid regular expression " + Quoted(e->args[4]->text));
+      auto re = Regex::Compile(e->args[4]->text);
+      if (!re.ok()) {
+        Fail(positions[4], "label_replace(): " + re.status().message());
         return nullptr;
       }
+      e->regex = std::move(re).value();
     }
     return e;
   }

@@ -4,8 +4,9 @@
 //   - selectors `name{label="v", l2!="v", l3=~"re", l4!~"re"}`, with an optional range `[5m]`,
 //     an optional `offset 5m` (or `offset -5m`) and an optional `@` modifier (`@ 1700000000`,
 //     `@ start()`, `@ end()`), offset and `@` in either order
-//   - subqueries `expr[30m:1m]` (the step may be left out: `expr[30m:]`, one minute, the
-//     default evaluation interval), with their own offset and `@`
+//   - subqueries `expr[30m:1m]` (the step may be left out: `expr[30m:]` steps at the
+//     evaluation's EvalContext::subquery_step_ms, the project's evaluation interval), with
+//     their own offset and `@`
 //   - numbers (1, 0.5, 1e3, Inf, NaN) and strings (only as function arguments)
 //   - binary operators `^ * / % + - == != > < >= <= and or unless`, with Prometheus'
 //     precedence, the `bool` modifier, `on(...)`/`ignoring(...)` matching and many-to-one /
@@ -20,7 +21,8 @@
 // Anything else (another function) is a parse error naming it.
 // Parsing also checks types (a rate over an instant vector is an error), so an expression
 // that parses can be evaluated without type errors; literal arguments are checked too (a
-// label_replace regex that does not compile, a label name that is not one).
+// label_replace regex that does not compile, a label name that is not one). Regular
+// expressions are Go's (RE2) syntax, fully anchored, as Prometheus reads them (promql/regex.h).
 //
 // Errors carry the byte offset into the expression, so a rule file can point at the spot.
 // Plain data and pure functions; any thread.
@@ -28,12 +30,12 @@
 
 #include <cstddef>
 #include <memory>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "promql/regex.h"
 
 namespace slipway::promql {
 
@@ -45,7 +47,7 @@ struct Matcher {
   std::string name;
   Op op = Op::kEq;
   std::string value;
-  std::shared_ptr<const std::regex> re;  // kRe/kNre: anchored, compiled once
+  std::shared_ptr<const Regex> re;  // kRe/kNre: anchored, compiled once
 
   bool Matches(std::string_view v) const;
 };
@@ -117,7 +119,7 @@ struct Expr {
   std::vector<std::string> include;
 
   // kCall label_replace: the regex argument, compiled once (anchored, as Prometheus').
-  std::shared_ptr<const std::regex> regex;
+  std::shared_ptr<const Regex> regex;
 
   BinOp op = BinOp::kAdd;  // kBinary
   bool bool_mod = false;   // kBinary: comparison with `bool`
@@ -141,8 +143,9 @@ int64_t ParsePromDuration(std::string_view s);
 // subquery adds its range to its inner expression's.
 int64_t MaxRangeMs(const Expr& e);
 
-// A subquery's step when it has none: Prometheus' default evaluation interval (and what
-// promtool's rule unit tests use).
+// A subquery's step when it has none and the evaluation names none: Prometheus' default
+// evaluation interval. The daemon passes x-slipway.alerts.interval instead (rules and the
+// query API), `slipway alerts test` the file's evaluation_interval, as promtool.
 inline constexpr int64_t kDefaultSubqueryStepMs = 60'000;
 // The most points a subquery may evaluate for one result (Prometheus' per-series limit).
 inline constexpr int64_t kMaxSubquerySteps = 11'000;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 
 namespace slipway::promql {
@@ -141,7 +142,7 @@ TEST(PromqlParser, ErrorPositions) {
 
   e = ErrorOf("x{a=~\"(\"}");
   EXPECT_EQ(e.pos, 5u);
-  EXPECT_NE(e.message.find("bad regular expression"), std::string::npos);
+  EXPECT_NE(e.message.find("invalid regular expression \"(\": missing )"), std::string::npos);
 
   e = ErrorOf("1 > 2");
   EXPECT_NE(e.message.find("bool"), std::string::npos);
@@ -270,6 +271,42 @@ TEST(PromqlParser, HostileSubqueryAtAndLabelFunctions) {
     EXPECT_NE(e.message.find(b.what), std::string::npos) << b.text << ": " << e.message;
     EXPECT_EQ(e.pos, b.pos) << b.text << ": " << e.message;
   }
+}
+
+// Regular expressions are Go's (RE2): what it accepts parses, what it rejects (ECMAScript's
+// lookarounds and back-references, a repetition too large) is a one-line error at the string.
+TEST(PromqlParser, RegexesInGoSyntax) {
+  for (const char* ok :
+       {R"q(x{a=~"(?P<n>b)c"})q", R"q(x{a=~"(?i)abc"})q", R"q(x{a=~"\\d+\\pL"})q",
+        R"q(x{a!~"[[:alpha:]]+"})q", R"q(label_replace(x, "d", "${n}", "a", "(?P<n>.*)"))q"}) {
+    auto r = Parse(ok);
+    EXPECT_TRUE(r.ok()) << ok << ": " << r.status().message();
+  }
+  struct Bad {
+    const char* text;
+    size_t pos;
+  };
+  for (const Bad& b : {Bad{R"q(x{a=~"(?=b)"})q", 5}, Bad{R"q(x{a=~"(b)\\1"})q", 5},
+                       Bad{R"q(x{a!~"(?P<a-b>c)"})q", 5}, Bad{R"q(x{a=~"b{2000}"})q", 5},
+                       Bad{R"q(x{a=~"((((b{1000}){1000}){1000}){1000})"})q", 5},
+                       Bad{R"q(label_replace(x, "d", "$1", "a", "(?<=b)"))q", 33}}) {
+    ParseError e;
+    auto r = Parse(b.text, &e);
+    ASSERT_FALSE(r.ok()) << b.text;
+    EXPECT_EQ(e.pos, b.pos) << b.text;
+    EXPECT_NE(e.message.find("invalid regular expression"), std::string::npos) << e.message;
+    EXPECT_EQ(r.status().message().find('\n'), std::string::npos) << r.status().message();
+  }
+  // A pattern past RE2's memory bound is a one-line error, in bounded time.
+  std::string big = "x{a=~\"";
+  for (int i = 0; i < 10; ++i) big += "\\pL{1000}";  // each letter class is many states
+  big += "\"}";
+  ParseError e;
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(Parse(big, &e).ok());
+  EXPECT_NE(e.message.find("invalid regular expression"), std::string::npos) << e.message;
+  EXPECT_LT(e.message.size(), 400u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
 }  // namespace

@@ -213,6 +213,19 @@ void XorChunk::Decode(int64_t from_excl, int64_t to_incl, std::vector<Point>* ou
   }
 }
 
+bool XorChunk::DecodeRaw(const uint8_t* bits, size_t nbits, int count, std::vector<Point>* out) {
+  if (count <= 0 || count > kMaxSamples || nbits == 0) return false;
+  XorChunk c;
+  c.bits_.assign(bits, bits + (nbits + 7) / 8);
+  c.nbits_ = nbits;
+  c.count_ = count;
+  c.min_t_ = INT64_MIN;  // no window: Decode reads every sample
+  c.max_t_ = INT64_MAX;
+  const size_t before = out->size();
+  c.Decode(INT64_MIN, INT64_MAX, out);
+  return out->size() - before == static_cast<size_t>(count);
+}
+
 void SeriesStore::Series::Points(int64_t from_excl, int64_t to_incl,
                                  std::vector<Point>* out) const {
   size_t start = out->size();
@@ -274,19 +287,7 @@ void SeriesStore::Ingest(int64_t t_ms, std::vector<ExpositionSample> samples,
   now.reserve(samples.size());
   for (ExpositionSample& s : samples) {
     std::string key = LabelsToString(s.labels);
-    auto it = series_.find(key);
-    if (it == series_.end()) {
-      auto series = std::make_unique<Series>();
-      series->labels = std::move(s.labels);
-      series->label_bytes = LabelBytes(series->labels) + key.size() + sizeof(Series) + 64;
-      bytes_ += series->label_bytes;
-      Series* raw = series.get();
-      it = series_.emplace(std::move(key), std::move(series)).first;
-      raw->key = &it->first;
-      by_name_[std::string(LabelValue(raw->labels, "__name__"))].push_back(raw);
-      all_.push_back(raw);
-    }
-    Series& ser = *it->second;
+    Series& ser = *FindOrCreate(std::move(s.labels), std::move(key));
     if (ser.seen == generation_) continue;  // duplicate line: keep the first
     ser.seen = generation_;
     now.push_back(&ser);
@@ -297,6 +298,29 @@ void SeriesStore::Ingest(int64_t t_ms, std::vector<ExpositionSample> samples,
   }
   src.series = std::move(now);
   Collect(t_ms);
+}
+
+SeriesStore::Series* SeriesStore::FindOrCreate(Labels labels, std::string key) {
+  auto it = series_.find(key);
+  if (it != series_.end()) return it->second.get();
+  auto series = std::make_unique<Series>();
+  series->labels = std::move(labels);
+  series->label_bytes = LabelBytes(series->labels) + key.size() + sizeof(Series) + 64;
+  bytes_ += series->label_bytes;
+  Series* raw = series.get();
+  it = series_.emplace(std::move(key), std::move(series)).first;
+  raw->key = &it->first;
+  by_name_[std::string(LabelValue(raw->labels, "__name__"))].push_back(raw);
+  all_.push_back(raw);
+  return raw;
+}
+
+void SeriesStore::Restore(Labels labels, const std::vector<Point>& points) {
+  if (points.empty()) return;
+  std::string key = LabelsToString(labels);
+  Series* s = FindOrCreate(std::move(labels), std::move(key));
+  for (const Point& p : points) Append(s, p.t_ms, p.v);
+  last_ms_ = std::max(last_ms_, points.back().t_ms);
 }
 
 Status SeriesStore::IngestText(int64_t t_ms, std::string_view exposition) {

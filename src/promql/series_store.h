@@ -65,6 +65,13 @@ class XorChunk {
   // Releases spare capacity once no more samples come.
   void Seal() { bits_.shrink_to_fit(); }
 
+  // The encoded samples (for a snapshot, promql/series_snapshot.h): nbits() bits of raw().
+  const std::vector<uint8_t>& raw() const { return bits_; }
+  size_t nbits() const { return nbits_; }
+  // Decodes `count` samples from `nbits` encoded bits (what raw() and nbits() gave) into
+  // `out`; false when the bits do not hold that many. Bounded reads: any bytes are safe.
+  static bool DecodeRaw(const uint8_t* bits, size_t nbits, int count, std::vector<Point>* out);
+
   int count() const { return count_; }
   int64_t min_t() const { return min_t_; }
   int64_t max_t() const { return max_t_; }
@@ -127,6 +134,15 @@ class SeriesStore {
   // Forgets a source (its series stay until the retention drops them).
   void DropSource(std::string_view source) { sources_.erase(std::string(source)); }
 
+  // Restoring a snapshot (promql/series_snapshot.h): appends `points` (increasing times) to
+  // the series `labels` (sorted), as a scrape without a source would; then Trim(now) applies
+  // the retention and the budget as of `now_ms`.
+  void Restore(Labels labels, const std::vector<Point>& points);
+  void Trim(int64_t now_ms) {
+    last_collect_ms_ = INT64_MIN;
+    Collect(now_ms);
+  }
+
   // Series with this metric name ("" = every series).
   const std::vector<Series*>& ByName(std::string_view name) const;
   int64_t last_ingest_ms() const { return last_ms_; }
@@ -144,6 +160,7 @@ class SeriesStore {
   struct Source {
     std::vector<Series*> series;  // what its last scrape carried
   };
+  Series* FindOrCreate(Labels labels, std::string key);
   void Append(Series* s, int64_t t, double v);
   void Collect(int64_t now);
   void Evict();
