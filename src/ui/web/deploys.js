@@ -1,0 +1,3 @@
+// The deploys view.
+export function start() {}
+export function stop() {}

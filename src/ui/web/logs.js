@@ -1,0 +1,3 @@
+// The logs view.
+export function start() {}
+export function stop() {}
