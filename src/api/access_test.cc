@@ -130,6 +130,7 @@ const std::map<std::string, Access>& MutationTable() {
       {"POST /api/v1/deploy", Access::kDeploy},
       {"POST /api/v1/deploy/{service}/pause", Access::kDeploy},
       {"POST /api/v1/deploy/{service}/resume", Access::kDeploy},
+      {"POST /api/v1/deploy/{service}/promote", Access::kDeploy},
       {"POST /api/v1/rollback", Access::kDeploy},
       {"POST /api/v1/flags/{key}/enable", Access::kDeploy},
       {"POST /api/v1/flags/{key}/disable", Access::kDeploy},

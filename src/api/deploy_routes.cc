@@ -58,7 +58,8 @@ struct RollbackBody {
   }
 };
 
-// POST /api/v1/deploy/{service}/pause|resume: {"reason": "...", "by": "..."}, both optional.
+// POST /api/v1/deploy/{service}/pause|resume|promote: {"reason": "...", "by": "..."}, both
+// optional.
 // `by` names the person (the CLI sends the user's login); the channel it came through is added,
 // so the record says who even when `by` is left out.
 struct PauseBody {
@@ -151,6 +152,11 @@ void RegisterDeployRoutes(Router& r, const RouteDeps& d) {
                        [d](ProgressQuery q, Reply reply) {
                          reply.Json(200, Redacted(d.deployer->Progress(q.after), d.redactor));
                        });
+  // The running deploys as the event stream's `deploy` event says them (the page's fallback
+  // when the stream is refused).
+  r.Add<NoInput>({Method::kGet, "/api/v1/deploy/live", Access::kRead}, [d](NoInput, Reply reply) {
+    reply.Json(200, Redacted(d.deployer->Live(), d.redactor));
+  });
   // An operator's pause of a running deploy, and its resume: answered at once.
   for (bool pause : {true, false}) {
     r.Add<PauseBody>({Method::kPost,
@@ -170,6 +176,19 @@ void RegisterDeployRoutes(Router& r, const RouteDeps& d) {
                        reply.Json(200, out);
                      });
   }
+  // An operator's promote of a running blue-green or canary deploy: the judging left is
+  // skipped and the new set takes all the traffic. Answered once it is primary.
+  r.Add<PauseBody>(
+      {Method::kPost, "/api/v1/deploy/{service}/promote", Access::kDeploy, kSmallBody},
+      [d](PauseBody b, Reply reply) {
+        const deploy::JobRunner* job = d.deployer->Job(b.service);
+        const int64_t release = job ? job->release().number : 0;
+        if (Status st = d.deployer->Promote(b.service, b.who, b.why); !st.ok()) {
+          return reply.Error(st);
+        }
+        reply.Json(200,
+                   {{"ok", true}, {"service", b.service}, {"by", b.who}, {"release", release}});
+      });
   r.Add<RollbackBody>({Method::kPost, "/api/v1/rollback", Access::kDeploy, kSmallBody},
                       [d](RollbackBody b, Reply reply) {
                         d.deployer->Rollback(b.service, b.to, [reply, d](deploy::Outcome o) {

@@ -2,23 +2,36 @@
 
 #include <fmt/format.h>
 
-#include <vector>
-
 #include "net/event_loop.h"
 
 namespace slipway::api {
 
+LiveStreams::LiveStreams(net::EventLoop* loop, LiveOptions options, std::vector<LiveTopic> topics,
+                         Clock* clock)
+    : loop_(loop), options_(options), clock_(clock) {
+  for (auto& t : topics) topics_.push_back({std::move(t), std::string()});
+}
+
 LiveStreams::LiveStreams(net::EventLoop* loop, LiveOptions options,
                          std::function<nlohmann::json()> snapshot, Clock* clock)
-    : loop_(loop), options_(options), snapshot_(std::move(snapshot)), clock_(clock) {}
+    : LiveStreams(loop, options, std::vector<LiveTopic>{{"ps", std::move(snapshot)}}, clock) {}
 
 LiveStreams::~LiveStreams() {
   if (loop_ && timer_) loop_->Cancel(timer_);
   for (auto& [id, s] : streams_) s.reply.writer().End();
 }
 
-std::string LiveStreams::Frame() {
-  return fmt::format("id: {}\nevent: ps\ndata: {}\n\n", event_id_, last_data_);
+std::string LiveStreams::Frame(const Topic& t) const {
+  return fmt::format("id: {}\nevent: {}\ndata: {}\n\n", event_id_, t.topic.event, t.last_data);
+}
+
+bool LiveStreams::Take(Topic& t) {
+  std::string data =
+      t.topic.snapshot().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (data == t.last_data) return false;
+  t.last_data = std::move(data);
+  ++event_id_;
+  return true;
 }
 
 Status LiveStreams::Open(Reply reply) {
@@ -36,12 +49,13 @@ Status LiveStreams::Open(Reply reply) {
   w.OnClose([weak, id] {
     if (auto hub = weak.lock()) hub->streams_.erase(id);
   });
-  // The browser reconnects after `retry` ms if the stream breaks; then the current snapshot.
-  if (last_data_.empty()) {
-    last_data_ = snapshot_().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    ++event_id_;
+  // The browser reconnects after `retry` ms if the stream breaks; then the current snapshots.
+  std::string first = "retry: 2000\n\n";
+  for (Topic& t : topics_) {
+    if (t.last_data.empty()) Take(t);
+    first += Frame(t);
   }
-  if (!Write(id, s, "retry: 2000\n\n" + Frame())) return Status::OK();
+  if (!Write(id, s, first)) return Status::OK();
   Schedule();
   return Status::OK();
 }
@@ -66,16 +80,15 @@ bool LiveStreams::Write(uint64_t id, Stream& s, std::string_view frame) {
 
 void LiveStreams::Tick() {
   if (streams_.empty()) {
-    last_data_.clear();
+    for (Topic& t : topics_) t.last_data.clear();
     return;
   }
-  std::string data = snapshot_().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  const bool changed = data != last_data_;
-  if (changed) {
-    last_data_ = std::move(data);
-    ++event_id_;
+  // Only the topics that changed, in one write per stream.
+  std::string frame;
+  for (Topic& t : topics_) {
+    if (Take(t)) frame += Frame(t);
   }
-  const std::string frame = changed ? Frame() : std::string();
+  const bool changed = !frame.empty();
   const MonoTime now = clock_->Now();
   std::vector<uint64_t> ids;
   for (const auto& [id, s] : streams_) ids.push_back(id);

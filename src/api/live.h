@@ -1,6 +1,7 @@
 // LiveStreams: the dashboard's live updates as Server-Sent Events (GET /api/v1/events/stream).
-// Every `interval` the hub takes one snapshot (the `ps` rows as GET /api/v1/ps answers them),
-// serialises it once and sends it to every open stream as `event: ps` — only when it changed;
+// Every `interval` the hub takes one snapshot per topic (`ps`: the rows as GET /api/v1/ps
+// answers them; `deploy`: the running deploys and their last progress lines), serialises each
+// once and sends it to every open stream as `event: <topic>` — only the topics that changed;
 // a stream that has had nothing for `heartbeat` gets a comment line, so proxies and the
 // browser keep it open and a dead peer is noticed.
 //
@@ -22,6 +23,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "api/reply.h"
 #include "base/clock.h"
@@ -40,9 +42,18 @@ struct LiveOptions {
   Duration heartbeat = Duration(15000);
 };
 
+// One kind of event on the stream: its name and what it says now.
+struct LiveTopic {
+  std::string event;  // the SSE event name: a word
+  std::function<nlohmann::json()> snapshot;
+};
+
 class LiveStreams : public std::enable_shared_from_this<LiveStreams> {
  public:
   // `loop` nullptr: no timer (Tick() by hand, tests).
+  LiveStreams(net::EventLoop* loop, LiveOptions options, std::vector<LiveTopic> topics,
+              Clock* clock = Clock::Real());
+  // One topic, `ps`.
   LiveStreams(net::EventLoop* loop, LiveOptions options, std::function<nlohmann::json()> snapshot,
               Clock* clock = Clock::Real());
   ~LiveStreams();
@@ -64,17 +75,22 @@ class LiveStreams : public std::enable_shared_from_this<LiveStreams> {
   };
   // Writes `frame`; false (and the stream ended and removed) when the client is gone or slow.
   bool Write(uint64_t id, Stream& s, std::string_view frame);
+  struct Topic {
+    LiveTopic topic;
+    std::string last_data;  // "" = not taken since the last stream closed
+  };
   void Schedule();
-  std::string Frame();
+  std::string Frame(const Topic& t) const;
+  // Takes the topic's snapshot; true when it differs from the last one.
+  bool Take(Topic& t);
 
   net::EventLoop* loop_;
   LiveOptions options_;
-  std::function<nlohmann::json()> snapshot_;
+  std::vector<Topic> topics_;
   Clock* clock_;
   std::map<uint64_t, Stream> streams_;
   uint64_t next_id_ = 1;
   uint64_t timer_ = 0;  // 0: none pending
-  std::string last_data_;
   int64_t event_id_ = 0;
   std::atomic<int64_t> dropped_{0};  // read by tests from another thread
 };

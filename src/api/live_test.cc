@@ -19,11 +19,21 @@ namespace {
 
 class LiveTest : public ::testing::Test {
  protected:
-  void Start(LiveOptions o) {
+  // `topics`: a second topic, `deploy` (m_), besides `ps`.
+  void Start(LiveOptions o, bool topics = false) {
     loop_ = std::move(net::EventLoop::Create()).value();
-    hub_ = std::make_shared<LiveStreams>(loop_.get(), o, [this] {
+    auto ps = [this] {
       return nlohmann::json{{"n", n_.load()}, {"pad", std::string(pad_.load(), 'x')}};
-    });
+    };
+    if (topics) {
+      hub_ = std::make_shared<LiveStreams>(
+          loop_.get(), o,
+          std::vector<LiveTopic>{{"ps", ps}, {"deploy", [this] {
+                                                return nlohmann::json{{"m", m_.load()}};
+                                              }}});
+    } else {
+      hub_ = std::make_shared<LiveStreams>(loop_.get(), o, ps);
+    }
     router_ = std::make_unique<Router>(RouterOptions{});
     router_->Add<NoInput>({Method::kGet, "/s", Access::kRead}, [this](NoInput, Reply reply) {
       Status st = hub_->Open(reply);
@@ -76,6 +86,7 @@ class LiveTest : public ::testing::Test {
   }
 
   std::atomic<int> n_{0};
+  std::atomic<int> m_{0};
   std::atomic<size_t> pad_{0};
   std::unique_ptr<net::EventLoop> loop_;
   std::shared_ptr<LiveStreams> hub_;
@@ -100,6 +111,31 @@ TEST_F(LiveTest, SnapshotAtOnceThenChangesThenHeartbeats) {
   EXPECT_NE(got.find("data: {\"n\":1"), std::string::npos) << got;
   ReadUntil(fd.get(), ": keep-alive", &got);
   EXPECT_NE(got.find(": keep-alive"), std::string::npos) << got;
+}
+
+TEST_F(LiveTest, EachTopicIsItsOwnEventSentOnlyWhenItChanged) {
+  Start({.max_streams = 4,
+         .max_buffered = 1 << 20,
+         .interval = Duration(20),
+         .heartbeat = Duration(10000)},
+        true);
+  net::UniqueFd fd = Open();
+  std::string got;
+  ReadUntil(fd.get(), "event: deploy\ndata: {\"m\":0}", &got);
+  EXPECT_NE(got.find("event: ps\ndata: {\"n\":0"), std::string::npos) << got;
+  // Only `deploy` changes: one more deploy event, no second ps event.
+  m_ = 1;
+  ReadUntil(fd.get(), "event: deploy\ndata: {\"m\":1}", &got);
+  EXPECT_NE(got.find("data: {\"m\":1}"), std::string::npos) << got;
+  n_ = 1;
+  ReadUntil(fd.get(), "event: ps\ndata: {\"n\":1", &got);
+  const auto count = [&](std::string_view what) {
+    size_t n = 0;
+    for (size_t at = got.find(what); at != std::string::npos; at = got.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("event: ps\n"), 2u) << got;
+  EXPECT_EQ(count("event: deploy\n"), 2u) << got;
 }
 
 TEST_F(LiveTest, TheNumberOfStreamsIsCapped) {

@@ -24,6 +24,7 @@ namespace {
 
 constexpr int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;
 constexpr int64_t kMaxRows = 100'000;
+constexpr size_t kMaxFollowBuffer = 1 << 20;  // bytes a log follower may be behind
 
 struct UpRequest {
   std::optional<config::LoadOptions> load;
@@ -142,7 +143,16 @@ void StreamLogs(const RouteDeps& d, LogsQuery q, Reply reply) {
   auto id = std::make_shared<runtime::LogStore::SubscriberId>(0);
   *id = logs->Subscribe([reply, wanted, logs, id](const runtime::LogLine& line) {
     if (!wanted.empty() && !wanted.count(line.service)) return;
-    if (!reply.writer().Write(NdjsonLine(LogLineJson(line)))) logs->Unsubscribe(*id);
+    http::ResponseWriter& out = reply.writer();
+    // A follower that stopped reading costs at most kMaxFollowBuffer: it gets one last line
+    // saying so and the stream ends (the page reconnects with `since`).
+    if (out.buffered_bytes() > kMaxFollowBuffer) {
+      out.Write(NdjsonLine({{"dropped", "the client fell behind"}}));
+      out.End();
+      logs->Unsubscribe(*id);
+      return;
+    }
+    if (!out.Write(NdjsonLine(LogLineJson(line)))) logs->Unsubscribe(*id);
   });
   w.OnClose([logs, id] { logs->Unsubscribe(*id); });
 }
@@ -336,12 +346,21 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
     if (d.decorate_ps) d.decorate_ps(&rows);
     reply.Json(200, rows);
   });
-  // The same rows, live (api/live.h): the dashboard's services view.
-  auto live = std::make_shared<LiveStreams>(d.loop, LiveOptions{}, [d] {
-    json rows = PsJson(d.engine->Ps());
-    if (d.decorate_ps) d.decorate_ps(&rows);
-    return rows;
-  });
+  // The same rows, live (api/live.h): the dashboard's services view; and the running
+  // deploys (weights, both sets' analysis, decisions) for its deploy view, redacted like
+  // GET /api/v1/deploy/progress. Twice a second: the deploy view stays within 1 s.
+  std::vector<LiveTopic> topics;
+  topics.push_back({"ps", [d] {
+                      json rows = PsJson(d.engine->Ps());
+                      if (d.decorate_ps) d.decorate_ps(&rows);
+                      return rows;
+                    }});
+  if (d.deployer != nullptr) {
+    topics.push_back({"deploy", [d] { return Redacted(d.deployer->Live(), d.redactor); }});
+  }
+  LiveOptions live_options;
+  live_options.interval = Duration(500);
+  auto live = std::make_shared<LiveStreams>(d.loop, live_options, std::move(topics));
   r.Add<NoInput>({Method::kGet, "/api/v1/events/stream", Access::kRead},
                  [live](NoInput, Reply reply) {
                    Status st = live->Open(reply);

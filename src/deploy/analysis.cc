@@ -48,6 +48,7 @@ json VerdictNumbers::ToJson() const {
     j["errors_5xx"] = errors_5xx;
     j["p95_ms"] = p95_ms;
     j["old_requests"] = old_requests;
+    j["old_errors_5xx"] = old_errors_5xx;
     j["old_p95_ms"] = old_p95_ms;
   }
   if (error_rate) j["error_rate"] = *error_rate;
@@ -92,6 +93,7 @@ Verdict Analyzer::Judge(const GroupView& g) const {
   v.numbers.errors_5xx = n.errors_5xx;
   v.numbers.p95_ms = n.p95_seconds * 1000;
   v.numbers.old_requests = o.requests;
+  v.numbers.old_errors_5xx = o.errors_5xx;
   v.numbers.old_p95_ms = o.p95_seconds * 1000;
   if (n.requests < static_cast<uint64_t>(a_.min_requests) || n.requests == 0) return v;
   double rate = static_cast<double>(n.errors_5xx) / static_cast<double>(n.requests);

@@ -32,6 +32,7 @@ struct VerdictNumbers {
   uint64_t errors_5xx = 0;
   double p95_ms = 0;
   uint64_t old_requests = 0;
+  uint64_t old_errors_5xx = 0;
   double old_p95_ms = 0;
   std::optional<double> error_rate;    // once min_requests responses are in the window
   std::optional<double> p95_limit_ms;  // idem

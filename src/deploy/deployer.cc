@@ -107,6 +107,17 @@ json Deployer::Progress(int64_t after) const {
   return out;
 }
 
+json Deployer::Live(size_t max_lines) const {
+  json jobs = json::array();
+  for (const auto& [service, job] : jobs_) {
+    if (job) jobs.push_back(job->Live());
+  }
+  json lines = json::array();
+  const size_t n = progress_.size();
+  for (size_t i = n > max_lines ? n - max_lines : 0; i < n; ++i) lines.push_back(progress_[i]);
+  return {{"jobs", std::move(jobs)}, {"progress", std::move(lines)}};
+}
+
 void Deployer::Note(const std::string& service, int64_t release, const std::string& text) {
   progress_.push_back({{"seq", ++progress_seq_},
                        {"t", Clock::Real()->WallMillis()},
@@ -420,6 +431,12 @@ Status Deployer::Resume(const std::string& service, const std::string& who,
                         const std::string& why) {
   ASSIGN_OR_RETURN(JobRunner * job, ControlledJob("resume", service));
   return job->Resume(who, why);
+}
+
+Status Deployer::Promote(const std::string& service, const std::string& who,
+                         const std::string& why) {
+  ASSIGN_OR_RETURN(JobRunner * job, ControlledJob("promote", service));
+  return job->Promote(who, why);
 }
 
 void Deployer::RetireInterrupted(const std::function<void(const std::string&)>& log) {

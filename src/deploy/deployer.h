@@ -96,6 +96,8 @@ class Deployer {
   // progress (naming how its last release ended) or the job cannot pause or resume now.
   Status Pause(const std::string& service, const std::string& who, const std::string& why);
   Status Resume(const std::string& service, const std::string& who, const std::string& why);
+  // An operator's promote of the running deploy of `service` (JobRunner::Promote).
+  Status Promote(const std::string& service, const std::string& who, const std::string& why);
 
   // After a daemon restart: a deploy does not survive its daemon (its job, traffic plan and
   // judgement died with it), so it is rolled back: every side group (a deploy's new set, or an
@@ -105,6 +107,9 @@ class Deployer {
 
   // Progress lines with seq > `after` (a CLI polls this while its deploy runs).
   nlohmann::json Progress(int64_t after) const;
+  // The dashboard's live deploy view: {"jobs": [JobRunner::Live() of each running job],
+  // "progress": the last `max_lines` progress lines}. Bounded whatever runs.
+  nlohmann::json Live(size_t max_lines = 100) const;
   // Services with a deploy in progress.
   std::set<std::string> Busy() const { return busy_; }
   // The running job of `service` (nullptr when none), for tests and diagnostics.

@@ -766,6 +766,76 @@ TEST_P(DeployerTest, OperatorPauseHoldsTheSplitAndResumesTheSameStep) {
   ExpectValidPath();
 }
 
+// The dashboard's live view of a deploy: the running job's state, both sets and their weights,
+// the analysis window of each, its transitions; the progress lines bounded; nothing once done.
+TEST_P(DeployerTest, LiveSaysWhatTheRunningJobDoes) {
+  if (GetParam() != DeployStrategy::kBlueGreen && GetParam() != DeployStrategy::kCanary) {
+    GTEST_SKIP() << "only blue-green and canary split the traffic";
+  }
+  EXPECT_TRUE(deployer_->Live()["jobs"].empty());
+  StartDeploy(NewSpec());
+  ASSERT_TRUE(RunUntil([&] {
+    const JobRunner* job = deployer_->Job("api");
+    if (!job || job->state() != JobState::kWatching) return false;
+    const nlohmann::json j = deployer_->Live()["jobs"][0];
+    return j.contains("analysis") && j["analysis"].contains("window_s");
+  }));
+  const nlohmann::json live = deployer_->Live();
+  ASSERT_EQ(live["jobs"].size(), 1u) << live.dump();
+  const nlohmann::json& j = live["jobs"][0];
+  EXPECT_EQ(j["service"], "api");
+  EXPECT_EQ(j["state"], "watching");
+  EXPECT_GT(j["release"].get<int64_t>(), j["old_release"].get<int64_t>()) << j.dump();
+  EXPECT_GT(j["new_weight"].get<int>(), 0) << j.dump();
+  EXPECT_EQ(j["new_weight"].get<int>() + j["old_weight"].get<int>(), 100) << j.dump();
+  EXPECT_NE(j["new_set"], j["old_set"]);
+  ASSERT_FALSE(j["transitions"].empty());
+  EXPECT_EQ(j["transitions"].back()["to"], "watching");
+  EXPECT_TRUE(j["analysis"].contains("old_errors_5xx")) << j.dump();
+  EXPECT_FALSE(live["progress"].empty());
+  EXPECT_LE(deployer_->Live(2)["progress"].size(), 2u);
+  ASSERT_TRUE(RunUntil([&] { return outcome_.has_value(); }));
+  EXPECT_TRUE(deployer_->Live()["jobs"].empty());
+  EXPECT_FALSE(deployer_->Live()["progress"].empty());
+}
+
+// An operator's promote: refused before the new set is judged (and for strategies that split
+// no traffic); while it is judged, the rest of the steps is skipped and the release succeeds
+// at once with the new set primary.
+TEST_P(DeployerTest, OperatorPromoteSkipsTheRestOfTheJudging) {
+  StartDeploy(NewSpec());
+  // Nothing has run yet: the new set is not judged.
+  Status early = deployer_->Promote("api", "alice", "");
+  EXPECT_EQ(early.code(), StatusCode::kFailedPrecondition) << early.message();
+  if (GetParam() != DeployStrategy::kBlueGreen && GetParam() != DeployStrategy::kCanary) {
+    ASSERT_TRUE(RunUntil([&] { return deployer_->Job("api") != nullptr; }));
+    Status no = deployer_->Promote("api", "alice", "");
+    EXPECT_EQ(no.code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(no.message().find("only blue-green and canary"), std::string::npos) << no.message();
+    ASSERT_TRUE(RunUntil([&] { return outcome_.has_value(); }));
+    return;
+  }
+  ASSERT_TRUE(RunUntil([&] {
+    const JobRunner* job = deployer_->Job("api");
+    return job && job->state() == JobState::kWatching;
+  }));
+  const int sets = traffic_.set_calls;
+  ASSERT_TRUE(deployer_->Promote("api", "alice", "numbers look fine").ok());
+  // Done without another step or tick of the clock.
+  ASSERT_TRUE(RunUntil([&] { return outcome_.has_value(); }, Duration(10)));
+  ASSERT_TRUE(outcome_->status.ok()) << outcome_->status.message();
+  EXPECT_EQ(traffic_.set_calls, sets);
+  EXPECT_EQ(Status1(), "succeeded");
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:2");
+  const std::vector<Transition> path = deployer_->LastJobPath("api");
+  EXPECT_TRUE(std::any_of(path.begin(), path.end(), [](const Transition& t) {
+    return t.to == JobState::kPromoting &&
+           t.reason.find("promoted by alice: numbers look fine") != std::string::npos;
+  }));
+  EXPECT_EQ(deployer_->Promote("api", "alice", "").code(), StatusCode::kFailedPrecondition);
+  ExpectValidPath();
+}
+
 TEST_P(DeployerTest, RollbackWhilePausedRestoresTheOldRelease) {
   StartDeploy(NewSpec());
   ASSERT_TRUE(RunUntil([&] { return AtHoldPoint(deployer_->Job("api"), GetParam()); }));

@@ -199,6 +199,38 @@ void JobRunner::CancelTimer() {
   timer_ = 0;
 }
 
+json JobRunner::Live(size_t max_transitions) const {
+  const MonoTime now = Now();
+  const int64_t wall = Clock::Real()->WallMillis();
+  const auto wall_of = [&](MonoTime t) { return wall - static_cast<int64_t>(MsSince(t, now)); };
+  json steps = json::array();
+  const size_t first =
+      transitions_.size() > max_transitions ? transitions_.size() - max_transitions : 0;
+  for (size_t i = first; i < transitions_.size(); ++i) {
+    const Transition& t = transitions_[i];
+    steps.push_back({{"from", std::string(JobStateName(t.from))},
+                     {"to", std::string(JobStateName(t.to))},
+                     {"reason", t.reason},
+                     {"t", wall_of(t.at)}});
+  }
+  json j = {{"service", service()},
+            {"release", release_.number},
+            {"version", release_.version},
+            {"strategy", std::string(config::DeployStrategyName(in_.strategy))},
+            {"state", std::string(JobStateName(state_))},
+            {"pausing", pausing_},
+            {"new_set", new_set_},
+            {"old_set", old_set_},
+            {"old_release", old_release_},
+            {"new_weight", new_weight_},
+            {"old_weight", old_weight_},
+            {"transitions", std::move(steps)}};
+  if (started_ != MonoTime{}) j["started"] = wall_of(started_);
+  if (numbers_.analysis) j["analysis"] = numbers_.analysis->ToJson();
+  if (pause_) j["paused"] = {{"by", pause_->who}, {"reason", pause_->why}};
+  return j;
+}
+
 void JobRunner::Enter(JobState to, const std::string& reason) {
   if (to == state_) return;
   if (!CanTransition(state_, to)) {
@@ -322,6 +354,35 @@ Status JobRunner::Pause(const std::string& who, const std::string& why) {
   pausing_ = true;
   Note(fmt::format("pausing (asked by {}{}): once the {} step in flight finishes", who,
                    why.empty() ? "" : ": " + why, JobStateName(state_)));
+  return Status::OK();
+}
+
+Status JobRunner::Promote(const std::string& who, const std::string& why) {
+  const std::string job = fmt::format("{} r{}", service(), release_.number);
+  if (in_.strategy != config::DeployStrategy::kBlueGreen &&
+      in_.strategy != config::DeployStrategy::kCanary) {
+    return FailedPrecondition(
+        fmt::format("promote: the deploy of {} is {}; only blue-green and canary deploys are "
+                    "promoted by hand",
+                    job, config::DeployStrategyName(in_.strategy)));
+  }
+  if (state_ != JobState::kWatching || !watch_until_ || pausing_ || rollback_requested_) {
+    return FailedPrecondition(
+        fmt::format("promote: the deploy of {} is {}; it can be promoted while its new set is "
+                    "being judged",
+                    job, JobStateName(state_)));
+  }
+  watch_until_.reset();
+  CancelTimer();
+  new_weight_ = 100;
+  old_weight_ = 0;
+  const std::string because = why.empty() ? "" : ": " + why;
+  Note(fmt::format("promoted by {}{}: {} takes all the traffic now", who, because, new_set_));
+  Enter(JobState::kPromoting, fmt::format("promoted by {}{}", who, because));
+  Decision d;
+  d.kind = Decision::Kind::kPromote;
+  d.keep_warm = true;
+  Execute(d);
   return Status::OK();
 }
 
@@ -652,6 +713,8 @@ void JobRunner::Execute(const Decision& d) {
         return;
       }
       const MonoTime t1 = Now();
+      new_weight_ = d.new_weight;
+      old_weight_ = d.old_weight;
       if (d.new_weight > 0 && !traffic_moved_) {
         traffic_moved_ = true;
         switched_ = t1;
@@ -674,6 +737,8 @@ void JobRunner::Execute(const Decision& d) {
         FailStep(FailureKind::kPort, st.message());
         return;
       }
+      new_weight_ = 0;
+      old_weight_ = 100;
       Observation o = Base(Happened::kWeightsSet);
       o.took_ms = MsSince(t0, Now());
       if (back && traffic_moved_) numbers_.rollback_ms = o.took_ms;

@@ -211,6 +211,11 @@ class JobRunner {
   // Continues a paused job from the step where it held (a pause still pending is withdrawn).
   // FailedPrecondition when it is not paused.
   Status Resume(const std::string& who, const std::string& why);
+  // An operator's promote (`who` asked, `why`): while a blue-green or canary job judges its
+  // new set, the rest of the judging and of the canary steps is skipped and the new set
+  // becomes primary with all the traffic (the old set kept warm as after any success).
+  // FailedPrecondition, saying why, for another strategy or state.
+  Status Promote(const std::string& who, const std::string& why);
   // A pause was asked for and the step in flight has not finished yet.
   bool pausing() const { return pausing_; }
 
@@ -220,6 +225,10 @@ class JobRunner {
   const JobNumbers& numbers() const { return numbers_; }
   const Release& release() const { return release_; }
   const std::string& service() const { return in_.spec.name; }
+  // What the job is doing now, for the dashboard's live deploy view: state, both sets and
+  // their traffic weights (percent), the last analysis window of each set, and the last
+  // `max_transitions` state changes with their reasons (wall-clock ms).
+  nlohmann::json Live(size_t max_transitions = 50) const;
 
  private:
   void Enter(JobState to, const std::string& reason);
@@ -261,6 +270,8 @@ class JobRunner {
   int64_t old_release_ = 0;
   std::string new_set_;
   bool traffic_moved_ = false;
+  uint32_t new_weight_ = 0;  // the traffic plan last published (percent)
+  uint32_t old_weight_ = 100;
   bool backed_up_all_ = false;
   std::set<std::string> backed_up_;
   std::optional<std::string> rollback_requested_;

@@ -1,13 +1,62 @@
-// The dashboard's entry: who is logged in decides the view (login or services).
+// The dashboard's entry: who is logged in decides what shows (the login form, or the tab bar
+// and one view). Views are hash routes (#/services, #/deploys, ...; never a token in a URL):
+// each is one module with start(ctx)/stop() and one <section id="<name>-view" hidden>.
 import { api, setCsrf, ApiError } from './api.js';
 import { startServices, stopServices } from './services.js';
+import * as deploys from './deploys.js';
+import * as logs from './logs.js';
 
 const $ = (id) => document.getElementById(id);
 
+const VIEWS = {
+  services: {
+    start: (ctx) => startServices({ admin: ctx.canDeploy, onLoggedOut: ctx.onLoggedOut }),
+    stop: stopServices,
+  },
+  deploys,
+  logs,
+};
+const DEFAULT_VIEW = 'services';
+
+let session = null;
+let active = null; // the name of the view shown
+
+function viewOfHash() {
+  const name = location.hash.replace(/^#\/?/, '');
+  return Object.hasOwn(VIEWS, name) ? name : DEFAULT_VIEW;
+}
+
+function stopActive() {
+  if (active) VIEWS[active].stop();
+  active = null;
+  for (const name of Object.keys(VIEWS)) $(`${name}-view`).hidden = true;
+}
+
+function showView() {
+  if (!session) return;
+  const name = viewOfHash();
+  if (name === active) return;
+  stopActive();
+  for (const a of document.querySelectorAll('#tabs a[data-view]')) {
+    if (a.dataset.view === name) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  $(`${name}-view`).hidden = false;
+  active = name;
+  // Deployers and admins get the mutating buttons; the API refuses a viewer's requests anyway.
+  const canDeploy = session.role === 'admin' || session.role === 'deployer';
+  VIEWS[name].start({
+    role: session.role,
+    canDeploy,
+    onLoggedOut: () => showLogin('Your session ended; log in again.'),
+  });
+}
+
 function showLogin(message = '') {
-  stopServices();
+  stopActive();
+  session = null;
   setCsrf(null);
-  $('services-view').hidden = true;
+  $('tabs').hidden = true;
   $('logout').hidden = true;
   $('who').textContent = '';
   $('login-view').hidden = false;
@@ -15,18 +64,17 @@ function showLogin(message = '') {
   $('token').focus();
 }
 
-function showServices(session) {
-  setCsrf(session.csrf);
+function showSession(s) {
+  session = s;
+  setCsrf(s.csrf);
   $('login-view').hidden = true;
-  $('services-view').hidden = false;
+  $('tabs').hidden = false;
   $('logout').hidden = false;
-  $('who').textContent = session.user
-    ? `Logged in as ${session.role} (${session.user})`
-    : `Logged in as ${session.role}`;
-  // Deployers and admins get the deploy buttons; the API refuses a viewer's requests anyway.
-  const canDeploy = session.role === 'admin' || session.role === 'deployer';
-  startServices({ admin: canDeploy, onLoggedOut: () => showLogin('Your session ended; log in again.') });
+  $('who').textContent = s.user ? `Logged in as ${s.role} (${s.user})` : `Logged in as ${s.role}`;
+  showView();
 }
+
+window.addEventListener('hashchange', showView);
 
 $('login-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
@@ -35,7 +83,7 @@ $('login-form').addEventListener('submit', async (ev) => {
   input.value = '';
   $('login-error').textContent = '';
   try {
-    showServices(await api('/api/v1/session', { method: 'POST', body: { token } }));
+    showSession(await api('/api/v1/session', { method: 'POST', body: { token } }));
   } catch (e) {
     $('login-error').textContent = e.status === 401 ? 'Wrong token.' : e.message;
     input.focus();
@@ -52,7 +100,7 @@ $('logout').addEventListener('click', async () => {
 });
 
 try {
-  showServices(await api('/api/v1/session'));
+  showSession(await api('/api/v1/session'));
 } catch (e) {
   showLogin(e instanceof ApiError && e.status !== 401 ? e.message : '');
 }
