@@ -21,6 +21,7 @@ if(SLIPWAY_NODE AND SLIPWAY_NPM)
                          TIMEOUT 420 RESOURCE_LOCK ui_node_modules)
   endfunction()
   slipway_ui_suite(ui_chromium_e2e ui.test.mjs)
+  slipway_ui_suite(ui_ops ops.test.mjs)
 else()
   add_test(NAME ui_chromium_e2e
            COMMAND sh -c "echo 'node and npm are needed (scripts/install-deps.sh installs them)' >&2; exit 1")
