@@ -151,6 +151,35 @@ try {
     assert.deepEqual(vpage.problems, []);
     await viewer.close();
   });
+  await step('alerts: a 5xx through the proxy fires ShopServerErrors and it is listed', async () => {
+    await tab(page, 'Alerts', 'alerts');
+    await page.locator('#alerts-rules tbody tr[data-rule="ShopServerErrors"]').waitFor();
+    // 5xx answers from the web service (testapp /status/500), until the rule fires.
+    let sending = true;
+    const traffic = (async () => {
+      while (sending) {
+        try {
+          await fetch(`${WEB}/status/500`, { signal: AbortSignal.timeout(2000) });
+        } catch {
+          // counted or not, the next one follows
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await page.locator('#alerts-active tbody tr[data-rule="ShopServerErrors"][data-state="firing"]')
+        .waitFor({ timeout: 60000 });
+    } finally {
+      sending = false;
+      await traffic;
+    }
+    assert.match(await page.locator('#alerts-active tbody tr[data-rule="ShopServerErrors"]').textContent(),
+      /web answers 5xx/);
+    await page.locator('#alerts-history tbody tr[data-rule="ShopServerErrors"]').first().waitFor();
+    await shot(page, 'alerts');
+    await axe(page, 'alerts');
+  });
+
 } finally {
   await browser.close();
 }

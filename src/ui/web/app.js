@@ -5,6 +5,7 @@ import { api, setCsrf, ApiError } from './api.js';
 import { startServices, stopServices } from './services.js';
 // ops views
 import * as flagsView from './flags.js';
+import * as alertsView from './alerts.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -15,6 +16,7 @@ const VIEWS = {
   },
   // ops views
   flags: flagsView,
+  alerts: alertsView,
 };
 let viewCtx = null; // set while logged in
 let shown = null; // the name of the view on screen
