@@ -13,6 +13,7 @@
 //   query_routes.cc     Prometheus' query API over the series store; scrape targets
 //   ui_routes.cc        the dashboard's files at /ui/ and its logins (/api/v1/session)
 //   access_routes.cc    per-user tokens (/api/v1/tokens) and the audit trail (/api/v1/audit)
+//   dashboard_routes.cc the dashboard's panels (x-slipway.dashboard)
 // Request and answer bodies are JSON; errors {"error": "...", "exit": 1|2} (api/reply.h).
 //
 // Ownership: RouteDeps borrows everything; the daemon keeps it all alive while its servers run.
@@ -146,6 +147,9 @@ struct RouteDeps {
   std::function<Status(const std::string& name)> renew_cert;
   TokenRegistry* tokens = nullptr;  // per-user tokens (nullptr: their routes answer 503)
   AuditLog* audit = nullptr;        // the audit trail (nullptr: GET /api/v1/audit answers 503)
+  // The project the daemon runs now (its databases, the dashboard's panels); may return
+  // nullptr (no function: the same). The pointer is valid during the call on the loop.
+  std::function<const config::Project*()> project;
 };
 
 void RegisterRoutes(Router& router, const RouteDeps& deps);
@@ -161,6 +165,7 @@ void RegisterCertsRoutes(Router& router, const RouteDeps& deps);
 void RegisterQueryRoutes(Router& router, const RouteDeps& deps);
 void RegisterUiRoutes(Router& router, const RouteDeps& deps);
 void RegisterAccessRoutes(Router& router, const RouteDeps& deps);
+void RegisterDashboardRoutes(Router& router, const RouteDeps& deps);
 
 // LoadOptions travel from the CLI to the daemon so `up` and `deploy` load the project with
 // the caller's files, profiles and environment.

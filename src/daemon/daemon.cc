@@ -444,6 +444,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.targets = [this] { return scraper_->TargetsJson(); };
     rd.tokens = tokens_.get();
     rd.audit = audit_.get();
+    rd.project = [this]() -> const config::Project* { return &engine_->project(); };
     api::RegisterRoutes(*router_, rd);
 
     ASSIGN_OR_RETURN(net::UniqueFd unix_fd, keeper_->ListenUnix(paths_.socket().string()));

@@ -180,6 +180,33 @@ try {
     await axe(page, 'alerts');
   });
 
+  await step('metrics: a declared panel renders with data; a bad expression shows the API error', async () => {
+    await tab(page, 'Metrics', 'metrics');
+    const panel = page.locator('#panels [data-panel="0"]');
+    await panel.getByRole('heading', { name: 'Requests per second by service' }).waitFor();
+    // The requests sent above are in the series store: a line and a legend naming the route.
+    await panel.locator('svg polyline').first().waitFor({ timeout: 20000 });
+    assert.match(await panel.locator('.legend').textContent(), /route="web"/);
+    await page.getByLabel('PromQL expression').fill('sum(rate(slipway_http_requests_total[1m]');
+    await page.getByRole('button', { name: 'Run' }).click();
+    const err = page.locator('#query-chart [role="alert"]');
+    await err.waitFor();
+    const direct = await page.evaluate(async () => {
+      const q = new URLSearchParams({
+        query: 'sum(rate(slipway_http_requests_total[1m]', start: '0', end: '1', step: '1',
+      });
+      return (await (await fetch(`/api/v1/query_range?${q}`)).json()).error;
+    });
+    assert.ok(direct && direct.length > 0);
+    assert.equal(await err.textContent(), direct);
+    await page.getByLabel('PromQL expression').fill('sum by (route) (slipway_http_requests_total)');
+    await page.getByRole('button', { name: 'Run' }).click();
+    await page.locator('#query-chart svg polyline').first().waitFor();
+    await shot(page, 'metrics');
+    await axe(page, 'metrics');
+    assert.deepEqual(unexpected(page), []);
+  });
+
 } finally {
   await browser.close();
 }

@@ -6,6 +6,7 @@ import { startServices, stopServices } from './services.js';
 // ops views
 import * as flagsView from './flags.js';
 import * as alertsView from './alerts.js';
+import * as metricsView from './metrics.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -17,6 +18,7 @@ const VIEWS = {
   // ops views
   flags: flagsView,
   alerts: alertsView,
+  metrics: metricsView,
 };
 let viewCtx = null; // set while logged in
 let shown = null; // the name of the view on screen
