@@ -14,6 +14,7 @@ void RegisterRoutes(Router& router, const RouteDeps& deps) {
   RegisterUiRoutes(router, deps);
   RegisterAccessRoutes(router, deps);
   RegisterDashboardRoutes(router, deps);
+  RegisterDatabasesRoutes(router, deps);
   // The table itself, for scripts and for the tests that walk every route.
   router.Add<NoInput>({Method::kGet, "/api/v1/routes", Access::kRead},
                       [&router](NoInput, Reply reply) {

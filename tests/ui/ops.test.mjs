@@ -207,6 +207,53 @@ try {
     assert.deepEqual(unexpected(page), []);
   });
 
+  await step('backups and migrations: the shop has no database, both say so', async () => {
+    await tab(page, 'Backups', 'backups');
+    await page.locator('#backups-list .empty').waitFor();
+    assert.match(await page.locator('#backups-list').textContent(), /no databases/);
+    const forced = await page.evaluate(async () => {
+      const s = await (await fetch('/api/v1/session')).json();
+      const r = await fetch('/api/v1/backups', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf },
+        body: '{}',
+      });
+      return [r.status, (await r.json()).error];
+    });
+    assert.equal(forced[0], 409, 'a backup without databases is 409');
+    assert.match(forced[1], /no databases/);
+    await shot(page, 'backups');
+    await axe(page, 'backups');
+    await tab(page, 'Migrations', 'migrations');
+    await page.locator('#migrations-list .empty').waitFor();
+    assert.match(await page.locator('#migrations-list').textContent(), /no databases/);
+    await shot(page, 'migrations');
+    await axe(page, 'migrations');
+    assert.deepEqual(unexpected(page), []);
+  });
+
+  await step('a viewer sees the backups without buttons; a forced backup is 403', async () => {
+    const viewer = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const vpage = await newPage(viewer);
+    await login(vpage, VIEWER);
+    await tab(vpage, 'Backups', 'backups');
+    await vpage.locator('#backups-list .empty').waitFor();
+    assert.equal(await vpage.getByRole('button', { name: /^(Back up|Verify)/ }).count(), 0);
+    const status = await vpage.evaluate(async () => {
+      const s = await (await fetch('/api/v1/session')).json();
+      const r = await fetch('/api/v1/backups', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf },
+        body: '{}',
+      });
+      return r.status;
+    });
+    assert.equal(status, 403);
+    await axe(vpage, 'backups (viewer)');
+    assert.deepEqual(vpage.problems, []);
+    await viewer.close();
+  });
+
 } finally {
   await browser.close();
 }

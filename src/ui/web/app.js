@@ -7,6 +7,8 @@ import { startServices, stopServices } from './services.js';
 import * as flagsView from './flags.js';
 import * as alertsView from './alerts.js';
 import * as metricsView from './metrics.js';
+import * as backupsView from './backups.js';
+import * as migrationsView from './migrations.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,6 +21,8 @@ const VIEWS = {
   flags: flagsView,
   alerts: alertsView,
   metrics: metricsView,
+  backups: backupsView,
+  migrations: migrationsView,
 };
 let viewCtx = null; // set while logged in
 let shown = null; // the name of the view on screen
