@@ -149,6 +149,8 @@ const std::map<std::string, Access>& MutationTable() {
       {"POST /api/v1/certs/renew", Access::kAdmin},
       {"POST /api/v1/tokens", Access::kAdmin},
       {"DELETE /api/v1/tokens/{name}", Access::kAdmin},
+      {"POST /api/v1/backups", Access::kAdmin},
+      {"POST /api/v1/backups/{id}/verify", Access::kAdmin},
       // Logging out needs only the session it ends.
       {"DELETE /api/v1/session", Access::kRead},
   };

@@ -1,6 +1,8 @@
 // Feature-flag routes: the admin API under /api/v1/flags (used by `slipway flags`) and OFREP
 // under /ofrep/v1 (SDKs; the OfrepHandler checks its own read tokens and answers in OFREP's
 // error format).
+#include <optional>
+
 #include "api/routes.h"
 #include "flags/flag_service.h"
 #include "flags/ofrep_handler.h"
@@ -51,6 +53,37 @@ struct FlagQuery {
     r.limit = static_cast<size_t>(q.Int("limit", 0, 0, 100'000));
     RETURN_IF_ERROR(q.status());
     return r;
+  }
+};
+
+// GET /api/v1/flags/{key}/preview?keys=a,b,c&percent=N: what each targeting key would get,
+// evaluated by the daemon (the dashboard's rollout slider); `percent` absent = as it is now.
+constexpr size_t kMaxPreviewKeys = 50;
+constexpr size_t kMaxTargetingKey = 256;
+struct FlagPreview {
+  FlagTarget target;
+  std::optional<int> percent = std::nullopt;
+  std::vector<std::string> keys = {};
+  static Result<FlagPreview> Parse(const RouteCall& call, const std::string& env) {
+    QueryFields q(call.request);
+    FlagPreview p{ReadTarget(call, nullptr, &q, env)};
+    const int64_t percent = q.Int("percent", -1, 0, 100);
+    if (percent >= 0) p.percent = static_cast<int>(percent);
+    p.keys = q.List("keys");
+    RETURN_IF_ERROR(q.status());
+    if (p.keys.empty()) {
+      return InvalidInput("keys: is missing (expected targeting keys separated by commas)");
+    }
+    if (p.keys.size() > kMaxPreviewKeys) {
+      return InvalidInput("keys: more than " + std::to_string(kMaxPreviewKeys) + " targeting keys");
+    }
+    for (const std::string& k : p.keys) {
+      if (k.size() > kMaxTargetingKey) {
+        return InvalidInput("keys: a targeting key is longer than " +
+                            std::to_string(kMaxTargetingKey) + " bytes");
+      }
+    }
+    return p;
   }
 };
 
@@ -152,6 +185,28 @@ void RegisterFlagsRoutes(Router& r, const RouteDeps& d) {
     for (const auto& s : *stale) out.push_back({{"key", s.key}, {"why", s.why}});
     reply.Json(200, {{"environment", q.target.env}, {"days", q.days}, {"flags", out}});
   });
+  r.Add<NoInput>({Method::kGet, "/api/v1/flags/environments", Access::kRead},
+                 [fs, env](NoInput, Reply reply) {
+                   reply.Json(200, {{"default", env}, {"environments", fs->Environments()}});
+                 });
+  r.Add(
+      {Method::kGet, "/api/v1/flags/{key}/preview", Access::kRead},
+      [env](const RouteCall& c) { return FlagPreview::Parse(c, env); },
+      [fs](FlagPreview p, Reply reply) {
+        auto answers = fs->Preview(p.target.env, p.target.key, p.percent, p.keys);
+        if (!answers.ok()) return reply.Error(answers.status());
+        json out = json::array();
+        for (const flags::PreviewAnswer& a : *answers) {
+          json row = {
+              {"targeting_key", a.targeting_key}, {"variant", a.variant}, {"reason", a.reason}};
+          if (!a.value.is_null()) row["value"] = a.value;
+          if (!a.error.empty()) row["error"] = a.error;
+          out.push_back(std::move(row));
+        }
+        json body = {{"environment", p.target.env}, {"key", p.target.key}, {"answers", out}};
+        if (p.percent) body["percent"] = *p.percent;
+        reply.Json(200, body);
+      });
   r.Add({Method::kPost, "/api/v1/flags/import", Access::kAdmin, kFlagDocumentBody},
         change(Kind::kImport), [fs](FlagChange c, Reply reply) {
           reply.Done(fs->Import(c.target.env, c.document, c.replace, c.target.change));

@@ -150,5 +150,79 @@ TEST_F(FlagsRoutesTest, MalformedChangesAreRefusedAndChangeNothing) {
   EXPECT_EQ(Json::parse(Call("GET", "/api/v1/flags/color/history", "").body).size(), 1u);
 }
 
+TEST_F(FlagsRoutesTest, PreviewEvaluatesARolloutWithoutChangingIt) {
+  // beta: on for @corp.io emails, else off; a rollout places the fractional split after that.
+  std::string keys;
+  for (int i = 0; i < 40; ++i) {
+    if (i > 0) keys += ',';
+    keys += "user-";
+    keys += std::to_string(i);
+  }
+  auto count_on = [&](const std::string& query) {
+    auto r = Call("GET", "/api/v1/flags/beta/preview?" + query, "");
+    EXPECT_EQ(r.status, 200) << query << " → " << r.body;
+    Json j = Json::parse(r.body, nullptr, false);
+    EXPECT_EQ(j["answers"].size(), 40u) << r.body;
+    int on = 0;
+    for (const Json& a : j["answers"]) on += a["variant"] == "on" ? 1 : 0;
+    return on;
+  };
+  EXPECT_EQ(count_on("keys=" + keys), 0);
+  EXPECT_EQ(count_on("percent=0&keys=" + keys), 0);
+  EXPECT_EQ(count_on("percent=100&keys=" + keys), 40);
+  const int half = count_on("percent=50&keys=" + keys);
+  EXPECT_GT(half, 5);
+  EXPECT_LT(half, 35);
+  // The same buckets OFREP serves once the rollout is applied.
+  ASSERT_EQ(Call("POST", "/api/v1/flags/beta/rollout", R"({"percent": 50})").status, 200);
+  int served = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string body =
+        std::string(R"({"context": {"targetingKey": "user-)") + std::to_string(i) + "\"}}";
+    served += Eval("beta", body)["value"] == true ? 1 : 0;
+  }
+  EXPECT_EQ(served, half);
+  EXPECT_EQ(count_on("keys=" + keys), half);
+  auto r = Call("GET", "/api/v1/flags/color/preview?keys=a&env=prod", "");
+  EXPECT_EQ(Json::parse(r.body)["answers"][0]["value"], "#00f") << r.body;
+  r = Call("GET", "/api/v1/flags/environments", "");
+  EXPECT_EQ(Json::parse(r.body)["environments"], Json::array({"default", "prod"})) << r.body;
+}
+
+TEST_F(FlagsRoutesTest, HostilePreviewsAreRefusedAndChangeNothing) {
+  const size_t before = Json::parse(Call("GET", "/api/v1/flags/beta/history", "").body).size();
+  for (const auto& [target, status] : std::vector<std::pair<std::string, int>>{
+           {"/api/v1/flags/beta/preview", 400},
+           {"/api/v1/flags/beta/preview?keys=", 400},
+           {"/api/v1/flags/beta/preview?keys=a&percent=101", 400},
+           {"/api/v1/flags/beta/preview?keys=a&percent=-1", 400},
+           {"/api/v1/flags/beta/preview?keys=a&percent=x", 400},
+           {"/api/v1/flags/beta/preview?keys=a&percent=1e300", 400},
+           {"/api/v1/flags/beta/preview?keys=a&percent=99999999999999999999", 400},
+           {"/api/v1/flags/beta/preview?keys=a%00b", 400},
+           {"/api/v1/flags/beta/preview?keys=" + std::string(300, 'k'), 400},
+           {"/api/v1/flags/beta/preview?keys=" + std::string(60 * 2, ','), 400},
+           {"/api/v1/flags/nope/preview?keys=a", 404},
+           {"/api/v1/flags/beta/preview?keys=a&env=nowhere", 404},
+           // A flag whose default is its on variant cannot be rolled out: the API's words.
+           {"/api/v1/flags/nodefault/preview?keys=a&percent=5", 409}}) {
+    auto r = Call("GET", target, "");
+    EXPECT_EQ(r.status, status) << target << " → " << r.body;
+    Json j = Json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << r.body;
+    EXPECT_TRUE(j["error"].is_string()) << r.body;
+    EXPECT_EQ(j["error"].get<std::string>().find('\n'), std::string::npos);
+  }
+  std::string many;
+  for (int i = 0; i < 51; ++i) {
+    many += 'k';
+    many += std::to_string(i);
+    many += ',';
+  }
+  EXPECT_EQ(Call("GET", "/api/v1/flags/beta/preview?keys=" + many, "").status, 400);
+  EXPECT_EQ(Json::parse(Call("GET", "/api/v1/flags/beta/history", "").body).size(), before);
+  EXPECT_EQ(Eval("beta", R"({"context": {"targetingKey": "z"}})")["value"], false);
+}
+
 }  // namespace
 }  // namespace slipway::api

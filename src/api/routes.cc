@@ -13,6 +13,8 @@ void RegisterRoutes(Router& router, const RouteDeps& deps) {
   RegisterQueryRoutes(router, deps);
   RegisterUiRoutes(router, deps);
   RegisterAccessRoutes(router, deps);
+  RegisterDashboardRoutes(router, deps);
+  RegisterDatabasesRoutes(router, deps);
   // The table itself, for scripts and for the tests that walk every route.
   router.Add<NoInput>({Method::kGet, "/api/v1/routes", Access::kRead},
                       [&router](NoInput, Reply reply) {

@@ -13,6 +13,8 @@
 //   query_routes.cc     Prometheus' query API over the series store; scrape targets
 //   ui_routes.cc        the dashboard's files at /ui/ and its logins (/api/v1/session)
 //   access_routes.cc    per-user tokens (/api/v1/tokens) and the audit trail (/api/v1/audit)
+//   databases_routes.cc backups (list, create, verify), migrations (status, tool runs)
+//   dashboard_routes.cc the dashboard's panels (x-slipway.dashboard)
 // Request and answer bodies are JSON; errors {"error": "...", "exit": 1|2} (api/reply.h).
 //
 // Ownership: RouteDeps borrows everything; the daemon keeps it all alive while its servers run.
@@ -149,6 +151,18 @@ struct RouteDeps {
   std::function<Status(const std::string& name)> renew_cert;
   TokenRegistry* tokens = nullptr;  // per-user tokens (nullptr: their routes answer 503)
   AuditLog* audit = nullptr;        // the audit trail (nullptr: GET /api/v1/audit answers 503)
+  // The project the daemon runs now (its databases, the dashboard's panels); may return
+  // nullptr (no function: the same). The pointer is valid during the call on the loop.
+  std::function<const config::Project*()> project;
+  // Database work off the control loop (daemon/database_jobs.h), `done` called on the loop
+  // with a one-line summary: a verified backup of `database` now, and a verify (restore and
+  // check) of catalogued backup `id`. Unset: POST /api/v1/backups[/{id}/verify] answer 503.
+  std::function<void(const std::string& database, std::function<void(Status, std::string)> done)>
+      backup_now;
+  std::function<void(int64_t id, std::function<void(Status, std::string)> done)> verify_backup;
+  // Each database's migration status, asked off the loop (DatabaseJobs::MigrationStatus);
+  // `done` on the loop with one object per database. Unset: GET /api/v1/migrations has none.
+  std::function<void(std::function<void(nlohmann::json)> done)> migration_status;
 };
 
 void RegisterRoutes(Router& router, const RouteDeps& deps);
@@ -164,6 +178,8 @@ void RegisterCertsRoutes(Router& router, const RouteDeps& deps);
 void RegisterQueryRoutes(Router& router, const RouteDeps& deps);
 void RegisterUiRoutes(Router& router, const RouteDeps& deps);
 void RegisterAccessRoutes(Router& router, const RouteDeps& deps);
+void RegisterDatabasesRoutes(Router& router, const RouteDeps& deps);
+void RegisterDashboardRoutes(Router& router, const RouteDeps& deps);
 
 // LoadOptions travel from the CLI to the daemon so `up` and `deploy` load the project with
 // the caller's files, profiles and environment.

@@ -62,28 +62,6 @@ Status ReadLabelMap(const Node& n, const std::string& path, bool templated,
   return Status::OK();
 }
 
-// The expression of a rule: it parses, and gives an instant vector or a scalar. Points at
-// the character itself when the expression sits on one line of the file.
-Status CheckRuleExpr(const Node& expr, const std::string& path, const std::string& text) {
-  promql::ParseError err;
-  auto parsed = promql::Parse(text, &err);
-  if (!parsed.ok()) {
-    SourceLoc loc = expr.loc;
-    if (text.find('\n') == std::string::npos && loc.line > 0) {
-      loc.column += static_cast<int>(err.pos) + (expr.quoted ? 1 : 0);
-    }
-    return ErrorAt(loc, path,
-                   fmt::format("does not parse at char {}: {}", err.pos + 1, err.message),
-                   "a PromQL expression (see docs/alerts.md)");
-  }
-  if ((*parsed)->type != promql::ValueType::kVector &&
-      (*parsed)->type != promql::ValueType::kScalar) {
-    return NodeError(expr, path, fmt::format("is a {}", promql::ValueTypeName((*parsed)->type)),
-                     "an instant vector or a scalar");
-  }
-  return Status::OK();
-}
-
 // A Prometheus duration (30s, 5m, 1h30m, 1d); `positive` refuses 0.
 Result<Duration> ReadPromDuration(const Node& n, const std::string& path, bool positive) {
   constexpr std::string_view kExpected = "a duration such as 30s, 5m, 1h30m";
@@ -355,6 +333,26 @@ Status CheckRouteReceivers(const RouteSpec& r, const Node& at, const std::string
 }
 
 }  // namespace
+
+Status CheckRuleExpr(const Node& expr, const std::string& path, const std::string& text) {
+  promql::ParseError err;
+  auto parsed = promql::Parse(text, &err);
+  if (!parsed.ok()) {
+    SourceLoc loc = expr.loc;
+    if (text.find('\n') == std::string::npos && loc.line > 0) {
+      loc.column += static_cast<int>(err.pos) + (expr.quoted ? 1 : 0);
+    }
+    return ErrorAt(loc, path,
+                   fmt::format("does not parse at char {}: {}", err.pos + 1, err.message),
+                   "a PromQL expression (see docs/alerts.md)");
+  }
+  if ((*parsed)->type != promql::ValueType::kVector &&
+      (*parsed)->type != promql::ValueType::kScalar) {
+    return NodeError(expr, path, fmt::format("is a {}", promql::ValueTypeName((*parsed)->type)),
+                     "an instant vector or a scalar");
+  }
+  return Status::OK();
+}
 
 Status ParseRuleFile(const std::string& text, const std::string& label,
                      std::vector<RuleGroupSpec>* out) {

@@ -131,6 +131,11 @@ struct NotificationSettings {
 // A file is at most kMaxRuleFileBytes; a project holds at most kMaxRuleFileRules rules.
 inline constexpr size_t kMaxRuleFileBytes = size_t{8} << 20;
 inline constexpr size_t kMaxRuleFileRules = 20'000;
+// The expression of a rule or a dashboard panel at `expr` (its text `text`): it parses, and
+// gives an instant vector or a scalar; else file:line:col of the character itself when the
+// expression sits on one line of the file.
+Status CheckRuleExpr(const Node& expr, const std::string& path, const std::string& text);
+
 Status ParseRuleFile(const std::string& text, const std::string& label,
                      std::vector<RuleGroupSpec>* out);
 // Reads `file` (named `label` in messages) and parses it as above.

@@ -336,8 +336,8 @@ class Loader {
 
   Status ParseTopSlipway(const Node& x, Project* p) {
     static const std::vector<std::string> kKnown = {
-        "api",    "flags", "databases", "backups", "alerts",  "notifications",
-        "routes", "proxy", "runtime",   "tls",     "ingress", "scrape"};
+        "api",   "flags",   "databases", "backups", "alerts", "notifications", "routes",
+        "proxy", "runtime", "tls",       "ingress", "scrape", "dashboard"};
     RETURN_IF_ERROR(ExpectMap(x, "x-slipway", "a mapping with " + Joined(kKnown)));
     for (const Node& f : x.children) {
       const std::string fpath = JoinPath("x-slipway", f.key);
@@ -351,6 +351,10 @@ class Loader {
       if (f.key == "tls") {  // config/tls_settings.h
         RETURN_IF_ERROR(ParseTlsSettings(f, fpath, project_dir_.string(),
                                          Clock::Real()->WallMillis() / 1000, &p->tls));
+        continue;
+      }
+      if (f.key == "dashboard") {  // config/dashboard_settings.h
+        RETURN_IF_ERROR(ParseDashboardSettings(f, fpath, &p->dashboard));
         continue;
       }
       if (f.key == "scrape") {  // config/metrics_settings.h

@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "config/alerts_settings.h"
 #include "config/api_settings.h"
+#include "config/dashboard_settings.h"
 #include "config/databases_settings.h"
 #include "config/deploy_settings.h"
 #include "config/deploy_strategy.h"
@@ -251,7 +252,8 @@ struct Project {
   std::vector<RouteSettings> routes;                  // x-slipway.routes (config/routes_settings.h)
   ProxySettings proxy;                                // x-slipway.proxy (config/proxy_settings.h)
   TlsSettings tls;                                    // x-slipway.tls (config/tls_settings.h)
-  ScrapeSettings scrape;  // x-slipway.scrape (config/metrics_settings.h)
+  ScrapeSettings scrape;        // x-slipway.scrape (config/metrics_settings.h)
+  DashboardSettings dashboard;  // x-slipway.dashboard (config/dashboard_settings.h)
   // x-slipway.ingress: true: routes that name a `host` are served through the host's shared
   // front proxy (src/ingress), which owns :80/:443 for every project that opts in; such routes
   // need no `listen`.

@@ -514,6 +514,20 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.targets = [this] { return scraper_->TargetsJson(); };
     rd.tokens = tokens_.get();
     rd.audit = audit_.get();
+    rd.project = [this]() -> const config::Project* { return &engine_->project(); };
+    rd.backup_now = [this](const std::string& database,
+                           std::function<void(Status, std::string)> done) {
+      db_jobs_->BackupNow(std::make_shared<const config::Project>(engine_->project()), database,
+                          std::move(done));
+    };
+    rd.verify_backup = [this](int64_t id, std::function<void(Status, std::string)> done) {
+      db_jobs_->Verify(std::make_shared<const config::Project>(engine_->project()), id,
+                       std::move(done));
+    };
+    rd.migration_status = [this](std::function<void(nlohmann::json)> done) {
+      db_jobs_->MigrationStatus(std::make_shared<const config::Project>(engine_->project()),
+                                std::move(done));
+    };
     api::RegisterRoutes(*router_, rd);
 
     ASSIGN_OR_RETURN(net::UniqueFd unix_fd, keeper_->ListenUnix(paths_.socket().string()));

@@ -115,6 +115,137 @@ void DatabaseJobs::RunStep(const deploy::DatabaseStepRequest& req,
   cv_.notify_one();
 }
 
+void DatabaseJobs::BackupNow(std::shared_ptr<const config::Project> project,
+                             const std::string& database,
+                             std::function<void(Status, std::string)> done) {
+  auto finish = [this, done](Status st, std::string summary) {
+    loop_->Post([done, st = std::move(st), summary = std::move(summary)] { done(st, summary); });
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back([project, database, finish](store::Store* store) {
+    if (store == nullptr) {
+      finish(IoError("cannot open the state store for the backup catalog"), "");
+      return;
+    }
+    auto dbs = backup::ResolveDatabases(*project, database);
+    if (!dbs.ok()) {
+      finish(dbs.status(), "");
+      return;
+    }
+    backup::Catalog catalog(store);
+    Result<std::string> summary =
+        backup::BackupAndVerify(dbs->front(), &catalog, backup::BackupOptionsFor(*project));
+    if (!summary.ok()) {
+      finish(summary.status(), "");
+      return;
+    }
+    finish(Status::OK(), *summary);
+  });
+  cv_.notify_one();
+}
+
+void DatabaseJobs::Verify(std::shared_ptr<const config::Project> project, int64_t id,
+                          std::function<void(Status, std::string)> done) {
+  auto finish = [this, done](Status st, std::string summary) {
+    loop_->Post([done, st = std::move(st), summary = std::move(summary)] { done(st, summary); });
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back([project, id, finish](store::Store* store) {
+    if (store == nullptr) {
+      finish(IoError("cannot open the state store for the backup catalog"), "");
+      return;
+    }
+    backup::Catalog catalog(store);
+    Result<backup::BackupRecord> rec = catalog.Get(id);
+    if (!rec.ok()) {
+      finish(rec.status(), "");
+      return;
+    }
+    auto dbs = backup::ResolveDatabases(*project, rec->database);
+    if (!dbs.ok()) {
+      finish(dbs.status(), "");
+      return;
+    }
+    const backup::ProjectDatabase& db = dbs->front();
+    Result<backup::VerifyResult> v =
+        backup::Verify(*rec, db.target, db.check, &catalog, backup::BackupOptionsFor(*project));
+    if (!v.ok()) {
+      finish(v.status(), "");
+      return;
+    }
+    if (!v->ok) {
+      finish(Aborted("backup " + std::to_string(id) + " failed verification: " + v->message), "");
+      return;
+    }
+    finish(Status::OK(), v->message);
+  });
+  cv_.notify_one();
+}
+
+namespace {
+
+// One database's status as the worker reads it (blocks: it connects, a tool runs).
+nlohmann::json OneMigrationStatus(const backup::ProjectDatabase& db, store::Store* store) {
+  using nlohmann::json;
+  json row = {{"name", db.name}};
+  if (db.tool.tool != config::MigrationTool::kNone) {
+    std::unique_ptr<migrate::MigrationRunner> runner = backup::RunnerFor(db, store);
+    Result<migrate::PendingReport> rep = runner->Pending();
+    if (!rep.ok()) {
+      row["error"] = rep.status().message();
+      return row;
+    }
+    row["current"] = rep->current;
+    row["pending"] = rep->items.size();
+    row["pending_migrations"] = rep->items;
+    return row;
+  }
+  auto m = migrate::Migrator::Open(db.target, db.migrate);
+  if (!m.ok()) {
+    row["error"] = m.status().message();
+    return row;
+  }
+  Result<migrate::StatusReport> rep = (*m)->GetStatus();
+  if (!rep.ok()) {
+    row["error"] = rep.status().message();
+    return row;
+  }
+  json migrations = json::array();
+  for (const migrate::StatusRow& r : rep->rows) {
+    migrations.push_back({{"version", r.version},
+                          {"name", r.name},
+                          {"state", std::string(migrate::StateName(r.state))},
+                          {"applied_ms", r.applied ? r.applied->applied_ms : 0},
+                          {"applied_by", r.applied ? r.applied->applied_by : ""}});
+  }
+  row["pending"] = rep->pending;
+  row["blocked"] = rep->blocked;
+  row["migrations"] = std::move(migrations);
+  return row;
+}
+
+}  // namespace
+
+void DatabaseJobs::MigrationStatus(std::shared_ptr<const config::Project> project,
+                                   std::function<void(nlohmann::json)> done) {
+  auto finish = [this, done](nlohmann::json out) {
+    loop_->Post([done, out = std::move(out)] { done(out); });
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back([project, finish](store::Store* store) {
+    nlohmann::json out = nlohmann::json::array();
+    if (project->databases.empty()) return finish(std::move(out));
+    auto dbs = backup::ResolveDatabases(*project, "");
+    if (!dbs.ok()) {
+      out.push_back({{"name", ""}, {"error", dbs.status().message()}});
+      return finish(std::move(out));
+    }
+    for (const backup::ProjectDatabase& db : *dbs) out.push_back(OneMigrationStatus(db, store));
+    finish(std::move(out));
+  });
+  cv_.notify_one();
+}
+
 Status DatabaseJobs::StartSchedule(const config::Project& project) {
   const config::BackupsSettings& bs = project.backups;
   if (bs.schedule.empty() || project.databases.empty()) return Status::OK();

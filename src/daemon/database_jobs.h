@@ -7,6 +7,8 @@
 // open their own connection to the state store (SQLite WAL allows it); events and metrics
 // are written from the loop. Outcomes are recorded as events of the pseudo-service "backups"
 // and as metrics (slipway_backup_last_success_timestamp_seconds, ..._failures_total).
+// Backups and verifies asked through the API (POST /api/v1/backups, .../{id}/verify) run on
+// the same worker as deploy steps, in the order asked.
 //
 // Owned by the daemon; construct, call and destroy on the loop's thread. The destructor
 // waits for a running step to finish.
@@ -18,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "backup/scheduler.h"
@@ -49,6 +52,19 @@ class DatabaseJobs {
   // deploy::DatabaseStepRunner for the project the deploy loaded.
   void RunStep(const deploy::DatabaseStepRequest& req,
                std::function<void(Status, const std::string&)> done);
+
+  // A verified backup of `database` of `project` now; `done` on the loop with a summary.
+  void BackupNow(std::shared_ptr<const config::Project> project, const std::string& database,
+                 std::function<void(Status, std::string)> done);
+  // Restores catalogued backup `id` into a scratch database and checks it (the catalog
+  // records the outcome); `done` on the loop. A failed check is an Aborted status.
+  void Verify(std::shared_ptr<const config::Project> project, int64_t id,
+              std::function<void(Status, std::string)> done);
+  // Each database's migration status (GET /api/v1/migrations), one object per database in
+  // name order: the built-in runner's migrations with their states, or what a tool reports
+  // pending; a database that cannot be asked has {"error": ...} instead. `done` on the loop.
+  void MigrationStatus(std::shared_ptr<const config::Project> project,
+                       std::function<void(nlohmann::json)> done);
 
  private:
   void Worker();

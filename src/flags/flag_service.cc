@@ -350,8 +350,8 @@ std::string FlagService::OnVariant(const Json& definition) {
   return variants.empty() ? "" : variants.begin().key();
 }
 
-Status FlagService::Rollout(const std::string& env, const std::string& key, int percent,
-                            const Change& change) {
+Result<Json> FlagService::RolledOut(const std::string& env, const std::string& key,
+                                    int percent) const {
   if (percent < 0 || percent > 100) {
     return InvalidInput("rollout percent must be 0..100, got " + std::to_string(percent));
   }
@@ -376,7 +376,43 @@ Status FlagService::Rollout(const std::string& env, const std::string& key, int 
   }
   def["targeting"] = targeting;
   def["state"] = "ENABLED";
+  return def;
+}
+
+Status FlagService::Rollout(const std::string& env, const std::string& key, int percent,
+                            const Change& change) {
+  ASSIGN_OR_RETURN(Json def, RolledOut(env, key, percent));
   return Apply(env, {{key, def}}, "rollout", change);
+}
+
+Result<std::vector<PreviewAnswer>> FlagService::Preview(
+    const std::string& env, const std::string& key, std::optional<int> percent,
+    const std::vector<std::string>& targeting_keys) const {
+  Json def;
+  if (percent) {
+    ASSIGN_OR_RETURN(def, RolledOut(env, key, *percent));
+  } else {
+    ASSIGN_OR_RETURN(def, Definition(env, key));
+  }
+  const EnvState& state = envs_.at(env);  // Definition() found it
+  // The flag alone in a set of its own, with the environment's shared evaluators: evaluated
+  // as the live set would, without touching it (nor its last-evaluated time).
+  ASSIGN_OR_RETURN(std::shared_ptr<const FlagSet> set,
+                   FlagSet::Build({{key, def}}, state.evaluators, state.metadata));
+  const int64_t now_s = clock_->WallMillis() / 1000;
+  std::vector<PreviewAnswer> out;
+  out.reserve(targeting_keys.size());
+  for (const std::string& tk : targeting_keys) {
+    Evaluation e = set->Evaluate(key, Json{{"targetingKey", tk}}, now_s);
+    PreviewAnswer a;
+    a.targeting_key = tk;
+    if (e.variant) a.variant = *e.variant;
+    if (e.value) a.value = *e.value;
+    a.reason = std::string(ReasonName(e.reason));
+    a.error = e.error == ErrorCode::kNone ? "" : e.error_message;
+    out.push_back(std::move(a));
+  }
+  return out;
 }
 
 Status FlagService::AddTarget(const std::string& env, const std::string& key,

@@ -25,6 +25,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,15 @@ struct FlagInfo {
   std::string file_definition;  // the definition last seeded from a file ("" = none)
 };
 
+// What one context would get from a flag (FlagService::Preview).
+struct PreviewAnswer {
+  std::string targeting_key;
+  std::string variant;  // "" when no variant was chosen
+  Json value;           // null: no value, the caller's code default applies
+  std::string reason;   // ReasonName(): "TARGETING_MATCH", "DEFAULT", "DISABLED", ...
+  std::string error;    // "" unless the evaluation failed
+};
+
 struct StaleFlag {
   std::string key;
   std::string why;  // "fully rolled out to \"on\"", "not evaluated for 31 days", "never evaluated"
@@ -98,6 +108,12 @@ class FlagService {
   // Serves `variant` (default: the "on" variant) when context attribute `attr` is `value`.
   Status AddTarget(const std::string& env, const std::string& key, const std::string& attr,
                    const std::string& value, const std::string& variant, const Change& change);
+  // What `key` answers each targeting key with (one context {"targetingKey": K} each), as it
+  // is or, with `percent`, as Rollout(percent) would leave it. Evaluated by the same code as
+  // OFREP; changes nothing and does not count as an evaluation.
+  Result<std::vector<PreviewAnswer>> Preview(const std::string& env, const std::string& key,
+                                             std::optional<int> percent,
+                                             const std::vector<std::string>& targeting_keys) const;
   // Imports a flagd document; with `replace`, flags absent from it are deleted.
   Status Import(const std::string& env, const Json& doc, bool replace, const Change& change);
   Result<Json> Export(const std::string& env) const;
@@ -129,6 +145,8 @@ class FlagService {
                const std::string& action, const Change& change,
                const std::map<std::string, std::string>* file_defs = nullptr);
   Result<Json> Definition(const std::string& env, const std::string& key) const;
+  // The definition of `key` as Rollout(percent) makes it (not applied).
+  Result<Json> RolledOut(const std::string& env, const std::string& key, int percent) const;
 
   sqlite3* db_;
   Clock* clock_;

@@ -54,6 +54,9 @@ free_port() {
 
 cp "$src/examples/shop/compose.yaml" "$src/examples/shop/app.env" "$work/"
 sed -i "s#\.\./\.\./build/testapp#$testapp#g" "$work/compose.yaml"
+# A suite may merge settings of its own over the shop's: <suite>.compose.yaml beside it.
+overlay="$here/${suite%.test.mjs}.compose.yaml"
+if [ -f "$overlay" ]; then cp "$overlay" "$work/compose.override.yaml"; fi
 web_port=$(free_port)
 mkdir -p "$out"
 (cd "$work" && WEB_PORT=$web_port timeout 180 "$bin" up -d --wait)
@@ -70,6 +73,9 @@ SLIPWAY_ADMIN_TOKEN=$(cat "$state/token")
 SLIPWAY_READ_TOKEN=$(cat "$state/read-token")
 SLIPWAY_WEB_URL="http://127.0.0.1:$web_port"
 SLIPWAY_UI_SHOTS=$out
+# The project's OFREP read token (x-slipway.flags without tokens: the daemon made this one).
+SLIPWAY_FLAGS_TOKEN=$(cat "$state/flags-token" 2>/dev/null || true)
+export SLIPWAY_FLAGS_TOKEN
 export SLIPWAY_UI_URL SLIPWAY_ADMIN_TOKEN SLIPWAY_READ_TOKEN SLIPWAY_WEB_URL SLIPWAY_UI_SHOTS
 export SLIPWAY_DEPLOY_TOKEN SLIPWAY_VIEWER_TOKEN
 [ -f "$here/$suite" ] || { echo "run.sh: no suite $here/$suite" >&2; exit 2; }

@@ -5,6 +5,11 @@ import { api, setCsrf, ApiError } from './api.js';
 import { startServices, stopServices } from './services.js';
 import * as deploys from './deploys.js';
 import * as logs from './logs.js';
+import * as flags from './flags.js';
+import * as alerts from './alerts.js';
+import * as metrics from './metrics.js';
+import * as backups from './backups.js';
+import * as migrations from './migrations.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -15,6 +20,11 @@ const VIEWS = {
   },
   deploys,
   logs,
+  flags,
+  alerts,
+  metrics,
+  backups,
+  migrations,
 };
 const DEFAULT_VIEW = 'services';
 
@@ -47,7 +57,9 @@ function showView() {
   const canDeploy = session.role === 'admin' || session.role === 'deployer';
   VIEWS[name].start({
     role: session.role,
+    who: session.user || session.role,
     canDeploy,
+    isAdmin: session.role === 'admin',
     onLoggedOut: () => showLogin('Your session ended; log in again.'),
   });
 }

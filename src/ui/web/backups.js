@@ -1,0 +1,149 @@
+// The backups view: each database of the project with its backups and last verified restore,
+// and the catalogued backups, from GET /api/v1/backups. Admins get "Back up now" per database
+// (POST /api/v1/backups) and "Verify" per backup (POST /api/v1/backups/{id}/verify): both
+// run in the daemon's database jobs and answer when done; errors show the API's words.
+import { api } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+
+let ctx = null;
+let generation = 0;
+
+export function start(c) {
+  ctx = c;
+  generation += 1;
+  refresh(generation);
+}
+
+export function stop() {
+  generation += 1;
+}
+
+function say(text) {
+  $('backups-status').textContent = text;
+}
+
+function time(ms) {
+  return ms ? new Date(ms).toLocaleString() : 'never';
+}
+
+function sizeText(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1048576) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+function table(caption, heads, rows) {
+  const t = document.createElement('table');
+  const c = document.createElement('caption');
+  c.textContent = caption;
+  const thead = document.createElement('thead');
+  const hr = document.createElement('tr');
+  for (const h of heads) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = h;
+    hr.append(th);
+  }
+  thead.append(hr);
+  const tbody = document.createElement('tbody');
+  tbody.append(...rows);
+  t.append(c, thead, tbody);
+  return t;
+}
+
+function row(cells, data = {}) {
+  const tr = document.createElement('tr');
+  Object.assign(tr.dataset, data);
+  cells.forEach((v, i) => {
+    const c = document.createElement(i === 0 ? 'th' : 'td');
+    if (i === 0) c.scope = 'row';
+    if (v instanceof Node) c.append(v);
+    else c.textContent = v;
+    tr.append(c);
+  });
+  return tr;
+}
+
+function button(label, aria, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'act';
+  b.textContent = label;
+  b.setAttribute('aria-label', aria);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+async function refresh(gen) {
+  let r;
+  try {
+    r = await api('/api/v1/backups');
+  } catch (e) {
+    if (gen !== generation) return;
+    if (e.status === 401) return ctx.onLoggedOut();
+    say(`Could not list the backups: ${e.message}`);
+    return;
+  }
+  if (gen !== generation) return;
+  const list = $('backups-list');
+  if (!r.databases.length) {
+    const p = document.createElement('p');
+    p.className = 'hint empty';
+    p.textContent = 'The project declares no databases (x-slipway.databases): there is nothing to back up.';
+    list.replaceChildren(p);
+    return;
+  }
+  const heads = ['Database', 'Backups', 'Last backup', 'Last verified restore'];
+  if (ctx.isAdmin) heads.push('Actions');
+  const dbRows = r.databases.map((d) => {
+    const cells = [d.name + (d.configured ? '' : ' (no longer configured)'), String(d.backups),
+      time(d.last_backup_ms), time(d.last_verified_ms)];
+    if (ctx.isAdmin) {
+      cells.push(d.configured ? button('Back up now', `Back up ${d.name} now`, () => backupNow(d.name)) : '');
+    }
+    return row(cells, { database: d.name });
+  });
+  const bHeads = ['Backup', 'Database', 'Created', 'Size', 'Verified'];
+  if (ctx.isAdmin) bHeads.push('Actions');
+  const configured = new Set(r.databases.filter((d) => d.configured).map((d) => d.name));
+  const bRows = r.backups.map((b) => {
+    const cells = [`#${b.id} ${b.file}`, b.database, time(b.created_ms), sizeText(b.size),
+      b.verified_ms ? `${b.verify_status} (${time(b.verified_ms)})` : 'not verified'];
+    if (ctx.isAdmin) {
+      cells.push(configured.has(b.database) ? button('Verify', `Verify backup ${b.id}`, () => verify(b.id)) : '');
+    }
+    return row(cells, { backup: String(b.id) });
+  });
+  const parts = [table('Databases', heads, dbRows)];
+  if (bRows.length) parts.push(table('Backups, newest first', bHeads, bRows));
+  else {
+    const p = document.createElement('p');
+    p.className = 'hint empty';
+    p.textContent = 'No backups yet.';
+    parts.push(p);
+  }
+  list.replaceChildren(...parts);
+}
+
+async function backupNow(database) {
+  say(`Backing up ${database}…`);
+  try {
+    const r = await api('/api/v1/backups', { method: 'POST', body: { database } });
+    say(`Backed up ${database}: ${r.summary}`);
+  } catch (e) {
+    say(`Backup of ${database} failed: ${e.message}`);
+  }
+  refresh(generation);
+}
+
+async function verify(id) {
+  say(`Verifying backup ${id}…`);
+  try {
+    const r = await api(`/api/v1/backups/${id}/verify`, { method: 'POST', body: {} });
+    say(`Backup ${id} verified: ${r.summary}`);
+  } catch (e) {
+    say(`Verify of backup ${id} failed: ${e.message}`);
+  }
+  refresh(generation);
+}
