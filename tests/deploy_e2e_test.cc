@@ -189,7 +189,7 @@ TEST(DeployTest, CanaryStepsUnderLoadLoseNothing) {
   ASSERT_EQ(d.rc, 0) << d.out << d.err;
   EXPECT_NE(d.out.find("canary step 1/3: 20%"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("canary step 3/3: 100%"), std::string::npos) << d.out;
-  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 5s));
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 30s));
   load.Stop();
   EXPECT_EQ(load.failed(), 0) << load.failures();
   EXPECT_EQ(Releases(p)[0]["status"], "succeeded");
@@ -223,18 +223,43 @@ TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
   CmdResult d;
-  std::thread deploy([&] { d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 90s); });
-  // The first step sends some requests to v2: pause there.
-  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0; }, 20s));
+  std::atomic<bool> deployed{false};  // the deploy command returned (d is set)
+  std::thread deploy([&] {
+    d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 180s);
+    deployed = true;
+  });
+  // An assertion that ends the test early still joins the deploy's thread (no terminate).
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } join_deploy{deploy};
+  // The first step sends some requests to v2: pause there. On a loaded machine starting v2
+  // may take a while, so the bound is generous; a deploy that ended first is reported as such.
+  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deployed; }, 120s))
+      << "v2 got no traffic within 120 s";
+  if (deployed) {
+    deploy.join();
+    FAIL() << "the deploy ended before its first step could be paused: " << d.out << d.err;
+  }
   CmdResult pause = p.Slipway({"deploy", "pause", "api", "--reason", "checking the canary"});
   EXPECT_EQ(pause.rc, 0) << pause.out << pause.err;
   EXPECT_NE(pause.out.find("api r2 paused"), std::string::npos) << pause.out;
-  // Held longer than the whole rollout would take: both versions keep answering.
+  // Held longer than the whole rollout would take (2 steps of 3 s): both versions keep
+  // answering and the deploy does not end. The hold lasts at least 8 s, and until each
+  // version answered enough requests (however slowly the loaded machine serves them).
   auto before = load.versions();
-  std::this_thread::sleep_for(8s);
-  auto during = load.versions();
-  EXPECT_GT(during["v1"], before["v1"] + 20);
-  EXPECT_GT(during["v2"], before["v2"] + 5);
+  const auto held_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto v = load.versions();
+        return std::chrono::steady_clock::now() - held_at >= 8s && v["v1"] > before["v1"] + 20 &&
+               v["v2"] > before["v2"] + 5;
+      },
+      120s))
+      << "while paused, the split did not serve both versions";
+  EXPECT_FALSE(deployed) << "the paused deploy ended: " << d.out << d.err;
   EXPECT_EQ(Releases(p)[0]["status"], "running");
   // Pausing again is refused with the reason (409).
   auto again = CurlPost(p, "/api/v1/deploy/api/pause", "{}");
@@ -256,7 +281,7 @@ TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
   EXPECT_NE(d.out.find("paused by"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("resumed by"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("canary step 3/3: 100%"), std::string::npos) << d.out;
-  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 5s));
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 30s));
   load.Stop();
   EXPECT_EQ(load.failed(), 0) << load.failures();
   EXPECT_EQ(Releases(p)[0]["status"], "succeeded");
