@@ -2,6 +2,7 @@
 // instances, and a bounded load generator running through every deploy. Each test has its own
 // project folder and published port; the daemon is stopped by the harness (by PID).
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -299,6 +300,97 @@ TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
   auto bad = CurlPost(p, "/api/v1/deploy/api/pause", "{\"reason\": 5}");
   EXPECT_EQ(bad.first, 400) << bad.second;
   EXPECT_NE(bad.second.find("reason"), std::string::npos) << bad.second;
+}
+
+// An operator's pause survives a kill -9 of the daemon: the keeper's next daemon holds the
+// canary again with the same split (both versions keep answering, the release still runs,
+// another deploy is refused), and resume completes it with no failed request. Only requests
+// the killed daemon had in flight (at most one per client thread) may be cut.
+TEST(DeployTest, APausedCanarySurvivesAKilledDaemon) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: canary
+        steps: [30, 60]
+        step_duration: 3s
+        drain: 300ms
+        analysis: {min_requests: 10, window: 2s, interval: 100ms}
+)"));
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  CmdResult d;
+  std::atomic<bool> deployed{false};
+  std::thread deploy([&] {
+    d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 180s);
+    deployed = true;
+  });
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } join_deploy{deploy};
+  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deployed; }, 120s));
+  ASSERT_FALSE(deployed) << "the deploy ended before it could be paused: " << d.out << d.err;
+  CmdResult pause = p.Slipway({"deploy", "pause", "api", "--reason", "overnight"});
+  ASSERT_EQ(pause.rc, 0) << pause.out << pause.err;
+
+  const pid_t daemon = p.DaemonPid();
+  ASSERT_TRUE(PidAlive(daemon));
+  const int64_t failed_before = load.failed();
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] { return deployed.load(); }, 60s)) << "the deploy's caller goes on";
+  deploy.join();
+  EXPECT_NE(d.rc, 0) << "its daemon died under it: " << d.out << d.err;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const pid_t now = p.DaemonPid();
+        return now != daemon && PidAlive(now);
+      },
+      30s))
+      << "the keeper starts the next daemon";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const nlohmann::json r = Releases(p);
+        return r.is_array() && !r.empty() && r[0].value("number", 0) == 2;
+      },
+      30s));
+  const auto log = p.dir() / ".slipway" / "logs" / "daemon.log";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return ReadFile(log).find("api r2: the paused canary deploy is held again (paused by") !=
+               std::string::npos;
+      },
+      30s))
+      << Tail(log);
+  EXPECT_EQ(Releases(p)[0]["status"], "running") << Releases(p).dump();
+  const int64_t cut = load.failed() - failed_before;
+  EXPECT_LE(cut, 4) << "only requests in flight at the kill: " << load.failures();
+
+  // Held again: longer than the rest of the rollout would take, both versions answer.
+  auto before = load.versions();
+  const auto held_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto v = load.versions();
+        return std::chrono::steady_clock::now() - held_at >= 8s && v["v1"] > before["v1"] + 20 &&
+               v["v2"] > before["v2"] + 5;
+      },
+      120s))
+      << "after the restart the split did not serve both versions";
+  EXPECT_EQ(Releases(p)[0]["status"], "running");
+  CmdResult busy = p.Slipway({"deploy", "api", "--env", "VERSION=v3"}, 60s);
+  EXPECT_NE(busy.rc, 0);
+  EXPECT_NE(busy.err.find("is paused"), std::string::npos) << busy.out << busy.err;
+
+  // Resumed: the rollout completes, and no request fails meanwhile.
+  const int64_t failed_at_resume = load.failed();
+  CmdResult resume = p.Slipway({"deploy", "resume", "api", "--reason", "morning"});
+  EXPECT_EQ(resume.rc, 0) << resume.out << resume.err;
+  ASSERT_TRUE(WaitFor([&] { return Releases(p)[0]["status"] == "succeeded"; }, 90s))
+      << Releases(p).dump();
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 30s));
+  load.Stop();
+  EXPECT_EQ(load.failed(), failed_at_resume) << load.failures();
 }
 
 TEST(DeployTest, RollingThreeReplicasUnderLoadLoseNothing) {

@@ -1078,6 +1078,13 @@ const config::Service* Engine::RunningSpec(const std::string& service) const {
   return g ? &g->spec : nullptr;
 }
 
+const config::Service* Engine::GroupSpec(const std::string& service, const std::string& set) const {
+  const ServiceRun* run = FindRun(service);
+  if (!run || !run->started) return nullptr;
+  auto g = run->groups.find(set);
+  return g == run->groups.end() ? nullptr : &g->second->spec;
+}
+
 // ---------------------------------------------------------------------------------------
 // Stop
 

@@ -284,6 +284,9 @@ class Engine {
   int64_t PrimaryRelease(const std::string& service) const;
   // The spec the primary group runs (nullptr when the service is not started).
   const config::Service* RunningSpec(const std::string& service) const;
+  // The spec the group of `set` runs (nullptr when the service is not started or has no such
+  // group).
+  const config::Service* GroupSpec(const std::string& service, const std::string& set) const;
 
  private:
   struct InstanceRun;
