@@ -2,6 +2,7 @@
 // instances, and a bounded load generator running through every deploy. Each test has its own
 // project folder and published port; the daemon is stopped by the harness (by PID).
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -189,7 +190,7 @@ TEST(DeployTest, CanaryStepsUnderLoadLoseNothing) {
   ASSERT_EQ(d.rc, 0) << d.out << d.err;
   EXPECT_NE(d.out.find("canary step 1/3: 20%"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("canary step 3/3: 100%"), std::string::npos) << d.out;
-  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 5s));
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 30s));
   load.Stop();
   EXPECT_EQ(load.failed(), 0) << load.failures();
   EXPECT_EQ(Releases(p)[0]["status"], "succeeded");
@@ -223,18 +224,43 @@ TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
   CmdResult d;
-  std::thread deploy([&] { d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 90s); });
-  // The first step sends some requests to v2: pause there.
-  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0; }, 20s));
+  std::atomic<bool> deployed{false};  // the deploy command returned (d is set)
+  std::thread deploy([&] {
+    d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 180s);
+    deployed = true;
+  });
+  // An assertion that ends the test early still joins the deploy's thread (no terminate).
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } join_deploy{deploy};
+  // The first step sends some requests to v2: pause there. On a loaded machine starting v2
+  // may take a while, so the bound is generous; a deploy that ended first is reported as such.
+  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deployed; }, 120s))
+      << "v2 got no traffic within 120 s";
+  if (deployed) {
+    deploy.join();
+    FAIL() << "the deploy ended before its first step could be paused: " << d.out << d.err;
+  }
   CmdResult pause = p.Slipway({"deploy", "pause", "api", "--reason", "checking the canary"});
   EXPECT_EQ(pause.rc, 0) << pause.out << pause.err;
   EXPECT_NE(pause.out.find("api r2 paused"), std::string::npos) << pause.out;
-  // Held longer than the whole rollout would take: both versions keep answering.
+  // Held longer than the whole rollout would take (2 steps of 3 s): both versions keep
+  // answering and the deploy does not end. The hold lasts at least 8 s, and until each
+  // version answered enough requests (however slowly the loaded machine serves them).
   auto before = load.versions();
-  std::this_thread::sleep_for(8s);
-  auto during = load.versions();
-  EXPECT_GT(during["v1"], before["v1"] + 20);
-  EXPECT_GT(during["v2"], before["v2"] + 5);
+  const auto held_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto v = load.versions();
+        return std::chrono::steady_clock::now() - held_at >= 8s && v["v1"] > before["v1"] + 20 &&
+               v["v2"] > before["v2"] + 5;
+      },
+      120s))
+      << "while paused, the split did not serve both versions";
+  EXPECT_FALSE(deployed) << "the paused deploy ended: " << d.out << d.err;
   EXPECT_EQ(Releases(p)[0]["status"], "running");
   // Pausing again is refused with the reason (409).
   auto again = CurlPost(p, "/api/v1/deploy/api/pause", "{}");
@@ -256,7 +282,7 @@ TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
   EXPECT_NE(d.out.find("paused by"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("resumed by"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("canary step 3/3: 100%"), std::string::npos) << d.out;
-  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 5s));
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 30s));
   load.Stop();
   EXPECT_EQ(load.failed(), 0) << load.failures();
   EXPECT_EQ(Releases(p)[0]["status"], "succeeded");
@@ -274,6 +300,97 @@ TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
   auto bad = CurlPost(p, "/api/v1/deploy/api/pause", "{\"reason\": 5}");
   EXPECT_EQ(bad.first, 400) << bad.second;
   EXPECT_NE(bad.second.find("reason"), std::string::npos) << bad.second;
+}
+
+// An operator's pause survives a kill -9 of the daemon: the keeper's next daemon holds the
+// canary again with the same split (both versions keep answering, the release still runs,
+// another deploy is refused), and resume completes it with no failed request. Only requests
+// the killed daemon had in flight (at most one per client thread) may be cut.
+TEST(DeployTest, APausedCanarySurvivesAKilledDaemon) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: canary
+        steps: [30, 60]
+        step_duration: 3s
+        drain: 300ms
+        analysis: {min_requests: 10, window: 2s, interval: 100ms}
+)"));
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  CmdResult d;
+  std::atomic<bool> deployed{false};
+  std::thread deploy([&] {
+    d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 180s);
+    deployed = true;
+  });
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } join_deploy{deploy};
+  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deployed; }, 120s));
+  ASSERT_FALSE(deployed) << "the deploy ended before it could be paused: " << d.out << d.err;
+  CmdResult pause = p.Slipway({"deploy", "pause", "api", "--reason", "overnight"});
+  ASSERT_EQ(pause.rc, 0) << pause.out << pause.err;
+
+  const pid_t daemon = p.DaemonPid();
+  ASSERT_TRUE(PidAlive(daemon));
+  const int64_t failed_before = load.failed();
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] { return deployed.load(); }, 60s)) << "the deploy's caller goes on";
+  deploy.join();
+  EXPECT_NE(d.rc, 0) << "its daemon died under it: " << d.out << d.err;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const pid_t now = p.DaemonPid();
+        return now != daemon && PidAlive(now);
+      },
+      30s))
+      << "the keeper starts the next daemon";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const nlohmann::json r = Releases(p);
+        return r.is_array() && !r.empty() && r[0].value("number", 0) == 2;
+      },
+      30s));
+  const auto log = p.dir() / ".slipway" / "logs" / "daemon.log";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return ReadFile(log).find("api r2: the paused canary deploy is held again (paused by") !=
+               std::string::npos;
+      },
+      30s))
+      << Tail(log);
+  EXPECT_EQ(Releases(p)[0]["status"], "running") << Releases(p).dump();
+  const int64_t cut = load.failed() - failed_before;
+  EXPECT_LE(cut, 4) << "only requests in flight at the kill: " << load.failures();
+
+  // Held again: longer than the rest of the rollout would take, both versions answer.
+  auto before = load.versions();
+  const auto held_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto v = load.versions();
+        return std::chrono::steady_clock::now() - held_at >= 8s && v["v1"] > before["v1"] + 20 &&
+               v["v2"] > before["v2"] + 5;
+      },
+      120s))
+      << "after the restart the split did not serve both versions";
+  EXPECT_EQ(Releases(p)[0]["status"], "running");
+  CmdResult busy = p.Slipway({"deploy", "api", "--env", "VERSION=v3"}, 60s);
+  EXPECT_NE(busy.rc, 0);
+  EXPECT_NE(busy.err.find("is paused"), std::string::npos) << busy.out << busy.err;
+
+  // Resumed: the rollout completes, and no request fails meanwhile.
+  const int64_t failed_at_resume = load.failed();
+  CmdResult resume = p.Slipway({"deploy", "resume", "api", "--reason", "morning"});
+  EXPECT_EQ(resume.rc, 0) << resume.out << resume.err;
+  ASSERT_TRUE(WaitFor([&] { return Releases(p)[0]["status"] == "succeeded"; }, 90s))
+      << Releases(p).dump();
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 30s));
+  load.Stop();
+  EXPECT_EQ(load.failed(), failed_at_resume) << load.failures();
 }
 
 TEST(DeployTest, RollingThreeReplicasUnderLoadLoseNothing) {

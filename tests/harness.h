@@ -16,7 +16,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -112,6 +114,13 @@ inline std::string ReadTrimmed(const std::filesystem::path& p) {
   return s;
 }
 
+// The file's last `max_bytes` (all of it when shorter; "" when it cannot be read): a log to
+// show with a failed assertion.
+inline std::string Tail(const std::filesystem::path& p, size_t max_bytes = 3000) {
+  std::string all = ReadFile(p);
+  return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
+}
+
 // The PID a pid file holds, 0 when there is none.
 inline pid_t ReadPid(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -146,6 +155,49 @@ inline bool WaitFor(const std::function<bool()>& cond,
 }
 
 inline bool PidAlive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
+
+// A helper process (a test CA, its DNS server) started with Start() and stopped by its PID on
+// destruction (SIGTERM, SIGKILL after 5 s). Its stdout and stderr go to `log`; `env` entries
+// ("NAME=value") are added to the test's environment.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  void Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+             const std::filesystem::path& log) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      for (const std::string& e : env) putenv(strdup(e.c_str()));
+      FILE* f = freopen(log.c_str(), "w", stdout);
+      if (f) dup2(fileno(stdout), 2);
+      std::vector<char*> args;
+      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  // Whether it still runs (reaps it once it exited).
+  bool Running() {
+    if (pid_ <= 0) return false;
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
+    return pid_ > 0;
+  }
+  ~Child() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
 
 // GET http://127.0.0.1:port/path (with a bearer token when given); status 0 when nothing
 // answers.

@@ -28,45 +28,6 @@ using namespace std::chrono_literals;
 
 const std::string kTestapp = TESTAPP_BIN;
 
-std::string Tail(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::string all((std::istreambuf_iterator<char>(in)), {});
-  return all.size() > 3000 ? all.substr(all.size() - 3000) : all;
-}
-
-// A child process (pebble, challtestsrv) started and stopped by its PID (SIGTERM, SIGKILL
-// after 5 s).
-class Child {
- public:
-  void Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-             const std::filesystem::path& log) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      for (const std::string& e : env) putenv(strdup(e.c_str()));
-      FILE* f = freopen(log.c_str(), "w", stdout);
-      if (f) dup2(fileno(stdout), 2);
-      std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-  }
-  ~Child() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      std::this_thread::sleep_for(50ms);
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
 Result<http::ClientResponse> Control(const std::filesystem::path& state, const std::string& path) {
   http::Endpoint ep;
   ep.unix_path = (state / "ingress.sock").string();

@@ -5,34 +5,25 @@
 
 #include <algorithm>
 
+#include "base/hex.h"
+
 namespace slipway::api {
 
 namespace {
-
-std::string Hex(const unsigned char* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
-  }
-  return out;
-}
 
 Result<std::string> RandomHex(size_t bytes) {
   unsigned char buf[64];
   if (bytes > sizeof buf || RAND_bytes(buf, static_cast<int>(bytes)) != 1) {
     return IoError("the system's random source failed");
   }
-  return Hex(buf, bytes);
+  return HexEncode(buf, bytes);
 }
 
 std::string Sha256Hex(std::string_view s) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr) != 1) return {};
-  return Hex(md, n);
+  return HexEncode(md, n);
 }
 
 }  // namespace

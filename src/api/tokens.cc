@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "base/hex.h"
 #include "base/secret.h"
 #include "store/statement.h"
 #include "store/store.h"
@@ -34,22 +35,11 @@ constexpr store::SchemaStep kAccessSteps[] = {
 };
 constexpr store::ModuleSchema kAccessSchema{"access", kAccessSteps};
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
-  }
-  return out;
-}
-
 std::string TokenHash(std::string_view s) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr) != 1) return {};
-  return Hex(md, n);
+  return HexEncode(md, n);
 }
 
 bool IsHex(std::string_view s) {
@@ -135,7 +125,7 @@ Result<std::string> TokenRegistry::Create(const std::string& name, TokenRole rol
   }
   unsigned char random[32];
   if (RAND_bytes(random, sizeof random) != 1) return IoError("the system's random source failed");
-  std::string token = std::string(kPrefix) + Hex(random, sizeof random);
+  std::string token = std::string(kPrefix) + HexEncode(random, sizeof random);
   const std::string hash = TokenHash(token);
   if (hash.empty()) return Internal("SHA-256 failed");
   TokenInfo info{name, role, clock_->WallMillis()};

@@ -1,5 +1,7 @@
 #include "cli/access_cmd.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,6 +12,9 @@
 namespace slipway::cli {
 
 namespace {
+
+// Creation times are Unix milliseconds; up to the year 9999.
+constexpr int64_t kMaxMillis = 253'402'300'799'999;
 
 // The daemon must run: tokens and the trail live in its store, and it alone writes them.
 Status NeedDaemon(CliContext& ctx) {
@@ -41,7 +46,16 @@ void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc) {
       *rc = CliContext::Fail(r.status(), "tokens create");
       return;
     }
-    std::printf("%s\n", r->value("token", "").c_str());
+    api::BodyFields answer(*r);
+    const std::string token = answer.RequiredString("token", "the new token");
+    if (!r->is_object() || !answer.status().ok()) {
+      *rc = FailAnswer(r->is_object() ? answer.status()
+                                      : InvalidInput(fmt::format("expected an object, got {}",
+                                                                 api::JsonTypeName(*r))),
+                       "tokens create");
+      return;
+    }
+    std::printf("%s\n", token.c_str());
     std::fprintf(stderr, "token \"%s\" (%s) created: it is shown only now\n", name->c_str(),
                  role->c_str());
     *rc = 0;
@@ -63,12 +77,15 @@ void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc) {
     if (*format == "json") {
       std::printf("%s\n", r->dump(2).c_str());
     } else {
-      std::vector<std::vector<std::string>> rows;
-      for (const nlohmann::json& t : *r) {
-        rows.push_back(
-            {t.value("name", ""), t.value("role", ""), Utc(t.value("created_ms", int64_t{0}))});
+      auto rows = AnswerRows(*r, [](api::BodyFields& t) -> std::vector<std::string> {
+        return {t.String("name", "a token name"), t.String("role", "a role name"),
+                Utc(t.Int("created_ms", 0, 0, kMaxMillis, "a time in Unix milliseconds"))};
+      });
+      if (!rows.ok()) {
+        *rc = FailAnswer(rows.status(), "tokens list");
+        return;
       }
-      PrintTable({"NAME", "ROLE", "CREATED"}, rows);
+      PrintTable({"NAME", "ROLE", "CREATED"}, *rows);
     }
     *rc = 0;
   });
@@ -117,13 +134,19 @@ void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc) {
     if (a->format == "json") {
       std::printf("%s\n", r->dump(2).c_str());
     } else {
-      std::vector<std::vector<std::string>> rows;
-      for (const nlohmann::json& e : *r) {
-        rows.push_back({e.value("time", ""), e.value("who", ""), e.value("action", ""),
-                        e.value("target", ""), std::to_string(e.value("status", 0)),
-                        e.value("result", "")});
+      auto rows = AnswerRows(*r, [](api::BodyFields& e) -> std::vector<std::string> {
+        return {e.String("time", "a time"),
+                e.String("who", "a caller's name"),
+                e.String("action", "an action"),
+                e.String("target", "a target"),
+                std::to_string(e.Int("status", 0, 0, 999, "an HTTP status")),
+                e.String("result", "a result")};
+      });
+      if (!rows.ok()) {
+        *rc = FailAnswer(rows.status(), "audit");
+        return;
       }
-      PrintTable({"TIME", "WHO", "ACTION", "TARGET", "STATUS", "RESULT"}, rows);
+      PrintTable({"TIME", "WHO", "ACTION", "TARGET", "STATUS", "RESULT"}, *rows);
     }
     *rc = 0;
   });

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "alerts/builtin.h"
 #include "alerts/rule_unit.h"
+#include "api/fields.h"
 #include "api/routes.h"
 #include "base/clock.h"
 #include "cli/output.h"
@@ -23,12 +25,12 @@ using nlohmann::json;
 
 namespace {
 
-std::string Labels(const json& labels) {
+// name=value,... of an alert's labels (alertname left out; it is the RULE column).
+std::string Labels(api::BodyFields& f) {
   std::string out;
-  if (!labels.is_object()) return out;
-  for (auto it = labels.begin(); it != labels.end(); ++it) {
-    if (it.key() == "alertname") continue;
-    out += (out.empty() ? "" : ",") + it.key() + "=" + it.value().get<std::string>();
+  for (const auto& [k, v] : f.StringMap("labels", "labels (an object of strings)")) {
+    if (k == "alertname") continue;
+    out += (out.empty() ? "" : ",") + k + "=" + v;
   }
   return out;
 }
@@ -44,23 +46,49 @@ int RunAlerts(CliContext& ctx, const std::string& format) {
     std::printf("%s\n", r->dump(2).c_str());
     return 0;
   }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& a : r->value("alerts", json::array())) {
-    rows.push_back({a.value("state", ""), a.value("rule", ""), Labels(a.value("labels", json())),
-                    Value(a.value("value", json())),
-                    a.value("annotations", json::object()).value("summary", "")});
+  api::BodyFields answer(*r);
+  const json* alerts = answer.Raw("alerts");
+  const json* history = answer.Raw("history");
+  if (!r->is_object()) {
+    return FailAnswer(
+        InvalidInput(fmt::format("expected an object, got {}", api::JsonTypeName(*r))), "alerts");
   }
-  PrintTable({"STATE", "RULE", "LABELS", "VALUE", "SUMMARY"}, rows);
-  if (rows.empty()) std::printf("(no alert pending or firing)\n");
-  const json history = r->value("history", json::array());
-  if (!history.empty()) {
-    std::vector<std::vector<std::string>> hrows;
-    for (const auto& h : history) {
-      hrows.push_back({runtime::FormatWallMillis(h.value("t", int64_t{0})), h.value("rule", ""),
-                       h.value("state", ""), Labels(h.value("labels", json()))});
-    }
+  auto rows = AnswerRows(
+      alerts ? *alerts : json::array(),
+      [](api::BodyFields& a) -> std::vector<std::string> {
+        const std::string state = a.String("state", "a state");
+        const std::string rule = a.String("rule", "a rule name");
+        const std::string labels = Labels(a);
+        const json* value = a.Raw("value");
+        const json& notes = a.Object("annotations", "annotations (an object)");
+        std::string summary;
+        if (auto it = notes.find("summary"); it != notes.end() && !it->is_null()) {
+          if (it->is_string()) {
+            summary = it->get<std::string>();
+          } else {
+            a.Fail("annotations.summary",
+                   fmt::format("expected a summary, got {}", api::JsonTypeName(*it)));
+          }
+        }
+        return {state, rule, labels, value ? Value(*value) : "null", summary};
+      },
+      "alerts");
+  if (!rows.ok()) return FailAnswer(rows.status(), "alerts");
+  auto hrows = AnswerRows(
+      history ? *history : json::array(),
+      [](api::BodyFields& h) -> std::vector<std::string> {
+        const int64_t t = h.Int("t", 0, 0, INT64_MAX, "a time in Unix milliseconds");
+        const std::string rule = h.String("rule", "a rule name");
+        const std::string state = h.String("state", "a state");
+        return {runtime::FormatWallMillis(t), rule, state, Labels(h)};
+      },
+      "history");
+  if (!hrows.ok()) return FailAnswer(hrows.status(), "alerts");
+  PrintTable({"STATE", "RULE", "LABELS", "VALUE", "SUMMARY"}, *rows);
+  if (rows->empty()) std::printf("(no alert pending or firing)\n");
+  if (!hrows->empty()) {
     std::printf("\nRecent changes:\n");
-    PrintTable({"TIME", "RULE", "STATE", "LABELS"}, hrows);
+    PrintTable({"TIME", "RULE", "STATE", "LABELS"}, *hrows);
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -115,22 +116,39 @@ int DaemonStatus(CliContext& ctx, const std::string& format) {
     std::printf("%s\n", r->dump(2).c_str());
     return 0;
   }
-  if (!r->value("acme", false)) {
+  api::BodyFields answer(*r);
+  const bool acme = answer.Bool("acme", false);
+  const nlohmann::json* certs = answer.Raw("certificates");
+  if (!r->is_object() || !answer.status().ok()) {
+    return FailAnswer(r->is_object() ? answer.status()
+                                     : InvalidInput(fmt::format("expected an object, got {}",
+                                                                api::JsonTypeName(*r))),
+                      "certs status");
+  }
+  if (!acme) {
     std::printf("this project orders no certificates (no x-slipway.tls.acme)\n");
     return 0;
   }
-  std::vector<std::vector<std::string>> rows;
-  for (const nlohmann::json& c : r->value("certificates", nlohmann::json::array())) {
-    const int64_t not_after = c.value("not_after_ms", int64_t{0});
-    std::string detail = c.value("detail", "");
-    const std::string last_error = c.value("last_error", "");
-    if (!last_error.empty() && detail.find(last_error) == std::string::npos) {
-      detail += "; last error: " + last_error;
-    }
-    rows.push_back({c.value("name", ""), c.value("state", ""), not_after > 0 ? Utc(not_after) : "-",
-                    c.value("plan", ""), Utc(c.value("next_attempt_ms", int64_t{0})), detail});
-  }
-  PrintTable({"NAME", "STATE", "EXPIRES", "PLAN", "NEXT", "DETAIL"}, rows);
+  auto rows = AnswerRows(
+      certs ? *certs : nlohmann::json::array(),
+      [](api::BodyFields& c) -> std::vector<std::string> {
+        const int64_t not_after =
+            c.Int("not_after_ms", 0, 0, INT64_MAX, "a time in Unix milliseconds");
+        std::string detail = c.String("detail", "a detail");
+        const std::string last_error = c.String("last_error", "an error");
+        if (!last_error.empty() && detail.find(last_error) == std::string::npos) {
+          detail += "; last error: " + last_error;
+        }
+        return {c.String("name", "a name"),
+                c.String("state", "a state"),
+                not_after > 0 ? Utc(not_after) : "-",
+                c.String("plan", "a plan"),
+                Utc(c.Int("next_attempt_ms", 0, 0, INT64_MAX, "a time in Unix milliseconds")),
+                detail};
+      },
+      "certificates");
+  if (!rows.ok()) return FailAnswer(rows.status(), "certs status");
+  PrintTable({"NAME", "STATE", "EXPIRES", "PLAN", "NEXT", "DETAIL"}, *rows);
   return 0;
 }
 

@@ -83,10 +83,11 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "slipway: %s (see slipway --help)\n", e.what());
     return 2;
   } catch (const nlohmann::json::exception& e) {
-    // Commands read the daemon's answers; one of an unexpected shape (another version's
-    // daemon) fails the command with one line instead of aborting it.
+    // Commands read the daemon's answers with checked accessors (cli/output.h AnswerRows);
+    // any read left unchecked still fails the command with one line, as a malformed input
+    // (exit 2), instead of aborting it.
     std::fprintf(stderr, "slipway: unexpected answer from the daemon: %s\n", e.what());
-    return 1;
+    return 2;
   }
   return rc;
 }

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <set>
 
+#include "cli/output.h"
 #include "config/loader.h"
 #include "runtime/container.h"
 #include "runtime/container_assets.h"
@@ -174,12 +176,18 @@ int RunExec(CliContext& ctx, const OneOffArgs& a) {
   if (!ps.ok()) return CliContext::Fail(ps.status(), "exec");
   int port = 0;
   bool running = false;
-  for (const json& r : *ps) {
-    if (r.value("service", "") != s.name || r.value("instance", 0) != a.index) continue;
-    if (r.value("state", "") != "running") continue;
-    running = true;
-    port = r.value("port", 0);
-  }
+  auto rows = AnswerRows(*ps, [&](api::BodyFields& r) -> std::vector<std::string> {
+    const std::string service = r.String("service", "a service name");
+    const int64_t instance = r.Int("instance", 0, 0, INT32_MAX, "an instance number");
+    const std::string state = r.String("state", "a state");
+    const int64_t row_port = r.Int("port", 0, 0, 65535, "a port");
+    if (service == s.name && instance == a.index && state == "running") {
+      running = true;
+      port = static_cast<int>(row_port);
+    }
+    return {};
+  });
+  if (!rows.ok()) return FailAnswer(rows.status(), "exec");
   if (!running) {
     return CliContext::Fail(
         FailedPrecondition(fmt::format("service {} has no running instance {} (see `slipway ps`)",

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "api/fields.h"
 #include "api/routes.h"
 #include "config/environment.h"
 #include "http/client.h"
@@ -423,9 +424,12 @@ Status CliContext::EnsureDaemon() {
 namespace {
 
 Status StatusFromAnswer(int http_status, const json& body) {
-  std::string msg = body.is_object() ? body.value("error", std::string()) : "";
+  // Checked reads: an error body of another shape still gives the HTTP status.
+  api::BodyFields f(body);
+  std::string msg = f.String("error", "an error message");
+  const int64_t exit = f.Int("exit", 1, 0, 255, "an exit code");
+  if (!f.status().ok()) msg.clear();
   if (msg.empty()) msg = fmt::format("daemon answered HTTP {}", http_status);
-  int exit = body.is_object() ? body.value("exit", 1) : 1;
   if (exit == 2) return InvalidInput(msg);
   if (http_status == 409) return FailedPrecondition(msg);
   if (http_status == 504) return DeadlineExceeded(msg);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "api/fields.h"
 #include "api/redacted.h"
 #include "api/routes.h"
 #include "cli/deploy_words.h"
@@ -48,7 +50,10 @@ class ProgressFollower {
   ProgressFollower(CliContext& ctx, bool json_out)
       : ctx_(ctx), json_out_(json_out), live_(!json_out && ::isatty(STDOUT_FILENO) == 1) {
     auto p = ctx_.Call("GET", "/api/v1/deploy/progress?after=0");
-    if (p.ok() && p->is_array() && !p->empty()) after_ = p->back().value("seq", int64_t{0});
+    if (p.ok() && p->is_array() && !p->empty()) {
+      api::BodyFields last(p->back());
+      after_ = last.Int("seq", 0, 0, INT64_MAX, "a sequence number");
+    }
     started_ = std::chrono::steady_clock::now();
     thread_ = std::thread([this] {
       for (int tick = 0; !stop_; ++tick) {
@@ -72,17 +77,29 @@ class ProgressFollower {
     auto p = ctx_.Call("GET", fmt::format("/api/v1/deploy/progress?after={}", after_));
     if (!p.ok() || !p->is_array()) return;
     for (const auto& line : *p) {
-      after_ = std::max(after_, line.value("seq", int64_t{0}));
-      services_.insert(line.value("service", ""));
+      // A second thread: nothing may throw here. A line of another shape is skipped, said once.
+      api::BodyFields f(line);
+      const int64_t seq = f.Int("seq", 0, 0, INT64_MAX, "a sequence number");
+      const std::string service = f.String("service", "a service name");
+      const int64_t t = f.Int("t", 0, 0, INT64_MAX, "a time in Unix milliseconds");
+      const int64_t release = f.Int("release", 0, 0, INT64_MAX, "a release number");
+      const std::string text = f.String("text", "a progress line");
+      if (!line.is_object() || !f.status().ok()) {
+        if (!warned_) {
+          std::fprintf(stderr, "slipway: skipping progress lines of unexpected shape: %s\n",
+                       line.is_object() ? f.status().message().c_str() : "not an object");
+        }
+        warned_ = true;
+        continue;
+      }
+      after_ = std::max(after_, seq);
+      services_.insert(service);
       if (live_) ClearStatus();
       if (json_out_) {
         std::printf("%s\n", line.dump().c_str());
       } else {
-        std::printf("%s  %s r%lld: %s\n",
-                    runtime::FormatWallMillis(line.value("t", int64_t{0})).c_str(),
-                    line.value("service", "").c_str(),
-                    static_cast<long long>(line.value("release", int64_t{0})),
-                    line.value("text", "").c_str());
+        std::printf("%s  %s r%lld: %s\n", runtime::FormatWallMillis(t).c_str(), service.c_str(),
+                    static_cast<long long>(release), text.c_str());
       }
       if (live_) std::fputs(status_.c_str(), stdout);
       std::fflush(stdout);
@@ -98,17 +115,20 @@ class ProgressFollower {
       std::map<int64_t, std::pair<int, int>> by_release;  // release → (ready, total)
       std::string rates;
       for (const auto& row : *ps) {
-        if (row.value("service", "") != service) continue;
-        auto& [ready, total] = by_release[row.value("release", int64_t{0})];
+        api::BodyFields f(row);  // a second thread: checked reads; a bad row is not counted
+        const std::string row_service = f.String("service", "a service name");
+        const int64_t release = f.Int("release", 0, 0, INT64_MAX, "a release number");
+        const std::string health = f.String("health", "a health state");
+        const std::string state = f.String("state", "a state");
+        const json* rps = f.Raw("requests_per_second");
+        const json* errors = f.Raw("error_ratio");
+        if (!f.status().ok() || row_service != service) continue;
+        auto& [ready, total] = by_release[release];
         ++total;
-        std::string health = row.value("health", "");
-        if (row.value("state", "") == "running" && (health.empty() || health == "healthy")) {
-          ++ready;
-        }
-        if (rates.empty() && row.contains("requests_per_second")) {
-          rates =
-              fmt::format(" · {:.1f} req/s · {:.1f}% 5xx", row.value("requests_per_second", 0.0),
-                          row.value("error_ratio", 0.0) * 100);
+        if (state == "running" && (health.empty() || health == "healthy")) ++ready;
+        if (rates.empty() && rps && rps->is_number()) {
+          rates = fmt::format(" · {:.1f} req/s · {:.1f}% 5xx", rps->get<double>(),
+                              errors && errors->is_number() ? errors->get<double>() * 100 : 0.0);
         }
       }
       text += (text.empty() ? "" : "  |  ") + service;
@@ -128,6 +148,7 @@ class ProgressFollower {
 
   CliContext& ctx_;
   bool json_out_;
+  bool warned_ = false;  // a progress line of unexpected shape was reported
   bool live_;
   std::chrono::steady_clock::time_point started_;
   std::set<std::string> services_;  // seen in progress lines (poller thread only)
@@ -146,18 +167,28 @@ Status NeedDaemon(CliContext& ctx) {
   return Status::OK();
 }
 
-std::string Verdict(const json& releases) {
+// "api r4 (canary, v2) in 12.3 s; web r2 (blue-green) done", read with checked accessors.
+Result<std::string> Verdict(const json& releases) {
   std::string out;
-  for (const auto& r : releases) {
-    double ms = 0;
-    if (r.contains("numbers") && r["numbers"].is_object()) {
-      ms = r["numbers"].value("total_ms", 0.0);
-    }
-    out += fmt::format("{}{} r{} ({}{}) {}", out.empty() ? "" : "; ", r.value("service", ""),
-                       r.value("number", int64_t{0}), r.value("strategy", ""),
-                       r.value("version", "").empty() ? "" : ", " + r.value("version", ""),
-                       ms > 0 ? fmt::format("in {:.1f} s", ms / 1000) : "done");
-  }
+  auto rows = AnswerRows(
+      releases,
+      [&out](api::BodyFields& r) -> std::vector<std::string> {
+        const json& numbers = r.Object("numbers", "the release's numbers");
+        double ms = 0;
+        if (auto it = numbers.find("total_ms"); it != numbers.end() && it->is_number()) {
+          ms = it->get<double>();
+        }
+        const std::string service = r.String("service", "a service name");
+        const int64_t number = r.Int("number", 0, 0, INT64_MAX, "a release number");
+        const std::string strategy = r.String("strategy", "a strategy name");
+        const std::string version = r.String("version", "a version label");
+        out += fmt::format("{}{} r{} ({}{}) {}", out.empty() ? "" : "; ", service, number, strategy,
+                           version.empty() ? "" : ", " + version,
+                           ms > 0 ? fmt::format("in {:.1f} s", ms / 1000) : "done");
+        return {};
+      },
+      "releases");
+  if (!rows.ok()) return rows.status();
   return out;
 }
 
@@ -193,12 +224,17 @@ int RunDeploy(CliContext& ctx, const DeployArgs& a) {
     return ctx.Call("POST", "/api/v1/deploy", body);
   }();
   if (!r.ok()) return CliContext::Fail(r.status());  // the daemon's line names the service
+  api::BodyFields answer(*r);
+  const json* releases = answer.Raw("releases");
+  const json& list = releases ? *releases : json::array();
+  Result<std::string> verdict = Verdict(list);
+  if (!verdict.ok()) return FailAnswer(verdict.status(), "deploy");
   if (a.format == "json") {
-    std::printf("%s\n", json{{"ok", true}, {"releases", (*r)["releases"]}}.dump().c_str());
-  } else if ((*r)["releases"].empty()) {
+    std::printf("%s\n", json{{"ok", true}, {"releases", list}}.dump().c_str());
+  } else if (list.empty()) {
     std::printf("slipway: nothing to deploy (no running service changed)\n");
   } else {
-    std::printf("slipway: deployed %s\n", Verdict((*r)["releases"]).c_str());
+    std::printf("slipway: deployed %s\n", verdict->c_str());
   }
   return 0;
 }
@@ -214,9 +250,18 @@ int RunRollback(CliContext& ctx, const std::string& service, int64_t to) {
     return ctx.Call("POST", "/api/v1/rollback", json{{"service", service}, {"to", to}});
   }();
   if (!r.ok()) return CliContext::Fail(r.status());
-  const json& rel = (*r)["releases"];
-  std::printf("slipway: %s runs r%lld again\n", service.c_str(),
-              static_cast<long long>(rel.empty() ? to : rel.back().value("number", to)));
+  api::BodyFields answer(*r);
+  const json* releases = answer.Raw("releases");
+  int64_t number = to;
+  auto rows = AnswerRows(
+      releases ? *releases : json::array(),
+      [&number](api::BodyFields& rel) -> std::vector<std::string> {
+        number = rel.Int("number", number, 0, INT64_MAX, "a release number");
+        return {};
+      },
+      "releases");
+  if (!rows.ok()) return FailAnswer(rows.status(), "rollback");
+  std::printf("slipway: %s runs r%lld again\n", service.c_str(), static_cast<long long>(number));
   return 0;
 }
 
@@ -242,9 +287,13 @@ int RunPauseResume(CliContext& ctx, bool pause, const std::string& service,
   json body = {{"reason", reason}, {"by", LoginName()}};
   auto r = ctx.Call("POST", fmt::format("/api/v1/deploy/{}/{}", service, verb), body);
   if (!r.ok()) return CliContext::Fail(r.status());
-  const int64_t release = r->value("release", int64_t{0});
-  const std::string state = r->value("state", "");
-  if (pause && r->value("pausing", false)) {
+  api::BodyFields answer(*r);
+  const int64_t release = answer.Int("release", 0, 0, INT64_MAX, "a release number");
+  const std::string state = answer.String("state", "a job state");
+  const bool pausing = answer.Bool("pausing", false);
+  if (!r->is_object()) return FailAnswer(InvalidInput("expected an object"), verb);
+  if (!answer.status().ok()) return FailAnswer(answer.status(), verb);
+  if (pause && pausing) {
     std::printf("slipway: %s r%lld pausing: it holds once its %s step finishes\n", service.c_str(),
                 static_cast<long long>(release), state.c_str());
   } else if (pause) {
@@ -286,15 +335,22 @@ int RunReleases(CliContext& ctx, const std::string& service, const std::string& 
     std::printf("%s\n", rows.dump(2).c_str());
     return 0;
   }
-  std::vector<std::vector<std::string>> table;
-  for (const auto& r : rows) {
-    table.push_back({r.value("service", ""), fmt::format("r{}", r.value("number", int64_t{0})),
-                     r.value("version", ""), r.value("strategy", ""), r.value("status", ""),
-                     runtime::FormatWallMillis(r.value("created_ms", int64_t{0})),
-                     r.value("spec_hash", "").substr(0, 8), r.value("reason", "")});
-  }
+  auto table = AnswerRows(rows, [](api::BodyFields& r) -> std::vector<std::string> {
+    std::vector<std::string> row = {
+        r.String("service", "a service name"),
+        fmt::format("r{}", r.Int("number", 0, 0, INT64_MAX, "a release number")),
+        r.String("version", "a version label"),
+        r.String("strategy", "a strategy name"),
+        r.String("status", "a release status"),
+        runtime::FormatWallMillis(
+            r.Int("created_ms", 0, 0, INT64_MAX, "a time in Unix milliseconds")),
+        r.String("spec_hash", "a spec hash").substr(0, 8),
+        r.String("reason", "a reason")};
+    return row;
+  });
+  if (!table.ok()) return FailAnswer(table.status(), "releases");
   PrintTable({"SERVICE", "RELEASE", "VERSION", "STRATEGY", "STATUS", "CREATED", "SPEC", "REASON"},
-             table);
+             *table);
   return 0;
 }
 
@@ -304,8 +360,20 @@ int RunMaintenance(CliContext& ctx, const std::vector<std::string>& args,
   if (args.empty()) {
     auto r = ctx.Call("GET", "/api/v1/maintenance");
     if (!r.ok()) return CliContext::Fail(r.status(), "maintenance");
+    if (!r->is_object()) {
+      return FailAnswer(
+          InvalidInput(fmt::format("expected an object, got {}", api::JsonTypeName(*r))),
+          "maintenance");
+    }
     std::vector<std::vector<std::string>> rows;
-    for (const auto& [service, msg] : r->items()) rows.push_back({service, msg.get<std::string>()});
+    for (const auto& [service, msg] : r->items()) {
+      if (!msg.is_string()) {
+        return FailAnswer(InvalidInput(fmt::format("{}: expected a message, got {}", service,
+                                                   api::JsonTypeName(msg))),
+                          "maintenance");
+      }
+      rows.push_back({service, msg.get<std::string>()});
+    }
     if (rows.empty()) {
       std::printf("no service is in maintenance\n");
     } else {
@@ -326,7 +394,10 @@ int RunMaintenance(CliContext& ctx, const std::vector<std::string>& args,
   if (!message.empty()) body["message"] = message;
   auto r = ctx.Call("POST", "/api/v1/maintenance", body);
   if (!r.ok()) return CliContext::Fail(r.status(), "maintenance");
-  if (r->value("maintenance", false)) {
+  api::BodyFields answer(*r);
+  const bool on = answer.Bool("maintenance", false);
+  if (!answer.status().ok()) return FailAnswer(answer.status(), "maintenance");
+  if (on) {
     std::printf("%s: in maintenance (503 with Retry-After; its health path still answers)\n",
                 args[1].c_str());
   } else {

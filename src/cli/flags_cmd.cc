@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -137,8 +138,9 @@ std::string TargetingSummary(const json& def) {
 
 std::string Variants(const json& def) {
   std::string out;
-  const json variants = def.value("variants", json::object());
-  for (auto it = variants.begin(); it != variants.end(); ++it) {
+  auto variants = def.find("variants");
+  if (variants == def.end() || !variants->is_object()) return out;
+  for (auto it = variants->begin(); it != variants->end(); ++it) {
     out += (out.empty() ? "" : ",") + it.key();
   }
   return out;
@@ -157,16 +159,35 @@ Status List(CliContext& ctx, const FlagsFlags& f) {
     PrintJson(r);
     return Status::OK();
   }
-  std::vector<std::vector<std::string>> rows;
-  for (const json& fl : r.value("flags", json::array())) {
-    const json def = fl.value("definition", json::object());
-    rows.push_back({fl.value("key", ""), def.value("state", ""), DefaultVariant(def), Variants(def),
-                    TargetingSummary(def), When(fl.value("updated_ms", int64_t{0})),
-                    When(fl.value("evaluated_ms", int64_t{0}))});
-  }
-  std::printf("environment: %s\n", r.value("environment", "").c_str());
-  PrintTable({"KEY", "STATE", "DEFAULT", "VARIANTS", "TARGETING", "CHANGED", "EVALUATED"}, rows);
-  if (rows.empty()) std::printf("(no flags)\n");
+  // Checked reads: an answer of another shape is one line (exit 2), never an exception.
+  api::BodyFields answer(r);
+  const std::string environment = answer.String("environment", "an environment name");
+  const json* flags = answer.Raw("flags");
+  if (!r.is_object()) return AnswerError(InvalidInput("expected an object"), "flags list");
+  if (!answer.status().ok()) return AnswerError(answer.status(), "flags list");
+  auto rows = AnswerRows(
+      flags ? *flags : json::array(),
+      [](api::BodyFields& fl) -> std::vector<std::string> {
+        const std::string key = fl.String("key", "a flag key");
+        const json& def = fl.Object("definition", "a flag definition");
+        api::BodyFields d(def, fl.Path("definition."));
+        const std::string state = d.String("state", "ENABLED or DISABLED");
+        if (!d.status().ok()) fl.Fail("definition.state", "expected ENABLED or DISABLED");
+        const int64_t updated = fl.Int("updated_ms", 0, 0, INT64_MAX, "a time in Unix ms");
+        const int64_t evaluated = fl.Int("evaluated_ms", 0, 0, INT64_MAX, "a time in Unix ms");
+        return {key,
+                state,
+                DefaultVariant(def),
+                Variants(def),
+                TargetingSummary(def),
+                When(updated),
+                When(evaluated)};
+      },
+      "flags");
+  if (!rows.ok()) return AnswerError(rows.status(), "flags list");
+  std::printf("environment: %s\n", environment.c_str());
+  PrintTable({"KEY", "STATE", "DEFAULT", "VARIANTS", "TARGETING", "CHANGED", "EVALUATED"}, *rows);
+  if (rows->empty()) std::printf("(no flags)\n");
   return Status::OK();
 }
 

@@ -10,6 +10,16 @@
 
 namespace slipway::cli {
 
+Status AnswerError(const Status& why, std::string_view command) {
+  return InvalidInput(
+      fmt::format("slipway: {}: unexpected answer from the daemon: {}", command, why.message()));
+}
+
+int FailAnswer(const Status& why, std::string_view command) {
+  std::fprintf(stderr, "%s\n", AnswerError(why, command).message().c_str());
+  return 2;
+}
+
 bool UseColor(FILE* stream) {
   const char* no_color = std::getenv("NO_COLOR");
   return isatty(fileno(stream)) && (no_color == nullptr || *no_color == '\0');

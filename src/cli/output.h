@@ -1,5 +1,7 @@
 // Terminal output helpers for the CLI: aligned tables, colours (only on a TTY and without
-// NO_COLOR), human durations. Stateless functions; any thread.
+// NO_COLOR), human durations, and checked reads of the daemon's JSON answers (an answer of
+// another shape, from another version's daemon or something else on its port, is a one-line
+// error with exit 2, never an exception). Stateless functions; any thread.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "api/fields.h"
+#include "base/status.h"
 
 namespace slipway::cli {
 
@@ -38,6 +43,39 @@ void PrintListing(std::string_view format, const Items& items,
   for (const auto& item : items) rows.push_back(to_row(item));
   PrintTable(header, rows);
 }
+
+// The daemon's answer `answer`, a JSON array of objects, as table rows: `row(fields)` reads one
+// element through api::BodyFields (checked accessors, prefix "NAME[i]." where NAME is `name`,
+// the array's place in the answer, "" for the whole answer); the first element that is not
+// an object or has a field of the wrong type is the error (InvalidInput, one line).
+template <typename RowFn>
+Result<std::vector<std::vector<std::string>>> AnswerRows(const nlohmann::json& answer, RowFn row,
+                                                         std::string_view name = "") {
+  if (!answer.is_array()) {
+    return InvalidInput((name.empty() ? "" : std::string(name) + ": ") + "expected an array, got " +
+                        std::string(api::JsonTypeName(answer)));
+  }
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(answer.size());
+  for (size_t i = 0; i < answer.size(); ++i) {
+    const std::string element = std::string(name) + "[" + std::to_string(i) + "]";
+    if (!answer[i].is_object()) {
+      return InvalidInput(element + ": expected an object, got " +
+                          std::string(api::JsonTypeName(answer[i])));
+    }
+    api::BodyFields fields(answer[i], element + ".");
+    std::vector<std::string> cells = row(fields);
+    RETURN_IF_ERROR(fields.status());
+    rows.push_back(std::move(cells));
+  }
+  return rows;
+}
+
+// Prints "slipway: COMMAND: unexpected answer from the daemon: WHY" (one line) and returns 2.
+int FailAnswer(const Status& why, std::string_view command);
+// The same line as an InvalidInput status (exit 2), for commands that return a Status
+// (CliContext::Fail prints an InvalidInput message as it is).
+Status AnswerError(const Status& why, std::string_view command);
 
 // 42s, 3m12s, 2h5m, 3d4h.
 std::string HumanDuration(double seconds);

@@ -10,12 +10,14 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <thread>
 
+#include "api/fields.h"
 #include "api/redacted.h"
 #include "api/routes.h"
 #include "api/views.h"
@@ -75,17 +77,32 @@ struct LogPrinter {
   bool json_out = false;
   size_t width = 0;
   std::map<std::string, size_t> colors;
+  bool warned = false;  // a line of unexpected shape was reported
 
   void Print(const json& l) {
     if (json_out) {
       std::printf("%s\n", l.dump().c_str());
     } else {
-      std::string who = fmt::format("{}-{}", l.value("service", ""), l.value("instance", 0));
-      auto it = colors.find(l.value("service", ""));
+      // Also on `up`'s second thread: nothing may throw here. A line of another shape is
+      // skipped, said once.
+      api::BodyFields f(l);
+      const std::string service = f.String("service", "a service name");
+      const int64_t instance = f.Int("instance", 0, 0, INT32_MAX, "an instance number");
+      const std::string text = f.String("text", "a log line");
+      if (!l.is_object() || !f.status().ok()) {
+        if (!warned) {
+          std::fprintf(stderr, "slipway: skipping log lines of unexpected shape: %s\n",
+                       l.is_object() ? f.status().message().c_str() : "not an object");
+        }
+        warned = true;
+        return;
+      }
+      std::string who = fmt::format("{}-{}", service, instance);
+      auto it = colors.find(service);
       size_t ci = it == colors.end() ? 0 : it->second;
       std::string pad(who.size() < width ? width - who.size() : 0, ' ');
       std::printf("%s%s%s%s | %s\n", ServiceColor(ci, color).c_str(), who.c_str(), pad.c_str(),
-                  color ? kReset : "", l.value("text", "").c_str());
+                  color ? kReset : "", text.c_str());
     }
     std::fflush(stdout);
   }
@@ -102,42 +119,58 @@ LogPrinter MakePrinter(const config::Project& p, bool json_out) {
   return lp;
 }
 
-// "12.5" requests/s and "0.8%" 5xx over the daemon's 10 s window; shown once per service
-// (on its first row), blank for services the proxy does not route.
-std::pair<std::string, std::string> TrafficCells(const json& r) {
-  if (!r.contains("requests_per_second")) return {"", ""};
-  double rps = r.value("requests_per_second", 0.0);
-  double err = r.value("error_ratio", 0.0);
-  return {fmt::format("{:.1f}", rps), rps > 0 ? fmt::format("{:.1f}%", err * 100) : "-"};
+// A number of the answer (a double: uptime, rates), 0 when absent; a mistake when not a number.
+double Number(api::BodyFields& f, std::string_view key, std::string_view expected) {
+  const json* v = f.Raw(key);
+  if (v == nullptr) return 0;
+  if (!v->is_number()) {
+    f.Fail(key, fmt::format("expected {}, got {}", expected, api::JsonTypeName(*v)));
+    return 0;
+  }
+  return v->get<double>();
 }
 
-std::vector<std::vector<std::string>> PsRows(const json& rows) {
-  std::vector<std::vector<std::string>> out;
+// The ps answer as table rows; "12.5" requests/s and "0.8%" 5xx over the daemon's 10 s window
+// are shown once per service (on its first row), blank for services the proxy does not route.
+// An answer of another shape is the error (one line).
+Result<std::vector<std::vector<std::string>>> PsRows(const json& rows) {
   std::string last_service;
-  for (const auto& r : rows) {
-    auto [rps, err] = TrafficCells(r);
-    if (r.value("service", "") == last_service) rps = err = "";
-    last_service = r.value("service", "");
+  return AnswerRows(rows, [&last_service](api::BodyFields& r) -> std::vector<std::string> {
+    const bool routed = r.Has("requests_per_second");
+    const double rps = Number(r, "requests_per_second", "requests per second");
+    const double err = Number(r, "error_ratio", "a ratio");
+    const std::string service = r.String("service", "a service name");
+    std::string rps_cell = routed ? fmt::format("{:.1f}", rps) : "";
+    std::string err_cell = routed ? (rps > 0 ? fmt::format("{:.1f}%", err * 100) : "-") : "";
+    if (service == last_service) rps_cell = err_cell = "";
+    last_service = service;
     std::string ports;
-    for (const auto& p : r.value("ports", json::array())) {
-      ports += (ports.empty() ? "" : ", ") + p.get<std::string>();
+    for (const std::string& p : r.StringList("ports", "a list of published ports")) {
+      ports += (ports.empty() ? "" : ", ") + p;
     }
-    int instance = r.value("instance", 0);
-    int pid = r.value("pid", 0);
-    int port = r.value("port", 0);
-    double uptime = r.value("uptime_s", 0.0);
-    std::string state = r.value("state", "");
-    std::string exit = r.value("exit", "");
+    const int64_t instance = r.Int("instance", 0, 0, INT32_MAX, "an instance number");
+    const int64_t pid = r.Int("pid", 0, 0, INT32_MAX, "a pid");
+    const int64_t port = r.Int("port", 0, 0, 65535, "a port");
+    const double uptime = Number(r, "uptime_s", "seconds");
+    std::string state = r.String("state", "a state");
+    std::string exit = r.String("exit", "how it exited");
+    const std::string health = r.String("health", "a health state");
+    const int64_t restarts = r.Int("restarts", 0, 0, INT32_MAX, "a restart count");
+    const int64_t release = r.Int("release", 0, 0, INT64_MAX, "a release number");
     if (exit.rfind("exited with ", 0) == 0) exit = exit.substr(12);  // "code 3"
     if (!exit.empty() && state != "running") state += " (" + exit + ")";
-    out.push_back({r.value("service", "") + (instance > 0 ? fmt::format(".{}", instance) : ""),
-                   state, r.value("health", ""), pid > 0 ? std::to_string(pid) : "",
-                   port > 0 ? std::to_string(port) : "", ports,
-                   std::to_string(r.value("restarts", 0)), uptime > 0 ? HumanDuration(uptime) : "",
-                   r.value("release", 0) > 0 ? fmt::format("r{}", r.value("release", 0)) : "", rps,
-                   err});
-  }
-  return out;
+    return {service + (instance > 0 ? fmt::format(".{}", instance) : ""),
+            state,
+            health,
+            pid > 0 ? std::to_string(pid) : "",
+            port > 0 ? std::to_string(port) : "",
+            ports,
+            std::to_string(restarts),
+            uptime > 0 ? HumanDuration(uptime) : "",
+            release > 0 ? fmt::format("r{}", release) : "",
+            rps_cell,
+            err_cell};
+  });
 }
 
 const std::vector<std::string> kPsHeader = {"INSTANCE", "STATE",     "HEALTH",   "PID",
@@ -193,11 +226,14 @@ void PrintUpNotes(const json& answer) {
                  name.get<std::string>().c_str());
   }
   for (const json& rel : answer.value("deployed", json::array())) {
-    if (!rel.is_object()) continue;
+    // Notes after the fact: a row of another shape is skipped (checked reads, no throw).
+    api::BodyFields f(rel);
+    const std::string service = f.String("service", "a service name");
+    const int64_t number = f.Int("number", 0, 0, INT64_MAX, "a release number");
+    const std::string strategy = f.String("strategy", "a strategy name");
+    if (!rel.is_object() || !f.status().ok()) continue;
     std::fprintf(stderr, "slipway: %s changed since its deploy: shipped as r%lld (%s)\n",
-                 rel.value("service", "").c_str(),
-                 static_cast<long long>(rel.value("number", int64_t{0})),
-                 rel.value("strategy", "").c_str());
+                 service.c_str(), static_cast<long long>(number), strategy.c_str());
   }
 }
 
@@ -248,7 +284,11 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
     if (!r.ok()) return CliContext::Fail(r.status(), "up");
     PrintUpNotes(*r);
     auto ps = ctx.Call("GET", "/api/v1/ps");
-    if (ps.ok()) PrintTable(kPsHeader, PsRows(*ps));
+    if (ps.ok()) {
+      auto table = PsRows(*ps);
+      if (!table.ok()) return FailAnswer(table.status(), "ps");
+      PrintTable(kPsHeader, *table);
+    }
     auto paths = ctx.Paths();
     std::ifstream addr(paths->addr_file());
     std::string url;
@@ -345,7 +385,7 @@ int RunDown(CliContext& ctx, bool volumes) {
   WaitForDaemonExit(*paths, pid);
   if (r->is_object()) {
     for (const auto& v : r->value("removed_volumes", json::array())) {
-      std::printf("slipway: removed volume %s\n", v.get<std::string>().c_str());
+      if (v.is_string()) std::printf("slipway: removed volume %s\n", v.get<std::string>().c_str());
     }
   }
   std::printf("slipway: stopped\n");
@@ -375,7 +415,9 @@ int RunPs(CliContext& ctx, bool json_out) {
   if (json_out) {
     std::printf("%s\n", rows.dump(2).c_str());
   } else {
-    PrintTable(kPsHeader, PsRows(rows));
+    auto table = PsRows(rows);
+    if (!table.ok()) return FailAnswer(table.status(), "ps");
+    PrintTable(kPsHeader, *table);
   }
   return 0;
 }
@@ -488,15 +530,15 @@ int RunEvents(CliContext& ctx, const std::string& since_arg, const std::string& 
     std::printf("%s\n", rows.dump(2).c_str());
     return 0;
   }
-  std::vector<std::vector<std::string>> table;
-  for (const auto& e : rows) {
-    if (!e.is_object()) continue;
-    const int64_t instance = e.value("instance", int64_t{0});
-    table.push_back({e.value("time", ""),
-                     e.value("service", "") + (instance > 0 ? fmt::format(".{}", instance) : ""),
-                     e.value("kind", ""), e.value("message", "")});
-  }
-  PrintTable({"TIME", "SERVICE", "EVENT", "DETAIL"}, table);
+  auto table = AnswerRows(rows, [](api::BodyFields& e) -> std::vector<std::string> {
+    const std::string time = e.String("time", "a time");
+    const std::string service = e.String("service", "a service name");
+    const int64_t instance = e.Int("instance", 0, 0, INT32_MAX, "an instance number");
+    return {time, service + (instance > 0 ? fmt::format(".{}", instance) : ""),
+            e.String("kind", "an event kind"), e.String("message", "a message")};
+  });
+  if (!table.ok()) return FailAnswer(table.status(), "events");
+  PrintTable({"TIME", "SERVICE", "EVENT", "DETAIL"}, *table);
   return 0;
 }
 

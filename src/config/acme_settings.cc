@@ -11,6 +11,7 @@
 #include "config/ports_settings.h"
 #include "config/project.h"
 #include "config/values.h"
+#include "net/url.h"
 
 namespace slipway::config {
 
@@ -23,24 +24,6 @@ constexpr std::string_view kLetsEncryptStaging =
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// An https:// URL with a host; nothing else reaches the CA client.
-bool IsHttpsUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "https://";
-  if (url.size() <= kScheme.size() ||
-      Lower(std::string(url.substr(0, kScheme.size()))) != kScheme) {
-    return false;
-  }
-  const std::string_view rest = url.substr(kScheme.size());
-  const std::string_view host = rest.substr(0, rest.find_first_of("/?#"));
-  if (host.empty() || host.front() == ':' || host.find('@') != std::string_view::npos) {
-    return false;
-  }
-  for (char c : url) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -114,7 +97,7 @@ Status ParseAcmeSettings(const Node& n, const std::string& path, const std::stri
         out->directory_url = std::string(kLetsEncrypt);
       } else if (d == "letsencrypt-staging") {
         out->directory_url = std::string(kLetsEncryptStaging);
-      } else if (IsHttpsUrl(d) && d.size() <= 2048) {
+      } else if (net::IsHttpsUrl(d) && d.size() <= 2048) {
         out->directory_url = d;
       } else {
         return NodeError(f, fpath, Quote(d) + " is not an ACME directory",

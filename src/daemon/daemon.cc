@@ -293,6 +293,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ScheduleSeriesSnapshot();
     deploy_metrics_ = std::make_unique<deploy::DeployMetrics>(registry_.get());
     deployer_->SetMetrics(deploy_metrics_.get());
+    deployer_->SetPauseStore(store_.get());  // a paused deploy survives a restart
     resource_metrics_ = std::make_unique<scrape::ResourceMetrics>(registry_.get());
     ScheduleResourceSample();
     deployer_->SetEventListener([this](const deploy::DeployEvent& e) {
@@ -930,9 +931,11 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
           ->Add(0, static_cast<uint64_t>(report.restarted));
       registry_->GetCounter("slipway_recovered_instances_total", help, labels, {"stopped"})
           ->Add(0, static_cast<uint64_t>(report.stopped));
-      deployer_->RetireInterrupted([](const std::string& line) { Log(line); });
+      // Routes are published again first: a restored paused deploy publishes its split.
       recovering_ = false;
       routes_->Hold(false);
+      deployer_->RestorePaused(engine_->project(), [](const std::string& line) { Log(line); });
+      deployer_->RetireInterrupted([](const std::string& line) { Log(line); });
       routes_->ScheduleUpdate();
     });
   }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/hex.h"
 #include "net/host_port.h"
 
 namespace slipway::daemon {
@@ -44,8 +45,7 @@ Result<std::string> LoadOrCreateToken(const std::filesystem::path& p) {
     return IoError("reading /dev/urandom failed");
   }
   ::close(fd);
-  std::string token;
-  for (unsigned char c : raw) token += fmt::format("{:02x}", c);
+  std::string token = HexEncode(raw, sizeof raw);
   RETURN_IF_ERROR(WriteSmallFile(p, token, 0600));
   return token;
 }

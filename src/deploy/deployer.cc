@@ -24,6 +24,9 @@ json SpecJson(const config::Service& svc) {
   return j;
 }
 
+// The store's meta key of the paused jobs a restart can restore.
+constexpr char kPausedKey[] = "deploy.paused";
+
 double MsSince(MonoTime t, MonoTime now) {
   return std::chrono::duration<double, std::milli>(now - t).count();
 }
@@ -206,16 +209,7 @@ void Deployer::Deploy(DeployRequest req, std::function<void(Outcome)> done) {
   RunNext(std::move(batch));
 }
 
-// One service after another; the first failure ends the run (later ones never start).
-void Deployer::RunNext(std::shared_ptr<Batch> batch) {
-  if (batch->next == batch->jobs.size()) {
-    auto done = std::move(batch->done);
-    if (done) done(std::move(batch->outcome));
-    return;
-  }
-  JobInput in = std::move(batch->jobs[batch->next++]);
-  const std::string service = in.spec.name;
-  const config::Service spec = in.spec;
+JobPorts Deployer::Ports(std::function<void(Status, const Release&)> held) {
   JobPorts ports;
   ports.loop = loop_;
   ports.groups = groups_;
@@ -229,10 +223,42 @@ void Deployer::RunNext(std::shared_ptr<Batch> batch) {
   };
   ports.listener = listener_;
   ports.metrics = metrics_;
+  ports.held = std::move(held);
+  auto alive = alive_;
+  ports.paused = [this, alive](const std::string& service, const PausedJob* job) {
+    if (*alive) SavePaused(service, job);
+  };
+  return ports;
+}
+
+void Deployer::SavePaused(const std::string& service, const PausedJob* job) {
+  if (job != nullptr) {
+    paused_[service] = job->ToJson();
+  } else if (paused_.erase(service) == 0) {
+    return;  // nothing was saved for it: nothing to write
+  }
+  if (pause_store_ == nullptr) return;
+  json all = json::object();
+  for (const auto& [name, j] : paused_) all[name] = j;
+  if (Status st = pause_store_->SetMeta(kPausedKey, all.dump()); !st.ok()) {
+    logging::Error("deploy", "saving the paused deploys: " + st.message(), {{"service", service}});
+  }
+}
+
+// One service after another; the first failure ends the run (later ones never start).
+void Deployer::RunNext(std::shared_ptr<Batch> batch) {
+  if (batch->next == batch->jobs.size()) {
+    auto done = std::move(batch->done);
+    if (done) done(std::move(batch->outcome));
+    return;
+  }
+  JobInput in = std::move(batch->jobs[batch->next++]);
+  const std::string service = in.spec.name;
+  const config::Service spec = in.spec;
   auto alive = alive_;
   // failure_action: pause: the caller hears it now (later services do not start); the job
   // stays, holding, until resumed or rolled back.
-  ports.held = [this, alive, batch](Status st, const Release& release) {
+  JobPorts ports = Ports([this, alive, batch](Status st, const Release& release) {
     if (!*alive) return;
     batch->outcome.releases.push_back(release.ToJson());
     batch->outcome.status = st;
@@ -243,7 +269,7 @@ void Deployer::RunNext(std::shared_ptr<Batch> batch) {
     auto done = std::move(batch->done);
     batch->done = nullptr;
     if (done) done(batch->outcome);
-  };
+  });
   auto runner = std::make_unique<JobRunner>(
       std::move(in), std::move(ports),
       [this, alive, batch, service](Status st, const Release& release) {
@@ -439,8 +465,98 @@ Status Deployer::Promote(const std::string& service, const std::string& who,
   return job->Promote(who, why);
 }
 
+void Deployer::RestorePaused(const config::Project& project,
+                             const std::function<void(const std::string&)>& log) {
+  if (pause_store_ == nullptr) return;
+  auto saved = pause_store_->GetMeta(kPausedKey);
+  if (!saved.ok()) {
+    log("recovery: reading the paused deploys: " + saved.status().message());
+    return;
+  }
+  if (!saved->has_value() || (*saved)->empty()) return;
+  json all = json::parse(**saved, nullptr, /*allow_exceptions=*/false);
+  paused_.clear();
+  if (!all.is_object()) {
+    log("recovery: the saved paused deploys are not a JSON object (damaged?); none is restored");
+    all = json::object();
+  }
+  for (const auto& [name, j] : all.items()) {
+    auto job = PausedJob::FromJson(j);
+    if (!job.ok() || job->service != name) {
+      log(fmt::format("recovery: the saved paused deploy of {} is malformed ({}); it is retired",
+                      name, job.ok() ? "another service's" : job.status().message()));
+      continue;
+    }
+    const std::string& service = job->service;
+    auto why_not = [&]() -> std::string {
+      if (!project.services.count(service)) return "the service is no longer in the project";
+      const config::Service* running = groups_->RunningSpec(service);
+      if (!running) return "the service is not running";
+      if (groups_->PrimarySet(service) != job->old_set) {
+        return "its old set " + job->old_set + " is not the primary one";
+      }
+      if (!groups_->GroupSpec(service, job->new_set)) {
+        return "its new set " + job->new_set + " did not come back";
+      }
+      return "";
+    }();
+    auto release = releases_->Get(service, job->release);
+    if (why_not.empty() &&
+        (!release.ok() || !release->has_value() || (*release)->status != ReleaseStatus::kRunning)) {
+      why_not = fmt::format("its release r{} is not running", job->release);
+    }
+    if (!why_not.empty()) {
+      log(fmt::format("{} r{}: the paused deploy cannot be held again ({}); it is retired", service,
+                      job->release, why_not));
+      continue;
+    }
+    JobInput in;
+    in.spec = *groups_->GroupSpec(service, job->new_set);
+    in.old_spec = *groups_->RunningSpec(service);
+    in.ds = in.spec.deploy;
+    in.strategy = job->strategy;
+    in.release = **release;
+    in.project = std::make_shared<const config::Project>(project);
+    auto alive = alive_;
+    auto runner = std::make_unique<JobRunner>(
+        std::move(in), Ports(nullptr), [this, alive, service](Status st, const Release& rel) {
+          if (!*alive) return;
+          busy_.erase(service);
+          if (auto j = jobs_.find(service); j != jobs_.end() && j->second) {
+            last_paths_[service] = j->second->transitions();
+          }
+          if (auto w = waiters_.find(service); w != waiters_.end()) {
+            auto waiters = std::move(w->second);
+            waiters_.erase(w);
+            Outcome o{st, json::array({rel.ToJson()})};
+            for (auto& fn : waiters) fn(o);
+          }
+          // The runner is inside its own callback: drop it from the loop.
+          loop_->Post([this, alive, service] {
+            if (*alive) jobs_.erase(service);
+          });
+        });
+    if (Status st = runner->Restore(*job, **release); !st.ok()) {
+      log(fmt::format("{} r{}: the paused deploy cannot be held again ({}); it is retired", service,
+                      job->release, st.message()));
+      continue;
+    }
+    busy_.insert(service);
+    jobs_[service] = std::move(runner);
+    log(fmt::format("{} r{}: the paused {} deploy is held again (paused by {})", service,
+                    job->release, config::DeployStrategyName(job->strategy), job->who));
+  }
+  // What was not restored is not saved any more.
+  json kept = json::object();
+  for (const auto& [name, j] : paused_) kept[name] = j;
+  if (Status st = pause_store_->SetMeta(kPausedKey, kept.dump()); !st.ok()) {
+    log("recovery: saving the paused deploys: " + st.message());
+  }
+}
+
 void Deployer::RetireInterrupted(const std::function<void(const std::string&)>& log) {
   for (const SideGroupRef& g : groups_->SideGroups()) {
+    if (jobs_.count(g.service)) continue;  // a restored job's sets stay as it holds them
     log(fmt::format("{}: stopping set {} (its deploy ended with the daemon that died)", g.service,
                     g.set));
     if (Status st = groups_->Stop(g.service, g.set, Duration(0), [] {}); !st.ok()) {
@@ -454,6 +570,10 @@ void Deployer::RetireInterrupted(const std::function<void(const std::string&)>& 
   }
   for (const Release& r : *list) {
     if (r.status != ReleaseStatus::kRunning) continue;
+    if (auto j = jobs_.find(r.service);
+        j != jobs_.end() && j->second && j->second->release().number == r.number) {
+      continue;  // restored: still in progress
+    }
     if (Status st = releases_->Finish(r.service, r.number, ReleaseStatus::kFailed,
                                       "interrupted: the daemon died during the deploy", r.numbers);
         !st.ok()) {

@@ -20,8 +20,10 @@
 // traffic publisher. Every method and callback runs on the control loop's thread.
 //
 // A paused job (an operator's pause, or rolling's failure_action: pause) keeps its service
-// busy: another deploy of it is refused until the job is resumed or rolled back. A pause does
-// not survive the daemon: after a restart it is retired like any interrupted deploy.
+// busy: another deploy of it is refused until the job is resumed or rolled back. An
+// operator's pause of a blue-green or canary job while it judged a step survives the daemon
+// (SetPauseStore, RestorePaused): a restarted daemon holds it again, split as it was. Any
+// other job the daemon held or ran when it died is retired (RetireInterrupted).
 #pragma once
 
 #include <functional>
@@ -41,6 +43,7 @@
 #include "deploy/releases.h"
 #include "deploy/traffic.h"
 #include "net/event_loop.h"
+#include "store/store.h"
 
 namespace slipway::deploy {
 
@@ -99,10 +102,21 @@ class Deployer {
   // An operator's promote of the running deploy of `service` (JobRunner::Promote).
   Status Promote(const std::string& service, const std::string& who, const std::string& why);
 
-  // After a daemon restart: a deploy does not survive its daemon (its job, traffic plan and
-  // judgement died with it), so it is rolled back: every side group (a deploy's new set, or an
-  // old set kept warm, which no daemon would retire now) is stopped, the primary keeps all the
-  // traffic, and a release still marked running is marked failed. `log` gets one line each.
+  // Where paused jobs that a restart can restore are kept (the store's meta `deploy.paused`,
+  // one JobRunner PausedJob per service); null (the default): nowhere.
+  void SetPauseStore(store::Store* store) { pause_store_ = store; }
+  // After a daemon restart, before RetireInterrupted: each saved paused job whose sets came
+  // back (the old one primary, the new one beside it) and whose release is still running is
+  // held again: its service is busy, its traffic split is published again, and `deploy
+  // resume` or `rollback` act on it as before the restart. What cannot be restored is logged
+  // and left to RetireInterrupted. `project` is the project the daemon loaded.
+  void RestorePaused(const config::Project& project,
+                     const std::function<void(const std::string&)>& log);
+  // After a daemon restart: a deploy that was not restored does not survive its daemon (its
+  // job, traffic plan and judgement died with it), so it is rolled back: every side group (a
+  // deploy's new set, or an old set kept warm, which no daemon would retire now) is stopped,
+  // the primary keeps all the traffic, and a release still marked running is marked failed.
+  // Restored jobs keep their groups and releases. `log` gets one line each.
   void RetireInterrupted(const std::function<void(const std::string&)>& log);
 
   // Progress lines with seq > `after` (a CLI polls this while its deploy runs).
@@ -124,6 +138,10 @@ class Deployer {
   void OnGroupsChanged();
   // The running job of `service` for a pause or resume, or why there is none.
   Result<JobRunner*> ControlledJob(const std::string& verb, const std::string& service);
+  // The ports every runner borrows (held: failure_action: pause's early answer, may be empty).
+  JobPorts Ports(std::function<void(Status, const Release&)> held);
+  // A runner's hold to keep (or, null, to forget) for a restart: written to the pause store.
+  void SavePaused(const std::string& service, const PausedJob* job);
 
   net::EventLoop* loop_;
   Groups* groups_;
@@ -141,6 +159,8 @@ class Deployer {
   // Specs of releases started by this daemon, for rollbacks to sets no longer running.
   std::map<std::string, std::map<int64_t, config::Service>> specs_;
   WarmSets warm_;
+  store::Store* pause_store_ = nullptr;
+  std::map<std::string, nlohmann::json> paused_;  // service → PausedJob::ToJson, as saved
   nlohmann::json progress_ = nlohmann::json::array();
   int64_t progress_seq_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

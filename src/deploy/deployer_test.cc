@@ -147,6 +147,13 @@ class FakeGroups final : public Groups {
     if (s == svcs.end()) return nullptr;
     return &s->second.groups.at(s->second.primary).spec;
   }
+  const config::Service* GroupSpec(const std::string& service,
+                                   const std::string& set) const override {
+    auto s = svcs.find(service);
+    if (s == svcs.end()) return nullptr;
+    auto g = s->second.groups.find(set);
+    return g == s->second.groups.end() ? nullptr : &g->second.spec;
+  }
   std::string PrimarySet(const std::string& service) const override {
     auto s = svcs.find(service);
     return s == svcs.end() ? "" : s->second.primary;
@@ -856,6 +863,119 @@ TEST_P(DeployerTest, RollbackWhilePausedRestoresTheOldRelease) {
     return t.from == JobState::kPaused && t.to == JobState::kRollingBack;
   }));
   ExpectValidPath();
+}
+
+// The daemon dies while an operator's pause holds a deploy: the next daemon (a new Deployer on
+// the same store, the groups as the engine took them back, a proxy without plans) holds a
+// blue-green or canary job again, with the same split and its service busy, and resume
+// finishes it. Rolling and recreate jobs are retired as before (side groups stopped, release
+// failed).
+TEST_P(DeployerTest, AnOperatorsPauseSurvivesADaemonRestart) {
+  deployer_->SetPauseStore(store_.get());
+  StartDeploy(NewSpec());
+  ASSERT_TRUE(RunUntil([&] { return AtHoldPoint(deployer_->Job("api"), GetParam()); }));
+  ASSERT_TRUE(deployer_->Pause("api", "alice", "checking").ok());
+  ASSERT_TRUE(RunUntil([&] { return deployer_->Job("api")->state() == JobState::kPaused; }));
+  const std::map<std::string, TrafficPlan> plans = traffic_.plans;
+
+  // The daemon dies: its jobs and the proxy's plans go; the groups and the store stay.
+  deployer_.reset();
+  traffic_.plans.clear();
+  deployer_ = std::make_unique<Deployer>(loop_.get(), groups_.get(), releases_.get(), &traffic_,
+                                         std::map<std::string, std::string>{});
+  deployer_->SetEventListener([this](const DeployEvent& e) { events_.push_back(e); });
+  deployer_->SetPauseStore(store_.get());
+  config::Project project;
+  project.name = "p";
+  project.services["api"] = NewSpec();
+  std::string log;
+  auto note = [&](const std::string& line) { log += line + "\n"; };
+  deployer_->RestorePaused(project, note);
+  deployer_->RetireInterrupted(note);
+
+  const bool restorable =
+      GetParam() == DeployStrategy::kCanary || GetParam() == DeployStrategy::kBlueGreen;
+  if (!restorable) {
+    EXPECT_EQ(deployer_->Job("api"), nullptr) << log;
+    EXPECT_EQ(Status1(), "failed") << log;
+    return;
+  }
+  const JobRunner* job = deployer_->Job("api");
+  ASSERT_NE(job, nullptr) << log;
+  EXPECT_EQ(job->state(), JobState::kPaused);
+  EXPECT_NE(log.find("api r2: the paused"), std::string::npos) << log;
+  EXPECT_EQ(Status1(), "running") << "still in progress, not retired";
+  EXPECT_NE(groups_->GroupSpec("api", "r2"), nullptr) << "the new set is kept";
+  ASSERT_EQ(traffic_.plans.count("api"), plans.count("api"));
+  if (plans.count("api")) {
+    EXPECT_EQ(traffic_.plans.at("api").sticky_cookie, plans.at("api").sticky_cookie);
+    for (const auto& [set, w] : plans.at("api").sets) {
+      EXPECT_EQ(traffic_.plans.at("api").sets.at(set).weight, w.weight) << set;
+    }
+  }
+  // Its service is busy: another deploy is refused, naming the ways out.
+  StartDeploy(NewSpec());
+  ASSERT_TRUE(outcome_.has_value());
+  EXPECT_NE(outcome_->status.message().find("is paused"), std::string::npos)
+      << outcome_->status.message();
+  outcome_.reset();
+  // Resumed: the step's analysis goes on, the rollout finishes, nothing is saved any more.
+  ASSERT_TRUE(deployer_->Resume("api", "alice", "fine").ok());
+  ASSERT_TRUE(RunUntil([&] { return deployer_->Job("api") == nullptr; }));
+  EXPECT_EQ(Status1(), "succeeded");
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:2");
+  auto saved = store_->GetMeta("deploy.paused");
+  ASSERT_TRUE(saved.ok() && saved->has_value());
+  EXPECT_EQ(**saved, "{}");
+  ExpectValidPath();
+}
+
+// A restored paused deploy can be rolled back as before the restart.
+TEST_P(DeployerTest, ARestoredPausedDeployCanBeRolledBack) {
+  if (GetParam() != DeployStrategy::kCanary && GetParam() != DeployStrategy::kBlueGreen) {
+    GTEST_SKIP() << "only blue-green and canary pauses are restored";
+  }
+  deployer_->SetPauseStore(store_.get());
+  StartDeploy(NewSpec());
+  ASSERT_TRUE(RunUntil([&] { return AtHoldPoint(deployer_->Job("api"), GetParam()); }));
+  ASSERT_TRUE(deployer_->Pause("api", "alice", "").ok());
+  ASSERT_TRUE(RunUntil([&] { return deployer_->Job("api")->state() == JobState::kPaused; }));
+  deployer_.reset();
+  traffic_.plans.clear();
+  deployer_ = std::make_unique<Deployer>(loop_.get(), groups_.get(), releases_.get(), &traffic_,
+                                         std::map<std::string, std::string>{});
+  deployer_->SetPauseStore(store_.get());
+  config::Project project;
+  project.services["api"] = NewSpec();
+  deployer_->RestorePaused(project, [](const std::string&) {});
+  ASSERT_NE(deployer_->Job("api"), nullptr);
+  std::optional<Outcome> rb;
+  deployer_->Rollback("api", 0, [&](Outcome o) { rb = std::move(o); });
+  ASSERT_TRUE(RunUntil([&] { return rb.has_value(); }));
+  EXPECT_FALSE(rb->status.ok());
+  EXPECT_EQ(Status1(), "rolled-back");
+  EXPECT_EQ(groups_->RunningSpec("api")->image, "app:1");
+  EXPECT_TRUE(RunUntil([&] { return ServesOnlyOld(); }));
+  ExpectValidPath();
+}
+
+// What the store holds may be damaged: a malformed saved pause is retired with one line.
+TEST_P(DeployerTest, AMalformedSavedPauseIsRetired) {
+  deployer_->SetPauseStore(store_.get());
+  for (const char* text : {R"({"api": {"service": "api", "release": "2"}})", R"({"api": 7})",
+                           R"([1, 2])", R"({"api": {"service": "api", "release)"}) {
+    ASSERT_TRUE(store_->SetMeta("deploy.paused", text).ok());
+    config::Project project;
+    project.services["api"] = old_;
+    std::string log;
+    deployer_->RestorePaused(project, [&](const std::string& line) { log += line + "\n"; });
+    EXPECT_EQ(deployer_->Job("api"), nullptr) << text;
+    EXPECT_FALSE(log.empty()) << text;
+    EXPECT_EQ(log.find('\n'), log.size() - 1) << "one line: " << log;
+    auto saved = store_->GetMeta("deploy.paused");
+    ASSERT_TRUE(saved.ok() && saved->has_value());
+    EXPECT_EQ(**saved, "{}") << text;
+  }
 }
 
 TEST_P(DeployerTest, PauseOrResumeWithoutARunningDeployIsRefusedClearly) {

@@ -17,6 +17,11 @@ const config::Service* EngineGroups::RunningSpec(const std::string& service) con
   return engine_->RunningSpec(service);
 }
 
+const config::Service* EngineGroups::GroupSpec(const std::string& service,
+                                               const std::string& set) const {
+  return engine_->GroupSpec(service, set);
+}
+
 std::string EngineGroups::PrimarySet(const std::string& service) const {
   return engine_->PrimarySet(service);
 }

@@ -22,6 +22,8 @@ class EngineGroups final : public Groups {
   void Changed();
 
   const config::Service* RunningSpec(const std::string& service) const override;
+  const config::Service* GroupSpec(const std::string& service,
+                                   const std::string& set) const override;
   std::string PrimarySet(const std::string& service) const override;
   int64_t PrimaryRelease(const std::string& service) const override;
   std::string SetName(int64_t release) const override;

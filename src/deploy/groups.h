@@ -44,6 +44,10 @@ class Groups {
 
   // The spec the primary group runs (nullptr when the service is not started).
   virtual const config::Service* RunningSpec(const std::string& service) const = 0;
+  // The spec a group runs (nullptr when there is no such group): a paused deploy restored
+  // after a daemon restart takes its new release's definition from its running group.
+  virtual const config::Service* GroupSpec(const std::string& service,
+                                           const std::string& set) const = 0;
   virtual std::string PrimarySet(const std::string& service) const = 0;
   virtual int64_t PrimaryRelease(const std::string& service) const = 0;
   // The set name of a release's group.

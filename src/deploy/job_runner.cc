@@ -85,7 +85,8 @@ bool CanTransition(JobState from, JobState to) {
   if (IsTerminal(from) || from == to) return false;
   switch (from) {
     case JobState::kPending:
-      return to == JobState::kPreHooks || to == JobState::kFailed;
+      // kPaused: a paused job restored after a daemon restart (Restore) holds again at once.
+      return to == JobState::kPreHooks || to == JobState::kFailed || to == JobState::kPaused;
     case JobState::kPreHooks:
       return IsWorking(to) || to == JobState::kRollingBack || to == JobState::kFailed ||
              to == JobState::kPaused;
@@ -121,6 +122,96 @@ std::string_view DeployEventKindName(DeployEventKind k) {
       return "deploy-resumed";
   }
   return "failed";
+}
+
+json PausedJob::ToJson() const {
+  json j = {{"service", service},
+            {"release", release},
+            {"strategy", std::string(config::DeployStrategyName(strategy))},
+            {"old_set", old_set},
+            {"old_release", old_release},
+            {"new_set", new_set},
+            {"step", position.step},
+            {"started", position.started},
+            {"moved", position.moved},
+            {"watch_left_ms", watch_left.count()},
+            {"who", who},
+            {"why", why}};
+  if (plan) {
+    json sets = json::object();
+    for (const auto& [set, w] : plan->sets) sets[set] = w.weight;
+    j["plan"] = {{"sets", sets}, {"sticky_cookie", plan->sticky_cookie}};
+  }
+  return j;
+}
+
+Result<PausedJob> PausedJob::FromJson(const json& j) {
+  if (!j.is_object()) return InvalidInput("expected an object");
+  auto str = [&](const char* key, std::string* out) -> Status {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string() || it->get_ref<const std::string&>().size() > 4096) {
+      return InvalidInput(fmt::format("{}: expected a string", key));
+    }
+    *out = it->get<std::string>();
+    return Status::OK();
+  };
+  auto num = [&](const char* key, int64_t max, int64_t* out) -> Status {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() < 0 ||
+        it->get<int64_t>() > max) {
+      return InvalidInput(fmt::format("{}: expected an integer from 0 to {}", key, max));
+    }
+    *out = it->get<int64_t>();
+    return Status::OK();
+  };
+  auto flag = [&](const char* key, bool* out) -> Status {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_boolean()) {
+      return InvalidInput(fmt::format("{}: expected true or false", key));
+    }
+    *out = it->get<bool>();
+    return Status::OK();
+  };
+  PausedJob p;
+  std::string strategy;
+  int64_t step = 0, watch_ms = 0;
+  RETURN_IF_ERROR(str("service", &p.service));
+  RETURN_IF_ERROR(num("release", INT64_MAX, &p.release));
+  RETURN_IF_ERROR(str("strategy", &strategy));
+  RETURN_IF_ERROR(str("old_set", &p.old_set));
+  RETURN_IF_ERROR(num("old_release", INT64_MAX, &p.old_release));
+  RETURN_IF_ERROR(str("new_set", &p.new_set));
+  RETURN_IF_ERROR(num("step", 1000, &step));
+  RETURN_IF_ERROR(flag("started", &p.position.started));
+  RETURN_IF_ERROR(flag("moved", &p.position.moved));
+  RETURN_IF_ERROR(num("watch_left_ms", int64_t{24} * 3600 * 1000, &watch_ms));
+  RETURN_IF_ERROR(str("who", &p.who));
+  RETURN_IF_ERROR(str("why", &p.why));
+  std::optional<config::DeployStrategy> kind = config::ParseDeployStrategy(strategy);
+  if (!kind) return InvalidInput(fmt::format("strategy: \"{}\" is not a strategy", strategy));
+  p.strategy = *kind;
+  p.position.step = static_cast<size_t>(step);
+  p.watch_left = Duration(watch_ms);
+  if (auto plan = j.find("plan"); plan != j.end()) {
+    if (!plan->is_object()) return InvalidInput("plan: expected an object");
+    TrafficPlan tp;
+    auto sets = plan->find("sets");
+    if (sets == plan->end() || !sets->is_object())
+      return InvalidInput("plan.sets: expected an object");
+    for (const auto& [set, w] : sets->items()) {
+      if (!w.is_number_unsigned() || w.get<uint64_t>() > 100) {
+        return InvalidInput(fmt::format("plan.sets.{}: expected a weight from 0 to 100", set));
+      }
+      tp.sets[set] = SetWeight{static_cast<uint32_t>(w.get<uint64_t>()), false};
+    }
+    auto sticky = plan->find("sticky_cookie");
+    if (sticky != plan->end()) {
+      if (!sticky->is_string()) return InvalidInput("plan.sticky_cookie: expected a string");
+      tp.sticky_cookie = sticky->get<std::string>();
+    }
+    p.plan = std::move(tp);
+  }
+  return p;
 }
 
 json JobNumbers::ToJson() const {
@@ -239,6 +330,8 @@ void JobRunner::Enter(JobState to, const std::string& reason) {
                    fmt::format("{} r{}: no transition {} -> {} in the job machine", service(),
                                release_.number, JobStateName(state_), JobStateName(to)));
   }
+  // Leaving a hold: nothing of it is to be restored any more.
+  if (state_ == JobState::kPaused && ports_.paused) ports_.paused(service(), nullptr);
   transitions_.push_back({state_, to, reason, Now()});
   logging::Info("deploy",
                 fmt::format("{} r{}: {} -> {}{}", service(), release_.number, JobStateName(state_),
@@ -449,6 +542,68 @@ Status JobRunner::Resume(const std::string& who, const std::string& why) {
   return Status::OK();
 }
 
+void JobRunner::SavePause() {
+  if (!ports_.paused) return;
+  std::optional<StrategyPosition> pos = strategy_->Position();
+  // Restorable: an operator's hold while the strategy judged a step (the analysis' time left
+  // is all the step holds); any other hold is retired after a restart, as before.
+  if (!pause_ || pause_->who.empty() || pause_->from != JobState::kWatching || !pos ||
+      !held_.watch_left || held_.obs || held_.ready || held_.wait_left || held_.strategy) {
+    ports_.paused(service(), nullptr);
+    return;
+  }
+  PausedJob job;
+  job.service = service();
+  job.release = release_.number;
+  job.strategy = in_.strategy;
+  job.old_set = old_set_;
+  job.old_release = old_release_;
+  job.new_set = new_set_;
+  job.position = *pos;
+  job.plan = plan_;
+  job.watch_left = *held_.watch_left;
+  job.who = pause_->who;
+  job.why = pause_->why;
+  ports_.paused(service(), &job);
+}
+
+Status JobRunner::Restore(const PausedJob& saved, const Release& release) {
+  if (!strategy_->Restore(saved.position)) {
+    return FailedPrecondition(fmt::format("the {} strategy cannot be put back at step {}",
+                                          config::DeployStrategyName(in_.strategy),
+                                          saved.position.step + 1));
+  }
+  started_ = Now();
+  switched_ = Now();
+  release_ = release;
+  old_set_ = saved.old_set;
+  old_release_ = saved.old_release;
+  new_set_ = saved.new_set;
+  traffic_moved_ = saved.position.moved;
+  plan_ = saved.plan;
+  if (plan_) {
+    if (Status st = ports_.traffic->SetPlan(service(), *plan_); !st.ok()) {
+      return st.WithContext("restoring the traffic split");
+    }
+  }
+  analyzer_ = std::make_unique<Analyzer>(in_.ds.analysis,
+                                         ports_.groups->Group(service(), new_set_).restarts);
+  numbers_.judged = true;
+  held_ = Held{};
+  held_.watch_left = saved.watch_left;
+  pause_ = PauseInfo{saved.who, saved.why, JobState::kWatching, Now()};
+  // Straight into the hold it was in (no working state is entered again).
+  transitions_.push_back({state_, JobState::kPaused, "restored after a daemon restart", Now()});
+  state_ = JobState::kPaused;
+  Note(
+      fmt::format("still paused (by {}) after a daemon restart; traffic keeps its weights; "
+                  "resume with `slipway deploy resume {}` or roll back with `slipway rollback "
+                  "{}`",
+                  saved.who, service(), service()));
+  SavePause();
+  return Status::OK();
+}
+
 // Stops the timers of what the job waits for, keeps the time each had left, and holds.
 void JobRunner::HoldNow() {
   const MonoTime now = Now();
@@ -480,6 +635,7 @@ void JobRunner::EnterPaused() {
   const PauseInfo& p = *pause_;
   const std::string why = p.why.empty() ? "" : ": " + p.why;
   Enter(JobState::kPaused, p.who.empty() ? "failure_action: pause" + why : "by " + p.who + why);
+  SavePause();
   if (!p.who.empty()) {
     Note(fmt::format(
         "paused by {}{} at {}; traffic keeps its weights; resume with `slipway deploy resume {}` "
@@ -712,6 +868,7 @@ void JobRunner::Execute(const Decision& d) {
                  (d.cutover ? "switching traffic: " : "moving traffic: ") + st.message());
         return;
       }
+      plan_ = plan;
       const MonoTime t1 = Now();
       new_weight_ = d.new_weight;
       old_weight_ = d.old_weight;
@@ -728,6 +885,7 @@ void JobRunner::Execute(const Decision& d) {
     case Decision::Kind::kClearWeights: {
       enter(JobState::kShifting, "all traffic to " + old_set_);
       const MonoTime t0 = Now();
+      plan_.reset();
       if (Status st = ports_.traffic->ClearPlan(svc); !st.ok()) {
         // Traffic did not go back: say so where the deploy's progress is read, and let the
         // strategy retry or fail the job.

@@ -13,6 +13,7 @@
 //   pre hooks or any working state ⇄ kPaused (an operator's pause and resume)
 //   any working state or kRollingBack → kPaused (failure_action: pause) → back on resume
 //   kPaused → kRollingBack (a rollback asked for while paused) | kFailed
+//   kPending → kPaused (Restore: an operator's pause a restarted daemon holds again)
 // CanTransition() is that table; any other move is a bug: Enter() logs it and counts it
 // (invalid_transitions(), which the tests hold at 0), and still moves so no job sticks.
 //
@@ -24,7 +25,10 @@
 // by the strategy: its deploy call is answered (failed, "paused") and the release is marked
 // failed until a resume, which tells the strategy Happened::kResumed (rolling: the failed batch
 // is accepted and the rollout goes on). A rollback asked for while paused rolls back from
-// there (or, for a rollback that paused, continues that rollback).
+// there (or, for a rollback that paused, continues that rollback). An operator's pause while
+// a blue-green or canary step was judged is saved (JobPorts::paused, PausedJob) and survives
+// the daemon: a restarted daemon holds the job again (Restore) with the split it had, and
+// resume continues the step's analysis with the time it had left.
 //
 // Ownership and threads: the Deployer owns runners; a runner borrows the ports, which outlive
 // it. Every method and callback runs on the control loop's thread. `done` runs once, from the
@@ -162,6 +166,29 @@ class WarmSets {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
+// What a paused job leaves in the store (Deployer keeps it under the meta key
+// `deploy.paused`), so that a daemon started after this one died holds it again
+// (Deployer::RestorePaused): the release, both sets, where the strategy stood, the traffic
+// split and the analysis time the hold kept, and who paused it and why. Only a job held while
+// its strategy judged a step (blue-green, canary) is saved; others are retired as before.
+struct PausedJob {
+  std::string service;
+  int64_t release = 0;
+  config::DeployStrategy strategy = config::DeployStrategy::kCanary;
+  std::string old_set;
+  int64_t old_release = 0;
+  std::string new_set;
+  StrategyPosition position;
+  std::optional<TrafficPlan> plan;  // the split in place (none: traffic had not moved)
+  Duration watch_left{0};           // of the step's analysis
+  std::string who;                  // who paused it
+  std::string why;
+
+  nlohmann::json ToJson() const;
+  // Typed checks (a damaged store is not trusted): InvalidInput naming the first bad key.
+  static Result<PausedJob> FromJson(const nlohmann::json& j);
+};
+
 // What a runner borrows.
 struct JobPorts {
   net::EventLoop* loop = nullptr;
@@ -177,6 +204,9 @@ struct JobPorts {
   // this status now; the job holds until resumed or rolled back, and `done` runs at its end.
   std::function<void(Status, const Release&)> held;  // may be empty
   DeployMetrics* metrics = nullptr;                  // may be null
+  // The job entered a hold it can be restored in after a restart (`job`), or left its hold
+  // (nullptr): the Deployer keeps what is saved. May be empty.
+  std::function<void(const std::string& service, const PausedJob* job)> paused;
 };
 
 struct JobInput {
@@ -199,6 +229,11 @@ class JobRunner {
 
   // Records the release and begins. `done` may run before it returns.
   void Start();
+  // Instead of Start(): the job `saved` that a previous daemon held, held again (paused,
+  // traffic split as it was; Resume() continues the step's analysis with the time it had left,
+  // a rollback rolls back from there). `release` is the stored release. FailedPrecondition
+  // when it cannot be (its strategy cannot be put back there).
+  Status Restore(const PausedJob& saved, const Release& release);
   // A rollback asked for while the deploy runs: the strategy rolls back at the next step (at
   // once when waiting). False when the job is already rolling back or done.
   bool RequestRollback(const std::string& reason);
@@ -238,6 +273,8 @@ class JobRunner {
   void Proceed(Observation obs);
   void HoldNow();
   void EnterPaused();
+  // Tells ports_.paused what a restart could restore of this hold (or that there is nothing).
+  void SavePause();
   void Execute(const Decision& d);
   void Observe(Happened what);
   void FailStep(FailureKind kind, const std::string& why);
@@ -272,6 +309,7 @@ class JobRunner {
   bool traffic_moved_ = false;
   uint32_t new_weight_ = 0;  // the traffic plan last published (percent)
   uint32_t old_weight_ = 100;
+  std::optional<TrafficPlan> plan_;  // the split last published (kSetWeights)
   bool backed_up_all_ = false;
   std::set<std::string> backed_up_;
   std::optional<std::string> rollback_requested_;

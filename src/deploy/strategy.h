@@ -132,11 +132,24 @@ struct StrategyInput {
 StrategyInput MakeStrategyInput(const config::Service& spec, const config::Service& old_spec,
                                 const config::DeploySettings& ds);
 
+// Where a strategy stands, for a paused job restored after a daemon restart: the weight step
+// it is at, whether the new group was started and whether traffic moved to it.
+struct StrategyPosition {
+  size_t step = 0;
+  bool started = false;
+  bool moved = false;
+};
+
 class Strategy {
  public:
   virtual ~Strategy() = default;
   virtual config::DeployStrategy kind() const = 0;
   virtual Decision Next(const Observation& obs) = 0;
+  // Where it stands now, when it can be restored there (nullopt: it cannot, and a paused job
+  // of it is retired after a restart like any interrupted deploy).
+  virtual std::optional<StrategyPosition> Position() const { return std::nullopt; }
+  // Back to `p` (a restored job); false when it cannot be.
+  virtual bool Restore(const StrategyPosition& p) { return false; }
 };
 
 std::unique_ptr<Strategy> MakeRecreate(StrategyInput in);

@@ -25,6 +25,19 @@ Decision ShiftStrategy::Weights(size_t step) const {
   return d;
 }
 
+std::optional<StrategyPosition> ShiftStrategy::Position() const {
+  if (rolling_back_) return std::nullopt;
+  return StrategyPosition{step_, started_, moved_};
+}
+
+bool ShiftStrategy::Restore(const StrategyPosition& p) {
+  if (rolling_back_ || p.step >= steps_.size()) return false;
+  step_ = p.step;
+  started_ = p.started;
+  moved_ = p.moved;
+  return true;
+}
+
 Decision ShiftStrategy::Next(const Observation& obs) {
   if (rolling_back_) return RollbackNext(obs);
   Decision d;

@@ -7,6 +7,7 @@
 // Internal to the strategies; one owner, the control loop's thread.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "deploy/strategy.h"
@@ -16,6 +17,9 @@ namespace slipway::deploy {
 class ShiftStrategy : public Strategy {
  public:
   Decision Next(const Observation& obs) final;
+  // Restorable between steps (not while rolling back): the step, started and moved.
+  std::optional<StrategyPosition> Position() const final;
+  bool Restore(const StrategyPosition& p) final;
 
  protected:
   // `in` is taken by reference so the other arguments may be read from it first.

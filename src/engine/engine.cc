@@ -6,11 +6,16 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
 
 #include "base/log.h"
+#include "config/name_table.h"
 #include "engine/graph.h"
 #include "engine/spec_hash.h"
 #include "net/port_owner.h"
@@ -58,7 +63,7 @@ struct Engine::ServiceRun {
   std::map<std::string, std::unique_ptr<Group>> groups;  // by set name
   // The primary group's set. Its group stays after a stop (its release and spec hash decide
   // whether the next start is the same release); it is absent before the first start.
-  std::string primary = "current";
+  std::string primary = Engine::SetName(0);
   bool started = false;  // StartService ran for the current generation
   bool stopping = false;
   std::string spawn_error;  // set when an instance could not be started
@@ -154,13 +159,58 @@ const Engine::ServiceRun* Engine::FindRun(const std::string& name) const {
   return it == runs_.end() ? nullptr : it->second.get();
 }
 
-void Engine::Record(const std::string& service, int instance, const std::string& kind,
+namespace {
+
+// The one table of the engine's event names (EventKindName, ParseEventKind). The health
+// kinds are health::HealthStateName's names (a test holds them equal).
+constexpr auto kEventKindNames = config::MakeNameTable<EventKind>({
+    {EventKind::kStarted, "started"},
+    {EventKind::kRestarted, "restarted"},
+    {EventKind::kExited, "exited"},
+    {EventKind::kFailed, "failed"},
+    {EventKind::kStarting, "starting"},
+    {EventKind::kHealthy, "healthy"},
+    {EventKind::kUnhealthy, "unhealthy"},
+    {EventKind::kWarning, "warning"},
+    {EventKind::kRestarting, "restarting"},
+    {EventKind::kStopped, "stopped"},
+    {EventKind::kAdopted, "adopted"},
+    {EventKind::kRecovered, "recovered"},
+});
+
+// The event of a health change.
+std::optional<EventKind> HealthEventKind(HealthState s) {
+  switch (s) {
+    case HealthState::kStarting:
+      return EventKind::kStarting;
+    case HealthState::kHealthy:
+      return EventKind::kHealthy;
+    case HealthState::kUnhealthy:
+      return EventKind::kUnhealthy;
+    case HealthState::kNone:
+      break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view EventKindName(EventKind k) { return kEventKindNames.Name(k); }
+
+Result<EventKind> ParseEventKind(std::string_view name) {
+  if (std::optional<EventKind> k = kEventKindNames.Parse(name)) return *k;
+  return InvalidInput(fmt::format("\"{}\" is not an engine event kind (expected {})",
+                                  name.substr(0, std::min<size_t>(name.size(), 64)),
+                                  kEventKindNames.List()));
+}
+
+void Engine::Record(const std::string& service, int instance, EventKind kind,
                     const std::string& message) {
   if (!store_) return;
   store::Event e;
   e.service = service;
   e.instance = instance;
-  e.kind = kind;
+  e.kind = std::string(EventKindName(kind));
   e.message = message;
   while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == ' ')) {
     e.message.pop_back();
@@ -168,7 +218,7 @@ void Engine::Record(const std::string& service, int instance, const std::string&
   Status st = store_->AppendEvent(std::move(e));
   if (!st.ok()) {
     logging::Error("engine", "recording event: " + st.message(),
-                   {{"service", service}, {"kind", kind}});
+                   {{"service", service}, {"kind", EventKindName(kind)}});
   }
 }
 
@@ -458,7 +508,7 @@ void Engine::Pump() {
               ready = false;
             } else if (s == Settle::kFailed) {
               if (!dep.required) {
-                Record(name, 0, "warning",
+                Record(name, 0, EventKind::kWarning,
                        fmt::format("optional dependency {} failed: {}", dep.service, why));
                 continue;
               }
@@ -525,7 +575,7 @@ void Engine::RestartDueDependents() {
     std::string deps;
     for (const auto& d : it->second) deps += (deps.empty() ? "" : ", ") + d;
     if (run->HasSideGroups()) {
-      Record(name, 0, "warning",
+      Record(name, 0, EventKind::kWarning,
              fmt::format("not restarted after {} (depends_on restart): a deploy of {} is under "
                          "way, its new instances start against the new {}",
                          deps, name, deps));
@@ -542,7 +592,7 @@ void Engine::RestartDueDependents() {
       if (st == Settle::kFailed) failed = d.service + ": " + why;
     }
     if (!failed.empty()) {
-      Record(name, 0, "warning",
+      Record(name, 0, EventKind::kWarning,
              "not restarted after " + deps + " (depends_on restart): dependency " + failed);
       it = due_restarts_.erase(it);
       continue;
@@ -552,13 +602,13 @@ void Engine::RestartDueDependents() {
       continue;
     }
     it = due_restarts_.erase(it);
-    Record(name, 0, "restarting", "after " + deps + " (depends_on restart)");
+    Record(name, 0, EventKind::kRestarting, "after " + deps + " (depends_on restart)");
     // From the loop: Restart stops services, whose callbacks come back here.
     auto alive = alive_;
     loop_->Post([this, alive, name] {
       if (!*alive) return;
       Restart({name}, [this, alive, name](Status st) {
-        if (*alive && !st.ok()) Record(name, 0, "failed", "restart: " + st.message());
+        if (*alive && !st.ok()) Record(name, 0, EventKind::kFailed, "restart: " + st.message());
       });
     });
   }
@@ -646,7 +696,7 @@ Result<runtime::InstanceSpec> Engine::BuildInstanceSpec(const config::Service& s
       std::string w = fmt::format(
           "services.{}: deploy.resources.limits ({}) not applied to the host process: {}", svc.name,
           svc.resources.LimitsText(), cgroups_->why_not());
-      Record(svc.name, 0, "warning", w);
+      Record(svc.name, 0, EventKind::kWarning, w);
       logging::Warn("engine", w, {{"service", svc.name}});
       warnings_.push_back(std::move(w));
     }
@@ -668,7 +718,7 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
   runtime::Instance::Observer obs;
   obs.on_started = [this, alive, irp, name, tag](runtime::Instance& inst) {
     if (!*alive) return;
-    Record(name, inst.spec().index, irp->ever_started ? "restarted" : "started",
+    Record(name, inst.spec().index, irp->ever_started ? EventKind::kRestarted : EventKind::kStarted,
            fmt::format("{}pid {}, PORT {}", tag, inst.pid(), inst.spec().port));
     irp->ever_started = true;
     if (irp->health) irp->health->Start();
@@ -684,14 +734,14 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
       auto wait = std::chrono::duration_cast<Duration>(inst.next_restart_at() - loop_->Now());
       msg += fmt::format("; restarting in {} ms", std::max<int64_t>(0, wait.count()));
     }
-    Record(name, inst.spec().index, "exited", msg);
+    Record(name, inst.spec().index, EventKind::kExited, msg);
     NotifyTopology();
     Pump();
   };
   obs.on_spawn_error = [this, alive, irp, name, tag](runtime::Instance& inst, const Status& st) {
     if (!*alive) return;
     irp->spawn_failed = true;
-    Record(name, inst.spec().index, "failed", tag + st.message());
+    Record(name, inst.spec().index, EventKind::kFailed, tag + st.message());
     Pump();
   };
   ir->instance =
@@ -718,7 +768,10 @@ Result<std::unique_ptr<Engine::InstanceRun>> Engine::MakeInstance(const config::
         [this, alive, name, index, tag](HealthState, HealthState now,
                                         const health::ProbeResult& last) {
           if (!*alive) return;
-          Record(name, index, std::string(health::HealthStateName(now)), tag + last.output);
+          // A monitor exists only with a probe: its state is never kNone.
+          if (std::optional<EventKind> kind = HealthEventKind(now)) {
+            Record(name, index, *kind, tag + last.output);
+          }
           NotifyTopology();
           Pump();
         });
@@ -768,7 +821,7 @@ Status Engine::StartService(ServiceRun& run) {
     auto ir = MakeInstance(svc, index, "");
     if (!ir.ok()) {
       run.spawn_error = ir.status().message();
-      Record(name, index, "failed", run.spawn_error);
+      Record(name, index, EventKind::kFailed, run.spawn_error);
       return ir.status();
     }
     g.instances.push_back(std::move(ir).value());
@@ -777,7 +830,7 @@ Status Engine::StartService(ServiceRun& run) {
     Status st = ir->instance->Start();
     if (!st.ok()) {
       run.spawn_error = st.message();
-      Record(name, ir->instance->spec().index, "failed", st.message());
+      Record(name, ir->instance->spec().index, EventKind::kFailed, st.message());
       return st;
     }
   }
@@ -787,8 +840,25 @@ Status Engine::StartService(ServiceRun& run) {
 // ---------------------------------------------------------------------------------------
 // Groups
 
+namespace {
+// The set of a group started without releases (release 0); a release's is "r<number>".
+constexpr std::string_view kUnreleasedSet = "current";
+}  // namespace
+
 std::string Engine::SetName(int64_t release) {
-  return release > 0 ? fmt::format("r{}", release) : "current";
+  return release > 0 ? fmt::format("r{}", release) : std::string(kUnreleasedSet);
+}
+
+Result<int64_t> Engine::ParseSetName(std::string_view name) {
+  if (name == kUnreleasedSet) return int64_t{0};
+  int64_t release = 0;
+  if (name.size() >= 2 && name.size() <= 20 && name[0] == 'r' && name[1] != '0') {
+    auto [end, ec] = std::from_chars(name.data() + 1, name.data() + name.size(), release);
+    if (ec == std::errc() && end == name.data() + name.size() && release > 0) return release;
+  }
+  return InvalidInput(fmt::format("\"{}\" is not an instance set name (\"{}\" or r<release>)",
+                                  name.substr(0, std::min<size_t>(name.size(), 64)),
+                                  kUnreleasedSet));
 }
 
 Engine::Group* Engine::FindGroup(const std::string& service, const std::string& set) {
@@ -1008,6 +1078,13 @@ const config::Service* Engine::RunningSpec(const std::string& service) const {
   return g ? &g->spec : nullptr;
 }
 
+const config::Service* Engine::GroupSpec(const std::string& service, const std::string& set) const {
+  const ServiceRun* run = FindRun(service);
+  if (!run || !run->started) return nullptr;
+  auto g = run->groups.find(set);
+  return g == run->groups.end() ? nullptr : &g->second->spec;
+}
+
 // ---------------------------------------------------------------------------------------
 // Stop
 
@@ -1130,7 +1207,7 @@ void Engine::StopService(const std::string& name, std::function<void()> stopped)
         Bury(std::move(it->second->instances));
         it = run.groups.erase(it);
       }
-      Record(run.name, 0, "stopped", "");
+      Record(run.name, 0, EventKind::kStopped, "");
       NotifyTopology();
       // Continue from the loop, not from inside the last instance's callback.
       loop_->Post([alive, shared_stopped] {
@@ -1195,39 +1272,174 @@ health::HealthState ParseHealth(const std::string& s) {
   return HealthState::kNone;
 }
 
+// Typed reads of one row of the snapshot. nlohmann's value()/get<>() throw on a key present
+// with another type, and the snapshot is a file on disk that a crash, a disk fault or a hand
+// may have damaged: a key that is absent keeps its default, one of the wrong type or out of
+// range is remembered (the first one) so the row is retired with a warning naming it.
+class SnapshotRow {
+ public:
+  explicit SnapshotRow(const nlohmann::json& row) : row_(row) {}
+
+  std::string Str(const char* key, size_t max_size = 256) {
+    const nlohmann::json* v = Find(key);
+    if (!v) return "";
+    if (!v->is_string() || v->get_ref<const std::string&>().size() > max_size) {
+      Bad(key, fmt::format("expected a string of at most {} bytes", max_size));
+      return "";
+    }
+    return v->get<std::string>();
+  }
+  int64_t Int(const char* key, int64_t min, int64_t max) {
+    const nlohmann::json* v = Find(key);
+    if (!v) return std::max<int64_t>(min, 0);
+    bool in_range = false;
+    int64_t n = 0;
+    if (v->is_number_unsigned()) {
+      uint64_t u = v->get<uint64_t>();
+      in_range = u <= static_cast<uint64_t>(max);
+      n = in_range ? static_cast<int64_t>(u) : 0;
+      in_range = in_range && n >= min;
+    } else if (v->is_number_integer()) {
+      n = v->get<int64_t>();
+      in_range = n >= min && n <= max;
+    }
+    if (!in_range) {
+      Bad(key, fmt::format("expected an integer from {} to {}", min, max));
+      return std::max<int64_t>(min, 0);
+    }
+    return n;
+  }
+  uint64_t Unsigned(const char* key) {
+    const nlohmann::json* v = Find(key);
+    if (!v) return 0;
+    if (!v->is_number_unsigned()) {
+      Bad(key, "expected an unsigned integer");
+      return 0;
+    }
+    return v->get<uint64_t>();
+  }
+  bool Bool(const char* key, bool fallback) {
+    const nlohmann::json* v = Find(key);
+    if (!v) return fallback;
+    if (!v->is_boolean()) {
+      Bad(key, "expected true or false");
+      return fallback;
+    }
+    return v->get<bool>();
+  }
+  // An array (absent: empty); anything else is a mistake.
+  const nlohmann::json& Array(const char* key) {
+    static const nlohmann::json kEmpty = nlohmann::json::array();
+    const nlohmann::json* v = Find(key);
+    if (!v) return kEmpty;
+    if (!v->is_array()) {
+      Bad(key, "expected an array");
+      return kEmpty;
+    }
+    return *v;
+  }
+  // A nested object (absent: nullptr); anything else is a mistake.
+  const nlohmann::json* Object(const char* key) {
+    const nlohmann::json* v = Find(key);
+    if (v && !v->is_object()) {
+      Bad(key, "expected an object");
+      return nullptr;
+    }
+    return v;
+  }
+  void Bad(std::string_view key, std::string_view what) {
+    if (problem_.empty()) problem_ = fmt::format("\"{}\": {}", key, what);
+  }
+  // The first mistake ("" when none): `"port": expected an integer from 0 to 65535`.
+  const std::string& problem() const { return problem_; }
+
+ private:
+  const nlohmann::json* Find(const char* key) const {
+    if (!row_.is_object()) return nullptr;
+    auto it = row_.find(key);
+    return it == row_.end() ? nullptr : &*it;
+  }
+
+  const nlohmann::json& row_;
+  std::string problem_;
+};
+
+// One line about a row of the snapshot that is left out (Recover() takes over the rest).
+void RetireRow(const std::string& where, const std::string& problem) {
+  logging::Warn("engine", fmt::format("snapshot {}: {}: {}; that row is left out", kRunningKey,
+                                      where, problem));
+}
+
 std::vector<SavedGroup> ParseGroups(const nlohmann::json& j) {
   std::vector<SavedGroup> out;
-  const nlohmann::json groups = j.value("groups", nlohmann::json::array());
-  if (!groups.is_array()) return out;
-  for (const auto& g : groups) {
-    if (!g.is_object()) continue;
+  SnapshotRow top(j);
+  const nlohmann::json& groups = top.Array("groups");
+  if (!top.problem().empty()) RetireRow("top level", top.problem());
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const nlohmann::json& g = groups[gi];
+    const std::string where = fmt::format("groups[{}]", gi);
+    if (!g.is_object()) {
+      RetireRow(where, "expected an object");
+      continue;
+    }
+    SnapshotRow row(g);
     SavedGroup sg;
-    sg.service = g.value("service", "");
-    sg.set = g.value("set", "");
-    sg.release = g.value("release", int64_t{0});
-    sg.spec_hash = g.value("spec_hash", "");
-    sg.primary = g.value("primary", false);
-    if (sg.service.empty() || sg.set.empty() || sg.release < 0) continue;
-    for (const auto& i : g.value("instances", nlohmann::json::array())) {
-      if (!i.is_object()) continue;
+    sg.service = row.Str("service");
+    sg.set = row.Str("set");
+    sg.release = row.Int("release", 0, std::numeric_limits<int64_t>::max());
+    sg.spec_hash = row.Str("spec_hash");
+    sg.primary = row.Bool("primary", false);
+    const nlohmann::json& instances = row.Array("instances");
+    if (row.problem().empty() && (sg.service.empty() || sg.set.empty())) {
+      row.Bad(sg.service.empty() ? "service" : "set", "missing");
+    }
+    if (row.problem().empty()) {
+      // The set is the release's (Engine::SetName): anything else is not a group we made.
+      Result<int64_t> named = Engine::ParseSetName(sg.set);
+      if (!named.ok()) {
+        row.Bad("set", named.status().message());
+      } else if (*named != sg.release) {
+        row.Bad("set",
+                fmt::format("names release {}, not the group's release {}", *named, sg.release));
+      }
+    }
+    if (!row.problem().empty()) {
+      RetireRow(where, row.problem());
+      continue;
+    }
+    for (size_t ii = 0; ii < instances.size(); ++ii) {
+      const nlohmann::json& i = instances[ii];
+      const std::string iwhere = fmt::format("{} ({}).instances[{}]", where, sg.service, ii);
+      if (!i.is_object()) {
+        RetireRow(iwhere, "expected an object");
+        continue;
+      }
+      SnapshotRow irow(i);
       SavedInstance si;
-      si.index = i.value("index", 0);
-      si.port = i.value("port", 0);
-      si.pid = i.value("pid", 0);
-      si.start_time = i.value("start", uint64_t{0});
-      si.restarts = std::max(0, i.value("restarts", 0));
-      si.state = ParseInstanceState(i.value("state", ""));
-      si.health = ParseHealth(i.value("health", ""));
-      si.made_for = i.value("made_for", "");
-      if (i.contains("exit") && i["exit"].is_object()) {
+      si.index = static_cast<int>(irow.Int("index", 1, 100'000));
+      si.port = static_cast<int>(irow.Int("port", 0, 65535));
+      si.pid = static_cast<pid_t>(irow.Int("pid", 0, std::numeric_limits<pid_t>::max()));
+      si.start_time = irow.Unsigned("start");
+      si.restarts = static_cast<int>(irow.Int("restarts", 0, std::numeric_limits<int>::max()));
+      si.state = ParseInstanceState(irow.Str("state"));
+      si.health = ParseHealth(irow.Str("health"));
+      si.made_for = irow.Str("made_for");
+      if (const nlohmann::json* e = irow.Object("exit")) {
+        SnapshotRow erow(*e);
         runtime::ExitStatus st;
-        st.signaled = i["exit"].value("signaled", false);
-        st.code = i["exit"].value("code", 0);
-        st.signal = i["exit"].value("signal", 0);
-        st.known = i["exit"].value("known", true);
+        st.signaled = erow.Bool("signaled", false);
+        st.code = static_cast<int>(
+            erow.Int("code", std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+        st.signal = static_cast<int>(erow.Int("signal", 0, 255));
+        st.known = erow.Bool("known", true);
+        if (!erow.problem().empty()) irow.Bad("exit", erow.problem());
         si.exit = st;
       }
-      if (si.index <= 0 || si.port < 0 || si.port > 65535 || si.pid < 0) continue;
+      if (irow.problem().empty() && !i.contains("index")) irow.Bad("index", "missing");
+      if (!irow.problem().empty()) {
+        RetireRow(iwhere, irow.problem());
+        continue;
+      }
       sg.instances.push_back(std::move(si));
     }
     out.push_back(std::move(sg));
@@ -1387,10 +1599,25 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
   auto saved = store_->GetMeta(kRunningKey);
   nlohmann::json j =
       saved.ok() && *saved ? nlohmann::json::parse(**saved, nullptr, false) : nlohmann::json();
-  if (!j.is_object()) j = nlohmann::json::object();
+  if (!j.is_object()) {
+    // Truncated or damaged: nothing can be taken over, and every service starts again.
+    if (saved.ok() && *saved) {
+      logging::Warn("engine", fmt::format("snapshot {}: not a JSON object (damaged?); nothing "
+                                          "is taken over",
+                                          kRunningKey));
+    }
+    j = nlohmann::json::object();
+  }
+  SnapshotRow top(j);
   std::vector<std::string> services;
-  for (const auto& s : j.value("services", nlohmann::json::array())) {
-    if (s.is_string() && project_.services.count(s.get<std::string>())) {
+  const nlohmann::json& saved_services = top.Array("services");
+  for (size_t i = 0; i < saved_services.size(); ++i) {
+    const nlohmann::json& s = saved_services[i];
+    if (!s.is_string()) {
+      RetireRow(fmt::format("services[{}]", i), "expected a service name");
+      continue;
+    }
+    if (project_.services.count(s.get_ref<const std::string&>())) {
       services.push_back(s.get<std::string>());
     }
   }
@@ -1410,11 +1637,20 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
     return true;
   });
   std::map<pid_t, uint64_t> leftovers;  // everything the dead daemon ran, minus what we adopt
-  for (const auto& p : j.value("processes", nlohmann::json::array())) {
-    if (p.is_array() && p.size() == 2 && p[0].is_number_integer() && p[1].is_number_unsigned()) {
-      leftovers[p[0].get<pid_t>()] = p[1].get<uint64_t>();
+  const nlohmann::json& saved_procs = top.Array("processes");
+  for (size_t i = 0; i < saved_procs.size(); ++i) {
+    const nlohmann::json& p = saved_procs[i];
+    const bool pair =
+        p.is_array() && p.size() == 2 && p[0].is_number_integer() && p[1].is_number_unsigned();
+    // An unsigned pid above INT64_MAX reads as negative here: refused with the rest.
+    const int64_t pid = pair ? p[0].get<int64_t>() : 0;
+    if (pair && pid > 1 && pid <= std::numeric_limits<pid_t>::max()) {
+      leftovers[static_cast<pid_t>(pid)] = p[1].get<uint64_t>();
+    } else {
+      RetireRow(fmt::format("processes[{}]", i), "expected [pid, start time]");
     }
   }
+  if (!top.problem().empty()) RetireRow("top level", top.problem());
   std::vector<SavedGroup> groups = ParseGroups(j);
   RecoverReport report;
   std::set<std::string> adopted_services;
@@ -1460,13 +1696,13 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
           ap.pid = si.pid;
           ap.start_time = si.start_time;
           ap.restarts = si.restarts;
-          ap.started_at = now - runtime::ProcessAge(si.start_time);
+          ap.started_at = now - host_->Age(si.start_time);
           Status st = (*ir)->instance->Adopt(ap);
           if (st.ok()) {
             leftovers.erase(si.pid);
             (*ir)->ever_started = true;
             if ((*ir)->health) (*ir)->health->Resume(si.health);
-            Record(g.service, si.index, "adopted",
+            Record(g.service, si.index, EventKind::kAdopted,
                    fmt::format("{}pid {}, PORT {}, release {}, {} restart(s)", tag, si.pid, si.port,
                                g.release, si.restarts));
             ++report.adopted;
@@ -1499,20 +1735,20 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
       bool restart = alive || (was_running && RestartsAfter(spec.restart, status, si.restarts));
       auto ir = MakeInstance(spec, si.index, si.made_for);
       if (!ir.ok()) {
-        Record(g.service, si.index, "failed", tag + ir.status().message());
+        Record(g.service, si.index, EventKind::kFailed, tag + ir.status().message());
         continue;
       }
       if (restart) {
         (*ir)->ever_started = true;  // its start is recorded as "restarted"
         to_start.emplace_back(ir->get(), si.restarts);
         if (si.pid > 0 && !alive) {
-          Record(g.service, si.index, "exited",
+          Record(g.service, si.index, EventKind::kExited,
                  fmt::format("{}{} while no daemon ran; restarting", tag, status.ToString()));
         }
       } else {
         (*ir)->instance->MarkExited(status);
         if (si.pid > 0 && !alive) {
-          Record(g.service, si.index, "exited",
+          Record(g.service, si.index, EventKind::kExited,
                  fmt::format("{}{} while no daemon ran", tag, status.ToString()));
         }
       }
@@ -1563,7 +1799,7 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
         if (alive.expired()) return;
         report.stopped = stopped;
         if (stopped > 0) {
-          Record("", 0, "recovered",
+          Record("", 0, EventKind::kRecovered,
                  fmt::format("stopped {} process(es) a dead daemon left", stopped));
         }
         // Only those still in place: a `down` may have come meanwhile.
@@ -1578,7 +1814,7 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
           if (!present.count(ir) || ir->instance->state() != InstanceState::kCreated) continue;
           Status st = ir->instance->Start();
           if (!st.ok()) {
-            Record(ir->instance->spec().service, ir->instance->spec().index, "failed",
+            Record(ir->instance->spec().service, ir->instance->spec().index, EventKind::kFailed,
                    st.message());
             continue;
           }
@@ -1706,7 +1942,7 @@ std::vector<ServiceEndpoints> Engine::Endpoints() const {
         if (ir->leaving || inst.state() != InstanceState::kRunning) continue;
         if (ir->health && ir->health->state() != HealthState::kHealthy) continue;
         // Ids are unique per route: side sets carry their set name.
-        v.emplace_back(primary && g.set == "current"
+        v.emplace_back(primary && g.release == 0
                            ? fmt::format("{}.{}", name, inst.spec().index)
                            : fmt::format("{}.{}.{}", name, g.set, inst.spec().index),
                        inst.spec().port);

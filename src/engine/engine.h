@@ -65,6 +65,30 @@ struct EngineOptions {
   std::function<runtime::CgroupHost()> probe_cgroups;
 };
 
+// What an engine event (store::Event::kind) says happened to a service or an instance. The
+// stored names are on the wire (the API's and the CLI's events, the dashboard) and do not
+// change; the health kinds are health::HealthStateName's.
+enum class EventKind {
+  kStarted,     // an instance's first start
+  kRestarted,   // an instance started again (restart policy, `restart`, a recovery)
+  kExited,      // an instance's process ended
+  kFailed,      // an instance or a service could not start
+  kStarting,    // health: probing, not healthy yet
+  kHealthy,     // health
+  kUnhealthy,   // health
+  kWarning,     // something the user should know (limits not applied, ...)
+  kRestarting,  // a dependent restarted after its dependency (depends_on restart)
+  kStopped,     // a service stopped
+  kAdopted,     // an instance taken over as it runs (Recover)
+  kRecovered,   // what Recover did about a dead daemon's leftovers
+};
+// "started", "restarted", "exited", "failed", "starting", "healthy", "unhealthy", "warning",
+// "restarting", "stopped", "adopted", "recovered".
+std::string_view EventKindName(EventKind k);
+// The kind a stored name stands for; InvalidInput naming it when it is not an engine event's
+// (other modules record events of their own kinds in the same table).
+Result<EventKind> ParseEventKind(std::string_view name);
+
 // What Recover() did.
 struct RecoverReport {
   int adopted = 0;    // instances taken over as they run
@@ -122,7 +146,7 @@ struct PsRow {
 // proxy instance set. The primary group is what `up` started or the last deploy promoted;
 // side groups are a deploy's new set, or the old set kept warm for a rollback.
 struct GroupEndpoints {
-  std::string set;  // proxy instance set name: "r7" (release 7), "current" without releases
+  std::string set;  // proxy instance set name (Engine::SetName of `release`)
   int64_t release = 0;
   bool primary = false;
   std::vector<std::pair<std::string, int>> instances;  // (id, port), ready and not leaving
@@ -230,8 +254,13 @@ class Engine {
   void SetReleaseRecorder(ReleaseRecorder fn) { record_release_ = std::move(fn); }
 
   // --- Groups (deploys). The service must be started. ---
-  // The set name of a release's group.
+  // The proxy instance set name of a release's group: "r7" for release 7, "current" for a
+  // group started without releases (release 0). The names are on the wire (routes, ps, the
+  // snapshot) and do not change.
   static std::string SetName(int64_t release);
+  // The release a set name stands for (0 for "current"); InvalidInput naming it when it is
+  // neither form (a damaged snapshot).
+  static Result<int64_t> ParseSetName(std::string_view name);
   // Starts a side group of `count` instances (-1 = spec.replicas) from `spec`, as release
   // `release`. It gets no traffic until the route publisher gives its set a weight.
   Status StartGroup(const std::string& service, const config::Service& spec, int64_t release,
@@ -255,6 +284,9 @@ class Engine {
   int64_t PrimaryRelease(const std::string& service) const;
   // The spec the primary group runs (nullptr when the service is not started).
   const config::Service* RunningSpec(const std::string& service) const;
+  // The spec the group of `set` runs (nullptr when the service is not started or has no such
+  // group).
+  const config::Service* GroupSpec(const std::string& service, const std::string& set) const;
 
  private:
   struct InstanceRun;
@@ -284,8 +316,7 @@ class Engine {
   Settle ServiceGoal(const ServiceRun& run, bool wait, std::string* why) const;
   void Pump();
   void FinishOp(size_t index, Status st);
-  void Record(const std::string& service, int instance, const std::string& kind,
-              const std::string& message);
+  void Record(const std::string& service, int instance, EventKind kind, const std::string& message);
   std::string LastLogLines(const std::string& service, size_t n) const;
   struct StopPlan;
   void StopServices(std::vector<std::string> order, std::function<void()> done);

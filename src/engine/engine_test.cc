@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 
+#include "base/log.h"
 #include "engine/fake_host.h"
 #include "engine/spec_hash.h"
 #include "net/socket.h"
@@ -103,9 +104,15 @@ class EngineTest : public ::testing::Test {
     auto e = store_->Events(0, {service}, 0);
     return e.ok() ? *e : std::vector<store::Event>{};
   }
-  static size_t Count(const std::vector<store::Event>& events, const std::string& kind) {
+  // Events of `kind`; every stored kind is read back through ParseEventKind, so a name the
+  // engine does not know fails the test.
+  static size_t Count(const std::vector<store::Event>& events, EventKind kind) {
     size_t n = 0;
-    for (const auto& e : events) n += e.kind == kind ? 1 : 0;
+    for (const auto& e : events) {
+      Result<EventKind> k = ParseEventKind(e.kind);
+      EXPECT_TRUE(k.ok()) << k.status().message();
+      n += k.ok() && *k == kind ? 1 : 0;
+    }
     return n;
   }
   config::Service Sleeper(const std::string& name) {
@@ -149,7 +156,7 @@ TEST_F(EngineTest, LimitsThatCannotApplyToAHostProcessWarnOncePerService) {
   EXPECT_EQ(w[0],
             "services.api: deploy.resources.limits (memory 256MiB, pids 10) not applied to the "
             "host process: this machine has no cgroup v2 hierarchy mounted");
-  EXPECT_EQ(Count(Events("api"), "warning"), 1u);
+  EXPECT_EQ(Count(Events("api"), EventKind::kWarning), 1u);
   EXPECT_TRUE(engine_->TakeWarnings().empty());
   std::optional<Status> restarted;
   engine_->Restart({"api"}, [&](Status st) { restarted = st; });
@@ -227,7 +234,7 @@ TEST_F(EngineTest, DependentsAskingForItRestartAfterTheirDependencyIsRestarted) 
   EXPECT_EQ(after["worker"], before["worker"]) << "worker has no depends_on restart";
   // api restarted after db had started again, and once.
   auto db = Events("db"), api = Events("api");
-  ASSERT_EQ(Count(api, "restarting"), 1u);
+  ASSERT_EQ(Count(api, EventKind::kRestarting), 1u);
   int64_t db_started = 0, api_restarting = 0;
   for (const auto& e : db) {
     if (e.kind == "started") db_started = e.id;
@@ -238,7 +245,7 @@ TEST_F(EngineTest, DependentsAskingForItRestartAfterTheirDependencyIsRestarted) 
   EXPECT_LT(db_started, api_restarting);
   // Settled: no second restart comes.
   Pass(Duration(300));
-  EXPECT_EQ(Count(Events("api"), "restarting"), 1u);
+  EXPECT_EQ(Count(Events("api"), EventKind::kRestarting), 1u);
   EXPECT_FALSE(engine_->Busy());
 }
 
@@ -254,10 +261,10 @@ TEST_F(EngineTest, ACrashRestartByThePolicyRestartsNoDependent) {
   ASSERT_TRUE(RunUntil([&] { return AllRunning({"api", "db"}); }));
   const int64_t api = Pids()["api"];
   ASSERT_TRUE(host_.Crash(static_cast<pid_t>(Pids()["db"]), 3));
-  ASSERT_TRUE(RunUntil([&] { return Count(Events("db"), "restarted") >= 1; }));
+  ASSERT_TRUE(RunUntil([&] { return Count(Events("db"), EventKind::kRestarted) >= 1; }));
   Pass(Duration(200));
   EXPECT_EQ(Pids()["api"], api);
-  EXPECT_EQ(Count(Events("api"), "restarting"), 0u);
+  EXPECT_EQ(Count(Events("api"), EventKind::kRestarting), 0u);
 }
 
 // The dependent's own condition decides when: completed_successfully waits for the job's exit.
@@ -322,7 +329,7 @@ TEST_F(EngineTest, APromotedGroupRestartsTheDependentsThatAskForIt) {
     auto now = Pids();
     return now["api"] != 0 && now["api"] != api;
   }));
-  EXPECT_EQ(Count(Events("api"), "restarting"), 1u);
+  EXPECT_EQ(Count(Events("api"), EventKind::kRestarting), 1u);
 }
 
 // --- Groups: the primary group and a deploy's side groups are one kind of thing; which one is
@@ -574,6 +581,210 @@ TEST_F(EngineTest, ASnapshotInThePreviousFormatIsReadBack) {
   EXPECT_EQ(rows[1].set, "r5");
 }
 
+// A damaged snapshot (a crash mid-write, a disk fault, a hand) must not stop the daemon: a row
+// with a key of the wrong type, out of range or oversized is left out with one warning line
+// naming the row and the key, and the good rows are taken back as usual. Nothing throws.
+TEST_F(EngineTest, ADamagedSnapshotLeavesOutItsBadRowsAndKeepsTheGoodOnes) {
+  config::Project p;
+  p.name = "t";
+  for (const char* name : {"web", "api", "db"}) {
+    p.services[name] = Sleeper(name);
+    p.services[name].restart.mode = config::RestartPolicy::Mode::kAlways;
+  }
+  engine_->SetProject(p);
+  const std::string hash = SpecHash(p.services["web"]);
+  auto instance = [](int index) {
+    return nlohmann::json{{"index", index},     {"port", 0},    {"restarts", 0},
+                          {"state", "running"}, {"health", ""}, {"made_for", ""}};
+  };
+  nlohmann::json bad_state = instance(2);
+  bad_state["state"] = 3;
+  nlohmann::json huge_port = instance(3);
+  huge_port["port"] = 70000;
+  nlohmann::json huge_index = instance(4);
+  huge_index["index"] = uint64_t{1} << 40;
+  nlohmann::json bad_exit = instance(5);
+  bad_exit["exit"] = {{"code", "1"}};
+  auto group = [&](const std::string& service, nlohmann::json set, nlohmann::json release,
+                   bool primary, nlohmann::json instances) {
+    return nlohmann::json{
+        {"service", service}, {"set", std::move(set)}, {"release", std::move(release)},
+        {"spec_hash", hash},  {"primary", primary},    {"instances", std::move(instances)}};
+  };
+  using nlohmann::json;
+  json snap = {
+      {"version", 2},
+      {"services", json::array({"web", "api", 7, "db"})},
+      {"processes", json::array({"x", json::array({-5, 3}), json::array({uint64_t{1} << 40, 1})})},
+      {"groups",
+       json::array({group("web", "r4", 4, true,
+                          json::array({instance(1), bad_state, huge_port, huge_index, bad_exit,
+                                       "not a row"})),
+                    group("api", "r2", "2", true, json::array({instance(1)})),
+                    group("db", std::string(100'000, 'r'), 1, true, json::array({instance(1)})), 17,
+                    group("web", "r5", 5, false, 7),
+                    group("web", "r9", 4, false, json::array({instance(1)}))})}};
+  ASSERT_TRUE(store_->SetMeta("engine.running", snap.dump()).ok());
+
+  auto sink = std::make_shared<logging::StringSink>();
+  auto previous = logging::Default().SetSink(sink);
+  std::optional<Status> result;
+  engine_->Recover([&](Status st, RecoverReport) { result = st; });
+  bool done = RunUntil([&] { return result.has_value(); }, Duration(30'000));
+  logging::Default().SetSink(previous);
+  ASSERT_TRUE(done);
+  ASSERT_TRUE(result->ok()) << result->message();
+
+  // web's good group and its one good instance are back, started again by their policy.
+  EXPECT_EQ(engine_->PrimarySet("web"), "r4");
+  EXPECT_EQ(engine_->PrimaryRelease("web"), 4);
+  EXPECT_FALSE(engine_->GroupState("web", "r5").exists) << "its instances were not a list";
+  ASSERT_TRUE(RunUntil([&] { return engine_->GroupState("web", "r4").running == 1; }));
+  EXPECT_EQ(engine_->GroupState("web", "r4").instances, 1);
+  // api's and db's groups were left out: they start again from nothing, as a fresh `up`.
+  ASSERT_TRUE(RunUntil([&] { return AllRunning({"web", "api", "db"}); }));
+  EXPECT_EQ(engine_->PrimaryRelease("api"), 0);
+  EXPECT_EQ(engine_->PrimaryRelease("db"), 0);
+
+  const std::string& log = sink->text();
+  for (const char* expected :
+       {"groups[0] (web).instances[1]: \"state\"", "groups[0] (web).instances[2]: \"port\"",
+        "groups[0] (web).instances[3]: \"index\"", "groups[0] (web).instances[4]: \"exit\"",
+        "groups[0] (web).instances[5]: expected an object", "groups[1]: \"release\"",
+        "groups[2]: \"set\"", "groups[3]: expected an object", "groups[4]: \"instances\"",
+        "groups[5]: \"set\": names release 9", "services[2]", "processes[0]", "processes[1]",
+        "processes[2]"}) {
+    EXPECT_NE(log.find(expected), std::string::npos) << expected << " in:\n" << log;
+  }
+  EXPECT_EQ(log.find(std::string(1000, 'r')), std::string::npos) << "the oversized value is not "
+                                                                    "repeated in the log";
+}
+
+// A snapshot cut short (the daemon killed while the store wrote it): one warning, nothing is
+// taken over, and the engine goes on.
+TEST_F(EngineTest, ATruncatedSnapshotTakesNothingOver) {
+  config::Project p;
+  p.name = "t";
+  p.services["web"] = Sleeper("web");
+  engine_->SetProject(p);
+  const std::string text =
+      R"({"version":2,"services":["web"],"processes":[],"groups":[{"service":"web","set":"r4",)";
+  ASSERT_TRUE(store_->SetMeta("engine.running", text).ok());
+  auto sink = std::make_shared<logging::StringSink>();
+  auto previous = logging::Default().SetSink(sink);
+  std::optional<Status> result;
+  RecoverReport report;
+  engine_->Recover([&](Status st, RecoverReport r) {
+    result = st;
+    report = r;
+  });
+  bool done = RunUntil([&] { return result.has_value(); });
+  logging::Default().SetSink(previous);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(result->ok()) << result->message();
+  EXPECT_EQ(report.adopted, 0);
+  EXPECT_EQ(engine_->PrimarySet("web"), "");
+  EXPECT_NE(sink->text().find("not a JSON object"), std::string::npos) << sink->text();
+}
+
+// The daemon's keeper as the engine sees it: it holds output pipes for every process (the fake
+// host reads nothing from them) and reaped none.
+class FakeKeeper final : public runtime::ProcessKeeper {
+ public:
+  Status Park(const std::string&, const std::vector<int>&) override { return Status::OK(); }
+  Result<std::vector<net::UniqueFd>> Take(const std::string& key) override {
+    taken.push_back(key);
+    std::vector<net::UniqueFd> fds;
+    fds.emplace_back();
+    fds.emplace_back();
+    return fds;
+  }
+  void Drop(const std::string& key) override { dropped.push_back(key); }
+  std::optional<int> ExitOf(pid_t) override { return std::nullopt; }
+  std::vector<std::string> taken, dropped;
+};
+
+// After a daemon restart, an instance whose process still runs (same pid, same start time) is
+// adopted, not started again: its pid, PORT and restart count are kept, and its uptime goes on
+// from the process's real start (the host's Age(), not this daemon's start). One whose pid now
+// names another process (a different start time) is not adopted.
+TEST_F(EngineTest, AdoptingAProcessKeepsItsPidPortRestartsAndAge) {
+  FakeKeeper keeper;
+  EngineOptions o = Options();
+  o.process_keeper = &keeper;
+  engine_ = std::make_unique<Engine>(loop_.get(), store_.get(), logs_.get(), o);
+  config::Project p;
+  p.name = "t";
+  p.services["web"] = Sleeper("web");
+  p.services["web"].replicas = 2;
+  p.services["web"].restart.mode = config::RestartPolicy::Mode::kAlways;
+  engine_->SetProject(p);
+
+  // What the dead daemon left running: two processes of web.
+  runtime::ProcessSpec spec;
+  spec.argv = {"/bin/sleep", "60"};
+  spec.env = {{"SLIPWAY_SERVICE", "web"}};
+  auto first = host_.Spawn(loop_.get(), spec, nullptr, nullptr);
+  auto second = host_.Spawn(loop_.get(), spec, nullptr, nullptr);
+  ASSERT_TRUE(first.ok() && second.ok());
+  const pid_t pid = (*first)->pid();
+  const pid_t reused = (*second)->pid();
+  const uint64_t start = host_.StartTime(pid);
+  host_.ages[start] = Duration(90'000);
+  auto row = [](int index, pid_t of, uint64_t started, int port) {
+    return nlohmann::json{{"index", index},   {"port", port},  {"pid", of},
+                          {"start", started}, {"restarts", 2}, {"state", "running"},
+                          {"health", ""},     {"made_for", ""}};
+  };
+  nlohmann::json group = {{"service", "web"},
+                          {"set", "r3"},
+                          {"release", 3},
+                          {"spec_hash", SpecHash(p.services["web"])},
+                          {"primary", true}};
+  group["instances"] = nlohmann::json::array(
+      {row(1, pid, start, 4321), row(2, reused, host_.StartTime(reused) + 7, 4322)});
+  nlohmann::json snap = {{"version", 2},
+                         {"services", nlohmann::json::array({"web"})},
+                         {"processes", nlohmann::json::array()},
+                         {"groups", nlohmann::json::array({group})}};
+  ASSERT_TRUE(store_->SetMeta("engine.running", snap.dump()).ok());
+  const int spawns = host_.spawns();
+
+  std::optional<Status> result;
+  RecoverReport report;
+  engine_->Recover([&](Status st, RecoverReport r) {
+    result = st;
+    report = r;
+  });
+  ASSERT_TRUE(RunUntil([&] { return result.has_value(); }, Duration(30'000)));
+  ASSERT_TRUE(result->ok()) << result->message();
+  EXPECT_EQ(report.adopted, 1);
+  EXPECT_TRUE(host_.Find(pid)->adopted);
+  EXPECT_FALSE(host_.Find(reused)->adopted) << "another process's start time: not ours";
+  ASSERT_EQ(keeper.taken.size(), 1u);
+  EXPECT_EQ(keeper.taken[0], runtime::Instance::PipeKey("web", "", 1, pid));
+
+  std::optional<PsRow> adopted;
+  for (const PsRow& r : engine_->Ps()) {
+    if (r.instance == 1) adopted = r;
+  }
+  ASSERT_TRUE(adopted.has_value());
+  EXPECT_EQ(adopted->state, PsState::kRunning);
+  EXPECT_EQ(adopted->pid, pid);
+  EXPECT_EQ(adopted->port, 4321);
+  EXPECT_EQ(adopted->restarts, 2);
+  EXPECT_EQ(adopted->release, 3);
+  EXPECT_EQ(adopted->set, "r3");
+  EXPECT_GE(adopted->uptime_s, 90.0) << "from the process's start, not the daemon's";
+  EXPECT_LT(adopted->uptime_s, 100.0);
+  EXPECT_EQ(Count(Events("web"), EventKind::kAdopted), 1u);
+  // The instance whose process was not ours is started again by its policy, as a new spawn.
+  ASSERT_TRUE(RunUntil([&] { return engine_->GroupState("web", "r3").running == 2; }));
+  EXPECT_EQ(host_.spawns(), spawns + 1);
+  Pass(Duration(5'000));
+  EXPECT_GE(engine_->Ps()[0].uptime_s, 95.0) << "the adopted uptime goes on with the clock";
+}
+
 // --- The runtime seam: what the engine does with processes and probes, step by step.
 
 // Each replica is spawned with its own PORT and instance number; ps and the events say so.
@@ -602,7 +813,7 @@ TEST_F(EngineTest, UpSpawnsEachReplicaWithItsEnvironment) {
     EXPECT_EQ(r.state, PsState::kRunning);
     EXPECT_EQ(std::to_string(r.port), host_.Find(static_cast<pid_t>(r.pid))->spec.env.at("PORT"));
   }
-  EXPECT_EQ(Count(Events("web"), "started"), 2u);
+  EXPECT_EQ(Count(Events("web"), EventKind::kStarted), 2u);
 }
 
 // A spawn that fails fails `up` with its reason, and ps says why.
@@ -620,7 +831,7 @@ TEST_F(EngineTest, ASpawnThatFailsFailsUpWithItsReason) {
   std::vector<PsRow> rows = engine_->Ps();
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows[0].state, PsState::kFailed);
-  EXPECT_GE(Count(Events("web"), "failed"), 1u);
+  EXPECT_GE(Count(Events("web"), EventKind::kFailed), 1u);
 }
 
 // restart: always restarts after the backoff (250 ms, then 500 ms); on-failure:1 gives up at
@@ -717,7 +928,7 @@ TEST_F(EngineTest, HealthFollowsTheProbes) {
   ASSERT_TRUE(RunUntil([&] { return engine_->Ps()[0].health == health::HealthState::kUnhealthy; },
                        Duration(5000)));
   EXPECT_EQ(routed(), 0u);
-  EXPECT_EQ(Count(Events("web"), "unhealthy"), 1u);
+  EXPECT_EQ(Count(Events("web"), EventKind::kUnhealthy), 1u);
   EXPECT_EQ(engine_->GroupState("web", "current").unhealthy, 1);
 
   healthy = true;
@@ -781,6 +992,58 @@ TEST_F(EngineTest, ARecreateRunsTheReleaseItNamesEvenWithAnUnchangedSpec) {
   ASSERT_TRUE(RunUntil([&] { return restarted.has_value(); }));
   EXPECT_EQ(engine_->Ps()[0].release, 2) << "the pin was used once; the same spec stays r2";
   EXPECT_EQ(recorded, 1);
+}
+
+// The engine's closed sets have one name table each; the stored names are read back through
+// the parse functions, which refuse (and name) anything else.
+TEST(EngineNames, EventKindsRoundTripWithTheirStoredNames) {
+  const std::map<EventKind, std::string> expected = {
+      {EventKind::kStarted, "started"},       {EventKind::kRestarted, "restarted"},
+      {EventKind::kExited, "exited"},         {EventKind::kFailed, "failed"},
+      {EventKind::kStarting, "starting"},     {EventKind::kHealthy, "healthy"},
+      {EventKind::kUnhealthy, "unhealthy"},   {EventKind::kWarning, "warning"},
+      {EventKind::kRestarting, "restarting"}, {EventKind::kStopped, "stopped"},
+      {EventKind::kAdopted, "adopted"},       {EventKind::kRecovered, "recovered"}};
+  for (const auto& [kind, name] : expected) {
+    EXPECT_EQ(EventKindName(kind), name);
+    Result<EventKind> back = ParseEventKind(name);
+    ASSERT_TRUE(back.ok()) << name;
+    EXPECT_EQ(*back, kind) << name;
+  }
+  for (const std::string& bad : {std::string(""), std::string("Started"), std::string("deployed"),
+                                 std::string("none"), std::string(100'000, 'x')}) {
+    Result<EventKind> k = ParseEventKind(bad);
+    ASSERT_FALSE(k.ok()) << bad.substr(0, 20);
+    EXPECT_EQ(k.status().code(), StatusCode::kInvalidInput);
+    EXPECT_LT(k.status().message().size(), 400u) << "an oversized name is not repeated";
+  }
+  // The health kinds are the health module's own names.
+  EXPECT_EQ(EventKindName(EventKind::kStarting),
+            health::HealthStateName(health::HealthState::kStarting));
+  EXPECT_EQ(EventKindName(EventKind::kHealthy),
+            health::HealthStateName(health::HealthState::kHealthy));
+  EXPECT_EQ(EventKindName(EventKind::kUnhealthy),
+            health::HealthStateName(health::HealthState::kUnhealthy));
+}
+
+TEST(EngineNames, SetNamesRoundTripWithTheirRelease) {
+  EXPECT_EQ(Engine::SetName(0), "current");
+  EXPECT_EQ(Engine::SetName(7), "r7");
+  for (int64_t release :
+       {int64_t{0}, int64_t{1}, int64_t{42}, int64_t{9'223'372'036'854'775'807}}) {
+    Result<int64_t> back = Engine::ParseSetName(Engine::SetName(release));
+    ASSERT_TRUE(back.ok()) << release;
+    EXPECT_EQ(*back, release);
+  }
+  for (const std::string& bad :
+       {std::string(""), std::string("r"), std::string("r0"), std::string("r07"),
+        std::string("r-1"), std::string("r1x"), std::string("R1"), std::string("Current"),
+        std::string("r99999999999999999999"), std::string(100'000, 'r')}) {
+    Result<int64_t> r = Engine::ParseSetName(bad);
+    ASSERT_FALSE(r.ok()) << bad.substr(0, 20);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
+    EXPECT_LT(r.status().message().size(), 200u);
+  }
 }
 
 }  // namespace

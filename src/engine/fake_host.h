@@ -2,7 +2,8 @@
 // record (its spec, the signals it got) that runs until the test ends it with Exit(), and a
 // probe answers what `probe` says (success by default). A stop signal ends the process on the
 // loop's next turn, killed by that signal; with exit_on_stop false it ignores the signal and
-// is SIGKILLed after the grace period on the loop's clock (a FakeClock in tests). Pids start
+// is SIGKILLed after the grace period on the loop's clock (a FakeClock in tests). A process's
+// age (what an adopting engine reads from /proc) is what `ages` says. Pids start
 // at 5,000,000, above any kernel's pid_max, so no fake pid names a real process.
 //
 // Header only: it is a test double, not part of the engine library. Threads: the loop's.
@@ -44,6 +45,8 @@ class FakeHost final : public Host {
   bool exit_on_stop = true;
   // Told of each spawn (after it is recorded): a test may schedule its exit.
   std::function<void(const Proc&)> on_spawn;
+  // Age() of a start time (a running fake process's is its pid plus one); absent: 0.
+  std::map<uint64_t, Duration> ages;
 
   // --- the test's side ---
   // Ends a running process with `st` (on_exit runs now). False when it does not run.
@@ -109,6 +112,10 @@ class FakeHost final : public Host {
   uint64_t StartTime(pid_t pid) override {
     const Proc* p = Find(pid);
     return p != nullptr && p->running ? static_cast<uint64_t>(pid) + 1 : 0;
+  }
+  Duration Age(uint64_t start_time) override {
+    auto it = ages.find(start_time);
+    return it == ages.end() ? Duration(0) : it->second;
   }
   std::map<std::string, std::string> Environment(pid_t pid) override {
     const Proc* p = Find(pid);

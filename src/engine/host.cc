@@ -25,6 +25,7 @@ class RealHost final : public Host {
                                                std::move(on_exit), std::move(exit_of));
   }
   uint64_t StartTime(pid_t pid) override { return runtime::ProcessStartTime(pid); }
+  Duration Age(uint64_t start_time) override { return runtime::ProcessAge(start_time); }
   std::map<std::string, std::string> Environment(pid_t pid) override {
     return runtime::ProcessEnvironment(pid);
   }

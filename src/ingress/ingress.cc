@@ -595,13 +595,13 @@ class Ingress {
             {"reason", std::string(acme::RenewalReasonName(e.reason))}};
     if (e.kind == acme::CertEventKind::kFailed) {
       ev["error"] = e.error;
-      logging::Warn(kLog, fmt::format("acme: {} {} ({}, {}): {}", ev["kind"].get<std::string>(),
+      logging::Warn(kLog, fmt::format("acme: {} {} ({}, {}): {}", acme::CertEventKindName(e.kind),
                                       fmt::join(e.names, ", "), project,
                                       acme::RenewalReasonName(e.reason), e.error));
     } else {
       ev["not_after_ms"] = e.not_after_ms;
       logging::Info(
-          kLog, fmt::format("acme: {} {} ({}, {}): valid until {}", ev["kind"].get<std::string>(),
+          kLog, fmt::format("acme: {} {} ({}, {}): valid until {}", acme::CertEventKindName(e.kind),
                             fmt::join(e.names, ", "), project, acme::RenewalReasonName(e.reason),
                             net::FormatUtc(e.not_after_ms / 1000)));
     }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "net/host_port.h"
+#include "net/url.h"
 
 namespace slipway::ingress {
 namespace {
@@ -75,20 +76,6 @@ bool TooDeep(std::string_view text) {
   return false;
 }
 
-bool IsHttpsUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "https://";
-  if (url.size() <= kScheme.size() || url.substr(0, kScheme.size()) != kScheme) return false;
-  const std::string_view rest = url.substr(kScheme.size());
-  const std::string_view host = rest.substr(0, rest.find_first_of("/?#"));
-  if (host.empty() || host.front() == ':' || host.find('@') != std::string_view::npos) {
-    return false;
-  }
-  for (char c : url) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
-
 // The `acme` object, read once the registration's hosts are known (only they are ordered).
 Result<AcmeRequest> ParseAcme(const json& v, const std::vector<std::string>& hosts) {
   static const std::string kKeys = "directory, email, ca_file, challenge, names";
@@ -99,7 +86,7 @@ Result<AcmeRequest> ParseAcme(const json& v, const std::vector<std::string>& hos
     const std::string key = "acme." + k;
     if (k == "directory") {
       ASSIGN_OR_RETURN(a.directory, String(f, key, kMaxAcmeDirectoryBytes));
-      if (!IsHttpsUrl(a.directory)) return Bad(key, "expected an https:// URL");
+      if (!net::IsHttpsUrl(a.directory)) return Bad(key, "expected an https:// URL");
       has_directory = true;
     } else if (k == "email") {
       ASSIGN_OR_RETURN(a.email, String(f, key, 254));

@@ -199,6 +199,23 @@ TEST(RegistrationAcme, ParsesDefaultsToEveryHostAndRoundTrips) {
   EXPECT_EQ(*again, *r);
 }
 
+// The directory URL is checked as the project's x-slipway.tls.acme.directory is (net/url.h):
+// the scheme in any case (RFC 3986), so a URL one accepts the other does too.
+TEST(RegistrationAcme, TheDirectorysSchemeIsCaseInsensitive) {
+  for (const char* dir : {"HTTPS://ca.test/dir", "Https://ca.test/dir"}) {
+    auto r =
+        ParseRegistration(std::string(kAcmeBase) + R"("acme":{"directory":")" + dir + R"("}})");
+    ASSERT_TRUE(r.ok()) << dir << ": " << r.status().message();
+    EXPECT_EQ(r->acme->directory, dir);
+  }
+  auto http =
+      ParseRegistration(std::string(kAcmeBase) + R"("acme":{"directory":"HTTP://ca.test/dir"}})");
+  ASSERT_FALSE(http.ok());
+  EXPECT_NE(http.status().message().find("acme.directory: expected an https:// URL"),
+            std::string::npos)
+      << http.status().message();
+}
+
 TEST(RegistrationAcme, HostileInputIsOneClearLine) {
   auto acme = [](const std::string& body) {
     auto r = ParseRegistration(std::string(kAcmeBase) + R"("acme":)" + body + "}");

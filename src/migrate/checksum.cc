@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "base/hex.h"
+
 namespace slipway::migrate {
 
 struct Sha256::Impl {
@@ -29,13 +31,7 @@ std::string Sha256::HexDigest() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   SLIPWAY_CHECK(EVP_DigestFinal_ex(impl_->ctx, md, &len) == 1);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
+  return HexEncode(md, len);
 }
 
 std::string Sha256Hex(std::string_view data) {

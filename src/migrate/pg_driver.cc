@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/fnv.h"
 #include "base/redact.h"
 #include "migrate/driver.h"
 #include "migrate/libpq.h"
@@ -17,16 +18,12 @@ namespace slipway::migrate {
 namespace {
 
 // First advisory-lock key: "SLPW"; the second is derived from the database
-// name, so migrations of different databases on one server do not contend.
+// name, so migrations of different databases on one server do not contend. Both must stay
+// as they are: a binary of another version migrating the same database takes the same lock.
 constexpr int32_t kLockKey1 = 0x534C5057;
 
 int32_t LockKey2(std::string_view dbname) {
-  uint32_t h = 2166136261u;  // FNV-1a
-  for (char c : dbname) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 16777619u;
-  }
-  return static_cast<int32_t>(h & 0x7fffffff);
+  return static_cast<int32_t>(Fnv1a32Of(dbname) & 0x7fffffff);
 }
 
 std::string Trim(std::string s) {
