@@ -120,17 +120,26 @@ int DaemonStatus(CliContext& ctx, const std::string& format) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const nlohmann::json& c : r->value("certificates", nlohmann::json::array())) {
+  const nlohmann::json certs = r->value("certificates", nlohmann::json::array());
+  if (certs.empty()) {
+    std::printf("no certificate reported yet (the first attempt is under way)\n");
+    return 0;
+  }
+  for (const nlohmann::json& c : certs) {
     const int64_t not_after = c.value("not_after_ms", int64_t{0});
+    const int64_t last_attempt = c.value("last_attempt_ms", int64_t{0});
     std::string detail = c.value("detail", "");
     const std::string last_error = c.value("last_error", "");
     if (!last_error.empty() && detail.find(last_error) == std::string::npos) {
       detail += "; last error: " + last_error;
     }
-    rows.push_back({c.value("name", ""), c.value("state", ""), not_after > 0 ? Utc(not_after) : "-",
-                    c.value("plan", ""), Utc(c.value("next_attempt_ms", int64_t{0})), detail});
+    rows.push_back({c.value("name", ""), c.value("state", ""), c.value("issuer", "-"),
+                    not_after > 0 ? Utc(not_after) : "-",
+                    last_attempt > 0 ? Utc(last_attempt) : "-", c.value("plan", ""),
+                    Utc(c.value("next_attempt_ms", int64_t{0})), detail});
   }
-  PrintTable({"NAME", "STATE", "EXPIRES", "PLAN", "NEXT", "DETAIL"}, rows);
+  PrintTable({"NAME", "STATE", "ISSUER", "EXPIRES", "LAST ATTEMPT", "PLAN", "NEXT", "DETAIL"},
+             rows);
   return 0;
 }
 
