@@ -43,6 +43,7 @@ CertManager::CertManager(CertManagerOptions options, std::shared_ptr<Issuer> iss
                          CertStore store)
     : opts_(std::move(options)), issuer_(std::move(issuer)), store_(std::move(store)) {
   if (opts_.http01) challenges_ = opts_.http01;
+  if (issuer_) issuer_->SetCancel(cancel_);
   if (opts_.challenge == ChallengeType::kTlsAlpn01) {
     auto table = opts_.tls_alpn ? opts_.tls_alpn : std::make_shared<net::TlsAlpnChallenges>();
     tls_alpn_ = std::make_unique<TlsAlpnResponder>(std::move(table), opts_.clock);
@@ -86,15 +87,21 @@ void CertManager::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   stop_ = false;
+  cancel_->store(false);
   thread_ = std::thread([this] { Loop(); });
 }
 
-void CertManager::Stop() {
+void CertManager::Cancel() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
+  cancel_->store(true);
   cv_.notify_all();
+}
+
+void CertManager::Stop() {
+  Cancel();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -169,6 +176,8 @@ void CertManager::Attempt(const std::string& name, RenewalReason reason) {
     if (saved.ok()) saved = store_.Save(names, cert->chain_pem, *key);
     info = saved.ok() ? InspectLeaf(cert->chain_pem) : Result<CertInfo>(saved);
   }
+  // Cut short by Stop(): not the CA's failure, so no back-off and no event.
+  if (!info.ok() && cancel_->load()) return;
   const int64_t now = opts_.clock->WallMillis();
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -13,11 +13,16 @@
 // in it. Failures feed the back-off of PlanRenewal. Names a certificate file covers are never
 // ordered; only the names given are ever ordered.
 //
-// Threads: Start/Stop/SetNames/RenewNow/Rows from the owner's thread (Rows from any).
+// Stopping cancels an attempt under way (Issuer::SetCancel): a stop returns within about a
+// second even while the CA does not answer, and the cut attempt is neither an event nor a
+// failure.
+//
+// Threads: Start/Stop/Cancel/SetNames/RenewNow/Rows from the owner's thread (Rows from any).
 // Issuer::Issue runs on the worker thread only. RunDue() is the worker's step, public so tests
 // drive it with a fake clock and no thread. The ChallengeTable is safe from any thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -44,6 +49,9 @@ class Issuer {
   virtual ~Issuer() = default;
   virtual Result<IssuedCert> Issue(const std::vector<std::string>& names, const EcKey& cert_key,
                                    ChallengeResponder* responder) = 0;
+  // The flag the manager raises when it stops: an Issue() under way should end soon after
+  // (kAborted). Called once, before the worker starts. Default: ignored.
+  virtual void SetCancel(std::shared_ptr<const std::atomic<bool>> /*flag*/) {}
 };
 
 // The production issuer: an AcmeClient per attempt, the account key kept in the store.
@@ -53,6 +61,9 @@ class AcmeIssuer final : public Issuer {
       : options_(std::move(options)), store_(std::move(store)) {}
   Result<IssuedCert> Issue(const std::vector<std::string>& names, const EcKey& cert_key,
                            ChallengeResponder* responder) override;
+  void SetCancel(std::shared_ptr<const std::atomic<bool>> flag) override {
+    options_.cancel = std::move(flag);
+  }
 
  private:
   AcmeOptions options_;
@@ -124,7 +135,10 @@ class CertManager {
   void SetNames(const std::vector<std::string>& names);
   // Starts the worker thread. Idempotent.
   void Start();
-  // Stops it, waiting for an attempt under way (bounded by the issuer's own timeouts).
+  // Asks the worker to stop and the attempt under way to end (the issuer's cancel flag),
+  // without waiting; Stop() or the destructor joins. An attempt cut so is not reported.
+  void Cancel();
+  // Cancel(), then waits for the worker: about a second with AcmeIssuer (acme/client.h).
   void Stop();
   // Renews `name` at the next step regardless of its plan (an operator's forced renewal).
   // NotFound when the name is not managed.
@@ -165,6 +179,8 @@ class CertManager {
   std::map<std::string, Entry> entries_;  // guarded by mu_
   bool stop_ = false;
   bool wake_ = false;
+  // Raised by Cancel()/Stop(), read by the issuer on the worker thread.
+  std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
   std::thread thread_;
 };
 

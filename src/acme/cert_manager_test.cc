@@ -1,13 +1,18 @@
 #include "acme/cert_manager.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "acme/certs.h"
@@ -302,6 +307,64 @@ TEST(CertManagerTest, TheWorkerThreadIssuesAndPostsToTheOwner) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].kind, CertEventKind::kIssued);
   EXPECT_EQ(issuer->calls, 1);
+}
+
+// A CA that never answers: a listening socket on 127.0.0.1 nobody accepts from (the kernel
+// completes the TCP handshake; the TLS hello waits for ever). Stopping the manager cuts the
+// attempt under way within about a second, reports nothing and records no failure.
+TEST(CertManagerTest, StopCancelsAnAttemptBlockedOnACaThatNeverAnswers) {
+  Fixture f;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+
+  AcmeOptions opts;
+  opts.directory_url = "https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/dir";
+  opts.order_timeout = Duration(60'000);  // what the owners set: without a cancel, a minute
+  CertStore store((f.dir / "blackhole").string());
+  std::mutex mu;
+  int events = 0;
+  CertManagerOptions o;
+  o.post = [&](std::function<void()> task) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++events;
+    task();
+  };
+  o.on_event = [](const CertEvent&) {};
+  CertManager m(o, std::make_shared<AcmeIssuer>(opts, store), store);
+  m.SetNames({"app.test"});
+  m.Start();
+  auto attempting = [&] {
+    for (const CertStatusRow& r : m.Rows()) {
+      if (r.last_attempt_ms > 0) return true;
+    }
+    return false;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!attempting() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(attempting());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into the blocked exchange
+  const auto stop = std::chrono::steady_clock::now();
+  m.Stop();
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stop)
+          .count();
+  std::printf("stop with an attempt blocked on a silent CA: %lld ms\n",
+              static_cast<long long>(took));
+  EXPECT_LT(took, 2000);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(events, 0);
+  ASSERT_EQ(m.Rows().size(), 1u);
+  EXPECT_EQ(m.Rows()[0].consecutive_failures, 0);
+  ::close(fd);
 }
 
 }  // namespace

@@ -77,12 +77,30 @@ AcmeClient::AcmeClient(AcmeOptions options, EcKey account_key)
 
 std::string AcmeClient::Origin() const { return tlsclient::OriginOf(opts_.directory_url); }
 
-void AcmeClient::Sleep(Duration d) { opts_.sleep(d); }
+void AcmeClient::Sleep(Duration d) {
+  if (!opts_.cancel) {
+    opts_.sleep(d);
+    return;
+  }
+  // In slices, so a cancellation is seen within one.
+  constexpr Duration kSlice{100};
+  while (d.count() > 0 && !Cancelled()) {
+    const Duration step = std::min(d, kSlice);
+    opts_.sleep(step);
+    d -= step;
+  }
+}
+
+Status AcmeClient::CancelledStatus() const {
+  return Aborted(fmt::format("ACME ({}): cancelled (stopping)", Origin()));
+}
 
 Status AcmeClient::LoadDirectory() {
+  if (Cancelled()) return CancelledStatus();
   tlsclient::HttpsRequest req;
   req.url = opts_.directory_url;
   req.timeout = opts_.request_timeout;
+  req.cancel = opts_.cancel.get();
   auto r = http_.Do(req);
   if (!r.ok()) return r.status().WithContext("ACME directory");
   const std::string where = "ACME directory " + Origin();
@@ -100,10 +118,12 @@ Status AcmeClient::LoadDirectory() {
 }
 
 Status AcmeClient::RefreshNonce() {
+  if (Cancelled()) return CancelledStatus();
   tlsclient::HttpsRequest req;
   req.method = "HEAD";
   req.url = Str(directory_, "newNonce");
   req.timeout = opts_.request_timeout;
+  req.cancel = opts_.cancel.get();
   auto r = http_.Do(req);
   if (!r.ok()) return r.status().WithContext("ACME newNonce");
   const std::string* n = r->Header("Replay-Nonce");
@@ -118,6 +138,7 @@ Status AcmeClient::RefreshNonce() {
 Result<AcmeClient::Reply> AcmeClient::Post(const std::string& url, const std::string& payload,
                                            const std::string& step, const std::string& accept) {
   for (int attempt = 0;; ++attempt) {
+    if (Cancelled()) return CancelledStatus();
     if (nonce_.empty()) RETURN_IF_ERROR(RefreshNonce());
     ASSIGN_OR_RETURN(json jws, SignJws(account_key_, kid_, nonce_, url, payload));
     nonce_.clear();  // a nonce is good for one request
@@ -126,6 +147,7 @@ Result<AcmeClient::Reply> AcmeClient::Post(const std::string& url, const std::st
     req.url = url;
     req.body = jws.dump();
     req.timeout = opts_.request_timeout;
+    req.cancel = opts_.cancel.get();
     req.headers.emplace_back("Content-Type", "application/jose+json");
     if (!accept.empty()) req.headers.emplace_back("Accept", accept);
     auto r = http_.Do(req);
@@ -189,6 +211,7 @@ Result<AcmeClient::Reply> AcmeClient::PollUntil(const std::string& url,
     wait = std::min(wait, opts_.max_poll_interval);
     wait = std::min(wait, std::chrono::duration_cast<Duration>(deadline - now) + Duration(1));
     Sleep(wait);
+    if (Cancelled()) return CancelledStatus();
   }
 }
 

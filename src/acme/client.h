@@ -17,6 +17,7 @@
 // polling through Options::sleep (tests may inject one).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -43,6 +44,9 @@ struct AcmeOptions {
   int max_bad_nonce_retries = 10;
   Clock* clock = Clock::Real();
   std::function<void(Duration)> sleep;  // default: this thread sleeps
+  // Raised by another thread (the owner stopping): Issue() returns kAborted within about a
+  // second — checked between steps, while polling, and inside each HTTP exchange. Null: never.
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 // An RFC 7807 problem document from the CA.
@@ -92,6 +96,8 @@ class AcmeClient {
   Result<Reply> PollUntil(const std::string& url, const std::vector<std::string>& done,
                           const std::string& step);
   void Sleep(Duration d);
+  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  Status CancelledStatus() const;
   std::string Origin() const;
 
   AcmeOptions opts_;

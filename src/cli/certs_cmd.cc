@@ -129,11 +129,17 @@ int DaemonStatus(CliContext& ctx, const std::string& format) {
     std::printf("this project orders no certificates (no x-slipway.tls.acme)\n");
     return 0;
   }
+  if (certs == nullptr || (certs->is_array() && certs->empty())) {
+    std::printf("no certificate reported yet (the first attempt is under way)\n");
+    return 0;
+  }
   auto rows = AnswerRows(
-      certs ? *certs : nlohmann::json::array(),
+      *certs,
       [](api::BodyFields& c) -> std::vector<std::string> {
         const int64_t not_after =
             c.Int("not_after_ms", 0, 0, INT64_MAX, "a time in Unix milliseconds");
+        const int64_t last_attempt =
+            c.Int("last_attempt_ms", 0, 0, INT64_MAX, "a time in Unix milliseconds");
         std::string detail = c.String("detail", "a detail");
         const std::string last_error = c.String("last_error", "an error");
         if (!last_error.empty() && detail.find(last_error) == std::string::npos) {
@@ -141,14 +147,17 @@ int DaemonStatus(CliContext& ctx, const std::string& format) {
         }
         return {c.String("name", "a name"),
                 c.String("state", "a state"),
+                c.String("issuer", "an issuer", "-"),
                 not_after > 0 ? Utc(not_after) : "-",
+                last_attempt > 0 ? Utc(last_attempt) : "-",
                 c.String("plan", "a plan"),
                 Utc(c.Int("next_attempt_ms", 0, 0, INT64_MAX, "a time in Unix milliseconds")),
                 detail};
       },
       "certificates");
   if (!rows.ok()) return FailAnswer(rows.status(), "certs status");
-  PrintTable({"NAME", "STATE", "EXPIRES", "PLAN", "NEXT", "DETAIL"}, *rows);
+  PrintTable({"NAME", "STATE", "ISSUER", "EXPIRES", "LAST ATTEMPT", "PLAN", "NEXT", "DETAIL"},
+             *rows);
   return 0;
 }
 

@@ -135,20 +135,26 @@ std::vector<net::TlsServerContext::CertificatePaths> AutoCert::Certificates() co
   return out;
 }
 
-void AutoCert::OnEvent(const acme::CertEvent& e) {
+void RecordCertEvent(store::Store* store, const acme::CertEvent& e, const std::string& via) {
   store::Event ev;
   ev.kind = std::string(acme::CertEventKindName(e.kind));
+  const std::string prefix = via.empty() ? "acme: " : "acme (" + via + "): ";
   if (e.kind == acme::CertEventKind::kFailed) {
     ev.message = fmt::format("{} ({}): {}", fmt::join(e.names, ", "),
                              acme::RenewalReasonName(e.reason), e.error);
-    Log("acme: " + ev.kind + " " + ev.message, logging::Level::kWarn);
+    Log(prefix + ev.kind + " " + ev.message, logging::Level::kWarn);
   } else {
     ev.message = fmt::format("{} ({}): valid until {}", fmt::join(e.names, ", "),
                              acme::RenewalReasonName(e.reason),
                              FormatUtc(e.not_after_ms, "%Y-%m-%d %H:%M:%S UTC"));
-    Log("acme: " + ev.kind + " " + ev.message);
+    Log(prefix + ev.kind + " " + ev.message);
   }
-  if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+  if (store == nullptr) return;
+  if (Status st = store->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
+}
+
+void AutoCert::OnEvent(const acme::CertEvent& e) {
+  RecordCertEvent(store_, e);
   if (e.kind != acme::CertEventKind::kFailed && changed_) {
     changed_(fmt::format("the certificate for {} was {}", e.name,
                          e.kind == acme::CertEventKind::kIssued ? "issued" : "renewed"));

@@ -33,6 +33,11 @@
 
 namespace slipway::daemon {
 
+// Logs one ACME attempt and appends its project event (cert-issued, cert-renewed or
+// cert-issue-failed; `store` may be null), whoever made it: this daemon's CertManager or the
+// host's ingress for the project (`via` then names it in the log line).
+void RecordCertEvent(store::Store* store, const acme::CertEvent& e, const std::string& via = "");
+
 class AutoCert {
  public:
   // `changed` runs on the loop after a certificate was issued or renewed.

@@ -31,6 +31,7 @@
 #include "config/secrets_of.h"
 #include "daemon/autocert.h"
 #include "daemon/database_jobs.h"
+#include "daemon/ingress_certs.h"
 #include "daemon/ingress_link.h"
 #include "daemon/json_log.h"
 #include "daemon/keeper_link.h"
@@ -318,9 +319,11 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     ScheduleTrafficSample();
     tls_.UpdateExpiry();
     WatchTlsFiles();
+    // Certificates the host's ingress orders for the project become its facts there.
+    ingress_certs_ = std::make_unique<IngressCerts>(store_.get(), registry_.get());
     ingress_ = std::make_unique<IngressLink>(
         loop_.get(), [this]() -> const config::Project& { return engine_->project(); },
-        proxy_.get(), binary_.path, [](const std::string& m) { Log(m); });
+        proxy_.get(), binary_.path, [](const std::string& m) { Log(m); }, ingress_certs_.get());
     ingress_->Start();
     return WatchSignals();
   }
@@ -500,14 +503,18 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
     rd.public_metrics = engine_->project().api.public_metrics;
     rd.certs = [this]() -> std::optional<std::vector<acme::CertStatusRow>> {
-      if (!autocert_ || !autocert_->active()) return std::nullopt;
-      return autocert_->manager()->Rows();
+      if (autocert_ && autocert_->active()) return autocert_->manager()->Rows();
+      if (OrdersThroughIngress() && ingress_certs_) {
+        // None until the ingress's first report (within 2 s of registering).
+        return ingress_certs_->rows().value_or(std::vector<acme::CertStatusRow>{});
+      }
+      return std::nullopt;
     };
     rd.renew_cert = [this](const std::string& name) -> Status {
-      if (!autocert_ || !autocert_->active()) {
-        return FailedPrecondition("this project orders no certificates (no x-slipway.tls.acme)");
-      }
-      return autocert_->RenewNow(name);
+      if (autocert_ && autocert_->active()) return autocert_->RenewNow(name);
+      // Blocks the loop at most 2 s on the local control socket (IngressLink::Renew).
+      if (OrdersThroughIngress() && ingress_) return ingress_->Renew(name);
+      return FailedPrecondition("this project orders no certificates (no x-slipway.tls.acme)");
     };
     rd.series = series_.get();
     rd.subquery_step_ms = engine_->project().alerts.interval.count();
@@ -768,6 +775,12 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
 
   // ---- TLS certificates (x-slipway.tls; built and watched by tls_certificates.h) ----
 
+  // The host's ingress orders the project's certificates (ingress_link.h), not AutoCert.
+  bool OrdersThroughIngress() const {
+    const config::Project& p = engine_->project();
+    return p.ingress && p.tls.acme.has_value();
+  }
+
   // Builds a new TLS context from `s` and the certificates an ACME CA issued (placeholder
   // included until then) and hands it to the routes; on failure the current one stays.
   Status LoadTls(const config::TlsSettings& s) {
@@ -825,6 +838,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       }
       tls_.UpdateExpiry();
       api_tls_.UpdateExpiry();
+      if (ingress_certs_) ingress_certs_->UpdateExpiry();
       WatchTlsFiles();
     });
   }
@@ -982,8 +996,9 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // Before engine_: the engine's topology listener reaches them until it is gone.
   std::unique_ptr<promql::SeriesStore> series_;  // scraped and own metrics; alerting reads it
   std::unique_ptr<scrape::Scraper> scraper_;
-  std::unique_ptr<RoutePublisher> routes_;        // the proxy's routes; deploys' Traffic port
-  std::unique_ptr<IngressLink> ingress_;          // registration with the host's ingress
+  std::unique_ptr<RoutePublisher> routes_;       // the proxy's routes; deploys' Traffic port
+  std::unique_ptr<IngressCerts> ingress_certs_;  // what the ingress orders for us (before ingress_)
+  std::unique_ptr<IngressLink> ingress_;         // registration with the host's ingress
   std::unique_ptr<deploy::EngineGroups> groups_;  // deploys' Groups port over the engine
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<flags::FlagService> flag_service_;

@@ -1,10 +1,13 @@
 #include "daemon/ingress_link.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "daemon/routes.h"
+#include "ingress/cert_report.h"
 #include "ingress/ingress.h"
 #include "ingress/launch.h"
 #include "ingress/registration.h"
@@ -34,12 +37,13 @@ std::vector<std::string> IngressHosts(const config::Project& p) {
 
 IngressLink::IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
                          proxy::Proxy* proxy, std::string binary,
-                         std::function<void(const std::string&)> log)
+                         std::function<void(const std::string&)> log, IngressCerts* certs)
     : loop_(loop),
       project_(std::move(project)),
       proxy_(proxy),
       binary_(std::move(binary)),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      certs_(certs) {}
 
 IngressLink::~IngressLink() {
   *alive_ = false;
@@ -71,6 +75,9 @@ void IngressLink::Tick() {
   if (in_flight_) return;
   const config::Project& p = project_();
   std::vector<std::string> hosts = IngressHosts(p);
+  if (!p.ingress || hosts.empty() || !p.tls.acme) {
+    if (certs_) certs_->Clear();
+  }
   if (!p.ingress || hosts.empty()) return;
   // The listener exists once a service behind it runs (routes.h); until then nothing to say.
   Result<int> port = proxy_->BoundPort(IngressUpstreamHost(p.name), 0);
@@ -109,21 +116,50 @@ void IngressLink::Tick() {
   req.body = ingress::RegistrationJson(reg);
   in_flight_ = true;
   std::weak_ptr<bool> alive = alive_;
-  http::FetchAsync(loop_, ControlEndpoint(), req, Duration(2'000),
-                   [this, alive](Result<http::ClientResponse> r) {
-                     if (alive.expired()) return;
-                     in_flight_ = false;
-                     Answered(std::move(r));
-                   });
+  std::vector<std::string> acme_names = reg.acme ? reg.acme->names : std::vector<std::string>();
+  // Bounded: the answer carries the certificate report, read as hostile input.
+  http::FetchBoundedAsync(loop_, ControlEndpoint(), req, Duration(2'000),
+                          ingress::kMaxCertReportBytes,
+                          [this, alive, acme_names](Result<http::ClientResponse> r) {
+                            if (alive.expired()) return;
+                            in_flight_ = false;
+                            Answered(std::move(r), acme_names);
+                          });
 }
 
-void IngressLink::Answered(Result<http::ClientResponse> r) {
+void IngressLink::Problem(const std::string& problem) {
+  if (problem != last_problem_) log_(problem);
+  last_problem_ = problem;
+}
+
+void IngressLink::Answered(Result<http::ClientResponse> r,
+                           const std::vector<std::string>& acme_names) {
   if (r.ok() && r->status == 200) {
     if (!registered_)
       log_("registered with the host's ingress (" + ControlEndpoint().unix_path + ")");
     registered_ = true;
+    if (acme_names.empty() || certs_ == nullptr) {
+      last_problem_.clear();
+      return;
+    }
+    Result<ingress::ParsedCertReport> parsed = ingress::ParseRegisterAnswer(r->body, acme_names);
+    if (!parsed.ok()) return Problem("certificates: " + parsed.status().message());
+    if (!parsed->report) {
+      return Problem("certificates: the ingress's answer has no report (an older ingress?)");
+    }
+    certs_->Apply(*parsed->report);
+    if (parsed->dropped > 0) {
+      return Problem(fmt::format(
+          "certificates: ignored {} row(s) or event(s) of the ingress's answer for names this "
+          "project does not order",
+          parsed->dropped));
+    }
     last_problem_.clear();
     return;
+  }
+  if (!r.ok() && r.status().code() == StatusCode::kInvalidInput) {
+    // It answered, with something we refuse (too large, malformed): no new ingress helps.
+    return Problem("the ingress's answer is refused: " + r.status().message());
   }
   std::string problem;
   if (r.ok()) {
@@ -142,8 +178,30 @@ void IngressLink::Answered(Result<http::ClientResponse> r) {
     }
     Schedule(kRetry);
   }
-  if (problem != last_problem_) log_(problem);
-  last_problem_ = problem;
+  Problem(problem);
+}
+
+Status IngressLink::Renew(const std::string& name) {
+  const config::Project& p = project_();
+  http::Request req;
+  req.method = "POST";
+  req.target = "/v1/renew";
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = nlohmann::json{{"project", p.name}, {"name", name}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  Result<http::ClientResponse> r = http::Fetch(ControlEndpoint(), req, Duration(2'000));
+  if (!r.ok()) return Unavailable("the host's ingress does not answer: " + r.status().message());
+  if (r->status / 100 == 2) return Status::OK();
+  // {"error": "..."}; anything else is shown cut to one short line.
+  nlohmann::json doc = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+  std::string why = doc.is_object() && doc.contains("error") && doc["error"].is_string()
+                        ? doc["error"].get<std::string>()
+                        : r->body.substr(0, 200);
+  while (!why.empty() && why.back() == '\n') why.pop_back();
+  why = "the host's ingress: " + why;
+  if (r->status == 404) return NotFound(why);
+  if (r->status == 400) return InvalidInput(why);
+  return Unavailable(why);
 }
 
 void IngressLink::Deregister() {

@@ -12,6 +12,12 @@
 // A refusal (a host another project owns) is logged once per distinct message and retried
 // on the same schedule, so it clears once the other project leaves.
 //
+// Certificates the ingress orders for the project (x-slipway.tls.acme) come back in the
+// answer to each registration (ingress/cert_report.h): the link hands them to IngressCerts,
+// which makes them project facts. A malformed answer is one log line (once per message) and
+// changes nothing; an answer naming other names than the project's is filtered there.
+// `slipway certs renew` reaches the ingress through Renew().
+//
 // Threads: the daemon's control loop only.
 #pragma once
 
@@ -19,6 +25,7 @@
 #include <string>
 
 #include "config/project.h"
+#include "daemon/ingress_certs.h"
 #include "http/client.h"
 #include "net/event_loop.h"
 #include "proxy/proxy.h"
@@ -29,8 +36,10 @@ class IngressLink {
  public:
   // `project` is read on every tick (it changes with `up`). `binary` is the slipway binary the
   // daemon started from (what starts an ingress). `log` writes one daemon log line.
+  // `certs` (borrowed, may be null) receives the certificate reports.
   IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
-              proxy::Proxy* proxy, std::string binary, std::function<void(const std::string&)> log);
+              proxy::Proxy* proxy, std::string binary, std::function<void(const std::string&)> log,
+              IngressCerts* certs = nullptr);
   ~IngressLink();
   IngressLink(const IngressLink&) = delete;
   IngressLink& operator=(const IngressLink&) = delete;
@@ -40,17 +49,22 @@ class IngressLink {
   void Stop();
   // Blocking (at most 2 s): removes the project's routes from the ingress, when it had any.
   void Deregister();
+  // Blocking (at most 2 s): asks the ingress to renew `name` now. NotFound when it does not
+  // order that name for the project; Unavailable when it does not answer.
+  Status Renew(const std::string& name);
 
  private:
   void Schedule(Duration after);
   void Tick();
-  void Answered(Result<http::ClientResponse> r);
+  void Answered(Result<http::ClientResponse> r, const std::vector<std::string>& acme_names);
+  void Problem(const std::string& problem);
 
   net::EventLoop* loop_;
   std::function<const config::Project&()> project_;
   proxy::Proxy* proxy_;
   std::string binary_;
   std::function<void(const std::string&)> log_;
+  IngressCerts* certs_;
   net::EventLoop::TimerId timer_ = 0;
   bool stopped_ = false;
   bool in_flight_ = false;

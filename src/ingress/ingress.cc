@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "base/file_signature.h"
 #include "base/log.h"
 #include "http/server.h"
+#include "ingress/cert_report.h"
 #include "ingress/registry.h"
 #include "keeper/client.h"
 #include "net/event_loop.h"
@@ -93,7 +95,7 @@ Result<std::shared_ptr<const net::TlsServerContext>> BuildTls(
 
 // The placeholder is remade when older than this (it is valid for 30 days).
 constexpr int64_t kPlaceholderMaxAgeS = 14 * 86400;
-constexpr size_t kMaxCertEvents = 64;
+constexpr size_t kMaxCertEvents = 256;
 
 // The listening sockets of :80/:443 come from the ingress's keeper, which keeps its copies
 // while the ingress restarts: connections wait in the accept queue instead of being refused.
@@ -163,7 +165,12 @@ class Ingress {
         logging::Warn(kLog, "keeper: " + st.message() + " (it may start the ingress again)");
       }
     }
-    acme_.clear();  // waits for an attempt under way (bounded by the client's timeouts)
+    // Every attempt under way is cancelled at once, then each worker is joined (an attempt
+    // notices within about a second: acme/client.h).
+    for (auto& [name, o] : acme_) {
+      if (o.manager) o.manager->Cancel();
+    }
+    acme_.clear();
     server_.reset();
     proxy_->Stop();
     std::filesystem::remove(ControlSocketPath(options_.state_dir));
@@ -198,6 +205,7 @@ class Ingress {
         return ErrnoError("write " + pid_path, errno);
       }
     }
+    epoch_ms_ = Clock::Real()->WallMillis();
     ASSIGN_OR_RETURN(Registry reg, Registry::Open(options_.state_dir));
     registry_ = std::make_unique<Registry>(std::move(reg));
 
@@ -304,6 +312,10 @@ class Ingress {
       if (!only("POST")) return Error(405, "use POST");
       return Deregister(r.body);
     }
+    if (path == "/v1/renew") {
+      if (!only("POST")) return Error(405, "use POST");
+      return Renew(r.body);
+    }
     if (path == "/v1/projects") {
       if (!only("GET")) return Error(405, "use GET");
       json list = json::array();
@@ -331,8 +343,8 @@ class Ingress {
                             {"https", tls_ != nullptr}});
     }
     return Error(404,
-                 "unknown path (expected /v1/register, /v1/deregister, /v1/projects, "
-                 "/v1/certs, /metrics or /health)");
+                 "unknown path (expected /v1/register, /v1/deregister, /v1/renew, "
+                 "/v1/projects, /v1/certs, /metrics or /health)");
   }
 
   // Builds and applies the table for `projects`; nothing changes on error.
@@ -368,7 +380,7 @@ class Ingress {
       // A daemon's heartbeat (every 2 s): its routes stand; renewed certificate files are
       // WatchCertificates()' work.
       Count("unchanged");
-      return Json(200, json{{"changed", false}});
+      return RegisterAnswer(*reg, false);
     }
     std::map<std::string, Registration> next = registry_->projects();
     next[reg->project] = *reg;
@@ -399,7 +411,65 @@ class Ingress {
     } else {
       Count("unchanged");
     }
-    return Json(200, json{{"changed", changed}});
+    return RegisterAnswer(*reg, changed);
+  }
+
+  // {"changed"}, and for a project with `acme` what the ingress knows of its certificates
+  // (cert_report.h): its own names only.
+  http::Response RegisterAnswer(const Registration& reg, bool changed) {
+    json answer{{"changed", changed}};
+    if (reg.acme) answer["acme"] = CertReportToJson(ReportFor(reg.project, reg.acme->names));
+    return Json(200, answer);
+  }
+
+  CertReport ReportFor(const std::string& project, const std::vector<std::string>& names) const {
+    CertReport r;
+    r.epoch_ms = epoch_ms_;
+    const std::set<std::string> own(names.begin(), names.end());
+    if (auto it = acme_.find(project); it != acme_.end() && it->second.manager) {
+      for (acme::CertStatusRow& row : it->second.manager->Rows()) {
+        if (own.count(row.name) != 0) r.certificates.push_back(std::move(row));
+      }
+    }
+    for (auto it = cert_events_.rbegin();
+         it != cert_events_.rend() && r.events.size() < kMaxReportedEvents; ++it) {
+      if (it->first != project) continue;
+      const std::vector<std::string>& en = it->second.event.names;
+      if (std::all_of(en.begin(), en.end(),
+                      [&](const std::string& n) { return own.count(n) != 0; })) {
+        r.events.push_back(it->second);
+      }
+    }
+    std::reverse(r.events.begin(), r.events.end());
+    return r;
+  }
+
+  // POST /v1/renew {"project", "name"}: renews one of the project's names now (`slipway certs
+  // renew` through the project's daemon); the outcome is an event like any attempt's.
+  http::Response Renew(const std::string& body) {
+    if (body.size() > kMaxRegistrationBytes) return Error(413, "body too large");
+    json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return Error(400, "renew: expected a JSON object {\"project\", \"name\"}");
+    }
+    std::string project, name;
+    for (const auto& [k, v] : doc.items()) {
+      if ((k != "project" && k != "name") || !v.is_string()) {
+        return Error(400, "renew: " + k + ": expected only the strings project and name");
+      }
+      (k == "project" ? project : name) = v.get<std::string>();
+    }
+    if (!IsProjectName(project)) return Error(400, "renew: project: expected a project name");
+    if (name.empty() || name.size() > 253) return Error(400, "renew: name: expected a host name");
+    auto it = acme_.find(project);
+    if (it == acme_.end() || !it->second.manager) {
+      return Error(404, "project \"" + project + "\" orders no certificates here");
+    }
+    if (Status st = it->second.manager->RenewNow(name); !st.ok()) {
+      return Error(HttpStatusOf(st), st.message());
+    }
+    logging::Info(kLog, "acme: renewing " + name + " (" + project + ") now, as asked");
+    return Json(202, json{{"name", name}, {"renewing", true}});
   }
 
   http::Response Deregister(const std::string& body) {
@@ -588,24 +658,23 @@ class Ingress {
   }
 
   void OnCertEvent(const std::string& project, const acme::CertEvent& e) {
-    json ev{{"time_ms", Clock::Real()->WallMillis()},
-            {"project", project},
-            {"kind", std::string(acme::CertEventKindName(e.kind))},
-            {"names", e.names},
-            {"reason", std::string(acme::RenewalReasonName(e.reason))}};
+    const std::string_view kind = acme::CertEventKindName(e.kind);
     if (e.kind == acme::CertEventKind::kFailed) {
-      ev["error"] = e.error;
-      logging::Warn(kLog, fmt::format("acme: {} {} ({}, {}): {}", acme::CertEventKindName(e.kind),
-                                      fmt::join(e.names, ", "), project,
-                                      acme::RenewalReasonName(e.reason), e.error));
+      logging::Warn(kLog, fmt::format("acme: {} {} ({}, {}): {}", kind, fmt::join(e.names, ", "),
+                                      project, acme::RenewalReasonName(e.reason), e.error));
     } else {
-      ev["not_after_ms"] = e.not_after_ms;
       logging::Info(
-          kLog, fmt::format("acme: {} {} ({}, {}): valid until {}", acme::CertEventKindName(e.kind),
-                            fmt::join(e.names, ", "), project, acme::RenewalReasonName(e.reason),
+          kLog, fmt::format("acme: {} {} ({}, {}): valid until {}", kind, fmt::join(e.names, ", "),
+                            project, acme::RenewalReasonName(e.reason),
                             net::FormatUtc(e.not_after_ms / 1000)));
     }
-    cert_events_.push_back(std::move(ev));
+    ReportedCertEvent reported;
+    reported.seq = ++event_seq_;
+    reported.time_ms = Clock::Real()->WallMillis();
+    reported.event = e;
+    reported.event.cert_path.clear();  // paths stay here
+    reported.event.key_path.clear();
+    cert_events_.emplace_back(project, std::move(reported));
     while (cert_events_.size() > kMaxCertEvents) cert_events_.pop_front();
     if (e.kind != acme::CertEventKind::kFailed) {
       if (Status st = ApplyFor(registry_->projects(), true); !st.ok()) {
@@ -634,12 +703,26 @@ class Ingress {
           row["not_after_ms"] = r.not_after_ms;
           row["issuer"] = r.issuer;
         }
+        if (r.last_attempt_ms > 0) row["last_attempt_ms"] = r.last_attempt_ms;
         if (!r.last_error.empty()) row["last_error"] = r.last_error;
         rows.push_back(std::move(row));
       }
     }
     json events = json::array();
-    for (const json& e : cert_events_) events.push_back(e);
+    for (const auto& [project, e] : cert_events_) {
+      json ev{{"seq", e.seq},
+              {"time_ms", e.time_ms},
+              {"project", project},
+              {"kind", std::string(acme::CertEventKindName(e.event.kind))},
+              {"names", e.event.names},
+              {"reason", std::string(acme::RenewalReasonName(e.event.reason))}};
+      if (e.event.kind == acme::CertEventKind::kFailed) {
+        ev["error"] = e.event.error;
+      } else {
+        ev["not_after_ms"] = e.event.not_after_ms;
+      }
+      events.push_back(std::move(ev));
+    }
     return json{{"certificates", rows}, {"events", events}};
   }
 
@@ -675,7 +758,11 @@ class Ingress {
   uint64_t version_ = 0;
   std::shared_ptr<acme::ChallengeTable> http01_ = std::make_shared<acme::ChallengeTable>();
   std::shared_ptr<net::TlsAlpnChallenges> tls_alpn_ = std::make_shared<net::TlsAlpnChallenges>();
-  std::deque<json> cert_events_;  // the last kMaxCertEvents attempts, for GET /v1/certs
+  // The last kMaxCertEvents attempts of every project, for GET /v1/certs and the daemons'
+  // reports; `seq` counts from 1 in each run (epoch_ms_).
+  std::deque<std::pair<std::string, ReportedCertEvent>> cert_events_;
+  uint64_t event_seq_ = 0;
+  int64_t epoch_ms_ = 0;
   // Last: destroyed first, so no worker outlives what its events reach.
   std::map<std::string, Ordering> acme_;
 };

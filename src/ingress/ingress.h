@@ -11,9 +11,13 @@
 // `routes.json` (the registry, restored at start) and `ingress.sock`, the control socket
 // (0600; HTTP):
 //
-//   POST /v1/register    a Registration (registration.h) → 200 {"changed": bool};
+//   POST /v1/register    a Registration (registration.h) → 200 {"changed": bool}, with
+//                        `acme`: and "acme", that project's certificate report
+//                        (cert_report.h: its names' rows and last attempts, numbered);
 //                        400 malformed, 409 a host or name owned by another project, 413 big
 //   POST /v1/deregister  {"project": NAME, "folder": PATH} → 200; 404 not registered
+//   POST /v1/renew       {"project": NAME, "name": HOST} → 202, renewing now (`slipway certs
+//                        renew` through the project's daemon); 404 a name not ordered for it
 //   GET  /v1/projects    the registry
 //   GET  /v1/certs       ACME: one row per ordered name, the last attempts with the CA's reason
 //   GET  /metrics        Prometheus text: the proxy's per-project series and the ingress's own
@@ -27,7 +31,9 @@
 // acme::CertManager (one per project: its CA, contact, trust and challenge) for those names
 // only: HTTP-01 answered on the plain listener before routing, TLS-ALPN-01 on the TLS listener
 // (net/tls_alpn_challenges.h), certificates stored 0600 under `<state>/certs`, a self-signed
-// placeholder served until a name has one.
+// placeholder served until a name has one. Stopping cancels an attempt under way (the ACME
+// client checks a flag between steps and inside each HTTP exchange): a stop takes about a
+// second even while a CA does not answer.
 //
 // Threads: RunIngress runs the control loop on the calling thread; the proxy has its own
 // workers, each CertManager its own (its events are posted to the control loop).

@@ -34,6 +34,13 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+// Non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+int OnProgress(void* user, curl_off_t /*dltotal*/, curl_off_t /*dlnow*/, curl_off_t /*ultotal*/,
+               curl_off_t /*ulnow*/) {
+  const auto* cancel = static_cast<const std::atomic<bool>*>(user);
+  return cancel->load() ? 1 : 0;
+}
+
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* c = static_cast<Collect*>(user);
   const size_t len = size * n;
@@ -138,6 +145,12 @@ Result<HttpsResponse> HttpsClient::Do(const HttpsRequest& req) const {
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &collect);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &collect);
+  if (req.cancel != nullptr) {
+    if (req.cancel->load()) return Aborted(fmt::format("{}: cancelled", origin));
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(req.cancel));
+  }
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   bool has_ua = false;
@@ -168,6 +181,7 @@ Result<HttpsResponse> HttpsClient::Do(const HttpsRequest& req) const {
     // errbuf names hosts, ports and TLS reasons, never the path: safe to show.
     std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return Aborted(fmt::format("{}: cancelled", origin));
     Status st = rc == CURLE_OPERATION_TIMEDOUT ? DeadlineExceeded("") : Unavailable("");
     return Status(st.code(), fmt::format("{}: {}", origin, why));
   }

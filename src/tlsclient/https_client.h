@@ -16,6 +16,7 @@
 // has its own connection). Never call it on an event loop's thread: see AsyncHttps.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,6 +41,9 @@ struct HttpsRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   Duration timeout{30'000};  // the whole exchange; must be > 0
+  // Raised by another thread: the exchange ends within about a second (libcurl asks its
+  // progress callback at least that often) with kAborted. Null: never.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct HttpsResponse {
