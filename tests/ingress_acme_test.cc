@@ -7,13 +7,18 @@
 // (b.test) tls-alpn-01; each certificate is verified by curl against Pebble's root by SNI;
 // bad.test's failed challenge is reported by the ingress with Pebble's reason, while a.test
 // is served. Certificates land 0600 in the ingress's state folder, and /metrics has their
-// expiry.
+// expiry. The projects learn their own certificates from the ingress (ingress/cert_report.h):
+// each sees its events (cert-issued, cert-issue-failed) in `slipway events`, its names in
+// `slipway certs status` and its expiry gauge in its own /metrics, never the other's. Then
+// `slipway certs renew a.test` through A's daemon renews at the ingress under a client loop
+// (0 failed), the new certificate is served, and A records cert-renewed.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -34,6 +39,29 @@ Result<http::ClientResponse> Control(const std::filesystem::path& state, const s
   http::Request req;
   req.target = path;
   return http::Fetch(ep, req, Duration(5'000));
+}
+
+// GET <path> on a project's daemon (its unix socket).
+Result<http::ClientResponse> DaemonGet(const Project& p, const std::string& path) {
+  http::Endpoint ep;
+  ep.unix_path = (p.dir() / ".slipway" / "api.sock").string();
+  http::Request req;
+  req.target = path;
+  return http::Fetch(ep, req, Duration(5'000));
+}
+
+// The first event of `kind` in the project's `slipway events` whose message holds `text`.
+nlohmann::json FindEvent(Project& p, const std::vector<std::string>& env, const std::string& kind,
+                         const std::string& text) {
+  CmdResult r = p.Slipway({"events", "--format", "json"}, 20s, env);
+  nlohmann::json events = nlohmann::json::parse(r.out, nullptr, false);
+  if (!events.is_array()) return nullptr;
+  for (const nlohmann::json& e : events) {
+    if (e.value("kind", "") == kind && e.value("message", "").find(text) != std::string::npos) {
+      return e;
+    }
+  }
+  return nullptr;
 }
 
 class IngressAcmeE2E : public ::testing::Test {
@@ -230,6 +258,104 @@ TEST_F(IngressAcmeE2E, TwoProjectsGetCertificatesByHttp01AndTlsAlpn01) {
                           " -servername a.test -alpn acme-tls/1 </dev/null 2>&1",
                       root_);
   EXPECT_EQ(alpn.out.find("ALPN protocol: acme-tls/1"), std::string::npos) << alpn.out;
+
+  // ---- The projects' own view: events, `certs status`, /metrics; each its own names only.
+  const auto learnt = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return !FindEvent(*a_, env_, "cert-issued", "a.test").is_null() &&
+               !FindEvent(*a_, env_, "cert-issue-failed", "bad.test").is_null() &&
+               !FindEvent(*b_, env_, "cert-issued", "b.test").is_null();
+      },
+      20s))
+      << a_->Slipway({"events"}, 20s, env_).out << Tail(a_->dir() / ".slipway/logs/daemon.log");
+  std::printf("the projects' events were in `slipway events` %lld ms after the ingress's\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - learnt)
+                                         .count()));
+  nlohmann::json a_failed = FindEvent(*a_, env_, "cert-issue-failed", "bad.test");
+  EXPECT_NE(a_failed.value("message", "").find("127.0.0.2"), std::string::npos) << a_failed;
+  EXPECT_TRUE(FindEvent(*b_, env_, "cert-issued", "a.test").is_null());
+  EXPECT_TRUE(FindEvent(*b_, env_, "cert-issue-failed", "bad.test").is_null());
+  EXPECT_TRUE(FindEvent(*a_, env_, "cert-issued", "b.test").is_null());
+
+  CmdResult table = a_->Slipway({"certs", "status"}, 20s, env_);
+  EXPECT_EQ(table.rc, 0) << table.err;
+  EXPECT_NE(table.out.find("ISSUER"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("LAST ATTEMPT"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("Pebble"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("failing"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("127.0.0.2"), std::string::npos) << table.out;  // the last error
+  EXPECT_EQ(table.out.find("b.test"), std::string::npos) << table.out;
+  CmdResult b_json = b_->Slipway({"certs", "status", "--format", "json"}, 20s, env_);
+  nlohmann::json b_doc = nlohmann::json::parse(b_json.out, nullptr, false);
+  ASSERT_TRUE(b_doc.is_object()) << b_json.out << b_json.err;
+  EXPECT_EQ(b_doc["acme"], true);
+  ASSERT_EQ(b_doc["certificates"].size(), 1u) << b_doc.dump();
+  EXPECT_EQ(b_doc["certificates"][0]["name"], "b.test");
+  EXPECT_EQ(b_doc["certificates"][0]["state"], "valid");
+  EXPECT_GT(b_doc["certificates"][0].value("not_after_ms", int64_t{0}), 0);
+  EXPECT_GT(b_doc["certificates"][0].value("last_attempt_ms", int64_t{0}), 0);
+  auto a_metrics = DaemonGet(*a_, "/metrics");
+  ASSERT_TRUE(a_metrics.ok()) << a_metrics.status().message();
+  EXPECT_NE(a_metrics->body.find("slipway_tls_cert_expiry_seconds{name=\"a.test\"}"),
+            std::string::npos)
+      << a_metrics->body.substr(0, 2000);
+  EXPECT_EQ(a_metrics->body.find("name=\"b.test\""), std::string::npos);
+
+  // ---- Renewal through the ingress under a client loop: every request answered, the new
+  // certificate served, the project told.
+  auto served_serial = [&] {
+    return Sh("openssl s_client -connect 127.0.0.1:" + std::to_string(https_) +
+                  " -servername a.test </dev/null 2>/dev/null | openssl x509 -noout -serial",
+              root_)
+        .out;
+  };
+  const std::string first_serial = served_serial();
+  ASSERT_NE(first_serial.find("serial="), std::string::npos) << first_serial;
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, bad{0};
+  std::string last_failure;
+  std::thread load([&] {
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    for (int i = 0; i < 2000 && !stop && std::chrono::steady_clock::now() < until; ++i) {
+      CmdResult c = Curl("a.test");
+      if (c.out == "a1\n") {
+        ok++;
+      } else {
+        bad++;
+        last_failure = c.out;
+      }
+    }
+  });
+  std::this_thread::sleep_for(500ms);
+  const auto asked = std::chrono::steady_clock::now();
+  CmdResult renew = a_->Slipway({"certs", "renew", "a.test"}, 20s, env_);
+  EXPECT_EQ(renew.rc, 0) << renew.out << renew.err;
+  std::string serial;
+  const bool swapped = WaitFor([&] { return (serial = served_serial()) != first_serial; }, 60s);
+  const auto swapped_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - asked)
+                              .count();
+  const bool told =
+      WaitFor([&] { return !FindEvent(*a_, env_, "cert-renewed", "a.test").is_null(); }, 20s);
+  std::this_thread::sleep_for(500ms);
+  stop = true;
+  load.join();
+  EXPECT_TRUE(swapped) << serial << Tail(state_ / "ingress.log");
+  EXPECT_TRUE(told) << Tail(a_->dir() / ".slipway/logs/daemon.log");
+  EXPECT_GT(ok.load(), 5);
+  EXPECT_EQ(bad.load(), 0) << last_failure;
+  std::printf(
+      "renewal through the ingress: new certificate served %lld ms after `certs renew`; HTTPS "
+      "requests meanwhile: %d answered, %d failed\n",
+      static_cast<long long>(swapped_ms), ok.load(), bad.load());
+  EXPECT_TRUE(FindEvent(*b_, env_, "cert-renewed", "a.test").is_null());
+
+  // Renewing a name the project does not order is refused in one line, by the ingress.
+  CmdResult other = a_->Slipway({"certs", "renew", "b.test"}, 20s, env_);
+  EXPECT_NE(other.rc, 0);
+  EXPECT_NE(other.err.find("b.test"), std::string::npos) << other.err;
 }
 
 }  // namespace

@@ -492,6 +492,17 @@ TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
       {"POST", "/v1/deregister", R"({"project":"nobody"})", 404, "is not registered"},
       {"POST", "/v1/deregister", R"({"project":"x","folder":"/other"})", 409, "registered from"},
       {"POST", "/v1/deregister", R"({"project":["x"]})", 400, "expected only the strings"},
+      {"POST", "/v1/renew", "{", 400, "renew: expected a JSON object"},
+      {"POST", "/v1/renew", R"({"project":"x","name":5})", 400, "expected only the strings"},
+      {"POST", "/v1/renew", R"({"project":"x","name":"x.test","force":true})", 400,
+       "renew: force: expected only"},
+      {"POST", "/v1/renew", R"({"project":"X Y","name":"x.test"})", 400,
+       "renew: project: expected a project name"},
+      {"POST", "/v1/renew", R"({"project":"x","name":""})", 400, "renew: name: expected"},
+      {"POST", "/v1/renew", R"({"project":"x","name":"x.test"})", 404,
+       "orders no certificates here"},
+      {"POST", "/v1/renew", std::string(100 * 1024, 'x'), 413, "too large"},
+      {"GET", "/v1/renew", "", 405, "use POST"},
       {"GET", "/v1/register", "", 405, "use POST"},
       {"GET", "/v1/nothing", "", 404, "unknown path"},
   };
@@ -526,6 +537,81 @@ TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
   EXPECT_EQ(second.rc, 2);
   EXPECT_NE(second.err.find("--http: \"127.0.0.1:http\" is not an address"), std::string::npos)
       << second.err;
+}
+
+// Stopping the ingress while an ACME attempt is blocked on a CA that never answers (a socket
+// on 127.0.0.1 that nobody accepts from: the TLS hello waits for ever) takes about a second,
+// not the attempt's minute: the attempt is cancelled (acme/cert_manager.h).
+TEST_F(IngressE2E, StopDoesNotWaitForABlockedAcmeAttempt) {
+  const int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(silent, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string directory =
+      "https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/dir";
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = open((state_root_ / "manual.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    dup2(out, 2);
+    for (const auto& kv : env_) putenv(strdup(kv.c_str()));
+    execl(SLIPWAY_BIN, SLIPWAY_BIN, "ingress", "--workers", "1", nullptr);
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = Control(state_, "GET", "/health");
+    return r.ok() && r->status == 200;
+  })) << ReadFile(state_root_ / "manual.log");
+  auto r = Control(state_, "POST", "/v1/register",
+                   R"({"project":"x","folder":"/srv/x","hosts":["x.test"],)"
+                   R"("upstream":"127.0.0.1:9","acme":{"directory":")" +
+                       directory + R"("}})");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  // The answer carries the project's report (cert_report.h): its one name, pending.
+  auto answer = nlohmann::json::parse(r->body, nullptr, false);
+  ASSERT_TRUE(answer.is_object()) << r->body;
+  ASSERT_TRUE(answer["acme"].is_object()) << r->body;
+  EXPECT_GT(answer["acme"].value("epoch_ms", int64_t{0}), 0);
+  // The attempt is under way (and blocked) once the ingress has a last attempt for x.test.
+  ASSERT_TRUE(WaitFor([&] {
+    auto c = Control(state_, "GET", "/v1/certs");
+    if (!c.ok()) return false;
+    auto doc = nlohmann::json::parse(c->body, nullptr, false);
+    if (!doc.is_object() || !doc["certificates"].is_array()) return false;
+    for (const auto& row : doc["certificates"]) {
+      if (row.value("name", "") == "x.test" && row.value("last_attempt_ms", int64_t{0}) > 0) {
+        return true;
+      }
+    }
+    return false;
+  })) << ReadFile(state_root_ / "manual.log");
+  std::this_thread::sleep_for(300ms);  // well into the blocked exchange
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  pid_t done = 0;
+  WaitFor([&] { return (done = waitpid(pid, &status, WNOHANG)) == pid; }, 30s);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - asked)
+                        .count();
+  if (done != pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  ::close(silent);
+  std::printf("ingress stop with an ACME attempt blocked on a silent CA: %lld ms\n",
+              static_cast<long long>(took));
+  ASSERT_EQ(done, pid);
+  EXPECT_TRUE(WIFEXITED(status)) << status;  // its keeper, which ended with the ingress
+  EXPECT_LT(took, 2500) << ReadFile(state_root_ / "manual.log");
 }
 
 TEST(IngressConfig, HostileKeysAreLoadErrors) {
