@@ -30,7 +30,8 @@ std::string Labels(api::BodyFields& f) {
   std::string out;
   for (const auto& [k, v] : f.StringMap("labels", "labels (an object of strings)")) {
     if (k == "alertname") continue;
-    out += (out.empty() ? "" : ",") + k + "=" + v;
+    if (!out.empty()) out += ',';
+    out.append(k).append("=").append(v);
   }
   return out;
 }

@@ -121,6 +121,7 @@ int ExecInto(const std::vector<std::string>& argv, const std::map<std::string, s
     return 1;
   }
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::fflush(stdout);
@@ -129,8 +130,10 @@ int ExecInto(const std::vector<std::string>& argv, const std::map<std::string, s
     // execvpe looks PATH up in the calling process's environment: set it first.
     if (auto it = env->find("PATH"); it != env->end()) ::setenv("PATH", it->second.c_str(), 1);
     std::vector<std::string> kv;
-    for (const auto& [k, v] : *env) kv.push_back(k + "=" + v);
+    kv.reserve(env->size());
+    for (const auto& [k, v] : *env) kv.push_back(std::string(k).append("=").append(v));
     std::vector<char*> envp;
+    envp.reserve(kv.size() + 1);
     for (std::string& e : kv) envp.push_back(e.data());
     envp.push_back(nullptr);
     ::execvpe(args[0], args.data(), envp.data());

@@ -76,6 +76,7 @@ std::string FlagsOf(const store::ProjectLoad& l) {
 
 std::vector<std::string> Strings(const std::vector<fs::path>& v) {
   std::vector<std::string> out;
+  out.reserve(v.size());
   for (const auto& p : v) out.push_back(p.string());
   return out;
 }
@@ -366,6 +367,7 @@ Status CliContext::EnsureDaemon() {
   }
   if (!log_format.empty()) env.push_back("SLIPWAY_LOG_FORMAT=" + log_format);
   std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
 
@@ -384,6 +386,7 @@ Status CliContext::EnsureDaemon() {
       dup2(log, 2);
     }
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     execve(self.c_str(), argv.data(), envp.data());

@@ -592,8 +592,9 @@ void Engine::RestartDueDependents() {
       if (st == Settle::kFailed) failed = d.service + ": " + why;
     }
     if (!failed.empty()) {
-      Record(name, 0, EventKind::kWarning,
-             "not restarted after " + deps + " (depends_on restart): dependency " + failed);
+      Record(
+          name, 0, EventKind::kWarning,
+          fmt::format("not restarted after {} (depends_on restart): dependency {}", deps, failed));
       it = due_restarts_.erase(it);
       continue;
     }
@@ -1931,7 +1932,10 @@ std::vector<PsRow> Engine::Ps() const {
 
 std::vector<ServiceEndpoints> Engine::Endpoints() const {
   std::vector<ServiceEndpoints> out;
-  for (const auto& [name, run] : runs_) {
+  for (const auto& entry : runs_) {
+    // Named, not a structured binding: the lambda below reads it (clang 14 refuses those).
+    const std::string& name = entry.first;
+    const auto& run = entry.second;
     ServiceEndpoints ep;
     ep.service = name;
     ep.started = run->started && !run->stopping;

@@ -248,7 +248,7 @@ Result<Registration> ParseRegistration(std::string_view text) {
           } else if (ck == "key") {
             ASSIGN_OR_RETURN(f.key, AbsolutePath(cv, k + ".key"));
           } else {
-            return Bad(k + "." + ck, "unknown key (expected cert or key)");
+            return Bad(std::string(k).append(".").append(ck), "unknown key (expected cert or key)");
           }
         }
         if (f.cert.empty() || f.key.empty()) return Bad(k, "expected both cert and key");

@@ -103,6 +103,7 @@ class PgDriver final : public Driver {
                                  const std::vector<std::string>& params) override {
     std::string text(sql);
     std::vector<const char*> values;
+    values.reserve(params.size());
     for (const std::string& p : params) values.push_back(p.c_str());
     PGresult* res = pq_->execParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
                                     values.data(), nullptr, nullptr, 0);

@@ -442,11 +442,13 @@ class Eval {
         v = 1;
       } else if (fn == "stddev_over_time" || fn == "stdvar_over_time") {
         std::vector<double> xs;
+        xs.reserve(pts.size());
         for (const Point& p : pts) xs.push_back(p.v);
         v = Variance(xs);
         if (fn == "stddev_over_time") v = std::sqrt(v);
       } else if (fn == "quantile_over_time") {
         std::vector<double> xs;
+        xs.reserve(pts.size());
         for (const Point& p : pts) xs.push_back(p.v);
         v = Quantile(param, std::move(xs));
       }

@@ -156,7 +156,7 @@ Result<HttpsResponse> HttpsClient::Do(const HttpsRequest& req) const {
   bool has_ua = false;
   for (const auto& [k, v] : req.headers) {
     if (strcasecmp(k.c_str(), "User-Agent") == 0) has_ua = true;
-    headers.reset(curl_slist_append(headers.release(), (k + ": " + v).c_str()));
+    headers.reset(curl_slist_append(headers.release(), fmt::format("{}: {}", k, v).c_str()));
   }
   if (!has_ua) headers.reset(curl_slist_append(headers.release(), "User-Agent: slipway"));
   // No "Expect: 100-continue" round trip for bodies.
