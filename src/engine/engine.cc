@@ -1781,6 +1781,7 @@ void Engine::Recover(std::function<void(Status, RecoverReport)> done) {
     if (!adopted_services.count(s)) restart_services.push_back(s);
   }
   std::vector<runtime::LeftoverProcess> procs;
+  procs.reserve(leftovers.size());
   for (const auto& [pid, t] : leftovers) procs.push_back({pid, t});
   report.stopped = static_cast<int>(procs.size());
   if (report.adopted > 0) NotifyTopology();
