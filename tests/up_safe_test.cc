@@ -28,7 +28,7 @@ std::string WebProject(int port, const std::string& version, const std::string& 
          version + R"(}
     ports: ["127.0.0.1:)" +
          std::to_string(port) + R"(:8080"]
-    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3, start_period: 5s}
     x-slipway:
       healthcheck: {http: /health}
       deploy: {strategy: blue-green, monitor: 300ms, drain: 200ms, health_timeout: 10s}
