@@ -914,6 +914,17 @@ TEST_P(DeployerTest, AnOperatorsPauseSurvivesADaemonRestart) {
     for (const auto& [set, w] : plans.at("api").sets) {
       EXPECT_EQ(traffic_.plans.at("api").sets.at(set).weight, w.weight) << set;
     }
+    // The live view reads the split back from the restored plan.
+    const nlohmann::json live = deployer_->Live()["jobs"][0];
+    const std::map<std::string, SetWeight>& sets = plans.at("api").sets;
+    ASSERT_TRUE(sets.count(live["new_set"].get<std::string>())) << live.dump();
+    ASSERT_TRUE(sets.count(live["old_set"].get<std::string>())) << live.dump();
+    EXPECT_EQ(live["new_weight"].get<uint32_t>(),
+              sets.at(live["new_set"].get<std::string>()).weight)
+        << live.dump();
+    EXPECT_EQ(live["old_weight"].get<uint32_t>(),
+              sets.at(live["old_set"].get<std::string>()).weight)
+        << live.dump();
   }
   // Its service is busy: another deploy is refused, naming the ways out.
   StartDeploy(NewSpec());

@@ -290,6 +290,16 @@ void JobRunner::CancelTimer() {
   timer_ = 0;
 }
 
+uint32_t JobRunner::Weight(const std::string& set) const {
+  if (plan_) {
+    auto it = plan_->sets.find(set);
+    return it == plan_->sets.end() ? 0 : it->second.weight;
+  }
+  // No plan: the primary group takes everything, which is the new set once promoted.
+  const bool primary = promoted_ ? set == new_set_ : set == old_set_;
+  return primary ? 100 : 0;
+}
+
 json JobRunner::Live(size_t max_transitions) const {
   const MonoTime now = Now();
   const int64_t wall = Clock::Real()->WallMillis();
@@ -313,8 +323,8 @@ json JobRunner::Live(size_t max_transitions) const {
             {"new_set", new_set_},
             {"old_set", old_set_},
             {"old_release", old_release_},
-            {"new_weight", new_weight_},
-            {"old_weight", old_weight_},
+            {"new_weight", Weight(new_set_)},
+            {"old_weight", Weight(old_set_)},
             {"transitions", std::move(steps)}};
   if (started_ != MonoTime{}) j["started"] = wall_of(started_);
   if (numbers_.analysis) j["analysis"] = numbers_.analysis->ToJson();
@@ -467,8 +477,6 @@ Status JobRunner::Promote(const std::string& who, const std::string& why) {
   }
   watch_until_.reset();
   CancelTimer();
-  new_weight_ = 100;
-  old_weight_ = 0;
   const std::string because = why.empty() ? "" : ": " + why;
   Note(fmt::format("promoted by {}{}: {} takes all the traffic now", who, because, new_set_));
   Enter(JobState::kPromoting, fmt::format("promoted by {}{}", who, because));
@@ -870,8 +878,6 @@ void JobRunner::Execute(const Decision& d) {
       }
       plan_ = plan;
       const MonoTime t1 = Now();
-      new_weight_ = d.new_weight;
-      old_weight_ = d.old_weight;
       if (d.new_weight > 0 && !traffic_moved_) {
         traffic_moved_ = true;
         switched_ = t1;
@@ -895,8 +901,6 @@ void JobRunner::Execute(const Decision& d) {
         FailStep(FailureKind::kPort, st.message());
         return;
       }
-      new_weight_ = 0;
-      old_weight_ = 100;
       Observation o = Base(Happened::kWeightsSet);
       o.took_ms = MsSince(t0, Now());
       if (back && traffic_moved_) numbers_.rollback_ms = o.took_ms;
@@ -1140,6 +1144,8 @@ void JobRunner::Promote(const Decision& d) {
     FailStep(FailureKind::kPort, "promoting: " + st.message());
     return;
   }
+  promoted_ = true;
+  plan_.reset();
   if (Status st = ports_.traffic->ClearPlan(svc); !st.ok()) {
     // The plan still sends the promoted set its weight; the next route change corrects it.
     logging::Error("deploy", "clearing the traffic plan: " + st.message(),

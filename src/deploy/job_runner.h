@@ -266,6 +266,8 @@ class JobRunner {
   nlohmann::json Live(size_t max_transitions = 50) const;
 
  private:
+  // The percent of the service's traffic `set` gets now, read from what was last published.
+  uint32_t Weight(const std::string& set) const;
   void Enter(JobState to, const std::string& reason);
   void Note(const std::string& text);
   void RunPreHook(size_t step);
@@ -307,9 +309,10 @@ class JobRunner {
   int64_t old_release_ = 0;
   std::string new_set_;
   bool traffic_moved_ = false;
-  uint32_t new_weight_ = 0;  // the traffic plan last published (percent)
-  uint32_t old_weight_ = 100;
-  std::optional<TrafficPlan> plan_;  // the split last published (kSetWeights)
+  // The split last published (kSetWeights); none when the primary group takes everything:
+  // before any weights moved, after a rollback cleared them, and after a promote.
+  std::optional<TrafficPlan> plan_;
+  bool promoted_ = false;  // the new set is the service's primary group now
   bool backed_up_all_ = false;
   std::set<std::string> backed_up_;
   std::optional<std::string> rollback_requested_;
