@@ -23,16 +23,18 @@ check: deps
 	@bash scripts/format.sh --check
 	@bash scripts/check-discards.sh
 
-# Then, cheapest first: clang-tidy on the files the last commit changed (a whole-tree run costs
-# as much CPU as the build; `make tidy` is that run), the build, its tests (ctest), every
+# Then, cheapest first: clang-tidy on the files changed since the commit in .ci/tidy-base (the
+# main this work was built on; whoever lands on main records the main they replace there) — a
+# whole-tree run costs as much CPU as the build; `make tidy` is that run —, the build, its tests (ctest), every
 # module's unit tests under ASan + UBSan, the net and proxy unit tests under TSan, the
 # fuzzers. Each step prints its wall and CPU seconds (scripts/step.sh).
 # SANITIZE_MODULES and TSAN_MODULES list the modules run clean so far under each sanitizer
 # (empty SANITIZE_MODULES: every module; empty TSAN_MODULES: no TSan step).
 SANITIZE_MODULES ?= base net http acme keeper promql store telemetry tlsclient
 TSAN_MODULES ?= net proxy
+TIDY_BASE ?= $(shell cat .ci/tidy-base 2>/dev/null || echo HEAD~1)
 test: check
-	@$(STEP) tidy-changed env TIDY_BUILD_DIR=$(BUILD_DIR) TIDY_JOBS=$(JOBS) bash scripts/tidy.sh --changed
+	@$(STEP) tidy-changed env TIDY_BUILD_DIR=$(BUILD_DIR) TIDY_JOBS=$(JOBS) TIDY_BASE=$(TIDY_BASE) bash scripts/tidy.sh --changed
 	@$(STEP) build $(MAKE) --no-print-directory build
 	@$(STEP) ctest sh -c 'cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300'
 	@$(STEP) asan env SANITIZE_JOBS=$(JOBS) bash scripts/sanitize.sh address $(SANITIZE_MODULES)

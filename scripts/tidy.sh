@@ -5,8 +5,9 @@
 # one and prints them all, then a count per check.
 #   scripts/tidy.sh                     every source file under src/ (tests excluded)
 #   scripts/tidy.sh src/http/server.cc  only the files named
-#   scripts/tidy.sh --changed           the files changed since TIDY_BASE (default HEAD~1,
-#                                       the previous commit: what `make test` checks), a
+#   scripts/tidy.sh --changed           the files changed since TIDY_BASE (default HEAD~1;
+#                                       `make test` passes .ci/tidy-base, the main this
+#                                       work was built on, so every commit landed is seen), a
 #                                       changed header standing for its own .cc; findings
 #                                       in headers are reported for the changed ones only,
 #                                       so a file is not failed for what an include holds
