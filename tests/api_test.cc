@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <string>
 
 #include "harness.h"
@@ -174,6 +175,41 @@ TEST_F(ApiTest, EveryRouteRefusesMalformedInputWith4xx) {
     }
   }
   EXPECT_GT(checked, 60);
+  ExpectStillServing();
+}
+
+TEST_F(ApiTest, RecentReleasesOfEveryServiceInOneAnswer) {
+  CmdResult dep = project_->Slipway({"deploy", "web"}, 120s);
+  ASSERT_EQ(dep.rc, 0) << dep.out << dep.err;
+  dep = project_->Slipway({"deploy", "web"}, 120s);
+  ASSERT_EQ(dep.rc, 0) << dep.out << dep.err;
+  auto r = Call("GET", "/api/v1/releases?per_service=1", "", admin_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json rows = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(rows.is_array()) << r.body;
+  std::set<std::string> services;
+  int64_t web = 0;
+  for (const json& row : rows) {
+    ASSERT_TRUE(row.is_object() && row.contains("service") && row["service"].is_string());
+    EXPECT_TRUE(services.insert(row["service"].get<std::string>()).second)
+        << "one row per service: " << r.body;
+    if (row["service"] == "web") web = row.value("number", int64_t{0});
+  }
+  auto newest = Call("GET", "/api/v1/releases?service=web&limit=1", "", admin_);
+  ASSERT_EQ(newest.status, 200) << newest.body;
+  EXPECT_EQ(web, json::parse(newest.body).at(0).value("number", int64_t{-1})) << r.body;
+  EXPECT_GE(web, 2) << r.body;
+  r = Call("GET", "/api/v1/releases?per_service=2", "", admin_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).size(), services.size() + 1) << "web has two now: " << r.body;
+  // Wrong types, out of range, and with a service: refused, naming the key.
+  for (const std::string q :
+       {"per_service=abc", "per_service=0", "per_service=101", "per_service=-1",
+        "per_service=99999999999999999999", "per_service=1&service=web", "per_service=1.5"}) {
+    r = Call("GET", "/api/v1/releases?" + q, "", admin_);
+    EXPECT_EQ(r.status, 400) << q << " " << r.body;
+    EXPECT_NE(r.body.find("per_service"), std::string::npos) << q << " " << r.body;
+  }
   ExpectStillServing();
 }
 

@@ -110,15 +110,22 @@ struct ProgressQuery {
   }
 };
 
+// ?service=S&limit=N: one service's newest N (or every service's newest N in all);
+// ?per_service=N: the newest N of each service, in one answer (the dashboard's table).
 struct ReleasesQuery {
   std::string service;
   size_t limit = 100;
+  size_t per_service = 0;  // 0: not asked
   static Result<ReleasesQuery> Parse(const RouteCall& call) {
     QueryFields q(call.request);
     ReleasesQuery r;
     r.service = q.String("service");
     r.limit = static_cast<size_t>(q.Int("limit", 100, 1, 10'000));
+    r.per_service = static_cast<size_t>(q.Int("per_service", 0, 1, 100));
     RETURN_IF_ERROR(q.status());
+    if (r.per_service > 0 && !r.service.empty()) {
+      return InvalidInput("per_service: asks every service; it cannot be given with service");
+    }
     return r;
   }
 };
@@ -197,7 +204,8 @@ void RegisterDeployRoutes(Router& r, const RouteDeps& d) {
                       });
   r.Add<ReleasesQuery>({Method::kGet, "/api/v1/releases", Access::kRead},
                        [d](ReleasesQuery q, Reply reply) {
-                         auto list = d.releases->List(q.service, q.limit);
+                         auto list = q.per_service > 0 ? d.releases->Recent(q.per_service)
+                                                       : d.releases->List(q.service, q.limit);
                          if (!list.ok()) return reply.Error(list.status());
                          json rows = json::array();
                          for (const auto& rel : *list) rows.push_back(rel.ToJson());

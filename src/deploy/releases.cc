@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace slipway::deploy {
 
 using nlohmann::json;
@@ -76,7 +78,7 @@ const store::ModuleSchema& ReleasesSchema() { return kReleasesSchema; }
 
 Result<std::unique_ptr<ReleaseStore>> ReleaseStore::Open(store::Store* store, Clock* clock) {
   RETURN_IF_ERROR(store->Apply(kReleasesSchema));
-  std::unique_ptr<ReleaseStore> rs(new ReleaseStore(store, clock));
+  std::unique_ptr<ReleaseStore> rs(new ReleaseStore(clock));
   sqlite3* db = store->db();
   ASSIGN_OR_RETURN(
       rs->insert_,
@@ -106,6 +108,14 @@ Result<std::unique_ptr<ReleaseStore>> ReleaseStore::Open(store::Store* store, Cl
                                                  " FROM releases WHERE service = ? ORDER BY "
                                                  "number DESC LIMIT ?",
                                              "list releases"));
+  ASSIGN_OR_RETURN(rs->recent_,
+                   store::Statement::Prepare(
+                       db,
+                       std::string("SELECT ") + kColumns +
+                           " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY service ORDER BY "
+                           "number DESC) AS nth FROM releases) WHERE nth <= ? ORDER BY service, "
+                           "number DESC",
+                       "list recent releases"));
   ASSIGN_OR_RETURN(
       rs->get_,
       store::Statement::Prepare(
@@ -199,6 +209,12 @@ Result<std::vector<Release>> ReleaseStore::List(const std::string& service, size
   RETURN_IF_ERROR(list_service_->BindText(1, service));
   RETURN_IF_ERROR(list_service_->BindInt64(2, lim));
   return Read(*list_service_);
+}
+
+Result<std::vector<Release>> ReleaseStore::Recent(size_t per_service) const {
+  recent_->Reset();
+  RETURN_IF_ERROR(recent_->BindInt64(1, static_cast<int64_t>(std::max<size_t>(per_service, 1))));
+  return Read(*recent_);
 }
 
 Result<std::optional<Release>> ReleaseStore::Get(const std::string& service, int64_t number) const {

@@ -70,19 +70,23 @@ class ReleaseStore {
                 const std::string& reason, const nlohmann::json& numbers);
   // Newest first; `service` "" = all; limit 0 = all.
   Result<std::vector<Release>> List(const std::string& service, size_t limit) const;
+  // The newest `per_service` (>= 1) releases of every service: by service name, newest first
+  // within each. One query for a table of every service (the dashboard's), where asking per
+  // service would be a round trip each.
+  Result<std::vector<Release>> Recent(size_t per_service) const;
   Result<std::optional<Release>> Get(const std::string& service, int64_t number) const;
 
  private:
-  ReleaseStore(store::Store* store, Clock* clock) : store_(store), clock_(clock) {}
+  explicit ReleaseStore(Clock* clock) : clock_(clock) {}
   Result<std::vector<Release>> Read(store::Statement& st) const;
 
-  store::Store* store_;
   Clock* clock_;
   std::unique_ptr<store::Statement> insert_;
   std::unique_ptr<store::Statement> next_number_;
   std::unique_ptr<store::Statement> finish_;
   std::unique_ptr<store::Statement> list_all_;
   std::unique_ptr<store::Statement> list_service_;
+  std::unique_ptr<store::Statement> recent_;
   std::unique_ptr<store::Statement> get_;
 };
 

@@ -89,29 +89,46 @@ function live(gen) {
   });
 }
 
+// True when it asked (at most every 5 s).
 async function refreshMetrics() {
-  if (Date.now() - metricsAt < 5000) return;
+  if (Date.now() - metricsAt < 5000) return false;
   metricsAt = Date.now();
   const q = (expr) => api('/api/v1/query?query=' + encodeURIComponent(expr)).catch(() => null);
   const [p95, cpu, mem] = await Promise.all([q(P95), q(CPU), q(MEM)]);
   metrics = { p95, cpu, mem };
+  return true;
 }
 
+// The rows are drawn from each `ps` at once, with the metrics and release labels last known;
+// those are asked for beside it (one round at a time) and the rows drawn again when they came,
+// so a slow query never holds back what the stream said.
 async function update(gen, ps, mode) {
   lastPs = ps;
+  draw(gen, mode);
+  enrich(gen, mode);
+}
+
+function draw(gen, mode) {
+  if (gen !== generation) return;
+  last = summarize(lastPs, metrics);
+  applyReleases(last);
+  render(last);
+  $('updated').dataset.mode = mode;
+  $('updated').textContent = `Updated ${new Date().toLocaleTimeString()} (${mode})`;
+}
+
+let enriching = false;
+async function enrich(gen, mode) {
+  if (enriching) return;
+  enriching = true;
   try {
-    await refreshMetrics();
-    if (gen !== generation || lastPs !== ps) return;
-    last = summarize(ps, metrics);
-    await refreshReleases(last);
-    if (gen !== generation) return;
-    applyReleases(last);
-    render(last);
-    $('updated').dataset.mode = mode;
-    $('updated').textContent = `Updated ${new Date().toLocaleTimeString()} (${mode})`;
+    const [m, r] = await Promise.all([refreshMetrics(), refreshReleases()]);
+    if (m || r) draw(gen, mode);
   } catch (e) {
     if (e.status === 401) return options.onLoggedOut();
     $('updated').textContent = `Update failed: ${e.message}`;
+  } finally {
+    enriching = false;
   }
 }
 
@@ -176,23 +193,24 @@ function summarize(ps, m) {
 // The release each service runs, from the release history: `ps` numbers a service's instance
 // groups, which a recreate deploy restarts in place, so its number can lag behind. Asked every
 // 5 s, and at once after a deploy or rollback from this page.
-async function refreshReleases(list) {
-  if (Date.now() - releasesAt < 5000) return;
+async function refreshReleases() {
+  if (Date.now() - releasesAt < 5000) return false;
   releasesAt = Date.now();
-  await Promise.all(
-    list
-      .filter((s) => s.release > 0)
-      .map(async (s) => {
-        try {
-          const rels = await api(`/api/v1/releases?service=${encodeURIComponent(s.service)}&limit=5`);
-          for (const r of rels) versions.set(`${r.service}/${r.number}`, r.version || '');
-          const done = rels.filter((r) => r.status === 'succeeded').map((r) => r.number);
-          if (done.length) current.set(s.service, Math.max(...done));
-        } catch {
-          // The history is a nicety: the number from ps still shows.
-        }
-      }),
-  );
+  let rels;
+  try {
+    // Every service's last five in one answer (not one request per service).
+    rels = await api('/api/v1/releases?per_service=5');
+  } catch (e) {
+    if (e.status === 401) throw e;
+    return false; // the history is a nicety: the number from ps still shows
+  }
+  const done = new Map();
+  for (const r of rels) {
+    versions.set(`${r.service}/${r.number}`, r.version || '');
+    if (r.status === 'succeeded') done.set(r.service, Math.max(done.get(r.service) || 0, r.number));
+  }
+  for (const [service, number] of done) current.set(service, number);
+  return true;
 }
 
 function applyReleases(list) {
