@@ -596,7 +596,7 @@ TEST(DeployTest, AnUnlabelledReleaseCarriesItsImageTag) {
     image: shop/api:${API_TAG:-1.0}
     ports: ["127.0.0.1:)" +
             std::to_string(port) + R"(:8080"]
-    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3, start_period: 5s}
     x-slipway:
       command: [")" +
             kTestapp +
@@ -649,7 +649,7 @@ TEST(DeployTest, ARouteOnlyServiceDefaultsToBlueGreenAndLosesNothing) {
     command: [")" +
             kTestapp + R"("]
     environment: {VERSION: v1}
-    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3, start_period: 5s}
     x-slipway:
       healthcheck: {http: /health}
       deploy:

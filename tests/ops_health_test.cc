@@ -22,7 +22,7 @@ std::string Service(int port) {
          std::string(TESTAPP_BIN) + R"("]
     ports: ["127.0.0.1:)" +
          std::to_string(port) + R"(:8080"]
-    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3, start_period: 5s}
     x-slipway:
       healthcheck: {http: /health}
 )";

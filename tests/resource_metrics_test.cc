@@ -62,7 +62,7 @@ std::string Compose(int port, const std::string& resources) {
     environment: {VERSION: v1}
     ports: ["127.0.0.1:)" +
          std::to_string(port) + R"(:8080"]
-    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3, start_period: 5s}
     deploy:
       resources:
 )" + resources +

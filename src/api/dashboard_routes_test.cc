@@ -2,14 +2,10 @@
 // x-slipway.dashboard as declared, none without a project, and a query string is ignored.
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "api/router.h"
+#include "api/router_test_server.h"
 #include "api/routes.h"
 #include "config/project.h"
-#include "http/client.h"
-#include "net/event_loop.h"
-#include "net/socket.h"
 
 namespace slipway::api {
 namespace {
@@ -25,40 +21,14 @@ class DashboardRoutesTest : public ::testing::Test {
       return with_project_ ? &project_ : nullptr;
     };
     RegisterDashboardRoutes(*router_, deps);
-    loop_ = std::move(net::EventLoop::Create()).value();
-    auto fd = net::ListenTcp("127.0.0.1", 0);
-    ASSERT_TRUE(fd.ok());
-    port_ = *net::LocalPort(fd->get());
-    server_ = std::move(http::HttpServer::Create(
-                            loop_.get(), std::move(fd).value(),
-                            [this](const http::Request& r, http::ResponseWriter w) {
-                              router_->Dispatch(r, std::move(w), Channel::kUnix);
-                            },
-                            router_->ServerOptionsFor(Channel::kUnix)))
-                  .value();
-    thread_ = std::thread([this] { loop_->Run(); });
+    ASSERT_TRUE(server_.Start(router_.get()).ok());
   }
-  void TearDown() override {
-    loop_->Post([this] { server_.reset(); });
-    loop_->Stop();
-    thread_.join();
-  }
-  http::ClientResponse Get(const std::string& target) {
-    http::Request req;
-    req.method = "GET";
-    req.target = target;
-    auto r = http::Fetch({"127.0.0.1", port_, "", nullptr, ""}, req, Duration(5000));
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? *r : http::ClientResponse{};
-  }
+  http::ClientResponse Get(const std::string& target) { return server_.Call("GET", target); }
 
   config::Project project_;
   bool with_project_ = true;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<net::EventLoop> loop_;
-  std::unique_ptr<http::HttpServer> server_;
-  std::thread thread_;
-  int port_ = 0;
+  RouterTestServer server_;  // after router_: stops before it goes
 };
 
 TEST_F(DashboardRoutesTest, PanelsAreServedAsDeclared) {

@@ -6,15 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <thread>
 
 #include "api/router.h"
+#include "api/router_test_server.h"
 #include "api/routes.h"
 #include "backup/catalog.h"
 #include "config/project.h"
-#include "http/client.h"
-#include "net/event_loop.h"
-#include "net/socket.h"
 #include "store/store.h"
 
 namespace slipway::api {
@@ -50,24 +47,11 @@ class DatabasesRoutesTest : public ::testing::Test {
           {{{"name", "main"}, {"error", std::string("cannot connect to ") + kSecretUrl}}}));
     };
     RegisterDatabasesRoutes(*router_, deps);
-    loop_ = std::move(net::EventLoop::Create()).value();
-    auto fd = net::ListenTcp("127.0.0.1", 0);
-    ASSERT_TRUE(fd.ok());
-    port_ = *net::LocalPort(fd->get());
     // Dispatched as the unix socket's caller: access is access_test's subject.
-    server_ = std::move(http::HttpServer::Create(
-                            loop_.get(), std::move(fd).value(),
-                            [this](const http::Request& r, http::ResponseWriter w) {
-                              router_->Dispatch(r, std::move(w), Channel::kUnix);
-                            },
-                            router_->ServerOptionsFor(Channel::kUnix)))
-                  .value();
-    thread_ = std::thread([this] { loop_->Run(); });
+    ASSERT_TRUE(server_.Start(router_.get()).ok());
   }
   void TearDown() override {
-    loop_->Post([this] { server_.reset(); });
-    loop_->Stop();
-    thread_.join();
+    server_.Stop();
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -81,13 +65,7 @@ class DatabasesRoutesTest : public ::testing::Test {
   }
   http::ClientResponse Call(const std::string& method, const std::string& target,
                             const std::string& body = "") {
-    http::Request req;
-    req.method = method;
-    req.target = target;
-    req.body = body;
-    auto r = http::Fetch({"127.0.0.1", port_, "", nullptr, ""}, req, Duration(5000));
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? *r : http::ClientResponse{};
+    return server_.Call(method, target, body);
   }
   json Body(const http::ClientResponse& r) { return json::parse(r.body, nullptr, false); }
   int64_t AddBackup(const std::string& db, int64_t created_ms, int64_t verified_ms,
@@ -114,10 +92,7 @@ class DatabasesRoutesTest : public ::testing::Test {
   std::vector<std::string> asked_;
   Status next_;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<net::EventLoop> loop_;
-  std::unique_ptr<http::HttpServer> server_;
-  std::thread thread_;
-  int port_ = 0;
+  RouterTestServer server_;  // after router_: stops before it goes
 };
 
 TEST_F(DatabasesRoutesTest, WithoutDatabasesEverythingIsEmptyAndBackupsAre409) {

@@ -3,15 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <thread>
 
 #include "api/router.h"
+#include "api/router_test_server.h"
 #include "api/routes.h"
 #include "flags/flag_service.h"
 #include "flags/ofrep_handler.h"
-#include "http/client.h"
-#include "net/event_loop.h"
-#include "net/socket.h"
 #include "store/store.h"
 
 namespace slipway::api {
@@ -48,24 +45,11 @@ class FlagsRoutesTest : public ::testing::Test {
     deps.flags = svc_.get();
     deps.ofrep = ofrep_.get();
     RegisterFlagsRoutes(*router_, deps);
-    loop_ = std::move(net::EventLoop::Create()).value();
-    auto fd = net::ListenTcp("127.0.0.1", 0);
-    ASSERT_TRUE(fd.ok());
-    port_ = *net::LocalPort(fd->get());
     // Dispatched as the unix socket's trusted caller: this test is about the routes, not auth.
-    server_ = std::move(http::HttpServer::Create(
-                            loop_.get(), std::move(fd).value(),
-                            [this](const http::Request& r, http::ResponseWriter w) {
-                              router_->Dispatch(r, std::move(w), Channel::kUnix);
-                            },
-                            router_->ServerOptionsFor(Channel::kUnix)))
-                  .value();
-    thread_ = std::thread([this] { loop_->Run(); });
+    ASSERT_TRUE(server_.Start(router_.get()).ok());
   }
   void TearDown() override {
-    loop_->Post([this] { server_.reset(); });
-    loop_->Stop();
-    thread_.join();
+    server_.Stop();
     ofrep_.reset();
     svc_.reset();
     store_.reset();
@@ -73,13 +57,7 @@ class FlagsRoutesTest : public ::testing::Test {
   }
   http::ClientResponse Call(const std::string& method, const std::string& target,
                             const std::string& body) {
-    http::Request req;
-    req.method = method;
-    req.target = target;
-    req.body = body;
-    auto r = http::Fetch({"127.0.0.1", port_, "", nullptr, ""}, req, Duration(5000));
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? *r : http::ClientResponse{};
+    return server_.Call(method, target, body);
   }
   Json Eval(const std::string& key, const std::string& body = "{}") {
     return Json::parse(Call("POST", "/ofrep/v1/evaluate/flags/" + key, body).body, nullptr, false);
@@ -90,10 +68,7 @@ class FlagsRoutesTest : public ::testing::Test {
   std::unique_ptr<flags::FlagService> svc_;
   std::unique_ptr<flags::OfrepHandler> ofrep_;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<net::EventLoop> loop_;
-  std::unique_ptr<http::HttpServer> server_;
-  std::thread thread_;
-  int port_ = 0;
+  RouterTestServer server_;  // after router_: stops before it goes
 };
 
 TEST_F(FlagsRoutesTest, AdminRoutesChangeWhatOfrepServes) {

@@ -10,8 +10,7 @@
 #include <thread>
 
 #include "api/router.h"
-#include "http/server.h"
-#include "net/event_loop.h"
+#include "api/router_test_server.h"
 #include "net/socket.h"
 
 namespace slipway::api {
@@ -21,47 +20,33 @@ class LiveTest : public ::testing::Test {
  protected:
   // `topics`: a second topic, `deploy` (m_), besides `ps`.
   void Start(LiveOptions o, bool topics = false) {
-    loop_ = std::move(net::EventLoop::Create()).value();
     auto ps = [this] {
       return nlohmann::json{{"n", n_.load()}, {"pad", std::string(pad_.load(), 'x')}};
     };
     if (topics) {
       hub_ = std::make_shared<LiveStreams>(
-          loop_.get(), o,
+          server_.loop(), o,
           std::vector<LiveTopic>{{"ps", ps}, {"deploy", [this] {
                                                 return nlohmann::json{{"m", m_.load()}};
                                               }}});
     } else {
-      hub_ = std::make_shared<LiveStreams>(loop_.get(), o, ps);
+      hub_ = std::make_shared<LiveStreams>(server_.loop(), o, ps);
     }
     router_ = std::make_unique<Router>(RouterOptions{});
     router_->Add<NoInput>({Method::kGet, "/s", Access::kRead}, [this](NoInput, Reply reply) {
       Status st = hub_->Open(reply);
       if (!st.ok()) reply.Error(st);
     });
-    auto tcp = net::ListenTcp("127.0.0.1", 0);
-    ASSERT_TRUE(tcp.ok());
-    port_ = net::LocalPort(tcp->get()).value();
-    server_ = std::move(http::HttpServer::Create(
-                            loop_.get(), std::move(tcp).value(),
-                            [this](const http::Request& r, http::ResponseWriter w) {
-                              router_->Dispatch(r, std::move(w), Channel::kUnix);
-                            },
-                            router_->ServerOptionsFor(Channel::kUnix)))
-                  .value();
-    thread_ = std::thread([this] { loop_->Run(); });
+    ASSERT_TRUE(server_.Start(router_.get()).ok());
   }
   void TearDown() override {
-    if (!loop_) return;
-    loop_->Stop();
-    thread_.join();
-    server_.reset();
-    hub_.reset();
+    server_.Stop();
+    hub_.reset();  // after the server's connections, before the loop goes
   }
 
   // A connected socket that asked for the stream; `rcvbuf` small to stall it.
   net::UniqueFd Open(int rcvbuf = 0) {
-    net::UniqueFd fd = std::move(net::ConnectTcp("127.0.0.1", port_)).value();
+    net::UniqueFd fd = std::move(net::ConnectTcp("127.0.0.1", server_.port())).value();
     EXPECT_TRUE(net::SetNonBlocking(fd.get(), false).ok());
     if (rcvbuf) setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     timeval tv{5, 0};
@@ -88,12 +73,9 @@ class LiveTest : public ::testing::Test {
   std::atomic<int> n_{0};
   std::atomic<int> m_{0};
   std::atomic<size_t> pad_{0};
-  std::unique_ptr<net::EventLoop> loop_;
+  RouterTestServer server_;  // its loop outlives hub_ and router_
   std::shared_ptr<LiveStreams> hub_;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<http::HttpServer> server_;
-  std::thread thread_;
-  int port_ = 0;
 };
 
 TEST_F(LiveTest, SnapshotAtOnceThenChangesThenHeartbeats) {

@@ -5,13 +5,10 @@
 
 #include <cstdio>
 #include <mutex>
-#include <thread>
 
+#include "api/router_test_server.h"
 #include "api/routes.h"
 #include "api/sessions.h"
-#include "http/client.h"
-#include "net/event_loop.h"
-#include "net/socket.h"
 #include "ui/assets.h"
 
 namespace slipway::api {
@@ -46,40 +43,14 @@ class UiRoutesTest : public ::testing::Test {
                             r.Json(200, {{"deployed", true}});
                           });
 
-    loop_ = std::move(net::EventLoop::Create()).value();
-    auto tcp = net::ListenTcp("127.0.0.1", 0);
-    ASSERT_TRUE(tcp.ok());
-    port_ = net::LocalPort(tcp->get()).value();
-    origin_ = "http://127.0.0.1:" + std::to_string(port_);
-    tcp_ = std::move(http::HttpServer::Create(
-                         loop_.get(), std::move(tcp).value(),
-                         [this](const http::Request& r, http::ResponseWriter w) {
-                           router_->Dispatch(r, std::move(w), Channel::kTcp);
-                         },
-                         router_->ServerOptionsFor(Channel::kTcp)))
-               .value();
-    thread_ = std::thread([this] { loop_->Run(); });
-  }
-  void TearDown() override {
-    loop_->Stop();
-    thread_.join();
-    tcp_.reset();
+    ASSERT_TRUE(server_.Start(router_.get(), Channel::kTcp).ok());
+    origin_ = "http://127.0.0.1:" + std::to_string(server_.port());
   }
 
   http::ClientResponse Call(std::string method, std::string target, std::string body = "",
                             http::HeaderList headers = {}) {
-    http::Endpoint ep;
-    ep.host = "127.0.0.1";
-    ep.port = port_;
-    http::Request req;
-    req.method = std::move(method);
-    req.target = std::move(target);
-    req.body = std::move(body);
-    req.headers = std::move(headers);
-    req.headers.emplace_back("Host", "127.0.0.1:" + std::to_string(port_));
-    auto r = http::Fetch(ep, req, Duration(5000));
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? *r : http::ClientResponse{};
+    headers.emplace_back("Host", "127.0.0.1:" + std::to_string(server_.port()));
+    return server_.Call(std::move(method), std::move(target), std::move(body), std::move(headers));
   }
 
   // Logs in with `token`; the cookie's value and the session's CSRF token.
@@ -105,10 +76,7 @@ class UiRoutesTest : public ::testing::Test {
   bool tls_ = false;
   std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<net::EventLoop> loop_;
-  std::unique_ptr<http::HttpServer> tcp_;
-  std::thread thread_;
-  int port_ = 0;
+  RouterTestServer server_;  // after router_ and sessions_: stops before they go
   std::string origin_;
 };
 

@@ -155,6 +155,8 @@ int RunStatus(CliContext& ctx, const std::string& format) {
   }
   json body = json::parse(r->body, nullptr, false);
   if (body.is_discarded()) return CliContext::Fail(Internal("daemon sent no JSON"), "status");
+  auto view = ReadStatusAnswer(body);
+  if (!view.ok()) return FailAnswer(view.status(), "status");
   // The daemon's and the keeper's own lives (an older daemon has no such route: left out).
   req.target = "/api/v1/daemon";
   std::optional<api::DaemonInfo> daemon;
@@ -167,13 +169,9 @@ int RunStatus(CliContext& ctx, const std::string& format) {
   if (format == "json") {
     std::printf("%s\n", body.dump(2).c_str());
   } else {
-    std::printf("overall: %s (alerts firing: %d)\n", body.value("status", "").c_str(),
-                body.value("alerts_firing", 0));
-    std::vector<std::vector<std::string>> rows;
-    for (auto it = body["services"].begin(); it != body["services"].end(); ++it) {
-      rows.push_back({it.key(), it.value().value("status", ""),
-                      std::to_string(it.value().value("restarts", 0)), ""});
-    }
+    std::printf("overall: %s (alerts firing: %lld)\n", view->overall.c_str(),
+                static_cast<long long>(view->alerts_firing));
+    std::vector<std::vector<std::string>> rows = view->services;
     if (daemon) {
       const api::DaemonInfo& d = *daemon;
       const int64_t now_ms = Clock::Real()->WallMillis();
@@ -191,26 +189,72 @@ int RunStatus(CliContext& ctx, const std::string& format) {
         rows.push_back({"(keeper)", "none", "", "the daemon runs without a keeper"});
       }
     }
-    rows.push_back({"(proxy)", body["proxy"].value("status", ""), "", ""});
-    rows.push_back(
-        {"(store)", body["store"].value("status", ""), "", body["store"].value("error", "")});
-    const json dbs = body.value("databases", json::object());
-    for (auto it = dbs.begin(); it != dbs.end(); ++it) {
-      const json& d = it.value();
-      std::string detail = d.value("target", "");
-      if (d.contains("error")) {
-        detail += (detail.empty() ? "" : ": ") + d.value("error", "");
-      } else if (d.contains("latency_ms")) {
-        detail += fmt::format(" ({:.1f} ms)", d.value("latency_ms", 0.0));
-      }
-      rows.push_back({"(database " + it.key() + ")", d.value("status", ""), "", detail});
-    }
+    rows.insert(rows.end(), view->components.begin(), view->components.end());
     PrintTable({"COMPONENT", "STATUS", "RESTARTS", "DETAIL"}, rows);
   }
-  return body.value("status", "") == "down" ? 1 : 0;
+  return view->overall == "down" ? 1 : 0;
 }
 
 }  // namespace
+
+Result<StatusAnswer> ReadStatusAnswer(const json& body) {
+  if (!body.is_object()) {
+    return InvalidInput(fmt::format("expected an object, got {}", api::JsonTypeName(body)));
+  }
+  api::BodyFields top(body);
+  StatusAnswer out;
+  out.overall = top.RequiredString("status", "ok, degraded or down");
+  out.alerts_firing = top.Int("alerts_firing", 0, 0, INT64_MAX, "a count");
+  const json& services = top.Object("services", "an object of services");
+  const json& proxy = top.Object("proxy", "an object");
+  const json& store = top.Object("store", "an object");
+  const json& dbs = top.Object("databases", "an object of databases");
+  RETURN_IF_ERROR(top.status());
+  // Each entry of an object of objects, read with its own prefix ("services.web.").
+  auto entries = [](const json& map, const std::string& name, auto row) -> Status {
+    for (const auto& [key, value] : map.items()) {
+      const std::string where = fmt::format("{}.{}", name, key);
+      if (!value.is_object()) {
+        return InvalidInput(
+            fmt::format("{}: expected an object, got {}", where, api::JsonTypeName(value)));
+      }
+      api::BodyFields f(value, where + ".");
+      row(key, f);
+      RETURN_IF_ERROR(f.status());
+    }
+    return Status::OK();
+  };
+  RETURN_IF_ERROR(
+      entries(services, "services", [&out](const std::string& name, api::BodyFields& f) {
+        out.services.push_back(
+            {name, f.String("status", "a status"),
+             std::to_string(f.Int("restarts", 0, 0, INT64_MAX, "a count of restarts")), ""});
+      }));
+  api::BodyFields p(proxy, "proxy.");
+  out.components.push_back({"(proxy)", p.String("status", "a status"), "", ""});
+  RETURN_IF_ERROR(p.status());
+  api::BodyFields st(store, "store.");
+  out.components.push_back(
+      {"(store)", st.String("status", "a status"), "", st.String("error", "an error message")});
+  RETURN_IF_ERROR(st.status());
+  RETURN_IF_ERROR(entries(dbs, "databases", [&out](const std::string& name, api::BodyFields& d) {
+    std::string detail = d.String("target", "a database address");
+    if (d.Has("error")) {
+      const std::string error = d.String("error", "an error message");
+      detail += (detail.empty() ? "" : ": ") + error;
+    } else if (const json* latency = d.Raw("latency_ms"); latency != nullptr) {
+      if (latency->is_number()) {
+        detail += fmt::format(" ({:.1f} ms)", latency->get<double>());
+      } else {
+        d.Fail("latency_ms",
+               fmt::format("expected milliseconds, got {}", api::JsonTypeName(*latency)));
+      }
+    }
+    out.components.push_back(
+        {"(database " + name + ")", d.String("status", "a status"), "", detail});
+  }));
+  return out;
+}
 
 void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto format = std::make_shared<std::string>("table");

@@ -4,10 +4,26 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
+#include "base/status.h"
 #include "cli/context.h"
 
 namespace slipway::cli {
+
+// The daemon's /health/detailed answer as `slipway status` shows it.
+struct StatusAnswer {
+  std::string overall;  // "ok", "degraded" or "down"
+  int64_t alerts_firing = 0;
+  std::vector<std::vector<std::string>> services;    // NAME, STATUS, RESTARTS, ""
+  std::vector<std::vector<std::string>> components;  // proxy, store, each database
+};
+// Reads the answer with checked accessors: one of another shape is InvalidInput naming the
+// field (e.g. "services.web.restarts: expected a count of restarts, got a string").
+Result<StatusAnswer> ReadStatusAnswer(const nlohmann::json& answer);
 
 void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc);
 

@@ -198,11 +198,9 @@ Status Get(CliContext& ctx, const FlagsFlags& f) {
     PrintJson(r);
     return Status::OK();
   }
-  std::printf("key:        %s\n", r.value("key", "").c_str());
-  std::printf("created:    %s\n", When(r.value("created_ms", int64_t{0})).c_str());
-  std::printf("changed:    %s\n", When(r.value("updated_ms", int64_t{0})).c_str());
-  std::printf("evaluated:  %s\n", When(r.value("evaluated_ms", int64_t{0})).c_str());
-  std::printf("definition: %s\n", r.value("definition", json()).dump(2).c_str());
+  auto text = FlagGetText(r);
+  if (!text.ok()) return AnswerError(text.status(), "flags get");
+  std::printf("%s", text->c_str());
   return Status::OK();
 }
 
@@ -468,6 +466,26 @@ int Check(CliContext& ctx, const FlagsFlags& f) {
 }
 
 }  // namespace
+
+Result<std::string> FlagGetText(const json& answer) {
+  if (!answer.is_object()) {
+    return InvalidInput(fmt::format("expected an object, got {}", api::JsonTypeName(answer)));
+  }
+  api::BodyFields r(answer);
+  const std::string key = r.RequiredString("key", "a flag key");
+  const int64_t created = r.Int("created_ms", 0, 0, INT64_MAX, "a time in Unix ms");
+  const int64_t updated = r.Int("updated_ms", 0, 0, INT64_MAX, "a time in Unix ms");
+  const int64_t evaluated = r.Int("evaluated_ms", 0, 0, INT64_MAX, "a time in Unix ms");
+  const json* def = r.Raw("definition", /*required=*/true);
+  if (def != nullptr && !def->is_object()) {
+    r.Fail("definition",
+           fmt::format("expected a flag definition, got {}", api::JsonTypeName(*def)));
+  }
+  RETURN_IF_ERROR(r.status());
+  return fmt::format(
+      "key:        {}\ncreated:    {}\nchanged:    {}\nevaluated:  {}\ndefinition: {}\n", key,
+      When(created), When(updated), When(evaluated), def->dump(2));
+}
 
 void AddFlagsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto f = std::make_shared<FlagsFlags>();

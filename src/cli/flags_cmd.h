@@ -17,10 +17,17 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
 
+#include "base/status.h"
 #include "cli/context.h"
 
 namespace slipway::cli {
+
+// What `slipway flags get KEY` prints for the daemon's answer (GET /api/v1/flags/KEY), read
+// with checked accessors: an answer of another shape is InvalidInput naming the field.
+Result<std::string> FlagGetText(const nlohmann::json& answer);
 
 void AddFlagsCommands(CLI::App& app, CliContext& ctx, int* rc);
 

@@ -4,9 +4,12 @@
 
 #include <cctype>
 #include <cstdio>
+#include <map>
 #include <string>
 
+#include "api/fields.h"
 #include "base/clock.h"
+#include "cli/output.h"
 #include "promql/parser.h"
 
 namespace slipway::cli {
@@ -15,23 +18,26 @@ namespace {
 
 using nlohmann::json;
 
-// `up{instance="a", job="x"}` from a result's "metric" object.
-std::string SeriesName(const json& metric) {
-  std::string name = metric.value("__name__", "");
-  std::string out = name + "{";
+// `up{instance="a", job="x"}` from a result's "metric" object (every label a string).
+std::string SeriesName(api::BodyFields* s) {
+  const std::map<std::string, std::string> labels = s->StringMap("metric", "an object of labels");
+  std::string out;
+  if (auto it = labels.find("__name__"); it != labels.end()) out = it->second;
+  out += "{";
   bool first = true;
-  for (auto it = metric.begin(); it != metric.end(); ++it) {
-    if (it.key() == "__name__") continue;
-    out += fmt::format("{}{}=\"{}\"", first ? "" : ", ", it.key(),
-                       it.value().is_string() ? it.value().get<std::string>() : "");
+  for (const auto& [k, v] : labels) {
+    if (k == "__name__") continue;
+    out += fmt::format("{}{}=\"{}\"", first ? "" : ", ", k, v);
     first = false;
   }
   return out + "}";
 }
 
-std::string At(const json& pair) {
+// `[<unix seconds>, "<value>"]` as "VALUE @ TIME"; `where` names it in the error.
+Result<std::string> At(const json& pair, const std::string& where) {
   if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number() || !pair[1].is_string()) {
-    return "?";
+    return InvalidInput(fmt::format("{}: expected [unix time, \"value\"], got {}", where,
+                                    pair.is_array() ? "another array" : api::JsonTypeName(pair)));
   }
   const auto ms = static_cast<int64_t>(pair[0].get<double>() * 1000);
   return fmt::format("{} @ {}", pair[1].get<std::string>(), FormatUtc(ms, "%Y-%m-%dT%H:%M:%SZ"));
@@ -60,29 +66,70 @@ int Run(CliContext& ctx, const std::string& expr, const std::string& time, const
     std::printf("%s\n", r->dump(2).c_str());
     return 0;
   }
-  // value() and at(), never operator[] on a const answer: an answer of another shape (a
-  // remote --api may send anything) is a json exception, which cli.cc reports in one line.
-  const json data = r->value("data", json::object());
-  const std::string type = data.value("resultType", "");
-  const json result = data.value("result", json::array());
-  if (type == "scalar" || type == "string") {
-    std::printf("%s\n", At(result).c_str());
-  } else if (type == "vector") {
-    for (const json& s : result) {
-      std::printf("%s => %s\n", SeriesName(s.value("metric", json::object())).c_str(),
-                  At(s.value("value", json())).c_str());
-    }
-  } else {
-    for (const json& s : result) {
-      std::printf("%s =>\n", SeriesName(s.value("metric", json::object())).c_str());
-      for (const json& v : s.value("values", json::array())) std::printf("  %s\n", At(v).c_str());
-    }
-  }
-  if (result.is_array() && result.empty()) std::fprintf(stderr, "slipway: query: no data\n");
+  auto lines = ReadQueryAnswer(*r);
+  if (!lines.ok()) return FailAnswer(lines.status(), "query");
+  for (const std::string& line : lines->lines) std::printf("%s\n", line.c_str());
+  if (lines->no_data) std::fprintf(stderr, "slipway: query: no data\n");
   return 0;
 }
 
 }  // namespace
+
+Result<QueryLines> ReadQueryAnswer(const json& answer) {
+  if (!answer.is_object()) {
+    return InvalidInput(fmt::format("expected an object, got {}", api::JsonTypeName(answer)));
+  }
+  api::BodyFields top(answer);
+  const json& data = top.Object("data", "an object");
+  if (!top.Has("data")) top.Fail("data", "is missing (expected an object)");
+  RETURN_IF_ERROR(top.status());
+  api::BodyFields d(data, "data.");
+  const std::string type = d.RequiredString("resultType", "scalar, string, vector or matrix");
+  const json* result = d.Raw("result", /*required=*/true);
+  RETURN_IF_ERROR(d.status());
+  QueryLines out;
+  if (type == "scalar" || type == "string") {
+    ASSIGN_OR_RETURN(std::string line, At(*result, "data.result"));
+    out.lines.push_back(std::move(line));
+    return out;
+  }
+  if (type != "vector" && type != "matrix") {
+    return InvalidInput(
+        fmt::format("data.resultType: expected scalar, string, vector or matrix, got {:?}", type));
+  }
+  if (!result->is_array()) {
+    return InvalidInput(
+        fmt::format("data.result: expected an array, got {}", api::JsonTypeName(*result)));
+  }
+  for (size_t i = 0; i < result->size(); ++i) {
+    const std::string where = fmt::format("data.result[{}]", i);
+    const json& one = (*result)[i];
+    if (!one.is_object()) {
+      return InvalidInput(
+          fmt::format("{}: expected an object, got {}", where, api::JsonTypeName(one)));
+    }
+    api::BodyFields s(one, where + ".");
+    const std::string name = SeriesName(&s);
+    const json* value = s.Raw(type == "vector" ? "value" : "values", /*required=*/true);
+    RETURN_IF_ERROR(s.status());
+    if (type == "vector") {
+      ASSIGN_OR_RETURN(std::string at, At(*value, where + ".value"));
+      out.lines.push_back(fmt::format("{} => {}", name, at));
+      continue;
+    }
+    if (!value->is_array()) {
+      return InvalidInput(
+          fmt::format("{}.values: expected an array, got {}", where, api::JsonTypeName(*value)));
+    }
+    out.lines.push_back(name + " =>");
+    for (size_t j = 0; j < value->size(); ++j) {
+      ASSIGN_OR_RETURN(std::string at, At((*value)[j], fmt::format("{}.values[{}]", where, j)));
+      out.lines.push_back("  " + at);
+    }
+  }
+  out.no_data = result->empty();
+  return out;
+}
 
 void AddQueryCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto* cmd = app.add_subcommand(

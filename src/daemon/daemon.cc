@@ -55,6 +55,7 @@
 #include "net/tls_context.h"
 #include "promql/series_snapshot.h"
 #include "promql/series_store.h"
+#include "promql/snapshot_writer.h"
 #include "proxy/proxy.h"
 #include "runtime/container.h"
 #include "runtime/log_store.h"
@@ -153,7 +154,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     StartWithKeeper();
     loop_->Run();
     if (handing_over_) return FinishHandover();
-    WriteSeriesSnapshot();  // `down` or SIGTERM: the next daemon starts with the history
+    WriteSeriesSnapshot(
+        /*final=*/true);  // `down` or SIGTERM: the next daemon starts with the history
     Log("stopped");
     if (ingress_) ingress_->Deregister();  // `down` or SIGTERM: the hosts leave the ingress
     keeper_->Stopping();  // on purpose: the keeper exits with us instead of restarting us
@@ -368,42 +370,64 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
         {{"series", st->series}, {"samples", st->samples}, {"bytes", st->bytes}});
   }
 
-  // Saves the store, on the control loop (the store is single-threaded): a full 64 MiB store
-  // is one sequential write and an fsync; the duration is exported so a slow disk shows.
-  void WriteSeriesSnapshot() {
+  // Saves the store: the image (a memory copy of the chunks) on the control loop, which owns
+  // the store; the encode, write and fsync on the SnapshotWriter's worker, so a slow disk never
+  // holds the loop. A tick while the previous write still runs is skipped and counted. `final`
+  // (a clean stop, a handover) waits for the write in flight and writes on this thread: the
+  // file must be on disk before the process goes on.
+  void WriteSeriesSnapshot(bool final) {
     if (!series_ || !registry_ || engine_->project().scrape.snapshot_interval_ms == 0) return;
-    const auto t0 = std::chrono::steady_clock::now();
+    if (!snapshot_writer_) {
+      telemetry::Registry* reg = registry_.get();
+      snapshot_writer_ = std::make_unique<promql::SnapshotWriter>(
+          [path = paths_.series_snapshot()](const promql::SnapshotImage& image, int64_t now_ms) {
+            return promql::WriteSnapshot(image, path, now_ms);
+          },
+          [reg](const Result<promql::SnapshotStats>& st, int64_t now_ms, double secs) {
+            SeriesSnapshotWritten(reg, st, now_ms, secs);
+          });
+    }
     const int64_t now_ms = Clock::Real()->WallMillis();
-    auto st = promql::WriteSnapshot(*series_, paths_.series_snapshot(), now_ms);
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!st.ok()) {
+    auto take = [this] { return promql::TakeSnapshotImage(*series_); };
+    if (final) {
+      snapshot_writer_->WriteNow(take, now_ms);
+      return;
+    }
+    if (!snapshot_writer_->Submit(take, now_ms)) {
       registry_
-          ->GetCounter("slipway_tsdb_snapshot_failures_total",
-                       "Snapshots of the series store that could not be written.")
+          ->GetCounter("slipway_tsdb_snapshot_skipped_total",
+                       "Snapshot ticks skipped because the previous write was still running.")
+          ->Add(0, 1);
+    }
+  }
+  // The outcome of one snapshot write, on the writer's worker (the registry and the log take
+  // any thread). The duration is the write's own (encode, write, fsync), so a slow disk shows.
+  static void SeriesSnapshotWritten(telemetry::Registry* reg,
+                                    const Result<promql::SnapshotStats>& st, int64_t now_ms,
+                                    double secs) {
+    if (!st.ok()) {
+      reg->GetCounter("slipway_tsdb_snapshot_failures_total",
+                      "Snapshots of the series store that could not be written.")
           ->Add(0, 1);
       Log("metrics snapshot not written: " + st.status().message(),
           {{"error", st.status().message()}}, logging::Level::kWarn);
       return;
     }
-    registry_
-        ->GetSampledGauge("slipway_tsdb_snapshot_last_write_timestamp_seconds",
-                          "Unix time the series store's last snapshot was written.")
+    reg->GetSampledGauge("slipway_tsdb_snapshot_last_write_timestamp_seconds",
+                         "Unix time the series store's last snapshot was written.")
         ->Set(static_cast<double>(now_ms) / 1000.0);
-    registry_
-        ->GetSampledGauge("slipway_tsdb_snapshot_bytes",
-                          "Size of the series store's last snapshot, in bytes.")
+    reg->GetSampledGauge("slipway_tsdb_snapshot_bytes",
+                         "Size of the series store's last snapshot, in bytes.")
         ->Set(static_cast<double>(st->bytes));
-    registry_
-        ->GetSampledGauge("slipway_tsdb_snapshot_duration_seconds",
-                          "Time the series store's last snapshot took to write.")
+    reg->GetSampledGauge("slipway_tsdb_snapshot_duration_seconds",
+                         "Time the series store's last snapshot took to write.")
         ->Set(secs);
   }
   void ScheduleSeriesSnapshot() {
     const int64_t every = engine_->project().scrape.snapshot_interval_ms;
     if (every == 0) return;
     loop_->RunAfter(Duration(every), [this] {
-      WriteSeriesSnapshot();
+      WriteSeriesSnapshot(/*final=*/false);
       ScheduleSeriesSnapshot();
     });
   }
@@ -653,8 +677,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     if (Status st = store_->AppendEvent(std::move(ev)); !st.ok()) Log("events: " + st.message());
     if (Status st = flag_service_->FlushEvaluated(); !st.ok()) Log("flags: " + st.message());
     if (Status st = proxy_->Drain(); !st.ok()) Log("proxy: " + st.message());
-    autocert_.reset();      // the successor issues from now on
-    WriteSeriesSnapshot();  // before the successor can start and read it
+    autocert_.reset();                    // the successor issues from now on
+    WriteSeriesSnapshot(/*final=*/true);  // before the successor can start and read it
     unix_server_.reset();
     tcp_server_.reset();
     ::close(lock_fd_);
@@ -995,6 +1019,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   std::unique_ptr<proxy::Proxy> proxy_;
   // Before engine_: the engine's topology listener reaches them until it is gone.
   std::unique_ptr<promql::SeriesStore> series_;  // scraped and own metrics; alerting reads it
+  // Writes series_'s snapshots on its worker; after registry_, which its reports reach.
+  std::unique_ptr<promql::SnapshotWriter> snapshot_writer_;
   std::unique_ptr<scrape::Scraper> scraper_;
   std::unique_ptr<RoutePublisher> routes_;       // the proxy's routes; deploys' Traffic port
   std::unique_ptr<IngressCerts> ingress_certs_;  // what the ingress orders for us (before ingress_)

@@ -101,23 +101,23 @@ class Writer {
   uint64_t payload_ = 0;
 };
 
-Status WritePayload(const SeriesStore& store, Writer* w, SnapshotStats* stats) {
+Status WritePayload(const SnapshotImage& image, Writer* w, SnapshotStats* stats) {
   std::string rec;
-  PutU64(&rec, store.ByName("").size());
+  PutU64(&rec, image.series.size());
   RETURN_IF_ERROR(w->Add(rec));
-  for (const SeriesStore::Series* s : store.ByName("")) {
+  for (const SnapshotImage::Series& s : image.series) {
     rec.clear();
-    PutU32(&rec, static_cast<uint32_t>(s->labels.size()));
-    for (const auto& [k, v] : s->labels) {
+    PutU32(&rec, static_cast<uint32_t>(s.labels.size()));
+    for (const auto& [k, v] : s.labels) {
       PutBytes(&rec, k);
       PutBytes(&rec, v);
     }
-    PutU32(&rec, static_cast<uint32_t>(s->chunks.size()));
-    for (const XorChunk& c : s->chunks) {
-      PutU32(&rec, static_cast<uint32_t>(c.count()));
-      PutU32(&rec, static_cast<uint32_t>(c.nbits()));
-      rec.append(reinterpret_cast<const char*>(c.raw().data()), (c.nbits() + 7) / 8);
-      stats->samples += static_cast<size_t>(c.count());
+    PutU32(&rec, static_cast<uint32_t>(s.chunks.size()));
+    for (const SnapshotImage::Chunk& c : s.chunks) {
+      PutU32(&rec, c.samples);
+      PutU32(&rec, c.nbits);
+      rec.append(reinterpret_cast<const char*>(c.bits.data()), c.bits.size());
+      stats->samples += c.samples;
     }
     ++stats->series;
     RETURN_IF_ERROR(w->Add(rec));
@@ -158,7 +158,29 @@ Status Refuse(std::string why) { return InvalidInput(std::move(why)); }
 
 }  // namespace
 
+SnapshotImage TakeSnapshotImage(const SeriesStore& store) {
+  SnapshotImage image;
+  const std::vector<SeriesStore::Series*>& all = store.ByName("");
+  image.series.reserve(all.size());
+  for (const SeriesStore::Series* s : all) {
+    SnapshotImage::Series& out = image.series.emplace_back();
+    out.labels = s->labels;
+    out.chunks.reserve(s->chunks.size());
+    for (const XorChunk& c : s->chunks) {
+      const auto* bits = c.raw().data();
+      out.chunks.push_back({static_cast<uint32_t>(c.count()), static_cast<uint32_t>(c.nbits()),
+                            std::vector<uint8_t>(bits, bits + (c.nbits() + 7) / 8)});
+    }
+  }
+  return image;
+}
+
 Result<SnapshotStats> WriteSnapshot(const SeriesStore& store, const std::filesystem::path& path,
+                                    int64_t now_ms) {
+  return WriteSnapshot(TakeSnapshotImage(store), path, now_ms);
+}
+
+Result<SnapshotStats> WriteSnapshot(const SnapshotImage& image, const std::filesystem::path& path,
                                     int64_t now_ms) {
   const std::string tmp = path.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -174,7 +196,7 @@ Result<SnapshotStats> WriteSnapshot(const SeriesStore& store, const std::filesys
   if (st.ok()) {
     XXH64_reset(h, 0);
     Writer w(fd, h);
-    st = WritePayload(store, &w, &stats);
+    st = WritePayload(image, &w, &stats);
     payload = w.payload();
   }
   if (st.ok()) st = WriteAll(fd, Header(payload, XXH64_digest(h), now_ms), 0);

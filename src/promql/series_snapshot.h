@@ -16,13 +16,21 @@
 // scrapes would be, samples after `now` are left out (a clock that went back must not block
 // new scrapes as out of order), then the retention and the budget apply as of `now`.
 //
-// Plain functions over a store the caller owns; the thread that owns the store (the daemon's
-// control loop).
+// Writing is two steps so the slow one can leave the store's thread: TakeSnapshotImage copies
+// what the file will hold (labels and the chunks' encoded bits: a memory copy of about the
+// store's size) on the store's thread; WriteSnapshot(image) encodes, writes and fsyncs it on any
+// thread (the daemon's SnapshotWriter, promql/snapshot_writer.h, runs it on a worker).
+//
+// Plain functions over a store the caller owns; TakeSnapshotImage, LoadSnapshot and
+// DecodeSnapshot on the thread that owns the store (the daemon's control loop); the image is
+// plain data with no link back to the store.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "promql/series_store.h"
@@ -37,7 +45,28 @@ struct SnapshotStats {
   size_t samples = 0;  // written, or loaded and kept (staleness markers included)
 };
 
-// Writes `store` to `path` through a temporary file in the same folder.
+// A frozen copy of a store's content as a snapshot holds it.
+struct SnapshotImage {
+  struct Chunk {
+    uint32_t samples = 0;
+    uint32_t nbits = 0;
+    std::vector<uint8_t> bits;  // (nbits + 7) / 8 bytes
+  };
+  struct Series {
+    Labels labels;
+    std::vector<Chunk> chunks;  // oldest first
+  };
+  std::vector<Series> series;
+};
+
+// Copies `store`'s series and chunks (the store's thread).
+SnapshotImage TakeSnapshotImage(const SeriesStore& store);
+
+// Writes `image` to `path` through a temporary file in the same folder (any thread; two writes
+// to one path must not overlap).
+Result<SnapshotStats> WriteSnapshot(const SnapshotImage& image, const std::filesystem::path& path,
+                                    int64_t now_ms);
+// Both steps at once, on the store's thread.
 Result<SnapshotStats> WriteSnapshot(const SeriesStore& store, const std::filesystem::path& path,
                                     int64_t now_ms);
 

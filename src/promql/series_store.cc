@@ -195,13 +195,17 @@ void XorChunk::Decode(int64_t from_excl, int64_t to_incl, std::vector<Point>* ou
         if (width < 64 && (raw >> (width - 1)) & 1u) raw |= ~uint64_t{0} << width;  // sign
         dod = static_cast<int64_t>(raw);
       }
-      delta += dod;
-      t += delta;
+      // Bits we wrote never overflow a time nor hold more than 64 bits of a value; bits read
+      // from a damaged snapshot may (DecodeRaw): stop there, short of `count`.
+      if (__builtin_add_overflow(delta, dod, &delta) || __builtin_add_overflow(t, delta, &t)) {
+        return;
+      }
       if (r.Bit()) {
         if (r.Bit()) {
           lead = static_cast<int>(r.Read(5));
           int sig = static_cast<int>(r.Read(6));
           if (sig == 0) sig = 64;
+          if (lead + sig > 64) return;
           trail = 64 - lead - sig;
         }
         v ^= r.Read(64 - lead - trail) << trail;

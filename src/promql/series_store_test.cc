@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -89,6 +90,47 @@ double BytesPerSample(bool noisy) {
               noisy ? "noisy values, jittered scrapes" : "typical app", s.stored_samples(),
               s.bytes(), per);
   return per;
+}
+
+// Bits as a snapshot file may hold them (damaged but checksummed): a time that overflows, a
+// value with more than 64 significant bits. DecodeRaw refuses them (no undefined behaviour,
+// found by tests/fuzz/fuzz_series_snapshot.cc).
+class Bits {
+ public:
+  Bits& Put(uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) {
+      if (nbits_ % 8 == 0) bytes_.push_back(0);
+      if ((v >> i) & 1u) bytes_.back() |= static_cast<uint8_t>(0x80u >> (nbits_ % 8));
+      ++nbits_;
+    }
+    return *this;
+  }
+  bool Decode(int count, std::vector<Point>* out) const {
+    return XorChunk::DecodeRaw(bytes_.data(), nbits_, count, out);
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+  size_t nbits_ = 0;
+};
+
+TEST(XorChunk, DecodeRawRefusesOverflowingTimesAndOverlongValues) {
+  const uint64_t one = std::bit_cast<uint64_t>(1.0);
+  std::vector<Point> out;
+  // Two samples: t0 near the top, then a delta-of-delta (64-bit bucket) that passes INT64_MAX.
+  Bits times;
+  times.Put(uint64_t{INT64_MAX} - 10, 64).Put(one, 64).Put(0b1111, 4).Put(1000, 64).Put(0, 1);
+  EXPECT_FALSE(times.Decode(2, &out));
+  // The same with a delta that fits decodes (the shape is right).
+  Bits fits;
+  fits.Put(1000, 64).Put(one, 64).Put(0b1111, 4).Put(15, 64).Put(0, 1);
+  out.clear();
+  ASSERT_TRUE(fits.Decode(2, &out));
+  EXPECT_EQ(out[1].t_ms, 1015);
+  // 31 leading zeros and 64 significant bits: 95 bits of a 64-bit value.
+  Bits value;
+  value.Put(1000, 64).Put(one, 64).Put(0, 1).Put(0b11, 2).Put(31, 5).Put(0, 6).Put(~0ull, 64);
+  EXPECT_FALSE(value.Decode(2, &out));
 }
 
 TEST(SeriesStore, BytesPerSample) {
