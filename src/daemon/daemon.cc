@@ -674,12 +674,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // (with "Connection: close") while the successor already accepts.
   int FinishHandover() {
     const MonoTime start = Clock::Real()->Now();
-    const MonoTime deadline = start + drain_timeout_;
-    size_t open = proxy_->OpenConnections();
-    while (open > 0 && Clock::Real()->Now() < deadline && !SignalPending()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      open = proxy_->OpenConnections();
-    }
+    const size_t open =
+        proxy_->AwaitConnectionsClosed(drain_timeout_, [this] { return SignalPending(); });
     const auto took = std::chrono::duration_cast<Duration>(Clock::Real()->Now() - start);
     Log(open == 0 ? fmt::format("handed over: the last connection finished after {} ms; exiting",
                                 took.count())
