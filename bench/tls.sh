@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # bench/tls.sh — HTTPS termination: Slipway's proxy vs nginx and Caddy in front of the same
 # upstream (tools/testapp), with the same certificate, in one run:
-#   - new TLS 1.3 handshakes per second (`openssl s_time -new`, CLIENTS processes in parallel),
-#     with an ECDSA P-256 and an RSA 2048 certificate;
+#   - new TLS 1.3 handshakes per second (`openssl s_time -new`, CLIENTS processes in parallel,
+#     spread over HS_CPUS), with an ECDSA P-256 and an RSA 2048 certificate, and how busy the
+#     server's core was meanwhile: below 90 % the clients were the limit (the rate is theirs),
+#     and the server's own figure is its handshakes per CPU-second (1e6 / its µs per handshake);
 #   - keep-alive HTTPS requests per second with p50/p99 (`wrk --latency`, CONNS connections);
 #   - each server's CPU time per handshake and per request (/proc/<pid>/task/*/schedstat).
 # Prints a table and the ratios Slipway/peer; exits 1 when a run had errors.
 # Usage (from the repo root, after building slipway and testapp):
 #   bench/tls.sh [BUILD_DIR]            (default: build)
-# Knobs (env): DURATION (s per run, 10), CONNS (50), CLIENTS (2), LOAD_CPU (wrk, s_time, 0),
-# UP_CPU (testapp, 0), PROXY_CPU (the server under test, 1), ROUNDS (2, best kept).
+# Knobs (env): DURATION (s per run, 10), CONNS (50), LOAD_CPU (wrk, 0), UP_CPU (testapp, 0),
+# PROXY_CPU (the server under test, 1), HS_CPUS (the s_time clients: the cores that are none of
+# those three, else LOAD_CPU), CLIENTS (s_time processes, 2 per HS_CPUS core, at least 2),
+# ROUNDS (2, best kept).
 # Slipway is the real daemon (`slipway up`, `x-slipway.proxy.workers: 1`, the whole daemon
 # pinned to PROXY_CPU); nginx runs one worker, Caddy GOMAXPROCS=1, both pinned there too. The
 # certificate changes between the two key types by rewriting the files: Slipway reloads them
@@ -20,10 +24,15 @@ source "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-50}
-CLIENTS=${CLIENTS:-2}
 LOAD_CPU=${LOAD_CPU:-0}
 UP_CPU=${UP_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
+if [[ -z ${HS_CPUS:-} ]]; then  # the handshake clients on cores of their own when there are any
+  HS_CPUS=$(seq 0 $(($(nproc) - 1)) | { grep -vx -e "$LOAD_CPU" -e "$UP_CPU" -e "$PROXY_CPU" || true; } | paste -sd, -)
+  HS_CPUS=${HS_CPUS:-$LOAD_CPU}
+fi
+IFS=, read -r -a HS_CPU_LIST <<<"$HS_CPUS"
+CLIENTS=${CLIENTS:-$((${#HS_CPU_LIST[@]} * 2 > 2 ? ${#HS_CPU_LIST[@]} * 2 : 2))}
 ROUNDS=${ROUNDS:-2}
 
 TESTAPP=$BUILD/testapp
@@ -160,13 +169,13 @@ start_peers() {
 }
 
 ERRORS=0
-declare -A HS HS_CPU RPS P50 P99 CPU_US
+declare -A HS HS_CPU HS_BUSY HS_CAP RPS P50 P99 CPU_US
 handshakes() {  # key name port pids...: new TLS 1.3 handshakes/s over CLIENTS s_time processes
   local kt=$1 name=$2 port=$3 before after total=0 secs=0 i out
   shift 3
   before=$(cpu_ns "$@")
   for i in $(seq 1 "$CLIENTS"); do
-    taskset -c "$LOAD_CPU" openssl s_time -connect "127.0.0.1:$port" -new -tls1_3 \
+    taskset -c "${HS_CPU_LIST[$(((i - 1) % ${#HS_CPU_LIST[@]}))]}" openssl s_time -connect "127.0.0.1:$port" -new -tls1_3 \
       -time "$DURATION" >"$TMP/stime.$i" 2>&1 &
   done
   wait $(jobs -p | grep -v -e "^$NGINX_PID\$" -e "^$CADDY_PID\$" || true) 2>/dev/null || true
@@ -186,6 +195,9 @@ handshakes() {  # key name port pids...: new TLS 1.3 handshakes/s over CLIENTS s
   if [[ -n ${HS[$key]:-} ]] && ((rate <= ${HS[$key]})); then return 0; fi
   HS[$key]=$rate
   HS_CPU[$key]=$(awk -v a="$before" -v b="$after" -v n="$total" 'BEGIN {printf "%.1f", (n > 0 ? (b - a) / n / 1000 : 0)}')
+  # The server's core: how busy it was, and what it would do busy (handshakes per CPU-second).
+  HS_BUSY[$key]=$(awk -v a="$before" -v b="$after" -v s="$secs" 'BEGIN {printf "%.0f", (s > 0 ? (b - a) / (s * 1e7) : 0)}')
+  HS_CAP[$key]=$(awk -v a="$before" -v b="$after" -v n="$total" 'BEGIN {printf "%.0f", (b > a ? n / ((b - a) / 1e9) : 0)}')
 }
 requests() {  # name port pids...: keep-alive HTTPS with wrk
   local name=$1 port=$2 out rps before after reqs
@@ -210,8 +222,8 @@ requests() {  # name port pids...: keep-alive HTTPS with wrk
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "kernel: $(uname -r); $(nginx -v 2>&1); caddy $(caddy version | cut -d' ' -f1); $(openssl version)"
-echo "pinning: wrk -t1 and s_time on cpu $LOAD_CPU, testapp on cpu $UP_CPU, server under test on cpu $PROXY_CPU"
-echo "runs: ${DURATION}s; handshakes: $CLIENTS s_time -new -tls1_3; requests: wrk -c$CONNS keep-alive"
+echo "pinning: wrk -t1 on cpu $LOAD_CPU, s_time on cpu $HS_CPUS, testapp on cpu $UP_CPU, server under test on cpu $PROXY_CPU"
+echo "runs: ${DURATION}s; handshakes: $CLIENTS s_time -new -tls1_3 over cpu $HS_CPUS; requests: wrk -c$CONNS keep-alive"
 echo "rounds: $ROUNDS (best kept); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
@@ -238,19 +250,29 @@ for kt in ecdsa rsa; do
   done
 done
 
-printf '%-8s %14s %12s %14s %12s %10s %10s %12s\n' server ecdsa_hs/s us/hs rsa_hs/s us/hs \
-  req/s p50_ms p99_ms cpu_us/req
+printf '%-8s %11s %7s %6s %9s %11s %7s %6s %9s %10s %8s %8s %10s\n' server ecdsa_hs/s us/hs busy% \
+  hs/cpu-s rsa_hs/s us/hs busy% hs/cpu-s req/s p50_ms p99_ms cpu_us/req
 for t in slipway nginx caddy; do
-  printf '%-8s %14s %12s %14s %12s %10s %10s %12s\n' "$t" "${HS[ecdsa,$t]}" "${HS_CPU[ecdsa,$t]}" \
-    "${HS[rsa,$t]}" "${HS_CPU[rsa,$t]}" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${CPU_US[$t]}"
+  printf '%-8s %11s %7s %6s %9s %11s %7s %6s %9s %10s %8s %8s %10s\n' "$t" "${HS[ecdsa,$t]}" \
+    "${HS_CPU[ecdsa,$t]}" "${HS_BUSY[ecdsa,$t]}" "${HS_CAP[ecdsa,$t]}" "${HS[rsa,$t]}" \
+    "${HS_CPU[rsa,$t]}" "${HS_BUSY[rsa,$t]}" "${HS_CAP[rsa,$t]}" "${RPS[$t]}" "${P50[$t]}" \
+    "${P99[$t]}" "${CPU_US[$t]}"
 done
+for k in "${!HS_BUSY[@]}"; do
+  if ((${HS_BUSY[$k]:-0} < 90)); then
+    echo "note: ${k#*,} (${k%%,*}) was ${HS_BUSY[$k]}% busy during its handshakes: the clients were" \
+      "the limit there, compare hs/cpu-s (add cores to HS_CPUS)"
+  fi
+done | sort
 echo
 for peer in nginx caddy; do
   awk -v p="$peer" -v he="${HS[ecdsa,slipway]}" -v pe="${HS[ecdsa,$peer]}" \
     -v hr="${HS[rsa,slipway]}" -v pr="${HS[rsa,$peer]}" -v s="${RPS[slipway]}" \
+    -v ce="${HS_CAP[ecdsa,slipway]}" -v cpe="${HS_CAP[ecdsa,$peer]}" \
+    -v cr="${HS_CAP[rsa,slipway]}" -v cpr="${HS_CAP[rsa,$peer]}" \
     -v o="${RPS[$peer]}" -v sp="${P99[slipway]}" -v op="${P99[$peer]}" \
     -v sc="${CPU_US[slipway]}" -v oc="${CPU_US[$peer]}" 'BEGIN {
-      printf "slipway/%s: handshakes ECDSA %.2fx, RSA %.2fx; keep-alive req/s %.2fx; p99 %.3f vs %.3f ms; CPU per request %s/slipway %.2fx\n",
-        p, he / pe, hr / pr, s / o, sp, op, p, oc / sc }'
+      printf "slipway/%s: handshakes ECDSA %.2fx, RSA %.2fx (per server CPU-second %.2fx, %.2fx); keep-alive req/s %.2fx; p99 %.3f vs %.3f ms; CPU per request %s/slipway %.2fx\n",
+        p, he / pe, hr / pr, ce / cpe, cr / cpr, s / o, sp, op, p, oc / sc }'
 done
 exit "$ERRORS"

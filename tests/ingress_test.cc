@@ -7,7 +7,8 @@
 // A, `slipway daemon restart` of A and kill -9 of A's daemon fail no request of either; `down`
 // of A removes a.test while B serves; an ingress that dies comes back (its keeper starts it)
 // with the routes of its state file, and under load refuses no connection meanwhile. Also: hostile
-// input on the control socket and in the compose key.
+// input on the control socket and in the compose key. IngressDrain: SIGTERM lets requests in
+// flight finish (bounded by --drain-timeout) while new connections are refused.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -319,10 +320,11 @@ TEST_F(IngressE2E, TwoProjectsShareOnePortPairThroughDeployRestartKillAndDown) {
   EXPECT_EQ(log.compare(last, 20, "serving 1 project(s)"), 0) << log;
 }
 
-// One GET for `host` on a new connection to 127.0.0.1:port ("Connection: close"): "refused"
+// One GET of `path` for `host` on a new connection to 127.0.0.1:port ("Connection: close"):
+// "refused"
 // when connect() is refused, "cut" when the connection ends before a status line, else the
 // status line.
-std::string RawGet(int port, const std::string& host) {
+std::string RawGet(int port, const std::string& host, const std::string& path = "/version") {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "socket";
   timeval tv{10, 0};
@@ -338,7 +340,7 @@ std::string RawGet(int port, const std::string& host) {
     return err == ECONNREFUSED ? "refused" : std::string("connect: ") + std::strerror(err);
   }
   const std::string req =
-      "GET /version HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+      "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
     return "cut";
@@ -537,6 +539,13 @@ TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
   EXPECT_EQ(second.rc, 2);
   EXPECT_NE(second.err.find("--http: \"127.0.0.1:http\" is not an address"), std::string::npos)
       << second.err;
+  for (const std::string& bad :
+       std::vector<std::string>{"soon", "-1s", "2h", std::string(300, '9')}) {
+    second = RunCmd({SLIPWAY_BIN, "ingress", "--drain-timeout", bad}, state_root_, env_, 20s);
+    EXPECT_EQ(second.rc, 2) << bad;
+    EXPECT_NE(second.err.find("--drain-timeout: \"" + bad.substr(0, 20)), std::string::npos)
+        << second.err;
+  }
 }
 
 // Stopping the ingress while an ACME attempt is blocked on a CA that never answers (a socket
@@ -612,6 +621,205 @@ TEST_F(IngressE2E, StopDoesNotWaitForABlockedAcmeAttempt) {
   ASSERT_EQ(done, pid);
   EXPECT_TRUE(WIFEXITED(status)) << status;  // its keeper, which ended with the ingress
   EXPECT_LT(took, 2500) << ReadFile(state_root_ / "manual.log");
+}
+
+// Requests to testapp on `port` that reached it (its requests counter, 200s): a request in
+// flight through the ingress to /slow has been counted once testapp holds it.
+int TestappRequests(int port) {
+  std::string body;
+  if (HttpGet(port, "/metrics", &body) != 200) return -1;
+  const std::string key = "testapp_requests_total{code=\"200\"} ";
+  const size_t at = body.find(key);
+  return at == std::string::npos ? 0 : std::atoi(body.c_str() + at + key.size());
+}
+
+// The ingress on SIGTERM: stops accepting, lets requests in flight finish (at most
+// --drain-timeout), closes idle keep-alive connections, exits. Each case runs `slipway ingress`
+// by hand (under its keeper, which passes SIGTERM on and ends with it) in front of one testapp.
+class IngressDrain : public IngressE2E {
+ protected:
+  void StartUpstreamAndIngress(const std::string& drain_timeout) {
+    upstream_port_ = FreePort();
+    upstream_.Start({kTestapp}, {"HOST=127.0.0.1", "PORT=" + std::to_string(upstream_port_)},
+                    state_root_ / "testapp.log");
+    ASSERT_TRUE(WaitFor([&] { return HttpGet(upstream_port_, "/health") == 200; }));
+    pid_ = fork();
+    if (pid_ == 0) {
+      int out = open((state_root_ / "manual.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(out, 1);
+      dup2(out, 2);
+      for (const auto& kv : env_) putenv(strdup(kv.c_str()));
+      execl(SLIPWAY_BIN, SLIPWAY_BIN, "ingress", "--workers", "2", "--drain-timeout",
+            drain_timeout.c_str(), nullptr);
+      _exit(127);
+    }
+    ASSERT_GT(pid_, 0);
+    ASSERT_TRUE(WaitFor([&] {
+      auto r = Control(state_, "GET", "/health");
+      return r.ok() && r->status == 200;
+    })) << ReadFile(state_root_ / "manual.log");
+    auto r = Control(state_, "POST", "/v1/register",
+                     R"({"project":"s","folder":"/srv/s","hosts":["s.test"],"upstream":)"
+                     R"("127.0.0.1:)" +
+                         std::to_string(upstream_port_) + R"("})");
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+    ASSERT_TRUE(WaitFor([&] { return RawGet(http_, "s.test") == "HTTP/1.1 200 OK"; }))
+        << ReadFile(state_root_ / "manual.log");
+  }
+  // SIGTERM to the keeper we started (at sent_, then signalled_ is set); the milliseconds
+  // until it exited (it waits for the ingress), or -1 after 30 s.
+  long long TermAndWait() {
+    sent_ = std::chrono::steady_clock::now();
+    signalled_ = true;
+    if (kill(pid_, SIGTERM) != 0) return -1;
+    int status = 0;
+    const bool done = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, 30s);
+    if (!done) return -1;
+    pid_ = -1;
+    return SinceSent();
+  }
+  // Milliseconds since the signal (after signalled_ was seen).
+  long long SinceSent() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 sent_)
+        .count();
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    IngressE2E::TearDown();
+  }
+
+  int upstream_port_ = 0;
+  Child upstream_;
+  pid_t pid_ = -1;
+  std::chrono::steady_clock::time_point sent_;
+  std::atomic<bool> signalled_{false};
+};
+
+// A keep-alive connection that has served one request (its answer read whole).
+int IdleKeptAlive(int port, const std::string& host) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string req = "GET /version HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return -1;
+  }
+  std::string got;
+  char buf[4096];
+  while (true) {  // "dev\n": the head and a 4-byte body
+    const size_t head = got.find("\r\n\r\n");
+    if (head != std::string::npos && got.size() >= head + 4 + 4) break;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      ::close(fd);
+      return -1;
+    }
+    got.append(buf, static_cast<size_t>(n));
+  }
+  if (got.rfind("HTTP/1.1 200", 0) != 0 || got.find("Connection: close") != std::string::npos) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST_F(IngressDrain, SigtermLetsRequestsInFlightFinishAndRefusesNewConnections) {
+  StartUpstreamAndIngress("10s");
+  const pid_t ingress = ReadPid(state_ / "ingress.pid");
+  ASSERT_TRUE(PidAlive(ingress));
+  const int idle = IdleKeptAlive(http_, "s.test");
+  ASSERT_GE(idle, 0);
+
+  constexpr int kInFlight = 8;
+  const int before = TestappRequests(upstream_port_);
+  std::vector<std::string> results(kInFlight);
+  std::atomic<int> answered{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kInFlight; ++i) {
+    clients.emplace_back([&, i] {
+      results[i] = RawGet(http_, "s.test", "/slow?ms=1000");
+      ++answered;
+    });
+  }
+  // Every request reached testapp through the ingress: all are in flight.
+  const bool in_flight =
+      WaitFor([&] { return TestappRequests(upstream_port_) >= before + kInFlight; }, 10s);
+
+  std::atomic<long long> refused_ms{-1}, idle_closed_ms{-1};
+  std::atomic<int> answered_at_refusal{-1};
+  std::thread prober([&] {
+    // The first refused connection after the signal.
+    if (!WaitFor([&] { return signalled_.load(); }, 15s)) return;
+    if (!WaitFor([&] { return RawGet(http_, "s.test") == "refused"; }, 10s)) return;
+    answered_at_refusal = answered.load();
+    refused_ms = SinceSent();
+  });
+  std::thread idle_watch([&] {
+    char b = 0;
+    const ssize_t n = ::recv(idle, &b, 1, 0);  // 0: closed by the ingress (10 s at most)
+    if (n == 0 && signalled_) idle_closed_ms = SinceSent();
+  });
+  const long long exited_ms = in_flight ? TermAndWait() : -1;
+  for (auto& t : clients) t.join();
+  prober.join();
+  idle_watch.join();
+  ::close(idle);
+  ASSERT_TRUE(in_flight) << TestappRequests(upstream_port_) << " " << before;
+  const std::string log = ReadFile(state_root_ / "manual.log");
+  std::printf(
+      "ingress SIGTERM with %d requests in flight (1000 ms upstream): new connections refused "
+      "after %lld ms (%d answered then), idle keep-alive closed after %lld ms, exit after %lld "
+      "ms\n",
+      kInFlight, refused_ms.load(), answered_at_refusal.load(), idle_closed_ms.load(), exited_ms);
+  for (int i = 0; i < kInFlight; ++i) EXPECT_EQ(results[i], "HTTP/1.1 200 OK") << i << "\n" << log;
+  EXPECT_GE(refused_ms.load(), 0) << log;
+  EXPECT_EQ(answered_at_refusal.load(), 0) << "refused only after the requests were answered";
+  EXPECT_GE(idle_closed_ms.load(), 0) << log;
+  EXPECT_LT(idle_closed_ms.load(), 1000) << "the idle connection waited for the others";
+  ASSERT_GE(exited_ms, 0) << log;
+  EXPECT_LT(exited_ms, 10'000) << log;
+  EXPECT_FALSE(PidAlive(ingress));
+  EXPECT_NE(log.find("drained: the last connection finished after"), std::string::npos) << log;
+}
+
+TEST_F(IngressDrain, ARequestOutlivingTheDrainTimeoutIsCutAtIt) {
+  StartUpstreamAndIngress("1500ms");
+  const int before = TestappRequests(upstream_port_);
+  std::string result;
+  std::atomic<long long> cut_ms{-1};
+  std::thread client([&] {
+    result = RawGet(http_, "s.test", "/slow?ms=8000");
+    if (signalled_) cut_ms = SinceSent();
+  });
+  const bool in_flight =
+      WaitFor([&] { return TestappRequests(upstream_port_) >= before + 1; }, 10s);
+  const long long exited_ms = in_flight ? TermAndWait() : -1;
+  client.join();
+  ASSERT_TRUE(in_flight);
+  const std::string log = ReadFile(state_root_ / "manual.log");
+  std::printf(
+      "ingress SIGTERM with an 8000 ms request and --drain-timeout 1500ms: cut after %lld ms, "
+      "exit after %lld ms\n",
+      cut_ms.load(), exited_ms);
+  EXPECT_EQ(result, "cut") << log;
+  ASSERT_GE(exited_ms, 0) << log;
+  EXPECT_GE(exited_ms, 1500) << log;
+  EXPECT_LT(exited_ms, 4000) << log;
+  EXPECT_GE(cut_ms.load(), 1500) << log;
+  EXPECT_LT(cut_ms.load(), 4000) << log;
+  EXPECT_NE(log.find("drain: closing 1 connection(s) still open after"), std::string::npos) << log;
 }
 
 TEST(IngressConfig, HostileKeysAreLoadErrors) {

@@ -56,10 +56,15 @@ void RegisterCertsRoutes(Router& r, const RouteDeps& d) {
                  });
   r.Add<RenewBody>({Method::kPost, "/api/v1/certs/renew", Access::kAdmin, kSmallBody},
                    [renew = d.renew_cert](RenewBody b, Reply reply) {
-                     Status st = renew ? renew(b.name)
-                                       : FailedPrecondition("this daemon orders no certificates");
-                     if (!st.ok()) return reply.Error(st);
-                     reply.Json(202, {{"name", b.name}, {"renewing", true}});
+                     if (!renew) {
+                       return reply.Error(FailedPrecondition("this daemon orders no certificates"));
+                     }
+                     // Answered when the renewal has started (through the ingress: when it
+                     // answers); the loop serves other requests meanwhile.
+                     renew(b.name, [reply, name = b.name](const Status& st) {
+                       if (!st.ok()) return reply.Error(st);
+                       reply.Json(202, {{"name", name}, {"renewing", true}});
+                     });
                    });
 }
 

@@ -146,9 +146,10 @@ struct RouteDeps {
   // The ACME certificates' state now; nullopt (or no function) when the project orders none
   // (x-slipway.tls.acme).
   std::function<std::optional<std::vector<acme::CertStatusRow>>()> certs;
-  // Renews an ACME certificate now, whatever its plan (NotFound: not ordered; FailedPrecondition:
-  // the project orders none). The attempt's outcome is an event.
-  std::function<Status(const std::string& name)> renew_cert;
+  // Renews an ACME certificate now, whatever its plan: `done` is called on the loop, now or
+  // later (the ingress answering), with OK once the renewal started (NotFound: not ordered;
+  // FailedPrecondition: the project orders none). The attempt's outcome is an event.
+  std::function<void(const std::string& name, std::function<void(Status)> done)> renew_cert;
   TokenRegistry* tokens = nullptr;  // per-user tokens (nullptr: their routes answer 503)
   AuditLog* audit = nullptr;        // the audit trail (nullptr: GET /api/v1/audit answers 503)
   // The project the daemon runs now (its databases, the dashboard's panels); may return

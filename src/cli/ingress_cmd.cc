@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "config/duration.h"
 #include "ingress/ingress.h"
 #include "keeper/keeper.h"
 
@@ -16,7 +17,7 @@ namespace slipway::cli {
 
 void AddIngressCommands(CLI::App& app, int* rc, int argc, char** argv) {
   struct Flags {
-    std::string http, https, state_dir;
+    std::string http, https, state_dir, drain_timeout;
     int workers = 0;
     bool no_keeper = false;
   };
@@ -33,6 +34,8 @@ void AddIngressCommands(CLI::App& app, int* rc, int argc, char** argv) {
       "state folder (default $SLIPWAY_STATE_DIR/ingress, else /var/lib/slipway/ingress)");
   cmd->add_option("--workers", flags->workers, "proxy worker threads (0 = one per core)")
       ->check(CLI::Range(0, 256));
+  cmd->add_option("--drain-timeout", flags->drain_timeout,
+                  "on SIGTERM, how long requests in flight may finish (default 10s)");
   cmd->add_flag("--no-keeper", flags->no_keeper,
                 "bind :80/:443 here instead of under a keeper (they refuse while it restarts)");
   cmd->callback([flags, rc, argc, argv] {
@@ -57,6 +60,14 @@ void AddIngressCommands(CLI::App& app, int* rc, int argc, char** argv) {
     }
     if (!flags->state_dir.empty()) o->state_dir = flags->state_dir;
     o->workers = flags->workers;
+    if (!flags->drain_timeout.empty()) {
+      auto d = config::ParseDuration(flags->drain_timeout);
+      if (!d || d->count() > 3'600'000) {
+        return fail(InvalidInput("--drain-timeout: \"" + flags->drain_timeout +
+                                 "\" is not a duration up to 1h (e.g. 10s)"));
+      }
+      o->drain_timeout = *d;
+    }
     if (!flags->no_keeper && std::getenv("SLIPWAY_KEEPER_FD") == nullptr) {
       // The keeper holds :80/:443 and starts the ingress again when it dies (kill -9, a crash),
       // so connections queue meanwhile; the ingress is this same command under it.

@@ -534,11 +534,11 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
       }
       return std::nullopt;
     };
-    rd.renew_cert = [this](const std::string& name) -> Status {
-      if (autocert_ && autocert_->active()) return autocert_->RenewNow(name);
-      // Blocks the loop at most 2 s on the local control socket (IngressLink::Renew).
-      if (OrdersThroughIngress() && ingress_) return ingress_->Renew(name);
-      return FailedPrecondition("this project orders no certificates (no x-slipway.tls.acme)");
+    rd.renew_cert = [this](const std::string& name, std::function<void(Status)> done) {
+      if (autocert_ && autocert_->active()) return done(autocert_->RenewNow(name));
+      // Answered when the ingress answers (at most 2 s); the loop keeps serving meanwhile.
+      if (OrdersThroughIngress() && ingress_) return ingress_->Renew(name, std::move(done));
+      done(FailedPrecondition("this project orders no certificates (no x-slipway.tls.acme)"));
     };
     rd.series = series_.get();
     rd.subquery_step_ms = engine_->project().alerts.interval.count();
@@ -698,12 +698,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // (with "Connection: close") while the successor already accepts.
   int FinishHandover() {
     const MonoTime start = Clock::Real()->Now();
-    const MonoTime deadline = start + drain_timeout_;
-    size_t open = proxy_->OpenConnections();
-    while (open > 0 && Clock::Real()->Now() < deadline && !SignalPending()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      open = proxy_->OpenConnections();
-    }
+    const size_t open =
+        proxy_->AwaitConnectionsClosed(drain_timeout_, [this] { return SignalPending(); });
     const auto took = std::chrono::duration_cast<Duration>(Clock::Real()->Now() - start);
     Log(open == 0 ? fmt::format("handed over: the last connection finished after {} ms; exiting",
                                 took.count())

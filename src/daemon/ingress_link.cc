@@ -181,16 +181,16 @@ void IngressLink::Answered(Result<http::ClientResponse> r,
   Problem(problem);
 }
 
-Status IngressLink::Renew(const std::string& name) {
-  const config::Project& p = project_();
-  http::Request req;
-  req.method = "POST";
-  req.target = "/v1/renew";
-  req.headers.emplace_back("Content-Type", "application/json");
-  req.body = nlohmann::json{{"project", p.name}, {"name", name}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
-  Result<http::ClientResponse> r = http::Fetch(ControlEndpoint(), req, Duration(2'000));
-  if (!r.ok()) return Unavailable("the host's ingress does not answer: " + r.status().message());
+namespace {
+
+// The ingress's answer to POST /v1/renew as a Status.
+Status RenewOutcome(const Result<http::ClientResponse>& r) {
+  if (!r.ok()) {
+    if (r.status().code() == StatusCode::kInvalidInput) {
+      return Unavailable("the host's ingress: its answer is refused: " + r.status().message());
+    }
+    return Unavailable("the host's ingress does not answer: " + r.status().message());
+  }
   if (r->status / 100 == 2) return Status::OK();
   // {"error": "..."}; anything else is shown cut to one short line.
   nlohmann::json doc = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
@@ -202,6 +202,29 @@ Status IngressLink::Renew(const std::string& name) {
   if (r->status == 404) return NotFound(why);
   if (r->status == 400) return InvalidInput(why);
   return Unavailable(why);
+}
+
+constexpr size_t kMaxRenewAnswerBytes = 64 * 1024;
+
+}  // namespace
+
+void IngressLink::Renew(const std::string& name, std::function<void(Status)> done) {
+  const config::Project& p = project_();
+  http::Request req;
+  req.method = "POST";
+  req.target = "/v1/renew";
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = nlohmann::json{{"project", p.name}, {"name", name}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::weak_ptr<bool> alive = alive_;
+  // Bounded: an answer is only a status and a short error.
+  http::FetchBoundedAsync(loop_, ControlEndpoint(), req, Duration(2'000), kMaxRenewAnswerBytes,
+                          [alive, done = std::move(done)](Result<http::ClientResponse> r) {
+                            if (alive.expired()) {
+                              return done(Unavailable("the daemon is stopping"));
+                            }
+                            done(RenewOutcome(r));
+                          });
 }
 
 void IngressLink::Deregister() {

@@ -16,7 +16,8 @@
 // answer to each registration (ingress/cert_report.h): the link hands them to IngressCerts,
 // which makes them project facts. A malformed answer is one log line (once per message) and
 // changes nothing; an answer naming other names than the project's is filtered there.
-// `slipway certs renew` reaches the ingress through Renew().
+// `slipway certs renew` reaches the ingress through Renew(), asynchronously as the
+// registration: the API's answer waits for the ingress's, the loop does not.
 //
 // Threads: the daemon's control loop only.
 #pragma once
@@ -49,9 +50,11 @@ class IngressLink {
   void Stop();
   // Blocking (at most 2 s): removes the project's routes from the ingress, when it had any.
   void Deregister();
-  // Blocking (at most 2 s): asks the ingress to renew `name` now. NotFound when it does not
-  // order that name for the project; Unavailable when it does not answer.
-  Status Renew(const std::string& name);
+  // Asks the ingress to renew `name` now, without blocking the loop: `done` runs later on the
+  // loop, exactly once, with OK once the ingress accepted, NotFound when it does not order that
+  // name for the project, InvalidInput when it refused the request, Unavailable when it does
+  // not answer within 2 s (or the link is destroyed first).
+  void Renew(const std::string& name, std::function<void(Status)> done);
 
  private:
   void Schedule(Duration after);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -158,20 +159,22 @@ class Ingress {
       }
     }
     loop_->Run();
-    logging::Info(kLog, "stopping");
+    logging::Info(
+        kLog, fmt::format("stopping: draining for at most {} ms", options_.drain_timeout.count()));
     // Stopped on purpose: the keeper ends too instead of starting another ingress.
     if (keeper_ && !keeper_->gone()) {
       if (Status st = keeper_->Stopping(); !st.ok()) {
         logging::Warn(kLog, "keeper: " + st.message() + " (it may start the ingress again)");
       }
     }
-    // Every attempt under way is cancelled at once, then each worker is joined (an attempt
-    // notices within about a second: acme/client.h).
+    // Every attempt under way is cancelled at once (an attempt notices within about a second:
+    // acme/client.h); its worker is joined after the drain, which that second overlaps.
     for (auto& [name, o] : acme_) {
       if (o.manager) o.manager->Cancel();
     }
-    acme_.clear();
     server_.reset();
+    Drain();
+    acme_.clear();
     proxy_->Stop();
     std::filesystem::remove(ControlSocketPath(options_.state_dir));
     std::filesystem::remove(options_.state_dir / "ingress.pid");
@@ -275,6 +278,29 @@ class Ingress {
       signalfd_siginfo info;
       while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) loop_->Stop();
     });
+  }
+
+  // Nobody takes over from a stopping ingress: the ports refuse from now on (the keeper's
+  // copies close too), the requests in flight finish with "Connection: close" and idle
+  // keep-alive connections close, for at most drain_timeout; proxy_->Stop() then cuts what is
+  // left. A second SIGTERM/SIGINT stops the wait.
+  void Drain() {
+    const MonoTime start = Clock::Real()->Now();
+    if (Status st = proxy_->Drain(proxy::Proxy::DrainFor::kExit); !st.ok()) {
+      logging::Warn(kLog, "drain: " + st.message());
+      return;
+    }
+    const size_t open = proxy_->AwaitConnectionsClosed(options_.drain_timeout, [this] {
+      signalfd_siginfo info;
+      return ::read(signal_fd_.get(), &info, sizeof info) == sizeof info;
+    });
+    const auto took = std::chrono::duration_cast<Duration>(Clock::Real()->Now() - start).count();
+    if (open == 0) {
+      logging::Info(kLog, fmt::format("drained: the last connection finished after {} ms", took));
+    } else {
+      logging::Warn(
+          kLog, fmt::format("drain: closing {} connection(s) still open after {} ms", open, took));
+    }
   }
 
   // Every 5 s, as the daemon does: a certificate or key file written since (a renewal) builds

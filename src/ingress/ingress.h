@@ -47,6 +47,7 @@
 #include <string>
 
 #include "acme/challenge.h"
+#include "base/clock.h"
 #include "base/status.h"
 #include "ingress/registration.h"
 #include "net/tls_context.h"
@@ -64,6 +65,10 @@ struct IngressOptions {
   ListenAddress https{"0.0.0.0", 443};
   std::filesystem::path state_dir;  // empty = DefaultStateDir()
   int workers = 0;                  // proxy workers; 0 = one per core
+  // On SIGTERM/SIGINT the ingress stops accepting (new connections are refused), lets the
+  // requests in flight finish for at most this long, closing idle keep-alive connections,
+  // then exits (`--drain-timeout`). A second signal ends the wait.
+  Duration drain_timeout{10'000};
 };
 
 // `$SLIPWAY_STATE_DIR/ingress`, else /var/lib/slipway/ingress.
@@ -86,8 +91,9 @@ std::shared_ptr<const proxy::RouteTable> BuildIngressTable(
     std::shared_ptr<const net::TlsServerContext> tls, uint64_t version,
     std::shared_ptr<const acme::ChallengeTable> challenges = nullptr);
 
-// Runs the ingress until SIGTERM/SIGINT. Returns the exit code (0 also when another ingress
-// already holds the state folder's lock: the caller's goal, a running ingress, holds).
+// Runs the ingress until SIGTERM/SIGINT, then drains (IngressOptions::drain_timeout). Returns the
+// exit code (0 also when another ingress already holds the state folder's lock: the caller's goal,
+// a running ingress, holds).
 int RunIngress(IngressOptions options);
 
 }  // namespace slipway::ingress

@@ -430,11 +430,21 @@ void ClientConn::CheckTimeout(MonoTime now) {
   }
 }
 
-void ClientConn::OnDrain() {
-  // Nothing is closed here: closing an idle keep-alive connection races with a request the
-  // client is sending on it. Every connection's next answer carries "Connection: close" (as
-  // HAProxy's soft stop does); one that never speaks again ends at its idle timeout or when the
-  // owner stops the proxy.
+void ClientConn::OnDrain(bool close_idle) {
+  // For a handover nothing is closed here: closing an idle keep-alive connection races with a
+  // request the client is sending on it, while a successor would serve it. Every connection's
+  // next answer carries "Connection: close" (as HAProxy's soft stop does); one that never
+  // speaks again ends at its idle timeout or when the owner stops the proxy. A process that
+  // exits has no successor: a kept-alive connection with nothing in flight either way closes
+  // now, so it does not hold the exit back.
+  if (!close_idle || fd_ < 0 || !served_ || phase_ != Phase::kIdle || !in_.empty() ||
+      out_off_ != out_.size()) {
+    return;
+  }
+  // Bytes already here are a request on its way: it is answered (with "Connection: close").
+  char byte = 0;
+  if (::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;
+  CloseNow();
 }
 
 void ClientConn::OnTableChange() {
@@ -753,6 +763,7 @@ void ClientConn::FinishExchange() {
     return;
   }
   phase_ = Phase::kIdle;
+  served_ = true;
   SetDeadline(Deadline::kIdle, w_->options().idle_timeout);
   if (!in_.empty() || readable_) ScheduleResume();
 }

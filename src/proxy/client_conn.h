@@ -42,8 +42,9 @@ class ClientConn {
   // After a table switch: idle connections on a removed listener close.
   void OnTableChange();
   // The worker drains (Proxy::Drain): the connection's next answer carries
-  // "Connection: close", then it closes (see there why idle ones are not closed at once).
-  void OnDrain();
+  // "Connection: close", then it closes (see there why idle ones are not closed at once
+  // unless `close_idle`, the drain of a process that exits).
+  void OnDrain(bool close_idle);
   // Worker shutdown.
   void CloseNow();
 
@@ -130,6 +131,7 @@ class ClientConn {
   bool resume_scheduled_ = false;
   bool read_wants_write_ = false;  // the transport's read waits for the writable edge
   bool write_wants_read_ = false;  // its write waits for the readable edge
+  bool served_ = false;            // an exchange finished and the connection stayed open
   MonoTime deadline_{};
   MonoTime head_start_{};
   std::string in_;   // client bytes not yet used: a partial head or a pipelined request

@@ -72,9 +72,10 @@ void Proxy::Stop() {
   workers_.clear();
 }
 
-Status Proxy::Drain() {
+Status Proxy::Drain(DrainFor why) {
   if (stopped_) return FailedPrecondition("proxy stopped");
   if (drained_) return Status::OK();
+  const bool exiting = why == DrainFor::kExit;
   // The table stays (requests still arriving on open connections are routed as before);
   // the workers close their copies of the listening sockets, and nothing is given back to the
   // source, whose copies the successor takes.
@@ -83,16 +84,33 @@ Status Proxy::Drain() {
   std::condition_variable cv;
   size_t done = 0;
   for (auto& w : workers_) {
-    w->PostDrain([&] {
+    w->PostDrain(/*close_idle=*/exiting, [&] {
       std::lock_guard<std::mutex> lock(mu);
       ++done;
       cv.notify_all();
     });
   }
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == workers_.size(); });
-  SLIPWAY_CHECK(done == workers_.size());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return done == workers_.size(); });
+    SLIPWAY_CHECK(done == workers_.size());
+  }
+  // Nobody takes over: the source's copies close too (a keeper's would queue connections).
+  if (exiting && options_.listeners) {
+    for (const auto& [key, addr] : addrs_) options_.listeners->Release(addr.first, addr.second);
+    addrs_.clear();
+  }
   return Status::OK();
+}
+
+size_t Proxy::AwaitConnectionsClosed(Duration timeout, const std::function<bool()>& give_up) {
+  const MonoTime deadline = Clock::Real()->Now() + timeout;
+  size_t open = OpenConnections();
+  while (open > 0 && Clock::Real()->Now() < deadline && !(give_up && give_up())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    open = OpenConnections();
+  }
+  return open;
 }
 
 size_t Proxy::OpenConnections() const {

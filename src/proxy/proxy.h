@@ -131,10 +131,23 @@ class Proxy {
   // soft stop does the same). Idle ones that never speak again end at the idle timeout or at
   // Stop(). TCP connections run on until Stop(). Apply() is refused afterwards. Watch
   // OpenConnections() fall, then Stop().
-  Status Drain();
+  //
+  // DrainFor::kExit is the same for a process that ends with nobody after it (`slipway
+  // ingress` on SIGTERM): the listening sockets are also given back to the ListenerSource, so
+  // new connections are refused rather than queued for nobody, and idle keep-alive connections
+  // that have served a request close at once (a client retries a request that raced with that
+  // close on a new connection, as it does when any server closes an idle one; nginx's graceful
+  // stop does the same). A connection accepted but not yet asked anything is left to answer its
+  // first request with "Connection: close".
+  enum class DrainFor : uint8_t { kHandover, kExit };
+  Status Drain(DrainFor why = DrainFor::kHandover);
   // Client connections open on all workers (any thread; each worker's count as of its last
   // accept or close).
   size_t OpenConnections() const;
+  // After Drain(): waits until no client connection is open, at most `timeout`, or until
+  // `give_up()` (polled every 20 ms; may be null) says to stop waiting. Returns the connections
+  // still open. Control thread; the workers keep serving meanwhile.
+  size_t AwaitConnectionsClosed(Duration timeout, const std::function<bool()>& give_up);
 
   int workers() const { return static_cast<int>(workers_.size()); }
   // Registry shards a proxy with this many workers wants (0 = one per core).

@@ -65,8 +65,8 @@ void Worker::PostStop() {
   });
 }
 
-void Worker::PostDrain(std::function<void()> done) {
-  loop_->Post([this, done = std::move(done)] {
+void Worker::PostDrain(bool close_idle, std::function<void()> done) {
+  loop_->Post([this, close_idle, done = std::move(done)] {
     draining_ = true;
     for (ListenSlot& s : slots_) {
       if (s.fd < 0) continue;
@@ -76,7 +76,7 @@ void Worker::PostDrain(std::function<void()> done) {
     }
     std::vector<ClientConn*> all;
     for (auto& [p, c] : conns_) all.push_back(p);
-    for (ClientConn* c : all) c->OnDrain();
+    for (ClientConn* c : all) c->OnDrain(close_idle);
     done();
   });
 }

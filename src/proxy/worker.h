@@ -142,9 +142,10 @@ class Worker {
   // Control thread: switch to `table`; `fds` are this worker's new listening sockets
   // (listener key → fd, ownership passes). `done` is called on the worker once switched.
   // Stops accepting for good (closes this worker's copies of the listening sockets) and lets
-  // each client connection finish: idle ones that served a request close, the others answer
-  // their request with "Connection: close". `done` runs on the worker's thread.
-  void PostDrain(std::function<void()> done);
+  // each client connection finish: its next answer carries "Connection: close"; with
+  // `close_idle` (Proxy::DrainFor::kExit) idle ones that served a request close at once.
+  // `done` runs on the worker's thread.
+  void PostDrain(bool close_idle, std::function<void()> done);
   void PostApply(std::shared_ptr<const CompiledTable> table,
                  std::vector<std::pair<std::string, int>> fds, std::function<void()> done);
   void PostStop();
