@@ -24,6 +24,17 @@ Status NeedDaemon(CliContext& ctx) {
 
 }  // namespace
 
+Result<std::vector<std::vector<std::string>>> AuditRows(const nlohmann::json& answer) {
+  return AnswerRows(answer, [](api::BodyFields& e) -> std::vector<std::string> {
+    return {e.String("time", "a time"),
+            e.String("who", "a caller's name"),
+            e.String("action", "an action"),
+            e.String("target", "a target"),
+            std::to_string(e.Int("status", 0, 0, 999, "an HTTP status")),
+            e.String("result", "a result")};
+  });
+}
+
 void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto* tokens = app.add_subcommand("tokens", "Per-user API tokens with a role");
   tokens->require_subcommand(1);
@@ -134,14 +145,7 @@ void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc) {
     if (a->format == "json") {
       std::printf("%s\n", r->dump(2).c_str());
     } else {
-      auto rows = AnswerRows(*r, [](api::BodyFields& e) -> std::vector<std::string> {
-        return {e.String("time", "a time"),
-                e.String("who", "a caller's name"),
-                e.String("action", "an action"),
-                e.String("target", "a target"),
-                std::to_string(e.Int("status", 0, 0, 999, "an HTTP status")),
-                e.String("result", "a result")};
-      });
+      auto rows = AuditRows(*r);
       if (!rows.ok()) {
         *rc = FailAnswer(rows.status(), "audit");
         return;

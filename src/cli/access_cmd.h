@@ -6,10 +6,18 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
+#include "base/status.h"
 #include "cli/context.h"
 
 namespace slipway::cli {
+
+// `slipway audit`'s table rows (TIME, WHO, ACTION, TARGET, STATUS, RESULT) from the daemon's
+// answer to GET /api/v1/audit, read with checked accessors (cli/output.h AnswerRows).
+Result<std::vector<std::vector<std::string>>> AuditRows(const nlohmann::json& answer);
 
 void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc);
 

@@ -1,11 +1,12 @@
-// The daemon's answers as `slipway status`, `query` and `flags get` read them: a well-formed
-// answer gives what the command prints; one of another shape (wrong types, missing keys, from
-// another version's daemon or something else on its port) is one line naming the field, never
-// an exception.
+// The daemon's answers as `slipway status`, `query`, `flags get` and `audit` read them: a
+// well-formed answer gives what the command prints; one of another shape (wrong types, missing
+// keys, from another version's daemon or something else on its port) is one line naming the field,
+// never an exception.
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "cli/access_cmd.h"
 #include "cli/alerts_cmd.h"
 #include "cli/flags_cmd.h"
 #include "cli/query_cmd.h"
@@ -165,6 +166,22 @@ TEST(FlagGetAnswer, MalformedAnswersNameTheField) {
             std::string::npos);
   EXPECT_NE(Refusal(parse(R"({"key": "b"})")).find("definition"), std::string::npos);
   EXPECT_NE(Refusal(parse(R"({"key": "b", "definition": "on"})")).find("definition: expected"),
+            std::string::npos);
+}
+
+TEST(AuditAnswer, ReadsEntriesAndNamesTheMalformedField) {
+  auto rows = AuditRows(json::parse(R"([{"time": "2026-12-04T03:00:00Z", "who": "ci",
+    "action": "POST /api/v1/deploy", "target": "web", "status": 200, "result": "ok"}])"));
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ((*rows)[0], (std::vector<std::string>{"2026-12-04T03:00:00Z", "ci",
+                                                  "POST /api/v1/deploy", "web", "200", "ok"}));
+  EXPECT_EQ(Refusal(AuditRows(json::object())), "expected an array, got an object");
+  EXPECT_EQ(Refusal(AuditRows(json::parse("[1]"))), "[0]: expected an object, got an integer");
+  EXPECT_NE(Refusal(AuditRows(json::parse(R"([{"who": "ci"}, {"who": 7}])"))).find("[1].who:"),
+            std::string::npos);
+  EXPECT_NE(Refusal(AuditRows(json::parse(R"([{"status": "200"}])"))).find("[0].status:"),
+            std::string::npos);
+  EXPECT_NE(Refusal(AuditRows(json::parse(R"([{"status": 1000}])"))).find("[0].status:"),
             std::string::npos);
 }
 
