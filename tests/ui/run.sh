@@ -58,6 +58,9 @@ sed -i "s#\.\./\.\./build/testapp#$testapp#g" "$work/compose.yaml"
 overlay="$here/${suite%.test.mjs}.compose.yaml"
 if [ -f "$overlay" ]; then cp "$overlay" "$work/compose.override.yaml"; fi
 web_port=$(free_port)
+# In the project's .env, not only in up's environment: a deploy from the dashboard loads the
+# files again without the caller's environment, and would move web to the default port.
+echo "WEB_PORT=$web_port" > "$work/.env"
 mkdir -p "$out"
 (cd "$work" && WEB_PORT=$web_port timeout 180 "$bin" up -d --wait)
 state="$work/.slipway"
