@@ -52,6 +52,8 @@ try {
       if (state && state.dataset.lag && state.dataset.lag !== window.__lastLag) {
         window.__lastLag = state.dataset.lag;
         window.__lags.push(Number(state.dataset.lag));
+        window.__lagStates = window.__lagStates || [];
+        window.__lagStates.push(`${state.dataset.lag} ms at ${state.textContent.slice(0, 80)}`);
       }
     }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-new', 'data-lag'] });
   });
@@ -161,6 +163,7 @@ try {
 
   await step('the page is at most 1 s behind the job', async () => {
     const seen = await page.evaluate(() => window.__lags);
+    console.log(`decisions as shown:\n  ${(await page.evaluate(() => window.__lagStates || [])).join('\n  ')}`);
     lags.push(...seen);
     console.log(`decision lag (ms, each new decision's age when shown): ${seen.join(', ')}`);
     assert.ok(seen.length >= 3, 'decisions were seen live');
@@ -196,7 +199,10 @@ try {
   });
 
   await step('no CSP violation or script error', async () => {
-    assert.deepEqual(page.problems, []);
+    // The bad version's deploy is refused on purpose (409: rolled back); nothing else may be.
+    const expected = /Failed to load resource: .* 409 \(Conflict\) \[[^\]]*\/api\/v1\/deploy\]$/;
+    assert.equal(page.problems.filter((p) => expected.test(p)).length, 1, page.problems.join('\n'));
+    assert.deepEqual(page.problems.filter((p) => !expected.test(p)), []);
   });
   await ctx.close();
 } finally {

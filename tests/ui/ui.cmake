@@ -23,8 +23,7 @@ if(SLIPWAY_NODE AND SLIPWAY_NPM)
   slipway_ui_suite(ui_chromium_e2e ui.test.mjs)
   slipway_ui_suite(ui_logs logs.test.mjs)
   slipway_ui_suite(ui_ops ops.test.mjs)
-  # deploys.test.mjs (the deploys view) is written and awaits three passing runs in a row
-  # before it is registered here: slipway_ui_suite(ui_deploys deploys.test.mjs)
+  slipway_ui_suite(ui_deploys deploys.test.mjs)
 else()
   add_test(NAME ui_chromium_e2e
            COMMAND sh -c "echo 'node and npm are needed (scripts/install-deps.sh installs them)' >&2; exit 1")
