@@ -103,6 +103,10 @@ async function update(gen, ps, mode) {
     await refreshMetrics();
     if (gen !== generation || lastPs !== ps) return;
     last = summarize(ps, metrics);
+    // The rows at once with the releases known so far: with 100 services the history is 100
+    // requests, which the browser runs six at a time.
+    applyReleases(last);
+    render(last);
     await refreshReleases(last);
     if (gen !== generation) return;
     applyReleases(last);
