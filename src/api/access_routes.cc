@@ -3,7 +3,7 @@
 //   GET    /api/v1/tokens          [{name, role, created_ms}]
 //   POST   /api/v1/tokens          {"name": "alice", "role": "deployer"} → {name, role, token}
 //                                  (the token is shown this once)
-//   DELETE /api/v1/tokens/{name}
+//   DELETE /api/v1/tokens/{name}      (its sessions and open streams end with it)
 //   GET    /api/v1/audit?after=ID&limit=N&who=NAME
 #include <fmt/format.h>
 
@@ -81,10 +81,13 @@ void RegisterAccessRoutes(Router& r, const RouteDeps& d) {
         if (!t.ok()) return reply.Error(t.status());
         reply.Json(200, {{"name", b.name}, {"role", TokenRoleName(b.role)}, {"token", *t}});
       });
+  // A revoked token stops working at once: its dashboard sessions and open streams end too.
   r.Add<TokenName>({Method::kDelete, "/api/v1/tokens/{name}", Access::kAdmin},
-                   [tokens](TokenName t, Reply reply) {
+                   [tokens, &r](TokenName t, Reply reply) {
                      if (!tokens) return reply.Error(NoRegistry());
-                     reply.Done(tokens->Revoke(t.name));
+                     Status st = tokens->Revoke(t.name);
+                     if (st.ok()) r.TokenRevoked(t.name);
+                     reply.Done(st);
                    });
   r.Add<AuditParams>({Method::kGet, "/api/v1/audit", Access::kRead},
                      [audit](AuditParams p, Reply reply) {

@@ -29,6 +29,8 @@ http::Response JsonResponse(int status, const nlohmann::json& body);
 http::Response ErrorResponse(const Status& st, const nlohmann::json& extra = nullptr);
 
 class Reply {
+  struct Shared;  // below
+
  public:
   // `on_answer`, if set, sees the first whole answer sent (the audit trail's result); a
   // streamed answer through writer() is not seen.
@@ -55,6 +57,21 @@ class Reply {
   // For streamed answers (logs -f); shared by every copy of this Reply.
   http::ResponseWriter& writer() const { return s_->w; }
 
+  // A handle on this answer that does not keep it alive: the router keeps one per open stream
+  // to end it when the token it was opened with is revoked.
+  class Weak {
+   public:
+    explicit Weak(std::weak_ptr<Shared> s) : s_(std::move(s)) {}
+    // The answer is still a stream under way.
+    bool streaming() const;
+    // Ends the stream (the client sees its end); nothing if it is gone or not a stream.
+    void EndStream() const;
+
+   private:
+    std::weak_ptr<Shared> s_;
+  };
+  Weak weak() const { return Weak(s_); }
+
  private:
   struct Shared {
     Shared(http::ResponseWriter writer, std::function<void(const http::Response&)> f)
@@ -64,5 +81,14 @@ class Reply {
   };
   std::shared_ptr<Shared> s_;
 };
+
+inline bool Reply::Weak::streaming() const {
+  std::shared_ptr<Shared> s = s_.lock();
+  return s && s->w.streaming();
+}
+
+inline void Reply::Weak::EndStream() const {
+  if (std::shared_ptr<Shared> s = s_.lock(); s && s->w.streaming()) s->w.End();
+}
 
 }  // namespace slipway::api

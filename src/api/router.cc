@@ -245,14 +245,14 @@ std::string Router::AllowedMethods(std::string_view path) const {
 
 Identity Router::IdentityOfToken(std::string_view token) const {
   if (!options_.admin_token.empty() && SameSecret(token, options_.admin_token)) {
-    return {Role::kAdmin, "admin token"};
+    return {Role::kAdmin, "admin token", ""};
   }
   if (!options_.read_token.empty() && SameSecret(token, options_.read_token)) {
-    return {Role::kReader, "read token"};
+    return {Role::kReader, "read token", ""};
   }
   if (options_.tokens) {
     if (std::optional<TokenInfo> t = options_.tokens->Find(token)) {
-      return {RoleOf(t->role), t->name};
+      return {RoleOf(t->role), t->name, t->name};
     }
   }
   return {};
@@ -270,6 +270,7 @@ Router::Caller Router::CallerOf(const http::Request& req, Channel channel) const
     Identity id = IdentityOfToken(std::string_view(*auth).substr(7));
     c.role = id.role;
     c.who = std::move(id.who);
+    c.token = std::move(id.token);
     return c;
   }
   const std::string* cookie = req.Header("Cookie");
@@ -292,6 +293,7 @@ Router::Caller Router::CallerOf(const http::Request& req, Channel channel) const
   c.who = (s->user.empty() ? std::string("unnamed") : s->user) + " (dashboard)";
   c.by_cookie = true;
   c.csrf = std::move(s->csrf);
+  c.token = std::move(s->token);
   return c;
 }
 
@@ -439,6 +441,23 @@ void Router::Dispatch(const http::Request& request, http::ResponseWriter w, Chan
   } catch (...) {
     fail("unknown exception");
   }
+  // A stream a per-user token opened ends when that token is revoked (TokenRevoked).
+  if (!caller.token.empty() && reply.writer().streaming()) {
+    std::erase_if(streams_, [](const auto& kv) { return !kv.second.streaming(); });
+    streams_.emplace(std::move(caller.token), reply.weak());
+  }
+}
+
+size_t Router::TokenRevoked(std::string_view name) {
+  if (options_.sessions != nullptr) options_.sessions->EndToken(name);
+  size_t ended = 0;
+  auto [from, to] = streams_.equal_range(name);
+  for (auto it = from; it != to; ++it) {
+    if (it->second.streaming()) ++ended;
+    it->second.EndStream();
+  }
+  streams_.erase(from, to);
+  return ended;
 }
 
 void Router::Audit(const Route& route, const std::string& who, std::string target, int status,

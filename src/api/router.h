@@ -35,12 +35,18 @@
 // an Origin naming this API and, when the browser sends one, `Sec-Fetch-Site: same-origin`
 // (403 otherwise): a cookie is sent by the browser on its own, a header only by our pages.
 //
+// Revoking a per-user token (TokenRevoked, from DELETE /api/v1/tokens/{name}) ends it at once
+// everywhere: the sessions opened with it end (their next request is 401) and every streamed
+// answer it opened, by cookie or bearer (the event stream, logs -f), is ended: the router keeps
+// a weak handle on each stream a per-user token opened, forgotten once the stream is over.
+//
 // Ownership: the daemon owns the Router; routes capture the objects they call, which the
 // daemon keeps alive while its servers run. Threads: the control loop only.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -75,6 +81,7 @@ Role RoleOf(TokenRole r);
 struct Identity {
   Role role = Role::kAnonymous;
   std::string who;
+  std::string token;  // the per-user token's name ("" for the project's tokens and the socket)
 };
 
 // One mutation as the audit trail records it (never a body: bodies carry secrets).
@@ -190,6 +197,9 @@ class Router {
   Identity IdentityOfToken(std::string_view token) const;
   Role RoleOfToken(std::string_view token) const { return IdentityOfToken(token).role; }
   SessionStore* sessions() const { return options_.sessions; }
+  // The per-user token `name` was revoked: ends the sessions opened with it and the streams it
+  // opened. How many streams were ended.
+  size_t TokenRevoked(std::string_view name);
   bool TcpUsesTls() const { return options_.tcp_tls && options_.tcp_tls(); }
 
  private:
@@ -207,6 +217,7 @@ class Router {
     std::string who;
     bool by_cookie = false;  // proven by the session cookie alone
     std::string csrf;        // the session's CSRF token when by_cookie
+    std::string token;       // the per-user token behind it (Identity::token)
   };
   Caller CallerOf(const http::Request& req, Channel channel) const;
   bool HostAllowed(std::string_view host) const;
@@ -216,6 +227,9 @@ class Router {
 
   RouterOptions options_;
   std::vector<Route> routes_;
+  // Per-user token name → the streams it opened (weak: a stream that ended is dropped on the
+  // next registration). Dispatch adds to it, hence mutable; the loop thread only.
+  mutable std::multimap<std::string, Reply::Weak, std::less<>> streams_;
 };
 
 // The host part of a Host header value or URL authority ("[::1]:80" → "[::1]"), lowercased.

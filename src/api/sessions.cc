@@ -40,7 +40,7 @@ std::string_view SessionRoleName(SessionRole r) {
   return "?";
 }
 
-Result<NewSession> SessionStore::Create(SessionRole role, std::string user) {
+Result<NewSession> SessionStore::Create(SessionRole role, std::string user, std::string token) {
   DropExpired();
   while (sessions_.size() >= std::max<size_t>(1, options_.max_sessions)) {
     auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](auto& a, auto& b) {
@@ -53,6 +53,7 @@ Result<NewSession> SessionStore::Create(SessionRole role, std::string user) {
   ASSIGN_OR_RETURN(out.session.csrf, RandomHex(32));
   out.session.role = role;
   out.session.user = std::move(user);
+  out.session.token = std::move(token);
   out.session.expires = clock_->Now() + options_.lifetime;
   out.session.expires_wall_ms = clock_->WallMillis() + options_.lifetime.count();
   sessions_[Sha256Hex(out.id)] = out.session;
@@ -73,6 +74,11 @@ std::optional<Session> SessionStore::Find(std::string_view id) {
 
 void SessionStore::Remove(std::string_view id) {
   if (id.size() == 64) sessions_.erase(Sha256Hex(id));
+}
+
+size_t SessionStore::EndToken(std::string_view token) {
+  if (token.empty()) return 0;
+  return std::erase_if(sessions_, [token](const auto& kv) { return kv.second.token == token; });
 }
 
 void SessionStore::DropExpired() {

@@ -4,6 +4,8 @@
 // accepts the bearer token, with the role and the name the posted token carried (read token =
 // viewer, admin token = admin, a per-user token its own role), until the session expires or
 // the browser logs out. The name is what the audit trail records for the session's actions.
+// A session opened with a per-user token ends when that token is revoked (EndToken, which the
+// router calls: api/router.h, Router::TokenRevoked).
 //
 // Sessions live in memory only (a daemon restart logs everyone out) and are keyed by the
 // SHA-256 of their id, so a lookup's timing says nothing about a guessed id's prefix. Their
@@ -40,8 +42,9 @@ inline constexpr std::string_view kCsrfHeader = "X-CSRF-Token";
 
 struct Session {
   SessionRole role = SessionRole::kViewer;
-  std::string user;  // who logged in: the token's name ("alice", "admin token")
-  std::string csrf;  // 64 hex characters, sent back on every mutation
+  std::string user;   // who logged in: the token's name ("alice", "admin token")
+  std::string token;  // the per-user token it was opened with ("" for the project's tokens)
+  std::string csrf;   // 64 hex characters, sent back on every mutation
   MonoTime expires;
   int64_t expires_wall_ms = 0;
 };
@@ -92,11 +95,14 @@ class SessionStore {
       : options_(options), clock_(clock), limiter_(options.login_limits, clock) {}
 
   // A new session with `role`; IoError if the system's random source fails.
-  Result<NewSession> Create(SessionRole role, std::string user = "");
+  // `token`: the per-user token's name it is opened with ("" for the project's own tokens).
+  Result<NewSession> Create(SessionRole role, std::string user = "", std::string token = "");
   // The session whose cookie value is `id`, if it exists and has not expired.
   std::optional<Session> Find(std::string_view id);
   // Ends the session `id` (nothing if unknown).
   void Remove(std::string_view id);
+  // Ends every session opened with the per-user token `token` (revoked): how many there were.
+  size_t EndToken(std::string_view token);
   size_t size() const { return sessions_.size(); }
   // Failed logins per address (the login route asks it before checking a token).
   LoginLimiter& limiter() { return limiter_; }

@@ -193,7 +193,7 @@ void RegisterUiRoutes(Router& r, const RouteDeps&) {
         const SessionRole role = id.role == Role::kAdmin      ? SessionRole::kAdmin
                                  : id.role == Role::kDeployer ? SessionRole::kDeployer
                                                               : SessionRole::kViewer;
-        Result<NewSession> s = sessions->Create(role, id.who);
+        Result<NewSession> s = sessions->Create(role, id.who, id.token);
         if (!s.ok()) return reply.Error(s.status());
         http::Response resp = JsonResponse(200, SessionJson(s->session));
         const int64_t max_age =

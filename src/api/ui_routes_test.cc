@@ -1,14 +1,21 @@
 // The dashboard's routes over a real listener: the embedded files, logins, and what a hostile
 // or confused browser may send (oversized and wrong-typed logins, missing CSRF headers,
-// foreign origins, expired sessions, paths that try to leave /ui/).
+// foreign origins, expired sessions, paths that try to leave /ui/); a revoked per-user token
+// ending its sessions and open streams at once.
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 
 #include "api/router_test_server.h"
 #include "api/routes.h"
 #include "api/sessions.h"
+#include "api/tokens.h"
+#include "net/socket.h"
+#include "store/store.h"
 #include "ui/assets.h"
 
 namespace slipway::api {
@@ -20,6 +27,12 @@ constexpr char kReader[] = "read-token-0123456789abcdef01234567890";
 class UiRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "slipway-ui-routes-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    store_ = std::move(store::Store::Open(dir_ / "state.db", Clock::Real())).value();
+    tokens_ = std::move(TokenRegistry::Open(store_.get(), Clock::Real())).value();
     SessionOptions so;
     so.lifetime = std::chrono::hours(1);
     so.login_limits.max_failures = 3;
@@ -28,6 +41,7 @@ class UiRoutesTest : public ::testing::Test {
     o.admin_token = kAdmin;
     o.read_token = kReader;
     o.sessions = sessions_.get();
+    o.tokens = tokens_.get();
     o.tcp_tls = [this] { return tls_; };
     o.audit = [this](const AuditEntry& e) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -35,6 +49,20 @@ class UiRoutesTest : public ::testing::Test {
     };
     router_ = std::make_unique<Router>(std::move(o));
     RegisterUiRoutes(*router_, RouteDeps{});
+    RouteDeps deps;
+    deps.tokens = tokens_.get();
+    RegisterAccessRoutes(*router_, deps);
+    // A stream held open (as the event stream and logs -f are) until the test ends it; /t/poke
+    // writes a line to every one still open.
+    router_->Add<NoInput>({Method::kGet, "/t/stream", Access::kRead}, [this](NoInput, Reply r) {
+      r.writer().StartStream(200, {{"Content-Type", "text/plain"}});
+      r.writer().Write("open\n");
+      streams_.push_back(r);
+    });
+    router_->Add<NoInput>({Method::kGet, "/t/poke", Access::kRead}, [this](NoInput, Reply r) {
+      for (const Reply& s : streams_) s.writer().Write("poke\n");
+      r.Json(200, {{"poked", streams_.size()}});
+    });
     router_->Add<NoInput>({Method::kGet, "/t/read", Access::kRead}, [](NoInput, Reply r) {
       r.Json(200, {{"read", true}});
     });
@@ -45,6 +73,38 @@ class UiRoutesTest : public ::testing::Test {
 
     ASSERT_TRUE(server_.Start(router_.get(), Channel::kTcp).ok());
     origin_ = "http://127.0.0.1:" + std::to_string(server_.port());
+  }
+  void TearDown() override {
+    server_.Stop();
+    streams_.clear();
+    router_.reset();
+    tokens_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A connection that asked for /t/stream with `header` ("Cookie: ..."), read with a 5 s
+  // timeout.
+  net::UniqueFd OpenStream(const std::string& header) {
+    net::UniqueFd fd = std::move(net::ConnectTcp("127.0.0.1", server_.port())).value();
+    EXPECT_TRUE(net::SetNonBlocking(fd.get(), false).ok());
+    timeval tv{5, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string req = "GET /t/stream HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server_.port()) +
+                      "\r\n" + header + "\r\n\r\n";
+    EXPECT_EQ(::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(req.size()));
+    return fd;
+  }
+  // Reads until `want` is in *got, the peer closes or 5 s pass in silence; whether it came.
+  static bool ReadUntil(int fd, std::string_view want, std::string* got) {
+    char buf[4096];
+    while (got->find(want) == std::string::npos) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      got->append(buf, static_cast<size_t>(n));
+    }
+    return true;
   }
 
   http::ClientResponse Call(std::string method, std::string target, std::string body = "",
@@ -72,6 +132,10 @@ class UiRoutesTest : public ::testing::Test {
 
   std::mutex mu_;
   std::vector<AuditEntry> audited_;
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<TokenRegistry> tokens_;
+  std::vector<Reply> streams_;  // the loop thread's, while it runs
   FakeClock clock_;
   bool tls_ = false;
   std::unique_ptr<SessionStore> sessions_;
@@ -286,6 +350,82 @@ TEST_F(UiRoutesTest, ExpiredAndLoggedOutSessionsAreRefused) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.Header("Set-Cookie")->find("Max-Age=0"), std::string::npos);
   EXPECT_EQ(Call("GET", "/t/read", "", {{"Cookie", cookie2}}).status, 401);
+}
+
+TEST_F(UiRoutesTest, RevokingATokenEndsItsSessionsAndStreamsAtOnce) {
+  auto alice = tokens_->Create("alice", TokenRole::kDeployer);
+  auto bob = tokens_->Create("bob", TokenRole::kViewer);
+  ASSERT_TRUE(alice.ok() && bob.ok());
+  auto [alice1, csrf1] = Login(alice->c_str());
+  auto [alice2, csrf2] = Login(alice->c_str());  // a second browser
+  auto [bob1, csrf3] = Login(bob->c_str());
+  auto [admin1, csrf4] = Login(kAdmin);
+  for (const std::string& c : {alice1, alice2, bob1, admin1}) {
+    EXPECT_EQ(Call("GET", "/t/read", "", {{"Cookie", c}}).status, 200);
+  }
+  EXPECT_EQ(sessions_->size(), 4u);
+  // Open streams: alice's by cookie and by bearer token, bob's and the admin's by cookie.
+  net::UniqueFd s_alice = OpenStream("Cookie: " + alice1);
+  net::UniqueFd s_alice_bearer = OpenStream("Authorization: Bearer " + *alice);
+  net::UniqueFd s_bob = OpenStream("Cookie: " + bob1);
+  net::UniqueFd s_admin = OpenStream("Cookie: " + admin1);
+  std::string got_alice, got_alice_bearer, got_bob, got_admin;
+  ASSERT_TRUE(ReadUntil(s_alice.get(), "open\n", &got_alice)) << got_alice;
+  ASSERT_TRUE(ReadUntil(s_alice_bearer.get(), "open\n", &got_alice_bearer)) << got_alice_bearer;
+  ASSERT_TRUE(ReadUntil(s_bob.get(), "open\n", &got_bob)) << got_bob;
+  ASSERT_TRUE(ReadUntil(s_admin.get(), "open\n", &got_admin)) << got_admin;
+
+  // Hostile and unknown names end nothing.
+  const http::HeaderList admin = {{"Authorization", std::string("Bearer ") + kAdmin}};
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/No%20Body", "", admin).status, 400);
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/" + std::string(300, 'a'), "", admin).status, 400);
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/nobody", "", admin).status, 404);
+  // Bob (a viewer) may not revoke alice.
+  EXPECT_EQ(
+      Call("DELETE", "/api/v1/tokens/alice", "", {{"Authorization", "Bearer " + *bob}}).status,
+      403);
+  EXPECT_EQ(sessions_->size(), 4u);
+
+  // `slipway tokens revoke alice`: her sessions are refused from the next request on, and both
+  // of her streams end (the chunked answer's last chunk) without a byte more from anyone.
+  auto r = Call("DELETE", "/api/v1/tokens/alice", "", admin);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(ReadUntil(s_alice.get(), "\r\n0\r\n\r\n", &got_alice)) << got_alice;
+  EXPECT_TRUE(ReadUntil(s_alice_bearer.get(), "\r\n0\r\n\r\n", &got_alice_bearer))
+      << got_alice_bearer;
+  EXPECT_EQ(Call("GET", "/t/read", "", {{"Cookie", alice1}}).status, 401);
+  EXPECT_EQ(Call("GET", "/t/read", "", {{"Cookie", alice2}}).status, 401);
+  EXPECT_EQ(Call("GET", "/api/v1/session", "", {{"Cookie", alice2}}).status, 401);
+  EXPECT_EQ(Call("GET", "/t/read", "", {{"Authorization", "Bearer " + *alice}}).status, 401);
+  EXPECT_EQ(sessions_->size(), 2u);
+  // The others go on: their sessions answer and their streams still get what is written.
+  EXPECT_EQ(Call("GET", "/t/read", "", {{"Cookie", bob1}}).status, 200);
+  EXPECT_EQ(Call("GET", "/t/read", "", {{"Cookie", admin1}}).status, 200);
+  EXPECT_EQ(Call("GET", "/t/poke", "", admin).status, 200);
+  EXPECT_TRUE(ReadUntil(s_bob.get(), "poke\n", &got_bob)) << got_bob;
+  EXPECT_TRUE(ReadUntil(s_admin.get(), "poke\n", &got_admin)) << got_admin;
+  EXPECT_EQ(got_bob.find("\r\n0\r\n\r\n"), std::string::npos) << got_bob;
+  EXPECT_EQ(got_alice.find("poke"), std::string::npos) << got_alice;
+  // A new token of the same name does not bring the old sessions back.
+  auto alice_again = tokens_->Create("alice", TokenRole::kDeployer);
+  ASSERT_TRUE(alice_again.ok());
+  EXPECT_EQ(Call("GET", "/t/read", "", {{"Cookie", alice1}}).status, 401);
+}
+
+TEST(SessionStoreTest, EndTokenEndsOnlyThatTokensSessions) {
+  FakeClock clock;
+  SessionStore s(SessionOptions{}, &clock);
+  auto a = s.Create(SessionRole::kDeployer, "alice", "alice");
+  auto b = s.Create(SessionRole::kAdmin, "admin token", "");
+  auto c = s.Create(SessionRole::kViewer, "bob", "bob");
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(s.EndToken(""), 0u);  // the project's tokens cannot be revoked
+  EXPECT_EQ(s.EndToken("alic"), 0u);
+  EXPECT_EQ(s.EndToken("alice"), 1u);
+  EXPECT_FALSE(s.Find(a->id));
+  EXPECT_TRUE(s.Find(b->id));
+  EXPECT_TRUE(s.Find(c->id));
+  EXPECT_EQ(s.EndToken("alice"), 0u);
 }
 
 TEST_F(UiRoutesTest, CookiesAreSecureUnderTls) {

@@ -606,6 +606,11 @@ void ResponseWriter::End() {
   l.conn->Produced(ex);
 }
 
+bool ResponseWriter::streaming() const {
+  Live l = Lock(ex_);
+  return l.ex && l.ex->started;
+}
+
 size_t ResponseWriter::buffered_bytes() const {
   Live l = Lock(ex_);
   if (!l.ex) return 0;

@@ -89,6 +89,8 @@ class ResponseWriter {
   // Sends one piece of a stream. Returns false when the connection is gone (stop producing).
   bool Write(std::string_view data);
   void End();
+  // A streamed answer has started (StartStream or Write) and has not ended.
+  bool streaming() const;
   // Output queued on the connection and not yet taken by the kernel (throttle above ~1 MB).
   size_t buffered_bytes() const;
   // `cb` runs (on the loop) if the connection closes before this answer is complete.

@@ -62,7 +62,9 @@ export async function newPage(context) {
     // A refused fetch (401 before login, the viewer's forced 403) is logged by the browser
     // as a failed resource: expected here, asserted on where it happens.
     if (m.type() === 'error' && !/Failed to load resource: .* (401|403)/.test(m.text())) {
-      page.problems.push(m.text());
+      // The message does not name the resource: its location does.
+      const where = m.location() && m.location().url;
+      page.problems.push(where ? `${m.text()} [${where}]` : m.text());
     }
   });
   page.on('pageerror', (e) => page.problems.push(String(e)));

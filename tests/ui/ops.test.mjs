@@ -66,7 +66,8 @@ try {
     await tab(page, 'Flags', 'flags');
     await flagRow(page, 'banner-color').waitFor();
     await flagRow(page, 'new-checkout').waitFor();
-    assert.match(await flagRow(page, 'new-checkout').textContent(), /on, off/);
+    // Both variants, by name (the daemon keeps a flag's variants as a map: sorted).
+    assert.match(await flagRow(page, 'new-checkout').textContent(), /off, on/);
     assert.equal((await ofrep('banner-color', 'u1')).value, '#c00000');
     await page.getByRole('button', { name: 'Disable banner-color' }).click();
     await page.getByRole('button', { name: 'Enable banner-color' }).waitFor();
@@ -185,7 +186,8 @@ try {
     const panel = page.locator('#panels [data-panel="0"]');
     await panel.getByRole('heading', { name: 'Requests per second by service' }).waitFor();
     // The requests sent above are in the series store: a line and a legend naming the route.
-    await panel.locator('svg polyline').first().waitFor({ timeout: 20000 });
+    // Attached, not "visible": a steady rate is a flat line, whose box has no height.
+    await panel.locator('svg polyline').first().waitFor({ state: 'attached', timeout: 20000 });
     assert.match(await panel.locator('.legend').textContent(), /route="web"/);
     await page.getByLabel('PromQL expression').fill('sum(rate(slipway_http_requests_total[1m]');
     await page.getByRole('button', { name: 'Run' }).click();
@@ -201,7 +203,7 @@ try {
     assert.equal(await err.textContent(), direct);
     await page.getByLabel('PromQL expression').fill('sum by (route) (slipway_http_requests_total)');
     await page.getByRole('button', { name: 'Run' }).click();
-    await page.locator('#query-chart svg polyline').first().waitFor();
+    await page.locator('#query-chart svg polyline').first().waitFor({ state: 'attached' });
     await shot(page, 'metrics');
     await axe(page, 'metrics');
     assert.deepEqual(unexpected(page), []);

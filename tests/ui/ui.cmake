@@ -21,9 +21,10 @@ if(SLIPWAY_NODE AND SLIPWAY_NPM)
                          TIMEOUT 420 RESOURCE_LOCK ui_node_modules)
   endfunction()
   slipway_ui_suite(ui_chromium_e2e ui.test.mjs)
-  # ops.test.mjs, deploys.test.mjs and logs.test.mjs (the ops, deploys and logs views) are
-  # written and await a first passing run before they are registered here:
-  #   slipway_ui_suite(ui_ops ops.test.mjs), (ui_deploys deploys.test.mjs), (ui_logs logs.test.mjs)
+  slipway_ui_suite(ui_logs logs.test.mjs)
+  slipway_ui_suite(ui_ops ops.test.mjs)
+  slipway_ui_suite(ui_deploys deploys.test.mjs)
+  slipway_ui_suite(ui_services100 services100.test.mjs)
 else()
   add_test(NAME ui_chromium_e2e
            COMMAND sh -c "echo 'node and npm are needed (scripts/install-deps.sh installs them)' >&2; exit 1")

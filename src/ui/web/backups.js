@@ -3,8 +3,7 @@
 // (POST /api/v1/backups) and "Verify" per backup (POST /api/v1/backups/{id}/verify): both
 // run in the daemon's database jobs and answer when done; errors show the API's words.
 import { api } from './api.js';
-
-const $ = (id) => document.getElementById(id);
+import { $, say as sayIn, para, row, table, button } from './dom.js';
 
 let ctx = null;
 let generation = 0;
@@ -20,7 +19,7 @@ export function stop() {
 }
 
 function say(text) {
-  $('backups-status').textContent = text;
+  sayIn('backups-status', text);
 }
 
 function time(ms) {
@@ -31,48 +30,6 @@ function sizeText(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1048576) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1048576).toFixed(1)} MiB`;
-}
-
-function table(caption, heads, rows) {
-  const t = document.createElement('table');
-  const c = document.createElement('caption');
-  c.textContent = caption;
-  const thead = document.createElement('thead');
-  const hr = document.createElement('tr');
-  for (const h of heads) {
-    const th = document.createElement('th');
-    th.scope = 'col';
-    th.textContent = h;
-    hr.append(th);
-  }
-  thead.append(hr);
-  const tbody = document.createElement('tbody');
-  tbody.append(...rows);
-  t.append(c, thead, tbody);
-  return t;
-}
-
-function row(cells, data = {}) {
-  const tr = document.createElement('tr');
-  Object.assign(tr.dataset, data);
-  cells.forEach((v, i) => {
-    const c = document.createElement(i === 0 ? 'th' : 'td');
-    if (i === 0) c.scope = 'row';
-    if (v instanceof Node) c.append(v);
-    else c.textContent = v;
-    tr.append(c);
-  });
-  return tr;
-}
-
-function button(label, aria, onClick) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = 'act';
-  b.textContent = label;
-  b.setAttribute('aria-label', aria);
-  b.addEventListener('click', onClick);
-  return b;
 }
 
 async function refresh(gen) {
@@ -88,10 +45,7 @@ async function refresh(gen) {
   if (gen !== generation) return;
   const list = $('backups-list');
   if (!r.databases.length) {
-    const p = document.createElement('p');
-    p.className = 'hint empty';
-    p.textContent = 'The project declares no databases (x-slipway.databases): there is nothing to back up.';
-    list.replaceChildren(p);
+    list.replaceChildren(para('The project declares no databases (x-slipway.databases): there is nothing to back up.'));
     return;
   }
   const heads = ['Database', 'Backups', 'Last backup', 'Last verified restore'];
@@ -117,12 +71,7 @@ async function refresh(gen) {
   });
   const parts = [table('Databases', heads, dbRows)];
   if (bRows.length) parts.push(table('Backups, newest first', bHeads, bRows));
-  else {
-    const p = document.createElement('p');
-    p.className = 'hint empty';
-    p.textContent = 'No backups yet.';
-    parts.push(p);
-  }
+  else parts.push(para('No backups yet.'));
   list.replaceChildren(...parts);
 }
 

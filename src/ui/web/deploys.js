@@ -12,8 +12,8 @@
 // viewers get none. The release history (GET /api/v1/releases, secrets redacted by the API)
 // with a line diff of two releases' specs.
 import { api } from './api.js';
+import { $, confirmDialog } from './dom.js';
 
-const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
 const WINDOW_MS = 120000;
 const MAX_POINTS = 600;
@@ -440,35 +440,25 @@ $('diff-go').addEventListener('click', () => {
 // --- Actions -------------------------------------------------------------------------------
 
 // The dialog: resolves with its fields on confirm, null on cancel. `kind`: deploy | reason | plain.
+const DIALOG = { dialog: 'dep-dialog', title: 'dep-dialog-title', text: 'dep-dialog-text', ok: 'dep-ok' };
 function ask(title, text, okLabel, kind) {
-  const dialog = $('dep-dialog');
-  $('dep-dialog-title').textContent = title;
-  $('dep-dialog-text').textContent = text;
-  $('dep-ok').textContent = okLabel;
-  $('dep-deploy-fields').hidden = kind !== 'deploy';
-  $('dep-reason-fields').hidden = kind !== 'reason';
   $('dep-dialog-error').textContent = '';
-  for (const id of ['dep-version', 'dep-env', 'dep-reason']) $(id).value = '';
-  $('dep-strategy').value = '';
-  return new Promise((resolve) => {
-    dialog.addEventListener(
-      'close',
-      () =>
-        resolve(
-          dialog.returnValue === 'ok'
-            ? {
-                version: $('dep-version').value.trim(),
-                strategy: $('dep-strategy').value,
-                env: $('dep-env').value,
-                reason: $('dep-reason').value.trim(),
-              }
-            : null,
-        ),
-      { once: true },
-    );
-    dialog.returnValue = '';
-    dialog.showModal();
-  });
+  return confirmDialog(
+    DIALOG,
+    {
+      title,
+      text,
+      ok: okLabel,
+      groups: { 'dep-deploy-fields': kind === 'deploy', 'dep-reason-fields': kind === 'reason' },
+      clear: ['dep-version', 'dep-strategy', 'dep-env', 'dep-reason'],
+    },
+    () => ({
+      version: $('dep-version').value.trim(),
+      strategy: $('dep-strategy').value,
+      env: $('dep-env').value,
+      reason: $('dep-reason').value.trim(),
+    }),
+  );
 }
 
 // NAME=value lines → an object; throws with the line that is not one.

@@ -4,8 +4,7 @@
 // cannot be reached) and the recorded runs of those tools (GET /api/v1/migrations).
 // Read-only: migrations run with deploys and `slipway migrate`.
 import { api } from './api.js';
-
-const $ = (id) => document.getElementById(id);
+import { $, say, para, table } from './dom.js';
 
 let ctx = null;
 let generation = 0;
@@ -18,41 +17,6 @@ export function start(c) {
 
 export function stop() {
   generation += 1;
-}
-
-function para(text) {
-  const p = document.createElement('p');
-  p.className = 'hint empty';
-  p.textContent = text;
-  return p;
-}
-
-function table(caption, heads, rows) {
-  const t = document.createElement('table');
-  const c = document.createElement('caption');
-  c.textContent = caption;
-  const hr = document.createElement('tr');
-  for (const h of heads) {
-    const th = document.createElement('th');
-    th.scope = 'col';
-    th.textContent = h;
-    hr.append(th);
-  }
-  const thead = document.createElement('thead');
-  thead.append(hr);
-  const tbody = document.createElement('tbody');
-  for (const cells of rows) {
-    const tr = document.createElement('tr');
-    cells.forEach((v, i) => {
-      const cell = document.createElement(i === 0 ? 'th' : 'td');
-      if (i === 0) cell.scope = 'row';
-      cell.textContent = v;
-      tr.append(cell);
-    });
-    tbody.append(tr);
-  }
-  t.append(c, thead, tbody);
-  return t;
 }
 
 function statusText(s) {
@@ -71,7 +35,7 @@ async function refresh(gen) {
   } catch (e) {
     if (gen !== generation) return;
     if (e.status === 401) return ctx.onLoggedOut();
-    $('migrations-status').textContent = `Could not read the migrations: ${e.message}`;
+    say('migrations-status', `Could not read the migrations: ${e.message}`);
     return;
   }
   if (gen !== generation) return;

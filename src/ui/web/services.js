@@ -6,8 +6,8 @@
 // column. Deployers and admins get deploy and rollback buttons (confirmed in a dialog) that
 // call the same routes as `slipway deploy` and `slipway rollback`; viewers get none.
 import { api } from './api.js';
+import { $, button, confirmDialog } from './dom.js';
 
-const $ = (id) => document.getElementById(id);
 const P95 =
   'histogram_quantile(0.95, sum by (route, le) (rate(slipway_http_request_duration_seconds_bucket[1m])))';
 const CPU = 'sum by (service) (rate(slipway_instance_cpu_seconds_total[1m]))';
@@ -260,19 +260,10 @@ function rowFor(s) {
   }
   if (options.admin) {
     const td = document.createElement('td');
-    const deploy = document.createElement('button');
-    deploy.type = 'button';
-    deploy.className = 'act';
-    deploy.textContent = 'Deploy';
-    deploy.setAttribute('aria-label', `Deploy ${s.service}`);
-    deploy.addEventListener('click', () => confirmDeploy(s.service));
-    const rollback = document.createElement('button');
-    rollback.type = 'button';
-    rollback.className = 'act';
-    rollback.textContent = 'Roll back';
-    rollback.setAttribute('aria-label', `Roll back ${s.service}`);
-    rollback.addEventListener('click', () => confirmRollback(s.service));
-    td.append(deploy, rollback);
+    td.append(
+      button('Deploy', `Deploy ${s.service}`, () => confirmDeploy(s.service)),
+      button('Roll back', `Roll back ${s.service}`, () => confirmRollback(s.service)),
+    );
     tr.append(td);
   }
   rows.set(s.service, tr);
@@ -316,22 +307,13 @@ for (const th of document.querySelectorAll('#services thead th[data-key]')) {
 }
 
 // The confirmation dialog: resolves with the version label on confirm, null on cancel.
+const CONFIRM = { dialog: 'confirm', title: 'confirm-title', text: 'confirm-text', ok: 'confirm-ok' };
 function ask(title, text, okLabel, withVersion) {
-  const dialog = $('confirm');
-  $('confirm-title').textContent = title;
-  $('confirm-text').textContent = text;
-  $('confirm-ok').textContent = okLabel;
-  $('deploy-fields').hidden = !withVersion;
-  $('version').value = '';
-  return new Promise((resolve) => {
-    dialog.addEventListener(
-      'close',
-      () => resolve(dialog.returnValue === 'ok' ? $('version').value.trim() : null),
-      { once: true },
-    );
-    dialog.returnValue = '';
-    dialog.showModal();
-  });
+  return confirmDialog(
+    CONFIRM,
+    { title, text, ok: okLabel, groups: { 'deploy-fields': withVersion }, clear: ['version'] },
+    () => $('version').value.trim(),
+  );
 }
 
 function say(text) {
