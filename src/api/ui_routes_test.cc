@@ -90,8 +90,9 @@ class UiRoutesTest : public ::testing::Test {
     EXPECT_TRUE(net::SetNonBlocking(fd.get(), false).ok());
     timeval tv{5, 0};
     setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string req = "GET /t/stream HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server_.port()) +
-                      "\r\n" + header + "\r\n\r\n";
+    std::string req =
+        "GET /t/stream HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server_.port()) + "\r\n" +
+        header + "\r\n\r\n";
     EXPECT_EQ(::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(req.size()));
     return fd;
