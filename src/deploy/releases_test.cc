@@ -1,9 +1,12 @@
 #include "deploy/releases.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace slipway::deploy {
 namespace {
@@ -80,6 +83,26 @@ TEST_F(ReleasesTest, NumbersPerServiceAndFinish) {
   auto none = releases_->Get("api", 9);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(ReleasesTest, RecentGivesEachServiceItsNewest) {
+  for (int i = 1; i <= 4; ++i)
+    ASSERT_TRUE(releases_->Create(Make("api", fmt::format("a{}", i))).ok());
+  ASSERT_TRUE(releases_->Create(Make("web", "w1")).ok());
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_TRUE(releases_->Create(Make("db", fmt::format("d{}", i))).ok());
+  auto got = releases_->Recent(2);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  std::vector<std::string> seen;
+  for (const Release& r : *got) seen.push_back(fmt::format("{}/{}", r.service, r.number));
+  EXPECT_EQ(seen, (std::vector<std::string>{"api/4", "api/3", "db/3", "db/2", "web/1"}));
+  EXPECT_EQ((*got)[0].version, "a4");
+  auto one = releases_->Recent(1);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->size(), 3u);
+  auto zero = releases_->Recent(0);  // read as 1: never the whole table by accident
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(zero->size(), 3u);
 }
 
 TEST_F(ReleasesTest, SurvivesReopen) {
