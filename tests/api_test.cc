@@ -213,6 +213,38 @@ TEST_F(ApiTest, RecentReleasesOfEveryServiceInOneAnswer) {
   ExpectStillServing();
 }
 
+TEST_F(ApiTest, ADeployReusingTheLoadEnvironmentIsCheckedFirst) {
+  auto load = Call("GET", "/api/v1/project/load", "", admin_);
+  ASSERT_EQ(load.status, 200) << load.body;
+  json l = json::parse(load.body);
+  json body = {{"load",
+                {{"files", l["files"]},
+                 {"working_dir", l["working_dir"]},
+                 {"env_files", l["env_files"]},
+                 {"profiles", l["profiles"]},
+                 {"project_name", l["project_name"]}}},
+               {"services", {"no-such-service"}}};
+  for (const json& bad : {json("yes"), json(1), json::array(), json::object()}) {
+    body["reuse_environ"] = bad;
+    auto r = Call("POST", "/api/v1/deploy", body.dump(), admin_);
+    EXPECT_EQ(r.status, 400) << bad.dump() << " " << r.body;
+    EXPECT_NE(r.body.find("reuse_environ"), std::string::npos) << r.body;
+  }
+  body["reuse_environ"] = true;
+  body["load"]["environ"] = {{"WEB_PORT", "1"}};
+  auto r = Call("POST", "/api/v1/deploy", body.dump(), admin_);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("reuse_environ: given with load.environ"), std::string::npos) << r.body;
+  // Well-formed: the project loads with the remembered environment, and the unknown service
+  // is what is refused.
+  body["load"].erase("environ");
+  r = Call("POST", "/api/v1/deploy", body.dump(), admin_);
+  EXPECT_GE(r.status, 400) << r.body;
+  EXPECT_LT(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("no-such-service"), std::string::npos) << r.body;
+  ExpectStillServing();
+}
+
 TEST_F(ApiTest, AuthMatrixOverTcp) {
   for (const json& route : Routes()) {
     const std::string method = route["method"];

@@ -1,6 +1,10 @@
 // Deploy routes: ship, watch, pause and resume, roll back, list releases.
 #include <fmt/format.h>
 
+#include <map>
+#include <memory>
+#include <string>
+
 #include "api/redacted.h"
 #include "api/routes.h"
 #include "config/deploy_strategy.h"
@@ -14,21 +18,30 @@ using nlohmann::json;
 
 namespace {
 
+// The project is loaded by the handler, once the request is well-formed: with the caller's
+// environment, or with the one the project was last loaded with when `reuse_environ` says so.
 struct DeployBody {
   deploy::DeployRequest request;
-  std::map<std::string, std::string> environ;  // the caller's, for its secrets
+  config::LoadOptions load;
+  bool reuse_environ = false;
 
   static Result<DeployBody> Parse(const RouteCall& call) {
     ASSIGN_OR_RETURN(json body, ParseJsonObject(call.request.body));
     BodyFields f(body);
     DeployBody d;
-    config::LoadOptions load = LoadOptionsFromFields(f.Object("load", "an object"), &f);
+    d.load = LoadOptionsFromFields(f.Object("load", "an object"), &f);
+    d.reuse_environ = f.Bool("reuse_environ", false);
     d.request.services = f.StringList("services", "a list of service names");
     d.request.version = f.String("version", "a release label");
     const std::string strategy = f.String("strategy", "a strategy name");
     d.request.backup_before_migrate = f.Bool("backup", true);
     d.request.env = f.StringMap("env", "an object of environment variables");
     RETURN_IF_ERROR(f.Finish());
+    if (d.reuse_environ && !d.load.environ.empty()) {
+      return InvalidInput(
+          "reuse_environ: given with load.environ (expected one of them: the caller's "
+          "environment, or the one the project was last loaded with)");
+    }
     if (!strategy.empty()) {
       d.request.strategy = config::ParseDeployStrategy(strategy);
       if (!d.request.strategy) {
@@ -36,9 +49,6 @@ struct DeployBody {
                             config::DeployStrategyList());
       }
     }
-    // Loading reads the caller's files: only once the request itself is well-formed.
-    ASSIGN_OR_RETURN(d.request.project, config::LoadProject(load));
-    d.environ = std::move(load.environ);
     return d;
   }
 };
@@ -143,18 +153,31 @@ void ReplyOutcome(const Reply& reply, const deploy::Outcome& o, const Redactor* 
 }  // namespace
 
 void RegisterDeployRoutes(Router& r, const RouteDeps& d) {
-  r.Add<DeployBody>({Method::kPost, "/api/v1/deploy", Access::kDeploy, kLargeBody},
-                    [d](DeployBody b, Reply reply) {
-                      if (d.redactor) {
-                        d.redactor->Merge(config::SecretsOf(b.request.project, b.environ));
-                        for (const auto& [name, value] : b.request.env) {
-                          if (IsSecretName(name)) d.redactor->AddValue(value);
-                        }
-                      }
-                      d.deployer->Deploy(std::move(b.request), [reply, d](deploy::Outcome o) {
-                        ReplyOutcome(reply, o, d.redactor);
-                      });
-                    });
+  r.Add<DeployBody>(
+      {Method::kPost, "/api/v1/deploy", Access::kDeploy, kLargeBody},
+      [d](DeployBody b, Reply reply) {
+        if (b.reuse_environ && d.load_environ != nullptr) {
+          b.load.environ = *d.load_environ;
+        }
+        auto project = config::LoadProject(b.load);
+        if (!project.ok()) return reply.Error(project.status());
+        b.request.project = std::move(project).value();
+        if (d.redactor) {
+          d.redactor->Merge(config::SecretsOf(b.request.project, b.load.environ));
+          for (const auto& [name, value] : b.request.env) {
+            if (IsSecretName(name)) d.redactor->AddValue(value);
+          }
+        }
+        auto environ =
+            std::make_shared<std::map<std::string, std::string>>(std::move(b.load.environ));
+        d.deployer->Deploy(std::move(b.request), [reply, d, environ](deploy::Outcome o) {
+          // The running project was loaded with it now.
+          if (o.status.ok() && d.load_environ != nullptr) {
+            *d.load_environ = std::move(*environ);
+          }
+          ReplyOutcome(reply, o, d.redactor);
+        });
+      });
   r.Add<ProgressQuery>({Method::kGet, "/api/v1/deploy/progress", Access::kRead},
                        [d](ProgressQuery q, Reply reply) {
                          reply.Json(200, Redacted(d.deployer->Progress(q.after), d.redactor));

@@ -211,6 +211,7 @@ void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
       return reply.Error(st.WithContext("up: remember the project's files"));
     }
   }
+  if (d.load_environ != nullptr) *d.load_environ = req.load->environ;
   json kept = plan.keep;
   if (plan.deploy.empty() || d.deployer == nullptr) {
     engine::Engine* engine = d.engine;

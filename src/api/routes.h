@@ -131,6 +131,11 @@ struct RouteDeps {
   // Secret values of the project, scrubbed from every answer that can carry them; routes
   // that load the project again add what it declares (config::SecretsOf).
   Redactor* redactor = nullptr;
+  // The environment the project was last loaded with (the daemon's start, `up`, a deploy). A
+  // deploy that asks for it (`reuse_environ`: the dashboard's, whose browser has no shell)
+  // loads the project with it, so `${VAR}` means what it meant for the running project.
+  // Control loop only; never answered (it may hold secrets). nullptr: such a deploy has none.
+  std::map<std::string, std::string>* load_environ = nullptr;
   std::function<std::string()> metrics;         // Prometheus text of the registry
   const promql::SeriesStore* series = nullptr;  // the scraped series (nullptr: no query API)
   // The step of a subquery written without one (`x[5m:]`): the project's evaluation interval

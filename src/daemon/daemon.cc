@@ -517,6 +517,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     rd.daemon = this;
     redactor_ = config::SecretsOf(engine_->project(), options_.load.environ);
     rd.redactor = &redactor_;
+    load_environ_ = options_.load.environ;
+    rd.load_environ = &load_environ_;
     rd.metrics = [this] {
       // Service gauges as of now, not as of the last alert evaluation.
       alerts::UpdateServiceMetrics(registry_.get(), ServiceInstanceRows(engine_->Ps()));
@@ -988,6 +990,9 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   }
 
   DaemonOptions options_;
+  // What the project was last loaded with (api::RouteDeps::load_environ): the daemon's own at
+  // start; then each `up`'s and each deploy's. Control loop only.
+  std::map<std::string, std::string> load_environ_;
   StatePaths paths_;
   int64_t started_ms_ = 0;
   int64_t keeper_started_ms_ = 0;

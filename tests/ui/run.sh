@@ -60,10 +60,9 @@ if [ -f "$overlay" ]; then cp "$overlay" "$work/compose.override.yaml"; fi
 # ... or one its <suite>.compose.sh writes (100 services are generated, not listed).
 generator="$here/${suite%.test.mjs}.compose.sh"
 if [ -f "$generator" ]; then sh "$generator" > "$work/compose.override.yaml"; fi
+# In up's environment only (not in .env): a deploy from the dashboard loads the files again
+# with the environment the project was last loaded with, so web keeps this port.
 web_port=$(free_port)
-# In the project's .env, not only in up's environment: a deploy from the dashboard loads the
-# files again without the caller's environment, and would move web to the default port.
-echo "WEB_PORT=$web_port" > "$work/.env"
 mkdir -p "$out"
 (cd "$work" && WEB_PORT=$web_port timeout 180 "$bin" up -d --wait)
 state="$work/.slipway"

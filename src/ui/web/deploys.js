@@ -516,8 +516,9 @@ $('dep-deploy').addEventListener('click', async () => {
         profiles: load.profiles,
         project_name: load.project_name,
         env: load.env,
-        environ: {},
       },
+      // The environment the running project was loaded with (a browser has no shell).
+      reuse_environ: true,
       services: [svc],
       version: f.version,
       env,

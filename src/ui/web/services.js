@@ -339,8 +339,9 @@ async function confirmDeploy(service) {
         profiles: load.profiles,
         project_name: load.project_name,
         env: load.env,
-        environ: {},
       },
+      // The environment the running project was loaded with (a browser has no shell).
+      reuse_environ: true,
       services: [service],
       version,
     };
