@@ -5,8 +5,8 @@
 // evaluated by the daemon (GET /api/v1/flags/{key}/preview), never in this page. Errors are
 // shown as the API words them. Viewers get no buttons; the API refuses them anyway.
 import { api } from './api.js';
+import { $, button } from './dom.js';
 
-const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 
 let ctx = null;
@@ -139,16 +139,6 @@ function td(text, cls) {
   c.textContent = text;
   if (cls) c.className = cls;
   return c;
-}
-
-function button(label, aria, onClick) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = 'act';
-  b.textContent = label;
-  b.setAttribute('aria-label', aria);
-  b.addEventListener('click', onClick);
-  return b;
 }
 
 function render(flags, staleBy) {
