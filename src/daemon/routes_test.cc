@@ -97,7 +97,8 @@ TEST(BuildRoutesTest, ARouteToAStoppedServiceStaysAndHasNoBackends) {
   // 9090 has only admin, which is not running: no listener. 8080 keeps /api with no sets,
   // so the proxy answers 503 instead of sending /api to web.
   ASSERT_EQ(Published(*table).size(), 1u);
-  const proxy::Listener& l = Published(*table)[0];
+  const std::vector<proxy::Listener> published = Published(*table);
+  const proxy::Listener& l = published[0];
   int api = proxy::MatchRoute(l, "x", "/api/v1");
   ASSERT_GE(api, 0);
   EXPECT_EQ(l.routes[api].service, "api");

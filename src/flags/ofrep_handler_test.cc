@@ -180,7 +180,8 @@ TEST_F(OfrepTest, BulkWithETagAnd304) {
   // In bulk, flagd reads a flag as its default variant's type: the string variant of "mixed"
   // is a type mismatch there (GENERAL); its default, a number, is answered.
   auto typed = Call("POST", "/ofrep/v1/evaluate/flags", R"({"context": {"s": 1}})");
-  for (const Json& f : Json::parse(typed.body)["flags"]) {
+  const Json typed_answer = Json::parse(typed.body);
+  for (const Json& f : typed_answer.at("flags")) {
     if (f["key"] == "mixed") {
       EXPECT_EQ(f["errorCode"], "GENERAL") << f;
     }
