@@ -295,15 +295,12 @@ Result<SnapshotStats> DecodeSnapshot(std::string_view data, int64_t now_ms, Seri
       }
     }
     if (!r.ok()) break;
-    // Samples after now (the clock went back since) would make every new scrape look old.
-    while (!points.empty() && points.back().t_ms > now_ms) points.pop_back();
-    // Samples older than the retention window would be trimmed at once; dropped here, a time
-    // ages away (a damaged but checksummed file) never sits beside a recent one, whose
-    // difference would not fit an int64_t.
+    // Only samples inside the retention window are kept. One after now (the clock went back
+    // since) would make every new scrape look old; one older than the window would be trimmed
+    // at once, and a time ages away (a damaged but checksummed file) beside a recent one would
+    // make a difference past int64_t.
     const int64_t oldest = now_ms - fresh.retention_ms();
-    points.erase(points.begin(),
-                 std::partition_point(points.begin(), points.end(),
-                                      [oldest](const Point& p) { return p.t_ms < oldest; }));
+    std::erase_if(points, [&](const Point& p) { return p.t_ms < oldest || p.t_ms > now_ms; });
     fresh.Restore(std::move(labels), points);
   }
   if (!r.ok()) return Refuse("truncated inside the payload");
