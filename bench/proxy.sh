@@ -9,7 +9,7 @@
 # Knobs (env): DURATION (s per run, 10), CONNS ("50 200"), LOAD_CPU (wrk, 0), UP_CPU
 # (testapp, 0), PROXY_CPU (the proxy under test, 1), ROUNDS (2: targets are run in
 # interleaved rounds and each keeps its best round, which damps noise from other load on a
-# shared machine), SYSCALLS=1 (also count syscalls per
+# shared machine; with more than one round every round and the medians are printed too), SYSCALLS=1 (also count syscalls per
 # request of each proxy with strace -c on a short run).
 # Slipway is the real daemon: `slipway up` of a throwaway project whose one service is the
 # testapp, published through the proxy with `x-slipway.proxy.workers: 1`; nginx
@@ -130,15 +130,21 @@ wait_port "$SW"
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 [[ -n $NGINX_WORKER ]] || { echo "nginx has no worker process" >&2; exit 1; }
 
-declare -A RPS P50 P99 CPU_US
-run() {  # name port conns pids...; keeps the round with the most req/s
-  local name=$1 port=$2 conns=$3 out rps before after reqs
+declare -A RPS P50 P99 CPU_US ROUND_RPS ROUND_P99
+run() {  # name port conns pids...; records the round, keeps the one with the most req/s
+  local name=$1 port=$2 conns=$3 out rps before after reqs p99
   shift 3
   before=$(cpu_ns "$@")
   out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
   after=$(cpu_ns "$@")
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
   local key=$name,$conns
+  ROUND_RPS[$key]+="$rps "
+  ROUND_P99[$key]+="$p99 "
+  if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
+    echo "warning: $name at $conns connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
+  fi
   if [[ -n ${RPS[$key]:-} ]] && awk -v a="$rps" -v b="${RPS[$key]}" 'BEGIN {exit !(a <= b)}'; then
     return 0
   fi
@@ -148,10 +154,12 @@ run() {  # name port conns pids...; keeps the round with the most req/s
   # saturated upstream. For "direct" it is the upstream's.
   CPU_US[$key]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
   P50[$key]=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
-  P99[$key]=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
-  if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
-    echo "warning: $name at $conns connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
-  fi
+  P99[$key]=$p99
+}
+
+median() {  # the median of the numbers given as one space-separated word list
+  tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g |
+    awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
@@ -191,6 +199,24 @@ for c in $CONNS; do
       printf "c=%s: CPU per request, nginx/slipway %.2fx, haproxy/slipway %.2fx (higher: slipway cheaper)\n",
         c, n / s, h / s }'
 done
+
+if ((ROUNDS > 1)); then
+  # Best-of-rounds flatters whoever had the luckiest round; the median of each target's rounds,
+  # which ran interleaved with the others', is the figure to compare p99 by on a noisy machine.
+  echo
+  echo "every round (req/s, p99 ms), and the median of the rounds:"
+  for c in $CONNS; do
+    for t in direct slipway nginx haproxy; do
+      printf '  %-8s c=%-4s req/s: %s(median %s)  p99: %s(median %s)\n' "$t" "$c" \
+        "${ROUND_RPS[$t,$c]}" "$(median "${ROUND_RPS[$t,$c]}")" \
+        "${ROUND_P99[$t,$c]}" "$(median "${ROUND_P99[$t,$c]}")"
+    done
+    awk -v c="$c" -v s="$(median "${ROUND_P99[slipway,$c]}")" -v n="$(median "${ROUND_P99[nginx,$c]}")" \
+      -v h="$(median "${ROUND_P99[haproxy,$c]}")" 'BEGIN {
+        best = n < h ? n : h
+        printf "c=%s: median p99 slipway %.3f ms vs the better peer %.3f ms (%.2fx)\n", c, s, best, s / best }'
+  done
+fi
 
 if [[ $SYSCALLS == 1 ]]; then
   echo
