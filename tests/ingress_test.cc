@@ -643,16 +643,7 @@ class IngressDrain : public IngressE2E {
     upstream_.Start({kTestapp}, {"HOST=127.0.0.1", "PORT=" + std::to_string(upstream_port_)},
                     state_root_ / "testapp.log");
     ASSERT_TRUE(WaitFor([&] { return HttpGet(upstream_port_, "/health") == 200; }));
-    pid_ = fork();
-    if (pid_ == 0) {
-      int out = open((state_root_ / "manual.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(out, 1);
-      dup2(out, 2);
-      for (const auto& kv : env_) putenv(strdup(kv.c_str()));
-      execl(SLIPWAY_BIN, SLIPWAY_BIN, "ingress", "--workers", "2", "--drain-timeout",
-            drain_timeout.c_str(), nullptr);
-      _exit(127);
-    }
+    pid_ = Spawn("manual.log", drain_timeout);
     ASSERT_GT(pid_, 0);
     ASSERT_TRUE(WaitFor([&] {
       auto r = Control(state_, "GET", "/health");
@@ -666,6 +657,22 @@ class IngressDrain : public IngressE2E {
     ASSERT_EQ(r->status, 200) << r->body;
     ASSERT_TRUE(WaitFor([&] { return RawGet(http_, "s.test") == "HTTP/1.1 200 OK"; }))
         << ReadFile(state_root_ / "manual.log");
+  }
+  // `slipway ingress` (its keeper, then the ingress under it) on the test's ports and state,
+  // output to `log` under the state root.
+  pid_t Spawn(const std::string& log, const std::string& drain_timeout) {
+    const std::string log_path = (state_root_ / log).string();
+    pid_t pid = fork();
+    if (pid == 0) {
+      int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(out, 1);
+      dup2(out, 2);
+      for (const auto& kv : env_) putenv(strdup(kv.c_str()));
+      execl(SLIPWAY_BIN, SLIPWAY_BIN, "ingress", "--workers", "2", "--drain-timeout",
+            drain_timeout.c_str(), nullptr);
+      _exit(127);
+    }
+    return pid;
   }
   // SIGTERM to the keeper we started (at sent_, then signalled_ is set); the milliseconds
   // until it exited (it waits for the ingress), or -1 after 30 s.
@@ -690,12 +697,20 @@ class IngressDrain : public IngressE2E {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+    if (successor_ > 0) {  // our child: stopped and reaped here, not by pid file
+      kill(successor_, SIGTERM);
+      if (!WaitFor([&] { return waitpid(successor_, nullptr, WNOHANG) == successor_; }, 5s)) {
+        kill(successor_, SIGKILL);
+        waitpid(successor_, nullptr, 0);
+      }
+    }
     IngressE2E::TearDown();
   }
 
   int upstream_port_ = 0;
   Child upstream_;
   pid_t pid_ = -1;
+  pid_t successor_ = -1;  // a second `slipway ingress` (its keeper)
   std::chrono::steady_clock::time_point sent_;
   std::atomic<bool> signalled_{false};
 };
@@ -820,6 +835,99 @@ TEST_F(IngressDrain, ARequestOutlivingTheDrainTimeoutIsCutAtIt) {
   EXPECT_GE(cut_ms.load(), 1500) << log;
   EXPECT_LT(cut_ms.load(), 4000) << log;
   EXPECT_NE(log.find("drain: closing 1 connection(s) still open after"), std::string::npos) << log;
+}
+
+// A draining ingress hands its state folder over at once: a second `slipway ingress` (what a
+// daemon starts when the control socket does not answer) starts on the same folder and ports
+// and serves new requests while the first one still finishes a slow request; the first one's
+// exit then leaves the second one's socket, pid files and locks alone.
+TEST_F(IngressDrain, DrainHandsTheFolderToASuccessorOnTheSamePorts) {
+  StartUpstreamAndIngress("10s");
+  const pid_t old_ingress = ReadPid(state_ / "ingress.pid");
+  ASSERT_TRUE(PidAlive(old_ingress));
+  const int before = TestappRequests(upstream_port_);
+  std::string slow;
+  std::thread client([&] { slow = RawGet(http_, "s.test", "/slow?ms=4000"); });
+  const bool in_flight =
+      WaitFor([&] { return TestappRequests(upstream_port_) >= before + 1; }, 10s);
+  // From the signal on: when new connections were refused first and last, until stopped.
+  std::atomic<bool> stop_probe{false};
+  std::atomic<long long> first_refused{-1}, last_refused{-1};
+  std::thread prober([&] {
+    if (!WaitFor([&] { return signalled_.load(); }, 15s)) return;
+    while (!stop_probe) {
+      if (RawGet(http_, "s.test") == "refused") {
+        const long long t = SinceSent();
+        if (first_refused < 0) first_refused = t;
+        last_refused = t;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  const pid_t old_keeper = pid_;
+  sent_ = std::chrono::steady_clock::now();
+  signalled_ = true;
+  const bool termed = in_flight && kill(old_keeper, SIGTERM) == 0;
+  // Free once the ingress and its keeper both let go of it.
+  const bool freed = termed && WaitFor(
+                                   [&] {
+                                     return !std::filesystem::exists(state_ / "ingress.sock") &&
+                                            !std::filesystem::exists(state_ / "ingress.pid") &&
+                                            !std::filesystem::exists(state_ / "keeper.pid");
+                                   },
+                                   10s);
+  const long long freed_ms = SinceSent();
+  if (freed) successor_ = Spawn("second.log", "10s");
+  pid_t new_ingress = 0;
+  const bool serves =
+      freed && WaitFor(
+                   [&] {
+                     new_ingress = ReadPid(state_ / "ingress.pid");
+                     return new_ingress > 0 && RawGet(http_, "s.test") == "HTTP/1.1 200 OK";
+                   },
+                   10s);
+  const long long serves_ms = SinceSent();
+  const bool old_still_draining = PidAlive(old_ingress);
+  stop_probe = true;
+  prober.join();
+  client.join();
+  const std::string log = ReadFile(state_root_ / "manual.log");
+  const std::string log2 = ReadFile(state_root_ / "second.log");
+  ASSERT_TRUE(in_flight);
+  ASSERT_TRUE(freed) << log;
+  ASSERT_TRUE(serves) << log << "\n---\n" << log2;
+  std::printf(
+      "ingress handover with a 4000 ms request in flight: folder free after %lld ms, successor "
+      "serving after %lld ms; new connections refused from %lld to %lld ms after SIGTERM\n",
+      freed_ms, serves_ms, first_refused.load(), last_refused.load());
+  EXPECT_TRUE(old_still_draining) << "the successor served only after the old one exited";
+  EXPECT_NE(new_ingress, old_ingress);
+  EXPECT_EQ(slow, "HTTP/1.1 200 OK") << log;
+  // The old keeper ends with its ingress; the successor's files stay.
+  int status = 0;
+  ASSERT_TRUE(WaitFor([&] { return waitpid(old_keeper, &status, WNOHANG) == old_keeper; }, 15s))
+      << log;
+  pid_ = -1;
+  EXPECT_FALSE(PidAlive(old_ingress));
+  EXPECT_NE(log.find("handed the state folder over"), std::string::npos) << log;
+  EXPECT_EQ(ReadPid(state_ / "ingress.pid"), new_ingress);
+  EXPECT_EQ(ReadPid(state_ / "keeper.pid"), successor_);
+  auto health = Control(state_, "GET", "/health");
+  ASSERT_TRUE(health.ok()) << "the successor's control socket was removed";
+  EXPECT_NE(health->body.find("\"pid\":" + std::to_string(new_ingress)), std::string::npos)
+      << health->body;
+  EXPECT_EQ(RawGet(http_, "s.test"), "HTTP/1.1 200 OK");
+  // Its locks hold: a third start, with or without a keeper, finds it serving.
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{SLIPWAY_BIN, "ingress"},
+        std::vector<std::string>{SLIPWAY_BIN, "ingress", "--no-keeper"}}) {
+    CmdResult third = RunCmd(argv, state_root_, env_, 30s);
+    EXPECT_EQ(third.rc, 0) << third.out << third.err;
+    EXPECT_NE((third.out + third.err).find("already serves"), std::string::npos)
+        << third.out << third.err;
+  }
+  EXPECT_EQ(ReadPid(state_ / "ingress.pid"), new_ingress);
+  EXPECT_TRUE(PidAlive(new_ingress));
 }
 
 TEST(IngressConfig, HostileKeysAreLoadErrors) {

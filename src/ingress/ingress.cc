@@ -174,10 +174,8 @@ class Ingress {
     }
     server_.reset();
     Drain();
-    acme_.clear();
     proxy_->Stop();
-    std::filesystem::remove(ControlSocketPath(options_.state_dir));
-    std::filesystem::remove(options_.state_dir / "ingress.pid");
+    // Nothing is removed here: the control socket, pid file and lock may be a successor's.
     return 0;
   }
 
@@ -280,14 +278,17 @@ class Ingress {
     });
   }
 
-  // Nobody takes over from a stopping ingress: the ports refuse from now on (the keeper's
-  // copies close too), the requests in flight finish with "Connection: close" and idle
-  // keep-alive connections close, for at most drain_timeout; proxy_->Stop() then cuts what is
-  // left. A second SIGTERM/SIGINT stops the wait.
+  // Nothing takes over inside this process: the ports refuse until a successor binds them (the
+  // keeper's copies close too), the folder is handed over (HandOver), the requests in flight
+  // finish with "Connection: close" and idle keep-alive and silent connections close, for at
+  // most drain_timeout; proxy_->Stop() then cuts what is left. A second SIGTERM/SIGINT stops
+  // the wait.
   void Drain() {
     const MonoTime start = Clock::Real()->Now();
-    if (Status st = proxy_->Drain(proxy::Proxy::DrainFor::kExit); !st.ok()) {
-      logging::Warn(kLog, "drain: " + st.message());
+    Status drained = proxy_->Drain(proxy::Proxy::DrainFor::kExit);
+    HandOver();
+    if (!drained.ok()) {
+      logging::Warn(kLog, "drain: " + drained.message());
       return;
     }
     const size_t open = proxy_->AwaitConnectionsClosed(options_.drain_timeout, [this] {
@@ -301,6 +302,31 @@ class Ingress {
       logging::Warn(
           kLog, fmt::format("drain: closing {} connection(s) still open after {} ms", open, took));
     }
+  }
+
+  // The drain hands the state folder over at once (the ports are already given back): a
+  // daemon that finds no answer starts a successor, which takes :80/:443 while this process
+  // still finishes its requests. Before the lock goes, everything that could write in the
+  // folder stops (the ACME workers are joined: an attempt notices its cancel within about a
+  // second; the control server is closed, so the registry is not written again; the control
+  // loop, which writes the placeholder, does not run again), and the control socket and pid
+  // file are removed while the lock still guards them, so they are never a successor's. From
+  // here on the only thing this process writes is its log (appended). The keeper, told to
+  // retire, gives up its own lock and pid file the same way and ends with this process.
+  void HandOver() {
+    acme_.clear();
+    std::error_code ec;
+    std::filesystem::remove(ControlSocketPath(options_.state_dir), ec);
+    if (ec) logging::Warn(kLog, "remove the control socket: " + ec.message());
+    std::filesystem::remove(options_.state_dir / "ingress.pid", ec);
+    if (ec) logging::Warn(kLog, "remove ingress.pid: " + ec.message());
+    lock_fd_.Reset();
+    if (keeper_ && !keeper_->gone()) {
+      if (Status st = keeper_->Retire(); !st.ok()) {
+        logging::Warn(kLog, "keeper: " + st.message() + " (its folder stays locked until it ends)");
+      }
+    }
+    logging::Info(kLog, "handed the state folder over: another ingress may start now");
   }
 
   // Every 5 s, as the daemon does: a certificate or key file written since (a renewal) builds

@@ -35,6 +35,16 @@
 // client checks a flag between steps and inside each HTTP exchange): a stop takes about a
 // second even while a CA does not answer.
 //
+// Stopping (SIGTERM/SIGINT) drains and hands over: the listening sockets are given back (the
+// ports refuse until a successor binds them), then, before any request in flight has
+// finished, the folder is released — the ACME workers are joined, `ingress.sock` and
+// `ingress.pid` are removed and `ingress.lock` is unlocked (in that order, so both files are
+// never a successor's), and the keeper is told to retire (keeper.h: it gives up its own lock
+// and pid file the same way). A daemon that finds no answer then starts a new ingress, which
+// serves :80/:443 from the same registry while the old one finishes its requests. After the
+// hand-over the old process writes nothing in the folder except its log (appended) and removes
+// nothing at exit.
+//
 // Threads: RunIngress runs the control loop on the calling thread; the proxy has its own
 // workers, each CertManager its own (its events are posted to the control loop).
 // BuildIngressTable is pure; any thread.
@@ -65,9 +75,10 @@ struct IngressOptions {
   ListenAddress https{"0.0.0.0", 443};
   std::filesystem::path state_dir;  // empty = DefaultStateDir()
   int workers = 0;                  // proxy workers; 0 = one per core
-  // On SIGTERM/SIGINT the ingress stops accepting (new connections are refused), lets the
-  // requests in flight finish for at most this long, closing idle keep-alive connections,
-  // then exits (`--drain-timeout`). A second signal ends the wait.
+  // On SIGTERM/SIGINT the ingress stops accepting (new connections are refused until a
+  // successor binds the ports), hands the state folder over, lets the requests in flight finish
+  // for at most this long, closing idle keep-alive connections and connections that sent
+  // nothing yet, then exits (`--drain-timeout`). A second signal ends the wait.
   Duration drain_timeout{10'000};
 };
 

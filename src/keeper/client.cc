@@ -138,6 +138,12 @@ Status KeeperClient::Stopping() {
   return Call(EncodeRequest(r)).status();
 }
 
+Status KeeperClient::Retire() {
+  Request r;
+  r.command = Command::kRetire;
+  return Call(EncodeRequest(r)).status();
+}
+
 Status KeeperClient::Handover() {
   Request r;
   r.command = Command::kHandover;

@@ -45,6 +45,10 @@ class KeeperClient {
   Result<bool> HoldsTcp(const std::string& host, int port);
   Status Ready();
   Status Stopping();
+  // This daemon drains and exits with no successor under this keeper (the host's ingress on
+  // SIGTERM): the keeper gives up its lock, pid file and listening sockets at once, so another
+  // keeper (and daemon) may start in the folder meanwhile, and ends when this daemon exits.
+  Status Retire();
   // Asks the keeper to start this daemon's successor now: this daemon drains and exits, and
   // its exit is expected. An error from a keeper that predates handover (unknown command).
   Status Handover();

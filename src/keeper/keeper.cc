@@ -132,10 +132,12 @@ Status Keeper::SpawnDaemon() {
   }
   env.push_back(prefix + std::to_string(theirs.get()));
   std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   std::vector<std::string> args = options_.daemon_argv;
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
@@ -216,7 +218,7 @@ void Keeper::OnDaemonExit(int status) {
   Duration uptime = std::chrono::duration_cast<Duration>(loop_->Now() - daemon_started_at_);
   std::string what = "the daemon (pid " + std::to_string(pid) + ") " + DescribeStatus(status);
   bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (stop_requested_ || (clean && said_stopping_)) {
+  if (stop_requested_ || retired_ || (clean && said_stopping_)) {
     Log(what + "; exiting with it");
     Finish(clean ? 0 : 1);
     return;
@@ -261,6 +263,24 @@ void Keeper::BeginHandover() {
         std::to_string(last_backoff_.count()) + " ms");
     ScheduleRestart(last_backoff_);
   }
+}
+
+void Keeper::Retire() {
+  if (retired_) return;
+  retired_ = true;
+  said_stopping_ = true;
+  // A successor binds the same ports with SO_REUSEPORT: a copy kept here would take a share of
+  // its connections and never accept them.
+  listeners_.clear();
+  // The pid file goes while the lock still guards it, so it is never a successor's file.
+  if (wrote_pid_) {
+    std::error_code ec;
+    std::filesystem::remove(options_.state_dir / "keeper.pid", ec);
+    wrote_pid_ = false;
+  }
+  lock_fd_.Reset();
+  Log("the daemon (pid " + std::to_string(daemon_pid_) +
+      ") drains with no successor here: the folder is free for another keeper");
 }
 
 void Keeper::Finish(int code) {
@@ -350,6 +370,9 @@ std::string Keeper::Handle(const Request& r, std::vector<net::UniqueFd>& fds,
     case Command::kStopping:
       said_stopping_ = true;
       return EncodeOk();
+    case Command::kRetire:
+      Retire();
+      return EncodeOk();
     case Command::kHandover:
       if (!ever_ready_) return EncodeErr("handover: the daemon has not served yet");
       if (stop_requested_) return EncodeErr("handover: the keeper is stopping");
@@ -400,7 +423,7 @@ std::string Keeper::ListenTcp(const Request& r, std::vector<int>& out_fds) {
     for (int i = 0; i < r.count; ++i) {
       auto fd = net::ListenTcp(r.host, port, 1024, r.reuseport);
       if (!fd.ok()) {
-        if (i == 0 && it->second.fds.size() > 0) {
+        if (i == 0 && !it->second.fds.empty()) {
           // The old sockets block the port (no SO_REUSEPORT): close them, then bind.
           it->second.fds.clear();
           fd = net::ListenTcp(r.host, port, 1024, r.reuseport);

@@ -17,6 +17,12 @@
 // keeper with its exit code: a start that fails (bad compose file) is reported, not retried.
 // SIGTERM/SIGINT are passed on to the daemon and the keeper exits with it.
 //
+// Retire (the host's ingress on SIGTERM): a daemon that says `retire` drains with nobody after
+// it here. The keeper closes its listening copies, removes keeper.pid and releases
+// keeper.lock at once, so a new keeper (started by whoever needs the service) may run in the
+// same folder while the old daemon drains; the old keeper then writes and removes nothing in
+// the folder and ends with its daemon, whatever its status (it never starts it again).
+//
 // Handover (`slipway daemon restart`, a self-upgrade): a daemon that says `handover` is
 // answered, its channel is closed and its successor is started at once from the same argv (so
 // a binary replaced on disk is the one that runs), told by `hello` that it follows a handover.
@@ -100,6 +106,8 @@ class Keeper {
   // Reaped statuses of processes other than the daemon, not yet asked for.
   const std::deque<std::pair<pid_t, int>>& pending_exits() const { return exits_; }
   size_t held_listeners() const { return listeners_.size(); }
+  // The daemon said `retire`: the folder's lock and pid file are given up.
+  bool retired() const { return retired_; }
   // Daemons that handed over and have not exited yet.
   size_t retiring() const { return retiring_.size(); }
   StartCause last_start_cause() const { return cause_; }
@@ -117,6 +125,7 @@ class Keeper {
   // Answers one request; `fds` come with it (hold-fds), `out_fds` go back.
   std::string Handle(const Request& r, std::vector<net::UniqueFd>& fds, std::vector<int>& out_fds);
   std::string ListenTcp(const Request& r, std::vector<int>& out_fds);
+  void Retire();
   void Finish(int code);
   void Log(const std::string& msg);
 
@@ -141,6 +150,7 @@ class Keeper {
   StartCause next_cause_ = StartCause::kCrash;  // of the next one started
   std::set<pid_t> retiring_;                    // handed over, still draining
   bool stop_requested_ = false;
+  bool retired_ = false;  // `retire`: lock and pid file given up, ends with the daemon
   bool done_ = false;
   bool wrote_pid_ = false;
   int exit_code_ = 0;

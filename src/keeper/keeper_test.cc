@@ -125,6 +125,16 @@ int FakeDaemon(const std::string& mode) {
     if (!k.Stopping().ok()) return 101;
     return 0;
   }
+  if (mode == "retire") {
+    // A listener, ready, `retire`; drains until the test has started a second keeper in the
+    // folder (it writes $DIR/second), then exits 5 (any status ends a retired keeper).
+    int port = 0;
+    auto fds = k.ListenTcp("127.0.0.1", 0, 1, true, &port);
+    if (!fds.ok() || !k.Ready().ok() || !k.Retire().ok()) return 94;
+    WriteFile(dir + "/retired", std::to_string(getpid()));
+    for (int i = 0; i < 1000 && !std::filesystem::exists(dir + "/second"); ++i) usleep(10'000);
+    return 5;
+  }
   if (mode == "listen") {
     int port = 0;
     auto fds = k.ListenTcp("127.0.0.1", 0, 2, true, &port);
@@ -297,6 +307,35 @@ TEST_F(KeeperTest, HandoverStartsTheSuccessorWhileTheOldDaemonStillDrains) {
   std::string seen = ReadFile(dir_ / "new");
   EXPECT_EQ(seen.substr(0, seen.rfind(' ')), "handover overlap");
   EXPECT_EQ(keeper_->held_listeners(), 1u) << "the successor got the same listener";
+}
+
+TEST_F(KeeperTest, ARetiringDaemonFreesTheFolderAndItsKeeperRemovesNothingOfTheNextOne) {
+  MakeKeeper("retire");
+  ASSERT_TRUE(keeper_->Start().ok());
+  ASSERT_TRUE(Drive([&] { return keeper_->retired(); }));
+  EXPECT_EQ(keeper_->held_listeners(), 0u) << "a successor's port must not be shared";
+  EXPECT_FALSE(std::filesystem::exists(dir_ / ".slipway" / "keeper.pid"));
+  // A second keeper starts in the folder while the first one's daemon still drains.
+  KeeperOptions o;
+  o.state_dir = dir_ / ".slipway";
+  o.daemon_argv = {"/bin/true"};
+  o.subreaper = false;
+  auto second = Keeper::Create(std::move(o));
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_TRUE(std::filesystem::exists(dir_ / ".slipway" / "keeper.pid"));
+  WriteFile((dir_ / "second").string(), "1");
+  ASSERT_TRUE(Drive([&] { return keeper_->done(); }));
+  EXPECT_EQ(keeper_->exit_code(), 1) << "exit 5 of a retired daemon ends the keeper";
+  EXPECT_EQ(keeper_->daemon_starts(), 1) << "a retired daemon is never started again";
+  keeper_.reset();
+  EXPECT_TRUE(std::filesystem::exists(dir_ / ".slipway" / "keeper.pid"))
+      << "the retired keeper removed the next one's pid file";
+  // And the folder is the second keeper's: a third is refused.
+  KeeperOptions third;
+  third.state_dir = dir_ / ".slipway";
+  third.daemon_argv = {"/bin/true"};
+  third.subreaper = false;
+  EXPECT_EQ(Keeper::Create(std::move(third)).status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST_F(KeeperTest, ASecondKeeperForTheSameProjectIsRefused) {

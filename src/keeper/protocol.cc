@@ -20,6 +20,7 @@ constexpr CommandName kCommands[] = {
     {Command::kReady, "ready", 1},
     {Command::kStopping, "stopping", 1},
     {Command::kHandover, "handover", 1},
+    {Command::kRetire, "retire", 1},
     {Command::kExits, "exits", 1},
     {Command::kHoldFds, "hold-fds", 2},
     {Command::kTakeFds, "take-fds", 2},

@@ -16,6 +16,11 @@
 //   stopping                           → ok            (the next exit 0 is on purpose)
 //   handover                           → ok            (start my successor now; I drain
 //                                                       and exit, whatever my status)
+//   retire                             → ok            (I drain and exit with nobody after me
+//                                                       here: give up the folder now — its
+//                                                       lock, pid file and held listeners — so
+//                                                       another keeper may start in it; end
+//                                                       with my exit, never restart me)
 //   exits                              → ok PID STATUS PID STATUS ...   (wait statuses)
 //   hold-fds KEY + fds                 → ok
 //   take-fds KEY                       → ok + the held fds (the keeper keeps its copies)
@@ -41,6 +46,7 @@ enum class Command {
   kReady,
   kStopping,
   kHandover,
+  kRetire,
   kExits,
   kHoldFds,
   kTakeFds,
