@@ -930,6 +930,85 @@ TEST_F(IngressDrain, DrainHandsTheFolderToASuccessorOnTheSamePorts) {
   EXPECT_TRUE(PidAlive(new_ingress));
 }
 
+// A TCP connection to 127.0.0.1:port that has sent `bytes` (maybe none), or -1.
+int OpenSending(int port, const std::string& bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Client connections the ingress's proxy holds open (its slipway_http_active_connections).
+long ActiveConnections(const std::filesystem::path& state) {
+  auto r = Control(state, "GET", "/metrics");
+  if (!r.ok() || r->status != 200) return -1;
+  long n = 0;
+  const std::string key = "slipway_http_active_connections{";
+  for (size_t at = r->body.find(key); at != std::string::npos; at = r->body.find(key, at + 1)) {
+    const size_t sp = r->body.find(' ', at);
+    if (sp != std::string::npos) n += std::atol(r->body.c_str() + sp + 1);
+  }
+  return n;
+}
+
+// A connection that never sent a byte does not hold a draining ingress until its timeout: it is
+// closed with the idle ones. One with half a head is a request on its way: it is served.
+TEST_F(IngressDrain, ASilentConnectionDoesNotHoldTheExitAndAHalfSentHeadIsServed) {
+  StartUpstreamAndIngress("10s");
+  const pid_t ingress = ReadPid(state_ / "ingress.pid");
+  const long before = ActiveConnections(state_);
+  const int silent = OpenSending(http_, "");
+  const int partial = OpenSending(http_, "GET /version HTTP/1.1\r\nHo");
+  ASSERT_GE(silent, 0);
+  ASSERT_GE(partial, 0);
+  ASSERT_TRUE(WaitFor([&] { return ActiveConnections(state_) >= before + 2; }, 10s))
+      << ActiveConnections(state_);
+  sent_ = std::chrono::steady_clock::now();
+  signalled_ = true;
+  ASSERT_EQ(kill(pid_, SIGTERM), 0);
+  // The drain has begun once the folder is handed over (right after the connections were told).
+  const bool draining =
+      WaitFor([&] { return !std::filesystem::exists(state_ / "ingress.pid"); }, 10s);
+  const std::string rest = "st: s.test\r\nConnection: close\r\n\r\n";
+  const bool sent_rest =
+      ::send(partial, rest.data(), rest.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(rest.size());
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(partial, buf, sizeof buf, 0)) > 0;) got.append(buf, n);
+  ::close(partial);  // else the ingress lingers on it after its answer
+  char b = 0;
+  const ssize_t silent_read = ::recv(silent, &b, 1, 0);  // 0: closed by the ingress
+  const long long silent_closed_ms = SinceSent();
+  ::close(silent);
+  int status = 0;
+  const bool exited = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, 15s);
+  const long long exited_ms = SinceSent();
+  if (exited) pid_ = -1;
+  const std::string log = ReadFile(state_root_ / "manual.log");
+  std::printf(
+      "ingress SIGTERM with a silent connection and a half-sent head (--drain-timeout 10s): "
+      "silent one closed after %lld ms, exit after %lld ms\n",
+      silent_closed_ms, exited_ms);
+  EXPECT_TRUE(draining) << log;
+  EXPECT_TRUE(sent_rest);
+  EXPECT_EQ(got.substr(0, got.find("\r\n")), "HTTP/1.1 200 OK") << got << log;
+  EXPECT_EQ(silent_read, 0) << "the silent connection was not closed";
+  ASSERT_TRUE(exited) << log;
+  EXPECT_LT(exited_ms, 1'500) << log;
+  EXPECT_FALSE(PidAlive(ingress));
+  EXPECT_NE(log.find("drained: the last connection finished after"), std::string::npos) << log;
+}
+
 TEST(IngressConfig, HostileKeysAreLoadErrors) {
   struct Case {
     std::string top, expect;

@@ -1,6 +1,7 @@
 #include "proxy/client_conn.h"
 
 #include <arpa/inet.h>
+#include <linux/tcp.h>  // tcp_info with tcpi_bytes_received (glibc's lacks it)
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -8,6 +9,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "acme/challenge.h"
@@ -33,6 +35,19 @@ std::string_view CookieValue(std::string_view cookies, std::string_view name) {
     pos = end + 1;
   }
   return {};
+}
+
+// True when the kernel has received no byte on TCP socket `fd` (read or not): the client has
+// sent nothing since the connection was made. False when unknown.
+bool NothingReceived(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  // tcpi_bytes_received appeared in Linux 4.1; an older kernel fills less than that.
+  if (len < offsetof(tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received) {
+    return false;
+  }
+  return info.tcpi_bytes_received == 0;
 }
 
 }  // namespace
@@ -437,10 +452,17 @@ void ClientConn::OnDrain(bool close_idle) {
   // speaks again ends at its idle timeout or when the owner stops the proxy. A process that
   // exits has no successor: a kept-alive connection with nothing in flight either way closes
   // now, so it does not hold the exit back.
-  if (!close_idle || fd_ < 0 || !served_ || phase_ != Phase::kIdle || !in_.empty() ||
-      out_off_ != out_.size()) {
+  if (!close_idle || fd_ < 0) return;
+  // A connection accepted that has received nothing at all (not a byte of a request, nor of a
+  // TLS handshake) is as idle as a kept-alive one, and would otherwise hold the exit until its
+  // timeout: it closes too (nginx closes connections waiting for a first request the same
+  // way). One with part of a head, or mid-handshake, is served.
+  if (!served_ && (phase_ == Phase::kIdle || phase_ == Phase::kHandshake) && in_.empty() &&
+      out_.empty() && NothingReceived(fd_)) {
+    CloseNow();
     return;
   }
+  if (!served_ || phase_ != Phase::kIdle || !in_.empty() || out_off_ != out_.size()) return;
   // Bytes already here are a request on its way: it is answered (with "Connection: close").
   char byte = 0;
   if (::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;

@@ -43,7 +43,8 @@ class ClientConn {
   void OnTableChange();
   // The worker drains (Proxy::Drain): the connection's next answer carries
   // "Connection: close", then it closes (see there why idle ones are not closed at once
-  // unless `close_idle`, the drain of a process that exits).
+  // unless `close_idle`, the drain of a process that exits: then a kept-alive connection with
+  // nothing in flight, and one that has received no byte yet, close now).
   void OnDrain(bool close_idle);
   // Worker shutdown.
   void CloseNow();

@@ -137,8 +137,9 @@ class Proxy {
   // new connections are refused rather than queued for nobody, and idle keep-alive connections
   // that have served a request close at once (a client retries a request that raced with that
   // close on a new connection, as it does when any server closes an idle one; nginx's graceful
-  // stop does the same). A connection accepted but not yet asked anything is left to answer its
-  // first request with "Connection: close".
+  // stop does the same), and so do connections that have received no byte yet (nor a TLS
+  // handshake's: they would hold the exit until their timeout; nginx closes connections waiting
+  // for a first request the same way). One with part of a request head is served.
   enum class DrainFor : uint8_t { kHandover, kExit };
   Status Drain(DrainFor why = DrainFor::kHandover);
   // Client connections open on all workers (any thread; each worker's count as of its last

@@ -746,6 +746,56 @@ TEST_F(ProxyTest, DrainHandsTheListenersOverAndFinishesInFlightRequests) {
   if (waiting >= 0) close(waiting);
 }
 
+// The drain of a process that exits: a connection that sent nothing closes at once (it would
+// hold the exit until its timeout), as an idle kept-alive one does; one with half a head is
+// still served; the wait ends when the last connection closes, not on a poll's tick.
+TEST_F(ProxyTest, ExitDrainClosesSilentConnectionsAndServesHalfSentHeads) {
+  UpstreamServer up("a");
+  KeepingSource source;
+  ProxyOptions opt;
+  opt.listeners = &source;
+  StartProxy(opt);
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  const int silent = Connect();
+  const int idle = Connect();
+  std::string buf;
+  ASSERT_EQ(Exchange(idle, Get("/id"), &buf).status, 200);
+  const int partial = Connect();
+  ASSERT_TRUE(WriteAll(partial, "GET /id HTTP/1.1\r\nHo"));
+  const int busy = Connect();
+  ASSERT_TRUE(WriteAll(busy, Get("/slow?ms=300")));
+  for (int i = 0; i < 500 && proxy_->OpenConnections() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(proxy_->OpenConnections(), 4u);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(proxy_->Drain(Proxy::DrainFor::kExit).ok());
+  EXPECT_EQ(source.released, 1) << "nobody takes over: the source's copies go too";
+  EXPECT_TRUE(PeerClosed(silent)) << "a connection that sent nothing is closed";
+  EXPECT_TRUE(PeerClosed(idle)) << "an idle kept-alive connection is closed";
+  close(silent);
+  close(idle);
+  ASSERT_TRUE(WriteAll(partial, "st: x\r\n\r\n"));
+  ClientResponse p = Exchange(partial, "", &buf);
+  EXPECT_EQ(p.status, 200) << "half a head is a request on its way";
+  EXPECT_EQ(p.body, "a");
+  EXPECT_EQ(p.head.Get("connection"), "close");
+  close(partial);
+  std::thread reader([&] {
+    std::string b;
+    ClientResponse r = Exchange(busy, "", &b);
+    EXPECT_EQ(r.status, 200);
+    close(busy);
+  });
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(10'000), nullptr), 0u);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+  reader.join();
+  EXPECT_GE(took, 250) << "the slow request was in flight";
+  EXPECT_LT(took, 5'000);
+}
+
 TEST_F(ProxyTest, RoutesByPathWithStripPrefix) {
   UpstreamServer web("web"), api("api");
   StartProxy();
