@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -45,7 +46,9 @@ Result<sockaddr_in> Resolve(const std::string& host, int port) {
 int Proxy::ShardsFor(int workers) { return DefaultWorkers(workers) + 1; }
 
 Proxy::Proxy(ProxyOptions options, telemetry::Registry* registry)
-    : options_(std::move(options)), registry_(registry) {
+    : options_(std::move(options)),
+      registry_(registry),
+      drain_watch_(std::make_unique<DrainWatch>()) {
   table_.store(std::make_shared<const RouteTable>());
 }
 
@@ -56,7 +59,8 @@ Result<std::unique_ptr<Proxy>> Proxy::Create(ProxyOptions options, telemetry::Re
   std::unique_ptr<Proxy> p(new Proxy(options, registry));
   for (int i = 0; i < options.workers; ++i) {
     ASSIGN_OR_RETURN(auto loop, net::EventLoop::Create(options.clock));
-    p->workers_.push_back(std::make_unique<Worker>(i, p->options_, std::move(loop)));
+    p->workers_.push_back(
+        std::make_unique<Worker>(i, p->options_, std::move(loop), p->drain_watch_.get()));
   }
   for (auto& w : p->workers_) w->Start();
   return p;
@@ -104,13 +108,26 @@ Status Proxy::Drain(DrainFor why) {
 }
 
 size_t Proxy::AwaitConnectionsClosed(Duration timeout, const std::function<bool()>& give_up) {
-  const MonoTime deadline = Clock::Real()->Now() + timeout;
-  size_t open = OpenConnections();
-  while (open > 0 && Clock::Real()->Now() < deadline && !(give_up && give_up())) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    open = OpenConnections();
+  // Woken by the worker whose last connection closes (DrainWatch); give_up() alone is asked in
+  // slices, as it reads something the workers do not signal (the ingress's signalfd).
+  constexpr auto kGiveUpSlice = std::chrono::milliseconds(20);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock<std::mutex> lock(drain_watch_->mu);
+  while (true) {
+    const size_t open = OpenConnections();
+    if (open == 0) return 0;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return open;
+    if (give_up) {
+      lock.unlock();  // give_up may take its time; workers notify meanwhile
+      const bool stop = give_up();
+      lock.lock();
+      if (stop) return OpenConnections();
+      drain_watch_->cv.wait_until(lock, std::min(deadline, now + kGiveUpSlice));
+    } else {
+      drain_watch_->cv.wait_until(lock, deadline);
+    }
   }
-  return open;
 }
 
 size_t Proxy::OpenConnections() const {

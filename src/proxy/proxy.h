@@ -59,6 +59,7 @@ struct ProxyOptions {
 
 class Worker;
 struct CompiledTable;
+struct DrainWatch;
 
 // Work the proxy did to route by new settings, summed over its life: what a full table switch
 // costs against a one-route traffic update (the daemon's weight changes).
@@ -146,8 +147,9 @@ class Proxy {
   // accept or close).
   size_t OpenConnections() const;
   // After Drain(): waits until no client connection is open, at most `timeout`, or until
-  // `give_up()` (polled every 20 ms; may be null) says to stop waiting. Returns the connections
-  // still open. Control thread; the workers keep serving meanwhile.
+  // `give_up()` (asked every 20 ms; may be null) says to stop waiting. Returns the connections
+  // still open. The worker whose last connection closes wakes the wait at once (nothing polls
+  // the counts). Control thread; the workers keep serving meanwhile.
   size_t AwaitConnectionsClosed(Duration timeout, const std::function<bool()>& give_up);
 
   int workers() const { return static_cast<int>(workers_.size()); }
@@ -166,6 +168,8 @@ class Proxy {
 
   ProxyOptions options_;
   telemetry::Registry* registry_;
+  // Before workers_: they point to it. Woken when a draining worker's last connection closes.
+  std::unique_ptr<DrainWatch> drain_watch_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   // What the workers route by (control thread); its listeners and routes are parallel to

@@ -796,6 +796,33 @@ TEST_F(ProxyTest, ExitDrainClosesSilentConnectionsAndServesHalfSentHeads) {
   EXPECT_LT(took, 5'000);
 }
 
+TEST_F(ProxyTest, AwaitConnectionsClosedHonoursGiveUpAndTheTimeout) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  const int busy = Connect();
+  ASSERT_TRUE(WriteAll(busy, Get("/slow?ms=1500")));
+  for (int i = 0; i < 500 && proxy_->OpenConnections() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(proxy_->Drain(Proxy::DrainFor::kExit).ok());
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t)
+        .count();
+  };
+  auto start = std::chrono::steady_clock::now();
+  int asked = 0;
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(10'000), [&] { return ++asked == 3; }), 1u);
+  EXPECT_EQ(asked, 3);
+  EXPECT_LT(ms_since(start), 1'000) << "give_up is asked while the connection stays open";
+  start = std::chrono::steady_clock::now();
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(200), nullptr), 1u);
+  EXPECT_GE(ms_since(start), 190);
+  EXPECT_LT(ms_since(start), 2'000);
+  close(busy);
+}
+
 TEST_F(ProxyTest, RoutesByPathWithStripPrefix) {
   UpstreamServer web("web"), api("api");
   StartProxy();

@@ -23,10 +23,12 @@ namespace {
 constexpr uint32_t kConnEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 }
 
-Worker::Worker(int index, const ProxyOptions& options, std::unique_ptr<net::EventLoop> loop)
+Worker::Worker(int index, const ProxyOptions& options, std::unique_ptr<net::EventLoop> loop,
+               DrainWatch* drain_watch)
     : index_(index),
       options_(options),
       loop_(std::move(loop)),
+      drain_watch_(drain_watch),
       client_scratch_(new char[kScratch]),
       upstream_scratch_(new char[kScratch]) {
   std::random_device rd;
@@ -77,6 +79,7 @@ void Worker::PostDrain(bool close_idle, std::function<void()> done) {
     std::vector<ClientConn*> all;
     for (auto& [p, c] : conns_) all.push_back(p);
     for (ClientConn* c : all) c->OnDrain(close_idle);
+    CountOpen();  // tells the watch when nothing was open
     done();
   });
 }

@@ -10,9 +10,11 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -31,6 +33,20 @@ namespace slipway::proxy {
 class ClientConn;
 class TcpConn;
 class Worker;
+
+// Where draining workers say that their last client connection closed, so the control thread
+// waiting in Proxy::AwaitConnectionsClosed wakes at once instead of polling the counts. Owned by
+// the Proxy, shared by its workers; any thread.
+struct DrainWatch {
+  std::mutex mu;
+  std::condition_variable cv;
+  // The notifier's count is stored before it takes `mu`: a waiter that checked the counts
+  // under `mu` is already waiting when this wakes it.
+  void Notify() {
+    { std::lock_guard<std::mutex> lock(mu); }
+    cv.notify_all();
+  }
+};
 
 // Immutable, shared by all workers: a RouteTable plus what Apply() computed for it.
 struct CompiledTable {
@@ -134,7 +150,9 @@ struct WorkerTable {
 
 class Worker {
  public:
-  Worker(int index, const ProxyOptions& options, std::unique_ptr<net::EventLoop> loop);
+  // `drain_watch` (may be null) is told whenever a draining worker's last connection closes.
+  Worker(int index, const ProxyOptions& options, std::unique_ptr<net::EventLoop> loop,
+         DrainWatch* drain_watch = nullptr);
   ~Worker();
 
   void Start();
@@ -211,7 +229,12 @@ class Worker {
   std::atomic<size_t> open_{0};  // conns_ + tcp_conns_, for open_connections()
   std::atomic<uint64_t> routes_built_{0};
   std::atomic<uint64_t> route_updates_{0};
-  void CountOpen() { open_.store(conns_.size() + tcp_conns_.size(), std::memory_order_relaxed); }
+  void CountOpen() {
+    const size_t open = conns_.size() + tcp_conns_.size();
+    open_.store(open, std::memory_order_relaxed);
+    if (open == 0 && draining_ && drain_watch_ != nullptr) drain_watch_->Notify();
+  }
+  DrainWatch* drain_watch_;
   std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> conns_;
   std::vector<std::unique_ptr<ClientConn>> dead_;
   std::unordered_map<TcpConn*, std::unique_ptr<TcpConn>> tcp_conns_;  // TCP listeners' conns
