@@ -25,6 +25,16 @@ http::Endpoint ControlEndpoint() {
   return ep;
 }
 
+// A POST of the JSON `body` to `target` on the ingress's control socket (ControlEndpoint()).
+http::Request ControlPost(std::string target, std::string body) {
+  http::Request req;
+  req.method = "POST";
+  req.target = std::move(target);
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = std::move(body);
+  return req;
+}
+
 std::vector<std::string> IngressHosts(const config::Project& p) {
   std::set<std::string> hosts;
   for (const config::RouteSettings& r : p.routes) {
@@ -109,11 +119,7 @@ void IngressLink::Tick() {
     reg.redirect = p.tls.redirect;
     if (p.tls.hsts_seconds) reg.hsts_seconds = *p.tls.hsts_seconds;
   }
-  http::Request req;
-  req.method = "POST";
-  req.target = "/v1/register";
-  req.headers.emplace_back("Content-Type", "application/json");
-  req.body = ingress::RegistrationJson(reg);
+  const http::Request req = ControlPost("/v1/register", ingress::RegistrationJson(reg));
   in_flight_ = true;
   std::weak_ptr<bool> alive = alive_;
   std::vector<std::string> acme_names = reg.acme ? reg.acme->names : std::vector<std::string>();
@@ -210,12 +216,9 @@ constexpr size_t kMaxRenewAnswerBytes = 64 * 1024;
 
 void IngressLink::Renew(const std::string& name, std::function<void(Status)> done) {
   const config::Project& p = project_();
-  http::Request req;
-  req.method = "POST";
-  req.target = "/v1/renew";
-  req.headers.emplace_back("Content-Type", "application/json");
-  req.body = nlohmann::json{{"project", p.name}, {"name", name}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const http::Request req =
+      ControlPost("/v1/renew", nlohmann::json{{"project", p.name}, {"name", name}}.dump(
+                                   -1, ' ', false, nlohmann::json::error_handler_t::replace));
   std::weak_ptr<bool> alive = alive_;
   // Bounded: an answer is only a status and a short error.
   http::FetchBoundedAsync(loop_, ControlEndpoint(), req, Duration(2'000), kMaxRenewAnswerBytes,
@@ -231,12 +234,10 @@ void IngressLink::Deregister() {
   Stop();
   const config::Project& p = project_();
   if (!p.ingress || IngressHosts(p).empty()) return;
-  http::Request req;
-  req.method = "POST";
-  req.target = "/v1/deregister";
-  req.headers.emplace_back("Content-Type", "application/json");
-  req.body = ingress::DeregistrationJson(p.name, p.dir.string());
-  Result<http::ClientResponse> r = http::Fetch(ControlEndpoint(), req, Duration(2'000));
+  Result<http::ClientResponse> r = http::Fetch(
+      ControlEndpoint(),
+      ControlPost("/v1/deregister", ingress::DeregistrationJson(p.name, p.dir.string())),
+      Duration(2'000));
   if (!r.ok()) {
     log_("ingress: deregistering failed: " + r.status().message());
   } else if (r->status != 200 && r->status != 404) {
