@@ -172,7 +172,6 @@ class Ingress {
     for (auto& [name, o] : acme_) {
       if (o.manager) o.manager->Cancel();
     }
-    server_.reset();
     Drain();
     proxy_->Stop();
     // Nothing is removed here: the control socket, pid file and lock may be a successor's.
@@ -313,8 +312,14 @@ class Ingress {
   // file are removed while the lock still guards them, so they are never a successor's. From
   // here on the only thing this process writes is its log (appended). The keeper, told to
   // retire, gives up its own lock and pid file the same way and ends with this process.
+  //
+  // The control socket stays open (unanswered: the loop has stopped) until just before the
+  // locks go: a daemon that asked meanwhile sees its connection reset now, when a successor it
+  // starts finds the folder free, not while the locks still hold (it would exit, and the
+  // daemon try again only 5 s later).
   void HandOver() {
     acme_.clear();
+    server_.reset();
     std::error_code ec;
     std::filesystem::remove(ControlSocketPath(options_.state_dir), ec);
     if (ec) logging::Warn(kLog, "remove the control socket: " + ec.message());

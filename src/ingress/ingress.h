@@ -37,8 +37,9 @@
 //
 // Stopping (SIGTERM/SIGINT) drains and hands over: the listening sockets are given back (the
 // ports refuse until a successor binds them), then, before any request in flight has
-// finished, the folder is released — the ACME workers are joined, `ingress.sock` and
-// `ingress.pid` are removed and `ingress.lock` is unlocked (in that order, so both files are
+// finished, the folder is released — the ACME workers are joined, the control socket (open but
+// unanswered since the signal, so a daemon asking meanwhile waits) is closed, `ingress.sock`
+// and `ingress.pid` are removed and `ingress.lock` is unlocked (in that order, so both files are
 // never a successor's), and the keeper is told to retire (keeper.h: it gives up its own lock
 // and pid file the same way). A daemon that finds no answer then starts a new ingress, which
 // serves :80/:443 from the same registry while the old one finishes its requests. After the
