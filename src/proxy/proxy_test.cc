@@ -5,11 +5,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <thread>
 
 #include "acme/challenge.h"
+#include "net/tls_context.h"
+#include "net/tls_test_certs.h"
 #include "proxy/proxy_metrics.h"
 #include "proxy/test_upstream.h"
 
@@ -794,6 +798,49 @@ TEST_F(ProxyTest, ExitDrainClosesSilentConnectionsAndServesHalfSentHeads) {
   reader.join();
   EXPECT_GE(took, 250) << "the slow request was in flight";
   EXPECT_LT(took, 5'000);
+}
+
+// On a TLS listener "received nothing" includes the handshake: a client that has not begun one
+// is closed by an exit drain, one that has sent part of its ClientHello is not.
+TEST_F(ProxyTest, ExitDrainClosesASilentTlsConnectionButNotAStartedHandshake) {
+  UpstreamServer up("a");
+  StartProxy();
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("slipway-proxy-tls-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const net::testing::TestCert cert = net::testing::MakeTestCert({"a.test"});
+  net::TlsServerContext::CertificatePaths paths{(dir / "a.pem").string(), (dir / "a.key").string()};
+  net::testing::WriteTestFile(paths.cert, cert.cert_pem);
+  net::testing::WriteTestFile(paths.key, cert.key_pem);
+  auto ctx = net::TlsServerContext::Create({paths}, nullptr, std::time(nullptr));
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  auto t = std::make_shared<RouteTable>();
+  Listener l;
+  l.host = "127.0.0.1";
+  l.port = 0;
+  l.tls = *ctx;
+  l.routes = {SimpleRoute({MakeSet("blue", 100, {up.port()})})};
+  t->listeners.push_back(l);
+  t->version = ++version_;
+  ASSERT_TRUE(proxy_->Apply(t).ok());
+  auto bound = proxy_->BoundPort("127.0.0.1", 0);
+  ASSERT_TRUE(bound.ok());
+  const int silent = ConnectTo(*bound);
+  const int started = ConnectTo(*bound);
+  ASSERT_GE(silent, 0);
+  ASSERT_GE(started, 0);
+  ASSERT_TRUE(WriteAll(started, std::string_view("\x16\x03\x01\x00", 4)));  // a record's start
+  for (int i = 0; i < 500 && proxy_->OpenConnections() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(proxy_->OpenConnections(), 2u);
+  ASSERT_TRUE(proxy_->Drain(Proxy::DrainFor::kExit).ok());
+  EXPECT_TRUE(PeerClosed(silent)) << "no handshake begun: closed";
+  EXPECT_EQ(proxy_->OpenConnections(), 1u) << "a handshake under way is left to finish";
+  close(silent);
+  close(started);
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(5'000), nullptr), 0u);
 }
 
 TEST_F(ProxyTest, AwaitConnectionsClosedHonoursGiveUpAndTheTimeout) {
