@@ -334,6 +334,11 @@ void Keeper::OnControl() {
 std::string Keeper::Handle(const Request& r, std::vector<net::UniqueFd>& fds,
                            std::vector<int>& out_fds) {
   if (r.command != Command::kHoldFds && !fds.empty()) return EncodeErr("unexpected fds");
+  // A retired keeper holds no socket a successor's could share a port with, and starts nothing.
+  if (retired_ && (r.command == Command::kListenTcp || r.command == Command::kListenUnix ||
+                   r.command == Command::kHandover)) {
+    return EncodeErr("the keeper has retired");
+  }
   switch (r.command) {
     case Command::kHello:
       return EncodeOk(

@@ -131,6 +131,8 @@ int FakeDaemon(const std::string& mode) {
     int port = 0;
     auto fds = k.ListenTcp("127.0.0.1", 0, 1, true, &port);
     if (!fds.ok() || !k.Ready().ok() || !k.Retire().ok()) return 94;
+    WriteFile(dir + "/after-retire",
+              k.ListenTcp("127.0.0.1", 0, 1, true, &port).ok() ? "held" : "refused");
     WriteFile(dir + "/retired", std::to_string(getpid()));
     for (int i = 0; i < 1000 && !std::filesystem::exists(dir + "/second"); ++i) usleep(10'000);
     return 5;
@@ -314,6 +316,9 @@ TEST_F(KeeperTest, ARetiringDaemonFreesTheFolderAndItsKeeperRemovesNothingOfTheN
   ASSERT_TRUE(keeper_->Start().ok());
   ASSERT_TRUE(Drive([&] { return keeper_->retired(); }));
   EXPECT_EQ(keeper_->held_listeners(), 0u) << "a successor's port must not be shared";
+  ASSERT_TRUE(Drive([&] { return std::filesystem::exists(dir_ / "after-retire"); }));
+  EXPECT_EQ(ReadFile(dir_ / "after-retire"), "refused");
+  EXPECT_EQ(keeper_->held_listeners(), 0u);
   EXPECT_FALSE(std::filesystem::exists(dir_ / ".slipway" / "keeper.pid"));
   // A second keeper starts in the folder while the first one's daemon still drains.
   KeeperOptions o;

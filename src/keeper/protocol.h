@@ -20,7 +20,8 @@
 //                                                       here: give up the folder now — its
 //                                                       lock, pid file and held listeners — so
 //                                                       another keeper may start in it; end
-//                                                       with my exit, never restart me)
+//                                                       with my exit, never restart me;
+//                                                       listen-* and handover are refused)
 //   exits                              → ok PID STATUS PID STATUS ...   (wait statuses)
 //   hold-fds KEY + fds                 → ok
 //   take-fds KEY                       → ok + the held fds (the keeper keeps its copies)
