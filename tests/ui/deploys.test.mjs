@@ -108,6 +108,9 @@ try {
       return n > 0 && n < 100;
     }, null, { timeout: 60000 });
     await shot(page, 'deploys-canary');
+    // Each set named once with its release ("new set r2 5 %", not "r2 r2").
+    const splitText = await page.locator('#dep-split-text').textContent();
+    assert.doesNotMatch(splitText, /\b(r\d+) \1\b/, splitText);
     await page.getByRole('button', { name: 'Pause' }).click();
     await page.locator('#dep-reason').fill('looking at the charts');
     await page.locator('#dep-dialog').getByRole('button', { name: 'Pause' }).click();

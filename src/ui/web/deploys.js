@@ -224,6 +224,8 @@ function say(text) {
 
 const pct = (x) => (x == null ? '–' : `${x.toFixed(1)} %`);
 const ms = (x) => (x == null ? '–' : `${x.toFixed(0)} ms`);
+// A set and its release: "r3" when the set is named after it (the usual), else "blue (r3)".
+const setName = (set, release) => (set === `r${release}` ? set : `${set} (r${release})`);
 const time = (t) => (t ? new Date(t).toLocaleTimeString() : '');
 
 function render() {
@@ -249,7 +251,7 @@ function render() {
     split.dataset.new = String(j.new_weight);
     $('dep-split-new').setAttribute('width', String(4 * Math.min(100, j.new_weight)));
     $('dep-split-text').textContent =
-      `Traffic: new set ${j.new_set} r${j.release} ${j.new_weight} % · old set ${j.old_set} r${j.old_release} ${j.old_weight} %`;
+      `Traffic: new set ${setName(j.new_set, j.release)} ${j.new_weight} % · old set ${setName(j.old_set, j.old_release)} ${j.old_weight} %`;
   } else {
     const lastRel = releases[0];
     $('dep-job').textContent = `No deploy of ${service || 'this service'} running`;
