@@ -7,6 +7,7 @@
 
 #include "api/redacted.h"
 #include "api/routes.h"
+#include "api/views.h"
 #include "config/deploy_strategy.h"
 #include "config/secrets_of.h"
 #include "deploy/deployer.h"
@@ -182,10 +183,10 @@ void RegisterDeployRoutes(Router& r, const RouteDeps& d) {
                        [d](ProgressQuery q, Reply reply) {
                          reply.Json(200, Redacted(d.deployer->Progress(q.after), d.redactor));
                        });
-  // The running deploys as the event stream's `deploy` event says them (the page's fallback
-  // when the stream is refused).
+  // The running deploys as the event stream's `deploy` event says them, each set's numbers of
+  // the last second or so read now (the page's fallback when the stream is refused).
   r.Add<NoInput>({Method::kGet, "/api/v1/deploy/live", Access::kRead}, [d](NoInput, Reply reply) {
-    reply.Json(200, Redacted(d.deployer->Live(), d.redactor));
+    reply.Json(200, Redacted(DeployLiveJson(*d.deployer), d.redactor));
   });
   // An operator's pause of a running deploy, and its resume: answered at once.
   for (bool pause : {true, false}) {

@@ -348,8 +348,9 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
     reply.Json(200, rows);
   });
   // The same rows, live (api/live.h): the dashboard's services view; and the running
-  // deploys (weights, both sets' analysis, decisions) for its deploy view, redacted like
-  // GET /api/v1/deploy/progress. Twice a second: the deploy view stays within 1 s.
+  // deploys (weights, both sets' analysis and their last second or so, decisions) for its
+  // deploy view, redacted like GET /api/v1/deploy/progress. Twice a second: the deploy view
+  // stays within 1 s.
   std::vector<LiveTopic> topics;
   topics.push_back({"ps", [d] {
                       json rows = PsJson(d.engine->Ps());
@@ -357,7 +358,7 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                       return rows;
                     }});
   if (d.deployer != nullptr) {
-    topics.push_back({"deploy", [d] { return Redacted(d.deployer->Live(), d.redactor); }});
+    topics.push_back({"deploy", [d] { return Redacted(DeployLiveJson(*d.deployer), d.redactor); }});
   }
   LiveOptions live_options;
   live_options.interval = Duration(500);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <string>
 
 #include "config/compose_names.h"
@@ -40,6 +41,33 @@ nlohmann::json EventJson(const store::Event& e) {
   return {{"id", e.id},           {"time", runtime::FormatWallMillis(e.wall_ms)},
           {"service", e.service}, {"instance", e.instance},
           {"kind", e.kind},       {"message", e.message}};
+}
+
+namespace {
+
+nlohmann::json SetNumbersJson(const deploy::LiveSetNumbers& n) {
+  nlohmann::json j = {{"requests", n.requests}, {"errors_5xx", n.errors_5xx}, {"p95_ms", n.p95_ms}};
+  if (n.error_rate) j["error_rate"] = *n.error_rate;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json LiveNumbersJson(const deploy::LiveNumbers& n) {
+  return {{"t", n.at_ms},
+          {"window_s", n.window_s},
+          {"new", SetNumbersJson(n.new_set)},
+          {"old", SetNumbersJson(n.old_set)}};
+}
+
+nlohmann::json DeployLiveJson(deploy::Deployer& deployer) {
+  const std::map<std::string, deploy::LiveNumbers> numbers = deployer.SampleLive();
+  nlohmann::json out = deployer.Live();
+  for (nlohmann::json& job : out["jobs"]) {
+    auto it = numbers.find(job["service"].get<std::string>());
+    if (it != numbers.end()) job["live"] = LiveNumbersJson(it->second);
+  }
+  return out;
 }
 
 }  // namespace slipway::api

@@ -70,5 +70,27 @@ TEST(ViewsTest, AnEventHasItsTimeInRfc3339) {
       "message": "pid 4242"})"));
 }
 
+// The deploy view's live numbers of both sets: the keys the page reads; no error rate without
+// responses.
+TEST(ViewsTest, LiveNumbersKeepTheirWireShape) {
+  deploy::LiveNumbers n;
+  n.at_ms = 1'700'000'000'000;
+  n.window_s = 1.5;
+  n.new_set.requests = 40;
+  n.new_set.errors_5xx = 10;
+  n.new_set.p95_ms = 12.5;
+  n.new_set.error_rate = 0.25;
+  nlohmann::json j = LiveNumbersJson(n);
+  EXPECT_EQ(j["t"], 1'700'000'000'000);
+  EXPECT_EQ(j["window_s"], 1.5);
+  EXPECT_EQ(j["new"]["requests"], 40);
+  EXPECT_EQ(j["new"]["errors_5xx"], 10);
+  EXPECT_EQ(j["new"]["p95_ms"], 12.5);
+  EXPECT_EQ(j["new"]["error_rate"], 0.25);
+  EXPECT_EQ(j["old"]["requests"], 0);
+  EXPECT_FALSE(j["old"].contains("error_rate")) << j.dump();
+  EXPECT_EQ(j.size(), 4u) << j.dump();
+}
+
 }  // namespace
 }  // namespace slipway::api

@@ -121,6 +121,15 @@ json Deployer::Live(size_t max_lines) const {
   return {{"jobs", std::move(jobs)}, {"progress", std::move(lines)}};
 }
 
+std::map<std::string, LiveNumbers> Deployer::SampleLive() {
+  std::map<std::string, LiveNumbers> out;
+  for (auto& [service, job] : jobs_) {
+    if (!job) continue;
+    if (std::optional<LiveNumbers> n = job->SampleLive()) out.emplace(service, *n);
+  }
+  return out;
+}
+
 void Deployer::Note(const std::string& service, int64_t release, const std::string& text) {
   progress_.push_back({{"seq", ++progress_seq_},
                        {"t", Clock::Real()->WallMillis()},

@@ -124,6 +124,9 @@ class Deployer {
   // The dashboard's live deploy view: {"jobs": [JobRunner::Live() of each running job],
   // "progress": the last `max_lines` progress lines}. Bounded whatever runs.
   nlohmann::json Live(size_t max_lines = 100) const;
+  // Each running job's sets over the last second or so (JobRunner::SampleLive), by service;
+  // the API puts them beside Live()'s jobs. One read of the counters per call and job.
+  std::map<std::string, LiveNumbers> SampleLive();
   // Services with a deploy in progress.
   std::set<std::string> Busy() const { return busy_; }
   // The running job of `service` (nullptr when none), for tests and diagnostics.

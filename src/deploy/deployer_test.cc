@@ -808,6 +808,66 @@ TEST_P(DeployerTest, LiveSaysWhatTheRunningJobDoes) {
   EXPECT_FALSE(deployer_->Live()["progress"].empty());
 }
 
+// The live numbers of each set move between two reads half a second apart, within one analysis
+// interval (the analysis' own window has not moved): a new set that turns bad shows at once.
+TEST_P(DeployerTest, LiveNumbersMoveWithinOneAnalysisInterval) {
+  if (GetParam() != DeployStrategy::kBlueGreen && GetParam() != DeployStrategy::kCanary) {
+    GTEST_SKIP() << "only blue-green and canary split the traffic";
+  }
+  config::Service spec = NewSpec();
+  spec.deploy.monitor = Duration(60'000);
+  spec.deploy.step_duration = Duration(60'000);
+  spec.deploy.analysis.interval = Duration(30'000);
+  spec.deploy.analysis.window = Duration(60'000);
+  EXPECT_TRUE(deployer_->SampleLive().empty());
+  StartDeploy(spec);
+  ASSERT_TRUE(RunUntil([&] {
+    const JobRunner* job = deployer_->Job("api");
+    return job && job->state() == JobState::kWatching;
+  }));
+  const auto wait = [&](Duration d) {
+    const MonoTime until = clock_.Now() + d;
+    ASSERT_TRUE(RunUntil([&] { return clock_.Now() >= until; }));
+  };
+  std::map<std::string, LiveNumbers> first;
+  ASSERT_TRUE(RunUntil([&] {
+    first = deployer_->SampleLive();
+    return first.count("api") > 0;
+  }));
+  wait(Duration(500));
+  std::map<std::string, LiveNumbers> good = deployer_->SampleLive();
+  ASSERT_TRUE(good.count("api"));
+  const nlohmann::json analysis_before = deployer_->Live()["jobs"][0]["analysis"];
+  EXPECT_GT(good["api"].new_set.requests, 0u);
+  // Blue-green moved all the traffic; a canary's first step leaves most on the old set.
+  const bool split = GetParam() == DeployStrategy::kCanary;
+  EXPECT_EQ(good["api"].old_set.requests > 0, split);
+  ASSERT_TRUE(good["api"].new_set.error_rate);
+  EXPECT_EQ(*good["api"].new_set.error_rate, 0.0);
+  EXPECT_GT(good["api"].window_s, 0.0);
+  // The new set fails every request from now on.
+  const auto new_set = deployer_->Live()["jobs"][0]["new_set"].get<std::string>();
+  traffic_.error_rate[new_set] = 1.0;
+  wait(Duration(500));
+  std::map<std::string, LiveNumbers> bad = deployer_->SampleLive();
+  ASSERT_TRUE(bad.count("api"));
+  ASSERT_TRUE(bad["api"].new_set.error_rate);
+  EXPECT_GT(*bad["api"].new_set.error_rate, 0.4);
+  if (split) {
+    ASSERT_TRUE(bad["api"].old_set.error_rate);
+    EXPECT_EQ(*bad["api"].old_set.error_rate, 0.0);
+  }
+  EXPECT_GT(bad["api"].at_ms, 0);
+  EXPECT_EQ(deployer_->Job("api")->state(), JobState::kWatching) << "not judged again yet";
+  EXPECT_EQ(deployer_->Live()["jobs"][0]["analysis"], analysis_before)
+      << "the analysis window did not move";
+  // Asked again at once: the last read stands (bounded however often the view asks).
+  EXPECT_EQ(deployer_->SampleLive()["api"].new_set.requests, bad["api"].new_set.requests);
+  // The analysis' next sample breaches; once done the job has no live numbers.
+  ASSERT_TRUE(RunUntil([&] { return outcome_.has_value(); }));
+  EXPECT_TRUE(deployer_->SampleLive().empty());
+}
+
 // An operator's promote: refused before the new set is judged (and for strategies that split
 // no traffic); while it is judged, the rest of the steps is skipped and the release succeeds
 // at once with the new set primary.

@@ -332,6 +332,13 @@ json JobRunner::Live(size_t max_transitions) const {
   return j;
 }
 
+std::optional<LiveNumbers> JobRunner::SampleLive() {
+  if (new_set_.empty() || old_set_.empty() || IsTerminal(state_)) return std::nullopt;
+  live_sets_.Add(Now(), Clock::Real()->WallMillis(), ports_.traffic->Stats(service(), new_set_),
+                 ports_.traffic->Stats(service(), old_set_));
+  return live_sets_.Numbers();
+}
+
 void JobRunner::Enter(JobState to, const std::string& reason) {
   if (to == state_) return;
   if (!CanTransition(state_, to)) {

@@ -51,6 +51,7 @@
 #include "deploy/analysis.h"
 #include "deploy/deploy_metrics.h"
 #include "deploy/groups.h"
+#include "deploy/live_sets.h"
 #include "deploy/releases.h"
 #include "deploy/strategy.h"
 #include "deploy/traffic.h"
@@ -264,6 +265,9 @@ class JobRunner {
   // their traffic weights (percent), the last analysis window of each set, and the last
   // `max_transitions` state changes with their reasons (wall-clock ms).
   nlohmann::json Live(size_t max_transitions = 50) const;
+  // Reads both sets' counters now (deploy/live_sets.h) and returns each set's numbers over the
+  // last second or so; none while the job has no new set yet or is done, or before two reads.
+  std::optional<LiveNumbers> SampleLive();
 
  private:
   // The percent of the service's traffic `set` gets now, read from what was last published.
@@ -322,6 +326,7 @@ class JobRunner {
   MonoTime switched_{};
   JobNumbers numbers_;
   std::unique_ptr<Analyzer> analyzer_;
+  LiveSets live_sets_;  // what the live view read of both sets
   net::EventLoop::TimerId timer_ = 0;
   // What the job waits for, when it waits for readiness or judges.
   struct ReadyWait {

@@ -2,7 +2,9 @@
 // deploys web as a canary through the dialog and watches the split move (pausing and resuming
 // it by button on the way), then promotes it by button at its 50 % step: the split is 100 %
 // and the release succeeded; a bad version (the
-// testapp's ERROR_RATE=1) rolls back with its reason shown; the release history's spec diff
+// testapp's ERROR_RATE=1) shows in the 5xx chart's live numbers before the rollback decision is
+// listed (traffic slowed, so the analysis needs seconds for its minimum of responses), then
+// rolls back with its reason shown; the release history's spec diff
 // shows a secret's name but never its value; a rollback by button; a viewer sees no buttons
 // and a forced pause is 403. How far behind the job the page is (each new decision's age when
 // it shows) is printed and held to 1 s. axe-core and a screenshot of the view.
@@ -15,6 +17,7 @@ const browser = await launch();
 
 // Steady traffic through the proxy: the analysis needs 20 responses in its window.
 let traffic = true;
+let trafficGap = 40; // ms between requests
 const trafficLoop = (async () => {
   while (traffic && WEB) {
     try {
@@ -22,7 +25,7 @@ const trafficLoop = (async () => {
     } catch {
       // Between sets, or the bad version's 500s: traffic all the same.
     }
-    await new Promise((r) => setTimeout(r, 40));
+    await new Promise((r) => setTimeout(r, trafficGap));
   }
 })();
 
@@ -56,6 +59,22 @@ try {
         window.__lagStates.push(`${state.dataset.lag} ms at ${state.textContent.slice(0, 80)}`);
       }
     }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-new', 'data-lag'] });
+    // The new set's live 5xx share as the chart shows it, and when a breach decision was listed.
+    window.__errs = [];
+    window.__decided = 0;
+    new MutationObserver((records) => {
+      const err = document.getElementById('chart-err');
+      if (err && err.dataset.new !== (window.__errs.at(-1) || {}).v) {
+        window.__errs.push({ t: Date.now(), v: err.dataset.new });
+      }
+      if (window.__decided) return;
+      for (const r of records) {
+        for (const n of r.addedNodes) {
+          if (n.nodeName === 'LI' && n.parentElement && n.parentElement.id === 'dep-decisions' &&
+              /5xx/.test(n.textContent)) window.__decided = Date.now();
+        }
+      }
+    }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-new'] });
   });
 
   await step('the tab bar opens the deploys view', async () => {
@@ -89,6 +108,9 @@ try {
       return n > 0 && n < 100;
     }, null, { timeout: 60000 });
     await shot(page, 'deploys-canary');
+    // Each set named once with its release ("new set r2 5 %", not "r2 r2").
+    const splitText = await page.locator('#dep-split-text').textContent();
+    assert.doesNotMatch(splitText, /\b(r\d+) \1\b/, splitText);
     await page.getByRole('button', { name: 'Pause' }).click();
     await page.locator('#dep-reason').fill('looking at the charts');
     await page.locator('#dep-dialog').getByRole('button', { name: 'Pause' }).click();
@@ -126,11 +148,31 @@ try {
 
   await step('a bad version rolls back with its reason shown', async () => {
     await page.locator('#dep-deploy:not([disabled])').waitFor();
+    await page.evaluate(() => {
+      window.__errs = [];
+      window.__decided = 0;
+    });
+    // A request every 200 ms: the analysis needs its 20 responses (seconds) before it judges,
+    // while the live numbers show the new set's errors at the stream's next check.
+    trafficGap = 200;
     await deployWeb(page, { version: '3.0.0-bad', strategy: 'blue-green', env: 'ERROR_RATE=1' });
+    await page.waitForFunction(() => Number(document.getElementById('chart-err').dataset.new) > 0,
+      null, { timeout: 120000 });
+    await shot(page, 'deploys-bad-live');
     await page.locator('#dep-status', { hasText: /Deploy of web failed: .*5xx/ }).waitFor({ timeout: 120000 });
+    trafficGap = 40;
     const reason = await page.locator('#dep-status').textContent();
     console.log(`bad version: ${reason}`);
     await page.locator('#dep-decisions li').filter({ hasText: /5xx/ }).first().waitFor({ timeout: 15000 });
+    await page.waitForFunction(() => window.__decided > 0, null, { timeout: 15000 });
+    const { errs, decided } = await page.evaluate(() => ({ errs: window.__errs, decided: window.__decided }));
+    const before = errs.filter((e) => e.t < decided && Number(e.v) > 0);
+    console.log(`new set's live 5xx % as charted: ${errs.map((e) => `${e.v || '–'} @${e.t - decided} ms`).join(', ')} ` +
+      '(times from the rollback decision)');
+    assert.ok(before.length >= 1, 'the 5xx chart showed the errors before the rollback decision was listed');
+    // The chart moved between samples before the analysis judged (not one step at the verdict).
+    assert.ok(new Set(errs.filter((e) => e.t < decided).map((e) => e.v)).size >= 2, 'the chart moved');
+    assert.ok((await page.locator('#chart-err line.tick-breach').count()) >= 1, 'the rollback is marked');
     const row = page.locator('#dep-releases tbody tr').first();
     await row.filter({ hasText: '3.0.0-bad' }).filter({ hasText: 'rolled-back' }).waitFor({ timeout: 15000 });
     assert.match(await row.textContent(), /5xx/);

@@ -1,11 +1,14 @@
 // The deploys view: the running deploy of one service, live, and its release history.
 // Live from the daemon's event stream (GET /api/v1/events/stream, `event: deploy`: every
-// running job's state, both sets and their traffic weights, the job's last analysis window of
-// each set, and the last progress lines), sent when it changes, checked twice a second; if the
-// stream is refused or dropped the view polls GET /api/v1/deploy/live every second and tries
-// the stream again after 10 s. The split, and the 5xx rate and p95 of the new and the old set,
-// move in small SVG charts (the last 2 minutes, at most 600 points); each decision of the job
-// is listed with its reason as the API words it. Deployers and admins get deploy, promote,
+// running job's state, both sets and their traffic weights, each set's numbers over the last
+// second or so (`live`, read each time the stream checks: twice a second) beside the job's last
+// analysis window, and the last progress lines), sent when it changes; if the stream is refused
+// or dropped the view polls GET /api/v1/deploy/live every second and tries the stream again
+// after 10 s. The split, and the 5xx rate and p95 of the new and the old set, move in small SVG
+// charts (the last 2 minutes, at most 600 points): solid and dashed lines the live numbers of
+// each sample, a thin dotted line the analysis window's figure for the new set, and a tick at
+// each decision of the job (red: a rollback); each decision is listed with its reason as the
+// API words it. Deployers and admins get deploy, promote,
 // pause, resume and roll back buttons behind a confirmation dialog (POST /api/v1/deploy,
 // /api/v1/deploy/{service}/promote|pause|resume, /api/v1/rollback: the typed routes the CLI
 // calls; the API's error text shown);
@@ -27,7 +30,9 @@ let service = '';
 let job = null; // the selected service's running job (the stream's words), or null
 let lines = []; // the last progress lines (all services)
 let releases = []; // the selected service's, newest first
-const samples = new Map(); // service → [{t, weight, errNew, errOld, p95New, p95Old}]
+// service → [{t, weight, errNew, errOld, p95New, p95Old (live), aErrNew, aP95New (analysis)}]
+const samples = new Map();
+const marks = new Map(); // service → [{t, breach}]: the job's decisions, for the charts' ticks
 let lagSeen = 0; // the newest decision's time whose lag was measured
 let busy = false; // an action of this page is under way
 
@@ -152,23 +157,41 @@ function rate(errors, requests) {
   return requests > 0 ? (100 * errors) / requests : null;
 }
 
+// A set's live numbers: the 5xx share in percent and the p95 (null without responses).
+const liveErr = (n) => (n && n.requests > 0 ? (100 * n.errors_5xx) / n.requests : null);
+const liveP95 = (n) => (n && n.requests > 0 ? n.p95_ms : null);
+
 function onDeploy(d) {
   const now = Date.now();
   lines = Array.isArray(d.progress) ? d.progress : [];
   const jobs = Array.isArray(d.jobs) ? d.jobs : [];
   for (const j of jobs) {
     const a = j.analysis || {};
+    const l = j.live && typeof j.live === 'object' ? j.live : null;
+    const aErrNew = a.window_s ? rate(a.errors_5xx, a.requests) : null;
+    const aP95New = a.window_s && a.requests > 0 ? a.p95_ms : null;
     const list = samples.get(j.service) || [];
     list.push({
       t: now,
       weight: j.new_weight ?? 0,
-      errNew: a.window_s ? rate(a.errors_5xx, a.requests) : null,
-      errOld: a.window_s ? rate(a.old_errors_5xx, a.old_requests) : null,
-      p95New: a.window_s && a.requests > 0 ? a.p95_ms : null,
-      p95Old: a.window_s && a.old_requests > 0 ? a.old_p95_ms : null,
+      // The live numbers when the daemon sends them; else the analysis window's.
+      errNew: l ? liveErr(l.new) : aErrNew,
+      errOld: l ? liveErr(l.old) : a.window_s ? rate(a.old_errors_5xx, a.old_requests) : null,
+      p95New: l ? liveP95(l.new) : aP95New,
+      p95Old: l ? liveP95(l.old) : a.window_s && a.old_requests > 0 ? a.old_p95_ms : null,
+      aErrNew,
+      aP95New,
     });
     while (list.length > MAX_POINTS || (list.length && list[0].t < now - WINDOW_MS)) list.shift();
     samples.set(j.service, list);
+    const m = marks.get(j.service) || [];
+    for (const tr of Array.isArray(j.transitions) ? j.transitions : []) {
+      if (typeof tr.t !== 'number' || m.some((x) => x.t === tr.t)) continue;
+      m.push({ t: tr.t, breach: tr.to === 'rolling-back' });
+    }
+    m.sort((x, y) => x.t - y.t);
+    while (m.length > 100 || (m.length && m[0].t < now - WINDOW_MS)) m.shift();
+    marks.set(j.service, m);
   }
   const mine = jobs.find((j) => j.service === service) || null;
   const ended = job && (!mine || mine.release !== job.release);
@@ -201,6 +224,8 @@ function say(text) {
 
 const pct = (x) => (x == null ? '–' : `${x.toFixed(1)} %`);
 const ms = (x) => (x == null ? '–' : `${x.toFixed(0)} ms`);
+// A set and its release: "r3" when the set is named after it (the usual), else "blue (r3)".
+const setName = (set, release) => (set === `r${release}` ? set : `${set} (r${release})`);
 const time = (t) => (t ? new Date(t).toLocaleTimeString() : '');
 
 function render() {
@@ -226,7 +251,7 @@ function render() {
     split.dataset.new = String(j.new_weight);
     $('dep-split-new').setAttribute('width', String(4 * Math.min(100, j.new_weight)));
     $('dep-split-text').textContent =
-      `Traffic: new set ${j.new_set} r${j.release} ${j.new_weight} % · old set ${j.old_set} r${j.old_release} ${j.old_weight} %`;
+      `Traffic: new set ${setName(j.new_set, j.release)} ${j.new_weight} % · old set ${setName(j.old_set, j.old_release)} ${j.old_weight} %`;
   } else {
     const lastRel = releases[0];
     $('dep-job').textContent = `No deploy of ${service || 'this service'} running`;
@@ -283,8 +308,8 @@ function renderDecisions() {
 }
 
 // A small line chart: `series` [{key, cls}] over the samples' last 2 minutes; y from 0 to the
-// largest value (at least `min`).
-function chart(id, list, series, min, unit) {
+// largest value (at least `min`); a tick at each of `ticks` ([{t, breach}]).
+function chart(id, list, series, min, unit, ticks = []) {
   const svg = $(id);
   const W = 320;
   const H = 90;
@@ -304,6 +329,14 @@ function chart(id, list, series, min, unit) {
   label.setAttribute('class', 'chart-max');
   label.textContent = `${max.toFixed(max < 10 ? 1 : 0)} ${unit}`;
   kids.push(label);
+  for (const { t, breach } of ticks) {
+    const tick = document.createElementNS(SVG, 'line');
+    const px = x(t).toFixed(1);
+    for (const [k, v] of Object.entries({ x1: px, x2: px, y1: top, y2: H - 2, class: breach ? 'tick-breach' : 'tick' })) {
+      tick.setAttribute(k, v);
+    }
+    kids.push(tick);
+  }
   for (const { key, cls } of series) {
     // Gaps where a value is missing: one polyline per run (a lone point: a short dash).
     let run = [];
@@ -329,12 +362,27 @@ function chart(id, list, series, min, unit) {
 function renderCharts() {
   const list = samples.get(service) || [];
   chart('chart-weight', list, [{ key: 'weight', cls: 'line-new' }], 100, '%');
-  chart('chart-err', list, [{ key: 'errNew', cls: 'line-new' }, { key: 'errOld', cls: 'line-old' }], 5, '%');
-  chart('chart-p95', list, [{ key: 'p95New', cls: 'line-new' }, { key: 'p95Old', cls: 'line-old' }], 10, 'ms');
+  const ticks = marks.get(service) || [];
+  const err = [
+    { key: 'errNew', cls: 'line-new' },
+    { key: 'errOld', cls: 'line-old' },
+    { key: 'aErrNew', cls: 'line-window' },
+  ];
+  const p95 = [
+    { key: 'p95New', cls: 'line-new' },
+    { key: 'p95Old', cls: 'line-old' },
+    { key: 'aP95New', cls: 'line-window' },
+  ];
+  chart('chart-err', list, err, 5, '%', ticks);
+  chart('chart-p95', list, p95, 10, 'ms', ticks);
   const s = list.at(-1);
   $('chart-weight-now').textContent = s ? `now ${s.weight} %` : 'no deploy data yet';
-  $('chart-err-now').textContent = s ? `new ${pct(s.errNew)}, old ${pct(s.errOld)}` : '';
-  $('chart-p95-now').textContent = s ? `new ${ms(s.p95New)}, old ${ms(s.p95Old)}` : '';
+  $('chart-err-now').textContent = s
+    ? `new ${pct(s.errNew)}, old ${pct(s.errOld)} (analysis window: new ${pct(s.aErrNew)})`
+    : '';
+  $('chart-p95-now').textContent = s
+    ? `new ${ms(s.p95New)}, old ${ms(s.p95Old)} (analysis window: new ${ms(s.aP95New)})`
+    : '';
   $('chart-err').dataset.new = s && s.errNew != null ? s.errNew.toFixed(1) : '';
 }
 
