@@ -196,6 +196,50 @@ TEST(DeployTest, CanaryStepsUnderLoadLoseNothing) {
   EXPECT_EQ(Releases(p)[0]["status"], "succeeded");
 }
 
+// `slipway deploy promote` ends a canary's judging at once: with steps far longer than the
+// test, the new version takes all the traffic within seconds of the word, the deploy's own
+// caller sees it succeed, and no request fails. Promoting a service with no deploy running
+// is refused (exit 1, the API's 409 named).
+TEST(DeployTest, PromoteFromTheCliEndsACanaryAtOnceLosingNothing) {
+  int port = FreePort();
+  Project p(Compose(port, R"(        strategy: canary
+        steps: [20, 50]
+        step_duration: 10m
+        drain: 300ms
+        analysis: {min_requests: 10, window: 2s, interval: 100ms}
+)"));
+  ASSERT_NO_FATAL_FAILURE(Up(p, port));
+  CmdResult idle = p.Slipway({"deploy", "promote", "api"});
+  EXPECT_NE(idle.rc, 0) << idle.out << idle.err;
+  EXPECT_NE(idle.err.find("promote"), std::string::npos) << idle.err;
+  Load load(port);
+  ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  CmdResult d;
+  std::atomic<bool> deployed{false};
+  std::thread deploy([&] {
+    d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 180s);
+    deployed = true;
+  });
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } join_deploy{deploy};
+  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deployed; }, 120s));
+  ASSERT_FALSE(deployed) << "the deploy ended before its promote: " << d.out << d.err;
+  CmdResult promote = p.Slipway({"deploy", "promote", "api", "--reason", "looks good"});
+  ASSERT_EQ(promote.rc, 0) << promote.out << promote.err;
+  EXPECT_NE(promote.out.find("api r2 promoted"), std::string::npos) << promote.out;
+  ASSERT_TRUE(WaitFor([&] { return deployed.load(); }, 30s)) << "10 min steps were skipped";
+  deploy.join();
+  EXPECT_EQ(d.rc, 0) << d.out << d.err;
+  ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 30s));
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.failures();
+  EXPECT_EQ(Releases(p)[0]["status"], "succeeded");
+}
+
 // POST to the daemon's API over its unix socket with curl (bounded by --max-time): the HTTP
 // status and the body.
 std::pair<int, std::string> CurlPost(Project& p, const std::string& path, const std::string& body) {

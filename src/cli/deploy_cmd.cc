@@ -274,11 +274,12 @@ std::string LoginName() {
   return user != nullptr ? user : "";
 }
 
-// `deploy pause|resume SERVICE [--reason TEXT]`: answered at once; the deploy's own caller
-// (if any) goes on following it.
-int RunPauseResume(CliContext& ctx, bool pause, const std::string& service,
-                   const std::string& reason) {
-  const char* verb = pause ? "pause" : "resume";
+// `deploy pause|resume|promote SERVICE [--reason TEXT]`: pause and resume are answered at
+// once, promote once the new set is primary; the deploy's own caller (if any) goes on
+// following it.
+int RunJobVerb(CliContext& ctx, DeployVerb v, const std::string& service,
+               const std::string& reason) {
+  const char* verb = DeployVerbWord(v);
   if (Status st = NeedDaemon(ctx); !st.ok()) return CliContext::Fail(st, verb);
   if (!(*ctx.Project())->services.count(service)) {
     return CliContext::Fail(
@@ -287,23 +288,34 @@ int RunPauseResume(CliContext& ctx, bool pause, const std::string& service,
   json body = {{"reason", reason}, {"by", LoginName()}};
   auto r = ctx.Call("POST", fmt::format("/api/v1/deploy/{}/{}", service, verb), body);
   if (!r.ok()) return CliContext::Fail(r.status());
+  if (!r->is_object()) return FailAnswer(InvalidInput("expected an object"), verb);
   api::BodyFields answer(*r);
   const int64_t release = answer.Int("release", 0, 0, INT64_MAX, "a release number");
-  const std::string state = answer.String("state", "a job state");
-  const bool pausing = answer.Bool("pausing", false);
-  if (!r->is_object()) return FailAnswer(InvalidInput("expected an object"), verb);
+  const bool job_verb = v != DeployVerb::kPromote;  // promote's answer has no job state
+  const std::string state = job_verb ? answer.String("state", "a job state") : "";
+  const bool pausing = job_verb && answer.Bool("pausing", false);
   if (!answer.status().ok()) return FailAnswer(answer.status(), verb);
-  if (pause && pausing) {
-    std::printf("slipway: %s r%lld pausing: it holds once its %s step finishes\n", service.c_str(),
-                static_cast<long long>(release), state.c_str());
-  } else if (pause) {
-    std::printf(
-        "slipway: %s r%lld paused; traffic keeps its weights (slipway deploy resume %s, or "
-        "slipway rollback %s)\n",
-        service.c_str(), static_cast<long long>(release), service.c_str(), service.c_str());
-  } else {
-    std::printf("slipway: %s r%lld resumed (%s)\n", service.c_str(),
-                static_cast<long long>(release), state.c_str());
+  const auto r_no = static_cast<long long>(release);
+  switch (v) {
+    case DeployVerb::kPause:
+      if (pausing) {
+        std::printf("slipway: %s r%lld pausing: it holds once its %s step finishes\n",
+                    service.c_str(), r_no, state.c_str());
+      } else {
+        std::printf(
+            "slipway: %s r%lld paused; traffic keeps its weights (slipway deploy resume %s, or "
+            "slipway rollback %s)\n",
+            service.c_str(), r_no, service.c_str(), service.c_str());
+      }
+      break;
+    case DeployVerb::kResume:
+      std::printf("slipway: %s r%lld resumed (%s)\n", service.c_str(), r_no, state.c_str());
+      break;
+    case DeployVerb::kPromote:
+      std::printf("slipway: %s r%lld promoted: it takes all the traffic\n", service.c_str(), r_no);
+      break;
+    case DeployVerb::kDeploy:
+      break;
   }
   return 0;
 }
@@ -419,18 +431,19 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, const 
   cd->add_option("--format", d->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   cd->add_flag("--no-backup", d->no_backup,
                "Let a migrate hook step apply pending migrations without a backup first");
-  // `deploy pause|resume SERVICE`: verbs read from the words (cli/deploy_words.h), since a
-  // service may be named pause or resume; --service and `--` name services explicitly.
+  // `deploy pause|resume|promote SERVICE`: verbs read from the words (cli/deploy_words.h),
+  // since a service may be named like one; --service and `--` name services explicitly.
   auto service_flags = std::make_shared<std::vector<std::string>>();
   auto reason = std::make_shared<std::string>();
   cd->add_option("--service", *service_flags,
-                 "A service to deploy, or the one to pause or resume, even when named pause or "
-                 "resume (repeatable)");
-  cd->add_option("--reason", *reason, "deploy pause|resume: why (recorded with the event)");
+                 "A service to deploy, or the one to pause, resume or promote, even when named "
+                 "like one of those (repeatable)");
+  cd->add_option("--reason", *reason, "deploy pause|resume|promote: why (recorded with the event)");
   cd->footer(
       "  slipway deploy pause|resume SERVICE [--reason TEXT]: hold or continue a running "
-      "deploy.\n  A service named pause or resume: slipway deploy --service pause, or "
-      "slipway deploy -- pause.");
+      "deploy.\n  slipway deploy promote SERVICE [--reason TEXT]: end a blue-green or canary "
+      "deploy's judging; the new set takes all the traffic.\n  A service named pause, resume "
+      "or promote: slipway deploy --service pause, or slipway deploy -- pause.");
   auto* reason_opt = cd->get_option("--reason");
   cd->callback([&ctx, d, rc, service_flags, reason, reason_opt, argc, argv] {
     DeployWords words = SplitAtDashes(d->services, argc, argv);
@@ -446,7 +459,7 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, const 
       return;
     }
     if (req->verb != DeployVerb::kDeploy) {
-      *rc = RunPauseResume(ctx, req->verb == DeployVerb::kPause, req->service, *reason);
+      *rc = RunJobVerb(ctx, req->verb, req->service, *reason);
       return;
     }
     DeployArgs args = *d;

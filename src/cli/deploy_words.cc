@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <string_view>
 
 namespace slipway::cli {
@@ -13,14 +14,35 @@ std::string Joined(const std::vector<std::string>& v) {
   return out;
 }
 
+// The job verbs, which name one service's running deploy.
+constexpr DeployVerb kJobVerbs[] = {DeployVerb::kPause, DeployVerb::kResume, DeployVerb::kPromote};
+
 }  // namespace
+
+const char* DeployVerbWord(DeployVerb v) {
+  switch (v) {
+    case DeployVerb::kDeploy:
+      return "deploy";
+    case DeployVerb::kPause:
+      return "pause";
+    case DeployVerb::kResume:
+      return "resume";
+    case DeployVerb::kPromote:
+      return "promote";
+  }
+  return "deploy";
+}
 
 Result<DeployRequest> ReadDeployWords(const DeployWords& words,
                                       const std::set<std::string>& services) {
   std::vector<std::string> named = words.service_flags;
   named.insert(named.end(), words.after_dashes.begin(), words.after_dashes.end());
   const std::vector<std::string>& pos = words.positional;
-  const bool verb_word = !pos.empty() && (pos[0] == "pause" || pos[0] == "resume");
+  std::optional<DeployVerb> job_verb;
+  for (DeployVerb v : kJobVerbs) {
+    if (!pos.empty() && pos[0] == DeployVerbWord(v)) job_verb = v;
+  }
+  const bool verb_word = job_verb.has_value();
   // `deploy pause` alone, with a service of that name: the service, not the verb.
   const bool alone = pos.size() == 1 && named.empty();
   DeployRequest req;
@@ -40,12 +62,12 @@ Result<DeployRequest> ReadDeployWords(const DeployWords& words,
           "names write slipway deploy --service NAME or slipway deploy -- {0} ...",
           verb, targets.size(), Joined(targets)));
     }
-    req.verb = verb == "pause" ? DeployVerb::kPause : DeployVerb::kResume;
+    req.verb = *job_verb;
     req.service = targets[0];
     return req;
   }
   if (words.reason_given) {
-    return InvalidInput("deploy: --reason is for slipway deploy pause|resume SERVICE");
+    return InvalidInput("deploy: --reason is for slipway deploy pause|resume|promote SERVICE");
   }
   req.services = pos;
   req.services.insert(req.services.end(), named.begin(), named.end());

@@ -33,6 +33,33 @@ TEST(DeployWordsTest, PauseAndResumeNameTheServiceAfterThem) {
   EXPECT_EQ(r->service, "resume");
 }
 
+TEST(DeployWordsTest, PromoteNamesTheServiceAfterIt) {
+  auto r = ReadDeployWords(Words({"promote", "api"}), kPlain);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->verb, DeployVerb::kPromote);
+  EXPECT_EQ(r->service, "api");
+  EXPECT_STREQ(DeployVerbWord(r->verb), "promote");
+  // A service named promote, alone, is deployed; with --service it is promoted.
+  const std::set<std::string> named = {"api", "promote"};
+  r = ReadDeployWords(Words({"promote"}), named);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->verb, DeployVerb::kDeploy);
+  EXPECT_EQ(r->services, std::vector<std::string>{"promote"});
+  r = ReadDeployWords(Words({"promote"}, {}, {"promote"}), named);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->verb, DeployVerb::kPromote);
+  EXPECT_EQ(r->service, "promote");
+  // One service at a time, and one is needed.
+  r = ReadDeployWords(Words({"promote", "api", "web"}), kPlain);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("deploy promote: one service at a time, got 2"),
+            std::string::npos)
+      << r.status().message();
+  r = ReadDeployWords(Words({"promote"}), kPlain);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("deploy promote: which service?"), std::string::npos);
+}
+
 TEST(DeployWordsTest, PlainWordsAreServicesToDeploy) {
   auto r = ReadDeployWords(Words({"api", "web"}), kPlain);
   ASSERT_TRUE(r.ok());
@@ -94,7 +121,8 @@ TEST(DeployWordsTest, MistakesAreOneLineErrors) {
   w.reason_given = true;
   r = ReadDeployWords(w, kPlain);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message(), "deploy: --reason is for slipway deploy pause|resume SERVICE");
+  EXPECT_EQ(r.status().message(),
+            "deploy: --reason is for slipway deploy pause|resume|promote SERVICE");
 }
 
 TEST(DeployWordsTest, TheWordsAfterDashesAreFoundInArgv) {
