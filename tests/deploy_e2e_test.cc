@@ -130,6 +130,34 @@ void Up(Project& p, int port) {
 
 nlohmann::json Releases(Project& p) { return p.Json({"releases", "api", "--format", "json"}); }
 
+// `slipway deploy api --env VERSION=v2` on a thread of its own, so a test can act on the
+// deploy while it runs (pause, promote, kill the daemon). The destructor joins the thread, so
+// an assertion that ends a test early does not terminate the process.
+class DeployInBackground {
+ public:
+  explicit DeployInBackground(Project& p)
+      : thread_([this, &p] {
+          result_ = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 180s);
+          done_ = true;
+        }) {}
+  ~DeployInBackground() { Join(); }
+  DeployInBackground(const DeployInBackground&) = delete;
+  DeployInBackground& operator=(const DeployInBackground&) = delete;
+
+  // The command returned (its result is ready).
+  bool done() const { return done_; }
+  // Waits for the command; its result.
+  const CmdResult& Join() {
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+
+ private:
+  CmdResult result_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;  // last: it starts once the members it writes exist
+};
+
 TEST(DeployTest, BlueGreenAndManualRollbackUnderLoadLoseNothing) {
   int port = FreePort();
   Project p(Compose(port, kBlueGreen));
@@ -214,25 +242,17 @@ TEST(DeployTest, PromoteFromTheCliEndsACanaryAtOnceLosingNothing) {
   EXPECT_NE(idle.err.find("promote"), std::string::npos) << idle.err;
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
-  CmdResult d;
-  std::atomic<bool> deployed{false};
-  std::thread deploy([&] {
-    d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 180s);
-    deployed = true;
-  });
-  struct Joiner {
-    std::thread& t;
-    ~Joiner() {
-      if (t.joinable()) t.join();
-    }
-  } join_deploy{deploy};
-  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deployed; }, 120s));
-  ASSERT_FALSE(deployed) << "the deploy ended before its promote: " << d.out << d.err;
+  DeployInBackground deploy(p);
+  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deploy.done(); }, 120s));
+  if (deploy.done()) {
+    const CmdResult& d = deploy.Join();
+    FAIL() << "the deploy ended before its promote: " << d.out << d.err;
+  }
   CmdResult promote = p.Slipway({"deploy", "promote", "api", "--reason", "looks good"});
   ASSERT_EQ(promote.rc, 0) << promote.out << promote.err;
   EXPECT_NE(promote.out.find("api r2 promoted"), std::string::npos) << promote.out;
-  ASSERT_TRUE(WaitFor([&] { return deployed.load(); }, 30s)) << "10 min steps were skipped";
-  deploy.join();
+  ASSERT_TRUE(WaitFor([&] { return deploy.done(); }, 30s)) << "10 min steps were skipped";
+  const CmdResult& d = deploy.Join();
   EXPECT_EQ(d.rc, 0) << d.out << d.err;
   ASSERT_TRUE(WaitFor([&] { return load.last_version() == "v2"; }, 30s));
   load.Stop();
@@ -267,25 +287,13 @@ TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
   ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
-  CmdResult d;
-  std::atomic<bool> deployed{false};  // the deploy command returned (d is set)
-  std::thread deploy([&] {
-    d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 180s);
-    deployed = true;
-  });
-  // An assertion that ends the test early still joins the deploy's thread (no terminate).
-  struct Joiner {
-    std::thread& t;
-    ~Joiner() {
-      if (t.joinable()) t.join();
-    }
-  } join_deploy{deploy};
+  DeployInBackground deploy(p);
   // The first step sends some requests to v2: pause there. On a loaded machine starting v2
   // may take a while, so the bound is generous; a deploy that ended first is reported as such.
-  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deployed; }, 120s))
+  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deploy.done(); }, 120s))
       << "v2 got no traffic within 120 s";
-  if (deployed) {
-    deploy.join();
+  if (deploy.done()) {
+    const CmdResult& d = deploy.Join();
     FAIL() << "the deploy ended before its first step could be paused: " << d.out << d.err;
   }
   CmdResult pause = p.Slipway({"deploy", "pause", "api", "--reason", "checking the canary"});
@@ -304,7 +312,7 @@ TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
       },
       120s))
       << "while paused, the split did not serve both versions";
-  EXPECT_FALSE(deployed) << "the paused deploy ended: " << d.out << d.err;
+  EXPECT_FALSE(deploy.done()) << "the paused deploy ended";
   EXPECT_EQ(Releases(p)[0]["status"], "running");
   // Pausing again is refused with the reason (409).
   auto again = CurlPost(p, "/api/v1/deploy/api/pause", "{}");
@@ -321,7 +329,7 @@ TEST(DeployTest, CanaryPausedAtAStepKeepsTheSplitAndResumesLosingNothing) {
   EXPECT_TRUE(logged) << p.Events().dump();
   CmdResult resume = p.Slipway({"deploy", "resume", "api", "--reason", "numbers look fine"});
   EXPECT_EQ(resume.rc, 0) << resume.out << resume.err;
-  deploy.join();
+  const CmdResult& d = deploy.Join();
   ASSERT_EQ(d.rc, 0) << d.out << d.err;
   EXPECT_NE(d.out.find("paused by"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("resumed by"), std::string::npos) << d.out;
@@ -361,20 +369,12 @@ TEST(DeployTest, APausedCanarySurvivesAKilledDaemon) {
   ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
-  CmdResult d;
-  std::atomic<bool> deployed{false};
-  std::thread deploy([&] {
-    d = p.Slipway({"deploy", "api", "--env", "VERSION=v2"}, 180s);
-    deployed = true;
-  });
-  struct Joiner {
-    std::thread& t;
-    ~Joiner() {
-      if (t.joinable()) t.join();
-    }
-  } join_deploy{deploy};
-  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deployed; }, 120s));
-  ASSERT_FALSE(deployed) << "the deploy ended before it could be paused: " << d.out << d.err;
+  DeployInBackground deploy(p);
+  ASSERT_TRUE(WaitFor([&] { return load.versions()["v2"] > 0 || deploy.done(); }, 120s));
+  if (deploy.done()) {
+    const CmdResult& d = deploy.Join();
+    FAIL() << "the deploy ended before it could be paused: " << d.out << d.err;
+  }
   CmdResult pause = p.Slipway({"deploy", "pause", "api", "--reason", "overnight"});
   ASSERT_EQ(pause.rc, 0) << pause.out << pause.err;
 
@@ -382,8 +382,8 @@ TEST(DeployTest, APausedCanarySurvivesAKilledDaemon) {
   ASSERT_TRUE(PidAlive(daemon));
   const int64_t failed_before = load.failed();
   ASSERT_EQ(kill(daemon, SIGKILL), 0);
-  ASSERT_TRUE(WaitFor([&] { return deployed.load(); }, 60s)) << "the deploy's caller goes on";
-  deploy.join();
+  ASSERT_TRUE(WaitFor([&] { return deploy.done(); }, 60s)) << "the deploy's caller goes on";
+  const CmdResult& d = deploy.Join();
   EXPECT_NE(d.rc, 0) << "its daemon died under it: " << d.out << d.err;
   ASSERT_TRUE(WaitFor(
       [&] {

@@ -2,23 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "deploy/test_set_stats.h"
+
 namespace slipway::deploy {
 namespace {
-
-// Cumulative stats with `n` responses, `e` of them 5xx, all taking `seconds`.
-proxy::SetStats Stats(uint64_t n, uint64_t e, double seconds) {
-  proxy::SetStats s;
-  s.requests = n;
-  s.errors_5xx = e;
-  s.latency.bounds = {0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5};
-  s.latency.buckets.assign(s.latency.bounds.size() + 1, 0);
-  for (size_t i = 0; i < s.latency.buckets.size(); ++i) {
-    if (i == s.latency.bounds.size() || seconds <= s.latency.bounds[i]) s.latency.buckets[i] = n;
-  }
-  s.latency.count = n;
-  s.latency.sum = seconds * static_cast<double>(n);
-  return s;
-}
 
 GroupView Healthy() {
   GroupView g;
@@ -38,8 +25,8 @@ config::DeployAnalysis Defaults() {
 
 TEST(AnalysisTest, HealthySetPasses) {
   Analyzer an(Defaults());
-  an.Add(T(0), Stats(0, 0, 0.002), Stats(1000, 0, 0.002));
-  an.Add(T(1000), Stats(500, 2, 0.002), Stats(1000, 0, 0.002));
+  an.Add(T(0), TestSetStats(0, 0, 0.002), TestSetStats(1000, 0, 0.002));
+  an.Add(T(1000), TestSetStats(500, 2, 0.002), TestSetStats(1000, 0, 0.002));
   Verdict v = an.Judge(Healthy());
   EXPECT_FALSE(v.breach) << v.reason;
   EXPECT_EQ(v.numbers.requests, 500);
@@ -48,10 +35,10 @@ TEST(AnalysisTest, HealthySetPasses) {
 
 TEST(AnalysisTest, ErrorRateBreachesOnlyAboveMinRequests) {
   Analyzer an(Defaults());
-  an.Add(T(0), Stats(0, 0, 0.002), Stats(0, 0, 0.002));
-  an.Add(T(200), Stats(10, 5, 0.002), Stats(0, 0, 0.002));
+  an.Add(T(0), TestSetStats(0, 0, 0.002), TestSetStats(0, 0, 0.002));
+  an.Add(T(200), TestSetStats(10, 5, 0.002), TestSetStats(0, 0, 0.002));
   EXPECT_FALSE(an.Judge(Healthy()).breach);  // 10 < min_requests
-  an.Add(T(400), Stats(100, 48, 0.002), Stats(0, 0, 0.002));
+  an.Add(T(400), TestSetStats(100, 48, 0.002), TestSetStats(0, 0, 0.002));
   Verdict v = an.Judge(Healthy());
   EXPECT_TRUE(v.breach);
   EXPECT_EQ(v.reason.rfind("5xx rate 48.0% > 5.0% (48 of 100 requests", 0), 0u) << v.reason;
@@ -59,10 +46,11 @@ TEST(AnalysisTest, ErrorRateBreachesOnlyAboveMinRequests) {
 
 TEST(AnalysisTest, WindowSlides) {
   Analyzer an(Defaults());
-  an.Add(T(0), Stats(0, 0, 0.002), Stats(0, 0, 0.002));
-  an.Add(T(1000), Stats(100, 50, 0.002), Stats(0, 0, 0.002));  // a bad burst
+  an.Add(T(0), TestSetStats(0, 0, 0.002), TestSetStats(0, 0, 0.002));
+  an.Add(T(1000), TestSetStats(100, 50, 0.002), TestSetStats(0, 0, 0.002));  // a bad burst
   for (int t = 2000; t <= 9000; t += 1000) {
-    an.Add(T(t), Stats(100 + static_cast<uint64_t>(t / 10), 50, 0.002), Stats(0, 0, 0.002));
+    an.Add(T(t), TestSetStats(100 + static_cast<uint64_t>(t / 10), 50, 0.002),
+           TestSetStats(0, 0, 0.002));
   }
   // The burst left the 5 s window: 500 good requests remain.
   Verdict v = an.Judge(Healthy());
@@ -73,8 +61,8 @@ TEST(AnalysisTest, WindowSlides) {
 TEST(AnalysisTest, LatencyAbsoluteAndRelative) {
   {
     Analyzer an(Defaults());
-    an.Add(T(0), Stats(0, 0, 0.002), Stats(0, 0, 0.002));
-    an.Add(T(1000), Stats(50, 0, 2.0), Stats(50, 0, 0.002));
+    an.Add(T(0), TestSetStats(0, 0, 0.002), TestSetStats(0, 0, 0.002));
+    an.Add(T(1000), TestSetStats(50, 0, 2.0), TestSetStats(50, 0, 0.002));
     Verdict v = an.Judge(Healthy());
     EXPECT_TRUE(v.breach);
     EXPECT_NE(v.reason.find("p95 latency"), std::string::npos) << v.reason;
@@ -82,8 +70,8 @@ TEST(AnalysisTest, LatencyAbsoluteAndRelative) {
   {
     // Old set is slow too (0.8 s): 0.9 s is within 2x, and under the 1 s floor anyway.
     Analyzer an(Defaults());
-    an.Add(T(0), Stats(0, 0, 0.002), Stats(0, 0, 0.002));
-    an.Add(T(1000), Stats(50, 0, 0.9), Stats(50, 0, 0.8));
+    an.Add(T(0), TestSetStats(0, 0, 0.002), TestSetStats(0, 0, 0.002));
+    an.Add(T(1000), TestSetStats(50, 0, 0.9), TestSetStats(50, 0, 0.8));
     EXPECT_FALSE(an.Judge(Healthy()).breach);
   }
 }

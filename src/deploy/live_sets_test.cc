@@ -2,38 +2,25 @@
 
 #include <gtest/gtest.h>
 
+#include "deploy/test_set_stats.h"
+
 namespace slipway::deploy {
 namespace {
-
-// Cumulative stats with `n` responses, `e` of them 5xx, all taking `seconds`.
-proxy::SetStats Stats(uint64_t n, uint64_t e, double seconds) {
-  proxy::SetStats s;
-  s.requests = n;
-  s.errors_5xx = e;
-  s.latency.bounds = {0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5};
-  s.latency.buckets.assign(s.latency.bounds.size() + 1, 0);
-  for (size_t i = 0; i < s.latency.buckets.size(); ++i) {
-    if (i == s.latency.bounds.size() || seconds <= s.latency.bounds[i]) s.latency.buckets[i] = n;
-  }
-  s.latency.count = n;
-  s.latency.sum = seconds * static_cast<double>(n);
-  return s;
-}
 
 MonoTime T(int ms) { return MonoTime(std::chrono::milliseconds(ms)); }
 
 TEST(LiveSetsTest, NothingBeforeTwoReads) {
   LiveSets live;
   EXPECT_FALSE(live.Numbers());
-  live.Add(T(0), 1000, Stats(10, 0, 0.004), Stats(10, 0, 0.004));
+  live.Add(T(0), 1000, TestSetStats(10, 0, 0.004), TestSetStats(10, 0, 0.004));
   EXPECT_FALSE(live.Numbers());
 }
 
 // Two reads half a second apart: the numbers are what each set served between them.
 TEST(LiveSetsTest, EachSetBetweenTwoReads) {
   LiveSets live;
-  live.Add(T(0), 1000, Stats(100, 0, 0.004), Stats(400, 4, 0.004));
-  live.Add(T(500), 1500, Stats(150, 25, 0.3), Stats(500, 5, 0.004));
+  live.Add(T(0), 1000, TestSetStats(100, 0, 0.004), TestSetStats(400, 4, 0.004));
+  live.Add(T(500), 1500, TestSetStats(150, 25, 0.3), TestSetStats(500, 5, 0.004));
   auto n = live.Numbers();
   ASSERT_TRUE(n);
   EXPECT_EQ(n->at_ms, 1500);
@@ -57,7 +44,7 @@ TEST(LiveSetsTest, TheWindowFollowsTheLastSecond) {
   for (int ms = 0; ms <= 10'000; ms += 500) {
     req += 50;
     if (ms > 9'000) err += 50;  // every response fails from here on
-    live.Add(T(ms), ms, Stats(req, err, 0.004), Stats(req, 0, 0.004));
+    live.Add(T(ms), ms, TestSetStats(req, err, 0.004), TestSetStats(req, 0, 0.004));
   }
   auto n = live.Numbers();
   ASSERT_TRUE(n);
@@ -75,7 +62,7 @@ TEST(LiveSetsTest, TheWindowFollowsTheLastSecond) {
 TEST(LiveSetsTest, BoundedHoweverOftenItIsAsked) {
   LiveSets live;
   for (int ms = 0; ms <= 60'000; ms += 1) {
-    live.Add(T(ms), ms, Stats(ms, 0, 0.004), Stats(ms, 0, 0.004));
+    live.Add(T(ms), ms, TestSetStats(ms, 0, 0.004), TestSetStats(ms, 0, 0.004));
   }
   EXPECT_LE(live.size(), LiveSets::kMaxSamples);
   EXPECT_LE(live.size(), static_cast<size_t>(LiveSets::kKeep / LiveSets::kMinSpacing) + 1);
@@ -88,12 +75,12 @@ TEST(LiveSetsTest, BoundedHoweverOftenItIsAsked) {
 // After a gap (nobody watched) the old reads are dropped; the window is the newest two.
 TEST(LiveSetsTest, OldReadsAreDropped) {
   LiveSets live;
-  live.Add(T(0), 0, Stats(10, 0, 0.004), Stats(10, 0, 0.004));
-  live.Add(T(500), 500, Stats(20, 0, 0.004), Stats(20, 0, 0.004));
-  live.Add(T(60'000), 60'000, Stats(1000, 10, 0.004), Stats(30, 0, 0.004));
+  live.Add(T(0), 0, TestSetStats(10, 0, 0.004), TestSetStats(10, 0, 0.004));
+  live.Add(T(500), 500, TestSetStats(20, 0, 0.004), TestSetStats(20, 0, 0.004));
+  live.Add(T(60'000), 60'000, TestSetStats(1000, 10, 0.004), TestSetStats(30, 0, 0.004));
   EXPECT_EQ(live.size(), 1u);
   EXPECT_FALSE(live.Numbers());
-  live.Add(T(60'500), 60'500, Stats(1100, 20, 0.004), Stats(40, 0, 0.004));
+  live.Add(T(60'500), 60'500, TestSetStats(1100, 20, 0.004), TestSetStats(40, 0, 0.004));
   auto n = live.Numbers();
   ASSERT_TRUE(n);
   EXPECT_EQ(n->new_set.requests, 100u);
@@ -103,8 +90,8 @@ TEST(LiveSetsTest, OldReadsAreDropped) {
 // Counters that went down (a set's counters restarted) give zeroes, not wrapped numbers.
 TEST(LiveSetsTest, CountersThatWentDownGiveNoHugeNumbers) {
   LiveSets live;
-  live.Add(T(0), 0, Stats(1000, 10, 0.004), Stats(10, 0, 0.004));
-  live.Add(T(500), 500, Stats(5, 1, 0.004), Stats(20, 0, 0.004));
+  live.Add(T(0), 0, TestSetStats(1000, 10, 0.004), TestSetStats(10, 0, 0.004));
+  live.Add(T(500), 500, TestSetStats(5, 1, 0.004), TestSetStats(20, 0, 0.004));
   auto n = live.Numbers();
   ASSERT_TRUE(n);
   EXPECT_EQ(n->new_set.requests, 0u);
