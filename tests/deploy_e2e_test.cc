@@ -530,11 +530,11 @@ TEST(DeployTest, RollingContinuesPastFailuresWhenAsked) {
 
 struct BadCase {
   const char* name;
-  std::string env;
-  const char* reason;  // part of the one-line verdict
-  bool traffic_moves;  // requests may fail while the analysis observes them
+  std::vector<std::string> env;  // the bad release's --env
+  const char* reason;            // part of the one-line verdict
+  bool traffic_moves;            // requests may fail while the analysis observes them
   // The bad release's health check (see Compose): kCounted for a version that must never
-  // become ready (its check fails, or it crashes right after it starts to listen).
+  // become ready.
   HealthStart start = HealthStart::kGrace;
 };
 
@@ -555,7 +555,9 @@ TEST_P(BadVersionTest, RolledBackAutomatically) {
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
   if (c.start == HealthStart::kCounted) p.Write("compose.yaml", Compose(port, deploy, "", c.start));
   auto t0 = std::chrono::steady_clock::now();
-  CmdResult d = p.Slipway({"deploy", "api", "--env", c.env}, 60s);
+  std::vector<std::string> args = {"deploy", "api"};
+  for (const std::string& e : c.env) args.insert(args.end(), {"--env", e});
+  CmdResult d = p.Slipway(args, 60s);
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
   EXPECT_NE(d.err.find(c.reason), std::string::npos) << d.err;
@@ -581,10 +583,18 @@ TEST_P(BadVersionTest, RolledBackAutomatically) {
 INSTANTIATE_TEST_SUITE_P(
     Bad, BadVersionTest,
     ::testing::Values(
-        BadCase{"errors", "ERROR_RATE=0.5", "rolled back: 5xx rate", true},
-        BadCase{"health", "HEALTH=fail", "never became ready", false, HealthStart::kCounted},
-        BadCase{"crash", "CRASH_AFTER_S=0.05", "abandoned", false, HealthStart::kCounted},
-        BadCase{"latency", "LATENCY_MS=2000", "p95 latency", true}),
+        BadCase{"errors", {"ERROR_RATE=0.5"}, "rolled back: 5xx rate", true},
+        BadCase{"health", {"HEALTH=fail"}, "never became ready", false, HealthStart::kCounted},
+        // It crashes 50 ms after it starts to listen. Its health check fails too: a probe that
+        // lands in those 50 ms (a slow start on a loaded machine) would make it ready and move
+        // traffic to it. Whether the crash or the failing checks end it first, it is abandoned
+        // before any request reaches it.
+        BadCase{"crash",
+                {"CRASH_AFTER_S=0.05", "HEALTH=fail"},
+                "abandoned",
+                false,
+                HealthStart::kCounted},
+        BadCase{"latency", {"LATENCY_MS=2000"}, "p95 latency", true}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
 
 TEST(DeployTest, ConcurrentDeployIsRefused) {
