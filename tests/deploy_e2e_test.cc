@@ -97,7 +97,17 @@ class Load {
   std::vector<std::thread> threads_;
 };
 
-std::string Compose(int port, const std::string& deploy, const std::string& extra = "") {
+// The service's health check runs every 100 ms; 3 counted failures make an instance
+// unhealthy. kGrace adds a start period: without one, an instance that does not answer within
+// about 300 ms of its start (a loaded machine: CI runs two test binaries on its 2 cores) is
+// unhealthy, and `up --wait` or a healthy version's deploy fails. A test that deploys a
+// version whose health check fails (HEALTH=fail) writes the file with kCounted first, so that
+// release's failures count from its first check as before: the verdict is "never became
+// ready" within a second, not "not ready within health_timeout" once a start period is over.
+enum class HealthStart { kGrace, kCounted };
+
+std::string Compose(int port, const std::string& deploy, const std::string& extra = "",
+                    HealthStart start = HealthStart::kGrace) {
   return R"(services:
   api:
     command: [")" +
@@ -106,7 +116,8 @@ std::string Compose(int port, const std::string& deploy, const std::string& extr
       VERSION: v1
     ports: ["127.0.0.1:)" +
          std::to_string(port) + R"(:8080"]
-    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3)" +
+         (start == HealthStart::kGrace ? ", start_period: 10s" : "") + R"(}
 )" + extra +
          R"(    x-slipway:
       healthcheck: {http: /health}
@@ -467,17 +478,19 @@ TEST(DeployTest, RollingThreeReplicasUnderLoadLoseNothing) {
 // failure_action: rollback, and the old release is back to 3 serving replicas.
 TEST(DeployTest, RollingToleratesFailuresUpToMaxFailureRatioThenRollsBack) {
   int port = FreePort();
-  Project p(Compose(port, R"(        strategy: rolling
+  const char deploy[] = R"(        strategy: rolling
         drain: 200ms
         health_timeout: 5s
         analysis: {min_requests: 10, window: 2s, interval: 100ms, health_failures: 2}
-)",
-                    "    deploy:\n      replicas: 3\n      update_config: {parallelism: 1, order: "
-                    "start-first, monitor: 200ms, failure_action: rollback, "
-                    "max_failure_ratio: 0.4}\n"));
+)";
+  const std::string extra =
+      "    deploy:\n      replicas: 3\n      update_config: {parallelism: 1, order: "
+      "start-first, monitor: 200ms, failure_action: rollback, max_failure_ratio: 0.4}\n";
+  Project p(Compose(port, deploy, extra));
   ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  p.Write("compose.yaml", Compose(port, deploy, extra, HealthStart::kCounted));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"});
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
   EXPECT_NE(d.out.find("tolerating 1 failed of 3 replicas (33% <= max_failure_ratio 40%)"),
@@ -498,7 +511,8 @@ TEST(DeployTest, RollingToleratesFailuresUpToMaxFailureRatioThenRollsBack) {
 
 // Two replicas updated one at a time (start-first) under `failure_action`.
 std::string RollingTwoReplicas(int port, const std::string& health_timeout,
-                               const std::string& failure_action) {
+                               const std::string& failure_action,
+                               HealthStart start = HealthStart::kGrace) {
   return Compose(
       port,
       "        strategy: rolling\n        drain: 200ms\n        health_timeout: " + health_timeout +
@@ -506,7 +520,8 @@ std::string RollingTwoReplicas(int port, const std::string& health_timeout,
           "health_failures: 2}\n",
       "    deploy:\n      replicas: 2\n      update_config: {parallelism: 1, order: "
       "start-first, monitor: 200ms, failure_action: " +
-          failure_action + "}\n");
+          failure_action + "}\n",
+      start);
 }
 
 // failure_action: pause stops the update where it failed: no rollback, the release is
@@ -515,6 +530,7 @@ TEST(DeployTest, RollingPausesOnFailureWhenAsked) {
   int port = FreePort();
   Project p(RollingTwoReplicas(port, "5s", "pause"));
   ASSERT_NO_FATAL_FAILURE(Up(p, port));
+  p.Write("compose.yaml", RollingTwoReplicas(port, "5s", "pause", HealthStart::kCounted));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"});
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
   EXPECT_NE(d.err.find("paused"), std::string::npos) << d.err;
@@ -533,6 +549,7 @@ TEST(DeployTest, RollingContinuesPastFailuresWhenAsked) {
   int port = FreePort();
   Project p(RollingTwoReplicas(port, "3s", "continue"));
   ASSERT_NO_FATAL_FAILURE(Up(p, port));
+  p.Write("compose.yaml", RollingTwoReplicas(port, "3s", "continue", HealthStart::kCounted));
   CmdResult d = p.Slipway({"deploy", "--env", "VERSION=v2", "--env", "HEALTH=fail"}, 60s);
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
   // Both batches failed and both were continued past: the update went through to the end.
@@ -557,9 +574,12 @@ TEST(DeployTest, RollingContinuesPastFailuresWhenAsked) {
 
 struct BadCase {
   const char* name;
-  std::string env;
-  const char* reason;  // part of the one-line verdict
-  bool traffic_moves;  // requests may fail while the analysis observes them
+  std::vector<std::string> env;  // the bad release's --env
+  const char* reason;            // part of the one-line verdict
+  bool traffic_moves;            // requests may fail while the analysis observes them
+  // The bad release's health check (see Compose): kCounted for a version that must never
+  // become ready.
+  HealthStart start = HealthStart::kGrace;
 };
 
 class BadVersionTest : public ::testing::TestWithParam<BadCase> {};
@@ -567,17 +587,21 @@ class BadVersionTest : public ::testing::TestWithParam<BadCase> {};
 TEST_P(BadVersionTest, RolledBackAutomatically) {
   const BadCase& c = GetParam();
   int port = FreePort();
-  Project p(Compose(port, R"(        strategy: blue-green
+  const char deploy[] = R"(        strategy: blue-green
         monitor: 8s
         drain: 300ms
         health_timeout: 10s
         analysis: {min_requests: 6, window: 3s, interval: 100ms}
-)"));
+)";
+  Project p(Compose(port, deploy));
   ASSERT_NO_FATAL_FAILURE(Up(p, port));
   Load load(port);
   ASSERT_TRUE(WaitFor([&] { return load.ok() > 50; }));
+  if (c.start == HealthStart::kCounted) p.Write("compose.yaml", Compose(port, deploy, "", c.start));
   auto t0 = std::chrono::steady_clock::now();
-  CmdResult d = p.Slipway({"deploy", "api", "--env", c.env}, 60s);
+  std::vector<std::string> args = {"deploy", "api"};
+  for (const std::string& e : c.env) args.insert(args.end(), {"--env", e});
+  CmdResult d = p.Slipway(args, 60s);
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(d.rc, 1) << d.out << d.err;
   EXPECT_NE(d.err.find(c.reason), std::string::npos) << d.err;
@@ -602,10 +626,19 @@ TEST_P(BadVersionTest, RolledBackAutomatically) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bad, BadVersionTest,
-    ::testing::Values(BadCase{"errors", "ERROR_RATE=0.5", "rolled back: 5xx rate", true},
-                      BadCase{"health", "HEALTH=fail", "never became ready", false},
-                      BadCase{"crash", "CRASH_AFTER_S=0.05", "abandoned", false},
-                      BadCase{"latency", "LATENCY_MS=2000", "p95 latency", true}),
+    ::testing::Values(
+        BadCase{"errors", {"ERROR_RATE=0.5"}, "rolled back: 5xx rate", true},
+        BadCase{"health", {"HEALTH=fail"}, "never became ready", false, HealthStart::kCounted},
+        // It crashes 50 ms after it starts to listen. Its health check fails too: a probe that
+        // lands in those 50 ms (a slow start on a loaded machine) would make it ready and move
+        // traffic to it. Whether the crash or the failing checks end it first, it is abandoned
+        // before any request reaches it.
+        BadCase{"crash",
+                {"CRASH_AFTER_S=0.05", "HEALTH=fail"},
+                "abandoned",
+                false,
+                HealthStart::kCounted},
+        BadCase{"latency", {"LATENCY_MS=2000"}, "p95 latency", true}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
 
 TEST(DeployTest, ConcurrentDeployIsRefused) {

@@ -80,7 +80,13 @@ class WebhookSink {
   std::thread thread_;
 };
 
-std::string Compose(int port, int sink_port) {
+// The health check runs every 100 ms; 3 counted failures make an instance unhealthy.
+// `grace` adds a start period for `up` and the healthy deploy: without one, an instance that
+// does not answer within about 300 ms of its start (a loaded machine: CI runs two test
+// binaries on its 2 cores) is unhealthy and fails them. The HEALTH=fail deploy is written
+// without it, so its failures count from the first check as before and the verdict is "never
+// became ready", not "not ready within" the 3 s health_timeout.
+std::string Compose(int port, int sink_port, bool grace = true) {
   std::string hook = "http://127.0.0.1:" + std::to_string(sink_port);
   return R"(services:
   api:
@@ -90,7 +96,8 @@ std::string Compose(int port, int sink_port) {
       VERSION: v1
     ports: ["127.0.0.1:)" +
          std::to_string(port) + R"(:8080"]
-    healthcheck: {interval: 100ms, timeout: 5s, retries: 3}
+    healthcheck: {interval: 100ms, timeout: 5s, retries: 3)" +
+         std::string(grace ? ", start_period: 10s" : "") + R"(}
     x-slipway:
       healthcheck: {http: /health}
       deploy:
@@ -155,6 +162,7 @@ TEST(DeployNotifyTest, DeployRollbackAndAutomaticRollbackReachTheWebhook) {
 
   // A version that never becomes healthy is rolled back automatically: a warning, routed to
   // the pager receiver.
+  p.Write("compose.yaml", Compose(port, sink.port(), /*grace=*/false));
   CmdResult bad = p.Slipway({"deploy", "api", "--env", "HEALTH=fail"}, 60s);
   EXPECT_EQ(bad.rc, 1) << bad.out << bad.err;
   ASSERT_TRUE(WaitFor([&] { return !sink.Find("/pager", "rolled-back").is_null(); }, 10s))
