@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <set>
 
 #include "http/client.h"
 #include "promql/regex.h"
@@ -41,6 +42,7 @@ struct Notifier::Group {
   int64_t last_flush_ms = 0;
   bool flushed = false;
   bool dirty = false;
+  std::set<std::string> silenced;  // fingerprints held back by a silence at the last flush
 };
 
 struct Notifier::Receiver {
@@ -145,6 +147,10 @@ Result<std::unique_ptr<Notifier>> Notifier::Create(const config::NotificationSet
                                  "Notifications waiting for delivery.", {"receiver"}, {spec.name});
     }
     n->receivers_[spec.name] = std::move(r);
+  }
+  if (telemetry::Registry* reg = n->opts_.registry) {
+    n->m_silenced_ = reg->GetCounter("slipway_alerts_silenced_total",
+                                     "Alert notifications held back by a silence.");
   }
   if (!settings.route.receiver.empty()) {
     ASSIGN_OR_RETURN(n->root_, BuildRoute(settings.route, nullptr, "0"));
@@ -276,6 +282,17 @@ void Notifier::Tick() {
     } else if (firing) {
       due = now >= g.last_flush_ms + r.repeat_interval;
     }
+    // A silence that ended lets its alerts through at the next group_interval, as a change.
+    if (g.flushed && !g.dirty && opts_.silences) {
+      for (const std::string& fp : g.silenced) {
+        auto a = g.alerts.find(fp);
+        if (a != g.alerts.end() && opts_.silences->Active(a->second.labels, now).empty()) {
+          g.dirty = true;
+          break;
+        }
+      }
+      if (g.dirty) due = now >= g.last_flush_ms + r.group_interval;
+    }
     if (due) Flush(g, now);
     if (g.flushed && g.alerts.empty()) {
       it = groups_.erase(it);
@@ -292,7 +309,17 @@ void Notifier::Flush(Group& g, int64_t now) {
   g.last_flush_ms = now;
   auto rit = receivers_.find(g.route->receiver);
   std::vector<Alert> alerts;
-  for (const auto& [fp, a] : g.alerts) alerts.push_back(a);
+  g.silenced.clear();
+  for (const auto& [fp, a] : g.alerts) {
+    // A silenced alert is held back, resolved or firing (Alertmanager's way).
+    if (opts_.silences && !opts_.silences->Active(a.labels, now).empty()) {
+      g.silenced.insert(fp);
+      ++silenced_;
+      if (m_silenced_) m_silenced_->Add(0);
+      continue;
+    }
+    alerts.push_back(a);
+  }
   // Resolved alerts are told once.
   for (auto it = g.alerts.begin(); it != g.alerts.end();) {
     it = it->second.state == AlertState::kResolved ? g.alerts.erase(it) : std::next(it);
@@ -446,7 +473,7 @@ json Notifier::Status() const {
                          {"last_error", r->last_error},
                          {"last_error_ms", r->last_error_ms}});
   }
-  return {{"receivers", receivers}, {"groups", groups_.size()}};
+  return {{"receivers", receivers}, {"groups", groups_.size()}, {"silenced", silenced_}};
 }
 
 }  // namespace slipway::alerts

@@ -14,6 +14,12 @@
 // slipway_notifications_total{receiver, result=sent|failed|dropped} and the gauge
 // slipway_notification_queue_length{receiver} show it; Status() too.
 //
+// Silences (silences.h, borrowed through Options): when a group is flushed, its alerts that
+// match a live silence are left out of the notification (firing and resolved alike) and
+// counted in slipway_alerts_silenced_total (one per alert per notification held back). When
+// such a silence ends while the alert still fires, the group counts as changed: the alert is
+// sent at the next group_interval.
+//
 // Transport: http:// URLs go through the loop's own HTTP client; https:// URLs through
 // tlsclient::HttpsClient (libcurl; the system CA store or the receiver's ca_file, and its
 // client certificate) on a worker thread the notifier owns, whose results come back to the
@@ -36,6 +42,7 @@
 #include <vector>
 
 #include "alerts/rules.h"
+#include "alerts/silences.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "config/alerts_settings.h"
@@ -70,6 +77,7 @@ class Notifier {
     telemetry::Registry* registry = nullptr;  // optional metrics
     SendFn send;                              // default: HTTP POST on `loop`
     std::string external_url;                 // generatorURL / links, e.g. the API address
+    const Silences* silences = nullptr;       // alerts they match are not sent (nullptr: none)
   };
 
   static Result<std::unique_ptr<Notifier>> Create(const config::NotificationSettings& settings,
@@ -104,6 +112,8 @@ class Notifier {
   std::unique_ptr<Route> root_;
   std::map<std::string, std::unique_ptr<Receiver>> receivers_;
   std::map<std::string, std::unique_ptr<Group>> groups_;
+  uint64_t silenced_ = 0;                     // alert notifications held back by a silence
+  telemetry::Counter* m_silenced_ = nullptr;  // slipway_alerts_silenced_total
   uint64_t event_seq_ = 0;  // keeps two events of the same labels and millisecond apart
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -123,6 +123,11 @@ constexpr store::SchemaStep kAlertStateSteps[] = {
      "state TEXT NOT NULL, value REAL NOT NULL DEFAULT 0);"
      "CREATE INDEX alert_history_wall ON alert_history(wall_ms);",
      6},
+    // Silences (silences.h): matchers as a JSON list of `name="value"` strings.
+    {2, "silences",
+     "CREATE TABLE silences(id TEXT PRIMARY KEY, matchers TEXT NOT NULL, "
+     "starts_ms INTEGER NOT NULL, ends_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
+     "created_by TEXT NOT NULL, comment TEXT NOT NULL);"},
 };
 constexpr store::ModuleSchema kAlertStateSchema{"alerts", kAlertStateSteps};
 

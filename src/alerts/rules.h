@@ -47,8 +47,8 @@
 
 namespace slipway::alerts {
 
-// The alert state and history tables' schema steps (store/schema.h); RuleEvaluator::Create
-// applies them.
+// The alerts module's schema steps (store/schema.h): alert state and history, then silences
+// (silences.h); RuleEvaluator::Create and Silences::Open apply them.
 const store::ModuleSchema& AlertStateSchema();
 
 enum class AlertState { kInactive, kPending, kFiring, kResolved };

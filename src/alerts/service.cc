@@ -76,7 +76,9 @@ Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::P
     return self->deps_.registry->RenderPrometheus();
   };
   ASSIGN_OR_RETURN(s->evaluator_, RuleEvaluator::Create(std::move(groups), std::move(ro)));
+  ASSIGN_OR_RETURN(s->silences_, Silences::Open(s->deps_.store, s->deps_.clock));
   Notifier::Options no;
+  no.silences = s->silences_.get();
   no.clock = s->deps_.clock;
   no.loop = s->deps_.loop;
   no.registry = s->deps_.registry;
@@ -165,6 +167,17 @@ void AlertingService::ScheduleNotify() {
 
 json AlertingService::AlertsJson() const {
   json j = evaluator_->ToJson();
+  // Silenced alerts are listed all the same, marked with the silences that hold them back.
+  const int64_t now = deps_.clock->WallMillis();
+  for (json& a : j["alerts"]) {
+    std::map<std::string, std::string> labels;
+    if (a.contains("labels") && a["labels"].is_object()) {
+      for (const auto& [k, v] : a["labels"].items()) {
+        if (v.is_string()) labels[k] = v.get<std::string>();
+      }
+    }
+    a["silenced_by"] = silences_->Active(labels, now);
+  }
   j["notifications"] = notifier_->Status();
   j["notifications"]["events"] = json(events_);
   return j;

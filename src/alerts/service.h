@@ -6,7 +6,11 @@
 // notifications every second)
 // after refreshing the service and disk metrics the built-in rules read, and provides what
 // these routes answer:
-//   GET /api/v1/alerts                 {"rules", "alerts", "history", "notifications"}
+//   GET /api/v1/alerts                 {"rules", "alerts", "history", "notifications"}; each
+//                                      alert has "silenced_by": the ids of the live silences
+//                                      that match it ([] for none)
+//   /api/v1/silences                   list, add, expire (silences.h; the routes read
+//                                      silences())
 //   GET /api/v1/alerts/test?q=RULE|EXPR  {"result": [{"labels", "value"}] | "scalar"}
 //   GET /health/detailed               services, proxy, store, databases, overall
 //                                      ok|degraded|down (HTTP 200 for ok and degraded, 503
@@ -35,6 +39,7 @@
 #include "alerts/db_probe.h"
 #include "alerts/notifier.h"
 #include "alerts/rules.h"
+#include "alerts/silences.h"
 #include "config/project.h"
 #include "http/server.h"
 #include "net/event_loop.h"
@@ -97,6 +102,7 @@ class AlertingService {
 
   RuleEvaluator& evaluator() { return *evaluator_; }
   Notifier& notifier() { return *notifier_; }
+  Silences& silences() { return *silences_; }
   DatabaseProber* databases() { return prober_.get(); }  // nullptr: no databases
 
  private:
@@ -107,6 +113,7 @@ class AlertingService {
   ServiceDeps deps_;
   Duration interval_{15'000};
   std::unique_ptr<RuleEvaluator> evaluator_;
+  std::unique_ptr<Silences> silences_;  // before the notifier, which borrows it
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<DatabaseProber> prober_;
   std::deque<nlohmann::json> events_;  // the last deploy notices, newest last
