@@ -103,6 +103,7 @@ class AlertingService {
   RuleEvaluator& evaluator() { return *evaluator_; }
   Notifier& notifier() { return *notifier_; }
   Silences& silences() { return *silences_; }
+  Clock* clock() const { return deps_.clock; }
   DatabaseProber* databases() { return prober_.get(); }  // nullptr: no databases
 
  private:

@@ -134,6 +134,8 @@ const std::map<std::string, Access>& MutationTable() {
       {"POST /api/v1/rollback", Access::kDeploy},
       {"POST /api/v1/flags/{key}/enable", Access::kDeploy},
       {"POST /api/v1/flags/{key}/disable", Access::kDeploy},
+      {"POST /api/v1/silences", Access::kDeploy},
+      {"DELETE /api/v1/silences/{id}", Access::kDeploy},
       {"POST /api/v1/up", Access::kAdmin},
       {"POST /api/v1/down", Access::kAdmin},
       {"POST /api/v1/start", Access::kAdmin},

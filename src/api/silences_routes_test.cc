@@ -1,0 +1,165 @@
+// The silences routes (api/alerts_routes.cc) in front of a real AlertingService and store, on
+// real loopback sockets: add, list, expire, GET /api/v1/alerts marking what a silence holds
+// back, and every kind of bad input answered 4xx naming the key, with nothing kept.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "alerts/service.h"
+#include "api/router.h"
+#include "api/router_test_server.h"
+#include "api/routes.h"
+#include "store/store.h"
+
+namespace slipway::api {
+namespace {
+
+using nlohmann::json;
+
+class SilencesRoutesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("silences_routes_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    store_ = std::move(store::Store::Open(dir_ / "state.db", Clock::Real())).value();
+    config::Project project;
+    project.alerts.builtin = false;
+    config::AlertRuleSpec rule;
+    rule.name = "WebDown";
+    rule.expr = "vector(1)";
+    rule.labels = {{"service", "web"}, {"severity", "critical"}};
+    project.alerts.rules.push_back(rule);
+    alerts::ServiceDeps deps;
+    deps.loop = server_.loop();
+    deps.store = store_.get();
+    deps.registry = &registry_;
+    auto a = alerts::AlertingService::Create(project, std::move(deps));
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    alerting_ = std::move(a).value();
+    // The loop does not run yet: this thread may evaluate (the alert fires at once).
+    ASSERT_TRUE(alerting_->EvaluateOnce().ok());
+    router_ = std::make_unique<Router>(RouterOptions{});
+    RouteDeps rd;
+    rd.alerting = alerting_.get();
+    RegisterAlertsRoutes(*router_, rd);
+    ASSERT_TRUE(server_.Start(router_.get()).ok());
+  }
+  void TearDown() override {
+    server_.Stop();
+    alerting_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::pair<int, json> Call(const std::string& method, const std::string& target,
+                            const std::string& body = "") {
+    http::ClientResponse r = server_.Call(method, target, body);
+    return {r.status, json::parse(r.body, nullptr, false)};
+  }
+  size_t Count() { return Call("GET", "/api/v1/silences").second["silences"].size(); }
+
+  std::filesystem::path dir_;
+  telemetry::Registry registry_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<alerts::AlertingService> alerting_;
+  std::unique_ptr<Router> router_;
+  RouterTestServer server_;  // after router_: stops before it goes
+};
+
+TEST_F(SilencesRoutesTest, AddListMarkAndExpire) {
+  auto [st, alerts] = Call("GET", "/api/v1/alerts");
+  ASSERT_EQ(st, 200);
+  ASSERT_EQ(alerts["alerts"].size(), 1u) << alerts.dump();
+  EXPECT_EQ(alerts["alerts"][0]["silenced_by"], json::array());
+
+  auto [added_status, added] =
+      Call("POST", "/api/v1/silences",
+           R"({"matchers": ["service=\"web\"", "severity=~\"crit.*\""], "duration": "2h",
+          "comment": "db migration", "by": "ann"})");
+  ASSERT_EQ(added_status, 200) << added.dump();
+  const std::string id = added["id"];
+  EXPECT_EQ(added["state"], "active");
+  EXPECT_EQ(added["matchers"], json({"service=\"web\"", "severity=~\"crit.*\""}));
+  EXPECT_EQ(added["ends_ms"].get<int64_t>() - added["starts_ms"].get<int64_t>(), 7'200'000);
+  EXPECT_EQ(added["created_by"], "ann");
+  EXPECT_EQ(added["comment"], "db migration");
+
+  auto [list_status, list] = Call("GET", "/api/v1/silences");
+  EXPECT_EQ(list_status, 200);
+  ASSERT_EQ(list["silences"].size(), 1u);
+  EXPECT_EQ(list["silences"][0]["id"], id);
+
+  // Listed all the same, marked silenced.
+  alerts = Call("GET", "/api/v1/alerts").second;
+  ASSERT_EQ(alerts["alerts"].size(), 1u);
+  EXPECT_EQ(alerts["alerts"][0]["silenced_by"], json({id}));
+
+  auto [del_status, expired] = Call("DELETE", "/api/v1/silences/" + id);
+  EXPECT_EQ(del_status, 200) << expired.dump();
+  EXPECT_EQ(expired["state"], "expired");
+  EXPECT_EQ(Call("GET", "/api/v1/alerts").second["alerts"][0]["silenced_by"], json::array());
+  // Expiring it again conflicts; an unknown id is 404.
+  EXPECT_EQ(Call("DELETE", "/api/v1/silences/" + id).first, 409);
+  auto [unknown_status, unknown] = Call("DELETE", "/api/v1/silences/0123456789abcdef");
+  EXPECT_EQ(unknown_status, 404);
+  EXPECT_EQ(unknown["error"], "silence 0123456789abcdef: no such silence");
+}
+
+TEST_F(SilencesRoutesTest, AnEndTimeInRfc3339IsTaken) {
+  auto [st, body] = Call("POST", "/api/v1/silences",
+                         R"({"matchers": ["service=\"web\""], "ends_at": "2999-01-01T00:00:00Z"})");
+  // Further than 30 days ahead: refused, naming the key.
+  EXPECT_EQ(st, 400);
+  EXPECT_EQ(body["error"], "ends_at: a silence lasts at most 30 days");
+  const int64_t in_an_hour = Clock::Real()->WallMillis() + 3'600'000;
+  const std::string when = alerts::Rfc3339(in_an_hour - in_an_hour % 1000);
+  auto [ok_status, ok] = Call("POST", "/api/v1/silences",
+                              json({{"matchers", {"service=\"web\""}}, {"ends_at", when}}).dump());
+  ASSERT_EQ(ok_status, 200) << ok.dump();
+  EXPECT_EQ(ok["ends_at"], when);
+  EXPECT_EQ(ok["created_by"], "local cli") << "the caller, when `by` is not given";
+}
+
+TEST_F(SilencesRoutesTest, BadInputIsA4xxNamingTheKeyAndKeepsNothing) {
+  const std::string long_comment(2000, 'x');
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "matchers"},
+      {"[]", ""},  // not an object: the parser says so
+      {R"({"matchers": "service=\"web\"", "duration": "1h"})", "matchers"},
+      {R"({"matchers": [], "duration": "1h"})", "matchers"},
+      {R"({"matchers": [1], "duration": "1h"})", "matchers[0]"},
+      {R"({"matchers": ["service"], "duration": "1h"})", "matchers[0]"},
+      {R"({"matchers": ["service=~\"(\""], "duration": "1h"})", "matchers[0]"},
+      {R"({"matchers": ["service=~\".*\""], "duration": "1h"})", "matchers"},
+      {R"({"matchers": ["service=\"web\""]})", "duration"},
+      {R"({"matchers": ["service=\"web\""], "duration": 3600})", "duration"},
+      {R"({"matchers": ["service=\"web\""], "duration": "0s"})", "duration"},
+      {R"({"matchers": ["service=\"web\""], "duration": "-1h"})", "duration"},
+      {R"({"matchers": ["service=\"web\""], "duration": "721h"})", "duration"},
+      {R"({"matchers": ["service=\"web\""], "duration": "soon"})", "duration"},
+      {R"({"matchers": ["service=\"web\""], "duration": "1h", "ends_at": "x"})", "ends_at"},
+      {R"({"matchers": ["service=\"web\""], "ends_at": "tomorrow"})", "ends_at"},
+      {R"({"matchers": ["service=\"web\""], "ends_at": "2000-01-01T00:00:00Z"})", "ends_at"},
+      {R"({"matchers": ["service=\"web\""], "duration": "1h", "comment": 5})", "comment"},
+      {R"({"matchers": ["service=\"web\""], "duration": "1h", "comment": ")" + long_comment +
+           R"("})",
+       "comment"},
+      {R"({"matchers": ["service=\"web\""], "duration": "1h", "by": ["ann"]})", "by"},
+      {R"({"matchers": ["service=\"web\""], "duration": "1h", "until": "x"})", "until"},
+  };
+  for (const auto& [body, key] : cases) {
+    auto [st, answer] = Call("POST", "/api/v1/silences", body);
+    EXPECT_EQ(st, 400) << body << " -> " << answer.dump();
+    ASSERT_TRUE(answer.is_object() && answer["error"].is_string()) << body;
+    const std::string error = answer["error"];
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+    if (!key.empty()) {
+      EXPECT_EQ(error.rfind(key + ":", 0), 0u) << body << " -> " << error;
+    }
+  }
+  EXPECT_EQ(Count(), 0u);
+}
+
+}  // namespace
+}  // namespace slipway::api
