@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +12,7 @@
 
 #include "alerts/builtin.h"
 #include "alerts/rule_unit.h"
+#include "alerts/silences.h"
 #include "api/fields.h"
 #include "api/routes.h"
 #include "base/clock.h"
@@ -195,6 +197,96 @@ int RunStatus(CliContext& ctx, const std::string& format) {
   return view->overall == "down" ? 1 : 0;
 }
 
+// `slipway alerts silence MATCHER... --for 2h --comment TEXT [--by NAME]`: checked here first
+// (exit 2, nothing sent), then POST /api/v1/silences; prints the new silence's id.
+int RunSilence(CliContext& ctx, const std::vector<std::string>& matchers, const std::string& dur,
+               const std::string& comment, const std::string& by) {
+  json list = json::array();
+  for (const std::string& m : matchers) {
+    auto parsed = alerts::ParseMatcher(m);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "slipway: alerts silence: %s\n", parsed.status().message().c_str());
+      return 2;
+    }
+    list.push_back(parsed->ToString());
+  }
+  std::optional<Duration> d = config::ParseDuration(dur);
+  if (!d || d->count() <= 0 || d->count() > alerts::Silences::kMaxDurationMs) {
+    std::fprintf(stderr,
+                 "slipway: alerts silence: --for: \"%s\" is not a duration from 1s to 720h (30 "
+                 "days), e.g. 2h\n",
+                 dur.substr(0, 64).c_str());
+    return 2;
+  }
+  if (comment.size() > alerts::Silences::kMaxComment) {
+    std::fprintf(stderr, "slipway: alerts silence: --comment: longer than %zu bytes\n",
+                 alerts::Silences::kMaxComment);
+    return 2;
+  }
+  json body = {{"matchers", list}, {"duration", config::FormatDuration(*d)}, {"comment", comment}};
+  if (!by.empty()) body["by"] = by;
+  auto r = ctx.Call("POST", "/api/v1/silences", body);
+  if (!r.ok()) return CliContext::Fail(r.status(), "alerts silence");
+  api::BodyFields f(*r);
+  const std::string id = f.String("id", "a silence id");
+  const std::string ends = f.String("ends_at", "a time");
+  if (!f.status().ok() || id.empty()) {
+    return FailAnswer(f.status().ok() ? InvalidInput("id: is missing") : f.status(),
+                      "alerts silence");
+  }
+  std::printf("silence %s until %s\n", id.c_str(), ends.c_str());
+  return 0;
+}
+
+int RunSilences(CliContext& ctx, const std::string& format) {
+  auto r = ctx.Call("GET", "/api/v1/silences");
+  if (!r.ok()) return CliContext::Fail(r.status(), "alerts silences");
+  if (format == "json") {
+    std::printf("%s\n", r->dump(2).c_str());
+    return 0;
+  }
+  if (!r->is_object()) {
+    return FailAnswer(
+        InvalidInput(fmt::format("expected an object, got {}", api::JsonTypeName(*r))),
+        "alerts silences");
+  }
+  api::BodyFields answer(*r);
+  const json* silences = answer.Raw("silences");
+  auto rows = AnswerRows(
+      silences ? *silences : json::array(),
+      [](api::BodyFields& s) -> std::vector<std::string> {
+        std::string matchers;
+        for (const std::string& m : s.StringList("matchers", "a list of matchers")) {
+          matchers += (matchers.empty() ? "" : ",") + m;
+        }
+        return {s.String("id", "a silence id"),
+                s.String("state", "a state"),
+                matchers,
+                s.String("ends_at", "a time"),
+                s.String("created_by", "a name"),
+                s.String("comment", "a comment")};
+      },
+      "silences");
+  if (!rows.ok()) return FailAnswer(rows.status(), "alerts silences");
+  PrintTable({"ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT"}, *rows);
+  if (rows->empty()) std::printf("(no silences)\n");
+  return 0;
+}
+
+int RunExpire(CliContext& ctx, const std::string& id) {
+  const bool hex = !id.empty() && id.size() <= 64 &&
+                   std::all_of(id.begin(), id.end(), [](char c) { return std::isxdigit(c); });
+  if (!hex) {
+    std::fprintf(stderr, "slipway: alerts expire: \"%s\" is not a silence id (hex digits)\n",
+                 id.substr(0, 64).c_str());
+    return 2;
+  }
+  auto r = ctx.Call("DELETE", "/api/v1/silences/" + id);
+  if (!r.ok()) return CliContext::Fail(r.status(), "alerts expire");
+  std::printf("silence %s expired\n", id.c_str());
+  return 0;
+}
+
 }  // namespace
 
 Result<StatusAnswer> ReadStatusAnswer(const json& body) {
@@ -279,6 +371,31 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   });
   auto* exp = alerts->add_subcommand("export", "Print the rules as a Prometheus rule file");
   exp->callback([&ctx, rc] { *rc = RunExport(ctx); });
+
+  struct SilenceArgs {
+    std::vector<std::string> matchers;
+    std::string duration, comment, by, id;
+  };
+  auto sa = std::make_shared<SilenceArgs>();
+  auto* silence = alerts->add_subcommand(
+      "silence", "Hold back the notifications of alerts matching every MATCHER for a while");
+  silence
+      ->add_option("matcher", sa->matchers,
+                   "name=\"value\", name!=\"value\", name=~\"regex\" or name!~\"regex\"")
+      ->required();
+  silence->add_option("--for", sa->duration, "How long, e.g. 2h (at most 720h)")->required();
+  silence->add_option("--comment", sa->comment, "Why (shown with the silence)");
+  silence->add_option("--by", sa->by, "Who (default: the caller the daemon sees)");
+  silence->callback(
+      [&ctx, sa, rc] { *rc = RunSilence(ctx, sa->matchers, sa->duration, sa->comment, sa->by); });
+  auto* silences =
+      alerts->add_subcommand("silences", "Silences: active, pending, recently expired");
+  silences->add_option("--format", *format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  silences->callback([&ctx, format, rc] { *rc = RunSilences(ctx, *format); });
+  auto* expire = alerts->add_subcommand("expire", "End a silence now");
+  expire->add_option("id", sa->id, "The silence's id (slipway alerts silences)")->required();
+  expire->callback([&ctx, sa, rc] { *rc = RunExpire(ctx, sa->id); });
   alerts->callback([&ctx, format, alerts, rc] {
     if (alerts->get_subcommands().empty()) *rc = RunAlerts(ctx, *format);
   });

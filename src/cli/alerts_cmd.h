@@ -1,4 +1,6 @@
-// `slipway alerts [--format json]`, `alerts test EXPR`, `alerts export` and `slipway status`.
+// `slipway alerts [--format json]`, `alerts test EXPR`, `alerts export`, the silences
+// (`alerts silence MATCHER... --for 2h --comment TEXT`, `alerts silences`, `alerts expire ID`)
+// and `slipway status`.
 // Registered once on the root CLI11 app; callbacks run on the main thread and store the exit
 // code in *rc.
 #pragma once
