@@ -1,7 +1,10 @@
-// The alerts view: firing and pending alerts, the recent history of state changes and every
-// rule with its state, from GET /api/v1/alerts every 3 s while the view is shown. Slipway
-// keeps no silences (the page says so): nothing here changes anything.
+// The alerts view: firing and pending alerts (a silenced one marked so), the recent history
+// of state changes, every rule with its state, and the silences, from GET /api/v1/alerts and
+// GET /api/v1/silences every 3 s while the view is shown. Deployers and admins may add a
+// silence (POST /api/v1/silences, from a dialog) and expire one (DELETE
+// /api/v1/silences/{id}, confirmed first).
 import { api } from './api.js';
+import { button, confirmDialog } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -26,13 +29,15 @@ export function stop() {
 async function refresh(gen) {
   if (gen !== generation) return;
   try {
-    const a = await api('/api/v1/alerts');
+    const [a, s] = await Promise.all([api('/api/v1/alerts'), api('/api/v1/silences')]);
     if (gen !== generation) return;
-    const text = JSON.stringify([a.alerts, a.history, a.rules]);
+    const text = JSON.stringify([a.alerts, a.history, a.rules, s.silences]);
     if (text !== shownJson) {
       shownJson = text;
       render(a);
+      renderSilences(s.silences || []);
     }
+    $('silence-new').hidden = !ctx.canDeploy;
     $('alerts-status').textContent = `Updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
     if (gen !== generation) return;
@@ -82,9 +87,11 @@ function render(a) {
       const tr = document.createElement('tr');
       tr.dataset.rule = x.rule;
       tr.dataset.state = x.state;
+      const silenced = (x.silenced_by || []).length > 0;
+      if (silenced) tr.dataset.silenced = 'true';
       tr.append(
         cell('th', x.rule),
-        cell('td', x.state, `state-${x.state}`),
+        cell('td', silenced ? `${x.state} (silenced)` : x.state, `state-${x.state}`),
         cell('td', labelsText(x.labels)),
         cell('td', (x.annotations && (x.annotations.summary || x.annotations.description)) || ''),
         cell('td', time(x.state === 'firing' ? x.fired_ms : x.active_ms)),
@@ -134,3 +141,90 @@ function render(a) {
       }),
   );
 }
+
+function renderSilences(silences) {
+  const shown = silences.filter((x) => x.state !== 'expired' || Date.now() - x.ends_ms < 3600 * 1000);
+  $('alerts-silences').querySelector('tbody').replaceChildren(
+    ...shown.map((x) => {
+      const tr = document.createElement('tr');
+      tr.dataset.silence = x.id;
+      tr.dataset.state = x.state;
+      const actions = document.createElement('td');
+      if (ctx.canDeploy && x.state !== 'expired') {
+        actions.append(button('Expire', `Expire silence ${(x.matchers || []).join(', ')}`, () => expire(x)));
+      }
+      tr.append(
+        cell('th', (x.matchers || []).join(', ')),
+        cell('td', x.state),
+        cell('td', time(x.ends_ms)),
+        cell('td', x.created_by || ''),
+        cell('td', x.comment || ''),
+        actions,
+      );
+      return tr;
+    }),
+  );
+  $('alerts-silences').hidden = shown.length === 0;
+  $('silences-none').hidden = shown.length !== 0;
+}
+
+const CONFIRM = { dialog: 'confirm', title: 'confirm-title', text: 'confirm-text', ok: 'confirm-ok' };
+const SILENCE = {
+  dialog: 'silence-dialog',
+  title: 'silence-dialog-title',
+  text: 'silence-dialog-text',
+  ok: 'silence-ok',
+};
+
+async function expire(x) {
+  const ok = await confirmDialog(
+    CONFIRM,
+    {
+      title: 'Expire this silence?',
+      text: `Alerts matching ${(x.matchers || []).join(', ')} notify again from now on.`,
+      ok: 'Expire',
+      groups: { 'deploy-fields': false },
+    },
+    () => true,
+  );
+  if (!ok) return;
+  try {
+    await api(`/api/v1/silences/${encodeURIComponent(x.id)}`, { method: 'DELETE' });
+    $('silences-error').textContent = '';
+  } catch (e) {
+    if (e.status === 401) return ctx.onLoggedOut();
+    $('silences-error').textContent = `Could not expire the silence: ${e.message}`;
+  }
+  shownJson = '';
+}
+
+async function newSilence() {
+  const fields = await confirmDialog(
+    SILENCE,
+    {
+      title: 'New silence',
+      text: 'Alerts matching every matcher are listed but not notified until the silence ends.',
+      ok: 'Silence',
+      clear: ['silence-matchers', 'silence-comment'],
+    },
+    () => ({
+      matchers: $('silence-matchers')
+        .value.split('\n')
+        .map((m) => m.trim())
+        .filter((m) => m),
+      duration: $('silence-duration').value.trim() || '2h',
+      comment: $('silence-comment').value.trim(),
+    }),
+  );
+  if (!fields) return;
+  try {
+    await api('/api/v1/silences', { method: 'POST', body: { ...fields, by: ctx.who || undefined } });
+    $('silences-error').textContent = '';
+  } catch (e) {
+    if (e.status === 401) return ctx.onLoggedOut();
+    $('silences-error').textContent = `Could not add the silence: ${e.message}`;
+  }
+  shownJson = '';
+}
+
+$('silence-new').addEventListener('click', () => newSilence());
