@@ -4,7 +4,8 @@
 // rollout slider's preview, evaluated by the daemon, follows the percentage, and an applied
 // rollout serves what the preview showed; a viewer gets no edit controls and a forced change
 // is 403; the suite's ShopServerErrors rule (ops.compose.yaml) fires when the test sends 5xx through the proxy
-// and the alert is listed; a panel of x-slipway.dashboard renders with data and a bad
+// and the alert is listed; a silence made in the dialog marks it silenced, and expired
+// (after the confirm) no longer does; a panel of x-slipway.dashboard renders with data and a bad
 // expression shows the query API's error; the shop has no database, so backups and
 // migrations show their empty states. axe-core and a screenshot on every view; no CSP
 // violation or script error.
@@ -179,6 +180,25 @@ try {
     await page.locator('#alerts-history tbody tr[data-rule="ShopServerErrors"]').first().waitFor();
     await shot(page, 'alerts');
     await axe(page, 'alerts');
+  });
+  await step('alerts: a silence from the dialog marks the alert silenced; expired, it is not', async () => {
+    await page.locator('#silence-new').click();
+    const dialog = page.locator('#silence-dialog');
+    await dialog.locator('#silence-matchers').fill('alertname="ShopServerErrors"');
+    await dialog.locator('#silence-duration').fill('1h');
+    await dialog.locator('#silence-comment').fill('ui test');
+    await dialog.getByRole('button', { name: 'Silence', exact: true }).click();
+    const row = page.locator('#alerts-silences tbody tr[data-state="active"]');
+    await row.waitFor();
+    assert.match(await row.textContent(), /alertname="ShopServerErrors".*ui test/);
+    await page.locator('#alerts-active tbody tr[data-rule="ShopServerErrors"][data-silenced="true"]').waitFor();
+    assert.match(await page.locator('#alerts-active tbody tr[data-rule="ShopServerErrors"]').textContent(),
+      /\(silenced\)/);
+    await axe(page, 'alerts (silenced)');
+    await row.getByRole('button', { name: /Expire silence/ }).click();
+    await page.locator('#confirm').getByRole('button', { name: 'Expire', exact: true }).click();
+    await page.locator('#alerts-silences tbody tr[data-state="expired"]').waitFor();
+    await page.locator('#alerts-active tbody tr[data-rule="ShopServerErrors"]:not([data-silenced])').waitFor();
   });
 
   await step('metrics: a declared panel renders with data; a bad expression shows the API error', async () => {
