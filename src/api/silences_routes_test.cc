@@ -3,7 +3,11 @@
 // back, and every kind of bad input answered 4xx naming the key, with nothing kept.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "alerts/service.h"
 #include "api/router.h"
@@ -40,7 +44,12 @@ class SilencesRoutesTest : public ::testing::Test {
     alerting_ = std::move(a).value();
     // The loop does not run yet: this thread may evaluate (the alert fires at once).
     ASSERT_TRUE(alerting_->EvaluateOnce().ok());
-    router_ = std::make_unique<Router>(RouterOptions{});
+    RouterOptions ro;
+    ro.audit = [this](const AuditEntry& e) {
+      std::lock_guard<std::mutex> lock(audit_mu_);
+      audit_.push_back(e);
+    };
+    router_ = std::make_unique<Router>(ro);
     RouteDeps rd;
     rd.alerting = alerting_.get();
     RegisterAlertsRoutes(*router_, rd);
@@ -57,6 +66,19 @@ class SilencesRoutesTest : public ::testing::Test {
     http::ClientResponse r = server_.Call(method, target, body);
     return {r.status, json::parse(r.body, nullptr, false)};
   }
+  // The audit target of the last entry for `action`, waiting up to 2 s for it ("" if none).
+  std::string AuditTarget(const std::string& action) {
+    for (int i = 0; i < 400; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(audit_mu_);
+        for (auto it = audit_.rbegin(); it != audit_.rend(); ++it) {
+          if (it->action == action) return it->target;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return "";
+  }
   size_t Count() { return Call("GET", "/api/v1/silences").second["silences"].size(); }
 
   std::filesystem::path dir_;
@@ -64,7 +86,9 @@ class SilencesRoutesTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<alerts::AlertingService> alerting_;
   std::unique_ptr<Router> router_;
-  RouterTestServer server_;  // after router_: stops before it goes
+  std::mutex audit_mu_;
+  std::vector<AuditEntry> audit_;  // guarded by audit_mu_ (the server thread appends)
+  RouterTestServer server_;        // after router_: stops before it goes
 };
 
 TEST_F(SilencesRoutesTest, AddListMarkAndExpire) {
@@ -84,6 +108,8 @@ TEST_F(SilencesRoutesTest, AddListMarkAndExpire) {
   EXPECT_EQ(added["ends_ms"].get<int64_t>() - added["starts_ms"].get<int64_t>(), 7'200'000);
   EXPECT_EQ(added["created_by"], "ann");
   EXPECT_EQ(added["comment"], "db migration");
+  // The audit trail says what was silenced, not only that something was.
+  EXPECT_EQ(AuditTarget("POST /api/v1/silences"), R"(matchers=service="web",severity=~"crit.*")");
 
   auto [list_status, list] = Call("GET", "/api/v1/silences");
   EXPECT_EQ(list_status, 200);
@@ -98,6 +124,7 @@ TEST_F(SilencesRoutesTest, AddListMarkAndExpire) {
   auto [del_status, expired] = Call("DELETE", "/api/v1/silences/" + id);
   EXPECT_EQ(del_status, 200) << expired.dump();
   EXPECT_EQ(expired["state"], "expired");
+  EXPECT_EQ(AuditTarget("DELETE /api/v1/silences/{id}"), "id=" + id);
   EXPECT_EQ(Call("GET", "/api/v1/alerts").second["alerts"][0]["silenced_by"], json::array());
   // Expiring it again conflicts; an unknown id is 404.
   EXPECT_EQ(Call("DELETE", "/api/v1/silences/" + id).first, 409);
