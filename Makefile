@@ -31,7 +31,7 @@ check: deps
 # SANITIZE_MODULES and TSAN_MODULES list the modules run under each sanitizer in CI (empty
 # SANITIZE_MODULES: every module; empty TSAN_MODULES: no TSan step). Every module runs clean
 # under ASan (`make sanitize`); CI runs the ones its time allows (docs/architecture.md).
-SANITIZE_MODULES ?= base net http acme keeper promql store telemetry tlsclient flags config
+SANITIZE_MODULES ?= base net http acme keeper promql store telemetry tlsclient flags config deploy engine
 TSAN_MODULES ?= net proxy
 TIDY_BASE ?= $(shell cat .ci/tidy-base 2>/dev/null || echo HEAD~1)
 test: check
