@@ -64,7 +64,10 @@ nlohmann::json DeployLiveJson(deploy::Deployer& deployer) {
   const std::map<std::string, deploy::LiveNumbers> numbers = deployer.SampleLive();
   nlohmann::json out = deployer.Live();
   for (nlohmann::json& job : out["jobs"]) {
-    auto it = numbers.find(job["service"].get<std::string>());
+    // Checked, not get<>(): a job without a service name gets no numbers instead of a throw.
+    const auto service = job.find("service");
+    if (service == job.end() || !service->is_string()) continue;
+    auto it = numbers.find(service->get_ref<const std::string&>());
     if (it != numbers.end()) job["live"] = LiveNumbersJson(it->second);
   }
   return out;
