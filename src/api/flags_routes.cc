@@ -37,6 +37,13 @@ FlagTarget ReadTarget(const RouteCall& call, BodyFields* f, QueryFields* q,
     t.change.actor = f->String("actor", "a name", t.change.actor);
     t.change.comment = f->String("comment", "a comment");
   }
+  // Over TCP the history names the caller the router proved (a user's token or session), not
+  // only what the body claims: a claimed name is kept beside it, as deploys record "by".
+  if (call.channel == Channel::kTcp && !call.who.empty()) {
+    const bool claimed = (f && f->Has("actor")) || (actor_h && !actor_h->empty());
+    t.change.actor =
+        claimed && t.change.actor != call.who ? t.change.actor + " (" + call.who + ")" : call.who;
+  }
   return t;
 }
 

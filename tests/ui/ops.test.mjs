@@ -3,7 +3,10 @@
 // changes what OFREP answers (asked from here, with the project's OFREP read token); the
 // rollout slider's preview, evaluated by the daemon, follows the percentage, and an applied
 // rollout serves what the preview showed; a viewer gets no edit controls and a forced change
-// is 403; the suite's ShopServerErrors rule (ops.compose.yaml) fires when the test sends 5xx through the proxy
+// is 403; switching environment shows that environment's state of a flag; a stale flag is
+// marked with the API's reason; a deployer's edit is in the flag's history under the user the
+// daemon proved (a name claimed in the body is kept beside it, never instead); the suite's
+// ShopServerErrors rule (ops.compose.yaml) fires when the test sends 5xx through the proxy
 // and the alert is listed; a silence made in the dialog marks it silenced, and expired
 // (after the confirm) no longer does; a panel of x-slipway.dashboard renders with data and a bad
 // expression shows the query API's error; the shop has no database, so backups and
@@ -11,7 +14,7 @@
 // violation or script error.
 import assert from 'node:assert/strict';
 import {
-  URL, ADMIN, VIEWER, WEB, launch, step, finish, newPage, axe, shot, login,
+  URL, ADMIN, DEPLOYER, VIEWER, WEB, launch, step, finish, newPage, axe, shot, login,
 } from './lib.mjs';
 
 const FLAGS_TOKEN = process.env.SLIPWAY_FLAGS_TOKEN;
@@ -27,6 +30,21 @@ const FLAGS = {
     state: 'ENABLED', variants: { red: '#c00000', blue: '#0060c0' }, defaultVariant: 'red',
   },
 };
+// new-checkout in a second environment, disabled there (enabled in the default one).
+const STAGING = 'staging';
+{
+  const r = await fetch(`${URL}/api/v1/flags/new-checkout?env=${STAGING}`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN}` },
+    body: JSON.stringify({ definition: { ...FLAGS['new-checkout'], state: 'DISABLED' } }),
+  });
+  assert.equal(r.status, 200, `PUT flag new-checkout in ${STAGING}: ${await r.text()}`);
+}
+async function adminGet(path) {
+  const r = await fetch(`${URL}${path}`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+  assert.equal(r.status, 200, `GET ${path}`);
+  return r.json();
+}
 for (const [key, definition] of Object.entries(FLAGS)) {
   const r = await fetch(`${URL}/api/v1/flags/${key}`, {
     method: 'PUT',
@@ -153,6 +171,85 @@ try {
     assert.deepEqual(vpage.problems, []);
     await viewer.close();
   });
+  const stateOf = (p, key) => flagRow(p, key).locator('td[data-key="state"]');
+
+  await step('flags: switching environment shows that environment\'s state of a flag', async () => {
+    const envs = await adminGet('/api/v1/flags/environments');
+    assert.deepEqual(envs.environments, ['default', STAGING]);
+    const select = page.getByLabel('Environment', { exact: true });
+    assert.deepEqual(await select.locator('option').allTextContents(), envs.environments);
+    assert.equal(await select.inputValue(), envs.default);
+    assert.equal(await stateOf(page, 'new-checkout').textContent(), 'enabled');
+    await select.selectOption(STAGING);
+    await page.waitForFunction(() => {
+      const c = document.querySelector('#flags tbody tr[data-flag="new-checkout"] td[data-key="state"]');
+      return c && c.textContent === 'disabled';
+    });
+    // Only new-checkout exists in staging.
+    assert.equal(await page.locator('#flags tbody tr').count(), 1);
+    const staged = await adminGet(`/api/v1/flags?env=${STAGING}`);
+    assert.equal(staged.flags[0].definition.state, 'DISABLED');
+    await shot(page, 'flags-staging');
+    await axe(page, 'flags (staging)');
+    await select.selectOption('default');
+    await page.waitForFunction(() => {
+      const c = document.querySelector('#flags tbody tr[data-flag="new-checkout"] td[data-key="state"]');
+      return c && c.textContent === 'enabled';
+    });
+    await flagRow(page, 'banner-color').waitFor();
+  });
+
+  await step('flags: a stale flag is marked with its reason, a flag in rollout is not', async () => {
+    const stale = await adminGet('/api/v1/flags/stale?env=default');
+    const why = new Map(stale.flags.map((f) => [f.key, f.why]));
+    // banner-color has no targeting: everybody gets its default, the flag could go.
+    assert.equal(why.get('banner-color'), 'fully rolled out (static "red")');
+    assert.equal(why.has('new-checkout'), false, 'new-checkout is at 50%');
+    const cell = flagRow(page, 'banner-color').locator('td.stale');
+    assert.equal(await cell.textContent(), why.get('banner-color'));
+    assert.equal(await flagRow(page, 'new-checkout').locator('td.stale').count(), 0);
+  });
+
+  await step('flags: a deployer\'s edit is in the flag\'s history with the user and the time', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const dpage = await newPage(ctx);
+    await login(dpage, DEPLOYER);
+    await tab(dpage, 'Flags', 'flags');
+    const before = Date.now();
+    await dpage.getByRole('button', { name: 'Disable banner-color' }).click();
+    await dpage.getByRole('button', { name: 'Enable banner-color' }).waitFor();
+    await dpage.getByRole('button', { name: 'Details of banner-color' }).click();
+    const newest = dpage.locator('#flag-history li').first();
+    await newest.waitFor();
+    assert.match(await newest.textContent(), /: disable by ui-deployer \(dashboard\)$/);
+    // The API's history says the same, with a time from this edit.
+    const h = await adminGet('/api/v1/flags/banner-color/history?env=default&limit=1');
+    assert.equal(h[0].action, 'disable');
+    assert.equal(h[0].actor, 'ui-deployer (dashboard)');
+    assert.ok(h[0].t >= before - 1000 && h[0].t <= Date.now() + 1000, `edit time ${h[0].t}`);
+    assert.ok((await newest.textContent()).startsWith(await dpage.evaluate((t) => new Date(t).toLocaleString(), h[0].t)));
+    // A name claimed in the body does not replace the proven one.
+    const forged = await dpage.evaluate(async () => {
+      const s = await (await fetch('/api/v1/session')).json();
+      const r = await fetch('/api/v1/flags/banner-color/enable', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf },
+        body: JSON.stringify({ actor: 'somebody-else' }),
+      });
+      return r.status;
+    });
+    assert.equal(forged, 200);
+    const h2 = await adminGet('/api/v1/flags/banner-color/history?env=default&limit=1');
+    assert.equal(h2[0].actor, 'somebody-else (ui-deployer (dashboard))');
+    await dpage.getByRole('button', { name: 'Details of banner-color' }).click();
+    await dpage.locator('#flag-history li', { hasText: 'somebody-else' }).first().waitFor();
+    assert.equal((await ofrep('banner-color', 'u1')).value, '#c00000', 'enabled again');
+    await shot(dpage, 'flags-history');
+    await axe(dpage, 'flags (history)');
+    assert.deepEqual(dpage.problems, []);
+    await ctx.close();
+  });
+
   await step('alerts: a 5xx through the proxy fires ShopServerErrors and it is listed', async () => {
     await tab(page, 'Alerts', 'alerts');
     await page.locator('#alerts-rules tbody tr[data-rule="ShopServerErrors"]').waitFor();

@@ -3,7 +3,8 @@
 // 5 s; enable/disable for deployers and admins; per flag its audit history and, for admins, a
 // rollout slider whose preview (which of a few sample targeting keys get which variant) is
 // evaluated by the daemon (GET /api/v1/flags/{key}/preview), never in this page. Errors are
-// shown as the API words them. Viewers get no buttons; the API refuses them anyway.
+// shown as the API words them. Viewers get no buttons; the API refuses them anyway. Edits send
+// no actor: the history names the logged-in user (the session the daemon knows).
 import { api } from './api.js';
 import { $, button } from './dom.js';
 
@@ -187,7 +188,7 @@ async function toggle(key, on) {
   try {
     await api(`/api/v1/flags/${enc(key)}/${on ? 'enable' : 'disable'}`, {
       method: 'POST',
-      body: { env, actor: ctx.who || 'dashboard' },
+      body: { env },
     });
     say(`${key} ${on ? 'enabled' : 'disabled'} in ${env}.`);
   } catch (e) {
@@ -282,7 +283,7 @@ $('rollout-apply').addEventListener('click', async () => {
   try {
     await api(`/api/v1/flags/${enc(key)}/rollout`, {
       method: 'POST',
-      body: { env, percent, actor: ctx.who || 'dashboard' },
+      body: { env, percent },
     });
     say(`${key} rolled out to ${percent}% in ${env}.`);
   } catch (e) {
