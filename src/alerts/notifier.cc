@@ -36,6 +36,7 @@ struct Notifier::Route {
 
 struct Notifier::Group {
   const Route* route = nullptr;
+  std::string key;                            // in groups_
   std::map<std::string, std::string> labels;  // the group_by values
   std::map<std::string, Alert> alerts;        // by fingerprint
   int64_t created_ms = 0;
@@ -238,6 +239,7 @@ void Notifier::Update(const std::vector<Alert>& alerts) {
       if (!slot) {
         slot = std::make_unique<Group>();
         slot->route = r;
+        slot->key = key;
         slot->labels = glabels;
         slot->created_ms = now;
       }
@@ -326,7 +328,18 @@ void Notifier::Flush(Group& g, int64_t now) {
   }
   if (rit == receivers_.end() || alerts.empty()) return;
   Receiver& rcv = *rit->second;
+  auto [body, path] = Render(rcv, g.route->id, g.labels, alerts);
+  Delivery from;
+  from.group = g.key;
+  from.route_id = g.route->id;
+  from.group_labels = g.labels;
+  from.alerts = std::move(alerts);
+  Enqueue(rcv, std::move(body), path, std::move(from));
+}
 
+std::pair<std::string, std::string> Notifier::Render(
+    const Receiver& rcv, const std::string& route_id,
+    const std::map<std::string, std::string>& labels, const std::vector<Alert>& alerts) const {
   size_t firing = 0;
   for (const Alert& a : alerts) firing += a.state == AlertState::kFiring;
   const std::string status = firing > 0 ? "firing" : "resolved";
@@ -369,10 +382,10 @@ void Notifier::Flush(Group& g, int64_t now) {
       }
       body = json{
           {"version", "4"},
-          {"groupKey", g.route->id + ":" + json(g.labels).dump()},
+          {"groupKey", route_id + ":" + json(labels).dump()},
           {"status", status},
           {"receiver", rcv.spec.name},
-          {"groupLabels", g.labels},
+          {"groupLabels", labels},
           {"commonLabels", common(&Alert::labels)},
           {"commonAnnotations", common(&Alert::annotations)},
           {"externalURL", opts_.external_url},
@@ -383,7 +396,7 @@ void Notifier::Flush(Group& g, int64_t now) {
     }
     case config::ReceiverSpec::Kind::kSlack: {
       std::string name =
-          g.labels.count("alertname") ? g.labels.at("alertname") : alerts[0].labels.at("alertname");
+          labels.count("alertname") ? labels.at("alertname") : alerts[0].labels.at("alertname");
       std::string text = fmt::format("[{}{}] {}", status == "firing" ? "FIRING:" : "RESOLVED",
                                      status == "firing" ? std::to_string(firing) : "", name);
       // One-shot events (SendEvent: resolved without ever firing) read as news, not recovery.
@@ -408,10 +421,10 @@ void Notifier::Flush(Group& g, int64_t now) {
       break;
     }
   }
-  Enqueue(rcv, std::move(body), path);
+  return {body, path};
 }
 
-void Notifier::Enqueue(Receiver& r, std::string body, const std::string& path) {
+void Notifier::Enqueue(Receiver& r, std::string body, const std::string& path, Delivery from) {
   std::string url = r.spec.url;
   if (!path.empty()) {
     while (!url.empty() && url.back() == '/') url.pop_back();
@@ -425,15 +438,52 @@ void Notifier::Enqueue(Receiver& r, std::string body, const std::string& path) {
     ++r.dropped;
     if (r.m_dropped) r.m_dropped->Add(0);
   }
-  tlsclient::TlsClientOptions tls;
-  tls.ca_file = r.spec.ca_file;
-  tls.client_cert = r.spec.client_cert;
-  tls.client_key = r.spec.client_key;
-  r.queue.push_back({r.spec.name, url, std::move(body), 0, 0, r.spec.timeout, std::move(tls)});
+  from.receiver = r.spec.name;
+  from.url = std::move(url);
+  from.body = std::move(body);
+  from.attempts = 0;
+  from.next_ms = 0;
+  from.timeout = r.spec.timeout;
+  from.tls.ca_file = r.spec.ca_file;
+  from.tls.client_cert = r.spec.client_cert;
+  from.tls.client_key = r.spec.client_key;
+  r.queue.push_back(std::move(from));
   if (r.m_queue) r.m_queue->Set(0, static_cast<int64_t>(r.queue.size()));
 }
 
+bool Notifier::RecheckSilences(const Receiver& rcv, Delivery& d, int64_t now) {
+  if (!opts_.silences || d.alerts.empty()) return true;
+  std::vector<Alert> keep;
+  std::vector<std::string> held;  // fingerprints
+  for (Alert& a : d.alerts) {
+    if (opts_.silences->Active(a.labels, now).empty()) {
+      keep.push_back(std::move(a));
+    } else {
+      held.push_back(a.fingerprint);
+    }
+  }
+  d.alerts = std::move(keep);
+  if (held.empty()) return true;
+  silenced_ += held.size();
+  if (m_silenced_) m_silenced_->Add(0, held.size());
+  // Still firing in its group: sent again once the silence ends (Tick's check).
+  if (auto g = groups_.find(d.group); g != groups_.end()) {
+    for (const std::string& fp : held) {
+      if (g->second->alerts.count(fp)) g->second->silenced.insert(fp);
+    }
+  }
+  if (d.alerts.empty()) return false;
+  d.body = Render(rcv, d.route_id, d.group_labels, d.alerts).first;
+  return true;
+}
+
 void Notifier::Pump(Receiver& r, int64_t now) {
+  // A silence made since a notification was queued holds its alerts back now too.
+  while (!r.in_flight && !r.queue.empty() && r.queue.front().next_ms <= now &&
+         !RecheckSilences(r, r.queue.front(), now)) {
+    r.queue.pop_front();
+    if (r.m_queue) r.m_queue->Set(0, static_cast<int64_t>(r.queue.size()));
+  }
   if (r.in_flight || r.queue.empty() || r.queue.front().next_ms > now) return;
   r.in_flight = true;
   std::weak_ptr<bool> alive = alive_;

@@ -18,7 +18,9 @@
 // match a live silence are left out of the notification (firing and resolved alike) and
 // counted in slipway_alerts_silenced_total (one per alert per notification held back). When
 // such a silence ends while the alert still fires, the group counts as changed: the alert is
-// sent at the next group_interval.
+// sent at the next group_interval. A notification already queued is checked again before each
+// attempt: alerts silenced since are taken out (the body rendered again without them; nothing
+// sent when none is left) and counted the same way.
 //
 // Transport: http:// URLs go through the loop's own HTTP client; https:// URLs through
 // tlsclient::HttpsClient (libcurl; the system CA store or the receiver's ca_file, and its
@@ -39,6 +41,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "alerts/rules.h"
@@ -65,6 +68,13 @@ struct Delivery {
   int64_t next_ms = 0;
   Duration timeout{10'000};  // the receiver's `timeout`: an attempt without an answer fails
   tlsclient::TlsClientOptions tls{};  // https:// only: the receiver's CA and client certificate
+  // An alert notification: the alerts its body was rendered from and its group's key, so a
+  // silence made while it waits in the queue holds its alerts back at delivery too (empty
+  // for nothing to check again).
+  std::vector<Alert> alerts{};
+  std::string group{};     // the group's key in the notifier
+  std::string route_id{};  // its route in the tree
+  std::map<std::string, std::string> group_labels{};
 };
 
 class Notifier {
@@ -104,7 +114,14 @@ class Notifier {
   void Match(const Route& r, const std::map<std::string, std::string>& labels,
              std::vector<const Route*>* out) const;
   void Flush(Group& g, int64_t now);
-  void Enqueue(Receiver& r, std::string body, const std::string& path);
+  // The receiver's payload (body, URL path) for `alerts` of a group (its route, its labels).
+  std::pair<std::string, std::string> Render(const Receiver& rcv, const std::string& route_id,
+                                             const std::map<std::string, std::string>& labels,
+                                             const std::vector<Alert>& alerts) const;
+  // Takes the alerts a live silence matches out of a queued notification; false when none
+  // is left to send.
+  bool RecheckSilences(const Receiver& rcv, Delivery& d, int64_t now);
+  void Enqueue(Receiver& r, std::string body, const std::string& path, Delivery from = {});
   void Pump(Receiver& r, int64_t now);
 
   Options opts_;

@@ -170,6 +170,12 @@ class SilencedNotifierTest : public ::testing::Test {
     o.registry = &registry_;
     o.silences = silences_.get();
     o.send = [this](const Delivery& d, std::function<void(Status)> done) {
+      ++attempts_;
+      if (fail_ > 0) {
+        --fail_;
+        done(Unavailable("receiver down"));
+        return;
+      }
       sent_.push_back(json::parse(d.body));
       done(Status::OK());
     };
@@ -202,6 +208,8 @@ class SilencedNotifierTest : public ::testing::Test {
   std::unique_ptr<Silences> silences_;
   std::unique_ptr<Notifier> notifier_;
   std::vector<json> sent_;
+  int fail_ = 0;      // the next attempts that fail (the receiver is down)
+  int attempts_ = 0;  // every attempt, failed or not
 };
 
 TEST_F(SilencedNotifierTest, ASilencedAlertIsHeldBackUntilTheSilenceEnds) {
@@ -243,6 +251,48 @@ TEST_F(SilencedNotifierTest, AResolvedNotificationOfASilencedAlertIsNotSent) {
   Advance(10'000);
   ASSERT_EQ(sent_.size(), 2u);
   EXPECT_EQ(LastServices(), std::vector<std::string>{"web"});
+}
+
+// A notification already queued when a silence is made (its receiver was down, it waits for
+// the retry) is checked again at delivery: the silenced alert is taken out, the rest is sent,
+// and the silenced one goes out once the silence ends.
+TEST_F(SilencedNotifierTest, ASilenceMadeWhileANotificationWaitsHoldsItBackAtDelivery) {
+  fail_ = 1;
+  notifier_->Update({MakeAlert("web", AlertState::kFiring), MakeAlert("db", AlertState::kFiring)});
+  Advance(10'000);  // group_wait: queued, the first attempt fails, the retry is 1 s away
+  ASSERT_EQ(attempts_, 1);
+  ASSERT_TRUE(sent_.empty());
+  auto web = silences_->Add(Spec({"service=\"web\""}, clock_.WallMillis() + 120'000));
+  ASSERT_TRUE(web.ok());
+  Advance(1'000);
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(LastServices(), std::vector<std::string>{"db"});
+  EXPECT_EQ(sent_.back()["commonLabels"].value("service", ""), "db") << sent_.back().dump();
+  EXPECT_EQ(notifier_->Status()["silenced"], 1);
+  // The silence ends: web goes out at the next group_interval, as after a flush.
+  Advance(60'000);
+  EXPECT_EQ(sent_.size(), 1u);
+  Advance(60'000);
+  ASSERT_EQ(sent_.size(), 2u);
+  std::vector<std::string> both = LastServices();
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(both, (std::vector<std::string>{"db", "web"}));
+}
+
+// Every alert of the queued notification silenced since: nothing is sent at all.
+TEST_F(SilencedNotifierTest, AQueuedNotificationWhoseAlertsAreAllSilencedIsNotSent) {
+  fail_ = 1;
+  notifier_->Update({MakeAlert("web", AlertState::kFiring)});
+  Advance(10'000);
+  ASSERT_EQ(attempts_, 1);
+  ASSERT_TRUE(silences_->Add(Spec({"alertname=\"Down\""}, clock_.WallMillis() + 600'000)).ok());
+  Advance(1'000);
+  Advance(1'000);
+  EXPECT_EQ(attempts_, 1) << "no attempt after the silence";
+  EXPECT_TRUE(sent_.empty());
+  EXPECT_EQ(notifier_->Status()["silenced"], 1);
+  EXPECT_EQ(notifier_->Status()["receivers"][0].value("queue", -1), 0)
+      << notifier_->Status().dump();
 }
 
 }  // namespace
