@@ -182,7 +182,13 @@ TEST(SilencesE2E, ASilenceHoldsBackItsAlertAcrossARestartUntilExpired) {
   ASSERT_EQ(ex.rc, 0) << ex.err;
   mark = sink.Size();
   EXPECT_TRUE(WaitFor([&] { return sink.CountSince(mark, "web") >= 1; }, 30s));
-  EXPECT_NE(p.Slipway({"alerts", "expire", id}).rc, 0) << "already expired";
+  CmdResult again = p.Slipway({"alerts", "expire", id});
+  EXPECT_EQ(again.rc, 1) << "already expired: " << again.err;
+  // An id that names no silence: exit 2, one line naming it.
+  CmdResult unknown = p.Slipway({"alerts", "expire", "00000000deadbeef"});
+  EXPECT_EQ(unknown.rc, 2) << unknown.err;
+  EXPECT_EQ(unknown.err,
+            "slipway: alerts expire: no silence 00000000deadbeef (slipway alerts silences)\n");
 }
 
 }  // namespace

@@ -282,6 +282,12 @@ int RunExpire(CliContext& ctx, const std::string& id) {
     return 2;
   }
   auto r = ctx.Call("DELETE", "/api/v1/silences/" + id);
+  // An id that names no silence is the caller's mistake, like a malformed one: exit 2.
+  if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
+    std::fprintf(stderr, "slipway: alerts expire: no silence %s (slipway alerts silences)\n",
+                 id.c_str());
+    return 2;
+  }
   if (!r.ok()) return CliContext::Fail(r.status(), "alerts expire");
   std::printf("silence %s expired\n", id.c_str());
   return 0;

@@ -434,6 +434,7 @@ Status StatusFromAnswer(int http_status, const json& body) {
   if (!f.status().ok()) msg.clear();
   if (msg.empty()) msg = fmt::format("daemon answered HTTP {}", http_status);
   if (exit == 2) return InvalidInput(msg);
+  if (http_status == 404) return NotFound(msg);  // still exit 1: the command decides
   if (http_status == 409) return FailedPrecondition(msg);
   if (http_status == 504) return DeadlineExceeded(msg);
   return Status(StatusCode::kInternal, msg);
