@@ -57,9 +57,10 @@ sed -i "s#\.\./\.\./build/testapp#$testapp#g" "$work/compose.yaml"
 # A suite may merge settings of its own over the shop's: <suite>.compose.yaml beside it.
 overlay="$here/${suite%.test.mjs}.compose.yaml"
 if [ -f "$overlay" ]; then cp "$overlay" "$work/compose.override.yaml"; fi
-# ... or one its <suite>.compose.sh writes (100 services are generated, not listed).
+# ... or one its <suite>.compose.sh writes (100 services are generated, not listed); it is
+# given the project folder (SLIPWAY_UI_WORK) for files of its own (a database's folder).
 generator="$here/${suite%.test.mjs}.compose.sh"
-if [ -f "$generator" ]; then sh "$generator" > "$work/compose.override.yaml"; fi
+if [ -f "$generator" ]; then SLIPWAY_UI_WORK=$work sh "$generator" > "$work/compose.override.yaml"; fi
 # In up's environment only (not in .env): a deploy from the dashboard loads the files again
 # with the environment the project was last loaded with, so web keeps this port.
 web_port=$(free_port)
@@ -83,5 +84,9 @@ SLIPWAY_FLAGS_TOKEN=$(cat "$state/flags-token" 2>/dev/null || true)
 export SLIPWAY_FLAGS_TOKEN
 export SLIPWAY_UI_URL SLIPWAY_ADMIN_TOKEN SLIPWAY_READ_TOKEN SLIPWAY_WEB_URL SLIPWAY_UI_SHOTS
 export SLIPWAY_DEPLOY_TOKEN SLIPWAY_VIEWER_TOKEN
+# For a suite that runs the CLI in the project too (`slipway migrate up`).
+SLIPWAY_BIN=$bin
+SLIPWAY_UI_WORK=$work
+export SLIPWAY_BIN SLIPWAY_UI_WORK
 [ -f "$here/$suite" ] || { echo "run.sh: no suite $here/$suite" >&2; exit 2; }
 timeout 240 "$node" "$here/$suite"

@@ -25,6 +25,7 @@ if(SLIPWAY_NODE AND SLIPWAY_NPM)
   slipway_ui_suite(ui_ops ops.test.mjs)
   slipway_ui_suite(ui_deploys deploys.test.mjs)
   slipway_ui_suite(ui_services100 services100.test.mjs)
+  slipway_ui_suite(ui_databases databases.test.mjs)
 else()
   add_test(NAME ui_chromium_e2e
            COMMAND sh -c "echo 'node and npm are needed (scripts/install-deps.sh installs them)' >&2; exit 1")

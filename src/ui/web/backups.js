@@ -1,9 +1,10 @@
 // The backups view: each database of the project with its backups and last verified restore,
-// and the catalogued backups, from GET /api/v1/backups. Admins get "Back up now" per database
-// (POST /api/v1/backups) and "Verify" per backup (POST /api/v1/backups/{id}/verify): both
-// run in the daemon's database jobs and answer when done; errors show the API's words.
+// and the catalogued backups, from GET /api/v1/backups. Admins get "Back up" per database
+// (POST /api/v1/backups, confirmed in a dialog first: a dump loads the database) and "Verify"
+// per backup (POST /api/v1/backups/{id}/verify): both run in the daemon's database jobs and
+// answer when done; errors show the API's words.
 import { api } from './api.js';
-import { $, say as sayIn, para, row, table, button } from './dom.js';
+import { $, say as sayIn, para, row, table, button, confirmDialog } from './dom.js';
 
 let ctx = null;
 let generation = 0;
@@ -54,7 +55,7 @@ async function refresh(gen) {
     const cells = [d.name + (d.configured ? '' : ' (no longer configured)'), String(d.backups),
       time(d.last_backup_ms), time(d.last_verified_ms)];
     if (ctx.isAdmin) {
-      cells.push(d.configured ? button('Back up now', `Back up ${d.name} now`, () => backupNow(d.name)) : '');
+      cells.push(d.configured ? button('Back up', `Back up ${d.name} now`, () => backupNow(d.name)) : '');
     }
     return row(cells, { database: d.name });
   });
@@ -75,7 +76,20 @@ async function refresh(gen) {
   list.replaceChildren(...parts);
 }
 
+const CONFIRM = { dialog: 'confirm', title: 'confirm-title', text: 'confirm-text', ok: 'confirm-ok' };
+
 async function backupNow(database) {
+  const ok = await confirmDialog(
+    CONFIRM,
+    {
+      title: `Back up ${database} now?`,
+      text: `The daemon dumps ${database} while it serves; the backup is listed when done.`,
+      ok: 'Back up',
+      groups: { 'deploy-fields': false },
+    },
+    () => true,
+  );
+  if (!ok) return;
   say(`Backing up ${database}…`);
   try {
     const r = await api('/api/v1/backups', { method: 'POST', body: { database } });
