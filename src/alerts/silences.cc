@@ -238,8 +238,7 @@ Status Silences::Purge(int64_t now_ms) {
   return st->Run();
 }
 
-Result<Silence> Silences::Add(SilenceSpec spec) {
-  const int64_t now = clock_->WallMillis();
+Status Silences::Check(SilenceSpec& spec, int64_t now) const {
   if (spec.matchers.empty()) {
     return InvalidInput("matchers: is empty (a silence must match something)");
   }
@@ -266,6 +265,12 @@ Result<Silence> Silences::Add(SilenceSpec spec) {
   if (spec.created_by.size() > kMaxCreatedBy) {
     return InvalidInput(fmt::format("by: longer than {} bytes", kMaxCreatedBy));
   }
+  return Status::OK();
+}
+
+Result<Silence> Silences::Add(SilenceSpec spec) {
+  const int64_t now = clock_->WallMillis();
+  RETURN_IF_ERROR(Check(spec, now));
   Silence s;
   do {
     s.id = NewId();
@@ -280,6 +285,19 @@ Result<Silence> Silences::Add(SilenceSpec spec) {
   silences_[s.id] = s;
   RETURN_IF_ERROR(Purge(now));
   return s;
+}
+
+Result<Silence> Silences::Replace(const std::string& id, SilenceSpec spec) {
+  auto it = silences_.find(id);
+  if (it == silences_.end()) return NotFound(fmt::format("silence {}: no such silence", id));
+  const int64_t now = clock_->WallMillis();
+  if (it->second.ends_ms <= now) {
+    return FailedPrecondition(
+        fmt::format("silence {}: already expired (make a new one without id)", id));
+  }
+  RETURN_IF_ERROR(Check(spec, now));
+  RETURN_IF_ERROR(Expire(id));
+  return Add(std::move(spec));
 }
 
 Status Silences::Expire(const std::string& id) {

@@ -92,6 +92,10 @@ class Silences {
   // Checks the spec (InvalidInput naming the field: matchers, ends_at, comment, by) and keeps
   // the silence; answers it with its id.
   Result<Silence> Add(SilenceSpec spec);
+  // Alertmanager's edit: ends the live or pending silence `id` now and keeps `spec` as a new
+  // one (a new id), answered. The spec is checked first: on any error nothing changes.
+  // NotFound for an unknown id; FailedPrecondition when it already expired.
+  Result<Silence> Replace(const std::string& id, SilenceSpec spec);
   // Ends a silence now. NotFound for an unknown id; FailedPrecondition when already expired.
   Status Expire(const std::string& id);
   // The ids of the silences live at `now_ms` that match `labels`.
@@ -102,6 +106,8 @@ class Silences {
 
  private:
   Silences(store::Store* store, Clock* clock) : store_(store), clock_(clock) {}
+  // Add's checks; fills a zero start with now.
+  Status Check(SilenceSpec& spec, int64_t now) const;
   Status Load();
   Status Save(const Silence& s);
   Status Purge(int64_t now_ms);

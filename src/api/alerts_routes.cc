@@ -4,12 +4,17 @@
 //   POST   /api/v1/silences       {"matchers": ["service=\"web\"", "severity=~\"crit.*\""],
 //                                  "duration": "2h" | "ends_at": "2026-12-04T12:00:00Z",
 //                                  "comment": "...", "by": "ann"}  (deployers; `by` defaults
-//                                  to the caller) -> the silence
+//                                  to the caller) -> the silence; with "id": "<a live or
+//                                  pending silence>" it replaces that one (Alertmanager's
+//                                  edit: the old one ends now, the new one gets a new id;
+//                                  the answer's "replaced" names the old one)
 //   DELETE /api/v1/silences/{id}  expires it now -> the silence
 // Matchers are strings in Alertmanager's notation (alerts::ParseMatcher), the same the CLI
 // takes on its command line.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <optional>
 
@@ -63,6 +68,7 @@ std::optional<int64_t> ParseUtc(const std::string& s) {
 struct NewSilence {
   alerts::SilenceSpec spec;
   int64_t duration_ms = 0;  // 0: spec.ends_ms is set
+  std::string replaces;     // "id": the silence this one replaces ("" for none)
 
   static Result<NewSilence> Parse(const RouteCall& call) {
     ASSIGN_OR_RETURN(nlohmann::json body, ParseJsonObject(call.request.body));
@@ -130,6 +136,16 @@ struct NewSilence {
     if (n.spec.created_by.size() > alerts::Silences::kMaxCreatedBy) {
       f.Fail("by", fmt::format("longer than {} bytes", alerts::Silences::kMaxCreatedBy));
     }
+    if (f.Has("id")) {
+      n.replaces = f.String("id", "a silence id");
+      const bool hex = !n.replaces.empty() && n.replaces.size() <= 64 &&
+                       std::all_of(n.replaces.begin(), n.replaces.end(), [](char c) {
+                         return std::isxdigit(static_cast<unsigned char>(c));
+                       });
+      if (f.status().ok() && !hex) {
+        f.Fail("id", "expected the id of the silence to replace (hex digits)");
+      }
+    }
     RETURN_IF_ERROR(f.Finish());
     return n;
   }
@@ -171,8 +187,15 @@ void RegisterAlertsRoutes(Router& r, const RouteDeps& d) {
                         n.spec.starts_ms = now;
                         n.spec.ends_ms = now + n.duration_ms;
                       }
-                      auto s = a->silences().Add(std::move(n.spec));
-                      s.ok() ? reply.Json(200, s->ToJson(now)) : reply.Error(s.status());
+                      if (n.replaces.empty()) {
+                        auto s = a->silences().Add(std::move(n.spec));
+                        return s.ok() ? reply.Json(200, s->ToJson(now)) : reply.Error(s.status());
+                      }
+                      auto s = a->silences().Replace(n.replaces, std::move(n.spec));
+                      if (!s.ok()) return reply.Error(s.status());
+                      nlohmann::json out = s->ToJson(now);
+                      out["replaced"] = n.replaces;
+                      reply.Json(200, out);
                     });
   r.Add<SilenceId>({Method::kDelete, "/api/v1/silences/{id}", Access::kDeploy},
                    [a](SilenceId id, Reply reply) {

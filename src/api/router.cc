@@ -47,8 +47,8 @@ std::string Lower(std::string_view s) {
 
 // The fields of a mutation's body that name what it acts on (never values: an `env` or a flag
 // document may hold secrets).
-constexpr std::string_view kTargetFields[] = {"service",     "services", "name",  "role",
-                                              "environment", "to",       "label", "matchers"};
+constexpr std::string_view kTargetFields[] = {
+    "service", "services", "name", "role", "environment", "to", "label", "matchers", "id"};
 
 std::string TargetOf(const http::Request& req,
                      const std::vector<std::pair<std::string, std::string>>& params) {

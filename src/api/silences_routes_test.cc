@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "alerts/service.h"
@@ -186,6 +187,69 @@ TEST_F(SilencesRoutesTest, BadInputIsA4xxNamingTheKeyAndKeepsNothing) {
     }
   }
   EXPECT_EQ(Count(), 0u);
+}
+
+// Alertmanager's edit: a POST naming a live silence's id ends it and keeps the new one, in
+// one audited call; bad ids and bad bodies change nothing.
+TEST_F(SilencesRoutesTest, APostWithTheIdOfALiveSilenceReplacesIt) {
+  auto [st, old] = Call("POST", "/api/v1/silences",
+                        R"({"matchers": ["service=\"web\""], "duration": "1h", "comment": "a"})");
+  ASSERT_EQ(st, 200) << old.dump();
+  const std::string id = old["id"];
+
+  // Hostile or wrong: 4xx naming the key, the old silence still the only one, still active.
+  const std::string long_id(65, 'a');
+  const std::vector<std::tuple<std::string, int, std::string>> bad = {
+      {R"({"id": 5, "matchers": ["service=\"web\""], "duration": "2h"})", 400, "id:"},
+      {R"({"id": "", "matchers": ["service=\"web\""], "duration": "2h"})", 400, "id:"},
+      {R"({"id": "not-hex!", "matchers": ["service=\"web\""], "duration": "2h"})", 400, "id:"},
+      {R"({"id": ")" + long_id + R"(", "matchers": ["service=\"web\""], "duration": "2h"})", 400,
+       "id:"},
+      {R"({"id": ")" + id + R"(", "matchers": [], "duration": "2h"})", 400, "matchers:"},
+      {R"({"id": ")" + id + R"(", "matchers": ["service=\"web\""], "duration": "721h"})", 400,
+       "duration:"},
+      {R"({"id": ")" + id + R"(", "matchers": ["service=~\".*\""], "duration": "2h"})", 400,
+       "matchers:"},
+      {R"({"id": "0123456789abcdef", "matchers": ["service=\"web\""], "duration": "2h"})", 404,
+       "silence 0123456789abcdef: no such silence"},
+  };
+  for (const auto& [body, status, starts] : bad) {
+    auto [code, answer] = Call("POST", "/api/v1/silences", body);
+    EXPECT_EQ(code, status) << body << " -> " << answer.dump();
+    ASSERT_TRUE(answer.is_object() && answer["error"].is_string()) << body;
+    EXPECT_EQ(answer["error"].get<std::string>().rfind(starts, 0), 0u) << answer.dump();
+  }
+  auto list = Call("GET", "/api/v1/silences").second["silences"];
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["state"], "active");
+
+  auto [rst, fresh] = Call("POST", "/api/v1/silences",
+                           json({{"id", id},
+                                 {"matchers", {"service=\"web\"", "severity=\"critical\""}},
+                                 {"duration", "3h"},
+                                 {"comment", "b"}})
+                               .dump());
+  ASSERT_EQ(rst, 200) << fresh.dump();
+  EXPECT_NE(fresh["id"], id);
+  EXPECT_EQ(fresh["replaced"], id);
+  EXPECT_EQ(fresh["state"], "active");
+  EXPECT_EQ(fresh["comment"], "b");
+  EXPECT_EQ(fresh["ends_ms"].get<int64_t>() - fresh["starts_ms"].get<int64_t>(), 10'800'000);
+  // One audit entry, naming both the old id and the new matchers.
+  EXPECT_EQ(AuditTarget("POST /api/v1/silences"),
+            "matchers=service=\"web\",severity=\"critical\" id=" + id);
+  list = Call("GET", "/api/v1/silences").second["silences"];
+  ASSERT_EQ(list.size(), 2u);
+  for (const json& one : list) {
+    EXPECT_EQ(one["state"], one["id"] == id ? "expired" : "active") << one.dump();
+  }
+  EXPECT_EQ(Call("GET", "/api/v1/alerts").second["alerts"][0]["silenced_by"], json({fresh["id"]}));
+  // The old one ended: replacing it again conflicts, and nothing is added.
+  auto [again, answer] =
+      Call("POST", "/api/v1/silences",
+           json({{"id", id}, {"matchers", {"service=\"web\""}}, {"duration", "1h"}}).dump());
+  EXPECT_EQ(again, 409) << answer.dump();
+  EXPECT_EQ(Count(), 2u);
 }
 
 }  // namespace
