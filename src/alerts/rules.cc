@@ -85,6 +85,8 @@ int Severity(AlertState s) {
   }
 }
 
+}  // namespace
+
 json AlertJson(const Alert& a) {
   return {{"rule", a.rule},
           {"fingerprint", a.fingerprint},
@@ -96,8 +98,6 @@ json AlertJson(const Alert& a) {
           {"resolved_ms", a.resolved_ms},
           {"value", std::isfinite(a.value) ? json(a.value) : json(promql::FormatValue(a.value))}};
 }
-
-}  // namespace
 
 RuleEvaluator::RuleEvaluator(Options opts) : opts_(std::move(opts)) {
   series_ = opts_.series;

@@ -68,6 +68,10 @@ struct Alert {
   int64_t keep_firing_since = 0;  // when its series went while keep_firing_for holds it
 };
 
+// One alert as the API lists it: {"rule", "fingerprint", "labels", "annotations", "state",
+// "active_ms", "fired_ms", "resolved_ms", "value"}.
+nlohmann::json AlertJson(const Alert& a);
+
 struct RuleStatus {
   config::AlertRuleSpec spec;
   std::string group;  // "" for the implicit group

@@ -165,19 +165,26 @@ void AlertingService::ScheduleNotify() {
   });
 }
 
-json AlertingService::AlertsJson() const {
-  json j = evaluator_->ToJson();
+std::vector<AlertingService::ListedAlert> AlertingService::ListAlerts() const {
   // Silenced alerts are listed all the same, marked with the silences that hold them back.
   const int64_t now = deps_.clock->WallMillis();
-  for (json& a : j["alerts"]) {
-    std::map<std::string, std::string> labels;
-    if (a.contains("labels") && a["labels"].is_object()) {
-      for (const auto& [k, v] : a["labels"].items()) {
-        if (v.is_string()) labels[k] = v.get<std::string>();
-      }
-    }
-    a["silenced_by"] = silences_->Active(labels, now);
+  std::vector<ListedAlert> out;
+  for (Alert& a : evaluator_->Alerts()) {
+    std::vector<std::string> by = silences_->Active(a.labels, now);
+    out.push_back({std::move(a), std::move(by)});
   }
+  return out;
+}
+
+json AlertingService::AlertsJson() const {
+  json j = evaluator_->ToJson();
+  json alerts = json::array();
+  for (const ListedAlert& l : ListAlerts()) {
+    json a = AlertJson(l.alert);
+    a["silenced_by"] = l.silenced_by;
+    alerts.push_back(std::move(a));
+  }
+  j["alerts"] = std::move(alerts);
   j["notifications"] = notifier_->Status();
   j["notifications"]["events"] = json(events_);
   return j;

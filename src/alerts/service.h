@@ -96,6 +96,14 @@ class AlertingService {
   // Evaluates a rule name or an expression now: {"result": [...]} or {"scalar": ...}.
   Result<nlohmann::json> Test(const std::string& expr);
 
+  // An alert as listed: the evaluator's, and the live silences that hold it back.
+  struct ListedAlert {
+    Alert alert;
+    std::vector<std::string> silenced_by;  // silence ids
+  };
+  // Pending, firing and recently resolved alerts, firing first (typed: what AlertsJson lists).
+  std::vector<ListedAlert> ListAlerts() const;
+  // {"rules", "alerts" (ListAlerts, each with "silenced_by"), "history", "notifications"}.
   nlohmann::json AlertsJson() const;
   // The /health/detailed body and its HTTP status.
   std::pair<int, nlohmann::json> HealthDetailed() const;
