@@ -121,6 +121,40 @@ TEST(SilencesTest, ExpireEndsItNowAndUnknownIdsAreNotFound) {
   EXPECT_EQ(s->List()[0].matchers[0].value, "db");
 }
 
+TEST(SilencesTest, ReplaceEndsTheOldOneAndKeepsTheNewOrChangesNothing) {
+  FakeClock clock;
+  auto s = std::move(Silences::Open(nullptr, &clock)).value();
+  auto old = s->Add(Spec({"service=\"web\""}, clock.WallMillis() + 3'600'000));
+  ASSERT_TRUE(old.ok());
+  clock.AdvanceForTest(Duration(60'000));
+  // A bad spec: refused before anything changes, the old one still live.
+  EXPECT_EQ(
+      s->Replace(old->id, Spec({"service=~\".*\""}, clock.WallMillis() + 60'000)).status().code(),
+      StatusCode::kInvalidInput);
+  EXPECT_EQ(s->Replace(old->id, Spec({"service=\"web\""}, clock.WallMillis() - 1)).status().code(),
+            StatusCode::kInvalidInput);
+  EXPECT_EQ(s->Replace("0123456789abcdef", Spec({"service=\"web\""}, clock.WallMillis() + 60'000))
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+  ASSERT_EQ(s->List().size(), 1u);
+  EXPECT_EQ(s->Active({{"service", "web"}}, clock.WallMillis()), std::vector<std::string>{old->id});
+
+  auto fresh = s->Replace(old->id, Spec({"service=\"db\""}, clock.WallMillis() + 7'200'000));
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_NE(fresh->id, old->id);
+  EXPECT_EQ(fresh->starts_ms, clock.WallMillis());
+  EXPECT_TRUE(s->Active({{"service", "web"}}, clock.WallMillis()).empty());
+  EXPECT_EQ(s->Active({{"service", "db"}}, clock.WallMillis()),
+            std::vector<std::string>{fresh->id});
+  ASSERT_EQ(s->List().size(), 2u);
+  // The old one ended: it cannot be replaced again.
+  EXPECT_EQ(
+      s->Replace(old->id, Spec({"service=\"web\""}, clock.WallMillis() + 60'000)).status().code(),
+      StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s->List().size(), 2u);
+}
+
 TEST(SilencesTest, SilencesSurviveARestart) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("silences_" + std::to_string(::getpid()));
