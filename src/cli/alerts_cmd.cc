@@ -199,8 +199,21 @@ int RunStatus(CliContext& ctx, const std::string& format) {
 
 // `slipway alerts silence MATCHER... --for 2h --comment TEXT [--by NAME]`: checked here first
 // (exit 2, nothing sent), then POST /api/v1/silences; prints the new silence's id.
+// A silence id as the daemon makes them (hex digits); anything else is refused before a call.
+bool SilenceIdShape(const std::string& id) {
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c));
+  });
+}
+
 int RunSilence(CliContext& ctx, const std::vector<std::string>& matchers, const std::string& dur,
-               const std::string& comment, const std::string& by) {
+               const std::string& comment, const std::string& by, const std::string& replace) {
+  if (!replace.empty() && !SilenceIdShape(replace)) {
+    std::fprintf(stderr,
+                 "slipway: alerts silence: --replace: \"%s\" is not a silence id (hex digits)\n",
+                 replace.substr(0, 64).c_str());
+    return 2;
+  }
   json list = json::array();
   for (const std::string& m : matchers) {
     auto parsed = alerts::ParseMatcher(m);
@@ -225,7 +238,14 @@ int RunSilence(CliContext& ctx, const std::vector<std::string>& matchers, const 
   }
   json body = {{"matchers", list}, {"duration", config::FormatDuration(*d)}, {"comment", comment}};
   if (!by.empty()) body["by"] = by;
+  if (!replace.empty()) body["id"] = replace;
   auto r = ctx.Call("POST", "/api/v1/silences", body);
+  if (!r.ok() && !replace.empty() && r.status().code() == StatusCode::kNotFound) {
+    std::fprintf(stderr,
+                 "slipway: alerts silence: --replace: no silence %s (slipway alerts silences)\n",
+                 replace.c_str());
+    return 2;
+  }
   if (!r.ok()) return CliContext::Fail(r.status(), "alerts silence");
   api::BodyFields f(*r);
   const std::string id = f.String("id", "a silence id");
@@ -234,7 +254,12 @@ int RunSilence(CliContext& ctx, const std::vector<std::string>& matchers, const 
     return FailAnswer(f.status().ok() ? InvalidInput("id: is missing") : f.status(),
                       "alerts silence");
   }
-  std::printf("silence %s until %s\n", id.c_str(), ends.c_str());
+  if (replace.empty()) {
+    std::printf("silence %s until %s\n", id.c_str(), ends.c_str());
+  } else {
+    std::printf("silence %s until %s (replaces %s, expired)\n", id.c_str(), ends.c_str(),
+                replace.c_str());
+  }
   return 0;
 }
 
@@ -274,9 +299,7 @@ int RunSilences(CliContext& ctx, const std::string& format) {
 }
 
 int RunExpire(CliContext& ctx, const std::string& id) {
-  const bool hex = !id.empty() && id.size() <= 64 &&
-                   std::all_of(id.begin(), id.end(), [](char c) { return std::isxdigit(c); });
-  if (!hex) {
+  if (!SilenceIdShape(id)) {
     std::fprintf(stderr, "slipway: alerts expire: \"%s\" is not a silence id (hex digits)\n",
                  id.substr(0, 64).c_str());
     return 2;
@@ -380,7 +403,7 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   struct SilenceArgs {
     std::vector<std::string> matchers;
-    std::string duration, comment, by, id;
+    std::string duration, comment, by, id, replace;
   };
   auto sa = std::make_shared<SilenceArgs>();
   auto* silence = alerts->add_subcommand(
@@ -392,8 +415,11 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   silence->add_option("--for", sa->duration, "How long, e.g. 2h (at most 720h)")->required();
   silence->add_option("--comment", sa->comment, "Why (shown with the silence)");
   silence->add_option("--by", sa->by, "Who (default: the caller the daemon sees)");
-  silence->callback(
-      [&ctx, sa, rc] { *rc = RunSilence(ctx, sa->matchers, sa->duration, sa->comment, sa->by); });
+  silence->add_option("--replace", sa->replace,
+                      "Replace this live silence (its id): it ends now, the new one starts");
+  silence->callback([&ctx, sa, rc] {
+    *rc = RunSilence(ctx, sa->matchers, sa->duration, sa->comment, sa->by, sa->replace);
+  });
   auto* silences =
       alerts->add_subcommand("silences", "Silences: active, pending, recently expired");
   silences->add_option("--format", *format, "table or json")
