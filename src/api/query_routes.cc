@@ -326,7 +326,9 @@ std::vector<const promql::SeriesStore::Series*> Select(const promql::SeriesStore
 // the proxy's route updates, health checks and other requests run between slices. The steps
 // share one SelectionCache: each selector's series are matched and decoded once, by the step
 // that first reads them, so the answer is the store as of that step even when scrapes land
-// between slices (as Prometheus' querier reads a snapshot).
+// between slices (as Prometheus' querier reads a snapshot). Expressions the step evaluator
+// takes (promql::EvaluateSteps: selectors, range functions, aggregations, one-to-one
+// arithmetic) are evaluated kStepsAtOnce steps at a time, the others one step at a time.
 struct RangeQuery {
   promql::ExprPtr expr;
   int64_t start = 0, t = 0, end = 0, step = 0;
@@ -336,9 +338,13 @@ struct RangeQuery {
   size_t points = 0;
   Reply reply;
   std::unique_ptr<promql::SelectionCache> cache;
+  bool at_once = true;  // evaluate kStepsAtOnce steps at a time while the query allows it
 };
 
 constexpr auto kRangeSlice = std::chrono::milliseconds(5);
+// Steps evaluated in one promql::EvaluateSteps: its per-series work (labels, groups) is done
+// once per that many steps, and a slice's length stays bounded.
+constexpr int64_t kStepsAtOnce = 64;
 
 void EvaluateRange(std::shared_ptr<RangeQuery> q, const promql::SeriesStore* store,
                    net::EventLoop* loop) {
@@ -353,8 +359,31 @@ void EvaluateRange(std::shared_ptr<RangeQuery> q, const promql::SeriesStore* sto
           [q = std::move(q), store, loop]() mutable { EvaluateRange(std::move(q), store, loop); });
       return;
     }
-    auto v = promql::Evaluate(*q->expr, *store, q->t,
-                              {q->start, q->end, q->subquery_step, q->cache.get()});
+    const promql::EvalContext ctx{q->start, q->end, q->subquery_step, q->cache.get()};
+    if (q->at_once) {
+      // Up to kStepsAtOnce steps in one evaluation; step by step when the query needs it.
+      const int64_t last = std::min(q->end, q->t + (kStepsAtOnce - 1) * q->step);
+      auto rows = promql::EvaluateSteps(*q->expr, *store, q->t, last, q->step, ctx);
+      if (rows.has_value()) {
+        for (promql::RangeSeries& r : *rows) {
+          json& values = q->series[r.labels];
+          if (values.is_null()) values = json::array();
+          for (const promql::Point& p : r.points) {
+            values.push_back({TimeJson(p.t_ms), FormatSample(p.v)});
+          }
+          q->points += r.points.size();
+        }
+        if (q->points > kMaxPoints) {
+          return Fail(q->reply, {422, "execution",
+                                 "query processing would load too many samples into memory in "
+                                 "query execution"});
+        }
+        q->t = last;  // the loop's increment moves past it
+        continue;
+      }
+      q->at_once = false;
+    }
+    auto v = promql::Evaluate(*q->expr, *store, q->t, ctx);
     if (!v.ok()) return Fail(q->reply, ExecError(v.status()));
     if (v->type == promql::ValueType::kScalar) v->vector.push_back({{}, v->scalar});
     for (promql::Sample& s : v->vector) {
