@@ -278,10 +278,12 @@ struct SelectionCache::Entry {
   int64_t lo = 0, hi = 0;  // the samples cover (lo, hi]
   struct Row {
     Labels labels;
-    std::vector<Point> points;  // staleness markers kept: they end an instant's lookback
+    std::span<const Point> points;  // in `all`; staleness markers kept: they end a lookback
   };
   std::vector<Row> rows;  // sorted by labels
   bool usable = false;    // false: over the cache's budget, read the store
+  // Every row's points in one buffer: one allocation per selector, not one per series.
+  std::vector<Point> all;
 };
 
 SelectionCache::SelectionCache() = default;
@@ -295,21 +297,30 @@ const SelectionCache::Entry* SelectionCache::Get(const Expr& sel, const SeriesSt
     slot = std::make_unique<Entry>();
     slot->lo = lo;
     slot->hi = hi;
-    size_t points = 0;
+    std::vector<Point>& all = slot->all;
+    std::vector<std::pair<size_t, size_t>> spans;  // each row's [begin, end) in `all`
     for (const SeriesStore::Series* s : store.ByName(sel.text)) {
       if (!SelectorMatches(*s, sel) || s->last_t <= lo || s->first_t() > hi) continue;
-      Entry::Row row{s->labels, {}};
+      const size_t begin = all.size();
       for (const XorChunk& c : s->chunks) {
         if (c.max_t() <= lo) continue;
         if (c.min_t() > hi) break;
-        c.Decode(lo, hi, &row.points);
+        c.Decode(lo, hi, &all);
       }
-      points += row.points.size();
-      if (points_ + points > max_points_) {
+      if (points_ + all.size() > max_points_) {
         slot->rows.clear();
+        slot->all = {};
         return nullptr;
       }
-      if (!row.points.empty()) slot->rows.push_back(std::move(row));
+      if (all.size() == begin) continue;
+      slot->rows.push_back({s->labels, {}});
+      spans.emplace_back(begin, all.size());
+    }
+    const size_t points = all.size();
+    // `all` no longer grows: the spans into it stay valid.
+    for (size_t i = 0; i < spans.size(); ++i) {
+      slot->rows[i].points =
+          std::span<const Point>(all.data() + spans[i].first, spans[i].second - spans[i].first);
     }
     std::sort(slot->rows.begin(), slot->rows.end(),
               [](const Entry::Row& a, const Entry::Row& b) { return a.labels < b.labels; });
