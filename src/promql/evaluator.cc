@@ -853,12 +853,39 @@ namespace {
 struct Grid {
   bool scalar = false;
   std::vector<double> s;  // scalar: per step
+  size_t n = 0;           // steps
   struct Row {
     Labels labels;
-    std::vector<double> v;
-    std::vector<uint8_t> has;
+    size_t at = 0;  // its values are v[at, at + n), its presence flags has[at, at + n)
   };
   std::vector<Row> rows;
+  // Every row's values in one buffer (not two allocations per row).
+  std::vector<double> v;
+  std::vector<uint8_t> has;
+
+  double* V(const Row& r) { return v.data() + r.at; }
+  uint8_t* Has(const Row& r) { return has.data() + r.at; }
+  const double* V(const Row& r) const { return v.data() + r.at; }
+  const uint8_t* Has(const Row& r) const { return has.data() + r.at; }
+  // A row present at no step yet; V() and Has() of any row are valid until the next AddRow.
+  Row& AddRow(Labels labels) {
+    rows.push_back({std::move(labels), v.size()});
+    v.resize(v.size() + n);
+    has.resize(has.size() + n);
+    return rows.back();
+  }
+  void DropLastRow() {
+    rows.pop_back();
+    v.resize(v.size() - n);
+    has.resize(has.size() - n);
+  }
+  // Rows sorted by labels (stable: equal label sets keep their order).
+  void SortRows() {
+    auto less = [](const Row& a, const Row& b) { return a.labels < b.labels; };
+    if (!std::is_sorted(rows.begin(), rows.end(), less)) {
+      std::stable_sort(rows.begin(), rows.end(), less);
+    }
+  }
 };
 
 // Selectors the step evaluator reads: by their metric name only, so that every series they
@@ -935,7 +962,7 @@ class StepEval {
     if (!ok_) return {};
     switch (e.kind) {
       case Expr::Kind::kNumber: {
-        Grid g;
+        Grid g = NewGrid();
         g.scalar = true;
         g.s.assign(n_, e.number);
         return g;
@@ -945,10 +972,8 @@ class StepEval {
       case Expr::Kind::kNegate: {
         Grid g = Run(*e.args[0]);
         for (double& x : g.s) x = -x;
-        for (Grid::Row& r : g.rows) {
-          r.labels = DropName(std::move(r.labels));
-          for (double& x : r.v) x = -x;
-        }
+        for (double& x : g.v) x = -x;
+        for (Grid::Row& r : g.rows) r.labels = DropName(std::move(r.labels));
         return g;
       }
       case Expr::Kind::kCall:
@@ -966,8 +991,10 @@ class StepEval {
  private:
   int64_t StepTime(size_t k) const { return first_ + static_cast<int64_t>(k) * step_; }
 
-  Grid::Row NewRow(Labels labels) const {
-    return {std::move(labels), std::vector<double>(n_), std::vector<uint8_t>(n_)};
+  Grid NewGrid() const {
+    Grid g;
+    g.n = n_;
+    return g;
   }
 
   // The query's cache entry of `sel` covering every step's window (as Eval::Cached builds it).
@@ -990,11 +1017,13 @@ class StepEval {
   // Each row's newest sample within the lookback at each step, found by an index that only
   // moves forward across the steps.
   Grid Select(const Expr& e) {
-    Grid g;
+    Grid g = NewGrid();
     const SelectionCache::Entry* c = Entry(e, kLookbackMs);
     if (c == nullptr) return g;
     for (const SelectionCache::Entry::Row& src : c->rows) {
-      Grid::Row row = NewRow(src.labels);
+      const Grid::Row& row = g.AddRow(src.labels);
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
       bool any = false;
       size_t j = 0;
       for (size_t k = 0; k < n_; ++k) {
@@ -1003,11 +1032,11 @@ class StepEval {
         if (j == 0) continue;
         const Point& p = src.points[j - 1];
         if (p.t_ms <= at - kLookbackMs || IsStaleMarker(p.v)) continue;
-        row.v[k] = p.v;
-        row.has[k] = 1;
+        v[k] = p.v;
+        has[k] = 1;
         any = true;
       }
-      if (any) g.rows.push_back(std::move(row));
+      if (!any) g.DropLastRow();
     }
     return g;
   }
@@ -1015,7 +1044,7 @@ class StepEval {
   // A range function over a range selector: each row's window (at - range, at] is a span of
   // its points whose two ends move forward across the steps.
   Grid RangeFunc(const Expr& call) {
-    Grid g;
+    Grid g = NewGrid();
     const Expr& sel = *call.args.back();
     const double param = call.args.size() > 1 ? call.args[0]->number : 0;
     const SelectionCache::Entry* c = Entry(sel, sel.range_ms);
@@ -1027,7 +1056,9 @@ class StepEval {
       for (const Point& p : src.points) {
         if (!IsStaleMarker(p.v)) pts.push_back(p);
       }
-      Grid::Row row = NewRow(keep_name ? src.labels : DropName(src.labels));
+      const Grid::Row& row = g.AddRow(keep_name ? src.labels : DropName(src.labels));
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
       bool any = false;
       size_t lo = 0, hi = 0;
       for (size_t k = 0; k < n_; ++k) {
@@ -1037,22 +1068,20 @@ class StepEval {
         while (hi < pts.size() && pts[hi].t_ms <= at) ++hi;
         if (hi == lo) continue;
         const std::span<const Point> window(pts.data() + lo, hi - lo);
-        if (!RangeValue(call.text, window, at, sel.range_ms, param, &row.v[k])) continue;
-        row.has[k] = 1;
+        if (!RangeValue(call.text, window, at, sel.range_ms, param, &v[k])) continue;
+        has[k] = 1;
         any = true;
       }
-      if (any) g.rows.push_back(std::move(row));
+      if (!any) g.DropLastRow();
     }
-    // Eval::RangeFunc sorts each step's vector by its labels.
-    std::stable_sort(g.rows.begin(), g.rows.end(),
-                     [](const Grid::Row& a, const Grid::Row& b) { return a.labels < b.labels; });
+    g.SortRows();  // as Eval::RangeFunc sorts each step's vector by its labels
     return g;
   }
 
   Grid HistogramQuantile(const Expr& e) {
     const double q = e.args[0]->number;
     Grid in = Run(*e.args[1]);
-    Grid g;
+    Grid g = NewGrid();
     if (!ok_) return g;
     // Per group (the labels but le and the name), its buckets: (row, upper bound).
     std::map<Labels, std::vector<std::pair<size_t, double>>> groups;
@@ -1077,24 +1106,25 @@ class StepEval {
     }
     std::vector<std::pair<double, double>> buckets;
     for (auto& [key, members] : groups) {
-      Grid::Row row = NewRow(key);
+      const Grid::Row& row = g.AddRow(key);
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
       for (size_t k = 0; k < n_; ++k) {
         buckets.clear();
         for (const auto& [i, bound] : members) {
-          if (in.rows[i].has[k]) buckets.emplace_back(bound, in.rows[i].v[k]);
+          if (in.Has(in.rows[i])[k]) buckets.emplace_back(bound, in.V(in.rows[i])[k]);
         }
         if (buckets.empty()) continue;
-        row.v[k] = BucketQuantile(q, buckets);
-        row.has[k] = 1;
+        v[k] = BucketQuantile(q, buckets);
+        has[k] = 1;
       }
-      g.rows.push_back(std::move(row));
     }
     return g;
   }
 
   Grid Aggregate(const Expr& e) {
     Grid in = Run(*e.args.back());
-    Grid g;
+    Grid g = NewGrid();
     if (!ok_) return g;
     const double param = e.args.size() > 1 ? e.args[0]->number : 0;
     const std::string& fn = e.text;
@@ -1113,15 +1143,15 @@ class StepEval {
       const double k = std::floor(param);
       if (!(k >= 1)) return g;
       const bool top = fn == "topk";
-      for (Grid::Row& r : in.rows) g.rows.push_back(NewRow(r.labels));
+      for (Grid::Row& r : in.rows) g.AddRow(r.labels);
       std::vector<size_t> present;
       for (size_t step = 0; step < n_; ++step) {
         for (auto& [key, members] : groups) {
           present.clear();
           for (size_t i : members) {
-            if (in.rows[i].has[step]) present.push_back(i);
+            if (in.Has(in.rows[i])[step]) present.push_back(i);
           }
-          auto value = [&](size_t i) { return in.rows[i].v[step]; };
+          auto value = [&](size_t i) { return in.V(in.rows[i])[step]; };
           std::stable_sort(present.begin(), present.end(), [&](size_t a, size_t b) {
             if (std::isnan(value(a))) return false;
             if (std::isnan(value(b))) return true;
@@ -1129,26 +1159,35 @@ class StepEval {
           });
           const size_t n = std::min(present.size(), k >= 1e9 ? present.size() : size_t(k));
           for (size_t j = 0; j < n; ++j) {
-            g.rows[present[j]].v[step] = value(present[j]);
-            g.rows[present[j]].has[step] = 1;
+            g.V(g.rows[present[j]])[step] = value(present[j]);
+            g.Has(g.rows[present[j]])[step] = 1;
           }
         }
       }
       return g;
     }
     std::vector<double> xs;
+    std::vector<const double*> vs;
+    std::vector<const uint8_t*> hs;
     for (auto& [key, members] : groups) {
-      Grid::Row row = NewRow(key);
+      const Grid::Row& row = g.AddRow(key);
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
+      vs.clear();
+      hs.clear();
+      for (size_t i : members) {
+        vs.push_back(in.V(in.rows[i]));
+        hs.push_back(in.Has(in.rows[i]));
+      }
       for (size_t k = 0; k < n_; ++k) {
         xs.clear();
-        for (size_t i : members) {
-          if (in.rows[i].has[k]) xs.push_back(in.rows[i].v[k]);
+        for (size_t m = 0; m < vs.size(); ++m) {
+          if (hs[m][k]) xs.push_back(vs[m][k]);
         }
         if (xs.empty()) continue;
-        row.v[k] = AggregateValue(fn, param, xs);
-        row.has[k] = 1;
+        v[k] = AggregateValue(fn, param, xs);
+        has[k] = 1;
       }
-      g.rows.push_back(std::move(row));
     }
     return g;
   }
@@ -1156,7 +1195,7 @@ class StepEval {
   Grid Binary(const Expr& e) {
     Grid l = Run(*e.lhs);
     Grid r = Run(*e.rhs);
-    Grid g;
+    Grid g = NewGrid();
     if (!ok_) return g;
     const bool cmp = IsComparison(e.op);
     const bool filter = cmp && !e.bool_mod;
@@ -1171,18 +1210,22 @@ class StepEval {
       Grid& vec = scalar_left ? r : l;
       const std::vector<double>& ks = scalar_left ? l.s : r.s;
       for (Grid::Row& src : vec.rows) {
-        Grid::Row row = NewRow(filter ? std::move(src.labels) : DropName(std::move(src.labels)));
+        const Grid::Row& row =
+            g.AddRow(filter ? std::move(src.labels) : DropName(std::move(src.labels)));
+        double* v = g.V(row);
+        uint8_t* has = g.Has(row);
+        const double* sv = vec.V(src);
+        const uint8_t* sh = vec.Has(src);
         for (size_t k = 0; k < n_; ++k) {
-          if (!src.has[k]) continue;
-          double res = scalar_left ? Apply(e.op, ks[k], src.v[k]) : Apply(e.op, src.v[k], ks[k]);
+          if (!sh[k]) continue;
+          double res = scalar_left ? Apply(e.op, ks[k], sv[k]) : Apply(e.op, sv[k], ks[k]);
           if (filter) {
             if (res == 0) continue;
-            res = src.v[k];
+            res = sv[k];
           }
-          row.v[k] = res;
-          row.has[k] = 1;
+          v[k] = res;
+          has[k] = 1;
         }
-        g.rows.push_back(std::move(row));
       }
       return g;
     }
@@ -1199,7 +1242,10 @@ class StepEval {
       if (!ok_) return {};
       auto it = index.find(sig);
       if (it == index.end()) continue;
-      const Grid::Row& o = r.rows[it->second];
+      const double* ov = r.V(r.rows[it->second]);
+      const uint8_t* oh = r.Has(r.rows[it->second]);
+      const double* sv = l.V(src);
+      const uint8_t* sh = l.Has(src);
       Labels labels = filter ? std::move(src.labels) : DropName(std::move(src.labels));
       if (e.matching) {
         labels.erase(
@@ -1207,18 +1253,19 @@ class StepEval {
                            [&](const auto& kv) { return e.on != Contains(e.grouping, kv.first); }),
             labels.end());
       }
-      Grid::Row row = NewRow(std::move(labels));
+      const Grid::Row& row = g.AddRow(std::move(labels));
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
       for (size_t k = 0; k < n_; ++k) {
-        if (!src.has[k] || !o.has[k]) continue;
-        double res = Apply(e.op, src.v[k], o.v[k]);
+        if (!sh[k] || !oh[k]) continue;
+        double res = Apply(e.op, sv[k], ov[k]);
         if (filter) {
           if (res == 0) continue;
-          res = src.v[k];
+          res = sv[k];
         }
-        row.v[k] = res;
-        row.has[k] = 1;
+        v[k] = res;
+        has[k] = 1;
       }
-      g.rows.push_back(std::move(row));
     }
     return g;
   }
@@ -1243,15 +1290,17 @@ std::optional<std::vector<RangeSeries>> EvaluateSteps(const Expr& e, const Serie
   Grid g = ev.Run(e);
   if (!ev.ok()) return std::nullopt;
   if (g.scalar) {
-    Grid::Row row{{}, std::move(g.s), std::vector<uint8_t>(n, 1)};
-    g.rows.clear();
-    g.rows.push_back(std::move(row));
+    g.AddRow({});
+    std::copy(g.s.begin(), g.s.end(), g.v.begin());
+    std::fill(g.has.begin(), g.has.end(), 1);
   }
   std::vector<RangeSeries> out;
   for (Grid::Row& row : g.rows) {
     RangeSeries rs{std::move(row.labels), {}};
+    const double* v = g.V(row);
+    const uint8_t* has = g.Has(row);
     for (size_t k = 0; k < n; ++k) {
-      if (row.has[k]) rs.points.push_back({first + static_cast<int64_t>(k) * step, row.v[k]});
+      if (has[k]) rs.points.push_back({first + static_cast<int64_t>(k) * step, v[k]});
     }
     if (!rs.points.empty()) out.push_back(std::move(rs));
   }
