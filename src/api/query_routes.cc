@@ -249,6 +249,23 @@ bool Timeout(const Params& p, int64_t* ms, ApiError* err) {
 
 ApiError ExecError(const Status& s) { return {422, "execution", s.message()}; }
 
+// Appends one point of a range answer, `[t,"v"]`, as nlohmann writes it: `time` is the step's
+// TimeJson() text, the value a string (digits, sign, point, "NaN", "+Inf": nothing to escape).
+void AppendPoint(std::string* values, const std::string& time, double v) {
+  if (!values->empty()) *values += ',';
+  *values += '[';
+  *values += time;
+  *values += ",\"";
+  if (std::isfinite(v)) {
+    char buf[400];
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+    values->append(buf, r.ptr);
+  } else {
+    *values += FormatSample(v);
+  }
+  *values += "\"]";
+}
+
 // The matrix of a range selector or subquery at t (an instant query of `up[5m]`).
 Result<json> RangeSelection(const promql::Expr& e, const promql::SeriesStore& store, int64_t t,
                             int64_t subquery_step_ms) {
@@ -326,19 +343,26 @@ std::vector<const promql::SeriesStore::Series*> Select(const promql::SeriesStore
 // the proxy's route updates, health checks and other requests run between slices. The steps
 // share one SelectionCache: each selector's series are matched and decoded once, by the step
 // that first reads them, so the answer is the store as of that step even when scrapes land
-// between slices (as Prometheus' querier reads a snapshot).
+// between slices (as Prometheus' querier reads a snapshot). Expressions the step evaluator
+// takes (promql::EvaluateSteps: selectors, range functions, aggregations, one-to-one
+// arithmetic) are evaluated kStepsAtOnce steps at a time, the others one step at a time.
 struct RangeQuery {
   promql::ExprPtr expr;
   int64_t start = 0, t = 0, end = 0, step = 0;
   int64_t subquery_step = promql::kDefaultSubqueryStepMs;  // of `x[5m:]`
   std::chrono::steady_clock::time_point deadline;
-  std::map<promql::Labels, json> series;
+  // Per series, its points as JSON text: `[t,"v"],[t,"v"]` (the answer is written directly).
+  std::map<promql::Labels, std::string> series;
   size_t points = 0;
   Reply reply;
   std::unique_ptr<promql::SelectionCache> cache;
+  bool at_once = true;  // evaluate kStepsAtOnce steps at a time while the query allows it
 };
 
 constexpr auto kRangeSlice = std::chrono::milliseconds(5);
+// Steps evaluated in one promql::EvaluateSteps: its per-series work (labels, groups) is done
+// once per that many steps, and a slice's length stays bounded.
+constexpr int64_t kStepsAtOnce = 64;
 
 void EvaluateRange(std::shared_ptr<RangeQuery> q, const promql::SeriesStore* store,
                    net::EventLoop* loop) {
@@ -353,15 +377,36 @@ void EvaluateRange(std::shared_ptr<RangeQuery> q, const promql::SeriesStore* sto
           [q = std::move(q), store, loop]() mutable { EvaluateRange(std::move(q), store, loop); });
       return;
     }
-    auto v = promql::Evaluate(*q->expr, *store, q->t,
-                              {q->start, q->end, q->subquery_step, q->cache.get()});
+    const promql::EvalContext ctx{q->start, q->end, q->subquery_step, q->cache.get()};
+    if (q->at_once) {
+      // Up to kStepsAtOnce steps in one evaluation; step by step when the query needs it.
+      const int64_t last = std::min(q->end, q->t + (kStepsAtOnce - 1) * q->step);
+      auto rows = promql::EvaluateSteps(*q->expr, *store, q->t, last, q->step, ctx);
+      if (rows.has_value()) {
+        std::vector<std::string> times;  // the chunk's step times as JSON numbers
+        for (int64_t t = q->t; t <= last; t += q->step) times.push_back(TimeJson(t).dump());
+        for (promql::RangeSeries& r : *rows) {
+          std::string& values = q->series[r.labels];
+          for (const promql::Point& p : r.points) {
+            AppendPoint(&values, times[static_cast<size_t>((p.t_ms - q->t) / q->step)], p.v);
+          }
+          q->points += r.points.size();
+        }
+        if (q->points > kMaxPoints) {
+          return Fail(q->reply, {422, "execution",
+                                 "query processing would load too many samples into memory in "
+                                 "query execution"});
+        }
+        q->t = last;  // the loop's increment moves past it
+        continue;
+      }
+      q->at_once = false;
+    }
+    auto v = promql::Evaluate(*q->expr, *store, q->t, ctx);
     if (!v.ok()) return Fail(q->reply, ExecError(v.status()));
     if (v->type == promql::ValueType::kScalar) v->vector.push_back({{}, v->scalar});
-    for (promql::Sample& s : v->vector) {
-      json& values = q->series[s.labels];
-      if (values.is_null()) values = json::array();
-      values.push_back({TimeJson(q->t), FormatSample(s.value)});
-    }
+    const std::string time = TimeJson(q->t).dump();
+    for (promql::Sample& s : v->vector) AppendPoint(&q->series[s.labels], time, s.value);
     q->points += v->vector.size();
     if (q->points > kMaxPoints) {
       return Fail(q->reply, {422, "execution",
@@ -369,11 +414,19 @@ void EvaluateRange(std::shared_ptr<RangeQuery> q, const promql::SeriesStore* sto
                              "execution"});
     }
   }
-  json result = json::array();
+  // What Success() writes for {"resultType": "matrix", "result": [...]} (keys in nlohmann's
+  // order), without a json value per point.
+  std::string body = R"({"data":{"result":[)";
   for (auto& [labels, values] : q->series) {
-    result.push_back({{"metric", LabelsJson(labels)}, {"values", std::move(values)}});
+    if (body.back() == '}') body += ',';
+    body += R"({"metric":)";
+    body += LabelsJson(labels).dump(-1, ' ', false, json::error_handler_t::replace);
+    body += R"(,"values":[)";
+    body += values;
+    body += "]}";
   }
-  Success(q->reply, {{"resultType", "matrix"}, {"result", std::move(result)}});
+  body += R"(],"resultType":"matrix"},"status":"success"})";
+  q->reply.Send(JsonTextResponse(200, std::move(body)));
 }
 
 }  // namespace

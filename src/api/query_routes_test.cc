@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -128,6 +129,40 @@ TEST_F(QueryRoutesTest, ATimedOutRangeQueryIs503) {
   http::ClientResponse r = Get(sliced_port_, q);
   EXPECT_EQ(r.status, 503) << r.body.substr(0, 200);
   EXPECT_EQ(json::parse(r.body)["errorType"], "timeout");
+}
+
+// The range answer is written as text, not built as a json value: it must be what nlohmann
+// writes for the same document, byte for byte (fractional times, escaped label values, NaN),
+// and the same whether the steps are evaluated at once or one at a time (`or` goes step by
+// step).
+TEST_F(QueryRoutesTest, TheRangeAnswerIsTheJsonNlohmannWrites) {
+  const int64_t base = kStartMs + (kScrapes + 10) * kScrapeMs;
+  std::promise<void> ingested;
+  loop_->Post([&] {
+    for (int i = 0; i < 40; ++i) {
+      series_.Ingest(base + i * kScrapeMs,
+                     {{{{"__name__", "odd"}, {"v", "a\"b\\c\n\xc3\xa9"}}, i == 5 ? NAN : i * 0.1},
+                      {{{"__name__", "odd"}, {"v", "plain"}}, -1e-7 * i}},
+                     "odd");
+    }
+    ingested.set_value();
+  });
+  ingested.get_future().wait();
+  const std::string range = "&start=" + std::to_string(base / 1000) +
+                            ".25&end=" + std::to_string((base + 39 * kScrapeMs) / 1000) +
+                            "&step=7.125";
+  std::string at_once, stepped;
+  for (const char* q : {"odd", "odd%20or%20odd", "sum%20by%20(v)(odd)", "nothing"}) {
+    http::ClientResponse r =
+        Get(whole_port_, std::string("/api/v1/query_range?query=") + q + range);
+    ASSERT_EQ(r.status, 200) << q << ": " << r.body;
+    EXPECT_EQ(r.body, json::parse(r.body).dump() + "\n") << q;
+    if (std::string(q) == "odd") at_once = r.body;
+    if (std::string(q) == "odd%20or%20odd") stepped = r.body;
+  }
+  EXPECT_EQ(at_once, stepped);
+  EXPECT_NE(at_once.find(R"("a\"b\\c\né")"), std::string::npos) << at_once;
+  EXPECT_NE(at_once.find(R"(,"NaN"])"), std::string::npos) << at_once;
 }
 
 // `@ start()` and `@ end()` in a range query are the query's start and end at every step;

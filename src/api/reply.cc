@@ -26,10 +26,15 @@ int HttpStatusOf(StatusCode code) {
 }
 
 http::Response JsonResponse(int status, const nlohmann::json& body) {
+  // A caller's invalid UTF-8 echoed back (a flag key, a service name) must not throw here.
+  return JsonTextResponse(status,
+                          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+http::Response JsonTextResponse(int status, std::string body) {
   http::Response r;
   r.status = status;
-  // A caller's invalid UTF-8 echoed back (a flag key, a service name) must not throw here.
-  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  r.body = std::move(body);
   r.body += '\n';
   r.headers.emplace_back("Content-Type", "application/json");
   r.headers.emplace_back("Cache-Control", "no-store");

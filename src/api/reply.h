@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "base/status.h"
 #include "http/message.h"
@@ -25,6 +26,9 @@ int HttpStatusOf(StatusCode code);
 
 // A JSON response; never throws.
 http::Response JsonResponse(int status, const nlohmann::json& body);
+// The same response for a body already written as JSON text (a large answer written
+// directly, without a json value per element).
+http::Response JsonTextResponse(int status, std::string body);
 // {"error": message, "exit": 1|2} with HttpStatusOf(code). `extra` fields are merged in.
 http::Response ErrorResponse(const Status& st, const nlohmann::json& extra = nullptr);
 

@@ -7,7 +7,10 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
+#include <span>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace slipway::promql {
 
@@ -99,7 +102,7 @@ std::vector<Point> Window(const SeriesStore::Series& s, int64_t t_ms, int64_t ra
 }
 
 // Prometheus' extrapolatedRate: rate, increase and delta.
-bool ExtrapolatedRate(const std::vector<Point>& pts, int64_t t_ms, int64_t range_ms, bool counter,
+bool ExtrapolatedRate(std::span<const Point> pts, int64_t t_ms, int64_t range_ms, bool counter,
                       bool is_rate, double* out) {
   if (pts.size() < 2) return false;
   double result = pts.back().v - pts.front().v;
@@ -201,16 +204,86 @@ double Quantile(double q, std::vector<double> xs) {
   return xs[lo] * (1 - w) + xs[hi] * w;
 }
 
+// A range function's value over one series' points in its window (staleness markers left
+// out, at least one point); false when the function gives no sample (a rate over one point).
+bool RangeValue(const std::string& fn, std::span<const Point> pts, int64_t at, int64_t range_ms,
+                double param, double* out) {
+  double v = 0;
+  if (fn == "rate" || fn == "increase" || fn == "delta") {
+    return ExtrapolatedRate(pts, at, range_ms, fn != "delta", fn == "rate", out);
+  }
+  if (fn == "irate") {
+    if (pts.size() < 2) return false;
+    const Point& a = pts[pts.size() - 2];
+    const Point& b = pts.back();
+    double dv = b.v < a.v ? b.v : b.v - a.v;
+    v = dv / ((b.t_ms - a.t_ms) / 1000.0);
+  } else if (fn == "avg_over_time" || fn == "sum_over_time") {
+    for (const Point& p : pts) v += p.v;
+    if (fn == "avg_over_time") v /= static_cast<double>(pts.size());
+  } else if (fn == "min_over_time" || fn == "max_over_time") {
+    v = pts[0].v;
+    for (const Point& p : pts) v = fn == "min_over_time" ? std::min(v, p.v) : std::max(v, p.v);
+  } else if (fn == "count_over_time") {
+    v = static_cast<double>(pts.size());
+  } else if (fn == "last_over_time") {
+    v = pts.back().v;
+  } else if (fn == "present_over_time") {
+    v = 1;
+  } else if (fn == "stddev_over_time" || fn == "stdvar_over_time") {
+    std::vector<double> xs;
+    xs.reserve(pts.size());
+    for (const Point& p : pts) xs.push_back(p.v);
+    v = Variance(xs);
+    if (fn == "stddev_over_time") v = std::sqrt(v);
+  } else if (fn == "quantile_over_time") {
+    std::vector<double> xs;
+    xs.reserve(pts.size());
+    for (const Point& p : pts) xs.push_back(p.v);
+    v = Quantile(param, std::move(xs));
+  }
+  *out = v;
+  return true;
+}
+
+// An aggregation's value over one group's values (in the input's order, at least one); not
+// topk/bottomk/count_values, which keep or make series.
+double AggregateValue(const std::string& fn, double param, std::vector<double> xs) {
+  double v = 0;
+  if (fn == "sum" || fn == "avg") {
+    for (double x : xs) v += x;
+    if (fn == "avg") v /= static_cast<double>(xs.size());
+  } else if (fn == "min" || fn == "max") {
+    // NaN only when every value is NaN, as Prometheus.
+    v = kNaN;
+    for (double x : xs) {
+      if (std::isnan(v) || (fn == "min" ? x < v : x > v)) v = x;
+    }
+  } else if (fn == "count") {
+    v = static_cast<double>(xs.size());
+  } else if (fn == "group") {
+    v = 1;
+  } else if (fn == "stddev" || fn == "stdvar") {
+    v = Variance(xs);
+    if (fn == "stddev") v = std::sqrt(v);
+  } else if (fn == "quantile") {
+    v = Quantile(param, std::move(xs));
+  }
+  return v;
+}
+
 }  // namespace
 
 struct SelectionCache::Entry {
   int64_t lo = 0, hi = 0;  // the samples cover (lo, hi]
   struct Row {
     Labels labels;
-    std::vector<Point> points;  // staleness markers kept: they end an instant's lookback
+    std::span<const Point> points;  // in `all`; staleness markers kept: they end a lookback
   };
   std::vector<Row> rows;  // sorted by labels
   bool usable = false;    // false: over the cache's budget, read the store
+  // Every row's points in one buffer: one allocation per selector, not one per series.
+  std::vector<Point> all;
 };
 
 SelectionCache::SelectionCache() = default;
@@ -224,21 +297,30 @@ const SelectionCache::Entry* SelectionCache::Get(const Expr& sel, const SeriesSt
     slot = std::make_unique<Entry>();
     slot->lo = lo;
     slot->hi = hi;
-    size_t points = 0;
+    std::vector<Point>& all = slot->all;
+    std::vector<std::pair<size_t, size_t>> spans;  // each row's [begin, end) in `all`
     for (const SeriesStore::Series* s : store.ByName(sel.text)) {
       if (!SelectorMatches(*s, sel) || s->last_t <= lo || s->first_t() > hi) continue;
-      Entry::Row row{s->labels, {}};
+      const size_t begin = all.size();
       for (const XorChunk& c : s->chunks) {
         if (c.max_t() <= lo) continue;
         if (c.min_t() > hi) break;
-        c.Decode(lo, hi, &row.points);
+        c.Decode(lo, hi, &all);
       }
-      points += row.points.size();
-      if (points_ + points > max_points_) {
+      if (points_ + all.size() > max_points_) {
         slot->rows.clear();
+        slot->all = {};
         return nullptr;
       }
-      if (!row.points.empty()) slot->rows.push_back(std::move(row));
+      if (all.size() == begin) continue;
+      slot->rows.push_back({s->labels, {}});
+      spans.emplace_back(begin, all.size());
+    }
+    const size_t points = all.size();
+    // `all` no longer grows: the spans into it stay valid.
+    for (size_t i = 0; i < spans.size(); ++i) {
+      slot->rows[i].points =
+          std::span<const Point>(all.data() + spans[i].first, spans[i].second - spans[i].first);
     }
     std::sort(slot->rows.begin(), slot->rows.end(),
               [](const Entry::Row& a, const Entry::Row& b) { return a.labels < b.labels; });
@@ -420,38 +502,7 @@ class Eval {
       any = true;
       if (fn == "absent_over_time") break;
       double v = 0;
-      if (fn == "rate" || fn == "increase" || fn == "delta") {
-        if (!ExtrapolatedRate(pts, at, sel.range_ms, fn != "delta", fn == "rate", &v)) continue;
-      } else if (fn == "irate") {
-        if (pts.size() < 2) continue;
-        const Point& a = pts[pts.size() - 2];
-        const Point& b = pts.back();
-        double dv = b.v < a.v ? b.v : b.v - a.v;
-        v = dv / ((b.t_ms - a.t_ms) / 1000.0);
-      } else if (fn == "avg_over_time" || fn == "sum_over_time") {
-        for (const Point& p : pts) v += p.v;
-        if (fn == "avg_over_time") v /= static_cast<double>(pts.size());
-      } else if (fn == "min_over_time" || fn == "max_over_time") {
-        v = pts[0].v;
-        for (const Point& p : pts) v = fn == "min_over_time" ? std::min(v, p.v) : std::max(v, p.v);
-      } else if (fn == "count_over_time") {
-        v = static_cast<double>(pts.size());
-      } else if (fn == "last_over_time") {
-        v = pts.back().v;
-      } else if (fn == "present_over_time") {
-        v = 1;
-      } else if (fn == "stddev_over_time" || fn == "stdvar_over_time") {
-        std::vector<double> xs;
-        xs.reserve(pts.size());
-        for (const Point& p : pts) xs.push_back(p.v);
-        v = Variance(xs);
-        if (fn == "stddev_over_time") v = std::sqrt(v);
-      } else if (fn == "quantile_over_time") {
-        std::vector<double> xs;
-        xs.reserve(pts.size());
-        for (const Point& p : pts) xs.push_back(p.v);
-        v = Quantile(param, std::move(xs));
-      }
+      if (!RangeValue(fn, pts, at, sel.range_ms, param, &v)) continue;
       // last_over_time keeps the metric name (Prometheus does); the others drop it.
       out.vector.push_back(
           {fn == "last_over_time" ? std::move(rs.labels) : DropName(std::move(rs.labels)), v});
@@ -635,26 +686,7 @@ class Eval {
       std::vector<double> xs;
       xs.reserve(members.size());
       for (const Sample* m : members) xs.push_back(m->value);
-      double v = 0;
-      if (fn == "sum" || fn == "avg") {
-        for (double x : xs) v += x;
-        if (fn == "avg") v /= static_cast<double>(xs.size());
-      } else if (fn == "min" || fn == "max") {
-        // NaN only when every value is NaN, as Prometheus.
-        v = kNaN;
-        for (double x : xs) {
-          if (std::isnan(v) || (fn == "min" ? x < v : x > v)) v = x;
-        }
-      } else if (fn == "count") {
-        v = static_cast<double>(xs.size());
-      } else if (fn == "group") {
-        v = 1;
-      } else if (fn == "stddev" || fn == "stdvar") {
-        v = Variance(xs);
-        if (fn == "stddev") v = std::sqrt(v);
-      } else if (fn == "quantile") {
-        v = Quantile(param, std::move(xs));
-      }
+      const double v = AggregateValue(fn, param, std::move(xs));
       out.vector.push_back({key, v});
     }
     return out;
@@ -810,6 +842,475 @@ bool SelectorMatches(const SeriesStore::Series& s, const Expr& sel) {
     if (!m.Matches(LabelValue(s.labels, m.name))) return false;
   }
   return true;
+}
+
+namespace {
+
+// A node's value at every step of a range query: a scalar per step, or rows (a series each,
+// its labels computed once) with a value at the steps where the series is present. At each
+// step, the present rows in row order are the vector Evaluate gives at that step, in its
+// order, so aggregations add in the same order and answers are bit for bit the same.
+struct Grid {
+  bool scalar = false;
+  std::vector<double> s;  // scalar: per step
+  size_t n = 0;           // steps
+  struct Row {
+    Labels labels;
+    size_t at = 0;  // its values are v[at, at + n), its presence flags has[at, at + n)
+  };
+  std::vector<Row> rows;
+  // Every row's values in one buffer (not two allocations per row).
+  std::vector<double> v;
+  std::vector<uint8_t> has;
+
+  double* V(const Row& r) { return v.data() + r.at; }
+  uint8_t* Has(const Row& r) { return has.data() + r.at; }
+  const double* V(const Row& r) const { return v.data() + r.at; }
+  const uint8_t* Has(const Row& r) const { return has.data() + r.at; }
+  // A row present at no step yet; V() and Has() of any row are valid until the next AddRow.
+  Row& AddRow(Labels labels) {
+    rows.push_back({std::move(labels), v.size()});
+    v.resize(v.size() + n);
+    has.resize(has.size() + n);
+    return rows.back();
+  }
+  void DropLastRow() {
+    rows.pop_back();
+    v.resize(v.size() - n);
+    has.resize(has.size() - n);
+  }
+  // Rows sorted by labels (stable: equal label sets keep their order).
+  void SortRows() {
+    auto less = [](const Row& a, const Row& b) { return a.labels < b.labels; };
+    if (!std::is_sorted(rows.begin(), rows.end(), less)) {
+      std::stable_sort(rows.begin(), rows.end(), less);
+    }
+  }
+};
+
+// Selectors the step evaluator reads: by their metric name only, so that every series they
+// give has that name and dropping it cannot make two series equal.
+bool PlainSelector(const Expr& e) {
+  if (e.kind != Expr::Kind::kSelector || e.at != Expr::At::kNone || e.text.empty()) return false;
+  return std::all_of(e.matchers.begin(), e.matchers.end(), [&](const Matcher& m) {
+    return m.name != "__name__" || (m.op == Matcher::Op::kEq && m.value == e.text);
+  });
+}
+
+bool IsNumber(const ExprPtr& e) { return e->kind == Expr::Kind::kNumber; }
+
+// Whether every node of `e` is one StepEval evaluates over all steps at once; the others
+// (subqueries, `@`, set operators, group_x, label functions...) go step by step. topk and
+// bottomk only at the root: which series they keep changes from step to step, so their
+// vector's order is not a row order.
+bool StepEvaluable(const Expr& e, bool root) {
+  static const std::unordered_set<std::string> kRangeFns = {"rate",
+                                                            "increase",
+                                                            "delta",
+                                                            "irate",
+                                                            "avg_over_time",
+                                                            "sum_over_time",
+                                                            "min_over_time",
+                                                            "max_over_time",
+                                                            "count_over_time",
+                                                            "last_over_time",
+                                                            "present_over_time",
+                                                            "stddev_over_time",
+                                                            "stdvar_over_time",
+                                                            "quantile_over_time"};
+  static const std::unordered_set<std::string> kAggs = {
+      "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "quantile"};
+  switch (e.kind) {
+    case Expr::Kind::kNumber:
+      return true;
+    case Expr::Kind::kSelector:
+      return e.range_ms == 0 && PlainSelector(e);
+    case Expr::Kind::kNegate:
+      return StepEvaluable(*e.args[0], false);
+    case Expr::Kind::kCall:
+      if (!e.args.empty() && e.args.back()->type == ValueType::kMatrix) {
+        const Expr& sel = *e.args.back();
+        return kRangeFns.count(e.text) > 0 && sel.range_ms > 0 && PlainSelector(sel) &&
+               std::all_of(e.args.begin(), e.args.end() - 1, IsNumber);
+      }
+      return e.text == "histogram_quantile" && IsNumber(e.args[0]) &&
+             StepEvaluable(*e.args[1], false);
+    case Expr::Kind::kAggregate:
+      if (!kAggs.count(e.text) && !(root && (e.text == "topk" || e.text == "bottomk"))) {
+        return false;
+      }
+      return std::all_of(e.args.begin(), e.args.end() - 1, IsNumber) &&
+             StepEvaluable(*e.args.back(), false);
+    case Expr::Kind::kBinary:
+      return !IsSetOp(e.op) && e.card == Expr::Card::kOneToOne && StepEvaluable(*e.lhs, false) &&
+             StepEvaluable(*e.rhs, false);
+    default:
+      return false;
+  }
+}
+
+class StepEval {
+ public:
+  StepEval(const SeriesStore& store, int64_t first, int64_t step, size_t n, EvalContext range)
+      : store_(store), first_(first), step_(step), n_(n), range_(range) {}
+
+  // False: the data asks for what only step by step gives (a selection over the cache's
+  // budget, several series with one signature on a side of a binary operator).
+  bool ok() const { return ok_; }
+
+  Grid Run(const Expr& e) {
+    if (!ok_) return {};
+    switch (e.kind) {
+      case Expr::Kind::kNumber: {
+        Grid g = NewGrid();
+        g.scalar = true;
+        g.s.assign(n_, e.number);
+        return g;
+      }
+      case Expr::Kind::kSelector:
+        return Select(e);
+      case Expr::Kind::kNegate: {
+        Grid g = Run(*e.args[0]);
+        for (double& x : g.s) x = -x;
+        for (double& x : g.v) x = -x;
+        for (Grid::Row& r : g.rows) r.labels = DropName(std::move(r.labels));
+        return g;
+      }
+      case Expr::Kind::kCall:
+        return e.text == "histogram_quantile" ? HistogramQuantile(e) : RangeFunc(e);
+      case Expr::Kind::kAggregate:
+        return Aggregate(e);
+      case Expr::Kind::kBinary:
+        return Binary(e);
+      default:
+        ok_ = false;
+        return {};
+    }
+  }
+
+ private:
+  int64_t StepTime(size_t k) const { return first_ + static_cast<int64_t>(k) * step_; }
+
+  Grid NewGrid() const {
+    Grid g;
+    g.n = n_;
+    return g;
+  }
+
+  // The query's cache entry of `sel` covering every step's window (as Eval::Cached builds it).
+  const SelectionCache::Entry* Entry(const Expr& sel, int64_t window) {
+    if (range_.cache == nullptr) {
+      ok_ = false;
+      return nullptr;
+    }
+    const int64_t lo = range_.start_ms - sel.offset_ms - window;
+    const int64_t hi = range_.end_ms - sel.offset_ms;
+    const SelectionCache::Entry* c = range_.cache->Get(sel, store_, lo, hi);
+    const int64_t last = StepTime(n_ - 1) - sel.offset_ms;
+    if (c == nullptr || first_ - sel.offset_ms - window < c->lo || last > c->hi) {
+      ok_ = false;
+      return nullptr;
+    }
+    return c;
+  }
+
+  // Each row's newest sample within the lookback at each step, found by an index that only
+  // moves forward across the steps.
+  Grid Select(const Expr& e) {
+    Grid g = NewGrid();
+    const SelectionCache::Entry* c = Entry(e, kLookbackMs);
+    if (c == nullptr) return g;
+    for (const SelectionCache::Entry::Row& src : c->rows) {
+      const Grid::Row& row = g.AddRow(src.labels);
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
+      bool any = false;
+      size_t j = 0;
+      for (size_t k = 0; k < n_; ++k) {
+        const int64_t at = StepTime(k) - e.offset_ms;
+        while (j < src.points.size() && src.points[j].t_ms <= at) ++j;
+        if (j == 0) continue;
+        const Point& p = src.points[j - 1];
+        if (p.t_ms <= at - kLookbackMs || IsStaleMarker(p.v)) continue;
+        v[k] = p.v;
+        has[k] = 1;
+        any = true;
+      }
+      if (!any) g.DropLastRow();
+    }
+    return g;
+  }
+
+  // A range function over a range selector: each row's window (at - range, at] is a span of
+  // its points whose two ends move forward across the steps.
+  Grid RangeFunc(const Expr& call) {
+    Grid g = NewGrid();
+    const Expr& sel = *call.args.back();
+    const double param = call.args.size() > 1 ? call.args[0]->number : 0;
+    const SelectionCache::Entry* c = Entry(sel, sel.range_ms);
+    if (c == nullptr) return g;
+    const bool keep_name = call.text == "last_over_time";
+    std::vector<Point> pts;
+    for (const SelectionCache::Entry::Row& src : c->rows) {
+      pts.clear();
+      for (const Point& p : src.points) {
+        if (!IsStaleMarker(p.v)) pts.push_back(p);
+      }
+      const Grid::Row& row = g.AddRow(keep_name ? src.labels : DropName(src.labels));
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
+      bool any = false;
+      size_t lo = 0, hi = 0;
+      for (size_t k = 0; k < n_; ++k) {
+        const int64_t at = StepTime(k) - sel.offset_ms;
+        while (lo < pts.size() && pts[lo].t_ms <= at - sel.range_ms) ++lo;
+        if (hi < lo) hi = lo;
+        while (hi < pts.size() && pts[hi].t_ms <= at) ++hi;
+        if (hi == lo) continue;
+        const std::span<const Point> window(pts.data() + lo, hi - lo);
+        if (!RangeValue(call.text, window, at, sel.range_ms, param, &v[k])) continue;
+        has[k] = 1;
+        any = true;
+      }
+      if (!any) g.DropLastRow();
+    }
+    g.SortRows();  // as Eval::RangeFunc sorts each step's vector by its labels
+    return g;
+  }
+
+  Grid HistogramQuantile(const Expr& e) {
+    const double q = e.args[0]->number;
+    Grid in = Run(*e.args[1]);
+    Grid g = NewGrid();
+    if (!ok_) return g;
+    // Per group (the labels but le and the name), its buckets: (row, upper bound).
+    std::map<Labels, std::vector<std::pair<size_t, double>>> groups;
+    for (size_t i = 0; i < in.rows.size(); ++i) {
+      const Labels& l = in.rows[i].labels;
+      std::string_view le = LabelValue(l, "le");
+      if (le.empty()) continue;
+      double bound = 0;
+      if (le == "+Inf" || le == "Inf") {
+        bound = std::numeric_limits<double>::infinity();
+      } else {
+        char* end = nullptr;
+        std::string tmp(le);
+        bound = std::strtod(tmp.c_str(), &end);
+        if (*end != '\0') continue;
+      }
+      Labels key;
+      for (const auto& kv : l) {
+        if (kv.first != "le" && kv.first != "__name__") key.push_back(kv);
+      }
+      groups[std::move(key)].emplace_back(i, bound);
+    }
+    std::vector<std::pair<double, double>> buckets;
+    for (auto& [key, members] : groups) {
+      const Grid::Row& row = g.AddRow(key);
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
+      for (size_t k = 0; k < n_; ++k) {
+        buckets.clear();
+        for (const auto& [i, bound] : members) {
+          if (in.Has(in.rows[i])[k]) buckets.emplace_back(bound, in.V(in.rows[i])[k]);
+        }
+        if (buckets.empty()) continue;
+        v[k] = BucketQuantile(q, buckets);
+        has[k] = 1;
+      }
+    }
+    return g;
+  }
+
+  Grid Aggregate(const Expr& e) {
+    Grid in = Run(*e.args.back());
+    Grid g = NewGrid();
+    if (!ok_) return g;
+    const double param = e.args.size() > 1 ? e.args[0]->number : 0;
+    const std::string& fn = e.text;
+    std::map<Labels, std::vector<size_t>> groups;
+    for (size_t i = 0; i < in.rows.size(); ++i) {
+      Labels key;
+      for (const auto& kv : in.rows[i].labels) {
+        if (kv.first == "__name__") continue;
+        if (e.without == Contains(e.grouping, kv.first)) continue;
+        key.push_back(kv);
+      }
+      groups[std::move(key)].push_back(i);
+    }
+    if (fn == "topk" || fn == "bottomk") {
+      // As Eval::Aggregate: per step and group, the k largest (smallest), NaN last.
+      const double k = std::floor(param);
+      if (!(k >= 1)) return g;
+      const bool top = fn == "topk";
+      for (Grid::Row& r : in.rows) g.AddRow(r.labels);
+      std::vector<size_t> present;
+      for (size_t step = 0; step < n_; ++step) {
+        for (auto& [key, members] : groups) {
+          present.clear();
+          for (size_t i : members) {
+            if (in.Has(in.rows[i])[step]) present.push_back(i);
+          }
+          auto value = [&](size_t i) { return in.V(in.rows[i])[step]; };
+          std::stable_sort(present.begin(), present.end(), [&](size_t a, size_t b) {
+            if (std::isnan(value(a))) return false;
+            if (std::isnan(value(b))) return true;
+            return top ? value(a) > value(b) : value(a) < value(b);
+          });
+          const size_t n = std::min(present.size(), k >= 1e9 ? present.size() : size_t(k));
+          for (size_t j = 0; j < n; ++j) {
+            g.V(g.rows[present[j]])[step] = value(present[j]);
+            g.Has(g.rows[present[j]])[step] = 1;
+          }
+        }
+      }
+      return g;
+    }
+    std::vector<double> xs;
+    std::vector<const double*> vs;
+    std::vector<const uint8_t*> hs;
+    for (auto& [key, members] : groups) {
+      const Grid::Row& row = g.AddRow(key);
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
+      vs.clear();
+      hs.clear();
+      for (size_t i : members) {
+        vs.push_back(in.V(in.rows[i]));
+        hs.push_back(in.Has(in.rows[i]));
+      }
+      for (size_t k = 0; k < n_; ++k) {
+        xs.clear();
+        for (size_t m = 0; m < vs.size(); ++m) {
+          if (hs[m][k]) xs.push_back(vs[m][k]);
+        }
+        if (xs.empty()) continue;
+        v[k] = AggregateValue(fn, param, xs);
+        has[k] = 1;
+      }
+    }
+    return g;
+  }
+
+  Grid Binary(const Expr& e) {
+    Grid l = Run(*e.lhs);
+    Grid r = Run(*e.rhs);
+    Grid g = NewGrid();
+    if (!ok_) return g;
+    const bool cmp = IsComparison(e.op);
+    const bool filter = cmp && !e.bool_mod;
+    if (l.scalar && r.scalar) {
+      g.scalar = true;
+      g.s.resize(n_);
+      for (size_t k = 0; k < n_; ++k) g.s[k] = Apply(e.op, l.s[k], r.s[k]);
+      return g;
+    }
+    if (l.scalar || r.scalar) {
+      const bool scalar_left = l.scalar;
+      Grid& vec = scalar_left ? r : l;
+      const std::vector<double>& ks = scalar_left ? l.s : r.s;
+      for (Grid::Row& src : vec.rows) {
+        const Grid::Row& row =
+            g.AddRow(filter ? std::move(src.labels) : DropName(std::move(src.labels)));
+        double* v = g.V(row);
+        uint8_t* has = g.Has(row);
+        const double* sv = vec.V(src);
+        const uint8_t* sh = vec.Has(src);
+        for (size_t k = 0; k < n_; ++k) {
+          if (!sh[k]) continue;
+          double res = scalar_left ? Apply(e.op, ks[k], sv[k]) : Apply(e.op, sv[k], ks[k]);
+          if (filter) {
+            if (res == 0) continue;
+            res = sv[k];
+          }
+          v[k] = res;
+          has[k] = 1;
+        }
+      }
+      return g;
+    }
+    // One-to-one: a signature held by two rows of a side may match twice at some step (an
+    // error there, or not): step by step says which.
+    std::unordered_map<std::string, size_t> index;
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      if (!index.emplace(Signature(r.rows[i].labels, e), i).second) ok_ = false;
+    }
+    std::unordered_set<std::string> left;
+    for (Grid::Row& src : l.rows) {
+      std::string sig = Signature(src.labels, e);
+      if (!left.insert(sig).second) ok_ = false;
+      if (!ok_) return {};
+      auto it = index.find(sig);
+      if (it == index.end()) continue;
+      const double* ov = r.V(r.rows[it->second]);
+      const uint8_t* oh = r.Has(r.rows[it->second]);
+      const double* sv = l.V(src);
+      const uint8_t* sh = l.Has(src);
+      Labels labels = filter ? std::move(src.labels) : DropName(std::move(src.labels));
+      if (e.matching) {
+        labels.erase(
+            std::remove_if(labels.begin(), labels.end(),
+                           [&](const auto& kv) { return e.on != Contains(e.grouping, kv.first); }),
+            labels.end());
+      }
+      const Grid::Row& row = g.AddRow(std::move(labels));
+      double* v = g.V(row);
+      uint8_t* has = g.Has(row);
+      for (size_t k = 0; k < n_; ++k) {
+        if (!sh[k] || !oh[k]) continue;
+        double res = Apply(e.op, sv[k], ov[k]);
+        if (filter) {
+          if (res == 0) continue;
+          res = sv[k];
+        }
+        v[k] = res;
+        has[k] = 1;
+      }
+    }
+    return g;
+  }
+
+  const SeriesStore& store_;
+  int64_t first_, step_;
+  size_t n_;
+  EvalContext range_;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+std::optional<std::vector<RangeSeries>> EvaluateSteps(const Expr& e, const SeriesStore& store,
+                                                      int64_t first, int64_t last, int64_t step,
+                                                      EvalContext range) {
+  if (step <= 0 || last < first || range.cache == nullptr || !StepEvaluable(e, true)) {
+    return std::nullopt;
+  }
+  const size_t n = static_cast<size_t>((last - first) / step) + 1;
+  StepEval ev(store, first, step, n, range);
+  Grid g = ev.Run(e);
+  if (!ev.ok()) return std::nullopt;
+  if (g.scalar) {
+    g.AddRow({});
+    std::copy(g.s.begin(), g.s.end(), g.v.begin());
+    std::fill(g.has.begin(), g.has.end(), 1);
+  }
+  std::vector<RangeSeries> out;
+  for (Grid::Row& row : g.rows) {
+    RangeSeries rs{std::move(row.labels), {}};
+    const double* v = g.V(row);
+    const uint8_t* has = g.Has(row);
+    for (size_t k = 0; k < n; ++k) {
+      if (has[k]) rs.points.push_back({first + static_cast<int64_t>(k) * step, v[k]});
+    }
+    if (!rs.points.empty()) out.push_back(std::move(rs));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const RangeSeries& a, const RangeSeries& b) { return a.labels < b.labels; });
+  // Two series with one label set: step by step merges them in its own order.
+  for (size_t i = 1; i < out.size(); ++i) {
+    if (out[i].labels == out[i - 1].labels) return std::nullopt;
+  }
+  return out;
 }
 
 }  // namespace slipway::promql

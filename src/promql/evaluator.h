@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -91,6 +92,17 @@ struct RangeSeries {
 };
 Result<std::vector<RangeSeries>> EvaluateMatrix(const Expr& e, const SeriesStore& store,
                                                 int64_t t_ms, EvalContext range);
+
+// A range query's steps first, first + step, ..., last (inside the context's start..end),
+// evaluated at once rather than step by step: each selector's series are matched and labelled
+// once, range functions move their windows forward across the steps, aggregations group each
+// series once. Each series' points are (step, value), series sorted by labels: what Evaluate
+// at each step gives, bit for bit. nullopt when `e` or the data needs step-by-step
+// evaluation (subqueries, `@`, set operators, group_x, label and other functions, a
+// selection over the cache's budget, ambiguous matches); `range.cache` is required.
+std::optional<std::vector<RangeSeries>> EvaluateSteps(const Expr& e, const SeriesStore& store,
+                                                      int64_t first, int64_t last, int64_t step,
+                                                      EvalContext range);
 
 // Whether a series of `store.ByName(sel.text)` passes the selector's label matchers.
 bool SelectorMatches(const SeriesStore::Series& s, const Expr& sel);

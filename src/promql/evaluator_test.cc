@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include "promql/exposition.h"
 #include "promql/template.h"
@@ -432,6 +433,183 @@ TEST(Evaluator, SelectionCacheGivesTheSameAnswersAsTheStore) {
   ASSERT_TRUE(plain.ok() && cached.ok());
   ASSERT_EQ(plain->vector.size(), cached->vector.size());
   ASSERT_FALSE(plain->vector.empty());
+}
+
+// A store for the step evaluator's tests: counters with a reset, a gauge, a histogram, a
+// target that goes away (staleness markers) and comes back, a series that starts late, one
+// that stops early, a scrape that failed (a gap), a NaN value.
+SeriesStore StepStore() {
+  SeriesStore s(3'600'000);
+  for (int i = 0; i < 240; ++i) {
+    const int64_t t = kT0 + i * 15'000;
+    if (i == 90) continue;  // a missed scrape
+    std::vector<ExpositionSample> a;
+    for (int k = 0; k < 4; ++k) {
+      if (k == 3 && i < 100) continue;  // starts late
+      if (k == 2 && i > 180) continue;  // goes away: a staleness marker
+      const double c = i < 120 ? i * (k + 1) : (i - 120) * (k + 2);  // a reset at 120
+      a.push_back({{{"__name__", "req_total"}, {"i", std::to_string(k)}, {"job", "app"}}, c});
+      a.push_back({{{"__name__", "err_total"}, {"i", std::to_string(k)}, {"job", "app"}},
+                   i % 7 == 0 ? 0.0 : c / 10});
+      a.push_back({{{"__name__", "temp"}, {"i", std::to_string(k)}, {"job", "app"}},
+                   k == 1 && i == 50 ? NAN : 20 + (i * 7 + k * 13) % 11});
+    }
+    const char* les[] = {"0.1", "0.5", "1", "+Inf"};
+    for (int b = 0; b < 4; ++b) {
+      for (int r = 0; r < 2; ++r) {
+        a.push_back({{{"__name__", "lat_bucket"},
+                      {"job", "app"},
+                      {"le", les[b]},
+                      {"route", std::to_string(r)}},
+                     static_cast<double>(i * (b + 1) * (r + 2))});
+      }
+    }
+    s.Ingest(t, std::move(a), "app");
+    if (i < 150 || i > 170) {
+      s.Ingest(t,
+               {{{{"__name__", "req_total"}, {"i", "0"}, {"job", "other"}}, i * 3.0},
+                {{{"__name__", "temp"}, {"i", "0"}, {"job", "other"}}, i % 5 * 1.5}},
+               "other");
+    } else if (i == 150) {
+      s.MarkStale("other", t + 5'000);  // the target went down, and comes back at 171
+    }
+  }
+  return s;
+}
+
+// A range query evaluated over all its steps at once gives, at every step, what an instant
+// evaluation at that step gives: same series, labels and values (bit for bit), in one call
+// or in chunks of steps.
+TEST(Evaluator, StepsAtOnceEqualEachStep) {
+  const SeriesStore s = StepStore();
+  const char* queries[] = {
+      "req_total",
+      "temp offset 2m",
+      "-temp",
+      "rate(req_total[1m])",
+      "increase(req_total[5m])",
+      "delta(temp[3m])",
+      "irate(req_total[2m])",
+      "avg_over_time(temp[10m])",
+      "sum_over_time(temp[4m])",
+      "min_over_time(temp[5m] offset 1m)",
+      "max_over_time(temp[5m])",
+      "count_over_time(temp[2m])",
+      "last_over_time(temp[1m])",
+      "present_over_time(req_total[1m])",
+      "stddev_over_time(temp[5m])",
+      "stdvar_over_time(temp[5m])",
+      "quantile_over_time(0.9, temp[5m])",
+      "sum by (job) (rate(req_total[5m]))",
+      "sum without (i) (rate(req_total[5m]))",
+      "avg(temp)",
+      "min by (i) (temp)",
+      "max(temp)",
+      "count(req_total)",
+      "group by (job) (temp)",
+      "stddev(temp)",
+      "stdvar by (job) (temp)",
+      "quantile(0.5, temp)",
+      "topk(2, temp)",
+      "bottomk(1, max by (job) (temp))",
+      "topk(3, req_total)",
+      "histogram_quantile(0.9, sum by (job, le) (rate(lat_bucket[5m])))",
+      "histogram_quantile(0.5, rate(lat_bucket[2m]))",
+      "sum(rate(err_total[5m])) / sum(rate(req_total[5m]))",
+      "rate(err_total[5m]) / rate(req_total[5m])",
+      "err_total / on (i, job) req_total",
+      "err_total{job=\"app\"} / ignoring (job) req_total{job=\"app\"}",
+      "req_total > 100",
+      "req_total > bool 100",
+      "100 < req_total",
+      "temp * 2 + 1",
+      "2 ^ 3",
+      "sum(req_total) > 1000",
+  };
+  const int64_t start = kT0 + 20 * 60'000 + 3'000, end = kT0 + 59 * 60'000, step = 10'000;
+  for (const char* q : queries) {
+    auto e = Parse(q);
+    ASSERT_TRUE(e.ok()) << q << ": " << e.status().message();
+    // Step by step, as the query API merges each step's vector.
+    std::map<Labels, std::vector<Point>> want;
+    SelectionCache plain_cache;
+    for (int64_t t = start; t <= end; t += step) {
+      auto v = Evaluate(**e, s, t, {start, end, kDefaultSubqueryStepMs, &plain_cache});
+      ASSERT_TRUE(v.ok()) << q;
+      if (v->type == ValueType::kScalar) v->vector.push_back({{}, v->scalar});
+      for (Sample& smp : v->vector) want[smp.labels].push_back({t, smp.value});
+    }
+    ASSERT_FALSE(want.empty()) << q;
+    for (int64_t chunk : {int64_t{1}, int64_t{7}, int64_t{1000}}) {
+      SelectionCache cache;
+      std::map<Labels, std::vector<Point>> got;
+      for (int64_t t = start; t <= end; t += chunk * step) {
+        const int64_t last = std::min(end, t + (chunk - 1) * step);
+        auto rows = EvaluateSteps(**e, s, t, last, step, {start, end, 60'000, &cache});
+        ASSERT_TRUE(rows.has_value()) << q;
+        ASSERT_TRUE(std::is_sorted(
+            rows->begin(), rows->end(),
+            [](const RangeSeries& a, const RangeSeries& b) { return a.labels < b.labels; }))
+            << q;
+        for (RangeSeries& r : *rows) {
+          auto& pts = got[r.labels];
+          pts.insert(pts.end(), r.points.begin(), r.points.end());
+        }
+      }
+      ASSERT_EQ(want.size(), got.size()) << q << " chunk " << chunk;
+      for (const auto& [labels, pts] : want) {
+        const std::vector<Point>& g = got[labels];
+        ASSERT_EQ(pts.size(), g.size()) << q << " " << LabelsToString(labels);
+        for (size_t i = 0; i < pts.size(); ++i) {
+          EXPECT_EQ(pts[i].t_ms, g[i].t_ms) << q << " " << LabelsToString(labels);
+          if (std::isnan(pts[i].v)) {
+            EXPECT_TRUE(std::isnan(g[i].v)) << q << " at " << pts[i].t_ms;
+          } else {
+            EXPECT_EQ(pts[i].v, g[i].v)
+                << q << " " << LabelsToString(labels) << " at " << pts[i].t_ms;
+          }
+        }
+      }
+    }
+  }
+}
+
+// What needs step-by-step evaluation says so (nullopt) instead of answering differently.
+TEST(Evaluator, StepsAtOnceLeavesTheRestToEachStep) {
+  const SeriesStore s = StepStore();
+  const int64_t start = kT0 + 20 * 60'000, end = kT0 + 30 * 60'000, step = 15'000;
+  const char* queries[] = {
+      "max_over_time(rate(req_total[1m])[5m:30s])",  // a subquery
+      "req_total @ 1700001800",                      // `@`
+      "req_total and temp",                          // a set operator
+      "req_total / on (i) group_left temp",          // group_left
+      "{__name__=~\"req_total|temp\"}",              // several names
+      "rate({__name__=~\"req_total|err_total\"}[5m])",
+      "abs(temp)",
+      "label_replace(temp, \"x\", \"$1\", \"i\", \"(.*)\")",
+      "absent(nothing)",
+      "absent_over_time(temp[1m])",
+      "sum(topk(1, temp))",         // topk under another node
+      "req_total / on (job) temp",  // several series per signature
+      "err_total / ignoring (job) req_total",
+      "count_values(\"v\", temp)",
+      "time()",
+  };
+  for (const char* q : queries) {
+    auto e = Parse(q);
+    ASSERT_TRUE(e.ok()) << q << ": " << e.status().message();
+    SelectionCache cache;
+    EXPECT_FALSE(EvaluateSteps(**e, s, start, end, step, {start, end, 60'000, &cache}).has_value())
+        << q;
+  }
+  // Without a cache, or over its budget: step by step.
+  auto e = Parse("rate(req_total[1m])");
+  ASSERT_TRUE(e.ok());
+  EXPECT_FALSE(EvaluateSteps(**e, s, start, end, step, {start, end}).has_value());
+  SelectionCache tiny(10);
+  EXPECT_FALSE(EvaluateSteps(**e, s, start, end, step, {start, end, 60'000, &tiny}).has_value());
+  SelectionCache cache;
+  EXPECT_TRUE(EvaluateSteps(**e, s, start, end, step, {start, end, 60'000, &cache}).has_value());
 }
 
 // A pattern that backtracking engines take exponential time over: RE2 is linear in the value.
