@@ -69,7 +69,7 @@ class H2Conn::StreamTransport final : public net::Transport {
       return {net::IoStatus::kWantRead};
     }
     const size_t n = std::min(len, s.req.size() - s.req_off);
-    std::memcpy(buf, s.req.data() + s.req_off, n);
+    s.req.copy(buf, n, s.req_off);
     s.req_off += n;
     net::IoResult r{net::IoStatus::kOk, n, false};
     if (s.req_off == s.req.size()) {
