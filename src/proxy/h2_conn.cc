@@ -48,6 +48,7 @@ struct H2Conn::Stream {
   size_t out_off = 0;
   bool conn_done = false;   // the ClientConn ended its response (ShutdownWrite)
   bool h2_closed = false;   // nghttp2 closed the stream (ended, reset by either side)
+  bool reset = false;       // RST_STREAM submitted: no DATA may end it cleanly any more
   bool want_write = false;  // the ClientConn was refused bytes: tell it when there is room
   bool notify_read = false;
   bool notify_write = false;
@@ -220,6 +221,7 @@ struct H2Callbacks {
                           nghttp2_data_source* source, void* user) {
     auto* c = static_cast<H2Conn*>(user);
     auto* s = static_cast<H2Conn::Stream*>(source->ptr);
+    if (s->reset) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM, never END_STREAM
     const size_t n = std::min(length, s->buffered());
     std::memcpy(buf, s->out.data() + s->out_off, n);
     s->out_off += n;
@@ -650,6 +652,7 @@ void H2Conn::SubmitResponse(Stream* s) {
 void H2Conn::ResetStream(Stream* s, uint32_t error_code) {
   if (session_ && !s->h2_closed)
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, error_code);
+  s->reset = true;
   s->body_done = true;
   ResumeData(s);
 }

@@ -266,5 +266,92 @@ TEST_F(H2Test, OversizedHeaderListIsRefusedLikeHttp11) {
   EXPECT_EQ(Curl("-w ' %{http_version}' " + Url("/id")), "a 2");
 }
 
+// An upstream that answers a head promising 100000 bytes, sends three, and closes.
+class CutShortUpstream {
+ public:
+  CutShortUpstream() {
+    lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(lfd_, 16);
+    socklen_t len = sizeof a;
+    getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      int fd = accept(lfd_, nullptr, nullptr);
+      if (fd < 0) return;
+      std::string buf;
+      if (ReadUntil(fd, &buf, "\r\n\r\n"))
+        WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nabc");
+      close(fd);
+      fd = accept(lfd_, nullptr, nullptr);
+      if (fd < 0) return;
+      buf.clear();
+      if (ReadUntil(fd, &buf, "\r\n\r\n"))
+        WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nabc");
+      close(fd);
+    });
+  }
+  ~CutShortUpstream() {
+    shutdown(lfd_, SHUT_RDWR);
+    thread_.join();
+    close(lfd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int lfd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(H2Test, AnUpstreamCutShortResetsTheStreamNotTheConnection) {
+  UpstreamServer up("a");
+  CutShortUpstream cut;
+  Start({RouteTo(cut.port(), "/cut"), RouteTo(up.port())});
+  // curl's exit status 92: "HTTP/2 stream was not closed cleanly" (RST_STREAM), not 0 (a cut
+  // body taken for a whole one); the other stream on the same connection is answered in full.
+  std::string out = Curl("--parallel -o /dev/null -w '%{http_code} %{size_download}\\n' " +
+                         Url("/cut") + " -o /dev/null " + Url("/big?n=100000") + "; echo rc=$?");
+  EXPECT_NE(out.find("200 100000"), std::string::npos) << out;
+  EXPECT_NE(out.find("rc=92"), std::string::npos) << out;
+  // The same upstream over HTTP/1.1: the cut body ends the connection, and in time (the
+  // upstream's FIN came with its last bytes, in one edge).
+  std::string h1 = RunCommand(
+      "curl -sk --http1.1 --max-time 5 -o /dev/null -w '%{http_code} %{size_download}' --resolve "
+      "a.test:" +
+      std::to_string(port_) + ":127.0.0.1 " + Url("/cut") + "; echo ' rc='$?");
+  EXPECT_EQ(h1, "200 3 rc=18\n") << "18: partial file";
+}
+
+TEST_F(H2Test, AnIdleConnectionGetsGoawayAndCloses) {
+  UpstreamServer up("a");
+  ProxyOptions opt;
+  opt.idle_timeout = Duration(300);
+  Start({RouteTo(up.port())}, true, opt);
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(cctx, nullptr);
+  static const unsigned char kH2[] = "\x02h2";
+  SSL_CTX_set_alpn_protos(cctx, kH2, sizeof kH2 - 1);
+  int fd = ConnectTo(port_);
+  SSL* ssl = SSL_new(cctx);
+  SSL_set_fd(ssl, fd);
+  ASSERT_EQ(SSL_connect(ssl), 1);
+  const std::string preface = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                              std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);
+  SSL_write(ssl, preface.data(), static_cast<int>(preface.size()));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(SawGoaway(ssl, 0));  // NO_ERROR, then the close
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  SSL_free(ssl);
+  close(fd);
+  SSL_CTX_free(cctx);
+  for (int i = 0; i < 500 && proxy_->OpenConnections() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(proxy_->OpenConnections(), 0u);
+}
+
 }  // namespace
 }  // namespace slipway::proxy

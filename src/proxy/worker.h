@@ -102,6 +102,9 @@ struct UpstreamConn {
   bool reused = false;
   bool readable = false;  // edge-triggered readiness we have not consumed yet
   bool writable = false;
+  // The peer's FIN was reported (EPOLLRDHUP): a short read no longer means "wait for the next
+  // edge", since none will come; reading goes on until it returns EOF.
+  bool peer_closed = false;
   bool read_wants_write = false;  // the transport's read waits for the writable edge (TLS)
   bool write_wants_read = false;  // its write waits for the readable edge (TLS)
 };
