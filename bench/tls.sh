@@ -122,6 +122,9 @@ error_log $TMP/nginx/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  # Its default (1000 requests, then GOAWAY) would end h2load's connections, which it does
+  # not reopen: the run would stop early and count the streams in flight as failed.
+  keepalive_requests 1000000;
   client_body_temp_path $TMP/nginx/body;
   proxy_temp_path $TMP/nginx/proxy;
   fastcgi_temp_path $TMP/nginx/fcgi;
