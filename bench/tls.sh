@@ -6,14 +6,17 @@
 #     server's core was meanwhile: below 90 % the clients were the limit (the rate is theirs),
 #     and the server's own figure is its handshakes per CPU-second (1e6 / its µs per handshake);
 #   - keep-alive HTTPS requests per second with p50/p99 (`wrk --latency`, CONNS connections);
-#   - each server's CPU time per handshake and per request (/proc/<pid>/task/*/schedstat).
+#   - each server's CPU time per handshake and per request (/proc/<pid>/task/*/schedstat);
+#   - keep-alive HTTP/2 requests per second (`h2load`, from Debian's nghttp2-client:
+#     H2_CONNS connections of H2_STREAMS concurrent streams each), Slipway with
+#     `x-slipway.tls.http2: true`, nginx with `http2` on its listener, Caddy as it comes.
 # Prints a table and the ratios Slipway/peer; exits 1 when a run had errors.
 # Usage (from the repo root, after building slipway and testapp):
 #   bench/tls.sh [BUILD_DIR]            (default: build)
 # Knobs (env): DURATION (s per run, 10), CONNS (50), LOAD_CPU (wrk, 0), UP_CPU (testapp, 0),
 # PROXY_CPU (the server under test, 1), HS_CPUS (the s_time clients: the cores that are none of
 # those three, else LOAD_CPU), CLIENTS (s_time processes, 2 per HS_CPUS core, at least 2),
-# ROUNDS (2, best kept).
+# ROUNDS (2, best kept), H2 (1: the HTTP/2 runs; 0 skips them), H2_CONNS (10), H2_STREAMS (10).
 # Slipway is the real daemon (`slipway up`, `x-slipway.proxy.workers: 1`, the whole daemon
 # pinned to PROXY_CPU); nginx runs one worker, Caddy GOMAXPROCS=1, both pinned there too. The
 # certificate changes between the two key types by rewriting the files: Slipway reloads them
@@ -34,6 +37,9 @@ fi
 IFS=, read -r -a HS_CPU_LIST <<<"$HS_CPUS"
 CLIENTS=${CLIENTS:-$((${#HS_CPU_LIST[@]} * 2 > 2 ? ${#HS_CPU_LIST[@]} * 2 : 2))}
 ROUNDS=${ROUNDS:-2}
+H2=${H2:-1}
+H2_CONNS=${H2_CONNS:-10}
+H2_STREAMS=${H2_STREAMS:-10}
 
 TESTAPP=$BUILD/testapp
 SLIPWAY=$BUILD/slipway
@@ -43,7 +49,8 @@ done
 TESTAPP=$(cd "$(dirname "$TESTAPP")" && pwd)/testapp
 SLIPWAY=$(cd "$(dirname "$SLIPWAY")" && pwd)/slipway
 need=()
-for t in wrk nginx caddy openssl; do command -v "$t" >/dev/null || need+=("$t"); done
+for t in wrk nginx caddy openssl h2load; do command -v "$t" >/dev/null || need+=("$t"); done
+need=("${need[@]/#h2load/nghttp2-client}")
 if ((${#need[@]})); then  # as bench/proxy.sh: the peers are Debian packages
   apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
 fi
@@ -94,6 +101,7 @@ x-slipway:
   proxy: {workers: 1}
   tls:
     certificates: [{cert: $TMP/cert.pem, key: $TMP/key.pem}]
+    http2: true
 EOF
 (cd "$PROJ" && "$SLIPWAY" up -d --wait >/dev/null)
 SLIPWAY_PID=$(cat "$PROJ/.slipway/daemon.pid")
@@ -114,6 +122,9 @@ error_log $TMP/nginx/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  # Its default (1000 requests, then GOAWAY) would end h2load's connections, which it does
+  # not reopen: the run would stop early and count the streams in flight as failed.
+  keepalive_requests 1000000;
   client_body_temp_path $TMP/nginx/body;
   proxy_temp_path $TMP/nginx/proxy;
   fastcgi_temp_path $TMP/nginx/fcgi;
@@ -121,7 +132,7 @@ http {
   scgi_temp_path $TMP/nginx/scgi;
   upstream app { server 127.0.0.1:$UP; keepalive 256; }
   server {
-    listen 127.0.0.1:$NG ssl;
+    listen 127.0.0.1:$NG ssl http2;
     ssl_certificate $TMP/cert.pem;
     ssl_certificate_key $TMP/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -169,7 +180,7 @@ start_peers() {
 }
 
 ERRORS=0
-declare -A HS HS_CPU HS_BUSY HS_CAP RPS P50 P99 CPU_US
+declare -A HS HS_CPU HS_BUSY HS_CAP RPS P50 P99 CPU_US H2_RPS H2_MEAN H2_CPU_US
 handshakes() {  # key name port pids...: new TLS 1.3 handshakes/s over CLIENTS s_time processes
   local kt=$1 name=$2 port=$3 before after total=0 secs=0 i out
   shift 3
@@ -220,6 +231,29 @@ requests() {  # name port pids...: keep-alive HTTPS with wrk
   P99[$name]=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
 }
 
+h2requests() {  # name port pids...: keep-alive HTTP/2 with h2load
+  local name=$1 port=$2 out rps before after reqs
+  shift 2
+  before=$(cpu_ns "$@")
+  out=$(taskset -c "$LOAD_CPU" h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$DURATION" \
+    "https://127.0.0.1:$port/" 2>&1)
+  after=$(cpu_ns "$@")
+  if ! grep -q "^requests: .* 0 failed, 0 errored" <<<"$out" ||
+    ! grep -q "^status codes: [0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx" <<<"$out" ||
+    ! grep -q "Application protocol: h2" <<<"$out"; then
+    echo "error: $name over h2: $(grep -E '^(requests|status codes|Application protocol)' <<<"$out" | paste -sd' ')" >&2
+    ERRORS=1
+  fi
+  rps=$(awk '/^finished in/ {print $4}' <<<"$out")
+  if [[ -n ${H2_RPS[$name]:-} ]] && awk -v a="$rps" -v b="${H2_RPS[$name]}" 'BEGIN {exit !(a <= b)}'; then
+    return 0
+  fi
+  H2_RPS[$name]=$rps
+  reqs=$(awk '/^requests:/ {print $8}' <<<"$out")
+  H2_CPU_US[$name]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
+  H2_MEAN[$name]=$(awk '/^time for request:/ {print $6}' <<<"$out")
+}
+
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "kernel: $(uname -r); $(nginx -v 2>&1); caddy $(caddy version | cut -d' ' -f1); $(openssl version)"
 echo "pinning: wrk -t1 on cpu $LOAD_CPU, s_time on cpu $HS_CPUS, testapp on cpu $UP_CPU, server under test on cpu $PROXY_CPU"
@@ -245,6 +279,10 @@ for kt in ecdsa rsa; do
       if [[ $kt == ecdsa ]]; then
         requests "$name" "$port" "$pid"
         sleep 1
+        if ((H2)); then
+          h2requests "$name" "$port" "$pid"
+          sleep 1
+        fi
       fi
     done
   done
@@ -258,6 +296,14 @@ for t in slipway nginx caddy; do
     "${HS_CPU[rsa,$t]}" "${HS_BUSY[rsa,$t]}" "${HS_CAP[rsa,$t]}" "${RPS[$t]}" "${P50[$t]}" \
     "${P99[$t]}" "${CPU_US[$t]}"
 done
+if ((H2)); then
+  echo
+  echo "HTTP/2 keep-alive: h2load -t1 -c$H2_CONNS -m$H2_STREAMS"
+  printf '%-8s %10s %12s %10s\n' server h2_req/s mean_latency cpu_us/req
+  for t in slipway nginx caddy; do
+    printf '%-8s %10s %12s %10s\n' "$t" "${H2_RPS[$t]}" "${H2_MEAN[$t]}" "${H2_CPU_US[$t]}"
+  done
+fi
 for k in "${!HS_BUSY[@]}"; do
   if ((${HS_BUSY[$k]:-0} < 90)); then
     echo "note: ${k#*,} (${k%%,*}) was ${HS_BUSY[$k]}% busy during its handshakes: the clients were" \

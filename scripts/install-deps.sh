@@ -11,6 +11,9 @@ PACKAGES=(
   libbenchmark-dev libxxhash-dev libmurmurhash-dev
   # RE2: Go's regular expression syntax (PromQL matchers, label_replace, alert routes).
   libre2-dev
+  # nghttp2: HTTP/2 on the proxy's HTTPS listeners (src/proxy/h2_conn.h); nghttp2-client's
+  # h2load drives bench/tls.sh over h2.
+  libnghttp2-dev nghttp2-client
   # clang: the fuzzers (scripts/fuzz.sh); clang-tidy and clang-format: scripts/tidy.sh and
   # scripts/format.sh. The sanitizer builds (scripts/sanitize.sh) use gcc's libasan, libubsan
   # and libtsan, which build-essential brings.

@@ -62,7 +62,7 @@ Result<TlsCertificateSettings> ParseCertificatePair(const Node& e, const std::st
 
 Status ParseTlsSettings(const Node& n, const std::string& path, const std::string& project_dir,
                         int64_t now_s, TlsSettings* out) {
-  static const char kKeys[] = "certificates, acme, redirect, hsts";
+  static const char kKeys[] = "certificates, acme, redirect, hsts, http2";
   RETURN_IF_ERROR(ExpectMap(n, path, std::string("a mapping with ") + kKeys));
   const Node* certs = nullptr;
   for (const Node& f : n.children) {
@@ -74,6 +74,8 @@ Status ParseTlsSettings(const Node& n, const std::string& path, const std::strin
       RETURN_IF_ERROR(ParseAcmeSettings(f, fpath, project_dir, &*out->acme));
     } else if (f.key == "redirect") {
       ASSIGN_OR_RETURN(out->redirect, ReadBool(f, fpath));
+    } else if (f.key == "http2") {
+      ASSIGN_OR_RETURN(out->http2, ReadBool(f, fpath));
     } else if (f.key == "hsts") {
       ASSIGN_OR_RETURN(std::string text, ReadString(f, fpath));
       out->hsts_seconds = ParseHstsAge(text);

@@ -8,6 +8,7 @@
 //         - {cert: certs/wild.pem, key: certs/wild.key}         # chosen by SNI: its DNS names
 //       redirect: true                # plain HTTP ports answer 308 to https:// (default true)
 //       hsts: 1y                      # Strict-Transport-Security max-age; absent = no header
+//       http2: false                  # offer HTTP/2 (ALPN h2) on the HTTPS ports (default off)
 //   services:
 //     web:
 //       ports: ["443:8080", "80:8080"]
@@ -46,6 +47,7 @@ struct TlsSettings {
   std::vector<TlsCertificateSettings> certificates;
   bool redirect = true;
   std::optional<int64_t> hsts_seconds;  // Strict-Transport-Security max-age
+  bool http2 = false;                   // `http2`: ALPN offers h2 on the HTTPS listeners
   std::optional<AcmeSettings> acme;     // `acme`: certificates the daemon orders
   bool enabled() const { return !certificates.empty(); }
 };

@@ -52,6 +52,7 @@ x-slipway:
       - {cert: certs/a.pem, key: certs/a.key}
     redirect: false
     hsts: 1y
+    http2: true
 )");
   ASSERT_TRUE(p.ok()) << testing::ErrorOf(p);
   ASSERT_EQ(p->tls.certificates.size(), 1u);
@@ -60,6 +61,7 @@ x-slipway:
   EXPECT_NE(p->tls.certificates[0].cert_where.find("compose.yaml:10:"), std::string::npos);
   EXPECT_FALSE(p->tls.redirect);
   EXPECT_EQ(p->tls.hsts_seconds, 365 * 86400);
+  EXPECT_TRUE(p->tls.http2);
   const Service& web = p->services.at("web");
   EXPECT_EQ(ProtocolOf(*p, web, 8080), PortProtocol::kHttps);
   EXPECT_EQ(PortProtocolName(PortProtocol::kHttps), "https");
@@ -73,6 +75,7 @@ TEST(TlsSettingsTest, DefaultsRedirectOnAndNoHsts) {
   ASSERT_TRUE(p.ok()) << testing::ErrorOf(p);
   EXPECT_TRUE(p->tls.redirect);
   EXPECT_FALSE(p->tls.hsts_seconds.has_value());
+  EXPECT_FALSE(p->tls.http2) << "HTTP/2 is opt-in";
   auto none = testing::LoadText("services:\n  web: {image: x}\n");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->tls.enabled());
@@ -137,6 +140,14 @@ TEST(TlsSettingsTest, MalformedSettingsNameTheKey) {
                     "maybe\n")
                 .find("x-slipway.tls.redirect"),
             std::string::npos);
+  // http2: a boolean only; the error names the file, line and key.
+  for (const char* bad : {"yes please", "[true]", "{on: 1}", "2"}) {
+    const std::string err = f.Error(
+        std::string("    certificates: [{cert: certs/a.pem, key: certs/a.key}]\n    http2: ") +
+        bad + "\n");
+    EXPECT_NE(err.find("compose.yaml:7:"), std::string::npos) << bad << ": " << err;
+    EXPECT_NE(err.find("x-slipway.tls.http2"), std::string::npos) << bad << ": " << err;
+  }
   EXPECT_NE(f.Error("    certificate: x\n").find("x-slipway.tls.certificate: unknown key"),
             std::string::npos);
   EXPECT_NE(f.Error("    - x\n").find("x-slipway.tls"), std::string::npos);

@@ -96,6 +96,7 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
         l.mode = proxy::ListenerMode::kTcp;
       } else if (proto == config::PortProtocol::kHttps && tls) {
         l.tls = tls;
+        l.http2 = project.tls.http2;
         if (project.tls.hsts_seconds) {
           l.hsts = "max-age=" + std::to_string(*project.tls.hsts_seconds);
         }

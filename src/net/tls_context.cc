@@ -224,6 +224,11 @@ int ContextIndex() {
   return index;
 }
 
+int H2Index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 const TlsServerContext* OwnerOf(SSL* ssl) {
   return static_cast<const TlsServerContext*>(
       SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ContextIndex()));
@@ -270,14 +275,18 @@ int ServerNameCallback(SSL* ssl, int*, void*) {
 int AlpnCallback(SSL* ssl, const unsigned char** out, unsigned char* outlen,
                  const unsigned char* in, unsigned int inlen, void*) {
   static const unsigned char kOurs[] = "\x08http/1.1";
+  static const unsigned char kOursH2[] = "\x02h2\x08http/1.1";  // h2 first: ours is the order
   static const unsigned char kAcme[] =
       "\x0a"
       "acme-tls/1";
   const bool validation = IsAlpnChallenge(ssl);  // acme-tls/1 or nothing (RFC 8737 3)
+  const bool h2 = !validation && SSL_get_ex_data(ssl, H2Index()) != nullptr;
+  const unsigned char* ours = validation ? kAcme : h2 ? kOursH2 : kOurs;
+  const unsigned int ours_len = validation ? sizeof kAcme - 1
+                                : h2       ? sizeof kOursH2 - 1
+                                           : sizeof kOurs - 1;
   unsigned char* sel = nullptr;
-  if (SSL_select_next_proto(&sel, outlen, validation ? kAcme : kOurs,
-                            validation ? sizeof kAcme - 1 : sizeof kOurs - 1, in,
-                            inlen) != OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
     if (validation) return SSL_TLSEXT_ERR_ALERT_FATAL;
     return SSL_TLSEXT_ERR_NOACK;  // no common protocol: go on without ALPN, as nginx does
   }
@@ -348,6 +357,11 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::Create(
     self->infos_.push_back(std::move(lr.info));
   }
   return std::shared_ptr<const TlsServerContext>(std::move(self));
+}
+
+void OfferH2(SSL* ssl) {
+  static char marker = 1;
+  SSL_set_ex_data(ssl, H2Index(), &marker);
 }
 
 }  // namespace slipway::net

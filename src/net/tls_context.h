@@ -8,8 +8,9 @@
 //    listeners and by every connection accepted through it: a reload builds a new one and new
 //    connections use it, while connections already open keep theirs alive until they close.
 //    Settings are Mozilla's "intermediate" profile: TLS 1.2 and 1.3, ECDHE AEAD ciphers,
-//    X25519/P-256/P-384, ALPN http/1.1, no renegotiation, no server session cache
-//    (resumption is by stateless tickets, so workers share no lock for it).
+//    X25519/P-256/P-384, ALPN http/1.1 (and h2 for a connection marked by OfferH2), no
+//    renegotiation, no server session cache (resumption is by stateless tickets, so workers share
+//    no lock for it).
 //  - TicketKeys encrypt session tickets. One instance is shared across reloads (resumption
 //    survives a reload); the current key rotates every `period` and the previous one still
 //    decrypts (a ticket it opens is renewed with the current key).
@@ -129,6 +130,11 @@ class TlsServerContext {
   std::unordered_map<std::string, size_t> wildcard_;  // "example.com" for "*.example.com"
   std::shared_ptr<TicketKeys> tickets_;
 };
+
+// Server side, before the handshake: this connection's ALPN offers "h2" before "http/1.1" (a
+// listener with HTTP/2 on; the contexts are shared by every listener, so the choice is made per
+// connection). Without it only "http/1.1" is chosen.
+void OfferH2(SSL* ssl);
 
 // "2026-12-03 07:00:00 UTC".
 std::string FormatUtc(int64_t unix_s);

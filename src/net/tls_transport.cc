@@ -70,9 +70,10 @@ SSL* NewSsl(SSL_CTX* ctx, int fd) {
 }  // namespace
 
 std::unique_ptr<TlsTransport> TlsTransport::Accept(std::shared_ptr<const TlsServerContext> ctx,
-                                                   int fd) {
+                                                   int fd, bool offer_h2) {
   SSL* ssl = NewSsl(ctx->default_ctx(), fd);
   if (!ssl) return nullptr;
+  if (offer_h2) OfferH2(ssl);
   SSL_set_accept_state(ssl);
   std::unique_ptr<TlsTransport> t(new TlsTransport(ssl, fd));
   t->ctx_ = std::move(ctx);

@@ -22,7 +22,9 @@ namespace slipway::net {
 class TlsTransport final : public Transport {
  public:
   // Null when OpenSSL cannot allocate the connection.
-  static std::unique_ptr<TlsTransport> Accept(std::shared_ptr<const TlsServerContext> ctx, int fd);
+  // `offer_h2`: ALPN may pick "h2" (net::OfferH2).
+  static std::unique_ptr<TlsTransport> Accept(std::shared_ptr<const TlsServerContext> ctx, int fd,
+                                              bool offer_h2 = false);
   // `ctx` must outlive the transport. `server_name` is sent as SNI when not empty.
   static std::unique_ptr<TlsTransport> Connect(SSL_CTX* ctx, int fd, std::string_view server_name);
   // `name` is the server's name as the caller knows it: sent as SNI unless it is an IP

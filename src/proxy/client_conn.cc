@@ -14,6 +14,7 @@
 
 #include "acme/challenge.h"
 #include "http/serializer.h"
+#include "net/tls_transport.h"
 #include "proxy/exchange.h"
 
 namespace slipway::proxy {
@@ -60,13 +61,15 @@ ClientConn::ClientConn(Worker* w, int fd, std::unique_ptr<net::Transport> transp
       slot_(slot),
       peer_ipv4_(peer_ipv4),
       active_(active),
+      stream_(fd == kStreamFd),
       parser_(w->options().limits) {
   static_assert(sizeof peer_ip_ >= INET_ADDRSTRLEN);
   peer_ip_[0] = '\0';
   inet_ntop(AF_INET, &peer_ipv4_, peer_ip_, sizeof peer_ip_);  // not per request: it formats
   static thread_local uint64_t next_id = 1;
   id_ = next_id++;
-  active_->Add(w_->index(), 1);
+  if (active_) active_->Add(w_->index(), 1);
+  if (stream_) w_->stream_conns_.insert(this);
   if (tr_->secure()) {
     // A client that never finishes its handshake is a slowloris too.
     phase_ = Phase::kHandshake;
@@ -76,7 +79,10 @@ ClientConn::ClientConn(Worker* w, int fd, std::unique_ptr<net::Transport> transp
   }
 }
 
-ClientConn::~ClientConn() { CloseNow(); }
+ClientConn::~ClientConn() {
+  CloseNow();
+  if (stream_) w_->stream_conns_.erase(this);
+}
 
 const SetMetrics& ClientConn::Metrics() const {
   const CompiledTable& c = *ex_->wt->compiled;
@@ -112,11 +118,11 @@ void ClientConn::CloseNow() {
     if (ex_->backend) ex_->backend->health.active--;
     ex_->backend = nullptr;
   }
-  w_->loop()->Remove(fd_);
-  tr_.reset();  // before the fd it speaks through closes
-  close(fd_);
+  if (!stream_) w_->loop()->Remove(fd_);
+  tr_.reset();  // before the fd it speaks through closes (a stream's tells its H2Conn)
+  if (!stream_) close(fd_);
   fd_ = -1;
-  active_->Add(w_->index(), -1);
+  if (active_) active_->Add(w_->index(), -1);
   w_->Retire(this);
 }
 
@@ -152,6 +158,16 @@ void ClientConn::DoHandshake() {
   net::IoResult r = tr_->Handshake();
   switch (r.status) {
     case net::IoStatus::kOk:
+      if (!stream_) {
+        if (auto* tls = dynamic_cast<net::TlsTransport*>(tr_.get()); tls && tls->alpn() == "h2") {
+          // HTTP/2 from here on: the connection moves, fd and transport, to an H2Conn.
+          const int fd = fd_;
+          fd_ = -1;
+          w_->StartH2(fd, std::move(tr_), slot_, peer_ipv4_, active_);
+          w_->Retire(this);
+          return;
+        }
+      }
       phase_ = Phase::kIdle;
       SetDeadline(Deadline::kIdle, w_->options().idle_timeout);
       // The client's first request may already sit decrypted-to-be in the transport.
@@ -280,8 +296,9 @@ void ClientConn::ScheduleResume() {
   ClientConn* self = this;
   uint64_t id = id_;
   w_->loop()->RunAfter(Duration(0), [w, self, id] {
-    auto it = w->conns_.find(self);
-    if (it == w->conns_.end() || self->id() != id || self->closed()) return;
+    if ((!w->conns_.count(self) && !w->stream_conns_.count(self)) || self->id() != id ||
+        self->closed())
+      return;
     self->resume_scheduled_ = false;
     self->ProcessBuffered();
     if (!self->closed()) self->ReadClient();
@@ -406,6 +423,12 @@ void ClientConn::CloseAfterFlush() {
 // Half-closes and keeps reading (and dropping) for a moment, so a client still sending does
 // not get a reset that would destroy the response it has not read yet.
 void ClientConn::Linger() {
+  if (stream_) {
+    // Tells the H2Conn the response is complete (its end of stream), which then closes us.
+    tr_->ShutdownWrite();
+    if (eof_) CloseNow();
+    return;
+  }
   if (eof_) {
     CloseNow();
     return;
@@ -452,7 +475,7 @@ void ClientConn::OnDrain(bool close_idle) {
   // speaks again ends at its idle timeout or when the owner stops the proxy. A process that
   // exits has no successor: a kept-alive connection with nothing in flight either way closes
   // now, so it does not hold the exit back.
-  if (!close_idle || fd_ < 0) return;
+  if (!close_idle || fd_ < 0 || stream_) return;
   // A connection accepted that has received nothing at all (not a byte of a request, nor of a
   // TLS handshake) is as idle as a kept-alive one, and would otherwise hold the exit until its
   // timeout: it closes too (nginx closes connections waiting for a first request the same

@@ -11,8 +11,15 @@
 // registered with the loop and closed. A TLS connection starts in Phase::kHandshake, bounded by
 // the head timeout. A TLS read may wait for writability (and a write for readability), which
 // `read_wants_write_` / `write_wants_read_` remember so the other edge resumes it.
+//
+// A ClientConn also serves one stream of an HTTP/2 connection (proxy/h2_conn.h): then it has
+// no socket (fd kStreamFd), its transport carries the stream's request as HTTP/1.1 bytes and
+// takes its response back, and the H2Conn, not the worker, owns it and delivers its events.
+// So routing, the balancer, the headers the proxy adds, timeouts, retries and metrics are the
+// same code for both protocols.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -28,7 +35,10 @@ struct Exchange;
 
 class ClientConn {
  public:
-  // `transport` moves the bytes of `fd` (both are owned from here on).
+  // The fd of a connection serving one HTTP/2 stream: it has no socket of its own.
+  static constexpr int kStreamFd = INT_MAX;
+  // `transport` moves the bytes of `fd` (both are owned from here on). `active` is null for
+  // an HTTP/2 stream (its H2Conn counts the connection).
   ClientConn(Worker* w, int fd, std::unique_ptr<net::Transport> transport, int slot,
              uint32_t peer_ipv4, telemetry::Gauge* active);
   ~ClientConn();
@@ -123,6 +133,7 @@ class ClientConn {
   uint32_t peer_ipv4_;  // network order
   char peer_ip_[16];    // peer_ipv4_ as dotted text (X-Forwarded-For), formatted once
   telemetry::Gauge* active_;
+  bool stream_;  // fd_ == kStreamFd: an HTTP/2 stream, owned and driven by its H2Conn
   uint64_t id_;
   Phase phase_ = Phase::kIdle;
   Deadline dkind_ = Deadline::kIdle;

@@ -148,6 +148,7 @@ void ClientConn::OnUpstreamEvent(uint32_t events) {
     FlushUpstream();
     if (fd_ < 0 || !ex_ || !ex_->up) return;
   }
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ex_->up->peer_closed = true;
   if (in || retry_read) {
     ex_->up->readable = true;
     ReadUpstream();
@@ -160,8 +161,9 @@ void ClientConn::ReadUpstream() {
     if (out_.size() - out_off_ > w_->options().max_buffer_bytes) return;  // back-pressure
     net::IoResult r = ex_->up->tr->Read(buf, Worker::kScratch);
     if (r.status == net::IoStatus::kOk) {
-      // A short plain read drained the socket; edge-triggering reports the next arrival.
-      if (r.drained) ex_->up->readable = false;
+      // A short plain read drained the socket; edge-triggering reports the next arrival, unless
+      // the FIN came with this edge: then the EOF is read now.
+      if (r.drained && !ex_->up->peer_closed) ex_->up->readable = false;
       OnUpstreamData(std::string_view(buf, r.bytes));
       if (i == 63 && fd_ >= 0 && ex_ && ex_->up && ex_->up->readable) ScheduleResume();
       continue;

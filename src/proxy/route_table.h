@@ -93,6 +93,9 @@ struct Listener {
   std::shared_ptr<const acme::ChallengeTable> acme_challenges;
   // TLS listeners only: the value of Strict-Transport-Security on every response ("" = none).
   std::string hsts;
+  // TLS listeners only: ALPN offers h2 before http/1.1, and a connection that picks it is
+  // served by an H2Conn (proxy/h2_conn.h) instead of a ClientConn.
+  bool http2 = false;
   // The peer is the host's ingress (src/ingress), which already set X-Forwarded-Proto and
   // X-Forwarded-Host from the client's connection: pass them on instead of writing this
   // hop's own (plain, loopback) values. Only for a listener nobody else can reach.

@@ -15,6 +15,7 @@
 #include "net/plain_transport.h"
 #include "net/tls_transport.h"
 #include "proxy/client_conn.h"
+#include "proxy/h2_conn.h"
 #include "proxy/tcp_conn.h"
 
 namespace slipway::proxy {
@@ -79,6 +80,9 @@ void Worker::PostDrain(bool close_idle, std::function<void()> done) {
     std::vector<ClientConn*> all;
     for (auto& [p, c] : conns_) all.push_back(p);
     for (ClientConn* c : all) c->OnDrain(close_idle);
+    std::vector<H2Conn*> h2;
+    for (auto& [p, c] : h2_conns_) h2.push_back(p);
+    for (H2Conn* c : h2) c->OnDrain();
     CountOpen();  // tells the watch when nothing was open
     done();
   });
@@ -279,6 +283,9 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
   std::vector<TcpConn*> tcp;
   for (auto& [p, c] : tcp_conns_) tcp.push_back(p);
   for (TcpConn* c : tcp) c->OnTableChange();
+  std::vector<H2Conn*> h2;
+  for (auto& [p, c] : h2_conns_) h2.push_back(p);
+  for (H2Conn* c : h2) c->OnTableChange();
 }
 
 void Worker::OnAccept(int slot) {
@@ -327,7 +334,7 @@ void Worker::OnAccept(int slot) {
     uint32_t ip = peer.sin_family == AF_INET ? peer.sin_addr.s_addr : htonl(INADDR_LOOPBACK);
     std::unique_ptr<net::Transport> transport;
     if (const auto& tls = table_->compiled->table->listeners[l].tls) {
-      transport = net::TlsTransport::Accept(tls, fd);
+      transport = net::TlsTransport::Accept(tls, fd, table_->compiled->table->listeners[l].http2);
       if (!transport) {
         close(fd);
         continue;
@@ -464,6 +471,36 @@ void Worker::RetireTcp(TcpConn* c) {
   ReapLater();
 }
 
+void Worker::RetireH2(H2Conn* c) {
+  auto it = h2_conns_.find(c);
+  if (it == h2_conns_.end()) return;
+  dead_h2_.push_back(std::move(it->second));
+  h2_conns_.erase(it);
+  CountOpen();
+  ReapLater();
+}
+
+void Worker::RetireStream(std::unique_ptr<ClientConn> c) {
+  dead_.push_back(std::move(c));
+  ReapLater();
+}
+
+void Worker::StartH2(int fd, std::unique_ptr<net::Transport> tr, int slot, uint32_t peer_ipv4,
+                     telemetry::Gauge* active) {
+  auto conn = std::make_unique<H2Conn>(this, fd, std::move(tr), slot, peer_ipv4, active);
+  H2Conn* raw = conn.get();
+  h2_conns_.emplace(raw, std::move(conn));
+  CountOpen();
+  // The fd changes hands: its events go to the H2Conn from now on.
+  loop_->Remove(fd);
+  Status st = loop_->Add(fd, kConnEvents, [raw](uint32_t ev) { raw->OnEvent(ev); });
+  if (!st.ok()) {
+    raw->CloseNow();
+    return;
+  }
+  raw->Start();
+}
+
 void Worker::ReapLater() {
   if (reap_scheduled_) return;
   reap_scheduled_ = true;
@@ -471,6 +508,7 @@ void Worker::ReapLater() {
     reap_scheduled_ = false;
     dead_.clear();
     dead_tcp_.clear();
+    dead_h2_.clear();
   });
 }
 
@@ -486,6 +524,11 @@ void Worker::Sweep() {
     if (c->deadline() <= now) tcp_due.push_back(p);
   for (TcpConn* c : tcp_due)
     if (tcp_conns_.count(c)) c->CheckTimeout(now);
+  // HTTP/2 connections check their own deadline and their streams'.
+  std::vector<H2Conn*> h2;
+  for (auto& [p, c] : h2_conns_) h2.push_back(p);
+  for (H2Conn* c : h2)
+    if (h2_conns_.count(c)) c->CheckTimeout(now);
   if (!stopping_) loop_->RunAfter(options_.tick, [this] { Sweep(); });
 }
 
@@ -497,8 +540,12 @@ void Worker::Shutdown() {
   std::vector<TcpConn*> tcp;
   for (auto& [p, c] : tcp_conns_) tcp.push_back(p);
   for (TcpConn* c : tcp) c->CloseNow();
+  std::vector<H2Conn*> h2;
+  for (auto& [p, c] : h2_conns_) h2.push_back(p);
+  for (H2Conn* c : h2) c->CloseNow();
   dead_.clear();
   dead_tcp_.clear();
+  dead_h2_.clear();
   for (auto& [k, b] : backends_) {
     while (!b->idle.empty()) {
       CloseUpstream(std::move(b->idle.back()));

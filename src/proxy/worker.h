@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,7 @@
 namespace slipway::proxy {
 
 class ClientConn;
+class H2Conn;
 class TcpConn;
 class Worker;
 
@@ -100,6 +102,9 @@ struct UpstreamConn {
   bool reused = false;
   bool readable = false;  // edge-triggered readiness we have not consumed yet
   bool writable = false;
+  // The peer's FIN was reported (EPOLLRDHUP): a short read no longer means "wait for the next
+  // edge", since none will come; reading goes on until it returns EOF.
+  bool peer_closed = false;
   bool read_wants_write = false;  // the transport's read waits for the writable edge (TLS)
   bool write_wants_read = false;  // its write waits for the readable edge (TLS)
 };
@@ -195,6 +200,13 @@ class Worker {
   // Destroys a client connection after the current callback returns.
   void Retire(ClientConn* c);
   void RetireTcp(TcpConn* c);
+  void RetireH2(H2Conn* c);
+  // A ClientConn serving an HTTP/2 stream, handed back by its H2Conn once closed: destroyed
+  // after the current callback returns.
+  void RetireStream(std::unique_ptr<ClientConn> c);
+  // A TLS connection that negotiated ALPN h2: an H2Conn takes over `fd` and `tr`.
+  void StartH2(int fd, std::unique_ptr<net::Transport> tr, int slot, uint32_t peer_ipv4,
+               telemetry::Gauge* active);
   std::string NextRequestId();
 
   char* client_scratch() { return client_scratch_.get(); }
@@ -226,19 +238,24 @@ class Worker {
     int fd = -1;
   };
   std::vector<ListenSlot> slots_;
-  std::atomic<size_t> open_{0};  // conns_ + tcp_conns_, for open_connections()
+  std::atomic<size_t> open_{0};  // conns_ + tcp_conns_ + h2_conns_, for open_connections()
   std::atomic<uint64_t> routes_built_{0};
   std::atomic<uint64_t> route_updates_{0};
   void CountOpen() {
-    const size_t open = conns_.size() + tcp_conns_.size();
+    const size_t open = conns_.size() + tcp_conns_.size() + h2_conns_.size();
     open_.store(open, std::memory_order_relaxed);
     if (open == 0 && draining_ && drain_watch_ != nullptr) drain_watch_->Notify();
   }
   DrainWatch* drain_watch_;
+  // ClientConns serving HTTP/2 streams (owned by their H2Conn): what a deferred resume checks.
+  // Declared before the connections, so it outlives them.
+  std::unordered_set<ClientConn*> stream_conns_;
   std::unordered_map<ClientConn*, std::unique_ptr<ClientConn>> conns_;
   std::vector<std::unique_ptr<ClientConn>> dead_;
   std::unordered_map<TcpConn*, std::unique_ptr<TcpConn>> tcp_conns_;  // TCP listeners' conns
   std::vector<std::unique_ptr<TcpConn>> dead_tcp_;
+  std::unordered_map<H2Conn*, std::unique_ptr<H2Conn>> h2_conns_;  // HTTP/2 connections
+  std::vector<std::unique_ptr<H2Conn>> dead_h2_;
   bool reap_scheduled_ = false;
   std::unique_ptr<char[]> client_scratch_;
   std::unique_ptr<char[]> upstream_scratch_;
@@ -249,6 +266,7 @@ class Worker {
   bool draining_ = false;  // PostDrain ran: every response closes its connection
 
   friend class ClientConn;
+  friend class H2Conn;
 };
 
 }  // namespace slipway::proxy

@@ -1,0 +1,728 @@
+#include "proxy/h2_conn.h"
+
+#include <nghttp2/nghttp2.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <utility>
+
+#include "http/parser.h"
+#include "proxy/client_conn.h"
+#include "proxy/exchange.h"
+
+namespace slipway::proxy {
+
+// One request stream: the HTTP/1.1 bytes its ClientConn reads, and its response on the way
+// back (parsed again from the ClientConn's HTTP/1.1 answer, body decoded) until the client's
+// flow-control window takes it.
+struct H2Conn::Stream {
+  explicit Stream(int32_t stream_id, const http::ParserLimits& limits)
+      : id(stream_id), resp(Exchange::RespLimits(limits)), body(Exchange::RespLimits(limits)) {}
+  int32_t id;
+  std::unique_ptr<ClientConn> cc;  // null before the header block ends, and once it closed
+  // Request head as received.
+  std::string method, path, authority;
+  std::string fields;  // "name: value\r\n" lines
+  std::string cookie;  // cookie fields joined with "; " (RFC 9113 8.2.3)
+  size_t head_bytes = 0;
+  size_t head_fields = 0;
+  bool started = false;      // the ClientConn exists (the header block ended)
+  bool chunked_req = false;  // a body of unknown length: sent upstream chunked
+  // Request bytes for the ClientConn; `unconsumed` DATA bytes not yet acknowledged.
+  std::string req;
+  size_t req_off = 0;
+  size_t unconsumed = 0;
+  bool req_end = false;
+  // Response.
+  http::ResponseParser resp;
+  http::BodyReader body;
+  std::string head_buf;
+  bool head_done = false;
+  bool body_done = false;
+  bool submitted = false;
+  bool deferred = false;  // the data provider waits for bytes (nghttp2_session_resume_data)
+  std::string out;        // decoded body bytes not yet framed
+  size_t out_off = 0;
+  bool conn_done = false;   // the ClientConn ended its response (ShutdownWrite)
+  bool h2_closed = false;   // nghttp2 closed the stream (ended, reset by either side)
+  bool reset = false;       // RST_STREAM submitted: no DATA may end it cleanly any more
+  bool want_write = false;  // the ClientConn was refused bytes: tell it when there is room
+  bool notify_read = false;
+  bool notify_write = false;
+  size_t buffered() const { return out.size() - out_off; }
+};
+
+// The Transport a stream's ClientConn speaks through: reads come from Stream::req, writes go to
+// H2Conn::OnResponseBytes. Secure: the client's connection is TLS (X-Forwarded-Proto, HSTS).
+class H2Conn::StreamTransport final : public net::Transport {
+ public:
+  StreamTransport(H2Conn* conn, Stream* s) : conn_(conn), s_(s) {}
+  ~StreamTransport() override { conn_->OnStreamConnGone(s_); }
+
+  net::IoResult Handshake() override { return {net::IoStatus::kOk}; }
+  net::IoResult Read(char* buf, size_t len) override {
+    Stream& s = *s_;
+    if (s.req_off == s.req.size()) {
+      if (s.req_end || s.h2_closed) return {net::IoStatus::kEof};
+      return {net::IoStatus::kWantRead};
+    }
+    const size_t n = std::min(len, s.req.size() - s.req_off);
+    s.req.copy(buf, n, s.req_off);
+    s.req_off += n;
+    net::IoResult r{net::IoStatus::kOk, n, false};
+    if (s.req_off == s.req.size()) {
+      s.req.clear();
+      s.req_off = 0;
+      r.drained = true;
+      conn_->OnRequestTaken(s_);
+    }
+    return r;
+  }
+  net::IoResult Writev(const iovec* iov, int count) override {
+    if (s_->h2_closed || conn_->closed()) return {net::IoStatus::kError};
+    if (s_->buffered() > conn_->w_->options().max_buffer_bytes) {
+      s_->want_write = true;
+      return {net::IoStatus::kWantWrite};
+    }
+    size_t total = 0;
+    for (int i = 0; i < count; ++i) {
+      conn_->OnResponseBytes(
+          s_, std::string_view(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len));
+      total += iov[i].iov_len;
+    }
+    return {net::IoStatus::kOk, total, false};
+  }
+  void ShutdownWrite() override { conn_->OnResponseEnd(s_); }
+  bool secure() const override { return true; }
+
+ private:
+  H2Conn* conn_;
+  Stream* s_;
+};
+
+namespace {
+
+bool ConnectionSpecific(std::string_view n) {
+  return IsHopByHop(n) || http::EqualsIgnoreCase(n, "transfer-encoding");
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+// nghttp2's callbacks: they record what arrived; Pump() acts on it once nghttp2 returns.
+struct H2Callbacks {
+  static int OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    auto* c = static_cast<H2Conn*>(user);
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    auto s = std::make_unique<H2Conn::Stream>(frame->hd.stream_id, c->w_->options().limits);
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s.get());
+    c->streams_[frame->hd.stream_id] = std::move(s);
+    return 0;
+  }
+
+  static int OnHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    auto* c = static_cast<H2Conn*>(user);
+    auto* s = static_cast<H2Conn::Stream*>(
+        nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (!s || s->started) return 0;  // trailers: not forwarded
+    // Memory bound; a head within twice the HTTP/1.1 limit still reaches the parser, which
+    // answers 431 as it does for HTTP/1.1.
+    const http::ParserLimits& lim = c->w_->options().limits;
+    s->head_bytes += namelen + valuelen + 4;
+    if (s->head_bytes > 2 * lim.max_head_bytes || ++s->head_fields > 2 * lim.max_headers)
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
+    std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (n == ":method") {
+      s->method = v;
+    } else if (n == ":path") {
+      s->path = v;
+    } else if (n == ":authority") {
+      s->authority = v;
+    } else if (!n.empty() && n.front() == ':') {
+      // :scheme (the connection is TLS whatever it says), :protocol (no extended CONNECT).
+    } else if (n == "cookie") {
+      if (!s->cookie.empty()) s->cookie += "; ";
+      s->cookie += v;
+    } else if (n == "host" || ConnectionSpecific(n)) {
+      // Host comes from :authority (or this field when there is none); nghttp2 already
+      // refused connection-specific fields, "te: trailers" aside.
+      if (n == "host" && s->authority.empty()) s->authority = v;
+    } else {
+      s->fields.append(n).append(": ").append(v).append("\r\n");
+    }
+    return 0;
+  }
+
+  static int OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    auto* c = static_cast<H2Conn*>(user);
+    const bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    auto* s = static_cast<H2Conn::Stream*>(
+        nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (!s) return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && !s->started) {
+      c->StartStream(s, end);
+      return 0;
+    }
+    if (end && !s->req_end) {
+      s->req_end = true;
+      if (s->chunked_req) s->req += "0\r\n\r\n";
+      s->notify_read = true;
+      c->Mark(s);
+    }
+    return 0;
+  }
+
+  static int OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* user) {
+    auto* c = static_cast<H2Conn*>(user);
+    auto* s =
+        static_cast<H2Conn::Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (!s || !s->cc) {
+      // Nobody reads it (the answer came first): give the window back at once.
+      nghttp2_session_consume(session, stream_id, len);
+      return 0;
+    }
+    std::string_view d(reinterpret_cast<const char*>(data), len);
+    if (s->chunked_req) {
+      char size[24];
+      std::snprintf(size, sizeof size, "%zx\r\n", len);
+      s->req.append(size).append(d).append("\r\n");
+    } else {
+      s->req.append(d);
+    }
+    s->unconsumed += len;
+    s->notify_read = true;
+    c->Mark(s);
+    return 0;
+  }
+
+  static int OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t, void* user) {
+    auto* c = static_cast<H2Conn*>(user);
+    auto* s =
+        static_cast<H2Conn::Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (!s) return 0;
+    s->h2_closed = true;
+    c->Mark(s);
+    return 0;
+  }
+
+  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                          nghttp2_data_source* source, void* user) {
+    auto* c = static_cast<H2Conn*>(user);
+    auto* s = static_cast<H2Conn::Stream*>(source->ptr);
+    if (s->reset) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM, never END_STREAM
+    const size_t n = std::min(length, s->buffered());
+    std::memcpy(buf, s->out.data() + s->out_off, n);
+    s->out_off += n;
+    if (s->out_off == s->out.size()) {
+      s->out.clear();
+      s->out_off = 0;
+    }
+    if (s->want_write && s->buffered() <= c->w_->options().max_buffer_bytes / 2) {
+      s->want_write = false;
+      s->notify_write = true;
+      c->Mark(s);
+    }
+    if (s->buffered() == 0 && s->body_done) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return static_cast<ssize_t>(n);
+    }
+    if (n == 0) {
+      s->deferred = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    return static_cast<ssize_t>(n);
+  }
+};
+
+H2Conn::H2Conn(Worker* w, int fd, std::unique_ptr<net::Transport> transport, int slot,
+               uint32_t peer_ipv4, telemetry::Gauge* active)
+    : w_(w),
+      fd_(fd),
+      tr_(std::move(transport)),
+      slot_(slot),
+      peer_ipv4_(peer_ipv4),
+      active_(active) {
+  static thread_local uint64_t next_id = 1;
+  id_ = next_id++;
+}
+
+H2Conn::~H2Conn() { CloseNow(); }
+
+void H2Conn::Start() {
+  if (fd_ < 0) return;
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_option* opt = nullptr;
+  if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0) {
+    if (cbs) nghttp2_session_callbacks_del(cbs);
+    CloseNow();
+    return;
+  }
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2Callbacks::OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, H2Callbacks::OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Callbacks::OnFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2Callbacks::OnDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Callbacks::OnStreamClose);
+  // Request bytes are acknowledged when the ClientConn takes them (back-pressure).
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  const int rc = nghttp2_session_server_new2(&session_, cbs, this, opt);
+  nghttp2_session_callbacks_del(cbs);
+  nghttp2_option_del(opt);
+  if (rc != 0) {
+    session_ = nullptr;
+    CloseNow();
+    return;
+  }
+  const ProxyOptions& o = w_->options();
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(o.max_buffer_bytes)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(o.limits.max_head_bytes)},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  deadline_ = w_->Now() + o.idle_timeout;
+  Pump();                      // sends the SETTINGS
+  if (fd_ >= 0) ReadSocket();  // the preface may already wait in the transport
+  if (fd_ >= 0) Pump();
+}
+
+void H2Conn::CloseNow() {
+  if (fd_ < 0) return;
+  const int fd = fd_;
+  fd_ = -1;  // closed(): the streams' transports refuse writes from here on
+  for (auto& [id, s] : streams_)
+    if (s->cc) s->cc->CloseNow();  // hands each ClientConn back to the worker
+  streams_.clear();
+  if (session_) nghttp2_session_del(session_);
+  session_ = nullptr;
+  w_->loop()->Remove(fd);
+  tr_.reset();
+  close(fd);
+  if (active_) active_->Add(w_->index(), -1);
+  w_->RetireH2(this);
+}
+
+H2Conn::Stream* H2Conn::Find(int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void H2Conn::Mark(Stream* s) {
+  marked_.push_back(s->id);
+  pump_again_ = true;
+}
+
+void H2Conn::OnEvent(uint32_t events) {
+  if (fd_ < 0) return;
+  const bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  if (events & EPOLLOUT) {
+    writable_ = true;
+    if (read_wants_write_) {
+      read_wants_write_ = false;
+      readable_ = true;
+    }
+  }
+  if (in && write_wants_read_) {
+    write_wants_read_ = false;
+    writable_ = true;
+  }
+  if (in) readable_ = true;
+  FlushSocket();
+  if (fd_ >= 0) ReadSocket();
+  if (fd_ >= 0) Pump();
+}
+
+void H2Conn::ReadSocket() {
+  char* buf = w_->client_scratch();
+  for (int i = 0; i < 64 && fd_ >= 0 && readable_ && !closing_; ++i) {
+    // The client reads too slowly what we already owe it: stop taking more requests.
+    if (out_.size() - out_off_ > w_->options().max_buffer_bytes) return;
+    net::IoResult r = tr_->Read(buf, Worker::kScratch);
+    if (r.status == net::IoStatus::kOk) {
+      if (r.drained) readable_ = false;
+      ssize_t rv =
+          nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), r.bytes);
+      if (rv < 0) {
+        // A bad preface, a flood, a frame nghttp2 cannot take: GOAWAY, then close.
+        Fail(NGHTTP2_PROTOCOL_ERROR);
+        return;
+      }
+      Pump();
+      continue;
+    }
+    readable_ = false;
+    if (r.status == net::IoStatus::kWantRead) return;
+    if (r.status == net::IoStatus::kWantWrite) {
+      read_wants_write_ = true;
+      writable_ = false;
+      return;
+    }
+    CloseNow();  // EOF or error: nothing can be delivered any more
+    return;
+  }
+  if (fd_ >= 0 && readable_ && !closing_) {
+    // Fairness cap: continue on the next loop iteration.
+    Worker* w = w_;
+    H2Conn* self = this;
+    uint64_t id = id_;
+    w_->loop()->RunAfter(Duration(0), [w, self, id] {
+      if (!w->h2_conns_.count(self) || self->id_ != id || self->closed()) return;
+      self->ReadSocket();
+      if (!self->closed()) self->Pump();
+    });
+  }
+}
+
+void H2Conn::Fail(uint32_t error_code) {
+  if (session_) nghttp2_session_terminate_session(session_, error_code);
+  closing_ = true;
+  deadline_ = w_->Now() + Duration(2000);  // a client that never reads the GOAWAY
+  Pump();
+}
+
+void H2Conn::SendFrames() {
+  while (fd_ >= 0 && session_ && out_.size() - out_off_ <= w_->options().max_buffer_bytes) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      CloseNow();
+      return;
+    }
+    if (n == 0) break;
+    if (out_off_ == out_.size()) {
+      out_.clear();
+      out_off_ = 0;
+    }
+    out_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  FlushSocket();
+}
+
+void H2Conn::FlushSocket() {
+  while (fd_ >= 0 && out_off_ < out_.size() && writable_ && !write_wants_read_) {
+    net::IoResult r = tr_->Write(out_.data() + out_off_, out_.size() - out_off_);
+    if (r.status == net::IoStatus::kOk) {
+      out_off_ += r.bytes;
+      continue;
+    }
+    if (r.status == net::IoStatus::kWantWrite) {
+      writable_ = false;
+      break;
+    }
+    if (r.status == net::IoStatus::kWantRead) {
+      write_wants_read_ = true;
+      break;
+    }
+    CloseNow();
+    return;
+  }
+  if (fd_ >= 0 && out_off_ == out_.size()) {
+    std::string().swap(out_);
+    out_off_ = 0;
+  }
+}
+
+void H2Conn::Pump() {
+  if (fd_ < 0) return;
+  if (in_pump_) {
+    pump_again_ = true;
+    return;
+  }
+  in_pump_ = true;
+  for (int round = 0; round < 64 && fd_ >= 0; ++round) {
+    pump_again_ = false;
+    std::vector<int32_t> ids;
+    ids.swap(marked_);
+    for (int32_t id : ids) {
+      if (fd_ < 0) break;
+      if (Stream* s = Find(id)) Drive(s);
+    }
+    if (fd_ < 0) break;
+    SendFrames();
+    if (!pump_again_ && marked_.empty()) break;
+  }
+  in_pump_ = false;
+  if (fd_ < 0) return;
+  if (!marked_.empty()) {
+    // Round cap reached: finish on the next loop iteration.
+    Worker* w = w_;
+    H2Conn* self = this;
+    uint64_t id = id_;
+    w_->loop()->RunAfter(Duration(0), [w, self, id] {
+      if (w->h2_conns_.count(self) && self->id_ == id && !self->closed()) self->Pump();
+    });
+  }
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    if (it->second->h2_closed && !it->second->cc) {
+      it = streams_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (streams_.empty() && !closing_) deadline_ = w_->Now() + w_->options().idle_timeout;
+  MaybeClose();
+}
+
+void H2Conn::Drive(Stream* s) {
+  if (s->cc && (s->h2_closed || s->conn_done)) {
+    // Reset by the client, or answered: the ClientConn has nothing more to do.
+    s->cc->CloseNow();
+    return;
+  }
+  if (s->cc && s->notify_read) {
+    s->notify_read = false;
+    s->cc->OnEvent(EPOLLIN);
+  }
+  if (s->cc && s->notify_write) {
+    s->notify_write = false;
+    s->cc->OnEvent(EPOLLOUT);
+  }
+}
+
+void H2Conn::MaybeClose() {
+  if (fd_ < 0 || !session_) return;
+  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) &&
+      out_off_ == out_.size())
+    CloseNow();
+}
+
+void H2Conn::StartStream(Stream* s, bool end_stream) {
+  s->started = true;
+  std::string& r = s->req;
+  r.reserve(s->fields.size() + s->path.size() + s->authority.size() + 64);
+  r.append(s->method).append(" ").append(s->path).append(" HTTP/1.1\r\n");
+  if (!s->authority.empty()) r.append("Host: ").append(s->authority).append("\r\n");
+  r.append(s->fields);
+  if (!s->cookie.empty()) r.append("Cookie: ").append(s->cookie).append("\r\n");
+  // One request per ClientConn: it closes once answered.
+  r.append("Connection: close\r\n");
+  if (!end_stream && s->fields.find("content-length:") == std::string::npos) {
+    // A body of unknown length (HTTP/2 frames it): chunked upstream.
+    s->chunked_req = true;
+    r.append("Transfer-Encoding: chunked\r\n");
+  }
+  r.append("\r\n");
+  s->fields.clear();
+  s->fields.shrink_to_fit();
+  s->req_end = end_stream;
+  s->resp.SetRequestMethod(s->method);
+  s->cc = std::make_unique<ClientConn>(w_, ClientConn::kStreamFd,
+                                       std::make_unique<StreamTransport>(this, s), slot_,
+                                       peer_ipv4_, nullptr);
+  s->notify_read = true;
+  Mark(s);
+}
+
+// ---------------------------------------------------------------- from a stream's ClientConn
+// These run inside the ClientConn: they only update buffers and nghttp2's queues, and ask for a
+// Pump() later, so the ClientConn is never re-entered.
+
+void H2Conn::OnRequestTaken(Stream* s) {
+  if (s->unconsumed > 0 && session_ && !s->h2_closed) {
+    nghttp2_session_consume(session_, s->id, s->unconsumed);
+    s->unconsumed = 0;
+  }
+  ResumeData(nullptr);
+}
+
+void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
+  if (!s->head_done) {
+    s->head_buf.append(data);
+    for (int guard = 0; guard < 16; ++guard) {
+      http::ParseStatus st = s->resp.Parse(s->head_buf);
+      if (st == http::ParseStatus::kNeedMore) return;
+      if (st == http::ParseStatus::kError) {
+        ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+        return;
+      }
+      const int code = s->resp.status_code();
+      if (code >= 100 && code < 200) {  // interim answers are not forwarded
+        s->head_buf.erase(0, s->resp.head_size());
+        s->resp.Reset();
+        s->resp.SetRequestMethod(s->method);
+        continue;
+      }
+      break;
+    }
+    if (s->resp.status() != http::ParseStatus::kHeadComplete) {
+      ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    s->head_done = true;
+    s->body.Start(s->resp.body_kind(), s->resp.content_length());
+    std::string rest = s->head_buf.substr(s->resp.head_size());
+    s->body_done = s->body.done();
+    SubmitResponse(s);
+    s->head_buf.clear();
+    if (!rest.empty()) OnResponseBytes(s, rest);
+    return;
+  }
+  size_t used = 0;
+  while (used < data.size() && !s->body_done) {
+    http::BodyReader::Step step = s->body.Decode(data.substr(used));
+    used += step.consumed;
+    s->out.append(step.data);
+    if (step.state == http::BodyReader::State::kDone) s->body_done = true;
+    if (step.state == http::BodyReader::State::kError) {
+      ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    if (step.consumed == 0) break;
+  }
+  ResumeData(s);
+}
+
+void H2Conn::OnResponseEnd(Stream* s) {
+  s->conn_done = true;
+  if (!s->head_done) {
+    ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+  } else if (!s->body_done) {
+    if (s->body.Finish() == http::BodyReader::State::kDone) {
+      s->body_done = true;
+    } else {
+      ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+  Mark(s);
+  ResumeData(s);
+}
+
+void H2Conn::OnStreamConnGone(Stream* s) {
+  w_->RetireStream(std::move(s->cc));
+  if (fd_ < 0) return;
+  // Closed without a complete answer (an upstream that failed mid-body, a timeout): the
+  // client must not take a cut body for a whole one.
+  if (!s->h2_closed && !(s->head_done && s->body_done)) ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+  ResumeData(s);
+}
+
+void H2Conn::SubmitResponse(Stream* s) {
+  if (!session_ || s->h2_closed) return;
+  const http::ResponseParser& resp = s->resp;
+  std::string status = std::to_string(resp.status_code());
+  std::vector<std::string> names;
+  std::vector<nghttp2_nv> nv;
+  names.reserve(resp.headers().size());
+  nv.reserve(resp.headers().size() + 1);
+  auto add = [&nv](std::string_view n, std::string_view v) {
+    nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
+                  reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                  NGHTTP2_NV_FLAG_NONE});
+  };
+  add(":status", status);
+  std::string_view connection = resp.Header("connection").value_or("");
+  for (const http::HeaderView& f : resp.headers()) {
+    if (ConnectionSpecific(f.name)) continue;
+    if (!connection.empty() && http::HasToken(connection, f.name)) continue;
+    names.push_back(Lower(f.name));
+  }
+  size_t i = 0;
+  for (const http::HeaderView& f : resp.headers()) {
+    if (ConnectionSpecific(f.name)) continue;
+    if (!connection.empty() && http::HasToken(connection, f.name)) continue;
+    add(names[i++], f.value);
+  }
+  int rc = 0;
+  if (s->body_done && s->out.empty()) {
+    rc = nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), nullptr);
+  } else {
+    nghttp2_data_provider provider{};
+    provider.source.ptr = s;
+    provider.read_callback = H2Callbacks::ReadBody;
+    rc = nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), &provider);
+  }
+  if (rc != 0) {
+    ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  s->submitted = true;
+}
+
+void H2Conn::ResetStream(Stream* s, uint32_t error_code) {
+  if (session_ && !s->h2_closed)
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, error_code);
+  s->reset = true;
+  s->body_done = true;
+  ResumeData(s);
+}
+
+void H2Conn::ResumeData(Stream* s) {
+  if (s && s->deferred && session_ && !s->h2_closed && (s->buffered() > 0 || s->body_done)) {
+    s->deferred = false;
+    nghttp2_session_resume_data(session_, s->id);
+  }
+  if (fd_ < 0) return;
+  if (in_pump_) {
+    pump_again_ = true;
+    return;
+  }
+  // Called from inside a ClientConn (its upstream's events): Pump() would drive ClientConns,
+  // maybe this one, so it runs once the current callback returns.
+  if (pump_scheduled_) return;
+  pump_scheduled_ = true;
+  Worker* w = w_;
+  H2Conn* self = this;
+  uint64_t id = id_;
+  w_->loop()->RunAfter(Duration(0), [w, self, id] {
+    if (!w->h2_conns_.count(self) || self->id_ != id || self->closed()) return;
+    self->pump_scheduled_ = false;
+    self->Pump();
+  });
+}
+
+// ---------------------------------------------------------------- timeouts, drain
+
+void H2Conn::CheckTimeout(MonoTime now) {
+  if (fd_ < 0) return;
+  std::vector<ClientConn*> due;
+  for (auto& [id, s] : streams_)
+    if (s->cc && s->cc->deadline() <= now) due.push_back(s->cc.get());
+  for (ClientConn* c : due) {
+    bool alive = false;
+    for (auto& [id, s] : streams_) alive |= s->cc.get() == c;
+    if (alive) c->CheckTimeout(now);
+    if (fd_ < 0) return;
+  }
+  if (!due.empty()) Pump();
+  if (fd_ < 0) return;
+  if (closing_ && now >= deadline_) {
+    CloseNow();
+    return;
+  }
+  if (streams_.empty() && now >= deadline_) {
+    // Idle: GOAWAY(NO_ERROR), then close once it is written.
+    nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+    closing_ = true;
+    deadline_ = now + Duration(2000);
+    Pump();
+  }
+}
+
+void H2Conn::OnDrain() {
+  if (fd_ < 0 || draining_) return;
+  draining_ = true;
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  Pump();
+}
+
+void H2Conn::OnTableChange() {
+  if (fd_ < 0) return;
+  const auto& wt = w_->table();
+  if (slot_ >= static_cast<int>(wt->slot_to_listener.size()) || wt->slot_to_listener[slot_] < 0)
+    OnDrain();
+}
+
+}  // namespace slipway::proxy

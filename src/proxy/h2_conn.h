@@ -1,0 +1,114 @@
+// H2Conn: one client connection speaking HTTP/2 (a TLS connection that negotiated ALPN "h2"
+// on a listener with `http2` on). Internal to src/proxy.
+//
+// An nghttp2 server session does the framing, HPACK and flow control; this class feeds it the
+// bytes read from the connection's net::Transport and writes what it produces, never blocking.
+// Each request stream is served by a ClientConn of its own with no socket (client_conn.h): the
+// stream's request reaches it as HTTP/1.1 bytes through a transport in memory, and its
+// HTTP/1.1 response comes back the same way and is sent as the stream's HEADERS and DATA. So an
+// HTTP/2 request meets the same routing, balancer, forwarded headers, request ids, timeouts,
+// retries, 502/504 answers and metrics as an HTTP/1.1 one, and the upstream stays HTTP/1.1.
+//
+// Back-pressure: a stream's request bytes are acknowledged to the client (WINDOW_UPDATE) only
+// once its ClientConn has taken them, and a response is taken from the ClientConn only while
+// less than max_buffer_bytes of it wait for the client's flow-control window.
+//
+// nghttp2 is never re-entered: its callbacks only record work, which Pump() carries out after
+// it returns (driving the streams' ClientConns, then sending frames).
+//
+// Owned by its Worker (created from a ClientConn that finished the TLS handshake, which hands
+// over the fd, the transport and the listener's gauge) and used only on the worker's thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/transport.h"
+#include "proxy/worker.h"
+
+struct nghttp2_session;
+
+namespace slipway::proxy {
+
+class H2Conn {
+ public:
+  // Limits the connection advertises: at most this many streams at once (each one request).
+  static constexpr uint32_t kMaxConcurrentStreams = 100;
+
+  H2Conn(Worker* w, int fd, std::unique_ptr<net::Transport> transport, int slot, uint32_t peer_ipv4,
+         telemetry::Gauge* active);
+  ~H2Conn();
+  H2Conn(const H2Conn&) = delete;
+  H2Conn& operator=(const H2Conn&) = delete;
+
+  // Creates the session, sends the server's SETTINGS and reads what the client already sent.
+  void Start();
+  void OnEvent(uint32_t events);
+  // Called by the worker's sweep: the connection's idle deadline and its streams' deadlines.
+  void CheckTimeout(MonoTime now);
+  // GOAWAY: streams already started finish, new ones are refused; the connection closes once
+  // the last one ends (Proxy::Drain waits for that).
+  void OnDrain();
+  // After a table switch: a connection whose listener is gone drains.
+  void OnTableChange();
+  void CloseNow();
+
+  bool closed() const { return fd_ < 0; }
+
+  struct Stream;
+  class StreamTransport;
+  friend struct H2Callbacks;
+
+ private:
+  void ReadSocket();
+  void FlushSocket();
+  // Carries out what the callbacks recorded, sends frames; loops until nothing is left.
+  void Pump();
+  void Drive(Stream* s);
+  void SendFrames();
+  void Fail(uint32_t error_code);
+  void MaybeClose();
+  Stream* Find(int32_t id);
+  void Mark(Stream* s);
+
+  // From a stream's ClientConn, through its StreamTransport.
+  void OnResponseBytes(Stream* s, std::string_view data);
+  void OnResponseEnd(Stream* s);
+  void OnStreamConnGone(Stream* s);
+  void OnRequestTaken(Stream* s);
+  void SubmitResponse(Stream* s);
+  void ResetStream(Stream* s, uint32_t error_code);
+  void ResumeData(Stream* s);
+  // Builds the HTTP/1.1 request head of a stream whose header block is complete and starts
+  // its ClientConn.
+  void StartStream(Stream* s, bool end_stream);
+
+  Worker* w_;
+  int fd_;
+  std::unique_ptr<net::Transport> tr_;
+  int slot_;
+  uint32_t peer_ipv4_;
+  telemetry::Gauge* active_;
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, std::unique_ptr<Stream>> streams_;
+  std::vector<int32_t> marked_;  // streams with work for Pump()
+  std::string out_;              // frames not yet written to the transport
+  size_t out_off_ = 0;
+  bool readable_ = true;
+  bool writable_ = true;
+  bool read_wants_write_ = false;
+  bool write_wants_read_ = false;
+  uint64_t id_;  // tells a deferred task this object from a later one at the same address
+  bool in_pump_ = false;
+  bool pump_scheduled_ = false;
+  bool pump_again_ = false;
+  bool draining_ = false;
+  bool closing_ = false;  // nothing more is read: the last frames (GOAWAY) are being written
+  MonoTime deadline_{};
+};
+
+}  // namespace slipway::proxy
