@@ -257,6 +257,9 @@ class Ingress {
     ASSIGN_OR_RETURN(server_, http::HttpServer::Create(
                                   loop_.get(), std::move(fd),
                                   [this](const http::Request& r, http::ResponseWriter w) {
+                                    if (r.Path() == "/v1/watch" && r.method == "GET") {
+                                      return Watch(std::move(w));
+                                    }
                                     http::Response resp;
                                     try {
                                       resp = Handle(r);
@@ -317,9 +320,13 @@ class Ingress {
   // locks go: a daemon that asked meanwhile sees its connection reset now, when a successor it
   // starts finds the folder free, not while the locks still hold (it would exit, and the
   // daemon try again only 5 s later).
+  //
+  // The watchers (GET /v1/watch: daemons) learn of the hand-over when their connection closes,
+  // which is last, once both locks are free: a successor they start then finds the folder free
+  // at once, and two daemons that both start one leave one running (the locks arbitrate; the
+  // other exits 0).
   void HandOver() {
     acme_.clear();
-    server_.reset();
     std::error_code ec;
     std::filesystem::remove(ControlSocketPath(options_.state_dir), ec);
     if (ec) logging::Warn(kLog, "remove the control socket: " + ec.message());
@@ -331,7 +338,26 @@ class Ingress {
         logging::Warn(kLog, "keeper: " + st.message() + " (its folder stays locked until it ends)");
       }
     }
-    logging::Info(kLog, "handed the state folder over: another ingress may start now");
+    const size_t watchers = watchers_.size();
+    server_.reset();  // closes every control connection, the watchers' too
+    watchers_.clear();
+    logging::Info(kLog, fmt::format("handed the state folder over: another ingress may start now "
+                                    "({} watcher(s) told)",
+                                    watchers));
+  }
+
+  // GET /v1/watch: a stream that never carries a byte after its head and ends only when this
+  // ingress hands the folder over (HandOver closes it), so a daemon learns at once that it must
+  // start a successor instead of at its next registration tick. At most kMaxWatchers; the
+  // connection's close (the daemon gone) forgets it.
+  void Watch(http::ResponseWriter w) {
+    if (watchers_.size() >= kMaxWatchers) {
+      return w.Send(Error(503, "too many watchers (at most " + std::to_string(kMaxWatchers) + ")"));
+    }
+    const uint64_t id = ++watcher_seq_;
+    w.OnClose([this, id] { watchers_.erase(id); });
+    w.StartStream(200, {{"Content-Type", "text/plain"}, {"Cache-Control", "no-store"}});
+    watchers_.emplace(id, std::move(w));
   }
 
   // Every 5 s, as the daemon does: a certificate or key file written since (a renewal) builds
@@ -807,6 +833,11 @@ class Ingress {
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<telemetry::Registry> metrics_;
   std::unique_ptr<proxy::Proxy> proxy_;
+  // Open GET /v1/watch streams by id (control loop only). Declared before server_, which closes
+  // their connections when destroyed: their OnClose erases from here.
+  static constexpr size_t kMaxWatchers = 1024;
+  std::map<uint64_t, http::ResponseWriter> watchers_;
+  uint64_t watcher_seq_ = 0;
   std::unique_ptr<http::HttpServer> server_;
   std::shared_ptr<net::TicketKeys> tickets_ = std::make_shared<net::TicketKeys>();
   std::shared_ptr<const net::TlsServerContext> tls_;
