@@ -167,8 +167,8 @@ class Ingress {
         logging::Warn(kLog, "keeper: " + st.message() + " (it may start the ingress again)");
       }
     }
-    // Every attempt under way is cancelled at once (an attempt notices within about a second:
-    // acme/client.h); its worker is joined after the drain, which that second overlaps.
+    // Every attempt under way is cancelled at once (the raise wakes its sleep or exchange:
+    // acme/client.h); its worker is joined at the hand-over.
     for (auto& [name, o] : acme_) {
       if (o.manager) o.manager->Cancel();
     }
@@ -309,12 +309,12 @@ class Ingress {
   // The drain hands the state folder over at once (the ports are already given back): a
   // daemon that finds no answer starts a successor, which takes :80/:443 while this process
   // still finishes its requests. Before the lock goes, everything that could write in the
-  // folder stops (the ACME workers are joined: an attempt notices its cancel within about a
-  // second; the control server is closed, so the registry is not written again; the control
-  // loop, which writes the placeholder, does not run again), and the control socket and pid
-  // file are removed while the lock still guards them, so they are never a successor's. From
-  // here on the only thing this process writes is its log (appended). The keeper, told to
-  // retire, gives up its own lock and pid file the same way and ends with this process.
+  // folder stops (the ACME workers are joined: an attempt ends as its cancel is raised; the
+  // control server answers nothing more, its loop having stopped, so the registry is not
+  // written again; that loop, which writes the placeholder, does not run again), and the control
+  // socket and pid file are removed while the lock still guards them, so they are never a
+  // successor's. From here on the only thing this process writes is its log (appended). The keeper,
+  // told to retire, gives up its own lock and pid file the same way and ends with this process.
   //
   // The control socket stays open (unanswered: the loop has stopped) until just before the
   // locks go: a daemon that asked meanwhile sees its connection reset now, when a successor it

@@ -35,8 +35,8 @@
 // only: HTTP-01 answered on the plain listener before routing, TLS-ALPN-01 on the TLS listener
 // (net/tls_alpn_challenges.h), certificates stored 0600 under `<state>/certs`, a self-signed
 // placeholder served until a name has one. Stopping cancels an attempt under way (the ACME
-// client checks a flag between steps and inside each HTTP exchange): a stop takes about a
-// second even while a CA does not answer.
+// client's CancelSignal wakes its poll sleeps and its HTTP exchange): a stop takes
+// milliseconds even while a CA does not answer.
 //
 // Stopping (SIGTERM/SIGINT) drains and hands over: the listening sockets are given back (the
 // ports refuse until a successor binds them), then, before any request in flight has
