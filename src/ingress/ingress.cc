@@ -293,10 +293,11 @@ class Ingress {
       logging::Warn(kLog, "drain: " + drained.message());
       return;
     }
-    const size_t open = proxy_->AwaitConnectionsClosed(options_.drain_timeout, [this] {
-      signalfd_siginfo info;
-      return ::read(signal_fd_.get(), &info, sizeof info) == sizeof info;
-    });
+    const size_t open =
+        proxy_->AwaitConnectionsClosed(options_.drain_timeout, signal_fd_.get(), [this] {
+          signalfd_siginfo info;
+          return ::read(signal_fd_.get(), &info, sizeof info) == sizeof info;
+        });
     const auto took = std::chrono::duration_cast<Duration>(Clock::Real()->Now() - start).count();
     if (open == 0) {
       logging::Info(kLog, fmt::format("drained: the last connection finished after {} ms", took));
