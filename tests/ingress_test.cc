@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -536,6 +537,34 @@ TEST_F(IngressE2E, ADaemonStartsTheSuccessorAsSoonAsTheIngressHandsOver) {
   EXPECT_EQ(log_after.find("error"), std::string::npos) << log_after;
 }
 
+// GET /v1/watch on the ingress's control socket: the connection once its head said 200, else -1.
+int OpenWatch(const std::filesystem::path& state) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  const std::string path = (state / "ingress.sock").string();
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  const std::string req = "GET /v1/watch HTTP/1.1\r\nHost: ingress\r\n\r\n";
+  std::string got;
+  char buf[512];
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+    while (got.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  if (got.rfind("HTTP/1.1 200", 0) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
   // An ingress started by hand, as a systemd unit would.
   std::filesystem::create_directories(state_root_);
@@ -615,6 +644,8 @@ TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
       {"GET", "/v1/renew", "", 405, "use POST"},
       {"GET", "/v1/register", "", 405, "use POST"},
       {"GET", "/v1/nothing", "", 404, "unknown path"},
+      {"POST", "/v1/watch", "{}", 405, "use GET"},
+      {"DELETE", "/v1/watch", "", 405, "use GET"},
   };
   for (const Case& c : cases) {
     auto resp = Control(state_, c.method, c.path, c.body);
@@ -623,6 +654,28 @@ TEST_F(IngressE2E, ControlSocketRefusesHostileInputAndChangesNothing) {
     EXPECT_NE(resp->body.find(c.expect), std::string::npos)
         << c.path << " " << c.body.substr(0, 120) << " → " << resp->body;
   }
+  // Watchers are bounded: past 256 open watches the next is refused (503, one line); closing
+  // one makes room again.
+  std::vector<int> watches;
+  for (int i = 0; i < 256; ++i) {
+    const int w = OpenWatch(state_);
+    if (w < 0) break;
+    watches.push_back(w);
+  }
+  EXPECT_EQ(watches.size(), 256u);
+  auto over = Control(state_, "GET", "/v1/watch");
+  ASSERT_TRUE(over.ok());
+  EXPECT_EQ(over->status, 503) << over->body;
+  EXPECT_NE(over->body.find("too many watchers (at most 256)"), std::string::npos) << over->body;
+  ::close(watches.back());
+  watches.pop_back();
+  EXPECT_TRUE(WaitFor([&] {
+    const int w = OpenWatch(state_);
+    if (w >= 0) watches.push_back(w);
+    return w >= 0;
+  }));
+  for (int w : watches) ::close(w);
+
   // Nothing changed: x alone, with its one host, on disk too; the ingress still answers.
   auto projects = Control(state_, "GET", "/v1/projects");
   ASSERT_TRUE(projects.ok());

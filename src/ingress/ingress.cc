@@ -400,6 +400,7 @@ class Ingress {
       if (!only("POST")) return Error(405, "use POST");
       return Renew(r.body);
     }
+    if (path == "/v1/watch") return Error(405, "use GET");  // a GET is Watch()'s, not here
     if (path == "/v1/projects") {
       if (!only("GET")) return Error(405, "use GET");
       json list = json::array();
@@ -836,7 +837,7 @@ class Ingress {
   std::unique_ptr<proxy::Proxy> proxy_;
   // Open GET /v1/watch streams by id (control loop only). Declared before server_, which closes
   // their connections when destroyed: their OnClose erases from here.
-  static constexpr size_t kMaxWatchers = 1024;
+  static constexpr size_t kMaxWatchers = 256;
   std::map<uint64_t, http::ResponseWriter> watchers_;
   uint64_t watcher_seq_ = 0;
   std::unique_ptr<http::HttpServer> server_;

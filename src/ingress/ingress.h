@@ -20,7 +20,7 @@
 //                        renew` through the project's daemon); 404 a name not ordered for it
 //   GET  /v1/watch       200 and a stream that carries nothing and ends only when this ingress
 //                        hands the host over (daemons: start the successor now); 503 past
-//                        1024 watchers
+//                        256 watchers (those daemons notice at their 2 s tick)
 //   GET  /v1/projects    the registry
 //   GET  /v1/certs       ACME: one row per ordered name, the last attempts with the CA's reason
 //   GET  /metrics        Prometheus text: the proxy's per-project series and the ingress's own
