@@ -87,7 +87,7 @@ void CertManager::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   stop_ = false;
-  cancel_->store(false);
+  cancel_->Reset();
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -96,7 +96,7 @@ void CertManager::Cancel() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
-  cancel_->store(true);
+  cancel_->Raise();
   cv_.notify_all();
 }
 
@@ -177,7 +177,7 @@ void CertManager::Attempt(const std::string& name, RenewalReason reason) {
     info = saved.ok() ? InspectLeaf(cert->chain_pem) : Result<CertInfo>(saved);
   }
   // Cut short by Stop(): not the CA's failure, so no back-off and no event.
-  if (!info.ok() && cancel_->load()) return;
+  if (!info.ok() && cancel_->raised()) return;
   const int64_t now = opts_.clock->WallMillis();
   {
     std::lock_guard<std::mutex> lock(mu_);

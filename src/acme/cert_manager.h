@@ -13,9 +13,9 @@
 // in it. Failures feed the back-off of PlanRenewal. Names a certificate file covers are never
 // ordered; only the names given are ever ordered.
 //
-// Stopping cancels an attempt under way (Issuer::SetCancel): a stop returns within about a
-// second even while the CA does not answer, and the cut attempt is neither an event nor a
-// failure.
+// Stopping cancels an attempt under way (Issuer::SetCancel, a CancelSignal): a stop returns at
+// once even while the CA does not answer or the attempt sleeps between polls (the raise wakes
+// both), and the cut attempt is neither an event nor a failure.
 //
 // Threads: Start/Stop/Cancel/SetNames/RenewNow/Rows from the owner's thread (Rows from any).
 // Issuer::Issue runs on the worker thread only. RunDue() is the worker's step, public so tests
@@ -38,6 +38,7 @@
 #include "acme/renewal.h"
 #include "acme/store.h"
 #include "acme/tls_alpn.h"
+#include "base/cancel.h"
 #include "base/clock.h"
 #include "base/status.h"
 
@@ -51,7 +52,7 @@ class Issuer {
                                    ChallengeResponder* responder) = 0;
   // The flag the manager raises when it stops: an Issue() under way should end soon after
   // (kAborted). Called once, before the worker starts. Default: ignored.
-  virtual void SetCancel(std::shared_ptr<const std::atomic<bool>> /*flag*/) {}
+  virtual void SetCancel(std::shared_ptr<const CancelSignal> /*flag*/) {}
 };
 
 // The production issuer: an AcmeClient per attempt, the account key kept in the store.
@@ -61,7 +62,7 @@ class AcmeIssuer final : public Issuer {
       : options_(std::move(options)), store_(std::move(store)) {}
   Result<IssuedCert> Issue(const std::vector<std::string>& names, const EcKey& cert_key,
                            ChallengeResponder* responder) override;
-  void SetCancel(std::shared_ptr<const std::atomic<bool>> flag) override {
+  void SetCancel(std::shared_ptr<const CancelSignal> flag) override {
     options_.cancel = std::move(flag);
   }
 
@@ -138,7 +139,7 @@ class CertManager {
   // Asks the worker to stop and the attempt under way to end (the issuer's cancel flag),
   // without waiting; Stop() or the destructor joins. An attempt cut so is not reported.
   void Cancel();
-  // Cancel(), then waits for the worker: about a second with AcmeIssuer (acme/client.h).
+  // Cancel(), then waits for the worker: milliseconds with AcmeIssuer (acme/client.h).
   void Stop();
   // Renews `name` at the next step regardless of its plan (an operator's forced renewal).
   // NotFound when the name is not managed.
@@ -180,7 +181,7 @@ class CertManager {
   bool stop_ = false;
   bool wake_ = false;
   // Raised by Cancel()/Stop(), read by the issuer on the worker thread.
-  std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<CancelSignal> cancel_ = std::make_shared<CancelSignal>();
   std::thread thread_;
 };
 

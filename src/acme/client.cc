@@ -71,6 +71,7 @@ std::string Problem::ToString() const {
 
 AcmeClient::AcmeClient(AcmeOptions options, EcKey account_key)
     : opts_(std::move(options)), account_key_(std::move(account_key)), http_(opts_.tls) {
+  injected_sleep_ = static_cast<bool>(opts_.sleep);
   if (!opts_.sleep) opts_.sleep = [](Duration d) { std::this_thread::sleep_for(d); };
   if (!opts_.clock) opts_.clock = Clock::Real();
 }
@@ -82,7 +83,12 @@ void AcmeClient::Sleep(Duration d) {
     opts_.sleep(d);
     return;
   }
-  // In slices, so a cancellation is seen within one.
+  // Woken by the raise itself.
+  if (!injected_sleep_) {
+    opts_.cancel->WaitFor(d);
+    return;
+  }
+  // A test's sleep (it may advance a fake clock): in slices, a cancellation seen within one.
   constexpr Duration kSlice{100};
   while (d.count() > 0 && !Cancelled()) {
     const Duration step = std::min(d, kSlice);

@@ -27,6 +27,7 @@
 #include "acme/certs.h"
 #include "acme/challenge.h"
 #include "acme/key.h"
+#include "base/cancel.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "tlsclient/https_client.h"
@@ -44,9 +45,11 @@ struct AcmeOptions {
   int max_bad_nonce_retries = 10;
   Clock* clock = Clock::Real();
   std::function<void(Duration)> sleep;  // default: this thread sleeps
-  // Raised by another thread (the owner stopping): Issue() returns kAborted within about a
-  // second — checked between steps, while polling, and inside each HTTP exchange. Null: never.
-  std::shared_ptr<const std::atomic<bool>> cancel;
+  // Raised by another thread (the owner stopping): Issue() returns kAborted at once — checked
+  // between steps; a poll sleep waits on it, and each HTTP exchange wakes on it
+  // (tlsclient::HttpsRequest::cancel). With an injected `sleep` the sleep is cut in 100 ms
+  // slices instead, checked between them. Null: never.
+  std::shared_ptr<const CancelSignal> cancel;
 };
 
 // An RFC 7807 problem document from the CA.
@@ -96,7 +99,7 @@ class AcmeClient {
   Result<Reply> PollUntil(const std::string& url, const std::vector<std::string>& done,
                           const std::string& step);
   void Sleep(Duration d);
-  bool Cancelled() const { return opts_.cancel && opts_.cancel->load(); }
+  bool Cancelled() const { return opts_.cancel && opts_.cancel->raised(); }
   Status CancelledStatus() const;
   std::string Origin() const;
 
@@ -107,6 +110,7 @@ class AcmeClient {
   std::string nonce_;
   std::string kid_;
   int bad_nonce_retries_ = 0;
+  bool injected_sleep_ = false;  // Options::sleep was given (a test's clock)
 };
 
 }  // namespace slipway::acme

@@ -700,8 +700,8 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
   // (with "Connection: close") while the successor already accepts.
   int FinishHandover() {
     const MonoTime start = Clock::Real()->Now();
-    const size_t open =
-        proxy_->AwaitConnectionsClosed(drain_timeout_, [this] { return SignalPending(); });
+    const size_t open = proxy_->AwaitConnectionsClosed(drain_timeout_, signal_fd_,
+                                                       [this] { return SignalPending(); });
     const auto took = std::chrono::duration_cast<Duration>(Clock::Real()->Now() - start);
     Log(open == 0 ? fmt::format("handed over: the last connection finished after {} ms; exiting",
                                 took.count())

@@ -1,8 +1,11 @@
 #include "daemon/ingress_link.h"
 
 #include <fmt/format.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -11,6 +14,7 @@
 #include "ingress/ingress.h"
 #include "ingress/launch.h"
 #include "ingress/registration.h"
+#include "net/socket.h"
 
 namespace slipway::daemon {
 namespace {
@@ -67,6 +71,7 @@ void IngressLink::Start() {
 
 void IngressLink::Stop() {
   stopped_ = true;
+  CloseWatch();
   if (timer_ != 0) loop_->Cancel(timer_);
   timer_ = 0;
 }
@@ -144,6 +149,7 @@ void IngressLink::Answered(Result<http::ClientResponse> r,
     if (!registered_)
       log_("registered with the host's ingress (" + ControlEndpoint().unix_path + ")");
     registered_ = true;
+    OpenWatch();
     if (acme_names.empty() || certs_ == nullptr) {
       last_problem_.clear();
       return;
@@ -173,6 +179,7 @@ void IngressLink::Answered(Result<http::ClientResponse> r,
     while (!problem.empty() && problem.back() == '\n') problem.pop_back();
   } else {
     problem = "the ingress does not answer: " + r.status().message();
+    watch_refused_ = false;  // the next ingress is asked again
     int64_t now = Clock::Real()->WallMillis();
     if (now - last_spawn_ms_ >= kSpawnEveryMs) {
       last_spawn_ms_ = now;
@@ -185,6 +192,66 @@ void IngressLink::Answered(Result<http::ClientResponse> r,
     Schedule(kRetry);
   }
   Problem(problem);
+}
+
+void IngressLink::OpenWatch() {
+  if (stopped_ || watch_fd_ >= 0 || watch_refused_) return;
+  Result<net::UniqueFd> fd = net::ConnectUnix(ControlEndpoint().unix_path);
+  if (!fd.ok()) return;  // the tick covers it
+  // A few dozen bytes into an empty unix socket buffer: sent whole or not at all.
+  const std::string req = "GET /v1/watch HTTP/1.1\r\nHost: ingress\r\n\r\n";
+  if (::send(fd->get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    return;
+  }
+  const int raw = fd->get();
+  if (!loop_->Add(raw, EPOLLIN | EPOLLRDHUP, [this](uint32_t) { OnWatch(); }).ok()) return;
+  watch_fd_ = fd->Release();
+  watch_head_.clear();
+  watch_streaming_ = false;
+}
+
+void IngressLink::OnWatch() {
+  char buf[1024];
+  bool ended = false;
+  for (int reads = 0; reads < 64; ++reads) {  // the rest at the next event: the loop serves
+    const ssize_t n = ::recv(watch_fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      if (!watch_streaming_) watch_head_.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    ended = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    break;
+  }
+  if (!watch_streaming_ && watch_head_.find("\r\n\r\n") != std::string::npos) {
+    if (watch_head_.rfind("HTTP/1.1 200", 0) != 0) {
+      // An ingress without the watch (404) or with too many (503): the tick alone, for it.
+      watch_refused_ = true;
+      return CloseWatch();
+    }
+    watch_streaming_ = true;
+    watch_head_.clear();
+  } else if (!watch_streaming_ && watch_head_.size() > 4096) {
+    watch_refused_ = true;
+    return CloseWatch();
+  }
+  if (!ended) return;
+  const bool was_streaming = watch_streaming_;
+  CloseWatch();
+  if (!was_streaming) return;  // closed before its head: the tick covers it
+  // The ingress handed the host over (or died): register now; no answer starts its successor.
+  log_("the host's ingress closed its watch (stopping or gone): registering now");
+  registered_ = false;
+  Schedule(Duration(0));
+}
+
+void IngressLink::CloseWatch() {
+  if (watch_fd_ < 0) return;
+  loop_->Remove(watch_fd_);
+  ::close(watch_fd_);
+  watch_fd_ = -1;
+  watch_streaming_ = false;
+  watch_head_.clear();
 }
 
 namespace {

@@ -9,6 +9,16 @@
 // SIGTERM) deregister; a crash or a handover does not: the keeper keeps the listener, so the
 // ingress's connections wait for the next daemon instead of failing.
 //
+// Between ticks the link holds `GET /v1/watch` open on the control socket: the ingress never
+// answers more than its head and closes it when it hands the host over (SIGTERM: its ports are
+// given back, its folder freed), so the link registers at once — finding no answer, it starts
+// the successor (at most once per 5 s, as before) — instead of at its next tick, up to 2 s
+// later while :80/:443 refuse. A connection rather than inotify on the state folder: its close
+// comes after the ingress has unlocked its folder and its keeper retired (a successor started
+// earlier would exit on the lock), it needs no file-system events (bind mounts, other hosts'
+// folders), and a crash closes it too. The 2 s tick stays the fallback (an older ingress that
+// answers the watch with an error, a watch that could not be opened).
+//
 // A refusal (a host another project owns) is logged once per distinct message and retried
 // on the same schedule, so it clears once the other project leaves.
 //
@@ -61,6 +71,10 @@ class IngressLink {
   void Tick();
   void Answered(Result<http::ClientResponse> r, const std::vector<std::string>& acme_names);
   void Problem(const std::string& problem);
+  // Opens GET /v1/watch unless open (or refused by this ingress); its close calls WatchEnded.
+  void OpenWatch();
+  void OnWatch();
+  void CloseWatch();
 
   net::EventLoop* loop_;
   std::function<const config::Project&()> project_;
@@ -74,6 +88,13 @@ class IngressLink {
   bool registered_ = false;
   int64_t last_spawn_ms_ = -1'000'000;
   std::string last_problem_;  // logged once until it changes
+  // The watch's connection (-1: none); what it read so far (its head, bounded); whether its
+  // head said 200. watch_refused_: this ingress answered the watch otherwise (an older one), so
+  // it is not asked again until a registration fails (another ingress).
+  int watch_fd_ = -1;
+  std::string watch_head_;
+  bool watch_streaming_ = false;
+  bool watch_refused_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

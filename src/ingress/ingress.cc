@@ -167,8 +167,8 @@ class Ingress {
         logging::Warn(kLog, "keeper: " + st.message() + " (it may start the ingress again)");
       }
     }
-    // Every attempt under way is cancelled at once (an attempt notices within about a second:
-    // acme/client.h); its worker is joined after the drain, which that second overlaps.
+    // Every attempt under way is cancelled at once (the raise wakes its sleep or exchange:
+    // acme/client.h); its worker is joined at the hand-over.
     for (auto& [name, o] : acme_) {
       if (o.manager) o.manager->Cancel();
     }
@@ -257,6 +257,9 @@ class Ingress {
     ASSIGN_OR_RETURN(server_, http::HttpServer::Create(
                                   loop_.get(), std::move(fd),
                                   [this](const http::Request& r, http::ResponseWriter w) {
+                                    if (r.Path() == "/v1/watch" && r.method == "GET") {
+                                      return Watch(std::move(w));
+                                    }
                                     http::Response resp;
                                     try {
                                       resp = Handle(r);
@@ -290,10 +293,11 @@ class Ingress {
       logging::Warn(kLog, "drain: " + drained.message());
       return;
     }
-    const size_t open = proxy_->AwaitConnectionsClosed(options_.drain_timeout, [this] {
-      signalfd_siginfo info;
-      return ::read(signal_fd_.get(), &info, sizeof info) == sizeof info;
-    });
+    const size_t open =
+        proxy_->AwaitConnectionsClosed(options_.drain_timeout, signal_fd_.get(), [this] {
+          signalfd_siginfo info;
+          return ::read(signal_fd_.get(), &info, sizeof info) == sizeof info;
+        });
     const auto took = std::chrono::duration_cast<Duration>(Clock::Real()->Now() - start).count();
     if (open == 0) {
       logging::Info(kLog, fmt::format("drained: the last connection finished after {} ms", took));
@@ -306,20 +310,24 @@ class Ingress {
   // The drain hands the state folder over at once (the ports are already given back): a
   // daemon that finds no answer starts a successor, which takes :80/:443 while this process
   // still finishes its requests. Before the lock goes, everything that could write in the
-  // folder stops (the ACME workers are joined: an attempt notices its cancel within about a
-  // second; the control server is closed, so the registry is not written again; the control
-  // loop, which writes the placeholder, does not run again), and the control socket and pid
-  // file are removed while the lock still guards them, so they are never a successor's. From
-  // here on the only thing this process writes is its log (appended). The keeper, told to
-  // retire, gives up its own lock and pid file the same way and ends with this process.
+  // folder stops (the ACME workers are joined: an attempt ends as its cancel is raised; the
+  // control server answers nothing more, its loop having stopped, so the registry is not
+  // written again; that loop, which writes the placeholder, does not run again), and the control
+  // socket and pid file are removed while the lock still guards them, so they are never a
+  // successor's. From here on the only thing this process writes is its log (appended). The keeper,
+  // told to retire, gives up its own lock and pid file the same way and ends with this process.
   //
   // The control socket stays open (unanswered: the loop has stopped) until just before the
   // locks go: a daemon that asked meanwhile sees its connection reset now, when a successor it
   // starts finds the folder free, not while the locks still hold (it would exit, and the
   // daemon try again only 5 s later).
+  //
+  // The watchers (GET /v1/watch: daemons) learn of the hand-over when their connection closes,
+  // which is last, once both locks are free: a successor they start then finds the folder free
+  // at once, and two daemons that both start one leave one running (the locks arbitrate; the
+  // other exits 0).
   void HandOver() {
     acme_.clear();
-    server_.reset();
     std::error_code ec;
     std::filesystem::remove(ControlSocketPath(options_.state_dir), ec);
     if (ec) logging::Warn(kLog, "remove the control socket: " + ec.message());
@@ -331,7 +339,26 @@ class Ingress {
         logging::Warn(kLog, "keeper: " + st.message() + " (its folder stays locked until it ends)");
       }
     }
-    logging::Info(kLog, "handed the state folder over: another ingress may start now");
+    const size_t watchers = watchers_.size();
+    server_.reset();  // closes every control connection, the watchers' too
+    watchers_.clear();
+    logging::Info(kLog, fmt::format("handed the state folder over: another ingress may start now "
+                                    "({} watcher(s) told)",
+                                    watchers));
+  }
+
+  // GET /v1/watch: a stream that never carries a byte after its head and ends only when this
+  // ingress hands the folder over (HandOver closes it), so a daemon learns at once that it must
+  // start a successor instead of at its next registration tick. At most kMaxWatchers; the
+  // connection's close (the daemon gone) forgets it.
+  void Watch(http::ResponseWriter w) {
+    if (watchers_.size() >= kMaxWatchers) {
+      return w.Send(Error(503, "too many watchers (at most " + std::to_string(kMaxWatchers) + ")"));
+    }
+    const uint64_t id = ++watcher_seq_;
+    w.OnClose([this, id] { watchers_.erase(id); });
+    w.StartStream(200, {{"Content-Type", "text/plain"}, {"Cache-Control", "no-store"}});
+    watchers_.emplace(id, std::move(w));
   }
 
   // Every 5 s, as the daemon does: a certificate or key file written since (a renewal) builds
@@ -373,6 +400,7 @@ class Ingress {
       if (!only("POST")) return Error(405, "use POST");
       return Renew(r.body);
     }
+    if (path == "/v1/watch") return Error(405, "use GET");  // a GET is Watch()'s, not here
     if (path == "/v1/projects") {
       if (!only("GET")) return Error(405, "use GET");
       json list = json::array();
@@ -807,6 +835,11 @@ class Ingress {
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<telemetry::Registry> metrics_;
   std::unique_ptr<proxy::Proxy> proxy_;
+  // Open GET /v1/watch streams by id (control loop only). Declared before server_, which closes
+  // their connections when destroyed: their OnClose erases from here.
+  static constexpr size_t kMaxWatchers = 256;
+  std::map<uint64_t, http::ResponseWriter> watchers_;
+  uint64_t watcher_seq_ = 0;
   std::unique_ptr<http::HttpServer> server_;
   std::shared_ptr<net::TicketKeys> tickets_ = std::make_shared<net::TicketKeys>();
   std::shared_ptr<const net::TlsServerContext> tls_;

@@ -18,6 +18,9 @@
 //   POST /v1/deregister  {"project": NAME, "folder": PATH} → 200; 404 not registered
 //   POST /v1/renew       {"project": NAME, "name": HOST} → 202, renewing now (`slipway certs
 //                        renew` through the project's daemon); 404 a name not ordered for it
+//   GET  /v1/watch       200 and a stream that carries nothing and ends only when this ingress
+//                        hands the host over (daemons: start the successor now); 503 past
+//                        256 watchers (those daemons notice at their 2 s tick)
 //   GET  /v1/projects    the registry
 //   GET  /v1/certs       ACME: one row per ordered name, the last attempts with the CA's reason
 //   GET  /metrics        Prometheus text: the proxy's per-project series and the ingress's own
@@ -32,16 +35,17 @@
 // only: HTTP-01 answered on the plain listener before routing, TLS-ALPN-01 on the TLS listener
 // (net/tls_alpn_challenges.h), certificates stored 0600 under `<state>/certs`, a self-signed
 // placeholder served until a name has one. Stopping cancels an attempt under way (the ACME
-// client checks a flag between steps and inside each HTTP exchange): a stop takes about a
-// second even while a CA does not answer.
+// client's CancelSignal wakes its poll sleeps and its HTTP exchange): a stop takes
+// milliseconds even while a CA does not answer.
 //
 // Stopping (SIGTERM/SIGINT) drains and hands over: the listening sockets are given back (the
 // ports refuse until a successor binds them), then, before any request in flight has
-// finished, the folder is released — the ACME workers are joined, the control socket (open but
-// unanswered since the signal, so a daemon asking meanwhile waits) is closed, `ingress.sock`
-// and `ingress.pid` are removed and `ingress.lock` is unlocked (in that order, so both files are
-// never a successor's), and the keeper is told to retire (keeper.h: it gives up its own lock
-// and pid file the same way). A daemon that finds no answer then starts a new ingress, which
+// finished, the folder is released — the ACME workers are joined, `ingress.sock` and
+// `ingress.pid` are removed and `ingress.lock` is unlocked (in that order, so both files are
+// never a successor's), the keeper is told to retire (keeper.h: it gives up its own lock and
+// pid file the same way), and only then the control server closes (open but unanswered since
+// the signal, so a daemon asking meanwhile waits), which ends the watchers' streams. A daemon
+// told so, or finding no answer at its next tick, starts a new ingress, which
 // serves :80/:443 from the same registry while the old one finishes its requests. After the
 // hand-over the old process writes nothing in the folder except its log (appended) and removes
 // nothing at exit.

@@ -2,11 +2,15 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -57,6 +61,8 @@ Result<std::unique_ptr<Proxy>> Proxy::Create(ProxyOptions options, telemetry::Re
   if (!options.clock) options.clock = Clock::Real();
   options.workers = DefaultWorkers(options.workers);
   std::unique_ptr<Proxy> p(new Proxy(options, registry));
+  p->drain_watch_->event = net::UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!p->drain_watch_->event) return ErrnoError("eventfd", errno);
   for (int i = 0; i < options.workers; ++i) {
     ASSIGN_OR_RETURN(auto loop, net::EventLoop::Create(options.clock));
     p->workers_.push_back(
@@ -107,25 +113,35 @@ Status Proxy::Drain(DrainFor why) {
   return Status::OK();
 }
 
-size_t Proxy::AwaitConnectionsClosed(Duration timeout, const std::function<bool()>& give_up) {
-  // Woken by the worker whose last connection closes (DrainWatch); give_up() alone is asked in
-  // slices, as it reads something the workers do not signal (the ingress's signalfd).
-  constexpr auto kGiveUpSlice = std::chrono::milliseconds(20);
+size_t Proxy::AwaitConnectionsClosed(Duration timeout, int give_up_fd,
+                                     const std::function<bool()>& give_up) {
+  // One poll on the workers' eventfd (DrainWatch: the last connection of a draining worker
+  // closed) and the caller's fd (its signalfd): nothing is asked in slices.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock<std::mutex> lock(drain_watch_->mu);
+  const int event = drain_watch_->event.get();
   while (true) {
     const size_t open = OpenConnections();
     if (open == 0) return 0;
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return open;
-    if (give_up) {
-      lock.unlock();  // give_up may take its time; workers notify meanwhile
-      const bool stop = give_up();
-      lock.lock();
-      if (stop) return OpenConnections();
-      drain_watch_->cv.wait_until(lock, std::min(deadline, now + kGiveUpSlice));
-    } else {
-      drain_watch_->cv.wait_until(lock, deadline);
+    // Rounded up, so the last wait does not end just short of the deadline and spin.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+    pollfd fds[2] = {{event, POLLIN, 0}, {give_up_fd, POLLIN, 0}};
+    const int n =
+        ::poll(fds, give_up_fd >= 0 ? 2 : 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
+    if (n < 0 && errno != EINTR) {
+      logging::Warn("proxy", std::string("drain wait: poll: ") + std::strerror(errno));
+      return OpenConnections();
+    }
+    if (n <= 0) continue;
+    if (fds[0].revents != 0) {
+      uint64_t count = 0;
+      if (::read(event, &count, sizeof count) < 0) {
+        // EAGAIN: another read took it; the counts are checked again anyway.
+      }
+    }
+    if (give_up_fd >= 0 && fds[1].revents != 0) {
+      if (!give_up || give_up()) return OpenConnections();
     }
   }
 }

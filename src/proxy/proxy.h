@@ -147,10 +147,13 @@ class Proxy {
   // accept or close).
   size_t OpenConnections() const;
   // After Drain(): waits until no client connection is open, at most `timeout`, or until
-  // `give_up()` (asked every 20 ms; may be null) says to stop waiting. Returns the connections
-  // still open. The worker whose last connection closes wakes the wait at once (nothing polls
-  // the counts). Control thread; the workers keep serving meanwhile.
-  size_t AwaitConnectionsClosed(Duration timeout, const std::function<bool()>& give_up);
+  // `give_up_fd` (the caller's signalfd; -1: none) turns readable and `give_up()` (null: yes)
+  // says to stop waiting — it must consume what made the fd readable (read the signal), else
+  // it is asked again at once. Returns the connections still open. One poll() on that fd and
+  // an eventfd the worker whose last connection closes writes: nothing is asked in slices.
+  // Control thread; the workers keep serving meanwhile.
+  size_t AwaitConnectionsClosed(Duration timeout, int give_up_fd = -1,
+                                const std::function<bool()>& give_up = nullptr);
 
   int workers() const { return static_cast<int>(workers_.size()); }
   // Registry shards a proxy with this many workers wants (0 = one per core).

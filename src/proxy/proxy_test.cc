@@ -2,6 +2,7 @@
 #include "proxy/proxy.h"
 
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -791,7 +792,7 @@ TEST_F(ProxyTest, ExitDrainClosesSilentConnectionsAndServesHalfSentHeads) {
     EXPECT_EQ(r.status, 200);
     close(busy);
   });
-  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(10'000), nullptr), 0u);
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(10'000)), 0u);
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
@@ -840,7 +841,7 @@ TEST_F(ProxyTest, ExitDrainClosesASilentTlsConnectionButNotAStartedHandshake) {
   EXPECT_EQ(proxy_->OpenConnections(), 1u) << "a handshake under way is left to finish";
   close(silent);
   close(started);
-  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(5'000), nullptr), 0u);
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(5'000)), 0u);
 }
 
 TEST_F(ProxyTest, AwaitConnectionsClosedHonoursGiveUpAndTheTimeout) {
@@ -858,13 +859,44 @@ TEST_F(ProxyTest, AwaitConnectionsClosedHonoursGiveUpAndTheTimeout) {
                                                                  t)
         .count();
   };
-  auto start = std::chrono::steady_clock::now();
+  // The caller's fd (a signalfd in the ingress and the daemon; an eventfd here): give_up is
+  // asked only when it turns readable, never in slices. A "no" (the daemon's SIGHUP) keeps the
+  // wait going to its timeout; a "yes" ends it at once.
+  const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto signal_in = [fd](int ms) {
+    return std::thread([fd, ms] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      const uint64_t one = 1;
+      EXPECT_EQ(::write(fd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+    });
+  };
   int asked = 0;
-  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(10'000), [&] { return ++asked == 3; }), 1u);
-  EXPECT_EQ(asked, 3);
-  EXPECT_LT(ms_since(start), 1'000) << "give_up is asked while the connection stays open";
+  bool answer = false;
+  auto give_up = [&] {
+    ++asked;
+    uint64_t n = 0;
+    EXPECT_EQ(::read(fd, &n, sizeof n), static_cast<ssize_t>(sizeof n));
+    return answer;
+  };
+  auto start = std::chrono::steady_clock::now();
+  std::thread hup = signal_in(50);
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(300), fd, give_up), 1u);
+  hup.join();
+  EXPECT_EQ(asked, 1) << "give_up was asked without its fd turning readable";
+  EXPECT_GE(ms_since(start), 290);
+  asked = 0;
+  answer = true;
   start = std::chrono::steady_clock::now();
-  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(200), nullptr), 1u);
+  std::thread term = signal_in(100);
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(10'000), fd, give_up), 1u);
+  term.join();
+  EXPECT_EQ(asked, 1);
+  EXPECT_GE(ms_since(start), 90);
+  EXPECT_LT(ms_since(start), 1'000) << "the fd did not wake the wait";
+  ::close(fd);
+  start = std::chrono::steady_clock::now();
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(200)), 1u);
   EXPECT_GE(ms_since(start), 190);
   EXPECT_LT(ms_since(start), 2'000);
   close(busy);

@@ -8,6 +8,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "net/event_loop.h"
+#include "net/socket.h"
 #include "net/tls_client_context.h"
 #include "net/transport.h"
 #include "proxy/balancer.h"
@@ -37,16 +39,18 @@ class TcpConn;
 class Worker;
 
 // Where draining workers say that their last client connection closed, so the control thread
-// waiting in Proxy::AwaitConnectionsClosed wakes at once instead of polling the counts. Owned by
-// the Proxy, shared by its workers; any thread.
+// waiting in Proxy::AwaitConnectionsClosed wakes at once instead of polling the counts: an
+// eventfd, which that wait polls together with the caller's give-up fd (its signalfd). Owned
+// by the Proxy, shared by its workers; any thread.
 struct DrainWatch {
-  std::mutex mu;
-  std::condition_variable cv;
-  // The notifier's count is stored before it takes `mu`: a waiter that checked the counts
-  // under `mu` is already waiting when this wakes it.
-  void Notify() {
-    { std::lock_guard<std::mutex> lock(mu); }
-    cv.notify_all();
+  net::UniqueFd event;  // eventfd, non-blocking; created by Proxy::Create
+  // The notifier's count is stored before it writes: a waiter that checked the counts and then
+  // polls finds the eventfd readable, so no wake is lost.
+  void Notify() const {
+    const uint64_t one = 1;
+    if (::write(event.get(), &one, sizeof one) < 0) {
+      // EAGAIN only (the counter full): it is readable anyway, which is all a waiter needs.
+    }
   }
 };
 

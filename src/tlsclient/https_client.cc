@@ -37,8 +37,57 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
 // Non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
 int OnProgress(void* user, curl_off_t /*dltotal*/, curl_off_t /*dlnow*/, curl_off_t /*ultotal*/,
                curl_off_t /*ulnow*/) {
-  const auto* cancel = static_cast<const std::atomic<bool>*>(user);
-  return cancel->load() ? 1 : 0;
+  const auto* cancel = static_cast<const CancelSignal*>(user);
+  return cancel->raised() ? 1 : 0;
+}
+
+struct MultiDeleter {
+  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+
+// The transfer of `h` through a multi handle whose poll the cancel signal interrupts
+// (curl_multi_wakeup from the raising thread), so a cancel ends it at once instead of at the
+// progress callback's next call (once a second while nothing moves). The easy handle's own
+// timeouts bound it as in curl_easy_perform.
+CURLcode PerformCancellable(CURL* h, const CancelSignal& cancel) {
+  std::unique_ptr<CURLM, MultiDeleter> multi(curl_multi_init());
+  if (!multi) return CURLE_OUT_OF_MEMORY;
+  CURLM* m = multi.get();
+  if (curl_multi_add_handle(m, h) != CURLM_OK) return CURLE_FAILED_INIT;
+  const uint64_t waker = cancel.AddWaker([m] { curl_multi_wakeup(m); });
+  CURLcode result = CURLE_OK;
+  bool done = false;
+  while (!done) {
+    if (cancel.raised()) {
+      result = CURLE_ABORTED_BY_CALLBACK;
+      break;
+    }
+    int running = 0;
+    if (curl_multi_perform(m, &running) != CURLM_OK) {
+      result = CURLE_RECV_ERROR;
+      break;
+    }
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(m, &queued)) {
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+        result = msg->data.result;
+        done = true;
+      }
+    }
+    if (done) break;
+    if (running == 0) {  // ended without a result: not expected from libcurl
+      result = CURLE_RECV_ERROR;
+      break;
+    }
+    // Returns on socket activity, libcurl's own next timeout, or the waker; 1 s at most.
+    if (curl_multi_poll(m, nullptr, 0, 1000, nullptr) != CURLM_OK) {
+      result = CURLE_RECV_ERROR;
+      break;
+    }
+  }
+  cancel.RemoveWaker(waker);  // before the multi handle goes: the waker uses it
+  curl_multi_remove_handle(m, h);
+  return result;
 }
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
@@ -146,10 +195,10 @@ Result<HttpsResponse> HttpsClient::Do(const HttpsRequest& req) const {
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &collect);
   if (req.cancel != nullptr) {
-    if (req.cancel->load()) return Aborted(fmt::format("{}: cancelled", origin));
+    if (req.cancel->raised()) return Aborted(fmt::format("{}: cancelled", origin));
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(req.cancel));
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<CancelSignal*>(req.cancel));
   }
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
@@ -173,7 +222,7 @@ Result<HttpsResponse> HttpsClient::Do(const HttpsRequest& req) const {
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   }
 
-  CURLcode rc = curl_easy_perform(h);
+  CURLcode rc = req.cancel != nullptr ? PerformCancellable(h, *req.cancel) : curl_easy_perform(h);
   if (rc != CURLE_OK) {
     if (collect.too_big) {
       return Unavailable(fmt::format("{}: response body larger than {} bytes", origin, kMaxBody));

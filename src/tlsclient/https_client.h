@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/cancel.h"
 #include "base/clock.h"
 #include "base/status.h"
 
@@ -41,9 +42,9 @@ struct HttpsRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   Duration timeout{30'000};  // the whole exchange; must be > 0
-  // Raised by another thread: the exchange ends within about a second (libcurl asks its
-  // progress callback at least that often) with kAborted. Null: never.
-  const std::atomic<bool>* cancel = nullptr;
+  // Raised by another thread: the exchange ends at once with kAborted (the raise wakes the
+  // transfer's poll: curl_multi_wakeup). Null: never.
+  const CancelSignal* cancel = nullptr;
 };
 
 struct HttpsResponse {

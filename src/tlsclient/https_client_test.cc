@@ -1,10 +1,16 @@
 #include "tlsclient/https_client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <future>
+#include <thread>
 
 #include "tlsclient/async_https.h"
 #include "tlsclient/test_tls_server.h"
@@ -125,6 +131,61 @@ TEST_F(HttpsClientTest, RefusedConnectionIsUnavailable) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(r.status().message().find("/tok"), std::string::npos) << r.status().message();
+}
+
+// A server that never answers (a listening socket nobody accepts from: the TLS hello waits
+// for ever): a cancel raised 100 ms into the exchange ends it at once with kAborted, not at the
+// progress callback's next call (once a second while nothing moves) nor at the timeout. Also
+// an exchange cancelled before it starts never connects, and a cancel signal that is never
+// raised changes nothing (the same request answered as without one).
+TEST_F(HttpsClientTest, ACancelEndsAnExchangeWithASilentServerAtOnce) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  HttpsClient client(CaOnly(pki_.ca));
+  HttpsRequest req = Post(ntohs(addr.sin_port), "/x");
+  req.timeout = Duration(20'000);
+  CancelSignal cancel;
+  req.cancel = &cancel;
+  std::thread raiser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel.Raise();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto r = client.Do(req);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+  raiser.join();
+  ::close(fd);
+  std::printf("an exchange with a silent server cancelled after 100 ms ended after %lld ms\n",
+              static_cast<long long>(took));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kAborted) << r.status().message();
+  EXPECT_EQ(r.status().message().find("/x"), std::string::npos) << "the path is not shown";
+  EXPECT_LT(took, 400) << "the cancel was seen late";
+
+  // Raised before the exchange: nothing is attempted.
+  auto again = client.Do(req);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kAborted);
+
+  // Never raised: the exchange is what it is without one.
+  testing::TestTlsServer server;
+  ASSERT_TRUE(server.Start(pki_, 200));
+  CancelSignal quiet;
+  HttpsRequest ok = Post(server.port(), "/hook");
+  ok.cancel = &quiet;
+  auto answered = client.Do(ok);
+  ASSERT_TRUE(answered.ok()) << answered.status().message();
+  EXPECT_EQ(answered->status, 200);
+  EXPECT_EQ(answered->body, "ok");
 }
 
 TEST(OriginOfTest, DropsUserInfoPathAndQuery) {
