@@ -63,12 +63,8 @@ CADDY_PID=""
 cleanup() {
   for p in "${PIDS[@]}" $NGINX_PID $CADDY_PID; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}" $NGINX_PID $CADDY_PID; do wait "$p" 2>/dev/null || true; done
-  local dpid
-  dpid=$(cat "$PROJ/.slipway/daemon.pid" 2>/dev/null || true)
-  if [[ -n $dpid ]] && kill -0 "$dpid" 2>/dev/null; then
-    (cd "$PROJ" && timeout 30 "$SLIPWAY" down >/dev/null 2>&1) || true
-    kill -0 "$dpid" 2>/dev/null && kill -9 "$dpid" 2>/dev/null || true
-  fi
+  # The keeper too (it would restart the daemon and keeps writing its log into $TMP).
+  bench_stop_project "$PROJ"
   rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -184,7 +184,7 @@ TEST_F(H2Test, DrainSendsGoawayFinishesTheStreamAndCloses) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(up.requests(), 1);
   ASSERT_TRUE(proxy_->Drain(Proxy::DrainFor::kHandover).ok());
-  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(10'000), nullptr), 0u);
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(10'000)), 0u);
   client.join();
   EXPECT_EQ(out, "a 200");
 }
