@@ -395,8 +395,13 @@ std::pair<std::string, std::string> Notifier::Render(
       break;
     }
     case config::ReceiverSpec::Kind::kSlack: {
-      std::string name =
-          labels.count("alertname") ? labels.at("alertname") : alerts[0].labels.at("alertname");
+      // The group's alertname, else the first alert's, else its rule (never a throwing at()).
+      std::string name = alerts[0].rule;
+      if (auto it = labels.find("alertname"); it != labels.end()) {
+        name = it->second;
+      } else if (auto a0 = alerts[0].labels.find("alertname"); a0 != alerts[0].labels.end()) {
+        name = a0->second;
+      }
       std::string text = fmt::format("[{}{}] {}", status == "firing" ? "FIRING:" : "RESOLVED",
                                      status == "firing" ? std::to_string(firing) : "", name);
       // One-shot events (SendEvent: resolved without ever firing) read as news, not recovery.

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <string>
 
 namespace slipway::net {
 
@@ -46,6 +47,25 @@ class Transport {
   IoResult Write(const char* data, size_t len) {
     iovec v{const_cast<char*>(data), len};
     return Writev(&v, 1);
+  }
+  // Writes `out` from `*off` on as far as the transport takes it, advancing `*off`, while
+  // `*writable` and not `*wants_read`: a would-block clears `*writable` (kWantWrite) or sets
+  // `*wants_read` (kWantRead, TLS). False on an error or EOF: the caller closes. The one
+  // flush loop of every connection that queues its output in one string.
+  bool WriteQueued(const std::string& out, size_t* off, bool* writable, bool* wants_read) {
+    while (*off < out.size() && *writable && !*wants_read) {
+      IoResult r = Write(out.data() + *off, out.size() - *off);
+      if (r.status == IoStatus::kOk) {
+        *off += r.bytes;
+      } else if (r.status == IoStatus::kWantWrite) {
+        *writable = false;
+      } else if (r.status == IoStatus::kWantRead) {
+        *wants_read = true;
+      } else {
+        return false;
+      }
+    }
+    return true;
   }
   // Ends the write side: TLS sends close_notify first, then the socket's write half closes.
   // Best effort (no retry): the caller is about to linger and close.

@@ -38,6 +38,26 @@ Labels DropName(Labels l) {
   return l;
 }
 
+// A histogram bucket's upper bound (its `le`) and its group (the labels but `le` and the
+// name); false for a series that is no bucket (no `le`, or one that is not a number).
+bool BucketOf(const Labels& l, double* bound, Labels* group) {
+  std::string_view le = LabelValue(l, "le");
+  if (le.empty()) return false;
+  if (le == "+Inf" || le == "Inf") {
+    *bound = std::numeric_limits<double>::infinity();
+  } else {
+    char* end = nullptr;
+    std::string tmp(le);
+    *bound = std::strtod(tmp.c_str(), &end);
+    if (*end != '\0') return false;
+  }
+  group->clear();
+  for (const auto& kv : l) {
+    if (kv.first != "le" && kv.first != "__name__") group->push_back(kv);
+  }
+  return true;
+}
+
 bool Contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
@@ -534,21 +554,9 @@ class Eval {
       ASSIGN_OR_RETURN(Value v, Run(*e.args[1]));
       std::map<Labels, std::vector<std::pair<double, double>>> groups;
       for (const Sample& s : v.vector) {
-        std::string_view le = LabelValue(s.labels, "le");
-        if (le.empty()) continue;
         double bound = 0;
-        if (le == "+Inf" || le == "Inf") {
-          bound = std::numeric_limits<double>::infinity();
-        } else {
-          char* end = nullptr;
-          std::string tmp(le);
-          bound = std::strtod(tmp.c_str(), &end);
-          if (*end != '\0') continue;
-        }
         Labels key;
-        for (const auto& kv : s.labels) {
-          if (kv.first != "le" && kv.first != "__name__") key.push_back(kv);
-        }
+        if (!BucketOf(s.labels, &bound, &key)) continue;
         groups[std::move(key)].emplace_back(bound, s.value);
       }
       Value out;
@@ -1086,22 +1094,9 @@ class StepEval {
     // Per group (the labels but le and the name), its buckets: (row, upper bound).
     std::map<Labels, std::vector<std::pair<size_t, double>>> groups;
     for (size_t i = 0; i < in.rows.size(); ++i) {
-      const Labels& l = in.rows[i].labels;
-      std::string_view le = LabelValue(l, "le");
-      if (le.empty()) continue;
       double bound = 0;
-      if (le == "+Inf" || le == "Inf") {
-        bound = std::numeric_limits<double>::infinity();
-      } else {
-        char* end = nullptr;
-        std::string tmp(le);
-        bound = std::strtod(tmp.c_str(), &end);
-        if (*end != '\0') continue;
-      }
       Labels key;
-      for (const auto& kv : l) {
-        if (kv.first != "le" && kv.first != "__name__") key.push_back(kv);
-      }
+      if (!BucketOf(in.rows[i].labels, &bound, &key)) continue;
       groups[std::move(key)].emplace_back(i, bound);
     }
     std::vector<std::pair<double, double>> buckets;

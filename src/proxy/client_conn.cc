@@ -380,20 +380,7 @@ void ClientConn::SendClient(std::string_view a, std::string_view b) {
 }
 
 void ClientConn::FlushClient() {
-  while (fd_ >= 0 && out_off_ < out_.size() && writable_ && !write_wants_read_) {
-    net::IoResult r = tr_->Write(out_.data() + out_off_, out_.size() - out_off_);
-    if (r.status == net::IoStatus::kOk) {
-      out_off_ += r.bytes;
-      continue;
-    }
-    if (r.status == net::IoStatus::kWantWrite) {
-      writable_ = false;
-      break;
-    }
-    if (r.status == net::IoStatus::kWantRead) {
-      write_wants_read_ = true;
-      break;
-    }
+  if (fd_ >= 0 && !tr_->WriteQueued(out_, &out_off_, &writable_, &write_wants_read_)) {
     CloseNow();
     return;
   }
