@@ -24,9 +24,13 @@ namespace {
 
 // A build may take long (a cold cache, a big context); bounded all the same.
 constexpr Duration kBuildTimeout{3'600'000};
+// The command line can wait longer for `podman info` than the daemon's loop can: on a busy
+// host its first answer (storage set-up, a cold cache) took over 5 s, and a build or a pull
+// that follows takes longer anyway.
+constexpr Duration kDetectTimeout{20'000};
 
 Result<runtime::ContainerEngine> DetectEngine() {
-  auto engine = runtime::ContainerEngine::Detect();
+  auto engine = runtime::ContainerEngine::Detect(kDetectTimeout);
   if (!engine.ok() && engine.status().code() != StatusCode::kInvalidInput) {
     return FailedPrecondition("this needs podman or docker, and none answers (" +
                               engine.status().message() + ")");

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include "acme/challenge.h"
 #include "net/tls_context.h"
@@ -124,6 +125,59 @@ TEST_F(ProxyTest, PipelinedRequestsAnsweredInOrder) {
   EXPECT_EQ(r2.head.Get("x-seen-path"), "/nothing");
   EXPECT_EQ(r3.body, "ok");
   close(fd);
+}
+
+// Small answers wait for the end of the worker's batch (ProxyOptions::coalesce_writes) while
+// larger ones go out at once: whatever the mix, on many connections at once, every answer must
+// arrive whole and in its request's order, with coalescing and without.
+TEST_F(ProxyTest, CoalescedAndImmediateWritesKeepEveryAnswerWholeAndInOrder) {
+  for (bool coalesce : {true, false}) {
+    SCOPED_TRACE(coalesce ? "coalesced" : "immediate");
+    UpstreamServer up("a");
+    ProxyOptions opt;
+    opt.coalesce_writes = coalesce;
+    port_ = 0;
+    StartProxy(opt);
+    ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+    constexpr int kClients = 8;
+    constexpr int kRounds = 15;
+    // Larger than the coalescing bound (16 KiB), so it follows a queued small answer.
+    const std::string big(40'000, 'x');
+    std::atomic<int> bad{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c) {
+      clients.emplace_back([&] {
+        int fd = ConnectTo(bound_);
+        if (fd < 0) {
+          ++bad;
+          return;
+        }
+        std::string buf;
+        for (int i = 0; i < kRounds; ++i) {
+          // Four requests in one write: the proxy answers them one after the other.
+          std::string all = Get("/id") + Get("/big?n=40000") + Get("/chunked") + Get("/health");
+          if (!WriteAll(fd, all)) {
+            ++bad;
+            break;
+          }
+          ClientResponse r1 = Exchange(fd, "", &buf);
+          ClientResponse r2 = Exchange(fd, "", &buf);
+          ClientResponse r3 = Exchange(fd, "", &buf);
+          ClientResponse r4 = Exchange(fd, "", &buf);
+          if (!r1.ok || r1.body != "a" || !r2.ok || r2.body != big || !r3.ok ||
+              r3.body != "hello world" || !r4.ok || r4.body != "ok") {
+            ++bad;
+            break;
+          }
+        }
+        close(fd);
+      });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(bad.load(), 0);
+    EXPECT_EQ(up.requests(), kClients * kRounds * 4);
+    proxy_.reset();
+  }
 }
 
 TEST_F(ProxyTest, ChunkedBothWays) {
