@@ -21,13 +21,7 @@ namespace {
 
 constexpr Duration kPeriod{2'000};
 constexpr Duration kRetry{300};
-constexpr int64_t kSpawnEveryMs = 5'000;
-
-http::Endpoint ControlEndpoint() {
-  http::Endpoint ep;
-  ep.unix_path = ingress::ControlSocketPath(ingress::DefaultStateDir()).string();
-  return ep;
-}
+constexpr Duration kStartEvery{5'000};
 
 // A POST of the JSON `body` to `target` on the ingress's control socket (ControlEndpoint()).
 http::Request ControlPost(std::string target, std::string body) {
@@ -52,12 +46,34 @@ std::vector<std::string> IngressHosts(const config::Project& p) {
 IngressLink::IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
                          proxy::Proxy* proxy, std::string binary,
                          std::function<void(const std::string&)> log, IngressCerts* certs)
+    : IngressLink(loop, std::move(project),
+                  IngressLinkEnv{std::move(binary),
+                                 {},
+                                 [proxy](const std::string& ip) { return proxy->BoundPort(ip, 0); },
+                                 nullptr},
+                  std::move(log), certs) {}
+
+IngressLink::IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
+                         IngressLinkEnv env, std::function<void(const std::string&)> log,
+                         IngressCerts* certs)
     : loop_(loop),
       project_(std::move(project)),
-      proxy_(proxy),
-      binary_(std::move(binary)),
+      env_(std::move(env)),
       log_(std::move(log)),
-      certs_(certs) {}
+      certs_(certs) {
+  if (env_.state_dir.empty()) env_.state_dir = ingress::DefaultStateDir();
+  if (!env_.start_ingress) {
+    env_.start_ingress = [binary = env_.binary, dir = env_.state_dir] {
+      return ingress::SpawnIngress(binary, dir);
+    };
+  }
+}
+
+http::Endpoint IngressLink::ControlEndpoint() const {
+  http::Endpoint ep;
+  ep.unix_path = ingress::ControlSocketPath(env_.state_dir).string();
+  return ep;
+}
 
 IngressLink::~IngressLink() {
   *alive_ = false;
@@ -95,7 +111,7 @@ void IngressLink::Tick() {
   }
   if (!p.ingress || hosts.empty()) return;
   // The listener exists once a service behind it runs (routes.h); until then nothing to say.
-  Result<int> port = proxy_->BoundPort(IngressUpstreamHost(p.name), 0);
+  Result<int> port = env_.listener_port(IngressUpstreamHost(p.name));
   if (!port.ok()) return;
   ingress::Registration reg;
   reg.project = p.name;
@@ -180,13 +196,13 @@ void IngressLink::Answered(Result<http::ClientResponse> r,
   } else {
     problem = "the ingress does not answer: " + r.status().message();
     watch_refused_ = false;  // the next ingress is asked again
-    int64_t now = Clock::Real()->WallMillis();
-    if (now - last_spawn_ms_ >= kSpawnEveryMs) {
-      last_spawn_ms_ = now;
-      if (Status st = ingress::SpawnIngress(binary_, ingress::DefaultStateDir()); !st.ok()) {
+    const MonoTime now = loop_->Now();
+    if (!last_start_ || now - *last_start_ >= kStartEvery) {
+      last_start_ = now;
+      if (Status st = env_.start_ingress(); !st.ok()) {
         problem += "; starting it failed: " + st.message();
       } else {
-        problem += "; started it (" + binary_ + " ingress)";
+        problem += "; started it (" + env_.binary + " ingress)";
       }
     }
     Schedule(kRetry);

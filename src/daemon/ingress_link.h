@@ -29,10 +29,17 @@
 // `slipway certs renew` reaches the ingress through Renew(), asynchronously as the
 // registration: the API's answer waits for the ingress's, the loop does not.
 //
+// What the link needs from the host is IngressLinkEnv: the ingress's folder (its control
+// socket), the port of the project's listener and how an ingress is started; time is the
+// loop's clock. The daemon passes the real ones; the unit tests a fake ingress on a unix socket
+// in a temporary folder, a counted start and a FakeClock loop.
+//
 // Threads: the daemon's control loop only.
 #pragma once
 
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "config/project.h"
@@ -43,13 +50,29 @@
 
 namespace slipway::daemon {
 
+// The link's view of the host (see above).
+struct IngressLinkEnv {
+  std::string binary;               // the slipway binary that starts an ingress
+  std::filesystem::path state_dir;  // the ingress's folder; empty: ingress::DefaultStateDir()
+  // The port of the project's loopback listener for the ingress (`ip`: routes.h's
+  // IngressUpstreamHost); an error while none is bound.
+  std::function<Result<int>(const std::string& ip)> listener_port;
+  // Starts an ingress, detached; null: ingress::SpawnIngress(binary, state_dir).
+  std::function<Status()> start_ingress;
+};
+
 class IngressLink {
  public:
   // `project` is read on every tick (it changes with `up`). `binary` is the slipway binary the
-  // daemon started from (what starts an ingress). `log` writes one daemon log line.
-  // `certs` (borrowed, may be null) receives the certificate reports.
+  // daemon started from (what starts an ingress); the listener's port is `proxy`'s. `log`
+  // writes one daemon log line. `certs` (borrowed, may be null) receives the certificate
+  // reports.
   IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
               proxy::Proxy* proxy, std::string binary, std::function<void(const std::string&)> log,
+              IngressCerts* certs = nullptr);
+  // The same with the host seen through `env` (tests).
+  IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
+              IngressLinkEnv env, std::function<void(const std::string&)> log,
               IngressCerts* certs = nullptr);
   ~IngressLink();
   IngressLink(const IngressLink&) = delete;
@@ -75,19 +98,19 @@ class IngressLink {
   void OpenWatch();
   void OnWatch();
   void CloseWatch();
+  http::Endpoint ControlEndpoint() const;
 
   net::EventLoop* loop_;
   std::function<const config::Project&()> project_;
-  proxy::Proxy* proxy_;
-  std::string binary_;
+  IngressLinkEnv env_;
   std::function<void(const std::string&)> log_;
   IngressCerts* certs_;
   net::EventLoop::TimerId timer_ = 0;
   bool stopped_ = false;
   bool in_flight_ = false;
   bool registered_ = false;
-  int64_t last_spawn_ms_ = -1'000'000;
-  std::string last_problem_;  // logged once until it changes
+  std::optional<MonoTime> last_start_;  // of an ingress, on the loop's clock
+  std::string last_problem_;            // logged once until it changes
   // The watch's connection (-1: none); what it read so far (its head, bounded); whether its
   // head said 200. watch_refused_: this ingress answered the watch otherwise (an older one), so
   // it is not asked again until a registration fails (another ingress).
