@@ -159,54 +159,67 @@ void IngressLink::Problem(const std::string& problem) {
   last_problem_ = problem;
 }
 
+IngressLink::Outcome IngressLink::Classify(const Result<http::ClientResponse>& r) {
+  if (r.ok()) return r->status == 200 ? Outcome::kRegistered : Outcome::kRefused;
+  // It answered, with something we refuse (too large, malformed): no new ingress helps.
+  if (r.status().code() == StatusCode::kInvalidInput) return Outcome::kAnswerRefused;
+  return Outcome::kNoAnswer;
+}
+
 void IngressLink::Answered(Result<http::ClientResponse> r,
                            const std::vector<std::string>& acme_names) {
-  if (r.ok() && r->status == 200) {
-    if (!registered_)
-      log_("registered with the host's ingress (" + ControlEndpoint().unix_path + ")");
-    registered_ = true;
-    OpenWatch();
-    if (acme_names.empty() || certs_ == nullptr) {
-      last_problem_.clear();
-      return;
+  switch (Classify(r)) {
+    case Outcome::kRegistered:
+      return Registered(r->body, acme_names);
+    case Outcome::kRefused: {
+      std::string problem = "the ingress refused the registration: " + r->body;
+      while (!problem.empty() && problem.back() == '\n') problem.pop_back();
+      return Problem(problem);  // asked again at the next tick: it clears once the owner leaves
     }
-    Result<ingress::ParsedCertReport> parsed = ingress::ParseRegisterAnswer(r->body, acme_names);
-    if (!parsed.ok()) return Problem("certificates: " + parsed.status().message());
-    if (!parsed->report) {
-      return Problem("certificates: the ingress's answer has no report (an older ingress?)");
-    }
-    certs_->Apply(*parsed->report);
-    if (parsed->dropped > 0) {
-      return Problem(fmt::format(
-          "certificates: ignored {} row(s) or event(s) of the ingress's answer for names this "
-          "project does not order",
-          parsed->dropped));
-    }
+    case Outcome::kAnswerRefused:
+      return Problem("the ingress's answer is refused: " + r.status().message());
+    case Outcome::kNoAnswer:
+      return NoAnswer(r.status());
+  }
+}
+
+void IngressLink::Registered(const std::string& body, const std::vector<std::string>& acme_names) {
+  if (!registered_)
+    log_("registered with the host's ingress (" + ControlEndpoint().unix_path + ")");
+  registered_ = true;
+  OpenWatch();
+  if (acme_names.empty() || certs_ == nullptr) {
     last_problem_.clear();
     return;
   }
-  if (!r.ok() && r.status().code() == StatusCode::kInvalidInput) {
-    // It answered, with something we refuse (too large, malformed): no new ingress helps.
-    return Problem("the ingress's answer is refused: " + r.status().message());
+  Result<ingress::ParsedCertReport> parsed = ingress::ParseRegisterAnswer(body, acme_names);
+  if (!parsed.ok()) return Problem("certificates: " + parsed.status().message());
+  if (!parsed->report) {
+    return Problem("certificates: the ingress's answer has no report (an older ingress?)");
   }
-  std::string problem;
-  if (r.ok()) {
-    problem = "the ingress refused the registration: " + r->body;
-    while (!problem.empty() && problem.back() == '\n') problem.pop_back();
-  } else {
-    problem = "the ingress does not answer: " + r.status().message();
-    watch_refused_ = false;  // the next ingress is asked again
-    const MonoTime now = loop_->Now();
-    if (!last_start_ || now - *last_start_ >= kStartEvery) {
-      last_start_ = now;
-      if (Status st = env_.start_ingress(); !st.ok()) {
-        problem += "; starting it failed: " + st.message();
-      } else {
-        problem += "; started it (" + env_.binary + " ingress)";
-      }
+  certs_->Apply(*parsed->report);
+  if (parsed->dropped > 0) {
+    return Problem(
+        fmt::format("certificates: ignored {} row(s) or event(s) of the ingress's answer for "
+                    "names this project does not order",
+                    parsed->dropped));
+  }
+  last_problem_.clear();
+}
+
+void IngressLink::NoAnswer(const Status& why) {
+  std::string problem = "the ingress does not answer: " + why.message();
+  watch_refused_ = false;  // the next ingress is asked again
+  const MonoTime now = loop_->Now();
+  if (!last_start_ || now - *last_start_ >= kStartEvery) {
+    last_start_ = now;
+    if (Status st = env_.start_ingress(); !st.ok()) {
+      problem += "; starting it failed: " + st.message();
+    } else {
+      problem += "; started it (" + env_.binary + " ingress)";
     }
-    Schedule(kRetry);
   }
+  Schedule(kRetry);
   Problem(problem);
 }
 

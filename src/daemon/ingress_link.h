@@ -92,7 +92,17 @@ class IngressLink {
  private:
   void Schedule(Duration after);
   void Tick();
+  // What a registration came to, and one step for each.
+  enum class Outcome {
+    kRegistered,     // 200: watch it, apply its certificate report
+    kRefused,        // another status (409: a host another project owns): logged, next tick
+    kAnswerRefused,  // an answer we refuse (too large, malformed): logged, next tick
+    kNoAnswer,       // none: start an ingress (at most once per 5 s), ask again in 300 ms
+  };
+  static Outcome Classify(const Result<http::ClientResponse>& r);
   void Answered(Result<http::ClientResponse> r, const std::vector<std::string>& acme_names);
+  void Registered(const std::string& body, const std::vector<std::string>& acme_names);
+  void NoAnswer(const Status& why);
   void Problem(const std::string& problem);
   // Opens GET /v1/watch unless open (or refused by this ingress); its close calls WatchEnded.
   void OpenWatch();
