@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -31,6 +33,20 @@ http::Request ControlPost(std::string target, std::string body) {
   req.headers.emplace_back("Content-Type", "application/json");
   req.body = std::move(body);
   return req;
+}
+
+// Whether a listener holds the unix socket at `path`: a connection is accepted or queued (or
+// the queue is full), rather than refused or the socket absent. The probe connection is closed
+// at once; its peer reads end of file.
+bool SomethingListens(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return false;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  net::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
+  return errno == EAGAIN || errno == EINPROGRESS;
 }
 
 std::vector<std::string> IngressHosts(const config::Project& p) {
@@ -211,7 +227,14 @@ void IngressLink::NoAnswer(const Status& why) {
   std::string problem = "the ingress does not answer: " + why.message();
   watch_refused_ = false;  // the next ingress is asked again
   const MonoTime now = loop_->Now();
-  if (!last_start_ || now - *last_start_ >= kStartEvery) {
+  if (SomethingListens(ControlEndpoint().unix_path)) {
+    // An ingress's keeper holds the socket while it starts the ingress again (a kill -9), or an
+    // ingress is slow: one started now would lose on their lock, and spend the start that is
+    // needed at once if that keeper goes too.
+    problem +=
+        "; its control socket is held (an ingress starting again under its keeper?): "
+        "waiting for it";
+  } else if (!last_start_ || now - *last_start_ >= kStartEvery) {
     last_start_ = now;
     if (Status st = env_.start_ingress(); !st.ok()) {
       problem += "; starting it failed: " + st.message();

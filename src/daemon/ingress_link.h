@@ -5,7 +5,10 @@
 // of `x-slipway.tls`, redirect and HSTS — by `POST /v1/register` on the ingress's control
 // socket, at start and every 2 s after (the ingress answers "unchanged" cheaply), so an
 // ingress that restarted, or a project whose files changed, is in step within 2 s. No answer
-// on the socket starts the ingress (ingress/launch.h; at most once per 5 s). `down` (and
+// on the socket starts the ingress (ingress/launch.h; at most once per 5 s) when nothing
+// listens on it: an ingress's keeper holds the socket while it starts the ingress again after a
+// kill -9 (ingress.h), and an ingress started then would only lose on the keeper's lock and
+// spend the one start that is needed at once if that keeper goes too. `down` (and
 // SIGTERM) deregister; a crash or a handover does not: the keeper keeps the listener, so the
 // ingress's connections wait for the next daemon instead of failing.
 //
@@ -16,8 +19,10 @@
 // later while :80/:443 refuse. A connection rather than inotify on the state folder: its close
 // comes after the ingress has unlocked its folder and its keeper retired (a successor started
 // earlier would exit on the lock), it needs no file-system events (bind mounts, other hosts'
-// folders), and a crash closes it too. The 2 s tick stays the fallback (an older ingress that
-// answers the watch with an error, a watch that could not be opened).
+// folders), and a crash closes it too (after a kill -9 the registration then waits in the queue
+// of the socket the ingress's keeper holds, and the ingress it starts again answers it). The 2 s
+// tick stays the fallback (an older ingress that answers the watch with an error, a watch that
+// could not be opened).
 //
 // A refusal (a host another project owns) is logged once per distinct message and retried
 // on the same schedule, so it clears once the other project leaves.
@@ -97,7 +102,8 @@ class IngressLink {
     kRegistered,     // 200: watch it, apply its certificate report
     kRefused,        // another status (409: a host another project owns): logged, next tick
     kAnswerRefused,  // an answer we refuse (too large, malformed): logged, next tick
-    kNoAnswer,       // none: start an ingress (at most once per 5 s), ask again in 300 ms
+    kNoAnswer,       // none: start an ingress unless something holds the control socket
+                     // (at most once per 5 s), ask again in 300 ms
   };
   static Outcome Classify(const Result<http::ClientResponse>& r);
   void Answered(Result<http::ClientResponse> r, const std::vector<std::string>& acme_names);

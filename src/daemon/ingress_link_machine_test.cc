@@ -4,9 +4,12 @@
 // a registration at start and every 2 s; the watch's close registers at once; no answer starts
 // one ingress, not more than once per 5 s; a refusal is logged once per distinct message; an
 // ingress that answers the watch with an error leaves the ticks alone; Stop() is idempotent;
-// Renew()'s four outcomes.
+// Renew()'s four outcomes. And after a kill -9 of an ingress whose keeper holds the control
+// socket (a listener nobody accepts on until the keeper started the ingress again), no ingress
+// is started while that listener exists, and one is started at once when it goes.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -71,8 +74,10 @@ class IngressLinkMachineTest : public ::testing::Test {
   // The fake ingress on the control socket (a stale socket file is replaced, as the real one
   // does). Answers /v1/register with register_status_/register_body_, /v1/renew with
   // renew_status_, and GET /v1/watch with a stream when watch_status_ is 200, else with it.
-  void StartIngress() {
-    auto fd = net::ListenUnix(Socket());
+  // On `listener` when given (a copy of the keeper's), else on a socket of its own.
+  void StartIngress(int listener = -1) {
+    Result<net::UniqueFd> fd = listener >= 0 ? Result<net::UniqueFd>(net::UniqueFd(::dup(listener)))
+                                             : net::ListenUnix(Socket());
     ASSERT_TRUE(fd.ok()) << fd.status().message();
     auto server = http::HttpServer::Create(
         loop_.get(), std::move(fd).value(), [this](const http::Request& r, http::ResponseWriter w) {
@@ -339,6 +344,53 @@ TEST_F(IngressLinkMachineTest, RenewHasFourOutcomes) {
   EXPECT_EQ(got->code(), StatusCode::kUnavailable) << got->message();
   EXPECT_NE(got->message().find("the host's ingress does not answer"), std::string::npos)
       << got->message();
+}
+
+// kill -9 of an ingress whose keeper holds the control socket: the watch closes, the
+// registration waits in the keeper's queue (no ingress started: it would lose on the keeper's
+// lock) and the ingress started again answers it. A registration that times out there starts
+// none either. When the keeper goes too (nothing listens), one is started at once: no start
+// was spent meanwhile.
+TEST_F(IngressLinkMachineTest, AKeeperHoldingTheSocketIsWaitedForAndItsEndStartsOneAtOnce) {
+  auto keeper = net::ListenUnix(Socket());
+  ASSERT_TRUE(keeper.ok());
+  StartIngress(keeper->get());
+  link_->Start();
+  ASSERT_TRUE(Pump([&] { return registrations_ == 1 && watch_open_ == 1; })) << AllLogs();
+  KillIngress();
+  ASSERT_TRUE(Pump([&] { return LogsWith("closed its watch") == 1; })) << AllLogs();
+  Advance(Duration(1'000));
+  EXPECT_EQ(starts_, 0) << AllLogs();
+  EXPECT_EQ(registrations_, 1);
+  // The keeper starts it again: the queued registration is answered, the clock standing still.
+  StartIngress(keeper->get());
+  EXPECT_TRUE(Pump([&] { return registrations_ == 2 && watch_open_ == 1; })) << AllLogs();
+
+  // Killed again; this time the registration times out in the queue: still no start.
+  KillIngress();
+  ASSERT_TRUE(Pump([&] { return LogsWith("closed its watch") == 2; })) << AllLogs();
+  clock_.AdvanceForTest(Duration(2'000));
+  ASSERT_TRUE(Pump([&] { return LogsWith("its control socket is held") == 1; })) << AllLogs();
+  EXPECT_EQ(starts_, 0);
+  clock_.AdvanceForTest(Duration(300));  // asked again: queued again
+  Settle();
+  EXPECT_EQ(starts_, 0);
+  // The keeper is killed too: the queued registration is reset, nothing listens, and an ingress
+  // is started at once.
+  keeper->Reset();
+  EXPECT_TRUE(Pump([&] { return starts_ == 1; })) << AllLogs();
+  EXPECT_EQ(LogsWith("started it (/nonexistent/slipway ingress)"), 1) << AllLogs();
+}
+
+// An ingress alone on its socket (run by hand, or its keeper gone) killed: nothing listens, so
+// the closed watch starts its successor at once.
+TEST_F(IngressLinkMachineTest, AnIngressAloneOnItsSocketIsStartedAgainAtOnce) {
+  StartIngress();
+  link_->Start();
+  ASSERT_TRUE(Pump([&] { return registrations_ == 1 && watch_open_ == 1; })) << AllLogs();
+  KillIngress();  // the socket file stays, refusing
+  EXPECT_TRUE(Pump([&] { return starts_ == 1; })) << AllLogs();
+  EXPECT_EQ(LogsWith("its control socket is held"), 0) << AllLogs();
 }
 
 }  // namespace
