@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -21,13 +23,7 @@ namespace {
 
 constexpr Duration kPeriod{2'000};
 constexpr Duration kRetry{300};
-constexpr int64_t kSpawnEveryMs = 5'000;
-
-http::Endpoint ControlEndpoint() {
-  http::Endpoint ep;
-  ep.unix_path = ingress::ControlSocketPath(ingress::DefaultStateDir()).string();
-  return ep;
-}
+constexpr Duration kStartEvery{5'000};
 
 // A POST of the JSON `body` to `target` on the ingress's control socket (ControlEndpoint()).
 http::Request ControlPost(std::string target, std::string body) {
@@ -37,6 +33,20 @@ http::Request ControlPost(std::string target, std::string body) {
   req.headers.emplace_back("Content-Type", "application/json");
   req.body = std::move(body);
   return req;
+}
+
+// Whether a listener holds the unix socket at `path`: a connection is accepted or queued (or
+// the queue is full), rather than refused or the socket absent. The probe connection is closed
+// at once; its peer reads end of file.
+bool SomethingListens(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return false;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  net::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
+  return errno == EAGAIN || errno == EINPROGRESS;
 }
 
 std::vector<std::string> IngressHosts(const config::Project& p) {
@@ -52,12 +62,34 @@ std::vector<std::string> IngressHosts(const config::Project& p) {
 IngressLink::IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
                          proxy::Proxy* proxy, std::string binary,
                          std::function<void(const std::string&)> log, IngressCerts* certs)
+    : IngressLink(loop, std::move(project),
+                  IngressLinkEnv{std::move(binary),
+                                 {},
+                                 [proxy](const std::string& ip) { return proxy->BoundPort(ip, 0); },
+                                 nullptr},
+                  std::move(log), certs) {}
+
+IngressLink::IngressLink(net::EventLoop* loop, std::function<const config::Project&()> project,
+                         IngressLinkEnv env, std::function<void(const std::string&)> log,
+                         IngressCerts* certs)
     : loop_(loop),
       project_(std::move(project)),
-      proxy_(proxy),
-      binary_(std::move(binary)),
+      env_(std::move(env)),
       log_(std::move(log)),
-      certs_(certs) {}
+      certs_(certs) {
+  if (env_.state_dir.empty()) env_.state_dir = ingress::DefaultStateDir();
+  if (!env_.start_ingress) {
+    env_.start_ingress = [binary = env_.binary, dir = env_.state_dir] {
+      return ingress::SpawnIngress(binary, dir);
+    };
+  }
+}
+
+http::Endpoint IngressLink::ControlEndpoint() const {
+  http::Endpoint ep;
+  ep.unix_path = ingress::ControlSocketPath(env_.state_dir).string();
+  return ep;
+}
 
 IngressLink::~IngressLink() {
   *alive_ = false;
@@ -95,7 +127,7 @@ void IngressLink::Tick() {
   }
   if (!p.ingress || hosts.empty()) return;
   // The listener exists once a service behind it runs (routes.h); until then nothing to say.
-  Result<int> port = proxy_->BoundPort(IngressUpstreamHost(p.name), 0);
+  Result<int> port = env_.listener_port(IngressUpstreamHost(p.name));
   if (!port.ok()) return;
   ingress::Registration reg;
   reg.project = p.name;
@@ -143,54 +175,74 @@ void IngressLink::Problem(const std::string& problem) {
   last_problem_ = problem;
 }
 
+IngressLink::Outcome IngressLink::Classify(const Result<http::ClientResponse>& r) {
+  if (r.ok()) return r->status == 200 ? Outcome::kRegistered : Outcome::kRefused;
+  // It answered, with something we refuse (too large, malformed): no new ingress helps.
+  if (r.status().code() == StatusCode::kInvalidInput) return Outcome::kAnswerRefused;
+  return Outcome::kNoAnswer;
+}
+
 void IngressLink::Answered(Result<http::ClientResponse> r,
                            const std::vector<std::string>& acme_names) {
-  if (r.ok() && r->status == 200) {
-    if (!registered_)
-      log_("registered with the host's ingress (" + ControlEndpoint().unix_path + ")");
-    registered_ = true;
-    OpenWatch();
-    if (acme_names.empty() || certs_ == nullptr) {
-      last_problem_.clear();
-      return;
+  switch (Classify(r)) {
+    case Outcome::kRegistered:
+      return Registered(r->body, acme_names);
+    case Outcome::kRefused: {
+      std::string problem = "the ingress refused the registration: " + r->body;
+      while (!problem.empty() && problem.back() == '\n') problem.pop_back();
+      return Problem(problem);  // asked again at the next tick: it clears once the owner leaves
     }
-    Result<ingress::ParsedCertReport> parsed = ingress::ParseRegisterAnswer(r->body, acme_names);
-    if (!parsed.ok()) return Problem("certificates: " + parsed.status().message());
-    if (!parsed->report) {
-      return Problem("certificates: the ingress's answer has no report (an older ingress?)");
-    }
-    certs_->Apply(*parsed->report);
-    if (parsed->dropped > 0) {
-      return Problem(fmt::format(
-          "certificates: ignored {} row(s) or event(s) of the ingress's answer for names this "
-          "project does not order",
-          parsed->dropped));
-    }
+    case Outcome::kAnswerRefused:
+      return Problem("the ingress's answer is refused: " + r.status().message());
+    case Outcome::kNoAnswer:
+      return NoAnswer(r.status());
+  }
+}
+
+void IngressLink::Registered(const std::string& body, const std::vector<std::string>& acme_names) {
+  if (!registered_)
+    log_("registered with the host's ingress (" + ControlEndpoint().unix_path + ")");
+  registered_ = true;
+  OpenWatch();
+  if (acme_names.empty() || certs_ == nullptr) {
     last_problem_.clear();
     return;
   }
-  if (!r.ok() && r.status().code() == StatusCode::kInvalidInput) {
-    // It answered, with something we refuse (too large, malformed): no new ingress helps.
-    return Problem("the ingress's answer is refused: " + r.status().message());
+  Result<ingress::ParsedCertReport> parsed = ingress::ParseRegisterAnswer(body, acme_names);
+  if (!parsed.ok()) return Problem("certificates: " + parsed.status().message());
+  if (!parsed->report) {
+    return Problem("certificates: the ingress's answer has no report (an older ingress?)");
   }
-  std::string problem;
-  if (r.ok()) {
-    problem = "the ingress refused the registration: " + r->body;
-    while (!problem.empty() && problem.back() == '\n') problem.pop_back();
-  } else {
-    problem = "the ingress does not answer: " + r.status().message();
-    watch_refused_ = false;  // the next ingress is asked again
-    int64_t now = Clock::Real()->WallMillis();
-    if (now - last_spawn_ms_ >= kSpawnEveryMs) {
-      last_spawn_ms_ = now;
-      if (Status st = ingress::SpawnIngress(binary_, ingress::DefaultStateDir()); !st.ok()) {
-        problem += "; starting it failed: " + st.message();
-      } else {
-        problem += "; started it (" + binary_ + " ingress)";
-      }
+  certs_->Apply(*parsed->report);
+  if (parsed->dropped > 0) {
+    return Problem(
+        fmt::format("certificates: ignored {} row(s) or event(s) of the ingress's answer for "
+                    "names this project does not order",
+                    parsed->dropped));
+  }
+  last_problem_.clear();
+}
+
+void IngressLink::NoAnswer(const Status& why) {
+  std::string problem = "the ingress does not answer: " + why.message();
+  watch_refused_ = false;  // the next ingress is asked again
+  const MonoTime now = loop_->Now();
+  if (SomethingListens(ControlEndpoint().unix_path)) {
+    // An ingress's keeper holds the socket while it starts the ingress again (a kill -9), or an
+    // ingress is slow: one started now would lose on their lock, and spend the start that is
+    // needed at once if that keeper goes too.
+    problem +=
+        "; its control socket is held (an ingress starting again under its keeper?): "
+        "waiting for it";
+  } else if (!last_start_ || now - *last_start_ >= kStartEvery) {
+    last_start_ = now;
+    if (Status st = env_.start_ingress(); !st.ok()) {
+      problem += "; starting it failed: " + st.message();
+    } else {
+      problem += "; started it (" + env_.binary + " ingress)";
     }
-    Schedule(kRetry);
   }
+  Schedule(kRetry);
   Problem(problem);
 }
 

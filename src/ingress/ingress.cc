@@ -240,7 +240,7 @@ class Ingress {
         registry_->projects(), options_, tls_, ++version_, ChallengesFor(registry_->projects()))));
 
     std::string sock = ControlSocketPath(options_.state_dir).string();
-    ASSIGN_OR_RETURN(net::UniqueFd fd, net::ListenUnix(sock));
+    ASSIGN_OR_RETURN(net::UniqueFd fd, ControlListener(sock));
     ::chmod(sock.c_str(), 0600);
     http::ServerOptions sopts;
     sopts.head_check = [](const http::Request& head) {
@@ -278,6 +278,20 @@ class Ingress {
       signalfd_siginfo info;
       while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) loop_->Stop();
     });
+  }
+
+  // The control socket's listener. Under a keeper it is the keeper's too, as :80/:443 are:
+  // after a kill -9 a daemon's registration waits in its queue until the keeper has started
+  // this process again, instead of being refused — a daemon that is refused starts an ingress,
+  // which would only lose on the keeper's lock and spend the daemon's one start per 5 s. Once
+  // nothing listens (the keeper gone too, or retired at a hand-over), a daemon is refused and
+  // starts one at once.
+  Result<net::UniqueFd> ControlListener(const std::string& path) {
+    if (keeper_ && !keeper_->gone()) {
+      Result<net::UniqueFd> fd = keeper_->ListenUnix(path);
+      if (fd.ok() || !keeper_->gone()) return fd;
+    }
+    return net::ListenUnix(path);  // run by hand, or the keeper died: as without one
   }
 
   // Nothing takes over inside this process: the ports refuse until a successor binds them (the

@@ -26,6 +26,11 @@
 //   GET  /metrics        Prometheus text: the proxy's per-project series and the ingress's own
 //   GET  /health         {"pid": N, "projects": N}
 //
+// Under its keeper (`slipway ingress` without --no-keeper) the control socket's listener is the
+// keeper's too, as :80/:443 are: after a kill -9, daemons' requests wait in its queue until the
+// keeper has started the ingress again, and a daemon starts an ingress only when nothing
+// listens (daemon/ingress_link.h).
+//
 // It uses `proxy`, `acme`, `net`, `http` and `base` only: it knows nothing of compose files,
 // daemons or deploys. Unknown hosts get 404 (no catch-all route exists, so never another
 // project's service). A project with certificates (files, or `acme` in its registration) gets
