@@ -52,7 +52,7 @@ struct ProxyOptions {
   size_t max_buffer_bytes = 256 * 1024;  // per direction before reading pauses
   size_t max_idle_per_backend = 1024;    // idle upstream connections kept per worker
   BalancePolicy policy = BalancePolicy::kRoundRobin;
-  Duration tick{50};                    // timeout check granularity
+  Duration tick{50};  // timeout check granularity (a worker with no connections does not tick)
   Clock* clock = Clock::Real();         // must outlive the proxy
   ListenerSource* listeners = nullptr;  // null: bind here; else must outlive the proxy
 };
