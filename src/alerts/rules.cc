@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "promql/selection_memo.h"
 #include "promql/template.h"
 #include "store/statement.h"
 
@@ -220,14 +221,24 @@ Status RuleEvaluator::Load() {
   return Status::OK();
 }
 
+Result<store::Statement*> RuleEvaluator::Prepared(std::unique_ptr<store::Statement>* slot,
+                                                  std::string_view sql, std::string_view purpose) {
+  if (*slot == nullptr) {
+    ASSIGN_OR_RETURN(*slot,
+                     store::Statement::Prepare(opts_.store->db(), sql, std::string(purpose)));
+  }
+  (*slot)->Reset();
+  return slot->get();
+}
+
 Status RuleEvaluator::Persist(const Alert& a) {
   if (!opts_.store) return Status::OK();
-  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
-                                opts_.store->db(),
-                                "INSERT OR REPLACE INTO alert_state(rule, fingerprint, labels, "
-                                "annotations, state, active_ms, fired_ms, resolved_ms, value) "
-                                "VALUES(?,?,?,?,?,?,?,?,?)",
-                                "save alert state"));
+  ASSIGN_OR_RETURN(store::Statement * st,
+                   Prepared(&persist_,
+                            "INSERT OR REPLACE INTO alert_state(rule, fingerprint, labels, "
+                            "annotations, state, active_ms, fired_ms, resolved_ms, value) "
+                            "VALUES(?,?,?,?,?,?,?,?,?)",
+                            "save alert state"));
   RETURN_IF_ERROR(st->BindText(1, a.rule_key));
   RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
   RETURN_IF_ERROR(st->BindText(3, MapJson(a.labels).dump()));
@@ -242,10 +253,9 @@ Status RuleEvaluator::Persist(const Alert& a) {
 
 Status RuleEvaluator::Forget(const Alert& a) {
   if (!opts_.store) return Status::OK();
-  ASSIGN_OR_RETURN(
-      auto st, store::Statement::Prepare(
-                   opts_.store->db(), "DELETE FROM alert_state WHERE rule = ? AND fingerprint = ?",
-                   "forget alert"));
+  ASSIGN_OR_RETURN(store::Statement * st,
+                   Prepared(&forget_, "DELETE FROM alert_state WHERE rule = ? AND fingerprint = ?",
+                            "forget alert"));
   RETURN_IF_ERROR(st->BindText(1, a.rule_key));
   RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
   return st->Run();
@@ -259,11 +269,11 @@ Status RuleEvaluator::Record(const Alert& a, std::string_view state) {
     if (memory_history_.size() > 1000) memory_history_.erase(memory_history_.begin());
     return Status::OK();
   }
-  ASSIGN_OR_RETURN(auto st, store::Statement::Prepare(
-                                opts_.store->db(),
-                                "INSERT INTO alert_history(wall_ms, rule, fingerprint, labels, "
-                                "state, value) VALUES(?,?,?,?,?,?)",
-                                "record alert history"));
+  ASSIGN_OR_RETURN(store::Statement * st,
+                   Prepared(&record_,
+                            "INSERT INTO alert_history(wall_ms, rule, fingerprint, labels, "
+                            "state, value) VALUES(?,?,?,?,?,?)",
+                            "record alert history"));
   RETURN_IF_ERROR(st->BindInt64(1, h.wall_ms));
   RETURN_IF_ERROR(st->BindText(2, h.rule));
   RETURN_IF_ERROR(st->BindText(3, h.fingerprint));
@@ -271,6 +281,12 @@ Status RuleEvaluator::Record(const Alert& a, std::string_view state) {
   RETURN_IF_ERROR(st->BindText(5, h.state));
   sqlite3_bind_double(st->raw(), 6, h.value);
   return st->Run();
+}
+
+promql::EvalContext RuleEvaluator::RuleContext(int64_t now) {
+  promql::EvalContext ctx{now, now, opts_.subquery_step_ms};
+  ctx.memo = &memo_;
+  return ctx;
 }
 
 Status RuleEvaluator::Scrape(int64_t now) {
@@ -284,6 +300,13 @@ Status RuleEvaluator::Tick() {
   notify_.clear();
   RETURN_IF_ERROR(Scrape(now));
   Status first_error;
+  // The round's writes in one transaction. When it cannot begin (another process holds the
+  // write lock past the busy timeout), each write commits on its own, as it would alone.
+  bool batched = false;
+  if (opts_.store) {
+    first_error = store::Exec(opts_.store->db(), "BEGIN IMMEDIATE", "begin alert round");
+    batched = first_error.ok();
+  }
   for (Group& g : groups_) {
     // A timer may fire a little late or early: a group is due within a tenth of its interval.
     if (g.interval_ms > 0 && g.next_ms != INT64_MIN && now < g.next_ms - g.interval_ms / 10) {
@@ -312,6 +335,19 @@ Status RuleEvaluator::Tick() {
       ++it;
     }
   }
+  if (batched) {
+    sqlite3* db = opts_.store->db();
+    Status commit = store::Exec(db, "COMMIT", "save alert round");
+    // A failed COMMIT (SQLITE_BUSY) leaves the transaction open: roll it back, so the next
+    // round starts clean; the alerts in memory stay as evaluated and the next round writes
+    // the ones still active again.
+    if (!commit.ok() && sqlite3_get_autocommit(db) == 0) {
+      if (Status rb = store::Exec(db, "ROLLBACK", "save alert round"); !rb.ok()) {
+        commit = Status(commit.code(), commit.message() + "; rolling back: " + rb.message());
+      }
+    }
+    if (!commit.ok() && first_error.ok()) first_error = commit;
+  }
   return first_error;
 }
 
@@ -319,7 +355,7 @@ void RuleEvaluator::EvalRule(size_t i, int64_t now) {
   Rule& rule = *rules_[i];
   RuleStatus& status = status_[i];
   auto t0 = std::chrono::steady_clock::now();
-  auto v = promql::Evaluate(*rule.expr, *series_, now, {now, now, opts_.subquery_step_ms});
+  auto v = promql::Evaluate(*rule.expr, *series_, now, RuleContext(now));
   status.last_eval_ms = now;
   status.last_eval_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -440,7 +476,7 @@ void RuleEvaluator::EvalRecord(size_t i, int64_t now) {
   Rule& rule = *rules_[i];
   RuleStatus& status = status_[i];
   auto t0 = std::chrono::steady_clock::now();
-  auto v = promql::Evaluate(*rule.expr, *series_, now, {now, now, opts_.subquery_step_ms});
+  auto v = promql::Evaluate(*rule.expr, *series_, now, RuleContext(now));
   status.last_eval_ms = now;
   const std::string source = "rule:" + rule.key;
   auto done = [&] {
@@ -498,7 +534,7 @@ Result<promql::Value> RuleEvaluator::EvaluateNow(const std::string& rule_or_expr
   RETURN_IF_ERROR(Scrape(now));
   for (const auto& rule : rules_) {
     if (rule->spec.name == rule_or_expr)
-      return promql::Evaluate(*rule->expr, *series_, now, {now, now, opts_.subquery_step_ms});
+      return promql::Evaluate(*rule->expr, *series_, now, RuleContext(now));
   }
   auto parsed = promql::Parse(rule_or_expr);
   if (!parsed.ok()) {

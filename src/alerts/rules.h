@@ -22,7 +22,9 @@
 // `alertname`; annotations are rendered from templates with {{ $value }} and {{ $labels.x }}.
 //
 // State is written to the store (tables alert_state, alert_history) at every change, and
-// read back by Create(), so a restarted daemon keeps `for` timers and firing alerts.
+// read back by Create(), so a restarted daemon keeps `for` timers and firing alerts. A Tick's
+// writes are one transaction with statements prepared once: a round that moves a thousand
+// alerts would otherwise commit (and write the WAL) a thousand times.
 //
 // Ownership: the daemon owns the evaluator; the evaluator borrows the store and the clock.
 // Threads: the control loop only.
@@ -41,6 +43,7 @@
 #include "config/alerts_settings.h"
 #include "promql/evaluator.h"
 #include "promql/parser.h"
+#include "promql/selection_memo.h"
 #include "promql/series_store.h"
 #include "store/schema.h"
 #include "store/store.h"
@@ -152,9 +155,14 @@ class RuleEvaluator {
   Status Persist(const Alert& a);
   Status Forget(const Alert& a);
   Status Record(const Alert& a, std::string_view state);
+  // The statement in `slot`, prepared on first use and reset for new bindings.
+  Result<store::Statement*> Prepared(std::unique_ptr<store::Statement>* slot, std::string_view sql,
+                                     std::string_view purpose);
   Status Scrape(int64_t now);
   void EvalRule(size_t i, int64_t now);
   void EvalRecord(size_t i, int64_t now);
+  // A rule's evaluation at `now`: its selectors' matches come from memo_.
+  promql::EvalContext RuleContext(int64_t now);
   struct Group {
     int64_t interval_ms = 0;
     int limit = 0;
@@ -171,6 +179,10 @@ class RuleEvaluator {
   std::vector<Alert> notify_;
   std::vector<HistoryEntry> memory_history_;  // when there is no store
   int64_t last_scrape_ms_ = -1;
+  // Which series each rule's selectors match, kept while the store's series do not change.
+  promql::SelectionMemo memo_;
+  // Prepared on first use; the daemon's store outlives the evaluator.
+  std::unique_ptr<store::Statement> persist_, forget_, record_;
 };
 
 // Stable 16-hex-digit fingerprint of a label set (FNV-1a 64 over sorted name/value pairs).

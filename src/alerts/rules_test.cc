@@ -178,6 +178,51 @@ TEST(RuleEvaluator, StateSurvivesARestart) {
   EXPECT_EQ(j["rules"][0]["name"], "Down");
 }
 
+// Another connection's count of `table`'s rows (what a CLI process reading the file sees).
+int64_t CountRows(const std::filesystem::path& db, const std::string& table) {
+  sqlite3* other = nullptr;
+  if (sqlite3_open(db.c_str(), &other) != SQLITE_OK) {
+    sqlite3_close(other);
+    return -1;
+  }
+  sqlite3_stmt* q = nullptr;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(other, ("SELECT count(*) FROM " + table).c_str(), -1, &q, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(q) == SQLITE_ROW) {
+    n = sqlite3_column_int64(q, 0);
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(other);
+  return n;
+}
+
+TEST(RuleEvaluator, EachRoundCommitsItsWrites) {
+  // A round's writes are one transaction: committed when Tick() returns (another connection
+  // sees them), and the next round can begin its own.
+  TempDir dir;
+  Fixture f;
+  f.db->Set(0, 0);
+  f.api->Set(0, 0);
+  auto st = store::Store::Open(dir.path() / "state.db", &f.clock);
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  auto ev = RuleEvaluator::Create({Spec("Down", "healthy == 0", 0)}, {false}, f.Opts(st->get()));
+  ASSERT_TRUE(ev.ok()) << ev.status().message();
+  ASSERT_TRUE((*ev)->Tick().ok());
+  EXPECT_EQ(CountRows(dir.path() / "state.db", "alert_state"), 2);
+  EXPECT_EQ(CountRows(dir.path() / "state.db", "alert_history"), 2);  // both fired
+  EXPECT_EQ(sqlite3_get_autocommit((*st)->db()), 1);                  // no transaction left open
+  f.api->Set(0, 1);
+  f.clock.AdvanceForTest(Duration(15'000));
+  ASSERT_TRUE((*ev)->Tick().ok());
+  EXPECT_EQ(CountRows(dir.path() / "state.db", "alert_history"), 3);  // api resolved
+  EXPECT_EQ(sqlite3_get_autocommit((*st)->db()), 1);
+  // Past the resolved retention the resolved alert is forgotten, in that round's transaction.
+  f.clock.AdvanceForTest(Duration(16 * 60'000));
+  ASSERT_TRUE((*ev)->Tick().ok());
+  EXPECT_EQ(CountRows(dir.path() / "state.db", "alert_state"), 1);
+}
+
 TEST(RuleEvaluator, EvaluateNowAndRuleErrors) {
   Fixture f;
   auto ev = RuleEvaluator::Create({Spec("Bad", "healthy / on(x) healthy", 0)}, {false}, f.Opts());

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "promql/selection_memo.h"
+
 namespace slipway::promql {
 
 std::string FormatValue(double v) {
@@ -423,13 +425,10 @@ class Eval {
         }
         return out;
       }
-      for (const SeriesStore::Series* s : store_.ByName(e.text)) {
-        if (!SelectorMatches(*s, e)) continue;
+      for (const SeriesStore::Series* s : Selected(e)) {  // sorted by labels
         std::vector<Point> pts = Window(*s, at, e.range_ms);
         if (!pts.empty()) out.push_back({s->labels, std::move(pts)});
       }
-      std::sort(out.begin(), out.end(),
-                [](const RangeSeries& a, const RangeSeries& b) { return a.labels < b.labels; });
       return out;
     }
     if (e.kind != Expr::Kind::kSubquery) return InvalidInput("not a range vector");
@@ -480,6 +479,14 @@ class Eval {
     return c;
   }
 
+  // The series selector `e` matches, sorted by labels: the memo's when the evaluation has
+  // one, else matched now (valid until the next call).
+  const SelectionMemo::SeriesList& Selected(const Expr& e) {
+    if (range_.memo != nullptr) return range_.memo->Get(e, store_);
+    MatchSelector(e, store_, &selected_);
+    return selected_;
+  }
+
   Value Select(const Expr& e) {
     Value out;
     const int64_t at = ReadTime(e);
@@ -495,12 +502,11 @@ class Eval {
       }
       return out;  // rows are sorted by labels
     }
-    for (const SeriesStore::Series* s : store_.ByName(e.text)) {
+    for (const SeriesStore::Series* s : Selected(e)) {  // sorted by labels
       Point p;
-      if (!SelectorMatches(*s, e) || !s->LatestAt(at, kLookbackMs, &p)) continue;
+      if (!s->LatestAt(at, kLookbackMs, &p)) continue;
       out.vector.push_back({s->labels, p.v});
     }
-    SortByLabels(&out.vector);
     return out;
   }
 
@@ -823,7 +829,8 @@ class Eval {
   const SeriesStore& store_;
   int64_t t_;
   EvalContext range_;
-  int64_t* budget_;  // subquery steps left, shared with nested evaluations
+  int64_t* budget_;                     // subquery steps left, shared with nested evaluations
+  SelectionMemo::SeriesList selected_;  // Selected()'s answer without a memo
 };
 
 }  // namespace

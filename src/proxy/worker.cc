@@ -51,7 +51,6 @@ void Worker::Start() {
   thread_ = std::thread([this] {
     // Named for top -H and perf: "proxy-<index>" (the kernel keeps 15 characters).
     pthread_setname_np(pthread_self(), ("proxy-" + std::to_string(index_)).substr(0, 15).c_str());
-    loop_->RunAfter(options_.tick, [this] { Sweep(); });
     if (options_.coalesce_writes) loop_->SetBatchEnd([this] { return FlushQueued(); });
     loop_->Run();
     Shutdown();
@@ -543,7 +542,14 @@ void Worker::ReapLater() {
   });
 }
 
+void Worker::ArmSweep() {
+  if (sweep_armed_ || stopping_) return;
+  sweep_armed_ = true;
+  loop_->RunAfter(options_.tick, [this] { Sweep(); });
+}
+
 void Worker::Sweep() {
+  sweep_armed_ = false;
   MonoTime now = Now();
   std::vector<ClientConn*> due;
   for (auto& [p, c] : conns_)
@@ -560,7 +566,8 @@ void Worker::Sweep() {
   for (auto& [p, c] : h2_conns_) h2.push_back(p);
   for (H2Conn* c : h2)
     if (h2_conns_.count(c)) c->CheckTimeout(now);
-  if (!stopping_) loop_->RunAfter(options_.tick, [this] { Sweep(); });
+  // Idle (no connection left): the next connection arms it again (CountOpen).
+  if (!conns_.empty() || !tcp_conns_.empty() || !h2_conns_.empty()) ArmSweep();
 }
 
 void Worker::Shutdown() {

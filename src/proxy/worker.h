@@ -241,6 +241,9 @@ class Worker {
                     const std::shared_ptr<const RouteTraffic>& traffic);
   void OnAccept(int slot);
   void Sweep();
+  // Schedules a Sweep() one tick from now unless one is scheduled: a worker without
+  // connections has nothing to time out and does not wake up for it.
+  void ArmSweep();
   void Shutdown();
   void ReapLater();
   int SlotFor(const std::string& key);
@@ -265,6 +268,7 @@ class Worker {
   void CountOpen() {
     const size_t open = conns_.size() + tcp_conns_.size() + h2_conns_.size();
     open_.store(open, std::memory_order_relaxed);
+    if (open > 0) ArmSweep();
     if (open == 0 && draining_ && drain_watch_ != nullptr) drain_watch_->Notify();
   }
   DrainWatch* drain_watch_;
@@ -288,6 +292,7 @@ class Worker {
   std::string id_prefix_;
   uint64_t id_seq_ = 0;
   bool stopping_ = false;
+  bool sweep_armed_ = false;
   bool draining_ = false;  // PostDrain ran: every response closes its connection
 
   friend class ClientConn;
