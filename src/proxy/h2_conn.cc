@@ -29,6 +29,7 @@ struct H2Conn::Stream {
   std::string cookie;  // cookie fields joined with "; " (RFC 9113 8.2.3)
   size_t head_bytes = 0;
   size_t head_fields = 0;
+  int interim = 0;           // interim (1xx) answers forwarded
   bool started = false;      // the ClientConn exists (the header block ended)
   bool chunked_req = false;  // a body of unknown length: sent upstream chunked
   // Request bytes for the ClientConn; `unconsumed` DATA bytes not yet acknowledged.
@@ -114,6 +115,36 @@ std::string Lower(std::string_view s) {
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+void AddField(std::vector<nghttp2_nv>* nv, std::string_view n, std::string_view v) {
+  nv->push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
+                 reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                 NGHTTP2_NV_FLAG_NONE});
+}
+
+// A parsed HTTP/1.1 response head as HTTP/2 fields: ":status", then its fields with
+// connection-specific ones dropped and names lower-cased (RFC 9113 8.2). The values point into
+// the parser's buffer, which must outlive the submit call (nghttp2 copies them).
+struct ResponseFields {
+  explicit ResponseFields(const http::ResponseParser& resp)
+      : status(std::to_string(resp.status_code())) {
+    std::string_view connection = resp.Header("connection").value_or("");
+    auto keep = [&](const http::HeaderView& f) {
+      return !ConnectionSpecific(f.name) &&
+             (connection.empty() || !http::HasToken(connection, f.name));
+    };
+    for (const http::HeaderView& f : resp.headers())
+      if (keep(f)) names.push_back(Lower(f.name));
+    nv.reserve(names.size() + 1);
+    AddField(&nv, ":status", status);
+    size_t i = 0;
+    for (const http::HeaderView& f : resp.headers())
+      if (keep(f)) AddField(&nv, names[i++], f.value);
+  }
+  std::string status;
+  std::vector<std::string> names;  // stable: reserved before nv points into it
+  std::vector<nghttp2_nv> nv;
+};
 
 }  // namespace
 
@@ -526,7 +557,8 @@ void H2Conn::OnRequestTaken(Stream* s) {
 void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
   if (!s->head_done) {
     s->head_buf.append(data);
-    for (int guard = 0; guard < 16; ++guard) {
+    // Each round consumes one head: bounded by the data.
+    for (;;) {
       http::ParseStatus st = s->resp.Parse(s->head_buf);
       if (st == http::ParseStatus::kNeedMore) return;
       if (st == http::ParseStatus::kError) {
@@ -534,7 +566,16 @@ void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
         return;
       }
       const int code = s->resp.status_code();
-      if (code >= 100 && code < 200) {  // interim answers are not forwarded
+      if (code >= 100 && code < 200) {
+        // Interim answers (100 Continue, 103 Early Hints) go on as HEADERS without END_STREAM
+        // (RFC 9113 8.1), as HTTP/1.1 forwards them; 101 never (HTTP/2 has no Upgrade, 8.6).
+        // Bounded: HEADERS wait in nghttp2's queue whatever the client's window, so past
+        // kMaxInterimResponses an upstream's flood is dropped here (the response head timeout
+        // still runs: interim answers do not extend it).
+        if (code != 101 && s->interim < kMaxInterimResponses) {
+          ++s->interim;
+          SubmitInterim(s);
+        }
         s->head_buf.erase(0, s->resp.head_size());
         s->resp.Reset();
         s->resp.SetRequestMethod(s->method);
@@ -594,32 +635,21 @@ void H2Conn::OnStreamConnGone(Stream* s) {
   ResumeData(s);
 }
 
+void H2Conn::SubmitInterim(Stream* s) {
+  if (!session_ || s->h2_closed) return;
+  ResponseFields f(s->resp);
+  if (nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, s->id, nullptr, f.nv.data(), f.nv.size(),
+                             nullptr) != 0) {
+    ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  ResumeData(nullptr);  // a Pump() sends it: the final answer may be far off
+}
+
 void H2Conn::SubmitResponse(Stream* s) {
   if (!session_ || s->h2_closed) return;
-  const http::ResponseParser& resp = s->resp;
-  std::string status = std::to_string(resp.status_code());
-  std::vector<std::string> names;
-  std::vector<nghttp2_nv> nv;
-  names.reserve(resp.headers().size());
-  nv.reserve(resp.headers().size() + 1);
-  auto add = [&nv](std::string_view n, std::string_view v) {
-    nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
-                  reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
-                  NGHTTP2_NV_FLAG_NONE});
-  };
-  add(":status", status);
-  std::string_view connection = resp.Header("connection").value_or("");
-  for (const http::HeaderView& f : resp.headers()) {
-    if (ConnectionSpecific(f.name)) continue;
-    if (!connection.empty() && http::HasToken(connection, f.name)) continue;
-    names.push_back(Lower(f.name));
-  }
-  size_t i = 0;
-  for (const http::HeaderView& f : resp.headers()) {
-    if (ConnectionSpecific(f.name)) continue;
-    if (!connection.empty() && http::HasToken(connection, f.name)) continue;
-    add(names[i++], f.value);
-  }
+  ResponseFields f(s->resp);
+  std::vector<nghttp2_nv>& nv = f.nv;
   int rc = 0;
   if (s->body_done && s->out.empty()) {
     rc = nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), nullptr);

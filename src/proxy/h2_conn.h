@@ -38,6 +38,8 @@ class H2Conn {
  public:
   // Limits the connection advertises: at most this many streams at once (each one request).
   static constexpr uint32_t kMaxConcurrentStreams = 100;
+  // Interim (1xx) answers forwarded per stream; an upstream's further ones are dropped.
+  static constexpr int kMaxInterimResponses = 8;
 
   H2Conn(Worker* w, int fd, std::unique_ptr<net::Transport> transport, int slot, uint32_t peer_ipv4,
          telemetry::Gauge* active);
@@ -81,6 +83,8 @@ class H2Conn {
   void OnStreamConnGone(Stream* s);
   void OnRequestTaken(Stream* s);
   void SubmitResponse(Stream* s);
+  // An interim (1xx) answer: HEADERS without END_STREAM.
+  void SubmitInterim(Stream* s);
   void ResetStream(Stream* s, uint32_t error_code);
   void ResumeData(Stream* s);
   // Builds the HTTP/1.1 request head of a stream whose header block is complete and starts

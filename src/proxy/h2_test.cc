@@ -275,6 +275,7 @@ class ScriptedUpstream {
           buf.erase(0, end);
           requests_++;
           serve_(fd, head, &buf);
+          shutdown(fd, SHUT_RDWR);  // one request per connection: none waits in a pool
         });
       }
     });
@@ -721,6 +722,105 @@ TEST_F(H2Test, A504OnOneStreamWhileAnotherSucceeds) {
   const int32_t next = c.Submit("GET", "/id");
   ASSERT_TRUE(c.RunUntilClosed({next}));
   EXPECT_EQ(c.stream(next).Status(0), "200");
+  EXPECT_FALSE(c.eof());
+}
+
+// The status of each HEADERS frame a stream received, in order ("100 200").
+std::string Statuses(const H2Client::Stream& s) {
+  std::string out;
+  for (size_t i = 0; i < s.blocks.size(); ++i) {
+    if (!out.empty()) out += ' ';
+    out += s.Status(i).empty() ? "trailers" : s.Status(i);
+  }
+  return out;
+}
+
+TEST_F(H2Test, ExpectContinueGetsTheUpstreams100BeforeTheBodyIsSent) {
+  ScriptedUpstream up([](int fd, const std::string& head, std::string* rest) {
+    const Head h = ParseHead(head);
+    if (Lower(h.Get("expect")) != "100-continue") return;
+    WriteAll(fd, "HTTP/1.1 100 Continue\r\n\r\n");
+    std::string body;
+    if (!ReadBody(fd, h, rest, false, [&](std::string_view p) { body.append(p); })) return;
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                     body);
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  // The body waits for the 100: the upstream answers 100 to the head alone.
+  const int32_t id = c.Submit("POST", "/up", {{"expect", "100-continue"}, {"content-length", "5"}},
+                              "hello", {}, /*hold=*/true);
+  ASSERT_TRUE(c.Run([&] { return !c.stream(id).blocks.empty(); }));
+  EXPECT_EQ(Statuses(c.stream(id)), "100");
+  EXPECT_FALSE(c.stream(id).closed);
+  c.Release(id);
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  EXPECT_EQ(Statuses(c.stream(id)), "100 200");
+  EXPECT_EQ(c.stream(id).body, "hello");
+  EXPECT_EQ(c.stream(id).error, 0u);
+}
+
+TEST_F(H2Test, EarlyHintsAreForwardedAnd101Never) {
+  ScriptedUpstream up([](int fd, const std::string&, std::string*) {
+    WriteAll(fd, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n");
+    // A 101 to a request that asked for no upgrade: HTTP/2 has no such answer.
+    WriteAll(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n");
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const int32_t id = c.Submit("GET", "/page");
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  const H2Client::Stream& s = c.stream(id);
+  EXPECT_EQ(Statuses(s), "103 200");
+  EXPECT_EQ(s.Field(0, "link"), "</style.css>; rel=preload");
+  EXPECT_EQ(s.Field(0, "connection"), "");
+  EXPECT_EQ(s.body, "ok");
+  EXPECT_EQ(s.error, 0u);  // a 1xx with END_STREAM would be a PROTOCOL_ERROR at the client
+  // curl sees the same.
+  const std::string out = Curl("-D - " + Url("/page"));
+  EXPECT_NE(out.find("HTTP/2 103"), std::string::npos) << out;
+  EXPECT_NE(out.find("HTTP/2 200"), std::string::npos) << out;
+  EXPECT_EQ(out.find("101"), std::string::npos) << out;
+}
+
+TEST_F(H2Test, AFloodOfInterimAnswersIsBounded) {
+  // 36 interim answers, two per write, apart in time so the proxy's HTTP/1.1 side reads a
+  // few at a time (more than 16 in one read is a 502 there).
+  ScriptedUpstream up([](int fd, const std::string&, std::string*) {
+    for (int i = 0; i < 18; ++i) {
+      if (!WriteAll(fd,
+                    "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                    "HTTP/1.1 100 Continue\r\n\r\n"))
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const int32_t id = c.Submit("GET", "/flood");
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  const H2Client::Stream& s = c.stream(id);
+  ASSERT_FALSE(s.blocks.empty());
+  const std::string final_status = s.Status(s.blocks.size() - 1);
+  const size_t interim = s.blocks.size() - 1;
+  EXPECT_LE(interim, static_cast<size_t>(H2Conn::kMaxInterimResponses)) << Statuses(s);
+  if (final_status == "200") {
+    // Every one crossed the HTTP/1.1 side: the stream forwarded the first 8 only.
+    EXPECT_EQ(interim, static_cast<size_t>(H2Conn::kMaxInterimResponses)) << Statuses(s);
+    EXPECT_EQ(s.body, "ok");
+  } else {
+    EXPECT_EQ(final_status, "502") << Statuses(s);
+  }
+  EXPECT_EQ(s.error, 0u);
+  // The connection goes on.
+  const int32_t next = c.Submit("GET", "/flood");
+  ASSERT_TRUE(c.RunUntilClosed({next}));
+  EXPECT_EQ(c.stream(next).error, 0u);
   EXPECT_FALSE(c.eof());
 }
 
