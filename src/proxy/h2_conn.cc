@@ -32,6 +32,10 @@ struct H2Conn::Stream {
   int interim = 0;           // interim (1xx) answers forwarded
   bool started = false;      // the ClientConn exists (the header block ended)
   bool chunked_req = false;  // a body of unknown length: sent upstream chunked
+  // Request trailers ("name: value\r\n" lines) for the chunked body's end, and their size.
+  std::string trailers;
+  size_t trailer_bytes = 0;
+  size_t trailer_fields = 0;
   // Request bytes for the ClientConn; `unconsumed` DATA bytes not yet acknowledged.
   std::string req;
   size_t req_off = 0;
@@ -110,6 +114,47 @@ bool ConnectionSpecific(std::string_view n) {
   return IsHopByHop(n) || http::EqualsIgnoreCase(n, "transfer-encoding");
 }
 
+// Fields a trailer section must not carry (RFC 9110 6.5.1: framing, routing, request
+// modifiers, authentication, response control, content processing) or that are
+// connection-specific: dropped from trailers both ways.
+bool ForbiddenInTrailers(std::string_view n) {
+  static constexpr std::string_view kForbidden[] = {"host",
+                                                    "content-length",
+                                                    "transfer-encoding",
+                                                    "trailer",
+                                                    "te",
+                                                    "expect",
+                                                    "max-forwards",
+                                                    "cache-control",
+                                                    "pragma",
+                                                    "range",
+                                                    "if-match",
+                                                    "if-none-match",
+                                                    "if-range",
+                                                    "if-modified-since",
+                                                    "if-unmodified-since",
+                                                    "authorization",
+                                                    "cookie",
+                                                    "set-cookie",
+                                                    "proxy-authorization",
+                                                    "www-authenticate",
+                                                    "age",
+                                                    "proxy-authenticate",
+                                                    "expires",
+                                                    "date",
+                                                    "location",
+                                                    "retry-after",
+                                                    "vary",
+                                                    "warning",
+                                                    "content-type",
+                                                    "content-encoding",
+                                                    "content-range"};
+  if (ConnectionSpecific(n)) return true;
+  for (std::string_view f : kForbidden)
+    if (http::EqualsIgnoreCase(n, f)) return true;
+  return false;
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -164,10 +209,26 @@ struct H2Callbacks {
     auto* c = static_cast<H2Conn*>(user);
     auto* s = static_cast<H2Conn::Stream*>(
         nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-    if (!s || s->started) return 0;  // trailers: not forwarded
+    if (!s) return 0;
+    const http::ParserLimits& lim = c->w_->options().limits;
+    if (s->started) {
+      // Trailers (nghttp2 already refused pseudo-headers in them: RST_STREAM PROTOCOL_ERROR).
+      // The request is on its way upstream, so over the head limits the stream is reset.
+      s->trailer_bytes += namelen + valuelen + 4;
+      if (s->trailer_bytes > lim.max_head_bytes || ++s->trailer_fields > lim.max_headers)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
+      std::string_view n(reinterpret_cast<const char*>(name), namelen);
+      // A body sent with Content-Length has no trailer section upstream: they are dropped
+      // then, as RFC 9110 6.5 lets an intermediary do.
+      if (s->chunked_req && !ForbiddenInTrailers(n))
+        s->trailers.append(n)
+            .append(": ")
+            .append(reinterpret_cast<const char*>(value), valuelen)
+            .append("\r\n");
+      return 0;
+    }
     // Memory bound; a head within twice the HTTP/1.1 limit still reaches the parser, which
     // answers 431 as it does for HTTP/1.1.
-    const http::ParserLimits& lim = c->w_->options().limits;
     s->head_bytes += namelen + valuelen + 4;
     if (s->head_bytes > 2 * lim.max_head_bytes || ++s->head_fields > 2 * lim.max_headers)
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
@@ -207,7 +268,8 @@ struct H2Callbacks {
     }
     if (end && !s->req_end) {
       s->req_end = true;
-      if (s->chunked_req) s->req += "0\r\n\r\n";
+      if (s->chunked_req) s->req.append("0\r\n").append(s->trailers).append("\r\n");
+      s->trailers.clear();
       s->notify_read = true;
       c->Mark(s);
     }
@@ -248,8 +310,23 @@ struct H2Callbacks {
     return 0;
   }
 
-  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
-                          nghttp2_data_source* source, void* user) {
+  // The chunked response's trailers, allowed ones only, as a trailing HEADERS frame that ends
+  // the stream (gRPC's status travels there). False when there are none to send.
+  static bool SubmitTrailers(nghttp2_session* session, H2Conn::Stream* s) {
+    std::vector<std::string> names;
+    for (const auto& [n, v] : s->body.trailers())
+      if (!ForbiddenInTrailers(n)) names.push_back(Lower(n));
+    if (names.empty()) return false;
+    std::vector<nghttp2_nv> nv;
+    nv.reserve(names.size());
+    size_t i = 0;
+    for (const auto& [n, v] : s->body.trailers())
+      if (!ForbiddenInTrailers(n)) AddField(&nv, names[i++], v);
+    return nghttp2_submit_trailer(session, s->id, nv.data(), nv.size()) == 0;
+  }
+
+  static ssize_t ReadBody(nghttp2_session* session, int32_t, uint8_t* buf, size_t length,
+                          uint32_t* flags, nghttp2_data_source* source, void* user) {
     auto* c = static_cast<H2Conn*>(user);
     auto* s = static_cast<H2Conn::Stream*>(source->ptr);
     if (s->reset) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM, never END_STREAM
@@ -267,6 +344,7 @@ struct H2Callbacks {
     }
     if (s->buffered() == 0 && s->body_done) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (SubmitTrailers(session, s)) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
       return static_cast<ssize_t>(n);
     }
     if (n == 0) {

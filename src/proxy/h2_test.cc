@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -307,8 +308,7 @@ class ScriptedUpstream {
 
 // Reads a chunked body from fd after the bytes in `buf`: the data into `body`, the trailer
 // section (its field lines, "" when none) into `trailers`. False on EOF or a malformed body.
-[[maybe_unused]] bool ReadChunked(int fd, std::string* buf, std::string* body,
-                                  std::string* trailers) {
+bool ReadChunked(int fd, std::string* buf, std::string* body, std::string* trailers) {
   auto more = [&] {
     char tmp[16384];
     const ssize_t n = read(fd, tmp, sizeof tmp);
@@ -822,6 +822,77 @@ TEST_F(H2Test, AFloodOfInterimAnswersIsBounded) {
   ASSERT_TRUE(c.RunUntilClosed({next}));
   EXPECT_EQ(c.stream(next).error, 0u);
   EXPECT_FALSE(c.eof());
+}
+
+// An upstream that answers each request with what it received after the head: "chunked",
+// then the body and the trailer section, or "length" and the body. `complete` counts the
+// bodies read to their end.
+ScriptedUpstream::Serve EchoTrailers(std::atomic<int>* complete) {
+  return [complete](int fd, const std::string& head, std::string* rest) {
+    const Head h = ParseHead(head);
+    std::string body, trailers, out;
+    if (Lower(h.Get("transfer-encoding")) == "chunked") {
+      if (!ReadChunked(fd, rest, &body, &trailers)) return;
+      out = "chunked\n" + body + "\n" + trailers;
+    } else {
+      if (!ReadBody(fd, h, rest, false, [&](std::string_view p) { body.append(p); })) return;
+      out = "length\n" + body + "\n";
+    }
+    (*complete)++;
+    WriteAll(fd,
+             "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(out.size()) + "\r\n\r\n" + out);
+  };
+}
+
+TEST_F(H2Test, RequestTrailersGoUpstreamChunkedWithoutForbiddenFields) {
+  std::atomic<int> complete{0};
+  ScriptedUpstream up(EchoTrailers(&complete));
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const H2Client::Fields trailers = {{"x-checksum", "abc"},
+                                     {"grpc-timeout", "1S"},
+                                     {"content-type", "text/evil"},
+                                     {"authorization", "Bearer no"}};
+  const int32_t chunked = c.Submit("POST", "/up", {}, "hello", trailers);
+  // With a Content-Length the upstream message has no trailer section: they are dropped.
+  const int32_t length = c.Submit("POST", "/up", {{"content-length", "5"}}, "hello", trailers);
+  ASSERT_TRUE(c.RunUntilClosed({chunked, length}));
+  EXPECT_EQ(c.stream(chunked).Status(0), "200");
+  EXPECT_EQ(c.stream(chunked).body, "chunked\nhello\nx-checksum: abc\r\ngrpc-timeout: 1S\r\n");
+  EXPECT_EQ(c.stream(length).Status(0), "200");
+  EXPECT_EQ(c.stream(length).body, "length\nhello\n");
+  EXPECT_EQ(complete.load(), 2);
+}
+
+TEST_F(H2Test, ResponseTrailersBecomeATrailingHeadersFrame) {
+  ScriptedUpstream up([](int fd, const std::string& head, std::string*) {
+    const bool empty = head.find(" /empty ") != std::string::npos;
+    WriteAll(fd, std::string("HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\n"
+                             "Trailer: grpc-status, grpc-message\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n") +
+                     (empty ? "" : "5\r\nhello\r\n") +
+                     "0\r\nGrpc-Status: 0\r\ngrpc-message: fine\r\nContent-Length: 9\r\n"
+                     "Set-Cookie: a=b\r\n\r\n");
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const int32_t id = c.Submit("POST", "/svc/Method", {{"te", "trailers"}}, "x");
+  const int32_t empty = c.Submit("GET", "/empty");  // a trailers-only answer
+  ASSERT_TRUE(c.RunUntilClosed({id, empty}));
+  for (int32_t sid : {id, empty}) {
+    const H2Client::Stream& s = c.stream(sid);
+    EXPECT_EQ(Statuses(s), "200 trailers");
+    EXPECT_EQ(s.Field(1, "grpc-status"), "0");  // lower-cased, as HTTP/2 requires
+    EXPECT_EQ(s.Field(1, "grpc-message"), "fine");
+    EXPECT_EQ(s.Field(1, "content-length"), "");
+    EXPECT_EQ(s.Field(1, "set-cookie"), "");
+    EXPECT_EQ(s.blocks[1].size(), 2u);
+    EXPECT_EQ(s.error, 0u);
+  }
+  EXPECT_EQ(c.stream(id).body, "hello");
+  EXPECT_EQ(c.stream(empty).body, "");
 }
 
 }  // namespace
