@@ -895,5 +895,56 @@ TEST_F(H2Test, ResponseTrailersBecomeATrailingHeadersFrame) {
   EXPECT_EQ(c.stream(empty).body, "");
 }
 
+TEST_F(H2Test, HostileRequestTrailersResetTheirStreamOnly) {
+  std::atomic<int> complete{0};
+  ScriptedUpstream up(EchoTrailers(&complete));
+  UpstreamServer other("a");
+  Start({RouteTo(up.port(), "/up"), RouteTo(other.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  // Over the 64 KiB head limit in bytes, and over its 100 fields in count.
+  H2Client::Fields big, many;
+  for (int i = 0; i < 80; ++i)
+    big.emplace_back("x-big-" + std::to_string(i), std::string(1000, 'v'));
+  for (int i = 0; i < 150; ++i) many.emplace_back("x-n-" + std::to_string(i), "1");
+  const int32_t too_big = c.Submit("POST", "/up", {}, "hello", big);
+  const int32_t too_many = c.Submit("POST", "/up", {}, "hello", many);
+  // A pseudo-header in trailers is malformed (RFC 9113 8.1).
+  const int32_t pseudo = c.Submit("POST", "/up", {}, "hello", {{":path", "/admin"}});
+  // Framing in trailers: nghttp2 refuses it as malformed too.
+  const int32_t framing = c.Submit("POST", "/up", {}, "hello", {{"content-length", "99"}});
+  ASSERT_TRUE(c.RunUntilClosed({too_big, too_many, pseudo, framing}));
+  EXPECT_EQ(c.stream(too_big).error, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_EQ(c.stream(too_many).error, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_EQ(c.stream(pseudo).error, static_cast<uint32_t>(NGHTTP2_PROTOCOL_ERROR));
+  EXPECT_EQ(c.stream(framing).error, static_cast<uint32_t>(NGHTTP2_PROTOCOL_ERROR));
+  for (int32_t sid : {too_big, too_many, pseudo, framing})
+    EXPECT_EQ(c.stream(sid).body.find("chunked"), std::string::npos) << c.stream(sid).body;
+  // The connection goes on, and no upstream took a cut body for a whole one.
+  const int32_t next = c.Submit("GET", "/id");
+  ASSERT_TRUE(c.RunUntilClosed({next}));
+  EXPECT_EQ(c.stream(next).body, "a");
+  EXPECT_FALSE(c.eof());
+  EXPECT_EQ(complete.load(), 0);
+}
+
+TEST_F(H2Test, OversizedResponseTrailersResetTheStream) {
+  ScriptedUpstream up([](int fd, const std::string&, std::string*) {
+    std::string t;
+    for (int i = 0; i < 80; ++i)
+      t += "X-Big-" + std::to_string(i) + ": " + std::string(1000, 'v') + "\r\n";
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" + t +
+                     "\r\n");
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const int32_t id = c.Submit("GET", "/x");
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  // Never a clean end without them.
+  EXPECT_NE(c.stream(id).error, 0u) << Statuses(c.stream(id));
+  EXPECT_FALSE(c.eof());
+}
+
 }  // namespace
 }  // namespace slipway::proxy
