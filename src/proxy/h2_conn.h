@@ -9,6 +9,11 @@
 // HTTP/2 request meets the same routing, balancer, forwarded headers, request ids, timeouts,
 // retries, 502/504 answers and metrics as an HTTP/1.1 one, and the upstream stays HTTP/1.1.
 //
+// What HTTP/1.1 carries around the head and body crosses too: the upstream's interim answers
+// (1xx but 101) become HEADERS without END_STREAM, request trailers end the chunked body sent
+// upstream, and a chunked answer's trailers become a trailing HEADERS frame (fields RFC 9110
+// forbids in trailers dropped).
+//
 // Back-pressure: a stream's request bytes are acknowledged to the client (WINDOW_UPDATE) only
 // once its ClientConn has taken them, and a response is taken from the ClientConn only while
 // less than max_buffer_bytes of it wait for the client's flow-control window.
