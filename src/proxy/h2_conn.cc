@@ -187,7 +187,7 @@ struct ResponseFields {
       if (keep(f)) AddField(&nv, names[i++], f.value);
   }
   std::string status;
-  std::vector<std::string> names;  // stable: reserved before nv points into it
+  std::vector<std::string> names;  // filled before nv points into it, then left alone
   std::vector<nghttp2_nv> nv;
 };
 
