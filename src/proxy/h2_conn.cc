@@ -29,8 +29,13 @@ struct H2Conn::Stream {
   std::string cookie;  // cookie fields joined with "; " (RFC 9113 8.2.3)
   size_t head_bytes = 0;
   size_t head_fields = 0;
+  int interim = 0;           // interim (1xx) answers forwarded
   bool started = false;      // the ClientConn exists (the header block ended)
   bool chunked_req = false;  // a body of unknown length: sent upstream chunked
+  // Request trailers ("name: value\r\n" lines) for the chunked body's end, and their size.
+  std::string trailers;
+  size_t trailer_bytes = 0;
+  size_t trailer_fields = 0;
   // Request bytes for the ClientConn; `unconsumed` DATA bytes not yet acknowledged.
   std::string req;
   size_t req_off = 0;
@@ -109,11 +114,82 @@ bool ConnectionSpecific(std::string_view n) {
   return IsHopByHop(n) || http::EqualsIgnoreCase(n, "transfer-encoding");
 }
 
+// Fields a trailer section must not carry (RFC 9110 6.5.1: framing, routing, request
+// modifiers, authentication, response control, content processing) or that are
+// connection-specific: dropped from trailers both ways.
+bool ForbiddenInTrailers(std::string_view n) {
+  static constexpr std::string_view kForbidden[] = {"host",
+                                                    "content-length",
+                                                    "transfer-encoding",
+                                                    "trailer",
+                                                    "te",
+                                                    "expect",
+                                                    "max-forwards",
+                                                    "cache-control",
+                                                    "pragma",
+                                                    "range",
+                                                    "if-match",
+                                                    "if-none-match",
+                                                    "if-range",
+                                                    "if-modified-since",
+                                                    "if-unmodified-since",
+                                                    "authorization",
+                                                    "cookie",
+                                                    "set-cookie",
+                                                    "proxy-authorization",
+                                                    "www-authenticate",
+                                                    "age",
+                                                    "proxy-authenticate",
+                                                    "expires",
+                                                    "date",
+                                                    "location",
+                                                    "retry-after",
+                                                    "vary",
+                                                    "warning",
+                                                    "content-type",
+                                                    "content-encoding",
+                                                    "content-range"};
+  if (ConnectionSpecific(n)) return true;
+  for (std::string_view f : kForbidden)
+    if (http::EqualsIgnoreCase(n, f)) return true;
+  return false;
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+void AddField(std::vector<nghttp2_nv>* nv, std::string_view n, std::string_view v) {
+  nv->push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
+                 reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                 NGHTTP2_NV_FLAG_NONE});
+}
+
+// A parsed HTTP/1.1 response head as HTTP/2 fields: ":status", then its fields with
+// connection-specific ones dropped and names lower-cased (RFC 9113 8.2). The values point into
+// the parser's buffer, which must outlive the submit call (nghttp2 copies them).
+struct ResponseFields {
+  explicit ResponseFields(const http::ResponseParser& resp)
+      : status(std::to_string(resp.status_code())) {
+    std::string_view connection = resp.Header("connection").value_or("");
+    auto keep = [&](const http::HeaderView& f) {
+      return !ConnectionSpecific(f.name) &&
+             (connection.empty() || !http::HasToken(connection, f.name));
+    };
+    for (const http::HeaderView& f : resp.headers())
+      if (keep(f)) names.push_back(Lower(f.name));
+    nv.reserve(names.size() + 1);
+    AddField(&nv, ":status", status);
+    size_t i = 0;
+    for (const http::HeaderView& f : resp.headers())
+      if (keep(f)) AddField(&nv, names[i++], f.value);
+  }
+  std::string status;
+  std::vector<std::string> names;  // filled before nv points into it, then left alone
+  std::vector<nghttp2_nv> nv;
+};
 
 }  // namespace
 
@@ -133,10 +209,26 @@ struct H2Callbacks {
     auto* c = static_cast<H2Conn*>(user);
     auto* s = static_cast<H2Conn::Stream*>(
         nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-    if (!s || s->started) return 0;  // trailers: not forwarded
+    if (!s) return 0;
+    const http::ParserLimits& lim = c->w_->options().limits;
+    if (s->started) {
+      // Trailers (nghttp2 already refused pseudo-headers in them: RST_STREAM PROTOCOL_ERROR).
+      // The request is on its way upstream, so over the head limits the stream is reset.
+      s->trailer_bytes += namelen + valuelen + 4;
+      if (s->trailer_bytes > lim.max_head_bytes || ++s->trailer_fields > lim.max_headers)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
+      std::string_view n(reinterpret_cast<const char*>(name), namelen);
+      // A body sent with Content-Length has no trailer section upstream: they are dropped
+      // then, as RFC 9110 6.5 lets an intermediary do.
+      if (s->chunked_req && !ForbiddenInTrailers(n))
+        s->trailers.append(n)
+            .append(": ")
+            .append(reinterpret_cast<const char*>(value), valuelen)
+            .append("\r\n");
+      return 0;
+    }
     // Memory bound; a head within twice the HTTP/1.1 limit still reaches the parser, which
     // answers 431 as it does for HTTP/1.1.
-    const http::ParserLimits& lim = c->w_->options().limits;
     s->head_bytes += namelen + valuelen + 4;
     if (s->head_bytes > 2 * lim.max_head_bytes || ++s->head_fields > 2 * lim.max_headers)
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
@@ -176,7 +268,8 @@ struct H2Callbacks {
     }
     if (end && !s->req_end) {
       s->req_end = true;
-      if (s->chunked_req) s->req += "0\r\n\r\n";
+      if (s->chunked_req) s->req.append("0\r\n").append(s->trailers).append("\r\n");
+      s->trailers.clear();
       s->notify_read = true;
       c->Mark(s);
     }
@@ -217,8 +310,23 @@ struct H2Callbacks {
     return 0;
   }
 
-  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
-                          nghttp2_data_source* source, void* user) {
+  // The chunked response's trailers, allowed ones only, as a trailing HEADERS frame that ends
+  // the stream (gRPC's status travels there). False when there are none to send.
+  static bool SubmitTrailers(nghttp2_session* session, H2Conn::Stream* s) {
+    std::vector<std::string> names;
+    for (const auto& [n, v] : s->body.trailers())
+      if (!ForbiddenInTrailers(n)) names.push_back(Lower(n));
+    if (names.empty()) return false;
+    std::vector<nghttp2_nv> nv;
+    nv.reserve(names.size());
+    size_t i = 0;
+    for (const auto& [n, v] : s->body.trailers())
+      if (!ForbiddenInTrailers(n)) AddField(&nv, names[i++], v);
+    return nghttp2_submit_trailer(session, s->id, nv.data(), nv.size()) == 0;
+  }
+
+  static ssize_t ReadBody(nghttp2_session* session, int32_t, uint8_t* buf, size_t length,
+                          uint32_t* flags, nghttp2_data_source* source, void* user) {
     auto* c = static_cast<H2Conn*>(user);
     auto* s = static_cast<H2Conn::Stream*>(source->ptr);
     if (s->reset) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM, never END_STREAM
@@ -236,6 +344,7 @@ struct H2Callbacks {
     }
     if (s->buffered() == 0 && s->body_done) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (SubmitTrailers(session, s)) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
       return static_cast<ssize_t>(n);
     }
     if (n == 0) {
@@ -526,7 +635,8 @@ void H2Conn::OnRequestTaken(Stream* s) {
 void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
   if (!s->head_done) {
     s->head_buf.append(data);
-    for (int guard = 0; guard < 16; ++guard) {
+    // Each round consumes one head: bounded by the data.
+    for (;;) {
       http::ParseStatus st = s->resp.Parse(s->head_buf);
       if (st == http::ParseStatus::kNeedMore) return;
       if (st == http::ParseStatus::kError) {
@@ -534,7 +644,16 @@ void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
         return;
       }
       const int code = s->resp.status_code();
-      if (code >= 100 && code < 200) {  // interim answers are not forwarded
+      if (code >= 100 && code < 200) {
+        // Interim answers (100 Continue, 103 Early Hints) go on as HEADERS without END_STREAM
+        // (RFC 9113 8.1), as HTTP/1.1 forwards them; 101 never (HTTP/2 has no Upgrade, 8.6).
+        // Bounded: HEADERS wait in nghttp2's queue whatever the client's window, so past
+        // kMaxInterimResponses an upstream's flood is dropped here (the response head timeout
+        // still runs: interim answers do not extend it).
+        if (code != 101 && s->interim < kMaxInterimResponses) {
+          ++s->interim;
+          SubmitInterim(s);
+        }
         s->head_buf.erase(0, s->resp.head_size());
         s->resp.Reset();
         s->resp.SetRequestMethod(s->method);
@@ -594,32 +713,21 @@ void H2Conn::OnStreamConnGone(Stream* s) {
   ResumeData(s);
 }
 
+void H2Conn::SubmitInterim(Stream* s) {
+  if (!session_ || s->h2_closed) return;
+  ResponseFields f(s->resp);
+  if (nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, s->id, nullptr, f.nv.data(), f.nv.size(),
+                             nullptr) != 0) {
+    ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  ResumeData(nullptr);  // a Pump() sends it: the final answer may be far off
+}
+
 void H2Conn::SubmitResponse(Stream* s) {
   if (!session_ || s->h2_closed) return;
-  const http::ResponseParser& resp = s->resp;
-  std::string status = std::to_string(resp.status_code());
-  std::vector<std::string> names;
-  std::vector<nghttp2_nv> nv;
-  names.reserve(resp.headers().size());
-  nv.reserve(resp.headers().size() + 1);
-  auto add = [&nv](std::string_view n, std::string_view v) {
-    nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
-                  reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
-                  NGHTTP2_NV_FLAG_NONE});
-  };
-  add(":status", status);
-  std::string_view connection = resp.Header("connection").value_or("");
-  for (const http::HeaderView& f : resp.headers()) {
-    if (ConnectionSpecific(f.name)) continue;
-    if (!connection.empty() && http::HasToken(connection, f.name)) continue;
-    names.push_back(Lower(f.name));
-  }
-  size_t i = 0;
-  for (const http::HeaderView& f : resp.headers()) {
-    if (ConnectionSpecific(f.name)) continue;
-    if (!connection.empty() && http::HasToken(connection, f.name)) continue;
-    add(names[i++], f.value);
-  }
+  ResponseFields f(s->resp);
+  std::vector<nghttp2_nv>& nv = f.nv;
   int rc = 0;
   if (s->body_done && s->out.empty()) {
     rc = nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), nullptr);

@@ -9,6 +9,11 @@
 // HTTP/2 request meets the same routing, balancer, forwarded headers, request ids, timeouts,
 // retries, 502/504 answers and metrics as an HTTP/1.1 one, and the upstream stays HTTP/1.1.
 //
+// What HTTP/1.1 carries around the head and body crosses too: the upstream's interim answers
+// (1xx but 101) become HEADERS without END_STREAM, request trailers end the chunked body sent
+// upstream, and a chunked answer's trailers become a trailing HEADERS frame (fields RFC 9110
+// forbids in trailers dropped).
+//
 // Back-pressure: a stream's request bytes are acknowledged to the client (WINDOW_UPDATE) only
 // once its ClientConn has taken them, and a response is taken from the ClientConn only while
 // less than max_buffer_bytes of it wait for the client's flow-control window.
@@ -38,6 +43,8 @@ class H2Conn {
  public:
   // Limits the connection advertises: at most this many streams at once (each one request).
   static constexpr uint32_t kMaxConcurrentStreams = 100;
+  // Interim (1xx) answers forwarded per stream; an upstream's further ones are dropped.
+  static constexpr int kMaxInterimResponses = 8;
 
   H2Conn(Worker* w, int fd, std::unique_ptr<net::Transport> transport, int slot, uint32_t peer_ipv4,
          telemetry::Gauge* active);
@@ -81,6 +88,8 @@ class H2Conn {
   void OnStreamConnGone(Stream* s);
   void OnRequestTaken(Stream* s);
   void SubmitResponse(Stream* s);
+  // An interim (1xx) answer: HEADERS without END_STREAM.
+  void SubmitInterim(Stream* s);
   void ResetStream(Stream* s, uint32_t error_code);
   void ResumeData(Stream* s);
   // Builds the HTTP/1.1 request head of a stream whose header block is complete and starts

@@ -1,15 +1,27 @@
 // End-to-end tests of HTTP/2 on the proxy's HTTPS listeners (proxy/h2_conn.h): curl speaking
-// h2 through the proxy to real upstream sockets, and a raw TLS client for hostile input.
+// h2 through the proxy to real upstream sockets, an nghttp2 client session where a test must
+// see frames (interim HEADERS, trailers, RST_STREAM, GOAWAY), and a raw TLS client for hostile
+// input.
 #include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "net/tls_context.h"
 #include "net/tls_test_certs.h"
@@ -32,6 +44,312 @@ std::string RunCommand(const std::string& cmd) {
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   pclose(p);
   return out;
+}
+
+// A blocking HTTP/2 client on nghttp2's client session, for what curl cannot show: several
+// streams on one connection driven step by step, each HEADERS frame of a stream (interim
+// answers, trailers), RST_STREAM codes and GOAWAY's last stream id.
+class H2Client {
+ public:
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  struct Stream {
+    std::vector<Fields> blocks;  // each HEADERS frame received, in order
+    std::string body;
+    bool closed = false;
+    uint32_t error = 0;  // RST_STREAM code (or REFUSED_STREAM after a GOAWAY)
+    // Request body and trailers; `hold` keeps the body back until Release().
+    std::string req_body;
+    size_t req_off = 0;
+    Fields req_trailers;
+    bool hold = false;
+    std::string Field(size_t block, const std::string& name) const {
+      if (block >= blocks.size()) return "";
+      for (const auto& [n, v] : blocks[block])
+        if (n == name) return v;
+      return "";
+    }
+    std::string Status(size_t block) const { return Field(block, ":status"); }
+  };
+
+  explicit H2Client(int port) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    static const unsigned char kH2[] = "\x02h2";
+    SSL_CTX_set_alpn_protos(ctx_, kH2, sizeof kH2 - 1);
+    fd_ = ConnectTo(port);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    if (SSL_connect(ssl_) != 1) return;
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_send_callback(cbs, &H2Client::OnSend);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &H2Client::OnBeginHeaders);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, &H2Client::OnHeader);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &H2Client::OnData);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &H2Client::OnClose);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &H2Client::OnFrame);
+    nghttp2_option* opt = nullptr;
+    nghttp2_option_new(&opt);
+    // Hostile tests send header blocks over the server's limits.
+    nghttp2_option_set_max_send_header_block_length(opt, 1 << 20);
+    nghttp2_session_client_new2(&session_, cbs, this, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+  }
+  ~H2Client() {
+    if (session_) nghttp2_session_del(session_);
+    SSL_free(ssl_);
+    if (fd_ >= 0) close(fd_);
+    SSL_CTX_free(ctx_);
+  }
+  H2Client(const H2Client&) = delete;
+  H2Client& operator=(const H2Client&) = delete;
+
+  bool ok() const { return session_ != nullptr; }
+  int fd() const { return fd_; }
+  bool eof() const { return eof_; }
+  int32_t goaway_last() const { return goaway_last_; }
+
+  // Queues a request (sent by the next Send/Run). A body, when given, ends the stream unless
+  // `trailers` follow it.
+  int32_t Submit(const std::string& method, const std::string& path, const Fields& headers = {},
+                 const std::string& body = "", const Fields& trailers = {}, bool hold = false) {
+    auto s = std::make_unique<Stream>();
+    s->req_body = body;
+    s->req_trailers = trailers;
+    s->hold = hold;
+    std::vector<nghttp2_nv> nv;
+    const std::string authority = "a.test";
+    const std::string scheme = "https";
+    Add(&nv, ":method", method);
+    Add(&nv, ":scheme", scheme);
+    Add(&nv, ":authority", authority);
+    Add(&nv, ":path", path);
+    for (const auto& [n, v] : headers) Add(&nv, n, v);
+    nghttp2_data_provider provider{};
+    provider.source.ptr = s.get();
+    provider.read_callback = &H2Client::ReadBody;
+    const bool with_body = !body.empty() || !trailers.empty() || hold;
+    const int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
+                                              with_body ? &provider : nullptr, s.get());
+    if (id > 0) streams_[id] = std::move(s);
+    return id;
+  }
+  // Lets a held request body go.
+  void Release(int32_t id) {
+    streams_[id]->hold = false;
+    nghttp2_session_resume_data(session_, id);
+  }
+  // Writes what the session has queued, reads nothing.
+  bool Send() { return nghttp2_session_send(session_) == 0; }
+  // Sends and reads until `done()` or the connection ends or `ms` pass; false on a timeout.
+  bool Run(const std::function<bool()>& done, int ms = 10000) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < until) {
+      if (done()) return true;
+      if (eof_) return done();
+      if (nghttp2_session_send(session_) != 0) return false;
+      if (SSL_pending(ssl_) == 0) {
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, 20) <= 0) continue;
+      }
+      char buf[16384];
+      const int n = SSL_read(ssl_, buf, sizeof buf);
+      if (n <= 0) {
+        eof_ = true;
+        continue;
+      }
+      if (nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), n) < 0)
+        eof_ = true;
+    }
+    return done();
+  }
+  bool RunUntilClosed(const std::vector<int32_t>& ids, int ms = 10000) {
+    return Run(
+        [&] {
+          for (int32_t id : ids)
+            if (!streams_[id]->closed) return false;
+          return true;
+        },
+        ms);
+  }
+  Stream& stream(int32_t id) { return *streams_[id]; }
+
+ private:
+  // Names and values must outlive the submit call (nghttp2 copies them then).
+  static void Add(std::vector<nghttp2_nv>* nv, std::string_view n, std::string_view v) {
+    nv->push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
+                   reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                   NGHTTP2_NV_FLAG_NONE});
+  }
+  static Stream* Of(nghttp2_session* s, int32_t id) {
+    return static_cast<Stream*>(nghttp2_session_get_stream_user_data(s, id));
+  }
+  static ssize_t OnSend(nghttp2_session*, const uint8_t* data, size_t len, int, void* user) {
+    auto* c = static_cast<H2Client*>(user);
+    const int n = SSL_write(c->ssl_, data, static_cast<int>(len));
+    return n > 0 ? n : NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  static int OnBeginHeaders(nghttp2_session* s, const nghttp2_frame* f, void*) {
+    if (Stream* st = Of(s, f->hd.stream_id)) st->blocks.emplace_back();
+    return 0;
+  }
+  static int OnHeader(nghttp2_session* s, const nghttp2_frame* f, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void*) {
+    if (Stream* st = Of(s, f->hd.stream_id))
+      st->blocks.back().emplace_back(std::string(reinterpret_cast<const char*>(name), namelen),
+                                     std::string(reinterpret_cast<const char*>(value), valuelen));
+    return 0;
+  }
+  static int OnData(nghttp2_session* s, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                    void*) {
+    if (Stream* st = Of(s, id)) st->body.append(reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
+  static int OnClose(nghttp2_session* s, int32_t id, uint32_t code, void*) {
+    if (Stream* st = Of(s, id)) {
+      st->closed = true;
+      st->error = code;
+    }
+    return 0;
+  }
+  static int OnFrame(nghttp2_session*, const nghttp2_frame* f, void* user) {
+    if (f->hd.type == NGHTTP2_GOAWAY)
+      static_cast<H2Client*>(user)->goaway_last_ = f->goaway.last_stream_id;
+    return 0;
+  }
+  static ssize_t ReadBody(nghttp2_session* s, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
+                          nghttp2_data_source* src, void*) {
+    auto* st = static_cast<Stream*>(src->ptr);
+    if (st->hold) return NGHTTP2_ERR_DEFERRED;
+    const size_t n = std::min(len, st->req_body.size() - st->req_off);
+    std::memcpy(buf, st->req_body.data() + st->req_off, n);
+    st->req_off += n;
+    if (st->req_off == st->req_body.size()) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!st->req_trailers.empty()) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        std::vector<nghttp2_nv> nv;
+        for (const auto& [n2, v] : st->req_trailers) Add(&nv, n2, v);
+        if (nghttp2_submit_trailer(s, id, nv.data(), nv.size()) != 0)
+          return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
+    }
+    return static_cast<ssize_t>(n);
+  }
+
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, std::unique_ptr<Stream>> streams_;
+  bool eof_ = false;
+  int32_t goaway_last_ = -1;
+};
+
+// An upstream whose answer a test writes: each connection's request head (up to and with the
+// blank line) goes to `serve` with the socket and the bytes read past the head.
+class ScriptedUpstream {
+ public:
+  using Serve = std::function<void(int fd, const std::string& head, std::string* rest)>;
+  explicit ScriptedUpstream(Serve serve) : serve_(std::move(serve)) {
+    lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(lfd_, 64);
+    socklen_t len = sizeof a;
+    getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] {
+      for (;;) {
+        const int fd = accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) return;
+        std::lock_guard<std::mutex> lock(mu_);
+        fds_.push_back(fd);
+        threads_.emplace_back([this, fd] {
+          std::string buf;
+          if (!ReadUntil(fd, &buf, "\r\n\r\n")) return;
+          const size_t end = buf.find("\r\n\r\n") + 4;
+          std::string head = buf.substr(0, end);
+          buf.erase(0, end);
+          requests_++;
+          serve_(fd, head, &buf);
+          shutdown(fd, SHUT_RDWR);  // one request per connection: none waits in a pool
+        });
+      }
+    });
+  }
+  ~ScriptedUpstream() {
+    shutdown(lfd_, SHUT_RDWR);
+    acceptor_.join();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int fd : fds_) shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : threads_) t.join();
+    for (int fd : fds_) close(fd);
+    close(lfd_);
+  }
+  int port() const { return port_; }
+  int requests() const { return requests_.load(); }
+
+ private:
+  Serve serve_;
+  int lfd_ = -1;
+  int port_ = 0;
+  std::atomic<int> requests_{0};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<int> fds_;
+  std::vector<std::thread> threads_;
+};
+
+// Reads a chunked body from fd after the bytes in `buf`: the data into `body`, the trailer
+// section (its field lines, "" when none) into `trailers`. False on EOF or a malformed body.
+bool ReadChunked(int fd, std::string* buf, std::string* body, std::string* trailers) {
+  auto more = [&] {
+    char tmp[16384];
+    const ssize_t n = read(fd, tmp, sizeof tmp);
+    if (n <= 0) return false;
+    buf->append(tmp, static_cast<size_t>(n));
+    return true;
+  };
+  for (int guard = 0; guard < 100000; ++guard) {
+    while (buf->find("\r\n") == std::string::npos)
+      if (!more()) return false;
+    const size_t e = buf->find("\r\n");
+    const uint64_t size = std::strtoull(buf->substr(0, e).c_str(), nullptr, 16);
+    buf->erase(0, e + 2);
+    if (size == 0) {
+      for (;;) {
+        if (buf->rfind("\r\n", 0) == 0) {
+          buf->erase(0, 2);
+          return true;
+        }
+        const size_t t = buf->find("\r\n\r\n");
+        if (t != std::string::npos) {
+          *trailers = buf->substr(0, t + 2);
+          buf->erase(0, t + 4);
+          return true;
+        }
+        if (!more()) return false;
+      }
+    }
+    while (buf->size() < size + 2)
+      if (!more()) return false;
+    body->append(*buf, 0, size);
+    buf->erase(0, size + 2);
+  }
+  return false;
+}
+
+// Blocks until the peer closes `fd` (an upstream that never answers).
+void WaitForClose(int fd) {
+  char tmp[4096];
+  while (read(fd, tmp, sizeof tmp) > 0) {
+  }
 }
 
 class H2Test : public ::testing::Test {
@@ -351,6 +669,281 @@ TEST_F(H2Test, AnIdleConnectionGetsGoawayAndCloses) {
   for (int i = 0; i < 500 && proxy_->OpenConnections() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(proxy_->OpenConnections(), 0u);
+}
+
+TEST_F(H2Test, AfterGoawayANewStreamIsRefusedAndTheOpenOneFinishes) {
+  UpstreamServer up("a");
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const int32_t first = c.Submit("GET", "/slow?ms=600");
+  ASSERT_TRUE(c.Run([&] { return up.requests() == 1; }));
+  ASSERT_TRUE(proxy_->Drain(Proxy::DrainFor::kHandover).ok());
+  // The GOAWAY is on its way before the client opens its next stream: wait for its bytes
+  // without reading them, so the HEADERS below cross it.
+  pollfd p{c.fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 5000), 1);
+  const int32_t second = c.Submit("GET", "/id");
+  ASSERT_TRUE(c.Send());
+  ASSERT_TRUE(c.RunUntilClosed({first, second}));
+  EXPECT_EQ(c.goaway_last(), first);
+  EXPECT_EQ(c.stream(first).Status(0), "200");
+  EXPECT_EQ(c.stream(first).body, "a");
+  EXPECT_EQ(c.stream(first).error, 0u);
+  // Above the GOAWAY's last stream id: never processed, so the client may retry it elsewhere.
+  EXPECT_GT(second, c.goaway_last());
+  EXPECT_TRUE(c.stream(second).blocks.empty());
+  EXPECT_EQ(c.stream(second).error, static_cast<uint32_t>(NGHTTP2_REFUSED_STREAM));
+  EXPECT_EQ(up.requests(), 1);
+  EXPECT_TRUE(c.Run([&] { return c.eof(); }));
+  EXPECT_EQ(proxy_->AwaitConnectionsClosed(Duration(10'000)), 0u);
+}
+
+TEST_F(H2Test, A504OnOneStreamWhileAnotherSucceeds) {
+  UpstreamServer up("a");
+  ScriptedUpstream hang([](int fd, const std::string&, std::string*) { WaitForClose(fd); });
+  ProxyOptions opt;
+  opt.response_head_timeout = Duration(300);
+  Start({RouteTo(hang.port(), "/hang"), RouteTo(up.port())}, true, opt);
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const auto start = std::chrono::steady_clock::now();
+  const int32_t slow = c.Submit("GET", "/hang");
+  const int32_t fast = c.Submit("GET", "/slow?ms=100");
+  ASSERT_TRUE(c.RunUntilClosed({slow, fast}));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(c.stream(slow).Status(0), "504");
+  EXPECT_EQ(c.stream(slow).body, "upstream response timed out\n");
+  EXPECT_EQ(c.stream(slow).error, 0u);
+  EXPECT_EQ(c.stream(fast).Status(0), "200");
+  EXPECT_EQ(c.stream(fast).body, "a");
+  EXPECT_EQ(hang.requests(), 1);
+  // The connection goes on.
+  const int32_t next = c.Submit("GET", "/id");
+  ASSERT_TRUE(c.RunUntilClosed({next}));
+  EXPECT_EQ(c.stream(next).Status(0), "200");
+  EXPECT_FALSE(c.eof());
+}
+
+// The status of each HEADERS frame a stream received, in order ("100 200").
+std::string Statuses(const H2Client::Stream& s) {
+  std::string out;
+  for (size_t i = 0; i < s.blocks.size(); ++i) {
+    if (!out.empty()) out += ' ';
+    out += s.Status(i).empty() ? "trailers" : s.Status(i);
+  }
+  return out;
+}
+
+TEST_F(H2Test, ExpectContinueGetsTheUpstreams100BeforeTheBodyIsSent) {
+  ScriptedUpstream up([](int fd, const std::string& head, std::string* rest) {
+    const Head h = ParseHead(head);
+    if (Lower(h.Get("expect")) != "100-continue") return;
+    WriteAll(fd, "HTTP/1.1 100 Continue\r\n\r\n");
+    std::string body;
+    if (!ReadBody(fd, h, rest, false, [&](std::string_view p) { body.append(p); })) return;
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                     body);
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  // The body waits for the 100: the upstream answers 100 to the head alone.
+  const int32_t id = c.Submit("POST", "/up", {{"expect", "100-continue"}, {"content-length", "5"}},
+                              "hello", {}, /*hold=*/true);
+  ASSERT_TRUE(c.Run([&] { return !c.stream(id).blocks.empty(); }));
+  EXPECT_EQ(Statuses(c.stream(id)), "100");
+  EXPECT_FALSE(c.stream(id).closed);
+  c.Release(id);
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  EXPECT_EQ(Statuses(c.stream(id)), "100 200");
+  EXPECT_EQ(c.stream(id).body, "hello");
+  EXPECT_EQ(c.stream(id).error, 0u);
+}
+
+TEST_F(H2Test, EarlyHintsAreForwardedAnd101Never) {
+  ScriptedUpstream up([](int fd, const std::string&, std::string*) {
+    WriteAll(fd, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n");
+    // A 101 to a request that asked for no upgrade: HTTP/2 has no such answer.
+    WriteAll(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n");
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const int32_t id = c.Submit("GET", "/page");
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  const H2Client::Stream& s = c.stream(id);
+  EXPECT_EQ(Statuses(s), "103 200");
+  EXPECT_EQ(s.Field(0, "link"), "</style.css>; rel=preload");
+  EXPECT_EQ(s.Field(0, "connection"), "");
+  EXPECT_EQ(s.body, "ok");
+  EXPECT_EQ(s.error, 0u);  // a 1xx with END_STREAM would be a PROTOCOL_ERROR at the client
+  // curl sees the same.
+  const std::string out = Curl("-D - " + Url("/page"));
+  EXPECT_NE(out.find("HTTP/2 103"), std::string::npos) << out;
+  EXPECT_NE(out.find("HTTP/2 200"), std::string::npos) << out;
+  EXPECT_EQ(out.find("101"), std::string::npos) << out;
+}
+
+TEST_F(H2Test, AFloodOfInterimAnswersIsBounded) {
+  // 36 interim answers, two per write, apart in time so the proxy's HTTP/1.1 side reads a
+  // few at a time (more than 16 in one read is a 502 there).
+  ScriptedUpstream up([](int fd, const std::string&, std::string*) {
+    for (int i = 0; i < 18; ++i) {
+      if (!WriteAll(fd,
+                    "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                    "HTTP/1.1 100 Continue\r\n\r\n"))
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const int32_t id = c.Submit("GET", "/flood");
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  const H2Client::Stream& s = c.stream(id);
+  ASSERT_FALSE(s.blocks.empty());
+  const std::string final_status = s.Status(s.blocks.size() - 1);
+  const size_t interim = s.blocks.size() - 1;
+  EXPECT_LE(interim, static_cast<size_t>(H2Conn::kMaxInterimResponses)) << Statuses(s);
+  if (final_status == "200") {
+    // Every one crossed the HTTP/1.1 side: the stream forwarded the first 8 only.
+    EXPECT_EQ(interim, static_cast<size_t>(H2Conn::kMaxInterimResponses)) << Statuses(s);
+    EXPECT_EQ(s.body, "ok");
+  } else {
+    EXPECT_EQ(final_status, "502") << Statuses(s);
+  }
+  EXPECT_EQ(s.error, 0u);
+  // The connection goes on.
+  const int32_t next = c.Submit("GET", "/flood");
+  ASSERT_TRUE(c.RunUntilClosed({next}));
+  EXPECT_EQ(c.stream(next).error, 0u);
+  EXPECT_FALSE(c.eof());
+}
+
+// An upstream that answers each request with what it received after the head: "chunked",
+// then the body and the trailer section, or "length" and the body. `complete` counts the
+// bodies read to their end.
+ScriptedUpstream::Serve EchoTrailers(std::atomic<int>* complete) {
+  return [complete](int fd, const std::string& head, std::string* rest) {
+    const Head h = ParseHead(head);
+    std::string body, trailers, out;
+    if (Lower(h.Get("transfer-encoding")) == "chunked") {
+      if (!ReadChunked(fd, rest, &body, &trailers)) return;
+      out = "chunked\n" + body + "\n" + trailers;
+    } else {
+      if (!ReadBody(fd, h, rest, false, [&](std::string_view p) { body.append(p); })) return;
+      out = "length\n" + body + "\n";
+    }
+    (*complete)++;
+    WriteAll(fd,
+             "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(out.size()) + "\r\n\r\n" + out);
+  };
+}
+
+TEST_F(H2Test, RequestTrailersGoUpstreamChunkedWithoutForbiddenFields) {
+  std::atomic<int> complete{0};
+  ScriptedUpstream up(EchoTrailers(&complete));
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const H2Client::Fields trailers = {{"x-checksum", "abc"},
+                                     {"grpc-timeout", "1S"},
+                                     {"content-type", "text/evil"},
+                                     {"authorization", "Bearer no"}};
+  const int32_t chunked = c.Submit("POST", "/up", {}, "hello", trailers);
+  // With a Content-Length the upstream message has no trailer section: they are dropped.
+  const int32_t length = c.Submit("POST", "/up", {{"content-length", "5"}}, "hello", trailers);
+  ASSERT_TRUE(c.RunUntilClosed({chunked, length}));
+  EXPECT_EQ(c.stream(chunked).Status(0), "200");
+  EXPECT_EQ(c.stream(chunked).body, "chunked\nhello\nx-checksum: abc\r\ngrpc-timeout: 1S\r\n");
+  EXPECT_EQ(c.stream(length).Status(0), "200");
+  EXPECT_EQ(c.stream(length).body, "length\nhello\n");
+  EXPECT_EQ(complete.load(), 2);
+}
+
+TEST_F(H2Test, ResponseTrailersBecomeATrailingHeadersFrame) {
+  ScriptedUpstream up([](int fd, const std::string& head, std::string*) {
+    const bool empty = head.find(" /empty ") != std::string::npos;
+    WriteAll(fd, std::string("HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\n"
+                             "Trailer: grpc-status, grpc-message\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n") +
+                     (empty ? "" : "5\r\nhello\r\n") +
+                     "0\r\nGrpc-Status: 0\r\ngrpc-message: fine\r\nContent-Length: 9\r\n"
+                     "Set-Cookie: a=b\r\n\r\n");
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const int32_t id = c.Submit("POST", "/svc/Method", {{"te", "trailers"}}, "x");
+  const int32_t empty = c.Submit("GET", "/empty");  // a trailers-only answer
+  ASSERT_TRUE(c.RunUntilClosed({id, empty}));
+  for (int32_t sid : {id, empty}) {
+    const H2Client::Stream& s = c.stream(sid);
+    EXPECT_EQ(Statuses(s), "200 trailers");
+    EXPECT_EQ(s.Field(1, "grpc-status"), "0");  // lower-cased, as HTTP/2 requires
+    EXPECT_EQ(s.Field(1, "grpc-message"), "fine");
+    EXPECT_EQ(s.Field(1, "content-length"), "");
+    EXPECT_EQ(s.Field(1, "set-cookie"), "");
+    EXPECT_EQ(s.blocks[1].size(), 2u);
+    EXPECT_EQ(s.error, 0u);
+  }
+  EXPECT_EQ(c.stream(id).body, "hello");
+  EXPECT_EQ(c.stream(empty).body, "");
+}
+
+TEST_F(H2Test, HostileRequestTrailersResetTheirStreamOnly) {
+  std::atomic<int> complete{0};
+  ScriptedUpstream up(EchoTrailers(&complete));
+  UpstreamServer other("a");
+  Start({RouteTo(up.port(), "/up"), RouteTo(other.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  // Over the 64 KiB head limit in bytes, and over its 100 fields in count.
+  H2Client::Fields big, many;
+  for (int i = 0; i < 80; ++i)
+    big.emplace_back("x-big-" + std::to_string(i), std::string(1000, 'v'));
+  for (int i = 0; i < 150; ++i) many.emplace_back("x-n-" + std::to_string(i), "1");
+  const int32_t too_big = c.Submit("POST", "/up", {}, "hello", big);
+  const int32_t too_many = c.Submit("POST", "/up", {}, "hello", many);
+  // A pseudo-header in trailers is malformed (RFC 9113 8.1).
+  const int32_t pseudo = c.Submit("POST", "/up", {}, "hello", {{":path", "/admin"}});
+  // Framing in trailers: nghttp2 refuses it as malformed too.
+  const int32_t framing = c.Submit("POST", "/up", {}, "hello", {{"content-length", "99"}});
+  ASSERT_TRUE(c.RunUntilClosed({too_big, too_many, pseudo, framing}));
+  EXPECT_EQ(c.stream(too_big).error, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_EQ(c.stream(too_many).error, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_EQ(c.stream(pseudo).error, static_cast<uint32_t>(NGHTTP2_PROTOCOL_ERROR));
+  EXPECT_EQ(c.stream(framing).error, static_cast<uint32_t>(NGHTTP2_PROTOCOL_ERROR));
+  for (int32_t sid : {too_big, too_many, pseudo, framing})
+    EXPECT_EQ(c.stream(sid).body.find("chunked"), std::string::npos) << c.stream(sid).body;
+  // The connection goes on, and no upstream took a cut body for a whole one.
+  const int32_t next = c.Submit("GET", "/id");
+  ASSERT_TRUE(c.RunUntilClosed({next}));
+  EXPECT_EQ(c.stream(next).body, "a");
+  EXPECT_FALSE(c.eof());
+  EXPECT_EQ(complete.load(), 0);
+}
+
+TEST_F(H2Test, OversizedResponseTrailersResetTheStream) {
+  ScriptedUpstream up([](int fd, const std::string&, std::string*) {
+    std::string t;
+    for (int i = 0; i < 80; ++i)
+      t += "X-Big-" + std::to_string(i) + ": " + std::string(1000, 'v') + "\r\n";
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" + t +
+                     "\r\n");
+  });
+  Start({RouteTo(up.port())});
+  H2Client c(port_);
+  ASSERT_TRUE(c.ok());
+  const int32_t id = c.Submit("GET", "/x");
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  // Never a clean end without them.
+  EXPECT_NE(c.stream(id).error, 0u) << Statuses(c.stream(id));
+  EXPECT_FALSE(c.eof());
 }
 
 }  // namespace
