@@ -127,7 +127,6 @@ void EventLoop::RunOnce(Duration max_wait) {
     std::lock_guard<std::mutex> lock(post_mu_);
     if (!posted_.empty()) wait = Duration(0);
   }
-  if (batch_end_pending_) wait = Duration(0);
 
   epoll_event events[128];
   int n = epoll_wait(epfd_, events, 128, static_cast<int>(wait.count()));
@@ -150,7 +149,6 @@ void EventLoop::RunOnce(Duration max_wait) {
   }
   FireTimers();
   RunPosted();
-  batch_end_pending_ = batch_end_ && batch_end_();
 }
 
 void EventLoop::FireTimers() {

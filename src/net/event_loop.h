@@ -13,11 +13,6 @@
 //
 // The loop does not own the fds it watches: closing them is the caller's job
 // (Remove() first).
-//
-// An iteration ends with the batch-end hook (SetBatchEnd), after the events, timers and
-// posted closures of that iteration: where an owner does work it collected during the batch
-// once, e.g. the proxy writing every response of a batch of readable sockets together, as
-// HAProxy and nginx's event loops do.
 #pragma once
 
 #include <atomic>
@@ -64,14 +59,10 @@ class EventLoop {
   // Thread-safe: makes Run() return after the current iteration.
   void Stop();
 
-  // Loop thread: `hook` runs at the end of every iteration (null: none). It returns whether it
-  // left work for the next iteration, which then does not wait for events.
-  void SetBatchEnd(std::function<bool()> hook) { batch_end_ = std::move(hook); }
-
   // Runs until Stop(). Marks the calling thread as the loop's thread.
   void Run();
   // One iteration: waits at most `max_wait` for events (less if a timer is
-  // due), dispatches them, fires due timers, runs posted closures, then the batch-end hook.
+  // due), dispatches them, fires due timers, runs posted closures.
   void RunOnce(Duration max_wait);
 
   MonoTime Now() const { return clock_->Now(); }
@@ -113,9 +104,6 @@ class EventLoop {
 
   std::mutex post_mu_;
   std::vector<Callback> posted_;  // guarded by post_mu_
-
-  std::function<bool()> batch_end_;
-  bool batch_end_pending_ = false;  // the hook left work: the next wait is zero
 };
 
 }  // namespace slipway::net

@@ -4,9 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include <string>
 #include <thread>
-#include <vector>
 
 namespace slipway::net {
 namespace {
@@ -85,54 +83,6 @@ TEST(EventLoopTest, TimerMayScheduleAnotherTimer) {
   clock.AdvanceForTest(Duration(5));
   loop->RunOnce(Duration(0));
   EXPECT_EQ(fired, 2);
-}
-
-TEST(EventLoopTest, BatchEndRunsAfterTheBatchsEventsAndItsLeftoverWorkDoesNotWait) {
-  FakeClock clock;
-  auto loop = MakeLoop(&clock);
-  int p[2];
-  int q[2];
-  ASSERT_EQ(pipe(p), 0);
-  ASSERT_EQ(pipe(q), 0);
-  std::vector<std::string> order;
-  auto drain = [](int fd) {
-    char b[8];
-    while (read(fd, b, sizeof b) == static_cast<ssize_t>(sizeof b)) {
-    }
-  };
-  ASSERT_TRUE(loop->Add(p[0], EPOLLIN,
-                        [&](uint32_t) {
-                          drain(p[0]);
-                          order.emplace_back("p");
-                        })
-                  .ok());
-  ASSERT_TRUE(loop->Add(q[0], EPOLLIN,
-                        [&](uint32_t) {
-                          drain(q[0]);
-                          order.emplace_back("q");
-                        })
-                  .ok());
-  int leftover = 2;  // the hook reports work left twice, then none
-  loop->SetBatchEnd([&] {
-    order.emplace_back("end");
-    return leftover-- > 0;
-  });
-  ASSERT_EQ(write(p[1], "x", 1), 1);
-  ASSERT_EQ(write(q[1], "x", 1), 1);
-  loop->RunOnce(Duration(1000));
-  // Both fds' events came in one batch: the hook ran once, after both.
-  ASSERT_EQ(order.size(), 3u);
-  EXPECT_EQ(order.back(), "end");
-  // Work left: the next iterations do not wait (a 60 s wait would hang the test), until the
-  // hook says it is done.
-  loop->RunOnce(Duration(60'000));
-  loop->RunOnce(Duration(60'000));
-  EXPECT_EQ(order.size(), 5u);
-  EXPECT_EQ(leftover, -1);
-  loop->SetBatchEnd(nullptr);
-  loop->RunOnce(Duration(0));
-  EXPECT_EQ(order.size(), 5u) << "no hook, no call";
-  for (int fd : {p[0], p[1], q[0], q[1]}) close(fd);
 }
 
 }  // namespace

@@ -62,7 +62,6 @@ ClientConn::ClientConn(Worker* w, int fd, std::unique_ptr<net::Transport> transp
       peer_ipv4_(peer_ipv4),
       active_(active),
       stream_(fd == kStreamFd),
-      coalesce_(w->options().coalesce_writes && !stream_),
       parser_(w->options().limits) {
   static_assert(sizeof peer_ip_ >= INET_ADDRSTRLEN);
   peer_ip_[0] = '\0';
@@ -113,17 +112,6 @@ void ClientConn::SetDeadline(Deadline kind, Duration after) {
 
 void ClientConn::CloseNow() {
   if (fd_ < 0) return;
-  if (flush_slot_ >= 0) {
-    // What this batch queued for the client goes out before the close, as it would have
-    // without coalescing (a truncated body's first part, an error page); the upstream's part
-    // is moot.
-    if (writable_ && out_off_ < out_.size() &&
-        !tr_->WriteQueued(out_, &out_off_, &writable_, &write_wants_read_)) {
-      // Closing anyway.
-    }
-    w_->flush_queue_[flush_slot_] = nullptr;
-    flush_slot_ = -1;
-  }
   if (ex_) {
     // ex_ itself lives until the destructor: callers up the stack may still hold it.
     if (ex_->up) w_->CloseUpstream(std::move(ex_->up));
@@ -365,17 +353,6 @@ void ClientConn::SendClient(std::string_view a, std::string_view b) {
   if (ex_) ex_->bytes_out += a.size() + b.size();
   size_t total = a.size() + b.size();
   size_t sent = 0;
-  if (coalesce_ && out_.size() - out_off_ + total <= Worker::kCoalesceBytes) {
-    if (out_off_ == out_.size()) {
-      out_.clear();
-      out_off_ = 0;
-    }
-    out_.append(a);
-    out_.append(b);
-    // Not writable: the writable edge flushes it (FlushClient), as any queued bytes.
-    if (writable_) w_->QueueFlush(this);
-    return;
-  }
   if (out_off_ == out_.size() && writable_) {
     iovec iov[2] = {{const_cast<char*>(a.data()), a.size()},
                     {const_cast<char*>(b.data()), b.size()}};
@@ -400,12 +377,6 @@ void ClientConn::SendClient(std::string_view a, std::string_view b) {
   } else {
     out_.append(b.substr(sent - a.size()));
   }
-}
-
-void ClientConn::FlushCoalesced() {
-  if (fd_ < 0) return;
-  if (ex_ && ex_->up && ex_->up_out_off < ex_->up_out.size()) FlushUpstream();
-  if (fd_ >= 0 && out_off_ < out_.size()) FlushClient();
 }
 
 void ClientConn::FlushClient() {
@@ -492,10 +463,6 @@ void ClientConn::OnDrain(bool close_idle) {
   // exits has no successor: a kept-alive connection with nothing in flight either way closes
   // now, so it does not hold the exit back.
   if (!close_idle || fd_ < 0 || stream_) return;
-  if (flush_slot_ >= 0) {  // an answer of this batch, still queued: out first
-    FlushCoalesced();
-    if (fd_ < 0) return;
-  }
   // A connection accepted that has received nothing at all (not a byte of a request, nor of a
   // TLS handshake) is as idle as a kept-alive one, and would otherwise hold the exit until its
   // timeout: it closes too (nginx closes connections waiting for a first request the same

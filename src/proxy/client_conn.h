@@ -46,9 +46,6 @@ class ClientConn {
   ClientConn& operator=(const ClientConn&) = delete;
 
   void OnEvent(uint32_t events);
-  // The worker's batch ended (Worker::QueueFlush): writes what this connection queued for its
-  // upstream and its client.
-  void FlushCoalesced();
   void OnUpstreamEvent(uint32_t events);
   // Called by the worker's sweep; acts on an expired deadline.
   void CheckTimeout(MonoTime now);
@@ -147,10 +144,6 @@ class ClientConn {
   bool read_wants_write_ = false;  // the transport's read waits for the writable edge
   bool write_wants_read_ = false;  // its write waits for the readable edge
   bool served_ = false;            // an exchange finished and the connection stayed open
-  // Small writes wait for the batch's end (Worker::QueueFlush); never for an HTTP/2 stream,
-  // whose bytes go to its H2Conn's memory, not a socket.
-  bool coalesce_;
-  int flush_slot_ = -1;  // index in the worker's flush queue; -1 when not queued
   MonoTime deadline_{};
   MonoTime head_start_{};
   std::string in_;   // client bytes not yet used: a partial head or a pipelined request
@@ -158,8 +151,6 @@ class ClientConn {
   size_t out_off_ = 0;
   http::RequestParser parser_;
   std::unique_ptr<Exchange> ex_;
-
-  friend class Worker;  // flush_slot_
 };
 
 }  // namespace slipway::proxy

@@ -63,16 +63,6 @@ void ClientConn::SendUpstream(std::string_view data) {
   if (!ex.up) return;  // closed after an early response; the body is dropped
   UpstreamConn& u = *ex.up;
   size_t sent = 0;
-  if (coalesce_ && u.connected &&
-      ex.up_out.size() - ex.up_out_off + data.size() <= Worker::kCoalesceBytes) {
-    if (ex.up_out_off == ex.up_out.size()) {
-      ex.up_out.clear();
-      ex.up_out_off = 0;
-    }
-    ex.up_out.append(data);
-    if (u.writable && !u.write_wants_read) w_->QueueFlush(this);
-    return;
-  }
   if (u.connected && u.writable && !u.write_wants_read && ex.up_out_off == ex.up_out.size()) {
     net::IoResult r = u.tr->Write(data.data(), data.size());
     if (r.status == net::IoStatus::kError || r.status == net::IoStatus::kEof) {

@@ -51,10 +51,6 @@ struct ProxyOptions {
   int retry_after_seconds = 30;          // Retry-After in maintenance mode
   size_t max_buffer_bytes = 256 * 1024;  // per direction before reading pauses
   size_t max_idle_per_backend = 1024;    // idle upstream connections kept per worker
-  // Small writes (to clients and upstreams) made while a worker handles a batch of events are
-  // sent together when the batch ends (worker.h, "Coalesced writes"); off: each is written at
-  // once. On except in tests that compare both.
-  bool coalesce_writes = true;
   BalancePolicy policy = BalancePolicy::kRoundRobin;
   Duration tick{50};  // timeout check granularity (a worker with no connections does not tick)
   Clock* clock = Clock::Real();         // must outlive the proxy

@@ -51,7 +51,6 @@ void Worker::Start() {
   thread_ = std::thread([this] {
     // Named for top -H and perf: "proxy-<index>" (the kernel keeps 15 characters).
     pthread_setname_np(pthread_self(), ("proxy-" + std::to_string(index_)).substr(0, 15).c_str());
-    if (options_.coalesce_writes) loop_->SetBatchEnd([this] { return FlushQueued(); });
     loop_->Run();
     Shutdown();
   });
@@ -501,36 +500,6 @@ void Worker::StartH2(int fd, std::unique_ptr<net::Transport> tr, int slot, uint3
   raw->Start();
 }
 
-void Worker::QueueFlush(ClientConn* c) {
-  if (c->flush_slot_ >= 0 || c->closed()) return;
-  c->flush_slot_ = static_cast<int>(flush_queue_.size());
-  flush_queue_.push_back(c);
-}
-
-bool Worker::FlushQueued() {
-  // A flush may queue more (a drained client resumes reading its upstream, whose next answer is
-  // queued behind): those are taken in the same pass. Each pass takes what a socket buffer
-  // holds, so it ends; the bound only keeps one batch from starving the loop's events.
-  constexpr size_t kMaxPerBatch = 1 << 16;
-  size_t i = 0;
-  for (; i < flush_queue_.size() && i < kMaxPerBatch; ++i) {
-    ClientConn* c = flush_queue_[i];
-    if (c == nullptr) continue;  // destroyed since it asked
-    c->flush_slot_ = -1;
-    flush_queue_[i] = nullptr;
-    c->FlushCoalesced();
-  }
-  if (i == flush_queue_.size()) {
-    flush_queue_.clear();
-    return false;
-  }
-  // Stopped at the bound: the rest move to the front, keeping their order and their slots.
-  flush_queue_.erase(flush_queue_.begin(), flush_queue_.begin() + static_cast<ptrdiff_t>(i));
-  for (size_t j = 0; j < flush_queue_.size(); ++j)
-    if (flush_queue_[j] != nullptr) flush_queue_[j]->flush_slot_ = static_cast<int>(j);
-  return true;
-}
-
 void Worker::ReapLater() {
   if (reap_scheduled_) return;
   reap_scheduled_ = true;
@@ -575,7 +544,6 @@ void Worker::Shutdown() {
   std::vector<ClientConn*> all;
   for (auto& [p, c] : conns_) all.push_back(p);
   for (ClientConn* c : all) c->CloseNow();
-  flush_queue_.clear();  // closing dequeued every connection
   std::vector<TcpConn*> tcp;
   for (auto& [p, c] : tcp_conns_) tcp.push_back(p);
   for (TcpConn* c : tcp) c->CloseNow();

@@ -213,20 +213,6 @@ class Worker {
                telemetry::Gauge* active);
   std::string NextRequestId();
 
-  // Coalesced writes. With ProxyOptions::coalesce_writes, a connection that has a small
-  // response (or request) to send while the worker handles a batch of events appends it to its
-  // queue and asks here to be flushed; the loop's batch-end hook then writes every such queue,
-  // once per connection. So a batch of requests that arrived together reaches the upstreams
-  // together, and their answers the clients together: the processes on either side wake once
-  // for a batch, not once per message — the tail at high connection counts is shorter (see
-  // bench/README.md, proxy.sh), and a client with several pipelined answers gets one write.
-  // The cost is one copy of each small message into the queue. Writes of more than
-  // kCoalesceBytes go out at once, as before (large bodies are not copied).
-  static constexpr size_t kCoalesceBytes = 16 * 1024;
-  // Idempotent while queued. A connection destroyed before the flush leaves its slot (see
-  // ~ClientConn).
-  void QueueFlush(ClientConn* c);
-
   char* client_scratch() { return client_scratch_.get(); }
   char* upstream_scratch() { return upstream_scratch_.get(); }
   static constexpr size_t kScratch = 64 * 1024;
@@ -247,9 +233,6 @@ class Worker {
   void Shutdown();
   void ReapLater();
   int SlotFor(const std::string& key);
-  // The loop's batch-end hook: flushes the queued connections. True when it stopped early
-  // (bounded per batch), so the loop runs again without waiting.
-  bool FlushQueued();
 
   int index_;
   ProxyOptions options_;
@@ -272,10 +255,6 @@ class Worker {
     if (open == 0 && draining_ && drain_watch_ != nullptr) drain_watch_->Notify();
   }
   DrainWatch* drain_watch_;
-  // Connections to flush when the batch ends, in the order they asked; a destroyed one's slot is
-  // null. A connection knows its index (ClientConn::flush_slot_). Declared before the
-  // connections, so it outlives them.
-  std::vector<ClientConn*> flush_queue_;
   // ClientConns serving HTTP/2 streams (owned by their H2Conn): what a deferred resume checks.
   // Declared before the connections, so it outlives them.
   std::unordered_set<ClientConn*> stream_conns_;
