@@ -131,49 +131,46 @@ TEST_F(ProxyTest, PipelinedRequestsAnsweredInOrder) {
 // many connections at once, each with four requests in one write, every answer must arrive
 // whole and in its request's order.
 TEST_F(ProxyTest, PipelinedMixesOfSmallLargeAndChunkedAnswersArriveWholeAndInOrder) {
-  {
-    UpstreamServer up("a");
-    StartProxy();
-    ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
-    constexpr int kClients = 8;
-    constexpr int kRounds = 15;
-    // Larger than a socket write takes at once on a busy connection.
-    const std::string big(40'000, 'x');
-    std::atomic<int> bad{0};
-    std::vector<std::thread> clients;
-    for (int c = 0; c < kClients; ++c) {
-      clients.emplace_back([&] {
-        int fd = ConnectTo(bound_);
-        if (fd < 0) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  constexpr int kClients = 8;
+  constexpr int kRounds = 15;
+  // Larger than a socket write takes at once on a busy connection.
+  const std::string big(40'000, 'x');
+  std::atomic<int> bad{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      int fd = ConnectTo(bound_);
+      if (fd < 0) {
+        ++bad;
+        return;
+      }
+      std::string buf;
+      for (int i = 0; i < kRounds; ++i) {
+        // Four requests in one write: the proxy answers them one after the other.
+        std::string all = Get("/id") + Get("/big?n=40000") + Get("/chunked") + Get("/health");
+        if (!WriteAll(fd, all)) {
           ++bad;
-          return;
+          break;
         }
-        std::string buf;
-        for (int i = 0; i < kRounds; ++i) {
-          // Four requests in one write: the proxy answers them one after the other.
-          std::string all = Get("/id") + Get("/big?n=40000") + Get("/chunked") + Get("/health");
-          if (!WriteAll(fd, all)) {
-            ++bad;
-            break;
-          }
-          ClientResponse r1 = Exchange(fd, "", &buf);
-          ClientResponse r2 = Exchange(fd, "", &buf);
-          ClientResponse r3 = Exchange(fd, "", &buf);
-          ClientResponse r4 = Exchange(fd, "", &buf);
-          if (!r1.ok || r1.body != "a" || !r2.ok || r2.body != big || !r3.ok ||
-              r3.body != "hello world" || !r4.ok || r4.body != "ok") {
-            ++bad;
-            break;
-          }
+        ClientResponse r1 = Exchange(fd, "", &buf);
+        ClientResponse r2 = Exchange(fd, "", &buf);
+        ClientResponse r3 = Exchange(fd, "", &buf);
+        ClientResponse r4 = Exchange(fd, "", &buf);
+        if (!r1.ok || r1.body != "a" || !r2.ok || r2.body != big || !r3.ok ||
+            r3.body != "hello world" || !r4.ok || r4.body != "ok") {
+          ++bad;
+          break;
         }
-        close(fd);
-      });
-    }
-    for (auto& t : clients) t.join();
-    EXPECT_EQ(bad.load(), 0);
-    EXPECT_EQ(up.requests(), kClients * kRounds * 4);
-    proxy_.reset();
+      }
+      close(fd);
+    });
   }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(up.requests(), kClients * kRounds * 4);
 }
 
 TEST_F(ProxyTest, ChunkedBothWays) {
