@@ -321,8 +321,10 @@ const SelectionCache::Entry* SelectionCache::Get(const Expr& sel, const SeriesSt
     slot->hi = hi;
     std::vector<Point>& all = slot->all;
     std::vector<std::pair<size_t, size_t>> spans;  // each row's [begin, end) in `all`
-    for (const SeriesStore::Series* s : store.ByName(sel.text)) {
-      if (!SelectorMatches(*s, sel) || s->last_t <= lo || s->first_t() > hi) continue;
+    SelectionMemo::SeriesList matched;             // sorted by labels: so are the rows
+    MatchSelector(sel, store, &matched);
+    for (const SeriesStore::Series* s : matched) {
+      if (s->last_t <= lo || s->first_t() > hi) continue;
       const size_t begin = all.size();
       for (const XorChunk& c : s->chunks) {
         if (c.max_t() <= lo) continue;
@@ -344,8 +346,6 @@ const SelectionCache::Entry* SelectionCache::Get(const Expr& sel, const SeriesSt
       slot->rows[i].points =
           std::span<const Point>(all.data() + spans[i].first, spans[i].second - spans[i].first);
     }
-    std::sort(slot->rows.begin(), slot->rows.end(),
-              [](const Entry::Row& a, const Entry::Row& b) { return a.labels < b.labels; });
     points_ += points;
     slot->usable = true;
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <deque>
 #include <utility>
 
 #include "http/parser.h"
@@ -167,28 +168,31 @@ void AddField(std::vector<nghttp2_nv>* nv, std::string_view n, std::string_view 
                  NGHTTP2_NV_FLAG_NONE});
 }
 
+// HTTP/2 fields made of HTTP/1.1 ones: names lower-cased (RFC 9113 8.2) and held here, values
+// pointing at the caller's buffer, which must outlive the submit call (nghttp2 copies them).
+struct H2Fields {
+  void Add(std::string_view n, std::string_view v) {
+    names.push_back(Lower(n));
+    AddField(&nv, names.back(), v);
+  }
+  std::deque<std::string> names;  // keeps its strings in place as it grows: nv points into it
+  std::vector<nghttp2_nv> nv;
+};
+
 // A parsed HTTP/1.1 response head as HTTP/2 fields: ":status", then its fields with
-// connection-specific ones dropped and names lower-cased (RFC 9113 8.2). The values point into
-// the parser's buffer, which must outlive the submit call (nghttp2 copies them).
+// connection-specific ones dropped. Built in place and never moved (nv points into it).
 struct ResponseFields {
   explicit ResponseFields(const http::ResponseParser& resp)
       : status(std::to_string(resp.status_code())) {
+    AddField(&fields.nv, ":status", status);
     std::string_view connection = resp.Header("connection").value_or("");
-    auto keep = [&](const http::HeaderView& f) {
-      return !ConnectionSpecific(f.name) &&
-             (connection.empty() || !http::HasToken(connection, f.name));
-    };
     for (const http::HeaderView& f : resp.headers())
-      if (keep(f)) names.push_back(Lower(f.name));
-    nv.reserve(names.size() + 1);
-    AddField(&nv, ":status", status);
-    size_t i = 0;
-    for (const http::HeaderView& f : resp.headers())
-      if (keep(f)) AddField(&nv, names[i++], f.value);
+      if (!ConnectionSpecific(f.name) &&
+          (connection.empty() || !http::HasToken(connection, f.name)))
+        fields.Add(f.name, f.value);
   }
   std::string status;
-  std::vector<std::string> names;  // filled before nv points into it, then left alone
-  std::vector<nghttp2_nv> nv;
+  H2Fields fields;
 };
 
 }  // namespace
@@ -313,16 +317,11 @@ struct H2Callbacks {
   // The chunked response's trailers, allowed ones only, as a trailing HEADERS frame that ends
   // the stream (gRPC's status travels there). False when there are none to send.
   static bool SubmitTrailers(nghttp2_session* session, H2Conn::Stream* s) {
-    std::vector<std::string> names;
+    H2Fields f;
     for (const auto& [n, v] : s->body.trailers())
-      if (!ForbiddenInTrailers(n)) names.push_back(Lower(n));
-    if (names.empty()) return false;
-    std::vector<nghttp2_nv> nv;
-    nv.reserve(names.size());
-    size_t i = 0;
-    for (const auto& [n, v] : s->body.trailers())
-      if (!ForbiddenInTrailers(n)) AddField(&nv, names[i++], v);
-    return nghttp2_submit_trailer(session, s->id, nv.data(), nv.size()) == 0;
+      if (!ForbiddenInTrailers(n)) f.Add(n, v);
+    if (f.nv.empty()) return false;
+    return nghttp2_submit_trailer(session, s->id, f.nv.data(), f.nv.size()) == 0;
   }
 
   static ssize_t ReadBody(nghttp2_session* session, int32_t, uint8_t* buf, size_t length,
@@ -716,7 +715,8 @@ void H2Conn::OnStreamConnGone(Stream* s) {
 void H2Conn::SubmitInterim(Stream* s) {
   if (!session_ || s->h2_closed) return;
   ResponseFields f(s->resp);
-  if (nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, s->id, nullptr, f.nv.data(), f.nv.size(),
+  std::vector<nghttp2_nv>& nv = f.fields.nv;
+  if (nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, s->id, nullptr, nv.data(), nv.size(),
                              nullptr) != 0) {
     ResetStream(s, NGHTTP2_INTERNAL_ERROR);
     return;
@@ -727,7 +727,7 @@ void H2Conn::SubmitInterim(Stream* s) {
 void H2Conn::SubmitResponse(Stream* s) {
   if (!session_ || s->h2_closed) return;
   ResponseFields f(s->resp);
-  std::vector<nghttp2_nv>& nv = f.nv;
+  std::vector<nghttp2_nv>& nv = f.fields.nv;
   int rc = 0;
   if (s->body_done && s->out.empty()) {
     rc = nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), nullptr);

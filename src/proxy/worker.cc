@@ -536,7 +536,7 @@ void Worker::Sweep() {
   for (H2Conn* c : h2)
     if (h2_conns_.count(c)) c->CheckTimeout(now);
   // Idle (no connection left): the next connection arms it again (CountOpen).
-  if (!conns_.empty() || !tcp_conns_.empty() || !h2_conns_.empty()) ArmSweep();
+  if (open_connections() > 0) ArmSweep();
 }
 
 void Worker::Shutdown() {
