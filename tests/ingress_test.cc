@@ -11,6 +11,9 @@
 // flight finish (bounded by --drain-timeout) while new connections are refused; a daemon
 // starts the successor as soon as the stopping ingress closes its watch, and, after kill -9 of
 // the ingress and then of its keeper, as soon as nothing listens on the control socket.
+// IngressH2: two HTTPS projects on one TLS port, one registered with `http2`: h2 is offered by
+// SNI name, and a request for the other project's name on a connection made for one gets 421
+// over either protocol.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -27,6 +30,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "proxy/test_h2_client.h"
 #include "tls_helpers.h"
 
 namespace slipway::testing {
@@ -1228,6 +1232,91 @@ TEST_F(IngressDrain, ASilentConnectionDoesNotHoldTheExitAndAHalfSentHeadIsServed
   EXPECT_LT(exited_ms, 1'500) << log;
   EXPECT_FALSE(PidAlive(ingress));
   EXPECT_NE(log.find("drained: the last connection finished after"), std::string::npos) << log;
+}
+
+// Two HTTPS projects behind one ingress TLS port, registered as their daemons do: a.test with
+// `http2`, b.test without. Each is run by hand here (a testapp as its upstream) so the test
+// sees the ingress alone.
+class IngressH2 : public IngressDrain {
+ protected:
+  void SetUp() override {
+    IngressDrain::SetUp();
+    StartUpstreamAndIngress("10s");
+    for (const std::string name : {"a", "b"}) {
+      const std::filesystem::path dir = state_root_ / name;
+      std::filesystem::create_directories(dir);
+      MakeCaAndLeaf(dir, name + ".test");
+      const int port = FreePort();
+      Child& app = name == "a" ? app_a_ : app_b_;
+      app.Start({kTestapp}, {"HOST=127.0.0.1", "PORT=" + std::to_string(port), "VERSION=" + name},
+                dir / "testapp.log");
+      ASSERT_TRUE(WaitFor([&] { return HttpGet(port, "/health") == 200; }));
+      (name == "a" ? port_a_ : port_b_) = port;
+    }
+    ASSERT_EQ(Register("a", true), 200);
+    ASSERT_EQ(Register("b", false), 200);
+  }
+  // POST /v1/register for project `name` (name.test, its certificate, its testapp).
+  int Register(const std::string& name, bool http2) {
+    const std::filesystem::path dir = state_root_ / name;
+    const int port = name == "a" ? port_a_ : port_b_;
+    auto r = Control(state_, "POST", "/v1/register",
+                     R"({"project":")" + name + R"(","folder":"/srv/)" + name + R"(","hosts":[")" +
+                         name + R"(.test"],"upstream":"127.0.0.1:)" + std::to_string(port) +
+                         R"(","tls":[{"cert":")" + (dir / (name + ".test.pem")).string() +
+                         R"(","key":")" + (dir / (name + ".test.key")).string() + R"("}])" +
+                         (http2 ? R"(,"http2":true})" : "}"));
+    return r.ok() ? r->status : -1;
+  }
+  // curl to https://NAME.test:<https>/version, verifying NAME's certificate.
+  std::string Curl(const std::string& name, const std::string& args) const {
+    const std::string port = std::to_string(https_);
+    return Sh("curl -sS --max-time 5 --cacert " + (state_root_ / name / "ca.pem").string() +
+                  " --resolve " + name + ".test:" + port + ":127.0.0.1 " + args + " https://" +
+                  name + ".test:" + port + "/version 2>&1",
+              state_root_)
+        .out;
+  }
+
+  Child app_a_, app_b_;
+  int port_a_ = 0, port_b_ = 0;
+};
+
+TEST_F(IngressH2, H2ByServerNameAndMisdirectedRequestsGet421) {
+  const std::string fmt = "-w ' %{http_code} %{http_version}'";
+  EXPECT_EQ(Curl("a", "--http2 " + fmt), "a\n 200 2") << ReadFile(state_root_ / "manual.log");
+  EXPECT_EQ(Curl("b", "--http2 " + fmt), "b\n 200 1.1");
+  EXPECT_EQ(Curl("a", "--http1.1 " + fmt), "a\n 200 1.1");
+
+  // HTTP/1.1 on a connection made for one project with the other's Host: 421, both ways.
+  const std::string misdirected = "this connection is not for this host name: open one for it\n";
+  EXPECT_EQ(Curl("a", "--http1.1 -H 'Host: b.test' " + fmt), misdirected + " 421 1.1");
+  EXPECT_EQ(Curl("b", "--http2 -H 'Host: a.test' " + fmt), misdirected + " 421 1.1");
+
+  // HTTP/2 on a connection made for a.test, a stream for b.test (a client coalescing
+  // connections): 421 on that stream, and the connection still serves a.test.
+  const int b_before = TestappRequests(port_b_);
+  proxy::testing::H2Client c(https_, "a.test");
+  ASSERT_TRUE(c.ok());
+  c.set_authority("b.test:" + std::to_string(https_));
+  const int32_t other = c.Submit("GET", "/version");
+  c.set_authority("a.test:" + std::to_string(https_));
+  const int32_t own = c.Submit("GET", "/version");
+  ASSERT_TRUE(c.RunUntilClosed({other, own}));
+  EXPECT_EQ(c.stream(other).Status(0), "421");
+  EXPECT_EQ(c.stream(other).body, misdirected);
+  EXPECT_EQ(c.stream(own).Status(0), "200");
+  EXPECT_EQ(c.stream(own).body, "a\n");
+  EXPECT_EQ(TestappRequests(port_b_), b_before);  // nothing of it reached b
+
+  // The registry keeps the setting; a registration without it stops offering h2 at once.
+  auto projects = Control(state_, "GET", "/v1/projects");
+  ASSERT_TRUE(projects.ok());
+  EXPECT_NE(projects->body.find(R"("http2":true)"), std::string::npos) << projects->body;
+  ASSERT_EQ(Register("a", false), 200);
+  EXPECT_EQ(Curl("a", "--http2 " + fmt), "a\n 200 1.1");
+  ASSERT_EQ(Register("b", true), 200);
+  EXPECT_EQ(Curl("b", "--http2 " + fmt), "b\n 200 2");
 }
 
 TEST(IngressConfig, HostileKeysAreLoadErrors) {

@@ -155,6 +155,7 @@ void IngressLink::Tick() {
   if (reg.https()) {
     reg.redirect = p.tls.redirect;
     if (p.tls.hsts_seconds) reg.hsts_seconds = *p.tls.hsts_seconds;
+    reg.http2 = p.tls.http2;
   }
   const http::Request req = ControlPost("/v1/register", ingress::RegistrationJson(reg));
   in_flight_ = true;

@@ -157,6 +157,24 @@ class IngressLinkMachineTest : public ::testing::Test {
   std::string register_body_seen_, renew_body_;
 };
 
+// x-slipway.tls.http2 reaches the ingress as the registration's `http2`, as redirect and hsts
+// do; without it the key is left out (false).
+TEST_F(IngressLinkMachineTest, TheRegistrationCarriesTheProjectsHttp2Setting) {
+  config::TlsCertificateSettings cert;
+  cert.cert = (dir_ / "c.pem").string();
+  cert.key = (dir_ / "c.key").string();
+  project_.tls.certificates.push_back(cert);
+  project_.tls.http2 = true;
+  StartIngress();
+  link_->Start();
+  ASSERT_TRUE(Pump([&] { return registrations_ == 1; })) << AllLogs();
+  EXPECT_NE(register_body_seen_.find("\"http2\":true"), std::string::npos) << register_body_seen_;
+  project_.tls.http2 = false;
+  Advance(Duration(2'000));
+  ASSERT_TRUE(Pump([&] { return registrations_ == 2; })) << AllLogs();
+  EXPECT_EQ(register_body_seen_.find("http2"), std::string::npos) << register_body_seen_;
+}
+
 TEST_F(IngressLinkMachineTest, RegistersAtStartThenEveryTwoSeconds) {
   StartIngress();
   link_->Start();

@@ -81,15 +81,28 @@ std::string CertificateSignature(const std::vector<CertificatePaths>& certs) {
   return sig;
 }
 
-// The context for `certs` (null when there are none), answering TLS-ALPN-01 validations
-// from `alpn`.
+// Every HTTPS host of `projects` and whether its project speaks HTTP/2 there. The hosts
+// without it are listed too: an exact host of a project without `http2` is not offered h2
+// through another project's wildcard.
+net::TlsServerContext::H2Names H2NamesFor(const std::map<std::string, Registration>& projects) {
+  net::TlsServerContext::H2Names names;
+  for (const auto& [name, r] : projects) {
+    if (!r.https()) continue;
+    for (const std::string& host : r.hosts) names[host] = r.http2;
+  }
+  return names;
+}
+
+// The context for `certs` (null when there are none), offering h2 by name as `projects` ask,
+// answering TLS-ALPN-01 validations from `alpn`.
 Result<std::shared_ptr<const net::TlsServerContext>> BuildTls(
-    const std::vector<CertificatePaths>& certs, std::shared_ptr<net::TicketKeys> tickets,
-    std::shared_ptr<const net::TlsAlpnChallenges> alpn) {
+    const std::vector<CertificatePaths>& certs, const std::map<std::string, Registration>& projects,
+    std::shared_ptr<net::TicketKeys> tickets, std::shared_ptr<const net::TlsAlpnChallenges> alpn) {
   if (certs.empty()) return std::shared_ptr<const net::TlsServerContext>();
   ASSIGN_OR_RETURN(
       std::shared_ptr<const net::TlsServerContext> ctx,
-      net::TlsServerContext::Create(certs, std::move(tickets), Clock::Real()->WallMillis() / 1000));
+      net::TlsServerContext::Create(certs, std::move(tickets), Clock::Real()->WallMillis() / 1000,
+                                    H2NamesFor(projects)));
   RETURN_IF_ERROR(net::AnswerAlpnChallenges(*ctx, std::move(alpn)));
   return ctx;
 }
@@ -232,7 +245,7 @@ class Ingress {
     // Certificates that no longer load (a project folder gone) leave HTTPS out until the
     // project registers again; the plain routes still serve.
     const std::vector<CertificatePaths> certs = CertificatesFor(registry_->projects());
-    auto tls = BuildTls(certs, tickets_, tls_alpn_);
+    auto tls = BuildTls(certs, registry_->projects(), tickets_, tls_alpn_);
     if (!tls.ok()) logging::Warn(kLog, "certificates: " + tls.status().message());
     tls_ = tls.ok() ? *tls : nullptr;
     cert_signature_ = CertificateSignature(certs);
@@ -452,7 +465,7 @@ class Ingress {
     std::string sig = CertificateSignature(certs);
     std::shared_ptr<const net::TlsServerContext> tls = tls_;
     if (force_tls || sig != cert_signature_) {
-      auto built = BuildTls(certs, tickets_, tls_alpn_);
+      auto built = BuildTls(certs, projects, tickets_, tls_alpn_);
       if (!built.ok()) return InvalidInput("tls: " + built.status().message());
       tls = *built;
     }
@@ -927,6 +940,9 @@ std::shared_ptr<const proxy::RouteTable> BuildIngressTable(
   secure.port = options.https.port;
   secure.tls = tls;
   secure.retry_same_backend = true;
+  // One listener for every project: a connection serves the project of its SNI name only
+  // (HTTP/2 coalescing, or a Host unlike the SNI, gets 421), whatever the protocol.
+  secure.sni_pins_service = true;
   for (const auto& [name, r] : projects) {
     proxy::InstanceSet set;
     set.name = name;

@@ -31,6 +31,16 @@
 // keeper has started the ingress again, and a daemon starts an ingress only when nothing
 // listens (daemon/ingress_link.h).
 //
+// HTTP/2: one TLS listener serves every project, so h2 is offered per SNI name, not per
+// listener — for the hosts of a registration with `http2` only (net::TlsServerContext::H2Names,
+// rebuilt with the certificates); other names, and clients sending no SNI, get HTTP/1.1. A
+// connection that negotiated h2 is served by the proxy's H2Conn, routed by :authority as
+// HTTP/1.1 is by Host, and its streams reach the project's loopback listener as HTTP/1.1. A
+// connection serves its SNI name's project only: a request (either protocol) whose Host or
+// :authority is another project's name gets 421 Misdirected Request (a browser coalescing
+// connections then opens one for that name), never that project's answer
+// (proxy::Listener::sni_pins_service).
+//
 // It uses `proxy`, `acme`, `net`, `http` and `base` only: it knows nothing of compose files,
 // daemons or deploys. Unknown hosts get 404 (no catch-all route exists, so never another
 // project's service). A project with certificates (files, or `acme` in its registration) gets

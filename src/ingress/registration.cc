@@ -264,10 +264,13 @@ Result<Registration> ParseRegistration(std::string_view text) {
         return Bad(key, "expected an integer from 0 to " + std::to_string(kMaxHstsSeconds));
       }
       r.hsts_seconds = v.get<int64_t>();
+    } else if (key == "http2") {
+      if (!v.is_boolean()) return Bad(key, "expected true or false");
+      r.http2 = v.get<bool>();
     } else {
       return Bad(key,
                  "unknown key (expected one of project, folder, hosts, upstream, tls, acme, "
-                 "redirect, hsts_seconds)");
+                 "redirect, hsts_seconds, http2)");
     }
   }
   if (r.project.empty()) return Bad("project", "is required");
@@ -282,6 +285,7 @@ Result<Registration> ParseRegistration(std::string_view text) {
   if (r.hsts_seconds >= 0 && !r.https()) {
     return Bad("hsts_seconds", "needs tls certificates or acme");
   }
+  if (r.http2 && !r.https()) return Bad("http2", "needs tls certificates or acme");
   return r;
 }
 
@@ -305,6 +309,7 @@ std::string RegistrationJson(const Registration& r) {
   }
   j["redirect"] = r.redirect;
   if (r.hsts_seconds >= 0) j["hsts_seconds"] = r.hsts_seconds;
+  if (r.http2) j["http2"] = true;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

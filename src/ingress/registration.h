@@ -1,8 +1,9 @@
 // Registration: what a project's daemon tells the host's ingress (src/ingress/ingress.h) about
 // itself — its name and folder, the host names it answers, the loopback address its own proxy
-// listens on for them, its certificate files and what the plain port does for it — and the
-// strict parser of that message, which arrives on the ingress's control socket as one JSON
-// object (`POST /v1/register`). The same parser reads the ingress's state file back.
+// listens on for them, its certificate files, what the plain port does for it and whether its
+// names speak HTTP/2 — and the strict parser of that message, which arrives on the ingress's
+// control socket as one JSON object (`POST /v1/register`). The same parser reads the ingress's
+// state file back.
 //
 // Hostile input is normal input: a body over kMaxRegistrationBytes, anything but one JSON
 // object, an unknown key, a wrong type, an out-of-range value or a malformed host name is
@@ -60,6 +61,8 @@ struct Registration {
   std::optional<AcmeRequest> acme;    // certificates the ingress orders for the project
   bool redirect = false;              // plain requests answer 308 to https (needs tls or acme)
   int64_t hsts_seconds = -1;          // Strict-Transport-Security max-age; -1 = none
+  // HTTPS offers HTTP/2 (ALPN h2) to a client whose SNI is one of `hosts` (needs tls or acme).
+  bool http2 = false;
   bool operator==(const Registration&) const = default;
   // Served over HTTPS: certificate files, or certificates the ingress orders.
   bool https() const { return !tls.empty() || acme.has_value(); }

@@ -57,6 +57,30 @@ TEST(Registration, WildcardHostsMatchOneLabel) {
   ASSERT_TRUE(r.ok()) << r.status().message();
 }
 
+// `http2`: absent is false; true and false both read back the same from RegistrationJson
+// (routes.json keeps it).
+TEST(Registration, Http2IsABooleanThatRoundTrips) {
+  auto absent = ParseRegistration(kGood);
+  ASSERT_TRUE(absent.ok()) << absent.status().message();
+  EXPECT_FALSE(absent->http2);
+  std::string with = kGood;
+  with.insert(with.size() - 1, R"(,"http2":true)");
+  auto on = ParseRegistration(with);
+  ASSERT_TRUE(on.ok()) << on.status().message();
+  EXPECT_TRUE(on->http2);
+  EXPECT_NE(RegistrationJson(*on).find(R"("http2":true)"), std::string::npos);
+  auto again = ParseRegistration(RegistrationJson(*on));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(*again, *on);
+  EXPECT_NE(*on, *absent);  // a change is a new registration, not a heartbeat
+  std::string without = kGood;
+  without.insert(without.size() - 1, R"(,"http2":false)");
+  auto off = ParseRegistration(without);
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_FALSE(off->http2);
+  EXPECT_EQ(*off, *absent);
+}
+
 TEST(Registration, MinimalHasNoTls) {
   auto r = ParseRegistration(
       R"({"project":"a","folder":"/a","hosts":["a.test"],"upstream":"127.0.0.1:9"})");
@@ -140,6 +164,10 @@ TEST(Registration, HostileInputIsOneClearLine) {
        "hsts_seconds: expected an integer"},
       {"{\"project\":\"a\"," + base + R"(,"hsts_seconds":18446744073709551615})",
        "hsts_seconds: expected an integer"},
+      {"{\"project\":\"a\"," + base + R"(,"http2":"yes"})", "http2: expected true or false"},
+      {"{\"project\":\"a\"," + base + R"(,"http2":1})", "http2: expected true or false"},
+      {"{\"project\":\"a\"," + base + R"(,"http2":null})", "http2: expected true or false"},
+      {"{\"project\":\"a\"," + base + R"(,"http2":true})", "http2: needs tls"},
       {"{\"project\":\"a\"," + base + R"(,"weights":1})", "weights: unknown key"},
       {"{\"project\":\"a\\u0000\"," + base + "}", "contains a NUL byte"},
   };

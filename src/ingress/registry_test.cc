@@ -85,6 +85,7 @@ TEST(Registry, PersistsAcrossOpens) {
   a.tls.push_back({"/srv/a/c.pem", "/srv/a/k.pem"});
   a.redirect = true;
   a.hsts_seconds = 600;
+  a.http2 = true;  // kept by routes.json like the other fields
   {
     auto reg = Registry::Open(dir.path());
     ASSERT_TRUE(reg.ok());

@@ -145,7 +145,8 @@ class AlpnHandshakeTest : public ::testing::Test {
     table_ = std::make_shared<TlsAlpnChallenges>();
     validation_ = MakeTestCert({"validation.app.test"});
     ASSERT_TRUE(table_->Put("app.test", validation_.cert_pem, validation_.key_pem).ok());
-    auto ctx = TlsServerContext::Create({p}, nullptr, std::time(nullptr));
+    // app.test speaks HTTP/2 too: a validation must not be turned into h2 by the SNI callback.
+    auto ctx = TlsServerContext::Create({p}, nullptr, std::time(nullptr), {{"app.test", true}});
     ASSERT_TRUE(ctx.ok()) << ctx.status().message();
     ASSERT_TRUE(AnswerAlpnChallenges(**ctx, table_).ok());
     ctx_ = *ctx;
@@ -237,6 +238,22 @@ TEST_F(AlpnHandshakeTest, OtherHandshakesAreUnchanged) {
   o = Connect("app.test", kAcmeOnly);
   EXPECT_FALSE(o.handshake);
   EXPECT_EQ(o.server, IoStatus::kError);
+}
+
+// A name offered h2 (TlsServerContext::H2Names) gets h2 from an ordinary client, while a
+// validation for the same name still gets acme-tls/1 and the validation certificate alone.
+TEST_F(AlpnHandshakeTest, AnH2NameStillAnswersValidations) {
+  const std::string h2 = std::string("\x02") + "h2";
+  Outcome o = Connect("app.test", h2 + kHttp11);
+  ASSERT_TRUE(o.handshake);
+  EXPECT_EQ(o.alpn, "h2");
+  EXPECT_EQ(o.peer, "app.test");
+  EXPECT_EQ(o.server, IoStatus::kOk);
+  o = Connect("app.test", h2 + kAcmeOnly);
+  ASSERT_TRUE(o.handshake);
+  EXPECT_EQ(o.alpn, "acme-tls/1");
+  EXPECT_EQ(o.peer, "validation.app.test");
+  EXPECT_EQ(o.server, IoStatus::kEof);
 }
 
 TEST_F(AlpnHandshakeTest, HostileAcmeTlsHellosFailTheHandshake) {

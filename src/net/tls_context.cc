@@ -269,6 +269,8 @@ int ServerNameCallback(SSL* ssl, int*, void*) {
   if (!owner || !name) return SSL_TLSEXT_ERR_OK;  // the default certificate
   SSL_CTX* want = owner->ForName(name);
   if (want != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, want);
+  // Runs before the ALPN callback, which reads the mark.
+  if (owner->OffersH2(name)) OfferH2(ssl);
   return SSL_TLSEXT_ERR_OK;
 }
 
@@ -296,9 +298,29 @@ int AlpnCallback(SSL* ssl, const unsigned char** out, unsigned char* outlen,
 
 }  // namespace
 
-SSL_CTX* TlsServerContext::ForName(std::string_view host) const {
+namespace {
+
+// A server name as the lookups key it: lowercase, without a trailing dot.
+std::string NameKey(std::string_view host) {
   std::string h = Lower(std::string(host));
   if (!h.empty() && h.back() == '.') h.pop_back();
+  return h;
+}
+
+}  // namespace
+
+bool TlsServerContext::OffersH2(std::string_view host) const {
+  if (h2_exact_.empty() && h2_wildcard_.empty()) return false;
+  const std::string h = NameKey(host);
+  if (auto it = h2_exact_.find(h); it != h2_exact_.end()) return it->second;
+  if (size_t dot = h.find('.'); dot != std::string::npos && dot > 0) {
+    if (auto it = h2_wildcard_.find(h.substr(dot + 1)); it != h2_wildcard_.end()) return it->second;
+  }
+  return false;
+}
+
+SSL_CTX* TlsServerContext::ForName(std::string_view host) const {
+  const std::string h = NameKey(host);
   if (auto it = exact_.find(h); it != exact_.end()) return ctxs_[it->second];
   if (size_t dot = h.find('.'); dot != std::string::npos && dot > 0) {
     if (auto it = wildcard_.find(h.substr(dot + 1)); it != wildcard_.end())
@@ -312,10 +334,18 @@ TlsServerContext::~TlsServerContext() {
 }
 
 Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::Create(
-    const std::vector<CertificatePaths>& certs, std::shared_ptr<TicketKeys> tickets,
-    int64_t now_s) {
+    const std::vector<CertificatePaths>& certs, std::shared_ptr<TicketKeys> tickets, int64_t now_s,
+    const H2Names& h2_names) {
   if (certs.empty()) return InvalidInput("TLS needs at least one certificate");
   std::shared_ptr<TlsServerContext> self(new TlsServerContext);
+  for (const auto& [name, h2] : h2_names) {
+    const std::string n = NameKey(name);
+    if (n.rfind("*.", 0) == 0) {
+      self->h2_wildcard_[n.substr(2)] = h2;
+    } else {
+      self->h2_exact_[n] = h2;
+    }
+  }
   self->tickets_ = tickets ? std::move(tickets) : std::make_shared<TicketKeys>();
   for (const CertificatePaths& p : certs) {
     LoadResult lr = LoadCertificate(p.cert, p.key, now_s);

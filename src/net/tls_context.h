@@ -8,9 +8,14 @@
 //    listeners and by every connection accepted through it: a reload builds a new one and new
 //    connections use it, while connections already open keep theirs alive until they close.
 //    Settings are Mozilla's "intermediate" profile: TLS 1.2 and 1.3, ECDHE AEAD ciphers,
-//    X25519/P-256/P-384, ALPN http/1.1 (and h2 for a connection marked by OfferH2), no
-//    renegotiation, no server session cache (resumption is by stateless tickets, so workers share
-//    no lock for it).
+//    X25519/P-256/P-384, ALPN http/1.1 (and h2 for a connection marked by OfferH2, or whose SNI
+//    name is one of the context's H2Names), no renegotiation, no server session cache
+//    (resumption is by stateless tickets, so workers share no lock for it).
+//  - The per-name h2 choice lives in the same immutable context as the certificates, so a
+//    reload swaps both at once. OpenSSL runs the SNI callback before ALPN selection: the SNI
+//    callback marks the connection as OfferH2 does, and the ALPN callback reads the mark. A
+//    TLS-ALPN-01 validation (acme-tls/1) is left as it was: neither its certificate nor its
+//    protocol changes.
 //  - TicketKeys encrypt session tickets. One instance is shared across reloads (resumption
 //    survives a reload); the current key rotates every `period` and the previous one still
 //    decrypts (a ticket it opens is renewed with the current key).
@@ -21,6 +26,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -105,11 +111,17 @@ class TlsServerContext {
     std::string cert;
     std::string key;
   };
+  // Per host name (exact, or "*.example.com" for one leading label), whether ALPN offers h2
+  // to a client whose SNI is that name. For one TLS listener shared by several sites (the
+  // host's ingress), where some speak HTTP/2 and some do not: the choice is made by the SNI
+  // name, not by the listener. An exact name wins over a wildcard; a name in neither, or no
+  // SNI, gets http/1.1 only (unless the connection was marked by OfferH2).
+  using H2Names = std::map<std::string, bool>;
   // The first certificate is the default: it answers a client sending no SNI, or a name no
   // certificate covers. `tickets` may be shared with the context this one replaces.
   static Result<std::shared_ptr<const TlsServerContext>> Create(
       const std::vector<CertificatePaths>& certs, std::shared_ptr<TicketKeys> tickets,
-      int64_t now_s);
+      int64_t now_s, const H2Names& h2_names = {});
   ~TlsServerContext();
   TlsServerContext(const TlsServerContext&) = delete;
   TlsServerContext& operator=(const TlsServerContext&) = delete;
@@ -120,14 +132,18 @@ class TlsServerContext {
   // The context for a server name: exact names first, then "*.rest" for one leading label,
   // then the default.
   SSL_CTX* ForName(std::string_view host) const;
+  // Whether ALPN offers h2 to a client whose SNI is `host` (H2Names; same matching as ForName).
+  bool OffersH2(std::string_view host) const;
   TicketKeys* tickets() const { return tickets_.get(); }
 
  private:
   TlsServerContext() = default;
   std::vector<SSL_CTX*> ctxs_;
   std::vector<CertificateInfo> infos_;
-  std::unordered_map<std::string, size_t> exact_;     // name → index
-  std::unordered_map<std::string, size_t> wildcard_;  // "example.com" for "*.example.com"
+  std::unordered_map<std::string, size_t> exact_;      // name → index
+  std::unordered_map<std::string, size_t> wildcard_;   // "example.com" for "*.example.com"
+  std::unordered_map<std::string, bool> h2_exact_;     // H2Names, lowercase
+  std::unordered_map<std::string, bool> h2_wildcard_;  // "example.com" for "*.example.com"
   std::shared_ptr<TicketKeys> tickets_;
 };
 

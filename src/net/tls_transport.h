@@ -43,7 +43,7 @@ class TlsTransport final : public Transport {
   // sent, whether the session was resumed.
   std::string version() const;
   std::string alpn() const;
-  std::string server_name() const;
+  std::string server_name() const override;
   bool resumed() const;
   // Why the last kError happened, in one line: "certificate verify failed: self-signed
   // certificate", or OpenSSL's reason ("wrong version number" for a peer speaking clear

@@ -245,6 +245,62 @@ TEST(TlsContextTest, SniPicksExactThenWildcardThenDefault) {
   fs::remove_all(dir);
 }
 
+// One context for several sites (the host's ingress): h2 is offered by SNI name, exact names
+// before wildcards, never without SNI or for a name outside the set; a client offering h2
+// only, to a name without it, gets no ALPN at all rather than h2.
+TEST_F(TlsTest, H2IsOfferedByServerName) {
+  const TlsServerContext::H2Names names = {
+      {"h2.test", true}, {"plain.test", false}, {"*.wild.test", true}, {"Exact.Wild.test", false}};
+  auto ctx =
+      TlsServerContext::Create({Write("all", MakeTestCert({"h2.test", "plain.test", "other.test",
+                                                           "*.wild.test", "exact.wild.test"}))},
+                               nullptr, Now(), names);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  EXPECT_TRUE((*ctx)->OffersH2("H2.test."));
+  EXPECT_FALSE((*ctx)->OffersH2("exact.wild.test"));
+  EXPECT_TRUE((*ctx)->OffersH2("x.wild.test"));
+  EXPECT_FALSE((*ctx)->OffersH2("a.b.wild.test"));  // a wildcard covers one label
+  EXPECT_FALSE((*ctx)->OffersH2(""));
+  const std::string both = std::string("\x02h2\x08http/1.1", 12);
+  const std::string h2_only = std::string("\x02h2", 3);
+  struct Case {
+    std::string sni;
+    std::string offer;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{{"h2.test", both, "h2"},
+                                         {"HX.test", both, "http/1.1"},
+                                         {"plain.test", both, "http/1.1"},
+                                         {"other.test", both, "http/1.1"},
+                                         {"x.wild.test", both, "h2"},
+                                         {"exact.wild.test", both, "http/1.1"},
+                                         {"", both, "http/1.1"},
+                                         {"plain.test", h2_only, ""},
+                                         {"h2.test", h2_only, "h2"}}) {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    auto server = TlsTransport::Accept(*ctx, sv[0]);
+    SSL* ssl = SSL_new(client_ctx_);
+    SSL_set_fd(ssl, sv[1]);
+    if (!c.sni.empty()) SSL_set_tlsext_host_name(ssl, c.sni.c_str());
+    SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(c.offer.data()),
+                        static_cast<unsigned>(c.offer.size()));
+    SSL_set_connect_state(ssl);
+    bool done = false;
+    for (int i = 0; i < 100 && !done; ++i) {
+      server->Handshake();
+      done = SSL_do_handshake(ssl) == 1;
+    }
+    ASSERT_TRUE(done) << c.sni;
+    server->Handshake();  // the server's side finishes on the client's Finished
+    EXPECT_EQ(server->alpn(), c.want) << c.sni;
+    SSL_free(ssl);
+    server.reset();
+    close(sv[0]);
+    close(sv[1]);
+  }
+}
+
 TEST_F(TlsTest, SessionTicketsResumeAcrossContextsAndRotation) {
   auto tickets = std::make_shared<TicketKeys>();
   auto paths = Write("a", MakeTestCert({"a.test"}));

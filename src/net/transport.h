@@ -72,6 +72,8 @@ class Transport {
   virtual void ShutdownWrite() = 0;
   // True for TLS: what X-Forwarded-Proto reports.
   virtual bool secure() const = 0;
+  // Server side: the SNI name the client's handshake carried ("" when none, or not TLS).
+  virtual std::string server_name() const { return {}; }
 };
 
 }  // namespace slipway::net

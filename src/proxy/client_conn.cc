@@ -584,6 +584,17 @@ void ClientConn::StartExchange(std::string_view buf) {
     return;
   }
   const Route& route = listener.routes[ex.route];
+  if (listener.sni_pins_service && listener.tls) {
+    const std::string sni = tr_->server_name();
+    if (!sni.empty()) {
+      const int own = MatchRoute(listener, sni, parser_.target());
+      if (own < 0 || listener.routes[own].service != route.service) {
+        finish_local(421, "this connection is not for this host name: open one for it\n",
+                     "text/plain", "");
+        return;
+      }
+    }
+  }
   if (route.https_redirect_port > 0 && !tr_->secure() && !acme_path) {
     redirect(route.https_redirect_port);
     return;

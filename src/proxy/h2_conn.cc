@@ -103,6 +103,8 @@ class H2Conn::StreamTransport final : public net::Transport {
   }
   void ShutdownWrite() override { conn_->OnResponseEnd(s_); }
   bool secure() const override { return true; }
+  // The connection's SNI name: a stream's request is checked against it as a connection's.
+  std::string server_name() const override { return conn_->server_name_; }
 
  private:
   H2Conn* conn_;
@@ -362,6 +364,7 @@ H2Conn::H2Conn(Worker* w, int fd, std::unique_ptr<net::Transport> transport, int
       slot_(slot),
       peer_ipv4_(peer_ipv4),
       active_(active) {
+  if (tr_) server_name_ = tr_->server_name();
   static thread_local uint64_t next_id = 1;
   id_ = next_id++;
 }

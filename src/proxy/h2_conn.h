@@ -1,5 +1,7 @@
-// H2Conn: one client connection speaking HTTP/2 (a TLS connection that negotiated ALPN "h2"
-// on a listener with `http2` on). Internal to src/proxy.
+// H2Conn: one client connection speaking HTTP/2 (a TLS connection that negotiated ALPN "h2":
+// on a listener with `http2` on, or for an SNI name its context offers h2 to). Internal to
+// src/proxy. Its streams' ClientConns see the connection's SNI name (StreamTransport), so a
+// listener's Host-versus-SNI check (Listener::sni_pins_service) applies to them too.
 //
 // An nghttp2 server session does the framing, HPACK and flow control; this class feeds it the
 // bytes read from the connection's net::Transport and writes what it produces, never blocking.
@@ -102,6 +104,7 @@ class H2Conn {
   int slot_;
   uint32_t peer_ipv4_;
   telemetry::Gauge* active_;
+  std::string server_name_;  // the handshake's SNI name, kept past tr_ (StreamTransport)
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<int32_t> marked_;  // streams with work for Pump()

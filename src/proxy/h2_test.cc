@@ -27,6 +27,7 @@
 #include "net/tls_test_certs.h"
 #include "proxy/h2_conn.h"
 #include "proxy/proxy.h"
+#include "proxy/test_h2_client.h"
 #include "proxy/test_upstream.h"
 
 namespace slipway::proxy {
@@ -45,207 +46,6 @@ std::string RunCommand(const std::string& cmd) {
   pclose(p);
   return out;
 }
-
-// A blocking HTTP/2 client on nghttp2's client session, for what curl cannot show: several
-// streams on one connection driven step by step, each HEADERS frame of a stream (interim
-// answers, trailers), RST_STREAM codes and GOAWAY's last stream id.
-class H2Client {
- public:
-  using Fields = std::vector<std::pair<std::string, std::string>>;
-  struct Stream {
-    std::vector<Fields> blocks;  // each HEADERS frame received, in order
-    std::string body;
-    bool closed = false;
-    uint32_t error = 0;  // RST_STREAM code (or REFUSED_STREAM after a GOAWAY)
-    // Request body and trailers; `hold` keeps the body back until Release().
-    std::string req_body;
-    size_t req_off = 0;
-    Fields req_trailers;
-    bool hold = false;
-    std::string Field(size_t block, const std::string& name) const {
-      if (block >= blocks.size()) return "";
-      for (const auto& [n, v] : blocks[block])
-        if (n == name) return v;
-      return "";
-    }
-    std::string Status(size_t block) const { return Field(block, ":status"); }
-  };
-
-  explicit H2Client(int port) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    static const unsigned char kH2[] = "\x02h2";
-    SSL_CTX_set_alpn_protos(ctx_, kH2, sizeof kH2 - 1);
-    fd_ = ConnectTo(port);
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    if (SSL_connect(ssl_) != 1) return;
-    nghttp2_session_callbacks* cbs = nullptr;
-    nghttp2_session_callbacks_new(&cbs);
-    nghttp2_session_callbacks_set_send_callback(cbs, &H2Client::OnSend);
-    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &H2Client::OnBeginHeaders);
-    nghttp2_session_callbacks_set_on_header_callback(cbs, &H2Client::OnHeader);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &H2Client::OnData);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &H2Client::OnClose);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &H2Client::OnFrame);
-    nghttp2_option* opt = nullptr;
-    nghttp2_option_new(&opt);
-    // Hostile tests send header blocks over the server's limits.
-    nghttp2_option_set_max_send_header_block_length(opt, 1 << 20);
-    nghttp2_session_client_new2(&session_, cbs, this, opt);
-    nghttp2_option_del(opt);
-    nghttp2_session_callbacks_del(cbs);
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
-  }
-  ~H2Client() {
-    if (session_) nghttp2_session_del(session_);
-    SSL_free(ssl_);
-    if (fd_ >= 0) close(fd_);
-    SSL_CTX_free(ctx_);
-  }
-  H2Client(const H2Client&) = delete;
-  H2Client& operator=(const H2Client&) = delete;
-
-  bool ok() const { return session_ != nullptr; }
-  int fd() const { return fd_; }
-  bool eof() const { return eof_; }
-  int32_t goaway_last() const { return goaway_last_; }
-
-  // Queues a request (sent by the next Send/Run). A body, when given, ends the stream unless
-  // `trailers` follow it.
-  int32_t Submit(const std::string& method, const std::string& path, const Fields& headers = {},
-                 const std::string& body = "", const Fields& trailers = {}, bool hold = false) {
-    auto s = std::make_unique<Stream>();
-    s->req_body = body;
-    s->req_trailers = trailers;
-    s->hold = hold;
-    std::vector<nghttp2_nv> nv;
-    const std::string authority = "a.test";
-    const std::string scheme = "https";
-    Add(&nv, ":method", method);
-    Add(&nv, ":scheme", scheme);
-    Add(&nv, ":authority", authority);
-    Add(&nv, ":path", path);
-    for (const auto& [n, v] : headers) Add(&nv, n, v);
-    nghttp2_data_provider provider{};
-    provider.source.ptr = s.get();
-    provider.read_callback = &H2Client::ReadBody;
-    const bool with_body = !body.empty() || !trailers.empty() || hold;
-    const int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
-                                              with_body ? &provider : nullptr, s.get());
-    if (id > 0) streams_[id] = std::move(s);
-    return id;
-  }
-  // Lets a held request body go.
-  void Release(int32_t id) {
-    streams_[id]->hold = false;
-    nghttp2_session_resume_data(session_, id);
-  }
-  // Writes what the session has queued, reads nothing.
-  bool Send() { return nghttp2_session_send(session_) == 0; }
-  // Sends and reads until `done()` or the connection ends or `ms` pass; false on a timeout.
-  bool Run(const std::function<bool()>& done, int ms = 10000) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (std::chrono::steady_clock::now() < until) {
-      if (done()) return true;
-      if (eof_) return done();
-      if (nghttp2_session_send(session_) != 0) return false;
-      if (SSL_pending(ssl_) == 0) {
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, 20) <= 0) continue;
-      }
-      char buf[16384];
-      const int n = SSL_read(ssl_, buf, sizeof buf);
-      if (n <= 0) {
-        eof_ = true;
-        continue;
-      }
-      if (nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), n) < 0)
-        eof_ = true;
-    }
-    return done();
-  }
-  bool RunUntilClosed(const std::vector<int32_t>& ids, int ms = 10000) {
-    return Run(
-        [&] {
-          for (int32_t id : ids)
-            if (!streams_[id]->closed) return false;
-          return true;
-        },
-        ms);
-  }
-  Stream& stream(int32_t id) { return *streams_[id]; }
-
- private:
-  // Names and values must outlive the submit call (nghttp2 copies them then).
-  static void Add(std::vector<nghttp2_nv>* nv, std::string_view n, std::string_view v) {
-    nv->push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
-                   reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
-                   NGHTTP2_NV_FLAG_NONE});
-  }
-  static Stream* Of(nghttp2_session* s, int32_t id) {
-    return static_cast<Stream*>(nghttp2_session_get_stream_user_data(s, id));
-  }
-  static ssize_t OnSend(nghttp2_session*, const uint8_t* data, size_t len, int, void* user) {
-    auto* c = static_cast<H2Client*>(user);
-    const int n = SSL_write(c->ssl_, data, static_cast<int>(len));
-    return n > 0 ? n : NGHTTP2_ERR_CALLBACK_FAILURE;
-  }
-  static int OnBeginHeaders(nghttp2_session* s, const nghttp2_frame* f, void*) {
-    if (Stream* st = Of(s, f->hd.stream_id)) st->blocks.emplace_back();
-    return 0;
-  }
-  static int OnHeader(nghttp2_session* s, const nghttp2_frame* f, const uint8_t* name,
-                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void*) {
-    if (Stream* st = Of(s, f->hd.stream_id))
-      st->blocks.back().emplace_back(std::string(reinterpret_cast<const char*>(name), namelen),
-                                     std::string(reinterpret_cast<const char*>(value), valuelen));
-    return 0;
-  }
-  static int OnData(nghttp2_session* s, uint8_t, int32_t id, const uint8_t* data, size_t len,
-                    void*) {
-    if (Stream* st = Of(s, id)) st->body.append(reinterpret_cast<const char*>(data), len);
-    return 0;
-  }
-  static int OnClose(nghttp2_session* s, int32_t id, uint32_t code, void*) {
-    if (Stream* st = Of(s, id)) {
-      st->closed = true;
-      st->error = code;
-    }
-    return 0;
-  }
-  static int OnFrame(nghttp2_session*, const nghttp2_frame* f, void* user) {
-    if (f->hd.type == NGHTTP2_GOAWAY)
-      static_cast<H2Client*>(user)->goaway_last_ = f->goaway.last_stream_id;
-    return 0;
-  }
-  static ssize_t ReadBody(nghttp2_session* s, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
-                          nghttp2_data_source* src, void*) {
-    auto* st = static_cast<Stream*>(src->ptr);
-    if (st->hold) return NGHTTP2_ERR_DEFERRED;
-    const size_t n = std::min(len, st->req_body.size() - st->req_off);
-    std::memcpy(buf, st->req_body.data() + st->req_off, n);
-    st->req_off += n;
-    if (st->req_off == st->req_body.size()) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!st->req_trailers.empty()) {
-        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        std::vector<nghttp2_nv> nv;
-        for (const auto& [n2, v] : st->req_trailers) Add(&nv, n2, v);
-        if (nghttp2_submit_trailer(s, id, nv.data(), nv.size()) != 0)
-          return NGHTTP2_ERR_CALLBACK_FAILURE;
-      }
-    }
-    return static_cast<ssize_t>(n);
-  }
-
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
-  int fd_ = -1;
-  nghttp2_session* session_ = nullptr;
-  std::map<int32_t, std::unique_ptr<Stream>> streams_;
-  bool eof_ = false;
-  int32_t goaway_last_ = -1;
-};
 
 // An upstream whose answer a test writes: each connection's request head (up to and with the
 // blank line) goes to `serve` with the socket and the bytes read past the head.
@@ -382,6 +182,7 @@ class H2Test : public ::testing::Test {
     l.port = 0;
     l.tls = ctx_;
     l.http2 = http2;
+    l.sni_pins_service = sni_pins_service_;
     l.routes = std::move(routes);
     t->listeners.push_back(l);
     t->version = 1;
@@ -415,6 +216,7 @@ class H2Test : public ::testing::Test {
   std::unique_ptr<telemetry::Registry> registry_;
   std::unique_ptr<Proxy> proxy_;
   int port_ = 0;
+  bool sni_pins_service_ = false;  // Listener::sni_pins_service of the next Start()
 };
 
 TEST_F(H2Test, CurlGetsAnH2AnswerWithTheForwardedHeaders) {
@@ -438,6 +240,71 @@ TEST_F(H2Test, OffByDefaultTheListenerStaysHttp11) {
   UpstreamServer up("a");
   Start({RouteTo(up.port())}, /*http2=*/false);
   EXPECT_EQ(Curl("-o /dev/null -w '%{http_version}' " + Url("/id")), "1.1");
+}
+
+// One TLS listener for two sites, as the host's ingress has: h2 is offered by SNI name (a.test
+// only), and a request for the other site's name on a connection made for one (HTTP/2
+// coalescing, or an HTTP/1.1 Host unlike the SNI) gets 421 and never reaches the other site.
+TEST_F(H2Test, SniNamesPickH2AndPinTheConnectionToTheirService) {
+  UpstreamServer up_a("a"), up_b("b");
+  const net::testing::TestCert cert = net::testing::MakeTestCert({"a.test", "b.test", "c.test"});
+  net::TlsServerContext::CertificatePaths paths{(dir_ / "ab.pem").string(),
+                                                (dir_ / "ab.key").string()};
+  net::testing::WriteTestFile(paths.cert, cert.cert_pem);
+  net::testing::WriteTestFile(paths.key, cert.key_pem);
+  auto ctx = net::TlsServerContext::Create({paths}, nullptr, std::time(nullptr),
+                                           {{"a.test", true}, {"b.test", false}});
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  ctx_ = *ctx;
+  sni_pins_service_ = true;
+  Route ra = RouteTo(up_a.port());
+  ra.service = "a";
+  ra.host = "a.test";
+  Route rb = RouteTo(up_b.port());
+  rb.service = "b";
+  rb.host = "b.test";
+  Start({ra, rb}, /*http2=*/false);
+  const std::string port = std::to_string(port_);
+  auto curl = [&](const std::string& name, const std::string& args) {
+    return RunCommand("curl -sk --max-time 30 --resolve " + name + ":" + port + ":127.0.0.1 " +
+                      args + " https://" + name + ":" + port + "/id 2>&1");
+  };
+  const std::string fmt = "-w ' %{http_code} %{http_version}'";
+  EXPECT_EQ(curl("a.test", "--http2 " + fmt), "a 200 2");
+  EXPECT_EQ(curl("b.test", "--http2 " + fmt), "b 200 1.1");
+  // HTTP/1.1 with a Host unlike the SNI name, either way, and an SNI name no route has.
+  const std::string misdirected = "this connection is not for this host name: open one for it\n";
+  EXPECT_EQ(curl("a.test", "--http1.1 -H 'Host: b.test' " + fmt), misdirected + " 421 1.1");
+  EXPECT_EQ(curl("b.test", "--http1.1 -H 'Host: a.test' " + fmt), misdirected + " 421 1.1");
+  EXPECT_EQ(curl("c.test", "--http1.1 -H 'Host: a.test' " + fmt), misdirected + " 421 1.1");
+  // Without SNI (an IP literal) the Host alone routes, as before.
+  EXPECT_EQ(RunCommand("curl -sk --max-time 30 -H 'Host: b.test' -w ' %{http_version}' "
+                       "https://127.0.0.1:" +
+                       port + "/id 2>&1"),
+            "b 1.1");
+
+  // HTTP/2 on a connection made for a.test: b.test's name (in any case, with a port) is
+  // misdirected on its stream only; the connection goes on serving a.test.
+  const int b_before = up_b.requests();
+  H2Client c(port_, "a.test");
+  ASSERT_TRUE(c.ok());
+  std::vector<int32_t> ids;
+  for (const std::string authority : {"b.test", "B.Test:443", "c.test", "a.test"}) {
+    c.set_authority(authority);
+    ids.push_back(c.Submit("GET", "/id"));
+  }
+  ASSERT_TRUE(c.RunUntilClosed(ids));
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.stream(ids[i]).Status(0), i == 2 ? "404" : "421") << i;
+    EXPECT_EQ(c.stream(ids[i]).error, 0u) << i;
+  }
+  EXPECT_EQ(c.stream(ids[0]).body, misdirected);
+  EXPECT_EQ(c.stream(ids[3]).Status(0), "200");
+  EXPECT_EQ(c.stream(ids[3]).body, "a");
+  EXPECT_EQ(up_b.requests(), b_before);  // nothing of it reached b
+  // b.test is not offered h2.
+  H2Client plain(port_, "b.test");
+  EXPECT_FALSE(plain.ok());
 }
 
 TEST_F(H2Test, HundredParallelStreamsOnOneConnection) {

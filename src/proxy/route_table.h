@@ -94,8 +94,18 @@ struct Listener {
   // TLS listeners only: the value of Strict-Transport-Security on every response ("" = none).
   std::string hsts;
   // TLS listeners only: ALPN offers h2 before http/1.1, and a connection that picks it is
-  // served by an H2Conn (proxy/h2_conn.h) instead of a ClientConn.
+  // served by an H2Conn (proxy/h2_conn.h) instead of a ClientConn. Without it, the context
+  // may still offer h2 by SNI name (net::TlsServerContext::H2Names): the same H2Conn serves
+  // such a connection, the choice being made per connection after the handshake.
   bool http2 = false;
+  // TLS listeners shared by several sites (the host's ingress): a request whose Host (or
+  // :authority) matches a route of another service than the connection's SNI name does is
+  // answered 421 Misdirected Request (RFC 9110 15.5.20) instead of being routed, and so is one
+  // whose SNI name matches no route. A client reusing a connection for another name (HTTP/2
+  // connection coalescing, or an HTTP/1.1 client sending a Host unlike its SNI) is sent to a
+  // new connection rather than served under a certificate and settings chosen for another
+  // site. A connection without SNI (an IP literal) is routed by Host alone.
+  bool sni_pins_service = false;
   // The peer is the host's ingress (src/ingress), which already set X-Forwarded-Proto and
   // X-Forwarded-Host from the client's connection: pass them on instead of writing this
   // hop's own (plain, loopback) values. Only for a listener nobody else can reach.
