@@ -100,6 +100,50 @@ bool HasToken(std::string_view list, std::string_view token) {
   return found;
 }
 
+bool IsHopByHop(std::string_view n) {
+  return EqualsIgnoreCase(n, "connection") || EqualsIgnoreCase(n, "keep-alive") ||
+         EqualsIgnoreCase(n, "proxy-connection") || EqualsIgnoreCase(n, "te") ||
+         EqualsIgnoreCase(n, "upgrade");
+}
+
+bool ForbiddenInTrailers(std::string_view n) {
+  static constexpr std::string_view kForbidden[] = {"host",
+                                                    "content-length",
+                                                    "transfer-encoding",
+                                                    "trailer",
+                                                    "te",
+                                                    "expect",
+                                                    "max-forwards",
+                                                    "cache-control",
+                                                    "pragma",
+                                                    "range",
+                                                    "if-match",
+                                                    "if-none-match",
+                                                    "if-range",
+                                                    "if-modified-since",
+                                                    "if-unmodified-since",
+                                                    "authorization",
+                                                    "cookie",
+                                                    "set-cookie",
+                                                    "proxy-authorization",
+                                                    "www-authenticate",
+                                                    "age",
+                                                    "proxy-authenticate",
+                                                    "expires",
+                                                    "date",
+                                                    "location",
+                                                    "retry-after",
+                                                    "vary",
+                                                    "warning",
+                                                    "content-type",
+                                                    "content-encoding",
+                                                    "content-range"};
+  if (IsHopByHop(n)) return true;
+  for (std::string_view f : kForbidden)
+    if (EqualsIgnoreCase(n, f)) return true;
+  return false;
+}
+
 // ---------------------------------------------------------------- HeadParser
 
 void HeadParser::Reset() {
@@ -494,12 +538,12 @@ ChunkedDecoder::Step ChunkedDecoder::Decode(std::string_view in) {
         ext_bytes_ = 0;
         if (chunk_left_ == 0) {
           phase_ = Phase::kTrailer;
-        } else {
-          if (chunk_left_ > limits_.max_body_bytes - std::min(total_, limits_.max_body_bytes))
-            return Error(413, i);
-          total_ += chunk_left_;
-          phase_ = Phase::kData;
+          return Step{State::kNeedMore, i, {}};  // the trailer section starts a step
         }
+        if (chunk_left_ > limits_.max_body_bytes - std::min(total_, limits_.max_body_bytes))
+          return Error(413, i);
+        total_ += chunk_left_;
+        phase_ = Phase::kData;
         break;
       case Phase::kDataCr:
         if (c != '\r') return Error(400, i);

@@ -66,6 +66,14 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // case-insensitively.
 bool HasToken(std::string_view list, std::string_view token);
 
+// Hop-by-hop fields, never forwarded as received (RFC 9110 section 7.6.1).
+bool IsHopByHop(std::string_view name);
+
+// Fields a trailer section must not carry (RFC 9110 section 6.5.1: framing, routing, request
+// modifiers, authentication, response control, content processing) or that are
+// connection-specific. The proxy drops them from trailers both ways, HTTP/1.1 and HTTP/2.
+bool ForbiddenInTrailers(std::string_view name);
+
 // Common state and accessors of the two head parsers.
 class HeadParser {
  public:
@@ -163,6 +171,8 @@ class ResponseParser : public HeadParser {
 // Incremental decoder of the chunked transfer coding (RFC 9112 section 7.1): chunk sizes in
 // hex, chunk extensions (skipped), data, last chunk, trailer fields, final CRLF. Zero-copy for
 // data: each step returns a slice of its input. Trailers are copied (they may span feeds).
+// The end of the last chunk's line ends a step of its own, so a caller relaying the raw bytes
+// can tell the chunks from the trailer section (in_trailers()) and rewrite the latter.
 class ChunkedDecoder {
  public:
   enum class State { kNeedMore, kDone, kError };
@@ -184,6 +194,9 @@ class ChunkedDecoder {
   int error_status() const { return error_status_; }
   uint64_t body_bytes() const { return total_; }
   const std::vector<std::pair<std::string, std::string>>& trailers() const { return trailers_; }
+  // True between the last chunk's line and the end of the message: what Decode consumes now
+  // is the trailer section (its fields, then the final CRLF).
+  bool in_trailers() const { return phase_ == Phase::kTrailer; }
 
  private:
   enum class Phase { kSize, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailer, kDone, kError };
@@ -221,6 +234,8 @@ class BodyReader {
   const std::vector<std::pair<std::string, std::string>>& trailers() const {
     return chunked_.trailers();
   }
+  // ChunkedDecoder::in_trailers() of a chunked body; false for any other framing.
+  bool in_trailers() const { return kind_ == BodyKind::kChunked && chunked_.in_trailers(); }
 
  private:
   ChunkedDecoder chunked_;

@@ -353,6 +353,50 @@ TEST(ChunkedDecoderTest, ExtensionsAndTrailersAtEverySplit) {
   }
 }
 
+TEST(ChunkedDecoderTest, TheTrailerSectionStartsAStepOfItsOwn) {
+  const std::string wire = "3\r\nabc\r\n0;ext=1\r\nX-A: b\r\n\r\nNEXT";
+  const size_t section = wire.find("X-A");
+  for (const std::string& body : {wire, std::string("0\r\n\r\n")}) {
+    ChunkedDecoder dec;
+    std::string_view in = body;
+    size_t used = 0;
+    size_t start = std::string::npos;  // where in_trailers() first held
+    for (int guard = 0; guard < 100 && !in.empty(); ++guard) {
+      if (dec.in_trailers() && start == std::string::npos) start = used;
+      ChunkedDecoder::Step s = dec.Decode(in);
+      used += s.consumed;
+      in.remove_prefix(s.consumed);
+      if (s.state != ChunkedDecoder::State::kNeedMore) {
+        EXPECT_EQ(s.state, ChunkedDecoder::State::kDone);
+        break;
+      }
+    }
+    EXPECT_FALSE(dec.in_trailers());
+    if (body == wire) {
+      EXPECT_EQ(start, section);
+      EXPECT_EQ(used, wire.size() - 4);
+    } else {
+      EXPECT_EQ(start, 3u);
+      EXPECT_EQ(used, 5u);
+    }
+  }
+  // A body of another framing has no trailer section.
+  BodyReader r;
+  r.Start(BodyKind::kContentLength, 3);
+  EXPECT_FALSE(r.in_trailers());
+  r.Start(BodyKind::kChunked, 0);
+  (void)r.Decode("0\r\n");
+  EXPECT_TRUE(r.in_trailers());
+}
+
+TEST(FieldNamesTest, ForbiddenInTrailers) {
+  for (const char* n : {"Content-Length", "transfer-encoding", "HOST", "Connection", "TE",
+                        "Trailer", "Authorization", "Set-Cookie", "Content-Type", "Upgrade"})
+    EXPECT_TRUE(ForbiddenInTrailers(n)) << n;
+  for (const char* n : {"X-Checksum", "grpc-status", "Server-Timing", "Digest", ""})
+    EXPECT_FALSE(ForbiddenInTrailers(n)) << n;
+}
+
 TEST(ChunkedDecoderTest, RejectsBadChunks) {
   struct Case {
     const char* wire;

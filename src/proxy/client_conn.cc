@@ -53,6 +53,48 @@ bool NothingReceived(int fd) {
 
 }  // namespace
 
+BodyFeed FeedBody(http::BodyReader* reader, std::string_view data, bool decode) {
+  BodyFeed f;
+  // Where the trailer section starts in `data` (0: in an earlier feed), once it has.
+  bool in_section = reader->in_trailers();
+  size_t section = 0;
+  while (f.used < data.size()) {
+    if (!in_section && reader->in_trailers()) {
+      in_section = true;
+      section = f.used;
+    }
+    const http::BodyReader::Step step = reader->Decode(data.substr(f.used));
+    f.used += step.consumed;
+    if (decode) f.decoded.append(step.data);
+    if (step.state == http::BodyReader::State::kDone) {
+      f.done = true;
+      break;
+    }
+    if (step.state == http::BodyReader::State::kError) {
+      f.error = true;
+      break;
+    }
+    if (step.consumed == 0) break;
+  }
+  if (!in_section && reader->in_trailers()) {
+    in_section = true;
+    section = f.used;
+  }
+  f.forward = in_section ? section : f.used;
+  if (!f.done || !in_section || decode) return f;
+  const auto& trailers = reader->trailers();
+  if (trailers.empty() && f.used - section == 2) {
+    f.forward = f.used;  // no trailer fields: the final CRLF as received
+    return f;
+  }
+  for (const auto& [name, value] : trailers) {
+    if (http::ForbiddenInTrailers(name)) continue;
+    f.tail.append(name).append(": ").append(value).append("\r\n");
+  }
+  f.tail.append("\r\n");
+  return f;
+}
+
 ClientConn::ClientConn(Worker* w, int fd, std::unique_ptr<net::Transport> transport, int slot,
                        uint32_t peer_ipv4, telemetry::Gauge* active)
     : w_(w),
@@ -318,34 +360,30 @@ void ClientConn::ProcessBuffered() {
 }
 
 void ClientConn::FeedRequestBody(std::string_view data) {
-  size_t used = 0;
-  while (used < data.size() && !ex_->req_done) {
-    http::BodyReader::Step step = ex_->req_body.Decode(data.substr(used));
-    used += step.consumed;
-    if (step.state == http::BodyReader::State::kDone) {
-      ex_->req_done = true;
-      if (dkind_ == Deadline::kRequest || dkind_ == Deadline::kNone)
-        SetDeadline(Deadline::kRespHead, w_->options().response_head_timeout);
-      break;
+  BodyFeed feed;
+  if (!ex_->req_done) feed = FeedBody(&ex_->req_body, data, false);
+  if (feed.error) {
+    int code = ex_->req_body.error_status();
+    if (code == 0) code = 400;
+    ex_->up_reusable = false;
+    if (!ex_->head_sent) {
+      if (ex_->up) w_->CloseUpstream(std::move(ex_->up));
+      RespondLocal(code, http::ReasonPhrase(code), "text/plain", "", true);
+    } else {
+      CloseNow();
     }
-    if (step.state == http::BodyReader::State::kError) {
-      int code = ex_->req_body.error_status();
-      if (code == 0) code = 400;
-      ex_->up_reusable = false;
-      if (!ex_->head_sent) {
-        if (ex_->up) w_->CloseUpstream(std::move(ex_->up));
-        RespondLocal(code, http::ReasonPhrase(code), "text/plain", "", true);
-      } else {
-        CloseNow();
-      }
-      return;
-    }
-    if (step.consumed == 0) break;
+    return;
   }
-  ex_->bytes_in += used;
-  if (used > 0) SendUpstream(data.substr(0, used));
+  if (feed.done) {
+    ex_->req_done = true;
+    if (dkind_ == Deadline::kRequest || dkind_ == Deadline::kNone)
+      SetDeadline(Deadline::kRespHead, w_->options().response_head_timeout);
+  }
+  ex_->bytes_in += feed.used;
+  if (feed.forward > 0) SendUpstream(data.substr(0, feed.forward));
+  if (!feed.tail.empty()) SendUpstream(feed.tail);  // the trailer section, forbidden fields out
   if (fd_ < 0 || !ex_) return;
-  if (used < data.size()) in_.append(data.substr(used));  // the next (pipelined) request
+  if (feed.used < data.size()) in_.append(data.substr(feed.used));  // the next (pipelined) request
 }
 
 void ClientConn::SendClient(std::string_view a, std::string_view b) {

@@ -218,6 +218,13 @@ void ClientConn::OnUpstreamData(std::string_view data) {
     }
     int code = ex.resp.status_code();
     std::string_view rest = buf.substr(ex.resp.head_size());
+    if (code == 101 && !ex.upgrade) {
+      // A switch the request did not ask for (RFC 9110 section 15.2.2): the connection now
+      // speaks something else, so nothing after it can be trusted as a response.
+      ex.up_reusable = false;
+      OnUpstreamFailure(UpstreamError::kBadResponse);
+      return;
+    }
     if (code == 101 && ex.upgrade) {
       BuildClientHead(ex.resp, false, true, &head);
       SendClient(head);
@@ -265,36 +272,29 @@ void ClientConn::OnUpstreamData(std::string_view data) {
 
 // Forwards the body bytes in `data` (after `head`, which may be empty) as received, or decoded
 // for an HTTP/1.0 client of a chunked response (that client cannot parse chunks; the end of
-// its body is the end of the connection).
+// its body is the end of the connection). A trailer section goes on without the fields
+// trailers must not carry (BodyFeed).
 void ClientConn::FeedResponseBody(std::string_view head, std::string_view data) {
   Exchange& ex = *ex_;
-  size_t used = 0;
-  bool done = false;
-  bool error = false;
-  std::string decoded;
-  while (used < data.size()) {
-    auto step = ex.resp_body.Decode(data.substr(used));
-    used += step.consumed;
-    if (ex.dechunk) decoded.append(step.data);
-    if (step.state == http::BodyReader::State::kDone) {
-      done = true;
-      break;
-    }
-    if (step.state == http::BodyReader::State::kError) {
-      error = true;
-      break;
-    }
-    if (step.consumed == 0) break;
+  const BodyFeed feed = FeedBody(&ex.resp_body, data, ex.dechunk);
+  const std::string_view body =
+      ex.dechunk ? std::string_view(feed.decoded) : data.substr(0, feed.forward);
+  if (feed.tail.empty()) {
+    SendClient(head, body);
+  } else {
+    // Only the feed that ends a message with trailers is copied, to keep one write.
+    std::string last(body);
+    last += feed.tail;
+    SendClient(head, last);
   }
-  SendClient(head, ex.dechunk ? std::string_view(decoded) : data.substr(0, used));
   if (fd_ < 0) return;
-  if (error) {
+  if (feed.error) {
     Metrics().CountError(w_->index(), UpstreamError::kBadResponse);
     CloseNow();  // the client sees a truncated body, never a forged end
     return;
   }
-  if (done) {
-    if (used < data.size()) ex.up_reusable = false;
+  if (feed.done) {
+    if (feed.used < data.size()) ex.up_reusable = false;
     ex.resp_done = true;
     FinishExchange();
   }

@@ -1,6 +1,7 @@
 // Exchange: the state of one request/response in flight on a ClientConn. Internal to
 // src/proxy; owned by its ClientConn and used only on that connection's worker thread. It exists
-// only while a request is in flight, so idle connections stay small.
+// only while a request is in flight, so idle connections stay small. FeedBody() is the body
+// relay both directions of an exchange share (a plain function: any thread, no state).
 #pragma once
 
 #include <memory>
@@ -56,12 +57,23 @@ struct Exchange {
   bool set_draining() const { return set >= 0 && worker_route().sets[set].draining; }
 };
 
-// Hop-by-hop fields never forwarded as received (RFC 9110 section 7.6.1).
-inline bool IsHopByHop(std::string_view n) {
-  using http::EqualsIgnoreCase;
-  return EqualsIgnoreCase(n, "connection") || EqualsIgnoreCase(n, "keep-alive") ||
-         EqualsIgnoreCase(n, "proxy-connection") || EqualsIgnoreCase(n, "te") ||
-         EqualsIgnoreCase(n, "upgrade");
-}
+using http::IsHopByHop;  // the proxy's code names it unqualified
+
+// What one feed of body bytes through a BodyReader gives to relay. The bytes go on as received
+// (no copy, no re-chunking) up to a chunked body's trailer section, which is held back and,
+// once the message ends, replaced by `tail`: its fields without those ForbiddenInTrailers()
+// names, and the final CRLF. A section that is the bare CRLF, whole in this feed, goes on as
+// received (tail empty). With `decode` (an HTTP/1.0 client of a chunked answer) the decoded
+// bytes are in `decoded` and trailers are dropped. After an error `forward` stops before the
+// trailer section: the peer never sees an end that was not received.
+struct BodyFeed {
+  size_t used = 0;     // bytes of the input the reader consumed
+  size_t forward = 0;  // leading bytes of the input to relay as received
+  bool done = false;   // the message ended in this feed
+  bool error = false;  // the reader failed (its error_status() says why)
+  std::string tail;
+  std::string decoded;
+};
+BodyFeed FeedBody(http::BodyReader* reader, std::string_view data, bool decode);
 
 }  // namespace slipway::proxy

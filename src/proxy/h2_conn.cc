@@ -117,47 +117,6 @@ bool ConnectionSpecific(std::string_view n) {
   return IsHopByHop(n) || http::EqualsIgnoreCase(n, "transfer-encoding");
 }
 
-// Fields a trailer section must not carry (RFC 9110 6.5.1: framing, routing, request
-// modifiers, authentication, response control, content processing) or that are
-// connection-specific: dropped from trailers both ways.
-bool ForbiddenInTrailers(std::string_view n) {
-  static constexpr std::string_view kForbidden[] = {"host",
-                                                    "content-length",
-                                                    "transfer-encoding",
-                                                    "trailer",
-                                                    "te",
-                                                    "expect",
-                                                    "max-forwards",
-                                                    "cache-control",
-                                                    "pragma",
-                                                    "range",
-                                                    "if-match",
-                                                    "if-none-match",
-                                                    "if-range",
-                                                    "if-modified-since",
-                                                    "if-unmodified-since",
-                                                    "authorization",
-                                                    "cookie",
-                                                    "set-cookie",
-                                                    "proxy-authorization",
-                                                    "www-authenticate",
-                                                    "age",
-                                                    "proxy-authenticate",
-                                                    "expires",
-                                                    "date",
-                                                    "location",
-                                                    "retry-after",
-                                                    "vary",
-                                                    "warning",
-                                                    "content-type",
-                                                    "content-encoding",
-                                                    "content-range"};
-  if (ConnectionSpecific(n)) return true;
-  for (std::string_view f : kForbidden)
-    if (http::EqualsIgnoreCase(n, f)) return true;
-  return false;
-}
-
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -226,7 +185,7 @@ struct H2Callbacks {
       std::string_view n(reinterpret_cast<const char*>(name), namelen);
       // A body sent with Content-Length has no trailer section upstream: they are dropped
       // then, as RFC 9110 6.5 lets an intermediary do.
-      if (s->chunked_req && !ForbiddenInTrailers(n))
+      if (s->chunked_req && !http::ForbiddenInTrailers(n))
         s->trailers.append(n)
             .append(": ")
             .append(reinterpret_cast<const char*>(value), valuelen)
@@ -321,7 +280,7 @@ struct H2Callbacks {
   static bool SubmitTrailers(nghttp2_session* session, H2Conn::Stream* s) {
     H2Fields f;
     for (const auto& [n, v] : s->body.trailers())
-      if (!ForbiddenInTrailers(n)) f.Add(n, v);
+      if (!http::ForbiddenInTrailers(n)) f.Add(n, v);
     if (f.nv.empty()) return false;
     return nghttp2_submit_trailer(session, s->id, f.nv.data(), f.nv.size()) == 0;
   }
@@ -648,7 +607,8 @@ void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
       const int code = s->resp.status_code();
       if (code >= 100 && code < 200) {
         // Interim answers (100 Continue, 103 Early Hints) go on as HEADERS without END_STREAM
-        // (RFC 9113 8.1), as HTTP/1.1 forwards them; 101 never (HTTP/2 has no Upgrade, 8.6).
+        // (RFC 9113 8.1), as HTTP/1.1 forwards them; 101 never (HTTP/2 has no Upgrade, 8.6;
+        // the ClientConn answers a 101 nobody asked for with 502 before it gets here).
         // Bounded: HEADERS wait in nghttp2's queue whatever the client's window, so past
         // kMaxInterimResponses an upstream's flood is dropped here (the response head timeout
         // still runs: interim answers do not extend it).

@@ -47,103 +47,6 @@ std::string RunCommand(const std::string& cmd) {
   return out;
 }
 
-// An upstream whose answer a test writes: each connection's request head (up to and with the
-// blank line) goes to `serve` with the socket and the bytes read past the head.
-class ScriptedUpstream {
- public:
-  using Serve = std::function<void(int fd, const std::string& head, std::string* rest)>;
-  explicit ScriptedUpstream(Serve serve) : serve_(std::move(serve)) {
-    lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(lfd_, 64);
-    socklen_t len = sizeof a;
-    getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] {
-      for (;;) {
-        const int fd = accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) return;
-        std::lock_guard<std::mutex> lock(mu_);
-        fds_.push_back(fd);
-        threads_.emplace_back([this, fd] {
-          std::string buf;
-          if (!ReadUntil(fd, &buf, "\r\n\r\n")) return;
-          const size_t end = buf.find("\r\n\r\n") + 4;
-          std::string head = buf.substr(0, end);
-          buf.erase(0, end);
-          requests_++;
-          serve_(fd, head, &buf);
-          shutdown(fd, SHUT_RDWR);  // one request per connection: none waits in a pool
-        });
-      }
-    });
-  }
-  ~ScriptedUpstream() {
-    shutdown(lfd_, SHUT_RDWR);
-    acceptor_.join();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (int fd : fds_) shutdown(fd, SHUT_RDWR);
-    }
-    for (auto& t : threads_) t.join();
-    for (int fd : fds_) close(fd);
-    close(lfd_);
-  }
-  int port() const { return port_; }
-  int requests() const { return requests_.load(); }
-
- private:
-  Serve serve_;
-  int lfd_ = -1;
-  int port_ = 0;
-  std::atomic<int> requests_{0};
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<int> fds_;
-  std::vector<std::thread> threads_;
-};
-
-// Reads a chunked body from fd after the bytes in `buf`: the data into `body`, the trailer
-// section (its field lines, "" when none) into `trailers`. False on EOF or a malformed body.
-bool ReadChunked(int fd, std::string* buf, std::string* body, std::string* trailers) {
-  auto more = [&] {
-    char tmp[16384];
-    const ssize_t n = read(fd, tmp, sizeof tmp);
-    if (n <= 0) return false;
-    buf->append(tmp, static_cast<size_t>(n));
-    return true;
-  };
-  for (int guard = 0; guard < 100000; ++guard) {
-    while (buf->find("\r\n") == std::string::npos)
-      if (!more()) return false;
-    const size_t e = buf->find("\r\n");
-    const uint64_t size = std::strtoull(buf->substr(0, e).c_str(), nullptr, 16);
-    buf->erase(0, e + 2);
-    if (size == 0) {
-      for (;;) {
-        if (buf->rfind("\r\n", 0) == 0) {
-          buf->erase(0, 2);
-          return true;
-        }
-        const size_t t = buf->find("\r\n\r\n");
-        if (t != std::string::npos) {
-          *trailers = buf->substr(0, t + 2);
-          buf->erase(0, t + 4);
-          return true;
-        }
-        if (!more()) return false;
-      }
-    }
-    while (buf->size() < size + 2)
-      if (!more()) return false;
-    body->append(*buf, 0, size);
-    buf->erase(0, size + 2);
-  }
-  return false;
-}
 
 // Blocks until the peer closes `fd` (an upstream that never answers).
 void WaitForClose(int fd) {
@@ -452,49 +355,15 @@ TEST_F(H2Test, OversizedHeaderListIsRefusedLikeHttp11) {
 }
 
 // An upstream that answers a head promising 100000 bytes, sends three, and closes.
-class CutShortUpstream {
- public:
-  CutShortUpstream() {
-    lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(lfd_, 16);
-    socklen_t len = sizeof a;
-    getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      int fd = accept(lfd_, nullptr, nullptr);
-      if (fd < 0) return;
-      std::string buf;
-      if (ReadUntil(fd, &buf, "\r\n\r\n"))
-        WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nabc");
-      close(fd);
-      fd = accept(lfd_, nullptr, nullptr);
-      if (fd < 0) return;
-      buf.clear();
-      if (ReadUntil(fd, &buf, "\r\n\r\n"))
-        WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nabc");
-      close(fd);
-    });
-  }
-  ~CutShortUpstream() {
-    shutdown(lfd_, SHUT_RDWR);
-    thread_.join();
-    close(lfd_);
-  }
-  int port() const { return port_; }
-
- private:
-  int lfd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-};
+ScriptedUpstream::Serve CutShort() {
+  return [](int fd, const std::string&, std::string*) {
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nabc");
+  };
+}
 
 TEST_F(H2Test, AnUpstreamCutShortResetsTheStreamNotTheConnection) {
   UpstreamServer up("a");
-  CutShortUpstream cut;
+  ScriptedUpstream cut(CutShort());
   Start({RouteTo(cut.port(), "/cut"), RouteTo(up.port())});
   // curl's exit status 92: "HTTP/2 stream was not closed cleanly" (RST_STREAM), not 0 (a cut
   // body taken for a whole one); the other stream on the same connection is answered in full.
@@ -631,7 +500,8 @@ TEST_F(H2Test, ExpectContinueGetsTheUpstreams100BeforeTheBodyIsSent) {
 TEST_F(H2Test, EarlyHintsAreForwardedAnd101Never) {
   ScriptedUpstream up([](int fd, const std::string&, std::string*) {
     WriteAll(fd, "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n");
-    // A 101 to a request that asked for no upgrade: HTTP/2 has no such answer.
+    // A 101 to a request that asked for no upgrade (none can over HTTP/2): a bad response, as
+    // on HTTP/1.1; what follows it is not taken for the answer.
     WriteAll(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n");
     WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
   });
@@ -641,15 +511,15 @@ TEST_F(H2Test, EarlyHintsAreForwardedAnd101Never) {
   const int32_t id = c.Submit("GET", "/page");
   ASSERT_TRUE(c.RunUntilClosed({id}));
   const H2Client::Stream& s = c.stream(id);
-  EXPECT_EQ(Statuses(s), "103 200");
+  EXPECT_EQ(Statuses(s), "103 502");
   EXPECT_EQ(s.Field(0, "link"), "</style.css>; rel=preload");
   EXPECT_EQ(s.Field(0, "connection"), "");
-  EXPECT_EQ(s.body, "ok");
+  EXPECT_EQ(s.body, "upstream sent an invalid response\n");
   EXPECT_EQ(s.error, 0u);  // a 1xx with END_STREAM would be a PROTOCOL_ERROR at the client
   // curl sees the same.
   const std::string out = Curl("-D - " + Url("/page"));
   EXPECT_NE(out.find("HTTP/2 103"), std::string::npos) << out;
-  EXPECT_NE(out.find("HTTP/2 200"), std::string::npos) << out;
+  EXPECT_NE(out.find("HTTP/2 502"), std::string::npos) << out;
   EXPECT_EQ(out.find("101"), std::string::npos) << out;
 }
 
@@ -691,29 +561,9 @@ TEST_F(H2Test, AFloodOfInterimAnswersIsBounded) {
   EXPECT_FALSE(c.eof());
 }
 
-// An upstream that answers each request with what it received after the head: "chunked",
-// then the body and the trailer section, or "length" and the body. `complete` counts the
-// bodies read to their end.
-ScriptedUpstream::Serve EchoTrailers(std::atomic<int>* complete) {
-  return [complete](int fd, const std::string& head, std::string* rest) {
-    const Head h = ParseHead(head);
-    std::string body, trailers, out;
-    if (Lower(h.Get("transfer-encoding")) == "chunked") {
-      if (!ReadChunked(fd, rest, &body, &trailers)) return;
-      out = "chunked\n" + body + "\n" + trailers;
-    } else {
-      if (!ReadBody(fd, h, rest, false, [&](std::string_view p) { body.append(p); })) return;
-      out = "length\n" + body + "\n";
-    }
-    (*complete)++;
-    WriteAll(fd,
-             "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(out.size()) + "\r\n\r\n" + out);
-  };
-}
-
 TEST_F(H2Test, RequestTrailersGoUpstreamChunkedWithoutForbiddenFields) {
   std::atomic<int> complete{0};
-  ScriptedUpstream up(EchoTrailers(&complete));
+  ScriptedUpstream up(EchoBodyAndTrailers(&complete));
   Start({RouteTo(up.port())});
   H2Client c(port_);
   ASSERT_TRUE(c.ok());
@@ -764,7 +614,7 @@ TEST_F(H2Test, ResponseTrailersBecomeATrailingHeadersFrame) {
 
 TEST_F(H2Test, HostileRequestTrailersResetTheirStreamOnly) {
   std::atomic<int> complete{0};
-  ScriptedUpstream up(EchoTrailers(&complete));
+  ScriptedUpstream up(EchoBodyAndTrailers(&complete));
   UpstreamServer other("a");
   Start({RouteTo(up.port(), "/up"), RouteTo(other.port())});
   H2Client c(port_);

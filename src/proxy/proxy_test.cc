@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "acme/challenge.h"
+#include "http/parser.h"
 #include "net/tls_context.h"
 #include "net/tls_test_certs.h"
 #include "proxy/proxy_metrics.h"
@@ -1047,6 +1049,238 @@ TEST_F(ProxyTest, PerRouteRedirectAndTrustedForwardedHeaders) {
   // Only http or https are passed on.
   r = Do("GET /id HTTP/1.1\r\nHost: b.test\r\nX-Forwarded-Proto: gopher\r\n\r\n");
   EXPECT_NE(up.last_head().find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+}
+
+// Writes `pieces` to fd one by one, apart in time, so the proxy reads each on its own.
+void WriteApart(int fd, const std::vector<std::string>& pieces) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    if (!WriteAll(fd, pieces[i])) return;
+  }
+}
+
+// Reads a response head from fd (bytes past it stay in `buf`).
+Head ReadHead(int fd, std::string* buf) {
+  if (!ReadUntil(fd, buf, "\r\n\r\n")) return {};
+  const size_t end = buf->find("\r\n\r\n") + 4;
+  Head h = ParseHead(buf->substr(0, end));
+  buf->erase(0, end);
+  return h;
+}
+
+// Everything fd receives until the peer closes (bounded by the socket timeout).
+std::string ReadToClose(int fd) {
+  std::string all;
+  char tmp[16384];
+  for (int i = 0; i < 10000; ++i) {
+    const ssize_t n = read(fd, tmp, sizeof tmp);
+    if (n <= 0) break;
+    all.append(tmp, static_cast<size_t>(n));
+  }
+  return all;
+}
+
+// True when `body` holds a whole chunked message, its end included.
+bool ChunkedComplete(std::string_view body) {
+  http::ChunkedDecoder d;
+  for (int i = 0; i < 100000 && !body.empty(); ++i) {
+    const http::ChunkedDecoder::Step step = d.Decode(body);
+    if (step.state == http::ChunkedDecoder::State::kDone) return true;
+    if (step.state == http::ChunkedDecoder::State::kError || step.consumed == 0) return false;
+    body.remove_prefix(step.consumed);
+  }
+  return false;
+}
+
+// The trailer sections the chunked answers of TrailerUpstream() end with, by path.
+constexpr char kTrailersMixed[] =
+    "X-Checksum: abc\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nHost: evil\r\n";
+constexpr char kTrailersForbiddenOnly[] = "Host: evil\r\nContent-Length: 5\r\n";
+
+// Answers "/t" with "hello world" chunked and kTrailersMixed in one write, "/t-split" the same
+// in pieces cut inside the trailer section, "/t-forbidden" with kTrailersForbiddenOnly cut
+// between the final CR and LF, and anything else "ok" with a Content-Length.
+ScriptedUpstream::Serve TrailerUpstream() {
+  return KeepAlive([](int fd, const std::string& head, std::string*) {
+    const std::string start =
+        "HTTP/1.1 200 OK\r\nTrailer: X-Checksum\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n6\r\n world\r\n0\r\n";
+    const std::string all = start + kTrailersMixed + "\r\n";
+    if (head.starts_with("GET /t ")) {
+      WriteAll(fd, all);
+    } else if (head.starts_with("GET /t-split ")) {
+      const size_t cut = all.find("ksum") + 2;  // inside the first trailer field
+      const size_t cut2 = all.find("Host");
+      WriteApart(fd, {all.substr(0, cut), all.substr(cut, cut2 - cut), all.substr(cut2)});
+    } else if (head.starts_with("GET /t-forbidden ")) {
+      WriteApart(fd, {start + kTrailersForbiddenOnly + "\r", "\n"});
+    } else {
+      WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+}
+
+TEST_F(ProxyTest, ResponseTrailersReachTheClientWithoutForbiddenFields) {
+  ScriptedUpstream up(TrailerUpstream());
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  const int fd = Connect();
+  std::string buf;
+  for (const char* path : {"/t", "/t-split", "/t-forbidden"}) {
+    SCOPED_TRACE(path);
+    ASSERT_TRUE(WriteAll(fd, Get(path)));
+    const Head h = ReadHead(fd, &buf);
+    EXPECT_EQ(h.start_line, "HTTP/1.1 200 OK");
+    EXPECT_EQ(h.Get("transfer-encoding"), "chunked");
+    std::string body, trailers;
+    ASSERT_TRUE(ReadChunked(fd, &buf, &body, &trailers));
+    EXPECT_EQ(body, "hello world");
+    EXPECT_EQ(trailers, std::string_view(path) == "/t-forbidden" ? "" : "X-Checksum: abc\r\n");
+    EXPECT_TRUE(buf.empty()) << buf;
+    // The same client connection serves the next request.
+    ClientResponse r = Exchange(fd, Get("/id"), &buf);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "ok");
+  }
+  close(fd);
+  EXPECT_EQ(up.requests(), 1);  // one upstream connection served all six
+  // An HTTP/1.0 client gets the body decoded: no trailer section at all.
+  const int fd10 = Connect();
+  ASSERT_TRUE(WriteAll(fd10, "GET /t HTTP/1.0\r\nHost: t\r\n\r\n"));
+  const std::string all = ReadToClose(fd10);
+  close(fd10);
+  ASSERT_NE(all.find("\r\n\r\n"), std::string::npos) << all;
+  EXPECT_EQ(all.substr(all.find("\r\n\r\n") + 4), "hello world");
+  EXPECT_EQ(all.find("X-Checksum: abc"), std::string::npos) << all;
+}
+
+TEST_F(ProxyTest, RequestTrailersReachTheUpstreamWithoutForbiddenFields) {
+  std::atomic<int> complete{0};
+  ScriptedUpstream up(KeepAlive(EchoBodyAndTrailers(&complete)));
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  const std::string head = "POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string mixed = head + "5\r\nhello\r\n0\r\n" + kTrailersMixed + "\r\n";
+  const int fd = Connect();
+  std::string buf;
+  // In one write.
+  ClientResponse r = Exchange(fd, mixed, &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body, "chunked\nhello\nX-Checksum: abc\r\n");
+  // In pieces cut inside the trailer section.
+  const size_t cut = mixed.find("ksum") + 2;
+  const size_t cut2 = mixed.find("Host: evil");
+  WriteApart(fd, {mixed.substr(0, cut), mixed.substr(cut, cut2 - cut), mixed.substr(cut2)});
+  r = Exchange(fd, "", &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body, "chunked\nhello\nX-Checksum: abc\r\n");
+  // Forbidden fields alone: an empty trailer section, cut between its final CR and LF.
+  WriteApart(fd, {head + "5\r\nhello\r\n0\r\n" + kTrailersForbiddenOnly + "\r", "\n"});
+  r = Exchange(fd, "", &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body, "chunked\nhello\n");
+  // Pipelined behind a request with trailers, a plain one is answered too.
+  r = Exchange(fd, mixed + Get("/next"), &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body, "chunked\nhello\nX-Checksum: abc\r\n");
+  r = Exchange(fd, "", &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body, "length\n\n");
+  close(fd);
+  EXPECT_EQ(complete.load(), 5);
+}
+
+TEST_F(ProxyTest, OversizedOrMalformedTrailersNeverForgeAnEnd) {
+  std::atomic<int> complete{0};
+  ScriptedUpstream echo(KeepAlive(EchoBodyAndTrailers(&complete)));
+  ScriptedUpstream bad([](int fd, const std::string& head, std::string*) {
+    std::string trailers = "X-Big: " + std::string(4000, 'a') + "\r\n";
+    if (head.find(" /bad/colon ") != std::string::npos) trailers = "X-Checksum abc\r\n";
+    if (head.find(" /bad/lf ") != std::string::npos) trailers = "X-Checksum: abc\n";
+    WriteAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" +
+                     trailers + "\r\n");
+  });
+  ProxyOptions opt;
+  opt.limits.max_head_bytes = 2048;
+  StartProxy(opt);
+  Route bad_route = SimpleRoute({MakeSet("blue", 100, {bad.port()})}, "bad");
+  bad_route.path_prefix = "/bad";
+  ApplyRoutes({bad_route, SimpleRoute({MakeSet("blue", 100, {echo.port()})})});
+  // Upstream to client: the client sees the body cut short, then the close.
+  for (const char* path : {"/bad/big", "/bad/colon", "/bad/lf"}) {
+    SCOPED_TRACE(path);
+    const int fd = Connect();
+    ASSERT_TRUE(WriteAll(fd, Get(path)));
+    const std::string all = ReadToClose(fd);
+    close(fd);
+    const size_t end = all.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos) << all;
+    EXPECT_TRUE(all.starts_with("HTTP/1.1 200 OK\r\n")) << all;
+    EXPECT_FALSE(ChunkedComplete(std::string_view(all).substr(end + 4))) << all;
+    // Nothing of the trailer section went on: the chunks up to the last one's line, then the close.
+    EXPECT_EQ(all.substr(end + 4), "5\r\nhello\r\n0\r\n");
+  }
+  const telemetry::Counter* bad_responses =
+      registry_->FindCounter(kUpstreamErrors, {"bad", "blue", "bad_response"});
+  ASSERT_NE(bad_responses, nullptr);
+  EXPECT_EQ(bad_responses->Value(), 3u);
+  // Client to upstream: the client is answered 431 or 400 and closed; the upstream never reads
+  // a whole body.
+  const std::string head = "POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::pair<std::string, int> cases[] = {
+      {"X-Big: " + std::string(4000, 'a') + "\r\n\r\n", 431},
+      {"X-Checksum abc\r\n\r\n", 400},
+      {"X-Checksum: abc\n\r\n", 400}};
+  for (const auto& [trailers, status] : cases) {
+    const int fd = Connect();
+    std::string buf;
+    ClientResponse r = Exchange(fd, head + "5\r\nhello\r\n0\r\n" + trailers, &buf);
+    EXPECT_EQ(r.status, status);
+    EXPECT_EQ(r.head.Get("connection"), "close");
+    EXPECT_TRUE(PeerClosed(fd));
+    close(fd);
+  }
+  EXPECT_EQ(complete.load(), 0);
+}
+
+TEST_F(ProxyTest, A101ToARequestWithoutUpgradeIsABadResponse) {
+  // A keep-alive upstream: after its 101 it would read the next request on the same connection.
+  std::atomic<int> heads{0};
+  ScriptedUpstream up(KeepAlive([&heads](int fd, const std::string& head, std::string*) {
+    heads++;
+    if (head.starts_with("GET /switch ")) {
+      WriteAll(fd,
+               "HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n");
+    } else {
+      WriteAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  }));
+  ProxyOptions opt;
+  opt.response_head_timeout = Duration(2000);  // what a 101 taken for an interim answer meets
+  StartProxy(opt);
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  const int fd = Connect();
+  std::string buf;
+  ClientResponse r = Exchange(fd, Get("/switch"), &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(r.body, "upstream sent an invalid response\n");
+  EXPECT_TRUE(r.head.Get("upgrade").empty());
+  // The same client connection goes on; the answer comes over a new upstream connection.
+  r = Exchange(fd, Get("/id"), &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok");
+  close(fd);
+  EXPECT_EQ(heads.load(), 2);
+  EXPECT_EQ(up.requests(), 2);  // two connections
+  const telemetry::Counter* bad_responses =
+      registry_->FindCounter(kUpstreamErrors, {"web", "blue", "bad_response"});
+  ASSERT_NE(bad_responses, nullptr);
+  EXPECT_EQ(bad_responses->Value(), 1u);
 }
 
 }  // namespace

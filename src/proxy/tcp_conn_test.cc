@@ -24,20 +24,9 @@ using namespace testing;  // NOLINT
 class EchoServer {
  public:
   explicit EchoServer(std::string name) : name_(std::move(name)) {
-    lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(lfd_, 128);
-    socklen_t len = sizeof a;
-    getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
     acceptor_ = std::thread([this] {
       for (;;) {
-        int fd = accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
+        int fd = accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) return;
         accepts_++;
         std::lock_guard<std::mutex> lock(mu_);
@@ -47,9 +36,9 @@ class EchoServer {
     });
   }
   ~EchoServer() {
-    shutdown(lfd_, SHUT_RDWR);
+    listener_.Shutdown();
     acceptor_.join();
-    close(lfd_);
+    listener_.Close();
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (int fd : fds_) shutdown(fd, SHUT_RDWR);
@@ -57,7 +46,7 @@ class EchoServer {
     for (auto& t : threads_) t.join();
     for (int fd : fds_) close(fd);
   }
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
   int accepts() const { return accepts_.load(); }
 
  private:
@@ -79,8 +68,7 @@ class EchoServer {
   }
 
   std::string name_;
-  int lfd_ = -1;
-  int port_ = 0;
+  LoopbackListener listener_{128};
   std::atomic<int> accepts_{0};
   std::thread acceptor_;
   std::mutex mu_;
@@ -294,15 +282,9 @@ TEST_F(TcpProxyTest, ABestEffortListenerThatCannotBindIsLeftOut) {
   EchoServer a("a");
   StartProxy();
   // Someone holds the port without SO_REUSEPORT: the proxy cannot share it.
-  int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(listen(holder, 8), 0);
-  socklen_t len = sizeof addr;
-  getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int taken = ntohs(addr.sin_port);
+  LoopbackListener holder(8);
+  ASSERT_TRUE(holder.ok());
+  const int taken = holder.port();
   auto table = [&](bool best_effort) {
     auto t = std::make_shared<RouteTable>();
     for (int port : {0, taken}) {
@@ -331,7 +313,7 @@ TEST_F(TcpProxyTest, ABestEffortListenerThatCannotBindIsLeftOut) {
   EXPECT_EQ(Who(fd), "a");
   close(fd);
   // Once the port is free, the next table gets it.
-  close(holder);
+  holder.Close();
   ASSERT_TRUE(proxy_->Apply(table(true)).ok());
   EXPECT_TRUE(proxy_->BoundPort("127.0.0.1", taken).ok());
   fd = ConnectTo(taken);

@@ -6,6 +6,9 @@
 // number of body bytes read (streamed, not kept); "/big?n=N" → N bytes (Content-Length);
 // "/chunked" → three chunks; "/slow?ms=N"; "/ws" with Upgrade → 101 and raw echo; "/health".
 // Every response carries "X-Upstream: <name>" and echoes X-Forwarded-For / X-Request-Id.
+// ScriptedUpstream answers what a test writes (KeepAlive() makes a script serve every request
+// of a connection; EchoBodyAndTrailers() is one such script); LoopbackListener is the
+// listening socket all of them (and the other proxy tests' servers) stand on.
 #pragma once
 
 #include <arpa/inet.h>
@@ -18,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -158,47 +162,189 @@ inline int ConnectTo(int port) {
   return fd;
 }
 
+// A TCP socket listening on 127.0.0.1 at a port the kernel picks, closed with the object (or by
+// Close()). ok() is false when a step failed; then fd() is -1 and port() 0.
+class LoopbackListener {
+ public:
+  explicit LoopbackListener(int backlog) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, backlog) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      close(fd);
+      return;
+    }
+    fd_ = fd;
+    port_ = ntohs(a.sin_port);
+  }
+  ~LoopbackListener() { Close(); }
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  int port() const { return port_; }
+  // Makes a thread blocked in accept() on fd() return an error: call before joining it.
+  void Shutdown() const {
+    if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+  }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // A port nothing listens on (bound then closed).
-inline int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+inline int ClosedPort() { return LoopbackListener(1).port(); }
+
+// An upstream whose answer a test writes: each connection's request head (up to and with the
+// blank line) goes to `serve` with the socket and the bytes read past the head.
+class ScriptedUpstream {
+ public:
+  using Serve = std::function<void(int fd, const std::string& head, std::string* rest)>;
+  explicit ScriptedUpstream(Serve serve) : serve_(std::move(serve)) {
+    acceptor_ = std::thread([this] {
+      for (;;) {
+        const int fd = accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) return;
+        std::lock_guard<std::mutex> lock(mu_);
+        fds_.push_back(fd);
+        threads_.emplace_back([this, fd] {
+          std::string buf;
+          if (!ReadUntil(fd, &buf, "\r\n\r\n")) return;
+          const size_t end = buf.find("\r\n\r\n") + 4;
+          std::string head = buf.substr(0, end);
+          buf.erase(0, end);
+          requests_++;
+          serve_(fd, head, &buf);
+          shutdown(fd, SHUT_RDWR);  // one request per connection: none waits in a pool
+        });
+      }
+    });
+  }
+  ~ScriptedUpstream() {
+    listener_.Shutdown();
+    acceptor_.join();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int fd : fds_) shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : threads_) t.join();
+    for (int fd : fds_) close(fd);
+  }
+  int port() const { return listener_.port(); }
+  int requests() const { return requests_.load(); }
+
+ private:
+  Serve serve_;
+  LoopbackListener listener_{64};
+  std::atomic<int> requests_{0};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<int> fds_;
+  std::vector<std::thread> threads_;
+};
+
+// Reads a chunked body from fd after the bytes in `buf`: the data into `body`, the trailer
+// section (its field lines, "" when none) into `trailers`. False on EOF or a malformed body.
+inline bool ReadChunked(int fd, std::string* buf, std::string* body, std::string* trailers) {
+  auto more = [&] {
+    char tmp[16384];
+    const ssize_t n = read(fd, tmp, sizeof tmp);
+    if (n <= 0) return false;
+    buf->append(tmp, static_cast<size_t>(n));
+    return true;
+  };
+  for (int guard = 0; guard < 100000; ++guard) {
+    while (buf->find("\r\n") == std::string::npos)
+      if (!more()) return false;
+    const size_t e = buf->find("\r\n");
+    const uint64_t size = std::strtoull(buf->substr(0, e).c_str(), nullptr, 16);
+    buf->erase(0, e + 2);
+    if (size == 0) {
+      for (;;) {
+        if (buf->rfind("\r\n", 0) == 0) {
+          buf->erase(0, 2);
+          return true;
+        }
+        const size_t t = buf->find("\r\n\r\n");
+        if (t != std::string::npos) {
+          *trailers = buf->substr(0, t + 2);
+          buf->erase(0, t + 4);
+          return true;
+        }
+        if (!more()) return false;
+      }
+    }
+    while (buf->size() < size + 2)
+      if (!more()) return false;
+    body->append(*buf, 0, size);
+    buf->erase(0, size + 2);
+  }
+  return false;
+}
+
+// Serves each request on a connection with `each`, until the proxy closes it (bounded): an
+// upstream that keeps its connections alive.
+inline ScriptedUpstream::Serve KeepAlive(ScriptedUpstream::Serve each) {
+  return [each = std::move(each)](int fd, const std::string& first, std::string* rest) {
+    std::string head = first;
+    for (int i = 0; i < 64; ++i) {
+      each(fd, head, rest);
+      if (!ReadUntil(fd, rest, "\r\n\r\n")) return;
+      const size_t end = rest->find("\r\n\r\n") + 4;
+      head = rest->substr(0, end);
+      rest->erase(0, end);
+    }
+  };
+}
+
+// Answers each request with what it received after the head: "chunked", the body and the
+// trailer section, or "length" and the body. `complete` counts bodies read to their end.
+inline ScriptedUpstream::Serve EchoBodyAndTrailers(std::atomic<int>* complete) {
+  return [complete](int fd, const std::string& head, std::string* rest) {
+    const Head h = ParseHead(head);
+    std::string body, trailers, out;
+    if (Lower(h.Get("transfer-encoding")) == "chunked") {
+      if (!ReadChunked(fd, rest, &body, &trailers)) return;
+      out = "chunked\n" + body + "\n" + trailers;
+    } else {
+      if (!ReadBody(fd, h, rest, false, [&](std::string_view p) { body.append(p); })) return;
+      out = "length\n" + body + "\n";
+    }
+    (*complete)++;
+    WriteAll(fd,
+             "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(out.size()) + "\r\n\r\n" + out);
+  };
 }
 
 class UpstreamServer {
  public:
   explicit UpstreamServer(std::string name) : name_(std::move(name)) {
-    lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(lfd_, 512);
-    socklen_t len = sizeof a;
-    getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
   ~UpstreamServer() {
     stop_ = true;
-    shutdown(lfd_, SHUT_RDWR);
+    listener_.Shutdown();
     acceptor_.join();
-    close(lfd_);
+    listener_.Close();
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (int fd : fds_) shutdown(fd, SHUT_RDWR);
     }
     for (auto& t : threads_) t.join();
   }
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
   int accepts() const { return accepts_.load(); }
   int requests() const { return requests_.load(); }
   std::string last_head() {
@@ -209,7 +355,7 @@ class UpstreamServer {
  private:
   void AcceptLoop() {
     while (!stop_) {
-      int fd = accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
+      int fd = accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) {
         if (stop_) return;
         continue;
@@ -307,8 +453,7 @@ class UpstreamServer {
   }
 
   std::string name_;
-  int lfd_ = -1;
-  int port_ = 0;
+  LoopbackListener listener_{512};
   std::atomic<bool> stop_{false};
   std::atomic<int> accepts_{0};
   std::atomic<int> requests_{0};

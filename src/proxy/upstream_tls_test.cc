@@ -34,32 +34,24 @@ class TlsUpstream {
     if (!ctx_ || SSL_CTX_use_certificate_chain_file(ctx_, pki.server_cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx_, pki.server_key.c_str(), SSL_FILETYPE_PEM) != 1)
       return false;
-    lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(lfd_, 64) != 0 ||
-        getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      return false;
-    port_ = ntohs(a.sin_port);
+    if (!listener_.ok()) return false;
     accept_thread_ = std::thread([this] { AcceptLoop(); });
     return true;
   }
   ~TlsUpstream() { Stop(); }
   void Stop() {
     if (stop_.exchange(true)) return;
-    shutdown(lfd_, SHUT_RDWR);
+    listener_.Shutdown();
     if (accept_thread_.joinable()) accept_thread_.join();
     {
       std::lock_guard<std::mutex> l(mu_);
       for (int fd : open_) shutdown(fd, SHUT_RDWR);
     }
     for (auto& t : conn_threads_) t.join();
-    close(lfd_);
+    listener_.Close();
     SSL_CTX_free(ctx_);
   }
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
   int accepts() const { return accepts_.load(); }
   int handshakes_failed() const { return failed_.load(); }
 
@@ -74,7 +66,7 @@ class TlsUpstream {
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     for (int i = 0; i < 10000 && !stop_; ++i) {
-      int fd = accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
+      int fd = accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) return;
       SetTimeouts(fd, 5000);
       ++accepts_;
@@ -127,8 +119,7 @@ class TlsUpstream {
   }
 
   SSL_CTX* ctx_ = nullptr;
-  int lfd_ = -1;
-  int port_ = 0;
+  LoopbackListener listener_{64};
   std::atomic<bool> stop_{false};
   std::atomic<int> accepts_{0};
   std::atomic<int> failed_{0};
