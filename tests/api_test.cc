@@ -178,6 +178,30 @@ TEST_F(ApiTest, EveryRouteRefusesMalformedInputWith4xx) {
   ExpectStillServing();
 }
 
+// A request naming a service the project does not have is refused whole, before anything
+// stops: `restart web nope` used to stop web, then fail to start "nope", leaving web down;
+// `stop nope` answered 200.
+TEST_F(ApiTest, AnUnknownServiceIsRefusedBeforeAnythingStops) {
+  auto web_pid = [&] {
+    auto r = Call("GET", "/api/v1/ps", "", admin_);
+    json rows = json::parse(r.body, nullptr, false);
+    for (const json& row : rows.is_array() ? rows : json::array()) {
+      if (row.value("service", "") == "web") return row.value("pid", 0);
+    }
+    return 0;
+  };
+  const int before = web_pid();
+  ASSERT_GT(before, 0);
+  for (const char* path : {"/api/v1/stop", "/api/v1/restart", "/api/v1/start"}) {
+    auto r = Call("POST", path, R"({"services":["web","nope"]})", admin_);
+    EXPECT_EQ(r.status, 400) << path << " " << r.body;
+    EXPECT_NE(r.body.find("no such service: \\\"nope\\\""), std::string::npos)
+        << path << " " << r.body;
+  }
+  EXPECT_EQ(web_pid(), before) << "a refused request stopped web";
+  ExpectStillServing();
+}
+
 TEST_F(ApiTest, RecentReleasesOfEveryServiceInOneAnswer) {
   CmdResult dep = project_->Slipway({"deploy", "web"}, 120s);
   ASSERT_EQ(dep.rc, 0) << dep.out << dep.err;

@@ -388,6 +388,10 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
                          });
   r.Add<ServicesRequest>({Method::kPost, "/api/v1/stop", Access::kAdmin, kSmallBody},
                          [d](ServicesRequest req, Reply reply) {
+                           if (Status st = d.engine->CheckServices(req.services); !st.ok()) {
+                             reply.Done(st);
+                             return;
+                           }
                            d.engine->Stop(std::move(req.services), [reply] { reply.Ok(); });
                          });
   r.Add<ServicesRequest>({Method::kPost, "/api/v1/restart", Access::kAdmin, kSmallBody},

@@ -1218,7 +1218,19 @@ void Engine::StopService(const std::string& name, std::function<void()> stopped)
   }
 }
 
+Status Engine::CheckServices(const std::vector<std::string>& services) const {
+  for (const std::string& s : services) {
+    if (project_.services.count(s) == 0) return InvalidInput("no such service: \"" + s + "\"");
+  }
+  return Status::OK();
+}
+
 void Engine::Restart(std::vector<std::string> services, std::function<void(Status)> done) {
+  // Checked before the stop: a refused restart leaves what runs untouched.
+  if (Status st = CheckServices(services); !st.ok()) {
+    done(st);
+    return;
+  }
   auto alive = alive_;
   Stop(services, [this, alive, services, done = std::move(done)] {
     if (*alive) Up(services, UpOptions{}, done);

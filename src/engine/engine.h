@@ -209,11 +209,17 @@ class Engine {
   void Up(std::vector<std::string> services, UpOptions opts, std::function<void(Status)> done);
 
   // Stops `services` (empty = all running, dependents before what they depend on). Only the
-  // named services stop, as with compose. `done` runs once every process is gone.
+  // named services stop, as with compose. `done` runs once every process is gone. Names not
+  // in the project are skipped; a request from outside is checked with CheckServices first.
   void Stop(std::vector<std::string> services, std::function<void()> done);
 
-  // Stop then Up (no dependency waits for the restarted services beyond their own).
+  // Stop then Up (no dependency waits for the restarted services beyond their own). A name
+  // not in the project fails it with kInvalidInput before anything stops.
   void Restart(std::vector<std::string> services, std::function<void(Status)> done);
+
+  // kInvalidInput naming the first of `services` that is not in the project: what a request
+  // to stop or restart is checked with before anything changes.
+  Status CheckServices(const std::vector<std::string>& services) const;
 
   // True while an Up() (or Restart()) has not called its `done` yet.
   bool Busy() const { return !ops_.empty(); }
