@@ -47,7 +47,6 @@ std::string RunCommand(const std::string& cmd) {
   return out;
 }
 
-
 // Blocks until the peer closes `fd` (an upstream that never answers).
 void WaitForClose(int fd) {
   char tmp[4096];
