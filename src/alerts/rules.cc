@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
+#include "base/log.h"
 #include "promql/selection_memo.h"
 #include "promql/template.h"
 #include "store/statement.h"
@@ -148,6 +150,14 @@ Result<std::unique_ptr<RuleEvaluator>> RuleEvaluator::Create(std::vector<RuleGro
                                                              Options opts) {
   if (opts.store) RETURN_IF_ERROR(opts.store->Apply(kAlertStateSchema));
   std::unique_ptr<RuleEvaluator> ev(new RuleEvaluator(std::move(opts)));
+  if (telemetry::Registry* reg = ev->opts_.registry) {
+    ev->m_dropped_ = reg->GetCounter(
+        "slipway_alert_writes_dropped_total",
+        "Alert state and history writes the store refused for too long, dropped unwritten.");
+    ev->m_kept_ = reg->GetGauge("slipway_alert_writes_kept",
+                                "Alert state and history writes the store refused so far, "
+                                "waiting for a later round.");
+  }
   int64_t max_range = 0;
   for (RuleGroup& g : groups) {
     Group group;
@@ -218,6 +228,7 @@ Status RuleEvaluator::Load() {
     a.rule = (*it)->spec.name;
     (*it)->alerts[a.fingerprint] = std::move(a);
   }
+  EndRound(/*rolled_back=*/false);  // the Forgets above committed one by one
   return Status::OK();
 }
 
@@ -233,32 +244,19 @@ Result<store::Statement*> RuleEvaluator::Prepared(std::unique_ptr<store::Stateme
 
 Status RuleEvaluator::Persist(const Alert& a) {
   if (!opts_.store) return Status::OK();
-  ASSIGN_OR_RETURN(store::Statement * st,
-                   Prepared(&persist_,
-                            "INSERT OR REPLACE INTO alert_state(rule, fingerprint, labels, "
-                            "annotations, state, active_ms, fired_ms, resolved_ms, value) "
-                            "VALUES(?,?,?,?,?,?,?,?,?)",
-                            "save alert state"));
-  RETURN_IF_ERROR(st->BindText(1, a.rule_key));
-  RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
-  RETURN_IF_ERROR(st->BindText(3, MapJson(a.labels).dump()));
-  RETURN_IF_ERROR(st->BindText(4, MapJson(a.annotations).dump()));
-  RETURN_IF_ERROR(st->BindText(5, AlertStateName(a.state)));
-  RETURN_IF_ERROR(st->BindInt64(6, a.active_ms));
-  RETURN_IF_ERROR(st->BindInt64(7, a.fired_ms));
-  RETURN_IF_ERROR(st->BindInt64(8, a.resolved_ms));
-  sqlite3_bind_double(st->raw(), 9, a.value);
-  return st->Run();
+  Write w;
+  w.kind = Write::Kind::kPersist;
+  w.alert = a;
+  return Submit(std::move(w));
 }
 
 Status RuleEvaluator::Forget(const Alert& a) {
   if (!opts_.store) return Status::OK();
-  ASSIGN_OR_RETURN(store::Statement * st,
-                   Prepared(&forget_, "DELETE FROM alert_state WHERE rule = ? AND fingerprint = ?",
-                            "forget alert"));
-  RETURN_IF_ERROR(st->BindText(1, a.rule_key));
-  RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
-  return st->Run();
+  Write w;
+  w.kind = Write::Kind::kForget;
+  w.alert.rule_key = a.rule_key;
+  w.alert.fingerprint = a.fingerprint;
+  return Submit(std::move(w));
 }
 
 Status RuleEvaluator::Record(const Alert& a, std::string_view state) {
@@ -269,18 +267,118 @@ Status RuleEvaluator::Record(const Alert& a, std::string_view state) {
     if (memory_history_.size() > 1000) memory_history_.erase(memory_history_.begin());
     return Status::OK();
   }
-  ASSIGN_OR_RETURN(store::Statement * st,
-                   Prepared(&record_,
-                            "INSERT INTO alert_history(wall_ms, rule, fingerprint, labels, "
-                            "state, value) VALUES(?,?,?,?,?,?)",
-                            "record alert history"));
-  RETURN_IF_ERROR(st->BindInt64(1, h.wall_ms));
-  RETURN_IF_ERROR(st->BindText(2, h.rule));
-  RETURN_IF_ERROR(st->BindText(3, h.fingerprint));
-  RETURN_IF_ERROR(st->BindText(4, MapJson(h.labels).dump()));
-  RETURN_IF_ERROR(st->BindText(5, h.state));
-  sqlite3_bind_double(st->raw(), 6, h.value);
-  return st->Run();
+  Write w;
+  w.kind = Write::Kind::kRecord;
+  w.history = std::move(h);
+  return Submit(std::move(w));
+}
+
+Status RuleEvaluator::Submit(Write w) {
+  w.round = round_;
+  writes_.push_back(std::move(w));
+  // Only in order: once a write failed, the later ones wait behind it.
+  if (blocked_ || written_ + 1 != writes_.size()) return Status::OK();
+  Status st = Apply(writes_.back());
+  if (st.ok()) {
+    ++written_;
+    return st;
+  }
+  blocked_ = true;
+  if (write_error_.ok()) write_error_ = st;
+  return st;
+}
+
+Status RuleEvaluator::Apply(const Write& w) {
+  switch (w.kind) {
+    case Write::Kind::kPersist: {
+      const Alert& a = w.alert;
+      ASSIGN_OR_RETURN(store::Statement * st,
+                       Prepared(&persist_,
+                                "INSERT OR REPLACE INTO alert_state(rule, fingerprint, labels, "
+                                "annotations, state, active_ms, fired_ms, resolved_ms, value) "
+                                "VALUES(?,?,?,?,?,?,?,?,?)",
+                                "save alert state"));
+      RETURN_IF_ERROR(st->BindText(1, a.rule_key));
+      RETURN_IF_ERROR(st->BindText(2, a.fingerprint));
+      RETURN_IF_ERROR(st->BindText(3, MapJson(a.labels).dump()));
+      RETURN_IF_ERROR(st->BindText(4, MapJson(a.annotations).dump()));
+      RETURN_IF_ERROR(st->BindText(5, AlertStateName(a.state)));
+      RETURN_IF_ERROR(st->BindInt64(6, a.active_ms));
+      RETURN_IF_ERROR(st->BindInt64(7, a.fired_ms));
+      RETURN_IF_ERROR(st->BindInt64(8, a.resolved_ms));
+      sqlite3_bind_double(st->raw(), 9, a.value);
+      return st->Run();
+    }
+    case Write::Kind::kForget: {
+      ASSIGN_OR_RETURN(
+          store::Statement * st,
+          Prepared(&forget_, "DELETE FROM alert_state WHERE rule = ? AND fingerprint = ?",
+                   "forget alert"));
+      RETURN_IF_ERROR(st->BindText(1, w.alert.rule_key));
+      RETURN_IF_ERROR(st->BindText(2, w.alert.fingerprint));
+      return st->Run();
+    }
+    case Write::Kind::kRecord: {
+      const HistoryEntry& h = w.history;
+      ASSIGN_OR_RETURN(store::Statement * st,
+                       Prepared(&record_,
+                                "INSERT INTO alert_history(wall_ms, rule, fingerprint, labels, "
+                                "state, value) VALUES(?,?,?,?,?,?)",
+                                "record alert history"));
+      RETURN_IF_ERROR(st->BindInt64(1, h.wall_ms));
+      RETURN_IF_ERROR(st->BindText(2, h.rule));
+      RETURN_IF_ERROR(st->BindText(3, h.fingerprint));
+      RETURN_IF_ERROR(st->BindText(4, MapJson(h.labels).dump()));
+      RETURN_IF_ERROR(st->BindText(5, h.state));
+      sqlite3_bind_double(st->raw(), 6, h.value);
+      return st->Run();
+    }
+  }
+  return Internal("alert write: unknown kind");
+}
+
+void RuleEvaluator::EndRound(bool rolled_back) {
+  if (rolled_back) written_ = 0;
+  writes_.erase(writes_.begin(), writes_.begin() + static_cast<std::ptrdiff_t>(written_));
+  written_ = 0;
+  blocked_ = false;
+  if (writes_.empty()) {
+    drop_logged_ = false;
+  } else {
+    // A later state row of the same alert overwrites an earlier one: keep the latest only.
+    // History rows are all kept.
+    std::unordered_set<std::string> later;
+    std::vector<bool> superseded(writes_.size(), false);
+    for (size_t i = writes_.size(); i-- > 0;) {
+      const Write& w = writes_[i];
+      if (w.kind == Write::Kind::kRecord) continue;
+      std::string key = w.alert.rule_key + '\0' + w.alert.fingerprint;
+      if (!later.insert(std::move(key)).second) superseded[i] = true;
+    }
+    std::deque<Write> kept;
+    for (size_t i = 0; i < writes_.size(); ++i) {
+      if (!superseded[i]) kept.push_back(std::move(writes_[i]));
+    }
+    writes_ = std::move(kept);
+    size_t dropped = 0;
+    while (!writes_.empty() && (writes_.size() > opts_.max_kept_writes ||
+                                round_ - writes_.front().round >= opts_.max_kept_rounds)) {
+      writes_.pop_front();
+      ++dropped;
+    }
+    if (dropped > 0) {
+      dropped_writes_ += dropped;
+      if (m_dropped_) m_dropped_->Add(0, dropped);
+      if (!drop_logged_) {
+        drop_logged_ = true;
+        LOG_WARN("alerts",
+                 "the alert store refused writes for too long: dropped the {} oldest kept "
+                 "writes (state or history rows; see slipway_alert_writes_dropped_total)",
+                 dropped);
+      }
+    }
+  }
+  if (m_kept_) m_kept_->Set(0, static_cast<int64_t>(writes_.size()));
 }
 
 promql::EvalContext RuleEvaluator::RuleContext(int64_t now) {
@@ -299,13 +397,24 @@ Status RuleEvaluator::Tick() {
   const int64_t now = opts_.clock->WallMillis();
   notify_.clear();
   RETURN_IF_ERROR(Scrape(now));
+  ++round_;
   Status first_error;
+  write_error_ = Status::OK();
   // The round's writes in one transaction. When it cannot begin (another process holds the
   // write lock past the busy timeout), each write commits on its own, as it would alone.
   bool batched = false;
   if (opts_.store) {
     first_error = store::Exec(opts_.store->db(), "BEGIN IMMEDIATE", "begin alert round");
     batched = first_error.ok();
+    // What earlier rounds could not write goes first, so the database sees every write in
+    // the order it was made.
+    for (; written_ < writes_.size(); ++written_) {
+      if (Status st = Apply(writes_[written_]); !st.ok()) {
+        blocked_ = true;
+        write_error_ = st;
+        break;
+      }
+    }
   }
   for (Group& g : groups_) {
     // A timer may fire a little late or early: a group is due within a tenth of its interval.
@@ -335,19 +444,23 @@ Status RuleEvaluator::Tick() {
       ++it;
     }
   }
+  if (!write_error_.ok() && first_error.ok()) first_error = write_error_;
+  bool rolled_back = false;
   if (batched) {
     sqlite3* db = opts_.store->db();
     Status commit = store::Exec(db, "COMMIT", "save alert round");
     // A failed COMMIT (SQLITE_BUSY) leaves the transaction open: roll it back, so the next
-    // round starts clean; the alerts in memory stay as evaluated and the next round writes
-    // the ones still active again.
+    // round starts clean. The round's writes stay queued and the next round writes them
+    // again, before its own.
     if (!commit.ok() && sqlite3_get_autocommit(db) == 0) {
       if (Status rb = store::Exec(db, "ROLLBACK", "save alert round"); !rb.ok()) {
         commit = Status(commit.code(), commit.message() + "; rolling back: " + rb.message());
       }
     }
+    rolled_back = !commit.ok();
     if (!commit.ok() && first_error.ok()) first_error = commit;
   }
+  if (opts_.store) EndRound(rolled_back);
   return first_error;
 }
 

@@ -25,12 +25,24 @@
 // read back by Create(), so a restarted daemon keeps `for` timers and firing alerts. A Tick's
 // writes are one transaction with statements prepared once: a round that moves a thousand
 // alerts would otherwise commit (and write the WAL) a thousand times.
+// Writes are never given up on when the database refuses them (another process holds the
+// write lock past the busy timeout, disk full): the in-memory state has already moved on, so
+// a resolution or a history row not written would be lost for good. Each write is queued
+// (typed, in order) and the database always holds a prefix of the queue: a round first writes
+// what earlier rounds could not, then its own; the first write that fails stops the round's
+// writing (the rest wait, so one held lock costs one busy timeout, not one per write), and a
+// COMMIT that fails puts the whole round back. When BEGIN fails the writes go one by one,
+// under the same rule. Kept writes are bounded (Options::max_kept_rounds / max_kept_writes;
+// a state row superseded by a later one of the same alert is dropped first, as it would be
+// overwritten); past the bound the oldest go, counted in slipway_alert_writes_dropped_total
+// and logged once per episode; slipway_alert_writes_kept shows the queue's length.
 //
 // Ownership: the daemon owns the evaluator; the evaluator borrows the store and the clock.
 // Threads: the control loop only.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -47,6 +59,7 @@
 #include "promql/series_store.h"
 #include "store/schema.h"
 #include "store/store.h"
+#include "telemetry/metrics.h"
 
 namespace slipway::alerts {
 
@@ -117,6 +130,12 @@ class RuleEvaluator {
     int64_t resolved_retention_ms = 15 * 60 * 1000;
     // The step of a subquery written without one (`x[5m:]`).
     int64_t subquery_step_ms = promql::kDefaultSubqueryStepMs;
+    // Writes the database refused, kept for later rounds: at most this many rounds' worth
+    // and this many rows; the oldest are dropped past either.
+    int64_t max_kept_rounds = 60;
+    size_t max_kept_writes = 10'000;
+    // Optional: slipway_alert_writes_dropped_total and slipway_alert_writes_kept.
+    telemetry::Registry* registry = nullptr;
   };
 
   // Rules must have parsed at load (config does that); a rule that does not parse here is an
@@ -148,13 +167,33 @@ class RuleEvaluator {
 
   const promql::SeriesStore& series() const { return *series_; }
 
+  // Writes the database has refused so far and that wait for a later round; and how many
+  // were dropped past the bound since Create().
+  size_t kept_writes() const { return writes_.size(); }
+  uint64_t dropped_writes() const { return dropped_writes_; }
+
  private:
   struct Rule;
+  // One row write, kept typed until the database has it.
+  struct Write {
+    enum class Kind { kPersist, kForget, kRecord };
+    Kind kind = Kind::kPersist;
+    int64_t round = 0;     // the Tick that made it
+    Alert alert;           // kPersist: the row; kForget: rule_key and fingerprint
+    HistoryEntry history;  // kRecord
+  };
   explicit RuleEvaluator(Options opts);
   Status Load();
   Status Persist(const Alert& a);
   Status Forget(const Alert& a);
   Status Record(const Alert& a, std::string_view state);
+  // Queues `w` and writes it unless an earlier write of the round failed; answers the
+  // write's own failure (it stays queued).
+  Status Submit(Write w);
+  Status Apply(const Write& w);
+  // After the round: forgets what the database now holds (nothing of the round when its
+  // COMMIT failed), drops superseded state rows, then enforces the bound.
+  void EndRound(bool rolled_back);
   // The statement in `slot`, prepared on first use and reset for new bindings.
   Result<store::Statement*> Prepared(std::unique_ptr<store::Statement>* slot, std::string_view sql,
                                      std::string_view purpose);
@@ -183,6 +222,17 @@ class RuleEvaluator {
   promql::SelectionMemo memo_;
   // Prepared on first use; the daemon's store outlives the evaluator.
   std::unique_ptr<store::Statement> persist_, forget_, record_;
+  // Writes not yet in the database, oldest first; the first written_ went to it this round
+  // (in the open transaction, when batched). blocked_: a write of this round failed.
+  std::deque<Write> writes_;
+  size_t written_ = 0;
+  bool blocked_ = false;
+  Status write_error_;  // the round's first failed write
+  int64_t round_ = 0;
+  uint64_t dropped_writes_ = 0;
+  bool drop_logged_ = false;  // until the queue empties again
+  telemetry::Counter* m_dropped_ = nullptr;
+  telemetry::Gauge* m_kept_ = nullptr;
 };
 
 // Stable 16-hex-digit fingerprint of a label set (FNV-1a 64 over sorted name/value pairs).

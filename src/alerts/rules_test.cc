@@ -223,6 +223,202 @@ TEST(RuleEvaluator, EachRoundCommitsItsWrites) {
   EXPECT_EQ(CountRows(dir.path() / "state.db", "alert_state"), 1);
 }
 
+// The states of `table`'s rows for `fingerprint`, in rowid order, as another connection sees.
+std::vector<std::string> States(const std::filesystem::path& db, const std::string& table,
+                                const std::string& fingerprint) {
+  std::vector<std::string> out;
+  sqlite3* other = nullptr;
+  if (sqlite3_open(db.c_str(), &other) != SQLITE_OK) {
+    sqlite3_close(other);
+    return {"open failed"};
+  }
+  sqlite3_stmt* q = nullptr;
+  std::string sql = "SELECT state FROM " + table + " WHERE fingerprint = ? ORDER BY rowid";
+  if (sqlite3_prepare_v2(other, sql.c_str(), -1, &q, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, fingerprint.c_str(), -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)));
+    }
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(other);
+  return out;
+}
+
+// Another process's connection holding the database's write lock (BEGIN IMMEDIATE) until
+// Release() or destruction.
+class WriteLockHolder {
+ public:
+  explicit WriteLockHolder(const std::filesystem::path& db) {
+    if (sqlite3_open(db.c_str(), &db_) == SQLITE_OK) {
+      held_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+    }
+  }
+  ~WriteLockHolder() {
+    Release();
+    sqlite3_close(db_);
+  }
+  bool held() const { return held_; }
+  void Release() {
+    if (held_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    held_ = false;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool held_ = false;
+};
+
+// The fingerprint of the "Down" alert of `service` (Spec's labels).
+std::string DownFingerprint(const std::string& service) {
+  return Fingerprint({{"alertname", "Down"}, {"service", service}, {"severity", "critical"}});
+}
+
+TEST(RuleEvaluator, ResolutionDuringAHeldWriteLockIsWrittenOnceItIsFree) {
+  // Another process holds the write lock past the busy timeout: BEGIN fails, and so does the
+  // first write of the round. The resolution of that round and its history row reach the
+  // database in the first round after the lock is released.
+  TempDir dir;
+  Fixture f;
+  f.api->Set(0, 0);
+  f.db->Set(0, 1);
+  const auto path = dir.path() / "state.db";
+  auto st = store::Store::Open(path, &f.clock);
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  sqlite3_busy_timeout((*st)->db(), 20);  // the daemon waits 5 s; the test need not
+  auto ev = RuleEvaluator::Create({Spec("Down", "healthy == 0", 0)}, {false}, f.Opts(st->get()));
+  ASSERT_TRUE(ev.ok()) << ev.status().message();
+  ASSERT_TRUE((*ev)->Tick().ok());
+  const std::string fp = DownFingerprint("api");
+  ASSERT_EQ(States(path, "alert_history", fp), std::vector<std::string>{"firing"});
+  {
+    WriteLockHolder lock(path);
+    ASSERT_TRUE(lock.held());
+    f.api->Set(0, 1);  // resolves while the lock is held
+    f.clock.AdvanceForTest(Duration(15'000));
+    Status tick = (*ev)->Tick();
+    EXPECT_FALSE(tick.ok());
+    EXPECT_EQ((*ev)->Alerts()[0].state, AlertState::kResolved);
+    EXPECT_EQ((*ev)->kept_writes(), 2u);  // the state row and the history row
+    EXPECT_EQ(States(path, "alert_history", fp), std::vector<std::string>{"firing"});
+    // A second round under the lock writes nothing new for the alert and keeps the rows.
+    f.clock.AdvanceForTest(Duration(15'000));
+    EXPECT_FALSE((*ev)->Tick().ok());
+    EXPECT_EQ((*ev)->kept_writes(), 2u);
+  }
+  f.clock.AdvanceForTest(Duration(15'000));
+  ASSERT_TRUE((*ev)->Tick().ok());
+  EXPECT_EQ((*ev)->kept_writes(), 0u);
+  EXPECT_EQ(States(path, "alert_history", fp), (std::vector<std::string>{"firing", "resolved"}));
+  EXPECT_EQ(States(path, "alert_state", fp), std::vector<std::string>{"resolved"});
+  EXPECT_EQ(sqlite3_get_autocommit((*st)->db()), 1);
+  auto h = (*ev)->History(10);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  // The history row keeps the time of the round that made it, not of the one that wrote it.
+  EXPECT_EQ((*h)[1].wall_ms - (*h)[0].wall_ms, 15'000);
+  EXPECT_EQ((*ev)->dropped_writes(), 0u);
+}
+
+int FailCommit(void* fail) { return *static_cast<bool*>(fail) ? 1 : 0; }
+
+TEST(RuleEvaluator, RoundWhoseCommitFailsIsWrittenByTheNextRound) {
+  // SQLite turns a COMMIT into a ROLLBACK when the commit hook says so: a real failed COMMIT.
+  TempDir dir;
+  Fixture f;
+  f.api->Set(0, 0);
+  f.db->Set(0, 0);
+  const auto path = dir.path() / "state.db";
+  auto st = store::Store::Open(path, &f.clock);
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  auto ev = RuleEvaluator::Create({Spec("Down", "healthy == 0", 0)}, {false}, f.Opts(st->get()));
+  ASSERT_TRUE(ev.ok()) << ev.status().message();
+  ASSERT_TRUE((*ev)->Tick().ok());
+  bool fail = true;
+  sqlite3_commit_hook((*st)->db(), FailCommit, &fail);
+  f.api->Set(0, 1);
+  f.clock.AdvanceForTest(Duration(15'000));
+  EXPECT_FALSE((*ev)->Tick().ok());
+  EXPECT_EQ(sqlite3_get_autocommit((*st)->db()), 1);
+  EXPECT_EQ(States(path, "alert_state", DownFingerprint("api")),
+            std::vector<std::string>{"firing"});
+  fail = false;
+  f.clock.AdvanceForTest(Duration(15'000));
+  ASSERT_TRUE((*ev)->Tick().ok());
+  sqlite3_commit_hook((*st)->db(), nullptr, nullptr);
+  EXPECT_EQ(States(path, "alert_history", DownFingerprint("api")),
+            (std::vector<std::string>{"firing", "resolved"}));
+  EXPECT_EQ(States(path, "alert_state", DownFingerprint("api")),
+            std::vector<std::string>{"resolved"});
+  EXPECT_EQ(States(path, "alert_history", DownFingerprint("db")),
+            std::vector<std::string>{"firing"});
+  EXPECT_EQ(States(path, "alert_state", DownFingerprint("db")), std::vector<std::string>{"firing"});
+  EXPECT_EQ((*ev)->kept_writes(), 0u);
+}
+
+// Holds the write lock for `rounds` rounds in which db stays down (its firing alert's state
+// row is rewritten every round; only the latest is kept) and api flaps (a history row every
+// round), then releases it. Answers the most writes kept after a round.
+size_t RunUnderLock(Fixture& f, const std::filesystem::path& path, RuleEvaluator& ev, int rounds) {
+  size_t most = 0;
+  WriteLockHolder lock(path);
+  EXPECT_TRUE(lock.held());
+  for (int i = 0; i < rounds; ++i) {
+    f.api->Set(0, i % 2);
+    f.clock.AdvanceForTest(Duration(15'000));
+    EXPECT_FALSE(ev.Tick().ok());
+    most = std::max(most, ev.kept_writes());
+  }
+  return most;
+}
+
+TEST(RuleEvaluator, KeptWritesAreBoundedAndTheDropsCounted) {
+  for (bool by_rows : {true, false}) {
+    SCOPED_TRACE(by_rows ? "rows bound" : "rounds bound");
+    TempDir dir;
+    Fixture f;
+    const auto path = dir.path() / "state.db";
+    auto st = store::Store::Open(path, &f.clock);
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    sqlite3_busy_timeout((*st)->db(), 10);
+    RuleEvaluator::Options o = f.Opts(st->get());
+    o.max_kept_rounds = by_rows ? 1000 : 3;
+    o.max_kept_writes = by_rows ? 4 : 1000;
+    o.registry = &f.reg;
+    f.db->Set(0, 0);
+    auto ev = RuleEvaluator::Create({Spec("Down", "healthy == 0", 0)}, {false}, o);
+    ASSERT_TRUE(ev.ok()) << ev.status().message();
+    ASSERT_TRUE((*ev)->Tick().ok());  // api and db fire
+    const size_t most = RunUnderLock(f, path, **ev, 12);
+    // Kept: the latest state row of each alert (api's and db's), and history rows: api
+    // changes in each round but the first (11 rows), the newest 2 (rows bound 4) or those of
+    // the last 3 rounds (rounds bound) kept. Superseded state rows are not counted as drops.
+    EXPECT_LE(most, by_rows ? 4u : 5u);
+    ASSERT_GE((*ev)->kept_writes(), 2u);
+    const size_t kept_history = (*ev)->kept_writes() - 2;
+    EXPECT_EQ(kept_history, by_rows ? 2u : 3u);
+    EXPECT_EQ((*ev)->dropped_writes(), 11u - kept_history);
+    EXPECT_EQ(f.reg.GetCounter("slipway_alert_writes_dropped_total", "")->Value(),
+              (*ev)->dropped_writes());
+    EXPECT_EQ(f.reg.GetGauge("slipway_alert_writes_kept", "")->Value(),
+              static_cast<int64_t>((*ev)->kept_writes()));
+    f.clock.AdvanceForTest(Duration(15'000));
+    ASSERT_TRUE((*ev)->Tick().ok());  // api stays resolved: nothing new for it
+    EXPECT_EQ((*ev)->kept_writes(), 0u);
+    EXPECT_EQ(f.reg.GetGauge("slipway_alert_writes_kept", "")->Value(), 0);
+    // The first round's row, then the kept ones in order, ending with the last change.
+    auto api = States(path, "alert_history", DownFingerprint("api"));
+    ASSERT_EQ(api.size(), 1 + kept_history);
+    EXPECT_EQ(api.front(), "firing");
+    EXPECT_EQ(api.back(), "resolved");
+    for (size_t i = 2; i < api.size(); ++i) EXPECT_NE(api[i], api[i - 1]) << i;
+    EXPECT_EQ(States(path, "alert_state", DownFingerprint("db")),
+              std::vector<std::string>{"firing"});
+    EXPECT_EQ(States(path, "alert_state", DownFingerprint("api")),
+              std::vector<std::string>{"resolved"});
+  }
+}
+
 TEST(RuleEvaluator, EvaluateNowAndRuleErrors) {
   Fixture f;
   auto ev = RuleEvaluator::Create({Spec("Bad", "healthy / on(x) healthy", 0)}, {false}, f.Opts());

@@ -51,6 +51,7 @@ Result<std::unique_ptr<AlertingService>> AlertingService::Create(const config::P
   ro.clock = s->deps_.clock;
   ro.store = s->deps_.store;
   ro.series = s->deps_.series;
+  ro.registry = s->deps_.registry;
   // Every group's `x[5m:]` steps at the project's evaluation interval, whatever the group's
   // own interval: Prometheus' global evaluation_interval plays that part there.
   ro.subquery_step_ms = project.alerts.interval.count();
