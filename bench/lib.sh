@@ -80,3 +80,13 @@ cpu_ns() {
   done
   echo "$total"
 }
+
+# ctx_switches PID...: voluntary and involuntary context switches the processes have made so
+# far, all their threads ("V I"): a voluntary one is a sleep (a wait for I/O), an involuntary
+# one a preemption.
+ctx_switches() {
+  local pid
+  for pid in "$@"; do cat /proc/"$pid"/task/*/status 2>/dev/null; done |
+    awk '/^voluntary_ctxt_switches/ {v += $2} /^nonvoluntary_ctxt_switches/ {n += $2}
+         END {printf "%d %d\n", v, n}'
+}

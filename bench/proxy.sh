@@ -130,18 +130,29 @@ wait_port "$SW"
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 [[ -n $NGINX_WORKER ]] || { echo "nginx has no worker process" >&2; exit 1; }
 
-declare -A RPS P50 P99 CPU_US ROUND_RPS ROUND_P99
+declare -A RPS P50 P99 CPU_US ROUND_RPS ROUND_P99 ROUND_SCHED
 run() {  # name port conns pids...; records the round, keeps the one with the most req/s
-  local name=$1 port=$2 conns=$3 out rps before after reqs p99
+  local name=$1 port=$2 conns=$3 out rps before after reqs p99 up0 up1 px0 px1 t0 t1 wrk_cs
   shift 3
   before=$(cpu_ns "$@")
-  out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+  up0=$(ctx_switches "$UP_PID") px0=$(ctx_switches "$@") t0=$(date +%s%N)
+  out=$(taskset -c "$LOAD_CPU" /usr/bin/time -f "%w %c" -o "$TMP/wrk.cs" \
+    wrk -t1 -c"$conns" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+  up1=$(ctx_switches "$UP_PID") px1=$(ctx_switches "$@") t1=$(date +%s%N)
   after=$(cpu_ns "$@")
+  wrk_cs=$(tail -1 "$TMP/wrk.cs")
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
   local key=$name,$conns
   ROUND_RPS[$key]+="$rps "
   ROUND_P99[$key]+="$p99 "
+  # Per second of the run: the upstream's sleeps and preemptions, wrk's, the proxy's sleeps
+  # (how the three share the cores; see "where the tail comes from" in bench/README.md).
+  ROUND_SCHED[$key]+=$(awk -v a="$up0" -v b="$up1" -v w="$wrk_cs" -v p="$px0" -v q="$px1" \
+    -v ns=$((t1 - t0)) 'BEGIN {
+      split(a, x, " "); split(b, y, " "); split(w, z, " "); split(p, u, " "); split(q, v, " ")
+      s = ns / 1e9
+      printf "%d:%d:%d:%d:%d ", (y[1] - x[1]) / s, (y[2] - x[2]) / s, z[1] / s, z[2] / s, (v[1] - u[1]) / s }')
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
     echo "warning: $name at $conns connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
   fi
@@ -217,6 +228,21 @@ if ((ROUNDS > 1)); then
         printf "c=%s: median p99 slipway %.3f ms vs the better peer %.3f ms (%.2fx)\n", c, s, best, s / best }'
   done
 fi
+
+# How each target's run shared the cores, per second (medians of the rounds): the upstream's
+# sleeps (voluntary switches) and preemptions (involuntary), wrk's, and the proxy's sleeps.
+echo
+echo "context switches per second (median of rounds): upstream sleeps/preempted, wrk sleeps/preempted, proxy sleeps"
+for c in $CONNS; do
+  for t in direct slipway nginx haproxy; do
+    cols=()
+    for i in 1 2 3 4 5; do
+      cols+=("$(median "$(tr ' ' '\n' <<<"${ROUND_SCHED[$t,$c]}" | awk -F: -v i="$i" 'NF {print $i}' | tr '\n' ' ')")")
+    done
+    if [[ $t == direct ]]; then cols[4]="-"; fi
+    printf '  %-8s c=%-4s upstream %7s / %-7s wrk %7s / %-7s proxy %s\n' "$t" "$c" "${cols[@]}"
+  done
+done
 
 if [[ $SYSCALLS == 1 ]]; then
   echo
