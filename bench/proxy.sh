@@ -11,6 +11,8 @@
 # interleaved rounds and each keeps its best round, which damps noise from other load on a
 # shared machine; with more than one round every round and the medians are printed too), SYSCALLS=1 (also count syscalls per
 # request of each proxy with strace -c on a short run).
+# Also printed: per target, context switches per second of the upstream, of wrk and of the
+# proxy (sleeps and preemptions: how the processes share the cores; bench/README.md).
 # Slipway is the real daemon: `slipway up` of a throwaway project whose one service is the
 # testapp, published through the proxy with `x-slipway.proxy.workers: 1`; nginx
 # (worker_processes 1) and HAProxy (nbthread 1) proxy to that same testapp instance. Each
