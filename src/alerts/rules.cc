@@ -306,7 +306,7 @@ Status RuleEvaluator::Apply(const Write& w) {
       RETURN_IF_ERROR(st->BindInt64(6, a.active_ms));
       RETURN_IF_ERROR(st->BindInt64(7, a.fired_ms));
       RETURN_IF_ERROR(st->BindInt64(8, a.resolved_ms));
-      sqlite3_bind_double(st->raw(), 9, a.value);
+      RETURN_IF_ERROR(st->BindDouble(9, a.value));
       return st->Run();
     }
     case Write::Kind::kForget: {
@@ -330,7 +330,7 @@ Status RuleEvaluator::Apply(const Write& w) {
       RETURN_IF_ERROR(st->BindText(3, h.fingerprint));
       RETURN_IF_ERROR(st->BindText(4, MapJson(h.labels).dump()));
       RETURN_IF_ERROR(st->BindText(5, h.state));
-      sqlite3_bind_double(st->raw(), 6, h.value);
+      RETURN_IF_ERROR(st->BindDouble(6, h.value));
       return st->Run();
     }
   }

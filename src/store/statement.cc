@@ -102,6 +102,11 @@ Status Statement::BindInt64(int index, int64_t v) {
   return rc == SQLITE_OK ? Status::OK() : SqliteError(db_, rc, purpose_);
 }
 
+Status Statement::BindDouble(int index, double v) {
+  int rc = sqlite3_bind_double(stmt_, index, v);
+  return rc == SQLITE_OK ? Status::OK() : SqliteError(db_, rc, purpose_);
+}
+
 Status Statement::BindText(int index, std::string_view v) {
   int rc = sqlite3_bind_text64(stmt_, index, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   return rc == SQLITE_OK ? Status::OK() : SqliteError(db_, rc, purpose_);

@@ -52,6 +52,7 @@ class Statement {
 
   // Parameters are 1-based, as in SQLite.
   Status BindInt64(int index, int64_t v);
+  Status BindDouble(int index, double v);
   Status BindText(int index, std::string_view v);
   Status BindNull(int index);
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "store/schema.h"
+#include "store/statement.h"
 
 namespace slipway::store {
 namespace {
@@ -387,6 +388,23 @@ TEST_F(StoreTest, ConcurrentFirstOpensAllSucceed) {
   EXPECT_EQ(RawCount(path_, "SELECT version FROM schema_modules WHERE module = 'store'"),
             static_cast<int64_t>(StoreSchema().steps.size()));
   EXPECT_EQ(RawCount(path_, "SELECT COUNT(*) FROM schema_modules"), 1);
+}
+
+// Every bind reports SQLite's refusal as a Status naming the statement's purpose: a double
+// too (it was bound unchecked by the alert writers).
+TEST_F(StoreTest, BindsReportAnOutOfRangeParameter) {
+  auto s = Store::Open(path_, &clock_);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto st = Statement::Prepare((*s)->db(), "SELECT ? + 0.5", "add a half");
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  ASSERT_TRUE((*st)->BindDouble(1, 1.25).ok());
+  auto row = (*st)->Step();
+  ASSERT_TRUE(row.ok() && *row);
+  EXPECT_EQ(sqlite3_column_double((*st)->raw(), 0), 1.75);
+  (*st)->Reset();
+  Status bad = (*st)->BindDouble(2, 1.0);  // the statement has one parameter
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("add a half"), std::string::npos) << bad.message();
 }
 
 TEST_F(StoreTest, NotADatabaseIsAClearError) {
