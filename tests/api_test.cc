@@ -4,6 +4,7 @@
 // daemon, a real testapp behind the proxy, real sockets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -199,6 +200,19 @@ TEST_F(ApiTest, AnUnknownServiceIsRefusedBeforeAnythingStops) {
         << path << " " << r.body;
   }
   EXPECT_EQ(web_pid(), before) << "a refused request stopped web";
+  ExpectStillServing();
+}
+
+// `logs` with a bad count is one line and exit 2, and an error answer to a stream is an
+// error, not a line of output (it was printed as a log line, exit 0).
+TEST_F(ApiTest, LogsRefusesABadTailInOneLine) {
+  CmdResult bad = project_->Slipway({"logs", "--tail", "-5"});
+  EXPECT_EQ(bad.rc, 2) << bad.out << bad.err;
+  EXPECT_TRUE(bad.out.empty()) << bad.out;
+  EXPECT_NE(bad.err.find("--tail"), std::string::npos) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  CmdResult ok = project_->Slipway({"logs", "--tail", "1", "web"});
+  EXPECT_EQ(ok.rc, 0) << ok.out << ok.err;
   ExpectStillServing();
 }
 

@@ -111,9 +111,9 @@ TEST_F(QueryRoutesTest, SlicingKeepsTheAnswer) {
 }
 
 TEST_F(QueryRoutesTest, ALongRangeQueryLetsOtherRequestsThrough) {
-  // About 7,200 steps over 200 series: long enough that a request sent after it starts is
-  // answered while it is still being computed.
-  const std::string q = Range("sum(rate(app_requests_total%5B5m%5D))", 1);
+  // About 7,200 steps over 200 series, 200 answered: long enough that a request sent after it
+  // starts is answered while it is still being computed.
+  const std::string q = Range("sum%20by%20(route)(rate(app_requests_total%5B5m%5D))", 1);
   auto slow = std::async(std::launch::async, [&] { return Get(sliced_port_, q); });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   http::ClientResponse labels = Get(sliced_port_, "/api/v1/labels");

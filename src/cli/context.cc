@@ -516,6 +516,8 @@ Status CliContext::Stream(const std::string& path,
     }
     return r.status();
   }
+  // A refusal (a bad --tail, an unknown service) is an error answer, not a line of the stream.
+  if (r->status >= 400) return StatusFromAnswer(r->status, json::parse(r->body, nullptr, false));
   return Status::OK();
 }
 

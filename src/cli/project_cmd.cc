@@ -610,7 +610,8 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto logs = std::make_shared<LogsArgs>();
   auto* clogs = app.add_subcommand("logs", "Show service output");
   clogs->add_flag("-f,--follow", logs->follow, "Keep printing new lines");
-  clogs->add_option("-n,--tail", logs->tail, "Only the last N lines per service");
+  clogs->add_option("-n,--tail", logs->tail, "Only the last N lines per service")
+      ->check(CLI::Range(0, 100'000));
   clogs->add_option("--since", logs->since, "Only lines newer than a duration (10m) or Unix time");
   clogs->add_option("--format", logs->format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));

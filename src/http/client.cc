@@ -34,6 +34,9 @@ std::string Endpoint::ToString() const {
 
 namespace {
 
+// The most of an error answer's body a streaming call keeps (see Call::OnReadable).
+constexpr uint64_t kMaxErrorBody = 64 * 1024;
+
 // One exchange. Kept alive by the loop's fd callback and timer while it runs.
 class Call : public std::enable_shared_from_this<Call> {
  public:
@@ -216,6 +219,13 @@ class Call : public std::enable_shared_from_this<Call> {
         body_.Start(parser_.body_kind(), parser_.content_length());
         in_.erase(0, used);
         head_done_ = true;
+        // An error answer is not a stream: its body (one JSON error, a page) is kept whole,
+        // bounded, and returned with its status, never handed to the stream's reader as if it
+        // were one of the stream's lines; the timeout still bounds it.
+        if (on_chunk_ && code >= 400) {
+          on_chunk_ = nullptr;
+          if (max_body_ == 0) max_body_ = kMaxErrorBody;
+        }
         if (on_chunk_ && timer_ != 0) {  // streams are bounded only until the head
           loop_->Cancel(timer_);
           timer_ = 0;

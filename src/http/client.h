@@ -62,7 +62,8 @@ void FetchAsync(net::EventLoop* loop, const Endpoint& ep, const Request& req, Du
 // arrive (for streaming responses such as `logs -f`), in which case body stays empty. When
 // `on_chunk` returns false the exchange stops and the response so far is returned (OK).
 // With `on_chunk`, `timeout` bounds only the wait for the response head (a stream may run for
-// ever); without it, the whole exchange as in FetchAsync.
+// ever); without it, the whole exchange as in FetchAsync. An answer of status 400 or more is
+// not streamed: its body (at most 64 KiB) comes back in `body`, bounded by `timeout`.
 Result<ClientResponse> Fetch(const Endpoint& ep, const Request& req, Duration timeout,
                              std::function<bool(std::string_view)> on_chunk = nullptr);
 

@@ -151,5 +151,41 @@ TEST(ClientTest, BlockingFetchAndStreaming) {
   EXPECT_EQ(chunks, 5);
 }
 
+// A streaming call answered with an error gets the error whole, with its status, and the
+// stream's reader never sees it (the CLI printed `{"error": ...}` as a log line, exit 0); an
+// error body past 64 KiB fails the call instead of growing without bound.
+TEST(ClientTest, AStreamAnsweredWithAnErrorReturnsItInsteadOfStreamingIt) {
+  ThreadServer ts([&](const Request& req, ResponseWriter w) {
+    if (req.target == "/huge") {
+      w.Send(Response::Text(500, std::string(100 * 1024, 'x')));
+      return;
+    }
+    w.Send(Response::Text(400, R"({"error":"tail: expected an integer","exit":2})",
+                          "application/json"));
+  });
+  Endpoint ep{"localhost", ts.port(), "", nullptr, ""};
+  Request req;
+  req.target = "/logs?tail=-5";
+  int chunks = 0;
+  auto r = Fetch(ep, req, Duration(5000), [&](std::string_view) {
+    ++chunks;
+    return true;
+  });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->body, R"({"error":"tail: expected an integer","exit":2})");
+  EXPECT_EQ(chunks, 0);
+
+  req.target = "/huge";
+  r = Fetch(ep, req, Duration(5000), [&](std::string_view) {
+    ++chunks;
+    return true;
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("larger than 65536 bytes"), std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(chunks, 0);
+}
+
 }  // namespace
 }  // namespace slipway::http
