@@ -134,13 +134,13 @@ NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 
 declare -A RPS P50 P99 CPU_US ROUND_RPS ROUND_P99 ROUND_SCHED
 run() {  # name port conns pids...; records the round, keeps the one with the most req/s
-  local name=$1 port=$2 conns=$3 out rps before after reqs p99 up0 up1 px0 px1 t0 t1 wrk_cs
+  local name=$1 port=$2 conns=$3 out rps before after reqs p99 up0 up1 px0 px1 t0 t1 wrk_cs ucpu0 ucpu1
   shift 3
   before=$(cpu_ns "$@")
-  up0=$(ctx_switches "$UP_PID") px0=$(ctx_switches "$@") t0=$(date +%s%N)
+  up0=$(ctx_switches "$UP_PID") px0=$(ctx_switches "$@") t0=$(date +%s%N) ucpu0=$(cpu_ns "$UP_PID")
   out=$(taskset -c "$LOAD_CPU" /usr/bin/time -f "%w %c" -o "$TMP/wrk.cs" \
     wrk -t1 -c"$conns" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
-  up1=$(ctx_switches "$UP_PID") px1=$(ctx_switches "$@") t1=$(date +%s%N)
+  up1=$(ctx_switches "$UP_PID") px1=$(ctx_switches "$@") t1=$(date +%s%N) ucpu1=$(cpu_ns "$UP_PID")
   after=$(cpu_ns "$@")
   wrk_cs=$(tail -1 "$TMP/wrk.cs")
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
@@ -151,10 +151,10 @@ run() {  # name port conns pids...; records the round, keeps the one with the mo
   # Per second of the run: the upstream's sleeps and preemptions, wrk's, the proxy's sleeps
   # (how the three share the cores; see "where the tail comes from" in bench/README.md).
   ROUND_SCHED[$key]+=$(awk -v a="$up0" -v b="$up1" -v w="$wrk_cs" -v p="$px0" -v q="$px1" \
-    -v ns=$((t1 - t0)) 'BEGIN {
+    -v ns=$((t1 - t0)) -v ucpu=$((ucpu1 - ucpu0)) -v n="$(awk '/requests in/ {print $1}' <<<"$out")" 'BEGIN {
       split(a, x, " "); split(b, y, " "); split(w, z, " "); split(p, u, " "); split(q, v, " ")
       s = ns / 1e9
-      printf "%d:%d:%d:%d:%d ", (y[1] - x[1]) / s, (y[2] - x[2]) / s, z[1] / s, z[2] / s, (v[1] - u[1]) / s }')
+      printf "%d:%d:%d:%d:%d:%.2f ", (y[1] - x[1]) / s, (y[2] - x[2]) / s, z[1] / s, z[2] / s, (v[1] - u[1]) / s, (n > 0 ? ucpu / n / 1000 : 0) }')
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
     echo "warning: $name at $conns connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
   fi
@@ -234,15 +234,15 @@ fi
 # How each target's run shared the cores, per second (medians of the rounds): the upstream's
 # sleeps (voluntary switches) and preemptions (involuntary), wrk's, and the proxy's sleeps.
 echo
-echo "context switches per second (median of rounds): upstream sleeps/preempted, wrk sleeps/preempted, proxy sleeps"
+echo "context switches per second (median of rounds): upstream sleeps/preempted, wrk sleeps/preempted, proxy sleeps; the upstream's CPU per request"
 for c in $CONNS; do
   for t in direct slipway nginx haproxy; do
     cols=()
-    for i in 1 2 3 4 5; do
+    for i in 1 2 3 4 5 6; do
       cols+=("$(median "$(tr ' ' '\n' <<<"${ROUND_SCHED[$t,$c]}" | awk -F: -v i="$i" 'NF {print $i}' | tr '\n' ' ')")")
     done
     if [[ $t == direct ]]; then cols[4]="-"; fi
-    printf '  %-8s c=%-4s upstream %7s / %-7s wrk %7s / %-7s proxy %s\n' "$t" "$c" "${cols[@]}"
+    printf '  %-8s c=%-4s upstream %7s / %-7s wrk %7s / %-7s proxy %-7s upstream µs CPU/req %s\n' "$t" "$c" "${cols[@]}"
   done
 done
 
