@@ -277,15 +277,19 @@ Status RuleEvaluator::Submit(Write w) {
   w.round = round_;
   writes_.push_back(std::move(w));
   // Only in order: once a write failed, the later ones wait behind it.
-  if (blocked_ || written_ + 1 != writes_.size()) return Status::OK();
-  Status st = Apply(writes_.back());
-  if (st.ok()) {
-    ++written_;
-    return st;
+  if (blocked_) return Status::OK();
+  WritePending();
+  return blocked_ ? write_error_ : Status::OK();  // not blocked before: this write's failure
+}
+
+void RuleEvaluator::WritePending() {
+  for (; !blocked_ && written_ < writes_.size(); ++written_) {
+    if (Status st = Apply(writes_[written_]); !st.ok()) {
+      blocked_ = true;
+      if (write_error_.ok()) write_error_ = st;
+      return;
+    }
   }
-  blocked_ = true;
-  if (write_error_.ok()) write_error_ = st;
-  return st;
 }
 
 Status RuleEvaluator::Apply(const Write& w) {
@@ -408,13 +412,7 @@ Status RuleEvaluator::Tick() {
     batched = first_error.ok();
     // What earlier rounds could not write goes first, so the database sees every write in
     // the order it was made.
-    for (; written_ < writes_.size(); ++written_) {
-      if (Status st = Apply(writes_[written_]); !st.ok()) {
-        blocked_ = true;
-        write_error_ = st;
-        break;
-      }
-    }
+    WritePending();
   }
   for (Group& g : groups_) {
     // A timer may fire a little late or early: a group is due within a tenth of its interval.

@@ -190,6 +190,8 @@ class RuleEvaluator {
   // Queues `w` and writes it unless an earlier write of the round failed; answers the
   // write's own failure (it stays queued).
   Status Submit(Write w);
+  // Writes the queue from written_ on, in order, until a write fails (blocked_, write_error_).
+  void WritePending();
   Status Apply(const Write& w);
   // After the round: forgets what the database now holds (nothing of the round when its
   // COMMIT failed), drops superseded state rows, then enforces the bound.

@@ -1219,10 +1219,7 @@ void Engine::StopService(const std::string& name, std::function<void()> stopped)
 }
 
 Status Engine::CheckServices(const std::vector<std::string>& services) const {
-  for (const std::string& s : services) {
-    if (project_.services.count(s) == 0) return InvalidInput("no such service: \"" + s + "\"");
-  }
-  return Status::OK();
+  return CheckServiceNames(project_, services);
 }
 
 void Engine::Restart(std::vector<std::string> services, std::function<void(Status)> done) {

@@ -106,16 +106,21 @@ std::vector<std::string> FindCycle(const Project& p, const std::set<std::string>
 
 }  // namespace
 
+Status CheckServiceNames(const config::Project& p, const std::vector<std::string>& services) {
+  for (const std::string& s : services) {
+    if (p.services.count(s) == 0) return InvalidInput("no such service: \"" + s + "\"");
+  }
+  return Status::OK();
+}
+
 Result<std::vector<std::string>> StartOrder(const config::Project& p,
                                             const std::vector<std::string>& targets) {
+  RETURN_IF_ERROR(CheckServiceNames(p, targets));
   std::vector<std::string> todo;
   if (targets.empty()) {
     for (const auto& [name, svc] : p.services) todo.push_back(name);
   } else {
-    for (const std::string& t : targets) {
-      if (p.services.count(t) == 0) return InvalidInput("no such service: \"" + t + "\"");
-      todo.push_back(t);
-    }
+    todo = targets;
   }
   // Closure over dependencies; unknown required ones are the user's error.
   std::set<std::string> nodes;

@@ -14,6 +14,10 @@
 
 namespace slipway::engine {
 
+// OK when every one of `services` is in the project; else InvalidInput naming the first that
+// is not (`no such service: "nope"`).
+Status CheckServiceNames(const config::Project& p, const std::vector<std::string>& services);
+
 // Services needed to run `targets` (empty = all), dependencies first.
 // Dependencies with `required: false` that are not in the project are skipped.
 // Errors (InvalidInput): a target that is not a service; a required dependency

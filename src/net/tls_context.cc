@@ -307,26 +307,29 @@ std::string NameKey(std::string_view host) {
   return h;
 }
 
+// The value for `key` (a NameKey) in `exact`, else in `wildcard` under its parent domain
+// ("a.example.com" → "example.com", one label only, as certificates match); null for neither.
+template <typename Map>
+const typename Map::mapped_type* FindByName(const Map& exact, const Map& wildcard,
+                                            const std::string& key) {
+  if (auto it = exact.find(key); it != exact.end()) return &it->second;
+  if (size_t dot = key.find('.'); dot != std::string::npos && dot > 0) {
+    if (auto it = wildcard.find(key.substr(dot + 1)); it != wildcard.end()) return &it->second;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 bool TlsServerContext::OffersH2(std::string_view host) const {
   if (h2_exact_.empty() && h2_wildcard_.empty()) return false;
-  const std::string h = NameKey(host);
-  if (auto it = h2_exact_.find(h); it != h2_exact_.end()) return it->second;
-  if (size_t dot = h.find('.'); dot != std::string::npos && dot > 0) {
-    if (auto it = h2_wildcard_.find(h.substr(dot + 1)); it != h2_wildcard_.end()) return it->second;
-  }
-  return false;
+  const bool* h2 = FindByName(h2_exact_, h2_wildcard_, NameKey(host));
+  return h2 != nullptr && *h2;
 }
 
 SSL_CTX* TlsServerContext::ForName(std::string_view host) const {
-  const std::string h = NameKey(host);
-  if (auto it = exact_.find(h); it != exact_.end()) return ctxs_[it->second];
-  if (size_t dot = h.find('.'); dot != std::string::npos && dot > 0) {
-    if (auto it = wildcard_.find(h.substr(dot + 1)); it != wildcard_.end())
-      return ctxs_[it->second];
-  }
-  return ctxs_.front();
+  const size_t* index = FindByName(exact_, wildcard_, NameKey(host));
+  return index != nullptr ? ctxs_[*index] : ctxs_.front();
 }
 
 TlsServerContext::~TlsServerContext() {

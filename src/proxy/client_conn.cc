@@ -59,13 +59,14 @@ BodyFeed FeedBody(http::BodyReader* reader, std::string_view data, bool decode) 
   bool in_section = reader->in_trailers();
   size_t section = 0;
   while (f.used < data.size()) {
+    const http::BodyReader::Step step = reader->Decode(data.substr(f.used));
+    f.used += step.consumed;
+    if (decode) f.decoded.append(step.data);
+    // The decoder ends a step where the section starts (ChunkedDecoder::in_trailers).
     if (!in_section && reader->in_trailers()) {
       in_section = true;
       section = f.used;
     }
-    const http::BodyReader::Step step = reader->Decode(data.substr(f.used));
-    f.used += step.consumed;
-    if (decode) f.decoded.append(step.data);
     if (step.state == http::BodyReader::State::kDone) {
       f.done = true;
       break;
@@ -75,10 +76,6 @@ BodyFeed FeedBody(http::BodyReader* reader, std::string_view data, bool decode) 
       break;
     }
     if (step.consumed == 0) break;
-  }
-  if (!in_section && reader->in_trailers()) {
-    in_section = true;
-    section = f.used;
   }
   f.forward = in_section ? section : f.used;
   if (!f.done || !in_section || decode) return f;

@@ -607,12 +607,12 @@ void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
       const int code = s->resp.status_code();
       if (code >= 100 && code < 200) {
         // Interim answers (100 Continue, 103 Early Hints) go on as HEADERS without END_STREAM
-        // (RFC 9113 8.1), as HTTP/1.1 forwards them; 101 never (HTTP/2 has no Upgrade, 8.6;
-        // the ClientConn answers a 101 nobody asked for with 502 before it gets here).
+        // (RFC 9113 8.1), as HTTP/1.1 forwards them. Never a 101 (HTTP/2 has no Upgrade, 8.6):
+        // a stream's request cannot ask for one, so its ClientConn answers any 101 with 502.
         // Bounded: HEADERS wait in nghttp2's queue whatever the client's window, so past
         // kMaxInterimResponses an upstream's flood is dropped here (the response head timeout
         // still runs: interim answers do not extend it).
-        if (code != 101 && s->interim < kMaxInterimResponses) {
+        if (s->interim < kMaxInterimResponses) {
           ++s->interim;
           SubmitInterim(s);
         }
