@@ -262,7 +262,11 @@ void ClientConn::ReadClient() {
       CloseNow();
       return;
     }
-    if (phase_ == Phase::kTunnel) {
+    if (phase_ == Phase::kTunnel && stream_) {
+      // An HTTP/2 stream's END_STREAM ends one direction only (RFC 9113 8.5): the upstream
+      // gets a FIN once what it is owed is written, and its answer still comes back.
+      ShutUpstreamWriteWhenFlushed();
+    } else if (phase_ == Phase::kTunnel) {
       CloseAfterFlush();
     } else if (phase_ == Phase::kExchange && ex_->req_done) {
       ex_->close_client = true;  // a complete request is in flight: answer it, then close
@@ -691,6 +695,9 @@ void ClientConn::StartExchange(std::string_view buf) {
     ex.set_cookie =
         "Set-Cookie: " + sticky + "=" + route.sets[pick.set].name + "; Path=/; HttpOnly\r\n";
   ex.upgrade = !parser_.Upgrade().empty();
+  // On a stream only an extended CONNECT asks for an upgrade (HTTP/2 forbids the fields), and
+  // its key is the proxy's own: the answer is checked as a client would (OnUpstreamData).
+  if (stream_ && ex.upgrade) ex.ws_key.assign(parser_.Header("sec-websocket-key").value_or(""));
 
   BuildUpstreamHead(listener, route, peer_ip_, &ex.up_head);
   ex.replayable = Idempotent(ex.method) && ex.req_done && !ex.upgrade;

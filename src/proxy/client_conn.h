@@ -16,7 +16,10 @@
 // no socket (fd kStreamFd), its transport carries the stream's request as HTTP/1.1 bytes and
 // takes its response back, and the H2Conn, not the worker, owns it and delivers its events.
 // So routing, the balancer, the headers the proxy adds, timeouts, retries and metrics are the
-// same code for both protocols.
+// same code for both protocols. On a stream only an extended CONNECT (a WebSocket over HTTP/2)
+// asks for an upgrade, with a Sec-WebSocket-Key the proxy made: the upstream's 101 must carry
+// its Sec-WebSocket-Accept (else 502), and in the tunnel the client's EOF (END_STREAM) shuts
+// the upstream's write side rather than closing both.
 #pragma once
 
 #include <climits>
@@ -118,6 +121,9 @@ class ClientConn {
                     std::string_view extra_headers, bool close);
   void SetDeadline(Deadline kind, Duration after);
   void StartTunnel(std::string_view rest);
+  // A stream's tunnel after the client's END_STREAM: the upstream's write side is shut once
+  // up_out is written (FlushUpstream calls it again as it drains).
+  void ShutUpstreamWriteWhenFlushed();
   const SetMetrics& Metrics() const;
   // The listener this connection was accepted on, in the exchange's table; null when gone.
   const Listener* ListenerOf() const;

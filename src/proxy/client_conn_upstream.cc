@@ -8,10 +8,22 @@
 #include <cerrno>
 
 #include "http/serializer.h"
+#include "http/websocket.h"
 #include "proxy/client_conn.h"
 #include "proxy/exchange.h"
 
 namespace slipway::proxy {
+
+namespace {
+
+// The upstream's 101 completes the WebSocket handshake the proxy opened with `ex.ws_key`.
+bool WebSocketAccepted(const Exchange& ex) {
+  const std::optional<std::string_view> accept = ex.resp.Header("sec-websocket-accept");
+  return !ex.ws_key.empty() && accept && *accept == http::WebSocketAccept(ex.ws_key) &&
+         http::EqualsIgnoreCase(ex.resp.Header("upgrade").value_or(""), "websocket");
+}
+
+}  // namespace
 
 void ClientConn::Dispatch() {
   Exchange& ex = *ex_;
@@ -101,8 +113,19 @@ void ClientConn::FlushUpstream() {
   if (ex.up_out_off == ex.up_out.size()) {
     std::string().swap(ex.up_out);
     ex.up_out_off = 0;
+    if (eof_ && phase_ == Phase::kTunnel && stream_) {
+      ShutUpstreamWriteWhenFlushed();
+      return;
+    }
     if (readable_ && !ClientReadPaused()) ReadClient();
   }
+}
+
+void ClientConn::ShutUpstreamWriteWhenFlushed() {
+  Exchange& ex = *ex_;
+  if (!ex.up || ex.up_write_shut || ex.up_out_off != ex.up_out.size()) return;
+  ex.up_write_shut = true;
+  ex.up->tr->ShutdownWrite();
 }
 
 void ClientConn::OnUpstreamEvent(uint32_t events) {
@@ -175,6 +198,12 @@ void ClientConn::ReadUpstream() {
       ex_->up->writable = false;
       return;
     }
+    if (r.status == net::IoStatus::kError && phase_ == Phase::kTunnel && stream_) {
+      // A reset, not an end: the stream is reset too (RST_STREAM CONNECT_ERROR, RFC 9113 8.5)
+      // rather than ended as if the upstream had finished.
+      CloseNow();
+      return;
+    }
     OnUpstreamEof();  // EOF, reset or a TLS error
     return;
   }
@@ -223,6 +252,17 @@ void ClientConn::OnUpstreamData(std::string_view data) {
       // speaks something else, so nothing after it can be trusted as a response.
       ex.up_reusable = false;
       OnUpstreamFailure(UpstreamError::kBadResponse);
+      return;
+    }
+    if (code == 101 && ex.upgrade && stream_ && !WebSocketAccepted(ex)) {
+      // The proxy opened this handshake (an HTTP/2 stream's extended CONNECT): an answer
+      // that does not prove the upstream understood it is refused as a client would
+      // (RFC 6455 4.1), and the connection, now speaking who knows what, is closed.
+      ex.up_reusable = false;
+      Metrics().CountError(w_->index(), UpstreamError::kBadResponse);
+      RespondLocal(502,
+                   "upstream answered the WebSocket handshake with a wrong Sec-WebSocket-Accept\n",
+                   "text/plain", "", true);
       return;
     }
     if (code == 101 && ex.upgrade) {

@@ -29,6 +29,11 @@ struct Exchange {
   std::unique_ptr<UpstreamConn> up;
   std::string method;
   bool upgrade = false;
+  // An HTTP/2 stream's WebSocket (its request came from an extended CONNECT): the
+  // Sec-WebSocket-Key the proxy generated, which the upstream's 101 must answer (RFC 6455
+  // 4.2.2), and whether the upstream's write side was shut after the client's END_STREAM.
+  std::string ws_key;
+  bool up_write_shut = false;
   bool req_done = false;
   http::BodyReader req_body;
   http::ResponseParser resp;

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "http/parser.h"
+#include "http/websocket.h"
 #include "proxy/client_conn.h"
 #include "proxy/exchange.h"
 
@@ -28,6 +29,14 @@ struct H2Conn::Stream {
   std::string method, path, authority;
   std::string fields;  // "name: value\r\n" lines
   std::string cookie;  // cookie fields joined with "; " (RFC 9113 8.2.3)
+  // Extended CONNECT (RFC 8441): the :protocol pseudo-header, and the version a WebSocket
+  // asks for. `tunnel` once the upstream's 101 became our 200: bytes then go as they are.
+  std::string protocol;
+  bool has_protocol = false;
+  std::string ws_version;
+  bool websocket = false;
+  bool tunnel = false;
+  bool timed_out = false;  // its ClientConn's deadline passed (CheckTimeout): a reset is CANCEL
   size_t head_bytes = 0;
   size_t head_fields = 0;
   int interim = 0;           // interim (1xx) answers forwarded
@@ -82,7 +91,9 @@ class H2Conn::StreamTransport final : public net::Transport {
     if (s.req_off == s.req.size()) {
       s.req.clear();
       s.req_off = 0;
-      r.drained = true;
+      // A drained read makes the reader wait for the next event. A tunnel's reader must see
+      // the client's END_STREAM as an EOF, and after the last bytes no event announces it.
+      r.drained = !(s.websocket && (s.req_end || s.h2_closed));
       conn_->OnRequestTaken(s_);
     }
     return r;
@@ -142,14 +153,17 @@ struct H2Fields {
 
 // A parsed HTTP/1.1 response head as HTTP/2 fields: ":status", then its fields with
 // connection-specific ones dropped. Built in place and never moved (nv points into it).
+// `websocket`: the 101 that opened a WebSocket, which becomes the extended CONNECT's 200
+// (RFC 8441 5) without the handshake's proof, meant for the proxy alone.
 struct ResponseFields {
-  explicit ResponseFields(const http::ResponseParser& resp)
-      : status(std::to_string(resp.status_code())) {
+  explicit ResponseFields(const http::ResponseParser& resp, bool websocket = false)
+      : status(websocket ? "200" : std::to_string(resp.status_code())) {
     AddField(&fields.nv, ":status", status);
     std::string_view connection = resp.Header("connection").value_or("");
     for (const http::HeaderView& f : resp.headers())
       if (!ConnectionSpecific(f.name) &&
-          (connection.empty() || !http::HasToken(connection, f.name)))
+          (connection.empty() || !http::HasToken(connection, f.name)) &&
+          !(websocket && http::EqualsIgnoreCase(f.name, "sec-websocket-accept")))
         fields.Add(f.name, f.value);
   }
   std::string status;
@@ -205,8 +219,14 @@ struct H2Callbacks {
       s->path = v;
     } else if (n == ":authority") {
       s->authority = v;
+    } else if (n == ":protocol") {
+      // nghttp2 took it only on a CONNECT with :scheme, :path and :authority (RFC 8441 4).
+      s->protocol = v;
+      s->has_protocol = true;
     } else if (!n.empty() && n.front() == ':') {
-      // :scheme (the connection is TLS whatever it says), :protocol (no extended CONNECT).
+      // :scheme (the connection is TLS whatever it says).
+    } else if (s->has_protocol && n == "sec-websocket-key") {
+      // The proxy opens the HTTP/1.1 handshake with a key of its own (StartStream).
     } else if (n == "cookie") {
       if (!s->cookie.empty()) s->cookie += "; ";
       s->cookie += v;
@@ -215,6 +235,7 @@ struct H2Callbacks {
       // refused connection-specific fields, "te: trailers" aside.
       if (n == "host" && s->authority.empty()) s->authority = v;
     } else {
+      if (n == "sec-websocket-version") s->ws_version = v;
       s->fields.append(n).append(": ").append(v).append("\r\n");
     }
     return 0;
@@ -359,6 +380,8 @@ void H2Conn::Start() {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(o.max_buffer_bytes)},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(o.limits.max_head_bytes)},
+      // WebSockets over HTTP/2 (RFC 8441 3): nghttp2 then takes :protocol on a CONNECT.
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   deadline_ = w_->Now() + o.idle_timeout;
@@ -556,6 +579,10 @@ void H2Conn::MaybeClose() {
 
 void H2Conn::StartStream(Stream* s, bool end_stream) {
   s->started = true;
+  if (s->has_protocol) {
+    StartExtendedConnect(s, end_stream);
+    return;
+  }
   std::string& r = s->req;
   r.reserve(s->fields.size() + s->path.size() + s->authority.size() + 64);
   r.append(s->method).append(" ").append(s->path).append(" HTTP/1.1\r\n");
@@ -570,6 +597,10 @@ void H2Conn::StartStream(Stream* s, bool end_stream) {
     r.append("Transfer-Encoding: chunked\r\n");
   }
   r.append("\r\n");
+  StartConn(s, end_stream);
+}
+
+void H2Conn::StartConn(Stream* s, bool end_stream) {
   s->fields.clear();
   s->fields.shrink_to_fit();
   s->req_end = end_stream;
@@ -579,6 +610,68 @@ void H2Conn::StartStream(Stream* s, bool end_stream) {
                                        peer_ipv4_, nullptr);
   s->notify_read = true;
   Mark(s);
+}
+
+void H2Conn::StartExtendedConnect(Stream* s, bool end_stream) {
+  // RFC 8441 names no answer for a protocol the server does not serve; 501 is what RFC 9110
+  // 15.6.2 gives a request the server cannot carry out.
+  if (!http::EqualsIgnoreCase(s->protocol, "websocket")) {
+    AnswerLocal(s, 501, "only the websocket protocol is served over extended CONNECT\n", "");
+    return;
+  }
+  // nghttp2 already refused one without them (RFC 8441 4): not reached.
+  if (s->path.empty() || s->authority.empty()) {
+    AnswerLocal(s, 400, "extended CONNECT needs :path and :authority\n", "");
+    return;
+  }
+  // RFC 8441 5: the version is the HTTP/1.1 handshake's, and 13 is the one that exists.
+  if (s->ws_version != "13") {
+    AnswerLocal(s, 400, "Sec-WebSocket-Version must be 13\n", "13");
+    return;
+  }
+  const std::string key = http::NewWebSocketKey();
+  if (key.empty()) {
+    ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  // The HTTP/1.1 handshake (RFC 6455 4.1). "Upgrade" makes the ClientConn forward it and
+  // check the 101's Sec-WebSocket-Accept against this key; "close" ends it after an answer
+  // that is not a 101 (upstream, Connection says "upgrade" alone).
+  s->websocket = true;
+  s->method = "GET";
+  std::string& r = s->req;
+  r.reserve(s->fields.size() + s->path.size() + s->authority.size() + 128);
+  r.append("GET ").append(s->path).append(" HTTP/1.1\r\n");
+  r.append("Host: ").append(s->authority).append("\r\n");
+  r.append(s->fields);
+  if (!s->cookie.empty()) r.append("Cookie: ").append(s->cookie).append("\r\n");
+  r.append("Sec-WebSocket-Key: ").append(key).append("\r\n");
+  r.append("Connection: Upgrade, close\r\nUpgrade: websocket\r\n\r\n");
+  StartConn(s, end_stream);
+}
+
+void H2Conn::AnswerLocal(Stream* s, int status, std::string_view body,
+                         std::string_view ws_version) {
+  s->head_done = true;
+  s->body_done = true;
+  s->out.assign(body);
+  if (!session_ || s->h2_closed) return;
+  const std::string code = std::to_string(status);
+  const std::string length = std::to_string(body.size());
+  std::vector<nghttp2_nv> nv;
+  AddField(&nv, ":status", code);
+  AddField(&nv, "content-type", "text/plain");
+  AddField(&nv, "content-length", length);
+  if (!ws_version.empty()) AddField(&nv, "sec-websocket-version", ws_version);
+  nghttp2_data_provider provider{};
+  provider.source.ptr = s;
+  provider.read_callback = H2Callbacks::ReadBody;
+  if (nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), &provider) != 0) {
+    ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  s->submitted = true;
+  ResumeData(nullptr);
 }
 
 // ---------------------------------------------------------------- from a stream's ClientConn
@@ -594,6 +687,12 @@ void H2Conn::OnRequestTaken(Stream* s) {
 }
 
 void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
+  if (s->tunnel) {
+    // A WebSocket's bytes, as they are (back-pressure: StreamTransport::Writev).
+    s->out.append(data);
+    ResumeData(s);
+    return;
+  }
   if (!s->head_done) {
     s->head_buf.append(data);
     // Each round consumes one head: bounded by the data.
@@ -605,10 +704,22 @@ void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
         return;
       }
       const int code = s->resp.status_code();
+      if (code == 101 && s->websocket) {
+        // The upstream took the WebSocket (its ClientConn checked Sec-WebSocket-Accept): the
+        // stream's 200 without END_STREAM, then a tunnel (RFC 8441 5).
+        s->head_done = true;
+        s->tunnel = true;
+        std::string rest = s->head_buf.substr(s->resp.head_size());
+        SubmitTunnel(s);
+        s->head_buf.clear();
+        if (!rest.empty()) OnResponseBytes(s, rest);
+        return;
+      }
       if (code >= 100 && code < 200) {
         // Interim answers (100 Continue, 103 Early Hints) go on as HEADERS without END_STREAM
         // (RFC 9113 8.1), as HTTP/1.1 forwards them. Never a 101 (HTTP/2 has no Upgrade, 8.6):
-        // a stream's request cannot ask for one, so its ClientConn answers any 101 with 502.
+        // only an extended CONNECT asks for one (above), so a ClientConn answers any other 101
+        // with 502.
         // Bounded: HEADERS wait in nghttp2's queue whatever the client's window, so past
         // kMaxInterimResponses an upstream's flood is dropped here (the response head timeout
         // still runs: interim answers do not extend it).
@@ -653,7 +764,9 @@ void H2Conn::OnResponseBytes(Stream* s, std::string_view data) {
 
 void H2Conn::OnResponseEnd(Stream* s) {
   s->conn_done = true;
-  if (!s->head_done) {
+  if (s->tunnel) {
+    s->body_done = true;  // the upstream's EOF: END_STREAM once its bytes are sent
+  } else if (!s->head_done) {
     ResetStream(s, NGHTTP2_INTERNAL_ERROR);
   } else if (!s->body_done) {
     if (s->body.Finish() == http::BodyReader::State::kDone) {
@@ -670,9 +783,28 @@ void H2Conn::OnStreamConnGone(Stream* s) {
   w_->RetireStream(std::move(s->cc));
   if (fd_ < 0) return;
   // Closed without a complete answer (an upstream that failed mid-body, a timeout): the
-  // client must not take a cut body for a whole one.
-  if (!s->h2_closed && !(s->head_done && s->body_done)) ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+  // client must not take a cut body for a whole one. A tunnel closed without its upstream's
+  // EOF (a reset, the idle timeout) is reset with the codes RFC 9113 8.5 gives CONNECT.
+  if (!s->h2_closed && !(s->head_done && s->body_done))
+    ResetStream(s, !s->tunnel     ? NGHTTP2_INTERNAL_ERROR
+                   : s->timed_out ? NGHTTP2_CANCEL
+                                  : NGHTTP2_CONNECT_ERROR);
   ResumeData(s);
+}
+
+void H2Conn::SubmitTunnel(Stream* s) {
+  if (!session_ || s->h2_closed) return;
+  ResponseFields f(s->resp, /*websocket=*/true);
+  std::vector<nghttp2_nv>& nv = f.fields.nv;
+  nghttp2_data_provider provider{};
+  provider.source.ptr = s;
+  provider.read_callback = H2Callbacks::ReadBody;
+  if (nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), &provider) != 0) {
+    ResetStream(s, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  s->submitted = true;
+  ResumeData(nullptr);
 }
 
 void H2Conn::SubmitInterim(Stream* s) {
@@ -744,14 +876,20 @@ void H2Conn::ResumeData(Stream* s) {
 void H2Conn::CheckTimeout(MonoTime now) {
   if (fd_ < 0) return;
   std::vector<ClientConn*> due;
-  for (auto& [id, s] : streams_)
-    if (s->cc && s->cc->deadline() <= now) due.push_back(s->cc.get());
+  for (auto& [id, s] : streams_) {
+    if (s->cc && s->cc->deadline() <= now) {
+      due.push_back(s->cc.get());
+      s->timed_out = true;
+    }
+  }
   for (ClientConn* c : due) {
     bool alive = false;
     for (auto& [id, s] : streams_) alive |= s->cc.get() == c;
     if (alive) c->CheckTimeout(now);
     if (fd_ < 0) return;
   }
+  for (auto& [id, s] : streams_)
+    if (s->cc) s->timed_out = false;  // still running: a later reset is not this timeout's
   if (!due.empty()) Pump();
   if (fd_ < 0) return;
   if (closing_ && now >= deadline_) {

@@ -16,6 +16,18 @@
 // upstream, and a chunked answer's trailers become a trailing HEADERS frame (fields RFC 9110
 // forbids in trailers dropped).
 //
+// WebSockets over HTTP/2 (RFC 8441): the SETTINGS carry ENABLE_CONNECT_PROTOCOL, and a CONNECT
+// with `:protocol websocket` becomes the HTTP/1.1 handshake (GET, Upgrade, a Sec-WebSocket-Key
+// the proxy generates, the client's Sec-WebSocket-Version, which must be 13, and its other
+// fields). The upstream's 101, once its ClientConn has checked Sec-WebSocket-Accept (a wrong
+// one is a 502), becomes the stream's 200 without END_STREAM, and from then the stream is a
+// tunnel: DATA bytes go upstream as they are and the upstream's bytes come back as DATA, under
+// the same back-pressure as a body. The client's END_STREAM shuts the upstream's write side,
+// the upstream's EOF ends the stream, and an upstream reset or the tunnel's idle timeout reset
+// it (CONNECT_ERROR, CANCEL; RFC 9113 8.5); the client's RST_STREAM closes the upstream
+// connection. Any other :protocol gets 501; a plain CONNECT (no :path) still gets the
+// parser's 400.
+//
 // Back-pressure: a stream's request bytes are acknowledged to the client (WINDOW_UPDATE) only
 // once its ClientConn has taken them, and a response is taken from the ClientConn only while
 // less than max_buffer_bytes of it wait for the client's flow-control window.
@@ -97,6 +109,14 @@ class H2Conn {
   // Builds the HTTP/1.1 request head of a stream whose header block is complete and starts
   // its ClientConn.
   void StartStream(Stream* s, bool end_stream);
+  // A CONNECT with :protocol (RFC 8441): a WebSocket's becomes the HTTP/1.1 handshake; any
+  // other protocol, or a version other than 13, is answered here.
+  void StartExtendedConnect(Stream* s, bool end_stream);
+  void StartConn(Stream* s, bool end_stream);
+  // An answer made here, with no ClientConn (and so outside the route's metrics).
+  void AnswerLocal(Stream* s, int status, std::string_view body, std::string_view ws_version);
+  // The upstream's 101 to a WebSocket: the stream's 200, without END_STREAM.
+  void SubmitTunnel(Stream* s);
 
   Worker* w_;
   int fd_;

@@ -1,6 +1,7 @@
 // H2Client: a blocking HTTP/2 client on nghttp2's client session, for tests that must see
-// frames curl hides. Test-only and header-only (compiled into the test binaries alone: the
-// proxy's tests and the integration tests of the host's ingress).
+// frames curl hides, and streams opened with any header block (Open/Write/End: a WebSocket
+// over an extended CONNECT). Test-only and header-only (compiled into the test binaries alone:
+// the proxy's tests and the integration tests of the host's ingress).
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -33,12 +34,20 @@ class H2Client {
     std::vector<Fields> blocks;  // each HEADERS frame received, in order
     std::string body;
     bool closed = false;
-    uint32_t error = 0;  // RST_STREAM code (or REFUSED_STREAM after a GOAWAY)
+    bool remote_end = false;  // the server's END_STREAM came (DATA or HEADERS)
+    uint32_t error = 0;       // RST_STREAM code (or REFUSED_STREAM after a GOAWAY)
     // Request body and trailers; `hold` keeps the body back until Release().
     std::string req_body;
     size_t req_off = 0;
     Fields req_trailers;
     bool hold = false;
+    // A stream opened by Open(): its body is what Write() adds, until End().
+    bool open = false;
+    bool end = false;
+    // keep_body false: DATA is counted and hashed (FNV-1a) instead of kept.
+    bool keep_body = true;
+    uint64_t body_bytes = 0;
+    uint64_t body_hash = 14695981039346656037ull;
     std::string Field(size_t block, const std::string& name) const {
       if (block >= blocks.size()) return "";
       for (const auto& [n, v] : blocks[block])
@@ -122,6 +131,38 @@ class H2Client {
     if (id > 0) streams_[id] = std::move(s);
     return id;
   }
+  // Opens a stream with exactly these fields, pseudo-headers included and in this order (an
+  // extended CONNECT, or a malformed block); its DATA is what Write() adds, until End().
+  int32_t Open(const Fields& fields) {
+    auto s = std::make_unique<Stream>();
+    s->open = true;
+    std::vector<nghttp2_nv> nv;
+    for (const auto& [n, v] : fields) Add(&nv, n, v);
+    nghttp2_data_provider provider{};
+    provider.source.ptr = s.get();
+    provider.read_callback = &H2Client::ReadBody;
+    const int32_t id =
+        nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), &provider, s.get());
+    if (id > 0) streams_[id] = std::move(s);
+    return id;
+  }
+  void Write(int32_t id, std::string_view data) {
+    streams_[id]->req_body.append(data);
+    nghttp2_session_resume_data(session_, id);
+  }
+  // END_STREAM once what Write() gave is sent.
+  void End(int32_t id) {
+    streams_[id]->end = true;
+    nghttp2_session_resume_data(session_, id);
+  }
+  void Reset(int32_t id, uint32_t code) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, code);
+  }
+  // A SETTINGS value the server sent (its default until its SETTINGS came).
+  uint32_t RemoteSetting(nghttp2_settings_id id) const {
+    return nghttp2_session_get_remote_settings(session_, id);
+  }
+  bool settings_received() const { return settings_received_; }
   // Lets a held request body go.
   void Release(int32_t id) {
     streams_[id]->hold = false;
@@ -190,7 +231,14 @@ class H2Client {
   }
   static int OnData(nghttp2_session* s, uint8_t, int32_t id, const uint8_t* data, size_t len,
                     void*) {
-    if (Stream* st = Of(s, id)) st->body.append(reinterpret_cast<const char*>(data), len);
+    Stream* st = Of(s, id);
+    if (!st) return 0;
+    st->body_bytes += len;
+    if (st->keep_body) {
+      st->body.append(reinterpret_cast<const char*>(data), len);
+    } else {
+      for (size_t i = 0; i < len; ++i) st->body_hash = (st->body_hash ^ data[i]) * 1099511628211ull;
+    }
     return 0;
   }
   static int OnClose(nghttp2_session* s, int32_t id, uint32_t code, void*) {
@@ -200,9 +248,14 @@ class H2Client {
     }
     return 0;
   }
-  static int OnFrame(nghttp2_session*, const nghttp2_frame* f, void* user) {
+  static int OnFrame(nghttp2_session* s, const nghttp2_frame* f, void* user) {
+    if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+      if (Stream* st = Of(s, f->hd.stream_id)) st->remote_end = true;
     if (f->hd.type == NGHTTP2_GOAWAY)
       static_cast<H2Client*>(user)->goaway_last_ = f->goaway.last_stream_id;
+    if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK))
+      static_cast<H2Client*>(user)->settings_received_ = true;
     return 0;
   }
   static ssize_t ReadBody(nghttp2_session* s, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
@@ -212,6 +265,14 @@ class H2Client {
     const size_t n = std::min(len, st->req_body.size() - st->req_off);
     std::memcpy(buf, st->req_body.data() + st->req_off, n);
     st->req_off += n;
+    if (st->open) {
+      if (st->req_off == st->req_body.size() && st->end) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+      } else if (n == 0) {
+        return NGHTTP2_ERR_DEFERRED;
+      }
+      return static_cast<ssize_t>(n);
+    }
     if (st->req_off == st->req_body.size()) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       if (!st->req_trailers.empty()) {
@@ -232,6 +293,7 @@ class H2Client {
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   bool eof_ = false;
   int32_t goaway_last_ = -1;
+  bool settings_received_ = false;
   std::string authority_ = "a.test";
 };
 
