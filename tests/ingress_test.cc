@@ -13,7 +13,7 @@
 // the ingress and then of its keeper, as soon as nothing listens on the control socket.
 // IngressH2: two HTTPS projects on one TLS port, one registered with `http2`: h2 is offered by
 // SNI name, and a request for the other project's name on a connection made for one gets 421
-// over either protocol.
+// over either protocol; a WebSocket over HTTP/2 (RFC 8441) reaches a project as HTTP/1.1.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "http/websocket.h"
 #include "proxy/test_h2_client.h"
 #include "tls_helpers.h"
 
@@ -1322,6 +1323,75 @@ TEST_F(IngressH2, H2ByServerNameAndMisdirectedRequestsGet421) {
   EXPECT_EQ(Curl("a", "--http2 " + fmt), "a\n 200 1.1");
   ASSERT_EQ(Register("b", true), 200);
   EXPECT_EQ(Curl("b", "--http2 " + fmt), "b\n 200 2");
+}
+
+// A WebSocket over HTTP/2 (RFC 8441) through the real ingress: a project registered with
+// `http2` whose upstream is a WebSocket echo server here; the stream's 200, a masked frame
+// echoed back, and the upstream seeing the HTTP/1.1 handshake with the ingress's own key.
+TEST_F(IngressH2, AWebSocketOverH2ReachesTheProjectAsHttp11) {
+  std::mutex mu;
+  std::string seen_head;
+  proxy::testing::ScriptedUpstream echo([&](int fd, const std::string& head, std::string* rest) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      seen_head = head;
+    }
+    const proxy::testing::Head h = proxy::testing::ParseHead(head);
+    proxy::testing::WriteAll(
+        fd,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+            http::WebSocketAccept(h.Get("sec-websocket-key")) + "\r\n\r\n");
+    // One masked frame of under 126 bytes, echoed unmasked.
+    std::string buf = *rest;
+    char tmp[4096];
+    while (buf.size() < 6 || buf.size() < 6 + (static_cast<size_t>(buf[1]) & 0x7f)) {
+      const ssize_t n = read(fd, tmp, sizeof tmp);
+      if (n <= 0) return;
+      buf.append(tmp, static_cast<size_t>(n));
+    }
+    const size_t len = static_cast<unsigned char>(buf[1]) & 0x7f;
+    std::string payload = buf.substr(6, len);
+    for (size_t i = 0; i < len; ++i) payload[i] = static_cast<char>(payload[i] ^ buf[2 + i % 4]);
+    proxy::testing::WriteAll(fd, std::string{'\x81', static_cast<char>(len)} + payload);
+    if (!proxy::testing::PeerClosed(fd)) return;  // the client's END_STREAM, as a FIN
+  });
+  const std::filesystem::path dir = state_root_ / "c";
+  std::filesystem::create_directories(dir);
+  MakeCaAndLeaf(dir, "c.test");
+  auto r = Control(state_, "POST", "/v1/register",
+                   R"({"project":"c","folder":"/srv/c","hosts":["c.test"],"upstream":"127.0.0.1:)" +
+                       std::to_string(echo.port()) + R"(","tls":[{"cert":")" +
+                       (dir / "c.test.pem").string() + R"(","key":")" +
+                       (dir / "c.test.key").string() + R"("}],"http2":true})");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200);
+  proxy::testing::H2Client c(https_, "c.test");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Run([&] { return c.settings_received(); }));
+  EXPECT_EQ(c.RemoteSetting(NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL), 1u);
+  const int32_t id = c.Open({{":method", "CONNECT"},
+                             {":protocol", "websocket"},
+                             {":scheme", "https"},
+                             {":path", "/socket"},
+                             {":authority", "c.test"},
+                             {"sec-websocket-version", "13"}});
+  const std::string text = "hello through the ingress";
+  std::string frame = {'\x81', static_cast<char>(0x80 | text.size()), 'k', 'e', 'y', '!'};
+  for (size_t i = 0; i < text.size(); ++i) frame += static_cast<char>(text[i] ^ "key!"[i % 4]);
+  c.Write(id, frame);
+  ASSERT_TRUE(c.Run([&] {
+    return c.stream(id).body.size() >= 2 + text.size() || c.stream(id).closed;
+  })) << ReadFile(state_root_ / "manual.log");
+  EXPECT_EQ(c.stream(id).Status(0), "200");
+  const std::string want = std::string{'\x81', static_cast<char>(text.size())} + text;
+  EXPECT_EQ(c.stream(id).body, want);
+  c.End(id);
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  EXPECT_EQ(c.stream(id).error, 0u);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seen_head.rfind("GET /socket HTTP/1.1\r\n", 0), 0u) << seen_head;
+  EXPECT_NE(proxy::testing::Lower(seen_head).find("upgrade: websocket"), std::string::npos);
 }
 
 TEST(IngressConfig, HostileKeysAreLoadErrors) {

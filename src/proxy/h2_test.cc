@@ -1180,7 +1180,8 @@ TEST_F(H2Test, ALargeWebSocketEchoIsPacedWithBoundedMemory) {
   // The client reads nothing for a while: the upstream's flood stops where the buffers are
   // full, far short of its 64 MiB, and the proxy holds no more than its bounds.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  EXPECT_LT(written.load(), uint64_t{kDown} << 20);
+  const uint64_t paused_written = written.load();
+  EXPECT_LT(paused_written, uint64_t{kDown} << 20);
   const long growth = RssKiB() - rss;
   EXPECT_LT(growth, 16 * 1024) << "KiB";
   ASSERT_TRUE(c->RunUntilClosed({id}, 60000))
@@ -1193,8 +1194,10 @@ TEST_F(H2Test, ALargeWebSocketEchoIsPacedWithBoundedMemory) {
   EXPECT_EQ(c->stream(id).body_hash, want);
   EXPECT_EQ(c->stream(id).error, 0u);
   EXPECT_EQ(read_up.load(), uint64_t{kUp} << 20);
-  std::printf("64 MiB down, 16 MiB up through a 64 KiB window: RSS growth while paused %ld KiB\n",
-              growth);
+  std::printf(
+      "64 MiB down, 16 MiB up through a 64 KiB window: the upstream had written %llu KiB and "
+      "RSS grown %ld KiB after 1.5 s of a client not reading\n",
+      static_cast<unsigned long long>(paused_written >> 10), growth);
 }
 
 // Node's http2 client (a real RFC 8441 client: it waits for the server's SETTINGS before it
