@@ -30,6 +30,8 @@ cleanup() {
   # The keeper first: it would start a daemon killed under it again.
   if [ -n "$keeper" ] && kill -0 "$keeper" 2>/dev/null; then kill -9 "$keeper" 2>/dev/null || true; fi
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  # The services' processes, by the PIDs `ps` reported, in case `down` did not stop them.
+  for p in $(cat "$work/service.pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
   if [ "$rc" -ne 0 ] && [ -f "$work/.slipway/logs/daemon.log" ]; then
     echo "--- daemon.log (last lines)" >&2
     tail -n 30 "$work/.slipway/logs/daemon.log" >&2 || true
@@ -78,6 +80,9 @@ x-slipway:
 YAML
 
 (cd "$work" && "$bin" up -d --wait)
+(cd "$work" && "$bin" ps --format json) |
+  "$node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const r of JSON.parse(s))if(r.pid)console.log(r.pid)})' \
+  >"$work/service.pids"
 export SLIPWAY_GRPC_TARGET="127.0.0.1:$port"
 export SLIPWAY_GRPC_CA="$work/cert.pem"
 export SLIPWAY_WS_ORIGIN="https://127.0.0.1:$wsport"
