@@ -34,9 +34,9 @@ ROUNDS=${ROUNDS:-2}
 # from"); on a 2-core machine one of the three always shares.
 if [[ -z ${UP_CPU:-} ]]; then
   rc=0
-  UP_CPU=$LOAD_CPU "$0" "$@" || rc=$?
+  UP_CPU=$LOAD_CPU bash "$0" "$@" || rc=$?
   echo
-  UP_CPU=$PROXY_CPU "$0" "$@" || rc=$?
+  UP_CPU=$PROXY_CPU bash "$0" "$@" || rc=$?
   exit "$rc"
 fi
 
