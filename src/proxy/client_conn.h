@@ -17,6 +17,10 @@
 // takes its response back, and the H2Conn, not the worker, owns it and delivers its events.
 // So routing, the balancer, the headers the proxy adds, timeouts, retries and metrics are the
 // same code for both protocols.
+//
+// Its upstream side is protocol-blind the same way: for an HTTP/2 backend the UpstreamConn is a
+// stream of a shared session (proxy/h2_upstream.h) that takes the HTTP/1.1 request and gives
+// back an HTTP/1.1 response.
 #pragma once
 
 #include <climits>
