@@ -5,7 +5,7 @@
 //   node h2_upstream_server.js tls-h1 CERT KEY     TLS without ALPN, answers HTTP/1.1
 // Paths: /echo (the request body back, and what the request looked like in x-seen-*
 // fields), /grpc (a chunked answer ending in trailers grpc-status/grpc-message), /slow/<ms>,
-// /rst (RST_STREAM INTERNAL_ERROR before any answer), /die (the connection dropped), /big-head (a header block far over
+// /big/<n> (n bytes, chunked, paced by the window), /rst (RST_STREAM INTERNAL_ERROR before any answer), /die (the connection dropped), /big-head (a header block far over
 // 64 KiB), /ga/<ms> (after every 10th stream of a session: GOAWAY whose last stream id is that
 // stream, then the session closes), /stats (sessions and GOAWAYs so far).
 'use strict';
@@ -17,6 +17,7 @@ const mode = process.argv[2];
 let sessions = 0;
 let goaways = 0;
 let closed = 0;
+let bigSent = -1;
 
 function onStream(stream, headers) {
   const path = headers[':path'];
@@ -33,7 +34,31 @@ function onStream(stream, headers) {
   }
   if (path === '/stats') {
     stream.respond({':status': 200, 'content-type': 'text/plain'});
-    stream.end(`sessions=${sessions} goaways=${goaways} closed=${closed}`);
+    stream.end(`sessions=${sessions} goaways=${goaways} closed=${closed} bigsent=${bigSent}`);
+    return;
+  }
+  if (path.startsWith('/big/')) {
+    // A chunked answer of <n> bytes written as fast as the stream's window lets it; 1 s in,
+    // what was written is noted for /stats.
+    const total = parseInt(path.split('/')[2], 10);
+    let sent = 0;
+    stream.respond({':status': 200});
+    const piece = Buffer.alloc(16384, 'b');
+    const pump = () => {
+      while (sent < total) {
+        const n = Math.min(piece.length, total - sent);
+        sent += n;
+        if (!stream.write(n === piece.length ? piece : piece.subarray(0, n))) {
+          stream.once('drain', pump);
+          return;
+        }
+      }
+      stream.end();
+    };
+    setTimeout(() => {
+      bigSent = sent - stream.writableLength;
+    }, 1000);
+    pump();
     return;
   }
   if (path === '/big-head') {
