@@ -259,6 +259,16 @@ TEST_F(H2UpstreamTest, TrailersReachAnHttp2ClientAsTrailingHeaders) {
   EXPECT_EQ(s.body, "hello h2");
   EXPECT_EQ(s.Field(1, "grpc-status"), "0");
   EXPECT_EQ(s.Field(1, "grpc-message"), "fine");
+  // And the other way: the client's trailing HEADERS reach the server as one (through the
+  // chunked HTTP/1.1 form in between).
+  const int32_t echo = c.Submit("POST", "/echo", {}, "body", {{"x-req-trailer", "yes"}});
+  ASSERT_GT(echo, 0);
+  ASSERT_TRUE(c.RunUntilClosed({echo}));
+  H2Client::Stream& e = c.stream(echo);
+  EXPECT_EQ(e.error, 0u);
+  EXPECT_EQ(e.Status(0), "200");
+  EXPECT_EQ(e.Field(0, "x-seen-trailer"), "yes");
+  EXPECT_EQ(e.body, "body");
 }
 
 TEST_F(H2UpstreamTest, HttpsUpstreamNegotiatesH2) {
