@@ -315,6 +315,30 @@ TEST_F(H2UpstreamTest, Http11OnlyServerIs502NotAHang) {
   EXPECT_LT(took, std::chrono::seconds(5));
 }
 
+TEST_F(H2UpstreamTest, SilentServerIs502AfterTheConnectTimeout) {
+  // Connections complete in the kernel's backlog and nothing is ever sent: no SETTINGS.
+  LoopbackListener silent(16);
+  ASSERT_TRUE(silent.ok());
+  ProxyOptions opt;
+  opt.connect_timeout = Duration(500);
+  StartProxy(H2Route(silent.port()), false, opt);
+  const auto t0 = std::chrono::steady_clock::now();
+  ClientResponse r = Call(Get("/x"));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(r.body, "upstream sent an invalid response\n");
+  EXPECT_GE(took, std::chrono::milliseconds(400));
+  EXPECT_LT(took, std::chrono::seconds(5));
+  // A port nobody listens on: refused, as over HTTP/1.1.
+  proxy_.reset();  // before the registry it writes to is replaced
+  StartProxy(H2Route(ClosedPort()), false, opt);
+  r = Call(Get("/x"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(r.body, "upstream refused the connection\n");
+}
+
 TEST_F(H2UpstreamTest, ResetStreamIs502AndTheSessionGoesOn) {
   StartNode({"h2c"});
   StartProxy(H2Route(node_.port()));
