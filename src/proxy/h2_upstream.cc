@@ -99,7 +99,12 @@ struct H2UpCallbacks {
     const bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
     switch (frame->hd.type) {
       case NGHTTP2_SETTINGS:
-        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) session->settings_seen_ = true;
+        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) && !session->settings_seen_) {
+          // The server's limits are known: the streams waiting may start.
+          session->settings_seen_ = true;
+          session->b_->h2_streams_hint = session->capacity();
+          for (H2UpStream* s : session->attached_) session->Notify(s, EPOLLOUT);
+        }
         return 0;
       case NGHTTP2_GOAWAY:
         // Streams above its last stream id are closed by nghttp2 (REFUSED_STREAM): retried
@@ -186,7 +191,9 @@ struct H2UpCallbacks {
   static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
     auto* session = static_cast<H2UpSession*>(user);
     H2UpStream* s = session->Find(stream_id);
-    if (!s || s->ended_) return 0;
+    if (!s) return 0;
+    s->closed_ = true;
+    if (s->ended_) return 0;
     // Reset by the server, refused (GOAWAY), or reset here over a header block too large.
     // The connection itself is fine: not the backend's fault.
     s->Fail(s->too_big_ ? UpstreamError::kBadResponse : UpstreamError::kReset, true);
@@ -276,7 +283,7 @@ net::IoResult H2UpStream::Handshake() {
     if (!up_->failure) up_->failure = UpstreamError::kReset;
     return {net::IoStatus::kError};
   }
-  if (!session_->established_) return {net::IoStatus::kWantRead};
+  if (!session_->ready()) return {net::IoStatus::kWantRead};
   return {net::IoStatus::kOk};
 }
 
@@ -409,7 +416,7 @@ uint32_t H2UpSession::capacity() const {
   if (!session_) return 0;
   const uint32_t n = settings_seen_ ? nghttp2_session_get_remote_settings(
                                           session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
-                                    : kStreamsBeforeSettings;
+                                    : b_->h2_streams_hint;
   return std::min(n, kMaxStreams);
 }
 
@@ -497,7 +504,7 @@ std::unique_ptr<H2UpStream> H2UpSession::NewStream(UpstreamConn* up) {
   attached_.insert(s.get());
   // A stream on a session that already carried one: a failure before any answer is resent
   // once (the retry of a pooled HTTP/1.1 connection), and does not mark the backend down.
-  up->reused = established_ && streams_opened_ > 0;
+  up->reused = ready() && streams_opened_ > 0;
   ++streams_opened_;
   return s;
 }
@@ -555,8 +562,7 @@ bool H2UpSession::ContinueHandshake() {
   }
   established_ = true;
   writable_ = true;
-  readable_ = true;  // the handshake's last flight may have brought more
-  for (H2UpStream* s : attached_) Notify(s, EPOLLOUT);
+  readable_ = true;  // the handshake's last flight may have brought more (the SETTINGS)
   Flush();
   return !dead_;
 }
@@ -684,7 +690,8 @@ void H2UpSession::Detach(H2UpStream* s) {
   if (s->id_ >= 0) {
     by_id_.erase(s->id_);
     if (session_) {
-      if (nghttp2_session_find_stream(session_, s->id_) != nullptr) {
+      // Also cancels a request still queued for a free stream (not opened yet).
+      if (!s->closed_) {
         nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id_, NGHTTP2_CANCEL);
       }
       // What it received and nobody will read goes back to the connection's window.
@@ -777,7 +784,7 @@ std::unique_ptr<UpstreamConn> OpenH2Stream(Worker* w, BackendState* b, ClientCon
   u->tcp_connected = true;
   // Else Handshake() waits for the session's connection (called back from its events: never
   // completed inside the ClientConn's Dispatch, which is still sending the request).
-  u->connected = best->established();
+  u->connected = best->ready();
   u->writable = u->connected;
   u->tr = best->NewStream(u.get());
   return u;

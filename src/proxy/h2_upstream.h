@@ -14,16 +14,19 @@
 // ClientConn's code, unchanged.
 //
 // Sessions: per worker and backend at most kMaxSessions accepting new streams. A request goes
-// to the least loaded session below the server's SETTINGS_MAX_CONCURRENT_STREAMS (100 until
-// its SETTINGS arrive, at most kMaxStreams); when all are full a new session is opened, and
+// to the least loaded session below the server's SETTINGS_MAX_CONCURRENT_STREAMS (until its
+// SETTINGS arrive, what the backend's last SETTINGS said, else 100; at most kMaxStreams); when
+// all are full a new session is opened, and
 // once kMaxSessions are full the request joins the least loaded one, where nghttp2 holds its
 // HEADERS until a stream ends (the request waits; its timeouts run).
 //
 // Connecting: the stream's UpstreamConn starts TCP-connected but not connected; its
 // Handshake() says kWantRead until the session's TCP connect (and TLS handshake, ALPN offering
-// only "h2") is done, so the ClientConn's connect timeout covers it as for HTTP/1.1. A server
-// that does not pick "h2", or whose first bytes are not an HTTP/2 SETTINGS frame within the
-// connect timeout, fails the session: its streams fail (kTls, kBadResponse) with a 502.
+// only "h2") is done and the server's SETTINGS arrived, so the ClientConn's connect timeout
+// covers it as for HTTP/1.1, and no request goes out before the server's stream limit is
+// known (one round trip on a new connection). A server that does not pick "h2", or that sends
+// no SETTINGS within the connect timeout, or bytes that are not HTTP/2, fails the session: its
+// streams fail (kTls, kBadResponse) with a 502.
 //
 // Failures: a stream's failure is what its transport's Read() (or Handshake()) reports as
 // kError, with UpstreamConn::failure saying which UpstreamError it was. A stream reset by the
@@ -124,6 +127,7 @@ class H2UpStream final : public net::Transport {
   bool final_head_ = false;  // the final (non-1xx) head was built
   bool chunked_ = false;     // the body goes to the ClientConn chunked
   bool ended_ = false;       // the response ended (END_STREAM; for chunked, "0" written)
+  bool closed_ = false;      // nghttp2 closed the stream (ended or reset, either side)
   bool too_big_ = false;     // a header block over the limits: the stream was reset
   bool failed_ = false;
   http::ParserLimits limits_;
@@ -149,8 +153,9 @@ class H2UpSession {
   bool accepting() const { return !dead_ && !goaway_; }
   size_t load() const { return attached_.size(); }
   uint32_t capacity() const;
-  // The connection is ready for requests (TCP, TLS with ALPN h2).
-  bool established() const { return established_; }
+  // The connection is ready for requests: TCP, TLS with ALPN h2, and the server's SETTINGS
+  // (so its stream limit is known before any request is sent).
+  bool ready() const { return established_ && settings_seen_; }
   bool failed() const { return dead_; }
   // A new stream for `up`, which becomes its transport's owner (up->tr).
   std::unique_ptr<H2UpStream> NewStream(UpstreamConn* up);

@@ -219,6 +219,29 @@ TEST_F(H2UpstreamTest, ConcurrentRequestsAreMultiplexed) {
   EXPECT_LT(sessions, kClients);
 }
 
+TEST_F(H2UpstreamTest, RequestsOverTheServersStreamLimitWait) {
+  StartNode({"h2c", "2"});  // SETTINGS_MAX_CONCURRENT_STREAMS 2
+  StartProxy(H2Route(node_.port()));
+  // A first request, so the session knows the server's limit before the burst (before its
+  // SETTINGS a session takes up to 100 requests, which then wait there).
+  ASSERT_EQ(Call(Get("/echo")).status, 200);
+  constexpr int kClients = 16;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      ClientResponse r = Call(Get("/slow/200?" + std::to_string(i)));
+      if (r.ok && r.status == 200 && r.body == "/slow/200?" + std::to_string(i)) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kClients);
+  const std::string stats = Stats();
+  // More sessions, up to the bound, then requests queue: never over the server's limit.
+  EXPECT_EQ(StatOf(stats, "sessions"), static_cast<int>(H2UpSession::kMaxSessions)) << stats;
+  EXPECT_LE(StatOf(stats, "maxactive"), 2) << stats;
+}
+
 TEST_F(H2UpstreamTest, TrailersReachAnHttp11ClientAsChunkedTrailers) {
   StartNode({"h2c"});
   StartProxy(H2Route(node_.port()));

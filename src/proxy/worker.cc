@@ -542,6 +542,13 @@ void Worker::ArmSweep() {
 void Worker::Sweep() {
   sweep_armed_ = false;
   MonoTime now = Now();
+  // HTTP/2 upstream sessions first: connect and first-SETTINGS deadlines (a server that sends
+  // no SETTINGS fails its waiting streams with a 502 before their connect deadline, the same
+  // length, says 504), idle time.
+  std::vector<H2UpSession*> sessions;
+  for (auto& [k, b] : backends_)
+    for (const auto& s : b->h2) sessions.push_back(s.get());
+  for (H2UpSession* s : sessions) s->CheckTimeout(now);
   std::vector<ClientConn*> due;
   for (auto& [p, c] : conns_)
     if (c->deadline() <= now) due.push_back(p);
@@ -557,11 +564,6 @@ void Worker::Sweep() {
   for (auto& [p, c] : h2_conns_) h2.push_back(p);
   for (H2Conn* c : h2)
     if (h2_conns_.count(c)) c->CheckTimeout(now);
-  // HTTP/2 upstream sessions: connect and first-SETTINGS deadlines, idle time.
-  std::vector<H2UpSession*> sessions;
-  for (auto& [k, b] : backends_)
-    for (const auto& s : b->h2) sessions.push_back(s.get());
-  for (H2UpSession* s : sessions) s->CheckTimeout(now);
   // Idle (no connection left): the next connection arms it again (CountOpen).
   if (open_connections() > 0) ArmSweep();
 }

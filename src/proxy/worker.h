@@ -101,6 +101,9 @@ struct BackendState {
   // kH2: no idle pool; requests are streams on these multiplexed sessions (h2_upstream.h).
   UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
   std::vector<std::unique_ptr<H2UpSession>> h2;
+  // The stream limit the backend's last SETTINGS gave: what a new session assumes until its
+  // own SETTINGS come.
+  uint32_t h2_streams_hint = 100;
 };
 
 // One connection to a backend. Its bytes cross `tr` (plain or TLS, which keeps its context

@@ -1,13 +1,16 @@
 // An HTTP/2 upstream for h2_upstream_test.cc (Node's http2 module: an independent HTTP/2
 // implementation). Prints "PORT <n>" once listening on 127.0.0.1.
-//   node h2_upstream_server.js h2c                 cleartext, prior knowledge
+//   node h2_upstream_server.js h2c [N]             cleartext, prior knowledge; at most N
+//                                                  concurrent streams when given
 //   node h2_upstream_server.js h2 CERT KEY         TLS, ALPN h2 only
 //   node h2_upstream_server.js tls-h1 CERT KEY     TLS without ALPN, answers HTTP/1.1
 // Paths: /echo (the request body back, and what the request looked like in x-seen-*
 // fields), /grpc (a chunked answer ending in trailers grpc-status/grpc-message), /slow/<ms>,
-// /big/<n> (n bytes, chunked, paced by the window), /rst (RST_STREAM INTERNAL_ERROR before any answer), /die (the connection dropped), /big-head (a header block far over
-// 64 KiB), /ga/<ms> (after every 10th stream of a session: GOAWAY whose last stream id is that
-// stream, then the session closes), /stats (sessions and GOAWAYs so far).
+// /big/<n> (n bytes, chunked, paced by the window), /rst (RST_STREAM INTERNAL_ERROR before any
+// answer), /die (the connection dropped), /big-head (a header block far over 64 KiB),
+// /ga/<ms> (after every 10th stream of a session: GOAWAY whose last stream id is that stream,
+// then the session closes), /stats (sessions, GOAWAYs, sessions closed, the bytes /big had
+// written 1 s in, the most streams open at once on one session).
 'use strict';
 const http2 = require('http2');
 const fs = require('fs');
@@ -18,11 +21,15 @@ let sessions = 0;
 let goaways = 0;
 let closed = 0;
 let bigSent = -1;
+let maxActive = 0;
 
 function onStream(stream, headers) {
   const path = headers[':path'];
   const session = stream.session;
   session.streamsSeen = (session.streamsSeen || 0) + 1;
+  session.active = (session.active || 0) + 1;
+  maxActive = Math.max(maxActive, session.active);
+  stream.on('close', () => { session.active--; });
   stream.on('error', () => {});
   if (path === '/die') {
     session.destroy();
@@ -34,7 +41,7 @@ function onStream(stream, headers) {
   }
   if (path === '/stats') {
     stream.respond({':status': 200, 'content-type': 'text/plain'});
-    stream.end(`sessions=${sessions} goaways=${goaways} closed=${closed} bigsent=${bigSent}`);
+    stream.end(`sessions=${sessions} goaways=${goaways} closed=${closed} bigsent=${bigSent} maxactive=${maxActive}`);
     return;
   }
   if (path.startsWith('/big/')) {
@@ -116,7 +123,9 @@ function onStream(stream, headers) {
 
 let server;
 if (mode === 'h2c') {
-  server = http2.createServer({maxSendHeaderBlockLength: 1 << 20});
+  const options = {maxSendHeaderBlockLength: 1 << 20};
+  if (process.argv[3]) options.settings = {maxConcurrentStreams: parseInt(process.argv[3], 10)};
+  server = http2.createServer(options);
 } else if (mode === 'h2') {
   server = http2.createSecureServer({
     key: fs.readFileSync(process.argv[4]),
