@@ -301,7 +301,7 @@ net::IoResult H2UpStream::Read(char* buf, size_t len) {
         resp_buffered() < session_->w_->options().max_buffer_bytes / 2) {
       nghttp2_session_consume(session_->session_, id_, unconsumed_);
       unconsumed_ = 0;
-      session_->Flush();
+      session_->ScheduleFlush();
     }
     return {net::IoStatus::kOk, n, resp_buffered() == 0};
   }
@@ -352,7 +352,7 @@ net::IoResult H2UpStream::Writev(const iovec* iov, int count) {
     deferred_ = false;
     nghttp2_session_resume_data(session_->session_, id_);
   }
-  if (session_) session_->Flush();
+  if (session_) session_->ScheduleFlush();
   return {net::IoStatus::kOk, total, false};
 }
 
@@ -623,6 +623,18 @@ void H2UpSession::Flush() {
   }
 }
 
+void H2UpSession::ScheduleFlush() {
+  if (flush_scheduled_ || in_pump_) return;  // a running Pump() flushes when it ends
+  flush_scheduled_ = true;
+  std::weak_ptr<char> alive = alive_;
+  w_->loop()->RunAfter(Duration(0), [this, alive] {
+    if (alive.expired()) return;
+    flush_scheduled_ = false;
+    Flush();
+    MaybeRetire();
+  });
+}
+
 void H2UpSession::Notify(H2UpStream* s, uint32_t events) {
   events_[s] |= events;
   SchedulePump();
@@ -700,7 +712,7 @@ void H2UpSession::Detach(H2UpStream* s) {
   }
   s->session_ = nullptr;
   if (attached_.empty()) idle_since_ = w_->Now();
-  if (!in_pump_) Flush();
+  if (!in_pump_) ScheduleFlush();
   MaybeRetire();
 }
 

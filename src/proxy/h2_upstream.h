@@ -176,6 +176,9 @@ class H2UpSession {
   void ReadSocket();
   // Frames from nghttp2 to the socket; failures mark the session dead (no ClientConn called).
   void Flush();
+  // Flush() once the loop has handled its current batch of events, so that the requests of
+  // many streams (an HTTP/2 client's burst, many ClientConns) leave in one write, not one each.
+  void ScheduleFlush();
   // Delivers the recorded events to the streams' ClientConns, then flushes.
   void Pump();
   void SchedulePump();
@@ -210,6 +213,7 @@ class H2UpSession {
   bool retired_ = false;
   bool in_pump_ = false;
   bool pump_scheduled_ = false;
+  bool flush_scheduled_ = false;
   uint64_t streams_opened_ = 0;
   MonoTime connect_deadline_{};
   MonoTime idle_since_{};
