@@ -55,7 +55,10 @@ PortProtocol ProtocolOf(const Project& project, const Service& service, int targ
   }
   // An https probe without x-slipway.upstream says the service speaks TLS there, which the
   // proxy passes through as TCP; with `upstream.scheme: https` the proxy speaks it itself.
-  if (service.upstream.https) return PortProtocol::kHttp;
+  // So does `upstream.protocol: h2`: the proxy speaks HTTP/2 to it.
+  if (service.upstream.https || service.upstream.protocol == UpstreamProtocol::kH2) {
+    return PortProtocol::kHttp;
+  }
   if (service.healthcheck.kind == Healthcheck::Kind::kHttp &&
       service.healthcheck.scheme == Healthcheck::Scheme::kHttp) {
     return PortProtocol::kHttp;

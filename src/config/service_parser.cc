@@ -749,6 +749,7 @@ Status ServiceParser::ParseSecretRefs(const Node& v, const std::string& path, Se
     }
     if (!secrets.count(ref.source)) {
       std::vector<std::string> names;
+      names.reserve(secrets.size());
       for (const auto& [n, _] : secrets) names.push_back(n);
       return NodeError(item, ipath, kind + " " + Quote(ref.source) + " is not declared",
                        names.empty() ? "a top-level " + kind + "s: entry"
@@ -928,6 +929,18 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
     } else {
       return NodeError(f, fpath, "unknown key " + Quote(f.key),
                        "one of " + Joined(KnownServiceSlipwayKeys()));
+    }
+  }
+  if (s->upstream.protocol == UpstreamProtocol::kH2) {
+    // The proxy speaks HTTP/2 on HTTP listeners only: a port forced to TCP would never see it.
+    for (const auto& [target, protocol] : s->port_protocols) {
+      if (protocol != PortProtocol::kTcp) continue;
+      const Node* up = v.Find("upstream");
+      const Node* proto = up && up->IsMap() ? up->Find("protocol") : nullptr;
+      return NodeError(proto ? *proto : v, JoinPath(path, "upstream.protocol"),
+                       "h2 needs an HTTP port, and x-slipway.ports makes port " +
+                           std::to_string(target) + " TCP",
+                       "protocol: http1, or that port as http");
     }
   }
   if (s->upstream.https && s->healthcheck.kind == Healthcheck::Kind::kHttp &&

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "config/name_table.h"
 #include "config/node.h"
 #include "config/service_addresses.h"
 #include "config/values.h"
@@ -9,9 +10,16 @@
 
 namespace slipway::config {
 
+namespace {
+constexpr auto kUpstreamProtocolNames = MakeNameTable<UpstreamProtocol>({
+    {UpstreamProtocol::kHttp1, "http1"},
+    {UpstreamProtocol::kH2, "h2"},
+});
+}  // namespace
+
 Status ParseUpstreamSettings(const Node& n, const std::string& path, const std::string& project_dir,
                              UpstreamSettings* out) {
-  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with scheme, ca_file, server_name"));
+  RETURN_IF_ERROR(ExpectMap(n, path, "a mapping with scheme, protocol, ca_file, server_name"));
   UpstreamSettings s;
   const Node* ca_node = nullptr;
   const Node* name_node = nullptr;
@@ -23,6 +31,8 @@ Status ParseUpstreamSettings(const Node& n, const std::string& path, const std::
         return NodeError(f, fpath, Quote(scheme) + " is not a scheme", "http or https");
       }
       s.https = scheme == "https";
+    } else if (f.key == "protocol") {
+      ASSIGN_OR_RETURN(s.protocol, ReadEnum(f, fpath, kUpstreamProtocolNames));
     } else if (f.key == "ca_file") {
       ASSIGN_OR_RETURN(std::string file, ReadString(f, fpath));
       if (file.empty()) return NodeError(f, fpath, "is empty", "a PEM file of CA certificates");
@@ -37,7 +47,7 @@ Status ParseUpstreamSettings(const Node& n, const std::string& path, const std::
       name_node = &f;
     } else {
       return NodeError(f, fpath, "unknown key " + Quote(f.key),
-                       "one of ca_file, scheme, server_name");
+                       "one of ca_file, protocol, scheme, server_name");
     }
   }
   for (const Node* only_tls : {ca_node, name_node}) {

@@ -58,8 +58,8 @@ TEST(UpstreamSettingsTest, HostileInputIsOneLineNamingTheKey) {
        "https)"},
       {Svc("{scheme: [https]}"), "services.api.x-slipway.upstream.scheme:"},
       {Svc("{zz: 1}"),
-       "services.api.x-slipway.upstream.zz: unknown key \"zz\" (expected one of ca_file, scheme, "
-       "server_name)"},
+       "services.api.x-slipway.upstream.zz: unknown key \"zz\" (expected one of ca_file, "
+       "protocol, scheme, server_name)"},
       {Svc("https"), "services.api.x-slipway.upstream:"},
       {Svc("{ca_file: ca.pem}"),
        "services.api.x-slipway.upstream.ca_file: applies to TLS only (expected scheme: https "
@@ -77,6 +77,54 @@ TEST(UpstreamSettingsTest, HostileInputIsOneLineNamingTheKey) {
     ASSERT_FALSE(p.ok()) << c.compose;
     EXPECT_NE(p.status().message().find(c.want), std::string::npos) << c.compose << "\n"
                                                                     << p.status().message();
+    EXPECT_EQ(p.status().message().find('\n'), std::string::npos) << p.status().message();
+  }
+}
+
+TEST(UpstreamSettingsTest, ProtocolH2MakesThePortHttp) {
+  Result<Project> p = LoadText(Svc("{protocol: h2}"));
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  const Service& s = p->services.at("api");
+  EXPECT_EQ(s.upstream.protocol, UpstreamProtocol::kH2);
+  EXPECT_FALSE(s.upstream.https);
+  // No health check, no route: HTTP all the same, since the proxy speaks HTTP/2 to it.
+  EXPECT_EQ(ProtocolOf(*p, s, 8443), PortProtocol::kHttp);
+  p = LoadText(Svc("{scheme: https, protocol: h2}"));
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").upstream.protocol, UpstreamProtocol::kH2);
+  EXPECT_TRUE(p->services.at("api").upstream.https);
+  p = LoadText(Svc("{protocol: http1}"));
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").upstream.protocol, UpstreamProtocol::kHttp1);
+}
+
+TEST(UpstreamSettingsTest, HostileProtocolIsOneLineWithFileAndLine) {
+  struct Case {
+    std::string compose;
+    std::string want;
+  };
+  const Case cases[] = {
+      {Svc("{protocol: h3}"),
+       "compose.yaml:6:18: services.api.x-slipway.upstream.protocol: \"h3\" is not allowed "
+       "(expected http1 or h2)"},
+      {Svc("{protocol: H2}"), "services.api.x-slipway.upstream.protocol: \"H2\" is not allowed"},
+      {Svc("{protocol: ''}"), "services.api.x-slipway.upstream.protocol: \"\" is not allowed"},
+      {Svc("{protocol: [h2]}"),
+       "compose.yaml:6:18: services.api.x-slipway.upstream.protocol: is a "},
+      {Svc("{protocol: {h2: true}}"),
+       "compose.yaml:6:18: services.api.x-slipway.upstream.protocol: is a "},
+      {Svc("{protocol: \"h2\\r\\nx\"}"), "services.api.x-slipway.upstream.protocol:"},
+      {Svc("{protocol: h2}", "      ports: {8443: tcp}\n"),
+       "services.api.x-slipway.upstream.protocol: h2 needs an HTTP port, and x-slipway.ports "
+       "makes port 8443 TCP (expected protocol: http1, or that port as http)"},
+  };
+  for (const Case& c : cases) {
+    Result<Project> p = LoadText(c.compose);
+    ASSERT_FALSE(p.ok()) << c.compose;
+    EXPECT_NE(p.status().message().find(c.want), std::string::npos) << c.compose << "\n"
+                                                                    << p.status().message();
+    EXPECT_NE(p.status().message().find("compose.yaml:"), std::string::npos)
+        << p.status().message();
     EXPECT_EQ(p.status().message().find('\n'), std::string::npos) << p.status().message();
   }
 }

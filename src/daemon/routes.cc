@@ -22,6 +22,9 @@ proxy::Route ServiceRoute(const config::Service& svc, const engine::ServiceEndpo
   route.upstream_tls.enabled = svc.upstream.https;
   route.upstream_tls.ca_file = svc.upstream.ca_file;
   route.upstream_tls.server_name = svc.upstream.server_name;
+  route.upstream_protocol = svc.upstream.protocol == config::UpstreamProtocol::kH2
+                                ? proxy::UpstreamProtocol::kH2
+                                : proxy::UpstreamProtocol::kHttp1;
   auto plan = plans.find(svc.name);
   if (plan != plans.end()) route.sticky_cookie = plan->second.sticky_cookie;
   for (const engine::GroupEndpoints& g : ep.groups) {
@@ -114,9 +117,10 @@ std::shared_ptr<const proxy::RouteTable> BuildRoutes(
       for (int target : config::TargetPorts(svc)) {
         proxy::Listener& l = listener(a.ip, target);
         l.best_effort = true;  // an app holding 0.0.0.0:target must not block the table
-        // A service speaking TLS is reached through its own address as directly: bytes pass.
+        // A service speaking TLS, or HTTP/2 only, is reached through its own address as
+        // directly: bytes pass (these listeners speak HTTP/1.1 to clients).
         if (config::ProtocolOf(project, svc, target) == config::PortProtocol::kTcp ||
-            svc.upstream.https) {
+            svc.upstream.https || svc.upstream.protocol == config::UpstreamProtocol::kH2) {
           l.mode = proxy::ListenerMode::kTcp;
         }
         l.routes.push_back(r->second);

@@ -342,6 +342,42 @@ services:
   EXPECT_FALSE(web->routes[0].upstream_tls.enabled);
 }
 
+// x-slipway.upstream.protocol: h2: the published port is HTTP and its route speaks HTTP/2 to
+// the instances; the service's own address copies bytes (clients speak HTTP/2 to it directly);
+// other services' routes stay HTTP/1.1.
+TEST(BuildRoutesTest, H2UpstreamsOnPublishedPortsPassThroughByName) {
+  config::Project p = Load(R"(
+services:
+  grpc:
+    command: [grpc]
+    ports: ["127.0.0.1:8443:9443"]
+    x-slipway: {upstream: {protocol: h2}}
+  web:
+    command: [web]
+    ports: ["127.0.0.1:8080:3000"]
+    x-slipway: {healthcheck: {http: /health}}
+)");
+  auto table = BuildRoutes(p, {Running("grpc", 4001), Running("web", 4002)}, 1, {}, {});
+  ASSERT_TRUE(proxy::ValidateRouteTable(*table).ok());
+  const proxy::Listener* pub = Find(*table, "127.0.0.1", 8443);
+  ASSERT_NE(pub, nullptr);
+  EXPECT_EQ(pub->mode, proxy::ListenerMode::kHttp);
+  ASSERT_EQ(pub->routes.size(), 1u);
+  EXPECT_EQ(pub->routes[0].upstream_protocol, proxy::UpstreamProtocol::kH2);
+  EXPECT_FALSE(pub->routes[0].upstream_tls.enabled);
+  auto addrs = config::ServiceAddresses(p);
+  ASSERT_TRUE(addrs.ok());
+  for (const auto& a : *addrs) {
+    if (a.service != "grpc") continue;
+    const proxy::Listener* own = Find(*table, a.ip, 9443);
+    ASSERT_NE(own, nullptr);
+    EXPECT_EQ(own->mode, proxy::ListenerMode::kTcp);
+  }
+  const proxy::Listener* web = Find(*table, "127.0.0.1", 8080);
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->routes[0].upstream_protocol, proxy::UpstreamProtocol::kHttp1);
+}
+
 }  // namespace
 }  // namespace slipway::daemon
 

@@ -115,6 +115,11 @@ std::unique_ptr<TlsTransport> TlsTransport::Connect(std::shared_ptr<const TlsCli
 
 TlsTransport::~TlsTransport() { SSL_free(ssl_); }
 
+bool TlsTransport::OfferH2Only() {
+  static constexpr unsigned char kH2[] = {2, 'h', '2'};
+  return SSL_set_alpn_protos(ssl_, kH2, sizeof kH2) == 0;  // 0 is success here
+}
+
 IoResult TlsTransport::Fail(int ret) {
   int err = SSL_get_error(ssl_, ret);
   switch (err) {

@@ -32,6 +32,9 @@ class TlsTransport final : public Transport {
   static std::unique_ptr<TlsTransport> Connect(std::shared_ptr<const TlsClientContext> ctx, int fd,
                                                const std::string& name);
   ~TlsTransport() override;
+  // Client, before the handshake: ALPN offers "h2" alone (an HTTP/2 upstream). False when
+  // OpenSSL refused it.
+  bool OfferH2Only();
 
   IoResult Handshake() override;
   IoResult Read(char* buf, size_t len) override;

@@ -20,6 +20,10 @@
 // asks for an upgrade, with a Sec-WebSocket-Key the proxy made: the upstream's 101 must carry
 // its Sec-WebSocket-Accept (else 502), and in the tunnel the client's EOF (END_STREAM) shuts
 // the upstream's write side rather than closing both.
+//
+// Its upstream side is protocol-blind the same way: for an HTTP/2 backend the UpstreamConn is a
+// stream of a shared session (proxy/h2_upstream.h) that takes the HTTP/1.1 request and gives
+// back an HTTP/1.1 response.
 #pragma once
 
 #include <climits>

@@ -46,8 +46,14 @@ void ClientConn::Dispatch() {
     OnUpstreamFailure(err == ECONNREFUSED ? UpstreamError::kConnectRefused : UpstreamError::kReset);
     return;
   }
-  // The connect timeout covers the TLS handshake too.
-  SetDeadline(Deadline::kConnect, opt.connect_timeout);
+  // The connect timeout covers the TLS handshake too. A stream on an HTTP/2 session that is
+  // already established is connected at once.
+  if (ex.up->connected) {
+    SetDeadline(ex.req_done ? Deadline::kRespHead : Deadline::kRequest,
+                ex.req_done ? opt.response_head_timeout : opt.request_timeout);
+  } else {
+    SetDeadline(Deadline::kConnect, opt.connect_timeout);
+  }
   SendUpstream(ex.up_head);  // queued until the connection is ready
   if (ex.up->tcp_connected && !ex.up->connected) ContinueUpstreamHandshake();
 }
@@ -57,7 +63,7 @@ bool ClientConn::ContinueUpstreamHandshake() {
   net::IoResult r = u.tr->Handshake();
   if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) return false;
   if (r.status != net::IoStatus::kOk) {
-    OnUpstreamFailure(UpstreamError::kTls);
+    OnUpstreamFailure(u.failure.value_or(UpstreamError::kTls));
     return false;
   }
   u.connected = true;
@@ -415,7 +421,8 @@ void ClientConn::OnUpstreamEof() {
     ex.up_reusable = false;
     return;
   }
-  OnUpstreamFailure(UpstreamError::kReset);
+  // An HTTP/2 stream says what failed (a reset stream, a header block too large).
+  OnUpstreamFailure(ex.up && ex.up->failure ? *ex.up->failure : UpstreamError::kReset);
 }
 
 void ClientConn::OnUpstreamFailure(UpstreamError kind) {

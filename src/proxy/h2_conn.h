@@ -9,7 +9,8 @@
 // stream's request reaches it as HTTP/1.1 bytes through a transport in memory, and its
 // HTTP/1.1 response comes back the same way and is sent as the stream's HEADERS and DATA. So an
 // HTTP/2 request meets the same routing, balancer, forwarded headers, request ids, timeouts,
-// retries, 502/504 answers and metrics as an HTTP/1.1 one, and the upstream stays HTTP/1.1.
+// retries, 502/504 answers and metrics as an HTTP/1.1 one, and the upstream speaks what its
+// route says (HTTP/1.1, or HTTP/2 through h2_upstream.h).
 //
 // What HTTP/1.1 carries around the head and body crosses too: the upstream's interim answers
 // (1xx but 101) become HEADERS without END_STREAM, request trailers end the chunked body sent

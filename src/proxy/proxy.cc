@@ -300,6 +300,10 @@ Status Proxy::ApplyTable(std::shared_ptr<const RouteTable> table) {
         std::snprintf(id, sizeof id, "%p", static_cast<const void*>(rc.upstream_tls.get()));
         key_suffix = " tls " + rc.server_name + " " + id;
       }
+      if (r.upstream_protocol == UpstreamProtocol::kH2 && l.mode == ListenerMode::kHttp) {
+        rc.protocol = UpstreamProtocol::kH2;
+        key_suffix += " h2";  // sessions, never an HTTP/1.1 pool
+      }
       for (const InstanceSet& s : r.sets) {
         CompiledTable::Set cs;
         cs.metrics = SetMetrics::Create(registry_, r.service, s.name);

@@ -39,6 +39,10 @@ struct UpstreamTls {
   std::string server_name;  // DNS name; "" = the backend's address
 };
 
+// What the proxy speaks to a route's backends (`x-slipway.upstream.protocol`). kH2: HTTP/2,
+// cleartext with prior knowledge, or over TLS with ALPN "h2" alone (proxy/h2_upstream.h).
+enum class UpstreamProtocol : uint8_t { kHttp1, kH2 };
+
 // A group of interchangeable instances (one release: blue, green, canary).
 struct InstanceSet {
   std::string name;
@@ -58,6 +62,7 @@ struct Route {
   std::string health_path = "/health";  // answers 200 even in maintenance
   std::string sticky_cookie;            // cookie naming the set a client sticks to; "" = off
   UpstreamTls upstream_tls;
+  UpstreamProtocol upstream_protocol = UpstreamProtocol::kHttp1;
   // Per route, for a listener shared by several sites (the host's ingress, src/ingress):
   // on a plain listener, > 0 answers 308 to https as Listener::https_redirect_port does, for
   // this route only; on a TLS listener, a non-empty `hsts` wins over the listener's.

@@ -16,13 +16,28 @@
 #include "net/tls_transport.h"
 #include "proxy/client_conn.h"
 #include "proxy/h2_conn.h"
+#include "proxy/h2_upstream.h"
 #include "proxy/tcp_conn.h"
 
 namespace slipway::proxy {
 
 namespace {
 constexpr uint32_t kConnEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+// A backend left rotation: its idle connections close (HTTP/1.1 pool, unused h2 sessions).
+void CloseIdle(Worker* w, BackendState* b) {
+  while (!b->idle.empty()) {
+    w->CloseUpstream(std::move(b->idle.back()));
+    b->idle.pop_back();
+  }
+  std::vector<H2UpSession*> sessions;
+  for (const auto& s : b->h2) sessions.push_back(s.get());
+  for (H2UpSession* s : sessions) s->CloseIfIdle();
 }
+}  // namespace
+
+BackendState::BackendState() = default;
+BackendState::~BackendState() = default;
 
 Worker::Worker(int index, const ProxyOptions& options, std::unique_ptr<net::EventLoop> loop,
                DrainWatch* drain_watch)
@@ -134,11 +149,7 @@ void Worker::UpdateRoutes(const std::vector<std::pair<size_t, size_t>>& routes,
   }
   // Idle upstream connections to backends that left rotation close now (as a switch does).
   for (const auto& [b, rotating] : in_rotation) {
-    if (rotating) continue;
-    while (!b->idle.empty()) {
-      CloseUpstream(std::move(b->idle.back()));
-      b->idle.pop_back();
-    }
+    if (!rotating) CloseIdle(this, b);
   }
 }
 
@@ -212,6 +223,7 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
               st->tls = rc.upstream_tls;
               st->tls_name = rc.server_name.empty() ? cs.ips[b] : rc.server_name;
             }
+            st->protocol = rc.protocol;
           }
           bs.backends.push_back(&st->health);
           ss.backends.push_back(st.get());
@@ -260,10 +272,7 @@ void Worker::Apply(std::shared_ptr<const CompiledTable> table,
   for (auto it = backends_.begin(); it != backends_.end();) {
     BackendState* b = it->second.get();
     if (!in_rotation.count(b->key)) {
-      while (!b->idle.empty()) {
-        CloseUpstream(std::move(b->idle.back()));
-        b->idle.pop_back();
-      }
+      CloseIdle(this, b);
       bool referenced = false;
       for (const WorkerListener& wl : wt->listeners)
         for (const WorkerRoute& wr : wl.routes)
@@ -364,6 +373,7 @@ std::unique_ptr<UpstreamConn> Worker::TakeIdle(BackendState* b) {
 }
 
 std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner, int* err) {
+  if (b->protocol == UpstreamProtocol::kH2) return OpenH2Stream(this, b, owner, err);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *err = errno;
@@ -426,6 +436,7 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
 
 void Worker::ReleaseUpstream(std::unique_ptr<UpstreamConn> u, bool reusable) {
   u->owner = nullptr;
+  if (u->fd < 0) return;  // an HTTP/2 stream: destroying it detaches it from its session
   BackendState* b = u->backend;
   if (reusable && u->readable && !u->read_wants_write) {
     // Readiness not consumed yet (a TLS read never says the socket is drained): a connection
@@ -500,6 +511,16 @@ void Worker::StartH2(int fd, std::unique_ptr<net::Transport> tr, int slot, uint3
   raw->Start();
 }
 
+void Worker::RetireH2Upstream(BackendState* b, H2UpSession* s) {
+  for (size_t i = 0; i < b->h2.size(); ++i) {
+    if (b->h2[i].get() != s) continue;
+    dead_h2up_.push_back(std::move(b->h2[i]));
+    b->h2.erase(b->h2.begin() + static_cast<std::ptrdiff_t>(i));
+    ReapLater();
+    return;
+  }
+}
+
 void Worker::ReapLater() {
   if (reap_scheduled_) return;
   reap_scheduled_ = true;
@@ -508,6 +529,7 @@ void Worker::ReapLater() {
     dead_.clear();
     dead_tcp_.clear();
     dead_h2_.clear();
+    dead_h2up_.clear();
   });
 }
 
@@ -520,6 +542,13 @@ void Worker::ArmSweep() {
 void Worker::Sweep() {
   sweep_armed_ = false;
   MonoTime now = Now();
+  // HTTP/2 upstream sessions first: connect and first-SETTINGS deadlines (a server that sends
+  // no SETTINGS fails its waiting streams with a 502 before their connect deadline, the same
+  // length, says 504), idle time.
+  std::vector<H2UpSession*> sessions;
+  for (auto& [k, b] : backends_)
+    for (const auto& s : b->h2) sessions.push_back(s.get());
+  for (H2UpSession* s : sessions) s->CheckTimeout(now);
   std::vector<ClientConn*> due;
   for (auto& [p, c] : conns_)
     if (c->deadline() <= now) due.push_back(p);
@@ -558,7 +587,9 @@ void Worker::Shutdown() {
       CloseUpstream(std::move(b->idle.back()));
       b->idle.pop_back();
     }
+    for (const auto& h : b->h2) h->Close();
   }
+  dead_h2up_.clear();
   for (auto& s : slots_) {
     if (s.fd >= 0) {
       loop_->Remove(s.fd);

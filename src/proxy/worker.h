@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -35,6 +36,7 @@ namespace slipway::proxy {
 
 class ClientConn;
 class H2Conn;
+class H2UpSession;
 class TcpConn;
 class Worker;
 
@@ -68,6 +70,8 @@ struct CompiledTable {
     // plain. Part of each backend key, so TLS and plain connections never share a pool.
     std::shared_ptr<const net::TlsClientContext> upstream_tls;
     std::string server_name;
+    // HTTP/2 to the backends (HTTP listeners only); part of each backend key too.
+    UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
     SetMetrics no_set;  // set label "_none": no backend available, maintenance answers
   };
   struct ListenerC {
@@ -83,6 +87,8 @@ struct CompiledTable {
 // One backend address as this worker sees it: health, load, idle connections.
 struct UpstreamConn;
 struct BackendState {
+  BackendState();
+  ~BackendState();  // out of line: H2UpSession is complete there
   std::string key;
   sockaddr_in addr{};
   // https:// upstream: connections are TLS from this context, for `tls_name` (the route's
@@ -92,10 +98,17 @@ struct BackendState {
   std::string tls_name;
   BackendHealth health;
   std::vector<std::unique_ptr<UpstreamConn>> idle;  // most recent last
+  // kH2: no idle pool; requests are streams on these multiplexed sessions (h2_upstream.h).
+  UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+  std::vector<std::unique_ptr<H2UpSession>> h2;
+  // The stream limit the backend's last SETTINGS gave: what a new session assumes until its
+  // own SETTINGS come.
+  uint32_t h2_streams_hint = 100;
 };
 
 // One connection to a backend. Its bytes cross `tr` (plain or TLS, which keeps its context
-// alive), never the fd directly; TLS when `backend->tls` is set.
+// alive), never the fd directly; TLS when `backend->tls` is set. For an HTTP/2 backend it is
+// one stream of a shared session instead (h2_upstream.h): fd -1, `tr` the stream.
 struct UpstreamConn {
   int fd = -1;
   std::unique_ptr<net::Transport> tr;
@@ -111,6 +124,9 @@ struct UpstreamConn {
   bool peer_closed = false;
   bool read_wants_write = false;  // the transport's read waits for the writable edge (TLS)
   bool write_wants_read = false;  // its write waits for the readable edge (TLS)
+  // Set by an HTTP/2 stream that failed: what its transport's kError means (else a failed
+  // handshake is kTls and a failed read kReset).
+  std::optional<UpstreamError> failure;
 };
 
 // The traffic settings of one route: per instance set (parallel to Route::sets) its weight and
@@ -208,6 +224,9 @@ class Worker {
   // A ClientConn serving an HTTP/2 stream, handed back by its H2Conn once closed: destroyed
   // after the current callback returns.
   void RetireStream(std::unique_ptr<ClientConn> c);
+  // A dead HTTP/2 upstream session with no stream left leaves `b`: destroyed after the
+  // current callback returns.
+  void RetireH2Upstream(BackendState* b, H2UpSession* s);
   // A TLS connection that negotiated ALPN h2: an H2Conn takes over `fd` and `tr`.
   void StartH2(int fd, std::unique_ptr<net::Transport> tr, int slot, uint32_t peer_ipv4,
                telemetry::Gauge* active);
@@ -264,6 +283,7 @@ class Worker {
   std::vector<std::unique_ptr<TcpConn>> dead_tcp_;
   std::unordered_map<H2Conn*, std::unique_ptr<H2Conn>> h2_conns_;  // HTTP/2 connections
   std::vector<std::unique_ptr<H2Conn>> dead_h2_;
+  std::vector<std::unique_ptr<H2UpSession>> dead_h2up_;
   bool reap_scheduled_ = false;
   std::unique_ptr<char[]> client_scratch_;
   std::unique_ptr<char[]> upstream_scratch_;

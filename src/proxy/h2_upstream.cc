@@ -1,0 +1,805 @@
+#include "proxy/h2_upstream.h"
+
+#include <netinet/tcp.h>
+#include <nghttp2/nghttp2.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+
+#include "http/serializer.h"
+#include "net/plain_transport.h"
+#include "net/tls_transport.h"
+#include "proxy/client_conn.h"
+#include "proxy/exchange.h"
+
+namespace slipway::proxy {
+
+namespace {
+
+constexpr uint32_t kSessionEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+// The connection's receive window: large enough that streams waiting for slow clients (each
+// bounded by its own window) do not stall the others.
+constexpr int32_t kConnectionWindow = 16 << 20;
+// Streams a server is assumed to allow before its SETTINGS say.
+constexpr uint32_t kStreamsBeforeSettings = 100;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// HTTP/2 fields: names lower-cased and held here, values pointing at the caller's buffers,
+// which must outlive the submit call (nghttp2 copies them).
+struct Fields {
+  void Add(std::string_view n, std::string_view v) {
+    names.push_back(Lower(n));
+    const std::string& name = names.back();
+    nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                  reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), name.size(), v.size(),
+                  NGHTTP2_NV_FLAG_NONE});
+  }
+  std::deque<std::string> names;  // keeps its strings in place as it grows: nv points into it
+  std::vector<nghttp2_nv> nv;
+};
+
+}  // namespace
+
+// nghttp2's callbacks: they record what arrived in the streams; events for the ClientConns are
+// delivered by Pump() later.
+struct H2UpCallbacks {
+  static H2UpStream* Of(void* user, int32_t id) {
+    return static_cast<H2UpSession*>(user)->Find(id);
+  }
+
+  static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    H2UpStream* s = Of(user, frame->hd.stream_id);
+    if (!s) return 0;
+    s->fields_.clear();
+    s->block_bytes_ = 0;
+    s->block_fields_ = 0;
+    return 0;
+  }
+
+  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    H2UpStream* s = Of(user, frame->hd.stream_id);
+    if (!s) return 0;
+    // The request's head limits bound what one header block may hold in memory.
+    s->block_bytes_ += namelen + valuelen + 4;
+    if (s->block_bytes_ > s->limits_.max_head_bytes ||
+        ++s->block_fields_ > s->limits_.max_headers) {
+      s->too_big_ = true;
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
+    }
+    std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (!s->final_head_ && n == ":status") {
+      int code = 0;
+      for (char c : v) code = code * 10 + (c - '0');  // nghttp2 checked: three digits
+      s->status_ = code;
+      return 0;
+    }
+    if (!n.empty() && n.front() == ':') return 0;
+    if (s->final_head_ && http::ForbiddenInTrailers(n)) return 0;
+    s->fields_.append(n).append(": ").append(v).append("\r\n");
+    return 0;
+  }
+
+  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto* session = static_cast<H2UpSession*>(user);
+    const bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    switch (frame->hd.type) {
+      case NGHTTP2_SETTINGS:
+        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) && !session->settings_seen_) {
+          // The server's limits are known: the streams waiting may start.
+          session->settings_seen_ = true;
+          session->b_->h2_streams_hint = session->capacity();
+          for (H2UpStream* s : session->attached_) session->Notify(s, EPOLLOUT);
+        }
+        return 0;
+      case NGHTTP2_GOAWAY:
+        // Streams above its last stream id are closed by nghttp2 (REFUSED_STREAM): retried
+        // as the retry rules allow. The others finish.
+        session->goaway_ = true;
+        return 0;
+      case NGHTTP2_HEADERS:
+        break;
+      case NGHTTP2_DATA: {
+        H2UpStream* s = session->Find(frame->hd.stream_id);
+        if (end && s && !s->ended_) {
+          if (s->chunked_) s->resp_ += "0\r\n\r\n";
+          s->ended_ = true;
+          session->Notify(s, EPOLLIN);
+        }
+        return 0;
+      }
+      default:
+        return 0;
+    }
+    H2UpStream* s = session->Find(frame->hd.stream_id);
+    if (!s) return 0;
+    if (s->final_head_) {
+      // Trailers (they always end the stream): the chunked body's trailer section. A body
+      // framed by Content-Length has no place for them: dropped (RFC 9110 6.5).
+      if (s->chunked_) s->resp_.append("0\r\n").append(s->fields_).append("\r\n");
+      s->ended_ = true;
+      session->Notify(s, EPOLLIN);
+      return 0;
+    }
+    char line[64];
+    if (s->status_ >= 100 && s->status_ < 200) {
+      // Interim answers; a 101 cannot come over HTTP/2 (nghttp2 refuses it).
+      if (++s->interim_ <= H2UpSession::kMaxInterim) {
+        std::snprintf(line, sizeof line, "HTTP/1.1 %d ", s->status_);
+        s->resp_.append(line)
+            .append(http::ReasonPhrase(s->status_))
+            .append("\r\n")
+            .append(s->fields_)
+            .append("\r\n");
+        session->Notify(s, EPOLLIN);
+      }
+      return 0;
+    }
+    std::snprintf(line, sizeof line, "HTTP/1.1 %d ", s->status_);
+    s->resp_.append(line).append(http::ReasonPhrase(s->status_)).append("\r\n").append(s->fields_);
+    const bool has_length = s->fields_.find("content-length: ") == 0 ||
+                            s->fields_.find("\r\ncontent-length: ") != std::string::npos;
+    if (!has_length && !http::StatusHasNoBody(s->status_, s->method_)) {
+      if (end) {
+        s->resp_ += "content-length: 0\r\n";
+      } else {
+        s->resp_ += "transfer-encoding: chunked\r\n";
+        s->chunked_ = true;
+      }
+    }
+    s->resp_ += "\r\n";
+    s->final_head_ = true;
+    if (end) s->ended_ = true;
+    session->Notify(s, EPOLLIN);
+    return 0;
+  }
+
+  static int OnDataChunk(nghttp2_session* ng, uint8_t, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* user) {
+    H2UpStream* s = Of(user, stream_id);
+    if (!s || s->ended_) {
+      // Nobody reads it: give the window back at once.
+      nghttp2_session_consume(ng, stream_id, len);
+      return 0;
+    }
+    if (s->chunked_) {
+      char size[24];
+      std::snprintf(size, sizeof size, "%zx\r\n", len);
+      s->resp_.append(size).append(reinterpret_cast<const char*>(data), len).append("\r\n");
+    } else {
+      s->resp_.append(reinterpret_cast<const char*>(data), len);
+    }
+    s->unconsumed_ += len;
+    static_cast<H2UpSession*>(user)->Notify(s, EPOLLIN);
+    return 0;
+  }
+
+  static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
+    auto* session = static_cast<H2UpSession*>(user);
+    H2UpStream* s = session->Find(stream_id);
+    if (!s) return 0;
+    s->closed_ = true;
+    if (s->ended_) return 0;
+    // Reset by the server, refused (GOAWAY), or reset here over a header block too large.
+    // The connection itself is fine: not the backend's fault.
+    s->Fail(s->too_big_ ? UpstreamError::kBadResponse : UpstreamError::kReset, true);
+    return 0;
+  }
+
+  static int OnFrameNotSend(nghttp2_session*, const nghttp2_frame* frame, int, void* user) {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    // A request that could not start (the server's GOAWAY came first).
+    H2UpStream* s = Of(user, frame->hd.stream_id);
+    if (s && !s->ended_) s->Fail(UpstreamError::kReset, true);
+    return 0;
+  }
+
+  static ssize_t ReadBody(nghttp2_session* ng, int32_t stream_id, uint8_t* buf, size_t length,
+                          uint32_t* flags, nghttp2_data_source*, void* user) {
+    auto* session = static_cast<H2UpSession*>(user);
+    H2UpStream* s = session->Find(stream_id);
+    if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // its ClientConn is gone: reset
+    const size_t n = std::min(length, s->body_buffered());
+    std::memcpy(buf, s->body_.data() + s->body_off_, n);
+    s->body_off_ += n;
+    if (s->body_off_ == s->body_.size()) {
+      s->body_.clear();
+      s->body_off_ = 0;
+    }
+    if (s->want_write_ && s->body_buffered() <= session->w_->options().max_buffer_bytes / 2) {
+      s->want_write_ = false;
+      session->Notify(s, EPOLLOUT);
+    }
+    if (s->body_buffered() == 0 && s->body_end_) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      Fields f;
+      for (const auto& [name, value] : s->trailers_)
+        if (!http::ForbiddenInTrailers(name)) f.Add(name, value);
+      if (!f.nv.empty() && nghttp2_submit_trailer(ng, stream_id, f.nv.data(), f.nv.size()) == 0)
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      return static_cast<ssize_t>(n);
+    }
+    if (n == 0) {
+      s->deferred_ = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    return static_cast<ssize_t>(n);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// H2UpStream
+
+namespace {
+http::ParserLimits HeadLimits(const http::ParserLimits& l) {
+  // The ClientConn's head plus the fields the proxy added (X-Forwarded-*, X-Request-Id).
+  http::ParserLimits r = l;
+  r.max_head_bytes = 2 * l.max_head_bytes;
+  r.max_headers = 2 * l.max_headers + 8;
+  r.max_body_bytes = ~uint64_t{0};  // the ClientConn enforces the client's limit
+  return r;
+}
+}  // namespace
+
+H2UpStream::H2UpStream(H2UpSession* session, UpstreamConn* up, const http::ParserLimits& limits)
+    : session_(session),
+      up_(up),
+      secure_(up->backend && up->backend->tls),
+      req_(HeadLimits(limits)),
+      req_body_(HeadLimits(limits)),
+      limits_(limits) {}
+
+H2UpStream::~H2UpStream() {
+  if (session_) session_->Detach(this);
+}
+
+bool H2UpStream::secure() const { return secure_; }
+
+void H2UpStream::Fail(UpstreamError kind, bool connection_fine) {
+  if (failed_ || ended_) return;
+  failed_ = true;
+  up_->failure = kind;
+  if (connection_fine) up_->reused = true;
+  if (session_) session_->Notify(this, EPOLLIN);
+}
+
+net::IoResult H2UpStream::Handshake() {
+  if (failed_) return {net::IoStatus::kError};
+  if (!session_ || session_->dead_) {
+    if (!up_->failure) up_->failure = UpstreamError::kReset;
+    return {net::IoStatus::kError};
+  }
+  if (!session_->ready()) return {net::IoStatus::kWantRead};
+  return {net::IoStatus::kOk};
+}
+
+net::IoResult H2UpStream::Read(char* buf, size_t len) {
+  if (resp_buffered() > 0) {
+    const size_t n = std::min(len, resp_buffered());
+    resp_.copy(buf, n, resp_off_);
+    resp_off_ += n;
+    if (resp_off_ == resp_.size()) {
+      resp_.clear();
+      resp_off_ = 0;
+    }
+    // The server may send more once the ClientConn took most of what waits here.
+    if (unconsumed_ > 0 && session_ && session_->session_ && id_ >= 0 &&
+        resp_buffered() < session_->w_->options().max_buffer_bytes / 2) {
+      nghttp2_session_consume(session_->session_, id_, unconsumed_);
+      unconsumed_ = 0;
+      session_->ScheduleFlush();
+    }
+    return {net::IoStatus::kOk, n, resp_buffered() == 0};
+  }
+  if (failed_) return {net::IoStatus::kError};
+  if (ended_) return {net::IoStatus::kEof};
+  if (!session_ || session_->dead_) {
+    if (!up_->failure) up_->failure = UpstreamError::kReset;
+    return {net::IoStatus::kError};
+  }
+  return {net::IoStatus::kWantRead};
+}
+
+net::IoResult H2UpStream::Writev(const iovec* iov, int count) {
+  if (failed_ || !session_ || session_->dead_) return {net::IoStatus::kError};
+  size_t total = 0;
+  for (int i = 0; i < count; ++i) total += iov[i].iov_len;
+  if (head_done_ && body_end_) return {net::IoStatus::kOk, total, false};  // nothing expected
+  if (head_done_ && body_buffered() > session_->w_->options().max_buffer_bytes) {
+    want_write_ = true;
+    return {net::IoStatus::kWantWrite};
+  }
+  for (int i = 0; i < count && !failed_; ++i) {
+    std::string_view data(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+    if (head_done_) {
+      if (!FeedRequestBody(data)) Fail(UpstreamError::kBadResponse, true);
+      continue;
+    }
+    head_in_.append(data);
+    const http::ParseStatus st = req_.Parse(head_in_);
+    if (st == http::ParseStatus::kNeedMore) continue;
+    if (st == http::ParseStatus::kError) {
+      Fail(UpstreamError::kBadResponse, true);
+      break;
+    }
+    head_done_ = true;
+    method_ = std::string(req_.method());
+    req_body_.Start(req_.body_kind(), req_.content_length());
+    body_end_ = req_body_.done();
+    if (!SubmitRequest()) {
+      Fail(UpstreamError::kBadResponse, true);
+      break;
+    }
+    const std::string rest = head_in_.substr(req_.head_size());
+    if (!rest.empty() && !FeedRequestBody(rest)) Fail(UpstreamError::kBadResponse, true);
+  }
+  if (!failed_ && session_ && session_->session_ && id_ >= 0 && deferred_ &&
+      (body_buffered() > 0 || body_end_)) {
+    deferred_ = false;
+    nghttp2_session_resume_data(session_->session_, id_);
+  }
+  if (session_) session_->ScheduleFlush();
+  return {net::IoStatus::kOk, total, false};
+}
+
+bool H2UpStream::FeedRequestBody(std::string_view data) {
+  while (!data.empty() && !body_end_) {
+    const http::BodyReader::Step step = req_body_.Decode(data);
+    if (step.state == http::BodyReader::State::kError) return false;
+    body_.append(step.data);
+    data.remove_prefix(step.consumed);
+    if (step.state == http::BodyReader::State::kDone) {
+      body_end_ = true;
+      trailers_ = req_body_.trailers();
+      break;
+    }
+    if (step.consumed == 0) break;
+  }
+  return true;
+}
+
+bool H2UpStream::SubmitRequest() {
+  if (!session_ || !session_->session_) return false;
+  Fields f;
+  const std::string authority(req_.Header("host").value_or(up_->backend->tls_name));
+  f.Add(":method", req_.method());
+  f.Add(":scheme", secure_ ? "https" : "http");
+  f.Add(":authority", authority);
+  f.Add(":path", req_.target());
+  std::string_view connection = req_.Header("connection").value_or("");
+  bool grpc = false;
+  for (const http::HeaderView& h : req_.headers()) {
+    if (IsHopByHop(h.name) || http::EqualsIgnoreCase(h.name, "host") ||
+        http::EqualsIgnoreCase(h.name, "transfer-encoding") ||
+        http::EqualsIgnoreCase(h.name, "trailer") ||
+        (!connection.empty() && http::HasToken(connection, h.name)))
+      continue;
+    if (http::EqualsIgnoreCase(h.name, "content-type") && h.value.starts_with("application/grpc"))
+      grpc = true;
+    f.Add(h.name, h.value);
+  }
+  // gRPC servers ask for it (the only TE value HTTP/2 allows); the hop-by-hop TE of the
+  // client's request is not forwarded.
+  if (grpc) f.Add("te", "trailers");
+  nghttp2_data_provider provider{};
+  provider.read_callback = H2UpCallbacks::ReadBody;
+  const int32_t id = nghttp2_submit_request(session_->session_, nullptr, f.nv.data(), f.nv.size(),
+                                            body_end_ ? nullptr : &provider, nullptr);
+  if (id < 0) return false;
+  id_ = id;
+  session_->by_id_[id] = this;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// H2UpSession
+
+H2UpSession::H2UpSession(Worker* w, BackendState* b) : w_(w), b_(b) {}
+
+H2UpSession::~H2UpSession() { Close(); }
+
+uint32_t H2UpSession::capacity() const {
+  if (!session_) return 0;
+  const uint32_t n = settings_seen_ ? nghttp2_session_get_remote_settings(
+                                          session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+                                    : b_->h2_streams_hint;
+  return std::min(n, kMaxStreams);
+}
+
+H2UpStream* H2UpSession::Find(int32_t id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+bool H2UpSession::Connect(int* err) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_option* opt = nullptr;
+  if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0) {
+    if (cbs) nghttp2_session_callbacks_del(cbs);
+    *err = ENOMEM;
+    return false;
+  }
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2UpCallbacks::OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, H2UpCallbacks::OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2UpCallbacks::OnFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2UpCallbacks::OnDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2UpCallbacks::OnStreamClose);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(cbs, H2UpCallbacks::OnFrameNotSend);
+  // Response bytes are acknowledged when the ClientConn reads them (back-pressure).
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_peer_max_concurrent_streams(opt, kStreamsBeforeSettings);
+  const int rc = nghttp2_session_client_new2(&session_, cbs, this, opt);
+  nghttp2_session_callbacks_del(cbs);
+  nghttp2_option_del(opt);
+  if (rc != 0) {
+    session_ = nullptr;
+    *err = ENOMEM;
+    return false;
+  }
+  const ProxyOptions& o = w_->options();
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(o.max_buffer_bytes)},
+  };
+  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0 ||
+      nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow) !=
+          0) {
+    *err = ENOMEM;
+    return false;
+  }
+
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    *err = errno;
+    return false;
+  }
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (b_->tls) {
+    auto tls = net::TlsTransport::Connect(b_->tls, fd_, b_->tls_name);
+    if (tls && !tls->OfferH2Only()) tls.reset();
+    tls_ = tls.get();
+    tr_ = std::move(tls);
+  } else {
+    tr_ = std::make_unique<net::PlainTransport>(fd_);
+  }
+  if (!tr_) {
+    *err = ENOMEM;
+    return false;
+  }
+  const int c = connect(fd_, reinterpret_cast<const sockaddr*>(&b_->addr), sizeof b_->addr);
+  if (c != 0 && errno != EINPROGRESS) {
+    *err = errno;
+    return false;
+  }
+  tcp_connected_ = c == 0;
+  writable_ = c == 0;
+  Status st = w_->loop()->Add(fd_, kSessionEvents, [this](uint32_t ev) { OnEvent(ev); });
+  if (!st.ok()) {
+    *err = EIO;
+    return false;
+  }
+  connect_deadline_ = w_->Now() + o.connect_timeout;
+  idle_since_ = w_->Now();
+  if (tcp_connected_) ContinueHandshake();
+  return true;
+}
+
+std::unique_ptr<H2UpStream> H2UpSession::NewStream(UpstreamConn* up) {
+  auto s = std::make_unique<H2UpStream>(this, up, w_->options().limits);
+  attached_.insert(s.get());
+  // A stream on a session that already carried one: a failure before any answer is resent
+  // once (the retry of a pooled HTTP/1.1 connection), and does not mark the backend down.
+  up->reused = ready() && streams_opened_ > 0;
+  ++streams_opened_;
+  return s;
+}
+
+void H2UpSession::OnEvent(uint32_t events) {
+  if (dead_) return;
+  if (!tcp_connected_) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      Fail(err == ECONNREFUSED ? UpstreamError::kConnectRefused : UpstreamError::kReset);
+      Pump();
+      return;
+    }
+    tcp_connected_ = true;
+    writable_ = true;
+  }
+  if (!established_) {
+    if (!ContinueHandshake()) {
+      Pump();
+      return;
+    }
+  }
+  const bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  if (events & EPOLLOUT) {
+    writable_ = true;
+    if (read_wants_write_) {
+      read_wants_write_ = false;
+      readable_ = true;
+    }
+  }
+  if (in && write_wants_read_) {
+    write_wants_read_ = false;
+    writable_ = true;
+  }
+  if (in) readable_ = true;
+  Flush();
+  ReadSocket();
+  Pump();
+}
+
+bool H2UpSession::ContinueHandshake() {
+  net::IoResult r = tr_->Handshake();
+  if (r.status == net::IoStatus::kWantRead || r.status == net::IoStatus::kWantWrite) return false;
+  if (r.status != net::IoStatus::kOk) {
+    Fail(UpstreamError::kTls);
+    return false;
+  }
+  // ALPN offered "h2" alone: a server that did not pick it speaks something else.
+  if (tls_ && tls_->alpn() != "h2") {
+    Fail(UpstreamError::kTls);
+    return false;
+  }
+  established_ = true;
+  writable_ = true;
+  readable_ = true;  // the handshake's last flight may have brought more (the SETTINGS)
+  Flush();
+  return !dead_;
+}
+
+void H2UpSession::ReadSocket() {
+  char* buf = w_->upstream_scratch();
+  for (int i = 0; i < 64 && !dead_ && readable_; ++i) {
+    net::IoResult r = tr_->Read(buf, Worker::kScratch);
+    if (r.status == net::IoStatus::kOk) {
+      if (r.drained) readable_ = false;
+      const ssize_t rv =
+          nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), r.bytes);
+      if (rv < 0) {
+        // Not HTTP/2 (an HTTP/1.1 server's answer to the preface), or a fatal protocol error.
+        Fail(UpstreamError::kBadResponse);
+        return;
+      }
+      Flush();
+      continue;
+    }
+    readable_ = false;
+    if (r.status == net::IoStatus::kWantRead) return;
+    if (r.status == net::IoStatus::kWantWrite) {
+      read_wants_write_ = true;
+      writable_ = false;
+      return;
+    }
+    Fail(UpstreamError::kReset);  // EOF or error: unfinished streams are lost
+    return;
+  }
+  if (!dead_ && readable_) SchedulePump();  // fairness cap: the posted Pump reads on
+}
+
+void H2UpSession::Flush() {
+  if (dead_ || !session_ || !established_) return;
+  const size_t cap = w_->options().max_buffer_bytes;
+  while (out_.size() - out_off_ <= cap) {
+    const uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      Fail(UpstreamError::kReset);
+      return;
+    }
+    if (n == 0) break;
+    if (out_off_ == out_.size()) {
+      out_.clear();
+      out_off_ = 0;
+    }
+    out_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  if (!tr_->WriteQueued(out_, &out_off_, &writable_, &write_wants_read_)) {
+    Fail(UpstreamError::kReset);
+    return;
+  }
+  if (out_off_ == out_.size()) {
+    std::string().swap(out_);
+    out_off_ = 0;
+  }
+}
+
+void H2UpSession::ScheduleFlush() {
+  if (flush_scheduled_ || in_pump_) return;  // a running Pump() flushes when it ends
+  flush_scheduled_ = true;
+  std::weak_ptr<char> alive = alive_;
+  w_->loop()->RunAfter(Duration(0), [this, alive] {
+    if (alive.expired()) return;
+    flush_scheduled_ = false;
+    Flush();
+    MaybeRetire();
+  });
+}
+
+void H2UpSession::Notify(H2UpStream* s, uint32_t events) {
+  events_[s] |= events;
+  SchedulePump();
+}
+
+void H2UpSession::SchedulePump() {
+  if (pump_scheduled_ || in_pump_) return;
+  pump_scheduled_ = true;
+  std::weak_ptr<char> alive = alive_;
+  w_->loop()->RunAfter(Duration(0), [this, alive] {
+    if (alive.expired()) return;
+    pump_scheduled_ = false;
+    if (!dead_ && established_ && readable_) ReadSocket();
+    Pump();
+  });
+}
+
+void H2UpSession::Pump() {
+  if (in_pump_) return;
+  in_pump_ = true;
+  for (int round = 0; round < 16 && !events_.empty(); ++round) {
+    std::map<H2UpStream*, uint32_t> events;
+    events.swap(events_);
+    for (const auto& [s, ev] : events) {
+      // A stream detached meanwhile (its ClientConn finished) is skipped.
+      if (!attached_.count(s) || !s->up_ || !s->up_->owner) continue;
+      s->up_->owner->OnUpstreamEvent(ev);
+    }
+    Flush();
+  }
+  in_pump_ = false;
+  if (!events_.empty()) SchedulePump();
+  if (!dead_ && session_ && established_ && !nghttp2_session_want_read(session_) &&
+      !nghttp2_session_want_write(session_)) {
+    // nghttp2 is done with the connection (a GOAWAY and no stream left, or a fatal error it
+    // answered with GOAWAY).
+    Fail(goaway_ ? UpstreamError::kReset : UpstreamError::kBadResponse);
+    if (!events_.empty()) SchedulePump();
+  }
+  MaybeRetire();
+}
+
+void H2UpSession::Fail(UpstreamError kind) {
+  if (dead_) return;
+  dead_ = true;
+  for (H2UpStream* s : attached_) {
+    if (s->ended_ || s->failed_) continue;
+    s->Fail(kind, false);
+  }
+  if (fd_ >= 0) {
+    w_->loop()->Remove(fd_);
+    tls_ = nullptr;
+    tr_.reset();
+    close(fd_);
+    fd_ = -1;
+  }
+  if (session_) nghttp2_session_del(session_);
+  session_ = nullptr;
+  if (!events_.empty()) SchedulePump();
+}
+
+void H2UpSession::Detach(H2UpStream* s) {
+  attached_.erase(s);
+  events_.erase(s);
+  if (s->id_ >= 0) {
+    by_id_.erase(s->id_);
+    if (session_) {
+      // Also cancels a request still queued for a free stream (not opened yet).
+      if (!s->closed_) {
+        nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id_, NGHTTP2_CANCEL);
+      }
+      // What it received and nobody will read goes back to the connection's window.
+      if (s->unconsumed_ > 0) nghttp2_session_consume_connection(session_, s->unconsumed_);
+    }
+  }
+  s->session_ = nullptr;
+  if (attached_.empty()) idle_since_ = w_->Now();
+  if (!in_pump_) ScheduleFlush();
+  MaybeRetire();
+}
+
+void H2UpSession::MaybeRetire() {
+  if (!dead_ || !attached_.empty() || retired_ || in_pump_) return;
+  retired_ = true;
+  w_->RetireH2Upstream(b_, this);  // destroyed after the current callback
+}
+
+void H2UpSession::CheckTimeout(MonoTime now) {
+  if (dead_) {
+    MaybeRetire();
+    return;
+  }
+  if ((!established_ || !settings_seen_) && now >= connect_deadline_) {
+    // No connection in time, or a peer that never sent its SETTINGS (not an HTTP/2 server).
+    Fail(established_ ? UpstreamError::kBadResponse : UpstreamError::kConnectTimeout);
+    Pump();
+    return;
+  }
+  if (attached_.empty() && now - idle_since_ >= w_->options().idle_timeout) CloseIfIdle();
+}
+
+void H2UpSession::CloseIfIdle() {
+  if (!attached_.empty() || dead_) return;
+  if (session_ && established_) {
+    nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+    Flush();  // best effort: the GOAWAY
+  }
+  Fail(UpstreamError::kReset);
+  MaybeRetire();
+}
+
+void H2UpSession::Close() {
+  for (H2UpStream* s : attached_) {
+    if (!s->ended_ && !s->failed_) {
+      s->failed_ = true;
+      s->up_->failure = UpstreamError::kReset;
+    }
+    s->session_ = nullptr;
+  }
+  attached_.clear();
+  by_id_.clear();
+  events_.clear();
+  dead_ = true;
+  if (fd_ >= 0) {
+    w_->loop()->Remove(fd_);
+    tls_ = nullptr;
+    tr_.reset();
+    close(fd_);
+    fd_ = -1;
+  }
+  if (session_) nghttp2_session_del(session_);
+  session_ = nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::unique_ptr<UpstreamConn> OpenH2Stream(Worker* w, BackendState* b, ClientConn* owner,
+                                           int* err) {
+  H2UpSession* best = nullptr;
+  H2UpSession* any = nullptr;
+  size_t accepting = 0;
+  for (const auto& s : b->h2) {
+    if (!s->accepting()) continue;
+    ++accepting;
+    if (!any || s->load() < any->load()) any = s.get();
+    if (s->load() < s->capacity() && (!best || s->load() < best->load())) best = s.get();
+  }
+  if (!best && accepting < H2UpSession::kMaxSessions) {
+    auto s = std::make_unique<H2UpSession>(w, b);
+    if (!s->Connect(err)) return nullptr;
+    best = s.get();
+    b->h2.push_back(std::move(s));
+  }
+  // Every session full: nghttp2 holds the request until one of the least loaded's streams ends.
+  if (!best) best = any;
+  auto u = std::make_unique<UpstreamConn>();
+  u->backend = b;
+  u->owner = owner;
+  u->tcp_connected = true;
+  // Else Handshake() waits for the session's connection (called back from its events: never
+  // completed inside the ClientConn's Dispatch, which is still sending the request).
+  u->connected = best->ready();
+  u->writable = u->connected;
+  u->tr = best->NewStream(u.get());
+  return u;
+}
+
+}  // namespace slipway::proxy

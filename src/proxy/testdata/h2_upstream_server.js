@@ -1,0 +1,156 @@
+// An HTTP/2 upstream for h2_upstream_test.cc (Node's http2 module: an independent HTTP/2
+// implementation). Prints "PORT <n>" once listening on 127.0.0.1.
+//   node h2_upstream_server.js h2c [N]             cleartext, prior knowledge; at most N
+//                                                  concurrent streams when given
+//   node h2_upstream_server.js h2 CERT KEY         TLS, ALPN h2 only
+//   node h2_upstream_server.js tls-h1 CERT KEY     TLS without ALPN, answers HTTP/1.1
+// Paths: /echo (the request body back, and what the request looked like in x-seen-*
+// fields), /grpc (a chunked answer ending in trailers grpc-status/grpc-message), /slow/<ms>,
+// /big/<n> (n bytes, chunked, paced by the window), /rst (RST_STREAM INTERNAL_ERROR before any
+// answer), /die (the connection dropped), /big-head (a header block far over 64 KiB),
+// /ga/<ms> (after every 10th stream of a session: GOAWAY whose last stream id is that stream,
+// then the session closes), /stats (sessions, GOAWAYs, sessions closed, the bytes /big had
+// written 1 s in, the most streams open at once on one session).
+'use strict';
+const http2 = require('http2');
+const fs = require('fs');
+const tls = require('tls');
+
+const mode = process.argv[2];
+let sessions = 0;
+let goaways = 0;
+let closed = 0;
+let bigSent = -1;
+let maxActive = 0;
+
+function onStream(stream, headers) {
+  const path = headers[':path'];
+  const session = stream.session;
+  session.streamsSeen = (session.streamsSeen || 0) + 1;
+  session.active = (session.active || 0) + 1;
+  maxActive = Math.max(maxActive, session.active);
+  stream.on('close', () => { session.active--; });
+  stream.on('error', () => {});
+  if (path === '/die') {
+    session.destroy();
+    return;
+  }
+  if (path === '/rst') {
+    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  if (path === '/stats') {
+    stream.respond({':status': 200, 'content-type': 'text/plain'});
+    stream.end(`sessions=${sessions} goaways=${goaways} closed=${closed} bigsent=${bigSent} maxactive=${maxActive}`);
+    return;
+  }
+  if (path.startsWith('/big/')) {
+    // A chunked answer of <n> bytes written as fast as the stream's window lets it; 1 s in,
+    // what was written is noted for /stats.
+    const total = parseInt(path.split('/')[2], 10);
+    let sent = 0;
+    stream.respond({':status': 200});
+    const piece = Buffer.alloc(16384, 'b');
+    const pump = () => {
+      while (sent < total) {
+        const n = Math.min(piece.length, total - sent);
+        sent += n;
+        if (!stream.write(n === piece.length ? piece : piece.subarray(0, n))) {
+          stream.once('drain', pump);
+          return;
+        }
+      }
+      stream.end();
+    };
+    setTimeout(() => {
+      bigSent = sent - stream.writableLength;
+    }, 1000);
+    pump();
+    return;
+  }
+  if (path === '/big-head') {
+    const h = {':status': 200};
+    for (let i = 0; i < 200; i++) h['x-big-' + i] = 'v'.repeat(500);
+    stream.respond(h);
+    stream.end('never');
+    return;
+  }
+  const chunks = [];
+  stream.on('data', (c) => chunks.push(c));
+  let trailers = {};
+  stream.on('trailers', (t) => { trailers = t; });
+  stream.on('error', () => {});
+  stream.on('end', () => {
+    const body = Buffer.concat(chunks);
+    if (path === '/echo') {
+      stream.respond({
+        ':status': 200,
+        'content-length': body.length,
+        'x-seen-method': headers[':method'],
+        'x-seen-scheme': headers[':scheme'],
+        'x-seen-authority': headers[':authority'],
+        'x-seen-xff': headers['x-forwarded-for'] || '-',
+        'x-seen-te': headers['te'] || '-',
+        'x-seen-trailer': trailers['x-req-trailer'] || '-',
+      });
+      stream.end(body);
+    } else if (path === '/grpc') {
+      stream.respond({':status': 200, 'content-type': 'application/grpc'}, {waitForTrailers: true});
+      stream.on('wantTrailers', () => {
+        stream.sendTrailers({'grpc-status': '0', 'grpc-message': 'fine', 'x-seen-te': headers['te'] || '-'});
+      });
+      stream.end('hello ' + body.toString());
+    } else if (path.startsWith('/slow/') || path.startsWith('/ga/')) {
+      const ms = parseInt(path.split('/')[2], 10) || 0;
+      const goaway = path.startsWith('/ga/') && session.streamsSeen % 10 === 0 && !session.sentGoaway;
+      if (goaway) {
+        session.sentGoaway = true;
+        goaways++;
+        session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id);
+        setTimeout(() => session.close(), 1000);
+      }
+      setTimeout(() => {
+        if (stream.destroyed) return;
+        stream.respond({':status': 200, 'content-length': String(path.length)});
+        stream.end(path);
+      }, ms);
+    } else {
+      stream.respond({':status': 404});
+      stream.end();
+    }
+  });
+}
+
+let server;
+if (mode === 'h2c') {
+  const options = {maxSendHeaderBlockLength: 1 << 20};
+  if (process.argv[3]) options.settings = {maxConcurrentStreams: parseInt(process.argv[3], 10)};
+  server = http2.createServer(options);
+} else if (mode === 'h2') {
+  server = http2.createSecureServer({
+    key: fs.readFileSync(process.argv[4]),
+    cert: fs.readFileSync(process.argv[3]),
+    allowHTTP1: false,
+    maxSendHeaderBlockLength: 1 << 20,
+  });
+} else if (mode === 'tls-h1') {
+  server = tls.createServer({key: fs.readFileSync(process.argv[4]), cert: fs.readFileSync(process.argv[3])},
+    (sock) => {
+      sock.on('data', () => sock.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nh1'));
+      sock.on('error', () => {});
+    });
+} else {
+  console.error('unknown mode ' + mode);
+  process.exit(2);
+}
+if (mode !== 'tls-h1') {
+  server.on('session', (s) => {
+    sessions++;
+    s.on('error', () => {});
+    s.on('close', () => { closed++; });
+  });
+  server.on('stream', onStream);
+}
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`PORT ${server.address().port}\n`);
+});
