@@ -63,6 +63,10 @@ struct H2Conn::Stream {
   size_t out_off = 0;
   bool conn_done = false;   // the ClientConn ended its response (ShutdownWrite)
   bool h2_closed = false;   // nghttp2 closed the stream (ended, reset by either side)
+  // The answer's END_STREAM went out while the client's request was still open: a
+  // RST_STREAM(NO_ERROR) tells it to stop sending (RFC 9113 8.1). Never for a tunnel, whose
+  // END_STREAM is a half-close the client may answer with more bytes.
+  bool answered_early = false;
   bool reset = false;       // RST_STREAM submitted: no DATA may end it cleanly any more
   bool want_write = false;  // the ClientConn was refused bytes: tell it when there is room
   bool notify_read = false;
@@ -286,6 +290,17 @@ struct H2Callbacks {
     return 0;
   }
 
+  static int OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+    auto* s = static_cast<H2Conn::Stream*>(
+        nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (!s || s->req_end || s->tunnel || s->h2_closed) return 0;
+    s->answered_early = true;
+    static_cast<H2Conn*>(user)->Mark(s);
+    return 0;
+  }
+
   static int OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t, void* user) {
     auto* c = static_cast<H2Conn*>(user);
     auto* s =
@@ -365,6 +380,7 @@ void H2Conn::Start() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Callbacks::OnFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2Callbacks::OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Callbacks::OnStreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, H2Callbacks::OnFrameSend);
   // Request bytes are acknowledged when the ClientConn takes them (back-pressure).
   nghttp2_option_set_no_auto_window_update(opt, 1);
   const int rc = nghttp2_session_server_new2(&session_, cbs, this, opt);
@@ -555,6 +571,11 @@ void H2Conn::Pump() {
 }
 
 void H2Conn::Drive(Stream* s) {
+  if (s->answered_early) {
+    s->answered_early = false;
+    if (session_ && !s->h2_closed)
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+  }
   if (s->cc && (s->h2_closed || s->conn_done)) {
     // Reset by the client, or answered: the ClientConn has nothing more to do.
     s->cc->CloseNow();

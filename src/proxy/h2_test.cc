@@ -978,6 +978,38 @@ TEST_F(H2Test, AnUpstreamRefusingTheUpgradeGivesItsAnswer) {
   EXPECT_EQ(s.Field(0, "x-why"), "origin");
   EXPECT_EQ(s.body, "no way");
   EXPECT_EQ(s.error, 0u);
+  // The answer is complete while the client's side is open: RST_STREAM(NO_ERROR) closes the
+  // stream (RFC 9113 8.1) instead of leaving it half-closed for good.
+  ASSERT_TRUE(c->Run([&] { return c->stream(id).closed; }, 3000));
+  EXPECT_EQ(c->stream(id).error, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+}
+
+TEST_F(H2Test, AnAnswerEndingBeforeTheRequestClosesTheStreamWithNoError) {
+  ScriptedUpstream up([](int fd, const std::string&, std::string*) {
+    WriteAll(fd, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nbig!");
+  });
+  Start({RouteTo(up.port())});
+  auto c = WsClient(port_);
+  ASSERT_TRUE(c);
+  // An upload whose body the client is still sending when the answer comes.
+  const int32_t id = c->Open({{":method", "POST"},
+                              {":scheme", "https"},
+                              {":path", "/upload"},
+                              {":authority", "a.test"}});
+  c->Write(id, std::string(1000, 'x'));
+  ASSERT_TRUE(c->Run([&] { return c->stream(id).closed; }, 5000));
+  const H2Client::Stream& s = c->stream(id);
+  EXPECT_EQ(s.Status(0), "413");
+  EXPECT_EQ(s.body, "big!");
+  EXPECT_TRUE(s.remote_end);
+  EXPECT_EQ(s.error, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+  // The connection goes on serving.
+  const int32_t next = c->Open({{":method", "POST"},
+                                {":scheme", "https"},
+                                {":path", "/again"},
+                                {":authority", "a.test"}});
+  ASSERT_TRUE(c->Run([&] { return c->stream(next).closed; }, 5000));
+  EXPECT_EQ(c->stream(next).Status(0), "413");
 }
 
 TEST_F(H2Test, AWrongSecWebSocketAcceptGets502AndClosesTheUpstream) {
