@@ -303,7 +303,9 @@ net::IoResult H2UpStream::Read(char* buf, size_t len) {
       unconsumed_ = 0;
       session_->ScheduleFlush();
     }
-    return {net::IoStatus::kOk, n, resp_buffered() == 0};
+    // Drained only while more is to come with a notification: once the stream ended or failed,
+    // the next read must report it (its notification may have been spent on these bytes).
+    return {net::IoStatus::kOk, n, resp_buffered() == 0 && !failed_ && !ended_};
   }
   if (failed_) return {net::IoStatus::kError};
   if (ended_) return {net::IoStatus::kEof};
@@ -543,6 +545,7 @@ void H2UpSession::OnEvent(uint32_t events) {
     writable_ = true;
   }
   if (in) readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_closed_ = true;
   Flush();
   ReadSocket();
   Pump();
@@ -572,7 +575,9 @@ void H2UpSession::ReadSocket() {
   for (int i = 0; i < 64 && !dead_ && readable_; ++i) {
     net::IoResult r = tr_->Read(buf, Worker::kScratch);
     if (r.status == net::IoStatus::kOk) {
-      if (r.drained) readable_ = false;
+      // A short read drained the socket, unless the FIN came with this edge: no other edge will
+      // say so, and its EOF must be read now.
+      if (r.drained && !peer_closed_) readable_ = false;
       const ssize_t rv =
           nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), r.bytes);
       if (rv < 0) {

@@ -206,6 +206,7 @@ class H2UpSession {
   bool settings_seen_ = false;
   bool readable_ = false;
   bool writable_ = false;
+  bool peer_closed_ = false;  // EPOLLRDHUP seen: read on to the EOF (UpstreamConn::peer_closed)
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
   bool goaway_ = false;

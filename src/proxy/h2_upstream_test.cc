@@ -392,6 +392,62 @@ TEST_F(H2UpstreamTest, ConnectionLostBeforeTheAnswerIs502) {
   EXPECT_EQ(r.body, "upstream closed the connection before a response\n");
 }
 
+TEST_F(H2UpstreamTest, CloseArrivingWithTheLastBytesIs502NotAHang) {
+  // A raw server: its SETTINGS, then (once the request is in) a SETTINGS ACK and its FIN at
+  // once, so both arrive on one readiness edge.
+  LoopbackListener raw(4);
+  ASSERT_TRUE(raw.ok());
+  std::thread server([&] {
+    const int fd = accept4(raw.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    SetTimeouts(fd, 5000);
+    static const char kSettings[] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+    static const char kSettingsAck[] = {0, 0, 0, 4, 1, 0, 0, 0, 0};
+    (void)!write(fd, kSettings, sizeof kSettings);
+    std::string in;
+    char buf[4096];
+    // The preface (24), the client's SETTINGS and WINDOW_UPDATE, then HEADERS: bounded wait.
+    for (int i = 0; i < 50 && in.size() < 24 + 9 + 12 + 13 + 9 + 20; ++i) {
+      const ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    (void)!write(fd, kSettingsAck, sizeof kSettingsAck);
+    close(fd);
+  });
+  StartProxy(H2Route(raw.port()));
+  const auto t0 = std::chrono::steady_clock::now();
+  ClientResponse r = Call(Get("/x"));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  server.join();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(r.body, "upstream closed the connection before a response\n");
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST_F(H2UpstreamTest, ResetMidAnswerCutsTheClientConnection) {
+  StartNode({"h2c"});
+  StartProxy(H2Route(node_.port()));
+  constexpr size_t kTotal = 32 << 20;
+  int fd = ConnectTo(port_);
+  ASSERT_TRUE(WriteAll(fd, Get("/cut/" + std::to_string(kTotal))));
+  // Not read until the reset came: it finds the proxy holding answer bytes for this client.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string buf;
+  ASSERT_TRUE(ReadUntil(fd, &buf, "\r\n\r\n"));
+  buf.erase(0, buf.find("\r\n\r\n") + 4);
+  std::string body, trailers;
+  // The body stops short and the connection closes: never an end the server did not send,
+  // never a hang.
+  EXPECT_FALSE(ReadChunked(fd, &buf, &body, &trailers));
+  close(fd);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_LT(body.size(), kTotal);
+  EXPECT_NE(registry_->RenderPrometheus().find("kind=\"reset\"} 1"), std::string::npos);
+}
+
 TEST_F(H2UpstreamTest, OversizedResponseHeaderBlockIs502) {
   StartNode({"h2c"});
   StartProxy(H2Route(node_.port()));
@@ -432,12 +488,11 @@ TEST_F(H2UpstreamTest, ASlowClientStopsTheUpstreamByFlowControl) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const std::string stats = Stats();
   std::string buf;
-  ASSERT_TRUE(ReadUntil(fd, &buf, "\r\n\r\n"));
-  buf.erase(0, buf.find("\r\n\r\n") + 4);
-  std::string body, trailers;
-  ASSERT_TRUE(ReadChunked(fd, &buf, &body, &trailers));
+  ClientResponse r = Exchange(fd, "", &buf);
   close(fd);
-  EXPECT_EQ(body.size(), kTotal);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), kTotal);
   const int sent = StatOf(stats, "bigsent");
   EXPECT_GT(sent, 0) << stats;
   // The proxy acknowledges DATA only as the client takes it: what the server got out is the

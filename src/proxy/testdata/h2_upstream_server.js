@@ -6,7 +6,7 @@
 //   node h2_upstream_server.js tls-h1 CERT KEY     TLS without ALPN, answers HTTP/1.1
 // Paths: /echo (the request body back, and what the request looked like in x-seen-*
 // fields), /grpc (a chunked answer ending in trailers grpc-status/grpc-message), /slow/<ms>,
-// /big/<n> (n bytes, chunked, paced by the window), /rst (RST_STREAM INTERNAL_ERROR before any
+// /big/<n> (n bytes, paced by the window), /cut/<n> (n bytes, then a reset), /rst (RST_STREAM INTERNAL_ERROR before any
 // answer), /die (the connection dropped), /big-head (a header block far over 64 KiB),
 // /ga/<ms> (after every 10th stream of a session: GOAWAY whose last stream id is that stream,
 // then the session closes), /stats (sessions, GOAWAYs, sessions closed, the bytes /big had
@@ -45,11 +45,12 @@ function onStream(stream, headers) {
     return;
   }
   if (path.startsWith('/big/')) {
-    // A chunked answer of <n> bytes written as fast as the stream's window lets it; 1 s in,
-    // what was written is noted for /stats.
+    // <n> bytes written as fast as the stream's window lets it; 1 s in, what was written is
+    // noted for /stats. With a Content-Length: under load Node was seen to end such a stream
+    // with RST_STREAM(NO_ERROR) in place of its last END_STREAM.
     const total = parseInt(path.split('/')[2], 10);
     let sent = 0;
-    stream.respond({':status': 200});
+    stream.respond({':status': 200, 'content-length': String(total)});
     const piece = Buffer.alloc(16384, 'b');
     const pump = () => {
       while (sent < total) {
@@ -66,6 +67,14 @@ function onStream(stream, headers) {
       bigSent = sent - stream.writableLength;
     }, 1000);
     pump();
+    return;
+  }
+  if (path.startsWith('/cut/')) {
+    // <n> bytes queued at once (chunked), then RST_STREAM(INTERNAL_ERROR) 200 ms later,
+    // whatever the window let through.
+    stream.respond({':status': 200});
+    stream.write(Buffer.alloc(parseInt(path.split('/')[2], 10), 'c'));
+    setTimeout(() => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR), 200);
     return;
   }
   if (path === '/big-head') {
