@@ -95,8 +95,10 @@ test('a bidirectional stream answers each message before the client sends the ne
   for (let i = 0; i < 20; ++i) {
     const arrived = new Promise((r) => { wake = r; });
     call.write({ text: `ping-${i}` });
-    await Promise.race([arrived, new Promise((_, rej) => setTimeout(
-      () => rej(new Error(`no echo of ping-${i} while the request stream is open`)), 5000))]);
+    let timer;
+    await Promise.race([arrived, new Promise((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`no echo of ping-${i} while the request stream is open`)), 5000);
+    })]).finally(() => clearTimeout(timer));
     assert.equal(replies[i], `ping-${i}`);
   }
   call.end();

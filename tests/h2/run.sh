@@ -79,6 +79,7 @@ x-slipway:
     http2: true
 YAML
 
+echo "run.sh: published ports $port (grpc) and $wsport (ws)"
 (cd "$work" && "$bin" up -d --wait)
 (cd "$work" && "$bin" ps --format json) |
   "$node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const r of JSON.parse(s))if(r.pid)console.log(r.pid)})' \

@@ -22,8 +22,13 @@ before(async () => {
 });
 after(() => session.close());
 
-const withTimeout = (p, ms, what) => Promise.race([p, new Promise((_, reject) =>
-  setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))]);
+function withTimeout(p, ms, what) {
+  let timer;
+  const expiry = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+  });
+  return Promise.race([p, expiry]).finally(() => clearTimeout(timer));
+}
 
 // One client frame: FIN set, masked as RFC 6455 §5.3 requires of clients.
 function frame(opcode, payload) {
@@ -173,7 +178,11 @@ test('the close handshake ends the stream; a cancelled stream closes the upstrea
   ws.send(0x8, code);
   const f = await ws.next();
   assert.equal(f.opcode, 0x8);
-  await until(() => ws.ended(), 'the stream ends after the close handshake');
+  await until(() => ws.ended(), 'the server\'s END_STREAM after the close handshake');
+  // The client ends its side too, as a browser does; the stream is then closed both ways.
+  const closed = new Promise((r) => ws.stream.once('close', r));
+  ws.stream.end();
+  await withTimeout(closed, 5000, 'the stream closing');
 
   const cancelled = openWs('/cancelled');
   assert.equal((await withTimeout(cancelled.response, 5000, 'the response'))[':status'], 200);
