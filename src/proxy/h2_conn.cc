@@ -61,8 +61,8 @@ struct H2Conn::Stream {
   bool deferred = false;  // the data provider waits for bytes (nghttp2_session_resume_data)
   std::string out;        // decoded body bytes not yet framed
   size_t out_off = 0;
-  bool conn_done = false;   // the ClientConn ended its response (ShutdownWrite)
-  bool h2_closed = false;   // nghttp2 closed the stream (ended, reset by either side)
+  bool conn_done = false;  // the ClientConn ended its response (ShutdownWrite)
+  bool h2_closed = false;  // nghttp2 closed the stream (ended, reset by either side)
   // The answer's END_STREAM went out while the client's request was still open: a
   // RST_STREAM(NO_ERROR) tells it to stop sending (RFC 9113 8.1). Never for a tunnel, whose
   // END_STREAM is a half-close the client may answer with more bytes.

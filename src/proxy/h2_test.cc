@@ -992,10 +992,8 @@ TEST_F(H2Test, AnAnswerEndingBeforeTheRequestClosesTheStreamWithNoError) {
   auto c = WsClient(port_);
   ASSERT_TRUE(c);
   // An upload whose body the client is still sending when the answer comes.
-  const int32_t id = c->Open({{":method", "POST"},
-                              {":scheme", "https"},
-                              {":path", "/upload"},
-                              {":authority", "a.test"}});
+  const int32_t id = c->Open(
+      {{":method", "POST"}, {":scheme", "https"}, {":path", "/upload"}, {":authority", "a.test"}});
   c->Write(id, std::string(1000, 'x'));
   ASSERT_TRUE(c->Run([&] { return c->stream(id).closed; }, 5000));
   const H2Client::Stream& s = c->stream(id);
@@ -1004,10 +1002,8 @@ TEST_F(H2Test, AnAnswerEndingBeforeTheRequestClosesTheStreamWithNoError) {
   EXPECT_TRUE(s.remote_end);
   EXPECT_EQ(s.error, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
   // The connection goes on serving.
-  const int32_t next = c->Open({{":method", "POST"},
-                                {":scheme", "https"},
-                                {":path", "/again"},
-                                {":authority", "a.test"}});
+  const int32_t next = c->Open(
+      {{":method", "POST"}, {":scheme", "https"}, {":path", "/again"}, {":authority", "a.test"}});
   ASSERT_TRUE(c->Run([&] { return c->stream(next).closed; }, 5000));
   EXPECT_EQ(c->stream(next).Status(0), "413");
 }
