@@ -11,9 +11,11 @@
 // after destroying the transport. Used on one thread: the thread of the loop the fd is on.
 #pragma once
 
+#include <sys/epoll.h>
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace slipway::net {
@@ -33,6 +35,27 @@ struct IoResult {
   // the caller may wait for the next readable edge instead of reading again.
   bool drained = false;
 };
+
+// An epoll event mask applied to what an edge-triggered connection remembers of its socket:
+// `readable`, `writable`, and which direction of a TLS transport waits for the other's edge. A
+// writable edge resumes a read that waited for it, any input edge (hang-ups and errors count:
+// the next read reports them) a write that waited for it.
+inline void ApplyEvents(uint32_t events, bool* readable, bool* writable, bool* read_wants_write,
+                        bool* write_wants_read) {
+  const bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  if (events & EPOLLOUT) {
+    *writable = true;
+    if (*read_wants_write) {
+      *read_wants_write = false;
+      *readable = true;
+    }
+  }
+  if (in && *write_wants_read) {
+    *write_wants_read = false;
+    *writable = true;
+  }
+  if (in) *readable = true;
+}
 
 class Transport {
  public:

@@ -434,19 +434,7 @@ void H2Conn::Mark(Stream* s) {
 
 void H2Conn::OnEvent(uint32_t events) {
   if (fd_ < 0) return;
-  const bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
-  if (events & EPOLLOUT) {
-    writable_ = true;
-    if (read_wants_write_) {
-      read_wants_write_ = false;
-      readable_ = true;
-    }
-  }
-  if (in && write_wants_read_) {
-    write_wants_read_ = false;
-    writable_ = true;
-  }
-  if (in) readable_ = true;
+  net::ApplyEvents(events, &readable_, &writable_, &read_wants_write_, &write_wants_read_);
   FlushSocket();
   if (fd_ >= 0) ReadSocket();
   if (fd_ >= 0) Pump();

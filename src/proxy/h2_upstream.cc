@@ -532,19 +532,7 @@ void H2UpSession::OnEvent(uint32_t events) {
       return;
     }
   }
-  const bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
-  if (events & EPOLLOUT) {
-    writable_ = true;
-    if (read_wants_write_) {
-      read_wants_write_ = false;
-      readable_ = true;
-    }
-  }
-  if (in && write_wants_read_) {
-    write_wants_read_ = false;
-    writable_ = true;
-  }
-  if (in) readable_ = true;
+  net::ApplyEvents(events, &readable_, &writable_, &read_wants_write_, &write_wants_read_);
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_closed_ = true;
   Flush();
   ReadSocket();
