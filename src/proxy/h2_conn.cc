@@ -5,15 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
-#include <deque>
 #include <utility>
 
 #include "http/parser.h"
 #include "http/websocket.h"
 #include "proxy/client_conn.h"
 #include "proxy/exchange.h"
+#include "proxy/h2_fields.h"
 
 namespace slipway::proxy {
 
@@ -132,29 +131,6 @@ bool ConnectionSpecific(std::string_view n) {
   return IsHopByHop(n) || http::EqualsIgnoreCase(n, "transfer-encoding");
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-void AddField(std::vector<nghttp2_nv>* nv, std::string_view n, std::string_view v) {
-  nv->push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
-                 reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
-                 NGHTTP2_NV_FLAG_NONE});
-}
-
-// HTTP/2 fields made of HTTP/1.1 ones: names lower-cased (RFC 9113 8.2) and held here, values
-// pointing at the caller's buffer, which must outlive the submit call (nghttp2 copies them).
-struct H2Fields {
-  void Add(std::string_view n, std::string_view v) {
-    names.push_back(Lower(n));
-    AddField(&nv, names.back(), v);
-  }
-  std::deque<std::string> names;  // keeps its strings in place as it grows: nv points into it
-  std::vector<nghttp2_nv> nv;
-};
-
 // A parsed HTTP/1.1 response head as HTTP/2 fields: ":status", then its fields with
 // connection-specific ones dropped. Built in place and never moved (nv points into it).
 // `websocket`: the 101 that opened a WebSocket, which becomes the extended CONNECT's 200
@@ -162,7 +138,7 @@ struct H2Fields {
 struct ResponseFields {
   explicit ResponseFields(const http::ResponseParser& resp, bool websocket = false)
       : status(websocket ? "200" : std::to_string(resp.status_code())) {
-    AddField(&fields.nv, ":status", status);
+    fields.AddLower(":status", status);
     std::string_view connection = resp.Header("connection").value_or("");
     for (const http::HeaderView& f : resp.headers())
       if (!ConnectionSpecific(f.name) &&
@@ -317,8 +293,8 @@ struct H2Callbacks {
     H2Fields f;
     for (const auto& [n, v] : s->body.trailers())
       if (!http::ForbiddenInTrailers(n)) f.Add(n, v);
-    if (f.nv.empty()) return false;
-    return nghttp2_submit_trailer(session, s->id, f.nv.data(), f.nv.size()) == 0;
+    if (f.empty()) return false;
+    return nghttp2_submit_trailer(session, s->id, f.data(), f.size()) == 0;
   }
 
   static ssize_t ReadBody(nghttp2_session* session, int32_t, uint8_t* buf, size_t length,
@@ -667,11 +643,11 @@ void H2Conn::AnswerLocal(Stream* s, int status, std::string_view body,
   if (!session_ || s->h2_closed) return;
   const std::string code = std::to_string(status);
   const std::string length = std::to_string(body.size());
-  std::vector<nghttp2_nv> nv;
-  AddField(&nv, ":status", code);
-  AddField(&nv, "content-type", "text/plain");
-  AddField(&nv, "content-length", length);
-  if (!ws_version.empty()) AddField(&nv, "sec-websocket-version", ws_version);
+  H2Fields nv;
+  nv.AddLower(":status", code);
+  nv.AddLower("content-type", "text/plain");
+  nv.AddLower("content-length", length);
+  if (!ws_version.empty()) nv.AddLower("sec-websocket-version", ws_version);
   nghttp2_data_provider provider{};
   provider.source.ptr = s;
   provider.read_callback = H2Callbacks::ReadBody;
@@ -804,7 +780,7 @@ void H2Conn::OnStreamConnGone(Stream* s) {
 void H2Conn::SubmitTunnel(Stream* s) {
   if (!session_ || s->h2_closed) return;
   ResponseFields f(s->resp, /*websocket=*/true);
-  std::vector<nghttp2_nv>& nv = f.fields.nv;
+  const H2Fields& nv = f.fields;
   nghttp2_data_provider provider{};
   provider.source.ptr = s;
   provider.read_callback = H2Callbacks::ReadBody;
@@ -819,7 +795,7 @@ void H2Conn::SubmitTunnel(Stream* s) {
 void H2Conn::SubmitInterim(Stream* s) {
   if (!session_ || s->h2_closed) return;
   ResponseFields f(s->resp);
-  std::vector<nghttp2_nv>& nv = f.fields.nv;
+  const H2Fields& nv = f.fields;
   if (nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, s->id, nullptr, nv.data(), nv.size(),
                              nullptr) != 0) {
     ResetStream(s, NGHTTP2_INTERNAL_ERROR);
@@ -831,7 +807,7 @@ void H2Conn::SubmitInterim(Stream* s) {
 void H2Conn::SubmitResponse(Stream* s) {
   if (!session_ || s->h2_closed) return;
   ResponseFields f(s->resp);
-  std::vector<nghttp2_nv>& nv = f.fields.nv;
+  const H2Fields& nv = f.fields;
   int rc = 0;
   if (s->body_done && s->out.empty()) {
     rc = nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), nullptr);

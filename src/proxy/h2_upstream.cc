@@ -7,17 +7,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 
 #include "http/serializer.h"
 #include "net/plain_transport.h"
 #include "net/tls_transport.h"
 #include "proxy/client_conn.h"
 #include "proxy/exchange.h"
+#include "proxy/h2_fields.h"
 
 namespace slipway::proxy {
 
@@ -30,25 +29,6 @@ constexpr int32_t kConnectionWindow = 16 << 20;
 // Streams a server is assumed to allow before its SETTINGS say.
 constexpr uint32_t kStreamsBeforeSettings = 100;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// HTTP/2 fields: names lower-cased and held here, values pointing at the caller's buffers,
-// which must outlive the submit call (nghttp2 copies them).
-struct Fields {
-  void Add(std::string_view n, std::string_view v) {
-    names.push_back(Lower(n));
-    const std::string& name = names.back();
-    nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                  reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), name.size(), v.size(),
-                  NGHTTP2_NV_FLAG_NONE});
-  }
-  std::deque<std::string> names;  // keeps its strings in place as it grows: nv points into it
-  std::vector<nghttp2_nv> nv;
-};
 
 }  // namespace
 
@@ -226,10 +206,10 @@ struct H2UpCallbacks {
     }
     if (s->body_buffered() == 0 && s->body_end_) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
-      Fields f;
+      H2Fields f;
       for (const auto& [name, value] : s->trailers_)
         if (!http::ForbiddenInTrailers(name)) f.Add(name, value);
-      if (!f.nv.empty() && nghttp2_submit_trailer(ng, stream_id, f.nv.data(), f.nv.size()) == 0)
+      if (!f.empty() && nghttp2_submit_trailer(ng, stream_id, f.data(), f.size()) == 0)
         *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
       return static_cast<ssize_t>(n);
     }
@@ -376,12 +356,12 @@ bool H2UpStream::FeedRequestBody(std::string_view data) {
 
 bool H2UpStream::SubmitRequest() {
   if (!session_ || !session_->session_) return false;
-  Fields f;
+  H2Fields f;
   const std::string authority(req_.Header("host").value_or(up_->backend->tls_name));
-  f.Add(":method", req_.method());
-  f.Add(":scheme", secure_ ? "https" : "http");
-  f.Add(":authority", authority);
-  f.Add(":path", req_.target());
+  f.AddLower(":method", req_.method());
+  f.AddLower(":scheme", secure_ ? "https" : "http");
+  f.AddLower(":authority", authority);
+  f.AddLower(":path", req_.target());
   std::string_view connection = req_.Header("connection").value_or("");
   bool grpc = false;
   for (const http::HeaderView& h : req_.headers()) {
@@ -396,10 +376,10 @@ bool H2UpStream::SubmitRequest() {
   }
   // gRPC servers ask for it (the only TE value HTTP/2 allows); the hop-by-hop TE of the
   // client's request is not forwarded.
-  if (grpc) f.Add("te", "trailers");
+  if (grpc) f.AddLower("te", "trailers");
   nghttp2_data_provider provider{};
   provider.read_callback = H2UpCallbacks::ReadBody;
-  const int32_t id = nghttp2_submit_request(session_->session_, nullptr, f.nv.data(), f.nv.size(),
+  const int32_t id = nghttp2_submit_request(session_->session_, nullptr, f.data(), f.size(),
                                             body_end_ ? nullptr : &provider, nullptr);
   if (id < 0) return false;
   id_ = id;
