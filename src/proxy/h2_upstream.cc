@@ -29,7 +29,6 @@ constexpr int32_t kConnectionWindow = 16 << 20;
 // Streams a server is assumed to allow before its SETTINGS say.
 constexpr uint32_t kStreamsBeforeSettings = 100;
 
-
 }  // namespace
 
 // nghttp2's callbacks: they record what arrived in the streams; events for the ClientConns are
