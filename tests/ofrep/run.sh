@@ -18,28 +18,8 @@ script=${4:-}
 [ -d "$here/node_modules/@openfeature/server-sdk" ] || {
   echo "run.sh: run 'npm ci' in $here first" >&2; exit 2; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-ofrep-XXXXXX")
-cleanup() {
-  rc=$?
-  trap - EXIT INT TERM
-  pid=$(cat "$work/.slipway/daemon.pid" 2>/dev/null || true)
-  keeper=$(cat "$work/.slipway/keeper.pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    (cd "$work" && timeout 30 "$bin" down >/dev/null 2>&1) || true
-  fi
-  # The keeper first: it would start a daemon killed under it again.
-  if [ -n "$keeper" ] && kill -0 "$keeper" 2>/dev/null; then kill -9 "$keeper" 2>/dev/null || true; fi
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-  if [ "$rc" -ne 0 ] && [ -f "$work/.slipway/logs/daemon.log" ]; then
-    echo "--- daemon.log (last lines)" >&2
-    tail -n 20 "$work/.slipway/logs/daemon.log" >&2 || true
-  fi
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$here/../lib/project.sh"
+project_workdir ofrep
 
 cat >"$work/compose.yaml" <<YAML
 name: ofrep-e2e

@@ -25,28 +25,8 @@ testapp=$(realpath "$testapp")
 [ -d "$here/node_modules/playwright-core" ] || { echo "run.sh: run 'npm ci' in $here first" >&2; exit 2; }
 [ -x /usr/bin/chromium ] || { echo "run.sh: /usr/bin/chromium is missing (scripts/install-deps.sh)" >&2; exit 2; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-ui-XXXXXX")
-cleanup() {
-  rc=$?
-  trap - EXIT INT TERM
-  pid=$(cat "$work/.slipway/daemon.pid" 2>/dev/null || true)
-  keeper=$(cat "$work/.slipway/keeper.pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    (cd "$work" && timeout 30 "$bin" down >/dev/null 2>&1) || true
-  fi
-  # The keeper first: it would start a daemon killed under it again.
-  if [ -n "$keeper" ] && kill -0 "$keeper" 2>/dev/null; then kill -9 "$keeper" 2>/dev/null || true; fi
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-  if [ "$rc" -ne 0 ] && [ -f "$work/.slipway/logs/daemon.log" ]; then
-    echo "--- daemon.log (last lines)" >&2
-    tail -n 30 "$work/.slipway/logs/daemon.log" >&2 || true
-  fi
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$here/../lib/project.sh"
+project_workdir ui
 
 free_port() {
   python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
