@@ -648,15 +648,7 @@ void H2Conn::AnswerLocal(Stream* s, int status, std::string_view body,
   nv.AddLower("content-type", "text/plain");
   nv.AddLower("content-length", length);
   if (!ws_version.empty()) nv.AddLower("sec-websocket-version", ws_version);
-  nghttp2_data_provider provider{};
-  provider.source.ptr = s;
-  provider.read_callback = H2Callbacks::ReadBody;
-  if (nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), &provider) != 0) {
-    ResetStream(s, NGHTTP2_INTERNAL_ERROR);
-    return;
-  }
-  s->submitted = true;
-  ResumeData(nullptr);
+  if (SubmitFinal(s, nv, /*body=*/true)) ResumeData(nullptr);
 }
 
 // ---------------------------------------------------------------- from a stream's ClientConn
@@ -780,16 +772,7 @@ void H2Conn::OnStreamConnGone(Stream* s) {
 void H2Conn::SubmitTunnel(Stream* s) {
   if (!session_ || s->h2_closed) return;
   ResponseFields f(s->resp, /*websocket=*/true);
-  const H2Fields& nv = f.fields;
-  nghttp2_data_provider provider{};
-  provider.source.ptr = s;
-  provider.read_callback = H2Callbacks::ReadBody;
-  if (nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), &provider) != 0) {
-    ResetStream(s, NGHTTP2_INTERNAL_ERROR);
-    return;
-  }
-  s->submitted = true;
-  ResumeData(nullptr);
+  if (SubmitFinal(s, f.fields, /*body=*/true)) ResumeData(nullptr);
 }
 
 void H2Conn::SubmitInterim(Stream* s) {
@@ -807,21 +790,20 @@ void H2Conn::SubmitInterim(Stream* s) {
 void H2Conn::SubmitResponse(Stream* s) {
   if (!session_ || s->h2_closed) return;
   ResponseFields f(s->resp);
-  const H2Fields& nv = f.fields;
-  int rc = 0;
-  if (s->body_done && s->out.empty()) {
-    rc = nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), nullptr);
-  } else {
-    nghttp2_data_provider provider{};
-    provider.source.ptr = s;
-    provider.read_callback = H2Callbacks::ReadBody;
-    rc = nghttp2_submit_response(session_, s->id, nv.data(), nv.size(), &provider);
-  }
-  if (rc != 0) {
+  SubmitFinal(s, f.fields, /*body=*/!(s->body_done && s->out.empty()));
+}
+
+bool H2Conn::SubmitFinal(Stream* s, const H2Fields& fields, bool body) {
+  nghttp2_data_provider provider{};
+  provider.source.ptr = s;
+  provider.read_callback = H2Callbacks::ReadBody;
+  if (nghttp2_submit_response(session_, s->id, fields.data(), fields.size(),
+                              body ? &provider : nullptr) != 0) {
     ResetStream(s, NGHTTP2_INTERNAL_ERROR);
-    return;
+    return false;
   }
   s->submitted = true;
+  return true;
 }
 
 void H2Conn::ResetStream(Stream* s, uint32_t error_code) {

@@ -54,6 +54,8 @@ struct nghttp2_session;
 
 namespace slipway::proxy {
 
+class H2Fields;
+
 class H2Conn {
  public:
   // Limits the connection advertises: at most this many streams at once (each one request).
@@ -103,6 +105,9 @@ class H2Conn {
   void OnStreamConnGone(Stream* s);
   void OnRequestTaken(Stream* s);
   void SubmitResponse(Stream* s);
+  // Submits a stream's final header block, with a body read from s->out when `body`; a refusal
+  // resets the stream. False when refused.
+  bool SubmitFinal(Stream* s, const H2Fields& fields, bool body);
   // An interim (1xx) answer: HEADERS without END_STREAM.
   void SubmitInterim(Stream* s);
   void ResetStream(Stream* s, uint32_t error_code);
