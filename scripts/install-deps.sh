@@ -14,6 +14,8 @@ PACKAGES=(
   # nghttp2: HTTP/2 on the proxy's HTTPS listeners (src/proxy/h2_conn.h); nghttp2-client's
   # h2load drives bench/tls.sh over h2.
   libnghttp2-dev nghttp2-client
+  # jemalloc: the allocator of the slipway binary (CMakeLists.txt, SLIPWAY_MALLOC).
+  libjemalloc-dev
   # clang: the fuzzers (scripts/fuzz.sh); clang-tidy and clang-format: scripts/tidy.sh and
   # scripts/format.sh. The sanitizer builds (scripts/sanitize.sh) use gcc's libasan, libubsan
   # and libtsan, which build-essential brings.
