@@ -1,6 +1,6 @@
 #include "http/serializer.h"
 
-#include <cstdio>
+#include <charconv>
 
 #include "http/parser.h"
 
@@ -118,16 +118,21 @@ void AppendRequest(const Request& req, std::string* out) {
   out->append("\r\n").append(req.body);
 }
 
-void AppendResponseHead(int status, const HeaderList& headers, std::string* out) {
-  out->append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+void AppendStatusLine(int status, std::string* out) {
+  char code[16];
+  auto r = std::to_chars(code, code + sizeof code, status);
+  out->append("HTTP/1.1 ").append(code, r.ptr).append(" ");
   out->append(ReasonPhrase(status)).append("\r\n");
+}
+
+void AppendResponseHead(int status, const HeaderList& headers, std::string* out) {
+  AppendStatusLine(status, out);
   AppendHeaders(headers, /*skip_framing=*/false, out);
   out->append("\r\n");
 }
 
 void AppendResponse(const Response& resp, std::string* out, bool head_only) {
-  out->append("HTTP/1.1 ").append(std::to_string(resp.status)).append(" ");
-  out->append(ReasonPhrase(resp.status)).append("\r\n");
+  AppendStatusLine(resp.status, out);
   AppendHeaders(resp.headers, /*skip_framing=*/true, out);
   bool no_body = StatusHasNoBody(resp.status);
   if (!no_body) {
@@ -139,9 +144,10 @@ void AppendResponse(const Response& resp, std::string* out, bool head_only) {
 
 void AppendChunk(std::string_view data, std::string* out) {
   if (data.empty()) return;
+  // to_chars, not snprintf: this runs once per DATA frame the proxy turns into a chunk.
   char size[24];
-  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  out->append(size, static_cast<size_t>(n)).append(data).append("\r\n");
+  auto r = std::to_chars(size, size + sizeof size, data.size(), 16);
+  out->append(size, r.ptr).append("\r\n").append(data).append("\r\n");
 }
 
 void AppendLastChunk(std::string* out) { out->append("0\r\n\r\n"); }

@@ -27,6 +27,10 @@ void AppendRequest(const Request& req, std::string* out);
 // written but Content-Length still says its size. 1xx/204/304 get neither.
 void AppendResponse(const Response& resp, std::string* out, bool head_only = false);
 
+// "HTTP/1.1 <status> <reason>\r\n": the status line alone (the proxy's HTTP/2 upstream streams
+// build the rest of the head from their own field lines).
+void AppendStatusLine(int status, std::string* out);
+
 // "HTTP/1.1 <status> <reason>\r\n" + headers + "\r\n", as given: the caller chose the framing.
 void AppendResponseHead(int status, const HeaderList& headers, std::string* out);
 

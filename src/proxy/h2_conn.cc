@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "http/parser.h"
+#include "http/serializer.h"
 #include "http/websocket.h"
 #include "proxy/client_conn.h"
 #include "proxy/exchange.h"
@@ -254,9 +255,7 @@ struct H2Callbacks {
     }
     std::string_view d(reinterpret_cast<const char*>(data), len);
     if (s->chunked_req) {
-      char size[24];
-      std::snprintf(size, sizeof size, "%zx\r\n", len);
-      s->req.append(size).append(d).append("\r\n");
+      http::AppendChunk(d, &s->req);
     } else {
       s->req.append(d);
     }

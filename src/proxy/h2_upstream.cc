@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include "http/serializer.h"
@@ -114,22 +113,17 @@ struct H2UpCallbacks {
       session->Notify(s, EPOLLIN);
       return 0;
     }
-    char line[64];
     if (s->status_ >= 100 && s->status_ < 200) {
       // Interim answers; a 101 cannot come over HTTP/2 (nghttp2 refuses it).
       if (++s->interim_ <= H2UpSession::kMaxInterim) {
-        std::snprintf(line, sizeof line, "HTTP/1.1 %d ", s->status_);
-        s->resp_.append(line)
-            .append(http::ReasonPhrase(s->status_))
-            .append("\r\n")
-            .append(s->fields_)
-            .append("\r\n");
+        http::AppendStatusLine(s->status_, &s->resp_);
+        s->resp_.append(s->fields_).append("\r\n");
         session->Notify(s, EPOLLIN);
       }
       return 0;
     }
-    std::snprintf(line, sizeof line, "HTTP/1.1 %d ", s->status_);
-    s->resp_.append(line).append(http::ReasonPhrase(s->status_)).append("\r\n").append(s->fields_);
+    http::AppendStatusLine(s->status_, &s->resp_);
+    s->resp_.append(s->fields_);
     const bool has_length = s->fields_.find("content-length: ") == 0 ||
                             s->fields_.find("\r\ncontent-length: ") != std::string::npos;
     if (!has_length && !http::StatusHasNoBody(s->status_, s->method_)) {
@@ -156,9 +150,7 @@ struct H2UpCallbacks {
       return 0;
     }
     if (s->chunked_) {
-      char size[24];
-      std::snprintf(size, sizeof size, "%zx\r\n", len);
-      s->resp_.append(size).append(reinterpret_cast<const char*>(data), len).append("\r\n");
+      http::AppendChunk({reinterpret_cast<const char*>(data), len}, &s->resp_);
     } else {
       s->resp_.append(reinterpret_cast<const char*>(data), len);
     }

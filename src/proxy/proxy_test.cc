@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -110,6 +112,28 @@ TEST_F(ProxyTest, KeepAliveReuseAndForwardedHeaders) {
   EXPECT_EQ(up.accepts(), 1);  // one upstream connection served all 51 requests
   EXPECT_NE(up.last_head().find("X-Forwarded-Proto: http\r\n"), std::string::npos);
   EXPECT_NE(up.last_head().find("X-Forwarded-Host: test\r\n"), std::string::npos);
+}
+
+TEST_F(ProxyTest, GeneratedRequestIdsAreUniqueAndWellFormed) {
+  UpstreamServer up("a");
+  StartProxy();
+  ApplyRoutes({SimpleRoute({MakeSet("blue", 100, {up.port()})})});
+  int fd = Connect();
+  std::string buf;
+  std::set<std::string> seen;
+  // "<8 hex digits, per worker>-<worker index, 2>-<sequence, 12>"; the sequence counts up.
+  const std::regex shape("[0-9a-f]{8}-[0-9a-f]{2}-[0-9a-f]{12}");
+  std::string prefix;
+  for (int i = 0; i < 20; ++i) {
+    ClientResponse r = Exchange(fd, Get("/id"), &buf);
+    ASSERT_TRUE(r.ok);
+    std::string id(r.head.Get("x-seen-id"));
+    EXPECT_TRUE(std::regex_match(id, shape)) << id;
+    if (i == 0) prefix = id.substr(0, 12);
+    EXPECT_EQ(id.substr(0, 12), prefix) << id;  // one worker, one prefix
+    EXPECT_TRUE(seen.insert(id).second) << "repeated " << id;
+  }
+  close(fd);
 }
 
 TEST_F(ProxyTest, PipelinedRequestsAnsweredInOrder) {

@@ -154,10 +154,20 @@ void Worker::UpdateRoutes(const std::vector<std::pair<size_t, size_t>>& routes,
 }
 
 std::string Worker::NextRequestId() {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%s-%02x-%012llx", id_prefix_.c_str(), index_ & 0xff,
-                static_cast<unsigned long long>(++id_seq_));
-  return buf;
+  // "<prefix>-<worker, 2 hex digits>-<sequence, 12 hex digits>"; one per request, so no
+  // snprintf (its format parsing was a visible share of a small request's CPU).
+  static constexpr char kDigits[] = "0123456789abcdef";
+  char tail[1 + 2 + 1 + 12];
+  tail[0] = '-';
+  tail[1] = kDigits[(index_ >> 4) & 0xf];
+  tail[2] = kDigits[index_ & 0xf];
+  tail[3] = '-';
+  uint64_t seq = ++id_seq_;
+  for (int i = 15; i >= 4; --i, seq >>= 4) tail[i] = kDigits[seq & 0xf];
+  std::string id;
+  id.reserve(id_prefix_.size() + sizeof tail);
+  id.append(id_prefix_).append(tail, sizeof tail);
+  return id;
 }
 
 int Worker::SlotFor(const std::string& key) {
