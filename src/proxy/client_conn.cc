@@ -130,6 +130,10 @@ const SetMetrics& ClientConn::Metrics() const {
   return ex_->set < 0 ? r.no_set : r.sets[ex_->set].metrics;
 }
 
+void ClientConn::CountRetry() const {
+  if (ex_) Metrics().retries->Add(w_->index());
+}
+
 void ClientConn::SetDeadline(Deadline kind, Duration after) {
   dkind_ = kind;
   if (kind == Deadline::kNone || after.count() <= 0) {

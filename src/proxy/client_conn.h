@@ -65,6 +65,9 @@ class ClientConn {
   void OnDrain(bool close_idle);
   // Worker shutdown.
   void CloseNow();
+  // Counts a retry of the current exchange made below it: an HTTP/2 upstream stream resending
+  // a request its server refused (h2_upstream.h). Changes nothing else.
+  void CountRetry() const;
 
   int fd() const { return fd_; }
   int slot() const { return slot_; }

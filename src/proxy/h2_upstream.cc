@@ -41,6 +41,9 @@ struct H2UpCallbacks {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     H2UpStream* s = Of(user, frame->hd.stream_id);
     if (!s) return 0;
+    // The server answers: the request was processed, it is never resent.
+    s->answered_ = true;
+    s->DropReplay();
     s->fields_.clear();
     s->block_bytes_ = 0;
     s->block_fields_ = 0;
@@ -159,23 +162,35 @@ struct H2UpCallbacks {
     return 0;
   }
 
-  static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
+  static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
     auto* session = static_cast<H2UpSession*>(user);
     H2UpStream* s = session->Find(stream_id);
     if (!s) return 0;
     s->closed_ = true;
     if (s->ended_) return 0;
-    // Reset by the server, refused (GOAWAY), or reset here over a header block too large.
-    // The connection itself is fine: not the backend's fault.
+    // Refused by the server (RST_STREAM, or above a GOAWAY's last stream id): not processed,
+    // resent when it can be. A request nghttp2 could not send closes with this code too, after
+    // OnFrameNotSend already decided (failed_ then unless resent).
+    if (error_code == NGHTTP2_REFUSED_STREAM && !s->too_big_ && !s->failed_ && s->Refused())
+      return 0;
+    // Reset by the server, or reset here over a header block too large. The connection itself
+    // is fine: not the backend's fault.
     s->Fail(s->too_big_ ? UpstreamError::kBadResponse : UpstreamError::kReset, true);
     return 0;
   }
 
-  static int OnFrameNotSend(nghttp2_session*, const nghttp2_frame* frame, int, void* user) {
+  static int OnFrameNotSend(nghttp2_session*, const nghttp2_frame* frame, int lib_error_code,
+                            void* user) {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-    // A request that could not start (the server's GOAWAY came first).
     H2UpStream* s = Of(user, frame->hd.stream_id);
-    if (s && !s->ended_) s->Fail(UpstreamError::kReset, true);
+    if (!s || s->ended_) return 0;
+    // A request that could not start because the server's GOAWAY came first: never sent,
+    // resent elsewhere when it can be. Closed either way (no RST_STREAM for it on Detach).
+    if (lib_error_code == NGHTTP2_ERR_START_STREAM_NOT_ALLOWED && s->Refused()) {
+      s->closed_ = true;
+      return 0;
+    }
+    s->Fail(UpstreamError::kReset, true);
     return 0;
   }
 
@@ -187,7 +202,7 @@ struct H2UpCallbacks {
     const size_t n = std::min(length, s->body_buffered());
     std::memcpy(buf, s->body_.data() + s->body_off_, n);
     s->body_off_ += n;
-    if (s->body_off_ == s->body_.size()) {
+    if (s->body_off_ == s->body_.size() && !s->replay_) {
       s->body_.clear();
       s->body_off_ = 0;
     }
@@ -232,6 +247,7 @@ H2UpStream::H2UpStream(H2UpSession* session, UpstreamConn* up, const http::Parse
       secure_(up->backend && up->backend->tls),
       req_(HeadLimits(limits)),
       req_body_(HeadLimits(limits)),
+      replay_limit_(std::min(kMaxReplayBody, session->w_->options().max_buffer_bytes)),
       limits_(limits) {}
 
 H2UpStream::~H2UpStream() {
@@ -248,8 +264,29 @@ void H2UpStream::Fail(UpstreamError kind, bool connection_fine) {
   if (session_) session_->Notify(this, EPOLLIN);
 }
 
+bool H2UpStream::Refused() {
+  if (failed_ || ended_ || answered_ || !replay_ || resends_ >= kMaxResends || !session_)
+    return false;
+  if (!refused_) {
+    refused_ = true;
+    session_->refused_.push_back(this);
+    session_->SchedulePump();
+  }
+  return true;
+}
+
+void H2UpStream::DropReplay() {
+  if (!replay_) return;
+  replay_ = false;
+  if (body_off_ > 0) {
+    body_.erase(0, body_off_);
+    body_off_ = 0;
+  }
+}
+
 net::IoResult H2UpStream::Handshake() {
   if (failed_) return {net::IoStatus::kError};
+  if (refused_) return {net::IoStatus::kWantRead};  // moving: its old session may be dead
   if (!session_ || session_->dead_) {
     if (!up_->failure) up_->failure = UpstreamError::kReset;
     return {net::IoStatus::kError};
@@ -280,6 +317,7 @@ net::IoResult H2UpStream::Read(char* buf, size_t len) {
   }
   if (failed_) return {net::IoStatus::kError};
   if (ended_) return {net::IoStatus::kEof};
+  if (refused_) return {net::IoStatus::kWantRead};  // moving: its old session may be dead
   if (!session_ || session_->dead_) {
     if (!up_->failure) up_->failure = UpstreamError::kReset;
     return {net::IoStatus::kError};
@@ -288,7 +326,9 @@ net::IoResult H2UpStream::Read(char* buf, size_t len) {
 }
 
 net::IoResult H2UpStream::Writev(const iovec* iov, int count) {
-  if (failed_ || !session_ || session_->dead_) return {net::IoStatus::kError};
+  // A refused stream waiting for its move takes body bytes as usual (its old session may be
+  // dead): they go out on the next one.
+  if (failed_ || !session_ || (session_->dead_ && !refused_)) return {net::IoStatus::kError};
   size_t total = 0;
   for (int i = 0; i < count; ++i) total += iov[i].iov_len;
   if (head_done_ && body_end_) return {net::IoStatus::kOk, total, false};  // nothing expected
@@ -313,6 +353,9 @@ net::IoResult H2UpStream::Writev(const iovec* iov, int count) {
     method_ = std::string(req_.method());
     req_body_.Start(req_.body_kind(), req_.content_length());
     body_end_ = req_body_.done();
+    // A body announced over the replay limit is never held for a resend.
+    if (req_.body_kind() == http::BodyKind::kContentLength && req_.content_length() > replay_limit_)
+      DropReplay();
     if (!SubmitRequest()) {
       Fail(UpstreamError::kBadResponse, true);
       break;
@@ -320,7 +363,7 @@ net::IoResult H2UpStream::Writev(const iovec* iov, int count) {
     const std::string rest = head_in_.substr(req_.head_size());
     if (!rest.empty() && !FeedRequestBody(rest)) Fail(UpstreamError::kBadResponse, true);
   }
-  if (!failed_ && session_ && session_->session_ && id_ >= 0 && deferred_ &&
+  if (!failed_ && !refused_ && session_ && session_->session_ && id_ >= 0 && deferred_ &&
       (body_buffered() > 0 || body_end_)) {
     deferred_ = false;
     nghttp2_session_resume_data(session_->session_, id_);
@@ -334,6 +377,7 @@ bool H2UpStream::FeedRequestBody(std::string_view data) {
     const http::BodyReader::Step step = req_body_.Decode(data);
     if (step.state == http::BodyReader::State::kError) return false;
     body_.append(step.data);
+    if (replay_ && body_.size() > replay_limit_) DropReplay();  // too big to hold: today's path
     data.remove_prefix(step.consumed);
     if (step.state == http::BodyReader::State::kDone) {
       body_end_ = true;
@@ -370,8 +414,10 @@ bool H2UpStream::SubmitRequest() {
   if (grpc) f.AddLower("te", "trailers");
   nghttp2_data_provider provider{};
   provider.read_callback = H2UpCallbacks::ReadBody;
+  // A resend has a data provider when the first submission had one (trailers, an empty body).
+  if (resends_ == 0) has_body_ = !body_end_;
   const int32_t id = nghttp2_submit_request(session_->session_, nullptr, f.data(), f.size(),
-                                            body_end_ ? nullptr : &provider, nullptr);
+                                            has_body_ ? &provider : nullptr, nullptr);
   if (id < 0) return false;
   id_ = id;
   session_->by_id_[id] = this;
@@ -619,7 +665,12 @@ void H2UpSession::SchedulePump() {
 void H2UpSession::Pump() {
   if (in_pump_) return;
   in_pump_ = true;
-  for (int round = 0; round < 16 && !events_.empty(); ++round) {
+  for (int round = 0; round < 16; ++round) {
+    // Refused streams move first (their ClientConns are not told), so that a stream refused by
+    // this round's Flush() is resent in the next.
+    const bool resent = ResendRefused();
+    if (SubmitWaiting() || resent) Flush();
+    if (events_.empty()) break;
     std::map<H2UpStream*, uint32_t> events;
     events.swap(events_);
     for (const auto& [s, ev] : events) {
@@ -630,7 +681,7 @@ void H2UpSession::Pump() {
     Flush();
   }
   in_pump_ = false;
-  if (!events_.empty()) SchedulePump();
+  if (!events_.empty() || !refused_.empty()) SchedulePump();
   if (!dead_ && session_ && established_ && !nghttp2_session_want_read(session_) &&
       !nghttp2_session_want_write(session_)) {
     // nghttp2 is done with the connection (a GOAWAY and no stream left, or a fatal error it
@@ -644,8 +695,9 @@ void H2UpSession::Pump() {
 void H2UpSession::Fail(UpstreamError kind) {
   if (dead_) return;
   dead_ = true;
+  waiting_.clear();  // they fail below with the others
   for (H2UpStream* s : attached_) {
-    if (s->ended_ || s->failed_) continue;
+    if (s->ended_ || s->failed_ || s->refused_) continue;  // the refused ones move on (Pump)
     s->Fail(kind, false);
   }
   if (fd_ >= 0) {
@@ -657,12 +709,14 @@ void H2UpSession::Fail(UpstreamError kind) {
   }
   if (session_) nghttp2_session_del(session_);
   session_ = nullptr;
-  if (!events_.empty()) SchedulePump();
+  if (!events_.empty() || !refused_.empty()) SchedulePump();
 }
 
 void H2UpSession::Detach(H2UpStream* s) {
   attached_.erase(s);
   events_.erase(s);
+  std::erase(refused_, s);
+  std::erase(waiting_, s);
   if (s->id_ >= 0) {
     by_id_.erase(s->id_);
     if (session_) {
@@ -678,6 +732,66 @@ void H2UpSession::Detach(H2UpStream* s) {
   if (attached_.empty()) idle_since_ = w_->Now();
   if (!in_pump_) ScheduleFlush();
   MaybeRetire();
+}
+
+bool H2UpSession::ResendRefused() {
+  bool here = false;
+  std::vector<H2UpStream*> refused;
+  refused.swap(refused_);
+  for (H2UpStream* s : refused) {
+    s->refused_ = false;
+    if (s->failed_ || s->ended_) continue;
+    if (!s->replay_ || !s->up_ || !s->up_->owner) {
+      // Its body outgrew the replay copy while it waited: a reset as before.
+      s->Fail(UpstreamError::kReset, true);
+      continue;
+    }
+    int err = 0;
+    H2UpSession* next = PickH2Session(w_, b_, &err);
+    if (!next) {
+      // The backend cannot be reached any more: what that connect said.
+      s->Fail(err == ECONNREFUSED ? UpstreamError::kConnectRefused : UpstreamError::kReset, false);
+      continue;
+    }
+    // Leaves this session: nghttp2 closed the stream (or never opened it), nothing to reset.
+    attached_.erase(s);
+    events_.erase(s);
+    if (s->id_ >= 0) by_id_.erase(s->id_);
+    // The body is framed again from its first byte (kept since: replay_).
+    s->id_ = -1;
+    s->body_off_ = 0;
+    s->deferred_ = false;
+    s->closed_ = false;
+    if (attached_.empty()) idle_since_ = w_->Now();
+    ++s->resends_;
+    s->up_->owner->CountRetry();
+    next->attached_.insert(s);
+    ++next->streams_opened_;
+    s->session_ = next;
+    if (!next->ready()) {
+      s->waiting_ = true;
+      next->waiting_.push_back(s);
+    } else if (!s->SubmitRequest()) {
+      s->Fail(UpstreamError::kReset, true);
+    } else if (next == this) {
+      here = true;
+    } else {
+      next->ScheduleFlush();
+    }
+  }
+  return here;
+}
+
+bool H2UpSession::SubmitWaiting() {
+  if (waiting_.empty() || dead_ || !ready()) return false;
+  std::vector<H2UpStream*> waiting;
+  waiting.swap(waiting_);
+  for (H2UpStream* s : waiting) {
+    s->waiting_ = false;
+    if (s->failed_) continue;
+    if (!s->SubmitRequest()) s->Fail(UpstreamError::kReset, true);
+  }
+  return true;
 }
 
 void H2UpSession::MaybeRetire() {
@@ -721,6 +835,8 @@ void H2UpSession::Close() {
   attached_.clear();
   by_id_.clear();
   events_.clear();
+  refused_.clear();
+  waiting_.clear();
   dead_ = true;
   if (fd_ >= 0) {
     w_->loop()->Remove(fd_);
@@ -735,8 +851,7 @@ void H2UpSession::Close() {
 
 // ---------------------------------------------------------------------------------------------
 
-std::unique_ptr<UpstreamConn> OpenH2Stream(Worker* w, BackendState* b, ClientConn* owner,
-                                           int* err) {
+H2UpSession* PickH2Session(Worker* w, BackendState* b, int* err) {
   H2UpSession* best = nullptr;
   H2UpSession* any = nullptr;
   size_t accepting = 0;
@@ -753,7 +868,13 @@ std::unique_ptr<UpstreamConn> OpenH2Stream(Worker* w, BackendState* b, ClientCon
     b->h2.push_back(std::move(s));
   }
   // Every session full: nghttp2 holds the request until one of the least loaded's streams ends.
-  if (!best) best = any;
+  return best ? best : any;
+}
+
+std::unique_ptr<UpstreamConn> OpenH2Stream(Worker* w, BackendState* b, ClientConn* owner,
+                                           int* err) {
+  H2UpSession* best = PickH2Session(w, b, err);
+  if (!best) return nullptr;
   auto u = std::make_unique<UpstreamConn>();
   u->backend = b;
   u->owner = owner;

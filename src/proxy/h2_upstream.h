@@ -29,14 +29,24 @@
 // streams fail (kTls, kBadResponse) with a 502.
 //
 // Failures: a stream's failure is what its transport's Read() (or Handshake()) reports as
-// kError, with UpstreamConn::failure saying which UpstreamError it was. A stream reset by the
-// server, or refused (RST_STREAM REFUSED_STREAM, or above a GOAWAY's last stream id), is kReset
-// on a connection marked reused: ClientConn's retry rules then resend an idempotent request
-// without a body once (on another session), and do not mark the backend down. A GOAWAY stops
-// new streams on the session; those begun below its last stream id finish. A lost connection
-// fails its unfinished streams with kReset (reused as the session was), which becomes a 502 or,
-// once the answer began, a cut response. A response header block (or trailer block) over the
-// request head limits resets the stream: kBadResponse, 502.
+// kError, with UpstreamConn::failure saying which UpstreamError it was. A stream the server
+// refused before any response byte (RST_STREAM REFUSED_STREAM, a stream above a GOAWAY's last
+// stream id, or a request whose HEADERS could not go out because a GOAWAY came first) was not
+// processed (RFC 9113 8.7), so it is resent whatever its method: the session's Pump moves it to
+// the session OpenH2Stream would pick now (another one, or a new connection) and submits it
+// there again, at most kMaxResends times, each counted as a retry; the ClientConn sees only a
+// delay (its timeouts run on). For that a stream keeps its request: the head (the parsed
+// head_in_) and the body bytes given so far (body_ from its first byte: the bytes the data
+// provider reads), as long as the body stays within kMaxReplayBody (or max_buffer_bytes, if
+// smaller) and no response byte arrived; past either, the copy is dropped and a refusal is
+// handled as any reset. A stream reset with another code, or refused when it cannot be resent,
+// is kReset on a connection marked reused: ClientConn's retry rules then resend an idempotent
+// request without a body once (on another session), and do not mark the backend down; a resend
+// whose new connection fails fails as that connect did (kConnectRefused, kConnectTimeout,
+// kTls). A GOAWAY stops new streams on the session; those begun below its last stream id
+// finish. A lost connection fails its unfinished streams with kReset (reused as the session
+// was), which becomes a 502 or, once the answer began, a cut response. A response header block
+// (or trailer block) over the request head limits resets the stream: kBadResponse, 502.
 //
 // Flow control: response DATA is acknowledged (WINDOW_UPDATE) only as the ClientConn reads
 // it, so a stream buffers at most its window (max_buffer_bytes) plus framing; request bytes are
@@ -79,6 +89,12 @@ class H2UpSession;
 // One request stream: the transport of a ClientConn's UpstreamConn.
 class H2UpStream final : public net::Transport {
  public:
+  // The request body a stream keeps for a resend after a refusal, at most (less when the
+  // proxy's max_buffer_bytes is smaller): a gRPC call or a form fits, an upload does not.
+  static constexpr size_t kMaxReplayBody = 64 << 10;
+  // Resends of one refused request, at most: a server refusing every attempt gets a 502.
+  static constexpr int kMaxResends = 2;
+
   H2UpStream(H2UpSession* session, UpstreamConn* up, const http::ParserLimits& limits);
   ~H2UpStream() override;
 
@@ -96,6 +112,11 @@ class H2UpStream final : public net::Transport {
   bool FeedRequestBody(std::string_view data);
   bool SubmitRequest();
   void Fail(UpstreamError kind, bool connection_fine);
+  // From nghttp2's callbacks: the server refused the stream. Queues it for a resend by the
+  // session's Pump; false when it cannot be resent (then it fails as any reset).
+  bool Refused();
+  // The replay copy goes: the body bytes already framed are freed.
+  void DropReplay();
   size_t body_buffered() const { return body_.size() - body_off_; }
   size_t resp_buffered() const { return resp_.size() - resp_off_; }
 
@@ -109,8 +130,16 @@ class H2UpStream final : public net::Transport {
   http::BodyReader req_body_;
   bool head_done_ = false;
   std::string method_;
-  std::string body_;  // decoded request body bytes not yet framed
+  // Decoded request body bytes not yet framed from body_off_ on; while replay_, also those
+  // framed before (the whole body from its first byte).
+  std::string body_;
   size_t body_off_ = 0;
+  bool replay_ = true;       // the request can be resent: head_in_ and body_ hold it whole
+  size_t replay_limit_ = 0;  // body bytes kept for a resend, at most
+  bool has_body_ = false;    // the request was submitted with a data provider
+  bool refused_ = false;     // in its session's refused_, to be moved by its Pump
+  bool waiting_ = false;     // moved to a session still connecting: submitted once it is ready
+  int resends_ = 0;
   bool body_end_ = false;
   std::vector<std::pair<std::string, std::string>> trailers_;
   bool deferred_ = false;    // the data provider waits (nghttp2_session_resume_data)
@@ -129,6 +158,7 @@ class H2UpStream final : public net::Transport {
   bool ended_ = false;       // the response ended (END_STREAM; for chunked, "0" written)
   bool closed_ = false;      // nghttp2 closed the stream (ended or reset, either side)
   bool too_big_ = false;     // a header block over the limits: the stream was reset
+  bool answered_ = false;    // a response header block began: no resend any more
   bool failed_ = false;
   http::ParserLimits limits_;
 };
@@ -186,6 +216,11 @@ class H2UpSession {
   // The connection is unusable: its unfinished streams fail with `kind`.
   void Fail(UpstreamError kind);
   void Detach(H2UpStream* s);
+  // Moves the refused streams to the session OpenH2Stream would pick (resubmitting them there,
+  // or leaving them in its waiting_ while it connects), and submits this session's waiting_
+  // streams once it is ready. True when requests were submitted here (a Flush is due).
+  bool ResendRefused();
+  bool SubmitWaiting();
   // A dead session with no stream left leaves its backend (destroyed after this callback).
   void MaybeRetire();
   H2UpStream* Find(int32_t id) const;
@@ -199,6 +234,8 @@ class H2UpSession {
   std::set<H2UpStream*> attached_;
   std::map<int32_t, H2UpStream*> by_id_;
   std::map<H2UpStream*, uint32_t> events_;  // ClientConn events to deliver
+  std::vector<H2UpStream*> refused_;        // refused streams to resend elsewhere (Pump)
+  std::vector<H2UpStream*> waiting_;        // resent streams to submit once ready()
   std::string out_;
   size_t out_off_ = 0;
   bool tcp_connected_ = false;
@@ -221,6 +258,10 @@ class H2UpSession {
   // Tells a posted task whether the session still exists.
   std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
+
+// The session a new stream to `b` goes to (see Sessions above), opening one when all are full;
+// null + errno when that connect failed at once.
+H2UpSession* PickH2Session(Worker* w, BackendState* b, int* err);
 
 // Worker::Connect for an h2 backend: a stream on one of `b`'s sessions (opening one when all
 // are full, see above) in a new UpstreamConn owned by `owner`. Null + errno on failure.

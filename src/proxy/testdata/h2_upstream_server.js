@@ -9,8 +9,13 @@
 // /big/<n> (n bytes, paced by the window), /cut/<n> (n bytes, then a reset), /rst (RST_STREAM INTERNAL_ERROR before any
 // answer), /die (the connection dropped), /big-head (a header block far over 64 KiB),
 // /ga/<ms> (after every 10th stream of a session: GOAWAY whose last stream id is that stream,
-// then the session closes), /stats (sessions, GOAWAYs, sessions closed, the bytes /big had
-// written 1 s in, the most streams open at once on one session).
+// then the session closes; a request with a body gets it back, else the path), /stats
+// (sessions, GOAWAYs, sessions closed, the bytes /big had written 1 s in, the most streams
+// open at once on one session, streams refused, /rst streams).
+// Request fields, on any path: "x-refuse: <key>" refuses (RST_STREAM REFUSED_STREAM, before
+// reading the body) the first "x-refuse-count" (default 1) streams carrying that key;
+// "x-refuse-gone: 1" closes the listener (new connections are refused) and sends a GOAWAY
+// whose last stream id is below this stream's, so the client treats it as refused.
 'use strict';
 const http2 = require('http2');
 const fs = require('fs');
@@ -22,11 +27,15 @@ let goaways = 0;
 let closed = 0;
 let bigSent = -1;
 let maxActive = 0;
+let refused = 0;
+let rsts = 0;
+const refusedByKey = new Map();
 
 function onStream(stream, headers) {
   const path = headers[':path'];
   const session = stream.session;
   session.streamsSeen = (session.streamsSeen || 0) + 1;
+  const nth = session.streamsSeen;  // this stream's rank on its session (a body ends later)
   session.active = (session.active || 0) + 1;
   maxActive = Math.max(maxActive, session.active);
   stream.on('close', () => { session.active--; });
@@ -35,13 +44,30 @@ function onStream(stream, headers) {
     session.destroy();
     return;
   }
+  const refuseKey = headers['x-refuse'];
+  if (refuseKey !== undefined) {
+    const seen = refusedByKey.get(refuseKey) || 0;
+    if (seen < (parseInt(headers['x-refuse-count'], 10) || 1)) {
+      refusedByKey.set(refuseKey, seen + 1);
+      refused++;
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+  }
+  if (headers['x-refuse-gone'] === '1') {
+    refused++;
+    server.close();
+    session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id - 2);
+    return;
+  }
   if (path === '/rst') {
+    rsts++;
     stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     return;
   }
   if (path === '/stats') {
     stream.respond({':status': 200, 'content-type': 'text/plain'});
-    stream.end(`sessions=${sessions} goaways=${goaways} closed=${closed} bigsent=${bigSent} maxactive=${maxActive}`);
+    stream.end(`sessions=${sessions} goaways=${goaways} closed=${closed} bigsent=${bigSent} maxactive=${maxActive} refused=${refused} rsts=${rsts}`);
     return;
   }
   if (path.startsWith('/big/')) {
@@ -111,7 +137,7 @@ function onStream(stream, headers) {
       stream.end('hello ' + body.toString());
     } else if (path.startsWith('/slow/') || path.startsWith('/ga/')) {
       const ms = parseInt(path.split('/')[2], 10) || 0;
-      const goaway = path.startsWith('/ga/') && session.streamsSeen % 10 === 0 && !session.sentGoaway;
+      const goaway = path.startsWith('/ga/') && nth % 10 === 0 && !session.sentGoaway;
       if (goaway) {
         session.sentGoaway = true;
         goaways++;
@@ -120,8 +146,9 @@ function onStream(stream, headers) {
       }
       setTimeout(() => {
         if (stream.destroyed) return;
-        stream.respond({':status': 200, 'content-length': String(path.length)});
-        stream.end(path);
+        const answer = body.length > 0 ? body : Buffer.from(path);
+        stream.respond({':status': 200, 'content-length': String(answer.length)});
+        stream.end(answer);
       }, ms);
     } else {
       stream.respond({':status': 404});
