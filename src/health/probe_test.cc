@@ -9,6 +9,7 @@
 #include "health/monitor.h"
 #include "http/server.h"
 #include "net/socket.h"
+#include "net/test_node_server.h"
 #include "net/tls_test_certs.h"
 
 namespace slipway::health {
@@ -325,6 +326,195 @@ TEST_F(ProbeTest, MonitorWithRealProbesBecomesHealthyThenUnhealthy) {
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0], std::make_pair(HealthState::kStarting, HealthState::kUnhealthy));
   EXPECT_EQ(changes[1], std::make_pair(HealthState::kUnhealthy, HealthState::kHealthy));
+}
+
+// gRPC health probes against testdata/grpc_health_server.js (Node's http2 module), whose
+// answer depends on the service asked about.
+class GrpcProbeTest : public ProbeTest {
+ protected:
+  void SetUp() override {
+    ProbeTest::SetUp();
+    dir_ = std::filesystem::temp_directory_path() /
+           ("slipway-grpc-probe-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    node_.Stop();
+    std::filesystem::remove_all(dir_);
+  }
+  void StartNode(const std::vector<std::string>& args) {
+    ASSERT_TRUE(node_.Start(args)) << "node did not start";
+    target_.port = node_.port();
+  }
+  // A certificate for app.internal: {cert, key} paths.
+  std::pair<std::string, std::string> Cert() {
+    auto c = net::testing::MakeTestCert({"app.internal"});
+    const std::string cert = (dir_ / "app.pem").string(), key = (dir_ / "app.key").string();
+    net::testing::WriteTestFile(cert, c.cert_pem);
+    net::testing::WriteTestFile(key, c.key_pem);
+    return {cert, key};
+  }
+  static config::Healthcheck Grpc(const std::string& service, int timeout_ms = 2'000) {
+    config::Healthcheck hc;
+    hc.kind = Kind::kGrpc;
+    hc.grpc_service = service;
+    hc.timeout = Duration(timeout_ms);
+    return hc;
+  }
+
+  net::testing::NodeServer node_{std::string(SLIPWAY_SOURCE_DIR) +
+                                 "/src/health/testdata/grpc_health_server.js"};
+  std::filesystem::path dir_;
+};
+
+TEST_F(GrpcProbeTest, ServingStatusesOverH2c) {
+  StartNode({"h2c"});
+  // The server checks the request (method, path, content-type, te, framing) and answers
+  // grpc-status 13 to anything else: SERVING means the request was right.
+  ProbeResult r = Run(Grpc(""));
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "SERVING");
+  r = Run(Grpc("ok"));
+  EXPECT_TRUE(r.ok) << r.output;
+  r = Run(Grpc("down"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "NOT_SERVING");
+  r = Run(Grpc("gone"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "SERVICE_UNKNOWN");
+  // Unknown fields around the status are skipped; the last status wins.
+  r = Run(Grpc("extra"));
+  EXPECT_TRUE(r.ok) << r.output;
+  // A long service name (a two-byte length) reaches the server intact: it is unknown there.
+  r = Run(Grpc(std::string(300, 'n')));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "grpc-status 5");
+}
+
+TEST_F(GrpcProbeTest, GrpcErrorsAndMalformedAnswersFailWithAReason) {
+  StartNode({"h2c"});
+  auto out = [&](const std::string& service) {
+    ProbeResult r = Run(Grpc(service));
+    EXPECT_FALSE(r.ok) << service;
+    EXPECT_EQ(r.output.find('\n'), std::string::npos) << r.output;
+    return r.output;
+  };
+  // Trailers-only (grpc-status in the one header block), percent-encoded message.
+  EXPECT_EQ(out("missing"), "grpc-status 5: unknown service missing");
+  // In trailers after an empty body; control characters in the message do not break lines.
+  EXPECT_EQ(out("unimpl"), "grpc-status 12: unknown service foo??x");
+  EXPECT_EQ(out("badvarint"),
+            "malformed response: malformed HealthCheckResponse: varint over "
+            "64 bits");
+  EXPECT_EQ(out("truncated"), "malformed response: truncated message");
+  EXPECT_EQ(out("huge"), "malformed response: over 4096 bytes");
+  EXPECT_EQ(out("compressed"), "malformed response: compressed message (none was accepted)");
+  EXPECT_EQ(out("two"), "malformed response: more than one message");
+  EXPECT_EQ(out("notfound"), "HTTP 404 (a gRPC answer is 200)");
+  EXPECT_EQ(out("nostatus"), "no grpc-status in the answer");
+  EXPECT_EQ(out("reset"), "stream reset by the server (INTERNAL_ERROR)");
+  EXPECT_EQ(out("bighead"), "header block over 16 KiB or 100 fields");
+}
+
+TEST_F(GrpcProbeTest, NeverAnsweringTimesOut) {
+  StartNode({"h2c"});
+  const auto t0 = std::chrono::steady_clock::now();
+  ProbeResult r = Run(Grpc("hang", 200));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "timed out after 200ms");
+  EXPECT_GE(took, std::chrono::milliseconds(190));
+  EXPECT_LT(took, std::chrono::seconds(2));
+}
+
+TEST_F(GrpcProbeTest, NotAnHttp2Server) {
+  // Refused: nothing listens.
+  auto listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener.ok());
+  target_.port = *net::LocalPort(listener->get());
+  listener->Reset();
+  ProbeResult r = Run(Grpc(""));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "connect: Connection refused");
+  // An HTTP/1.1 server in clear: it answers the preface with HTTP/1.1 (or closes).
+  auto h1_listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(h1_listener.ok());
+  target_.port = *net::LocalPort(h1_listener->get());
+  auto h1 = http::HttpServer::Create(loop_.get(), std::move(h1_listener).value(),
+                                     [](const http::Request&, http::ResponseWriter w) {
+                                       w.Send(http::Response::Text(200, "ok"));
+                                     });
+  ASSERT_TRUE(h1.ok());
+  r = Run(Grpc(""));
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("not HTTP/2"), std::string::npos) << r.output;
+}
+
+TEST_F(GrpcProbeTest, TlsWithAlpnH2) {
+  auto [cert, key] = Cert();
+  StartNode({"h2", cert, key});
+  config::Healthcheck hc = Grpc("");
+  hc.scheme = config::Healthcheck::Scheme::kHttps;
+  ProbeResult r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "SERVING");
+  hc.grpc_service = "down";
+  r = Run(hc);
+  EXPECT_EQ(r.output, "NOT_SERVING");
+  // Verified against the right CA and name.
+  hc.grpc_service = "";
+  hc.ca_file = cert;
+  hc.server_name = "app.internal";
+  r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
+  hc.server_name = "db.internal";
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("certificate verify failed"), std::string::npos) << r.output;
+  // A clear-text probe of the TLS port is not HTTP/2 to it.
+  r = Run(Grpc(""));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output.find('\n'), std::string::npos) << r.output;
+}
+
+TEST_F(GrpcProbeTest, TlsServerWithoutH2IsNamed) {
+  auto [cert, key] = Cert();
+  StartNode({"tls-h1", cert, key});
+  config::Healthcheck hc = Grpc("");
+  hc.scheme = config::Healthcheck::Scheme::kHttps;
+  ProbeResult r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  // Node refuses a handshake whose ALPN lists have nothing in common (RFC 7301's alert).
+  EXPECT_NE(r.output.find("TLS handshake failed: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("no application protocol"), std::string::npos) << r.output;
+}
+
+TEST_F(GrpcProbeTest, HttpProbeOfAnH2OnlyServerSpeaksHttp2) {
+  StartNode({"h2c"});
+  config::Healthcheck hc;
+  hc.kind = Kind::kHttp;
+  hc.http_path = "/health";
+  hc.timeout = Duration(2'000);
+  // HTTP/1.1 to an h2-only server fails (what `upstream.protocol: h2` services got before).
+  ProbeResult r = Run(hc);
+  EXPECT_FALSE(r.ok) << r.output;
+  hc.http2 = true;
+  r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "HTTP 200: ok");
+  hc.http_path = "/fail";
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "HTTP 503: failing");
+  // Over TLS too (ALPN h2 only).
+  node_.Stop();
+  auto [cert, key] = Cert();
+  StartNode({"h2", cert, key});
+  hc.http_path = "/health";
+  hc.scheme = config::Healthcheck::Scheme::kHttps;
+  r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
 }
 
 }  // namespace
