@@ -268,7 +268,8 @@ void RunGrpc(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
   if (!ProbeEndpoint(c, hc, target, port, req.method, req.path, &ep)) return;
   req.headers = {
       {"content-type", "application/grpc"}, {"te", "trailers"}, {"user-agent", "slipway-health"}};
-  if (hc.timeout > Duration(0)) {
+  // The server may give up when the probe does; gRPC allows at most 8 digits.
+  if (hc.timeout > Duration(0) && hc.timeout.count() <= 99'999'999) {
     req.headers.emplace_back("grpc-timeout", std::to_string(hc.timeout.count()) + "m");
   }
   req.body = EncodeHealthCheckRequest(hc.grpc_service);

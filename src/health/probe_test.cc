@@ -490,6 +490,37 @@ TEST_F(GrpcProbeTest, TlsServerWithoutH2IsNamed) {
   EXPECT_NE(r.output.find("no application protocol"), std::string::npos) << r.output;
 }
 
+TEST_F(GrpcProbeTest, TlsServerWithoutAlpnIsNotHttp2) {
+  // slipway's own HTTPS server speaks HTTP/1.1 and answers no ALPN to a client offering h2.
+  auto [cert, key] = Cert();
+  auto tls = net::TlsServerContext::Create({{cert, key}}, std::make_shared<net::TicketKeys>(),
+                                           std::time(nullptr));
+  ASSERT_TRUE(tls.ok()) << tls.status().message();
+  auto listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener.ok());
+  target_.port = *net::LocalPort(listener->get());
+  http::ServerOptions opt;
+  opt.tls = *tls;
+  auto server = http::HttpServer::Create(
+      loop_.get(), std::move(listener).value(),
+      [](const http::Request&, http::ResponseWriter w) { w.Send(http::Response::Text(200, "ok")); },
+      opt);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  config::Healthcheck hc = Grpc("");
+  hc.scheme = config::Healthcheck::Scheme::kHttps;
+  ProbeResult r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "not HTTP/2 (the server chose no ALPN protocol)");
+  // The HTTP probe of an h2 service says the same, after what it asked for.
+  hc.kind = Kind::kHttp;
+  hc.http_path = "/health";
+  hc.http2 = true;
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "GET https://127.0.0.1:" + std::to_string(target_.port) +
+                          "/health (HTTP/2): not HTTP/2 (the server chose no ALPN protocol)");
+}
+
 TEST_F(GrpcProbeTest, HttpProbeOfAnH2OnlyServerSpeaksHttp2) {
   StartNode({"h2c"});
   config::Healthcheck hc;
