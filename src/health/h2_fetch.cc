@@ -264,7 +264,7 @@ class H2Fetch : public std::enable_shared_from_this<H2Fetch> {
     if (over()) return;
     if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
       Fail(goaway_ ? "the server closed the HTTP/2 session (GOAWAY) before answering"
-                   : "HTTP/2 protocol error");
+                   : "HTTP/2 protocol error: the session ended without an answer");
       return;
     }
     const bool want_out = out_off_ < out_.size() || read_wants_write_;

@@ -1,10 +1,16 @@
 #include "health/probe.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include "health/monitor.h"
 #include "http/server.h"
@@ -449,6 +455,67 @@ TEST_F(GrpcProbeTest, NotAnHttp2Server) {
   r = Run(Grpc(""));
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.output.find("not HTTP/2"), std::string::npos) << r.output;
+}
+
+// A server that accepts one connection, writes `answer` and closes; on a thread, bounded by
+// a 5 s poll for the connection and 3 s with it.
+int RawServerOnce(std::string answer, std::thread* t) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 1) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    return 0;
+  }
+  *t = std::thread([fd, answer = std::move(answer)] {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5'000) == 1) {
+      int c = accept(fd, nullptr, nullptr);
+      if (c >= 0) {
+        // Reads what the client sent (closing on unread bytes would be a reset), answers,
+        // then waits (at most 2 s) for the client to close first.
+        char buf[4096];
+        pollfd cp{c, POLLIN, 0};
+        if (poll(&cp, 1, 1'000) == 1) (void)!read(c, buf, sizeof buf);
+        if (!answer.empty()) (void)!write(c, answer.data(), answer.size());
+        shutdown(c, SHUT_WR);
+        for (int i = 0; i < 20 && poll(&cp, 1, 100) >= 0; ++i) {
+          if ((cp.revents & POLLIN) && read(c, buf, sizeof buf) <= 0) break;
+        }
+        close(c);
+      }
+    }
+    close(fd);
+  });
+  return ntohs(a.sin_port);
+}
+
+TEST_F(GrpcProbeTest, HostileBytesFailWithAReason) {
+  std::thread t;
+  // Closed at once: nothing of HTTP/2 came.
+  target_.port = RawServerOnce("", &t);
+  ASSERT_GT(target_.port, 0);
+  ProbeResult r = Run(Grpc(""));
+  t.join();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "connection closed before any HTTP/2 frame (not an HTTP/2 server?)");
+  // An HTTP/1.1 answer to the preface.
+  target_.port = RawServerOnce("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", &t);
+  r = Run(Grpc(""));
+  t.join();
+  EXPECT_EQ(r.output, "not HTTP/2 (the server answered HTTP/1.x)");
+  // A frame header announcing 16 MiB of DATA on stream 0: a protocol error, not a wait.
+  target_.port = RawServerOnce(std::string("\xff\xff\xff\x00\x00\x00\x00\x00\x00", 9), &t);
+  r = Run(Grpc(""));
+  t.join();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output.find('\n'), std::string::npos) << r.output;
+  // Which of the two depends on whether the close arrives with the frame.
+  EXPECT_TRUE(r.output.starts_with("HTTP/2 protocol error: ") ||
+              r.output.starts_with("connection closed before the answer ended"))
+      << r.output;
 }
 
 TEST_F(GrpcProbeTest, TlsWithAlpnH2) {
