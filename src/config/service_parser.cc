@@ -110,8 +110,9 @@ Status ReadGrpcService(const Node& g, const std::string& path, std::string* out)
   if (!g.quoted) {
     Result<bool> b = ReadBool(g, path);
     if (b.ok()) {
-      if (!*b)
+      if (!*b) {
         return NodeError(g, path, "is false (to probe otherwise, leave grpc out)", kExpected);
+      }
       out->clear();
       return Status::OK();
     }

@@ -97,8 +97,9 @@ Result<uint64_t> DecodeHealthCheckResponse(std::string_view body) {
   if (body.size() - 5 < n) return InvalidInput("truncated message");
   if (body.size() - 5 > n) return InvalidInput("more than one message");
   Result<uint64_t> status = DecodeResponseMessage(body.substr(5, n));
-  if (!status.ok())
+  if (!status.ok()) {
     return InvalidInput("malformed HealthCheckResponse: " + status.status().message());
+  }
   return status;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "net/plain_transport.h"
@@ -192,8 +193,9 @@ class H2Fetch : public std::enable_shared_from_this<H2Fetch> {
     provider.read_callback = ReadBody;
     stream_id_ = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
                                         req_.body.empty() ? nullptr : &provider, nullptr);
-    if (stream_id_ < 0)
+    if (stream_id_ < 0) {
       return Fail("cannot submit the request: " + std::string(nghttp2_strerror(stream_id_)));
+    }
 
     Result<net::UniqueFd> fd = net::ConnectTcp(ep_.host, ep_.port);
     if (!fd.ok()) return Fail(fd.status().message());
@@ -256,6 +258,7 @@ class H2Fetch : public std::enable_shared_from_this<H2Fetch> {
       handshake_done_ = true;
       ev |= EPOLLIN | EPOLLOUT;  // the handshake's last flight may have brought more
     }
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) write_wants_read_ = false;
     Write();
     if (over()) return;
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) || read_wants_write_) Read();
@@ -267,12 +270,13 @@ class H2Fetch : public std::enable_shared_from_this<H2Fetch> {
                    : "HTTP/2 protocol error: the session ended without an answer");
       return;
     }
-    const bool want_out = out_off_ < out_.size() || read_wants_write_;
+    // A TLS write waiting for input must not spin on a writable socket.
+    const bool want_out = (out_off_ < out_.size() && !write_wants_read_) || read_wants_write_;
     Watch(EPOLLIN | EPOLLRDHUP | (want_out ? static_cast<uint32_t>(EPOLLOUT) : 0U));
   }
 
   void Write() {
-    for (;;) {
+    while (!write_closed_) {
       if (out_off_ == out_.size()) {
         out_.clear();
         out_off_ = 0;
@@ -294,6 +298,7 @@ class H2Fetch : public std::enable_shared_from_this<H2Fetch> {
         out_off_ += r.bytes;
         continue;
       }
+      if (r.status == net::IoStatus::kWantRead) write_wants_read_ = true;
       if (r.status == net::IoStatus::kWantWrite || r.status == net::IoStatus::kWantRead) return;
       // The server may have answered and closed: what it said is read next.
       out_off_ = out_.size();
@@ -374,6 +379,7 @@ class H2Fetch : public std::enable_shared_from_this<H2Fetch> {
   bool connected_ = false;
   bool handshake_done_ = false;
   bool read_wants_write_ = false;
+  bool write_wants_read_ = false;
   bool write_closed_ = false;
   bool got_bytes_ = false;
   std::string out_;
