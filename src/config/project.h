@@ -66,12 +66,17 @@ struct Dependency {
 };
 
 struct Healthcheck {
-  enum class Kind { kNone, kCmd, kCmdShell, kHttp, kTcp };
+  // kGrpc: grpc.health.v1.Health/Check over HTTP/2 (x-slipway.healthcheck.grpc).
+  enum class Kind { kNone, kCmd, kCmdShell, kHttp, kTcp, kGrpc };
   Kind kind = Kind::kNone;        // kNone: no probe (absent, NONE or disable: true)
   std::vector<std::string> test;  // argv for kCmd; one element (shell text) for kCmdShell
   std::string http_path;          // kHttp: "/health"
-  int port = 0;                   // kHttp/kTcp: 0 = the instance's PORT
-  // kHttp over TLS (x-slipway.healthcheck.scheme: https). What is verified: health/probe.h.
+  // kHttp: the service speaks HTTP/2 only (upstream.protocol: h2), so the probe does too.
+  // Derived from upstream.protocol at load, not a key of its own.
+  bool http2 = false;
+  std::string grpc_service;  // kGrpc: the service asked about; "" = the server as a whole
+  int port = 0;              // kHttp/kTcp/kGrpc: 0 = the instance's PORT
+  // kHttp/kGrpc over TLS (x-slipway.healthcheck.scheme: https). What is verified: health/probe.h.
   enum class Scheme { kHttp, kHttps };
   Scheme scheme = Scheme::kHttp;
   std::string ca_file;                       // absolute; empty = the system store

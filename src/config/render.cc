@@ -96,6 +96,14 @@ J HealthJson(const Healthcheck& h, const Masker& m) {
       j["x-slipway"]["tcp"] = true;
       j["x-slipway"]["port"] = h.port;
       break;
+    case Healthcheck::Kind::kGrpc:
+      j["x-slipway"]["grpc"] = h.grpc_service;
+      j["x-slipway"]["port"] = h.port;
+      if (h.scheme == Healthcheck::Scheme::kHttps) j["x-slipway"]["scheme"] = "https";
+      if (!h.ca_file.empty()) j["x-slipway"]["ca_file"] = h.ca_file;
+      if (!h.server_name.empty()) j["x-slipway"]["server_name"] = h.server_name;
+      if (h.insecure_skip_verify) j["x-slipway"]["insecure_skip_verify"] = *h.insecure_skip_verify;
+      break;
   }
   j["interval"] = FormatDuration(h.interval);
   j["timeout"] = FormatDuration(h.timeout);
@@ -271,7 +279,7 @@ void Emit(YAML::Emitter& out, const nlohmann::ordered_json& j) {
 // the output interpolates it back to itself.
 std::string ModelText(const std::string& value, const std::string* env_key, const Service& svc,
                       const Masker& m) {
-  const std::string shown = env_key != nullptr ? m.Env(svc, *env_key, value) : m.Text(value);
+  std::string shown = env_key != nullptr ? m.Env(svc, *env_key, value) : m.Text(value);
   if (shown.find('$') == std::string::npos) return shown;
   std::string out;
   out.reserve(shown.size() + 8);

@@ -97,6 +97,43 @@ Status CheckHostName(const Node& v, const std::string& path, const std::string& 
                    "letters, digits, '-', '.', '_', not starting with '-' or '.'");
 }
 
+constexpr char kProbeShapes[] =
+    "{http: /path, port: N}, {tcp: true, port: N} or {grpc: service, port: N}";
+constexpr size_t kMaxGrpcServiceName = 1024;
+
+// healthcheck.grpc: the service name as a string ("" = the whole server), or `true` for "".
+// A plain number, false, a list or a mapping is a mistake, not a name.
+Status ReadGrpcService(const Node& g, const std::string& path, std::string* out) {
+  static const char kExpected[] = "a service name such as pkg.Service, \"\" or true for the server";
+  if (!g.IsScalar()) return NodeError(g, path, "is " + g.Describe(), kExpected);
+  const std::string& v = g.scalar;
+  if (!g.quoted) {
+    Result<bool> b = ReadBool(g, path);
+    if (b.ok()) {
+      if (!*b) {
+        return NodeError(g, path, "is false (to probe otherwise, leave grpc out)", kExpected);
+      }
+      out->clear();
+      return Status::OK();
+    }
+    const size_t digit = !v.empty() && (v[0] == '-' || v[0] == '+') ? 1 : 0;
+    if (digit < v.size() &&
+        (std::isdigit(static_cast<unsigned char>(v[digit])) || v[digit] == '.')) {
+      return NodeError(g, path, "is the number " + v, kExpected);
+    }
+  }
+  if (v.size() > kMaxGrpcServiceName) {
+    return NodeError(g, path, "is " + std::to_string(v.size()) + " bytes long",
+                     "at most " + std::to_string(kMaxGrpcServiceName));
+  }
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return NodeError(g, path, "has a control character", kExpected);
+  }
+  *out = v;
+  return Status::OK();
+}
+
 }  // namespace
 
 // A TLS server name: a DNS name (letters, digits, '-', '.', '*' not allowed) or an IP literal.
@@ -845,11 +882,12 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
           ctx_.project && (ctx_.project->tls.enabled() || ctx_.project->tls.acme),
           &s->port_protocols));
     } else if (f.key == "healthcheck") {
-      RETURN_IF_ERROR(ExpectMap(f, fpath, "{http: /path, port: N} or {tcp: true, port: N}"));
+      RETURN_IF_ERROR(ExpectMap(f, fpath, kProbeShapes));
       Healthcheck& h = s->healthcheck;
       if (compose_healthcheck == nullptr) h = Healthcheck{};  // compose defaults
-      bool http = false, tcp = false;
+      bool http = false, tcp = false, grpc = false;
       h.port = 0;
+      h.grpc_service.clear();
       h.scheme = Healthcheck::Scheme::kHttp;
       h.ca_file.clear();
       h.server_name.clear();
@@ -859,7 +897,7 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
       const Node* ca_node = nullptr;
       const Node* skip_node = nullptr;
       static const char kHealthKeys[] =
-          "one of http, tcp, port, scheme, ca_file, server_name, insecure_skip_verify";
+          "one of http, tcp, grpc, port, scheme, ca_file, server_name, insecure_skip_verify";
       for (const Node& g : f.children) {
         const std::string gpath = JoinPath(fpath, g.key);
         if (g.key == "http") {
@@ -870,6 +908,9 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
           http = true;
         } else if (g.key == "tcp") {
           ASSIGN_OR_RETURN(tcp, ReadBool(g, gpath));
+        } else if (g.key == "grpc") {
+          RETURN_IF_ERROR(ReadGrpcService(g, gpath, &h.grpc_service));
+          grpc = true;
         } else if (g.key == "port") {
           ASSIGN_OR_RETURN(std::string p, ReadString(g, gpath));
           RETURN_IF_ERROR(CheckPortNumber(g, gpath, p, true, &h.port));
@@ -907,9 +948,13 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
           return NodeError(g, gpath, "unknown key " + Quote(g.key), kHealthKeys);
         }
       }
-      if (http == tcp) {
-        return NodeError(f, fpath, http ? "has both http and tcp" : "has neither http nor tcp",
-                         "{http: /path, port: N} or {tcp: true, port: N}");
+      if (int(http) + int(tcp) + int(grpc) != 1) {
+        return NodeError(f, fpath,
+                         !http && !tcp && !grpc ? "has none of http, tcp and grpc"
+                         : !grpc                ? "has both http and tcp"
+                         : http                 ? "has both http and grpc"
+                                                : "has both tcp and grpc",
+                         kProbeShapes);
       }
       if (tcp && scheme_node) {
         return NodeError(*scheme_node, JoinPath(fpath, "scheme"), "applies to http probes only",
@@ -924,7 +969,9 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
                          "contradicts ca_file (a CA file is there to verify with)",
                          "one of ca_file and insecure_skip_verify: true");
       }
-      h.kind = http ? Healthcheck::Kind::kHttp : Healthcheck::Kind::kTcp;
+      h.kind = http   ? Healthcheck::Kind::kHttp
+               : grpc ? Healthcheck::Kind::kGrpc
+                      : Healthcheck::Kind::kTcp;
       h.test.clear();
     } else {
       return NodeError(f, fpath, "unknown key " + Quote(f.key),
@@ -943,15 +990,20 @@ Status ServiceParser::ParseSlipway(const Node& v, const std::string& path, Servi
                        "protocol: http1, or that port as http");
     }
   }
-  if (s->upstream.https && s->healthcheck.kind == Healthcheck::Kind::kHttp &&
+  const bool grpc = s->healthcheck.kind == Healthcheck::Kind::kGrpc;
+  if (s->upstream.https && (s->healthcheck.kind == Healthcheck::Kind::kHttp || grpc) &&
       s->healthcheck.scheme == Healthcheck::Scheme::kHttp) {
     // A clear-text probe against a TLS port would never pass.
     const Node* hc = v.Find("healthcheck");
-    const Node* http = hc && hc->IsMap() ? hc->Find("http") : nullptr;
-    return NodeError(http ? *http : v, JoinPath(path, "healthcheck.http"),
+    const char* key = grpc ? "grpc" : "http";
+    const Node* probe = hc && hc->IsMap() ? hc->Find(key) : nullptr;
+    return NodeError(probe ? *probe : v, JoinPath(path, std::string("healthcheck.") + key),
                      "probes in clear, and the service speaks TLS (upstream.scheme: https)",
                      "scheme: https, tcp: true, or a compose healthcheck test");
   }
+  // A server that speaks HTTP/2 only is probed in HTTP/2 (health/probe.h).
+  s->healthcheck.http2 = s->healthcheck.kind == Healthcheck::Kind::kHttp &&
+                         s->upstream.protocol == UpstreamProtocol::kH2;
   return Status::OK();
 }
 

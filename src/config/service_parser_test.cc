@@ -530,16 +530,18 @@ x-slipway:
             "one of command, deploy, healthcheck, image, metrics, ports, runtime, upstream)");
   EXPECT_EQ(err("      healthcheck: {http: /h, tcp: true}\n"),
             "compose.yaml:5:7: services.api.x-slipway.healthcheck: has both http and tcp "
-            "(expected {http: /path, port: N} or {tcp: true, port: N})");
+            "(expected {http: /path, port: N}, {tcp: true, port: N} or {grpc: service, port: "
+            "N})");
   EXPECT_EQ(err("      healthcheck: {port: 1}\n"),
-            "compose.yaml:5:7: services.api.x-slipway.healthcheck: has neither http nor tcp "
-            "(expected {http: /path, port: N} or {tcp: true, port: N})");
+            "compose.yaml:5:7: services.api.x-slipway.healthcheck: has none of http, tcp and "
+            "grpc (expected {http: /path, port: N}, {tcp: true, port: N} or {grpc: service, "
+            "port: N})");
   EXPECT_EQ(err("      healthcheck: {http: health}\n"),
             "compose.yaml:5:21: services.api.x-slipway.healthcheck.http: \"health\" is not a path "
             "(expected e.g. /health)");
   EXPECT_EQ(err("      healthcheck: {tcp: true, prot: 1}\n"),
             "compose.yaml:5:32: services.api.x-slipway.healthcheck.prot: unknown key \"prot\" "
-            "(expected one of http, tcp, port, scheme, ca_file, server_name, "
+            "(expected one of http, tcp, grpc, port, scheme, ca_file, server_name, "
             "insecure_skip_verify)");
   // The list of known keys grows with each x-slipway section; the message names them all.
   EXPECT_THAT(ErrorOf(LoadApi("    image: x\nx-slipway:\n  apii: {}\n")),
@@ -645,6 +647,102 @@ TEST(ServiceParserTest, HttpsHealthcheckKeysAndTheirErrors) {
       << e;
   e = err("{http: /h, scheme: [https]}");
   EXPECT_NE(e.find("healthcheck.scheme"), std::string::npos) << e;
+}
+
+TEST(ServiceParserTest, GrpcHealthcheckAndItsErrors) {
+  testing::TempDir dir;
+  auto ca = net::testing::MakeTestCert({"app.internal"});
+  dir.Write("app/ca.pem", ca.cert_pem);
+  auto load = [&](const std::string& x) {
+    dir.Write("app/compose.yaml", "services:\n  api:\n    image: x\n    x-slipway:\n" + x);
+    return LoadProject(testing::OptionsFor(dir.path() / "app"));
+  };
+  auto hc = [&](const std::string& h) { return load("      healthcheck: " + h + "\n"); };
+  auto p = hc("{grpc: \"\"}");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  const Healthcheck* h = &p->services.at("api").healthcheck;
+  EXPECT_EQ(h->kind, Healthcheck::Kind::kGrpc);
+  EXPECT_EQ(h->grpc_service, "");
+  EXPECT_EQ(h->port, 0);
+  p = hc("{grpc: true, port: 50051}");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  h = &p->services.at("api").healthcheck;
+  EXPECT_EQ(h->kind, Healthcheck::Kind::kGrpc);
+  EXPECT_EQ(h->grpc_service, "");
+  EXPECT_EQ(h->port, 50051);
+  // A quoted "true" is a name, as YAML says.
+  p = hc("{grpc: \"true\"}");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_EQ(p->services.at("api").healthcheck.grpc_service, "true");
+  p = hc("{grpc: shop.Orders, scheme: https, ca_file: ca.pem, server_name: app.internal}");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  h = &p->services.at("api").healthcheck;
+  EXPECT_EQ(h->grpc_service, "shop.Orders");
+  EXPECT_EQ(h->scheme, Healthcheck::Scheme::kHttps);
+  EXPECT_EQ(h->ca_file, (dir.path() / "app/ca.pem").string());
+  EXPECT_EQ(h->server_name, "app.internal");
+  p = hc("{grpc: \"" + std::string(1024, 'a') + "\"}");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_FALSE(p->services.at("api").healthcheck.http2);
+
+  // Every refusal is one line naming the file, the line and the key.
+  auto err = [&](const std::string& h) { return ErrorOf(hc(h)); };
+  auto has = [](const std::string& e, const std::string& want) {
+    return e.find(want) != std::string::npos && e.rfind("compose.yaml:5:", 0) == 0 &&
+           e.find('\n') == std::string::npos;
+  };
+  EXPECT_PRED2(has, err("{grpc: \"\", http: /h}"),
+               "services.api.x-slipway.healthcheck: has both http and grpc");
+  EXPECT_PRED2(has, err("{grpc: \"\", tcp: true}"),
+               "services.api.x-slipway.healthcheck: has both tcp and grpc");
+  const std::string expected =
+      "(expected a service name such as pkg.Service, \"\" or true for the server)";
+  EXPECT_PRED2(has, err("{grpc: [a]}"),
+               "services.api.x-slipway.healthcheck.grpc: is a list " + expected);
+  EXPECT_PRED2(has, err("{grpc: {a: 1}}"),
+               "services.api.x-slipway.healthcheck.grpc: is a mapping " + expected);
+  EXPECT_PRED2(has, err("{grpc: 5}"),
+               "services.api.x-slipway.healthcheck.grpc: is the number 5 " + expected);
+  EXPECT_PRED2(has, err("{grpc: -1.5}"),
+               "services.api.x-slipway.healthcheck.grpc: is the number -1.5 " + expected);
+  EXPECT_PRED2(has, err("{grpc: false}"), "services.api.x-slipway.healthcheck.grpc: is false");
+  EXPECT_PRED2(has, err("{grpc: }"), "services.api.x-slipway.healthcheck.grpc: is ");
+  EXPECT_PRED2(has, err("{grpc: \"" + std::string(1025, 'a') + "\"}"),
+               "services.api.x-slipway.healthcheck.grpc: is 1025 bytes long (expected at most "
+               "1024)");
+  EXPECT_PRED2(has, err("{grpc: \"a\\nb\"}"),
+               "services.api.x-slipway.healthcheck.grpc: has a control character");
+  EXPECT_PRED2(has, err("{grpc: \"a\\tb\"}"),
+               "services.api.x-slipway.healthcheck.grpc: has a control character");
+  EXPECT_PRED2(has, err("{grpc: \"a\\x7Fb\"}"),
+               "services.api.x-slipway.healthcheck.grpc: has a control character");
+  EXPECT_PRED2(has, err("{grpc: \"\", ca_file: ca.pem}"),
+               "services.api.x-slipway.healthcheck.ca_file: applies to https probes only");
+
+  // In clear against a TLS upstream: refused as for http.
+  std::string e = ErrorOf(load("      upstream: {scheme: https}\n      healthcheck: {grpc: x}\n"));
+  EXPECT_NE(e.find("services.api.x-slipway.healthcheck.grpc: probes in clear"), std::string::npos)
+      << e;
+  EXPECT_TRUE(load("      upstream: {scheme: https}\n      healthcheck: {grpc: x, scheme: "
+                   "https}\n")
+                  .ok());
+}
+
+TEST(ServiceParserTest, HttpHealthcheckOfAnH2UpstreamSpeaksHttp2) {
+  auto load = [](const std::string& x) { return LoadApi("    image: x\n    x-slipway:\n" + x); };
+  // Either order of the keys: upstream is known when the service is done.
+  for (const std::string x : {"      healthcheck: {http: /h}\n      upstream: {protocol: h2}\n",
+                              "      upstream: {protocol: h2}\n      healthcheck: {http: /h}\n"}) {
+    auto p = load(x);
+    ASSERT_TRUE(p.ok()) << ErrorOf(p);
+    EXPECT_TRUE(p->services.at("api").healthcheck.http2) << x;
+  }
+  auto p = load("      healthcheck: {http: /h}\n");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_FALSE(p->services.at("api").healthcheck.http2);
+  p = load("      healthcheck: {http: /h}\n      upstream: {protocol: http1}\n");
+  ASSERT_TRUE(p.ok()) << ErrorOf(p);
+  EXPECT_FALSE(p->services.at("api").healthcheck.http2);
 }
 
 }  // namespace

@@ -45,6 +45,11 @@ json ProbeAction(const Healthcheck& h, int port) {
     case Healthcheck::Kind::kTcp:
       p["tcpSocket"] = {{"port", h.port != 0 ? h.port : port}};
       break;
+    case Healthcheck::Kind::kGrpc:
+      // Kubernetes' grpc probes speak clear HTTP/2 only (the export notes it for https).
+      p["grpc"] = {{"port", h.port != 0 ? h.port : port}};
+      if (!h.grpc_service.empty()) p["grpc"]["service"] = h.grpc_service;
+      break;
     case Healthcheck::Kind::kNone:
       return nullptr;
   }
@@ -72,7 +77,10 @@ int Seconds(Duration d, int min) {
 int ContainerPort(const config::Service& s, Notes* notes) {
   if (!s.ports.empty()) return s.ports.front().target;
   const Healthcheck& h = s.healthcheck;
-  if (h.kind != Healthcheck::Kind::kHttp && h.kind != Healthcheck::Kind::kTcp) return 0;
+  if (h.kind != Healthcheck::Kind::kHttp && h.kind != Healthcheck::Kind::kTcp &&
+      h.kind != Healthcheck::Kind::kGrpc) {
+    return 0;
+  }
   if (h.port != 0) return h.port;
   notes->push_back("services." + s.name +
                    ": no ports and a health check on $PORT; the container gets PORT=8080 "
@@ -221,6 +229,12 @@ json PodSpec(const PodInput& in, Notes* notes) {
     if (!rp.is_null()) c["readinessProbe"] = rp;
     json sp = StartupProbe(s.healthcheck, in.port);
     if (!sp.is_null()) c["startupProbe"] = sp;
+    if (s.healthcheck.kind == Healthcheck::Kind::kGrpc &&
+        s.healthcheck.scheme == Healthcheck::Scheme::kHttps) {
+      notes->push_back(where +
+                       ".healthcheck: Kubernetes' grpc probes do not speak TLS; with scheme: "
+                       "https the probe fails unless the port also serves clear HTTP/2");
+    }
   } else if (s.healthcheck.kind != Healthcheck::Kind::kNone) {
     notes->push_back(where + ".healthcheck: not used for a Job (it runs to completion)");
   }
@@ -258,8 +272,11 @@ json PodSpec(const PodInput& in, Notes* notes) {
     if (IsQualifiedName(k)) {
       annotations[k] = v;
     } else {
-      notes->push_back(where + ".labels." + k +
-                       ": not a valid Kubernetes annotation key; left out of the pod");
+      std::string note = where;
+      note.append(".labels.")
+          .append(k)
+          .append(": not a valid Kubernetes annotation key; left out of the pod");
+      notes->push_back(std::move(note));
     }
   }
   if (!annotations.empty()) pod["x-annotations"] = annotations;  // moved by the caller

@@ -5,6 +5,8 @@
 #include <csignal>
 #include <memory>
 
+#include "health/grpc_health.h"
+#include "health/h2_fetch.h"
 #include "http/client.h"
 #include "net/socket.h"
 #include "net/tls_client_context_cache.h"
@@ -142,29 +144,160 @@ net::TlsClientContextCache& ClientContexts() {
   return cache;
 }
 
+// The endpoint of an HTTP, HTTP/2 or gRPC probe: TLS under scheme: https (what is verified:
+// probe.h). False (and the probe finished) when the TLS context cannot be had.
+bool ProbeEndpoint(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
+                   const ProbeTarget& target, int port, const std::string& method,
+                   const std::string& path, http::Endpoint* ep) {
+  ep->host = target.host;
+  ep->port = port;
+  if (hc.scheme != config::Healthcheck::Scheme::kHttps) return true;
+  const bool verify = VerifiesCertificate(hc);
+  Result<std::shared_ptr<const net::TlsClientContext>> ctx =
+      ClientContexts().Get({verify ? hc.ca_file : "", verify});
+  if (!ctx.ok()) {
+    c->FinishLater(c, method + " https://" + ep->ToString() + path + ": " + ctx.status().message());
+    return false;
+  }
+  ep->tls = std::move(ctx).value();
+  ep->tls_name = hc.server_name;
+  return true;
+}
+
+// One line of a server's text in a probe's output: control characters become '?'.
+std::string OneLine(std::string_view s) {
+  std::string out(s.substr(0, 512));
+  for (char& ch : out) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7f) ch = '?';
+  }
+  return out;
+}
+
+// grpc-message is percent-encoded (gRPC's HTTP/2 protocol); a bad escape stays as it is.
+std::string PercentDecoded(std::string_view s) {
+  auto hex = [](char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// HTTP/1.1 probes read at most this much of a body into the output; so does HTTP/2.
+constexpr size_t kMaxHttpBody = kMaxProbeOutput;
+
+void RunHttp2(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
+              const ProbeTarget& target, int port) {
+  H2ProbeRequest req;
+  req.method = "GET";
+  req.path = hc.http_path.empty() ? "/" : hc.http_path;
+  http::Endpoint ep;
+  if (!ProbeEndpoint(c, hc, target, port, req.method, req.path, &ep)) return;
+  req.headers.emplace_back("user-agent", "slipway-health");
+  const std::string where =
+      "GET " + std::string(ep.tls ? "" : "http://") + ep.ToString() + req.path + " (HTTP/2)";
+  FetchH2(c->loop, ep, std::move(req), hc.timeout, kMaxHttpBody,
+          [c, where](Result<H2ProbeResponse> r) {
+            if (!r.ok()) {
+              c->Finish(false, where + ": " + r.status().message());
+              return;
+            }
+            bool ok = r->status >= 200 && r->status < 400;
+            std::string out = "HTTP " + std::to_string(r->status);
+            if (!r->body.empty()) out += ": " + r->body;
+            c->Finish(ok, std::move(out));
+          });
+}
+
+// The verdict on a Check answer: SERVING is healthy, anything else says why not.
+void JudgeGrpc(const std::shared_ptr<Completion>& c, const H2ProbeResponse& r) {
+  if (r.status != 200) {
+    c->Finish(false, "HTTP " + std::to_string(r.status) + " (a gRPC answer is 200)");
+    return;
+  }
+  if (r.body_over_limit) {  // its trailers were never read
+    c->Finish(false, "malformed response: over " + std::to_string(kMaxGrpcMessage) + " bytes");
+    return;
+  }
+  // A trailers-only answer carries grpc-status in its one header block.
+  const std::string* code = FindField(r.trailers, "grpc-status");
+  const H2Fields& where = code ? r.trailers : r.headers;
+  if (!code) code = FindField(r.headers, "grpc-status");
+  if (!code) {
+    c->Finish(false, "no grpc-status in the answer");
+    return;
+  }
+  if (code->empty() || code->size() > 3 ||
+      code->find_first_not_of("0123456789") != std::string::npos) {
+    c->Finish(false, "bad grpc-status \"" + OneLine(*code) + "\"");
+    return;
+  }
+  if (*code != "0") {
+    std::string out = "grpc-status " + *code;
+    if (const std::string* m = FindField(where, "grpc-message"); m && !m->empty()) {
+      out += ": " + OneLine(PercentDecoded(*m));
+    }
+    c->Finish(false, std::move(out));
+    return;
+  }
+  Result<uint64_t> status = DecodeHealthCheckResponse(r.body);
+  if (!status.ok()) {
+    c->Finish(false, "malformed response: " + status.status().message());
+    return;
+  }
+  c->Finish(*status == static_cast<uint64_t>(ServingStatus::kServing), ServingStatusName(*status));
+}
+
+void RunGrpc(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
+             const ProbeTarget& target, int port) {
+  H2ProbeRequest req;
+  req.method = "POST";
+  req.path = "/grpc.health.v1.Health/Check";
+  http::Endpoint ep;
+  if (!ProbeEndpoint(c, hc, target, port, req.method, req.path, &ep)) return;
+  req.headers = {
+      {"content-type", "application/grpc"}, {"te", "trailers"}, {"user-agent", "slipway-health"}};
+  // The server may give up when the probe does; gRPC allows at most 8 digits.
+  if (hc.timeout > Duration(0) && hc.timeout.count() <= 99'999'999) {
+    req.headers.emplace_back("grpc-timeout", std::to_string(hc.timeout.count()) + "m");
+  }
+  req.body = EncodeHealthCheckRequest(hc.grpc_service);
+  // The prefix and a message at the cap; one byte more says the answer is over it.
+  FetchH2(c->loop, ep, std::move(req), hc.timeout, 5 + kMaxGrpcMessage,
+          [c](Result<H2ProbeResponse> r) {
+            if (!r.ok()) {
+              c->Finish(false, r.status().message());
+              return;
+            }
+            JudgeGrpc(c, *r);
+          });
+}
+
 void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
              const ProbeTarget& target, int port) {
-  http::Endpoint ep;
-  ep.host = target.host;
-  ep.port = port;
+  if (hc.http2) {
+    RunHttp2(c, hc, target, port);
+    return;
+  }
   http::Request req;
   req.method = "GET";
   req.target = hc.http_path.empty() ? "/" : hc.http_path;
   req.headers.emplace_back("User-Agent", "slipway-health");
-  const bool https = hc.scheme == config::Healthcheck::Scheme::kHttps;
-  if (https) {
-    const bool verify = VerifiesCertificate(hc);
-    Result<std::shared_ptr<const net::TlsClientContext>> ctx =
-        ClientContexts().Get({verify ? hc.ca_file : "", verify});
-    if (!ctx.ok()) {
-      c->FinishLater(c,
-                     "GET https://" + ep.ToString() + req.target + ": " + ctx.status().message());
-      return;
-    }
-    ep.tls = std::move(ctx).value();
-    ep.tls_name = hc.server_name;
-    if (!hc.server_name.empty()) req.headers.emplace_back("Host", hc.server_name);
-  }
+  http::Endpoint ep;
+  if (!ProbeEndpoint(c, hc, target, port, req.method, req.target, &ep)) return;
+  const bool https = ep.tls != nullptr;
+  if (https && !hc.server_name.empty()) req.headers.emplace_back("Host", hc.server_name);
   std::string where = "GET " + std::string(https ? "" : "http://") + ep.ToString() + req.target;
   http::FetchAsync(c->loop, ep, req, hc.timeout, [c, where](Result<http::ClientResponse> r) {
     if (!r.ok()) {
@@ -210,12 +343,15 @@ void RunProbe(net::EventLoop* loop, const config::Healthcheck& hc, const ProbeTa
       return;
     case Kind::kTcp:
     case Kind::kHttp:
+    case Kind::kGrpc:
       if (port <= 0) {
         c->FinishLater(c, "no port to probe");
         return;
       }
       if (hc.kind == Kind::kTcp) {
         RunTcp(c, hc, target, port);
+      } else if (hc.kind == Kind::kGrpc) {
+        RunGrpc(c, hc, target, port);
       } else {
         RunHttp(c, hc, target, port);
       }

@@ -1,13 +1,20 @@
-// RunProbe: runs one health probe of any kind (CMD, CMD-SHELL, HTTP, TCP) on a loop.
+// RunProbe: runs one health probe of any kind (CMD, CMD-SHELL, HTTP, TCP, gRPC) on a loop.
 //
 // CMD runs hc.test as argv, CMD-SHELL runs `/bin/sh -c hc.test[0]`, both with the env, cwd
 // and user of target.exec_base; exit 0 is ok; at hc.timeout the probe's process group gets
 // SIGKILL and the probe fails. output = the first 4 KiB of stdout+stderr (lines joined by
 // '\n'), or the reason of the failure ("timed out after 200ms", "connect: Connection
-// refused"). HTTP: GET hc.http_path on host:(hc.port or target.port), 2xx/3xx is ok. TCP: a
-// connect within hc.timeout is ok.
+// refused"). HTTP: GET hc.http_path on host:(hc.port or target.port), 2xx/3xx is ok; over
+// HTTP/2 when hc.http2 (the service speaks nothing else), else HTTP/1.1. TCP: a connect within
+// hc.timeout is ok.
 //
-// HTTPS (hc.scheme kHttps), on the same loop without blocking (net::TlsTransport): a probe
+// gRPC (kGrpc): grpc.health.v1.Health/Check for hc.grpc_service over HTTP/2 (health/h2_fetch.h,
+// health/grpc_health.h), ok when the answer is HTTP 200, grpc-status 0 and SERVING; otherwise
+// output says why in one line ("NOT_SERVING", "grpc-status 5: unknown service foo",
+// "malformed response: truncated message", "not HTTP/2 (ALPN picked http/1.1)").
+//
+// HTTPS (hc.scheme kHttps, HTTP or gRPC; ALPN offers only h2 when the probe speaks HTTP/2),
+// on the same loop without blocking (net::TlsTransport): a probe
 // usually reaches its own instance as 127.0.0.1:PORT, an address the service's certificate
 // rarely names, so by default it checks that TLS is served and the answer, not who serves
 // it. It verifies the certificate (chain and name) when ca_file or server_name is given, or

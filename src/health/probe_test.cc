@@ -1,14 +1,21 @@
 #include "health/probe.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include "health/monitor.h"
 #include "http/server.h"
 #include "net/socket.h"
+#include "net/test_node_server.h"
 #include "net/tls_test_certs.h"
 
 namespace slipway::health {
@@ -325,6 +332,287 @@ TEST_F(ProbeTest, MonitorWithRealProbesBecomesHealthyThenUnhealthy) {
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0], std::make_pair(HealthState::kStarting, HealthState::kUnhealthy));
   EXPECT_EQ(changes[1], std::make_pair(HealthState::kUnhealthy, HealthState::kHealthy));
+}
+
+// gRPC health probes against testdata/grpc_health_server.js (Node's http2 module), whose
+// answer depends on the service asked about.
+class GrpcProbeTest : public ProbeTest {
+ protected:
+  void SetUp() override {
+    ProbeTest::SetUp();
+    dir_ = std::filesystem::temp_directory_path() /
+           ("slipway-grpc-probe-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    node_.Stop();
+    std::filesystem::remove_all(dir_);
+  }
+  void StartNode(const std::vector<std::string>& args) {
+    ASSERT_TRUE(node_.Start(args)) << "node did not start";
+    target_.port = node_.port();
+  }
+  // A certificate for app.internal: {cert, key} paths.
+  std::pair<std::string, std::string> Cert() {
+    auto c = net::testing::MakeTestCert({"app.internal"});
+    const std::string cert = (dir_ / "app.pem").string(), key = (dir_ / "app.key").string();
+    net::testing::WriteTestFile(cert, c.cert_pem);
+    net::testing::WriteTestFile(key, c.key_pem);
+    return {cert, key};
+  }
+  static config::Healthcheck Grpc(const std::string& service, int timeout_ms = 2'000) {
+    config::Healthcheck hc;
+    hc.kind = Kind::kGrpc;
+    hc.grpc_service = service;
+    hc.timeout = Duration(timeout_ms);
+    return hc;
+  }
+
+  net::testing::NodeServer node_{std::string(SLIPWAY_SOURCE_DIR) +
+                                 "/src/health/testdata/grpc_health_server.js"};
+  std::filesystem::path dir_;
+};
+
+TEST_F(GrpcProbeTest, ServingStatusesOverH2c) {
+  StartNode({"h2c"});
+  // The server checks the request (method, path, content-type, te, framing) and answers
+  // grpc-status 13 to anything else: SERVING means the request was right.
+  ProbeResult r = Run(Grpc(""));
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "SERVING");
+  r = Run(Grpc("ok"));
+  EXPECT_TRUE(r.ok) << r.output;
+  r = Run(Grpc("down"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "NOT_SERVING");
+  r = Run(Grpc("gone"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "SERVICE_UNKNOWN");
+  // Unknown fields around the status are skipped; the last status wins.
+  r = Run(Grpc("extra"));
+  EXPECT_TRUE(r.ok) << r.output;
+  // A long service name (a two-byte length) reaches the server intact: it is unknown there.
+  r = Run(Grpc(std::string(300, 'n')));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "grpc-status 5");
+}
+
+TEST_F(GrpcProbeTest, GrpcErrorsAndMalformedAnswersFailWithAReason) {
+  StartNode({"h2c"});
+  auto out = [&](const std::string& service) {
+    ProbeResult r = Run(Grpc(service));
+    EXPECT_FALSE(r.ok) << service;
+    EXPECT_EQ(r.output.find('\n'), std::string::npos) << r.output;
+    return r.output;
+  };
+  // Trailers-only (grpc-status in the one header block), percent-encoded message.
+  EXPECT_EQ(out("missing"), "grpc-status 5: unknown service missing");
+  // In trailers after an empty body; control characters in the message do not break lines.
+  EXPECT_EQ(out("unimpl"), "grpc-status 12: unknown service foo??x");
+  EXPECT_EQ(out("badvarint"),
+            "malformed response: malformed HealthCheckResponse: varint over "
+            "64 bits");
+  EXPECT_EQ(out("truncated"), "malformed response: truncated message");
+  EXPECT_EQ(out("huge"), "malformed response: over 4096 bytes");
+  EXPECT_EQ(out("compressed"), "malformed response: compressed message (none was accepted)");
+  EXPECT_EQ(out("two"), "malformed response: more than one message");
+  EXPECT_EQ(out("notfound"), "HTTP 404 (a gRPC answer is 200)");
+  EXPECT_EQ(out("nostatus"), "no grpc-status in the answer");
+  EXPECT_EQ(out("reset"), "stream reset by the server (INTERNAL_ERROR)");
+  EXPECT_EQ(out("bighead"), "header block over 16 KiB or 100 fields");
+}
+
+TEST_F(GrpcProbeTest, NeverAnsweringTimesOut) {
+  StartNode({"h2c"});
+  const auto t0 = std::chrono::steady_clock::now();
+  ProbeResult r = Run(Grpc("hang", 200));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "timed out after 200ms");
+  EXPECT_GE(took, std::chrono::milliseconds(190));
+  EXPECT_LT(took, std::chrono::seconds(2));
+}
+
+TEST_F(GrpcProbeTest, NotAnHttp2Server) {
+  // Refused: nothing listens.
+  auto listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener.ok());
+  target_.port = *net::LocalPort(listener->get());
+  listener->Reset();
+  ProbeResult r = Run(Grpc(""));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "connect: Connection refused");
+  // An HTTP/1.1 server in clear: it answers the preface with HTTP/1.1 (or closes).
+  auto h1_listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(h1_listener.ok());
+  target_.port = *net::LocalPort(h1_listener->get());
+  auto h1 = http::HttpServer::Create(loop_.get(), std::move(h1_listener).value(),
+                                     [](const http::Request&, http::ResponseWriter w) {
+                                       w.Send(http::Response::Text(200, "ok"));
+                                     });
+  ASSERT_TRUE(h1.ok());
+  r = Run(Grpc(""));
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("not HTTP/2"), std::string::npos) << r.output;
+}
+
+// A server that accepts one connection, writes `answer` and closes; on a thread, bounded by
+// a 5 s poll for the connection and 3 s with it.
+int RawServerOnce(std::string answer, std::thread* t) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 1) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    return 0;
+  }
+  *t = std::thread([fd, answer = std::move(answer)] {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5'000) == 1) {
+      int c = accept(fd, nullptr, nullptr);
+      if (c >= 0) {
+        // Reads what the client sent (closing on unread bytes would be a reset), answers,
+        // then waits (at most 2 s) for the client to close first.
+        char buf[4096];
+        pollfd cp{c, POLLIN, 0};
+        if (poll(&cp, 1, 1'000) == 1) (void)!read(c, buf, sizeof buf);
+        if (!answer.empty()) (void)!write(c, answer.data(), answer.size());
+        shutdown(c, SHUT_WR);
+        for (int i = 0; i < 20 && poll(&cp, 1, 100) >= 0; ++i) {
+          if ((cp.revents & POLLIN) && read(c, buf, sizeof buf) <= 0) break;
+        }
+        close(c);
+      }
+    }
+    close(fd);
+  });
+  return ntohs(a.sin_port);
+}
+
+TEST_F(GrpcProbeTest, HostileBytesFailWithAReason) {
+  std::thread t;
+  // Closed at once: nothing of HTTP/2 came.
+  target_.port = RawServerOnce("", &t);
+  ASSERT_GT(target_.port, 0);
+  ProbeResult r = Run(Grpc(""));
+  t.join();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "connection closed before any HTTP/2 frame (not an HTTP/2 server?)");
+  // An HTTP/1.1 answer to the preface.
+  target_.port = RawServerOnce("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", &t);
+  r = Run(Grpc(""));
+  t.join();
+  EXPECT_EQ(r.output, "not HTTP/2 (the server answered HTTP/1.x)");
+  // A frame header announcing 16 MiB of DATA on stream 0: a protocol error, not a wait.
+  target_.port = RawServerOnce(std::string("\xff\xff\xff\x00\x00\x00\x00\x00\x00", 9), &t);
+  r = Run(Grpc(""));
+  t.join();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output.find('\n'), std::string::npos) << r.output;
+  // Which of the two depends on whether the close arrives with the frame.
+  EXPECT_TRUE(r.output.starts_with("HTTP/2 protocol error: ") ||
+              r.output.starts_with("connection closed before the answer ended"))
+      << r.output;
+}
+
+TEST_F(GrpcProbeTest, TlsWithAlpnH2) {
+  auto [cert, key] = Cert();
+  StartNode({"h2", cert, key});
+  config::Healthcheck hc = Grpc("");
+  hc.scheme = config::Healthcheck::Scheme::kHttps;
+  ProbeResult r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "SERVING");
+  hc.grpc_service = "down";
+  r = Run(hc);
+  EXPECT_EQ(r.output, "NOT_SERVING");
+  // Verified against the right CA and name.
+  hc.grpc_service = "";
+  hc.ca_file = cert;
+  hc.server_name = "app.internal";
+  r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
+  hc.server_name = "db.internal";
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.output.find("certificate verify failed"), std::string::npos) << r.output;
+  // A clear-text probe of the TLS port is not HTTP/2 to it.
+  r = Run(Grpc(""));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output.find('\n'), std::string::npos) << r.output;
+}
+
+TEST_F(GrpcProbeTest, TlsServerWithoutH2IsNamed) {
+  auto [cert, key] = Cert();
+  StartNode({"tls-h1", cert, key});
+  config::Healthcheck hc = Grpc("");
+  hc.scheme = config::Healthcheck::Scheme::kHttps;
+  ProbeResult r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  // Node refuses a handshake whose ALPN lists have nothing in common (RFC 7301's alert).
+  EXPECT_NE(r.output.find("TLS handshake failed: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("no application protocol"), std::string::npos) << r.output;
+}
+
+TEST_F(GrpcProbeTest, TlsServerWithoutAlpnIsNotHttp2) {
+  // slipway's own HTTPS server speaks HTTP/1.1 and answers no ALPN to a client offering h2.
+  auto [cert, key] = Cert();
+  auto tls = net::TlsServerContext::Create({{cert, key}}, std::make_shared<net::TicketKeys>(),
+                                           std::time(nullptr));
+  ASSERT_TRUE(tls.ok()) << tls.status().message();
+  auto listener = net::ListenTcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener.ok());
+  target_.port = *net::LocalPort(listener->get());
+  http::ServerOptions opt;
+  opt.tls = *tls;
+  auto server = http::HttpServer::Create(
+      loop_.get(), std::move(listener).value(),
+      [](const http::Request&, http::ResponseWriter w) { w.Send(http::Response::Text(200, "ok")); },
+      opt);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  config::Healthcheck hc = Grpc("");
+  hc.scheme = config::Healthcheck::Scheme::kHttps;
+  ProbeResult r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "not HTTP/2 (the server chose no ALPN protocol)");
+  // The HTTP probe of an h2 service says the same, after what it asked for.
+  hc.kind = Kind::kHttp;
+  hc.http_path = "/health";
+  hc.http2 = true;
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "GET https://127.0.0.1:" + std::to_string(target_.port) +
+                          "/health (HTTP/2): not HTTP/2 (the server chose no ALPN protocol)");
+}
+
+TEST_F(GrpcProbeTest, HttpProbeOfAnH2OnlyServerSpeaksHttp2) {
+  StartNode({"h2c"});
+  config::Healthcheck hc;
+  hc.kind = Kind::kHttp;
+  hc.http_path = "/health";
+  hc.timeout = Duration(2'000);
+  // HTTP/1.1 to an h2-only server fails (what `upstream.protocol: h2` services got before).
+  ProbeResult r = Run(hc);
+  EXPECT_FALSE(r.ok) << r.output;
+  hc.http2 = true;
+  r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "HTTP 200: ok");
+  hc.http_path = "/fail";
+  r = Run(hc);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.output, "HTTP 503: failing");
+  // Over TLS too (ALPN h2 only).
+  node_.Stop();
+  auto [cert, key] = Cert();
+  StartNode({"h2", cert, key});
+  hc.http_path = "/health";
+  hc.scheme = config::Healthcheck::Scheme::kHttps;
+  r = Run(hc);
+  EXPECT_TRUE(r.ok) << r.output;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "net/test_node_server.h"
 #include "net/tls_context.h"
 #include "net/tls_test_certs.h"
 #include "proxy/proxy.h"
@@ -29,57 +30,11 @@ using namespace testing;  // NOLINT
 using tlsclient::testing::TestPki;
 
 // testdata/h2_upstream_server.js under node, killed (by its pid) when destroyed.
-class NodeServer {
+class NodeServer : public net::testing::NodeServer {
  public:
-  ~NodeServer() { Stop(); }
-  // False when node did not start or print its port within 10 s.
-  bool Start(const std::vector<std::string>& args) {
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) != 0) return false;
-    const std::string script =
-        std::string(SLIPWAY_SOURCE_DIR) + "/src/proxy/testdata/h2_upstream_server.js";
-    std::vector<std::string> argv_s = {"node", script};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      std::vector<char*> argv;
-      for (std::string& a : argv_s) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp("node", argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    if (pid_ < 0) {
-      close(out[0]);
-      return false;
-    }
-    std::string line;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < until) {
-      pollfd p{out[0], POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char buf[256];
-      const ssize_t n = read(out[0], buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<size_t>(n));
-    }
-    close(out[0]);
-    if (line.rfind("PORT ", 0) != 0) return false;
-    port_ = std::atoi(line.c_str() + 5);
-    return port_ > 0;
-  }
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  int port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
+  NodeServer()
+      : net::testing::NodeServer(std::string(SLIPWAY_SOURCE_DIR) +
+                                 "/src/proxy/testdata/h2_upstream_server.js") {}
 };
 
 class H2UpstreamTest : public ::testing::Test {

@@ -4,9 +4,11 @@
 # - grpc.test.mjs: @grpc/grpc-js as the client and as the upstream (server.mjs, gRPC over
 #   cleartext HTTP/2: `x-slipway.upstream.protocol: h2`);
 # - websocket.test.mjs: WebSockets over HTTP/2 (RFC 8441) from Node's http2 client to the `ws`
-#   package's server over HTTP/1.1 (ws_server.mjs).
+#   package's server over HTTP/1.1 (ws_server.mjs);
+# - grpc_health.test.mjs: the daemon's gRPC health probe (`healthcheck.grpc`) of a grpc-js
+#   server with the grpc-health-check package (health_server.mjs), as `slipway ps` shows it.
 # Makes a throwaway project with a self-signed certificate for grpc.test and h2.test and the two
-# services, each published on a free loopback port as HTTPS with HTTP/2. Starts it with
+# services (and the unpublished gRPC health one), each published on a free loopback port as HTTPS with HTTP/2. Starts it with
 # `up -d --wait`, runs `node --test`, then `down`s it and kills the daemon and the keeper by
 # their PIDs on every exit path. Needs node, openssl and the packages from `npm ci` here.
 set -eu
@@ -15,7 +17,8 @@ bin=${1:?usage: run.sh /path/to/slipway [/path/to/node]}
 node=${2:-node}
 here=$(cd "$(dirname "$0")" && pwd)
 [ -x "$bin" ] || { echo "run.sh: $bin is not executable" >&2; exit 2; }
-[ -d "$here/node_modules/@grpc/grpc-js" ] && [ -d "$here/node_modules/ws" ] || {
+[ -d "$here/node_modules/@grpc/grpc-js" ] && [ -d "$here/node_modules/ws" ] &&
+  [ -d "$here/node_modules/grpc-health-check" ] || {
   echo "run.sh: run 'npm ci' in $here first" >&2; exit 2; }
 
 . "$here/../lib/project.sh"
@@ -51,6 +54,13 @@ services:
       command: ["$node", "$here/ws_server.mjs"]
       ports: {8081: https}
       healthcheck: {http: /health}
+  health:
+    environment: {HOST: 127.0.0.1, HEALTH_FLAG: $work/not-serving}
+    healthcheck: {interval: 300ms, timeout: 2s, retries: 2, start_interval: 100ms, start_period: 20s}
+    x-slipway:
+      command: ["$node", "$here/health_server.mjs"]
+      upstream: {protocol: h2}
+      healthcheck: {grpc: ""}
 x-slipway:
   tls:
     certificates: [{cert: $work/cert.pem, key: $work/key.pem}]
@@ -66,4 +76,6 @@ export SLIPWAY_GRPC_TARGET="127.0.0.1:$port"
 export SLIPWAY_GRPC_CA="$work/cert.pem"
 export SLIPWAY_WS_ORIGIN="https://127.0.0.1:$wsport"
 export SLIPWAY_H2_CA="$work/cert.pem"
-cd "$here" && "$node" --test --test-timeout=60000 grpc.test.mjs websocket.test.mjs
+export SLIPWAY_BIN="$bin" SLIPWAY_WORK="$work" SLIPWAY_HEALTH_FLAG="$work/not-serving"
+cd "$here" && "$node" --test --test-timeout=60000 grpc.test.mjs websocket.test.mjs \
+  grpc_health.test.mjs
