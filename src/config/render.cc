@@ -65,6 +65,14 @@ J UpdateJson(const UpdateConfig& u) {
 template <typename J>
 J HealthJson(const Healthcheck& h, const Masker& m) {
   J j;
+  // The TLS settings of an http or grpc probe, each only when set, so that the spec hash of a
+  // probe without them is what it was before they existed.
+  auto add_tls = [&] {
+    if (h.scheme == Healthcheck::Scheme::kHttps) j["x-slipway"]["scheme"] = "https";
+    if (!h.ca_file.empty()) j["x-slipway"]["ca_file"] = h.ca_file;
+    if (!h.server_name.empty()) j["x-slipway"]["server_name"] = h.server_name;
+    if (h.insecure_skip_verify) j["x-slipway"]["insecure_skip_verify"] = *h.insecure_skip_verify;
+  };
   switch (h.kind) {
     case Healthcheck::Kind::kNone:
       j["disable"] = true;
@@ -86,11 +94,7 @@ J HealthJson(const Healthcheck& h, const Masker& m) {
     case Healthcheck::Kind::kHttp:
       j["x-slipway"]["http"] = h.http_path;
       j["x-slipway"]["port"] = h.port;
-      // Only when set, so that the spec hash of an http probe is what it was before these.
-      if (h.scheme == Healthcheck::Scheme::kHttps) j["x-slipway"]["scheme"] = "https";
-      if (!h.ca_file.empty()) j["x-slipway"]["ca_file"] = h.ca_file;
-      if (!h.server_name.empty()) j["x-slipway"]["server_name"] = h.server_name;
-      if (h.insecure_skip_verify) j["x-slipway"]["insecure_skip_verify"] = *h.insecure_skip_verify;
+      add_tls();
       break;
     case Healthcheck::Kind::kTcp:
       j["x-slipway"]["tcp"] = true;
@@ -99,10 +103,7 @@ J HealthJson(const Healthcheck& h, const Masker& m) {
     case Healthcheck::Kind::kGrpc:
       j["x-slipway"]["grpc"] = h.grpc_service;
       j["x-slipway"]["port"] = h.port;
-      if (h.scheme == Healthcheck::Scheme::kHttps) j["x-slipway"]["scheme"] = "https";
-      if (!h.ca_file.empty()) j["x-slipway"]["ca_file"] = h.ca_file;
-      if (!h.server_name.empty()) j["x-slipway"]["server_name"] = h.server_name;
-      if (h.insecure_skip_verify) j["x-slipway"]["insecure_skip_verify"] = *h.insecure_skip_verify;
+      add_tls();
       break;
   }
   j["interval"] = FormatDuration(h.interval);

@@ -39,6 +39,12 @@ struct Completion {
   void FinishLater(std::shared_ptr<Completion> self, std::string output) {
     loop->Post([self, output = std::move(output)]() mutable { self->Finish(false, output); });
   }
+  // An HTTP probe's answer, whichever protocol carried it: a 2xx or 3xx is healthy.
+  void FinishHttp(int status, const std::string& body) {
+    std::string out = "HTTP " + std::to_string(status);
+    if (!body.empty()) out += ": " + body;
+    Finish(status >= 200 && status < 400, std::move(out));
+  }
 };
 
 void RunExec(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc,
@@ -213,10 +219,7 @@ void RunHttp2(const std::shared_ptr<Completion>& c, const config::Healthcheck& h
               c->Finish(false, where + ": " + r.status().message());
               return;
             }
-            bool ok = r->status >= 200 && r->status < 400;
-            std::string out = "HTTP " + std::to_string(r->status);
-            if (!r->body.empty()) out += ": " + r->body;
-            c->Finish(ok, std::move(out));
+            c->FinishHttp(r->status, r->body);
           });
 }
 
@@ -304,10 +307,7 @@ void RunHttp(const std::shared_ptr<Completion>& c, const config::Healthcheck& hc
       c->Finish(false, where + ": " + r.status().message());
       return;
     }
-    bool ok = r->status >= 200 && r->status < 400;
-    std::string out = "HTTP " + std::to_string(r->status);
-    if (!r->body.empty()) out += ": " + r->body;
-    c->Finish(ok, std::move(out));
+    c->FinishHttp(r->status, r->body);
   });
 }
 
