@@ -11,29 +11,20 @@
 # interleaved, best kept), BODY (bytes of the file served, 1024).
 set -euo pipefail
 
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
-DURATION=${DURATION:-10}
+bench_knobs  # DURATION, LOAD_CPU, PROXY_CPU, ROUNDS
 LOADS=${LOADS:-"10x10 100x1"}
-LOAD_CPU=${LOAD_CPU:-0}
 UP_CPU=${UP_CPU:-0}
-PROXY_CPU=${PROXY_CPU:-1}
-ROUNDS=${ROUNDS:-2}
 BODY=${BODY:-1024}
 
 bench_bins "$BUILD" slipway
 SLIPWAY=$BENCH_BUILD/slipway
 bench_need h2load:nghttp2-client nghttpd:nghttp2-server haproxy nginx
 
-TMP=$(mktemp -d)
-PROJ=$TMP/project
+bench_project_tmp
 NGINX_PID=""
-cleanup() {
-  bench_kill_pids
-  bench_stop_project "$PROJ"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/key.pem" \
   -out "$TMP/cert.pem" -days 30 -subj /CN=bench.test -addext subjectAltName=DNS:bench.test 2>/dev/null
@@ -60,13 +51,7 @@ x-slipway:
     certificates: [{cert: $TMP/cert.pem, key: $TMP/key.pem}]
     http2: true
 EOF
-(cd "$PROJ" && "$SLIPWAY" up -d --wait >/dev/null)
-SLIPWAY_PID=$(cat "$PROJ/.slipway/daemon.pid")
-read -r UP UP_PID < <(cd "$PROJ" && "$SLIPWAY" ps --format json |
-  python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["port"], r["pid"])')
-taskset -a -pc "$PROXY_CPU" "$SLIPWAY_PID" >/dev/null
-taskset -a -pc "$UP_CPU" "$UP_PID" >/dev/null
-wait_port "$UP"
+bench_start_project "$PROJ" "$PROXY_CPU" "$UP_CPU"
 
 # --- HAProxy: one thread, TLS with ALPN h2 in front, h2 to the server.
 HA=$(free_port)
@@ -93,21 +78,8 @@ HAPROXY_PID=$!
 
 # --- nginx: one worker; grpc_pass is its HTTP/2 upstream (h2c, prior knowledge).
 NG=$(free_port)
-mkdir -p "$TMP/nginx"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
+bench_nginx_conf "$TMP/nginx" <<EOF
   keepalive_requests 1000000;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
   upstream app { server 127.0.0.1:$UP; keepalive 256; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$NG ssl http2;
@@ -118,7 +90,6 @@ http {
       grpc_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     }
   }
-}
 EOF
 taskset -c "$PROXY_CPU" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
 PIDS+=($!)
@@ -133,26 +104,13 @@ NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 ERRORS=0
 declare -A RPS MEAN CPU_US
 run() {  # name port load pids...: keeps the round with the most req/s
-  local name=$1 port=$2 load=$3 out rps before after reqs c m key
+  local name=$1 port=$2 load=$3 key=$1,$3
   shift 3
-  c=${load%x*} m=${load#*x} key=$name,$load
-  before=$(cpu_ns "$@")
-  out=$(taskset -c "$LOAD_CPU" h2load -t1 -c"$c" -m"$m" -D"$DURATION" "https://127.0.0.1:$port/" 2>&1)
-  after=$(cpu_ns "$@")
-  if ! grep -q "^requests: .* 0 failed, 0 errored" <<<"$out" ||
-    ! grep -q "^status codes: [0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx" <<<"$out" ||
-    ! grep -q "Application protocol: h2" <<<"$out"; then
-    echo "error: $name ($load): $(grep -E '^(requests|status codes|Application protocol)' <<<"$out" | paste -sd' ')" >&2
-    ERRORS=1
-  fi
-  rps=$(awk '/^finished in/ {print $4}' <<<"$out")
-  if [[ -n ${RPS[$key]:-} ]] && awk -v a="$rps" -v b="${RPS[$key]}" 'BEGIN {exit !(a <= b)}'; then
-    return 0
-  fi
-  RPS[$key]=$rps
-  reqs=$(awk '/^requests:/ {print $8}' <<<"$out")
-  CPU_US[$key]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
-  MEAN[$key]=$(awk '/^time for request:/ {print $6}' <<<"$out")
+  bench_h2load "$name ($load)" "$port" "${load%x*}" "${load#*x}" "$@"
+  bench_beats "$H2LOAD_RPS" "${RPS[$key]:-}" || return 0
+  RPS[$key]=$H2LOAD_RPS
+  CPU_US[$key]=$H2LOAD_CPU_US
+  MEAN[$key]=$H2LOAD_MEAN
 }
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"

@@ -19,14 +19,12 @@
 # proxy is pinned to one core (the daemon with all its threads), the same one for all three.
 set -euo pipefail
 
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
-DURATION=${DURATION:-10}
+bench_knobs  # DURATION, LOAD_CPU, PROXY_CPU, ROUNDS
 CONNS=${CONNS:-"50 200"}
-LOAD_CPU=${LOAD_CPU:-0}
-PROXY_CPU=${PROXY_CPU:-1}
 SYSCALLS=${SYSCALLS:-0}
-ROUNDS=${ROUNDS:-2}
 # Unless UP_CPU is set, both arrangements of two cores, one after the other: the upstream on
 # wrk's core (the proxy alone on its own), then on the proxy's (wrk alone, as a load coming from
 # other machines). A p99 taken with the load generator on a core it shares measures how the
@@ -46,15 +44,7 @@ TESTAPP=$BENCH_BUILD/testapp
 bench_need wrk nginx haproxy
 if [[ $SYSCALLS == 1 ]]; then bench_need strace; fi
 
-TMP=$(mktemp -d)
-PROJ=$TMP/project
-cleanup() {
-  bench_kill_pids
-  bench_stop_project "$PROJ"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
+bench_project_tmp
 
 # --- Slipway: the daemon runs the testapp and proxies its published port, one worker.
 SW=$(free_port)
@@ -72,30 +62,11 @@ services:
 x-slipway:
   proxy: {workers: 1}
 EOF
-(cd "$PROJ" && "$SLIPWAY" up -d --wait >/dev/null)
-SLIPWAY_PID=$(cat "$PROJ/.slipway/daemon.pid")
-read -r UP UP_PID < <(cd "$PROJ" && "$SLIPWAY" ps --format json |
-  python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["port"], r["pid"])')
-taskset -a -pc "$PROXY_CPU" "$SLIPWAY_PID" >/dev/null
-taskset -a -pc "$UP_CPU" "$UP_PID" >/dev/null
-wait_port "$UP"
+bench_start_project "$PROJ" "$PROXY_CPU" "$UP_CPU"
 
 # --- nginx: one worker, keep-alive to the upstream.
 NG=$(free_port)
-mkdir -p "$TMP/nginx"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
+bench_nginx_conf "$TMP/nginx" <<EOF
   upstream app { server 127.0.0.1:$UP; keepalive 256; }
   server {
     listen 127.0.0.1:$NG;
@@ -107,7 +78,6 @@ http {
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     }
   }
-}
 EOF
 taskset -c "$PROXY_CPU" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
 PIDS+=($!)
@@ -169,14 +139,12 @@ run() {  # name port conns pids...; records the round, keeps the one with the mo
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
     echo "warning: $name at $conns connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2
   fi
-  if [[ -n ${RPS[$key]:-} ]] && awk -v a="$rps" -v b="${RPS[$key]}" 'BEGIN {exit !(a <= b)}'; then
-    return 0
-  fi
+  bench_beats "$rps" "${RPS[$key]:-}" || return 0
   RPS[$key]=$rps
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   # The proxy's own CPU per request (µs): what it costs, apart from how it interleaves with the
   # saturated upstream. For "direct" it is the upstream's.
-  CPU_US[$key]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
+  CPU_US[$key]=$(cpu_us_per "$before" "$after" "$reqs")
   P50[$key]=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
   P99[$key]=$p99
 }

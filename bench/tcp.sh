@@ -13,14 +13,12 @@
 # PROXY_CPU (the daemon with all its threads). Needs root (initdb runs as postgres).
 set -euo pipefail
 
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
-DURATION=${DURATION:-10}
+bench_knobs  # DURATION, LOAD_CPU, PROXY_CPU, ROUNDS
 CLIENTS=${CLIENTS:-"8 32"}
-LOAD_CPU=${LOAD_CPU:-0}
 DB_CPU=${DB_CPU:-0}
-PROXY_CPU=${PROXY_CPU:-1}
-ROUNDS=${ROUNDS:-2}
 
 bench_bins "$BUILD" slipway
 SLIPWAY=$BENCH_BUILD/slipway
@@ -29,16 +27,8 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort | tail -1)
 bench_need pgbench:postgresql-contrib haproxy
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort | tail -1)
 
-TMP=$(mktemp -d)
+bench_project_tmp
 chmod 755 "$TMP"
-PROJ=$TMP/project
-cleanup() {
-  bench_kill_pids
-  bench_stop_project "$PROJ"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
 
 mkdir -p "$PROJ/pg"
 chown postgres:postgres "$PROJ/pg"
@@ -58,11 +48,9 @@ services:
 x-slipway:
   proxy: {workers: 1}
 EOF
-(cd "$PROJ" && "$SLIPWAY" up -d --wait >/dev/null)
-SLIPWAY_PID=$(cat "$PROJ/.slipway/daemon.pid")
-read -r DB DB_PID < <(cd "$PROJ" && "$SLIPWAY" ps --format json |
-  python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["port"], r["pid"])')
-taskset -a -pc "$PROXY_CPU" "$SLIPWAY_PID" >/dev/null
+bench_start_project "$PROJ" "$PROXY_CPU" "$DB_CPU"
+DB=$UP DB_PID=$UP_PID
+# PostgreSQL's other processes (its group: the postmaster's children) go with it.
 for p in $(pgrep -g "$DB_PID"); do taskset -a -pc "$DB_CPU" "$p" >/dev/null; done
 
 HA=$(free_port)
@@ -96,9 +84,7 @@ run() {  # name port clients; keeps the round with the most transactions per sec
     return 1
   }
   tps=$(awk '/^tps = / {print $3; exit}' <<<"$out")
-  if [[ -z ${TPS[$key]:-} ]] || awk -v a="$tps" -v b="${TPS[$key]}" 'BEGIN {exit !(a > b)}'; then
-    TPS[$key]=$tps
-  fi
+  if bench_beats "$tps" "${TPS[$key]:-}"; then TPS[$key]=$tps; fi
 }
 for _ in $(seq 1 "$ROUNDS"); do
   for c in $CLIENTS; do

@@ -22,50 +22,36 @@
 # certificate changes between the two key types by rewriting the files: Slipway reloads them
 # on SIGHUP, nginx and Caddy are restarted.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 BUILD=${1:-build}
-DURATION=${DURATION:-10}
+bench_knobs  # DURATION, LOAD_CPU, PROXY_CPU, ROUNDS
 CONNS=${CONNS:-50}
-LOAD_CPU=${LOAD_CPU:-0}
 UP_CPU=${UP_CPU:-0}
-PROXY_CPU=${PROXY_CPU:-1}
 if [[ -z ${HS_CPUS:-} ]]; then  # the handshake clients on cores of their own when there are any
   HS_CPUS=$(seq 0 $(($(nproc) - 1)) | { grep -vx -e "$LOAD_CPU" -e "$UP_CPU" -e "$PROXY_CPU" || true; } | paste -sd, -)
   HS_CPUS=${HS_CPUS:-$LOAD_CPU}
 fi
 IFS=, read -r -a HS_CPU_LIST <<<"$HS_CPUS"
 CLIENTS=${CLIENTS:-$((${#HS_CPU_LIST[@]} * 2 > 2 ? ${#HS_CPU_LIST[@]} * 2 : 2))}
-ROUNDS=${ROUNDS:-2}
 H2=${H2:-1}
 H2_CONNS=${H2_CONNS:-10}
 H2_STREAMS=${H2_STREAMS:-10}
 
-TESTAPP=$BUILD/testapp
-SLIPWAY=$BUILD/slipway
-for b in "$TESTAPP" "$SLIPWAY"; do
-  [[ -x $b ]] || { echo "missing $b: build targets slipway and testapp first" >&2; exit 2; }
-done
-TESTAPP=$(cd "$(dirname "$TESTAPP")" && pwd)/testapp
-SLIPWAY=$(cd "$(dirname "$SLIPWAY")" && pwd)/slipway
-need=()
-for t in wrk nginx caddy openssl h2load; do command -v "$t" >/dev/null || need+=("$t"); done
-need=("${need[@]/#h2load/nghttp2-client}")
-if ((${#need[@]})); then  # as bench/proxy.sh: the peers are Debian packages
-  apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
-fi
+bench_bins "$BUILD" slipway testapp
+SLIPWAY=$BENCH_BUILD/slipway
+TESTAPP=$BENCH_BUILD/testapp
+bench_need wrk nginx caddy openssl h2load:nghttp2-client
 
-TMP=$(mktemp -d)
-PROJ=$TMP/project
-PIDS=()
+bench_project_tmp
 NGINX_PID=""
 CADDY_PID=""
 cleanup() {
-  for p in "${PIDS[@]}" $NGINX_PID $CADDY_PID; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}" $NGINX_PID $CADDY_PID; do wait "$p" 2>/dev/null || true; done
-  # The keeper too (it would restart the daemon and keeps writing its log into $TMP).
-  bench_stop_project "$PROJ"
-  rm -rf "$TMP"
+  # nginx and Caddy are restarted with each certificate: their PIDs are only final now.
+  # shellcheck disable=SC2206  # empty when not started
+  PIDS+=($NGINX_PID $CADDY_PID)
+  bench_cleanup
 }
 trap cleanup EXIT
 
@@ -99,33 +85,15 @@ x-slipway:
     certificates: [{cert: $TMP/cert.pem, key: $TMP/key.pem}]
     http2: true
 EOF
-(cd "$PROJ" && "$SLIPWAY" up -d --wait >/dev/null)
-SLIPWAY_PID=$(cat "$PROJ/.slipway/daemon.pid")
-read -r UP UP_PID < <(cd "$PROJ" && "$SLIPWAY" ps --format json |
-  python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["port"], r["pid"])')
-taskset -a -pc "$PROXY_CPU" "$SLIPWAY_PID" >/dev/null
-taskset -a -pc "$UP_CPU" "$UP_PID" >/dev/null
-wait_port "$UP"
+bench_start_project "$PROJ" "$PROXY_CPU" "$UP_CPU"
 
 NG=$(free_port)
 CA=$(free_port)
-mkdir -p "$TMP/nginx" "$TMP/caddy"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
+mkdir -p "$TMP/caddy"
+bench_nginx_conf "$TMP/nginx" <<EOF
   # Its default (1000 requests, then GOAWAY) would end h2load's connections, which it does
   # not reopen: the run would stop early and count the streams in flight as failed.
   keepalive_requests 1000000;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
   upstream app { server 127.0.0.1:$UP; keepalive 256; }
   server {
     listen 127.0.0.1:$NG ssl http2;
@@ -142,7 +110,6 @@ http {
       proxy_set_header X-Forwarded-Proto https;
     }
   }
-}
 EOF
 cat >"$TMP/caddy/Caddyfile" <<EOF
 {
@@ -217,37 +184,22 @@ requests() {  # name port pids...: keep-alive HTTPS with wrk
     ERRORS=1
   fi
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-  if [[ -n ${RPS[$name]:-} ]] && awk -v a="$rps" -v b="${RPS[$name]}" 'BEGIN {exit !(a <= b)}'; then
-    return 0
-  fi
+  bench_beats "$rps" "${RPS[$name]:-}" || return 0
   RPS[$name]=$rps
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-  CPU_US[$name]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
+  CPU_US[$name]=$(cpu_us_per "$before" "$after" "$reqs")
   P50[$name]=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
   P99[$name]=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
 }
 
 h2requests() {  # name port pids...: keep-alive HTTP/2 with h2load
-  local name=$1 port=$2 out rps before after reqs
+  local name=$1 port=$2
   shift 2
-  before=$(cpu_ns "$@")
-  out=$(taskset -c "$LOAD_CPU" h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$DURATION" \
-    "https://127.0.0.1:$port/" 2>&1)
-  after=$(cpu_ns "$@")
-  if ! grep -q "^requests: .* 0 failed, 0 errored" <<<"$out" ||
-    ! grep -q "^status codes: [0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx" <<<"$out" ||
-    ! grep -q "Application protocol: h2" <<<"$out"; then
-    echo "error: $name over h2: $(grep -E '^(requests|status codes|Application protocol)' <<<"$out" | paste -sd' ')" >&2
-    ERRORS=1
-  fi
-  rps=$(awk '/^finished in/ {print $4}' <<<"$out")
-  if [[ -n ${H2_RPS[$name]:-} ]] && awk -v a="$rps" -v b="${H2_RPS[$name]}" 'BEGIN {exit !(a <= b)}'; then
-    return 0
-  fi
-  H2_RPS[$name]=$rps
-  reqs=$(awk '/^requests:/ {print $8}' <<<"$out")
-  H2_CPU_US[$name]=$(awk -v a="$before" -v b="$after" -v n="$reqs" 'BEGIN {printf "%.2f", (n > 0 ? (b - a) / n / 1000 : 0)}')
-  H2_MEAN[$name]=$(awk '/^time for request:/ {print $6}' <<<"$out")
+  bench_h2load "$name over h2" "$port" "$H2_CONNS" "$H2_STREAMS" "$@"
+  bench_beats "$H2LOAD_RPS" "${H2_RPS[$name]:-}" || return 0
+  H2_RPS[$name]=$H2LOAD_RPS
+  H2_CPU_US[$name]=$H2LOAD_CPU_US
+  H2_MEAN[$name]=$H2LOAD_MEAN
 }
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
