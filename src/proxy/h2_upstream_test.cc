@@ -1,6 +1,7 @@
 // HTTP/2 to upstreams (proxy/h2_upstream.h) over real loopback sockets, against Node's http2
 // module as the server (testdata/h2_upstream_server.js): h2c with prior knowledge, TLS with
-// ALPN h2, trailers to HTTP/1.1 and HTTP/2 clients, multiplexing, resets, GOAWAY, limits.
+// ALPN h2, trailers to HTTP/1.1 and HTTP/2 clients, multiplexing, resets, GOAWAY, limits,
+// WebSockets as extended CONNECTs (RFC 8441).
 #include "proxy/h2_upstream.h"
 
 #include <fcntl.h>
@@ -898,6 +899,50 @@ TEST_F(H2UpstreamTest, ServerResetMidTunnelClosesTheClient) {
   const std::string stats = Stats();
   EXPECT_EQ(StatOf(stats, "wsother"), 1) << stats;
   EXPECT_EQ(StatOf(stats, "sessions"), 1) << stats;  // the session goes on
+}
+
+TEST_F(H2UpstreamTest, RefusedWebSocketIsResentBeforeAnyTunnelByte) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()));
+  int fd = ConnectTo(port_);
+  std::string buf;
+  // Refused (REFUSED_STREAM) before its answer: no tunnel byte went, so it goes again.
+  ClientResponse r = Exchange(fd, WsHandshake("/ws", "X-Refuse: ws\r\n"), &buf);
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 101);
+  EXPECT_EQ(r.head.Get("sec-websocket-accept"), kWsAccept);
+  ASSERT_TRUE(WriteAll(fd, "again"));
+  std::string echo = buf;
+  ASSERT_TRUE(ReadExactly(fd, &echo, 5));
+  EXPECT_EQ(echo, "again");
+  close(fd);
+  const std::string stats = Stats();
+  EXPECT_EQ(StatOf(stats, "refused"), 1) << stats;
+  EXPECT_EQ(StatOf(stats, "wsconnects"), 1) << stats;  // the refused one is not counted
+}
+
+TEST_F(H2UpstreamTest, ServerResetMidTunnelResetsAnHttp2ClientsStream) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()), /*tls=*/true);
+  H2Client c(port_, "a.test");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Run([&] { return c.settings_received(); }));
+  const int32_t id = c.Open({{":method", "CONNECT"},
+                             {":protocol", "websocket"},
+                             {":scheme", "https"},
+                             {":path", "/ws-rst"},
+                             {":authority", "a.test"},
+                             {"sec-websocket-version", "13"}});
+  ASSERT_TRUE(c.Run([&] { return !c.stream(id).blocks.empty() || c.stream(id).closed; }));
+  ASSERT_EQ(c.stream(id).Status(0), "200");
+  c.Write(id, "x");
+  ASSERT_TRUE(c.RunUntilClosed({id}, 5000)) << StatsOver(&c) << " body=" << c.stream(id).body.size()
+                                            << " end=" << c.stream(id).remote_end;
+  // A reset, never a clean end the server did not send; the connection goes on.
+  EXPECT_NE(c.stream(id).error, 0u);
+  EXPECT_FALSE(c.stream(id).remote_end);
+  EXPECT_FALSE(c.eof());
+  EXPECT_EQ(StatOf(StatsOver(&c), "wsother"), 1);
 }
 
 TEST_F(H2UpstreamTest, ClientGoneResetsTheTunnelStream) {

@@ -20,7 +20,8 @@
 // gets 200 with what it looked like in
 // x-seen-* fields and the first sec-websocket-protocol asked for, then every byte of the
 // stream back (with back-pressure) and its end when the client ends; at /ws-forbidden a 403
-// with the body "no way"; at /ws-rst, RST_STREAM INTERNAL_ERROR once the first bytes came.
+// with the body "no way"; at /ws-rst, once the first bytes came, 1 MiB of 'r' queued and at
+// once RST_STREAM INTERNAL_ERROR (what the window let out of it goes first, never END_STREAM).
 // Request fields, on any path: "x-refuse: <key>" refuses (RST_STREAM REFUSED_STREAM, before
 // reading the body) the first "x-refuse-count" (default 1) streams carrying that key;
 // "x-refuse-gone: 1" closes the listener (new connections are refused) and sends a GOAWAY
@@ -53,6 +54,20 @@ function onStream(stream, headers) {
   maxActive = Math.max(maxActive, session.active);
   stream.on('close', () => { session.active--; });
   stream.on('error', () => {});
+  if (path === '/die') {
+    session.destroy();
+    return;
+  }
+  const refuseKey = headers['x-refuse'];
+  if (refuseKey !== undefined) {
+    const seen = refusedByKey.get(refuseKey) || 0;
+    if (seen < (parseInt(headers['x-refuse-count'], 10) || 1)) {
+      refusedByKey.set(refuseKey, seen + 1);
+      refused++;
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+  }
   if (headers[':method'] === 'CONNECT' && headers[':protocol'] !== undefined) {
     wsConnects++;
     stream.on('close', () => {
@@ -80,25 +95,16 @@ function onStream(stream, headers) {
     if (proto) answer['sec-websocket-protocol'] = proto.split(',')[0].trim();
     stream.respond(answer);
     if (path === '/ws-rst') {
-      stream.once('data', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+      // 1 MiB queued first, more than the stream's window lets out: Node sends what it can of
+      // what is queued before an RST_STREAM, and an END_STREAM going first would be an end.
+      stream.once('data', () => {
+        stream.write(Buffer.alloc(1 << 20, 'r'));
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      });
       return;
     }
     stream.pipe(stream);
     return;
-  }
-  if (path === '/die') {
-    session.destroy();
-    return;
-  }
-  const refuseKey = headers['x-refuse'];
-  if (refuseKey !== undefined) {
-    const seen = refusedByKey.get(refuseKey) || 0;
-    if (seen < (parseInt(headers['x-refuse-count'], 10) || 1)) {
-      refusedByKey.set(refuseKey, seen + 1);
-      refused++;
-      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-      return;
-    }
   }
   if (headers['x-refuse-gone'] === '1') {
     refused++;
