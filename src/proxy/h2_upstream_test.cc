@@ -831,6 +831,20 @@ TEST_F(H2UpstreamTest, WebSocketFromAnHttp2ClientReachesAnH2Upstream) {
   EXPECT_EQ(StatOf(StatsOver(&c), "wscancel"), 0);
 }
 
+TEST_F(H2UpstreamTest, BytesSentWithTheHandshakeGoThroughTheTunnel) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()));
+  int fd = ConnectTo(port_);
+  std::string buf;
+  // A client that does not wait for the 101: its first bytes come with the handshake.
+  ClientResponse r = Exchange(fd, WsHandshake("/ws") + "early", &buf);
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 101);
+  ASSERT_TRUE(ReadExactly(fd, &buf, 5));
+  EXPECT_EQ(buf, "early");
+  close(fd);
+}
+
 TEST_F(H2UpstreamTest, WebSocketToAServerWithoutExtendedConnectIs501) {
   StartNode({"h2c"});  // its SETTINGS do not enable the extended CONNECT
   StartProxy(H2Route(node_.port()));
