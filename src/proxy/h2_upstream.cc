@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "http/serializer.h"
+#include "http/websocket.h"
 #include "net/plain_transport.h"
 #include "net/tls_transport.h"
 #include "proxy/client_conn.h"
@@ -71,6 +72,10 @@ struct H2UpCallbacks {
     }
     if (!n.empty() && n.front() == ':') return 0;
     if (s->final_head_ && http::ForbiddenInTrailers(n)) return 0;
+    // A tunnel's 2xx becomes a 101 with the proxy's own accept value and no body framing.
+    if (s->ws_ && !s->final_head_ && s->status_ >= 200 && s->status_ < 300 &&
+        (n == "content-length" || n == "sec-websocket-accept"))
+      return 0;
     s->fields_.append(n).append(": ").append(v).append("\r\n");
     return 0;
   }
@@ -123,6 +128,19 @@ struct H2UpCallbacks {
         s->resp_.append(s->fields_).append("\r\n");
         session->Notify(s, EPOLLIN);
       }
+      return 0;
+    }
+    if (s->ws_ && s->status_ >= 200 && s->status_ < 300) {
+      // The extended CONNECT succeeded (RFC 8441 5): the ClientConn reads the 101 an HTTP/1.1
+      // server would have answered its handshake with, and its tunnel phase begins.
+      s->resp_.append("HTTP/1.1 101 Switching Protocols\r\n")
+          .append(s->fields_)
+          .append("upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ")
+          .append(s->ws_accept_)
+          .append("\r\n\r\n");
+      s->final_head_ = true;
+      if (end) s->ended_ = true;
+      session->Notify(s, EPOLLIN);
       return 0;
     }
     http::AppendStatusLine(s->status_, &s->resp_);
@@ -339,7 +357,13 @@ net::IoResult H2UpStream::Writev(const iovec* iov, int count) {
   for (int i = 0; i < count && !failed_; ++i) {
     std::string_view data(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
     if (head_done_) {
-      if (!FeedRequestBody(data)) Fail(UpstreamError::kBadResponse, true);
+      if (ws_) {
+        // Tunnel bytes go on as they are; a CONNECT that carried one is never resent.
+        DropReplay();
+        body_.append(data);
+      } else if (!FeedRequestBody(data)) {
+        Fail(UpstreamError::kBadResponse, true);
+      }
       continue;
     }
     head_in_.append(data);
@@ -353,6 +377,17 @@ net::IoResult H2UpStream::Writev(const iovec* iov, int count) {
     method_ = std::string(req_.method());
     req_body_.Start(req_.body_kind(), req_.content_length());
     body_end_ = req_body_.done();
+    if (method_ == "GET" && body_end_ && http::HasToken(req_.Upgrade(), "websocket")) {
+      // HTTP/2 has no key: the accept value the ClientConn expects is computed here.
+      const std::string_view key = req_.Header("sec-websocket-key").value_or("");
+      if (key.empty()) {
+        AnswerLocally(400, "a WebSocket handshake needs a Sec-WebSocket-Key\n");
+        break;
+      }
+      ws_ = true;
+      body_end_ = false;  // the stream stays open for the tunnel's bytes
+      ws_accept_ = http::WebSocketAccept(key);
+    }
     // A body announced over the replay limit is never held for a resend.
     if (req_.body_kind() == http::BodyKind::kContentLength && req_.content_length() > replay_limit_)
       DropReplay();
@@ -361,7 +396,12 @@ net::IoResult H2UpStream::Writev(const iovec* iov, int count) {
       break;
     }
     const std::string rest = head_in_.substr(req_.head_size());
-    if (!rest.empty() && !FeedRequestBody(rest)) Fail(UpstreamError::kBadResponse, true);
+    if (ws_ && !rest.empty() && !body_end_) {
+      DropReplay();
+      body_.append(rest);
+    } else if (!ws_ && !rest.empty() && !FeedRequestBody(rest)) {
+      Fail(UpstreamError::kBadResponse, true);
+    }
   }
   if (!failed_ && !refused_ && session_ && session_->session_ && id_ >= 0 && deferred_ &&
       (body_buffered() > 0 || body_end_)) {
@@ -389,11 +429,44 @@ bool H2UpStream::FeedRequestBody(std::string_view data) {
   return true;
 }
 
+void H2UpStream::ShutdownWrite() {
+  if (!ws_ || body_end_ || failed_) return;
+  body_end_ = true;
+  if (session_ && session_->session_ && id_ >= 0 && deferred_) {
+    deferred_ = false;
+    nghttp2_session_resume_data(session_->session_, id_);
+  }
+  if (session_) session_->ScheduleFlush();
+}
+
+void H2UpStream::AnswerLocally(int status, std::string_view body) {
+  answered_ = true;
+  DropReplay();
+  body_.clear();
+  body_off_ = 0;
+  body_end_ = true;  // what the ClientConn writes on is dropped
+  http::AppendStatusLine(status, &resp_);
+  resp_.append("content-type: text/plain\r\ncontent-length: ")
+      .append(std::to_string(body.size()))
+      .append("\r\n\r\n")
+      .append(body);
+  final_head_ = true;
+  ended_ = true;
+  if (session_) session_->Notify(this, EPOLLIN);
+}
+
 bool H2UpStream::SubmitRequest() {
   if (!session_ || !session_->session_) return false;
+  if (ws_ && nghttp2_session_get_remote_settings(session_->session_,
+                                                 NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) != 1) {
+    // RFC 8441 3: no extended CONNECT to a server that did not say it takes one.
+    AnswerLocally(501, "the upstream does not accept WebSockets over HTTP/2\n");
+    return true;
+  }
   H2Fields f;
   const std::string authority(req_.Header("host").value_or(up_->backend->tls_name));
-  f.AddLower(":method", req_.method());
+  f.AddLower(":method", ws_ ? std::string_view("CONNECT") : req_.method());
+  if (ws_) f.AddLower(":protocol", "websocket");
   f.AddLower(":scheme", secure_ ? "https" : "http");
   f.AddLower(":authority", authority);
   f.AddLower(":path", req_.target());
@@ -403,6 +476,8 @@ bool H2UpStream::SubmitRequest() {
     if (IsHopByHop(h.name) || http::EqualsIgnoreCase(h.name, "host") ||
         http::EqualsIgnoreCase(h.name, "transfer-encoding") ||
         http::EqualsIgnoreCase(h.name, "trailer") ||
+        (ws_ && (http::EqualsIgnoreCase(h.name, "sec-websocket-key") ||
+                 http::EqualsIgnoreCase(h.name, "content-length"))) ||
         (!connection.empty() && http::HasToken(connection, h.name)))
       continue;
     if (http::EqualsIgnoreCase(h.name, "content-type") && h.value.starts_with("application/grpc"))

@@ -53,6 +53,20 @@
 // taken while less than max_buffer_bytes of them wait for the server's window. The server's
 // PING and SETTINGS are nghttp2's. A session with no stream for idle_timeout closes (GOAWAY).
 //
+// WebSockets (RFC 8441): a GET with `Upgrade: websocket` and no body, as the ClientConn writes a
+// client's handshake, goes as an extended CONNECT (:method CONNECT, :protocol websocket, the
+// handshake's fields but Sec-WebSocket-Key, which HTTP/2 has none of), only to a server whose
+// SETTINGS said SETTINGS_ENABLE_CONNECT_PROTOCOL 1; to another one nothing is sent and the
+// ClientConn reads a 501 made here (a handshake without a key gets a 400 the same way). The
+// server's 2xx is read back as the 101 an HTTP/1.1 server would send, with the
+// Sec-WebSocket-Accept computed from the request's key, so the ClientConn's 101 checks and
+// tunnel phase run unchanged; any other answer is an ordinary response. In the tunnel the
+// ClientConn's bytes are DATA (flow controlled as request bodies), the server's DATA are bytes
+// to read, ShutdownWrite() is END_STREAM, the server's END_STREAM is the EOF, its RST_STREAM a
+// kReset failure, and the ClientConn dropping the stream resets it (CANCEL), as for any stream.
+// A CONNECT refused before its answer carried no tunnel byte yet: resent as any refused
+// request; once a tunnel byte was taken it never is.
+//
 // nghttp2 is never re-entered and a ClientConn is never called from inside one of its own
 // calls: nghttp2's callbacks only record work, and the events for ClientConns are delivered
 // from the session's socket events or from a task posted to the loop.
@@ -101,7 +115,9 @@ class H2UpStream final : public net::Transport {
   net::IoResult Handshake() override;
   net::IoResult Read(char* buf, size_t len) override;
   net::IoResult Writev(const iovec* iov, int count) override;
-  void ShutdownWrite() override {}
+  // A WebSocket tunnel's half-close: END_STREAM once the bytes given are sent. Else nothing
+  // (a request's end is in its framing).
+  void ShutdownWrite() override;
   bool secure() const override;
 
  private:
@@ -111,6 +127,8 @@ class H2UpStream final : public net::Transport {
   // Takes request bytes after the head (body framing as the head said).
   bool FeedRequestBody(std::string_view data);
   bool SubmitRequest();
+  // An answer made here, never sent upstream: `status` with a short text body, and the end.
+  void AnswerLocally(int status, std::string_view body);
   void Fail(UpstreamError kind, bool connection_fine);
   // From nghttp2's callbacks: the server refused the stream. Queues it for a resend by the
   // session's Pump; false when it cannot be resent (then it fails as any reset).
@@ -160,6 +178,10 @@ class H2UpStream final : public net::Transport {
   bool too_big_ = false;     // a header block over the limits: the stream was reset
   bool answered_ = false;    // a response header block began: no resend any more
   bool failed_ = false;
+  // A WebSocket handshake (GET, Upgrade: websocket): sent as an extended CONNECT (RFC 8441),
+  // its 2xx read back as a 101 carrying ws_accept_ (from the request's Sec-WebSocket-Key).
+  bool ws_ = false;
+  std::string ws_accept_;
   http::ParserLimits limits_;
 };
 

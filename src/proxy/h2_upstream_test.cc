@@ -1,6 +1,7 @@
 // HTTP/2 to upstreams (proxy/h2_upstream.h) over real loopback sockets, against Node's http2
 // module as the server (testdata/h2_upstream_server.js): h2c with prior knowledge, TLS with
-// ALPN h2, trailers to HTTP/1.1 and HTTP/2 clients, multiplexing, resets, GOAWAY, limits.
+// ALPN h2, trailers to HTTP/1.1 and HTTP/2 clients, multiplexing, resets, GOAWAY, limits,
+// WebSockets as extended CONNECTs (RFC 8441).
 #include "proxy/h2_upstream.h"
 
 #include <fcntl.h>
@@ -102,6 +103,24 @@ class H2UpstreamTest : public ::testing::Test {
   static int StatOf(const std::string& stats, const std::string& name) {
     const size_t at = stats.find(name + "=");
     return at == std::string::npos ? -1 : std::atoi(stats.c_str() + at + name.size() + 1);
+  }
+
+  // The fixture's /stats through an HTTP/2 client (the listener speaks TLS).
+  static std::string StatsOver(H2Client* c) {
+    const int32_t id = c->Submit("GET", "/stats");
+    if (id <= 0 || !c->RunUntilClosed({id})) return "";
+    return c->stream(id).body;
+  }
+  // `stat` in the fixture's /stats (through `c` when given) once it reached `want`, or its
+  // value 5 s on.
+  int AwaitStat(const std::string& stat, int want, H2Client* c = nullptr) {
+    int v = -1;
+    for (int i = 0; i < 100; ++i) {
+      v = StatOf(c ? StatsOver(c) : Stats(), stat);
+      if (v >= want) return v;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return v;
   }
 
   std::filesystem::path dir_;
@@ -660,6 +679,335 @@ TEST_F(H2UpstreamTest, RequestsQueuedForAStreamWhenAGoawayComesAreResent) {
   EXPECT_GE(StatOf(stats, "goaways"), 2) << stats;
   EXPECT_LE(StatOf(stats, "maxactive"), 2) << stats;
   EXPECT_GE(Retries(*registry_), 1u);
+}
+
+// ------------------------------------------------ WebSockets to h2 upstreams (RFC 8441)
+
+// RFC 6455 1.3's example key and the accept value it must be answered with.
+constexpr char kWsKey[] = "dGhlIHNhbXBsZSBub25jZQ==";
+constexpr char kWsAccept[] = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+// An HTTP/1.1 WebSocket handshake for `path` (RFC 6455 4.1), then `extra` fields.
+std::string WsHandshake(const std::string& path, const std::string& extra = "") {
+  return "GET " + path +
+         " HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: " +
+         kWsKey + "\r\nSec-WebSocket-Version: 13\r\n" + extra + "\r\n";
+}
+
+// Reads exactly `n` bytes (false on EOF, error or the socket's timeout).
+bool ReadExactly(int fd, std::string* buf, size_t n) {
+  char tmp[65536];
+  for (int i = 0; i < 1000000 && buf->size() < n; ++i) {
+    const ssize_t got = read(fd, tmp, std::min(sizeof tmp, n - buf->size()));
+    if (got <= 0) return false;
+    buf->append(tmp, static_cast<size_t>(got));
+  }
+  return buf->size() == n;
+}
+
+TEST_F(H2UpstreamTest, WebSocketFromAnHttp11ClientIsAnExtendedConnectUpstream) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()));
+  int fd = ConnectTo(port_);
+  std::string buf;
+  ClientResponse r =
+      Exchange(fd,
+               WsHandshake("/chat?room=1",
+                           "Sec-WebSocket-Protocol: chat, superchat\r\nOrigin: https://a.test\r\n"),
+               &buf);
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 101) << r.head.start_line;
+  EXPECT_EQ(Lower(r.head.Get("upgrade")), "websocket");
+  EXPECT_EQ(Lower(r.head.Get("connection")), "upgrade");
+  EXPECT_EQ(r.head.Get("sec-websocket-accept"), kWsAccept);
+  EXPECT_EQ(r.head.Get("sec-websocket-protocol"), "chat");
+  // What the server saw: an extended CONNECT carrying the handshake's fields but the key.
+  EXPECT_EQ(r.head.Get("x-seen-method"), "CONNECT");
+  EXPECT_EQ(r.head.Get("x-seen-protocol"), "websocket");
+  EXPECT_EQ(r.head.Get("x-seen-path"), "/chat?room=1");
+  EXPECT_EQ(r.head.Get("x-seen-authority"), "test");
+  EXPECT_EQ(r.head.Get("x-seen-key"), "-");
+  EXPECT_EQ(r.head.Get("x-seen-upgrade"), "-");
+  EXPECT_EQ(r.head.Get("x-seen-version"), "13");
+  EXPECT_EQ(r.head.Get("x-seen-origin"), "https://a.test");
+  // Writes of several sizes come back as sent.
+  for (size_t size : {1, 5, 100, 16385, 70000}) {
+    const std::string msg(size, static_cast<char>('a' + size % 26));
+    ASSERT_TRUE(WriteAll(fd, msg));
+    std::string echo = buf;
+    buf.clear();
+    ASSERT_TRUE(ReadExactly(fd, &echo, size)) << size;
+    EXPECT_EQ(echo, msg) << size;
+  }
+  // 64 MiB written while nothing is read for 1.5 s: the writer stalls (flow control on both
+  // streams' directions and the sockets' buffers bound what waits), then all of it comes back.
+  constexpr size_t kTotal = 64 << 20;
+  constexpr size_t kPiece = 1 << 20;
+  std::atomic<size_t> written{0};
+  std::thread writer([&] {
+    std::string piece(kPiece, 'x');
+    for (size_t off = 0; off < kTotal; off += kPiece) {
+      for (size_t i = 0; i < kPiece; i += 4096)
+        piece[i] = static_cast<char>('A' + (off / kPiece) % 26);
+      if (!WriteAll(fd, piece)) return;
+      written += kPiece;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const size_t stalled_at = written.load();
+  RecordProperty("written_while_not_reading", std::to_string(stalled_at));
+  size_t got = 0;
+  bool same = true;
+  char tmp[65536];
+  while (got < kTotal) {
+    const ssize_t n = read(fd, tmp, std::min(sizeof tmp, kTotal - got));
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; ++i) {
+      const size_t at = got + static_cast<size_t>(i);
+      const char want = at % 4096 == 0 ? static_cast<char>('A' + (at / kPiece) % 26) : 'x';
+      if (tmp[i] != want) same = false;
+    }
+    got += static_cast<size_t>(n);
+  }
+  writer.join();
+  EXPECT_EQ(got, kTotal);
+  EXPECT_TRUE(same);
+  EXPECT_EQ(written.load(), kTotal);
+  EXPECT_LT(stalled_at, kTotal / 2);
+  // A last write, then the client's FIN: the proxy closes the client cleanly (an HTTP/1.1
+  // tunnel ends with either side's close) and cancels the stream.
+  ASSERT_TRUE(WriteAll(fd, "bye"));
+  std::string last;
+  ASSERT_TRUE(ReadExactly(fd, &last, 3));
+  EXPECT_EQ(last, "bye");
+  shutdown(fd, SHUT_WR);
+  char c;
+  EXPECT_EQ(read(fd, &c, 1), 0);  // EOF, not a reset
+  close(fd);
+  EXPECT_EQ(AwaitStat("wscancel", 1), 1);
+  const std::string stats = Stats();
+  EXPECT_EQ(StatOf(stats, "wsconnects"), 1) << stats;
+  EXPECT_EQ(StatOf(stats, "sessions"), 1) << stats;
+}
+
+TEST_F(H2UpstreamTest, WebSocketFromAnHttp2ClientReachesAnH2Upstream) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()), /*tls=*/true);
+  H2Client c(port_, "a.test");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Run([&] { return c.settings_received(); }));
+  const int32_t id = c.Open({{":method", "CONNECT"},
+                             {":protocol", "websocket"},
+                             {":scheme", "https"},
+                             {":path", "/ws"},
+                             {":authority", "a.test"},
+                             {"sec-websocket-version", "13"},
+                             {"sec-websocket-protocol", "chat"}});
+  ASSERT_GT(id, 0);
+  ASSERT_TRUE(c.Run([&] { return !c.stream(id).blocks.empty() || c.stream(id).closed; }));
+  H2Client::Stream& s = c.stream(id);
+  ASSERT_EQ(s.Status(0), "200") << s.body;
+  EXPECT_EQ(s.Field(0, "sec-websocket-protocol"), "chat");
+  EXPECT_EQ(s.Field(0, "x-seen-method"), "CONNECT");
+  EXPECT_EQ(s.Field(0, "x-seen-protocol"), "websocket");
+  EXPECT_EQ(s.Field(0, "x-seen-key"), "-");
+  EXPECT_EQ(s.Field(0, "sec-websocket-accept"), "");
+  // Bytes both ways, over the windows (h2 -> HTTP/1.1 inside the proxy -> h2).
+  for (size_t size : {5, 70000, 300000}) {
+    const std::string msg(size, static_cast<char>('a' + size % 26));
+    c.Write(id, msg);
+    ASSERT_TRUE(c.Run([&] { return s.body.size() >= size || s.closed; })) << size;
+    EXPECT_EQ(s.body, msg) << size;
+    s.body.clear();
+  }
+  // The client's END_STREAM reaches the server, whose own END_STREAM ends the stream cleanly.
+  c.End(id);
+  ASSERT_TRUE(c.RunUntilClosed({id}));
+  EXPECT_EQ(s.error, 0u);
+  EXPECT_TRUE(s.remote_end);
+  EXPECT_FALSE(c.eof());
+  EXPECT_EQ(AwaitStat("wsclean", 1, &c), 1);
+  EXPECT_EQ(StatOf(StatsOver(&c), "wscancel"), 0);
+}
+
+TEST_F(H2UpstreamTest, BytesSentWithTheHandshakeGoThroughTheTunnel) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()));
+  int fd = ConnectTo(port_);
+  std::string buf;
+  // A client that does not wait for the 101: its first bytes come with the handshake.
+  ClientResponse r = Exchange(fd, WsHandshake("/ws") + "early", &buf);
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 101);
+  ASSERT_TRUE(ReadExactly(fd, &buf, 5));
+  EXPECT_EQ(buf, "early");
+  close(fd);
+}
+
+TEST_F(H2UpstreamTest, WebSocketToAServerWithoutExtendedConnectIs501) {
+  StartNode({"h2c"});  // its SETTINGS do not enable the extended CONNECT
+  StartProxy(H2Route(node_.port()));
+  int fd = ConnectTo(port_);
+  std::string buf;
+  const auto t0 = std::chrono::steady_clock::now();
+  ClientResponse r = Exchange(fd, WsHandshake("/ws"), &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 501);
+  EXPECT_EQ(r.body, "the upstream does not accept WebSockets over HTTP/2\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  // Nothing was sent, and the connection serves on.
+  r = Exchange(fd, Get("/echo"), &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  close(fd);
+  EXPECT_EQ(StatOf(Stats(), "wsconnects"), 0);
+}
+
+TEST_F(H2UpstreamTest, MalformedWebSocketHandshakesToAnH2Upstream) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()));
+  // No key: no accept value could be made.
+  ClientResponse r = Call(
+      "GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "a WebSocket handshake needs a Sec-WebSocket-Key\n");
+  // Upgrade without Connection: upgrade, and an upgrade to something else: plain requests.
+  r = Call("GET /echo HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nSec-WebSocket-Key: " +
+           std::string(kWsKey) + "\r\n\r\n");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.head.Get("x-seen-method"), "GET");
+  r = Call("GET /echo HTTP/1.1\r\nHost: test\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  // A POST asking for a WebSocket with a body is no handshake either.
+  r = Call(
+      "POST /echo HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: " +
+      std::string(kWsKey) + "\r\nContent-Length: 3\r\n\r\nabc");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "abc");
+  // An oversized handshake head is refused by the client side's limits, as any request.
+  r = Call(WsHandshake("/ws", "X-Big: " + std::string(100000, 'b') + "\r\n"));
+  EXPECT_TRUE(!r.ok || r.status == 431 || r.status == 400) << r.status;
+  EXPECT_EQ(StatOf(Stats(), "wsconnects"), 0);
+}
+
+TEST_F(H2UpstreamTest, ServerResetMidTunnelClosesTheClient) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()));
+  int fd = ConnectTo(port_);
+  std::string buf;
+  ClientResponse r = Exchange(fd, WsHandshake("/ws-rst"), &buf);
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 101);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WriteAll(fd, "x"));
+  EXPECT_TRUE(PeerClosed(fd));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  close(fd);
+  const std::string stats = Stats();
+  EXPECT_EQ(StatOf(stats, "wsother"), 1) << stats;
+  EXPECT_EQ(StatOf(stats, "sessions"), 1) << stats;  // the session goes on
+}
+
+TEST_F(H2UpstreamTest, RefusedWebSocketIsResentBeforeAnyTunnelByte) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()));
+  int fd = ConnectTo(port_);
+  std::string buf;
+  // Refused (REFUSED_STREAM) before its answer: no tunnel byte went, so it goes again.
+  ClientResponse r = Exchange(fd, WsHandshake("/ws", "X-Refuse: ws\r\n"), &buf);
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 101);
+  EXPECT_EQ(r.head.Get("sec-websocket-accept"), kWsAccept);
+  ASSERT_TRUE(WriteAll(fd, "again"));
+  std::string echo = buf;
+  ASSERT_TRUE(ReadExactly(fd, &echo, 5));
+  EXPECT_EQ(echo, "again");
+  close(fd);
+  const std::string stats = Stats();
+  EXPECT_EQ(StatOf(stats, "refused"), 1) << stats;
+  EXPECT_EQ(StatOf(stats, "wsconnects"), 1) << stats;  // the refused one is not counted
+}
+
+TEST_F(H2UpstreamTest, ServerResetMidTunnelResetsAnHttp2ClientsStream) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()), /*tls=*/true);
+  H2Client c(port_, "a.test");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Run([&] { return c.settings_received(); }));
+  const int32_t id = c.Open({{":method", "CONNECT"},
+                             {":protocol", "websocket"},
+                             {":scheme", "https"},
+                             {":path", "/ws-rst"},
+                             {":authority", "a.test"},
+                             {"sec-websocket-version", "13"}});
+  ASSERT_TRUE(c.Run([&] { return !c.stream(id).blocks.empty() || c.stream(id).closed; }));
+  ASSERT_EQ(c.stream(id).Status(0), "200");
+  c.Write(id, "x");
+  ASSERT_TRUE(c.RunUntilClosed({id}, 5000)) << StatsOver(&c) << " body=" << c.stream(id).body.size()
+                                            << " end=" << c.stream(id).remote_end;
+  // A reset, never a clean end the server did not send; the connection goes on.
+  EXPECT_NE(c.stream(id).error, 0u);
+  EXPECT_FALSE(c.stream(id).remote_end);
+  EXPECT_FALSE(c.eof());
+  EXPECT_EQ(StatOf(StatsOver(&c), "wsother"), 1);
+}
+
+TEST_F(H2UpstreamTest, ClientGoneResetsTheTunnelStream) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()));
+  int fd = ConnectTo(port_);
+  std::string buf;
+  ClientResponse r = Exchange(fd, WsHandshake("/ws"), &buf);
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 101);
+  ASSERT_TRUE(WriteAll(fd, "ping"));
+  std::string echo;
+  ASSERT_TRUE(ReadExactly(fd, &echo, 4));
+  close(fd);  // gone without a word
+  EXPECT_EQ(AwaitStat("wscancel", 1), 1);
+  // An HTTP/2 client's RST_STREAM does the same.
+  proxy_.reset();
+  StartProxy(H2Route(node_.port()), /*tls=*/true);
+  H2Client c(port_, "a.test");
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Run([&] { return c.settings_received(); }));
+  const int32_t id = c.Open({{":method", "CONNECT"},
+                             {":protocol", "websocket"},
+                             {":scheme", "https"},
+                             {":path", "/ws"},
+                             {":authority", "a.test"},
+                             {"sec-websocket-version", "13"}});
+  ASSERT_TRUE(c.Run([&] { return !c.stream(id).blocks.empty() || c.stream(id).closed; }));
+  ASSERT_EQ(c.stream(id).Status(0), "200");
+  c.Reset(id, NGHTTP2_CANCEL);
+  ASSERT_TRUE(c.Send());
+  EXPECT_EQ(AwaitStat("wscancel", 2, &c), 2);
+  EXPECT_EQ(StatOf(StatsOver(&c), "wsclean"), 0);
+}
+
+TEST_F(H2UpstreamTest, ServerRefusingTheWebSocketAnswersAsAResponse) {
+  StartNode({"h2c-ws"});
+  StartProxy(H2Route(node_.port()));
+  int fd = ConnectTo(port_);
+  std::string buf;
+  ClientResponse r = Exchange(fd, WsHandshake("/ws-forbidden"), &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.head.Get("x-why"), "origin");
+  EXPECT_EQ(r.head.Get("sec-websocket-accept"), "");
+  EXPECT_EQ(r.body, "no way");
+  // The connection serves on.
+  r = Exchange(fd, Get("/echo"), &buf);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  close(fd);
 }
 
 }  // namespace

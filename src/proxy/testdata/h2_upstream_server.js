@@ -4,6 +4,8 @@
 //                                                  concurrent streams when given
 //   node h2_upstream_server.js h2 CERT KEY         TLS, ALPN h2 only
 //   node h2_upstream_server.js tls-h1 CERT KEY     TLS without ALPN, answers HTTP/1.1
+//   node h2_upstream_server.js h2c-ws              h2c with SETTINGS_ENABLE_CONNECT_PROTOCOL 1
+//                                                  (RFC 8441): WebSockets over HTTP/2
 // Paths: /echo (the request body back, and what the request looked like in x-seen-*
 // fields), /grpc (a chunked answer ending in trailers grpc-status/grpc-message), /slow/<ms>,
 // /big/<n> (n bytes, paced by the window), /cut/<n> (n bytes, then a reset), /rst (RST_STREAM INTERNAL_ERROR before any
@@ -11,7 +13,15 @@
 // /ga/<ms> (after every 10th stream of a session: GOAWAY whose last stream id is that stream,
 // then the session closes; a request with a body gets it back, else the path), /stats
 // (sessions, GOAWAYs, sessions closed, the bytes /big had written 1 s in, the most streams
-// open at once on one session, streams refused, /rst streams).
+// open at once on one session, streams refused, /rst streams; extended CONNECTs seen, and
+// how their streams closed: wsclean (both ends, no reset), wscancel (RST_STREAM CANCEL from the
+// client), wsother (any other reset)).
+// An extended CONNECT (:protocol websocket; mode h2c-ws, the others' SETTINGS do not allow it)
+// gets 200 with what it looked like in
+// x-seen-* fields and the first sec-websocket-protocol asked for, then every byte of the
+// stream back (with back-pressure) and its end when the client ends; at /ws-forbidden a 403
+// with the body "no way"; at /ws-rst, once the first bytes came, 1 MiB of 'r' queued and at
+// once RST_STREAM INTERNAL_ERROR (what the window let out of it goes first, never END_STREAM).
 // Request fields, on any path: "x-refuse: <key>" refuses (RST_STREAM REFUSED_STREAM, before
 // reading the body) the first "x-refuse-count" (default 1) streams carrying that key;
 // "x-refuse-gone: 1" closes the listener (new connections are refused) and sends a GOAWAY
@@ -29,6 +39,10 @@ let bigSent = -1;
 let maxActive = 0;
 let refused = 0;
 let rsts = 0;
+let wsConnects = 0;
+let wsClean = 0;
+let wsCancel = 0;
+let wsOther = 0;
 const refusedByKey = new Map();
 
 function onStream(stream, headers) {
@@ -54,6 +68,44 @@ function onStream(stream, headers) {
       return;
     }
   }
+  if (headers[':method'] === 'CONNECT' && headers[':protocol'] !== undefined) {
+    wsConnects++;
+    stream.on('close', () => {
+      if (stream.rstCode === http2.constants.NGHTTP2_CANCEL) wsCancel++;
+      else if (stream.rstCode === undefined || stream.rstCode === http2.constants.NGHTTP2_NO_ERROR) wsClean++;
+      else wsOther++;
+    });
+    if (path === '/ws-forbidden') {
+      stream.respond({':status': 403, 'content-type': 'text/plain', 'x-why': 'origin'});
+      stream.end('no way');
+      return;
+    }
+    const proto = headers['sec-websocket-protocol'];
+    const answer = {
+      ':status': 200,
+      'x-seen-method': headers[':method'],
+      'x-seen-protocol': headers[':protocol'],
+      'x-seen-path': path,
+      'x-seen-authority': headers[':authority'] || '-',
+      'x-seen-key': headers['sec-websocket-key'] || '-',
+      'x-seen-version': headers['sec-websocket-version'] || '-',
+      'x-seen-origin': headers['origin'] || '-',
+      'x-seen-upgrade': headers['upgrade'] || '-',
+    };
+    if (proto) answer['sec-websocket-protocol'] = proto.split(',')[0].trim();
+    stream.respond(answer);
+    if (path === '/ws-rst') {
+      // 1 MiB queued first, more than the stream's window lets out: Node sends what it can of
+      // what is queued before an RST_STREAM, and an END_STREAM going first would be an end.
+      stream.once('data', () => {
+        stream.write(Buffer.alloc(1 << 20, 'r'));
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      });
+      return;
+    }
+    stream.pipe(stream);
+    return;
+  }
   if (headers['x-refuse-gone'] === '1') {
     refused++;
     server.close();
@@ -67,7 +119,7 @@ function onStream(stream, headers) {
   }
   if (path === '/stats') {
     stream.respond({':status': 200, 'content-type': 'text/plain'});
-    stream.end(`sessions=${sessions} goaways=${goaways} closed=${closed} bigsent=${bigSent} maxactive=${maxActive} refused=${refused} rsts=${rsts}`);
+    stream.end(`sessions=${sessions} goaways=${goaways} closed=${closed} bigsent=${bigSent} maxactive=${maxActive} refused=${refused} rsts=${rsts} wsconnects=${wsConnects} wsclean=${wsClean} wscancel=${wsCancel} wsother=${wsOther}`);
     return;
   }
   if (path.startsWith('/big/')) {
@@ -162,6 +214,8 @@ if (mode === 'h2c') {
   const options = {maxSendHeaderBlockLength: 1 << 20};
   if (process.argv[3]) options.settings = {maxConcurrentStreams: parseInt(process.argv[3], 10)};
   server = http2.createServer(options);
+} else if (mode === 'h2c-ws') {
+  server = http2.createServer({settings: {enableConnectProtocol: true}});
 } else if (mode === 'h2') {
   server = http2.createSecureServer({
     key: fs.readFileSync(process.argv[4]),
