@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -18,14 +19,36 @@ namespace {
 
 // OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the peer has gone and
 // kills a process that keeps the signal's default action (the CLI, tests). This BIO is the
-// socket BIO with its write made send(MSG_NOSIGNAL), so the write fails with EPIPE instead.
-// The retry flags are set as OpenSSL's sock_write sets them.
+// socket BIO with its write made send(MSG_NOSIGNAL), so the write fails with EPIPE instead,
+// and its read noting a short read (below). The retry flags are set as OpenSSL's sock_write
+// and sock_read set them.
 int NoSignalWrite(BIO* b, const char* buf, int len) {
   errno = 0;
   int n = static_cast<int>(::send(static_cast<int>(BIO_get_fd(b, nullptr)), buf,
                                   static_cast<size_t>(len), MSG_NOSIGNAL));
   BIO_clear_retry_flags(b);
   if (n <= 0 && BIO_sock_should_retry(n)) BIO_set_retry_write(b);
+  return n;
+}
+
+// The socket read OpenSSL made last on this thread: none, short (fewer bytes than asked, or
+// would-block: the socket's queue was empty then) or full. A TlsTransport clears it before an
+// SSL call and takes it into its own state after (NoteSocketRead), on the same thread, so the
+// BIO needs no pointer back to its transport.
+enum class SocketRead { kNone, kShort, kFull };
+thread_local SocketRead last_socket_read = SocketRead::kNone;
+
+// The socket BIO's read, with its retry flags as OpenSSL's sock_read sets them, noting whether
+// the read drained the socket.
+int ObservedRead(BIO* b, char* buf, int len) {
+  if (!buf) return 0;
+  errno = 0;
+  int n = static_cast<int>(::read(static_cast<int>(BIO_get_fd(b, nullptr)), buf,
+                                  static_cast<size_t>(len)));
+  BIO_clear_retry_flags(b);
+  if (n <= 0 && BIO_sock_should_retry(n)) BIO_set_retry_read(b);
+  last_socket_read = n < len ? SocketRead::kShort : SocketRead::kFull;
+  if (n == 0) BIO_set_flags(b, BIO_FLAGS_IN_EOF);  // as sock_read: the peer closed
   return n;
 }
 
@@ -38,7 +61,7 @@ const BIO_METHOD* NoSignalSocketMethod() {
     BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOCKET, "socket (MSG_NOSIGNAL)");
     if (!m) return nullptr;
     if (BIO_meth_set_write(m, NoSignalWrite) != 1 ||
-        BIO_meth_set_read(m, BIO_meth_get_read(socket)) != 1 ||
+        BIO_meth_set_read(m, ObservedRead) != 1 ||
         BIO_meth_set_puts(m, BIO_meth_get_puts(socket)) != 1 ||
         BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(socket)) != 1 ||
         BIO_meth_set_create(m, BIO_meth_get_create(socket)) != 1 ||
@@ -149,12 +172,19 @@ IoResult TlsTransport::Fail(int ret) {
   }
 }
 
+void TlsTransport::NoteSocketRead() {
+  if (last_socket_read != SocketRead::kNone) socket_drained_ = last_socket_read == SocketRead::kShort;
+  last_socket_read = SocketRead::kNone;
+}
+
 IoResult TlsTransport::Handshake() {
   // A TLS-ALPN-01 validation (net/tls_alpn_challenges.h) is its handshake and nothing more
   // (RFC 8737 section 3): close_notify once done, and kEof from then on.
   if (SSL_is_init_finished(ssl_)) return {IsAlpnChallenge(ssl_) ? IoStatus::kEof : IoStatus::kOk};
   ERR_clear_error();
+  last_socket_read = SocketRead::kNone;
   int rc = SSL_do_handshake(ssl_);
+  NoteSocketRead();
   if (rc == 1 && IsAlpnChallenge(ssl_)) {
     SSL_shutdown(ssl_);
     ERR_clear_error();
@@ -169,8 +199,14 @@ IoResult TlsTransport::Read(char* buf, size_t len) {
   if (IsAlpnChallenge(ssl_)) return {IoStatus::kEof};
   ERR_clear_error();
   size_t got = 0;
+  last_socket_read = SocketRead::kNone;
   int rc = SSL_read_ex(ssl_, buf, len, &got);
-  if (rc == 1) return {IoStatus::kOk, got, false};  // more may wait: read until kWantRead
+  NoteSocketRead();
+  // Drained when the last socket read was short and OpenSSL holds nothing more (no record, no
+  // partial one): edge-triggered epoll reports any arrival since, so the caller need not make
+  // the read that would only say kWantRead (one syscall per request on a keep-alive
+  // connection). Otherwise more may wait: read until kWantRead.
+  if (rc == 1) return {IoStatus::kOk, got, socket_drained_ && SSL_has_pending(ssl_) == 0};
   return Fail(rc);
 }
 
@@ -196,7 +232,9 @@ IoResult TlsTransport::Writev(const iovec* iov, int count) {
     if (iov[i].iov_len == 0) continue;
     ERR_clear_error();
     size_t wrote = 0;
+    last_socket_read = SocketRead::kNone;  // a write may read (a key update, a ticket)
     int rc = SSL_write_ex(ssl_, iov[i].iov_base, iov[i].iov_len, &wrote);
+    NoteSocketRead();
     if (rc != 1) {
       if (done > 0) {
         ERR_clear_error();

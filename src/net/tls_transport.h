@@ -56,12 +56,17 @@ class TlsTransport final : public Transport {
  private:
   TlsTransport(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {}
   IoResult Fail(int ret);
+  // After an SSL call: takes what its socket reads said (if it made any) into socket_drained_.
+  void NoteSocketRead();
 
   SSL* ssl_;
   int fd_;
   std::shared_ptr<const TlsServerContext> ctx_;
   std::shared_ptr<const TlsClientContext> client_ctx_;
   std::string error_;
+  // The last socket read OpenSSL made for this connection came back short: the socket had
+  // nothing more then, and edge-triggering reports anything that arrived since.
+  bool socket_drained_ = false;
 };
 
 }  // namespace slipway::net

@@ -136,6 +136,55 @@ TEST_F(TlsTest, HandshakeAlpnAndDataBothWays) {
   EXPECT_EQ(r.status, IoStatus::kEof);
 }
 
+// A read that emptied both the socket and OpenSSL's buffer says so (the caller then waits for
+// the next edge instead of a read that would only say kWantRead); one that left a record, or
+// a part of one, in OpenSSL's buffer does not, and the rest is read whole.
+TEST_F(TlsTest, ReadSaysDrainedOnlyWhenNothingIsLeft) {
+  auto ctx = TlsServerContext::Create({Write("a", MakeTestCert({"a.test"}))}, nullptr, Now());
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  auto server = TlsTransport::Accept(*ctx, a_);
+  auto client = TlsTransport::Connect(client_ctx_, b_, "a.test");
+  ASSERT_TRUE(Pump(server.get(), client.get()));
+  // Whatever the handshake left (TLS 1.3 tickets) is read by the client first.
+  char buf[64];
+  for (int i = 0; i < 10 && client->Read(buf, sizeof buf).status == IoStatus::kOk; ++i) {
+  }
+
+  ASSERT_EQ(client->Write("one request", 11).status, IoStatus::kOk);
+  IoResult r = server->Read(buf, sizeof buf);
+  ASSERT_EQ(r.status, IoStatus::kOk);
+  EXPECT_EQ(std::string(buf, r.bytes), "one request");
+  EXPECT_TRUE(r.drained);
+  EXPECT_EQ(server->Read(buf, sizeof buf).status, IoStatus::kWantRead);
+
+  // Two records in one socket read: the first read returns the first and is not drained.
+  ASSERT_EQ(client->Write("first", 5).status, IoStatus::kOk);
+  ASSERT_EQ(client->Write("second", 6).status, IoStatus::kOk);
+  r = server->Read(buf, sizeof buf);
+  ASSERT_EQ(r.status, IoStatus::kOk);
+  EXPECT_EQ(std::string(buf, r.bytes), "first");
+  EXPECT_FALSE(r.drained);
+  r = server->Read(buf, sizeof buf);
+  ASSERT_EQ(r.status, IoStatus::kOk);
+  EXPECT_EQ(std::string(buf, r.bytes), "second");
+  EXPECT_TRUE(r.drained);
+
+  // A record larger than the caller's buffer: the plaintext left in OpenSSL is not drained.
+  const std::string big(100, 'z');
+  ASSERT_EQ(client->Write(big.data(), big.size()).status, IoStatus::kOk);
+  r = server->Read(buf, 40);
+  ASSERT_EQ(r.status, IoStatus::kOk);
+  EXPECT_EQ(r.bytes, 40u);
+  EXPECT_FALSE(r.drained);
+  std::string rest;
+  for (int i = 0; i < 10 && rest.size() < 60; ++i) {
+    r = server->Read(buf, sizeof buf);
+    if (r.status == IoStatus::kOk) rest.append(buf, r.bytes);
+  }
+  EXPECT_EQ(rest, std::string(60, 'z'));
+  EXPECT_TRUE(r.drained);
+}
+
 TEST_F(TlsTest, TlsTwelveWorksAndElevenIsRefused) {
   auto ctx = TlsServerContext::Create({Write("a", MakeTestCert({"a.test"}, -60, 86400, true))},
                                       nullptr, Now());

@@ -31,8 +31,9 @@ enum class IoStatus {
 struct IoResult {
   IoStatus status = IoStatus::kOk;
   size_t bytes = 0;  // > 0 only with kOk
-  // kOk reads only: the transport knows nothing more is readable now (a short plain read), so
-  // the caller may wait for the next readable edge instead of reading again.
+  // kOk reads only: the transport knows nothing more is readable now (a short socket read and,
+  // for TLS, nothing left in OpenSSL's buffer), so the caller may wait for the next readable
+  // edge instead of reading again.
   bool drained = false;
 };
 

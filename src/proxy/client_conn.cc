@@ -247,7 +247,7 @@ void ClientConn::ReadClient() {
   for (int i = 0; i < 64 && fd_ >= 0 && readable_ && !ClientReadPaused(); ++i) {
     net::IoResult r = tr_->Read(buf, Worker::kScratch);
     if (r.status == net::IoStatus::kOk) {
-      // A short plain read drained the socket; edge-triggering reports the next arrival.
+      // A short read drained the socket; edge-triggering reports the next arrival.
       if (r.drained) readable_ = false;
       OnClientData(std::string_view(buf, r.bytes));
       if (i == 63 && fd_ >= 0 && readable_) ScheduleResume();  // fairness cap, not drained

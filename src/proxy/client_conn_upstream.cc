@@ -190,7 +190,7 @@ void ClientConn::ReadUpstream() {
     if (out_.size() - out_off_ > w_->options().max_buffer_bytes) return;  // back-pressure
     net::IoResult r = ex_->up->tr->Read(buf, Worker::kScratch);
     if (r.status == net::IoStatus::kOk) {
-      // A short plain read drained the socket; edge-triggering reports the next arrival, unless
+      // A short read drained the socket; edge-triggering reports the next arrival, unless
       // the FIN came with this edge: then the EOF is read now.
       if (r.drained && !ex_->up->peer_closed) ex_->up->readable = false;
       OnUpstreamData(std::string_view(buf, r.bytes));

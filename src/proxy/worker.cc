@@ -449,7 +449,7 @@ void Worker::ReleaseUpstream(std::unique_ptr<UpstreamConn> u, bool reusable) {
   if (u->fd < 0) return;  // an HTTP/2 stream: destroying it detaches it from its session
   BackendState* b = u->backend;
   if (reusable && u->readable && !u->read_wants_write) {
-    // Readiness not consumed yet (a TLS read never says the socket is drained): a connection
+    // Readiness not consumed yet (no read said the socket was drained): a connection
     // with nothing more to read goes back to the pool; one with bytes after its response
     // does not.
     net::IoResult r = u->tr->Read(upstream_scratch_.get(), kScratch);
