@@ -43,8 +43,8 @@ thread_local SocketRead last_socket_read = SocketRead::kNone;
 int ObservedRead(BIO* b, char* buf, int len) {
   if (!buf) return 0;
   errno = 0;
-  int n = static_cast<int>(::read(static_cast<int>(BIO_get_fd(b, nullptr)), buf,
-                                  static_cast<size_t>(len)));
+  int n = static_cast<int>(
+      ::read(static_cast<int>(BIO_get_fd(b, nullptr)), buf, static_cast<size_t>(len)));
   BIO_clear_retry_flags(b);
   if (n <= 0 && BIO_sock_should_retry(n)) BIO_set_retry_read(b);
   last_socket_read = n < len ? SocketRead::kShort : SocketRead::kFull;
@@ -60,8 +60,7 @@ const BIO_METHOD* NoSignalSocketMethod() {
     // The socket BIO's type: SSL_get_fd and BIO_find_type see a socket.
     BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOCKET, "socket (MSG_NOSIGNAL)");
     if (!m) return nullptr;
-    if (BIO_meth_set_write(m, NoSignalWrite) != 1 ||
-        BIO_meth_set_read(m, ObservedRead) != 1 ||
+    if (BIO_meth_set_write(m, NoSignalWrite) != 1 || BIO_meth_set_read(m, ObservedRead) != 1 ||
         BIO_meth_set_puts(m, BIO_meth_get_puts(socket)) != 1 ||
         BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(socket)) != 1 ||
         BIO_meth_set_create(m, BIO_meth_get_create(socket)) != 1 ||
@@ -173,7 +172,8 @@ IoResult TlsTransport::Fail(int ret) {
 }
 
 void TlsTransport::NoteSocketRead() {
-  if (last_socket_read != SocketRead::kNone) socket_drained_ = last_socket_read == SocketRead::kShort;
+  if (last_socket_read != SocketRead::kNone)
+    socket_drained_ = last_socket_read == SocketRead::kShort;
   last_socket_read = SocketRead::kNone;
 }
 
