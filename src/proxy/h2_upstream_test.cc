@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "net/test_node_server.h"
@@ -98,6 +99,35 @@ class H2UpstreamTest : public ::testing::Test {
     ClientResponse r = Exchange(fd, request, &buf);
     close(fd);
     return r;
+  }
+  // `clients` threads each send `each` requests, request(i, k), on one keep-alive connection
+  // (a new one after a failed exchange) or, without `keep_alive`, each on a connection of its
+  // own. One is served when the answer is a 200 whose body is expect(i, k). Returns how many
+  // were not; bounded by the count (every exchange has the client's read timeout).
+  int Load(int clients, int each, bool keep_alive,
+           const std::function<std::string(int, int)>& request,
+           const std::function<std::string(int, int)>& expect) {
+    std::atomic<int> bad{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < clients; ++i) {
+      threads.emplace_back([&, i] {
+        int fd = keep_alive ? ConnectTo(port_) : -1;
+        std::string buf;
+        for (int k = 0; k < each; ++k) {
+          ClientResponse r = keep_alive ? Exchange(fd, request(i, k), &buf) : Call(request(i, k));
+          if (r.ok && r.status == 200 && r.body == expect(i, k)) continue;
+          ++bad;
+          if (keep_alive) {
+            close(fd);
+            fd = ConnectTo(port_);
+            buf.clear();
+          }
+        }
+        if (fd >= 0) close(fd);
+      });
+    }
+    for (auto& t : threads) t.join();
+    return bad.load();
   }
   std::string Stats() { return Call(Get("/stats")).body; }
   static int StatOf(const std::string& stats, const std::string& name) {
@@ -480,31 +510,10 @@ TEST_F(H2UpstreamTest, GoawayMidLoadFailsNoIdempotentRequest) {
   StartProxy(H2Route(node_.port()));
   // Fewer requests in flight (8) than the server serves per session before its GOAWAY (10):
   // a request refused by one GOAWAY is retried on a session that will not refuse it.
-  constexpr int kClients = 8, kEach = 12;
-  std::atomic<int> ok{0};
-  std::atomic<int> bad{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kClients; ++i) {
-    threads.emplace_back([&] {
-      int fd = ConnectTo(port_);
-      std::string buf;
-      for (int k = 0; k < kEach; ++k) {
-        ClientResponse r = Exchange(fd, Get("/ga/30"), &buf);
-        if (r.ok && r.status == 200 && r.body == "/ga/30") {
-          ++ok;
-        } else {
-          ++bad;
-          close(fd);
-          fd = ConnectTo(port_);
-          buf.clear();
-        }
-      }
-      close(fd);
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(bad.load(), 0);
-  EXPECT_EQ(ok.load(), kClients * kEach);
+  EXPECT_EQ(Load(
+                8, 12, true, [](int, int) { return Get("/ga/30"); },
+                [](int, int) { return std::string("/ga/30"); }),
+            0);
   const std::string stats = Stats();
   EXPECT_GE(StatOf(stats, "goaways"), 3) << stats;
   EXPECT_GE(StatOf(stats, "sessions"), 3) << stats;
@@ -515,6 +524,13 @@ TEST_F(H2UpstreamTest, GoawayMidLoadFailsNoIdempotentRequest) {
 uint64_t Retries(const telemetry::Registry& reg) {
   const telemetry::Counter* c = reg.FindCounter(kRetries, {"grpc", "blue"});
   return c ? c->Value() : 0;
+}
+
+// A POST of `body` (Content-Length) to `path`.
+std::string Post(const std::string& path, const std::string& body) {
+  return "POST " + path +
+         " HTTP/1.1\r\nHost: test\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         body;
 }
 
 std::string Pattern(size_t size, int seed) {
@@ -553,37 +569,13 @@ TEST_F(H2UpstreamTest, GoawayMidLoadFailsNoPostWithABody) {
   StartNode({"h2c"});
   StartProxy(H2Route(node_.port()));
   // As GoawayMidLoadFailsNoIdempotentRequest, with POSTs ClientConn's rules never resend.
-  constexpr int kClients = 8, kEach = 12;
-  std::atomic<int> ok{0};
-  std::atomic<int> bad{0};
-  std::vector<std::thread> threads;
+  constexpr int kEach = 12;
+  auto body = [](int i, int k) { return Pattern(3000 + static_cast<size_t>(k), i * kEach + k); };
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < kClients; ++i) {
-    threads.emplace_back([&, i] {
-      int fd = ConnectTo(port_);
-      std::string buf;
-      for (int k = 0; k < kEach; ++k) {
-        const std::string body = Pattern(3000 + static_cast<size_t>(k), i * kEach + k);
-        ClientResponse r = Exchange(fd,
-                                    "POST /ga/30 HTTP/1.1\r\nHost: test\r\nContent-Length: " +
-                                        std::to_string(body.size()) + "\r\n\r\n" + body,
-                                    &buf);
-        if (r.ok && r.status == 200 && r.body == body) {
-          ++ok;
-        } else {
-          ++bad;
-          close(fd);
-          fd = ConnectTo(port_);
-          buf.clear();
-        }
-      }
-      close(fd);
-    });
-  }
-  for (auto& t : threads) t.join();
+  EXPECT_EQ(Load(
+                8, kEach, true, [&](int i, int k) { return Post("/ga/30", body(i, k)); }, body),
+            0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
-  EXPECT_EQ(bad.load(), 0);
-  EXPECT_EQ(ok.load(), kClients * kEach);
   const std::string stats = Stats();
   EXPECT_GE(StatOf(stats, "goaways"), 3) << stats;
   EXPECT_GE(Retries(*registry_), 1u);  // requests were in flight above a GOAWAY's last id
@@ -652,29 +644,13 @@ TEST_F(H2UpstreamTest, RequestsQueuedForAStreamWhenAGoawayComesAreResent) {
   ASSERT_EQ(Call(Get("/echo")).status, 200);  // the server's limit is known from here on
   // More POSTs than the sessions' streams: those queued on a session when its GOAWAY comes
   // were never sent (nghttp2 reports them not sent), and are resent on another.
-  constexpr int kClients = 24, kEach = 3;
-  std::atomic<int> ok{0};
-  std::atomic<int> bad{0};
-  std::vector<std::thread> threads;
+  constexpr int kEach = 3;
+  auto body = [](int i, int k) { return Pattern(500, i * kEach + k); };
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < kClients; ++i) {
-    threads.emplace_back([&, i] {
-      for (int k = 0; k < kEach; ++k) {
-        const std::string body = Pattern(500, i * kEach + k);
-        ClientResponse r = Call("POST /ga/50 HTTP/1.1\r\nHost: test\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body);
-        if (r.ok && r.status == 200 && r.body == body) {
-          ++ok;
-        } else {
-          ++bad;
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  EXPECT_EQ(Load(
+                24, kEach, false, [&](int i, int k) { return Post("/ga/50", body(i, k)); }, body),
+            0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
-  EXPECT_EQ(bad.load(), 0);
-  EXPECT_EQ(ok.load(), kClients * kEach);
   const std::string stats = Stats();
   EXPECT_GE(StatOf(stats, "goaways"), 2) << stats;
   EXPECT_LE(StatOf(stats, "maxactive"), 2) << stats;
