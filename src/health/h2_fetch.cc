@@ -1,7 +1,6 @@
 #include "health/h2_fetch.h"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -9,6 +8,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "base/log.h"
 #include "net/plain_transport.h"
 #include "net/socket.h"
 #include "net/tls_transport.h"
@@ -200,8 +200,9 @@ class H2Fetch : public std::enable_shared_from_this<H2Fetch> {
     Result<net::UniqueFd> fd = net::ConnectTcp(ep_.host, ep_.port);
     if (!fd.ok()) return Fail(fd.status().message());
     fd_ = std::move(fd).value();
-    int one = 1;
-    setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // A probe works without it (one small request): a failure is only worth a debug line.
+    if (Status nd = net::SetNoDelay(fd_.get()); !nd.ok())
+      logging::Debug("health", "TCP_NODELAY not set: " + nd.message());
     if (tls) {
       std::unique_ptr<net::TlsTransport> t = net::TlsTransport::Connect(ep_.tls, fd_.get(), name);
       if (!t || !t->OfferH2Only()) return Fail("cannot start TLS for the name \"" + name + "\"");
