@@ -97,9 +97,19 @@ TEST(UpTest, HealthGatedOrderAndOneShotCompletion) {
   EXPECT_LT(api_start, api_healthy);
   EXPECT_LT(api_healthy, web_start) << "web must wait for api to be healthy";
 
-  // The published port belongs to the proxy, which routes to web's instance.
+  // The published port belongs to the proxy, which routes to web's instance. web has no
+  // healthcheck, so `--wait` promises it runs, not that it answers yet: the GET may be retried
+  // (bounded), and how many tries it took is printed.
   std::string body;
-  EXPECT_EQ(HttpGet(web_port, "/", &body), 200);
+  int status = 0, tries = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    ++tries;
+    status = HttpGet(web_port, "/", &body);
+    return status == 200;
+  })) << "last status "
+      << status << " after " << tries << " tries\n"
+      << Tail(p.dir() / ".slipway/logs/daemon.log");
+  if (tries > 1) std::printf("web answered on try %d\n", tries);
   EXPECT_NE(body.find("service=web"), std::string::npos) << body;
 
   CmdResult logs = p.Slipway({"logs", "init"});

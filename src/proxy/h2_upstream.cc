@@ -1,6 +1,5 @@
 #include "proxy/h2_upstream.h"
 
-#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -10,9 +9,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/log.h"
 #include "http/serializer.h"
 #include "http/websocket.h"
 #include "net/plain_transport.h"
+#include "net/socket.h"
 #include "net/tls_transport.h"
 #include "proxy/client_conn.h"
 #include "proxy/exchange.h"
@@ -561,8 +562,9 @@ bool H2UpSession::Connect(int* err) {
     *err = errno;
     return false;
   }
-  int one = 1;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (Status nd = net::SetNoDelay(fd_); !nd.ok()) {
+    logging::Debug("proxy", "TCP_NODELAY not set: " + nd.message());
+  }
   if (b_->tls) {
     auto tls = net::TlsTransport::Connect(b_->tls, fd_, b_->tls_name);
     if (tls && !tls->OfferH2Only()) tls.reset();

@@ -1,12 +1,14 @@
 #include "proxy/tcp_conn.h"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "base/log.h"
+#include "net/socket.h"
 
 namespace slipway::proxy {
 namespace {
@@ -81,8 +83,9 @@ void TcpConn::Connect() {
     ConnectFailed(UpstreamError::kConnectRefused);
     return;
   }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (Status nd = net::SetNoDelay(fd); !nd.ok()) {
+    logging::Debug("proxy", "TCP_NODELAY not set: " + nd.message());
+  }
   int rc = connect(fd, reinterpret_cast<const sockaddr*>(&backend_->addr), sizeof backend_->addr);
   if (rc != 0 && errno != EINPROGRESS) {
     close(fd);

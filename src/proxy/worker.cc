@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 
 #include "base/log.h"
 #include "net/plain_transport.h"
+#include "net/socket.h"
 #include "net/tls_transport.h"
 #include "proxy/client_conn.h"
 #include "proxy/h2_conn.h"
@@ -334,8 +334,9 @@ void Worker::OnAccept(int slot) {
       close(fd);
       continue;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (Status nd = net::SetNoDelay(fd); !nd.ok()) {
+      logging::Debug("proxy", "TCP_NODELAY not set: " + nd.message());
+    }
     if (tcp) {
       auto conn = std::make_unique<TcpConn>(this, fd, table_->compiled->listeners[l].key, active);
       TcpConn* raw = conn.get();
@@ -389,8 +390,9 @@ std::unique_ptr<UpstreamConn> Worker::Connect(BackendState* b, ClientConn* owner
     *err = errno;
     return nullptr;
   }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (Status nd = net::SetNoDelay(fd); !nd.ok()) {
+    logging::Debug("proxy", "TCP_NODELAY not set: " + nd.message());
+  }
   auto u = std::make_unique<UpstreamConn>();
   u->fd = fd;
   u->backend = b;
