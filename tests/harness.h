@@ -24,6 +24,7 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -130,24 +131,34 @@ inline pid_t ReadPid(const std::filesystem::path& p) {
   return pid;
 }
 
-// A port that was free a moment ago on 127.0.0.1, and never handed out before in this process:
-// the kernel may give a closed ephemeral port out again, and a test that asks for several
-// (a CA's ports, then the project's) must not get one of them twice.
+// A port that was free a moment ago on 127.0.0.1, below the kernel's ephemeral range (so no
+// outgoing connection of a test running beside this one takes it meanwhile), and never handed
+// out before in this process (a test that asks for several must not get one of them twice).
 inline int FreePort() {
   static std::mutex mu;
   static std::set<int> handed_out;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
   std::lock_guard<std::mutex> lock(mu);
+  int ephemeral_low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
+  const int low = std::max(1024, ephemeral_low - 12000);
+  const int high = std::max(low + 1000, ephemeral_low) - 1;
+  std::uniform_int_distribution<int> pick(low, high);
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int port = pick(rng);
+    if (handed_out.count(port)) continue;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) continue;
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-                       getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     close(fd);
-    if (bound && handed_out.insert(ntohs(a.sin_port)).second) return ntohs(a.sin_port);
+    if (bound) {
+      handed_out.insert(port);
+      return port;
+    }
   }
   return 0;
 }

@@ -1,13 +1,18 @@
 // End-to-end tests of `slipway up` and friends: the real binary, its daemon, real processes
 // (the testapp and sh), real sockets. Each test uses its own project folder and ports.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "harness.h"
 
@@ -114,6 +119,58 @@ TEST(UpTest, HealthGatedOrderAndOneShotCompletion) {
 
   CmdResult logs = p.Slipway({"logs", "init"});
   EXPECT_NE(logs.out.find("init-1 | migrating"), std::string::npos) << logs.out;
+}
+
+// up checks the published ports before it starts anything; one taken after that check (web
+// starts only once api is healthy) fails up with the port in its one line, where it used to be
+// a log line under a success. Once the port is free again, up serves it.
+TEST(UpTest, APublishedPortTakenAfterTheCheckFailsUp) {
+  const int web_port = FreePort();
+  Project p(R"(services:
+  api:
+    command: [")" +
+            kTestapp + R"("]
+    environment:
+      STARTUP_DELAY_MS: "1500"
+    healthcheck: {interval: 100ms, start_period: 10s, start_interval: 100ms}
+    x-slipway:
+      healthcheck: {http: /health}
+  web:
+    command: [")" +
+            kTestapp + R"("]
+    ports: ["127.0.0.1:)" +
+            std::to_string(web_port) + R"(:8080"]
+    depends_on:
+      api: {condition: service_healthy}
+)");
+  CmdResult up;
+  std::thread upper([&] { up = p.Slipway({"up", "-d", "--wait"}); });
+  // api started: up's check of the ports is behind it; web has not started.
+  const bool api_started = WaitFor([&] {
+    nlohmann::json ev =
+        nlohmann::json::parse(p.Slipway({"events", "--format", "json"}).out, nullptr, false);
+    return ev.is_array() && EventIndex(ev, "api", "started") >= 0;
+  });
+  int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(web_port));
+  const bool held =
+      bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && listen(holder, 16) == 0;
+  upper.join();
+  ASSERT_TRUE(api_started);
+  ASSERT_TRUE(held) << std::strerror(errno);
+  EXPECT_NE(up.rc, 0) << up.out << up.err;
+  EXPECT_NE(up.err.find("the proxy cannot serve the published ports"), std::string::npos) << up.err;
+  EXPECT_NE(up.err.find(std::to_string(web_port)), std::string::npos) << up.err;
+  close(holder);
+
+  CmdResult again = p.Slipway({"up", "-d", "--wait"});
+  ASSERT_EQ(again.rc, 0) << again.out << again.err;
+  std::string body;
+  EXPECT_EQ(HttpGet(web_port, "/", &body), 200);
+  EXPECT_NE(body.find("service=web"), std::string::npos) << body;
 }
 
 TEST(UpTest, FailedOneShotStopsUpAndShowsItsOutput) {

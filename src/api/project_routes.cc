@@ -173,13 +173,27 @@ std::vector<deploy::DeployedService> DeployedServices(const RouteDeps& d,
   return out;
 }
 
+// What `up` (`start`, `restart`) answers once the engine is done: the engine's failure, else the
+// proxy's, for a published port taken since the engine checked it would otherwise be a log
+// line under a success. A drained or stopped proxy (FailedPrecondition: a successor daemon
+// serves) is not this request's failure.
+Status Served(const std::function<Status()>& publish_routes, Status st) {
+  if (!st.ok() || !publish_routes) return st;
+  Status published = publish_routes();
+  if (published.ok() || published.code() == StatusCode::kFailedPrecondition) return Status::OK();
+  return published.WithContext("the proxy cannot serve the published ports");
+}
+
 // `up` on a running project applies only what changed and never reverts a deploy: services a
 // deploy shipped are kept while the file says what it said then, and go out through their
 // deploy strategy when it changed; then Engine::Up starts what is missing and recreates what
 // `up` itself started and the file changed.
 void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
   if (!req.load) {
-    d.engine->Up(std::move(req.services), req.options, [reply](Status st) { reply.Done(st); });
+    d.engine->Up(std::move(req.services), req.options,
+                 [publish = d.publish_routes, reply](Status st) {
+                   reply.Done(Served(publish, std::move(st)));
+                 });
     return;
   }
   auto loaded = config::LoadProject(*req.load);
@@ -215,13 +229,14 @@ void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
   json kept = plan.keep;
   if (plan.deploy.empty() || d.deployer == nullptr) {
     engine::Engine* engine = d.engine;
-    d.engine->Up(std::move(req.services), req.options, [reply, kept, engine](Status st) {
-      if (!st.ok()) return reply.Error(st);
-      reply.Json(200, {{"ok", true},
-                       {"kept", kept},
-                       {"deployed", json::array()},
-                       {"warnings", engine->TakeWarnings()}});
-    });
+    d.engine->Up(std::move(req.services), req.options,
+                 [publish = d.publish_routes, reply, kept, engine](Status st) {
+                   if (st = Served(publish, std::move(st)); !st.ok()) return reply.Error(st);
+                   reply.Json(200, {{"ok", true},
+                                    {"kept", kept},
+                                    {"deployed", json::array()},
+                                    {"warnings", engine->TakeWarnings()}});
+                 });
     return;
   }
   deploy::Deployer* deployer = d.deployer;
@@ -230,8 +245,9 @@ void RunUp(const RouteDeps& d, UpRequest req, Reply reply) {
   dr.services = plan.deploy;
   engine::Engine* engine = d.engine;
   d.engine->Up(std::move(req.services), req.options,
-               [reply, kept, deployer, engine, dr = std::move(dr)](Status st) mutable {
-                 if (!st.ok()) return reply.Error(st);
+               [publish = d.publish_routes, reply, kept, deployer, engine,
+                dr = std::move(dr)](Status st) mutable {
+                 if (st = Served(publish, std::move(st)); !st.ok()) return reply.Error(st);
                  deployer->Deploy(std::move(dr), [reply, kept, engine](deploy::Outcome o) {
                    if (!o.status.ok()) return reply.Error(o.status);
                    reply.Json(200, {{"ok", true},
@@ -384,7 +400,9 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
   r.Add<ServicesRequest>({Method::kPost, "/api/v1/start", Access::kAdmin, kSmallBody},
                          [d](ServicesRequest req, Reply reply) {
                            d.engine->Up(std::move(req.services), engine::UpOptions{},
-                                        [reply](Status st) { reply.Done(st); });
+                                        [publish = d.publish_routes, reply](Status st) {
+                                          reply.Done(Served(publish, std::move(st)));
+                                        });
                          });
   r.Add<ServicesRequest>({Method::kPost, "/api/v1/stop", Access::kAdmin, kSmallBody},
                          [d](ServicesRequest req, Reply reply) {
@@ -397,7 +415,9 @@ void RegisterProjectRoutes(Router& r, const RouteDeps& d) {
   r.Add<ServicesRequest>({Method::kPost, "/api/v1/restart", Access::kAdmin, kSmallBody},
                          [d](ServicesRequest req, Reply reply) {
                            d.engine->Restart(std::move(req.services),
-                                             [reply](Status st) { reply.Done(st); });
+                                             [publish = d.publish_routes, reply](Status st) {
+                                               reply.Done(Served(publish, std::move(st)));
+                                             });
                          });
   r.Add<DownRequest>({Method::kPost, "/api/v1/down", Access::kAdmin, kSmallBody},
                      [d](DownRequest req, Reply reply) {

@@ -147,7 +147,11 @@ struct RouteDeps {
   std::function<nlohmann::json()> targets;  // the scrape targets (GET /api/v1/targets)
   std::function<void(nlohmann::json* rows)> decorate_ps;  // adds traffic columns to `ps`
   std::function<void()> shutdown;                         // after `down` answered
-  bool public_metrics = true;                             // x-slipway.api.public_metrics
+  // Publishes the proxy's routes now (the daemon's RoutePublisher::PublishUnlessHeld): `up`,
+  // `start` and `restart` answer with its failure (a published port that cannot be bound). nullptr:
+  // nothing to publish.
+  std::function<Status()> publish_routes;
+  bool public_metrics = true;  // x-slipway.api.public_metrics
   // The ACME certificates' state now; nullopt (or no function) when the project orders none
   // (x-slipway.tls.acme).
   std::function<std::optional<std::vector<acme::CertStatusRow>>()> certs;

@@ -527,6 +527,7 @@ class Daemon : public api::MaintenanceControl, public api::DaemonControl {
     };
     rd.decorate_ps = [this](nlohmann::json* rows) { DecoratePs(rows); };
     rd.shutdown = [this] { loop_->RunAfter(Duration(50), [this] { loop_->Stop(); }); };
+    rd.publish_routes = [this] { return routes_->PublishUnlessHeld(); };
     rd.public_metrics = engine_->project().api.public_metrics;
     rd.certs = [this]() -> std::optional<std::vector<acme::CertStatusRow>> {
       if (autocert_ && autocert_->active()) return autocert_->manager()->Rows();

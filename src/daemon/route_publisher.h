@@ -42,6 +42,10 @@ class RoutePublisher final : public deploy::Traffic {
   Status Publish();
   // Publishes soon, once for a burst of calls; a failure goes to `log`.
   void ScheduleUpdate();
+  // Publishes now unless held (then OK: the release publishes). `up` calls it before it
+  // answers, so its answer says whether the proxy serves what it started: a published port
+  // taken since up's check is an error there, not only a log line.
+  Status PublishUnlessHeld() { return held_ ? Status::OK() : Publish(); }
   // While held, scheduled updates are dropped (Publish() once released).
   void Hold(bool held) { held_ = held; }
 

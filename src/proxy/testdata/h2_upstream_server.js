@@ -6,6 +6,7 @@
 //   node h2_upstream_server.js tls-h1 CERT KEY     TLS without ALPN, answers HTTP/1.1
 //   node h2_upstream_server.js h2c-ws              h2c with SETTINGS_ENABLE_CONNECT_PROTOCOL 1
 //                                                  (RFC 8441): WebSockets over HTTP/2
+//   node h2_upstream_server.js h2-ws CERT KEY      the same over TLS, ALPN h2 only
 // Paths: /echo (the request body back, and what the request looked like in x-seen-*
 // fields), /grpc (a chunked answer ending in trailers grpc-status/grpc-message), /slow/<ms>,
 // /big/<n> (n bytes, paced by the window), /cut/<n> (n bytes, then a reset), /rst (RST_STREAM INTERNAL_ERROR before any
@@ -16,7 +17,7 @@
 // open at once on one session, streams refused, /rst streams; extended CONNECTs seen, and
 // how their streams closed: wsclean (both ends, no reset), wscancel (RST_STREAM CANCEL from the
 // client), wsother (any other reset)).
-// An extended CONNECT (:protocol websocket; mode h2c-ws, the others' SETTINGS do not allow it)
+// An extended CONNECT (:protocol websocket; modes h2c-ws and h2-ws, the others' SETTINGS do not allow it)
 // gets 200 with what it looked like in
 // x-seen-* fields and the first sec-websocket-protocol asked for, then every byte of the
 // stream back (with back-pressure) and its end when the client ends; at /ws-forbidden a 403
@@ -216,12 +217,13 @@ if (mode === 'h2c') {
   server = http2.createServer(options);
 } else if (mode === 'h2c-ws') {
   server = http2.createServer({settings: {enableConnectProtocol: true}});
-} else if (mode === 'h2') {
+} else if (mode === 'h2' || mode === 'h2-ws') {
   server = http2.createSecureServer({
     key: fs.readFileSync(process.argv[4]),
     cert: fs.readFileSync(process.argv[3]),
     allowHTTP1: false,
     maxSendHeaderBlockLength: 1 << 20,
+    settings: {enableConnectProtocol: mode === 'h2-ws'},
   });
 } else if (mode === 'tls-h1') {
   server = tls.createServer({key: fs.readFileSync(process.argv[4]), cert: fs.readFileSync(process.argv[3])},
