@@ -1,5 +1,7 @@
 #include "daemon/route_publisher.h"
 
+#include <algorithm>
+
 #include "base/log.h"
 
 namespace slipway::daemon {
@@ -9,9 +11,25 @@ Status RoutePublisher::Publish() {
   std::shared_ptr<const proxy::RouteTable> table =
       BuildRoutes(engine_->project(), engine_->Endpoints(), ++version_, plans_, maintenance_, tls_,
                   acme_challenges_);
-  RETURN_IF_ERROR(proxy_->Apply(table));
+  if (Status st = proxy_->Apply(table); !st.ok()) {
+    // A drained or stopped proxy refuses every table: another daemon serves, nothing to retry.
+    if (st.code() != StatusCode::kFailedPrecondition) RetryLater();
+    return st;
+  }
+  loop_->Cancel(retry_timer_);
+  retry_timer_ = 0;
+  retry_delay_ = Duration(500);
   if (after_publish_) after_publish_(*table);
   return Status::OK();
+}
+
+void RoutePublisher::RetryLater() {
+  if (retry_timer_ != 0) return;
+  retry_timer_ = loop_->RunAfter(retry_delay_, [this] {
+    retry_timer_ = 0;
+    ScheduleUpdate();
+  });
+  retry_delay_ = std::min(retry_delay_ * 2, Duration(30'000));
 }
 
 void RoutePublisher::ScheduleUpdate() {

@@ -12,6 +12,10 @@
 // keeps its state. When the service's instance sets differ from the table the proxy serves
 // (a topology change not published yet) or it has no route, the whole table is published.
 //
+// A table the proxy refuses (a published port another process holds) is published again
+// after 0.5 s, doubling to 30 s, until one is accepted: the port is served once it is free,
+// without waiting for the next topology change.
+//
 // Threads: the control loop only. The engine, the proxy and the registry must outlive it.
 #pragma once
 
@@ -20,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "daemon/routes.h"
 #include "deploy/traffic.h"
@@ -37,6 +42,9 @@ class RoutePublisher final : public deploy::Traffic {
   RoutePublisher(net::EventLoop* loop, engine::Engine* engine, proxy::Proxy* proxy,
                  telemetry::Registry* registry)
       : loop_(loop), engine_(engine), proxy_(proxy), registry_(registry) {}
+  ~RoutePublisher() override { loop_->Cancel(retry_timer_); }
+  RoutePublisher(const RoutePublisher&) = delete;
+  RoutePublisher& operator=(const RoutePublisher&) = delete;
 
   // Publishes the routes now.
   Status Publish();
@@ -90,12 +98,16 @@ class RoutePublisher final : public deploy::Traffic {
   std::function<void()> before_publish_;
   std::function<void(const proxy::RouteTable&)> after_publish_;
   Status PublishTraffic(const std::string& service);
+  // Arms the next attempt after a refused table (once; the delay doubles up to 30 s).
+  void RetryLater();
 
   uint64_t version_ = 0;
   uint64_t route_updates_ = 0;
   uint64_t table_publishes_ = 0;
   bool pending_ = false;
   bool held_ = false;
+  net::EventLoop::TimerId retry_timer_ = 0;  // 0: no attempt armed
+  Duration retry_delay_{500};
 };
 
 }  // namespace slipway::daemon
