@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "api/tokens.h"
+#include "cli/checks.h"
 #include "cli/output.h"
 
 namespace slipway::cli {
@@ -20,6 +22,17 @@ constexpr int64_t kMaxMillis = 253'402'300'799'999;
 Status NeedDaemon(CliContext& ctx) {
   if (ctx.remote() || ctx.DaemonRunning()) return Status::OK();
   return FailedPrecondition("no daemon runs this project (start it with `slipway up -d`)");
+}
+
+// A token's name as the daemon takes it (api::CheckTokenName).
+CLI::Validator TokenName() {
+  return Check("NAME", [](const std::string& v) {
+    return api::CheckTokenName(v).ok()
+               ? std::string()
+               : std::string(
+                     "a token name (1 to 64 of a-z, 0-9, '.', '_', '-' starting with a "
+                     "letter or digit)");
+  });
 }
 
 }  // namespace
@@ -43,9 +56,11 @@ void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto role = std::make_shared<std::string>("viewer");
   auto* create = tokens->add_subcommand(
       "create", "Create a token for NAME and print it (once: only its hash is kept)");
-  create->add_option("name", *name, "Who the token is for (a-z, 0-9, '.', '_', '-')")->required();
+  create->add_option("name", *name, "Who the token is for (a-z, 0-9, '.', '_', '-')")
+      ->required()
+      ->check(TokenName());
   create->add_option("--role", *role, "viewer (reads), deployer (also deploys), admin (all)")
-      ->check(CLI::IsMember({"viewer", "deployer", "admin"}));
+      ->check(OneOf({"viewer", "deployer", "admin"}));
   create->callback([&ctx, name, role, rc] {
     if (Status st = NeedDaemon(ctx); !st.ok()) {
       *rc = CliContext::Fail(st, "tokens create");
@@ -74,7 +89,7 @@ void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto format = std::make_shared<std::string>("table");
   auto* list = tokens->add_subcommand("list", "The tokens' names, roles and creation times");
-  list->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  list->add_option("--format", *format, "table or json")->check(OneOf({"table", "json"}));
   list->callback([&ctx, format, rc] {
     if (Status st = NeedDaemon(ctx); !st.ok()) {
       *rc = CliContext::Fail(st, "tokens list");
@@ -103,7 +118,7 @@ void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto revoke_name = std::make_shared<std::string>();
   auto* revoke = tokens->add_subcommand("revoke", "Revoke NAME's token (it stops working now)");
-  revoke->add_option("name", *revoke_name, "The token's name")->required();
+  revoke->add_option("name", *revoke_name, "The token's name")->required()->check(TokenName());
   revoke->callback([&ctx, revoke_name, rc] {
     if (Status st = NeedDaemon(ctx); !st.ok()) {
       *rc = CliContext::Fail(st, "tokens revoke");
@@ -126,10 +141,9 @@ void AddAccessCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto a = std::make_shared<AuditArgs>();
   auto* audit = app.add_subcommand("audit", "Who changed what through the API, newest last");
   audit->add_option("-n,--limit", a->limit, "How many entries (1 to 10000)")
-      ->check(CLI::Range(int64_t{1}, int64_t{10000}));
-  audit->add_option("--who", a->who, "Only this caller's entries (a token name)");
-  audit->add_option("--format", a->format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+      ->check(Whole(1, 10'000, "a number of entries"));
+  audit->add_option("--who", a->who, "Only this caller's entries (a token name)")->check(Text(200));
+  audit->add_option("--format", a->format, "table or json")->check(OneOf({"table", "json"}));
   audit->callback([&ctx, a, rc] {
     if (Status st = NeedDaemon(ctx); !st.ok()) {
       *rc = CliContext::Fail(st, "audit");

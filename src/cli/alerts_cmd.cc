@@ -16,6 +16,7 @@
 #include "api/fields.h"
 #include "api/routes.h"
 #include "base/clock.h"
+#include "cli/checks.h"
 #include "cli/output.h"
 #include "config/duration.h"
 #include "http/client.h"
@@ -206,6 +207,12 @@ bool SilenceIdShape(const std::string& id) {
   });
 }
 
+CLI::Validator SilenceId() {
+  return Check("ID", [](const std::string& v) {
+    return SilenceIdShape(v) ? std::string() : std::string("a silence id (hex digits)");
+  });
+}
+
 int RunSilence(CliContext& ctx, const std::vector<std::string>& matchers, const std::string& dur,
                const std::string& comment, const std::string& by, const std::string& replace) {
   if (!replace.empty() && !SilenceIdShape(replace)) {
@@ -380,13 +387,15 @@ Result<StatusAnswer> ReadStatusAnswer(const json& body) {
 void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto format = std::make_shared<std::string>("table");
   auto* alerts = app.add_subcommand("alerts", "Firing and pending alerts, recent history");
-  alerts->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  alerts->add_option("--format", *format, "table or json")->check(OneOf({"table", "json"}));
   auto args = std::make_shared<std::vector<std::string>>();
   auto* test = alerts->add_subcommand(
       "test",
       "Run promtool rule unit-test files (FILE...), or evaluate a rule (by name) or an "
       "expression now");
-  test->add_option("rule", *args, "Test files, or a rule name or PromQL expression")->required();
+  test->add_option("rule", *args, "Test files, or a rule name or PromQL expression")
+      ->required()
+      ->check(Text(kMaxExpressionBytes, /*lines_ok=*/true));
   test->callback([&ctx, args, rc] {
     const bool files = std::all_of(args->begin(), args->end(), IsTestFile);
     if (files) {
@@ -411,22 +420,36 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   silence
       ->add_option("matcher", sa->matchers,
                    "name=\"value\", name!=\"value\", name=~\"regex\" or name!~\"regex\"")
-      ->required();
-  silence->add_option("--for", sa->duration, "How long, e.g. 2h (at most 720h)")->required();
-  silence->add_option("--comment", sa->comment, "Why (shown with the silence)");
-  silence->add_option("--by", sa->by, "Who (default: the caller the daemon sees)");
-  silence->add_option("--replace", sa->replace,
-                      "Replace this live silence (its id): it ends now, the new one starts");
+      ->required()
+      ->check(Check("MATCHER", [](const std::string& v) {
+        return v.size() <= 2 * alerts::Silences::kMaxValue && alerts::ParseMatcher(v).ok()
+                   ? std::string()
+                   : std::string(
+                         "a matcher (name=\"value\", name!=\"value\", name=~\"regex\" or "
+                         "name!~\"regex\")");
+      }));
+  silence->add_option("--for", sa->duration, "How long, e.g. 2h (at most 720h)")
+      ->required()
+      ->check(DurationIn(Duration(1'000), Duration(alerts::Silences::kMaxDurationMs)));
+  silence->add_option("--comment", sa->comment, "Why (shown with the silence)")
+      ->check(Text(alerts::Silences::kMaxComment));
+  silence->add_option("--by", sa->by, "Who (default: the caller the daemon sees)")
+      ->check(Text(alerts::Silences::kMaxCreatedBy));
+  silence
+      ->add_option("--replace", sa->replace,
+                   "Replace this live silence (its id): it ends now, the new one starts")
+      ->check(SilenceId());
   silence->callback([&ctx, sa, rc] {
     *rc = RunSilence(ctx, sa->matchers, sa->duration, sa->comment, sa->by, sa->replace);
   });
   auto* silences =
       alerts->add_subcommand("silences", "Silences: active, pending, recently expired");
-  silences->add_option("--format", *format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  silences->add_option("--format", *format, "table or json")->check(OneOf({"table", "json"}));
   silences->callback([&ctx, format, rc] { *rc = RunSilences(ctx, *format); });
   auto* expire = alerts->add_subcommand("expire", "End a silence now");
-  expire->add_option("id", sa->id, "The silence's id (slipway alerts silences)")->required();
+  expire->add_option("id", sa->id, "The silence's id (slipway alerts silences)")
+      ->required()
+      ->check(SilenceId());
   expire->callback([&ctx, sa, rc] { *rc = RunExpire(ctx, sa->id); });
   alerts->callback([&ctx, format, alerts, rc] {
     if (alerts->get_subcommands().empty()) *rc = RunAlerts(ctx, *format);
@@ -435,8 +458,7 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto sformat = std::make_shared<std::string>("table");
   auto* status = app.add_subcommand(
       "status", "Health of every service, the proxy, the store and the databases");
-  status->add_option("--format", *sformat, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  status->add_option("--format", *sformat, "table or json")->check(OneOf({"table", "json"}));
   status->callback([&ctx, sformat, rc] { *rc = RunStatus(ctx, *sformat); });
 }
 

@@ -11,6 +11,7 @@
 #include "backup/backup.h"
 #include "backup/files.h"
 #include "backup/project_databases.h"
+#include "cli/checks.h"
 #include "cli/migrate_cmd.h"
 #include "cli/output.h"
 #include "store/store.h"
@@ -79,15 +80,17 @@ void AddBackupCommands(CLI::App& app, CliContext& ctx, int* rc) {
       app.add_subcommand("backup", "Database backups: create, list, verify, restore, prune");
   cmd->require_subcommand(1);
   auto f = std::make_shared<BackupFlags>();
-  cmd->add_option("--db", f->choice.db, "Database name from x-slipway.databases");
-  cmd->add_option("--url", f->choice.url, "Database URL (overrides the compose file)");
+  cmd->add_option("--db", f->choice.db, "Database name from x-slipway.databases")
+      ->check(Name("a database name", 128));
+  cmd->add_option("--url", f->choice.url, "Database URL (overrides the compose file)")
+      ->check(DatabaseUrl());
   auto run = [rc](const std::function<Status()>& body, const char* name) {
     Status st = body();
     *rc = st.ok() ? 0 : CliContext::Fail(st, std::string("backup ") + name);
   };
 
   auto* create = cmd->add_subcommand("create", "Back up a database (default: every configured)");
-  create->add_option("DB", f->create_db, "Database name");
+  create->add_option("DB", f->create_db, "Database name")->check(Name("a database name", 128));
   create->callback([=, &ctx] {
     run(
         [&]() -> Status {
@@ -112,7 +115,7 @@ void AddBackupCommands(CLI::App& app, CliContext& ctx, int* rc) {
   });
 
   auto* list = cmd->add_subcommand("list", "List backups, newest first");
-  list->add_option("--format", f->output_format, "table or json");
+  list->add_option("--format", f->output_format, "table or json")->check(OneOf({"table", "json"}));
   list->callback([=, &ctx] {
     run(
         [&]() -> Status {
@@ -138,8 +141,10 @@ void AddBackupCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto* verify = cmd->add_subcommand(
       "verify", "Checksum, restore into a scratch database, run the check query");
-  verify->add_option("ID", f->id, "Backup id (default: the newest of each database)");
-  verify->add_option("--check", f->check, "Check query (default: the database's `check`)");
+  verify->add_option("ID", f->id, "Backup id (default: the newest of each database)")
+      ->check(Whole(1, INT64_MAX, "a backup id"));
+  verify->add_option("--check", f->check, "Check query (default: the database's `check`)")
+      ->check(Text(kMaxExpressionBytes, /*lines_ok=*/true));
   verify->callback([=, &ctx] {
     run(
         [&]() -> Status {
@@ -176,8 +181,17 @@ void AddBackupCommands(CLI::App& app, CliContext& ctx, int* rc) {
   });
 
   auto* restore = cmd->add_subcommand("restore", "Restore a backup into its database (or --to)");
-  restore->add_option("ID", f->id, "Backup id")->required();
-  restore->add_option("--to", f->to, "Another configured database name, or a URL");
+  restore->add_option("ID", f->id, "Backup id")
+      ->required()
+      ->check(Whole(1, INT64_MAX, "a backup id"));
+  restore->add_option("--to", f->to, "Another configured database name, or a URL")
+      ->check(Check("DB|URL", [](const std::string& v) {
+        if (v.find(':') != std::string::npos) {
+          return DatabaseUrl()(v).empty() ? std::string() : std::string("a database name or URL");
+        }
+        return Name("a database name", 128)(v).empty() ? std::string()
+                                                       : std::string("a database name or URL");
+      }));
   restore->add_flag("--force", f->force, "Replace the contents of a non-empty database");
   restore->callback([=, &ctx] {
     run(
@@ -208,7 +222,7 @@ void AddBackupCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto* prune = cmd->add_subcommand("prune", "Delete backups outside the retention policy");
   prune->add_flag("--dry-run", f->dry_run, "Print what would go and why the rest stays");
-  prune->add_option("--format", f->output_format, "table or json");
+  prune->add_option("--format", f->output_format, "table or json")->check(OneOf({"table", "json"}));
   prune->callback([=, &ctx] {
     run(
         [&]() -> Status {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -13,6 +15,7 @@
 #include "acme/renewal.h"
 #include "acme/store.h"
 #include "acme/tls_alpn.h"
+#include "cli/checks.h"
 #include "cli/output.h"
 
 namespace slipway::cli {
@@ -161,6 +164,18 @@ int DaemonStatus(CliContext& ctx, const std::string& format) {
   return 0;
 }
 
+// A host name or address: 1 to 253 of letters, digits, '-', '.', '_' (IPv6 also ':').
+CLI::Validator HostName() {
+  return Check("HOST", [](const std::string& v) {
+    const bool ok = !v.empty() && v.size() <= 253 && v[0] != '-' && v[0] != '.' &&
+                    std::all_of(v.begin(), v.end(), [](char c) {
+                      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
+                             c == '_' || c == ':';
+                    });
+    return ok ? std::string() : std::string("a host name (1 to 253 of letters, digits, '-', '.')");
+  });
+}
+
 }  // namespace
 
 void AddCertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
@@ -173,25 +188,47 @@ void AddCertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
       "Issue a certificate for NAME... now (HTTP-01 answered on --http-port, or TLS-ALPN-01 on "
       "--tls-port)");
   issue->add_option("names", args->names, "Host names (the first names the stored folder)")
-      ->required();
-  issue->add_option("--directory", args->directory,
-                    "letsencrypt, letsencrypt-staging or an ACME directory URL (https://)");
-  issue->add_option("--email", args->emails, "Contact address for the account (repeatable)");
-  issue->add_option("--ca-file", args->ca_file,
-                    "PEM CAs trusted for the CA's HTTPS (default: the system store)");
+      ->required()
+      ->check(HostName());
+  issue
+      ->add_option("--directory", args->directory,
+                   "letsencrypt, letsencrypt-staging or an ACME directory URL (https://)")
+      ->check(Check("DIRECTORY", [](const std::string& v) {
+        return !v.empty() && v.size() <= 2048 && acme::ResolveDirectory(v).ok()
+                   ? std::string()
+                   : std::string("letsencrypt, letsencrypt-staging or an https:// URL");
+      }));
+  issue->add_option("--email", args->emails, "Contact address for the account (repeatable)")
+      ->check(Check("EMAIL", [](const std::string& v) {
+        return v.size() <= 254 && v.find('@') != std::string::npos &&
+                       v.find_first_of(" ,\n") == std::string::npos
+                   ? std::string()
+                   : std::string("an e-mail address");
+      }));
+  issue
+      ->add_option("--ca-file", args->ca_file,
+                   "PEM CAs trusted for the CA's HTTPS (default: the system store)")
+      ->check(Path());
   issue->add_option("--challenge", args->challenge, "http-01 (default) or tls-alpn-01")
-      ->check(CLI::IsMember({"http-01", "tls-alpn-01"}));
-  issue->add_option("--http-address", args->http_address, "Address of the HTTP-01 responder");
-  issue->add_option("--http-port", args->http_port,
-                    "Port of the HTTP-01 responder (the CA asks :80)");
-  issue->add_option("--tls-address", args->tls_address, "Address of the TLS-ALPN-01 responder");
+      ->check(OneOf({"http-01", "tls-alpn-01"}));
+  issue->add_option("--http-address", args->http_address, "Address of the HTTP-01 responder")
+      ->check(HostName());
+  issue
+      ->add_option("--http-port", args->http_port,
+                   "Port of the HTTP-01 responder (the CA asks :80)")
+      ->check(Whole(1, 65'535, "a port"));
+  issue->add_option("--tls-address", args->tls_address, "Address of the TLS-ALPN-01 responder")
+      ->check(HostName());
   issue
       ->add_option("--tls-port", args->tls_port,
                    "Port of the TLS-ALPN-01 responder (the CA asks :443)")
-      ->check(CLI::Range(1, 65535));
-  issue->add_option("--state-dir", args->state_dir,
-                    "State folder (default: $SLIPWAY_STATE_DIR, else /var/lib/slipway)");
-  issue->add_option("--timeout", args->timeout_s, "Seconds to wait for validation and issuance");
+      ->check(Whole(1, 65'535, "a port"));
+  issue
+      ->add_option("--state-dir", args->state_dir,
+                   "State folder (default: $SLIPWAY_STATE_DIR, else /var/lib/slipway)")
+      ->check(Path());
+  issue->add_option("--timeout", args->timeout_s, "Seconds to wait for validation and issuance")
+      ->check(Whole(1, 3'600, "a number of seconds"));
   issue->callback([args, rc] {
     Status st = Issue(*args);
     *rc = st.ok() ? 0 : CliContext::Fail(st, "certs issue");
@@ -200,7 +237,9 @@ void AddCertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto renew_name = std::make_shared<std::string>();
   auto* renew = cmd->add_subcommand(
       "renew", "Renew NAME now through the daemon, whatever its plan (the outcome is an event)");
-  renew->add_option("name", *renew_name, "A host name the project orders")->required();
+  renew->add_option("name", *renew_name, "A host name the project orders")
+      ->required()
+      ->check(HostName());
   renew->callback([&ctx, renew_name, rc] {
     Result<nlohmann::json> r =
         ctx.Call("POST", "/api/v1/certs/renew", nlohmann::json{{"name", *renew_name}});
@@ -218,10 +257,11 @@ void AddCertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto* status = cmd->add_subcommand(
       "status",
       "The project's certificates as its daemon manages them; with NAME..., what the store holds");
-  status->add_option("names", *names, "Host names (read from the store, no daemon needed)");
-  status->add_option("--state-dir", *state_dir, "State folder (with NAME...)");
+  status->add_option("names", *names, "Host names (read from the store, no daemon needed)")
+      ->check(HostName());
+  status->add_option("--state-dir", *state_dir, "State folder (with NAME...)")->check(Path());
   status->add_option("--format", *format, "table or json (from the daemon)")
-      ->check(CLI::IsMember({"table", "json"}));
+      ->check(OneOf({"table", "json"}));
   status->callback([&ctx, names, state_dir, format, rc] {
     if (names->empty()) {
       if (!ctx.DaemonRunning()) {

@@ -10,6 +10,7 @@
 #include <deque>
 #include <set>
 
+#include "cli/checks.h"
 #include "cli/output.h"
 #include "config/loader.h"
 #include "runtime/container.h"
@@ -310,13 +311,14 @@ Status BuildImages(CliContext& ctx, const config::Project& project,
 void AddContainerCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto names = std::make_shared<std::vector<std::string>>();
   auto* cbuild = app.add_subcommand("build", "Build the images of services with a build:");
-  cbuild->add_option("services", *names, "Services (default: all that run in a container)");
+  cbuild->add_option("services", *names, "Services (default: all that run in a container)")
+      ->check(Name("a service name"));
   cbuild->callback([&ctx, names, rc] { *rc = RunBuild(ctx, *names); });
 
   auto exec = std::make_shared<OneOffArgs>();
   auto* cexec = app.add_subcommand("exec", "Run a command in a running service instance");
   cexec->add_option("--index", exec->index, "Instance number (default 1)")
-      ->check(CLI::Range(1, 100000));
+      ->check(Whole(1, 100'000, "an instance number"));
   // SERVICE CMD... as they are: CMD's own flags are not ours (and not the root's either: no
   // fallthrough of global flags after the command).
   cexec->prefix_command();

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "cli/checks.h"
 #include "config/duration.h"
 #include "daemon/daemon.h"
 #include "keeper/keeper.h"
@@ -148,15 +149,19 @@ void AddDaemonCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, char**
   auto state_dir = std::make_shared<std::string>();
   auto* daemon_cmd =
       app.add_subcommand("daemon", "The project daemon: restart it without downtime");
-  daemon_cmd->add_option("--state-dir", *state_dir, "(internal) run the daemon of this folder");
+  daemon_cmd->add_option("--state-dir", *state_dir, "(internal) run the daemon of this folder")
+      ->check(Path());
   auto drain = std::make_shared<std::string>("30s");
   auto wait = std::make_shared<std::string>("60s");
   auto* restart = daemon_cmd->add_subcommand(
       "restart",
       "Replace the daemon with the binary on disk: 0 failed requests, services keep running");
-  restart->add_option("--drain-timeout", *drain,
-                      "How long the old daemon lets open connections finish (default 30s)");
-  restart->add_option("--timeout", *wait, "How long to wait for the successor (default 60s)");
+  restart
+      ->add_option("--drain-timeout", *drain,
+                   "How long the old daemon lets open connections finish (default 30s)")
+      ->check(DurationIn(Duration(0), Duration(3'600'000)));
+  restart->add_option("--timeout", *wait, "How long to wait for the successor (default 60s)")
+      ->check(DurationIn(Duration(1'000), Duration(3'600'000)));
   restart->callback([&ctx, drain, wait, rc] {
     auto d = config::ParseDuration(*drain);
     auto w = config::ParseDuration(*wait);
@@ -224,7 +229,7 @@ void AddDaemonCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, char**
   auto* keeper_cmd =
       app.add_subcommand("keeper", "Keep the project daemon running (started by up)");
   keeper_cmd->group("");  // hidden from --help
-  keeper_cmd->add_option("--state-dir", *state_dir)->required();
+  keeper_cmd->add_option("--state-dir", *state_dir)->required()->check(Path());
   keeper_cmd->callback([state_dir, rc, argc, argv] {
     // Its lines share daemon.log with the daemon's: the same format.
     if (const char* f = std::getenv("SLIPWAY_LOG_FORMAT")) {

@@ -17,6 +17,7 @@
 #include "api/fields.h"
 #include "api/redacted.h"
 #include "api/routes.h"
+#include "cli/checks.h"
 #include "cli/deploy_words.h"
 #include "cli/output.h"
 #include "config/deploy_settings.h"
@@ -31,6 +32,9 @@ namespace slipway::cli {
 using nlohmann::json;
 
 namespace {
+
+// The longest K=V deploy's --env passes on.
+constexpr size_t kMaxEnvBytes = 16'384;
 
 struct DeployArgs {
   std::vector<std::string> services;
@@ -423,12 +427,25 @@ int RunMaintenance(CliContext& ctx, const std::vector<std::string>& args,
 void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, const char* const* argv) {
   auto d = std::make_shared<DeployArgs>();
   auto* cd = app.add_subcommand("deploy", "Deploy changed services without downtime");
-  cd->add_option("services", d->services, "Services (default: every running one that changed)");
-  cd->add_option("--version", d->version, "Label of the release");
+  cd->add_option("services", d->services, "Services (default: every running one that changed)")
+      ->check(Name("a service name"));
+  cd->add_option("--version", d->version, "Label of the release")->check(Text(200));
   cd->add_option("--strategy", d->strategy, config::DeployStrategyList())
-      ->check(CLI::IsMember(config::DeployStrategies()));
-  cd->add_option("--env", d->env, "K=V added to the new release's environment (repeatable)");
-  cd->add_option("--format", d->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+      ->check(OneOf(config::DeployStrategies()));
+  cd->add_option("--env", d->env, "K=V added to the new release's environment (repeatable)")
+      ->check(Check("K=V", [](const std::string& kv) {
+        const size_t eq = kv.find('=');
+        if (eq != std::string::npos && eq > 0 && kv.size() <= kMaxEnvBytes &&
+            kv.find_first_of("\r\n") == std::string::npos) {
+          return std::string();
+        }
+        // The global --env (an environment name) goes before the command.
+        return fmt::format(
+            "K=V (deploy's --env sets a variable; to select an environment, put it before the "
+            "command: slipway --env {} deploy, or set SLIPWAY_ENV)",
+            kv.size() <= 64 ? kv : std::string("NAME"));
+      }));
+  cd->add_option("--format", d->format, "text or json")->check(OneOf({"text", "json"}));
   cd->add_flag("--no-backup", d->no_backup,
                "Let a migrate hook step apply pending migrations without a backup first");
   // `deploy pause|resume|promote SERVICE`: verbs read from the words (cli/deploy_words.h),
@@ -437,8 +454,11 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, const 
   auto reason = std::make_shared<std::string>();
   cd->add_option("--service", *service_flags,
                  "A service to deploy, or the one to pause, resume or promote, even when named "
-                 "like one of those (repeatable)");
-  cd->add_option("--reason", *reason, "deploy pause|resume|promote: why (recorded with the event)");
+                 "like one of those (repeatable)")
+      ->check(Name("a service name"));
+  // The daemon takes a one-line reason of up to 1000 bytes (api: deploy job verbs).
+  cd->add_option("--reason", *reason, "deploy pause|resume|promote: why (recorded with the event)")
+      ->check(Text(1000));
   cd->footer(
       "  slipway deploy pause|resume SERVICE [--reason TEXT]: hold or continue a running "
       "deploy.\n  slipway deploy promote SERVICE [--reason TEXT]: end a blue-green or canary "
@@ -470,15 +490,16 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, const 
   auto rb_service = std::make_shared<std::string>();
   auto rb_to = std::make_shared<int64_t>(0);
   auto* crb = app.add_subcommand("rollback", "Return a service to an earlier release");
-  crb->add_option("service", *rb_service, "Service")->required();
-  crb->add_option("--to", *rb_to, "Release number (default: the previous one)");
+  crb->add_option("service", *rb_service, "Service")->required()->check(Name("a service name"));
+  crb->add_option("--to", *rb_to, "Release number (default: the previous one)")
+      ->check(Whole(1, INT64_MAX, "a release number"));
   crb->callback([&ctx, rb_service, rb_to, rc] { *rc = RunRollback(ctx, *rb_service, *rb_to); });
 
   auto rl_service = std::make_shared<std::string>();
   auto rl_format = std::make_shared<std::string>("table");
   auto* crl = app.add_subcommand("releases", "List releases (newest first)");
-  crl->add_option("service", *rl_service, "Only this service");
-  crl->add_option("--format", *rl_format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  crl->add_option("service", *rl_service, "Only this service")->check(Name("a service name"));
+  crl->add_option("--format", *rl_format, "table or json")->check(OneOf({"table", "json"}));
   crl->callback(
       [&ctx, rl_service, rl_format, rc] { *rc = RunReleases(ctx, *rl_service, *rl_format); });
 
@@ -486,8 +507,10 @@ void AddDeployCommands(CLI::App& app, CliContext& ctx, int* rc, int argc, const 
   auto m_message = std::make_shared<std::string>();
   auto* cm = app.add_subcommand(
       "maintenance", "Answer a service's requests with 503 (on|off SERVICE; alone: list)");
-  cm->add_option("args", *m_args, "on|off SERVICE");
-  cm->add_option("--message", *m_message, "Text shown to clients while in maintenance");
+  cm->add_option("args", *m_args, "on|off SERVICE")->check(Name("on, off or a service name"));
+  // The daemon keeps a message of up to 4096 bytes (api: maintenance).
+  cm->add_option("--message", *m_message, "Text shown to clients while in maintenance")
+      ->check(Text(4096));
   cm->callback([&ctx, m_args, m_message, rc] { *rc = RunMaintenance(ctx, *m_args, *m_message); });
 }
 

@@ -1,8 +1,11 @@
 #include "cli/export_cmd.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <memory>
 
+#include "cli/checks.h"
 #include "export/kubernetes.h"
 
 namespace slipway::cli {
@@ -62,13 +65,32 @@ void AddExportCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto flags = std::make_shared<ExportFlags>();
   auto* k8s = exp->add_subcommand("kubernetes", "Render the project as Kubernetes manifests");
   k8s->alias("k8s");
-  k8s->add_option("--namespace,-n", flags->namespace_name, "metadata.namespace of every object");
+  k8s->add_option("--namespace,-n", flags->namespace_name, "metadata.namespace of every object")
+      ->check(Check("NAME", [](const std::string& v) {
+        // A Kubernetes namespace: an RFC 1123 label.
+        const bool ok = !v.empty() && v.size() <= 63 &&
+                        std::isalnum(static_cast<unsigned char>(v.front())) &&
+                        std::isalnum(static_cast<unsigned char>(v.back())) &&
+                        std::all_of(v.begin(), v.end(), [](char c) {
+                          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                        });
+        return ok ? std::string()
+                  : std::string(
+                        "a namespace (1 to 63 of a-z, 0-9, '-', starting and ending with "
+                        "a letter or digit)");
+      }));
   k8s->add_option("--rollouts", flags->rollouts,
-                  "argo: blue-green and canary services become Argo Rollouts");
+                  "argo: blue-green and canary services become Argo Rollouts")
+      ->check(OneOf({"argo"}));
   k8s->add_option("--image", flags->images,
-                  "SERVICE=IMAGE: the image a service runs in the cluster (repeatable)");
+                  "SERVICE=IMAGE: the image a service runs in the cluster (repeatable)")
+      ->check(Check("SERVICE=IMAGE", [](const std::string& v) {
+        return v.size() <= 4096 && exporter::ParseImageFlag(v).ok() ? std::string()
+                                                                    : std::string("SERVICE=IMAGE");
+      }));
   k8s->add_option("-o,--output", flags->out_dir,
-                  "Write one file per object and a kustomization.yaml into this folder");
+                  "Write one file per object and a kustomization.yaml into this folder")
+      ->check(Path());
   k8s->add_flag("--secret-values", flags->secret_values,
                 "Write secret values into the Secrets (default: left empty)");
   k8s->callback([&ctx, rc, flags] { *rc = RunExport(ctx, *flags); });

@@ -14,6 +14,7 @@
 #include <memory>
 #include <sstream>
 
+#include "cli/checks.h"
 #include "cli/output.h"
 #include "config/flags_settings.h"
 #include "flags/flag_set.h"
@@ -65,6 +66,20 @@ Status CheckName(const std::string& what, const std::string& name) {
   }
   return Status::OK();
 }
+
+// CheckName as a parse-time check: keys and environment names travel in the URL as they are.
+CLI::Validator NameCheck(const std::string& what) {
+  return Check("NAME", [what](const std::string& v) {
+    return v.size() <= 256 && CheckName(what, v).ok()
+               ? std::string()
+               : "a " + what + " (1 to 256 bytes without spaces, '/', '?', '#', '%' or '&')";
+  });
+}
+
+// The largest inline definition `flags set --json` takes (a file has no such bound).
+constexpr size_t kMaxInlineJson = 1 << 20;
+// A targeting attribute's name, as the daemon bounds it.
+constexpr size_t kMaxTargetingKey = 256;
 
 Result<json> ReadJsonFile(const std::string& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
@@ -492,9 +507,10 @@ void AddFlagsCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto* cmd = app.add_subcommand("flags", "Feature flags: list, change, roll out, audit");
   cmd->require_subcommand(1);
   // On the parent so they are accepted before or after the subcommand (fallthrough).
-  cmd->add_option("--env", f->env, "Environment (default: the project's default one)");
-  cmd->add_option("--comment", f->comment, "Why, recorded in the audit trail");
-  cmd->add_option("--format", f->format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  cmd->add_option("--env", f->env, "Environment (default: the project's default one)")
+      ->check(NameCheck("environment"));
+  cmd->add_option("--comment", f->comment, "Why, recorded in the audit trail")->check(Text(4096));
+  cmd->add_option("--format", f->format, "table or json")->check(OneOf({"table", "json"}));
 
   auto run = [&ctx, f, rc](Status (*body)(CliContext&, const FlagsFlags&), std::string name) {
     Status st;
@@ -502,7 +518,9 @@ void AddFlagsCommands(CLI::App& app, CliContext& ctx, int* rc) {
     if (st.ok()) st = body(ctx, *f);
     *rc = st.ok() ? 0 : CliContext::Fail(st, "flags " + name);
   };
-  auto key_arg = [f](CLI::App* sub) { sub->add_option("KEY", f->key, "Flag key")->required(); };
+  auto key_arg = [f](CLI::App* sub) {
+    sub->add_option("KEY", f->key, "Flag key")->required()->check(NameCheck("flag key"));
+  };
 
   auto* list = cmd->add_subcommand("list", "Flags of the environment with state and lifecycle");
   list->callback([run] { run(List, "list"); });
@@ -513,8 +531,14 @@ void AddFlagsCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto* set = cmd->add_subcommand("set", "Create or replace a flag (flagd JSON definition)");
   key_arg(set);
-  set->add_option("--file", f->file, "File with the flag's definition");
-  set->add_option("--json", f->json_text, "The definition inline");
+  set->add_option("--file", f->file, "File with the flag's definition")->check(Path());
+  set->add_option("--json", f->json_text, "The definition inline")
+      ->check(Check("JSON", [](const std::string& v) {
+        if (v.size() > kMaxInlineJson) return std::string("a flag definition of at most 1 MiB");
+        const json def = json::parse(v, nullptr, /*allow_exceptions=*/false);
+        if (def.is_discarded()) return std::string("valid JSON");
+        return def.is_object() ? std::string() : std::string("a flag definition (a JSON object)");
+      }));
   set->callback([run] { run(Set, "set"); });
 
   auto* enable = cmd->add_subcommand("enable", "Enable a flag");
@@ -530,38 +554,57 @@ void AddFlagsCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto* rollout = cmd->add_subcommand("rollout", "Serve the on variant to PERCENT% of users");
   key_arg(rollout);
-  rollout->add_option("PERCENT", f->percent, "0..100")->required();
+  rollout->add_option("PERCENT", f->percent, "0..100")
+      ->required()
+      ->check(Check("PERCENT", [](const std::string& v) {
+        std::string p = v;
+        if (!p.empty() && p.back() == '%') p.pop_back();
+        const bool digits =
+            !p.empty() && p.size() <= 3 &&
+            std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
+        return digits && std::stoi(p) <= 100 ? std::string()
+                                             : std::string("a whole percentage 0..100");
+      }));
   rollout->callback([run] { run(Rollout, "rollout"); });
 
   auto* target = cmd->add_subcommand("target", "Serve a variant to users with attr=value");
   key_arg(target);
-  target->add_option("--add", f->add, "attr=value (repeatable)");
-  target->add_option("--variant", f->variant, "Variant to serve (default: the on variant)");
+  target->add_option("--add", f->add, "attr=value (repeatable)")
+      ->check(Check("ATTR=VALUE", [](const std::string& v) {
+        const size_t eq = v.find('=');
+        const bool ok = eq != std::string::npos && eq > 0 && eq <= kMaxTargetingKey &&
+                        v.size() <= 4096 && v.find_first_of("\r\n") == std::string::npos;
+        return ok ? std::string() : std::string("attr=value");
+      }));
+  target->add_option("--variant", f->variant, "Variant to serve (default: the on variant)")
+      ->check(Text(256));
   target->callback([run] { run(Target, "target"); });
 
   auto* history = cmd->add_subcommand("history", "Audit trail of a flag: who, when, before, after");
   key_arg(history);
-  history->add_option("--limit", f->limit, "Only the last N changes");
+  history->add_option("--limit", f->limit, "Only the last N changes (0: all)")
+      ->check(Whole(0, 100'000, "a number of changes"));
   history->callback([run] { run(History, "history"); });
 
   auto* import = cmd->add_subcommand("import", "Import a flagd JSON document");
-  import->add_option("FILE", f->file, "flagd JSON file")->required();
+  import->add_option("FILE", f->file, "flagd JSON file")->required()->check(Path());
   import->add_flag("--replace", f->replace, "Delete flags that are not in the file");
   import->callback([run] { run(Import, "import");
 });
 
 auto* exp = cmd->add_subcommand("export", "Print the environment as a flagd JSON document");
-exp->add_option("-o,--output", f->output, "Write to FILE instead of stdout");
+exp->add_option("-o,--output", f->output, "Write to FILE instead of stdout")->check(Path());
 exp->callback([run] { run(Export, "export"); });
 
 auto* check = cmd->add_subcommand(
     "check",
     "Check a flagd file as the daemon loads it (exit 0 valid, 1 invalid flags, 2 unreadable)");
-check->add_option("FILE", f->file, "flagd JSON file (default: the project's x-slipway.flags)");
+check->add_option("FILE", f->file, "flagd JSON file (default: the project's x-slipway.flags)")
+    ->check(Path());
 check->callback([&ctx, f, rc] { *rc = Check(ctx, *f); });
 
 auto* stale = cmd->add_subcommand("stale", "Flags fully rolled out or not evaluated for N days");
-stale->add_option("--days", f->days, "N (default 30)");
+stale->add_option("--days", f->days, "N (default 30)")->check(Whole(0, 36'500, "a number of days"));
 stale->callback([run] { run(Stale, "stale"); });
 }  // namespace slipway::cli
 

@@ -9,11 +9,30 @@
 #include <string>
 
 #include "base/log.h"
+#include "cli/checks.h"
 #include "config/duration.h"
 #include "ingress/ingress.h"
 #include "keeper/keeper.h"
 
 namespace slipway::cli {
+
+namespace {
+
+// What ingress::ParseListenAddress takes; its own refusal, without the flag it names first.
+CLI::Validator ListenAddress(const std::string& flag) {
+  return CLI::Validator(
+      [flag](std::string& v) -> std::string {
+        if (v.size() > 300) return Shown(v) + " is not an address (expected HOST:PORT)";
+        auto a = ingress::ParseListenAddress(v, flag);
+        if (a.ok()) return "";
+        std::string why = a.status().message();
+        if (why.rfind(flag + ": ", 0) == 0) why = why.substr(flag.size() + 2);
+        return why;
+      },
+      "HOST:PORT");
+}
+
+}  // namespace
 
 void AddIngressCommands(CLI::App& app, int* rc, int argc, char** argv) {
   struct Flags {
@@ -26,16 +45,20 @@ void AddIngressCommands(CLI::App& app, int* rc, int argc, char** argv) {
       "ingress", "Run the host's front proxy on :80/:443 that projects register with");
   cmd->group("");  // hidden from --help
   cmd->add_option("--http", flags->http,
-                  "plain HTTP address (default $SLIPWAY_INGRESS_HTTP, else 0.0.0.0:80)");
+                  "plain HTTP address (default $SLIPWAY_INGRESS_HTTP, else 0.0.0.0:80)")
+      ->check(ListenAddress("--http"));
   cmd->add_option("--https", flags->https,
-                  "HTTPS address (default $SLIPWAY_INGRESS_HTTPS, else 0.0.0.0:443)");
+                  "HTTPS address (default $SLIPWAY_INGRESS_HTTPS, else 0.0.0.0:443)")
+      ->check(ListenAddress("--https"));
   cmd->add_option(
-      "--state-dir", flags->state_dir,
-      "state folder (default $SLIPWAY_STATE_DIR/ingress, else /var/lib/slipway/ingress)");
+         "--state-dir", flags->state_dir,
+         "state folder (default $SLIPWAY_STATE_DIR/ingress, else /var/lib/slipway/ingress)")
+      ->check(Path());
   cmd->add_option("--workers", flags->workers, "proxy worker threads (0 = one per core)")
-      ->check(CLI::Range(0, 256));
+      ->check(Whole(0, 256, "a number of threads"));
   cmd->add_option("--drain-timeout", flags->drain_timeout,
-                  "on SIGTERM, how long requests in flight may finish (default 10s)");
+                  "on SIGTERM, how long requests in flight may finish (default 10s)")
+      ->check(DurationIn(Duration(0), Duration(3'600'000)));
   cmd->add_flag("--no-keeper", flags->no_keeper,
                 "bind :80/:443 here instead of under a keeper (they refuse while it restarts)");
   cmd->callback([flags, rc, argc, argv] {

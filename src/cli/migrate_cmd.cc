@@ -9,7 +9,9 @@
 
 #include "backup/files.h"
 #include "backup/project_databases.h"
+#include "cli/checks.h"
 #include "cli/output.h"
+#include "config/databases_settings.h"
 #include "config/duration.h"
 #include "migrate/tool.h"
 #include "store/store.h"
@@ -65,6 +67,19 @@ Status ToolOnly(const ResolvedDatabase& db) {
 
 }  // namespace
 
+CLI::Validator DatabaseUrl() {
+  // The scheme only (migrate::ParseTarget reads the rest, postgres:// with libpq, which is
+  // loaded on first use and need not be there to parse a command line).
+  return Check("URL", [](const std::string& v) {
+    auto after = [&v](std::string_view scheme) {
+      return v.rfind(scheme, 0) == 0 && v.size() > scheme.size();
+    };
+    const bool ok = v.size() <= 4096 && v.find_first_of("\r\n") == std::string::npos &&
+                    (after("sqlite:") || after("postgres:") || after("postgresql://"));
+    return ok ? std::string() : std::string("a database URL (postgres://... or sqlite:path)");
+  });
+}
+
 Result<ResolvedDatabase> ResolveDatabase(CliContext& ctx, const DatabaseChoice& choice,
                                          const std::string& name_arg) {
   ResolvedDatabase r;
@@ -119,12 +134,20 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
   // Flag values live as long as the lambdas that read them.
   auto f = std::make_shared<MigrateFlags>();
   // Owned by the lambdas below for the life of the process.
-  cmd->add_option("--db", f->choice.db, "Database name from x-slipway.databases");
-  cmd->add_option("--url", f->choice.url, "Database URL (postgres://... or sqlite:path)");
-  cmd->add_option("--dir", f->choice.dir, "Migrations folder");
+  cmd->add_option("--db", f->choice.db, "Database name from x-slipway.databases")
+      ->check(Name("a database name", 128));
+  cmd->add_option("--url", f->choice.url, "Database URL (postgres://... or sqlite:path)")
+      ->check(DatabaseUrl());
+  cmd->add_option("--dir", f->choice.dir, "Migrations folder")->check(Path());
   cmd->add_option("--migrations-format", f->choice.format,
-                  "auto, slipway, golang-migrate, dbmate or flyway");
-  cmd->add_option("--lock-timeout", f->lock_timeout, "How long to wait for the migration lock");
+                  "auto, slipway, golang-migrate, dbmate or flyway")
+      ->check(Check("FORMAT", [](const std::string& v) {
+        return migrate::ParseFormat(v).ok()
+                   ? std::string()
+                   : "a migrations format (" + config::kMigrationFormatNames.List() + ")";
+      }));
+  cmd->add_option("--lock-timeout", f->lock_timeout, "How long to wait for the migration lock")
+      ->check(DurationIn(Duration(0), Duration(86'400'000)));
 
   auto lock_timeout = [f](const ResolvedDatabase& db) -> Result<Duration> {
     if (f->lock_timeout.empty()) return db.lock_timeout;
@@ -163,7 +186,7 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
   };
 
   auto* up = cmd->add_subcommand("up", "Apply pending migrations");
-  up->add_option("--to", f->up_to, "Stop after this version");
+  up->add_option("--to", f->up_to, "Stop after this version")->check(Name("a version", 64));
   up->callback([=] {
     run(
         [&]() -> Status {
@@ -187,8 +210,10 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
   });
 
   auto* down = cmd->add_subcommand("down", "Roll back the newest N migrations (default 1)");
-  down->add_option("N", f->down_steps, "How many to roll back");
-  down->add_option("--to", f->down_to, "Roll back everything newer than this version (0 = all)");
+  down->add_option("N", f->down_steps, "How many to roll back")
+      ->check(Whole(1, 1'000'000, "a number of migrations"));
+  down->add_option("--to", f->down_to, "Roll back everything newer than this version (0 = all)")
+      ->check(Name("a version", 64));
   down->callback([=] {
     run(
         [&]() -> Status {
@@ -213,7 +238,8 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
   });
 
   auto* status = cmd->add_subcommand("status", "Applied, pending, changed and dirty migrations");
-  status->add_option("--format", f->output_format, "table or json");
+  status->add_option("--format", f->output_format, "table or json")
+      ->check(OneOf({"table", "json"}));
   status->callback([=] {
     run(
         [&]() -> Status {
@@ -268,7 +294,8 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
   });
 
   auto* history = cmd->add_subcommand("history", "The history table: who applied what, when");
-  history->add_option("--format", f->output_format, "table or json");
+  history->add_option("--format", f->output_format, "table or json")
+      ->check(OneOf({"table", "json"}));
   history->callback([=] {
     run(
         [&]() -> Status {
@@ -334,7 +361,9 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto* stamp = cmd->add_subcommand(
       "stamp", "Record the database as at VERSION without running SQL (resolves dirty/changed)");
-  stamp->add_option("VERSION", f->stamp_version, "Version (0 = nothing applied)")->required();
+  stamp->add_option("VERSION", f->stamp_version, "Version (0 = nothing applied)")
+      ->required()
+      ->check(Name("a version", 64));
   stamp->callback([=] {
     run(
         [&]() -> Status {
@@ -345,7 +374,9 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
   });
 
   auto* create = cmd->add_subcommand("new", "Create the next migration file(s)");
-  create->add_option("NAME", f->new_name, "Short name, e.g. add_users")->required();
+  create->add_option("NAME", f->new_name, "Short name, e.g. add_users")
+      ->required()
+      ->check(Name("a migration name", 200));
   create->callback([=, &ctx] {
     run(
         [&]() -> Status {
@@ -361,8 +392,9 @@ void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto* plan = cmd->add_subcommand("plan", "Print the SQL that up (or --down) would run");
   plan->add_flag("--down", f->plan_down, "Plan a rollback instead");
-  plan->add_option("--to", f->plan_to, "Target version");
-  plan->add_option("--steps", f->plan_steps, "With --down: how many");
+  plan->add_option("--to", f->plan_to, "Target version")->check(Name("a version", 64));
+  plan->add_option("--steps", f->plan_steps, "With --down: how many")
+      ->check(Whole(1, 1'000'000, "a number of migrations"));
   plan->callback([=] {
     run(
         [&]() -> Status {

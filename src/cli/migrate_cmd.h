@@ -40,6 +40,10 @@ struct ResolvedDatabase {
 Result<ResolvedDatabase> ResolveDatabase(CliContext& ctx, const DatabaseChoice& choice,
                                          const std::string& name = "");
 
+// --url's check at parse time: postgres://..., postgresql://..., postgres:CONNINFO or
+// sqlite:PATH, at most 4 KiB.
+CLI::Validator DatabaseUrl();
+
 void AddMigrateCommands(CLI::App& app, CliContext& ctx, int* rc);
 
 }  // namespace slipway::cli

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include "api/routes.h"
 #include "api/views.h"
 #include "base/log.h"
+#include "cli/checks.h"
 #include "cli/container_cmd.h"
 #include "cli/daemon_cmd.h"
 #include "cli/output.h"
@@ -59,6 +61,22 @@ Result<int64_t> SinceMillis(const std::string& since) {
       fmt::format("--since: \"{}\" is not a duration or Unix time (expected e.g. "
                   "10m, 1h30m or 1700000000)",
                   since));
+}
+
+// The largest Unix time --since takes: the end of year 9999, in seconds.
+constexpr int64_t kMaxUnixSeconds = 253'402'300'799;
+
+CLI::Validator SinceCheck() {
+  return Check("DURATION|UNIX", [](const std::string& v) {
+    if (v.size() <= 64 && config::ParseDuration(v)) return std::string();
+    int64_t secs = 0;
+    const char* end = v.data() + v.size();
+    auto [ptr, ec] = std::from_chars(v.data(), end, secs);
+    if (!v.empty() && ec == std::errc() && ptr == end && secs >= 0 && secs <= kMaxUnixSeconds) {
+      return std::string();
+    }
+    return std::string("a duration or Unix time (expected e.g. 10m, 1h30m or 1700000000)");
+  });
 }
 
 void PrintWarnings(const config::Project& p) {
@@ -249,6 +267,14 @@ int RunUp(CliContext& ctx, const UpArgs& a) {
     }
   }
   const config::Project& p = chosen;
+  // Named services are checked before anything starts (the daemon would refuse them only once
+  // this `up` had started it).
+  for (const std::string& s : a.services) {
+    if (p.services.count(s) == 0) {
+      return CliContext::Fail(
+          InvalidInput(fmt::format("slipway: up: no such service: {}", Shown(s))));
+    }
+  }
   PrintWarnings(p);
   // Images first (container_cmd.h): a build that fails leaves nothing started.
   if (Status st = BuildImages(ctx, p, a.services, a.build); !st.ok()) {
@@ -592,8 +618,11 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   cup->add_flag("--containers", up->containers,
                 "Run the services (all, or those named) as containers, whatever "
                 "x-slipway.runtime says; for this up only");
-  cup->add_option("--wait-timeout", up->wait_timeout_s, "Seconds to wait (default 300)");
-  cup->add_option("services", up->services, "Services to start (default: all)");
+  // The daemon takes the timeout in milliseconds up to a day (api: POST /api/v1/up).
+  cup->add_option("--wait-timeout", up->wait_timeout_s, "Seconds to wait (default 300)")
+      ->check(Whole(1, 86'400, "a number of seconds"));
+  cup->add_option("services", up->services, "Services to start (default: all)")
+      ->check(Name("a service name"));
   cup->callback([&ctx, up, rc] { *rc = RunUp(ctx, *up); });
 
   auto* cdown = app.add_subcommand("down", "Stop every service and the daemon");
@@ -604,18 +633,19 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
 
   auto format = std::make_shared<std::string>("table");
   auto* cps = app.add_subcommand("ps", "List service instances");
-  cps->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  cps->add_option("--format", *format, "table or json")->check(OneOf({"table", "json"}));
   cps->callback([&ctx, format, rc] { *rc = RunPs(ctx, *format == "json"); });
 
   auto logs = std::make_shared<LogsArgs>();
   auto* clogs = app.add_subcommand("logs", "Show service output");
   clogs->add_flag("-f,--follow", logs->follow, "Keep printing new lines");
   clogs->add_option("-n,--tail", logs->tail, "Only the last N lines per service")
-      ->check(CLI::Range(0, 100'000));
-  clogs->add_option("--since", logs->since, "Only lines newer than a duration (10m) or Unix time");
-  clogs->add_option("--format", logs->format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}));
-  clogs->add_option("services", logs->services, "Services (default: all)");
+      ->check(Whole(0, 100'000, "a number of lines"));
+  clogs->add_option("--since", logs->since, "Only lines newer than a duration (10m) or Unix time")
+      ->check(SinceCheck());
+  clogs->add_option("--format", logs->format, "text or json")->check(OneOf({"text", "json"}));
+  clogs->add_option("services", logs->services, "Services (default: all)")
+      ->check(Name("a service name"));
   clogs->callback([&ctx, logs, rc] { *rc = RunLogs(ctx, *logs); });
 
   for (const char* verb : {"start", "stop", "restart"}) {
@@ -624,7 +654,7 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
                        : std::string(verb) == "start" ? "Start stopped services"
                                                       : "Stop and start services";
     auto* c = app.add_subcommand(verb, help);
-    c->add_option("services", *services, "Services (default: all)");
+    c->add_option("services", *services, "Services (default: all)")->check(Name("a service name"));
     std::string v = verb;
     c->callback([&ctx, services, v, rc] { *rc = RunSimple(ctx, v, *services); });
   }
@@ -633,9 +663,11 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto ev_format = std::make_shared<std::string>("table");
   auto ev_services = std::make_shared<std::vector<std::string>>();
   auto* cev = app.add_subcommand("events", "List recorded events (starts, exits, health)");
-  cev->add_option("--since", *ev_since, "Only events newer than a duration (10m) or Unix time");
-  cev->add_option("--format", *ev_format, "table or json")->check(CLI::IsMember({"table", "json"}));
-  cev->add_option("services", *ev_services, "Services (default: all)");
+  cev->add_option("--since", *ev_since, "Only events newer than a duration (10m) or Unix time")
+      ->check(SinceCheck());
+  cev->add_option("--format", *ev_format, "table or json")->check(OneOf({"table", "json"}));
+  cev->add_option("services", *ev_services, "Services (default: all)")
+      ->check(Name("a service name"));
   cev->callback([&ctx, ev_since, ev_format, ev_services, rc] {
     *rc = RunEvents(ctx, *ev_since, *ev_format, *ev_services);
   });
@@ -647,7 +679,7 @@ void AddProjectCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto cfg_files = std::make_shared<bool>(false);
   ccfg->add_flag("--files", *cfg_files,
                  "Only the files that made the project: compose files, then env files");
-  ccfg->add_option("--format", *cfg_format, "yaml or json")->check(CLI::IsMember({"yaml", "json"}));
+  ccfg->add_option("--format", *cfg_format, "yaml or json")->check(OneOf({"yaml", "json"}));
   auto cfg_show_secrets = std::make_shared<bool>(false);
   ccfg->add_flag("--show-secrets", *cfg_show_secrets, "Print secret values instead of ***");
   ccfg->callback([&ctx, cfg_services, cfg_files, cfg_format, cfg_show_secrets, rc] {

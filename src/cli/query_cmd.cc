@@ -4,11 +4,13 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 
 #include "api/fields.h"
 #include "base/clock.h"
+#include "cli/checks.h"
 #include "cli/output.h"
 #include "promql/parser.h"
 
@@ -134,16 +136,37 @@ Result<QueryLines> ReadQueryAnswer(const json& answer) {
 void AddQueryCommands(CLI::App& app, CliContext& ctx, int* rc) {
   auto* cmd = app.add_subcommand(
       "query", "Evaluate PromQL over the scraped metrics (the daemon's Prometheus query API)");
-  auto* expr =
-      cmd->add_option("expr", "The expression, e.g. 'rate(http_requests_total[5m])'")->required();
+  auto* expr = cmd->add_option("expr", "The expression, e.g. 'rate(http_requests_total[5m])'")
+                   ->required()
+                   ->check(Text(kMaxExpressionBytes, /*lines_ok=*/true));
   auto time = std::make_shared<std::string>();
   auto range = std::make_shared<std::string>();
   auto step = std::make_shared<std::string>("15s");
   auto format = std::make_shared<std::string>("text");
-  cmd->add_option("--time", *time, "Evaluation time: Unix seconds or RFC 3339 (default: now)");
-  cmd->add_option("--range", *range, "A range query over the last DURATION (e.g. 1h)");
-  cmd->add_option("--step", *step, "Resolution of a range query (default 15s)");
-  cmd->add_option("--format", *format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--time", *time, "Evaluation time: Unix seconds or RFC 3339 (default: now)")
+      ->check(Check("TIME", [](const std::string& v) {
+        const bool ok = !v.empty() && v.size() <= 40 &&
+                        v.find_first_not_of("0123456789.-:+TZtz") == std::string::npos &&
+                        std::isdigit(static_cast<unsigned char>(v[0]));
+        return ok ? std::string() : std::string("a time (Unix seconds or RFC 3339)");
+      }));
+  cmd->add_option("--range", *range, "A range query over the last DURATION (e.g. 1h)")
+      ->check(Check("DURATION", [](const std::string& v) {
+        return v.size() <= 64 && promql::ParsePromDuration(v) > 0
+                   ? std::string()
+                   : std::string("a duration (expected e.g. 30m, 1h, 2h30m)");
+      }));
+  cmd->add_option("--step", *step, "Resolution of a range query (default 15s)")
+      ->check(Check("DURATION", [](const std::string& v) {
+        // As Prometheus takes it: a duration, or seconds as a number.
+        char* end = nullptr;
+        const double secs = v.empty() ? 0 : std::strtod(v.c_str(), &end);
+        const bool number = !v.empty() && *end == '\0' && secs > 0 && secs <= 1e9;
+        return v.size() <= 64 && (number || promql::ParsePromDuration(v) > 0)
+                   ? std::string()
+                   : std::string("a duration (expected e.g. 15s, 1m, or seconds)");
+      }));
+  cmd->add_option("--format", *format, "text or json")->check(OneOf({"text", "json"}));
   cmd->callback([&ctx, rc, expr, time, range, step, format] {
     *rc = Run(ctx, expr->as<std::string>(), *time, *range, *step, *format);
   });

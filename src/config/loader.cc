@@ -24,12 +24,6 @@
 extern char** environ;
 
 namespace slipway::config {
-namespace {
-
-namespace fs = std::filesystem;
-
-constexpr const char* kNameExpected =
-    "lowercase letters, digits, '-' and '_', starting with a letter or digit";
 
 bool ValidProjectName(const std::string& n) {
   if (n.empty() || !(std::islower(static_cast<unsigned char>(n[0])) ||
@@ -44,6 +38,12 @@ bool ValidProjectName(const std::string& n) {
   }
   return true;
 }
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kNameExpected = kProjectNameExpected.data();
 
 bool ValidServiceName(const std::string& n) {
   if (n.empty()) return false;

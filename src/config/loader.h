@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -52,6 +53,11 @@ std::map<std::string, std::string> CurrentEnviron();
 // Compose file names looked for, in order of preference, and their overrides.
 const std::vector<std::string>& ComposeFileNames();
 const std::vector<std::string>& OverrideFileNames();
+
+// A project name as -p, COMPOSE_PROJECT_NAME and `name:` take it (kProjectNameExpected).
+bool ValidProjectName(const std::string& name);
+inline constexpr std::string_view kProjectNameExpected =
+    "lowercase letters, digits, '-' and '_', starting with a letter or digit";
 
 // Lower-cases and drops characters compose does not allow in project names
 // ([a-z0-9_-], starting with a letter or digit). "" when nothing is left.
