@@ -133,7 +133,8 @@ TEST_F(ApiTlsE2E, ServesTheApiOverTlsToCurlAndToTheRemoteCli) {
            {{"--api", api, "--cacert", ca, "ps"}, "no token"},
            {{"--api", "ftp://x:1", "ps"}, "is not an API URL"},
            {{"--api", "http://10.1.2.3:8700", "ps"}, "in clear beyond this host"},
-           {{"--api", api, "--cacert", "/nonexistent.pem", "ps"}, "--cacert: /nonexistent.pem"},
+           {{"--api", api, "--cacert", "/nonexistent.pem", "ps"},
+            "--cacert: \"/nonexistent.pem\" is not an existing file"},
        }) {
     std::vector<std::string> env;
     if (want != "no token") env.push_back("SLIPWAY_API_TOKEN=" + Token());

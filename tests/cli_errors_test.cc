@@ -117,20 +117,19 @@ x-slipway:
   p.Write("flags.json", kFlags);
   CmdResult up = p.Slipway({"up", "-d"});
   ASSERT_EQ(up.rc, 0) << up.out << up.err;
-  ExpectLines(
-      p, {
-             {{"flags", "get", "nope"}, "slipway: flags get: ", 1, "nope"},
-             {{"flags", "target", "color", "--add", "email=x", "--variant", "purple"},
-              "slipway: flags target: ",
-              2,
-              "purple"},
-             {{"flags", "set", "color", "--json", R"({"state":"ON","variants":{"a":1}})"},
-              "slipway: flags set: ",
-              2,
-              "state"},
-             {{"logs", "nosuch"}, "slipway: logs: ", 2, "nosuch"},
-             {{"deploy", "nosuch"}, "slipway: deploy: ", 2, "nosuch"},
-         });
+  ExpectLines(p, {
+                     {{"flags", "get", "nope"}, "slipway: flags get: ", 1, "nope"},
+                     {{"flags", "target", "color", "--add", "email=x", "--variant", "purple"},
+                      "slipway: flags target: ",
+                      2,
+                      "purple"},
+                     {{"flags", "set", "color", "--json", R"({"state":"ON","variants":{"a":1}})"},
+                      "slipway: flags set: ",
+                      2,
+                      "state"},
+                     {{"logs", "nosuch"}, "slipway: logs: ", 2, "nosuch"},
+                     {{"deploy", "nosuch"}, "slipway: deploy: ", 2, "nosuch"},
+                 });
 }
 
 }  // namespace
