@@ -87,7 +87,8 @@ TEST_F(ConfigBoundsTest, FiftyMegabyteFileExitsTwo) {
   Timed t = ConfigUnderLimit(dir_, "big.yaml");
   Report("50 MB file", t);
   EXPECT_EQ(t.r.rc, 2) << t.r.err;
-  EXPECT_EQ(t.r.err, "big.yaml: file is larger than 16 MiB (expected at most 16 MiB)\n");
+  EXPECT_EQ(t.r.err,
+            "slipway: config: big.yaml: file is larger than 16 MiB (expected at most 16 MiB)\n");
   EXPECT_LT(t.seconds, 10.0);
 }
 
@@ -96,7 +97,8 @@ TEST_F(ConfigBoundsTest, DevZeroExitsTwo) {
   Report("/dev/zero", t);
   EXPECT_EQ(t.r.rc, 2) << t.r.err;
   EXPECT_EQ(t.r.err,
-            "/dev/zero: not a regular file (a character device; expected a regular file)\n");
+            "slipway: config: /dev/zero: not a regular file (a character device; expected a "
+            "regular file)\n");
 }
 
 TEST_F(ConfigBoundsTest, FifoExitsTwoWithoutWaitingForAWriter) {
@@ -104,7 +106,9 @@ TEST_F(ConfigBoundsTest, FifoExitsTwoWithoutWaitingForAWriter) {
   Timed t = ConfigUnderLimit(dir_, "compose.yaml");
   Report("FIFO", t);
   EXPECT_EQ(t.r.rc, 2) << t.r.err;
-  EXPECT_EQ(t.r.err, "compose.yaml: not a regular file (a FIFO; expected a regular file)\n");
+  EXPECT_EQ(
+      t.r.err,
+      "slipway: config: compose.yaml: not a regular file (a FIFO; expected a regular file)\n");
 }
 
 TEST_F(ConfigBoundsTest, DeepNestingExitsTwo) {

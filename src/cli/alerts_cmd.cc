@@ -403,8 +403,8 @@ void AddAlertsCommands(CLI::App& app, CliContext& ctx, int* rc) {
     } else if (args->size() == 1) {
       *rc = RunTest(ctx, (*args)[0]);
     } else {
-      std::fprintf(stderr, "alerts test: expected test files (.yml) or one rule or expression\n");
-      *rc = 2;
+      *rc = CliContext::Fail(InvalidInput("expected test files (.yml) or one rule or expression"),
+                             "alerts test");
     }
   });
   auto* exp = alerts->add_subcommand("export", "Print the rules as a Prometheus rule file");

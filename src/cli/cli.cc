@@ -122,6 +122,16 @@ std::unique_ptr<CLI::App> BuildApp(CliContext& ctx, int* rc, int argc, char** ar
   version->callback([] { std::printf("slipway %s\n", kVersion); });
 
   AddDaemonCommands(app, ctx, rc, argc, argv);
+  // Runs once argv is parsed, before the command's callback: the command every error line of
+  // this invocation names (CliContext::ErrorLine).
+  app.parse_complete_callback([&app] {
+    std::string words;
+    for (const CLI::App* a = &app; !a->get_subcommands().empty();) {
+      a = a->get_subcommands().front();
+      words += (words.empty() ? "" : " ") + a->get_name();
+    }
+    CliContext::SetCommand(words);
+  });
   return owned;
 }
 
@@ -186,7 +196,8 @@ int Main(int argc, char** argv) {
     // Commands read the daemon's answers with checked accessors (cli/output.h AnswerRows);
     // any read left unchecked still fails the command with one line, as a malformed input
     // (exit 2), instead of aborting it.
-    std::fprintf(stderr, "slipway: unexpected answer from the daemon: %s\n", e.what());
+    const std::string why = std::string("unexpected answer from the daemon: ") + e.what();
+    std::fprintf(stderr, "%s\n", CliContext::ErrorLine(why).c_str());
     return 2;
   }
   return rc;

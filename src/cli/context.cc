@@ -521,15 +521,84 @@ Status CliContext::Stream(const std::string& path,
   return Status::OK();
 }
 
-int CliContext::Fail(const Status& st, std::string_view command) {
-  if (st.code() == StatusCode::kInvalidInput) {
-    std::fprintf(stderr, "%s\n", st.message().c_str());
-  } else if (command.empty()) {
-    std::fprintf(stderr, "slipway: %s\n", st.message().c_str());
-  } else {
-    std::fprintf(stderr, "slipway: %.*s: %s\n", static_cast<int>(command.size()), command.data(),
-                 st.message().c_str());
+namespace {
+
+// The command the running invocation names (SetCommand): written once, before any command
+// runs, and read after.
+std::string& CurrentCommand() {
+  static std::string command;
+  return command;
+}
+
+// `path:LINE:` or `path:LINE:COL:` then a space or the end: where the loaders (compose,
+// .env, migrations) say a file is wrong. The path has no blank, unless it has a `/` (an
+// absolute path with a blank in a folder name), so `bind 127.0.0.1:80: ...` is no location.
+bool StartsWithLocation(std::string_view m) {
+  const size_t colon = m.find(':');
+  if (colon == 0 || colon == std::string_view::npos) return false;
+  const std::string_view path = m.substr(0, colon);
+  if (path.find_first_of(" \t") != std::string_view::npos &&
+      path.find('/') == std::string_view::npos) {
+    return false;
   }
+  size_t i = colon + 1;
+  for (int numbers = 0; numbers < 2; ++numbers) {
+    const size_t digits = i;
+    while (i < m.size() && std::isdigit(static_cast<unsigned char>(m[i])) != 0) ++i;
+    if (i == digits || i >= m.size() || m[i] != ':') return numbers > 0;
+    ++i;
+    if (i == m.size() || m[i] == ' ') return true;
+  }
+  return false;
+}
+
+// `message` without a leading `WORDS: `, WORDS being `command`, its first words or its last
+// ones (`flags: ` for `flags list`, `resume: ` for `deploy resume`).
+std::string_view WithoutCommand(std::string_view message, std::string_view command) {
+  auto strip = [&](std::string_view words) {
+    if (!words.empty() && message.size() > words.size() + 2 &&
+        message.substr(0, words.size()) == words && message.substr(words.size(), 2) == ": ") {
+      message.remove_prefix(words.size() + 2);
+      return true;
+    }
+    return false;
+  };
+  if (strip(command)) return message;
+  for (size_t space = command.find(' '); space != std::string_view::npos;
+       space = command.find(' ', space + 1)) {
+    if (strip(command.substr(0, space)) || strip(command.substr(space + 1))) return message;
+  }
+  return message;
+}
+
+std::string Escaped(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    out += c < 0x20 || c == 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, ch);
+  }
+  return out;
+}
+
+}  // namespace
+
+void CliContext::SetCommand(std::string command) { CurrentCommand() = std::move(command); }
+
+const std::string& CliContext::Command() { return CurrentCommand(); }
+
+std::string CliContext::ErrorLine(std::string_view message, std::string_view command) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
+    message.remove_suffix(1);
+  }
+  if (StartsWithLocation(message) || message.rfind("slipway:", 0) == 0) return Escaped(message);
+  if (command.empty()) command = CurrentCommand();
+  if (command.empty()) return "slipway: " + Escaped(message);
+  return fmt::format("slipway: {}: {}", command, Escaped(WithoutCommand(message, command)));
+}
+
+int CliContext::Fail(const Status& st, std::string_view command) {
+  std::fprintf(stderr, "%s\n", ErrorLine(st.message(), command).c_str());
   return st.ExitCode();
 }
 

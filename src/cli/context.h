@@ -3,9 +3,9 @@
 // One per CLI invocation, owned by cli::Main; single-threaded except where a command says so
 // (`up` follows logs on a second thread; Call() is safe from any thread).
 //
-// Output rules every command follows: errors are one line on stderr (`slipway: <what>: <why>`,
-// or the loader's `file:line:col: key: what` for bad input); exit codes are 0 success,
-// 1 failed operation, 2 bad input; listings take `--format json`.
+// Output rules every command follows: errors are one line on stderr, made by Fail/ErrorLine
+// (`slipway: <command>: <why>`, or the loader's `file:line:col: key: what` for bad input);
+// exit codes are 0 success, 1 failed operation, 2 bad input; listings take `--format json`.
 #pragma once
 
 #include <filesystem>
@@ -89,8 +89,22 @@ class CliContext {
   };
   Result<Remote> RemoteApi();
 
-  // Prints the error (one line) and returns its exit code.
+  // Prints the error as one line (ErrorLine) and returns its exit code.
   static int Fail(const Status& st, std::string_view command = {});
+  // The one line every CLI error is printed as (no newline), one rule for all of them:
+  //   - a message that starts with a file location (`compose.yaml:3:5: ...`, `.env:2: ...`)
+  //     or with `slipway:` is kept as it is;
+  //   - any other is `slipway: COMMAND: message`, COMMAND being `command`, else the command
+  //     this invocation runs (SetCommand); a leading `COMMAND: ` the message already carries
+  //     (or COMMAND's first or last words: `flags: ` for `flags list`, `resume: ` for
+  //     `deploy resume`) is dropped, so the command is named once. Without either,
+  //     `slipway: message`.
+  // Line breaks and other control bytes in a message become `\xNN`: one line on stderr.
+  static std::string ErrorLine(std::string_view message, std::string_view command = {});
+  // The words of the command this invocation runs ("migrate status"): set by cli::Main once
+  // argv is parsed, before the command's callback runs; read by Fail on any thread.
+  static void SetCommand(std::string command);
+  static const std::string& Command();
 
  private:
   // Where Call and Stream send `req`: the remote API (with its Authorization header) or the

@@ -284,14 +284,16 @@ std::string LoginName() {
 int RunJobVerb(CliContext& ctx, DeployVerb v, const std::string& service,
                const std::string& reason) {
   const char* verb = DeployVerbWord(v);
-  if (Status st = NeedDaemon(ctx); !st.ok()) return CliContext::Fail(st, verb);
+  // The verb is a word `deploy` reads (cli/deploy_words.h), no subcommand: errors name both.
+  const std::string command = fmt::format("deploy {}", verb);
+  if (Status st = NeedDaemon(ctx); !st.ok()) return CliContext::Fail(st, command);
   if (!(*ctx.Project())->services.count(service)) {
-    return CliContext::Fail(
-        InvalidInput(fmt::format("{}: no such service: \"{}\"", verb, service)));
+    return CliContext::Fail(InvalidInput(fmt::format("{}: no such service: \"{}\"", verb, service)),
+                            command);
   }
   json body = {{"reason", reason}, {"by", LoginName()}};
   auto r = ctx.Call("POST", fmt::format("/api/v1/deploy/{}/{}", service, verb), body);
-  if (!r.ok()) return CliContext::Fail(r.status());
+  if (!r.ok()) return CliContext::Fail(r.status(), command);
   if (!r->is_object()) return FailAnswer(InvalidInput("expected an object"), verb);
   api::BodyFields answer(*r);
   const int64_t release = answer.Int("release", 0, 0, INT64_MAX, "a release number");

@@ -384,7 +384,10 @@ int CheckDocument(const std::string& label, const json& doc, const std::string& 
   auto set = flags::FlagSet::Parse(doc, label);
   if (!set.ok()) {
     (*report)["errors"].push_back(set.status().message());
-    if (format != "json") std::fprintf(stderr, "%s\n", set.status().message().c_str());
+    if (format != "json") {
+      std::fprintf(stderr, "%s\n",
+                   CliContext::ErrorLine(set.status().message(), "flags check").c_str());
+    }
     return 2;
   }
   // One line per flag (its problems joined), the document's own problems first.
@@ -430,7 +433,9 @@ int Check(CliContext& ctx, const FlagsFlags& f) {
   int rc = 0;
   auto fail = [&](const std::string& what) {
     report["errors"].push_back(what);
-    if (f.format != "json") std::fprintf(stderr, "%s\n", what.c_str());
+    if (f.format != "json") {
+      std::fprintf(stderr, "%s\n", CliContext::ErrorLine(what, "flags check").c_str());
+    }
     rc = 2;
   };
   auto check_file = [&](const std::string& path) {

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "cli/checks.h"
+#include "cli/context.h"
 #include "config/duration.h"
 #include "ingress/ingress.h"
 #include "keeper/keeper.h"
@@ -66,7 +67,7 @@ void AddIngressCommands(CLI::App& app, int* rc, int argc, char** argv) {
       if (auto parsed = logging::ParseLogFormat(f); parsed.ok()) logging::SetLogFormat(*parsed);
     }
     auto fail = [rc](const Status& st) {
-      std::fprintf(stderr, "slipway ingress: %s\n", st.message().c_str());
+      std::fprintf(stderr, "%s\n", CliContext::ErrorLine(st.message(), "ingress").c_str());
       *rc = st.ExitCode();
     };
     Result<ingress::IngressOptions> o = ingress::OptionsFromEnvironment();
