@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <thread>
 
 #include "net/test_node_server.h"
@@ -682,6 +683,53 @@ bool ReadExactly(int fd, std::string* buf, size_t n) {
   return buf->size() == n;
 }
 
+// One write of each size through the tunnel, each read back whole and equal before the next
+// (`buf` holds bytes already read past the handshake).
+void ExpectEchoes(int fd, std::string* buf, std::initializer_list<size_t> sizes) {
+  for (size_t size : sizes) {
+    const std::string msg(size, static_cast<char>('a' + size % 26));
+    ASSERT_TRUE(WriteAll(fd, msg)) << size;
+    std::string echo = *buf;
+    buf->clear();
+    ASSERT_TRUE(ReadExactly(fd, &echo, size)) << size;
+    EXPECT_EQ(echo, msg) << size;
+  }
+}
+
+// A tunnel's bulk traffic: `total` bytes in writes of `piece` bytes, every 4096th byte marking
+// its piece ('A' + piece number % 26), the rest 'x'. The writer runs on a thread of its own and
+// counts what the socket took in `written`; ReadPattern reads them back (bounded by the socket's
+// read timeout) and says whether every byte came in order.
+constexpr size_t kMark = 4096;
+std::thread WritePattern(int fd, size_t total, size_t piece, std::atomic<size_t>* written) {
+  return std::thread([fd, total, piece, written] {
+    std::string bytes(piece, 'x');
+    for (size_t off = 0; off < total; off += piece) {
+      for (size_t i = 0; i < piece; i += kMark) {
+        bytes[i] = static_cast<char>('A' + (off / piece) % 26);
+      }
+      if (!WriteAll(fd, bytes)) return;
+      *written += piece;
+    }
+  });
+}
+bool ReadPattern(int fd, size_t total, size_t piece, size_t* got) {
+  bool same = true;
+  char tmp[65536];
+  *got = 0;
+  while (*got < total) {
+    const ssize_t n = read(fd, tmp, std::min(sizeof tmp, total - *got));
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; ++i) {
+      const size_t at = *got + static_cast<size_t>(i);
+      const char want = at % kMark == 0 ? static_cast<char>('A' + (at / piece) % 26) : 'x';
+      if (tmp[i] != want) same = false;
+    }
+    *got += static_cast<size_t>(n);
+  }
+  return same && *got == total;
+}
+
 TEST_F(H2UpstreamTest, WebSocketFromAnHttp11ClientIsAnExtendedConnectUpstream) {
   StartNode({"h2c-ws"});
   StartProxy(H2Route(node_.port()));
@@ -708,47 +756,19 @@ TEST_F(H2UpstreamTest, WebSocketFromAnHttp11ClientIsAnExtendedConnectUpstream) {
   EXPECT_EQ(r.head.Get("x-seen-version"), "13");
   EXPECT_EQ(r.head.Get("x-seen-origin"), "https://a.test");
   // Writes of several sizes come back as sent.
-  for (size_t size : {1, 5, 100, 16385, 70000}) {
-    const std::string msg(size, static_cast<char>('a' + size % 26));
-    ASSERT_TRUE(WriteAll(fd, msg));
-    std::string echo = buf;
-    buf.clear();
-    ASSERT_TRUE(ReadExactly(fd, &echo, size)) << size;
-    EXPECT_EQ(echo, msg) << size;
-  }
+  ExpectEchoes(fd, &buf, {1, 5, 100, 16385, 70000});
   // 64 MiB written while nothing is read for 1.5 s: the writer stalls (flow control on both
   // streams' directions and the sockets' buffers bound what waits), then all of it comes back.
   constexpr size_t kTotal = 64 << 20;
   constexpr size_t kPiece = 1 << 20;
   std::atomic<size_t> written{0};
-  std::thread writer([&] {
-    std::string piece(kPiece, 'x');
-    for (size_t off = 0; off < kTotal; off += kPiece) {
-      for (size_t i = 0; i < kPiece; i += 4096)
-        piece[i] = static_cast<char>('A' + (off / kPiece) % 26);
-      if (!WriteAll(fd, piece)) return;
-      written += kPiece;
-    }
-  });
+  std::thread writer = WritePattern(fd, kTotal, kPiece, &written);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const size_t stalled_at = written.load();
   RecordProperty("written_while_not_reading", std::to_string(stalled_at));
   size_t got = 0;
-  bool same = true;
-  char tmp[65536];
-  while (got < kTotal) {
-    const ssize_t n = read(fd, tmp, std::min(sizeof tmp, kTotal - got));
-    if (n <= 0) break;
-    for (ssize_t i = 0; i < n; ++i) {
-      const size_t at = got + static_cast<size_t>(i);
-      const char want = at % 4096 == 0 ? static_cast<char>('A' + (at / kPiece) % 26) : 'x';
-      if (tmp[i] != want) same = false;
-    }
-    got += static_cast<size_t>(n);
-  }
+  EXPECT_TRUE(ReadPattern(fd, kTotal, kPiece, &got)) << got;
   writer.join();
-  EXPECT_EQ(got, kTotal);
-  EXPECT_TRUE(same);
   EXPECT_EQ(written.load(), kTotal);
   EXPECT_LT(stalled_at, kTotal / 2);
   // A last write, then the client's FIN: the proxy closes the client cleanly (an HTTP/1.1
@@ -1002,41 +1022,17 @@ TEST_F(H2UpstreamTest, WebSocketToATlsH2Upstream) {
   EXPECT_EQ(r.head.Get("sec-websocket-accept"), kWsAccept);
   EXPECT_EQ(r.head.Get("x-seen-protocol"), "websocket");
   // Sizes around TLS records (16 KiB) and the streams' windows (64 KiB) echo as sent.
-  for (size_t size : {1, 16383, 16385, 70000}) {
-    const std::string msg(size, static_cast<char>('a' + size % 26));
-    ASSERT_TRUE(WriteAll(fd, msg));
-    std::string echo = buf;
-    buf.clear();
-    ASSERT_TRUE(ReadExactly(fd, &echo, size)) << size;
-    EXPECT_EQ(echo, msg) << size;
-  }
+  ExpectEchoes(fd, &buf, {1, 16383, 16385, 70000});
   // 8 MiB written by one thread and read by this one: every byte comes back in order through
   // both TLS legs, with flow control taking turns (bounded by the socket's read timeout).
   constexpr size_t kTotal = 8 << 20;
   constexpr size_t kPiece = 256 << 10;
-  std::thread writer([&] {
-    std::string piece(kPiece, 'x');
-    for (size_t off = 0; off < kTotal; off += kPiece) {
-      piece[0] = static_cast<char>('A' + (off / kPiece) % 26);
-      if (!WriteAll(fd, piece)) return;
-    }
-  });
+  std::atomic<size_t> written{0};
+  std::thread writer = WritePattern(fd, kTotal, kPiece, &written);
   size_t got = 0;
-  bool same = true;
-  char tmp[65536];
-  while (got < kTotal) {
-    const ssize_t n = read(fd, tmp, std::min(sizeof tmp, kTotal - got));
-    if (n <= 0) break;
-    for (ssize_t i = 0; i < n; ++i) {
-      const size_t at = got + static_cast<size_t>(i);
-      const char want = at % kPiece == 0 ? static_cast<char>('A' + (at / kPiece) % 26) : 'x';
-      if (tmp[i] != want) same = false;
-    }
-    got += static_cast<size_t>(n);
-  }
+  EXPECT_TRUE(ReadPattern(fd, kTotal, kPiece, &got)) << got;
   writer.join();
-  EXPECT_EQ(got, kTotal);
-  EXPECT_TRUE(same);
+  EXPECT_EQ(written.load(), kTotal);
   // The client's FIN ends the tunnel cleanly on both legs.
   shutdown(fd, SHUT_WR);
   char c;
