@@ -23,6 +23,7 @@
 #include "cli/flags_cmd.h"
 #include "cli/ingress_cmd.h"
 #include "cli/migrate_cmd.h"
+#include "cli/output.h"
 #include "cli/project_cmd.h"
 #include "cli/query_cmd.h"
 #include "config/environment.h"
@@ -137,17 +138,8 @@ std::unique_ptr<CLI::App> BuildApp(CliContext& ctx, int* rc, int argc, char** ar
 
 namespace {
 
-// A parse error as one short line: control bytes escaped, a huge argument cut.
-std::string OneLine(std::string_view what) {
-  constexpr size_t kMax = 300;
-  std::string out;
-  for (char ch : what.substr(0, kMax)) {
-    const auto c = static_cast<unsigned char>(ch);
-    out += c < 0x20 || c == 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, ch);
-  }
-  if (what.size() > kMax) out += fmt::format("... ({} bytes)", what.size());
-  return out;
-}
+// A parse error is cut after this many bytes (a huge argument stays one short line).
+constexpr size_t kMaxParseError = 300;
 
 // A command that needs a subcommand met a word that names none: that word, and which command.
 std::string UnknownCommand(const CLI::App& app) {
@@ -187,9 +179,10 @@ int Main(int argc, char** argv) {
     if (std::string unknown = UnknownCommand(*app); !unknown.empty()) {
       std::fprintf(stderr, "%s\n", unknown.c_str());
     } else if (dynamic_cast<const CLI::ValidationError*>(&e) != nullptr) {
-      std::fprintf(stderr, "slipway: %s\n", OneLine(e.what()).c_str());
+      std::fprintf(stderr, "slipway: %s\n", OneLine(e.what(), kMaxParseError).c_str());
     } else {
-      std::fprintf(stderr, "slipway: %s (see slipway --help)\n", OneLine(e.what()).c_str());
+      std::fprintf(stderr, "slipway: %s (see slipway --help)\n",
+                   OneLine(e.what(), kMaxParseError).c_str());
     }
     return 2;
   } catch (const nlohmann::json::exception& e) {

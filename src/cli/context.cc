@@ -17,6 +17,7 @@
 
 #include "api/fields.h"
 #include "api/routes.h"
+#include "cli/output.h"
 #include "config/environment.h"
 #include "http/client.h"
 #include "net/host_port.h"
@@ -571,16 +572,6 @@ std::string_view WithoutCommand(std::string_view message, std::string_view comma
   return message;
 }
 
-std::string Escaped(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    out += c < 0x20 || c == 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, ch);
-  }
-  return out;
-}
-
 }  // namespace
 
 void CliContext::SetCommand(std::string command) { CurrentCommand() = std::move(command); }
@@ -591,10 +582,10 @@ std::string CliContext::ErrorLine(std::string_view message, std::string_view com
   while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
     message.remove_suffix(1);
   }
-  if (StartsWithLocation(message) || message.rfind("slipway:", 0) == 0) return Escaped(message);
+  if (StartsWithLocation(message) || message.rfind("slipway:", 0) == 0) return OneLine(message);
   if (command.empty()) command = CurrentCommand();
-  if (command.empty()) return "slipway: " + Escaped(message);
-  return fmt::format("slipway: {}: {}", command, Escaped(WithoutCommand(message, command)));
+  if (command.empty()) return "slipway: " + OneLine(message);
+  return fmt::format("slipway: {}: {}", command, OneLine(WithoutCommand(message, command)));
 }
 
 int CliContext::Fail(const Status& st, std::string_view command) {

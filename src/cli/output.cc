@@ -10,6 +10,21 @@
 
 namespace slipway::cli {
 
+std::string OneLine(std::string_view text, size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  for (char ch : text.substr(0, max_bytes)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += ch;
+    }
+  }
+  if (text.size() > max_bytes) out += fmt::format("... ({} bytes)", text.size());
+  return out;
+}
+
 Status AnswerError(const Status& why, std::string_view command) {
   return InvalidInput(
       fmt::format("slipway: {}: unexpected answer from the daemon: {}", command, why.message()));

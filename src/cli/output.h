@@ -16,6 +16,10 @@
 
 namespace slipway::cli {
 
+// `text` as one terminal line: control bytes (line breaks too) as \xNN, cut after `max_bytes`
+// with "... (N bytes)" so a huge argument or message stays short.
+std::string OneLine(std::string_view text, size_t max_bytes = std::string_view::npos);
+
 // True when `stream` is a terminal and NO_COLOR is unset.
 bool UseColor(FILE* stream);
 
